@@ -1,0 +1,100 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { InputFile } from '../shared/pki/read.js';
+
+/** Where a command writes and reads, so tests can run commands in-process. */
+export interface Io {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  readonly stdin: () => Promise<Uint8Array>;
+}
+
+export const processIo: Io = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  stdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return new Uint8Array(Buffer.concat(chunks));
+  },
+};
+
+/** A usage problem: the command prints the message and exits 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/**
+ * Loads the inputs named on the command line: files, folders (every file below, sorted, hidden
+ * ones skipped) and `-` for standard input. A path that cannot be read is a `UsageError`.
+ */
+export const loadInputs = async (paths: readonly string[], io: Io): Promise<InputFile[]> => {
+  const inputs: InputFile[] = [];
+  for (const path of paths) {
+    if (path === '-') {
+      inputs.push({ name: '-', bytes: await io.stdin() });
+      continue;
+    }
+    let info: Awaited<ReturnType<typeof stat>>;
+    try {
+      info = await stat(path);
+    } catch (error) {
+      throw new UsageError(`cannot read ${path}: ${describe(error)}`);
+    }
+    if (info.isDirectory()) {
+      const files = await listFiles(path);
+      if (files.length === 0) throw new UsageError(`${path} is a folder with no files in it`);
+      for (const file of files) inputs.push({ name: file, bytes: await readBytes(file) });
+    } else {
+      inputs.push({ name: path, bytes: await readBytes(path) });
+    }
+  }
+  return inputs;
+};
+
+const listFiles = async (dir: string): Promise<string[]> => {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const out: string[] = [];
+  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (entry.name.startsWith('.')) continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await listFiles(path)));
+    else if (entry.isFile()) out.push(path);
+  }
+  return out;
+};
+
+const readBytes = async (path: string): Promise<Uint8Array> => {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (error) {
+    throw new UsageError(`cannot read ${path}: ${describe(error)}`);
+  }
+};
+
+const describe = (error: unknown): string => {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file or folder';
+  if (code === 'EACCES') return 'permission denied';
+  return (error as Error).message;
+};
+
+/** Parses `--at` (ISO 8601). */
+export const parseAt = (value: string): Date => {
+  const date = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) {
+    throw new UsageError(
+      `--at wants an ISO 8601 date or time, such as 2027-01-31 or 2027-01-31T12:00:00Z; got "${value}"`,
+    );
+  }
+  return date;
+};
+
+/** Parses a whole, non-negative number option. */
+export const parseCount =
+  (name: string) =>
+  (value: string): number => {
+    if (!/^\d+$/.test(value))
+      throw new UsageError(`${name} wants a whole number of 0 or more; got "${value}"`);
+    return Number(value);
+  };

@@ -1,0 +1,57 @@
+import { Command, CommanderError } from 'commander';
+import { registerLint } from './commands/lint.js';
+import { type Io, processIo, UsageError } from './io.js';
+
+/** Builds the trustroll command; `exit` receives the exit status of the command that ran. */
+export const buildProgram = (io: Io, exit: (code: number) => void): Command => {
+  const program = new Command('trustroll')
+    .description('Keeps the client-certificate truststore of API Gateway custom domains (mTLS) correct.')
+    .version(VERSION)
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    // Usage errors exit 2 (commander's default is 1, which lint reserves for "findings").
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+  registerLint(program, io, exit);
+  return program;
+};
+
+declare const __VERSION__: string | undefined;
+const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : '0.1.0';
+
+/** Runs the CLI in-process and resolves to the exit status (0 ok, 1 findings, 2 usage). */
+export const run = async (argv: readonly string[], io: Io = processIo): Promise<number> => {
+  let status = 0;
+  const program = buildProgram(io, (code) => {
+    status = code;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return status;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+        ? 0
+        : 2;
+    }
+    if (error instanceof UsageError) {
+      io.err(`trustroll: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+};
+
+const isMain = process.argv[1] !== undefined && /trustroll(\.mjs)?$/.test(process.argv[1]);
+if (isMain) {
+  run(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`trustroll: unexpected failure: ${(error as Error).stack ?? String(error)}\n`);
+      process.exitCode = 3;
+    },
+  );
+}

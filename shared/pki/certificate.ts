@@ -1,0 +1,270 @@
+import {
+  createHash,
+  createPublicKey,
+  constants as cryptoConstants,
+  type KeyObject,
+  verify,
+} from 'node:crypto';
+import {
+  bitLength,
+  bitStringBytes,
+  children,
+  DerError,
+  decodeOid,
+  expectTag,
+  readOid,
+  readSingle,
+  readTime,
+  readTlv,
+  smallInteger,
+  TAG,
+  type Tlv,
+  toHex,
+  unsignedMagnitude,
+} from './der.js';
+import { type DecodedExtensions, decodeExtensions, type RawExtension } from './extensions.js';
+import { type DistinguishedName, parseName } from './name.js';
+import { CURVES, HASH_OIDS, KEY_ALGORITHMS, SIGNATURE_ALGORITHMS } from './oids.js';
+
+export type KeyType = 'rsa' | 'rsa-pss' | 'ec' | 'ed25519' | 'ed448' | 'dsa' | 'unknown';
+
+export interface PublicKeyInfo {
+  readonly type: KeyType;
+  /** Modulus size for RSA, curve size for EC, nominal size for EdDSA. */
+  readonly bits?: number;
+  /** Curve name (`P-256`, …) or dotted OID for unknown curves. */
+  readonly curve?: string;
+  readonly algorithmOid: string;
+  /** The DER SubjectPublicKeyInfo. */
+  readonly spki: Uint8Array;
+}
+
+export interface SignatureInfo {
+  readonly algorithmOid: string;
+  /** `sha256WithRSAEncryption`, `ecdsa-with-SHA384`, … or the dotted OID when unknown. */
+  readonly algorithm: string;
+  /** Digest, `null` for EdDSA, `undefined` when the algorithm is unknown. */
+  readonly hash: string | null | undefined;
+  /** RSASSA-PSS salt length (bytes). */
+  readonly pssSaltLength?: number;
+}
+
+/** One parsed X.509 certificate: what trustroll judges, nothing it does not. */
+export interface Certificate extends DecodedExtensions {
+  readonly der: Uint8Array;
+  /** SHA-256 of the DER, lowercase hex without colons. */
+  readonly fingerprint: string;
+  /** X.509 version (1, 2 or 3). */
+  readonly version: number;
+  /** Serial number, lowercase hex of the DER INTEGER content (two's complement as encoded). */
+  readonly serial: string;
+  readonly subject: DistinguishedName;
+  readonly issuer: DistinguishedName;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly publicKey: PublicKeyInfo;
+  readonly signature: SignatureInfo;
+  /** Every extension present, with criticality, including those trustroll does not decode. */
+  readonly extensions: readonly { readonly oid: string; readonly critical: boolean }[];
+  /** Subject and issuer names are equal (canonically): a root candidate or a self-issued CA. */
+  readonly selfIssued: boolean;
+  /** @internal bytes covered by the signature */
+  readonly tbs: Uint8Array;
+  /** @internal the signature value */
+  readonly signatureValue: Uint8Array;
+}
+
+/** Subject + fingerprint: how a finding names the certificate it concerns. */
+export interface CertRef {
+  readonly subject: string;
+  readonly fingerprint: string;
+}
+
+export const certRef = (cert: Certificate): CertRef => ({
+  subject: cert.subject.text,
+  fingerprint: cert.fingerprint,
+});
+
+/**
+ * Parses one DER certificate. Throws `DerError` with a reason a person can act on when the bytes
+ * are not a well-formed X.509 certificate.
+ */
+export const parseCertificate = (der: Uint8Array): Certificate => {
+  const top = readSingle(der);
+  const [tbsTlv, sigAlgTlv, sigValueTlv, extra] = children(expectTag(top, TAG.SEQUENCE, 'certificate'));
+  if (extra) throw new DerError('certificate has more than three top-level fields');
+  const tbs = expectTag(tbsTlv, TAG.SEQUENCE, 'tbsCertificate');
+  const outerAlg = parseAlgorithm(expectTag(sigAlgTlv, TAG.SEQUENCE, 'signatureAlgorithm'));
+  const signatureValue = bitStringBytes(expectTag(sigValueTlv, TAG.BIT_STRING, 'signature'), 'signature');
+
+  const fields = children(tbs);
+  let i = 0;
+  let version = 1;
+  if (fields[0]?.tag === 0xa0) {
+    version = smallInteger(children(fields[0])[0], 'version') + 1;
+    if (version < 1 || version > 3) throw new DerError(`unknown certificate version ${version}`);
+    i = 1;
+  }
+  const serialTlv = expectTag(fields[i++], TAG.INTEGER, 'serialNumber');
+  const innerAlg = parseAlgorithm(expectTag(fields[i++], TAG.SEQUENCE, 'tbsCertificate.signature'));
+  if (innerAlg.algorithmOid !== outerAlg.algorithmOid) {
+    throw new DerError('the signature algorithm inside the certificate differs from the outer one');
+  }
+  const issuer = parseName(fields[i++] ?? missing('issuer'), 'issuer');
+  const validity = children(expectTag(fields[i++], TAG.SEQUENCE, 'validity'));
+  const notBefore = readTime(validity[0], 'notBefore');
+  const notAfter = readTime(validity[1], 'notAfter');
+  const subject = parseName(fields[i++] ?? missing('subject'), 'subject');
+  const publicKey = parsePublicKey(expectTag(fields[i++], TAG.SEQUENCE, 'subjectPublicKeyInfo'));
+
+  const raw: RawExtension[] = [];
+  for (; i < fields.length; i++) {
+    const field = fields[i]!;
+    // [1] issuerUniqueID and [2] subjectUniqueID are legal in v2/v3 and ignored.
+    if (field.tag === 0x81 || field.tag === 0x82) continue;
+    if (field.tag !== 0xa3) throw new DerError(`unexpected field with tag 0x${field.tag.toString(16)}`);
+    if (version !== 3) throw new DerError('extensions are only allowed in version 3 certificates');
+    for (const ext of children(expectTag(children(field)[0], TAG.SEQUENCE, 'extensions'))) {
+      const parts = children(expectTag(ext, TAG.SEQUENCE, 'extension'));
+      const oid = readOid(parts[0], 'extension id');
+      let critical = false;
+      let valueTlv = parts[1];
+      if (valueTlv?.tag === TAG.BOOLEAN) {
+        critical = valueTlv.content[0] !== 0;
+        valueTlv = parts[2];
+      }
+      raw.push({ oid, critical, value: expectTag(valueTlv, TAG.OCTET_STRING, `extension ${oid}`).content });
+    }
+  }
+
+  return {
+    der,
+    fingerprint: createHash('sha256').update(der).digest('hex'),
+    version,
+    serial: toHex(serialTlv.content),
+    subject,
+    issuer,
+    notBefore,
+    notAfter,
+    publicKey,
+    signature: outerAlg,
+    extensions: raw.map(({ oid, critical }) => ({ oid, critical })),
+    selfIssued: subject.key === issuer.key,
+    ...decodeExtensions(raw),
+    tbs: tbs.bytes,
+    signatureValue,
+  };
+};
+
+const missing = (what: string): never => {
+  throw new DerError(`${what} is missing`);
+};
+
+const parseAlgorithm = (seq: Tlv): SignatureInfo => {
+  const [oidTlv, params] = children(seq);
+  const algorithmOid = readOid(oidTlv, 'algorithm');
+  const known = SIGNATURE_ALGORITHMS[algorithmOid];
+  if (!known) return { algorithmOid, algorithm: algorithmOid, hash: undefined };
+  if (known.family !== 'rsa-pss') return { algorithmOid, algorithm: known.name, hash: known.hash };
+  // RSASSA-PSS-params: [0] hashAlgorithm (default SHA-1), [1] maskGen, [2] saltLength (default 20).
+  let hash: string | undefined = 'sha1';
+  let pssSaltLength = 20;
+  if (params && params.tag === TAG.SEQUENCE) {
+    for (const field of children(params)) {
+      if (field.tag === 0xa0) hash = HASH_OIDS[readOid(children(children(field)[0]!)[0], 'PSS hash')];
+      if (field.tag === 0xa2) pssSaltLength = smallInteger(children(field)[0], 'PSS salt length');
+    }
+  }
+  return { algorithmOid, algorithm: `rsassaPss(${hash ?? 'unknown'})`, hash, pssSaltLength };
+};
+
+const parsePublicKey = (spki: Tlv): PublicKeyInfo => {
+  const [algTlv, keyTlv] = children(spki);
+  const [oidTlv, params] = children(expectTag(algTlv, TAG.SEQUENCE, 'public key algorithm'));
+  const algorithmOid = readOid(oidTlv, 'public key algorithm');
+  const keyBits = bitStringBytes(expectTag(keyTlv, TAG.BIT_STRING, 'public key'), 'public key');
+  const type: KeyType = KEY_ALGORITHMS[algorithmOid] ?? 'unknown';
+  const base: PublicKeyInfo = { type, algorithmOid, spki: spki.bytes };
+  switch (type) {
+    case 'rsa':
+    case 'rsa-pss': {
+      const [modulus] = children(expectTag(readSingle(keyBits), TAG.SEQUENCE, 'RSA public key'));
+      return {
+        ...base,
+        bits: bitLength(unsignedMagnitude(expectTag(modulus, TAG.INTEGER, 'modulus').content)),
+      };
+    }
+    case 'ec': {
+      if (params?.tag !== TAG.OID) return { ...base, curve: 'explicit parameters' };
+      const curveOid = decodeOid(params.content);
+      const curve = CURVES[curveOid];
+      return curve ? { ...base, curve: curve.name, bits: curve.bits } : { ...base, curve: curveOid };
+    }
+    case 'ed25519':
+      return { ...base, bits: 256 };
+    case 'ed448':
+      return { ...base, bits: 456 };
+    case 'dsa': {
+      const p = params?.tag === TAG.SEQUENCE ? children(params)[0] : undefined;
+      return p?.tag === TAG.INTEGER ? { ...base, bits: bitLength(unsignedMagnitude(p.content)) } : base;
+    }
+    default:
+      return base;
+  }
+};
+
+const keyCache = new WeakMap<Certificate, KeyObject | null>();
+
+/** The certificate's public key as a Node KeyObject, built once; `null` when Node cannot load it. */
+export const publicKeyObject = (cert: Certificate): KeyObject | null => {
+  let key = keyCache.get(cert);
+  if (key === undefined) {
+    try {
+      key = createPublicKey({ key: Buffer.from(cert.publicKey.spki), format: 'der', type: 'spki' });
+    } catch {
+      key = null;
+    }
+    keyCache.set(cert, key);
+  }
+  return key;
+};
+
+/**
+ * Whether `issuer`'s key verifies `cert`'s signature. `false` when it does not, or when the
+ * algorithm cannot be checked here (unknown algorithm, unsupported key).
+ */
+export const verifySignature = (cert: Certificate, issuer: Certificate): boolean => {
+  const key = publicKeyObject(issuer);
+  const { hash } = cert.signature;
+  if (!key || hash === undefined) return false;
+  try {
+    if (cert.signature.pssSaltLength !== undefined) {
+      return verify(
+        hash,
+        cert.tbs,
+        { key, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: cert.signature.pssSaltLength },
+        cert.signatureValue,
+      );
+    }
+    return verify(hash, cert.tbs, key, cert.signatureValue);
+  } catch {
+    return false;
+  }
+};
+
+/** PEM text of one certificate (LF line endings, 64-character lines). */
+export const toPem = (der: Uint8Array): string => {
+  const b64 = Buffer.from(der).toString('base64');
+  const lines: string[] = [];
+  for (let i = 0; i < b64.length; i += 64) lines.push(b64.slice(i, i + 64));
+  return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
+};
+
+/** Reads the first element of a buffer, for callers that only need to sniff a structure. */
+export const sniff = (bytes: Uint8Array): Tlv | undefined => {
+  try {
+    return readTlv(bytes);
+  } catch {
+    return undefined;
+  }
+};

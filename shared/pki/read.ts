@@ -1,0 +1,268 @@
+import type { Finding } from '../finding.js';
+import { type Certificate, parseCertificate } from './certificate.js';
+import { children, DerError, decodeOid, readSingle, readTlv, TAG, type Tlv } from './der.js';
+import { CMS_DATA, CMS_SIGNED_DATA } from './oids.js';
+
+/** One input as it arrived: a file, an S3 object, standard input. */
+export interface InputFile {
+  /** Shown in findings (a path, an object key, `-`). */
+  readonly name: string;
+  readonly bytes: Uint8Array;
+}
+
+/** A certificate and where it was found (`bundle.pem, block 2 (line 31)`). */
+export interface SourcedCertificate {
+  readonly cert: Certificate;
+  readonly source: string;
+}
+
+export interface ReadResult {
+  readonly certificates: readonly SourcedCertificate[];
+  /** `input.unparseable` and `input.private-key` findings; never any key material. */
+  readonly findings: readonly Finding[];
+}
+
+const CERT_LABELS = new Set(['CERTIFICATE', 'X509 CERTIFICATE', 'TRUSTED CERTIFICATE']);
+const PKCS7_LABELS = new Set(['PKCS7', 'PKCS #7 SIGNED DATA', 'CMS']);
+const NOT_A_CERT: Record<string, string> = {
+  'CERTIFICATE REQUEST':
+    'a certificate signing request (CSR), not a certificate: upload the signed CA certificate',
+  'NEW CERTIFICATE REQUEST':
+    'a certificate signing request (CSR), not a certificate: upload the signed CA certificate',
+  'X509 CRL': 'a certificate revocation list; API Gateway truststores hold only CA certificates: remove it',
+  'PUBLIC KEY': 'a bare public key, not a certificate: upload the CA certificate',
+  'RSA PUBLIC KEY': 'a bare public key, not a certificate: upload the CA certificate',
+};
+
+const BEGIN = /-----BEGIN ([^-\r\n]{1,64})-----/g;
+
+/**
+ * Reads every certificate in one input, whatever the format: PEM bundles (LF or CRLF, BOM, text
+ * around the blocks, `TRUSTED CERTIFICATE`), DER, PKCS#7 in PEM or DER, bare base64 DER.
+ * Private keys (any `PRIVATE KEY` block, DER PKCS#1/#8/SEC1, PKCS#12) become a critical
+ * `input.private-key` finding; their bytes are not kept. Nothing here throws for bad input.
+ */
+export const readInput = (input: InputFile): ReadResult => {
+  const out = new Collector(input.name);
+  try {
+    readInto(input.bytes, out);
+  } catch (error) {
+    // Defensive: a reader bug must still end as a finding, not as a crash of the whole run.
+    out.unparseable(input.name, `could not be read (${(error as Error).message})`);
+  }
+  return { certificates: out.certificates, findings: out.findings };
+};
+
+class Collector {
+  readonly certificates: SourcedCertificate[] = [];
+  readonly findings: Finding[] = [];
+  constructor(readonly name: string) {}
+
+  unparseable(source: string, what: string): void {
+    this.findings.push({
+      code: 'input.unparseable',
+      severity: 'error',
+      message: `${source}: ${what}.`,
+      source,
+    });
+  }
+
+  privateKey(source: string, what: string): void {
+    this.findings.push({
+      code: 'input.private-key',
+      severity: 'critical',
+      message:
+        `${source} holds ${what}. Never send private keys: delete the file, treat the key as compromised ` +
+        'and replace it, then upload only the CA certificates.',
+      source,
+    });
+  }
+
+  certificate(der: Uint8Array, source: string): void {
+    try {
+      this.certificates.push({ cert: parseCertificate(der), source });
+    } catch (error) {
+      const reason = error instanceof DerError ? error.message : String(error);
+      this.unparseable(source, `not a valid X.509 certificate (${reason}); export it again as PEM or DER`);
+    }
+  }
+}
+
+const readInto = (bytes: Uint8Array, out: Collector): void => {
+  if (bytes.length === 0) return out.unparseable(out.name, 'the file is empty');
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  if (text.includes('-----BEGIN ')) return readPem(text, out);
+  if (bytes[0] === TAG.SEQUENCE) return readDer(bytes, out.name, out);
+  const trimmed = text.replace(/^\ufeff|^\u00ef\u00bb\u00bf/, '').replace(/\s+/g, '');
+  if (trimmed.length >= 64 && /^[A-Za-z0-9+/]+={0,2}$/.test(trimmed)) {
+    const der = Buffer.from(trimmed, 'base64');
+    if (der[0] === TAG.SEQUENCE) return readDer(der, `${out.name} (base64)`, out);
+  }
+  return out.unparseable(
+    out.name,
+    'no certificate found; expected PEM blocks (-----BEGIN CERTIFICATE-----), DER or PKCS#7 (.p7b)',
+  );
+};
+
+const readPem = (text: string, out: Collector): void => {
+  const lineAt = lineCounter(text);
+  let block = 0;
+  let found = false;
+  BEGIN.lastIndex = 0;
+  for (let m = BEGIN.exec(text); m; m = BEGIN.exec(text)) {
+    found = true;
+    block++;
+    const label = m[1]!.trim();
+    const where = `${out.name}, block ${block} (line ${lineAt(m.index)})`;
+    const bodyStart = m.index + m[0].length;
+    const endMarker = `-----END ${label}-----`;
+    const end = text.indexOf(endMarker, bodyStart);
+    const nextBegin = text.indexOf('-----BEGIN ', bodyStart);
+    const closed = end >= 0 && (nextBegin < 0 || nextBegin > end);
+    // A key block is reported whether or not it is closed: its body is never looked at.
+    if (label.includes('PRIVATE KEY')) out.privateKey(where, `a private key (${label})`);
+    else if (!closed) out.unparseable(where, `the ${label} block has no matching "${endMarker}" line`);
+    else readPemBlock(label, text.slice(bodyStart, end), where, out);
+    if (closed) BEGIN.lastIndex = end + endMarker.length;
+  }
+  if (!found) out.unparseable(out.name, 'no PEM block found');
+};
+
+const readPemBlock = (label: string, body: string, where: string, out: Collector): void => {
+  const b64 = body.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 === 1) {
+    return out.unparseable(where, `the ${label} block is not valid base64 (edited by hand or truncated?)`);
+  }
+  const der = new Uint8Array(Buffer.from(b64, 'base64'));
+  if (der.length === 0) return out.unparseable(where, `the ${label} block is empty`);
+  if (label === 'TRUSTED CERTIFICATE') {
+    // OpenSSL's trusted form: the certificate followed by its trust settings; keep the certificate.
+    try {
+      return out.certificate(readTlv(der).bytes, where);
+    } catch (error) {
+      return out.unparseable(where, `not a valid X.509 certificate (${(error as Error).message})`);
+    }
+  }
+  if (CERT_LABELS.has(label)) return out.certificate(der, where);
+  if (PKCS7_LABELS.has(label)) return readPkcs7(der, where, out);
+  const reason = NOT_A_CERT[label];
+  return out.unparseable(where, reason ?? `"${label}" blocks are not certificates; remove this block`);
+};
+
+const readDer = (der: Uint8Array, where: string, out: Collector): void => {
+  let top: Tlv;
+  try {
+    top = readSingle(der);
+  } catch (error) {
+    return out.unparseable(where, `not valid DER (${(error as Error).message})`);
+  }
+  const kind = classify(top);
+  switch (kind) {
+    case 'certificate':
+      return out.certificate(der, where);
+    case 'pkcs7':
+      return readPkcs7(der, where, out);
+    case 'pkcs12':
+      return out.privateKey(where, 'a PKCS#12 (.p12/.pfx) archive, which bundles a private key');
+    case 'private-key':
+      return out.privateKey(where, 'a DER private key');
+    default:
+      return out.unparseable(where, 'DER data that is neither a certificate nor PKCS#7 (.p7b)');
+  }
+};
+
+type DerKind = 'certificate' | 'pkcs7' | 'pkcs12' | 'private-key' | 'unknown';
+
+/** Tells what a top-level DER SEQUENCE is from its first fields, without parsing it in full. */
+const classify = (top: Tlv): DerKind => {
+  if (top.tag !== TAG.SEQUENCE) return 'unknown';
+  let parts: Tlv[];
+  try {
+    parts = children(top);
+  } catch {
+    return 'unknown';
+  }
+  const [a, b, c] = parts;
+  if (!a) return 'unknown';
+  // Certificate: SEQUENCE { tbsCertificate SEQUENCE, AlgorithmIdentifier SEQUENCE, BIT STRING }
+  if (a.tag === TAG.SEQUENCE && b?.tag === TAG.SEQUENCE && c?.tag === TAG.BIT_STRING) return 'certificate';
+  // ContentInfo: SEQUENCE { contentType OID, [0] EXPLICIT content }
+  if (a.tag === TAG.OID && b?.tag === 0xa0) return oidOf(a) === CMS_SIGNED_DATA ? 'pkcs7' : 'unknown';
+  if (a.tag === TAG.INTEGER) {
+    const version = a.content.length === 1 ? a.content[0] : -1;
+    // PFX: SEQUENCE { version 3, authSafe ContentInfo, macData? }
+    if (version === 3 && b?.tag === TAG.SEQUENCE) {
+      const inner = safeChildren(b);
+      const type = inner[0]?.tag === TAG.OID ? oidOf(inner[0]) : '';
+      if (type === CMS_DATA || type === CMS_SIGNED_DATA) return 'pkcs12';
+    }
+    // PKCS#8: SEQUENCE { version 0|1, AlgorithmIdentifier, OCTET STRING }
+    if ((version === 0 || version === 1) && b?.tag === TAG.SEQUENCE && c?.tag === TAG.OCTET_STRING) {
+      return 'private-key';
+    }
+    // SEC1 EC key: SEQUENCE { version 1, OCTET STRING privateKey, ... }
+    if (version === 1 && b?.tag === TAG.OCTET_STRING) return 'private-key';
+    // PKCS#1 RSA / DSA private key: version 0 followed by at least five more INTEGERs.
+    if (version === 0 && parts.length >= 6 && parts.every((p) => p.tag === TAG.INTEGER)) return 'private-key';
+  }
+  // EncryptedPrivateKeyInfo: SEQUENCE { AlgorithmIdentifier (PBES2, PKCS#12 PBE), OCTET STRING }
+  if (a.tag === TAG.SEQUENCE && b?.tag === TAG.OCTET_STRING && parts.length === 2) {
+    const alg = safeChildren(a)[0];
+    const oid = alg?.tag === TAG.OID ? oidOf(alg) : '';
+    if (oid.startsWith('1.2.840.113549.1.5.') || oid.startsWith('1.2.840.113549.1.12.1.'))
+      return 'private-key';
+  }
+  return 'unknown';
+};
+
+const safeChildren = (tlv: Tlv): Tlv[] => {
+  try {
+    return tlv.constructed ? children(tlv) : [];
+  } catch {
+    return [];
+  }
+};
+
+const oidOf = (tlv: Tlv): string => {
+  try {
+    return decodeOid(tlv.content);
+  } catch {
+    return '';
+  }
+};
+
+const readPkcs7 = (der: Uint8Array, where: string, out: Collector): void => {
+  let certs: Tlv[];
+  try {
+    const [typeTlv, wrapped] = children(readSingle(der));
+    if (!typeTlv || typeTlv.tag !== TAG.OID || decodeOid(typeTlv.content) !== CMS_SIGNED_DATA) {
+      return out.unparseable(where, 'PKCS#7 content is not SignedData, so it carries no certificates');
+    }
+    const signedData = children(wrapped ?? fail('PKCS#7 content is missing'))[0];
+    if (!signedData || signedData.tag !== TAG.SEQUENCE) fail('SignedData is not a SEQUENCE');
+    const set = children(signedData!).find((field) => field.tag === 0xa0);
+    certs = set ? children(set) : [];
+  } catch (error) {
+    return out.unparseable(where, `not a valid PKCS#7 bundle (${(error as Error).message})`);
+  }
+  if (certs.length === 0) return out.unparseable(where, 'the PKCS#7 bundle holds no certificates');
+  certs.forEach((cert, i) => {
+    const place = `${where}, PKCS#7 certificate ${i + 1}`;
+    if (cert.tag === TAG.SEQUENCE) out.certificate(cert.bytes, place);
+    else out.unparseable(place, 'not an X.509 certificate (attribute or other certificate format)');
+  });
+};
+
+const fail = (message: string): never => {
+  throw new DerError(message);
+};
+
+/** Line numbers (1-based) for character offsets, counting LF (CRLF files count the same). */
+const lineCounter = (text: string): ((index: number) => number) => {
+  let line = 1;
+  let pos = 0;
+  return (index: number) => {
+    for (; pos < index; pos++) if (text.charCodeAt(pos) === 10) line++;
+    return line;
+  };
+};

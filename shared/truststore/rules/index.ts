@@ -1,0 +1,31 @@
+import { certDuplicate } from './cert.duplicate.js';
+import { certExpired } from './cert.expired.js';
+import { certExpiring } from './cert.expiring.js';
+import { certNoKeyCertSign } from './cert.no-keycertsign.js';
+import { certNotCa } from './cert.not-ca.js';
+import { certNotYetValid } from './cert.not-yet-valid.js';
+import { chainIssuerMissing } from './chain.issuer-missing.js';
+import { chainTooLong } from './chain.too-long.js';
+import { keyTooWeak } from './key.too-weak.js';
+import type { Rule } from './rule.js';
+import { signatureInvalid } from './signature.invalid.js';
+import { signatureWeakHash } from './signature.weak-hash.js';
+import { truststoreDuplicateSubject } from './truststore.duplicate-subject.js';
+import { truststoreTooLarge } from './truststore.too-large.js';
+
+/** Every truststore rule, in the order their findings are most useful to read. */
+export const RULES: readonly Rule[] = [
+  certNotCa,
+  certNoKeyCertSign,
+  certExpired,
+  certNotYetValid,
+  certExpiring,
+  keyTooWeak,
+  signatureWeakHash,
+  signatureInvalid,
+  chainIssuerMissing,
+  chainTooLong,
+  truststoreDuplicateSubject,
+  truststoreTooLarge,
+  certDuplicate,
+];

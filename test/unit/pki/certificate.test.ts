@@ -1,0 +1,113 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseCertificate, verifySignature } from '../../../shared/pki/certificate.js';
+import { days, intermediate, issue, leaf, NOW, root } from '../../fixtures/pki.js';
+
+const openssl = (args: string[], pem: string): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'trustroll-cert-'));
+  const file = join(dir, 'c.pem');
+  writeFileSync(file, pem);
+  return execFileSync('openssl', [...args, '-in', file], { encoding: 'utf8' });
+};
+
+describe('parseCertificate', () => {
+  it('reads the fields API Gateway rules need, agreeing with openssl', async () => {
+    const r = await root('CN=Acme Root CA,O=Acme Corp,C=DE', { key: 'rsa2048' });
+    const ca = await intermediate('CN=Acme Issuing CA,O=Acme Corp,C=DE', r, {
+      key: 'p384',
+      serial: '0a1b2c',
+    });
+    const cert = parseCertificate(ca.der);
+
+    const sslFingerprint = openssl(['x509', '-noout', '-fingerprint', '-sha256'], ca.pem);
+    expect(cert.fingerprint).toBe(sslFingerprint.split('=')[1]!.trim().replace(/:/g, '').toLowerCase());
+    expect(cert.subject.text).toBe('CN=Acme Issuing CA,O=Acme Corp,C=DE');
+    expect(openssl(['x509', '-noout', '-subject', '-nameopt', 'RFC2253'], ca.pem).trim()).toBe(
+      `subject=${cert.subject.text}`,
+    );
+    expect(cert.issuer.text).toBe('CN=Acme Root CA,O=Acme Corp,C=DE');
+    expect(cert.serial).toBe('0a1b2c');
+    expect(cert.version).toBe(3);
+    expect(cert.notBefore).toEqual(days(-30));
+    expect(cert.notAfter).toEqual(days(3 * 365));
+    expect(cert.basicConstraints).toEqual({ ca: true, pathLen: 0, critical: true });
+    expect(cert.keyUsage?.critical).toBe(true);
+    expect([...(cert.keyUsage?.usages ?? [])].sort()).toEqual(['crlSign', 'keyCertSign']);
+    expect(cert.publicKey).toMatchObject({ type: 'ec', curve: 'P-384', bits: 384 });
+    expect(cert.signature).toMatchObject({ algorithm: 'sha256WithRSAEncryption', hash: 'sha256' });
+    expect(cert.subjectKeyId).toMatch(/^[0-9a-f]{40}$/);
+    expect(cert.authorityKeyId).toBe(parseCertificate(r.der).subjectKeyId);
+    expect(cert.selfIssued).toBe(false);
+  });
+
+  it('reads RSA key size, ECDSA signature hash and extended key usage', async () => {
+    const r = await root('CN=EC Root', { key: 'p256' });
+    const client = await leaf('CN=client', r, { key: 'rsa3072', hash: 'SHA-384' });
+    const cert = parseCertificate(client.der);
+    expect(cert.publicKey).toMatchObject({ type: 'rsa', bits: 3072 });
+    expect(cert.signature).toMatchObject({ algorithm: 'ecdsa-with-SHA384', hash: 'sha384' });
+    expect(cert.extendedKeyUsage).toEqual({ purposes: ['clientAuth'], critical: false });
+    expect(cert.basicConstraints).toEqual({ ca: false, critical: true });
+  });
+
+  it('verifies a signature against the right issuer and not against another', async () => {
+    const r = await root('CN=Verify Root');
+    const other = await root('CN=Other Root');
+    const child = parseCertificate((await intermediate('CN=Child', r)).der);
+    expect(verifySignature(child, parseCertificate(r.der))).toBe(true);
+    expect(verifySignature(child, parseCertificate(other.der))).toBe(false);
+    const self = parseCertificate(r.der);
+    expect(self.selfIssued).toBe(true);
+    expect(verifySignature(self, self)).toBe(true);
+  });
+
+  it('verifies RSA signatures with SHA-1 and reports the weak hash', async () => {
+    const r = await root('CN=SHA1 Root', { key: 'rsa2048', hash: 'SHA-1' });
+    const cert = parseCertificate(r.der);
+    expect(cert.signature).toMatchObject({ algorithm: 'sha1WithRSAEncryption', hash: 'sha1' });
+    expect(verifySignature(cert, cert)).toBe(true);
+  });
+
+  it('renders names with escaping, multi-valued RDNs and non-ASCII as RFC 4514 text', async () => {
+    const r = await issue({
+      subject: [
+        { C: ['AT'] },
+        { OU: ['x'], '0.9.2342.19200300.100.1.1': ['7'] },
+        { O: ['A+B'] },
+        { CN: ['Müller, Söhne #1 '] },
+      ],
+    });
+    const cert = parseCertificate(r.der);
+    expect(cert.subject.text).toBe('CN=Müller\\, Söhne #1\\ ,O=A\\+B,UID=7+OU=x,C=AT');
+    expect(cert.subject.text).toBe(
+      openssl(['x509', '-noout', '-subject', '-nameopt', 'RFC2253,-esc_msb'], r.pem)
+        .trim()
+        .replace(/^subject=/, ''),
+    );
+  });
+
+  it('matches issuer names case- and whitespace-insensitively, like OpenSSL', async () => {
+    const r = await root('CN=Acme  Root,O=ACME');
+    const child = await issue({ subject: 'CN=Child CA', issuer: r, issuerName: 'CN=acme root,O=Acme' });
+    const [rc, cc] = [parseCertificate(r.der), parseCertificate(child.der)];
+    expect(cc.issuer.key).toBe(rc.subject.key);
+    expect(cc.issuer.text).not.toBe(rc.subject.text);
+  });
+
+  it('keeps the fixture clock', () => {
+    expect(NOW.toISOString()).toBe('2026-06-01T00:00:00.000Z');
+  });
+
+  it('refuses DER whose signature algorithm fields disagree', async () => {
+    const r = await root('CN=Tamper');
+    const der = Buffer.from(r.der);
+    // The outer AlgorithmIdentifier is the second child of the certificate: flip its last OID byte.
+    const outerOid = Buffer.from([0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]);
+    const last = der.lastIndexOf(outerOid);
+    der[last + outerOid.length - 1] = 0x03;
+    expect(() => parseCertificate(new Uint8Array(der))).toThrow(/signature algorithm/);
+  });
+});
