@@ -60,7 +60,9 @@ const decodeString = (tlv: Tlv): string => {
   const bytes = tlv.content;
   switch (tlv.tag) {
     case TAG.BMP_STRING:
-      return Buffer.from(bytes).swap16().toString('utf16le');
+      return Buffer.from(bytes.subarray(0, bytes.length - (bytes.length % 2)))
+        .swap16()
+        .toString('utf16le');
     case TAG.UNIVERSAL_STRING: {
       let out = '';
       for (let i = 0; i + 3 < bytes.length; i += 4) {

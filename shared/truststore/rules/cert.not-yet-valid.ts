@@ -1,4 +1,4 @@
-import { type CertificateRule, day, finding } from './rule.js';
+import { type CertificateRule, finding } from './rule.js';
 
 export const certNotYetValid: CertificateRule = {
   id: 'cert.not-yet-valid',
