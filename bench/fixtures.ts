@@ -12,7 +12,9 @@ const KEY_POOL = 3;
  * keys cycling through RSA 2048/4096, P-256 and P-384 (from a small key pool, since RSA-4096
  * generation is slow). Cached in .bench-cache/ because generating 10,000 takes a while.
  */
-export const caBundle = async (n: number): Promise<{ pem: string; ders: Uint8Array[]; issuerOf: number[] }> => {
+export const caBundle = async (
+  n: number,
+): Promise<{ pem: string; ders: Uint8Array[]; issuerOf: number[] }> => {
   const file = join(CACHE, `bundle-${n}.json`);
   if (existsSync(file)) {
     const cached = JSON.parse(readFileSync(file, 'utf8')) as { ders: string[]; issuerOf: number[] };
@@ -30,7 +32,9 @@ export const caBundle = async (n: number): Promise<{ pem: string; ders: Uint8Arr
       issuerOf.push(i);
     } else {
       const parent = i % roots;
-      issued.push(await intermediate(`CN=Bench Intermediate ${i},O=Bench`, issued[parent]!, { key, keySlot }));
+      issued.push(
+        await intermediate(`CN=Bench Intermediate ${i},O=Bench`, issued[parent]!, { key, keySlot }),
+      );
       issuerOf.push(parent);
     }
   }

@@ -48,13 +48,31 @@ export const lintBench = async (): Promise<void> => {
       ...(n === 1000 ? { target: '<= 2' } : {}),
     });
   }
-  report({ name: 'lint.growth.per-cert-10000-vs-100', value: perCert[10000]! / perCert[100]!, unit: 'x', target: '~1 (linear)' });
+  report({
+    name: 'lint.growth.per-cert-10000-vs-100',
+    value: perCert[10000]! / perCert[100]!,
+    unit: 'x',
+    target: '~1 (linear)',
+  });
 
   const osBundle = '/etc/ssl/certs/ca-certificates.crt';
   const bytes = new Uint8Array(readFileSync(osBundle));
   const certs = readInput({ name: osBundle, bytes }).certificates.map((c) => c.cert.der);
   const lintMs = median(() => lintInputs([{ name: osBundle, bytes }]), 7);
   // Roots are self-signed: the floor verifies each against its own key.
-  const floorMs = median(() => floor(certs, certs.map((_, i) => i)), 7);
-  report({ name: `lint.os-bundle.${certs.length}`, value: lintMs, unit: 'ms', floor: floorMs, ratio: lintMs / floorMs });
+  const floorMs = median(
+    () =>
+      floor(
+        certs,
+        certs.map((_, i) => i),
+      ),
+    7,
+  );
+  report({
+    name: `lint.os-bundle.${certs.length}`,
+    value: lintMs,
+    unit: 'ms',
+    floor: floorMs,
+    ratio: lintMs / floorMs,
+  });
 };

@@ -19,7 +19,9 @@ export const report = (figure: Figure): void => {
     figure.floor === undefined
       ? ''
       : `   floor ${fmt(figure.floor)} ${figure.unit}   ratio ${figure.ratio?.toFixed(2)}${figure.target ? ` (target ${figure.target})` : ''}`;
-  process.stdout.write(`${figure.name.padEnd(52)} ${fmt(figure.value).padStart(10)} ${figure.unit}${extra}\n`);
+  process.stdout.write(
+    `${figure.name.padEnd(52)} ${fmt(figure.value).padStart(10)} ${figure.unit}${extra}\n`,
+  );
 };
 
 export const note = (text: string): void => {
