@@ -7,16 +7,37 @@ export const dedupe = (certificates: Iterable<Certificate>): Certificate[] => {
   return [...seen.values()];
 };
 
+/** What a PEM block of the truststore needs: the block, and what it is sorted by. */
+export interface Block {
+  readonly subject: string;
+  readonly fingerprint: string;
+  readonly pem: string;
+}
+
 /**
  * The truststore object API Gateway reads: one PEM block per distinct certificate, LF endings,
  * nothing else. Deterministic: the same set renders to the same bytes whatever the input order
  * (sorted by subject, then fingerprint), so identical content never makes a new S3 version.
  */
-export const renderTruststore = (certificates: Iterable<Certificate>): string =>
-  dedupe(certificates)
-    .sort((a, b) => compare(a.subject.text, b.subject.text) || compare(a.fingerprint, b.fingerprint))
-    .map((cert) => toPem(cert.der))
+export const renderBlocks = (blocks: Iterable<Block>): string => {
+  const unique = new Map<string, Block>();
+  for (const block of blocks) if (!unique.has(block.fingerprint)) unique.set(block.fingerprint, block);
+  return [...unique.values()]
+    .sort((a, b) => compare(a.subject, b.subject) || compare(a.fingerprint, b.fingerprint))
+    .map((block) => block.pem)
     .join('');
+};
+
+export const renderTruststore = (certificates: Iterable<Certificate>): string =>
+  renderBlocks(
+    [...certificates].map((cert) => ({
+      subject: cert.subject.text,
+      fingerprint: cert.fingerprint,
+      get pem() {
+        return toPem(cert.der);
+      },
+    })),
+  );
 
 // Code-unit order, not locale order: the bytes must not depend on the machine's locale.
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

@@ -1,0 +1,37 @@
+/**
+ * The small error hierarchy of trustroll. Bad input is usually a finding; these are for the cases
+ * where an operation cannot go on. Each carries the underlying error (an SDK error, an fs error)
+ * as `cause`.
+ */
+
+/** The caller gave something unusable (a malformed key, an unknown option); the message says what to fix. */
+export class InputError extends Error {
+  override readonly name = 'InputError';
+}
+
+/** A compare-and-set lost a race: re-read and try again. */
+export class ConflictError extends Error {
+  override readonly name = 'ConflictError';
+}
+
+/** The object, version or domain does not exist. */
+export class NotFoundError extends Error {
+  override readonly name = 'NotFoundError';
+}
+
+/** A dependency (S3, API Gateway, SNS, the file system) failed. */
+export class UpstreamError extends Error {
+  override readonly name: string = 'UpstreamError';
+}
+
+/** A dependency asked us to slow down (API Gateway's one update per 30 s); retry after a pause. */
+export class ThrottledError extends UpstreamError {
+  override readonly name = 'ThrottledError';
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,505 @@
+import { ConflictError, InputError, NotFoundError } from '../errors.js';
+import { type Finding, isBlocking } from '../finding.js';
+import { readInput } from '../pki/read.js';
+import type {
+  Clock,
+  DomainGateway,
+  Log,
+  Notification,
+  Notifier,
+  ObjectStore,
+  StoredObject,
+} from '../ports.js';
+import { admit, type CandidateUpload, type UploadDecision } from '../truststore/admission.js';
+import {
+  type Entry,
+  entryOf,
+  KEYS,
+  keepLast,
+  latestPublished,
+  MAX_HISTORY,
+  MAX_PROCESSED,
+  renderState,
+  type TruststoreState,
+  type UploadOutcome,
+} from '../truststore/state.js';
+import { describeCertificate, describeFindings, notification } from './notifications.js';
+import { type RollConfig, type RollReport, rollDomains } from './roll.js';
+import {
+  loadState,
+  publishTruststore,
+  recordVersion,
+  saveState,
+  sha256,
+  updateState,
+} from './state-store.js';
+import { destinationKey, parseUploadKey, reportKey, type UploadKey } from './upload-key.js';
+
+export interface IngestConfig {
+  /** Warn about CAs expiring within this many days. Default 30. */
+  readonly expiringDays?: number;
+  /** Uploads larger than this are rejected unread. Default 2 MB. */
+  readonly maxUploadBytes?: number;
+  readonly roll: RollConfig;
+}
+
+export interface IngestDeps {
+  readonly store: ObjectStore;
+  readonly gateway: DomainGateway;
+  readonly notifier: Notifier;
+  readonly clock: Clock;
+  readonly log: Log;
+  readonly config: IngestConfig;
+}
+
+/** An object that landed in the inbox (from an S3 event or a folder scan). */
+export interface UploadRef {
+  readonly key: string;
+  /** The object version the event names, when known. */
+  readonly version?: string;
+}
+
+export type UploadResult = UploadOutcome | 'duplicate' | 'missing';
+
+export interface ReportedFinding {
+  readonly code: string;
+  readonly severity: Finding['severity'];
+  readonly message: string;
+}
+
+export interface UploadReport {
+  readonly key: string;
+  readonly partner?: string;
+  readonly version?: string;
+  readonly outcome: UploadResult;
+  readonly certificates: readonly {
+    readonly fingerprint: string;
+    readonly subject: string;
+    readonly issuer: string;
+    readonly notAfter: string;
+    readonly verdict: string;
+    readonly findings: readonly ReportedFinding[];
+  }[];
+  readonly findings: readonly ReportedFinding[];
+  /** Where the upload went (archive/…, rejected/…), or `deleted` for a private key. */
+  readonly movedTo?: string;
+}
+
+export interface IngestReport {
+  readonly uploads: readonly UploadReport[];
+  /** True when this run added certificates and committed a new revision. */
+  readonly changed: boolean;
+  readonly revision: number;
+  /** Truststore version id serving the latest revision, when published. */
+  readonly version?: string;
+  readonly roll?: RollReport;
+  /** Steps after the commit that failed (moves, notifications); the commit stands. */
+  readonly errors: readonly string[];
+}
+
+export const DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 * 1024;
+const COMMIT_ATTEMPTS = 20;
+
+interface Fetched {
+  readonly ref: UploadRef;
+  readonly id: string;
+  readonly upload?: UploadKey;
+  readonly keyError?: string;
+  readonly object?: StoredObject;
+  readonly candidate?: CandidateUpload;
+  readonly privateKey: boolean;
+}
+
+/**
+ * Ingests a batch of uploads into the truststore.
+ * 1. Read every upload once (missing ones are duplicates of an event already handled).
+ * 2. Load the state; uploads already processed are duplicates and change nothing.
+ * 3. Judge the rest together against the truststore (`admit`): an upload is accepted only if
+ *    every certificate in it passes; a partial chain is never admitted.
+ * 4. Write a JSON report per upload, then commit one new state for the whole batch with
+ *    compare-and-set; on conflict start again from 2 against the fresher state.
+ * 5. Publish the truststore object when the certificate set changed (or a committed revision
+ *    is still unpublished after a crash), and record its version id.
+ * 6. Move accepted uploads to archive/, rejected ones to rejected/; delete private keys.
+ * 7. One notification per upload outcome; failures are reported, never undo the commit.
+ * 8. Roll the domains to the new version (once for the batch).
+ */
+export const ingestUploads = async (refs: readonly UploadRef[], deps: IngestDeps): Promise<IngestReport> => {
+  const errors: string[] = [];
+  const fetched = await Promise.all(refs.map((ref) => fetchUpload(ref, deps)));
+
+  let committed: { state: TruststoreState; decisions: Map<string, Decision>; changed: boolean } | undefined;
+  for (let attempt = 1; !committed; attempt++) {
+    const { state, etag } = await loadState(deps.store);
+    const now = deps.clock.now();
+    const decisions = decide(fetched, state, deps, now);
+    const next = nextState(state, fetched, decisions, now);
+    await writeReports(fetched, decisions, next?.state ?? state, deps, now, errors);
+    if (!next) {
+      committed = { state, decisions, changed: false };
+      break;
+    }
+    try {
+      await saveState(deps.store, next.state, etag);
+      committed = { state: next.state, decisions, changed: next.changed };
+      deps.log.info('state committed', { revision: next.state.revision, changed: next.changed, attempt });
+    } catch (error) {
+      if (!(error instanceof ConflictError) || attempt >= COMMIT_ATTEMPTS) throw error;
+      deps.log.info('state changed underneath, judging again', { attempt });
+    }
+  }
+
+  let { state } = committed;
+  let version = latestPublished(state)?.version;
+  const unpublished = state.history.at(-1);
+  let published = false;
+  if (unpublished && unpublished.version === undefined && unpublished.revision === state.revision) {
+    const written = await publishTruststore(deps.store, state, deps.log);
+    if (written) {
+      version = written;
+      published = true;
+      state = (await recordVersion(deps.store, state.revision, written)) ?? state;
+    }
+  }
+
+  const reports: UploadReport[] = [];
+  for (const f of fetched) {
+    const decision = committed.decisions.get(f.id);
+    const report = uploadReport(f, decision);
+    const movedTo = await finishUpload(f, decision, deps, errors);
+    reports.push(movedTo ? { ...report, movedTo } : report);
+    if (decision && !decision.duplicate) await notify(uploadNotification(f, decision, state), deps, errors);
+  }
+
+  let roll: RollReport | undefined;
+  if (published && version && deps.config.roll.domains.length > 0) {
+    const lastRollAt = state.lastRollAt ? new Date(state.lastRollAt) : undefined;
+    roll = await rollDomains(
+      version,
+      { ...deps, config: deps.config.roll },
+      { revision: state.revision, ...(lastRollAt ? { lastUpdateAt: lastRollAt } : {}) },
+    );
+    errors.push(...roll.notifyErrors);
+    const at = roll.lastUpdateAt?.toISOString();
+    if (at) {
+      await updateState(deps.store, (s) =>
+        s.lastRollAt && s.lastRollAt >= at ? undefined : { ...s, lastRollAt: at },
+      ).catch((error: Error) => errors.push(`recording the roll time: ${error.message}`));
+    }
+  }
+
+  return {
+    uploads: reports,
+    changed: committed.changed,
+    revision: state.revision,
+    ...(version ? { version } : {}),
+    ...(roll ? { roll } : {}),
+    errors,
+  };
+};
+
+interface Decision {
+  readonly outcome: UploadOutcome;
+  readonly duplicate: boolean;
+  readonly admission?: UploadDecision;
+  readonly findings: readonly Finding[];
+}
+
+const fetchUpload = async (ref: UploadRef, deps: IngestDeps): Promise<Fetched> => {
+  let upload: UploadKey | undefined;
+  let keyError: string | undefined;
+  try {
+    upload = parseUploadKey(ref.key);
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    keyError = error.message;
+  }
+  // Only the current object is processed: an event naming an older version (replaced since, or
+  // already moved out) has nothing left to do, and the newer version brings its own event.
+  let object: StoredObject | undefined;
+  try {
+    object = await deps.store.get(ref.key);
+    if (ref.version && object.version !== ref.version) object = undefined;
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+  }
+  const id = `${ref.key}@${ref.version ?? object?.version ?? 'gone'}`;
+  const base = { ref, id, ...(upload ? { upload } : {}), ...(keyError ? { keyError } : {}) };
+  if (!object) return { ...base, privateKey: false };
+  const max = deps.config.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+  if (object.body.length > max) {
+    const finding: Finding = {
+      code: 'input.too-large',
+      severity: 'error',
+      message: `${ref.key} is ${object.body.length} bytes, over the ${max}-byte limit for one upload: send CA certificates only, split into several files if needed.`,
+      source: ref.key,
+    };
+    return {
+      ...base,
+      object,
+      privateKey: false,
+      candidate: { id, certificates: [], inputFindings: [finding] },
+    };
+  }
+  const read = readInput({ name: ref.key, bytes: object.body });
+  const privateKey = read.findings.some((f) => f.code === 'input.private-key');
+  return {
+    ...base,
+    object,
+    privateKey,
+    candidate: { id, certificates: read.certificates, inputFindings: read.findings },
+  };
+};
+
+const decide = (fetched: readonly Fetched[], state: TruststoreState, deps: IngestDeps, now: Date) => {
+  const decisions = new Map<string, Decision>();
+  const toJudge: CandidateUpload[] = [];
+  for (const f of fetched) {
+    if (!f.object) continue;
+    const seen = state.processed[f.id];
+    if (seen) {
+      decisions.set(f.id, { outcome: seen.outcome, duplicate: true, findings: [] });
+    } else if (f.privateKey) {
+      decisions.set(f.id, {
+        outcome: 'private-key',
+        duplicate: false,
+        findings: f.candidate?.inputFindings ?? [],
+      });
+    } else if (f.keyError) {
+      const finding: Finding = {
+        code: 'input.bad-key',
+        severity: 'error',
+        message: f.keyError,
+        source: f.ref.key,
+      };
+      decisions.set(f.id, { outcome: 'rejected', duplicate: false, findings: [finding] });
+    } else if (f.candidate) {
+      toJudge.push(f.candidate);
+    }
+  }
+  const admitted = admit(state.entries, toJudge, {
+    at: now,
+    expiringDays: deps.config.expiringDays ?? 30,
+  });
+  for (const a of admitted) {
+    decisions.set(a.id, {
+      outcome: a.accepted ? 'accepted' : 'rejected',
+      duplicate: false,
+      admission: a,
+      findings: a.findings,
+    });
+  }
+  return decisions;
+};
+
+const nextState = (
+  state: TruststoreState,
+  fetched: readonly Fetched[],
+  decisions: ReadonlyMap<string, Decision>,
+  now: Date,
+): { state: TruststoreState; changed: boolean } | undefined => {
+  const fresh = fetched.filter((f) => {
+    const d = decisions.get(f.id);
+    return d && !d.duplicate;
+  });
+  if (fresh.length === 0) return undefined;
+  const known = new Set(state.entries.map((e) => e.fingerprint));
+  const added: Entry[] = [];
+  for (const f of fresh) {
+    const d = decisions.get(f.id)!;
+    if (d.outcome !== 'accepted' || !d.admission || !f.upload) continue;
+    for (const c of d.admission.certificates) {
+      if (c.verdict !== 'added' || known.has(c.cert.fingerprint)) continue;
+      known.add(c.cert.fingerprint);
+      added.push(
+        entryOf(c.cert, {
+          partner: f.upload.partner,
+          upload: { key: f.ref.key, version: f.object!.version },
+          addedAt: now.toISOString(),
+          findings: c.findings.map(({ code, severity, message }) => ({ code, severity, message })),
+        }),
+      );
+    }
+  }
+  const processed = { ...state.processed };
+  for (const f of fresh) processed[f.id] = { outcome: decisions.get(f.id)!.outcome, at: now.toISOString() };
+  const changed = added.length > 0;
+  const entries = changed ? [...state.entries, ...added] : state.entries;
+  const revision = changed ? state.revision + 1 : state.revision;
+  const history = changed
+    ? [
+        ...state.history,
+        {
+          revision,
+          sha256: sha256(renderState(entries)),
+          at: now.toISOString(),
+          reason: `uploads ${fresh
+            .filter((f) => decisions.get(f.id)!.outcome === 'accepted')
+            .map((f) => f.ref.key)
+            .join(', ')}`,
+          added: added.map((e) => e.fingerprint),
+          removed: [],
+        },
+      ].slice(-MAX_HISTORY)
+    : state.history;
+  return {
+    state: { ...state, revision, entries, history, processed: keepLast(processed, MAX_PROCESSED) },
+    changed,
+  };
+};
+
+const writeReports = async (
+  fetched: readonly Fetched[],
+  decisions: ReadonlyMap<string, Decision>,
+  state: TruststoreState,
+  deps: IngestDeps,
+  now: Date,
+  errors: string[],
+) => {
+  for (const f of fetched) {
+    const d = decisions.get(f.id);
+    if (!d || d.duplicate) continue;
+    const folder = d.outcome === 'accepted' ? 'archive' : 'rejected';
+    const key = f.upload
+      ? reportKey(f.upload, folder)
+      : `${KEYS.rejected}_unsorted/${safeName(f.ref.key)}.report.json`;
+    const body = {
+      ...uploadReport(f, d),
+      decidedAt: now.toISOString(),
+      truststoreRevision: state.revision,
+    };
+    try {
+      await deps.store.put(key, new Uint8Array(Buffer.from(`${JSON.stringify(body, null, 2)}\n`)), {
+        contentType: 'application/json',
+      });
+    } catch (error) {
+      errors.push(`writing report ${key}: ${(error as Error).message}`);
+    }
+  }
+};
+
+const safeName = (key: string): string => key.replace(/[^\p{L}\p{N}._-]+/gu, '_').slice(-200);
+
+const uploadReport = (f: Fetched, d: Decision | undefined): UploadReport => {
+  const base = {
+    key: f.ref.key,
+    ...(f.upload ? { partner: f.upload.partner } : {}),
+    ...(f.object ? { version: f.object.version } : {}),
+  };
+  if (!d) return { ...base, outcome: 'missing', certificates: [], findings: [] };
+  if (d.duplicate) return { ...base, outcome: 'duplicate', certificates: [], findings: [] };
+  return {
+    ...base,
+    outcome: d.outcome,
+    certificates: (d.admission?.certificates ?? []).map((c) => ({
+      fingerprint: c.cert.fingerprint,
+      subject: c.cert.subject.text,
+      issuer: c.cert.issuer.text,
+      notAfter: c.cert.notAfter.toISOString(),
+      verdict: c.verdict,
+      findings: c.findings.map(plain),
+    })),
+    findings: d.findings.map(plain),
+  };
+};
+
+const plain = ({ code, severity, message }: Finding): ReportedFinding => ({ code, severity, message });
+
+/** Moves the upload out of the inbox: copy first, delete second, so nothing is ever lost. */
+const finishUpload = async (
+  f: Fetched,
+  d: Decision | undefined,
+  deps: IngestDeps,
+  errors: string[],
+): Promise<string | undefined> => {
+  if (!d || !f.object) return undefined;
+  try {
+    if (d.outcome === 'private-key') {
+      await deps.store.delete(f.ref.key);
+      deps.log.warn('private key upload deleted', { key: f.ref.key });
+      return 'deleted';
+    }
+    const folder = d.outcome === 'accepted' ? 'archive' : 'rejected';
+    const to = f.upload
+      ? destinationKey(f.upload, folder)
+      : `${KEYS.rejected}_unsorted/${safeName(f.ref.key)}`;
+    await deps.store.put(to, f.object.body);
+    await deps.store.delete(f.ref.key);
+    return to;
+  } catch (error) {
+    errors.push(`moving ${f.ref.key}: ${(error as Error).message}`);
+    deps.log.error('moving upload failed', { key: f.ref.key, error: (error as Error).message });
+    return undefined;
+  }
+};
+
+const notify = async (n: Notification, deps: IngestDeps, errors: string[]) => {
+  try {
+    await deps.notifier.publish(n);
+  } catch (error) {
+    errors.push(`notification ${n.id}: ${(error as Error).message}`);
+    deps.log.error('notification failed', { id: n.id, error: (error as Error).message });
+  }
+};
+
+const uploadNotification = (f: Fetched, d: Decision, state: TruststoreState): Notification => {
+  const partner = f.upload?.partner;
+  const where = f.ref.key;
+  if (d.outcome === 'private-key') {
+    return notification(
+      'upload.private-key',
+      'critical',
+      f.id,
+      `private key received from ${partner ?? 'an unknown sender'} and deleted`,
+      [
+        `The upload ${where} contained a private key.`,
+        'It was deleted from the inbox and copied nowhere; trustroll never keeps or forwards key material.',
+        '',
+        'What to do now:',
+        '- Treat that key as compromised: revoke or stop using the certificate it belongs to and issue a new key pair.',
+        `- Upload only CA certificates (PEM, DER or PKCS#7) to ${KEYS.inbox}${partner ?? '<partner>'}/.`,
+        '',
+        ...describeFindings(d.findings),
+      ],
+      partner,
+    );
+  }
+  const certs = d.admission?.certificates ?? [];
+  if (d.outcome === 'accepted') {
+    const added = certs.filter((c) => c.verdict === 'added');
+    const warnings = certs.flatMap((c) => c.findings).filter((x) => x.severity === 'warning');
+    return notification(
+      'upload.accepted',
+      warnings.length > 0 ? 'warning' : 'info',
+      f.id,
+      `upload accepted: ${partner}/${f.upload?.path} (${added.length} CA${added.length === 1 ? '' : 's'} added)`,
+      [
+        `The upload ${where} from ${partner} was accepted${added.length > 0 ? ` into truststore revision ${state.revision}` : ''}.`,
+        added.length > 0
+          ? 'Clients whose certificates these CAs issued can connect once the domain is rolled (a separate message confirms it).'
+          : 'All its certificates were already in the truststore: nothing changes.',
+        ...(warnings.length > 0 ? ['', 'Mind the warnings below (they do not block, but need action):'] : []),
+        '',
+        ...certs.flatMap((c) => describeCertificate(c, partner ?? '?')),
+      ],
+      partner,
+    );
+  }
+  const firstError = [...d.findings, ...certs.flatMap((c) => c.findings)].find(isBlocking);
+  return notification(
+    'upload.rejected',
+    'error',
+    f.id,
+    `upload rejected: ${partner ?? '?'}/${f.upload?.path ?? where} (${firstError?.code ?? 'error'})`,
+    [
+      `The upload ${where}${partner ? ` from ${partner}` : ''} was rejected; nothing in it was added to the truststore.`,
+      `It was kept under ${KEYS.rejected} with a report saying why, per certificate.`,
+      '',
+      'What to do next: fix the problems below and upload the corrected file again.',
+      '',
+      ...describeFindings(d.findings),
+      ...certs.flatMap((c) => describeCertificate(c, partner ?? '?')),
+    ],
+    partner,
+  );
+};

@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import { ConflictError, NotFoundError } from '../errors.js';
+import type { Log, ObjectStore } from '../ports.js';
+import {
+  emptyState,
+  KEYS,
+  parseState,
+  renderState,
+  serializeState,
+  type TruststoreState,
+} from '../truststore/state.js';
+
+export interface LoadedState {
+  readonly state: TruststoreState;
+  /** ETag of the state object, `undefined` when there is none yet. */
+  readonly etag: string | undefined;
+}
+
+export const loadState = async (store: ObjectStore): Promise<LoadedState> => {
+  try {
+    const object = await store.get(KEYS.state);
+    return { state: parseState(object.body), etag: object.etag };
+  } catch (error) {
+    if (error instanceof NotFoundError) return { state: emptyState(), etag: undefined };
+    throw error;
+  }
+};
+
+/** Compare-and-set of the state document: throws ConflictError when someone else wrote first. */
+export const saveState = async (store: ObjectStore, next: TruststoreState, etag: string | undefined) =>
+  store.put(KEYS.state, serializeState(next), {
+    ...(etag === undefined ? { ifNoneMatch: '*' as const } : { ifMatch: etag }),
+    contentType: 'application/json',
+  });
+
+/**
+ * Applies `change` to the latest state with compare-and-set, re-reading and re-applying on
+ * conflict. `change` returns `undefined` when there is nothing to write.
+ */
+export const updateState = async (
+  store: ObjectStore,
+  change: (state: TruststoreState) => TruststoreState | undefined,
+  attempts = 20,
+): Promise<TruststoreState | undefined> => {
+  for (let attempt = 1; ; attempt++) {
+    const { state, etag } = await loadState(store);
+    const next = change(state);
+    if (!next) return undefined;
+    try {
+      await saveState(store, next, etag);
+      return next;
+    } catch (error) {
+      if (!(error instanceof ConflictError) || attempt >= attempts) throw error;
+    }
+  }
+};
+
+export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/**
+ * Writes the truststore object for `state` unless it is already there or a newer revision has
+ * been published. The object carries its revision and hash as metadata, and the write is a
+ * compare-and-set on the ETag seen, so a slow writer never overwrites a newer truststore.
+ * Returns the version id serving `state`'s certificate set, or `undefined` if superseded.
+ */
+export const publishTruststore = async (
+  store: ObjectStore,
+  state: TruststoreState,
+  log: Log,
+): Promise<string | undefined> => {
+  const body = renderState(state.entries);
+  const hash = sha256(body);
+  for (let attempt = 1; attempt <= 20; attempt++) {
+    let current: Awaited<ReturnType<ObjectStore['get']>> | undefined;
+    try {
+      current = await store.get(KEYS.truststore);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+    if (current?.metadata.sha256 === hash) return current.version;
+    if (current && Number(current.metadata.revision ?? 0) > state.revision) {
+      log.info('truststore superseded by a newer revision', {
+        revision: state.revision,
+        current: current.metadata.revision,
+      });
+      return undefined;
+    }
+    try {
+      const written = await store.put(KEYS.truststore, new Uint8Array(Buffer.from(body)), {
+        ...(current ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const }),
+        contentType: 'application/x-pem-file',
+        metadata: { revision: String(state.revision), sha256: hash },
+      });
+      log.info('truststore published', {
+        revision: state.revision,
+        version: written.version,
+        certificates: state.entries.length,
+      });
+      return written.version;
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+    }
+  }
+  throw new ConflictError('could not publish the truststore after 20 attempts: too many concurrent writers');
+};
+
+/** Records the version id of a published revision in the state history. */
+export const recordVersion = (store: ObjectStore, revision: number, version: string) =>
+  updateState(store, (state) => {
+    const entry = state.history.find((r) => r.revision === revision);
+    if (!entry || entry.version === version) return undefined;
+    return {
+      ...state,
+      history: state.history.map((r) => (r.revision === revision ? { ...r, version } : r)),
+    };
+  });

@@ -1,0 +1,41 @@
+import { InputError } from '../errors.js';
+import { KEYS } from '../truststore/state.js';
+
+/** An inbox object: `inbox/<partner>/<path>`. */
+export interface UploadKey {
+  readonly key: string;
+  readonly partner: string;
+  /** The path below the partner's folder (`bundle.pem`, `2026/renewal.p7b`). */
+  readonly path: string;
+}
+
+const PARTNER = /^[\p{L}\p{N}][\p{L}\p{N} ._@+-]{0,62}$/u;
+
+/**
+ * Parses an inbox key. Refuses keys that would escape the layout (`..`, absolute, empty
+ * segments) or carry no partner folder, with a message saying what to do.
+ */
+export const parseUploadKey = (key: string): UploadKey => {
+  if (!key.startsWith(KEYS.inbox)) throw new InputError(`${key} is not under ${KEYS.inbox}`);
+  const segments = key.slice(KEYS.inbox.length).split('/');
+  if (segments.length < 2) {
+    throw new InputError(`${key}: put files into a partner folder, as ${KEYS.inbox}<partner>/<file>`);
+  }
+  if (segments.some((s) => s === '' || s === '.' || s === '..')) {
+    throw new InputError(`${key}: empty, "." or ".." path segments are not allowed`);
+  }
+  const [partner, ...rest] = segments as [string, ...string[]];
+  if (!PARTNER.test(partner)) {
+    throw new InputError(
+      `${key}: partner folder "${partner}" must start with a letter or digit and hold at most 63 letters, digits, spaces or ._@+-`,
+    );
+  }
+  return { key, partner, path: rest.join('/') };
+};
+
+/** Where an upload goes once decided, keeping its partner and path. */
+export const destinationKey = (upload: UploadKey, folder: 'archive' | 'rejected'): string =>
+  `${folder === 'archive' ? KEYS.archive : KEYS.rejected}${upload.partner}/${upload.path}`;
+
+export const reportKey = (upload: UploadKey, folder: 'archive' | 'rejected'): string =>
+  `${destinationKey(upload, folder)}.report.json`;

@@ -1,0 +1,233 @@
+/**
+ * PKI builder: generates CAs, client certificates and keys with @peculiar/x509 — for test
+ * fixtures, the demo PKI of `trustroll up` and `trustroll pki`. Never imported by Lambda code
+ * (its cold start is 120–250 ms).
+ * Keys are cached per (algorithm, slot) so a process generates each RSA key once.
+ */
+import 'reflect-metadata';
+import { generateKeyPairSync, KeyObject, webcrypto } from 'node:crypto';
+
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+type Algorithm = webcrypto.Algorithm;
+type RsaHashedKeyGenParams = webcrypto.RsaHashedKeyGenParams;
+type EcKeyGenParams = webcrypto.EcKeyGenParams;
+
+import * as x509 from '@peculiar/x509';
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+export const DAY = 86_400_000;
+export const days = (n: number, from: Date): Date => new Date(from.getTime() + n * DAY);
+
+export type KeyAlg = 'rsa1024' | 'rsa2048' | 'rsa3072' | 'rsa4096' | 'p256' | 'p384' | 'p521' | 'ed25519';
+export type Hash = 'SHA-1' | 'SHA-256' | 'SHA-384' | 'SHA-512';
+
+export interface Issued {
+  readonly cert: x509.X509Certificate;
+  readonly der: Uint8Array;
+  readonly pem: string;
+  readonly keys: CryptoKeyPair;
+  readonly alg: KeyAlg;
+}
+
+export interface CertSpec {
+  /** RFC 4514 text (most specific first, as people write it), or a JSON name in DER order. */
+  readonly subject: string | x509.JsonName;
+  /** Signed by this issuer; self-signed when absent. */
+  readonly issuer?: Issued;
+  readonly key?: KeyAlg;
+  /** Distinct slots give distinct keys of the same algorithm (for re-keyed CAs). */
+  readonly keySlot?: string;
+  readonly hash?: Hash;
+  /** basicConstraints cA; `null` leaves the extension out. Default true. */
+  readonly ca?: boolean | null;
+  readonly pathLen?: number;
+  readonly bcCritical?: boolean;
+  /** keyUsage flags; `null` leaves the extension out. Default keyCertSign|cRLSign for CAs, digitalSignature for leaves. */
+  readonly keyUsage?: number | null;
+  readonly eku?: readonly string[];
+  readonly notBefore?: Date;
+  readonly notAfter?: Date;
+  readonly ski?: boolean;
+  readonly aki?: boolean;
+  readonly serial?: string;
+  /** Issuer name to write when it must differ from the issuer's subject (broken chains). */
+  readonly issuerName?: string | x509.JsonName;
+  /** A raw SPKI to certify instead of a generated key (curves WebCrypto lacks). */
+  readonly spki?: Uint8Array;
+  /** subjectAltName DNS names and IP addresses (server certificates). */
+  readonly dns?: readonly string[];
+  readonly ips?: readonly string[];
+  /** The moment default validity is computed from (default: now). */
+  readonly now?: Date;
+}
+
+const keyParams = (alg: KeyAlg, hash: Hash): RsaHashedKeyGenParams | EcKeyGenParams | Algorithm => {
+  switch (alg) {
+    case 'p256':
+      return { name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams;
+    case 'p384':
+      return { name: 'ECDSA', namedCurve: 'P-384' } as EcKeyGenParams;
+    case 'p521':
+      return { name: 'ECDSA', namedCurve: 'P-521' } as EcKeyGenParams;
+    case 'ed25519':
+      return { name: 'Ed25519' };
+    default:
+      return {
+        name: 'RSASSA-PKCS1-v1_5',
+        modulusLength: Number(alg.slice(3)),
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash,
+      } as RsaHashedKeyGenParams;
+  }
+};
+
+const keyCache = new Map<string, Promise<CryptoKeyPair>>();
+
+export const keyPair = (alg: KeyAlg, slot = 'default'): Promise<CryptoKeyPair> => {
+  const id = `${alg}/${slot}`;
+  let keys = keyCache.get(id);
+  if (!keys) {
+    keys = webcrypto.subtle.generateKey(keyParams(alg, 'SHA-256'), true, [
+      'sign',
+      'verify',
+    ]) as Promise<CryptoKeyPair>;
+    keyCache.set(id, keys);
+  }
+  return keys;
+};
+
+const signing = (alg: KeyAlg, hash: Hash): Algorithm => {
+  if (alg === 'ed25519') return { name: 'Ed25519' };
+  if (alg.startsWith('rsa')) return { name: 'RSASSA-PKCS1-v1_5', hash } as Algorithm;
+  return { name: 'ECDSA', hash } as Algorithm;
+};
+
+/** WebCrypto binds an RSA key to one hash: re-import the private key to sign with another. */
+const signerFor = async (keys: CryptoKeyPair, alg: KeyAlg, hash: Hash): Promise<CryptoKey> => {
+  if (!alg.startsWith('rsa') || hash === 'SHA-256') return keys.privateKey;
+  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
+  return webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'RSASSA-PKCS1-v1_5', hash }, false, ['sign']);
+};
+
+/**
+ * @peculiar/x509 encodes a name string's RDNs in the order written, while RFC 4514 text lists the
+ * last RDN first: reverse the text so `CN=x,O=y,C=DE` reads back as written.
+ */
+const derOrder = (name: string | x509.JsonName): string | x509.JsonName =>
+  typeof name === 'string'
+    ? name
+        .split(/(?<!\\),/)
+        .reverse()
+        .join(',')
+    : name;
+
+let serialCounter = 1;
+
+/** Issues one certificate from a spec. */
+export const issue = async (spec: CertSpec): Promise<Issued> => {
+  const alg = spec.key ?? 'p256';
+  const hash = spec.hash ?? 'SHA-256';
+  const issuer = spec.issuer;
+  const keys = await keyPair(alg, spec.keySlot ?? JSON.stringify(spec.subject));
+  const signerAlg = issuer?.alg ?? alg;
+  const signingKey = await signerFor(issuer?.keys ?? keys, signerAlg, hash);
+  const ca = spec.ca === undefined ? true : spec.ca;
+  const extensions: x509.Extension[] = [];
+  if (ca !== null)
+    extensions.push(new x509.BasicConstraintsExtension(ca, spec.pathLen, spec.bcCritical ?? true));
+  const usage =
+    spec.keyUsage === undefined
+      ? ca
+        ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign
+        : x509.KeyUsageFlags.digitalSignature
+      : spec.keyUsage;
+  if (usage !== null) extensions.push(new x509.KeyUsagesExtension(usage, true));
+  const san = [
+    ...(spec.dns ?? []).map((value) => ({ type: 'dns' as const, value })),
+    ...(spec.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
+  ];
+  if (san.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(san, false));
+  if (spec.eku) extensions.push(new x509.ExtendedKeyUsageExtension([...spec.eku], false));
+  const publicKey = spec.spki ? new x509.PublicKey(spec.spki) : keys.publicKey;
+  if (spec.ski !== false) extensions.push(await x509.SubjectKeyIdentifierExtension.create(publicKey));
+  if (issuer && spec.aki !== false) {
+    extensions.push(await x509.AuthorityKeyIdentifierExtension.create(issuer.keys.publicKey));
+  }
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: spec.serial ?? (serialCounter++).toString(16).padStart(4, '0'),
+    subject: derOrder(spec.subject),
+    issuer: spec.issuerName
+      ? derOrder(spec.issuerName)
+      : (issuer?.cert.subjectName ?? derOrder(spec.subject)),
+    notBefore: spec.notBefore ?? days(-30, spec.now ?? new Date()),
+    notAfter: spec.notAfter ?? days(3 * 365, spec.now ?? new Date()),
+    publicKey,
+    signingKey,
+    signingAlgorithm: signing(signerAlg, hash),
+    extensions,
+  });
+  return { cert, der: new Uint8Array(cert.rawData), pem: cert.toString('pem'), keys, alg };
+};
+
+export const root = (subject: string, spec: Partial<CertSpec> = {}): Promise<Issued> =>
+  issue({ subject, ...spec });
+
+export const intermediate = (
+  subject: string,
+  issuer: Issued,
+  spec: Partial<CertSpec> = {},
+): Promise<Issued> => issue({ subject, issuer, pathLen: 0, ...spec });
+
+export const leaf = (subject: string, issuer: Issued, spec: Partial<CertSpec> = {}): Promise<Issued> =>
+  issue({
+    subject,
+    issuer,
+    ca: false,
+    eku: ['1.3.6.1.5.5.7.3.2'],
+    notAfter: days(365, spec.now ?? new Date()),
+    ...spec,
+  });
+
+/** A partner's chain: root → intermediate → client. */
+export const partnerChain = async (partner: string, spec: Partial<CertSpec> = {}) => {
+  const r = await root(`CN=${partner} Root CA,O=${partner}`, spec);
+  const i = await intermediate(`CN=${partner} Issuing CA,O=${partner}`, r, spec);
+  const { now, notBefore, notAfter } = spec;
+  const client = await leaf(`CN=client.${partner.toLowerCase()}.example,O=${partner}`, i, {
+    key: spec.key ?? 'p256',
+    ...(now ? { now } : {}),
+    ...(notBefore ? { notBefore } : {}),
+    ...(notAfter ? { notAfter } : {}),
+  });
+  return { root: r, intermediate: i, client };
+};
+
+export const pemOf = (...certs: Issued[]): string => certs.map((c) => c.pem).join('\n');
+
+/** PKCS#7 (certs-only SignedData) holding the certificates, as DER. */
+export const pkcs7Der = (...certs: Issued[]): Uint8Array =>
+  new Uint8Array(new x509.X509Certificates(certs.map((c) => c.cert)).export('raw'));
+
+export const pkcs7Pem = (...certs: Issued[]): string => pemBlock('PKCS7', pkcs7Der(...certs));
+
+export const pemBlock = (label: string, der: Uint8Array): string => {
+  const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
+  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
+};
+
+/** The private key of an issued certificate as a Node KeyObject (for key-format fixtures). */
+export const privateKeyObject = (issued: Issued): KeyObject => KeyObject.from(issued.keys.privateKey);
+
+/** SPKI of a secp256k1 key: a curve API Gateway does not accept and WebCrypto cannot generate. */
+export const secp256k1Spki = (): Uint8Array =>
+  new Uint8Array(
+    generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey.export({ type: 'spki', format: 'der' }),
+  );
+
+export const toBytes = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'utf8'));
+
+/** PEM (PKCS#8) of an issued certificate's private key. */
+export const privateKeyPem = (issued: Issued): string =>
+  privateKeyObject(issued).export({ type: 'pkcs8', format: 'pem' }) as string;

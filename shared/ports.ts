@@ -1,0 +1,106 @@
+/**
+ * The ports of the core: what a use-case needs from the world. Adapters implement them for AWS
+ * (shared/adapters/aws) and for one machine (shared/adapters/local); tests use in-memory fakes.
+ */
+import type { Severity } from './finding.js';
+
+export interface StoredObject {
+  readonly body: Uint8Array;
+  /** Version id (S3 object version, or the local store's). */
+  readonly version: string;
+  readonly etag: string;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface PutOptions {
+  /** Write only if the current ETag still equals this (compare-and-set). */
+  readonly ifMatch?: string;
+  /** Write only if the key does not exist yet. */
+  readonly ifNoneMatch?: '*';
+  readonly contentType?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+export interface ObjectSummary {
+  readonly key: string;
+  readonly size: number;
+  readonly etag: string;
+  readonly version?: string;
+}
+
+export interface ObjectStore {
+  /** Reads an object; `version` pins one version. Throws NotFoundError when absent. */
+  get(key: string, opts?: { readonly version?: string }): Promise<StoredObject>;
+  /**
+   * Writes an object. With `ifMatch` / `ifNoneMatch` the write happens only if the condition still
+   * holds, else ConflictError. Returns the new version id and ETag.
+   */
+  put(key: string, body: Uint8Array, opts?: PutOptions): Promise<{ version: string; etag: string }>;
+  /** Deletes the current object (a delete marker where versioned); absent keys are not an error. */
+  delete(key: string): Promise<void>;
+  /** Lists current objects under a prefix. */
+  list(prefix: string): Promise<ObjectSummary[]>;
+}
+
+export type DomainStatus = 'AVAILABLE' | 'UPDATING' | 'PENDING' | 'FAILED' | string;
+
+export interface DomainState {
+  readonly name: string;
+  readonly status: DomainStatus;
+  readonly truststoreUri?: string;
+  readonly truststoreVersion?: string;
+  /** `truststoreWarnings` as API Gateway reports them after an update. */
+  readonly warnings: readonly string[];
+}
+
+/** An API Gateway custom domain (or the local endpoint that plays one). */
+export interface DomainGateway {
+  /** Current status, truststore version and warnings. Throws NotFoundError for unknown domains. */
+  describe(domain: string): Promise<DomainState>;
+  /** Points the domain at a truststore version. Throws ThrottledError when asked to slow down. */
+  roll(domain: string, version: string): Promise<void>;
+}
+
+export type EventType =
+  | 'upload.accepted'
+  | 'upload.rejected'
+  | 'upload.private-key'
+  | 'truststore.rolled'
+  | 'truststore.roll-failed'
+  | 'ca.expiring'
+  | 'ca.expired';
+
+export interface Notification {
+  /** Stable id: the same event re-sent (a retried run) carries the same id, so it can be deduplicated. */
+  readonly id: string;
+  readonly eventType: EventType;
+  readonly severity: Severity;
+  readonly partner?: string;
+  /** At most 100 characters (SNS e-mail subject). */
+  readonly subject: string;
+  /** Plain text a person can act on from an e-mail. */
+  readonly body: string;
+}
+
+export interface Notifier {
+  publish(notification: Notification): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+  sleep(ms: number): Promise<void>;
+}
+
+export interface Log {
+  debug(message: string, data?: Record<string, unknown>): void;
+  info(message: string, data?: Record<string, unknown>): void;
+  warn(message: string, data?: Record<string, unknown>): void;
+  error(message: string, data?: Record<string, unknown>): void;
+}
+
+export const systemClock: Clock = {
+  now: () => new Date(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+export const silentLog: Log = { debug() {}, info() {}, warn() {}, error() {} };

@@ -1,0 +1,172 @@
+import { type Finding, isBlocking } from '../finding.js';
+import { type Certificate, certRef, parseCertificate, toPem } from '../pki/certificate.js';
+import type { SourcedCertificate } from '../pki/read.js';
+import { lintCertificates } from './lint.js';
+import { renderBlocks } from './render.js';
+import { RULES } from './rules/index.js';
+import { sizeFindings } from './rules/truststore.too-large.js';
+import type { Entry } from './state.js';
+
+/** One upload of a batch, read: its certificates and what the reader found. */
+export interface CandidateUpload {
+  readonly id: string;
+  readonly certificates: readonly SourcedCertificate[];
+  readonly inputFindings: readonly Finding[];
+}
+
+export type CertVerdict = 'added' | 'present' | 'rejected';
+
+export interface CertDecision {
+  readonly cert: Certificate;
+  readonly source: string;
+  readonly verdict: CertVerdict;
+  readonly findings: readonly Finding[];
+}
+
+export interface UploadDecision {
+  readonly id: string;
+  readonly accepted: boolean;
+  readonly certificates: readonly CertDecision[];
+  /** Findings about the upload as a whole (input findings, truststore size, rejected with others). */
+  readonly findings: readonly Finding[];
+}
+
+export interface AdmissionOptions {
+  readonly at: Date;
+  readonly expiringDays: number;
+}
+
+/** Rules judged per batch; size is judged on the whole new truststore, duplicates are not a problem here. */
+const BATCH_RULES = RULES.filter((r) => r.id !== 'truststore.too-large' && r.id !== 'cert.duplicate');
+
+/**
+ * Decides which uploads of a batch may join the truststore.
+ * 1. Certificates already in the truststore are `present` (no change, no re-verification).
+ * 2. The other certificates of all uploads still in play are linted together with the existing
+ *    entries they chain to or collide with — only those are parsed, so the cost grows with the
+ *    upload, not the truststore. An intermediate and its root may come in separate uploads.
+ * 3. An upload with any blocking finding is rejected whole, and the rest is judged again without
+ *    it (its root may have been what completed another upload's chain), until nothing changes.
+ * 4. If the resulting truststore would be too large, every upload adding to it is rejected.
+ */
+export const admit = (
+  entries: readonly Entry[],
+  uploads: readonly CandidateUpload[],
+  options: AdmissionOptions,
+): UploadDecision[] => {
+  const byFingerprint = new Set(entries.map((e) => e.fingerprint));
+  const bySubject = new Map<string, Entry[]>();
+  for (const entry of entries) {
+    const list = bySubject.get(entry.subjectKey);
+    if (list) list.push(entry);
+    else bySubject.set(entry.subjectKey, [entry]);
+  }
+  const parsed = new Map<string, Certificate>();
+  const existing = (entry: Entry): SourcedCertificate => {
+    let cert = parsed.get(entry.fingerprint);
+    if (!cert) {
+      cert = parseCertificate(new Uint8Array(Buffer.from(pemBody(entry.pem), 'base64')));
+      parsed.set(entry.fingerprint, cert);
+    }
+    return { cert, source: `truststore entry of ${entry.partner}` };
+  };
+
+  const rejected = new Set(uploads.filter((u) => u.inputFindings.some(isBlocking)).map((u) => u.id));
+  let findingsByCert = new Map<string, Finding[]>();
+  const frozen = new Map<string, Finding[]>();
+  for (;;) {
+    const inPlay = uploads.filter((u) => !rejected.has(u.id));
+    const candidates = inPlay
+      .flatMap((u) => u.certificates)
+      .filter((c) => !byFingerprint.has(c.cert.fingerprint));
+    const context = relatedEntries(candidates, bySubject).map(existing);
+    const result = lintCertificates([...context, ...candidates], { ...options, rules: BATCH_RULES });
+    const candidateFps = new Set(candidates.map((c) => c.cert.fingerprint));
+    findingsByCert = new Map();
+    for (const f of result.findings) {
+      if (!f.cert || !candidateFps.has(f.cert.fingerprint)) continue;
+      const list = findingsByCert.get(f.cert.fingerprint) ?? [];
+      list.push(f);
+      findingsByCert.set(f.cert.fingerprint, list);
+    }
+    const newlyRejected = inPlay.filter((u) =>
+      u.certificates.some((c) => (findingsByCert.get(c.cert.fingerprint) ?? []).some(isBlocking)),
+    );
+    if (newlyRejected.length === 0) break;
+    for (const u of newlyRejected) {
+      rejected.add(u.id);
+      // Keep the findings that rejected it: later rounds judge without this upload.
+      for (const c of u.certificates)
+        frozen.set(c.cert.fingerprint, findingsByCert.get(c.cert.fingerprint) ?? []);
+    }
+  }
+  for (const [fingerprint, findings] of frozen)
+    if (!findingsByCert.has(fingerprint)) findingsByCert.set(fingerprint, findings);
+
+  const tooLarge = oversize(entries, uploads, rejected);
+  return uploads.map((u) => {
+    const accepted = !rejected.has(u.id) && tooLarge.length === 0;
+    const addsSomething = u.certificates.some((c) => !byFingerprint.has(c.cert.fingerprint));
+    const certificates = u.certificates.map(({ cert, source }): CertDecision => {
+      if (byFingerprint.has(cert.fingerprint)) {
+        return { cert, source, verdict: 'present', findings: [alreadyPresent(cert)] };
+      }
+      const own = findingsByCert.get(cert.fingerprint) ?? [];
+      return { cert, source, verdict: accepted ? 'added' : 'rejected', findings: own };
+    });
+    const findings = [...u.inputFindings];
+    if (!rejected.has(u.id) && addsSomething) findings.push(...tooLarge);
+    if (!accepted && !findings.some(isBlocking) && !certificates.some((c) => c.findings.some(isBlocking))) {
+      findings.push({
+        code: 'upload.incomplete',
+        severity: 'error',
+        message:
+          'Rejected because an upload it depended on in the same batch was rejected; fix that one and send both again.',
+      });
+    }
+    return { id: u.id, accepted, certificates, findings };
+  });
+};
+
+/** Existing entries the candidates chain up to (transitively) or share a subject with. */
+const relatedEntries = (
+  candidates: readonly SourcedCertificate[],
+  bySubject: Map<string, Entry[]>,
+): Entry[] => {
+  const out = new Map<string, Entry>();
+  const queue = candidates.flatMap((c) => [c.cert.issuer.key, c.cert.subject.key]);
+  const seen = new Set<string>();
+  while (queue.length > 0) {
+    const key = queue.pop()!;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    for (const entry of bySubject.get(key) ?? []) {
+      if (out.has(entry.fingerprint)) continue;
+      out.set(entry.fingerprint, entry);
+      queue.push(entry.issuerKey);
+    }
+  }
+  return [...out.values()];
+};
+
+const oversize = (
+  entries: readonly Entry[],
+  uploads: readonly CandidateUpload[],
+  rejected: ReadonlySet<string>,
+): Finding[] => {
+  const added = uploads
+    .filter((u) => !rejected.has(u.id))
+    .flatMap((u) => u.certificates)
+    .map(({ cert }) => ({ subject: cert.subject.text, fingerprint: cert.fingerprint, pem: toPem(cert.der) }));
+  return sizeFindings(Buffer.byteLength(renderBlocks([...entries, ...added]))).filter(isBlocking);
+};
+
+const alreadyPresent = (cert: Certificate): Finding => ({
+  code: 'cert.duplicate',
+  severity: 'info',
+  message: 'Already in the truststore; nothing changes for it.',
+  cert: certRef(cert),
+});
+
+const pemBody = (pem: string): string =>
+  pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');

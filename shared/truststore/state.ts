@@ -1,0 +1,111 @@
+import type { Finding } from '../finding.js';
+import { type Certificate, toPem } from '../pki/certificate.js';
+import { renderBlocks } from './render.js';
+
+/** Where trustroll keeps its objects, relative to the store (an S3 bucket or a local folder). */
+export const KEYS = {
+  state: 'state/truststore.json',
+  truststore: 'truststore/truststore.pem',
+  inbox: 'inbox/',
+  archive: 'archive/',
+  rejected: 'rejected/',
+} as const;
+
+/** One CA in the truststore, with its provenance. */
+export interface Entry {
+  readonly fingerprint: string;
+  readonly subject: string;
+  /** Canonical subject name (for issuer matching without parsing). */
+  readonly subjectKey: string;
+  readonly issuer: string;
+  readonly issuerKey: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  readonly partner: string;
+  /** The upload it came from. */
+  readonly upload: { readonly key: string; readonly version: string };
+  readonly addedAt: string;
+  /** Non-blocking findings it had when admitted (warnings, info). */
+  readonly findings: readonly Pick<Finding, 'code' | 'severity' | 'message'>[];
+  readonly pem: string;
+}
+
+export type UploadOutcome = 'accepted' | 'rejected' | 'private-key';
+
+/** One published (or to-be-published) truststore version. */
+export interface Revision {
+  readonly revision: number;
+  /** Object version id, once published. */
+  readonly version?: string;
+  readonly sha256: string;
+  readonly at: string;
+  readonly reason: string;
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+}
+
+/**
+ * The source of truth: entries with provenance, and which uploads were processed. The rendered
+ * truststore object is derived from it; each state write is a compare-and-set on its ETag.
+ */
+export interface TruststoreState {
+  readonly schema: 1;
+  /** Increases by one with every committed change of the certificate set. */
+  readonly revision: number;
+  readonly entries: readonly Entry[];
+  /** Upload id (`key@version`) → outcome, so a duplicate event changes nothing. Most recent last. */
+  readonly processed: Readonly<Record<string, { readonly outcome: UploadOutcome; readonly at: string }>>;
+  /** Revisions, newest last (bounded). */
+  readonly history: readonly Revision[];
+  /** When a domain update was last requested (API Gateway allows one per 30 s per account). */
+  readonly lastRollAt?: string;
+}
+
+export const MAX_PROCESSED = 2000;
+export const MAX_HISTORY = 500;
+
+export const emptyState = (): TruststoreState => ({
+  schema: 1,
+  revision: 0,
+  entries: [],
+  processed: {},
+  history: [],
+});
+
+export const parseState = (bytes: Uint8Array): TruststoreState => {
+  const value = JSON.parse(Buffer.from(bytes).toString('utf8')) as TruststoreState;
+  if (value?.schema !== 1 || !Array.isArray(value.entries)) {
+    throw new Error('state document is not a trustroll state (schema 1)');
+  }
+  return value;
+};
+
+export const serializeState = (state: TruststoreState): Uint8Array =>
+  new Uint8Array(Buffer.from(`${JSON.stringify(state, null, 1)}\n`));
+
+export const entryOf = (
+  cert: Certificate,
+  provenance: Pick<Entry, 'partner' | 'upload' | 'addedAt' | 'findings'>,
+): Entry => ({
+  fingerprint: cert.fingerprint,
+  subject: cert.subject.text,
+  subjectKey: cert.subject.key,
+  issuer: cert.issuer.text,
+  issuerKey: cert.issuer.key,
+  notBefore: cert.notBefore.toISOString(),
+  notAfter: cert.notAfter.toISOString(),
+  ...provenance,
+  pem: toPem(cert.der),
+});
+
+/** The truststore object for a state: deterministic, so the same set renders the same bytes. */
+export const renderState = (entries: readonly Entry[]): string => renderBlocks(entries);
+
+/** The latest published revision (with a version id), if any. */
+export const latestPublished = (state: TruststoreState): Revision | undefined =>
+  [...state.history].reverse().find((r) => r.version !== undefined);
+
+export const keepLast = <T>(record: Readonly<Record<string, T>>, max: number): Record<string, T> => {
+  const entries = Object.entries(record);
+  return Object.fromEntries(entries.slice(Math.max(0, entries.length - max)));
+};

@@ -1,0 +1,289 @@
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type IngestDeps, ingestUploads } from '../../../shared/pipeline/ingest.js';
+import { readInput } from '../../../shared/pki/read.js';
+import { lintInputs } from '../../../shared/truststore/lint.js';
+import { KEYS, parseState } from '../../../shared/truststore/state.js';
+import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
+import { MemoryStore } from '../../fakes/memory-store.js';
+import {
+  type Issued,
+  intermediate,
+  NOW,
+  partnerChain,
+  pemOf,
+  privateKeyPem,
+  root,
+  toBytes,
+} from '../../fixtures/pki.js';
+
+let acme: Awaited<ReturnType<typeof partnerChain>>;
+let beta: Awaited<ReturnType<typeof partnerChain>>;
+beforeAll(async () => {
+  acme = await partnerChain('Acme');
+  beta = await partnerChain('Beta', { key: 'p384' });
+});
+
+let store: MemoryStore;
+let gateway: FakeGateway;
+let notifier: MemoryNotifier;
+let clock: FakeClock;
+let deps: IngestDeps;
+beforeEach(() => {
+  store = new MemoryStore();
+  gateway = new FakeGateway('api.example.com');
+  notifier = new MemoryNotifier();
+  clock = new FakeClock(NOW.getTime());
+  deps = {
+    store,
+    gateway,
+    notifier,
+    clock,
+    log: memoryLog(),
+    config: { expiringDays: 30, roll: { domains: ['api.example.com'], pollIntervalMs: 1000 } },
+  };
+});
+
+const drop = async (key: string, content: string | Uint8Array) => {
+  const { version } = await store.put(key, typeof content === 'string' ? toBytes(content) : content);
+  return { key, version };
+};
+const state = () => parseState(toBytes(store.text(KEYS.state)));
+const truststoreFingerprints = () =>
+  readInput({ name: 't', bytes: toBytes(store.text(KEYS.truststore)) })
+    .certificates.map((c) => c.cert.fingerprint)
+    .sort();
+const fp = (i: Issued) => readInput({ name: 'x', bytes: i.der }).certificates[0]!.cert.fingerprint;
+const versionsOf = (key: string) => (store.objects.get(key) ?? []).filter((v) => v.body).length;
+
+describe('ingestUploads', () => {
+  it('accepts a complete chain: new version, archived with a report, rolled, alerted', async () => {
+    const ref = await drop('inbox/acme/bundle.pem', pemOf(acme.root, acme.intermediate));
+    const report = await ingestUploads([ref], deps);
+
+    expect(report.uploads).toMatchObject([
+      { key: ref.key, partner: 'acme', outcome: 'accepted', movedTo: 'archive/acme/bundle.pem' },
+    ]);
+    expect(report.changed).toBe(true);
+    expect(report.revision).toBe(1);
+    expect(truststoreFingerprints()).toEqual([fp(acme.root), fp(acme.intermediate)].sort());
+    expect(store.keys('inbox/')).toEqual([]);
+    expect(store.keys('archive/')).toEqual([
+      'archive/acme/bundle.pem',
+      'archive/acme/bundle.pem.report.json',
+    ]);
+    const saved = JSON.parse(store.text('archive/acme/bundle.pem.report.json'));
+    expect(saved.certificates.map((c: { verdict: string }) => c.verdict)).toEqual(['added', 'added']);
+    const entries = state().entries;
+    expect(entries).toHaveLength(2);
+    expect(entries[0]).toMatchObject({
+      partner: 'acme',
+      upload: { key: ref.key, version: ref.version },
+      addedAt: NOW.toISOString(),
+    });
+    expect(gateway.calls).toEqual([{ domain: 'api.example.com', version: report.version }]);
+    expect(report.roll?.domains).toMatchObject([{ outcome: 'rolled', to: report.version }]);
+    expect(notifier.types()).toEqual(['upload.accepted', 'truststore.rolled']);
+    expect(notifier.sent[0]).toMatchObject({ severity: 'info', partner: 'acme' });
+    expect(notifier.sent.every((n) => n.subject.length <= 100)).toBe(true);
+    expect(lintInputs([{ name: 't', bytes: toBytes(store.text(KEYS.truststore)) }], { at: NOW }).ok).toBe(
+      true,
+    );
+  });
+
+  it('rejects a leaf-only upload: no new version, kept under rejected/ with a report, alerted', async () => {
+    const ref = await drop('inbox/acme/client.pem', acme.client.pem);
+    const report = await ingestUploads([ref], deps);
+    expect(report.uploads[0]).toMatchObject({ outcome: 'rejected', movedTo: 'rejected/acme/client.pem' });
+    expect(report.changed).toBe(false);
+    expect(store.keys(KEYS.truststore)).toEqual([]);
+    const saved = JSON.parse(store.text('rejected/acme/client.pem.report.json'));
+    expect(saved.certificates[0].findings.map((f: { code: string }) => f.code)).toContain('cert.not-ca');
+    expect(notifier.types()).toEqual(['upload.rejected']);
+    expect(notifier.sent[0]!.subject).toMatch(/upload rejected: acme\/client\.pem \(cert\.not-ca\)/);
+    expect(gateway.calls).toEqual([]);
+  });
+
+  it('decides a mixed batch per upload, with one new version and one roll', async () => {
+    const good = await drop('inbox/acme/ca.pem', pemOf(acme.root, acme.intermediate));
+    const leafAndCa = await drop('inbox/beta/mixed.pem', pemOf(beta.root, beta.client));
+    const report = await ingestUploads([good, leafAndCa], deps);
+    expect(report.uploads.map((u) => u.outcome)).toEqual(['accepted', 'rejected']);
+    expect(truststoreFingerprints()).toEqual([fp(acme.root), fp(acme.intermediate)].sort());
+    expect(versionsOf(KEYS.truststore)).toBe(1);
+    expect(gateway.calls).toHaveLength(1);
+    expect(notifier.types().sort()).toEqual(['truststore.rolled', 'upload.accepted', 'upload.rejected']);
+  });
+
+  it('ignores a duplicate event: nothing changes and nothing new is alerted', async () => {
+    const ref = await drop('inbox/acme/bundle.pem', pemOf(acme.root, acme.intermediate));
+    await ingestUploads([ref], deps);
+    const stateVersions = versionsOf(KEYS.state);
+    const sent = notifier.sent.length;
+    const again = await ingestUploads([ref], deps);
+    expect(again.uploads[0]!.outcome).toBe('missing');
+    expect(versionsOf(KEYS.state)).toBe(stateVersions);
+    expect(notifier.sent).toHaveLength(sent);
+  });
+
+  it('recognises an upload already processed whose move did not happen (crash after commit)', async () => {
+    const ref = await drop('inbox/acme/bundle.pem', pemOf(acme.root, acme.intermediate));
+    store.beforeOp = (op, key) => {
+      if (op === 'delete' && key === ref.key) throw new Error('crash');
+    };
+    const first = await ingestUploads([ref], deps);
+    expect(first.errors.join()).toMatch(/moving inbox\/acme\/bundle\.pem/);
+    expect(store.keys('inbox/')).toEqual([ref.key]);
+    store.beforeOp = () => {};
+    const sent = notifier.sent.length;
+    const second = await ingestUploads([ref], deps);
+    expect(second.uploads[0]).toMatchObject({ outcome: 'duplicate', movedTo: 'archive/acme/bundle.pem' });
+    expect(store.keys('inbox/')).toEqual([]);
+    expect(versionsOf(KEYS.truststore)).toBe(1);
+    expect(notifier.sent).toHaveLength(sent);
+  });
+
+  it('makes no new version for a batch that changes nothing', async () => {
+    await ingestUploads([await drop('inbox/acme/a.pem', pemOf(acme.root, acme.intermediate))], deps);
+    const again = await ingestUploads([await drop('inbox/acme/b.pem', pemOf(acme.intermediate))], deps);
+    expect(again.uploads[0]!.outcome).toBe('accepted');
+    expect(again.changed).toBe(false);
+    expect(versionsOf(KEYS.truststore)).toBe(1);
+    expect(gateway.calls).toHaveLength(1);
+    expect(notifier.sent.at(-1)!.body).toMatch(/already in the truststore/);
+  });
+
+  it('admits an intermediate whose root arrives in another file of the same batch, in either order', async () => {
+    const report = await ingestUploads(
+      [
+        await drop('inbox/acme/int.pem', acme.intermediate.pem),
+        await drop('inbox/acme/root.der', acme.root.der),
+      ],
+      deps,
+    );
+    expect(report.uploads.map((u) => u.outcome)).toEqual(['accepted', 'accepted']);
+    expect(truststoreFingerprints()).toHaveLength(2);
+  });
+
+  it('admits an intermediate whose root is already trusted, and never a partial chain', async () => {
+    const alone = await ingestUploads([await drop('inbox/acme/int.pem', acme.intermediate.pem)], deps);
+    expect(alone.uploads[0]!.outcome).toBe('rejected');
+    expect(store.keys(KEYS.truststore)).toEqual([]);
+    await ingestUploads([await drop('inbox/acme/root.pem', acme.root.pem)], deps);
+    const later = await ingestUploads([await drop('inbox/acme/int2.pem', acme.intermediate.pem)], deps);
+    expect(later.uploads[0]!.outcome).toBe('accepted');
+    expect(truststoreFingerprints()).toHaveLength(2);
+  });
+
+  it('rejects an upload whose chain depended on another rejected upload of the batch', async () => {
+    const weakRoot = await root('CN=Weak Root', { key: 'rsa1024' });
+    const child = await intermediate('CN=Child of weak', weakRoot);
+    const report = await ingestUploads(
+      [await drop('inbox/weak/root.pem', weakRoot.pem), await drop('inbox/weak/int.pem', child.pem)],
+      deps,
+    );
+    expect(report.uploads.map((u) => u.outcome)).toEqual(['rejected', 'rejected']);
+    expect(store.keys(KEYS.truststore)).toEqual([]);
+  });
+
+  it('deletes a private-key upload, copies it nowhere and alerts without key material', async () => {
+    const key = privateKeyPem(acme.client);
+    const ref = await drop('inbox/acme/oops.pem', `${acme.client.pem}${key}`);
+    const report = await ingestUploads([ref], deps);
+    expect(report.uploads[0]).toMatchObject({ outcome: 'private-key', movedTo: 'deleted' });
+    expect(store.keys('inbox/')).toEqual([]);
+    expect(store.keys('archive/')).toEqual([]);
+    expect(store.keys('rejected/')).toEqual(['rejected/acme/oops.pem.report.json']);
+    const secret = key.split('\n')[1]!;
+    const stillStored = store.allBytes().toString('latin1');
+    // The only copy is the version the test itself wrote to the inbox, now behind a delete marker.
+    expect(stillStored.split(secret).length - 1).toBe(1);
+    expect(store.text('rejected/acme/oops.pem.report.json')).not.toContain(secret);
+    expect(notifier.sent).toHaveLength(1);
+    expect(notifier.sent[0]).toMatchObject({
+      eventType: 'upload.private-key',
+      severity: 'critical',
+      partner: 'acme',
+    });
+    expect(JSON.stringify(notifier.sent)).not.toContain(secret);
+  });
+
+  it('rolls back a domain whose new version brings truststore warnings the previous one did not have', async () => {
+    const first = await ingestUploads(
+      [await drop('inbox/acme/a.pem', pemOf(acme.root, acme.intermediate))],
+      deps,
+    );
+    gateway.warningsFor = (version) =>
+      version === first.version ? [] : ['Certificate CN=Beta Root CA is invalid'];
+    const second = await ingestUploads(
+      [await drop('inbox/beta/b.pem', pemOf(beta.root, beta.intermediate))],
+      deps,
+    );
+    expect(second.roll?.domains).toMatchObject([
+      {
+        outcome: 'rolled-back',
+        from: first.version,
+        to: second.version,
+        newWarnings: ['Certificate CN=Beta Root CA is invalid'],
+      },
+    ]);
+    expect(gateway.calls.map((c) => c.version)).toEqual([first.version, second.version, first.version]);
+    const failed = notifier.sent.find((n) => n.eventType === 'truststore.roll-failed')!;
+    expect(failed.severity).toBe('error');
+    expect(failed.body).toContain(first.version!);
+    expect(failed.body).toContain(second.version!);
+  });
+
+  it('retries a throttled roll with backoff and respects the 30 s pacing between updates', async () => {
+    gateway.throttle = 2;
+    const report = await ingestUploads(
+      [await drop('inbox/acme/a.pem', pemOf(acme.root, acme.intermediate))],
+      deps,
+    );
+    expect(report.roll?.domains).toMatchObject([{ outcome: 'rolled' }]);
+    expect(gateway.calls).toHaveLength(1);
+    // Backoff 2 s, then the rest of the 30 s pacing since the throttled call; backoff 4 s, pacing again.
+    expect(clock.sleeps.slice(0, 4)).toEqual([2000, 28000, 4000, 26000]);
+    expect(state().lastRollAt).toBe(new Date(NOW.getTime() + 60_000).toISOString());
+    // The next run, 5 s later, waits out the pacing remembered in the state before its update.
+    clock.sleeps.length = 0;
+    const second = await ingestUploads(
+      [await drop('inbox/beta/b.pem', pemOf(beta.root, beta.intermediate))],
+      deps,
+    );
+    expect(second.roll?.domains).toMatchObject([{ outcome: 'rolled' }]);
+    const pacing = clock.sleeps.find((ms) => ms > 1000)!;
+    expect(pacing).toBeGreaterThan(0);
+    expect(pacing).toBeLessThanOrEqual(30_000);
+  });
+
+  it('lets two concurrent runs both land by re-judging after a lost compare-and-set', async () => {
+    const a = await drop('inbox/acme/a.pem', pemOf(acme.root, acme.intermediate));
+    const b = await drop('inbox/beta/b.pem', pemOf(beta.root, beta.intermediate));
+    const [ra, rb] = await Promise.all([ingestUploads([a], deps), ingestUploads([b], deps)]);
+    expect([ra.uploads[0]!.outcome, rb.uploads[0]!.outcome]).toEqual(['accepted', 'accepted']);
+    expect(truststoreFingerprints()).toEqual(
+      [acme.root, acme.intermediate, beta.root, beta.intermediate].map(fp).sort(),
+    );
+    expect(state().revision).toBe(2);
+  });
+
+  it('rejects an inbox file outside a partner folder with a clear reason', async () => {
+    const report = await ingestUploads([await drop('inbox/loose.pem', acme.root.pem)], deps);
+    expect(report.uploads[0]).toMatchObject({
+      outcome: 'rejected',
+      movedTo: 'rejected/_unsorted/inbox_loose.pem',
+    });
+    expect(report.uploads[0]!.findings[0]!.message).toMatch(/partner folder/);
+  });
+
+  it('reports a notification failure without undoing the committed truststore', async () => {
+    notifier.fail = 5;
+    const report = await ingestUploads(
+      [await drop('inbox/acme/a.pem', pemOf(acme.root, acme.intermediate))],
+      deps,
+    );
+    expect(report.changed).toBe(true);
+    expect(report.errors.join()).toMatch(/notification upload\.accepted/);
+    expect(truststoreFingerprints()).toHaveLength(2);
+  });
+});
