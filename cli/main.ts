@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
+import { registerIngest } from './commands/ingest.js';
 import { registerLint } from './commands/lint.js';
+import { registerUp } from './commands/up.js';
 import { type Io, processIo, UsageError } from './io.js';
 
 /** Builds the trustroll command; `exit` receives the exit status of the command that ran. */
@@ -12,6 +14,8 @@ export const buildProgram = (io: Io, exit: (code: number) => void): Command => {
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
   registerLint(program, io, exit);
+  registerUp(program, io, exit);
+  registerIngest(program, io, exit);
   return program;
 };
 

@@ -131,7 +131,7 @@ const rollOne = async (
     const after = await waitAvailable(domain, deps);
     const newWarnings = after.warnings.filter((w) => !before.warnings.includes(w));
     if (newWarnings.length === 0) {
-      deps.log.info('truststore rolled', { domain, from, to: version });
+      deps.log.info('truststore rolled', { domain, from: from ?? 'none', to: version });
       return { ...base, outcome: 'rolled', newWarnings };
     }
     if (from === undefined) {

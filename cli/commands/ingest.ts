@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { consoleLog } from '../../shared/adapters/local/log.js';
+import { type IngestReport, ingestUploads } from '../../shared/pipeline/ingest.js';
+import { systemClock } from '../../shared/ports.js';
+import { KEYS } from '../../shared/truststore/state.js';
+import { type Io, parseCount } from '../io.js';
+import { inboxKey, type LocalPaths, localNotifier, localStore } from '../local.js';
+
+interface IngestFlags {
+  readonly dataDir: string;
+  readonly inbox: string;
+  readonly expiringDays: number;
+  readonly json?: boolean;
+}
+
+/** A gateway for runs with no endpoint attached: nothing to roll (a running `up` rolls itself). */
+const noDomains = {
+  describe: async () => {
+    throw new Error('no domain configured');
+  },
+  roll: async () => {},
+};
+
+export const registerIngest = (program: Command, io: Io, exit: (code: number) => void): void => {
+  program
+    .command('ingest')
+    .description(
+      'Process uploads in the local inbox once: judge, commit a new truststore version, archive or reject, notify. ' +
+        'A running `trustroll up` picks the new version up and rolls its endpoint.',
+    )
+    .argument(
+      '[files...]',
+      'inbox files (paths or inbox/<partner>/<file> keys); default: everything in the inbox',
+    )
+    .option('--data-dir <dir>', 'local state folder', '.trustroll')
+    .option('--inbox <dir>', 'inbox folder (partners drop files into <inbox>/<partner>/)', 'inbox')
+    .option('--expiring-days <n>', 'warn about CAs expiring within n days', parseCount('--expiring-days'), 30)
+    .option('--json', 'print the ingest report as JSON')
+    .action(async (files: string[], flags: IngestFlags) => {
+      const paths: LocalPaths = { dataDir: flags.dataDir, inboxDir: flags.inbox };
+      const store = localStore(paths);
+      const keys =
+        files.length > 0
+          ? files.map((f) => inboxKey(paths, f))
+          : (await store.list(KEYS.inbox)).map((o) => o.key);
+      const report = await ingestUploads(
+        keys.map((key) => ({ key })),
+        {
+          store,
+          gateway: noDomains,
+          notifier: localNotifier(paths, io),
+          clock: systemClock,
+          log: consoleLog(io.err),
+          config: { expiringDays: flags.expiringDays, roll: { domains: [] } },
+        },
+      );
+      io.out(flags.json ? `${JSON.stringify(report, null, 2)}\n` : summarize(report));
+      exit(report.errors.length > 0 ? 1 : 0);
+    });
+};
+
+export const summarize = (report: IngestReport): string => {
+  const lines = report.uploads.map(
+    (u) => `${u.outcome.padEnd(11)} ${u.key}${u.movedTo ? ` -> ${u.movedTo}` : ''}`,
+  );
+  lines.push(
+    report.changed
+      ? `truststore revision ${report.revision} published as version ${report.version ?? '(superseded)'}`
+      : `truststore unchanged (revision ${report.revision})`,
+  );
+  for (const e of report.errors) lines.push(`error: ${e}`);
+  return `${lines.join('\n')}\n`;
+};

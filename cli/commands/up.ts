@@ -1,0 +1,202 @@
+import type { Command } from 'commander';
+import { LocalEndpoint } from '../../shared/adapters/local/endpoint.js';
+import { consoleLog } from '../../shared/adapters/local/log.js';
+import { type IngestDeps, ingestUploads } from '../../shared/pipeline/ingest.js';
+import { rollDomains } from '../../shared/pipeline/roll.js';
+import { loadState } from '../../shared/pipeline/state-store.js';
+import { systemClock } from '../../shared/ports.js';
+import { KEYS, latestPublished } from '../../shared/truststore/state.js';
+import { type Io, parseCount, UsageError } from '../io.js';
+import {
+  endpointMaterial,
+  type LocalPaths,
+  layout,
+  localNotifier,
+  localStore,
+  writeDemoPki,
+} from '../local.js';
+import { summarize } from './ingest.js';
+
+interface UpFlags {
+  readonly dataDir: string;
+  readonly inbox: string;
+  readonly port: number;
+  readonly host: string;
+  readonly domain: string;
+  readonly expiringDays: number;
+  readonly debounceMs: number;
+  readonly pollMs: number;
+  readonly demo: boolean;
+}
+
+export const registerUp = (program: Command, io: Io, exit: (code: number) => void): void => {
+  program
+    .command('up')
+    .description(
+      'Run the whole pipeline on this machine: watch the inbox, ingest, roll a local mTLS endpoint that plays the custom domain, notify.',
+    )
+    .option(
+      '--data-dir <dir>',
+      'local state folder (store, archive, rejected, outbox, demo PKI)',
+      '.trustroll',
+    )
+    .option('--inbox <dir>', 'inbox folder; partners drop CA certificates into <inbox>/<partner>/', 'inbox')
+    .option(
+      '--port <port>',
+      'HTTPS port of the local endpoint (0 picks a free one)',
+      parseCount('--port'),
+      8443,
+    )
+    .option('--host <address>', 'address the endpoint listens on', '127.0.0.1')
+    .option('--domain <name>', 'the custom domain name the endpoint plays', 'localhost')
+    .option('--expiring-days <n>', 'warn about CAs expiring within n days', parseCount('--expiring-days'), 30)
+    .option(
+      '--debounce-ms <ms>',
+      'wait this long after the last file lands, so a burst is one batch',
+      parseCount('--debounce-ms'),
+      800,
+    )
+    .option('--poll-ms <ms>', 'how often to look at the inbox', parseCount('--poll-ms'), 250)
+    .option('--no-demo', 'do not write the demo PKI on first run')
+    .action(async (flags: UpFlags) => {
+      const code = await up(flags, io);
+      exit(code);
+    });
+};
+
+const up = async (flags: UpFlags, io: Io): Promise<number> => {
+  if (flags.port > 65535) throw new UsageError(`--port must be at most 65535; got ${flags.port}`);
+  const paths: LocalPaths = { dataDir: flags.dataDir, inboxDir: flags.inbox };
+  const log = consoleLog(io.out);
+  const store = localStore(paths);
+  const material = await endpointMaterial(paths);
+  const demo = flags.demo ? await writeDemoPki(paths) : undefined;
+  const endpoint = new LocalEndpoint({
+    store,
+    domain: flags.domain,
+    host: flags.host,
+    port: flags.port,
+    serverKey: material.serverKey,
+    serverCert: material.serverCert,
+    noTruststoreCa: material.noTruststoreCa,
+    log,
+  });
+  const { state } = await loadState(store);
+  await endpoint.start(latestPublished(state)?.version);
+  const deps: IngestDeps = {
+    store,
+    gateway: endpoint,
+    notifier: localNotifier(paths, io),
+    clock: systemClock,
+    log,
+    // One machine, one endpoint: no 30 s API Gateway pacing, quick status polls.
+    config: {
+      expiringDays: flags.expiringDays,
+      roll: { domains: [flags.domain], minUpdateIntervalMs: 0, pollIntervalMs: 100 },
+    },
+  };
+  printWelcome(io, flags, paths, endpoint, material.caPath, demo?.dir, latestPublished(state)?.version);
+
+  const watcher = new InboxWatcher(store, flags.debounceMs, async (keys) => {
+    const report = await ingestUploads(
+      keys.map((key) => ({ key })),
+      deps,
+    );
+    io.out(summarize(report));
+  });
+  /** Keeps the endpoint on the latest version even when another process (`trustroll ingest`) published it. */
+  const reconcile = async () => {
+    const latest = latestPublished((await loadState(store)).state);
+    const current = (await endpoint.describe(flags.domain)).truststoreVersion;
+    if (latest?.version && latest.version !== current) {
+      await rollDomains(latest.version, { ...deps, config: deps.config.roll }, { revision: latest.revision });
+    }
+  };
+
+  let stopping = false;
+  const tick = async () => {
+    while (!stopping) {
+      try {
+        await watcher.poll();
+        await reconcile();
+      } catch (error) {
+        log.error('pipeline step failed', { error: (error as Error).message });
+      }
+      await new Promise((resolve) => setTimeout(resolve, flags.pollMs));
+    }
+  };
+  const loop = tick();
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  stopping = true;
+  io.out('\nstopping: finishing the current step…\n');
+  await loop;
+  await endpoint.stop();
+  io.out('stopped.\n');
+  return 0;
+};
+
+/**
+ * Watches the inbox by polling (portable, and robust to editors' rename dances): a file is taken
+ * once its size and mtime held still for one poll, and a batch is cut only after no file changed
+ * for `debounceMs`, so a burst of copies becomes one batch and one roll.
+ */
+class InboxWatcher {
+  private seen = new Map<string, string>();
+  private lastChange = 0;
+  constructor(
+    private readonly store: ReturnType<typeof localStore>,
+    private readonly debounceMs: number,
+    private readonly onBatch: (keys: string[]) => Promise<void>,
+  ) {}
+
+  async poll(): Promise<void> {
+    const now = Date.now();
+    const listed = await this.store.list(KEYS.inbox);
+    const current = new Map(listed.map((o) => [o.key, `${o.size}:${o.version}`]));
+    let changed = current.size !== this.seen.size;
+    for (const [key, sig] of current) if (this.seen.get(key) !== sig) changed = true;
+    this.seen = current;
+    if (changed) this.lastChange = now;
+    if (current.size === 0 || changed || now - this.lastChange < this.debounceMs) return;
+    await this.onBatch([...current.keys()]);
+    this.seen.clear();
+  }
+}
+
+const printWelcome = (
+  io: Io,
+  flags: UpFlags,
+  paths: LocalPaths,
+  endpoint: LocalEndpoint,
+  caPath: string,
+  demoDir: string | undefined,
+  version: string | undefined,
+) => {
+  const l = layout(paths);
+  const url = `https://localhost:${endpoint.port}/`;
+  const lines = [
+    'trustroll is running in local mode',
+    `  inbox      ${paths.inboxDir}/<partner>/   drop CA certificates here (PEM, DER or PKCS#7)`,
+    `  endpoint   ${url}   mutual TLS like the custom domain ${flags.domain}; truststore version ${version ?? 'none yet'}`,
+    `  outbox     ${l.outbox}   notifications, one JSON line each (also shown below)`,
+    `  archive    ${l.archive}/, rejected: ${l.rejected}/ (each upload with a .report.json)`,
+  ];
+  if (demoDir) {
+    const curl = (who: string) =>
+      `curl --cacert ${caPath} --cert ${demoDir}/${who}.pem --key ${demoDir}/${who}.key ${url}`;
+    lines.push(
+      '',
+      `Try it with the demo PKI in ${demoDir}/:`,
+      `  mkdir -p ${paths.inboxDir}/acme && cp ${demoDir}/acme-ca-bundle.pem ${paths.inboxDir}/acme/`,
+      `  ${curl('acme-client')}`,
+      `  ${curl('stranger-client')}      # refused: unknown CA`,
+      `  cp ${demoDir}/acme-client-as-ca.pem ${paths.inboxDir}/acme/     # rejected: a client certificate, not a CA`,
+    );
+  }
+  lines.push('', 'Ctrl-C stops.', '');
+  io.out(`${lines.join('\n')}\n`);
+};

@@ -1,0 +1,133 @@
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
+import {
+  PlainFolderStore,
+  RoutingStore,
+  VersionedFolderStore,
+} from '../shared/adapters/local/folder-store.js';
+import { ConsoleNotifier, FanoutNotifier, OutboxNotifier } from '../shared/adapters/local/notifier.js';
+import { KEYS } from '../shared/truststore/state.js';
+import type { Io } from './io.js';
+import { UsageError } from './io.js';
+
+/** Where local mode keeps things. Everything but the inbox lives under the data folder. */
+export interface LocalPaths {
+  readonly dataDir: string;
+  readonly inboxDir: string;
+}
+
+export const layout = (paths: LocalPaths) => ({
+  store: join(paths.dataDir, 'store'),
+  archive: join(paths.dataDir, 'archive'),
+  rejected: join(paths.dataDir, 'rejected'),
+  outbox: join(paths.dataDir, 'outbox.jsonl'),
+  endpoint: join(paths.dataDir, 'endpoint'),
+  demo: join(paths.dataDir, 'demo'),
+});
+
+/** The local object store: the inbox, archive/ and rejected/ are plain folders; state and truststore are versioned. */
+export const localStore = (paths: LocalPaths) => {
+  const l = layout(paths);
+  return new RoutingStore(
+    [
+      { prefix: KEYS.inbox, store: new PlainFolderStore(paths.inboxDir, KEYS.inbox) },
+      { prefix: KEYS.archive, store: new PlainFolderStore(l.archive, KEYS.archive) },
+      { prefix: KEYS.rejected, store: new PlainFolderStore(l.rejected, KEYS.rejected) },
+    ],
+    new VersionedFolderStore(l.store),
+  );
+};
+
+export const localNotifier = (paths: LocalPaths, io: Io) =>
+  new FanoutNotifier([new ConsoleNotifier(io.out), new OutboxNotifier(layout(paths).outbox)]);
+
+/** Maps a command-line path (a file in the inbox folder, or an `inbox/…` key) to its object key. */
+export const inboxKey = (paths: LocalPaths, arg: string): string => {
+  if (arg.startsWith(KEYS.inbox)) return arg;
+  const rel = relative(resolve(paths.inboxDir), resolve(arg));
+  if (rel.startsWith('..') || rel === '')
+    throw new UsageError(`${arg} is not inside the inbox folder ${paths.inboxDir}`);
+  return `${KEYS.inbox}${rel.split(sep).join('/')}`;
+};
+
+export interface EndpointMaterial {
+  readonly caPem: string;
+  readonly serverCert: string;
+  readonly serverKey: string;
+  readonly noTruststoreCa: string;
+  readonly caPath: string;
+}
+
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
+
+/**
+ * The local endpoint's server certificate (for localhost and 127.0.0.1) from its own little CA,
+ * made once. Clients use `--cacert <data>/endpoint/ca.pem` to verify it.
+ */
+export const endpointMaterial = async (paths: LocalPaths): Promise<EndpointMaterial> => {
+  const dir = layout(paths).endpoint;
+  const files = {
+    ca: join(dir, 'ca.pem'),
+    cert: join(dir, 'server.pem'),
+    key: join(dir, 'server.key'),
+    none: join(dir, 'no-truststore-ca.pem'),
+  };
+  if (!(await exists(files.key))) {
+    const b = await import('../shared/pki/builder.js');
+    const ca = await b.root('CN=trustroll local endpoint CA,O=trustroll', { keySlot: 'endpoint-ca' });
+    const server = await b.leaf('CN=localhost,O=trustroll', ca, {
+      keySlot: 'endpoint-server',
+      eku: ['1.3.6.1.5.5.7.3.1'],
+      dns: ['localhost'],
+      ips: ['127.0.0.1'],
+      notAfter: b.days(825, new Date()),
+    });
+    const none = await b.root('CN=trustroll placeholder (no truststore yet),O=trustroll', {
+      keySlot: 'endpoint-none',
+    });
+    await mkdir(dir, { recursive: true });
+    await writeFile(files.ca, ca.pem);
+    await writeFile(files.cert, server.pem);
+    await writeFile(files.none, none.pem);
+    await writeFile(files.key, b.privateKeyPem(server), { mode: 0o600 });
+  }
+  const [caPem, serverCert, serverKey, noTruststoreCa] = await Promise.all(
+    [files.ca, files.cert, files.key, files.none].map((f) => readFile(f, 'utf8')),
+  );
+  return {
+    caPem: caPem!,
+    serverCert: serverCert!,
+    serverKey: serverKey!,
+    noTruststoreCa: noTruststoreCa!,
+    caPath: files.ca,
+  };
+};
+
+/**
+ * A demo PKI for trying the pipeline: partner "acme" (root, intermediate, client certificate and
+ * key), a client from a CA nobody trusts, and a client certificate packaged as if it were a CA.
+ */
+export const writeDemoPki = async (paths: LocalPaths): Promise<{ dir: string; created: boolean }> => {
+  const dir = layout(paths).demo;
+  if (await exists(join(dir, 'acme-client.key'))) return { dir, created: false };
+  const b = await import('../shared/pki/builder.js');
+  const acme = await b.partnerChain('Acme');
+  const strangerRoot = await b.root('CN=Stranger Root CA,O=Stranger');
+  const stranger = await b.leaf('CN=client.stranger.example,O=Stranger', strangerRoot);
+  await mkdir(dir, { recursive: true });
+  const put = async (file: string, text: string, secret = false) => {
+    await writeFile(join(dir, file), text, secret ? { mode: 0o600 } : {});
+    if (secret) await chmod(join(dir, file), 0o600);
+  };
+  await put('acme-ca-bundle.pem', b.pemOf(acme.root, acme.intermediate));
+  await put('acme-client.pem', acme.client.pem);
+  await put('acme-client.key', b.privateKeyPem(acme.client), true);
+  await put('acme-client-as-ca.pem', acme.client.pem);
+  await put('stranger-client.pem', stranger.pem);
+  await put('stranger-client.key', b.privateKeyPem(stranger), true);
+  return { dir, created: true };
+};

@@ -1,0 +1,174 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { NotFoundError } from '../../errors.js';
+import { isBlocking } from '../../finding.js';
+import type { DomainGateway, DomainState, Log, ObjectStore } from '../../ports.js';
+import { lintInputs } from '../../truststore/lint.js';
+import { KEYS } from '../../truststore/state.js';
+
+export interface LocalEndpointOptions {
+  readonly store: ObjectStore;
+  /** The domain name this endpoint plays (what rolls name). */
+  readonly domain: string;
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly serverKey: string;
+  readonly serverCert: string;
+  /**
+   * CA list used while no truststore exists yet: a CA nobody holds a key for. Without a CA list
+   * Node would fall back to its public root store and accept publicly issued client certificates.
+   */
+  readonly noTruststoreCa: string;
+  readonly log: Log;
+}
+
+/** Why OpenSSL refused a client certificate, in API Gateway's words where it has them. */
+const REASONS: Record<string, string> = {
+  UNABLE_TO_GET_ISSUER_CERT:
+    'unknown issuer: the client certificate\'s issuer is not in the truststore (API Gateway: "Could not find issuer for certificate")',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    'unknown issuer: the client certificate\'s issuer is not in the truststore (API Gateway: "Could not find issuer for certificate")',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    'unknown issuer: the client certificate\'s issuer is not in the truststore (API Gateway: "Could not find issuer for certificate")',
+  CERT_HAS_EXPIRED: 'expired: the client certificate or a CA in its chain has expired',
+  CERT_NOT_YET_VALID:
+    'not yet valid: the client certificate or a CA in its chain is not valid yet (check clocks)',
+  DEPTH_ZERO_SELF_SIGNED_CERT:
+    'self signed certificate: the client sent a self-signed certificate that is not in the truststore (API Gateway: "self signed certificate")',
+  SELF_SIGNED_CERT_IN_CHAIN:
+    'self signed certificate in chain: the chain the client sent ends in a root that is not in the truststore',
+  CERT_SIGNATURE_FAILURE:
+    'bad signature: the client certificate was not signed by the CA of that name in the truststore (re-keyed CA?)',
+  INVALID_PURPOSE: "wrong purpose: the client certificate's extended key usage does not allow clientAuth",
+  CA_MD_TOO_WEAK:
+    'insecure signature algorithm (API Gateway: "Client cert using an insecure Signature Algorithm")',
+  EE_KEY_TOO_SMALL: 'client certificate key too small',
+  CA_KEY_TOO_SMALL: 'CA key too small',
+  CERT_CHAIN_TOO_LONG: 'certificate chain too long',
+  INVALID_CA: 'a certificate in the chain is not a CA',
+  ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+    'no client certificate: the client did not send one (curl --cert/--key, openssl s_client -cert/-key)',
+};
+
+export const explainHandshakeFailure = (code: string | undefined, message: string): string =>
+  (code && REASONS[code]) ??
+  (message.includes('no suitable signature algorithm') ? 'no shared signature algorithm' : message);
+
+/**
+ * The local stand-in for an API Gateway custom domain with mutual TLS: an HTTPS server on
+ * 127.0.0.1 that requires a client certificate (TLS 1.2+), trusts exactly the truststore version
+ * it was rolled to, hot-reloads its secure context on a roll (no restart, the listener stays),
+ * logs why each refused handshake was refused, and answers accepted requests with JSON naming the
+ * client certificate and the truststore version that accepted it.
+ */
+export class LocalEndpoint implements DomainGateway {
+  private server: Server | undefined;
+  private version: string | undefined;
+  private warnings: string[] = [];
+
+  constructor(private readonly options: LocalEndpointOptions) {}
+
+  get port(): number {
+    return (this.server?.address() as AddressInfo | null)?.port ?? this.options.port;
+  }
+
+  get url(): string {
+    return `https://${this.options.domain === 'localhost' ? 'localhost' : this.options.host}:${this.port}/`;
+  }
+
+  /** Starts listening, serving `version` of the truststore (or no CA at all yet). */
+  async start(version?: string): Promise<void> {
+    const ca = version ? await this.load(version) : this.options.noTruststoreCa;
+    this.version = version;
+    const server = createServer({
+      key: this.options.serverKey,
+      cert: this.options.serverCert,
+      ca,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.2',
+    });
+    server.on('request', (req, res) => {
+      const socket = req.socket as TLSSocket;
+      const peer = socket.getPeerCertificate();
+      const body = {
+        ok: true,
+        domain: this.options.domain,
+        truststoreVersion: this.version ?? null,
+        client: {
+          subject: peer.subject,
+          issuer: peer.issuer,
+          serialNumber: peer.serialNumber,
+          fingerprint256: peer.fingerprint256?.replace(/:/g, '').toLowerCase(),
+          validTo: peer.valid_to,
+        },
+      };
+      this.options.log.info('request accepted', { subject: peer.subject?.CN, version: this.version });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(`${JSON.stringify(body, null, 2)}\n`);
+    });
+    server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
+      const code = (socket as TLSSocket & { authorizationError?: string }).authorizationError ?? error.code;
+      this.options.log.warn('handshake refused', {
+        reason: explainHandshakeFailure(code, error.message),
+        code: code ?? 'unknown',
+        truststoreVersion: this.version ?? 'none',
+      });
+    });
+    server.listen(this.options.port, this.options.host);
+    await once(server, 'listening');
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  async describe(domain: string): Promise<DomainState> {
+    this.check(domain);
+    return {
+      name: domain,
+      status: 'AVAILABLE',
+      truststoreUri: `local:${KEYS.truststore}`,
+      ...(this.version ? { truststoreVersion: this.version } : {}),
+      warnings: this.warnings,
+    };
+  }
+
+  async roll(domain: string, version: string): Promise<void> {
+    this.check(domain);
+    const ca = await this.load(version);
+    this.server?.setSecureContext({
+      key: this.options.serverKey,
+      cert: this.options.serverCert,
+      ca,
+      minVersion: 'TLSv1.2',
+    });
+    this.version = version;
+    this.options.log.info('endpoint reloaded', { domain, version, warnings: this.warnings.length });
+  }
+
+  private check(domain: string): void {
+    if (domain !== this.options.domain) {
+      throw new NotFoundError(`this local endpoint plays ${this.options.domain}, not ${domain}`);
+    }
+  }
+
+  /** Reads a truststore version and computes the warnings API Gateway would report for it. */
+  private async load(version: string): Promise<string> {
+    const object = await this.options.store.get(KEYS.truststore, { version });
+    const text = Buffer.from(object.body).toString('utf8');
+    // Like API Gateway: invalid certificates do not stop the roll, they become warnings.
+    this.warnings = lintInputs([{ name: 'truststore', bytes: object.body }])
+      .findings.filter(isBlocking)
+      .map((f) => `${f.code}: ${f.cert?.subject ?? 'truststore'}: ${f.message}`);
+    return text;
+  }
+}

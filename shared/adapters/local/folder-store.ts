@@ -1,0 +1,286 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { ConflictError, NotFoundError, UpstreamError } from '../../errors.js';
+import type { ObjectStore, ObjectSummary, PutOptions, StoredObject } from '../../ports.js';
+import { keyToPath, pathToKey } from './paths.js';
+
+const VERSIONS = '.v';
+const LOCK_STALE_MS = 15_000;
+
+interface Meta {
+  readonly etag: string;
+  readonly metadata: Record<string, string>;
+  readonly deleted?: boolean;
+}
+
+const etagOf = (body: Uint8Array): string => `"${createHash('md5').update(body).digest('hex')}"`;
+
+/** Writes a file atomically: a temporary file renamed into place. */
+const writeAtomic = async (path: string, body: Uint8Array | string): Promise<void> => {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(tmp, body);
+  await rename(tmp, path);
+};
+
+/**
+ * A folder that behaves like a versioned S3 bucket: every key is a folder `<key>.v/` of numbered
+ * versions (`000001`, with `000001.meta.json` written last), deletes add a delete marker, and
+ * conditional writes are atomic across processes through a lock folder (mkdir is atomic).
+ */
+export class VersionedFolderStore implements ObjectStore {
+  constructor(readonly root: string) {}
+
+  private dir(key: string): string {
+    return `${keyToPath(this.root, key)}${VERSIONS}`;
+  }
+
+  private async versions(dir: string): Promise<number[]> {
+    try {
+      const names = await readdir(dir);
+      return names
+        .filter((n) => /^\d{6,}\.meta\.json$/.test(n))
+        .map((n) => Number(n.slice(0, n.indexOf('.'))))
+        .sort((a, b) => a - b);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new UpstreamError(`listing ${dir}`, { cause: error });
+    }
+  }
+
+  private async meta(dir: string, n: number): Promise<Meta> {
+    return JSON.parse(await readFile(join(dir, `${name(n)}.meta.json`), 'utf8')) as Meta;
+  }
+
+  async get(key: string, opts: { version?: string } = {}): Promise<StoredObject> {
+    const dir = this.dir(key);
+    const all = await this.versions(dir);
+    const n = opts.version === undefined ? all.at(-1) : all.find((v) => name(v) === opts.version);
+    if (n === undefined)
+      throw new NotFoundError(`${key}${opts.version ? ` version ${opts.version}` : ''} not found`);
+    const meta = await this.meta(dir, n);
+    if (meta.deleted) throw new NotFoundError(`${key} is deleted`);
+    const body = new Uint8Array(await readFile(join(dir, name(n))));
+    return { body, version: name(n), etag: meta.etag, metadata: meta.metadata };
+  }
+
+  async put(
+    key: string,
+    body: Uint8Array,
+    opts: PutOptions = {},
+  ): Promise<{ version: string; etag: string }> {
+    const dir = this.dir(key);
+    return this.locked(dir, async () => {
+      const last = (await this.versions(dir)).at(-1);
+      const current = last === undefined ? undefined : await this.meta(dir, last);
+      const live = current && !current.deleted ? current : undefined;
+      if (opts.ifNoneMatch === '*' && live) throw new ConflictError(`${key} already exists`);
+      if (opts.ifMatch !== undefined && live?.etag !== opts.ifMatch) {
+        throw new ConflictError(
+          `${key} changed since it was read (ETag ${live?.etag ?? 'none'}, expected ${opts.ifMatch})`,
+        );
+      }
+      const n = (last ?? 0) + 1;
+      const etag = etagOf(body);
+      await writeAtomic(join(dir, name(n)), body);
+      await writeAtomic(
+        join(dir, `${name(n)}.meta.json`),
+        JSON.stringify({ etag, metadata: opts.metadata ?? {} }),
+      );
+      return { version: name(n), etag };
+    });
+  }
+
+  async delete(key: string): Promise<void> {
+    const dir = this.dir(key);
+    await this.locked(dir, async () => {
+      const last = (await this.versions(dir)).at(-1);
+      if (last === undefined || (await this.meta(dir, last)).deleted) return;
+      await writeAtomic(
+        join(dir, `${name(last + 1)}.meta.json`),
+        JSON.stringify({ etag: '', metadata: {}, deleted: true }),
+      );
+    });
+  }
+
+  async list(prefix: string): Promise<ObjectSummary[]> {
+    const out: ObjectSummary[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      let entries: import('node:fs').Dirent[];
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const entry of entries) {
+        if (!entry.isDirectory()) continue;
+        const path = join(dir, entry.name);
+        if (entry.name.endsWith(VERSIONS)) {
+          const key = pathToKey(this.root, path.slice(0, -VERSIONS.length));
+          if (!key.startsWith(prefix)) continue;
+          try {
+            const object = await this.get(key);
+            out.push({ key, size: object.body.length, etag: object.etag, version: object.version });
+          } catch (error) {
+            if (!(error instanceof NotFoundError)) throw error;
+          }
+        } else {
+          await walk(path);
+        }
+      }
+    };
+    await walk(this.root);
+    return out.sort((a, b) => (a.key < b.key ? -1 : 1));
+  }
+
+  /** All version ids of a key, oldest first, with delete markers flagged. */
+  async history(key: string): Promise<{ version: string; deleted: boolean }[]> {
+    const dir = this.dir(key);
+    const out: { version: string; deleted: boolean }[] = [];
+    for (const n of await this.versions(dir))
+      out.push({ version: name(n), deleted: (await this.meta(dir, n)).deleted === true });
+    return out;
+  }
+
+  private async locked<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+    await mkdir(dir, { recursive: true });
+    const lock = join(dir, '.lock');
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await mkdir(lock);
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST')
+          throw new UpstreamError(`locking ${dir}`, { cause: error });
+        // A lock left by a crashed process is broken after a while.
+        const since = await stat(lock).then(
+          (s) => Date.now() - s.mtimeMs,
+          () => 0,
+        );
+        if (since > LOCK_STALE_MS) await rm(lock, { recursive: true, force: true });
+        await new Promise((r) => setTimeout(r, Math.min(50, 2 + attempt)));
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      await rm(lock, { recursive: true, force: true });
+    }
+  }
+}
+
+const name = (n: number): string => String(n).padStart(6, '0');
+
+/**
+ * A plain folder as an object store (the inbox people copy files into, archive/, rejected/):
+ * files as they are, no version history. The version id is derived from size and mtime.
+ */
+export class PlainFolderStore implements ObjectStore {
+  constructor(
+    readonly root: string,
+    /** Key prefix this folder serves (`inbox/`), stripped before mapping to a path. */
+    readonly prefix: string,
+  ) {}
+
+  private path(key: string): string {
+    if (!key.startsWith(this.prefix)) throw new NotFoundError(`${key} is not under ${this.prefix}`);
+    return keyToPath(this.root, key.slice(this.prefix.length));
+  }
+
+  async get(key: string, opts: { version?: string } = {}): Promise<StoredObject> {
+    const path = this.path(key);
+    try {
+      const [body, info] = await Promise.all([readFile(path), stat(path)]);
+      const version = `${Math.trunc(info.mtimeMs)}-${info.size}`;
+      if (opts.version !== undefined && opts.version !== version)
+        throw new NotFoundError(`${key} version ${opts.version} not found`);
+      return { body: new Uint8Array(body), version, etag: etagOf(body), metadata: {} };
+    } catch (error) {
+      if (error instanceof NotFoundError) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR')
+        throw new NotFoundError(`${key} not found`);
+      throw new UpstreamError(`reading ${path}`, { cause: error });
+    }
+  }
+
+  async put(
+    key: string,
+    body: Uint8Array,
+    opts: PutOptions = {},
+  ): Promise<{ version: string; etag: string }> {
+    const path = this.path(key);
+    if (opts.ifNoneMatch === '*' || opts.ifMatch !== undefined) {
+      const current = await this.get(key).catch(() => undefined);
+      if (opts.ifNoneMatch === '*' && current) throw new ConflictError(`${key} already exists`);
+      if (opts.ifMatch !== undefined && current?.etag !== opts.ifMatch)
+        throw new ConflictError(`${key} changed`);
+    }
+    await writeAtomic(path, body);
+    const info = await stat(path);
+    return { version: `${Math.trunc(info.mtimeMs)}-${info.size}`, etag: etagOf(body) };
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await unlink(this.path(key));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new UpstreamError(`deleting ${key}`, { cause: error });
+    }
+  }
+
+  async list(prefix: string): Promise<ObjectSummary[]> {
+    const out: ObjectSummary[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      let entries: import('node:fs').Dirent[];
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const entry of entries) {
+        // Hidden files are editors' and copy tools' temporaries, not uploads.
+        if (entry.name.startsWith('.') || entry.name.endsWith('.tmp')) continue;
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) {
+          await walk(path);
+        } else if (entry.isFile()) {
+          const key = `${this.prefix}${pathToKey(this.root, path)}`;
+          if (!key.startsWith(prefix)) continue;
+          const info = await stat(path).catch(() => undefined);
+          if (info)
+            out.push({ key, size: info.size, etag: '', version: `${Math.trunc(info.mtimeMs)}-${info.size}` });
+        }
+      }
+    };
+    await walk(this.root);
+    return out.sort((a, b) => (a.key < b.key ? -1 : 1));
+  }
+}
+
+/** Routes keys to stores by prefix; keys matching no prefix go to the fallback store. */
+export class RoutingStore implements ObjectStore {
+  constructor(
+    private readonly routes: readonly { readonly prefix: string; readonly store: ObjectStore }[],
+    private readonly fallback: ObjectStore,
+  ) {}
+
+  private pick(key: string): ObjectStore {
+    return this.routes.find((r) => key.startsWith(r.prefix))?.store ?? this.fallback;
+  }
+
+  get(key: string, opts?: { version?: string }) {
+    return this.pick(key).get(key, opts);
+  }
+  put(key: string, body: Uint8Array, opts?: PutOptions) {
+    return this.pick(key).put(key, body, opts);
+  }
+  delete(key: string) {
+    return this.pick(key).delete(key);
+  }
+  list(prefix: string) {
+    return this.pick(prefix).list(prefix);
+  }
+}

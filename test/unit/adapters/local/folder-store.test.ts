@@ -1,0 +1,105 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PlainFolderStore, VersionedFolderStore } from '../../../../shared/adapters/local/folder-store.js';
+import { ConflictError, InputError, NotFoundError } from '../../../../shared/errors.js';
+import type { ObjectStore } from '../../../../shared/ports.js';
+import { MemoryStore } from '../../../fakes/memory-store.js';
+
+const bytes = (s: string) => new Uint8Array(Buffer.from(s));
+const text = (b: Uint8Array) => Buffer.from(b).toString('utf8');
+const tmp = () => mkdtempSync(join(tmpdir(), 'trustroll-store-'));
+
+/** The ObjectStore contract every versioned store keeps (the S3 adapter runs it too). */
+const contract = (name: string, make: () => ObjectStore) =>
+  describe(`${name} keeps the ObjectStore contract`, () => {
+    it('keeps every version readable by id and returns the latest by default', async () => {
+      const store = make();
+      const a = await store.put('state/x.json', bytes('one'));
+      const b = await store.put('state/x.json', bytes('two'));
+      expect(a.version).not.toBe(b.version);
+      expect(text((await store.get('state/x.json')).body)).toBe('two');
+      expect(text((await store.get('state/x.json', { version: a.version })).body)).toBe('one');
+    });
+
+    it('writes with ifMatch only while the ETag is unchanged, and ifNoneMatch only when absent', async () => {
+      const store = make();
+      const first = await store.put('k', bytes('1'), { ifNoneMatch: '*' });
+      await expect(store.put('k', bytes('x'), { ifNoneMatch: '*' })).rejects.toBeInstanceOf(ConflictError);
+      const second = await store.put('k', bytes('2'), { ifMatch: first.etag });
+      await expect(store.put('k', bytes('3'), { ifMatch: first.etag })).rejects.toBeInstanceOf(ConflictError);
+      expect(text((await store.get('k')).body)).toBe('2');
+      expect((await store.get('k')).etag).toBe(second.etag);
+    });
+
+    it('keeps metadata, deletes with a marker, and lists live keys under a prefix', async () => {
+      const store = make();
+      const v1 = await store.put('truststore/t.pem', bytes('pem'), { metadata: { revision: '3' } });
+      expect((await store.get('truststore/t.pem')).metadata).toEqual({ revision: '3' });
+      await store.put('truststore/other.pem', bytes('o'));
+      await store.delete('truststore/t.pem');
+      await expect(store.get('truststore/t.pem')).rejects.toBeInstanceOf(NotFoundError);
+      expect(text((await store.get('truststore/t.pem', { version: v1.version })).body)).toBe('pem');
+      expect((await store.list('truststore/')).map((o) => o.key)).toEqual(['truststore/other.pem']);
+      await store.delete('never/existed');
+    });
+
+    it('accepts unicode and spaces in keys', async () => {
+      const store = make();
+      await store.put('inbox-like/Müller GmbH/CA bündel.pem', bytes('ü'));
+      expect(text((await store.get('inbox-like/Müller GmbH/CA bündel.pem')).body)).toBe('ü');
+    });
+  });
+
+contract('MemoryStore (test fake)', () => new MemoryStore());
+contract('VersionedFolderStore', () => new VersionedFolderStore(tmp()));
+
+describe('local folder stores', () => {
+  it('refuse keys that would escape their folder', async () => {
+    const store = new VersionedFolderStore(tmp());
+    for (const key of ['../x', 'a/../../x', '/etc/passwd', 'a//b', 'a/./b', 'a\\..\\b']) {
+      await expect(store.put(key, bytes('x')), key).rejects.toBeInstanceOf(InputError);
+    }
+    const plain = new PlainFolderStore(tmp(), 'inbox/');
+    await expect(plain.put('inbox/../escape', bytes('x'))).rejects.toBeInstanceOf(InputError);
+  });
+
+  it('plain folder lists real files only, skipping hidden and temporary ones', async () => {
+    const root = tmp();
+    const plain = new PlainFolderStore(root, 'inbox/');
+    await plain.put('inbox/acme/ca.pem', bytes('x'));
+    writeFileSync(join(root, 'acme', '.ca.pem.swp'), 'x');
+    writeFileSync(join(root, 'acme', 'partial.tmp'), 'x');
+    expect((await plain.list('inbox/')).map((o) => o.key)).toEqual(['inbox/acme/ca.pem']);
+  });
+
+  it('compare-and-set is atomic across processes: 2 × 40 increments give 80', async () => {
+    const root = tmp();
+    const script = join(root, 'hammer.mts');
+    writeFileSync(
+      script,
+      `import { VersionedFolderStore } from ${JSON.stringify(resolve('shared/adapters/local/folder-store.ts'))};
+       import { ConflictError, NotFoundError } from ${JSON.stringify(resolve('shared/errors.ts'))};
+       const store = new VersionedFolderStore(${JSON.stringify(join(root, 'store'))});
+       for (let i = 0; i < 40; i++) {
+         for (;;) {
+           let n = 0, etag: string | undefined;
+           try { const o = await store.get('counter'); n = Number(Buffer.from(o.body).toString()); etag = o.etag; }
+           catch (e) { if (!(e instanceof NotFoundError)) throw e; }
+           try { await store.put('counter', new Uint8Array(Buffer.from(String(n + 1))), etag ? { ifMatch: etag } : { ifNoneMatch: '*' }); break; }
+           catch (e) { if (!(e instanceof ConflictError)) throw e; }
+         }
+       }`,
+    );
+    const run = () =>
+      new Promise<number | null>((done) => {
+        const child = spawn('node', ['--import', 'tsx', script], { stdio: 'inherit' });
+        child.on('exit', done);
+      });
+    expect(await Promise.all([run(), run()])).toEqual([0, 0]);
+    const store = new VersionedFolderStore(join(root, 'store'));
+    expect(text((await store.get('counter')).body)).toBe('80');
+  });
+});
