@@ -14,8 +14,9 @@ const KEY_POOL = 3;
  */
 export const caBundle = async (
   n: number,
+  keys: readonly KeyAlg[] = KEYS,
 ): Promise<{ pem: string; ders: Uint8Array[]; issuerOf: number[] }> => {
-  const file = join(CACHE, `bundle-${n}.json`);
+  const file = join(CACHE, `bundle-${n}${keys === KEYS ? '' : `-${keys.join('-')}`}.json`);
   if (existsSync(file)) {
     const cached = JSON.parse(readFileSync(file, 'utf8')) as { ders: string[]; issuerOf: number[] };
     const ders = cached.ders.map((d) => new Uint8Array(Buffer.from(d, 'base64')));
@@ -25,7 +26,7 @@ export const caBundle = async (
   const issued: Issued[] = [];
   const issuerOf: number[] = [];
   for (let i = 0; i < n; i++) {
-    const key = KEYS[i % KEYS.length]!;
+    const key = keys[i % keys.length]!;
     const keySlot = `${key}-${i % KEY_POOL}`;
     if (i < roots) {
       issued.push(await root(`CN=Bench Root ${i},O=Bench`, { key, keySlot }));

@@ -1,7 +1,10 @@
 // `npm run bench` runs every benchmark; `npm run bench -- --json` prints JSON lines
 // ({"name","value","unit","floor"?,"ratio"?}) to compare across commits.
+import { ingestBench, landingBench } from './ingest.bench.js';
 import { lintBench } from './lint.bench.js';
 import { note } from './report.js';
 
 note(`trustroll bench — node ${process.version}, ${new Date().toISOString()}`);
 await lintBench();
+await ingestBench();
+await landingBench();

@@ -2,7 +2,6 @@ import { type Finding, isBlocking } from '../finding.js';
 import { type Certificate, certRef, parseCertificate, toPem } from '../pki/certificate.js';
 import type { SourcedCertificate } from '../pki/read.js';
 import { lintCertificates } from './lint.js';
-import { renderBlocks } from './render.js';
 import { RULES } from './rules/index.js';
 import { sizeFindings } from './rules/truststore.too-large.js';
 import type { Entry } from './state.js';
@@ -149,16 +148,27 @@ const relatedEntries = (
   return [...out.values()];
 };
 
+/**
+ * Size of the truststore with the accepted uploads added. Summed, not rendered: rendering sorts
+ * every entry, and this runs on every batch (the rendered object is exactly the PEM blocks).
+ */
 const oversize = (
   entries: readonly Entry[],
   uploads: readonly CandidateUpload[],
   rejected: ReadonlySet<string>,
 ): Finding[] => {
-  const added = uploads
-    .filter((u) => !rejected.has(u.id))
-    .flatMap((u) => u.certificates)
-    .map(({ cert }) => ({ subject: cert.subject.text, fingerprint: cert.fingerprint, pem: toPem(cert.der) }));
-  return sizeFindings(Buffer.byteLength(renderBlocks([...entries, ...added]))).filter(isBlocking);
+  const known = new Set(entries.map((e) => e.fingerprint));
+  let bytes = 0;
+  for (const e of entries) bytes += e.pem.length;
+  for (const u of uploads) {
+    if (rejected.has(u.id)) continue;
+    for (const { cert } of u.certificates) {
+      if (known.has(cert.fingerprint)) continue;
+      known.add(cert.fingerprint);
+      bytes += toPem(cert.der).length;
+    }
+  }
+  return sizeFindings(bytes).filter(isBlocking);
 };
 
 const alreadyPresent = (cert: Certificate): Finding => ({

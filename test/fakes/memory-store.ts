@@ -20,7 +20,7 @@ export class MemoryStore implements ObjectStore {
     await this.beforeOp('get', key);
     const versions = this.objects.get(key) ?? [];
     const v = opts.version ? versions.find((x) => x.version === opts.version) : versions.at(-1);
-    if (!v || !v.body) throw new NotFoundError(`${key}${opts.version ? `@${opts.version}` : ''} not found`);
+    if (!v?.body) throw new NotFoundError(`${key}${opts.version ? `@${opts.version}` : ''} not found`);
     return { body: v.body, version: v.version, etag: v.etag, metadata: v.metadata };
   }
 
