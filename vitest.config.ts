@@ -8,5 +8,6 @@ export default defineConfig({
     // Two cores here and in CI: more workers only contend.
     maxWorkers: 2,
     setupFiles: ['test/setup.ts'],
+    globalSetup: ['test/global-setup.ts'],
   },
 });

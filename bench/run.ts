@@ -1,5 +1,6 @@
 // `npm run bench` runs every benchmark; `npm run bench -- --json` prints JSON lines
 // ({"name","value","unit","floor"?,"ratio"?}) to compare across commits.
+import { bundleBench } from './bundle.bench.js';
 import { ingestBench, landingBench } from './ingest.bench.js';
 import { lintBench } from './lint.bench.js';
 import { note } from './report.js';
@@ -8,3 +9,4 @@ note(`trustroll bench — node ${process.version}, ${new Date().toISOString()}`)
 await lintBench();
 await ingestBench();
 await landingBench();
+await bundleBench();

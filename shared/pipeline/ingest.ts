@@ -25,6 +25,7 @@ import {
 } from '../truststore/state.js';
 import { describeCertificate, describeFindings, notification } from './notifications.js';
 import { type RollConfig, type RollReport, rollDomains } from './roll.js';
+import { expiryLines } from './scan.js';
 import {
   loadState,
   publishTruststore,
@@ -90,6 +91,10 @@ export interface IngestReport {
   /** True when this run added certificates and committed a new revision. */
   readonly changed: boolean;
   readonly revision: number;
+  /** CAs in the truststore after this run. */
+  readonly certificates: number;
+  /** Days until the first CA of the truststore expires (for the metric); undefined when empty. */
+  readonly nearestExpiryDays?: number;
   /** Truststore version id serving the latest revision, when published. */
   readonly version?: string;
   readonly roll?: RollReport;
@@ -188,10 +193,13 @@ export const ingestUploads = async (refs: readonly UploadRef[], deps: IngestDeps
     }
   }
 
+  const nearest = expiryLines(state.entries, deps.clock.now())[0]?.days;
   return {
     uploads: reports,
     changed: committed.changed,
     revision: state.revision,
+    certificates: state.entries.length,
+    ...(nearest === undefined ? {} : { nearestExpiryDays: nearest }),
     ...(version ? { version } : {}),
     ...(roll ? { roll } : {}),
     errors,

@@ -1,13 +1,14 @@
-import { AsnConvert } from '@peculiar/asn1-schema';
 import {
-  AuthorityKeyIdentifier,
-  BasicConstraints,
-  ExtendedKeyUsage,
-  KeyUsage,
-  type KeyUsageType,
-  SubjectKeyIdentifier,
-} from '@peculiar/asn1-x509';
-import { DerError, toHex } from './der.js';
+  children,
+  DerError,
+  decodeOid,
+  expectTag,
+  readSingle,
+  smallInteger,
+  TAG,
+  type Tlv,
+  toHex,
+} from './der.js';
 import { EKU_NAMES, EXT } from './oids.js';
 
 export interface RawExtension {
@@ -22,8 +23,32 @@ export interface BasicConstraintsInfo {
   readonly critical: boolean;
 }
 
+export type KeyUsageName =
+  | 'digitalSignature'
+  | 'nonRepudiation'
+  | 'keyEncipherment'
+  | 'dataEncipherment'
+  | 'keyAgreement'
+  | 'keyCertSign'
+  | 'crlSign'
+  | 'encipherOnly'
+  | 'decipherOnly';
+
+/** RFC 5280 §4.2.1.3 bit order. */
+const KEY_USAGE_BITS: readonly KeyUsageName[] = [
+  'digitalSignature',
+  'nonRepudiation',
+  'keyEncipherment',
+  'dataEncipherment',
+  'keyAgreement',
+  'keyCertSign',
+  'crlSign',
+  'encipherOnly',
+  'decipherOnly',
+];
+
 export interface KeyUsageInfo {
-  readonly usages: readonly KeyUsageType[];
+  readonly usages: readonly KeyUsageName[];
   readonly critical: boolean;
 }
 
@@ -33,7 +58,7 @@ export interface ExtendedKeyUsageInfo {
   readonly critical: boolean;
 }
 
-/** The extensions trustroll understands, decoded by @peculiar/asn1-x509. */
+/** The extensions trustroll understands. */
 export interface DecodedExtensions {
   readonly basicConstraints?: BasicConstraintsInfo;
   readonly keyUsage?: KeyUsageInfo;
@@ -50,50 +75,83 @@ const NAMES: Record<string, string> = {
   [EXT.authorityKeyIdentifier]: 'authorityKeyIdentifier',
 };
 
-/** Decodes the extensions trustroll judges; a malformed one is a `DerError` naming it. */
+/**
+ * Decodes the five extensions trustroll judges, with the same strict DER walker as the rest of
+ * the certificate. (It replaced @peculiar/asn1-x509 here, which cost 110 KiB of bundle and a
+ * third of the handlers' cold start; that library stays the oracle the decoder is tested
+ * against.) A malformed extension is a `DerError` naming it.
+ */
 export const decodeExtensions = (extensions: readonly RawExtension[]): DecodedExtensions => {
-  const out: {
-    -readonly [K in keyof DecodedExtensions]: DecodedExtensions[K];
-  } = {};
+  const out: { -readonly [K in keyof DecodedExtensions]: DecodedExtensions[K] } = {};
   const seen = new Set<string>();
   for (const ext of extensions) {
     if (seen.has(ext.oid)) throw new DerError(`extension ${NAMES[ext.oid] ?? ext.oid} appears twice`);
     seen.add(ext.oid);
+    const name = NAMES[ext.oid];
+    if (!name) continue;
     try {
+      const value = readSingle(ext.value);
       switch (ext.oid) {
-        case EXT.basicConstraints: {
-          const bc = AsnConvert.parse(ext.value, BasicConstraints);
-          out.basicConstraints = {
-            ca: bc.cA === true,
-            ...(bc.pathLenConstraint === undefined ? {} : { pathLen: bc.pathLenConstraint }),
-            critical: ext.critical,
-          };
+        case EXT.basicConstraints:
+          out.basicConstraints = { ...basicConstraints(value), critical: ext.critical };
           break;
-        }
         case EXT.keyUsage:
-          out.keyUsage = { usages: AsnConvert.parse(ext.value, KeyUsage).toJSON(), critical: ext.critical };
+          out.keyUsage = { usages: keyUsage(value), critical: ext.critical };
           break;
         case EXT.extKeyUsage:
           out.extendedKeyUsage = {
-            purposes: [...AsnConvert.parse(ext.value, ExtendedKeyUsage)].map((oid) => EKU_NAMES[oid] ?? oid),
+            purposes: children(expectTag(value, TAG.SEQUENCE, name)).map((p) => {
+              const oid = decodeOid(expectTag(p, TAG.OID, 'key purpose').content);
+              return EKU_NAMES[oid] ?? oid;
+            }),
             critical: ext.critical,
           };
           break;
         case EXT.subjectKeyIdentifier:
-          out.subjectKeyId = toHex(new Uint8Array(AsnConvert.parse(ext.value, SubjectKeyIdentifier).buffer));
+          out.subjectKeyId = toHex(expectTag(value, TAG.OCTET_STRING, name).content);
           break;
         case EXT.authorityKeyIdentifier: {
-          const aki = AsnConvert.parse(ext.value, AuthorityKeyIdentifier);
-          if (aki.keyIdentifier) out.authorityKeyId = toHex(new Uint8Array(aki.keyIdentifier.buffer));
+          // AuthorityKeyIdentifier ::= SEQUENCE { keyIdentifier [0] IMPLICIT OCTET STRING OPTIONAL, … }
+          const keyId = children(expectTag(value, TAG.SEQUENCE, name)).find((f) => f.tag === 0x80);
+          if (keyId) out.authorityKeyId = toHex(keyId.content);
           break;
         }
-        default:
-          break;
       }
     } catch (error) {
-      if (error instanceof DerError) throw error;
-      throw new DerError(`extension ${NAMES[ext.oid]} is malformed`, { cause: error });
+      const reason = error instanceof DerError ? error.message : String(error);
+      throw new DerError(`extension ${name} is malformed (${reason})`, { cause: error });
     }
   }
   return out;
+};
+
+/** BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER (0..MAX) OPTIONAL } */
+const basicConstraints = (value: Tlv): { ca: boolean; pathLen?: number } => {
+  const fields = children(expectTag(value, TAG.SEQUENCE, 'basicConstraints'));
+  let i = 0;
+  let ca = false;
+  if (fields[i]?.tag === TAG.BOOLEAN) {
+    const b = fields[i++]!.content;
+    if (b.length !== 1) throw new DerError('cA is not a one-byte BOOLEAN');
+    ca = b[0] !== 0;
+  }
+  let pathLen: number | undefined;
+  if (fields[i]?.tag === TAG.INTEGER) {
+    pathLen = smallInteger(fields[i++], 'pathLenConstraint');
+    if (pathLen < 0) throw new DerError('pathLenConstraint is negative');
+  }
+  if (i !== fields.length) throw new DerError('unexpected field after pathLenConstraint');
+  return pathLen === undefined ? { ca } : { ca, pathLen };
+};
+
+/** KeyUsage ::= BIT STRING; the first content byte counts the unused bits. */
+const keyUsage = (value: Tlv): KeyUsageName[] => {
+  const content = expectTag(value, TAG.BIT_STRING, 'keyUsage').content;
+  if (content.length === 0 || content[0]! > 7) throw new DerError('keyUsage bit string is malformed');
+  const usages: KeyUsageName[] = [];
+  KEY_USAGE_BITS.forEach((usage, bit) => {
+    const byte = content[1 + (bit >> 3)];
+    if (byte !== undefined && (byte & (0x80 >> (bit & 7))) !== 0) usages.push(usage);
+  });
+  return usages;
 };

@@ -1,0 +1,82 @@
+import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+// @ts-expect-error: plain ES module build script
+import { buildFunctions, bundleOptions } from '../scripts/build-functions.mjs';
+import { note, report } from './report.js';
+
+const ENV = {
+  TRUSTROLL_BUCKET: 'bench-bucket',
+  TRUSTROLL_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:bench',
+  TRUSTROLL_DOMAINS: 'api.example.com',
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'x',
+  AWS_SECRET_ACCESS_KEY: 'y',
+};
+
+/** Time (ms) a fresh node process takes to import a bundle (parse, compile and module evaluation). */
+const importOnce = (file: string): number => {
+  {
+    const r = spawnSync(
+      'node',
+      [
+        '--input-type=module',
+        '-e',
+        `const t = performance.now(); await import(${JSON.stringify(`file://${resolve(file)}`)}); console.log(performance.now() - t);`,
+      ],
+      { encoding: 'utf8', env: { ...process.env, ...ENV } },
+    );
+    if (r.status !== 0) throw new Error(`importing ${file} failed: ${r.stderr}`);
+    return Number(r.stdout.trim().split('\n').at(-1));
+  }
+};
+
+/**
+ * Medians of cold imports of a bundle and of the bare baseline, measured alternately so that
+ * drift in the machine's load hits both the same way.
+ */
+const coldImports = (file: string, bare: string, runs = 15): { ms: number; bareMs: number } => {
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    a.push(importOnce(file));
+    b.push(importOnce(bare));
+  }
+  const median = (xs: number[]) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  return { ms: median(a), bareMs: median(b) };
+};
+
+export const bundleBench = async (): Promise<void> => {
+  note(
+    '# Lambda bundles (issue 4): minified size and cold import time vs. a bare handler with the three SDK clients',
+  );
+  note(
+    '  (import time = fresh node process importing the bundle with a REST domain configured; median of 15, alternating)',
+  );
+  const outdir = join('.bench-cache', 'functions');
+  const built = (await buildFunctions(outdir)) as Record<string, string>;
+  const bare = join(outdir, 'bare', 'index.mjs');
+  await build({ ...bundleOptions, entryPoints: ['bench/bare-handler.ts'], outfile: bare });
+  const bareBytes = statSync(bare).size;
+  report({ name: 'bundle.bare.size', value: bareBytes / 1024, unit: 'KiB' });
+  for (const [name, file] of Object.entries(built)) {
+    const bytes = statSync(file).size;
+    report({
+      name: `bundle.${name}.size`,
+      value: bytes / 1024,
+      unit: 'KiB',
+      floor: bareBytes / 1024,
+      ratio: bytes / bareBytes,
+    });
+    const { ms, bareMs } = coldImports(file, bare);
+    report({
+      name: `bundle.${name}.cold-import`,
+      value: ms,
+      unit: 'ms',
+      floor: bareMs,
+      ratio: ms / bareMs,
+      target: '<= 1.3',
+    });
+  }
+};

@@ -1,0 +1,70 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { ingestUploads } from '../../shared/pipeline/ingest.js';
+import { parseRecord } from '../lib/events.js';
+import { wire, wireGateway } from '../lib/wiring.js';
+
+const w = wire();
+const gateway = await wireGateway(w);
+
+/**
+ * SQS (FIFO) batch of S3 "Object Created" events from EventBridge → one ingest run for the batch.
+ * Records that could not be finished are reported as batch item failures; on a FIFO queue, every
+ * record after the first failure is reported too, so order within the message group holds.
+ */
+export const lambdaHandler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
+  const parsed = event.Records.map((r) => parseRecord(r, w.config.bucket));
+  for (const p of parsed)
+    if (!p.ok) w.logger.error('unusable record', { messageId: p.messageId, reason: p.reason });
+  const uploads = parsed.flatMap((p) => (p.ok ? [p.upload] : []));
+  const failed = new Set(parsed.filter((p) => !p.ok).map((p) => p.messageId));
+  try {
+    const report = await ingestUploads(uploads, {
+      store: w.store,
+      gateway,
+      notifier: w.notifier,
+      clock: w.clock,
+      log: w.log,
+      config: {
+        expiringDays: w.config.expiringDays,
+        maxUploadBytes: w.config.maxUploadBytes,
+        roll: {
+          domains: w.config.domains.map((d) => d.name),
+          minUpdateIntervalMs: w.config.minUpdateIntervalMs,
+          pollIntervalMs: w.config.pollIntervalMs,
+          updateTimeoutMs: w.config.updateTimeoutMs,
+        },
+      },
+    });
+    const count = (outcome: string) => report.uploads.filter((u) => u.outcome === outcome).length;
+    w.metrics.addMetric('UploadsAccepted', MetricUnit.Count, count('accepted'));
+    w.metrics.addMetric('UploadsRejected', MetricUnit.Count, count('rejected') + count('private-key'));
+    w.metrics.addMetric('CertificatesInTruststore', MetricUnit.Count, report.certificates);
+    if (report.nearestExpiryDays !== undefined) {
+      w.metrics.addMetric('DaysToNearestExpiry', MetricUnit.Count, report.nearestExpiryDays);
+    }
+    // An upload left in the inbox (its move failed) is retried: the next run finishes the move.
+    const okRecords = parsed.filter((p) => p.ok);
+    for (const [i, u] of report.uploads.entries()) {
+      if (u.outcome !== 'missing' && !u.movedTo) failed.add(okRecords[i]!.messageId);
+    }
+    w.logger.info('ingest finished', {
+      changed: report.changed,
+      revision: report.revision,
+      errors: report.errors,
+    });
+  } catch (error) {
+    w.logger.error('ingest failed', { error: error as Error });
+    return { batchItemFailures: event.Records.map((r) => ({ itemIdentifier: r.messageId })) };
+  }
+  const first = event.Records.findIndex((r) => failed.has(r.messageId));
+  const retry = first < 0 ? [] : event.Records.slice(first);
+  return { batchItemFailures: retry.map((r) => ({ itemIdentifier: r.messageId })) };
+};
+
+export const handler = middy(lambdaHandler)
+  .use(injectLambdaContext(w.logger, { clearState: true }))
+  .use(logMetrics(w.metrics, { captureColdStartMetric: true }));

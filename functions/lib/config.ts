@@ -1,0 +1,76 @@
+import type { ManagedDomain } from '../../shared/adapters/aws/api-gateway.js';
+
+/** Lambda configuration, from environment variables, validated once at cold start. */
+export interface FunctionConfig {
+  readonly bucket: string;
+  readonly topicArn: string;
+  readonly domains: readonly ManagedDomain[];
+  readonly expiringDays: number;
+  readonly maxUploadBytes: number;
+  readonly minUpdateIntervalMs: number;
+  readonly pollIntervalMs: number;
+  readonly updateTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+/**
+ * Reads and checks every variable, then reports all problems at once:
+ * TRUSTROLL_BUCKET, TRUSTROLL_TOPIC_ARN (required); TRUSTROLL_DOMAINS (`name[:REST|HTTP],…`,
+ * default none); TRUSTROLL_EXPIRING_DAYS (30); TRUSTROLL_MAX_UPLOAD_BYTES (2097152);
+ * TRUSTROLL_MIN_UPDATE_INTERVAL_MS (30000); TRUSTROLL_POLL_INTERVAL_MS (5000);
+ * TRUSTROLL_UPDATE_TIMEOUT_MS (240000).
+ */
+export const readConfig = (env: NodeJS.ProcessEnv): FunctionConfig => {
+  const problems: string[] = [];
+  const required = (name: string): string => {
+    const value = env[name]?.trim();
+    if (!value) problems.push(`${name} is required`);
+    return value ?? '';
+  };
+  const number = (name: string, fallback: number, min: number): number => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min) {
+      problems.push(`${name} must be a whole number of at least ${min}; got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
+  const bucket = required('TRUSTROLL_BUCKET');
+  const topicArn = required('TRUSTROLL_TOPIC_ARN');
+  if (topicArn && !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/.test(topicArn)) {
+    problems.push(`TRUSTROLL_TOPIC_ARN must be an SNS topic ARN; got "${topicArn}"`);
+  }
+  const domains: ManagedDomain[] = [];
+  for (const item of (env.TRUSTROLL_DOMAINS ?? '')
+    .split(',')
+    .map((d) => d.trim())
+    .filter(Boolean)) {
+    const [name = '', kind = 'REST'] = item.split(':');
+    const upper = kind.toUpperCase();
+    if (!DOMAIN.test(name.toLowerCase())) problems.push(`TRUSTROLL_DOMAINS: "${name}" is not a domain name`);
+    if (upper !== 'REST' && upper !== 'HTTP')
+      problems.push(`TRUSTROLL_DOMAINS: "${item}" must end in :REST or :HTTP`);
+    domains.push({ name: name.toLowerCase(), kind: upper === 'HTTP' ? 'HTTP' : 'REST' });
+  }
+  const config: FunctionConfig = {
+    bucket,
+    topicArn,
+    domains,
+    expiringDays: number('TRUSTROLL_EXPIRING_DAYS', 30, 0),
+    maxUploadBytes: number('TRUSTROLL_MAX_UPLOAD_BYTES', 2 * 1024 * 1024, 1024),
+    minUpdateIntervalMs: number('TRUSTROLL_MIN_UPDATE_INTERVAL_MS', 30_000, 0),
+    pollIntervalMs: number('TRUSTROLL_POLL_INTERVAL_MS', 5_000, 0),
+    updateTimeoutMs: number('TRUSTROLL_UPDATE_TIMEOUT_MS', 240_000, 1_000),
+  };
+  if (problems.length > 0) {
+    throw new ConfigError(`trustroll is misconfigured: ${problems.join('; ')}.`);
+  }
+  return config;
+};

@@ -1,0 +1,92 @@
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import type { ObjectStore, ObjectSummary, PutOptions, StoredObject } from '../../ports.js';
+import { mapAwsError } from './errors.js';
+
+/**
+ * The ObjectStore port over an S3 bucket with versioning. Compare-and-set uses S3 conditional
+ * writes (`If-Match` on the ETag, `If-None-Match: *` to create); their 412/409 answers become
+ * ConflictError, which the use-cases retry from a fresh read.
+ */
+export class S3ObjectStore implements ObjectStore {
+  constructor(
+    private readonly s3: S3Client,
+    readonly bucket: string,
+  ) {}
+
+  async get(key: string, opts: { version?: string } = {}): Promise<StoredObject> {
+    try {
+      const out = await this.s3.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          ...(opts.version ? { VersionId: opts.version } : {}),
+        }),
+      );
+      const body = out.Body ? await out.Body.transformToByteArray() : new Uint8Array();
+      return { body, version: out.VersionId ?? 'null', etag: out.ETag ?? '', metadata: out.Metadata ?? {} };
+    } catch (error) {
+      throw mapAwsError(error, `reading s3://${this.bucket}/${key}`);
+    }
+  }
+
+  async put(
+    key: string,
+    body: Uint8Array,
+    opts: PutOptions = {},
+  ): Promise<{ version: string; etag: string }> {
+    try {
+      const out = await this.s3.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body,
+          ...(opts.ifMatch ? { IfMatch: opts.ifMatch } : {}),
+          ...(opts.ifNoneMatch ? { IfNoneMatch: opts.ifNoneMatch } : {}),
+          ...(opts.contentType ? { ContentType: opts.contentType } : {}),
+          ...(opts.metadata ? { Metadata: { ...opts.metadata } } : {}),
+        }),
+      );
+      return { version: out.VersionId ?? 'null', etag: out.ETag ?? '' };
+    } catch (error) {
+      throw mapAwsError(error, `writing s3://${this.bucket}/${key}`);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (error) {
+      const mapped = mapAwsError(error, `deleting s3://${this.bucket}/${key}`);
+      if (mapped.name !== 'NotFoundError') throw mapped;
+    }
+  }
+
+  async list(prefix: string): Promise<ObjectSummary[]> {
+    const out: ObjectSummary[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const page = await this.s3.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: prefix,
+            ...(token ? { ContinuationToken: token } : {}),
+          }),
+        );
+        for (const o of page.Contents ?? []) {
+          if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0, etag: o.ETag ?? '' });
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    } catch (error) {
+      throw mapAwsError(error, `listing s3://${this.bucket}/${prefix}`);
+    }
+    return out;
+  }
+}

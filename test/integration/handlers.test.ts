@@ -1,0 +1,220 @@
+import { APIGatewayClient, GetDomainNameCommand, UpdateDomainNameCommand } from '@aws-sdk/client-api-gateway';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { readInput } from '../../shared/pki/read.js';
+import { partnerChain, pemOf } from '../fixtures/pki.js';
+import { drain, emulator, topicWithQueue, versionedBucket } from './aws.js';
+
+/**
+ * The Lambda handlers over the wire: S3 and SNS are the emulator (moto), API Gateway — which no
+ * emulator implements for mTLS domains — is aws-sdk-client-mock. Events have the exact shape that
+ * S3 → EventBridge → SQS delivers, with URL-encoded keys.
+ */
+const aws = emulator();
+const apigw = mockClient(APIGatewayClient);
+let bucket: string;
+let queueUrl: string;
+let handlers: {
+  ingest: (e: SQSEvent, c: Context) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
+  scan: (e: unknown, c: Context) => Promise<{ certificates: number; nearestExpiryDays?: number }>;
+};
+let domainVersion: string | undefined;
+
+const context = {
+  functionName: 'trustroll-ingest',
+  awsRequestId: 'req-1',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:x',
+  getRemainingTimeInMillis: () => 60_000,
+} as unknown as Context;
+
+const s3Key = (key: string) => encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/');
+const record = (id: string, key: string, version?: string, bucketName = bucket): SQSRecord =>
+  ({
+    messageId: id,
+    receiptHandle: `rh-${id}`,
+    body: JSON.stringify({
+      version: '0',
+      id: `evt-${id}`,
+      'detail-type': 'Object Created',
+      source: 'aws.s3',
+      account: '123456789012',
+      time: '2026-11-28T12:00:00Z',
+      region: 'us-east-1',
+      resources: [`arn:aws:s3:::${bucketName}`],
+      detail: {
+        version: '0',
+        bucket: { name: bucketName },
+        object: {
+          key: s3Key(key),
+          size: 100,
+          etag: 'x',
+          ...(version ? { 'version-id': version } : {}),
+          sequencer: '00',
+        },
+        'request-id': 'r',
+        requester: '123456789012',
+        reason: 'PutObject',
+      },
+    }),
+    attributes: {
+      MessageGroupId: 'truststore',
+      SequenceNumber: '1',
+      ApproximateReceiveCount: '1',
+      SentTimestamp: '0',
+      SenderId: 'x',
+      ApproximateFirstReceiveTimestamp: '0',
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:trustroll.fifo',
+    awsRegion: 'us-east-1',
+  }) as SQSRecord;
+
+beforeAll(async () => {
+  bucket = await versionedBucket(aws.s3);
+  const topic = await topicWithQueue(aws);
+  queueUrl = topic.queueUrl;
+  Object.assign(process.env, {
+    TRUSTROLL_BUCKET: bucket,
+    TRUSTROLL_TOPIC_ARN: topic.topicArn,
+    TRUSTROLL_DOMAINS: 'api.example.com:REST',
+    TRUSTROLL_AWS_ENDPOINT: aws.endpoint,
+    TRUSTROLL_MIN_UPDATE_INTERVAL_MS: '0',
+    TRUSTROLL_POLL_INTERVAL_MS: '0',
+    POWERTOOLS_LOG_LEVEL: 'WARN',
+  });
+  apigw.on(GetDomainNameCommand).callsFake(() => ({
+    domainName: 'api.example.com',
+    domainNameStatus: 'AVAILABLE',
+    mutualTlsAuthentication: {
+      truststoreUri: `s3://${bucket}/truststore/truststore.pem`,
+      ...(domainVersion ? { truststoreVersion: domainVersion } : {}),
+      truststoreWarnings: [],
+    },
+  }));
+  apigw.on(UpdateDomainNameCommand).callsFake((input) => {
+    domainVersion = input.patchOperations[0].value;
+    return {};
+  });
+  vi.resetModules();
+  const ingest = await import('../../functions/ingest/handler.js');
+  const scan = await import('../../functions/expiry-scan/handler.js');
+  handlers = { ingest: ingest.handler as never, scan: scan.handler as never };
+});
+
+afterAll(() => {
+  apigw.restore();
+});
+
+const put = (key: string, body: string) =>
+  aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+const keys = async (prefix: string) =>
+  ((await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents ?? [])
+    .map((o) => o.Key!)
+    .sort();
+
+describe('ingest handler (SQS FIFO batch of EventBridge S3 events)', () => {
+  it('ingests the batch in one run: new truststore version, moves, SNS alerts, one REST domain roll', async () => {
+    const partner = await partnerChain('Müller');
+    const good = await put('inbox/Müller GmbH/ca bündel.pem', pemOf(partner.root, partner.intermediate));
+    const bad = await put('inbox/acme/leaf only.pem', partner.client.pem);
+    const result = await handlers.ingest(
+      {
+        Records: [
+          record('m1', 'inbox/Müller GmbH/ca bündel.pem', good.VersionId),
+          record('m2', 'inbox/acme/leaf only.pem', bad.VersionId),
+        ],
+      },
+      context,
+    );
+    expect(result.batchItemFailures).toEqual([]);
+
+    const truststore = await aws.s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: 'truststore/truststore.pem' }),
+    );
+    const certs = readInput({ name: 't', bytes: await truststore.Body!.transformToByteArray() }).certificates;
+    expect(certs.map((c) => c.cert.subject.text).sort()).toEqual([
+      'CN=Müller Issuing CA,O=Müller',
+      'CN=Müller Root CA,O=Müller',
+    ]);
+    expect(truststore.VersionId).toBeTruthy();
+    expect(await keys('inbox/')).toEqual([]);
+    expect(await keys('archive/')).toEqual([
+      'archive/Müller GmbH/ca bündel.pem',
+      'archive/Müller GmbH/ca bündel.pem.report.json',
+    ]);
+    expect(await keys('rejected/')).toEqual([
+      'rejected/acme/leaf only.pem',
+      'rejected/acme/leaf only.pem.report.json',
+    ]);
+
+    const updates = apigw.commandCalls(UpdateDomainNameCommand);
+    expect(updates).toHaveLength(1);
+    expect(updates[0]!.args[0].input).toEqual({
+      domainName: 'api.example.com',
+      patchOperations: [
+        { op: 'replace', path: '/mutualTlsAuthentication/truststoreVersion', value: truststore.VersionId },
+      ],
+    });
+
+    const messages = await drain(aws.sqs, queueUrl);
+    const byType = Object.fromEntries(messages.map((m) => [m.MessageAttributes.eventType!.Value, m]));
+    expect(Object.keys(byType).sort()).toEqual(['truststore.rolled', 'upload.accepted', 'upload.rejected']);
+    expect(byType['upload.accepted']!.MessageAttributes.partner!.Value).toBe('Müller GmbH');
+    expect(byType['upload.rejected']!.MessageAttributes.severity!.Value).toBe('error');
+    expect(byType['upload.accepted']!.Subject).toMatch(
+      /^\[trustroll\] upload accepted: Muller GmbH\/ca bundel\.pem/,
+    );
+  });
+
+  it('treats a redelivered event as a duplicate: no new version, no alert', async () => {
+    const before = await aws.s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: 'truststore/truststore.pem' }),
+    );
+    const result = await handlers.ingest(
+      { Records: [record('m3', 'inbox/Müller GmbH/ca bündel.pem')] },
+      context,
+    );
+    expect(result.batchItemFailures).toEqual([]);
+    const after = await aws.s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: 'truststore/truststore.pem' }),
+    );
+    expect(after.VersionId).toBe(before.VersionId);
+    expect(await drain(aws.sqs, queueUrl)).toEqual([]);
+  });
+
+  it('reports an unusable record and every later record of the FIFO batch as failures', async () => {
+    const partner = await partnerChain('Later');
+    const ok = await put('inbox/later/ca.pem', pemOf(partner.root, partner.intermediate));
+    const junk = { ...record('m4', 'x'), body: 'not json' } as SQSRecord;
+    const result = await handlers.ingest(
+      {
+        Records: [
+          record('m5', 'inbox/later/ca.pem', ok.VersionId),
+          junk,
+          record('m6', 'inbox/later/ca.pem', ok.VersionId),
+        ],
+      },
+      context,
+    );
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'm4' }, { itemIdentifier: 'm6' }]);
+    expect(await keys('archive/later/')).toEqual([
+      'archive/later/ca.pem',
+      'archive/later/ca.pem.report.json',
+    ]);
+  });
+});
+
+describe('expiry-scan handler (scheduled event)', () => {
+  it('reads the truststore state from S3 and reports the CAs and the nearest expiry', async () => {
+    const result = await handlers.scan(
+      { 'detail-type': 'Scheduled Event', source: 'aws.scheduler', detail: {} },
+      context,
+    );
+    expect(result.certificates).toBe(4);
+    expect(result.nearestExpiryDays).toBeGreaterThan(300);
+  });
+});

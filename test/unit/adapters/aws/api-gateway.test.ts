@@ -1,0 +1,181 @@
+import {
+  APIGatewayClient,
+  GetDomainNameCommand,
+  TooManyRequestsException,
+  UpdateDomainNameCommand,
+} from '@aws-sdk/client-api-gateway';
+import {
+  ApiGatewayV2Client,
+  GetDomainNameCommand as GetHttpDomain,
+  UpdateDomainNameCommand as UpdateHttpDomain,
+} from '@aws-sdk/client-apigatewayv2';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ApiGatewayDomains } from '../../../../shared/adapters/aws/api-gateway.js';
+import { InputError, ThrottledError } from '../../../../shared/errors.js';
+import { rollDomains } from '../../../../shared/pipeline/roll.js';
+import { FakeClock, MemoryNotifier, memoryLog } from '../../../fakes/fakes.js';
+
+const rest = mockClient(APIGatewayClient);
+const http = mockClient(ApiGatewayV2Client);
+const URI = 's3://trustroll-bucket/truststore/truststore.pem';
+
+const gateway = () =>
+  new ApiGatewayDomains(
+    new APIGatewayClient({ region: 'us-east-1' }),
+    new ApiGatewayV2Client({ region: 'us-east-1' }),
+    [
+      { name: 'api.example.com', kind: 'REST' },
+      { name: 'http.example.com', kind: 'HTTP' },
+    ],
+    URI,
+  );
+
+const restDomain = (status: string, version: string, warnings: string[] = []) => ({
+  domainName: 'api.example.com',
+  domainNameStatus: status,
+  mutualTlsAuthentication: { truststoreUri: URI, truststoreVersion: version, truststoreWarnings: warnings },
+});
+
+beforeEach(() => {
+  rest.reset();
+  http.reset();
+});
+
+describe('ApiGatewayDomains', () => {
+  it('reads a REST domain: status, truststore version and warnings', async () => {
+    rest.on(GetDomainNameCommand).resolves(restDomain('UPDATING', 'v1', ['w']) as never);
+    expect(await gateway().describe('api.example.com')).toEqual({
+      name: 'api.example.com',
+      status: 'UPDATING',
+      truststoreUri: URI,
+      truststoreVersion: 'v1',
+      warnings: ['w'],
+    });
+    expect(rest.commandCalls(GetDomainNameCommand)[0]!.args[0].input).toEqual({
+      domainName: 'api.example.com',
+    });
+  });
+
+  it('rolls a REST domain with the replace patch on truststoreVersion', async () => {
+    rest.on(GetDomainNameCommand).resolves(restDomain('AVAILABLE', 'v1') as never);
+    rest.on(UpdateDomainNameCommand).resolves({});
+    await gateway().roll('api.example.com', 'v2');
+    expect(rest.commandCalls(UpdateDomainNameCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        domainName: 'api.example.com',
+        patchOperations: [{ op: 'replace', path: '/mutualTlsAuthentication/truststoreVersion', value: 'v2' }],
+      },
+    ]);
+  });
+
+  it('reads and rolls an HTTP API domain through apigatewayv2 MutualTlsAuthentication', async () => {
+    http.on(GetHttpDomain).resolves({
+      DomainName: 'http.example.com',
+      DomainNameConfigurations: [{ DomainNameStatus: 'AVAILABLE' }],
+      MutualTlsAuthentication: { TruststoreUri: URI, TruststoreVersion: 'v1', TruststoreWarnings: [] },
+    });
+    http.on(UpdateHttpDomain).resolves({});
+    expect(await gateway().describe('http.example.com')).toMatchObject({
+      status: 'AVAILABLE',
+      truststoreVersion: 'v1',
+    });
+    await gateway().roll('http.example.com', 'v2');
+    expect(http.commandCalls(UpdateHttpDomain).map((c) => c.args[0].input)).toEqual([
+      {
+        DomainName: 'http.example.com',
+        MutualTlsAuthentication: { TruststoreUri: URI, TruststoreVersion: 'v2' },
+      },
+    ]);
+    expect(rest.calls()).toHaveLength(0);
+  });
+
+  it('refuses to roll a domain whose truststore is another bucket or key, and says so', async () => {
+    rest.on(GetDomainNameCommand).resolves({
+      ...restDomain('AVAILABLE', 'v1'),
+      mutualTlsAuthentication: { truststoreUri: 's3://someone-else/ts.pem', truststoreVersion: 'x' },
+    } as never);
+    await expect(gateway().roll('api.example.com', 'v2')).rejects.toThrow(InputError);
+    await expect(gateway().roll('api.example.com', 'v2')).rejects.toThrow(
+      /uses the truststore s3:\/\/someone-else\/ts\.pem/,
+    );
+    expect(rest.commandCalls(UpdateDomainNameCommand)).toHaveLength(0);
+  });
+
+  it('maps TooManyRequestsException to ThrottledError', async () => {
+    rest.on(GetDomainNameCommand).resolves(restDomain('AVAILABLE', 'v1') as never);
+    rest
+      .on(UpdateDomainNameCommand)
+      .rejects(new TooManyRequestsException({ message: 'slow down', $metadata: { httpStatusCode: 429 } }));
+    await expect(gateway().roll('api.example.com', 'v2')).rejects.toBeInstanceOf(ThrottledError);
+  });
+});
+
+describe('rollDomains through the REST adapter', () => {
+  const deps = () => ({
+    gateway: gateway(),
+    notifier: new MemoryNotifier(),
+    clock: new FakeClock(),
+    log: memoryLog(),
+    config: { domains: ['api.example.com'], pollIntervalMs: 5000, minUpdateIntervalMs: 30_000 },
+  });
+
+  it('polls until AVAILABLE, reads warnings, and rolls back when the new version brings new ones', async () => {
+    let version = 'v1';
+    let reads = 0;
+    rest.on(UpdateDomainNameCommand).callsFake((input) => {
+      version = input.patchOperations[0].value;
+      reads = 0;
+      return {};
+    });
+    rest.on(GetDomainNameCommand).callsFake(() => {
+      reads++;
+      const status = version !== 'v1' && reads <= 2 ? 'UPDATING' : 'AVAILABLE';
+      return restDomain(status, version, version === 'v2' ? ['Certificate CN=Weak is invalid'] : []);
+    });
+    const d = deps();
+    const report = await rollDomains('v2', d, { revision: 2 });
+    expect(report.domains).toEqual([
+      {
+        domain: 'api.example.com',
+        from: 'v1',
+        to: 'v2',
+        outcome: 'rolled-back',
+        newWarnings: ['Certificate CN=Weak is invalid'],
+      },
+    ]);
+    expect(
+      rest.commandCalls(UpdateDomainNameCommand).map((c) => c.args[0].input.patchOperations![0]!.value),
+    ).toEqual(['v2', 'v1']);
+    // Status reads while UPDATING are spaced by the poll interval; the roll-back waits out the 30 s pacing.
+    expect(d.clock.sleeps).toContain(5000);
+    expect(d.clock.sleeps.some((ms) => ms > 5000 && ms <= 30_000)).toBe(true);
+    expect(d.notifier.types()).toEqual(['truststore.roll-failed']);
+    expect(d.notifier.sent[0]!.body).toMatch(/rolled back to version v1/);
+  });
+
+  it('backs off on TooManyRequestsException and rolls once it is allowed', async () => {
+    let version = 'v1';
+    rest.on(GetDomainNameCommand).callsFake(() => restDomain('AVAILABLE', version));
+    rest
+      .on(UpdateDomainNameCommand)
+      .rejectsOnce(new TooManyRequestsException({ message: 'slow down', $metadata: { httpStatusCode: 429 } }))
+      .callsFake((input) => {
+        version = input.patchOperations[0].value;
+        return {};
+      });
+    const d = deps();
+    const report = await rollDomains('v2', d, { revision: 2 });
+    expect(report.domains).toMatchObject([{ outcome: 'rolled', from: 'v1', to: 'v2' }]);
+    expect(rest.commandCalls(UpdateDomainNameCommand)).toHaveLength(2);
+    expect(d.clock.sleeps.slice(0, 2)).toEqual([2000, 28000]);
+    expect(d.notifier.types()).toEqual(['truststore.rolled']);
+  });
+
+  it('leaves a domain alone that is already on the version', async () => {
+    rest.on(GetDomainNameCommand).resolves(restDomain('AVAILABLE', 'v2') as never);
+    const report = await rollDomains('v2', deps(), { revision: 2 });
+    expect(report.domains).toMatchObject([{ outcome: 'unchanged' }]);
+    expect(rest.commandCalls(UpdateDomainNameCommand)).toHaveLength(0);
+  });
+});

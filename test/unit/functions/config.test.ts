@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, readConfig } from '../../../functions/lib/config.js';
+import { decodeS3Key } from '../../../functions/lib/events.js';
+
+const base = {
+  TRUSTROLL_BUCKET: 'b-bucket',
+  TRUSTROLL_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:trustroll-alerts',
+};
+
+describe('Lambda configuration', () => {
+  it('reads domains with their API type and applies documented defaults', () => {
+    const config = readConfig({ ...base, TRUSTROLL_DOMAINS: 'api.example.com, Mtls.Example.org:http' });
+    expect(config.domains).toEqual([
+      { name: 'api.example.com', kind: 'REST' },
+      { name: 'mtls.example.org', kind: 'HTTP' },
+    ]);
+    expect(config).toMatchObject({
+      expiringDays: 30,
+      minUpdateIntervalMs: 30_000,
+      maxUploadBytes: 2 * 1024 * 1024,
+    });
+  });
+
+  it('reports every problem at once, saying what to fix', () => {
+    const read = () =>
+      readConfig({
+        TRUSTROLL_TOPIC_ARN: 'not-an-arn',
+        TRUSTROLL_DOMAINS: 'api.example.com:SOAP',
+        TRUSTROLL_EXPIRING_DAYS: 'soon',
+      });
+    expect(read).toThrow(ConfigError);
+    expect(read).toThrow(
+      /TRUSTROLL_BUCKET is required; TRUSTROLL_TOPIC_ARN must be an SNS topic ARN; got "not-an-arn"; TRUSTROLL_DOMAINS: "api.example.com:SOAP" must end in :REST or :HTTP; TRUSTROLL_EXPIRING_DAYS must be a whole number/,
+    );
+  });
+});
+
+describe('S3 event keys', () => {
+  it('are URL-decoded, with + as space, so unicode and spaces survive', () => {
+    expect(decodeS3Key('inbox/M%C3%BCller+GmbH/ca+b%C3%BCndel.pem')).toBe('inbox/Müller GmbH/ca bündel.pem');
+    expect(decodeS3Key('inbox/acme/a%2Bb.pem')).toBe('inbox/acme/a+b.pem');
+  });
+});
