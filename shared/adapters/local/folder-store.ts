@@ -106,31 +106,22 @@ export class VersionedFolderStore implements ObjectStore {
 
   async list(prefix: string): Promise<ObjectSummary[]> {
     const out: ObjectSummary[] = [];
-    const walk = async (dir: string): Promise<void> => {
-      let entries: import('node:fs').Dirent[];
-      try {
-        entries = await readdir(dir, { withFileTypes: true });
-      } catch {
-        return;
-      }
-      for (const entry of entries) {
-        if (!entry.isDirectory()) continue;
-        const path = join(dir, entry.name);
-        if (entry.name.endsWith(VERSIONS)) {
-          const key = pathToKey(this.root, path.slice(0, -VERSIONS.length));
-          if (!key.startsWith(prefix)) continue;
-          try {
-            const object = await this.get(key);
-            out.push({ key, size: object.body.length, etag: object.etag, version: object.version });
-          } catch (error) {
-            if (!(error instanceof NotFoundError)) throw error;
-          }
-        } else {
-          await walk(path);
+    // Each key is a `<key>.v` folder; no need to descend into one.
+    await walkTree(
+      this.root,
+      (name, isDir) => isDir && !name.endsWith(VERSIONS),
+      async (path, name, isDir) => {
+        if (!isDir || !name.endsWith(VERSIONS)) return;
+        const key = pathToKey(this.root, path.slice(0, -VERSIONS.length));
+        if (!key.startsWith(prefix)) return;
+        try {
+          const object = await this.get(key);
+          out.push({ key, size: object.body.length, etag: object.etag, version: object.version });
+        } catch (error) {
+          if (!(error instanceof NotFoundError)) throw error;
         }
-      }
-    };
-    await walk(this.root);
+      },
+    );
     return out.sort((a, b) => (a.key < b.key ? -1 : 1));
   }
 
@@ -171,6 +162,30 @@ export class VersionedFolderStore implements ObjectStore {
 }
 
 const name = (n: number): string => String(n).padStart(6, '0');
+
+/**
+ * Visits every entry below `dir` (files and folders; a folder that does not exist is empty),
+ * descending into the folders `descend` accepts.
+ */
+const walkTree = async (
+  dir: string,
+  descend: (name: string, isDir: boolean) => boolean,
+  visit: (path: string, name: string, isDir: boolean) => Promise<void>,
+): Promise<void> => {
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    const isDir = entry.isDirectory();
+    if (!isDir && !entry.isFile()) continue;
+    await visit(path, entry.name, isDir);
+    if (isDir && descend(entry.name, isDir)) await walkTree(path, descend, visit);
+  }
+};
 
 /**
  * A plain folder as an object store (the inbox people copy files into, archive/, rejected/):
@@ -233,29 +248,20 @@ export class PlainFolderStore implements ObjectStore {
 
   async list(prefix: string): Promise<ObjectSummary[]> {
     const out: ObjectSummary[] = [];
-    const walk = async (dir: string): Promise<void> => {
-      let entries: import('node:fs').Dirent[];
-      try {
-        entries = await readdir(dir, { withFileTypes: true });
-      } catch {
-        return;
-      }
-      for (const entry of entries) {
-        // Hidden files are editors' and copy tools' temporaries, not uploads.
-        if (entry.name.startsWith('.') || entry.name.endsWith('.tmp')) continue;
-        const path = join(dir, entry.name);
-        if (entry.isDirectory()) {
-          await walk(path);
-        } else if (entry.isFile()) {
-          const key = `${this.prefix}${pathToKey(this.root, path)}`;
-          if (!key.startsWith(prefix)) continue;
-          const info = await stat(path).catch(() => undefined);
-          if (info)
-            out.push({ key, size: info.size, etag: '', version: `${Math.trunc(info.mtimeMs)}-${info.size}` });
-        }
-      }
-    };
-    await walk(this.root);
+    // Hidden files are editors' and copy tools' temporaries, not uploads.
+    const visible = (name: string) => !name.startsWith('.') && !name.endsWith('.tmp');
+    await walkTree(
+      this.root,
+      (name, isDir) => isDir && visible(name),
+      async (path, name, isDir) => {
+        if (isDir || !visible(name)) return;
+        const key = `${this.prefix}${pathToKey(this.root, path)}`;
+        if (!key.startsWith(prefix)) return;
+        const info = await stat(path).catch(() => undefined);
+        if (info)
+          out.push({ key, size: info.size, etag: '', version: `${Math.trunc(info.mtimeMs)}-${info.size}` });
+      },
+    );
     return out.sort((a, b) => (a.key < b.key ? -1 : 1));
   }
 }
