@@ -1,0 +1,80 @@
+import { App, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { Construct } from 'constructs';
+import {
+  type ManagedDomainProps,
+  TruststorePipeline,
+  type TruststorePipelineProps,
+} from './truststore-pipeline.js';
+
+/** One stage of trustroll (dev, prod, …): the pipeline construct in a stack of its own. */
+export class TrustrollStack extends Stack {
+  readonly pipeline: TruststorePipeline;
+  constructor(
+    scope: Construct,
+    id: string,
+    props: StackProps & { readonly pipeline: TruststorePipelineProps },
+  ) {
+    super(scope, id, props);
+    this.pipeline = new TruststorePipeline(this, 'Pipeline', props.pipeline);
+  }
+}
+
+const list = (value: unknown): string[] =>
+  typeof value === 'string'
+    ? value
+        .split(',')
+        .map((v) => v.trim())
+        .filter(Boolean)
+    : [];
+
+/** `api.example.com` or `api.example.com:HTTP`. */
+export const parseDomains = (value: unknown): ManagedDomainProps[] =>
+  list(value).map((item) => {
+    const [name = '', type = 'REST'] = item.split(':');
+    const upper = type.toUpperCase();
+    if (upper !== 'REST' && upper !== 'HTTP')
+      throw new Error(`-c domains: "${item}" must end in :REST or :HTTP`);
+    return { name, type: upper };
+  });
+
+/**
+ * The ready app: `npx cdk synth|deploy -c stage=dev -c domains=api.example.com[:REST|:HTTP],… -c alertEmail=ops@example.com,…`
+ * Optional: `-c partnerEmails=acme=pki@acme.example,…`, `-c pruneExpired=true`,
+ * `-c customDomain=api.example.com -c certificateArn=arn:aws:acm:…`.
+ * Each stage is its own stack (`trustroll-<stage>`), so dev and prod deploy side by side.
+ */
+export const buildApp = (app: App = new App()): App => {
+  const ctx = (key: string) => app.node.tryGetContext(key);
+  const stage = String(ctx('stage') ?? 'dev');
+  if (!/^[a-z][a-z0-9-]{0,20}$/.test(stage))
+    throw new Error(`-c stage: "${stage}" must be lowercase letters, digits and dashes`);
+  const partnerSubscriptions = list(ctx('partnerEmails')).map((pair) => {
+    const [partner = '', email = ''] = pair.split('=');
+    if (!partner || !email) throw new Error(`-c partnerEmails: "${pair}" must be partner=email`);
+    return { partner, email };
+  });
+  const customDomain = ctx('customDomain');
+  const certificateArn = ctx('certificateArn');
+  if (customDomain && !certificateArn)
+    throw new Error('-c customDomain needs -c certificateArn (an ACM certificate in the region)');
+  new TrustrollStack(app, `trustroll-${stage}`, {
+    description: `trustroll (${stage}): API Gateway mTLS truststore pipeline`,
+    tags: { application: 'trustroll', stage },
+    pipeline: {
+      domains: parseDomains(ctx('domains')),
+      alertEmails: list(ctx('alertEmail')),
+      partnerSubscriptions,
+      pruneExpired: String(ctx('pruneExpired')) === 'true',
+      ...(customDomain
+        ? { customDomain: { domainName: String(customDomain), certificateArn: String(certificateArn) } }
+        : {}),
+    },
+  });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+  return app;
+};
+
+if (process.argv[1] && /infra[/\\]app\.ts$/.test(process.argv[1])) {
+  buildApp().synth();
+}

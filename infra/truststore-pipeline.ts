@@ -1,0 +1,365 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+/** A custom domain whose truststore trustroll keeps current. */
+export interface ManagedDomainProps {
+  /** The custom domain name, e.g. `api.example.com`. */
+  readonly name: string;
+  /** REST APIs (apigateway) or HTTP APIs (apigatewayv2). Default: `REST`. */
+  readonly type?: 'REST' | 'HTTP';
+}
+
+/** A partner who gets the alerts about its own CAs by e-mail (SNS filter policy on `partner`). */
+export interface PartnerSubscriptionProps {
+  /** The partner's inbox folder name (`inbox/<partner>/`). */
+  readonly partner: string;
+  readonly email: string;
+}
+
+/** Have the construct create the mTLS custom domain itself (REST, Regional, TLS 1.2). */
+export interface CustomDomainProps {
+  readonly domainName: string;
+  /** ACM certificate for the domain, in the stack's region. */
+  readonly certificateArn: string;
+  /** Needed for imported or private-CA server certificates. Default: none. */
+  readonly ownershipVerificationCertificateArn?: string;
+}
+
+export interface TruststorePipelineProps {
+  /** Domains to keep on the latest truststore version. Default: none (truststore only). */
+  readonly domains?: readonly ManagedDomainProps[];
+  /** E-mail addresses that receive every alert. Default: none. */
+  readonly alertEmails?: readonly string[];
+  /** Partner e-mail subscriptions, filtered to that partner's alerts. Default: none. */
+  readonly partnerSubscriptions?: readonly PartnerSubscriptionProps[];
+  /** Days before expiry at which a CA is reported. Default: 60, 30, 14, 7, 3, 1. */
+  readonly expiryThresholdsDays?: readonly number[];
+  /** Warn at upload time about CAs expiring within this many days. Default: 30. */
+  readonly expiringDays?: number;
+  /** When the expiry scan runs (EventBridge Scheduler expression). Default: daily at 06:00 UTC. */
+  readonly scanSchedule?: scheduler.ScheduleExpression;
+  /** Remove expired CAs (and CAs left without a root) in the scan. Default: false. */
+  readonly pruneExpired?: boolean;
+  /**
+   * How long old versions of the state and truststore are kept. A domain pinned to an old version
+   * keeps working only while that version exists. Default: 365 days.
+   */
+  readonly noncurrentVersionRetention?: Duration;
+  /** How long archived uploads and their reports are kept. Default: 400 days. */
+  readonly archiveRetention?: Duration;
+  /** What happens to the bucket and topic key when the stack is deleted. Default: RETAIN. */
+  readonly removalPolicy?: RemovalPolicy;
+  /** Create the mTLS custom domain too. Default: none (domains are managed, not created). */
+  readonly customDomain?: CustomDomainProps;
+  /** Lambda log retention. Default: three months. */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const entry = (name: string) => join(here, '..', 'functions', name, 'handler.ts');
+
+export const TRUSTSTORE_KEY = 'truststore/truststore.pem';
+
+/**
+ * trustroll on AWS: a versioned inbox/truststore bucket, S3 → EventBridge → SQS FIFO → ingest
+ * Lambda, a daily expiry scan, an encrypted SNS topic with e-mail subscriptions, alarms, and
+ * least-privilege roles. Optionally the mTLS custom domain itself.
+ *
+ * Note for domains it creates: disable the default execute-api endpoint of the APIs mapped to
+ * it (`disableExecuteApiEndpoint: true`), or clients can bypass mutual TLS.
+ */
+export class TruststorePipeline extends Construct {
+  readonly bucket: s3.Bucket;
+  readonly topic: sns.Topic;
+  readonly queue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly ingestFunction: nodejs.NodejsFunction;
+  readonly scanFunction: nodejs.NodejsFunction;
+  readonly domainName?: apigateway.DomainName;
+
+  constructor(scope: Construct, id: string, props: TruststorePipelineProps = {}) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const domains = props.domains ?? [];
+    const retention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
+
+    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      removalPolicy,
+      lifecycleRules: [{ expiration: Duration.days(365) }],
+    });
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      versioned: true,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      eventBridgeEnabled: true,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'bucket/',
+      removalPolicy,
+      lifecycleRules: [
+        {
+          id: 'old-versions',
+          noncurrentVersionExpiration: props.noncurrentVersionRetention ?? Duration.days(365),
+          expiredObjectDeleteMarker: true,
+        },
+        { id: 'archive', prefix: 'archive/', expiration: props.archiveRetention ?? Duration.days(400) },
+        { id: 'incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
+      ],
+    });
+
+    const key = new kms.Key(this, 'TopicKey', {
+      enableKeyRotation: true,
+      description: 'trustroll alerts topic',
+      removalPolicy,
+    });
+    // CloudWatch alarms publish to the encrypted topic.
+    key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    this.topic = new sns.Topic(this, 'Alerts', {
+      masterKey: key,
+      enforceSSL: true,
+      displayName: 'trustroll',
+    });
+    for (const email of props.alertEmails ?? [])
+      this.topic.addSubscription(new subscriptions.EmailSubscription(email));
+    for (const p of props.partnerSubscriptions ?? []) {
+      this.topic.addSubscription(
+        new subscriptions.EmailSubscription(p.email, {
+          filterPolicy: { partner: sns.SubscriptionFilter.stringFilter({ allowlist: [p.partner] }) },
+        }),
+      );
+    }
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
+      fifo: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.queue = new sqs.Queue(this, 'Uploads', {
+      fifo: true,
+      contentBasedDeduplication: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // Longer than the ingest function may run (rolls wait for AVAILABLE, paced 30 s apart).
+      visibilityTimeout: Duration.minutes(16),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
+    });
+    new events.Rule(this, 'UploadCreated', {
+      description: 'Objects created under inbox/ go to the ingest queue',
+      eventPattern: {
+        source: ['aws.s3'],
+        detailType: ['Object Created'],
+        detail: { bucket: { name: [this.bucket.bucketName] }, object: { key: [{ prefix: 'inbox/' }] } },
+      },
+      // One message group: truststore changes are serialised and batched.
+      targets: [new eventTargets.SqsQueue(this.queue, { messageGroupId: 'truststore' })],
+    });
+
+    const environment = {
+      TRUSTROLL_BUCKET: this.bucket.bucketName,
+      TRUSTROLL_TOPIC_ARN: this.topic.topicArn,
+      TRUSTROLL_DOMAINS: domains.map((d) => `${d.name}:${d.type ?? 'REST'}`).join(','),
+      TRUSTROLL_EXPIRING_DAYS: String(props.expiringDays ?? 30),
+      TRUSTROLL_EXPIRY_THRESHOLDS: (props.expiryThresholdsDays ?? [60, 30, 14, 7, 3, 1]).join(','),
+      TRUSTROLL_PRUNE_EXPIRED: String(props.pruneExpired ?? false),
+      POWERTOOLS_SERVICE_NAME: 'trustroll',
+      POWERTOOLS_METRICS_NAMESPACE: 'trustroll',
+    };
+    const fn = (name: string, id: string, timeout: Duration) => {
+      const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+        retention,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      const role = new iam.Role(this, `${id}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `trustroll ${name} function`,
+      });
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [logGroup.logGroupArn],
+        }),
+      );
+      return new nodejs.NodejsFunction(this, id, {
+        entry: entry(name),
+        handler: 'handler',
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: 512,
+        timeout,
+        role,
+        logGroup,
+        environment,
+        bundling: {
+          format: nodejs.OutputFormat.ESM,
+          target: 'node22',
+          minify: true,
+          sourceMap: false,
+          mainFields: ['module', 'main'],
+          // The AWS SDK is bundled, not taken from the runtime, so its version is the one tested.
+          externalModules: [],
+          forceDockerBundling: false,
+          banner:
+            "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+        },
+      });
+    };
+
+    this.ingestFunction = fn('ingest', 'Ingest', Duration.minutes(15));
+    this.ingestFunction.addEventSource(
+      new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true }),
+    );
+    this.scanFunction = fn('expiry-scan', 'ExpiryScan', Duration.minutes(5));
+
+    const objects = (...prefixes: string[]) => prefixes.map((p) => this.bucket.arnForObjects(`${p}*`));
+    const domainArns = domains.map((d) =>
+      stack.formatArn({ service: 'apigateway', account: '', resource: '/domainnames', resourceName: d.name }),
+    );
+    const allow = (role: iam.IGrantable, actions: string[], resources: string[]) =>
+      role.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources }));
+
+    // Ingest: reads uploads, state and truststore; writes state, truststore, archive, rejected; removes from the inbox.
+    allow(
+      this.ingestFunction,
+      ['s3:GetObject', 's3:GetObjectVersion'],
+      objects('inbox/', 'state/', 'truststore/'),
+    );
+    allow(this.ingestFunction, ['s3:PutObject'], objects('state/', 'truststore/', 'archive/', 'rejected/'));
+    allow(this.ingestFunction, ['s3:DeleteObject'], objects('inbox/'));
+    if (domainArns.length > 0) allow(this.ingestFunction, ['apigateway:GET', 'apigateway:PATCH'], domainArns);
+    allow(this.ingestFunction, ['sns:Publish'], [this.topic.topicArn]);
+    allow(this.ingestFunction, ['kms:GenerateDataKey', 'kms:Decrypt'], [key.keyArn]);
+
+    // Scan: reads the state, remembers alerted thresholds in it; prunes (truststore + roll) only when enabled.
+    allow(this.scanFunction, ['s3:GetObject', 's3:GetObjectVersion'], objects('state/', 'truststore/'));
+    allow(
+      this.scanFunction,
+      ['s3:PutObject'],
+      props.pruneExpired ? objects('state/', 'truststore/') : objects('state/'),
+    );
+    if (props.pruneExpired && domainArns.length > 0)
+      allow(this.scanFunction, ['apigateway:GET', 'apigateway:PATCH'], domainArns);
+    allow(this.scanFunction, ['sns:Publish'], [this.topic.topicArn]);
+    allow(this.scanFunction, ['kms:GenerateDataKey', 'kms:Decrypt'], [key.keyArn]);
+
+    new scheduler.Schedule(this, 'DailyScan', {
+      description: 'trustroll expiry scan',
+      schedule: props.scanSchedule ?? scheduler.ScheduleExpression.cron({ minute: '0', hour: '6' }),
+      target: new schedulerTargets.LambdaInvoke(this.scanFunction, {}),
+    });
+
+    const alarm = (id: string, metric: cloudwatch.IMetric, description: string) =>
+      new cloudwatch.Alarm(this, id, {
+        metric,
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      }).addAlarmAction(new cwActions.SnsAction(this.topic));
+    alarm(
+      'DeadLettersAlarm',
+      this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      'Uploads could not be processed and wait in the dead-letter queue',
+    );
+    for (const [id, f] of [
+      ['Ingest', this.ingestFunction],
+      ['ExpiryScan', this.scanFunction],
+    ] as const) {
+      alarm(
+        `${id}ErrorsAlarm`,
+        f.metricErrors({ period: Duration.minutes(5) }),
+        `trustroll ${id} function failed`,
+      );
+      alarm(
+        `${id}ThrottlesAlarm`,
+        f.metricThrottles({ period: Duration.minutes(5) }),
+        `trustroll ${id} function was throttled`,
+      );
+    }
+
+    if (props.customDomain) {
+      const d = props.customDomain;
+      this.domainName = new apigateway.DomainName(this, 'Domain', {
+        domainName: d.domainName,
+        certificate: acm.Certificate.fromCertificateArn(this, 'DomainCertificate', d.certificateArn),
+        endpointType: apigateway.EndpointType.REGIONAL,
+        securityPolicy: apigateway.SecurityPolicy.TLS_1_2,
+        mtls: { bucket: this.bucket, key: TRUSTSTORE_KEY },
+      });
+      if (d.ownershipVerificationCertificateArn) {
+        (this.domainName.node.defaultChild as apigateway.CfnDomainName).ownershipVerificationCertificateArn =
+          d.ownershipVerificationCertificateArn;
+      }
+    }
+
+    this.suppressReviewedFindings(accessLogs);
+  }
+
+  /** cdk-nag findings that are intended, each acknowledged with the reason a reviewer needs. */
+  private suppressReviewedFindings(accessLogs: s3.Bucket): void {
+    Validations.of(accessLogs).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'This is the access-log bucket of the trustroll bucket; logging it again would recurse.',
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is the dead-letter queue itself.',
+    });
+    const bucketArn = `<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>`;
+    for (const f of [this.ingestFunction, this.scanFunction]) {
+      Validations.of(f).acknowledge({
+        id: 'AwsSolutions::AwsSolutions-L1',
+        reason:
+          'nodejs22.x is the runtime trustroll is built and tested for; moving runtimes is a deliberate upgrade.',
+      });
+      for (const prefix of ['inbox', 'state', 'truststore', 'archive', 'rejected']) {
+        Validations.of(f.role!).acknowledge({
+          id: `AwsSolutions::AwsSolutions-IAM5[Resource::${bucketArn}/${prefix}/*]`,
+          reason: `Object-level access to ${prefix}/ of this one bucket: the objects' keys are not known in advance.`,
+        });
+      }
+    }
+    // Constructs CDK adds at stack level for the bucket's EventBridge switch and the schedule.
+    for (const child of Stack.of(this).node.children) {
+      if (child.node.id.startsWith('BucketNotificationsHandler')) {
+        Validations.of(child).acknowledge({
+          id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+          reason:
+            "CDK's own custom resource that turns on EventBridge notifications for the bucket at deploy time; it needs only log permissions.",
+        });
+      }
+      if (child.node.id.startsWith('SchedulerRoleForTarget')) {
+        Validations.of(child).acknowledge({
+          id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.scanFunction.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
+          reason:
+            'EventBridge Scheduler may invoke the expiry-scan function (and its version qualifiers) only.',
+        });
+      }
+    }
+  }
+}

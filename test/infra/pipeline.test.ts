@@ -1,0 +1,309 @@
+import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildApp, TrustrollStack } from '../../infra/app.js';
+import { TruststorePipeline } from '../../infra/truststore-pipeline.js';
+
+/** Synthesises without bundling the Lambda code (the bundles are checked by `npx cdk synth` in CI). */
+const app = (context: Record<string, string> = {}) =>
+  new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } });
+
+const synth = (context: Record<string, string>) => {
+  const built = buildApp(app(context));
+  const stack = built.node.children.find((c) => c instanceof TrustrollStack) as TrustrollStack;
+  return { stack, template: Template.fromStack(stack) };
+};
+
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
+const statementsOf = (template: Template, roleLogicalId: string): Statement[] => {
+  const policies = template.findResources('AWS::IAM::Policy', {
+    Properties: { Roles: [{ Ref: roleLogicalId }] },
+  });
+  return Object.values(policies).flatMap(
+    (p) =>
+      (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
+        .Statement,
+  );
+};
+const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]).slice().sort();
+const roleId = (stack: Stack, fn: { role?: iam.IRole }) =>
+  stack.getLogicalId(fn.role!.node.defaultChild as iam.CfnRole);
+
+let t: Template;
+let stack: TrustrollStack;
+beforeAll(() => {
+  ({ template: t, stack } = synth({
+    stage: 'prod',
+    domains: 'api.example.com,mtls.example.com:HTTP',
+    alertEmail: 'ops@example.com',
+    partnerEmails: 'acme=pki@acme.example',
+  }));
+});
+
+const bucketRef = () => ({
+  'Fn::GetAtt': [stack.getLogicalId(stack.pipeline.bucket.node.defaultChild as never), 'Arn'],
+});
+const objects = (prefix: string) => ({ 'Fn::Join': ['', [bucketRef(), `/${prefix}/*`]] });
+
+describe('TruststorePipeline resources', () => {
+  it('names the stack after the stage', () => {
+    expect(stack.stackName).toBe('trustroll-prod');
+  });
+
+  it('has a versioned, encrypted, private bucket with EventBridge on, lifecycle rules and TLS only', () => {
+    t.hasResourceProperties('AWS::S3::Bucket', {
+      VersioningConfiguration: { Status: 'Enabled' },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'bucket/' }),
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({
+            Id: 'old-versions',
+            NoncurrentVersionExpiration: { NoncurrentDays: 365 },
+            Status: 'Enabled',
+          }),
+          Match.objectLike({ Id: 'archive', Prefix: 'archive/', ExpirationInDays: 400 }),
+        ]),
+      },
+    });
+    t.hasResourceProperties('Custom::S3BucketNotifications', {
+      NotificationConfiguration: { EventBridgeConfiguration: {} },
+    });
+    t.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('routes Object Created under inbox/ through EventBridge to a FIFO queue in one message group', () => {
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.s3'],
+        'detail-type': ['Object Created'],
+        detail: { bucket: { name: [{ Ref: Match.anyValue() }] }, object: { key: [{ prefix: 'inbox/' }] } },
+      },
+      Targets: [Match.objectLike({ SqsParameters: { MessageGroupId: 'truststore' } })],
+    });
+    t.hasResourceProperties('AWS::SQS::Queue', {
+      FifoQueue: true,
+      ContentBasedDeduplication: true,
+      SqsManagedSseEnabled: true,
+      VisibilityTimeout: 960,
+      RedrivePolicy: { maxReceiveCount: 5, deadLetterTargetArn: Match.anyValue() },
+    });
+    expect(Object.keys(t.findResources('AWS::SQS::Queue', { Properties: { FifoQueue: true } }))).toHaveLength(
+      2,
+    );
+  });
+
+  it('runs both functions on nodejs22.x, ARM64, with log retention and the construct environment', () => {
+    const fns = t.findResources('AWS::Lambda::Function', { Properties: { Runtime: 'nodejs22.x' } });
+    expect(Object.keys(fns)).toHaveLength(2);
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Timeout: 900,
+      Environment: {
+        Variables: Match.objectLike({
+          TRUSTROLL_DOMAINS: 'api.example.com:REST,mtls.example.com:HTTP',
+          TRUSTROLL_EXPIRING_DAYS: '30',
+          TRUSTROLL_EXPIRY_THRESHOLDS: '60,30,14,7,3,1',
+          TRUSTROLL_PRUNE_EXPIRED: 'false',
+        }),
+      },
+      LoggingConfig: { LogGroup: Match.anyValue() },
+    });
+    t.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 2);
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  it('schedules the expiry scan daily with EventBridge Scheduler', () => {
+    t.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 6 * * ? *)',
+      Target: Match.objectLike({
+        Arn: {
+          'Fn::GetAtt': [stack.getLogicalId(stack.pipeline.scanFunction.node.defaultChild as never), 'Arn'],
+        },
+      }),
+    });
+  });
+
+  it('has an encrypted topic with team and partner-filtered e-mail subscriptions', () => {
+    t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    t.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+      FilterPolicy: Match.absent(),
+    });
+    t.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'pki@acme.example',
+      FilterPolicy: { partner: ['acme'] },
+    });
+    t.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  it('alarms on dead letters, function errors and throttles, to the topic', () => {
+    const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')) as {
+      Properties: { MetricName: string; AlarmActions: unknown[] };
+    }[];
+    expect(alarms.map((a) => a.Properties.MetricName).sort()).toEqual([
+      'ApproximateNumberOfMessagesVisible',
+      'Errors',
+      'Errors',
+      'Throttles',
+      'Throttles',
+    ]);
+    for (const a of alarms)
+      expect(a.Properties.AlarmActions).toEqual([
+        { Ref: stack.getLogicalId(stack.pipeline.topic.node.defaultChild as never) },
+      ]);
+  });
+});
+
+describe('least privilege', () => {
+  it('gives the ingest role exactly the statements it needs', () => {
+    const statements = statementsOf(t, roleId(stack, stack.pipeline.ingestFunction));
+    const simplified = statements.map((s) => ({ actions: actions(s), resource: s.Resource }));
+    const domainArn = (name: string) => ({
+      'Fn::Join': [
+        '',
+        ['arn:', { Ref: 'AWS::Partition' }, ':apigateway:', { Ref: 'AWS::Region' }, `::/domainnames/${name}`],
+      ],
+    });
+    const byAction = (a: string[]) =>
+      simplified.filter((s) => JSON.stringify(s.actions) === JSON.stringify(a)).map((s) => s.resource);
+    expect(byAction(['s3:GetObject', 's3:GetObjectVersion'])).toEqual([
+      [objects('inbox'), objects('state'), objects('truststore')],
+    ]);
+    expect(byAction(['s3:PutObject'])).toEqual([
+      [objects('state'), objects('truststore'), objects('archive'), objects('rejected')],
+    ]);
+    expect(byAction(['s3:DeleteObject'])).toEqual([objects('inbox')]);
+    expect(byAction(['apigateway:GET', 'apigateway:PATCH'])).toEqual([
+      [domainArn('api.example.com'), domainArn('mtls.example.com')],
+    ]);
+    expect(byAction(['sns:Publish'])).toEqual([
+      { Ref: stack.getLogicalId(stack.pipeline.topic.node.defaultChild as never) },
+    ]);
+    expect(byAction(['kms:Decrypt', 'kms:GenerateDataKey'])).toHaveLength(1);
+    expect(byAction(['logs:CreateLogStream', 'logs:PutLogEvents'])).toHaveLength(1);
+    // SQS consumption comes from the event source mapping.
+    expect(
+      byAction([
+        'sqs:ChangeMessageVisibility',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+        'sqs:ReceiveMessage',
+      ]),
+    ).toHaveLength(1);
+    expect(simplified).toHaveLength(8);
+  });
+
+  it('gives the scan role read access and state writes only (pruning off)', () => {
+    const statements = statementsOf(t, roleId(stack, stack.pipeline.scanFunction)).map((s) => ({
+      actions: actions(s),
+      resource: s.Resource,
+    }));
+    const byAction = (a: string[]) =>
+      statements.filter((s) => JSON.stringify(s.actions) === JSON.stringify(a)).map((s) => s.resource);
+    expect(byAction(['s3:GetObject', 's3:GetObjectVersion'])).toEqual([
+      [objects('state'), objects('truststore')],
+    ]);
+    expect(byAction(['s3:PutObject'])).toEqual([objects('state')]);
+    expect(statements.some((s) => s.actions.some((a) => a.startsWith('apigateway:')))).toBe(false);
+    expect(statements.some((s) => s.actions.includes('s3:DeleteObject'))).toBe(false);
+    expect(statements).toHaveLength(5);
+  });
+
+  it('uses no wildcard action anywhere in the stack', () => {
+    const policies = Object.values(t.findResources('AWS::IAM::Policy')) as {
+      Properties: { PolicyDocument: { Statement: Statement[] } };
+    }[];
+    const all = policies.flatMap((p) => p.Properties.PolicyDocument.Statement.flatMap(actions));
+    expect(all.length).toBeGreaterThan(10);
+    expect(all.filter((a) => a.includes('*'))).toEqual([]);
+  });
+});
+
+describe('cdk-nag AwsSolutionsChecks', () => {
+  it('reports no error on the stack (each acknowledgment carries a reason)', () => {
+    const built = buildApp(app({ stage: 'dev', domains: 'api.example.com' }));
+    expect(() => built.synth()).not.toThrow();
+  });
+
+  it('fails synthesis when a permission is widened, so the gate is real', () => {
+    const a = app();
+    const s = new Stack(a, 'Widened');
+    const pipeline = new TruststorePipeline(s, 'Pipeline', { domains: [{ name: 'api.example.com' }] });
+    pipeline.ingestFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }));
+    Validations.of(a).addPlugins(new AwsSolutionsChecks(a));
+    expect(() => a.synth()).toThrow();
+  });
+});
+
+describe('options', () => {
+  it('creates the mTLS custom domain when asked: REST, Regional, TLS_1_2, our truststore', () => {
+    const { template } = synth({
+      customDomain: 'api.example.com',
+      certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc',
+    });
+    template.hasResourceProperties('AWS::ApiGateway::DomainName', {
+      DomainName: 'api.example.com',
+      EndpointConfiguration: { Types: ['REGIONAL'] },
+      SecurityPolicy: 'TLS_1_2',
+      MutualTlsAuthentication: {
+        TruststoreUri: {
+          'Fn::Join': ['', ['s3://', { Ref: Match.anyValue() }, '/truststore/truststore.pem']],
+        },
+      },
+    });
+  });
+
+  it('lets the scan prune and roll when pruning is on', () => {
+    const a = app();
+    const s = new Stack(a, 'Pruning');
+    const p = new TruststorePipeline(s, 'Pipeline', {
+      pruneExpired: true,
+      domains: [{ name: 'api.example.com' }],
+      archiveRetention: Duration.days(30),
+    });
+    const template = Template.fromStack(s);
+    const statements = statementsOf(
+      template,
+      s.getLogicalId(p.scanFunction.role!.node.defaultChild as iam.CfnRole),
+    ).map(actions);
+    expect(statements).toContainEqual(['apigateway:GET', 'apigateway:PATCH']);
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([Match.objectLike({ Id: 'archive', ExpirationInDays: 30 })]),
+      },
+    });
+  });
+
+  it('refuses bad context with a message saying what to fix', () => {
+    expect(() => buildApp(app({ domains: 'api.example.com:SOAP' }))).toThrow(/must end in :REST or :HTTP/);
+    expect(() => buildApp(app({ customDomain: 'api.example.com' }))).toThrow(/needs -c certificateArn/);
+  });
+});
