@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PlainFolderStore, VersionedFolderStore } from '../../../../shared/adapters/local/folder-store.js';
-import { ConflictError, InputError, NotFoundError } from '../../../../shared/errors.js';
-import type { ObjectStore } from '../../../../shared/ports.js';
+import { InputError } from '../../../../shared/errors.js';
 import { contract } from '../../../contracts/object-store.js';
 import { MemoryStore } from '../../../fakes/memory-store.js';
 
