@@ -4,9 +4,11 @@ import { bundleBench } from './bundle.bench.js';
 import { ingestBench, landingBench } from './ingest.bench.js';
 import { lintBench } from './lint.bench.js';
 import { note } from './report.js';
+import { scanBench } from './scan.bench.js';
 
 note(`trustroll bench — node ${process.version}, ${new Date().toISOString()}`);
 await lintBench();
 await ingestBench();
+await scanBench();
 await landingBench();
 await bundleBench();

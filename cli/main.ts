@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerIngest } from './commands/ingest.js';
 import { registerLint } from './commands/lint.js';
+import { registerScan } from './commands/scan.js';
 import { registerUp } from './commands/up.js';
 import { type Io, processIo, UsageError } from './io.js';
 
@@ -16,6 +17,7 @@ export const buildProgram = (io: Io, exit: (code: number) => void): Command => {
   registerLint(program, io, exit);
   registerUp(program, io, exit);
   registerIngest(program, io, exit);
+  registerScan(program, io, exit);
   return program;
 };
 

@@ -67,6 +67,7 @@ export type EventType =
   | 'upload.private-key'
   | 'truststore.rolled'
   | 'truststore.roll-failed'
+  | 'truststore.pruned'
   | 'ca.expiring'
   | 'ca.expired';
 

@@ -3,6 +3,7 @@ import { LocalEndpoint } from '../../shared/adapters/local/endpoint.js';
 import { consoleLog } from '../../shared/adapters/local/log.js';
 import { type IngestDeps, ingestUploads } from '../../shared/pipeline/ingest.js';
 import { rollDomains } from '../../shared/pipeline/roll.js';
+import { scanExpiry } from '../../shared/pipeline/scan.js';
 import { loadState } from '../../shared/pipeline/state-store.js';
 import { systemClock } from '../../shared/ports.js';
 import { KEYS, latestPublished } from '../../shared/truststore/state.js';
@@ -27,6 +28,7 @@ interface UpFlags {
   readonly debounceMs: number;
   readonly pollMs: number;
   readonly demo: boolean;
+  readonly scanHours: number;
 }
 
 export const registerUp = (program: Command, io: Io, exit: (code: number) => void): void => {
@@ -58,6 +60,12 @@ export const registerUp = (program: Command, io: Io, exit: (code: number) => voi
     )
     .option('--poll-ms <ms>', 'how often to look at the inbox', parseCount('--poll-ms'), 250)
     .option('--no-demo', 'do not write the demo PKI on first run')
+    .option(
+      '--scan-hours <hours>',
+      'run the expiry scan on start and then every this many hours (0: never)',
+      parseCount('--scan-hours'),
+      24,
+    )
     .action(async (flags: UpFlags) => {
       const code = await up(flags, io);
       exit(code);
@@ -113,6 +121,16 @@ const up = async (flags: UpFlags, io: Io): Promise<number> => {
     }
   };
 
+  const scan = async () => {
+    try {
+      await scanExpiry({ store, clock: systemClock, log, notifier: deps.notifier });
+    } catch (error) {
+      log.error('expiry scan failed', { error: (error as Error).message });
+    }
+  };
+  await scan();
+  const scanTimer = flags.scanHours > 0 ? setInterval(scan, flags.scanHours * 3_600_000) : undefined;
+
   let stopping = false;
   const tick = async () => {
     while (!stopping) {
@@ -132,6 +150,7 @@ const up = async (flags: UpFlags, io: Io): Promise<number> => {
     process.once('SIGTERM', stop);
   });
   stopping = true;
+  if (scanTimer) clearInterval(scanTimer);
   io.out('\nstopping: finishing the current step…\n');
   await loop;
   await endpoint.stop();

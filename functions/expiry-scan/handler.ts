@@ -4,19 +4,39 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { ScheduledEvent } from 'aws-lambda';
 import { type ScanReport, scanExpiry } from '../../shared/pipeline/scan.js';
-import { wire } from '../lib/wiring.js';
+import { wire, wireGateway } from '../lib/wiring.js';
 
 const w = wire();
+// Pruning rolls the domains; without it the scan never touches API Gateway.
+const gateway = w.config.pruneExpired && w.config.domains.length > 0 ? await wireGateway(w) : undefined;
 
 /** The daily schedule (EventBridge Scheduler) → one expiry scan of the truststore. */
-export const lambdaHandler = async (_event: ScheduledEvent): Promise<Omit<ScanReport, 'entries'>> => {
-  const report = await scanExpiry({ store: w.store, clock: w.clock, log: w.log });
+export const lambdaHandler = async (
+  _event: ScheduledEvent,
+): Promise<Omit<ScanReport, 'entries' | 'alerts'> & { alerts: number }> => {
+  const report = await scanExpiry({
+    store: w.store,
+    clock: w.clock,
+    log: w.log,
+    notifier: w.notifier,
+    ...(gateway ? { gateway } : {}),
+    config: {
+      thresholds: w.config.expiryThresholds,
+      prune: w.config.pruneExpired,
+      roll: {
+        domains: gateway ? w.config.domains.map((d) => d.name) : [],
+        minUpdateIntervalMs: w.config.minUpdateIntervalMs,
+        pollIntervalMs: w.config.pollIntervalMs,
+        updateTimeoutMs: w.config.updateTimeoutMs,
+      },
+    },
+  });
   w.metrics.addMetric('CertificatesInTruststore', MetricUnit.Count, report.certificates);
   if (report.nearestExpiryDays !== undefined) {
     w.metrics.addMetric('DaysToNearestExpiry', MetricUnit.Count, report.nearestExpiryDays);
   }
-  const { entries: _entries, ...summary } = report;
-  return summary;
+  const { entries: _entries, alerts, ...summary } = report;
+  return { ...summary, alerts: alerts.length };
 };
 
 export const handler = middy(lambdaHandler)

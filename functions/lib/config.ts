@@ -10,6 +10,8 @@ export interface FunctionConfig {
   readonly minUpdateIntervalMs: number;
   readonly pollIntervalMs: number;
   readonly updateTimeoutMs: number;
+  readonly expiryThresholds: readonly number[];
+  readonly pruneExpired: boolean;
 }
 
 export class ConfigError extends Error {
@@ -23,7 +25,8 @@ const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}
  * TRUSTROLL_BUCKET, TRUSTROLL_TOPIC_ARN (required); TRUSTROLL_DOMAINS (`name[:REST|HTTP],…`,
  * default none); TRUSTROLL_EXPIRING_DAYS (30); TRUSTROLL_MAX_UPLOAD_BYTES (2097152);
  * TRUSTROLL_MIN_UPDATE_INTERVAL_MS (30000); TRUSTROLL_POLL_INTERVAL_MS (5000);
- * TRUSTROLL_UPDATE_TIMEOUT_MS (240000).
+ * TRUSTROLL_UPDATE_TIMEOUT_MS (240000); TRUSTROLL_EXPIRY_THRESHOLDS (`60,30,14,7,3,1`);
+ * TRUSTROLL_PRUNE_EXPIRED (`false`).
  */
 export const readConfig = (env: NodeJS.ProcessEnv): FunctionConfig => {
   const problems: string[] = [];
@@ -59,6 +62,16 @@ export const readConfig = (env: NodeJS.ProcessEnv): FunctionConfig => {
       problems.push(`TRUSTROLL_DOMAINS: "${item}" must end in :REST or :HTTP`);
     domains.push({ name: name.toLowerCase(), kind: upper === 'HTTP' ? 'HTTP' : 'REST' });
   }
+  const thresholdsRaw = env.TRUSTROLL_EXPIRY_THRESHOLDS?.trim() || '60,30,14,7,3,1';
+  const expiryThresholds = thresholdsRaw.split(',').map((t) => Number(t.trim()));
+  if (expiryThresholds.some((t) => !Number.isInteger(t) || t < 1)) {
+    problems.push(
+      `TRUSTROLL_EXPIRY_THRESHOLDS must be whole numbers of days (at least 1), comma-separated; got "${thresholdsRaw}"`,
+    );
+  }
+  const prune = (env.TRUSTROLL_PRUNE_EXPIRED ?? 'false').trim().toLowerCase();
+  if (prune !== 'true' && prune !== 'false')
+    problems.push(`TRUSTROLL_PRUNE_EXPIRED must be true or false; got "${prune}"`);
   const config: FunctionConfig = {
     bucket,
     topicArn,
@@ -68,6 +81,8 @@ export const readConfig = (env: NodeJS.ProcessEnv): FunctionConfig => {
     minUpdateIntervalMs: number('TRUSTROLL_MIN_UPDATE_INTERVAL_MS', 30_000, 0),
     pollIntervalMs: number('TRUSTROLL_POLL_INTERVAL_MS', 5_000, 0),
     updateTimeoutMs: number('TRUSTROLL_UPDATE_TIMEOUT_MS', 240_000, 1_000),
+    expiryThresholds,
+    pruneExpired: prune === 'true',
   };
   if (problems.length > 0) {
     throw new ConfigError(`trustroll is misconfigured: ${problems.join('; ')}.`);

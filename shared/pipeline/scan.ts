@@ -1,11 +1,36 @@
-import type { Clock, Log, ObjectStore } from '../ports.js';
-import type { Entry } from '../truststore/state.js';
-import { loadState } from './state-store.js';
+import { ConflictError } from '../errors.js';
+import type { Severity } from '../finding.js';
+import type { Clock, DomainGateway, Log, Notification, Notifier, ObjectStore } from '../ports.js';
+import {
+  type Entry,
+  latestPublished,
+  MAX_HISTORY,
+  renderState,
+  type TruststoreState,
+} from '../truststore/state.js';
+import { notification } from './notifications.js';
+import { type RollConfig, type RollReport, rollDomains } from './roll.js';
+import { loadState, publishTruststore, recordVersion, saveState, sha256 } from './state-store.js';
+
+export const DEFAULT_THRESHOLDS: readonly number[] = [60, 30, 14, 7, 3, 1];
+
+export interface ScanConfig {
+  /** Days before expiry at which a CA is reported, once per crossing. Default 60, 30, 14, 7, 3, 1. */
+  readonly thresholds?: readonly number[];
+  /** Remove expired CAs and the CAs left without a path to a root. Default false. */
+  readonly prune?: boolean;
+  /** Domains to roll after a prune. */
+  readonly roll?: RollConfig;
+}
 
 export interface ScanDeps {
   readonly store: ObjectStore;
   readonly clock: Clock;
   readonly log: Log;
+  readonly notifier?: Notifier;
+  /** Needed only when pruning rolls domains. */
+  readonly gateway?: DomainGateway;
+  readonly config?: ScanConfig;
 }
 
 export interface ExpiryLine {
@@ -15,6 +40,10 @@ export interface ExpiryLine {
   readonly notAfter: string;
   /** Whole days until notAfter (negative once expired). */
   readonly days: number;
+  /** When clients under this CA stop working: the first expiry on its path to the root. */
+  readonly chainBreaksAt: string;
+  /** The certificate on the path that expires first (this CA itself, or an ancestor). */
+  readonly chainBreaksBecause: string;
 }
 
 export interface ScanReport {
@@ -23,6 +52,13 @@ export interface ScanReport {
   readonly nearestExpiryDays?: number;
   /** Every entry, soonest expiry first. */
   readonly entries: readonly ExpiryLine[];
+  /** Alerts sent by this scan (new threshold crossings only). */
+  readonly alerts: readonly Notification[];
+  /** Fingerprints removed by pruning. */
+  readonly pruned: readonly string[];
+  readonly version?: string;
+  readonly roll?: RollReport;
+  readonly errors: readonly string[];
 }
 
 const DAY = 86_400_000;
@@ -30,29 +66,308 @@ const DAY = 86_400_000;
 export const daysUntil = (notAfter: string, now: Date): number =>
   Math.floor((Date.parse(notAfter) - now.getTime()) / DAY);
 
-export const expiryLines = (entries: readonly Entry[], now: Date): ExpiryLine[] =>
-  entries
-    .map((e) => ({
-      fingerprint: e.fingerprint,
-      subject: e.subject,
-      partner: e.partner,
-      notAfter: e.notAfter,
-      days: daysUntil(e.notAfter, now),
-    }))
+/** Entries by subject key, to walk from a CA to its root without parsing certificates. */
+const indexBySubject = (entries: readonly Entry[]) => {
+  const map = new Map<string, Entry[]>();
+  for (const e of entries) {
+    const list = map.get(e.subjectKey);
+    if (list) list.push(e);
+    else map.set(e.subjectKey, [e]);
+  }
+  return map;
+};
+
+/** The path from an entry up to its root through issuer names (the latest-expiring issuer when several). */
+const pathToRoot = (entry: Entry, bySubject: Map<string, Entry[]>): Entry[] => {
+  const path = [entry];
+  const seen = new Set([entry.fingerprint]);
+  let current = entry;
+  while (current.issuerKey !== current.subjectKey) {
+    const issuers = (bySubject.get(current.issuerKey) ?? []).filter((e) => !seen.has(e.fingerprint));
+    if (issuers.length === 0) break;
+    current = issuers.reduce((a, b) => (a.notAfter >= b.notAfter ? a : b));
+    seen.add(current.fingerprint);
+    path.push(current);
+  }
+  return path;
+};
+
+export const expiryLines = (entries: readonly Entry[], now: Date): ExpiryLine[] => {
+  const bySubject = indexBySubject(entries);
+  return entries
+    .map((e) => {
+      const first = pathToRoot(e, bySubject).reduce((a, b) => (b.notAfter < a.notAfter ? b : a));
+      return {
+        fingerprint: e.fingerprint,
+        subject: e.subject,
+        partner: e.partner,
+        notAfter: e.notAfter,
+        days: daysUntil(e.notAfter, now),
+        chainBreaksAt: first.notAfter,
+        chainBreaksBecause: first.subject,
+      };
+    })
     .sort((a, b) => a.days - b.days || (a.subject < b.subject ? -1 : 1));
+};
+
+/** The alert level of a CA: the smallest threshold it is within, or 0 once expired. */
+export const levelOf = (days: number, thresholds: readonly number[]): number | undefined => {
+  if (days < 0) return 0;
+  const crossed = thresholds.filter((t) => days <= t);
+  return crossed.length === 0 ? undefined : Math.min(...crossed);
+};
+
+const severityOf = (level: number): Severity => (level === 0 ? 'error' : level <= 30 ? 'warning' : 'info');
 
 /**
- * Reads the current truststore state and reports, per CA, the days until it expires, soonest
- * first. (Threshold alerts and pruning build on this: see the expiry issue.)
+ * The expiry scan.
+ * 1. For every CA: days until notAfter, and when its clients break (the first expiry on its
+ *    path to the root — an intermediate can outlive its root).
+ * 2. A CA that crossed a threshold it was not alerted for gets one alert (severity rising as
+ *    expiry nears, error once expired), addressed to its partner. A CA with a same-subject
+ *    successor that expires later (renewed) is not alerted.
+ * 3. The thresholds alerted are remembered in the state (compare-and-set), so re-runs, retried
+ *    Lambdas and two scans on one day send nothing new.
+ * 4. With pruning on: expired CAs, and the CAs whose path to a root then breaks, are removed in
+ *    one new version that is published and rolled like any other; the alert lists them.
  */
 export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
-  const { state } = await loadState(deps.store);
-  const entries = expiryLines(state.entries, deps.clock.now());
-  const nearest = entries[0]?.days;
-  deps.log.info('expiry scanned', { certificates: entries.length, nearestExpiryDays: nearest ?? null });
+  const thresholds = [...(deps.config?.thresholds ?? DEFAULT_THRESHOLDS)].sort((a, b) => b - a);
+  const errors: string[] = [];
+  for (let attempt = 1; ; attempt++) {
+    const { state, etag } = await loadState(deps.store);
+    const now = deps.clock.now();
+    const lines = expiryLines(state.entries, now);
+    const bySubject = indexBySubject(state.entries);
+    const alerted = { ...(state.expiryAlerts ?? {}) };
+    const due: { entry: Entry; line: ExpiryLine; level: number }[] = [];
+    const live = new Set(state.entries.map((e) => e.fingerprint));
+    for (const fp of Object.keys(alerted)) if (!live.has(fp)) delete alerted[fp];
+    const byFingerprint = new Map(state.entries.map((e) => [e.fingerprint, e]));
+    for (const line of lines) {
+      const entry = byFingerprint.get(line.fingerprint)!;
+      const level = levelOf(line.days, thresholds);
+      const renewed = (bySubject.get(entry.subjectKey) ?? []).some(
+        (o) => o !== entry && o.notAfter > entry.notAfter,
+      );
+      if (level === undefined || renewed) {
+        delete alerted[entry.fingerprint];
+        continue;
+      }
+      const previous = alerted[entry.fingerprint]?.level;
+      if (previous !== undefined && previous <= level) continue;
+      alerted[entry.fingerprint] = { level, at: now.toISOString() };
+      due.push({ entry, line, level });
+    }
+
+    const pruned = deps.config?.prune ? prunable(state.entries, now) : [];
+    const next =
+      pruned.length > 0 ? pruneState(state, pruned, alerted, now) : { ...state, expiryAlerts: alerted };
+    const unchanged =
+      due.length === 0 && pruned.length === 0 && sameAlerts(state.expiryAlerts ?? {}, alerted);
+    if (!unchanged) {
+      try {
+        await saveState(deps.store, next, etag);
+      } catch (error) {
+        if (error instanceof ConflictError && attempt < 20) continue;
+        throw error;
+      }
+    }
+
+    const alerts = due.map((d) => expiryNotification(d.entry, d.line, d.level, state.entries, bySubject));
+    if (pruned.length > 0) alerts.push(pruneNotification(pruned, state.entries, now));
+    for (const n of alerts) {
+      try {
+        await deps.notifier?.publish(n);
+      } catch (error) {
+        errors.push(`notification ${n.id}: ${(error as Error).message}`);
+        deps.log.error('notification failed', { id: n.id, error: (error as Error).message });
+      }
+    }
+
+    let version: string | undefined;
+    let roll: RollReport | undefined;
+    if (pruned.length > 0) {
+      version = await publishTruststore(deps.store, next, deps.log);
+      if (version) {
+        await recordVersion(deps.store, next.revision, version);
+        if (deps.gateway && deps.notifier && deps.config?.roll && deps.config.roll.domains.length > 0) {
+          roll = await rollDomains(
+            version,
+            {
+              gateway: deps.gateway,
+              notifier: deps.notifier,
+              clock: deps.clock,
+              log: deps.log,
+              config: deps.config.roll,
+            },
+            {
+              revision: next.revision,
+              ...(state.lastRollAt ? { lastUpdateAt: new Date(state.lastRollAt) } : {}),
+            },
+          );
+          errors.push(...roll.notifyErrors);
+        }
+      }
+    }
+    const remaining = expiryLines(next.entries, now);
+    const nearest = remaining[0]?.days;
+    deps.log.info('expiry scanned', {
+      certificates: remaining.length,
+      nearestExpiryDays: nearest ?? null,
+      alerts: alerts.length,
+      pruned: pruned.length,
+    });
+    return {
+      certificates: remaining.length,
+      ...(nearest === undefined ? {} : { nearestExpiryDays: nearest }),
+      entries: remaining,
+      alerts,
+      pruned: pruned.map((e) => e.fingerprint),
+      ...(version
+        ? { version }
+        : latestPublished(next)?.version
+          ? { version: latestPublished(next)!.version! }
+          : {}),
+      ...(roll ? { roll } : {}),
+      errors,
+    };
+  }
+};
+
+const sameAlerts = (a: Record<string, { level: number }>, b: Record<string, { level: number }>): boolean => {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => b[k]?.level === a[k]?.level);
+};
+
+/**
+ * Expired CAs, then every CA whose path to a self-signed root runs through a removed one. A CA
+ * that has not expired and still reaches a root is never removed.
+ */
+export const prunable = (entries: readonly Entry[], now: Date): Entry[] => {
+  const removed = new Set(
+    entries.filter((e) => Date.parse(e.notAfter) < now.getTime()).map((e) => e.fingerprint),
+  );
+  if (removed.size === 0) return [];
+  for (let changed = true; changed; ) {
+    changed = false;
+    const bySubject = indexBySubject(entries.filter((e) => !removed.has(e.fingerprint)));
+    for (const e of entries) {
+      if (removed.has(e.fingerprint) || e.issuerKey === e.subjectKey) continue;
+      if ((bySubject.get(e.issuerKey) ?? []).length === 0) {
+        removed.add(e.fingerprint);
+        changed = true;
+      }
+    }
+  }
+  return entries.filter((e) => removed.has(e.fingerprint));
+};
+
+const pruneState = (
+  state: TruststoreState,
+  pruned: readonly Entry[],
+  alerted: NonNullable<TruststoreState['expiryAlerts']>,
+  now: Date,
+): TruststoreState => {
+  const gone = new Set(pruned.map((e) => e.fingerprint));
+  const entries = state.entries.filter((e) => !gone.has(e.fingerprint));
+  const revision = state.revision + 1;
+  const expiryAlerts = Object.fromEntries(Object.entries(alerted).filter(([fp]) => !gone.has(fp)));
   return {
-    certificates: entries.length,
-    ...(nearest === undefined ? {} : { nearestExpiryDays: nearest }),
+    ...state,
+    revision,
     entries,
+    expiryAlerts,
+    history: [
+      ...state.history,
+      {
+        revision,
+        sha256: sha256(renderState(entries)),
+        at: now.toISOString(),
+        reason: `expiry scan pruned ${pruned.length} CA${pruned.length === 1 ? '' : 's'}`,
+        added: [],
+        removed: pruned.map((e) => e.fingerprint),
+      },
+    ].slice(-MAX_HISTORY),
   };
+};
+
+const day = (iso: string) => iso.slice(0, 10);
+
+/** The CAs whose clients break when `entry` expires: itself and every CA issued under it. */
+const dependents = (entry: Entry, entries: readonly Entry[], bySubject: Map<string, Entry[]>): Entry[] =>
+  entries.filter((e) => pathToRoot(e, bySubject).some((p) => p.fingerprint === entry.fingerprint));
+
+const expiryNotification = (
+  entry: Entry,
+  line: ExpiryLine,
+  level: number,
+  entries: readonly Entry[],
+  bySubject: Map<string, Entry[]>,
+): Notification => {
+  const expired = level === 0;
+  const affected = dependents(entry, entries, bySubject);
+  const partners = [...new Set(affected.map((e) => e.partner))];
+  const earlier = line.chainBreaksAt < entry.notAfter;
+  const lines = [
+    expired
+      ? `The CA ${entry.subject} (partner ${entry.partner}) expired on ${day(entry.notAfter)}.`
+      : `The CA ${entry.subject} (partner ${entry.partner}) expires on ${day(entry.notAfter)}, in ${line.days} day${line.days === 1 ? '' : 's'}.`,
+    `  sha256 ${entry.fingerprint}`,
+    '',
+    'Which clients break:',
+    ...affected.map(
+      (e) =>
+        `- client certificates issued by ${e.subject} (partner ${e.partner})` +
+        (e.fingerprint === entry.fingerprint
+          ? ''
+          : `, although that CA itself is valid until ${day(e.notAfter)}`),
+    ),
+    ...(earlier
+      ? [
+          '',
+          `Note: ${line.chainBreaksBecause}, higher up its chain, expires earlier, on ${day(line.chainBreaksAt)}: its clients break then already.`,
+        ]
+      : []),
+    '',
+    'What to do:',
+    `- Ask ${partners.join(', ')} for the renewed CA certificate (same subject, new validity) and its chain, and upload it to inbox/${entry.partner}/.`,
+    '- Clients need certificates issued under a CA that is valid; API Gateway does not warn when a CA in the truststore expires.',
+  ];
+  return notification(
+    expired ? 'ca.expired' : 'ca.expiring',
+    severityOf(level),
+    `${entry.fingerprint}:${level}`,
+    expired
+      ? `CA expired: ${entry.subject} (${entry.partner})`
+      : `CA expires in ${line.days} day${line.days === 1 ? '' : 's'}: ${entry.subject} (${entry.partner})`,
+    lines,
+    entry.partner,
+  );
+};
+
+const pruneNotification = (pruned: readonly Entry[], entries: readonly Entry[], now: Date): Notification => {
+  const expired = new Set(
+    pruned.filter((e) => Date.parse(e.notAfter) < now.getTime()).map((e) => e.fingerprint),
+  );
+  const partners = [...new Set(pruned.map((e) => e.partner))];
+  return notification(
+    'truststore.pruned',
+    'warning',
+    `${sha256(pruned.map((e) => e.fingerprint).join())}`,
+    `pruned ${pruned.length} expired or orphaned CA${pruned.length === 1 ? '' : 's'} (${partners.join(', ')})`,
+    [
+      `The expiry scan removed ${pruned.length} of ${entries.length} CAs from the truststore:`,
+      ...pruned.map(
+        (e) =>
+          `- ${e.subject} (partner ${e.partner}, sha256 ${e.fingerprint.slice(0, 16)}…): ` +
+          (expired.has(e.fingerprint)
+            ? `expired on ${day(e.notAfter)}`
+            : 'no path to a root left after the removal'),
+      ),
+      '',
+      'Clients under these CAs were already failing. To restore them, upload renewed CA certificates.',
+    ],
+    partners.length === 1 ? partners[0] : undefined,
+  );
 };

@@ -59,6 +59,11 @@ export interface TruststoreState {
   readonly history: readonly Revision[];
   /** When a domain update was last requested (API Gateway allows one per 30 s per account). */
   readonly lastRollAt?: string;
+  /**
+   * Expiry thresholds already alerted, by fingerprint: the smallest threshold (in days) crossed,
+   * 0 once expired. A scan alerts only a crossing beyond what is recorded here.
+   */
+  readonly expiryAlerts?: Readonly<Record<string, { readonly level: number; readonly at: string }>>;
 }
 
 export const MAX_PROCESSED = 2000;

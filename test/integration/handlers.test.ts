@@ -4,7 +4,7 @@ import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readInput } from '../../shared/pki/read.js';
-import { partnerChain, pemOf } from '../fixtures/pki.js';
+import { partnerChain, pemOf, root } from '../fixtures/pki.js';
 import { drain, emulator, topicWithQueue, versionedBucket } from './aws.js';
 
 /**
@@ -18,7 +18,10 @@ let bucket: string;
 let queueUrl: string;
 let handlers: {
   ingest: (e: SQSEvent, c: Context) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
-  scan: (e: unknown, c: Context) => Promise<{ certificates: number; nearestExpiryDays?: number }>;
+  scan: (
+    e: unknown,
+    c: Context,
+  ) => Promise<{ certificates: number; nearestExpiryDays?: number; alerts: number }>;
 };
 let domainVersion: string | undefined;
 
@@ -209,12 +212,43 @@ describe('ingest handler (SQS FIFO batch of EventBridge S3 events)', () => {
 });
 
 describe('expiry-scan handler (scheduled event)', () => {
-  it('reads the truststore state from S3 and reports the CAs and the nearest expiry', async () => {
+  it('alerts a CA crossing a threshold over SNS, with attributes, and remembers it in the state in S3', async () => {
+    const soonRoot = await root('CN=Soon Root,O=Soon', {
+      notAfter: new Date(Date.now() + 10 * 86_400_000),
+      now: new Date(),
+    });
+    const upload = await put('inbox/soon/root.pem', soonRoot.pem);
+    expect(
+      (await handlers.ingest({ Records: [record('s1', 'inbox/soon/root.pem', upload.VersionId)] }, context))
+        .batchItemFailures,
+    ).toEqual([]);
+    await drain(aws.sqs, queueUrl);
+
     const result = await handlers.scan(
       { 'detail-type': 'Scheduled Event', source: 'aws.scheduler', detail: {} },
       context,
     );
-    expect(result.certificates).toBe(4);
-    expect(result.nearestExpiryDays).toBeGreaterThan(300);
+    expect(result.certificates).toBe(5);
+    expect(result.nearestExpiryDays).toBe(9);
+    const messages = await drain(aws.sqs, queueUrl);
+    const soon = messages.filter((m) => m.MessageAttributes.partner?.Value === 'soon');
+    expect(soon).toHaveLength(1);
+    expect(soon[0]!.MessageAttributes.eventType!.Value).toBe('ca.expiring');
+    expect(soon[0]!.MessageAttributes.severity!.Value).toBe('warning');
+    expect(soon[0]!.Subject).toMatch(/CA expires in 9 days: CN=Soon Root,O=Soon \(soon\)/);
+
+    const state = JSON.parse(
+      await (
+        await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'state/truststore.json' }))
+      ).Body!.transformToString(),
+    );
+    const fingerprint = readInput({ name: 'r', bytes: soonRoot.der }).certificates[0]!.cert.fingerprint;
+    expect(state.expiryAlerts[fingerprint].level).toBe(14);
+
+    // The same day again (a retried Lambda): nothing new.
+    await handlers.scan({ 'detail-type': 'Scheduled Event', source: 'aws.scheduler', detail: {} }, context);
+    expect(
+      (await drain(aws.sqs, queueUrl)).filter((m) => m.MessageAttributes.partner?.Value === 'soon'),
+    ).toEqual([]);
   });
 });

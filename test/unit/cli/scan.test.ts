@@ -1,0 +1,68 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../../cli/main.js';
+import { days, intermediate, pemOf, root } from '../../fixtures/pki.js';
+
+const runCli = async (args: string[], cwd: string) => {
+  let out = '';
+  let err = '';
+  const previous = process.cwd();
+  process.chdir(cwd);
+  try {
+    const code = await run(args, {
+      out: (t) => (out += t),
+      err: (t) => (err += t),
+      stdin: async () => new Uint8Array(),
+    });
+    return { code, out, err };
+  } finally {
+    process.chdir(previous);
+  }
+};
+
+let dir: string;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'trustroll-scan-'));
+  const r = await root('CN=Scan Root,O=Scan', { notAfter: days(400), now: new Date() });
+  const i = await intermediate('CN=Scan Issuing,O=Scan', r, {
+    notAfter: new Date(Date.now() + 20 * 86_400_000),
+    now: new Date(),
+  });
+  writeFileSync(join(dir, 'truststore.pem'), pemOf(r, i));
+  mkdirSync(join(dir, 'inbox', 'scan'), { recursive: true });
+  writeFileSync(join(dir, 'inbox', 'scan', 'ca.pem'), pemOf(r, i));
+});
+
+describe('trustroll scan', () => {
+  it('reports a truststore file, soonest expiry first, and exits 1 once a CA has expired', async () => {
+    const now = await runCli(['scan', 'truststore.pem'], dir);
+    expect(now.code).toBe(0);
+    expect(now.out.split('\n')[1]).toMatch(/^\s+19 .*CN=Scan Issuing,O=Scan$/);
+    const later = await runCli(
+      ['scan', '--at', new Date(Date.now() + 30 * 86_400_000).toISOString(), 'truststore.pem'],
+      dir,
+    );
+    expect(later.code).toBe(1);
+    expect(later.out).toMatch(/EXPIRED .*CN=Scan Issuing,O=Scan/);
+  });
+
+  it('scans the local state, sends each threshold alert once, and says so in --json', async () => {
+    expect((await runCli(['ingest'], dir)).code).toBe(0);
+    const first = JSON.parse((await runCli(['scan', '--json'], dir)).out);
+    expect(first.alerts).toEqual(['[trustroll] CA expires in 19 days: CN=Scan Issuing,O=Scan (scan)']);
+    expect(first.entries[0]).toMatchObject({ subject: 'CN=Scan Issuing,O=Scan', partner: 'scan', days: 19 });
+    const again = JSON.parse((await runCli(['scan', '--json'], dir)).out);
+    expect(again.alerts).toEqual([]);
+    const tenDaysOn = JSON.parse(
+      (await runCli(['scan', '--json', '--at', new Date(Date.now() + 10 * 86_400_000).toISOString()], dir))
+        .out,
+    );
+    expect(tenDaysOn.alerts).toEqual(['[trustroll] CA expires in 9 days: CN=Scan Issuing,O=Scan (scan)']);
+  });
+
+  it('refuses malformed thresholds with exit 2', async () => {
+    expect((await runCli(['scan', '--thresholds', '30,soon'], dir)).code).toBe(2);
+  });
+});
