@@ -9,6 +9,7 @@ import {
   type Tlv,
   toHex,
 } from './der.js';
+import { parseName } from './name.js';
 import { EKU_NAMES, EXT } from './oids.js';
 
 export interface RawExtension {
@@ -58,6 +59,16 @@ export interface ExtendedKeyUsageInfo {
   readonly critical: boolean;
 }
 
+export interface NameConstraintsInfo {
+  readonly permittedDns: readonly string[];
+  readonly excludedDns: readonly string[];
+  /** IP constraints as `address/mask` hex pairs. */
+  readonly permittedIps: readonly { readonly address: string; readonly mask: string }[];
+  readonly excludedIps: readonly { readonly address: string; readonly mask: string }[];
+  /** Constraint types trustroll does not evaluate (directoryName, email, URI…), by tag. */
+  readonly other: readonly number[];
+}
+
 /** The extensions trustroll understands. */
 export interface DecodedExtensions {
   readonly basicConstraints?: BasicConstraintsInfo;
@@ -65,6 +76,18 @@ export interface DecodedExtensions {
   readonly extendedKeyUsage?: ExtendedKeyUsageInfo;
   readonly subjectKeyId?: string;
   readonly authorityKeyId?: string;
+  /** An authorityKeyIdentifier extension is present (with or without a keyIdentifier). */
+  readonly hasAuthorityKeyIdentifier?: boolean;
+  /** authorityKeyIdentifier's authorityCertIssuer directory names (canonical keys). */
+  readonly authorityCertIssuers?: readonly string[];
+  /** authorityKeyIdentifier's authorityCertSerialNumber (hex). */
+  readonly authorityCertSerial?: string;
+  /** subjectAltName DNS names and IP addresses (hex). */
+  readonly sanDns?: readonly string[];
+  readonly sanIps?: readonly string[];
+  readonly nameConstraints?: NameConstraintsInfo;
+  /** authorityInfoAccess present but not well-formed. */
+  readonly malformedAia?: boolean;
 }
 
 const NAMES: Record<string, string> = {
@@ -73,6 +96,9 @@ const NAMES: Record<string, string> = {
   [EXT.extKeyUsage]: 'extendedKeyUsage',
   [EXT.subjectKeyIdentifier]: 'subjectKeyIdentifier',
   [EXT.authorityKeyIdentifier]: 'authorityKeyIdentifier',
+  [EXT.subjectAltName]: 'subjectAltName',
+  [EXT.nameConstraints]: 'nameConstraints',
+  [EXT.authorityInfoAccess]: 'authorityInfoAccess',
 };
 
 /**
@@ -89,6 +115,10 @@ export const decodeExtensions = (extensions: readonly RawExtension[]): DecodedEx
     seen.add(ext.oid);
     const name = NAMES[ext.oid];
     if (!name) continue;
+    if (ext.oid === EXT.authorityInfoAccess) {
+      out.malformedAia = !wellFormedAia(ext.value);
+      continue;
+    }
     try {
       const value = readSingle(ext.value);
       switch (ext.oid) {
@@ -112,14 +142,85 @@ export const decodeExtensions = (extensions: readonly RawExtension[]): DecodedEx
           break;
         case EXT.authorityKeyIdentifier: {
           // AuthorityKeyIdentifier ::= SEQUENCE { keyIdentifier [0] IMPLICIT OCTET STRING OPTIONAL, … }
-          const keyId = children(expectTag(value, TAG.SEQUENCE, name)).find((f) => f.tag === 0x80);
+          const fields = children(expectTag(value, TAG.SEQUENCE, name));
+          const keyId = fields.find((f) => f.tag === 0x80);
+          out.hasAuthorityKeyIdentifier = true;
           if (keyId) out.authorityKeyId = toHex(keyId.content);
+          const issuers = fields.find((f) => f.tag === 0xa1);
+          if (issuers) {
+            out.authorityCertIssuers = children(issuers)
+              .filter((g) => g.tag === 0xa4)
+              .map((g) => parseName(children(g)[0] ?? fail('directoryName'), 'authorityCertIssuer').key);
+          }
+          const serial = fields.find((f) => f.tag === 0x82);
+          if (serial) out.authorityCertSerial = toHex(serial.content);
           break;
         }
+        case EXT.subjectAltName: {
+          const names = children(expectTag(value, TAG.SEQUENCE, name));
+          out.sanDns = names
+            .filter((n) => n.tag === 0x82)
+            .map((n) => Buffer.from(n.content).toString('latin1'));
+          out.sanIps = names.filter((n) => n.tag === 0x87).map((n) => toHex(n.content));
+          break;
+        }
+        case EXT.nameConstraints:
+          out.nameConstraints = nameConstraints(value);
+          break;
       }
     } catch (error) {
       const reason = error instanceof DerError ? error.message : String(error);
       throw new DerError(`extension ${name} is malformed (${reason})`, { cause: error });
+    }
+  }
+  return out;
+};
+
+/** AuthorityInfoAccessSyntax ::= SEQUENCE OF AccessDescription { accessMethod OID, accessLocation GeneralName } */
+const wellFormedAia = (bytes: Uint8Array): boolean => {
+  try {
+    for (const ad of children(expectTag(readSingle(bytes), TAG.SEQUENCE, 'authorityInfoAccess'))) {
+      const [method, location, extra] = children(expectTag(ad, TAG.SEQUENCE, 'access description'));
+      decodeOid(expectTag(method, TAG.OID, 'access method').content);
+      if (!location || location.tagClass !== 2 || extra) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const fail = (what: string): never => {
+  throw new DerError(`${what} is missing`);
+};
+
+/** NameConstraints ::= SEQUENCE { permittedSubtrees [0] GeneralSubtrees OPTIONAL, excludedSubtrees [1] … } */
+const nameConstraints = (value: Tlv): NameConstraintsInfo => {
+  const out = {
+    permittedDns: [] as string[],
+    excludedDns: [] as string[],
+    permittedIps: [] as { address: string; mask: string }[],
+    excludedIps: [] as { address: string; mask: string }[],
+    other: [] as number[],
+  };
+  for (const subtrees of children(expectTag(value, TAG.SEQUENCE, 'nameConstraints'))) {
+    const permitted = subtrees.tag === 0xa0;
+    if (!permitted && subtrees.tag !== 0xa1) throw new DerError('unexpected field in nameConstraints');
+    for (const subtree of children(subtrees)) {
+      const [base] = children(expectTag(subtree, TAG.SEQUENCE, 'GeneralSubtree'));
+      if (!base) throw new DerError('GeneralSubtree without a base');
+      if (base.tag === 0x82) {
+        (permitted ? out.permittedDns : out.excludedDns).push(Buffer.from(base.content).toString('latin1'));
+      } else if (base.tag === 0x87) {
+        const half = base.content.length / 2;
+        const ip = {
+          address: toHex(base.content.subarray(0, half)),
+          mask: toHex(base.content.subarray(half)),
+        };
+        (permitted ? out.permittedIps : out.excludedIps).push(ip);
+      } else {
+        out.other.push(base.tag);
+      }
     }
   }
   return out;

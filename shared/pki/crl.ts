@@ -1,0 +1,34 @@
+import type { Certificate } from './certificate.js';
+import { children, DerError, expectTag, readSingle, TAG, toHex } from './der.js';
+import { type DistinguishedName, parseName } from './name.js';
+
+export interface Crl {
+  readonly issuer: DistinguishedName;
+  /** Revoked serial numbers (hex, as encoded). */
+  readonly revoked: ReadonlySet<string>;
+}
+
+/**
+ * Reads the issuer and revoked serials of a DER CRL (CertificateList). Used for a warning only —
+ * API Gateway checks no revocation — so the CRL's own signature and dates are not judged.
+ */
+export const parseCrl = (der: Uint8Array): Crl => {
+  const [tbs] = children(expectTag(readSingle(der), TAG.SEQUENCE, 'CRL'));
+  const fields = children(expectTag(tbs, TAG.SEQUENCE, 'tbsCertList'));
+  let i = fields[0]?.tag === TAG.INTEGER ? 2 : 1; // optional version, then the signature algorithm
+  const issuerTlv = fields[i++];
+  if (!issuerTlv) throw new DerError('CRL issuer is missing');
+  const issuer = parseName(issuerTlv, 'CRL issuer');
+  i++; // thisUpdate
+  if (fields[i]?.tag === TAG.UTC_TIME || fields[i]?.tag === TAG.GENERALIZED_TIME) i++; // nextUpdate
+  const revoked = new Set<string>();
+  if (fields[i]?.tag === TAG.SEQUENCE) {
+    for (const entry of children(fields[i]!))
+      revoked.add(toHex(expectTag(children(entry)[0], TAG.INTEGER, 'serial').content));
+  }
+  return { issuer, revoked };
+};
+
+/** Whether a CRL from the certificate's issuer lists its serial. */
+export const listedOn = (cert: Certificate, crl: Crl): boolean =>
+  crl.issuer.key === cert.issuer.key && crl.revoked.has(cert.serial);

@@ -1,0 +1,481 @@
+import { type Certificate, verifySignature } from './certificate.js';
+import { type Crl, listedOn } from './crl.js';
+import { WEAK_HASHES } from './oids.js';
+
+export type Purpose = 'clientAuth' | 'serverAuth' | 'any';
+
+export interface Reason {
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface VerifyInput {
+  readonly leaf: Certificate;
+  /** What the client sends besides its own certificate. */
+  readonly sent: readonly Certificate[];
+  /** The truststore. */
+  readonly trusted: readonly Certificate[];
+  readonly at: Date;
+  readonly purpose: Purpose;
+  /** `-verify_depth`: intermediates allowed between leaf and anchor. Default unlimited (100). */
+  readonly maxDepth?: number;
+  /**
+   * API Gateway needs every CA of the path in the truststore: an intermediate only the client
+   * sends is not enough there (it is for a plain OpenSSL endpoint). Default true.
+   */
+  readonly apiGateway?: boolean;
+  /** CRLs to mention: API Gateway checks none, a stricter client may. */
+  readonly crls?: readonly Crl[];
+}
+
+export interface VerifyResult {
+  readonly verdict: 'accept' | 'reject';
+  readonly reasons: readonly Reason[];
+  readonly warnings: readonly Reason[];
+  /** The path built, leaf first. */
+  readonly path: readonly Certificate[];
+}
+
+const SUPPORTED_CRITICAL = new Set([
+  '2.16.840.1.113730.1.1', // nsCertType
+  '2.5.29.15', // keyUsage
+  '2.5.29.17', // subjectAltName
+  '2.5.29.19', // basicConstraints
+  '2.5.29.32', // certificatePolicies
+  '2.5.29.37', // extKeyUsage
+  '1.3.6.1.5.5.7.1.7', // sbgp-ipAddrBlock
+  '1.3.6.1.5.5.7.1.8', // sbgp-autonomousSysNum
+  '2.5.29.36', // policyConstraints
+  '1.3.6.1.5.5.7.1.14', // proxyCertInfo
+  '2.5.29.30', // nameConstraints
+  '2.5.29.33', // policyMappings
+  '2.5.29.54', // inhibitAnyPolicy
+]);
+
+/** OpenSSL's X509_self_signed(x, 0): issued by itself by name, key id and key usage; the signature is not checked. */
+const isSelfSigned = (c: Certificate): boolean => issued(c, c);
+
+const same = (a: Certificate, b: Certificate) => a.fingerprint === b.fingerprint;
+
+/** X509_check_issued: names match, AKI key id matches the SKI when both exist, keyCertSign if keyUsage is present. */
+const issued = (issuer: Certificate, subject: Certificate): boolean => {
+  if (issuer.subject.key !== subject.issuer.key) return false;
+  if (subject.authorityKeyId && issuer.subjectKeyId && subject.authorityKeyId !== issuer.subjectKeyId)
+    return false;
+  // X509_check_akid: an authorityCertIssuer / authorityCertSerialNumber must name the issuer's own issuer and serial.
+  if (subject.authorityCertSerial !== undefined && subject.authorityCertSerial !== issuer.serial)
+    return false;
+  if (subject.authorityCertIssuers && !subject.authorityCertIssuers.includes(issuer.issuer.key)) return false;
+  if (issuer.keyUsage && !issuer.keyUsage.usages.includes('keyCertSign')) return false;
+  return true;
+};
+
+/** OpenSSL's X509_cmp_time: a certificate is expired from its notAfter second on. */
+const timeValid = (c: Certificate, at: Date) =>
+  c.notBefore.getTime() <= at.getTime() && at.getTime() < c.notAfter.getTime();
+
+/**
+ * Picks an issuer like OpenSSL's lookup: the first match (in file order) that is valid at `at`,
+ * else the match that expires last. No backtracking: a wrong pick fails the whole path, as it
+ * does for the real endpoint.
+ */
+const pick = (
+  candidates: readonly Certificate[],
+  subject: Certificate,
+  at: Date,
+): Certificate | undefined => {
+  const matches = candidates.filter((c) => issued(c, subject));
+  return (
+    matches.find((c) => timeValid(c, at)) ??
+    matches.reduce<Certificate | undefined>((a, b) => (!a || b.notAfter > a.notAfter ? b : a), undefined)
+  );
+};
+
+const caKind = (c: Certificate): number => {
+  if (c.keyUsage && !c.keyUsage.usages.includes('keyCertSign')) return 0;
+  if (c.basicConstraints) return c.basicConstraints.ca ? 1 : 0;
+  if (c.version === 1 && c.selfIssued) return 3;
+  if (c.keyUsage) return 4;
+  return 0;
+};
+
+const EKU_FOR: Record<Purpose, string | undefined> = {
+  clientAuth: 'clientAuth',
+  serverAuth: 'serverAuth',
+  any: undefined,
+};
+
+/** X509_check_purpose for sslclient / sslserver. */
+const purposeOk = (c: Certificate, purpose: Purpose, asCa: boolean): boolean => {
+  const eku = EKU_FOR[purpose];
+  if (!eku) return true;
+  if (c.extendedKeyUsage && !c.extendedKeyUsage.purposes.includes(eku)) return false;
+  if (asCa) return caKind(c) !== 0;
+  if (c.keyUsage) {
+    const allowed =
+      purpose === 'clientAuth'
+        ? ['digitalSignature', 'keyAgreement']
+        : ['digitalSignature', 'keyEncipherment', 'keyAgreement'];
+    if (!c.keyUsage.usages.some((u) => allowed.includes(u))) return false;
+  }
+  return true;
+};
+
+/** Security level 1: at least 80 bits of security for keys and signature digests. */
+const keyTooSmall = (c: Certificate): boolean => {
+  const { type, bits, curve } = c.publicKey;
+  if ((type === 'rsa' || type === 'rsa-pss' || type === 'dsa') && bits !== undefined) return bits < 1024;
+  if (type === 'ec' && bits !== undefined) return bits < 160;
+  return curve === 'explicit parameters';
+};
+
+const d = (date: Date) => date.toISOString().replace('.000Z', 'Z');
+
+/**
+ * Would an OpenSSL (and API Gateway) endpoint accept this client certificate?
+ * Builds the path as OpenSSL does (trust store first, no backtracking), then checks what OpenSSL
+ * checks: extensions, CA and purpose, path length, key strength, signatures, validity, name
+ * constraints. In API Gateway mode, a path that needs an intermediate only the client sent is
+ * refused. Warnings name what a stricter validator (RFC 5280, Web PKI) would refuse, and what
+ * API Gateway's documented rules forbid, even where the handshake passes.
+ */
+export const verifyClient = (input: VerifyInput): VerifyResult => {
+  const { leaf, at, purpose } = input;
+  const trusted = input.trusted;
+  const sent = input.sent.filter((c) => !same(c, leaf));
+  const path: Certificate[] = [leaf];
+  const fromTrust: boolean[] = [trusted.some((t) => same(t, leaf))];
+  const reasons: Reason[] = [];
+  const reject = (code: string, message: string): VerifyResult => {
+    reasons.push({ code, message });
+    return { verdict: 'reject', reasons, warnings: warningsFor(path, input), path };
+  };
+  const maxLength = (input.maxDepth ?? 100) + 2;
+
+  // 1. Build the chain.
+  for (;;) {
+    const top = path.at(-1)!;
+    const topTrusted = fromTrust.at(-1)!;
+    if (isSelfSigned(top)) {
+      if (topTrusted || trusted.some((t) => same(t, top))) break;
+      return path.length === 1
+        ? reject(
+            'self-signed',
+            'The client certificate is self-signed and not in the truststore (API Gateway: "self signed certificate").',
+          )
+        : reject(
+            'self-signed-in-chain',
+            `The chain the client sent ends in the self-signed ${top.subject.text}, which is not in the truststore.`,
+          );
+    }
+    if (path.length >= maxLength) {
+      return reject(
+        'chain.too-long',
+        `The path is longer than the ${input.maxDepth} intermediate(s) allowed.`,
+      );
+    }
+    const inPath = (c: Certificate) => path.some((p) => same(p, c));
+    const fromStore = pick(
+      trusted.filter((c) => !inPath(c)),
+      top,
+      at,
+    );
+    if (fromStore) {
+      path.push(fromStore);
+      fromTrust.push(true);
+      continue;
+    }
+    const fromClient = topTrusted
+      ? undefined
+      : pick(
+          sent.filter((c) => !inPath(c)),
+          top,
+          at,
+        );
+    if (fromClient) {
+      path.push(fromClient);
+      fromTrust.push(false);
+      continue;
+    }
+    if (topTrusted) {
+      return reject(
+        'chain.issuer-missing',
+        `${top.subject.text} is in the truststore but its issuer ${top.issuer.text} is not: the truststore must hold every CA up to a self-signed root.`,
+      );
+    }
+    return reject(
+      'issuer-unknown',
+      `Could not find issuer for certificate: nothing in the truststore${sent.length > 0 ? ' or sent by the client' : ''} issued ${top.subject.text} (issuer ${top.issuer.text}). Add that CA to the truststore.`,
+    );
+  }
+
+  // 2. What OpenSSL checks on the built chain, in its order.
+  let nonSelfIssued = 0;
+  for (const [i, c] of path.entries()) {
+    const critical = c.extensions.find((e) => e.critical && !SUPPORTED_CRITICAL.has(e.oid));
+    if (critical)
+      return reject(
+        'unhandled-critical-extension',
+        `${c.subject.text} has a critical extension ${critical.oid} that TLS stacks do not understand.`,
+      );
+    if (c.basicConstraints && !c.basicConstraints.ca && c.basicConstraints.pathLen !== undefined) {
+      return reject(
+        'invalid-extension',
+        `${c.subject.text} has a path length constraint without being a CA (an invalid basicConstraints).`,
+      );
+    }
+    // OpenSSL: intermediates must say cA=TRUE; only the trust anchor may be a CA by keyUsage or as a v1 root.
+    if (i > 0 && (caKind(c) === 0 || (i < path.length - 1 && caKind(c) !== 1))) {
+      return reject(
+        'invalid-ca',
+        `${c.subject.text} issues certificates in this path but is not a CA (basicConstraints cA or keyUsage keyCertSign missing).`,
+      );
+    }
+    if (!purposeOk(c, purpose, i > 0)) {
+      return reject(
+        'wrong-purpose',
+        i === 0
+          ? `The client certificate's extended key usage or key usage does not allow ${purpose} ("unsuitable certificate purpose"): issue it with extendedKeyUsage ${purpose}.`
+          : `The CA ${c.subject.text} restricts extended key usage to ${c.extendedKeyUsage?.purposes.join(', ')}, which excludes ${purpose}.`,
+      );
+    }
+    if (i > 1 && c.basicConstraints?.pathLen !== undefined && nonSelfIssued > c.basicConstraints.pathLen) {
+      return reject(
+        'path-length-exceeded',
+        `${c.subject.text} allows ${c.basicConstraints.pathLen} CA(s) below it, but the path has ${nonSelfIssued}.`,
+      );
+    }
+    if (i > 0 && !c.selfIssued) nonSelfIssued++;
+  }
+  for (const [i, c] of path.entries()) {
+    if (keyTooSmall(c))
+      return reject(
+        'key-too-small',
+        `${c.subject.text} has a key too small for TLS (security level 1: RSA 1024, EC 160 bits at least).`,
+      );
+    const anchor = i === path.length - 1;
+    if (
+      !anchor &&
+      c.signature.hash &&
+      (c.signature.hash === 'md5' || c.signature.hash === 'md2' || c.signature.hash === 'md4')
+    ) {
+      return reject(
+        'insecure-signature',
+        `${c.subject.text} is signed with ${c.signature.algorithm} (API Gateway: "Client cert using an insecure Signature Algorithm").`,
+      );
+    }
+  }
+  // internal_verify: signatures from the anchor down (the anchor's own self-signature is not checked), then times.
+  for (let i = path.length - 1; i >= 0; i--) {
+    const c = path[i]!;
+    const issuer = path[i + 1];
+    if (issuer && !verifySignature(c, issuer)) {
+      return reject(
+        'bad-signature',
+        `The signature of ${c.subject.text} does not verify with the key of ${issuer.subject.text}: a re-keyed CA with the same name?`,
+      );
+    }
+    if (at.getTime() < c.notBefore.getTime()) {
+      return reject(
+        'not-yet-valid',
+        `${i === 0 ? 'The client certificate' : c.subject.text} is not valid before ${d(c.notBefore)}.`,
+      );
+    }
+    if (at.getTime() >= c.notAfter.getTime()) {
+      return reject(
+        'expired',
+        `${i === 0 ? 'The client certificate' : c.subject.text} expired on ${d(c.notAfter)}.`,
+      );
+    }
+  }
+  const violation = nameConstraintViolation(path);
+  if (violation) return reject('name-constraints', violation);
+
+  // 3. API Gateway: every CA of the path must be in the truststore.
+  const onlySent = path.slice(1).filter((_, i) => !fromTrust[i + 1]);
+  if ((input.apiGateway ?? true) && onlySent.length > 0) {
+    return reject(
+      'intermediate-not-in-truststore',
+      `The client sends ${onlySent.map((c) => c.subject.text).join(', ')}, but API Gateway needs every CA of the path in the truststore (a plain TLS server would accept this): add ${onlySent.length === 1 ? 'it' : 'them'} to the truststore.`,
+    );
+  }
+  return { verdict: 'accept', reasons, warnings: warningsFor(path, input), path };
+};
+
+/** DNS and IP name constraints of the CAs, applied to the certificates below them. */
+const nameConstraintViolation = (path: readonly Certificate[]): string | undefined => {
+  for (let i = path.length - 1; i > 0; i--) {
+    const nc = path[i]!.nameConstraints;
+    if (!nc) continue;
+    for (const c of path.slice(0, i)) {
+      for (const dns of c.sanDns ?? []) {
+        const within = (base: string) => {
+          const b = base.toLowerCase().replace(/^\./, '');
+          const n = dns.toLowerCase();
+          return n === b || n.endsWith(`.${b}`);
+        };
+        if (nc.excludedDns.some(within))
+          return `${dns} in ${c.subject.text} is excluded by the name constraints of ${path[i]!.subject.text}.`;
+        if (nc.permittedDns.length > 0 && !nc.permittedDns.some(within)) {
+          return `${dns} in ${c.subject.text} is outside the names ${path[i]!.subject.text} may issue for (${nc.permittedDns.join(', ')}): "permitted subtree violation".`;
+        }
+      }
+      for (const ip of c.sanIps ?? []) {
+        const match = (r: { address: string; mask: string }) => {
+          if (r.address.length !== ip.length) return false;
+          for (let k = 0; k < ip.length; k += 2) {
+            const m = Number.parseInt(r.mask.slice(k, k + 2), 16);
+            if (
+              (Number.parseInt(ip.slice(k, k + 2), 16) & m) !==
+              (Number.parseInt(r.address.slice(k, k + 2), 16) & m)
+            )
+              return false;
+          }
+          return true;
+        };
+        if (nc.excludedIps.some(match))
+          return `an IP address in ${c.subject.text} is excluded by the name constraints of ${path[i]!.subject.text}.`;
+        const sameFamily = nc.permittedIps.filter((r) => r.address.length === ip.length);
+        if (sameFamily.length > 0 && !sameFamily.some(match))
+          return `an IP address in ${c.subject.text} is outside the name constraints of ${path[i]!.subject.text}.`;
+      }
+    }
+  }
+  return undefined;
+};
+
+const serialProblem = (hex: string): string | undefined => {
+  const bytes = hex.length / 2;
+  if (/^0*$/.test(hex)) return 'is zero';
+  if (Number.parseInt(hex.slice(0, 2), 16) >= 0x80) return 'is negative';
+  if (bytes > 20) return `is ${bytes} bytes long (RFC 5280 allows 20)`;
+  return undefined;
+};
+
+/**
+ * What the handshake forgives but a stricter validator, a future API Gateway, or API Gateway's
+ * own documented rules would not — and likely mistakes. Judged on the path, or on the leaf and
+ * what was given when no path was built.
+ */
+export const warningsFor = (path: readonly Certificate[], input: VerifyInput): Reason[] => {
+  const out: Reason[] = [];
+  const add = (code: string, message: string) => {
+    if (!out.some((w) => w.code === code && w.message === message)) out.push({ code, message });
+  };
+  const leaf = path[0]!;
+  const eku = EKU_FOR[input.purpose];
+  if (leaf.basicConstraints?.ca)
+    add(
+      'leaf.is-ca',
+      'The client certificate is a CA certificate (basicConstraints cA=TRUE): issue a separate end-entity certificate for the client.',
+    );
+  if (leaf.keyUsage?.usages.includes('keyCertSign') && !leaf.basicConstraints?.ca) {
+    add(
+      'leaf.keycertsign',
+      'The client certificate has keyUsage keyCertSign without being a CA: an inconsistent certificate that strict validators refuse.',
+    );
+  }
+  if (leaf.version !== 3)
+    add(
+      'cert.v1',
+      `The client certificate is X.509 version ${leaf.version}; strict validators require version 3.`,
+    );
+  if (eku && !leaf.extendedKeyUsage)
+    add('leaf.no-eku', `The client certificate has no extendedKeyUsage; strict validators require ${eku}.`);
+  if (leaf.extendedKeyUsage?.purposes.includes('anyExtendedKeyUsage'))
+    add(
+      'leaf.any-eku',
+      'The client certificate uses anyExtendedKeyUsage; strict validators require the specific purpose.',
+    );
+  if (leaf.extendedKeyUsage?.critical)
+    add(
+      'leaf.critical-eku',
+      'The client certificate marks extendedKeyUsage critical, which the Web PKI rules forbid.',
+    );
+  for (const [i, c] of path.entries()) {
+    const name = i === 0 ? 'The client certificate' : c.subject.text;
+    const self = c.selfIssued;
+    const isCa = i > 0;
+    const serial = serialProblem(c.serial);
+    if (serial)
+      add(
+        'cert.odd-serial',
+        `The serial number of ${name} ${serial}; RFC 5280 requires a positive serial of at most 20 bytes.`,
+      );
+    if (!self && !c.authorityKeyId)
+      add(
+        'cert.missing-aki',
+        `${name} has no authority key identifier; RFC 5280 requires one (path building may pick the wrong issuer).`,
+      );
+    if (c.hasAuthorityKeyIdentifier && !c.authorityKeyId)
+      add('cert.aki-without-keyid', `${name} has an authority key identifier without a keyIdentifier.`);
+    if (isCa && !c.subjectKeyId)
+      add(
+        'ca.missing-ski',
+        `The CA ${c.subject.text} has no subject key identifier; RFC 5280 requires one on CAs.`,
+      );
+    if (isCa && !c.basicConstraints)
+      add(
+        'ca.no-basic-constraints',
+        `The CA ${c.subject.text} has no basicConstraints extension; RFC 5280 requires it on CAs.`,
+      );
+    if (isCa && c.basicConstraints && !c.basicConstraints.critical)
+      add(
+        'ca.basic-constraints-not-critical',
+        `The CA ${c.subject.text} has a non-critical basicConstraints extension; RFC 5280 requires it critical.`,
+      );
+    if (isCa && self && c.extendedKeyUsage)
+      add(
+        'root.has-eku',
+        `The root ${c.subject.text} carries an extendedKeyUsage extension, which the Web PKI rules forbid on roots.`,
+      );
+    const pc = c.extensions.find((e) => e.oid === '2.5.29.36');
+    if (pc && !pc.critical)
+      add(
+        'ca.policy-constraints-not-critical',
+        `${c.subject.text} has a non-critical policyConstraints extension; RFC 5280 requires it critical.`,
+      );
+    if (c.malformedAia) add('cert.malformed-aia', `${name} has a malformed authorityInfoAccess extension.`);
+    const { type, bits, curve } = c.publicKey;
+    if ((type === 'rsa' || type === 'rsa-pss') && bits !== undefined) {
+      if (bits < 2048)
+        add(
+          'key.too-weak',
+          `${name} has an RSA key of ${bits} bits; API Gateway documents RSA 2048 or more.`,
+        );
+      if (bits % 8 !== 0)
+        add(
+          'key.rsa-odd-size',
+          `${name} has an RSA key of ${bits} bits, not a multiple of 8: an unusual key strict validators refuse.`,
+        );
+    }
+    if (type === 'ec' && curve !== 'P-256' && curve !== 'P-384' && curve !== 'P-521')
+      add(
+        'key.too-weak',
+        `${name} has an EC key on ${curve}; API Gateway documents ECDSA P-256 or stronger.`,
+      );
+    if (type !== 'rsa' && type !== 'rsa-pss' && type !== 'ec')
+      add('key.unsupported', `${name} has a ${type} key; API Gateway documents RSA and ECDSA only.`);
+    const notAnchorSelfSig = !(i === path.length - 1 && self);
+    if (notAnchorSelfSig && c.signature.hash && WEAK_HASHES.has(c.signature.hash)) {
+      add(
+        'signature.weak-hash',
+        `${name} is signed with ${c.signature.algorithm}; API Gateway requires SHA-256 or stronger ("insecure Signature Algorithm").`,
+      );
+    }
+  }
+  for (const crl of input.crls ?? []) {
+    const revoked = path.filter((c) => listedOn(c, crl));
+    for (const c of revoked)
+      add(
+        'revoked',
+        `${c.subject.text} (serial ${c.serial}) is listed on the CRL of ${crl.issuer.text}: API Gateway checks no revocation and accepts it; use a Lambda authorizer to enforce revocation.`,
+      );
+    if (revoked.length === 0)
+      add(
+        'revocation.not-checked',
+        `A CRL of ${crl.issuer.text} was given: API Gateway does not check revocation, a validator that does would consult it.`,
+      );
+  }
+  return out;
+};

@@ -1,0 +1,86 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseCrl } from '../../shared/pki/crl.js';
+import { readInput } from '../../shared/pki/read.js';
+import { type VerifyResult, verifyClient } from '../../shared/pki/verify.js';
+
+/** x509-limbo, client-certificate subset (../shared/conformance, read-only beside the checkout). */
+export const LIMBO = resolve('..', 'shared', 'conformance', 'x509-limbo-mtls.json');
+
+export interface LimboCase {
+  readonly id: string;
+  readonly trusted_certs: string[] | string;
+  readonly untrusted_intermediates: string[];
+  readonly peer_certificate: string;
+  readonly validation_time: string | null;
+  readonly max_chain_depth: number | null;
+  readonly expected_result: 'SUCCESS' | 'FAILURE';
+  readonly validation_kind: 'SERVER' | 'CLIENT';
+  readonly crls: string[] | string;
+}
+
+const list = (v: string[] | string): string[] =>
+  Array.isArray(v) ? v : (JSON.parse(v.replace(/'/g, '"')) as string[]);
+
+export const loadLimbo = (): LimboCase[] =>
+  (JSON.parse(readFileSync(LIMBO, 'utf8')) as { testcases: LimboCase[] }).testcases;
+
+/** OpenSSL's verdict: `openssl verify -purpose sslserver|sslclient -CAfile … -untrusted … -attime …`. */
+export const opensslVerdict = (c: LimboCase): { ok: boolean; output: string } => {
+  const dir = mkdtempSync(join(tmpdir(), 'limbo-'));
+  writeFileSync(join(dir, 'trusted.pem'), list(c.trusted_certs).join('\n'));
+  writeFileSync(join(dir, 'untrusted.pem'), c.untrusted_intermediates.join('\n'));
+  writeFileSync(join(dir, 'peer.pem'), c.peer_certificate);
+  const args = [
+    'verify',
+    '-purpose',
+    c.validation_kind === 'CLIENT' ? 'sslclient' : 'sslserver',
+    '-CAfile',
+    join(dir, 'trusted.pem'),
+  ];
+  if (c.untrusted_intermediates.length > 0) args.push('-untrusted', join(dir, 'untrusted.pem'));
+  if (c.validation_time) args.push('-attime', String(Math.floor(Date.parse(c.validation_time) / 1000)));
+  if (c.max_chain_depth !== null) args.push('-verify_depth', String(c.max_chain_depth));
+  args.push(join(dir, 'peer.pem'));
+  const r = spawnSync('openssl', args, { encoding: 'utf8' });
+  return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
+};
+
+const certs = (pems: readonly string[]) =>
+  pems.flatMap((pem, i) =>
+    readInput({ name: `cert ${i}`, bytes: new Uint8Array(Buffer.from(pem)) }).certificates.map((c) => c.cert),
+  );
+
+const crlsOf = (c: LimboCase) =>
+  list(c.crls).flatMap((pem) => {
+    try {
+      return [
+        parseCrl(
+          new Uint8Array(Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64')),
+        ),
+      ];
+    } catch {
+      return [];
+    }
+  });
+
+/**
+ * trustroll diagnose's verdict on the same case, as a plain OpenSSL endpoint (API Gateway's extra
+ * rule about intermediates only the client sends is left out: the corpus tests path validation).
+ */
+export const diagnoseVerdict = (c: LimboCase): VerifyResult | undefined => {
+  const [leaf] = certs([c.peer_certificate]);
+  if (!leaf) return undefined;
+  return verifyClient({
+    leaf,
+    sent: certs(c.untrusted_intermediates),
+    trusted: certs(list(c.trusted_certs)),
+    at: c.validation_time ? new Date(c.validation_time) : new Date(),
+    purpose: c.validation_kind === 'CLIENT' ? 'clientAuth' : 'serverAuth',
+    ...(c.max_chain_depth === null ? {} : { maxDepth: c.max_chain_depth }),
+    apiGateway: false,
+    crls: crlsOf(c),
+  });
+};
