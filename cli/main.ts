@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerDiagnose } from './commands/diagnose.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerLint } from './commands/lint.js';
 import { registerScan } from './commands/scan.js';
@@ -18,6 +19,7 @@ export const buildProgram = (io: Io, exit: (code: number) => void): Command => {
   registerUp(program, io, exit);
   registerIngest(program, io, exit);
   registerScan(program, io, exit);
+  registerDiagnose(program, io, exit);
   return program;
 };
 

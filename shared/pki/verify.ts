@@ -24,6 +24,11 @@ export interface VerifyInput {
    * sends is not enough there (it is for a plain OpenSSL endpoint). Default true.
    */
   readonly apiGateway?: boolean;
+  /**
+   * TLS security level: 1 (what TLS servers apply: keys of 80 bits of security, no MD5/SHA-1
+   * signatures below the trust anchor), or 0 (what `openssl verify` applies by default). Default 1.
+   */
+  readonly securityLevel?: 0 | 1;
   /** CRLs to mention: API Gateway checks none, a stricter client may. */
   readonly crls?: readonly Crl[];
 }
@@ -52,13 +57,17 @@ const SUPPORTED_CRITICAL = new Set([
   '2.5.29.54', // inhibitAnyPolicy
 ]);
 
-/** OpenSSL's X509_self_signed(x, 0): issued by itself by name, key id and key usage; the signature is not checked. */
-const isSelfSigned = (c: Certificate): boolean => issued(c, c);
+/** OpenSSL's X509_self_signed(x, 0): issued by itself by name and key ids (not key usage); the signature is not checked. */
+const isSelfSigned = (c: Certificate): boolean => likelyIssued(c, c);
 
 const same = (a: Certificate, b: Certificate) => a.fingerprint === b.fingerprint;
 
 /** X509_check_issued: names match, AKI key id matches the SKI when both exist, keyCertSign if keyUsage is present. */
-const issued = (issuer: Certificate, subject: Certificate): boolean => {
+const issued = (issuer: Certificate, subject: Certificate): boolean =>
+  likelyIssued(issuer, subject) && !(issuer.keyUsage && !issuer.keyUsage.usages.includes('keyCertSign'));
+
+/** ossl_x509_likely_issued: names match and the authority key identifier fits. */
+const likelyIssued = (issuer: Certificate, subject: Certificate): boolean => {
   if (issuer.subject.key !== subject.issuer.key) return false;
   if (subject.authorityKeyId && issuer.subjectKeyId && subject.authorityKeyId !== issuer.subjectKeyId)
     return false;
@@ -66,7 +75,6 @@ const issued = (issuer: Certificate, subject: Certificate): boolean => {
   if (subject.authorityCertSerial !== undefined && subject.authorityCertSerial !== issuer.serial)
     return false;
   if (subject.authorityCertIssuers && !subject.authorityCertIssuers.includes(issuer.issuer.key)) return false;
-  if (issuer.keyUsage && !issuer.keyUsage.usages.includes('keyCertSign')) return false;
   return true;
 };
 
@@ -126,7 +134,7 @@ const keyTooSmall = (c: Certificate): boolean => {
   const { type, bits, curve } = c.publicKey;
   if ((type === 'rsa' || type === 'rsa-pss' || type === 'dsa') && bits !== undefined) return bits < 1024;
   if (type === 'ec' && bits !== undefined) return bits < 160;
-  return curve === 'explicit parameters';
+  return false;
 };
 
 const d = (date: Date) => date.toISOString().replace('.000Z', 'Z');
@@ -218,6 +226,12 @@ export const verifyClient = (input: VerifyInput): VerifyResult => {
         'unhandled-critical-extension',
         `${c.subject.text} has a critical extension ${critical.oid} that TLS stacks do not understand.`,
       );
+    if (c.publicKey.curve === 'explicit parameters') {
+      return reject(
+        'ec-explicit-parameters',
+        `${c.subject.text} has an EC key with explicit curve parameters, which TLS stacks refuse: use a named curve (P-256, P-384).`,
+      );
+    }
     if (c.basicConstraints && !c.basicConstraints.ca && c.basicConstraints.pathLen !== undefined) {
       return reject(
         'invalid-extension',
@@ -247,21 +261,20 @@ export const verifyClient = (input: VerifyInput): VerifyResult => {
     }
     if (i > 0 && !c.selfIssued) nonSelfIssued++;
   }
+  // check_auth_level: key sizes and signature digests, all but the trust anchor's self-signature.
   for (const [i, c] of path.entries()) {
-    if (keyTooSmall(c))
+    if ((input.securityLevel ?? 1) < 1) break;
+    if (keyTooSmall(c)) {
       return reject(
         'key-too-small',
         `${c.subject.text} has a key too small for TLS (security level 1: RSA 1024, EC 160 bits at least).`,
       );
-    const anchor = i === path.length - 1;
-    if (
-      !anchor &&
-      c.signature.hash &&
-      (c.signature.hash === 'md5' || c.signature.hash === 'md2' || c.signature.hash === 'md4')
-    ) {
+    }
+    const anchorSelfSignature = i === path.length - 1 && c.selfIssued;
+    if (!anchorSelfSignature && c.signature.hash && WEAK_HASHES.has(c.signature.hash)) {
       return reject(
         'insecure-signature',
-        `${c.subject.text} is signed with ${c.signature.algorithm} (API Gateway: "Client cert using an insecure Signature Algorithm").`,
+        `${i === 0 ? 'The client certificate' : c.subject.text} is signed with ${c.signature.algorithm} (API Gateway: "Client cert using an insecure Signature Algorithm"): reissue it with SHA-256 or stronger.`,
       );
     }
   }

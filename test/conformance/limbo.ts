@@ -81,6 +81,8 @@ export const diagnoseVerdict = (c: LimboCase): VerifyResult | undefined => {
     purpose: c.validation_kind === 'CLIENT' ? 'clientAuth' : 'serverAuth',
     ...(c.max_chain_depth === null ? {} : { maxDepth: c.max_chain_depth }),
     apiGateway: false,
+    // `openssl verify` applies no security level unless asked (-auth_level).
+    securityLevel: 0,
     crls: crlsOf(c),
   });
 };
