@@ -2,7 +2,10 @@ import { Command, CommanderError } from 'commander';
 import { registerDiagnose } from './commands/diagnose.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerLint } from './commands/lint.js';
+import { registerPki } from './commands/pki.js';
+import { registerProbe } from './commands/probe.js';
 import { registerScan } from './commands/scan.js';
+import { registerServe } from './commands/serve.js';
 import { registerUp } from './commands/up.js';
 import { type Io, processIo, UsageError } from './io.js';
 
@@ -20,6 +23,9 @@ export const buildProgram = (io: Io, exit: (code: number) => void): Command => {
   registerIngest(program, io, exit);
   registerScan(program, io, exit);
   registerDiagnose(program, io, exit);
+  registerProbe(program, io, exit);
+  registerPki(program, io, exit);
+  registerServe(program, io, exit);
   return program;
 };
 

@@ -80,7 +80,7 @@ const up = async (flags: UpFlags, io: Io): Promise<number> => {
   const material = await endpointMaterial(paths);
   const demo = flags.demo ? await writeDemoPki(paths) : undefined;
   const endpoint = new LocalEndpoint({
-    store,
+    loadTruststore: async (version) => (await store.get(KEYS.truststore, { version })).body,
     domain: flags.domain,
     host: flags.host,
     port: flags.port,

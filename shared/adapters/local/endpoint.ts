@@ -4,12 +4,15 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { NotFoundError } from '../../errors.js';
 import { isBlocking } from '../../finding.js';
-import type { DomainGateway, DomainState, Log, ObjectStore } from '../../ports.js';
+import type { DomainGateway, DomainState, Log } from '../../ports.js';
 import { lintInputs } from '../../truststore/lint.js';
 import { KEYS } from '../../truststore/state.js';
 
 export interface LocalEndpointOptions {
-  readonly store: ObjectStore;
+  /** Reads a truststore version (the store's truststore object, or a file for `trustroll serve`). */
+  readonly loadTruststore: (version: string) => Promise<Uint8Array>;
+  /** Shown as the truststore URI in the domain status. */
+  readonly truststoreUri?: string;
   /** The domain name this endpoint plays (what rolls name). */
   readonly domain: string;
   readonly host: string;
@@ -136,7 +139,7 @@ export class LocalEndpoint implements DomainGateway {
     return {
       name: domain,
       status: 'AVAILABLE',
-      truststoreUri: `local:${KEYS.truststore}`,
+      truststoreUri: this.options.truststoreUri ?? `local:${KEYS.truststore}`,
       ...(this.version ? { truststoreVersion: this.version } : {}),
       warnings: this.warnings,
     };
@@ -163,10 +166,10 @@ export class LocalEndpoint implements DomainGateway {
 
   /** Reads a truststore version and computes the warnings API Gateway would report for it. */
   private async load(version: string): Promise<string> {
-    const object = await this.options.store.get(KEYS.truststore, { version });
-    const text = Buffer.from(object.body).toString('utf8');
+    const body = await this.options.loadTruststore(version);
+    const text = Buffer.from(body).toString('utf8');
     // Like API Gateway: invalid certificates do not stop the roll, they become warnings.
-    this.warnings = lintInputs([{ name: 'truststore', bytes: object.body }])
+    this.warnings = lintInputs([{ name: 'truststore', bytes: body }])
       .findings.filter(isBlocking)
       .map((f) => `${f.code}: ${f.cert?.subject ?? 'truststore'}: ${f.message}`);
     return text;

@@ -1,0 +1,77 @@
+import { watchFile } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { LocalEndpoint } from '../../shared/adapters/local/endpoint.js';
+import { consoleLog } from '../../shared/adapters/local/log.js';
+import { type Io, parseCount, UsageError } from '../io.js';
+import { endpointMaterial } from '../local.js';
+
+interface ServeFlags {
+  readonly truststore: string;
+  readonly port: number;
+  readonly host: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly dataDir: string;
+}
+
+export const registerServe = (program: Command, io: Io, exit: (code: number) => void): void => {
+  program
+    .command('serve')
+    .description(
+      'Serve the local mTLS endpoint on its own, trusting a truststore file: for testing clients. Reloads when the file changes; logs why each refused handshake was refused.',
+    )
+    .requiredOption('--truststore <file>', 'the truststore PEM the endpoint trusts')
+    .option('--port <port>', 'HTTPS port (0 picks a free one)', parseCount('--port'), 8443)
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--cert <file>', 'server certificate (default: a generated localhost certificate)')
+    .option('--key <file>', 'server private key (with --cert)')
+    .option('--data-dir <dir>', 'where the generated server certificate is kept', '.trustroll')
+    .action(async (flags: ServeFlags) => {
+      if (Boolean(flags.cert) !== Boolean(flags.key)) throw new UsageError('--cert and --key go together');
+      const version = async () => {
+        const info = await stat(flags.truststore).catch(() => {
+          throw new UsageError(`cannot read ${flags.truststore}`);
+        });
+        return `${Math.trunc(info.mtimeMs)}-${info.size}`;
+      };
+      const material = await endpointMaterial({ dataDir: flags.dataDir, inboxDir: 'inbox' });
+      const log = consoleLog(io.out);
+      const endpoint = new LocalEndpoint({
+        loadTruststore: async () => new Uint8Array(await readFile(flags.truststore)),
+        truststoreUri: `file:${flags.truststore}`,
+        domain: 'localhost',
+        host: flags.host,
+        port: flags.port,
+        serverKey: flags.key ? await readFile(flags.key, 'utf8') : material.serverKey,
+        serverCert: flags.cert ? await readFile(flags.cert, 'utf8') : material.serverCert,
+        noTruststoreCa: material.noTruststoreCa,
+        log,
+      });
+      let current = await version();
+      await endpoint.start(current);
+      const state = await endpoint.describe('localhost');
+      io.out(
+        `serving https://localhost:${endpoint.port}/ with truststore ${flags.truststore}` +
+          `${flags.cert ? '' : ` (verify the server with --cacert ${material.caPath})`}\n` +
+          state.warnings.map((w) => `  truststore warning: ${w}\n`).join(''),
+      );
+      watchFile(flags.truststore, { interval: 500 }, async () => {
+        try {
+          const next = await version();
+          if (next === current) return;
+          current = next;
+          await endpoint.roll('localhost', next);
+        } catch (error) {
+          log.error('reload failed', { error: (error as Error).message });
+        }
+      });
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await endpoint.stop();
+      exit(0);
+      process.exit(0);
+    });
+};
