@@ -1,6 +1,7 @@
 // `npm run bench` runs every benchmark; `npm run bench -- --json` prints JSON lines
 // ({"name","value","unit","floor"?,"ratio"?}) to compare across commits.
 import { bundleBench } from './bundle.bench.js';
+import { diagnoseBench } from './diagnose.bench.js';
 import { ingestBench, landingBench } from './ingest.bench.js';
 import { lintBench } from './lint.bench.js';
 import { note } from './report.js';
@@ -10,5 +11,6 @@ note(`trustroll bench — node ${process.version}, ${new Date().toISOString()}`)
 await lintBench();
 await ingestBench();
 await scanBench();
+await diagnoseBench();
 await landingBench();
 await bundleBench();

@@ -13,8 +13,8 @@ export interface VerifyInput {
   readonly leaf: Certificate;
   /** What the client sends besides its own certificate. */
   readonly sent: readonly Certificate[];
-  /** The truststore. */
-  readonly trusted: readonly Certificate[];
+  /** The truststore (an index built once when the same truststore judges many clients). */
+  readonly trusted: readonly Certificate[] | TrustIndex;
   readonly at: Date;
   readonly purpose: Purpose;
   /** `-verify_depth`: intermediates allowed between leaf and anchor. Default unlimited (100). */
@@ -58,6 +58,29 @@ const SUPPORTED_CRITICAL = new Set([
 ]);
 
 /** OpenSSL's X509_self_signed(x, 0): issued by itself by name and key ids (not key usage); the signature is not checked. */
+/**
+ * A truststore indexed by subject name, in file order within a name (OpenSSL's lookup order), so
+ * that finding an issuer does not scan the whole truststore.
+ */
+export class TrustIndex {
+  private readonly bySubject = new Map<string, Certificate[]>();
+  private readonly fingerprints = new Set<string>();
+  constructor(readonly all: readonly Certificate[]) {
+    for (const c of all) {
+      const list = this.bySubject.get(c.subject.key);
+      if (list) list.push(c);
+      else this.bySubject.set(c.subject.key, [c]);
+      this.fingerprints.add(c.fingerprint);
+    }
+  }
+  named(key: string): readonly Certificate[] {
+    return this.bySubject.get(key) ?? [];
+  }
+  has(c: Certificate): boolean {
+    return this.fingerprints.has(c.fingerprint);
+  }
+}
+
 const isSelfSigned = (c: Certificate): boolean => likelyIssued(c, c);
 
 const same = (a: Certificate, b: Certificate) => a.fingerprint === b.fingerprint;
@@ -149,10 +172,10 @@ const d = (date: Date) => date.toISOString().replace('.000Z', 'Z');
  */
 export const verifyClient = (input: VerifyInput): VerifyResult => {
   const { leaf, at, purpose } = input;
-  const trusted = input.trusted;
+  const trusted = input.trusted instanceof TrustIndex ? input.trusted : new TrustIndex(input.trusted);
   const sent = input.sent.filter((c) => !same(c, leaf));
   const path: Certificate[] = [leaf];
-  const fromTrust: boolean[] = [trusted.some((t) => same(t, leaf))];
+  const fromTrust: boolean[] = [trusted.has(leaf)];
   const reasons: Reason[] = [];
   const reject = (code: string, message: string): VerifyResult => {
     reasons.push({ code, message });
@@ -165,7 +188,7 @@ export const verifyClient = (input: VerifyInput): VerifyResult => {
     const top = path.at(-1)!;
     const topTrusted = fromTrust.at(-1)!;
     if (isSelfSigned(top)) {
-      if (topTrusted || trusted.some((t) => same(t, top))) break;
+      if (topTrusted || trusted.has(top)) break;
       return path.length === 1
         ? reject(
             'self-signed',
@@ -184,7 +207,7 @@ export const verifyClient = (input: VerifyInput): VerifyResult => {
     }
     const inPath = (c: Certificate) => path.some((p) => same(p, c));
     const fromStore = pick(
-      trusted.filter((c) => !inPath(c)),
+      trusted.named(top.issuer.key).filter((c) => !inPath(c)),
       top,
       at,
     );
