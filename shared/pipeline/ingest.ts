@@ -24,6 +24,7 @@ import {
   type UploadOutcome,
 } from '../truststore/state.js';
 import { describeCertificate, describeFindings, notification } from './notifications.js';
+import { durableNotifier, flushOutbox } from './outbox.js';
 import { type RollConfig, type RollReport, rollDomains } from './roll.js';
 import { expiryLines } from './scan.js';
 import {
@@ -173,15 +174,18 @@ export const ingestUploads = async (refs: readonly UploadRef[], deps: IngestDeps
     const report = uploadReport(f, decision);
     const movedTo = await finishUpload(f, decision, deps, errors);
     reports.push(movedTo ? { ...report, movedTo } : report);
-    if (decision && !decision.duplicate) await notify(uploadNotification(f, decision, state), deps, errors);
   }
+  // The upload alerts were committed with the state: deliver them (and any a crashed run left).
+  errors.push(...(await flushOutbox(deps.store, deps.notifier, deps.log)));
 
+  // Every run makes sure the domains serve the latest version: a run that crashed before its
+  // roll is completed by the next one (domains already on it are left alone).
   let roll: RollReport | undefined;
-  if (published && version && deps.config.roll.domains.length > 0) {
+  if (version && deps.config.roll.domains.length > 0) {
     const lastRollAt = state.lastRollAt ? new Date(state.lastRollAt) : undefined;
     roll = await rollDomains(
       version,
-      { ...deps, config: deps.config.roll },
+      { ...deps, notifier: durableNotifier(deps.store, deps.notifier), config: deps.config.roll },
       { revision: state.revision, ...(lastRollAt ? { lastUpdateAt: lastRollAt } : {}) },
     );
     errors.push(...roll.notifyErrors);
@@ -334,6 +338,10 @@ const nextState = (
   const changed = added.length > 0;
   const entries = changed ? [...state.entries, ...added] : state.entries;
   const revision = changed ? state.revision + 1 : state.revision;
+  const outbox = [
+    ...(state.outbox ?? []),
+    ...fresh.map((f) => uploadNotification(f, decisions.get(f.id)!, revision)),
+  ];
   const history = changed
     ? [
         ...state.history,
@@ -351,7 +359,7 @@ const nextState = (
       ].slice(-MAX_HISTORY)
     : state.history;
   return {
-    state: { ...state, revision, entries, history, processed: keepLast(processed, MAX_PROCESSED) },
+    state: { ...state, revision, entries, history, outbox, processed: keepLast(processed, MAX_PROCESSED) },
     changed,
   };
 };
@@ -441,16 +449,7 @@ const finishUpload = async (
   }
 };
 
-const notify = async (n: Notification, deps: IngestDeps, errors: string[]) => {
-  try {
-    await deps.notifier.publish(n);
-  } catch (error) {
-    errors.push(`notification ${n.id}: ${(error as Error).message}`);
-    deps.log.error('notification failed', { id: n.id, error: (error as Error).message });
-  }
-};
-
-const uploadNotification = (f: Fetched, d: Decision, state: TruststoreState): Notification => {
+const uploadNotification = (f: Fetched, d: Decision, revision: number): Notification => {
   const partner = f.upload?.partner;
   const where = f.ref.key;
   if (d.outcome === 'private-key') {
@@ -482,7 +481,7 @@ const uploadNotification = (f: Fetched, d: Decision, state: TruststoreState): No
       f.id,
       `upload accepted: ${partner}/${f.upload?.path} (${added.length} CA${added.length === 1 ? '' : 's'} added)`,
       [
-        `The upload ${where} from ${partner} was accepted${added.length > 0 ? ` into truststore revision ${state.revision}` : ''}.`,
+        `The upload ${where} from ${partner} was accepted${added.length > 0 ? ` into truststore revision ${revision}` : ''}.`,
         added.length > 0
           ? 'Clients whose certificates these CAs issued can connect once the domain is rolled (a separate message confirms it).'
           : 'All its certificates were already in the truststore: nothing changes.',

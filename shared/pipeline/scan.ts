@@ -9,6 +9,7 @@ import {
   type TruststoreState,
 } from '../truststore/state.js';
 import { notification } from './notifications.js';
+import { durableNotifier, flushOutbox } from './outbox.js';
 import { type RollConfig, type RollReport, rollDomains } from './roll.js';
 import { loadState, publishTruststore, recordVersion, saveState, sha256 } from './state-store.js';
 
@@ -134,6 +135,9 @@ const severityOf = (level: number): Severity => (level === 0 ? 'error' : level <
 export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
   const thresholds = [...(deps.config?.thresholds ?? DEFAULT_THRESHOLDS)].sort((a, b) => b - a);
   const errors: string[] = [];
+  // Alerts a previous scan could not deliver; new ones are parked in the state if delivery fails.
+  if (deps.notifier) errors.push(...(await flushOutbox(deps.store, deps.notifier, deps.log)));
+  const notifier = deps.notifier ? durableNotifier(deps.store, deps.notifier) : undefined;
   for (let attempt = 1; ; attempt++) {
     const { state, etag } = await loadState(deps.store);
     const now = deps.clock.now();
@@ -178,7 +182,7 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
     if (pruned.length > 0) alerts.push(pruneNotification(pruned, state.entries, now));
     for (const n of alerts) {
       try {
-        await deps.notifier?.publish(n);
+        if (notifier) await notifier.publish(n);
       } catch (error) {
         errors.push(`notification ${n.id}: ${(error as Error).message}`);
         deps.log.error('notification failed', { id: n.id, error: (error as Error).message });

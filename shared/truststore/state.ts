@@ -1,5 +1,6 @@
 import type { Finding } from '../finding.js';
 import { type Certificate, toPem } from '../pki/certificate.js';
+import type { Notification } from '../ports.js';
 import { renderBlocks } from './render.js';
 
 /** Where trustroll keeps its objects, relative to the store (an S3 bucket or a local folder). */
@@ -64,6 +65,12 @@ export interface TruststoreState {
    * 0 once expired. A scan alerts only a crossing beyond what is recorded here.
    */
   readonly expiryAlerts?: Readonly<Record<string, { readonly level: number; readonly at: string }>>;
+  /**
+   * Notifications committed with the change they report and not yet delivered (a transactional
+   * outbox): a crash or a failed publish never loses an alert; each has a stable id, so a
+   * re-sent one can be deduplicated.
+   */
+  readonly outbox?: readonly Notification[];
 }
 
 export const MAX_PROCESSED = 2000;

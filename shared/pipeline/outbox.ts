@@ -1,0 +1,47 @@
+import type { Log, Notification, Notifier, ObjectStore } from '../ports.js';
+import { loadState, updateState } from './state-store.js';
+
+/**
+ * Delivers the notifications waiting in the state's outbox, then removes the delivered ones
+ * (compare-and-set). What fails stays for the next run. Returns the errors.
+ */
+export const flushOutbox = async (store: ObjectStore, notifier: Notifier, log: Log): Promise<string[]> => {
+  const { state } = await loadState(store);
+  const pending = state.outbox ?? [];
+  if (pending.length === 0) return [];
+  const sent = new Set<string>();
+  const errors: string[] = [];
+  for (const n of pending) {
+    try {
+      await notifier.publish(n);
+      sent.add(n.id);
+    } catch (error) {
+      errors.push(`notification ${n.id}: ${(error as Error).message}`);
+      log.error('notification failed, kept for the next run', { id: n.id, error: (error as Error).message });
+    }
+  }
+  if (sent.size > 0) {
+    await updateState(store, (s) => {
+      const outbox = (s.outbox ?? []).filter((n) => !sent.has(n.id));
+      return outbox.length === (s.outbox ?? []).length ? undefined : { ...s, outbox };
+    });
+  }
+  return errors;
+};
+
+/**
+ * A notifier that, when delivery fails, parks the notification in the state's outbox for the
+ * next run before reporting the failure: for alerts sent outside a state commit (rolls, scans).
+ */
+export const durableNotifier = (store: ObjectStore, notifier: Notifier): Notifier => ({
+  publish: async (n: Notification) => {
+    try {
+      await notifier.publish(n);
+    } catch (error) {
+      await updateState(store, (s) =>
+        (s.outbox ?? []).some((o) => o.id === n.id) ? undefined : { ...s, outbox: [...(s.outbox ?? []), n] },
+      );
+      throw error;
+    }
+  },
+});
