@@ -40,6 +40,10 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   /** Lists current objects under a prefix. */
   list(prefix: string): Promise<ObjectSummary[]>;
+  /** Size, version and ETag of the current object without reading it. Throws NotFoundError. */
+  head(key: string): Promise<ObjectSummary & { readonly version: string }>;
+  /** Copies the current object to another key (server-side where the store can). */
+  copy(from: string, to: string): Promise<void>;
 }
 
 export type DomainStatus = 'AVAILABLE' | 'UPDATING' | 'PENDING' | 'FAILED' | string;

@@ -111,7 +111,8 @@ interface Fetched {
   readonly id: string;
   readonly upload?: UploadKey;
   readonly keyError?: string;
-  readonly object?: StoredObject;
+  /** The current inbox object (absent when already moved, or replaced by a newer version). */
+  readonly current?: { readonly version: string; readonly size: number };
   readonly candidate?: CandidateUpload;
   readonly privateKey: boolean;
 }
@@ -228,36 +229,44 @@ const fetchUpload = async (ref: UploadRef, deps: IngestDeps): Promise<Fetched> =
   }
   // Only the current object is processed: an event naming an older version (replaced since, or
   // already moved out) has nothing left to do, and the newer version brings its own event.
-  let object: StoredObject | undefined;
+  let current: { version: string; size: number } | undefined;
   try {
-    object = await deps.store.get(ref.key);
-    if (ref.version && object.version !== ref.version) object = undefined;
+    const head = await deps.store.head(ref.key);
+    if (!ref.version || head.version === ref.version) current = { version: head.version, size: head.size };
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
   }
-  const id = `${ref.key}@${ref.version ?? object?.version ?? 'gone'}`;
+  const id = `${ref.key}@${ref.version ?? current?.version ?? 'gone'}`;
   const base = { ref, id, ...(upload ? { upload } : {}), ...(keyError ? { keyError } : {}) };
-  if (!object) return { ...base, privateKey: false };
+  if (!current) return { ...base, privateKey: false };
   const max = deps.config.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
-  if (object.body.length > max) {
+  if (current.size > max) {
+    // Refused from its size alone: the object is never read.
     const finding: Finding = {
       code: 'input.too-large',
       severity: 'error',
-      message: `${ref.key} is ${object.body.length} bytes, over the ${max}-byte limit for one upload: send CA certificates only, split into several files if needed.`,
+      message: `${ref.key} is ${current.size} bytes, over the ${max}-byte limit for one upload: send CA certificates only, split into several files if needed.`,
       source: ref.key,
     };
     return {
       ...base,
-      object,
+      current,
       privateKey: false,
       candidate: { id, certificates: [], inputFindings: [finding] },
     };
   }
-  const read = readInput({ name: ref.key, bytes: object.body });
+  let object: StoredObject;
+  try {
+    object = await deps.store.get(ref.key, { version: current.version });
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    return { ...base, privateKey: false };
+  }
+  const read = readInput({ name: ref.key, bytes: object.body.subarray(0, max) });
   const privateKey = read.findings.some((f) => f.code === 'input.private-key');
   return {
     ...base,
-    object,
+    current,
     privateKey,
     candidate: { id, certificates: read.certificates, inputFindings: read.findings },
   };
@@ -267,7 +276,7 @@ const decide = (fetched: readonly Fetched[], state: TruststoreState, deps: Inges
   const decisions = new Map<string, Decision>();
   const toJudge: CandidateUpload[] = [];
   for (const f of fetched) {
-    if (!f.object) continue;
+    if (!f.current) continue;
     const seen = state.processed[f.id];
     if (seen) {
       decisions.set(f.id, { outcome: seen.outcome, duplicate: true, findings: [] });
@@ -326,7 +335,7 @@ const nextState = (
       added.push(
         entryOf(c.cert, {
           partner: f.upload.partner,
-          upload: { key: f.ref.key, version: f.object!.version },
+          upload: { key: f.ref.key, version: f.current!.version },
           addedAt: now.toISOString(),
           findings: c.findings.map(({ code, severity, message }) => ({ code, severity, message })),
         }),
@@ -400,7 +409,7 @@ const uploadReport = (f: Fetched, d: Decision | undefined): UploadReport => {
   const base = {
     key: f.ref.key,
     ...(f.upload ? { partner: f.upload.partner } : {}),
-    ...(f.object ? { version: f.object.version } : {}),
+    ...(f.current ? { version: f.current.version } : {}),
   };
   if (!d) return { ...base, outcome: 'missing', certificates: [], findings: [] };
   if (d.duplicate) return { ...base, outcome: 'duplicate', certificates: [], findings: [] };
@@ -428,7 +437,7 @@ const finishUpload = async (
   deps: IngestDeps,
   errors: string[],
 ): Promise<string | undefined> => {
-  if (!d || !f.object) return undefined;
+  if (!d || !f.current) return undefined;
   try {
     if (d.outcome === 'private-key') {
       await deps.store.delete(f.ref.key);
@@ -439,7 +448,7 @@ const finishUpload = async (
     const to = f.upload
       ? destinationKey(f.upload, folder)
       : `${KEYS.rejected}_unsorted/${safeName(f.ref.key)}`;
-    await deps.store.put(to, f.object.body);
+    await deps.store.copy(f.ref.key, to);
     await deps.store.delete(f.ref.key);
     return to;
   } catch (error) {

@@ -39,6 +39,17 @@ export const contract = (name: string, make: () => ObjectStore) =>
       await store.delete('never/existed');
     });
 
+    it('tells size and version without reading, and copies objects', async () => {
+      const store = make();
+      const written = await store.put('inbox-like/a b/ca.pem', bytes('twelve bytes'));
+      const head = await store.head('inbox-like/a b/ca.pem');
+      expect(head).toMatchObject({ key: 'inbox-like/a b/ca.pem', size: 12 });
+      if (!head.version.includes('-')) expect(head.version).toBe(written.version);
+      await store.copy('inbox-like/a b/ca.pem', 'archive-like/a b/ca.pem');
+      expect(text((await store.get('archive-like/a b/ca.pem')).body)).toBe('twelve bytes');
+      await expect(store.head('inbox-like/nothing')).rejects.toBeInstanceOf(NotFoundError);
+    });
+
     it('accepts unicode and spaces in keys', async () => {
       const store = make();
       await store.put('inbox-like/Müller GmbH/CA bündel.pem', bytes('ü'));

@@ -14,7 +14,8 @@ export class MemoryStore implements ObjectStore {
   readonly objects = new Map<string, Version[]>();
   private counter = 0;
   /** Called before each operation; tests use it to inject faults or interleavings. */
-  beforeOp: (op: 'get' | 'put' | 'delete' | 'list', key: string) => void | Promise<void> = () => {};
+  beforeOp: (op: 'get' | 'put' | 'delete' | 'list' | 'head' | 'copy', key: string) => void | Promise<void> =
+    () => {};
 
   async get(key: string, opts: { version?: string } = {}): Promise<StoredObject> {
     await this.beforeOp('get', key);
@@ -43,6 +44,22 @@ export class MemoryStore implements ObjectStore {
     const list = this.objects.get(key);
     if (!list?.at(-1)?.body) return;
     list.push({ version: `v${++this.counter}`, body: null, etag: '', metadata: {} });
+  }
+
+  async head(key: string) {
+    await this.beforeOp('head', key);
+    const v = this.objects.get(key)?.at(-1);
+    if (!v?.body) throw new NotFoundError(`${key} not found`);
+    return { key, size: v.body.length, etag: v.etag, version: v.version };
+  }
+
+  async copy(from: string, to: string): Promise<void> {
+    await this.beforeOp('copy', from);
+    const v = this.objects.get(from)?.at(-1);
+    if (!v?.body) throw new NotFoundError(`${from} not found`);
+    const list = this.objects.get(to) ?? [];
+    list.push({ ...v, version: `v${++this.counter}` });
+    this.objects.set(to, list);
   }
 
   async list(prefix: string): Promise<ObjectSummary[]> {

@@ -1,6 +1,8 @@
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
@@ -64,6 +66,30 @@ export class S3ObjectStore implements ObjectStore {
     } catch (error) {
       const mapped = mapAwsError(error, `deleting s3://${this.bucket}/${key}`);
       if (mapped.name !== 'NotFoundError') throw mapped;
+    }
+  }
+
+  async head(key: string) {
+    try {
+      const out = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { key, size: out.ContentLength ?? 0, etag: out.ETag ?? '', version: out.VersionId ?? 'null' };
+    } catch (error) {
+      throw mapAwsError(error, `reading s3://${this.bucket}/${key}`);
+    }
+  }
+
+  /** Server-side copy: the object is never read into the function. */
+  async copy(from: string, to: string): Promise<void> {
+    try {
+      await this.s3.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: to,
+          CopySource: `${this.bucket}/${from.split('/').map(encodeURIComponent).join('/')}`,
+        }),
+      );
+    } catch (error) {
+      throw mapAwsError(error, `copying s3://${this.bucket}/${from} to ${to}`);
     }
   }
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ConflictError, NotFoundError, UpstreamError } from '../../errors.js';
 import type { ObjectStore, ObjectSummary, PutOptions, StoredObject } from '../../ports.js';
@@ -102,6 +102,16 @@ export class VersionedFolderStore implements ObjectStore {
         JSON.stringify({ etag: '', metadata: {}, deleted: true }),
       );
     });
+  }
+
+  async head(key: string) {
+    const object = await this.get(key);
+    return { key, size: object.body.length, etag: object.etag, version: object.version };
+  }
+
+  async copy(from: string, to: string): Promise<void> {
+    const object = await this.get(from);
+    await this.put(to, object.body, { metadata: object.metadata });
   }
 
   async list(prefix: string): Promise<ObjectSummary[]> {
@@ -246,6 +256,24 @@ export class PlainFolderStore implements ObjectStore {
     }
   }
 
+  async head(key: string) {
+    const path = this.path(key);
+    try {
+      const info = await stat(path);
+      if (!info.isFile()) throw new NotFoundError(`${key} not found`);
+      return { key, size: info.size, etag: '', version: `${Math.trunc(info.mtimeMs)}-${info.size}` };
+    } catch (error) {
+      if (error instanceof NotFoundError) throw error;
+      throw new NotFoundError(`${key} not found`, { cause: error });
+    }
+  }
+
+  async copy(from: string, to: string): Promise<void> {
+    const target = this.path(to);
+    await mkdir(dirname(target), { recursive: true });
+    await copyFile(this.path(from), target);
+  }
+
   async list(prefix: string): Promise<ObjectSummary[]> {
     const out: ObjectSummary[] = [];
     // Hidden files are editors' and copy tools' temporaries, not uploads.
@@ -288,5 +316,15 @@ export class RoutingStore implements ObjectStore {
   }
   list(prefix: string) {
     return this.pick(prefix).list(prefix);
+  }
+  head(key: string) {
+    return this.pick(key).head(key);
+  }
+  async copy(from: string, to: string): Promise<void> {
+    const source = this.pick(from);
+    const target = this.pick(to);
+    if (source === target) return source.copy(from, to);
+    const object = await source.get(from);
+    await target.put(to, object.body);
   }
 }

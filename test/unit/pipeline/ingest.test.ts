@@ -276,6 +276,28 @@ describe('ingestUploads', () => {
     expect(report.uploads[0]!.findings[0]!.message).toMatch(/partner folder/);
   });
 
+  it('refuses an upload over the size limit without reading it, and keeps it under rejected/', async () => {
+    const reads: string[] = [];
+    store.beforeOp = (op, key) => {
+      if (op === 'get') reads.push(key);
+    };
+    const big = await drop('inbox/acme/huge.pem', new Uint8Array(3 * 1024 * 1024).fill(0x41));
+    const report = await ingestUploads([big], deps);
+    expect(report.uploads[0]).toMatchObject({ outcome: 'rejected', movedTo: 'rejected/acme/huge.pem' });
+    expect(report.uploads[0]!.findings[0]).toMatchObject({ code: 'input.too-large' });
+    expect(reads).not.toContain('inbox/acme/huge.pem');
+  });
+
+  it('keeps an alert whose delivery failed and delivers it on the next run, once', async () => {
+    notifier.fail = 1;
+    const first = await ingestUploads([await drop('inbox/acme/a.pem', pemOf(acme.root, acme.intermediate))], deps);
+    expect(first.errors.join()).toMatch(/notification upload\.accepted/);
+    expect(state().outbox?.map((n) => n.eventType)).toEqual(['upload.accepted']);
+    await ingestUploads([], deps);
+    expect(notifier.types().filter((t) => t === 'upload.accepted')).toHaveLength(1);
+    expect(state().outbox).toEqual([]);
+  });
+
   it('reports a notification failure without undoing the committed truststore', async () => {
     notifier.fail = 5;
     const report = await ingestUploads(
