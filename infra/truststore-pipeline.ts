@@ -320,6 +320,25 @@ export class TruststorePipeline extends Construct {
     this.suppressReviewedFindings(accessLogs);
   }
 
+  /**
+   * Opens the inbox to one partner: `principal` (a partner's role or user) may put objects under
+   * `inbox/<partner>/` and nowhere else — not other partners' folders, not the truststore, and it
+   * may read nothing. Requests must use TLS (the bucket policy refuses the rest).
+   */
+  grantPartnerUpload(partner: string, principal: iam.IGrantable): iam.Grant {
+    if (!/^[A-Za-z0-9][A-Za-z0-9 ._@+-]{0,62}$/.test(partner)) {
+      throw new Error(
+        `partner "${partner}" must be a folder name of letters, digits, spaces or ._@+- (at most 63)`,
+      );
+    }
+    return iam.Grant.addToPrincipalOrResource({
+      grantee: principal,
+      actions: ['s3:PutObject'],
+      resourceArns: [this.bucket.arnForObjects(`inbox/${partner}/*`)],
+      resource: this.bucket,
+    });
+  }
+
   /** cdk-nag findings that are intended, each acknowledged with the reason a reviewer needs. */
   private suppressReviewedFindings(accessLogs: s3.Bucket): void {
     Validations.of(accessLogs).acknowledge({

@@ -141,7 +141,7 @@ export const ingestUploads = async (refs: readonly UploadRef[], deps: IngestDeps
     const now = deps.clock.now();
     const decisions = decide(fetched, state, deps, now);
     const next = nextState(state, fetched, decisions, now);
-    await writeReports(fetched, decisions, next?.state ?? state, deps, now, errors);
+    await writeReports(fetched, decisions, next?.state ?? state, deps, now);
     if (!next) {
       committed = { state, decisions, changed: false };
       break;
@@ -183,12 +183,23 @@ export const ingestUploads = async (refs: readonly UploadRef[], deps: IngestDeps
   // roll is completed by the next one (domains already on it are left alone).
   let roll: RollReport | undefined;
   if (version && deps.config.roll.domains.length > 0) {
-    const lastRollAt = state.lastRollAt ? new Date(state.lastRollAt) : undefined;
-    roll = await rollDomains(
-      version,
-      { ...deps, notifier: durableNotifier(deps.store, deps.notifier), config: deps.config.roll },
-      { revision: state.revision, ...(lastRollAt ? { lastUpdateAt: lastRollAt } : {}) },
-    );
+    // Roll to the latest published version, read fresh: a concurrent run may have published a
+    // newer one, and rolling ours after it would take the domain back. Re-check after rolling.
+    for (let round = 1; round <= 5; round++) {
+      const fresh = (await loadState(deps.store)).state;
+      const latest = latestPublished(fresh);
+      if (!latest?.version) break;
+      version = latest.version;
+      const lastRollAt = fresh.lastRollAt ? new Date(fresh.lastRollAt) : undefined;
+      roll = await rollDomains(
+        latest.version,
+        { ...deps, notifier: durableNotifier(deps.store, deps.notifier), config: deps.config.roll },
+        { revision: latest.revision, ...(lastRollAt ? { lastUpdateAt: lastRollAt } : {}) },
+      );
+      if (latestPublished((await loadState(deps.store)).state)?.version === latest.version) break;
+    }
+  }
+  if (roll) {
     errors.push(...roll.notifyErrors);
     const at = roll.lastUpdateAt?.toISOString();
     if (at) {
@@ -234,7 +245,8 @@ const fetchUpload = async (ref: UploadRef, deps: IngestDeps): Promise<Fetched> =
     const head = await deps.store.head(ref.key);
     if (!ref.version || head.version === ref.version) current = { version: head.version, size: head.size };
   } catch (error) {
-    if (!(error instanceof NotFoundError)) throw error;
+    // A key the store cannot even name (`..` on a folder store) holds nothing to process.
+    if (!(error instanceof NotFoundError || error instanceof InputError)) throw error;
   }
   const id = `${ref.key}@${ref.version ?? current?.version ?? 'gone'}`;
   const base = { ref, id, ...(upload ? { upload } : {}), ...(keyError ? { keyError } : {}) };
@@ -379,7 +391,6 @@ const writeReports = async (
   state: TruststoreState,
   deps: IngestDeps,
   now: Date,
-  errors: string[],
 ) => {
   for (const f of fetched) {
     const d = decisions.get(f.id);
@@ -393,13 +404,11 @@ const writeReports = async (
       decidedAt: now.toISOString(),
       truststoreRevision: state.revision,
     };
-    try {
-      await deps.store.put(key, new Uint8Array(Buffer.from(`${JSON.stringify(body, null, 2)}\n`)), {
-        contentType: 'application/json',
-      });
-    } catch (error) {
-      errors.push(`writing report ${key}: ${(error as Error).message}`);
-    }
+    // Not caught: a report that cannot be written stops the run before the commit, and the
+    // redelivered event writes it again (reports are written before the state, never after).
+    await deps.store.put(key, new Uint8Array(Buffer.from(`${JSON.stringify(body, null, 2)}\n`)), {
+      contentType: 'application/json',
+    });
   }
 };
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { InputError } from '../errors.js';
 import { KEYS } from '../truststore/state.js';
 
@@ -37,5 +38,18 @@ export const parseUploadKey = (key: string): UploadKey => {
 export const destinationKey = (upload: UploadKey, folder: 'archive' | 'rejected'): string =>
   `${folder === 'archive' ? KEYS.archive : KEYS.rejected}${upload.partner}/${upload.path}`;
 
-export const reportKey = (upload: UploadKey, folder: 'archive' | 'rejected'): string =>
-  `${destinationKey(upload, folder)}.report.json`;
+/**
+ * The JSON report beside the upload. A file name already near the 255-byte limit of file systems
+ * keeps its start and a hash of the whole, so the report can always be written.
+ */
+export const reportKey = (upload: UploadKey, folder: 'archive' | 'rejected'): string => {
+  const key = destinationKey(upload, folder);
+  const slash = key.lastIndexOf('/');
+  const name = key.slice(slash + 1);
+  if (Buffer.byteLength(`${name}.report.json`) <= 255) return `${key}.report.json`;
+  const short = `${Buffer.from(name)
+    .subarray(0, 180)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '')}~${createHash('sha256').update(name).digest('hex').slice(0, 12)}`;
+  return `${key.slice(0, slash + 1)}${short}.report.json`;
+};

@@ -263,6 +263,31 @@ describe('cdk-nag AwsSolutionsChecks', () => {
   });
 });
 
+describe('opening the inbox to one partner', () => {
+  it("lets a partner's role put objects under inbox/<partner>/ only", () => {
+    const a = app();
+    const s = new Stack(a, 'Partners');
+    const p = new TruststorePipeline(s, 'Pipeline');
+    const acme = new iam.Role(s, 'AcmeUploader', { assumedBy: new iam.AccountPrincipal('111122223333') });
+    p.grantPartnerUpload('acme', acme);
+    const template = Template.fromStack(s);
+    const statements = statementsOf(template, s.getLogicalId(acme.node.defaultChild as iam.CfnRole));
+    expect(statements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 's3:PutObject',
+        Resource: {
+          'Fn::Join': [
+            '',
+            [{ 'Fn::GetAtt': [s.getLogicalId(p.bucket.node.defaultChild as never), 'Arn'] }, '/inbox/acme/*'],
+          ],
+        },
+      },
+    ]);
+    expect(() => p.grantPartnerUpload('../truststore', acme)).toThrow(/must be a folder name/);
+  });
+});
+
 describe('options', () => {
   it('creates the mTLS custom domain when asked: REST, Regional, TLS_1_2, our truststore', () => {
     const { template } = synth({

@@ -19,7 +19,8 @@ const etagOf = (body: Uint8Array): string => `"${createHash('md5').update(body).
 /** Writes a file atomically: a temporary file renamed into place. */
 const writeAtomic = async (path: string, body: Uint8Array | string): Promise<void> => {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  // A short hidden name: the target's own name may already be at the 255-byte limit.
+  const tmp = join(dirname(path), `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   await writeFile(tmp, body);
   await rename(tmp, path);
 };

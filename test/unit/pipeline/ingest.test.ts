@@ -290,7 +290,10 @@ describe('ingestUploads', () => {
 
   it('keeps an alert whose delivery failed and delivers it on the next run, once', async () => {
     notifier.fail = 1;
-    const first = await ingestUploads([await drop('inbox/acme/a.pem', pemOf(acme.root, acme.intermediate))], deps);
+    const first = await ingestUploads(
+      [await drop('inbox/acme/a.pem', pemOf(acme.root, acme.intermediate))],
+      deps,
+    );
     expect(first.errors.join()).toMatch(/notification upload\.accepted/);
     expect(state().outbox?.map((n) => n.eventType)).toEqual(['upload.accepted']);
     await ingestUploads([], deps);
