@@ -69,6 +69,7 @@ export type EventType =
   | 'upload.accepted'
   | 'upload.rejected'
   | 'upload.private-key'
+  | 'upload.pending'
   | 'truststore.rolled'
   | 'truststore.roll-failed'
   | 'truststore.pruned'

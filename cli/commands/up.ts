@@ -165,6 +165,7 @@ const up = async (flags: UpFlags, io: Io): Promise<number> => {
  */
 class InboxWatcher {
   private seen = new Map<string, string>();
+  private handled = new Map<string, string>();
   private lastChange = 0;
   constructor(
     private readonly store: ReturnType<typeof localStore>,
@@ -180,9 +181,12 @@ class InboxWatcher {
     for (const [key, sig] of current) if (this.seen.get(key) !== sig) changed = true;
     this.seen = current;
     if (changed) this.lastChange = now;
-    if (current.size === 0 || changed || now - this.lastChange < this.debounceMs) return;
-    await this.onBatch([...current.keys()]);
-    this.seen.clear();
+    // Files handled before and unchanged since (an upload waiting for its issuer stays in the
+    // inbox) do not start a batch; ingest judges them again with the next new file anyway.
+    const fresh = [...current].filter(([key, sig]) => this.handled.get(key) !== sig).map(([key]) => key);
+    if (fresh.length === 0 || changed || now - this.lastChange < this.debounceMs) return;
+    await this.onBatch(fresh);
+    this.handled = current;
   }
 }
 

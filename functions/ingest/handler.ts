@@ -31,6 +31,7 @@ export const lambdaHandler = async (event: SQSEvent): Promise<SQSBatchResponse> 
       config: {
         expiringDays: w.config.expiringDays,
         maxUploadBytes: w.config.maxUploadBytes,
+        pendingWindowMs: w.config.pendingWindowMs,
         roll: {
           domains: w.config.domains.map((d) => d.name),
           minUpdateIntervalMs: w.config.minUpdateIntervalMs,
@@ -48,8 +49,10 @@ export const lambdaHandler = async (event: SQSEvent): Promise<SQSBatchResponse> 
     }
     // An upload left in the inbox (its move failed) is retried: the next run finishes the move.
     const okRecords = parsed.filter((p) => p.ok);
-    for (const [i, u] of report.uploads.entries()) {
-      if (u.outcome !== 'missing' && !u.movedTo) failed.add(okRecords[i]!.messageId);
+    // report.uploads starts with this batch's uploads (uploads waiting for their issuer follow).
+    for (const [i, u] of report.uploads.slice(0, okRecords.length).entries()) {
+      if (u.outcome !== 'missing' && u.outcome !== 'pending' && !u.movedTo)
+        failed.add(okRecords[i]!.messageId);
     }
     w.logger.info('ingest finished', {
       changed: report.changed,

@@ -12,6 +12,7 @@ export interface FunctionConfig {
   readonly updateTimeoutMs: number;
   readonly expiryThresholds: readonly number[];
   readonly pruneExpired: boolean;
+  readonly pendingWindowMs: number;
 }
 
 export class ConfigError extends Error {
@@ -26,7 +27,7 @@ const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}
  * default none); TRUSTROLL_EXPIRING_DAYS (30); TRUSTROLL_MAX_UPLOAD_BYTES (2097152);
  * TRUSTROLL_MIN_UPDATE_INTERVAL_MS (30000); TRUSTROLL_POLL_INTERVAL_MS (5000);
  * TRUSTROLL_UPDATE_TIMEOUT_MS (240000); TRUSTROLL_EXPIRY_THRESHOLDS (`60,30,14,7,3,1`);
- * TRUSTROLL_PRUNE_EXPIRED (`false`).
+ * TRUSTROLL_PRUNE_EXPIRED (`false`); TRUSTROLL_PENDING_WINDOW_HOURS (24).
  */
 export const readConfig = (env: NodeJS.ProcessEnv): FunctionConfig => {
   const problems: string[] = [];
@@ -83,6 +84,7 @@ export const readConfig = (env: NodeJS.ProcessEnv): FunctionConfig => {
     updateTimeoutMs: number('TRUSTROLL_UPDATE_TIMEOUT_MS', 240_000, 1_000),
     expiryThresholds,
     pruneExpired: prune === 'true',
+    pendingWindowMs: number('TRUSTROLL_PENDING_WINDOW_HOURS', 24, 0) * 3_600_000,
   };
   if (problems.length > 0) {
     throw new ConfigError(`trustroll is misconfigured: ${problems.join('; ')}.`);

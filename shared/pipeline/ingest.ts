@@ -42,6 +42,11 @@ export interface IngestConfig {
   readonly expiringDays?: number;
   /** Uploads larger than this are rejected unread. Default 2 MB. */
   readonly maxUploadBytes?: number;
+  /**
+   * How long an upload that only lacks its issuer (an intermediate before its root) waits in the
+   * inbox for it, judged again with every batch, before it is rejected. Default 24 h.
+   */
+  readonly pendingWindowMs?: number;
   readonly roll: RollConfig;
 }
 
@@ -61,7 +66,7 @@ export interface UploadRef {
   readonly version?: string;
 }
 
-export type UploadResult = UploadOutcome | 'duplicate' | 'missing';
+export type UploadResult = UploadOutcome | 'pending' | 'duplicate' | 'missing';
 
 export interface ReportedFinding {
   readonly code: string;
@@ -104,6 +109,7 @@ export interface IngestReport {
 }
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 * 1024;
+export const DEFAULT_PENDING_WINDOW_MS = 24 * 3_600_000;
 const COMMIT_ATTEMPTS = 20;
 
 interface Fetched {
@@ -131,8 +137,14 @@ interface Fetched {
  * 7. One notification per upload outcome; failures are reported, never undo the commit.
  * 8. Roll the domains to the new version (once for the batch).
  */
-export const ingestUploads = async (refs: readonly UploadRef[], deps: IngestDeps): Promise<IngestReport> => {
+export const ingestUploads = async (batch: readonly UploadRef[], deps: IngestDeps): Promise<IngestReport> => {
   const errors: string[] = [];
+  // Uploads waiting for their issuer are judged again with every batch.
+  const waiting = Object.keys((await loadState(deps.store)).state.pending ?? {});
+  const refs = [
+    ...batch,
+    ...waiting.filter((key) => !batch.some((r) => r.key === key)).map((key) => ({ key })),
+  ];
   const fetched = await Promise.all(refs.map((ref) => fetchUpload(ref, deps)));
 
   let committed: { state: TruststoreState; decisions: Map<string, Decision>; changed: boolean } | undefined;
@@ -159,12 +171,10 @@ export const ingestUploads = async (refs: readonly UploadRef[], deps: IngestDeps
   let { state } = committed;
   let version = latestPublished(state)?.version;
   const unpublished = state.history.at(-1);
-  let published = false;
   if (unpublished && unpublished.version === undefined && unpublished.revision === state.revision) {
     const written = await publishTruststore(deps.store, state, deps.log);
     if (written) {
       version = written;
-      published = true;
       state = (await recordVersion(deps.store, state.revision, written)) ?? state;
     }
   }
@@ -223,7 +233,9 @@ export const ingestUploads = async (refs: readonly UploadRef[], deps: IngestDeps
 };
 
 interface Decision {
-  readonly outcome: UploadOutcome;
+  readonly outcome: UploadOutcome | 'pending';
+  /** For a pending upload: until when it waits for its issuer. */
+  readonly until?: string;
   readonly duplicate: boolean;
   readonly admission?: UploadDecision;
   readonly findings: readonly Finding[];
@@ -314,12 +326,36 @@ const decide = (fetched: readonly Fetched[], state: TruststoreState, deps: Inges
     at: now,
     expiringDays: deps.config.expiringDays ?? 30,
   });
+  const window = deps.config.pendingWindowMs ?? DEFAULT_PENDING_WINDOW_MS;
   for (const a of admitted) {
+    const key = fetched.find((f) => f.id === a.id)!.ref.key;
+    const held = state.pending?.[key];
+    const until = held ? Date.parse(held.until) : now.getTime() + window;
+    if (a.waitingForIssuer && now.getTime() <= until) {
+      decisions.set(a.id, {
+        outcome: 'pending',
+        until: new Date(until).toISOString(),
+        duplicate: false,
+        admission: a,
+        findings: a.findings,
+      });
+      continue;
+    }
+    const expired: Finding[] = a.waitingForIssuer
+      ? [
+          {
+            code: 'chain.issuer-missing',
+            severity: 'error',
+            message: `Waited until ${new Date(until).toISOString()} for the issuer to arrive; it did not. Upload the issuing CA together with this one.`,
+            source: key,
+          },
+        ]
+      : [];
     decisions.set(a.id, {
       outcome: a.accepted ? 'accepted' : 'rejected',
       duplicate: false,
       admission: a,
-      findings: a.findings,
+      findings: [...a.findings, ...expired],
     });
   }
   return decisions;
@@ -335,7 +371,26 @@ const nextState = (
     const d = decisions.get(f.id);
     return d && !d.duplicate;
   });
-  if (fresh.length === 0) return undefined;
+  const pending = { ...(state.pending ?? {}) };
+  for (const f of fetched) {
+    const d = decisions.get(f.id);
+    if (d?.outcome === 'pending' && f.current) {
+      const held = pending[f.ref.key];
+      pending[f.ref.key] = {
+        version: f.current.version,
+        since: held?.since ?? now.toISOString(),
+        until: held?.until ?? d.until!,
+      };
+    } else if (d || !f.current) {
+      delete pending[f.ref.key];
+    }
+  }
+  const newlyPending = fresh.filter(
+    (f) => decisions.get(f.id)!.outcome === 'pending' && !state.pending?.[f.ref.key],
+  );
+  const settled = fresh.filter((f) => decisions.get(f.id)!.outcome !== 'pending');
+  const pendingChanged = JSON.stringify(pending) !== JSON.stringify(state.pending ?? {});
+  if (settled.length === 0 && newlyPending.length === 0 && !pendingChanged) return undefined;
   const known = new Set(state.entries.map((e) => e.fingerprint));
   const added: Entry[] = [];
   for (const f of fresh) {
@@ -355,13 +410,16 @@ const nextState = (
     }
   }
   const processed = { ...state.processed };
-  for (const f of fresh) processed[f.id] = { outcome: decisions.get(f.id)!.outcome, at: now.toISOString() };
+  for (const f of settled) {
+    const outcome = decisions.get(f.id)!.outcome;
+    if (outcome !== 'pending') processed[f.id] = { outcome, at: now.toISOString() };
+  }
   const changed = added.length > 0;
   const entries = changed ? [...state.entries, ...added] : state.entries;
   const revision = changed ? state.revision + 1 : state.revision;
   const outbox = [
     ...(state.outbox ?? []),
-    ...fresh.map((f) => uploadNotification(f, decisions.get(f.id)!, revision)),
+    ...[...settled, ...newlyPending].map((f) => uploadNotification(f, decisions.get(f.id)!, revision)),
   ];
   const history = changed
     ? [
@@ -380,7 +438,15 @@ const nextState = (
       ].slice(-MAX_HISTORY)
     : state.history;
   return {
-    state: { ...state, revision, entries, history, outbox, processed: keepLast(processed, MAX_PROCESSED) },
+    state: {
+      ...state,
+      revision,
+      entries,
+      history,
+      outbox,
+      pending,
+      processed: keepLast(processed, MAX_PROCESSED),
+    },
     changed,
   };
 };
@@ -394,7 +460,7 @@ const writeReports = async (
 ) => {
   for (const f of fetched) {
     const d = decisions.get(f.id);
-    if (!d || d.duplicate) continue;
+    if (!d || d.duplicate || d.outcome === 'pending') continue;
     const folder = d.outcome === 'accepted' ? 'archive' : 'rejected';
     const key = f.upload
       ? reportKey(f.upload, folder)
@@ -446,7 +512,8 @@ const finishUpload = async (
   deps: IngestDeps,
   errors: string[],
 ): Promise<string | undefined> => {
-  if (!d || !f.current) return undefined;
+  // A pending upload stays in the inbox until its issuer arrives or its window ends.
+  if (!d || !f.current || d.outcome === 'pending') return undefined;
   try {
     if (d.outcome === 'private-key') {
       await deps.store.delete(f.ref.key);
@@ -490,6 +557,21 @@ const uploadNotification = (f: Fetched, d: Decision, revision: number): Notifica
     );
   }
   const certs = d.admission?.certificates ?? [];
+  if (d.outcome === 'pending') {
+    const missing = certs.flatMap((c) => c.findings).find((x) => x.code === 'chain.issuer-missing');
+    return notification(
+      'upload.pending',
+      'info',
+      f.id,
+      `upload waiting for its issuer: ${partner}/${f.upload?.path}`,
+      [
+        `The upload ${where} from ${partner} is complete except for its issuer: ${missing?.message ?? 'an issuing CA is missing'}`,
+        `It waits in the inbox until ${d.until} and is judged again with every upload; if the issuing CA arrives by then, both are admitted together.`,
+        'Nothing to do if the root is on its way; otherwise upload it (or re-upload this file together with it).',
+      ],
+      partner,
+    );
+  }
   if (d.outcome === 'accepted') {
     const added = certs.filter((c) => c.verdict === 'added');
     const warnings = certs.flatMap((c) => c.findings).filter((x) => x.severity === 'warning');

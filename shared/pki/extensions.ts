@@ -182,7 +182,7 @@ const wellFormedAia = (bytes: Uint8Array): boolean => {
     for (const ad of children(expectTag(readSingle(bytes), TAG.SEQUENCE, 'authorityInfoAccess'))) {
       const [method, location, extra] = children(expectTag(ad, TAG.SEQUENCE, 'access description'));
       decodeOid(expectTag(method, TAG.OID, 'access method').content);
-      if (!location || location.tagClass !== 2 || extra) return false;
+      if (location?.tagClass !== 2 || extra) return false;
     }
     return true;
   } catch {

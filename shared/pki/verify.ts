@@ -154,7 +154,7 @@ const purposeOk = (c: Certificate, purpose: Purpose, asCa: boolean): boolean => 
 
 /** Security level 1: at least 80 bits of security for keys and signature digests. */
 const keyTooSmall = (c: Certificate): boolean => {
-  const { type, bits, curve } = c.publicKey;
+  const { type, bits } = c.publicKey;
   if ((type === 'rsa' || type === 'rsa-pss' || type === 'dsa') && bits !== undefined) return bits < 1024;
   if (type === 'ec' && bits !== undefined) return bits < 160;
   return false;

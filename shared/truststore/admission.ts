@@ -25,6 +25,11 @@ export interface CertDecision {
 export interface UploadDecision {
   readonly id: string;
   readonly accepted: boolean;
+  /**
+   * Rejected only because an issuer is missing (an intermediate whose root has not arrived yet):
+   * the caller may hold it and judge it again later instead of rejecting it for good.
+   */
+  readonly waitingForIssuer: boolean;
   readonly certificates: readonly CertDecision[];
   /** Findings about the upload as a whole (input findings, truststore size, rejected with others). */
   readonly findings: readonly Finding[];
@@ -103,6 +108,9 @@ export const admit = (
     if (!findingsByCert.has(fingerprint)) findingsByCert.set(fingerprint, findings);
 
   const tooLarge = oversize(entries, uploads, rejected);
+  const refusedSubjects = new Set(
+    uploads.filter((u) => rejected.has(u.id)).flatMap((u) => u.certificates.map((c) => c.cert.subject.key)),
+  );
   return uploads.map((u) => {
     const accepted = !rejected.has(u.id) && tooLarge.length === 0;
     const addsSomething = u.certificates.some((c) => !byFingerprint.has(c.cert.fingerprint));
@@ -123,7 +131,14 @@ export const admit = (
           'Rejected because an upload it depended on in the same batch was rejected; fix that one and send both again.',
       });
     }
-    return { id: u.id, accepted, certificates, findings };
+    const blocking = [...findings, ...certificates.flatMap((c) => c.findings)].filter(isBlocking);
+    // Worth waiting for only if the issuer was not itself refused in this batch.
+    const waitingForIssuer =
+      !accepted &&
+      blocking.length > 0 &&
+      blocking.every((f) => f.code === 'chain.issuer-missing') &&
+      certificates.every((c) => !refusedSubjects.has(c.cert.issuer.key));
+    return { id: u.id, accepted, waitingForIssuer, certificates, findings };
   });
 };
 

@@ -71,6 +71,13 @@ export interface TruststoreState {
    * re-sent one can be deduplicated.
    */
   readonly outbox?: readonly Notification[];
+  /**
+   * Uploads held in the inbox because an issuer has not arrived yet (an intermediate before its
+   * root), by key: judged again with every batch until `until`, then rejected.
+   */
+  readonly pending?: Readonly<
+    Record<string, { readonly version: string; readonly since: string; readonly until: string }>
+  >;
 }
 
 export const MAX_PROCESSED = 2000;

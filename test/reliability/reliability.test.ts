@@ -134,6 +134,33 @@ describe('concurrency', () => {
   });
 });
 
+describe('a root and its intermediate in different batches', () => {
+  it('end with both admitted in either order, and nothing admitted without its root', async () => {
+    const { intermediate } = await import('../../shared/pki/builder.js');
+    const r = partnerRoots[7]!;
+    const i = await intermediate('CN=Partner 7 Issuing,O=Partner 7', r, { now });
+    for (const order of ['root first', 'intermediate first'] as const) {
+      const store = new MemoryStore();
+      const d = deps(store);
+      const outcomes: string[] = [];
+      for (const [n, cert] of (order === 'root first' ? [r, i] : [i, r]).entries()) {
+        const key = `inbox/partner-7/batch-${n}.pem`;
+        const { version } = await store.put(key, toBytes(cert.pem));
+        const report = await ingestUploads([{ key, version }], d);
+        outcomes.push(...report.uploads.map((u) => u.outcome));
+        if (n === 0 && order === 'intermediate first') expect(store.keys(KEYS.truststore), order).toEqual([]);
+      }
+      expect(outcomes, order).toEqual(
+        order === 'root first' ? ['accepted', 'accepted'] : ['pending', 'accepted', 'accepted'],
+      );
+      expect(fingerprintsOf((await store.get(KEYS.truststore)).body), order).toEqual(
+        fingerprintsOf(pemOf(r, i)),
+      );
+      figures.uploads += 2;
+    }
+  });
+});
+
 describe('faults at every step, then a re-drive', () => {
   /** Three uploads: two partners accepted, one leaf rejected. */
   const scenario = async (store: MemoryStore) => {

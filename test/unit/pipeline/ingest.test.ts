@@ -164,14 +164,49 @@ describe('ingestUploads', () => {
     expect(truststoreFingerprints()).toHaveLength(2);
   });
 
-  it('admits an intermediate whose root is already trusted, and never a partial chain', async () => {
-    const alone = await ingestUploads([await drop('inbox/acme/int.pem', acme.intermediate.pem)], deps);
-    expect(alone.uploads[0]!.outcome).toBe('rejected');
+  it('holds an intermediate that arrives before its root, and admits both when the root comes in a later batch', async () => {
+    const first = await ingestUploads([await drop('inbox/acme/int.pem', acme.intermediate.pem)], deps);
+    expect(first.uploads[0]!.outcome).toBe('pending');
+    expect(store.keys('inbox/')).toEqual(['inbox/acme/int.pem']);
     expect(store.keys(KEYS.truststore)).toEqual([]);
-    await ingestUploads([await drop('inbox/acme/root.pem', acme.root.pem)], deps);
-    const later = await ingestUploads([await drop('inbox/acme/int2.pem', acme.intermediate.pem)], deps);
-    expect(later.uploads[0]!.outcome).toBe('accepted');
-    expect(truststoreFingerprints()).toHaveLength(2);
+    expect(notifier.types()).toEqual(['upload.pending']);
+    // Another unrelated batch: still waiting, no new alert.
+    await ingestUploads([await drop('inbox/beta/ca.pem', pemOf(beta.root, beta.intermediate))], deps);
+    expect(store.keys('inbox/')).toEqual(['inbox/acme/int.pem']);
+    expect(notifier.types().filter((t) => t === 'upload.pending')).toHaveLength(1);
+    // The root arrives: the held intermediate is judged again with it and both join.
+    const later = await ingestUploads([await drop('inbox/acme/root.pem', acme.root.pem)], deps);
+    expect(later.uploads.map((u) => [u.key, u.outcome])).toEqual([
+      ['inbox/acme/root.pem', 'accepted'],
+      ['inbox/acme/int.pem', 'accepted'],
+    ]);
+    expect(truststoreFingerprints()).toEqual(
+      [acme.root, acme.intermediate, beta.root, beta.intermediate].map(fp).sort(),
+    );
+    expect(store.keys('inbox/')).toEqual([]);
+    expect(state().pending).toEqual({});
+  });
+
+  it('rejects a held intermediate once its window ends without the root', async () => {
+    await ingestUploads([await drop('inbox/acme/int.pem', acme.intermediate.pem)], {
+      ...deps,
+      config: { ...deps.config, pendingWindowMs: 3_600_000 },
+    });
+    clock.advance(2 * 3_600_000);
+    const late = await ingestUploads([], { ...deps, config: { ...deps.config, pendingWindowMs: 3_600_000 } });
+    expect(late.uploads[0]).toMatchObject({
+      key: 'inbox/acme/int.pem',
+      outcome: 'rejected',
+      movedTo: 'rejected/acme/int.pem',
+    });
+    expect(late.uploads[0]!.findings.map((f) => f.message).join()).toMatch(/Waited until .* for the issuer/);
+    expect(state().pending).toEqual({});
+  });
+
+  it('never admits a partial chain: an intermediate alone is not added', async () => {
+    const alone = await ingestUploads([await drop('inbox/acme/int.pem', acme.intermediate.pem)], deps);
+    expect(alone.uploads[0]!.outcome).not.toBe('accepted');
+    expect(store.keys(KEYS.truststore)).toEqual([]);
   });
 
   it('rejects an upload whose chain depended on another rejected upload of the batch', async () => {
