@@ -16,7 +16,6 @@ import {
   entryOf,
   KEYS,
   keepLast,
-  latestPublished,
   MAX_HISTORY,
   MAX_PROCESSED,
   renderState,
@@ -24,17 +23,11 @@ import {
   type UploadOutcome,
 } from '../truststore/state.js';
 import { describeCertificate, describeFindings, notification } from './notifications.js';
-import { durableNotifier, flushOutbox } from './outbox.js';
-import { type RollConfig, type RollReport, rollDomains } from './roll.js';
+import { flushOutbox } from './outbox.js';
+import { publishAndRoll } from './publish.js';
+import type { RollConfig, RollReport } from './roll.js';
 import { expiryLines } from './scan.js';
-import {
-  loadState,
-  publishTruststore,
-  recordVersion,
-  saveState,
-  sha256,
-  updateState,
-} from './state-store.js';
+import { loadState, saveState, sha256 } from './state-store.js';
 import { destinationKey, parseUploadKey, reportKey, type UploadKey } from './upload-key.js';
 
 export interface IngestConfig {
@@ -168,17 +161,9 @@ export const ingestUploads = async (batch: readonly UploadRef[], deps: IngestDep
     }
   }
 
-  let { state } = committed;
-  let version = latestPublished(state)?.version;
-  const unpublished = state.history.at(-1);
-  if (unpublished && unpublished.version === undefined && unpublished.revision === state.revision) {
-    const written = await publishTruststore(deps.store, state, deps.log);
-    if (written) {
-      version = written;
-      state = (await recordVersion(deps.store, state.revision, written)) ?? state;
-    }
-  }
-
+  // The truststore is published before the uploads leave the inbox: a crash in between leaves
+  // them to a re-drive, which finds them processed and finishes.
+  const published = await publishUnrolled(committed.state, deps);
   const reports: UploadReport[] = [];
   for (const f of fetched) {
     const decision = committed.decisions.get(f.id);
@@ -188,36 +173,17 @@ export const ingestUploads = async (batch: readonly UploadRef[], deps: IngestDep
   }
   // The upload alerts were committed with the state: deliver them (and any a crashed run left).
   errors.push(...(await flushOutbox(deps.store, deps.notifier, deps.log)));
-
-  // Every run makes sure the domains serve the latest version: a run that crashed before its
-  // roll is completed by the next one (domains already on it are left alone).
-  let roll: RollReport | undefined;
-  if (version && deps.config.roll.domains.length > 0) {
-    // Roll to the latest published version, read fresh: a concurrent run may have published a
-    // newer one, and rolling ours after it would take the domain back. Re-check after rolling.
-    for (let round = 1; round <= 5; round++) {
-      const fresh = (await loadState(deps.store)).state;
-      const latest = latestPublished(fresh);
-      if (!latest?.version) break;
-      version = latest.version;
-      const lastRollAt = fresh.lastRollAt ? new Date(fresh.lastRollAt) : undefined;
-      roll = await rollDomains(
-        latest.version,
-        { ...deps, notifier: durableNotifier(deps.store, deps.notifier), config: deps.config.roll },
-        { revision: latest.revision, ...(lastRollAt ? { lastUpdateAt: lastRollAt } : {}) },
-      );
-      if (latestPublished((await loadState(deps.store)).state)?.version === latest.version) break;
-    }
-  }
-  if (roll) {
-    errors.push(...roll.notifyErrors);
-    const at = roll.lastUpdateAt?.toISOString();
-    if (at) {
-      await updateState(deps.store, (s) =>
-        s.lastRollAt && s.lastRollAt >= at ? undefined : { ...s, lastRollAt: at },
-      ).catch((error: Error) => errors.push(`recording the roll time: ${error.message}`));
-    }
-  }
+  // Every run makes sure the domains serve the latest version (completing a crashed run's roll).
+  const {
+    state,
+    version,
+    roll,
+    errors: rollErrors,
+  } = await publishAndRoll(published, {
+    ...deps,
+    roll: deps.config.roll,
+  });
+  errors.push(...rollErrors);
 
   const nearest = expiryLines(state.entries, deps.clock.now())[0]?.days;
   return {
@@ -231,6 +197,10 @@ export const ingestUploads = async (batch: readonly UploadRef[], deps: IngestDep
     errors,
   };
 };
+
+/** Publishes a committed revision without rolling (the roll waits until the uploads are moved). */
+const publishUnrolled = async (state: TruststoreState, deps: IngestDeps): Promise<TruststoreState> =>
+  (await publishAndRoll(state, { ...deps, roll: { domains: [] } })).state;
 
 interface Decision {
   readonly outcome: UploadOutcome | 'pending';
