@@ -73,6 +73,8 @@ export type EventType =
   | 'truststore.rolled'
   | 'truststore.roll-failed'
   | 'truststore.pruned'
+  | 'truststore.removed'
+  | 'truststore.restored'
   | 'ca.expiring'
   | 'ca.expired';
 

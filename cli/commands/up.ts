@@ -1,5 +1,7 @@
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { LocalEndpoint } from '../../shared/adapters/local/endpoint.js';
+import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.js';
 import { consoleLog } from '../../shared/adapters/local/log.js';
 import { type IngestDeps, ingestUploads } from '../../shared/pipeline/ingest.js';
 import { rollDomains } from '../../shared/pipeline/roll.js';
@@ -88,6 +90,7 @@ const up = async (flags: UpFlags, io: Io): Promise<number> => {
     serverCert: material.serverCert,
     noTruststoreCa: material.noTruststoreCa,
     log,
+    onStatus: new EndpointStatusFile(join(layout(paths).endpoint, 'status.json')).write,
   });
   const { state } = await loadState(store);
   await endpoint.start(latestPublished(state)?.version);

@@ -1,6 +1,7 @@
 import { ConflictError } from '../errors.js';
 import type { Severity } from '../finding.js';
 import type { Clock, DomainGateway, Log, Notification, Notifier, ObjectStore } from '../ports.js';
+import { withOrphans } from '../truststore/orphans.js';
 import {
   type Entry,
   latestPublished,
@@ -248,24 +249,11 @@ const sameAlerts = (a: Record<string, { level: number }>, b: Record<string, { le
  * Expired CAs, then every CA whose path to a self-signed root runs through a removed one. A CA
  * that has not expired and still reaches a root is never removed.
  */
-export const prunable = (entries: readonly Entry[], now: Date): Entry[] => {
-  const removed = new Set(
-    entries.filter((e) => Date.parse(e.notAfter) < now.getTime()).map((e) => e.fingerprint),
+export const prunable = (entries: readonly Entry[], now: Date): Entry[] =>
+  withOrphans(
+    entries,
+    new Set(entries.filter((e) => Date.parse(e.notAfter) < now.getTime()).map((e) => e.fingerprint)),
   );
-  if (removed.size === 0) return [];
-  for (let changed = true; changed; ) {
-    changed = false;
-    const bySubject = indexBySubject(entries.filter((e) => !removed.has(e.fingerprint)));
-    for (const e of entries) {
-      if (removed.has(e.fingerprint) || e.issuerKey === e.subjectKey) continue;
-      if ((bySubject.get(e.issuerKey) ?? []).length === 0) {
-        removed.add(e.fingerprint);
-        changed = true;
-      }
-    }
-  }
-  return entries.filter((e) => removed.has(e.fingerprint));
-};
 
 const pruneState = (
   state: TruststoreState,

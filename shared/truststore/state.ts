@@ -78,6 +78,8 @@ export interface TruststoreState {
   readonly pending?: Readonly<
     Record<string, { readonly version: string; readonly since: string; readonly until: string }>
   >;
+  /** Entries removed (by removal, prune or rollback), newest last, bounded: provenance for diff and rollback. */
+  readonly removedEntries?: readonly Entry[];
 }
 
 export const MAX_PROCESSED = 2000;

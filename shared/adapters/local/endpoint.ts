@@ -26,6 +26,8 @@ export interface LocalEndpointOptions {
    */
   readonly noTruststoreCa: string;
   readonly log: Log;
+  /** Called with the domain status after start and every roll (`up` writes it for `trustroll status`). */
+  readonly onStatus?: (state: DomainState) => Promise<void>;
 }
 
 /** Why OpenSSL refused a client certificate, in API Gateway's words where it has them. */
@@ -124,6 +126,7 @@ export class LocalEndpoint implements DomainGateway {
     server.listen(this.options.port, this.options.host);
     await once(server, 'listening');
     this.server = server;
+    await this.options.onStatus?.(await this.describe(this.options.domain));
   }
 
   async stop(): Promise<void> {
@@ -156,6 +159,7 @@ export class LocalEndpoint implements DomainGateway {
     });
     this.version = version;
     this.options.log.info('endpoint reloaded', { domain, version, warnings: this.warnings.length });
+    await this.options.onStatus?.(await this.describe(domain));
   }
 
   private check(domain: string): void {

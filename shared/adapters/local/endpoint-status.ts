@@ -1,0 +1,37 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { NotFoundError } from '../../errors.js';
+import type { DomainGateway, DomainState } from '../../ports.js';
+
+/**
+ * The local endpoint's status as a file: `trustroll up` writes it on start and after every roll,
+ * so other processes (`trustroll status`) can read what the endpoint serves. Read-only gateway:
+ * rolls are the running endpoint's job.
+ */
+export class EndpointStatusFile implements DomainGateway {
+  constructor(readonly path: string) {}
+
+  write = async (state: DomainState): Promise<void> => {
+    await mkdir(dirname(this.path), { recursive: true });
+    await writeFile(
+      this.path,
+      `${JSON.stringify({ ...state, updatedAt: new Date().toISOString() }, null, 2)}\n`,
+    );
+  };
+
+  async describe(domain: string): Promise<DomainState> {
+    let state: DomainState;
+    try {
+      state = JSON.parse(await readFile(this.path, 'utf8')) as DomainState;
+    } catch {
+      throw new NotFoundError(`no local endpoint status at ${this.path}: is trustroll up running?`);
+    }
+    if (state.name !== domain)
+      throw new NotFoundError(`the local endpoint plays ${state.name}, not ${domain}`);
+    return state;
+  }
+
+  async roll(): Promise<void> {
+    // The running `trustroll up` rolls its endpoint itself when it sees a new published version.
+  }
+}

@@ -1,0 +1,414 @@
+import { InputError, NotFoundError } from '../errors.js';
+import { parseCertificate } from '../pki/certificate.js';
+import { readInput } from '../pki/read.js';
+import type { DomainState, Notification } from '../ports.js';
+import { withOrphans } from '../truststore/orphans.js';
+import {
+  type Entry,
+  entryOf,
+  KEYS,
+  latestPublished,
+  MAX_HISTORY,
+  renderState,
+  type TruststoreState,
+} from '../truststore/state.js';
+import { notification } from './notifications.js';
+import { flushOutbox } from './outbox.js';
+import { type PublishDeps, publishAndRoll } from './publish.js';
+import type { RollReport } from './roll.js';
+import { loadState, sha256, updateState } from './state-store.js';
+
+const MAX_REMOVED = 1000;
+
+/** A removal request: what to remove, and why (JSON in `requests/`, or `trustroll remove`). */
+export interface RemovalRequest {
+  /** SHA-256 fingerprints (full, or a unique prefix of at least 12 hex digits). */
+  readonly fingerprints?: readonly string[];
+  /** RFC 4514 subject, matched case-insensitively. */
+  readonly subject?: string;
+  /** Every CA of this partner. With `subject`/`fingerprints`, restricts the match to the partner. */
+  readonly partner?: string;
+  readonly reason: string;
+  readonly requestedBy: string;
+}
+
+export interface ChangeReport {
+  readonly outcome: 'changed' | 'rejected';
+  readonly message: string;
+  readonly removed: readonly Entry[];
+  readonly added: readonly Entry[];
+  readonly revision: number;
+  readonly version?: string;
+  readonly roll?: RollReport;
+  readonly errors: readonly string[];
+}
+
+/** Parses and checks a removal request (from a JSON file or the command line). */
+export const parseRemovalRequest = (value: unknown): RemovalRequest => {
+  const v = value as Partial<RemovalRequest> | null;
+  const problems: string[] = [];
+  if (!v || typeof v !== 'object') throw new InputError('a removal request is a JSON object');
+  if (!v.fingerprints && !v.subject && !v.partner)
+    problems.push('name what to remove: fingerprints, subject or partner');
+  if (
+    v.fingerprints &&
+    (!Array.isArray(v.fingerprints) || v.fingerprints.some((f) => !/^[0-9a-f:]{12,95}$/i.test(String(f))))
+  ) {
+    problems.push('fingerprints must be SHA-256 fingerprints in hex (at least 12 digits)');
+  }
+  if (typeof v.reason !== 'string' || v.reason.trim() === '') problems.push('reason is required');
+  if (typeof v.requestedBy !== 'string' || v.requestedBy.trim() === '')
+    problems.push('requestedBy is required');
+  if (problems.length > 0) throw new InputError(`invalid removal request: ${problems.join('; ')}`);
+  return v as RemovalRequest;
+};
+
+/** The entries a request names. */
+const matching = (entries: readonly Entry[], r: RemovalRequest): Entry[] =>
+  entries.filter((e) => {
+    if (r.partner && e.partner !== r.partner) return false;
+    if (r.fingerprints) {
+      const fps = r.fingerprints.map((f) => f.replace(/:/g, '').toLowerCase());
+      if (!fps.some((f) => e.fingerprint.startsWith(f))) return false;
+    }
+    if (r.subject && e.subject.toLowerCase() !== r.subject.toLowerCase()) return false;
+    return true;
+  });
+
+/**
+ * Removes CAs (offboarding a partner, withdrawing a compromised CA).
+ * 1. Match the request against the current entries; a request that names nothing is rejected.
+ * 2. Remove the matches and every CA then left without a path to a root, in one revision
+ *    (with the alert in the same commit), kept in `removedEntries` for history and rollback.
+ * 3. Publish, roll the domains, deliver the alert.
+ */
+export const removeCas = async (request: RemovalRequest, deps: PublishDeps): Promise<ChangeReport> => {
+  let result: { removed: Entry[]; state?: TruststoreState } = { removed: [] };
+  await updateState(deps.store, (state) => {
+    const named = matching(state.entries, request);
+    if (named.length === 0) {
+      result = { removed: [] };
+      return undefined;
+    }
+    const removed = withOrphans(state.entries, new Set(named.map((e) => e.fingerprint)));
+    const now = deps.clock.now();
+    const next = change(state, {
+      entries: state.entries.filter((e) => !removed.includes(e)),
+      removed,
+      added: [],
+      reason: `removal requested by ${request.requestedBy}: ${request.reason}`,
+      at: now,
+      alert: removalAlert(request, removed, named, state.revision + 1),
+    });
+    result = { removed, state: next };
+    return next;
+  });
+  if (!result.state) {
+    const { state } = await loadState(deps.store);
+    return {
+      outcome: 'rejected',
+      message: `The request names no CA in the truststore (${describeRequest(request)}); nothing was removed.`,
+      removed: [],
+      added: [],
+      revision: state.revision,
+      errors: [],
+    };
+  }
+  return finish(result.state, result.removed, [], deps, `Removed ${result.removed.length} CA(s).`);
+};
+
+/**
+ * Restores the CA set of an earlier truststore version as a new version: history is never
+ * rewritten. Default: the version before the latest.
+ */
+export const rollbackTruststore = async (
+  to: string | undefined,
+  deps: PublishDeps,
+): Promise<ChangeReport> => {
+  const { state } = await loadState(deps.store);
+  const published = state.history.filter((r) => r.version !== undefined);
+  const target =
+    to === undefined
+      ? published.at(-2)
+      : published.find((r) => r.version === to || String(r.revision) === to);
+  if (!target?.version) {
+    throw new InputError(
+      to === undefined
+        ? 'there is no earlier truststore version to roll back to'
+        : `${to} is not a truststore version or revision of this store (see trustroll history)`,
+    );
+  }
+  let object: Awaited<ReturnType<typeof deps.store.get>>;
+  try {
+    object = await deps.store.get(KEYS.truststore, { version: target.version });
+  } catch (error) {
+    if (error instanceof NotFoundError)
+      throw new InputError(`truststore version ${target.version} no longer exists in the store`);
+    throw error;
+  }
+  const certs = readInput({ name: `truststore@${target.version}`, bytes: object.body }).certificates.map(
+    (c) => c.cert,
+  );
+  let outcome: { removed: Entry[]; added: Entry[]; state?: TruststoreState } = { removed: [], added: [] };
+  await updateState(deps.store, (s) => {
+    const now = deps.clock.now();
+    const known = new Map([...(s.removedEntries ?? []), ...s.entries].map((e) => [e.fingerprint, e]));
+    const wanted = new Set(certs.map((c) => c.fingerprint));
+    const entries = certs.map(
+      (c) =>
+        known.get(c.fingerprint) ??
+        entryOf(parseCertificate(c.der), {
+          partner: 'restored',
+          upload: { key: `rollback to ${target.version}`, version: target.version! },
+          addedAt: now.toISOString(),
+          findings: [],
+        }),
+    );
+    const current = new Set(s.entries.map((e) => e.fingerprint));
+    const removed = s.entries.filter((e) => !wanted.has(e.fingerprint));
+    const added = entries.filter((e) => !current.has(e.fingerprint));
+    if (removed.length === 0 && added.length === 0) {
+      outcome = { removed: [], added: [] };
+      return undefined;
+    }
+    const next = change(s, {
+      entries,
+      removed,
+      added,
+      reason: `rollback to version ${target.version} (revision ${target.revision})`,
+      at: now,
+      alert: notification(
+        'truststore.restored',
+        'warning',
+        `${s.revision + 1}`,
+        `truststore rolled back to revision ${target.revision}`,
+        [
+          `The truststore was restored to the CA set of version ${target.version} (revision ${target.revision}) as revision ${s.revision + 1}.`,
+          ...(added.length ? ['Back in:', ...added.map((e) => `- ${e.subject} (partner ${e.partner})`)] : []),
+          ...(removed.length
+            ? ['Taken out:', ...removed.map((e) => `- ${e.subject} (partner ${e.partner})`)]
+            : []),
+        ],
+      ),
+    });
+    outcome = { removed, added, state: next };
+    return next;
+  });
+  if (!outcome.state) {
+    return {
+      outcome: 'rejected',
+      message: `The truststore already holds the CA set of version ${target.version}.`,
+      removed: [],
+      added: [],
+      revision: state.revision,
+      errors: [],
+    };
+  }
+  return finish(
+    outcome.state,
+    outcome.removed,
+    outcome.added,
+    deps,
+    `Restored the CA set of version ${target.version}.`,
+  );
+};
+
+const change = (
+  state: TruststoreState,
+  c: {
+    entries: Entry[];
+    removed: readonly Entry[];
+    added: readonly Entry[];
+    reason: string;
+    at: Date;
+    alert: Notification;
+  },
+): TruststoreState => {
+  const revision = state.revision + 1;
+  const gone = new Set(c.removed.map((e) => e.fingerprint));
+  return {
+    ...state,
+    revision,
+    entries: c.entries,
+    removedEntries: [
+      ...(state.removedEntries ?? []).filter((e) => !c.entries.some((x) => x.fingerprint === e.fingerprint)),
+      ...c.removed,
+    ].slice(-MAX_REMOVED),
+    expiryAlerts: Object.fromEntries(
+      Object.entries(state.expiryAlerts ?? {}).filter(([fp]) => !gone.has(fp)),
+    ),
+    outbox: [...(state.outbox ?? []), c.alert],
+    history: [
+      ...state.history,
+      {
+        revision,
+        sha256: sha256(renderState(c.entries)),
+        at: c.at.toISOString(),
+        reason: c.reason,
+        added: c.added.map((e) => e.fingerprint),
+        removed: c.removed.map((e) => e.fingerprint),
+      },
+    ].slice(-MAX_HISTORY),
+  };
+};
+
+const finish = async (
+  committed: TruststoreState,
+  removed: readonly Entry[],
+  added: readonly Entry[],
+  deps: PublishDeps,
+  message: string,
+): Promise<ChangeReport> => {
+  const { state, version, roll, errors } = await publishAndRoll(committed, deps);
+  errors.push(...(await flushOutbox(deps.store, deps.notifier, deps.log)));
+  return {
+    outcome: 'changed',
+    message,
+    removed,
+    added,
+    revision: state.revision,
+    ...(version ? { version } : {}),
+    ...(roll ? { roll } : {}),
+    errors,
+  };
+};
+
+const describeRequest = (r: RemovalRequest) =>
+  [
+    r.fingerprints ? `fingerprints ${r.fingerprints.join(', ')}` : '',
+    r.subject ? `subject "${r.subject}"` : '',
+    r.partner ? `partner ${r.partner}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+
+const removalAlert = (
+  r: RemovalRequest,
+  removed: readonly Entry[],
+  named: readonly Entry[],
+  revision: number,
+): Notification => {
+  const partners = [...new Set(removed.map((e) => e.partner))];
+  return notification(
+    'truststore.removed',
+    'warning',
+    `${revision}`,
+    `removed ${removed.length} CA${removed.length === 1 ? '' : 's'} (${partners.join(', ')}): ${r.reason}`,
+    [
+      `${r.requestedBy} asked to remove ${describeRequest(r)}: ${r.reason}.`,
+      `Truststore revision ${revision} no longer holds:`,
+      ...removed.map(
+        (e) =>
+          `- ${e.subject} (partner ${e.partner}, sha256 ${e.fingerprint.slice(0, 16)}…)` +
+          (named.includes(e) ? '' : ': no path to a root without the CAs above'),
+      ),
+      '',
+      'Clients whose certificates these CAs issued are refused from the roll of this revision on.',
+      'To undo: trustroll rollback (restores the previous CA set as a new version).',
+    ],
+    partners.length === 1 ? partners[0] : undefined,
+  );
+};
+
+export interface HistoryLine {
+  readonly revision: number;
+  readonly version?: string;
+  readonly at: string;
+  readonly reason: string;
+  readonly added: readonly { fingerprint: string; subject: string; partner: string }[];
+  readonly removed: readonly { fingerprint: string; subject: string; partner: string }[];
+}
+
+/** Versions with what changed, why and when, newest first. */
+export const truststoreHistory = async (store: PublishDeps['store']): Promise<HistoryLine[]> => {
+  const { state } = await loadState(store);
+  const known = new Map([...(state.removedEntries ?? []), ...state.entries].map((e) => [e.fingerprint, e]));
+  const describe = (fp: string) => {
+    const e = known.get(fp);
+    return { fingerprint: fp, subject: e?.subject ?? '(unknown)', partner: e?.partner ?? '?' };
+  };
+  return [...state.history].reverse().map((r) => ({
+    revision: r.revision,
+    ...(r.version ? { version: r.version } : {}),
+    at: r.at,
+    reason: r.reason,
+    added: r.added.map(describe),
+    removed: r.removed.map(describe),
+  }));
+};
+
+export interface DiffLine {
+  readonly fingerprint: string;
+  readonly subject: string;
+  readonly partner: string;
+  readonly notAfter: string;
+}
+
+/** CAs added and removed between two truststore versions (version ids or revision numbers). */
+export const diffVersions = async (
+  store: PublishDeps['store'],
+  a: string,
+  b: string,
+): Promise<{ from: string; to: string; added: DiffLine[]; removed: DiffLine[] }> => {
+  const { state } = await loadState(store);
+  const resolve = (v: string) =>
+    state.history.find((r) => r.version === v || String(r.revision) === v)?.version ?? v;
+  const certsOf = async (v: string) => {
+    try {
+      const object = await store.get(KEYS.truststore, { version: resolve(v) });
+      return readInput({ name: v, bytes: object.body }).certificates.map((c) => c.cert);
+    } catch (error) {
+      if (error instanceof NotFoundError)
+        throw new InputError(`${v} is not a truststore version or revision of this store`);
+      throw error;
+    }
+  };
+  const [from, to] = await Promise.all([certsOf(a), certsOf(b)]);
+  const known = new Map([...(state.removedEntries ?? []), ...state.entries].map((e) => [e.fingerprint, e]));
+  const line = (c: (typeof from)[number]): DiffLine => ({
+    fingerprint: c.fingerprint,
+    subject: c.subject.text,
+    partner: known.get(c.fingerprint)?.partner ?? '?',
+    notAfter: c.notAfter.toISOString(),
+  });
+  const fromSet = new Set(from.map((c) => c.fingerprint));
+  const toSet = new Set(to.map((c) => c.fingerprint));
+  return {
+    from: resolve(a),
+    to: resolve(b),
+    added: to.filter((c) => !fromSet.has(c.fingerprint)).map(line),
+    removed: from.filter((c) => !toSet.has(c.fingerprint)).map(line),
+  };
+};
+
+export interface DomainStatusLine extends DomainState {
+  readonly latest: boolean;
+  /** Why the domain is not where trustroll put it (pointing at a version or object it did not roll). */
+  readonly drift?: string;
+}
+
+/** Each domain's version, status and warnings, whether it is on the latest version, and drift. */
+export const domainStatus = async (
+  deps: Pick<PublishDeps, 'store' | 'gateway' | 'roll'>,
+  truststoreUri?: string,
+): Promise<DomainStatusLine[]> => {
+  const { state } = await loadState(deps.store);
+  const latest = latestPublished(state)?.version;
+  const ours = new Set(state.history.flatMap((r) => (r.version ? [r.version] : [])));
+  const out: DomainStatusLine[] = [];
+  for (const domain of deps.roll.domains) {
+    const d = await deps.gateway.describe(domain);
+    let drift: string | undefined;
+    if (truststoreUri && d.truststoreUri && d.truststoreUri !== truststoreUri) {
+      drift = `points at ${d.truststoreUri}, not trustroll's truststore`;
+    } else if (d.truststoreVersion && !ours.has(d.truststoreVersion)) {
+      drift = `serves truststore version ${d.truststoreVersion}, which trustroll never published (changed by hand?)`;
+    }
+    out.push({
+      ...d,
+      latest: d.truststoreVersion !== undefined && d.truststoreVersion === latest,
+      ...(drift ? { drift } : {}),
+    });
+  }
+  return out;
+};

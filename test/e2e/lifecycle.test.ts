@@ -1,0 +1,93 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { partnerChain, pemOf, privateKeyPem } from '../../shared/pki/builder.js';
+import { BIN, build, curl, outbox, type Running, startUp, waitFor } from './helpers.js';
+
+/** The truststore's life in local mode, with curl: onboard two partners, remove one, roll back. */
+let dir: string;
+let up: Running;
+const data = () => join(dir, '.trustroll');
+const ca = () => join(data(), 'endpoint', 'ca.pem');
+const cli = (...args: string[]) => spawnSync('node', [BIN, ...args], { encoding: 'utf8', cwd: dir });
+const clients: Record<string, { cert: string; key: string }> = {};
+const ok = (who: string) => curl(up.port, ca(), clients[who]!.cert, clients[who]!.key).status === 0;
+const endpointVersion = () =>
+  JSON.parse(cli('status', '--json').stdout)[0]?.truststoreVersion as string | undefined;
+const latestVersion = () => JSON.parse(cli('history', '--json').stdout)[0]?.version as string | undefined;
+
+beforeAll(async () => {
+  build();
+  dir = mkdtempSync(join(tmpdir(), 'trustroll-life-'));
+  up = await startUp(dir, ['--no-demo']);
+  for (const name of ['Alpha', 'Beta']) {
+    const chain = await partnerChain(name);
+    mkdirSync(join(dir, 'inbox', name.toLowerCase()), { recursive: true });
+    writeFileSync(join(dir, `${name}.pem`), chain.client.pem);
+    writeFileSync(join(dir, `${name}.key`), privateKeyPem(chain.client));
+    clients[name] = { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
+    writeFileSync(join(dir, 'inbox', name.toLowerCase(), 'ca.pem'), pemOf(chain.root, chain.intermediate));
+  }
+  await waitFor(
+    () => outbox(data()).filter((n) => n.eventType === 'upload.accepted').length === 2 || undefined,
+    30_000,
+    up.output,
+  );
+  await waitFor(
+    () => (endpointVersion() && endpointVersion() === latestVersion()) || undefined,
+    20_000,
+    up.output,
+  );
+});
+
+afterAll(async () => {
+  await up?.stop();
+});
+
+describe('the truststore over its life, locally', () => {
+  it('onboards two partners: both clients pass', () => {
+    expect(ok('Alpha')).toBe(true);
+    expect(ok('Beta')).toBe(true);
+  });
+
+  it('removes a partner: its client fails from the roll on, the other still passes', async () => {
+    const r = cli('remove', '--partner', 'beta', '--reason', 'contract ended', '--requested-by', 'ops');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Removed 2 CA\(s\)/);
+    await waitFor(() => (endpointVersion() === latestVersion() ? true : undefined), 20_000, up.output);
+    expect(ok('Beta')).toBe(false);
+    expect(ok('Alpha')).toBe(true);
+    expect(cli('remove', '--partner', 'nobody', '--reason', 'x').status).toBe(1);
+  });
+
+  it('rolls back: the removed partner passes again, as a new version', async () => {
+    const before = latestVersion();
+    const r = cli('rollback');
+    expect(r.status, r.stderr).toBe(0);
+    await waitFor(
+      () => (endpointVersion() === latestVersion() && latestVersion() !== before ? true : undefined),
+      20_000,
+      up.output,
+    );
+    expect(ok('Beta')).toBe(true);
+  });
+
+  it('shows each step in history and diff, and no drift in status', () => {
+    const history = JSON.parse(cli('history', '--json').stdout) as { revision: number; reason: string }[];
+    expect(history.map((h) => h.reason)).toEqual(
+      [
+        expect.stringMatching(/^rollback to version/),
+        'removal requested by ops: contract ended',
+        expect.stringMatching(/^uploads inbox\//),
+        expect.stringMatching(/^uploads inbox\//),
+      ].slice(0, history.length),
+    );
+    const diff = cli('diff', String(history[2]!.revision), String(history[1]!.revision));
+    expect(diff.stdout).toMatch(/- CN=Beta Root CA,O=Beta \(partner beta, expires \d{4}-\d{2}-\d{2}\)/);
+    const status = cli('status');
+    expect(status.status).toBe(0);
+    expect(status.stdout).toMatch(/localhost: AVAILABLE, truststore version \d+ \(latest\)/);
+  });
+});

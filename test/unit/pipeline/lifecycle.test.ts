@@ -1,0 +1,148 @@
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ingestUploads } from '../../../shared/pipeline/ingest.js';
+import {
+  diffVersions,
+  domainStatus,
+  parseRemovalRequest,
+  removeCas,
+  rollbackTruststore,
+  truststoreHistory,
+} from '../../../shared/pipeline/lifecycle.js';
+import type { PublishDeps } from '../../../shared/pipeline/publish.js';
+import { readInput } from '../../../shared/pki/read.js';
+import { KEYS } from '../../../shared/truststore/state.js';
+import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
+import { MemoryStore } from '../../fakes/memory-store.js';
+import { type Issued, NOW, partnerChain, pemOf, toBytes } from '../../fixtures/pki.js';
+
+let acme: Awaited<ReturnType<typeof partnerChain>>;
+let beta: Awaited<ReturnType<typeof partnerChain>>;
+beforeAll(async () => {
+  acme = await partnerChain('Acme');
+  beta = await partnerChain('Beta');
+});
+
+let store: MemoryStore;
+let gateway: FakeGateway;
+let notifier: MemoryNotifier;
+let deps: PublishDeps;
+const fp = (i: Issued) => readInput({ name: 'x', bytes: i.der }).certificates[0]!.cert.fingerprint;
+const subjects = () =>
+  readInput({ name: 't', bytes: toBytes(store.text(KEYS.truststore)) })
+    .certificates.map((c) => c.cert.subject.text)
+    .sort();
+
+beforeEach(async () => {
+  store = new MemoryStore();
+  gateway = new FakeGateway('api.example.com');
+  notifier = new MemoryNotifier();
+  deps = {
+    store,
+    gateway,
+    notifier,
+    clock: new FakeClock(NOW.getTime()),
+    log: memoryLog(),
+    roll: { domains: ['api.example.com'], minUpdateIntervalMs: 0, pollIntervalMs: 1 },
+  };
+  for (const [partner, c] of [
+    ['acme', acme],
+    ['beta', beta],
+  ] as const) {
+    const { version } = await store.put(`inbox/${partner}/ca.pem`, toBytes(pemOf(c.root, c.intermediate)));
+    await ingestUploads([{ key: `inbox/${partner}/ca.pem`, version }], {
+      ...deps,
+      config: { roll: deps.roll },
+    });
+  }
+});
+
+describe('removal', () => {
+  it('offboards a partner: its CAs go in one new version, rolled and alerted', async () => {
+    const report = await removeCas(
+      parseRemovalRequest({ partner: 'beta', reason: 'contract ended', requestedBy: 'ops' }),
+      deps,
+    );
+    expect(report.outcome).toBe('changed');
+    expect(report.removed.map((e) => e.subject).sort()).toEqual([
+      'CN=Beta Issuing CA,O=Beta',
+      'CN=Beta Root CA,O=Beta',
+    ]);
+    expect(subjects()).toEqual(['CN=Acme Issuing CA,O=Acme', 'CN=Acme Root CA,O=Acme']);
+    expect(gateway.domains.get('api.example.com')!.version).toBe(report.version);
+    const alert = notifier.sent.find((n) => n.eventType === 'truststore.removed')!;
+    expect(alert).toMatchObject({ partner: 'beta', severity: 'warning' });
+    expect(alert.body).toMatch(/ops asked to remove partner beta: contract ended/);
+  });
+
+  it('removes a root by fingerprint prefix together with the CAs left without a path to a root', async () => {
+    const report = await removeCas(
+      { fingerprints: [fp(acme.root).slice(0, 16)], reason: 'compromised', requestedBy: 'sec' },
+      deps,
+    );
+    expect(report.removed.map((e) => e.fingerprint).sort()).toEqual(
+      [fp(acme.root), fp(acme.intermediate)].sort(),
+    );
+    expect(notifier.sent.find((n) => n.eventType === 'truststore.removed')!.body).toMatch(
+      /Acme Issuing CA.*no path to a root/,
+    );
+  });
+
+  it('rejects a request that names nothing in the truststore, changing nothing', async () => {
+    const before = store.text(KEYS.state);
+    const report = await removeCas({ subject: 'CN=Nobody', reason: 'x', requestedBy: 'y' }, deps);
+    expect(report).toMatchObject({ outcome: 'rejected', message: expect.stringMatching(/names no CA/) });
+    expect(store.text(KEYS.state)).toBe(before);
+  });
+
+  it('refuses malformed requests with what to fix', () => {
+    expect(() => parseRemovalRequest({ reason: 'x', requestedBy: 'y' })).toThrow(/name what to remove/);
+    expect(() => parseRemovalRequest({ partner: 'beta' })).toThrow(
+      /reason is required; requestedBy is required/,
+    );
+  });
+});
+
+describe('rollback, history and diff', () => {
+  it('restores the previous CA set as a new version and rolls to it', async () => {
+    const removal = await removeCas({ partner: 'beta', reason: 'offboarding', requestedBy: 'ops' }, deps);
+    const back = await rollbackTruststore(undefined, deps);
+    expect(back.outcome).toBe('changed');
+    expect(back.added.map((e) => e.partner)).toEqual(['beta', 'beta']);
+    expect(back.revision).toBe(removal.revision + 1);
+    expect(back.version).not.toBe(removal.version);
+    expect(subjects()).toHaveLength(4);
+    expect(gateway.domains.get('api.example.com')!.version).toBe(back.version);
+    await expect(rollbackTruststore('no-such-version', deps)).rejects.toThrow(/not a truststore version/);
+  });
+
+  it('lists every version with what changed, why and when; diff names the CAs with partner and expiry', async () => {
+    await removeCas({ partner: 'beta', reason: 'offboarding', requestedBy: 'ops' }, deps);
+    await rollbackTruststore('2', deps);
+    const history = await truststoreHistory(store);
+    expect(history.map((h) => [h.revision, h.reason])).toEqual([
+      [4, expect.stringMatching(/^rollback to version .* \(revision 2\)$/)],
+      [3, 'removal requested by ops: offboarding'],
+      [2, 'uploads inbox/beta/ca.pem'],
+      [1, 'uploads inbox/acme/ca.pem'],
+    ]);
+    expect(history[1]!.removed.map((r) => r.partner)).toEqual(['beta', 'beta']);
+    const diff = await diffVersions(store, '2', '3');
+    expect(diff.removed.map((d) => [d.subject, d.partner])).toEqual([
+      ['CN=Beta Issuing CA,O=Beta', 'beta'],
+      ['CN=Beta Root CA,O=Beta', 'beta'],
+    ]);
+    expect(diff.added).toEqual([]);
+    expect(diff.removed[0]!.notAfter).toMatch(/^\d{4}-/);
+  });
+});
+
+describe('status and drift', () => {
+  it('says whether each domain is on the latest version, and flags a version trustroll never published', async () => {
+    const [ok] = await domainStatus(deps);
+    expect(ok).toMatchObject({ name: 'api.example.com', status: 'AVAILABLE', latest: true });
+    expect(ok!.drift).toBeUndefined();
+    gateway.domains.get('api.example.com')!.version = 'hand-edited-version';
+    const [drifted] = await domainStatus(deps);
+    expect(drifted).toMatchObject({ latest: false, drift: expect.stringMatching(/never published/) });
+  });
+});
