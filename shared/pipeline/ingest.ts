@@ -57,6 +57,8 @@ export interface UploadRef {
   readonly key: string;
   /** The object version the event names, when known. */
   readonly version?: string;
+  /** Replace the truststore's CAs with the same subjects (also: uploads under inbox/<partner>/replace/). */
+  readonly replace?: boolean;
 }
 
 export type UploadResult = UploadOutcome | 'pending' | 'duplicate' | 'missing';
@@ -262,7 +264,12 @@ const fetchUpload = async (ref: UploadRef, deps: IngestDeps): Promise<Fetched> =
     ...base,
     current,
     privateKey,
-    candidate: { id, certificates: read.certificates, inputFindings: read.findings },
+    candidate: {
+      id,
+      certificates: read.certificates,
+      inputFindings: read.findings,
+      replace: ref.replace === true || upload?.path.startsWith('replace/') === true,
+    },
   };
 };
 
@@ -384,8 +391,17 @@ const nextState = (
     const outcome = decisions.get(f.id)!.outcome;
     if (outcome !== 'pending') processed[f.id] = { outcome, at: now.toISOString() };
   }
-  const changed = added.length > 0;
-  const entries = changed ? [...state.entries, ...added] : state.entries;
+  const replaced = new Set(
+    settled.flatMap((f) => decisions.get(f.id)!.admission?.replaces ?? []).map((e) => e.fingerprint),
+  );
+  const changed = added.length > 0 || replaced.size > 0;
+  const entries = changed
+    ? [...state.entries.filter((e) => !replaced.has(e.fingerprint)), ...added]
+    : state.entries;
+  const removedEntries = [
+    ...(state.removedEntries ?? []),
+    ...state.entries.filter((e) => replaced.has(e.fingerprint)),
+  ].slice(-1000);
   const revision = changed ? state.revision + 1 : state.revision;
   const outbox = [
     ...(state.outbox ?? []),
@@ -403,7 +419,7 @@ const nextState = (
             .map((f) => f.ref.key)
             .join(', ')}`,
           added: added.map((e) => e.fingerprint),
-          removed: [],
+          removed: [...replaced],
         },
       ].slice(-MAX_HISTORY)
     : state.history;
@@ -415,6 +431,7 @@ const nextState = (
       history,
       outbox,
       pending,
+      removedEntries,
       processed: keepLast(processed, MAX_PROCESSED),
     },
     changed,
@@ -555,6 +572,17 @@ const uploadNotification = (f: Fetched, d: Decision, revision: number): Notifica
         added.length > 0
           ? 'Clients whose certificates these CAs issued can connect once the domain is rolled (a separate message confirms it).'
           : 'All its certificates were already in the truststore: nothing changes.',
+        ...(d.admission?.replaces.length
+          ? [
+              '',
+              'It REPLACES (rotation):',
+              ...d.admission.replaces.map(
+                (e) =>
+                  `- ${e.subject} (sha256 ${e.fingerprint.slice(0, 16)}…, expires ${e.notAfter.slice(0, 10)})`,
+              ),
+              'Clients issued under the replaced CA fail from the roll of this revision on: reissue them under the new CA.',
+            ]
+          : []),
         ...(warnings.length > 0 ? ['', 'Mind the warnings below (they do not block, but need action):'] : []),
         '',
         ...certs.flatMap((c) => describeCertificate(c, partner ?? '?')),

@@ -9,6 +9,11 @@ import type { Entry } from './state.js';
 /** One upload of a batch, read: its certificates and what the reader found. */
 export interface CandidateUpload {
   readonly id: string;
+  /**
+   * The upload replaces the CAs of the truststore that have the same subjects (rotating a
+   * re-keyed intermediate): API Gateway refuses two certificates with one subject.
+   */
+  readonly replace?: boolean;
   readonly certificates: readonly SourcedCertificate[];
   readonly inputFindings: readonly Finding[];
 }
@@ -30,6 +35,8 @@ export interface UploadDecision {
    * the caller may hold it and judge it again later instead of rejecting it for good.
    */
   readonly waitingForIssuer: boolean;
+  /** Entries this accepted replace-upload takes the place of. */
+  readonly replaces: readonly Entry[];
   readonly certificates: readonly CertDecision[];
   /** Findings about the upload as a whole (input findings, truststore size, rejected with others). */
   readonly findings: readonly Finding[];
@@ -54,10 +61,17 @@ const BATCH_RULES = RULES.filter((r) => r.id !== 'truststore.too-large' && r.id 
  * 4. If the resulting truststore would be too large, every upload adding to it is rejected.
  */
 export const admit = (
-  entries: readonly Entry[],
+  all: readonly Entry[],
   uploads: readonly CandidateUpload[],
   options: AdmissionOptions,
 ): UploadDecision[] => {
+  // CAs that replace-uploads rotate are judged as if already gone.
+  const replacing = new Set(
+    uploads.filter((u) => u.replace).flatMap((u) => u.certificates.map((c) => c.cert.subject.key)),
+  );
+  const uploaded = new Set(uploads.flatMap((u) => u.certificates.map((c) => c.cert.fingerprint)));
+  const replaced = all.filter((e) => replacing.has(e.subjectKey) && !uploaded.has(e.fingerprint));
+  const entries = all.filter((e) => !replaced.includes(e));
   const byFingerprint = new Set(entries.map((e) => e.fingerprint));
   const bySubject = new Map<string, Entry[]>();
   for (const entry of entries) {
@@ -138,7 +152,21 @@ export const admit = (
       blocking.length > 0 &&
       blocking.every((f) => f.code === 'chain.issuer-missing') &&
       certificates.every((c) => !refusedSubjects.has(c.cert.issuer.key));
-    return { id: u.id, accepted, waitingForIssuer, certificates, findings };
+    const subjects = new Set(u.certificates.map((c) => c.cert.subject.key));
+    const replaces = accepted && u.replace ? replaced.filter((e) => subjects.has(e.subjectKey)) : [];
+    if (
+      !accepted &&
+      !u.replace &&
+      certificates.some((c) => c.findings.some((f) => f.code === 'truststore.duplicate-subject'))
+    ) {
+      findings.push({
+        code: 'truststore.replace-hint',
+        severity: 'info',
+        message:
+          'To rotate a CA (same subject, new key or validity), upload it again under inbox/<partner>/replace/: it then replaces the existing one, and clients issued under the old CA fail from that roll on.',
+      });
+    }
+    return { id: u.id, accepted, waitingForIssuer, replaces, certificates, findings };
   });
 };
 

@@ -13,6 +13,7 @@ const data = () => join(dir, '.trustroll');
 const ca = () => join(data(), 'endpoint', 'ca.pem');
 const cli = (...args: string[]) => spawnSync('node', [BIN, ...args], { encoding: 'utf8', cwd: dir });
 const clients: Record<string, { cert: string; key: string }> = {};
+const chains: Record<string, Awaited<ReturnType<typeof partnerChain>>> = {};
 const ok = (who: string) => curl(up.port, ca(), clients[who]!.cert, clients[who]!.key).status === 0;
 const endpointVersion = () =>
   JSON.parse(cli('status', '--json').stdout)[0]?.truststoreVersion as string | undefined;
@@ -24,6 +25,7 @@ beforeAll(async () => {
   up = await startUp(dir, ['--no-demo']);
   for (const name of ['Alpha', 'Beta']) {
     const chain = await partnerChain(name);
+    chains[name] = chain;
     mkdirSync(join(dir, 'inbox', name.toLowerCase()), { recursive: true });
     writeFileSync(join(dir, `${name}.pem`), chain.client.pem);
     writeFileSync(join(dir, `${name}.key`), privateKeyPem(chain.client));
@@ -74,19 +76,40 @@ describe('the truststore over its life, locally', () => {
     expect(ok('Beta')).toBe(true);
   });
 
+  it("rotates a partner's intermediate: clients under the old one fail, under the new one pass", async () => {
+    const { intermediate, leaf } = await import('../../shared/pki/builder.js');
+    const rekeyed = await intermediate('CN=Alpha Issuing CA,O=Alpha', chains.Alpha!.root, {
+      keySlot: 'alpha-rotated',
+    });
+    const newClient = await leaf('CN=new client,O=Alpha', rekeyed);
+    writeFileSync(join(dir, 'new.pem'), newClient.pem);
+    writeFileSync(join(dir, 'new.key'), privateKeyPem(newClient));
+    clients.New = { cert: join(dir, 'new.pem'), key: join(dir, 'new.key') };
+    const before = latestVersion();
+    mkdirSync(join(dir, 'inbox', 'alpha', 'replace'), { recursive: true });
+    writeFileSync(join(dir, 'inbox', 'alpha', 'replace', 'issuing.pem'), rekeyed.pem);
+    await waitFor(
+      () => (latestVersion() !== before && endpointVersion() === latestVersion() ? true : undefined),
+      30_000,
+      up.output,
+    );
+    expect(ok('New')).toBe(true);
+    expect(ok('Alpha')).toBe(false);
+  });
+
   it('shows each step in history and diff, and no drift in status', () => {
     const history = JSON.parse(cli('history', '--json').stdout) as { revision: number; reason: string }[];
     const reasons = history.map((h) => h.reason);
-    expect(reasons.slice(0, 2)).toEqual([
+    expect(reasons.slice(0, 3)).toEqual([
+      'uploads inbox/alpha/replace/issuing.pem',
       expect.stringMatching(/^rollback to version/),
       'removal requested by ops: contract ended',
     ]);
     // The two uploads land in one or two revisions, depending on how `up` batched them.
-    expect(reasons.slice(2).every((r) => /^uploads inbox\//.test(r))).toBe(true);
-    expect(reasons.slice(2).join(' ')).toMatch(/inbox\/alpha\/ca\.pem.*|inbox\/beta\/ca\.pem/);
-    expect(reasons.slice(2).join(' ')).toContain('inbox/alpha/ca.pem');
-    expect(reasons.slice(2).join(' ')).toContain('inbox/beta/ca.pem');
-    const diff = cli('diff', String(history[2]!.revision), String(history[1]!.revision));
+    expect(reasons.slice(3).every((r) => /^uploads inbox\//.test(r))).toBe(true);
+    expect(reasons.slice(3).join(' ')).toContain('inbox/alpha/ca.pem');
+    expect(reasons.slice(3).join(' ')).toContain('inbox/beta/ca.pem');
+    const diff = cli('diff', String(history[3]!.revision), String(history[2]!.revision));
     expect(diff.stdout).toMatch(/- CN=Beta Root CA,O=Beta \(partner beta, expires \d{4}-\d{2}-\d{2}\)/);
     const status = cli('status');
     expect(status.status).toBe(0);

@@ -336,6 +336,24 @@ describe('ingestUploads', () => {
     expect(state().outbox).toEqual([]);
   });
 
+  it('rotates a re-keyed intermediate only when the upload says replace, and alerts what breaks', async () => {
+    await ingestUploads([await drop('inbox/acme/ca.pem', pemOf(acme.root, acme.intermediate))], deps);
+    const rekeyed = await intermediate('CN=Acme Issuing CA,O=Acme', acme.root, { keySlot: 'acme-rekeyed' });
+    const plain = await ingestUploads([await drop('inbox/acme/new-int.pem', rekeyed.pem)], deps);
+    expect(plain.uploads[0]!.outcome).toBe('rejected');
+    expect(plain.uploads[0]!.certificates[0]!.findings.map((f) => f.code)).toContain(
+      'truststore.duplicate-subject',
+    );
+    expect(plain.uploads[0]!.findings.map((f) => f.code)).toContain('truststore.replace-hint');
+    const rotated = await ingestUploads([await drop('inbox/acme/replace/new-int.pem', rekeyed.pem)], deps);
+    expect(rotated.uploads[0]!.outcome).toBe('accepted');
+    expect(truststoreFingerprints()).toEqual([acme.root, rekeyed].map(fp).sort());
+    expect(state().history.at(-1)).toMatchObject({ added: [fp(rekeyed)], removed: [fp(acme.intermediate)] });
+    expect(state().removedEntries?.map((e) => e.fingerprint)).toContain(fp(acme.intermediate));
+    const alert = notifier.sent.filter((n) => n.eventType === 'upload.accepted').at(-1)!;
+    expect(alert.body).toMatch(/REPLACES \(rotation\)[\s\S]*Clients issued under the replaced CA fail/);
+  });
+
   it('reports a notification failure without undoing the committed truststore', async () => {
     notifier.fail = 5;
     const report = await ingestUploads(
