@@ -9,6 +9,7 @@ import {
   diffVersions,
   domainStatus,
   parseRemovalRequest,
+  type RemovalRequest,
   removeCas,
   rollbackTruststore,
   truststoreHistory,
@@ -89,7 +90,7 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
           request?: string;
         },
       ) => {
-        let request;
+        let request: RemovalRequest;
         try {
           request = parseRemovalRequest(
             flags.request
