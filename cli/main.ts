@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerDiagnose } from './commands/diagnose.js';
 import { registerIngest } from './commands/ingest.js';
-import { registerLifecycle } from './commands/lifecycle.js';
+import { registerLifecycle, registerPromote } from './commands/lifecycle.js';
 import { registerLint } from './commands/lint.js';
 import { registerPki } from './commands/pki.js';
 import { registerProbe } from './commands/probe.js';
@@ -28,6 +28,7 @@ export const buildProgram = (io: Io, exit: (code: number) => void): Command => {
   registerPki(program, io, exit);
   registerServe(program, io, exit);
   registerLifecycle(program, io, exit);
+  registerPromote(program, io, exit);
   return program;
 };
 

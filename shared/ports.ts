@@ -75,6 +75,7 @@ export type EventType =
   | 'truststore.pruned'
   | 'truststore.removed'
   | 'truststore.restored'
+  | 'truststore.promoted'
   | 'ca.expiring'
   | 'ca.expired';
 

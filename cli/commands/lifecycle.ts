@@ -1,48 +1,35 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Command } from 'commander';
-import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.js';
-import { consoleLog } from '../../shared/adapters/local/log.js';
 import { InputError } from '../../shared/errors.js';
 import {
+  applyPromotion,
   type ChangeReport,
   diffVersions,
   domainStatus,
   parseRemovalRequest,
+  planPromotion,
   type RemovalRequest,
   removeCas,
   rollbackTruststore,
   truststoreHistory,
 } from '../../shared/pipeline/lifecycle.js';
-import type { PublishDeps } from '../../shared/pipeline/publish.js';
-import { systemClock } from '../../shared/ports.js';
 import { type Io, UsageError } from '../io.js';
-import { type LocalPaths, layout, localNotifier, localStore } from '../local.js';
+import { depsFor, type StoreFlags } from '../stores.js';
 
-interface StoreFlags {
-  readonly dataDir: string;
-  readonly inbox: string;
-  readonly json?: boolean;
-}
+type Flags = StoreFlags & { readonly json?: boolean };
 
 const withStore = (cmd: Command) =>
   cmd
+    .option(
+      '--store <dir|s3://bucket[/prefix]>',
+      'the store: a local data folder (default --data-dir) or an S3 bucket',
+    )
     .option('--data-dir <dir>', 'local state folder', '.trustroll')
     .option('--inbox <dir>', 'inbox folder', 'inbox')
+    .option('--region <region>', 'AWS region (S3 stores)')
+    .option('--profile <name>', 'AWS profile (S3 stores)')
+    .option('--domain <name[:REST|HTTP]...>', 'S3 stores: the custom domains to roll and report')
     .option('--json', 'print the result as JSON');
-
-/** Local-mode dependencies: a running `trustroll up` rolls its endpoint to what these publish. */
-const localDeps = (flags: StoreFlags, io: Io): PublishDeps => {
-  const paths: LocalPaths = { dataDir: flags.dataDir, inboxDir: flags.inbox };
-  return {
-    store: localStore(paths),
-    gateway: new EndpointStatusFile(join(layout(paths).endpoint, 'status.json')),
-    notifier: localNotifier(paths, { ...io, out: io.err }),
-    clock: systemClock,
-    log: consoleLog(io.err),
-    roll: { domains: [] },
-  };
-};
 
 const printChange = (io: Io, r: ChangeReport, json?: boolean) => {
   if (json) return io.out(`${JSON.stringify(r, null, 2)}\n`);
@@ -81,7 +68,7 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
     )
     .action(
       async (
-        flags: StoreFlags & {
+        flags: Flags & {
           fingerprint?: string[];
           subject?: string;
           partner?: string;
@@ -106,7 +93,7 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
         } catch (error) {
           throw new UsageError((error as Error).message);
         }
-        const report = await removeCas(request, localDeps(flags, io));
+        const report = await removeCas(request, await depsFor(flags.store, flags, io));
         printChange(io, report, flags.json);
         exit(report.outcome === 'changed' ? 0 : 1);
       },
@@ -119,9 +106,9 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
         'Restore the CA set of an earlier truststore version as a new version (history is never rewritten), and roll.',
       )
       .option('--to <version>', 'version id or revision number (default: the version before the latest)'),
-  ).action(async (flags: StoreFlags & { to?: string }) => {
+  ).action(async (flags: Flags & { to?: string }) => {
     try {
-      const report = await rollbackTruststore(flags.to, localDeps(flags, io));
+      const report = await rollbackTruststore(flags.to, await depsFor(flags.store, flags, io));
       printChange(io, report, flags.json);
       exit(report.outcome === 'changed' ? 0 : 1);
     } catch (error) {
@@ -134,8 +121,8 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
     program
       .command('history')
       .description('Truststore versions with what changed, why and when, newest first.'),
-  ).action(async (flags: StoreFlags) => {
-    const lines = await truststoreHistory(localDeps(flags, io).store);
+  ).action(async (flags: Flags) => {
+    const lines = await truststoreHistory((await depsFor(flags.store, flags, io)).store);
     if (flags.json) io.out(`${JSON.stringify(lines, null, 2)}\n`);
     else {
       const out: string[] = [];
@@ -155,9 +142,9 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
       .description('CAs added and removed between two truststore versions, with partner and expiry.')
       .argument('<a>', 'version id or revision number')
       .argument('<b>', 'version id or revision number'),
-  ).action(async (a: string, b: string, flags: StoreFlags) => {
+  ).action(async (a: string, b: string, flags: Flags) => {
     try {
-      const d = await diffVersions(localDeps(flags, io).store, a, b);
+      const d = await diffVersions((await depsFor(flags.store, flags, io)).store, a, b);
       if (flags.json) io.out(`${JSON.stringify(d, null, 2)}\n`);
       else {
         const out = [`${d.from} -> ${d.to}`];
@@ -181,10 +168,11 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
       .description(
         "The local endpoint's truststore version, status and warnings, whether it is the latest, and drift.",
       )
-      .option('--domain <name>', 'the domain the local endpoint plays', 'localhost'),
-  ).action(async (flags: StoreFlags & { domain: string }) => {
-    const deps = localDeps(flags, io);
-    const lines = await domainStatus({ ...deps, roll: { domains: [flags.domain] } });
+      .option('--local-domain <name>', 'the domain the local endpoint plays', 'localhost'),
+  ).action(async (flags: Flags & { localDomain: string }) => {
+    const deps = await depsFor(flags.store, flags, io);
+    const domains = deps.roll.domains.length > 0 ? deps.roll.domains : [flags.localDomain];
+    const lines = await domainStatus({ ...deps, roll: { domains } });
     if (flags.json) io.out(`${JSON.stringify(lines, null, 2)}\n`);
     else {
       for (const l of lines) {
@@ -196,4 +184,82 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
     }
     exit(lines.some((l) => l.drift || !l.latest) ? 1 : 0);
   });
+};
+
+/** `trustroll promote`: the exact CA set of one environment's version into another, diff first. */
+export const registerPromote = (program: Command, io: Io, exit: (code: number) => void): void => {
+  program
+    .command('promote')
+    .description(
+      "Copy the exact CA set of one environment's truststore version into another (dev → prod): shows the diff, asks for confirmation unless --yes; the target runs its own lint and roll.",
+    )
+    .requiredOption('--from <store>', 'source: a local data folder or s3://bucket[/prefix]')
+    .requiredOption('--to <store>', 'target: a local data folder or s3://bucket[/prefix]')
+    .option('--version <version>', 'source version id or revision (default: its latest)')
+    .option('--yes', 'do not ask for confirmation')
+    .option('--region <region>', 'AWS region (S3 stores)')
+    .option('--profile <name>', 'AWS profile (S3 stores)')
+    .option('--domain <name[:REST|HTTP]...>', 'S3 target: the custom domains to roll')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 promoted (or nothing to do), 1 refused (lint) or declined, 2 usage error.',
+    )
+    .action(
+      async (flags: {
+        from: string;
+        to: string;
+        version?: string;
+        yes?: boolean;
+        region?: string;
+        profile?: string;
+        domain?: string[];
+        json?: boolean;
+      }) => {
+        const base = {
+          dataDir: '.trustroll',
+          inbox: 'inbox',
+          ...(flags.region ? { region: flags.region } : {}),
+          ...(flags.profile ? { profile: flags.profile } : {}),
+        };
+        const source = await depsFor(flags.from, base, io);
+        const target = await depsFor(
+          flags.to,
+          { ...base, ...(flags.domain ? { domain: flags.domain } : {}) },
+          io,
+        );
+        let plan: Awaited<ReturnType<typeof planPromotion>>;
+        try {
+          plan = await planPromotion(source.store, target.store, flags.version);
+        } catch (error) {
+          if (error instanceof InputError) throw new UsageError(error.message);
+          throw error;
+        }
+        const lines = [
+          `Promote ${flags.from} version ${plan.version} (revision ${plan.revision}) to ${flags.to}:`,
+        ];
+        for (const x of plan.added)
+          lines.push(`  + ${x.subject} (partner ${x.partner}, expires ${x.notAfter.slice(0, 10)})`);
+        for (const x of plan.removed)
+          lines.push(`  - ${x.subject} (partner ${x.partner}, expires ${x.notAfter.slice(0, 10)})`);
+        if (plan.added.length + plan.removed.length === 0)
+          lines.push('  (the target already holds this CA set)');
+        io.err(`${lines.join('\n')}\n`);
+        if (plan.added.length + plan.removed.length === 0) return exit(0);
+        if (!flags.yes) {
+          io.err('Promote? [y/N] ');
+          const answer = Buffer.from(await io.stdin())
+            .toString('utf8')
+            .trim()
+            .toLowerCase();
+          if (answer !== 'y' && answer !== 'yes') {
+            io.err('Not promoted.\n');
+            return exit(1);
+          }
+        }
+        const report = await applyPromotion(plan, flags.from, target);
+        printChange(io, report, flags.json);
+        exit(report.outcome === 'changed' ? 0 : 1);
+      },
+    );
 };

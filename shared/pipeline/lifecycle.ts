@@ -1,7 +1,8 @@
 import { InputError, NotFoundError } from '../errors.js';
-import { parseCertificate } from '../pki/certificate.js';
+import type { Certificate } from '../pki/certificate.js';
 import { readInput } from '../pki/read.js';
 import type { DomainState, Notification } from '../ports.js';
+import { lintCertificates } from '../truststore/lint.js';
 import { withOrphans } from '../truststore/orphans.js';
 import {
   type Entry,
@@ -138,28 +139,83 @@ export const rollbackTruststore = async (
         : `${to} is not a truststore version or revision of this store (see trustroll history)`,
     );
   }
-  let object: Awaited<ReturnType<typeof deps.store.get>>;
+  const certs = await certificatesOf(deps.store, target.version);
+  return replaceSet(certs, new Map(), deps, {
+    reason: `rollback to version ${target.version} (revision ${target.revision})`,
+    eventType: 'truststore.restored',
+    title: `truststore rolled back to revision ${target.revision}`,
+    intro: `The truststore was restored to the CA set of version ${target.version} (revision ${target.revision})`,
+    same: `The truststore already holds the CA set of version ${target.version}.`,
+    done: `Restored the CA set of version ${target.version}.`,
+  });
+};
+
+/** The certificates of one truststore version. */
+export const certificatesOf = async (store: PublishDeps['store'], version: string) => {
   try {
-    object = await deps.store.get(KEYS.truststore, { version: target.version });
+    const object = await store.get(KEYS.truststore, { version });
+    return readInput({ name: `truststore@${version}`, bytes: object.body }).certificates.map((c) => c.cert);
   } catch (error) {
     if (error instanceof NotFoundError)
-      throw new InputError(`truststore version ${target.version} no longer exists in the store`);
+      throw new InputError(`truststore version ${version} does not exist in the store`);
     throw error;
   }
-  const certs = readInput({ name: `truststore@${target.version}`, bytes: object.body }).certificates.map(
-    (c) => c.cert,
+};
+
+/**
+ * Makes the truststore hold exactly `certs` in one new revision (rollback, promotion): entries
+ * keep their provenance where known (this store's entries, removed entries, or `provenance`),
+ * the set is linted as a whole before anything is written, then published, rolled and alerted.
+ */
+export const replaceSet = async (
+  certs: readonly Certificate[],
+  provenance: ReadonlyMap<string, Entry>,
+  deps: PublishDeps,
+  text: {
+    reason: string;
+    eventType: 'truststore.restored' | 'truststore.promoted';
+    title: string;
+    intro: string;
+    same: string;
+    done: string;
+  },
+): Promise<ChangeReport> => {
+  const lint = lintCertificates(
+    certs.map((cert) => ({ cert, source: 'candidate set' })),
+    { at: deps.clock.now() },
   );
-  let outcome: { removed: Entry[]; added: Entry[]; state?: TruststoreState } = { removed: [], added: [] };
+  if (!lint.ok) {
+    const { state } = await loadState(deps.store);
+    return {
+      outcome: 'rejected',
+      message: `The CA set fails lint, nothing was changed: ${lint.findings
+        .filter((f) => f.severity === 'error' || f.severity === 'critical')
+        .map((f) => `${f.code} (${f.cert?.subject ?? 'truststore'})`)
+        .join('; ')}.`,
+      removed: [],
+      added: [],
+      revision: state.revision,
+      errors: [],
+    };
+  }
+  let outcome: { removed: Entry[]; added: Entry[]; state?: TruststoreState; revision: number } = {
+    removed: [],
+    added: [],
+    revision: 0,
+  };
   await updateState(deps.store, (s) => {
     const now = deps.clock.now();
-    const known = new Map([...(s.removedEntries ?? []), ...s.entries].map((e) => [e.fingerprint, e]));
+    const known = new Map([
+      ...provenance,
+      ...[...(s.removedEntries ?? []), ...s.entries].map((e) => [e.fingerprint, e] as const),
+    ]);
     const wanted = new Set(certs.map((c) => c.fingerprint));
     const entries = certs.map(
       (c) =>
         known.get(c.fingerprint) ??
-        entryOf(parseCertificate(c.der), {
+        entryOf(c, {
           partner: 'restored',
-          upload: { key: `rollback to ${target.version}`, version: target.version! },
+          upload: { key: text.reason, version: '-' },
           addedAt: now.toISOString(),
           findings: [],
         }),
@@ -168,49 +224,35 @@ export const rollbackTruststore = async (
     const removed = s.entries.filter((e) => !wanted.has(e.fingerprint));
     const added = entries.filter((e) => !current.has(e.fingerprint));
     if (removed.length === 0 && added.length === 0) {
-      outcome = { removed: [], added: [] };
+      outcome = { removed: [], added: [], revision: s.revision };
       return undefined;
     }
     const next = change(s, {
       entries,
       removed,
       added,
-      reason: `rollback to version ${target.version} (revision ${target.revision})`,
+      reason: text.reason,
       at: now,
-      alert: notification(
-        'truststore.restored',
-        'warning',
-        `${s.revision + 1}`,
-        `truststore rolled back to revision ${target.revision}`,
-        [
-          `The truststore was restored to the CA set of version ${target.version} (revision ${target.revision}) as revision ${s.revision + 1}.`,
-          ...(added.length ? ['Back in:', ...added.map((e) => `- ${e.subject} (partner ${e.partner})`)] : []),
-          ...(removed.length
-            ? ['Taken out:', ...removed.map((e) => `- ${e.subject} (partner ${e.partner})`)]
-            : []),
-        ],
-      ),
+      alert: notification(text.eventType, 'warning', `${s.revision + 1}`, text.title, [
+        `${text.intro} as revision ${s.revision + 1}.`,
+        ...(added.length ? ['In:', ...added.map((e) => `- ${e.subject} (partner ${e.partner})`)] : []),
+        ...(removed.length ? ['Out:', ...removed.map((e) => `- ${e.subject} (partner ${e.partner})`)] : []),
+      ]),
     });
-    outcome = { removed, added, state: next };
+    outcome = { removed, added, state: next, revision: next.revision };
     return next;
   });
   if (!outcome.state) {
     return {
       outcome: 'rejected',
-      message: `The truststore already holds the CA set of version ${target.version}.`,
+      message: text.same,
       removed: [],
       added: [],
-      revision: state.revision,
+      revision: outcome.revision,
       errors: [],
     };
   }
-  return finish(
-    outcome.state,
-    outcome.removed,
-    outcome.added,
-    deps,
-    `Restored the CA set of version ${target.version}.`,
-  );
+  return finish(outcome.state, outcome.removed, outcome.added, deps, text.done);
 };
 
 const change = (
@@ -412,3 +454,75 @@ export const domainStatus = async (
   }
   return out;
 };
+
+export interface PromotionPlan {
+  readonly version: string;
+  readonly revision: number;
+  readonly certificates: readonly Certificate[];
+  readonly provenance: ReadonlyMap<string, Entry>;
+  readonly added: readonly DiffLine[];
+  readonly removed: readonly DiffLine[];
+}
+
+/**
+ * What promoting one environment's truststore version (default: its latest) into another would
+ * change: the exact CA set of the source, compared with the target's current one.
+ */
+export const planPromotion = async (
+  source: PublishDeps['store'],
+  target: PublishDeps['store'],
+  version?: string,
+): Promise<PromotionPlan> => {
+  const { state } = await loadState(source);
+  const published = state.history.filter((r) => r.version !== undefined);
+  const chosen =
+    version === undefined
+      ? published.at(-1)
+      : published.find((r) => r.version === version || String(r.revision) === version);
+  if (!chosen?.version) {
+    throw new InputError(
+      version === undefined
+        ? 'the source store has no published truststore'
+        : `${version} is not a version of the source store`,
+    );
+  }
+  const certificates = await certificatesOf(source, chosen.version);
+  const provenance = new Map(
+    [...(state.removedEntries ?? []), ...state.entries].map((e) => [e.fingerprint, e]),
+  );
+  const current = (await loadState(target)).state.entries;
+  const inTarget = new Set(current.map((e) => e.fingerprint));
+  const wanted = new Set(certificates.map((c) => c.fingerprint));
+  const line = (fingerprint: string, subject: string, notAfter: string): DiffLine => ({
+    fingerprint,
+    subject,
+    partner:
+      provenance.get(fingerprint)?.partner ??
+      current.find((e) => e.fingerprint === fingerprint)?.partner ??
+      '?',
+    notAfter,
+  });
+  return {
+    version: chosen.version,
+    revision: chosen.revision,
+    certificates,
+    provenance,
+    added: certificates
+      .filter((c) => !inTarget.has(c.fingerprint))
+      .map((c) => line(c.fingerprint, c.subject.text, c.notAfter.toISOString())),
+    removed: current
+      .filter((e) => !wanted.has(e.fingerprint))
+      .map((e) => line(e.fingerprint, e.subject, e.notAfter)),
+  };
+};
+
+/** Applies a promotion plan to the target: its own lint, one new version, roll, alert. */
+export const applyPromotion = (plan: PromotionPlan, from: string, deps: PublishDeps): Promise<ChangeReport> =>
+  replaceSet(plan.certificates, plan.provenance, deps, {
+    reason: `promotion of ${from} version ${plan.version} (revision ${plan.revision})`,
+    eventType: 'truststore.promoted',
+    title: `truststore promoted from ${from} revision ${plan.revision}`,
+    intro: `The CA set of ${from} version ${plan.version} was promoted here`,
+    same: `The target already holds the CA set of ${from} version ${plan.version}.`,
+    done: `Promoted the CA set of ${from} version ${plan.version}.`,
+  });

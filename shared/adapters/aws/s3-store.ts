@@ -19,14 +19,20 @@ export class S3ObjectStore implements ObjectStore {
   constructor(
     private readonly s3: S3Client,
     readonly bucket: string,
+    /** Key prefix for every object (several environments in one bucket); '' or ending in '/'. */
+    readonly prefix = '',
   ) {}
+
+  private k(key: string): string {
+    return `${this.prefix}${key}`;
+  }
 
   async get(key: string, opts: { version?: string } = {}): Promise<StoredObject> {
     try {
       const out = await this.s3.send(
         new GetObjectCommand({
           Bucket: this.bucket,
-          Key: key,
+          Key: this.k(key),
           ...(opts.version ? { VersionId: opts.version } : {}),
         }),
       );
@@ -46,7 +52,7 @@ export class S3ObjectStore implements ObjectStore {
       const out = await this.s3.send(
         new PutObjectCommand({
           Bucket: this.bucket,
-          Key: key,
+          Key: this.k(key),
           Body: body,
           ...(opts.ifMatch ? { IfMatch: opts.ifMatch } : {}),
           ...(opts.ifNoneMatch ? { IfNoneMatch: opts.ifNoneMatch } : {}),
@@ -62,7 +68,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     try {
-      await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+      await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.k(key) }));
     } catch (error) {
       const mapped = mapAwsError(error, `deleting s3://${this.bucket}/${key}`);
       if (mapped.name !== 'NotFoundError') throw mapped;
@@ -71,7 +77,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async head(key: string) {
     try {
-      const out = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      const out = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.k(key) }));
       return { key, size: out.ContentLength ?? 0, etag: out.ETag ?? '', version: out.VersionId ?? 'null' };
     } catch (error) {
       throw mapAwsError(error, `reading s3://${this.bucket}/${key}`);
@@ -84,8 +90,8 @@ export class S3ObjectStore implements ObjectStore {
       await this.s3.send(
         new CopyObjectCommand({
           Bucket: this.bucket,
-          Key: to,
-          CopySource: `${this.bucket}/${from.split('/').map(encodeURIComponent).join('/')}`,
+          Key: this.k(to),
+          CopySource: `${this.bucket}/${this.k(from).split('/').map(encodeURIComponent).join('/')}`,
         }),
       );
     } catch (error) {
@@ -101,12 +107,13 @@ export class S3ObjectStore implements ObjectStore {
         const page = await this.s3.send(
           new ListObjectsV2Command({
             Bucket: this.bucket,
-            Prefix: prefix,
+            Prefix: this.k(prefix),
             ...(token ? { ContinuationToken: token } : {}),
           }),
         );
         for (const o of page.Contents ?? []) {
-          if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0, etag: o.ETag ?? '' });
+          if (o.Key)
+            out.push({ key: o.Key.slice(this.prefix.length), size: o.Size ?? 0, etag: o.ETag ?? '' });
         }
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);

@@ -1,0 +1,111 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../cli/main.js';
+import { S3ObjectStore } from '../../shared/adapters/aws/s3-store.js';
+import { ingestUploads } from '../../shared/pipeline/ingest.js';
+import { readInput } from '../../shared/pki/read.js';
+import { KEYS } from '../../shared/truststore/state.js';
+import { contract } from '../contracts/object-store.js';
+import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../fakes/fakes.js';
+import { partnerChain, pemOf, toBytes } from '../fixtures/pki.js';
+import { emulator, versionedBucket } from './aws.js';
+
+/** The lifecycle commands against S3 (the emulator), with stores under key prefixes: dev and prod. */
+const aws = emulator();
+let bucket: string;
+const cli = async (args: string[], stdin = '') => {
+  let out = '';
+  let err = '';
+  const code = await run(args, {
+    out: (t) => (out += t),
+    err: (t) => (err += t),
+    stdin: async () => new Uint8Array(Buffer.from(stdin)),
+  });
+  return { code, out, err };
+};
+const subjects = async (prefix: string) => {
+  const object = await new S3ObjectStore(aws.s3, bucket, prefix).get(KEYS.truststore);
+  return readInput({ name: 't', bytes: object.body })
+    .certificates.map((c) => c.cert.subject.text)
+    .sort();
+};
+
+beforeAll(async () => {
+  bucket = await versionedBucket(aws.s3);
+  process.env.TRUSTROLL_AWS_ENDPOINT = aws.endpoint;
+  const dev = new S3ObjectStore(aws.s3, bucket, 'env/dev/');
+  for (const name of ['Alpha', 'Beta']) {
+    const chain = await partnerChain(name);
+    const key = `inbox/${name.toLowerCase()}/ca.pem`;
+    const { version } = await dev.put(key, toBytes(pemOf(chain.root, chain.intermediate)));
+    await ingestUploads([{ key, version }], {
+      store: dev,
+      gateway: new FakeGateway(),
+      notifier: new MemoryNotifier(),
+      clock: new FakeClock(Date.now()),
+      log: memoryLog(),
+      config: { roll: { domains: [] } },
+    });
+  }
+});
+
+contract('S3ObjectStore under a key prefix', () => new S3ObjectStore(aws.s3, bucket, 'contract/'));
+
+describe('lifecycle commands on an s3:// store', () => {
+  const dev = () => `s3://${bucket}/env/dev`;
+  const prod = () => `s3://${bucket}/env/prod`;
+
+  it('lists the history of the dev store', async () => {
+    const r = await cli(['history', '--store', dev(), '--json', '--region', 'us-east-1']);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).map((h: { reason: string }) => h.reason)).toEqual([
+      'uploads inbox/beta/ca.pem',
+      'uploads inbox/alpha/ca.pem',
+    ]);
+  });
+
+  it('promotes dev into prod after showing the diff, and declines without a yes', async () => {
+    const declined = await cli(['promote', '--from', dev(), '--to', prod(), '--region', 'us-east-1'], 'n\n');
+    expect(declined.code).toBe(1);
+    expect(declined.err).toMatch(/\+ CN=Alpha Root CA,O=Alpha \(partner alpha, expires/);
+    expect(declined.err).toMatch(/Not promoted/);
+    const r = await cli(['promote', '--from', dev(), '--to', prod(), '--yes', '--region', 'us-east-1']);
+    expect(r.code, r.err).toBe(0);
+    expect(await subjects('env/prod/')).toEqual(await subjects('env/dev/'));
+    const prodHistory = JSON.parse(
+      (await cli(['history', '--store', prod(), '--json', '--region', 'us-east-1'])).out,
+    );
+    expect(prodHistory[0].reason).toMatch(/^promotion of s3:\/\/.*\/env\/dev version .* \(revision 2\)$/);
+    expect(prodHistory[0].added.map((a: { partner: string }) => a.partner).sort()).toEqual([
+      'alpha',
+      'alpha',
+      'beta',
+      'beta',
+    ]);
+    expect(
+      (await cli(['promote', '--from', dev(), '--to', prod(), '--yes', '--region', 'us-east-1'])).err,
+    ).toMatch(/already holds this CA set/);
+  });
+
+  it('removes a partner in prod, rolls back, and diffs the steps', async () => {
+    const removed = await cli([
+      'remove',
+      '--store',
+      prod(),
+      '--partner',
+      'beta',
+      '--reason',
+      'offboarded',
+      '--requested-by',
+      'ops',
+      '--region',
+      'us-east-1',
+    ]);
+    expect(removed.code, removed.err).toBe(0);
+    expect(await subjects('env/prod/')).toEqual(['CN=Alpha Issuing CA,O=Alpha', 'CN=Alpha Root CA,O=Alpha']);
+    const diff = await cli(['diff', '--store', prod(), '1', '2', '--json', '--region', 'us-east-1']);
+    expect(JSON.parse(diff.out).removed.map((d: { partner: string }) => d.partner)).toEqual(['beta', 'beta']);
+    const back = await cli(['rollback', '--store', prod(), '--region', 'us-east-1']);
+    expect(back.code, back.err).toBe(0);
+    expect(await subjects('env/prod/')).toHaveLength(4);
+  });
+});
