@@ -261,8 +261,14 @@ export class TruststorePipeline extends Construct {
       ['s3:PutObject'],
       props.pruneExpired ? objects('state/', 'truststore/') : objects('state/'),
     );
-    if (props.pruneExpired && domainArns.length > 0)
-      allow(this.scanFunction, ['apigateway:GET', 'apigateway:PATCH'], domainArns);
+    // The scan reads the domains to report drift; it may update them only when it prunes.
+    if (domainArns.length > 0) {
+      allow(
+        this.scanFunction,
+        props.pruneExpired ? ['apigateway:GET', 'apigateway:PATCH'] : ['apigateway:GET'],
+        domainArns,
+      );
+    }
     allow(this.scanFunction, ['sns:Publish'], [this.topic.topicArn]);
     allow(this.scanFunction, ['kms:GenerateDataKey', 'kms:Decrypt'], [key.keyArn]);
 

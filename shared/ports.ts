@@ -76,6 +76,7 @@ export type EventType =
   | 'truststore.removed'
   | 'truststore.restored'
   | 'truststore.promoted'
+  | 'truststore.drift'
   | 'ca.expiring'
   | 'ca.expired';
 

@@ -4,11 +4,12 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { ScheduledEvent } from 'aws-lambda';
 import { type ScanReport, scanExpiry } from '../../shared/pipeline/scan.js';
+import { KEYS } from '../../shared/truststore/state.js';
 import { wire, wireGateway } from '../lib/wiring.js';
 
 const w = wire();
-// Pruning rolls the domains; without it the scan never touches API Gateway.
-const gateway = w.config.pruneExpired && w.config.domains.length > 0 ? await wireGateway(w) : undefined;
+// The scan reads the domains to report drift; it rolls them only after pruning.
+const gateway = w.config.domains.length > 0 ? await wireGateway(w) : undefined;
 
 /** The daily schedule (EventBridge Scheduler) → one expiry scan of the truststore. */
 export const lambdaHandler = async (
@@ -23,6 +24,7 @@ export const lambdaHandler = async (
     config: {
       thresholds: w.config.expiryThresholds,
       prune: w.config.pruneExpired,
+      truststoreUri: `s3://${w.config.bucket}/${KEYS.truststore}`,
       roll: {
         domains: gateway ? w.config.domains.map((d) => d.name) : [],
         minUpdateIntervalMs: w.config.minUpdateIntervalMs,

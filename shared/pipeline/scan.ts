@@ -9,6 +9,7 @@ import {
   renderState,
   type TruststoreState,
 } from '../truststore/state.js';
+import { type DomainStatusLine, domainStatus } from './lifecycle.js';
 import { notification } from './notifications.js';
 import { durableNotifier, flushOutbox } from './outbox.js';
 import { type RollConfig, type RollReport, rollDomains } from './roll.js';
@@ -21,8 +22,10 @@ export interface ScanConfig {
   readonly thresholds?: readonly number[];
   /** Remove expired CAs and the CAs left without a path to a root. Default false. */
   readonly prune?: boolean;
-  /** Domains to roll after a prune. */
+  /** Domains to roll after a prune, and to check for drift. */
   readonly roll?: RollConfig;
+  /** trustroll's truststore URI: a domain pointing elsewhere has drifted. */
+  readonly truststoreUri?: string;
 }
 
 export interface ScanDeps {
@@ -61,6 +64,8 @@ export interface ScanReport {
   readonly version?: string;
   readonly roll?: RollReport;
   readonly errors: readonly string[];
+  /** Domains found pointing at a version or object trustroll did not roll (needs the gateway). */
+  readonly drift: readonly DomainStatusLine[];
 }
 
 const DAY = 86_400_000;
@@ -215,6 +220,41 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
         }
       }
     }
+    // Drift: a domain changed by hand is reported with every scan until it is fixed.
+    const drift: DomainStatusLine[] = [];
+    if (deps.gateway && deps.config?.roll && deps.config.roll.domains.length > 0) {
+      try {
+        drift.push(
+          ...(
+            await domainStatus(
+              { store: deps.store, gateway: deps.gateway, roll: deps.config.roll },
+              deps.config.truststoreUri,
+            )
+          ).filter((d) => d.drift),
+        );
+      } catch (error) {
+        errors.push(`reading domain status: ${(error as Error).message}`);
+      }
+      for (const d of drift) {
+        const n = notification(
+          'truststore.drift',
+          'warning',
+          `${d.name}:${d.truststoreVersion ?? d.truststoreUri}:${now.toISOString().slice(0, 10)}`,
+          `${d.name} drifted: ${d.drift}`,
+          [
+            `The custom domain ${d.name} ${d.drift}.`,
+            'trustroll did not make this change, and its next roll will replace it with the latest version.',
+            'If the change was intended, put the CAs through the inbox instead; if not, run trustroll status and roll back the domain.',
+          ],
+        );
+        try {
+          if (notifier) await notifier.publish(n);
+          alerts.push(n);
+        } catch (error) {
+          errors.push(`notification ${n.id}: ${(error as Error).message}`);
+        }
+      }
+    }
     const remaining = expiryLines(next.entries, now);
     const nearest = remaining[0]?.days;
     deps.log.info('expiry scanned', {
@@ -236,6 +276,7 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
           : {}),
       ...(roll ? { roll } : {}),
       errors,
+      drift,
     };
   }
 };

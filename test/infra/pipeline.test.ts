@@ -221,7 +221,7 @@ describe('least privilege', () => {
     expect(simplified).toHaveLength(8);
   });
 
-  it('gives the scan role read access and state writes only (pruning off)', () => {
+  it('gives the scan role read access, state writes and domain reads only (pruning off)', () => {
     const statements = statementsOf(t, roleId(stack, stack.pipeline.scanFunction)).map((s) => ({
       actions: actions(s),
       resource: s.Resource,
@@ -232,9 +232,11 @@ describe('least privilege', () => {
       [objects('state'), objects('truststore')],
     ]);
     expect(byAction(['s3:PutObject'])).toEqual([objects('state')]);
-    expect(statements.some((s) => s.actions.some((a) => a.startsWith('apigateway:')))).toBe(false);
+    // Reading the domains (drift) only: no PATCH without pruning.
+    expect(byAction(['apigateway:GET'])).toHaveLength(1);
+    expect(statements.some((s) => s.actions.includes('apigateway:PATCH'))).toBe(false);
     expect(statements.some((s) => s.actions.includes('s3:DeleteObject'))).toBe(false);
-    expect(statements).toHaveLength(5);
+    expect(statements).toHaveLength(6);
   });
 
   it('uses no wildcard action anywhere in the stack', () => {

@@ -189,6 +189,22 @@ describe('scanExpiry walking days forward', () => {
     expect(gateway.calls).toHaveLength(1);
   });
 
+  it('reports a domain that serves a version trustroll never published (drift)', async () => {
+    await seed([entry(alpha.root, 'alpha'), entry(alpha.int, 'alpha')]);
+    const clean = await scanExpiry(deps({ roll: { domains: ['api.example.com'] } }));
+    expect(clean.drift).toEqual([]);
+    gateway.domains.get('api.example.com')!.version = 'edited-by-hand';
+    const report = await scanExpiry(deps({ roll: { domains: ['api.example.com'] } }));
+    expect(report.drift).toMatchObject([
+      { name: 'api.example.com', truststoreVersion: 'edited-by-hand', latest: false },
+    ]);
+    const alert = notifier.sent.find((n) => n.eventType === 'truststore.drift')!;
+    expect(alert.subject).toMatch(
+      /api\.example\.com drifted: serves truststore version edited-by-hand, which trustroll never published/,
+    );
+    expect(gateway.calls).toEqual([]);
+  });
+
   it('removes nothing when pruning is off, even when CAs have expired', async () => {
     await seed([entry(beta.root, 'beta'), entry(beta.int, 'beta')]);
     clock.advance(30 * DAY);
