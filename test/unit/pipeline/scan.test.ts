@@ -200,8 +200,10 @@ describe('scanExpiry walking days forward', () => {
     ]);
     const alert = notifier.sent.find((n) => n.eventType === 'truststore.drift')!;
     expect(alert.subject).toMatch(
-      /api\.example\.com drifted: serves truststore version edited-by-hand, which trustroll never published/,
+      /^\[trustroll\] api\.example\.com drifted: serves truststore version edited-by-hand/,
     );
+    expect(alert.subject.length).toBeLessThanOrEqual(100);
+    expect(alert.body).toMatch(/serves truststore version edited-by-hand, which trustroll never published/);
     expect(gateway.calls).toEqual([]);
   });
 
