@@ -1,11 +1,12 @@
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import {
   PlainFolderStore,
   RoutingStore,
   VersionedFolderStore,
 } from '../shared/adapters/local/folder-store.js';
 import { ConsoleNotifier, FanoutNotifier, OutboxNotifier } from '../shared/adapters/local/notifier.js';
+import { REQUESTS_PREFIX } from '../shared/pipeline/lifecycle.js';
 import { KEYS } from '../shared/truststore/state.js';
 import type { Io } from './io.js';
 import { UsageError } from './io.js';
@@ -14,6 +15,8 @@ import { UsageError } from './io.js';
 export interface LocalPaths {
   readonly dataDir: string;
   readonly inboxDir: string;
+  /** Where removal requests (JSON) are dropped. Default: `requests` beside the inbox. */
+  readonly requestsDir?: string;
 }
 
 export const layout = (paths: LocalPaths) => ({
@@ -31,6 +34,13 @@ export const localStore = (paths: LocalPaths) => {
   return new RoutingStore(
     [
       { prefix: KEYS.inbox, store: new PlainFolderStore(paths.inboxDir, KEYS.inbox) },
+      {
+        prefix: REQUESTS_PREFIX,
+        store: new PlainFolderStore(
+          paths.requestsDir ?? join(dirname(paths.inboxDir), 'requests'),
+          REQUESTS_PREFIX,
+        ),
+      },
       { prefix: KEYS.archive, store: new PlainFolderStore(l.archive, KEYS.archive) },
       { prefix: KEYS.rejected, store: new PlainFolderStore(l.rejected, KEYS.rejected) },
     ],

@@ -169,11 +169,15 @@ export class TruststorePipeline extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
     });
     new events.Rule(this, 'UploadCreated', {
-      description: 'Objects created under inbox/ go to the ingest queue',
+      description:
+        'Objects created under inbox/ (uploads) and requests/ (removal requests) go to the ingest queue',
       eventPattern: {
         source: ['aws.s3'],
         detailType: ['Object Created'],
-        detail: { bucket: { name: [this.bucket.bucketName] }, object: { key: [{ prefix: 'inbox/' }] } },
+        detail: {
+          bucket: { name: [this.bucket.bucketName] },
+          object: { key: [{ prefix: 'inbox/' }, { prefix: 'requests/' }] },
+        },
       },
       // One message group: truststore changes are serialised and batched.
       targets: [new eventTargets.SqsQueue(this.queue, { messageGroupId: 'truststore' })],
@@ -242,14 +246,15 @@ export class TruststorePipeline extends Construct {
     const allow = (role: iam.IGrantable, actions: string[], resources: string[]) =>
       role.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources }));
 
-    // Ingest: reads uploads, state and truststore; writes state, truststore, archive, rejected; removes from the inbox.
+    // Ingest: reads uploads, removal requests, state and truststore; writes state, truststore,
+    // archive, rejected; removes handled uploads and requests.
     allow(
       this.ingestFunction,
       ['s3:GetObject', 's3:GetObjectVersion'],
-      objects('inbox/', 'state/', 'truststore/'),
+      objects('inbox/', 'requests/', 'state/', 'truststore/'),
     );
     allow(this.ingestFunction, ['s3:PutObject'], objects('state/', 'truststore/', 'archive/', 'rejected/'));
-    allow(this.ingestFunction, ['s3:DeleteObject'], objects('inbox/'));
+    allow(this.ingestFunction, ['s3:DeleteObject'], objects('inbox/', 'requests/'));
     if (domainArns.length > 0) allow(this.ingestFunction, ['apigateway:GET', 'apigateway:PATCH'], domainArns);
     allow(this.ingestFunction, ['sns:Publish'], [this.topic.topicArn]);
     allow(this.ingestFunction, ['kms:GenerateDataKey', 'kms:Decrypt'], [key.keyArn]);
@@ -362,7 +367,7 @@ export class TruststorePipeline extends Construct {
         reason:
           'nodejs22.x is the runtime trustroll is built and tested for; moving runtimes is a deliberate upgrade.',
       });
-      for (const prefix of ['inbox', 'state', 'truststore', 'archive', 'rejected']) {
+      for (const prefix of ['inbox', 'requests', 'state', 'truststore', 'archive', 'rejected']) {
         Validations.of(f.role!).acknowledge({
           id: `AwsSolutions::AwsSolutions-IAM5[Resource::${bucketArn}/${prefix}/*]`,
           reason: `Object-level access to ${prefix}/ of this one bucket: the objects' keys are not known in advance.`,

@@ -4,6 +4,7 @@ import { LocalEndpoint } from '../../shared/adapters/local/endpoint.js';
 import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.js';
 import { consoleLog } from '../../shared/adapters/local/log.js';
 import { type IngestDeps, ingestUploads } from '../../shared/pipeline/ingest.js';
+import { handleRemovalRequests, REQUESTS_PREFIX } from '../../shared/pipeline/lifecycle.js';
 import { rollDomains } from '../../shared/pipeline/roll.js';
 import { scanExpiry } from '../../shared/pipeline/scan.js';
 import { loadState } from '../../shared/pipeline/state-store.js';
@@ -108,7 +109,12 @@ const up = async (flags: UpFlags, io: Io): Promise<number> => {
   };
   printWelcome(io, flags, paths, endpoint, material.caPath, demo?.dir, latestPublished(state)?.version);
 
-  const watcher = new InboxWatcher(store, flags.debounceMs, async (keys) => {
+  const requests = new InboxWatcher(store, REQUESTS_PREFIX, flags.debounceMs, async (keys) => {
+    for (const r of await handleRemovalRequests(keys, { ...deps, roll: deps.config.roll })) {
+      io.out(`removal request ${r.key}: ${r.outcome} — ${r.message}\n`);
+    }
+  });
+  const watcher = new InboxWatcher(store, KEYS.inbox, flags.debounceMs, async (keys) => {
     const report = await ingestUploads(
       keys.map((key) => ({ key })),
       deps,
@@ -139,6 +145,7 @@ const up = async (flags: UpFlags, io: Io): Promise<number> => {
     while (!stopping) {
       try {
         await watcher.poll();
+        await requests.poll();
         await reconcile();
       } catch (error) {
         log.error('pipeline step failed', { error: (error as Error).message });
@@ -172,13 +179,14 @@ class InboxWatcher {
   private lastChange = 0;
   constructor(
     private readonly store: ReturnType<typeof localStore>,
+    private readonly prefix: string,
     private readonly debounceMs: number,
     private readonly onBatch: (keys: string[]) => Promise<void>,
   ) {}
 
   async poll(): Promise<void> {
     const now = Date.now();
-    const listed = await this.store.list(KEYS.inbox);
+    const listed = await this.store.list(this.prefix);
     const current = new Map(listed.map((o) => [o.key, `${o.size}:${o.version}`]));
     let changed = current.size !== this.seen.size;
     for (const [key, sig] of current) if (this.seen.get(key) !== sig) changed = true;

@@ -4,6 +4,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { ingestUploads } from '../../shared/pipeline/ingest.js';
+import { handleRemovalRequests, REQUESTS_PREFIX } from '../../shared/pipeline/lifecycle.js';
 import { parseRecord } from '../lib/events.js';
 import { wire, wireGateway } from '../lib/wiring.js';
 
@@ -19,8 +20,18 @@ export const lambdaHandler = async (event: SQSEvent): Promise<SQSBatchResponse> 
   const parsed = event.Records.map((r) => parseRecord(r, w.config.bucket));
   for (const p of parsed)
     if (!p.ok) w.logger.error('unusable record', { messageId: p.messageId, reason: p.reason });
-  const uploads = parsed.flatMap((p) => (p.ok ? [p.upload] : []));
+  // Removal requests (requests/) come through the same queue, after the uploads of the batch.
+  const isRequest = (p: (typeof parsed)[number]) => p.ok && p.upload.key.startsWith(REQUESTS_PREFIX);
+  const uploadRecords = parsed.filter((p) => p.ok && !isRequest(p));
+  const uploads = uploadRecords.flatMap((p) => (p.ok ? [p.upload] : []));
+  const requests = parsed.flatMap((p) => (p.ok && isRequest(p) ? [p.upload.key] : []));
   const failed = new Set(parsed.filter((p) => !p.ok).map((p) => p.messageId));
+  const roll = {
+    domains: w.config.domains.map((d) => d.name),
+    minUpdateIntervalMs: w.config.minUpdateIntervalMs,
+    pollIntervalMs: w.config.pollIntervalMs,
+    updateTimeoutMs: w.config.updateTimeoutMs,
+  };
   try {
     const report = await ingestUploads(uploads, {
       store: w.store,
@@ -48,11 +59,22 @@ export const lambdaHandler = async (event: SQSEvent): Promise<SQSBatchResponse> 
       w.metrics.addMetric('DaysToNearestExpiry', MetricUnit.Count, report.nearestExpiryDays);
     }
     // An upload left in the inbox (its move failed) is retried: the next run finishes the move.
-    const okRecords = parsed.filter((p) => p.ok);
+    const okRecords = uploadRecords;
     // report.uploads starts with this batch's uploads (uploads waiting for their issuer follow).
     for (const [i, u] of report.uploads.slice(0, okRecords.length).entries()) {
       if (u.outcome !== 'missing' && u.outcome !== 'pending' && !u.movedTo)
         failed.add(okRecords[i]!.messageId);
+    }
+    if (requests.length > 0) {
+      const handled = await handleRemovalRequests(requests, {
+        store: w.store,
+        gateway,
+        notifier: w.notifier,
+        clock: w.clock,
+        log: w.log,
+        roll,
+      });
+      w.logger.info('removal requests handled', { outcomes: handled.map((h) => `${h.key}: ${h.outcome}`) });
     }
     w.logger.info('ingest finished', {
       changed: report.changed,

@@ -526,3 +526,78 @@ export const applyPromotion = (plan: PromotionPlan, from: string, deps: PublishD
     same: `The target already holds the CA set of ${from} version ${plan.version}.`,
     done: `Promoted the CA set of ${from} version ${plan.version}.`,
   });
+
+export const REQUESTS_PREFIX = 'requests/';
+
+export interface RequestOutcome {
+  readonly key: string;
+  readonly outcome: 'done' | 'rejected' | 'missing';
+  readonly message: string;
+  readonly movedTo?: string;
+}
+
+/**
+ * Removal requests dropped into `requests/` (JSON: fingerprints or subject or partner, reason,
+ * requestedBy). Each is carried out with `removeCas`; the request file then moves to
+ * `archive/requests/` (done) or `rejected/requests/` (invalid, or naming nothing in the
+ * truststore), with a JSON report beside it.
+ */
+export const handleRemovalRequests = async (
+  keys: readonly string[],
+  deps: PublishDeps,
+): Promise<RequestOutcome[]> => {
+  const out: RequestOutcome[] = [];
+  for (const key of keys) {
+    let body: Uint8Array;
+    try {
+      body = (await deps.store.get(key)).body;
+    } catch (error) {
+      if (error instanceof NotFoundError || error instanceof InputError) {
+        out.push({ key, outcome: 'missing', message: 'already handled' });
+        continue;
+      }
+      throw error;
+    }
+    let outcome: RequestOutcome['outcome'];
+    let message: string;
+    let report: unknown;
+    try {
+      const request = parseRemovalRequest(JSON.parse(Buffer.from(body).toString('utf8')));
+      const change = await removeCas(request, deps);
+      outcome = change.outcome === 'changed' ? 'done' : 'rejected';
+      message = change.message;
+      report = {
+        request,
+        ...change,
+        removed: change.removed.map((e) => ({
+          fingerprint: e.fingerprint,
+          subject: e.subject,
+          partner: e.partner,
+        })),
+        added: [],
+      };
+    } catch (error) {
+      if (!(error instanceof InputError) && !(error instanceof SyntaxError)) throw error;
+      outcome = 'rejected';
+      message = error instanceof SyntaxError ? `not valid JSON (${error.message})` : error.message;
+      report = {
+        error: message,
+        expected: '{"partner"|"subject"|"fingerprints": …, "reason": "…", "requestedBy": "…"}',
+      };
+    }
+    const name = key
+      .slice(REQUESTS_PREFIX.length)
+      .replace(/[^\p{L}\p{N}._-]+/gu, '_')
+      .slice(-200);
+    const to = `${outcome === 'done' ? KEYS.archive : KEYS.rejected}requests/${name}`;
+    await deps.store.put(
+      `${to}.report.json`,
+      new Uint8Array(Buffer.from(`${JSON.stringify({ key, outcome, message, report }, null, 2)}\n`)),
+    );
+    await deps.store.copy(key, to);
+    await deps.store.delete(key);
+    deps.log.info('removal request handled', { key, outcome });
+    out.push({ key, outcome, message, movedTo: to });
+  }
+  return out;
+};

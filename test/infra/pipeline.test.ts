@@ -97,7 +97,10 @@ describe('TruststorePipeline resources', () => {
       EventPattern: {
         source: ['aws.s3'],
         'detail-type': ['Object Created'],
-        detail: { bucket: { name: [{ Ref: Match.anyValue() }] }, object: { key: [{ prefix: 'inbox/' }] } },
+        detail: {
+          bucket: { name: [{ Ref: Match.anyValue() }] },
+          object: { key: [{ prefix: 'inbox/' }, { prefix: 'requests/' }] },
+        },
       },
       Targets: [Match.objectLike({ SqsParameters: { MessageGroupId: 'truststore' } })],
     });
@@ -194,12 +197,12 @@ describe('least privilege', () => {
     const byAction = (a: string[]) =>
       simplified.filter((s) => JSON.stringify(s.actions) === JSON.stringify(a)).map((s) => s.resource);
     expect(byAction(['s3:GetObject', 's3:GetObjectVersion'])).toEqual([
-      [objects('inbox'), objects('state'), objects('truststore')],
+      [objects('inbox'), objects('requests'), objects('state'), objects('truststore')],
     ]);
     expect(byAction(['s3:PutObject'])).toEqual([
       [objects('state'), objects('truststore'), objects('archive'), objects('rejected')],
     ]);
-    expect(byAction(['s3:DeleteObject'])).toEqual([objects('inbox')]);
+    expect(byAction(['s3:DeleteObject'])).toEqual([[objects('inbox'), objects('requests')]]);
     expect(byAction(['apigateway:GET', 'apigateway:PATCH'])).toEqual([
       [domainArn('api.example.com'), domainArn('mtls.example.com')],
     ]);

@@ -211,6 +211,38 @@ describe('ingest handler (SQS FIFO batch of EventBridge S3 events)', () => {
   });
 });
 
+describe('ingest handler: removal requests dropped into requests/', () => {
+  it('removes the CAs the request names, rolls, and archives the request with a report', async () => {
+    const req = await put(
+      'requests/offboard later.json',
+      JSON.stringify({ partner: 'later', reason: 'offboarded', requestedBy: 'ops' }),
+    );
+    const result = await handlers.ingest(
+      { Records: [record('r1', 'requests/offboard later.json', req.VersionId)] },
+      context,
+    );
+    expect(result.batchItemFailures).toEqual([]);
+    const truststore = await aws.s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: 'truststore/truststore.pem' }),
+    );
+    const names = readInput({
+      name: 't',
+      bytes: await truststore.Body!.transformToByteArray(),
+    }).certificates.map((c) => c.cert.subject.text);
+    expect(names.some((n) => n.includes('Later'))).toBe(false);
+    expect(await keys('requests/')).toEqual([]);
+    expect(await keys('archive/requests/')).toEqual([
+      'archive/requests/offboard_later.json',
+      'archive/requests/offboard_later.json.report.json',
+    ]);
+    const messages = await drain(aws.sqs, queueUrl);
+    expect(messages.map((m) => m.MessageAttributes.eventType!.Value)).toContain('truststore.removed');
+    expect(apigw.commandCalls(UpdateDomainNameCommand).at(-1)!.args[0].input.patchOperations![0]!.value).toBe(
+      truststore.VersionId,
+    );
+  });
+});
+
 describe('expiry-scan handler (scheduled event)', () => {
   it('alerts a CA crossing a threshold over SNS, with attributes, and remembers it in the state in S3', async () => {
     const soonRoot = await root('CN=Soon Root,O=Soon', {
@@ -228,7 +260,8 @@ describe('expiry-scan handler (scheduled event)', () => {
       { 'detail-type': 'Scheduled Event', source: 'aws.scheduler', detail: {} },
       context,
     );
-    expect(result.certificates).toBe(5);
+    // Müller's two CAs and the soon-expiring root (Later's were removed by the request above).
+    expect(result.certificates).toBe(3);
     expect(result.nearestExpiryDays).toBe(9);
     const messages = await drain(aws.sqs, queueUrl);
     const soon = messages.filter((m) => m.MessageAttributes.partner?.Value === 'soon');

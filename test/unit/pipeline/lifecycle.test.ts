@@ -3,6 +3,7 @@ import { ingestUploads } from '../../../shared/pipeline/ingest.js';
 import {
   diffVersions,
   domainStatus,
+  handleRemovalRequests,
   parseRemovalRequest,
   removeCas,
   rollbackTruststore,
@@ -144,5 +145,41 @@ describe('status and drift', () => {
     gateway.domains.get('api.example.com')!.version = 'hand-edited-version';
     const [drifted] = await domainStatus(deps);
     expect(drifted).toMatchObject({ latest: false, drift: expect.stringMatching(/never published/) });
+  });
+});
+
+describe('removal requests dropped into requests/', () => {
+  it('carries out a valid request and archives it with a report; rejects invalid ones with the reason', async () => {
+    await store.put(
+      'requests/offboard-beta.json',
+      toBytes(JSON.stringify({ partner: 'beta', reason: 'contract ended', requestedBy: 'ops' })),
+    );
+    await store.put('requests/broken.json', toBytes('{ partner: beta'));
+    await store.put(
+      'requests/nothing.json',
+      toBytes(JSON.stringify({ subject: 'CN=Nobody', reason: 'x', requestedBy: 'y' })),
+    );
+    const outcomes = await handleRemovalRequests(
+      ['requests/offboard-beta.json', 'requests/broken.json', 'requests/nothing.json', 'requests/gone.json'],
+      deps,
+    );
+    expect(outcomes.map((o) => [o.key, o.outcome])).toEqual([
+      ['requests/offboard-beta.json', 'done'],
+      ['requests/broken.json', 'rejected'],
+      ['requests/nothing.json', 'rejected'],
+      ['requests/gone.json', 'missing'],
+    ]);
+    expect(subjects()).toEqual(['CN=Acme Issuing CA,O=Acme', 'CN=Acme Root CA,O=Acme']);
+    expect(store.keys('requests/')).toEqual([]);
+    expect(store.keys('archive/requests/')).toEqual([
+      'archive/requests/offboard-beta.json',
+      'archive/requests/offboard-beta.json.report.json',
+    ]);
+    expect(JSON.parse(store.text('rejected/requests/broken.json.report.json')).message).toMatch(
+      /not valid JSON/,
+    );
+    expect(JSON.parse(store.text('rejected/requests/nothing.json.report.json')).message).toMatch(
+      /names no CA/,
+    );
   });
 });
