@@ -11,6 +11,7 @@ interface IngestFlags {
   readonly inbox: string;
   readonly expiringDays: number;
   readonly json?: boolean;
+  readonly replace?: boolean;
 }
 
 /** A gateway for runs with no endpoint attached: nothing to roll (a running `up` rolls itself). */
@@ -36,6 +37,7 @@ export const registerIngest = (program: Command, io: Io, exit: (code: number) =>
     .option('--inbox <dir>', 'inbox folder (partners drop files into <inbox>/<partner>/)', 'inbox')
     .option('--expiring-days <n>', 'warn about CAs expiring within n days', parseCount('--expiring-days'), 30)
     .option('--json', 'print the ingest report as JSON')
+    .option('--replace', 'the given files replace the CAs with the same subjects (intermediate rotation)')
     .action(async (files: string[], flags: IngestFlags) => {
       const paths: LocalPaths = { dataDir: flags.dataDir, inboxDir: flags.inbox };
       const store = localStore(paths);
@@ -44,7 +46,7 @@ export const registerIngest = (program: Command, io: Io, exit: (code: number) =>
           ? files.map((f) => inboxKey(paths, f))
           : (await store.list(KEYS.inbox)).map((o) => o.key);
       const report = await ingestUploads(
-        keys.map((key) => ({ key })),
+        keys.map((key) => ({ key, ...(flags.replace ? { replace: true } : {}) })),
         {
           store,
           gateway: noDomains,
