@@ -354,6 +354,15 @@ describe('ingestUploads', () => {
     expect(alert.body).toMatch(/REPLACES \(rotation\)[\s\S]*Clients issued under the replaced CA fail/);
   });
 
+  it('rotates with the replace flag of the upload reference (trustroll ingest --replace)', async () => {
+    await ingestUploads([await drop('inbox/acme/ca.pem', pemOf(acme.root, acme.intermediate))], deps);
+    const rekeyed = await intermediate('CN=Acme Issuing CA,O=Acme', acme.root, { keySlot: 'acme-rekeyed-2' });
+    const ref = await drop('inbox/acme/new.pem', rekeyed.pem);
+    const report = await ingestUploads([{ ...ref, replace: true }], deps);
+    expect(report.uploads[0]!.outcome).toBe('accepted');
+    expect(truststoreFingerprints()).toEqual([acme.root, rekeyed].map(fp).sort());
+  });
+
   it('reports a notification failure without undoing the committed truststore', async () => {
     notifier.fail = 5;
     const report = await ingestUploads(
