@@ -5,7 +5,6 @@ import {
   applyPromotion,
   type ChangeReport,
   diffVersions,
-  domainStatus,
   parseRemovalRequest,
   planPromotion,
   type RemovalRequest,
@@ -13,6 +12,7 @@ import {
   rollbackTruststore,
   truststoreHistory,
 } from '../../shared/pipeline/lifecycle.js';
+import { domainStatus } from '../../shared/pipeline/status.js';
 import { type Io, UsageError } from '../io.js';
 import { depsFor, type StoreFlags } from '../stores.js';
 

@@ -9,11 +9,11 @@ import {
   renderState,
   type TruststoreState,
 } from '../truststore/state.js';
-import { type DomainStatusLine, domainStatus } from './lifecycle.js';
 import { notification } from './notifications.js';
 import { durableNotifier, flushOutbox } from './outbox.js';
 import { type RollConfig, type RollReport, rollDomains } from './roll.js';
 import { loadState, publishTruststore, recordVersion, saveState, sha256 } from './state-store.js';
+import { type DomainStatusLine, domainStatus } from './status.js';
 
 export const DEFAULT_THRESHOLDS: readonly number[] = [60, 30, 14, 7, 3, 1];
 
@@ -141,8 +141,7 @@ const severityOf = (level: number): Severity => (level === 0 ? 'error' : level <
 export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
   const thresholds = [...(deps.config?.thresholds ?? DEFAULT_THRESHOLDS)].sort((a, b) => b - a);
   const errors: string[] = [];
-  // Alerts a previous scan could not deliver; new ones are parked in the state if delivery fails.
-  if (deps.notifier) errors.push(...(await flushOutbox(deps.store, deps.notifier, deps.log)));
+  // New alerts are parked in the state if delivery fails; parked ones are delivered below.
   const notifier = deps.notifier ? durableNotifier(deps.store, deps.notifier) : undefined;
   for (let attempt = 1; ; attempt++) {
     const { state, etag } = await loadState(deps.store);
@@ -219,6 +218,10 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
           errors.push(...roll.notifyErrors);
         }
       }
+    }
+    // Alerts a previous run could not deliver (read only when the state holds some).
+    if (deps.notifier && (state.outbox ?? []).length > 0) {
+      errors.push(...(await flushOutbox(deps.store, deps.notifier, deps.log)));
     }
     // Drift: a domain changed by hand is reported with every scan until it is fixed.
     const drift: DomainStatusLine[] = [];

@@ -2,7 +2,6 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ingestUploads } from '../../../shared/pipeline/ingest.js';
 import {
   diffVersions,
-  domainStatus,
   handleRemovalRequests,
   parseRemovalRequest,
   removeCas,
@@ -10,6 +9,7 @@ import {
   truststoreHistory,
 } from '../../../shared/pipeline/lifecycle.js';
 import type { PublishDeps } from '../../../shared/pipeline/publish.js';
+import { domainStatus } from '../../../shared/pipeline/status.js';
 import { readInput } from '../../../shared/pki/read.js';
 import { KEYS } from '../../../shared/truststore/state.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
