@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { toPem } from '../shared/pki/certificate.js';
 import { type Issued, intermediate, type KeyAlg, root } from '../test/fixtures/pki.js';
 
 const CACHE = '.bench-cache';
@@ -20,7 +21,7 @@ export const caBundle = async (
   if (existsSync(file)) {
     const cached = JSON.parse(readFileSync(file, 'utf8')) as { ders: string[]; issuerOf: number[] };
     const ders = cached.ders.map((d) => new Uint8Array(Buffer.from(d, 'base64')));
-    return { pem: ders.map(pem).join(''), ders, issuerOf: cached.issuerOf };
+    return { pem: ders.map(toPem).join(''), ders, issuerOf: cached.issuerOf };
   }
   const roots = Math.max(1, Math.floor(n / 10));
   const issued: Issued[] = [];
@@ -42,8 +43,5 @@ export const caBundle = async (
   const ders = issued.map((c) => c.der);
   mkdirSync(CACHE, { recursive: true });
   writeFileSync(file, JSON.stringify({ ders: ders.map((d) => Buffer.from(d).toString('base64')), issuerOf }));
-  return { pem: ders.map(pem).join(''), ders, issuerOf };
+  return { pem: ders.map(toPem).join(''), ders, issuerOf };
 };
-
-const pem = (der: Uint8Array): string =>
-  `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;

@@ -28,7 +28,7 @@ import { publishAndRoll } from './publish.js';
 import type { RollConfig, RollReport } from './roll.js';
 import { expiryLines } from './scan.js';
 import { loadState, saveState, sha256 } from './state-store.js';
-import { destinationKey, parseUploadKey, reportKey, type UploadKey } from './upload-key.js';
+import { destinationKey, parseUploadKey, reportKey, safeName, type UploadKey } from './upload-key.js';
 
 export interface IngestConfig {
   /** Warn about CAs expiring within this many days. Default 30. */
@@ -135,7 +135,8 @@ interface Fetched {
 export const ingestUploads = async (batch: readonly UploadRef[], deps: IngestDeps): Promise<IngestReport> => {
   const errors: string[] = [];
   // Uploads waiting for their issuer are judged again with every batch.
-  const waiting = Object.keys((await loadState(deps.store)).state.pending ?? {});
+  const first = await loadState(deps.store);
+  const waiting = Object.keys(first.state.pending ?? {});
   const refs = [
     ...batch,
     ...waiting.filter((key) => !batch.some((r) => r.key === key)).map((key) => ({ key })),
@@ -144,7 +145,8 @@ export const ingestUploads = async (batch: readonly UploadRef[], deps: IngestDep
 
   let committed: { state: TruststoreState; decisions: Map<string, Decision>; changed: boolean } | undefined;
   for (let attempt = 1; !committed; attempt++) {
-    const { state, etag } = await loadState(deps.store);
+    // The state read for the waiting uploads serves the first attempt; a conflict re-reads it.
+    const { state, etag } = attempt === 1 ? first : await loadState(deps.store);
     const now = deps.clock.now();
     const decisions = decide(fetched, state, deps, now);
     const next = nextState(state, fetched, decisions, now);
@@ -464,8 +466,6 @@ const writeReports = async (
     });
   }
 };
-
-const safeName = (key: string): string => key.replace(/[^\p{L}\p{N}._-]+/gu, '_').slice(-200);
 
 const uploadReport = (f: Fetched, d: Decision | undefined): UploadReport => {
   const base = {

@@ -18,6 +18,7 @@ import { flushOutbox } from './outbox.js';
 import { type PublishDeps, publishAndRoll } from './publish.js';
 import type { RollReport } from './roll.js';
 import { loadState, sha256, updateState } from './state-store.js';
+import { safeName } from './upload-key.js';
 
 const MAX_REMOVED = 1000;
 
@@ -553,10 +554,7 @@ export const handleRemovalRequests = async (
         expected: '{"partner"|"subject"|"fingerprints": …, "reason": "…", "requestedBy": "…"}',
       };
     }
-    const name = key
-      .slice(REQUESTS_PREFIX.length)
-      .replace(/[^\p{L}\p{N}._-]+/gu, '_')
-      .slice(-200);
+    const name = safeName(key.slice(REQUESTS_PREFIX.length));
     const to = `${outcome === 'done' ? KEYS.archive : KEYS.rejected}requests/${name}`;
     await deps.store.put(
       `${to}.report.json`,

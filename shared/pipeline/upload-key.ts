@@ -34,6 +34,9 @@ export const parseUploadKey = (key: string): UploadKey => {
   return { key, partner, path: rest.join('/') };
 };
 
+/** A key (or the end of one) as one safe file name: anything but letters, digits and ._- becomes _. */
+export const safeName = (key: string): string => key.replace(/[^\p{L}\p{N}._-]+/gu, '_').slice(-200);
+
 /** Where an upload goes once decided, keeping its partner and path. */
 export const destinationKey = (upload: UploadKey, folder: 'archive' | 'rejected'): string =>
   `${folder === 'archive' ? KEYS.archive : KEYS.rejected}${upload.partner}/${upload.path}`;
