@@ -37,6 +37,7 @@ const figures = {
   faultsSurvived: 0,
   fuzzInputs: 0,
   fuzzMaxMs: 0,
+  fuzzPeakHeapMb: 0,
   crashes: 0,
   dataLost: 0,
   seeds: [] as number[],
@@ -50,6 +51,7 @@ afterAll(() => {
     ['faults survived (converged)', String(figures.faultsSurvived)],
     ['fuzz inputs tried', String(figures.fuzzInputs)],
     ['slowest fuzz input', `${figures.fuzzMaxMs.toFixed(1)} ms`],
+    ['peak heap during fuzzing', `${figures.fuzzPeakHeapMb.toFixed(0)} MB`],
     ['crashes (uncaught)', String(figures.crashes)],
     ['data lost', String(figures.dataLost)],
     ['fuzz seeds', figures.seeds.join(', ')],
@@ -320,7 +322,8 @@ describe('hostile input', () => {
         const read = readInput({ name: 'fuzz', bytes });
         const lint = lintInputs([{ name: 'fuzz', bytes }]);
         figures.fuzzMaxMs = Math.max(figures.fuzzMaxMs, performance.now() - start);
-        n++;
+        if (++n % 250 === 0)
+          figures.fuzzPeakHeapMb = Math.max(figures.fuzzPeakHeapMb, process.memoryUsage().heapUsed / 2 ** 20);
         expect(read.certificates.length > 0 || read.findings.length > 0).toBe(true);
         expect(lint.findings.every((f) => f.code !== 'rule.failed')).toBe(true);
       }),
