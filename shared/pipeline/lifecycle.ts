@@ -8,7 +8,6 @@ import {
   type Entry,
   entryOf,
   KEYS,
-  latestPublished,
   MAX_HISTORY,
   renderState,
   type TruststoreState,
