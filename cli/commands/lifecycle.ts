@@ -28,7 +28,10 @@ const withStore = (cmd: Command) =>
     .option('--inbox <dir>', 'inbox folder', 'inbox')
     .option('--region <region>', 'AWS region (S3 stores)')
     .option('--profile <name>', 'AWS profile (S3 stores)')
-    .option('--domain <name[:REST|HTTP]...>', 'S3 stores: the custom domains to roll and report')
+    .option(
+      '--domain <domains...>',
+      'S3 stores: the custom domains to roll and report, as name or name:REST|name:HTTP',
+    )
     .option('--json', 'print the result as JSON');
 
 const printChange = (io: Io, r: ChangeReport, json?: boolean) => {
@@ -199,7 +202,7 @@ export const registerPromote = (program: Command, io: Io, exit: (code: number) =
     .option('--yes', 'do not ask for confirmation')
     .option('--region <region>', 'AWS region (S3 stores)')
     .option('--profile <name>', 'AWS profile (S3 stores)')
-    .option('--domain <name[:REST|HTTP]...>', 'S3 target: the custom domains to roll')
+    .option('--domain <domains...>', 'S3 target: the custom domains to roll, as name or name:REST|name:HTTP')
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',

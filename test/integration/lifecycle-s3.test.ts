@@ -1,3 +1,5 @@
+import { APIGatewayClient, GetDomainNameCommand } from '@aws-sdk/client-api-gateway';
+import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../cli/main.js';
 import { S3ObjectStore } from '../../shared/adapters/aws/s3-store.js';
@@ -11,6 +13,7 @@ import { emulator, versionedBucket } from './aws.js';
 
 /** The lifecycle commands against S3 (the emulator), with stores under key prefixes: dev and prod. */
 const aws = emulator();
+const apigw = mockClient(APIGatewayClient);
 let bucket: string;
 const cli = async (args: string[], stdin = '') => {
   let out = '';
@@ -107,5 +110,54 @@ describe('lifecycle commands on an s3:// store', () => {
     const back = await cli(['rollback', '--store', prod(), '--region', 'us-east-1']);
     expect(back.code, back.err).toBe(0);
     expect(await subjects('env/prod/')).toHaveLength(4);
+  });
+});
+
+describe('status of API Gateway domains for an s3:// store', () => {
+  it('says whether the domain serves the latest version and flags drift (API Gateway mocked: no emulator has it)', async () => {
+    const prod = `s3://${bucket}/env/prod`;
+    const history = JSON.parse(
+      (await cli(['history', '--store', prod, '--json', '--region', 'us-east-1'])).out,
+    );
+    const latest = history[0].version as string;
+    let served = 'changed-by-hand';
+    apigw.on(GetDomainNameCommand).callsFake(() => ({
+      domainName: 'api.example.com',
+      domainNameStatus: 'AVAILABLE',
+      mutualTlsAuthentication: {
+        truststoreUri: `s3://${bucket}/env/prod/truststore/truststore.pem`,
+        truststoreVersion: served,
+        truststoreWarnings: [],
+      },
+    }));
+    const drifted = await cli([
+      'status',
+      '--store',
+      prod,
+      '--domain',
+      'api.example.com',
+      '--region',
+      'us-east-1',
+    ]);
+    expect(drifted.code).toBe(1);
+    expect(drifted.out).toMatch(
+      /api\.example\.com: AVAILABLE, truststore version changed-by-hand \(NOT the latest\)\n {2}DRIFT: serves truststore version changed-by-hand, which trustroll never published/,
+    );
+    served = latest;
+    const fine = await cli([
+      'status',
+      '--store',
+      prod,
+      '--domain',
+      'api.example.com',
+      '--region',
+      'us-east-1',
+      '--json',
+    ]);
+    expect(fine.code).toBe(0);
+    expect(JSON.parse(fine.out)).toMatchObject([
+      { name: 'api.example.com', truststoreVersion: latest, latest: true },
+    ]);
+    apigw.restore();
   });
 });
