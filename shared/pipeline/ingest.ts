@@ -25,6 +25,7 @@ import {
 import { describeCertificate, describeFindings, notification } from './notifications.js';
 import { flushOutbox } from './outbox.js';
 import { publishAndRoll } from './publish.js';
+import { MAX_REMOVED } from './revision.js';
 import type { RollConfig, RollReport } from './roll.js';
 import { expiryLines } from './scan.js';
 import { loadState, saveState, sha256 } from './state-store.js';
@@ -403,7 +404,7 @@ const nextState = (
   const removedEntries = [
     ...(state.removedEntries ?? []),
     ...state.entries.filter((e) => replaced.has(e.fingerprint)),
-  ].slice(-1000);
+  ].slice(-MAX_REMOVED);
   const revision = changed ? state.revision + 1 : state.revision;
   const outbox = [
     ...(state.outbox ?? []),

@@ -4,22 +4,14 @@ import { readInput } from '../pki/read.js';
 import type { Notification } from '../ports.js';
 import { lintCertificates } from '../truststore/lint.js';
 import { withOrphans } from '../truststore/orphans.js';
-import {
-  type Entry,
-  entryOf,
-  KEYS,
-  MAX_HISTORY,
-  renderState,
-  type TruststoreState,
-} from '../truststore/state.js';
+import { type Entry, entryOf, KEYS, type TruststoreState } from '../truststore/state.js';
 import { notification } from './notifications.js';
 import { flushOutbox } from './outbox.js';
 import { type PublishDeps, publishAndRoll } from './publish.js';
+import { nextRevision } from './revision.js';
 import type { RollReport } from './roll.js';
-import { loadState, sha256, updateState } from './state-store.js';
+import { loadState, updateState } from './state-store.js';
 import { safeName } from './upload-key.js';
-
-const MAX_REMOVED = 1000;
 
 /** A removal request: what to remove, and why (JSON in `requests/`, or `trustroll remove`). */
 export interface RemovalRequest {
@@ -93,7 +85,7 @@ export const removeCas = async (request: RemovalRequest, deps: PublishDeps): Pro
     }
     const removed = withOrphans(state.entries, new Set(named.map((e) => e.fingerprint)));
     const now = deps.clock.now();
-    const next = change(state, {
+    const next = nextRevision(state, {
       entries: state.entries.filter((e) => !removed.includes(e)),
       removed,
       added: [],
@@ -227,7 +219,7 @@ export const replaceSet = async (
       outcome = { removed: [], added: [], revision: s.revision };
       return undefined;
     }
-    const next = change(s, {
+    const next = nextRevision(s, {
       entries,
       removed,
       added,
@@ -253,45 +245,6 @@ export const replaceSet = async (
     };
   }
   return finish(outcome.state, outcome.removed, outcome.added, deps, text.done);
-};
-
-const change = (
-  state: TruststoreState,
-  c: {
-    entries: Entry[];
-    removed: readonly Entry[];
-    added: readonly Entry[];
-    reason: string;
-    at: Date;
-    alert: Notification;
-  },
-): TruststoreState => {
-  const revision = state.revision + 1;
-  const gone = new Set(c.removed.map((e) => e.fingerprint));
-  return {
-    ...state,
-    revision,
-    entries: c.entries,
-    removedEntries: [
-      ...(state.removedEntries ?? []).filter((e) => !c.entries.some((x) => x.fingerprint === e.fingerprint)),
-      ...c.removed,
-    ].slice(-MAX_REMOVED),
-    expiryAlerts: Object.fromEntries(
-      Object.entries(state.expiryAlerts ?? {}).filter(([fp]) => !gone.has(fp)),
-    ),
-    outbox: [...(state.outbox ?? []), c.alert],
-    history: [
-      ...state.history,
-      {
-        revision,
-        sha256: sha256(renderState(c.entries)),
-        at: c.at.toISOString(),
-        reason: c.reason,
-        added: c.added.map((e) => e.fingerprint),
-        removed: c.removed.map((e) => e.fingerprint),
-      },
-    ].slice(-MAX_HISTORY),
-  };
 };
 
 const finish = async (

@@ -2,15 +2,10 @@ import { ConflictError } from '../errors.js';
 import type { Severity } from '../finding.js';
 import type { Clock, DomainGateway, Log, Notification, Notifier, ObjectStore } from '../ports.js';
 import { withOrphans } from '../truststore/orphans.js';
-import {
-  type Entry,
-  latestPublished,
-  MAX_HISTORY,
-  renderState,
-  type TruststoreState,
-} from '../truststore/state.js';
+import { type Entry, latestPublished, type TruststoreState } from '../truststore/state.js';
 import { notification } from './notifications.js';
 import { durableNotifier, flushOutbox } from './outbox.js';
+import { nextRevision } from './revision.js';
 import { type RollConfig, type RollReport, rollDomains } from './roll.js';
 import { loadState, publishTruststore, recordVersion, saveState, sha256 } from './state-store.js';
 import { type DomainStatusLine, domainStatus } from './status.js';
@@ -306,26 +301,16 @@ const pruneState = (
   now: Date,
 ): TruststoreState => {
   const gone = new Set(pruned.map((e) => e.fingerprint));
-  const entries = state.entries.filter((e) => !gone.has(e.fingerprint));
-  const revision = state.revision + 1;
-  const expiryAlerts = Object.fromEntries(Object.entries(alerted).filter(([fp]) => !gone.has(fp)));
-  return {
-    ...state,
-    revision,
-    entries,
-    expiryAlerts,
-    history: [
-      ...state.history,
-      {
-        revision,
-        sha256: sha256(renderState(entries)),
-        at: now.toISOString(),
-        reason: `expiry scan pruned ${pruned.length} CA${pruned.length === 1 ? '' : 's'}`,
-        added: [],
-        removed: pruned.map((e) => e.fingerprint),
-      },
-    ].slice(-MAX_HISTORY),
-  };
+  return nextRevision(
+    { ...state, expiryAlerts: alerted },
+    {
+      entries: state.entries.filter((e) => !gone.has(e.fingerprint)),
+      removed: pruned,
+      added: [],
+      reason: `expiry scan pruned ${pruned.length} CA${pruned.length === 1 ? '' : 's'}`,
+      at: now,
+    },
+  );
 };
 
 const day = (iso: string) => iso.slice(0, 10);

@@ -181,6 +181,10 @@ describe('scanExpiry walking days forward', () => {
     expect((await loadState(store)).state.history.at(-1)).toMatchObject({
       removed: expect.arrayContaining([fp(beta.root)]),
     });
+    // Pruned CAs stay known for history and diff.
+    expect((await loadState(store)).state.removedEntries?.map((e) => e.fingerprint).sort()).toEqual(
+      [fp(beta.root), fp(beta.int)].sort(),
+    );
     // The next scan finds nothing more to prune.
     const again = await scanExpiry(
       deps({ prune: true, roll: { domains: ['api.example.com'], minUpdateIntervalMs: 0 } }),

@@ -1,0 +1,51 @@
+import type { Notification } from '../ports.js';
+import { type Entry, MAX_HISTORY, renderState, type TruststoreState } from '../truststore/state.js';
+import { sha256 } from './state-store.js';
+
+/** Removed entries kept for provenance (history, diff, rollback). */
+export const MAX_REMOVED = 1000;
+
+/**
+ * The next revision of a state whose CA set changes outside an upload (removal, rollback,
+ * promotion, prune): the new entries, the removed ones kept for provenance, their expiry alerts
+ * dropped, a history record, and the alert (if any) committed into the outbox.
+ */
+export const nextRevision = (
+  state: TruststoreState,
+  c: {
+    readonly entries: readonly Entry[];
+    readonly removed: readonly Entry[];
+    readonly added: readonly Entry[];
+    readonly reason: string;
+    readonly at: Date;
+    readonly alert?: Notification;
+  },
+): TruststoreState => {
+  const revision = state.revision + 1;
+  const gone = new Set(c.removed.map((e) => e.fingerprint));
+  const kept = new Set(c.entries.map((e) => e.fingerprint));
+  return {
+    ...state,
+    revision,
+    entries: c.entries,
+    removedEntries: [
+      ...(state.removedEntries ?? []).filter((e) => !kept.has(e.fingerprint)),
+      ...c.removed,
+    ].slice(-MAX_REMOVED),
+    expiryAlerts: Object.fromEntries(
+      Object.entries(state.expiryAlerts ?? {}).filter(([fp]) => !gone.has(fp)),
+    ),
+    ...(c.alert ? { outbox: [...(state.outbox ?? []), c.alert] } : {}),
+    history: [
+      ...state.history,
+      {
+        revision,
+        sha256: sha256(renderState(c.entries)),
+        at: c.at.toISOString(),
+        reason: c.reason,
+        added: c.added.map((e) => e.fingerprint),
+        removed: c.removed.map((e) => e.fingerprint),
+      },
+    ].slice(-MAX_HISTORY),
+  };
+};
