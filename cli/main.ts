@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { InputError } from '../shared/errors.js';
 import { registerDiagnose } from './commands/diagnose.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerLifecycle, registerPromote } from './commands/lifecycle.js';
@@ -52,7 +53,9 @@ export const run = async (argv: readonly string[], io: Io = processIo): Promise<
         ? 0
         : 2;
     }
-    if (error instanceof UsageError) {
+    // Bad input from the command line or its files (a malformed request, an unknown version)
+    // is a usage error with the use-case's own message, whatever command met it.
+    if (error instanceof UsageError || error instanceof InputError) {
       io.err(`trustroll: ${error.message}\n`);
       return 2;
     }

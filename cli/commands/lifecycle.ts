@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { InputError } from '../../shared/errors.js';
 import {
   applyPromotion,
   type ChangeReport,
@@ -110,14 +109,9 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
       )
       .option('--to <version>', 'version id or revision number (default: the version before the latest)'),
   ).action(async (flags: Flags & { to?: string }) => {
-    try {
-      const report = await rollbackTruststore(flags.to, await depsFor(flags.store, flags, io));
-      printChange(io, report, flags.json);
-      exit(report.outcome === 'changed' ? 0 : 1);
-    } catch (error) {
-      if (error instanceof InputError) throw new UsageError(error.message);
-      throw error;
-    }
+    const report = await rollbackTruststore(flags.to, await depsFor(flags.store, flags, io));
+    printChange(io, report, flags.json);
+    exit(report.outcome === 'changed' ? 0 : 1);
   });
 
   withStore(
@@ -146,23 +140,18 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
       .argument('<a>', 'version id or revision number')
       .argument('<b>', 'version id or revision number'),
   ).action(async (a: string, b: string, flags: Flags) => {
-    try {
-      const d = await diffVersions((await depsFor(flags.store, flags, io)).store, a, b);
-      if (flags.json) io.out(`${JSON.stringify(d, null, 2)}\n`);
-      else {
-        const out = [`${d.from} -> ${d.to}`];
-        for (const x of d.added)
-          out.push(`  + ${x.subject} (partner ${x.partner}, expires ${x.notAfter.slice(0, 10)})`);
-        for (const x of d.removed)
-          out.push(`  - ${x.subject} (partner ${x.partner}, expires ${x.notAfter.slice(0, 10)})`);
-        if (d.added.length + d.removed.length === 0) out.push('  (same CA set)');
-        io.out(`${out.join('\n')}\n`);
-      }
-      exit(0);
-    } catch (error) {
-      if (error instanceof InputError) throw new UsageError(error.message);
-      throw error;
+    const d = await diffVersions((await depsFor(flags.store, flags, io)).store, a, b);
+    if (flags.json) io.out(`${JSON.stringify(d, null, 2)}\n`);
+    else {
+      const out = [`${d.from} -> ${d.to}`];
+      for (const x of d.added)
+        out.push(`  + ${x.subject} (partner ${x.partner}, expires ${x.notAfter.slice(0, 10)})`);
+      for (const x of d.removed)
+        out.push(`  - ${x.subject} (partner ${x.partner}, expires ${x.notAfter.slice(0, 10)})`);
+      if (d.added.length + d.removed.length === 0) out.push('  (same CA set)');
+      io.out(`${out.join('\n')}\n`);
     }
+    exit(0);
   });
 
   withStore(
@@ -231,13 +220,7 @@ export const registerPromote = (program: Command, io: Io, exit: (code: number) =
           { ...base, ...(flags.domain ? { domain: flags.domain } : {}) },
           io,
         );
-        let plan: Awaited<ReturnType<typeof planPromotion>>;
-        try {
-          plan = await planPromotion(source.store, target.store, flags.version);
-        } catch (error) {
-          if (error instanceof InputError) throw new UsageError(error.message);
-          throw error;
-        }
+        const plan = await planPromotion(source.store, target.store, flags.version);
         const lines = [
           `Promote ${flags.from} version ${plan.version} (revision ${plan.revision}) to ${flags.to}:`,
         ];

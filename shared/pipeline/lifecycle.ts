@@ -4,7 +4,7 @@ import { readInput } from '../pki/read.js';
 import type { Notification } from '../ports.js';
 import { lintCertificates } from '../truststore/lint.js';
 import { withOrphans } from '../truststore/orphans.js';
-import { type Entry, entryOf, KEYS, type TruststoreState } from '../truststore/state.js';
+import { type Entry, entryOf, findPublished, KEYS, type TruststoreState } from '../truststore/state.js';
 import { notification } from './notifications.js';
 import { flushOutbox } from './outbox.js';
 import { type PublishDeps, publishAndRoll } from './publish.js';
@@ -120,10 +120,7 @@ export const rollbackTruststore = async (
 ): Promise<ChangeReport> => {
   const { state } = await loadState(deps.store);
   const published = state.history.filter((r) => r.version !== undefined);
-  const target =
-    to === undefined
-      ? published.at(-2)
-      : published.find((r) => r.version === to || String(r.revision) === to);
+  const target = to === undefined ? published.at(-2) : findPublished(state, to);
   if (!target?.version) {
     throw new InputError(
       to === undefined
@@ -346,8 +343,7 @@ export const diffVersions = async (
   b: string,
 ): Promise<{ from: string; to: string; added: DiffLine[]; removed: DiffLine[] }> => {
   const { state } = await loadState(store);
-  const resolve = (v: string) =>
-    state.history.find((r) => r.version === v || String(r.revision) === v)?.version ?? v;
+  const resolve = (v: string) => findPublished(state, v)?.version ?? v;
   const certsOf = async (v: string) => {
     try {
       const object = await store.get(KEYS.truststore, { version: resolve(v) });
@@ -396,10 +392,7 @@ export const planPromotion = async (
 ): Promise<PromotionPlan> => {
   const { state } = await loadState(source);
   const published = state.history.filter((r) => r.version !== undefined);
-  const chosen =
-    version === undefined
-      ? published.at(-1)
-      : published.find((r) => r.version === version || String(r.revision) === version);
+  const chosen = version === undefined ? published.at(-1) : findPublished(state, version);
   if (!chosen?.version) {
     throw new InputError(
       version === undefined

@@ -122,6 +122,10 @@ export const entryOf = (
 /** The truststore object for a state: deterministic, so the same set renders the same bytes. */
 export const renderState = (entries: readonly Entry[]): string => renderBlocks(entries);
 
+/** A published revision named by its version id or its revision number. */
+export const findPublished = (state: TruststoreState, ref: string): Revision | undefined =>
+  state.history.find((r) => r.version !== undefined && (r.version === ref || String(r.revision) === ref));
+
 /** The latest published revision (with a version id), if any. */
 export const latestPublished = (state: TruststoreState): Revision | undefined =>
   [...state.history].reverse().find((r) => r.version !== undefined);

@@ -107,6 +107,19 @@ describe('lifecycle commands on an s3:// store', () => {
     expect(await subjects('env/prod/')).toEqual(['CN=Alpha Issuing CA,O=Alpha', 'CN=Alpha Root CA,O=Alpha']);
     const diff = await cli(['diff', '--store', prod(), '1', '2', '--json', '--region', 'us-east-1']);
     expect(JSON.parse(diff.out).removed.map((d: { partner: string }) => d.partner)).toEqual(['beta', 'beta']);
+    const unknown = await cli([
+      'rollback',
+      '--store',
+      prod(),
+      '--to',
+      'no-such-version',
+      '--region',
+      'us-east-1',
+    ]);
+    expect(unknown).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/no-such-version is not a truststore version/),
+    });
     const back = await cli(['rollback', '--store', prod(), '--region', 'us-east-1']);
     expect(back.code, back.err).toBe(0);
     expect(await subjects('env/prod/')).toHaveLength(4);
