@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Certificate } from '../../shared/pki/certificate.js';
+import { type Certificate, pemToDer } from '../../shared/pki/certificate.js';
 import { type Crl, parseCrl } from '../../shared/pki/crl.js';
 import { keyMatches } from '../../shared/pki/key-match.js';
 import { readInput } from '../../shared/pki/read.js';
@@ -70,11 +70,9 @@ export const registerDiagnose = (program: Command, io: Io, exit: (code: number) 
         const [crlFile] = await loadInputs([flags.crl], io);
         const bytes = crlFile!.bytes;
         const text = Buffer.from(bytes).toString('latin1');
-        const der = text.includes('-----BEGIN')
-          ? Buffer.from(text.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64')
-          : Buffer.from(bytes);
+        const der = text.includes('-----BEGIN') ? pemToDer(text) : bytes;
         try {
-          crls.push(parseCrl(new Uint8Array(der)));
+          crls.push(parseCrl(der));
         } catch (error) {
           throw new UsageError(`${flags.crl} is not a readable CRL (${(error as Error).message})`);
         }

@@ -2,7 +2,7 @@ import { ConflictError } from '../errors.js';
 import type { Severity } from '../finding.js';
 import type { Clock, DomainGateway, Log, Notification, Notifier, ObjectStore } from '../ports.js';
 import { withOrphans } from '../truststore/orphans.js';
-import { type Entry, latestPublished, type TruststoreState } from '../truststore/state.js';
+import { type Entry, entriesBySubject, latestPublished, type TruststoreState } from '../truststore/state.js';
 import { notification } from './notifications.js';
 import { durableNotifier, flushOutbox } from './outbox.js';
 import { nextRevision } from './revision.js';
@@ -69,15 +69,6 @@ export const daysUntil = (notAfter: string, now: Date): number =>
   Math.floor((Date.parse(notAfter) - now.getTime()) / DAY);
 
 /** Entries by subject key, to walk from a CA to its root without parsing certificates. */
-const indexBySubject = (entries: readonly Entry[]) => {
-  const map = new Map<string, Entry[]>();
-  for (const e of entries) {
-    const list = map.get(e.subjectKey);
-    if (list) list.push(e);
-    else map.set(e.subjectKey, [e]);
-  }
-  return map;
-};
 
 /** The path from an entry up to its root through issuer names (the latest-expiring issuer when several). */
 const pathToRoot = (entry: Entry, bySubject: Map<string, Entry[]>): Entry[] => {
@@ -95,7 +86,7 @@ const pathToRoot = (entry: Entry, bySubject: Map<string, Entry[]>): Entry[] => {
 };
 
 export const expiryLines = (entries: readonly Entry[], now: Date): ExpiryLine[] => {
-  const bySubject = indexBySubject(entries);
+  const bySubject = entriesBySubject(entries);
   return entries
     .map((e) => {
       const first = pathToRoot(e, bySubject).reduce((a, b) => (b.notAfter < a.notAfter ? b : a));
@@ -142,7 +133,7 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
     const { state, etag } = await loadState(deps.store);
     const now = deps.clock.now();
     const lines = expiryLines(state.entries, now);
-    const bySubject = indexBySubject(state.entries);
+    const bySubject = entriesBySubject(state.entries);
     const alerted = { ...(state.expiryAlerts ?? {}) };
     const due: { entry: Entry; line: ExpiryLine; level: number }[] = [];
     const live = new Set(state.entries.map((e) => e.fingerprint));

@@ -260,6 +260,10 @@ export const toPem = (der: Uint8Array): string => {
   return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
 };
 
+/** The DER inside one PEM block (any label): the inverse of toPem. */
+export const pemToDer = (pem: string): Uint8Array =>
+  new Uint8Array(Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64'));
+
 /** Reads the first element of a buffer, for callers that only need to sniff a structure. */
 export const sniff = (bytes: Uint8Array): Tlv | undefined => {
   try {

@@ -1,10 +1,10 @@
 import { type Finding, isBlocking } from '../finding.js';
-import { type Certificate, certRef, parseCertificate, toPem } from '../pki/certificate.js';
+import { type Certificate, certRef, parseCertificate, pemToDer, toPem } from '../pki/certificate.js';
 import type { SourcedCertificate } from '../pki/read.js';
 import { lintCertificates } from './lint.js';
 import { RULES } from './rules/index.js';
 import { sizeFindings } from './rules/truststore.too-large.js';
-import type { Entry } from './state.js';
+import { type Entry, entriesBySubject } from './state.js';
 
 /** One upload of a batch, read: its certificates and what the reader found. */
 export interface CandidateUpload {
@@ -73,17 +73,12 @@ export const admit = (
   const replaced = all.filter((e) => replacing.has(e.subjectKey) && !uploaded.has(e.fingerprint));
   const entries = all.filter((e) => !replaced.includes(e));
   const byFingerprint = new Set(entries.map((e) => e.fingerprint));
-  const bySubject = new Map<string, Entry[]>();
-  for (const entry of entries) {
-    const list = bySubject.get(entry.subjectKey);
-    if (list) list.push(entry);
-    else bySubject.set(entry.subjectKey, [entry]);
-  }
+  const bySubject = entriesBySubject(entries);
   const parsed = new Map<string, Certificate>();
   const existing = (entry: Entry): SourcedCertificate => {
     let cert = parsed.get(entry.fingerprint);
     if (!cert) {
-      cert = parseCertificate(new Uint8Array(Buffer.from(pemBody(entry.pem), 'base64')));
+      cert = parseCertificate(pemToDer(entry.pem));
       parsed.set(entry.fingerprint, cert);
     }
     return { cert, source: `truststore entry of ${entry.partner}` };
@@ -220,6 +215,3 @@ const alreadyPresent = (cert: Certificate): Finding => ({
   message: 'Already in the truststore; nothing changes for it.',
   cert: certRef(cert),
 });
-
-const pemBody = (pem: string): string =>
-  pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');

@@ -119,6 +119,17 @@ export const entryOf = (
   pem: toPem(cert.der),
 });
 
+/** Entries grouped by canonical subject name, for issuer lookups without parsing certificates. */
+export const entriesBySubject = (entries: readonly Entry[]): Map<string, Entry[]> => {
+  const map = new Map<string, Entry[]>();
+  for (const e of entries) {
+    const list = map.get(e.subjectKey);
+    if (list) list.push(e);
+    else map.set(e.subjectKey, [e]);
+  }
+  return map;
+};
+
 /** The truststore object for a state: deterministic, so the same set renders the same bytes. */
 export const renderState = (entries: readonly Entry[]): string => renderBlocks(entries);
 

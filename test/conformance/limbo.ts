@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pemToDer } from '../../shared/pki/certificate.js';
 import { parseCrl } from '../../shared/pki/crl.js';
 import { readInput } from '../../shared/pki/read.js';
 import { type VerifyResult, verifyClient } from '../../shared/pki/verify.js';
@@ -56,11 +57,7 @@ const certs = (pems: readonly string[]) =>
 const crlsOf = (c: LimboCase) =>
   list(c.crls).flatMap((pem) => {
     try {
-      return [
-        parseCrl(
-          new Uint8Array(Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64')),
-        ),
-      ];
+      return [parseCrl(pemToDer(pem))];
     } catch {
       return [];
     }
