@@ -53,15 +53,8 @@ export const depsFor = async (
       roll: async () => {},
     };
     if (domains.length > 0) {
-      const { ApiGatewayDomains } = await import('../shared/adapters/aws/api-gateway.js');
-      const { APIGatewayClient } = await import('@aws-sdk/client-api-gateway');
-      const { ApiGatewayV2Client } = await import('@aws-sdk/client-apigatewayv2');
-      gateway = new ApiGatewayDomains(
-        new APIGatewayClient(common),
-        new ApiGatewayV2Client(common),
-        domains,
-        `s3://${bucket}/${prefix}${KEYS.truststore}`,
-      );
+      const { apiGatewayDomains } = await import('../shared/adapters/aws/api-gateway.js');
+      gateway = apiGatewayDomains(domains, `s3://${bucket}/${prefix}${KEYS.truststore}`, common);
     }
     return {
       label: spec,

@@ -9,7 +9,7 @@ import { wire, wireGateway } from '../lib/wiring.js';
 
 const w = wire();
 // The scan reads the domains to report drift; it rolls them only after pruning.
-const gateway = w.config.domains.length > 0 ? await wireGateway(w) : undefined;
+const gateway = w.config.domains.length > 0 ? wireGateway(w) : undefined;
 
 /** The daily schedule (EventBridge Scheduler) → one expiry scan of the truststore. */
 export const lambdaHandler = async (

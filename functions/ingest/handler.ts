@@ -9,7 +9,7 @@ import { parseRecord } from '../lib/events.js';
 import { wire, wireGateway } from '../lib/wiring.js';
 
 const w = wire();
-const gateway = await wireGateway(w);
+const gateway = wireGateway(w);
 
 /**
  * SQS (FIFO) batch of S3 "Object Created" events from EventBridge → one ingest run for the batch.

@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { apiGatewayDomains } from '../../shared/adapters/aws/api-gateway.js';
 import { S3ObjectStore } from '../../shared/adapters/aws/s3-store.js';
 import { SnsNotifier } from '../../shared/adapters/aws/sns-notifier.js';
 import { type DomainGateway, type Log, systemClock } from '../../shared/ports.js';
@@ -37,18 +38,6 @@ export const wire = (env: NodeJS.ProcessEnv = process.env) => {
 
 export type Wiring = ReturnType<typeof wire>;
 
-/**
- * The API Gateway domains, with only the SDK clients the configured domains need: a deployment
- * with REST domains alone never loads the apigatewayv2 client (and the other way round).
- */
-export const wireGateway = async (w: Wiring): Promise<DomainGateway> => {
-  const { ApiGatewayDomains } = await import('../../shared/adapters/aws/api-gateway.js');
-  const kinds = new Set(w.config.domains.map((d) => d.kind));
-  const rest = kinds.has('REST')
-    ? new (await import('../../shared/adapters/aws/clients.js')).APIGatewayClient(w.common)
-    : undefined;
-  const http = kinds.has('HTTP')
-    ? new (await import('../../shared/adapters/aws/clients-v2.js')).ApiGatewayV2Client(w.common)
-    : undefined;
-  return new ApiGatewayDomains(rest, http, w.config.domains, `s3://${w.config.bucket}/${KEYS.truststore}`);
-};
+/** The API Gateway domains of the configuration (only the SDK clients their kinds need). */
+export const wireGateway = (w: Wiring): DomainGateway =>
+  apiGatewayDomains(w.config.domains, `s3://${w.config.bucket}/${KEYS.truststore}`, w.common);

@@ -11,7 +11,9 @@ import {
 } from '@aws-sdk/client-apigatewayv2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ApiGatewayDomains } from '../../../../shared/adapters/aws/api-gateway.js';
+import { ApiGatewayDomains, apiGatewayDomains } from '../../../../shared/adapters/aws/api-gateway.js';
+import { HttpDomainApi } from '../../../../shared/adapters/aws/http-domains.js';
+import { RestDomainApi } from '../../../../shared/adapters/aws/rest-domains.js';
 import { InputError, ThrottledError } from '../../../../shared/errors.js';
 import { rollDomains } from '../../../../shared/pipeline/roll.js';
 import { FakeClock, MemoryNotifier, memoryLog } from '../../../fakes/fakes.js';
@@ -22,8 +24,10 @@ const URI = 's3://trustroll-bucket/truststore/truststore.pem';
 
 const gateway = () =>
   new ApiGatewayDomains(
-    new APIGatewayClient({ region: 'us-east-1' }),
-    new ApiGatewayV2Client({ region: 'us-east-1' }),
+    {
+      REST: new RestDomainApi(new APIGatewayClient({ region: 'us-east-1' })),
+      HTTP: new HttpDomainApi(new ApiGatewayV2Client({ region: 'us-east-1' })),
+    },
     [
       { name: 'api.example.com', kind: 'REST' },
       { name: 'http.example.com', kind: 'HTTP' },
@@ -177,5 +181,36 @@ describe('rollDomains through the REST adapter', () => {
     const report = await rollDomains('v2', deps(), { revision: 2 });
     expect(report.domains).toMatchObject([{ outcome: 'unchanged' }]);
     expect(rest.commandCalls(UpdateDomainNameCommand)).toHaveLength(0);
+  });
+});
+
+describe('apiGatewayDomains', () => {
+  it('builds a client only for the configured kinds and routes each domain to its API', async () => {
+    http.on(GetHttpDomain).resolves({
+      DomainNameConfigurations: [{ DomainNameStatus: 'UPDATING' }],
+      MutualTlsAuthentication: { TruststoreUri: URI, TruststoreVersion: 'h1' },
+    });
+    rest.on(GetDomainNameCommand).resolves(restDomain('AVAILABLE', 'r1') as never);
+    const both = apiGatewayDomains(
+      [
+        { name: 'api.example.com', kind: 'REST' },
+        { name: 'http.example.com', kind: 'HTTP' },
+      ],
+      URI,
+      { region: 'us-east-1' },
+    );
+    expect(await both.describe('http.example.com')).toMatchObject({
+      status: 'UPDATING',
+      truststoreVersion: 'h1',
+    });
+    expect(await both.describe('api.example.com')).toMatchObject({ truststoreVersion: 'r1' });
+    expect(rest.calls()).toHaveLength(1);
+    expect(http.calls()).toHaveLength(1);
+
+    const restOnly = apiGatewayDomains([{ name: 'api.example.com', kind: 'REST' }], URI, {
+      region: 'us-east-1',
+    });
+    await expect(restOnly.describe('http.example.com')).rejects.toThrow(/not one of the configured domains/);
+    expect(http.calls()).toHaveLength(1);
   });
 });
