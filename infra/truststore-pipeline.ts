@@ -20,6 +20,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { lambdaBundling } from './lambda-bundling.js';
 
 /** A custom domain whose truststore trustroll keeps current. */
 export interface ManagedDomainProps {
@@ -218,18 +219,8 @@ export class TruststorePipeline extends Construct {
         role,
         logGroup,
         environment,
-        bundling: {
-          format: nodejs.OutputFormat.ESM,
-          target: 'node22',
-          minify: true,
-          sourceMap: false,
-          mainFields: ['module', 'main'],
-          // The AWS SDK is bundled, not taken from the runtime, so its version is the one tested.
-          externalModules: [],
-          forceDockerBundling: false,
-          banner:
-            "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-        },
+        // Only the API Gateway clients the configured domains need are bundled (cold start).
+        bundling: lambdaBundling(domains.map((d) => d.type ?? 'REST')),
       });
     };
 

@@ -1,4 +1,4 @@
-import type { ManagedDomain } from '../../shared/adapters/aws/api-gateway.js';
+import { bundledApis, type ManagedDomain } from '../../shared/adapters/aws/api-gateway.js';
 
 /** Lambda configuration, from environment variables, validated once at cold start. */
 export interface FunctionConfig {
@@ -62,6 +62,16 @@ export const readConfig = (env: NodeJS.ProcessEnv): FunctionConfig => {
     if (upper !== 'REST' && upper !== 'HTTP')
       problems.push(`TRUSTROLL_DOMAINS: "${item}" must end in :REST or :HTTP`);
     domains.push({ name: name.toLowerCase(), kind: upper === 'HTTP' ? 'HTTP' : 'REST' });
+  }
+  const bundled = bundledApis();
+  for (const kind of ['REST', 'HTTP'] as const) {
+    const names = domains.filter((d) => d.kind === kind).map((d) => d.name);
+    if (names.length > 0 && !bundled[kind]) {
+      problems.push(
+        `TRUSTROLL_DOMAINS: ${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} ${kind} but this bundle was built without the ${kind} API client; ` +
+          `redeploy with the domain in the construct's domains (or npm run build:functions -- --apis REST,HTTP)`,
+      );
+    }
   }
   const thresholdsRaw = env.TRUSTROLL_EXPIRY_THRESHOLDS?.trim() || '60,30,14,7,3,1';
   const expiryThresholds = thresholdsRaw.split(',').map((t) => Number(t.trim()));

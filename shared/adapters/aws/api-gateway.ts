@@ -76,6 +76,19 @@ export class ApiGatewayDomains implements DomainGateway {
 }
 
 /**
+ * The API Gateway SDK clients this code carries. Lambda bundles built for domains of one kind
+ * replace these `process.env` reads with constants (esbuild `define`, `infra/lambda-bundling.ts`),
+ * and esbuild then drops the other client from the bundle; unbundled code carries both.
+ */
+export const bundledApis = (): Readonly<Record<DomainKind, boolean>> => ({
+  REST: process.env.TRUSTROLL_BUNDLE_REST_API !== 'false',
+  HTTP: process.env.TRUSTROLL_BUNDLE_HTTP_API !== 'false',
+});
+
+const notBundled = (kind: DomainKind): Error =>
+  new Error(`this bundle carries no ${kind} API client; rebuild it with ${kind} in its domain kinds`);
+
+/**
  * The gateway for the configured domains, with an SDK client only for the kinds configured.
  * The imports are static on purpose: esbuild tree-shakes a statically imported SDK client down to
  * the two commands used, while a dynamic import drags the package's whole command index into the
@@ -88,7 +101,14 @@ export const apiGatewayDomains = (
 ): ApiGatewayDomains => {
   const kinds = new Set(domains.map((d) => d.kind));
   const apis: Partial<Record<DomainKind, DomainApi>> = {};
-  if (kinds.has('REST')) apis.REST = new RestDomainApi(new APIGatewayClient(clientConfig));
-  if (kinds.has('HTTP')) apis.HTTP = new HttpDomainApi(new ApiGatewayV2Client(clientConfig));
+  // The `process.env` tests stay inline: esbuild folds a `define` only where it is written.
+  if (kinds.has('REST')) {
+    if (process.env.TRUSTROLL_BUNDLE_REST_API === 'false') throw notBundled('REST');
+    else apis.REST = new RestDomainApi(new APIGatewayClient(clientConfig));
+  }
+  if (kinds.has('HTTP')) {
+    if (process.env.TRUSTROLL_BUNDLE_HTTP_API === 'false') throw notBundled('HTTP');
+    else apis.HTTP = new HttpDomainApi(new ApiGatewayV2Client(clientConfig));
+  }
   return new ApiGatewayDomains(apis, domains, truststoreUri);
 };

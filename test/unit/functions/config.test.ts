@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, readConfig } from '../../../functions/lib/config.js';
 import { decodeS3Key } from '../../../functions/lib/events.js';
 
@@ -32,6 +32,23 @@ describe('Lambda configuration', () => {
     expect(read).toThrow(
       /TRUSTROLL_BUCKET is required; TRUSTROLL_TOPIC_ARN must be an SNS topic ARN; got "not-an-arn"; TRUSTROLL_DOMAINS: "api.example.com:SOAP" must end in :REST or :HTTP; TRUSTROLL_EXPIRING_DAYS must be a whole number/,
     );
+  });
+});
+
+describe('Lambda configuration against what the bundle carries', () => {
+  afterEach(() => {
+    delete process.env.TRUSTROLL_BUNDLE_HTTP_API;
+  });
+
+  it('refuses an HTTP API domain when the bundle was built without the apigatewayv2 client, saying how to fix it', () => {
+    // What esbuild's define makes of a bundle built for REST domains only.
+    process.env.TRUSTROLL_BUNDLE_HTTP_API = 'false';
+    const read = () => readConfig({ ...base, TRUSTROLL_DOMAINS: 'api.example.com,mtls.example.org:HTTP' });
+    expect(read).toThrow(ConfigError);
+    expect(read).toThrow(
+      /TRUSTROLL_DOMAINS: mtls\.example\.org is HTTP but this bundle was built without the HTTP API client; redeploy with the domain in the construct's domains/,
+    );
+    expect(readConfig({ ...base, TRUSTROLL_DOMAINS: 'api.example.com' }).domains).toHaveLength(1);
   });
 });
 
