@@ -7,6 +7,7 @@ import {
 import {
   ApiGatewayV2Client,
   GetDomainNameCommand as GetHttpDomain,
+  TooManyRequestsException as HttpTooManyRequests,
   UpdateDomainNameCommand as UpdateHttpDomain,
 } from '@aws-sdk/client-apigatewayv2';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -181,6 +182,73 @@ describe('rollDomains through the REST adapter', () => {
     const report = await rollDomains('v2', deps(), { revision: 2 });
     expect(report.domains).toMatchObject([{ outcome: 'unchanged' }]);
     expect(rest.commandCalls(UpdateDomainNameCommand)).toHaveLength(0);
+  });
+});
+
+describe('rollDomains through the HTTP API adapter', () => {
+  const httpDomain = (status: string, version: string, warnings: string[] = []) => ({
+    DomainName: 'http.example.com',
+    DomainNameConfigurations: [{ DomainNameStatus: status }],
+    MutualTlsAuthentication: { TruststoreUri: URI, TruststoreVersion: version, TruststoreWarnings: warnings },
+  });
+  const deps = () => ({
+    gateway: gateway(),
+    notifier: new MemoryNotifier(),
+    clock: new FakeClock(),
+    log: memoryLog(),
+    config: { domains: ['http.example.com'], pollIntervalMs: 5000, minUpdateIntervalMs: 30_000 },
+  });
+  const rolledTo = () =>
+    http
+      .commandCalls(UpdateHttpDomain)
+      .map((c) => c.args[0].input.MutualTlsAuthentication?.TruststoreVersion);
+
+  it('polls until AVAILABLE, reads warnings, and rolls back when the new version brings new ones', async () => {
+    let version = 'v1';
+    let reads = 0;
+    http.on(UpdateHttpDomain).callsFake((input) => {
+      version = input.MutualTlsAuthentication.TruststoreVersion;
+      reads = 0;
+      return {};
+    });
+    http.on(GetHttpDomain).callsFake(() => {
+      reads++;
+      const status = version !== 'v1' && reads <= 2 ? 'UPDATING' : 'AVAILABLE';
+      return httpDomain(status, version, version === 'v2' ? ['Certificate CN=Weak is invalid'] : []);
+    });
+    const d = deps();
+    const report = await rollDomains('v2', d, { revision: 2 });
+    expect(report.domains).toEqual([
+      {
+        domain: 'http.example.com',
+        from: 'v1',
+        to: 'v2',
+        outcome: 'rolled-back',
+        newWarnings: ['Certificate CN=Weak is invalid'],
+      },
+    ]);
+    expect(rolledTo()).toEqual(['v2', 'v1']);
+    expect(d.clock.sleeps).toContain(5000);
+    expect(d.notifier.types()).toEqual(['truststore.roll-failed']);
+    expect(rest.calls()).toHaveLength(0);
+  });
+
+  it('backs off on TooManyRequestsException and rolls once it is allowed', async () => {
+    let version = 'v1';
+    http.on(GetHttpDomain).callsFake(() => httpDomain('AVAILABLE', version));
+    http
+      .on(UpdateHttpDomain)
+      .rejectsOnce(new HttpTooManyRequests({ message: 'slow down', $metadata: { httpStatusCode: 429 } }))
+      .callsFake((input) => {
+        version = input.MutualTlsAuthentication.TruststoreVersion;
+        return {};
+      });
+    const d = deps();
+    const report = await rollDomains('v2', d, { revision: 2 });
+    expect(report.domains).toMatchObject([{ outcome: 'rolled', from: 'v1', to: 'v2' }]);
+    expect(rolledTo()).toEqual(['v2', 'v2']);
+    expect(d.clock.sleeps.slice(0, 2)).toEqual([2000, 28000]);
+    expect(d.notifier.types()).toEqual(['truststore.rolled']);
   });
 });
 
