@@ -9,14 +9,13 @@ import { note, report } from './report.js';
 const ENV = {
   TRUSTROLL_BUCKET: 'bench-bucket',
   TRUSTROLL_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:bench',
-  TRUSTROLL_DOMAINS: 'api.example.com',
   AWS_REGION: 'us-east-1',
   AWS_ACCESS_KEY_ID: 'x',
   AWS_SECRET_ACCESS_KEY: 'y',
 };
 
 /** Time (ms) a fresh node process takes to import a bundle (parse, compile and module evaluation). */
-const importOnce = (file: string): number => {
+const importOnce = (file: string, domains: string): number => {
   {
     const r = spawnSync(
       'node',
@@ -25,7 +24,7 @@ const importOnce = (file: string): number => {
         '-e',
         `const t = performance.now(); await import(${JSON.stringify(`file://${resolve(file)}`)}); console.log(performance.now() - t);`,
       ],
-      { encoding: 'utf8', env: { ...process.env, ...ENV } },
+      { encoding: 'utf8', env: { ...process.env, ...ENV, TRUSTROLL_DOMAINS: domains } },
     );
     if (r.status !== 0) throw new Error(`importing ${file} failed: ${r.stderr}`);
     return Number(r.stdout.trim().split('\n').at(-1));
@@ -36,12 +35,17 @@ const importOnce = (file: string): number => {
  * Medians of cold imports of a bundle and of the bare baseline, measured alternately so that
  * drift in the machine's load hits both the same way.
  */
-const coldImports = (file: string, bare: string, runs = 15): { ms: number; bareMs: number } => {
+const coldImports = (
+  file: string,
+  bare: string,
+  domains: string,
+  runs = 15,
+): { ms: number; bareMs: number } => {
   const a: number[] = [];
   const b: number[] = [];
   for (let i = 0; i < runs; i++) {
-    a.push(importOnce(file));
-    b.push(importOnce(bare));
+    a.push(importOnce(file, domains));
+    b.push(importOnce(bare, domains));
   }
   const median = (xs: number[]) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
   return { ms: median(a), bareMs: median(b) };
@@ -52,11 +56,11 @@ export const bundleBench = async (): Promise<void> => {
     '# Lambda bundles (issue 4): minified size and cold import time vs. a bare handler with the three SDK clients',
   );
   note(
-    '  (import time = fresh node process importing the bundle with a REST domain configured; median of 15, alternating)',
+    '  (import time = fresh node process importing the bundle; median of 15, alternating with the bare one)',
   );
   note(
-    '  bundle.<fn>: built as the construct deploys it for REST domains (no apigatewayv2 client);' +
-      ' bundle.<fn>.all-apis: npm run build:functions, both API Gateway clients',
+    '  bundle.<fn>: as the construct deploys it for a REST domain (no apigatewayv2 client); .http: for an HTTP API' +
+      ' domain; .all-apis: npm run build:functions (both clients), a REST and an HTTP API domain configured',
   );
   const outdir = join('.bench-cache', 'functions');
   const bare = join(outdir, 'bare', 'index.mjs');
@@ -64,8 +68,14 @@ export const bundleBench = async (): Promise<void> => {
   const bareBytes = statSync(bare).size;
   report({ name: 'bundle.bare.size', value: bareBytes / 1024, unit: 'KiB' });
   const variants = [
-    { suffix: '', apis: ['REST'] as const, target: '<= 1.3' },
-    { suffix: '.all-apis', apis: ALL_APIS, target: undefined },
+    { suffix: '', apis: ['REST'] as const, domains: 'api.example.com:REST', target: '<= 1.3' },
+    { suffix: '.http', apis: ['HTTP'] as const, domains: 'mtls.example.com:HTTP', target: '<= 1.3' },
+    {
+      suffix: '.all-apis',
+      apis: ALL_APIS,
+      domains: 'api.example.com:REST,mtls.example.com:HTTP',
+      target: undefined,
+    },
   ];
   for (const v of variants) {
     const built = await buildFunctions(join(outdir, v.apis.join('-')), v.apis);
@@ -78,7 +88,7 @@ export const bundleBench = async (): Promise<void> => {
         floor: bareBytes / 1024,
         ratio: bytes / bareBytes,
       });
-      const { ms, bareMs } = coldImports(file, bare);
+      const { ms, bareMs } = coldImports(file, bare, v.domains);
       report({
         name: `bundle.${name}${v.suffix}.cold-import`,
         value: ms,
