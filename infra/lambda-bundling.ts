@@ -3,9 +3,7 @@
 // is deployed.
 import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-
-/** The API Gateway API a custom domain belongs to: REST (apigateway) or HTTP (apigatewayv2). */
-export type DomainApiKind = 'REST' | 'HTTP';
+import type { DomainKind } from '../shared/adapters/aws/api-gateway.js';
 
 /** CommonJS dependencies inside an ESM bundle need a `require` of their own. */
 const REQUIRE_BANNER =
@@ -16,7 +14,7 @@ const REQUIRE_BANNER =
  * `shared/adapters/aws/api-gateway.ts`). esbuild drops the client of a kind set to "false", so a
  * deployment with REST domains alone does not parse the apigatewayv2 client at every cold start.
  */
-export const apiDefines = (kinds: Iterable<DomainApiKind>): Record<string, string> => {
+export const apiDefines = (kinds: Iterable<DomainKind>): Record<string, string> => {
   const has = new Set(kinds);
   return {
     'process.env.TRUSTROLL_BUNDLE_REST_API': JSON.stringify(String(has.has('REST'))),
@@ -25,7 +23,7 @@ export const apiDefines = (kinds: Iterable<DomainApiKind>): Record<string, strin
 };
 
 /** NodejsFunction bundling for domains of these kinds: ESM, minified, Node 22, the AWS SDK bundled. */
-export const lambdaBundling = (kinds: Iterable<DomainApiKind>): BundlingOptions => ({
+export const lambdaBundling = (kinds: Iterable<DomainKind>): BundlingOptions => ({
   format: OutputFormat.ESM,
   target: 'node22',
   minify: true,
@@ -40,7 +38,7 @@ export const lambdaBundling = (kinds: Iterable<DomainApiKind>): BundlingOptions 
 });
 
 /** The same settings as esbuild build options, for `npm run build:functions` and the bench. */
-export const esbuildOptions = (kinds: Iterable<DomainApiKind>) => {
+export const esbuildOptions = (kinds: Iterable<DomainKind>) => {
   const b = lambdaBundling(kinds);
   return {
     bundle: true,

@@ -6,9 +6,10 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { type DomainApiKind, esbuildOptions } from '../infra/lambda-bundling.js';
+import { esbuildOptions } from '../infra/lambda-bundling.js';
+import type { DomainKind } from '../shared/adapters/aws/api-gateway.js';
 
-export const ALL_APIS: readonly DomainApiKind[] = ['REST', 'HTTP'];
+export const ALL_APIS: readonly DomainKind[] = ['REST', 'HTTP'];
 
 export const handlers = (): string[] =>
   readdirSync('functions').filter((name) => {
@@ -22,7 +23,7 @@ export const handlers = (): string[] =>
 /** Builds every handler into `<outdir>/<name>/index.mjs`; returns the files by handler name. */
 export const buildFunctions = async (
   outdir = 'dist/functions',
-  apis: readonly DomainApiKind[] = ALL_APIS,
+  apis: readonly DomainKind[] = ALL_APIS,
 ): Promise<Record<string, string>> => {
   const out: Record<string, string> = {};
   for (const name of handlers()) {
@@ -33,7 +34,7 @@ export const buildFunctions = async (
   return out;
 };
 
-const parseApis = (arg: string | undefined): DomainApiKind[] => {
+const parseApis = (arg: string | undefined): DomainKind[] => {
   const kinds = (arg ?? ALL_APIS.join(',')).split(',').map((k) => k.trim().toUpperCase());
   for (const k of kinds) {
     if (k !== 'REST' && k !== 'HTTP') {
@@ -41,7 +42,7 @@ const parseApis = (arg: string | undefined): DomainApiKind[] => {
       process.exit(2);
     }
   }
-  return kinds as DomainApiKind[];
+  return kinds as DomainKind[];
 };
 
 if (import.meta.url === `file://${process.argv[1]}`) {
