@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { parseDomainSpec } from '../shared/adapters/aws/domains.js';
 import { EndpointStatusFile } from '../shared/adapters/local/endpoint-status.js';
 import { consoleLog } from '../shared/adapters/local/log.js';
 import type { PublishDeps } from '../shared/pipeline/publish.js';
@@ -42,11 +43,9 @@ export const depsFor = async (
     const { S3Client } = await import('@aws-sdk/client-s3');
     const { S3ObjectStore } = await import('../shared/adapters/aws/s3-store.js');
     const domains = (flags.domain ?? []).map((d) => {
-      const [name = '', kind = 'REST'] = d.split(':');
-      const upper = kind.toUpperCase();
-      if (upper !== 'REST' && upper !== 'HTTP')
-        throw new UsageError(`--domain ${d}: the type is REST or HTTP`);
-      return { name, kind: upper as 'REST' | 'HTTP' };
+      const { domain, problems } = parseDomainSpec(d);
+      if (problems.length > 0) throw new UsageError(`--domain: ${problems.join('; ')}`);
+      return domain;
     });
     let gateway: DomainGateway = {
       describe: async () => Promise.reject(new UsageError('no --domain given')),

@@ -1,6 +1,7 @@
 import { App, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
+import { parseDomainSpec } from '../shared/adapters/aws/domains.js';
 import {
   type ManagedDomainProps,
   TruststorePipeline,
@@ -31,11 +32,9 @@ const list = (value: unknown): string[] =>
 /** `api.example.com` or `api.example.com:HTTP`. */
 export const parseDomains = (value: unknown): ManagedDomainProps[] =>
   list(value).map((item) => {
-    const [name = '', type = 'REST'] = item.split(':');
-    const upper = type.toUpperCase();
-    if (upper !== 'REST' && upper !== 'HTTP')
-      throw new Error(`-c domains: "${item}" must end in :REST or :HTTP`);
-    return { name, type: upper };
+    const { domain, problems } = parseDomainSpec(item);
+    if (problems.length > 0) throw new Error(`-c domains: ${problems.join('; ')}`);
+    return { name: domain.name, type: domain.kind };
   });
 
 /**

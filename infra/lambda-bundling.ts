@@ -3,7 +3,7 @@
 // is deployed.
 import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import type { DomainKind } from '../shared/adapters/aws/api-gateway.js';
+import type { DomainKind } from '../shared/adapters/aws/domains.js';
 
 /** CommonJS dependencies inside an ESM bundle need a `require` of their own. */
 const REQUIRE_BANNER =

@@ -7,7 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { esbuildOptions } from '../infra/lambda-bundling.js';
-import type { DomainKind } from '../shared/adapters/aws/api-gateway.js';
+import type { DomainKind } from '../shared/adapters/aws/domains.js';
 
 export const ALL_APIS: readonly DomainKind[] = ['REST', 'HTTP'];
 

@@ -1,4 +1,5 @@
 import { bundledApis, type ManagedDomain } from '../../shared/adapters/aws/api-gateway.js';
+import { parseDomainSpec } from '../../shared/adapters/aws/domains.js';
 
 /** Lambda configuration, from environment variables, validated once at cold start. */
 export interface FunctionConfig {
@@ -18,8 +19,6 @@ export interface FunctionConfig {
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
-
-const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 
 /**
  * Reads and checks every variable, then reports all problems at once:
@@ -56,12 +55,9 @@ export const readConfig = (env: NodeJS.ProcessEnv): FunctionConfig => {
     .split(',')
     .map((d) => d.trim())
     .filter(Boolean)) {
-    const [name = '', kind = 'REST'] = item.split(':');
-    const upper = kind.toUpperCase();
-    if (!DOMAIN.test(name.toLowerCase())) problems.push(`TRUSTROLL_DOMAINS: "${name}" is not a domain name`);
-    if (upper !== 'REST' && upper !== 'HTTP')
-      problems.push(`TRUSTROLL_DOMAINS: "${item}" must end in :REST or :HTTP`);
-    domains.push({ name: name.toLowerCase(), kind: upper === 'HTTP' ? 'HTTP' : 'REST' });
+    const parsed = parseDomainSpec(item);
+    for (const p of parsed.problems) problems.push(`TRUSTROLL_DOMAINS: ${p}`);
+    domains.push(parsed.domain);
   }
   const bundled = bundledApis();
   for (const kind of ['REST', 'HTTP'] as const) {

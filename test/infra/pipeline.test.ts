@@ -334,6 +334,9 @@ describe('options', () => {
 
   it('refuses bad context with a message saying what to fix', () => {
     expect(() => buildApp(app({ domains: 'api.example.com:SOAP' }))).toThrow(/must end in :REST or :HTTP/);
+    expect(() => buildApp(app({ domains: 'api_example.com' }))).toThrow(
+      /-c domains: "api_example.com" is not a domain name/,
+    );
     expect(() => buildApp(app({ customDomain: 'api.example.com' }))).toThrow(/needs -c certificateArn/);
   });
 });

@@ -173,4 +173,16 @@ describe('status of API Gateway domains for an s3:// store', () => {
     ]);
     apigw.restore();
   });
+
+  it('refuses a --domain that is not name[:REST|HTTP], saying what is wrong', async () => {
+    const bad = await cli([
+      'status',
+      '--store',
+      `s3://${bucket}/env/prod`,
+      '--domain',
+      'api.example.com:SOAP',
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--domain: "api\.example\.com:SOAP" must end in :REST or :HTTP/);
+  });
 });

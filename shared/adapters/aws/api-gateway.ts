@@ -1,16 +1,11 @@
 import { InputError, NotFoundError } from '../../errors.js';
 import type { DomainGateway, DomainState } from '../../ports.js';
+import type { DomainKind, ManagedDomain } from './domains.js';
 import { mapAwsError } from './errors.js';
 import { ApiGatewayV2Client, HttpDomainApi } from './http-domains.js';
 import { APIGatewayClient, RestDomainApi } from './rest-domains.js';
 
-export type DomainKind = 'REST' | 'HTTP';
-
-export interface ManagedDomain {
-  readonly name: string;
-  /** REST custom domains (apigateway) or HTTP API domains (apigatewayv2). */
-  readonly kind: DomainKind;
-}
+export type { DomainKind, ManagedDomain } from './domains.js';
 
 /**
  * One API Gateway API's view of a custom domain: REST (`rest-domains.ts`) or HTTP API
