@@ -116,139 +116,131 @@ describe('ApiGatewayDomains', () => {
   });
 });
 
-describe('rollDomains through the REST adapter', () => {
+const httpDomain = (status: string, version: string, warnings: string[] = []) => ({
+  DomainName: 'http.example.com',
+  DomainNameConfigurations: [{ DomainNameStatus: status }],
+  MutualTlsAuthentication: { TruststoreUri: URI, TruststoreVersion: version, TruststoreWarnings: warnings },
+});
+
+type Answer = (status: string, version: string, warnings?: string[]) => object;
+
+/** What differs between the two APIs: the commands, the shapes, where the version is written. */
+interface Api {
+  readonly name: string;
+  readonly domain: string;
+  /** Answers GetDomainName from `answer(version)` on every read. */
+  readonly onRead: (answer: () => object) => void;
+  /** Takes the version of each UpdateDomainName; `throttleFirst` refuses the first one with a 429. */
+  readonly onUpdate: (take: (version: string) => void, throttleFirst?: boolean) => void;
+  readonly domainAnswer: Answer;
+  readonly rolledTo: () => (string | undefined)[];
+  /** The mock of the other API, which must see no call. */
+  readonly other: { calls: () => unknown[] };
+}
+
+const throttled = { message: 'slow down', $metadata: { httpStatusCode: 429 } };
+const APIS: Api[] = [
+  {
+    name: 'REST',
+    domain: 'api.example.com',
+    onRead: (answer) => {
+      rest.on(GetDomainNameCommand).callsFake(answer);
+    },
+    onUpdate: (take, throttleFirst) => {
+      const on = rest.on(UpdateDomainNameCommand);
+      (throttleFirst ? on.rejectsOnce(new TooManyRequestsException(throttled)) : on).callsFake((input) => {
+        take(input.patchOperations[0].value);
+        return {};
+      });
+    },
+    domainAnswer: restDomain,
+    rolledTo: () =>
+      rest.commandCalls(UpdateDomainNameCommand).map((c) => c.args[0].input.patchOperations?.[0]?.value),
+    other: http,
+  },
+  {
+    name: 'HTTP API',
+    domain: 'http.example.com',
+    onRead: (answer) => {
+      http.on(GetHttpDomain).callsFake(answer);
+    },
+    onUpdate: (take, throttleFirst) => {
+      const on = http.on(UpdateHttpDomain);
+      (throttleFirst ? on.rejectsOnce(new HttpTooManyRequests(throttled)) : on).callsFake((input) => {
+        take(input.MutualTlsAuthentication.TruststoreVersion);
+        return {};
+      });
+    },
+    domainAnswer: httpDomain,
+    rolledTo: () =>
+      http
+        .commandCalls(UpdateHttpDomain)
+        .map((c) => c.args[0].input.MutualTlsAuthentication?.TruststoreVersion),
+    other: rest,
+  },
+];
+
+describe.each(APIS)('rollDomains through the $name adapter', (api) => {
   const deps = () => ({
     gateway: gateway(),
     notifier: new MemoryNotifier(),
     clock: new FakeClock(),
     log: memoryLog(),
-    config: { domains: ['api.example.com'], pollIntervalMs: 5000, minUpdateIntervalMs: 30_000 },
+    config: { domains: [api.domain], pollIntervalMs: 5000, minUpdateIntervalMs: 30_000 },
   });
 
   it('polls until AVAILABLE, reads warnings, and rolls back when the new version brings new ones', async () => {
     let version = 'v1';
     let reads = 0;
-    rest.on(UpdateDomainNameCommand).callsFake((input) => {
-      version = input.patchOperations[0].value;
+    api.onUpdate((v) => {
+      version = v;
       reads = 0;
-      return {};
     });
-    rest.on(GetDomainNameCommand).callsFake(() => {
+    api.onRead(() => {
       reads++;
       const status = version !== 'v1' && reads <= 2 ? 'UPDATING' : 'AVAILABLE';
-      return restDomain(status, version, version === 'v2' ? ['Certificate CN=Weak is invalid'] : []);
+      return api.domainAnswer(status, version, version === 'v2' ? ['Certificate CN=Weak is invalid'] : []);
     });
     const d = deps();
     const report = await rollDomains('v2', d, { revision: 2 });
     expect(report.domains).toEqual([
       {
-        domain: 'api.example.com',
+        domain: api.domain,
         from: 'v1',
         to: 'v2',
         outcome: 'rolled-back',
         newWarnings: ['Certificate CN=Weak is invalid'],
       },
     ]);
-    expect(
-      rest.commandCalls(UpdateDomainNameCommand).map((c) => c.args[0].input.patchOperations![0]!.value),
-    ).toEqual(['v2', 'v1']);
+    expect(api.rolledTo()).toEqual(['v2', 'v1']);
     // Status reads while UPDATING are spaced by the poll interval; the roll-back waits out the 30 s pacing.
     expect(d.clock.sleeps).toContain(5000);
     expect(d.clock.sleeps.some((ms) => ms > 5000 && ms <= 30_000)).toBe(true);
     expect(d.notifier.types()).toEqual(['truststore.roll-failed']);
     expect(d.notifier.sent[0]!.body).toMatch(/rolled back to version v1/);
+    expect(api.other.calls()).toHaveLength(0);
   });
 
   it('backs off on TooManyRequestsException and rolls once it is allowed', async () => {
     let version = 'v1';
-    rest.on(GetDomainNameCommand).callsFake(() => restDomain('AVAILABLE', version));
-    rest
-      .on(UpdateDomainNameCommand)
-      .rejectsOnce(new TooManyRequestsException({ message: 'slow down', $metadata: { httpStatusCode: 429 } }))
-      .callsFake((input) => {
-        version = input.patchOperations[0].value;
-        return {};
-      });
+    api.onRead(() => api.domainAnswer('AVAILABLE', version));
+    api.onUpdate((v) => {
+      version = v;
+    }, true);
     const d = deps();
     const report = await rollDomains('v2', d, { revision: 2 });
     expect(report.domains).toMatchObject([{ outcome: 'rolled', from: 'v1', to: 'v2' }]);
-    expect(rest.commandCalls(UpdateDomainNameCommand)).toHaveLength(2);
+    expect(api.rolledTo()).toEqual(['v2', 'v2']);
     expect(d.clock.sleeps.slice(0, 2)).toEqual([2000, 28000]);
     expect(d.notifier.types()).toEqual(['truststore.rolled']);
   });
 
   it('leaves a domain alone that is already on the version', async () => {
-    rest.on(GetDomainNameCommand).resolves(restDomain('AVAILABLE', 'v2') as never);
+    api.onRead(() => api.domainAnswer('AVAILABLE', 'v2'));
+    api.onUpdate(() => {});
     const report = await rollDomains('v2', deps(), { revision: 2 });
     expect(report.domains).toMatchObject([{ outcome: 'unchanged' }]);
-    expect(rest.commandCalls(UpdateDomainNameCommand)).toHaveLength(0);
-  });
-});
-
-describe('rollDomains through the HTTP API adapter', () => {
-  const httpDomain = (status: string, version: string, warnings: string[] = []) => ({
-    DomainName: 'http.example.com',
-    DomainNameConfigurations: [{ DomainNameStatus: status }],
-    MutualTlsAuthentication: { TruststoreUri: URI, TruststoreVersion: version, TruststoreWarnings: warnings },
-  });
-  const deps = () => ({
-    gateway: gateway(),
-    notifier: new MemoryNotifier(),
-    clock: new FakeClock(),
-    log: memoryLog(),
-    config: { domains: ['http.example.com'], pollIntervalMs: 5000, minUpdateIntervalMs: 30_000 },
-  });
-  const rolledTo = () =>
-    http
-      .commandCalls(UpdateHttpDomain)
-      .map((c) => c.args[0].input.MutualTlsAuthentication?.TruststoreVersion);
-
-  it('polls until AVAILABLE, reads warnings, and rolls back when the new version brings new ones', async () => {
-    let version = 'v1';
-    let reads = 0;
-    http.on(UpdateHttpDomain).callsFake((input) => {
-      version = input.MutualTlsAuthentication.TruststoreVersion;
-      reads = 0;
-      return {};
-    });
-    http.on(GetHttpDomain).callsFake(() => {
-      reads++;
-      const status = version !== 'v1' && reads <= 2 ? 'UPDATING' : 'AVAILABLE';
-      return httpDomain(status, version, version === 'v2' ? ['Certificate CN=Weak is invalid'] : []);
-    });
-    const d = deps();
-    const report = await rollDomains('v2', d, { revision: 2 });
-    expect(report.domains).toEqual([
-      {
-        domain: 'http.example.com',
-        from: 'v1',
-        to: 'v2',
-        outcome: 'rolled-back',
-        newWarnings: ['Certificate CN=Weak is invalid'],
-      },
-    ]);
-    expect(rolledTo()).toEqual(['v2', 'v1']);
-    expect(d.clock.sleeps).toContain(5000);
-    expect(d.notifier.types()).toEqual(['truststore.roll-failed']);
-    expect(rest.calls()).toHaveLength(0);
-  });
-
-  it('backs off on TooManyRequestsException and rolls once it is allowed', async () => {
-    let version = 'v1';
-    http.on(GetHttpDomain).callsFake(() => httpDomain('AVAILABLE', version));
-    http
-      .on(UpdateHttpDomain)
-      .rejectsOnce(new HttpTooManyRequests({ message: 'slow down', $metadata: { httpStatusCode: 429 } }))
-      .callsFake((input) => {
-        version = input.MutualTlsAuthentication.TruststoreVersion;
-        return {};
-      });
-    const d = deps();
-    const report = await rollDomains('v2', d, { revision: 2 });
-    expect(report.domains).toMatchObject([{ outcome: 'rolled', from: 'v1', to: 'v2' }]);
-    expect(rolledTo()).toEqual(['v2', 'v2']);
-    expect(d.clock.sleeps.slice(0, 2)).toEqual([2000, 28000]);
-    expect(d.notifier.types()).toEqual(['truststore.rolled']);
+    expect(api.rolledTo()).toEqual([]);
   });
 });
 
