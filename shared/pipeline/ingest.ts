@@ -16,19 +16,17 @@ import {
   entryOf,
   KEYS,
   keepLast,
-  MAX_HISTORY,
   MAX_PROCESSED,
-  renderState,
   type TruststoreState,
   type UploadOutcome,
 } from '../truststore/state.js';
 import { describeCertificate, describeFindings, notification } from './notifications.js';
 import { flushOutbox } from './outbox.js';
 import { publishAndRoll } from './publish.js';
-import { MAX_REMOVED } from './revision.js';
+import { nextRevision } from './revision.js';
 import type { RollConfig, RollReport } from './roll.js';
 import { expiryLines } from './scan.js';
-import { loadState, saveState, sha256 } from './state-store.js';
+import { loadState, saveState } from './state-store.js';
 import { destinationKey, parseUploadKey, reportKey, safeName, type UploadKey } from './upload-key.js';
 
 export interface IngestConfig {
@@ -398,47 +396,27 @@ const nextState = (
     settled.flatMap((f) => decisions.get(f.id)!.admission?.replaces ?? []).map((e) => e.fingerprint),
   );
   const changed = added.length > 0 || replaced.size > 0;
-  const entries = changed
-    ? [...state.entries.filter((e) => !replaced.has(e.fingerprint)), ...added]
-    : state.entries;
-  const removedEntries = [
-    ...(state.removedEntries ?? []),
-    ...state.entries.filter((e) => replaced.has(e.fingerprint)),
-  ].slice(-MAX_REMOVED);
-  const revision = changed ? state.revision + 1 : state.revision;
-  const outbox = [
-    ...(state.outbox ?? []),
-    ...[...settled, ...newlyPending].map((f) => uploadNotification(f, decisions.get(f.id)!, revision)),
-  ];
-  const history = changed
-    ? [
-        ...state.history,
-        {
-          revision,
-          sha256: sha256(renderState(entries)),
-          at: now.toISOString(),
-          reason: `uploads ${fresh
-            .filter((f) => decisions.get(f.id)!.outcome === 'accepted')
-            .map((f) => f.ref.key)
-            .join(', ')}`,
-          added: added.map((e) => e.fingerprint),
-          removed: [...replaced],
-        },
-      ].slice(-MAX_HISTORY)
-    : state.history;
-  return {
-    state: {
-      ...state,
-      revision,
-      entries,
-      history,
-      outbox,
-      pending,
-      removedEntries,
-      processed: keepLast(processed, MAX_PROCESSED),
-    },
-    changed,
+  const settledState: TruststoreState = {
+    ...state,
+    pending,
+    processed: keepLast(processed, MAX_PROCESSED),
   };
+  const next = changed
+    ? nextRevision(settledState, {
+        entries: [...state.entries.filter((e) => !replaced.has(e.fingerprint)), ...added],
+        removed: state.entries.filter((e) => replaced.has(e.fingerprint)),
+        added,
+        reason: `uploads ${fresh
+          .filter((f) => decisions.get(f.id)!.outcome === 'accepted')
+          .map((f) => f.ref.key)
+          .join(', ')}`,
+        at: now,
+      })
+    : settledState;
+  const notes = [...settled, ...newlyPending].map((f) =>
+    uploadNotification(f, decisions.get(f.id)!, next.revision),
+  );
+  return { state: { ...next, outbox: [...(next.outbox ?? []), ...notes] }, changed };
 };
 
 const writeReports = async (

@@ -354,6 +354,17 @@ describe('ingestUploads', () => {
     expect(alert.body).toMatch(/REPLACES \(rotation\)[\s\S]*Clients issued under the replaced CA fail/);
   });
 
+  it('keeps provenance straight when a rotation is rotated back: only the CA now gone is listed as removed', async () => {
+    await ingestUploads([await drop('inbox/acme/ca.pem', pemOf(acme.root, acme.intermediate))], deps);
+    const rekeyed = await intermediate('CN=Acme Issuing CA,O=Acme', acme.root, { keySlot: 'acme-rekeyed-3' });
+    await ingestUploads([await drop('inbox/acme/replace/new.pem', rekeyed.pem)], deps);
+    const back = await ingestUploads([await drop('inbox/acme/replace/old.pem', acme.intermediate.pem)], deps);
+    expect(back.uploads[0]!.outcome).toBe('accepted');
+    expect(truststoreFingerprints()).toEqual([acme.root, acme.intermediate].map(fp).sort());
+    expect(state().removedEntries?.map((e) => e.fingerprint)).toEqual([fp(rekeyed)]);
+    expect(state().history.at(-1)).toMatchObject({ added: [fp(acme.intermediate)], removed: [fp(rekeyed)] });
+  });
+
   it('rotates with the replace flag of the upload reference (trustroll ingest --replace)', async () => {
     await ingestUploads([await drop('inbox/acme/ca.pem', pemOf(acme.root, acme.intermediate))], deps);
     const rekeyed = await intermediate('CN=Acme Issuing CA,O=Acme', acme.root, { keySlot: 'acme-rekeyed-2' });
