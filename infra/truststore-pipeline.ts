@@ -271,7 +271,14 @@ export class TruststorePipeline extends Construct {
     new scheduler.Schedule(this, 'DailyScan', {
       description: 'trustroll expiry scan',
       schedule: props.scanSchedule ?? scheduler.ScheduleExpression.cron({ minute: '0', hour: '6' }),
-      target: new schedulerTargets.LambdaInvoke(this.scanFunction, {}),
+      // The context attributes become the scan's correlation id and log details (functions/lib/events.ts).
+      target: new schedulerTargets.LambdaInvoke(this.scanFunction, {
+        input: scheduler.ScheduleTargetInput.fromObject({
+          'execution-id': scheduler.ContextAttribute.executionId,
+          'scheduled-time': scheduler.ContextAttribute.scheduledTime,
+          'attempt-number': scheduler.ContextAttribute.attemptNumber,
+        }),
+      }),
     });
 
     const alarm = (id: string, metric: cloudwatch.IMetric, description: string) =>

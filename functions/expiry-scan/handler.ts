@@ -2,9 +2,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import type { ScheduledEvent } from 'aws-lambda';
 import { type ScanReport, scanExpiry } from '../../shared/pipeline/scan.js';
 import { KEYS } from '../../shared/truststore/state.js';
+import type { ScanEvent } from '../lib/events.js';
 import { wire, wireGateway } from '../lib/wiring.js';
 
 const w = wire();
@@ -13,8 +13,15 @@ const gateway = w.config.domains.length > 0 ? wireGateway(w) : undefined;
 
 /** The daily schedule (EventBridge Scheduler) → one expiry scan of the truststore. */
 export const lambdaHandler = async (
-  _event: ScheduledEvent,
+  event: ScanEvent | null | undefined,
 ): Promise<Omit<ScanReport, 'entries' | 'alerts'> & { alerts: number }> => {
+  // The Scheduler execution id tells the attempts of one scheduled run apart (a retry gets a new one).
+  const executionId = event?.['execution-id'];
+  if (typeof executionId === 'string' && executionId) w.logger.setCorrelationId(executionId);
+  w.logger.info('expiry scan started', {
+    scheduledTime: event?.['scheduled-time'],
+    attempt: event?.['attempt-number'],
+  });
   const report = await scanExpiry({
     store: w.store,
     clock: w.clock,

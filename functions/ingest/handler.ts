@@ -5,7 +5,7 @@ import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { ingestUploads } from '../../shared/pipeline/ingest.js';
 import { handleRemovalRequests, REQUESTS_PREFIX } from '../../shared/pipeline/lifecycle.js';
-import { parseRecord } from '../lib/events.js';
+import { batchCorrelationId, parseRecord } from '../lib/events.js';
 import { wire, wireGateway } from '../lib/wiring.js';
 
 const w = wire();
@@ -18,6 +18,15 @@ const gateway = wireGateway(w);
  */
 export const lambdaHandler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
   const parsed = event.Records.map((r) => parseRecord(r, w.config.bucket));
+  const correlationId = batchCorrelationId(parsed);
+  if (correlationId) w.logger.setCorrelationId(correlationId);
+  w.logger.info('batch received', {
+    records: parsed.map((p) =>
+      p.ok
+        ? { messageId: p.messageId, key: p.upload.key, version: p.upload.version, s3RequestId: p.s3RequestId }
+        : { messageId: p.messageId, unusable: p.reason },
+    ),
+  });
   for (const p of parsed)
     if (!p.ok) w.logger.error('unusable record', { messageId: p.messageId, reason: p.reason });
   // Removal requests (requests/) come through the same queue, after the uploads of the batch.

@@ -140,7 +140,7 @@ describe('TruststorePipeline resources', () => {
     });
   });
 
-  it('schedules the expiry scan daily with EventBridge Scheduler', () => {
+  it('schedules the expiry scan daily with EventBridge Scheduler, passing its context attributes', () => {
     t.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'cron(0 6 * * ? *)',
       Target: Match.objectLike({
@@ -148,6 +148,12 @@ describe('TruststorePipeline resources', () => {
           'Fn::GetAtt': [stack.getLogicalId(stack.pipeline.scanFunction.node.defaultChild as never), 'Arn'],
         },
       }),
+    });
+    const [schedule] = Object.values(t.findResources('AWS::Scheduler::Schedule'));
+    expect(JSON.parse(schedule!.Properties.Target.Input)).toEqual({
+      'execution-id': '<aws.scheduler.execution-id>',
+      'scheduled-time': '<aws.scheduler.scheduled-time>',
+      'attempt-number': '<aws.scheduler.attempt-number>',
     });
   });
 

@@ -2,7 +2,7 @@ import { APIGatewayClient, GetDomainNameCommand, UpdateDomainNameCommand } from 
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { readInput } from '../../shared/pki/read.js';
 import { partnerChain, pemOf, root } from '../fixtures/pki.js';
 import { drain, emulator, topicWithQueue, versionedBucket } from './aws.js';
@@ -56,7 +56,7 @@ const record = (id: string, key: string, version?: string, bucketName = bucket):
           ...(version ? { 'version-id': version } : {}),
           sequencer: '00',
         },
-        'request-id': 'r',
+        'request-id': `req-${id}`,
         requester: '123456789012',
         reason: 'PutObject',
       },
@@ -87,7 +87,7 @@ beforeAll(async () => {
     TRUSTROLL_AWS_ENDPOINT: aws.endpoint,
     TRUSTROLL_MIN_UPDATE_INTERVAL_MS: '0',
     TRUSTROLL_POLL_INTERVAL_MS: '0',
-    POWERTOOLS_LOG_LEVEL: 'WARN',
+    POWERTOOLS_LOG_LEVEL: 'INFO',
   });
   apigw.on(GetDomainNameCommand).callsFake(() => ({
     domainName: 'api.example.com',
@@ -111,6 +111,29 @@ beforeAll(async () => {
 afterAll(() => {
   apigw.restore();
 });
+
+/** The Powertools log lines of the current test (JSON lines on stdout/stderr, kept out of the output). */
+let logs: Record<string, unknown>[] = [];
+beforeEach(() => {
+  logs = [];
+  for (const stream of [process.stdout, process.stderr]) {
+    const write = stream.write.bind(stream) as (...a: unknown[]) => boolean;
+    vi.spyOn(stream, 'write').mockImplementation(((chunk: unknown, ...rest: unknown[]) => {
+      try {
+        const line = JSON.parse(String(chunk));
+        if (line && typeof line === 'object' && 'level' in line && 'service' in line) {
+          logs.push(line);
+          return true;
+        }
+      } catch {}
+      return write(chunk, ...rest);
+    }) as never);
+  }
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+const logged = (message: string) => logs.filter((l) => l.message === message);
 
 const put = (key: string, body: string) =>
   aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
@@ -171,6 +194,17 @@ describe('ingest handler (SQS FIFO batch of EventBridge S3 events)', () => {
     expect(byType['upload.accepted']!.Subject).toMatch(
       /^\[trustroll\] upload accepted: Muller GmbH\/ca bundel\.pem/,
     );
+
+    // Every log line of the run, the use-case's included, carries the S3 request ids of the batch.
+    expect(logged('batch received')[0]).toMatchObject({
+      correlation_id: 'req-m1,req-m2',
+      records: [
+        { messageId: 'm1', key: 'inbox/Müller GmbH/ca bündel.pem', s3RequestId: 'req-m1' },
+        { messageId: 'm2', key: 'inbox/acme/leaf only.pem', s3RequestId: 'req-m2' },
+      ],
+    });
+    expect(logged('state committed')).toHaveLength(1);
+    expect(logs.every((l) => l.correlation_id === 'req-m1,req-m2')).toBe(true);
   });
 
   it('treats a redelivered event as a duplicate: no new version, no alert', async () => {
@@ -187,6 +221,8 @@ describe('ingest handler (SQS FIFO batch of EventBridge S3 events)', () => {
     );
     expect(after.VersionId).toBe(before.VersionId);
     expect(await drain(aws.sqs, queueUrl)).toEqual([]);
+    // The correlation id is this invocation's, not the one before.
+    expect(logged('batch received')[0]).toMatchObject({ correlation_id: 'req-m3' });
   });
 
   it('reports an unusable record and every later record of the FIFO batch as failures', async () => {
@@ -256,10 +292,19 @@ describe('expiry-scan handler (scheduled event)', () => {
     ).toEqual([]);
     await drain(aws.sqs, queueUrl);
 
-    const result = await handlers.scan(
-      { 'detail-type': 'Scheduled Event', source: 'aws.scheduler', detail: {} },
-      context,
-    );
+    // The input the construct's schedule sends (its context attributes, filled in by the Scheduler).
+    const scheduled = (executionId: string) => ({
+      'execution-id': executionId,
+      'scheduled-time': '2026-12-01T06:00:00Z',
+      'attempt-number': '1',
+    });
+    logs = [];
+    const result = await handlers.scan(scheduled('exec-1'), context);
+    expect(logged('expiry scan started')[0]).toMatchObject({
+      correlation_id: 'exec-1',
+      scheduledTime: '2026-12-01T06:00:00Z',
+    });
+    expect(logs.every((l) => l.correlation_id === 'exec-1')).toBe(true);
     // Müller's two CAs and the soon-expiring root (Later's were removed by the request above).
     expect(result.certificates).toBe(3);
     expect(result.nearestExpiryDays).toBe(9);
@@ -279,7 +324,7 @@ describe('expiry-scan handler (scheduled event)', () => {
     expect(state.expiryAlerts[fingerprint].level).toBe(14);
 
     // The same day again (a retried Lambda): nothing new.
-    await handlers.scan({ 'detail-type': 'Scheduled Event', source: 'aws.scheduler', detail: {} }, context);
+    await handlers.scan(scheduled('exec-2'), context);
     expect(
       (await drain(aws.sqs, queueUrl)).filter((m) => m.MessageAttributes.partner?.Value === 'soon'),
     ).toEqual([]);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, readConfig } from '../../../functions/lib/config.js';
-import { decodeS3Key } from '../../../functions/lib/events.js';
+import { batchCorrelationId, decodeS3Key, parseRecord } from '../../../functions/lib/events.js';
 
 const base = {
   TRUSTROLL_BUCKET: 'b-bucket',
@@ -56,5 +56,33 @@ describe('S3 event keys', () => {
   it('are URL-decoded, with + as space, so unicode and spaces survive', () => {
     expect(decodeS3Key('inbox/M%C3%BCller+GmbH/ca+b%C3%BCndel.pem')).toBe('inbox/Müller GmbH/ca bündel.pem');
     expect(decodeS3Key('inbox/acme/a%2Bb.pem')).toBe('inbox/acme/a+b.pem');
+  });
+});
+
+describe('correlation id of an ingest batch', () => {
+  const record = (messageId: string, requestId?: string) =>
+    parseRecord(
+      {
+        messageId,
+        body: JSON.stringify({
+          'detail-type': 'Object Created',
+          source: 'aws.s3',
+          detail: {
+            bucket: { name: 'b-bucket' },
+            object: { key: 'inbox/acme/ca.pem' },
+            ...(requestId ? { 'request-id': requestId } : {}),
+          },
+        }),
+      } as never,
+      'b-bucket',
+    );
+
+  it('is the S3 request ids of the records, each once, in batch order', () => {
+    expect(record('m1', 'R1')).toMatchObject({ ok: true, s3RequestId: 'R1' });
+    expect(batchCorrelationId([record('m1', 'R2'), record('m2', 'R1'), record('m3', 'R2')])).toBe('R2,R1');
+  });
+
+  it('is absent when no record names its request', () => {
+    expect(batchCorrelationId([record('m1'), { ok: false, messageId: 'm2', reason: 'x' }])).toBeUndefined();
   });
 });
