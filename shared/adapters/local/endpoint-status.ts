@@ -1,7 +1,7 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { NotFoundError } from '../../errors.js';
 import type { DomainGateway, DomainState } from '../../ports.js';
+import { writeAtomic } from './paths.js';
 
 /**
  * The local endpoint's status as a file: `trustroll up` writes it on start and after every roll,
@@ -11,9 +11,9 @@ import type { DomainGateway, DomainState } from '../../ports.js';
 export class EndpointStatusFile implements DomainGateway {
   constructor(readonly path: string) {}
 
+  /** Atomic: `trustroll status` in another process reads the old status or the new, never half. */
   write = async (state: DomainState): Promise<void> => {
-    await mkdir(dirname(this.path), { recursive: true });
-    await writeFile(
+    await writeAtomic(
       this.path,
       `${JSON.stringify({ ...state, updatedAt: new Date().toISOString() }, null, 2)}\n`,
     );

@@ -1,9 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ConflictError, NotFoundError, UpstreamError } from '../../errors.js';
 import type { ObjectStore, ObjectSummary, PutOptions, StoredObject } from '../../ports.js';
-import { keyToPath, pathToKey } from './paths.js';
+import { keyToPath, pathToKey, writeAtomic } from './paths.js';
 
 const VERSIONS = '.v';
 const LOCK_STALE_MS = 15_000;
@@ -15,15 +15,6 @@ interface Meta {
 }
 
 const etagOf = (body: Uint8Array): string => `"${createHash('md5').update(body).digest('hex')}"`;
-
-/** Writes a file atomically: a temporary file renamed into place. */
-const writeAtomic = async (path: string, body: Uint8Array | string): Promise<void> => {
-  await mkdir(dirname(path), { recursive: true });
-  // A short hidden name: the target's own name may already be at the 255-byte limit.
-  const tmp = join(dirname(path), `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  await writeFile(tmp, body);
-  await rename(tmp, path);
-};
 
 /**
  * A folder that behaves like a versioned S3 bucket: every key is a folder `<key>.v/` of numbered

@@ -1,5 +1,19 @@
-import { join, sep } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
 import { InputError } from '../../errors.js';
+
+/**
+ * Writes a file atomically: a temporary file renamed into place, so that a reader in another
+ * process sees the old content or the new, never a truncated file.
+ */
+export const writeAtomic = async (path: string, body: Uint8Array | string): Promise<void> => {
+  await mkdir(dirname(path), { recursive: true });
+  // A short hidden name: the target's own name may already be at the 255-byte limit.
+  const tmp = join(dirname(path), `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await writeFile(tmp, body);
+  await rename(tmp, path);
+};
 
 /**
  * Maps an object key to a path below `base`, refusing anything that could leave it: `..`, `.`,
