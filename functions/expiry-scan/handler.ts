@@ -4,6 +4,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { type ScanReport, scanExpiry } from '../../shared/pipeline/scan.js';
 import { KEYS } from '../../shared/truststore/state.js';
+import { rollSettings } from '../lib/config.js';
 import type { ScanEvent } from '../lib/events.js';
 import { wire, wireGateway } from '../lib/wiring.js';
 
@@ -32,12 +33,7 @@ export const lambdaHandler = async (
       thresholds: w.config.expiryThresholds,
       prune: w.config.pruneExpired,
       truststoreUri: `s3://${w.config.bucket}/${KEYS.truststore}`,
-      roll: {
-        domains: gateway ? w.config.domains.map((d) => d.name) : [],
-        minUpdateIntervalMs: w.config.minUpdateIntervalMs,
-        pollIntervalMs: w.config.pollIntervalMs,
-        updateTimeoutMs: w.config.updateTimeoutMs,
-      },
+      roll: rollSettings(w.config),
     },
   });
   w.metrics.addMetric('CertificatesInTruststore', MetricUnit.Count, report.certificates);

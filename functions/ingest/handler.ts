@@ -5,11 +5,13 @@ import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { ingestUploads } from '../../shared/pipeline/ingest.js';
 import { handleRemovalRequests, REQUESTS_PREFIX } from '../../shared/pipeline/lifecycle.js';
+import { rollSettings } from '../lib/config.js';
 import { batchCorrelationId, parseRecord } from '../lib/events.js';
 import { wire, wireGateway } from '../lib/wiring.js';
 
 const w = wire();
 const gateway = wireGateway(w);
+const roll = rollSettings(w.config);
 
 /**
  * SQS (FIFO) batch of S3 "Object Created" events from EventBridge → one ingest run for the batch.
@@ -35,12 +37,6 @@ export const lambdaHandler = async (event: SQSEvent): Promise<SQSBatchResponse> 
   const uploads = uploadRecords.flatMap((p) => (p.ok ? [p.upload] : []));
   const requests = parsed.flatMap((p) => (p.ok && isRequest(p) ? [p.upload.key] : []));
   const failed = new Set(parsed.filter((p) => !p.ok).map((p) => p.messageId));
-  const roll = {
-    domains: w.config.domains.map((d) => d.name),
-    minUpdateIntervalMs: w.config.minUpdateIntervalMs,
-    pollIntervalMs: w.config.pollIntervalMs,
-    updateTimeoutMs: w.config.updateTimeoutMs,
-  };
   try {
     const report = await ingestUploads(uploads, {
       store: w.store,
@@ -52,12 +48,7 @@ export const lambdaHandler = async (event: SQSEvent): Promise<SQSBatchResponse> 
         expiringDays: w.config.expiringDays,
         maxUploadBytes: w.config.maxUploadBytes,
         pendingWindowMs: w.config.pendingWindowMs,
-        roll: {
-          domains: w.config.domains.map((d) => d.name),
-          minUpdateIntervalMs: w.config.minUpdateIntervalMs,
-          pollIntervalMs: w.config.pollIntervalMs,
-          updateTimeoutMs: w.config.updateTimeoutMs,
-        },
+        roll,
       },
     });
     const count = (outcome: string) => report.uploads.filter((u) => u.outcome === outcome).length;
@@ -68,11 +59,10 @@ export const lambdaHandler = async (event: SQSEvent): Promise<SQSBatchResponse> 
       w.metrics.addMetric('DaysToNearestExpiry', MetricUnit.Count, report.nearestExpiryDays);
     }
     // An upload left in the inbox (its move failed) is retried: the next run finishes the move.
-    const okRecords = uploadRecords;
     // report.uploads starts with this batch's uploads (uploads waiting for their issuer follow).
-    for (const [i, u] of report.uploads.slice(0, okRecords.length).entries()) {
+    for (const [i, u] of report.uploads.slice(0, uploadRecords.length).entries()) {
       if (u.outcome !== 'missing' && u.outcome !== 'pending' && !u.movedTo)
-        failed.add(okRecords[i]!.messageId);
+        failed.add(uploadRecords[i]!.messageId);
     }
     if (requests.length > 0) {
       const handled = await handleRemovalRequests(requests, {

@@ -97,3 +97,11 @@ export const readConfig = (env: NodeJS.ProcessEnv): FunctionConfig => {
   }
   return config;
 };
+
+/** How the configured domains are rolled (the use-cases' roll settings). */
+export const rollSettings = (config: FunctionConfig) => ({
+  domains: config.domains.map((d) => d.name),
+  minUpdateIntervalMs: config.minUpdateIntervalMs,
+  pollIntervalMs: config.pollIntervalMs,
+  updateTimeoutMs: config.updateTimeoutMs,
+});
