@@ -235,6 +235,47 @@ describe.each(APIS)('rollDomains through the $name adapter', (api) => {
     expect(d.notifier.types()).toEqual(['truststore.rolled']);
   });
 
+  it('waits while the domain is still UPDATING from another change, and only then asks for the new version', async () => {
+    const seen: string[] = [];
+    let version = 'v1';
+    let reads = 0;
+    api.onRead(() => {
+      const status = ++reads <= 3 ? 'UPDATING' : 'AVAILABLE';
+      seen.push(`read ${status}`);
+      return api.domainAnswer(status, version);
+    });
+    api.onUpdate((v) => {
+      seen.push(`update ${v}`);
+      version = v;
+    });
+    const d = deps();
+    const report = await rollDomains('v2', d, { revision: 2 });
+    expect(report.domains).toMatchObject([{ outcome: 'rolled', from: 'v1', to: 'v2' }]);
+    // The read before the update is the adapter checking that the truststore URI is ours.
+    expect(seen.slice(0, 6)).toEqual([
+      'read UPDATING',
+      'read UPDATING',
+      'read UPDATING',
+      'read AVAILABLE',
+      'read AVAILABLE',
+      'update v2',
+    ]);
+    expect(d.clock.sleeps.slice(0, 3)).toEqual([5000, 5000, 5000]);
+  });
+
+  it('gives up on a domain that stays UPDATING, without an update call, and says so', async () => {
+    api.onRead(() => api.domainAnswer('UPDATING', 'v1'));
+    api.onUpdate(() => {});
+    const d = { ...deps(), config: { ...deps().config, updateTimeoutMs: 60_000 } };
+    const report = await rollDomains('v2', d, { revision: 2 });
+    expect(report.domains).toMatchObject([
+      { outcome: 'failed', error: `${api.domain} still UPDATING after 60 s` },
+    ]);
+    expect(api.rolledTo()).toEqual([]);
+    expect(d.notifier.types()).toEqual(['truststore.roll-failed']);
+    expect(d.notifier.sent[0]!.body).toMatch(/could not be rolled to truststore version v2/);
+  });
+
   it('leaves a domain alone that is already on the version', async () => {
     api.onRead(() => api.domainAnswer('AVAILABLE', 'v2'));
     api.onUpdate(() => {});
