@@ -88,6 +88,8 @@ beforeAll(async () => {
     TRUSTROLL_MIN_UPDATE_INTERVAL_MS: '0',
     TRUSTROLL_POLL_INTERVAL_MS: '0',
     POWERTOOLS_LOG_LEVEL: 'INFO',
+    // As Lambda sets it for on-demand functions: Powertools counts cold starts only then.
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
   });
   apigw.on(GetDomainNameCommand).callsFake(() => ({
     domainName: 'api.example.com',
@@ -112,10 +114,15 @@ afterAll(() => {
   apigw.restore();
 });
 
-/** The Powertools log lines of the current test (JSON lines on stdout/stderr, kept out of the output). */
+/**
+ * The Powertools log lines and EMF metric documents of the current test (JSON lines on
+ * stdout/stderr, kept out of the output).
+ */
 let logs: Record<string, unknown>[] = [];
+let metrics: Record<string, unknown>[] = [];
 beforeEach(() => {
   logs = [];
+  metrics = [];
   for (const stream of [process.stdout, process.stderr]) {
     const write = stream.write.bind(stream) as (...a: unknown[]) => boolean;
     vi.spyOn(stream, 'write').mockImplementation(((chunk: unknown, ...rest: unknown[]) => {
@@ -123,6 +130,10 @@ beforeEach(() => {
         const line = JSON.parse(String(chunk));
         if (line && typeof line === 'object' && 'level' in line && 'service' in line) {
           logs.push(line);
+          return true;
+        }
+        if (line && typeof line === 'object' && '_aws' in line) {
+          metrics.push(line);
           return true;
         }
       } catch {}
@@ -134,6 +145,16 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 const logged = (message: string) => logs.filter((l) => l.message === message);
+/** The value of each metric, from the EMF documents of the current test (one per invocation). */
+const metricValues = () => {
+  const values: Record<string, unknown> = {};
+  for (const doc of metrics) {
+    const aws = doc._aws as { CloudWatchMetrics: { Namespace: string; Metrics: { Name: string }[] }[] };
+    for (const m of aws.CloudWatchMetrics[0]!.Metrics)
+      values[`${aws.CloudWatchMetrics[0]!.Namespace}/${m.Name}`] = doc[m.Name];
+  }
+  return values;
+};
 
 const put = (key: string, body: string) =>
   aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
@@ -205,6 +226,16 @@ describe('ingest handler (SQS FIFO batch of EventBridge S3 events)', () => {
     });
     expect(logged('state committed')).toHaveLength(1);
     expect(logs.every((l) => l.correlation_id === 'req-m1,req-m2')).toBe(true);
+
+    // EMF: one upload accepted, one rejected, two CAs served; the partner CAs expire in about a year.
+    const values = metricValues();
+    expect(values).toMatchObject({
+      'trustroll/UploadsAccepted': 1,
+      'trustroll/UploadsRejected': 1,
+      'trustroll/CertificatesInTruststore': 2,
+      'trustroll/ColdStart': 1,
+    });
+    expect(values['trustroll/DaysToNearestExpiry']).toBeGreaterThan(300);
   });
 
   it('treats a redelivered event as a duplicate: no new version, no alert', async () => {
@@ -305,6 +336,10 @@ describe('expiry-scan handler (scheduled event)', () => {
       scheduledTime: '2026-12-01T06:00:00Z',
     });
     expect(logs.every((l) => l.correlation_id === 'exec-1')).toBe(true);
+    expect(metricValues()).toMatchObject({
+      'trustroll/CertificatesInTruststore': 3,
+      'trustroll/DaysToNearestExpiry': 9,
+    });
     // Müller's two CAs and the soon-expiring root (Later's were removed by the request above).
     expect(result.certificates).toBe(3);
     expect(result.nearestExpiryDays).toBe(9);
