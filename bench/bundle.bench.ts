@@ -3,7 +3,8 @@ import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { esbuildOptions } from '../infra/lambda-bundling.js';
-import { ALL_APIS, buildFunctions } from '../scripts/build-functions.js';
+import { buildFunctions } from '../scripts/build-functions.js';
+import { DOMAIN_KINDS } from '../shared/adapters/aws/domains.js';
 import { note, report } from './report.js';
 
 const ENV = {
@@ -71,7 +72,7 @@ export const bundleBench = async (): Promise<void> => {
     { suffix: '.http', apis: ['HTTP'] as const, domains: 'mtls.example.com:HTTP' },
     {
       suffix: '.all-apis',
-      apis: ALL_APIS,
+      apis: DOMAIN_KINDS,
       domains: 'api.example.com:REST,mtls.example.com:HTTP',
     },
   ];

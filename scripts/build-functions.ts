@@ -7,9 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { esbuildOptions } from '../infra/lambda-bundling.js';
-import type { DomainKind } from '../shared/adapters/aws/domains.js';
-
-export const ALL_APIS: readonly DomainKind[] = ['REST', 'HTTP'];
+import { DOMAIN_KINDS, type DomainKind, isDomainKind } from '../shared/adapters/aws/domains.js';
 
 export const handlers = (): string[] =>
   readdirSync('functions').filter((name) => {
@@ -23,7 +21,7 @@ export const handlers = (): string[] =>
 /** Builds every handler into `<outdir>/<name>/index.mjs`; returns the files by handler name. */
 export const buildFunctions = async (
   outdir = 'dist/functions',
-  apis: readonly DomainKind[] = ALL_APIS,
+  apis: readonly DomainKind[] = DOMAIN_KINDS,
 ): Promise<Record<string, string>> => {
   const out: Record<string, string> = {};
   for (const name of handlers()) {
@@ -35,14 +33,13 @@ export const buildFunctions = async (
 };
 
 const parseApis = (arg: string | undefined): DomainKind[] => {
-  const kinds = (arg ?? ALL_APIS.join(',')).split(',').map((k) => k.trim().toUpperCase());
-  for (const k of kinds) {
-    if (k !== 'REST' && k !== 'HTTP') {
-      console.error(`--apis: "${k}" is not REST or HTTP (for example --apis REST,HTTP)`);
-      process.exit(2);
-    }
+  const kinds = (arg ?? DOMAIN_KINDS.join(',')).split(',').map((k) => k.trim().toUpperCase());
+  const bad = kinds.find((k) => !isDomainKind(k));
+  if (bad !== undefined) {
+    console.error(`--apis: "${bad}" is not REST or HTTP (for example --apis REST,HTTP)`);
+    process.exit(2);
   }
-  return kinds as DomainKind[];
+  return kinds.filter(isDomainKind);
 };
 
 if (import.meta.url === `file://${process.argv[1]}`) {

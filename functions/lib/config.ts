@@ -1,5 +1,5 @@
 import { bundledApis, type ManagedDomain } from '../../shared/adapters/aws/api-gateway.js';
-import { parseDomainSpec } from '../../shared/adapters/aws/domains.js';
+import { DOMAIN_KINDS, parseDomainSpec } from '../../shared/adapters/aws/domains.js';
 
 /** Lambda configuration, from environment variables, validated once at cold start. */
 export interface FunctionConfig {
@@ -60,7 +60,7 @@ export const readConfig = (env: NodeJS.ProcessEnv): FunctionConfig => {
     domains.push(parsed.domain);
   }
   const bundled = bundledApis();
-  for (const kind of ['REST', 'HTTP'] as const) {
+  for (const kind of DOMAIN_KINDS) {
     const names = domains.filter((d) => d.kind === kind).map((d) => d.name);
     if (names.length > 0 && !bundled[kind]) {
       problems.push(

@@ -1,4 +1,10 @@
-export type DomainKind = 'REST' | 'HTTP';
+/** The API Gateway APIs whose custom domains trustroll rolls: REST (apigateway) and HTTP (apigatewayv2). */
+export const DOMAIN_KINDS = ['REST', 'HTTP'] as const;
+
+export type DomainKind = (typeof DOMAIN_KINDS)[number];
+
+export const isDomainKind = (kind: string): kind is DomainKind =>
+  (DOMAIN_KINDS as readonly string[]).includes(kind);
 
 export interface ManagedDomain {
   readonly name: string;
@@ -20,7 +26,6 @@ export const parseDomainSpec = (spec: string): { domain: ManagedDomain; problems
   const kind = rawKind.trim().toUpperCase();
   const problems: string[] = [];
   if (!DOMAIN_NAME.test(name)) problems.push(`"${rawName}" is not a domain name`);
-  if ((kind !== 'REST' && kind !== 'HTTP') || rest.length > 0)
-    problems.push(`"${spec}" must end in :REST or :HTTP`);
-  return { domain: { name, kind: kind === 'HTTP' ? 'HTTP' : 'REST' }, problems };
+  if (!isDomainKind(kind) || rest.length > 0) problems.push(`"${spec}" must end in :REST or :HTTP`);
+  return { domain: { name, kind: isDomainKind(kind) ? kind : 'REST' }, problems };
 };
