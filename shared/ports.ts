@@ -38,10 +38,22 @@ export interface ObjectStore {
   put(key: string, body: Uint8Array, opts?: PutOptions): Promise<{ version: string; etag: string }>;
   /** Deletes the current object (a delete marker where versioned); absent keys are not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * Destroys an object for good: version `upTo` and every older version and delete marker of
+   * `key` (every version without `upTo`), so no noncurrent copy of its bytes is left behind.
+   * Newer versions stay: they are uploads of their own. Absent keys and versions are not an error.
+   */
+  destroy(key: string, opts?: { readonly upTo?: string }): Promise<void>;
   /** Lists current objects under a prefix. */
   list(prefix: string): Promise<ObjectSummary[]>;
-  /** Size, version and ETag of the current object without reading it. Throws NotFoundError. */
-  head(key: string): Promise<ObjectSummary & { readonly version: string }>;
+  /**
+   * Size, version and ETag of the current object (or of `version`) without reading it.
+   * Throws NotFoundError.
+   */
+  head(
+    key: string,
+    opts?: { readonly version?: string },
+  ): Promise<ObjectSummary & { readonly version: string }>;
   /** Copies the current object to another key (server-side where the store can). */
   copy(from: string, to: string): Promise<void>;
 }

@@ -110,7 +110,10 @@ const up = async (flags: UpFlags, io: Io): Promise<number> => {
   printWelcome(io, flags, paths, endpoint, material.caPath, demo?.dir, latestPublished(state)?.version);
 
   const requests = new InboxWatcher(store, REQUESTS_PREFIX, flags.debounceMs, async (keys) => {
-    for (const r of await handleRemovalRequests(keys, { ...deps, roll: deps.config.roll })) {
+    for (const r of await handleRemovalRequests(
+      keys.map((key) => ({ key })),
+      { ...deps, roll: deps.config.roll },
+    )) {
       io.out(`removal request ${r.key}: ${r.outcome} — ${r.message}\n`);
     }
   });

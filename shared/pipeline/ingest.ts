@@ -471,7 +471,11 @@ const uploadReport = (f: Fetched, d: Decision | undefined): UploadReport => {
 
 const plain = ({ code, severity, message }: Finding): ReportedFinding => ({ code, severity, message });
 
-/** Moves the upload out of the inbox: copy first, delete second, so nothing is ever lost. */
+/**
+ * Moves the upload out of the inbox: copy first, destroy second, so nothing is ever lost. The
+ * inbox keeps no version of what was judged (nor of older versions it replaced): on a versioned
+ * bucket a delete would leave the bytes, a private key among them, as a noncurrent version.
+ */
 const finishUpload = async (
   f: Fetched,
   d: Decision | undefined,
@@ -479,11 +483,17 @@ const finishUpload = async (
   errors: string[],
 ): Promise<string | undefined> => {
   // A pending upload stays in the inbox until its issuer arrives or its window ends.
-  if (!d || !f.current || d.outcome === 'pending') return undefined;
+  if (d?.outcome === 'pending') return undefined;
   try {
+    if (!d || !f.current) {
+      // Replaced by a newer version or withdrawn before it was read: the version the event names
+      // (and older ones) will never be judged, so they are not kept either.
+      if (f.ref.version) await deps.store.destroy(f.ref.key, { upTo: f.ref.version });
+      return undefined;
+    }
     if (d.outcome === 'private-key') {
-      await deps.store.delete(f.ref.key);
-      deps.log.warn('private key upload deleted', { key: f.ref.key });
+      await deps.store.destroy(f.ref.key, { upTo: f.current.version });
+      deps.log.warn('private key upload destroyed', { key: f.ref.key });
       return 'deleted';
     }
     const folder = d.outcome === 'accepted' ? 'archive' : 'rejected';
@@ -491,7 +501,7 @@ const finishUpload = async (
       ? destinationKey(f.upload, folder)
       : `${KEYS.rejected}_unsorted/${safeName(f.ref.key)}`;
     await deps.store.copy(f.ref.key, to);
-    await deps.store.delete(f.ref.key);
+    await deps.store.destroy(f.ref.key, { upTo: f.current.version });
     return to;
   } catch (error) {
     errors.push(`moving ${f.ref.key}: ${(error as Error).message}`);

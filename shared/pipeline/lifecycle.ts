@@ -448,6 +448,8 @@ export interface RequestOutcome {
   readonly outcome: 'done' | 'rejected' | 'missing';
   readonly message: string;
   readonly movedTo?: string;
+  /** The roll of the change the request made (its `deferred` domains need a follow-up run). */
+  readonly roll?: RollReport;
 }
 
 /**
@@ -457,14 +459,18 @@ export interface RequestOutcome {
  * truststore), with a JSON report beside it.
  */
 export const handleRemovalRequests = async (
-  keys: readonly string[],
+  requests: readonly { readonly key: string; readonly version?: string }[],
   deps: PublishDeps,
 ): Promise<RequestOutcome[]> => {
   const out: RequestOutcome[] = [];
-  for (const key of keys) {
+  for (const { key, version } of requests) {
     let body: Uint8Array;
+    let read: string;
     try {
-      body = (await deps.store.get(key)).body;
+      // The version the event names is the request to carry out (a later version is another one).
+      const object = await deps.store.get(key, version ? { version } : {});
+      body = object.body;
+      read = object.version;
     } catch (error) {
       if (error instanceof NotFoundError || error instanceof InputError) {
         out.push({ key, outcome: 'missing', message: 'already handled' });
@@ -475,9 +481,11 @@ export const handleRemovalRequests = async (
     let outcome: RequestOutcome['outcome'];
     let message: string;
     let report: unknown;
+    let roll: RollReport | undefined;
     try {
       const request = parseRemovalRequest(JSON.parse(Buffer.from(body).toString('utf8')));
       const change = await removeCas(request, deps);
+      roll = change.roll;
       outcome = change.outcome === 'changed' ? 'done' : 'rejected';
       message = change.message;
       report = {
@@ -505,10 +513,11 @@ export const handleRemovalRequests = async (
       `${to}.report.json`,
       new Uint8Array(Buffer.from(`${JSON.stringify({ key, outcome, message, report }, null, 2)}\n`)),
     );
-    await deps.store.copy(key, to);
-    await deps.store.delete(key);
+    await deps.store.put(to, body, { contentType: 'application/json' });
+    // No version of a handled request stays in requests/ (a delete alone would keep it as noncurrent).
+    await deps.store.destroy(key, { upTo: read });
     deps.log.info('removal request handled', { key, outcome });
-    out.push({ key, outcome, message, movedTo: to });
+    out.push({ key, outcome, message, movedTo: to, ...(roll ? { roll } : {}) });
   }
   return out;
 };

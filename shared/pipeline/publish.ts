@@ -47,6 +47,8 @@ export const publishAndRoll = async (
         { ...deps, notifier: durableNotifier(deps.store, deps.notifier), config: deps.roll },
         { revision: latest.revision, ...(lastRollAt ? { lastUpdateAt: lastRollAt } : {}) },
       );
+      // Deferred domains are a follow-up run's; otherwise roll again if a newer version appeared.
+      if (roll.deferred.length > 0) break;
       if (latestPublished((await loadState(deps.store)).state)?.version === latest.version) break;
     }
   }

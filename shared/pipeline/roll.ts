@@ -13,6 +13,46 @@ export interface RollConfig {
   readonly minUpdateIntervalMs?: number;
   /** Attempts per update call when throttled. Default 6. */
   readonly maxAttempts?: number;
+  /**
+   * When the caller must be done (a Lambda invocation's end). A domain's roll starts only if its
+   * worst case (`rollWorstCaseMs`: the update, the wait, and a roll-back with its own wait) still
+   * ends before it; the domains left are reported `deferred`, for a follow-up run to roll.
+   * Default: none (local mode and the CLI wait as long as it takes).
+   */
+  readonly deadline?: Date;
+}
+
+const DEFAULTS = {
+  pollIntervalMs: 5_000,
+  updateTimeoutMs: 300_000,
+  minUpdateIntervalMs: 30_000,
+  maxAttempts: 6,
+} as const;
+
+/** The longest pause between two attempts of one update call (retry-after included). */
+const MAX_BACKOFF_MS = 60_000;
+
+const backoffMs = (attempt: number, retryAfterMs = 0): number =>
+  Math.min(MAX_BACKOFF_MS, Math.max(retryAfterMs, 2_000 * 2 ** (attempt - 1)));
+
+/**
+ * The longest one domain's roll can take once its update call is made, and which therefore must
+ * never be cut short: wait for AVAILABLE, then (new warnings) pace, retry and roll back, and wait
+ * for AVAILABLE again. A caller with a time limit starts a domain only with this much time left,
+ * and keeps a reserve of its own for API calls slower than usual (functions/lib/config.ts).
+ */
+export const rollWorstCaseMs = (config: Omit<RollConfig, 'domains'>): number => {
+  const poll = config.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
+  const wait = (config.updateTimeoutMs ?? DEFAULTS.updateTimeoutMs) + poll;
+  const attempts = config.maxAttempts ?? DEFAULTS.maxAttempts;
+  let retries = 0;
+  for (let attempt = 1; attempt < attempts; attempt++) retries += backoffMs(attempt);
+  return wait + (config.minUpdateIntervalMs ?? DEFAULTS.minUpdateIntervalMs) + retries + wait;
+};
+
+/** A domain roll that was not started because it might not end before the deadline. */
+class DeferredError extends Error {
+  override readonly name = 'DeferredError';
 }
 
 export interface RollDeps {
@@ -23,7 +63,7 @@ export interface RollDeps {
   readonly config: RollConfig;
 }
 
-export type RollOutcome = 'rolled' | 'unchanged' | 'rolled-back' | 'failed';
+export type RollOutcome = 'rolled' | 'unchanged' | 'rolled-back' | 'failed' | 'deferred';
 
 export interface DomainRoll {
   readonly domain: string;
@@ -39,6 +79,8 @@ export interface RollReport {
   readonly domains: readonly DomainRoll[];
   /** When the last update call was made (to be remembered for the next run's pacing). */
   readonly lastUpdateAt?: Date;
+  /** Domains not started before the deadline: a follow-up run rolls them (every run converges). */
+  readonly deferred: readonly string[];
   /** Notifications that could not be sent (the roll itself stands). */
   readonly notifyErrors: readonly string[];
 }
@@ -49,7 +91,8 @@ export interface RollReport {
  * (paced to one call per `minUpdateIntervalMs`, retried with backoff when throttled); wait for
  * AVAILABLE; compare truststore warnings with the previous version's; if new warnings appeared,
  * roll back to the previous version. Then one `truststore.rolled` notification, and one
- * `truststore.roll-failed` per domain rolled back or failed.
+ * `truststore.roll-failed` per domain rolled back or failed. With a `deadline`, a domain whose
+ * worst case no longer fits is not started, and neither are the ones after it (`deferred`).
  */
 export const rollDomains = async (
   version: string,
@@ -59,7 +102,12 @@ export const rollDomains = async (
   const pacer = new Pacer(deps, context.lastUpdateAt);
   const results: DomainRoll[] = [];
   for (const domain of deps.config.domains) {
-    results.push(await rollOne(domain, version, deps, pacer));
+    const deferred = results.at(-1)?.outcome === 'deferred';
+    results.push(
+      deferred
+        ? { domain, to: version, outcome: 'deferred', newWarnings: [] }
+        : await rollOne(domain, version, deps, pacer),
+    );
   }
   const notifyErrors: string[] = [];
   const send = async (n: ReturnType<typeof notification>) => {
@@ -108,7 +156,14 @@ export const rollDomains = async (
       ),
     );
   }
-  return { domains: results, ...(pacer.last ? { lastUpdateAt: pacer.last } : {}), notifyErrors };
+  const deferred = results.filter((r) => r.outcome === 'deferred').map((r) => r.domain);
+  if (deferred.length > 0) deps.log.info('domain rolls deferred to a follow-up run', { version, deferred });
+  return {
+    domains: results,
+    ...(pacer.last ? { lastUpdateAt: pacer.last } : {}),
+    deferred,
+    notifyErrors,
+  };
 };
 
 const rollOne = async (
@@ -117,17 +172,39 @@ const rollOne = async (
   deps: RollDeps,
   pacer: Pacer,
 ): Promise<DomainRoll> => {
+  // The last moment an update may be requested: its worst case must end before the deadline.
+  const startBy = deps.config.deadline && deps.config.deadline.getTime() - rollWorstCaseMs(deps.config);
+  const deferred = (error: unknown) =>
+    error instanceof DeferredError
+      ? ({ domain, to: version, outcome: 'deferred', newWarnings: [] } as const)
+      : undefined;
   let before: DomainState;
   try {
-    before = await waitAvailable(domain, deps);
+    before = await waitAvailable(domain, deps, startBy);
   } catch (error) {
-    return { domain, to: version, outcome: 'failed', newWarnings: [], error: (error as Error).message };
+    return (
+      deferred(error) ?? {
+        domain,
+        to: version,
+        outcome: 'failed',
+        newWarnings: [],
+        error: (error as Error).message,
+      }
+    );
   }
   const from = before.truststoreVersion;
   const base = { domain, to: version, ...(from === undefined ? {} : { from }) };
   if (from === version) return { ...base, outcome: 'unchanged', newWarnings: [] };
   try {
-    await pacer.update(domain, version);
+    await pacer.update(domain, version, startBy);
+  } catch (error) {
+    const later = deferred(error);
+    if (later) return later;
+    deps.log.error('truststore roll failed', { domain, to: version, error: (error as Error).message });
+    return { ...base, outcome: 'failed', newWarnings: [], error: (error as Error).message };
+  }
+  // From here on the roll is never cut short: its worst case was reserved before the update call.
+  try {
     const after = await waitAvailable(domain, deps);
     const newWarnings = after.warnings.filter((w) => !before.warnings.includes(w));
     if (newWarnings.length === 0) {
@@ -151,19 +228,25 @@ const rollOne = async (
   }
 };
 
-const waitAvailable = async (domain: string, deps: RollDeps): Promise<DomainState> => {
-  const interval = deps.config.pollIntervalMs ?? 5_000;
-  const deadline = deps.clock.now().getTime() + (deps.config.updateTimeoutMs ?? 300_000);
+/**
+ * Reads the domain until it is AVAILABLE. With `startBy`, gives up (deferred) rather than wait
+ * past the moment the roll must have started.
+ */
+const waitAvailable = async (domain: string, deps: RollDeps, startBy?: number): Promise<DomainState> => {
+  const interval = deps.config.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
+  const timeout = deps.config.updateTimeoutMs ?? DEFAULTS.updateTimeoutMs;
+  const deadline = deps.clock.now().getTime() + timeout;
   for (;;) {
     const state = await deps.gateway.describe(domain);
     if (state.status === 'AVAILABLE') return state;
     if (state.status !== 'UPDATING' && state.status !== 'PENDING') {
       throw new Error(`${domain} is ${state.status}, not AVAILABLE`);
     }
+    if (startBy !== undefined && deps.clock.now().getTime() + interval > startBy) {
+      throw new DeferredError(`no time left to wait for ${domain}`);
+    }
     if (deps.clock.now().getTime() + interval > deadline) {
-      throw new Error(
-        `${domain} still ${state.status} after ${Math.round((deps.config.updateTimeoutMs ?? 300_000) / 1000)} s`,
-      );
+      throw new Error(`${domain} still ${state.status} after ${Math.round(timeout / 1000)} s`);
     }
     await deps.clock.sleep(interval);
   }
@@ -176,14 +259,18 @@ class Pacer {
     public last: Date | undefined,
   ) {}
 
-  async update(domain: string, version: string): Promise<void> {
-    const minInterval = this.deps.config.minUpdateIntervalMs ?? 30_000;
-    const attempts = this.deps.config.maxAttempts ?? 6;
-    for (let attempt = 1; ; attempt++) {
-      if (this.last) {
-        const wait = this.last.getTime() + minInterval - this.deps.clock.now().getTime();
-        if (wait > 0) await this.deps.clock.sleep(wait);
+  /** With `startBy`, an attempt that could not be made by then is not made (DeferredError). */
+  async update(domain: string, version: string, startBy?: number): Promise<void> {
+    const minInterval = this.deps.config.minUpdateIntervalMs ?? DEFAULTS.minUpdateIntervalMs;
+    const attempts = this.deps.config.maxAttempts ?? DEFAULTS.maxAttempts;
+    const pause = async (ms: number) => {
+      if (startBy !== undefined && this.deps.clock.now().getTime() + ms > startBy) {
+        throw new DeferredError(`no time left to roll ${domain}`);
       }
+      if (ms > 0) await this.deps.clock.sleep(ms);
+    };
+    for (let attempt = 1; ; attempt++) {
+      await pause(this.last ? this.last.getTime() + minInterval - this.deps.clock.now().getTime() : 0);
       this.last = this.deps.clock.now();
       try {
         await this.deps.gateway.roll(domain, version);
@@ -191,12 +278,9 @@ class Pacer {
       } catch (error) {
         const retryable = error instanceof ThrottledError || error instanceof ConflictError;
         if (!retryable || attempt >= attempts) throw error;
-        const backoff = Math.max(
-          error instanceof ThrottledError ? (error.retryAfterMs ?? 0) : 0,
-          Math.min(60_000, 2_000 * 2 ** (attempt - 1)),
-        );
+        const backoff = backoffMs(attempt, error instanceof ThrottledError ? error.retryAfterMs : 0);
         this.deps.log.warn('domain update throttled, backing off', { domain, attempt, backoffMs: backoff });
-        await this.deps.clock.sleep(backoff);
+        await pause(backoff);
       }
     }
   }

@@ -50,6 +50,26 @@ export const contract = (name: string, make: () => ObjectStore) =>
       await expect(store.head('inbox-like/nothing')).rejects.toBeInstanceOf(NotFoundError);
     });
 
+    it('destroys a version and every older one (delete markers too), and keeps newer versions', async () => {
+      const store = make();
+      const key = 'inbox-like/acme/key.pem';
+      const v1 = await store.put(key, bytes('old secret'));
+      await store.delete(key);
+      const v2 = await store.put(key, bytes('judged'));
+      const v3 = await store.put(key, bytes('newer upload'));
+      await store.destroy(key, { upTo: v2.version });
+      expect(text((await store.get(key)).body)).toBe('newer upload');
+      await expect(store.get(key, { version: v1.version })).rejects.toBeInstanceOf(NotFoundError);
+      await expect(store.get(key, { version: v2.version })).rejects.toBeInstanceOf(NotFoundError);
+      // A version already destroyed names nothing: nothing else goes.
+      await store.destroy(key, { upTo: v2.version });
+      expect((await store.head(key)).version).toBe(v3.version);
+      await store.destroy(key);
+      await expect(store.get(key, { version: v3.version })).rejects.toBeInstanceOf(NotFoundError);
+      expect(await store.list('inbox-like/acme/')).toEqual([]);
+      await store.destroy('never/existed');
+    });
+
     it('accepts unicode and spaces in keys', async () => {
       const store = make();
       await store.put('inbox-like/Müller GmbH/CA bündel.pem', bytes('ü'));

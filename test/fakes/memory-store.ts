@@ -14,8 +14,10 @@ export class MemoryStore implements ObjectStore {
   readonly objects = new Map<string, Version[]>();
   private counter = 0;
   /** Called before each operation; tests use it to inject faults or interleavings. */
-  beforeOp: (op: 'get' | 'put' | 'delete' | 'list' | 'head' | 'copy', key: string) => void | Promise<void> =
-    () => {};
+  beforeOp: (
+    op: 'get' | 'put' | 'delete' | 'destroy' | 'list' | 'head' | 'copy',
+    key: string,
+  ) => void | Promise<void> = () => {};
 
   async get(key: string, opts: { version?: string } = {}): Promise<StoredObject> {
     await this.beforeOp('get', key);
@@ -46,10 +48,21 @@ export class MemoryStore implements ObjectStore {
     list.push({ version: `v${++this.counter}`, body: null, etag: '', metadata: {} });
   }
 
-  async head(key: string) {
+  async destroy(key: string, opts: { upTo?: string } = {}): Promise<void> {
+    await this.beforeOp('destroy', key);
+    const list = this.objects.get(key) ?? [];
+    const at = opts.upTo === undefined ? list.length - 1 : list.findIndex((v) => v.version === opts.upTo);
+    if (at < 0) return;
+    const kept = list.slice(at + 1);
+    if (kept.length > 0) this.objects.set(key, kept);
+    else this.objects.delete(key);
+  }
+
+  async head(key: string, opts: { version?: string } = {}) {
     await this.beforeOp('head', key);
-    const v = this.objects.get(key)?.at(-1);
-    if (!v?.body) throw new NotFoundError(`${key} not found`);
+    const versions = this.objects.get(key) ?? [];
+    const v = opts.version ? versions.find((x) => x.version === opts.version) : versions.at(-1);
+    if (!v?.body) throw new NotFoundError(`${key}${opts.version ? `@${opts.version}` : ''} not found`);
     return { key, size: v.body.length, etag: v.etag, version: v.version };
   }
 

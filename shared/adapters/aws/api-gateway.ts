@@ -21,7 +21,8 @@ export interface DomainApi {
 /**
  * The DomainGateway port over API Gateway custom domains, REST (`UpdateDomainName` with a patch
  * on /mutualTlsAuthentication/truststoreVersion) and HTTP APIs (apigatewayv2 `UpdateDomainName`
- * with `MutualTlsAuthentication`). It refuses to roll a domain whose truststore URI is not ours.
+ * with `MutualTlsAuthentication`). It refuses to roll a domain whose truststore URI is not ours,
+ * and a domain without mutual TLS: rolling it would switch mutual TLS on and refuse every client.
  */
 export class ApiGatewayDomains implements DomainGateway {
   private readonly kinds: ReadonlyMap<string, DomainKind>;
@@ -56,7 +57,13 @@ export class ApiGatewayDomains implements DomainGateway {
   async roll(domain: string, version: string): Promise<void> {
     const api = this.api(domain);
     const current = await this.describe(domain);
-    if (current.truststoreUri && current.truststoreUri !== this.truststoreUri) {
+    if (!current.truststoreUri) {
+      throw new InputError(
+        `${domain} has no mutual TLS configured: trustroll will not roll it, because that would turn mutual TLS on and refuse every client that sends no certificate. ` +
+          `Configure mutual TLS on the domain with the truststore ${this.truststoreUri}, or remove it from the configured domains.`,
+      );
+    }
+    if (current.truststoreUri !== this.truststoreUri) {
       throw new InputError(
         `${domain} uses the truststore ${current.truststoreUri}, not trustroll's ${this.truststoreUri}: ` +
           'trustroll will not roll it. Point the domain at the trustroll truststore, or remove it from the configured domains.',
@@ -92,7 +99,11 @@ const notBundled = (kind: DomainKind): Error =>
 export const apiGatewayDomains = (
   domains: readonly ManagedDomain[],
   truststoreUri: string,
-  clientConfig: { readonly region?: string; readonly endpoint?: string } = {},
+  clientConfig: {
+    readonly region?: string;
+    readonly endpoint?: string;
+    readonly requestHandler?: { readonly connectionTimeout?: number; readonly requestTimeout?: number };
+  } = {},
 ): ApiGatewayDomains => {
   const kinds = new Set(domains.map((d) => d.kind));
   const apis: Partial<Record<DomainKind, DomainApi>> = {};

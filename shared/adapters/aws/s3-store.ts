@@ -4,6 +4,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -75,9 +76,65 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async head(key: string) {
+  /**
+   * Deletes version `upTo` and every older version of the key by version id (a plain DeleteObject
+   * on a versioned bucket only adds a delete marker and keeps the bytes as a noncurrent version),
+   * then the delete markers older than it. S3 lists a key's versions newest first.
+   */
+  async destroy(key: string, opts: { upTo?: string } = {}): Promise<void> {
+    const full = this.k(key);
+    const versions: { id: string; at: number }[] = [];
+    const markers: { id: string; at: number }[] = [];
     try {
-      const out = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.k(key) }));
+      let keyMarker: string | undefined;
+      let versionMarker: string | undefined;
+      do {
+        const page = await this.s3.send(
+          new ListObjectVersionsCommand({
+            Bucket: this.bucket,
+            Prefix: full,
+            ...(keyMarker ? { KeyMarker: keyMarker } : {}),
+            ...(versionMarker ? { VersionIdMarker: versionMarker } : {}),
+          }),
+        );
+        // The prefix also matches longer keys.
+        for (const [list, into] of [
+          [page.Versions ?? [], versions],
+          [page.DeleteMarkers ?? [], markers],
+        ] as const) {
+          for (const v of list)
+            if (v.Key === full && v.VersionId)
+              into.push({ id: v.VersionId, at: v.LastModified?.getTime() ?? 0 });
+        }
+        keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+        versionMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
+      } while (keyMarker);
+    } catch (error) {
+      throw mapAwsError(error, `listing the versions of s3://${this.bucket}/${key}`);
+    }
+    const from = opts.upTo === undefined ? 0 : versions.findIndex((v) => v.id === opts.upTo);
+    if (from < 0) return;
+    const since = opts.upTo === undefined ? Number.POSITIVE_INFINITY : versions[from]!.at;
+    const doomed = [...versions.slice(from), ...markers.filter((m) => m.at < since)];
+    for (const { id } of doomed) {
+      try {
+        await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: full, VersionId: id }));
+      } catch (error) {
+        const mapped = mapAwsError(error, `destroying s3://${this.bucket}/${key} version ${id}`);
+        if (mapped.name !== 'NotFoundError') throw mapped;
+      }
+    }
+  }
+
+  async head(key: string, opts: { version?: string } = {}) {
+    try {
+      const out = await this.s3.send(
+        new HeadObjectCommand({
+          Bucket: this.bucket,
+          Key: this.k(key),
+          ...(opts.version ? { VersionId: opts.version } : {}),
+        }),
+      );
       return { key, size: out.ContentLength ?? 0, etag: out.ETag ?? '', version: out.VersionId ?? 'null' };
     } catch (error) {
       throw mapAwsError(error, `reading s3://${this.bucket}/${key}`);

@@ -96,8 +96,22 @@ export class VersionedFolderStore implements ObjectStore {
     });
   }
 
-  async head(key: string) {
-    const object = await this.get(key);
+  async destroy(key: string, opts: { upTo?: string } = {}): Promise<void> {
+    const dir = this.dir(key);
+    await this.locked(dir, async () => {
+      const all = await this.versions(dir);
+      const upTo = opts.upTo === undefined ? all.at(-1) : all.find((n) => name(n) === opts.upTo);
+      if (upTo === undefined) return;
+      // The meta file goes first: a version without it is not a version (see versions()).
+      for (const n of all.filter((v) => v <= upTo)) {
+        await rm(join(dir, `${name(n)}.meta.json`), { force: true });
+        await rm(join(dir, name(n)), { force: true });
+      }
+    });
+  }
+
+  async head(key: string, opts: { version?: string } = {}) {
+    const object = await this.get(key, opts);
     return { key, size: object.body.length, etag: object.etag, version: object.version };
   }
 
@@ -248,12 +262,23 @@ export class PlainFolderStore implements ObjectStore {
     }
   }
 
-  async head(key: string) {
+  /** A plain folder keeps one version: the file goes when it is still the version named. */
+  async destroy(key: string, opts: { upTo?: string } = {}): Promise<void> {
+    if (opts.upTo !== undefined) {
+      const current = await this.head(key).catch(() => undefined);
+      if (current?.version !== opts.upTo) return;
+    }
+    await this.delete(key);
+  }
+
+  async head(key: string, opts: { version?: string } = {}) {
     const path = this.path(key);
     try {
       const info = await stat(path);
-      if (!info.isFile()) throw new NotFoundError(`${key} not found`);
-      return { key, size: info.size, etag: '', version: `${Math.trunc(info.mtimeMs)}-${info.size}` };
+      const version = `${Math.trunc(info.mtimeMs)}-${info.size}`;
+      if (!info.isFile() || (opts.version !== undefined && opts.version !== version))
+        throw new NotFoundError(`${key}${opts.version ? ` version ${opts.version}` : ''} not found`);
+      return { key, size: info.size, etag: '', version };
     } catch (error) {
       if (error instanceof NotFoundError) throw error;
       throw new NotFoundError(`${key} not found`, { cause: error });
@@ -306,11 +331,14 @@ export class RoutingStore implements ObjectStore {
   delete(key: string) {
     return this.pick(key).delete(key);
   }
+  destroy(key: string, opts?: { upTo?: string }) {
+    return this.pick(key).destroy(key, opts);
+  }
   list(prefix: string) {
     return this.pick(prefix).list(prefix);
   }
-  head(key: string) {
-    return this.pick(key).head(key);
+  head(key: string, opts?: { version?: string }) {
+    return this.pick(key).head(key, opts);
   }
   async copy(from: string, to: string): Promise<void> {
     const source = this.pick(from);

@@ -1,10 +1,24 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, readConfig } from '../../../functions/lib/config.js';
-import { batchCorrelationId, decodeS3Key, parseRecord } from '../../../functions/lib/events.js';
+import {
+  ConfigError,
+  MAX_ROLL_WORST_CASE_MS,
+  readConfig,
+  rollSettings,
+} from '../../../functions/lib/config.js';
+import {
+  batchCorrelationId,
+  decodeS3Key,
+  keyForms,
+  parseRecord,
+  resolveObjectKey,
+} from '../../../functions/lib/events.js';
+import { rollWorstCaseMs } from '../../../shared/pipeline/roll.js';
+import { MemoryStore } from '../../fakes/memory-store.js';
 
 const base = {
   TRUSTROLL_BUCKET: 'b-bucket',
   TRUSTROLL_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:trustroll-alerts',
+  TRUSTROLL_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/trustroll-uploads.fifo',
 };
 
 describe('Lambda configuration', () => {
@@ -30,7 +44,25 @@ describe('Lambda configuration', () => {
       });
     expect(read).toThrow(ConfigError);
     expect(read).toThrow(
-      /TRUSTROLL_BUCKET is required; TRUSTROLL_TOPIC_ARN must be an SNS topic ARN; got "not-an-arn"; TRUSTROLL_DOMAINS: "api.example.com:SOAP" must end in :REST or :HTTP; TRUSTROLL_EXPIRING_DAYS must be a whole number/,
+      /TRUSTROLL_BUCKET is required; TRUSTROLL_TOPIC_ARN must be an SNS topic ARN; got "not-an-arn"; TRUSTROLL_DOMAINS: "api.example.com:SOAP" must end in :REST or :HTTP; TRUSTROLL_QUEUE_URL is required with TRUSTROLL_DOMAINS: .*; TRUSTROLL_EXPIRING_DAYS must be a whole number/,
+    );
+  });
+
+  it('keeps the default roll of one domain within what a fresh invocation can always finish', () => {
+    const config = readConfig({ ...base, TRUSTROLL_DOMAINS: 'api.example.com' });
+    // Two waits of 240 s + 5 s polls, 30 s pacing, 2+4+8+16+32 s of back-off: 582 s.
+    expect(rollWorstCaseMs(rollSettings(config))).toBe(582_000);
+    expect(rollWorstCaseMs(rollSettings(config))).toBeLessThanOrEqual(MAX_ROLL_WORST_CASE_MS);
+  });
+
+  it('refuses roll settings whose worst case could outlast a Lambda invocation, naming the settings', () => {
+    const read = () =>
+      readConfig({ ...base, TRUSTROLL_DOMAINS: 'api.example.com', TRUSTROLL_UPDATE_TIMEOUT_MS: '400000' });
+    expect(read).toThrow(
+      /one domain's roll could take 902 s with these TRUSTROLL_UPDATE_TIMEOUT_MS.*within 600 s/,
+    );
+    expect(() => readConfig({ ...base, TRUSTROLL_QUEUE_URL: 'https://example.com/queue' })).toThrow(
+      /TRUSTROLL_QUEUE_URL must be the URL of the FIFO ingest queue/,
     );
   });
 });
@@ -57,6 +89,39 @@ describe('S3 event keys', () => {
     expect(decodeS3Key('inbox/M%C3%BCller+GmbH/ca+b%C3%BCndel.pem')).toBe('inbox/Müller GmbH/ca bündel.pem');
     expect(decodeS3Key('inbox/acme/a%2Bb.pem')).toBe('inbox/acme/a+b.pem');
   });
+
+  it('stand for the key as sent or its decoded form, as sent first; invalid encoding leaves one', () => {
+    expect(keyForms('inbox/acme/a b+c%d:e.pem')).toEqual(['inbox/acme/a b+c%d:e.pem']);
+    expect(keyForms('inbox/acme/a+b%2Bc.pem')).toEqual(['inbox/acme/a+b%2Bc.pem', 'inbox/acme/a b+c.pem']);
+    expect(keyForms('inbox/acme/plain.pem')).toEqual(['inbox/acme/plain.pem']);
+  });
+
+  it('resolve to the form whose version the event names, whichever form the event used', async () => {
+    const store = new MemoryStore();
+    const raw = await store.put('inbox/acme/a+b%2Bc.pem', new Uint8Array([1]));
+    const decoded = await store.put('inbox/acme/a b+c.pem', new Uint8Array([2]));
+    const forms = keyForms('inbox/acme/a+b%2Bc.pem');
+    expect(await resolveObjectKey(forms, raw.version, store)).toBe('inbox/acme/a+b%2Bc.pem');
+    expect(await resolveObjectKey(forms, decoded.version, store)).toBe('inbox/acme/a b+c.pem');
+    // A version already handled (destroyed) names nothing: the key as sent, where ingest finds nothing.
+    expect(await resolveObjectKey(forms, 'v999', store)).toBe('inbox/acme/a+b%2Bc.pem');
+  });
+});
+
+describe('roll requests in the ingest queue', () => {
+  it('are told apart from S3 events and carry who asked', () => {
+    const body = JSON.stringify({
+      source: 'trustroll',
+      'detail-type': 'Roll Requested',
+      detail: { domains: ['api.example.com'], from: 'expiry-scan' },
+    });
+    expect(parseRecord({ messageId: 'm1', body } as never, 'b-bucket')).toEqual({
+      ok: true,
+      kind: 'roll',
+      messageId: 'm1',
+      from: 'expiry-scan',
+    });
+  });
 });
 
 describe('correlation id of an ingest batch', () => {
@@ -78,7 +143,7 @@ describe('correlation id of an ingest batch', () => {
     );
 
   it('is the S3 request ids of the records, each once, in batch order', () => {
-    expect(record('m1', 'R1')).toMatchObject({ ok: true, s3RequestId: 'R1' });
+    expect(record('m1', 'R1')).toMatchObject({ ok: true, kind: 'object', s3RequestId: 'R1' });
     expect(batchCorrelationId([record('m1', 'R2'), record('m2', 'R1'), record('m3', 'R2')])).toBe('R2,R1');
   });
 

@@ -128,7 +128,7 @@ describe('ingestUploads', () => {
   it('recognises an upload already processed whose move did not happen (crash after commit)', async () => {
     const ref = await drop('inbox/acme/bundle.pem', pemOf(acme.root, acme.intermediate));
     store.beforeOp = (op, key) => {
-      if (op === 'delete' && key === ref.key) throw new Error('crash');
+      if (op === 'destroy' && key === ref.key) throw new Error('crash');
     };
     const first = await ingestUploads([ref], deps);
     expect(first.errors.join()).toMatch(/moving inbox\/acme\/bundle\.pem/);
@@ -220,7 +220,7 @@ describe('ingestUploads', () => {
     expect(store.keys(KEYS.truststore)).toEqual([]);
   });
 
-  it('deletes a private-key upload, copies it nowhere and alerts without key material', async () => {
+  it('destroys a private-key upload (no version left), copies it nowhere and alerts without key material', async () => {
     const key = privateKeyPem(acme.client);
     const ref = await drop('inbox/acme/oops.pem', `${acme.client.pem}${key}`);
     const report = await ingestUploads([ref], deps);
@@ -230,8 +230,9 @@ describe('ingestUploads', () => {
     expect(store.keys('rejected/')).toEqual(['rejected/acme/oops.pem.report.json']);
     const secret = key.split('\n')[1]!;
     const stillStored = store.allBytes().toString('latin1');
-    // The only copy is the version the test itself wrote to the inbox, now behind a delete marker.
-    expect(stillStored.split(secret).length - 1).toBe(1);
+    // Not even a noncurrent version of the inbox object is left.
+    expect(stillStored).not.toContain(secret);
+    expect(store.objects.has('inbox/acme/oops.pem')).toBe(false);
     expect(store.text('rejected/acme/oops.pem.report.json')).not.toContain(secret);
     expect(notifier.sent).toHaveLength(1);
     expect(notifier.sent[0]).toMatchObject({

@@ -160,7 +160,12 @@ describe('removal requests dropped into requests/', () => {
       toBytes(JSON.stringify({ subject: 'CN=Nobody', reason: 'x', requestedBy: 'y' })),
     );
     const outcomes = await handleRemovalRequests(
-      ['requests/offboard-beta.json', 'requests/broken.json', 'requests/nothing.json', 'requests/gone.json'],
+      [
+        'requests/offboard-beta.json',
+        'requests/broken.json',
+        'requests/nothing.json',
+        'requests/gone.json',
+      ].map((key) => ({ key })),
       deps,
     );
     expect(outcomes.map((o) => [o.key, o.outcome])).toEqual([

@@ -107,6 +107,24 @@ describe('ApiGatewayDomains', () => {
     expect(rest.commandCalls(UpdateDomainNameCommand)).toHaveLength(0);
   });
 
+  it('refuses to roll a REST or HTTP API domain that has no mutual TLS, with no update call', async () => {
+    rest.on(GetDomainNameCommand).resolves({ domainName: 'api.example.com', domainNameStatus: 'AVAILABLE' });
+    http.on(GetHttpDomain).resolves({
+      DomainName: 'http.example.com',
+      DomainNameConfigurations: [{ DomainNameStatus: 'AVAILABLE' }],
+    });
+    for (const domain of ['api.example.com', 'http.example.com']) {
+      await expect(gateway().roll(domain, 'v2')).rejects.toThrow(InputError);
+      await expect(gateway().roll(domain, 'v2')).rejects.toThrow(
+        new RegExp(
+          `${domain.replace(/\./g, '\\.')} has no mutual TLS configured: .*would turn mutual TLS on`,
+        ),
+      );
+    }
+    expect(rest.commandCalls(UpdateDomainNameCommand)).toHaveLength(0);
+    expect(http.commandCalls(UpdateHttpDomain)).toHaveLength(0);
+  });
+
   it('maps TooManyRequestsException to ThrottledError', async () => {
     rest.on(GetDomainNameCommand).resolves(restDomain('AVAILABLE', 'v1') as never);
     rest
