@@ -1,16 +1,20 @@
 import { bundledApis, type ManagedDomain } from '../../shared/adapters/aws/api-gateway.js';
 import { DOMAIN_KINDS, parseDomainSpec } from '../../shared/adapters/aws/domains.js';
+import { rollWorstCaseMs } from '../../shared/pipeline/roll.js';
 
 /** Lambda configuration, from environment variables, validated once at cold start. */
 export interface FunctionConfig {
   readonly bucket: string;
   readonly topicArn: string;
+  /** The ingest queue: rolls that did not fit into an invocation continue from a message there. */
+  readonly queueUrl?: string;
   readonly domains: readonly ManagedDomain[];
   readonly expiringDays: number;
   readonly maxUploadBytes: number;
   readonly minUpdateIntervalMs: number;
   readonly pollIntervalMs: number;
   readonly updateTimeoutMs: number;
+  readonly updateAttempts: number;
   readonly expiryThresholds: readonly number[];
   readonly pruneExpired: boolean;
   readonly pendingWindowMs: number;
@@ -25,8 +29,11 @@ export class ConfigError extends Error {
  * TRUSTROLL_BUCKET, TRUSTROLL_TOPIC_ARN (required); TRUSTROLL_DOMAINS (`name[:REST|HTTP],…`,
  * default none); TRUSTROLL_EXPIRING_DAYS (30); TRUSTROLL_MAX_UPLOAD_BYTES (2097152);
  * TRUSTROLL_MIN_UPDATE_INTERVAL_MS (30000); TRUSTROLL_POLL_INTERVAL_MS (5000);
- * TRUSTROLL_UPDATE_TIMEOUT_MS (240000); TRUSTROLL_EXPIRY_THRESHOLDS (`60,30,14,7,3,1`);
- * TRUSTROLL_PRUNE_EXPIRED (`false`); TRUSTROLL_PENDING_WINDOW_HOURS (24).
+ * TRUSTROLL_UPDATE_TIMEOUT_MS (240000); TRUSTROLL_UPDATE_ATTEMPTS (6);
+ * TRUSTROLL_EXPIRY_THRESHOLDS (`60,30,14,7,3,1`); TRUSTROLL_PRUNE_EXPIRED (`false`);
+ * TRUSTROLL_PENDING_WINDOW_HOURS (24); TRUSTROLL_QUEUE_URL (required with domains).
+ * The roll settings must keep one domain's worst case (`rollWorstCaseMs`) within
+ * MAX_ROLL_WORST_CASE_MS, so that a fresh invocation always has time to roll a domain.
  */
 export const readConfig = (env: NodeJS.ProcessEnv): FunctionConfig => {
   const problems: string[] = [];
@@ -49,6 +56,10 @@ export const readConfig = (env: NodeJS.ProcessEnv): FunctionConfig => {
   const topicArn = required('TRUSTROLL_TOPIC_ARN');
   if (topicArn && !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/.test(topicArn)) {
     problems.push(`TRUSTROLL_TOPIC_ARN must be an SNS topic ARN; got "${topicArn}"`);
+  }
+  const queueUrl = env.TRUSTROLL_QUEUE_URL?.trim();
+  if (queueUrl && !/^https?:\/\/\S+\.fifo$/.test(queueUrl)) {
+    problems.push(`TRUSTROLL_QUEUE_URL must be the URL of the FIFO ingest queue; got "${queueUrl}"`);
   }
   const domains: ManagedDomain[] = [];
   for (const item of (env.TRUSTROLL_DOMAINS ?? '')
@@ -79,24 +90,44 @@ export const readConfig = (env: NodeJS.ProcessEnv): FunctionConfig => {
   const prune = (env.TRUSTROLL_PRUNE_EXPIRED ?? 'false').trim().toLowerCase();
   if (prune !== 'true' && prune !== 'false')
     problems.push(`TRUSTROLL_PRUNE_EXPIRED must be true or false; got "${prune}"`);
+  if (domains.length > 0 && !queueUrl) {
+    problems.push(
+      'TRUSTROLL_QUEUE_URL is required with TRUSTROLL_DOMAINS: rolls that do not fit into one invocation continue from a message on that queue',
+    );
+  }
   const config: FunctionConfig = {
     bucket,
     topicArn,
+    ...(queueUrl ? { queueUrl } : {}),
     domains,
     expiringDays: number('TRUSTROLL_EXPIRING_DAYS', 30, 0),
     maxUploadBytes: number('TRUSTROLL_MAX_UPLOAD_BYTES', 2 * 1024 * 1024, 1024),
     minUpdateIntervalMs: number('TRUSTROLL_MIN_UPDATE_INTERVAL_MS', 30_000, 0),
     pollIntervalMs: number('TRUSTROLL_POLL_INTERVAL_MS', 5_000, 0),
     updateTimeoutMs: number('TRUSTROLL_UPDATE_TIMEOUT_MS', 240_000, 1_000),
+    updateAttempts: number('TRUSTROLL_UPDATE_ATTEMPTS', 6, 1),
     expiryThresholds,
     pruneExpired: prune === 'true',
     pendingWindowMs: number('TRUSTROLL_PENDING_WINDOW_HOURS', 24, 0) * 3_600_000,
   };
+  const worstCase = rollWorstCaseMs(rollSettings(config));
+  if (worstCase > MAX_ROLL_WORST_CASE_MS) {
+    problems.push(
+      `one domain's roll could take ${Math.ceil(worstCase / 1000)} s with these TRUSTROLL_UPDATE_TIMEOUT_MS, TRUSTROLL_POLL_INTERVAL_MS, TRUSTROLL_MIN_UPDATE_INTERVAL_MS and TRUSTROLL_UPDATE_ATTEMPTS; ` +
+        `keep it within ${MAX_ROLL_WORST_CASE_MS / 1000} s so that it always fits into one Lambda invocation (at most 900 s)`,
+    );
+  }
   if (problems.length > 0) {
     throw new ConfigError(`trustroll is misconfigured: ${problems.join('; ')}.`);
   }
   return config;
 };
+
+/**
+ * The longest one domain's roll may take (rollWorstCaseMs). Lambda stops an invocation at 900 s;
+ * this leaves a fresh invocation 300 s for its batch and the waits before the first update call.
+ */
+export const MAX_ROLL_WORST_CASE_MS = 600_000;
 
 /** How the configured domains are rolled (the use-cases' roll settings). */
 export const rollSettings = (config: FunctionConfig) => ({
@@ -104,4 +135,13 @@ export const rollSettings = (config: FunctionConfig) => ({
   minUpdateIntervalMs: config.minUpdateIntervalMs,
   pollIntervalMs: config.pollIntervalMs,
   updateTimeoutMs: config.updateTimeoutMs,
+  maxAttempts: config.updateAttempts,
 });
+
+/**
+ * When a handler must be done with its rolls: the invocation's end, less a twentieth of its
+ * remaining time (45 s of a fresh 15-minute invocation) for the moves, alerts and the follow-up
+ * request that come after the roll, and for API calls slower than usual.
+ */
+export const invocationDeadline = (remainingMs: number, now: Date): Date =>
+  new Date(now.getTime() + remainingMs - remainingMs / 20);

@@ -43,6 +43,7 @@ const importWith = (file: string, domains: string) =>
       AWS_REGION: 'eu-west-1',
       TRUSTROLL_BUCKET: 'trustroll-bucket',
       TRUSTROLL_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:alerts',
+      TRUSTROLL_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/trustroll-uploads.fifo',
       TRUSTROLL_DOMAINS: domains,
     },
   });
