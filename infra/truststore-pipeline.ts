@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -10,6 +10,7 @@ import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -20,6 +21,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { MESSAGE_GROUP } from '../shared/adapters/aws/roll-requests.js';
 import { lambdaBundling } from './lambda-bundling.js';
 
 /** A custom domain whose truststore trustroll keeps current. */
@@ -82,6 +84,12 @@ const entry = (name: string) => join(here, '..', 'functions', name, 'handler.ts'
 export const TRUSTSTORE_KEY = 'truststore/truststore.pem';
 
 /**
+ * The ingest function's timeout: Lambda's maximum. Its rolls are bounded by the invocation's
+ * deadline (a domain starts only with its worst case ahead), and the rest continue in a follow-up.
+ */
+const INGEST_TIMEOUT = Duration.minutes(15);
+
+/**
  * trustroll on AWS: a versioned inbox/truststore bucket, S3 → EventBridge → SQS FIFO → ingest
  * Lambda, a daily expiry scan, an encrypted SNS topic with e-mail subscriptions, alarms, and
  * least-privilege roles. Optionally the mTLS custom domain itself.
@@ -94,19 +102,32 @@ export class TruststorePipeline extends Construct {
   readonly topic: sns.Topic;
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
+  /** Failed scheduled scans: the Scheduler's dead-letter queue and the function's on-failure destination. */
+  readonly scanFailures: sqs.Queue;
   readonly ingestFunction: nodejs.NodejsFunction;
   readonly scanFunction: nodejs.NodejsFunction;
   readonly domainName?: apigateway.DomainName;
 
   constructor(scope: Construct, id: string, props: TruststorePipelineProps = {}) {
     super(scope, id);
+    // Access logs are delivered through a bucket policy (logging.s3.amazonaws.com, this bucket
+    // and account only), not the LogDeliveryWrite ACL, which fails where ACLs are disabled.
+    this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
     const stack = Stack.of(this);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const domains = props.domains ?? [];
+    // A domain the construct creates is rolled like any configured one.
+    const domains: readonly ManagedDomainProps[] = [
+      ...(props.domains ?? []),
+      ...(props.customDomain &&
+      !(props.domains ?? []).some((d) => d.name === props.customDomain!.domainName.toLowerCase())
+        ? [{ name: props.customDomain.domainName.toLowerCase(), type: 'REST' as const }]
+        : []),
+    ];
     const retention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
 
     const accessLogs = new s3.Bucket(this, 'AccessLogs', {
       encryption: s3.BucketEncryption.S3_MANAGED,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       removalPolicy,
@@ -137,13 +158,42 @@ export class TruststorePipeline extends Construct {
       description: 'trustroll alerts topic',
       removalPolicy,
     });
-    // CloudWatch alarms publish to the encrypted topic.
-    key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
     this.topic = new sns.Topic(this, 'Alerts', {
       masterKey: key,
       enforceSSL: true,
       displayName: 'trustroll',
     });
+    // The alarms of this account publish to the encrypted topic: the topic policy enforceSSL makes
+    // holds only a Deny, so the service needs an Allow there, and the key's data keys besides.
+    const alarmsOfThisAccount = {
+      StringEquals: { 'aws:SourceAccount': stack.account },
+      ArnLike: {
+        'aws:SourceArn': stack.formatArn({
+          service: 'cloudwatch',
+          resource: 'alarm',
+          resourceName: '*',
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      },
+    };
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsOfThisAccount',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: alarmsOfThisAccount,
+      }),
+    );
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsOfThisAccount',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: alarmsOfThisAccount,
+      }),
+    );
     for (const email of props.alertEmails ?? [])
       this.topic.addSubscription(new subscriptions.EmailSubscription(email));
     for (const p of props.partnerSubscriptions ?? []) {
@@ -165,8 +215,8 @@ export class TruststorePipeline extends Construct {
       contentBasedDeduplication: true,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      // Longer than the ingest function may run (rolls wait for AVAILABLE, paced 30 s apart).
-      visibilityTimeout: Duration.minutes(16),
+      // Six times the function timeout, as AWS recommends for an SQS event source.
+      visibilityTimeout: Duration.seconds(INGEST_TIMEOUT.toSeconds() * 6),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
     });
     new events.Rule(this, 'UploadCreated', {
@@ -181,12 +231,18 @@ export class TruststorePipeline extends Construct {
         },
       },
       // One message group: truststore changes are serialised and batched.
-      targets: [new eventTargets.SqsQueue(this.queue, { messageGroupId: 'truststore' })],
+      targets: [new eventTargets.SqsQueue(this.queue, { messageGroupId: MESSAGE_GROUP })],
+    });
+    this.scanFailures = new sqs.Queue(this, 'ScanFailures', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
     });
 
     const environment = {
       TRUSTROLL_BUCKET: this.bucket.bucketName,
       TRUSTROLL_TOPIC_ARN: this.topic.topicArn,
+      TRUSTROLL_QUEUE_URL: this.queue.queueUrl,
       TRUSTROLL_DOMAINS: domains.map((d) => `${d.name}:${d.type ?? 'REST'}`).join(','),
       TRUSTROLL_EXPIRING_DAYS: String(props.expiringDays ?? 30),
       TRUSTROLL_EXPIRY_THRESHOLDS: (props.expiryThresholdsDays ?? [60, 30, 14, 7, 3, 1]).join(','),
@@ -224,47 +280,83 @@ export class TruststorePipeline extends Construct {
       });
     };
 
-    this.ingestFunction = fn('ingest', 'Ingest', Duration.minutes(15));
+    this.ingestFunction = fn('ingest', 'Ingest', INGEST_TIMEOUT);
     this.ingestFunction.addEventSource(
       new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true }),
     );
     this.scanFunction = fn('expiry-scan', 'ExpiryScan', Duration.minutes(5));
+    // The Scheduler invokes the scan asynchronously: its failures land here after two retries.
+    this.scanFunction.configureAsyncInvoke({
+      onFailure: new SqsDestination(this.scanFailures),
+      retryAttempts: 2,
+    });
 
     const objects = (...prefixes: string[]) => prefixes.map((p) => this.bucket.arnForObjects(`${p}*`));
     const domainArns = domains.map((d) =>
       stack.formatArn({ service: 'apigateway', account: '', resource: '/domainnames', resourceName: d.name }),
     );
-    const allow = (role: iam.IGrantable, actions: string[], resources: string[]) =>
-      role.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources }));
+    const allow = (
+      role: iam.IGrantable,
+      actions: string[],
+      resources: string[],
+      conditions?: Record<string, Record<string, unknown>>,
+    ) =>
+      role.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions, resources, ...(conditions ? { conditions } : {}) }),
+      );
+    const truststoreUri = `s3://${this.bucket.bucketName}/${TRUSTSTORE_KEY}`;
+    /**
+     * Reading and rolling the configured domains. UpdateDomainName on an mTLS domain is also
+     * authorized as AddCertificateToDomain / RemoveCertificateFromDomain (Service Authorization
+     * Reference); those are limited to domains serving our truststore, and to requests that
+     * name no other (the REST patch names only a version; the HTTP API update names the URI too).
+     */
+    const rollDomains = (fn: lambda.IFunction, update: boolean) => {
+      if (domainArns.length === 0) return;
+      allow(fn, update ? ['apigateway:GET', 'apigateway:PATCH'] : ['apigateway:GET'], domainArns);
+      if (!update) return;
+      allow(fn, ['apigateway:AddCertificateToDomain', 'apigateway:RemoveCertificateFromDomain'], domainArns, {
+        StringEqualsIfExists: {
+          'apigateway:Resource/MtlsTrustStoreUri': truststoreUri,
+          'apigateway:Request/MtlsTrustStoreUri': truststoreUri,
+        },
+      });
+    };
+    // A read that may find nothing needs ListBucket: without it S3 answers 403, not 404.
+    const mayFindNothing = (fn: lambda.IFunction) => allow(fn, ['s3:ListBucket'], [this.bucket.bucketArn]);
 
     // Ingest: reads uploads, removal requests, state and truststore; writes state, truststore,
-    // archive, rejected; removes handled uploads and requests.
+    // archive, rejected; destroys handled uploads and requests (every version), and asks itself
+    // for follow-up rolls through its queue.
     allow(
       this.ingestFunction,
       ['s3:GetObject', 's3:GetObjectVersion'],
       objects('inbox/', 'requests/', 'state/', 'truststore/'),
     );
+    mayFindNothing(this.ingestFunction);
     allow(this.ingestFunction, ['s3:PutObject'], objects('state/', 'truststore/', 'archive/', 'rejected/'));
-    allow(this.ingestFunction, ['s3:DeleteObject'], objects('inbox/', 'requests/'));
-    if (domainArns.length > 0) allow(this.ingestFunction, ['apigateway:GET', 'apigateway:PATCH'], domainArns);
+    allow(this.ingestFunction, ['s3:ListBucketVersions'], [this.bucket.bucketArn], {
+      StringLike: { 's3:prefix': ['inbox/*', 'requests/*'] },
+    });
+    allow(this.ingestFunction, ['s3:DeleteObjectVersion'], objects('inbox/', 'requests/'));
+    rollDomains(this.ingestFunction, true);
+    if (domainArns.length > 0) allow(this.ingestFunction, ['sqs:SendMessage'], [this.queue.queueArn]);
     allow(this.ingestFunction, ['sns:Publish'], [this.topic.topicArn]);
     allow(this.ingestFunction, ['kms:GenerateDataKey', 'kms:Decrypt'], [key.keyArn]);
 
-    // Scan: reads the state, remembers alerted thresholds in it; prunes (truststore + roll) only when enabled.
+    // Scan: reads the state, remembers alerted thresholds in it; prunes (truststore + roll) only
+    // when enabled, handing the rolls that do not fit into its run to the ingest queue.
     allow(this.scanFunction, ['s3:GetObject', 's3:GetObjectVersion'], objects('state/', 'truststore/'));
+    mayFindNothing(this.scanFunction);
     allow(
       this.scanFunction,
       ['s3:PutObject'],
       props.pruneExpired ? objects('state/', 'truststore/') : objects('state/'),
     );
     // The scan reads the domains to report drift; it may update them only when it prunes.
-    if (domainArns.length > 0) {
-      allow(
-        this.scanFunction,
-        props.pruneExpired ? ['apigateway:GET', 'apigateway:PATCH'] : ['apigateway:GET'],
-        domainArns,
-      );
-    }
+    rollDomains(this.scanFunction, props.pruneExpired === true);
+    if (props.pruneExpired && domainArns.length > 0)
+      allow(this.scanFunction, ['sqs:SendMessage'], [this.queue.queueArn]);
     allow(this.scanFunction, ['sns:Publish'], [this.topic.topicArn]);
     allow(this.scanFunction, ['kms:GenerateDataKey', 'kms:Decrypt'], [key.keyArn]);
 
@@ -273,6 +365,8 @@ export class TruststorePipeline extends Construct {
       schedule: props.scanSchedule ?? scheduler.ScheduleExpression.cron({ minute: '0', hour: '6' }),
       // The context attributes become the scan's correlation id and log details (functions/lib/events.ts).
       target: new schedulerTargets.LambdaInvoke(this.scanFunction, {
+        deadLetterQueue: this.scanFailures,
+        retryAttempts: 2,
         input: scheduler.ScheduleTargetInput.fromObject({
           'execution-id': scheduler.ContextAttribute.executionId,
           'scheduled-time': scheduler.ContextAttribute.scheduledTime,
@@ -294,6 +388,11 @@ export class TruststorePipeline extends Construct {
       'DeadLettersAlarm',
       this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
       'Uploads could not be processed and wait in the dead-letter queue',
+    );
+    alarm(
+      'ScanFailuresAlarm',
+      this.scanFailures.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      'A scheduled expiry scan failed after its retries (see the ScanFailures queue)',
     );
     for (const [id, f] of [
       ['Ingest', this.ingestFunction],
@@ -357,6 +456,10 @@ export class TruststorePipeline extends Construct {
     Validations.of(this.deadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason: 'This queue is the dead-letter queue itself.',
+    });
+    Validations.of(this.scanFailures).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the failure destination of the scheduled scan.',
     });
     const bucketArn = `<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>`;
     for (const f of [this.ingestFunction, this.scanFunction]) {

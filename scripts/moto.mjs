@@ -1,4 +1,5 @@
-// The AWS emulator for tests: moto in server mode, from a project-local Python venv.
+// The AWS emulator for tests: moto in server mode, from a project-local Python venv, with
+// cfn-lint beside it (.ci/run lints the synthesized templates with it).
 // `node scripts/moto.mjs install` creates the venv if missing (.ci/run calls it);
 // startMoto() is used by the vitest global setup to run it on a free 127.0.0.1 port.
 import { execFileSync, spawn } from 'node:child_process';
@@ -7,17 +8,25 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
 export const MOTO_VERSION = '5.2.5';
+export const CFN_LINT_VERSION = '1.58.0';
 const venv = resolve('.venv');
 const server = join(venv, 'bin', 'moto_server');
+const cfnLint = join(venv, 'bin', 'cfn-lint');
 
 export const ensureMoto = () => {
-  if (existsSync(server)) return server;
+  if (existsSync(server) && existsSync(cfnLint)) return server;
   const python = process.env.PYTHON ?? 'python3';
   process.stderr.write(`installing moto[server]==${MOTO_VERSION} into ${venv} (once)…\n`);
-  execFileSync(python, ['-m', 'venv', venv], { stdio: 'inherit' });
+  if (!existsSync(join(venv, 'bin', 'pip'))) execFileSync(python, ['-m', 'venv', venv], { stdio: 'inherit' });
   execFileSync(
     join(venv, 'bin', 'pip'),
-    ['install', '--quiet', '--disable-pip-version-check', `moto[server]==${MOTO_VERSION}`],
+    [
+      'install',
+      '--quiet',
+      '--disable-pip-version-check',
+      `moto[server]==${MOTO_VERSION}`,
+      `cfn-lint==${CFN_LINT_VERSION}`,
+    ],
     {
       stdio: 'inherit',
     },
