@@ -108,12 +108,17 @@ describe('TruststorePipeline resources', () => {
       FifoQueue: true,
       ContentBasedDeduplication: true,
       SqsManagedSseEnabled: true,
-      VisibilityTimeout: 960,
+      // Six times the 900 s function timeout, as AWS recommends.
+      VisibilityTimeout: 5400,
       RedrivePolicy: { maxReceiveCount: 5, deadLetterTargetArn: Match.anyValue() },
     });
     expect(Object.keys(t.findResources('AWS::SQS::Queue', { Properties: { FifoQueue: true } }))).toHaveLength(
       2,
     );
+    const queueUrl = { Ref: stack.getLogicalId(stack.pipeline.queue.node.defaultChild as never) };
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ TRUSTROLL_QUEUE_URL: queueUrl }) },
+    });
   });
 
   it('runs both functions on nodejs22.x, ARM64, with log retention and the construct environment', () => {
@@ -172,11 +177,12 @@ describe('TruststorePipeline resources', () => {
     t.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
   });
 
-  it('alarms on dead letters, function errors and throttles, to the topic', () => {
+  it('alarms on dead letters, failed scans, function errors and throttles, to the topic', () => {
     const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')) as {
       Properties: { MetricName: string; AlarmActions: unknown[] };
     }[];
     expect(alarms.map((a) => a.Properties.MetricName).sort()).toEqual([
+      'ApproximateNumberOfMessagesVisible',
       'ApproximateNumberOfMessagesVisible',
       'Errors',
       'Errors',
@@ -187,6 +193,36 @@ describe('TruststorePipeline resources', () => {
       expect(a.Properties.AlarmActions).toEqual([
         { Ref: stack.getLogicalId(stack.pipeline.topic.node.defaultChild as never) },
       ]);
+  });
+
+  it('sends a failed scheduled scan to a queue, from the Scheduler and from the function', () => {
+    const failures = {
+      'Fn::GetAtt': [stack.getLogicalId(stack.pipeline.scanFailures.node.defaultChild as never), 'Arn'],
+    };
+    t.hasResourceProperties('AWS::Scheduler::Schedule', {
+      Target: Match.objectLike({ DeadLetterConfig: { Arn: failures }, RetryPolicy: Match.objectLike({}) }),
+    });
+    t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: stack.getLogicalId(stack.pipeline.scanFunction.node.defaultChild as never) },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: failures } },
+    });
+  });
+
+  it('delivers access logs through a bucket policy, not the LogDeliveryWrite ACL', () => {
+    expect(JSON.stringify(t.toJSON())).not.toContain('LogDeliveryWrite');
+    t.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'logging.s3.amazonaws.com' },
+            Action: 's3:PutObject',
+            Condition: Match.objectLike({ ArnLike: { 'aws:SourceArn': bucketRef() } }),
+          }),
+        ]),
+      },
+    });
   });
 });
 
@@ -208,9 +244,18 @@ describe('least privilege', () => {
     expect(byAction(['s3:PutObject'])).toEqual([
       [objects('state'), objects('truststore'), objects('archive'), objects('rejected')],
     ]);
-    expect(byAction(['s3:DeleteObject'])).toEqual([[objects('inbox'), objects('requests')]]);
+    expect(byAction(['s3:DeleteObjectVersion'])).toEqual([[objects('inbox'), objects('requests')]]);
+    expect(byAction(['s3:ListBucket'])).toEqual([bucketRef()]);
+    expect(byAction(['s3:ListBucketVersions'])).toEqual([bucketRef()]);
+    expect(simplified.some((s) => s.actions.includes('s3:DeleteObject'))).toBe(false);
     expect(byAction(['apigateway:GET', 'apigateway:PATCH'])).toEqual([
       [domainArn('api.example.com'), domainArn('mtls.example.com')],
+    ]);
+    expect(byAction(['apigateway:AddCertificateToDomain', 'apigateway:RemoveCertificateFromDomain'])).toEqual(
+      [[domainArn('api.example.com'), domainArn('mtls.example.com')]],
+    );
+    expect(byAction(['sqs:SendMessage'])).toEqual([
+      { 'Fn::GetAtt': [stack.getLogicalId(stack.pipeline.queue.node.defaultChild as never), 'Arn'] },
     ]);
     expect(byAction(['sns:Publish'])).toEqual([
       { Ref: stack.getLogicalId(stack.pipeline.topic.node.defaultChild as never) },
@@ -227,7 +272,7 @@ describe('least privilege', () => {
         'sqs:ReceiveMessage',
       ]),
     ).toHaveLength(1);
-    expect(simplified).toHaveLength(8);
+    expect(simplified).toHaveLength(12);
   });
 
   it('gives the scan role read access, state writes and domain reads only (pruning off)', () => {
@@ -241,11 +286,15 @@ describe('least privilege', () => {
       [objects('state'), objects('truststore')],
     ]);
     expect(byAction(['s3:PutObject'])).toEqual([objects('state')]);
+    expect(byAction(['s3:ListBucket'])).toEqual([bucketRef()]);
     // Reading the domains (drift) only: no PATCH without pruning.
     expect(byAction(['apigateway:GET'])).toHaveLength(1);
-    expect(statements.some((s) => s.actions.includes('apigateway:PATCH'))).toBe(false);
-    expect(statements.some((s) => s.actions.includes('s3:DeleteObject'))).toBe(false);
-    expect(statements).toHaveLength(6);
+    for (const action of ['apigateway:PATCH', 'apigateway:AddCertificateToDomain', 's3:DeleteObject'])
+      expect(statements.some((s) => s.actions.includes(action))).toBe(false);
+    // No roll requests without pruning; the one SQS statement is the destination of failed scans.
+    expect(byAction(['sqs:SendMessage'])).toEqual([]);
+    expect(byAction(['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'])).toHaveLength(1);
+    expect(statements).toHaveLength(8);
   });
 
   it('uses no wildcard action anywhere in the stack', () => {
@@ -300,11 +349,21 @@ describe('opening the inbox to one partner', () => {
 });
 
 describe('options', () => {
-  it('creates the mTLS custom domain when asked: REST, Regional, TLS_1_2, our truststore', () => {
-    const { template } = synth({
+  it('creates the mTLS custom domain when asked (REST, Regional, TLS_1_2, our truststore) and rolls it', () => {
+    const { template, stack: s } = synth({
       customDomain: 'api.example.com',
       certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc',
+      domains: 'mtls.example.com:HTTP',
     });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ TRUSTROLL_DOMAINS: 'mtls.example.com:HTTP,api.example.com:REST' }),
+      },
+    });
+    const rolled = statementsOf(template, roleId(s, s.pipeline.ingestFunction)).filter((st) =>
+      actions(st).includes('apigateway:PATCH'),
+    );
+    expect(JSON.stringify(rolled)).toContain('::/domainnames/api.example.com');
     template.hasResourceProperties('AWS::ApiGateway::DomainName', {
       DomainName: 'api.example.com',
       EndpointConfiguration: { Types: ['REGIONAL'] },
@@ -331,6 +390,11 @@ describe('options', () => {
       s.getLogicalId(p.scanFunction.role!.node.defaultChild as iam.CfnRole),
     ).map(actions);
     expect(statements).toContainEqual(['apigateway:GET', 'apigateway:PATCH']);
+    expect(statements).toContainEqual([
+      'apigateway:AddCertificateToDomain',
+      'apigateway:RemoveCertificateFromDomain',
+    ]);
+    expect(statements).toContainEqual(['sqs:SendMessage']);
     template.hasResourceProperties('AWS::S3::Bucket', {
       LifecycleConfiguration: {
         Rules: Match.arrayWith([Match.objectLike({ Id: 'archive', ExpirationInDays: 30 })]),

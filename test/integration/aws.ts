@@ -86,3 +86,33 @@ export const drain = async (sqs: SQSClient, queueUrl: string): Promise<Received[
     for (const m of r.Messages) out.push(JSON.parse(m.Body!) as Received);
   }
 };
+
+/** A FIFO queue with content-based deduplication, like the construct's ingest queue. */
+export const fifoQueue = async (sqs: SQSClient): Promise<{ url: string; arn: string }> => {
+  const { QueueUrl } = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: `${unique('uploads')}.fifo`,
+      Attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'true' },
+    }),
+  );
+  const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
+  return { url: QueueUrl!, arn: attrs.Attributes!.QueueArn! };
+};
+
+/** Every message waiting in a queue, received once each (with the attributes Lambda sees). */
+export const receiveAll = async (sqs: SQSClient, queueUrl: string) => {
+  const out: import('@aws-sdk/client-sqs').Message[] = [];
+  for (;;) {
+    const r = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+        VisibilityTimeout: 300,
+        AttributeNames: ['All'],
+      }),
+    );
+    if (!r.Messages?.length) return out;
+    out.push(...r.Messages);
+  }
+};

@@ -1,117 +1,98 @@
-import { APIGatewayClient, GetDomainNameCommand, UpdateDomainNameCommand } from '@aws-sdk/client-api-gateway';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { readInput } from '../../shared/pki/read.js';
-import { partnerChain, pemOf, root } from '../fixtures/pki.js';
-import { drain, emulator, topicWithQueue, versionedBucket } from './aws.js';
+import { partnerChain, pemOf, privateKeyPem, root } from '../fixtures/pki.js';
+import { deniedCalls, SynthesizedStack } from './access.js';
+import { drain, emulator, fifoQueue, topicWithQueue, versionedBucket } from './aws.js';
+import { encodeS3Key, lambdaContext, objectCreated, sqsRecord } from './lambda.js';
+import { type AwsCall, AwsRecorder } from './recorder.js';
 
 /**
- * The Lambda handlers over the wire: S3 and SNS are the emulator (moto), API Gateway — which no
- * emulator implements for mTLS domains — is aws-sdk-client-mock. Events have the exact shape that
- * S3 → EventBridge → SQS delivers, with URL-encoded keys.
+ * The Lambda handlers over the wire, configured by the environment the synthesized stack gives
+ * them: S3, SNS and SQS are the emulator (moto), API Gateway a fake over HTTP (no emulator has
+ * mutual TLS domains). Every AWS request a handler makes is recorded and must be allowed by the
+ * IAM the same template grants its role (the access test).
  */
 const aws = emulator();
-const apigw = mockClient(APIGatewayClient);
+const recorder = new AwsRecorder(aws.endpoint);
 let bucket: string;
-let queueUrl: string;
+let alerts: string;
+let stack: SynthesizedStack;
+let uri: string;
+const allCalls: { fn: 'ingest' | 'scan'; calls: AwsCall[] }[] = [];
 let handlers: {
-  ingest: (e: SQSEvent, c: Context) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
+  ingest: (e: SQSEvent, c: unknown) => Promise<SQSBatchResponse>;
   scan: (
     e: unknown,
-    c: Context,
+    c: unknown,
   ) => Promise<{ certificates: number; nearestExpiryDays?: number; alerts: number }>;
 };
-let domainVersion: string | undefined;
 
-const context = {
-  functionName: 'trustroll-ingest',
-  awsRequestId: 'req-1',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:x',
-  getRemainingTimeInMillis: () => 60_000,
-} as unknown as Context;
-
-const s3Key = (key: string) => encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/');
-const record = (id: string, key: string, version?: string, bucketName = bucket): SQSRecord =>
-  ({
-    messageId: id,
-    receiptHandle: `rh-${id}`,
-    body: JSON.stringify({
-      version: '0',
-      id: `evt-${id}`,
-      'detail-type': 'Object Created',
-      source: 'aws.s3',
-      account: '123456789012',
-      time: '2026-11-28T12:00:00Z',
-      region: 'us-east-1',
-      resources: [`arn:aws:s3:::${bucketName}`],
-      detail: {
-        version: '0',
-        bucket: { name: bucketName },
-        object: {
-          key: s3Key(key),
-          size: 100,
-          etag: 'x',
-          ...(version ? { 'version-id': version } : {}),
-          sequencer: '00',
-        },
-        'request-id': `req-${id}`,
-        requester: '123456789012',
-        reason: 'PutObject',
-      },
-    }),
-    attributes: {
-      MessageGroupId: 'truststore',
-      SequenceNumber: '1',
-      ApproximateReceiveCount: '1',
-      SentTimestamp: '0',
-      SenderId: 'x',
-      ApproximateFirstReceiveTimestamp: '0',
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:trustroll.fifo',
-    awsRegion: 'us-east-1',
-  }) as SQSRecord;
+/** Invokes a handler as Lambda would (15 minutes ahead), then checks its calls against the IAM. */
+const invoke = async <T>(fn: 'ingest' | 'scan', event: unknown): Promise<T> => {
+  recorder.take();
+  const result = await (handlers[fn] as (e: unknown, c: unknown) => Promise<T>)(
+    event,
+    lambdaContext(900_000, `trustroll-${fn}`),
+  );
+  const calls = recorder.take();
+  allCalls.push({ fn, calls });
+  expect(await deniedCalls(stack, fn, calls)).toEqual([]);
+  return result;
+};
+const ingest = (...records: ReturnType<typeof sqsRecord>[]) =>
+  invoke<SQSBatchResponse>('ingest', { Records: records });
+const event = (id: string, key: string, version?: string, form: 'raw' | 'encoded' = 'raw') =>
+  sqsRecord(id, objectCreated(bucket, form === 'raw' ? key : encodeS3Key(key), version, id));
 
 beforeAll(async () => {
   bucket = await versionedBucket(aws.s3);
   const topic = await topicWithQueue(aws);
-  queueUrl = topic.queueUrl;
-  Object.assign(process.env, {
-    TRUSTROLL_BUCKET: bucket,
-    TRUSTROLL_TOPIC_ARN: topic.topicArn,
-    TRUSTROLL_DOMAINS: 'api.example.com:REST',
-    TRUSTROLL_AWS_ENDPOINT: aws.endpoint,
+  alerts = topic.queueUrl;
+  const queue = await fifoQueue(aws.sqs);
+  await recorder.start();
+  stack = new SynthesizedStack(
+    {
+      domains: [{ name: 'api.example.com' }, { name: 'http.example.com', type: 'HTTP' }],
+      customDomain: {
+        domainName: 'custom.example.com',
+        certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/abc',
+      },
+      alertEmails: ['ops@example.com'],
+    },
+    { bucket, topicArn: topic.topicArn, queue },
+  );
+  const env = stack.environment('ingest');
+  uri = `s3://${bucket}/truststore/truststore.pem`;
+  // Each domain the function is told to roll exists, with mutual TLS on our truststore.
+  for (const spec of env.TRUSTROLL_DOMAINS!.split(',')) {
+    const [name, kind] = spec.split(':') as [string, 'REST' | 'HTTP'];
+    recorder.apiGateway.add(name, kind, { uri });
+  }
+  Object.assign(process.env, env, {
+    TRUSTROLL_AWS_ENDPOINT: recorder.endpoint,
+    AWS_REGION: 'us-east-1',
+    // API Gateway's pace and polls, shortened: the fake is AVAILABLE at once.
     TRUSTROLL_MIN_UPDATE_INTERVAL_MS: '0',
     TRUSTROLL_POLL_INTERVAL_MS: '0',
     POWERTOOLS_LOG_LEVEL: 'INFO',
     // As Lambda sets it for on-demand functions: Powertools counts cold starts only then.
     AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
   });
-  apigw.on(GetDomainNameCommand).callsFake(() => ({
-    domainName: 'api.example.com',
-    domainNameStatus: 'AVAILABLE',
-    mutualTlsAuthentication: {
-      truststoreUri: `s3://${bucket}/truststore/truststore.pem`,
-      ...(domainVersion ? { truststoreVersion: domainVersion } : {}),
-      truststoreWarnings: [],
-    },
-  }));
-  apigw.on(UpdateDomainNameCommand).callsFake((input) => {
-    domainVersion = input.patchOperations[0].value;
-    return {};
-  });
   vi.resetModules();
-  const ingest = await import('../../functions/ingest/handler.js');
-  const scan = await import('../../functions/expiry-scan/handler.js');
-  handlers = { ingest: ingest.handler as never, scan: scan.handler as never };
+  const ingestModule = await import('../../functions/ingest/handler.js');
+  const scanModule = await import('../../functions/expiry-scan/handler.js');
+  handlers = { ingest: ingestModule.handler as never, scan: scanModule.handler as never };
 });
 
-afterAll(() => {
-  apigw.restore();
+afterAll(async () => {
+  await recorder.stop();
 });
 
 /**
@@ -162,20 +143,25 @@ const keys = async (prefix: string) =>
   ((await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents ?? [])
     .map((o) => o.Key!)
     .sort();
+/** Every version and delete marker under a prefix, the noncurrent ones included. */
+const versions = async (prefix: string) => {
+  const out = await aws.s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix }));
+  return [...(out.Versions ?? []), ...(out.DeleteMarkers ?? [])].map((v) => ({
+    key: v.Key!,
+    version: v.VersionId!,
+  }));
+};
+const truststoreVersion = async () =>
+  (await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'truststore/truststore.pem' }))).VersionId;
 
 describe('ingest handler (SQS FIFO batch of EventBridge S3 events)', () => {
-  it('ingests the batch in one run: new truststore version, moves, SNS alerts, one REST domain roll', async () => {
+  it('ingests the batch in one run: new truststore version, moves, SNS alerts, every configured domain rolled', async () => {
     const partner = await partnerChain('Müller');
     const good = await put('inbox/Müller GmbH/ca bündel.pem', pemOf(partner.root, partner.intermediate));
     const bad = await put('inbox/acme/leaf only.pem', partner.client.pem);
-    const result = await handlers.ingest(
-      {
-        Records: [
-          record('m1', 'inbox/Müller GmbH/ca bündel.pem', good.VersionId),
-          record('m2', 'inbox/acme/leaf only.pem', bad.VersionId),
-        ],
-      },
-      context,
+    const result = await ingest(
+      event('m1', 'inbox/Müller GmbH/ca bündel.pem', good.VersionId, 'encoded'),
+      event('m2', 'inbox/acme/leaf only.pem', bad.VersionId),
     );
     expect(result.batchItemFailures).toEqual([]);
 
@@ -189,6 +175,8 @@ describe('ingest handler (SQS FIFO batch of EventBridge S3 events)', () => {
     ]);
     expect(truststore.VersionId).toBeTruthy();
     expect(await keys('inbox/')).toEqual([]);
+    // No version of a judged upload is left in the inbox either.
+    expect(await versions('inbox/')).toEqual([]);
     expect(await keys('archive/')).toEqual([
       'archive/Müller GmbH/ca bündel.pem',
       'archive/Müller GmbH/ca bündel.pem.report.json',
@@ -198,16 +186,11 @@ describe('ingest handler (SQS FIFO batch of EventBridge S3 events)', () => {
       'rejected/acme/leaf only.pem.report.json',
     ]);
 
-    const updates = apigw.commandCalls(UpdateDomainNameCommand);
-    expect(updates).toHaveLength(1);
-    expect(updates[0]!.args[0].input).toEqual({
-      domainName: 'api.example.com',
-      patchOperations: [
-        { op: 'replace', path: '/mutualTlsAuthentication/truststoreVersion', value: truststore.VersionId },
-      ],
-    });
+    // The REST and HTTP API domains and the domain the construct created, each rolled once.
+    for (const name of ['api.example.com', 'http.example.com', 'custom.example.com'])
+      expect(recorder.apiGateway.domains.get(name)!.versions).toEqual([truststore.VersionId]);
 
-    const messages = await drain(aws.sqs, queueUrl);
+    const messages = await drain(aws.sqs, alerts);
     const byType = Object.fromEntries(messages.map((m) => [m.MessageAttributes.eventType!.Value, m]));
     expect(Object.keys(byType).sort()).toEqual(['truststore.rolled', 'upload.accepted', 'upload.rejected']);
     expect(byType['upload.accepted']!.MessageAttributes.partner!.Value).toBe('Müller GmbH');
@@ -239,19 +222,11 @@ describe('ingest handler (SQS FIFO batch of EventBridge S3 events)', () => {
   });
 
   it('treats a redelivered event as a duplicate: no new version, no alert', async () => {
-    const before = await aws.s3.send(
-      new GetObjectCommand({ Bucket: bucket, Key: 'truststore/truststore.pem' }),
-    );
-    const result = await handlers.ingest(
-      { Records: [record('m3', 'inbox/Müller GmbH/ca bündel.pem')] },
-      context,
-    );
+    const before = await truststoreVersion();
+    const result = await ingest(event('m3', 'inbox/Müller GmbH/ca bündel.pem'));
     expect(result.batchItemFailures).toEqual([]);
-    const after = await aws.s3.send(
-      new GetObjectCommand({ Bucket: bucket, Key: 'truststore/truststore.pem' }),
-    );
-    expect(after.VersionId).toBe(before.VersionId);
-    expect(await drain(aws.sqs, queueUrl)).toEqual([]);
+    expect(await truststoreVersion()).toBe(before);
+    expect(await drain(aws.sqs, alerts)).toEqual([]);
     // The correlation id is this invocation's, not the one before.
     expect(logged('batch received')[0]).toMatchObject({ correlation_id: 'req-m3' });
   });
@@ -259,35 +234,118 @@ describe('ingest handler (SQS FIFO batch of EventBridge S3 events)', () => {
   it('reports an unusable record and every later record of the FIFO batch as failures', async () => {
     const partner = await partnerChain('Later');
     const ok = await put('inbox/later/ca.pem', pemOf(partner.root, partner.intermediate));
-    const junk = { ...record('m4', 'x'), body: 'not json' } as SQSRecord;
-    const result = await handlers.ingest(
-      {
-        Records: [
-          record('m5', 'inbox/later/ca.pem', ok.VersionId),
-          junk,
-          record('m6', 'inbox/later/ca.pem', ok.VersionId),
-        ],
-      },
-      context,
+    const result = await ingest(
+      event('m5', 'inbox/later/ca.pem', ok.VersionId),
+      sqsRecord('m4', 'not json'),
+      event('m6', 'inbox/later/ca.pem', ok.VersionId),
     );
     expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'm4' }, { itemIdentifier: 'm6' }]);
     expect(await keys('archive/later/')).toEqual([
       'archive/later/ca.pem',
       'archive/later/ca.pem.report.json',
     ]);
+    await drain(aws.sqs, alerts);
+  });
+
+  it.each([
+    ['a space, a plus and a percent', 'inbox/keys/a b+c%d.pem'],
+    ['a colon and a hash', 'inbox/keys/ca:2026#1.pem'],
+    ['unicode', 'inbox/keys/Zertifikat für Ümlaut ✓.pem'],
+    ['something that decodes to another key', 'inbox/keys/a+b%2Bc.pem'],
+  ])(
+    'finds an upload whose key holds %s, whether the event sends the key raw or URL-encoded',
+    async (_, key) => {
+      for (const form of ['raw', 'encoded'] as const) {
+        const ca = await root(`CN=${form} ${key.slice(-12)},O=Keys`, { now: new Date() });
+        const written = await put(key, ca.pem);
+        const result = await ingest(event(`k-${form}`, key, written.VersionId, form));
+        expect(result.batchItemFailures).toEqual([]);
+        expect(logged('batch received').at(-1)).toMatchObject({ records: [{ key }] });
+        const report = JSON.parse(
+          await (
+            await aws.s3.send(
+              new GetObjectCommand({ Bucket: bucket, Key: `archive/${key.slice(6)}.report.json` }),
+            )
+          ).Body!.transformToString(),
+        );
+        expect(report).toMatchObject({ key, version: written.VersionId, outcome: 'accepted' });
+        expect(await versions(key)).toEqual([]);
+      }
+      await drain(aws.sqs, alerts);
+    },
+  );
+
+  it('destroys a private-key upload for good: no version anywhere in the bucket holds the key', async () => {
+    const partner = await partnerChain('Leaky');
+    const key = privateKeyPem(partner.client);
+    const secret = key.split('\n')[1]!;
+    // An earlier version of the same name, replaced before it was judged, holds a key too.
+    await put('inbox/leaky/oops.pem', `${key}`);
+    const written = await put('inbox/leaky/oops.pem', `${partner.client.pem}${key}`);
+    const result = await ingest(event('pk1', 'inbox/leaky/oops.pem', written.VersionId));
+    expect(result.batchItemFailures).toEqual([]);
+    const all = await aws.s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
+    expect(all.Versions!.length).toBeGreaterThan(5);
+    for (const v of all.Versions ?? []) {
+      const body = await (
+        await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: v.Key!, VersionId: v.VersionId! }))
+      ).Body!.transformToString('latin1');
+      expect(body.includes(secret), `${v.Key} version ${v.VersionId}`).toBe(false);
+    }
+    expect(await versions('inbox/leaky/')).toEqual([]);
+    const messages = await drain(aws.sqs, alerts);
+    expect(messages.map((m) => m.MessageAttributes.eventType!.Value)).toEqual(['upload.private-key']);
+    expect(messages[0]!.MessageAttributes.severity!.Value).toBe('critical');
+  });
+
+  it('refuses to roll a configured domain that has no mutual TLS, alerts, and rolls the others', async () => {
+    const domain = recorder.apiGateway.domains.get('http.example.com')!;
+    const saved = domain.mtls;
+    delete domain.mtls;
+    try {
+      const ca = await root('CN=Plain Check Root,O=Plain', { now: new Date() });
+      const written = await put('inbox/plain/root.pem', ca.pem);
+      const result = await ingest(event('nm1', 'inbox/plain/root.pem', written.VersionId));
+      expect(result.batchItemFailures).toEqual([]);
+      const latest = await truststoreVersion();
+      // Not switched to mutual TLS: no update call ever reached it.
+      expect(domain.mtls).toBeUndefined();
+      expect(domain.versions).not.toContain(latest);
+      expect(recorder.apiGateway.domains.get('api.example.com')!.versions.at(-1)).toBe(latest);
+      const failed = (await drain(aws.sqs, alerts)).filter(
+        (m) => m.MessageAttributes.eventType!.Value === 'truststore.roll-failed',
+      );
+      expect(failed).toHaveLength(1);
+      expect(failed[0]!.Subject).toMatch(/http\.example\.com not rolled/);
+      expect(failed[0]!.Message).toMatch(/http\.example\.com has no mutual TLS configured/);
+    } finally {
+      if (saved) domain.mtls = saved;
+    }
+  });
+
+  it('does not lose an event for a version that was replaced before it was judged', async () => {
+    const first = await root('CN=First Cut Root,O=Cut', { now: new Date() });
+    const second = await root('CN=Second Cut Root,O=Cut', { now: new Date() });
+    const v1 = await put('inbox/cut/root.pem', first.pem);
+    const v2 = await put('inbox/cut/root.pem', second.pem);
+    // The older event finds a newer version: nothing to do for it, and its bytes are not kept.
+    expect((await ingest(event('c1', 'inbox/cut/root.pem', v1.VersionId))).batchItemFailures).toEqual([]);
+    expect((await versions('inbox/cut/')).map((v) => v.version)).toEqual([v2.VersionId]);
+    // The newer version's own event admits it.
+    expect((await ingest(event('c2', 'inbox/cut/root.pem', v2.VersionId))).batchItemFailures).toEqual([]);
+    expect(await versions('inbox/cut/')).toEqual([]);
+    expect(await keys('archive/cut/')).toEqual(['archive/cut/root.pem', 'archive/cut/root.pem.report.json']);
+    await drain(aws.sqs, alerts);
   });
 });
 
 describe('ingest handler: removal requests dropped into requests/', () => {
-  it('removes the CAs the request names, rolls, and archives the request with a report', async () => {
+  it('removes the CAs the request names, rolls, and archives the request with a report; no version stays', async () => {
     const req = await put(
       'requests/offboard later.json',
       JSON.stringify({ partner: 'later', reason: 'offboarded', requestedBy: 'ops' }),
     );
-    const result = await handlers.ingest(
-      { Records: [record('r1', 'requests/offboard later.json', req.VersionId)] },
-      context,
-    );
+    const result = await ingest(event('r1', 'requests/offboard later.json', req.VersionId));
     expect(result.batchItemFailures).toEqual([]);
     const truststore = await aws.s3.send(
       new GetObjectCommand({ Bucket: bucket, Key: 'truststore/truststore.pem' }),
@@ -297,16 +355,14 @@ describe('ingest handler: removal requests dropped into requests/', () => {
       bytes: await truststore.Body!.transformToByteArray(),
     }).certificates.map((c) => c.cert.subject.text);
     expect(names.some((n) => n.includes('Later'))).toBe(false);
-    expect(await keys('requests/')).toEqual([]);
+    expect(await versions('requests/')).toEqual([]);
     expect(await keys('archive/requests/')).toEqual([
       'archive/requests/offboard_later.json',
       'archive/requests/offboard_later.json.report.json',
     ]);
-    const messages = await drain(aws.sqs, queueUrl);
+    const messages = await drain(aws.sqs, alerts);
     expect(messages.map((m) => m.MessageAttributes.eventType!.Value)).toContain('truststore.removed');
-    expect(apigw.commandCalls(UpdateDomainNameCommand).at(-1)!.args[0].input.patchOperations![0]!.value).toBe(
-      truststore.VersionId,
-    );
+    expect(recorder.apiGateway.domains.get('api.example.com')!.versions.at(-1)).toBe(truststore.VersionId);
   });
 });
 
@@ -317,11 +373,10 @@ describe('expiry-scan handler (scheduled event)', () => {
       now: new Date(),
     });
     const upload = await put('inbox/soon/root.pem', soonRoot.pem);
-    expect(
-      (await handlers.ingest({ Records: [record('s1', 'inbox/soon/root.pem', upload.VersionId)] }, context))
-        .batchItemFailures,
-    ).toEqual([]);
-    await drain(aws.sqs, queueUrl);
+    expect((await ingest(event('s1', 'inbox/soon/root.pem', upload.VersionId))).batchItemFailures).toEqual(
+      [],
+    );
+    await drain(aws.sqs, alerts);
 
     // The input the construct's schedule sends (its context attributes, filled in by the Scheduler).
     const scheduled = (executionId: string) => ({
@@ -330,20 +385,18 @@ describe('expiry-scan handler (scheduled event)', () => {
       'attempt-number': '1',
     });
     logs = [];
-    const result = await handlers.scan(scheduled('exec-1'), context);
+    const result = await invoke<{ certificates: number; nearestExpiryDays?: number }>(
+      'scan',
+      scheduled('exec-1'),
+    );
     expect(logged('expiry scan started')[0]).toMatchObject({
       correlation_id: 'exec-1',
       scheduledTime: '2026-12-01T06:00:00Z',
     });
     expect(logs.every((l) => l.correlation_id === 'exec-1')).toBe(true);
-    expect(metricValues()).toMatchObject({
-      'trustroll/CertificatesInTruststore': 3,
-      'trustroll/DaysToNearestExpiry': 9,
-    });
-    // Müller's two CAs and the soon-expiring root (Later's were removed by the request above).
-    expect(result.certificates).toBe(3);
+    expect(metricValues()).toMatchObject({ 'trustroll/DaysToNearestExpiry': 9 });
     expect(result.nearestExpiryDays).toBe(9);
-    const messages = await drain(aws.sqs, queueUrl);
+    const messages = await drain(aws.sqs, alerts);
     const soon = messages.filter((m) => m.MessageAttributes.partner?.Value === 'soon');
     expect(soon).toHaveLength(1);
     expect(soon[0]!.MessageAttributes.eventType!.Value).toBe('ca.expiring');
@@ -359,9 +412,44 @@ describe('expiry-scan handler (scheduled event)', () => {
     expect(state.expiryAlerts[fingerprint].level).toBe(14);
 
     // The same day again (a retried Lambda): nothing new.
-    await handlers.scan(scheduled('exec-2'), context);
+    await invoke('scan', scheduled('exec-2'));
     expect(
-      (await drain(aws.sqs, queueUrl)).filter((m) => m.MessageAttributes.partner?.Value === 'soon'),
+      (await drain(aws.sqs, alerts)).filter((m) => m.MessageAttributes.partner?.Value === 'soon'),
     ).toEqual([]);
+  });
+});
+
+describe('the access test itself', () => {
+  it('recorded every kind of call the handlers make, and none went unchecked', () => {
+    const operations = new Set(allCalls.flatMap((c) => c.calls.map((x) => `${x.service}:${x.operation}`)));
+    for (const op of [
+      's3:GetObject',
+      's3:HeadObject',
+      's3:PutObject',
+      's3:CopyObject',
+      's3:ListObjectVersions',
+      's3:DeleteObject',
+      'sns:Publish',
+      'apigateway:GetDomainName',
+      'apigateway:UpdateDomainName',
+    ])
+      expect(operations).toContain(op);
+  });
+
+  it.each([
+    ['s3:ListBucket', /s3:(GetObject|HeadObject) needs s3:ListBucket on arn:aws:s3:::/],
+    [
+      'apigateway:AddCertificateToDomain',
+      /apigateway:UpdateDomainName needs apigateway:AddCertificateToDomain/,
+    ],
+    ['s3:DeleteObjectVersion', /s3:DeleteObject needs s3:DeleteObjectVersion on arn:aws:s3:::[^ ]+\/inbox\//],
+    ['s3:GetObjectVersion', /needs s3:GetObjectVersion/],
+  ])('fails, naming the call, when the template lacks %s', async (action, message) => {
+    const weaker = stack.without(action);
+    const denied = (await Promise.all(allCalls.map((c) => deniedCalls(weaker, c.fn, c.calls)))).flat();
+    expect(
+      denied.some((d) => message.test(d)),
+      denied.slice(0, 3).join('\n'),
+    ).toBe(true);
   });
 });

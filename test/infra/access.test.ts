@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { ACCOUNT, evaluate, evaluateService, REGION, SynthesizedStack } from '../integration/access.js';
+
+/**
+ * Least privilege, evaluated: requests the functions never need must be refused by the policies
+ * the construct synthesizes (identity, bucket, topic, queue and key policies together), and the
+ * service principals that must reach the topic can. What the functions do need is proven by the
+ * recorded calls of the integration tests (test/integration/handlers.test.ts).
+ */
+const bucket = 'trustroll-access-bucket';
+const topicArn = `arn:aws:sns:${REGION}:${ACCOUNT}:trustroll-alerts`;
+const uri = `s3://${bucket}/truststore/truststore.pem`;
+const physical = {
+  bucket,
+  topicArn,
+  queue: {
+    url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/trustroll-uploads.fifo`,
+    arn: `arn:aws:sqs:${REGION}:${ACCOUNT}:trustroll-uploads.fifo`,
+  },
+};
+const stack = new SynthesizedStack(
+  { domains: [{ name: 'api.example.com' }, { name: 'http.example.com', type: 'HTTP' }] },
+  physical,
+);
+const domain = (name: string) => `arn:aws:apigateway:${REGION}::/domainnames/${name}`;
+const object = (key: string) => `arn:aws:s3:::${bucket}/${key}`;
+const ours = { 'apigateway:Resource/MtlsTrustStoreUri': uri };
+
+describe('the synthesized IAM refuses what the functions never need', () => {
+  it.each([
+    ['ingest', 'apigateway:PATCH', domain('other.example.com'), {}, 'another domain'],
+    ['ingest', 'apigateway:AddCertificateToDomain', domain('other.example.com'), ours, 'another domain'],
+    [
+      'ingest',
+      'apigateway:AddCertificateToDomain',
+      domain('api.example.com'),
+      { 'apigateway:Resource/MtlsTrustStoreUri': 's3://someone-else/ca.pem' },
+      'a domain serving another truststore',
+    ],
+    [
+      'ingest',
+      'apigateway:AddCertificateToDomain',
+      domain('http.example.com'),
+      { ...ours, 'apigateway:Request/MtlsTrustStoreUri': 's3://someone-else/ca.pem' },
+      'pointing a domain at another truststore',
+    ],
+    [
+      'ingest',
+      's3:DeleteObjectVersion',
+      object('truststore/truststore.pem'),
+      {},
+      'destroying a published truststore',
+    ],
+    ['ingest', 's3:DeleteObjectVersion', object('archive/acme/ca.pem'), {}, 'destroying the archive'],
+    ['ingest', 's3:DeleteObjectVersion', object('state/truststore.json'), {}, 'destroying the state'],
+    ['ingest', 's3:DeleteObject', object('truststore/truststore.pem'), {}, 'deleting the truststore'],
+    ['ingest', 's3:PutObject', object('inbox/acme/ca.pem'), {}, 'writing into the inbox'],
+    ['ingest', 's3:GetObject', object('archive/acme/ca.pem'), {}, 'reading another prefix'],
+    [
+      'ingest',
+      's3:ListBucketVersions',
+      `arn:aws:s3:::${bucket}`,
+      { 's3:prefix': 'truststore/' },
+      'listing versions outside the inbox',
+    ],
+    ['ingest', 's3:GetObject', 'arn:aws:s3:::another-bucket/inbox/x.pem', {}, 'another bucket'],
+    ['ingest', 'sns:Publish', `arn:aws:sns:${REGION}:${ACCOUNT}:another-topic`, {}, 'another topic'],
+    ['ingest', 'sqs:SendMessage', `arn:aws:sqs:${REGION}:${ACCOUNT}:another-queue.fifo`, {}, 'another queue'],
+    ['scan', 's3:PutObject', object('truststore/truststore.pem'), {}, 'publishing without pruning'],
+    ['scan', 'apigateway:PATCH', domain('api.example.com'), {}, 'rolling without pruning'],
+    ['scan', 'sqs:SendMessage', physical.queue.arn, {}, 'requesting rolls without pruning'],
+    ['scan', 's3:DeleteObjectVersion', object('inbox/acme/ca.pem'), {}, 'destroying uploads'],
+  ] as const)('%s may not %s on %s (%o): %s', async (fn, action, resource, context, _why) => {
+    expect(await evaluate(stack, fn, { action, resource, context, why: 'negative case' })).not.toBe(
+      'Allowed',
+    );
+  });
+
+  it('allows the same requests on what the functions own (the negative cases are not vacuous)', async () => {
+    const allowed = [
+      ['apigateway:AddCertificateToDomain', domain('api.example.com'), ours],
+      ['apigateway:PATCH', domain('http.example.com'), {}],
+      ['s3:DeleteObjectVersion', object('inbox/acme/ca.pem'), {}],
+      ['s3:ListBucketVersions', `arn:aws:s3:::${bucket}`, { 's3:prefix': 'inbox/acme/ca.pem' }],
+      ['sqs:SendMessage', physical.queue.arn, {}],
+      ['sns:Publish', topicArn, {}],
+    ] as const;
+    for (const [action, resource, context] of allowed)
+      expect(
+        await evaluate(stack, 'ingest', { action, resource, context, why: 'positive case' }),
+        action,
+      ).toBe('Allowed');
+  });
+
+  it('refuses every request made without TLS, even those the role may make', async () => {
+    expect(
+      await evaluate(stack, 'ingest', {
+        action: 's3:GetObject',
+        resource: object('state/truststore.json'),
+        context: { 'aws:SecureTransport': 'false' },
+        why: 'plain HTTP',
+      }),
+    ).toBe('ExplicitlyDenied');
+  });
+});
+
+describe('CloudWatch alarms and the encrypted topic', () => {
+  const alarm = (account: string) => ({
+    'aws:SourceAccount': account,
+    'aws:SourceArn': `arn:aws:cloudwatch:${REGION}:${account}:alarm:trustroll-dead-letters`,
+  });
+
+  it("lets this account's alarms publish, and use the topic's key", async () => {
+    expect(
+      await evaluateService(stack, 'cloudwatch.amazonaws.com', 'sns:Publish', topicArn, alarm(ACCOUNT)),
+    ).toBe('Allowed');
+    for (const action of ['kms:GenerateDataKey', 'kms:Decrypt'])
+      expect(
+        await evaluateService(stack, 'cloudwatch.amazonaws.com', action, stack.keyArn, alarm(ACCOUNT)),
+        action,
+      ).toBe('Allowed');
+  });
+
+  it("refuses another account's alarms, on the topic and on the key", async () => {
+    const other = alarm('210987654321');
+    expect(await evaluateService(stack, 'cloudwatch.amazonaws.com', 'sns:Publish', topicArn, other)).not.toBe(
+      'Allowed',
+    );
+    expect(
+      await evaluateService(stack, 'cloudwatch.amazonaws.com', 'kms:GenerateDataKey', stack.keyArn, other),
+    ).not.toBe('Allowed');
+  });
+
+  it('refuses another service publishing to the topic', async () => {
+    expect(
+      await evaluateService(stack, 'events.amazonaws.com', 'sns:Publish', topicArn, {
+        'aws:SourceAccount': ACCOUNT,
+      }),
+    ).not.toBe('Allowed');
+  });
+});
