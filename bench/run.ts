@@ -5,6 +5,7 @@ import { diagnoseBench } from './diagnose.bench.js';
 import { ingestBench, landingBench } from './ingest.bench.js';
 import { lintBench } from './lint.bench.js';
 import { note } from './report.js';
+import { rollBench } from './roll.bench.js';
 import { scanBench } from './scan.bench.js';
 
 note(`trustroll bench — node ${process.version}, ${new Date().toISOString()}`);
@@ -13,4 +14,5 @@ await ingestBench();
 await scanBench();
 await diagnoseBench();
 await landingBench();
+await rollBench();
 await bundleBench();
