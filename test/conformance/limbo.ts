@@ -7,8 +7,8 @@ import { parseCrl } from '../../shared/pki/crl.js';
 import { readInput } from '../../shared/pki/read.js';
 import { type VerifyResult, verifyClient } from '../../shared/pki/verify.js';
 
-/** x509-limbo, client-certificate subset (../shared/conformance, read-only beside the checkout). */
-export const LIMBO = resolve('..', 'shared', 'conformance', 'x509-limbo-mtls.json');
+/** x509-limbo, client-certificate subset (vendored from ../shared/conformance: corpus/README.md). */
+export const LIMBO = resolve('test', 'conformance', 'corpus', 'x509-limbo-mtls.json');
 
 export interface LimboCase {
   readonly id: string;
