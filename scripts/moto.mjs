@@ -5,7 +5,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export const MOTO_VERSION = '5.2.5';
 export const CFN_LINT_VERSION = '1.58.0';
@@ -46,9 +47,13 @@ const freePort = () =>
 
 /** Starts moto on a free port; resolves to { endpoint, stop }. */
 export const startMoto = async () => {
-  const bin = ensureMoto();
+  ensureMoto();
   const port = await freePort();
-  const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // moto_serial.py: moto_server's app, one request at a time (atomic conditional writes, as on S3).
+  const serial = join(dirname(fileURLToPath(import.meta.url)), 'moto_serial.py');
+  const child = spawn(join(venv, 'bin', 'python'), [serial, '127.0.0.1', String(port)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let log = '';
   child.stderr.on('data', (d) => {
     log = (log + d).slice(-4000);
