@@ -10,6 +10,7 @@ import { note, report } from './report.js';
 const ENV = {
   TRUSTROLL_BUCKET: 'bench-bucket',
   TRUSTROLL_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:bench',
+  TRUSTROLL_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/bench.fifo',
   AWS_REGION: 'us-east-1',
   AWS_ACCESS_KEY_ID: 'x',
   AWS_SECRET_ACCESS_KEY: 'y',
@@ -64,7 +65,7 @@ export const bundleBench = async (): Promise<void> => {
       ' domain; .all-apis: npm run build:functions (both clients), a REST and an HTTP API domain configured',
   );
   note(
-    '  bare: S3 + SNS + the API Gateway client of the kind (three clients); bare.all-apis: both API Gateway clients (four)',
+    '  bare: S3 + SNS + SQS + the API Gateway client of the kind (four clients); bare.all-apis: both API Gateway clients (five)',
   );
   const outdir = join('.bench-cache', 'functions');
   const variants = [
