@@ -42,12 +42,14 @@ export const readConfig = (env: NodeJS.ProcessEnv): FunctionConfig => {
     if (!value) problems.push(`${name} is required`);
     return value ?? '';
   };
-  const number = (name: string, fallback: number, min: number): number => {
+  const number = (name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
     const raw = env[name]?.trim();
     if (!raw) return fallback;
     const value = Number(raw);
-    if (!Number.isInteger(value) || value < min) {
-      problems.push(`${name} must be a whole number of at least ${min}; got "${raw}"`);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(
+        `${name} must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`}; got "${raw}"`,
+      );
       return fallback;
     }
     return value;
@@ -103,12 +105,13 @@ export const readConfig = (env: NodeJS.ProcessEnv): FunctionConfig => {
     expiringDays: number('TRUSTROLL_EXPIRING_DAYS', 30, 0),
     maxUploadBytes: number('TRUSTROLL_MAX_UPLOAD_BYTES', 2 * 1024 * 1024, 1024),
     minUpdateIntervalMs: number('TRUSTROLL_MIN_UPDATE_INTERVAL_MS', 30_000, 0),
-    pollIntervalMs: number('TRUSTROLL_POLL_INTERVAL_MS', 5_000, 0),
+    // Below 100 ms the status reads of an UPDATING domain would hammer API Gateway.
+    pollIntervalMs: number('TRUSTROLL_POLL_INTERVAL_MS', 5_000, 100),
     updateTimeoutMs: number('TRUSTROLL_UPDATE_TIMEOUT_MS', 240_000, 1_000),
     updateAttempts: number('TRUSTROLL_UPDATE_ATTEMPTS', 6, 1),
     expiryThresholds,
     pruneExpired: prune === 'true',
-    pendingWindowMs: number('TRUSTROLL_PENDING_WINDOW_HOURS', 24, 0) * 3_600_000,
+    pendingWindowMs: number('TRUSTROLL_PENDING_WINDOW_HOURS', 24, 0, 24 * 366) * 3_600_000,
   };
   const worstCase = rollWorstCaseMs(rollSettings(config));
   if (worstCase > MAX_ROLL_WORST_CASE_MS) {
@@ -125,9 +128,10 @@ export const readConfig = (env: NodeJS.ProcessEnv): FunctionConfig => {
 
 /**
  * The longest one domain's roll may take (rollWorstCaseMs). Lambda stops an invocation at 900 s;
- * this leaves a fresh invocation 300 s for its batch and the waits before the first update call.
+ * with the 5% reserve of invocationDeadline (45 s), this leaves a fresh invocation 75 s for its
+ * batch before the first update call must start.
  */
-export const MAX_ROLL_WORST_CASE_MS = 600_000;
+export const MAX_ROLL_WORST_CASE_MS = 780_000;
 
 /** How the configured domains are rolled (the use-cases' roll settings). */
 export const rollSettings = (config: FunctionConfig) => ({

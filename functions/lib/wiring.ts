@@ -4,7 +4,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { apiGatewayDomains } from '../../shared/adapters/aws/api-gateway.js';
-import { SqsRollRequests } from '../../shared/adapters/aws/roll-requests.js';
+import { SqsRunRequests } from '../../shared/adapters/aws/run-requests.js';
 import { S3ObjectStore } from '../../shared/adapters/aws/s3-store.js';
 import { SnsNotifier } from '../../shared/adapters/aws/sns-notifier.js';
 import { type DomainGateway, type Log, systemClock } from '../../shared/ports.js';
@@ -30,15 +30,16 @@ export const wire = (env: NodeJS.ProcessEnv = process.env) => {
   const metrics = new Metrics({ namespace: 'trustroll', serviceName: 'trustroll' });
   const endpoint = env.TRUSTROLL_AWS_ENDPOINT;
   // A call that hangs must not eat the invocation's time budget (the roll reserves its worst case).
-  const requestHandler = { connectionTimeout: 5_000, requestTimeout: 30_000 };
+  // (An idle socket for 10 s ends the attempt; the SDK retries it up to twice.)
+  const requestHandler = { connectionTimeout: 3_000, requestTimeout: 10_000 };
   const common = { requestHandler, ...(endpoint ? { endpoint } : {}) };
   const store = new S3ObjectStore(
     new S3Client({ ...common, ...(endpoint ? { forcePathStyle: true } : {}) }),
     config.bucket,
   );
   const notifier = new SnsNotifier(new SNSClient(common), config.topicArn);
-  const rollRequests = config.queueUrl
-    ? new SqsRollRequests(new SQSClient(common), config.queueUrl)
+  const runRequests = config.queueUrl
+    ? new SqsRunRequests(new SQSClient(common), config.queueUrl)
     : undefined;
   return {
     config,
@@ -46,7 +47,7 @@ export const wire = (env: NodeJS.ProcessEnv = process.env) => {
     metrics,
     store,
     notifier,
-    rollRequests,
+    runRequests,
     clock: systemClock,
     log: powertoolsLog(logger),
     common,
@@ -60,18 +61,15 @@ export const wireGateway = (w: Wiring): DomainGateway =>
   apiGatewayDomains(w.config.domains, `s3://${w.config.bucket}/${KEYS.truststore}`, w.common);
 
 /**
- * Hands the domains a run could not roll in time to a follow-up run (a roll request on the ingest
- * queue). Without a queue configured nothing could finish them: that is an error, not a silence.
+ * Asks for an ingest run through the queue (see SqsRunRequests). Without a queue configured
+ * nothing could do that work: an error, not a silence.
  */
-export const requestFollowUp = async (
+export const requestRun = async (
   w: Wiring,
-  domains: readonly string[],
-  version: string | undefined,
-  from: string,
+  request: { reason: string; from: string; domains?: readonly string[]; version?: string },
 ): Promise<void> => {
-  if (!w.rollRequests) {
-    throw new Error(`domains ${domains.join(', ')} wait for a roll but TRUSTROLL_QUEUE_URL is not set`);
-  }
-  await w.rollRequests.request({ domains, ...(version ? { version } : {}), from, at: w.clock.now() });
-  w.logger.info('follow-up roll requested', { domains, version });
+  if (!w.runRequests)
+    throw new Error(`an ingest run is needed (${request.reason}) but TRUSTROLL_QUEUE_URL is not set`);
+  await w.runRequests.request({ ...request, at: w.clock.now() });
+  w.logger.info('ingest run requested', { ...request });
 };

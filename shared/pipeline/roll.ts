@@ -1,4 +1,4 @@
-import { ConflictError, ThrottledError } from '../errors.js';
+import { ConflictError, ThrottledError, UpstreamError } from '../errors.js';
 import type { Clock, DomainGateway, DomainState, Log, Notifier } from '../ports.js';
 import { notification } from './notifications.js';
 
@@ -45,9 +45,11 @@ export const rollWorstCaseMs = (config: Omit<RollConfig, 'domains'>): number => 
   const poll = config.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
   const wait = (config.updateTimeoutMs ?? DEFAULTS.updateTimeoutMs) + poll;
   const attempts = config.maxAttempts ?? DEFAULTS.maxAttempts;
+  const pace = config.minUpdateIntervalMs ?? DEFAULTS.minUpdateIntervalMs;
+  // Each retry waits its back-off, and then whatever is left of the pace since the failed call.
   let retries = 0;
-  for (let attempt = 1; attempt < attempts; attempt++) retries += backoffMs(attempt);
-  return wait + (config.minUpdateIntervalMs ?? DEFAULTS.minUpdateIntervalMs) + retries + wait;
+  for (let attempt = 1; attempt < attempts; attempt++) retries += Math.max(backoffMs(attempt), pace);
+  return wait + pace + retries + wait;
 };
 
 /** A domain roll that was not started because it might not end before the deadline. */
@@ -73,6 +75,8 @@ export interface DomainRoll {
   /** Warnings API Gateway reported for the new version that the previous one did not have. */
   readonly newWarnings: readonly string[];
   readonly error?: string;
+  /** A failure after the update call: the domain may serve the new version, unchecked. */
+  readonly unconfirmed?: true;
 }
 
 export interface RollReport {
@@ -149,10 +153,15 @@ export const rollDomains = async (
               `It was rolled back to version ${r.from}. Clients under the CAs named above would have failed.`,
               'Fix or remove those CAs; the next accepted upload rolls again.',
             ]
-          : [
-              `${r.domain} could not be rolled to truststore version ${version}: ${r.error}.`,
-              `It stays on version ${r.from ?? '(unknown)'}. The next upload or a retry rolls again.`,
-            ],
+          : r.unconfirmed
+            ? [
+                `${r.domain} was asked to serve truststore version ${version}, but its status could not be confirmed: ${r.error}.`,
+                `It may serve version ${version} without its warnings checked: look at it with trustroll status (or aws apigateway get-domain-name), and roll it back to ${r.from ?? 'the previous version'} if API Gateway reports new truststore warnings.`,
+              ]
+            : [
+                `${r.domain} could not be rolled to truststore version ${version}: ${r.error}.`,
+                `It stays on version ${r.from ?? '(unknown)'}. The next upload or a retry rolls again.`,
+              ],
       ),
     );
   }
@@ -204,8 +213,10 @@ const rollOne = async (
     return { ...base, outcome: 'failed', newWarnings: [], error: (error as Error).message };
   }
   // From here on the roll is never cut short: its worst case was reserved before the update call.
+  // A read that fails now is retried until the timeout: giving up would leave the domain on the
+  // new version unchecked, and the next run would find it "unchanged" and never roll it back.
   try {
-    const after = await waitAvailable(domain, deps);
+    const after = await waitAvailable(domain, deps, undefined, true);
     const newWarnings = after.warnings.filter((w) => !before.warnings.includes(w));
     if (newWarnings.length === 0) {
       deps.log.info('truststore rolled', { domain, from: from ?? 'none', to: version });
@@ -220,33 +231,53 @@ const rollOne = async (
     }
     deps.log.warn('truststore rolled back', { domain, from, to: version, newWarnings });
     await pacer.update(domain, from);
-    await waitAvailable(domain, deps);
+    await waitAvailable(domain, deps, undefined, true);
     return { ...base, outcome: 'rolled-back', newWarnings };
   } catch (error) {
-    deps.log.error('truststore roll failed', { domain, to: version, error: (error as Error).message });
-    return { ...base, outcome: 'failed', newWarnings: [], error: (error as Error).message };
+    deps.log.error('truststore roll unconfirmed', { domain, to: version, error: (error as Error).message });
+    return {
+      ...base,
+      outcome: 'failed',
+      newWarnings: [],
+      error: (error as Error).message,
+      unconfirmed: true,
+    };
   }
 };
 
 /**
- * Reads the domain until it is AVAILABLE. With `startBy`, gives up (deferred) rather than wait
- * past the moment the roll must have started.
+ * Reads the domain until it is AVAILABLE, at most `updateTimeoutMs`. With `startBy`, gives up
+ * (deferred) rather than wait past the moment the roll must have started; with `retryReads`, a
+ * read that fails upstream (throttled, 5xx, network) is tried again at the next poll.
  */
-const waitAvailable = async (domain: string, deps: RollDeps, startBy?: number): Promise<DomainState> => {
+const waitAvailable = async (
+  domain: string,
+  deps: RollDeps,
+  startBy?: number,
+  retryReads = false,
+): Promise<DomainState> => {
   const interval = deps.config.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
   const timeout = deps.config.updateTimeoutMs ?? DEFAULTS.updateTimeoutMs;
   const deadline = deps.clock.now().getTime() + timeout;
   for (;;) {
-    const state = await deps.gateway.describe(domain);
-    if (state.status === 'AVAILABLE') return state;
-    if (state.status !== 'UPDATING' && state.status !== 'PENDING') {
-      throw new Error(`${domain} is ${state.status}, not AVAILABLE`);
+    let status: string;
+    try {
+      const state = await deps.gateway.describe(domain);
+      if (state.status === 'AVAILABLE') return state;
+      if (state.status !== 'UPDATING' && state.status !== 'PENDING') {
+        throw new Error(`${domain} is ${state.status}, not AVAILABLE`);
+      }
+      status = state.status;
+    } catch (error) {
+      if (!retryReads || !(error instanceof UpstreamError)) throw error;
+      deps.log.warn('domain status read failed, reading again', { domain, error: error.message });
+      status = `unreadable (${error.message})`;
     }
     if (startBy !== undefined && deps.clock.now().getTime() + interval > startBy) {
       throw new DeferredError(`no time left to wait for ${domain}`);
     }
     if (deps.clock.now().getTime() + interval > deadline) {
-      throw new Error(`${domain} still ${state.status} after ${Math.round(timeout / 1000)} s`);
+      throw new Error(`${domain} still ${status} after ${Math.round(timeout / 1000)} s`);
     }
     await deps.clock.sleep(interval);
   }

@@ -50,8 +50,9 @@ describe('Lambda configuration', () => {
 
   it('keeps the default roll of one domain within what a fresh invocation can always finish', () => {
     const config = readConfig({ ...base, TRUSTROLL_DOMAINS: 'api.example.com' });
-    // Two waits of 240 s + 5 s polls, 30 s pacing, 2+4+8+16+32 s of back-off: 582 s.
-    expect(rollWorstCaseMs(rollSettings(config))).toBe(582_000);
+    // Two waits of 240 s + 5 s polls, 30 s pacing, and five retries of at least the 30 s pace
+    // (back-offs 2, 4, 8, 16, 32 s): 245 + 30 + 152 + 245 = 672 s.
+    expect(rollWorstCaseMs(rollSettings(config))).toBe(672_000);
     expect(rollWorstCaseMs(rollSettings(config))).toBeLessThanOrEqual(MAX_ROLL_WORST_CASE_MS);
   });
 
@@ -59,7 +60,22 @@ describe('Lambda configuration', () => {
     const read = () =>
       readConfig({ ...base, TRUSTROLL_DOMAINS: 'api.example.com', TRUSTROLL_UPDATE_TIMEOUT_MS: '400000' });
     expect(read).toThrow(
-      /one domain's roll could take 902 s with these TRUSTROLL_UPDATE_TIMEOUT_MS.*within 600 s/,
+      /one domain's roll could take 992 s with these TRUSTROLL_UPDATE_TIMEOUT_MS.*within 780 s/,
+    );
+    // A long pace counts once per retry too (the back-offs alone would say 442 s here).
+    expect(() =>
+      readConfig({
+        ...base,
+        TRUSTROLL_DOMAINS: 'api.example.com',
+        TRUSTROLL_MIN_UPDATE_INTERVAL_MS: '120000',
+        TRUSTROLL_UPDATE_TIMEOUT_MS: '60000',
+      }),
+    ).toThrow(/could take 850 s/);
+    expect(() => readConfig({ ...base, TRUSTROLL_POLL_INTERVAL_MS: '0' })).toThrow(
+      /TRUSTROLL_POLL_INTERVAL_MS must be a whole number of at least 100; got "0"/,
+    );
+    expect(() => readConfig({ ...base, TRUSTROLL_PENDING_WINDOW_HOURS: '3000000000' })).toThrow(
+      /TRUSTROLL_PENDING_WINDOW_HOURS must be a whole number from 0 to 8784; got "3000000000"/,
     );
     expect(() => readConfig({ ...base, TRUSTROLL_QUEUE_URL: 'https://example.com/queue' })).toThrow(
       /TRUSTROLL_QUEUE_URL must be the URL of the FIFO ingest queue/,
@@ -112,12 +128,12 @@ describe('roll requests in the ingest queue', () => {
   it('are told apart from S3 events and carry who asked', () => {
     const body = JSON.stringify({
       source: 'trustroll',
-      'detail-type': 'Roll Requested',
+      'detail-type': 'Run Requested',
       detail: { domains: ['api.example.com'], from: 'expiry-scan' },
     });
     expect(parseRecord({ messageId: 'm1', body } as never, 'b-bucket')).toEqual({
       ok: true,
-      kind: 'roll',
+      kind: 'run',
       messageId: 'm1',
       from: 'expiry-scan',
     });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { UpstreamError } from '../../../shared/errors.js';
 import { type RollConfig, rollDomains, rollWorstCaseMs } from '../../../shared/pipeline/roll.js';
 import type { DomainGateway } from '../../../shared/ports.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
@@ -145,5 +146,67 @@ describe('rollDomains with a deadline (a Lambda invocation)', () => {
     );
     expect(report.deferred).toEqual([]);
     expect(report.domains.every((d) => d.outcome === 'rolled')).toBe(true);
+  });
+});
+
+describe('rollDomains when reading the domain fails after its update', () => {
+  const flaky = (failures: number) => {
+    const gateway = new FakeGateway('api.example.com');
+    gateway.domains.get('api.example.com')!.version = 'v1';
+    gateway.warningsFor = (v) => (v === 'v2' ? ['Certificate CN=Old expired'] : []);
+    let rolled = false;
+    let left = failures;
+    const wrapped: DomainGateway = {
+      describe: async (d) => {
+        if (rolled && left > 0) {
+          left--;
+          throw new UpstreamError('reading domain api.example.com: InternalFailure');
+        }
+        return gateway.describe(d);
+      },
+      roll: async (d, v) => {
+        rolled = true;
+        await gateway.roll(d, v);
+      },
+    };
+    return { gateway, wrapped };
+  };
+
+  it('reads again until the timeout, so the warnings are still checked and the roll-back still happens', async () => {
+    const { gateway, wrapped } = flaky(3);
+    const report = await rollDomains(
+      'v2',
+      {
+        gateway: wrapped,
+        notifier: new MemoryNotifier(),
+        clock: new FakeClock(),
+        log: memoryLog(),
+        config: { domains: ['api.example.com'], ...timing },
+      },
+      { revision: 2 },
+    );
+    expect(report.domains[0]).toMatchObject({ outcome: 'rolled-back', from: 'v1' });
+    expect(gateway.domains.get('api.example.com')!.version).toBe('v1');
+  });
+
+  it('says the new version is unconfirmed, not that the domain stayed, when reads fail until the timeout', async () => {
+    const { wrapped } = flaky(1_000);
+    const notifier = new MemoryNotifier();
+    const report = await rollDomains(
+      'v2',
+      {
+        gateway: wrapped,
+        notifier,
+        clock: new FakeClock(),
+        log: memoryLog(),
+        config: { domains: ['api.example.com'], ...timing },
+      },
+      { revision: 2 },
+    );
+    expect(report.domains[0]).toMatchObject({ outcome: 'failed', unconfirmed: true });
+    expect(notifier.sent[0]!.body).toMatch(
+      /was asked to serve truststore version v2, but its status could not be confirmed/,
+    );
+    expect(notifier.sent[0]!.body).not.toMatch(/It stays on version/);
   });
 });
