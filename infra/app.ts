@@ -1,4 +1,4 @@
-import { App, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { App, CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { parseDomainSpec } from '../shared/adapters/aws/domains.js';
@@ -18,6 +18,16 @@ export class TrustrollStack extends Stack {
   ) {
     super(scope, id, props);
     this.pipeline = new TruststorePipeline(this, 'Pipeline', props.pipeline);
+    // What a person needs after a deploy: where to drop uploads, what to subscribe to.
+    new CfnOutput(this, 'BucketName', {
+      value: this.pipeline.bucket.bucketName,
+      description: 'Upload CA bundles to s3://<this>/inbox/<partner>/',
+    });
+    new CfnOutput(this, 'AlertsTopicArn', { value: this.pipeline.topic.topicArn });
+    new CfnOutput(this, 'TruststoreUri', {
+      value: `s3://${this.pipeline.bucket.bucketName}/truststore/truststore.pem`,
+      description: 'The truststore URI the mTLS domains must use',
+    });
   }
 }
 

@@ -21,7 +21,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { MESSAGE_GROUP } from '../shared/adapters/aws/roll-requests.js';
+import { MESSAGE_GROUP } from '../shared/adapters/aws/run-requests.js';
 import { lambdaBundling } from './lambda-bundling.js';
 
 /** A custom domain whose truststore trustroll keeps current. */
@@ -116,12 +116,15 @@ export class TruststorePipeline extends Construct {
     const stack = Stack.of(this);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     // A domain the construct creates is rolled like any configured one.
+    const created = props.customDomain?.domainName.toLowerCase();
+    if (created && (props.domains ?? []).some((d) => d.name.toLowerCase() === created)) {
+      throw new Error(
+        `customDomain ${created} is also in domains: domains lists existing domains to roll, customDomain creates one (REST) and rolls it. Name it in one of them only.`,
+      );
+    }
     const domains: readonly ManagedDomainProps[] = [
       ...(props.domains ?? []),
-      ...(props.customDomain &&
-      !(props.domains ?? []).some((d) => d.name === props.customDomain!.domainName.toLowerCase())
-        ? [{ name: props.customDomain.domainName.toLowerCase(), type: 'REST' as const }]
-        : []),
+      ...(created ? [{ name: created, type: 'REST' as const }] : []),
     ];
     const retention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
 
@@ -344,8 +347,10 @@ export class TruststorePipeline extends Construct {
     allow(this.ingestFunction, ['sns:Publish'], [this.topic.topicArn]);
     allow(this.ingestFunction, ['kms:GenerateDataKey', 'kms:Decrypt'], [key.keyArn]);
 
-    // Scan: reads the state, remembers alerted thresholds in it; prunes (truststore + roll) only
-    // when enabled, handing the rolls that do not fit into its run to the ingest queue.
+    // Scan: reads the state, remembers alerted thresholds in it; prunes (publishes the truststore)
+    // only when enabled. It never updates a domain (its timeout is shorter than one roll's worst
+    // case): after a prune, and when uploads waiting for their issuer are due, it asks the ingest
+    // function for a run through the queue.
     allow(this.scanFunction, ['s3:GetObject', 's3:GetObjectVersion'], objects('state/', 'truststore/'));
     mayFindNothing(this.scanFunction);
     allow(
@@ -353,10 +358,9 @@ export class TruststorePipeline extends Construct {
       ['s3:PutObject'],
       props.pruneExpired ? objects('state/', 'truststore/') : objects('state/'),
     );
-    // The scan reads the domains to report drift; it may update them only when it prunes.
-    rollDomains(this.scanFunction, props.pruneExpired === true);
-    if (props.pruneExpired && domainArns.length > 0)
-      allow(this.scanFunction, ['sqs:SendMessage'], [this.queue.queueArn]);
+    // The scan reads the domains to report drift.
+    rollDomains(this.scanFunction, false);
+    allow(this.scanFunction, ['sqs:SendMessage'], [this.queue.queueArn]);
     allow(this.scanFunction, ['sns:Publish'], [this.topic.topicArn]);
     allow(this.scanFunction, ['kms:GenerateDataKey', 'kms:Decrypt'], [key.keyArn]);
 
@@ -388,6 +392,17 @@ export class TruststorePipeline extends Construct {
       'DeadLettersAlarm',
       this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
       'Uploads could not be processed and wait in the dead-letter queue',
+    );
+    alarm(
+      'UnusableRecordsAlarm',
+      new cloudwatch.Metric({
+        namespace: 'trustroll',
+        metricName: 'UnusableRecords',
+        dimensionsMap: { service: 'trustroll' },
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      }),
+      'The ingest queue delivered records that name no upload or request of this bucket (logged as "unusable record")',
     );
     alarm(
       'ScanFailuresAlarm',

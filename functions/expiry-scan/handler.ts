@@ -2,26 +2,24 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import type { Context } from 'aws-lambda';
 import { type ScanReport, scanExpiry } from '../../shared/pipeline/scan.js';
 import { KEYS } from '../../shared/truststore/state.js';
-import { invocationDeadline, rollSettings } from '../lib/config.js';
+import { rollSettings } from '../lib/config.js';
 import type { ScanEvent } from '../lib/events.js';
-import { requestFollowUp, wire, wireGateway } from '../lib/wiring.js';
+import { requestRun, wire, wireGateway } from '../lib/wiring.js';
 
 const w = wire();
-// The scan reads the domains to report drift; it rolls them only after pruning.
+// The scan reads the domains to report drift; the ingest function rolls them.
 const gateway = w.config.domains.length > 0 ? wireGateway(w) : undefined;
 
 /**
- * The daily schedule (EventBridge Scheduler) → one expiry scan of the truststore. When it prunes,
- * the domains it had no time to roll go to the ingest function as a roll request.
+ * The daily schedule (EventBridge Scheduler) → one expiry scan of the truststore. The scan never
+ * updates a domain itself (its 5-minute timeout is shorter than one roll's worst case): after a
+ * prune, and when uploads waiting for their issuer are due, it asks the ingest function for a run.
  */
 export const lambdaHandler = async (
   event: ScanEvent | null | undefined,
-  context: Pick<Context, 'getRemainingTimeInMillis'>,
 ): Promise<Omit<ScanReport, 'entries' | 'alerts'> & { alerts: number }> => {
-  const deadline = invocationDeadline(context.getRemainingTimeInMillis(), w.clock.now());
   // The Scheduler execution id tells the attempts of one scheduled run apart (a retry gets a new one).
   const executionId = event?.['execution-id'];
   if (typeof executionId === 'string' && executionId) w.logger.setCorrelationId(executionId);
@@ -39,11 +37,21 @@ export const lambdaHandler = async (
       thresholds: w.config.expiryThresholds,
       prune: w.config.pruneExpired,
       truststoreUri: `s3://${w.config.bucket}/${KEYS.truststore}`,
-      roll: { ...rollSettings(w.config), deadline },
+      roll: rollSettings(w.config),
+      rollAfterPrune: false,
     },
   });
-  const deferred = report.roll?.deferred ?? [];
-  if (deferred.length > 0) await requestFollowUp(w, deferred, report.version, 'expiry-scan');
+  const reasons = [
+    ...(report.pruned.length > 0 && w.config.domains.length > 0 ? ['pruned'] : []),
+    ...(report.pendingDue > 0 ? ['pending window ended'] : []),
+  ];
+  if (reasons.length > 0) {
+    await requestRun(w, {
+      reason: reasons.join(', '),
+      from: 'expiry-scan',
+      ...(report.version ? { version: report.version } : {}),
+    });
+  }
   w.metrics.addMetric('CertificatesInTruststore', MetricUnit.Count, report.certificates);
   if (report.nearestExpiryDays !== undefined) {
     w.metrics.addMetric('DaysToNearestExpiry', MetricUnit.Count, report.nearestExpiryDays);

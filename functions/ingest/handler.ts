@@ -3,22 +3,25 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { ingestUploads, type UploadRef } from '../../shared/pipeline/ingest.js';
-import { handleRemovalRequests, REQUESTS_PREFIX } from '../../shared/pipeline/lifecycle.js';
+import { type BatchItem, handleBatch } from '../../shared/pipeline/batch.js';
+import { REQUESTS_PREFIX } from '../../shared/pipeline/lifecycle.js';
+import { KEYS } from '../../shared/truststore/state.js';
 import { invocationDeadline, rollSettings } from '../lib/config.js';
 import { batchCorrelationId, parseRecord, resolveObjectKey } from '../lib/events.js';
-import { requestFollowUp, wire, wireGateway } from '../lib/wiring.js';
+import { requestRun, wire, wireGateway } from '../lib/wiring.js';
 
 const w = wire();
 const gateway = wireGateway(w);
 const roll = rollSettings(w.config);
 
 /**
- * SQS (FIFO) batch of S3 "Object Created" events from EventBridge, and of roll requests, → one
- * ingest run for the batch. Records that could not be finished are reported as batch item
- * failures; on a FIFO queue, every record after the first failure is reported too, so order within
- * the message group holds. Domains whose roll did not fit into this invocation are handed to a
- * follow-up run through the queue.
+ * SQS (FIFO) batch of S3 "Object Created" events from EventBridge (uploads in inbox/, removal
+ * requests in requests/) and of run requests → the batch handled in queue order (handleBatch).
+ * Records that could not be finished are reported as batch item failures; on a FIFO queue, every
+ * record after the first failure is reported too, so order within the message group holds.
+ * Records that can never be used (not an event of this bucket's inbox or requests) are logged and
+ * counted, not retried: a retry could not make them usable, and would hold the message group.
+ * Domains whose roll did not fit into this invocation are handed to a follow-up run.
  */
 export const lambdaHandler = async (
   event: SQSEvent,
@@ -28,35 +31,45 @@ export const lambdaHandler = async (
   const parsed = event.Records.map((r) => parseRecord(r, w.config.bucket));
   const correlationId = batchCorrelationId(parsed);
   if (correlationId) w.logger.setCorrelationId(correlationId);
-  for (const p of parsed)
-    if (!p.ok) w.logger.error('unusable record', { messageId: p.messageId, reason: p.reason });
-  const failed = new Set(parsed.filter((p) => !p.ok).map((p) => p.messageId));
+  const failed = new Set<string>();
   try {
-    const objects: { messageId: string; ref: UploadRef }[] = [];
+    const unusable = parsed.flatMap((p) => (p.ok ? [] : [{ messageId: p.messageId, reason: p.reason }]));
+    const items: { messageId: string; item: BatchItem }[] = [];
     for (const p of parsed) {
-      if (!p.ok || p.kind !== 'object') continue;
+      if (!p.ok) continue;
+      if (p.kind === 'run') {
+        items.push({ messageId: p.messageId, item: { kind: 'run' } });
+        continue;
+      }
       const key = await resolveObjectKey(p.keys, p.version, w.store);
-      objects.push({ messageId: p.messageId, ref: { key, ...(p.version ? { version: p.version } : {}) } });
+      const ref = { key, ...(p.version ? { version: p.version } : {}) };
+      if (key.startsWith(KEYS.inbox)) items.push({ messageId: p.messageId, item: { kind: 'upload', ref } });
+      else if (key.startsWith(REQUESTS_PREFIX))
+        items.push({ messageId: p.messageId, item: { kind: 'request', ref } });
+      else
+        unusable.push({
+          messageId: p.messageId,
+          reason: `object ${key} is outside ${KEYS.inbox} and ${REQUESTS_PREFIX}`,
+        });
     }
     w.logger.info('batch received', {
-      records: parsed.map((p) =>
-        !p.ok
-          ? { messageId: p.messageId, unusable: p.reason }
-          : p.kind === 'roll'
-            ? { messageId: p.messageId, rollRequestedBy: p.from }
-            : {
-                messageId: p.messageId,
-                key: objects.find((o) => o.messageId === p.messageId)?.ref.key,
-                version: p.version,
-                s3RequestId: p.s3RequestId,
-              },
-      ),
+      records: parsed.map((p) => {
+        if (!p.ok) return { messageId: p.messageId, unusable: p.reason };
+        if (p.kind === 'run') return { messageId: p.messageId, runRequestedBy: p.from };
+        const item = items.find((i) => i.messageId === p.messageId)?.item;
+        return {
+          messageId: p.messageId,
+          key: item && item.kind !== 'run' ? item.ref.key : undefined,
+          version: p.version,
+          s3RequestId: p.s3RequestId,
+        };
+      }),
     });
-    // Removal requests (requests/) come through the same queue, after the uploads of the batch.
-    const uploadRecords = objects.filter((o) => !o.ref.key.startsWith(REQUESTS_PREFIX));
-    const requests = objects.filter((o) => o.ref.key.startsWith(REQUESTS_PREFIX)).map((o) => o.ref);
-    const report = await ingestUploads(
-      uploadRecords.map((o) => o.ref),
+    for (const u of unusable) w.logger.error('unusable record', u);
+    w.metrics.addMetric('UnusableRecords', MetricUnit.Count, unusable.length);
+    if (items.length === 0) return { batchItemFailures: [] };
+    const result = await handleBatch(
+      items.map((i) => i.item),
       {
         store: w.store,
         gateway,
@@ -71,37 +84,31 @@ export const lambdaHandler = async (
         },
       },
     );
-    const count = (outcome: string) => report.uploads.filter((u) => u.outcome === outcome).length;
+    for (const [i, done] of result.done.entries()) if (!done) failed.add(items[i]!.messageId);
+    const count = (outcome: string) => result.uploads.filter((u) => u.outcome === outcome).length;
     w.metrics.addMetric('UploadsAccepted', MetricUnit.Count, count('accepted'));
     w.metrics.addMetric('UploadsRejected', MetricUnit.Count, count('rejected') + count('private-key'));
-    w.metrics.addMetric('CertificatesInTruststore', MetricUnit.Count, report.certificates);
-    if (report.nearestExpiryDays !== undefined) {
-      w.metrics.addMetric('DaysToNearestExpiry', MetricUnit.Count, report.nearestExpiryDays);
+    w.metrics.addMetric('CertificatesInTruststore', MetricUnit.Count, result.ingest.certificates);
+    if (result.ingest.nearestExpiryDays !== undefined) {
+      w.metrics.addMetric('DaysToNearestExpiry', MetricUnit.Count, result.ingest.nearestExpiryDays);
     }
-    // An upload left in the inbox (its move failed) is retried: the next run finishes the move.
-    // report.uploads starts with this batch's uploads (uploads waiting for their issuer follow).
-    for (const [i, u] of report.uploads.slice(0, uploadRecords.length).entries()) {
-      if (u.outcome !== 'missing' && u.outcome !== 'pending' && !u.movedTo)
-        failed.add(uploadRecords[i]!.messageId);
-    }
-    const deferred = new Set(report.roll?.deferred ?? []);
-    if (requests.length > 0) {
-      const handled = await handleRemovalRequests(requests, {
-        store: w.store,
-        gateway,
-        notifier: w.notifier,
-        clock: w.clock,
-        log: w.log,
-        roll: { ...roll, deadline },
+    if (result.requests.length > 0)
+      w.logger.info('removal requests handled', {
+        outcomes: result.requests.map((h) => `${h.key}: ${h.outcome}`),
       });
-      for (const h of handled) for (const d of h.roll?.deferred ?? []) deferred.add(d);
-      w.logger.info('removal requests handled', { outcomes: handled.map((h) => `${h.key}: ${h.outcome}`) });
+    const deferred = result.roll?.deferred ?? [];
+    if (deferred.length > 0) {
+      await requestRun(w, {
+        reason: 'roll deferred',
+        from: 'ingest',
+        domains: deferred,
+        ...(result.version ? { version: result.version } : {}),
+      });
     }
-    if (deferred.size > 0) await requestFollowUp(w, [...deferred], report.version, 'ingest');
     w.logger.info('ingest finished', {
-      changed: report.changed,
-      revision: report.revision,
-      errors: report.errors,
+      changed: result.ingest.changed,
+      revision: result.ingest.revision,
+      errors: result.errors,
     });
   } catch (error) {
     w.logger.error('ingest failed', { error: error as Error });

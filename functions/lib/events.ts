@@ -1,5 +1,5 @@
 import type { SQSRecord } from 'aws-lambda';
-import { ROLL_REQUEST } from '../../shared/adapters/aws/roll-requests.js';
+import { RUN_REQUEST } from '../../shared/adapters/aws/run-requests.js';
 import { InputError, NotFoundError } from '../../shared/errors.js';
 import type { ObjectStore } from '../../shared/ports.js';
 
@@ -25,7 +25,7 @@ export type ParsedRecord =
       readonly version?: string;
       readonly s3RequestId?: string;
     }
-  | { readonly ok: true; readonly kind: 'roll'; readonly messageId: string; readonly from: string }
+  | { readonly ok: true; readonly kind: 'run'; readonly messageId: string; readonly from: string }
   | { readonly ok: false; readonly messageId: string; readonly reason: string };
 
 /** Decodes a key the way classic S3 event notifications encode it (URL encoding, space as "+"). */
@@ -55,16 +55,19 @@ export const parseRecord = (record: SQSRecord, bucket: string): ParsedRecord => 
   } catch {
     return { ok: false, messageId: record.messageId, reason: 'body is not JSON' };
   }
-  if (event?.source === ROLL_REQUEST.source && event['detail-type'] === ROLL_REQUEST.detailType) {
+  if (!event || typeof event !== 'object' || Array.isArray(event)) {
+    return { ok: false, messageId: record.messageId, reason: 'body is not a JSON object' };
+  }
+  if (event.source === RUN_REQUEST.source && event['detail-type'] === RUN_REQUEST.detailType) {
     const from = (event.detail as { from?: unknown } | undefined)?.from;
     return {
       ok: true,
-      kind: 'roll',
+      kind: 'run',
       messageId: record.messageId,
       from: typeof from === 'string' ? from : '?',
     };
   }
-  const key = event?.detail?.object?.key;
+  const key = event.detail?.object?.key;
   if (
     event['detail-type'] !== 'Object Created' ||
     event.source !== 'aws.s3' ||

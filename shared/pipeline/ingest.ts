@@ -135,10 +135,13 @@ export const ingestUploads = async (batch: readonly UploadRef[], deps: IngestDep
   const errors: string[] = [];
   // Uploads waiting for their issuer are judged again with every batch.
   const first = await loadState(deps.store);
-  const waiting = Object.keys(first.state.pending ?? {});
+  // Each waits as the version that was judged: withdrawn or replaced since, that version is destroyed.
+  const waiting = Object.entries(first.state.pending ?? {});
   const refs = [
     ...batch,
-    ...waiting.filter((key) => !batch.some((r) => r.key === key)).map((key) => ({ key })),
+    ...waiting
+      .filter(([key]) => !batch.some((r) => r.key === key))
+      .map(([key, held]) => ({ key, version: held.version })),
   ];
   const fetched = await Promise.all(refs.map((ref) => fetchUpload(ref, deps)));
 
@@ -270,6 +273,7 @@ const fetchUpload = async (ref: UploadRef, deps: IngestDeps): Promise<Fetched> =
       certificates: read.certificates,
       inputFindings: read.findings,
       replace: ref.replace === true || upload?.path.startsWith('replace/') === true,
+      ...(upload ? { partner: upload.partner } : {}),
     },
   };
 };

@@ -1,10 +1,19 @@
+import { createHash } from 'node:crypto';
 import { InputError, NotFoundError } from '../errors.js';
 import type { Certificate } from '../pki/certificate.js';
 import { readInput } from '../pki/read.js';
 import type { Notification } from '../ports.js';
 import { lintCertificates } from '../truststore/lint.js';
 import { withOrphans } from '../truststore/orphans.js';
-import { type Entry, entryOf, findPublished, KEYS, type TruststoreState } from '../truststore/state.js';
+import {
+  type Entry,
+  entryOf,
+  findPublished,
+  KEYS,
+  keepLast,
+  MAX_PROCESSED,
+  type TruststoreState,
+} from '../truststore/state.js';
 import { notification } from './notifications.js';
 import { flushOutbox } from './outbox.js';
 import { type PublishDeps, publishAndRoll } from './publish.js';
@@ -36,24 +45,60 @@ export interface ChangeReport {
   readonly errors: readonly string[];
 }
 
-/** Parses and checks a removal request (from a JSON file or the command line). */
+const REQUEST_FIELDS = ['fingerprints', 'subject', 'partner', 'reason', 'requestedBy'] as const;
+
+/**
+ * Parses and checks a removal request (from a JSON file or the command line) against its schema:
+ * an object with only the known fields, each of the right type; every problem is named at once.
+ */
 export const parseRemovalRequest = (value: unknown): RemovalRequest => {
-  const v = value as Partial<RemovalRequest> | null;
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    throw new InputError('a removal request is a JSON object');
+  const v = value as Record<string, unknown>;
   const problems: string[] = [];
-  if (!v || typeof v !== 'object') throw new InputError('a removal request is a JSON object');
-  if (!v.fingerprints && !v.subject && !v.partner)
-    problems.push('name what to remove: fingerprints, subject or partner');
-  if (
-    v.fingerprints &&
-    (!Array.isArray(v.fingerprints) || v.fingerprints.some((f) => !/^[0-9a-f:]{12,95}$/i.test(String(f))))
-  ) {
-    problems.push('fingerprints must be SHA-256 fingerprints in hex (at least 12 digits)');
+  const unknown = Object.keys(v).filter((k) => !(REQUEST_FIELDS as readonly string[]).includes(k));
+  if (unknown.length > 0)
+    problems.push(
+      `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')} (known: ${REQUEST_FIELDS.join(', ')})`,
+    );
+  const text = (name: string, max: number): boolean => {
+    const x = v[name];
+    if (x === undefined) return false;
+    if (typeof x !== 'string' || x.trim() === '' || x.length > max) {
+      problems.push(`${name} must be a non-empty string of at most ${max} characters`);
+      return false;
+    }
+    return true;
+  };
+  const hasSubject = text('subject', 1024);
+  const hasPartner = text('partner', 63);
+  for (const [name, max] of [
+    ['reason', 1000],
+    ['requestedBy', 200],
+  ] as const) {
+    if (v[name] === undefined) problems.push(`${name} is required`);
+    else text(name, max);
   }
-  if (typeof v.reason !== 'string' || v.reason.trim() === '') problems.push('reason is required');
-  if (typeof v.requestedBy !== 'string' || v.requestedBy.trim() === '')
-    problems.push('requestedBy is required');
+  let hasFingerprints = false;
+  if (v.fingerprints !== undefined) {
+    const fps = v.fingerprints;
+    const hexDigits = (f: string) => f.replace(/:/g, '').length;
+    if (
+      !Array.isArray(fps) ||
+      fps.length === 0 ||
+      fps.some(
+        (f) => typeof f !== 'string' || !/^[0-9a-f:]+$/i.test(f) || hexDigits(f) < 12 || hexDigits(f) > 64,
+      )
+    ) {
+      problems.push(
+        'fingerprints must be a non-empty list of SHA-256 fingerprints in hex (12 to 64 hex digits each, colons allowed)',
+      );
+    } else hasFingerprints = true;
+  }
+  if (!hasFingerprints && !hasSubject && !hasPartner && problems.length === 0)
+    problems.push('name what to remove: fingerprints, subject or partner');
   if (problems.length > 0) throw new InputError(`invalid removal request: ${problems.join('; ')}`);
-  return v as RemovalRequest;
+  return v as unknown as RemovalRequest;
 };
 
 /** The entries a request names. */
@@ -75,9 +120,18 @@ const matching = (entries: readonly Entry[], r: RemovalRequest): Entry[] =>
  *    (with the alert in the same commit), kept in `removedEntries` for history and rollback.
  * 3. Publish, roll the domains, deliver the alert.
  */
-export const removeCas = async (request: RemovalRequest, deps: PublishDeps): Promise<ChangeReport> => {
-  let result: { removed: Entry[]; state?: TruststoreState } = { removed: [] };
+export const removeCas = async (
+  request: RemovalRequest,
+  deps: PublishDeps,
+  /** A request carried out at most once: its id is recorded with the change it made. */
+  opts: { readonly requestId?: string } = {},
+): Promise<ChangeReport> => {
+  let result: { removed: Entry[]; state?: TruststoreState; already?: boolean } = { removed: [] };
   await updateState(deps.store, (state) => {
+    if (opts.requestId && state.processed[opts.requestId]) {
+      result = { removed: [], already: true };
+      return undefined;
+    }
     const named = matching(state.entries, request);
     if (named.length === 0) {
       result = { removed: [] };
@@ -93,14 +147,22 @@ export const removeCas = async (request: RemovalRequest, deps: PublishDeps): Pro
       at: now,
       alert: removalAlert(request, removed, named, state.revision + 1),
     });
-    result = { removed, state: next };
-    return next;
+    const processed = opts.requestId
+      ? keepLast(
+          { ...next.processed, [opts.requestId]: { outcome: 'accepted' as const, at: now.toISOString() } },
+          MAX_PROCESSED,
+        )
+      : next.processed;
+    result = { removed, state: { ...next, processed } };
+    return result.state;
   });
   if (!result.state) {
     const { state } = await loadState(deps.store);
     return {
-      outcome: 'rejected',
-      message: `The request names no CA in the truststore (${describeRequest(request)}); nothing was removed.`,
+      outcome: result.already ? 'changed' : 'rejected',
+      message: result.already
+        ? 'This request was carried out already (a redelivered event); nothing was changed again.'
+        : `The request names no CA in the truststore (${describeRequest(request)}); nothing was removed.`,
       removed: [],
       added: [],
       revision: state.revision,
@@ -448,8 +510,6 @@ export interface RequestOutcome {
   readonly outcome: 'done' | 'rejected' | 'missing';
   readonly message: string;
   readonly movedTo?: string;
-  /** The roll of the change the request made (its `deferred` domains need a follow-up run). */
-  readonly roll?: RollReport;
 }
 
 /**
@@ -464,28 +524,36 @@ export const handleRemovalRequests = async (
 ): Promise<RequestOutcome[]> => {
   const out: RequestOutcome[] = [];
   for (const { key, version } of requests) {
-    let body: Uint8Array;
-    let read: string;
-    try {
-      // The version the event names is the request to carry out (a later version is another one).
-      const object = await deps.store.get(key, version ? { version } : {});
-      body = object.body;
-      read = object.version;
-    } catch (error) {
-      if (error instanceof NotFoundError || error instanceof InputError) {
-        out.push({ key, outcome: 'missing', message: 'already handled' });
-        continue;
-      }
+    // Only the current object is a request to carry out: one replaced or withdrawn before it was
+    // handled is not (and is not kept either).
+    const current = await deps.store.head(key).catch((error: Error) => {
+      if (error instanceof NotFoundError || error instanceof InputError) return undefined;
       throw error;
+    });
+    if (!current || (version !== undefined && current.version !== version)) {
+      if (version !== undefined) await deps.store.destroy(key, { upTo: version });
+      out.push({
+        key,
+        outcome: 'missing',
+        message: current
+          ? 'replaced by a newer request before it was handled'
+          : 'withdrawn, or handled already',
+      });
+      continue;
     }
+    const object = await deps.store.get(key, { version: current.version });
+    const upload = {
+      key,
+      version: object.version,
+      size: object.body.length,
+      sha256: createHash('sha256').update(object.body).digest('hex'),
+    };
     let outcome: RequestOutcome['outcome'];
     let message: string;
     let report: unknown;
-    let roll: RollReport | undefined;
     try {
-      const request = parseRemovalRequest(JSON.parse(Buffer.from(body).toString('utf8')));
-      const change = await removeCas(request, deps);
-      roll = change.roll;
+      const request = parseRemovalRequest(parseJson(object.body));
+      const change = await removeCas(request, deps, { requestId: `${key}@${object.version}` });
       outcome = change.outcome === 'changed' ? 'done' : 'rejected';
       message = change.message;
       report = {
@@ -499,25 +567,35 @@ export const handleRemovalRequests = async (
         added: [],
       };
     } catch (error) {
-      if (!(error instanceof InputError) && !(error instanceof SyntaxError)) throw error;
+      if (!(error instanceof InputError)) throw error;
       outcome = 'rejected';
-      message = error instanceof SyntaxError ? `not valid JSON (${error.message})` : error.message;
+      message = error.message;
       report = {
         error: message,
         expected: '{"partner"|"subject"|"fingerprints": …, "reason": "…", "requestedBy": "…"}',
       };
     }
+    // Only what was understood is kept: the report (with the parsed request), never the raw bytes.
     const name = safeName(key.slice(REQUESTS_PREFIX.length));
-    const to = `${outcome === 'done' ? KEYS.archive : KEYS.rejected}requests/${name}`;
+    const to = `${outcome === 'done' ? KEYS.archive : KEYS.rejected}requests/${name}.report.json`;
     await deps.store.put(
-      `${to}.report.json`,
-      new Uint8Array(Buffer.from(`${JSON.stringify({ key, outcome, message, report }, null, 2)}\n`)),
+      to,
+      new Uint8Array(Buffer.from(`${JSON.stringify({ ...upload, outcome, message, report }, null, 2)}\n`)),
+      { contentType: 'application/json' },
     );
-    await deps.store.put(to, body, { contentType: 'application/json' });
     // No version of a handled request stays in requests/ (a delete alone would keep it as noncurrent).
-    await deps.store.destroy(key, { upTo: read });
+    await deps.store.destroy(key, { upTo: object.version });
     deps.log.info('removal request handled', { key, outcome });
-    out.push({ key, outcome, message, movedTo: to, ...(roll ? { roll } : {}) });
+    out.push({ key, outcome, message, movedTo: to });
   }
   return out;
+};
+
+/** JSON that a person wrote: a parse error is bad input, named with what the parser said. */
+const parseJson = (bytes: Uint8Array): unknown => {
+  try {
+    return JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (error) {
+    throw new InputError(`not valid JSON (${(error as Error).message})`);
+  }
 };

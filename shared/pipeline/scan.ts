@@ -19,6 +19,11 @@ export interface ScanConfig {
   readonly prune?: boolean;
   /** Domains to roll after a prune, and to check for drift. */
   readonly roll?: RollConfig;
+  /**
+   * Roll the domains after a prune here. Default true; the Lambda scan says false and asks the
+   * ingest function for a run instead (its timeout is shorter than one roll's worst case).
+   */
+  readonly rollAfterPrune?: boolean;
   /** trustroll's truststore URI: a domain pointing elsewhere has drifted. */
   readonly truststoreUri?: string;
 }
@@ -61,6 +66,8 @@ export interface ScanReport {
   readonly errors: readonly string[];
   /** Domains found pointing at a version or object trustroll did not roll (needs the gateway). */
   readonly drift: readonly DomainStatusLine[];
+  /** Uploads waiting for their issuer whose window has ended: an ingest run rejects them. */
+  readonly pendingDue: number;
 }
 
 const DAY = 86_400_000;
@@ -186,7 +193,13 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
       version = await publishTruststore(deps.store, next, deps.log);
       if (version) {
         await recordVersion(deps.store, next.revision, version);
-        if (deps.gateway && deps.notifier && deps.config?.roll && deps.config.roll.domains.length > 0) {
+        if (
+          deps.gateway &&
+          deps.notifier &&
+          deps.config?.roll &&
+          deps.config.roll.domains.length > 0 &&
+          deps.config.rollAfterPrune !== false
+        ) {
           roll = await rollDomains(
             version,
             {
@@ -252,7 +265,11 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
       alerts: alerts.length,
       pruned: pruned.length,
     });
+    const pendingDue = Object.values(state.pending ?? {}).filter(
+      (p) => Date.parse(p.until) < now.getTime(),
+    ).length;
     return {
+      pendingDue,
       certificates: remaining.length,
       ...(nearest === undefined ? {} : { nearestExpiryDays: nearest }),
       entries: remaining,

@@ -37,9 +37,31 @@ export const parseUploadKey = (key: string): UploadKey => {
 /** A key (or the end of one) as one safe file name: anything but letters, digits and ._- becomes _. */
 export const safeName = (key: string): string => key.replace(/[^\p{L}\p{N}._-]+/gu, '_').slice(-200);
 
-/** Where an upload goes once decided, keeping its partner and path. */
-export const destinationKey = (upload: UploadKey, folder: 'archive' | 'rejected'): string =>
-  `${folder === 'archive' ? KEYS.archive : KEYS.rejected}${upload.partner}/${upload.path}`;
+/** S3 keys are at most 1024 bytes of UTF-8. */
+export const MAX_KEY_BYTES = 1024;
+const REPORT = '.report.json';
+
+/** The first `max` bytes of `text` at most, never cutting a character in two. */
+const utf8Prefix = (text: string, max: number): string =>
+  Buffer.from(text)
+    .subarray(0, max)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
+
+const digest = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/**
+ * Where an upload goes once decided, keeping its partner and path. A key too long to take its
+ * report beside it (an inbox key near S3's 1024 bytes: archive/ is longer than inbox/) keeps its
+ * start and a hash of the whole, so the report can always be written.
+ */
+export const destinationKey = (upload: UploadKey, folder: 'archive' | 'rejected'): string => {
+  const key = `${folder === 'archive' ? KEYS.archive : KEYS.rejected}${upload.partner}/${upload.path}`;
+  const room = MAX_KEY_BYTES - Buffer.byteLength(REPORT);
+  if (Buffer.byteLength(key) <= room) return key;
+  const tail = `~${digest(key).slice(0, 16)}`;
+  return `${utf8Prefix(key, room - Buffer.byteLength(tail))}${tail}`;
+};
 
 /**
  * The JSON report beside the upload. A file name already near the 255-byte limit of file systems
@@ -49,10 +71,7 @@ export const reportKey = (upload: UploadKey, folder: 'archive' | 'rejected'): st
   const key = destinationKey(upload, folder);
   const slash = key.lastIndexOf('/');
   const name = key.slice(slash + 1);
-  if (Buffer.byteLength(`${name}.report.json`) <= 255) return `${key}.report.json`;
-  const short = `${Buffer.from(name)
-    .subarray(0, 180)
-    .toString('utf8')
-    .replace(/\uFFFD$/, '')}~${createHash('sha256').update(name).digest('hex').slice(0, 12)}`;
-  return `${key.slice(0, slash + 1)}${short}.report.json`;
+  if (Buffer.byteLength(`${name}${REPORT}`) <= 255) return `${key}${REPORT}`;
+  const short = `${utf8Prefix(name, 180)}~${digest(name).slice(0, 12)}`;
+  return `${key.slice(0, slash + 1)}${short}${REPORT}`;
 };

@@ -14,6 +14,8 @@ export interface CandidateUpload {
    * re-keyed intermediate): API Gateway refuses two certificates with one subject.
    */
   readonly replace?: boolean;
+  /** Who uploaded it: a replace-upload rotates only this partner's own CAs. */
+  readonly partner?: string;
   readonly certificates: readonly SourcedCertificate[];
   readonly inputFindings: readonly Finding[];
 }
@@ -65,12 +67,14 @@ export const admit = (
   uploads: readonly CandidateUpload[],
   options: AdmissionOptions,
 ): UploadDecision[] => {
-  // CAs that replace-uploads rotate are judged as if already gone.
-  const replacing = new Set(
-    uploads.filter((u) => u.replace).flatMap((u) => u.certificates.map((c) => c.cert.subject.key)),
-  );
+  // CAs that replace-uploads rotate are judged as if already gone; a partner rotates only its own
+  // CAs (another partner's CA with that subject stays, and the upload collides with it).
+  const rotates = (u: CandidateUpload, e: Entry) =>
+    u.replace === true &&
+    (u.partner === undefined || u.partner === e.partner) &&
+    u.certificates.some((c) => c.cert.subject.key === e.subjectKey);
   const uploaded = new Set(uploads.flatMap((u) => u.certificates.map((c) => c.cert.fingerprint)));
-  const replaced = all.filter((e) => replacing.has(e.subjectKey) && !uploaded.has(e.fingerprint));
+  const replaced = all.filter((e) => !uploaded.has(e.fingerprint) && uploads.some((u) => rotates(u, e)));
   const entries = all.filter((e) => !replaced.includes(e));
   const byFingerprint = new Set(entries.map((e) => e.fingerprint));
   const bySubject = entriesBySubject(entries);
@@ -147,8 +151,7 @@ export const admit = (
       blocking.length > 0 &&
       blocking.every((f) => f.code === 'chain.issuer-missing') &&
       certificates.every((c) => !refusedSubjects.has(c.cert.issuer.key));
-    const subjects = new Set(u.certificates.map((c) => c.cert.subject.key));
-    const replaces = accepted && u.replace ? replaced.filter((e) => subjects.has(e.subjectKey)) : [];
+    const replaces = accepted ? replaced.filter((e) => rotates(u, e)) : [];
     if (
       !accepted &&
       !u.replace &&

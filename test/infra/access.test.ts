@@ -67,8 +67,9 @@ describe('the synthesized IAM refuses what the functions never need', () => {
     ['ingest', 'sns:Publish', `arn:aws:sns:${REGION}:${ACCOUNT}:another-topic`, {}, 'another topic'],
     ['ingest', 'sqs:SendMessage', `arn:aws:sqs:${REGION}:${ACCOUNT}:another-queue.fifo`, {}, 'another queue'],
     ['scan', 's3:PutObject', object('truststore/truststore.pem'), {}, 'publishing without pruning'],
-    ['scan', 'apigateway:PATCH', domain('api.example.com'), {}, 'rolling without pruning'],
-    ['scan', 'sqs:SendMessage', physical.queue.arn, {}, 'requesting rolls without pruning'],
+    ['scan', 'apigateway:PATCH', domain('api.example.com'), {}, 'rolling (the ingest function rolls)'],
+    ['scan', 'apigateway:AddCertificateToDomain', domain('api.example.com'), ours, 'rolling'],
+    ['scan', 'sqs:SendMessage', `arn:aws:sqs:${REGION}:${ACCOUNT}:another-queue.fifo`, {}, 'another queue'],
     ['scan', 's3:DeleteObjectVersion', object('inbox/acme/ca.pem'), {}, 'destroying uploads'],
   ] as const)('%s may not %s on %s (%o): %s', async (fn, action, resource, context, _why) => {
     expect(await evaluate(stack, fn, { action, resource, context, why: 'negative case' })).not.toBe(

@@ -188,6 +188,7 @@ describe('TruststorePipeline resources', () => {
       'Errors',
       'Throttles',
       'Throttles',
+      'UnusableRecords',
     ]);
     for (const a of alarms)
       expect(a.Properties.AlarmActions).toEqual([
@@ -275,7 +276,7 @@ describe('least privilege', () => {
     expect(simplified).toHaveLength(12);
   });
 
-  it('gives the scan role read access, state writes and domain reads only (pruning off)', () => {
+  it('gives the scan role read access, state writes, domain reads and run requests only (pruning off)', () => {
     const statements = statementsOf(t, roleId(stack, stack.pipeline.scanFunction)).map((s) => ({
       actions: actions(s),
       resource: s.Resource,
@@ -287,14 +288,17 @@ describe('least privilege', () => {
     ]);
     expect(byAction(['s3:PutObject'])).toEqual([objects('state')]);
     expect(byAction(['s3:ListBucket'])).toEqual([bucketRef()]);
-    // Reading the domains (drift) only: no PATCH without pruning.
+    // Reading the domains (drift) only: the scan never updates a domain, the ingest function does.
     expect(byAction(['apigateway:GET'])).toHaveLength(1);
     for (const action of ['apigateway:PATCH', 'apigateway:AddCertificateToDomain', 's3:DeleteObject'])
       expect(statements.some((s) => s.actions.includes(action))).toBe(false);
-    // No roll requests without pruning; the one SQS statement is the destination of failed scans.
-    expect(byAction(['sqs:SendMessage'])).toEqual([]);
+    // Run requests to the ingest queue (after a prune, for uploads whose pending window ended).
+    expect(byAction(['sqs:SendMessage'])).toEqual([
+      { 'Fn::GetAtt': [stack.getLogicalId(stack.pipeline.queue.node.defaultChild as never), 'Arn'] },
+    ]);
+    // The Lambda destination of failed scans.
     expect(byAction(['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'])).toHaveLength(1);
-    expect(statements).toHaveLength(8);
+    expect(statements).toHaveLength(9);
   });
 
   it('uses no wildcard action anywhere in the stack', () => {
@@ -376,7 +380,7 @@ describe('options', () => {
     });
   });
 
-  it('lets the scan prune and roll when pruning is on', () => {
+  it('lets the scan prune (publish) when pruning is on, and still not update a domain', () => {
     const a = app();
     const s = new Stack(a, 'Pruning');
     const p = new TruststorePipeline(s, 'Pipeline', {
@@ -389,17 +393,34 @@ describe('options', () => {
       template,
       s.getLogicalId(p.scanFunction.role!.node.defaultChild as iam.CfnRole),
     ).map(actions);
-    expect(statements).toContainEqual(['apigateway:GET', 'apigateway:PATCH']);
-    expect(statements).toContainEqual([
-      'apigateway:AddCertificateToDomain',
-      'apigateway:RemoveCertificateFromDomain',
-    ]);
+    expect(statements.flat()).not.toContain('apigateway:PATCH');
+    expect(statements.flat()).not.toContain('apigateway:AddCertificateToDomain');
     expect(statements).toContainEqual(['sqs:SendMessage']);
+    const puts = statementsOf(template, s.getLogicalId(p.scanFunction.role!.node.defaultChild as iam.CfnRole))
+      .filter((st) => actions(st).includes('s3:PutObject'))
+      .map((st) => JSON.stringify(st.Resource));
+    expect(puts.join()).toContain('/truststore/*');
     template.hasResourceProperties('AWS::S3::Bucket', {
       LifecycleConfiguration: {
         Rules: Match.arrayWith([Match.objectLike({ Id: 'archive', ExpirationInDays: 30 })]),
       },
     });
+  });
+
+  it('refuses a custom domain that is also listed in domains (one would create what the other expects to exist)', () => {
+    expect(() =>
+      synth({
+        domains: 'api.example.com:HTTP',
+        customDomain: 'api.example.com',
+        certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc',
+      }),
+    ).toThrow(/customDomain api\.example\.com is also in domains/);
+  });
+
+  it('names the bucket, the topic and the truststore URI in the stack outputs', () => {
+    const outputs = t.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(Object.keys(outputs).sort()).toEqual(['AlertsTopicArn', 'BucketName', 'TruststoreUri']);
+    expect(outputs.BucketName!.Value).toEqual({ Ref: bucketRef()['Fn::GetAtt'][0] });
   });
 
   it('refuses bad context with a message saying what to fix', () => {

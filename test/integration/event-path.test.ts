@@ -122,7 +122,7 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: 'testing',
     AWS_SECRET_ACCESS_KEY: 'testing',
     TRUSTROLL_MIN_UPDATE_INTERVAL_MS: '0',
-    TRUSTROLL_POLL_INTERVAL_MS: '0',
+    TRUSTROLL_POLL_INTERVAL_MS: '100',
     POWERTOOLS_LOG_LEVEL: 'ERROR',
   });
   handler = (await import(pathToFileURL(built.ingest!).href)).handler;

@@ -4,13 +4,14 @@ import {
   ListObjectVersionsCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
+import { DeleteMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { readInput } from '../../shared/pki/read.js';
 import { partnerChain, pemOf, privateKeyPem, root } from '../fixtures/pki.js';
 import { deniedCalls, SynthesizedStack } from './access.js';
-import { drain, emulator, fifoQueue, topicWithQueue, versionedBucket } from './aws.js';
-import { encodeS3Key, lambdaContext, objectCreated, sqsRecord } from './lambda.js';
+import { drain, emulator, fifoQueue, receiveAll, topicWithQueue, versionedBucket } from './aws.js';
+import { encodeS3Key, lambdaContext, objectCreated, recordOf, sqsRecord } from './lambda.js';
 import { type AwsCall, AwsRecorder } from './recorder.js';
 
 /**
@@ -25,6 +26,7 @@ let bucket: string;
 let alerts: string;
 let stack: SynthesizedStack;
 let uri: string;
+let queue: { url: string; arn: string };
 const allCalls: { fn: 'ingest' | 'scan'; calls: AwsCall[] }[] = [];
 let handlers: {
   ingest: (e: SQSEvent, c: unknown) => Promise<SQSBatchResponse>;
@@ -55,7 +57,7 @@ beforeAll(async () => {
   bucket = await versionedBucket(aws.s3);
   const topic = await topicWithQueue(aws);
   alerts = topic.queueUrl;
-  const queue = await fifoQueue(aws.sqs);
+  queue = await fifoQueue(aws.sqs);
   await recorder.start();
   stack = new SynthesizedStack(
     {
@@ -80,7 +82,9 @@ beforeAll(async () => {
     AWS_REGION: 'us-east-1',
     // API Gateway's pace and polls, shortened: the fake is AVAILABLE at once.
     TRUSTROLL_MIN_UPDATE_INTERVAL_MS: '0',
-    TRUSTROLL_POLL_INTERVAL_MS: '0',
+    TRUSTROLL_POLL_INTERVAL_MS: '100',
+    // An upload waiting for its issuer is due at once (the scan test below asks for its judgment).
+    TRUSTROLL_PENDING_WINDOW_HOURS: '0',
     POWERTOOLS_LOG_LEVEL: 'INFO',
     // As Lambda sets it for on-demand functions: Powertools counts cold starts only then.
     AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
@@ -231,19 +235,63 @@ describe('ingest handler (SQS FIFO batch of EventBridge S3 events)', () => {
     expect(logged('batch received')[0]).toMatchObject({ correlation_id: 'req-m3' });
   });
 
-  it('reports an unusable record and every later record of the FIFO batch as failures', async () => {
+  it('logs and counts records that can never be used, without holding up the rest of the batch', async () => {
     const partner = await partnerChain('Later');
     const ok = await put('inbox/later/ca.pem', pemOf(partner.root, partner.intermediate));
+    const before = await truststoreVersion();
     const result = await ingest(
       event('m5', 'inbox/later/ca.pem', ok.VersionId),
       sqsRecord('m4', 'not json'),
+      sqsRecord('m7', 'null'),
+      // An event naming an object outside inbox/ and requests/ (the published truststore).
+      event('m8', 'truststore/truststore.pem', before),
+      // The same upload's event twice in one batch: judged once, alerted once.
       event('m6', 'inbox/later/ca.pem', ok.VersionId),
     );
-    expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'm4' }, { itemIdentifier: 'm6' }]);
+    // Retrying them could never make them usable, and would hold the FIFO message group.
+    expect(result.batchItemFailures).toEqual([]);
+    expect(logged('unusable record').map((l) => l.messageId)).toEqual(['m4', 'm7', 'm8']);
+    expect(metricValues()['trustroll/UnusableRecords']).toBe(3);
     expect(await keys('archive/later/')).toEqual([
       'archive/later/ca.pem',
       'archive/later/ca.pem.report.json',
     ]);
+    // The truststore's own versions are untouched: nothing outside the inbox is judged or destroyed.
+    const published = await aws.s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: 'truststore/truststore.pem', VersionId: before }),
+    );
+    expect(published.VersionId).toBe(before);
+    const accepted = (await drain(aws.sqs, alerts)).filter(
+      (m) => m.MessageAttributes.eventType!.Value === 'upload.accepted',
+    );
+    expect(accepted).toHaveLength(1);
+    expect(logged('moving upload failed')).toEqual([]);
+  });
+
+  it('carries out a removal request before the uploads that came after it in the queue', async () => {
+    const ca = await root('CN=Order Root,O=Order', { now: new Date() });
+    const early = await put('inbox/order/old.pem', ca.pem);
+    expect((await ingest(event('o1', 'inbox/order/old.pem', early.VersionId))).batchItemFailures).toEqual([]);
+    const again = await root('CN=Order Root 2,O=Order', { now: new Date() });
+    const request = await put(
+      'requests/offboard order.json',
+      JSON.stringify({ partner: 'order', reason: 'contract renewed', requestedBy: 'ops' }),
+    );
+    const late = await put('inbox/order/new.pem', again.pem);
+    const result = await ingest(
+      event('o2', 'requests/offboard order.json', request.VersionId),
+      event('o3', 'inbox/order/new.pem', late.VersionId),
+    );
+    expect(result.batchItemFailures).toEqual([]);
+    const truststore = readInput({
+      name: 't',
+      bytes: await (
+        await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'truststore/truststore.pem' }))
+      ).Body!.transformToByteArray(),
+    }).certificates.map((c) => c.cert.subject.text);
+    // The old CA was removed by the request; the upload after it stays.
+    expect(truststore).toContain('CN=Order Root 2,O=Order');
+    expect(truststore).not.toContain('CN=Order Root,O=Order');
     await drain(aws.sqs, alerts);
   });
 
@@ -356,8 +404,8 @@ describe('ingest handler: removal requests dropped into requests/', () => {
     }).certificates.map((c) => c.cert.subject.text);
     expect(names.some((n) => n.includes('Later'))).toBe(false);
     expect(await versions('requests/')).toEqual([]);
-    expect(await keys('archive/requests/')).toEqual([
-      'archive/requests/offboard_later.json',
+    // The request is kept as its report (with the parsed request), never as its raw bytes.
+    expect(await keys('archive/requests/offboard_later')).toEqual([
       'archive/requests/offboard_later.json.report.json',
     ]);
     const messages = await drain(aws.sqs, alerts);
@@ -419,6 +467,41 @@ describe('expiry-scan handler (scheduled event)', () => {
   });
 });
 
+describe('expiry-scan handler: uploads whose pending window ended', () => {
+  it('asks the ingest function for a run through its queue, and that run rejects the waiting upload', async () => {
+    const lonely = await partnerChain('Lonely');
+    const held = await put('inbox/lonely/int.pem', lonely.intermediate.pem);
+    expect((await ingest(event('p1', 'inbox/lonely/int.pem', held.VersionId))).batchItemFailures).toEqual([]);
+    expect(await keys('inbox/lonely/')).toEqual(['inbox/lonely/int.pem']);
+    await drain(aws.sqs, alerts);
+    await new Promise((r) => setTimeout(r, 20));
+
+    await invoke('scan', { 'execution-id': 'exec-p', 'scheduled-time': '2026-12-02T06:00:00Z' });
+    const requests = await receiveAll(aws.sqs, queue.url);
+    expect(requests.map((m) => JSON.parse(m.Body!))).toEqual([
+      expect.objectContaining({
+        source: 'trustroll',
+        'detail-type': 'Run Requested',
+        detail: expect.objectContaining({ reason: 'pending window ended', from: 'expiry-scan' }),
+      }),
+    ]);
+    for (const m of requests)
+      await aws.sqs.send(new DeleteMessageCommand({ QueueUrl: queue.url, ReceiptHandle: m.ReceiptHandle! }));
+
+    // What the event source mapping delivers next: the run request.
+    expect((await ingest(...requests.map((m) => recordOf(m, queue.arn)))).batchItemFailures).toEqual([]);
+    expect(await versions('inbox/lonely/')).toEqual([]);
+    expect(await keys('rejected/lonely/')).toEqual([
+      'rejected/lonely/int.pem',
+      'rejected/lonely/int.pem.report.json',
+    ]);
+    const rejected = (await drain(aws.sqs, alerts)).filter(
+      (m) => m.MessageAttributes.eventType!.Value === 'upload.rejected',
+    );
+    expect(rejected).toHaveLength(1);
+  });
+});
+
 describe('the access test itself', () => {
   it('recorded every kind of call the handlers make, and none went unchecked', () => {
     const operations = new Set(allCalls.flatMap((c) => c.calls.map((x) => `${x.service}:${x.operation}`)));
@@ -430,6 +513,7 @@ describe('the access test itself', () => {
       's3:ListObjectVersions',
       's3:DeleteObject',
       'sns:Publish',
+      'sqs:SendMessage',
       'apigateway:GetDomainName',
       'apigateway:UpdateDomainName',
     ])

@@ -2,19 +2,24 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { mapAwsError } from './errors.js';
 
 /**
- * The message group of the ingest queue: every truststore change, S3 event or roll request, goes
+ * The message group of the ingest queue: every truststore change, S3 event or run request, goes
  * through this one group, so they are handled one batch at a time, in order. The construct's
  * EventBridge target uses the same id.
  */
 export const MESSAGE_GROUP = 'truststore';
 
-/** How a roll request is told apart from an S3 event in the ingest queue. */
-export const ROLL_REQUEST = { source: 'trustroll', detailType: 'Roll Requested' } as const;
+/** How a run request is told apart from an S3 event in the ingest queue. */
+export const RUN_REQUEST = { source: 'trustroll', detailType: 'Run Requested' } as const;
 
-export interface RollRequest {
-  /** The domains not rolled yet (the follow-up rolls every configured domain to the latest version). */
-  readonly domains: readonly string[];
-  /** The truststore version they were due to get. */
+export interface RunRequest {
+  /**
+   * Why a run is needed: `roll deferred` (domains a run had no time for), `pruned` (the scan
+   * changed the truststore), `pending window ended` (uploads waiting for their issuer are due).
+   */
+  readonly reason: string;
+  /** The domains not rolled yet, when known (a run rolls every configured domain anyway). */
+  readonly domains?: readonly string[];
+  /** The truststore version they are due to get. */
   readonly version?: string;
   /** Who asked: `ingest`, `expiry-scan`. */
   readonly from: string;
@@ -22,23 +27,28 @@ export interface RollRequest {
 }
 
 /**
- * Asks for a follow-up run through the ingest queue: a roll that did not fit into one Lambda
- * invocation continues in the next one, which rolls the domains left (every run makes all
- * configured domains serve the latest version). The message is shaped like the EventBridge events
- * beside it, so one parser reads the queue.
+ * Asks the ingest function for a run through its queue. Any run judges the uploads waiting for
+ * their issuer and makes every configured domain serve the latest version, so a roll that did not
+ * fit into one invocation continues in the next, and the scan hands its work to the one function
+ * that rolls. The message is shaped like the EventBridge events beside it: one parser reads the queue.
  */
-export class SqsRollRequests {
+export class SqsRunRequests {
   constructor(
     private readonly sqs: SQSClient,
     readonly queueUrl: string,
   ) {}
 
-  async request(r: RollRequest): Promise<void> {
+  async request(r: RunRequest): Promise<void> {
     const body = {
-      source: ROLL_REQUEST.source,
-      'detail-type': ROLL_REQUEST.detailType,
+      source: RUN_REQUEST.source,
+      'detail-type': RUN_REQUEST.detailType,
       time: r.at.toISOString(),
-      detail: { domains: r.domains, ...(r.version ? { version: r.version } : {}), from: r.from },
+      detail: {
+        reason: r.reason,
+        from: r.from,
+        ...(r.domains ? { domains: r.domains } : {}),
+        ...(r.version ? { version: r.version } : {}),
+      },
     };
     try {
       await this.sqs.send(
@@ -47,11 +57,11 @@ export class SqsRollRequests {
           MessageBody: JSON.stringify(body),
           MessageGroupId: MESSAGE_GROUP,
           // Two requests are never one: a follow-up that defers again asks again.
-          MessageDeduplicationId: `roll-${r.at.getTime()}-${Math.random().toString(36).slice(2, 10)}`,
+          MessageDeduplicationId: `run-${r.at.getTime()}-${Math.random().toString(36).slice(2, 10)}`,
         }),
       );
     } catch (error) {
-      throw mapAwsError(error, `requesting a follow-up roll on ${this.queueUrl}`);
+      throw mapAwsError(error, `requesting an ingest run on ${this.queueUrl}`);
     }
   }
 }

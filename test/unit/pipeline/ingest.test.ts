@@ -203,6 +203,15 @@ describe('ingestUploads', () => {
     expect(state().pending).toEqual({});
   });
 
+  it('destroys the held version of a waiting upload that its partner withdrew, and stops waiting for it', async () => {
+    await ingestUploads([await drop('inbox/acme/int.pem', acme.intermediate.pem)], deps);
+    expect(Object.keys(state().pending ?? {})).toEqual(['inbox/acme/int.pem']);
+    await store.delete('inbox/acme/int.pem');
+    await ingestUploads([], deps);
+    expect(state().pending).toEqual({});
+    expect((store.objects.get('inbox/acme/int.pem') ?? []).filter((v) => v.body)).toEqual([]);
+  });
+
   it('never admits a partial chain: an intermediate alone is not added', async () => {
     const alone = await ingestUploads([await drop('inbox/acme/int.pem', acme.intermediate.pem)], deps);
     expect(alone.uploads[0]!.outcome).not.toBe('accepted');
@@ -364,6 +373,18 @@ describe('ingestUploads', () => {
     expect(truststoreFingerprints()).toEqual([acme.root, acme.intermediate].map(fp).sort());
     expect(state().removedEntries?.map((e) => e.fingerprint)).toEqual([fp(rekeyed)]);
     expect(state().history.at(-1)).toMatchObject({ added: [fp(acme.intermediate)], removed: [fp(rekeyed)] });
+  });
+
+  it("never lets one partner's replace-upload take the place of another partner's CA", async () => {
+    await ingestUploads([await drop('inbox/acme/ca.pem', pemOf(acme.root, acme.intermediate))], deps);
+    const impostor = await root('CN=Acme Root CA,O=Acme', { keySlot: 'evil-root' });
+    const report = await ingestUploads([await drop('inbox/evil/replace/x.pem', impostor.pem)], deps);
+    expect(report.uploads[0]!.outcome).toBe('rejected');
+    expect(report.uploads[0]!.certificates[0]!.findings.map((f) => f.code)).toContain(
+      'truststore.duplicate-subject',
+    );
+    expect(truststoreFingerprints()).toEqual([acme.root, acme.intermediate].map(fp).sort());
+    expect(state().entries.every((e) => e.partner === 'acme')).toBe(true);
   });
 
   it('rotates with the replace flag of the upload reference (trustroll ingest --replace)', async () => {

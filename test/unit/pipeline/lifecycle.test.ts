@@ -45,17 +45,19 @@ beforeEach(async () => {
     log: memoryLog(),
     roll: { domains: ['api.example.com'], minUpdateIntervalMs: 0, pollIntervalMs: 1 },
   };
-  for (const [partner, c] of [
-    ['acme', acme],
-    ['beta', beta],
-  ] as const) {
-    const { version } = await store.put(`inbox/${partner}/ca.pem`, toBytes(pemOf(c.root, c.intermediate)));
-    await ingestUploads([{ key: `inbox/${partner}/ca.pem`, version }], {
-      ...deps,
-      config: { roll: deps.roll },
-    });
-  }
+  await seed('acme');
+  await seed('beta');
 });
+
+/** A partner's root and issuing CA, uploaded and ingested. */
+const seed = async (partner: 'acme' | 'beta') => {
+  const c = partner === 'acme' ? acme : beta;
+  const { version } = await store.put(`inbox/${partner}/ca.pem`, toBytes(pemOf(c.root, c.intermediate)));
+  await ingestUploads([{ key: `inbox/${partner}/ca.pem`, version }], {
+    ...deps,
+    config: { roll: deps.roll },
+  });
+};
 
 describe('removal', () => {
   it('offboards a partner: its CAs go in one new version, rolled and alerted', async () => {
@@ -176,15 +178,80 @@ describe('removal requests dropped into requests/', () => {
     ]);
     expect(subjects()).toEqual(['CN=Acme Issuing CA,O=Acme', 'CN=Acme Root CA,O=Acme']);
     expect(store.keys('requests/')).toEqual([]);
-    expect(store.keys('archive/requests/')).toEqual([
-      'archive/requests/offboard-beta.json',
-      'archive/requests/offboard-beta.json.report.json',
-    ]);
+    // Only the report (with the parsed request) is kept, never the request's raw bytes.
+    expect(store.keys('archive/requests/')).toEqual(['archive/requests/offboard-beta.json.report.json']);
+    expect(JSON.parse(store.text('archive/requests/offboard-beta.json.report.json'))).toMatchObject({
+      key: 'requests/offboard-beta.json',
+      outcome: 'done',
+      report: { request: { partner: 'beta', reason: 'contract ended', requestedBy: 'ops' } },
+    });
+    expect(store.objects.has('requests/offboard-beta.json')).toBe(false);
     expect(JSON.parse(store.text('rejected/requests/broken.json.report.json')).message).toMatch(
       /not valid JSON/,
     );
     expect(JSON.parse(store.text('rejected/requests/nothing.json.report.json')).message).toMatch(
       /names no CA/,
     );
+  });
+
+  it.each([
+    [{ subject: 5, reason: 'x', requestedBy: 'y' }, /subject must be a non-empty string/],
+    [
+      { fingerprints: [123456789012], reason: 'x', requestedBy: 'y' },
+      /fingerprints must be a non-empty list/,
+    ],
+    [{ fingerprints: ['::::::::::::'], reason: 'x', requestedBy: 'y' }, /12 to 64 hex digits/],
+    [{ fingerprints: ['09:23:f6:3a:'], reason: 'x', requestedBy: 'y' }, /12 to 64 hex digits/],
+    [{ partner: 'beta', reason: 'x', requestedBy: 'y', fingerprint: 'ab' }, /unknown field "fingerprint"/],
+    [{ partner: 'beta' }, /reason is required; requestedBy is required/],
+    [[1, 2], /a removal request is a JSON object/],
+  ])('rejects %j with a message saying what is wrong, and removes nothing', async (request, message) => {
+    await store.put('requests/bad.json', toBytes(JSON.stringify(request)));
+    const before = subjects();
+    const [outcome] = await handleRemovalRequests([{ key: 'requests/bad.json' }], deps);
+    expect(outcome).toMatchObject({ outcome: 'rejected' });
+    expect(outcome!.message).toMatch(message);
+    expect(subjects()).toEqual(before);
+  });
+
+  it('carries out a request once, even when its event is delivered again after a crash', async () => {
+    const { version } = await store.put(
+      'requests/offboard-beta.json',
+      toBytes(JSON.stringify({ partner: 'beta', reason: 'contract ended', requestedBy: 'ops' })),
+    );
+    // The commit happens, the archiving does not (the process dies): the request stays.
+    let crash = true;
+    store.beforeOp = (op, key) => {
+      if (crash && op === 'put' && key.startsWith('archive/requests/')) throw new Error('killed');
+    };
+    await expect(
+      handleRemovalRequests([{ key: 'requests/offboard-beta.json', version }], deps),
+    ).rejects.toThrow('killed');
+    crash = false;
+    const afterFirst = subjects();
+    expect(afterFirst.some((s) => s.includes('Beta'))).toBe(false);
+    // Beta comes back before the redelivery: the old request must not take it out again.
+    await seed('beta');
+    const [again] = await handleRemovalRequests([{ key: 'requests/offboard-beta.json', version }], deps);
+    expect(again).toMatchObject({ outcome: 'done' });
+    expect(again!.message).toMatch(/carried out already/);
+    expect(subjects().some((s) => s.includes('Beta'))).toBe(true);
+    expect(store.objects.has('requests/offboard-beta.json')).toBe(false);
+  });
+
+  it('does not carry out a request withdrawn or replaced before it was handled, and keeps no version of it', async () => {
+    const first = await store.put(
+      'requests/offboard-beta.json',
+      toBytes(JSON.stringify({ partner: 'beta', reason: 'contract ended', requestedBy: 'ops' })),
+    );
+    await store.delete('requests/offboard-beta.json');
+    const [withdrawn] = await handleRemovalRequests(
+      [{ key: 'requests/offboard-beta.json', version: first.version }],
+      deps,
+    );
+    expect(withdrawn).toMatchObject({ outcome: 'missing' });
+    expect(subjects().some((s) => s.includes('Beta'))).toBe(true);
+    // Only the partner's own delete marker is left: no version holds the request's bytes.
+    expect((store.objects.get('requests/offboard-beta.json') ?? []).filter((v) => v.body)).toEqual([]);
   });
 });
