@@ -1,5 +1,7 @@
-import { ConflictError, InputError, NotFoundError } from '../errors.js';
+import { createHash } from 'node:crypto';
+import { ConflictError, InputError, NotFoundError, UpstreamError } from '../errors.js';
 import { type Finding, isBlocking } from '../finding.js';
+import { toPem } from '../pki/certificate.js';
 import { readInput } from '../pki/read.js';
 import type {
   Clock,
@@ -27,7 +29,7 @@ import { nextRevision } from './revision.js';
 import type { RollConfig, RollReport } from './roll.js';
 import { expiryLines } from './scan.js';
 import { loadState, saveState } from './state-store.js';
-import { destinationKey, parseUploadKey, reportKey, safeName, type UploadKey } from './upload-key.js';
+import { keptKeys, parseUploadKey, type UploadKey } from './upload-key.js';
 
 export interface IngestConfig {
   /** Warn about CAs expiring within this many days. Default 30. */
@@ -82,7 +84,10 @@ export interface UploadReport {
     readonly findings: readonly ReportedFinding[];
   }[];
   readonly findings: readonly ReportedFinding[];
-  /** Where the upload went (archive/…, rejected/…), or `deleted` for a private key. */
+  /**
+   * Where what was understood of the upload is kept once its inbox object is destroyed: its
+   * certificates (canonical PEM) under archive/ or rejected/, or its report when it held none.
+   */
   readonly movedTo?: string;
 }
 
@@ -113,6 +118,8 @@ interface Fetched {
   readonly keyError?: string;
   /** The current inbox object (absent when already moved, or replaced by a newer version). */
   readonly current?: { readonly version: string; readonly size: number };
+  /** SHA-256 of what was read (absent for an upload refused unread). */
+  readonly sha256?: string;
   readonly candidate?: CandidateUpload;
   readonly privateKey: boolean;
 }
@@ -236,9 +243,11 @@ const fetchUpload = async (ref: UploadRef, deps: IngestDeps): Promise<Fetched> =
     // A key the store cannot even name (`..` on a folder store) holds nothing to process.
     if (!(error instanceof NotFoundError || error instanceof InputError)) throw error;
   }
-  const id = `${ref.key}@${ref.version ?? current?.version ?? 'gone'}`;
-  const base = { ref, id, ...(upload ? { upload } : {}), ...(keyError ? { keyError } : {}) };
-  if (!current) return { ...base, privateKey: false };
+  // An upload is its key, its version and (once read) its content: a different file that happens
+  // to have the same name, size and time is another upload.
+  const seen = `${ref.key}@${ref.version ?? current?.version ?? 'gone'}`;
+  const base = { ref, ...(upload ? { upload } : {}), ...(keyError ? { keyError } : {}) };
+  if (!current) return { ...base, id: seen, privateKey: false };
   const max = deps.config.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
   if (current.size > max) {
     // Refused from its size alone: the object is never read.
@@ -250,23 +259,43 @@ const fetchUpload = async (ref: UploadRef, deps: IngestDeps): Promise<Fetched> =
     };
     return {
       ...base,
+      id: seen,
       current,
       privateKey: false,
-      candidate: { id, certificates: [], inputFindings: [finding] },
+      candidate: { id: seen, certificates: [], inputFindings: [finding] },
     };
   }
   let object: StoredObject;
   try {
     object = await deps.store.get(ref.key, { version: current.version });
   } catch (error) {
-    if (!(error instanceof NotFoundError)) throw error;
-    return { ...base, privateKey: false };
+    if (error instanceof NotFoundError) return { ...base, id: seen, privateKey: false };
+    if (!(error instanceof UpstreamError || error instanceof InputError)) throw error;
+    // One upload that cannot be read (permissions, not a regular file) is rejected with the
+    // reason; it does not stop the others, nor every later run.
+    const finding: Finding = {
+      code: 'input.unreadable',
+      severity: 'error',
+      message: `${ref.key} could not be read: ${describeCause(error)}. Upload it again as a regular, readable file.`,
+      source: ref.key,
+    };
+    return {
+      ...base,
+      id: seen,
+      current,
+      privateKey: false,
+      candidate: { id: seen, certificates: [], inputFindings: [finding] },
+    };
   }
+  const sha256 = createHash('sha256').update(object.body).digest('hex');
+  const id = `${seen}#${sha256.slice(0, 16)}`;
   const read = readInput({ name: ref.key, bytes: object.body.subarray(0, max) });
   const privateKey = read.findings.some((f) => f.code === 'input.private-key');
   return {
     ...base,
+    id,
     current,
+    sha256,
     privateKey,
     candidate: {
       id,
@@ -276,6 +305,14 @@ const fetchUpload = async (ref: UploadRef, deps: IngestDeps): Promise<Fetched> =
       ...(upload ? { partner: upload.partner } : {}),
     },
   };
+};
+
+/** What went wrong reading an object, with the system's code and path when there is one. */
+const describeCause = (error: Error): string => {
+  const cause = error.cause as NodeJS.ErrnoException | undefined;
+  return cause?.code
+    ? `${cause.code}${cause.path ? ` on ${cause.path}` : ''} (${error.message})`
+    : error.message;
 };
 
 const decide = (fetched: readonly Fetched[], state: TruststoreState, deps: IngestDeps, now: Date) => {
@@ -423,6 +460,11 @@ const nextState = (
   return { state: { ...next, outbox: [...(next.outbox ?? []), ...notes] }, changed };
 };
 
+/**
+ * Writes what was understood of each decided upload, before the commit: the certificates it held
+ * (canonical PEM) and the report. Never the upload's own bytes: whatever the reader did not
+ * understand (a key hidden where it does not look, an archive, a file refused unread) is not kept.
+ */
 const writeReports = async (
   fetched: readonly Fetched[],
   decisions: ReadonlyMap<string, Decision>,
@@ -433,22 +475,33 @@ const writeReports = async (
   for (const f of fetched) {
     const d = decisions.get(f.id);
     if (!d || d.duplicate || d.outcome === 'pending') continue;
-    const folder = d.outcome === 'accepted' ? 'archive' : 'rejected';
-    const key = f.upload
-      ? reportKey(f.upload, folder)
-      : `${KEYS.rejected}_unsorted/${safeName(f.ref.key)}.report.json`;
+    const keys = keptAs(f, d);
     const body = {
       ...uploadReport(f, d),
+      ...(f.current ? { size: f.current.size } : {}),
+      ...(f.sha256 ? { sha256: f.sha256 } : {}),
       decidedAt: now.toISOString(),
       truststoreRevision: state.revision,
     };
-    // Not caught: a report that cannot be written stops the run before the commit, and the
-    // redelivered event writes it again (reports are written before the state, never after).
-    await deps.store.put(key, new Uint8Array(Buffer.from(`${JSON.stringify(body, null, 2)}\n`)), {
+    // Not caught: what cannot be written stops the run before the commit, and the redelivered
+    // event writes it again (it is written before the state, never after).
+    const certificates = f.candidate?.certificates ?? [];
+    if (certificates.length > 0) {
+      await deps.store.put(
+        keys.certificates,
+        new Uint8Array(Buffer.from(certificates.map((c) => toPem(c.cert.der)).join(''))),
+        { contentType: 'application/x-pem-file' },
+      );
+    }
+    await deps.store.put(keys.report, new Uint8Array(Buffer.from(`${JSON.stringify(body, null, 2)}\n`)), {
       contentType: 'application/json',
     });
   }
 };
+
+/** Where a decided upload is kept: its own path per upload (the same name twice is two records). */
+const keptAs = (f: Fetched, d: Decision) =>
+  keptKeys(f.upload, f.ref.key, d.outcome === 'accepted' ? 'archive' : 'rejected', f.id);
 
 const uploadReport = (f: Fetched, d: Decision | undefined): UploadReport => {
   const base = {
@@ -476,9 +529,9 @@ const uploadReport = (f: Fetched, d: Decision | undefined): UploadReport => {
 const plain = ({ code, severity, message }: Finding): ReportedFinding => ({ code, severity, message });
 
 /**
- * Moves the upload out of the inbox: copy first, destroy second, so nothing is ever lost. The
- * inbox keeps no version of what was judged (nor of older versions it replaced): on a versioned
- * bucket a delete would leave the bytes, a private key among them, as a noncurrent version.
+ * Takes a decided upload out of the inbox: what was understood of it is kept already (written
+ * before the commit), so the inbox object is destroyed, this version and every older one (on a
+ * versioned bucket a delete would leave the bytes, a private key among them, as a noncurrent version).
  */
 const finishUpload = async (
   f: Fetched,
@@ -495,21 +548,13 @@ const finishUpload = async (
       if (f.ref.version) await deps.store.destroy(f.ref.key, { upTo: f.ref.version });
       return undefined;
     }
-    if (d.outcome === 'private-key') {
-      await deps.store.destroy(f.ref.key, { upTo: f.current.version });
-      deps.log.warn('private key upload destroyed', { key: f.ref.key });
-      return 'deleted';
-    }
-    const folder = d.outcome === 'accepted' ? 'archive' : 'rejected';
-    const to = f.upload
-      ? destinationKey(f.upload, folder)
-      : `${KEYS.rejected}_unsorted/${safeName(f.ref.key)}`;
-    await deps.store.copy(f.ref.key, to);
     await deps.store.destroy(f.ref.key, { upTo: f.current.version });
-    return to;
+    if (d.outcome === 'private-key') deps.log.warn('private key upload destroyed', { key: f.ref.key });
+    const keys = keptAs(f, d);
+    return (f.candidate?.certificates.length ?? 0) > 0 ? keys.certificates : keys.report;
   } catch (error) {
-    errors.push(`moving ${f.ref.key}: ${(error as Error).message}`);
-    deps.log.error('moving upload failed', { key: f.ref.key, error: (error as Error).message });
+    errors.push(`removing ${f.ref.key} from the inbox: ${(error as Error).message}`);
+    deps.log.error('removing upload failed', { key: f.ref.key, error: (error as Error).message });
     return undefined;
   }
 };
@@ -525,7 +570,7 @@ const uploadNotification = (f: Fetched, d: Decision, revision: number): Notifica
       `private key received from ${partner ?? 'an unknown sender'} and deleted`,
       [
         `The upload ${where} contained a private key.`,
-        'It was deleted from the inbox and copied nowhere; trustroll never keeps or forwards key material.',
+        'It was destroyed in the inbox (every version); only the certificates it held and a report were kept: trustroll never keeps or forwards key material.',
         '',
         'What to do now:',
         '- Treat that key as compromised: revoke or stop using the certificate it belongs to and issue a new key pair.',
@@ -591,7 +636,7 @@ const uploadNotification = (f: Fetched, d: Decision, revision: number): Notifica
     `upload rejected: ${partner ?? '?'}/${f.upload?.path ?? where} (${firstError?.code ?? 'error'})`,
     [
       `The upload ${where}${partner ? ` from ${partner}` : ''} was rejected; nothing in it was added to the truststore.`,
-      `It was kept under ${KEYS.rejected} with a report saying why, per certificate.`,
+      `Its certificates (if any could be read) were kept under ${KEYS.rejected} with a report saying why, per certificate; the file itself was not.`,
       '',
       'What to do next: fix the problems below and upload the corrected file again.',
       '',

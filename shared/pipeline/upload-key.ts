@@ -51,27 +51,35 @@ const utf8Prefix = (text: string, max: number): string =>
 const digest = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /**
- * Where an upload goes once decided, keeping its partner and path. A key too long to take its
- * report beside it (an inbox key near S3's 1024 bytes: archive/ is longer than inbox/) keeps its
- * start and a hash of the whole, so the report can always be written.
+ * Where what was understood of a decided upload is kept: its certificates (`.pem`) and its report
+ * (`.report.json`), under `<folder>/<partner>/<path>@<tag>`, where the tag comes from the upload's
+ * identity (key, version, content), so that two uploads of one name never share a path. A key the
+ * inbox layout refuses goes to `rejected/_unsorted/`. Long names keep their start and a hash, so
+ * both keys fit S3's 1024 bytes and a file name's 255.
  */
-export const destinationKey = (upload: UploadKey, folder: 'archive' | 'rejected'): string => {
-  const key = `${folder === 'archive' ? KEYS.archive : KEYS.rejected}${upload.partner}/${upload.path}`;
+export const keptKeys = (
+  upload: UploadKey | undefined,
+  rawKey: string,
+  folder: 'archive' | 'rejected',
+  uploadId: string,
+): { readonly certificates: string; readonly report: string } => {
+  const tag = `@${digest(uploadId).slice(0, 10)}`;
+  const full = upload
+    ? `${folder === 'archive' ? KEYS.archive : KEYS.rejected}${upload.partner}/${upload.path}`
+    : `${KEYS.rejected}_unsorted/${safeName(rawKey)}`;
+  const slash = full.lastIndexOf('/');
+  const dir = full.slice(0, slash + 1);
+  let name = full.slice(slash + 1);
+  // The last segment with its tag and the longer suffix within 255 bytes…
+  const nameRoom = 255 - Buffer.byteLength(`${tag}${REPORT}`);
+  if (Buffer.byteLength(name) > nameRoom)
+    name = `${utf8Prefix(name, nameRoom - 13)}~${digest(name).slice(0, 12)}`;
+  // …and the whole key within S3's 1024.
+  let base = `${dir}${name}${tag}`;
   const room = MAX_KEY_BYTES - Buffer.byteLength(REPORT);
-  if (Buffer.byteLength(key) <= room) return key;
-  const tail = `~${digest(key).slice(0, 16)}`;
-  return `${utf8Prefix(key, room - Buffer.byteLength(tail))}${tail}`;
-};
-
-/**
- * The JSON report beside the upload. A file name already near the 255-byte limit of file systems
- * keeps its start and a hash of the whole, so the report can always be written.
- */
-export const reportKey = (upload: UploadKey, folder: 'archive' | 'rejected'): string => {
-  const key = destinationKey(upload, folder);
-  const slash = key.lastIndexOf('/');
-  const name = key.slice(slash + 1);
-  if (Buffer.byteLength(`${name}${REPORT}`) <= 255) return `${key}${REPORT}`;
-  const short = `${utf8Prefix(name, 180)}~${digest(name).slice(0, 12)}`;
-  return `${key.slice(0, slash + 1)}${short}${REPORT}`;
+  if (Buffer.byteLength(base) > room) {
+    const tail = `~${digest(base).slice(0, 12)}${tag}`;
+    base = `${utf8Prefix(`${dir}${name}`, room - Buffer.byteLength(tail))}${tail}`;
+  }
+  return { certificates: `${base}.pem`, report: `${base}${REPORT}` };
 };

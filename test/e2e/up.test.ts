@@ -16,6 +16,16 @@ let up: Running;
 const data = () => join(dir, '.trustroll');
 const demo = (f: string) => join(data(), 'demo', f);
 const ca = () => join(data(), 'endpoint', 'ca.pem');
+/** What is kept of an upload `name` under `<folder>/<partner>/` (each upload has its own `@tag`). */
+const kept = (folder: string, partner: string, name: string): string[] => {
+  try {
+    return readdirSync(join(data(), folder, partner))
+      .filter((f) => f.startsWith(`${name}@`))
+      .map((f) => join(data(), folder, partner, f));
+  } catch {
+    return [];
+  }
+};
 
 beforeAll(async () => {
   build();
@@ -49,7 +59,9 @@ describe('trustroll up (local pipeline)', () => {
     const body = JSON.parse(ok.body);
     expect(body).toMatchObject({ ok: true, client: { subject: { CN: 'client.acme.example' } } });
     expect(body.truststoreVersion).toMatch(/^\d+$/);
-    expect(existsSync(join(data(), 'archive', 'acme', 'acme-ca-bundle.pem.report.json'))).toBe(true);
+    expect(
+      kept('archive', 'acme', 'acme-ca-bundle.pem').map((f) => f.replace(/.*@[0-9a-f]{10}/, '@tag')),
+    ).toEqual(['@tag.pem', '@tag.report.json']);
     expect(readdirSync(join(dir, 'inbox', 'acme'))).toEqual([]);
   });
 
@@ -89,15 +101,15 @@ describe('trustroll up (local pipeline)', () => {
       readFileSync(demo('acme-client-as-ca.pem')),
     );
     await waitFor(() => outbox(data()).some((n) => n.eventType === 'upload.rejected'), 20_000, up.output);
-    const report = JSON.parse(
-      readFileSync(join(data(), 'rejected', 'acme', 'client-as-ca.pem.report.json'), 'utf8'),
-    );
+    const files = kept('rejected', 'acme', 'client-as-ca.pem');
+    const report = JSON.parse(readFileSync(files.find((f) => f.endsWith('.report.json'))!, 'utf8'));
     expect(report.outcome).toBe('rejected');
     expect(report.certificates[0].findings.map((f: { code: string }) => f.code)).toContain('cert.not-ca');
-    expect(existsSync(join(data(), 'rejected', 'acme', 'client-as-ca.pem'))).toBe(true);
+    // The certificate it held is kept (canonical PEM) beside the report.
+    expect(files.some((f) => f.endsWith('.pem'))).toBe(true);
   });
 
-  it('deletes a private-key upload from the inbox, copies it nowhere, and alerts', async () => {
+  it('deletes a private-key upload from the inbox, keeps only its certificate and report, and alerts', async () => {
     const key = readFileSync(demo('acme-client.key'), 'utf8');
     writeFileSync(
       join(dir, 'inbox', 'acme', 'with-key.pem'),
@@ -105,9 +117,10 @@ describe('trustroll up (local pipeline)', () => {
     );
     await waitFor(() => outbox(data()).some((n) => n.eventType === 'upload.private-key'), 20_000, up.output);
     expect(existsSync(join(dir, 'inbox', 'acme', 'with-key.pem'))).toBe(false);
-    expect(existsSync(join(data(), 'archive', 'acme', 'with-key.pem'))).toBe(false);
-    expect(existsSync(join(data(), 'rejected', 'acme', 'with-key.pem'))).toBe(false);
+    expect(kept('archive', 'acme', 'with-key.pem')).toEqual([]);
     const secret = key.split('\n')[1]!;
+    for (const f of kept('rejected', 'acme', 'with-key.pem'))
+      expect(readFileSync(f, 'utf8')).not.toContain(secret);
     expect(JSON.stringify(outbox(data()))).not.toContain(secret);
     expect(up.output()).not.toContain(secret);
   });

@@ -182,11 +182,13 @@ describe('S3 → EventBridge → SQS FIFO → bundled ingest handler', () => {
 
     expect(await deliver()).toBeGreaterThan(0);
     for (const key of KEYS) {
+      const listed = await aws.s3.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: `archive/${key.slice('inbox/'.length)}@` }),
+      );
+      const reportKey = (listed.Contents ?? []).map((o) => o.Key!).find((k) => k.endsWith('.report.json'))!;
       const report = JSON.parse(
         await (
-          await aws.s3.send(
-            new GetObjectCommand({ Bucket: bucket, Key: `archive/${key.slice(6)}.report.json` }),
-          )
+          await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: reportKey }))
         ).Body!.transformToString(),
       );
       expect(report).toMatchObject({ key, version: written[key], outcome: 'accepted' });

@@ -145,8 +145,20 @@ const put = (key: string, body: string) =>
   aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
 const keys = async (prefix: string) =>
   ((await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents ?? [])
-    .map((o) => o.Key!)
+    .map((o) => o.Key!.replace(/@[0-9a-f]{10}(?=\.(pem|report\.json)$)/, '@tag'))
     .sort();
+/** The report kept for one version of an upload (each upload has a path of its own). */
+const reportOf = async (uploadKey: string, version: string | undefined, folder = 'archive') => {
+  const prefix = `${folder}/${uploadKey.slice('inbox/'.length)}@`;
+  const listed = await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+  for (const key of (listed.Contents ?? []).map((o) => o.Key!).filter((k) => k.endsWith('.report.json'))) {
+    const report = JSON.parse(
+      await (await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString(),
+    );
+    if (report.version === version) return report;
+  }
+  throw new Error(`no report of ${uploadKey} version ${version} under ${prefix}`);
+};
 /** Every version and delete marker under a prefix, the noncurrent ones included. */
 const versions = async (prefix: string) => {
   const out = await aws.s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix }));
@@ -182,12 +194,12 @@ describe('ingest handler (SQS FIFO batch of EventBridge S3 events)', () => {
     // No version of a judged upload is left in the inbox either.
     expect(await versions('inbox/')).toEqual([]);
     expect(await keys('archive/')).toEqual([
-      'archive/Müller GmbH/ca bündel.pem',
-      'archive/Müller GmbH/ca bündel.pem.report.json',
+      'archive/Müller GmbH/ca bündel.pem@tag.pem',
+      'archive/Müller GmbH/ca bündel.pem@tag.report.json',
     ]);
     expect(await keys('rejected/')).toEqual([
-      'rejected/acme/leaf only.pem',
-      'rejected/acme/leaf only.pem.report.json',
+      'rejected/acme/leaf only.pem@tag.pem',
+      'rejected/acme/leaf only.pem@tag.report.json',
     ]);
 
     // The REST and HTTP API domains and the domain the construct created, each rolled once.
@@ -253,8 +265,8 @@ describe('ingest handler (SQS FIFO batch of EventBridge S3 events)', () => {
     expect(logged('unusable record').map((l) => l.messageId)).toEqual(['m4', 'm7', 'm8']);
     expect(metricValues()['trustroll/UnusableRecords']).toBe(3);
     expect(await keys('archive/later/')).toEqual([
-      'archive/later/ca.pem',
-      'archive/later/ca.pem.report.json',
+      'archive/later/ca.pem@tag.pem',
+      'archive/later/ca.pem@tag.report.json',
     ]);
     // The truststore's own versions are untouched: nothing outside the inbox is judged or destroyed.
     const published = await aws.s3.send(
@@ -309,13 +321,7 @@ describe('ingest handler (SQS FIFO batch of EventBridge S3 events)', () => {
         const result = await ingest(event(`k-${form}`, key, written.VersionId, form));
         expect(result.batchItemFailures).toEqual([]);
         expect(logged('batch received').at(-1)).toMatchObject({ records: [{ key }] });
-        const report = JSON.parse(
-          await (
-            await aws.s3.send(
-              new GetObjectCommand({ Bucket: bucket, Key: `archive/${key.slice(6)}.report.json` }),
-            )
-          ).Body!.transformToString(),
-        );
+        const report = await reportOf(key, written.VersionId);
         expect(report).toMatchObject({ key, version: written.VersionId, outcome: 'accepted' });
         expect(await versions(key)).toEqual([]);
       }
@@ -382,7 +388,10 @@ describe('ingest handler (SQS FIFO batch of EventBridge S3 events)', () => {
     // The newer version's own event admits it.
     expect((await ingest(event('c2', 'inbox/cut/root.pem', v2.VersionId))).batchItemFailures).toEqual([]);
     expect(await versions('inbox/cut/')).toEqual([]);
-    expect(await keys('archive/cut/')).toEqual(['archive/cut/root.pem', 'archive/cut/root.pem.report.json']);
+    expect(await keys('archive/cut/')).toEqual([
+      'archive/cut/root.pem@tag.pem',
+      'archive/cut/root.pem@tag.report.json',
+    ]);
     await drain(aws.sqs, alerts);
   });
 });
@@ -492,8 +501,8 @@ describe('expiry-scan handler: uploads whose pending window ended', () => {
     expect((await ingest(...requests.map((m) => recordOf(m, queue.arn)))).batchItemFailures).toEqual([]);
     expect(await versions('inbox/lonely/')).toEqual([]);
     expect(await keys('rejected/lonely/')).toEqual([
-      'rejected/lonely/int.pem',
-      'rejected/lonely/int.pem.report.json',
+      'rejected/lonely/int.pem@tag.pem',
+      'rejected/lonely/int.pem@tag.report.json',
     ]);
     const rejected = (await drain(aws.sqs, alerts)).filter(
       (m) => m.MessageAttributes.eventType!.Value === 'upload.rejected',
@@ -509,7 +518,6 @@ describe('the access test itself', () => {
       's3:GetObject',
       's3:HeadObject',
       's3:PutObject',
-      's3:CopyObject',
       's3:ListObjectVersions',
       's3:DeleteObject',
       'sns:Publish',

@@ -54,25 +54,40 @@ const truststoreFingerprints = () =>
     .sort();
 const fp = (i: Issued) => readInput({ name: 'x', bytes: i.der }).certificates[0]!.cert.fingerprint;
 const versionsOf = (key: string) => (store.objects.get(key) ?? []).filter((v) => v.body).length;
+/** A kept key with its per-upload tag (`@` and ten hex digits) shown as `@tag`. */
+const untag = (key: string | undefined) => key?.replace(/@[0-9a-f]{10}(?=\.(pem|report\.json)$)/, '@tag');
+const kept = (prefix: string) => store.keys(prefix).map(untag);
+/** The one kept key under a prefix that ends as asked. */
+const keptKey = (prefix: string, ending: string) => store.keys(prefix).find((k) => k.endsWith(ending))!;
 
 describe('ingestUploads', () => {
   it('accepts a complete chain: new version, archived with a report, rolled, alerted', async () => {
     const ref = await drop('inbox/acme/bundle.pem', pemOf(acme.root, acme.intermediate));
     const report = await ingestUploads([ref], deps);
 
-    expect(report.uploads).toMatchObject([
-      { key: ref.key, partner: 'acme', outcome: 'accepted', movedTo: 'archive/acme/bundle.pem' },
-    ]);
+    expect(report.uploads).toMatchObject([{ key: ref.key, partner: 'acme', outcome: 'accepted' }]);
+    expect(untag(report.uploads[0]!.movedTo)).toBe('archive/acme/bundle.pem@tag.pem');
     expect(report.changed).toBe(true);
     expect(report.revision).toBe(1);
     expect(truststoreFingerprints()).toEqual([fp(acme.root), fp(acme.intermediate)].sort());
     expect(store.keys('inbox/')).toEqual([]);
-    expect(store.keys('archive/')).toEqual([
-      'archive/acme/bundle.pem',
-      'archive/acme/bundle.pem.report.json',
+    expect(kept('archive/')).toEqual([
+      'archive/acme/bundle.pem@tag.pem',
+      'archive/acme/bundle.pem@tag.report.json',
     ]);
-    const saved = JSON.parse(store.text('archive/acme/bundle.pem.report.json'));
+    // What was understood: the certificates as canonical PEM, and the report with the upload's
+    // hash, size and name. Not the upload's own bytes.
+    expect(store.text(keptKey('archive/', '.pem'))).toBe(
+      pemOf(acme.root, acme.intermediate).replace(/\n*$/, '\n'),
+    );
+    const saved = JSON.parse(store.text(keptKey('archive/', '.report.json')));
     expect(saved.certificates.map((c: { verdict: string }) => c.verdict)).toEqual(['added', 'added']);
+    expect(saved).toMatchObject({
+      key: ref.key,
+      version: ref.version,
+      size: pemOf(acme.root, acme.intermediate).length,
+    });
+    expect(saved.sha256).toMatch(/^[0-9a-f]{64}$/);
     const entries = state().entries;
     expect(entries).toHaveLength(2);
     expect(entries[0]).toMatchObject({
@@ -93,10 +108,11 @@ describe('ingestUploads', () => {
   it('rejects a leaf-only upload: no new version, kept under rejected/ with a report, alerted', async () => {
     const ref = await drop('inbox/acme/client.pem', acme.client.pem);
     const report = await ingestUploads([ref], deps);
-    expect(report.uploads[0]).toMatchObject({ outcome: 'rejected', movedTo: 'rejected/acme/client.pem' });
+    expect(report.uploads[0]).toMatchObject({ outcome: 'rejected' });
+    expect(untag(report.uploads[0]!.movedTo)).toBe('rejected/acme/client.pem@tag.pem');
     expect(report.changed).toBe(false);
     expect(store.keys(KEYS.truststore)).toEqual([]);
-    const saved = JSON.parse(store.text('rejected/acme/client.pem.report.json'));
+    const saved = JSON.parse(store.text(keptKey('rejected/', '.report.json')));
     expect(saved.certificates[0].findings.map((f: { code: string }) => f.code)).toContain('cert.not-ca');
     expect(notifier.types()).toEqual(['upload.rejected']);
     expect(notifier.sent[0]!.subject).toMatch(/upload rejected: acme\/client\.pem \(cert\.not-ca\)/);
@@ -131,12 +147,17 @@ describe('ingestUploads', () => {
       if (op === 'destroy' && key === ref.key) throw new Error('crash');
     };
     const first = await ingestUploads([ref], deps);
-    expect(first.errors.join()).toMatch(/moving inbox\/acme\/bundle\.pem/);
+    expect(first.errors.join()).toMatch(/removing inbox\/acme\/bundle\.pem from the inbox/);
     expect(store.keys('inbox/')).toEqual([ref.key]);
     store.beforeOp = () => {};
     const sent = notifier.sent.length;
     const second = await ingestUploads([ref], deps);
-    expect(second.uploads[0]).toMatchObject({ outcome: 'duplicate', movedTo: 'archive/acme/bundle.pem' });
+    expect(second.uploads[0]).toMatchObject({ outcome: 'duplicate' });
+    expect(second.uploads[0]!.movedTo).toBe(first.uploads[0]!.movedTo ?? keptKey('archive/', '.pem'));
+    expect(kept('archive/')).toEqual([
+      'archive/acme/bundle.pem@tag.pem',
+      'archive/acme/bundle.pem@tag.report.json',
+    ]);
     expect(store.keys('inbox/')).toEqual([]);
     expect(versionsOf(KEYS.truststore)).toBe(1);
     expect(notifier.sent).toHaveLength(sent);
@@ -194,11 +215,8 @@ describe('ingestUploads', () => {
     });
     clock.advance(2 * 3_600_000);
     const late = await ingestUploads([], { ...deps, config: { ...deps.config, pendingWindowMs: 3_600_000 } });
-    expect(late.uploads[0]).toMatchObject({
-      key: 'inbox/acme/int.pem',
-      outcome: 'rejected',
-      movedTo: 'rejected/acme/int.pem',
-    });
+    expect(late.uploads[0]).toMatchObject({ key: 'inbox/acme/int.pem', outcome: 'rejected' });
+    expect(untag(late.uploads[0]!.movedTo)).toBe('rejected/acme/int.pem@tag.pem');
     expect(late.uploads[0]!.findings.map((f) => f.message).join()).toMatch(/Waited until .* for the issuer/);
     expect(state().pending).toEqual({});
   });
@@ -229,20 +247,24 @@ describe('ingestUploads', () => {
     expect(store.keys(KEYS.truststore)).toEqual([]);
   });
 
-  it('destroys a private-key upload (no version left), copies it nowhere and alerts without key material', async () => {
+  it('destroys a private-key upload (no version left), keeps only its certificates and alerts without key material', async () => {
     const key = privateKeyPem(acme.client);
     const ref = await drop('inbox/acme/oops.pem', `${acme.client.pem}${key}`);
     const report = await ingestUploads([ref], deps);
-    expect(report.uploads[0]).toMatchObject({ outcome: 'private-key', movedTo: 'deleted' });
+    expect(report.uploads[0]).toMatchObject({ outcome: 'private-key' });
     expect(store.keys('inbox/')).toEqual([]);
     expect(store.keys('archive/')).toEqual([]);
-    expect(store.keys('rejected/')).toEqual(['rejected/acme/oops.pem.report.json']);
+    expect(kept('rejected/')).toEqual([
+      'rejected/acme/oops.pem@tag.pem',
+      'rejected/acme/oops.pem@tag.report.json',
+    ]);
+    expect(store.text(keptKey('rejected/', '.pem'))).toBe(acme.client.pem.replace(/\n*$/, '\n'));
     const secret = key.split('\n')[1]!;
     const stillStored = store.allBytes().toString('latin1');
     // Not even a noncurrent version of the inbox object is left.
     expect(stillStored).not.toContain(secret);
     expect(store.objects.has('inbox/acme/oops.pem')).toBe(false);
-    expect(store.text('rejected/acme/oops.pem.report.json')).not.toContain(secret);
+    expect(store.text(keptKey('rejected/', '.report.json'))).not.toContain(secret);
     expect(notifier.sent).toHaveLength(1);
     expect(notifier.sent[0]).toMatchObject({
       eventType: 'upload.private-key',
@@ -314,10 +336,8 @@ describe('ingestUploads', () => {
 
   it('rejects an inbox file outside a partner folder with a clear reason', async () => {
     const report = await ingestUploads([await drop('inbox/loose.pem', acme.root.pem)], deps);
-    expect(report.uploads[0]).toMatchObject({
-      outcome: 'rejected',
-      movedTo: 'rejected/_unsorted/inbox_loose.pem',
-    });
+    expect(report.uploads[0]).toMatchObject({ outcome: 'rejected' });
+    expect(untag(report.uploads[0]!.movedTo)).toBe('rejected/_unsorted/inbox_loose.pem@tag.pem');
     expect(report.uploads[0]!.findings[0]!.message).toMatch(/partner folder/);
   });
 
@@ -328,7 +348,13 @@ describe('ingestUploads', () => {
     };
     const big = await drop('inbox/acme/huge.pem', new Uint8Array(3 * 1024 * 1024).fill(0x41));
     const report = await ingestUploads([big], deps);
-    expect(report.uploads[0]).toMatchObject({ outcome: 'rejected', movedTo: 'rejected/acme/huge.pem' });
+    expect(report.uploads[0]).toMatchObject({ outcome: 'rejected' });
+    // Refused unread: only its report is kept (with its size), not a byte of it.
+    expect(kept('rejected/')).toEqual(['rejected/acme/huge.pem@tag.report.json']);
+    expect(JSON.parse(store.text(keptKey('rejected/', '.report.json')))).toMatchObject({
+      size: 3 * 1024 * 1024,
+    });
+    expect(store.allBytes().includes(Buffer.alloc(1024, 0x41))).toBe(false);
     expect(report.uploads[0]!.findings[0]).toMatchObject({ code: 'input.too-large' });
     expect(reads).not.toContain('inbox/acme/huge.pem');
   });
