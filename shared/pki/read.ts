@@ -1,3 +1,4 @@
+import { gunzipSync, inflateRawSync } from 'node:zlib';
 import type { Finding } from '../finding.js';
 import { type Certificate, parseCertificate } from './certificate.js';
 import { children, DerError, decodeOid, readSingle, readTlv, TAG, type Tlv } from './der.js';
@@ -34,7 +35,17 @@ const NOT_A_CERT: Record<string, string> = {
   'RSA PUBLIC KEY': 'a bare public key, not a certificate: upload the CA certificate',
 };
 
-const BEGIN = /-----BEGIN ([^-\r\n]{1,64})-----/g;
+/**
+ * A PEM BEGIN line, as written by hand too: any case, four or five dashes, several spaces. The
+ * label is read as upper case with single spaces (`begin  private key` is a PRIVATE KEY).
+ */
+const BEGIN = /-{4,5}[ \t]*BEGIN[ \t]+([^-\r\n]{1,64}?)[ \t]*-{4,5}/gi;
+const normalLabel = (raw: string) => raw.trim().toUpperCase().replace(/\s+/g, ' ');
+/** Labels whose blocks hold key material, whatever the rest of the label says. */
+const KEY_LABEL = /PRIVATE KEY|PKCS ?12|\bPFX\b|ENCRYPTED KEY|SECRET KEY/;
+/** Decompressed archives are looked into for key material up to this size and depth only. */
+const ARCHIVE_LIMIT = 16 * 1024 * 1024;
+const ARCHIVE_DEPTH = 2;
 
 /**
  * Reads every certificate in one input, whatever the format: PEM bundles (LF or CRLF, BOM, text
@@ -45,7 +56,7 @@ const BEGIN = /-----BEGIN ([^-\r\n]{1,64})-----/g;
 export const readInput = (input: InputFile): ReadResult => {
   const out = new Collector(input.name);
   try {
-    readInto(input.bytes, out);
+    readInto(input.bytes, out, 0);
   } catch (error) {
     // Defensive: a reader bug must still end as a finding, not as a crash of the whole run.
     out.unparseable(input.name, `could not be read (${(error as Error).message})`);
@@ -88,16 +99,21 @@ class Collector {
   }
 }
 
-const readInto = (bytes: Uint8Array, out: Collector): void => {
+const readInto = (bytes: Uint8Array, out: Collector, depth: number): void => {
   if (bytes.length === 0) return out.unparseable(out.name, 'the file is empty');
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) return readArchive(bytes, 'gzip', out, depth);
+  if (bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04)
+    return readArchive(bytes, 'zip', out, depth);
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-  if (text.includes('-----BEGIN ')) return readPem(text, out);
+  BEGIN.lastIndex = 0;
+  if (BEGIN.test(text)) return readPem(text, out);
   if (bytes[0] === TAG.SEQUENCE) return readDer(bytes, out.name, out);
   const trimmed = text.replace(/^\ufeff|^\u00ef\u00bb\u00bf/, '').replace(/\s+/g, '');
   if (trimmed.length >= 64 && /^[A-Za-z0-9+/]+={0,2}$/.test(trimmed)) {
     const der = Buffer.from(trimmed, 'base64');
     if (der[0] === TAG.SEQUENCE) return readDer(der, `${out.name} (base64)`, out);
   }
+  huntText(text, out.name, out);
   return out.unparseable(
     out.name,
     'no certificate found; expected PEM blocks (-----BEGIN CERTIFICATE-----), DER or PKCS#7 (.p7b)',
@@ -108,24 +124,143 @@ const readPem = (text: string, out: Collector): void => {
   const lineAt = lineCounter(text);
   let block = 0;
   let found = false;
+  // Where the previous block ended: the text between blocks is looked at for hidden keys.
+  let outsideFrom = 0;
   BEGIN.lastIndex = 0;
   for (let m = BEGIN.exec(text); m; m = BEGIN.exec(text)) {
     found = true;
     block++;
-    const label = m[1]!.trim();
+    const label = normalLabel(m[1]!);
     const where = `${out.name}, block ${block} (line ${lineAt(m.index)})`;
+    huntText(text.slice(outsideFrom, m.index), `${out.name}, before block ${block}`, out);
     const bodyStart = m.index + m[0].length;
-    const endMarker = `-----END ${label}-----`;
-    const end = text.indexOf(endMarker, bodyStart);
-    const nextBegin = text.indexOf('-----BEGIN ', bodyStart);
-    const closed = end >= 0 && (nextBegin < 0 || nextBegin > end);
+    const end = findEnd(text, label, bodyStart);
+    BEGIN.lastIndex = bodyStart;
+    const nextBegin = BEGIN.exec(text)?.index ?? -1;
+    const closed = end !== undefined && (nextBegin < 0 || nextBegin > end.index);
     // A key block is reported whether or not it is closed: its body is never looked at.
-    if (label.includes('PRIVATE KEY')) out.privateKey(where, `a private key (${label})`);
-    else if (!closed) out.unparseable(where, `the ${label} block has no matching "${endMarker}" line`);
-    else readPemBlock(label, text.slice(bodyStart, end), where, out);
-    if (closed) BEGIN.lastIndex = end + endMarker.length;
+    if (KEY_LABEL.test(label)) out.privateKey(where, `a private key (${label})`);
+    else if (!closed || !end)
+      out.unparseable(where, `the ${label} block has no matching "-----END ${label}-----" line`);
+    else readPemBlock(label, text.slice(bodyStart, end.index), where, out);
+    outsideFrom = closed && end ? end.index + end.length : bodyStart;
+    BEGIN.lastIndex = outsideFrom;
   }
+  huntText(text.slice(outsideFrom), `${out.name}, after the last block`, out);
   if (!found) out.unparseable(out.name, 'no PEM block found');
+};
+
+/** The END line of a block, as loosely written as its BEGIN line may be. */
+const findEnd = (
+  text: string,
+  label: string,
+  from: number,
+): { index: number; length: number } | undefined => {
+  const words = label.split(' ').map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const re = new RegExp(`-{4,5}[ \\t]*END[ \\t]+${words.join('[ \\t]+')}[ \\t]*-{4,5}`, 'gi');
+  re.lastIndex = from;
+  const m = re.exec(text);
+  return m ? { index: m.index, length: m[0].length } : undefined;
+};
+
+/**
+ * Key material in text a certificate reader skips: a key's DER as headerless base64 (between or
+ * after PEM blocks), a key printed by `openssl … -text`, a PuTTY key file, a JSON Web Key with its
+ * private part. Each is reported; none of it is read any further.
+ */
+const huntText = (text: string, where: string, out: Collector): void => {
+  if (text.trim() === '') return;
+  if (/Private-Key:\s*\(\d+\s*bit|privateExponent:|^\s*(priv|prime1|coefficient):\s*$/im.test(text))
+    out.privateKey(where, 'a private key in text form (openssl -text output)');
+  if (/PuTTY-User-Key-File-\d|^Private-Lines:/im.test(text))
+    out.privateKey(where, 'a PuTTY private key file');
+  if (/"kty"\s*:/.test(text) && /"(d|p|q|dp|dq|k)"\s*:\s*"/.test(text))
+    out.privateKey(where, 'a JSON Web Key with its private part');
+  // Runs of base64 lines (a PEM body without its armour): decoded and looked at as DER.
+  let run = '';
+  const flush = () => {
+    if (run.length >= 64)
+      huntDer(new Uint8Array(Buffer.from(run, 'base64')), `${where} (base64 without PEM armour)`, out);
+    run = '';
+  };
+  for (const line of text.split(/\r?\n/)) {
+    const t = line.trim();
+    if (t.length >= 16 && /^[A-Za-z0-9+/]+={0,2}$/.test(t)) run += t;
+    else flush();
+  }
+  flush();
+};
+
+/** Every top-level DER element in `der` looked at for key material. */
+const huntDer = (der: Uint8Array, where: string, out: Collector): void => {
+  for (let pos = 0; pos < der.length; ) {
+    let tlv: Tlv;
+    try {
+      tlv = readTlv(der, pos);
+    } catch {
+      return;
+    }
+    const kind = classify(tlv);
+    if (kind === 'private-key') out.privateKey(where, 'a DER private key');
+    else if (kind === 'pkcs12')
+      out.privateKey(where, 'a PKCS#12 (.p12/.pfx) archive, which bundles a private key');
+    pos += tlv.bytes.length;
+  }
+};
+
+/**
+ * A gzip or zip archive is not a certificate format: it is refused, and looked into (decompressed
+ * within bounds) only to report key material it carries.
+ */
+const readArchive = (bytes: Uint8Array, kind: 'gzip' | 'zip', out: Collector, depth: number): void => {
+  out.unparseable(
+    out.name,
+    `a ${kind} archive, not a certificate file: upload the CA certificates themselves (PEM, DER or PKCS#7)`,
+  );
+  if (depth >= ARCHIVE_DEPTH) return;
+  const members: { name: string; bytes: Uint8Array }[] = [];
+  try {
+    if (kind === 'gzip')
+      members.push({ name: 'gzip content', bytes: gunzipSync(bytes, { maxOutputLength: ARCHIVE_LIMIT }) });
+    else members.push(...zipMembers(bytes));
+  } catch {
+    return;
+  }
+  for (const m of members) {
+    const inner = new Collector(`${out.name} (${m.name})`);
+    try {
+      readInto(m.bytes, inner, depth + 1);
+    } catch {
+      continue;
+    }
+    for (const f of inner.findings) if (f.code === 'input.private-key') out.findings.push(f);
+  }
+};
+
+/** The stored and deflated members of a zip file, from their local headers, within bounds. */
+const zipMembers = (zip: Uint8Array): { name: string; bytes: Uint8Array }[] => {
+  const view = Buffer.from(zip.buffer, zip.byteOffset, zip.byteLength);
+  const out: { name: string; bytes: Uint8Array }[] = [];
+  let total = 0;
+  for (let pos = 0; pos + 30 <= view.length && view.readUInt32LE(pos) === 0x04034b50; ) {
+    const method = view.readUInt16LE(pos + 8);
+    const size = view.readUInt32LE(pos + 18);
+    const nameLength = view.readUInt16LE(pos + 26);
+    const extraLength = view.readUInt16LE(pos + 28);
+    const start = pos + 30 + nameLength + extraLength;
+    const name = view.subarray(pos + 30, pos + 30 + nameLength).toString('utf8');
+    const data = view.subarray(start, Math.min(view.length, start + size));
+    // Sizes only in a trailing data descriptor are not followed: the rest is not looked into.
+    if (size === 0) break;
+    if (method === 0 || method === 8) {
+      const bytes = method === 0 ? data : inflateRawSync(data, { maxOutputLength: ARCHIVE_LIMIT });
+      total += bytes.length;
+      if (total > ARCHIVE_LIMIT) break;
+      out.push({ name, bytes: new Uint8Array(bytes) });
+    }
+    pos = start + size;
+  }
+  return out;
 };
 
 const readPemBlock = (label: string, body: string, where: string, out: Collector): void => {
@@ -143,7 +278,22 @@ const readPemBlock = (label: string, body: string, where: string, out: Collector
       return out.unparseable(where, `not a valid X.509 certificate (${(error as Error).message})`);
     }
   }
-  if (CERT_LABELS.has(label)) return out.certificate(der, where);
+  // A key labelled as something else (CERTIFICATE, PKCS7) is still a key.
+  let kind: DerKind = 'unknown';
+  try {
+    kind = classify(readTlv(der));
+  } catch {}
+  if (kind === 'private-key') return out.privateKey(where, `a DER private key labelled ${label}`);
+  if (kind === 'pkcs12') return out.privateKey(where, `a PKCS#12 archive labelled ${label}`);
+  if (CERT_LABELS.has(label)) {
+    // Bytes after the certificate (a key appended to it) are looked at before it is refused.
+    try {
+      readSingle(der);
+    } catch {
+      huntDer(der, where, out);
+    }
+    return out.certificate(der, where);
+  }
   if (PKCS7_LABELS.has(label)) return readPkcs7(der, where, out);
   const reason = NOT_A_CERT[label];
   return out.unparseable(where, reason ?? `"${label}" blocks are not certificates; remove this block`);
@@ -154,6 +304,8 @@ const readDer = (der: Uint8Array, where: string, out: Collector): void => {
   try {
     top = readSingle(der);
   } catch (error) {
+    // Whatever follows the first element (a key appended to a certificate) is looked at too.
+    huntDer(der, where, out);
     return out.unparseable(where, `not valid DER (${(error as Error).message})`);
   }
   const kind = classify(top);
@@ -240,15 +392,31 @@ const readPkcs7 = (der: Uint8Array, where: string, out: Collector): void => {
     }
     const signedData = children(wrapped ?? fail('PKCS#7 content is missing'))[0];
     if (!signedData || signedData.tag !== TAG.SEQUENCE) fail('SignedData is not a SEQUENCE');
-    const set = children(signedData!).find((field) => field.tag === 0xa0);
+    const fields = children(signedData!);
+    // encapContentInfo: a certificate bundle carries no content; whatever it carries is looked at.
+    const encap = fields.find((f, i) => i > 0 && f.tag === TAG.SEQUENCE);
+    const content = encap ? safeChildren(encap).find((f) => f.tag === 0xa0) : undefined;
+    for (const octets of content ? safeChildren(content) : []) {
+      const bytes = octets.tag === TAG.OCTET_STRING ? octets.content : octets.bytes;
+      const text = Buffer.from(bytes).toString('latin1');
+      huntDer(bytes, `${where}, PKCS#7 content`, out);
+      huntText(text, `${where}, PKCS#7 content`, out);
+      if (/-{4,5}[ \t]*BEGIN[ \t]+[^\r\n]*PRIVATE[ \t]+KEY/i.test(text))
+        out.privateKey(`${where}, PKCS#7 content`, 'a PEM private key');
+    }
+    const set = fields.find((field) => field.tag === 0xa0);
     certs = set ? children(set) : [];
   } catch (error) {
+    huntDer(der, where, out);
     return out.unparseable(where, `not a valid PKCS#7 bundle (${(error as Error).message})`);
   }
   if (certs.length === 0) return out.unparseable(where, 'the PKCS#7 bundle holds no certificates');
   certs.forEach((cert, i) => {
     const place = `${where}, PKCS#7 certificate ${i + 1}`;
-    if (cert.tag === TAG.SEQUENCE) out.certificate(cert.bytes, place);
+    const kind = classify(cert);
+    if (kind === 'private-key') out.privateKey(place, 'a DER private key in the certificate set');
+    else if (kind === 'pkcs12') out.privateKey(place, 'a PKCS#12 archive in the certificate set');
+    else if (cert.tag === TAG.SEQUENCE) out.certificate(cert.bytes, place);
     else out.unparseable(place, 'not an X.509 certificate (attribute or other certificate format)');
   });
 };
