@@ -50,7 +50,8 @@ export const registerIngest = (program: Command, io: Io, exit: (code: number) =>
         {
           store,
           gateway: noDomains,
-          notifier: localNotifier(paths, io),
+          // With --json, stdout carries the report alone: the notifications go to stderr.
+          notifier: localNotifier(paths, flags.json ? { ...io, out: io.err } : io),
           clock: systemClock,
           log: consoleLog(io.err),
           config: { expiringDays: flags.expiringDays, roll: { domains: [] } },

@@ -271,14 +271,22 @@ const fetchUpload = async (ref: UploadRef, deps: IngestDeps): Promise<Fetched> =
   } catch (error) {
     if (error instanceof NotFoundError) return { ...base, id: seen, privateKey: false };
     if (!(error instanceof UpstreamError || error instanceof InputError)) throw error;
-    // One upload that cannot be read (permissions, not a regular file) is rejected with the
-    // reason; it does not stop the others, nor every later run.
-    const finding: Finding = {
-      code: 'input.unreadable',
-      severity: 'error',
-      message: `${ref.key} could not be read: ${describeCause(error)}. Upload it again as a regular, readable file.`,
-      source: ref.key,
-    };
+    // One upload that cannot be read (permissions, a link, not a regular file) is rejected with
+    // the reason; it does not stop the others, nor every later run.
+    const finding: Finding =
+      error instanceof InputError
+        ? {
+            code: 'input.not-a-file',
+            severity: 'error',
+            message: `${ref.key} was refused: ${error.message}.`,
+            source: ref.key,
+          }
+        : {
+            code: 'input.unreadable',
+            severity: 'error',
+            message: `${ref.key} could not be read: ${describeCause(error)}. Make it a readable regular file and upload it again.`,
+            source: ref.key,
+          };
     return {
       ...base,
       id: seen,
@@ -336,7 +344,11 @@ const decide = (fetched: readonly Fetched[], state: TruststoreState, deps: Inges
         message: f.keyError,
         source: f.ref.key,
       };
-      decisions.set(f.id, { outcome: 'rejected', duplicate: false, findings: [finding] });
+      // A link or unreadable entry is named as such first: that is what to fix.
+      const refused = (f.candidate?.inputFindings ?? []).filter(
+        (x) => x.code === 'input.not-a-file' || x.code === 'input.unreadable',
+      );
+      decisions.set(f.id, { outcome: 'rejected', duplicate: false, findings: [...refused, finding] });
     } else if (f.candidate) {
       toJudge.push(f.candidate);
     }

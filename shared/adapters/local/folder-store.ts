@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { ConflictError, NotFoundError, UpstreamError } from '../../errors.js';
+import { constants } from 'node:fs';
+import { type FileHandle, lstat, mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConflictError, InputError, NotFoundError, UpstreamError } from '../../errors.js';
 import type { ObjectStore, ObjectSummary, PutOptions, StoredObject } from '../../ports.js';
 import { keyToPath, pathToKey, writeAtomic } from './paths.js';
 
@@ -187,6 +188,8 @@ const walkTree = async (
   dir: string,
   descend: (name: string, isDir: boolean) => boolean,
   visit: (path: string, name: string, isDir: boolean) => Promise<void>,
+  /** Visit links and other non-regular entries too (never descending into them). */
+  everyEntry = false,
 ): Promise<void> => {
   let entries: import('node:fs').Dirent[];
   try {
@@ -197,15 +200,19 @@ const walkTree = async (
   for (const entry of entries) {
     const path = join(dir, entry.name);
     const isDir = entry.isDirectory();
-    if (!isDir && !entry.isFile()) continue;
+    if (!isDir && !entry.isFile() && !everyEntry) continue;
     await visit(path, entry.name, isDir);
-    if (isDir && descend(entry.name, isDir)) await walkTree(path, descend, visit);
+    if (isDir && descend(entry.name, isDir)) await walkTree(path, descend, visit, everyEntry);
   }
 };
 
 /**
  * A plain folder as an object store (the inbox people copy files into, archive/, rejected/):
  * files as they are, no version history. The version id is derived from size and mtime.
+ *
+ * Links are never followed: a key whose path runs through a symbolic link, or names a link or
+ * anything but a regular file, is listed (so it is judged and reported) but cannot be read, and
+ * removing it removes the entry itself, never what it points to.
  */
 export class PlainFolderStore implements ObjectStore {
   constructor(
@@ -219,20 +226,90 @@ export class PlainFolderStore implements ObjectStore {
     return keyToPath(this.root, key.slice(this.prefix.length));
   }
 
-  async get(key: string, opts: { version?: string } = {}): Promise<StoredObject> {
+  /**
+   * What the key names, without following a link: a regular file (`file`), something else or a
+   * path through a link (`refused`, with why), or nothing (NotFoundError).
+   */
+  private async entry(key: string): Promise<
+    | { kind: 'file'; path: string; size: number; version: string }
+    | {
+        kind: 'refused';
+        path: string;
+        why: string;
+        version: string;
+        /** The path runs through a link: what it names is outside the folder. */
+        through: boolean;
+      }
+  > {
     const path = this.path(key);
+    const segments = key.slice(this.prefix.length).split('/');
+    let dir = this.root;
+    for (const segment of segments.slice(0, -1)) {
+      dir = join(dir, segment);
+      const info = await lstat(dir).catch(() => undefined);
+      if (!info) throw new NotFoundError(`${key} not found`);
+      if (info.isSymbolicLink())
+        return {
+          kind: 'refused',
+          path,
+          why: `${dir} is a symbolic link`,
+          version: `link-${Math.trunc(info.mtimeMs)}`,
+          through: true,
+        };
+      if (!info.isDirectory()) throw new NotFoundError(`${key} not found`);
+    }
+    const info = await lstat(path).catch(() => undefined);
+    if (!info || info.isDirectory()) throw new NotFoundError(`${key} not found`);
+    const version = `${Math.trunc(info.mtimeMs)}-${info.size}`;
+    if (info.isSymbolicLink())
+      return {
+        kind: 'refused',
+        path,
+        why: `${path} is a symbolic link`,
+        version: `link-${version}`,
+        through: false,
+      };
+    if (!info.isFile())
+      return {
+        kind: 'refused',
+        path,
+        why: `${path} is not a regular file`,
+        version: `special-${version}`,
+        through: false,
+      };
+    return { kind: 'file', path, size: info.size, version };
+  }
+
+  async get(key: string, opts: { version?: string } = {}): Promise<StoredObject> {
+    const found = await this.entry(key);
+    if (opts.version !== undefined && opts.version !== found.version)
+      throw new NotFoundError(`${key} version ${opts.version} not found`);
+    if (found.kind === 'refused') {
+      throw new InputError(
+        `${found.why}: trustroll reads only regular files, and never follows a link out of its folders`,
+      );
+    }
+    let handle: FileHandle | undefined;
     try {
-      const [body, info] = await Promise.all([readFile(path), stat(path)]);
+      // O_NOFOLLOW: a file swapped for a link after the check above is refused, not followed.
+      handle = await open(found.path, constants.O_RDONLY | constants.O_NOFOLLOW);
+      const info = await handle.stat();
+      if (!info.isFile()) throw new InputError(`${found.path} is not a regular file`);
+      const body = await handle.readFile();
       const version = `${Math.trunc(info.mtimeMs)}-${info.size}`;
       if (opts.version !== undefined && opts.version !== version)
         throw new NotFoundError(`${key} version ${opts.version} not found`);
       return { body: new Uint8Array(body), version, etag: etagOf(body), metadata: {} };
     } catch (error) {
-      if (error instanceof NotFoundError) throw error;
+      if (error instanceof NotFoundError || error instanceof InputError) throw error;
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR')
         throw new NotFoundError(`${key} not found`);
-      throw new UpstreamError(`reading ${path}`, { cause: error });
+      if (code === 'ELOOP')
+        throw new InputError(`${found.path} is a symbolic link: trustroll never follows links`);
+      throw new UpstreamError(`reading ${found.path}`, { cause: error });
+    } finally {
+      await handle?.close();
     }
   }
 
@@ -253,16 +330,27 @@ export class PlainFolderStore implements ObjectStore {
     return { version: `${Math.trunc(info.mtimeMs)}-${info.size}`, etag: etagOf(body) };
   }
 
+  /** Removes the entry the key names, a link itself included; never anything a link points to. */
   async delete(key: string): Promise<void> {
+    let found: Awaited<ReturnType<PlainFolderStore['entry']>>;
     try {
-      await unlink(this.path(key));
+      found = await this.entry(key);
+    } catch (error) {
+      if (error instanceof NotFoundError) return;
+      throw error;
+    }
+    // A path through a link names something outside this folder: it is never deleted.
+    if (found.kind === 'refused' && found.through)
+      throw new InputError(`${found.why}: trustroll does not delete through links`);
+    try {
+      await unlink(found.path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
-        throw new UpstreamError(`deleting ${key}`, { cause: error });
+        throw new UpstreamError(`deleting ${found.path}`, { cause: error });
     }
   }
 
-  /** A plain folder keeps one version: the file goes when it is still the version named. */
+  /** A plain folder keeps one version: the entry goes when it is still the version named. */
   async destroy(key: string, opts: { upTo?: string } = {}): Promise<void> {
     if (opts.upTo !== undefined) {
       const current = await this.head(key).catch(() => undefined);
@@ -271,24 +359,17 @@ export class PlainFolderStore implements ObjectStore {
     await this.delete(key);
   }
 
+  /** Size and version; a link or other non-regular entry is listed with a version of its own. */
   async head(key: string, opts: { version?: string } = {}) {
-    const path = this.path(key);
-    try {
-      const info = await stat(path);
-      const version = `${Math.trunc(info.mtimeMs)}-${info.size}`;
-      if (!info.isFile() || (opts.version !== undefined && opts.version !== version))
-        throw new NotFoundError(`${key}${opts.version ? ` version ${opts.version}` : ''} not found`);
-      return { key, size: info.size, etag: '', version };
-    } catch (error) {
-      if (error instanceof NotFoundError) throw error;
-      throw new NotFoundError(`${key} not found`, { cause: error });
-    }
+    const found = await this.entry(key);
+    if (opts.version !== undefined && opts.version !== found.version)
+      throw new NotFoundError(`${key} version ${opts.version} not found`);
+    return { key, size: found.kind === 'file' ? found.size : 0, etag: '', version: found.version };
   }
 
   async copy(from: string, to: string): Promise<void> {
-    const target = this.path(to);
-    await mkdir(dirname(target), { recursive: true });
-    await copyFile(this.path(from), target);
+    const object = await this.get(from);
+    await this.put(to, object.body);
   }
 
   async list(prefix: string): Promise<ObjectSummary[]> {
@@ -302,10 +383,11 @@ export class PlainFolderStore implements ObjectStore {
         if (isDir || !visible(name)) return;
         const key = `${this.prefix}${pathToKey(this.root, path)}`;
         if (!key.startsWith(prefix)) return;
-        const info = await stat(path).catch(() => undefined);
-        if (info)
-          out.push({ key, size: info.size, etag: '', version: `${Math.trunc(info.mtimeMs)}-${info.size}` });
+        const summary = await this.head(key).catch(() => undefined);
+        if (summary) out.push(summary);
       },
+      // Links (to files or folders) and other entries are listed, to be refused with a report.
+      true,
     );
     return out.sort((a, b) => (a.key < b.key ? -1 : 1));
   }

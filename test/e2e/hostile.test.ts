@@ -1,0 +1,246 @@
+import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type Issued, partnerChain, pemBlock } from '../../shared/pki/builder.js';
+import { BIN, build } from './helpers.js';
+
+/**
+ * Hostile uploads through the public command (`trustroll ingest`), each principle of issue 15
+ * checked on the files the command leaves behind: nothing an upload brought is kept unless it was
+ * understood, and nothing outside the inbox is read or deleted.
+ */
+const ingest = (cwd: string, ...args: string[]) =>
+  spawnSync('node', [BIN, 'ingest', '--json', ...args], { cwd, encoding: 'utf8' });
+const tlv = (tag: number, ...parts: Uint8Array[]): Uint8Array => {
+  const content = Buffer.concat(parts);
+  const n = content.length;
+  const len =
+    n < 0x80
+      ? Buffer.from([n])
+      : n < 0x100
+        ? Buffer.from([0x81, n])
+        : n < 0x10000
+          ? Buffer.from([0x82, n >> 8, n & 0xff])
+          : Buffer.from([0x83, n >> 16, (n >> 8) & 0xff, n & 0xff]);
+  return new Uint8Array(Buffer.concat([Buffer.from([tag]), len, content]));
+};
+const oid = (dotted: string): Uint8Array => {
+  const [a, b, ...rest] = dotted.split('.').map(Number);
+  const bytes = [a! * 40 + b!];
+  for (const v of rest) {
+    const stack = [v & 0x7f];
+    for (let x = v >> 7; x > 0; x >>= 7) stack.unshift((x & 0x7f) | 0x80);
+    bytes.push(...stack);
+  }
+  return tlv(0x06, new Uint8Array(bytes));
+};
+/** A certs-only SignedData with extra content: eContent bytes, and extra set members. */
+const signedData = (eContent: Uint8Array | undefined, members: Uint8Array[]): Uint8Array =>
+  tlv(
+    0x30,
+    oid('1.2.840.113549.1.7.2'),
+    tlv(
+      0xa0,
+      tlv(
+        0x30,
+        tlv(0x02, new Uint8Array([1])),
+        tlv(0x31),
+        tlv(0x30, oid('1.2.840.113549.1.7.1'), ...(eContent ? [tlv(0xa0, tlv(0x04, eContent))] : [])),
+        tlv(0xa0, ...members),
+        tlv(0x31),
+      ),
+    ),
+  );
+
+/** Every file below `dir` (regular files; links are not followed). */
+const files = (dir: string): string[] => {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const info = lstatSync(p);
+    if (info.isDirectory()) out.push(...files(p));
+    else if (info.isFile()) out.push(p);
+  }
+  return out;
+};
+
+let acme: Awaited<ReturnType<typeof partnerChain>>;
+let key: KeyObject;
+let keyDer: Buffer;
+beforeAll(async () => {
+  build();
+  acme = await partnerChain('Acme');
+  key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  keyDer = key.export({ type: 'pkcs8', format: 'der' }) as Buffer;
+});
+
+/** Marks of the key's bytes in any encoding a copy would keep: raw, base64, hex. */
+const leaks = (bytes: Buffer): string[] => {
+  const window = keyDer.subarray(keyDer.length / 2, keyDer.length / 2 + 24);
+  const b64 = keyDer.toString('base64');
+  const b64Window = b64.slice(b64.length / 2, b64.length / 2 + 32);
+  const hex = window.toString('hex');
+  const colonHex = hex.match(/../g)!.join(':');
+  const text = bytes.toString('latin1');
+  return [
+    ...(bytes.includes(window) ? ['raw'] : []),
+    ...(text.includes(b64Window) ? ['base64'] : []),
+    ...(text.toLowerCase().includes(hex) ? ['hex'] : []),
+    ...(text.toLowerCase().includes(colonHex) ? ['hex with colons'] : []),
+  ];
+};
+
+describe('principle 1: only what was understood is kept', () => {
+  it('keeps no byte of a private key, however it is packaged, and alerts on every packaging it recognises', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trustroll-hostile-'));
+    const inbox = join(dir, 'inbox', 'acme');
+    mkdirSync(inbox, { recursive: true });
+    const keyPem = key.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const body64 = keyDer.toString('base64').replace(/.{64}/g, '$&\n');
+    const cert = acme.root;
+    const p12 = spawnSync(
+      'openssl',
+      ['pkcs12', '-export', '-passout', 'pass:x', '-inkey', '/dev/stdin', '-nocerts'],
+      { input: keyPem },
+    ).stdout;
+    const keyText = spawnSync('openssl', ['pkey', '-text', '-noout'], {
+      input: keyPem,
+      encoding: 'utf8',
+    }).stdout;
+    const zip = spawnSync(
+      'python3',
+      [
+        '-c',
+        'import io,sys,zipfile;b=io.BytesIO();z=zipfile.ZipFile(b,"w",zipfile.ZIP_DEFLATED);z.writestr("ca.pem",sys.stdin.read());z.close();sys.stdout.buffer.write(b.getvalue())',
+      ],
+      { input: `${cert.pem}${keyPem}` },
+    ).stdout;
+    const uploads: Record<string, string | Uint8Array> = {
+      'p7-pem-key-content.p7b': signedData(Buffer.from(keyPem), [cert.der]),
+      'p7-der-key-content.p7b': signedData(keyDer, [cert.der]),
+      'p7-key-in-set.p7b': signedData(undefined, [cert.der, keyDer]),
+      'p7-key-in-set.pem': pemBlock('PKCS7', signedData(undefined, [cert.der, keyDer])),
+      'headerless-base64.pem': `${cert.pem}${body64}\n`,
+      'der-then-key.der': Buffer.concat([cert.der, keyDer]),
+      'openssl-text.txt': keyText,
+      'lowercase.pem': `${cert.pem}${keyPem.replace(/BEGIN PRIVATE KEY/, 'begin private key').replace(/END PRIVATE KEY/, 'end private key')}`,
+      'two-spaces.pem': `${cert.pem}${keyPem.replace(/ PRIVATE KEY/g, '  PRIVATE KEY')}`,
+      'four-dashes.pem': `${cert.pem}${keyPem.replace(/-----/g, '----')}`,
+      'labelled-certificate.pem': `${cert.pem}${pemBlock('CERTIFICATE', keyDer)}`,
+      'pkcs12-armour.pem': pemBlock('PKCS12', p12),
+      'key.jwk': JSON.stringify(key.export({ format: 'jwk' })),
+      'bundle.zip': zip,
+      'bundle.pem.gz': gzipSync(`${cert.pem}${keyPem}`),
+      'oversize.pem': `${cert.pem}${keyPem}${'#'.repeat(2 * 1024 * 1024)}`,
+    };
+    for (const [name, body] of Object.entries(uploads)) writeFileSync(join(inbox, name), body);
+    // A control: the same certificate alone is accepted.
+    writeFileSync(join(inbox, 'clean.pem'), cert.pem);
+
+    const r = ingest(dir);
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+    const report = JSON.parse(r.stdout) as { uploads: { key: string; outcome: string }[] };
+    const outcome = Object.fromEntries(
+      report.uploads.map((u) => [u.key.slice('inbox/acme/'.length), u.outcome]),
+    );
+    expect(outcome['clean.pem']).toBe('accepted');
+    // Recognised: each of these is alerted as a private key (critical).
+    for (const name of Object.keys(uploads).filter((n) => n !== 'oversize.pem'))
+      expect(outcome[name], name).toBe('private-key');
+    // Refused from its size alone, never read: nothing of it can be recognised, nor kept.
+    expect(outcome['oversize.pem']).toBe('rejected');
+
+    // Kept: nothing anywhere (inbox, store, archive, rejected, outbox) holds the key's bytes.
+    expect(readdirSync(inbox)).toEqual([]);
+    const kept = files(dir);
+    expect(kept.length).toBeGreaterThan(10);
+    for (const f of kept) expect(leaks(readFileSync(f)), f).toEqual([]);
+    expect(leaks(Buffer.from(r.stdout + r.stderr))).toEqual([]);
+    const alerts = readFileSync(join(dir, '.trustroll', 'outbox.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { eventType: string; severity: string });
+    expect(
+      alerts.filter((a) => a.eventType === 'upload.private-key' && a.severity === 'critical'),
+    ).toHaveLength(Object.keys(uploads).length - 1);
+  });
+});
+
+describe('principle 2: never a link out of the inbox', () => {
+  it('refuses a symlinked partner folder and a symlinked file with a report, reading and deleting nothing outside', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trustroll-links-'));
+    const outside = mkdtempSync(join(tmpdir(), 'trustroll-outside-'));
+    writeFileSync(join(outside, 'ca.pem'), acme.root.pem);
+    writeFileSync(join(outside, 'secret.pem'), acme.intermediate.pem);
+    mkdirSync(join(dir, 'inbox', 'acme'), { recursive: true });
+    symlinkSync(outside, join(dir, 'inbox', 'evil'));
+    symlinkSync(join(outside, 'secret.pem'), join(dir, 'inbox', 'acme', 'link.pem'));
+
+    // Named through the linked folder first (nothing in it may be read, nor deleted), then all.
+    const named = ingest(dir, 'inbox/evil/ca.pem');
+    const all = ingest(dir);
+    for (const r of [all, named]) expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+    // What they pointed to is untouched, and was never read into the store or the reports.
+    expect(readFileSync(join(outside, 'ca.pem'), 'utf8')).toBe(acme.root.pem);
+    expect(readFileSync(join(outside, 'secret.pem'), 'utf8')).toBe(acme.intermediate.pem);
+    const kept = files(join(dir, '.trustroll'));
+    const body = (pem: string) => pem.split('\n')[2]!;
+    for (const f of kept) {
+      const text = readFileSync(f, 'utf8');
+      expect(text.includes(body(acme.root.pem)) || text.includes(body(acme.intermediate.pem)), f).toBe(false);
+    }
+    // Each is refused with a report that says why.
+    const reports = kept.filter((f) => f.endsWith('.report.json')).map((f) => readFileSync(f, 'utf8'));
+    expect(reports.some((t) => t.includes('link.pem') && t.includes('symbolic link'))).toBe(true);
+    expect(reports.some((t) => t.includes('inbox/evil') && t.includes('symbolic link'))).toBe(true);
+    expect(JSON.parse(named.stdout).uploads[0]).toMatchObject({
+      key: 'inbox/evil/ca.pem',
+      outcome: 'rejected',
+    });
+    // The links themselves were inside the inbox: they are gone; the folder they pointed to is not.
+    expect(existsSync(join(dir, 'inbox', 'acme', 'link.pem'))).toBe(false);
+    expect(existsSync(outside)).toBe(true);
+  });
+});
+
+describe('principle 3: identity is content', () => {
+  it('takes a different file with the same name, size and time as a new upload, and keeps both records', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trustroll-identity-'));
+    const inbox = join(dir, 'inbox', 'acme');
+    mkdirSync(inbox, { recursive: true });
+    const other = await partnerChain('Other');
+    // Two roots padded to the same size (blank lines), written with the same mtime.
+    const first: Issued = acme.root;
+    const second: Issued = other.root;
+    const size = Math.max(first.pem.length, second.pem.length);
+    const padded = (pem: string) => pem + '\n'.repeat(size - pem.length);
+    const when = new Date('2026-11-30T10:00:00Z');
+    writeFileSync(join(inbox, 'ca.pem'), padded(first.pem));
+    utimesSync(join(inbox, 'ca.pem'), when, when);
+    expect(JSON.parse(ingest(dir).stdout).uploads[0].outcome).toBe('accepted');
+    writeFileSync(join(inbox, 'ca.pem'), padded(second.pem));
+    utimesSync(join(inbox, 'ca.pem'), when, when);
+    const again = JSON.parse(ingest(dir).stdout);
+    expect(again.uploads[0].outcome).toBe('accepted');
+    const archived = readdirSync(join(dir, '.trustroll', 'archive', 'acme')).sort();
+    expect(archived.filter((f) => f.endsWith('.report.json'))).toHaveLength(2);
+    const pems = archived
+      .filter((f) => f.endsWith('.pem'))
+      .map((f) => readFileSync(join(dir, '.trustroll', 'archive', 'acme', f), 'utf8'));
+    expect(pems.map((p) => p.trim()).sort()).toEqual([first.pem.trim(), second.pem.trim()].sort());
+  });
+});
