@@ -144,14 +144,21 @@ const up = async (flags: UpFlags, io: Io): Promise<number> => {
   const scanTimer = flags.scanHours > 0 ? setInterval(scan, flags.scanHours * 3_600_000) : undefined;
 
   let stopping = false;
+  // Each step on its own: one that fails (a disk error in the inbox) does not keep the others,
+  // the endpoint's reconciliation among them, from running.
+  const steps: [string, () => Promise<void>][] = [
+    ['inbox', () => watcher.poll()],
+    ['requests', () => requests.poll()],
+    ['endpoint', reconcile],
+  ];
   const tick = async () => {
     while (!stopping) {
-      try {
-        await watcher.poll();
-        await requests.poll();
-        await reconcile();
-      } catch (error) {
-        log.error('pipeline step failed', { error: (error as Error).message });
+      for (const [step, run] of steps) {
+        try {
+          await run();
+        } catch (error) {
+          log.error('pipeline step failed', { step, error: (error as Error).message });
+        }
       }
       await new Promise((resolve) => setTimeout(resolve, flags.pollMs));
     }
@@ -187,8 +194,13 @@ class InboxWatcher {
     private readonly onBatch: (keys: string[]) => Promise<void>,
   ) {}
 
+  /** After a failed batch, the next attempt waits (1 s, doubling to a minute), not every poll. */
+  private retryAt = 0;
+  private failures = 0;
+
   async poll(): Promise<void> {
     const now = Date.now();
+    if (now < this.retryAt) return;
     const listed = await this.store.list(this.prefix);
     const current = new Map(listed.map((o) => [o.key, `${o.size}:${o.version}`]));
     let changed = current.size !== this.seen.size;
@@ -199,7 +211,14 @@ class InboxWatcher {
     // inbox) do not start a batch; ingest judges them again with the next new file anyway.
     const fresh = [...current].filter(([key, sig]) => this.handled.get(key) !== sig).map(([key]) => key);
     if (fresh.length === 0 || changed || now - this.lastChange < this.debounceMs) return;
-    await this.onBatch(fresh);
+    try {
+      await this.onBatch(fresh);
+    } catch (error) {
+      this.failures++;
+      this.retryAt = Date.now() + Math.min(60_000, 1_000 * 2 ** (this.failures - 1));
+      throw error;
+    }
+    this.failures = 0;
     this.handled = current;
   }
 }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { InputError, NotFoundError } from '../errors.js';
+import { InputError, NotFoundError, UpstreamError } from '../errors.js';
 import type { Certificate } from '../pki/certificate.js';
 import { readInput } from '../pki/read.js';
-import type { Notification } from '../ports.js';
+import type { Notification, StoredObject } from '../ports.js';
 import { lintCertificates } from '../truststore/lint.js';
 import { withOrphans } from '../truststore/orphans.js';
 import {
@@ -541,17 +541,27 @@ export const handleRemovalRequests = async (
       });
       continue;
     }
-    const object = await deps.store.get(key, { version: current.version });
-    const upload = {
-      key,
-      version: object.version,
-      size: object.body.length,
-      sha256: createHash('sha256').update(object.body).digest('hex'),
-    };
+    let object: StoredObject | undefined;
+    let unreadable: string | undefined;
+    try {
+      object = await deps.store.get(key, { version: current.version });
+    } catch (error) {
+      // One request that cannot be read (a link, not a regular file, permissions) is rejected
+      // with the reason; the others go on.
+      if (!(error instanceof InputError || error instanceof UpstreamError)) throw error;
+      unreadable = `${key} could not be read: ${error.message}`;
+    }
     let outcome: RequestOutcome['outcome'];
     let message: string;
     let report: unknown;
+    const upload = {
+      key,
+      version: object?.version ?? current.version,
+      size: object?.body.length ?? current.size,
+      ...(object ? { sha256: createHash('sha256').update(object.body).digest('hex') } : {}),
+    };
     try {
+      if (!object) throw new InputError(unreadable ?? `${key} could not be read`);
       const request = parseRemovalRequest(parseJson(object.body));
       const change = await removeCas(request, deps, { requestId: `${key}@${object.version}` });
       outcome = change.outcome === 'changed' ? 'done' : 'rejected';
@@ -584,7 +594,7 @@ export const handleRemovalRequests = async (
       { contentType: 'application/json' },
     );
     // No version of a handled request stays in requests/ (a delete alone would keep it as noncurrent).
-    await deps.store.destroy(key, { upTo: object.version });
+    await deps.store.destroy(key, { upTo: upload.version });
     deps.log.info('removal request handled', { key, outcome });
     out.push({ key, outcome, message, movedTo: to });
   }

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Issued, partnerChain, pemBlock } from '../../shared/pki/builder.js';
-import { BIN, build } from './helpers.js';
+import { BIN, build, startUp, waitFor } from './helpers.js';
 
 /**
  * Hostile uploads through the public command (`trustroll ingest`), each principle of issue 15
@@ -244,3 +244,73 @@ describe('principle 3: identity is content', () => {
     expect(pems.map((p) => p.trim()).sort()).toEqual([first.pem.trim(), second.pem.trim()].sort());
   });
 });
+
+describe('principle 4: one bad item never stops the rest', () => {
+  it('judges a pipe, a file/folder name clash and malformed removal requests alone, and goes on serving', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trustroll-poison-'));
+    mkdirSync(join(dir, 'inbox', 'acme'), { recursive: true });
+    mkdirSync(join(dir, 'requests'), { recursive: true });
+    const up = await startUp(dir, ['--no-demo']);
+    try {
+      // A named pipe: reading it would block forever; it is not a regular file.
+      expect(spawnSync('mkfifo', [join(dir, 'inbox', 'acme', 'pipe.pem')]).status).toBe(0);
+      // A file named x, then (once it is handled) a folder named x.
+      writeFileSync(join(dir, 'inbox', 'acme', 'x'), acme.root.pem);
+      await waitFor(() => !existsSync(join(dir, 'inbox', 'acme', 'x')) || undefined, 20_000, up.output);
+      mkdirSync(join(dir, 'inbox', 'acme', 'x'));
+      writeFileSync(join(dir, 'inbox', 'acme', 'x', 'ca.pem'), pemOfChain(acme));
+      // Removal requests of the wrong shape, one nested 10,000 levels deep.
+      writeFileSync(
+        join(dir, 'requests', 'types.json'),
+        JSON.stringify({ subject: 123, reason: 'x', requestedBy: 'y' }),
+      );
+      writeFileSync(
+        join(dir, 'requests', 'numeric.json'),
+        JSON.stringify({ fingerprints: [123456789012], reason: 'x', requestedBy: 'y' }),
+      );
+      writeFileSync(
+        join(dir, 'requests', 'deep.json'),
+        `{"partner":${'['.repeat(10_000)}${']'.repeat(10_000)},"reason":"x","requestedBy":"y"}`,
+      );
+      const reports = () =>
+        files(join(dir, '.trustroll'))
+          .filter((f) => f.endsWith('.report.json'))
+          .map((f) => f.slice(join(dir, '.trustroll').length + 1));
+      await waitFor(
+        () =>
+          [
+            'rejected/acme/pipe.pem@',
+            'archive/acme/x/ca.pem@',
+            'requests/types.json',
+            'requests/numeric.json',
+            'requests/deep.json',
+          ].every((p) => reports().some((r) => r.includes(p))) || undefined,
+        30_000,
+        () => `${up.output()}\nreports: ${reports().join(', ')}`,
+      );
+      const report = (part: string) =>
+        JSON.parse(readFileSync(join(dir, '.trustroll', reports().find((r) => r.includes(part))!), 'utf8'));
+      expect(report('pipe.pem').findings[0].message).toMatch(/not a regular file/);
+      expect(report('requests/types.json').message).toMatch(/subject must be a non-empty string/);
+      expect(report('requests/numeric.json').message).toMatch(/fingerprints must be a non-empty list/);
+      expect(report('requests/deep.json').message).toMatch(/partner must be a non-empty string/);
+      // The inbox and requests/ are left empty, and nothing made a step fail.
+      expect(readdirSync(join(dir, 'requests'))).toEqual([]);
+      expect(up.output()).not.toMatch(/pipeline step failed/);
+      // And the endpoint serves the latest version, with the CAs that came in beside the bad items.
+      await waitFor(
+        () => {
+          const r = spawnSync('node', [BIN, 'status', '--json'], { cwd: dir, encoding: 'utf8' });
+          return r.status === 0 && JSON.parse(r.stdout)[0]?.latest === true ? true : undefined;
+        },
+        20_000,
+        up.output,
+      );
+    } finally {
+      await up.stop();
+    }
+  });
+});
+
+const pemOfChain = (chain: Awaited<ReturnType<typeof partnerChain>>) =>
+  `${chain.root.pem}${chain.intermediate.pem}`;
