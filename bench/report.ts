@@ -17,7 +17,9 @@ export const report = (figure: Figure): void => {
   }
   const extra =
     figure.floor === undefined
-      ? ''
+      ? figure.target
+        ? `   (target ${figure.target})`
+        : ''
       : `   floor ${fmt(figure.floor)} ${figure.unit}   ratio ${figure.ratio?.toFixed(2)}${figure.target ? ` (target ${figure.target})` : ''}`;
   process.stdout.write(
     `${figure.name.padEnd(52)} ${fmt(figure.value).padStart(10)} ${figure.unit}${extra}\n`,

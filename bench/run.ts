@@ -2,6 +2,7 @@
 // ({"name","value","unit","floor"?,"ratio"?}) to compare across commits.
 import { bundleBench } from './bundle.bench.js';
 import { diagnoseBench } from './diagnose.bench.js';
+import { hostileBench } from './hostile.bench.js';
 import { ingestBench, landingBench } from './ingest.bench.js';
 import { lintBench } from './lint.bench.js';
 import { note } from './report.js';
@@ -12,6 +13,7 @@ note(`trustroll bench — node ${process.version}, ${new Date().toISOString()}`)
 await lintBench();
 await ingestBench();
 await scanBench();
+await hostileBench();
 await diagnoseBench();
 await landingBench();
 await rollBench();

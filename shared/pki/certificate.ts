@@ -34,6 +34,9 @@ export interface PublicKeyInfo {
   readonly bits?: number;
   /** Curve name (`P-256`, …) or dotted OID for unknown curves. */
   readonly curve?: string;
+  /** RSA: the public exponent's size in bits, and whether it is odd. */
+  readonly exponentBits?: number;
+  readonly exponentOdd?: boolean;
   readonly algorithmOid: string;
   /** The DER SubjectPublicKeyInfo. */
   readonly spki: Uint8Array;
@@ -188,10 +191,13 @@ const parsePublicKey = (spki: Tlv): PublicKeyInfo => {
   switch (type) {
     case 'rsa':
     case 'rsa-pss': {
-      const [modulus] = children(expectTag(readSingle(keyBits), TAG.SEQUENCE, 'RSA public key'));
+      const [modulus, exponent] = children(expectTag(readSingle(keyBits), TAG.SEQUENCE, 'RSA public key'));
+      const e = unsignedMagnitude(expectTag(exponent, TAG.INTEGER, 'public exponent').content);
       return {
         ...base,
         bits: bitLength(unsignedMagnitude(expectTag(modulus, TAG.INTEGER, 'modulus').content)),
+        exponentBits: bitLength(e),
+        exponentOdd: e.length > 0 && (e[e.length - 1]! & 1) === 1,
       };
     }
     case 'ec': {
@@ -234,6 +240,8 @@ export const publicKeyObject = (cert: Certificate): KeyObject | null => {
  * algorithm cannot be checked here (unknown algorithm, unsupported key).
  */
 export const verifySignature = (cert: Certificate, issuer: Certificate): boolean => {
+  // No signature work with a key no CA should have (key.unsupported reports it): its cost is unbounded.
+  if (unsupportedKey(issuer.publicKey)) return false;
   const key = publicKeyObject(issuer);
   const { hash } = cert.signature;
   if (!key || hash === undefined) return false;
@@ -250,6 +258,25 @@ export const verifySignature = (cert: Certificate, issuer: Certificate): boolean
   } catch {
     return false;
   }
+};
+
+/** RSA limits: OpenSSL's largest modulus, and FIPS 186-4's largest public exponent. */
+export const MAX_RSA_BITS = 16_384;
+export const MAX_RSA_EXPONENT_BITS = 256;
+
+/**
+ * Why a public key is not one to spend signature work on, or `undefined`: an RSA modulus over
+ * 16,384 bits, or an exponent that is even, below 3 or over 256 bits (verifying with a 3,000-bit
+ * exponent costs as much as two hundred ordinary verifications).
+ */
+export const unsupportedKey = (key: PublicKeyInfo): string | undefined => {
+  if (key.type !== 'rsa' && key.type !== 'rsa-pss') return undefined;
+  if ((key.bits ?? 0) > MAX_RSA_BITS) return `an RSA modulus of ${key.bits} bits (at most ${MAX_RSA_BITS})`;
+  if (key.exponentBits !== undefined && key.exponentBits > MAX_RSA_EXPONENT_BITS)
+    return `an RSA public exponent of ${key.exponentBits} bits (at most ${MAX_RSA_EXPONENT_BITS}; 65537 is usual)`;
+  if (key.exponentBits !== undefined && (key.exponentBits < 2 || key.exponentOdd === false))
+    return 'an RSA public exponent that is even or below 3';
+  return undefined;
 };
 
 /** PEM text of one certificate (LF line endings, 64-character lines). */

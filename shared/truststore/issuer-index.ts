@@ -106,13 +106,18 @@ export class IssuerIndex {
       // Prefer the issuer whose subject key identifier matches, as path builders do.
       candidates.sort((a, b) => rank(b, cert) - rank(a, cert));
     }
-    for (const candidate of candidates) {
+    // Bounded work: at most a few signature checks per certificate, however many CAs share the
+    // issuer's name (a truststore may hold only one of them anyway: truststore.duplicate-subject).
+    for (const candidate of candidates.slice(0, MAX_ISSUER_CANDIDATES)) {
       if (verifySignature(cert, candidate)) return { kind: 'issuer', issuer: candidate };
     }
     if (candidates.length > 0 || cert.selfIssued) return { kind: 'bad-signature', candidates };
     return { kind: 'missing' };
   }
 }
+
+/** Issuer candidates tried per certificate (name matches, those with a matching key id first). */
+export const MAX_ISSUER_CANDIDATES = 4;
 
 const rank = (candidate: Certificate, cert: Certificate): number =>
   candidate.subjectKeyId !== undefined && candidate.subjectKeyId === cert.authorityKeyId ? 1 : 0;

@@ -15,7 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Issued, partnerChain, pemBlock } from '../../shared/pki/builder.js';
+import { type Issued, issue as issueCert, partnerChain, pemBlock } from '../../shared/pki/builder.js';
+import { rsaSpki, signedData } from '../fixtures/der.js';
 import { BIN, build, startUp, waitFor } from './helpers.js';
 
 /**
@@ -25,47 +26,6 @@ import { BIN, build, startUp, waitFor } from './helpers.js';
  */
 const ingest = (cwd: string, ...args: string[]) =>
   spawnSync('node', [BIN, 'ingest', '--json', ...args], { cwd, encoding: 'utf8' });
-const tlv = (tag: number, ...parts: Uint8Array[]): Uint8Array => {
-  const content = Buffer.concat(parts);
-  const n = content.length;
-  const len =
-    n < 0x80
-      ? Buffer.from([n])
-      : n < 0x100
-        ? Buffer.from([0x81, n])
-        : n < 0x10000
-          ? Buffer.from([0x82, n >> 8, n & 0xff])
-          : Buffer.from([0x83, n >> 16, (n >> 8) & 0xff, n & 0xff]);
-  return new Uint8Array(Buffer.concat([Buffer.from([tag]), len, content]));
-};
-const oid = (dotted: string): Uint8Array => {
-  const [a, b, ...rest] = dotted.split('.').map(Number);
-  const bytes = [a! * 40 + b!];
-  for (const v of rest) {
-    const stack = [v & 0x7f];
-    for (let x = v >> 7; x > 0; x >>= 7) stack.unshift((x & 0x7f) | 0x80);
-    bytes.push(...stack);
-  }
-  return tlv(0x06, new Uint8Array(bytes));
-};
-/** A certs-only SignedData with extra content: eContent bytes, and extra set members. */
-const signedData = (eContent: Uint8Array | undefined, members: Uint8Array[]): Uint8Array =>
-  tlv(
-    0x30,
-    oid('1.2.840.113549.1.7.2'),
-    tlv(
-      0xa0,
-      tlv(
-        0x30,
-        tlv(0x02, new Uint8Array([1])),
-        tlv(0x31),
-        tlv(0x30, oid('1.2.840.113549.1.7.1'), ...(eContent ? [tlv(0xa0, tlv(0x04, eContent))] : [])),
-        tlv(0xa0, ...members),
-        tlv(0x31),
-      ),
-    ),
-  );
-
 /** Every file below `dir` (regular files; links are not followed). */
 const files = (dir: string): string[] => {
   const out: string[] = [];
@@ -314,3 +274,43 @@ describe('principle 4: one bad item never stops the rest', () => {
 
 const pemOfChain = (chain: Awaited<ReturnType<typeof partnerChain>>) =>
   `${chain.root.pem}${chain.intermediate.pem}`;
+
+describe('principles 5 and 6, through trustroll lint', () => {
+  const lint = (file: string) => spawnSync('node', [BIN, 'lint', '--json', file], { encoding: 'utf8' });
+
+  it('refuses a CA key no CA should have (a 3,070-bit RSA exponent) before any signature work with it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trustroll-keys-'));
+    const root = await issueCert({ subject: 'CN=Odd Key Root', key: 'rsa2048' });
+    const odd = await issueCert({ subject: 'CN=Odd Key CA', issuer: root, spki: rsaSpki(3072, 3070) });
+    writeFileSync(join(dir, 'bundle.pem'), `${root.pem}${odd.pem}`);
+    const r = lint(join(dir, 'bundle.pem'));
+    expect(r.status).toBe(1);
+    const codes = JSON.parse(r.stdout).findings.map((f: { code: string }) => f.code);
+    expect(codes).toContain('key.unsupported');
+    expect(
+      JSON.parse(r.stdout).findings.find((f: { code: string }) => f.code === 'key.unsupported').message,
+    ).toMatch(/public exponent of 3070 bits/);
+  });
+
+  it('refuses CAs that sign each other with no self-signed root: a loop never anchors', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trustroll-loop-'));
+    const a0 = await issueCert({ subject: 'CN=Loop A,O=Loop' });
+    const b = await issueCert({ subject: 'CN=Loop B,O=Loop', issuer: a0 });
+    const a = await issueCert({ subject: 'CN=Loop A,O=Loop', issuer: b });
+    writeFileSync(join(dir, 'pair.pem'), `${a.pem}${b.pem}`);
+    const r = lint(join(dir, 'pair.pem'));
+    expect(r.status).toBe(1);
+    const findings = JSON.parse(r.stdout).findings as { code: string; message: string }[];
+    expect(findings.filter((f) => f.code === 'chain.no-root')).toHaveLength(2);
+    expect(findings[0]!.message).toMatch(/loop \("CN=Loop [AB],O=Loop" → "CN=Loop [AB],O=Loop" → /);
+    // openssl agrees: nothing anchors this pair.
+    const openssl = spawnSync(
+      'openssl',
+      ['verify', '-CAfile', join(dir, 'pair.pem'), join(dir, 'pair.pem')],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(openssl.status).not.toBe(0);
+  });
+});

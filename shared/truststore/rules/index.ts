@@ -5,8 +5,10 @@ import { certNoKeyCertSign } from './cert.no-keycertsign.js';
 import { certNotCa } from './cert.not-ca.js';
 import { certNotYetValid } from './cert.not-yet-valid.js';
 import { chainIssuerMissing } from './chain.issuer-missing.js';
+import { chainNoRoot } from './chain.no-root.js';
 import { chainTooLong } from './chain.too-long.js';
 import { keyTooWeak } from './key.too-weak.js';
+import { keyUnsupported } from './key.unsupported.js';
 import type { Rule } from './rule.js';
 import { signatureInvalid } from './signature.invalid.js';
 import { signatureWeakHash } from './signature.weak-hash.js';
@@ -21,9 +23,11 @@ export const RULES: readonly Rule[] = [
   certNotYetValid,
   certExpiring,
   keyTooWeak,
+  keyUnsupported,
   signatureWeakHash,
   signatureInvalid,
   chainIssuerMissing,
+  chainNoRoot,
   chainTooLong,
   truststoreDuplicateSubject,
   truststoreTooLarge,

@@ -1,0 +1,98 @@
+import { ListObjectsV2Command, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { S3ObjectStore } from '../../shared/adapters/aws/s3-store.js';
+import { handleBatch } from '../../shared/pipeline/batch.js';
+import type { IngestDeps } from '../../shared/pipeline/ingest.js';
+import { loadState } from '../../shared/pipeline/state-store.js';
+import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../fakes/fakes.js';
+import { rsaSpki } from '../fixtures/der.js';
+import { issue, partnerChain, pemOf, toBytes } from '../fixtures/pki.js';
+import { emulator, versionedBucket } from './aws.js';
+
+/** Hostile uploads through the S3 adapter (moto): principles 3, 4, 5 and 6 of issue 15. */
+const aws = emulator();
+let bucket: string;
+let store: S3ObjectStore;
+let deps: IngestDeps;
+
+beforeAll(async () => {
+  bucket = await versionedBucket(aws.s3);
+  store = new S3ObjectStore(aws.s3, bucket);
+  deps = {
+    store,
+    gateway: new FakeGateway(),
+    notifier: new MemoryNotifier(),
+    clock: new FakeClock(Date.now()),
+    log: memoryLog(),
+    config: { roll: { domains: [] } },
+  };
+});
+
+const upload = async (key: string, body: string | Uint8Array) => {
+  const { version } = await store.put(key, typeof body === 'string' ? toBytes(body) : body);
+  return { kind: 'upload' as const, ref: { key, version } };
+};
+const listed = async (prefix: string) =>
+  ((await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents ?? []).map(
+    (o) => o.Key!,
+  );
+
+describe('hostile uploads on S3', () => {
+  it('keeps each upload of one name under its own path (principle 3)', async () => {
+    const a = await partnerChain('Same Name A');
+    const b = await partnerChain('Same Name B');
+    await handleBatch([await upload('inbox/same/ca.pem', pemOf(a.root, a.intermediate))], deps);
+    await handleBatch([await upload('inbox/same/ca.pem', pemOf(b.root, b.intermediate))], deps);
+    const kept = await listed('archive/same/');
+    expect(kept.filter((k) => k.endsWith('.report.json'))).toHaveLength(2);
+    expect(kept.filter((k) => k.endsWith('.pem'))).toHaveLength(2);
+  });
+
+  it('judges each item alone: a malformed request and a key at the length limit do not stop a good upload (principle 4)', async () => {
+    const good = await partnerChain('Good Neighbour');
+    const longKey = `inbox/long/${'n'.repeat(1024 - 'inbox/long/'.length - 4)}.pem`;
+    expect(Buffer.byteLength(longKey)).toBe(1024);
+    const bad = await store.put(
+      'requests/bad.json',
+      toBytes(JSON.stringify({ fingerprints: [123456789012], reason: 'x', requestedBy: 'y' })),
+    );
+    const result = await handleBatch(
+      [
+        await upload(longKey, good.root.pem),
+        { kind: 'request', ref: { key: 'requests/bad.json', version: bad.version } },
+        await upload('inbox/good/ca.pem', pemOf(good.root, good.intermediate)),
+      ],
+      deps,
+    );
+    expect(result.done).toEqual([true, true, true]);
+    expect(result.requests[0]).toMatchObject({ outcome: 'rejected' });
+    expect(result.requests[0]!.message).toMatch(/fingerprints must be a non-empty list/);
+    const { state } = await loadState(store);
+    expect(state.entries.some((e) => e.subject.includes('Good Neighbour Issuing'))).toBe(true);
+    const versions = await aws.s3.send(
+      new ListObjectVersionsCommand({ Bucket: bucket, Prefix: 'inbox/long/' }),
+    );
+    expect(versions.Versions ?? []).toEqual([]);
+  });
+
+  it('refuses a key no CA should have and a loop of CAs signing each other (principles 5 and 6)', async () => {
+    const root = await issue({ subject: 'CN=S3 Odd Root', key: 'rsa2048' });
+    const odd = await issue({ subject: 'CN=S3 Odd CA', issuer: root, spki: rsaSpki(3072, 3070) });
+    const a0 = await issue({ subject: 'CN=S3 Loop A' });
+    const b = await issue({ subject: 'CN=S3 Loop B', issuer: a0 });
+    const a = await issue({ subject: 'CN=S3 Loop A', issuer: b });
+    const result = await handleBatch(
+      [await upload('inbox/odd/ca.pem', pemOf(root, odd)), await upload('inbox/loop/pair.pem', pemOf(a, b))],
+      deps,
+    );
+    const [oddReport, loopReport] = result.uploads;
+    expect(oddReport!.outcome).toBe('rejected');
+    expect(oddReport!.certificates.flatMap((c) => c.findings.map((f) => f.code))).toContain(
+      'key.unsupported',
+    );
+    expect(loopReport!.outcome).toBe('rejected');
+    expect(loopReport!.certificates.flatMap((c) => c.findings.map((f) => f.code))).toContain('chain.no-root');
+    const { state } = await loadState(store);
+    expect(state.entries.some((e) => e.subject.includes('Loop') || e.subject.includes('Odd'))).toBe(false);
+  });
+});
