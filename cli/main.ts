@@ -1,8 +1,8 @@
 import { Command, CommanderError } from 'commander';
-import { InputError } from '../shared/errors.js';
+import { DamagedStoreError, InputError } from '../shared/errors.js';
 import { registerDiagnose } from './commands/diagnose.js';
 import { registerIngest } from './commands/ingest.js';
-import { registerLifecycle, registerPromote } from './commands/lifecycle.js';
+import { registerLifecycle, registerPromote, registerRepair } from './commands/lifecycle.js';
 import { registerLint } from './commands/lint.js';
 import { registerPki } from './commands/pki.js';
 import { registerProbe } from './commands/probe.js';
@@ -30,13 +30,17 @@ export const buildProgram = (io: Io, exit: (code: number) => void): Command => {
   registerServe(program, io, exit);
   registerLifecycle(program, io, exit);
   registerPromote(program, io, exit);
+  registerRepair(program, io, exit);
   return program;
 };
 
 declare const __VERSION__: string | undefined;
 const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : '0.1.0';
 
-/** Runs the CLI in-process and resolves to the exit status (0 ok, 1 findings, 2 usage). */
+/**
+ * Runs the CLI in-process and resolves to the exit status (0 ok, 1 findings, 2 usage, 4 the store
+ * is damaged: the message says what and how to repair it).
+ */
 export const run = async (argv: readonly string[], io: Io = processIo): Promise<number> => {
   let status = 0;
   const program = buildProgram(io, (code) => {
@@ -58,6 +62,10 @@ export const run = async (argv: readonly string[], io: Io = processIo): Promise<
     if (error instanceof UsageError || error instanceof InputError) {
       io.err(`trustroll: ${error.message}\n`);
       return 2;
+    }
+    if (error instanceof DamagedStoreError) {
+      io.err(`trustroll: the store is damaged: ${error.message}\n`);
+      return 4;
     }
     throw error;
   }

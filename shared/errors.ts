@@ -35,3 +35,12 @@ export class ThrottledError extends UpstreamError {
     super(message, options);
   }
 }
+
+/**
+ * The store does not hold what trustroll wrote (a truncated state, a truststore version deleted by
+ * hand). Nothing more is written until it is repaired by an explicit command; the message names
+ * what is damaged, where, and what to do.
+ */
+export class DamagedStoreError extends Error {
+  override readonly name = 'DamagedStoreError';
+}

@@ -56,6 +56,11 @@ export interface ObjectStore {
   ): Promise<ObjectSummary & { readonly version: string }>;
   /** Copies the current object to another key (server-side where the store can). */
   copy(from: string, to: string): Promise<void>;
+  /**
+   * Every version id of a key, oldest first, delete markers flagged. Stores that keep one
+   * version (a plain folder) do not offer it; `trustroll repair` needs it.
+   */
+  versions?(key: string): Promise<{ readonly version: string; readonly deleted: boolean }[]>;
 }
 
 export type DomainStatus = 'AVAILABLE' | 'UPDATING' | 'PENDING' | 'FAILED' | string;

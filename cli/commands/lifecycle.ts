@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { DamagedStoreError } from '../../shared/errors.js';
 import {
   applyPromotion,
   type ChangeReport,
@@ -11,6 +12,8 @@ import {
   rollbackTruststore,
   truststoreHistory,
 } from '../../shared/pipeline/lifecycle.js';
+import { repairStore } from '../../shared/pipeline/repair.js';
+import { findDamage, loadState } from '../../shared/pipeline/state-store.js';
 import { domainStatus } from '../../shared/pipeline/status.js';
 import { type Io, UsageError } from '../io.js';
 import { depsFor, type StoreFlags } from '../stores.js';
@@ -163,6 +166,29 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
       .option('--local-domain <name>', 'the domain the local endpoint plays', 'localhost'),
   ).action(async (flags: Flags & { localDomain: string }) => {
     const deps = await depsFor(flags.store, flags, io);
+    // A damaged store is explained first: what is damaged, where, and how to repair it.
+    let damage: string[];
+    try {
+      damage = await findDamage(deps.store, (await loadState(deps.store)).state);
+    } catch (error) {
+      if (!(error instanceof DamagedStoreError)) throw error;
+      damage = [error.message];
+    }
+    if (damage.length > 0) {
+      const explained = damage.map((d) =>
+        d.includes('trustroll repair')
+          ? d
+          : `${d}: the store was changed by hand. Restore the missing version, or run trustroll repair.`,
+      );
+      if (flags.json)
+        io.out(`${JSON.stringify({ damaged: explained }, null, 2)}
+`);
+      else
+        for (const d of explained)
+          io.out(`DAMAGED: ${d}
+`);
+      return exit(1);
+    }
     const domains = deps.roll.domains.length > 0 ? deps.roll.domains : [flags.localDomain];
     const lines = await domainStatus({ ...deps, roll: { domains } });
     if (flags.json) io.out(`${JSON.stringify(lines, null, 2)}\n`);
@@ -175,6 +201,25 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
       }
     }
     exit(lines.some((l) => l.drift || !l.latest) ? 1 : 0);
+  });
+};
+
+/** `trustroll repair`: the explicit repair of a damaged store. */
+export const registerRepair = (program: Command, io: Io, exit: (code: number) => void): void => {
+  withStore(
+    program
+      .command('repair')
+      .description(
+        'Repair a damaged store (see trustroll status): restore the newest readable state, mark truststore versions that went missing as lost, and publish the latest revision again as a new version.',
+      ),
+  ).action(async (flags: Flags) => {
+    const report = await repairStore(await depsFor(flags.store, flags, io));
+    if (flags.json) io.out(`${JSON.stringify(report, null, 2)}\n`);
+    else
+      io.out(
+        `${report.actions.length > 0 ? report.actions.join('\n') : 'nothing to repair: the store is intact'}\n`,
+      );
+    exit(0);
   });
 };
 

@@ -7,7 +7,7 @@ import { type IngestDeps, ingestUploads } from '../../shared/pipeline/ingest.js'
 import { handleRemovalRequests, REQUESTS_PREFIX } from '../../shared/pipeline/lifecycle.js';
 import { rollDomains } from '../../shared/pipeline/roll.js';
 import { scanExpiry } from '../../shared/pipeline/scan.js';
-import { loadState } from '../../shared/pipeline/state-store.js';
+import { assertIntact, loadState } from '../../shared/pipeline/state-store.js';
 import { systemClock } from '../../shared/ports.js';
 import { KEYS, latestPublished } from '../../shared/truststore/state.js';
 import { type Io, parseCount, UsageError } from '../io.js';
@@ -94,6 +94,8 @@ const up = async (flags: UpFlags, io: Io): Promise<number> => {
     onStatus: new EndpointStatusFile(join(layout(paths).endpoint, 'status.json')).write,
   });
   const { state } = await loadState(store);
+  // A damaged store is named, and left alone until it is repaired (trustroll repair).
+  await assertIntact(store, state);
   await endpoint.start(latestPublished(state)?.version);
   const deps: IngestDeps = {
     store,

@@ -28,7 +28,7 @@ import { publishAndRoll } from './publish.js';
 import { nextRevision } from './revision.js';
 import type { RollConfig, RollReport } from './roll.js';
 import { expiryLines } from './scan.js';
-import { loadState, saveState } from './state-store.js';
+import { assertIntact, loadState, saveState } from './state-store.js';
 import { keptKeys, parseUploadKey, type UploadKey } from './upload-key.js';
 
 export interface IngestConfig {
@@ -142,6 +142,8 @@ export const ingestUploads = async (batch: readonly UploadRef[], deps: IngestDep
   const errors: string[] = [];
   // Uploads waiting for their issuer are judged again with every batch.
   const first = await loadState(deps.store);
+  // A damaged store is named and left alone: nothing is judged into it until it is repaired.
+  await assertIntact(deps.store, first.state);
   // Each waits as the version that was judged: withdrawn or replaced since, that version is destroyed.
   const waiting = Object.entries(first.state.pending ?? {});
   const refs = [

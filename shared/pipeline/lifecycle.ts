@@ -19,7 +19,7 @@ import { flushOutbox } from './outbox.js';
 import { type PublishDeps, publishAndRoll } from './publish.js';
 import { nextRevision } from './revision.js';
 import type { RollReport } from './roll.js';
-import { loadState, updateState } from './state-store.js';
+import { assertIntact, loadState, updateState } from './state-store.js';
 import { safeName } from './upload-key.js';
 
 /** A removal request: what to remove, and why (JSON in `requests/`, or `trustroll remove`). */
@@ -127,6 +127,7 @@ export const removeCas = async (
   opts: { readonly requestId?: string } = {},
 ): Promise<ChangeReport> => {
   let result: { removed: Entry[]; state?: TruststoreState; already?: boolean } = { removed: [] };
+  await assertIntact(deps.store, (await loadState(deps.store)).state);
   await updateState(deps.store, (state) => {
     if (opts.requestId && state.processed[opts.requestId]) {
       result = { removed: [], already: true };
@@ -249,6 +250,7 @@ export const replaceSet = async (
       errors: [],
     };
   }
+  await assertIntact(deps.store, (await loadState(deps.store)).state);
   let outcome: { removed: Entry[]; added: Entry[]; state?: TruststoreState; revision: number } = {
     removed: [],
     added: [],

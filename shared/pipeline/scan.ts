@@ -7,7 +7,14 @@ import { notification } from './notifications.js';
 import { durableNotifier, flushOutbox } from './outbox.js';
 import { nextRevision } from './revision.js';
 import { type RollConfig, type RollReport, rollDomains } from './roll.js';
-import { loadState, publishTruststore, recordVersion, saveState, sha256 } from './state-store.js';
+import {
+  assertIntact,
+  loadState,
+  publishTruststore,
+  recordVersion,
+  saveState,
+  sha256,
+} from './state-store.js';
 import { type DomainStatusLine, domainStatus } from './status.js';
 
 export const DEFAULT_THRESHOLDS: readonly number[] = [60, 30, 14, 7, 3, 1];
@@ -168,6 +175,7 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
     const unchanged =
       due.length === 0 && pruned.length === 0 && sameAlerts(state.expiryAlerts ?? {}, alerted);
     if (!unchanged) {
+      await assertIntact(deps.store, state);
       try {
         await saveState(deps.store, next, etag);
       } catch (error) {

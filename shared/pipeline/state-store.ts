@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConflictError, DamagedStoreError, NotFoundError } from '../errors.js';
 import type { Log, ObjectStore } from '../ports.js';
 import {
   emptyState,
   KEYS,
+  latestPublished,
   parseState,
   renderState,
   serializeState,
@@ -17,12 +18,51 @@ export interface LoadedState {
 }
 
 export const loadState = async (store: ObjectStore): Promise<LoadedState> => {
+  let object: Awaited<ReturnType<ObjectStore['get']>>;
   try {
-    const object = await store.get(KEYS.state);
-    return { state: parseState(object.body), etag: object.etag };
+    object = await store.get(KEYS.state);
   } catch (error) {
     if (error instanceof NotFoundError) return { state: emptyState(), etag: undefined };
     throw error;
+  }
+  try {
+    return { state: parseState(object.body), etag: object.etag };
+  } catch (error) {
+    throw new DamagedStoreError(
+      `${KEYS.state} (version ${object.version}) cannot be read: ${(error as Error).message}. ` +
+        'The store was damaged (a truncated write, or an edit by hand), and nothing more is written to it until it is repaired: ' +
+        'run trustroll repair to restore the last readable version of the state.',
+      { cause: error },
+    );
+  }
+};
+
+/**
+ * The damage a state reveals in its store: the truststore version it records as the latest
+ * published, missing (deleted by hand, or by a lifecycle rule gone wrong). Empty when intact.
+ */
+export const findDamage = async (store: ObjectStore, state: TruststoreState): Promise<string[]> => {
+  const latest = latestPublished(state);
+  if (!latest?.version) return [];
+  try {
+    await store.head(KEYS.truststore, { version: latest.version });
+    return [];
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    return [
+      `truststore version ${latest.version} (revision ${latest.revision}), recorded as published, is missing from ${KEYS.truststore}`,
+    ];
+  }
+};
+
+/** Refuses to go on writing to a damaged store (DamagedStoreError), saying what to do. */
+export const assertIntact = async (store: ObjectStore, state: TruststoreState): Promise<void> => {
+  const damage = await findDamage(store, state);
+  if (damage.length > 0) {
+    throw new DamagedStoreError(
+      `${damage.join('; ')}. The store was changed by hand, and nothing more is written to it until it is repaired: ` +
+        'restore the missing version, or run trustroll repair (it republishes the latest revision as a new version; version ids are never reused).',
+    );
   }
 };
 

@@ -43,6 +43,8 @@ export interface Revision {
   readonly reason: string;
   readonly added: readonly string[];
   readonly removed: readonly string[];
+  /** The version id it was published as, when that version went missing (`trustroll repair`). */
+  readonly lostVersion?: string;
 }
 
 /**

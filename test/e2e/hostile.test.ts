@@ -314,3 +314,76 @@ describe('principles 5 and 6, through trustroll lint', () => {
     expect(openssl.status).not.toBe(0);
   });
 });
+
+describe('principle 7: a damaged store is named, never reinterpreted', () => {
+  it('refuses to write past a truststore version deleted by hand, explains it, and repairs it without reusing the id', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trustroll-damage-'));
+    const cli = (...args: string[]) => spawnSync('node', [BIN, ...args], { cwd: dir, encoding: 'utf8' });
+    const inbox = join(dir, 'inbox', 'acme');
+    mkdirSync(inbox, { recursive: true });
+    writeFileSync(join(inbox, 'ca.pem'), pemOfChain(acme));
+    expect(cli('ingest').status).toBe(0);
+    const versions = join(dir, '.trustroll', 'store', 'truststore', 'truststore.pem.v');
+    // The latest (and only) truststore version is deleted by hand.
+    for (const f of ['000001', '000001.meta.json']) spawnSync('rm', [join(versions, f)]);
+
+    const other = await partnerChain('Later Partner');
+    mkdirSync(join(dir, 'inbox', 'later'), { recursive: true });
+    writeFileSync(join(dir, 'inbox', 'later', 'ca.pem'), pemOfChain(other));
+    const refused = cli('ingest');
+    expect(refused.status).toBe(4);
+    expect(refused.stderr).toMatch(
+      /the store is damaged: truststore version 000001 \(revision 1\), recorded as published, is missing .*trustroll repair/,
+    );
+    expect(refused.stderr).not.toMatch(/at .*\.js:\d+/);
+    // Nothing was written: the upload waits in the inbox, no version appeared.
+    expect(existsSync(join(dir, 'inbox', 'later', 'ca.pem'))).toBe(true);
+    expect(readdirSync(versions).filter((f) => /^\d+$/.test(f))).toEqual([]);
+    const status = cli('status');
+    expect(status.status).toBe(1);
+    expect(status.stdout).toMatch(/^DAMAGED: truststore version 000001 .*missing/m);
+    const up = spawnSync('node', [BIN, 'up', '--no-demo', '--port', '0'], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(up.status).toBe(4);
+    expect(up.stderr).toMatch(/the store is damaged/);
+
+    const repair = cli('repair');
+    expect(repair.status).toBe(0);
+    expect(repair.stdout).toMatch(/revision 1: truststore version 000001 is missing; marked as lost/);
+    expect(repair.stdout).toMatch(/served as truststore version 000002/);
+    expect(cli('ingest').status).toBe(0);
+    const history = JSON.parse(cli('history', '--json').stdout) as { revision: number; version?: string }[];
+    expect(history.map((h) => h.version)).toEqual(['000003', '000002']);
+    expect(cli('status').stdout).not.toMatch(/DAMAGED/);
+  });
+
+  it('names a truncated state with its path instead of a bare SyntaxError, and restores the last readable one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trustroll-truncated-'));
+    const cli = (...args: string[]) => spawnSync('node', [BIN, ...args], { cwd: dir, encoding: 'utf8' });
+    for (const [partner, chain] of [['acme', acme]] as const) {
+      mkdirSync(join(dir, 'inbox', partner), { recursive: true });
+      writeFileSync(join(dir, 'inbox', partner, 'ca.pem'), pemOfChain(chain));
+    }
+    expect(cli('ingest').status).toBe(0);
+    const stateDir = join(dir, '.trustroll', 'store', 'state', 'truststore.json.v');
+    const latest = readdirSync(stateDir)
+      .filter((f) => /^\d+$/.test(f))
+      .sort()
+      .at(-1)!;
+    const text = readFileSync(join(stateDir, latest), 'utf8');
+    writeFileSync(join(stateDir, latest), text.slice(0, text.length / 2));
+    const history = cli('history');
+    expect(history.status).toBe(4);
+    expect(history.stderr).toMatch(
+      new RegExp(`state/truststore\\.json \\(version ${latest}\\) cannot be read: .*trustroll repair`),
+    );
+    expect(history.stderr).not.toMatch(/SyntaxError: /);
+    const repair = cli('repair');
+    expect(repair.status).toBe(0);
+    expect(repair.stdout).toMatch(new RegExp(`version ${latest} could not be read; restored version \\d+`));
+    expect(cli('history').status).toBe(0);
+  });
+});

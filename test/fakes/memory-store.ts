@@ -86,6 +86,10 @@ export class MemoryStore implements ObjectStore {
     return out.sort((a, b) => (a.key < b.key ? -1 : 1));
   }
 
+  async versions(key: string): Promise<{ version: string; deleted: boolean }[]> {
+    return (this.objects.get(key) ?? []).map((v) => ({ version: v.version, deleted: v.body === null }));
+  }
+
   /** Live keys (tests). */
   keys(prefix = ''): string[] {
     return [...this.objects.entries()]

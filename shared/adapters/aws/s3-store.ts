@@ -126,6 +126,41 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /** Every version and delete marker of the key, oldest first (by time, as S3 lists them). */
+  async versions(key: string): Promise<{ version: string; deleted: boolean }[]> {
+    const full = this.k(key);
+    const out: { version: string; deleted: boolean; at: number }[] = [];
+    try {
+      let keyMarker: string | undefined;
+      let versionMarker: string | undefined;
+      do {
+        const page = await this.s3.send(
+          new ListObjectVersionsCommand({
+            Bucket: this.bucket,
+            Prefix: full,
+            ...(keyMarker ? { KeyMarker: keyMarker } : {}),
+            ...(versionMarker ? { VersionIdMarker: versionMarker } : {}),
+          }),
+        );
+        for (const v of page.Versions ?? [])
+          if (v.Key === full && v.VersionId)
+            out.push({ version: v.VersionId, deleted: false, at: v.LastModified?.getTime() ?? 0 });
+        for (const v of page.DeleteMarkers ?? [])
+          if (v.Key === full && v.VersionId)
+            out.push({ version: v.VersionId, deleted: true, at: v.LastModified?.getTime() ?? 0 });
+        keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+        versionMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
+      } while (keyMarker);
+    } catch (error) {
+      throw mapAwsError(error, `listing the versions of s3://${this.bucket}/${key}`);
+    }
+    // S3 lists each key newest first: reversed, with the markers placed by time, oldest first.
+    return out
+      .map((v, i) => ({ ...v, i }))
+      .sort((a, b) => a.at - b.at || b.i - a.i)
+      .map(({ version, deleted }) => ({ version, deleted }));
+  }
+
   async head(key: string, opts: { version?: string } = {}) {
     try {
       const out = await this.s3.send(

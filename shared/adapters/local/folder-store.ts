@@ -7,6 +7,8 @@ import type { ObjectStore, ObjectSummary, PutOptions, StoredObject } from '../..
 import { keyToPath, pathToKey, writeAtomic } from './paths.js';
 
 const VERSIONS = '.v';
+/** In each key's folder: the highest version number written, kept when versions are deleted. */
+const HIGH_WATER = '.highest';
 const LOCK_STALE_MS = 15_000;
 
 interface Meta {
@@ -29,7 +31,7 @@ export class VersionedFolderStore implements ObjectStore {
     return `${keyToPath(this.root, key)}${VERSIONS}`;
   }
 
-  private async versions(dir: string): Promise<number[]> {
+  private async numbers(dir: string): Promise<number[]> {
     try {
       const names = await readdir(dir);
       return names
@@ -42,13 +44,20 @@ export class VersionedFolderStore implements ObjectStore {
     }
   }
 
+  /** The highest version number ever written in `dir` (0 when none is recorded). */
+  private async highWater(dir: string): Promise<number> {
+    const text = await readFile(join(dir, HIGH_WATER), 'utf8').catch(() => '0');
+    const n = Number(text.trim());
+    return Number.isInteger(n) && n > 0 ? n : 0;
+  }
+
   private async meta(dir: string, n: number): Promise<Meta> {
     return JSON.parse(await readFile(join(dir, `${name(n)}.meta.json`), 'utf8')) as Meta;
   }
 
   async get(key: string, opts: { version?: string } = {}): Promise<StoredObject> {
     const dir = this.dir(key);
-    const all = await this.versions(dir);
+    const all = await this.numbers(dir);
     const n = opts.version === undefined ? all.at(-1) : all.find((v) => name(v) === opts.version);
     if (n === undefined)
       throw new NotFoundError(`${key}${opts.version ? ` version ${opts.version}` : ''} not found`);
@@ -65,8 +74,10 @@ export class VersionedFolderStore implements ObjectStore {
   ): Promise<{ version: string; etag: string }> {
     const dir = this.dir(key);
     return this.locked(dir, async () => {
-      const last = (await this.versions(dir)).at(-1);
+      const last = (await this.numbers(dir)).at(-1);
       const current = last === undefined ? undefined : await this.meta(dir, last);
+      // Version ids are never reused: a version deleted by hand leaves its number taken.
+      const highest = Math.max(last ?? 0, await this.highWater(dir));
       const live = current && !current.deleted ? current : undefined;
       if (opts.ifNoneMatch === '*' && live) throw new ConflictError(`${key} already exists`);
       if (opts.ifMatch !== undefined && live?.etag !== opts.ifMatch) {
@@ -74,13 +85,14 @@ export class VersionedFolderStore implements ObjectStore {
           `${key} changed since it was read (ETag ${live?.etag ?? 'none'}, expected ${opts.ifMatch})`,
         );
       }
-      const n = (last ?? 0) + 1;
+      const n = highest + 1;
       const etag = etagOf(body);
       await writeAtomic(join(dir, name(n)), body);
       await writeAtomic(
         join(dir, `${name(n)}.meta.json`),
         JSON.stringify({ etag, metadata: opts.metadata ?? {} }),
       );
+      await writeAtomic(join(dir, HIGH_WATER), String(n));
       return { version: name(n), etag };
     });
   }
@@ -88,7 +100,7 @@ export class VersionedFolderStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     const dir = this.dir(key);
     await this.locked(dir, async () => {
-      const last = (await this.versions(dir)).at(-1);
+      const last = (await this.numbers(dir)).at(-1);
       if (last === undefined || (await this.meta(dir, last)).deleted) return;
       await writeAtomic(
         join(dir, `${name(last + 1)}.meta.json`),
@@ -100,7 +112,7 @@ export class VersionedFolderStore implements ObjectStore {
   async destroy(key: string, opts: { upTo?: string } = {}): Promise<void> {
     const dir = this.dir(key);
     await this.locked(dir, async () => {
-      const all = await this.versions(dir);
+      const all = await this.numbers(dir);
       const upTo = opts.upTo === undefined ? all.at(-1) : all.find((n) => name(n) === opts.upTo);
       if (upTo === undefined) return;
       // The meta file goes first: a version without it is not a version (see versions()).
@@ -143,10 +155,10 @@ export class VersionedFolderStore implements ObjectStore {
   }
 
   /** All version ids of a key, oldest first, with delete markers flagged. */
-  async history(key: string): Promise<{ version: string; deleted: boolean }[]> {
+  async versions(key: string): Promise<{ version: string; deleted: boolean }[]> {
     const dir = this.dir(key);
     const out: { version: string; deleted: boolean }[] = [];
-    for (const n of await this.versions(dir))
+    for (const n of await this.numbers(dir))
       out.push({ version: name(n), deleted: (await this.meta(dir, n)).deleted === true });
     return out;
   }
@@ -421,6 +433,11 @@ export class RoutingStore implements ObjectStore {
   }
   head(key: string, opts?: { version?: string }) {
     return this.pick(key).head(key, opts);
+  }
+  async versions(key: string): Promise<{ version: string; deleted: boolean }[]> {
+    const store = this.pick(key);
+    if (!store.versions) throw new InputError(`${key} is kept in a folder that keeps no versions`);
+    return store.versions(key);
   }
   async copy(from: string, to: string): Promise<void> {
     const source = this.pick(from);

@@ -1,0 +1,99 @@
+import { DamagedStoreError, InputError, NotFoundError } from '../errors.js';
+import type { ObjectStore } from '../ports.js';
+import { KEYS, parseState, type TruststoreState } from '../truststore/state.js';
+import { type PublishDeps, publishAndRoll } from './publish.js';
+import { loadState, saveState } from './state-store.js';
+
+export interface RepairReport {
+  /** What was found damaged and what was done about it, one line each; empty when intact. */
+  readonly actions: readonly string[];
+  /** The truststore version serving the latest revision after the repair. */
+  readonly version?: string;
+}
+
+/**
+ * Repairs a damaged store, explicitly (`trustroll repair`), never as a side effect:
+ * 1. A state that cannot be read is restored from its newest readable version, written as a new
+ *    version (the damaged one stays in the history of the object, for inspection).
+ * 2. Revisions whose truststore version is missing are marked as lost: they can no longer be
+ *    rolled back to, and if the latest was among them it is published again as a new version
+ *    (version ids are never reused), and the domains are rolled to it.
+ */
+export const repairStore = async (deps: PublishDeps): Promise<RepairReport> => {
+  const actions: string[] = [];
+  let state: TruststoreState;
+  let etag: string | undefined;
+  try {
+    ({ state, etag } = await loadState(deps.store));
+  } catch (error) {
+    if (!(error instanceof DamagedStoreError)) throw error;
+    ({ state, etag } = await restoreState(deps.store, actions));
+  }
+  const lost: string[] = [];
+  for (const r of state.history) {
+    if (!r.version) continue;
+    try {
+      await deps.store.head(KEYS.truststore, { version: r.version });
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      lost.push(r.version);
+      actions.push(
+        `revision ${r.revision}: truststore version ${r.version} is missing; marked as lost (it can no longer be rolled back to)`,
+      );
+    }
+  }
+  if (lost.length > 0) {
+    const repaired: TruststoreState = {
+      ...state,
+      history: state.history.map((r) =>
+        r.version && lost.includes(r.version) ? { ...r, version: undefined, lostVersion: r.version } : r,
+      ),
+    };
+    await saveState(deps.store, repaired, etag);
+    state = repaired;
+  }
+  if (actions.length === 0) return { actions };
+  // The latest revision, if its version was lost, is published again (and rolled).
+  const { version, errors } = await publishAndRoll(state, deps);
+  if (version)
+    actions.push(`the latest revision (${state.revision}) is served as truststore version ${version}`);
+  actions.push(...errors.map((e) => `not done: ${e}`));
+  return { actions, ...(version ? { version } : {}) };
+};
+
+/** The newest readable version of the state, written again as the current one. */
+const restoreState = async (
+  store: ObjectStore,
+  actions: string[],
+): Promise<{ state: TruststoreState; etag: string | undefined }> => {
+  if (!store.versions) {
+    throw new InputError(
+      `${KEYS.state} cannot be read and this store keeps no older versions: restore it by hand`,
+    );
+  }
+  const versions = (await store.versions(KEYS.state)).filter((v) => !v.deleted).reverse();
+  const unreadable: string[] = [];
+  for (const { version } of versions) {
+    const object = await store.get(KEYS.state, { version });
+    let state: TruststoreState;
+    try {
+      state = parseState(object.body);
+    } catch {
+      unreadable.push(version);
+      continue;
+    }
+    const current = await store.head(KEYS.state);
+    const written = await store.put(KEYS.state, object.body, {
+      ifMatch: current.etag,
+      contentType: 'application/json',
+    });
+    actions.push(
+      `${KEYS.state}: version${unreadable.length > 1 ? 's' : ''} ${unreadable.join(', ')} could not be read; ` +
+        `restored version ${version} (the newest readable one) as version ${written.version}`,
+    );
+    return { state, etag: written.etag };
+  }
+  throw new InputError(
+    `no version of ${KEYS.state} can be read (${unreadable.join(', ')}): restore it by hand`,
+  );
+};
