@@ -127,7 +127,9 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
     else {
       const out: string[] = [];
       for (const l of lines) {
-        out.push(`revision ${l.revision}  version ${l.version ?? '(unpublished)'}  ${l.at}  ${l.reason}`);
+        out.push(
+          `revision ${l.revision}  version ${l.version ?? (l.supersededBy !== undefined ? `(superseded by revision ${l.supersededBy})` : l.lostVersion ? `(${l.lostVersion}, lost)` : '(unpublished)')}  ${l.at}  ${l.reason}`,
+        );
         for (const a of l.added) out.push(`    + ${a.subject} (${a.partner})`);
         for (const r of l.removed) out.push(`    - ${r.subject} (${r.partner})`);
       }

@@ -13,6 +13,7 @@ import {
   keepLast,
   MAX_PROCESSED,
   type TruststoreState,
+  unpublishedNote,
 } from '../truststore/state.js';
 import { notification } from './notifications.js';
 import { flushOutbox } from './outbox.js';
@@ -185,10 +186,13 @@ export const rollbackTruststore = async (
   const published = state.history.filter((r) => r.version !== undefined);
   const target = to === undefined ? published.at(-2) : findPublished(state, to);
   if (!target?.version) {
+    const note = to === undefined ? undefined : unpublishedNote(state, to);
     throw new InputError(
       to === undefined
         ? 'there is no earlier truststore version to roll back to'
-        : `${to} is not a truststore version or revision of this store (see trustroll history)`,
+        : note
+          ? `${note}: roll back to a published revision instead (see trustroll history)`
+          : `${to} is not a truststore version or revision of this store (see trustroll history)`,
     );
   }
   const certs = await certificatesOf(deps.store, target.version);
@@ -369,6 +373,10 @@ const removalAlert = (
 export interface HistoryLine {
   readonly revision: number;
   readonly version?: string;
+  /** Never published: its changes went out with this later revision. */
+  readonly supersededBy?: number;
+  /** Its version went missing from the store (marked by trustroll repair). */
+  readonly lostVersion?: string;
   readonly at: string;
   readonly reason: string;
   readonly added: readonly { fingerprint: string; subject: string; partner: string }[];
@@ -386,6 +394,8 @@ export const truststoreHistory = async (store: PublishDeps['store']): Promise<Hi
   return [...state.history].reverse().map((r) => ({
     revision: r.revision,
     ...(r.version ? { version: r.version } : {}),
+    ...(r.supersededBy !== undefined ? { supersededBy: r.supersededBy } : {}),
+    ...(r.lostVersion ? { lostVersion: r.lostVersion } : {}),
     at: r.at,
     reason: r.reason,
     added: r.added.map(describe),
@@ -407,14 +417,21 @@ export const diffVersions = async (
   b: string,
 ): Promise<{ from: string; to: string; added: DiffLine[]; removed: DiffLine[] }> => {
   const { state } = await loadState(store);
-  const resolve = (v: string) => findPublished(state, v)?.version ?? v;
+  // A revision superseded before it was published is compared as the revision that carries it.
+  const resolve = (v: string) => {
+    const r = state.history.find((h) => String(h.revision) === v);
+    const ref = r && !r.version && r.supersededBy !== undefined ? String(r.supersededBy) : v;
+    return findPublished(state, ref)?.version ?? v;
+  };
   const certsOf = async (v: string) => {
     try {
       const object = await store.get(KEYS.truststore, { version: resolve(v) });
       return readInput({ name: v, bytes: object.body }).certificates.map((c) => c.cert);
     } catch (error) {
       if (error instanceof NotFoundError)
-        throw new InputError(`${v} is not a truststore version or revision of this store`);
+        throw new InputError(
+          unpublishedNote(state, v) ?? `${v} is not a truststore version or revision of this store`,
+        );
       throw error;
     }
   };

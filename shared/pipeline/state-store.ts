@@ -6,6 +6,7 @@ import {
   KEYS,
   latestPublished,
   parseState,
+  type Revision,
   renderState,
   serializeState,
   type TruststoreState,
@@ -144,13 +145,22 @@ export const publishTruststore = async (
   throw new ConflictError('could not publish the truststore after 20 attempts: too many concurrent writers');
 };
 
-/** Records the version id of a published revision in the state history. */
+/**
+ * Records the version id of a published revision in the state history, and marks the earlier
+ * revisions that were never published as superseded by it (a run stopped between its commit and
+ * its publish, overtaken by a later one): publishTruststore never publishes an older revision
+ * over a newer one, so they never will be.
+ */
 export const recordVersion = (store: ObjectStore, revision: number, version: string) =>
   updateState(store, (state) => {
     const entry = state.history.find((r) => r.revision === revision);
-    if (!entry || entry.version === version) return undefined;
+    const stale = (r: Revision) =>
+      r.revision < revision && r.version === undefined && r.supersededBy === undefined && !r.lostVersion;
+    if (!entry || (entry.version === version && !state.history.some(stale))) return undefined;
     return {
       ...state,
-      history: state.history.map((r) => (r.revision === revision ? { ...r, version } : r)),
+      history: state.history.map((r) =>
+        r.revision === revision ? { ...r, version } : stale(r) ? { ...r, supersededBy: revision } : r,
+      ),
     };
   });

@@ -45,6 +45,11 @@ export interface Revision {
   readonly removed: readonly string[];
   /** The version id it was published as, when that version went missing (`trustroll repair`). */
   readonly lostVersion?: string;
+  /**
+   * Never published: a later revision was published first (this one's run stopped between its
+   * commit and its publish), and its changes are served as part of that one.
+   */
+  readonly supersededBy?: number;
 }
 
 /**
@@ -138,6 +143,23 @@ export const renderState = (entries: readonly Entry[]): string => renderBlocks(e
 /** A published revision named by its version id or its revision number. */
 export const findPublished = (state: TruststoreState, ref: string): Revision | undefined =>
   state.history.find((r) => r.version !== undefined && (r.version === ref || String(r.revision) === ref));
+
+/**
+ * Explains a revision that was never published, for commands that need a published one: which
+ * revision carries its changes, and what to use instead. Undefined for a published revision or
+ * one this store does not know.
+ */
+export const unpublishedNote = (state: TruststoreState, ref: string): string | undefined => {
+  const r = state.history.find((h) => String(h.revision) === ref);
+  if (!r || r.version) return undefined;
+  if (r.supersededBy !== undefined) {
+    const by = state.history.find((h) => h.revision === r.supersededBy);
+    return `revision ${r.revision} was never published: its changes were published with revision ${r.supersededBy}${by?.version ? ` (version ${by.version})` : ''}, which superseded it`;
+  }
+  if (r.lostVersion)
+    return `revision ${r.revision} was published as version ${r.lostVersion}, which is missing from the store (marked lost by trustroll repair)`;
+  return `revision ${r.revision} is not published yet`;
+};
 
 /** The latest published revision (with a version id), if any. */
 export const latestPublished = (state: TruststoreState): Revision | undefined =>

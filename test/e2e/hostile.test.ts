@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import {
   existsSync,
@@ -385,5 +385,26 @@ describe('principle 7: a damaged store is named, never reinterpreted', () => {
     expect(repair.status).toBe(0);
     expect(repair.stdout).toMatch(new RegExp(`version ${latest} could not be read; restored version \\d+`));
     expect(cli('history').status).toBe(0);
+  });
+});
+
+describe('principle 8: exactly once where promised', () => {
+  it('writes each notification once to the outbox while two processes publish the same ones at the same time', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trustroll-outbox-'));
+    const outbox = join(dir, 'outbox.jsonl');
+    const writer = (): Promise<number | null> =>
+      new Promise((done) => {
+        const child = spawn('npx', ['tsx', 'test/e2e/fixtures/outbox-writer.ts', outbox, '150'], {
+          stdio: 'ignore',
+        });
+        child.on('exit', done);
+      });
+    expect(await Promise.all([writer(), writer(), writer()])).toEqual([0, 0, 0]);
+    const ids = readFileSync(outbox, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l).id as string);
+    expect(ids).toHaveLength(150);
+    expect(new Set(ids).size).toBe(150);
   });
 });

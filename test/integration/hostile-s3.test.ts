@@ -1,5 +1,6 @@
 import { ListObjectsV2Command, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../cli/main.js';
 import { S3ObjectStore } from '../../shared/adapters/aws/s3-store.js';
 import { handleBatch } from '../../shared/pipeline/batch.js';
 import type { IngestDeps } from '../../shared/pipeline/ingest.js';
@@ -94,5 +95,71 @@ describe('hostile uploads on S3', () => {
     expect(loopReport!.certificates.flatMap((c) => c.findings.map((f) => f.code))).toContain('chain.no-root');
     const { state } = await loadState(store);
     expect(state.entries.some((e) => e.subject.includes('Loop') || e.subject.includes('Odd'))).toBe(false);
+  });
+});
+
+describe('exactly once where promised, on S3 (principle 8)', () => {
+  it('marks a revision whose run died before publishing as superseded, and diff and rollback explain it', async () => {
+    const prefix = 'superseded/';
+    const base = new S3ObjectStore(aws.s3, bucket, prefix);
+    // The first run commits its revision, then dies writing the truststore.
+    let crash = true;
+    const dying = new Proxy(base, {
+      get: (target, prop, receiver) =>
+        prop === 'put'
+          ? async (key: string, ...rest: unknown[]) => {
+              if (crash && key === 'truststore/truststore.pem') {
+                crash = false;
+                throw new Error('killed before publishing');
+              }
+              return (target.put as (...a: unknown[]) => unknown).call(target, key, ...rest);
+            }
+          : Reflect.get(target, prop, receiver),
+    });
+    const first = await partnerChain('Early Bird');
+    const second = await partnerChain('Late Bird');
+    const put = async (key: string, body: string) => {
+      const { version } = await base.put(key, toBytes(body));
+      return { kind: 'upload' as const, ref: { key, version } };
+    };
+    await expect(
+      handleBatch([await put('inbox/early/ca.pem', pemOf(first.root, first.intermediate))], {
+        ...deps,
+        store: dying,
+      }),
+    ).rejects.toThrow(/killed before publishing/);
+    // A later batch is published first.
+    await handleBatch([await put('inbox/late/ca.pem', pemOf(second.root, second.intermediate))], {
+      ...deps,
+      store: base,
+    });
+    const { state } = await loadState(base);
+    expect(state.history.map((r) => [r.revision, r.version !== undefined, r.supersededBy])).toEqual([
+      [1, false, 2],
+      [2, true, undefined],
+    ]);
+    // Its changes are in the published revision 2: the CAs of both partners are served.
+    expect(state.entries.map((e) => e.partner).sort()).toEqual(['early', 'early', 'late', 'late']);
+
+    process.env.TRUSTROLL_AWS_ENDPOINT = aws.endpoint;
+    const cli = async (...args: string[]) => {
+      let out = '';
+      let err = '';
+      const code = await run([...args, '--store', `s3://${bucket}/superseded`], {
+        out: (t) => (out += t),
+        err: (t) => (err += t),
+        stdin: async () => new Uint8Array(),
+      });
+      return { code, out, err };
+    };
+    const history = await cli('history');
+    expect(history.out).toMatch(/revision 1 {2}version \(superseded by revision 2\)/);
+    const diff = await cli('diff', '1', '2');
+    expect(diff.code).toBe(0);
+    const rollback = await cli('rollback', '--to', '1');
+    expect(rollback.code).toBe(2);
+    expect(rollback.err).toMatch(
+      /revision 1 was never published: its changes were published with revision 2 \(version [^)]+\), which superseded it: roll back to a published revision instead/,
+    );
   });
 });

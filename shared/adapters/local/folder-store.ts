@@ -1,15 +1,14 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { type FileHandle, lstat, mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, lstat, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError, InputError, NotFoundError, UpstreamError } from '../../errors.js';
 import type { ObjectStore, ObjectSummary, PutOptions, StoredObject } from '../../ports.js';
-import { keyToPath, pathToKey, writeAtomic } from './paths.js';
+import { keyToPath, pathToKey, withLock, writeAtomic } from './paths.js';
 
 const VERSIONS = '.v';
 /** In each key's folder: the highest version number written, kept when versions are deleted. */
 const HIGH_WATER = '.highest';
-const LOCK_STALE_MS = 15_000;
 
 interface Meta {
   readonly etag: string;
@@ -163,30 +162,8 @@ export class VersionedFolderStore implements ObjectStore {
     return out;
   }
 
-  private async locked<T>(dir: string, fn: () => Promise<T>): Promise<T> {
-    await mkdir(dir, { recursive: true });
-    const lock = join(dir, '.lock');
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await mkdir(lock);
-        break;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST')
-          throw new UpstreamError(`locking ${dir}`, { cause: error });
-        // A lock left by a crashed process is broken after a while.
-        const since = await stat(lock).then(
-          (s) => Date.now() - s.mtimeMs,
-          () => 0,
-        );
-        if (since > LOCK_STALE_MS) await rm(lock, { recursive: true, force: true });
-        await new Promise((r) => setTimeout(r, Math.min(50, 2 + attempt)));
-      }
-    }
-    try {
-      return await fn();
-    } finally {
-      await rm(lock, { recursive: true, force: true });
-    }
+  private locked<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+    return withLock(dir, fn);
   }
 }
 

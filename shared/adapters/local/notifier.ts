@@ -1,22 +1,70 @@
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Notification, Notifier } from '../../ports.js';
+import { withLock } from './paths.js';
 
 /**
  * Appends each notification as one JSON line to an outbox file, once per id: a re-sent event
- * (a re-driven run) is not written twice.
+ * (a re-driven run, two processes flushing the same alerts) is not written twice. The check and
+ * the append hold a lock shared by every process; the ids already written are indexed, and only
+ * what other processes appended since is read again.
  */
 export class OutboxNotifier implements Notifier {
+  private readonly ids = new Set<string>();
+  /** How many bytes of the file are indexed. */
+  private indexed = 0;
+
   constructor(
     readonly path: string,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
   async publish(n: Notification): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true });
-    const existing = await readFile(this.path, 'utf8').catch(() => '');
-    if (existing.includes(`"id":${JSON.stringify(n.id)}`)) return;
-    await appendFile(this.path, `${JSON.stringify({ at: this.clock().toISOString(), ...n })}\n`);
+    await withLock(
+      dirname(this.path),
+      async () => {
+        await this.catchUp();
+        if (this.ids.has(n.id)) return;
+        const line = `${JSON.stringify({ at: this.clock().toISOString(), ...n })}\n`;
+        await appendFile(this.path, line);
+        this.ids.add(n.id);
+        this.indexed += Buffer.byteLength(line);
+      },
+      '.outbox.lock',
+    );
+  }
+
+  /** Indexes the lines appended since the last look (by this process or another). */
+  private async catchUp(): Promise<void> {
+    const size = await stat(this.path).then(
+      (s) => s.size,
+      () => 0,
+    );
+    if (size < this.indexed) {
+      // The file was replaced or truncated: index it again from the start.
+      this.ids.clear();
+      this.indexed = 0;
+    }
+    if (size === this.indexed) return;
+    const handle = await open(this.path, 'r');
+    try {
+      const tail = Buffer.alloc(size - this.indexed);
+      await handle.read(tail, 0, tail.length, this.indexed);
+      const text = tail.toString('utf8');
+      const complete = text.lastIndexOf('\n') + 1;
+      for (const line of text.slice(0, complete).split('\n')) {
+        if (!line) continue;
+        try {
+          const id = (JSON.parse(line) as { id?: unknown }).id;
+          if (typeof id === 'string') this.ids.add(id);
+        } catch {
+          // A line written by hand or cut short: not an id.
+        }
+      }
+      this.indexed += Buffer.byteLength(text.slice(0, complete));
+    } finally {
+      await handle.close();
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
-import { InputError } from '../../errors.js';
+import { InputError, UpstreamError } from '../../errors.js';
 
 /**
  * Writes a file atomically: a temporary file renamed into place, so that a reader in another
@@ -44,3 +44,35 @@ export const pathToKey = (base: string, path: string): string =>
     .slice(base.length + 1)
     .split(sep)
     .join('/');
+
+const LOCK_STALE_MS = 15_000;
+
+/**
+ * Runs `fn` holding a lock on `dir` across processes (mkdir is atomic): the folder store's
+ * compare-and-set and the outbox's check-and-append. A lock left by a crashed process is broken
+ * after 15 s.
+ */
+export const withLock = async <T>(dir: string, fn: () => Promise<T>, name = '.lock'): Promise<T> => {
+  await mkdir(dir, { recursive: true });
+  const lock = join(dir, name);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new UpstreamError(`locking ${dir}`, { cause: error });
+      const since = await stat(lock).then(
+        (s) => Date.now() - s.mtimeMs,
+        () => 0,
+      );
+      if (since > LOCK_STALE_MS) await rm(lock, { recursive: true, force: true });
+      await new Promise((r) => setTimeout(r, Math.min(50, 2 + attempt)));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+};
