@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { consoleLog } from '../../shared/adapters/local/log.js';
 import { type IngestReport, ingestUploads } from '../../shared/pipeline/ingest.js';
 import { systemClock } from '../../shared/ports.js';
+import { printable } from '../../shared/text.js';
 import { KEYS } from '../../shared/truststore/state.js';
 import { type Io, parseCount } from '../io.js';
 import { inboxKey, type LocalPaths, localNotifier, localStore } from '../local.js';
@@ -64,13 +65,13 @@ export const registerIngest = (program: Command, io: Io, exit: (code: number) =>
 
 export const summarize = (report: IngestReport): string => {
   const lines = report.uploads.map(
-    (u) => `${u.outcome.padEnd(11)} ${u.key}${u.movedTo ? ` -> ${u.movedTo}` : ''}`,
+    (u) => `${u.outcome.padEnd(11)} ${printable(u.key)}${u.movedTo ? ` -> ${printable(u.movedTo)}` : ''}`,
   );
   lines.push(
     report.changed
       ? `truststore revision ${report.revision} published as version ${report.version ?? '(superseded)'}`
       : `truststore unchanged (revision ${report.revision})`,
   );
-  for (const e of report.errors) lines.push(`error: ${e}`);
+  for (const e of report.errors) lines.push(`error: ${printable(e)}`);
   return `${lines.join('\n')}\n`;
 };

@@ -9,6 +9,7 @@ import { rollDomains } from '../../shared/pipeline/roll.js';
 import { scanExpiry } from '../../shared/pipeline/scan.js';
 import { assertIntact, loadState } from '../../shared/pipeline/state-store.js';
 import { systemClock } from '../../shared/ports.js';
+import { printable } from '../../shared/text.js';
 import { KEYS, latestPublished } from '../../shared/truststore/state.js';
 import { type Io, parseCount, UsageError } from '../io.js';
 import {
@@ -116,7 +117,7 @@ const up = async (flags: UpFlags, io: Io): Promise<number> => {
       keys.map((key) => ({ key })),
       { ...deps, roll: deps.config.roll },
     )) {
-      io.out(`removal request ${r.key}: ${r.outcome} — ${r.message}\n`);
+      io.out(`removal request ${printable(r.key)}: ${r.outcome} — ${printable(r.message)}\n`);
     }
   });
   const watcher = new InboxWatcher(store, KEYS.inbox, flags.debounceMs, async (keys) => {

@@ -12,6 +12,7 @@ import type {
   ObjectStore,
   StoredObject,
 } from '../ports.js';
+import { safeJson } from '../text.js';
 import { admit, type CandidateUpload, type UploadDecision } from '../truststore/admission.js';
 import {
   type Entry,
@@ -507,7 +508,7 @@ const writeReports = async (
         { contentType: 'application/x-pem-file' },
       );
     }
-    await deps.store.put(keys.report, new Uint8Array(Buffer.from(`${JSON.stringify(body, null, 2)}\n`)), {
+    await deps.store.put(keys.report, new Uint8Array(Buffer.from(`${safeJson(body, 2)}\n`)), {
       contentType: 'application/json',
     });
   }

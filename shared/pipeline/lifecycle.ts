@@ -3,6 +3,7 @@ import { InputError, NotFoundError, UpstreamError } from '../errors.js';
 import type { Certificate } from '../pki/certificate.js';
 import { readInput } from '../pki/read.js';
 import type { Notification, StoredObject } from '../ports.js';
+import { safeJson } from '../text.js';
 import { lintCertificates } from '../truststore/lint.js';
 import { withOrphans } from '../truststore/orphans.js';
 import {
@@ -609,7 +610,7 @@ export const handleRemovalRequests = async (
     const to = `${outcome === 'done' ? KEYS.archive : KEYS.rejected}requests/${name}.report.json`;
     await deps.store.put(
       to,
-      new Uint8Array(Buffer.from(`${JSON.stringify({ ...upload, outcome, message, report }, null, 2)}\n`)),
+      new Uint8Array(Buffer.from(`${safeJson({ ...upload, outcome, message, report }, 2)}\n`)),
       { contentType: 'application/json' },
     );
     // No version of a handled request stays in requests/ (a delete alone would keep it as noncurrent).

@@ -1,5 +1,6 @@
 import type { Finding, Severity } from '../finding.js';
 import type { EventType, Notification } from '../ports.js';
+import { printable } from '../text.js';
 import type { CertDecision } from '../truststore/admission.js';
 
 /** SNS e-mail subjects are limited to 100 characters. */
@@ -23,8 +24,9 @@ export const notification = (
   eventType,
   severity,
   ...(partner === undefined ? {} : { partner }),
-  subject: subjectLine(`[trustroll] ${subject}`),
-  body: `${lines.join('\n')}\n`,
+  // Names are data: a file name cannot forge a line or reorder one (shared/text.ts).
+  subject: subjectLine(`[trustroll] ${printable(subject)}`),
+  body: `${lines.map(printable).join('\n')}\n`,
 });
 
 /** One block per certificate: subject, fingerprint, partner, expiry, then its findings. */

@@ -408,3 +408,30 @@ describe('principle 8: exactly once where promised', () => {
     expect(new Set(ids).size).toBe(150);
   });
 });
+
+describe('principle 9: names are data', () => {
+  it('shows a name with line breaks, a direction override or a backslash as one escaped line, and judges it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trustroll-names-'));
+    const inbox = join(dir, 'inbox', 'acme');
+    mkdirSync(inbox, { recursive: true });
+    const forged = 'ca.pem\n12:00:00 info  truststore rolled  domain=api.example.com';
+    const reversed = 'invoice\u202efdp.pem';
+    const backslash = 'a\\b.pem';
+    for (const name of [forged, reversed, backslash]) writeFileSync(join(inbox, name), acme.root.pem);
+    const r = spawnSync('node', [BIN, 'ingest'], { cwd: dir, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const output = r.stdout + r.stderr;
+    // No forged line, no raw override: each name is one line, escaped.
+    expect(output.split('\n').some((l) => /^12:00:00 info {2}truststore rolled/.test(l))).toBe(false);
+    expect(output).not.toContain('\u202e');
+    expect(output).toContain('ca.pem\\n12:00:00 info');
+    expect(output).toContain('invoice\\u202efdp.pem');
+    expect(output).toMatch(/accepted +inbox\/acme\/a\\b\.pem/);
+    // The reports and the outbox keep the names, escaped the same way a JSON reader can undo.
+    for (const f of files(join(dir, '.trustroll')).filter((f) => /\.(json|jsonl)$/.test(f))) {
+      const text = readFileSync(f, 'utf8');
+      expect(text, f).not.toContain('\u202e');
+    }
+    expect(readdirSync(inbox)).toEqual([]);
+  });
+});

@@ -1,6 +1,7 @@
 import { appendFile, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Notification, Notifier } from '../../ports.js';
+import { printable, safeJson } from '../../text.js';
 import { withLock } from './paths.js';
 
 /**
@@ -25,7 +26,7 @@ export class OutboxNotifier implements Notifier {
       async () => {
         await this.catchUp();
         if (this.ids.has(n.id)) return;
-        const line = `${JSON.stringify({ at: this.clock().toISOString(), ...n })}\n`;
+        const line = `${safeJson({ at: this.clock().toISOString(), ...n })}\n`;
         await appendFile(this.path, line);
         this.ids.add(n.id);
         this.indexed += Buffer.byteLength(line);
@@ -75,7 +76,7 @@ export class ConsoleNotifier implements Notifier {
   async publish(n: Notification): Promise<void> {
     const mark =
       n.severity === 'critical' || n.severity === 'error' ? '!!' : n.severity === 'warning' ? ' !' : '  ';
-    this.write(`${mark} ${n.severity.toUpperCase().padEnd(8)} ${n.subject}\n`);
+    this.write(`${mark} ${n.severity.toUpperCase().padEnd(8)} ${printable(n.subject)}\n`);
   }
 }
 

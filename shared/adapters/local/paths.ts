@@ -17,7 +17,8 @@ export const writeAtomic = async (path: string, body: Uint8Array | string): Prom
 
 /**
  * Maps an object key to a path below `base`, refusing anything that could leave it: `..`, `.`,
- * empty segments, absolute keys, NUL, and backslashes (a path separator on Windows).
+ * empty segments, absolute keys, NUL, and on Windows backslashes (a path separator there; on
+ * POSIX a backslash is an ordinary character of a name, and such an upload is judged like any).
  */
 export const keyToPath = (base: string, key: string): string => {
   if (key === '' || key.startsWith('/')) throw new InputError(`object key "${key}" must be relative`);
@@ -27,7 +28,7 @@ export const keyToPath = (base: string, key: string): string => {
       segment === '' ||
       segment === '.' ||
       segment === '..' ||
-      segment.includes('\\') ||
+      (sep === '\\' && segment.includes('\\')) ||
       segment.includes('\0')
     ) {
       throw new InputError(`object key "${key}" has an empty, ".", ".." or otherwise unsafe segment`);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -17,10 +17,14 @@ contract('VersionedFolderStore', () => new VersionedFolderStore(tmp()));
 
 describe('local folder stores', () => {
   it('refuse keys that would escape their folder', async () => {
-    const store = new VersionedFolderStore(tmp());
-    for (const key of ['../x', 'a/../../x', '/etc/passwd', 'a//b', 'a/./b', 'a\\..\\b']) {
+    const root = tmp();
+    const store = new VersionedFolderStore(root);
+    for (const key of ['../x', 'a/../../x', '/etc/passwd', 'a//b', 'a/./b']) {
       await expect(store.put(key, bytes('x')), key).rejects.toBeInstanceOf(InputError);
     }
+    // On POSIX a backslash is part of a name, not a separator: the key stays one name inside.
+    await store.put('a\\..\\b', bytes('x'));
+    expect(readdirSync(root)).toEqual(['a\\..\\b.v']);
     const plain = new PlainFolderStore(tmp(), 'inbox/');
     await expect(plain.put('inbox/../escape', bytes('x'))).rejects.toBeInstanceOf(InputError);
   });
