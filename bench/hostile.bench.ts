@@ -7,8 +7,8 @@ import { pkcs7Der } from '../shared/pki/builder.js';
 import { lintInputs } from '../shared/truststore/lint.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../test/fakes/fakes.js';
 import { MemoryStore } from '../test/fakes/memory-store.js';
-import { rsaSpki } from '../test/fixtures/der.js';
-import { type Issued, issue } from '../test/fixtures/pki.js';
+import { HOSTILE_SHAPES } from '../test/fixtures/hostile.js';
+import type { Issued } from '../test/fixtures/pki.js';
 import { note, report } from './report.js';
 
 const CACHE = '.bench-cache';
@@ -36,47 +36,8 @@ export const hostileBench = async (): Promise<void> => {
   note(
     '# hostile uploads (issue 15): lint and ingest of uploads built to be slow; target a few seconds each',
   );
-  const shapes: [string, Uint8Array][] = [
-    [
-      'same-name-400',
-      await shape('same-name-400', async () => {
-        // No key identifiers: nothing tells the 400 candidates apart but their signatures.
-        const roots: Issued[] = [];
-        for (let i = 0; i < 400; i++)
-          roots.push(await issue({ subject: 'CN=X', keySlot: `x-${i}`, ski: false, aki: false }));
-        const children: Issued[] = [];
-        for (let i = 0; i < 400; i++)
-          children.push(
-            await issue({ subject: `CN=X child ${i}`, issuer: roots[i]!, keySlot: `c-${i % 8}`, aki: false }),
-          );
-        return [...roots, ...children];
-      }),
-    ],
-    [
-      'huge-exponent-40',
-      await shape('huge-exponent-40', async () => {
-        // Forty RSA-3072 CAs of one name with 3,070-bit exponents, and forty children naming them,
-        // signed with an RSA-3072 key (so each check is a full modular exponentiation).
-        const root = await issue({ subject: 'CN=Exponent Root', key: 'rsa2048' });
-        const signer = await issue({ subject: 'CN=Exponent Signer', key: 'rsa3072' });
-        const out: Issued[] = [root];
-        for (let i = 0; i < 40; i++)
-          out.push(
-            await issue({ subject: 'CN=Exponent CA', issuer: root, spki: rsaSpki(3072, 3070), aki: false }),
-          );
-        for (let i = 0; i < 40; i++)
-          out.push(
-            await issue({
-              subject: `CN=Exponent child ${i}`,
-              issuer: signer,
-              issuerName: 'CN=Exponent CA',
-              aki: false,
-            }),
-          );
-        return out;
-      }),
-    ],
-  ];
+  const shapes: [string, Uint8Array][] = [];
+  for (const [name, make] of Object.entries(HOSTILE_SHAPES)) shapes.push([name, await shape(name, make)]);
   for (const [name, der] of shapes) {
     let start = performance.now();
     const result = lintInputs([{ name, bytes: der }]);

@@ -122,6 +122,7 @@ const readInto = (bytes: Uint8Array, out: Collector, depth: number): void => {
 
 const readPem = (text: string, out: Collector): void => {
   const lineAt = lineCounter(text);
+  const ends = endMarkers(text);
   let block = 0;
   let found = false;
   // Where the previous block ended: the text between blocks is looked at for hidden keys.
@@ -134,7 +135,7 @@ const readPem = (text: string, out: Collector): void => {
     const where = `${out.name}, block ${block} (line ${lineAt(m.index)})`;
     huntText(text.slice(outsideFrom, m.index), `${out.name}, before block ${block}`, out);
     const bodyStart = m.index + m[0].length;
-    const end = findEnd(text, label, bodyStart);
+    const end = ends.after(label, bodyStart);
     BEGIN.lastIndex = bodyStart;
     const nextBegin = BEGIN.exec(text)?.index ?? -1;
     const closed = end !== undefined && (nextBegin < 0 || nextBegin > end.index);
@@ -150,17 +151,35 @@ const readPem = (text: string, out: Collector): void => {
   if (!found) out.unparseable(out.name, 'no PEM block found');
 };
 
-/** The END line of a block, as loosely written as its BEGIN line may be. */
-const findEnd = (
-  text: string,
-  label: string,
-  from: number,
-): { index: number; length: number } | undefined => {
-  const words = label.split(' ').map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-  const re = new RegExp(`-{4,5}[ \\t]*END[ \\t]+${words.join('[ \\t]+')}[ \\t]*-{4,5}`, 'gi');
-  re.lastIndex = from;
-  const m = re.exec(text);
-  return m ? { index: m.index, length: m[0].length } : undefined;
+/**
+ * Every END line of the text, found in one pass (as loosely written as BEGIN lines may be), by
+ * label: each block's END is then a lookup, not a scan of the rest of the text (50,000 BEGIN lines
+ * without an END would otherwise cost 50,000 scans).
+ */
+const endMarkers = (text: string) => {
+  const byLabel = new Map<string, { index: number; length: number }[]>();
+  const re = /-{4,5}[ \t]*END[ \t]+([^-\r\n]{1,64}?)[ \t]*-{4,5}/gi;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    const label = normalLabel(m[1]!);
+    const list = byLabel.get(label) ?? [];
+    list.push({ index: m.index, length: m[0].length });
+    byLabel.set(label, list);
+  }
+  return {
+    /** The first END line of `label` at or after `from`. */
+    after: (label: string, from: number) => {
+      const list = byLabel.get(label);
+      if (!list) return undefined;
+      let lo = 0;
+      let hi = list.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (list[mid]!.index < from) lo = mid + 1;
+        else hi = mid;
+      }
+      return list[lo];
+    },
+  };
 };
 
 /**

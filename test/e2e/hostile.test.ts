@@ -13,10 +13,10 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Issued, issue as issueCert, partnerChain, pemBlock } from '../../shared/pki/builder.js';
-import { rsaSpki, signedData } from '../fixtures/der.js';
+import { type Issued, issue as issueCert, partnerChain } from '../../shared/pki/builder.js';
+import { rsaSpki } from '../fixtures/der.js';
+import { keyPackagings, leaks } from '../fixtures/hostile.js';
 import { BIN, build, startUp, waitFor } from './helpers.js';
 
 /**
@@ -48,68 +48,15 @@ beforeAll(async () => {
   keyDer = key.export({ type: 'pkcs8', format: 'der' }) as Buffer;
 });
 
-/** Marks of the key's bytes in any encoding a copy would keep: raw, base64, hex. */
-const leaks = (bytes: Buffer): string[] => {
-  const window = keyDer.subarray(keyDer.length / 2, keyDer.length / 2 + 24);
-  const b64 = keyDer.toString('base64');
-  const b64Window = b64.slice(b64.length / 2, b64.length / 2 + 32);
-  const hex = window.toString('hex');
-  const colonHex = hex.match(/../g)!.join(':');
-  const text = bytes.toString('latin1');
-  return [
-    ...(bytes.includes(window) ? ['raw'] : []),
-    ...(text.includes(b64Window) ? ['base64'] : []),
-    ...(text.toLowerCase().includes(hex) ? ['hex'] : []),
-    ...(text.toLowerCase().includes(colonHex) ? ['hex with colons'] : []),
-  ];
-};
-
 describe('principle 1: only what was understood is kept', () => {
   it('keeps no byte of a private key, however it is packaged, and alerts on every packaging it recognises', () => {
     const dir = mkdtempSync(join(tmpdir(), 'trustroll-hostile-'));
     const inbox = join(dir, 'inbox', 'acme');
     mkdirSync(inbox, { recursive: true });
-    const keyPem = key.export({ type: 'pkcs8', format: 'pem' }) as string;
-    const body64 = keyDer.toString('base64').replace(/.{64}/g, '$&\n');
-    const cert = acme.root;
-    const p12 = spawnSync(
-      'openssl',
-      ['pkcs12', '-export', '-passout', 'pass:x', '-inkey', '/dev/stdin', '-nocerts'],
-      { input: keyPem },
-    ).stdout;
-    const keyText = spawnSync('openssl', ['pkey', '-text', '-noout'], {
-      input: keyPem,
-      encoding: 'utf8',
-    }).stdout;
-    const zip = spawnSync(
-      'python3',
-      [
-        '-c',
-        'import io,sys,zipfile;b=io.BytesIO();z=zipfile.ZipFile(b,"w",zipfile.ZIP_DEFLATED);z.writestr("ca.pem",sys.stdin.read());z.close();sys.stdout.buffer.write(b.getvalue())',
-      ],
-      { input: `${cert.pem}${keyPem}` },
-    ).stdout;
-    const uploads: Record<string, string | Uint8Array> = {
-      'p7-pem-key-content.p7b': signedData(Buffer.from(keyPem), [cert.der]),
-      'p7-der-key-content.p7b': signedData(keyDer, [cert.der]),
-      'p7-key-in-set.p7b': signedData(undefined, [cert.der, keyDer]),
-      'p7-key-in-set.pem': pemBlock('PKCS7', signedData(undefined, [cert.der, keyDer])),
-      'headerless-base64.pem': `${cert.pem}${body64}\n`,
-      'der-then-key.der': Buffer.concat([cert.der, keyDer]),
-      'openssl-text.txt': keyText,
-      'lowercase.pem': `${cert.pem}${keyPem.replace(/BEGIN PRIVATE KEY/, 'begin private key').replace(/END PRIVATE KEY/, 'end private key')}`,
-      'two-spaces.pem': `${cert.pem}${keyPem.replace(/ PRIVATE KEY/g, '  PRIVATE KEY')}`,
-      'four-dashes.pem': `${cert.pem}${keyPem.replace(/-----/g, '----')}`,
-      'labelled-certificate.pem': `${cert.pem}${pemBlock('CERTIFICATE', keyDer)}`,
-      'pkcs12-armour.pem': pemBlock('PKCS12', p12),
-      'key.jwk': JSON.stringify(key.export({ format: 'jwk' })),
-      'bundle.zip': zip,
-      'bundle.pem.gz': gzipSync(`${cert.pem}${keyPem}`),
-      'oversize.pem': `${cert.pem}${keyPem}${'#'.repeat(2 * 1024 * 1024)}`,
-    };
+    const uploads = keyPackagings(acme.root, key);
     for (const [name, body] of Object.entries(uploads)) writeFileSync(join(inbox, name), body);
     // A control: the same certificate alone is accepted.
-    writeFileSync(join(inbox, 'clean.pem'), cert.pem);
+    writeFileSync(join(inbox, 'clean.pem'), acme.root.pem);
 
     const r = ingest(dir);
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
@@ -128,8 +75,8 @@ describe('principle 1: only what was understood is kept', () => {
     expect(readdirSync(inbox)).toEqual([]);
     const kept = files(dir);
     expect(kept.length).toBeGreaterThan(10);
-    for (const f of kept) expect(leaks(readFileSync(f)), f).toEqual([]);
-    expect(leaks(Buffer.from(r.stdout + r.stderr))).toEqual([]);
+    for (const f of kept) expect(leaks(keyDer, readFileSync(f)), f).toEqual([]);
+    expect(leaks(keyDer, Buffer.from(r.stdout + r.stderr))).toEqual([]);
     const alerts = readFileSync(join(dir, '.trustroll', 'outbox.jsonl'), 'utf8')
       .split('\n')
       .filter(Boolean)
