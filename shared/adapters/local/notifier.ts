@@ -1,4 +1,4 @@
-import { appendFile, open, stat } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Notification, Notifier } from '../../ports.js';
 import { printable, safeJson } from '../../text.js';
@@ -14,6 +14,7 @@ export class OutboxNotifier implements Notifier {
   private readonly ids = new Set<string>();
   /** How many bytes of the file are indexed. */
   private indexed = 0;
+  private handle: FileHandle | undefined;
 
   constructor(
     readonly path: string,
@@ -24,48 +25,41 @@ export class OutboxNotifier implements Notifier {
     await withLock(
       dirname(this.path),
       async () => {
-        await this.catchUp();
+        // One handle for the life of the notifier: O_APPEND writes at the end whoever wrote last.
+        this.handle ??= await open(this.path, 'a+');
+        await this.catchUp(this.handle);
         if (this.ids.has(n.id)) return;
-        const line = `${safeJson({ at: this.clock().toISOString(), ...n })}\n`;
-        await appendFile(this.path, line);
+        const line = Buffer.from(`${safeJson({ at: this.clock().toISOString(), ...n })}\n`);
+        await this.handle.write(line);
         this.ids.add(n.id);
-        this.indexed += Buffer.byteLength(line);
+        this.indexed += line.length;
       },
       '.outbox.lock',
     );
   }
 
   /** Indexes the lines appended since the last look (by this process or another). */
-  private async catchUp(): Promise<void> {
-    const size = await stat(this.path).then(
-      (s) => s.size,
-      () => 0,
-    );
+  private async catchUp(handle: FileHandle): Promise<void> {
+    const size = (await handle.stat()).size;
     if (size < this.indexed) {
-      // The file was replaced or truncated: index it again from the start.
+      // The file was truncated: index it again from the start.
       this.ids.clear();
       this.indexed = 0;
     }
     if (size === this.indexed) return;
-    const handle = await open(this.path, 'r');
-    try {
-      const tail = Buffer.alloc(size - this.indexed);
-      await handle.read(tail, 0, tail.length, this.indexed);
-      const text = tail.toString('utf8');
-      const complete = text.lastIndexOf('\n') + 1;
-      for (const line of text.slice(0, complete).split('\n')) {
-        if (!line) continue;
-        try {
-          const id = (JSON.parse(line) as { id?: unknown }).id;
-          if (typeof id === 'string') this.ids.add(id);
-        } catch {
-          // A line written by hand or cut short: not an id.
-        }
+    const tail = Buffer.alloc(size - this.indexed);
+    await handle.read(tail, 0, tail.length, this.indexed);
+    const complete = tail.lastIndexOf(10) + 1;
+    for (const line of tail.subarray(0, complete).toString('utf8').split('\n')) {
+      if (!line) continue;
+      try {
+        const id = (JSON.parse(line) as { id?: unknown }).id;
+        if (typeof id === 'string') this.ids.add(id);
+      } catch {
+        // A line written by hand or cut short: not an id.
       }
-      this.indexed += Buffer.byteLength(text.slice(0, complete));
-    } finally {
-      await handle.close();
     }
+    this.indexed += complete;
   }
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { InputError, UpstreamError } from '../../errors.js';
 
@@ -74,6 +74,7 @@ export const withLock = async <T>(dir: string, fn: () => Promise<T>, name = '.lo
   try {
     return await fn();
   } finally {
-    await rm(lock, { recursive: true, force: true });
+    // The lock is an empty folder: rmdir is one system call where rm walks it first.
+    await rmdir(lock).catch(() => rm(lock, { recursive: true, force: true }));
   }
 };
