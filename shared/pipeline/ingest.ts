@@ -251,22 +251,23 @@ const fetchUpload = async (ref: UploadRef, deps: IngestDeps): Promise<Fetched> =
   const seen = `${ref.key}@${ref.version ?? current?.version ?? 'gone'}`;
   const base = { ref, ...(upload ? { upload } : {}), ...(keyError ? { keyError } : {}) };
   if (!current) return { ...base, id: seen, privateKey: false };
+  // An upload refused before it could be read: judged on that alone, as itself.
+  const refused = (finding: Finding): Fetched => ({
+    ...base,
+    id: seen,
+    current,
+    privateKey: false,
+    candidate: { id: seen, certificates: [], inputFindings: [finding] },
+  });
   const max = deps.config.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
   if (current.size > max) {
     // Refused from its size alone: the object is never read.
-    const finding: Finding = {
+    return refused({
       code: 'input.too-large',
       severity: 'error',
       message: `${ref.key} is ${current.size} bytes, over the ${max}-byte limit for one upload: send CA certificates only, split into several files if needed.`,
       source: ref.key,
-    };
-    return {
-      ...base,
-      id: seen,
-      current,
-      privateKey: false,
-      candidate: { id: seen, certificates: [], inputFindings: [finding] },
-    };
+    });
   }
   let object: StoredObject;
   try {
@@ -276,7 +277,7 @@ const fetchUpload = async (ref: UploadRef, deps: IngestDeps): Promise<Fetched> =
     if (!(error instanceof UpstreamError || error instanceof InputError)) throw error;
     // One upload that cannot be read (permissions, a link, not a regular file) is rejected with
     // the reason; it does not stop the others, nor every later run.
-    const finding: Finding =
+    return refused(
       error instanceof InputError
         ? {
             code: 'input.not-a-file',
@@ -289,14 +290,8 @@ const fetchUpload = async (ref: UploadRef, deps: IngestDeps): Promise<Fetched> =
             severity: 'error',
             message: `${ref.key} could not be read: ${describeCause(error)}. Make it a readable regular file and upload it again.`,
             source: ref.key,
-          };
-    return {
-      ...base,
-      id: seen,
-      current,
-      privateKey: false,
-      candidate: { id: seen, certificates: [], inputFindings: [finding] },
-    };
+          },
+    );
   }
   const sha256 = createHash('sha256').update(object.body).digest('hex');
   const id = `${seen}#${sha256.slice(0, 16)}`;

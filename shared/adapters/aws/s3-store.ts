@@ -77,11 +77,13 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   /**
-   * Deletes version `upTo` and every older version of the key by version id (a plain DeleteObject
-   * on a versioned bucket only adds a delete marker and keeps the bytes as a noncurrent version),
-   * then the delete markers older than it. S3 lists a key's versions newest first.
+   * The versions and the delete markers of exactly this key (the prefix of the listing also
+   * matches longer keys), each list newest first, as S3 lists them, with their times.
    */
-  async destroy(key: string, opts: { upTo?: string } = {}): Promise<void> {
+  private async listVersions(key: string): Promise<{
+    versions: { id: string; at: number }[];
+    markers: { id: string; at: number }[];
+  }> {
     const full = this.k(key);
     const versions: { id: string; at: number }[] = [];
     const markers: { id: string; at: number }[] = [];
@@ -97,7 +99,6 @@ export class S3ObjectStore implements ObjectStore {
             ...(versionMarker ? { VersionIdMarker: versionMarker } : {}),
           }),
         );
-        // The prefix also matches longer keys.
         for (const [list, into] of [
           [page.Versions ?? [], versions],
           [page.DeleteMarkers ?? [], markers],
@@ -112,13 +113,23 @@ export class S3ObjectStore implements ObjectStore {
     } catch (error) {
       throw mapAwsError(error, `listing the versions of s3://${this.bucket}/${key}`);
     }
+    return { versions, markers };
+  }
+
+  /**
+   * Deletes version `upTo` and every older version of the key by version id (a plain DeleteObject
+   * on a versioned bucket only adds a delete marker and keeps the bytes as a noncurrent version),
+   * then the delete markers older than it.
+   */
+  async destroy(key: string, opts: { upTo?: string } = {}): Promise<void> {
+    const { versions, markers } = await this.listVersions(key);
     const from = opts.upTo === undefined ? 0 : versions.findIndex((v) => v.id === opts.upTo);
     if (from < 0) return;
     const since = opts.upTo === undefined ? Number.POSITIVE_INFINITY : versions[from]!.at;
     const doomed = [...versions.slice(from), ...markers.filter((m) => m.at < since)];
     for (const { id } of doomed) {
       try {
-        await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: full, VersionId: id }));
+        await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.k(key), VersionId: id }));
       } catch (error) {
         const mapped = mapAwsError(error, `destroying s3://${this.bucket}/${key} version ${id}`);
         if (mapped.name !== 'NotFoundError') throw mapped;
@@ -126,38 +137,16 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  /** Every version and delete marker of the key, oldest first (by time, as S3 lists them). */
+  /** Every version and delete marker of the key, oldest first. */
   async versions(key: string): Promise<{ version: string; deleted: boolean }[]> {
-    const full = this.k(key);
-    const out: { version: string; deleted: boolean; at: number }[] = [];
-    try {
-      let keyMarker: string | undefined;
-      let versionMarker: string | undefined;
-      do {
-        const page = await this.s3.send(
-          new ListObjectVersionsCommand({
-            Bucket: this.bucket,
-            Prefix: full,
-            ...(keyMarker ? { KeyMarker: keyMarker } : {}),
-            ...(versionMarker ? { VersionIdMarker: versionMarker } : {}),
-          }),
-        );
-        for (const v of page.Versions ?? [])
-          if (v.Key === full && v.VersionId)
-            out.push({ version: v.VersionId, deleted: false, at: v.LastModified?.getTime() ?? 0 });
-        for (const v of page.DeleteMarkers ?? [])
-          if (v.Key === full && v.VersionId)
-            out.push({ version: v.VersionId, deleted: true, at: v.LastModified?.getTime() ?? 0 });
-        keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
-        versionMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
-      } while (keyMarker);
-    } catch (error) {
-      throw mapAwsError(error, `listing the versions of s3://${this.bucket}/${key}`);
-    }
-    // S3 lists each key newest first: reversed, with the markers placed by time, oldest first.
-    return out
-      .map((v, i) => ({ ...v, i }))
-      .sort((a, b) => a.at - b.at || b.i - a.i)
+    const { versions, markers } = await this.listVersions(key);
+    // Each list is newest first: reversed, with the markers placed among the versions by time.
+    const all = [
+      ...versions.map((v, i) => ({ version: v.id, deleted: false, at: v.at, order: i })),
+      ...markers.map((m, i) => ({ version: m.id, deleted: true, at: m.at, order: i })),
+    ];
+    return all
+      .sort((a, b) => a.at - b.at || b.order - a.order)
       .map(({ version, deleted }) => ({ version, deleted }));
   }
 
