@@ -50,7 +50,9 @@ export interface AdmissionOptions {
 }
 
 /** Rules judged per batch; size is judged on the whole new truststore, duplicates are not a problem here. */
-const BATCH_RULES = RULES.filter((r) => r.id !== 'truststore.too-large' && r.id !== 'cert.duplicate');
+const BATCH_RULES = RULES.filter(
+  (r) => r.id !== 'truststore.too-large' && r.id !== 'truststore.empty' && r.id !== 'cert.duplicate',
+);
 
 /**
  * Decides which uploads of a batch may join the truststore.

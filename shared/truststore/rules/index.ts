@@ -13,6 +13,7 @@ import type { Rule } from './rule.js';
 import { signatureInvalid } from './signature.invalid.js';
 import { signatureWeakHash } from './signature.weak-hash.js';
 import { truststoreDuplicateSubject } from './truststore.duplicate-subject.js';
+import { truststoreEmpty } from './truststore.empty.js';
 import { truststoreTooLarge } from './truststore.too-large.js';
 
 /** Every truststore rule, in the order their findings are most useful to read. */
@@ -31,5 +32,6 @@ export const RULES: readonly Rule[] = [
   chainTooLong,
   truststoreDuplicateSubject,
   truststoreTooLarge,
+  truststoreEmpty,
   certDuplicate,
 ];

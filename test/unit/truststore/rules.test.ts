@@ -212,6 +212,17 @@ describe('truststore.too-large', () => {
   });
 });
 
+describe('truststore.empty', () => {
+  it('refuses a set with no CA (API Gateway refuses an empty truststore), and is quiet otherwise', () => {
+    const empty = lintCertificates([], { at: NOW });
+    expect(empty.ok).toBe(false);
+    expect(empty.findings).toMatchObject([
+      { code: 'truststore.empty', severity: 'error', message: expect.stringMatching(/at least one CA/) },
+    ]);
+    expect(withCode(lint(good.root).findings, 'truststore.empty')).toEqual([]);
+  });
+});
+
 describe('cert.duplicate', () => {
   it('reports the same certificate twice as info and keeps it once', () => {
     const result = lintInputs(
