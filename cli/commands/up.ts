@@ -5,7 +5,7 @@ import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.
 import { consoleLog } from '../../shared/adapters/local/log.js';
 import { type IngestDeps, ingestUploads } from '../../shared/pipeline/ingest.js';
 import { handleRemovalRequests, REQUESTS_PREFIX } from '../../shared/pipeline/lifecycle.js';
-import { rollDomains } from '../../shared/pipeline/roll.js';
+import { type RollReport, rollDomains } from '../../shared/pipeline/roll.js';
 import { scanExpiry } from '../../shared/pipeline/scan.js';
 import { assertIntact, loadState } from '../../shared/pipeline/state-store.js';
 import { systemClock } from '../../shared/ports.js';
@@ -112,11 +112,26 @@ const up = async (flags: UpFlags, io: Io): Promise<number> => {
   };
   printWelcome(io, flags, paths, endpoint, material.caPath, demo?.dir, latestPublished(state)?.version);
 
+  /** Versions the endpoint rolled back: it stays on the previous one until a newer version exists. */
+  const refused = new Set<string>();
+  const remember = (roll: RollReport | undefined) => {
+    for (const d of roll?.domains ?? []) {
+      if (d.outcome !== 'rolled-back' || refused.has(d.to)) continue;
+      refused.add(d.to);
+      log.warn('the endpoint stays on its previous truststore version until a newer one is published', {
+        refused: d.to,
+        serving: d.from,
+        newWarnings: d.newWarnings,
+      });
+    }
+  };
+
   const requests = new InboxWatcher(store, REQUESTS_PREFIX, flags.debounceMs, async (keys) => {
     for (const r of await handleRemovalRequests(
       keys.map((key) => ({ key })),
       { ...deps, roll: deps.config.roll },
     )) {
+      remember(r.roll);
       io.out(`removal request ${printable(r.key)}: ${r.outcome} — ${printable(r.message)}\n`);
     }
   });
@@ -125,15 +140,28 @@ const up = async (flags: UpFlags, io: Io): Promise<number> => {
       keys.map((key) => ({ key })),
       deps,
     );
+    remember(report.roll);
     io.out(summarize(report));
   });
-  /** Keeps the endpoint on the latest version even when another process (`trustroll ingest`) published it. */
+  /**
+   * Keeps the endpoint on the latest version even when another process (`trustroll ingest`)
+   * published it. A version the endpoint rolled back (it brought new warnings) is not tried again
+   * until a newer one is published, as on AWS; a roll that failed is retried with backoff.
+   */
+  const reconcileBackoff = new Backoff();
   const reconcile = async () => {
+    if (!reconcileBackoff.due()) return;
     const latest = latestPublished((await loadState(store)).state);
     const current = (await endpoint.describe(flags.domain)).truststoreVersion;
-    if (latest?.version && latest.version !== current) {
-      await rollDomains(latest.version, { ...deps, config: deps.config.roll }, { revision: latest.revision });
-    }
+    if (!latest?.version || latest.version === current || refused.has(latest.version)) return;
+    const roll = await rollDomains(
+      latest.version,
+      { ...deps, config: deps.config.roll },
+      { revision: latest.revision },
+    );
+    remember(roll);
+    if (roll.domains.some((d) => d.outcome === 'failed')) reconcileBackoff.failed();
+    else reconcileBackoff.succeeded();
   };
 
   const scan = async () => {
@@ -197,13 +225,12 @@ class InboxWatcher {
     private readonly onBatch: (keys: string[]) => Promise<void>,
   ) {}
 
-  /** After a failed batch, the next attempt waits (1 s, doubling to a minute), not every poll. */
-  private retryAt = 0;
-  private failures = 0;
+  /** After a failed batch, the next attempt waits, not every poll. */
+  private readonly backoff = new Backoff();
 
   async poll(): Promise<void> {
     const now = Date.now();
-    if (now < this.retryAt) return;
+    if (!this.backoff.due()) return;
     const listed = await this.store.list(this.prefix);
     const current = new Map(listed.map((o) => [o.key, `${o.size}:${o.version}`]));
     let changed = current.size !== this.seen.size;
@@ -217,12 +244,28 @@ class InboxWatcher {
     try {
       await this.onBatch(fresh);
     } catch (error) {
-      this.failures++;
-      this.retryAt = Date.now() + Math.min(60_000, 1_000 * 2 ** (this.failures - 1));
+      this.backoff.failed();
       throw error;
     }
-    this.failures = 0;
+    this.backoff.succeeded();
     this.handled = current;
+  }
+}
+
+/** After a failure the next attempt waits 1 s, doubling to a minute; a success resets it. */
+class Backoff {
+  private retryAt = 0;
+  private failures = 0;
+  due(): boolean {
+    return Date.now() >= this.retryAt;
+  }
+  failed(): void {
+    this.failures++;
+    this.retryAt = Date.now() + Math.min(60_000, 1_000 * 2 ** (this.failures - 1));
+  }
+  succeeded(): void {
+    this.failures = 0;
+    this.retryAt = 0;
   }
 }
 

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partnerChain, pemOf } from '../../shared/pki/builder.js';
+import { leaf, partnerChain, pemOf, privateKeyPem, root } from '../../shared/pki/builder.js';
 import { readInput } from '../../shared/pki/read.js';
 import { BIN, build, curl, outbox, type Running, sClient, startUp, waitFor } from './helpers.js';
 
@@ -166,4 +166,48 @@ describe('two concurrent ingest runs over the same folder store', () => {
       'CN=Two Root CA,O=Two',
     ]);
   });
+});
+
+describe('a version the endpoint rolls back', () => {
+  it('is tried once, not again at every poll: the endpoint stays on the previous version and serves', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'trustroll-rollback-'));
+    const good = await partnerChain('Good');
+    mkdirSync(join(cwd, 'inbox', 'good'), { recursive: true });
+    writeFileSync(join(cwd, 'inbox', 'good', 'ca.pem'), pemOf(good.root, good.intermediate));
+    const ingest = (file: string) => spawnSync('node', [BIN, 'ingest', file], { cwd, encoding: 'utf8' });
+    const first = ingest('inbox/good/ca.pem');
+    expect(first.status, first.stdout + first.stderr).toBe(0);
+    const running = await startUp(cwd);
+    try {
+      // A CA valid when it is published and expired when the endpoint loads it: the endpoint then
+      // reports a new warning, as API Gateway would, and the roll is taken back.
+      running.child.kill('SIGSTOP');
+      const brief = await root('CN=Brief Root CA,O=Brief', { notAfter: new Date(Date.now() + 10_000) });
+      mkdirSync(join(cwd, 'inbox', 'brief'), { recursive: true });
+      writeFileSync(join(cwd, 'inbox', 'brief', 'ca.pem'), brief.pem);
+      const second = ingest('inbox/brief/ca.pem');
+      expect(second.status, second.stdout + second.stderr).toBe(0);
+      await new Promise((r) =>
+        setTimeout(r, Math.max(0, brief.cert.notAfter.getTime() - Date.now()) + 1_000),
+      );
+      running.child.kill('SIGCONT');
+      await waitFor(() => /truststore rolled back/.test(running.output()), 20_000, running.output);
+      // Twenty more polls at least: none of them rolls again.
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(running.output().match(/truststore rolled back/g)).toHaveLength(1);
+      expect(running.output()).toMatch(
+        /stays on its previous truststore version until a newer one is published/,
+      );
+      const client = await leaf('CN=client.good.example', good.intermediate);
+      writeFileSync(join(cwd, 'client.pem'), client.pem);
+      writeFileSync(join(cwd, 'client.key'), privateKeyPem(client));
+      const ca = join(cwd, '.trustroll', 'endpoint', 'ca.pem');
+      const ok = curl(running.port, ca, join(cwd, 'client.pem'), join(cwd, 'client.key'));
+      expect(ok.status, ok.error).toBe(0);
+      expect(JSON.parse(ok.body).truststoreVersion).toBe('000001');
+    } finally {
+      running.child.kill('SIGCONT');
+      await running.stop();
+    }
+  }, 150_000);
 });
