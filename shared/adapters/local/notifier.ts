@@ -14,7 +14,10 @@ export class OutboxNotifier implements Notifier {
   private readonly ids = new Set<string>();
   /** How many bytes of the file are indexed. */
   private indexed = 0;
-  private handle: FileHandle | undefined;
+  /** The file indexed (inode): one moved away or deleted (rotated by hand) is indexed anew. */
+  private ino: number | undefined;
+  /** The last bytes indexed: when they changed, the file was rewritten and is indexed anew. */
+  private mark = Buffer.alloc(0);
 
   constructor(
     readonly path: string,
@@ -25,14 +28,20 @@ export class OutboxNotifier implements Notifier {
     await withLock(
       dirname(this.path),
       async () => {
-        // One handle for the life of the notifier: O_APPEND writes at the end whoever wrote last.
-        this.handle ??= await open(this.path, 'a+');
-        await this.catchUp(this.handle);
-        if (this.ids.has(n.id)) return;
-        const line = Buffer.from(`${safeJson({ at: this.clock().toISOString(), ...n })}\n`);
-        await this.handle.write(line);
-        this.ids.add(n.id);
-        this.indexed += line.length;
+        // Opened by path each time, so a file rotated away never swallows what follows; O_APPEND
+        // writes at the end whoever wrote last.
+        const handle = await open(this.path, 'a+');
+        try {
+          await this.catchUp(handle);
+          if (this.ids.has(n.id)) return;
+          const line = Buffer.from(`${safeJson({ at: this.clock().toISOString(), ...n })}\n`);
+          await handle.write(line);
+          this.ids.add(n.id);
+          this.indexed += line.length;
+          this.mark = line.subarray(Math.max(0, line.length - 64));
+        } finally {
+          await handle.close();
+        }
       },
       '.outbox.lock',
     );
@@ -40,11 +49,13 @@ export class OutboxNotifier implements Notifier {
 
   /** Indexes the lines appended since the last look (by this process or another). */
   private async catchUp(handle: FileHandle): Promise<void> {
-    const size = (await handle.stat()).size;
-    if (size < this.indexed) {
-      // The file was truncated: index it again from the start.
+    const { size, ino } = await handle.stat();
+    if (size < this.indexed || ino !== this.ino || !(await this.unchanged(handle))) {
+      // Truncated, or another file: index it again from the start.
       this.ids.clear();
       this.indexed = 0;
+      this.ino = ino;
+      this.mark = Buffer.alloc(0);
     }
     if (size === this.indexed) return;
     const tail = Buffer.alloc(size - this.indexed);
@@ -60,6 +71,19 @@ export class OutboxNotifier implements Notifier {
       }
     }
     this.indexed += complete;
+    await this.remember(handle);
+  }
+
+  private async unchanged(handle: FileHandle): Promise<boolean> {
+    if (this.mark.length === 0) return true;
+    const now = Buffer.alloc(this.mark.length);
+    await handle.read(now, 0, now.length, this.indexed - now.length);
+    return now.equals(this.mark);
+  }
+
+  private async remember(handle: FileHandle): Promise<void> {
+    this.mark = Buffer.alloc(Math.min(64, this.indexed));
+    await handle.read(this.mark, 0, this.mark.length, this.indexed - this.mark.length);
   }
 }
 
