@@ -19,7 +19,12 @@ export const buildProgram = (io: Io, exit: (code: number) => void): Command => {
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     // Usage errors exit 2 (commander's default is 1, which lint reserves for "findings").
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 ok, 1 findings or refused (each command says which), 2 usage error or unreadable input,\n' +
+        '4 the store is damaged (trustroll status explains it, trustroll repair mends it).',
+    );
   registerLint(program, io, exit);
   registerUp(program, io, exit);
   registerIngest(program, io, exit);

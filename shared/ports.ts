@@ -82,20 +82,23 @@ export interface DomainGateway {
   roll(domain: string, version: string): Promise<void>;
 }
 
-export type EventType =
-  | 'upload.accepted'
-  | 'upload.rejected'
-  | 'upload.private-key'
-  | 'upload.pending'
-  | 'truststore.rolled'
-  | 'truststore.roll-failed'
-  | 'truststore.pruned'
-  | 'truststore.removed'
-  | 'truststore.restored'
-  | 'truststore.promoted'
-  | 'truststore.drift'
-  | 'ca.expiring'
-  | 'ca.expired';
+/** Every kind of notification (the SNS `eventType` attribute subscribers filter on). */
+export const EVENT_TYPES = [
+  'upload.accepted',
+  'upload.rejected',
+  'upload.private-key',
+  'upload.pending',
+  'truststore.rolled',
+  'truststore.roll-failed',
+  'truststore.pruned',
+  'truststore.removed',
+  'truststore.restored',
+  'truststore.promoted',
+  'truststore.drift',
+  'ca.expiring',
+  'ca.expired',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
 
 export interface Notification {
   /** Stable id: the same event re-sent (a retried run) carries the same id, so it can be deduplicated. */

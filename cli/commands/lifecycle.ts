@@ -64,12 +64,12 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
       .option('--requested-by <who>', 'who asked', process.env.USER ?? 'cli')
       .option(
         '--request <file>',
-        'a removal request JSON file {fingerprints|subject|partner, reason, requestedBy}',
+        'a removal request JSON file {fingerprints|subject|partner, reason, requestedBy} (reason and requestedBy required)',
       ),
   )
     .addHelpText(
       'after',
-      '\nExit status: 0 removed, 1 the request named nothing in the truststore, 2 usage error.',
+      '\nExit status: 0 removed, 1 refused (the request named nothing in the truststore, or would leave it empty), 2 usage error, 4 damaged store.',
     )
     .action(
       async (
@@ -242,7 +242,7 @@ export const registerPromote = (program: Command, io: Io, exit: (code: number) =
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
-      '\nExit status: 0 promoted (or nothing to do), 1 refused (lint) or declined, 2 usage error.',
+      '\nExit status: 0 promoted (or nothing to do), 1 refused (lint) or declined, 2 usage error, 4 damaged store.',
     )
     .action(
       async (flags: {

@@ -22,7 +22,7 @@ import { type PublishDeps, publishAndRoll } from './publish.js';
 import { nextRevision } from './revision.js';
 import type { RollReport } from './roll.js';
 import { assertIntact, loadState, updateState } from './state-store.js';
-import { safeName } from './upload-key.js';
+import { keptTag, safeName } from './upload-key.js';
 
 /** A removal request: what to remove, and why (JSON in `requests/`, or `trustroll remove`). */
 export interface RemovalRequest {
@@ -117,7 +117,8 @@ const matching = (entries: readonly Entry[], r: RemovalRequest): Entry[] =>
 
 /**
  * Removes CAs (offboarding a partner, withdrawing a compromised CA).
- * 1. Match the request against the current entries; a request that names nothing is rejected.
+ * 1. Match the request against the current entries; a request that names nothing, or would leave
+ *    the truststore empty (which API Gateway refuses), is rejected.
  * 2. Remove the matches and every CA then left without a path to a root, in one revision
  *    (with the alert in the same commit), kept in `removedEntries` for history and rollback.
  * 3. Publish, roll the domains, deliver the alert.
@@ -128,7 +129,9 @@ export const removeCas = async (
   /** A request carried out at most once: its id is recorded with the change it made. */
   opts: { readonly requestId?: string } = {},
 ): Promise<ChangeReport> => {
-  let result: { removed: Entry[]; state?: TruststoreState; already?: boolean } = { removed: [] };
+  let result: { removed: Entry[]; state?: TruststoreState; already?: boolean; empty?: boolean } = {
+    removed: [],
+  };
   await assertIntact(deps.store, (await loadState(deps.store)).state);
   await updateState(deps.store, (state) => {
     if (opts.requestId && state.processed[opts.requestId]) {
@@ -141,6 +144,10 @@ export const removeCas = async (
       return undefined;
     }
     const removed = withOrphans(state.entries, new Set(named.map((e) => e.fingerprint)));
+    if (removed.length === state.entries.length) {
+      result = { removed, empty: true };
+      return undefined;
+    }
     const now = deps.clock.now();
     const next = nextRevision(state, {
       entries: state.entries.filter((e) => !removed.includes(e)),
@@ -165,7 +172,9 @@ export const removeCas = async (
       outcome: result.already ? 'changed' : 'rejected',
       message: result.already
         ? 'This request was carried out already (a redelivered event); nothing was changed again.'
-        : `The request names no CA in the truststore (${describeRequest(request)}); nothing was removed.`,
+        : result.empty
+          ? `The request would remove every CA in the truststore (${result.removed.length}), and API Gateway refuses an empty truststore; nothing was removed. Upload the CAs that should stay first, or turn off mutual TLS on the domain instead.`
+          : `The request names no CA in the truststore (${describeRequest(request)}); nothing was removed.`,
       removed: [],
       added: [],
       revision: state.revision,
@@ -196,7 +205,7 @@ export const rollbackTruststore = async (
           : `${to} is not a truststore version or revision of this store (see trustroll history)`,
     );
   }
-  const certs = await certificatesOf(deps.store, target.version);
+  const certs = await certificatesOf(deps.store, target.version, target.revision);
   return replaceSet(certs, new Map(), deps, {
     reason: `rollback to version ${target.version} (revision ${target.revision})`,
     eventType: 'truststore.restored',
@@ -207,14 +216,22 @@ export const rollbackTruststore = async (
   });
 };
 
+/**
+ * Why a version recorded in the history cannot be read: on AWS, older versions expire after the
+ * bucket's noncurrent-version retention, which is not damage (only a missing latest version is).
+ */
+const goneNote = (version: string, revision?: number) =>
+  `truststore version ${version}${revision === undefined ? '' : ` (revision ${revision})`} is no longer in the store: ` +
+  "older versions expire after the bucket's noncurrent-version retention (365 days by default), or it was deleted by hand. " +
+  'Use a version that remains (trustroll history)';
+
 /** The certificates of one truststore version. */
-export const certificatesOf = async (store: PublishDeps['store'], version: string) => {
+export const certificatesOf = async (store: PublishDeps['store'], version: string, revision?: number) => {
   try {
     const object = await store.get(KEYS.truststore, { version });
     return readInput({ name: `truststore@${version}`, bytes: object.body }).certificates.map((c) => c.cert);
   } catch (error) {
-    if (error instanceof NotFoundError)
-      throw new InputError(`truststore version ${version} does not exist in the store`);
+    if (error instanceof NotFoundError) throw new InputError(goneNote(version, revision));
     throw error;
   }
 };
@@ -429,10 +446,14 @@ export const diffVersions = async (
       const object = await store.get(KEYS.truststore, { version: resolve(v) });
       return readInput({ name: v, bytes: object.body }).certificates.map((c) => c.cert);
     } catch (error) {
-      if (error instanceof NotFoundError)
+      if (error instanceof NotFoundError) {
+        const published = findPublished(state, resolve(v));
         throw new InputError(
-          unpublishedNote(state, v) ?? `${v} is not a truststore version or revision of this store`,
+          published?.version
+            ? goneNote(published.version, published.revision)
+            : (unpublishedNote(state, v) ?? `${v} is not a truststore version or revision of this store`),
         );
+      }
       throw error;
     }
   };
@@ -482,7 +503,7 @@ export const planPromotion = async (
         : `${version} is not a version of the source store`,
     );
   }
-  const certificates = await certificatesOf(source, chosen.version);
+  const certificates = await certificatesOf(source, chosen.version, chosen.revision);
   const provenance = new Map(
     [...(state.removedEntries ?? []), ...state.entries].map((e) => [e.fingerprint, e]),
   );
@@ -530,6 +551,8 @@ export interface RequestOutcome {
   readonly outcome: 'done' | 'rejected' | 'missing';
   readonly message: string;
   readonly movedTo?: string;
+  /** The roll of the change the request made, when it made one. */
+  readonly roll?: RollReport;
 }
 
 /**
@@ -574,6 +597,7 @@ export const handleRemovalRequests = async (
     let outcome: RequestOutcome['outcome'];
     let message: string;
     let report: unknown;
+    let roll: RollReport | undefined;
     const upload = {
       key,
       version: object?.version ?? current.version,
@@ -586,6 +610,7 @@ export const handleRemovalRequests = async (
       const change = await removeCas(request, deps, { requestId: `${key}@${object.version}` });
       outcome = change.outcome === 'changed' ? 'done' : 'rejected';
       message = change.message;
+      roll = change.roll;
       report = {
         request,
         ...change,
@@ -606,7 +631,8 @@ export const handleRemovalRequests = async (
       };
     }
     // Only what was understood is kept: the report (with the parsed request), never the raw bytes.
-    const name = safeName(key.slice(REQUESTS_PREFIX.length));
+    // Tagged like uploads: two requests of one file name are two reports.
+    const name = `${safeName(key.slice(REQUESTS_PREFIX.length))}${keptTag(`${key}@${upload.version}@${upload.sha256 ?? ''}`)}`;
     const to = `${outcome === 'done' ? KEYS.archive : KEYS.rejected}requests/${name}.report.json`;
     await deps.store.put(
       to,
@@ -616,7 +642,7 @@ export const handleRemovalRequests = async (
     // No version of a handled request stays in requests/ (a delete alone would keep it as noncurrent).
     await deps.store.destroy(key, { upTo: upload.version });
     deps.log.info('removal request handled', { key, outcome });
-    out.push({ key, outcome, message, movedTo: to });
+    out.push({ key, outcome, message, movedTo: to, ...(roll ? { roll } : {}) });
   }
   return out;
 };

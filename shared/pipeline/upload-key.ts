@@ -50,6 +50,9 @@ const utf8Prefix = (text: string, max: number): string =>
 
 const digest = (text: string) => createHash('sha256').update(text).digest('hex');
 
+/** The tag that keeps two records of one name apart: from the record's identity (key, version, content). */
+export const keptTag = (id: string): string => `@${digest(id).slice(0, 10)}`;
+
 /**
  * Where what was understood of a decided upload is kept: its certificates (`.pem`) and its report
  * (`.report.json`), under `<folder>/<partner>/<path>@<tag>`, where the tag comes from the upload's
@@ -63,7 +66,7 @@ export const keptKeys = (
   folder: 'archive' | 'rejected',
   uploadId: string,
 ): { readonly certificates: string; readonly report: string } => {
-  const tag = `@${digest(uploadId).slice(0, 10)}`;
+  const tag = keptTag(uploadId);
   const full = upload
     ? `${folder === 'archive' ? KEYS.archive : KEYS.rejected}${upload.partner}/${upload.path}`
     : `${KEYS.rejected}_unsorted/${safeName(rawKey)}`;

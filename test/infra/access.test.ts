@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { quoted, section, tableRows } from '../docs/readme.js';
 import { ACCOUNT, evaluate, evaluateService, REGION, SynthesizedStack } from '../integration/access.js';
 
 /**
@@ -139,4 +140,46 @@ describe('CloudWatch alarms and the encrypted topic', () => {
       }),
     ).not.toBe('Allowed');
   });
+});
+
+describe("the README's IAM table", () => {
+  const rows = tableRows(
+    section('## Deploy to AWS (CDK)').slice(section('## Deploy to AWS (CDK)').indexOf('| who |')),
+  );
+  /** Rows that name `fn` among who and `action` (or its name without the service) among actions. */
+  const rowsFor = (fn: 'ingest' | 'scan', action: string) =>
+    rows.filter(
+      ([who, actions]) =>
+        who!.split(',').some((w) => w.trim() === fn) &&
+        quoted(actions!).some((a) => a === action || a === action.split(':')[1]),
+    );
+
+  it.each(['ingest', 'scan'] as const)(
+    'lists every action the %s role is granted, on every S3 prefix',
+    (fn) => {
+      const missing: string[] = [];
+      for (const { policy } of stack.identityPolicies(fn)) {
+        for (const statement of policy.Statement) {
+          if (statement.Effect !== 'Allow') continue;
+          const actions = [statement.Action].flat() as string[];
+          const resources = [statement.Resource].flat() as string[];
+          for (const action of actions) {
+            const found = rowsFor(fn, action);
+            if (found.length === 0) {
+              missing.push(action);
+              continue;
+            }
+            const on = found.map((r) => r[2]).join(' ');
+            for (const r of resources) {
+              const prefix = r.startsWith(`arn:aws:s3:::${bucket}/`)
+                ? r.slice(`arn:aws:s3:::${bucket}/`.length)
+                : '';
+              if (prefix && !quoted(on).includes(prefix)) missing.push(`${action} on ${prefix}`);
+            }
+          }
+        }
+      }
+      expect(missing).toEqual([]);
+    },
+  );
 });

@@ -415,7 +415,7 @@ describe('ingest handler: removal requests dropped into requests/', () => {
     expect(await versions('requests/')).toEqual([]);
     // The request is kept as its report (with the parsed request), never as its raw bytes.
     expect(await keys('archive/requests/offboard_later')).toEqual([
-      'archive/requests/offboard_later.json.report.json',
+      'archive/requests/offboard_later.json@tag.report.json',
     ]);
     const messages = await drain(aws.sqs, alerts);
     expect(messages.map((m) => m.MessageAttributes.eventType!.Value)).toContain('truststore.removed');

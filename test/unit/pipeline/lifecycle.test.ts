@@ -28,6 +28,12 @@ let gateway: FakeGateway;
 let notifier: MemoryNotifier;
 let deps: PublishDeps;
 const fp = (i: Issued) => readInput({ name: 'x', bytes: i.der }).certificates[0]!.cert.fingerprint;
+/** The one report kept for the request `base` (its key carries a tag). */
+const reportOf = (base: string) => {
+  const [key, ...more] = store.keys(base).filter((k) => k.endsWith('.report.json'));
+  expect(more).toEqual([]);
+  return store.text(key!);
+};
 const subjects = () =>
   readInput({ name: 't', bytes: toBytes(store.text(KEYS.truststore)) })
     .certificates.map((c) => c.cert.subject.text)
@@ -137,6 +143,25 @@ describe('rollback, history and diff', () => {
     expect(diff.added).toEqual([]);
     expect(diff.removed[0]!.notAfter).toMatch(/^\d{4}-/);
   });
+
+  it('explains an older version that expired (or was deleted), and keeps working: it is not damage', async () => {
+    // Revision 1's version goes, as S3's noncurrent-version expiration would take it.
+    const v1 = (await truststoreHistory(store)).find((h) => h.revision === 1)!.version!;
+    const versions = store.objects.get(KEYS.truststore)!;
+    versions.splice(
+      versions.findIndex((v) => v.version === v1),
+      1,
+    );
+    const gone = new RegExp(
+      `version ${v1} \\(revision 1\\) is no longer in the store: .*noncurrent-version retention`,
+    );
+    await expect(rollbackTruststore('1', deps)).rejects.toThrow(gone);
+    await expect(diffVersions(store, '1', '2')).rejects.toThrow(gone);
+    // The store goes on: a change is made, published and rolled.
+    const removal = await removeCas({ partner: 'beta', reason: 'offboarding', requestedBy: 'ops' }, deps);
+    expect(removal.outcome).toBe('changed');
+    expect(gateway.domains.get('api.example.com')!.version).toBe(removal.version);
+  });
 });
 
 describe('status and drift', () => {
@@ -179,19 +204,56 @@ describe('removal requests dropped into requests/', () => {
     expect(subjects()).toEqual(['CN=Acme Issuing CA,O=Acme', 'CN=Acme Root CA,O=Acme']);
     expect(store.keys('requests/')).toEqual([]);
     // Only the report (with the parsed request) is kept, never the request's raw bytes.
-    expect(store.keys('archive/requests/')).toEqual(['archive/requests/offboard-beta.json.report.json']);
-    expect(JSON.parse(store.text('archive/requests/offboard-beta.json.report.json'))).toMatchObject({
+    expect(store.keys('archive/requests/')).toEqual([
+      expect.stringMatching(/^archive\/requests\/offboard-beta\.json@[0-9a-f]{10}\.report\.json$/),
+    ]);
+    expect(JSON.parse(reportOf('archive/requests/offboard-beta.json'))).toMatchObject({
       key: 'requests/offboard-beta.json',
       outcome: 'done',
       report: { request: { partner: 'beta', reason: 'contract ended', requestedBy: 'ops' } },
     });
     expect(store.objects.has('requests/offboard-beta.json')).toBe(false);
-    expect(JSON.parse(store.text('rejected/requests/broken.json.report.json')).message).toMatch(
-      /not valid JSON/,
+    expect(JSON.parse(reportOf('rejected/requests/broken.json')).message).toMatch(/not valid JSON/);
+    expect(JSON.parse(reportOf('rejected/requests/nothing.json')).message).toMatch(/names no CA/);
+  });
+
+  it('keeps one report per request, also for two requests of the same file name', async () => {
+    for (const partner of ['beta', 'nobody']) {
+      await store.put(
+        'requests/offboard.json',
+        toBytes(JSON.stringify({ partner, reason: 'contract ended', requestedBy: 'ops' })),
+      );
+      await handleRemovalRequests([{ key: 'requests/offboard.json' }], deps);
+    }
+    await store.put(
+      'requests/offboard.json',
+      toBytes(JSON.stringify({ partner: 'acme', reason: 'contract ended', requestedBy: 'ops' })),
     );
-    expect(JSON.parse(store.text('rejected/requests/nothing.json.report.json')).message).toMatch(
-      /names no CA/,
+    await handleRemovalRequests([{ key: 'requests/offboard.json' }], deps);
+    const reports = [...store.keys('archive/requests/'), ...store.keys('rejected/requests/')];
+    expect(reports).toHaveLength(3);
+    expect(reports.map((k) => JSON.parse(store.text(k)).report.request?.partner).sort()).toEqual([
+      'acme',
+      'beta',
+      'nobody',
+    ]);
+  });
+
+  it('refuses a request that would leave the truststore empty, and changes nothing', async () => {
+    await removeCas({ partner: 'beta', reason: 'contract ended', requestedBy: 'ops' }, deps);
+    const revision = (await truststoreHistory(store)).at(-1)!.revision;
+    await store.put(
+      'requests/last.json',
+      toBytes(JSON.stringify({ partner: 'acme', reason: 'contract ended', requestedBy: 'ops' })),
     );
+    const [outcome] = await handleRemovalRequests([{ key: 'requests/last.json' }], deps);
+    expect(outcome).toMatchObject({ outcome: 'rejected' });
+    expect(outcome!.message).toMatch(
+      /every CA in the truststore \(2\).*API Gateway refuses an empty truststore/,
+    );
+    expect(subjects()).toEqual(['CN=Acme Issuing CA,O=Acme', 'CN=Acme Root CA,O=Acme']);
+    expect((await truststoreHistory(store)).at(-1)!.revision).toBe(revision);
+    expect(notifier.sent.map((n) => n.eventType)).not.toContain('truststore.roll-failed');
   });
 
   it.each([
