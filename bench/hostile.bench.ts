@@ -7,7 +7,7 @@ import { pkcs7Der } from '../shared/pki/builder.js';
 import { lintInputs } from '../shared/truststore/lint.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../test/fakes/fakes.js';
 import { MemoryStore } from '../test/fakes/memory-store.js';
-import { HOSTILE_SHAPES } from '../test/fixtures/hostile.js';
+import { HOSTILE_SHAPES, HOSTILE_TEXTS } from '../test/fixtures/hostile.js';
 import type { Issued } from '../test/fixtures/pki.js';
 import { note, report } from './report.js';
 
@@ -62,6 +62,19 @@ export const hostileBench = async (): Promise<void> => {
     });
     report({
       name: `hostile.${name}.ingest`,
+      value: performance.now() - start,
+      unit: 'ms',
+      target: '<= 3000',
+    });
+  }
+  // Text and BER that made the reader's regular expressions backtrack (13.5 s for 156 KB).
+  for (const [name, make] of Object.entries(HOSTILE_TEXTS)) {
+    const bytes = make();
+    const start = performance.now();
+    const result = lintInputs([{ name, bytes }]);
+    if (result.ok) throw new Error(`${name} should not pass lint`);
+    report({
+      name: `hostile.${name}.lint (${Math.round(bytes.length / 1024)} KB)`,
       value: performance.now() - start,
       unit: 'ms',
       target: '<= 3000',

@@ -61,6 +61,8 @@ export interface CertSpec {
   readonly ips?: readonly string[];
   /** The moment default validity is computed from (default: now). */
   readonly now?: Date;
+  /** Further extensions, as their OID and the DER of extnValue (hostile fixtures). */
+  readonly extraExtensions?: readonly { readonly oid: string; readonly value: Uint8Array }[];
 }
 
 const keyParams = (alg: KeyAlg, hash: Hash): RsaHashedKeyGenParams | EcKeyGenParams | Algorithm => {
@@ -150,6 +152,7 @@ export const issue = async (spec: CertSpec): Promise<Issued> => {
   ];
   if (san.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(san, false));
   if (spec.eku) extensions.push(new x509.ExtendedKeyUsageExtension([...spec.eku], false));
+  for (const e of spec.extraExtensions ?? []) extensions.push(new x509.Extension(e.oid, false, e.value));
   const publicKey = spec.spki ? new x509.PublicKey(spec.spki) : keys.publicKey;
   if (spec.ski !== false) extensions.push(await x509.SubjectKeyIdentifierExtension.create(publicKey));
   if (issuer && spec.aki !== false) {

@@ -1,7 +1,8 @@
-import { gunzipSync, inflateRawSync } from 'node:zlib';
+import { gunzipSync, inflateRawSync, constants as zlibConstants } from 'node:zlib';
 import type { Finding } from '../finding.js';
 import { type Certificate, parseCertificate } from './certificate.js';
 import { children, DerError, decodeOid, readSingle, readTlv, TAG, type Tlv } from './der.js';
+import { BudgetSpent, HuntBudget, huntBer, huntText } from './key-hunt.js';
 import { CMS_DATA, CMS_SIGNED_DATA } from './oids.js';
 
 /** One input as it arrived: a file, an S3 object, standard input. */
@@ -39,13 +40,13 @@ const NOT_A_CERT: Record<string, string> = {
  * A PEM BEGIN line, as written by hand too: any case, four or five dashes, several spaces. The
  * label is read as upper case with single spaces (`begin  private key` is a PRIVATE KEY).
  */
-const BEGIN = /-{4,5}[ \t]*BEGIN[ \t]+([^-\r\n]{1,64}?)[ \t]*-{4,5}/gi;
+const BEGIN = /-{4,5}[ \t]*BEGIN[ \t]+([^-\s]{1,64}(?:[ \t]+[^-\s]{1,64}){0,8})[ \t]*-{4,5}/gi;
 const normalLabel = (raw: string) => raw.trim().toUpperCase().replace(/\s+/g, ' ');
 /** Labels whose blocks hold key material, whatever the rest of the label says. */
 const KEY_LABEL = /PRIVATE KEY|PKCS ?12|\bPFX\b|ENCRYPTED KEY|SECRET KEY/;
 /** Decompressed archives are looked into for key material up to this size and depth only. */
 const ARCHIVE_LIMIT = 16 * 1024 * 1024;
-const ARCHIVE_DEPTH = 2;
+const ARCHIVE_DEPTH = 4;
 
 /**
  * Reads every certificate in one input, whatever the format: PEM bundles (LF or CRLF, BOM, text
@@ -54,10 +55,15 @@ const ARCHIVE_DEPTH = 2;
  * `input.private-key` finding; their bytes are not kept. Nothing here throws for bad input.
  */
 export const readInput = (input: InputFile): ReadResult => {
-  const out = new Collector(input.name);
+  const out = new Collector(input.name, new HuntBudget(input.bytes.length));
   try {
     readInto(input.bytes, out, 0);
   } catch (error) {
+    if (error instanceof BudgetSpent) {
+      // Built to be slow to examine: nothing of it is used, not even the certificates read so far.
+      out.unparseable(input.name, `${error.message}; export the CA certificates again as plain PEM`);
+      return { certificates: [], findings: out.findings };
+    }
     // Defensive: a reader bug must still end as a finding, not as a crash of the whole run.
     out.unparseable(input.name, `could not be read (${(error as Error).message})`);
   }
@@ -67,7 +73,10 @@ export const readInput = (input: InputFile): ReadResult => {
 class Collector {
   readonly certificates: SourcedCertificate[] = [];
   readonly findings: Finding[] = [];
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    readonly budget: HuntBudget,
+  ) {}
 
   unparseable(source: string, what: string): void {
     this.findings.push({
@@ -90,6 +99,13 @@ class Collector {
   }
 
   certificate(der: Uint8Array, source: string): void {
+    // A key carried inside the certificate (an extension, a name, the signature) would be kept and
+    // published with it: such a certificate is reported as a key, and not read.
+    const inside = {
+      privateKey: (where: string, what: string) =>
+        this.privateKey(where, `${what} inside the certificate (in an extension, a name or the signature)`),
+    };
+    if (huntBer(der, source, inside, this.budget, { loose: false, skipTop: true })) return;
     try {
       this.certificates.push({ cert: parseCertificate(der), source });
     } catch (error) {
@@ -104,6 +120,9 @@ const readInto = (bytes: Uint8Array, out: Collector, depth: number): void => {
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) return readArchive(bytes, 'gzip', out, depth);
   if (bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04)
     return readArchive(bytes, 'zip', out, depth);
+  if (bytes.length >= 512 && Buffer.from(bytes.subarray(257, 262)).toString('latin1') === 'ustar')
+    return readArchive(bytes, 'tar', out, depth);
+  if (isUtf16(bytes)) return readArchive(bytes, 'UTF-16 text', out, depth);
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
   BEGIN.lastIndex = 0;
   if (BEGIN.test(text)) return readPem(text, out);
@@ -113,7 +132,7 @@ const readInto = (bytes: Uint8Array, out: Collector, depth: number): void => {
     const der = Buffer.from(trimmed, 'base64');
     if (der[0] === TAG.SEQUENCE) return readDer(der, `${out.name} (base64)`, out);
   }
-  huntText(text, out.name, out);
+  if (!huntBer(bytes, out.name, out, out.budget)) huntText(text, out.name, out, out.budget);
   return out.unparseable(
     out.name,
     'no certificate found; expected PEM blocks (-----BEGIN CERTIFICATE-----), DER or PKCS#7 (.p7b)',
@@ -133,7 +152,7 @@ const readPem = (text: string, out: Collector): void => {
     block++;
     const label = normalLabel(m[1]!);
     const where = `${out.name}, block ${block} (line ${lineAt(m.index)})`;
-    huntText(text.slice(outsideFrom, m.index), `${out.name}, before block ${block}`, out);
+    huntText(text.slice(outsideFrom, m.index), `${out.name}, before block ${block}`, out, out.budget);
     const bodyStart = m.index + m[0].length;
     const end = ends.after(label, bodyStart);
     BEGIN.lastIndex = bodyStart;
@@ -147,7 +166,7 @@ const readPem = (text: string, out: Collector): void => {
     outsideFrom = closed && end ? end.index + end.length : bodyStart;
     BEGIN.lastIndex = outsideFrom;
   }
-  huntText(text.slice(outsideFrom), `${out.name}, after the last block`, out);
+  huntText(text.slice(outsideFrom), `${out.name}, after the last block`, out, out.budget);
   if (!found) out.unparseable(out.name, 'no PEM block found');
 };
 
@@ -158,7 +177,7 @@ const readPem = (text: string, out: Collector): void => {
  */
 const endMarkers = (text: string) => {
   const byLabel = new Map<string, { index: number; length: number }[]>();
-  const re = /-{4,5}[ \t]*END[ \t]+([^-\r\n]{1,64}?)[ \t]*-{4,5}/gi;
+  const re = /-{4,5}[ \t]*END[ \t]+([^-\s]{1,64}(?:[ \t]+[^-\s]{1,64}){0,8})[ \t]*-{4,5}/gi;
   for (let m = re.exec(text); m; m = re.exec(text)) {
     const label = normalLabel(m[1]!);
     const list = byLabel.get(label) ?? [];
@@ -183,101 +202,149 @@ const endMarkers = (text: string) => {
 };
 
 /**
- * Key material in text a certificate reader skips: a key's DER as headerless base64 (between or
- * after PEM blocks), a key printed by `openssl … -text`, a PuTTY key file, a JSON Web Key with its
- * private part. Each is reported; none of it is read any further.
- */
-const huntText = (text: string, where: string, out: Collector): void => {
-  if (text.trim() === '') return;
-  if (/Private-Key:\s*\(\d+\s*bit|privateExponent:|^\s*(priv|prime1|coefficient):\s*$/im.test(text))
-    out.privateKey(where, 'a private key in text form (openssl -text output)');
-  if (/PuTTY-User-Key-File-\d|^Private-Lines:/im.test(text))
-    out.privateKey(where, 'a PuTTY private key file');
-  if (/"kty"\s*:/.test(text) && /"(d|p|q|dp|dq|k)"\s*:\s*"/.test(text))
-    out.privateKey(where, 'a JSON Web Key with its private part');
-  // Runs of base64 lines (a PEM body without its armour): decoded and looked at as DER.
-  let run = '';
-  const flush = () => {
-    if (run.length >= 64)
-      huntDer(new Uint8Array(Buffer.from(run, 'base64')), `${where} (base64 without PEM armour)`, out);
-    run = '';
-  };
-  for (const line of text.split(/\r?\n/)) {
-    const t = line.trim();
-    if (t.length >= 16 && /^[A-Za-z0-9+/]+={0,2}$/.test(t)) run += t;
-    else flush();
-  }
-  flush();
-};
-
-/** Every top-level DER element in `der` looked at for key material. */
-const huntDer = (der: Uint8Array, where: string, out: Collector): void => {
-  for (let pos = 0; pos < der.length; ) {
-    let tlv: Tlv;
-    try {
-      tlv = readTlv(der, pos);
-    } catch {
-      return;
-    }
-    const kind = classify(tlv);
-    if (kind === 'private-key') out.privateKey(where, 'a DER private key');
-    else if (kind === 'pkcs12')
-      out.privateKey(where, 'a PKCS#12 (.p12/.pfx) archive, which bundles a private key');
-    pos += tlv.bytes.length;
-  }
-};
-
-/**
  * A gzip or zip archive is not a certificate format: it is refused, and looked into (decompressed
  * within bounds) only to report key material it carries.
  */
-const readArchive = (bytes: Uint8Array, kind: 'gzip' | 'zip', out: Collector, depth: number): void => {
+const readArchive = (
+  bytes: Uint8Array,
+  kind: 'gzip' | 'zip' | 'tar' | 'UTF-16 text',
+  out: Collector,
+  depth: number,
+): void => {
   out.unparseable(
     out.name,
-    `a ${kind} archive, not a certificate file: upload the CA certificates themselves (PEM, DER or PKCS#7)`,
+    kind === 'UTF-16 text'
+      ? 'UTF-16 text: save the file as UTF-8 or ASCII PEM'
+      : `a ${kind} archive, not a certificate file: upload the CA certificates themselves (PEM, DER or PKCS#7)`,
   );
   if (depth >= ARCHIVE_DEPTH) return;
-  const members: { name: string; bytes: Uint8Array }[] = [];
+  let members: { name: string; bytes: Uint8Array }[] = [];
   try {
-    if (kind === 'gzip')
-      members.push({ name: 'gzip content', bytes: gunzipSync(bytes, { maxOutputLength: ARCHIVE_LIMIT }) });
-    else members.push(...zipMembers(bytes));
+    if (kind === 'gzip') members = [{ name: 'gzip content', bytes: gunzipPrefix(bytes) }];
+    else if (kind === 'zip') members = zipMembers(bytes);
+    else if (kind === 'tar') members = tarMembers(bytes);
+    else members = [{ name: 'as UTF-8', bytes: fromUtf16(bytes) }];
   } catch {
     return;
   }
   for (const m of members) {
-    const inner = new Collector(`${out.name} (${m.name})`);
+    // Looked into for keys only (the archive is refused anyway): a smaller budget per byte.
+    const inner = new Collector(`${out.name} (${m.name})`, new HuntBudget(m.bytes.length, 0.25));
     try {
       readInto(m.bytes, inner, depth + 1);
-    } catch {
-      continue;
+    } catch (error) {
+      if (!(error instanceof BudgetSpent)) continue;
     }
     for (const f of inner.findings) if (f.code === 'input.private-key') out.findings.push(f);
   }
 };
 
-/** The stored and deflated members of a zip file, from their local headers, within bounds. */
+/**
+ * The decompressed content of a gzip file, or its first ARCHIVE_LIMIT bytes or so when it is
+ * larger (a key followed by a bomb of zeros is still found): deflate expands at most 1032 times,
+ * so that many compressed bytes cannot decompress past the limit.
+ */
+const gunzipPrefix = (bytes: Uint8Array): Uint8Array => {
+  try {
+    return gunzipSync(bytes, { maxOutputLength: ARCHIVE_LIMIT });
+  } catch {
+    const prefix = bytes.subarray(0, Math.floor(ARCHIVE_LIMIT / 1032));
+    return gunzipSync(prefix, { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: ARCHIVE_LIMIT });
+  }
+};
+
+/** UTF-16 (with a byte order mark, or ASCII with every other byte zero) as UTF-8. */
+const fromUtf16 = (bytes: Uint8Array): Uint8Array => {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const bigEndian = buf[0] === 0xfe || (buf[0] === 0 && buf[1] !== 0);
+  const body = buf[0] === 0xff || buf[0] === 0xfe ? buf.subarray(2) : buf;
+  const le = bigEndian ? Buffer.from(body).swap16() : body;
+  return new Uint8Array(Buffer.from(le.subarray(0, le.length - (le.length % 2)).toString('utf16le'), 'utf8'));
+};
+
+const isUtf16 = (bytes: Uint8Array): boolean => {
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) return true;
+  const n = Math.min(bytes.length - (bytes.length % 2), 64);
+  if (n < 8) return false;
+  let even = 0;
+  let odd = 0;
+  for (let i = 0; i < n; i += 2) {
+    if (bytes[i] === 0) even++;
+    if (bytes[i + 1] === 0) odd++;
+  }
+  return even === n / 2 || odd === n / 2;
+};
+
+/** The regular files of a tar archive (ustar), within bounds. */
+const tarMembers = (tar: Uint8Array): { name: string; bytes: Uint8Array }[] => {
+  const view = Buffer.from(tar.buffer, tar.byteOffset, tar.byteLength);
+  const out: { name: string; bytes: Uint8Array }[] = [];
+  for (let pos = 0; pos + 512 <= view.length && out.length < 1000; ) {
+    const header = view.subarray(pos, pos + 512);
+    if (header.every((b) => b === 0)) break;
+    const name = header.subarray(0, 100).toString('latin1').replace(/\0.*$/s, '');
+    const size = Number.parseInt(
+      header.subarray(124, 136).toString('latin1').replace(/\0.*$/s, '').trim() || '0',
+      8,
+    );
+    if (!Number.isFinite(size) || size < 0) break;
+    const type = String.fromCharCode(header[156]!);
+    if (type === '0' || type === '\0')
+      out.push({ name, bytes: new Uint8Array(view.subarray(pos + 512, pos + 512 + size)) });
+    pos += 512 + Math.ceil(size / 512) * 512;
+  }
+  return out;
+};
+
+/**
+ * The stored and deflated members of a zip file, within bounds: from the central directory (where
+ * the sizes are also for members written as a stream, with a data descriptor), else from the
+ * local headers.
+ */
 const zipMembers = (zip: Uint8Array): { name: string; bytes: Uint8Array }[] => {
   const view = Buffer.from(zip.buffer, zip.byteOffset, zip.byteLength);
+  const entries: { name: string; method: number; size: number; local: number }[] = [];
+  // End of central directory: within the last 64 KiB + 22 bytes.
+  let eocd = -1;
+  for (let i = view.length - 22; i >= Math.max(0, view.length - 65_557); i--)
+    if (view.readUInt32LE(i) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  if (eocd >= 0) {
+    let pos = view.readUInt32LE(eocd + 16);
+    for (let n = view.readUInt16LE(eocd + 10); n > 0 && pos + 46 <= view.length; n--) {
+      if (view.readUInt32LE(pos) !== 0x02014b50) break;
+      const nameLength = view.readUInt16LE(pos + 28);
+      entries.push({
+        name: view.subarray(pos + 46, pos + 46 + nameLength).toString('utf8'),
+        method: view.readUInt16LE(pos + 10),
+        size: view.readUInt32LE(pos + 20),
+        local: view.readUInt32LE(pos + 42),
+      });
+      pos += 46 + nameLength + view.readUInt16LE(pos + 30) + view.readUInt16LE(pos + 32);
+    }
+  } else {
+    for (let pos = 0; pos + 30 <= view.length && view.readUInt32LE(pos) === 0x04034b50; ) {
+      const size = view.readUInt32LE(pos + 18);
+      if (size === 0) break;
+      entries.push({ name: '', method: view.readUInt16LE(pos + 8), size, local: pos });
+      pos += 30 + view.readUInt16LE(pos + 26) + view.readUInt16LE(pos + 28) + size;
+    }
+  }
   const out: { name: string; bytes: Uint8Array }[] = [];
   let total = 0;
-  for (let pos = 0; pos + 30 <= view.length && view.readUInt32LE(pos) === 0x04034b50; ) {
-    const method = view.readUInt16LE(pos + 8);
-    const size = view.readUInt32LE(pos + 18);
-    const nameLength = view.readUInt16LE(pos + 26);
-    const extraLength = view.readUInt16LE(pos + 28);
-    const start = pos + 30 + nameLength + extraLength;
-    const name = view.subarray(pos + 30, pos + 30 + nameLength).toString('utf8');
-    const data = view.subarray(start, Math.min(view.length, start + size));
-    // Sizes only in a trailing data descriptor are not followed: the rest is not looked into.
-    if (size === 0) break;
-    if (method === 0 || method === 8) {
-      const bytes = method === 0 ? data : inflateRawSync(data, { maxOutputLength: ARCHIVE_LIMIT });
-      total += bytes.length;
-      if (total > ARCHIVE_LIMIT) break;
-      out.push({ name, bytes: new Uint8Array(bytes) });
-    }
-    pos = start + size;
+  for (const e of entries) {
+    if (e.local + 30 > view.length || view.readUInt32LE(e.local) !== 0x04034b50) continue;
+    const nameLength = view.readUInt16LE(e.local + 26);
+    const start = e.local + 30 + nameLength + view.readUInt16LE(e.local + 28);
+    const name = e.name || view.subarray(e.local + 30, e.local + 30 + nameLength).toString('utf8');
+    const data = view.subarray(start, Math.min(view.length, start + e.size));
+    if (e.method !== 0 && e.method !== 8) continue;
+    const bytes = e.method === 0 ? data : inflateRawSync(data, { maxOutputLength: ARCHIVE_LIMIT });
+    total += bytes.length;
+    if (total > ARCHIVE_LIMIT) break;
+    out.push({ name, bytes: new Uint8Array(bytes) });
   }
   return out;
 };
@@ -290,9 +357,12 @@ const readPemBlock = (label: string, body: string, where: string, out: Collector
   const der = new Uint8Array(Buffer.from(b64, 'base64'));
   if (der.length === 0) return out.unparseable(where, `the ${label} block is empty`);
   if (label === 'TRUSTED CERTIFICATE') {
-    // OpenSSL's trusted form: the certificate followed by its trust settings; keep the certificate.
+    // OpenSSL's trusted form: the certificate followed by its trust settings; keep the certificate,
+    // after a look at whatever follows it.
     try {
-      return out.certificate(readTlv(der).bytes, where);
+      const cert = readTlv(der).bytes;
+      if (huntBer(der.subarray(cert.length), `${where}, after the certificate`, out, out.budget)) return;
+      return out.certificate(cert, where);
     } catch (error) {
       return out.unparseable(where, `not a valid X.509 certificate (${(error as Error).message})`);
     }
@@ -309,7 +379,7 @@ const readPemBlock = (label: string, body: string, where: string, out: Collector
     try {
       readSingle(der);
     } catch {
-      huntDer(der, where, out);
+      huntBer(der, where, out, out.budget);
     }
     return out.certificate(der, where);
   }
@@ -324,7 +394,7 @@ const readDer = (der: Uint8Array, where: string, out: Collector): void => {
     top = readSingle(der);
   } catch (error) {
     // Whatever follows the first element (a key appended to a certificate) is looked at too.
-    huntDer(der, where, out);
+    huntBer(der, where, out, out.budget);
     return out.unparseable(where, `not valid DER (${(error as Error).message})`);
   }
   const kind = classify(top);
@@ -417,16 +487,25 @@ const readPkcs7 = (der: Uint8Array, where: string, out: Collector): void => {
     const content = encap ? safeChildren(encap).find((f) => f.tag === 0xa0) : undefined;
     for (const octets of content ? safeChildren(content) : []) {
       const bytes = octets.tag === TAG.OCTET_STRING ? octets.content : octets.bytes;
-      const text = Buffer.from(bytes).toString('latin1');
-      huntDer(bytes, `${where}, PKCS#7 content`, out);
-      huntText(text, `${where}, PKCS#7 content`, out);
-      if (/-{4,5}[ \t]*BEGIN[ \t]+[^\r\n]*PRIVATE[ \t]+KEY/i.test(text))
-        out.privateKey(`${where}, PKCS#7 content`, 'a PEM private key');
+      if (!huntBer(bytes, `${where}, PKCS#7 content`, out, out.budget))
+        huntText(Buffer.from(bytes).toString('latin1'), `${where}, PKCS#7 content`, out, out.budget);
     }
     const set = fields.find((field) => field.tag === 0xa0);
+    // The other parts (CRLs, signer infos) are looked into as well: none of them is kept either.
+    for (const field of fields)
+      if (field !== set && field !== encap)
+        huntBer(
+          field.bytes,
+          `${where}, PKCS#7 ${field.tag === 0xa1 ? 'CRLs' : 'signer infos'}`,
+          out,
+          out.budget,
+          {
+            loose: false,
+          },
+        );
     certs = set ? children(set) : [];
   } catch (error) {
-    huntDer(der, where, out);
+    huntBer(der, where, out, out.budget);
     return out.unparseable(where, `not a valid PKCS#7 bundle (${(error as Error).message})`);
   }
   if (certs.length === 0) return out.unparseable(where, 'the PKCS#7 bundle holds no certificates');

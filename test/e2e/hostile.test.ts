@@ -49,11 +49,11 @@ beforeAll(async () => {
 });
 
 describe('principle 1: only what was understood is kept', () => {
-  it('keeps no byte of a private key, however it is packaged, and alerts on every packaging it recognises', () => {
+  it('keeps no byte of a private key, however it is packaged, and alerts on every packaging it recognises', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'trustroll-hostile-'));
     const inbox = join(dir, 'inbox', 'acme');
     mkdirSync(inbox, { recursive: true });
-    const uploads = keyPackagings(acme.root, key);
+    const uploads = await keyPackagings(acme.root, key);
     for (const [name, body] of Object.entries(uploads)) writeFileSync(join(inbox, name), body);
     // A control: the same certificate alone is accepted.
     writeFileSync(join(inbox, 'clean.pem'), acme.root.pem);

@@ -37,7 +37,7 @@ import { BIN, build } from '../e2e/helpers.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../fakes/fakes.js';
 import { MemoryStore } from '../fakes/memory-store.js';
 import { oid, signedData, tlv } from '../fixtures/der.js';
-import { HOSTILE_SHAPES, keyPackagings, leaks } from '../fixtures/hostile.js';
+import { HOSTILE_SHAPES, HOSTILE_TEXTS, keyPackagings, leaks } from '../fixtures/hostile.js';
 import { emulator, versionedBucket } from '../integration/aws.js';
 
 /**
@@ -557,7 +557,7 @@ describe('hostile uploads and damaged stores (issue 15)', () => {
     const key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     const keyDer = key.export({ type: 'pkcs8', format: 'der' }) as Buffer;
     const cert = partnerRoots[1]!;
-    for (const [name, body] of Object.entries(keyPackagings(cert, key))) {
+    for (const [name, body] of Object.entries(await keyPackagings(cert, key))) {
       const store = new MemoryStore();
       const { version } = await store.put(
         `inbox/acme/${name}`,
@@ -654,6 +654,21 @@ describe('hostile uploads and damaged stores (issue 15)', () => {
       if (ms > figures.slowestUploadMs) {
         figures.slowestUploadMs = ms;
         figures.slowestUpload = `${name}, ${Math.round(der.length / 1024)} KB`;
+      }
+    }
+    for (const [name, make] of Object.entries(HOSTILE_TEXTS)) {
+      const bytes = make();
+      expect(bytes.length).toBeLessThan(2 * 1024 * 1024);
+      const store = new MemoryStore();
+      const { version } = await store.put(`inbox/bench/${name}`, bytes);
+      const start = performance.now();
+      const report = await ingestUploads([{ key: `inbox/bench/${name}`, version }], ingestDeps(store));
+      const ms = performance.now() - start;
+      // Refused (the colon lines look like a key printed by openssl, and are alerted as one).
+      expect(['rejected', 'private-key'], name).toContain(report.uploads[0]!.outcome);
+      if (ms > figures.slowestUploadMs) {
+        figures.slowestUploadMs = ms;
+        figures.slowestUpload = `${name}, ${Math.round(bytes.length / 1024)} KB`;
       }
     }
   }, 120_000);
