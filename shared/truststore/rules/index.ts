@@ -6,6 +6,7 @@ import { certNotCa } from './cert.not-ca.js';
 import { certNotYetValid } from './cert.not-yet-valid.js';
 import { chainIssuerMissing } from './chain.issuer-missing.js';
 import { chainNoRoot } from './chain.no-root.js';
+import { chainPathLength } from './chain.path-length.js';
 import { chainTooLong } from './chain.too-long.js';
 import { keyTooWeak } from './key.too-weak.js';
 import { keyUnsupported } from './key.unsupported.js';
@@ -30,6 +31,7 @@ export const RULES: readonly Rule[] = [
   chainIssuerMissing,
   chainNoRoot,
   chainTooLong,
+  chainPathLength,
   truststoreDuplicateSubject,
   truststoreTooLarge,
   truststoreEmpty,

@@ -247,6 +247,39 @@ describe('ingestUploads', () => {
     expect(store.keys(KEYS.truststore)).toEqual([]);
   });
 
+  it("rejects a sub-CA that exceeds its issuer's pathLenConstraint, in one upload with its chain or after the chain is trusted", async () => {
+    // partnerChain's intermediate has pathLenConstraint 0: no CA may sit below it.
+    const sub = await intermediate('CN=Acme Sub CA,O=Acme', acme.intermediate, { pathLen: undefined });
+    const together = await ingestUploads(
+      [await drop('inbox/acme/chain.pem', pemOf(acme.root, acme.intermediate, sub))],
+      deps,
+    );
+    expect(together.uploads[0]).toMatchObject({ outcome: 'rejected' });
+    const judged = together.uploads[0]!.certificates.map((c) => [
+      c.fingerprint,
+      c.findings.map((f) => f.code),
+    ]);
+    expect(judged).toEqual([
+      [fp(acme.root), []],
+      [fp(acme.intermediate), []],
+      [fp(sub), ['chain.path-length']],
+    ]);
+    expect(store.keys(KEYS.truststore)).toEqual([]);
+
+    await ingestUploads([await drop('inbox/acme/ca.pem', pemOf(acme.root, acme.intermediate))], deps);
+    expect(truststoreFingerprints()).toEqual([fp(acme.root), fp(acme.intermediate)].sort());
+    const later = await ingestUploads([await drop('inbox/acme/sub.pem', sub.pem)], deps);
+    // Rejected for good, not held: no later upload can make it acceptable.
+    expect(later.uploads[0]).toMatchObject({ outcome: 'rejected' });
+    expect(later.changed).toBe(false);
+    expect(truststoreFingerprints()).toEqual([fp(acme.root), fp(acme.intermediate)].sort());
+    const saved = JSON.parse(store.text(keptKey('rejected/acme/sub.pem', '.report.json')));
+    expect(saved.certificates[0].findings).toMatchObject([
+      { code: 'chain.path-length', message: expect.stringContaining('"CN=Acme Issuing CA,O=Acme"') },
+    ]);
+    expect(notifier.sent.at(-1)!.subject).toMatch(/upload rejected: acme\/sub\.pem \(chain\.path-length\)/);
+  });
+
   it('destroys a private-key upload (no version left), keeps only its certificates and alerts without key material', async () => {
     const key = privateKeyPem(acme.client);
     const ref = await drop('inbox/acme/oops.pem', `${acme.client.pem}${key}`);

@@ -175,6 +175,88 @@ describe('chain.too-long', () => {
   });
 });
 
+describe('chain.path-length', () => {
+  const pathLength = (...issued: Issued[]) => withCode(lint(...issued).findings, 'chain.path-length');
+
+  it('rejects a CA below an intermediate whose pathLenConstraint 0 allows no CA below it, naming that intermediate', async () => {
+    const r = await root('CN=PL Root');
+    const capped = await intermediate('CN=PL Capped', r, { pathLen: 0 });
+    const sub = await intermediate('CN=PL Sub', capped, { pathLen: undefined });
+    const result = lint(r, capped, sub);
+    expect(result.ok).toBe(false);
+    expect(withCode(result.findings, 'chain.path-length')).toMatchObject([
+      {
+        severity: 'error',
+        cert: { fingerprint: fpOf(sub) },
+        message: expect.stringMatching(
+          /path length constraint exceeded.*"CN=PL Capped" has pathLenConstraint 0, yet this CA is 1 CA below it.*reissue "CN=PL Capped" with a pathLenConstraint of at least 1/,
+        ),
+      },
+    ]);
+  });
+
+  it('accepts CAs exactly at the limit and rejects the first one past it', async () => {
+    const r = await root('CN=PL1 Root');
+    const policy = await intermediate('CN=PL1 Policy', r, { pathLen: 1 });
+    const issuing = await intermediate('CN=PL1 Issuing', policy, { pathLen: undefined });
+    const deeper = await intermediate('CN=PL1 Deeper', issuing, { pathLen: undefined });
+    expect(pathLength(r, policy, issuing)).toEqual([]);
+    expect(pathLength(r, policy, issuing, deeper)).toMatchObject([
+      {
+        cert: { fingerprint: fpOf(deeper) },
+        message: expect.stringMatching(/"CN=PL1 Policy".*2 CAs below it/),
+      },
+    ]);
+  });
+
+  it("counts a self-signed root's own pathLenConstraint", async () => {
+    const r = await root('CN=PL Capped Root', { pathLen: 0 });
+    const int = await intermediate('CN=PL Under Capped Root', r);
+    expect(pathLength(r)).toEqual([]);
+    expect(pathLength(r, int)).toMatchObject([
+      {
+        cert: { fingerprint: fpOf(int) },
+        message: expect.stringMatching(/"CN=PL Capped Root" has pathLenConstraint 0/),
+      },
+    ]);
+  });
+
+  it('does not count a self-issued CA (a key rollover certificate) against the limit', async () => {
+    const r = await root('CN=PL SI Root');
+    const old = await intermediate('CN=PL SI Int', r, { pathLen: 1 });
+    // Same name as its issuer, a new key: self-issued, not self-signed.
+    const rollover = await intermediate('CN=PL SI Int', old, { keySlot: 'rollover', pathLen: undefined });
+    const sub = await intermediate('CN=PL SI Sub', rollover, { pathLen: undefined });
+    const index = new IssuerIndex(sourced(r, old, rollover, sub).map((s) => s.cert));
+    // The path runs through the rollover certificate: sub <- rollover <- old <- root.
+    expect(index.pathOf(parseCertificate(sub.der)).map((c) => c.fingerprint)).toEqual(
+      [sub, rollover, old, r].map(fpOf),
+    );
+    expect(pathLength(r, old, rollover, sub)).toEqual([]);
+    // Counted, the rollover would have made sub the second CA below a pathLenConstraint of 1.
+    const subSub = await intermediate('CN=PL SI SubSub', sub, { pathLen: undefined });
+    expect(pathLength(r, old, rollover, sub, subSub)).toMatchObject([
+      {
+        cert: { fingerprint: fpOf(subSub) },
+        message: expect.stringMatching(/"CN=PL SI Int".*2 CAs below it/),
+      },
+    ]);
+  });
+
+  it('names every ancestor whose limit a CA exceeds, and leaves end-entity certificates to cert.not-ca', async () => {
+    const r = await root('CN=PL2 Root', { pathLen: 1 });
+    const a = await intermediate('CN=PL2 A', r, { pathLen: 0 });
+    const b = await intermediate('CN=PL2 B', a, { pathLen: undefined });
+    const client = await leaf('CN=PL2 client', a);
+    const [f, ...rest] = pathLength(r, a, b, client);
+    expect(rest).toEqual([]);
+    expect(f).toMatchObject({ cert: { fingerprint: fpOf(b) } });
+    expect(f!.message).toMatch(
+      /"CN=PL2 A" has pathLenConstraint 0, yet this CA is 1 CA below it; "CN=PL2 Root" has pathLenConstraint 1, yet this CA is 2 CAs below it/,
+    );
+  });
+});
+
 describe('truststore.duplicate-subject', () => {
   it('rejects two different certificates with the same subject DN, naming both', async () => {
     const renewed = await root('CN=Good Root CA,O=Good', { serial: '7777' });

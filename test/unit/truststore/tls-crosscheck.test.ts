@@ -1,5 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lintInputs } from '../../../shared/truststore/lint.js';
@@ -105,5 +109,60 @@ describe('lint agrees with a real TLS server', () => {
     expect(await handshake(result.rendered, rsa!.client)).toBe('accepted');
     expect(await handshake(result.rendered, ecp!.client)).toMatch(/^rejected/);
     expect(await handshake(result.rendered, ecp!.client, [ecp!.cas[1]!])).toMatch(/^rejected/);
+  });
+});
+
+/** `openssl verify` of a client against a truststore, as a TLS server would (-purpose sslclient). */
+const opensslVerify = (truststore: string, client: Issued): { ok: boolean; output: string } => {
+  const dir = mkdtempSync(join(tmpdir(), 'crosscheck-'));
+  try {
+    writeFileSync(join(dir, 'ca.pem'), truststore);
+    writeFileSync(join(dir, 'client.pem'), `${client.pem}\n`);
+    const run = spawnSync(
+      'openssl',
+      ['verify', '-purpose', 'sslclient', '-CAfile', join(dir, 'ca.pem'), join(dir, 'client.pem')],
+      { encoding: 'utf8' },
+    );
+    return { ok: run.status === 0, output: `${run.stdout}${run.stderr}` };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+};
+
+describe('chain.path-length agrees with OpenSSL', () => {
+  it('flags the sub-CA whose clients OpenSSL refuses for the path length, and passes the CA within the limit', async () => {
+    const r = await root('CN=PL Root', valid);
+    const capped = await intermediate('CN=PL Capped', r, { ...valid, pathLen: 0 });
+    const sub = await intermediate('CN=PL Sub', capped, { ...valid, pathLen: undefined });
+    const result = lintInputs([{ name: 'pl.pem', bytes: toBytes(pemOf(r, capped, sub)) }]);
+    expect(result.findings.map((f) => [f.code, f.cert?.subject])).toEqual([
+      ['chain.path-length', 'CN=PL Sub'],
+    ]);
+
+    const underSub = await leaf('CN=client.pl-sub', sub, valid);
+    const verdict = opensslVerify(result.rendered, underSub);
+    expect(verdict.ok).toBe(false);
+    expect(verdict.output).toMatch(/path length constraint exceeded/);
+    expect(await handshake(result.rendered, underSub)).toMatch(/^rejected/);
+
+    const underCapped = await leaf('CN=client.pl-capped', capped, valid);
+    expect(opensslVerify(result.rendered, underCapped).ok).toBe(true);
+    expect(await handshake(result.rendered, underCapped)).toBe('accepted');
+  });
+
+  it('passes, as OpenSSL does, a CA that is at the limit only because a self-issued CA above it is not counted', async () => {
+    const r = await root('CN=PLSI Root', valid);
+    const old = await intermediate('CN=PLSI Int', r, { ...valid, pathLen: 1 });
+    const rollover = await intermediate('CN=PLSI Int', old, {
+      ...valid,
+      keySlot: 'rollover',
+      pathLen: undefined,
+    });
+    const sub = await intermediate('CN=PLSI Sub', rollover, { ...valid, pathLen: undefined });
+    const result = lintInputs([{ name: 'plsi.pem', bytes: toBytes(pemOf(r, old, rollover, sub)) }]);
+    expect(result.findings.filter((f) => f.code === 'chain.path-length')).toEqual([]);
+    expect(opensslVerify(result.rendered, await leaf('CN=client.plsi', sub, valid))).toMatchObject({
+      ok: true,
+    });
   });
 });
