@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { DamagedStoreError } from '../../shared/errors.js';
+import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.js';
+import { DamagedStoreError, NotFoundError } from '../../shared/errors.js';
 import {
   applyPromotion,
   type ChangeReport,
@@ -14,7 +15,8 @@ import {
 } from '../../shared/pipeline/lifecycle.js';
 import { repairStore } from '../../shared/pipeline/repair.js';
 import { findDamage, loadState } from '../../shared/pipeline/state-store.js';
-import { domainStatus } from '../../shared/pipeline/status.js';
+import { type DomainStatusLine, domainStatus } from '../../shared/pipeline/status.js';
+import { latestPublished, type TruststoreState } from '../../shared/truststore/state.js';
 import { type Io, UsageError } from '../io.js';
 import { depsFor, type StoreFlags } from '../stores.js';
 
@@ -163,47 +165,99 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
     program
       .command('status')
       .description(
-        "The local endpoint's truststore version, status and warnings, whether it is the latest, and drift.",
+        "The store's latest truststore version, and the local endpoint's (or, with --domain, each domain's) truststore version, status and warnings, whether it is the latest, and drift.",
       )
-      .option('--local-domain <name>', 'the domain the local endpoint plays', 'localhost'),
-  ).action(async (flags: Flags & { localDomain: string }) => {
-    const deps = await depsFor(flags.store, flags, io);
-    // A damaged store is explained first: what is damaged, where, and how to repair it.
-    let damage: string[];
-    try {
-      damage = await findDamage(deps.store, (await loadState(deps.store)).state);
-    } catch (error) {
-      if (!(error instanceof DamagedStoreError)) throw error;
-      damage = [error.message];
-    }
-    if (damage.length > 0) {
-      const explained = damage.map((d) =>
-        d.includes('trustroll repair')
-          ? d
-          : `${d}: the store was changed by hand. Restore the missing version, or run trustroll repair.`,
-      );
-      if (flags.json)
-        io.out(`${JSON.stringify({ damaged: explained }, null, 2)}
-`);
-      else
-        for (const d of explained)
-          io.out(`DAMAGED: ${d}
-`);
-      return exit(1);
-    }
-    const domains = deps.roll.domains.length > 0 ? deps.roll.domains : [flags.localDomain];
-    const lines = await domainStatus({ ...deps, roll: { domains } });
-    if (flags.json) io.out(`${JSON.stringify(lines, null, 2)}\n`);
-    else {
-      for (const l of lines) {
-        io.out(
-          `${l.name}: ${l.status}, truststore version ${l.truststoreVersion ?? 'none'}${l.latest ? ' (latest)' : ' (NOT the latest)'}` +
-            `${l.drift ? `\n  DRIFT: ${l.drift}` : ''}${l.warnings.map((w) => `\n  warning: ${w}`).join('')}\n`,
-        );
+      .option(
+        '--local-domain <name>',
+        'the domain the local endpoint plays (default: the one it says it plays)',
+      ),
+  )
+    .addHelpText(
+      'after',
+      '\nExit status: 0 every domain serves the latest version, 1 a domain is not on the latest version or has drifted,\n' +
+        'no local endpoint has run with this data folder yet (start trustroll up), or the store is damaged; 2 usage error.',
+    )
+    .action(async (flags: Flags & { localDomain?: string }) => {
+      const deps = await depsFor(flags.store, flags, io);
+      // A damaged store is explained first: what is damaged, where, and how to repair it.
+      let damage: string[];
+      let state: TruststoreState | undefined;
+      try {
+        state = (await loadState(deps.store)).state;
+        damage = await findDamage(deps.store, state);
+      } catch (error) {
+        if (!(error instanceof DamagedStoreError)) throw error;
+        damage = [error.message];
       }
-    }
-    exit(lines.some((l) => l.drift || !l.latest) ? 1 : 0);
-  });
+      if (damage.length > 0 || !state) {
+        const explained = damage.map((d) =>
+          d.includes('trustroll repair')
+            ? d
+            : `${d}: the store was changed by hand. Restore the missing version, or run trustroll repair.`,
+        );
+        if (flags.json) io.out(`${JSON.stringify({ damaged: explained }, null, 2)}\n`);
+        else for (const d of explained) io.out(`DAMAGED: ${d}\n`);
+        return exit(1);
+      }
+      const latest = latestPublished(state);
+      const store = {
+        store: deps.label,
+        ...(latest ? { latestRevision: latest.revision, latestVersion: latest.version } : {}),
+      };
+      const storeLine = latest
+        ? `store ${deps.label}: latest truststore version ${latest.version} (revision ${latest.revision})`
+        : `store ${deps.label}: no truststore version yet`;
+
+      /** A domain the local endpoint does not serve: said plainly, with the store's state; exit 1. */
+      const notServed = (name: string, status: string, note: string) => {
+        if (flags.json)
+          io.out(
+            `${JSON.stringify([{ name, status, warnings: [], latest: false, note, ...store }], null, 2)}\n`,
+          );
+        else io.out(`${storeLine}\n${name}: ${note}.\n`);
+        exit(1);
+      };
+
+      // S3 without --domain: the gateway itself says that a domain is needed (a usage error).
+      let domains = deps.roll.domains.length > 0 ? deps.roll.domains : [flags.localDomain ?? 'localhost'];
+      if (deps.gateway instanceof EndpointStatusFile) {
+        const served = await deps.gateway.read();
+        // Not a failure: nothing has served this folder's truststore yet.
+        if (!served)
+          return notServed(
+            flags.localDomain ?? 'localhost',
+            'NOT_STARTED',
+            `no local endpoint has run with this data folder yet (no ${deps.gateway.path}): start trustroll up to serve the truststore`,
+          );
+        domains = [flags.localDomain ?? served.name];
+      }
+      let lines: DomainStatusLine[];
+      try {
+        lines = await domainStatus({ ...deps, roll: { domains } });
+      } catch (error) {
+        // The local endpoint plays another domain than --local-domain names.
+        if (!(error instanceof NotFoundError) || !(deps.gateway instanceof EndpointStatusFile)) throw error;
+        return notServed(domains[0]!, 'NOT_FOUND', error.message);
+      }
+      if (flags.json)
+        io.out(
+          `${JSON.stringify(
+            lines.map((l) => ({ ...l, ...store })),
+            null,
+            2,
+          )}\n`,
+        );
+      else {
+        io.out(`${storeLine}\n`);
+        for (const l of lines) {
+          io.out(
+            `${l.name}: ${l.status}, truststore version ${l.truststoreVersion ?? 'none'}${l.latest ? ' (latest)' : ' (NOT the latest)'}` +
+              `${l.drift ? `\n  DRIFT: ${l.drift}` : ''}${l.warnings.map((w) => `\n  warning: ${w}`).join('')}\n`,
+          );
+        }
+      }
+      exit(lines.some((l) => l.drift || !l.latest) ? 1 : 0);
+    });
 };
 
 /** `trustroll repair`: the explicit repair of a damaged store. */

@@ -19,13 +19,28 @@ export class EndpointStatusFile implements DomainGateway {
     );
   };
 
-  async describe(domain: string): Promise<DomainState> {
-    let state: DomainState;
+  /**
+   * What the endpoint last wrote, or `undefined` when no endpoint has run with this data folder
+   * (the file does not exist). Throws NotFoundError when the file cannot be read or parsed.
+   */
+  async read(): Promise<DomainState | undefined> {
+    let text: string;
     try {
-      state = JSON.parse(await readFile(this.path, 'utf8')) as DomainState;
-    } catch {
-      throw new NotFoundError(`no local endpoint status at ${this.path}: is trustroll up running?`);
+      text = await readFile(this.path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new NotFoundError(`cannot read the local endpoint status at ${this.path}`, { cause: error });
     }
+    try {
+      return JSON.parse(text) as DomainState;
+    } catch (error) {
+      throw new NotFoundError(`the local endpoint status at ${this.path} is not JSON`, { cause: error });
+    }
+  }
+
+  async describe(domain: string): Promise<DomainState> {
+    const state = await this.read();
+    if (!state) throw new NotFoundError(`no local endpoint status at ${this.path}: is trustroll up running?`);
     if (state.name !== domain)
       throw new NotFoundError(`the local endpoint plays ${state.name}, not ${domain}`);
     return state;

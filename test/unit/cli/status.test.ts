@@ -1,0 +1,86 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../../cli/main.js';
+import { EndpointStatusFile } from '../../../shared/adapters/local/endpoint-status.js';
+import { partnerChain, pemOf } from '../../fixtures/pki.js';
+
+const runCli = async (args: string[]) => {
+  let out = '';
+  let err = '';
+  const code = await run(args, {
+    out: (t) => (out += t),
+    err: (t) => (err += t),
+    stdin: async () => new Uint8Array(),
+  });
+  return { code, out, err };
+};
+
+let dir: string;
+let local: string[];
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'trustroll-status-'));
+  local = ['--data-dir', join(dir, '.trustroll'), '--inbox', join(dir, 'inbox')];
+  const chain = await partnerChain('Status');
+  mkdirSync(join(dir, 'inbox', 'status'), { recursive: true });
+  writeFileSync(join(dir, 'inbox', 'status', 'ca.pem'), pemOf(chain.root, chain.intermediate));
+});
+
+describe('trustroll status', () => {
+  it('says plainly that no local endpoint has run yet, with the store state, instead of crashing', async () => {
+    const empty = await runCli(['status', ...local]);
+    expect(empty.code).toBe(1);
+    expect(empty.out).toMatch(/: no truststore version yet\n/);
+    expect(empty.out).toMatch(
+      /^localhost: no local endpoint has run with this data folder yet .*start trustroll up/m,
+    );
+    expect(empty.err).not.toMatch(/NotFoundError|unexpected failure|at .*\.[jt]s:\d+/);
+
+    expect((await runCli(['ingest', ...local])).code).toBe(0);
+    const stored = await runCli(['status', ...local]);
+    expect(stored.code).toBe(1);
+    expect(stored.out).toMatch(/: latest truststore version 000001 \(revision 1\)\n/);
+    expect(stored.out).toMatch(/no local endpoint has run with this data folder yet/);
+
+    const json = await runCli(['status', '--json', ...local]);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.out)).toMatchObject([
+      {
+        name: 'localhost',
+        status: 'NOT_STARTED',
+        latest: false,
+        latestVersion: '000001',
+        latestRevision: 1,
+        note: expect.stringMatching(/start trustroll up/),
+      },
+    ]);
+  });
+
+  it('reports the endpoint once up has run, by the domain it plays, and names a --local-domain it does not play', async () => {
+    // What trustroll up writes on start and after each roll.
+    await new EndpointStatusFile(join(dir, '.trustroll', 'endpoint', 'status.json')).write({
+      name: 'api.local',
+      status: 'AVAILABLE',
+      truststoreVersion: '000001',
+      warnings: [],
+    });
+    const fine = await runCli(['status', ...local]);
+    expect(fine.code).toBe(0);
+    expect(fine.out).toMatch(
+      /latest truststore version 000001 \(revision 1\)\napi\.local: AVAILABLE, truststore version 000001 \(latest\)\n$/,
+    );
+    const other = await runCli(['status', '--local-domain', 'localhost', ...local]);
+    expect(other.code).toBe(1);
+    expect(other.out).toMatch(/^localhost: the local endpoint plays api\.local, not localhost/m);
+    expect(other.err).not.toMatch(/NotFoundError|unexpected failure/);
+  });
+
+  it('documents its exit status in --help', async () => {
+    const help = await runCli(['status', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(
+      /Exit status: 0 every domain serves the latest version, 1 .*\n?.*no local endpoint has run/,
+    );
+  });
+});
