@@ -1,6 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InputFile } from '../shared/pki/read.js';
+import { safeJson, terminalSafe } from '../shared/text.js';
 
 /** Where a command writes and reads, so tests can run commands in-process. */
 export interface Io {
@@ -18,6 +19,20 @@ export const processIo: Io = {
     return new Uint8Array(Buffer.concat(chunks));
   },
 };
+
+/**
+ * The streams every command writes through: whatever a command prints passes `terminalSafe`, so
+ * no control character, escape sequence or direction override from an upload, a certificate or a
+ * request reaches the terminal raw, even where a value was not shown through `shown`/`printable`.
+ */
+export const guarded = (io: Io): Io => ({
+  ...io,
+  out: (text) => io.out(terminalSafe(text)),
+  err: (text) => io.err(terminalSafe(text)),
+});
+
+/** A command's `--json` output: indented, direction overrides and C1 controls escaped, one trailing newline. */
+export const jsonOut = (value: unknown): string => `${safeJson(value, 2)}\n`;
 
 /** A usage problem: the command prints the message and exits 2. */
 export class UsageError extends Error {

@@ -8,21 +8,43 @@
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
+const escaped = (c: string): string => {
+  if (c === '\n') return '\\n';
+  if (c === '\r') return '\\r';
+  if (c === '\t') return '\\t';
+  return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+};
+
 /** The text with every unsafe character shown as an escape (`\n`, `\u202e`): one visible line. */
-export const printable = (text: string): string =>
-  text.replace(UNSAFE, (c) => {
-    if (c === '\n') return '\\n';
-    if (c === '\r') return '\\r';
-    if (c === '\t') return '\\t';
-    return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
-  });
+export const printable = (text: string): string => text.replace(UNSAFE, escaped);
 
 /**
- * JSON for files people open (reports, the outbox): JSON.stringify escapes control characters but
- * not direction overrides or line separators; these are escaped too (the JSON stays equivalent).
+ * A line of text for people whose every interpolated value goes through `printable`, while the
+ * template's own text is kept as written: `` shown`  + ${subject} (partner ${partner})` ``.
+ * Build multi-line output from such lines joined with `\n`, never by interpolating a block.
+ */
+export const shown = (parts: TemplateStringsArray, ...values: readonly unknown[]): string => {
+  let out = parts[0]!;
+  for (const [i, value] of values.entries()) out += printable(String(value)) + parts[i + 1]!;
+  return out;
+};
+
+/**
+ * The last guard before a terminal: every unsafe character escaped except the line breaks the
+ * output is made of. It cannot tell a forged line break from a real one (`printable` on each value
+ * does that), but no escape sequence or direction override gets through whatever was missed.
+ */
+export const terminalSafe = (text: string): string =>
+  text.replace(UNSAFE, (c) => (c === '\n' ? c : escaped(c)));
+
+/**
+ * JSON for files and terminals people read (reports, the outbox, `--json`): JSON.stringify escapes
+ * C0 control characters but not DEL, the C1 controls (U+009B starts an escape sequence on some
+ * terminals), direction overrides or line separators; these are escaped too (the JSON stays
+ * equivalent).
  */
 export const safeJson = (value: unknown, indent?: number): string =>
   JSON.stringify(value, null, indent).replace(
-    /[\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
