@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { DamagedStoreError, InputError } from '../shared/errors.js';
+import { printable, terminalSafe } from '../shared/text.js';
 import { registerDiagnose } from './commands/diagnose.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerLifecycle, registerPromote, registerRepair } from './commands/lifecycle.js';
@@ -9,7 +10,7 @@ import { registerProbe } from './commands/probe.js';
 import { registerScan } from './commands/scan.js';
 import { registerServe } from './commands/serve.js';
 import { registerUp } from './commands/up.js';
-import { type Io, processIo, UsageError } from './io.js';
+import { guarded, type Io, processIo, UsageError } from './io.js';
 
 /** Builds the trustroll command; `exit` receives the exit status of the command that ran. */
 export const buildProgram = (io: Io, exit: (code: number) => void): Command => {
@@ -46,7 +47,8 @@ const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : '0.1.0';
  * Runs the CLI in-process and resolves to the exit status (0 ok, 1 findings, 2 usage, 4 the store
  * is damaged: the message says what and how to repair it).
  */
-export const run = async (argv: readonly string[], io: Io = processIo): Promise<number> => {
+export const run = async (argv: readonly string[], rawIo: Io = processIo): Promise<number> => {
+  const io = guarded(rawIo);
   let status = 0;
   const program = buildProgram(io, (code) => {
     status = code;
@@ -65,11 +67,11 @@ export const run = async (argv: readonly string[], io: Io = processIo): Promise<
     // Bad input from the command line or its files (a malformed request, an unknown version)
     // is a usage error with the use-case's own message, whatever command met it.
     if (error instanceof UsageError || error instanceof InputError) {
-      io.err(`trustroll: ${error.message}\n`);
+      io.err(`trustroll: ${printable(error.message)}\n`);
       return 2;
     }
     if (error instanceof DamagedStoreError) {
-      io.err(`trustroll: the store is damaged: ${error.message}\n`);
+      io.err(`trustroll: the store is damaged: ${printable(error.message)}\n`);
       return 4;
     }
     throw error;
@@ -83,7 +85,10 @@ if (isMain) {
       process.exitCode = code;
     },
     (error: unknown) => {
-      process.stderr.write(`trustroll: unexpected failure: ${(error as Error).stack ?? String(error)}\n`);
+      // The message may carry data (a name, a subject): shown escaped, the stack's own lines kept.
+      const e = error as Error;
+      const text = e.stack ? e.stack.replace(e.message, printable(e.message)) : printable(String(error));
+      process.stderr.write(`trustroll: unexpected failure: ${terminalSafe(text)}\n`);
       process.exitCode = 3;
     },
   );

@@ -4,6 +4,7 @@ import { EndpointStatusFile } from '../shared/adapters/local/endpoint-status.js'
 import { consoleLog } from '../shared/adapters/local/log.js';
 import type { PublishDeps } from '../shared/pipeline/publish.js';
 import { type DomainGateway, systemClock } from '../shared/ports.js';
+import { printable } from '../shared/text.js';
 import { KEYS } from '../shared/truststore/state.js';
 import { type Io, UsageError } from './io.js';
 import { layout, localNotifier, localStore } from './local.js';
@@ -63,7 +64,9 @@ export const depsFor = async (
         prefix,
       ),
       gateway,
-      notifier: { publish: async (n) => void io.err(`${n.severity.toUpperCase().padEnd(8)} ${n.subject}\n`) },
+      notifier: {
+        publish: async (n) => void io.err(`${n.severity.toUpperCase().padEnd(8)} ${printable(n.subject)}\n`),
+      },
       clock: systemClock,
       log,
       roll: { domains: domains.map((d) => d.name) },

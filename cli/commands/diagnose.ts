@@ -4,7 +4,8 @@ import { type Crl, parseCrl } from '../../shared/pki/crl.js';
 import { keyMatches } from '../../shared/pki/key-match.js';
 import { readInput } from '../../shared/pki/read.js';
 import { type Purpose, type VerifyResult, verifyClient } from '../../shared/pki/verify.js';
-import { type Io, loadInputs, parseAt, UsageError } from '../io.js';
+import { printable, shown } from '../../shared/text.js';
+import { type Io, jsonOut, loadInputs, parseAt, UsageError } from '../io.js';
 
 interface DiagnoseFlags {
   readonly truststore: string;
@@ -106,7 +107,7 @@ export const registerDiagnose = (program: Command, io: Io, exit: (code: number) 
           };
         }
       }
-      io.out(flags.json ? `${JSON.stringify(toJson(result), null, 2)}\n` : human(result, leaf));
+      io.out(flags.json ? jsonOut(toJson(result)) : human(result, leaf));
       exit(result.verdict === 'accept' ? 0 : 1);
     });
 };
@@ -133,9 +134,10 @@ export const toJson = (r: VerifyResult) => ({
 });
 
 const human = (r: VerifyResult, leaf: Certificate): string => {
-  const lines = [`${r.verdict === 'accept' ? 'ACCEPTED' : 'REFUSED'}: ${leaf.subject.text}`];
-  for (const reason of r.reasons) lines.push(`  why:  ${reason.message}  [${reason.code}]`);
-  lines.push(`  path: ${r.path.map((c) => c.subject.text).join('  <-  ')}`);
-  for (const w of r.warnings) lines.push(`  warn: ${w.message}  [${w.code}]`);
+  // Subjects and the messages naming them come from the certificates given: shown escaped.
+  const lines = [`${r.verdict === 'accept' ? 'ACCEPTED' : 'REFUSED'}: ${printable(leaf.subject.text)}`];
+  for (const reason of r.reasons) lines.push(shown`  why:  ${reason.message}  [${reason.code}]`);
+  lines.push(`  path: ${r.path.map((c) => printable(c.subject.text)).join('  <-  ')}`);
+  for (const w of r.warnings) lines.push(shown`  warn: ${w.message}  [${w.code}]`);
   return `${lines.join('\n')}\n`;
 };

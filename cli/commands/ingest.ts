@@ -2,9 +2,9 @@ import type { Command } from 'commander';
 import { consoleLog } from '../../shared/adapters/local/log.js';
 import { type IngestReport, ingestUploads } from '../../shared/pipeline/ingest.js';
 import { systemClock } from '../../shared/ports.js';
-import { printable } from '../../shared/text.js';
+import { shown } from '../../shared/text.js';
 import { KEYS } from '../../shared/truststore/state.js';
-import { type Io, parseCount } from '../io.js';
+import { type Io, jsonOut, parseCount } from '../io.js';
 import { inboxKey, type LocalPaths, localNotifier, localStore } from '../local.js';
 
 interface IngestFlags {
@@ -58,20 +58,20 @@ export const registerIngest = (program: Command, io: Io, exit: (code: number) =>
           config: { expiringDays: flags.expiringDays, roll: { domains: [] } },
         },
       );
-      io.out(flags.json ? `${JSON.stringify(report, null, 2)}\n` : summarize(report));
+      io.out(flags.json ? jsonOut(report) : summarize(report));
       exit(report.errors.length > 0 ? 1 : 0);
     });
 };
 
 export const summarize = (report: IngestReport): string => {
   const lines = report.uploads.map(
-    (u) => `${u.outcome.padEnd(11)} ${printable(u.key)}${u.movedTo ? ` -> ${printable(u.movedTo)}` : ''}`,
+    (u) => shown`${u.outcome.padEnd(11)} ${u.key}` + (u.movedTo ? shown` -> ${u.movedTo}` : ''),
   );
   lines.push(
     report.changed
       ? `truststore revision ${report.revision} published as version ${report.version ?? '(superseded)'}`
       : `truststore unchanged (revision ${report.revision})`,
   );
-  for (const e of report.errors) lines.push(`error: ${printable(e)}`);
+  for (const e of report.errors) lines.push(shown`error: ${e}`);
   return `${lines.join('\n')}\n`;
 };

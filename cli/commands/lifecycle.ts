@@ -16,8 +16,9 @@ import {
 import { repairStore } from '../../shared/pipeline/repair.js';
 import { findDamage, loadState } from '../../shared/pipeline/state-store.js';
 import { type DomainStatusLine, domainStatus } from '../../shared/pipeline/status.js';
+import { shown } from '../../shared/text.js';
 import { latestPublished, type TruststoreState } from '../../shared/truststore/state.js';
-import { type Io, UsageError } from '../io.js';
+import { type Io, jsonOut, UsageError } from '../io.js';
 import { depsFor, type StoreFlags } from '../stores.js';
 
 type Flags = StoreFlags & { readonly json?: boolean };
@@ -38,16 +39,18 @@ const withStore = (cmd: Command) =>
     )
     .option('--json', 'print the result as JSON');
 
+/** One CA of a change, diff or promotion: subject and partner as data, escaped. */
+const caLine = (sign: '+' | '-', e: { subject: string; partner: string }, detail: string) =>
+  shown`  ${sign} ${e.subject} (partner ${e.partner}, ${detail})`;
+
 const printChange = (io: Io, r: ChangeReport, json?: boolean) => {
-  if (json) return io.out(`${JSON.stringify(r, null, 2)}\n`);
-  const lines = [r.message];
-  for (const e of r.removed)
-    lines.push(`  - ${e.subject} (partner ${e.partner}, sha256 ${e.fingerprint.slice(0, 16)}…)`);
-  for (const e of r.added)
-    lines.push(`  + ${e.subject} (partner ${e.partner}, sha256 ${e.fingerprint.slice(0, 16)}…)`);
+  if (json) return io.out(jsonOut(r));
+  const lines = [shown`${r.message}`];
+  for (const e of r.removed) lines.push(caLine('-', e, `sha256 ${e.fingerprint.slice(0, 16)}…`));
+  for (const e of r.added) lines.push(caLine('+', e, `sha256 ${e.fingerprint.slice(0, 16)}…`));
   if (r.outcome === 'changed')
     lines.push(
-      `truststore revision ${r.revision}, version ${r.version ?? '(unpublished)'}; a running trustroll up rolls its endpoint to it.`,
+      shown`truststore revision ${r.revision}, version ${r.version ?? '(unpublished)'}; a running trustroll up rolls its endpoint to it.`,
     );
   io.out(`${lines.join('\n')}\n`);
 };
@@ -125,15 +128,20 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
       .description('Truststore versions with what changed, why and when, newest first.'),
   ).action(async (flags: Flags) => {
     const lines = await truststoreHistory((await depsFor(flags.store, flags, io)).store);
-    if (flags.json) io.out(`${JSON.stringify(lines, null, 2)}\n`);
+    if (flags.json) io.out(jsonOut(lines));
     else {
       const out: string[] = [];
       for (const l of lines) {
-        out.push(
-          `revision ${l.revision}  version ${l.version ?? (l.supersededBy !== undefined ? `(superseded by revision ${l.supersededBy})` : l.lostVersion ? `(${l.lostVersion}, lost)` : '(unpublished)')}  ${l.at}  ${l.reason}`,
-        );
-        for (const a of l.added) out.push(`    + ${a.subject} (${a.partner})`);
-        for (const r of l.removed) out.push(`    - ${r.subject} (${r.partner})`);
+        const version =
+          l.version ??
+          (l.supersededBy !== undefined
+            ? `(superseded by revision ${l.supersededBy})`
+            : l.lostVersion
+              ? `(${l.lostVersion}, lost)`
+              : '(unpublished)');
+        out.push(shown`revision ${l.revision}  version ${version}  ${l.at}  ${l.reason}`);
+        for (const a of l.added) out.push(shown`    + ${a.subject} (${a.partner})`);
+        for (const r of l.removed) out.push(shown`    - ${r.subject} (${r.partner})`);
       }
       io.out(`${out.join('\n') || 'No truststore versions yet.'}\n`);
     }
@@ -148,13 +156,11 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
       .argument('<b>', 'version id or revision number'),
   ).action(async (a: string, b: string, flags: Flags) => {
     const d = await diffVersions((await depsFor(flags.store, flags, io)).store, a, b);
-    if (flags.json) io.out(`${JSON.stringify(d, null, 2)}\n`);
+    if (flags.json) io.out(jsonOut(d));
     else {
-      const out = [`${d.from} -> ${d.to}`];
-      for (const x of d.added)
-        out.push(`  + ${x.subject} (partner ${x.partner}, expires ${x.notAfter.slice(0, 10)})`);
-      for (const x of d.removed)
-        out.push(`  - ${x.subject} (partner ${x.partner}, expires ${x.notAfter.slice(0, 10)})`);
+      const out = [shown`${d.from} -> ${d.to}`];
+      for (const x of d.added) out.push(caLine('+', x, `expires ${x.notAfter.slice(0, 10)}`));
+      for (const x of d.removed) out.push(caLine('-', x, `expires ${x.notAfter.slice(0, 10)}`));
       if (d.added.length + d.removed.length === 0) out.push('  (same CA set)');
       io.out(`${out.join('\n')}\n`);
     }
@@ -195,8 +201,8 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
             ? d
             : `${d}: the store was changed by hand. Restore the missing version, or run trustroll repair.`,
         );
-        if (flags.json) io.out(`${JSON.stringify({ damaged: explained }, null, 2)}\n`);
-        else for (const d of explained) io.out(`DAMAGED: ${d}\n`);
+        if (flags.json) io.out(jsonOut({ damaged: explained }));
+        else for (const d of explained) io.out(shown`DAMAGED: ${d}\n`);
         return exit(1);
       }
       const latest = latestPublished(state);
@@ -205,16 +211,13 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
         ...(latest ? { latestRevision: latest.revision, latestVersion: latest.version } : {}),
       };
       const storeLine = latest
-        ? `store ${deps.label}: latest truststore version ${latest.version} (revision ${latest.revision})`
-        : `store ${deps.label}: no truststore version yet`;
+        ? shown`store ${deps.label}: latest truststore version ${latest.version} (revision ${latest.revision})`
+        : shown`store ${deps.label}: no truststore version yet`;
 
       /** A domain the local endpoint does not serve: said plainly, with the store's state; exit 1. */
       const notServed = (name: string, status: string, note: string) => {
-        if (flags.json)
-          io.out(
-            `${JSON.stringify([{ name, status, warnings: [], latest: false, note, ...store }], null, 2)}\n`,
-          );
-        else io.out(`${storeLine}\n${name}: ${note}.\n`);
+        if (flags.json) io.out(jsonOut([{ name, status, warnings: [], latest: false, note, ...store }]));
+        else io.out(`${storeLine}\n${shown`${name}: ${note}.`}\n`);
         exit(1);
       };
 
@@ -239,22 +242,18 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
         if (!(error instanceof NotFoundError) || !(deps.gateway instanceof EndpointStatusFile)) throw error;
         return notServed(domains[0]!, 'NOT_FOUND', error.message);
       }
-      if (flags.json)
-        io.out(
-          `${JSON.stringify(
-            lines.map((l) => ({ ...l, ...store })),
-            null,
-            2,
-          )}\n`,
-        );
+      if (flags.json) io.out(jsonOut(lines.map((l) => ({ ...l, ...store }))));
       else {
-        io.out(`${storeLine}\n`);
+        const out = [storeLine];
         for (const l of lines) {
-          io.out(
-            `${l.name}: ${l.status}, truststore version ${l.truststoreVersion ?? 'none'}${l.latest ? ' (latest)' : ' (NOT the latest)'}` +
-              `${l.drift ? `\n  DRIFT: ${l.drift}` : ''}${l.warnings.map((w) => `\n  warning: ${w}`).join('')}\n`,
+          out.push(
+            shown`${l.name}: ${l.status}, truststore version ${l.truststoreVersion ?? 'none'}` +
+              (l.latest ? ' (latest)' : ' (NOT the latest)'),
           );
+          if (l.drift) out.push(shown`  DRIFT: ${l.drift}`);
+          for (const w of l.warnings) out.push(shown`  warning: ${w}`);
         }
+        io.out(`${out.join('\n')}\n`);
       }
       exit(lines.some((l) => l.drift || !l.latest) ? 1 : 0);
     });
@@ -270,10 +269,10 @@ export const registerRepair = (program: Command, io: Io, exit: (code: number) =>
       ),
   ).action(async (flags: Flags) => {
     const report = await repairStore(await depsFor(flags.store, flags, io));
-    if (flags.json) io.out(`${JSON.stringify(report, null, 2)}\n`);
+    if (flags.json) io.out(jsonOut(report));
     else
       io.out(
-        `${report.actions.length > 0 ? report.actions.join('\n') : 'nothing to repair: the store is intact'}\n`,
+        `${report.actions.length > 0 ? report.actions.map((a) => shown`${a}`).join('\n') : 'nothing to repair: the store is intact'}\n`,
       );
     exit(0);
   });
@@ -323,12 +322,10 @@ export const registerPromote = (program: Command, io: Io, exit: (code: number) =
         );
         const plan = await planPromotion(source.store, target.store, flags.version);
         const lines = [
-          `Promote ${flags.from} version ${plan.version} (revision ${plan.revision}) to ${flags.to}:`,
+          shown`Promote ${flags.from} version ${plan.version} (revision ${plan.revision}) to ${flags.to}:`,
         ];
-        for (const x of plan.added)
-          lines.push(`  + ${x.subject} (partner ${x.partner}, expires ${x.notAfter.slice(0, 10)})`);
-        for (const x of plan.removed)
-          lines.push(`  - ${x.subject} (partner ${x.partner}, expires ${x.notAfter.slice(0, 10)})`);
+        for (const x of plan.added) lines.push(caLine('+', x, `expires ${x.notAfter.slice(0, 10)}`));
+        for (const x of plan.removed) lines.push(caLine('-', x, `expires ${x.notAfter.slice(0, 10)}`));
         if (plan.added.length + plan.removed.length === 0)
           lines.push('  (the target already holds this CA set)');
         io.err(`${lines.join('\n')}\n`);

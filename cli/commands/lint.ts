@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { bySeverity, type Finding, type Severity } from '../../shared/finding.js';
+import { shown } from '../../shared/text.js';
 import { DEFAULT_EXPIRING_DAYS, type LintResult, lintInputs } from '../../shared/truststore/lint.js';
 import { isCa } from '../../shared/truststore/rules/cert.not-ca.js';
-import { type Io, loadInputs, parseAt, parseCount } from '../io.js';
+import { type Io, jsonOut, loadInputs, parseAt, parseCount } from '../io.js';
 
 interface LintFlags {
   readonly at?: Date;
@@ -36,9 +37,7 @@ export const registerLint = (program: Command, io: Io, exit: (code: number) => v
         ...(flags.at ? { at: flags.at } : {}),
         expiringDays: flags.expiringDays,
       });
-      io.out(
-        flags.json ? `${JSON.stringify(toJson(result), null, 2)}\n` : formatHuman(result, inputs.length),
-      );
+      io.out(flags.json ? jsonOut(toJson(result)) : formatHuman(result, inputs.length));
       exit(result.ok ? 0 : 1);
     });
 };
@@ -74,10 +73,11 @@ export const formatHuman = (result: LintResult, inputCount: number): string => {
   const groups = new Map<string, { title: string; findings: Finding[] }>();
   for (const f of result.findings) {
     const key = f.cert?.fingerprint ?? (f.source ? `source:${f.source}` : 'truststore');
+    // Subjects, file names and messages come from the inputs: each shown escaped, on its line.
     const title = f.cert
-      ? `${f.cert.subject}  [sha256 ${f.cert.fingerprint.slice(0, 16)}…]`
+      ? shown`${f.cert.subject}  [sha256 ${f.cert.fingerprint.slice(0, 16)}…]`
       : f.source
-        ? `input ${f.source}`
+        ? shown`input ${f.source}`
         : 'the truststore as a whole';
     const group = groups.get(key) ?? { title, findings: [] };
     group.findings.push(f);
@@ -87,7 +87,7 @@ export const formatHuman = (result: LintResult, inputCount: number): string => {
   for (const group of ordered) {
     lines.push(group.title);
     for (const f of group.findings)
-      lines.push(`  ${MARK[f.severity].padEnd(8)} ${f.code.padEnd(30)} ${f.message}`);
+      lines.push(shown`  ${MARK[f.severity].padEnd(8)} ${f.code.padEnd(30)} ${f.message}`);
     lines.push('');
   }
   const withFindings = new Set(result.findings.flatMap((f) => (f.cert ? [f.cert.fingerprint] : [])));

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { type ProbeResult, probe } from '../../shared/adapters/local/probe.js';
-import { type Io, UsageError } from '../io.js';
+import { shown } from '../../shared/text.js';
+import { type Io, jsonOut, UsageError } from '../io.js';
 
 interface ProbeFlags {
   readonly cert?: string;
@@ -41,27 +42,30 @@ export const registerProbe = (program: Command, io: Io, exit: (code: number) => 
         ...(key ? { key } : {}),
         ...(ca ? { ca } : {}),
       });
-      io.out(flags.json ? `${JSON.stringify(result, null, 2)}\n` : human(result));
+      io.out(flags.json ? jsonOut(result) : human(result));
       exit(result.httpStatus !== undefined && result.httpStatus < 400 ? 0 : 1);
     });
 };
 
 const human = (r: ProbeResult): string => {
-  const lines = [`probe ${r.target}`];
-  lines.push(`  handshake:        ${r.handshake}${r.protocol ? ` (${r.protocol}, ${r.cipher})` : ''}`);
+  // What the server sent (its chain, the CA names it announces, its alert) is data: shown escaped.
+  const lines = [shown`probe ${r.target}`];
+  lines.push(
+    shown`  handshake:        ${r.handshake}` + (r.protocol ? shown` (${r.protocol}, ${r.cipher})` : ''),
+  );
   for (const [i, c] of r.serverChain.entries()) {
     lines.push(
-      `  server cert ${i}:    ${c.subject}  (expires ${c.notAfter.slice(0, 10)}, ${c.daysLeft} days)`,
+      shown`  server cert ${i}:    ${c.subject}  (expires ${c.notAfter.slice(0, 10)}, ${c.daysLeft} days)`,
     );
   }
   if (r.serverTrusted !== undefined)
-    lines.push(`  server trusted:   ${r.serverTrusted ? 'yes' : `no (${r.serverTrustError})`}`);
+    lines.push(shown`  server trusted:   ${r.serverTrusted ? 'yes' : `no (${r.serverTrustError})`}`);
   lines.push(
-    `  client cert:      ${r.clientCertSent ? 'sent' : 'not sent'}; requested by the server: ${r.clientCertRequested}`,
+    shown`  client cert:      ${r.clientCertSent ? 'sent' : 'not sent'}; requested by the server: ${r.clientCertRequested}`,
   );
-  for (const ca of r.acceptableCas) lines.push(`  acceptable CA:    ${ca}`);
-  if (r.alert) lines.push(`  alert received:   ${r.alert}`);
-  if (r.httpStatus !== undefined) lines.push(`  HTTP status:      ${r.httpStatus}`);
-  lines.push(`  meaning:          ${r.meaning}`);
+  for (const ca of r.acceptableCas) lines.push(shown`  acceptable CA:    ${ca}`);
+  if (r.alert) lines.push(shown`  alert received:   ${r.alert}`);
+  if (r.httpStatus !== undefined) lines.push(shown`  HTTP status:      ${r.httpStatus}`);
+  lines.push(shown`  meaning:          ${r.meaning}`);
   return `${lines.join('\n')}\n`;
 };

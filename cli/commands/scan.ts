@@ -3,8 +3,9 @@ import { consoleLog } from '../../shared/adapters/local/log.js';
 import { DEFAULT_THRESHOLDS, type ExpiryLine, expiryLines, scanExpiry } from '../../shared/pipeline/scan.js';
 import { readInput } from '../../shared/pki/read.js';
 import { type Clock, systemClock } from '../../shared/ports.js';
+import { shown } from '../../shared/text.js';
 import { entryOf } from '../../shared/truststore/state.js';
-import { type Io, loadInputs, parseAt, UsageError } from '../io.js';
+import { type Io, jsonOut, loadInputs, parseAt, UsageError } from '../io.js';
 import { type LocalPaths, localNotifier, localStore } from '../local.js';
 
 interface ScanFlags {
@@ -69,11 +70,7 @@ export const registerScan = (program: Command, io: Io, exit: (code: number) => v
         lines = [...report.entries];
         alerts = report.alerts.map((a) => a.subject);
       }
-      io.out(
-        flags.json
-          ? `${JSON.stringify({ at: now.toISOString(), entries: lines, alerts }, null, 2)}\n`
-          : table(lines, now),
-      );
+      io.out(flags.json ? jsonOut({ at: now.toISOString(), entries: lines, alerts }) : table(lines, now));
       exit(lines.some((l) => l.days < 0) ? 1 : 0);
     });
 };
@@ -85,8 +82,10 @@ const table = (lines: readonly ExpiryLine[], now: Date): string => {
     const breaks =
       l.chainBreaksBecause === l.subject
         ? ''
-        : `   clients break ${l.chainBreaksAt.slice(0, 10)}: ${l.chainBreaksBecause} expires first`;
-    return `${days.padStart(7)}  ${l.notAfter.slice(0, 10)}  ${l.partner.padEnd(10)} ${l.subject}${breaks}`;
+        : shown`   clients break ${l.chainBreaksAt.slice(0, 10)}: ${l.chainBreaksBecause} expires first`;
+    return (
+      shown`${days.padStart(7)}  ${l.notAfter.slice(0, 10)}  ${l.partner.padEnd(10)} ${l.subject}` + breaks
+    );
   });
   return `As of ${now.toISOString()}: days left, expiry, partner, CA\n${rows.join('\n')}\n`;
 };

@@ -3,6 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { LocalEndpoint } from '../../shared/adapters/local/endpoint.js';
 import { consoleLog } from '../../shared/adapters/local/log.js';
+import { shown } from '../../shared/text.js';
 import { type Io, parseCount, UsageError } from '../io.js';
 import { endpointMaterial } from '../local.js';
 
@@ -54,7 +55,7 @@ export const registerServe = (program: Command, io: Io, exit: (code: number) => 
       io.out(
         `serving https://localhost:${endpoint.port}/ with truststore ${flags.truststore}` +
           `${flags.cert ? '' : ` (verify the server with --cacert ${material.caPath})`}\n` +
-          state.warnings.map((w) => `  truststore warning: ${w}\n`).join(''),
+          state.warnings.map((w) => shown`  truststore warning: ${w}\n`).join(''),
       );
       watchFile(flags.truststore, { interval: 500 }, async () => {
         try {
