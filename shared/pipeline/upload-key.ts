@@ -67,8 +67,12 @@ export const keptKeys = (
   uploadId: string,
 ): { readonly certificates: string; readonly report: string } => {
   const tag = keptTag(uploadId);
+  // No folder of the layout holds an @ (it becomes %40): only the kept files' names do, so an
+  // upload's folder can never take the name of another upload's record (`x.pem@<tag>.pem/…`).
+  const segments = upload ? upload.path.split('/') : [];
+  const path = [...segments.slice(0, -1).map((d) => d.replaceAll('@', '%40')), segments.at(-1)].join('/');
   const full = upload
-    ? `${folder === 'archive' ? KEYS.archive : KEYS.rejected}${upload.partner}/${upload.path}`
+    ? `${folder === 'archive' ? KEYS.archive : KEYS.rejected}${upload.partner}/${path}`
     : `${KEYS.rejected}_unsorted/${safeName(rawKey)}`;
   const slash = full.lastIndexOf('/');
   const dir = full.slice(0, slash + 1);

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import {
   existsSync,
   lstatSync,
@@ -14,6 +14,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { localStore } from '../../cli/local.js';
+import { keptKeys, parseUploadKey } from '../../shared/pipeline/upload-key.js';
 import { type Issued, issue as issueCert, partnerChain } from '../../shared/pki/builder.js';
 import { rsaSpki } from '../fixtures/der.js';
 import { keyPackagings, leaks } from '../fixtures/hostile.js';
@@ -149,6 +151,45 @@ describe('principle 3: identity is content', () => {
       .filter((f) => f.endsWith('.pem'))
       .map((f) => readFileSync(join(dir, '.trustroll', 'archive', 'acme', f), 'utf8'));
     expect(pems.map((p) => p.trim()).sort()).toEqual([first.pem.trim(), second.pem.trim()].sort());
+  });
+});
+
+describe("principle 3: no upload can take the name of another upload's record", () => {
+  it('keeps the records of an upload and of a folder named like that record, and goes on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trustroll-tagclash-'));
+    const key = 'inbox/evil/x.pem';
+    mkdirSync(join(dir, 'inbox', 'evil'), { recursive: true });
+    writeFileSync(join(dir, key), 'not a certificate\n');
+    // The record x.pem will have (its tag can be worked out by whoever knows its name, time and
+    // content), taken first as the name of a folder of another upload.
+    const store = localStore({ dataDir: join(dir, '.trustroll'), inboxDir: join(dir, 'inbox') });
+    const { version } = await store.head(key);
+    const sha16 = createHash('sha256').update('not a certificate\n').digest('hex').slice(0, 16);
+    const record = keptKeys(parseUploadKey(key), key, 'rejected', `${key}@${version}#${sha16}`).report;
+    const clash = record.slice(record.lastIndexOf('/') + 1);
+    mkdirSync(join(dir, 'inbox', 'evil', clash), { recursive: true });
+    writeFileSync(join(dir, 'inbox', 'evil', clash, 'y.txt'), 'not a certificate either\n');
+    mkdirSync(join(dir, 'inbox', 'acme'), { recursive: true });
+    writeFileSync(join(dir, 'inbox', 'acme', 'ca.pem'), acme.root.pem);
+
+    const r = ingest(dir);
+    expect(r.status, r.stderr).toBe(0);
+    const outcomes = JSON.parse(r.stdout).uploads.map((u: { key: string; outcome: string }) => [
+      u.key,
+      u.outcome,
+    ]);
+    expect(outcomes.sort()).toEqual(
+      [
+        ['inbox/acme/ca.pem', 'accepted'],
+        [key, 'rejected'],
+        [`inbox/evil/${clash}/y.txt`, 'rejected'],
+      ].sort(),
+    );
+    // The upload's record is where it was worked out to be; the folder's records are apart.
+    expect(readFileSync(join(dir, '.trustroll', record), 'utf8')).toContain(key);
+    expect(
+      files(join(dir, '.trustroll', 'rejected', 'evil')).filter((f) => f.includes('y.txt@')),
+    ).toHaveLength(1);
   });
 });
 
