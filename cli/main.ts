@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { DamagedStoreError, InputError } from '../shared/errors.js';
+import { DamagedStoreError, InputError, UpstreamError } from '../shared/errors.js';
 import { printable, terminalSafe } from '../shared/text.js';
 import { registerDiagnose } from './commands/diagnose.js';
 import { registerIngest } from './commands/ingest.js';
@@ -24,7 +24,8 @@ export const buildProgram = (io: Io, exit: (code: number) => void): Command => {
     .addHelpText(
       'after',
       '\nExit status: 0 ok, 1 findings or refused (each command says which), 2 usage error or unreadable input,\n' +
-        '4 the store is damaged (trustroll status explains it, trustroll repair mends it).',
+        '4 the store is damaged (trustroll status explains it, trustroll repair mends it),\n' +
+        '5 S3, the file system or API Gateway failed for now (nothing was lost: run the command again).',
     );
   registerLint(program, io, exit);
   registerUp(program, io, exit);
@@ -45,7 +46,7 @@ const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : '0.1.0';
 
 /**
  * Runs the CLI in-process and resolves to the exit status (0 ok, 1 findings, 2 usage, 4 the store
- * is damaged: the message says what and how to repair it).
+ * is damaged: the message says what and how to repair it, 5 a dependency failed: run it again).
  */
 export const run = async (argv: readonly string[], rawIo: Io = processIo): Promise<number> => {
   const io = guarded(rawIo);
@@ -73,6 +74,15 @@ export const run = async (argv: readonly string[], rawIo: Io = processIo): Promi
     if (error instanceof DamagedStoreError) {
       io.err(`trustroll: the store is damaged: ${printable(error.message)}\n`);
       return 4;
+    }
+    // A dependency failed (throttled, a 5xx, too many open files): the step can be run again, and
+    // what it was working on is still where it was (an upload stays in the inbox).
+    if (error instanceof UpstreamError) {
+      const code = (error.cause as { code?: string; name?: string } | undefined)?.code;
+      io.err(
+        `trustroll: ${printable(error.message)}${code && !error.message.includes(code) ? ` (${code})` : ''}: nothing was lost; run the command again.\n`,
+      );
+      return 5;
     }
     throw error;
   }

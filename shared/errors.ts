@@ -44,3 +44,12 @@ export class ThrottledError extends UpstreamError {
 export class DamagedStoreError extends Error {
   override readonly name = 'DamagedStoreError';
 }
+
+/**
+ * A read refused for good (the file's permissions, S3's 403 for a foreign KMS key or a policy), as
+ * opposed to one that may work when retried (throttled, a 5xx, too many open files).
+ */
+export const readRefused = (error: UpstreamError): boolean => {
+  const cause = error.cause as { code?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  return ['EACCES', 'EPERM'].includes(cause?.code ?? '') || cause?.$metadata?.httpStatusCode === 403;
+};

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { ConflictError, InputError, NotFoundError, UpstreamError } from '../errors.js';
+import { ConflictError, InputError, NotFoundError, readRefused, UpstreamError } from '../errors.js';
 import { type Finding, isBlocking } from '../finding.js';
+import { mapLimit } from '../limit.js';
 import { toPem } from '../pki/certificate.js';
 import { readInput } from '../pki/read.js';
 import type {
@@ -111,6 +112,8 @@ export interface IngestReport {
 export const DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 * 1024;
 export const DEFAULT_PENDING_WINDOW_MS = 24 * 3_600_000;
 const COMMIT_ATTEMPTS = 20;
+/** Uploads read at once: enough to hide S3 latency, far below any open-file limit. */
+const FETCH_CONCURRENCY = 16;
 
 interface Fetched {
   readonly ref: UploadRef;
@@ -153,7 +156,7 @@ export const ingestUploads = async (batch: readonly UploadRef[], deps: IngestDep
       .filter(([key]) => !batch.some((r) => r.key === key))
       .map(([key, held]) => ({ key, version: held.version })),
   ];
-  const fetched = await Promise.all(refs.map((ref) => fetchUpload(ref, deps)));
+  const fetched = await mapLimit(refs, FETCH_CONCURRENCY, (ref) => fetchUpload(ref, deps));
 
   let committed: { state: TruststoreState; decisions: Map<string, Decision>; changed: boolean } | undefined;
   for (let attempt = 1; !committed; attempt++) {
@@ -274,7 +277,9 @@ const fetchUpload = async (ref: UploadRef, deps: IngestDeps): Promise<Fetched> =
     object = await deps.store.get(ref.key, { version: current.version });
   } catch (error) {
     if (error instanceof NotFoundError) return { ...base, id: seen, privateKey: false };
-    if (!(error instanceof UpstreamError || error instanceof InputError)) throw error;
+    // A read that may work next time (throttled, a 5xx, too many open files) fails the run, which
+    // is retried with the upload still in place: it is never rejected for it.
+    if (!(error instanceof InputError || (error instanceof UpstreamError && readRefused(error)))) throw error;
     // One upload that cannot be read (permissions, a link, not a regular file) is rejected with
     // the reason; it does not stop the others, nor every later run.
     return refused(

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { InputError, NotFoundError, UpstreamError } from '../errors.js';
+import { InputError, NotFoundError, readRefused, UpstreamError } from '../errors.js';
 import type { Certificate } from '../pki/certificate.js';
 import { readInput } from '../pki/read.js';
 import type { Notification, StoredObject } from '../ports.js';
@@ -591,7 +591,8 @@ export const handleRemovalRequests = async (
     } catch (error) {
       // One request that cannot be read (a link, not a regular file, permissions) is rejected
       // with the reason; the others go on.
-      if (!(error instanceof InputError || error instanceof UpstreamError)) throw error;
+      if (!(error instanceof InputError || (error instanceof UpstreamError && readRefused(error))))
+        throw error;
       unreadable = `${key} could not be read: ${error.message}`;
     }
     let outcome: RequestOutcome['outcome'];

@@ -12,7 +12,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { localStore } from '../../cli/local.js';
 import { keptKeys, parseUploadKey } from '../../shared/pipeline/upload-key.js';
@@ -190,6 +190,69 @@ describe("principle 3: no upload can take the name of another upload's record", 
     expect(
       files(join(dir, '.trustroll', 'rejected', 'evil')).filter((f) => f.includes('y.txt@')),
     ).toHaveLength(1);
+  });
+});
+
+describe('principle 4: many files, odd names and re-uploads', () => {
+  it('judges 400 files under a 128 open-file limit: none is rejected for EMFILE', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trustroll-many-'));
+    mkdirSync(join(dir, 'inbox', 'many'), { recursive: true });
+    for (let i = 0; i < 400; i++) {
+      const ca = await issueCert({ subject: `CN=Many ${i} Root CA,O=Many`, keySlot: `many-${i % 8}` });
+      writeFileSync(join(dir, 'inbox', 'many', `ca-${i}.pem`), ca.pem);
+    }
+    const r = spawnSync('sh', ['-c', `ulimit -n 128 && exec node ${BIN} ingest --json`], {
+      cwd: dir,
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    expect(r.status, r.stderr.slice(0, 2000)).toBe(0);
+    const outcomes = JSON.parse(r.stdout).uploads.map((u: { outcome: string }) => u.outcome);
+    expect(outcomes).toHaveLength(400);
+    expect(outcomes.filter((o: string) => o !== 'accepted')).toEqual([]);
+  }, 180_000);
+
+  it('takes the same file put back after its CA was removed (same name, size and time) as a new upload', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trustroll-putback-'));
+    const file = join(dir, 'inbox', 'acme', 'ca.pem');
+    mkdirSync(dirname(file), { recursive: true });
+    const when = new Date('2026-11-01T12:00:00Z');
+    const put = () => {
+      writeFileSync(file, acme.root.pem);
+      utimesSync(file, when, when);
+    };
+    put();
+    expect(JSON.parse(ingest(dir).stdout).uploads[0].outcome).toBe('accepted');
+    const removed = spawnSync('node', [BIN, 'remove', '--partner', 'acme', '--reason', 'test'], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
+    // The last CA cannot go (an empty truststore is refused): add another partner first.
+    expect(removed.status).toBe(1);
+    mkdirSync(join(dir, 'inbox', 'beta'), { recursive: true });
+    writeFileSync(join(dir, 'inbox', 'beta', 'ca.pem'), (await partnerChain('Beta')).root.pem);
+    ingest(dir);
+    const again = spawnSync('node', [BIN, 'remove', '--partner', 'acme', '--reason', 'test'], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
+    expect(again.status, again.stdout + again.stderr).toBe(0);
+    put();
+    const back = JSON.parse(ingest(dir).stdout).uploads[0];
+    expect(back).toMatchObject({ key: 'inbox/acme/ca.pem', outcome: 'accepted' });
+    const history = spawnSync('node', [BIN, 'history', '--json'], { cwd: dir, encoding: 'utf8' });
+    expect(JSON.parse(history.stdout)[0].added.map((a: { partner: string }) => a.partner)).toEqual(['acme']);
+  });
+
+  it('judges a file whose name is not UTF-8, under a name that is', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trustroll-nonutf8-'));
+    mkdirSync(join(dir, 'inbox', 'acme'), { recursive: true });
+    writeFileSync(Buffer.from(`${dir}/inbox/acme/ca\xff.pem`, 'latin1'), acme.root.pem);
+    const r = ingest(dir);
+    expect(JSON.parse(r.stdout).uploads).toMatchObject([
+      { key: 'inbox/acme/ca%FF.pem', outcome: 'accepted' },
+    ]);
+    expect(readdirSync(join(dir, 'inbox', 'acme'))).toEqual([]);
   });
 });
 

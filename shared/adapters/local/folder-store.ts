@@ -1,7 +1,19 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { type FileHandle, lstat, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import {
+  type FileHandle,
+  lstat,
+  open,
+  readdir,
+  readFile,
+  readlink,
+  realpath,
+  rename,
+  rm,
+  stat,
+  unlink,
+} from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
 import { ConflictError, InputError, NotFoundError, UpstreamError } from '../../errors.js';
 import type { ObjectStore, ObjectSummary, PutOptions, StoredObject } from '../../ports.js';
 import { keyToPath, pathToKey, withLock, writeAtomic } from './paths.js';
@@ -182,6 +194,9 @@ const walkTree = async (
 ): Promise<void> => {
   let entries: import('node:fs').Dirent[];
   try {
+    // With every entry (a plain folder: people's files), a name that is not UTF-8 is first given
+    // one that is, or it could never be named as a key, read or removed.
+    if (everyEntry) await renameNonUtf8(dir);
     entries = await readdir(dir, { withFileTypes: true });
   } catch {
     return;
@@ -196,8 +211,61 @@ const walkTree = async (
 };
 
 /**
+ * Renames the entries of `dir` whose names are not valid UTF-8 (bytes from another system's
+ * encoding): each byte that is not part of a UTF-8 character is written as `%XX`, and `~2`, `~3`…
+ * is added if that name is taken. The entry is then an upload like any other.
+ */
+const renameNonUtf8 = async (dir: string): Promise<void> => {
+  const names = await readdir(dir, { encoding: 'buffer' });
+  for (const raw of names) {
+    const text = new TextDecoder('utf-8', { fatal: false }).decode(raw);
+    if (Buffer.from(text).equals(raw)) continue;
+    let escaped = '';
+    for (let i = 0; i < raw.length; ) {
+      const n = utf8Length(raw, i);
+      escaped +=
+        n > 0
+          ? raw.subarray(i, i + n).toString('utf8')
+          : `%${raw[i]!.toString(16).toUpperCase().padStart(2, '0')}`;
+      i += Math.max(n, 1);
+    }
+    for (let k = 1; ; k++) {
+      const target = join(dir, k === 1 ? escaped : `${escaped}~${k}`);
+      if (
+        await lstat(target).then(
+          () => true,
+          () => false,
+        )
+      )
+        continue;
+      await rename(Buffer.concat([Buffer.from(`${dir}${sep}`), raw]), target).catch(() => undefined);
+      break;
+    }
+  }
+};
+
+/** The length of the valid UTF-8 character at `i`, or 0 when the byte there starts none. */
+const utf8Length = (b: Buffer, i: number): number => {
+  const c = b[i]!;
+  const n =
+    c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  if (n <= 1 || i + n > b.length) return n === 1 ? 1 : 0;
+  const char = b.subarray(i, i + n);
+  return Buffer.from(char.toString('utf8')).equals(char) ? n : 0;
+};
+
+/**
+ * The version of a file in a plain folder: its modification time and size, and its inode and
+ * change time, which no copy tool can set, so a file put back with the same name, size and time
+ * (`cp -p`, rsync) is a new version. Anything done to the file (written, renamed, chmod) makes
+ * another one.
+ */
+const plainVersion = (info: { mtimeMs: number; ctimeMs: number; ino: number; size: number }): string =>
+  `${Math.trunc(info.mtimeMs)}-${info.size}-${info.ino.toString(36)}${Math.trunc(info.ctimeMs * 1000).toString(36)}`;
+
+/**
  * A plain folder as an object store (the inbox people copy files into, archive/, rejected/):
- * files as they are, no version history. The version id is derived from size and mtime.
+ * files as they are, no version history. The version id is derived from the file (plainVersion).
  *
  * Links are never followed: a key whose path runs through a symbolic link, or names a link or
  * anything but a regular file, is listed (so it is judged and reported) but cannot be read, and
@@ -220,7 +288,7 @@ export class PlainFolderStore implements ObjectStore {
    * path through a link (`refused`, with why), or nothing (NotFoundError).
    */
   private async entry(key: string): Promise<
-    | { kind: 'file'; path: string; size: number; version: string }
+    | { kind: 'file'; path: string; size: number; version: string; ino: number; dev: number }
     | {
         kind: 'refused';
         path: string;
@@ -249,7 +317,7 @@ export class PlainFolderStore implements ObjectStore {
     }
     const info = await lstat(path).catch(() => undefined);
     if (!info || info.isDirectory()) throw new NotFoundError(`${key} not found`);
-    const version = `${Math.trunc(info.mtimeMs)}-${info.size}`;
+    const version = plainVersion(info);
     if (info.isSymbolicLink())
       return {
         kind: 'refused',
@@ -266,7 +334,16 @@ export class PlainFolderStore implements ObjectStore {
         version: `special-${version}`,
         through: false,
       };
-    return { kind: 'file', path, size: info.size, version };
+    // A hard link shares its bytes with a name elsewhere: removing this one would not remove them.
+    if (info.nlink > 1)
+      return {
+        kind: 'refused',
+        path,
+        why: `${path} is a hard link (the file has ${info.nlink} names): copy the file into the inbox instead`,
+        version: `linked-${version}`,
+        through: false,
+      };
+    return { kind: 'file', path, size: info.size, version, ino: info.ino, dev: info.dev };
   }
 
   async get(key: string, opts: { version?: string } = {}): Promise<StoredObject> {
@@ -284,10 +361,23 @@ export class PlainFolderStore implements ObjectStore {
       handle = await open(found.path, constants.O_RDONLY | constants.O_NOFOLLOW);
       const info = await handle.stat();
       if (!info.isFile()) throw new InputError(`${found.path} is not a regular file`);
-      const body = await handle.readFile();
-      const version = `${Math.trunc(info.mtimeMs)}-${info.size}`;
+      // The file opened must be the entry checked: a folder on the path swapped for a link in
+      // between (O_NOFOLLOW guards the last name only) opens another file.
+      if (info.ino !== found.ino || info.dev !== found.dev)
+        throw new NotFoundError(`${key} changed while it was opened`);
+      await this.assertInside(`/proc/self/fd/${handle.fd}`, found.path, true);
+      const version = plainVersion(info);
       if (opts.version !== undefined && opts.version !== version)
         throw new NotFoundError(`${key} version ${opts.version} not found`);
+      // Exactly the size the version names: a file still growing is another version (read later).
+      const body = Buffer.alloc(info.size);
+      for (let at = 0; at < body.length; ) {
+        const { bytesRead } = await handle.read(body, at, body.length - at, at);
+        if (bytesRead === 0) break;
+        at += bytesRead;
+      }
+      if (plainVersion(await handle.stat()) !== version)
+        throw new NotFoundError(`${key} changed while it was read: it is read again once it holds still`);
       return { body: new Uint8Array(body), version, etag: etagOf(body), metadata: {} };
     } catch (error) {
       if (error instanceof NotFoundError || error instanceof InputError) throw error;
@@ -316,7 +406,29 @@ export class PlainFolderStore implements ObjectStore {
     }
     await writeAtomic(path, body);
     const info = await stat(path);
-    return { version: `${Math.trunc(info.mtimeMs)}-${info.size}`, etag: etagOf(body) };
+    return { version: plainVersion(info), etag: etagOf(body) };
+  }
+
+  private rootReal: string | undefined;
+
+  /**
+   * Where `probe` really is (an open file through /proc on Linux, or a folder) must be inside this
+   * folder: a folder on the path swapped for a link between the checks and the use is refused.
+   */
+  private async assertInside(probe: string, shown: string, isFd: boolean): Promise<void> {
+    this.rootReal ??= await realpath(this.root);
+    const real = isFd
+      ? await readlink(probe).catch(() => undefined)
+      : await realpath(probe).catch(() => undefined);
+    // No /proc (macOS): the inode check above stands alone.
+    if (real === undefined) {
+      if (isFd) return;
+      throw new NotFoundError(`${shown} not found`);
+    }
+    if (real !== this.rootReal && !real.startsWith(`${this.rootReal}${sep}`))
+      throw new InputError(
+        `${shown} leads out of ${this.root} (a folder on its path was swapped for a link)`,
+      );
   }
 
   /** Removes the entry the key names, a link itself included; never anything a link points to. */
@@ -331,6 +443,8 @@ export class PlainFolderStore implements ObjectStore {
     // A path through a link names something outside this folder: it is never deleted.
     if (found.kind === 'refused' && found.through)
       throw new InputError(`${found.why}: trustroll does not delete through links`);
+    // Checked again just before: a folder on the path swapped for a link since is not followed.
+    await this.assertInside(dirname(found.path), found.path, false);
     try {
       await unlink(found.path);
     } catch (error) {

@@ -1,4 +1,5 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { UpstreamError } from '../../../shared/errors.js';
 import { type IngestDeps, ingestUploads } from '../../../shared/pipeline/ingest.js';
 import { readInput } from '../../../shared/pki/read.js';
 import { lintInputs } from '../../../shared/truststore/lint.js';
@@ -464,5 +465,40 @@ describe('ingestUploads', () => {
     expect(report.changed).toBe(true);
     expect(report.errors.join()).toMatch(/notification upload\.accepted/);
     expect(truststoreFingerprints()).toHaveLength(2);
+  });
+});
+
+describe('an upload that cannot be read', () => {
+  const failRead = (cause: object) => {
+    store.beforeOp = (op, key) => {
+      if (op === 'get' && key === 'inbox/acme/bundle.pem')
+        throw new UpstreamError(`reading ${key}`, { cause });
+    };
+  };
+
+  it.each([
+    ['too many open files', { code: 'EMFILE' }],
+    ['S3 throttling', { name: 'SlowDown', $metadata: { httpStatusCode: 503 } }],
+    ['an S3 internal error', { $metadata: { httpStatusCode: 500 } }],
+  ])('is kept for the next run when the read may work then (%s): never rejected for it', async (_, cause) => {
+    const ref = await drop('inbox/acme/bundle.pem', pemOf(acme.root, acme.intermediate));
+    failRead(cause);
+    await expect(ingestUploads([ref], deps)).rejects.toThrow(/reading inbox\/acme\/bundle.pem/);
+    expect(versionsOf('inbox/acme/bundle.pem')).toBe(1);
+    expect(store.keys('rejected/')).toEqual([]);
+    store.beforeOp = () => {};
+    const retried = await ingestUploads([ref], deps);
+    expect(retried.uploads[0]!.outcome).toBe('accepted');
+  });
+
+  it.each([
+    ['permissions', { code: 'EACCES', path: '/inbox/acme/bundle.pem' }],
+    ["S3's 403 (a foreign KMS key)", { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }],
+  ])('is rejected with the reason when the read is refused for good (%s)', async (_, cause) => {
+    const ref = await drop('inbox/acme/bundle.pem', pemOf(acme.root, acme.intermediate));
+    failRead(cause);
+    const report = await ingestUploads([ref], deps);
+    expect(report.uploads[0]).toMatchObject({ outcome: 'rejected' });
+    expect(report.uploads[0]!.findings.map((f) => f.code)).toEqual(['input.unreadable']);
   });
 });

@@ -1,7 +1,19 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PlainFolderStore, VersionedFolderStore } from '../../../../shared/adapters/local/folder-store.js';
 import { InputError } from '../../../../shared/errors.js';
@@ -64,5 +76,89 @@ describe('local folder stores', () => {
     expect(await Promise.all([run(), run()])).toEqual([0, 0]);
     const store = new VersionedFolderStore(join(root, 'store'));
     expect(text((await store.get('counter')).body)).toBe('80');
+  });
+});
+
+describe('the plain folder (the inbox people copy into)', () => {
+  it('takes a file put back with the same name, size and time as a new version (cp -p, rsync)', async () => {
+    const root = tmp();
+    const plain = new PlainFolderStore(root, 'inbox/');
+    const path = join(root, 'acme', 'ca.pem');
+    mkdirSync(dirname(path), { recursive: true });
+    const when = new Date('2026-11-01T12:00:00Z');
+    writeFileSync(path, 'same bytes');
+    utimesSync(path, when, when);
+    const first = await plain.head('inbox/acme/ca.pem');
+    rmSync(path);
+    writeFileSync(path, 'same bytes');
+    utimesSync(path, when, when);
+    const second = await plain.head('inbox/acme/ca.pem');
+    expect(second.size).toBe(first.size);
+    expect(second.version).not.toBe(first.version);
+    await expect(plain.get('inbox/acme/ca.pem', { version: first.version })).rejects.toThrow(/not found/);
+    expect(text((await plain.get('inbox/acme/ca.pem', { version: second.version })).body)).toBe('same bytes');
+  });
+
+  it('refuses a hard link (its bytes live on under another name): never read, only the link removed', async () => {
+    const root = tmp();
+    const outside = join(tmp(), 'secret.pem');
+    writeFileSync(outside, 'outside bytes');
+    mkdirSync(join(root, 'acme'));
+    linkSync(outside, join(root, 'acme', 'linked.pem'));
+    const plain = new PlainFolderStore(root, 'inbox/');
+    expect((await plain.list('inbox/')).map((o) => o.key)).toEqual(['inbox/acme/linked.pem']);
+    await expect(plain.get('inbox/acme/linked.pem')).rejects.toThrow(/hard link \(the file has 2 names\)/);
+    await plain.delete('inbox/acme/linked.pem');
+    expect(readdirSync(join(root, 'acme'))).toEqual([]);
+    expect(readFileSync(outside, 'utf8')).toBe('outside bytes');
+  });
+
+  it('never reads or deletes out of its folder when a folder on the path is swapped for a link meanwhile', async () => {
+    const root = tmp();
+    const elsewhere = tmp();
+    mkdirSync(join(root, 'acme'));
+    writeFileSync(join(root, 'acme', 'ca.pem'), 'inside');
+    mkdirSync(join(elsewhere, 'acme'));
+    writeFileSync(join(elsewhere, 'acme', 'ca.pem'), 'outside');
+    const plain = new PlainFolderStore(root, 'inbox/');
+    // The swap lands between the checks of the path and the use of it (the race a local attacker runs).
+    const swapAfterChecks = () => {
+      const checked = (plain as unknown as { entry: (k: string) => Promise<{ ino?: number }> }).entry.bind(
+        plain,
+      );
+      (plain as unknown as { entry: (k: string) => Promise<unknown> }).entry = async (key: string) => {
+        const found = await checked(key);
+        renameSync(join(root, 'acme'), join(root, 'acme.moved'));
+        symlinkSync(join(elsewhere, 'acme'), join(root, 'acme'));
+        // The inode check alone would catch a different file: make the outside file the same one.
+        return {
+          ...found,
+          ino: statSync(join(elsewhere, 'acme', 'ca.pem')).ino,
+          dev: statSync(join(elsewhere, 'acme', 'ca.pem')).dev,
+        };
+      };
+    };
+    swapAfterChecks();
+    await expect(plain.get('inbox/acme/ca.pem')).rejects.toThrow(/leads out of/);
+    rmSync(join(root, 'acme'));
+    renameSync(join(root, 'acme.moved'), join(root, 'acme'));
+    await expect(plain.delete('inbox/acme/ca.pem')).rejects.toThrow(/leads out of/);
+    expect(readFileSync(join(elsewhere, 'acme', 'ca.pem'), 'utf8')).toBe('outside');
+  });
+
+  it('gives a name that is not UTF-8 one that is, so the file is judged and removed like any other', async () => {
+    const root = tmp();
+    mkdirSync(join(root, 'acme'));
+    const raw = Buffer.concat([
+      Buffer.from(`${root}/acme/key`),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('.pem'),
+    ]);
+    writeFileSync(raw, 'bytes');
+    writeFileSync(join(root, 'acme', 'key%FF%FE.pem'), 'taken');
+    const plain = new PlainFolderStore(root, 'inbox/');
+    const keys = (await plain.list('inbox/')).map((o) => o.key);
+    expect(keys).toEqual(['inbox/acme/key%FF%FE.pem', 'inbox/acme/key%FF%FE.pem~2']);
+    expect(text((await plain.get('inbox/acme/key%FF%FE.pem~2')).body)).toBe('bytes');
   });
 });
