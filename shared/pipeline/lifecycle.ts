@@ -545,6 +545,8 @@ export const applyPromotion = (plan: PromotionPlan, from: string, deps: PublishD
   });
 
 export const REQUESTS_PREFIX = 'requests/';
+/** The largest removal request read: 64 KiB holds thousands of fingerprints. */
+export const MAX_REQUEST_BYTES = 64 * 1024;
 
 export interface RequestOutcome {
   readonly key: string;
@@ -587,6 +589,11 @@ export const handleRemovalRequests = async (
     let object: StoredObject | undefined;
     let unreadable: string | undefined;
     try {
+      // A request is a few lines of JSON: anything much larger is refused from its size alone.
+      if (current.size > MAX_REQUEST_BYTES)
+        throw new InputError(
+          `it is ${current.size} bytes; a removal request is a small JSON file of at most ${MAX_REQUEST_BYTES} bytes`,
+        );
       object = await deps.store.get(key, { version: current.version });
     } catch (error) {
       // One request that cannot be read (a link, not a regular file, permissions) is rejected
@@ -608,7 +615,10 @@ export const handleRemovalRequests = async (
     try {
       if (!object) throw new InputError(unreadable ?? `${key} could not be read`);
       const request = parseRemovalRequest(parseJson(object.body));
-      const change = await removeCas(request, deps, { requestId: `${key}@${object.version}` });
+      // A request is its key, version and content: another request of the same name is another.
+      const change = await removeCas(request, deps, {
+        requestId: `${key}@${object.version}#${upload.sha256?.slice(0, 16)}`,
+      });
       outcome = change.outcome === 'changed' ? 'done' : 'rejected';
       message = change.message;
       roll = change.roll;

@@ -239,6 +239,23 @@ describe('removal requests dropped into requests/', () => {
     ]);
   });
 
+  it('refuses a request over 64 KiB from its size alone, without reading it', async () => {
+    await store.put(
+      'requests/huge.json',
+      toBytes(JSON.stringify({ partner: 'beta', reason: 'x'.repeat(70_000), requestedBy: 'ops' })),
+    );
+    store.beforeOp = (op, key) => {
+      if (op === 'get' && key === 'requests/huge.json') throw new Error('read');
+    };
+    const [outcome] = await handleRemovalRequests([{ key: 'requests/huge.json' }], deps);
+    expect(outcome).toMatchObject({ outcome: 'rejected' });
+    expect(outcome!.message).toMatch(
+      /is \d+ bytes; a removal request is a small JSON file of at most 65536 bytes/,
+    );
+    expect(subjects()).toHaveLength(4);
+    expect(store.keys('requests/')).toEqual([]);
+  });
+
   it('refuses a request that would leave the truststore empty, and changes nothing', async () => {
     await removeCas({ partner: 'beta', reason: 'contract ended', requestedBy: 'ops' }, deps);
     const revision = (await truststoreHistory(store)).at(-1)!.revision;
