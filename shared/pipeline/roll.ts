@@ -229,7 +229,8 @@ const rollOne = async (
       });
       return { ...base, outcome: 'rolled', newWarnings };
     }
-    deps.log.warn('truststore rolled back', { domain, from, to: version, newWarnings });
+    // Named for what happens: the version that brought warnings is taken back, the previous restored.
+    deps.log.warn('truststore rolled back', { domain, refused: version, restored: from, newWarnings });
     await pacer.update(domain, from);
     await waitAvailable(domain, deps, undefined, true);
     return { ...base, outcome: 'rolled-back', newWarnings };
