@@ -55,6 +55,24 @@ export class VersionedFolderStore implements ObjectStore {
     }
   }
 
+  /** The highest version number any file in `dir` still carries, whole version or not. */
+  private async taken(dir: string): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw new UpstreamError(`listing ${dir}`, { cause: error });
+    }
+    return Math.max(
+      0,
+      ...names
+        .map((n) => /^(\d{6,})(?:\.meta\.json)?$/.exec(n)?.[1])
+        .filter(Boolean)
+        .map(Number),
+    );
+  }
+
   /** The highest version number ever written in `dir` (0 when none is recorded). */
   private async highWater(dir: string): Promise<number> {
     const text = await readFile(join(dir, HIGH_WATER), 'utf8').catch(() => '0');
@@ -62,20 +80,62 @@ export class VersionedFolderStore implements ObjectStore {
     return Number.isInteger(n) && n > 0 ? n : 0;
   }
 
-  private async meta(dir: string, n: number): Promise<Meta> {
-    return JSON.parse(await readFile(join(dir, `${name(n)}.meta.json`), 'utf8')) as Meta;
+  /**
+   * The meta of version `n` when the version is whole: its meta file reads, and its body is there
+   * (a delete marker has none). A version whose body was deleted by hand, or whose meta no longer
+   * parses, is no version at all — as on S3, where a version is there or not.
+   */
+  private async whole(dir: string, n: number): Promise<Meta | undefined> {
+    let meta: unknown;
+    try {
+      meta = JSON.parse(await readFile(join(dir, `${name(n)}.meta.json`), 'utf8'));
+    } catch (error) {
+      if (error instanceof SyntaxError || (error as NodeJS.ErrnoException).code === 'ENOENT')
+        return undefined;
+      throw new UpstreamError(`reading ${dir} version ${name(n)}`, { cause: error });
+    }
+    if (!isMeta(meta)) return undefined;
+    if (meta.deleted) return meta;
+    try {
+      await stat(join(dir, name(n)));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new UpstreamError(`reading ${dir} version ${name(n)}`, { cause: error });
+    }
+    return meta;
+  }
+
+  /** The current version of a key: its newest whole version (a delete marker included). */
+  private async current(dir: string): Promise<{ n: number; meta: Meta } | undefined> {
+    const all = await this.numbers(dir);
+    for (let i = all.length - 1; i >= 0; i--) {
+      const meta = await this.whole(dir, all[i]!);
+      if (meta) return { n: all[i]!, meta };
+    }
+    return undefined;
   }
 
   async get(key: string, opts: { version?: string } = {}): Promise<StoredObject> {
     const dir = this.dir(key);
-    const all = await this.numbers(dir);
-    const n = opts.version === undefined ? all.at(-1) : all.find((v) => name(v) === opts.version);
-    if (n === undefined)
-      throw new NotFoundError(`${key}${opts.version ? ` version ${opts.version}` : ''} not found`);
-    const meta = await this.meta(dir, n);
-    if (meta.deleted) throw new NotFoundError(`${key} is deleted`);
-    const body = new Uint8Array(await readFile(join(dir, name(n))));
-    return { body, version: name(n), etag: meta.etag, metadata: meta.metadata };
+    let found: { n: number; meta: Meta } | undefined;
+    if (opts.version === undefined) found = await this.current(dir);
+    else {
+      const n = (await this.numbers(dir)).find((v) => name(v) === opts.version);
+      const meta = n === undefined ? undefined : await this.whole(dir, n);
+      found = n === undefined || !meta ? undefined : { n, meta };
+    }
+    if (!found) throw new NotFoundError(`${key}${opts.version ? ` version ${opts.version}` : ''} not found`);
+    if (found.meta.deleted) throw new NotFoundError(`${key} is deleted`);
+    let body: Uint8Array;
+    try {
+      body = new Uint8Array(await readFile(join(dir, name(found.n))));
+    } catch (error) {
+      // Deleted since it was found whole: gone, like a version deleted on S3.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new NotFoundError(`${key} version ${name(found.n)} not found`);
+      throw new UpstreamError(`reading ${dir} version ${name(found.n)}`, { cause: error });
+    }
+    return { body, version: name(found.n), etag: found.meta.etag, metadata: found.meta.metadata };
   }
 
   async put(
@@ -85,10 +145,10 @@ export class VersionedFolderStore implements ObjectStore {
   ): Promise<{ version: string; etag: string }> {
     const dir = this.dir(key);
     return this.locked(dir, async () => {
-      const last = (await this.numbers(dir)).at(-1);
-      const current = last === undefined ? undefined : await this.meta(dir, last);
-      // Version ids are never reused: a version deleted by hand leaves its number taken.
-      const highest = Math.max(last ?? 0, await this.highWater(dir));
+      const current = (await this.current(dir))?.meta;
+      // Version ids are never reused: a version deleted by hand leaves its number taken, and so
+      // does every id the caller knows of (the state's history, when `.highest` went too).
+      const highest = Math.max(await this.taken(dir), await this.highWater(dir));
       const live = current && !current.deleted ? current : undefined;
       if (opts.ifNoneMatch === '*' && live) throw new ConflictError(`${key} already exists`);
       if (opts.ifMatch !== undefined && live?.etag !== opts.ifMatch) {
@@ -111,12 +171,14 @@ export class VersionedFolderStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     const dir = this.dir(key);
     await this.locked(dir, async () => {
-      const last = (await this.numbers(dir)).at(-1);
-      if (last === undefined || (await this.meta(dir, last)).deleted) return;
+      const current = await this.current(dir);
+      if (!current || current.meta.deleted) return;
+      const n = Math.max(await this.taken(dir), await this.highWater(dir)) + 1;
       await writeAtomic(
-        join(dir, `${name(last + 1)}.meta.json`),
+        join(dir, `${name(n)}.meta.json`),
         JSON.stringify({ etag: '', metadata: {}, deleted: true }),
       );
+      await writeAtomic(join(dir, HIGH_WATER), String(n));
     });
   }
 
@@ -169,8 +231,10 @@ export class VersionedFolderStore implements ObjectStore {
   async versions(key: string): Promise<{ version: string; deleted: boolean }[]> {
     const dir = this.dir(key);
     const out: { version: string; deleted: boolean }[] = [];
-    for (const n of await this.numbers(dir))
-      out.push({ version: name(n), deleted: (await this.meta(dir, n)).deleted === true });
+    for (const n of await this.numbers(dir)) {
+      const meta = await this.whole(dir, n);
+      if (meta) out.push({ version: name(n), deleted: meta.deleted === true });
+    }
     return out;
   }
 
@@ -180,6 +244,13 @@ export class VersionedFolderStore implements ObjectStore {
 }
 
 const name = (n: number): string => String(n).padStart(6, '0');
+
+const isMeta = (value: unknown): value is Meta =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as Meta).etag === 'string' &&
+  typeof (value as Meta).metadata === 'object' &&
+  (value as Meta).metadata !== null;
 
 /**
  * Visits every entry below `dir` (files and folders; a folder that does not exist is empty),

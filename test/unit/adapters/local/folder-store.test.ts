@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PlainFolderStore, VersionedFolderStore } from '../../../../shared/adapters/local/folder-store.js';
-import { InputError } from '../../../../shared/errors.js';
+import { InputError, NotFoundError } from '../../../../shared/errors.js';
 import { contract } from '../../../contracts/object-store.js';
 import { MemoryStore } from '../../../fakes/memory-store.js';
 
@@ -160,5 +160,41 @@ describe('the plain folder (the inbox people copy into)', () => {
     const keys = (await plain.list('inbox/')).map((o) => o.key);
     expect(keys).toEqual(['inbox/acme/key%FF%FE.pem', 'inbox/acme/key%FF%FE.pem~2']);
     expect(text((await plain.get('inbox/acme/key%FF%FE.pem~2')).body)).toBe('bytes');
+  });
+});
+
+describe('versioned folder store, changed by hand', () => {
+  const versionsOf = (root: string, key: string) => join(root, `${key}.v`);
+
+  it('takes a version whose body was deleted (its meta kept) as gone: not found by id, the previous one current', async () => {
+    const root = tmp();
+    const store = new VersionedFolderStore(root);
+    const v1 = await store.put('state/s.json', bytes('one'));
+    const v2 = await store.put('state/s.json', bytes('two'));
+    rmSync(join(versionsOf(root, 'state/s.json'), v2.version));
+
+    await expect(store.get('state/s.json', { version: v2.version })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(store.head('state/s.json', { version: v2.version })).rejects.toBeInstanceOf(NotFoundError);
+    const current = await store.get('state/s.json');
+    expect([current.version, text(current.body)]).toEqual([v1.version, 'one']);
+    expect(await store.versions('state/s.json')).toEqual([{ version: v1.version, deleted: false }]);
+    // A compare-and-set goes against what reads as current; the lost id is not given again.
+    const v3 = await store.put('state/s.json', bytes('three'), { ifMatch: current.etag });
+    expect(v3.version > v2.version).toBe(true);
+    expect((await store.list('state/')).map((o) => o.version)).toEqual([v3.version]);
+  });
+
+  it('takes a version whose meta no longer parses as gone, and an only version without its body as absent', async () => {
+    const root = tmp();
+    const store = new VersionedFolderStore(root);
+    const v1 = await store.put('k', bytes('one'));
+    const v2 = await store.put('k', bytes('two'));
+    writeFileSync(join(versionsOf(root, 'k'), `${v2.version}.meta.json`), '{"etag": "x", "meta');
+    expect((await store.get('k')).version).toBe(v1.version);
+    rmSync(join(versionsOf(root, 'k'), v1.version));
+    await expect(store.get('k')).rejects.toBeInstanceOf(NotFoundError);
+    // Absent: a create-only write succeeds, as a new id.
+    const v3 = await store.put('k', bytes('three'), { ifNoneMatch: '*' });
+    expect(v3.version > v2.version).toBe(true);
   });
 });
