@@ -72,28 +72,35 @@ const restoreState = async (
     );
   }
   const versions = (await store.versions(KEYS.state)).filter((v) => !v.deleted).reverse();
-  const unreadable: string[] = [];
+  const unreadable: { version: string; why: string }[] = [];
   for (const { version } of versions) {
-    const object = await store.get(KEYS.state, { version });
     let state: TruststoreState;
+    let body: Uint8Array;
     try {
-      state = parseState(object.body);
-    } catch {
-      unreadable.push(version);
+      body = (await store.get(KEYS.state, { version })).body;
+      state = parseState(body);
+    } catch (error) {
+      if (error instanceof NotFoundError) continue;
+      unreadable.push({ version, why: (error as Error).message });
       continue;
     }
     const current = await store.head(KEYS.state);
-    const written = await store.put(KEYS.state, object.body, {
+    const written = await store.put(KEYS.state, body, {
       ifMatch: current.etag,
       contentType: 'application/json',
     });
     actions.push(
-      `${KEYS.state}: version${unreadable.length > 1 ? 's' : ''} ${unreadable.join(', ')} could not be read; ` +
-        `restored version ${version} (the newest readable one) as version ${written.version}`,
+      `${KEYS.state}: ${describeUnreadable(unreadable)}; ` +
+        `restored version ${version} (the newest that reads and checks out) as version ${written.version}`,
     );
     return { state, etag: written.etag };
   }
   throw new InputError(
-    `no version of ${KEYS.state} can be read (${unreadable.join(', ')}): restore it by hand`,
+    `no version of ${KEYS.state} reads and checks out (${describeUnreadable(unreadable)}): restore it by hand`,
   );
 };
+
+const describeUnreadable = (unreadable: readonly { version: string; why: string }[]) =>
+  unreadable.length === 1
+    ? `version ${unreadable[0]!.version} could not be read (${unreadable[0]!.why})`
+    : `versions ${unreadable.map((u) => u.version).join(', ')} could not be read (${unreadable.map((u) => `${u.version}: ${u.why}`).join('; ')})`;

@@ -32,7 +32,7 @@ export const loadState = async (store: ObjectStore): Promise<LoadedState> => {
     throw new DamagedStoreError(
       `${KEYS.state} (version ${object.version}) cannot be read: ${(error as Error).message}. ` +
         'The store was damaged (a truncated write, or an edit by hand), and nothing more is written to it until it is repaired: ' +
-        'run trustroll repair to restore the last readable version of the state.',
+        'run trustroll repair to restore the newest version of the state that reads and checks out.',
       { cause: error },
     );
   }

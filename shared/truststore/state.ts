@@ -2,6 +2,7 @@ import type { Finding } from '../finding.js';
 import { type Certificate, toPem } from '../pki/certificate.js';
 import type { Notification } from '../ports.js';
 import { renderBlocks } from './render.js';
+import { checkState } from './state-shape.js';
 
 /** Where trustroll keeps its objects, relative to the store (an S3 bucket or a local folder). */
 export const KEYS = {
@@ -38,7 +39,11 @@ export interface Revision {
   readonly revision: number;
   /** Object version id, once published. */
   readonly version?: string;
-  readonly sha256: string;
+  /**
+   * SHA-256 of the rendered truststore: what its version must hold. Always written; a state
+   * without it still loads (the object's own recorded hash is checked then).
+   */
+  readonly sha256?: string;
   readonly at: string;
   readonly reason: string;
   readonly added: readonly string[];
@@ -100,13 +105,12 @@ export const emptyState = (): TruststoreState => ({
   history: [],
 });
 
-export const parseState = (bytes: Uint8Array): TruststoreState => {
-  const value = JSON.parse(Buffer.from(bytes).toString('utf8')) as TruststoreState;
-  if (value?.schema !== 1 || !Array.isArray(value.entries)) {
-    throw new Error('state document is not a trustroll state (schema 1)');
-  }
-  return value;
-};
+/**
+ * Parses a state document, checking every field trustroll relies on (`checkState`): throws with
+ * the path of the first one that is wrong, so a state edited by hand is named, never half-used.
+ */
+export const parseState = (bytes: Uint8Array): TruststoreState =>
+  checkState(JSON.parse(Buffer.from(bytes).toString('utf8')));
 
 export const serializeState = (state: TruststoreState): Uint8Array =>
   new Uint8Array(Buffer.from(`${JSON.stringify(state, null, 1)}\n`));

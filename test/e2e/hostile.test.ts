@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import {
+  cpSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -434,9 +435,113 @@ describe('principle 7: a damaged store is named, never reinterpreted', () => {
     expect(history.stderr).not.toMatch(/SyntaxError: /);
     const repair = cli('repair');
     expect(repair.status).toBe(0);
-    expect(repair.stdout).toMatch(new RegExp(`version ${latest} could not be read; restored version \\d+`));
+    expect(repair.stdout).toMatch(
+      new RegExp(`version ${latest} could not be read \\(.*\\); restored version \\d+`),
+    );
     expect(cli('history').status).toBe(0);
   });
+});
+
+/** A store two partners were ingested into (revisions 1 and 2), copied afresh for each test. */
+let damageBase: string | undefined;
+const damageFixture = async () => {
+  if (!damageBase) {
+    damageBase = mkdtempSync(join(tmpdir(), 'trustroll-damage-base-'));
+    for (const [partner, chain] of [
+      ['acme', acme],
+      ['beta', await partnerChain('Beta')],
+    ] as const) {
+      mkdirSync(join(damageBase, 'inbox', partner), { recursive: true });
+      writeFileSync(join(damageBase, 'inbox', partner, 'ca.pem'), pemOfChain(chain));
+      const r = spawnSync('node', [BIN, 'ingest'], { cwd: damageBase, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`seeding the store failed: ${r.stderr}`);
+    }
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'trustroll-damaged-'));
+  cpSync(damageBase, dir, { recursive: true });
+  const store = join(dir, '.trustroll', 'store');
+  const numbered = (folder: string) =>
+    readdirSync(folder)
+      .filter((f) => /^\d+$/.test(f))
+      .sort();
+  return {
+    dir,
+    cli: (...args: string[]) => spawnSync('node', [BIN, ...args], { cwd: dir, encoding: 'utf8' }),
+    stateDir: join(store, 'state', 'truststore.json.v'),
+    truststoreDir: join(store, 'truststore', 'truststore.pem.v'),
+    numbered,
+    /** Drops a third partner's CAs into the inbox: what a writer would judge next. */
+    dropNext: async () => {
+      mkdirSync(join(dir, 'inbox', 'gamma'), { recursive: true });
+      writeFileSync(join(dir, 'inbox', 'gamma', 'ca.pem'), pemOfChain(await partnerChain('Gamma')));
+      return join(dir, 'inbox', 'gamma', 'ca.pem');
+    },
+  };
+};
+
+describe('principle 7, continued: damage found through the public commands', () => {
+  const edits: [string, (state: Record<string, unknown>) => void, string][] = [
+    ['history deleted', (s) => delete s.history, 'history: expected a list, found nothing'],
+    ['processed set to null', (s) => (s.processed = null), 'processed: expected an object, found null'],
+    [
+      'an entry set to null',
+      (s) => ((s.entries as unknown[])[0] = null),
+      'entries[0]: expected an object, found null',
+    ],
+    [
+      'the revision as a string',
+      (s) => (s.revision = '2'),
+      'revision: expected a whole number of at least 0, found "2"',
+    ],
+    [
+      "an entry's PEM replaced by another CA's",
+      (s) => {
+        const entries = s.entries as { pem: string }[];
+        entries[0]!.pem = entries[1]!.pem;
+      },
+      "entries[0].pem: not the certificate of the entry's fingerprint",
+    ],
+  ];
+  it.each(edits)(
+    'names a state edited by hand that is still JSON (%s), writes nothing past it, and repair restores the newest valid one',
+    async (_, edit, named) => {
+      const f = await damageFixture();
+      const latest = f.numbered(f.stateDir).at(-1)!;
+      const file = join(f.stateDir, latest);
+      const state = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      edit(state);
+      writeFileSync(file, JSON.stringify(state, null, 1));
+      const upload = await f.dropNext();
+
+      const status = f.cli('status');
+      expect(status.status).toBe(1);
+      expect(status.stdout).toContain(
+        `DAMAGED: state/truststore.json (version ${latest}) cannot be read: ${named}`,
+      );
+      const refused = f.cli('ingest');
+      expect(refused.status).toBe(4);
+      expect(refused.stderr).toContain(named);
+      expect(refused.stderr).not.toMatch(/TypeError|unexpected failure/);
+      expect(existsSync(upload)).toBe(true);
+      expect(f.numbered(f.truststoreDir)).toEqual(['000001', '000002']);
+
+      const repair = f.cli('repair');
+      expect(repair.stderr).not.toMatch(/TypeError|unexpected failure/);
+      expect(repair.status).toBe(0);
+      expect(repair.stdout).toContain(`version ${latest} could not be read (${named}`);
+      expect(f.cli('status').stdout).not.toMatch(/DAMAGED/);
+      expect(f.cli('ingest').status).toBe(0);
+      const history = JSON.parse(f.cli('history', '--json').stdout) as {
+        revision: number;
+        version?: string;
+      }[];
+      expect(history.map((h) => [h.revision, h.version])).toEqual([
+        [3, '000003'],
+        [2, '000002'],
+        [1, '000001'],
+      ]);
+    },
+  );
 });
 
 describe('principle 8: exactly once where promised', () => {

@@ -1,14 +1,16 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { nextRevision } from '../../../shared/pipeline/revision.js';
 import { type ScanDeps, scanExpiry } from '../../../shared/pipeline/scan.js';
 import {
   loadState,
   publishTruststore,
   recordVersion,
   saveState,
+  sha256,
 } from '../../../shared/pipeline/state-store.js';
 import { parseCertificate } from '../../../shared/pki/certificate.js';
 import { readInput } from '../../../shared/pki/read.js';
-import { type Entry, emptyState, entryOf, KEYS } from '../../../shared/truststore/state.js';
+import { type Entry, emptyState, entryOf, KEYS, renderState } from '../../../shared/truststore/state.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
 import { MemoryStore } from '../../fakes/memory-store.js';
 import { DAY, days, type Issued, intermediate, NOW, root, toBytes } from '../../fixtures/pki.js';
@@ -52,7 +54,16 @@ const seed = async (entries: Entry[]) => {
     ...emptyState(),
     revision: 1,
     entries,
-    history: [{ revision: 1, sha256: 'x', at: NOW.toISOString(), reason: 'seed', added: [], removed: [] }],
+    history: [
+      {
+        revision: 1,
+        sha256: sha256(renderState(entries)),
+        at: NOW.toISOString(),
+        reason: 'seed',
+        added: [],
+        removed: [],
+      },
+    ],
   };
   await saveState(store, state, undefined);
   const version = await publishTruststore(store, state, memoryLog());
@@ -114,9 +125,16 @@ describe('scanExpiry walking days forward', () => {
       keySlot: 'renewed',
     });
     const { state, etag } = await loadState(store);
+    // The rotation as a revision of its own (a state edited without one is refused as damaged).
     await saveState(
       store,
-      { ...state, entries: [entry(alpha.root, 'alpha'), entry(renewed, 'alpha')] },
+      nextRevision(state, {
+        entries: [entry(alpha.root, 'alpha'), entry(renewed, 'alpha')],
+        removed: [entry(alpha.int, 'alpha')],
+        added: [entry(renewed, 'alpha')],
+        reason: 'rotation',
+        at: clock.now(),
+      }),
       etag,
     );
     for (let d = 0; d < 60; d++) {

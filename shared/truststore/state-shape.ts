@@ -1,0 +1,182 @@
+import { createHash } from 'node:crypto';
+import { renderBlocks } from './render.js';
+import type { TruststoreState } from './state.js';
+
+/**
+ * Checks that a parsed state document has the shape trustroll relies on, field by field, and
+ * returns it typed. A state edited by hand that is still valid JSON (a list deleted, `null` where
+ * an object was, `"3"` for 3, a certificate swapped under an entry) is refused here with the path
+ * of the first field that is wrong, instead of failing later as a TypeError or publishing what
+ * was never judged. Fields trustroll does not read are let through (newer writers may add some).
+ *
+ * Beyond types: every entry's PEM must be canonical and hash to its fingerprint (removed entries
+ * too: rollback publishes them again), no CA is listed twice, revisions increase and none is
+ * ahead of the state's, and the entries must render to the SHA-256 the latest revision recorded.
+ */
+export const checkState = (value: unknown): TruststoreState => {
+  if (!isObject(value) || value.schema !== 1)
+    throw new Error('state document is not a trustroll state (schema 1)');
+  const revision = count(value.revision, 'revision', 0);
+  const entries = list(value.entries, 'entries');
+  const seen = new Map<string, number>();
+  entries.forEach((e, i) => {
+    const fingerprint = entry(e, `entries[${i}]`);
+    const first = seen.get(fingerprint);
+    if (first !== undefined)
+      fail(`entries[${i}]`, `the same CA (fingerprint ${short(fingerprint)}) as entries[${first}]`);
+    seen.set(fingerprint, i);
+  });
+  for (const [key, p] of Object.entries(object(value.processed, 'processed'))) {
+    const at = `processed[${JSON.stringify(key)}]`;
+    const o = object(p, at);
+    if (o.outcome !== 'accepted' && o.outcome !== 'rejected' && o.outcome !== 'private-key')
+      bad(`${at}.outcome`, o.outcome, '"accepted", "rejected" or "private-key"');
+    date(o.at, `${at}.at`);
+  }
+  let previous = 0;
+  list(value.history, 'history').forEach((h, i) => {
+    const at = `history[${i}]`;
+    const r = object(h, at);
+    const n = count(r.revision, `${at}.revision`, 1);
+    if (n <= previous) fail(`${at}.revision`, `${n} does not come after revision ${previous}`);
+    if (n > revision) fail(`${at}.revision`, `${n} is ahead of the state's revision ${revision}`);
+    previous = n;
+    optional(r.version, `${at}.version`, text);
+    optional(r.sha256, `${at}.sha256`, hex64);
+    date(r.at, `${at}.at`);
+    text(r.reason, `${at}.reason`);
+    for (const f of ['added', 'removed'] as const)
+      list(r[f], `${at}.${f}`).forEach((x, j) => {
+        hex64(x, `${at}.${f}[${j}]`);
+      });
+    optional(r.lostVersion, `${at}.lostVersion`, text);
+    optional(r.supersededBy, `${at}.supersededBy`, (x, p) => count(x, p, 1));
+  });
+  optional(value.lastRollAt, 'lastRollAt', date);
+  optional(value.expiryAlerts, 'expiryAlerts', (x, p) => {
+    for (const [fp, a] of Object.entries(object(x, p))) {
+      const o = object(a, `${p}[${JSON.stringify(fp)}]`);
+      if (typeof o.level !== 'number' || !Number.isFinite(o.level))
+        bad(`${p}[${JSON.stringify(fp)}].level`, o.level, 'a number');
+      date(o.at, `${p}[${JSON.stringify(fp)}].at`);
+    }
+  });
+  optional(value.outbox, 'outbox', (x, p) =>
+    list(x, p).forEach((n, i) => {
+      const o = object(n, `${p}[${i}]`);
+      for (const f of ['id', 'eventType', 'severity', 'subject', 'body']) text(o[f], `${p}[${i}].${f}`);
+      optional(o.partner, `${p}[${i}].partner`, text);
+    }),
+  );
+  optional(value.pending, 'pending', (x, p) => {
+    for (const [key, held] of Object.entries(object(x, p))) {
+      const at = `${p}[${JSON.stringify(key)}]`;
+      const o = object(held, at);
+      text(o.version, `${at}.version`);
+      date(o.since, `${at}.since`);
+      date(o.until, `${at}.until`);
+    }
+  });
+  optional(value.removedEntries, 'removedEntries', (x, p) =>
+    list(x, p).forEach((e, i) => {
+      entry(e, `${p}[${i}]`);
+    }),
+  );
+  const state = value as unknown as TruststoreState;
+  const latest = state.history.at(-1);
+  if (latest?.revision === revision && latest.sha256 !== undefined) {
+    const rendered = createHash('sha256').update(renderBlocks(state.entries)).digest('hex');
+    if (rendered !== latest.sha256)
+      fail(
+        'entries',
+        `not the CA set revision ${revision} was committed with (they render to SHA-256 ${short(rendered)}, ` +
+          `history records ${short(latest.sha256)})`,
+      );
+  }
+  return state;
+};
+
+/** Checks one entry (CA with provenance) and returns its fingerprint. */
+const entry = (value: unknown, at: string): string => {
+  const e = object(value, at);
+  const fingerprint = hex64(e.fingerprint, `${at}.fingerprint`);
+  for (const f of ['subject', 'subjectKey', 'issuer', 'issuerKey', 'partner']) text(e[f], `${at}.${f}`);
+  for (const f of ['notBefore', 'notAfter', 'addedAt']) date(e[f], `${at}.${f}`);
+  const upload = object(e.upload, `${at}.upload`);
+  text(upload.key, `${at}.upload.key`);
+  text(upload.version, `${at}.upload.version`);
+  list(e.findings, `${at}.findings`).forEach((f, i) => {
+    const o = object(f, `${at}.findings[${i}]`);
+    for (const k of ['code', 'severity', 'message']) text(o[k], `${at}.findings[${i}].${k}`);
+  });
+  const pem = text(e.pem, `${at}.pem`);
+  if (verified.get(pem) === fingerprint) return fingerprint;
+  const lines = PEM.exec(pem)?.[1]?.split('\n');
+  const base64 = lines?.join('') ?? '';
+  const der = Buffer.from(base64, 'base64');
+  // What toPem writes: canonical base64 in lines of 64, nothing the decoder would skip.
+  const canonical =
+    lines?.every((l, i) => l.length === 64 || (i === lines.length - 1 && l.length > 0 && l.length < 64)) &&
+    der.length > 0 &&
+    der.toString('base64') === base64;
+  if (!canonical) fail(`${at}.pem`, 'not one certificate in the PEM form trustroll writes');
+  const actual = createHash('sha256').update(der).digest('hex');
+  if (actual !== fingerprint)
+    fail(
+      `${at}.pem`,
+      `not the certificate of the entry's fingerprint ${short(fingerprint)} (it holds ${short(actual)})`,
+    );
+  if (verified.size >= MAX_VERIFIED) verified.clear();
+  verified.set(pem, fingerprint);
+  return fingerprint;
+};
+
+const PEM = /^-----BEGIN CERTIFICATE-----\n([A-Za-z0-9+/=\n]+)\n-----END CERTIFICATE-----\n$/;
+
+/**
+ * PEMs already found to hash to their fingerprint, so a state read several times in a run (or by
+ * a warm Lambda) hashes each certificate once; the key is the whole PEM, so a changed one is
+ * checked again.
+ */
+const verified = new Map<string, string>();
+const MAX_VERIFIED = 20_000;
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const short = (fingerprint: string) => `${fingerprint.slice(0, 16)}…`;
+
+const shown = (v: unknown): string => {
+  if (v === undefined) return 'nothing';
+  const json = JSON.stringify(v) ?? String(v);
+  return json.length > 40 ? `${json.slice(0, 40)}…` : json;
+};
+
+const fail = (at: string, problem: string): never => {
+  throw new Error(`${at}: ${problem}`);
+};
+
+const bad = (at: string, value: unknown, expected: string): never =>
+  fail(at, `expected ${expected}, found ${shown(value)}`);
+
+const object = (v: unknown, at: string): Record<string, unknown> =>
+  isObject(v) ? v : bad(at, v, 'an object');
+
+const list = (v: unknown, at: string): unknown[] => (Array.isArray(v) ? v : bad(at, v, 'a list'));
+
+const text = (v: unknown, at: string): string => (typeof v === 'string' ? v : bad(at, v, 'a string'));
+
+const date = (v: unknown, at: string): string =>
+  typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? v : bad(at, v, 'a date (ISO 8601)');
+
+const hex64 = (v: unknown, at: string): string =>
+  typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? v : bad(at, v, 'a SHA-256 in hex (64 digits)');
+
+const count = (v: unknown, at: string, min: number): number =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= min
+    ? v
+    : bad(at, v, `a whole number of at least ${min}`);
+
+const optional = (v: unknown, at: string, check: (v: unknown, at: string) => unknown): void => {
+  if (v !== undefined) check(v, at);
+};
