@@ -8,6 +8,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
@@ -480,6 +481,59 @@ const damageFixture = async () => {
 };
 
 describe('principle 7, continued: damage found through the public commands', () => {
+  const noCrash = (r: { stderr: string }) =>
+    expect(r.stderr).not.toMatch(/unexpected failure|ENOENT|TypeError/);
+  /** `status` finds no damage and goes on to the endpoint, which never ran on this store. */
+  const expectIntact = (f: Awaited<ReturnType<typeof damageFixture>>) => {
+    const status = f.cli('status');
+    noCrash(status);
+    expect(status.stdout).not.toMatch(/DAMAGED/);
+    expect(status.stdout).toMatch(/no local endpoint has run with this data folder yet/);
+  };
+
+  it('takes a truststore version whose body was deleted (its meta kept) as missing: named, refused, repaired', async () => {
+    const f = await damageFixture();
+    rmSync(join(f.truststoreDir, '000002'));
+    const upload = await f.dropNext();
+
+    const status = f.cli('status');
+    noCrash(status);
+    expect(status.status).toBe(1);
+    expect(status.stdout).toMatch(
+      /^DAMAGED: truststore version 000002 \(revision 2\), recorded as published, is missing/m,
+    );
+    for (const args of [['ingest'], ['rollback'], ['remove', '--partner', 'acme', '--reason', 'test']]) {
+      const r = f.cli(...args);
+      noCrash(r);
+      expect([args[0], r.status]).toEqual([args[0], 4]);
+      expect(r.stderr).toMatch(/the store is damaged: truststore version 000002 .*missing/);
+    }
+    const diff = f.cli('diff', '1', '2');
+    noCrash(diff);
+    expect(diff.status).toBe(2);
+    expect(diff.stderr).toMatch(/truststore version 000002 \(revision 2\) is no longer in the store/);
+    expect(existsSync(upload)).toBe(true);
+
+    const repair = f.cli('repair');
+    noCrash(repair);
+    expect(repair.status).toBe(0);
+    expect(repair.stdout).toMatch(/revision 2: truststore version 000002 is missing; marked as lost/);
+    expect(repair.stdout).toMatch(/served as truststore version 000003/);
+    expectIntact(f);
+  });
+
+  it('takes a state version whose body was deleted as gone: the one before it is read, nothing crashes', async () => {
+    const f = await damageFixture();
+    const latest = f.numbered(f.stateDir).at(-1)!;
+    rmSync(join(f.stateDir, latest));
+    for (const args of [['status'], ['history'], ['diff', '1', '2'], ['repair'], ['ingest']]) {
+      const r = f.cli(...args);
+      noCrash(r);
+      expect([args[0], r.status === 0 || r.status === 1]).toEqual([args[0], true]);
+    }
+    expectIntact(f);
+  });
+
   const edits: [string, (state: Record<string, unknown>) => void, string][] = [
     ['history deleted', (s) => delete s.history, 'history: expected a list, found nothing'],
     ['processed set to null', (s) => (s.processed = null), 'processed: expected an object, found null'],
@@ -529,7 +583,7 @@ describe('principle 7, continued: damage found through the public commands', () 
       expect(repair.stderr).not.toMatch(/TypeError|unexpected failure/);
       expect(repair.status).toBe(0);
       expect(repair.stdout).toContain(`version ${latest} could not be read (${named}`);
-      expect(f.cli('status').stdout).not.toMatch(/DAMAGED/);
+      expectIntact(f);
       expect(f.cli('ingest').status).toBe(0);
       const history = JSON.parse(f.cli('history', '--json').stdout) as {
         revision: number;
