@@ -7,7 +7,7 @@ import { type IngestDeps, ingestUploads } from '../../shared/pipeline/ingest.js'
 import { handleRemovalRequests, REQUESTS_PREFIX } from '../../shared/pipeline/lifecycle.js';
 import { type RollReport, rollDomains } from '../../shared/pipeline/roll.js';
 import { scanExpiry } from '../../shared/pipeline/scan.js';
-import { assertIntact, loadState } from '../../shared/pipeline/state-store.js';
+import { assertIntact, loadState, readTruststoreVersion } from '../../shared/pipeline/state-store.js';
 import { systemClock } from '../../shared/ports.js';
 import { printable } from '../../shared/text.js';
 import { KEYS, latestPublished } from '../../shared/truststore/state.js';
@@ -84,7 +84,9 @@ const up = async (flags: UpFlags, io: Io): Promise<number> => {
   const material = await endpointMaterial(paths);
   const demo = flags.demo ? await writeDemoPki(paths) : undefined;
   const endpoint = new LocalEndpoint({
-    loadTruststore: async (version) => (await store.get(KEYS.truststore, { version })).body,
+    // Checked against what was published: a version changed by hand is refused, not served.
+    loadTruststore: async (version) =>
+      (await readTruststoreVersion(store, version, (await loadState(store)).state)).body,
     domain: flags.domain,
     host: flags.host,
     port: flags.port,

@@ -21,7 +21,7 @@ import { flushOutbox } from './outbox.js';
 import { type PublishDeps, publishAndRoll } from './publish.js';
 import { nextRevision } from './revision.js';
 import type { RollReport } from './roll.js';
-import { assertIntact, loadState, updateState } from './state-store.js';
+import { assertIntact, loadState, readTruststoreVersion, updateState } from './state-store.js';
 import { keptTag, safeName } from './upload-key.js';
 
 /** A removal request: what to remove, and why (JSON in `requests/`, or `trustroll remove`). */
@@ -205,7 +205,7 @@ export const rollbackTruststore = async (
           : `${to} is not a truststore version or revision of this store (see trustroll history)`,
     );
   }
-  const certs = await certificatesOf(deps.store, target.version, target.revision);
+  const certs = await certificatesOf(deps.store, state, target.version);
   return replaceSet(certs, new Map(), deps, {
     reason: `rollback to version ${target.version} (revision ${target.revision})`,
     eventType: 'truststore.restored',
@@ -225,13 +225,18 @@ const goneNote = (version: string, revision?: number) =>
   "older versions expire after the bucket's noncurrent-version retention (365 days by default), or it was deleted by hand. " +
   'Use a version that remains (trustroll history)';
 
-/** The certificates of one truststore version. */
-export const certificatesOf = async (store: PublishDeps['store'], version: string, revision?: number) => {
+/** The certificates of one truststore version of `state`'s store, checked against what was published. */
+export const certificatesOf = async (
+  store: PublishDeps['store'],
+  state: TruststoreState,
+  version: string,
+) => {
   try {
-    const object = await store.get(KEYS.truststore, { version });
+    const object = await readTruststoreVersion(store, version, state);
     return readInput({ name: `truststore@${version}`, bytes: object.body }).certificates.map((c) => c.cert);
   } catch (error) {
-    if (error instanceof NotFoundError) throw new InputError(goneNote(version, revision));
+    if (error instanceof NotFoundError)
+      throw new InputError(goneNote(version, findPublished(state, version)?.revision));
     throw error;
   }
 };
@@ -443,7 +448,7 @@ export const diffVersions = async (
   };
   const certsOf = async (v: string) => {
     try {
-      const object = await store.get(KEYS.truststore, { version: resolve(v) });
+      const object = await readTruststoreVersion(store, resolve(v), state);
       return readInput({ name: v, bytes: object.body }).certificates.map((c) => c.cert);
     } catch (error) {
       if (error instanceof NotFoundError) {
@@ -503,7 +508,7 @@ export const planPromotion = async (
         : `${version} is not a version of the source store`,
     );
   }
-  const certificates = await certificatesOf(source, chosen.version, chosen.revision);
+  const certificates = await certificatesOf(source, state, chosen.version);
   const provenance = new Map(
     [...(state.removedEntries ?? []), ...state.entries].map((e) => [e.fingerprint, e]),
   );

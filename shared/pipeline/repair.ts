@@ -1,8 +1,8 @@
 import { DamagedStoreError, InputError, NotFoundError } from '../errors.js';
 import type { ObjectStore } from '../ports.js';
-import { KEYS, parseState, type TruststoreState } from '../truststore/state.js';
+import { KEYS, parseState, type Revision, type TruststoreState } from '../truststore/state.js';
 import { type PublishDeps, publishAndRoll } from './publish.js';
-import { loadState, saveState } from './state-store.js';
+import { contentProblem, loadState, saveState } from './state-store.js';
 
 export interface RepairReport {
   /** What was found damaged and what was done about it, one line each; empty when intact. */
@@ -13,11 +13,12 @@ export interface RepairReport {
 
 /**
  * Repairs a damaged store, explicitly (`trustroll repair`), never as a side effect:
- * 1. A state that cannot be read is restored from its newest readable version, written as a new
- *    version (the damaged one stays in the history of the object, for inspection).
- * 2. Revisions whose truststore version is missing are marked as lost: they can no longer be
- *    rolled back to, and if the latest was among them it is published again as a new version
- *    (version ids are never reused), and the domains are rolled to it.
+ * 1. A state that cannot be read, or does not check out, is restored from its newest version that
+ *    does, written as a new version (the damaged one stays in the history of the object).
+ * 2. Revisions whose truststore version is missing, or whose bytes are not what was published,
+ *    are marked as lost: they can no longer be rolled back to, and if the latest was among them
+ *    it is published again as a new version (version ids are never reused), and the domains
+ *    are rolled to it.
  */
 export const repairStore = async (deps: PublishDeps): Promise<RepairReport> => {
   const actions: string[] = [];
@@ -30,17 +31,16 @@ export const repairStore = async (deps: PublishDeps): Promise<RepairReport> => {
     ({ state, etag } = await restoreState(deps.store, actions));
   }
   const lost: string[] = [];
+  const problems = new Map<string, string | undefined>();
   for (const r of state.history) {
     if (!r.version) continue;
-    try {
-      await deps.store.head(KEYS.truststore, { version: r.version });
-    } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error;
-      lost.push(r.version);
-      actions.push(
-        `revision ${r.revision}: truststore version ${r.version} is missing; marked as lost (it can no longer be rolled back to)`,
-      );
-    }
+    if (!problems.has(r.version)) problems.set(r.version, await versionProblem(deps.store, r));
+    const problem = problems.get(r.version);
+    if (!problem) continue;
+    if (!lost.includes(r.version)) lost.push(r.version);
+    actions.push(
+      `revision ${r.revision}: truststore version ${r.version} ${problem}; marked as lost (it can no longer be rolled back to)`,
+    );
   }
   if (lost.length > 0) {
     const repaired: TruststoreState = {
@@ -59,6 +59,16 @@ export const repairStore = async (deps: PublishDeps): Promise<RepairReport> => {
     actions.push(`the latest revision (${state.revision}) is served as truststore version ${version}`);
   actions.push(...errors.map((e) => `not done: ${e}`));
   return { actions, ...(version ? { version } : {}) };
+};
+
+/** Why a published revision's version cannot serve it any more (gone, or changed), if it cannot. */
+const versionProblem = async (store: ObjectStore, r: Revision): Promise<string | undefined> => {
+  try {
+    return contentProblem(await store.get(KEYS.truststore, { version: r.version! }), r);
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    return 'is missing';
+  }
 };
 
 /** The newest readable version of the state, written again as the current one. */

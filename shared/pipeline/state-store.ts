@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ConflictError, DamagedStoreError, NotFoundError } from '../errors.js';
-import type { Log, ObjectStore } from '../ports.js';
+import type { Log, ObjectStore, StoredObject } from '../ports.js';
 import {
   emptyState,
   KEYS,
@@ -39,21 +39,74 @@ export const loadState = async (store: ObjectStore): Promise<LoadedState> => {
 };
 
 /**
- * The damage a state reveals in its store: the truststore version it records as the latest
- * published, missing (deleted by hand, or by a lifecycle rule gone wrong). Empty when intact.
+ * Why a truststore version's bytes are not what was published (truncated or edited in place),
+ * or undefined when they are: its SHA-256 against the one the state recorded for its revision,
+ * and against the one written with the object.
+ */
+export const contentProblem = (object: StoredObject, revision?: Revision): string | undefined => {
+  const actual = sha256(object.body);
+  const expected = [revision?.sha256, object.metadata.sha256].find((h) => h !== undefined && h !== actual);
+  return expected === undefined
+    ? undefined
+    : `is not what was published: its content has SHA-256 ${actual.slice(0, 16)}…, published as ${expected.slice(0, 16)}… (truncated or edited by hand)`;
+};
+
+/**
+ * Reads one truststore version for use (diff, rollback, promotion, the local endpoint), checked
+ * against what was published: a version whose bytes changed is damage (DamagedStoreError), never
+ * silently used. NotFoundError when it is gone.
+ */
+export const readTruststoreVersion = async (
+  store: ObjectStore,
+  version: string,
+  state: TruststoreState,
+): Promise<StoredObject> => {
+  const object = await store.get(KEYS.truststore, { version });
+  const revision = [...state.history].reverse().find((r) => r.version === version);
+  const problem = contentProblem(object, revision);
+  if (problem) {
+    throw new DamagedStoreError(
+      `truststore version ${version}${revision ? ` (revision ${revision.revision})` : ''} ${problem}. ` +
+        'It is not used: run trustroll repair (it marks the version lost, and publishes the latest revision again if it was that one).',
+    );
+  }
+  return object;
+};
+
+/**
+ * The damage a state reveals in its store, one sentence each (empty when intact):
+ * - the truststore version it records as the latest published is missing (deleted by hand, or by
+ *   a lifecycle rule gone wrong), or its bytes are not what was published (truncated, edited).
+ * Reads the current truststore object (and the latest recorded version, when that is another).
  */
 export const findDamage = async (store: ObjectStore, state: TruststoreState): Promise<string[]> => {
-  const latest = latestPublished(state);
-  if (!latest?.version) return [];
+  let current: StoredObject | undefined;
   try {
-    await store.head(KEYS.truststore, { version: latest.version });
-    return [];
+    current = await store.get(KEYS.truststore);
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
-    return [
-      `truststore version ${latest.version} (revision ${latest.revision}), recorded as published, is missing from ${KEYS.truststore}`,
-    ];
   }
+  const latest = latestPublished(state);
+  if (!latest?.version) return [];
+  let object = current?.version === latest.version ? current : undefined;
+  if (!object) {
+    try {
+      object = await store.get(KEYS.truststore, { version: latest.version });
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      return [
+        `truststore version ${latest.version} (revision ${latest.revision}), recorded as published, is missing from ${KEYS.truststore}: ` +
+          'restore it, or run trustroll repair (it marks the version lost and publishes the latest revision again as a new version; version ids are never reused)',
+      ];
+    }
+  }
+  const problem = contentProblem(object, latest);
+  return problem
+    ? [
+        `truststore version ${latest.version} (revision ${latest.revision}) ${problem}: ` +
+          'run trustroll repair (it marks the version lost and publishes the latest revision again as a new version; version ids are never reused)',
+      ]
+    : [];
 };
 
 /** Refuses to go on writing to a damaged store (DamagedStoreError), saying what to do. */
@@ -61,8 +114,7 @@ export const assertIntact = async (store: ObjectStore, state: TruststoreState): 
   const damage = await findDamage(store, state);
   if (damage.length > 0) {
     throw new DamagedStoreError(
-      `${damage.join('; ')}. The store was changed by hand, and nothing more is written to it until it is repaired: ` +
-        'restore the missing version, or run trustroll repair (it republishes the latest revision as a new version; version ids are never reused).',
+      `${damage.join('; ')}. The store was changed by hand, and nothing more is written to it until it is repaired.`,
     );
   }
 };
@@ -96,7 +148,7 @@ export const updateState = async (
   }
 };
 
-export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+export const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
 /**
  * Writes the truststore object for `state` unless it is already there or a newer revision has
@@ -118,7 +170,8 @@ export const publishTruststore = async (
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
     }
-    if (current?.metadata.sha256 === hash) return current.version;
+    // The current object serves this set only if its bytes are still what they were published as.
+    if (current?.metadata.sha256 === hash && sha256(current.body) === hash) return current.version;
     if (current && Number(current.metadata.revision ?? 0) > state.revision) {
       log.info('truststore superseded by a newer revision', {
         revision: state.revision,

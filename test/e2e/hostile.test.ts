@@ -10,6 +10,7 @@ import {
   readFileSync,
   rmSync,
   symlinkSync,
+  truncateSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -532,6 +533,39 @@ describe('principle 7, continued: damage found through the public commands', () 
       expect([args[0], r.status === 0 || r.status === 1]).toEqual([args[0], true]);
     }
     expectIntact(f);
+  });
+
+  it('names a truncated truststore version as damage: not served, not diffed, and repair republishes it', async () => {
+    const f = await damageFixture();
+    truncateSync(join(f.truststoreDir, '000002'), 900);
+
+    const status = f.cli('status');
+    expect(status.status).toBe(1);
+    expect(status.stdout).toMatch(
+      /^DAMAGED: truststore version 000002 \(revision 2\) is not what was published: its content has SHA-256 [0-9a-f]{16}…, published as [0-9a-f]{16}… \(truncated or edited by hand\)/m,
+    );
+    const diff = f.cli('diff', '1', '2');
+    expect(diff.status).toBe(4);
+    expect(diff.stderr).toMatch(/truststore version 000002 \(revision 2\) is not what was published/);
+    expect(f.cli('ingest').status).toBe(4);
+    const up = spawnSync('node', [BIN, 'up', '--no-demo', '--port', '0'], {
+      cwd: f.dir,
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(up.status).toBe(4);
+    expect(up.stderr).toMatch(/the store is damaged: truststore version 000002 .*not what was published/);
+
+    const repair = f.cli('repair');
+    expect(repair.status).toBe(0);
+    expect(repair.stdout).toMatch(
+      /revision 2: truststore version 000002 is not what was published: .*; marked as lost/,
+    );
+    expect(repair.stdout).toMatch(/served as truststore version 000003/);
+    expectIntact(f);
+    const after = f.cli('diff', '1', '000003');
+    expect(after.status).toBe(0);
+    expect(after.stdout).toMatch(/\+ CN=Beta Root CA,O=Beta/);
   });
 
   const edits: [string, (state: Record<string, unknown>) => void, string][] = [
