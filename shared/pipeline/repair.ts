@@ -1,8 +1,19 @@
 import { DamagedStoreError, InputError, NotFoundError } from '../errors.js';
-import type { ObjectStore } from '../ports.js';
-import { KEYS, parseState, type Revision, type TruststoreState } from '../truststore/state.js';
+import { readInput } from '../pki/read.js';
+import type { ObjectStore, StoredObject } from '../ports.js';
+import {
+  type Entry,
+  entryOf,
+  KEYS,
+  MAX_HISTORY,
+  parseState,
+  type Revision,
+  renderState,
+  type TruststoreState,
+} from '../truststore/state.js';
 import { type PublishDeps, publishAndRoll } from './publish.js';
-import { contentProblem, loadState, saveState } from './state-store.js';
+import { MAX_REMOVED } from './revision.js';
+import { contentProblem, loadState, saveState, sha256 } from './state-store.js';
 
 export interface RepairReport {
   /** What was found damaged and what was done about it, one line each; empty when intact. */
@@ -15,7 +26,11 @@ export interface RepairReport {
  * Repairs a damaged store, explicitly (`trustroll repair`), never as a side effect:
  * 1. A state that cannot be read, or does not check out, is restored from its newest version that
  *    does, written as a new version (the damaged one stays in the history of the object).
- * 2. Revisions whose truststore version is missing, or whose bytes are not what was published,
+ * 2. A state behind its truststore (newer state versions deleted, or an older one put back) is
+ *    caught up: each revision the truststore versions carry past it is rebuilt from the version
+ *    itself (its CA set, with the provenance the state still knows), so nothing a domain may
+ *    serve is dropped without a record, and revision numbers never repeat.
+ * 3. Revisions whose truststore version is missing, or whose bytes are not what was published,
  *    are marked as lost: they can no longer be rolled back to, and if the latest was among them
  *    it is published again as a new version (version ids are never reused), and the domains
  *    are rolled to it.
@@ -29,6 +44,11 @@ export const repairStore = async (deps: PublishDeps): Promise<RepairReport> => {
   } catch (error) {
     if (!(error instanceof DamagedStoreError)) throw error;
     ({ state, etag } = await restoreState(deps.store, actions));
+  }
+  const caughtUp = await catchUp(state, deps, actions);
+  if (caughtUp) {
+    etag = (await saveState(deps.store, caughtUp, etag)).etag;
+    state = caughtUp;
   }
   const lost: string[] = [];
   const problems = new Map<string, string | undefined>();
@@ -69,6 +89,127 @@ const versionProblem = async (store: ObjectStore, r: Revision): Promise<string |
     if (!(error instanceof NotFoundError)) throw error;
     return 'is missing';
   }
+};
+
+/**
+ * The state caught up with its truststore, or undefined when it is not behind. Walks the
+ * truststore versions newest first while they carry a revision past the state's, keeps the
+ * newest intact one of each revision, and rebuilds one revision from each, oldest first.
+ */
+const catchUp = async (
+  state: TruststoreState,
+  deps: PublishDeps,
+  actions: string[],
+): Promise<TruststoreState | undefined> => {
+  let current: StoredObject;
+  try {
+    current = await deps.store.get(KEYS.truststore);
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+  const revisionOf = (o: StoredObject) => Number(o.metadata.revision ?? 0);
+  if (!(revisionOf(current) > state.revision)) return undefined;
+  // Without a version listing only the current object can be read back.
+  const ids = deps.store.versions
+    ? (await deps.store.versions(KEYS.truststore))
+        .filter((v) => !v.deleted)
+        .map((v) => v.version)
+        .reverse()
+    : [current.version];
+  const found: { object: StoredObject; revision: number; hash: string }[] = [];
+  for (const version of ids) {
+    let object: StoredObject;
+    try {
+      object = version === current.version ? current : await deps.store.get(KEYS.truststore, { version });
+    } catch (error) {
+      if (error instanceof NotFoundError) continue;
+      throw error;
+    }
+    const revision = revisionOf(object);
+    if (!(revision > state.revision)) break;
+    const problem = contentProblem(object);
+    if (problem) {
+      actions.push(
+        `truststore version ${version} (revision ${revision}) ${problem}; not used to rebuild the state`,
+      );
+      continue;
+    }
+    // Two versions of one revision (a republish): the newer one is what was served last.
+    if (found.length > 0 && revision >= found.at(-1)!.revision) continue;
+    found.push({ object, revision, hash: sha256(object.body) });
+  }
+  if (found.length === 0) {
+    throw new InputError(
+      `${KEYS.state} is at revision ${state.revision}, behind truststore version ${current.version} (revision ${revisionOf(current)}), ` +
+        'and no truststore version past the state can be read back to rebuild it: restore the newer versions of the state by hand',
+    );
+  }
+  found.reverse();
+  const now = deps.clock.now().toISOString();
+  const known = new Map([...(state.removedEntries ?? []), ...state.entries].map((e) => [e.fingerprint, e]));
+  let entries: readonly Entry[] = state.entries;
+  const removed: Entry[] = [];
+  const history: Revision[] = [...state.history];
+  const unknown = new Set<string>();
+  for (const { object, revision, hash } of found) {
+    const next = readInput({ name: `truststore@${object.version}`, bytes: object.body }).certificates.map(
+      ({ cert }) => {
+        const was = known.get(cert.fingerprint);
+        if (!was) unknown.add(cert.fingerprint);
+        // Certificate fields from the certificate itself; provenance where the state still has it.
+        return entryOf(cert, {
+          partner: was?.partner ?? 'unknown',
+          upload: was?.upload ?? { key: KEYS.truststore, version: object.version },
+          addedAt: was?.addedAt ?? now,
+          findings: was?.findings ?? [],
+        });
+      },
+    );
+    if (sha256(renderState(next)) !== hash) {
+      throw new InputError(
+        `truststore version ${object.version} (revision ${revision}) is not a truststore trustroll rendered, so the state cannot be rebuilt from it: restore the newer versions of the state by hand`,
+      );
+    }
+    const before = new Set(entries.map((e) => e.fingerprint));
+    const after = new Set(next.map((e) => e.fingerprint));
+    removed.push(...entries.filter((e) => !after.has(e.fingerprint)));
+    history.push({
+      revision,
+      version: object.version,
+      sha256: hash,
+      at: now,
+      reason: `rebuilt by trustroll repair from truststore version ${object.version}: the state had gone back to revision ${state.revision}`,
+      added: next.filter((e) => !before.has(e.fingerprint)).map((e) => e.fingerprint),
+      removed: entries.filter((e) => !after.has(e.fingerprint)).map((e) => e.fingerprint),
+    });
+    entries = next;
+  }
+  const kept = new Set(entries.map((e) => e.fingerprint));
+  const last = found.at(-1)!;
+  actions.push(
+    `${KEYS.state} had gone back to revision ${state.revision} while the truststore carries revision ${last.revision}: ` +
+      `rebuilt revision${found.length > 1 ? 's' : ''} ${found.map((f) => `${f.revision} (version ${f.object.version})`).join(', ')} ` +
+      `from the truststore versions` +
+      (unknown.size > 0
+        ? `; ${unknown.size} CA${unknown.size > 1 ? 's' : ''} whose provenance went with the lost state versions ${unknown.size > 1 ? 'are' : 'is'} recorded as partner "unknown"`
+        : ''),
+  );
+  return {
+    ...state,
+    revision: last.revision,
+    entries,
+    // Each CA once (removed, re-added and removed again is one record).
+    removedEntries: [
+      ...new Map(
+        [...(state.removedEntries ?? []), ...removed]
+          .filter((e) => !kept.has(e.fingerprint))
+          .map((e) => [e.fingerprint, e] as const),
+      ).values(),
+    ].slice(-MAX_REMOVED),
+    expiryAlerts: Object.fromEntries(Object.entries(state.expiryAlerts ?? {}).filter(([fp]) => kept.has(fp))),
+    history: history.slice(-MAX_HISTORY),
+  };
 };
 
 /** The newest readable version of the state, written again as the current one. */

@@ -75,16 +75,32 @@ export const readTruststoreVersion = async (
 
 /**
  * The damage a state reveals in its store, one sentence each (empty when intact):
+ * - the state went back: the truststore object carries a newer revision than the state has
+ *   (newer state versions deleted, or an older one put back, by hand);
  * - the truststore version it records as the latest published is missing (deleted by hand, or by
  *   a lifecycle rule gone wrong), or its bytes are not what was published (truncated, edited).
  * Reads the current truststore object (and the latest recorded version, when that is another).
  */
-export const findDamage = async (store: ObjectStore, state: TruststoreState): Promise<string[]> => {
+export const findDamage = async (store: ObjectStore, given: TruststoreState): Promise<string[]> => {
+  let state = given;
   let current: StoredObject | undefined;
   try {
     current = await store.get(KEYS.truststore);
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
+  }
+  const carried = Number(current?.metadata.revision ?? 0);
+  if (current && carried > state.revision) {
+    // A run may have committed and published since `given` was read: a state read after the
+    // object is at least as new as its revision, unless the state went back.
+    state = (await loadState(store)).state;
+    if (carried > state.revision) {
+      return [
+        `${KEYS.state} went back to revision ${state.revision}, but truststore version ${current.version} was published as revision ${carried} ` +
+          '(newer versions of the state were deleted, or an older one put back, by hand): ' +
+          'run trustroll repair (it rebuilds the missing revisions from the truststore versions that carry them)',
+      ];
+    }
   }
   const latest = latestPublished(state);
   if (!latest?.version) return [];

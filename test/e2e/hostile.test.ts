@@ -535,6 +535,56 @@ describe('principle 7, continued: damage found through the public commands', () 
     expectIntact(f);
   });
 
+  it('names a state whose newest versions were deleted by hand as gone back, writes nothing, and repair rebuilds it', async () => {
+    const f = await damageFixture();
+    // Every state version from revision 2 on, as `rm state/truststore.json.v/0000{7,8,9}*` does.
+    for (const v of f.numbered(f.stateDir)) {
+      const { revision } = JSON.parse(readFileSync(join(f.stateDir, v), 'utf8')) as { revision: number };
+      if (revision >= 2) for (const file of [v, `${v}.meta.json`]) rmSync(join(f.stateDir, file));
+    }
+    const upload = await f.dropNext();
+
+    const status = f.cli('status');
+    expect(status.status).toBe(1);
+    expect(status.stdout).toContain(
+      'DAMAGED: state/truststore.json went back to revision 1, but truststore version 000002 was published as revision 2',
+    );
+    const refused = f.cli('ingest');
+    expect(refused.status).toBe(4);
+    expect(refused.stderr).toMatch(/the store is damaged: state\/truststore\.json went back to revision 1/);
+    expect(existsSync(upload)).toBe(true);
+    expect(f.numbered(f.truststoreDir)).toEqual(['000001', '000002']);
+
+    const repair = f.cli('repair');
+    expect(repair.status).toBe(0);
+    expect(repair.stdout).toMatch(
+      /had gone back to revision 1 while the truststore carries revision 2: rebuilt revision 2 \(version 000002\)/,
+    );
+    expectIntact(f);
+    expect(f.cli('ingest').status).toBe(0);
+    const history = JSON.parse(f.cli('history', '--json').stdout) as {
+      revision: number;
+      version?: string;
+      added: { subject: string; partner: string }[];
+    }[];
+    expect(history.map((h) => [h.revision, h.version])).toEqual([
+      [3, '000003'],
+      [2, '000002'],
+      [1, '000001'],
+    ]);
+    expect(history[1]!.added.map((a) => a.partner)).toEqual(['unknown', 'unknown']);
+    // Each truststore version carries a revision of its own: nothing was published twice.
+    const revisions = f.numbered(f.truststoreDir).map(
+      (v) =>
+        (
+          JSON.parse(readFileSync(join(f.truststoreDir, `${v}.meta.json`), 'utf8')) as {
+            metadata: { revision: string };
+          }
+        ).metadata.revision,
+    );
+    expect(revisions).toEqual(['1', '2', '3']);
+  });
+
   it('names a truncated truststore version as damage: not served, not diffed, and repair republishes it', async () => {
     const f = await damageFixture();
     truncateSync(join(f.truststoreDir, '000002'), 900);

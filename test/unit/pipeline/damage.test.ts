@@ -8,10 +8,11 @@ import { ingestUploads } from '../../../shared/pipeline/ingest.js';
 import { diffVersions, removeCas, rollbackTruststore } from '../../../shared/pipeline/lifecycle.js';
 import type { PublishDeps } from '../../../shared/pipeline/publish.js';
 import { repairStore } from '../../../shared/pipeline/repair.js';
-import { findDamage, loadState } from '../../../shared/pipeline/state-store.js';
+import { assertIntact, findDamage, loadState } from '../../../shared/pipeline/state-store.js';
 import type { ObjectStore } from '../../../shared/ports.js';
 import { KEYS } from '../../../shared/truststore/state.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
+import { MemoryStore } from '../../fakes/memory-store.js';
 import { NOW, partnerChain, pemOf, toBytes } from '../../fixtures/pki.js';
 
 type Chain = Awaited<ReturnType<typeof partnerChain>>;
@@ -100,5 +101,75 @@ describe('a truststore version whose bytes are not what was published', () => {
     const repair = await repairStore(depsFor(store));
     expect(repair.actions[0]).toMatch(/^revision 1: truststore version 000001 is not what was published/);
     await expect(diffVersions(store, '1', '3')).rejects.toThrow(/marked lost by trustroll repair/);
+  });
+});
+
+describe('a state that went back behind its truststore', () => {
+  /** Deletes the newest versions of the state, as `rm` in the folder or DeleteObject by version id on S3 do. */
+  const dropStateVersionsFrom = (store: MemoryStore, revision: number) => {
+    const versions = store.objects.get(KEYS.state)!;
+    const first = versions.findIndex(
+      (v) =>
+        v.body &&
+        (JSON.parse(Buffer.from(v.body).toString('utf8')) as { revision: number }).revision >= revision,
+    );
+    store.objects.set(KEYS.state, versions.slice(0, first));
+  };
+
+  it('is named as damage, nothing is written past it, and repair rebuilds the missing revisions from the truststore', async () => {
+    const store = new MemoryStore();
+    await ingest(store, 'acme');
+    await ingest(store, 'beta');
+    await ingest(store, 'gamma');
+    const served = (await store.get(KEYS.truststore)).version;
+    dropStateVersionsFrom(store, 2);
+    expect((await loadState(store)).state.revision).toBe(1);
+
+    const damage = await findDamage(store, (await loadState(store)).state);
+    expect(damage).toEqual([
+      `state/truststore.json went back to revision 1, but truststore version ${served} was published as revision 3 ` +
+        '(newer versions of the state were deleted, or an older one put back, by hand): ' +
+        'run trustroll repair (it rebuilds the missing revisions from the truststore versions that carry them)',
+    ]);
+    const truststoreVersions = store.objects.get(KEYS.truststore)!.length;
+    await expect(ingest(store, 'delta')).rejects.toBeInstanceOf(DamagedStoreError);
+    await expect(removeCas(request, depsFor(store))).rejects.toBeInstanceOf(DamagedStoreError);
+    expect(store.objects.get(KEYS.truststore)!.length).toBe(truststoreVersions);
+
+    const repair = await repairStore(depsFor(store));
+    expect(repair.actions[0]).toMatch(
+      /^state\/truststore\.json had gone back to revision 1 while the truststore carries revision 3: rebuilt revisions 2 \(version v\d+\), 3 \(version v\d+\) from the truststore versions; 4 CAs whose provenance went with the lost state versions are recorded as partner "unknown"$/,
+    );
+    const { state } = await loadState(store);
+    expect(state.revision).toBe(3);
+    expect(state.history.map((r) => [r.revision, r.version])).toEqual([
+      [1, expect.any(String)],
+      [2, expect.any(String)],
+      [3, served],
+    ]);
+    expect(state.entries.map((e) => `${e.partner} ${e.subject}`).sort()).toEqual([
+      'acme CN=acme Issuing CA,O=acme',
+      'acme CN=acme Root CA,O=acme',
+      'unknown CN=beta Issuing CA,O=beta',
+      'unknown CN=beta Root CA,O=beta',
+      'unknown CN=gamma Issuing CA,O=gamma',
+      'unknown CN=gamma Root CA,O=gamma',
+    ]);
+    expect(await findDamage(store, state)).toEqual([]);
+
+    // The next change is revision 4, a version of its own: no revision is published twice.
+    const next = await ingest(store, 'delta');
+    expect(next.revision).toBe(4);
+    const revisions = store.objects.get(KEYS.truststore)!.map((v) => v.metadata.revision);
+    expect(new Set(revisions).size).toBe(revisions.length);
+  });
+
+  it('is not mistaken for a run that committed and published after the state was read', async () => {
+    const store = new MemoryStore();
+    await ingest(store, 'acme');
+    const stale = (await loadState(store)).state;
+    await ingest(store, 'beta');
+    expect(await findDamage(store, stale)).toEqual([]);
+    await assertIntact(store, stale);
   });
 });
