@@ -19,6 +19,12 @@ export interface PutOptions {
   readonly ifNoneMatch?: '*';
   readonly contentType?: string;
   readonly metadata?: Readonly<Record<string, string>>;
+  /**
+   * Version ids recorded elsewhere (the state's history, lost versions included) that this write
+   * must not be given: a store that numbers its versions numbers it above them, even when its
+   * own record of the ids it gave is gone. S3's version ids are never reused; it ignores this.
+   */
+  readonly usedVersions?: readonly string[];
 }
 
 export interface ObjectSummary {

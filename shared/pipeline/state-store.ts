@@ -200,6 +200,8 @@ export const publishTruststore = async (
         ...(current ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const }),
         contentType: 'application/x-pem-file',
         metadata: { revision: String(state.revision), sha256: hash },
+        // Never an id the history holds, lost or not (a folder store whose `.highest` went too).
+        usedVersions: state.history.flatMap((r) => [r.version, r.lostVersion].filter((v) => v !== undefined)),
       });
       log.info('truststore published', {
         revision: state.revision,

@@ -618,6 +618,16 @@ describe('principle 7, continued: damage found through the public commands', () 
     expect(after.stdout).toMatch(/\+ CN=Beta Root CA,O=Beta/);
   });
 
+  it('never gives a version id the history holds, even with the latest version and its high-water mark deleted', async () => {
+    const f = await damageFixture();
+    for (const file of ['000002', '000002.meta.json', '.highest']) rmSync(join(f.truststoreDir, file));
+    const repair = f.cli('repair');
+    expect(repair.status).toBe(0);
+    expect(repair.stdout).toMatch(/revision 2: truststore version 000002 is missing; marked as lost/);
+    expect(repair.stdout).toMatch(/served as truststore version 000003/);
+    expect(f.numbered(f.truststoreDir)).toEqual(['000001', '000003']);
+  });
+
   const edits: [string, (state: Record<string, unknown>) => void, string][] = [
     ['history deleted', (s) => delete s.history, 'history: expected a list, found nothing'],
     ['processed set to null', (s) => (s.processed = null), 'processed: expected an object, found null'],

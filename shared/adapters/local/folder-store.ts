@@ -148,7 +148,11 @@ export class VersionedFolderStore implements ObjectStore {
       const current = (await this.current(dir))?.meta;
       // Version ids are never reused: a version deleted by hand leaves its number taken, and so
       // does every id the caller knows of (the state's history, when `.highest` went too).
-      const highest = Math.max(await this.taken(dir), await this.highWater(dir));
+      const highest = Math.max(
+        await this.taken(dir),
+        await this.highWater(dir),
+        ...(opts.usedVersions ?? []).filter((v) => /^\d{6,}$/.test(v)).map(Number),
+      );
       const live = current && !current.deleted ? current : undefined;
       if (opts.ifNoneMatch === '*' && live) throw new ConflictError(`${key} already exists`);
       if (opts.ifMatch !== undefined && live?.etag !== opts.ifMatch) {

@@ -173,3 +173,28 @@ describe('a state that went back behind its truststore', () => {
     await assertIntact(store, stale);
   });
 });
+
+describe('version ids', () => {
+  it('are never given again, even when the latest version and the high-water mark were deleted by hand', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'trustroll-highest-'));
+    const store = new VersionedFolderStore(root);
+    await ingest(store, 'acme');
+    await ingest(store, 'beta');
+    await ingest(store, 'gamma');
+    const { rmSync } = await import('node:fs');
+    for (const f of ['000003', '000003.meta.json', '.highest'])
+      rmSync(join(folderOf(root, KEYS.truststore), f));
+
+    const repair = await repairStore(depsFor(store));
+    expect(repair.actions).toEqual([
+      'revision 3: truststore version 000003 is missing; marked as lost (it can no longer be rolled back to)',
+      'the latest revision (3) is served as truststore version 000004',
+    ]);
+    const { state } = await loadState(store);
+    expect(state.history.map((r) => r.version ?? `lost ${r.lostVersion}`)).toEqual([
+      '000001',
+      '000002',
+      '000004',
+    ]);
+  });
+});

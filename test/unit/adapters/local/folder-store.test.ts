@@ -184,6 +184,19 @@ describe('versioned folder store, changed by hand', () => {
     expect((await store.list('state/')).map((o) => o.version)).toEqual([v3.version]);
   });
 
+  it('numbers a write above every id it is told is used, when its own record of them is gone', async () => {
+    const root = tmp();
+    const store = new VersionedFolderStore(root);
+    await store.put('k', bytes('one'));
+    const v2 = await store.put('k', bytes('two'));
+    for (const f of [v2.version, `${v2.version}.meta.json`, '.highest'])
+      rmSync(join(versionsOf(root, 'k'), f));
+    expect((await store.put('k', bytes('x'), { usedVersions: [v2.version, 'not-ours'] })).version).toBe(
+      '000003',
+    );
+    expect((await store.put('k', bytes('y'), { usedVersions: ['000009'] })).version).toBe('000010');
+  });
+
   it('takes a version whose meta no longer parses as gone, and an only version without its body as absent', async () => {
     const root = tmp();
     const store = new VersionedFolderStore(root);
