@@ -193,6 +193,8 @@ export const rollbackTruststore = async (
   deps: PublishDeps,
 ): Promise<ChangeReport> => {
   const { state } = await loadState(deps.store);
+  // Named before the history is read: a state that went back would name the wrong target.
+  await assertIntact(deps.store, state);
   const published = state.history.filter((r) => r.version !== undefined);
   const target = to === undefined ? published.at(-2) : findPublished(state, to);
   if (!target?.version) {

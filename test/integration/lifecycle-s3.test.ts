@@ -1,4 +1,5 @@
 import { APIGatewayClient, GetDomainNameCommand } from '@aws-sdk/client-api-gateway';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../cli/main.js';
@@ -184,5 +185,64 @@ describe('status of API Gateway domains for an s3:// store', () => {
     ]);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/--domain: "api\.example\.com:SOAP" must end in :REST or :HTTP/);
+  });
+});
+
+describe('a damaged s3:// store', () => {
+  it('names a state whose newest versions were deleted by version id as gone back, and repair rebuilds it', async () => {
+    const prefix = 'env/damaged/';
+    const store = new S3ObjectStore(aws.s3, bucket, prefix);
+    for (const name of ['Alpha', 'Beta']) {
+      const chain = await partnerChain(name);
+      const key = `inbox/${name.toLowerCase()}/ca.pem`;
+      const { version } = await store.put(key, toBytes(pemOf(chain.root, chain.intermediate)));
+      await ingestUploads([{ key, version }], {
+        store,
+        gateway: new FakeGateway(),
+        notifier: new MemoryNotifier(),
+        clock: new FakeClock(Date.now()),
+        log: memoryLog(),
+        config: { roll: { domains: [] } },
+      });
+    }
+    const served = (await store.get(KEYS.truststore)).version;
+    // Every state version of revision 2, deleted for good (not a delete marker): S3 then
+    // serves the newest one left, of revision 1.
+    for (const { version } of await store.versions(KEYS.state)) {
+      const { revision } = JSON.parse(
+        Buffer.from((await store.get(KEYS.state, { version })).body).toString('utf8'),
+      );
+      if (revision >= 2)
+        await aws.s3.send(
+          new DeleteObjectCommand({ Bucket: bucket, Key: `${prefix}${KEYS.state}`, VersionId: version }),
+        );
+    }
+    const damaged = `s3://${bucket}/env/damaged`;
+    const status = await cli(['status', '--store', damaged, '--region', 'us-east-1']);
+    expect(status.code).toBe(1);
+    expect(status.out).toContain(
+      `DAMAGED: state/truststore.json went back to revision 1, but truststore version ${served} was published as revision 2`,
+    );
+    const refused = await cli(['rollback', '--store', damaged, '--region', 'us-east-1']);
+    expect(refused.code).toBe(4);
+    expect(refused.err).toMatch(/the store is damaged: state\/truststore\.json went back to revision 1/);
+    expect((await store.get(KEYS.truststore)).version).toBe(served);
+
+    const repair = await cli(['repair', '--store', damaged, '--region', 'us-east-1']);
+    expect(repair.code, repair.err).toBe(0);
+    expect(repair.out).toContain(`rebuilt revision 2 (version ${served}) from the truststore versions`);
+    const history = JSON.parse(
+      (await cli(['history', '--store', damaged, '--json', '--region', 'us-east-1'])).out,
+    );
+    expect(history.map((h: { revision: number; version: string }) => [h.revision, h.version])).toEqual([
+      [2, served],
+      [1, expect.any(String)],
+    ]);
+    const diff = await cli(['diff', '--store', damaged, '1', '2', '--json', '--region', 'us-east-1']);
+    expect(
+      JSON.parse(diff.out)
+        .added.map((d: { subject: string }) => d.subject)
+        .sort(),
+    ).toEqual(['CN=Beta Issuing CA,O=Beta', 'CN=Beta Root CA,O=Beta']);
   });
 });
