@@ -272,7 +272,11 @@ export const registerRepair = (program: Command, io: Io, exit: (code: number) =>
     if (flags.json) io.out(jsonOut(report));
     else
       io.out(
-        `${report.actions.length > 0 ? report.actions.map((a) => shown`${a}`).join('\n') : 'nothing to repair: the store is intact'}\n`,
+        `${
+          report.actions.length > 0
+            ? report.actions.map((a) => shown`${a}`).join('\n')
+            : `nothing to repair: the store is intact${report.version ? `; truststore version ${report.version} serves the latest revision (${report.revision})` : ''}`
+        }\n`,
       );
     exit(0);
   });

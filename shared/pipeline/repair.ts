@@ -5,6 +5,7 @@ import {
   type Entry,
   entryOf,
   KEYS,
+  latestPublished,
   MAX_HISTORY,
   parseState,
   type Revision,
@@ -20,6 +21,8 @@ export interface RepairReport {
   readonly actions: readonly string[];
   /** The truststore version serving the latest revision after the repair. */
   readonly version?: string;
+  /** On an intact store: the revision that version serves. */
+  readonly revision?: number;
 }
 
 /**
@@ -72,7 +75,10 @@ export const repairStore = async (deps: PublishDeps): Promise<RepairReport> => {
     await saveState(deps.store, repaired, etag);
     state = repaired;
   }
-  if (actions.length === 0) return { actions };
+  if (actions.length === 0) {
+    const latest = latestPublished(state);
+    return { actions, ...(latest?.version ? { version: latest.version, revision: latest.revision } : {}) };
+  }
   // The latest revision, if its version was lost, is published again (and rolled).
   const { version, errors } = await publishAndRoll(state, deps);
   if (version)

@@ -626,6 +626,11 @@ describe('principle 7, continued: damage found through the public commands', () 
     expect(repair.stdout).toMatch(/revision 2: truststore version 000002 is missing; marked as lost/);
     expect(repair.stdout).toMatch(/served as truststore version 000003/);
     expect(f.numbered(f.truststoreDir)).toEqual(['000001', '000003']);
+    const again = f.cli('repair');
+    expect(again.status).toBe(0);
+    expect(again.stdout).toBe(
+      'nothing to repair: the store is intact; truststore version 000003 serves the latest revision (2)\n',
+    );
   });
 
   const edits: [string, (state: Record<string, unknown>) => void, string][] = [
