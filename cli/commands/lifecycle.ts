@@ -265,7 +265,7 @@ export const registerRepair = (program: Command, io: Io, exit: (code: number) =>
     program
       .command('repair')
       .description(
-        'Repair a damaged store (see trustroll status): restore the newest readable state, mark truststore versions that went missing as lost, and publish the latest revision again as a new version.',
+        'Repair a damaged store (see trustroll status): restore the newest state that reads and checks out, rebuild the revisions a state that went back lost from the truststore versions, mark truststore versions that went missing or changed as lost, and publish the latest revision again as a new version.',
       ),
   ).action(async (flags: Flags) => {
     const report = await repairStore(await depsFor(flags.store, flags, io));

@@ -5,7 +5,12 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { VersionedFolderStore } from '../../../shared/adapters/local/folder-store.js';
 import { DamagedStoreError } from '../../../shared/errors.js';
 import { ingestUploads } from '../../../shared/pipeline/ingest.js';
-import { diffVersions, removeCas, rollbackTruststore } from '../../../shared/pipeline/lifecycle.js';
+import {
+  diffVersions,
+  planPromotion,
+  removeCas,
+  rollbackTruststore,
+} from '../../../shared/pipeline/lifecycle.js';
 import type { PublishDeps } from '../../../shared/pipeline/publish.js';
 import { repairStore } from '../../../shared/pipeline/repair.js';
 import { assertIntact, findDamage, loadState } from '../../../shared/pipeline/state-store.js';
@@ -97,6 +102,7 @@ describe('a truststore version whose bytes are not what was published', () => {
     expect(await findDamage(store, (await loadState(store)).state)).toEqual([]);
     await expect(diffVersions(store, '1', '3')).rejects.toBeInstanceOf(DamagedStoreError);
     await expect(rollbackTruststore('1', depsFor(store))).rejects.toBeInstanceOf(DamagedStoreError);
+    await expect(planPromotion(store, new MemoryStore(), '1')).rejects.toBeInstanceOf(DamagedStoreError);
 
     const repair = await repairStore(depsFor(store));
     expect(repair.actions[0]).toMatch(/^revision 1: truststore version 000001 is not what was published/);
