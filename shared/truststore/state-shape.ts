@@ -110,7 +110,7 @@ const entry = (value: unknown, at: string): string => {
     for (const k of ['code', 'severity', 'message']) text(o[k], `${at}.findings[${i}].${k}`);
   });
   const pem = text(e.pem, `${at}.pem`);
-  if (verified.get(pem) === fingerprint) return fingerprint;
+  if (verified.get(fingerprint) === pem) return fingerprint;
   const lines = PEM.exec(pem)?.[1]?.split('\n');
   const base64 = lines?.join('') ?? '';
   const der = Buffer.from(base64, 'base64');
@@ -127,15 +127,15 @@ const entry = (value: unknown, at: string): string => {
       `not the certificate of the entry's fingerprint ${short(fingerprint)} (it holds ${short(actual)})`,
     );
   if (verified.size >= MAX_VERIFIED) verified.clear();
-  verified.set(pem, fingerprint);
+  verified.set(fingerprint, pem);
   return fingerprint;
 };
 
 const PEM = /^-----BEGIN CERTIFICATE-----\n([A-Za-z0-9+/=\n]+)\n-----END CERTIFICATE-----\n$/;
 
 /**
- * PEMs already found to hash to their fingerprint, so a state read several times in a run (or by
- * a warm Lambda) hashes each certificate once; the key is the whole PEM, so a changed one is
+ * Fingerprint → the PEM already found to hash to it, so a state read several times in a run (or
+ * by a warm Lambda) hashes each certificate once; any other PEM under that fingerprint is
  * checked again.
  */
 const verified = new Map<string, string>();
