@@ -31,7 +31,7 @@ export const checkState = (value: unknown): TruststoreState => {
     const o = object(p, at);
     if (o.outcome !== 'accepted' && o.outcome !== 'rejected' && o.outcome !== 'private-key')
       bad(`${at}.outcome`, o.outcome, '"accepted", "rejected" or "private-key"');
-    date(o.at, `${at}.at`);
+    text(o.at, `${at}.at`);
   }
   let previous = 0;
   list(value.history, 'history').forEach((h, i) => {
@@ -43,7 +43,7 @@ export const checkState = (value: unknown): TruststoreState => {
     previous = n;
     optional(r.version, `${at}.version`, text);
     optional(r.sha256, `${at}.sha256`, hex64);
-    date(r.at, `${at}.at`);
+    text(r.at, `${at}.at`);
     text(r.reason, `${at}.reason`);
     for (const f of ['added', 'removed'] as const)
       list(r[f], `${at}.${f}`).forEach((x, j) => {
@@ -58,7 +58,7 @@ export const checkState = (value: unknown): TruststoreState => {
       const o = object(a, `${p}[${JSON.stringify(fp)}]`);
       if (typeof o.level !== 'number' || !Number.isFinite(o.level))
         bad(`${p}[${JSON.stringify(fp)}].level`, o.level, 'a number');
-      date(o.at, `${p}[${JSON.stringify(fp)}].at`);
+      text(o.at, `${p}[${JSON.stringify(fp)}].at`);
     }
   });
   optional(value.outbox, 'outbox', (x, p) =>
@@ -73,7 +73,7 @@ export const checkState = (value: unknown): TruststoreState => {
       const at = `${p}[${JSON.stringify(key)}]`;
       const o = object(held, at);
       text(o.version, `${at}.version`);
-      date(o.since, `${at}.since`);
+      text(o.since, `${at}.since`);
       date(o.until, `${at}.until`);
     }
   });
@@ -100,8 +100,10 @@ export const checkState = (value: unknown): TruststoreState => {
 const entry = (value: unknown, at: string): string => {
   const e = object(value, at);
   const fingerprint = hex64(e.fingerprint, `${at}.fingerprint`);
-  for (const f of ['subject', 'subjectKey', 'issuer', 'issuerKey', 'partner']) text(e[f], `${at}.${f}`);
-  for (const f of ['notBefore', 'notAfter', 'addedAt']) date(e[f], `${at}.${f}`);
+  for (const f of ['subject', 'subjectKey', 'issuer', 'issuerKey', 'partner', 'addedAt'])
+    text(e[f], `${at}.${f}`);
+  // Dates are checked where they are computed with (expiry, the pending window, roll pacing).
+  for (const f of ['notBefore', 'notAfter']) date(e[f], `${at}.${f}`);
   const upload = object(e.upload, `${at}.upload`);
   text(upload.key, `${at}.upload.key`);
   text(upload.version, `${at}.upload.version`);
