@@ -1,37 +1,44 @@
 // The AWS emulator for tests: moto in server mode, from a project-local Python venv, with
-// cfn-lint beside it (.ci/run lints the synthesized templates with it).
-// `node scripts/moto.mjs install` creates the venv if missing (.ci/run calls it);
+// cfn-lint beside it (.ci/run lints the synthesized templates with it), pinned in
+// scripts/requirements-test.txt.
+// `node scripts/moto.mjs install` creates or updates the venv when the pins changed (.ci/run calls it);
 // startMoto() is used by the vitest global setup to run it on a free 127.0.0.1 port.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const MOTO_VERSION = '5.2.5';
-export const CFN_LINT_VERSION = '1.58.0';
-const venv = resolve('.venv');
+const here = dirname(fileURLToPath(import.meta.url));
+const requirements = join(here, 'requirements-test.txt');
+// TRUSTROLL_VENV: another venv (a shared cache in CI, a scratch one to try new pins).
+const venv = resolve(process.env.TRUSTROLL_VENV ?? '.venv');
 const server = join(venv, 'bin', 'moto_server');
 const cfnLint = join(venv, 'bin', 'cfn-lint');
+/** Written after a complete install: the hash of the requirements it installed. */
+const stamp = join(venv, '.trustroll-requirements.sha256');
 
 export const ensureMoto = () => {
-  if (existsSync(server) && existsSync(cfnLint)) return server;
+  const wanted = createHash('sha256').update(readFileSync(requirements)).digest('hex');
+  const have = existsSync(stamp) ? readFileSync(stamp, 'utf8').trim() : '';
+  if (have === wanted && existsSync(server) && existsSync(cfnLint)) return server;
   const python = process.env.PYTHON ?? 'python3';
-  process.stderr.write(`installing moto[server]==${MOTO_VERSION} into ${venv} (once)…\n`);
+  const count = readFileSync(requirements, 'utf8')
+    .split('\n')
+    .filter((l) => /^[A-Za-z]/.test(l)).length;
+  process.stderr.write(
+    `installing the AWS emulator (moto) and cfn-lint into ${venv}: ${count} pinned Python packages from ${requirements}` +
+      `${have ? ' (the pins changed)' : ' (once)'}…\n`,
+  );
   if (!existsSync(join(venv, 'bin', 'pip'))) execFileSync(python, ['-m', 'venv', venv], { stdio: 'inherit' });
+  // pip's own lines (Collecting …, Installing …) show the progress.
   execFileSync(
     join(venv, 'bin', 'pip'),
-    [
-      'install',
-      '--quiet',
-      '--disable-pip-version-check',
-      `moto[server]==${MOTO_VERSION}`,
-      `cfn-lint==${CFN_LINT_VERSION}`,
-    ],
-    {
-      stdio: 'inherit',
-    },
+    ['install', '--disable-pip-version-check', '--progress-bar', 'off', '-r', requirements],
+    { stdio: ['ignore', process.stderr, 'inherit'] },
   );
+  writeFileSync(stamp, `${wanted}\n`);
   return server;
 };
 
@@ -50,7 +57,7 @@ export const startMoto = async () => {
   ensureMoto();
   const port = await freePort();
   // moto_serial.py: moto_server's app, one request at a time (atomic conditional writes, as on S3).
-  const serial = join(dirname(fileURLToPath(import.meta.url)), 'moto_serial.py');
+  const serial = join(here, 'moto_serial.py');
   const child = spawn(join(venv, 'bin', 'python'), [serial, '127.0.0.1', String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -48,7 +48,9 @@ const importWith = (file: string, domains: string) =>
     },
   });
 
-describe('Lambda bundles of the construct', () => {
+// Each test synthesises the construct with real esbuild bundling: 10-25 s on a loaded 2-core
+// machine, and once 64-68 s in CI. A wide limit: slow is not broken here.
+describe('Lambda bundles of the construct', { timeout: 300_000 }, () => {
   it('carry only the API Gateway client the configured domains need, and refuse a domain of the other kind at cold start', () => {
     const rest = ingestBundle([{ name: 'api.example.com', type: 'REST' }]);
     expect(clientsIn(rest)).toEqual({ rest: true, http: false });
