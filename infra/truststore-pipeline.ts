@@ -81,6 +81,17 @@ export interface TruststorePipelineProps {
 const here = fileURLToPath(new URL('.', import.meta.url));
 const entry = (name: string) => join(here, '..', 'functions', name, 'handler.ts');
 
+declare const __TRUSTROLL_PREBUILT__: boolean | undefined;
+/**
+ * In the installed package (the construct bundled into dist/lib by `npm pack`) the handlers come
+ * prebuilt, one bundle per set of API Gateway kinds, with the same settings (dist/lambda/<kinds>/
+ * <name>/index.mjs): a CDK app that installs trustroll needs no esbuild and never bundles our
+ * sources. From this repository, NodejsFunction bundles the sources at synth time.
+ */
+const PREBUILT = typeof __TRUSTROLL_PREBUILT__ !== 'undefined' && __TRUSTROLL_PREBUILT__;
+export const prebuiltDir = (name: string, kinds: readonly string[]): string =>
+  join(here, '..', 'lambda', [...new Set(kinds)].sort().join('+') || 'none', name);
+
 export const TRUSTSTORE_KEY = 'truststore/truststore.pem';
 
 /**
@@ -104,8 +115,8 @@ export class TruststorePipeline extends Construct {
   readonly deadLetterQueue: sqs.Queue;
   /** Failed scheduled scans: the Scheduler's dead-letter queue and the function's on-failure destination. */
   readonly scanFailures: sqs.Queue;
-  readonly ingestFunction: nodejs.NodejsFunction;
-  readonly scanFunction: nodejs.NodejsFunction;
+  readonly ingestFunction: lambda.Function;
+  readonly scanFunction: lambda.Function;
   readonly domainName?: apigateway.DomainName;
 
   constructor(scope: Construct, id: string, props: TruststorePipelineProps = {}) {
@@ -268,9 +279,8 @@ export class TruststorePipeline extends Construct {
           resources: [logGroup.logGroupArn],
         }),
       );
-      return new nodejs.NodejsFunction(this, id, {
-        entry: entry(name),
-        handler: 'handler',
+      const kinds = domains.map((d) => d.type ?? 'REST');
+      const common = {
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: 512,
@@ -278,8 +288,19 @@ export class TruststorePipeline extends Construct {
         role,
         logGroup,
         environment,
+      };
+      if (PREBUILT)
+        return new lambda.Function(this, id, {
+          ...common,
+          handler: 'index.handler',
+          code: lambda.Code.fromAsset(prebuiltDir(name, kinds)),
+        });
+      return new nodejs.NodejsFunction(this, id, {
+        ...common,
+        entry: entry(name),
+        handler: 'handler',
         // Only the API Gateway clients the configured domains need are bundled (cold start).
-        bundling: lambdaBundling(domains.map((d) => d.type ?? 'REST')),
+        bundling: lambdaBundling(kinds),
       });
     };
 
