@@ -98,7 +98,11 @@ if (isMain) {
       // The message may carry data (a name, a subject): shown escaped, the stack's own lines kept.
       const e = error as Error;
       const text = e.stack ? e.stack.replace(e.message, printable(e.message)) : printable(String(error));
-      process.stderr.write(`trustroll: unexpected failure: ${terminalSafe(text)}\n`);
+      process.stderr.write(
+        `trustroll: unexpected failure: ${terminalSafe(text)}\n` +
+          'This is a bug in trustroll, not something you did: please report it with the command you ran and the lines above ' +
+          '(the issue tracker of the repository you got trustroll from). Nothing was lost: a change either committed whole or not at all.\n',
+      );
       process.exitCode = 3;
     },
   );
