@@ -3,6 +3,16 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { type Io, parseCount, UsageError } from '../io.js';
 
+/** A validity in days: 0 would write certificates that are never valid, so it is refused. */
+const parseDays =
+  (name: string) =>
+  (value: string): number => {
+    const days = parseCount(name)(value);
+    if (days < 1 || days > 36_500)
+      throw new UsageError(`${name} wants a whole number of days from 1 to 36500; got "${value}"`);
+    return days;
+  };
+
 const KEY_TYPES = ['rsa2048', 'rsa3072', 'rsa4096', 'p256', 'p384'] as const;
 type KeyType = (typeof KEY_TYPES)[number];
 
@@ -71,8 +81,8 @@ export const registerPki = (program: Command, io: Io, exit: (code: number) => vo
       parseKeyType,
       'p256',
     )
-    .option('--days <n>', 'validity of the client certificates in days', parseCount('--days'), 365)
-    .option('--ca-days <n>', 'validity of the CAs in days', parseCount('--ca-days'), 3 * 365)
+    .option('--days <n>', 'validity of the client certificates in days (1 or more)', parseDays('--days'), 365)
+    .option('--ca-days <n>', 'validity of the CAs in days (1 or more)', parseDays('--ca-days'), 3 * 365)
     .option('--name <partner>', 'partner name used in the subjects', 'Acme')
     .option('--force', 'write into a folder that already has a PKI')
     .action(async (dir: string, flags: PkiFlags) => {
@@ -92,6 +102,18 @@ const parseKeyType = (value: string): KeyType => {
 
 export const writePki = async (dir: string, flags: PkiFlags): Promise<void> => {
   const { stat } = await import('node:fs/promises');
+  const info = await stat(dir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw folderRefused(dir, error);
+  });
+  if (info && !info.isDirectory())
+    throw new UsageError(
+      `${dir} is a file, not a folder: name a new folder (or an existing one) for the test PKI`,
+    );
+  if (flags.caDays < flags.days)
+    throw new UsageError(
+      `--days ${flags.days} outlives the CAs (--ca-days ${flags.caDays}): a client certificate cannot be valid after its CA; lower --days or raise --ca-days`,
+    );
   if (
     !flags.force &&
     (await stat(join(dir, 'client.key')).then(
@@ -131,7 +153,9 @@ export const writePki = async (dir: string, flags: PkiFlags): Promise<void> => {
     ips: ['127.0.0.1'],
   });
 
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
+    throw folderRefused(dir, error);
+  });
   const put = (file: string, text: string) => writeFile(join(dir, file), text);
   const secret = async (file: string, text: string) => {
     await writeFile(join(dir, file), text, { mode: 0o600 });
@@ -155,6 +179,17 @@ export const writePki = async (dir: string, flags: PkiFlags): Promise<void> => {
   await put('server.pem', server.pem);
   await secret('server.key', b.privateKeyPem(server));
   await put('README.md', readme(dir));
+};
+
+/** Why the PKI folder cannot be used, as a sentence saying what to do. */
+const folderRefused = (dir: string, error: NodeJS.ErrnoException): Error => {
+  if (error.code === 'ENOTDIR' || error.code === 'EEXIST')
+    return new UsageError(
+      `cannot create ${dir}: a part of that path is a file, not a folder; name another folder`,
+    );
+  if (error.code === 'EACCES' || error.code === 'EPERM' || error.code === 'EROFS')
+    return new UsageError(`cannot write into ${dir}: permission denied; name a folder you can write to`);
+  return error;
 };
 
 const readme = (dir: string): string => `# Test PKI (trustroll pki init)

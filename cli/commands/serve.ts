@@ -30,6 +30,10 @@ export const registerServe = (program: Command, io: Io, exit: (code: number) => 
     .option('--data-dir <dir>', 'where the generated server certificate is kept', '.trustroll')
     .action(async (flags: ServeFlags) => {
       if (Boolean(flags.cert) !== Boolean(flags.key)) throw new UsageError('--cert and --key go together');
+      if (flags.port > 65535) throw new UsageError(`--port must be at most 65535; got ${flags.port}`);
+      await mustBeFile('--truststore', flags.truststore);
+      if (flags.cert) await mustBeFile('--cert', flags.cert);
+      if (flags.key) await mustBeFile('--key', flags.key);
       const version = async () => {
         const info = await stat(flags.truststore).catch(() => {
           throw new UsageError(`cannot read ${flags.truststore}`);
@@ -75,4 +79,17 @@ export const registerServe = (program: Command, io: Io, exit: (code: number) => 
       exit(0);
       process.exit(0);
     });
+};
+
+/** A file option must name a readable file: a folder or a missing path is a usage error, said plainly. */
+const mustBeFile = async (option: string, path: string): Promise<void> => {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) throw new UsageError(`${option} ${path}: no such file`);
+  if (info.isDirectory())
+    throw new UsageError(
+      `${option} wants a file, and ${path} is a folder` +
+        (option === '--truststore'
+          ? ' (name the PEM inside it, such as ca-bundle.pem, or write the current truststore of a store with trustroll export -o truststore.pem)'
+          : ''),
+    );
 };

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { NotFoundError } from '../../errors.js';
+import { InputError, NotFoundError } from '../../errors.js';
 import { isBlocking } from '../../finding.js';
 import type { DomainGateway, DomainState, Log } from '../../ports.js';
 import { lintInputs } from '../../truststore/lint.js';
@@ -124,7 +124,11 @@ export class LocalEndpoint implements DomainGateway {
       });
     });
     server.listen(this.options.port, this.options.host);
-    await once(server, 'listening');
+    try {
+      await once(server, 'listening');
+    } catch (error) {
+      throw listenRefused(error, this.options.host, this.options.port);
+    }
     this.server = server;
     await this.options.onStatus?.(await this.describe(this.options.domain));
   }
@@ -179,3 +183,25 @@ export class LocalEndpoint implements DomainGateway {
     return text;
   }
 }
+
+/**
+ * Why the endpoint could not listen, as a sentence saying what to do: a port already taken (most
+ * often by another `trustroll up` or `serve`), a privileged port, an address this machine lacks.
+ */
+export const listenRefused = (error: unknown, host: string, port: number): Error => {
+  const code = (error as NodeJS.ErrnoException).code;
+  const where = `${host}:${port}`;
+  if (code === 'EADDRINUSE')
+    return new InputError(
+      `port ${port} on ${host} is already in use (is another trustroll up or serve running?): stop it, or pick another port with --port (0 picks a free one)`,
+    );
+  if (code === 'EACCES')
+    return new InputError(
+      `not allowed to listen on ${where} (ports below 1024 need privileges): pick another port with --port`,
+    );
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return new InputError(
+      `cannot listen on ${where}: this machine has no such address; check --host (default 127.0.0.1)`,
+    );
+  return error as Error;
+};
