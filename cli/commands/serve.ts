@@ -14,6 +14,7 @@ interface ServeFlags {
   readonly cert?: string;
   readonly key?: string;
   readonly dataDir: string;
+  readonly plainTls?: boolean;
 }
 
 export const registerServe = (program: Command, io: Io, exit: (code: number) => void): void => {
@@ -28,6 +29,10 @@ export const registerServe = (program: Command, io: Io, exit: (code: number) => 
     .option('--cert <file>', 'server certificate (default: a generated localhost certificate)')
     .option('--key <file>', 'server private key (with --cert)')
     .option('--data-dir <dir>', 'where the generated server certificate is kept', '.trustroll')
+    .option(
+      '--plain-tls',
+      "accept what a plain OpenSSL server accepts (an intermediate only the client sends, SHA-1), not API Gateway's rules",
+    )
     .action(async (flags: ServeFlags) => {
       if (Boolean(flags.cert) !== Boolean(flags.key)) throw new UsageError('--cert and --key go together');
       if (flags.port > 65535) throw new UsageError(`--port must be at most 65535; got ${flags.port}`);
@@ -52,6 +57,7 @@ export const registerServe = (program: Command, io: Io, exit: (code: number) => 
         serverCert: flags.cert ? await readFile(flags.cert, 'utf8') : material.serverCert,
         noTruststoreCa: material.noTruststoreCa,
         log,
+        rules: flags.plainTls ? 'plain-tls' : 'api-gateway',
       });
       let current = await version();
       await endpoint.start(current);

@@ -33,6 +33,7 @@ interface UpFlags {
   readonly pollMs: number;
   readonly demo: boolean;
   readonly scanHours: number;
+  readonly plainTls?: boolean;
 }
 
 export const registerUp = (program: Command, io: Io, exit: (code: number) => void): void => {
@@ -70,6 +71,10 @@ export const registerUp = (program: Command, io: Io, exit: (code: number) => voi
       parseCount('--scan-hours'),
       24,
     )
+    .option(
+      '--plain-tls',
+      "the endpoint accepts what a plain OpenSSL server accepts (an intermediate only the client sends, SHA-1), not API Gateway's rules",
+    )
     .action(async (flags: UpFlags) => {
       const code = await up(flags, io);
       exit(code);
@@ -95,6 +100,7 @@ const up = async (flags: UpFlags, io: Io): Promise<number> => {
     noTruststoreCa: material.noTruststoreCa,
     log,
     onStatus: new EndpointStatusFile(join(layout(paths).endpoint, 'status.json')).write,
+    rules: flags.plainTls ? 'plain-tls' : 'api-gateway',
   });
   const { state } = await loadState(store);
   // A damaged store is named, and left alone until it is repaired (trustroll repair).

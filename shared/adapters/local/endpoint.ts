@@ -1,9 +1,12 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { InputError, NotFoundError } from '../../errors.js';
 import { isBlocking } from '../../finding.js';
+import { type Certificate, parseCertificate } from '../../pki/certificate.js';
+import { readInput } from '../../pki/read.js';
+import { TrustIndex, type VerifyResult, verifyClient } from '../../pki/verify.js';
 import type { DomainGateway, DomainState, Log } from '../../ports.js';
 import { lintInputs } from '../../truststore/lint.js';
 import { KEYS } from '../../truststore/state.js';
@@ -28,6 +31,13 @@ export interface LocalEndpointOptions {
   readonly log: Log;
   /** Called with the domain status after start and every roll (`up` writes it for `trustroll status`). */
   readonly onStatus?: (state: DomainState) => Promise<void>;
+  /**
+   * `api-gateway` (default): after the handshake, the client's path is judged by the decision
+   * `trustroll diagnose` makes (every CA of the path in the truststore, SHA-256 or stronger
+   * signatures), and a refused client gets 403 like API Gateway. `plain-tls`: what OpenSSL alone
+   * accepts.
+   */
+  readonly rules?: 'api-gateway' | 'plain-tls';
 }
 
 /** Why OpenSSL refused a client certificate, in API Gateway's words where it has them. */
@@ -73,6 +83,8 @@ export class LocalEndpoint implements DomainGateway {
   private server: Server | undefined;
   private version: string | undefined;
   private warnings: string[] = [];
+  private trusted = new TrustIndex([]);
+  private readonly verdicts = new WeakMap<TLSSocket, VerifyResult>();
 
   constructor(private readonly options: LocalEndpointOptions) {}
 
@@ -89,16 +101,34 @@ export class LocalEndpoint implements DomainGateway {
     const ca = version ? await this.load(version) : this.options.noTruststoreCa;
     this.version = version;
     const server = createServer({
-      key: this.options.serverKey,
-      cert: this.options.serverCert,
-      ca,
+      ...this.context(ca),
       requestCert: true,
       rejectUnauthorized: true,
-      minVersion: 'TLSv1.2',
+    });
+    server.on('secureConnection', (socket: TLSSocket) => {
+      const verdict = this.apiGateway ? this.judge(socket) : undefined;
+      if (verdict) this.verdicts.set(socket, verdict);
     });
     server.on('request', (req, res) => {
       const socket = req.socket as TLSSocket;
       const peer = socket.getPeerCertificate();
+      const verdict = this.verdicts.get(socket);
+      if (verdict?.verdict === 'reject') {
+        // API Gateway answers a client its truststore does not accept with 403 ("Access denied.
+        // Reason: …" in the execution log); here the reason is diagnose's, code and all.
+        const reason = verdict.reasons[0]!;
+        this.options.log.warn('request refused', {
+          reason: reason.message,
+          code: reason.code,
+          subject: peer.subject?.CN,
+          truststoreVersion: this.version ?? 'none',
+        });
+        res.writeHead(403, { 'content-type': 'application/json' });
+        res.end(
+          `${JSON.stringify({ message: 'Forbidden', reason: reason.code, why: reason.message }, null, 2)}\n`,
+        );
+        return;
+      }
       const body = {
         ok: true,
         domain: this.options.domain,
@@ -155,15 +185,49 @@ export class LocalEndpoint implements DomainGateway {
   async roll(domain: string, version: string): Promise<void> {
     this.check(domain);
     const ca = await this.load(version);
-    this.server?.setSecureContext({
-      key: this.options.serverKey,
-      cert: this.options.serverCert,
-      ca,
-      minVersion: 'TLSv1.2',
-    });
+    this.server?.setSecureContext(this.context(ca));
     this.version = version;
     this.options.log.info('endpoint reloaded', { domain, version, warnings: this.warnings.length });
     await this.options.onStatus?.(await this.describe(domain));
+  }
+
+  private get apiGateway(): boolean {
+    return (this.options.rules ?? 'api-gateway') === 'api-gateway';
+  }
+
+  private context(ca: string) {
+    return {
+      key: this.options.serverKey,
+      cert: this.options.serverCert,
+      ca,
+      minVersion: 'TLSv1.2' as const,
+      // OpenSSL's security level 1 would drop a SHA-1-signed client without a reason (the client
+      // only sees the connection close): at level 0 the handshake completes and the decision
+      // below refuses it with diagnose's reason, as API Gateway does with a 403.
+      ...(this.apiGateway ? { ciphers: 'DEFAULT@SECLEVEL=0' } : {}),
+    };
+  }
+
+  /** The decision `trustroll diagnose` makes, on the certificates the client sent. */
+  private judge(socket: TLSSocket): VerifyResult | undefined {
+    const chain: Certificate[] = [];
+    const seen = new Set<string>();
+    let peer: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+    try {
+      while (peer?.raw && !seen.has(peer.fingerprint256)) {
+        seen.add(peer.fingerprint256);
+        chain.push(parseCertificate(new Uint8Array(peer.raw)));
+        peer = peer.issuerCertificate;
+      }
+    } catch {
+      // OpenSSL parsed and verified it: what this parser cannot read is left to OpenSSL's verdict.
+      return undefined;
+    }
+    const [leaf, ...sent] = chain;
+    if (!leaf) return undefined;
+    // What Node lists as the chain mixes what the client sent with truststore CAs: the decision
+    // takes the truststore's copy first either way.
+    return verifyClient({ leaf, sent, trusted: this.trusted, at: new Date(), purpose: 'clientAuth' });
   }
 
   private check(domain: string): void {
@@ -180,6 +244,9 @@ export class LocalEndpoint implements DomainGateway {
     this.warnings = lintInputs([{ name: 'truststore', bytes: body }])
       .findings.filter(isBlocking)
       .map((f) => `${f.code}: ${f.cert?.subject ?? 'truststore'}: ${f.message}`);
+    this.trusted = new TrustIndex(
+      readInput({ name: 'truststore', bytes: body }).certificates.map((c) => c.cert),
+    );
     return text;
   }
 }
