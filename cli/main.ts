@@ -10,7 +10,7 @@ import { registerProbe } from './commands/probe.js';
 import { registerScan } from './commands/scan.js';
 import { registerServe } from './commands/serve.js';
 import { registerUp } from './commands/up.js';
-import { guarded, type Io, processIo, UsageError } from './io.js';
+import { guarded, type Io, jsonOut, processIo, UsageError } from './io.js';
 
 /** Builds the trustroll command; `exit` receives the exit status of the command that ran. */
 export const buildProgram = (io: Io, exit: (code: number) => void): Command => {
@@ -54,38 +54,51 @@ export const run = async (argv: readonly string[], rawIo: Io = processIo): Promi
   const program = buildProgram(io, (code) => {
     status = code;
   });
+  // A script that asked for JSON reads standard output as JSON, a failure included.
+  const json = wantsJson(argv);
+  const failed = (code: number, message: string): number => {
+    io.err(`trustroll: ${message}\n`);
+    if (json) io.out(jsonOut({ error: message, status: code }));
+    return code;
+  };
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return status;
   } catch (error) {
     if (error instanceof CommanderError) {
-      return error.code === 'commander.helpDisplayed' ||
+      if (
+        error.code === 'commander.helpDisplayed' ||
         error.code === 'commander.version' ||
         error.code === 'commander.help'
-        ? 0
-        : 2;
+      )
+        return 0;
+      // Commander has printed its message on standard error already.
+      if (json) io.out(jsonOut({ error: printable(error.message.replace(/^error: /, '')), status: 2 }));
+      return 2;
     }
     // Bad input from the command line or its files (a malformed request, an unknown version)
     // is a usage error with the use-case's own message, whatever command met it.
-    if (error instanceof UsageError || error instanceof InputError) {
-      io.err(`trustroll: ${printable(error.message)}\n`);
-      return 2;
-    }
-    if (error instanceof DamagedStoreError) {
-      io.err(`trustroll: the store is damaged: ${printable(error.message)}\n`);
-      return 4;
-    }
+    if (error instanceof UsageError || error instanceof InputError)
+      return failed(2, printable(error.message));
+    if (error instanceof DamagedStoreError)
+      return failed(4, `the store is damaged: ${printable(error.message)}`);
     // A dependency failed (throttled, a 5xx, too many open files): the step can be run again, and
     // what it was working on is still where it was (an upload stays in the inbox).
     if (error instanceof UpstreamError) {
       const code = (error.cause as { code?: string; name?: string } | undefined)?.code;
-      io.err(
-        `trustroll: ${printable(error.message)}${code && !error.message.includes(code) ? ` (${code})` : ''}: nothing was lost; run the command again.\n`,
+      return failed(
+        5,
+        `${printable(error.message)}${code && !error.message.includes(code) ? ` (${code})` : ''}: nothing was lost; run the command again.`,
       );
-      return 5;
     }
     throw error;
   }
+};
+
+/** Whether `--json` was given as an option (not after `--`, where it would be an operand). */
+const wantsJson = (argv: readonly string[]): boolean => {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
 };
 
 const isMain = process.argv[1] !== undefined && /trustroll(\.mjs)?$/.test(process.argv[1]);

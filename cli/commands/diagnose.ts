@@ -1,9 +1,10 @@
+import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { type Certificate, pemToDer } from '../../shared/pki/certificate.js';
 import { type Crl, parseCrl } from '../../shared/pki/crl.js';
 import { keyMatches } from '../../shared/pki/key-match.js';
 import { readInput } from '../../shared/pki/read.js';
-import { type Purpose, type VerifyResult, verifyClient } from '../../shared/pki/verify.js';
+import { type Purpose, type Reason, type VerifyResult, verifyClient } from '../../shared/pki/verify.js';
 import { printable, shown } from '../../shared/text.js';
 import { type Io, jsonOut, loadInputs, parseAt, UsageError } from '../io.js';
 
@@ -58,34 +59,36 @@ export const registerDiagnose = (program: Command, io: Io, exit: (code: number) 
     .option('--json', 'print {verdict, reasons, warnings, path} as JSON')
     .addHelpText('after', '\nExit status: 0 accepted, 1 refused, 2 usage error or unreadable input.')
     .action(async (flags: DiagnoseFlags) => {
-      const trusted = certificatesOf(await loadInputs([flags.truststore], io), 'truststore');
-      const sentFiles = certificatesOf(await loadInputs([flags.cert], io), 'cert');
-      const [leaf, ...alsoSent] = sentFiles;
-      if (!leaf) throw new UsageError(`${flags.cert} holds no certificate`);
-      const sent = [
-        ...alsoSent,
-        ...(flags.chain ? certificatesOf(await loadInputs([flags.chain], io), 'chain') : []),
-      ];
-      const crls: Crl[] = [];
-      if (flags.crl) {
-        const [crlFile] = await loadInputs([flags.crl], io);
-        const bytes = crlFile!.bytes;
-        const text = Buffer.from(bytes).toString('latin1');
-        const der = text.includes('-----BEGIN') ? pemToDer(text) : bytes;
-        try {
-          crls.push(parseCrl(der));
-        } catch (error) {
-          throw new UsageError(`${flags.crl} is not a readable CRL (${(error as Error).message})`);
-        }
+      const truststore = await truststoreOf(flags.truststore, io);
+      const client = certificatesOf(await loadInputs([flags.cert], io), 'cert');
+      const chain = flags.chain
+        ? certificatesOf(await loadInputs([flags.chain], io), 'chain')
+        : { certificates: [] };
+      const crl = flags.crl ? crlOf(flags.crl, (await loadInputs([flags.crl], io))[0]!.bytes) : undefined;
+      // A file that holds no readable certificate (or CRL) refuses the client: a verdict, not a usage error.
+      const unreadable = [
+        client.problem && { code: 'cert.unparseable', message: client.problem },
+        chain.problem && { code: 'chain.unparseable', message: chain.problem },
+        truststore.problem && { code: 'truststore.unparseable', message: truststore.problem },
+        crl?.problem && { code: 'crl.unparseable', message: crl.problem },
+      ].filter((r): r is Reason => Boolean(r));
+      const [leaf, ...alsoSent] = client.certificates;
+      if (unreadable.length > 0 || !leaf) {
+        const result: VerifyResult = { verdict: 'reject', reasons: unreadable, warnings: [], path: [] };
+        io.out(flags.json ? jsonOut(toJson(result)) : human(result, printable(flags.cert)));
+        exit(1);
+        return;
       }
       let result = verifyClient({
         leaf,
-        sent,
-        trusted,
+        sent: [...alsoSent, ...chain.certificates],
+        trusted: truststore.certificates,
         at: flags.at ?? new Date(),
         purpose: flags.purpose,
         apiGateway: !flags.plainTls,
-        crls,
+        crls: crl?.crl ? [crl.crl] : [],
+        // A plain TLS server given a CRL checks it; API Gateway checks none.
+        crlCheck: Boolean(flags.plainTls),
       });
       if (flags.key) {
         const [keyFile] = await loadInputs([flags.key], io);
@@ -107,23 +110,52 @@ export const registerDiagnose = (program: Command, io: Io, exit: (code: number) 
           };
         }
       }
-      io.out(flags.json ? jsonOut(toJson(result)) : human(result, leaf));
+      io.out(flags.json ? jsonOut(toJson(result)) : human(result, printable(leaf.subject.text)));
       exit(result.verdict === 'accept' ? 0 : 1);
     });
 };
 
-const certificatesOf = (inputs: Awaited<ReturnType<typeof loadInputs>>, what: string): Certificate[] => {
-  const out: Certificate[] = [];
+interface Certificates {
+  readonly certificates: Certificate[];
+  /** Why a file gave no certificate. */
+  readonly problem?: string;
+}
+
+const certificatesOf = (inputs: Awaited<ReturnType<typeof loadInputs>>, what: string): Certificates => {
+  const certificates: Certificate[] = [];
+  let problem: string | undefined;
   for (const input of inputs) {
     const read = readInput(input);
     const key = read.findings.find((f) => f.code === 'input.private-key');
     if (key && what !== 'cert')
       throw new UsageError(`the ${what} ${input.name} holds a private key: pass keys only with --key`);
     const bad = read.findings.find((f) => f.code === 'input.unparseable');
-    if (bad && read.certificates.length === 0) throw new UsageError(bad.message);
-    out.push(...read.certificates.map((c) => c.cert));
+    if (read.certificates.length === 0) problem ??= bad ? bad.message : `${input.name} holds no certificate`;
+    certificates.push(...read.certificates.map((c) => c.cert));
   }
-  return out;
+  return problem === undefined ? { certificates } : { certificates, problem };
+};
+
+/**
+ * The truststore: a PEM file, or a folder whose certificate files are read and whose other files
+ * (the README `pki init` writes, notes) are skipped, as a folder of CA files is meant.
+ */
+const truststoreOf = async (path: string, io: Io): Promise<Certificates> => {
+  const inputs = await loadInputs([path], io);
+  if (!(await stat(path)).isDirectory()) return certificatesOf(inputs, 'truststore');
+  const certificates = inputs.flatMap((input) => certificatesOf([input], 'truststore').certificates);
+  return certificates.length > 0
+    ? { certificates }
+    : { certificates, problem: `${path} holds no certificate file` };
+};
+
+const crlOf = (name: string, bytes: Uint8Array): { crl?: Crl; problem?: string } => {
+  try {
+    const text = Buffer.from(bytes).toString('latin1');
+    return { crl: parseCrl(text.includes('-----BEGIN') ? pemToDer(text) : bytes) };
+  } catch (error) {
+    return { problem: `${name} is not a readable CRL (${(error as Error).message}).` };
+  }
 };
 
 export const toJson = (r: VerifyResult) => ({
@@ -133,11 +165,11 @@ export const toJson = (r: VerifyResult) => ({
   path: r.path.map((c) => c.fingerprint),
 });
 
-const human = (r: VerifyResult, leaf: Certificate): string => {
+const human = (r: VerifyResult, who: string): string => {
   // Subjects and the messages naming them come from the certificates given: shown escaped.
-  const lines = [`${r.verdict === 'accept' ? 'ACCEPTED' : 'REFUSED'}: ${printable(leaf.subject.text)}`];
+  const lines = [`${r.verdict === 'accept' ? 'ACCEPTED' : 'REFUSED'}: ${who}`];
   for (const reason of r.reasons) lines.push(shown`  why:  ${reason.message}  [${reason.code}]`);
-  lines.push(`  path: ${r.path.map((c) => printable(c.subject.text)).join('  <-  ')}`);
+  if (r.path.length > 0) lines.push(`  path: ${r.path.map((c) => printable(c.subject.text)).join('  <-  ')}`);
   for (const w of r.warnings) lines.push(shown`  warn: ${w.message}  [${w.code}]`);
   return `${lines.join('\n')}\n`;
 };

@@ -234,3 +234,21 @@ export const toBytes = (text: string): Uint8Array => new Uint8Array(Buffer.from(
 /** PEM (PKCS#8) of an issued certificate's private key. */
 export const privateKeyPem = (issued: Issued): string =>
   privateKeyObject(issued).export({ type: 'pkcs8', format: 'pem' }) as string;
+
+/** A CRL signed by `issuer` listing the serials of `revoked` (for diagnose's --crl). */
+export const crl = async (
+  issuer: Issued,
+  revoked: readonly Issued[],
+  spec: { readonly now?: Date } = {},
+): Promise<Uint8Array> => {
+  const now = spec.now ?? new Date();
+  const list = await x509.X509CrlGenerator.create({
+    issuer: issuer.cert.subjectName,
+    thisUpdate: days(-1, now),
+    nextUpdate: days(30, now),
+    entries: revoked.map((c) => ({ serialNumber: c.cert.serialNumber, revocationDate: days(-1, now) })),
+    signingKey: await signerFor(issuer.keys, issuer.alg, 'SHA-256'),
+    signingAlgorithm: signing(issuer.alg, 'SHA-256'),
+  });
+  return new Uint8Array(list.rawData);
+};

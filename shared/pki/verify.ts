@@ -31,6 +31,11 @@ export interface VerifyInput {
   readonly securityLevel?: 0 | 1;
   /** CRLs to mention: API Gateway checks none, a stricter client may. */
   readonly crls?: readonly Crl[];
+  /**
+   * Check revocation as a server with CRL checking on does (`-crl_check_all`): a certificate of
+   * the path listed on a CRL refuses the client instead of warning. Default false (API Gateway).
+   */
+  readonly crlCheck?: boolean;
 }
 
 export interface VerifyResult {
@@ -327,6 +332,18 @@ export const verifyClient = (input: VerifyInput): VerifyResult => {
   const violation = nameConstraintViolation(path);
   if (violation) return reject('name-constraints', violation);
 
+  // A server that checks CRLs (-crl_check_all) refuses a revoked certificate; API Gateway checks none.
+  if (input.crlCheck) {
+    for (const crl of input.crls ?? []) {
+      const revoked = path.find((c) => listedOn(c, crl));
+      if (revoked)
+        return reject(
+          'revoked',
+          `${revoked.subject.text} (serial ${revoked.serial}) is revoked by the CRL of ${crl.issuer.text} ("certificate revoked"): a server that checks CRLs refuses it.`,
+        );
+    }
+  }
+
   // 3. API Gateway: every CA of the path must be in the truststore.
   const onlySent = path.slice(1).filter((_, i) => !fromTrust[i + 1]);
   if ((input.apiGateway ?? true) && onlySent.length > 0) {
@@ -501,7 +518,16 @@ export const warningsFor = (path: readonly Certificate[], input: VerifyInput): R
     }
   }
   for (const crl of input.crls ?? []) {
+    if (!path.some((c) => c.issuer.key === crl.issuer.key)) {
+      add(
+        'crl.ignored',
+        `The CRL of ${crl.issuer.text} was ignored: that CA issued no certificate on this client's path.`,
+      );
+      continue;
+    }
     const revoked = path.filter((c) => listedOn(c, crl));
+    // Where revocation is checked a listing is a refusal (see verifyClient), not a warning.
+    if (input.crlCheck) continue;
     for (const c of revoked)
       add(
         'revoked',
