@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { type ProbeResult, probe } from '../../shared/adapters/local/probe.js';
+import { keyMatches } from '../../shared/pki/key-match.js';
+import { readInput } from '../../shared/pki/read.js';
 import { shown } from '../../shared/text.js';
 import { type Io, jsonOut, UsageError } from '../io.js';
 
@@ -26,25 +28,59 @@ export const registerProbe = (program: Command, io: Io, exit: (code: number) => 
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExit status: 0 the request got a 2xx/3xx answer, 1 otherwise, 2 usage error.')
     .action(async (target: string, flags: ProbeFlags) => {
-      const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(target);
-      if (!m) throw new UsageError(`"${target}" is not host:port`);
+      const { host, port } = parseTarget(target);
       if (Boolean(flags.cert) !== Boolean(flags.key)) throw new UsageError('--cert and --key go together');
-      const read = (file?: string) =>
-        file
-          ? readFile(file, 'utf8').catch(() => Promise.reject(new UsageError(`cannot read ${file}`)))
-          : undefined;
       const [cert, key, ca] = await Promise.all([read(flags.cert), read(flags.key), read(flags.ca)]);
+      // Checked before any connection: a bad file is the caller's to fix, not the endpoint's answer.
+      if (cert && key) checkClientPair(flags.cert!, cert, flags.key!, key);
+      if (ca && certificatesIn(flags.ca!, ca).length === 0)
+        throw new UsageError(`--ca ${flags.ca} holds no certificate`);
       const result = await probe({
-        host: m[1]!.replace(/^\[|\]$/g, ''),
-        port: Number(m[2]),
+        host,
+        port,
         ...(flags.servername ? { servername: flags.servername } : {}),
-        ...(cert ? { cert } : {}),
-        ...(key ? { key } : {}),
-        ...(ca ? { ca } : {}),
+        ...(cert ? { cert: text(cert) } : {}),
+        ...(key ? { key: text(key) } : {}),
+        ...(ca ? { ca: text(ca) } : {}),
       });
       io.out(flags.json ? jsonOut(result) : human(result));
       exit(result.httpStatus !== undefined && result.httpStatus < 400 ? 0 : 1);
     });
+};
+
+/** `host:port`, `[v6]:port`; the port 1–65535. */
+const parseTarget = (target: string): { host: string; port: number } => {
+  const m = /^(\[[^\]]+\]|[^:[\]]+):(\d{1,5})$/.exec(target);
+  if (!m) throw new UsageError(`"${target}" is not host:port (e.g. api.example.com:443, [::1]:8443)`);
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535)
+    throw new UsageError(`the port of "${target}" must be 1 to 65535; got ${port}`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+};
+
+const read = (file?: string): Promise<Uint8Array> | undefined =>
+  file
+    ? readFile(file).then(
+        (b) => new Uint8Array(b),
+        () => Promise.reject(new UsageError(`cannot read ${file}`)),
+      )
+    : undefined;
+
+const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('utf8');
+
+const certificatesIn = (name: string, bytes: Uint8Array) =>
+  readInput({ name, bytes }).certificates.map((c) => c.cert);
+
+/** The client certificate parses, the key is readable, and the key is the certificate's. */
+const checkClientPair = (certFile: string, cert: Uint8Array, keyFile: string, key: Uint8Array): void => {
+  const [leaf] = certificatesIn(certFile, cert);
+  if (!leaf) throw new UsageError(`--cert ${certFile} holds no readable certificate`);
+  const match = keyMatches(leaf, key);
+  if (match === undefined) throw new UsageError(`--key ${keyFile} is not a readable unencrypted private key`);
+  if (!match)
+    throw new UsageError(
+      `--key ${keyFile} does not belong to the certificate in --cert ${certFile} (${leaf.subject.text}): pass the key it was issued for`,
+    );
 };
 
 const human = (r: ProbeResult): string => {
