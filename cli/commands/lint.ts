@@ -51,12 +51,16 @@ export const toJson = (result: LintResult) => ({
     issuer: c.issuer.text,
     notAfter: c.notAfter.toISOString(),
     ca: isCa(c),
+    sources: result.sources.get(c.fingerprint) ?? [],
   })),
   findings: result.findings.map((f) => ({
     code: f.code,
     severity: f.severity,
     message: f.message,
-    ...(f.cert ? { fingerprint: f.cert.fingerprint } : {}),
+    ...(f.cert
+      ? { fingerprint: f.cert.fingerprint, sources: result.sources.get(f.cert.fingerprint) ?? [] }
+      : {}),
+    ...(f.source && !f.cert ? { source: f.source } : {}),
   })),
 });
 
@@ -86,13 +90,20 @@ export const formatHuman = (result: LintResult, inputCount: number): string => {
   const ordered = [...groups.values()].sort((a, b) => bySeverity(a.findings[0]!, b.findings[0]!));
   for (const group of ordered) {
     lines.push(group.title);
+    const cert = group.findings[0]!.cert;
+    const sources = cert ? result.sources.get(cert.fingerprint) : undefined;
+    if (sources) lines.push(shown`  in ${sources.join('; ')}`);
     for (const f of group.findings)
       lines.push(shown`  ${MARK[f.severity].padEnd(8)} ${f.code.padEnd(30)} ${f.message}`);
     lines.push('');
   }
   const withFindings = new Set(result.findings.flatMap((f) => (f.cert ? [f.cert.fingerprint] : [])));
   const clean = result.certificates.filter((c) => !withFindings.has(c.fingerprint)).length;
-  if (clean > 0) lines.push(`${clean} certificate${clean === 1 ? '' : 's'} without findings.`);
+  if (clean > 0) lines.push(`${clean} certificate${clean === 1 ? '' : 's'} without findings:`);
+  for (const c of result.certificates.filter((x) => !withFindings.has(x.fingerprint)))
+    lines.push(
+      shown`  ${c.subject.text}  [sha256 ${c.fingerprint.slice(0, 16)}…]  in ${(result.sources.get(c.fingerprint) ?? []).join('; ')}`,
+    );
   const count = (s: Severity) => result.findings.filter((f) => f.severity === s).length;
   const parts = [
     count('critical') ? `${count('critical')} critical` : '',

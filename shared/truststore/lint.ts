@@ -24,6 +24,8 @@ export interface LintResult {
   readonly findings: readonly Finding[];
   /** The truststore those certificates render to. */
   readonly rendered: string;
+  /** Where each certificate was found (`bundle.pem, block 2 (line 31)`), by fingerprint, in input order. */
+  readonly sources: ReadonlyMap<string, readonly string[]>;
 }
 
 export const DEFAULT_EXPIRING_DAYS = 30;
@@ -58,7 +60,10 @@ export const lintCertificates = (
     }
   }
   findings.sort(bySeverity);
-  return { ok: !findings.some(isBlocking), certificates, findings, rendered };
+  const sources = new Map<string, string[]>();
+  for (const o of occurrences)
+    sources.set(o.cert.fingerprint, [...(sources.get(o.cert.fingerprint) ?? []), o.source]);
+  return { ok: !findings.some(isBlocking), certificates, findings, rendered, sources };
 };
 
 /** Reads inputs (any format) and lints everything in them together as one truststore. */

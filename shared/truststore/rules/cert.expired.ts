@@ -1,3 +1,4 @@
+import { isCa } from './cert.not-ca.js';
 import { type CertificateRule, day, finding } from './rule.js';
 
 export const certExpired: CertificateRule = {
@@ -10,8 +11,12 @@ export const certExpired: CertificateRule = {
             'cert.expired',
             'error',
             cert,
-            `Expired on ${day(cert.notAfter)}: every client certificate under it is refused. ` +
-              'Upload the renewed CA certificate and remove this one.',
+            isCa(cert)
+              ? `Expired on ${day(cert.notAfter)}: every client certificate under it is refused. ` +
+                  'Upload the renewed CA certificate and remove this one.'
+              : // A leaf issues nothing: no client is "under" it (cert.not-ca says what to upload instead).
+                `Expired on ${day(cert.notAfter)}: this end-entity (client or server) certificate is itself ` +
+                  'no longer valid, and it does not belong in a truststore. Remove it.',
           ),
         ]
       : [],

@@ -34,7 +34,7 @@ describe('trustroll lint', () => {
     const r = await runCli(['lint', '--at', at, join(dir, 'good.pem')]);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(
-      /^2 certificates without findings\.\nOK: 2 certificates from 1 input; 0 errors, 0 warnings, 0 info\.\n$/,
+      /^2 certificates without findings:\n {2}CN=Cli Root CA,O=Cli .* in .*good\.pem, block 1 \(line 1\)\n {2}CN=Cli Issuing CA,O=Cli .* in .*good\.pem, block 2 \(line \d+\)\nOK: 2 certificates from 1 input; 0 errors, 0 warnings, 0 info\.\n$/,
     );
   });
 
@@ -63,6 +63,7 @@ describe('trustroll lint', () => {
         issuer: 'CN=Cli Root CA,O=Cli',
         notAfter: expect.stringMatching(/Z$/),
         ca: true,
+        sources: [`${join(dir, 'intermediate-only.pem')}, block 1 (line 1)`],
       },
     ]);
     expect(json.findings).toEqual([
@@ -71,6 +72,7 @@ describe('trustroll lint', () => {
         severity: 'error',
         message: expect.any(String),
         fingerprint: json.certificates[0].fingerprint,
+        sources: json.certificates[0].sources,
       },
     ]);
   });
