@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leaf, privateKeyPem, root } from '../fixtures/pki.js';
-import { BIN, build, waitFor } from './helpers.js';
+import { BIN, build, outbox, startUp, waitFor } from './helpers.js';
 
 /**
  * The endpoint that plays the custom domain applies API Gateway's rule, with the reason code
@@ -122,4 +122,43 @@ describe('the local endpoint judges clients as API Gateway and diagnose do', () 
     await waitFor(() => /request refused .*code=insecure-signature/.test(s.log()), 30_000, s.log);
     expect(s.log()).not.toMatch(/socket hang up/);
   }, 120_000);
+
+  it.each([
+    ['refuses with 403', [], '403'],
+    ['with --plain-tls accepts', ['--plain-tls'], '200'],
+  ])(
+    'up %s a client sending its intermediate when only the root was uploaded',
+    async (_, extra, code) => {
+      const cwd = mkdtempSync(join(tmpdir(), 'trustroll-rules-up-'));
+      mkdirSync(join(cwd, 'inbox', 'acme'), { recursive: true });
+      const up = await startUp(cwd, ['--no-demo', ...extra]);
+      try {
+        copyFileSync(f('root-ca.pem'), join(cwd, 'inbox', 'acme', 'root-ca.pem'));
+        await waitFor(
+          () => outbox(join(cwd, '.trustroll')).some((n) => n.eventType === 'truststore.rolled') || undefined,
+          60_000,
+          up.output,
+        );
+        const c = spawnSync(
+          'curl',
+          ['-sS', '--max-time', '20', '--cacert', join(cwd, '.trustroll', 'endpoint', 'ca.pem')]
+            .concat(['--cert', f('client-chain.pem'), '--key', f('client.key'), '-w', '\n%{http_code}'])
+            .concat([`https://localhost:${up.port}/`]),
+          { encoding: 'utf8' },
+        );
+        expect(c.stdout.trim().split('\n').at(-1), c.stderr).toBe(code);
+        if (code === '403') {
+          expect(c.stdout).toContain('"reason": "intermediate-not-in-truststore"');
+          await waitFor(
+            () => /request refused .*code=intermediate-not-in-truststore/.test(up.output()),
+            30_000,
+            up.output,
+          );
+        }
+      } finally {
+        await up.stop();
+      }
+    },
+    180_000,
+  );
 });
