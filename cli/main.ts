@@ -17,6 +17,9 @@ export const buildProgram = (io: Io, exit: (code: number) => void): Command => {
   const program = new Command('trustroll')
     .description('Keeps the client-certificate truststore of API Gateway custom domains (mTLS) correct.')
     .version(VERSION)
+    // Program options (--version, --help) are read only before the sub-command: after it, every
+    // option is the sub-command's own, so `promote --version 2` names a version, never prints ours.
+    .enablePositionalOptions()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     // Usage errors exit 2 (commander's default is 1, which lint reserves for "findings").
     .exitOverride()
