@@ -1,8 +1,14 @@
 import type { Command } from 'commander';
 import { consoleLog } from '../../shared/adapters/local/log.js';
-import { DEFAULT_THRESHOLDS, type ExpiryLine, expiryLines, scanExpiry } from '../../shared/pipeline/scan.js';
+import {
+  DEFAULT_THRESHOLDS,
+  type ExpiryLine,
+  expiryLines,
+  previewScan,
+  scanExpiry,
+} from '../../shared/pipeline/scan.js';
 import { readInput } from '../../shared/pki/read.js';
-import { type Clock, systemClock } from '../../shared/ports.js';
+import { systemClock } from '../../shared/ports.js';
 import { shown } from '../../shared/text.js';
 import { entryOf } from '../../shared/truststore/state.js';
 import { type Io, jsonOut, loadInputs, parseAt, UsageError } from '../io.js';
@@ -11,6 +17,7 @@ import { type LocalPaths, localNotifier, localStore } from '../local.js';
 interface ScanFlags {
   readonly at?: Date;
   readonly json?: boolean;
+  readonly dryRun?: boolean;
   readonly thresholds: readonly number[];
   readonly dataDir: string;
   readonly inbox: string;
@@ -30,18 +37,27 @@ export const registerScan = (program: Command, io: Io, exit: (code: number) => v
   program
     .command('scan')
     .description(
-      'Expiry scan: days until each CA expires and when its clients break. On the local state it also sends the ' +
-        'threshold alerts (once per crossing); on a truststore file it only reports.',
+      'Expiry scan: days until each CA expires and when its clients break. Only a scan of the local state at the ' +
+        'real moment sends the threshold alerts (once per crossing) and records them; --at, --dry-run and --json ' +
+        'are previews that say what would be alerted and write nothing; on a truststore file it only reports.',
     )
     .argument('[truststore]', 'a truststore file (PEM, DER, PKCS#7); default: the local state in --data-dir')
-    .option('--at <iso8601>', 'scan as of this moment instead of now', parseAt)
-    .option('--json', 'print the report as JSON')
+    .option('--at <iso8601>', 'preview as of this moment instead of now (sends and records nothing)', parseAt)
+    .option('--dry-run', 'preview at the real moment: say what would be alerted, send and record nothing')
+    .option('--json', 'print the report as JSON (a preview: sends and records nothing)')
     .option('--thresholds <days>', 'alert thresholds in days', parseThresholds, [...DEFAULT_THRESHOLDS])
     .option('--data-dir <dir>', 'local state folder', '.trustroll')
     .option('--inbox <dir>', 'inbox folder', 'inbox')
-    .addHelpText('after', '\nExit status: 0 no CA expired, 1 at least one CA has expired, 2 usage error.')
+    .addHelpText(
+      'after',
+      '\nWhich scans alert: only `trustroll scan` of the local state at the real moment (and the scheduled scan of\n' +
+        '`trustroll up` and the expiry-scan Lambda). A preview never notifies and never writes, so a look at the\n' +
+        'future cannot silence the alerts still to come.\n' +
+        '\nExit status: 0 no CA expired, 1 at least one CA has expired, 2 usage error.',
+    )
     .action(async (file: string | undefined, flags: ScanFlags) => {
       const now = flags.at ?? new Date();
+      const preview = flags.at !== undefined || flags.dryRun === true || flags.json === true;
       let lines: ExpiryLine[];
       let alerts: string[] = [];
       if (file) {
@@ -57,23 +73,43 @@ export const registerScan = (program: Command, io: Io, exit: (code: number) => v
           }),
         );
         lines = expiryLines(entries, now);
+      } else if (preview) {
+        const paths: LocalPaths = { dataDir: flags.dataDir, inboxDir: flags.inbox };
+        const report = await previewScan({
+          store: localStore(paths),
+          clock: { now: () => now },
+          config: { thresholds: flags.thresholds },
+        });
+        lines = [...report.entries];
+        alerts = report.wouldAlert.map((a) => a.subject);
       } else {
         const paths: LocalPaths = { dataDir: flags.dataDir, inboxDir: flags.inbox };
-        const clock: Clock = flags.at ? { now: () => now, sleep: systemClock.sleep } : systemClock;
         const report = await scanExpiry({
           store: localStore(paths),
-          clock,
+          clock: systemClock,
           log: consoleLog(io.err),
           notifier: localNotifier(paths, { ...io, out: io.err }),
           config: { thresholds: flags.thresholds },
         });
+        // The alerts it sent went to the console and the outbox.
         lines = [...report.entries];
-        alerts = report.alerts.map((a) => a.subject);
       }
-      io.out(flags.json ? jsonOut({ at: now.toISOString(), entries: lines, alerts }) : table(lines, now));
+      if (flags.json)
+        io.out(jsonOut({ at: now.toISOString(), preview: true, entries: lines, wouldAlert: alerts }));
+      else {
+        io.out(table(lines, now));
+        if (preview && !file) io.out(previewNote(alerts));
+      }
       exit(lines.some((l) => l.days < 0) ? 1 : 0);
     });
 };
+
+/** What a preview would have alerted, and that it did not. */
+const previewNote = (alerts: readonly string[]): string =>
+  alerts.length === 0
+    ? 'Preview: a scan at this moment would send no alert. Nothing was sent or recorded.\n'
+    : `Preview: a scan at this moment would send ${alerts.length} alert${alerts.length === 1 ? '' : 's'} ` +
+      `(nothing was sent or recorded):\n${alerts.map((a) => shown`  ${a}`).join('\n')}\n`;
 
 const table = (lines: readonly ExpiryLine[], now: Date): string => {
   if (lines.length === 0) return 'The truststore is empty.\n';

@@ -126,6 +126,102 @@ export const levelOf = (days: number, thresholds: readonly number[]): number | u
 
 const severityOf = (level: number): Severity => (level === 0 ? 'error' : level <= 30 ? 'warning' : 'info');
 
+/** What a scan of `state` at `now` finds, before anything is sent or written. */
+interface Assessment {
+  readonly lines: ExpiryLine[];
+  readonly bySubject: Map<string, Entry[]>;
+  /** The alert levels to remember after this scan. */
+  readonly alerted: NonNullable<TruststoreState['expiryAlerts']>;
+  /** The CAs that crossed a threshold they were not alerted for. */
+  readonly due: { entry: Entry; line: ExpiryLine; level: number }[];
+  readonly pruned: Entry[];
+}
+
+/** The pure part of a scan, shared by the scan and its preview. */
+const assess = (
+  state: TruststoreState,
+  now: Date,
+  thresholds: readonly number[],
+  prune: boolean,
+): Assessment => {
+  const lines = expiryLines(state.entries, now);
+  const bySubject = entriesBySubject(state.entries);
+  const alerted = { ...(state.expiryAlerts ?? {}) };
+  const due: Assessment['due'] = [];
+  const live = new Set(state.entries.map((e) => e.fingerprint));
+  for (const fp of Object.keys(alerted)) if (!live.has(fp)) delete alerted[fp];
+  const byFingerprint = new Map(state.entries.map((e) => [e.fingerprint, e]));
+  for (const line of lines) {
+    const entry = byFingerprint.get(line.fingerprint)!;
+    const level = levelOf(line.days, thresholds);
+    const renewed = (bySubject.get(entry.subjectKey) ?? []).some(
+      (o) => o !== entry && o.notAfter > entry.notAfter,
+    );
+    if (level === undefined || renewed) {
+      delete alerted[entry.fingerprint];
+      continue;
+    }
+    const previous = alerted[entry.fingerprint]?.level;
+    if (previous !== undefined && previous <= level) continue;
+    alerted[entry.fingerprint] = { level, at: now.toISOString() };
+    due.push({ entry, line, level });
+  }
+  return { lines, bySubject, alerted, due, pruned: prune ? prunable(state.entries, now) : [] };
+};
+
+const alertsOf = (
+  state: TruststoreState,
+  due: Assessment['due'],
+  pruned: readonly Entry[],
+  bySubject: Map<string, Entry[]>,
+  now: Date,
+): Notification[] => {
+  const alerts = due.map((d) => expiryNotification(d.entry, d.line, d.level, state.entries, bySubject));
+  if (pruned.length > 0) alerts.push(pruneNotification(pruned, state.entries, now));
+  return alerts;
+};
+
+/** What a preview may touch of the store: it reads objects, and has no way to write one. */
+export type ReadOnlyStore = Pick<ObjectStore, 'get'>;
+
+export interface PreviewDeps {
+  readonly store: ReadOnlyStore;
+  readonly clock: Pick<Clock, 'now'>;
+  readonly config?: Pick<ScanConfig, 'thresholds' | 'prune'>;
+}
+
+export interface ScanPreview {
+  readonly certificates: number;
+  readonly nearestExpiryDays?: number;
+  /** Every entry, soonest expiry first. */
+  readonly entries: readonly ExpiryLine[];
+  /** The alerts a real scan at this moment would send (none was sent). */
+  readonly wouldAlert: readonly Notification[];
+  /** The fingerprints a real scan with pruning on would remove (none was removed). */
+  readonly wouldPrune: readonly string[];
+}
+
+/**
+ * The expiry scan as a preview, at any moment (`trustroll scan --at`, `--dry-run`, `--json`):
+ * the same findings as {@link scanExpiry}, but it takes no notifier and a store it cannot write
+ * to, so it never alerts and never records a level. Only the real scan, at the real moment,
+ * remembers which thresholds were alerted: a preview of the future would otherwise silence the
+ * alerts that are still to come.
+ */
+export const previewScan = async (deps: PreviewDeps): Promise<ScanPreview> => {
+  const thresholds = [...(deps.config?.thresholds ?? DEFAULT_THRESHOLDS)].sort((a, b) => b - a);
+  const { state } = await loadState(deps.store);
+  const now = deps.clock.now();
+  const { lines, bySubject, due, pruned } = assess(state, now, thresholds, deps.config?.prune === true);
+  return {
+    certificates: lines.length,
+    ...(lines[0] === undefined ? {} : { nearestExpiryDays: lines[0].days }),
+    entries: lines,
+    wouldAlert: alertsOf(state, due, pruned, bySubject, now),
+    wouldPrune: pruned.map((e) => e.fingerprint),
+  };
+};
+
 /**
  * The expiry scan.
  * 1. For every CA: days until notAfter, and when its clients break (the first expiry on its
@@ -134,7 +230,8 @@ const severityOf = (level: number): Severity => (level === 0 ? 'error' : level <
  *    expiry nears, error once expired), addressed to its partner. A CA with a same-subject
  *    successor that expires later (renewed) is not alerted.
  * 3. The thresholds alerted are remembered in the state (compare-and-set), so re-runs, retried
- *    Lambdas and two scans on one day send nothing new.
+ *    Lambdas and two scans on one day send nothing new. This is the scan at the real moment (the
+ *    schedule, `trustroll scan`): any other moment is a {@link previewScan}.
  * 4. With pruning on: expired CAs, and the CAs whose path to a root then breaks, are removed in
  *    one new version that is published and rolled like any other; the alert lists them.
  */
@@ -146,30 +243,7 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
   for (let attempt = 1; ; attempt++) {
     const { state, etag } = await loadState(deps.store);
     const now = deps.clock.now();
-    const lines = expiryLines(state.entries, now);
-    const bySubject = entriesBySubject(state.entries);
-    const alerted = { ...(state.expiryAlerts ?? {}) };
-    const due: { entry: Entry; line: ExpiryLine; level: number }[] = [];
-    const live = new Set(state.entries.map((e) => e.fingerprint));
-    for (const fp of Object.keys(alerted)) if (!live.has(fp)) delete alerted[fp];
-    const byFingerprint = new Map(state.entries.map((e) => [e.fingerprint, e]));
-    for (const line of lines) {
-      const entry = byFingerprint.get(line.fingerprint)!;
-      const level = levelOf(line.days, thresholds);
-      const renewed = (bySubject.get(entry.subjectKey) ?? []).some(
-        (o) => o !== entry && o.notAfter > entry.notAfter,
-      );
-      if (level === undefined || renewed) {
-        delete alerted[entry.fingerprint];
-        continue;
-      }
-      const previous = alerted[entry.fingerprint]?.level;
-      if (previous !== undefined && previous <= level) continue;
-      alerted[entry.fingerprint] = { level, at: now.toISOString() };
-      due.push({ entry, line, level });
-    }
-
-    const pruned = deps.config?.prune ? prunable(state.entries, now) : [];
+    const { bySubject, alerted, due, pruned } = assess(state, now, thresholds, deps.config?.prune === true);
     const next =
       pruned.length > 0 ? pruneState(state, pruned, alerted, now) : { ...state, expiryAlerts: alerted };
     const unchanged =
@@ -184,8 +258,7 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
       }
     }
 
-    const alerts = due.map((d) => expiryNotification(d.entry, d.line, d.level, state.entries, bySubject));
-    if (pruned.length > 0) alerts.push(pruneNotification(pruned, state.entries, now));
+    const alerts = alertsOf(state, due, pruned, bySubject, now);
     for (const n of alerts) {
       try {
         if (notifier) await notifier.publish(n);

@@ -18,7 +18,7 @@ export interface LoadedState {
   readonly etag: string | undefined;
 }
 
-export const loadState = async (store: ObjectStore): Promise<LoadedState> => {
+export const loadState = async (store: Pick<ObjectStore, 'get'>): Promise<LoadedState> => {
   let object: Awaited<ReturnType<ObjectStore['get']>>;
   try {
     object = await store.get(KEYS.state);

@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Issued, root } from '../fixtures/pki.js';
-import { BIN, build } from './helpers.js';
+import { DAY, type Issued, root } from '../fixtures/pki.js';
+import { BIN, build, outbox } from './helpers.js';
 
 /**
  * The CLI as a newcomer meets it (issue 16): a flag, a typo or a moment given on the command line
@@ -77,5 +77,45 @@ describe('promote --version (it was taken for the program version)', () => {
     const r = cli(work, '--version');
     expect(r.status).toBe(0);
     expect(r.out).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+});
+
+describe('scan at another moment is a preview (it used to alert and record, silencing the real alerts)', () => {
+  it('--at, --dry-run and --json send and record nothing; the real scan then sends the 60-day alert', async () => {
+    const dir = fresh('scan');
+    const soon = await root('CN=Soon Root,O=Soon', {
+      keySlot: 'newcomer-soon',
+      now: new Date(),
+      notAfter: new Date(Date.now() + 50 * DAY),
+    });
+    mkdirSync(join(dir, 'inbox', 'soon'), { recursive: true });
+    writeFileSync(join(dir, 'inbox', 'soon', 'ca.pem'), soon.pem);
+    expect(cli(dir, 'ingest').status).toBe(0);
+    const data = join(dir, '.trustroll');
+    const states = () => readdirSync(join(data, 'store', 'state', 'truststore.json.v')).sort();
+    const before = { states: states(), outbox: outbox(data).length };
+
+    const future = cli(dir, 'scan', '--at', new Date(Date.now() + 40 * DAY).toISOString());
+    expect(future.status, future.err).toBe(0);
+    expect(future.out).toMatch(
+      /Preview: a scan at this moment would send 1 alert \(nothing was sent or recorded\)/,
+    );
+    expect(future.out).toMatch(/CA expires in (9|10) days: CN=Soon Root,O=Soon/);
+    const dry = cli(dir, 'scan', '--dry-run');
+    expect(dry.status, dry.err).toBe(0);
+    expect(dry.out).toMatch(/would send 1 alert[\s\S]*CA expires in (49|50) days: CN=Soon Root/);
+    const json = cli(dir, 'scan', '--json');
+    expect(JSON.parse(json.out)).toMatchObject({
+      preview: true,
+      wouldAlert: [expect.stringMatching(/in (49|50) days/)],
+    });
+    expect({ states: states(), outbox: outbox(data).length }).toEqual(before);
+
+    const real = cli(dir, 'scan');
+    expect(real.status, real.err).toBe(0);
+    expect(real.out).not.toMatch(/Preview/);
+    const sent = outbox(data).slice(before.outbox);
+    expect(sent.map((n) => [n.eventType, n.severity])).toEqual([['ca.expiring', 'info']]);
+    expect(sent[0]!.subject).toMatch(/in (49|50) days: CN=Soon Root/);
   });
 });

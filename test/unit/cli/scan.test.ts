@@ -48,18 +48,26 @@ describe('trustroll scan', () => {
     expect(later.out).toMatch(/EXPIRED .*CN=Scan Issuing,O=Scan/);
   });
 
-  it('scans the local state, sends each threshold alert once, and says so in --json', async () => {
+  it('scans the local state and sends each threshold alert once; --json previews without sending', async () => {
     expect((await runCli(['ingest'], dir)).code).toBe(0);
-    const first = JSON.parse((await runCli(['scan', '--json'], dir)).out);
-    expect(first.alerts).toEqual(['[trustroll] CA expires in 19 days: CN=Scan Issuing,O=Scan (scan)']);
-    expect(first.entries[0]).toMatchObject({ subject: 'CN=Scan Issuing,O=Scan', partner: 'scan', days: 19 });
-    const again = JSON.parse((await runCli(['scan', '--json'], dir)).out);
-    expect(again.alerts).toEqual([]);
+    const preview = JSON.parse((await runCli(['scan', '--json'], dir)).out);
+    expect(preview.preview).toBe(true);
+    expect(preview.wouldAlert).toEqual(['[trustroll] CA expires in 19 days: CN=Scan Issuing,O=Scan (scan)']);
+    expect(preview.entries[0]).toMatchObject({
+      subject: 'CN=Scan Issuing,O=Scan',
+      partner: 'scan',
+      days: 19,
+    });
+    const first = await runCli(['scan'], dir);
+    expect(first.err).toMatch(/CA expires in 19 days: CN=Scan Issuing,O=Scan \(scan\)/);
+    const again = await runCli(['scan'], dir);
+    expect(again.err).not.toMatch(/CA expires/);
+    expect(JSON.parse((await runCli(['scan', '--json'], dir)).out).wouldAlert).toEqual([]);
     const tenDaysOn = JSON.parse(
       (await runCli(['scan', '--json', '--at', new Date(Date.now() + 10 * 86_400_000).toISOString()], dir))
         .out,
     );
-    expect(tenDaysOn.alerts).toEqual(['[trustroll] CA expires in 9 days: CN=Scan Issuing,O=Scan (scan)']);
+    expect(tenDaysOn.wouldAlert).toEqual(['[trustroll] CA expires in 9 days: CN=Scan Issuing,O=Scan (scan)']);
   });
 
   it('refuses malformed thresholds with exit 2', async () => {

@@ -1,6 +1,6 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { nextRevision } from '../../../shared/pipeline/revision.js';
-import { type ScanDeps, scanExpiry } from '../../../shared/pipeline/scan.js';
+import { previewScan, type ScanDeps, scanExpiry } from '../../../shared/pipeline/scan.js';
 import {
   loadState,
   publishTruststore,
@@ -81,6 +81,25 @@ beforeEach(() => {
 
 const fp = (i: Issued) => parseCertificate(i.der).fingerprint;
 const alertsFor = (i: Issued) => notifier.sent.filter((n) => n.id.includes(fp(i)));
+
+describe('previewScan', () => {
+  it('says what a scan at another moment would alert, writes nothing, and leaves those alerts to the real scan', async () => {
+    await seed([entry(alpha.root, 'alpha'), entry(alpha.int, 'alpha')]);
+    const ops: string[] = [];
+    store.beforeOp = (op) => void ops.push(op);
+    const later = await previewScan({ store, clock: { now: () => days(40) } });
+    expect(later.wouldAlert.map((n) => n.subject)).toEqual([
+      '[trustroll] CA expires in 5 days: CN=Alpha Issuing,O=Alpha (alpha)',
+    ]);
+    expect(ops.every((op) => op === 'get')).toBe(true);
+    store.beforeOp = () => {};
+    clock.advance(20 * DAY);
+    await scanExpiry(deps());
+    expect(alertsFor(alpha.int).map((n) => n.subject)).toEqual([
+      '[trustroll] CA expires in 25 days: CN=Alpha Issuing,O=Alpha (alpha)',
+    ]);
+  });
+});
 
 describe('scanExpiry walking days forward', () => {
   it('alerts each threshold once per crossing, with rising severity, and nothing on re-runs', async () => {
