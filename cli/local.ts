@@ -51,6 +51,21 @@ export const localStore = (paths: LocalPaths) => {
 export const localNotifier = (paths: LocalPaths, io: Io) =>
   new FanoutNotifier([new ConsoleNotifier(io.out), new OutboxNotifier(layout(paths).outbox)]);
 
+/**
+ * Maps a command-line path (a file in the inbox folder, or an `inbox/…` key) to its object key.
+ * A file that is not there is named as such (a typo), before where it would have to be.
+ */
+export const uploadKey = async (paths: LocalPaths, arg: string): Promise<string> => {
+  const path = arg.startsWith(KEYS.inbox) ? join(paths.inboxDir, arg.slice(KEYS.inbox.length)) : arg;
+  const found = await stat(path).then(
+    (s) => s.isFile(),
+    () => undefined,
+  );
+  if (found === undefined) throw new UsageError(`cannot read ${arg}: no such file`);
+  if (!found) throw new UsageError(`${arg} is not a file: name the uploads in the inbox to process`);
+  return inboxKey(paths, arg);
+};
+
 /** Maps a command-line path (a file in the inbox folder, or an `inbox/…` key) to its object key. */
 export const inboxKey = (paths: LocalPaths, arg: string): string => {
   if (arg.startsWith(KEYS.inbox)) return arg;

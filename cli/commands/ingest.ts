@@ -5,7 +5,7 @@ import { systemClock } from '../../shared/ports.js';
 import { shown } from '../../shared/text.js';
 import { KEYS } from '../../shared/truststore/state.js';
 import { type Io, jsonOut, parseCount } from '../io.js';
-import { inboxKey, type LocalPaths, localNotifier, localStore } from '../local.js';
+import { type LocalPaths, localNotifier, localStore, uploadKey } from '../local.js';
 
 interface IngestFlags {
   readonly dataDir: string;
@@ -44,7 +44,7 @@ export const registerIngest = (program: Command, io: Io, exit: (code: number) =>
       const store = localStore(paths);
       const keys =
         files.length > 0
-          ? files.map((f) => inboxKey(paths, f))
+          ? await Promise.all(files.map((f) => uploadKey(paths, f)))
           : (await store.list(KEYS.inbox)).map((o) => o.key);
       const report = await ingestUploads(
         keys.map((key) => ({ key, ...(flags.replace ? { replace: true } : {}) })),

@@ -19,7 +19,7 @@ import { type DomainStatusLine, domainStatus } from '../../shared/pipeline/statu
 import { shown } from '../../shared/text.js';
 import { latestPublished, type TruststoreState } from '../../shared/truststore/state.js';
 import { type Io, jsonOut, UsageError } from '../io.js';
-import { depsFor, type StoreFlags } from '../stores.js';
+import { depsFor, openStore, requireStore, type StoreFlags } from '../stores.js';
 
 type Flags = StoreFlags & { readonly json?: boolean };
 
@@ -103,7 +103,7 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
         } catch (error) {
           throw new UsageError((error as Error).message);
         }
-        const report = await removeCas(request, await depsFor(flags.store, flags, io));
+        const report = await removeCas(request, await openStore(flags.store, flags, io));
         printChange(io, report, flags.json);
         exit(report.outcome === 'changed' ? 0 : 1);
       },
@@ -117,7 +117,7 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
       )
       .option('--to <version>', 'version id or revision number (default: the version before the latest)'),
   ).action(async (flags: Flags & { to?: string }) => {
-    const report = await rollbackTruststore(flags.to, await depsFor(flags.store, flags, io));
+    const report = await rollbackTruststore(flags.to, await openStore(flags.store, flags, io));
     printChange(io, report, flags.json);
     exit(report.outcome === 'changed' ? 0 : 1);
   });
@@ -127,7 +127,7 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
       .command('history')
       .description('Truststore versions with what changed, why and when, newest first.'),
   ).action(async (flags: Flags) => {
-    const lines = await truststoreHistory((await depsFor(flags.store, flags, io)).store);
+    const lines = await truststoreHistory((await openStore(flags.store, flags, io)).store);
     if (flags.json) io.out(jsonOut(lines));
     else {
       const out: string[] = [];
@@ -155,7 +155,7 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
       .argument('<a>', 'version id or revision number')
       .argument('<b>', 'version id or revision number'),
   ).action(async (a: string, b: string, flags: Flags) => {
-    const d = await diffVersions((await depsFor(flags.store, flags, io)).store, a, b);
+    const d = await diffVersions((await openStore(flags.store, flags, io)).store, a, b);
     if (flags.json) io.out(jsonOut(d));
     else {
       const out = [shown`${d.from} -> ${d.to}`];
@@ -184,7 +184,7 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
         'no local endpoint has run with this data folder yet (start trustroll up), or the store is damaged; 2 usage error.',
     )
     .action(async (flags: Flags & { localDomain?: string }) => {
-      const deps = await depsFor(flags.store, flags, io);
+      const deps = await openStore(flags.store, flags, io);
       // A damaged store is explained first: what is damaged, where, and how to repair it.
       let damage: string[];
       let state: TruststoreState | undefined;
@@ -234,13 +234,19 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
           );
         domains = [flags.localDomain ?? served.name];
       }
-      let lines: DomainStatusLine[];
-      try {
-        lines = await domainStatus({ ...deps, roll: { domains } });
-      } catch (error) {
-        // The local endpoint plays another domain than --local-domain names.
-        if (!(error instanceof NotFoundError) || !(deps.gateway instanceof EndpointStatusFile)) throw error;
-        return notServed(domains[0]!, 'NOT_FOUND', error.message);
+      const lines: DomainStatusLine[] = [];
+      for (const domain of domains) {
+        try {
+          lines.push(...(await domainStatus({ ...deps, roll: { domains: [domain] } })));
+        } catch (error) {
+          if (!(error instanceof NotFoundError)) throw error;
+          // The local endpoint plays another domain than --local-domain names.
+          if (deps.gateway instanceof EndpointStatusFile)
+            return notServed(domain, 'NOT_FOUND', error.message);
+          throw new UsageError(
+            `API Gateway has no custom domain ${domain} here (${error.message}): check --domain, --region and --profile`,
+          );
+        }
       }
       if (flags.json) io.out(jsonOut(lines.map((l) => ({ ...l, ...store }))));
       else {
@@ -268,7 +274,7 @@ export const registerRepair = (program: Command, io: Io, exit: (code: number) =>
         'Repair a damaged store (see trustroll status): restore the newest state that reads and checks out, rebuild the revisions a state that went back lost from the truststore versions, mark truststore versions that went missing or changed as lost, and publish the latest revision again as a new version.',
       ),
   ).action(async (flags: Flags) => {
-    const report = await repairStore(await depsFor(flags.store, flags, io));
+    const report = await repairStore(await openStore(flags.store, flags, io));
     if (flags.json) io.out(jsonOut(report));
     else
       io.out(
@@ -293,13 +299,15 @@ export const registerPromote = (program: Command, io: Io, exit: (code: number) =
     .requiredOption('--to <store>', 'target: a local data folder or s3://bucket[/prefix]')
     .option('--version <version>', 'source version id or revision (default: its latest)')
     .option('--yes', 'do not ask for confirmation')
+    .option('--create', 'the target holds no store yet: start one with the promoted CA set')
     .option('--region <region>', 'AWS region (S3 stores)')
     .option('--profile <name>', 'AWS profile (S3 stores)')
     .option('--domain <domains...>', 'S3 target: the custom domains to roll, as name or name:REST|name:HTTP')
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
-      '\nExit status: 0 promoted (or nothing to do), 1 refused (lint) or declined, 2 usage error, 4 damaged store.',
+      '\nExit status: 0 promoted (or nothing to do), 1 refused (lint) or declined, 2 usage error (a store that\n' +
+        'does not exist: --from, or --to without --create), 4 damaged store.',
     )
     .action(
       async (flags: {
@@ -307,6 +315,7 @@ export const registerPromote = (program: Command, io: Io, exit: (code: number) =
         to: string;
         version?: string;
         yes?: boolean;
+        create?: boolean;
         region?: string;
         profile?: string;
         domain?: string[];
@@ -318,12 +327,17 @@ export const registerPromote = (program: Command, io: Io, exit: (code: number) =
           ...(flags.region ? { region: flags.region } : {}),
           ...(flags.profile ? { profile: flags.profile } : {}),
         };
-        const source = await depsFor(flags.from, base, io);
+        const source = await requireStore(await depsFor(flags.from, base, io), '--from');
         const target = await depsFor(
           flags.to,
           { ...base, ...(flags.domain ? { domain: flags.domain } : {}) },
           io,
         );
+        // A typo in --to must not start a new environment: a new store is made on purpose only.
+        if (!flags.create && !(await target.holdsStore()))
+          throw new UsageError(
+            `${flags.to} holds no trustroll store: check --to, or pass --create to start a new store there with the promoted CA set`,
+          );
         const plan = await planPromotion(source.store, target.store, flags.version);
         const lines = [
           shown`Promote ${flags.from} version ${plan.version} (revision ${plan.revision}) to ${flags.to}:`,

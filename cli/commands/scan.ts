@@ -13,6 +13,7 @@ import { shown } from '../../shared/text.js';
 import { entryOf } from '../../shared/truststore/state.js';
 import { type Io, jsonOut, loadInputs, parseAt, UsageError } from '../io.js';
 import { type LocalPaths, localNotifier, localStore } from '../local.js';
+import { holdsLocalStore, noStoreMessage } from '../stores.js';
 
 interface ScanFlags {
   readonly at?: Date;
@@ -73,6 +74,8 @@ export const registerScan = (program: Command, io: Io, exit: (code: number) => v
           }),
         );
         lines = expiryLines(entries, now);
+      } else if (!(await holdsLocalStore(flags.dataDir))) {
+        throw new UsageError(noStoreMessage(flags.dataDir, 'folder', '--data-dir'));
       } else if (preview) {
         const paths: LocalPaths = { dataDir: flags.dataDir, inboxDir: flags.inbox };
         const report = await previewScan({

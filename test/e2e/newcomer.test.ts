@@ -1,9 +1,15 @@
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DAY, type Issued, root } from '../fixtures/pki.js';
+import { S3ObjectStore } from '../../shared/adapters/aws/s3-store.js';
+import { ingestUploads } from '../../shared/pipeline/ingest.js';
+import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../fakes/fakes.js';
+import { DAY, type Issued, root, toBytes } from '../fixtures/pki.js';
+import { emulator, versionedBucket } from '../integration/aws.js';
 import { BIN, build, outbox } from './helpers.js';
 
 /**
@@ -14,9 +20,31 @@ import { BIN, build, outbox } from './helpers.js';
 let work: string;
 const cas: Issued[] = [];
 
-const cli = (cwd: string, ...args: string[]) => {
-  const r = spawnSync('node', [BIN, ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
+const cli = (cwd: string, ...args: string[]) => cliEnv(cwd, {}, ...args);
+const cliEnv = (cwd: string, env: Record<string, string>, ...args: string[]) => {
+  const r = spawnSync('node', [BIN, ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, ...env },
+  });
   return { status: r.status, out: r.stdout, err: r.stderr };
+};
+/** The CLI without blocking this process (the proxy below answers from it). */
+const cliAsync = (cwd: string, env: Record<string, string>, ...args: string[]) =>
+  new Promise<ReturnType<typeof cli>>((resolve) => {
+    const child = spawn('node', [BIN, ...args], { cwd, env: { ...process.env, ...env } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('close', (status) => resolve({ status, out, err }));
+  });
+/** Exit 2 with one sentence, no stack trace. */
+const refused = (r: ReturnType<typeof cli>, message: RegExp) => {
+  expect(r.status, r.err + r.out).toBe(2);
+  expect(r.err).toMatch(message);
+  expect(r.err).not.toMatch(/unexpected failure|Error:|at .*\.m?js:\d+/);
 };
 
 /** A local store in `dir` whose revisions 1..n each add one CA (`cas[0]`, `cas[1]`, …). */
@@ -117,5 +145,123 @@ describe('scan at another moment is a preview (it used to alert and record, sile
     const sent = outbox(data).slice(before.outbox);
     expect(sent.map((n) => [n.eventType, n.severity])).toEqual([['ca.expiring', 'info']]);
     expect(sent[0]!.subject).toMatch(/in (49|50) days: CN=Soon Root/);
+  });
+});
+
+describe('a path that holds no store is an error, not an empty store', () => {
+  it('every command reading a local store names the path and what to do, and creates nothing there', () => {
+    const dir = storeWith(fresh('typo'), 2);
+    const typo = join(dir, 'typo');
+    const noStore =
+      /typo holds no trustroll store: run trustroll up or trustroll ingest there first, or check --data-dir/;
+    for (const args of [
+      ['history'],
+      ['history', '--json'],
+      ['diff', '1', '2'],
+      ['status'],
+      ['rollback'],
+      ['remove', '--partner', 'acme', '--reason', 'r'],
+      ['repair'],
+      ['scan'],
+      ['scan', '--dry-run'],
+    ]) {
+      refused(cli(dir, ...args, '--data-dir', typo), noStore);
+    }
+    refused(cli(dir, 'history', '--store', typo), noStore);
+    expect(existsSync(typo)).toBe(false);
+    // The real store still answers.
+    expect(cli(dir, 'history').status).toBe(0);
+  });
+
+  it('promote --to a new store needs --create; --from must exist', () => {
+    const dir = storeWith(fresh('promote-typo'), 1);
+    const from = join(dir, '.trustroll');
+    const to = join(dir, 'prod-typo');
+    refused(
+      cli(dir, 'promote', '--from', from, '--to', to, '--yes'),
+      /prod-typo holds no trustroll store: check --to, or pass --create/,
+    );
+    expect(existsSync(to)).toBe(false);
+    refused(
+      cli(dir, 'promote', '--from', join(dir, 'dev-typo'), '--to', from, '--yes'),
+      /dev-typo holds no trustroll store.*--from/,
+    );
+    const created = cli(dir, 'promote', '--from', from, '--to', to, '--create', '--yes');
+    expect(created.status, created.err).toBe(0);
+    expect(cli(dir, 'history', '--data-dir', to).out).toMatch(/revision 1 .*promotion of/);
+  });
+
+  it('ingest names a file that is not there as such', () => {
+    const dir = storeWith(fresh('ingest-typo'), 1);
+    refused(cli(dir, 'ingest', 'nope.pem'), /cannot read nope\.pem: no such file/);
+    refused(cli(dir, 'ingest', 'inbox/acme/nope.pem'), /cannot read inbox\/acme\/nope\.pem: no such file/);
+  });
+});
+
+/**
+ * The emulator's S3 behind a proxy that plays API Gateway for a domain it does not have (no
+ * emulator has API Gateway): GetDomainName answers 404 NotFoundException, as AWS does.
+ */
+const withApiGateway = async (moto: string) => {
+  const target = new URL(moto);
+  const server = createServer((req, res) => {
+    if (/^\/(v2\/)?domainnames\//.test(req.url ?? '')) {
+      res.writeHead(404, { 'content-type': 'application/json', 'x-amzn-errortype': 'NotFoundException' });
+      res.end(JSON.stringify({ message: 'Invalid domain name identifier specified' }));
+      return;
+    }
+    const upstream = request(
+      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+};
+
+describe('s3:// stores: no state there, or an unknown domain, is a usage error', () => {
+  it('names a bucket prefix with no trustroll state, and a custom domain API Gateway does not have', async () => {
+    const aws = emulator();
+    const bucket = await versionedBucket(aws.s3);
+    const dev = new S3ObjectStore(aws.s3, bucket, 'env/dev/');
+    const key = 'inbox/acme/ca.pem';
+    const { version } = await dev.put(key, toBytes(cas[0]!.pem));
+    await ingestUploads([{ key, version }], {
+      store: dev,
+      gateway: new FakeGateway(),
+      notifier: new MemoryNotifier(),
+      clock: new FakeClock(Date.now()),
+      log: memoryLog(),
+      config: { roll: { domains: [] } },
+    });
+    const proxy = await withApiGateway(aws.endpoint);
+    const env = {
+      TRUSTROLL_AWS_ENDPOINT: proxy.endpoint,
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+      AWS_REGION: 'us-east-1',
+    };
+    const s3 = (...args: string[]) => cliAsync(work, env, ...args);
+    expect((await s3('history', '--store', `s3://${bucket}/env/dev`)).status).toBe(0);
+    for (const args of [['history'], ['status'], ['diff', '1', '2'], ['rollback']]) {
+      refused(
+        await s3(...args, '--store', `s3://${bucket}/env/typo`),
+        new RegExp(
+          `s3://${bucket}/env/typo holds no trustroll store \\(no state/truststore.json under it\\): check the bucket and prefix of --store`,
+        ),
+      );
+    }
+    refused(
+      await s3('status', '--store', `s3://${bucket}/env/dev`, '--domain', 'nowhere.example.com'),
+      /API Gateway has no custom domain nowhere\.example\.com here .*: check --domain, --region and --profile/,
+    );
+    await proxy.close();
   });
 });

@@ -68,11 +68,28 @@ describe('lifecycle commands on an s3:// store', () => {
   });
 
   it('promotes dev into prod after showing the diff, and declines without a yes', async () => {
-    const declined = await cli(['promote', '--from', dev(), '--to', prod(), '--region', 'us-east-1'], 'n\n');
+    // prod holds no store yet: a promotion starts one only when asked to (a typo in --to would).
+    const typo = await cli(['promote', '--from', dev(), '--to', prod(), '--yes', '--region', 'us-east-1']);
+    expect(typo.code).toBe(2);
+    expect(typo.err).toMatch(/env\/prod holds no trustroll store: check --to, or pass --create/);
+    const declined = await cli(
+      ['promote', '--from', dev(), '--to', prod(), '--create', '--region', 'us-east-1'],
+      'n\n',
+    );
     expect(declined.code).toBe(1);
     expect(declined.err).toMatch(/\+ CN=Alpha Root CA,O=Alpha \(partner alpha, expires/);
     expect(declined.err).toMatch(/Not promoted/);
-    const r = await cli(['promote', '--from', dev(), '--to', prod(), '--yes', '--region', 'us-east-1']);
+    const r = await cli([
+      'promote',
+      '--from',
+      dev(),
+      '--to',
+      prod(),
+      '--create',
+      '--yes',
+      '--region',
+      'us-east-1',
+    ]);
     expect(r.code, r.err).toBe(0);
     expect(await subjects('env/prod/')).toEqual(await subjects('env/dev/'));
     const prodHistory = JSON.parse(

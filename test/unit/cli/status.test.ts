@@ -29,6 +29,13 @@ beforeAll(async () => {
 
 describe('trustroll status', () => {
   it('says plainly that no local endpoint has run yet, with the store state, instead of crashing', async () => {
+    const none = await runCli(['status', ...local]);
+    expect(none.code).toBe(2);
+    expect(none.err).toMatch(
+      /\.trustroll holds no trustroll store: run trustroll up or trustroll ingest there first/,
+    );
+    // A data folder whose endpoint material was made (by up or serve), before any upload.
+    mkdirSync(join(dir, '.trustroll', 'endpoint'), { recursive: true });
     const empty = await runCli(['status', ...local]);
     expect(empty.code).toBe(1);
     expect(empty.out).toMatch(/: no truststore version yet\n/);
