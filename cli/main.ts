@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { DamagedStoreError, InputError, UpstreamError } from '../shared/errors.js';
 import { printable, terminalSafe } from '../shared/text.js';
 import { registerDiagnose } from './commands/diagnose.js';
+import { registerExport } from './commands/export.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerLifecycle, registerPromote, registerRepair } from './commands/lifecycle.js';
 import { registerLint } from './commands/lint.js';
@@ -40,6 +41,7 @@ export const buildProgram = (io: Io, exit: (code: number) => void): Command => {
   registerServe(program, io, exit);
   registerLifecycle(program, io, exit);
   registerPromote(program, io, exit);
+  registerExport(program, io, exit);
   registerRepair(program, io, exit);
   return program;
 };

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { exportTruststore } from '../../shared/pipeline/lifecycle.js';
 import { type Certificate, pemToDer } from '../../shared/pki/certificate.js';
 import { type Crl, parseCrl } from '../../shared/pki/crl.js';
 import { keyMatches } from '../../shared/pki/key-match.js';
@@ -7,9 +8,10 @@ import { readInput } from '../../shared/pki/read.js';
 import { type Purpose, type Reason, type VerifyResult, verifyClient } from '../../shared/pki/verify.js';
 import { printable, shown } from '../../shared/text.js';
 import { type Io, jsonOut, loadInputs, parseAt, UsageError } from '../io.js';
+import { depsFor, noStoreMessage, type StoreFlags } from '../stores.js';
 
-interface DiagnoseFlags {
-  readonly truststore: string;
+interface DiagnoseFlags extends Pick<StoreFlags, 'dataDir' | 'store' | 'region' | 'profile'> {
+  readonly truststore?: string;
   readonly cert: string;
   readonly chain?: string;
   readonly key?: string;
@@ -34,7 +36,10 @@ export const registerDiagnose = (program: Command, io: Io, exit: (code: number) 
       'Would an API Gateway mTLS domain with this truststore accept this client certificate? Builds the path like the ' +
         'endpoint does, names the cause and the fix of a refusal, and warns about what a stricter validator would refuse.',
     )
-    .requiredOption('--truststore <file|dir>', 'the truststore (PEM bundle, or a folder of CA files)')
+    .option(
+      '--truststore <file|dir>',
+      "the truststore (PEM bundle, or a folder of CA files); default: the store's current truststore version",
+    )
     .requiredOption(
       '--cert <file>',
       'the client certificate (PEM/DER); further certificates in the file count as sent by the client',
@@ -57,9 +62,18 @@ export const registerDiagnose = (program: Command, io: Io, exit: (code: number) 
       'judge as a plain OpenSSL TLS server, which also accepts intermediates only the client sends',
     )
     .option('--json', 'print {verdict, reasons, warnings, path} as JSON')
+    .option(
+      '--store <dir|s3://bucket[/prefix]>',
+      'without --truststore: the store whose current truststore is used (default --data-dir)',
+    )
+    .option('--data-dir <dir>', 'local state folder', '.trustroll')
+    .option('--region <region>', 'AWS region (S3 stores)')
+    .option('--profile <name>', 'AWS profile (S3 stores)')
     .addHelpText('after', '\nExit status: 0 accepted, 1 refused, 2 usage error or unreadable input.')
     .action(async (flags: DiagnoseFlags) => {
-      const truststore = await truststoreOf(flags.truststore, io);
+      const truststore = flags.truststore
+        ? await truststoreOf(flags.truststore, io)
+        : certificatesOf([await currentTruststore(flags, io)], 'truststore');
       const client = certificatesOf(await loadInputs([flags.cert], io), 'cert');
       const chain = flags.chain
         ? certificatesOf(await loadInputs([flags.chain], io), 'chain')
@@ -113,6 +127,20 @@ export const registerDiagnose = (program: Command, io: Io, exit: (code: number) 
       io.out(flags.json ? jsonOut(toJson(result)) : human(result, printable(leaf.subject.text)));
       exit(result.verdict === 'accept' ? 0 : 1);
     });
+};
+
+/** The store's current truststore version, named on stderr so stdout stays the verdict alone. */
+const currentTruststore = async (flags: DiagnoseFlags, io: Io) => {
+  const deps = await depsFor(flags.store, { ...flags, inbox: 'inbox' }, io);
+  if (!(await deps.holdsStore()))
+    throw new UsageError(
+      `no --truststore given, and ${noStoreMessage(deps.label, deps.kind)}; or pass --truststore <file|dir>`,
+    );
+  const exported = await exportTruststore(deps.store);
+  io.err(
+    shown`judging against truststore version ${exported.version} (revision ${String(exported.revision)}) of ${deps.label}\n`,
+  );
+  return { name: `${deps.label} truststore version ${exported.version}`, bytes: exported.body };
 };
 
 interface Certificates {

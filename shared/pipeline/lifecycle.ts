@@ -12,6 +12,7 @@ import {
   findPublished,
   KEYS,
   keepLast,
+  latestPublished,
   MAX_PROCESSED,
   type TruststoreState,
   unpublishedNote,
@@ -480,6 +481,49 @@ export const diffVersions = async (
     added: to.filter((c) => !fromSet.has(c.fingerprint)).map(line),
     removed: from.filter((c) => !toSet.has(c.fingerprint)).map(line),
   };
+};
+
+export interface ExportedTruststore {
+  readonly version: string;
+  readonly revision: number;
+  /** The bytes of that version, checked against what was published: what a domain rolled to it serves. */
+  readonly body: Uint8Array;
+}
+
+/**
+ * One published truststore version (default: the latest), as the exact bytes a domain rolled to
+ * it serves.
+ * 1. Resolve `version` (a version id or a revision number) among the published versions; an
+ *    unknown one is an InputError that lists the known ones.
+ * 2. Read it checked against its recorded SHA-256 (a changed version is DamagedStoreError).
+ */
+export const exportTruststore = async (
+  store: Pick<PublishDeps['store'], 'get'>,
+  version?: string,
+): Promise<ExportedTruststore> => {
+  const { state } = await loadState(store);
+  const chosen = version === undefined ? latestPublished(state) : findPublished(state, version);
+  if (!chosen?.version) {
+    const known = state.history
+      .filter((r) => r.version !== undefined)
+      .reverse()
+      .map((r) => `${r.version} (revision ${r.revision})`);
+    throw new InputError(
+      version === undefined
+        ? 'the store has no published truststore version yet: ingest an upload first (trustroll ingest, or drop it into the inbox)'
+        : `${unpublishedNote(state, version) ?? `${version} is not a truststore version or revision of this store`}; ` +
+            (known.length > 0
+              ? `known versions, newest first: ${known.join(', ')}`
+              : 'it has no published version yet'),
+    );
+  }
+  try {
+    const object = await readTruststoreVersion(store, chosen.version, state);
+    return { version: chosen.version, revision: chosen.revision, body: object.body };
+  } catch (error) {
+    if (error instanceof NotFoundError) throw new InputError(goneNote(chosen.version, chosen.revision));
+    throw error;
+  }
 };
 
 export interface PromotionPlan {

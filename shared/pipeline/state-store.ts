@@ -57,7 +57,7 @@ export const contentProblem = (object: StoredObject, revision?: Revision): strin
  * silently used. NotFoundError when it is gone.
  */
 export const readTruststoreVersion = async (
-  store: ObjectStore,
+  store: Pick<ObjectStore, 'get'>,
   version: string,
   state: TruststoreState,
 ): Promise<StoredObject> => {

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectStore } from '../../shared/adapters/aws/s3-store.js';
 import { ingestUploads } from '../../shared/pipeline/ingest.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../fakes/fakes.js';
-import { DAY, type Issued, root, toBytes } from '../fixtures/pki.js';
+import { DAY, type Issued, leaf, root, toBytes } from '../fixtures/pki.js';
 import { emulator, versionedBucket } from '../integration/aws.js';
 import { BIN, build, outbox } from './helpers.js';
 
@@ -164,6 +164,7 @@ describe('a path that holds no store is an error, not an empty store', () => {
       ['repair'],
       ['scan'],
       ['scan', '--dry-run'],
+      ['export'],
     ]) {
       refused(cli(dir, ...args, '--data-dir', typo), noStore);
     }
@@ -262,6 +263,62 @@ describe('s3:// stores: no state there, or an unknown domain, is a usage error',
       await s3('status', '--store', `s3://${bucket}/env/dev`, '--domain', 'nowhere.example.com'),
       /API Gateway has no custom domain nowhere\.example\.com here .*: check --domain, --region and --profile/,
     );
+    const exported = await s3('export', '--store', `s3://${bucket}/env/dev`);
+    expect(exported.status, exported.err).toBe(0);
+    expect(exported.out).toBe(
+      Buffer.from((await dev.get('truststore/truststore.pem')).body).toString('utf8'),
+    );
     await proxy.close();
+  });
+});
+
+describe('export, and diagnose against the current truststore', () => {
+  it('export prints the exact bytes of the current or a given version, -o writes them, an unknown version lists the known ones', () => {
+    const dir = storeWith(fresh('export'), 2);
+    const versions = join(dir, '.trustroll', 'store', 'truststore', 'truststore.pem.v');
+    const bytes = (v: string) => readFileSync(join(versions, v), 'utf8');
+    const current = cli(dir, 'export');
+    expect(current.status, current.err).toBe(0);
+    expect(current.out).toBe(bytes('000002'));
+    expect(current.out.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+    const first = cli(dir, 'export', '--version', '1');
+    expect(first.out).toBe(bytes('000001'));
+    expect(cli(dir, 'export', '--version', '000001').out).toBe(bytes('000001'));
+    const written = cli(dir, 'export', '-o', 'current.pem');
+    expect(written.status, written.err).toBe(0);
+    expect(written.out).toBe('');
+    expect(written.err).toMatch(
+      /wrote truststore version 000002 \(revision 2, 2 CAs\) of \.trustroll to current\.pem/,
+    );
+    expect(readFileSync(join(dir, 'current.pem'), 'utf8')).toBe(bytes('000002'));
+    refused(
+      cli(dir, 'export', '--version', '9'),
+      /9 is not a truststore version or revision of this store; known versions, newest first: 000002 \(revision 2\), 000001 \(revision 1\)/,
+    );
+    refused(cli(dir, 'export', '--data-dir', 'typo'), /typo holds no trustroll store/);
+  });
+
+  it("diagnose without --truststore judges against the store's current truststore, and says which", async () => {
+    const dir = storeWith(fresh('diagnose'), 1);
+    const trusted = await leaf('CN=client.acme.example,O=Acme', cas[0]!, { keySlot: 'newcomer-client' });
+    const stranger = await leaf('CN=client.stranger.example,O=Stranger', cas[2]!, {
+      keySlot: 'newcomer-client',
+    });
+    writeFileSync(join(dir, 'trusted.pem'), trusted.pem);
+    writeFileSync(join(dir, 'stranger.pem'), stranger.pem);
+    const ok = cli(dir, 'diagnose', '--cert', 'trusted.pem');
+    expect(ok.status, ok.err).toBe(0);
+    expect(ok.out).toMatch(/^ACCEPTED: CN=client\.acme\.example,O=Acme/);
+    expect(ok.err).toMatch(/judging against truststore version 000001 \(revision 1\) of \.trustroll/);
+    const no = cli(dir, 'diagnose', '--cert', 'stranger.pem');
+    expect(no.status).toBe(1);
+    expect(no.out).toMatch(/^REFUSED: .*\[issuer-unknown\]/s);
+    // An explicit --truststore is used as before.
+    writeFileSync(join(dir, 'other.pem'), cas[2]!.pem);
+    expect(cli(dir, 'diagnose', '--cert', 'stranger.pem', '--truststore', 'other.pem').status).toBe(0);
+    refused(
+      cli(dir, 'diagnose', '--cert', 'trusted.pem', '--data-dir', 'typo'),
+      /no --truststore given, and typo holds no trustroll store.*or pass --truststore/,
+    );
   });
 });

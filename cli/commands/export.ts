@@ -1,0 +1,52 @@
+import { writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { exportTruststore } from '../../shared/pipeline/lifecycle.js';
+import { readInput } from '../../shared/pki/read.js';
+import { shown } from '../../shared/text.js';
+import { type Io, UsageError } from '../io.js';
+import { openStore, type StoreFlags } from '../stores.js';
+
+interface ExportFlags extends Pick<StoreFlags, 'dataDir' | 'store' | 'region' | 'profile'> {
+  readonly version?: string;
+  readonly output?: string;
+}
+
+/** `trustroll export`: the current (or a given) truststore version, byte for byte. */
+export const registerExport = (program: Command, io: Io, exit: (code: number) => void): void => {
+  program
+    .command('export')
+    .description(
+      "Print (or write with -o) a truststore version as PEM: by default the store's current one, exactly the bytes " +
+        'a domain rolled to it serves. For scripts, diagnose --truststore, openssl and curl.',
+    )
+    .option('--version <version>', 'version id or revision number (default: the latest published)')
+    .option('-o, --output <file>', 'write the PEM to this file instead of standard output')
+    .option(
+      '--store <dir|s3://bucket[/prefix]>',
+      'the store: a local data folder (default --data-dir) or an S3 bucket',
+    )
+    .option('--data-dir <dir>', 'local state folder', '.trustroll')
+    .option('--region <region>', 'AWS region (S3 stores)')
+    .option('--profile <name>', 'AWS profile (S3 stores)')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 exported, 2 usage error (no store there, an unknown version: the message lists the known ones,\n' +
+        'a file that cannot be written), 4 the version is not what was published (trustroll repair).',
+    )
+    .action(async (flags: ExportFlags) => {
+      const deps = await openStore(flags.store, { ...flags, inbox: 'inbox' }, io);
+      const exported = await exportTruststore(deps.store, flags.version);
+      if (flags.output) {
+        try {
+          await writeFile(flags.output, exported.body);
+        } catch (error) {
+          throw new UsageError(`cannot write ${flags.output}: ${(error as Error).message}`);
+        }
+        const cas = readInput({ name: 'truststore', bytes: exported.body }).certificates.length;
+        io.err(
+          shown`wrote truststore version ${exported.version} (revision ${String(exported.revision)}, ${String(cas)} CAs) of ${deps.label} to ${flags.output}\n`,
+        );
+      } else io.out(Buffer.from(exported.body).toString('utf8'));
+      exit(0);
+    });
+};
