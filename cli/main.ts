@@ -108,6 +108,12 @@ const wantsJson = (argv: readonly string[]): boolean => {
 
 const isMain = process.argv[1] !== undefined && /trustroll(\.mjs)?$/.test(process.argv[1]);
 if (isMain) {
+  // A reader that stops early (`trustroll export | openssl x509`, `| head`) closes the pipe: that
+  // ends the output, it is no failure of trustroll.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(process.exitCode ?? 0);
+  });
   run(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -298,6 +298,20 @@ describe('export, and diagnose against the current truststore', () => {
     refused(cli(dir, 'export', '--data-dir', 'typo'), /typo holds no trustroll store/);
   });
 
+  it('export into a reader that stops early (| head, | openssl x509) ends quietly, with no stack trace', async () => {
+    const dir = storeWith(fresh('export-pipe'), 1);
+    const r = await new Promise<{ status: number | null; err: string }>((resolve) => {
+      const child = spawn('node', [BIN, 'export'], { cwd: dir });
+      // The reader is gone before the CLI writes a byte.
+      child.stdout.destroy();
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      child.on('close', (status) => resolve({ status, err }));
+    });
+    expect(r.err).not.toMatch(/EPIPE|Unhandled|at .*\.m?js:\d+/);
+    expect(r.status).toBe(0);
+  });
+
   it("diagnose without --truststore judges against the store's current truststore, and says which", async () => {
     const dir = storeWith(fresh('diagnose'), 1);
     const trusted = await leaf('CN=client.acme.example,O=Acme', cas[0]!, { keySlot: 'newcomer-client' });
