@@ -13,7 +13,7 @@ import { shown } from '../../shared/text.js';
 import { entryOf } from '../../shared/truststore/state.js';
 import { type Io, jsonOut, loadInputs, parseAt, UsageError } from '../io.js';
 import { type LocalPaths, localNotifier, localStore } from '../local.js';
-import { holdsLocalStore, noStoreMessage } from '../stores.js';
+import { holdsLocalStore, noStoreMessage, openStore } from '../stores.js';
 
 interface ScanFlags {
   readonly at?: Date;
@@ -22,6 +22,9 @@ interface ScanFlags {
   readonly thresholds: readonly number[];
   readonly dataDir: string;
   readonly inbox: string;
+  readonly store?: string;
+  readonly region?: string;
+  readonly profile?: string;
 }
 
 const parseThresholds = (value: string): number[] => {
@@ -48,6 +51,12 @@ export const registerScan = (program: Command, io: Io, exit: (code: number) => v
     .option('--json', 'print the report as JSON (a preview: sends and records nothing)')
     .option('--thresholds <days>', 'alert thresholds in days', parseThresholds, [...DEFAULT_THRESHOLDS])
     .option('--data-dir <dir>', 'local state folder', '.trustroll')
+    .option(
+      '--store <dir|s3://bucket[/prefix]>',
+      'the store to scan (default --data-dir); an s3:// store is only previewed: its expiry-scan Lambda alerts',
+    )
+    .option('--region <region>', 'AWS region (S3 stores)')
+    .option('--profile <name>', 'AWS profile (S3 stores)')
     .option('--inbox <dir>', 'inbox folder', 'inbox')
     .addHelpText(
       'after',
@@ -58,7 +67,11 @@ export const registerScan = (program: Command, io: Io, exit: (code: number) => v
     )
     .action(async (file: string | undefined, flags: ScanFlags) => {
       const now = flags.at ?? new Date();
-      const preview = flags.at !== undefined || flags.dryRun === true || flags.json === true;
+      // On S3 the expiry-scan Lambda is the real scan: one from here would record levels whose
+      // alerts only reached this console, and the subscribers would never get them.
+      const s3 = flags.store?.startsWith('s3://') === true;
+      const preview = s3 || flags.at !== undefined || flags.dryRun === true || flags.json === true;
+      const dataDir = flags.store ?? flags.dataDir;
       let lines: ExpiryLine[];
       let alerts: string[] = [];
       if (file) {
@@ -74,19 +87,20 @@ export const registerScan = (program: Command, io: Io, exit: (code: number) => v
           }),
         );
         lines = expiryLines(entries, now);
-      } else if (!(await holdsLocalStore(flags.dataDir))) {
-        throw new UsageError(noStoreMessage(flags.dataDir, 'folder', '--data-dir'));
+      } else if (!s3 && !(await holdsLocalStore(dataDir))) {
+        throw new UsageError(noStoreMessage(dataDir, 'folder'));
       } else if (preview) {
-        const paths: LocalPaths = { dataDir: flags.dataDir, inboxDir: flags.inbox };
         const report = await previewScan({
-          store: localStore(paths),
+          store: s3
+            ? (await openStore(flags.store, flags, io)).store
+            : localStore({ dataDir, inboxDir: flags.inbox }),
           clock: { now: () => now },
           config: { thresholds: flags.thresholds },
         });
         lines = [...report.entries];
         alerts = report.wouldAlert.map((a) => a.subject);
       } else {
-        const paths: LocalPaths = { dataDir: flags.dataDir, inboxDir: flags.inbox };
+        const paths: LocalPaths = { dataDir, inboxDir: flags.inbox };
         const report = await scanExpiry({
           store: localStore(paths),
           clock: systemClock,

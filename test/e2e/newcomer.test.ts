@@ -169,6 +169,10 @@ describe('a path that holds no store is an error, not an empty store', () => {
       refused(cli(dir, ...args, '--data-dir', typo), noStore);
     }
     refused(cli(dir, 'history', '--store', typo), noStore);
+    refused(
+      cli(dir, 'scan', '--store', typo),
+      /typo holds no trustroll store: .*check --data-dir or --store/,
+    );
     expect(existsSync(typo)).toBe(false);
     // The real store still answers.
     expect(cli(dir, 'history').status).toBe(0);
@@ -263,6 +267,18 @@ describe('s3:// stores: no state there, or an unknown domain, is a usage error',
       await s3('status', '--store', `s3://${bucket}/env/dev`, '--domain', 'nowhere.example.com'),
       /API Gateway has no custom domain nowhere\.example\.com here .*: check --domain, --region and --profile/,
     );
+    // A scan of an S3 store from here is a preview: the expiry-scan Lambda is the one that alerts.
+    const state = (await dev.get('state/truststore.json')).version;
+    const scan = await s3('scan', '--store', `s3://${bucket}/env/dev`, '--at', '2029-05-20');
+    expect(scan.status, scan.err).toBe(0);
+    expect(scan.out).toMatch(
+      /Preview: a scan at this moment would send 1 alert \(nothing was sent or recorded\)/,
+    );
+    expect((await s3('scan', '--store', `s3://${bucket}/env/dev`)).out).toMatch(
+      /Preview: .*would send no alert/,
+    );
+    expect((await dev.get('state/truststore.json')).version).toBe(state);
+    refused(await s3('scan', '--store', `s3://${bucket}/env/typo`), /env\/typo holds no trustroll store/);
     const exported = await s3('export', '--store', `s3://${bucket}/env/dev`);
     expect(exported.status, exported.err).toBe(0);
     expect(exported.out).toBe(
