@@ -113,3 +113,15 @@ export const parseCount =
       throw new UsageError(`${name} wants a whole number of 0 or more; got "${value}"`);
     return Number(value);
   };
+
+/**
+ * A folder option (`--inbox`, `--data-dir`) that names something other than a folder is a usage
+ * error said plainly; a path that does not exist yet is fine (the command creates it).
+ */
+export const folderOrAbsent = async (option: string, path: string): Promise<void> => {
+  const info = await stat(path).catch(() => undefined);
+  if (info && !info.isDirectory())
+    throw new UsageError(
+      `${option} ${path} is a file, not a folder: name a folder (it is created if it does not exist)`,
+    );
+};

@@ -29,7 +29,8 @@ export const buildProgram = (io: Io, exit: (code: number) => void): Command => {
       'after',
       '\nExit status: 0 ok, 1 findings or refused (each command says which), 2 usage error or unreadable input,\n' +
         '4 the store is damaged (trustroll status explains it, trustroll repair mends it),\n' +
-        '5 S3, the file system or API Gateway failed for now (nothing was lost: run the command again).',
+        '5 S3, the file system or API Gateway failed for now (nothing was lost: run the command again),\n' +
+        '3 a bug in trustroll (the message says where to report it). Each command lists its own: trustroll <command> --help.',
     );
   registerLint(program, io, exit);
   registerUp(program, io, exit);
@@ -43,7 +44,23 @@ export const buildProgram = (io: Io, exit: (code: number) => void): Command => {
   registerPromote(program, io, exit);
   registerExport(program, io, exit);
   registerRepair(program, io, exit);
+  plainDefaults(program);
   return program;
+};
+
+/**
+ * Defaults in `--help` as a person would type them (`60,30,14,7,3,1`, `.trustroll`), not as JSON
+ * (`[60,30,…]`, `".trustroll"`), for every option and argument of every command.
+ */
+const plainDefaults = (cmd: Command): void => {
+  const plain = (value: unknown) => (Array.isArray(value) ? value.join(',') : String(value));
+  for (const option of cmd.options)
+    if (option.defaultValue !== undefined && option.defaultValueDescription === undefined)
+      option.defaultValueDescription = plain(option.defaultValue);
+  for (const argument of cmd.registeredArguments)
+    if (argument.defaultValue !== undefined && argument.defaultValueDescription === undefined)
+      argument.defaultValueDescription = plain(argument.defaultValue);
+  for (const sub of cmd.commands) plainDefaults(sub);
 };
 
 declare const __VERSION__: string | undefined;

@@ -14,7 +14,8 @@ import { layout, localNotifier, localStore } from './local.js';
 /** Where the lifecycle commands work: a local data folder, or `s3://bucket[/prefix]`. */
 export interface StoreFlags {
   readonly dataDir: string;
-  readonly inbox: string;
+  /** The inbox folder (default `inbox`); commands that read no inbox do not offer it. */
+  readonly inbox?: string;
   readonly store?: string;
   readonly region?: string;
   readonly profile?: string;
@@ -82,7 +83,7 @@ export const depsFor = async (spec: string | undefined, flags: StoreFlags, io: I
       roll: { domains: domains.map((d) => d.name) },
     };
   }
-  const paths = { dataDir: spec ?? flags.dataDir, inboxDir: flags.inbox };
+  const paths = { dataDir: spec ?? flags.dataDir, inboxDir: flags.inbox ?? 'inbox' };
   return {
     label: paths.dataDir,
     kind: 'folder',

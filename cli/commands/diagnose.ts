@@ -7,6 +7,7 @@ import { keyMatches } from '../../shared/pki/key-match.js';
 import { readInput } from '../../shared/pki/read.js';
 import { type Purpose, type Reason, type VerifyResult, verifyClient } from '../../shared/pki/verify.js';
 import { printable, shown } from '../../shared/text.js';
+import { exitHelp, STORE_STATUSES } from '../exit-status.js';
 import { type Io, jsonOut, loadInputs, parseAt, UsageError } from '../io.js';
 import { depsFor, noStoreMessage, type StoreFlags } from '../stores.js';
 
@@ -69,7 +70,15 @@ export const registerDiagnose = (program: Command, io: Io, exit: (code: number) 
     .option('--data-dir <dir>', 'local state folder', '.trustroll')
     .option('--region <region>', 'AWS region (S3 stores)')
     .option('--profile <name>', 'AWS profile (S3 stores)')
-    .addHelpText('after', '\nExit status: 0 accepted, 1 refused, 2 usage error or unreadable input.')
+    .addHelpText(
+      'after',
+      exitHelp('diagnose', {
+        0: 'accepted',
+        1: 'refused (also when a certificate, truststore or CRL file cannot be read: the reason says which)',
+        2: 'usage error, or a file that does not exist',
+        ...STORE_STATUSES,
+      }),
+    )
     .action(async (flags: DiagnoseFlags) => {
       const truststore = flags.truststore
         ? await truststoreOf(flags.truststore, io)

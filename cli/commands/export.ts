@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { exportTruststore } from '../../shared/pipeline/lifecycle.js';
 import { readInput } from '../../shared/pki/read.js';
 import { shown } from '../../shared/text.js';
+import { exitHelp, STORE_STATUSES } from '../exit-status.js';
 import { type Io, UsageError } from '../io.js';
 import { openStore, type StoreFlags } from '../stores.js';
 
@@ -30,8 +31,12 @@ export const registerExport = (program: Command, io: Io, exit: (code: number) =>
     .option('--profile <name>', 'AWS profile (S3 stores)')
     .addHelpText(
       'after',
-      '\nExit status: 0 exported, 2 usage error (no store there, an unknown version: the message lists the known ones,\n' +
-        'a file that cannot be written), 4 the version is not what was published (trustroll repair).',
+      exitHelp('export', {
+        0: 'exported',
+        2: 'usage error (no store there, an unknown version: the message lists the known ones, a file that cannot be written)',
+        4: 'the version is not what was published, or the store is damaged: trustroll repair mends it',
+        5: STORE_STATUSES[5],
+      }),
     )
     .action(async (flags: ExportFlags) => {
       const deps = await openStore(flags.store, { ...flags, inbox: 'inbox' }, io);

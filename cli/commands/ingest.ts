@@ -4,7 +4,8 @@ import { type IngestReport, ingestUploads } from '../../shared/pipeline/ingest.j
 import { systemClock } from '../../shared/ports.js';
 import { shown } from '../../shared/text.js';
 import { KEYS } from '../../shared/truststore/state.js';
-import { type Io, jsonOut, parseCount } from '../io.js';
+import { exitHelp, STORE_STATUSES } from '../exit-status.js';
+import { folderOrAbsent, type Io, jsonOut, parseCount } from '../io.js';
 import { type LocalPaths, localNotifier, localStore, uploadKey } from '../local.js';
 
 interface IngestFlags {
@@ -39,7 +40,18 @@ export const registerIngest = (program: Command, io: Io, exit: (code: number) =>
     .option('--expiring-days <n>', 'warn about CAs expiring within n days', parseCount('--expiring-days'), 30)
     .option('--json', 'print the ingest report as JSON')
     .option('--replace', 'the given files replace the CAs with the same subjects (intermediate rotation)')
+    .addHelpText(
+      'after',
+      exitHelp('ingest', {
+        0: 'every upload was accepted (or there was nothing to do)',
+        1: 'at least one upload or request was rejected (it is in rejected/, with its report), or a step failed: the output says which',
+        2: 'usage error (a file that does not exist or is not inside the inbox, overlapping folders)',
+        ...STORE_STATUSES,
+      }),
+    )
     .action(async (files: string[], flags: IngestFlags) => {
+      await folderOrAbsent('--inbox', flags.inbox);
+      await folderOrAbsent('--data-dir', flags.dataDir);
       const paths: LocalPaths = { dataDir: flags.dataDir, inboxDir: flags.inbox };
       const store = localStore(paths);
       const keys =
@@ -59,7 +71,9 @@ export const registerIngest = (program: Command, io: Io, exit: (code: number) =>
         },
       );
       io.out(flags.json ? jsonOut(report) : summarize(report));
-      exit(report.errors.length > 0 ? 1 : 0);
+      // A rejected upload is a refusal a script must see (the partner has to fix and upload again).
+      const refused = report.uploads.some((u) => u.outcome === 'rejected' || u.outcome === 'private-key');
+      exit(report.errors.length > 0 || refused ? 1 : 0);
     });
 };
 

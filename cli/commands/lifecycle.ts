@@ -18,26 +18,33 @@ import { findDamage, loadState } from '../../shared/pipeline/state-store.js';
 import { type DomainStatusLine, domainStatus } from '../../shared/pipeline/status.js';
 import { shown } from '../../shared/text.js';
 import { latestPublished, type TruststoreState } from '../../shared/truststore/state.js';
+import { exitHelp, STORE_STATUSES } from '../exit-status.js';
 import { type Io, jsonOut, UsageError } from '../io.js';
 import { depsFor, openStore, requireStore, type StoreFlags } from '../stores.js';
 
 type Flags = StoreFlags & { readonly json?: boolean };
 
-const withStore = (cmd: Command) =>
+/**
+ * The options of a command that works on a store. Commands that only read its history (`history`,
+ * `diff`) roll nothing and read no inbox, so they do not offer `--inbox` or `--domain`.
+ */
+const withStore = (cmd: Command, { readOnly = false }: { readonly readOnly?: boolean } = {}) => {
+  if (!readOnly) cmd.option('--inbox <dir>', 'inbox folder', 'inbox');
   cmd
     .option(
       '--store <dir|s3://bucket[/prefix]>',
       'the store: a local data folder (default --data-dir) or an S3 bucket',
     )
     .option('--data-dir <dir>', 'local state folder', '.trustroll')
-    .option('--inbox <dir>', 'inbox folder', 'inbox')
     .option('--region <region>', 'AWS region (S3 stores)')
-    .option('--profile <name>', 'AWS profile (S3 stores)')
-    .option(
+    .option('--profile <name>', 'AWS profile (S3 stores)');
+  if (!readOnly)
+    cmd.option(
       '--domain <domains...>',
       'S3 stores: the custom domains to roll and report, as name or name:REST|name:HTTP',
-    )
-    .option('--json', 'print the result as JSON');
+    );
+  return cmd.option('--json', 'print the result as JSON');
+};
 
 /** One CA of a change, diff or promotion: subject and partner as data, escaped. */
 const caLine = (sign: '+' | '-', e: { subject: string; partner: string }, detail: string) =>
@@ -74,7 +81,12 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
   )
     .addHelpText(
       'after',
-      '\nExit status: 0 removed, 1 refused (the request named nothing in the truststore, or would leave it empty), 2 usage error, 4 damaged store.',
+      exitHelp('remove', {
+        0: 'removed',
+        1: 'refused: the request named nothing in the truststore, or would leave it empty',
+        2: 'usage error (no store there, a request file that cannot be read)',
+        ...STORE_STATUSES,
+      }),
     )
     .action(
       async (
@@ -116,37 +128,53 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
         'Restore the CA set of an earlier truststore version as a new version (history is never rewritten), and roll.',
       )
       .option('--to <version>', 'version id or revision number (default: the version before the latest)'),
-  ).action(async (flags: Flags & { to?: string }) => {
-    const report = await rollbackTruststore(flags.to, await openStore(flags.store, flags, io));
-    printChange(io, report, flags.json);
-    exit(report.outcome === 'changed' ? 0 : 1);
-  });
+  )
+    .addHelpText(
+      'after',
+      exitHelp('rollback', {
+        0: 'restored as a new version',
+        1: 'refused: nothing to restore, or the restored set fails lint',
+        2: 'usage error (no store there, an unknown version)',
+        ...STORE_STATUSES,
+      }),
+    )
+    .action(async (flags: Flags & { to?: string }) => {
+      const report = await rollbackTruststore(flags.to, await openStore(flags.store, flags, io));
+      printChange(io, report, flags.json);
+      exit(report.outcome === 'changed' ? 0 : 1);
+    });
 
   withStore(
     program
       .command('history')
       .description('Truststore versions with what changed, why and when, newest first.'),
-  ).action(async (flags: Flags) => {
-    const lines = await truststoreHistory((await openStore(flags.store, flags, io)).store);
-    if (flags.json) io.out(jsonOut(lines));
-    else {
-      const out: string[] = [];
-      for (const l of lines) {
-        const version =
-          l.version ??
-          (l.supersededBy !== undefined
-            ? `(superseded by revision ${l.supersededBy})`
-            : l.lostVersion
-              ? `(${l.lostVersion}, lost)`
-              : '(unpublished)');
-        out.push(shown`revision ${l.revision}  version ${version}  ${l.at}  ${l.reason}`);
-        for (const a of l.added) out.push(shown`    + ${a.subject} (${a.partner})`);
-        for (const r of l.removed) out.push(shown`    - ${r.subject} (${r.partner})`);
+    { readOnly: true },
+  )
+    .addHelpText(
+      'after',
+      exitHelp('history', { 0: 'listed', 2: 'usage error (no store there)', ...STORE_STATUSES }),
+    )
+    .action(async (flags: Flags) => {
+      const lines = await truststoreHistory((await openStore(flags.store, flags, io)).store);
+      if (flags.json) io.out(jsonOut(lines));
+      else {
+        const out: string[] = [];
+        for (const l of lines) {
+          const version =
+            l.version ??
+            (l.supersededBy !== undefined
+              ? `(superseded by revision ${l.supersededBy})`
+              : l.lostVersion
+                ? `(${l.lostVersion}, lost)`
+                : '(unpublished)');
+          out.push(shown`revision ${l.revision}  version ${version}  ${l.at}  ${l.reason}`);
+          for (const a of l.added) out.push(shown`    + ${a.subject} (${a.partner})`);
+          for (const r of l.removed) out.push(shown`    - ${r.subject} (${r.partner})`);
+        }
+        io.out(`${out.join('\n') || 'No truststore versions yet.'}\n`);
       }
-      io.out(`${out.join('\n') || 'No truststore versions yet.'}\n`);
-    }
-    exit(0);
-  });
+      exit(0);
+    });
 
   withStore(
     program
@@ -154,18 +182,28 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
       .description('CAs added and removed between two truststore versions, with partner and expiry.')
       .argument('<a>', 'version id or revision number')
       .argument('<b>', 'version id or revision number'),
-  ).action(async (a: string, b: string, flags: Flags) => {
-    const d = await diffVersions((await openStore(flags.store, flags, io)).store, a, b);
-    if (flags.json) io.out(jsonOut(d));
-    else {
-      const out = [shown`${d.from} -> ${d.to}`];
-      for (const x of d.added) out.push(caLine('+', x, `expires ${x.notAfter.slice(0, 10)}`));
-      for (const x of d.removed) out.push(caLine('-', x, `expires ${x.notAfter.slice(0, 10)}`));
-      if (d.added.length + d.removed.length === 0) out.push('  (same CA set)');
-      io.out(`${out.join('\n')}\n`);
-    }
-    exit(0);
-  });
+    { readOnly: true },
+  )
+    .addHelpText(
+      'after',
+      exitHelp('diff', {
+        0: 'compared',
+        2: 'usage error (no store there, an unknown version)',
+        ...STORE_STATUSES,
+      }),
+    )
+    .action(async (a: string, b: string, flags: Flags) => {
+      const d = await diffVersions((await openStore(flags.store, flags, io)).store, a, b);
+      if (flags.json) io.out(jsonOut(d));
+      else {
+        const out = [shown`${d.from} -> ${d.to}`];
+        for (const x of d.added) out.push(caLine('+', x, `expires ${x.notAfter.slice(0, 10)}`));
+        for (const x of d.removed) out.push(caLine('-', x, `expires ${x.notAfter.slice(0, 10)}`));
+        if (d.added.length + d.removed.length === 0) out.push('  (same CA set)');
+        io.out(`${out.join('\n')}\n`);
+      }
+      exit(0);
+    });
 
   withStore(
     program
@@ -180,8 +218,12 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
   )
     .addHelpText(
       'after',
-      '\nExit status: 0 every domain serves the latest version, 1 a domain is not on the latest version or has drifted,\n' +
-        'no local endpoint has run with this data folder yet (start trustroll up), or the store is damaged; 2 usage error.',
+      exitHelp('status', {
+        0: 'every domain serves the latest version',
+        1: 'a domain is not on the latest version or has drifted, no local endpoint has run with this data folder yet (start trustroll up), or the store is damaged',
+        2: 'usage error (no store there, an unknown domain)',
+        ...STORE_STATUSES,
+      }),
     )
     .action(async (flags: Flags & { localDomain?: string }) => {
       const deps = await openStore(flags.store, flags, io);
@@ -273,19 +315,28 @@ export const registerRepair = (program: Command, io: Io, exit: (code: number) =>
       .description(
         'Repair a damaged store (see trustroll status): restore the newest state that reads and checks out, rebuild the revisions a state that went back lost from the truststore versions, mark truststore versions that went missing or changed as lost, and publish the latest revision again as a new version.',
       ),
-  ).action(async (flags: Flags) => {
-    const report = await repairStore(await openStore(flags.store, flags, io));
-    if (flags.json) io.out(jsonOut(report));
-    else
-      io.out(
-        `${
-          report.actions.length > 0
-            ? report.actions.map((a) => shown`${a}`).join('\n')
-            : `nothing to repair: the store is intact${report.version ? `; truststore version ${report.version} serves the latest revision (${report.revision})` : ''}`
-        }\n`,
-      );
-    exit(0);
-  });
+  )
+    .addHelpText(
+      'after',
+      exitHelp('repair', {
+        0: 'repaired, or nothing to repair',
+        2: 'usage error (no store there)',
+        ...STORE_STATUSES,
+      }),
+    )
+    .action(async (flags: Flags) => {
+      const report = await repairStore(await openStore(flags.store, flags, io));
+      if (flags.json) io.out(jsonOut(report));
+      else
+        io.out(
+          `${
+            report.actions.length > 0
+              ? report.actions.map((a) => shown`${a}`).join('\n')
+              : `nothing to repair: the store is intact${report.version ? `; truststore version ${report.version} serves the latest revision (${report.revision})` : ''}`
+          }\n`,
+        );
+      exit(0);
+    });
 };
 
 /** `trustroll promote`: the exact CA set of one environment's version into another, diff first. */
@@ -306,8 +357,12 @@ export const registerPromote = (program: Command, io: Io, exit: (code: number) =
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
-      '\nExit status: 0 promoted (or nothing to do), 1 refused (lint) or declined, 2 usage error (a store that\n' +
-        'does not exist: --from, or --to without --create), 4 damaged store.',
+      exitHelp('promote', {
+        0: 'promoted, or nothing to do',
+        1: "refused (the CA set fails the target's lint) or declined at the prompt",
+        2: 'usage error (a store that does not exist: --from, or --to without --create)',
+        ...STORE_STATUSES,
+      }),
     )
     .action(
       async (flags: {

@@ -3,6 +3,7 @@ import { bySeverity, type Finding, type Severity } from '../../shared/finding.js
 import { shown } from '../../shared/text.js';
 import { DEFAULT_EXPIRING_DAYS, type LintResult, lintInputs } from '../../shared/truststore/lint.js';
 import { isCa } from '../../shared/truststore/rules/cert.not-ca.js';
+import { exitHelp } from '../exit-status.js';
 import { type Io, jsonOut, loadInputs, parseAt, parseCount } from '../io.js';
 
 interface LintFlags {
@@ -28,8 +29,15 @@ export const registerLint = (program: Command, io: Io, exit: (code: number) => v
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
-      '\nExit status: 0 no error finding, 1 at least one error finding, 2 usage error or unreadable path.\n' +
+      exitHelp(
+        'lint',
+        {
+          0: 'no error finding',
+          1: 'at least one error (or critical) finding',
+          2: 'usage error, or a path that cannot be read',
+        },
         'Example: trustroll lint partner-bundle.pem truststore.pem',
+      ),
     )
     .action(async (paths: string[], flags: LintFlags) => {
       const inputs = await loadInputs(paths, io);

@@ -1,6 +1,7 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { exitHelp } from '../exit-status.js';
 import { type Io, parseCount, UsageError } from '../io.js';
 
 /** A validity in days: 0 would write certificates that are never valid, so it is refused. */
@@ -85,6 +86,13 @@ export const registerPki = (program: Command, io: Io, exit: (code: number) => vo
     .option('--ca-days <n>', 'validity of the CAs in days (1 or more)', parseDays('--ca-days'), 3 * 365)
     .option('--name <partner>', 'partner name used in the subjects', 'Acme')
     .option('--force', 'write into a folder that already has a PKI')
+    .addHelpText(
+      'after',
+      exitHelp('pki init', {
+        0: 'the test PKI was written',
+        2: 'usage error (the folder already holds a PKI: --force; a file where the folder should be; impossible validity)',
+      }),
+    )
     .action(async (dir: string, flags: PkiFlags) => {
       await writePki(dir, flags);
       io.out(

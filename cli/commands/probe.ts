@@ -4,6 +4,7 @@ import { type ProbeResult, probe } from '../../shared/adapters/local/probe.js';
 import { keyMatches } from '../../shared/pki/key-match.js';
 import { readInput } from '../../shared/pki/read.js';
 import { shown } from '../../shared/text.js';
+import { exitHelp } from '../exit-status.js';
 import { type Io, jsonOut, UsageError } from '../io.js';
 
 interface ProbeFlags {
@@ -26,7 +27,14 @@ export const registerProbe = (program: Command, io: Io, exit: (code: number) => 
     .option('--servername <name>', 'SNI name (default: the host)')
     .option('--ca <file>', 'CA to verify the server certificate with (default: system roots)')
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', '\nExit status: 0 the request got a 2xx/3xx answer, 1 otherwise, 2 usage error.')
+    .addHelpText(
+      'after',
+      exitHelp('probe', {
+        0: 'the request got a 2xx or 3xx answer',
+        1: 'refused in the handshake, an HTTP error answer, or no answer',
+        2: 'usage error (host:port, a file that does not exist or does not match)',
+      }),
+    )
     .action(async (target: string, flags: ProbeFlags) => {
       const { host, port } = parseTarget(target);
       if (Boolean(flags.cert) !== Boolean(flags.key)) throw new UsageError('--cert and --key go together');

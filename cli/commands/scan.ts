@@ -11,6 +11,7 @@ import { readInput } from '../../shared/pki/read.js';
 import { systemClock } from '../../shared/ports.js';
 import { shown } from '../../shared/text.js';
 import { entryOf } from '../../shared/truststore/state.js';
+import { exitHelp, STORE_STATUSES } from '../exit-status.js';
 import { type Io, jsonOut, loadInputs, parseAt, UsageError } from '../io.js';
 import { type LocalPaths, localNotifier, localStore } from '../local.js';
 import { holdsLocalStore, noStoreMessage, openStore } from '../stores.js';
@@ -63,7 +64,12 @@ export const registerScan = (program: Command, io: Io, exit: (code: number) => v
       '\nWhich scans alert: only `trustroll scan` of the local state at the real moment (and the scheduled scan of\n' +
         '`trustroll up` and the expiry-scan Lambda). A preview never notifies and never writes, so a look at the\n' +
         'future cannot silence the alerts still to come.\n' +
-        '\nExit status: 0 no CA expired, 1 at least one CA has expired, 2 usage error.',
+        exitHelp('scan', {
+          0: 'no CA has expired',
+          1: 'at least one CA has expired',
+          2: 'usage error',
+          ...STORE_STATUSES,
+        }),
     )
     .action(async (file: string | undefined, flags: ScanFlags) => {
       const now = flags.at ?? new Date();

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { LocalEndpoint } from '../../shared/adapters/local/endpoint.js';
 import { consoleLog } from '../../shared/adapters/local/log.js';
 import { shown } from '../../shared/text.js';
+import { exitHelp } from '../exit-status.js';
 import { type Io, parseCount, UsageError } from '../io.js';
 import { endpointMaterial } from '../local.js';
 
@@ -32,6 +33,13 @@ export const registerServe = (program: Command, io: Io, exit: (code: number) => 
     .option(
       '--plain-tls',
       "accept what a plain OpenSSL server accepts (an intermediate only the client sends, SHA-1), not API Gateway's rules",
+    )
+    .addHelpText(
+      'after',
+      exitHelp('serve', {
+        0: 'stopped (Ctrl-C or SIGTERM)',
+        2: 'usage error (the port is taken, a truststore or key file that does not exist or is a folder)',
+      }),
     )
     .action(async (flags: ServeFlags) => {
       if (Boolean(flags.cert) !== Boolean(flags.key)) throw new UsageError('--cert and --key go together');

@@ -11,7 +11,8 @@ import { assertIntact, loadState, readTruststoreVersion } from '../../shared/pip
 import { systemClock } from '../../shared/ports.js';
 import { printable } from '../../shared/text.js';
 import { KEYS, latestPublished } from '../../shared/truststore/state.js';
-import { type Io, parseCount, UsageError } from '../io.js';
+import { exitHelp, STORE_STATUSES } from '../exit-status.js';
+import { folderOrAbsent, type Io, parseCount, UsageError } from '../io.js';
 import {
   endpointMaterial,
   type LocalPaths,
@@ -75,6 +76,14 @@ export const registerUp = (program: Command, io: Io, exit: (code: number) => voi
       '--plain-tls',
       "the endpoint accepts what a plain OpenSSL server accepts (an intermediate only the client sends, SHA-1), not API Gateway's rules",
     )
+    .addHelpText(
+      'after',
+      exitHelp('up', {
+        0: 'stopped (Ctrl-C or SIGTERM) after finishing what it was doing',
+        2: 'usage error (the port is taken, overlapping folders, a bad option)',
+        ...STORE_STATUSES,
+      }),
+    )
     .action(async (flags: UpFlags) => {
       const code = await up(flags, io);
       exit(code);
@@ -83,6 +92,8 @@ export const registerUp = (program: Command, io: Io, exit: (code: number) => voi
 
 const up = async (flags: UpFlags, io: Io): Promise<number> => {
   if (flags.port > 65535) throw new UsageError(`--port must be at most 65535; got ${flags.port}`);
+  await folderOrAbsent('--inbox', flags.inbox);
+  await folderOrAbsent('--data-dir', flags.dataDir);
   const paths: LocalPaths = { dataDir: flags.dataDir, inboxDir: flags.inbox };
   const log = consoleLog(io.out);
   const store = localStore(paths);

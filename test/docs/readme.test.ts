@@ -1,6 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { declaredExitStatuses } from '../../cli/exit-status.js';
+import { buildProgram } from '../../cli/main.js';
 import { EVENT_TYPES } from '../../shared/ports.js';
 import { RULES } from '../../shared/truststore/rules/index.js';
 import { quoted, README, section, tableRows } from './readme.js';
@@ -40,5 +42,27 @@ describe('the README names everything the code produces', () => {
     );
     expect(emitted.size).toBeGreaterThan(3);
     expect([...emitted].filter((m) => !quoted(metrics).includes(m))).toEqual([]);
+  });
+
+  it('the Exit statuses table lists every command with exactly the statuses its --help declares', () => {
+    const program = buildProgram(
+      { out: () => undefined, err: () => undefined, stdin: async () => new Uint8Array() },
+      () => undefined,
+    );
+    const declared = declaredExitStatuses(program);
+    const commands = program.commands.flatMap((c) =>
+      c.commands.length > 0 ? c.commands.map((s) => `${c.name()} ${s.name()}`) : [c.name()],
+    );
+    // Every command declares its statuses (the CLI contract test checks it returns only those).
+    expect(commands.filter((c) => !declared.has(c))).toEqual([]);
+    const table = new Map(
+      tableRows(section('## Exit statuses')).map((row) => [
+        quoted(row[0]!)[0]!,
+        row[1]!.split(/\s+/).map(Number),
+      ]),
+    );
+    expect([...table.keys()].sort()).toEqual([...commands].sort());
+    for (const command of commands)
+      expect(table.get(command), command).toEqual(Object.keys(declared.get(command)!).map(Number));
   });
 });

@@ -168,7 +168,15 @@ const clientCertRequest = (
 ): { requested: ProbeResult['clientCertRequested']; cas: string[] } => {
   const r = spawnSync(
     'openssl',
-    ['s_client', '-connect', `${o.host}:${o.port}`, ...(o.servername ? ['-servername', o.servername] : [])],
+    [
+      's_client',
+      '-connect',
+      `${o.host}:${o.port}`,
+      ...(o.servername ? ['-servername', o.servername] : []),
+      // Names as every other trustroll output writes them (RFC 4514: CN=…,O=…), UTF-8 kept.
+      '-nameopt',
+      'RFC2253,-esc_msb',
+    ],
     {
       input: '',
       encoding: 'utf8',
