@@ -6,7 +6,15 @@
 
 /** The caller gave something unusable (a malformed key, an unknown option); the message says what to fix. */
 export class InputError extends Error {
-  override readonly name = 'InputError';
+  override readonly name: string = 'InputError';
+}
+
+/**
+ * A change of the CA set that would make the truststore fail trustroll's own lint: refused before
+ * anything is committed, so no version failing lint is ever published.
+ */
+export class LintRefusedError extends InputError {
+  override readonly name = 'LintRefusedError';
 }
 
 /** A compare-and-set lost a race: re-read and try again. */

@@ -1,6 +1,7 @@
 import { type Finding, isBlocking } from '../finding.js';
 import { type Certificate, certRef, parseCertificate, pemToDer, toPem } from '../pki/certificate.js';
 import type { SourcedCertificate } from '../pki/read.js';
+import { introducedErrors, memberOfCertificate, memberOfEntry } from './change-lint.js';
 import { lintCertificates } from './lint.js';
 import { RULES } from './rules/index.js';
 import { sizeFindings } from './rules/truststore.too-large.js';
@@ -90,6 +91,55 @@ export const admit = (
     return { cert, source: `truststore entry of ${entry.partner}` };
   };
 
+  /**
+   * Uploads whose change would make a CA that stays in the truststore fail lint, with why. Only a
+   * rotation can do that (an addition that collides with a CA is judged on itself), so only
+   * batches that rotate something pay for it; the commit checks every change again.
+   */
+  const upsetting = new Map<string, Finding[]>();
+  const breakages = (inPlay: readonly CandidateUpload[], candidates: readonly SourcedCertificate[]) => {
+    const out = new Map<string, Finding[]>();
+    const gone = new Set(
+      all
+        .filter((e) => !uploaded.has(e.fingerprint) && inPlay.some((u) => rotates(u, e)))
+        .map((e) => e.fingerprint),
+    );
+    if (gone.size === 0) return out;
+    const before = all.map((e) => memberOfEntry(e, parsed));
+    const staying = all.filter((e) => !gone.has(e.fingerprint));
+    const stayingFps = new Set(staying.map((e) => e.fingerprint));
+    const after = [
+      ...staying.map((e) => memberOfEntry(e, parsed)),
+      ...candidates
+        .filter((c) => !stayingFps.has(c.cert.fingerprint))
+        .map((c) => memberOfCertificate(c.cert)),
+    ];
+    const allBySubject = entriesBySubject(all);
+    for (const f of introducedErrors(before, after, options)) {
+      const entry = f.cert && staying.find((e) => e.fingerprint === f.cert?.fingerprint);
+      if (!entry) continue;
+      const above = new Set([entry.subjectKey]);
+      const queue = [entry.issuerKey];
+      while (queue.length > 0) {
+        const key = queue.pop()!;
+        if (above.has(key)) continue;
+        above.add(key);
+        for (const e of allBySubject.get(key) ?? []) queue.push(e.issuerKey);
+      }
+      const culprits = inPlay.filter((u) => u.certificates.some((c) => above.has(c.cert.subject.key)));
+      for (const u of culprits.length > 0 ? culprits : inPlay.filter((u) => u.replace === true)) {
+        const list = out.get(u.id) ?? [];
+        list.push({
+          code: 'truststore.breaks-entry',
+          severity: 'error',
+          message: `Accepting this upload would leave ${entry.subject} (partner ${entry.partner}, sha256 ${entry.fingerprint.slice(0, 16)}…) in the truststore failing lint with ${f.code}: ${f.message} Send the CAs issued under the one you rotate, re-issued, in the same replace upload, or remove them first.`,
+        });
+        out.set(u.id, list);
+      }
+    }
+    return out;
+  };
+
   const rejected = new Set(uploads.filter((u) => u.inputFindings.some(isBlocking)).map((u) => u.id));
   let findingsByCert = new Map<string, Finding[]>();
   const frozen = new Map<string, Finding[]>();
@@ -108,9 +158,16 @@ export const admit = (
       list.push(f);
       findingsByCert.set(f.cert.fingerprint, list);
     }
-    const newlyRejected = inPlay.filter((u) =>
+    let newlyRejected = inPlay.filter((u) =>
       u.certificates.some((c) => (findingsByCert.get(c.cert.fingerprint) ?? []).some(isBlocking)),
     );
+    if (newlyRejected.length === 0) {
+      // The candidates pass; now the CAs that stay must too (a rotated root or intermediate
+      // that no longer verifies, or constrains, what was issued under the one it replaces).
+      const broken = breakages(inPlay, candidates);
+      for (const [id, findings] of broken) upsetting.set(id, findings);
+      newlyRejected = inPlay.filter((u) => broken.has(u.id));
+    }
     if (newlyRejected.length === 0) break;
     for (const u of newlyRejected) {
       rejected.add(u.id);
@@ -136,7 +193,7 @@ export const admit = (
       const own = findingsByCert.get(cert.fingerprint) ?? [];
       return { cert, source, verdict: accepted ? 'added' : 'rejected', findings: own };
     });
-    const findings = [...u.inputFindings];
+    const findings = [...u.inputFindings, ...(upsetting.get(u.id) ?? [])];
     if (!rejected.has(u.id) && addsSomething) findings.push(...tooLarge);
     if (!accepted && !findings.some(isBlocking) && !certificates.some((c) => c.findings.some(isBlocking))) {
       findings.push({

@@ -456,6 +456,52 @@ describe('ingestUploads', () => {
     expect(truststoreFingerprints()).toEqual([acme.root, rekeyed].map(fp).sort());
   });
 
+  /** Root R, intermediate I, sub-CA J (no path length limits), as the breaker's bundle. */
+  const threeDeep = async (tag: string) => {
+    const r = await root('CN=Rot Root,O=Rot', { keySlot: `${tag}-r` });
+    const i = await intermediate('CN=Rot Issuing,O=Rot', r, { keySlot: `${tag}-i`, pathLen: 1 });
+    const j = await intermediate('CN=Rot Sub,O=Rot', i, { keySlot: `${tag}-j` });
+    await ingestUploads([await drop('inbox/rot/bundle.pem', pemOf(r, i, j))], deps);
+    expect(truststoreFingerprints()).toEqual([r, i, j].map(fp).sort());
+    return { r, i, j };
+  };
+  const publishedPassesLint = () =>
+    lintInputs([{ name: 't', bytes: toBytes(store.text(KEYS.truststore)) }], { at: NOW }).ok;
+
+  it('refuses a replace-upload whose re-keyed root would leave the intermediate under it failing lint', async () => {
+    const { r, i, j } = await threeDeep('rk');
+    const rekeyed = await root('CN=Rot Root,O=Rot', { keySlot: 'rk-r2' });
+    const report = await ingestUploads([await drop('inbox/rot/replace/root.pem', rekeyed.pem)], deps);
+    expect(report.uploads[0]!.outcome).toBe('rejected');
+    expect(report.changed).toBe(false);
+    const finding = report.uploads[0]!.findings.find((f) => f.code === 'truststore.breaks-entry');
+    expect(finding?.message).toMatch(/Rot Issuing.*signature\.invalid/);
+    expect(truststoreFingerprints()).toEqual([r, i, j].map(fp).sort());
+    expect(publishedPassesLint()).toBe(true);
+    // Rotating the whole chain at once is a valid rotation.
+    const i2 = await intermediate('CN=Rot Issuing,O=Rot', rekeyed, { keySlot: 'rk-i2', pathLen: 1 });
+    const j2 = await intermediate('CN=Rot Sub,O=Rot', i2, { keySlot: 'rk-j2' });
+    const whole = await ingestUploads(
+      [await drop('inbox/rot/replace/all.pem', pemOf(rekeyed, i2, j2))],
+      deps,
+    );
+    expect(whole.uploads[0]!.outcome).toBe('accepted');
+    expect(truststoreFingerprints()).toEqual([rekeyed, i2, j2].map(fp).sort());
+    expect(publishedPassesLint()).toBe(true);
+  });
+
+  it('refuses a replace-upload of the same root with pathLenConstraint 0 above an intermediate that issues CAs', async () => {
+    const { r, i, j } = await threeDeep('pl');
+    // Same key, so the intermediate's signature still verifies: only the new limit breaks it.
+    const strict = await root('CN=Rot Root,O=Rot', { keySlot: 'pl-r', pathLen: 0 });
+    const report = await ingestUploads([await drop('inbox/rot/replace/strict.pem', strict.pem)], deps);
+    expect(report.uploads[0]!.outcome).toBe('rejected');
+    const messages = report.uploads[0]!.findings.filter((f) => f.code === 'truststore.breaks-entry');
+    expect(messages.map((f) => f.message).join()).toMatch(/chain\.path-length/);
+    expect(truststoreFingerprints()).toEqual([r, i, j].map(fp).sort());
+    expect(publishedPassesLint()).toBe(true);
+  });
+
   it('reports a notification failure without undoing the committed truststore', async () => {
     notifier.fail = 5;
     const report = await ingestUploads(
