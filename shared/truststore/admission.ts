@@ -4,7 +4,7 @@ import type { SourcedCertificate } from '../pki/read.js';
 import { introducedErrors, memberOfCertificate, memberOfEntry } from './change-lint.js';
 import { lintCertificates } from './lint.js';
 import { RULES } from './rules/index.js';
-import { sizeFindings } from './rules/truststore.too-large.js';
+import { MAX_TRUSTSTORE_BYTES, sizeFindings } from './rules/truststore.too-large.js';
 import { type Entry, entriesBySubject } from './state.js';
 
 /** One upload of a batch, read: its certificates and what the reader found. */
@@ -63,7 +63,9 @@ const BATCH_RULES = RULES.filter(
  *    upload, not the truststore. An intermediate and its root may come in separate uploads.
  * 3. An upload with any blocking finding is rejected whole, and the rest is judged again without
  *    it (its root may have been what completed another upload's chain), until nothing changes.
- * 4. If the resulting truststore would be too large, every upload adding to it is rejected.
+ * 4. The CAs that stay must still pass once rotated ones are gone (`truststore.breaks-entry`).
+ * 5. Size: each upload is judged against the truststore plus the uploads admitted before it in
+ *    the batch; the one that does not fit is refused, the others are admitted.
  */
 export const admit = (
   all: readonly Entry[],
@@ -168,6 +170,13 @@ export const admit = (
       for (const [id, findings] of broken) upsetting.set(id, findings);
       newlyRejected = inPlay.filter((u) => broken.has(u.id));
     }
+    if (newlyRejected.length === 0) {
+      // Then size: each upload is judged against the truststore plus what was admitted before it,
+      // so the upload that does not fit is the one refused, not every upload of the batch.
+      const oversized = oversize(entries, inPlay);
+      for (const [id, finding] of oversized) upsetting.set(id, [finding]);
+      newlyRejected = inPlay.filter((u) => oversized.has(u.id));
+    }
     if (newlyRejected.length === 0) break;
     for (const u of newlyRejected) {
       rejected.add(u.id);
@@ -179,13 +188,11 @@ export const admit = (
   for (const [fingerprint, findings] of frozen)
     if (!findingsByCert.has(fingerprint)) findingsByCert.set(fingerprint, findings);
 
-  const tooLarge = oversize(entries, uploads, rejected);
   const refusedSubjects = new Set(
     uploads.filter((u) => rejected.has(u.id)).flatMap((u) => u.certificates.map((c) => c.cert.subject.key)),
   );
   return uploads.map((u) => {
-    const accepted = !rejected.has(u.id) && tooLarge.length === 0;
-    const addsSomething = u.certificates.some((c) => !byFingerprint.has(c.cert.fingerprint));
+    const accepted = !rejected.has(u.id);
     const certificates = u.certificates.map(({ cert, source }): CertDecision => {
       if (byFingerprint.has(cert.fingerprint)) {
         return { cert, source, verdict: 'present', findings: [alreadyPresent(cert)] };
@@ -194,7 +201,6 @@ export const admit = (
       return { cert, source, verdict: accepted ? 'added' : 'rejected', findings: own };
     });
     const findings = [...u.inputFindings, ...(upsetting.get(u.id) ?? [])];
-    if (!rejected.has(u.id) && addsSomething) findings.push(...tooLarge);
     if (!accepted && !findings.some(isBlocking) && !certificates.some((c) => c.findings.some(isBlocking))) {
       findings.push({
         code: 'upload.incomplete',
@@ -249,26 +255,46 @@ const relatedEntries = (
 };
 
 /**
- * Size of the truststore with the accepted uploads added. Summed, not rendered: rendering sorts
- * every entry, and this runs on every batch (the rendered object is exactly the PEM blocks).
+ * The uploads that do not fit: each upload's new certificates are added, in batch order, to the
+ * truststore and to what the uploads before it added; an upload that would take the sum over the
+ * limit is refused and adds nothing. Summed, not rendered: rendering sorts every entry, and this
+ * runs on every batch (the rendered object is exactly the PEM blocks).
  */
-const oversize = (
-  entries: readonly Entry[],
-  uploads: readonly CandidateUpload[],
-  rejected: ReadonlySet<string>,
-): Finding[] => {
+const oversize = (entries: readonly Entry[], uploads: readonly CandidateUpload[]): Map<string, Finding> => {
+  const out = new Map<string, Finding>();
   const known = new Set(entries.map((e) => e.fingerprint));
-  let bytes = 0;
-  for (const e of entries) bytes += e.pem.length;
+  let base = 0;
+  for (const e of entries) base += e.pem.length;
+  let admitted = 0;
   for (const u of uploads) {
-    if (rejected.has(u.id)) continue;
+    let own = 0;
+    const mine = new Set<string>();
     for (const { cert } of u.certificates) {
-      if (known.has(cert.fingerprint)) continue;
-      known.add(cert.fingerprint);
-      bytes += toPem(cert.der).length;
+      if (known.has(cert.fingerprint) || mine.has(cert.fingerprint)) continue;
+      mine.add(cert.fingerprint);
+      own += toPem(cert.der).length;
     }
+    const total = base + admitted + own;
+    if (own > 0 && sizeFindings(total).some(isBlocking)) {
+      const kb = (n: number) => `${(n / 1000).toFixed(0)} KB`;
+      out.set(u.id, {
+        code: 'truststore.too-large',
+        severity: 'error',
+        message:
+          `This upload adds ${kb(own)} of CAs; with the truststore as it stands (${kb(base)})` +
+          `${admitted > 0 ? ` and the ${kb(admitted)} admitted before it in this batch` : ''} it would be ` +
+          `${kb(total)} (${total} bytes), over API Gateway's limit of about ${kb(MAX_TRUSTSTORE_BYTES)} ` +
+          `(${MAX_TRUSTSTORE_BYTES} bytes) for the whole truststore: ` +
+          (own > MAX_TRUSTSTORE_BYTES || base + own > MAX_TRUSTSTORE_BYTES
+            ? 'send only the CAs your clients need, or have unused CAs removed first.'
+            : 'send it again later, or have unused CAs removed first.'),
+      });
+      continue;
+    }
+    for (const fp of mine) known.add(fp);
+    admitted += own;
   }
-  return sizeFindings(bytes).filter(isBlocking);
+  return out;
 };
 
 const alreadyPresent = (cert: Certificate): Finding => ({

@@ -502,6 +502,43 @@ describe('ingestUploads', () => {
     expect(publishedPassesLint()).toBe(true);
   });
 
+  it("refuses only the upload that does not fit the truststore's size limit, not the rest of the batch", async () => {
+    // Self-signed roots with long (but ordinary) names: about 2.2 KB of PEM each, one key for all.
+    const ou = (n: number) => `OU=${String.fromCharCode(65 + n).repeat(200)}`;
+    const bulk: Issued[] = [];
+    for (let n = 0; n < 480; n++)
+      bulk.push(
+        await root(`CN=Bulk Root ${n},${[0, 1, 2, 3].map(ou).join(',')},O=Bulk`, { keySlot: 'bulk' }),
+      );
+    const big = pemOf(...bulk);
+    expect(big.length).toBeGreaterThan(1_000_000);
+    expect(big.length).toBeLessThan(2 * 1024 * 1024);
+    const report = await ingestUploads(
+      [
+        await drop('inbox/bulk/all.pem', big),
+        await drop('inbox/acme/ca.pem', pemOf(acme.root, acme.intermediate)),
+      ],
+      deps,
+    );
+    const [bulkReport, acmeReport] = report.uploads;
+    expect(acmeReport!.outcome).toBe('accepted');
+    expect(bulkReport!.outcome).toBe('rejected');
+    const finding = bulkReport!.findings.find((f) => f.code === 'truststore.too-large');
+    expect(finding?.message).toMatch(
+      /This upload adds 1\d{3} KB .* limit of about 1000 KB \(1000000 bytes\)/,
+    );
+    expect(truststoreFingerprints()).toEqual([acme.root, acme.intermediate].map(fp).sort());
+    // Whatever the order in the batch: the big one is refused, the small one admitted.
+    const again = await ingestUploads(
+      [
+        await drop('inbox/bulk/again.pem', big),
+        await drop('inbox/beta/ca.pem', pemOf(beta.root, beta.intermediate)),
+      ],
+      deps,
+    );
+    expect(again.uploads.map((u) => u.outcome)).toEqual(['rejected', 'accepted']);
+  }, 120_000);
+
   it('reports a notification failure without undoing the committed truststore', async () => {
     notifier.fail = 5;
     const report = await ingestUploads(
