@@ -1,5 +1,6 @@
+import { realpathSync } from 'node:fs';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import {
   PlainFolderStore,
   RoutingStore,
@@ -28,18 +29,71 @@ export const layout = (paths: LocalPaths) => ({
   demo: join(paths.dataDir, 'demo'),
 });
 
-/** The local object store: the inbox, archive/ and rejected/ are plain folders; state and truststore are versioned. */
+/** A path with every link resolved, as far as it exists (the rest appended as given). */
+const realPath = (path: string): string => {
+  let head = resolve(path);
+  const tail: string[] = [];
+  for (;;) {
+    try {
+      return join(realpathSync(head), ...tail.reverse());
+    } catch {
+      const parent = dirname(head);
+      if (parent === head) return resolve(path);
+      tail.push(basename(head));
+      head = parent;
+    }
+  }
+};
+
+const inside = (path: string, folder: string): boolean => {
+  const rel = relative(folder, path);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+};
+
+/**
+ * Refuses an inbox, requests folder and data folder that are the same folder or one inside
+ * another (compared as real paths, links resolved): trustroll would judge its own files as
+ * uploads, destroy truststore versions as judged uploads, or publish what it keeps.
+ */
+export const assertSeparate = (paths: LocalPaths): void => {
+  const folders = [
+    { flag: '--inbox', what: 'inbox folder', path: paths.inboxDir },
+    { flag: '--data-dir', what: 'data folder', path: paths.dataDir },
+    { flag: 'requests', what: 'requests folder', path: requestsDir(paths) },
+  ].map((f) => ({ ...f, real: realPath(f.path) }));
+  for (const [n, a] of folders.entries()) {
+    for (const b of folders.slice(n + 1)) {
+      if (!inside(a.real, b.real) && !inside(b.real, a.real)) continue;
+      const relation =
+        a.real === b.real
+          ? `the ${a.what} ${a.path} and the ${b.what} ${b.path} are the same folder`
+          : inside(a.real, b.real)
+            ? `the ${a.what} ${a.path} is inside the ${b.what} ${b.path}`
+            : `the ${b.what} ${b.path} is inside the ${a.what} ${a.path}`;
+      throw new UsageError(
+        `${relation} (links resolved: ${a.real}, ${b.real}), so trustroll would take its own files for uploads and move or delete them; ` +
+          'use separate folders side by side, e.g. --inbox inbox --data-dir .trustroll.',
+      );
+    }
+  }
+};
+
+const requestsDir = (paths: LocalPaths): string =>
+  paths.requestsDir ?? join(dirname(paths.inboxDir), 'requests');
+
+/**
+ * The local object store: the inbox, archive/ and rejected/ are plain folders; state and
+ * truststore are versioned. The inbox, requests and data folders must not overlap.
+ */
 export const localStore = (paths: LocalPaths) => {
+  assertSeparate(paths);
   const l = layout(paths);
   return new RoutingStore(
     [
       { prefix: KEYS.inbox, store: new PlainFolderStore(paths.inboxDir, KEYS.inbox) },
       {
         prefix: REQUESTS_PREFIX,
-        store: new PlainFolderStore(
-          paths.requestsDir ?? join(dirname(paths.inboxDir), 'requests'),
-          REQUESTS_PREFIX,
-        ),
+        store: new PlainFolderStore(requestsDir(paths), REQUESTS_PREFIX),
       },
       { prefix: KEYS.archive, store: new PlainFolderStore(l.archive, KEYS.archive) },
       { prefix: KEYS.rejected, store: new PlainFolderStore(l.rejected, KEYS.rejected) },
