@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import { decodeOid, TAG } from './der.js';
 import { CMS_DATA, CMS_SIGNED_DATA } from './oids.js';
 
@@ -37,7 +38,15 @@ export class BudgetSpent extends Error {
   }
 }
 
+/**
+ * Nesting the hunt follows; an input nested deeper is refused whole (`BudgetSpent`), never passed
+ * unexamined. Real certificates nest at most 16 deep, wrapped fields and PKCS#7 included.
+ */
 const HUNT_DEPTH = 24;
+/** Text decoded within text (base64 of base64 …) the hunt follows; deeper is refused whole. */
+const TEXT_DEPTH = 8;
+/** What a gzip stream inside a certificate field may decompress to, to be looked into. */
+const GZIP_LIMIT = 1 << 20;
 
 /** One BER element: definite or indefinite length (then its content ends before `00 00`). */
 interface Ber {
@@ -54,7 +63,8 @@ interface Ber {
  */
 const readBer = (buf: Uint8Array, offset: number, budget: HuntBudget, depth = 0): Ber | undefined => {
   budget.spend();
-  if (depth > HUNT_DEPTH || offset + 2 > buf.length) return undefined;
+  if (depth > HUNT_DEPTH) throw new BudgetSpent();
+  if (offset + 2 > buf.length) return undefined;
   const tag = buf[offset]!;
   if ((tag & 0x1f) === 0x1f) return undefined;
   const constructed = (tag & 0x20) !== 0;
@@ -120,7 +130,13 @@ export type KeyKind = 'private-key' | 'pkcs12';
  * certificate) takes any PKCS#8 algorithm; inside a certificate only known key algorithms and
  * exact shapes count, so that a legitimate extension is never taken for a key.
  */
-const keyKind = (el: Ber, budget: HuntBudget, depth: number, loose: boolean): KeyKind | undefined => {
+const keyKind = (
+  el: Ber,
+  budget: HuntBudget,
+  depth: number,
+  loose: boolean,
+  primes = true,
+): KeyKind | undefined => {
   if (el.tag !== TAG.SEQUENCE) return undefined;
   const parts = childrenOf(el, budget, depth);
   const [a, b, c] = parts ?? [];
@@ -145,8 +161,23 @@ const keyKind = (el: Ber, budget: HuntBudget, depth: number, loose: boolean): Ke
     (loose || (b.content.length >= 20 && b.content.length <= 72))
   )
     return 'private-key';
-  // PKCS#1 RSA (9 integers) / DSA (6) private key: version 0, then integers only.
-  if (version === 0 && parts.length >= 6 && parts.every((p) => p.tag === TAG.INTEGER)) return 'private-key';
+  // PKCS#1 RSA (9 integers) / DSA (6) private key: version 0, then integers only; version 1 is
+  // multi-prime RSA, and any other small version is a key with its version edited.
+  const integers = parts.every((p) => p.tag === TAG.INTEGER);
+  if (version === 0 && parts.length >= 6 && integers) return 'private-key';
+  if (
+    version >= 1 &&
+    version <= 9 &&
+    parts.length >= 6 &&
+    integers &&
+    parts.some((p) => p.content.length >= 64)
+  )
+    return 'private-key';
+  // An RSA key's two primes alone (the rest follows from them): two integers of 768 bits or more.
+  // Not inside a BIT STRING, where an RSA public key { modulus, exponent } stands (a huge exponent
+  // is refused as key.unsupported, not taken for a key).
+  if (primes && parts.length === 2 && integers && parts.every((p) => p.content.length >= 96))
+    return 'private-key';
   // EncryptedPrivateKeyInfo: SEQUENCE { AlgorithmIdentifier (PBE), OCTET STRING }
   if (a.tag === TAG.SEQUENCE && b?.tag === TAG.OCTET_STRING && parts.length === 2 && PBE.test(firstOid(a)))
     return 'private-key';
@@ -178,6 +209,8 @@ interface Hunt {
   readonly budget: HuntBudget;
   /** How many times text was decoded on the way here (base64 of base64…). */
   readonly textDepth: number;
+  /** Below a BIT STRING (a public key, a signature): two big integers are not a key's primes. */
+  readonly inBitString?: boolean;
 }
 
 /**
@@ -219,10 +252,10 @@ const elements = (
 };
 
 const visit = (el: Ber, hunt: Hunt, depth: number, loose: boolean, skipSelf = false): KeyKind | undefined => {
-  if (depth > HUNT_DEPTH) return undefined;
+  if (depth > HUNT_DEPTH) throw new BudgetSpent();
   if (el.constructed) {
     if (!skipSelf) {
-      const kind = keyKind(el, hunt.budget, depth, loose);
+      const kind = keyKind(el, hunt.budget, depth, loose, hunt.inBitString !== true);
       if (kind) return kind;
     }
     for (const kid of childrenOf(el, hunt.budget, depth + 1) ?? []) {
@@ -235,17 +268,79 @@ const visit = (el: Ber, hunt: Hunt, depth: number, loose: boolean, skipSelf = fa
   const content = el.tag === TAG.BIT_STRING ? el.content.subarray(1) : el.content;
   if (content.length < 16) return undefined;
   if (el.tag !== TAG.INTEGER && el.tag !== TAG.OID) {
-    const inner = elements(content, hunt, depth + 1, false);
+    const below = el.tag === TAG.BIT_STRING ? { ...hunt, inBitString: true } : hunt;
+    const inner = elements(content, below, depth + 1, false) ?? keyWithin(content, hunt.budget);
     if (inner) return inner;
   }
-  if (
-    (STRING_TAGS.has(el.tag) || el.tag === TAG.OCTET_STRING || el.tag === TAG.BIT_STRING) &&
-    looksLikeText(content)
-  ) {
-    let found: KeyKind | undefined;
-    const text = Buffer.from(content).toString('latin1');
-    huntText(text, '', { privateKey: () => (found ??= 'private-key') }, hunt.budget, hunt.textDepth + 1);
-    if (found) return found;
+  let found: KeyKind | undefined;
+  const report = { privateKey: () => (found ??= 'private-key') };
+  if (STRING_TAGS.has(el.tag)) {
+    // Every string is read as the text it is (UTF-8, BMP, Universal), whatever else it holds.
+    huntText(stringText(el.tag, content), '', report, hunt.budget, hunt.textDepth + 1);
+  } else if ((el.tag === TAG.OCTET_STRING || el.tag === TAG.BIT_STRING) && looksLikeText(content)) {
+    huntText(Buffer.from(content).toString('latin1'), '', report, hunt.budget, hunt.textDepth + 1);
+  }
+  if (!found && content[0] === 0x1f && content[1] === 0x8b) found = inGzip(content, hunt, depth);
+  return found;
+};
+
+/** The text of a string element, decoded as its type says. */
+const stringText = (tag: number, bytes: Uint8Array): string => {
+  if (tag === TAG.BMP_STRING)
+    return Buffer.from(bytes.subarray(0, bytes.length - (bytes.length % 2)))
+      .swap16()
+      .toString('utf16le');
+  if (tag === TAG.UNIVERSAL_STRING) {
+    let out = '';
+    for (let i = 0; i + 3 < bytes.length; i += 4) {
+      const cp = ((bytes[i]! << 24) | (bytes[i + 1]! << 16) | (bytes[i + 2]! << 8) | bytes[i + 3]!) >>> 0;
+      out += cp <= 0x10ffff ? String.fromCodePoint(cp) : '\ufffd';
+    }
+    return out;
+  }
+  if (tag === TAG.UTF8_STRING) return new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+  return Buffer.from(bytes).toString('latin1');
+};
+
+/** A gzip stream in a field (a compressed PEM key): decompressed within bounds and looked into. */
+const inGzip = (content: Uint8Array, hunt: Hunt, depth: number): KeyKind | undefined => {
+  let plain: Uint8Array;
+  try {
+    plain = new Uint8Array(gunzipSync(content, { maxOutputLength: GZIP_LIMIT }));
+  } catch {
+    return undefined;
+  }
+  for (let i = 0; i < plain.length; i += 64) hunt.budget.spend();
+  const inner = elements(plain, hunt, depth + 1, false) ?? keyWithin(plain, hunt.budget);
+  if (inner) return inner;
+  let found: KeyKind | undefined;
+  huntText(
+    Buffer.from(plain).toString('latin1'),
+    '',
+    { privateKey: () => (found ??= 'private-key') },
+    hunt.budget,
+    hunt.textDepth + 1,
+  );
+  return found;
+};
+
+/**
+ * A DER private key starting anywhere in `bytes` (behind a stray byte, or base64 decoded out of
+ * alignment): only offsets where a key's first bytes stand (a SEQUENCE, then version 0, 1 or 2)
+ * are read, so the cost stays linear.
+ */
+const keyWithin = (bytes: Uint8Array, budget: HuntBudget): KeyKind | undefined => {
+  for (let i = 1; i + 8 < bytes.length; i++) {
+    if (bytes[i] !== TAG.SEQUENCE) continue;
+    const first = bytes[i + 1]!;
+    const header = first < 0x80 ? 2 : first === 0x81 ? 3 : first === 0x82 ? 4 : 0;
+    if (header === 0) continue;
+    const v = i + header;
+    if (bytes[v] !== TAG.INTEGER || bytes[v + 1] !== 1 || bytes[v + 2]! > 2) continue;
+    const el = readBer(bytes, i, budget);
+    if (!el) continue;
+    const kind = keyKind(el, budget, 1, false);
+    if (kind) return kind;
   }
   return undefined;
 };
@@ -262,8 +357,13 @@ export const huntText = (
   budget: HuntBudget,
   depth = 0,
 ): void => {
-  if (text.trim() === '' || depth > 3) return;
-  if (/-{4,5}[ \t]{0,16}BEGIN[ \t]{1,16}[^\r\n]{0,40}PRIVATE[ \t]{1,16}KEY/i.test(text))
+  if (text.trim() === '') return;
+  if (depth > TEXT_DEPTH) {
+    // Text decoded this many times and still holding encoded data was built to outlast the look.
+    if (/[A-Za-z0-9+/_-]{64,}/.test(text.replace(/\s+/g, ''))) throw new BudgetSpent();
+    return;
+  }
+  if (/-{3,}[ \t_-]{0,16}BEGIN[ \t_-]{1,16}[^\r\n]{0,40}PRIVATE[ \t_-]{1,16}KEY/i.test(text))
     out.privateKey(where, 'a PEM private key');
   if (
     /Private-Key:[ \t]*\(\d+[ \t]*bit|privateExponent:|^[ \t]*(priv|prime1|coefficient):[ \t]*\r?$/im.test(
@@ -275,8 +375,17 @@ export const huntText = (
     out.privateKey(where, 'a PuTTY private key file');
   if (/"kty"[ \t\r\n]*:/.test(text) && /"(d|p|q|dp|dq|k)"[ \t\r\n]*:[ \t\r\n]*"/.test(text))
     out.privateKey(where, 'a JSON Web Key with its private part');
+  let reported = false;
   const look = (bytes: Uint8Array, how: string) => {
-    if (huntBer(bytes, `${where} (${how})`, out, budget, { textDepth: depth })) return;
+    if (reported) return;
+    if (huntBer(bytes, `${where} (${how})`, out, budget, { textDepth: depth })) {
+      reported = true;
+      return;
+    }
+    if (keyWithin(bytes, budget)) {
+      reported = true;
+      return out.privateKey(`${where} (${how})`, 'a DER private key');
+    }
     if (looksLikeText(bytes))
       huntText(Buffer.from(bytes).toString('latin1'), `${where} (${how})`, out, budget, depth + 1);
   };
@@ -288,5 +397,27 @@ export const huntText = (
     if (/^[0-9a-fA-F]+$/.test(run) && run.length % 2 === 0)
       look(new Uint8Array(Buffer.from(run, 'hex')), 'hex');
     look(new Uint8Array(bytes), 'base64 without PEM armour');
+    // A line of something else ahead of the base64 (a label) puts it out of alignment.
+    const lines = m[0].split(/\r?\n/).filter((l) => l.trim() !== '');
+    if (lines.length > 2) {
+      const rest = lines.slice(1).join('').replace(/\s+/g, '');
+      look(
+        new Uint8Array(Buffer.from(rest.replace(/-/g, '+').replace(/_/g, '/'), 'base64')),
+        'base64 without PEM armour',
+      );
+    }
+  }
+  // Base64 broken into short groups by spaces or line breaks, in any of its four alignments.
+  const joined = text.replace(/[ \t\r\n]+/g, '');
+  if (joined.length !== text.length) {
+    for (const m of joined.matchAll(/[A-Za-z0-9+/]{64,}={0,2}/g)) {
+      for (let shift = 0; shift < 4 && !reported; shift++)
+        look(new Uint8Array(Buffer.from(m[0].slice(shift), 'base64')), 'base64 split by spaces or lines');
+    }
+  }
+  // Hex with separators (colons, spaces, dashes), as openssl and key tools print bytes.
+  for (const m of text.matchAll(/(?:[0-9a-fA-F]{2}[:\s-]{1,3}){32,}[0-9a-fA-F]{2}/g)) {
+    const hex = m[0].replace(/[^0-9a-fA-F]/g, '');
+    look(new Uint8Array(Buffer.from(hex, 'hex')), 'hex');
   }
 };

@@ -4,6 +4,7 @@ import { type Certificate, parseCertificate } from './certificate.js';
 import { children, DerError, decodeOid, readSingle, readTlv, TAG, type Tlv } from './der.js';
 import { BudgetSpent, HuntBudget, huntBer, huntText } from './key-hunt.js';
 import { CMS_DATA, CMS_SIGNED_DATA } from './oids.js';
+import { opaquePayload } from './payload.js';
 
 /** One input as it arrived: a file, an S3 object, standard input. */
 export interface InputFile {
@@ -107,7 +108,21 @@ class Collector {
     };
     if (huntBer(der, source, inside, this.budget, { loose: false, skipTop: true })) return;
     try {
-      this.certificates.push({ cert: parseCertificate(der), source });
+      const cert = parseCertificate(der);
+      const payload = opaquePayload(cert);
+      if (payload) {
+        // Not kept either: what it carries is exactly what trustroll cannot vouch for.
+        this.findings.push({
+          code: 'cert.opaque-payload',
+          severity: 'error',
+          message:
+            `${source}: the certificate (sha256 ${cert.fingerprint.slice(0, 16)}…) was refused and not kept: ${payload}. ` +
+            'A CA certificate has no use for such data and trustroll publishes only what it understands: issue the CA without it.',
+          source,
+        });
+        return;
+      }
+      this.certificates.push({ cert, source });
     } catch (error) {
       const reason = error instanceof DerError ? error.message : String(error);
       this.unparseable(source, `not a valid X.509 certificate (${reason}); export it again as PEM or DER`);

@@ -71,10 +71,14 @@ describe('principle 1: only what was understood is kept', () => {
     );
     expect(outcome['clean.pem']).toBe('accepted');
     // Recognised: each of these is alerted as a private key (critical).
-    for (const name of Object.keys(uploads).filter((n) => n !== 'oversize.pem'))
+    const refusedWhole = (n: string) => n === 'oversize.pem' || n.startsWith('deep-');
+    for (const name of Object.keys(uploads).filter((n) => !refusedWhole(n)))
       expect(outcome[name], name).toBe('private-key');
     // Refused from its size alone, never read: nothing of it can be recognised, nor kept.
     expect(outcome['oversize.pem']).toBe('rejected');
+    // Nested past the depth the hunt follows: refused whole, nothing of it kept.
+    for (const name of Object.keys(uploads).filter((n) => n.startsWith('deep-')))
+      expect(outcome[name], name).toBe('rejected');
 
     // Kept: nothing anywhere (inbox, store, archive, rejected, outbox) holds the key's bytes.
     expect(readdirSync(inbox)).toEqual([]);
@@ -88,7 +92,7 @@ describe('principle 1: only what was understood is kept', () => {
       .map((l) => JSON.parse(l) as { eventType: string; severity: string });
     expect(
       alerts.filter((a) => a.eventType === 'upload.private-key' && a.severity === 'critical'),
-    ).toHaveLength(Object.keys(uploads).length - 1);
+    ).toHaveLength(Object.keys(uploads).filter((n) => !refusedWhole(n)).length);
   });
 });
 
