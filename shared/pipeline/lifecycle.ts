@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { InputError, NotFoundError, readRefused, UpstreamError } from '../errors.js';
 import type { Certificate } from '../pki/certificate.js';
+import { BudgetSpent, HuntBudget, huntBer, huntText } from '../pki/key-hunt.js';
 import { readInput } from '../pki/read.js';
 import type { Notification, StoredObject } from '../ports.js';
 import { safeJson } from '../text.js';
@@ -18,7 +19,7 @@ import {
   unpublishedNote,
 } from '../truststore/state.js';
 import { notification } from './notifications.js';
-import { flushOutbox } from './outbox.js';
+import { durableNotifier, flushOutbox } from './outbox.js';
 import { type PublishDeps, publishAndRoll } from './publish.js';
 import { nextRevision } from './revision.js';
 import type { RollReport } from './roll.js';
@@ -100,8 +101,67 @@ export const parseRemovalRequest = (value: unknown): RemovalRequest => {
   }
   if (!hasFingerprints && !hasSubject && !hasPartner && problems.length === 0)
     problems.push('name what to remove: fingerprints, subject or partner');
+  // Before anything else is said about it: a key is refused, and none of the text is kept or echoed.
+  const key = keyIn(Object.values(v).filter((x): x is string => typeof x === 'string'));
+  if (key) throw new KeyInRequestError(key);
   if (problems.length > 0) throw new InputError(`invalid removal request: ${problems.join('; ')}`);
   return v as unknown as RemovalRequest;
+};
+
+/**
+ * A removal request that carries key material: refused, its text kept nowhere (not in the
+ * report, the history or the alert), and alerted as a key (critical).
+ */
+export class KeyInRequestError extends InputError {
+  override readonly name = 'KeyInRequestError';
+  constructor(what: string) {
+    super(
+      `the removal request holds ${what}; nothing was removed and its text was not kept. Treat that key as compromised and replace it, then send the request again without it`,
+    );
+  }
+}
+
+/**
+ * What key material the texts hold (the key hunt of uploads, run over each), if any; text built
+ * to exhaust the hunt counts as holding one.
+ */
+const keyIn = (texts: readonly string[]): string | undefined => {
+  let found: string | undefined;
+  const out = {
+    privateKey: (_where: string, what: string) => {
+      found ??= what;
+    },
+  };
+  try {
+    for (const text of texts) {
+      const bytes = new Uint8Array(Buffer.from(text, 'utf8'));
+      const budget = new HuntBudget(bytes.length);
+      huntText(text, 'request', out, budget);
+      if (!found) huntBer(bytes, 'request', out, budget);
+      if (found) return found;
+    }
+  } catch (error) {
+    if (!(error instanceof BudgetSpent)) throw error;
+    return 'text nested too deeply to be examined for keys';
+  }
+  return found;
+};
+
+/** Every string in a parsed JSON value (keys too), without recursion (a request may be 10,000 deep). */
+const stringsOf = (value: unknown): string[] => {
+  const out: string[] = [];
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const x = stack.pop();
+    if (typeof x === 'string') out.push(x);
+    else if (x && typeof x === 'object') {
+      for (const [k, v] of Object.entries(x)) {
+        out.push(k);
+        stack.push(v);
+      }
+    }
+  }
+  return out;
 };
 
 /** The entries a request names. */
@@ -663,8 +723,19 @@ export const handleRemovalRequests = async (
       size: object?.body.length ?? current.size,
       ...(object ? { sha256: createHash('sha256').update(object.body).digest('hex') } : {}),
     };
+    let keyAlert: Notification | undefined;
     try {
       if (!object) throw new InputError(unreadable ?? `${key} could not be read`);
+      // The raw text and every string in it (JSON escapes line breaks), in any field, known or not.
+      const raw = Buffer.from(object.body).toString('utf8');
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw);
+      } catch {
+        parsed = undefined;
+      }
+      const held = keyIn([raw, ...stringsOf(parsed)]);
+      if (held) throw new KeyInRequestError(held);
       const request = parseRemovalRequest(parseJson(object.body));
       // A request is its key, version and content: another request of the same name is another.
       const change = await removeCas(request, deps, {
@@ -691,6 +762,22 @@ export const handleRemovalRequests = async (
         error: message,
         expected: '{"partner"|"subject"|"fingerprints": …, "reason": "…", "requestedBy": "…"}',
       };
+      if (error instanceof KeyInRequestError) {
+        keyAlert = notification(
+          'upload.private-key',
+          'critical',
+          `${key}@${upload.version}`,
+          'private key received in a removal request and deleted',
+          [
+            `The removal request ${key} contained a private key (${message.split(';')[0]}).`,
+            'It was destroyed in requests/ (every version); only a report without its text was kept, and nothing was removed.',
+            '',
+            'What to do now:',
+            '- Treat that key as compromised: revoke or stop using the certificate it belongs to and issue a new key pair.',
+            '- Send the removal request again with fingerprints, subject or partner, a reason and requestedBy only.',
+          ],
+        );
+      }
     }
     // Only what was understood is kept: the report (with the parsed request), never the raw bytes.
     // Tagged like uploads: two requests of one file name are two reports.
@@ -703,6 +790,15 @@ export const handleRemovalRequests = async (
     );
     // No version of a handled request stays in requests/ (a delete alone would keep it as noncurrent).
     await deps.store.destroy(key, { upTo: upload.version });
+    if (keyAlert) {
+      deps.log.warn('private key in removal request destroyed', { key });
+      // Parked in the state's outbox when delivery fails, like every alert outside a commit.
+      await durableNotifier(deps.store, deps.notifier)
+        .publish(keyAlert)
+        .catch((error: Error) =>
+          deps.log.error('notification failed', { id: keyAlert.id, error: error.message }),
+        );
+    }
     deps.log.info('removal request handled', { key, outcome });
     out.push({ key, outcome, message, movedTo: to, ...(roll ? { roll } : {}) });
   }

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ingestUploads } from '../../../shared/pipeline/ingest.js';
 import {
@@ -215,6 +216,54 @@ describe('removal requests dropped into requests/', () => {
     expect(store.objects.has('requests/offboard-beta.json')).toBe(false);
     expect(JSON.parse(reportOf('rejected/requests/broken.json')).message).toMatch(/not valid JSON/);
     expect(JSON.parse(reportOf('rejected/requests/nothing.json')).message).toMatch(/names no CA/);
+  });
+
+  it('refuses a request carrying a private key: nothing removed, its text kept nowhere, alerted as a key', async () => {
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const keyPem = key.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const keyDer = key.export({ type: 'pkcs8', format: 'der' }) as Buffer;
+    const requests = {
+      'requests/pem-reason.json': { partner: 'beta', reason: `offboarding\n${keyPem}`, requestedBy: 'ops' },
+      'requests/hex-reason.json': {
+        partner: 'beta',
+        reason: keyDer.toString('hex').match(/../g)!.join(':'),
+        requestedBy: 'ops',
+      },
+      'requests/unknown-field.json': { partner: 'beta', reason: 'x', requestedBy: 'y', note: keyPem },
+    };
+    for (const [k, body] of Object.entries(requests)) await store.put(k, toBytes(JSON.stringify(body)));
+    const before = subjects();
+    const outcomes = await handleRemovalRequests(
+      Object.keys(requests).map((k) => ({ key: k })),
+      deps,
+    );
+    expect(outcomes.map((o) => o.outcome)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(outcomes[0]!.message).toMatch(/holds a PEM private key; nothing was removed/);
+    expect(subjects()).toEqual(before);
+    expect(store.keys('requests/')).toEqual([]);
+    const body64 = keyDer.toString('base64').slice(40, 72);
+    const hexWindow = keyDer.toString('hex').slice(40, 72).match(/../g)!.join(':');
+    const everything = [
+      store.allBytes().toString('latin1'),
+      JSON.stringify(notifier.sent),
+      JSON.stringify((deps.log as ReturnType<typeof memoryLog>).lines),
+    ].join('\n');
+    expect(everything.includes(body64)).toBe(false);
+    expect(everything.includes(hexWindow)).toBe(false);
+    expect(everything).not.toMatch(/BEGIN PRIVATE KEY/);
+    const alerts = notifier.sent.filter((n) => n.eventType === 'upload.private-key');
+    expect(alerts.map((n) => n.severity)).toEqual(['critical', 'critical', 'critical']);
+    expect(notifier.sent.filter((n) => n.eventType === 'truststore.removed')).toEqual([]);
+  });
+
+  it('refuses a key in the fields of trustroll remove as well, without echoing it', () => {
+    const keyPem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+      type: 'pkcs8',
+      format: 'pem',
+    }) as string;
+    const parse = () => parseRemovalRequest({ partner: 'beta', reason: keyPem, requestedBy: 'ops' });
+    expect(parse).toThrow(/holds a PEM private key; nothing was removed and its text was not kept/);
+    expect(parse).not.toThrow(/BEGIN/);
   });
 
   it('keeps one report per request, also for two requests of the same file name', async () => {
