@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { parseCertificate } from '../pki/certificate.js';
 import { renderBlocks } from './render.js';
 import type { TruststoreState } from './state.js';
 
@@ -10,7 +11,8 @@ import type { TruststoreState } from './state.js';
  * was never judged. Fields trustroll does not read are let through (newer writers may add some).
  *
  * Beyond types: every entry's PEM must be canonical and hash to its fingerprint (removed entries
- * too: rollback publishes them again), no CA is listed twice, revisions increase and none is
+ * too: rollback publishes them again), and every field its certificate gives (subject, issuer,
+ * validity) must be what the certificate says, no CA is listed twice, revisions increase and none is
  * ahead of the state's, and the entries must render to the SHA-256 the latest revision recorded.
  */
 export const checkState = (value: unknown): TruststoreState => {
@@ -112,7 +114,31 @@ const entry = (value: unknown, at: string): string => {
     for (const k of ['code', 'severity', 'message']) text(o[k], `${at}.findings[${i}].${k}`);
   });
   const pem = text(e.pem, `${at}.pem`);
-  if (verified.get(fingerprint) === pem) return fingerprint;
+  const known = verified.get(fingerprint);
+  const derived = known?.pem === pem ? known.derived : checkPem(pem, fingerprint, at);
+  // Everything the certificate says is taken from it, never from the state alone: an expiry
+  // edited in the state would otherwise be reported (and alerted, and pruned) as the truth.
+  for (const [field, value] of Object.entries(derived))
+    if (e[field] !== value)
+      fail(`${at}.${field}`, `${shown(e[field])} is not what the entry's certificate says (${shown(value)})`);
+  return fingerprint;
+};
+
+/** Fields of an entry that are read from its certificate. */
+const fromCertificate = (der: Uint8Array): Record<string, string> => {
+  const cert = parseCertificate(der);
+  return {
+    subject: cert.subject.text,
+    subjectKey: cert.subject.key,
+    issuer: cert.issuer.text,
+    issuerKey: cert.issuer.key,
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+  };
+};
+
+/** Checks that `pem` is canonical and hashes to `fingerprint`; returns what its certificate says. */
+const checkPem = (pem: string, fingerprint: string, at: string): Record<string, string> => {
   const lines = PEM.exec(pem)?.[1]?.split('\n');
   const base64 = lines?.join('') ?? '';
   const der = Buffer.from(base64, 'base64');
@@ -128,9 +154,15 @@ const entry = (value: unknown, at: string): string => {
       `${at}.pem`,
       `not the certificate of the entry's fingerprint ${short(fingerprint)} (it holds ${short(actual)})`,
     );
+  let derived: Record<string, string>;
+  try {
+    derived = fromCertificate(new Uint8Array(der));
+  } catch (error) {
+    return fail(`${at}.pem`, `not a certificate trustroll can read (${(error as Error).message})`);
+  }
   if (verified.size >= MAX_VERIFIED) verified.clear();
-  verified.set(fingerprint, pem);
-  return fingerprint;
+  verified.set(fingerprint, { pem, derived });
+  return derived;
 };
 
 const PEM = /^-----BEGIN CERTIFICATE-----\n([A-Za-z0-9+/=\n]+)\n-----END CERTIFICATE-----\n$/;
@@ -140,7 +172,7 @@ const PEM = /^-----BEGIN CERTIFICATE-----\n([A-Za-z0-9+/=\n]+)\n-----END CERTIFI
  * by a warm Lambda) hashes each certificate once; any other PEM under that fingerprint is
  * checked again.
  */
-const verified = new Map<string, string>();
+const verified = new Map<string, { readonly pem: string; readonly derived: Record<string, string> }>();
 const MAX_VERIFIED = 20_000;
 
 const isObject = (v: unknown): v is Record<string, unknown> =>

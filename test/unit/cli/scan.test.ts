@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -68,6 +68,29 @@ describe('trustroll scan', () => {
         .out,
     );
     expect(tenDaysOn.wouldAlert).toEqual(['[trustroll] CA expires in 9 days: CN=Scan Issuing,O=Scan (scan)']);
+  });
+
+  it('refuses a state whose expiry was edited by hand: damaged store, exit 4, with repair advice', async () => {
+    const edited = mkdtempSync(join(tmpdir(), 'trustroll-scan-edited-'));
+    const r = await root('CN=Edited Root,O=Scan', { notAfter: days(400), now: new Date() });
+    mkdirSync(join(edited, 'inbox', 'scan'), { recursive: true });
+    writeFileSync(join(edited, 'inbox', 'scan', 'ca.pem'), r.pem);
+    expect((await runCli(['ingest'], edited)).code).toBe(0);
+    const versions = join(edited, '.trustroll', 'store', 'state', 'truststore.json.v');
+    const latest = readdirSync(versions)
+      .filter((f) => /^\d+$/.test(f))
+      .sort()
+      .at(-1)!;
+    const state = JSON.parse(readFileSync(join(versions, latest), 'utf8'));
+    state.entries[0].notAfter = '2099-12-31T00:00:00.000Z';
+    writeFileSync(join(versions, latest), JSON.stringify(state));
+    const scan = await runCli(['scan', '--json'], edited);
+    expect(scan.code).toBe(4);
+    expect(scan.err).toMatch(
+      /entries\[0\]\.notAfter: "2099-12-31T00:00:00\.000Z" is not what the entry's certificate says/,
+    );
+    expect(scan.err).toMatch(/trustroll repair/);
+    expect(scan.out).not.toMatch(/2099/);
   });
 
   it('refuses malformed thresholds with exit 2', async () => {

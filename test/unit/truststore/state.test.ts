@@ -101,6 +101,23 @@ describe('parseState', () => {
       /^entries: not the CA set revision 2 was committed with \(they render to SHA-256 [0-9a-f]{16}…, history records [0-9a-f]{16}…\)$/,
     ],
     [
+      "an entry's expiry edited (a later date than its certificate's)",
+      (d) => (d.entries[1]!.notAfter = '2099-01-01T00:00:00.000Z'),
+      /^entries\[1\]\.notAfter: "2099-01-01T00:00:00\.000Z" is not what the entry's certificate says \("20\d\d-/,
+    ],
+    [
+      "an entry's subject edited",
+      (d) => {
+        d.entries[0]!.subject = 'CN=Someone Else';
+      },
+      /^entries\[0\]\.subject: "CN=Someone Else" is not what the entry's certificate says/,
+    ],
+    [
+      "an entry's issuer key edited",
+      (d) => (d.entries[3]!.issuerKey = 'x'),
+      /^entries\[3\]\.issuerKey: "x" is not what the entry's certificate says/,
+    ],
+    [
       'a date that is not one',
       (d) => (d.entries[0]!.notAfter = 'soon'),
       /^entries\[0\]\.notAfter: expected a date/,
