@@ -1,4 +1,4 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InputFile } from '../shared/pki/read.js';
 import { safeJson, terminalSafe } from '../shared/text.js';
@@ -7,15 +7,36 @@ import { safeJson, terminalSafe } from '../shared/text.js';
 export interface Io {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
-  readonly stdin: () => Promise<Uint8Array>;
+  /** Standard input, read to its end; more than `limit` bytes is a `UsageError`. */
+  readonly stdin: (limit?: number) => Promise<Uint8Array>;
 }
+
+/**
+ * The most trustroll reads from one file or from standard input (32 MiB): far above any CA
+ * bundle (the system's is about 0.2 MB, an upload at most 2 MB), far below what would exhaust
+ * memory. `trustroll lint /dev/zero` is refused instead of read for ever.
+ */
+export const MAX_INPUT_BYTES = 32 * 1024 * 1024;
+
+const tooLarge = (what: string, limit: number) =>
+  new UsageError(
+    `${what} is larger than the ${limit} bytes trustroll reads from one input (${Math.round(limit / 1024 / 1024)} MiB); a CA bundle is far smaller`,
+  );
 
 export const processIo: Io = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
-  stdin: async () => {
+  stdin: async (limit = MAX_INPUT_BYTES) => {
     const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    let size = 0;
+    for await (const chunk of process.stdin) {
+      size += (chunk as Buffer).length;
+      if (size > limit) {
+        process.stdin.destroy();
+        throw tooLarge('standard input', limit);
+      }
+      chunks.push(chunk as Buffer);
+    }
     return new Uint8Array(Buffer.concat(chunks));
   },
 };
@@ -47,7 +68,9 @@ export const loadInputs = async (paths: readonly string[], io: Io): Promise<Inpu
   const inputs: InputFile[] = [];
   for (const path of paths) {
     if (path === '-') {
-      inputs.push({ name: '-', bytes: await io.stdin() });
+      const bytes = await io.stdin(MAX_INPUT_BYTES);
+      if (bytes.length > MAX_INPUT_BYTES) throw tooLarge('standard input', MAX_INPUT_BYTES);
+      inputs.push({ name: '-', bytes });
       continue;
     }
     let info: Awaited<ReturnType<typeof stat>>;
@@ -79,11 +102,38 @@ const listFiles = async (dir: string): Promise<string[]> => {
   return out;
 };
 
-const readBytes = async (path: string): Promise<Uint8Array> => {
+const readBytes = (path: string): Promise<Uint8Array> => readBounded(path, MAX_INPUT_BYTES);
+
+/**
+ * Reads a file named on the command line, never more than `limit` bytes: a device or a file
+ * that grows (`/dev/zero`, a pipe) is refused when it passes the limit, not read to exhaustion.
+ */
+export const readBounded = async (path: string, limit = MAX_INPUT_BYTES): Promise<Uint8Array> => {
+  let handle: Awaited<ReturnType<typeof open>>;
   try {
-    return new Uint8Array(await readFile(path));
+    handle = await open(path, 'r');
   } catch (error) {
     throw new UsageError(`cannot read ${path}: ${describe(error)}`);
+  }
+  try {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(Math.min(1024 * 1024, limit + 1 - size));
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(chunk, 0, chunk.length, null));
+      } catch (error) {
+        throw new UsageError(`cannot read ${path}: ${describe(error)}`);
+      }
+      if (bytesRead === 0) break;
+      size += bytesRead;
+      if (size > limit) throw tooLarge(path, limit);
+      chunks.push(chunk.subarray(0, bytesRead));
+    }
+    return new Uint8Array(Buffer.concat(chunks));
+  } finally {
+    await handle.close();
   }
 };
 

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.js';
 import { DamagedStoreError, NotFoundError } from '../../shared/errors.js';
@@ -6,6 +5,7 @@ import {
   applyPromotion,
   type ChangeReport,
   diffVersions,
+  MAX_REQUEST_BYTES,
   parseRemovalRequest,
   planPromotion,
   type RemovalRequest,
@@ -19,7 +19,7 @@ import { type DomainStatusLine, domainStatus } from '../../shared/pipeline/statu
 import { shown } from '../../shared/text.js';
 import { latestPublished, type TruststoreState } from '../../shared/truststore/state.js';
 import { exitHelp, STORE_STATUSES } from '../exit-status.js';
-import { type Io, jsonOut, UsageError } from '../io.js';
+import { type Io, jsonOut, readBounded, UsageError } from '../io.js';
 import { depsFor, openStore, requireStore, type StoreFlags } from '../stores.js';
 
 type Flags = StoreFlags & { readonly json?: boolean };
@@ -103,7 +103,7 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
         try {
           request = parseRemovalRequest(
             flags.request
-              ? JSON.parse(await readFile(flags.request, 'utf8'))
+              ? JSON.parse(Buffer.from(await readBounded(flags.request, MAX_REQUEST_BYTES)).toString('utf8'))
               : {
                   ...(flags.fingerprint ? { fingerprints: flags.fingerprint } : {}),
                   ...(flags.subject ? { subject: flags.subject } : {}),

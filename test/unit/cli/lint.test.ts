@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { MAX_INPUT_BYTES } from '../../../cli/io.js';
 import { run } from '../../../cli/main.js';
 import { days, intermediate, NOW, partnerChain, pemOf, toBytes } from '../../fixtures/pki.js';
 
@@ -107,6 +108,17 @@ describe('trustroll lint', () => {
       err: expect.stringMatching(/unknown command/),
     });
   });
+
+  it('refuses an input larger than it reads (a device without end, a huge stdin) with exit 2, not reading it all', async () => {
+    const zero = await runCli(['lint', '/dev/zero']);
+    expect(zero.code).toBe(2);
+    expect(zero.err).toMatch(/\/dev\/zero is larger than the 33554432 bytes trustroll reads from one input/);
+    const huge = await runCli(['lint', '-'], new Uint8Array(MAX_INPUT_BYTES + 1));
+    expect(huge.code).toBe(2);
+    expect(huge.err).toMatch(/standard input is larger than/);
+    // At the limit it is read (and judged: zeros are no certificate).
+    expect((await runCli(['lint', '-'], new Uint8Array(1024))).code).toBe(1);
+  }, 60_000);
 
   it('answers --help for the program and every command with exit 0', async () => {
     const top = await runCli(['--help']);
