@@ -1,11 +1,11 @@
-import { ConflictError } from '../errors.js';
+import { ConflictError, LintRefusedError } from '../errors.js';
 import type { Severity } from '../finding.js';
 import type { Clock, DomainGateway, Log, Notification, Notifier, ObjectStore } from '../ports.js';
 import { withOrphans } from '../truststore/orphans.js';
 import { type Entry, entriesBySubject, latestPublished, type TruststoreState } from '../truststore/state.js';
 import { notification } from './notifications.js';
 import { durableNotifier, flushOutbox } from './outbox.js';
-import { nextRevision } from './revision.js';
+import { assertLintClean, nextRevision } from './revision.js';
 import { type RollConfig, type RollReport, rollDomains } from './roll.js';
 import {
   assertIntact,
@@ -238,12 +238,32 @@ export const previewScan = async (deps: PreviewDeps): Promise<ScanPreview> => {
 export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
   const thresholds = [...(deps.config?.thresholds ?? DEFAULT_THRESHOLDS)].sort((a, b) => b - a);
   const errors: string[] = [];
+  let pruneRefused: string | undefined;
   // New alerts are parked in the state if delivery fails; parked ones are delivered below.
   const notifier = deps.notifier ? durableNotifier(deps.store, deps.notifier) : undefined;
   for (let attempt = 1; ; attempt++) {
     const { state, etag } = await loadState(deps.store);
     const now = deps.clock.now();
-    const { bySubject, alerted, due, pruned } = assess(state, now, thresholds, deps.config?.prune === true);
+    const assessed = assess(state, now, thresholds, deps.config?.prune === true);
+    const { bySubject, alerted, due } = assessed;
+    let pruned = assessed.pruned;
+    if (pruned.length > 0) {
+      // A prune is a change like any other: one that would leave the truststore failing lint
+      // (every CA expired: an empty truststore, which API Gateway refuses) is not made.
+      const gone = new Set(pruned.map((e) => e.fingerprint));
+      try {
+        assertLintClean(
+          state.entries,
+          state.entries.filter((e) => !gone.has(e.fingerprint)),
+          now,
+        );
+        pruneRefused = undefined;
+      } catch (error) {
+        if (!(error instanceof LintRefusedError)) throw error;
+        pruneRefused = `pruning ${pruned.length} expired or orphaned CA(s) was not done: ${error.message}`;
+        pruned = [];
+      }
+    }
     const next =
       pruned.length > 0 ? pruneState(state, pruned, alerted, now) : { ...state, expiryAlerts: alerted };
     const unchanged =
@@ -362,7 +382,7 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
           ? { version: latestPublished(next)!.version! }
           : {}),
       ...(roll ? { roll } : {}),
-      errors,
+      errors: pruneRefused ? [pruneRefused, ...errors] : errors,
       drift,
     };
   }

@@ -248,6 +248,25 @@ describe('scanExpiry walking days forward', () => {
     expect(gateway.calls).toEqual([]);
   });
 
+  it('does not prune when that would leave the truststore failing lint (every CA expired: empty), and says why', async () => {
+    const first = await seed([entry(beta.root, 'beta'), entry(beta.int, 'beta')]);
+    clock.advance(21 * DAY);
+    const report = await scanExpiry(
+      deps({
+        prune: true,
+        roll: { domains: ['api.example.com'], minUpdateIntervalMs: 0, pollIntervalMs: 1 },
+      }),
+    );
+    expect(report.pruned).toEqual([]);
+    expect(report.errors[0]).toMatch(
+      /pruning 2 expired or orphaned CA\(s\) was not done: .*truststore\.empty/,
+    );
+    expect(report.certificates).toBe(2);
+    expect(report.version).toBe(first);
+    expect(gateway.calls).toEqual([]);
+    expect(alertsFor(beta.root).map((n) => n.eventType)).toEqual(['ca.expired']);
+  });
+
   it('removes nothing when pruning is off, even when CAs have expired', async () => {
     await seed([entry(beta.root, 'beta'), entry(beta.int, 'beta')]);
     clock.advance(30 * DAY);
