@@ -1,6 +1,5 @@
-import { LintRefusedError } from '../errors.js';
 import type { Notification } from '../ports.js';
-import { introducedErrors, memberOfEntry } from '../truststore/change-lint.js';
+import { assertLintClean } from '../truststore/change-lint.js';
 import { type Entry, MAX_HISTORY, renderState, type TruststoreState } from '../truststore/state.js';
 import { sha256 } from './state-store.js';
 
@@ -52,25 +51,4 @@ export const nextRevision = (
       },
     ].slice(-MAX_HISTORY),
   };
-};
-
-/**
- * Throws when the new CA set would fail trustroll's own lint because of the change (see
- * `introducedErrors`): every path that changes the set (uploads, rotation, removal, rollback,
- * promotion, prune) checks its change first; this is the assertion that none got past.
- */
-export const assertLintClean = (before: readonly Entry[], after: readonly Entry[], at: Date): void => {
-  const cache = new Map();
-  const errors = introducedErrors(
-    before.map((e) => memberOfEntry(e, cache)),
-    after.map((e) => memberOfEntry(e, cache)),
-    { at },
-  );
-  if (errors.length === 0) return;
-  throw new LintRefusedError(
-    `refusing to commit a truststore that fails lint: ${errors
-      .slice(0, 5)
-      .map((f) => `${f.code}${f.cert ? ` (${f.cert.subject})` : ''}: ${f.message}`)
-      .join('; ')}`,
-  );
 };

@@ -1,11 +1,12 @@
 import { ConflictError, LintRefusedError } from '../errors.js';
 import type { Severity } from '../finding.js';
 import type { Clock, DomainGateway, Log, Notification, Notifier, ObjectStore } from '../ports.js';
+import { assertLintClean } from '../truststore/change-lint.js';
 import { withOrphans } from '../truststore/orphans.js';
 import { type Entry, entriesBySubject, latestPublished, type TruststoreState } from '../truststore/state.js';
 import { notification } from './notifications.js';
 import { durableNotifier, flushOutbox } from './outbox.js';
-import { assertLintClean, nextRevision } from './revision.js';
+import { nextRevision } from './revision.js';
 import { type RollConfig, type RollReport, rollDomains } from './roll.js';
 import {
   assertIntact,

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { ConflictError, DamagedStoreError, NotFoundError } from '../errors.js';
 import type { Log, ObjectStore, StoredObject } from '../ports.js';
+import { assertLintClean } from '../truststore/change-lint.js';
 import {
+  type Entry,
   emptyState,
   KEYS,
   latestPublished,
@@ -172,11 +174,30 @@ export const sha256 = (data: string | Uint8Array): string => createHash('sha256'
  * compare-and-set on the ETag seen, so a slow writer never overwrites a newer truststore.
  * Returns the version id serving `state`'s certificate set, or `undefined` if superseded.
  */
+/**
+ * The publish step's own check, behind the commit's (`nextRevision`): the CA set of the latest
+ * revision, against the set before it (its history record's changes undone), must not bring an
+ * error finding, judged at the time it was committed. A state that reached the store without the
+ * commit's check (a bug, or a writer that skipped it) is not published.
+ */
+const assertPublishable = (state: TruststoreState): void => {
+  const record = state.history.find((r) => r.revision === state.revision);
+  if (!record) return;
+  const added = new Set(record.added);
+  const known = new Map((state.removedEntries ?? []).map((e) => [e.fingerprint, e] as const));
+  const back = record.removed.map((fp) => known.get(fp));
+  // Removed entries are kept for provenance (bounded); without them the change cannot be undone.
+  if (back.some((e) => e === undefined)) return;
+  const before = [...state.entries.filter((e) => !added.has(e.fingerprint)), ...(back as Entry[])];
+  assertLintClean(before, state.entries, new Date(record.at), 'publish');
+};
+
 export const publishTruststore = async (
   store: ObjectStore,
   state: TruststoreState,
   log: Log,
 ): Promise<string | undefined> => {
+  assertPublishable(state);
   const body = renderState(state.entries);
   const hash = sha256(body);
   for (let attempt = 1; attempt <= 20; attempt++) {

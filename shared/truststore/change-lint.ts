@@ -1,3 +1,4 @@
+import { LintRefusedError } from '../errors.js';
 import { type Finding, isBlocking } from '../finding.js';
 import { type Certificate, parseCertificate, pemToDer, toPem } from '../pki/certificate.js';
 import { lintCertificates } from './lint.js';
@@ -155,4 +156,30 @@ const withIssuers = (set: readonly Member[], of: readonly Member[]): Member[] =>
     }
   }
   return [...out.values()];
+};
+
+/**
+ * Throws when the new CA set would fail trustroll's own lint because of the change (see
+ * `introducedErrors`): every path that changes the set (uploads, rotation, removal, rollback,
+ * promotion, prune) checks its change first; this is the assertion that none got past.
+ */
+export const assertLintClean = (
+  before: readonly Entry[],
+  after: readonly Entry[],
+  at: Date,
+  what = 'commit',
+): void => {
+  const cache = new Map();
+  const errors = introducedErrors(
+    before.map((e) => memberOfEntry(e, cache)),
+    after.map((e) => memberOfEntry(e, cache)),
+    { at },
+  );
+  if (errors.length === 0) return;
+  throw new LintRefusedError(
+    `refusing to ${what} a truststore that fails lint: ${errors
+      .slice(0, 5)
+      .map((f) => `${f.code}${f.cert ? ` (${f.cert.subject})` : ''}: ${f.message}`)
+      .join('; ')}`,
+  );
 };

@@ -1,9 +1,18 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LintRefusedError } from '../../../shared/errors.js';
 import { nextRevision } from '../../../shared/pipeline/revision.js';
+import { publishTruststore, sha256 } from '../../../shared/pipeline/state-store.js';
 import { parseCertificate } from '../../../shared/pki/certificate.js';
 import { introducedErrors, memberOfEntry } from '../../../shared/truststore/change-lint.js';
-import { type Entry, entryOf, type TruststoreState } from '../../../shared/truststore/state.js';
+import {
+  type Entry,
+  emptyState,
+  entryOf,
+  renderState,
+  type TruststoreState,
+} from '../../../shared/truststore/state.js';
+import { memoryLog } from '../../fakes/fakes.js';
+import { MemoryStore } from '../../fakes/memory-store.js';
 import { type Issued, intermediate, NOW, root } from '../../fixtures/pki.js';
 
 const entry = (i: Issued): Entry =>
@@ -64,5 +73,49 @@ describe('nextRevision', () => {
     expect(change([i, j], [r])).toThrow(/chain\.issuer-missing/);
     expect(change([], [r, i, j])).toThrow(/truststore\.empty/);
     expect(change([r, i], [j])().revision).toBe(2);
+  });
+});
+
+describe('publishTruststore', () => {
+  it('refuses to publish a committed revision whose CA set fails lint because of its change', async () => {
+    const store = new MemoryStore();
+    const entries = [rekeyed, i, j];
+    // As if written by a path that skipped the commit's check: the root swapped for a re-keyed one.
+    const state: TruststoreState = {
+      ...emptyState(),
+      revision: 2,
+      entries,
+      removedEntries: [r],
+      history: [
+        {
+          revision: 1,
+          at: NOW.toISOString(),
+          reason: 'seed',
+          added: [r, i, j].map((e) => e.fingerprint),
+          removed: [],
+        },
+        {
+          revision: 2,
+          sha256: sha256(renderState(entries)),
+          at: NOW.toISOString(),
+          reason: 'swap',
+          added: [rekeyed.fingerprint],
+          removed: [r.fingerprint],
+        },
+      ],
+    };
+    await expect(publishTruststore(store, state, memoryLog())).rejects.toThrow(
+      /refusing to publish a truststore that fails lint: signature\.invalid \(CN=CL Issuing/,
+    );
+    expect(store.keys('truststore/')).toEqual([]);
+    // The same revision without the swap is published.
+    const fine = {
+      ...state,
+      entries: [r, i, j],
+      removedEntries: [],
+      history: state.history.slice(0, 1),
+      revision: 1,
+    };
+    expect(await publishTruststore(store, fine, memoryLog())).toBeDefined();
   });
 });
