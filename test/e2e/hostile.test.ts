@@ -180,7 +180,8 @@ describe("principle 3: no upload can take the name of another upload's record", 
     writeFileSync(join(dir, 'inbox', 'acme', 'ca.pem'), acme.root.pem);
 
     const r = ingest(dir);
-    expect(r.status, r.stderr).toBe(0);
+    // Exit 1: the not-a-certificate upload was rejected (documented); the batch went on.
+    expect(r.status, r.stderr).toBe(1);
     const outcomes = JSON.parse(r.stdout).uploads.map((u: { key: string; outcome: string }) => [
       u.key,
       u.outcome,

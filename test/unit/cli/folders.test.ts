@@ -39,7 +39,7 @@ describe('an inbox and a data folder that overlap', () => {
     ['ingest'],
     ['scan'],
     ['up', '--port', '0'],
-    ['history'],
+    // history and diff read no inbox: they do not take --inbox at all.
     ['status'],
     ['rollback'],
     ['remove', '--partner', 'folders', '--reason', 'test', '--requested-by', 'test'],
