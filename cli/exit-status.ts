@@ -9,6 +9,11 @@ export const STORE_STATUSES = {
   5: 'S3, the file system or API Gateway failed for now: nothing was lost, run the command again',
 } as const satisfies ExitStatuses;
 
+/** For a command that opens no store: 5 is only its output failing to be written. */
+export const OUTPUT_STATUS = {
+  5: 'the output could not be written (a full disk, a failing device): run the command again',
+} as const satisfies ExitStatuses;
+
 const declared = new Map<string, ExitStatuses>();
 
 /** The full name of a command (`pki init`), as typed after `trustroll`. */

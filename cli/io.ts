@@ -9,6 +9,8 @@ export interface Io {
   readonly err: (text: string) => void;
   /** Standard input, read to its end; more than `limit` bytes is a `UsageError`. */
   readonly stdin: (limit?: number) => Promise<Uint8Array>;
+  /** One line of an answer (a prompt): returns at the end of the line, not at the end of input. */
+  readonly readLine?: () => Promise<string>;
 }
 
 /**
@@ -39,7 +41,28 @@ export const processIo: Io = {
     }
     return new Uint8Array(Buffer.concat(chunks));
   },
+  readLine: async () => {
+    const { createInterface } = await import('node:readline');
+    const lines = createInterface({ input: process.stdin, terminal: false });
+    try {
+      for await (const line of lines) return line;
+      return '';
+    } finally {
+      lines.close();
+    }
+  },
 };
+
+/** The first line of an answer to a prompt, trimmed and lowercased (`yes | trustroll …` works). */
+export const answer = async (io: Io): Promise<string> =>
+  (io.readLine
+    ? await io.readLine()
+    : Buffer.from(await io.stdin())
+        .toString('utf8')
+        .split('\n')[0]!
+  )
+    .trim()
+    .toLowerCase();
 
 /**
  * The streams every command writes through: whatever a command prints passes `terminalSafe`, so
@@ -157,11 +180,14 @@ export const parseAt = (value: string): Date => {
 
 /** Parses a whole, non-negative number option. */
 export const parseCount =
-  (name: string) =>
+  (name: string, { min = 0, max = Number.MAX_SAFE_INTEGER, why = '' } = {}) =>
   (value: string): number => {
-    if (!/^\d+$/.test(value))
-      throw new UsageError(`${name} wants a whole number of 0 or more; got "${value}"`);
-    return Number(value);
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `of ${min} or more` : `from ${min} to ${max}`;
+      throw new UsageError(`${name} wants a whole number ${range}${why ? ` (${why})` : ''}; got "${value}"`);
+    }
+    return n;
   };
 
 /**

@@ -128,8 +128,14 @@ if (isMain) {
   // A reader that stops early (`trustroll export | openssl x509`, `| head`) closes the pipe: that
   // ends the output, it is no failure of trustroll.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') throw error;
-    process.exit(process.exitCode ?? 0);
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    // Output that cannot be written (a full disk, /dev/full, a failing device) is a failure of
+    // where the output goes, for now: said in one sentence, exit 5, never a stack trace.
+    process.stderr.write(
+      `trustroll: the output could not be written (${error.code ?? error.message}): free space or write it elsewhere, and run the command again; ` +
+        'a change the command made is committed whole or not at all (trustroll history shows which).\n',
+    );
+    process.exit(5);
   });
   run(process.argv.slice(2)).then(
     (code) => {

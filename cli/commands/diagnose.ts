@@ -179,7 +179,7 @@ const certificatesOf = (inputs: Awaited<ReturnType<typeof loadInputs>>, what: st
  */
 const truststoreOf = async (path: string, io: Io): Promise<Certificates> => {
   const inputs = await loadInputs([path], io);
-  if (!(await stat(path)).isDirectory()) return certificatesOf(inputs, 'truststore');
+  if (path === '-' || !(await stat(path)).isDirectory()) return certificatesOf(inputs, 'truststore');
   const certificates = inputs.flatMap((input) => certificatesOf([input], 'truststore').certificates);
   return certificates.length > 0
     ? { certificates }

@@ -37,7 +37,12 @@ export const registerIngest = (program: Command, io: Io, exit: (code: number) =>
     )
     .option('--data-dir <dir>', 'local state folder', '.trustroll')
     .option('--inbox <dir>', 'inbox folder (partners drop files into <inbox>/<partner>/)', 'inbox')
-    .option('--expiring-days <n>', 'warn about CAs expiring within n days', parseCount('--expiring-days'), 30)
+    .option(
+      '--expiring-days <n>',
+      'warn about CAs expiring within n days',
+      parseCount('--expiring-days', { max: 36_500 }),
+      30,
+    )
     .option('--json', 'print the ingest report as JSON')
     .option('--replace', 'the given files replace the CAs with the same subjects (intermediate rotation)')
     .addHelpText(

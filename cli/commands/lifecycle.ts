@@ -19,7 +19,7 @@ import { type DomainStatusLine, domainStatus } from '../../shared/pipeline/statu
 import { shown } from '../../shared/text.js';
 import { latestPublished, type TruststoreState } from '../../shared/truststore/state.js';
 import { exitHelp, STORE_STATUSES } from '../exit-status.js';
-import { type Io, jsonOut, readBounded, UsageError } from '../io.js';
+import { answer, type Io, jsonOut, readBounded, UsageError } from '../io.js';
 import { depsFor, openStore, requireStore, type StoreFlags } from '../stores.js';
 
 type Flags = StoreFlags & { readonly json?: boolean };
@@ -405,11 +405,8 @@ export const registerPromote = (program: Command, io: Io, exit: (code: number) =
         if (plan.added.length + plan.removed.length === 0) return exit(0);
         if (!flags.yes) {
           io.err('Promote? [y/N] ');
-          const answer = Buffer.from(await io.stdin())
-            .toString('utf8')
-            .trim()
-            .toLowerCase();
-          if (answer !== 'y' && answer !== 'yes') {
+          const said = await answer(io);
+          if (said !== 'y' && said !== 'yes') {
             io.err('Not promoted.\n');
             return exit(1);
           }

@@ -3,7 +3,7 @@ import { bySeverity, type Finding, type Severity } from '../../shared/finding.js
 import { shown } from '../../shared/text.js';
 import { DEFAULT_EXPIRING_DAYS, type LintResult, lintInputs } from '../../shared/truststore/lint.js';
 import { isCa } from '../../shared/truststore/rules/cert.not-ca.js';
-import { exitHelp } from '../exit-status.js';
+import { exitHelp, OUTPUT_STATUS } from '../exit-status.js';
 import { type Io, jsonOut, loadInputs, parseAt, parseCount } from '../io.js';
 
 interface LintFlags {
@@ -23,7 +23,7 @@ export const registerLint = (program: Command, io: Io, exit: (code: number) => v
     .option(
       '--expiring-days <n>',
       'warn about CAs expiring within n days',
-      parseCount('--expiring-days'),
+      parseCount('--expiring-days', { max: 36_500 }),
       DEFAULT_EXPIRING_DAYS,
     )
     .option('--json', 'print the result as JSON')
@@ -35,6 +35,7 @@ export const registerLint = (program: Command, io: Io, exit: (code: number) => v
           0: 'no error finding',
           1: 'at least one error (or critical) finding',
           2: 'usage error, or a path that cannot be read',
+          ...OUTPUT_STATUS,
         },
         'Example: trustroll lint partner-bundle.pem truststore.pem',
       ),

@@ -1,7 +1,7 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { exitHelp } from '../exit-status.js';
+import { exitHelp, OUTPUT_STATUS } from '../exit-status.js';
 import { type Io, parseCount, UsageError } from '../io.js';
 
 /** A validity in days: 0 would write certificates that are never valid, so it is refused. */
@@ -91,6 +91,7 @@ export const registerPki = (program: Command, io: Io, exit: (code: number) => vo
       exitHelp('pki init', {
         0: 'the test PKI was written',
         2: 'usage error (the folder already holds a PKI: --force; a file where the folder should be; impossible validity)',
+        ...OUTPUT_STATUS,
       }),
     )
     .action(async (dir: string, flags: PkiFlags) => {
@@ -164,9 +165,11 @@ export const writePki = async (dir: string, flags: PkiFlags): Promise<void> => {
   await mkdir(dir, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
     throw folderRefused(dir, error);
   });
-  const put = (file: string, text: string) => writeFile(join(dir, file), text);
+  // Every file ends with a newline, so `cat a.pem b.pem > bundle.pem` gives valid PEM.
+  const lf = (text: string) => (text.endsWith('\n') ? text : `${text}\n`);
+  const put = (file: string, text: string) => writeFile(join(dir, file), lf(text));
   const secret = async (file: string, text: string) => {
-    await writeFile(join(dir, file), text, { mode: 0o600 });
+    await writeFile(join(dir, file), lf(text), { mode: 0o600 });
     await chmod(join(dir, file), 0o600);
   };
   await put('root-ca.pem', root.pem);

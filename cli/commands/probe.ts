@@ -4,7 +4,7 @@ import { type ProbeResult, probe } from '../../shared/adapters/local/probe.js';
 import { keyMatches } from '../../shared/pki/key-match.js';
 import { readInput } from '../../shared/pki/read.js';
 import { shown } from '../../shared/text.js';
-import { exitHelp } from '../exit-status.js';
+import { exitHelp, OUTPUT_STATUS } from '../exit-status.js';
 import { type Io, jsonOut, UsageError } from '../io.js';
 
 interface ProbeFlags {
@@ -33,6 +33,7 @@ export const registerProbe = (program: Command, io: Io, exit: (code: number) => 
         0: 'the request got a 2xx or 3xx answer',
         1: 'refused in the handshake, an HTTP error answer, or no answer',
         2: 'usage error (host:port, a file that does not exist or does not match)',
+        ...OUTPUT_STATUS,
       }),
     )
     .action(async (target: string, flags: ProbeFlags) => {

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { LocalEndpoint } from '../../shared/adapters/local/endpoint.js';
 import { consoleLog } from '../../shared/adapters/local/log.js';
 import { shown } from '../../shared/text.js';
-import { exitHelp } from '../exit-status.js';
+import { exitHelp, OUTPUT_STATUS } from '../exit-status.js';
 import { type Io, parseCount, UsageError } from '../io.js';
 import { endpointMaterial } from '../local.js';
 
@@ -25,7 +25,7 @@ export const registerServe = (program: Command, io: Io, exit: (code: number) => 
       'Serve the local mTLS endpoint on its own, trusting a truststore file: for testing clients. Reloads when the file changes; logs why each refused handshake was refused.',
     )
     .requiredOption('--truststore <file>', 'the truststore PEM the endpoint trusts')
-    .option('--port <port>', 'HTTPS port (0 picks a free one)', parseCount('--port'), 8443)
+    .option('--port <port>', 'HTTPS port (0 picks a free one)', parseCount('--port', { max: 65535 }), 8443)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--cert <file>', 'server certificate (default: a generated localhost certificate)')
     .option('--key <file>', 'server private key (with --cert)')
@@ -39,6 +39,7 @@ export const registerServe = (program: Command, io: Io, exit: (code: number) => 
       exitHelp('serve', {
         0: 'stopped (Ctrl-C or SIGTERM)',
         2: 'usage error (the port is taken, a truststore or key file that does not exist or is a folder)',
+        ...OUTPUT_STATUS,
       }),
     )
     .action(async (flags: ServeFlags) => {
@@ -53,6 +54,7 @@ export const registerServe = (program: Command, io: Io, exit: (code: number) => 
         });
         return `${Math.trunc(info.mtimeMs)}-${info.size}`;
       };
+      if (flags.cert && flags.key) await mustPair(flags.cert, flags.key);
       const material = await endpointMaterial({ dataDir: flags.dataDir, inboxDir: 'inbox' });
       const log = consoleLog(io.out);
       const endpoint = new LocalEndpoint({
@@ -106,4 +108,19 @@ const mustBeFile = async (option: string, path: string): Promise<void> => {
           ? ' (name the PEM inside it, such as ca-bundle.pem, or write the current truststore of a store with trustroll export -o truststore.pem)'
           : ''),
     );
+};
+
+/** `--cert` and `--key` must be a certificate and the key it was issued for: checked before listening. */
+const mustPair = async (certFile: string, keyFile: string): Promise<void> => {
+  const { createSecureContext } = await import('node:tls');
+  try {
+    createSecureContext({ cert: await readFile(certFile), key: await readFile(keyFile) });
+  } catch (error) {
+    const reason = (error as Error).message;
+    throw new UsageError(
+      /mismatch/i.test(reason)
+        ? `--key ${keyFile} does not belong to the certificate in --cert ${certFile}: pass the key it was issued for`
+        : `--cert ${certFile} and --key ${keyFile} must be a PEM certificate and its PEM private key (${reason})`,
+    );
+  }
 };

@@ -52,24 +52,37 @@ export const registerUp = (program: Command, io: Io, exit: (code: number) => voi
     .option(
       '--port <port>',
       'HTTPS port of the local endpoint (0 picks a free one)',
-      parseCount('--port'),
+      parseCount('--port', { max: 65535 }),
       8443,
     )
     .option('--host <address>', 'address the endpoint listens on', '127.0.0.1')
     .option('--domain <name>', 'the custom domain name the endpoint plays', 'localhost')
-    .option('--expiring-days <n>', 'warn about CAs expiring within n days', parseCount('--expiring-days'), 30)
+    .option(
+      '--expiring-days <n>',
+      'warn about CAs expiring within n days',
+      parseCount('--expiring-days', { max: 36_500 }),
+      30,
+    )
     .option(
       '--debounce-ms <ms>',
       'wait this long after the last file lands, so a burst is one batch',
-      parseCount('--debounce-ms'),
+      parseCount('--debounce-ms', { max: 600_000, why: 'at most ten minutes' }),
       800,
     )
-    .option('--poll-ms <ms>', 'how often to look at the inbox', parseCount('--poll-ms'), 250)
+    .option(
+      '--poll-ms <ms>',
+      'how often to look at the inbox',
+      parseCount('--poll-ms', { min: 10, max: 60_000, why: 'between 10 ms and a minute' }),
+      250,
+    )
     .option('--no-demo', 'do not write the demo PKI on first run')
     .option(
       '--scan-hours <hours>',
       'run the expiry scan on start and then every this many hours (0: never)',
-      parseCount('--scan-hours'),
+      parseCount('--scan-hours', {
+        max: 576,
+        why: '0 turns it off; at most 24 days, and the alerts at 3 and 1 days need a scan at least daily',
+      }),
       24,
     )
     .option(

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,4 +95,95 @@ describe('validity that cannot be', () => {
       /--days 400 outlives the CAs \(--ca-days 300\)/,
     );
   }, 60_000);
+});
+
+describe('found by trying to break it', () => {
+  it('output to a full device: exit 5 in one sentence, not a stack trace', () => {
+    const r = spawnSync('sh', ['-c', `node ${BIN} lint pki/ca-bundle.pem > /dev/full`], {
+      encoding: 'utf8',
+      cwd: dir,
+      timeout: 60_000,
+    });
+    expect(r.stderr).toMatch(/the output could not be written \(ENOSPC\)/);
+    expect(r.stderr).not.toMatch(/\n\s+at |unexpected failure/);
+    expect(r.status).toBe(5);
+  }, 60_000);
+
+  it.each([
+    [['--scan-hours', '600'], /--scan-hours wants a whole number from 0 to 576/],
+    [['--poll-ms', '0'], /--poll-ms wants a whole number from 10 to 60000/],
+    [['--debounce-ms', '99999999999'], /--debounce-ms wants a whole number from 0 to 600000/],
+  ])(
+    'up %j is refused (a timer past its range would fire every millisecond)',
+    (flags, message) => {
+      refusedPlainly(cli('up', '--no-demo', '--port', '0', '--data-dir', 'timers', ...flags), message);
+    },
+    60_000,
+  );
+
+  it('promote reads one answer line: `yes | trustroll promote` promotes, "n" declines', () => {
+    mkdirSync(join(dir, 'inbox', 'acme'), { recursive: true });
+    writeFileSync(join(dir, 'inbox', 'acme', 'bundle.pem'), readFileSync(join(dir, 'pki', 'ca-bundle.pem')));
+    expect(cli('ingest', '--data-dir', 'src').status).toBe(0);
+    const run = (answer: string, to: string) =>
+      spawnSync('node', [BIN, 'promote', '--from', 'src', '--to', to, '--create'], {
+        encoding: 'utf8',
+        cwd: dir,
+        input: answer,
+        timeout: 60_000,
+      });
+    const yes = run('y\ny\ny\n', 'promoted');
+    expect(yes.status, yes.stderr).toBe(0);
+    expect(cli('history', '--data-dir', 'promoted').stdout).toMatch(/revision 1/);
+    const no = run('n\ny\n', 'declined');
+    expect(no.stderr).toMatch(/Not promoted/);
+    expect(no.status).toBe(1);
+  }, 60_000);
+
+  it("serve with a key that is not the certificate's, or a key given as the certificate: exit 2 naming the files", () => {
+    refusedPlainly(
+      cli(
+        'serve',
+        '--truststore',
+        'pki/ca-bundle.pem',
+        '--cert',
+        'pki/server.pem',
+        '--key',
+        'pki/client.key',
+        '--port',
+        '0',
+      ),
+      /--key pki\/client\.key does not belong to the certificate in --cert pki\/server\.pem/,
+    );
+    refusedPlainly(
+      cli(
+        'serve',
+        '--truststore',
+        'pki/ca-bundle.pem',
+        '--cert',
+        'pki/client.key',
+        '--key',
+        'pki/client.key',
+        '--port',
+        '0',
+      ),
+      /--cert pki\/client\.key and --key pki\/client\.key must be a PEM certificate and its PEM private key/,
+    );
+  }, 60_000);
+
+  it('diagnose --truststore - reads the truststore from standard input', () => {
+    const r = spawnSync('node', [BIN, 'diagnose', '--truststore', '-', '--cert', 'pki/client.pem'], {
+      encoding: 'utf8',
+      cwd: dir,
+      input: readFileSync(join(dir, 'pki', 'ca-bundle.pem')),
+      timeout: 60_000,
+    });
+    expect(r.stdout).toMatch(/^ACCEPTED/);
+    expect(r.status).toBe(0);
+  }, 60_000);
+
+  it('pki init writes every file with a final newline, so files concatenate into valid PEM', () => {
+    for (const file of ['client-chain.pem', 'root-ca.pem', 'ca-bundle.pem', 'client.key', 'server.pem'])
+      expect(readFileSync(join(dir, 'pki', file), 'utf8').endsWith('\n'), file).toBe(true);
+  });
 });
