@@ -9,8 +9,6 @@ export default defineConfig({
     include: [
       'test/unit/pki/**/*.test.ts',
       'test/unit/truststore/**/*.test.ts',
-      // Admission, state and removal are judged through the pipeline's use cases (memory store).
-      'test/unit/pipeline/**/*.test.ts',
       'test/conformance/**/*.test.ts',
     ],
     testTimeout: 60_000,

@@ -91,6 +91,8 @@ export const loadInputs = async (paths: readonly string[], io: Io): Promise<Inpu
   const inputs: InputFile[] = [];
   for (const path of paths) {
     if (path === '-') {
+      if (inputs.some((i) => i.name === '-'))
+        throw new UsageError('standard input (-) can be named once: it is read to its end the first time');
       const bytes = await io.stdin(MAX_INPUT_BYTES);
       if (bytes.length > MAX_INPUT_BYTES) throw tooLarge('standard input', MAX_INPUT_BYTES);
       inputs.push({ name: '-', bytes });

@@ -29,10 +29,11 @@ interface ScanFlags {
 }
 
 const parseThresholds = (value: string): number[] => {
-  const days = value.split(',').map((t) => Number(t.trim()));
-  if (days.length === 0 || days.some((d) => !Number.isInteger(d) || d < 1)) {
+  const parts = value.split(',').map((t) => t.trim());
+  const days = parts.map(Number);
+  if (parts.some((t) => !/^\d{1,5}$/.test(t)) || days.some((d) => d < 1 || d > 36_500)) {
     throw new UsageError(
-      `--thresholds wants whole numbers of days, comma-separated, such as 60,30,14; got "${value}"`,
+      `--thresholds wants whole numbers of days from 1 to 36500, comma-separated, such as 60,30,14; got "${value}"`,
     );
   }
   return days;

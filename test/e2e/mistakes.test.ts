@@ -186,4 +186,26 @@ describe('found by trying to break it', () => {
     for (const file of ['client-chain.pem', 'root-ca.pem', 'ca-bundle.pem', 'client.key', 'server.pem'])
       expect(readFileSync(join(dir, 'pki', file), 'utf8').endsWith('\n'), file).toBe(true);
   });
+
+  it('lint - - is refused: standard input can be read once', () => {
+    const r = spawnSync('node', [BIN, 'lint', '-', '-'], {
+      encoding: 'utf8',
+      cwd: dir,
+      input: '',
+      timeout: 60_000,
+    });
+    expect(r.stderr).toMatch(/standard input \(-\) can be named once/);
+    expect(r.status).toBe(2);
+  }, 60_000);
+
+  it.each([['0x10'], ['1e4'], ['99999999999999999999'], ['30,,14']])(
+    'scan --thresholds %s is refused',
+    (value) => {
+      refusedPlainly(
+        cli('scan', '--thresholds', value, 'pki/ca-bundle.pem'),
+        /--thresholds wants whole numbers of days/,
+      );
+    },
+    60_000,
+  );
 });
