@@ -2,6 +2,7 @@ import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from '@aws-
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import {
   CreateQueueCommand,
+  DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SQSClient,
@@ -75,7 +76,11 @@ export interface Received {
   readonly MessageAttributes: Record<string, { Type: string; Value: string }>;
 }
 
-/** Drains the queue: SNS envelopes as they arrived in SQS. */
+/**
+ * Drains the queue: SNS envelopes as they arrived in SQS, each deleted once received. (Received but
+ * not deleted, a message comes back after the visibility timeout: on a slow machine a later drain,
+ * 30 s on, would count an old alert twice.)
+ */
 export const drain = async (sqs: SQSClient, queueUrl: string): Promise<Received[]> => {
   const out: Received[] = [];
   for (;;) {
@@ -84,6 +89,12 @@ export const drain = async (sqs: SQSClient, queueUrl: string): Promise<Received[
     );
     if (!r.Messages?.length) return out;
     for (const m of r.Messages) out.push(JSON.parse(m.Body!) as Received);
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: r.Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+      }),
+    );
   }
 };
 
