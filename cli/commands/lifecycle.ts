@@ -98,7 +98,30 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
           requestedBy: string;
           request?: string;
         },
+        cmd: Command,
       ) => {
+        // A request file says everything; flags beside it would be silently ignored.
+        if (flags.request) {
+          const given = (
+            [
+              ['--fingerprint', flags.fingerprint],
+              ['--subject', flags.subject],
+              ['--partner', flags.partner],
+              ['--reason', flags.reason],
+              // --requested-by has a default: only one typed on the command line counts.
+              [
+                '--requested-by',
+                cmd.getOptionValueSource('requestedBy') === 'cli' ? flags.requestedBy : undefined,
+              ],
+            ] as const
+          )
+            .filter(([, v]) => v !== undefined)
+            .map(([name]) => name);
+          if (given.length > 0)
+            throw new UsageError(
+              `--request ${flags.request} says what to remove, why and who asked, so ${given.join(', ')} cannot be given with it: put them in the request file, or drop --request`,
+            );
+        }
         let request: RemovalRequest;
         try {
           request = parseRemovalRequest(

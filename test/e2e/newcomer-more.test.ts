@@ -1,0 +1,75 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type Issued, root } from '../fixtures/pki.js';
+import { BIN, build } from './helpers.js';
+
+/**
+ * More of what a newcomer met trying the CLI from the README (issue 16): flags that were ignored,
+ * history that was rewritten, dates that were shifted, raw system errors. Each case runs the built
+ * CLI as a subprocess.
+ */
+
+let work: string;
+const cas: Issued[] = [];
+
+const cli = (cwd: string, ...args: string[]) => {
+  const r = spawnSync('node', [BIN, ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
+  return { status: r.status, out: r.stdout, err: r.stderr };
+};
+/** Exit 2 with one sentence, no stack trace. */
+const refused = (r: ReturnType<typeof cli>, message: RegExp) => {
+  expect(r.status, r.err + r.out).toBe(2);
+  expect(r.err).toMatch(message);
+  expect(r.err).not.toMatch(/unexpected failure|Error:|at .*\.m?js:\d+/);
+};
+
+const fresh = (name: string) => {
+  const dir = join(work, name);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+};
+
+/** Drops `pem` into `inbox/<partner>/<file>` of `dir` and ingests it. */
+const upload = (dir: string, partner: string, file: string, pem: string) => {
+  mkdirSync(join(dir, 'inbox', partner), { recursive: true });
+  writeFileSync(join(dir, 'inbox', partner, file), pem);
+  const r = cli(dir, 'ingest');
+  expect(r.status, r.err).toBe(0);
+};
+
+beforeAll(async () => {
+  build();
+  work = mkdtempSync(join(tmpdir(), 'trustroll-newcomer-more-'));
+  for (const i of [0, 1, 2])
+    cas.push(await root(`CN=Newcomer More Root ${i},O=Acme`, { keySlot: `newcomer-more-${i}` }));
+}, 180_000);
+
+describe('remove --request with other flags beside it', () => {
+  it('refuses instead of ignoring the flags, and removes nothing', () => {
+    const dir = fresh('remove-request-flags');
+    upload(dir, 'beta', 'ca.pem', cas[0]!.pem);
+    upload(dir, 'gamma', 'ca.pem', cas[1]!.pem);
+    writeFileSync(
+      join(dir, 'f.json'),
+      JSON.stringify({ partner: 'gamma', reason: 'offboarded', requestedBy: 'ops' }),
+    );
+    for (const extra of [
+      ['--partner', 'beta'],
+      ['--reason', 'why'],
+      ['--requested-by', 'me'],
+      ['--fingerprint', 'ab'.repeat(32)],
+      ['--subject', 'CN=x'],
+    ]) {
+      const r = cli(dir, 'remove', '--request', 'f.json', ...extra);
+      refused(r, new RegExp(`--request f\\.json .*${extra[0]} cannot be given with it`));
+      expect(r.err.trim().split('\n')).toHaveLength(1);
+    }
+    const history = JSON.parse(cli(dir, 'history', '--json').out) as unknown[];
+    expect(history).toHaveLength(2);
+    // The request file alone still works.
+    expect(cli(dir, 'remove', '--request', 'f.json').status).toBe(0);
+  }, 240_000);
+});
