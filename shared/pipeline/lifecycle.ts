@@ -473,20 +473,44 @@ export interface HistoryLine {
 export const truststoreHistory = async (store: PublishDeps['store']): Promise<HistoryLine[]> => {
   const { state } = await loadState(store);
   const known = new Map([...(state.removedEntries ?? []), ...state.entries].map((e) => [e.fingerprint, e]));
-  const describe = (fp: string) => {
-    const e = known.get(fp);
-    return { fingerprint: fp, subject: e?.subject ?? '(unknown)', partner: e?.partner ?? '?' };
-  };
-  return [...state.history].reverse().map((r) => ({
-    revision: r.revision,
-    ...(r.version ? { version: r.version } : {}),
-    ...(r.supersededBy !== undefined ? { supersededBy: r.supersededBy } : {}),
-    ...(r.lostVersion ? { lostVersion: r.lostVersion } : {}),
-    at: r.at,
-    reason: r.reason,
-    added: r.added.map(describe),
-    removed: r.removed.map(describe),
-  }));
+  return [...state.history].reverse().map((r) => {
+    // The partner as this revision recorded it: the same CA may belong to another partner now.
+    const describe = (fp: string) => {
+      const e = known.get(fp);
+      return {
+        fingerprint: fp,
+        subject: e?.subject ?? '(unknown)',
+        partner: r.partners?.[fp] ?? e?.partner ?? '?',
+      };
+    };
+    return {
+      revision: r.revision,
+      ...(r.version ? { version: r.version } : {}),
+      ...(r.supersededBy !== undefined ? { supersededBy: r.supersededBy } : {}),
+      ...(r.lostVersion ? { lostVersion: r.lostVersion } : {}),
+      at: r.at,
+      reason: r.reason,
+      added: r.added.map(describe),
+      removed: r.removed.map(describe),
+    };
+  });
+};
+
+/**
+ * The partner of a CA as of `revision`: what the newest revision up to it that added or removed
+ * the CA recorded; else its entry's partner (states written before partners were recorded).
+ */
+const partnerAt = (
+  state: TruststoreState,
+  fingerprint: string,
+  revision: number | undefined,
+): string | undefined => {
+  for (const r of [...state.history].reverse()) {
+    if (revision !== undefined && r.revision > revision) continue;
+    const partner = r.partners?.[fingerprint];
+    if (partner !== undefined) return partner;
+  }
+  return undefined;
 };
 
 export interface DiffLine {
@@ -527,19 +551,25 @@ export const diffVersions = async (
   };
   const [from, to] = await Promise.all([certsOf(a), certsOf(b)]);
   const known = new Map([...(state.removedEntries ?? []), ...state.entries].map((e) => [e.fingerprint, e]));
-  const line = (c: (typeof from)[number]): DiffLine => ({
-    fingerprint: c.fingerprint,
-    subject: c.subject.text,
-    partner: known.get(c.fingerprint)?.partner ?? '?',
-    notAfter: c.notAfter.toISOString(),
-  });
+  // An added CA is shown with its partner as of b, a removed one as of a.
+  const line =
+    (v: string) =>
+    (c: (typeof from)[number]): DiffLine => ({
+      fingerprint: c.fingerprint,
+      subject: c.subject.text,
+      partner:
+        partnerAt(state, c.fingerprint, findPublished(state, resolve(v))?.revision) ??
+        known.get(c.fingerprint)?.partner ??
+        '?',
+      notAfter: c.notAfter.toISOString(),
+    });
   const fromSet = new Set(from.map((c) => c.fingerprint));
   const toSet = new Set(to.map((c) => c.fingerprint));
   return {
     from: resolve(a),
     to: resolve(b),
-    added: to.filter((c) => !fromSet.has(c.fingerprint)).map(line),
-    removed: from.filter((c) => !toSet.has(c.fingerprint)).map(line),
+    added: to.filter((c) => !fromSet.has(c.fingerprint)).map(line(b)),
+    removed: from.filter((c) => !toSet.has(c.fingerprint)).map(line(a)),
   };
 };
 

@@ -188,6 +188,12 @@ const catchUp = async (
       reason: `rebuilt by trustroll repair from truststore version ${object.version}: the state had gone back to revision ${state.revision}`,
       added: next.filter((e) => !before.has(e.fingerprint)).map((e) => e.fingerprint),
       removed: entries.filter((e) => !after.has(e.fingerprint)).map((e) => e.fingerprint),
+      partners: Object.fromEntries(
+        [
+          ...next.filter((e) => !before.has(e.fingerprint)),
+          ...entries.filter((e) => !after.has(e.fingerprint)),
+        ].map((e) => [e.fingerprint, e.partner]),
+      ),
     });
     entries = next;
   }

@@ -48,6 +48,7 @@ export const nextRevision = (
         reason: c.reason,
         added: c.added.map((e) => e.fingerprint),
         removed: c.removed.map((e) => e.fingerprint),
+        partners: Object.fromEntries([...c.added, ...c.removed].map((e) => [e.fingerprint, e.partner])),
       },
     ].slice(-MAX_HISTORY),
   };

@@ -51,6 +51,12 @@ export const checkState = (value: unknown): TruststoreState => {
       list(r[f], `${at}.${f}`).forEach((x, j) => {
         hex64(x, `${at}.${f}[${j}]`);
       });
+    optional(r.partners, `${at}.partners`, (x, p) => {
+      for (const [fp, partner] of Object.entries(object(x, p))) {
+        hex64(fp, `${p} key`);
+        text(partner, `${p}[${JSON.stringify(fp)}]`);
+      }
+    });
     optional(r.lostVersion, `${at}.lostVersion`, text);
     optional(r.supersededBy, `${at}.supersededBy`, (x, p) => count(x, p, 1));
   });

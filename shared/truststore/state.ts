@@ -48,6 +48,12 @@ export interface Revision {
   readonly reason: string;
   readonly added: readonly string[];
   readonly removed: readonly string[];
+  /**
+   * The partner of each CA added or removed (by fingerprint), as it was at this revision: a CA
+   * removed and uploaded again by another partner later keeps its first partner in the history.
+   * Absent in states written before it was recorded (the entries' partner is shown then).
+   */
+  readonly partners?: Readonly<Record<string, string>>;
   /** The version id it was published as, when that version went missing (`trustroll repair`). */
   readonly lostVersion?: string;
   /**

@@ -73,3 +73,30 @@ describe('remove --request with other flags beside it', () => {
     expect(cli(dir, 'remove', '--request', 'f.json').status).toBe(0);
   }, 240_000);
 });
+
+describe('history and diff after a CA changed partner', () => {
+  it('show each revision with the partner it had then', () => {
+    const dir = fresh('partner-history');
+    upload(dir, 'p0', 'keep.pem', cas[0]!.pem);
+    upload(dir, 'p1', 'ca.pem', cas[1]!.pem);
+    expect(cli(dir, 'remove', '--partner', 'p1', '--reason', 'offboarded').status).toBe(0);
+    upload(dir, 'p2', 'ca.pem', cas[1]!.pem);
+
+    const history = JSON.parse(cli(dir, 'history', '--json').out) as {
+      revision: number;
+      added: { partner: string }[];
+      removed: { partner: string }[];
+    }[];
+    const at = (n: number) => history.find((h) => h.revision === n)!;
+    expect(at(2).added.map((a) => a.partner)).toEqual(['p1']);
+    expect(at(3).removed.map((a) => a.partner)).toEqual(['p1']);
+    expect(at(4).added.map((a) => a.partner)).toEqual(['p2']);
+    const text = cli(dir, 'history').out;
+    expect(text).toMatch(/revision 2 .*\n\s+\+ CN=Newcomer More Root 1,O=Acme \(p1\)/);
+    expect(text).toMatch(/revision 4 .*\n\s+\+ CN=Newcomer More Root 1,O=Acme \(p2\)/);
+
+    expect(cli(dir, 'diff', '1', '2').out).toMatch(/\+ CN=Newcomer More Root 1,O=Acme \(partner p1,/);
+    expect(cli(dir, 'diff', '2', '3').out).toMatch(/- CN=Newcomer More Root 1,O=Acme \(partner p1,/);
+    expect(cli(dir, 'diff', '3', '4').out).toMatch(/\+ CN=Newcomer More Root 1,O=Acme \(partner p2,/);
+  }, 240_000);
+});
