@@ -78,8 +78,12 @@ export const assertSeparate = (paths: LocalPaths): void => {
   }
 };
 
+// Beside the inbox as a folder, not as text: the dirname of `.` or `./` is `.` itself.
 const requestsDir = (paths: LocalPaths): string =>
-  paths.requestsDir ?? join(dirname(paths.inboxDir), 'requests');
+  paths.requestsDir ??
+  (isAbsolute(paths.inboxDir)
+    ? join(dirname(paths.inboxDir), 'requests')
+    : relative('.', join(dirname(resolve(paths.inboxDir)), 'requests')) || '.');
 
 /**
  * The local object store: the inbox, archive/ and rejected/ are plain folders; state and

@@ -100,3 +100,25 @@ describe('history and diff after a CA changed partner', () => {
     expect(cli(dir, 'diff', '3', '4').out).toMatch(/\+ CN=Newcomer More Root 1,O=Acme \(partner p2,/);
   }, 240_000);
 });
+
+describe('ingest --inbox given as ".", "./" or "inbox/"', () => {
+  it('processes the uploads in it; only names inside it starting with "." are skipped', () => {
+    for (const [n, inbox, cwd] of [
+      [0, '.', 'inbox'],
+      [1, './', 'inbox'],
+      [2, 'inbox/', '.'],
+    ] as const) {
+      const dir = fresh(`inbox-dot-${n}`);
+      mkdirSync(join(dir, 'inbox', 'p1'), { recursive: true });
+      mkdirSync(join(dir, 'inbox', '.hidden'), { recursive: true });
+      writeFileSync(join(dir, 'inbox', 'p1', 'ca.pem'), cas[0]!.pem);
+      writeFileSync(join(dir, 'inbox', 'p1', '.ca2.pem'), cas[1]!.pem);
+      writeFileSync(join(dir, 'inbox', '.hidden', 'ca.pem'), cas[2]!.pem);
+      const dataDir = cwd === '.' ? 'data' : '../data';
+      const r = cli(join(dir, cwd), 'ingest', '--inbox', inbox, '--data-dir', dataDir, '--json');
+      expect(r.status, r.err).toBe(0);
+      const report = JSON.parse(r.out) as { uploads: { key: string; outcome: string }[] };
+      expect(report.uploads.map((u) => [u.key, u.outcome])).toEqual([['inbox/p1/ca.pem', 'accepted']]);
+    }
+  }, 240_000);
+});

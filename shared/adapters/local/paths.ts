@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { InputError, UpstreamError } from '../../errors.js';
 
 /**
@@ -41,10 +41,8 @@ export const keyToPath = (base: string, key: string): string => {
 
 /** The key of a path below `base` (the inverse of keyToPath). */
 export const pathToKey = (base: string, path: string): string =>
-  path
-    .slice(base.length + 1)
-    .split(sep)
-    .join('/');
+  // Not by slicing off `base`: `join` normalizes `.`, `./` and `inbox/` out of the paths below it.
+  relative(base, path).split(sep).join('/');
 
 const LOCK_STALE_MS = 15_000;
 
