@@ -169,14 +169,24 @@ const describe = (error: unknown): string => {
   return (error as Error).message;
 };
 
-/** Parses `--at` (ISO 8601). */
+/**
+ * Parses `--at` (ISO 8601). A date or time that is not on the calendar (2027-02-30, 24:30) is
+ * refused: `Date` would quietly move it to another day.
+ */
 export const parseAt = (value: string): Date => {
   const date = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) {
+  const wants = `such as 2027-01-31 or 2027-01-31T12:00:00Z; got "${value}"`;
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?/.exec(value);
+  if (!m || Number.isNaN(date.getTime()))
+    throw new UsageError(`--at wants an ISO 8601 date or time, ${wants}`);
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth)
+    throw new UsageError(`--at ${value} is not a date on the calendar: give a real day, ${wants}`);
+  if (m[4] !== undefined && (Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6] ?? 0) > 59))
     throw new UsageError(
-      `--at wants an ISO 8601 date or time, such as 2027-01-31 or 2027-01-31T12:00:00Z; got "${value}"`,
+      `--at ${value} is not a time of day: give hours 00-23 and minutes and seconds 00-59, ${wants}`,
     );
-  }
   return date;
 };
 

@@ -122,3 +122,29 @@ describe('ingest --inbox given as ".", "./" or "inbox/"', () => {
     }
   }, 240_000);
 });
+
+describe('--at with a day or time that is not on the calendar', () => {
+  it('is refused instead of moved to another day', () => {
+    const dir = fresh('at-calendar');
+    writeFileSync(join(dir, 'ca.pem'), cas[0]!.pem);
+    refused(
+      cli(dir, 'lint', 'ca.pem', '--at', '2027-02-30'),
+      /--at 2027-02-30 is not a date on the calendar/,
+    );
+    refused(
+      cli(dir, 'lint', 'ca.pem', '--at', '2027-02-29'),
+      /--at 2027-02-29 is not a date on the calendar/,
+    );
+    refused(
+      cli(dir, 'scan', 'ca.pem', '--at', '2027-02-30'),
+      /--at 2027-02-30 is not a date on the calendar/,
+    );
+    refused(
+      cli(dir, 'lint', 'ca.pem', '--at', '2027-01-31T24:00:00Z'),
+      /--at 2027-01-31T24:00:00Z is not a time of day/,
+    );
+    const leap = cli(dir, 'scan', 'ca.pem', '--at', '2028-02-29');
+    expect(leap.err).not.toMatch(/--at/);
+    expect(leap.out).toMatch(/2028-02-29/);
+  }, 240_000);
+});
