@@ -1,3 +1,5 @@
+import { stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.js';
 import { DamagedStoreError, NotFoundError } from '../../shared/errors.js';
@@ -243,9 +245,10 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
       'after',
       exitHelp('status', {
         0: 'every domain serves the latest version',
-        1: 'a domain is not on the latest version or has drifted, no local endpoint has run with this data folder yet (start trustroll up), or the store is damaged',
+        1: 'a domain is not on the latest version or has drifted, no local endpoint has run with this data folder yet (start trustroll up), or the store is damaged (status explains the damage; trustroll repair mends it)',
         2: 'usage error (no store there, an unknown domain)',
-        ...STORE_STATUSES,
+        // Not 4: explaining a damaged store is what status is for, so damage is its finding (1).
+        5: STORE_STATUSES[5],
       }),
     )
     .action(async (flags: Flags & { localDomain?: string }) => {
@@ -304,6 +307,12 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
         try {
           lines.push(...(await domainStatus({ ...deps, roll: { domains: [domain] } })));
         } catch (error) {
+          // Damaged between the check above and here (another process): still said, still 1.
+          if (error instanceof DamagedStoreError) {
+            if (flags.json) io.out(jsonOut({ damaged: [error.message] }));
+            else io.out(shown`DAMAGED: ${error.message}\n`);
+            return exit(1);
+          }
           if (!(error instanceof NotFoundError)) throw error;
           // The local endpoint plays another domain than --local-domain names.
           if (deps.gateway instanceof EndpointStatusFile)
@@ -362,6 +371,23 @@ export const registerRepair = (program: Command, io: Io, exit: (code: number) =>
     });
 };
 
+/**
+ * A local `--to` that is a file, or runs through one, is a usage error said plainly, before the
+ * store would be created there and fail with ENOTDIR as if the file system had failed.
+ */
+const targetFolder = async (path: string): Promise<void> => {
+  for (let p = resolve(path); ; p = dirname(p)) {
+    const info = await stat(p).catch(() => undefined);
+    if (info && !info.isDirectory())
+      throw new UsageError(
+        p === resolve(path)
+          ? `--to ${path} is a file, not a folder: name the data folder of the target store (with --create, one that does not exist yet)`
+          : `--to ${path} runs through ${p}, which is a file, not a folder: name the data folder of the target store`,
+      );
+    if (info || dirname(p) === p) return;
+  }
+};
+
 /** `trustroll promote`: the exact CA set of one environment's version into another, diff first. */
 export const registerPromote = (program: Command, io: Io, exit: (code: number) => void): void => {
   program
@@ -383,7 +409,7 @@ export const registerPromote = (program: Command, io: Io, exit: (code: number) =
       exitHelp('promote', {
         0: 'promoted, or nothing to do',
         1: "refused (the CA set fails the target's lint) or declined at the prompt",
-        2: 'usage error (a store that does not exist: --from, or --to without --create)',
+        2: 'usage error (a store that does not exist: --from, or --to without --create; a --to that is a file)',
         ...STORE_STATUSES,
       }),
     )
@@ -406,6 +432,7 @@ export const registerPromote = (program: Command, io: Io, exit: (code: number) =
           ...(flags.profile ? { profile: flags.profile } : {}),
         };
         const source = await requireStore(await depsFor(flags.from, base, io), '--from');
+        if (!flags.to.startsWith('s3://')) await targetFolder(flags.to);
         const target = await depsFor(
           flags.to,
           { ...base, ...(flags.domain ? { domain: flags.domain } : {}) },

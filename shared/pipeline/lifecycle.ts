@@ -258,14 +258,22 @@ export const rollbackTruststore = async (
   await assertIntact(deps.store, state);
   const published = state.history.filter((r) => r.version !== undefined);
   const target = to === undefined ? published.at(-2) : findPublished(state, to);
+  // Nothing earlier is a refusal (exit 1), not a usage error: the command was right, the store is young.
+  if (!target?.version && to === undefined)
+    return {
+      outcome: 'rejected',
+      message: `There is no earlier truststore version to roll back to (the store has ${published.length === 0 ? 'none' : 'one'}), nothing was changed.`,
+      removed: [],
+      added: [],
+      revision: state.revision,
+      errors: [],
+    };
   if (!target?.version) {
     const note = to === undefined ? undefined : unpublishedNote(state, to);
     throw new InputError(
-      to === undefined
-        ? 'there is no earlier truststore version to roll back to'
-        : note
-          ? `${note}: roll back to a published revision instead (see trustroll history)`
-          : `${to} is not a truststore version or revision of this store (see trustroll history)`,
+      note
+        ? `${note}: roll back to a published revision instead (see trustroll history)`
+        : `${to} is not a truststore version or revision of this store (see trustroll history)`,
     );
   }
   const certs = await certificatesOf(deps.store, state, target.version);

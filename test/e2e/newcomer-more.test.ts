@@ -148,3 +148,37 @@ describe('--at with a day or time that is not on the calendar', () => {
     expect(leap.out).toMatch(/2028-02-29/);
   }, 240_000);
 });
+
+describe('exit statuses as README and --help say', () => {
+  it('rollback with nothing earlier is a refusal (1), not a usage error', () => {
+    const dir = fresh('rollback-nothing');
+    upload(dir, 'p1', 'ca.pem', cas[0]!.pem);
+    const r = cli(dir, 'rollback');
+    expect(r.status, r.err + r.out).toBe(1);
+    expect(r.out).toMatch(/no earlier truststore version to roll back to/);
+    expect(r.err).not.toMatch(/Error:|at .*\.m?js:\d+/);
+    const json = cli(dir, 'rollback', '--json');
+    expect(json.status).toBe(1);
+    expect(JSON.parse(json.out)).toMatchObject({ outcome: 'rejected' });
+    // A version that is not there is still a usage error.
+    refused(cli(dir, 'rollback', '--to', '7'), /7 is not a truststore version or revision/);
+  }, 240_000);
+
+  it('promote --to a file (or a path through one) --create is a usage error, not a failure to retry', () => {
+    const dir = fresh('promote-to-file');
+    upload(dir, 'p1', 'ca.pem', cas[0]!.pem);
+    writeFileSync(join(dir, 'a-file'), 'x');
+    for (const to of ['a-file', 'a-file/sub']) {
+      const r = cli(dir, 'promote', '--from', '.trustroll', '--to', to, '--create', '--yes');
+      refused(r, /--to a-file.* is a file, not a folder/);
+      expect(r.err).not.toMatch(/ENOTDIR|run the command again/);
+    }
+  }, 240_000);
+
+  it('status --help declares the damaged store under 1 only, as it exits', () => {
+    const help = cli(work, 'status', '--help').out;
+    const statuses = help.slice(help.indexOf('Exit status:'));
+    expect(statuses).toMatch(/\n {2}1 {2}.*the store is damaged/);
+    expect(statuses).not.toMatch(/\n {2}4 /);
+  }, 60_000);
+});
