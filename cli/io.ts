@@ -170,6 +170,18 @@ const describe = (error: unknown): string => {
 };
 
 /**
+ * An option or argument that takes one file (`--cert`, `scan <truststore>`): a folder is a usage
+ * error said plainly, not joined into one input whose first file would be picked by its name.
+ * A path that does not exist is left to the read, which names it.
+ */
+export const fileOnly = async (what: string, path: string, instead = ''): Promise<void> => {
+  if (path === '-') return;
+  const info = await stat(path).catch(() => undefined);
+  if (info?.isDirectory())
+    throw new UsageError(`${what} wants a file, and ${path} is a folder: name the file${instead}`);
+};
+
+/**
  * Parses `--at` (ISO 8601). A date or time that is not on the calendar (2027-02-30, 24:30) is
  * refused: `Date` would quietly move it to another day.
  */

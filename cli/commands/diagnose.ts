@@ -8,7 +8,7 @@ import { readInput } from '../../shared/pki/read.js';
 import { type Purpose, type Reason, type VerifyResult, verifyClient } from '../../shared/pki/verify.js';
 import { printable, shown } from '../../shared/text.js';
 import { exitHelp, STORE_STATUSES } from '../exit-status.js';
-import { type Io, jsonOut, loadInputs, parseAt, UsageError } from '../io.js';
+import { fileOnly, type Io, jsonOut, loadInputs, parseAt, UsageError } from '../io.js';
 import { depsFor, noStoreMessage, type StoreFlags } from '../stores.js';
 
 interface DiagnoseFlags extends Pick<StoreFlags, 'dataDir' | 'store' | 'region' | 'profile'> {
@@ -80,6 +80,12 @@ export const registerDiagnose = (program: Command, io: Io, exit: (code: number) 
       }),
     )
     .action(async (flags: DiagnoseFlags) => {
+      // One file each: a folder joined into one input would pick the client by file name.
+      await fileOnly('--cert', flags.cert, ' of the client certificate (such as pki/client.pem)');
+      if (flags.chain) await fileOnly('--chain', flags.chain, ' of the intermediates the client sends');
+      if (flags.key)
+        await fileOnly('--key', flags.key, " of the client's private key (such as pki/client.key)");
+      if (flags.crl) await fileOnly('--crl', flags.crl, ' of the CRL');
       const truststore = flags.truststore
         ? await truststoreOf(flags.truststore, io)
         : certificatesOf([await currentTruststore(flags, io)], 'truststore');
@@ -178,8 +184,18 @@ const certificatesOf = (inputs: Awaited<ReturnType<typeof loadInputs>>, what: st
  * (the README `pki init` writes, notes) are skipped, as a folder of CA files is meant.
  */
 const truststoreOf = async (path: string, io: Io): Promise<Certificates> => {
-  const inputs = await loadInputs([path], io);
-  if (path === '-' || !(await stat(path)).isDirectory()) return certificatesOf(inputs, 'truststore');
+  if (path === '-' || !(await stat(path).catch(() => undefined))?.isDirectory())
+    return certificatesOf(await loadInputs([path], io), 'truststore');
+  // A folder (`pki init` writes client.key beside the CAs): key files are skipped, never trusted.
+  const inputs = (await loadInputs([path], io)).filter((input) => {
+    const isKey =
+      /\.key$/i.test(input.name) || readInput(input).findings.some((f) => f.code === 'input.private-key');
+    if (isKey)
+      io.err(
+        shown`note: skipped ${input.name} in the truststore folder: it holds a private key, not a CA certificate\n`,
+      );
+    return !isKey;
+  });
   const certificates = inputs.flatMap((input) => certificatesOf([input], 'truststore').certificates);
   return certificates.length > 0
     ? { certificates }

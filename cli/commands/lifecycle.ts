@@ -64,6 +64,27 @@ const printChange = (io: Io, r: ChangeReport, json?: boolean) => {
   io.out(`${lines.join('\n')}\n`);
 };
 
+/**
+ * The JSON of a removal request file. A folder, a missing file or text that is not JSON is one
+ * sentence naming the file, never a raw EISDIR or a JSON.parse message without it.
+ */
+const readRequestFile = async (path: string): Promise<unknown> => {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) throw new UsageError(`--request ${path}: no such file: name the removal request JSON file`);
+  if (info.isDirectory())
+    throw new UsageError(
+      `--request wants a file, and ${path} is a folder: name the removal request JSON file`,
+    );
+  const text = Buffer.from(await readBounded(path, MAX_REQUEST_BYTES)).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(
+      `--request ${path} is not valid JSON (${(error as Error).message}): write it as {"partner"|"subject"|"fingerprints": …, "reason": "…", "requestedBy": "…"}`,
+    );
+  }
+};
+
 export const registerLifecycle = (program: Command, io: Io, exit: (code: number) => void): void => {
   withStore(
     program
@@ -128,7 +149,7 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
         try {
           request = parseRemovalRequest(
             flags.request
-              ? JSON.parse(Buffer.from(await readBounded(flags.request, MAX_REQUEST_BYTES)).toString('utf8'))
+              ? await readRequestFile(flags.request)
               : {
                   ...(flags.fingerprint ? { fingerprints: flags.fingerprint } : {}),
                   ...(flags.subject ? { subject: flags.subject } : {}),
@@ -138,7 +159,12 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
                 },
           );
         } catch (error) {
-          throw new UsageError((error as Error).message);
+          if (error instanceof UsageError) throw error;
+          throw new UsageError(
+            flags.request
+              ? `--request ${flags.request}: ${(error as Error).message}`
+              : (error as Error).message,
+          );
         }
         const report = await removeCas(request, await openStore(flags.store, flags, io));
         printChange(io, report, flags.json);

@@ -12,7 +12,7 @@ import { systemClock } from '../../shared/ports.js';
 import { shown } from '../../shared/text.js';
 import { entryOf } from '../../shared/truststore/state.js';
 import { exitHelp, STORE_STATUSES } from '../exit-status.js';
-import { type Io, jsonOut, loadInputs, parseAt, UsageError } from '../io.js';
+import { fileOnly, type Io, jsonOut, loadInputs, parseAt, UsageError } from '../io.js';
 import { type LocalPaths, localNotifier, localStore } from '../local.js';
 import { holdsLocalStore, noStoreMessage, openStore } from '../stores.js';
 
@@ -82,6 +82,7 @@ export const registerScan = (program: Command, io: Io, exit: (code: number) => v
       let lines: ExpiryLine[];
       let alerts: string[] = [];
       if (file) {
+        await fileOnly('scan', file, ' of the truststore (a PEM bundle), or omit it to scan the store');
         const [input] = await loadInputs([file], io);
         const read = readInput(input!);
         if (read.certificates.length === 0) throw new UsageError(`${file} holds no readable certificate`);

@@ -182,3 +182,51 @@ describe('exit statuses as README and --help say', () => {
     expect(statuses).not.toMatch(/\n {2}4 /);
   }, 60_000);
 });
+
+describe('folders where a file is wanted, files that cannot be read', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = fresh('folders');
+    const init = cli(dir, 'pki', 'init', 'pki');
+    expect(init.status, init.err).toBe(0);
+  }, 120_000);
+
+  it('diagnose refuses a folder for --cert, --chain, --key and --crl', () => {
+    const base = ['diagnose', '--truststore', 'pki/ca-bundle.pem'];
+    refused(cli(dir, ...base, '--cert', 'pki'), /--cert wants a file, and pki is a folder/);
+    for (const option of ['--chain', '--key', '--crl'])
+      refused(
+        cli(dir, ...base, '--cert', 'pki/client.pem', option, 'pki'),
+        new RegExp(`${option} wants a file, and pki is a folder`),
+      );
+  }, 120_000);
+
+  it('diagnose --truststore <pki init folder> skips the key files with a note, never reading them as CAs', () => {
+    const r = cli(dir, 'diagnose', '--truststore', 'pki', '--cert', 'pki/client.pem');
+    expect(r.status, r.err + r.out).toBe(0);
+    expect(r.out).toMatch(/^ACCEPTED/);
+    expect(r.err).toMatch(/note: skipped pki\/client\.key in the truststore folder: it holds a private key/);
+    expect(r.err).not.toMatch(/BEGIN|PRIVATE KEY-----/);
+  }, 120_000);
+
+  it('scan <folder> says it wants a file', () => {
+    refused(cli(dir, 'scan', 'pki'), /scan wants a file, and pki is a folder/);
+  }, 120_000);
+
+  it('remove --request names the file when it is a folder, missing or not JSON', () => {
+    upload(dir, 'p1', 'ca.pem', cas[0]!.pem);
+    mkdirSync(join(dir, 'req-dir'), { recursive: true });
+    writeFileSync(join(dir, 'bad.json'), '{bad');
+    const one = (r: ReturnType<typeof cli>, message: RegExp) => {
+      refused(r, message);
+      expect(r.err).not.toMatch(/EISDIR|ENOENT/);
+      expect(r.err.trim().split('\n')).toHaveLength(1);
+    };
+    one(cli(dir, 'remove', '--request', 'req-dir'), /--request wants a file, and req-dir is a folder/);
+    one(cli(dir, 'remove', '--request', 'nope.json'), /--request nope\.json: no such file/);
+    one(
+      cli(dir, 'remove', '--request', 'bad.json'),
+      /--request bad\.json is not valid JSON \(.*\): write it as/,
+    );
+  }, 240_000);
+});
