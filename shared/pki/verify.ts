@@ -239,6 +239,16 @@ export const verifyClient = (input: VerifyInput): VerifyResult => {
         `${top.subject.text} is in the truststore but its issuer ${top.issuer.text} is not: the truststore must hold every CA up to a self-signed root.`,
       );
     }
+    // A CA with the issuer's name is trusted, but another key signed this one: adding "that CA"
+    // would be refused (two CAs with one subject), so the fix is a rotation or another issuer.
+    const namesake = trusted.named(top.issuer.key).find((c) => !inPath(c));
+    if (namesake) {
+      return reject(
+        'issuer-key-mismatch',
+        `Could not find issuer for certificate: the truststore holds a CA named ${top.issuer.text}, but a different key signed ${top.subject.text} (a re-keyed CA, or another CA with the same name). ` +
+          `A second CA with that name cannot be added: replace the one in the truststore by uploading the CA that signed it under inbox/<partner>/replace/, or issue the certificate from the CA in the truststore.`,
+      );
+    }
     return reject(
       'issuer-unknown',
       `Could not find issuer for certificate: nothing in the truststore${sent.length > 0 ? ' or sent by the client' : ''} issued ${top.subject.text} (issuer ${top.issuer.text}). Add that CA to the truststore.`,

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Issued, root } from '../fixtures/pki.js';
+import { type Issued, leaf, root } from '../fixtures/pki.js';
 import { BIN, build } from './helpers.js';
 
 /**
@@ -228,5 +228,32 @@ describe('folders where a file is wanted, files that cannot be read', () => {
       cli(dir, 'remove', '--request', 'bad.json'),
       /--request bad\.json is not valid JSON \(.*\): write it as/,
     );
+  }, 240_000);
+});
+
+describe('diagnose when the name of the issuer is trusted with another key', () => {
+  it('says a different key signed the client and how to fix it, not "add that CA"', async () => {
+    const dir = fresh('diagnose-namesake');
+    const trusted = await root('CN=Namesake Root,O=Acme', { keySlot: 'newcomer-more-namesake-a' });
+    const other = await root('CN=Namesake Root,O=Acme', { keySlot: 'newcomer-more-namesake-b' });
+    const client = await leaf('CN=client.namesake.example,O=Acme', other, {
+      keySlot: 'newcomer-more-client',
+    });
+    writeFileSync(join(dir, 'truststore.pem'), trusted.pem);
+    writeFileSync(join(dir, 'client.pem'), client.pem);
+    const r = cli(dir, 'diagnose', '--truststore', 'truststore.pem', '--cert', 'client.pem');
+    expect(r.status, r.err).toBe(1);
+    expect(r.out).toMatch(/\[issuer-key-mismatch\]/);
+    expect(r.out).toMatch(/holds a CA named CN=Namesake Root,O=Acme, but a different key signed/);
+    expect(r.out).toMatch(/inbox\/<partner>\/replace\//);
+    expect(r.out).not.toMatch(/Add that CA/);
+    const json = cli(dir, 'diagnose', '--truststore', 'truststore.pem', '--cert', 'client.pem', '--json');
+    expect((JSON.parse(json.out) as { reasons: { code: string }[] }).reasons.map((x) => x.code)).toEqual([
+      'issuer-key-mismatch',
+    ]);
+    // A client whose issuer's name is nowhere in the truststore keeps its reason.
+    writeFileSync(join(dir, 'stranger.pem'), cas[0]!.pem);
+    const stranger = cli(dir, 'diagnose', '--truststore', 'stranger.pem', '--cert', 'client.pem');
+    expect(stranger.out).toMatch(/Add that CA to the truststore\.\s+\[issuer-unknown\]/);
   }, 240_000);
 });
