@@ -1,10 +1,12 @@
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Issued, leaf, root } from '../fixtures/pki.js';
-import { BIN, build } from './helpers.js';
+import { BIN, build, waitFor } from './helpers.js';
 
 /**
  * More of what a newcomer met trying the CLI from the README (issue 16): flags that were ignored,
@@ -256,4 +258,91 @@ describe('diagnose when the name of the issuer is trusted with another key', () 
     const stranger = cli(dir, 'diagnose', '--truststore', 'stranger.pem', '--cert', 'client.pem');
     expect(stranger.out).toMatch(/Add that CA to the truststore\.\s+\[issuer-unknown\]/);
   }, 240_000);
+});
+
+/** The CLI without blocking this process (a server in this process answers it). */
+const cliAsync = (cwd: string, ...args: string[]) =>
+  new Promise<ReturnType<typeof cli>>((resolve) => {
+    const child = spawn('node', [BIN, ...args], { cwd });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('close', (status) => resolve({ status, out, err }));
+  });
+
+describe('probe', () => {
+  let dir: string;
+  let server: ChildProcess | undefined;
+  afterAll(() => {
+    server?.kill('SIGINT');
+  });
+
+  it('against a plain-HTTP port says it does not speak TLS, not that a client certificate was requested', async () => {
+    dir = fresh('probe');
+    const http = createServer((_req, res) => res.end('plain\n'));
+    http.listen(0, '127.0.0.1');
+    await new Promise((r) => http.once('listening', r));
+    try {
+      const { port } = http.address() as AddressInfo;
+      const r = await cliAsync(dir, 'probe', `127.0.0.1:${port}`);
+      expect(r.status, r.err).toBe(1);
+      expect(r.out).not.toMatch(/requested by the server: yes/);
+      expect(r.out).toMatch(/requested by the server: unknown/);
+      expect(r.out).toMatch(
+        /meaning: +Something answers at 127\.0\.0\.1:\d+, but not with TLS \(a plain-HTTP port\?\)/,
+      );
+      expect(r.out).not.toMatch(/\\n|SSL routines/);
+      const json = JSON.parse((await cliAsync(dir, 'probe', `127.0.0.1:${port}`, '--json')).out) as {
+        clientCertRequested: string;
+      };
+      expect(json.clientCertRequested).toBe('unknown');
+    } finally {
+      http.close();
+    }
+  }, 120_000);
+
+  it("shows the reason the local endpoint's 403 carries", async () => {
+    expect(cli(dir, 'pki', 'init', 'pki').status).toBe(0);
+    let log = '';
+    server = spawn(
+      'node',
+      [
+        BIN,
+        'serve',
+        '--truststore',
+        'pki/root-only-truststore.pem',
+        '--cert',
+        'pki/server.pem',
+        '--key',
+        'pki/server.key',
+        '--port',
+        '0',
+      ],
+      { cwd: dir },
+    );
+    server.stdout!.on('data', (d) => (log += d));
+    server.stderr!.on('data', (d) => (log += d));
+    const port = await waitFor(
+      () => Number(/serving https:\/\/localhost:(\d+)\//.exec(log)?.[1]) || undefined,
+      30_000,
+      () => log,
+    );
+    const args = [
+      'probe',
+      `localhost:${port}`,
+      '--ca',
+      'pki/server-ca.pem',
+      '--cert',
+      'pki/client-chain.pem',
+      '--key',
+      'pki/client.key',
+    ];
+    const r = await cliAsync(dir, ...args);
+    expect(r.status, r.err + r.out).toBe(1);
+    expect(r.out).toMatch(/HTTP status: +403/);
+    expect(r.out).toMatch(/meaning: .*403, reason intermediate-not-in-truststore/);
+    const json = JSON.parse((await cliAsync(dir, ...args, '--json')).out) as { refusal?: { reason: string } };
+    expect(json.refusal?.reason).toBe('intermediate-not-in-truststore');
+  }, 120_000);
 });

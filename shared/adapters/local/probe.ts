@@ -37,6 +37,11 @@ export interface ProbeResult {
   readonly alert?: string;
   readonly error?: string;
   readonly httpStatus?: number;
+  /**
+   * Why the endpoint refused the request, when its answer says so: the `reason` (and `why`) of
+   * a JSON body, as the local endpoint's 403 carries them.
+   */
+  readonly refusal?: { readonly reason: string; readonly why?: string };
   /** What this combination means, in one sentence. */
   readonly meaning: string;
 }
@@ -109,7 +114,9 @@ export const probe = async (o: ProbeOptions): Promise<ProbeResult> => {
       return;
     }
     socket.setTimeout(timeout, () =>
-      finish({ handshake: secure ? 'completed' : 'failed', error: `no answer within ${timeout} ms` }),
+      finish(
+        answer() ?? { handshake: secure ? 'completed' : 'failed', error: `no answer within ${timeout} ms` },
+      ),
     );
     socket.on('secureConnect', () => {
       const chain: ServerCert[] = [];
@@ -136,10 +143,22 @@ export const probe = async (o: ProbeOptions): Promise<ProbeResult> => {
         `GET / HTTP/1.1\r\nHost: ${o.servername ?? o.host}\r\nUser-Agent: trustroll-probe\r\nConnection: close\r\n\r\n`,
       );
     });
-    socket.on('data', (d) => {
-      response += d.toString('latin1');
+    /** The answer so far: its status once the status line is in, and a refusal its body names. */
+    const answer = (): (Partial<ProbeResult> & Pick<ProbeResult, 'handshake'>) | undefined => {
       const status = /^HTTP\/1\.[01] (\d{3})/.exec(response);
-      if (status) finish({ handshake: 'completed', httpStatus: Number(status[1]) });
+      if (!status) return undefined;
+      const refusal = refusalIn(response);
+      return { handshake: 'completed', httpStatus: Number(status[1]), ...(refusal ? { refusal } : {}) };
+    };
+    socket.on('data', (d) => {
+      response += d.toString('utf8');
+      // The whole body (its Content-Length) is read before finishing: it may say why.
+      const head = response.indexOf('\r\n\r\n');
+      const length = /\r\ncontent-length:\s*(\d+)/i.exec(response.slice(0, head));
+      const got = answer();
+      // Without a length, the server's close (Connection: close) ends the answer.
+      if (got && head >= 0 && length && Buffer.byteLength(response.slice(head + 4)) >= Number(length[1]))
+        finish(got);
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       const alert = alertOf(error);
@@ -150,10 +169,12 @@ export const probe = async (o: ProbeOptions): Promise<ProbeResult> => {
       }
     });
     socket.on('end', () =>
-      finish({
-        handshake: secure ? 'completed' : 'failed',
-        error: 'the server closed the connection without an answer',
-      }),
+      finish(
+        answer() ?? {
+          handshake: secure ? 'completed' : 'failed',
+          error: 'the server closed the connection without an answer',
+        },
+      ),
     );
   });
 };
@@ -193,14 +214,47 @@ const clientCertRequest = (
       cas.push(line.trim());
     }
   }
+  // s_client prints "No client certificate CA names sent" whether or not a CertificateRequest
+  // came (and after a failed handshake too): only what a CertificateRequest carries says yes, and
+  // "no" needs a handshake that completed (a plain-HTTP port completes none).
   const requested =
-    start >= 0 || out.includes('Client Certificate Types')
+    start >= 0 || out.includes('Client Certificate Types') || out.includes('Requested Signature Algorithms')
       ? 'yes'
-      : out.includes('No client certificate CA names sent')
-        ? 'yes'
-        : 'no';
+      : /Cipher is (?!\(NONE\))/.test(out)
+        ? 'no'
+        : 'unknown';
   return { requested, cas };
 };
+
+/** The `reason` (and `why`) of a JSON body, such as the local endpoint's 403. */
+const refusalIn = (response: string): ProbeResult['refusal'] => {
+  const head = response.indexOf('\r\n\r\n');
+  if (head < 0) return undefined;
+  let text = response.slice(head + 4);
+  if (/\r\ntransfer-encoding:\s*chunked/i.test(response.slice(0, head))) text = unchunk(text);
+  try {
+    const body = JSON.parse(text) as { reason?: unknown; why?: unknown };
+    if (typeof body.reason !== 'string' || !body.reason) return undefined;
+    return { reason: body.reason, ...(typeof body.why === 'string' ? { why: body.why } : {}) };
+  } catch {
+    return undefined;
+  }
+};
+
+/** A chunked body's data (what has arrived of it). */
+const unchunk = (text: string): string => {
+  let out = '';
+  for (let at = 0; ; ) {
+    const eol = text.indexOf('\r\n', at);
+    const size = eol < 0 ? Number.NaN : Number.parseInt(text.slice(at, eol), 16);
+    if (!(size > 0)) return out;
+    out += text.slice(eol + 2, eol + 2 + size);
+    at = eol + 2 + size + 2;
+  }
+};
+
+/** Something answered but not with TLS: OpenSSL's record layer says so in these words. */
+const NOT_TLS = /wrong version number|packet length too long|http request|unknown protocol/i;
 
 const meaning = (r: Omit<ProbeResult, 'meaning'>): string => {
   if (r.handshake === 'no-connection')
@@ -230,7 +284,9 @@ const meaning = (r: Omit<ProbeResult, 'meaning'>): string => {
       return 'The client key does not match the client certificate: pair the certificate with its own key.';
     return `The handshake failed with the alert "${a}".${serverNote}`;
   }
-  if (r.handshake === 'failed') return `The handshake failed: ${r.error}.${serverNote}`;
+  if (r.handshake === 'failed' && r.error && NOT_TLS.test(r.error))
+    return `Something answers at ${r.target}, but not with TLS (a plain-HTTP port?): probe the port that serves HTTPS.`;
+  if (r.handshake === 'failed') return `The handshake failed: ${oneLine(r.error)}.${serverNote}`;
   const status = r.httpStatus;
   if (status === undefined && r.clientCertSent) {
     return `The endpoint closed the connection right after the handshake without answering: it refused the client certificate (TLS 1.3 servers often do so without an alert). trustroll diagnose --truststore … --cert … says why.${serverNote}`;
@@ -241,6 +297,9 @@ const meaning = (r: Omit<ProbeResult, 'meaning'>): string => {
   if (!r.clientCertSent && status < 400) {
     return `The endpoint answered ${status} without a client certificate: mutual TLS is not enforced here (is the default execute-api endpoint still enabled?).${serverNote}`;
   }
+  if (status === 403 && r.refusal) {
+    return `The handshake succeeded but the endpoint refused the client certificate with 403, reason ${r.refusal.reason}${r.refusal.why ? `: ${r.refusal.why}` : '.'}${serverNote}`;
+  }
   if (status === 403) {
     return `The handshake succeeded but the request was refused with 403: on API Gateway an untrusted client certificate can end this way (the execution log gives the reason), or an authorizer or resource policy refused it.${serverNote}`;
   }
@@ -248,3 +307,10 @@ const meaning = (r: Omit<ProbeResult, 'meaning'>): string => {
     return `The endpoint accepted the client certificate and answered ${status}.${serverNote}`;
   return `The handshake succeeded; the endpoint answered ${status}, which is about the request, not the certificate.${serverNote}`;
 };
+
+/** An OpenSSL error as one line: its trailing newline and source location dropped. */
+const oneLine = (error: string | undefined): string =>
+  (error ?? 'no reason given')
+    .trim()
+    .replace(/:\.\.\/[^\s]*:\d+:?$/, '')
+    .replace(/\s*\n\s*/g, ' ');
