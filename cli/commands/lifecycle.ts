@@ -271,7 +271,7 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
       'after',
       exitHelp('status', {
         0: 'every domain serves the latest version',
-        1: 'a domain is not on the latest version or has drifted, no local endpoint has run with this data folder yet (start trustroll up), or the store is damaged (status explains the damage; trustroll repair mends it)',
+        1: 'a domain is not on the latest version or has drifted, no local endpoint has run with this data folder yet or it is not running (start trustroll up), or the store is damaged (status explains the damage; trustroll repair mends it)',
         2: 'usage error (no store there, an unknown domain)',
         // Not 4: explaining a damaged store is what status is for, so damage is its finding (1).
         5: STORE_STATUSES[5],
@@ -326,6 +326,15 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
             'NOT_STARTED',
             `no local endpoint has run with this data folder yet (no ${deps.gateway.path}): start trustroll up to serve the truststore`,
           );
+        // The file outlives the endpoint: a stopped one is said to be stopped, not AVAILABLE.
+        if (EndpointStatusFile.gone(served)) {
+          const seen = (served as { updatedAt?: string }).updatedAt;
+          return notServed(
+            flags.localDomain ?? served.name,
+            'NOT_RUNNING',
+            `the local endpoint is not running (trustroll up stopped${seen ? `; last seen at ${seen}` : ''}, serving truststore version ${served.truststoreVersion ?? 'none'}): start trustroll up to serve the truststore`,
+          );
+        }
         domains = [flags.localDomain ?? served.name];
       }
       const lines: DomainStatusLine[] = [];

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Issued, leaf, root } from '../fixtures/pki.js';
-import { BIN, build, waitFor } from './helpers.js';
+import { BIN, build, startUp, waitFor } from './helpers.js';
 
 /**
  * More of what a newcomer met trying the CLI from the README (issue 16): flags that were ignored,
@@ -345,4 +345,30 @@ describe('probe', () => {
     const json = JSON.parse((await cliAsync(dir, ...args, '--json')).out) as { refusal?: { reason: string } };
     expect(json.refusal?.reason).toBe('intermediate-not-in-truststore');
   }, 120_000);
+});
+
+describe('status after trustroll up stopped', () => {
+  it('says the endpoint is not running instead of AVAILABLE', async () => {
+    const dir = fresh('status-stopped');
+    const up = await startUp(dir, ['--no-demo']);
+    try {
+      const running = await cliAsync(dir, 'status');
+      expect(running.out).not.toMatch(/NOT_RUNNING|not running/);
+      expect(running.out).toMatch(/localhost: AVAILABLE/);
+    } finally {
+      // Killed outright, as when only its process id is stopped: nothing is written on the way out.
+      up.child.kill('SIGKILL');
+      await new Promise((r) =>
+        up.child.exitCode !== null || up.child.signalCode ? r(null) : up.child.once('exit', r),
+      );
+    }
+    const r = await cliAsync(dir, 'status');
+    expect(r.status, r.err + r.out).toBe(1);
+    expect(r.out).not.toMatch(/AVAILABLE/);
+    expect(r.out).toMatch(
+      /localhost: the local endpoint is not running \(trustroll up stopped; last seen at \d{4}-/,
+    );
+    const json = JSON.parse((await cliAsync(dir, 'status', '--json')).out) as { status: string }[];
+    expect(json[0]!.status).toBe('NOT_RUNNING');
+  }, 180_000);
 });

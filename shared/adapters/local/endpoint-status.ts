@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { NotFoundError } from '../../errors.js';
 import type { DomainGateway, DomainState } from '../../ports.js';
 import { writeAtomic } from './paths.js';
@@ -15,7 +16,8 @@ export class EndpointStatusFile implements DomainGateway {
   write = async (state: DomainState): Promise<void> => {
     await writeAtomic(
       this.path,
-      `${JSON.stringify({ ...state, updatedAt: new Date().toISOString() }, null, 2)}\n`,
+      // The process that serves: a reader can tell a stopped endpoint from a running one.
+      `${JSON.stringify({ ...state, updatedAt: new Date().toISOString(), pid: process.pid, host: hostname() }, null, 2)}\n`,
     );
   };
 
@@ -35,6 +37,23 @@ export class EndpointStatusFile implements DomainGateway {
       return JSON.parse(text) as DomainState;
     } catch (error) {
       throw new NotFoundError(`the local endpoint status at ${this.path} is not JSON`, { cause: error });
+    }
+  }
+
+  /**
+   * Whether the endpoint that wrote the status is gone: its process (recorded on this host) no
+   * longer exists. `undefined` when that cannot be told (a status written before the pid was
+   * recorded, or on another host); then `updatedAt` says when it was last seen.
+   */
+  static gone(state: DomainState): boolean | undefined {
+    const { pid, host } = state as { pid?: unknown; host?: unknown };
+    if (typeof pid !== 'number' || host !== hostname()) return undefined;
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch (error) {
+      // EPERM: the process exists (another user's).
+      return (error as NodeJS.ErrnoException).code === 'ESRCH';
     }
   }
 

@@ -260,7 +260,7 @@ export const listenRefused = (error: unknown, host: string, port: number): Error
   const where = `${host}:${port}`;
   if (code === 'EADDRINUSE')
     return new InputError(
-      `port ${port} on ${host} is already in use (is another trustroll up or serve running?): stop it, or pick another port with --port (0 picks a free one)`,
+      `port ${port} on ${host} is already in use (is another trustroll up or serve running?): stop it, or pick another port with --port (npm start -- --port 8444; 0 picks a free one)`,
     );
   if (code === 'EACCES')
     return new InputError(
