@@ -1,5 +1,5 @@
 import { realpathSync } from 'node:fs';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import {
   PlainFolderStore,
@@ -7,6 +7,7 @@ import {
   VersionedFolderStore,
 } from '../shared/adapters/local/folder-store.js';
 import { ConsoleNotifier, FanoutNotifier, OutboxNotifier } from '../shared/adapters/local/notifier.js';
+import { makeDir } from '../shared/adapters/local/paths.js';
 import { REQUESTS_PREFIX } from '../shared/pipeline/lifecycle.js';
 import { KEYS } from '../shared/truststore/state.js';
 import type { Io } from './io.js';
@@ -172,7 +173,7 @@ export const endpointMaterial = async (paths: LocalPaths): Promise<EndpointMater
     const none = await b.root('CN=trustroll placeholder (no truststore yet),O=trustroll', {
       keySlot: 'endpoint-none',
     });
-    await mkdir(dir, { recursive: true });
+    await makeDir(dir);
     await writeFile(files.ca, ca.pem);
     await writeFile(files.cert, server.pem);
     await writeFile(files.none, none.pem);
@@ -201,7 +202,7 @@ export const writeDemoPki = async (paths: LocalPaths): Promise<{ dir: string; cr
   const acme = await b.partnerChain('Acme');
   const strangerRoot = await b.root('CN=Stranger Root CA,O=Stranger');
   const stranger = await b.leaf('CN=client.stranger.example,O=Stranger', strangerRoot);
-  await mkdir(dir, { recursive: true });
+  await makeDir(dir);
   const put = async (file: string, text: string, secret = false) => {
     await writeFile(join(dir, file), text, secret ? { mode: 0o600 } : {});
     if (secret) await chmod(join(dir, file), 0o600);

@@ -21,7 +21,7 @@ import { type DomainStatusLine, domainStatus } from '../../shared/pipeline/statu
 import { shown } from '../../shared/text.js';
 import { latestPublished, type TruststoreState } from '../../shared/truststore/state.js';
 import { exitHelp, STORE_STATUSES } from '../exit-status.js';
-import { answer, type Io, jsonOut, readBounded, UsageError } from '../io.js';
+import { answer, folderOrAbsent, type Io, jsonOut, readBounded, UsageError } from '../io.js';
 import { depsFor, openStore, requireStore, type StoreFlags } from '../stores.js';
 
 type Flags = StoreFlags & { readonly json?: boolean };
@@ -478,6 +478,8 @@ export const registerPromote = (program: Command, io: Io, exit: (code: number) =
           throw new UsageError(
             `${flags.to} holds no trustroll store: check --to, or pass --create to start a new store there with the promoted CA set`,
           );
+        // A folder that cannot be made is refused before the diff, not after the prompt.
+        if (target.kind === 'folder') await folderOrAbsent('--to', flags.to);
         const plan = await planPromotion(source.store, target.store, flags.version);
         const lines = [
           shown`Promote ${flags.from} version ${plan.version} (revision ${plan.revision}) to ${flags.to}:`,

@@ -1,6 +1,8 @@
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { makeDir } from '../../shared/adapters/local/paths.js';
+import { InputError } from '../../shared/errors.js';
 import { exitHelp, OUTPUT_STATUS } from '../exit-status.js';
 import { type Io, parseCount, UsageError } from '../io.js';
 
@@ -162,8 +164,8 @@ export const writePki = async (dir: string, flags: PkiFlags): Promise<void> => {
     ips: ['127.0.0.1'],
   });
 
-  await mkdir(dir, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
-    throw folderRefused(dir, error);
+  await makeDir(dir).catch((error: unknown) => {
+    throw error instanceof InputError ? new UsageError(error.message) : error;
   });
   // Every file ends with a newline, so `cat a.pem b.pem > bundle.pem` gives valid PEM.
   const lf = (text: string) => (text.endsWith('\n') ? text : `${text}\n`);

@@ -51,7 +51,7 @@ export class VersionedFolderStore implements ObjectStore {
         .sort((a, b) => a - b);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw new UpstreamError(`listing ${dir}`, { cause: error });
+      throw listingError(dir, error);
     }
   }
 
@@ -62,7 +62,7 @@ export class VersionedFolderStore implements ObjectStore {
       names = await readdir(dir);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-      throw new UpstreamError(`listing ${dir}`, { cause: error });
+      throw listingError(dir, error);
     }
     return Math.max(
       0,
@@ -246,6 +246,14 @@ export class VersionedFolderStore implements ObjectStore {
     return withLock(dir, fn);
   }
 }
+
+/** A file on the path is the caller's to fix (exit 2), not a failure to retry. */
+const listingError = (dir: string, error: unknown): Error =>
+  (error as NodeJS.ErrnoException).code === 'ENOTDIR'
+    ? new InputError(`cannot use ${dir}: a part of that path is a file, not a folder; name another folder`, {
+        cause: error,
+      })
+    : new UpstreamError(`listing ${dir}`, { cause: error });
 
 const name = (n: number): string => String(n).padStart(6, '0');
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { lstat, mkdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { InputError, UpstreamError } from '../../errors.js';
 
 /**
@@ -8,7 +8,7 @@ import { InputError, UpstreamError } from '../../errors.js';
  * process sees the old content or the new, never a truncated file.
  */
 export const writeAtomic = async (path: string, body: Uint8Array | string): Promise<void> => {
-  await mkdir(dirname(path), { recursive: true });
+  await makeDir(dirname(path));
   // A short hidden name: the target's own name may already be at the 255-byte limit.
   const tmp = join(dirname(path), `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   await writeFile(tmp, body);
@@ -52,7 +52,7 @@ const LOCK_STALE_MS = 15_000;
  * after 15 s.
  */
 export const withLock = async <T>(dir: string, fn: () => Promise<T>, name = '.lock'): Promise<T> => {
-  await mkdir(dir, { recursive: true });
+  await makeDir(dir);
   const lock = join(dir, name);
   for (let attempt = 0; ; attempt++) {
     try {
@@ -74,5 +74,118 @@ export const withLock = async <T>(dir: string, fn: () => Promise<T>, name = '.lo
   } finally {
     // The lock is an empty folder: rmdir is one system call where rm walks it first.
     await rmdir(lock).catch(() => rm(lock, { recursive: true, force: true }));
+  }
+};
+
+/** Errors of the file system that retrying cannot mend: the path itself is unusable. */
+const FOR_GOOD = new Set([
+  'ENOENT',
+  'ENOTDIR',
+  'EEXIST',
+  'EACCES',
+  'EPERM',
+  'EROFS',
+  'ELOOP',
+  'ENAMETOOLONG',
+]);
+
+/** Why `dir` cannot be a folder: an InputError (the path is unusable) or an UpstreamError. */
+export const folderError = (dir: string, at: string, error: unknown): Error => {
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  if (!FOR_GOOD.has(code)) return new UpstreamError(`creating the folder ${dir}`, { cause: error });
+  const why =
+    code === 'ENOTDIR' || code === 'EEXIST'
+      ? `${at} is not a folder`
+      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+        ? `permission denied at ${at}`
+        : code === 'ELOOP'
+          ? `${at} is a loop of symbolic links`
+          : code === 'ENAMETOOLONG'
+            ? 'the path is too long'
+            : `${at} cannot hold folders`;
+  return new InputError(`cannot create the folder ${dir}: ${why} (${code}); name another folder`, {
+    cause: error,
+  });
+};
+
+/**
+ * Creates `dir` and its missing parents, one `mkdir` each. Node's own recursive mkdir retries for
+ * ever where a parent exists but takes no folders (`/proc/x`: ENOENT again and again); here every
+ * failure that retrying cannot mend is one InputError naming the path, with what is wrong there:
+ * a file or a link to nothing on the way, no permission, a file system that holds no folders.
+ */
+export const makeDir = async (dir: string): Promise<void> => {
+  const missing: string[] = [];
+  for (let at = resolve(dir); ; ) {
+    let info: Awaited<ReturnType<typeof stat>> | undefined;
+    try {
+      info = await stat(at);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw folderError(dir, at, error);
+      // A link to nothing is there (lstat) but leads nowhere (stat): no folder can be made in it.
+      if (
+        await lstat(at).then(
+          (l) => l.isSymbolicLink(),
+          () => false,
+        )
+      )
+        throw new InputError(
+          `cannot create the folder ${dir}: ${at} is a symbolic link to something that does not exist; name another folder`,
+        );
+    }
+    if (info) {
+      if (!info.isDirectory()) throw folderError(dir, at, Object.assign(new Error(), { code: 'ENOTDIR' }));
+      break;
+    }
+    missing.push(at);
+    const parent = dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  for (const at of missing.reverse()) {
+    try {
+      await mkdir(at);
+    } catch (error) {
+      // Made by another process meanwhile: fine when it is a folder.
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST' && (await isDir(at))) continue;
+      throw folderError(dir, at, error);
+    }
+  }
+};
+
+const isDir = (path: string): Promise<boolean> =>
+  stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+
+/**
+ * Refuses (InputError) a folder that could not be created: a file or a link to nothing on its
+ * path. Creates nothing, so a command can check where it will write before it does anything.
+ */
+export const checkFolder = async (dir: string): Promise<void> => {
+  for (let at = resolve(dir); ; ) {
+    try {
+      const info = await stat(at);
+      if (!info.isDirectory()) throw folderError(dir, at, Object.assign(new Error(), { code: 'ENOTDIR' }));
+      return;
+    } catch (error) {
+      if (error instanceof InputError || error instanceof UpstreamError) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw folderError(dir, at, error);
+      if (
+        await lstat(at).then(
+          (l) => l.isSymbolicLink(),
+          () => false,
+        )
+      )
+        throw new InputError(
+          `cannot create the folder ${dir}: ${at} is a symbolic link to something that does not exist; name another folder`,
+        );
+    }
+    const parent = dirname(at);
+    if (parent === at) return;
+    at = parent;
   }
 };
