@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -80,5 +80,31 @@ describe('a folder that cannot be made', () => {
     expect(
       T(dir, 'promote', '--from', '.trustroll', '--to', 'afile/sub', '--create', '--yes').stderr,
     ).not.toMatch(/run the command again/);
+  }, 120_000);
+});
+
+describe('export -o', () => {
+  it('refuses to write inside the data folder it exports from, by any name, and leaves the store intact', () => {
+    const dir = workspace();
+    const version = join('.trustroll', 'store', 'truststore', 'truststore.pem.v', '000001');
+    const before = readFileSync(join(dir, version));
+    symlinkSync(join(dir, '.trustroll', 'store', 'x.pem'), join(dir, 'link-into-store'));
+    for (const out of [version, './.trustroll/../.trustroll/store/new.pem', 'link-into-store']) {
+      const r = T(dir, 'export', '-o', out);
+      refused(r, /inside the data folder/);
+    }
+    expect(readFileSync(join(dir, version)).equals(before)).toBe(true);
+    expect(existsSync(join(dir, '.trustroll', 'store', 'x.pem'))).toBe(false);
+    expect(T(dir, 'status').stdout).not.toMatch(/DAMAGED/);
+    // Outside the store it writes as before.
+    expect(T(dir, 'export', '-o', 'out.pem').status).toBe(0);
+    expect(readFileSync(join(dir, 'out.pem')).equals(before)).toBe(true);
+  }, 120_000);
+
+  it('takes an empty -o as a usage error, not as standard output', () => {
+    const dir = workspace();
+    const r = T(dir, 'export', '-o', '');
+    refused(r, /-o names no file/);
+    expect(r.stdout).not.toMatch(/BEGIN CERTIFICATE/);
   }, 120_000);
 });
