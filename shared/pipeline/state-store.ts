@@ -63,7 +63,21 @@ export const readTruststoreVersion = async (
   version: string,
   state: TruststoreState,
 ): Promise<StoredObject> => {
-  const object = await store.get(KEYS.truststore, { version });
+  let object: StoredObject;
+  try {
+    object = await store.get(KEYS.truststore, { version });
+  } catch (error) {
+    // Only versions older than the latest published one can have expired (the bucket's
+    // noncurrent-version retention); the latest one gone is damage, whoever reads it.
+    const latest = latestPublished(state);
+    if (error instanceof NotFoundError && latest?.version === version)
+      throw new DamagedStoreError(
+        `truststore version ${version}, which serves the latest published revision (${latest.revision}), is missing (deleted by hand, or by a lifecycle rule gone wrong). ` +
+          'trustroll status explains it; trustroll repair publishes the latest revision again as a new version.',
+        { cause: error },
+      );
+    throw error;
+  }
   const revision = [...state.history].reverse().find((r) => r.version === version);
   const problem = contentProblem(object, revision);
   if (problem) {
