@@ -19,7 +19,7 @@ import { repairStore } from '../../shared/pipeline/repair.js';
 import { findDamage, loadState } from '../../shared/pipeline/state-store.js';
 import { type DomainStatusLine, domainStatus } from '../../shared/pipeline/status.js';
 import { shown } from '../../shared/text.js';
-import { latestPublished, type TruststoreState } from '../../shared/truststore/state.js';
+import { latestPublished, pendingRevision, type TruststoreState } from '../../shared/truststore/state.js';
 import { exitHelp, STORE_STATUSES } from '../exit-status.js';
 import { answer, folderOrAbsent, type Io, jsonOut, readBounded, UsageError } from '../io.js';
 import { depsFor, openStore, requireStore, type StoreFlags } from '../stores.js';
@@ -59,7 +59,9 @@ const printChange = (io: Io, r: ChangeReport, json?: boolean) => {
   for (const e of r.added) lines.push(caLine('+', e, `sha256 ${e.fingerprint.slice(0, 16)}…`));
   if (r.outcome === 'changed')
     lines.push(
-      shown`truststore revision ${r.revision}, version ${r.version ?? '(unpublished)'}; a running trustroll up rolls its endpoint to it.`,
+      r.supersededBy !== undefined && r.version === undefined
+        ? shown`truststore revision ${r.revision}, superseded by revision ${r.supersededBy} (a change committed meanwhile, published with this one's); a running trustroll up rolls its endpoint to it.`
+        : shown`truststore revision ${r.revision}, version ${r.version ?? '(unpublished)'}; a running trustroll up rolls its endpoint to it.`,
     );
   io.out(`${lines.join('\n')}\n`);
 };
@@ -300,13 +302,21 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
         return exit(1);
       }
       const latest = latestPublished(state);
+      // Committed but never published: the domains cannot be on the latest revision.
+      const pending = pendingRevision(state);
       const store = {
         store: deps.label,
         ...(latest ? { latestRevision: latest.revision, latestVersion: latest.version } : {}),
+        ...(pending ? { unpublishedRevision: pending.revision } : {}),
       };
-      const storeLine = latest
-        ? shown`store ${deps.label}: latest truststore version ${latest.version} (revision ${latest.revision})`
-        : shown`store ${deps.label}: no truststore version yet`;
+      const storeLine =
+        (latest
+          ? shown`store ${deps.label}: latest truststore version ${latest.version} (revision ${latest.revision})`
+          : shown`store ${deps.label}: no truststore version yet`) +
+        (pending
+          ? `
+NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no truststore version yet (a run stopped, or failed, between its commit and its publish): trustroll repair, or the next change, publishes it`
+          : '');
 
       /** A domain the local endpoint does not serve: said plainly, with the store's state; exit 1. */
       const notServed = (name: string, status: string, note: string) => {
@@ -357,20 +367,24 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
           );
         }
       }
-      if (flags.json) io.out(jsonOut(lines.map((l) => ({ ...l, ...store }))));
+      if (flags.json) io.out(jsonOut(lines.map((l) => ({ ...l, latest: l.latest && !pending, ...store }))));
       else {
         const out = [storeLine];
         for (const l of lines) {
           out.push(
             shown`${l.name}: ${l.status}, truststore version ${l.truststoreVersion ?? 'none'}` +
-              (l.latest ? ' (latest)' : ' (NOT the latest)'),
+              (l.latest
+                ? pending
+                  ? ' (the latest published, NOT the latest revision)'
+                  : ' (latest)'
+                : ' (NOT the latest)'),
           );
           if (l.drift) out.push(shown`  DRIFT: ${l.drift}`);
           for (const w of l.warnings) out.push(shown`  warning: ${w}`);
         }
         io.out(`${out.join('\n')}\n`);
       }
-      exit(lines.some((l) => l.drift || !l.latest) ? 1 : 0);
+      exit(pending || lines.some((l) => l.drift || !l.latest) ? 1 : 0);
     });
 };
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { InputError, NotFoundError, readRefused, UpstreamError } from '../errors.js';
+import { DamagedStoreError, InputError, NotFoundError, readRefused, UpstreamError } from '../errors.js';
 import type { Certificate } from '../pki/certificate.js';
 import { BudgetSpent, HuntBudget, huntBer, huntText } from '../pki/key-hunt.js';
 import { readInput } from '../pki/read.js';
@@ -15,12 +15,13 @@ import {
   keepLast,
   latestPublished,
   MAX_PROCESSED,
+  pendingRevision,
   type TruststoreState,
   unpublishedNote,
 } from '../truststore/state.js';
 import { notification } from './notifications.js';
 import { durableNotifier, flushOutbox } from './outbox.js';
-import { type PublishDeps, publishAndRoll } from './publish.js';
+import { type PublishDeps, publishAndRoll, publishPending } from './publish.js';
 import { nextRevision } from './revision.js';
 import type { RollReport } from './roll.js';
 import { assertIntact, loadState, readTruststoreVersion, updateState } from './state-store.js';
@@ -43,8 +44,12 @@ export interface ChangeReport {
   readonly message: string;
   readonly removed: readonly Entry[];
   readonly added: readonly Entry[];
+  /** The revision this command committed (or, when it committed none, the store's). */
   readonly revision: number;
+  /** The truststore version published for that revision. */
   readonly version?: string;
+  /** A concurrent writer's revision that was published first, carrying this one's changes. */
+  readonly supersededBy?: number;
   readonly roll?: RollReport;
   readonly errors: readonly string[];
 }
@@ -194,6 +199,7 @@ export const removeCas = async (
     removed: [],
   };
   await assertIntact(deps.store, (await loadState(deps.store)).state);
+  await publishPending(deps);
   await updateState(deps.store, (state) => {
     if (opts.requestId && state.processed[opts.requestId]) {
       result = { removed: [], already: true };
@@ -253,6 +259,9 @@ export const rollbackTruststore = async (
   to: string | undefined,
   deps: PublishDeps,
 ): Promise<ChangeReport> => {
+  // A committed revision that was never published is published first: it is "the latest".
+  await assertIntact(deps.store, (await loadState(deps.store)).state);
+  await publishPending(deps);
   const { state } = await loadState(deps.store);
   // Named before the history is read: a state that went back would name the wrong target.
   await assertIntact(deps.store, state);
@@ -284,6 +293,9 @@ export const rollbackTruststore = async (
     intro: `The truststore was restored to the CA set of version ${target.version} (revision ${target.revision})`,
     same: `The truststore already holds the CA set of version ${target.version}.`,
     done: `Restored the CA set of version ${target.version}.`,
+    // "The one before the latest" means before the latest this rollback saw: if another change
+    // was committed meanwhile, committing anyway would undo two changes.
+    ...(to === undefined ? { basis: state.revision } : {}),
   });
 };
 
@@ -328,6 +340,8 @@ export const replaceSet = async (
     intro: string;
     same: string;
     done: string;
+    /** Commit only against this revision of the state (UpstreamError when another came first). */
+    basis?: number;
   },
 ): Promise<ChangeReport> => {
   const lint = lintCertificates(
@@ -349,12 +363,17 @@ export const replaceSet = async (
     };
   }
   await assertIntact(deps.store, (await loadState(deps.store)).state);
+  await publishPending(deps);
   let outcome: { removed: Entry[]; added: Entry[]; state?: TruststoreState; revision: number } = {
     removed: [],
     added: [],
     revision: 0,
   };
   await updateState(deps.store, (s) => {
+    if (text.basis !== undefined && s.revision !== text.basis)
+      throw new UpstreamError(
+        `the store changed while rolling back (revision ${s.revision} was committed after revision ${text.basis}, the latest this rollback saw), so nothing was rolled back`,
+      );
     const now = deps.clock.now();
     const known = new Map([
       ...provenance,
@@ -406,6 +425,10 @@ export const replaceSet = async (
   return finish(outcome.state, outcome.removed, outcome.added, deps, text.done);
 };
 
+/**
+ * Publishes and rolls a committed change and reports it: the revision this command committed and
+ * the version published for it (a concurrent writer's later revision is theirs to report).
+ */
 const finish = async (
   committed: TruststoreState,
   removed: readonly Entry[],
@@ -413,15 +436,28 @@ const finish = async (
   deps: PublishDeps,
   message: string,
 ): Promise<ChangeReport> => {
-  const { state, version, roll, errors } = await publishAndRoll(committed, deps);
+  let published: Awaited<ReturnType<typeof publishAndRoll>>;
+  try {
+    published = await publishAndRoll(committed, deps);
+  } catch (error) {
+    if (!(error instanceof UpstreamError)) throw error;
+    // The change is committed: it is not lost, and the next command that writes publishes it.
+    throw new UpstreamError(
+      `revision ${committed.revision} is committed, but publishing it failed (${error.message}); trustroll repair, or the next change, publishes it`,
+      { cause: error.cause ?? error },
+    );
+  }
+  const { roll, errors } = published;
   errors.push(...(await flushOutbox(deps.store, deps.notifier, deps.log)));
+  const mine = (await loadState(deps.store)).state.history.find((r) => r.revision === committed.revision);
   return {
     outcome: 'changed',
     message,
     removed,
     added,
-    revision: state.revision,
-    ...(version ? { version } : {}),
+    revision: committed.revision,
+    ...(mine?.version ? { version: mine.version } : {}),
+    ...(mine?.supersededBy === undefined ? {} : { supersededBy: mine.supersededBy }),
     ...(roll ? { roll } : {}),
     errors,
   };
@@ -600,6 +636,17 @@ export const exportTruststore = async (
   version?: string,
 ): Promise<ExportedTruststore> => {
   const { state } = await loadState(store);
+  const pending = pendingRevision(state);
+  // The latest published version is not what the store holds: never served as if it were.
+  if (version === undefined && pending) {
+    const latest = latestPublished(state);
+    throw new DamagedStoreError(
+      `revision ${pending.revision}, the latest, is committed but not published yet (a run stopped, or failed, between its commit and its publish)` +
+        (latest?.version
+          ? `, so version ${latest.version} (revision ${latest.revision}) is behind it. Run trustroll repair (or any change) to publish it, or pass --version ${latest.revision} for the older one`
+          : '. Run trustroll repair (or any change) to publish it'),
+    );
+  }
   const chosen = version === undefined ? latestPublished(state) : findPublished(state, version);
   if (!chosen?.version) {
     const known = state.history

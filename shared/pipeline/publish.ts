@@ -1,5 +1,5 @@
 import type { Clock, DomainGateway, Log, Notifier, ObjectStore } from '../ports.js';
-import { latestPublished, type TruststoreState } from '../truststore/state.js';
+import { latestPublished, pendingRevision, type TruststoreState } from '../truststore/state.js';
 import { durableNotifier } from './outbox.js';
 import { type RollConfig, type RollReport, rollDomains } from './roll.js';
 import { loadState, publishTruststore, recordVersion, updateState } from './state-store.js';
@@ -62,4 +62,19 @@ export const publishAndRoll = async (
     }
   }
   return { state, ...(version ? { version } : {}), ...(roll ? { roll } : {}), errors };
+};
+
+/**
+ * Publishes (and rolls) the latest revision when it was committed but never published: a run
+ * that stopped, or whose write failed, between its commit and its publish. Every command that
+ * changes the store calls it first, so a committed change never waits for a later one.
+ */
+export const publishPending = async (
+  deps: PublishDeps,
+): Promise<{ revision: number; version?: string; errors: string[] } | undefined> => {
+  const { state } = await loadState(deps.store);
+  const pending = pendingRevision(state);
+  if (!pending) return undefined;
+  const { version, errors } = await publishAndRoll(state, deps);
+  return { revision: pending.revision, ...(version ? { version } : {}), errors };
 };

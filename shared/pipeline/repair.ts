@@ -8,6 +8,7 @@ import {
   latestPublished,
   MAX_HISTORY,
   parseState,
+  pendingRevision,
   type Revision,
   renderState,
   type TruststoreState,
@@ -75,6 +76,12 @@ export const repairStore = async (deps: PublishDeps): Promise<RepairReport> => {
     await saveState(deps.store, repaired, etag);
     state = repaired;
   }
+  // A run that stopped (or whose write failed) between its commit and its publish.
+  const pending = pendingRevision(state);
+  if (pending && !pending.lostVersion)
+    actions.push(
+      `revision ${pending.revision} was committed but never published (its run stopped, or failed, between the commit and the publish)`,
+    );
   if (actions.length === 0) {
     const latest = latestPublished(state);
     return { actions, ...(latest?.version ? { version: latest.version, revision: latest.revision } : {}) };

@@ -181,6 +181,16 @@ export const unpublishedNote = (state: TruststoreState, ref: string): string | u
   return `revision ${r.revision} is not published yet`;
 };
 
+/**
+ * The latest revision when it is committed but has no truststore version (a run stopped, or its
+ * write failed, between the commit and the publish): what the next writing command, or repair,
+ * publishes. Until then the latest published version is not what the store holds.
+ */
+export const pendingRevision = (state: TruststoreState): Revision | undefined => {
+  const last = state.history.at(-1);
+  return last && last.revision === state.revision && last.version === undefined ? last : undefined;
+};
+
 /** The latest published revision (with a version id), if any. */
 export const latestPublished = (state: TruststoreState): Revision | undefined =>
   [...state.history].reverse().find((r) => r.version !== undefined);

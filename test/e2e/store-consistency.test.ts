@@ -56,3 +56,63 @@ describe('a missing latest truststore version', () => {
     }
   }, 180_000);
 });
+
+describe('a revision committed but not published', () => {
+  /** Two partners; then a removal of beta whose publish fails (a folder where a file goes). */
+  const failedPublish = () => {
+    const dir = storeWith({ acme: [acme.root, acme.intermediate], beta: [beta.root, beta.intermediate] });
+    const highest = join(dir, VERSIONS, '.highest');
+    rmSync(highest);
+    mkdirSync(highest);
+    const r = T(dir, 'remove', '--partner', 'beta', '--reason', 'test');
+    rmSync(highest, { recursive: true });
+    return { dir, r };
+  };
+  const betaIn = (pem: string) => pem.includes(beta.root.pem.trim().split('\n')[1]!);
+
+  it('fails the command as a dependency failure (exit 5), saying the revision is committed', () => {
+    const { r } = failedPublish();
+    noTrace(r);
+    expect(r.stderr).toMatch(/revision 2 is committed/);
+    expect(r.status).toBe(5);
+  }, 180_000);
+
+  it('is reported by status, refused by export, and published by repair', () => {
+    const { dir } = failedPublish();
+    expect(T(dir, 'history').stdout).toMatch(/revision 2 {2}version \(unpublished\)/);
+
+    const status = T(dir, 'status');
+    expect(status.stdout).toMatch(/revision 2.*committed.*not.*published|NOT PUBLISHED: revision 2/is);
+    expect(status.status).toBe(1);
+
+    // Never the older revision, which still trusts beta, as if it were the latest.
+    const exported = T(dir, 'export');
+    noTrace(exported);
+    expect(exported.stdout).not.toMatch(/BEGIN CERTIFICATE/);
+    expect(exported.stderr).toMatch(/revision 2.*not published/);
+    expect(exported.status).toBe(4);
+
+    const repair = T(dir, 'repair');
+    expect(repair.stdout).not.toMatch(/intact/);
+    expect(repair.stdout).toMatch(/revision 2 was committed but never published/);
+    expect(repair.status).toBe(0);
+
+    const after = T(dir, 'export');
+    expect(after.status).toBe(0);
+    expect(after.stderr + after.stdout).toMatch(/BEGIN CERTIFICATE/);
+    expect(betaIn(after.stdout)).toBe(false);
+    expect(T(dir, 'status').stdout).not.toMatch(/NOT PUBLISHED/);
+    expect(T(dir, 'history').stdout).toMatch(/revision 2 {2}version 000002/);
+  }, 180_000);
+
+  it('is published by the next command that writes, even one that changes nothing', () => {
+    const { dir } = failedPublish();
+    // The same request again: nothing left to remove, but the pending revision goes out.
+    const again = T(dir, 'remove', '--partner', 'beta', '--reason', 'test');
+    expect(again.status).toBe(1);
+    expect(T(dir, 'history').stdout).toMatch(/revision 2 {2}version 000002/);
+    const exported = T(dir, 'export');
+    expect(exported.status).toBe(0);
+    expect(betaIn(exported.stdout)).toBe(false);
+  }, 180_000);
+});

@@ -11,8 +11,14 @@ export const writeAtomic = async (path: string, body: Uint8Array | string): Prom
   await makeDir(dirname(path));
   // A short hidden name: the target's own name may already be at the 255-byte limit.
   const tmp = join(dirname(path), `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  await writeFile(tmp, body);
-  await rename(tmp, path);
+  try {
+    await writeFile(tmp, body);
+    await rename(tmp, path);
+  } catch (error) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    // A failure of the file system (full, a folder where the file goes): the caller's step failed.
+    throw new UpstreamError(`writing ${path}`, { cause: error });
+  }
 };
 
 /**
