@@ -5,6 +5,7 @@ import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.
 import { consoleLog } from '../../shared/adapters/local/log.js';
 import { type IngestDeps, ingestUploads } from '../../shared/pipeline/ingest.js';
 import { handleRemovalRequests, REQUESTS_PREFIX } from '../../shared/pipeline/lifecycle.js';
+import { publishPending } from '../../shared/pipeline/publish.js';
 import { type RollReport, rollDomains } from '../../shared/pipeline/roll.js';
 import { scanExpiry } from '../../shared/pipeline/scan.js';
 import { assertIntact, loadState, readTruststoreVersion } from '../../shared/pipeline/state-store.js';
@@ -126,9 +127,19 @@ const up = async (flags: UpFlags, io: Io): Promise<number> => {
     onStatus: new EndpointStatusFile(join(layout(paths).endpoint, 'status.json')).write,
     rules: flags.plainTls ? 'plain-tls' : 'api-gateway',
   });
-  const { state } = await loadState(store);
   // A damaged store is named, and left alone until it is repaired (trustroll repair).
-  await assertIntact(store, state);
+  await assertIntact(store, (await loadState(store)).state);
+  // A revision committed but never published (its run stopped, or failed, in between) goes out
+  // first, so the endpoint starts on the latest revision; it is rolled like any other version.
+  await publishPending({
+    store,
+    gateway: endpoint,
+    notifier: localNotifier(paths, io),
+    clock: systemClock,
+    log,
+    roll: { domains: [] },
+  });
+  const { state } = await loadState(store);
   await endpoint.start(latestPublished(state)?.version);
   const deps: IngestDeps = {
     store,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Issued, partnerChain, pemOf } from '../../shared/pki/builder.js';
-import { BIN, build } from './helpers.js';
+import { BIN, build, startUp } from './helpers.js';
 
 /**
  * What the store says matches what it holds (issue 16): a missing latest version is damage, a
@@ -114,5 +114,16 @@ describe('a revision committed but not published', () => {
     const exported = T(dir, 'export');
     expect(exported.status).toBe(0);
     expect(betaIn(exported.stdout)).toBe(false);
+  }, 180_000);
+
+  it('is published by trustroll up when it starts, which then serves it', async () => {
+    const { dir } = failedPublish();
+    const up = await startUp(dir);
+    try {
+      expect(up.output()).toMatch(/truststore version 000002/);
+    } finally {
+      await up.stop();
+    }
+    expect(T(dir, 'history').stdout).toMatch(/revision 2 {2}version 000002/);
   }, 180_000);
 });
