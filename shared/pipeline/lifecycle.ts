@@ -617,6 +617,22 @@ export const diffVersions = async (
   };
 };
 
+/**
+ * Refuses (DamagedStoreError) to take the latest published version as "the latest" while a newer
+ * revision is committed but not published: that version is behind what the store holds.
+ */
+const assertLatestPublished = (state: TruststoreState): void => {
+  const pending = pendingRevision(state);
+  if (!pending) return;
+  const latest = latestPublished(state);
+  throw new DamagedStoreError(
+    `revision ${pending.revision}, the latest, is committed but not published yet (a run stopped, or failed, between its commit and its publish)` +
+      (latest?.version
+        ? `, so version ${latest.version} (revision ${latest.revision}) is behind it. Run trustroll repair (or any change) to publish it, or pass --version ${latest.revision} for the older one`
+        : '. Run trustroll repair (or any change) to publish it'),
+  );
+};
+
 export interface ExportedTruststore {
   readonly version: string;
   readonly revision: number;
@@ -636,17 +652,7 @@ export const exportTruststore = async (
   version?: string,
 ): Promise<ExportedTruststore> => {
   const { state } = await loadState(store);
-  const pending = pendingRevision(state);
-  // The latest published version is not what the store holds: never served as if it were.
-  if (version === undefined && pending) {
-    const latest = latestPublished(state);
-    throw new DamagedStoreError(
-      `revision ${pending.revision}, the latest, is committed but not published yet (a run stopped, or failed, between its commit and its publish)` +
-        (latest?.version
-          ? `, so version ${latest.version} (revision ${latest.revision}) is behind it. Run trustroll repair (or any change) to publish it, or pass --version ${latest.revision} for the older one`
-          : '. Run trustroll repair (or any change) to publish it'),
-    );
-  }
+  if (version === undefined) assertLatestPublished(state);
   const chosen = version === undefined ? latestPublished(state) : findPublished(state, version);
   if (!chosen?.version) {
     const known = state.history
@@ -690,6 +696,8 @@ export const planPromotion = async (
   version?: string,
 ): Promise<PromotionPlan> => {
   const { state } = await loadState(source);
+  // "Its latest" is the latest revision, never an older version while a newer one waits.
+  if (version === undefined) assertLatestPublished(state);
   const published = state.history.filter((r) => r.version !== undefined);
   const chosen = version === undefined ? published.at(-1) : findPublished(state, version);
   if (!chosen?.version) {

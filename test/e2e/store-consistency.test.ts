@@ -126,4 +126,13 @@ describe('a revision committed but not published', () => {
     }
     expect(T(dir, 'history').stdout).toMatch(/revision 2 {2}version 000002/);
   }, 180_000);
+
+  it('is not promoted as an older version: promote without --version refuses until it is published', () => {
+    const { dir } = failedPublish();
+    const r = T(dir, 'promote', '--from', '.trustroll', '--to', 'prod', '--create', '--yes');
+    noTrace(r);
+    expect(r.stderr).toMatch(/revision 2.*not published/);
+    expect(r.status).toBe(4);
+    expect(T(dir, 'history', '--store', 'prod').status).toBe(2);
+  }, 180_000);
 });
