@@ -4,7 +4,7 @@ import { parseCertificate } from '../../../shared/pki/certificate.js';
 import { lintCertificates } from '../../../shared/truststore/lint.js';
 import { sizeFindings } from '../../../shared/truststore/rules/truststore.too-large.js';
 import { rsaSpki } from '../../fixtures/der.js';
-import { days, type Issued, intermediate, issue, NOW, partnerChain, root } from '../../fixtures/pki.js';
+import { days, type Issued, intermediate, issue, leaf, NOW, partnerChain, root } from '../../fixtures/pki.js';
 
 /**
  * A finding's message is what a partner or an operator acts on: where it carries information (the
@@ -197,6 +197,39 @@ describe('finding messages say what to act on', () => {
     const old = await intermediate('CN=Msg Old', good.root, { notBefore: days(-90), notAfter: days(-2) });
     expect(only(lint(good.root, old), 'cert.expired').message).toMatch(
       new RegExp(`^Expired on ${days(-2).toISOString().slice(0, 10)}`),
+    );
+  });
+
+  it('signature.weak-hash names an algorithm trustroll does not know, by its OID', () => {
+    // ecdsa-with-SHA256 (1.2.840.10045.4.3.2) rewritten to the unassigned 1.2.840.10045.4.3.9.
+    const der = Buffer.from(good.root.der);
+    const oid = Buffer.from([0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]);
+    let at = der.indexOf(oid);
+    expect(at).toBeGreaterThan(0);
+    for (; at >= 0; at = der.indexOf(oid, at + 1)) der[at + oid.length - 1] = 0x09;
+    const cert = parseCertificate(new Uint8Array(der));
+    const findings = lintCertificates([{ cert, source: 'odd' }], { at: NOW }).findings;
+    expect(only(findings, 'signature.weak-hash')).toMatchObject({
+      severity: 'error',
+      message: expect.stringMatching(
+        /^It is signed with an algorithm trustroll does not know \(1\.2\.840\.10045\.4\.3\.9\)/,
+      ),
+    });
+  });
+
+  it('cert.expired on a leaf speaks of the leaf, on a CA of the clients under it', async () => {
+    const oldLeaf = await leaf('CN=msg-old-client', good.intermediate, {
+      notBefore: days(-90),
+      notAfter: days(-1),
+    });
+    const leafMessage = only(lint(good.root, good.intermediate, oldLeaf), 'cert.expired').message;
+    expect(leafMessage).not.toMatch(/every client certificate under it/);
+    const oldCa = await intermediate('CN=Msg Old CA 2', good.root, {
+      notBefore: days(-90),
+      notAfter: days(-1),
+    });
+    expect(only(lint(good.root, oldCa), 'cert.expired').message).toMatch(
+      /every client certificate under it is refused/,
     );
   });
 });
