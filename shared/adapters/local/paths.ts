@@ -121,35 +121,7 @@ export const folderError = (dir: string, at: string, error: unknown): Error => {
  * a file or a link to nothing on the way, no permission, a file system that holds no folders.
  */
 export const makeDir = async (dir: string): Promise<void> => {
-  const missing: string[] = [];
-  for (let at = resolve(dir); ; ) {
-    let info: Awaited<ReturnType<typeof stat>> | undefined;
-    try {
-      info = await stat(at);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw folderError(dir, at, error);
-      // A link to nothing is there (lstat) but leads nowhere (stat): no folder can be made in it.
-      if (
-        await lstat(at).then(
-          (l) => l.isSymbolicLink(),
-          () => false,
-        )
-      )
-        throw new InputError(
-          `cannot create the folder ${dir}: ${at} is a symbolic link to something that does not exist; name another folder`,
-        );
-    }
-    if (info) {
-      if (!info.isDirectory()) throw folderError(dir, at, Object.assign(new Error(), { code: 'ENOTDIR' }));
-      break;
-    }
-    missing.push(at);
-    const parent = dirname(at);
-    if (parent === at) break;
-    at = parent;
-  }
-  for (const at of missing.reverse()) {
+  for (const at of (await missingFolders(dir)).reverse()) {
     try {
       await mkdir(at);
     } catch (error) {
@@ -171,15 +143,23 @@ const isDir = (path: string): Promise<boolean> =>
  * path. Creates nothing, so a command can check where it will write before it does anything.
  */
 export const checkFolder = async (dir: string): Promise<void> => {
+  await missingFolders(dir);
+};
+
+/**
+ * The folders of `dir`'s path that do not exist yet, deepest first, up to the first that does; an
+ * InputError when one on the way cannot become a folder (a file, a link to nothing).
+ */
+const missingFolders = async (dir: string): Promise<string[]> => {
+  const missing: string[] = [];
   for (let at = resolve(dir); ; ) {
+    let info: Awaited<ReturnType<typeof stat>> | undefined;
     try {
-      const info = await stat(at);
-      if (!info.isDirectory()) throw folderError(dir, at, Object.assign(new Error(), { code: 'ENOTDIR' }));
-      return;
+      info = await stat(at);
     } catch (error) {
-      if (error instanceof InputError || error instanceof UpstreamError) throw error;
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' && code !== 'ENOTDIR') throw folderError(dir, at, error);
+      // A link to nothing is there (lstat) but leads nowhere (stat): no folder can be made in it.
       if (
         await lstat(at).then(
           (l) => l.isSymbolicLink(),
@@ -190,8 +170,13 @@ export const checkFolder = async (dir: string): Promise<void> => {
           `cannot create the folder ${dir}: ${at} is a symbolic link to something that does not exist; name another folder`,
         );
     }
+    if (info) {
+      if (!info.isDirectory()) throw folderError(dir, at, Object.assign(new Error(), { code: 'ENOTDIR' }));
+      return missing;
+    }
+    missing.push(at);
     const parent = dirname(at);
-    if (parent === at) return;
+    if (parent === at) return missing;
     at = parent;
   }
 };
