@@ -1,4 +1,4 @@
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { decodeOid, TAG } from './der.js';
 import { CMS_DATA, CMS_SIGNED_DATA } from './oids.js';
 
@@ -197,6 +197,15 @@ const STRING_TAGS = new Set<number>([
 ]);
 
 /** Mostly printable ASCII: worth reading as text. */
+/** Whether text holds a byte no text does (a control other than tab, line feed, form feed, return). */
+export const holdsBinary = (text: string): boolean => {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 0x20 && c !== 9 && c !== 10 && c !== 12 && c !== 13) || c === 0x7f) return true;
+  }
+  return false;
+};
+
 const looksLikeText = (bytes: Uint8Array): boolean => {
   let printable = 0;
   for (const b of bytes) if ((b >= 0x20 && b < 0x7f) || b === 9 || b === 10 || b === 13) printable++;
@@ -378,6 +387,7 @@ export const huntText = (
   let reported = false;
   const look = (bytes: Uint8Array, how: string) => {
     if (reported) return;
+    if (bytes[0] === 0x1f && bytes[1] === 0x8b) return gzipped(bytes, how);
     if (huntBer(bytes, `${where} (${how})`, out, budget, { textDepth: depth })) {
       reported = true;
       return;
@@ -389,6 +399,31 @@ export const huntText = (
     if (looksLikeText(bytes))
       huntText(Buffer.from(bytes).toString('latin1'), `${where} (${how})`, out, budget, depth + 1);
   };
+  /** A gzip stream (a compressed key file, also after base64): decompressed within bounds, looked into. */
+  const gzipped = (bytes: Uint8Array, how: string) => {
+    let plain: Uint8Array;
+    try {
+      plain = new Uint8Array(
+        gunzipSync(bytes, { maxOutputLength: GZIP_LIMIT, finishFlush: zlibConstants.Z_SYNC_FLUSH }),
+      );
+    } catch {
+      return;
+    }
+    for (let i = 0; i < plain.length; i += 64) budget.spend();
+    look(plain, `${how}, gzip`);
+  };
+  // Bytes no text holds (controls other than tab and line ends): raw DER or a gzip stream appended
+  // to PEM text. A DER key may start at any offset; a gzip stream at its magic bytes.
+  if (holdsBinary(text)) {
+    const raw = Buffer.from(text, 'latin1');
+    if (keyWithin(Buffer.concat([Buffer.of(0), raw]), budget)) {
+      reported = true;
+      return out.privateKey(`${where} (binary data)`, 'a DER private key');
+    }
+    for (let i = raw.indexOf(0x1f); i >= 0 && !reported; i = raw.indexOf(0x1f, i + 1))
+      if (raw[i + 1] === 0x8b && raw[i + 2] === 8) gzipped(new Uint8Array(raw.subarray(i)), 'binary data');
+    if (reported) return;
+  }
   // Runs of base64 (or base64url) text, on one line or many: a PEM body without its armour.
   for (const m of text.matchAll(/(?:[A-Za-z0-9+/_-]{16,}={0,2}[ \t]*\r?\n?){1,}/g)) {
     const run = m[0].replace(/\s+/g, '');

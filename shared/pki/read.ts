@@ -2,7 +2,7 @@ import { gunzipSync, inflateRawSync, constants as zlibConstants } from 'node:zli
 import type { Finding } from '../finding.js';
 import { type Certificate, parseCertificate } from './certificate.js';
 import { children, DerError, decodeOid, readSingle, readTlv, TAG, type Tlv } from './der.js';
-import { BudgetSpent, HuntBudget, huntBer, huntText } from './key-hunt.js';
+import { BudgetSpent, HuntBudget, holdsBinary, huntBer, huntText } from './key-hunt.js';
 import { CMS_DATA, CMS_SIGNED_DATA } from './oids.js';
 import { opaquePayload } from './payload.js';
 
@@ -167,7 +167,7 @@ const readPem = (text: string, out: Collector): void => {
     block++;
     const label = normalLabel(m[1]!);
     const where = `${out.name}, block ${block} (line ${lineAt(m.index)})`;
-    huntText(text.slice(outsideFrom, m.index), `${out.name}, before block ${block}`, out, out.budget);
+    outside(text.slice(outsideFrom, m.index), `${out.name}, before block ${block}`, out);
     const bodyStart = m.index + m[0].length;
     const end = ends.after(label, bodyStart);
     BEGIN.lastIndex = bodyStart;
@@ -181,8 +181,21 @@ const readPem = (text: string, out: Collector): void => {
     outsideFrom = closed && end ? end.index + end.length : bodyStart;
     BEGIN.lastIndex = outsideFrom;
   }
-  huntText(text.slice(outsideFrom), `${out.name}, after the last block`, out, out.budget);
+  outside(text.slice(outsideFrom), `${out.name}, after the last block`, out);
   if (!found) out.unparseable(out.name, 'no PEM block found');
+};
+
+/**
+ * Text around the PEM blocks: looked into for keys, and refused when it holds bytes no text holds
+ * (raw DER or a compressed stream appended to PEM): what was not understood is not accepted.
+ */
+const outside = (segment: string, where: string, out: Collector): void => {
+  huntText(segment, where, out, out.budget);
+  if (holdsBinary(segment))
+    out.unparseable(
+      where,
+      'binary data outside the PEM blocks; upload PEM text alone, or one DER certificate',
+    );
 };
 
 /**
