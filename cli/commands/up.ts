@@ -109,6 +109,7 @@ const up = async (flags: UpFlags, io: Io): Promise<number> => {
   await folderOrAbsent('--inbox', flags.inbox);
   await folderOrAbsent('--data-dir', flags.dataDir);
   const paths: LocalPaths = { dataDir: flags.dataDir, inboxDir: flags.inbox };
+  await aloneOn(paths);
   const log = consoleLog(io.out);
   const store = localStore(paths);
   const material = await endpointMaterial(paths);
@@ -344,4 +345,20 @@ const printWelcome = (
   }
   lines.push('', 'Ctrl-C stops.', '');
   io.out(`${lines.join('\n')}\n`);
+};
+
+/**
+ * One `trustroll up` per data folder: a second one would take over the endpoint's status file
+ * (and `status` would follow it, not the endpoint still serving). Refused while the first runs.
+ */
+const aloneOn = async (paths: LocalPaths): Promise<void> => {
+  const status = await new EndpointStatusFile(join(layout(paths).endpoint, 'status.json'))
+    .read()
+    .catch(() => undefined);
+  if (!status || EndpointStatusFile.gone(status) !== false) return;
+  const { pid } = status as { pid?: number };
+  if (pid === process.pid) return;
+  throw new UsageError(
+    `another trustroll up (process ${pid}) is running with the data folder ${paths.dataDir}: stop it first (Ctrl-C), or give this one its own --data-dir`,
+  );
 };

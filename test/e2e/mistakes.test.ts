@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, build } from './helpers.js';
+import { BIN, build, startUp } from './helpers.js';
 
 /**
  * Ordinary mistakes, made with the real binary: each ends in one sentence saying what is wrong and
@@ -208,4 +208,47 @@ describe('found by trying to break it', () => {
     },
     60_000,
   );
+
+  it('a second trustroll up on the same data folder is refused while the first runs', async () => {
+    const home = join(dir, 'one-up');
+    mkdirSync(home, { recursive: true });
+    const first = await startUp(home, ['--no-demo']);
+    try {
+      const second = spawnSync('node', [BIN, 'up', '--port', '0', '--no-demo'], {
+        encoding: 'utf8',
+        cwd: home,
+        timeout: 60_000,
+      });
+      expect(second.stderr).toMatch(
+        /another trustroll up \(process \d+\) is running with the data folder \.trustroll/,
+      );
+      expect(second.status).toBe(2);
+    } finally {
+      await first.stop();
+    }
+  }, 120_000);
+
+  it('status: an endpoint whose pid now belongs to another process is not running', () => {
+    const home = join(dir, 'reused-pid');
+    mkdirSync(join(home, '.trustroll', 'endpoint'), { recursive: true });
+    mkdirSync(join(home, '.trustroll', 'store'), { recursive: true });
+    // This test's own process is alive, but it is not the process that wrote the status.
+    writeFileSync(
+      join(home, '.trustroll', 'endpoint', 'status.json'),
+      JSON.stringify({
+        name: 'localhost',
+        status: 'AVAILABLE',
+        truststoreVersion: null,
+        warnings: [],
+        updatedAt: new Date().toISOString(),
+        pid: process.pid,
+        pidStart: 'not-this-process',
+        host: hostname(),
+      }),
+    );
+    const r = spawnSync('node', [BIN, 'status'], { encoding: 'utf8', cwd: home, timeout: 60_000 });
+    expect(r.stdout).toMatch(/the local endpoint is not running/);
+    expect(r.stdout).not.toMatch(/AVAILABLE/);
+    expect(r.status).toBe(1);
+  }, 60_000);
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { NotFoundError } from '../../errors.js';
@@ -17,7 +18,7 @@ export class EndpointStatusFile implements DomainGateway {
     await writeAtomic(
       this.path,
       // The process that serves: a reader can tell a stopped endpoint from a running one.
-      `${JSON.stringify({ ...state, updatedAt: new Date().toISOString(), pid: process.pid, host: hostname() }, null, 2)}\n`,
+      `${JSON.stringify({ ...state, updatedAt: new Date().toISOString(), pid: process.pid, pidStart: processStart(process.pid), host: hostname() }, null, 2)}\n`,
     );
   };
 
@@ -46,8 +47,14 @@ export class EndpointStatusFile implements DomainGateway {
    * recorded, or on another host); then `updatedAt` says when it was last seen.
    */
   static gone(state: DomainState): boolean | undefined {
-    const { pid, host } = state as { pid?: unknown; host?: unknown };
+    const { pid, host, pidStart } = state as { pid?: unknown; host?: unknown; pidStart?: unknown };
     if (typeof pid !== 'number' || host !== hostname()) return undefined;
+    // Linux: a zombie (killed, not yet reaped) is gone, and so is a pid now used by another process.
+    const proc = procStat(pid);
+    if (proc)
+      return (
+        proc.state === 'Z' || proc.state === 'X' || (typeof pidStart === 'string' && pidStart !== proc.start)
+      );
     try {
       process.kill(pid, 0);
       return false;
@@ -69,3 +76,31 @@ export class EndpointStatusFile implements DomainGateway {
     // The running `trustroll up` rolls its endpoint itself when it sees a new published version.
   }
 }
+
+/** State and start time of a process from /proc (Linux), or undefined where there is no /proc. */
+const procStat = (pid: number): { state: string; start: string } | undefined => {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (error) {
+    // No such process: gone. No /proc at all (macOS): undefined, the caller asks the kernel.
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' && procAvailable()
+      ? { state: 'X', start: '' }
+      : undefined;
+  }
+  // "pid (comm) state ppid …": comm may hold spaces and parentheses, so fields start after the last ")".
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0] ?? '', start: fields[19] ?? '' };
+};
+
+const procAvailable = (): boolean => {
+  try {
+    readFileSync('/proc/self/stat');
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** What tells this process from a later one with the same pid (its start time), where /proc has it. */
+const processStart = (pid: number): string | undefined => procStat(pid)?.start || undefined;
