@@ -40,7 +40,7 @@ export class S3ObjectStore implements ObjectStore {
       const body = out.Body ? await out.Body.transformToByteArray() : new Uint8Array();
       return { body, version: out.VersionId ?? 'null', etag: out.ETag ?? '', metadata: out.Metadata ?? {} };
     } catch (error) {
-      throw mapAwsError(error, `reading s3://${this.bucket}/${key}`);
+      throw mapAwsError(error, `reading s3://${this.bucket}/${this.k(key)}`);
     }
   }
 
@@ -63,7 +63,7 @@ export class S3ObjectStore implements ObjectStore {
       );
       return { version: out.VersionId ?? 'null', etag: out.ETag ?? '' };
     } catch (error) {
-      throw mapAwsError(error, `writing s3://${this.bucket}/${key}`);
+      throw mapAwsError(error, `writing s3://${this.bucket}/${this.k(key)}`);
     }
   }
 
@@ -71,7 +71,7 @@ export class S3ObjectStore implements ObjectStore {
     try {
       await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.k(key) }));
     } catch (error) {
-      const mapped = mapAwsError(error, `deleting s3://${this.bucket}/${key}`);
+      const mapped = mapAwsError(error, `deleting s3://${this.bucket}/${this.k(key)}`);
       if (mapped.name !== 'NotFoundError') throw mapped;
     }
   }
@@ -111,7 +111,7 @@ export class S3ObjectStore implements ObjectStore {
         versionMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
       } while (keyMarker);
     } catch (error) {
-      throw mapAwsError(error, `listing the versions of s3://${this.bucket}/${key}`);
+      throw mapAwsError(error, `listing the versions of s3://${this.bucket}/${this.k(key)}`);
     }
     return { versions, markers };
   }
@@ -131,7 +131,7 @@ export class S3ObjectStore implements ObjectStore {
       try {
         await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.k(key), VersionId: id }));
       } catch (error) {
-        const mapped = mapAwsError(error, `destroying s3://${this.bucket}/${key} version ${id}`);
+        const mapped = mapAwsError(error, `destroying s3://${this.bucket}/${this.k(key)} version ${id}`);
         if (mapped.name !== 'NotFoundError') throw mapped;
       }
     }
@@ -161,7 +161,7 @@ export class S3ObjectStore implements ObjectStore {
       );
       return { key, size: out.ContentLength ?? 0, etag: out.ETag ?? '', version: out.VersionId ?? 'null' };
     } catch (error) {
-      throw mapAwsError(error, `reading s3://${this.bucket}/${key}`);
+      throw mapAwsError(error, `reading s3://${this.bucket}/${this.k(key)}`);
     }
   }
 
