@@ -503,12 +503,21 @@ export const registerPromote = (program: Command, io: Io, exit: (code: number) =
         if (plan.added.length + plan.removed.length === 0)
           lines.push('  (the target already holds this CA set)');
         io.err(`${lines.join('\n')}\n`);
-        if (plan.added.length + plan.removed.length === 0) return exit(0);
+        // Under --json every ending is JSON on stdout, not only a promotion.
+        const unchanged = (outcome: 'unchanged' | 'declined', message: string) => {
+          if (flags.json)
+            io.out(jsonOut({ outcome, message, from: flags.from, to: flags.to, version: plan.version }));
+        };
+        if (plan.added.length + plan.removed.length === 0) {
+          unchanged('unchanged', 'the target already holds this CA set');
+          return exit(0);
+        }
         if (!flags.yes) {
           io.err('Promote? [y/N] ');
           const said = await answer(io);
           if (said !== 'y' && said !== 'yes') {
             io.err('Not promoted.\n');
+            unchanged('declined', 'not promoted: declined at the prompt');
             return exit(1);
           }
         }

@@ -138,6 +138,30 @@ describe('found by trying to break it', () => {
     const no = run('n\ny\n', 'declined');
     expect(no.stderr).toMatch(/Not promoted/);
     expect(no.status).toBe(1);
+    // Under --json, nothing to do and a refusal at the prompt are JSON too.
+    const again = spawnSync(
+      'node',
+      [BIN, 'promote', '--from', 'src', '--to', 'promoted', '--yes', '--json'],
+      {
+        encoding: 'utf8',
+        cwd: dir,
+        timeout: 60_000,
+      },
+    );
+    expect(JSON.parse(again.stdout)).toMatchObject({ outcome: 'unchanged' });
+    expect(again.status).toBe(0);
+    const declined = spawnSync(
+      'node',
+      [BIN, 'promote', '--from', 'src', '--to', 'declined2', '--create', '--json'],
+      {
+        encoding: 'utf8',
+        cwd: dir,
+        input: 'n\n',
+        timeout: 60_000,
+      },
+    );
+    expect(JSON.parse(declined.stdout)).toMatchObject({ outcome: 'declined' });
+    expect(declined.status).toBe(1);
   }, 60_000);
 
   it("serve with a key that is not the certificate's, or a key given as the certificate: exit 2 naming the files", () => {
