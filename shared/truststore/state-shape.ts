@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { parseCertificate } from '../pki/certificate.js';
+import { type Certificate, parseCertificate } from '../pki/certificate.js';
 import { renderBlocks } from './render.js';
 import type { TruststoreState } from './state.js';
 
@@ -130,18 +130,20 @@ const entry = (value: unknown, at: string): string => {
   return fingerprint;
 };
 
-/** Fields of an entry that are read from its certificate. */
-const fromCertificate = (der: Uint8Array): Record<string, string> => {
-  const cert = parseCertificate(der);
-  return {
-    subject: cert.subject.text,
-    subjectKey: cert.subject.key,
-    issuer: cert.issuer.text,
-    issuerKey: cert.issuer.key,
-    notBefore: cert.notBefore.toISOString(),
-    notAfter: cert.notAfter.toISOString(),
-  };
-};
+/**
+ * Fields of an entry that are read from its certificate: what `entryOf` writes and what the state
+ * check compares, from one place so the two cannot drift apart.
+ */
+export const certificateFields = (cert: Certificate) => ({
+  subject: cert.subject.text,
+  subjectKey: cert.subject.key,
+  issuer: cert.issuer.text,
+  issuerKey: cert.issuer.key,
+  notBefore: cert.notBefore.toISOString(),
+  notAfter: cert.notAfter.toISOString(),
+});
+
+const fromCertificate = (der: Uint8Array): Record<string, string> => certificateFields(parseCertificate(der));
 
 /** Checks that `pem` is canonical and hashes to `fingerprint`; returns what its certificate says. */
 const checkPem = (pem: string, fingerprint: string, at: string): Record<string, string> => {

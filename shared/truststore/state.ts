@@ -2,7 +2,7 @@ import type { Finding } from '../finding.js';
 import { type Certificate, toPem } from '../pki/certificate.js';
 import type { Notification } from '../ports.js';
 import { renderBlocks } from './render.js';
-import { checkState } from './state-shape.js';
+import { certificateFields, checkState } from './state-shape.js';
 
 /** Where trustroll keeps its objects, relative to the store (an S3 bucket or a local folder). */
 export const KEYS = {
@@ -136,12 +136,7 @@ export const entryOf = (
   provenance: Pick<Entry, 'partner' | 'upload' | 'addedAt' | 'findings'>,
 ): Entry => ({
   fingerprint: cert.fingerprint,
-  subject: cert.subject.text,
-  subjectKey: cert.subject.key,
-  issuer: cert.issuer.text,
-  issuerKey: cert.issuer.key,
-  notBefore: cert.notBefore.toISOString(),
-  notAfter: cert.notAfter.toISOString(),
+  ...certificateFields(cert),
   ...provenance,
   pem: toPem(cert.der),
 });
