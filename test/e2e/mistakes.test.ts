@@ -125,41 +125,24 @@ describe('found by trying to break it', () => {
     mkdirSync(join(dir, 'inbox', 'acme'), { recursive: true });
     writeFileSync(join(dir, 'inbox', 'acme', 'bundle.pem'), readFileSync(join(dir, 'pki', 'ca-bundle.pem')));
     expect(cli('ingest', '--data-dir', 'src').status).toBe(0);
-    const run = (answer: string, to: string) =>
-      spawnSync('node', [BIN, 'promote', '--from', 'src', '--to', to, '--create'], {
+    const run = (answer: string, to: string, ...extra: string[]) =>
+      spawnSync('node', [BIN, 'promote', '--from', 'src', '--to', to, ...extra], {
         encoding: 'utf8',
         cwd: dir,
         input: answer,
         timeout: 60_000,
       });
-    const yes = run('y\ny\ny\n', 'promoted');
+    const yes = run('y\ny\ny\n', 'promoted', '--create');
     expect(yes.status, yes.stderr).toBe(0);
     expect(cli('history', '--data-dir', 'promoted').stdout).toMatch(/revision 1/);
-    const no = run('n\ny\n', 'declined');
+    const no = run('n\ny\n', 'declined', '--create');
     expect(no.stderr).toMatch(/Not promoted/);
     expect(no.status).toBe(1);
     // Under --json, nothing to do and a refusal at the prompt are JSON too.
-    const again = spawnSync(
-      'node',
-      [BIN, 'promote', '--from', 'src', '--to', 'promoted', '--yes', '--json'],
-      {
-        encoding: 'utf8',
-        cwd: dir,
-        timeout: 60_000,
-      },
-    );
+    const again = run('', 'promoted', '--yes', '--json');
     expect(JSON.parse(again.stdout)).toMatchObject({ outcome: 'unchanged' });
     expect(again.status).toBe(0);
-    const declined = spawnSync(
-      'node',
-      [BIN, 'promote', '--from', 'src', '--to', 'declined2', '--create', '--json'],
-      {
-        encoding: 'utf8',
-        cwd: dir,
-        input: 'n\n',
-        timeout: 60_000,
-      },
-    );
+    const declined = run('n\n', 'declined2', '--create', '--json');
     expect(JSON.parse(declined.stdout)).toMatchObject({ outcome: 'declined' });
     expect(declined.status).toBe(1);
   }, 60_000);
