@@ -8,6 +8,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   symlinkSync,
   truncateSync,
@@ -15,7 +16,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { localStore } from '../../cli/local.js';
 import { keptKeys, parseUploadKey } from '../../shared/pipeline/upload-key.js';
@@ -270,24 +271,31 @@ describe('principle 4: one bad item never stops the rest', () => {
     mkdirSync(join(dir, 'inbox', 'acme'), { recursive: true });
     mkdirSync(join(dir, 'requests'), { recursive: true });
     const up = await startUp(dir, ['--no-demo']);
+    // As the README asks of writers: write under a hidden name, then rename into place, so the
+    // running up never reads a file half-written (that race made this test flaky under load).
+    const drop = (path: string, text: string) => {
+      const tmp = join(dirname(path), `.${basename(path)}.tmp`);
+      writeFileSync(tmp, text);
+      renameSync(tmp, path);
+    };
     try {
       // A named pipe: reading it would block forever; it is not a regular file.
       expect(spawnSync('mkfifo', [join(dir, 'inbox', 'acme', 'pipe.pem')]).status).toBe(0);
       // A file named x, then (once it is handled) a folder named x.
-      writeFileSync(join(dir, 'inbox', 'acme', 'x'), acme.root.pem);
+      drop(join(dir, 'inbox', 'acme', 'x'), acme.root.pem);
       await waitFor(() => !existsSync(join(dir, 'inbox', 'acme', 'x')) || undefined, 20_000, up.output);
       mkdirSync(join(dir, 'inbox', 'acme', 'x'));
-      writeFileSync(join(dir, 'inbox', 'acme', 'x', 'ca.pem'), pemOfChain(acme));
+      drop(join(dir, 'inbox', 'acme', 'x', 'ca.pem'), pemOfChain(acme));
       // Removal requests of the wrong shape, one nested 10,000 levels deep.
-      writeFileSync(
+      drop(
         join(dir, 'requests', 'types.json'),
         JSON.stringify({ subject: 123, reason: 'x', requestedBy: 'y' }),
       );
-      writeFileSync(
+      drop(
         join(dir, 'requests', 'numeric.json'),
         JSON.stringify({ fingerprints: [123456789012], reason: 'x', requestedBy: 'y' }),
       );
-      writeFileSync(
+      drop(
         join(dir, 'requests', 'deep.json'),
         `{"partner":${'['.repeat(10_000)}${']'.repeat(10_000)},"reason":"x","requestedBy":"y"}`,
       );
