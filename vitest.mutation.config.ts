@@ -13,6 +13,7 @@ export default defineConfig({
     ],
     testTimeout: 60_000,
     maxWorkers: 2,
+    isolate: false,
     setupFiles: ['test/setup.ts'],
   },
 });
