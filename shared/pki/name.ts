@@ -86,7 +86,9 @@ export const escapeValue = (value: string): string => {
   let out = value.replace(/[\\,+"<>;=]/g, (c) => `\\${c}`);
   // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL must be escaped per RFC 4514
   out = out.replace(/\u0000/g, '\\00');
-  if (out.startsWith('#') || out.startsWith(' ')) out = `\\${out}`;
-  if (out.endsWith(' ') && out.length > 1) out = `${out.slice(0, -1)}\\ `;
-  return out;
+  // Decided on the value before either escape is added: a lone space is escaped once, not twice.
+  const leading = out.startsWith('#') || out.startsWith(' ');
+  const trailing = out.length > 1 && out.endsWith(' ');
+  if (trailing) out = `${out.slice(0, -1)}\\ `;
+  return leading ? `\\${out}` : out;
 };
