@@ -62,14 +62,16 @@ describe('parseName', () => {
   it('decodes UniversalString (UTF-32BE), code points past U+10FFFF as U+FFFD, a partial one dropped', () => {
     const cps = [0x41, 0x1f600, 0x10ffff, 0x110000];
     const content = Buffer.alloc(cps.length * 4 + 3);
-    cps.forEach((cp, i) => content.writeUInt32BE(cp, i * 4));
+    for (const [i, cp] of cps.entries()) content.writeUInt32BE(cp, i * 4);
     content.fill(0x42, cps.length * 4);
     const text = parseName(name(rdn(atv(CN, tlv(0x1c, new Uint8Array(content))))), 'subject').text;
     expect(text).toBe(`CN=A😀${String.fromCodePoint(0x10ffff)}\ufffd`);
   });
 
   it('decodes T61String as Latin-1 and invalid UTF-8 as U+FFFD instead of failing', () => {
-    expect(parseName(name(rdn(atv(CN, tlv(0x14, new Uint8Array([0x63, 0xe9]))))), 'subject').text).toBe('CN=cé');
+    expect(parseName(name(rdn(atv(CN, tlv(0x14, new Uint8Array([0x63, 0xe9]))))), 'subject').text).toBe(
+      'CN=cé',
+    );
     expect(parseName(name(rdn(atv(CN, tlv(0x0c, new Uint8Array([0x63, 0xe9]))))), 'subject').text).toBe(
       'CN=c\ufffd',
     );
@@ -83,7 +85,10 @@ describe('parseName', () => {
     fails(tlv(0x31), 'issuer: expected tag 0x30, found 0x31');
     fails(tlv(0x30, tlv(0x30)), 'issuer RDN: expected tag 0x31, found 0x30');
     fails(tlv(0x30, rdn(tlv(0x31))), 'issuer attribute: expected tag 0x30, found 0x31');
-    fails(tlv(0x30, rdn(tlv(0x30, utf8('x'), utf8('y')))), 'issuer attribute type: expected tag 0x06, found 0x0c');
+    fails(
+      tlv(0x30, rdn(tlv(0x30, utf8('x'), utf8('y')))),
+      'issuer attribute type: expected tag 0x06, found 0x0c',
+    );
     fails(tlv(0x30, rdn(tlv(0x30, oid(CN)))), 'issuer: attribute 2.5.4.3 has no value');
   });
 
