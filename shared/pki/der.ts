@@ -196,11 +196,15 @@ const utc = (year: number, m: RegExpExecArray, what: string): Date => {
     number,
     number,
   ];
-  const date = new Date(Date.UTC(year, mo - 1, d, h, mi, s));
+  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0-99 as 1900-1999.
+  const date = new Date(0);
+  date.setUTCFullYear(year, mo - 1, d);
+  date.setUTCHours(h, mi, Math.min(s, 59), 0);
   if (date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d || h > 23 || mi > 59 || s > 60) {
     throw new DerError(`${what}: date out of range`);
   }
-  return date;
+  // A leap second (:60, only ever at the end of a month) is checked as :59 and read as the next second.
+  return s === 60 ? new Date(date.getTime() + 1000) : date;
 };
 
 /** Makes arbitrary bytes safe to print in one line of a message. */
