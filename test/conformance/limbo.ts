@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pemToDer } from '../../shared/pki/certificate.js';
@@ -28,8 +29,45 @@ const list = (v: string[] | string): string[] =>
 export const loadLimbo = (): LimboCase[] =>
   (JSON.parse(readFileSync(LIMBO, 'utf8')) as { testcases: LimboCase[] }).testcases;
 
+type OpensslVerdict = { ok: boolean; output: string };
+
+/**
+ * OpenSSL's verdicts depend only on the corpus and the openssl binary, not on trustroll: they are
+ * kept in a file keyed by both, so repeated runs (mutation testing runs this suite once per
+ * mutant) spawn openssl 199 times once, not every time.
+ */
+const verdictCache = (() => {
+  const version = spawnSync('openssl', ['version', '-a'], { encoding: 'utf8' }).stdout;
+  const key = createHash('sha256').update(version).update(readFileSync(LIMBO)).digest('hex').slice(0, 16);
+  const file = join(tmpdir(), `trustroll-limbo-openssl-${key}.json`);
+  let cached: Record<string, OpensslVerdict> = {};
+  try {
+    cached = JSON.parse(readFileSync(file, 'utf8')) as Record<string, OpensslVerdict>;
+  } catch {}
+  return {
+    get: (id: string) => cached[id],
+    set: (id: string, verdict: OpensslVerdict) => {
+      cached[id] = verdict;
+      // Written whole and renamed: parallel test workers never read half a file.
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify(cached));
+      renameSync(tmp, file);
+    },
+  };
+})();
+
 /** OpenSSL's verdict: `openssl verify -purpose sslserver|sslclient -CAfile … -untrusted … -attime …`. */
-export const opensslVerdict = (c: LimboCase): { ok: boolean; output: string } => {
+export const opensslVerdict = (c: LimboCase): OpensslVerdict => {
+  // A case without a validation time is judged at the current time: its verdict is not kept.
+  const id = c.validation_time ? c.id : `${c.id}@${new Date().toISOString().slice(0, 10)}`;
+  const known = verdictCache.get(id);
+  if (known) return known;
+  const verdict = runOpenssl(c);
+  verdictCache.set(id, verdict);
+  return verdict;
+};
+
+const runOpenssl = (c: LimboCase): OpensslVerdict => {
   const dir = mkdtempSync(join(tmpdir(), 'limbo-'));
   writeFileSync(join(dir, 'trusted.pem'), list(c.trusted_certs).join('\n'));
   writeFileSync(join(dir, 'untrusted.pem'), c.untrusted_intermediates.join('\n'));
