@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ingestUploads } from '../../../shared/pipeline/ingest.js';
 import { loadState } from '../../../shared/pipeline/state-store.js';
@@ -128,6 +129,262 @@ describe('parseState', () => {
       /^processed\[".*"\]\.outcome: expected "accepted", "rejected" or "private-key", found "maybe"$/,
     ],
     ['not a state at all', (d) => delete d.schema, /^state document is not a trustroll state \(schema 1\)$/],
+    ['another schema', (d) => (d.schema = 2), /^state document is not a trustroll state \(schema 1\)$/],
+    [
+      'a negative revision',
+      (d) => (d.revision = -1),
+      /^revision: expected a whole number of at least 0, found -1$/,
+    ],
+    [
+      'a fractional revision',
+      (d) => (d.revision = 2.5),
+      /^revision: expected a whole number of at least 0, found 2\.5$/,
+    ],
+    ['entries not a list', (d) => (d.entries = {} as never), /^entries: expected a list, found \{\}$/],
+    [
+      'an entry without a fingerprint',
+      (d) => delete d.entries[0]!.fingerprint,
+      /^entries\[0\]\.fingerprint: expected a SHA-256 in hex \(64 digits\), found nothing$/,
+    ],
+    [
+      'an upper-case fingerprint',
+      (d) => (d.entries[0]!.fingerprint = String(d.entries[0]!.fingerprint).toUpperCase()),
+      /^entries\[0\]\.fingerprint: expected a SHA-256 in hex/,
+    ],
+    ...(['subject', 'subjectKey', 'issuer', 'issuerKey', 'partner', 'addedAt'] as const).map(
+      (f): [string, (d: Doc) => void, RegExp] => [
+        `an entry's ${f} as a number`,
+        (d) => (d.entries[1]![f] = 7),
+        new RegExp(`^entries\\[1\\]\\.${f}: expected a string, found 7$`),
+      ],
+    ),
+    [
+      'a notBefore that is not a date',
+      (d) => (d.entries[2]!.notBefore = 'yesterday'),
+      /^entries\[2\]\.notBefore: expected a date \(ISO 8601\), found "yesterday"$/,
+    ],
+    [
+      'an entry without its upload',
+      (d) => delete d.entries[0]!.upload,
+      /^entries\[0\]\.upload: expected an object, found nothing$/,
+    ],
+    [
+      'an upload without a key',
+      (d) => delete (d.entries[0]!.upload as Record<string, unknown>).key,
+      /^entries\[0\]\.upload\.key: expected a string, found nothing$/,
+    ],
+    [
+      'an upload without a version',
+      (d) => delete (d.entries[0]!.upload as Record<string, unknown>).version,
+      /^entries\[0\]\.upload\.version: expected a string, found nothing$/,
+    ],
+    [
+      'findings not a list',
+      (d) => (d.entries[0]!.findings = 'none'),
+      /^entries\[0\]\.findings: expected a list, found "none"$/,
+    ],
+    ...(['code', 'severity', 'message'] as const).map((k): [string, (d: Doc) => void, RegExp] => [
+      `a finding without its ${k}`,
+      (d) => (d.entries[0]!.findings = [{ code: 'x', severity: 'warning', message: 'm', [k]: undefined }]),
+      new RegExp(`^entries\\[0\\]\\.findings\\[0\\]\\.${k}: expected a string, found nothing$`),
+    ]),
+    [
+      'a finding that is a string',
+      (d) => (d.entries[0]!.findings = ['x']),
+      /^entries\[0\]\.findings\[0\]: expected an object, found "x"$/,
+    ],
+    [
+      'a PEM that is not text',
+      (d) => (d.entries[0]!.pem = null),
+      /^entries\[0\]\.pem: expected a string, found null$/,
+    ],
+    [
+      'a PEM with a line of 65 characters',
+      (d) => (d.entries[0]!.pem = String(d.entries[0]!.pem).replace(/\n(.{64})\n(.)/, '\n$1$2\n')),
+      /^entries\[0\]\.pem: not one certificate in the PEM form trustroll writes$/,
+    ],
+    [
+      'a PEM with a blank line',
+      (d) => (d.entries[0]!.pem = String(d.entries[0]!.pem).replace('-----\n', '-----\n\n')),
+      /^entries\[0\]\.pem: not one certificate in the PEM form trustroll writes$/,
+    ],
+    [
+      'a PEM without its final newline',
+      (d) => (d.entries[0]!.pem = String(d.entries[0]!.pem).trimEnd()),
+      /^entries\[0\]\.pem: not one certificate in the PEM form trustroll writes$/,
+    ],
+    [
+      'a PEM of bytes that are no certificate',
+      (d) => {
+        const der = Buffer.from('not a certificate at all');
+        d.entries[0]!.pem = toPem(new Uint8Array(der));
+        d.entries[0]!.fingerprint = createHash('sha256').update(der).digest('hex');
+      },
+      /^entries\[0\]\.pem: not a certificate trustroll can read \(/,
+    ],
+    [
+      'a processed upload without a time',
+      (d) => delete (Object.values(d.processed)[0] as Record<string, unknown>).at,
+      /^processed\[".*"\]\.at: expected a string, found nothing$/,
+    ],
+    [
+      'a processed upload that is a string',
+      (d) => (d.processed[Object.keys(d.processed)[0]!] = 'ok'),
+      /^processed\[".*"\]: expected an object, found "ok"$/,
+    ],
+    [
+      'a history entry that is not an object',
+      (d) => (d.history[0] = 1 as never),
+      /^history\[0\]: expected an object, found 1$/,
+    ],
+    [
+      'a revision numbered 0',
+      (d) => (d.history[0]!.revision = 0),
+      /^history\[0\]\.revision: expected a whole number of at least 1, found 0$/,
+    ],
+    [
+      'a revision repeated',
+      (d) => (d.history[1]!.revision = 1),
+      /^history\[1\]\.revision: 1 does not come after revision 1$/,
+    ],
+    [
+      'a version that is not text',
+      (d) => (d.history[0]!.version = 3),
+      /^history\[0\]\.version: expected a string, found 3$/,
+    ],
+    [
+      'a SHA-256 too short',
+      (d) => (d.history[0]!.sha256 = 'abc'),
+      /^history\[0\]\.sha256: expected a SHA-256 in hex \(64 digits\), found "abc"$/,
+    ],
+    [
+      'a revision without its time',
+      (d) => delete d.history[0]!.at,
+      /^history\[0\]\.at: expected a string, found nothing$/,
+    ],
+    [
+      'a revision without its reason',
+      (d) => delete d.history[1]!.reason,
+      /^history\[1\]\.reason: expected a string, found nothing$/,
+    ],
+    [
+      'added not a list',
+      (d) => (d.history[0]!.added = null),
+      /^history\[0\]\.added: expected a list, found null$/,
+    ],
+    [
+      'a removed fingerprint that is not one',
+      (d) => (d.history[1]!.removed = ['x']),
+      /^history\[1\]\.removed\[0\]: expected a SHA-256 in hex/,
+    ],
+    [
+      'an added fingerprint that is not one',
+      (d) => (d.history[1]!.added = [...(d.history[1]!.added as string[]), 'y']),
+      /^history\[1\]\.added\[2\]: expected a SHA-256 in hex/,
+    ],
+    [
+      'partners keyed by something else',
+      (d) => (d.history[0]!.partners = { acme: 'Acme' }),
+      /^history\[0\]\.partners key: expected a SHA-256 in hex \(64 digits\), found "acme"$/,
+    ],
+    [
+      'a partner that is not text',
+      (d) => (d.history[0]!.partners = { ['a'.repeat(64)]: 1 }),
+      /^history\[0\]\.partners\["a{64}"\]: expected a string, found 1$/,
+    ],
+    [
+      'partners as a list',
+      (d) => (d.history[0]!.partners = []),
+      /^history\[0\]\.partners: expected an object, found \[\]$/,
+    ],
+    [
+      'a lost version that is not text',
+      (d) => (d.history[0]!.lostVersion = 1),
+      /^history\[0\]\.lostVersion: expected a string, found 1$/,
+    ],
+    [
+      'supersededBy 0',
+      (d) => (d.history[0]!.supersededBy = 0),
+      /^history\[0\]\.supersededBy: expected a whole number of at least 1, found 0$/,
+    ],
+    [
+      'a last roll that is no date',
+      (d) => (d.lastRollAt = 'never'),
+      /^lastRollAt: expected a date \(ISO 8601\), found "never"$/,
+    ],
+    [
+      'an expiry alert level as text',
+      (d) => (d.expiryAlerts = { fp: { level: '30', at: 'x' } }),
+      /^expiryAlerts\["fp"\]\.level: expected a number, found "30"$/,
+    ],
+    [
+      'an expiry alert level infinite',
+      (d) => (d.expiryAlerts = { fp: { level: null, at: 'x' } }),
+      /^expiryAlerts\["fp"\]\.level: expected a number, found null$/,
+    ],
+    [
+      'an expiry alert without a time',
+      (d) => (d.expiryAlerts = { fp: { level: 30 } }),
+      /^expiryAlerts\["fp"\]\.at: expected a string, found nothing$/,
+    ],
+    [
+      'expiry alerts as a list',
+      (d) => (d.expiryAlerts = []),
+      /^expiryAlerts: expected an object, found \[\]$/,
+    ],
+    ['an outbox that is not a list', (d) => (d.outbox = {}), /^outbox: expected a list, found \{\}$/],
+    ...(['id', 'eventType', 'severity', 'subject', 'body'] as const).map(
+      (f): [string, (d: Doc) => void, RegExp] => [
+        `a notification without its ${f}`,
+        (d) => {
+          const n: Record<string, unknown> = {
+            id: 'i',
+            eventType: 'e',
+            severity: 's',
+            subject: 'x',
+            body: 'b',
+          };
+          delete n[f];
+          d.outbox = [n];
+        },
+        new RegExp(`^outbox\\[0\\]\\.${f}: expected a string, found nothing$`),
+      ],
+    ),
+    [
+      'a notification partner that is not text',
+      (d) => (d.outbox = [{ id: 'i', eventType: 'e', severity: 's', subject: 'x', body: 'b', partner: 5 }]),
+      /^outbox\[0\]\.partner: expected a string, found 5$/,
+    ],
+    [
+      'a pending publication without its version',
+      (d) => (d.pending = { a: { since: 's', until: '2026-01-01T00:00:00Z' } }),
+      /^pending\["a"\]\.version: expected a string, found nothing$/,
+    ],
+    [
+      'a pending publication without since',
+      (d) => (d.pending = { a: { version: 'v', until: '2026-01-01T00:00:00Z' } }),
+      /^pending\["a"\]\.since: expected a string, found nothing$/,
+    ],
+    [
+      'a pending publication until no date',
+      (d) => (d.pending = { a: { version: 'v', since: 's', until: 'later' } }),
+      /^pending\["a"\]\.until: expected a date \(ISO 8601\), found "later"$/,
+    ],
+    [
+      'a removed entry damaged',
+      (d) => (d.removedEntries = [{ ...d.entries[0], subject: 1 }]),
+      /^removedEntries\[0\]\.subject: expected a string, found 1$/,
+    ],
+    [
+      'removed entries as an object',
+      (d) => (d.removedEntries = {}),
+      /^removedEntries: expected a list, found \{\}$/,
+    ],
+    [
+      'a long value, shown cut',
+      (d) => (d.entries[0]!.subject = 'S'.repeat(80)),
+      new RegExp(`^entries\\[0\\]\\.subject: "${'S'.repeat(39)}… is not what`),
+    ],
   ];
   it.each(edits)('refuses a state edited by hand (%s), naming the field', (_, edit, message) => {
     const d = doc();
