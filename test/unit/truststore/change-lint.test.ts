@@ -3,7 +3,13 @@ import { LintRefusedError } from '../../../shared/errors.js';
 import { nextRevision } from '../../../shared/pipeline/revision.js';
 import { publishTruststore, sha256 } from '../../../shared/pipeline/state-store.js';
 import { parseCertificate } from '../../../shared/pki/certificate.js';
-import { introducedErrors, memberOfEntry } from '../../../shared/truststore/change-lint.js';
+import {
+  assertLintClean,
+  introducedErrors,
+  type Member,
+  memberOfCertificate,
+  memberOfEntry,
+} from '../../../shared/truststore/change-lint.js';
 import {
   type Entry,
   emptyState,
@@ -117,5 +123,117 @@ describe('publishTruststore', () => {
       revision: 1,
     };
     expect(await publishTruststore(store, fine, memoryLog())).toBeDefined();
+  });
+});
+
+describe('introducedErrors on size, emptiness and members', () => {
+  const sized = (e: Entry, bytes: number): Member => ({ ...memberOfEntry(e), bytes });
+
+  it('blames a change for crossing the size limit, not for a set already over it', () => {
+    const over = introducedErrors([sized(r, 500_000)], [sized(r, 500_000), sized(i, 500_001)], { at: NOW });
+    expect(over).toEqual([
+      {
+        code: 'truststore.too-large',
+        severity: 'error',
+        message:
+          "The truststore would be 1000 KB (1000001 bytes), over API Gateway's limit of about 1000 KB: remove unused or expired CAs.",
+      },
+    ]);
+    expect(
+      introducedErrors([sized(r, 500_000)], [sized(r, 500_000), sized(i, 500_000)], { at: NOW }),
+    ).toEqual([]);
+    expect(
+      introducedErrors(
+        [sized(r, 600_000), sized(i, 500_000)],
+        [sized(r, 600_000), sized(i, 500_000), sized(j, 1)],
+        {
+          at: NOW,
+        },
+      ),
+    ).toEqual([]);
+  });
+
+  it('refuses emptying the set, and finds nothing when nothing changed', () => {
+    expect(introducedErrors(members([r]), [], { at: NOW })).toEqual([
+      {
+        code: 'truststore.empty',
+        severity: 'error',
+        message:
+          'The change would leave the truststore without any CA, and API Gateway refuses an empty truststore.',
+      },
+    ]);
+    expect(introducedErrors([], [], { at: NOW })).toEqual([]);
+    const later = new Date(Date.parse(r.notAfter) + 86_400_000);
+    // The whole set expired, but no change: nothing is the change's doing.
+    expect(introducedErrors(members([r, i]), members([r, i]), { at: later })).toEqual([]);
+  });
+
+  it('does not blame an added CA for the expired root it chains to (the set already had it)', async () => {
+    const old = entry(
+      await root('CN=CL Old Root', { keySlot: 'cl-old', notAfter: new Date(NOW.getTime() - 1000) }),
+    );
+    const below = entry(
+      await intermediate('CN=CL Below Old', await root('CN=CL Old Root', { keySlot: 'cl-old' })),
+    );
+    const found = introducedErrors(members([old, r]), members([old, r, below]), { at: NOW });
+    // The expired root is the set's own problem, reported by the scan, not by this change.
+    expect(found).toEqual([]);
+    // Into a set without its root, the same CA is the change's doing.
+    expect(introducedErrors(members([r]), members([r, below]), { at: NOW }).map((f) => f.code)).toEqual([
+      'chain.issuer-missing',
+    ]);
+  });
+
+  it('reads members from entries once per cache, and sizes certificates as their PEM', () => {
+    const cache = new Map();
+    const m = memberOfEntry(r, cache);
+    expect(m).toMatchObject({
+      fingerprint: r.fingerprint,
+      subjectKey: r.subjectKey,
+      issuerKey: r.issuerKey,
+      bytes: r.pem.length,
+    });
+    const first = m.load();
+    expect(m.load()).toBe(first);
+    expect(memberOfEntry(r, cache).load()).toBe(first);
+    expect(memberOfEntry(r).load()).not.toBe(first);
+    const c = memberOfCertificate(first);
+    expect(c).toMatchObject({
+      fingerprint: r.fingerprint,
+      subjectKey: r.subjectKey,
+      issuerKey: r.issuerKey,
+      bytes: r.pem.length,
+    });
+    expect(c.load()).toBe(first);
+  });
+});
+
+describe('assertLintClean', () => {
+  it('names each introduced error with its certificate, at most five, and what was refused', () => {
+    expect(() => assertLintClean([r, i, j], [rekeyed, i, j], NOW)).toThrow(
+      /^refusing to commit a truststore that fails lint: signature\.invalid \(CN=CL Issuing,O=Rot\): /,
+    );
+    expect(() => assertLintClean([r], [], NOW, 'roll back to')).toThrow(
+      'refusing to roll back to a truststore that fails lint: truststore.empty: The change would leave',
+    );
+    expect(() => assertLintClean([r, i], [r, i, j], NOW)).not.toThrow();
+  });
+
+  it('lists no more than five errors', async () => {
+    const R = await root('CN=CL Five Root', { keySlot: 'cl-5' });
+    const children = await Promise.all(
+      [1, 2, 3, 4, 5, 6].map(async (n) =>
+        entry(await intermediate(`CN=CL Five ${n}`, R, { keySlot: `cl-5-${n}` })),
+      ),
+    );
+    const five = entry(R);
+    const rekeyedFive = entry(await root('CN=CL Five Root', { keySlot: 'cl-5-new' }));
+    let message = '';
+    try {
+      assertLintClean([five, ...children], [rekeyedFive, ...children], NOW);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message.match(/signature\.invalid/g)).toHaveLength(5);
   });
 });
