@@ -30,9 +30,10 @@ export default defineConfig({
     exclude: ['test/unit/truststore/os-bundle.test.ts', 'test/unit/truststore/tls-crosscheck.test.ts'],
     testTimeout: 60_000,
     maxWorkers: 2,
-    // Modules stay loaded between mutants (Stryker switches mutants at run time; static mutants
-    // are left out with `ignoreStatic`), so each run pays for the tests, not for re-imports.
-    isolate: false,
+    // Each run imports the modules afresh (vitest's default): with modules kept between mutants
+    // (isolate: false, twice as fast) a cache filled under one mutant (a state document let
+    // through, a key of the wrong curve) would fail tests under the next and count as its kill.
+    isolate: true,
     sequence: { sequencer: QuickestFirst },
     setupFiles: ['test/setup.ts'],
   },
