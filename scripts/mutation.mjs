@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run test:mutation [-- truststore|pki] [-- --force]`: StrykerJS over the certificate core, one
+// `npm run test:mutation [-- truststore|pki] [-- --force | --mutate <file>]`: StrykerJS over the certificate core, one
 // scope after the other (stryker.config.mjs), then one line per file and per scope from the JSON
 // reports. Incremental: a second run only tests what changed (`--force` tests everything again).
 import { spawnSync } from 'node:child_process';
@@ -7,14 +7,10 @@ import { existsSync, readFileSync } from 'node:fs';
 
 const SCOPES = ['truststore', 'pki'];
 const args = process.argv.slice(2);
-const asked = args.filter((a) => !a.startsWith('-'));
-for (const a of asked)
-  if (!SCOPES.includes(a)) {
-    console.error(`unknown scope "${a}": use ${SCOPES.join(' or ')} (or neither, for both)`);
-    process.exit(2);
-  }
+// A scope is named by itself; everything else goes to Stryker (`--mutate shared/pki/name.ts`).
+const asked = args.filter((a) => SCOPES.includes(a));
 const scopes = asked.length > 0 ? asked : SCOPES;
-const extra = args.filter((a) => a.startsWith('-'));
+const extra = args.filter((a) => !SCOPES.includes(a));
 
 let failed = false;
 for (const scope of scopes) {
