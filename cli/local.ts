@@ -79,8 +79,8 @@ export const assertSeparate = (paths: LocalPaths): void => {
   }
 };
 
-// Beside the inbox as a folder, not as text: the dirname of `.` or `./` is `.` itself.
-const requestsDir = (paths: LocalPaths): string =>
+/** Where removal requests are dropped: beside the inbox as a folder, not as text (the dirname of `.` or `./` is `.` itself). */
+export const requestsDir = (paths: LocalPaths): string =>
   paths.requestsDir ??
   (isAbsolute(paths.inboxDir)
     ? join(dirname(paths.inboxDir), 'requests')

@@ -2,16 +2,23 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { LocalEndpoint } from '../../shared/adapters/local/endpoint.js';
 import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.js';
+import { VersionedFolderStore } from '../../shared/adapters/local/folder-store.js';
+import { FolderWatch } from '../../shared/adapters/local/folder-watch.js';
 import { consoleLog } from '../../shared/adapters/local/log.js';
 import { type IngestDeps, ingestUploads } from '../../shared/pipeline/ingest.js';
 import { handleRemovalRequests, REQUESTS_PREFIX } from '../../shared/pipeline/lifecycle.js';
 import { publishPending } from '../../shared/pipeline/publish.js';
 import { type RollReport, rollDomains } from '../../shared/pipeline/roll.js';
 import { scanExpiry } from '../../shared/pipeline/scan.js';
-import { assertIntact, loadState, readTruststoreVersion } from '../../shared/pipeline/state-store.js';
-import { systemClock } from '../../shared/ports.js';
+import {
+  assertIntact,
+  type LoadedState,
+  loadState,
+  readTruststoreVersion,
+} from '../../shared/pipeline/state-store.js';
+import { type ObjectStore, systemClock } from '../../shared/ports.js';
 import { printable } from '../../shared/text.js';
-import { KEYS, latestPublished } from '../../shared/truststore/state.js';
+import { KEYS, latestPublished, type TruststoreState } from '../../shared/truststore/state.js';
 import { exitHelp, STORE_STATUSES } from '../exit-status.js';
 import { folderOrAbsent, type Io, parseCount, UsageError } from '../io.js';
 import {
@@ -20,9 +27,11 @@ import {
   layout,
   localNotifier,
   localStore,
+  requestsDir,
   writeDemoPki,
 } from '../local.js';
 import { summarize } from './ingest.js';
+import { Backoff, fallbackMs, InboxWatcher, type Step, StepLoop } from './up-watch.js';
 
 interface UpFlags {
   readonly dataDir: string;
@@ -66,13 +75,13 @@ export const registerUp = (program: Command, io: Io, exit: (code: number) => voi
     )
     .option(
       '--debounce-ms <ms>',
-      'wait this long after the last file lands, so a burst is one batch',
+      'take a file once nothing wrote to the inbox for this long (at least 50 ms), so a file still being written waits and a burst is one batch',
       parseCount('--debounce-ms', { max: 600_000, why: 'at most ten minutes' }),
-      800,
+      200,
     )
     .option(
       '--poll-ms <ms>',
-      'how often to look at the inbox',
+      'how often to look at the inbox where the file system sends no events (where it does, 20 times as seldom, in case one is missed)',
       parseCount('--poll-ms', { min: 10, max: 60_000, why: 'between 10 ms and a minute' }),
       250,
     )
@@ -114,10 +123,12 @@ const up = async (flags: UpFlags, io: Io): Promise<number> => {
   const store = localStore(paths);
   const material = await endpointMaterial(paths);
   const demo = flags.demo ? await writeDemoPki(paths) : undefined;
+  const states = new StateCache(store, new VersionedFolderStore(layout(paths).store));
   const endpoint = new LocalEndpoint({
     // Checked against what was published: a version changed by hand is refused, not served.
     loadTruststore: async (version) =>
-      (await readTruststoreVersion(store, version, (await loadState(store)).state)).body,
+      (await readTruststoreVersion(store, version, (await states.get()).loaded.state)).body,
+    judged: true,
     domain: flags.domain,
     host: flags.host,
     port: flags.port,
@@ -170,43 +181,63 @@ const up = async (flags: UpFlags, io: Io): Promise<number> => {
     }
   };
 
-  const requests = new InboxWatcher(store, REQUESTS_PREFIX, flags.debounceMs, async (keys) => {
-    for (const r of await handleRemovalRequests(
-      keys.map((key) => ({ key })),
-      { ...deps, roll: deps.config.roll },
-    )) {
-      remember(r.roll);
-      io.out(`removal request ${printable(r.key)}: ${r.outcome} — ${printable(r.message)}\n`);
-    }
-  });
-  const watcher = new InboxWatcher(store, KEYS.inbox, flags.debounceMs, async (keys) => {
-    const report = await ingestUploads(
-      keys.map((key) => ({ key })),
-      deps,
-    );
-    remember(report.roll);
-    io.out(summarize(report));
-  });
-  /**
-   * Keeps the endpoint on the latest version even when another process (`trustroll ingest`)
-   * published it. A version the endpoint rolled back (it brought new warnings) is not tried again
-   * until a newer one is published, as on AWS; a roll that failed is retried with backoff.
-   */
-  const reconcileBackoff = new Backoff();
-  const reconcile = async () => {
-    if (!reconcileBackoff.due()) return;
-    const latest = latestPublished((await loadState(store)).state);
-    const current = (await endpoint.describe(flags.domain)).truststoreVersion;
-    if (!latest?.version || latest.version === current || refused.has(latest.version)) return;
-    const roll = await rollDomains(
-      latest.version,
-      { ...deps, config: deps.config.roll },
-      { revision: latest.revision },
-    );
-    remember(roll);
-    if (roll.domains.some((d) => d.outcome === 'failed')) reconcileBackoff.failed();
-    else reconcileBackoff.succeeded();
-  };
+  const loop: StepLoop = new StepLoop(
+    [
+      new InboxWatcher('inbox', {
+        list: () => store.list(KEYS.inbox),
+        folder: paths.inboxDir,
+        debounceMs: flags.debounceMs,
+        pollMs: flags.pollMs,
+        wake: () => loop.wake(),
+        onBatch: async (keys) => {
+          const report = await ingestUploads(
+            keys.map((key) => ({ key })),
+            deps,
+          );
+          remember(report.roll);
+          io.out(summarize(report));
+        },
+      }),
+      new InboxWatcher('requests', {
+        list: () => store.list(REQUESTS_PREFIX),
+        folder: requestsDir(paths),
+        debounceMs: flags.debounceMs,
+        pollMs: flags.pollMs,
+        wake: () => loop.wake(),
+        onBatch: async (keys) => {
+          for (const r of await handleRemovalRequests(
+            keys.map((key) => ({ key })),
+            { ...deps, roll: deps.config.roll },
+          )) {
+            remember(r.roll);
+            io.out(`removal request ${printable(r.key)}: ${r.outcome} — ${printable(r.message)}\n`);
+          }
+        },
+      }),
+      new Reconcile(states, {
+        pollMs: flags.pollMs,
+        wake: () => loop.wake(),
+        /**
+         * Keeps the endpoint on the latest version even when another process (`trustroll
+         * ingest`) published it. A version the endpoint rolled back (it brought new warnings) is
+         * not tried again until a newer one is published, as on AWS.
+         */
+        reconcile: async (state) => {
+          const latest = latestPublished(state);
+          const current = (await endpoint.describe(flags.domain)).truststoreVersion;
+          if (!latest?.version || latest.version === current || refused.has(latest.version)) return true;
+          const roll = await rollDomains(
+            latest.version,
+            { ...deps, config: deps.config.roll },
+            { revision: latest.revision },
+          );
+          remember(roll);
+          return !roll.domains.some((d) => d.outcome === 'failed');
+        },
+      }),
+    ],
+    (step, error) => log.error('pipeline step failed', { step, error: error.message }),
+  );
 
   const scan = async () => {
     try {
@@ -218,98 +249,103 @@ const up = async (flags: UpFlags, io: Io): Promise<number> => {
   await scan();
   const scanTimer = flags.scanHours > 0 ? setInterval(scan, flags.scanHours * 3_600_000) : undefined;
 
-  let stopping = false;
-  // Each step on its own: one that fails (a disk error in the inbox) does not keep the others,
-  // the endpoint's reconciliation among them, from running.
-  const steps: [string, () => Promise<void>][] = [
-    ['inbox', () => watcher.poll()],
-    ['requests', () => requests.poll()],
-    ['endpoint', reconcile],
-  ];
-  const tick = async () => {
-    while (!stopping) {
-      for (const [step, run] of steps) {
-        try {
-          await run();
-        } catch (error) {
-          log.error('pipeline step failed', { step, error: (error as Error).message });
-        }
-      }
-      await new Promise((resolve) => setTimeout(resolve, flags.pollMs));
-    }
-  };
-  const loop = tick();
+  loop.start();
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  stopping = true;
   if (scanTimer) clearInterval(scanTimer);
   io.out('\nstopping: finishing the current step…\n');
-  await loop;
+  await loop.stop();
   await endpoint.stop();
   io.out('stopped.\n');
   return 0;
 };
 
 /**
- * Watches the inbox by polling (portable, and robust to editors' rename dances): a file is taken
- * once its size and mtime held still for one poll, and a batch is cut only after no file changed
- * for `debounceMs`, so a burst of copies becomes one batch and one roll.
+ * The state as last read, read again only when the store says it changed (its stamp): an idle
+ * `up` does not parse the state of a large truststore over and over.
  */
-class InboxWatcher {
-  private seen = new Map<string, string>();
-  private handled = new Map<string, string>();
-  private lastChange = 0;
+class StateCache {
+  private cached: { readonly stamp: string; readonly loaded: LoadedState } | undefined;
   constructor(
-    private readonly store: ReturnType<typeof localStore>,
-    private readonly prefix: string,
-    private readonly debounceMs: number,
-    private readonly onBatch: (keys: string[]) => Promise<void>,
+    private readonly store: ObjectStore,
+    private readonly versions: VersionedFolderStore,
   ) {}
 
-  /** After a failed batch, the next attempt waits, not every poll. */
+  /** The folder the state's versions are written to: watched, to learn of a write at once. */
+  get folder(): string {
+    return this.versions.folderOf(KEYS.state);
+  }
+
+  private stampOf(): Promise<string> {
+    return this.versions.stamp(KEYS.state);
+  }
+
+  /** The stamp is read first: a state read after it is at least as new as what it stamps. */
+  async get(): Promise<{ readonly stamp: string; readonly loaded: LoadedState }> {
+    const stamp = await this.stampOf();
+    if (this.cached?.stamp !== stamp) this.cached = { stamp, loaded: await loadState(this.store) };
+    return this.cached;
+  }
+}
+
+/**
+ * The endpoint's reconciliation step: runs when the state changed (an event on its folder, or its
+ * stamp seen changed by the fallback poll), or to retry a roll that failed (with backoff).
+ */
+class Reconcile implements Step {
+  readonly name = 'endpoint';
+  private readonly watch: FolderWatch;
+  private dirty = true;
+  private lastLook = 0;
+  private reconciled: string | undefined;
   private readonly backoff = new Backoff();
 
-  async poll(): Promise<void> {
-    const now = Date.now();
-    if (!this.backoff.due()) return;
-    const listed = await this.store.list(this.prefix);
-    const current = new Map(listed.map((o) => [o.key, `${o.size}:${o.version}`]));
-    let changed = current.size !== this.seen.size;
-    for (const [key, sig] of current) if (this.seen.get(key) !== sig) changed = true;
-    this.seen = current;
-    if (changed) this.lastChange = now;
-    // Files handled before and unchanged since (an upload waiting for its issuer stays in the
-    // inbox) do not start a batch; ingest judges them again with the next new file anyway.
-    const fresh = [...current].filter(([key, sig]) => this.handled.get(key) !== sig).map(([key]) => key);
-    if (fresh.length === 0 || changed || now - this.lastChange < this.debounceMs) return;
+  constructor(
+    private readonly states: StateCache,
+    private readonly options: {
+      readonly pollMs: number;
+      readonly wake: () => void;
+      /** True when the endpoint is where it should be (nothing to do, or rolled). */
+      readonly reconcile: (state: TruststoreState) => Promise<boolean>;
+    },
+  ) {
+    this.watch = new FolderWatch(states.folder, () => {
+      this.dirty = true;
+      options.wake();
+    });
+  }
+
+  due(): number {
+    const fallback = this.lastLook + fallbackMs(this.options.pollMs, this.watch.active);
+    return Math.max(this.backoff.retryAt, this.dirty || this.backoff.failing ? 0 : fallback);
+  }
+
+  async run(now: number): Promise<void> {
+    this.dirty = false;
+    this.lastLook = now;
+    await this.watch.sync();
+    const { stamp, loaded } = await this.states.get();
+    if (stamp === this.reconciled && !this.backoff.failing) return;
+    let ok: boolean;
     try {
-      await this.onBatch(fresh);
+      ok = await this.options.reconcile(loaded.state);
     } catch (error) {
       this.backoff.failed();
       throw error;
     }
+    if (!ok) {
+      this.backoff.failed();
+      return;
+    }
     this.backoff.succeeded();
-    this.handled = current;
+    this.reconciled = stamp;
   }
-}
 
-/** After a failure the next attempt waits 1 s, doubling to a minute; a success resets it. */
-class Backoff {
-  private retryAt = 0;
-  private failures = 0;
-  due(): boolean {
-    return Date.now() >= this.retryAt;
-  }
-  failed(): void {
-    this.failures++;
-    this.retryAt = Date.now() + Math.min(60_000, 1_000 * 2 ** (this.failures - 1));
-  }
-  succeeded(): void {
-    this.failures = 0;
-    this.retryAt = 0;
+  close(): void {
+    this.watch.close();
   }
 }
 

@@ -231,6 +231,24 @@ export class VersionedFolderStore implements ObjectStore {
     return out.sort((a, b) => (a.key < b.key ? -1 : 1));
   }
 
+  /** The folder holding a key's versions: watched by `up` to learn of a write at once. */
+  folderOf(key: string): string {
+    return this.dir(key);
+  }
+
+  /**
+   * A token that changes whenever a version of the key is written or deleted, read without
+   * reading the object: the highest version number (which every write and delete raises, even
+   * two within one tick of the file-system clock), and the folder's identity and modification
+   * time (which also tell of versions destroyed). `absent` when the key has no folder.
+   */
+  async stamp(key: string): Promise<string> {
+    const dir = this.dir(key);
+    const info = await stat(dir).catch(() => undefined);
+    if (!info) return 'absent';
+    return `${info.ino}-${info.mtimeMs}-${await this.highWater(dir)}`;
+  }
+
   /** All version ids of a key, oldest first, with delete markers flagged. */
   async versions(key: string): Promise<{ version: string; deleted: boolean }[]> {
     const dir = this.dir(key);

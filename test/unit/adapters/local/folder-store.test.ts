@@ -211,3 +211,34 @@ describe('versioned folder store, changed by hand', () => {
     expect(v3.version > v2.version).toBe(true);
   });
 });
+
+describe('the versioned folder store stamp (what an idle trustroll up reads instead of the state)', () => {
+  it('stays while nothing is written, and changes with every write, delete and destroy', async () => {
+    const store = new VersionedFolderStore(tmp());
+    const seen = [await store.stamp('state/s.json')];
+    expect(seen[0]).toBe('absent');
+    const steps: (() => Promise<unknown>)[] = [
+      () => store.put('state/s.json', bytes('one')),
+      // Two writes at once fall within one tick of the file-system clock: still two stamps.
+      () => store.put('state/s.json', bytes('two')),
+      () => store.put('state/s.json', bytes('two')),
+      () => store.delete('state/s.json'),
+      () => store.put('state/s.json', bytes('three')),
+      // A destroy raises no number: the folder's modification time tells, a clock tick later.
+      async () => {
+        await new Promise((r) => setTimeout(r, 20));
+        await store.destroy('state/s.json');
+      },
+    ];
+    for (const step of steps) {
+      await step();
+      const stamp = await store.stamp('state/s.json');
+      expect(await store.stamp('state/s.json')).toBe(stamp);
+      expect(seen).not.toContain(stamp);
+      seen.push(stamp);
+    }
+    // Another key's writes are not this one's.
+    await store.put('state/other.json', bytes('x'));
+    expect(await store.stamp('state/s.json')).toBe(seen.at(-1));
+  });
+});
