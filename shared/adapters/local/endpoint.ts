@@ -3,14 +3,16 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { InputError, NotFoundError } from '../../errors.js';
-import { isBlocking } from '../../finding.js';
+import { type Finding, isBlocking } from '../../finding.js';
 import { type Certificate, parseCertificate, pemToDer } from '../../pki/certificate.js';
 import { readInput } from '../../pki/read.js';
 import { TrustIndex, type VerifyResult, verifyClient } from '../../pki/verify.js';
 import type { DomainGateway, DomainState, Log } from '../../ports.js';
-import { lintCertificates, lintInputs } from '../../truststore/lint.js';
+import { IssuerIndex } from '../../truststore/issuer-index.js';
+import { DEFAULT_EXPIRING_DAYS, lintInputs } from '../../truststore/lint.js';
 import { certExpired } from '../../truststore/rules/cert.expired.js';
 import { certNotYetValid } from '../../truststore/rules/cert.not-yet-valid.js';
+import type { RuleContext } from '../../truststore/rules/rule.js';
 import { KEYS } from '../../truststore/state.js';
 
 export interface LocalEndpointOptions {
@@ -295,10 +297,7 @@ export class LocalEndpoint implements DomainGateway {
     if (!judged) this.loaded = undefined;
     // Like API Gateway: invalid certificates do not stop the roll, they become warnings.
     const findings = judged
-      ? lintCertificates(
-          judged.map((cert) => ({ cert, source: 'truststore' })),
-          { rules: TIME_RULES },
-        ).findings
+      ? timeFindings(judged, body.length)
       : lintInputs([{ name: 'truststore', bytes: body }]).findings;
     this.warnings = findings
       .filter(isBlocking)
@@ -332,6 +331,19 @@ export class LocalEndpoint implements DomainGateway {
 
 /** What can change in a version ingest judged: only time (a CA expires, or becomes valid). */
 const TIME_RULES = [certExpired, certNotYetValid];
+
+/** The findings of TIME_RULES, which look at each certificate and the time only. */
+const timeFindings = (certificates: readonly Certificate[], renderedBytes: number): Finding[] => {
+  const ctx: RuleContext = {
+    at: new Date(),
+    expiringDays: DEFAULT_EXPIRING_DAYS,
+    certificates,
+    occurrences: [],
+    index: new IssuerIndex([]),
+    renderedBytes,
+  };
+  return certificates.flatMap((cert) => TIME_RULES.flatMap((rule) => rule.check(cert, ctx)));
+};
 
 /** One certificate block as trustroll renders it (`toPem`). */
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n/g;
