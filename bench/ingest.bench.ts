@@ -1,8 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { type KeyObject, X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { ingestUploads } from '../shared/pipeline/ingest.js';
 import { saveState } from '../shared/pipeline/state-store.js';
 import { intermediate, pemOf, root } from '../shared/pki/builder.js';
@@ -105,56 +101,4 @@ export const ingestBench = async (): Promise<void> => {
     floor: floorMs,
     ratio: full / floorMs,
   });
-};
-
-/** Time from a file landing in the inbox to the local endpoint serving the new version (curl 200). */
-export const landingBench = async (): Promise<void> => {
-  note('# local pipeline (issue 3): file lands in the inbox -> endpoint serves the new version');
-  const dir = mkdtempSync(join(tmpdir(), 'trustroll-bench-up-'));
-  const child = spawn('node', [resolve('bin/trustroll.mjs'), 'up', '--port', '0'], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  const deadline = Date.now() + 30_000;
-  let port: number | undefined;
-  while (!port && Date.now() < deadline) {
-    port = Number(/endpoint {3}https:\/\/localhost:(\d+)\//.exec(out)?.[1]) || undefined;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  if (!port) throw new Error(`trustroll up did not start:\n${out}`);
-  const demo = join(dir, '.trustroll', 'demo');
-  mkdirSync(join(dir, 'inbox', 'acme'), { recursive: true });
-  const served = () =>
-    spawnSync(
-      'curl',
-      [
-        '-s',
-        '-o',
-        '/dev/null',
-        '-w',
-        '%{http_code}',
-        '--cacert',
-        join(dir, '.trustroll', 'endpoint', 'ca.pem'),
-        '--cert',
-        join(demo, 'acme-client.pem'),
-        '--key',
-        join(demo, 'acme-client.key'),
-        `https://localhost:${port}/`,
-      ],
-      { encoding: 'utf8' },
-    ).stdout === '200';
-  const start = performance.now();
-  writeFileSync(
-    join(dir, 'inbox', 'acme', 'bundle.pem'),
-    spawnSync('cat', [join(demo, 'acme-ca-bundle.pem')]).stdout,
-  );
-  while (!served()) {
-    if (performance.now() - start > 30_000) throw new Error(`endpoint never served the new version:\n${out}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const ms = performance.now() - start;
-  child.kill('SIGINT');
-  report({ name: 'up.landing-to-serving (defaults: poll 250 ms, debounce 800 ms)', value: ms, unit: 'ms' });
 };

@@ -3,8 +3,9 @@
 import { bundleBench } from './bundle.bench.js';
 import { diagnoseBench } from './diagnose.bench.js';
 import { hostileBench } from './hostile.bench.js';
-import { ingestBench, landingBench } from './ingest.bench.js';
+import { ingestBench } from './ingest.bench.js';
 import { lintBench } from './lint.bench.js';
+import { localBench } from './local.bench.js';
 import { note } from './report.js';
 import { rollBench } from './roll.bench.js';
 import { scanBench } from './scan.bench.js';
@@ -15,6 +16,6 @@ await ingestBench();
 await scanBench();
 await hostileBench();
 await diagnoseBench();
-await landingBench();
+await localBench();
 await rollBench();
 await bundleBench();
