@@ -1,7 +1,8 @@
 // Mutation testing of the certificate core (`npm run test:mutation`): does a test fail when a rule
 // is wrong? Not part of `npm test` or CI: it runs the fast unit tests once per mutant.
 const scope = process.env.TRUSTROLL_MUTATION_SCOPE ?? 'truststore';
-if (!['truststore', 'pki'].includes(scope)) throw new Error(`TRUSTROLL_MUTATION_SCOPE must be truststore or pki, not ${scope}`);
+if (!['truststore', 'pki'].includes(scope))
+  throw new Error(`TRUSTROLL_MUTATION_SCOPE must be truststore or pki, not ${scope}`);
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
