@@ -5,7 +5,7 @@
  * Keys are cached per (algorithm, slot) so a process generates each RSA key once.
  */
 import 'reflect-metadata';
-import { generateKeyPairSync, KeyObject, webcrypto } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, webcrypto } from 'node:crypto';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -87,17 +87,48 @@ const keyParams = (alg: KeyAlg, hash: Hash): RsaHashedKeyGenParams | EcKeyGenPar
 
 const keyCache = new Map<string, Promise<CryptoKeyPair>>();
 
+/**
+ * Where RSA keys may be kept between processes, as PKCS#8: generating one costs 50 ms to seconds,
+ * and the test suites (run again per mutant by mutation testing) need the same ones each time.
+ * Test fixtures set one; `trustroll pki` and `up` never do, so their keys are always new.
+ */
+export interface KeyStore {
+  get(id: string): Uint8Array | undefined;
+  set(id: string, pkcs8: Uint8Array): void;
+}
+let keyStore: KeyStore | undefined;
+export const useKeyStore = (store: KeyStore | undefined): void => {
+  keyStore = store;
+};
+
 export const keyPair = (alg: KeyAlg, slot = 'default'): Promise<CryptoKeyPair> => {
   const id = `${alg}/${slot}`;
   let keys = keyCache.get(id);
   if (!keys) {
-    keys = webcrypto.subtle.generateKey(keyParams(alg, 'SHA-256'), true, [
-      'sign',
-      'verify',
-    ]) as Promise<CryptoKeyPair>;
+    keys = makeKeys(alg, id, alg.startsWith('rsa') ? keyStore : undefined);
     keyCache.set(id, keys);
   }
   return keys;
+};
+
+const makeKeys = async (alg: KeyAlg, id: string, store: KeyStore | undefined): Promise<CryptoKeyPair> => {
+  const params = keyParams(alg, 'SHA-256');
+  const kept = store?.get(id);
+  if (kept) {
+    const spki = createPublicKey(
+      createPrivateKey({ key: Buffer.from(kept), format: 'der', type: 'pkcs8' }),
+    ).export({
+      type: 'spki',
+      format: 'der',
+    });
+    return {
+      privateKey: await webcrypto.subtle.importKey('pkcs8', kept, params, true, ['sign']),
+      publicKey: await webcrypto.subtle.importKey('spki', spki, params, true, ['verify']),
+    };
+  }
+  const made = (await webcrypto.subtle.generateKey(params, true, ['sign', 'verify'])) as CryptoKeyPair;
+  store?.set(id, new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', made.privateKey)));
+  return made;
 };
 
 const signing = (alg: KeyAlg, hash: Hash): Algorithm => {
