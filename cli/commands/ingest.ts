@@ -1,28 +1,6 @@
 import type { Command } from 'commander';
-import { consoleLog } from '../../shared/adapters/local/log.js';
-import { type IngestReport, ingestUploads } from '../../shared/pipeline/ingest.js';
-import { systemClock } from '../../shared/ports.js';
-import { shown } from '../../shared/text.js';
-import { KEYS } from '../../shared/truststore/state.js';
 import { exitHelp, STORE_STATUSES } from '../exit-status.js';
-import { folderOrAbsent, type Io, jsonOut, parseCount } from '../io.js';
-import { type LocalPaths, localNotifier, localStore, uploadKey } from '../local.js';
-
-interface IngestFlags {
-  readonly dataDir: string;
-  readonly inbox: string;
-  readonly expiringDays: number;
-  readonly json?: boolean;
-  readonly replace?: boolean;
-}
-
-/** A gateway for runs with no endpoint attached: nothing to roll (a running `up` rolls itself). */
-const noDomains = {
-  describe: async () => {
-    throw new Error('no domain configured');
-  },
-  roll: async () => {},
-};
+import { type Io, parseCount } from '../io.js';
 
 export const registerIngest = (program: Command, io: Io, exit: (code: number) => void): void => {
   program
@@ -54,43 +32,5 @@ export const registerIngest = (program: Command, io: Io, exit: (code: number) =>
         ...STORE_STATUSES,
       }),
     )
-    .action(async (files: string[], flags: IngestFlags) => {
-      await folderOrAbsent('--inbox', flags.inbox);
-      await folderOrAbsent('--data-dir', flags.dataDir);
-      const paths: LocalPaths = { dataDir: flags.dataDir, inboxDir: flags.inbox };
-      const store = localStore(paths);
-      const keys =
-        files.length > 0
-          ? await Promise.all(files.map((f) => uploadKey(paths, f)))
-          : (await store.list(KEYS.inbox)).map((o) => o.key);
-      const report = await ingestUploads(
-        keys.map((key) => ({ key, ...(flags.replace ? { replace: true } : {}) })),
-        {
-          store,
-          gateway: noDomains,
-          // With --json, stdout carries the report alone: the notifications go to stderr.
-          notifier: localNotifier(paths, flags.json ? { ...io, out: io.err } : io),
-          clock: systemClock,
-          log: consoleLog(io.err),
-          config: { expiringDays: flags.expiringDays, roll: { domains: [] } },
-        },
-      );
-      io.out(flags.json ? jsonOut(report) : summarize(report));
-      // A rejected upload is a refusal a script must see (the partner has to fix and upload again).
-      const refused = report.uploads.some((u) => u.outcome === 'rejected' || u.outcome === 'private-key');
-      exit(report.errors.length > 0 || refused ? 1 : 0);
-    });
-};
-
-export const summarize = (report: IngestReport): string => {
-  const lines = report.uploads.map(
-    (u) => shown`${u.outcome.padEnd(11)} ${u.key}` + (u.movedTo ? shown` -> ${u.movedTo}` : ''),
-  );
-  lines.push(
-    report.changed
-      ? `truststore revision ${report.revision} published as version ${report.version ?? '(superseded)'}`
-      : `truststore unchanged (revision ${report.revision})`,
-  );
-  for (const e of report.errors) lines.push(shown`error: ${e}`);
-  return `${lines.join('\n')}\n`;
+    .action(async (files, flags) => (await import('../actions/ingest.js')).ingest(files, flags, io, exit));
 };

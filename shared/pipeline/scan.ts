@@ -1,3 +1,4 @@
+import { DEFAULT_THRESHOLDS } from '../defaults.js';
 import { ConflictError, LintRefusedError } from '../errors.js';
 import type { Severity } from '../finding.js';
 import type { Clock, DomainGateway, Log, Notification, Notifier, ObjectStore } from '../ports.js';
@@ -18,7 +19,7 @@ import {
 } from './state-store.js';
 import { type DomainStatusLine, domainStatus } from './status.js';
 
-export const DEFAULT_THRESHOLDS: readonly number[] = [60, 30, 14, 7, 3, 1];
+export { DEFAULT_THRESHOLDS };
 
 export interface ScanConfig {
   /** Days before expiry at which a CA is reported, once per crossing. Default 60, 30, 14, 7, 3, 1. */

@@ -1,3 +1,4 @@
+import { DEFAULT_EXPIRING_DAYS } from '../defaults.js';
 import { bySeverity, type Finding, isBlocking } from '../finding.js';
 import type { Certificate } from '../pki/certificate.js';
 import { type InputFile, readInput, type SourcedCertificate } from '../pki/read.js';
@@ -28,7 +29,7 @@ export interface LintResult {
   readonly sources: ReadonlyMap<string, readonly string[]>;
 }
 
-export const DEFAULT_EXPIRING_DAYS = 30;
+export { DEFAULT_EXPIRING_DAYS };
 
 /**
  * Lints certificates as one candidate truststore.

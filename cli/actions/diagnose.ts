@@ -1,0 +1,167 @@
+import { stat } from 'node:fs/promises';
+import { exportTruststore } from '../../shared/pipeline/lifecycle.js';
+import { type Certificate, pemToDer } from '../../shared/pki/certificate.js';
+import { type Crl, parseCrl } from '../../shared/pki/crl.js';
+import { keyMatches } from '../../shared/pki/key-match.js';
+import { readInput } from '../../shared/pki/read.js';
+import { type Purpose, type Reason, type VerifyResult, verifyClient } from '../../shared/pki/verify.js';
+import { printable, shown } from '../../shared/text.js';
+import { fileOnly, type Io, jsonOut, loadInputs, UsageError } from '../io.js';
+import { depsFor, noStoreMessage, type StoreFlags } from '../stores.js';
+
+export interface DiagnoseFlags extends Pick<StoreFlags, 'dataDir' | 'store' | 'region' | 'profile'> {
+  readonly truststore?: string;
+  readonly cert: string;
+  readonly chain?: string;
+  readonly key?: string;
+  readonly crl?: string;
+  readonly at?: Date;
+  readonly purpose: Purpose;
+  readonly json?: boolean;
+  readonly plainTls?: boolean;
+}
+
+/** The store's current truststore version, named on stderr so stdout stays the verdict alone. */
+const currentTruststore = async (flags: DiagnoseFlags, io: Io) => {
+  const deps = await depsFor(flags.store, { ...flags, inbox: 'inbox' }, io);
+  if (!(await deps.holdsStore()))
+    throw new UsageError(
+      `no --truststore given, and ${noStoreMessage(deps.label, deps.kind)}; or pass --truststore <file|dir>`,
+    );
+  const exported = await exportTruststore(deps.store);
+  io.err(
+    shown`judging against truststore version ${exported.version} (revision ${String(exported.revision)}) of ${deps.label}\n`,
+  );
+  return { name: `${deps.label} truststore version ${exported.version}`, bytes: exported.body };
+};
+
+export interface Certificates {
+  readonly certificates: Certificate[];
+  /** Why a file gave no certificate. */
+  readonly problem?: string;
+}
+
+const certificatesOf = (inputs: Awaited<ReturnType<typeof loadInputs>>, what: string): Certificates => {
+  const certificates: Certificate[] = [];
+  let problem: string | undefined;
+  for (const input of inputs) {
+    const read = readInput(input);
+    const key = read.findings.find((f) => f.code === 'input.private-key');
+    if (key && what !== 'cert')
+      throw new UsageError(`the ${what} ${input.name} holds a private key: pass keys only with --key`);
+    const bad = read.findings.find((f) => f.code === 'input.unparseable');
+    if (read.certificates.length === 0) problem ??= bad ? bad.message : `${input.name} holds no certificate`;
+    certificates.push(...read.certificates.map((c) => c.cert));
+  }
+  return problem === undefined ? { certificates } : { certificates, problem };
+};
+
+/**
+ * The truststore: a PEM file, or a folder whose certificate files are read and whose other files
+ * (the README `pki init` writes, notes) are skipped, as a folder of CA files is meant.
+ */
+const truststoreOf = async (path: string, io: Io): Promise<Certificates> => {
+  if (path === '-' || !(await stat(path).catch(() => undefined))?.isDirectory())
+    return certificatesOf(await loadInputs([path], io), 'truststore');
+  // A folder (`pki init` writes client.key beside the CAs): key files are skipped, never trusted.
+  const inputs = (await loadInputs([path], io)).filter((input) => {
+    const isKey =
+      /\.key$/i.test(input.name) || readInput(input).findings.some((f) => f.code === 'input.private-key');
+    if (isKey)
+      io.err(
+        shown`note: skipped ${input.name} in the truststore folder: it holds a private key, not a CA certificate\n`,
+      );
+    return !isKey;
+  });
+  const certificates = inputs.flatMap((input) => certificatesOf([input], 'truststore').certificates);
+  return certificates.length > 0
+    ? { certificates }
+    : { certificates, problem: `${path} holds no certificate file` };
+};
+
+const crlOf = (name: string, bytes: Uint8Array): { crl?: Crl; problem?: string } => {
+  try {
+    const text = Buffer.from(bytes).toString('latin1');
+    return { crl: parseCrl(text.includes('-----BEGIN') ? pemToDer(text) : bytes) };
+  } catch (error) {
+    return { problem: `${name} is not a readable CRL (${(error as Error).message}).` };
+  }
+};
+
+export const toJson = (r: VerifyResult) => ({
+  verdict: r.verdict,
+  reasons: r.reasons.map(({ code, message }) => ({ code, message })),
+  warnings: r.warnings.map(({ code, message }) => ({ code, message })),
+  path: r.path.map((c) => c.fingerprint),
+});
+
+const human = (r: VerifyResult, who: string): string => {
+  // Subjects and the messages naming them come from the certificates given: shown escaped.
+  const lines = [`${r.verdict === 'accept' ? 'ACCEPTED' : 'REFUSED'}: ${who}`];
+  for (const reason of r.reasons) lines.push(shown`  why:  ${reason.message}  [${reason.code}]`);
+  if (r.path.length > 0) lines.push(`  path: ${r.path.map((c) => printable(c.subject.text)).join('  <-  ')}`);
+  for (const w of r.warnings) lines.push(shown`  warn: ${w.message}  [${w.code}]`);
+  return `${lines.join('\n')}\n`;
+};
+
+export const diagnose = async (flags: DiagnoseFlags, io: Io, exit: (code: number) => void): Promise<void> => {
+  // One file each: a folder joined into one input would pick the client by file name.
+  await fileOnly('--cert', flags.cert, ' of the client certificate (such as pki/client.pem)');
+  if (flags.chain) await fileOnly('--chain', flags.chain, ' of the intermediates the client sends');
+  if (flags.key) await fileOnly('--key', flags.key, " of the client's private key (such as pki/client.key)");
+  if (flags.crl) await fileOnly('--crl', flags.crl, ' of the CRL');
+  const truststore = flags.truststore
+    ? await truststoreOf(flags.truststore, io)
+    : certificatesOf([await currentTruststore(flags, io)], 'truststore');
+  const client = certificatesOf(await loadInputs([flags.cert], io), 'cert');
+  const chain = flags.chain
+    ? certificatesOf(await loadInputs([flags.chain], io), 'chain')
+    : { certificates: [] };
+  const crl = flags.crl ? crlOf(flags.crl, (await loadInputs([flags.crl], io))[0]!.bytes) : undefined;
+  // A file that holds no readable certificate (or CRL) refuses the client: a verdict, not a usage error.
+  const unreadable = [
+    client.problem && { code: 'cert.unparseable', message: client.problem },
+    chain.problem && { code: 'chain.unparseable', message: chain.problem },
+    truststore.problem && { code: 'truststore.unparseable', message: truststore.problem },
+    crl?.problem && { code: 'crl.unparseable', message: crl.problem },
+  ].filter((r): r is Reason => Boolean(r));
+  const [leaf, ...alsoSent] = client.certificates;
+  if (unreadable.length > 0 || !leaf) {
+    const result: VerifyResult = { verdict: 'reject', reasons: unreadable, warnings: [], path: [] };
+    io.out(flags.json ? jsonOut(toJson(result)) : human(result, printable(flags.cert)));
+    exit(1);
+    return;
+  }
+  let result = verifyClient({
+    leaf,
+    sent: [...alsoSent, ...chain.certificates],
+    trusted: truststore.certificates,
+    at: flags.at ?? new Date(),
+    purpose: flags.purpose,
+    apiGateway: !flags.plainTls,
+    crls: crl?.crl ? [crl.crl] : [],
+    // A plain TLS server given a CRL checks it; API Gateway checks none.
+    crlCheck: Boolean(flags.plainTls),
+  });
+  if (flags.key) {
+    const [keyFile] = await loadInputs([flags.key], io);
+    const match = keyMatches(leaf, keyFile!.bytes);
+    if (match === undefined) throw new UsageError(`${flags.key} is not a readable unencrypted private key`);
+    if (!match) {
+      result = {
+        ...result,
+        verdict: 'reject',
+        reasons: [
+          ...result.reasons,
+          {
+            code: 'key.mismatch',
+            message:
+              'The private key does not belong to the client certificate: the client cannot prove it holds the certificate and the handshake fails. Pair the certificate with the key it was issued for.',
+          },
+        ],
+      };
+    }
+  }
+  io.out(flags.json ? jsonOut(toJson(result)) : human(result, printable(leaf.subject.text)));
+  exit(result.verdict === 'accept' ? 0 : 1);
+};

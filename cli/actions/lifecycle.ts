@@ -1,0 +1,376 @@
+import { stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.js';
+import { DamagedStoreError, NotFoundError } from '../../shared/errors.js';
+import {
+  applyPromotion,
+  type ChangeReport,
+  diffVersions,
+  MAX_REQUEST_BYTES,
+  parseRemovalRequest,
+  planPromotion,
+  type RemovalRequest,
+  removeCas,
+  rollbackTruststore,
+  truststoreHistory,
+} from '../../shared/pipeline/lifecycle.js';
+import { repairStore } from '../../shared/pipeline/repair.js';
+import { findDamage, loadState } from '../../shared/pipeline/state-store.js';
+import { type DomainStatusLine, domainStatus } from '../../shared/pipeline/status.js';
+import { shown } from '../../shared/text.js';
+import { latestPublished, pendingRevision, type TruststoreState } from '../../shared/truststore/state.js';
+import { answer, folderOrAbsent, type Io, jsonOut, readBounded, UsageError } from '../io.js';
+import { depsFor, openStore, requireStore, type StoreFlags } from '../stores.js';
+
+type Flags = StoreFlags & { readonly json?: boolean };
+
+/** One CA of a change, diff or promotion: subject and partner as data, escaped. */
+const caLine = (sign: '+' | '-', e: { subject: string; partner: string }, detail: string) =>
+  shown`  ${sign} ${e.subject} (partner ${e.partner}, ${detail})`;
+
+const printChange = (io: Io, r: ChangeReport, json?: boolean) => {
+  if (json) return io.out(jsonOut(r));
+  const lines = [shown`${r.message}`];
+  for (const e of r.removed) lines.push(caLine('-', e, `sha256 ${e.fingerprint.slice(0, 16)}…`));
+  for (const e of r.added) lines.push(caLine('+', e, `sha256 ${e.fingerprint.slice(0, 16)}…`));
+  if (r.outcome === 'changed')
+    lines.push(
+      r.supersededBy !== undefined && r.version === undefined
+        ? shown`truststore revision ${r.revision}, superseded by revision ${r.supersededBy} (a change committed meanwhile, published with this one's); a running trustroll up rolls its endpoint to it.`
+        : shown`truststore revision ${r.revision}, version ${r.version ?? '(unpublished)'}; a running trustroll up rolls its endpoint to it.`,
+    );
+  io.out(`${lines.join('\n')}\n`);
+};
+
+/**
+ * The JSON of a removal request file. A folder, a missing file or text that is not JSON is one
+ * sentence naming the file, never a raw EISDIR or a JSON.parse message without it.
+ */
+const readRequestFile = async (path: string): Promise<unknown> => {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) throw new UsageError(`--request ${path}: no such file: name the removal request JSON file`);
+  if (info.isDirectory())
+    throw new UsageError(
+      `--request wants a file, and ${path} is a folder: name the removal request JSON file`,
+    );
+  const text = Buffer.from(await readBounded(path, MAX_REQUEST_BYTES)).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(
+      `--request ${path} is not valid JSON (${(error as Error).message}): write it as {"partner"|"subject"|"fingerprints": …, "reason": "…", "requestedBy": "…"}`,
+    );
+  }
+};
+
+/**
+ * A local `--to` that is a file, or runs through one, is a usage error said plainly, before the
+ * store would be created there and fail with ENOTDIR as if the file system had failed.
+ */
+const targetFolder = async (path: string): Promise<void> => {
+  for (let p = resolve(path); ; p = dirname(p)) {
+    const info = await stat(p).catch(() => undefined);
+    if (info && !info.isDirectory())
+      throw new UsageError(
+        p === resolve(path)
+          ? `--to ${path} is a file, not a folder: name the data folder of the target store (with --create, one that does not exist yet)`
+          : `--to ${path} runs through ${p}, which is a file, not a folder: name the data folder of the target store`,
+      );
+    if (info || dirname(p) === p) return;
+  }
+};
+
+export const remove = async (
+  flags: Flags & {
+    fingerprint?: string[];
+    subject?: string;
+    partner?: string;
+    reason?: string;
+    requestedBy: string;
+    request?: string;
+  },
+  cmd: Command,
+  io: Io,
+  exit: (code: number) => void,
+): Promise<void> => {
+  // A request file says everything; flags beside it would be silently ignored.
+  if (flags.request) {
+    const given = (
+      [
+        ['--fingerprint', flags.fingerprint],
+        ['--subject', flags.subject],
+        ['--partner', flags.partner],
+        ['--reason', flags.reason],
+        // --requested-by has a default: only one typed on the command line counts.
+        ['--requested-by', cmd.getOptionValueSource('requestedBy') === 'cli' ? flags.requestedBy : undefined],
+      ] as const
+    )
+      .filter(([, v]) => v !== undefined)
+      .map(([name]) => name);
+    if (given.length > 0)
+      throw new UsageError(
+        `--request ${flags.request} says what to remove, why and who asked, so ${given.join(', ')} cannot be given with it: put them in the request file, or drop --request`,
+      );
+  }
+  let request: RemovalRequest;
+  try {
+    request = parseRemovalRequest(
+      flags.request
+        ? await readRequestFile(flags.request)
+        : {
+            ...(flags.fingerprint ? { fingerprints: flags.fingerprint } : {}),
+            ...(flags.subject ? { subject: flags.subject } : {}),
+            ...(flags.partner ? { partner: flags.partner } : {}),
+            reason: flags.reason ?? '',
+            requestedBy: flags.requestedBy,
+          },
+    );
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(
+      flags.request ? `--request ${flags.request}: ${(error as Error).message}` : (error as Error).message,
+    );
+  }
+  const report = await removeCas(request, await openStore(flags.store, flags, io));
+  printChange(io, report, flags.json);
+  exit(report.outcome === 'changed' ? 0 : 1);
+};
+
+export const rollback = async (
+  flags: Flags & { to?: string },
+  io: Io,
+  exit: (code: number) => void,
+): Promise<void> => {
+  const report = await rollbackTruststore(flags.to, await openStore(flags.store, flags, io));
+  printChange(io, report, flags.json);
+  exit(report.outcome === 'changed' ? 0 : 1);
+};
+
+export const history = async (flags: Flags, io: Io, exit: (code: number) => void): Promise<void> => {
+  const lines = await truststoreHistory((await openStore(flags.store, flags, io)).store);
+  if (flags.json) io.out(jsonOut(lines));
+  else {
+    const out: string[] = [];
+    for (const l of lines) {
+      const version =
+        l.version ??
+        (l.supersededBy !== undefined
+          ? `(superseded by revision ${l.supersededBy})`
+          : l.lostVersion
+            ? `(${l.lostVersion}, lost)`
+            : '(unpublished)');
+      out.push(shown`revision ${l.revision}  version ${version}  ${l.at}  ${l.reason}`);
+      for (const a of l.added) out.push(shown`    + ${a.subject} (${a.partner})`);
+      for (const r of l.removed) out.push(shown`    - ${r.subject} (${r.partner})`);
+    }
+    io.out(`${out.join('\n') || 'No truststore versions yet.'}\n`);
+  }
+  exit(0);
+};
+
+export const diff = async (
+  a: string,
+  b: string,
+  flags: Flags,
+  io: Io,
+  exit: (code: number) => void,
+): Promise<void> => {
+  const d = await diffVersions((await openStore(flags.store, flags, io)).store, a, b);
+  if (flags.json) io.out(jsonOut(d));
+  else {
+    const out = [shown`${d.from} -> ${d.to}`];
+    for (const x of d.added) out.push(caLine('+', x, `expires ${x.notAfter.slice(0, 10)}`));
+    for (const x of d.removed) out.push(caLine('-', x, `expires ${x.notAfter.slice(0, 10)}`));
+    if (d.added.length + d.removed.length === 0) out.push('  (same CA set)');
+    io.out(`${out.join('\n')}\n`);
+  }
+  exit(0);
+};
+
+export const status = async (
+  flags: Flags & { localDomain?: string },
+  io: Io,
+  exit: (code: number) => void,
+): Promise<void> => {
+  const deps = await openStore(flags.store, flags, io);
+  // A damaged store is explained first: what is damaged, where, and how to repair it.
+  let damage: string[];
+  let state: TruststoreState | undefined;
+  try {
+    state = (await loadState(deps.store)).state;
+    damage = await findDamage(deps.store, state);
+  } catch (error) {
+    if (!(error instanceof DamagedStoreError)) throw error;
+    damage = [error.message];
+  }
+  if (damage.length > 0 || !state) {
+    const explained = damage.map((d) =>
+      d.includes('trustroll repair')
+        ? d
+        : `${d}: the store was changed by hand. Restore the missing version, or run trustroll repair.`,
+    );
+    if (flags.json) io.out(jsonOut({ damaged: explained }));
+    else for (const d of explained) io.out(shown`DAMAGED: ${d}\n`);
+    return exit(1);
+  }
+  const latest = latestPublished(state);
+  // Committed but never published: the domains cannot be on the latest revision.
+  const pending = pendingRevision(state);
+  const store = {
+    store: deps.label,
+    ...(latest ? { latestRevision: latest.revision, latestVersion: latest.version } : {}),
+    ...(pending ? { unpublishedRevision: pending.revision } : {}),
+  };
+  const storeLine =
+    (latest
+      ? shown`store ${deps.label}: latest truststore version ${latest.version} (revision ${latest.revision})`
+      : shown`store ${deps.label}: no truststore version yet`) +
+    (pending
+      ? `
+NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no truststore version yet (a run stopped, or failed, between its commit and its publish): trustroll repair, or the next change, publishes it`
+      : '');
+
+  /** A domain the local endpoint does not serve: said plainly, with the store's state; exit 1. */
+  const notServed = (name: string, status: string, note: string) => {
+    if (flags.json) io.out(jsonOut([{ name, status, warnings: [], latest: false, note, ...store }]));
+    else io.out(`${storeLine}\n${shown`${name}: ${note}.`}\n`);
+    exit(1);
+  };
+
+  // S3 without --domain: the gateway itself says that a domain is needed (a usage error).
+  let domains = deps.roll.domains.length > 0 ? deps.roll.domains : [flags.localDomain ?? 'localhost'];
+  if (deps.gateway instanceof EndpointStatusFile) {
+    const served = await deps.gateway.read();
+    // Not a failure: nothing has served this folder's truststore yet.
+    if (!served)
+      return notServed(
+        flags.localDomain ?? 'localhost',
+        'NOT_STARTED',
+        `no local endpoint has run with this data folder yet (no ${deps.gateway.path}): start trustroll up to serve the truststore`,
+      );
+    // The file outlives the endpoint: a stopped one is said to be stopped, not AVAILABLE.
+    if (EndpointStatusFile.gone(served)) {
+      const seen = (served as { updatedAt?: string }).updatedAt;
+      return notServed(
+        flags.localDomain ?? served.name,
+        'NOT_RUNNING',
+        `the local endpoint is not running (trustroll up stopped${seen ? `; last seen at ${seen}` : ''}, serving truststore version ${served.truststoreVersion ?? 'none'}): start trustroll up to serve the truststore`,
+      );
+    }
+    domains = [flags.localDomain ?? served.name];
+  }
+  const lines: DomainStatusLine[] = [];
+  for (const domain of domains) {
+    try {
+      lines.push(...(await domainStatus({ ...deps, roll: { domains: [domain] } })));
+    } catch (error) {
+      // Damaged between the check above and here (another process): still said, still 1.
+      if (error instanceof DamagedStoreError) {
+        if (flags.json) io.out(jsonOut({ damaged: [error.message] }));
+        else io.out(shown`DAMAGED: ${error.message}\n`);
+        return exit(1);
+      }
+      if (!(error instanceof NotFoundError)) throw error;
+      // The local endpoint plays another domain than --local-domain names.
+      if (deps.gateway instanceof EndpointStatusFile) return notServed(domain, 'NOT_FOUND', error.message);
+      throw new UsageError(
+        `API Gateway has no custom domain ${domain} here (${error.message}): check --domain, --region and --profile`,
+      );
+    }
+  }
+  if (flags.json) io.out(jsonOut(lines.map((l) => ({ ...l, latest: l.latest && !pending, ...store }))));
+  else {
+    const out = [storeLine];
+    for (const l of lines) {
+      out.push(
+        shown`${l.name}: ${l.status}, truststore version ${l.truststoreVersion ?? 'none'}` +
+          (l.latest
+            ? pending
+              ? ' (the latest published, NOT the latest revision)'
+              : ' (latest)'
+            : ' (NOT the latest)'),
+      );
+      if (l.drift) out.push(shown`  DRIFT: ${l.drift}`);
+      for (const w of l.warnings) out.push(shown`  warning: ${w}`);
+    }
+    io.out(`${out.join('\n')}\n`);
+  }
+  exit(pending || lines.some((l) => l.drift || !l.latest) ? 1 : 0);
+};
+
+export const repair = async (flags: Flags, io: Io, exit: (code: number) => void): Promise<void> => {
+  const report = await repairStore(await openStore(flags.store, flags, io));
+  if (flags.json) io.out(jsonOut(report));
+  else
+    io.out(
+      `${
+        report.actions.length > 0
+          ? report.actions.map((a) => shown`${a}`).join('\n')
+          : `nothing to repair: the store is intact${report.version ? `; truststore version ${report.version} serves the latest revision (${report.revision})` : ''}`
+      }\n`,
+    );
+  exit(0);
+};
+
+export const promote = async (
+  flags: {
+    from: string;
+    to: string;
+    version?: string;
+    yes?: boolean;
+    create?: boolean;
+    region?: string;
+    profile?: string;
+    domain?: string[];
+    json?: boolean;
+  },
+  io: Io,
+  exit: (code: number) => void,
+): Promise<void> => {
+  const base = {
+    dataDir: '.trustroll',
+    inbox: 'inbox',
+    ...(flags.region ? { region: flags.region } : {}),
+    ...(flags.profile ? { profile: flags.profile } : {}),
+  };
+  const source = await requireStore(await depsFor(flags.from, base, io), '--from');
+  if (!flags.to.startsWith('s3://')) await targetFolder(flags.to);
+  const target = await depsFor(flags.to, { ...base, ...(flags.domain ? { domain: flags.domain } : {}) }, io);
+  // A typo in --to must not start a new environment: a new store is made on purpose only.
+  if (!flags.create && !(await target.holdsStore()))
+    throw new UsageError(
+      `${flags.to} holds no trustroll store: check --to, or pass --create to start a new store there with the promoted CA set`,
+    );
+  // A folder that cannot be made is refused before the diff, not after the prompt.
+  if (target.kind === 'folder') await folderOrAbsent('--to', flags.to);
+  const plan = await planPromotion(source.store, target.store, flags.version);
+  const lines = [
+    shown`Promote ${flags.from} version ${plan.version} (revision ${plan.revision}) to ${flags.to}:`,
+  ];
+  for (const x of plan.added) lines.push(caLine('+', x, `expires ${x.notAfter.slice(0, 10)}`));
+  for (const x of plan.removed) lines.push(caLine('-', x, `expires ${x.notAfter.slice(0, 10)}`));
+  if (plan.added.length + plan.removed.length === 0) lines.push('  (the target already holds this CA set)');
+  io.err(`${lines.join('\n')}\n`);
+  // Under --json every ending is JSON on stdout, not only a promotion.
+  const unchanged = (outcome: 'unchanged' | 'declined', message: string) => {
+    if (flags.json)
+      io.out(jsonOut({ outcome, message, from: flags.from, to: flags.to, version: plan.version }));
+  };
+  if (plan.added.length + plan.removed.length === 0) {
+    unchanged('unchanged', 'the target already holds this CA set');
+    return exit(0);
+  }
+  if (!flags.yes) {
+    io.err('Promote? [y/N] ');
+    const said = await answer(io);
+    if (said !== 'y' && said !== 'yes') {
+      io.err('Not promoted.\n');
+      unchanged('declined', 'not promoted: declined at the prompt');
+      return exit(1);
+    }
+  }
+  const report = await applyPromotion(plan, flags.from, target);
+  printChange(io, report, flags.json);
+  exit(report.outcome === 'changed' ? 0 : 1);
+};

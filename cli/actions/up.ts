@@ -1,0 +1,332 @@
+import { join } from 'node:path';
+import { LocalEndpoint } from '../../shared/adapters/local/endpoint.js';
+import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.js';
+import { VersionedFolderStore } from '../../shared/adapters/local/folder-store.js';
+import { FolderWatch } from '../../shared/adapters/local/folder-watch.js';
+import { consoleLog } from '../../shared/adapters/local/log.js';
+import { type IngestDeps, ingestUploads } from '../../shared/pipeline/ingest.js';
+import { handleRemovalRequests, REQUESTS_PREFIX } from '../../shared/pipeline/lifecycle.js';
+import { publishPending } from '../../shared/pipeline/publish.js';
+import { type RollReport, rollDomains } from '../../shared/pipeline/roll.js';
+import { scanExpiry } from '../../shared/pipeline/scan.js';
+import {
+  assertIntact,
+  type LoadedState,
+  loadState,
+  readTruststoreVersion,
+} from '../../shared/pipeline/state-store.js';
+import { type ObjectStore, systemClock } from '../../shared/ports.js';
+import { printable } from '../../shared/text.js';
+import { KEYS, latestPublished, type TruststoreState } from '../../shared/truststore/state.js';
+import { Backoff, fallbackMs, InboxWatcher, type Step, StepLoop } from '../commands/up-watch.js';
+import { folderOrAbsent, type Io, UsageError } from '../io.js';
+import {
+  endpointMaterial,
+  type LocalPaths,
+  layout,
+  localNotifier,
+  localStore,
+  requestsDir,
+  writeDemoPki,
+} from '../local.js';
+import { summarize } from './ingest.js';
+
+export interface UpFlags {
+  readonly dataDir: string;
+  readonly inbox: string;
+  readonly port: number;
+  readonly host: string;
+  readonly domain: string;
+  readonly expiringDays: number;
+  readonly debounceMs: number;
+  readonly pollMs: number;
+  readonly demo: boolean;
+  readonly scanHours: number;
+  readonly plainTls?: boolean;
+}
+
+export const up = async (flags: UpFlags, io: Io): Promise<number> => {
+  if (flags.port > 65535) throw new UsageError(`--port must be at most 65535; got ${flags.port}`);
+  await folderOrAbsent('--inbox', flags.inbox);
+  await folderOrAbsent('--data-dir', flags.dataDir);
+  const paths: LocalPaths = { dataDir: flags.dataDir, inboxDir: flags.inbox };
+  await aloneOn(paths);
+  const log = consoleLog(io.out);
+  const store = localStore(paths);
+  const material = await endpointMaterial(paths);
+  const demo = flags.demo ? await writeDemoPki(paths) : undefined;
+  const states = new StateCache(store, new VersionedFolderStore(layout(paths).store));
+  const endpoint = new LocalEndpoint({
+    // Checked against what was published: a version changed by hand is refused, not served.
+    loadTruststore: async (version) =>
+      (await readTruststoreVersion(store, version, (await states.get()).loaded.state)).body,
+    judged: true,
+    domain: flags.domain,
+    host: flags.host,
+    port: flags.port,
+    serverKey: material.serverKey,
+    serverCert: material.serverCert,
+    noTruststoreCa: material.noTruststoreCa,
+    log,
+    onStatus: new EndpointStatusFile(join(layout(paths).endpoint, 'status.json')).write,
+    rules: flags.plainTls ? 'plain-tls' : 'api-gateway',
+  });
+  // A damaged store is named, and left alone until it is repaired (trustroll repair).
+  await assertIntact(store, (await loadState(store)).state);
+  // A revision committed but never published (its run stopped, or failed, in between) goes out
+  // first, so the endpoint starts on the latest revision; it is rolled like any other version.
+  await publishPending({
+    store,
+    gateway: endpoint,
+    notifier: localNotifier(paths, io),
+    clock: systemClock,
+    log,
+    roll: { domains: [] },
+  });
+  const { state } = await loadState(store);
+  await endpoint.start(latestPublished(state)?.version);
+  const deps: IngestDeps = {
+    store,
+    gateway: endpoint,
+    notifier: localNotifier(paths, io),
+    clock: systemClock,
+    log,
+    // One machine, one endpoint: no 30 s API Gateway pacing, quick status polls.
+    config: {
+      expiringDays: flags.expiringDays,
+      roll: { domains: [flags.domain], minUpdateIntervalMs: 0, pollIntervalMs: 100 },
+    },
+  };
+  printWelcome(io, flags, paths, endpoint, material.caPath, demo?.dir, latestPublished(state)?.version);
+
+  /** Versions the endpoint rolled back: it stays on the previous one until a newer version exists. */
+  const refused = new Set<string>();
+  const remember = (roll: RollReport | undefined) => {
+    for (const d of roll?.domains ?? []) {
+      if (d.outcome !== 'rolled-back' || refused.has(d.to)) continue;
+      refused.add(d.to);
+      log.warn('the endpoint stays on its previous truststore version until a newer one is published', {
+        refused: d.to,
+        serving: d.from,
+        newWarnings: d.newWarnings,
+      });
+    }
+  };
+
+  const loop: StepLoop = new StepLoop(
+    [
+      new InboxWatcher('inbox', {
+        list: () => store.list(KEYS.inbox),
+        folder: paths.inboxDir,
+        debounceMs: flags.debounceMs,
+        pollMs: flags.pollMs,
+        wake: () => loop.wake(),
+        onBatch: async (keys) => {
+          const report = await ingestUploads(
+            keys.map((key) => ({ key })),
+            deps,
+          );
+          remember(report.roll);
+          io.out(summarize(report));
+        },
+      }),
+      new InboxWatcher('requests', {
+        list: () => store.list(REQUESTS_PREFIX),
+        folder: requestsDir(paths),
+        debounceMs: flags.debounceMs,
+        pollMs: flags.pollMs,
+        wake: () => loop.wake(),
+        onBatch: async (keys) => {
+          for (const r of await handleRemovalRequests(
+            keys.map((key) => ({ key })),
+            { ...deps, roll: deps.config.roll },
+          )) {
+            remember(r.roll);
+            io.out(`removal request ${printable(r.key)}: ${r.outcome} — ${printable(r.message)}\n`);
+          }
+        },
+      }),
+      new Reconcile(states, {
+        pollMs: flags.pollMs,
+        wake: () => loop.wake(),
+        /**
+         * Keeps the endpoint on the latest version even when another process (`trustroll
+         * ingest`) published it. A version the endpoint rolled back (it brought new warnings) is
+         * not tried again until a newer one is published, as on AWS.
+         */
+        reconcile: async (state) => {
+          const latest = latestPublished(state);
+          const current = (await endpoint.describe(flags.domain)).truststoreVersion;
+          if (!latest?.version || latest.version === current || refused.has(latest.version)) return true;
+          const roll = await rollDomains(
+            latest.version,
+            { ...deps, config: deps.config.roll },
+            { revision: latest.revision },
+          );
+          remember(roll);
+          return !roll.domains.some((d) => d.outcome === 'failed');
+        },
+      }),
+    ],
+    (step, error) => log.error('pipeline step failed', { step, error: error.message }),
+  );
+
+  const scan = async () => {
+    try {
+      await scanExpiry({ store, clock: systemClock, log, notifier: deps.notifier });
+    } catch (error) {
+      log.error('expiry scan failed', { error: (error as Error).message });
+    }
+  };
+  await scan();
+  const scanTimer = flags.scanHours > 0 ? setInterval(scan, flags.scanHours * 3_600_000) : undefined;
+
+  loop.start();
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  if (scanTimer) clearInterval(scanTimer);
+  io.out('\nstopping: finishing the current step…\n');
+  await loop.stop();
+  await endpoint.stop();
+  io.out('stopped.\n');
+  return 0;
+};
+
+/**
+ * The state as last read, read again only when the store says it changed (its stamp): an idle
+ * `up` does not parse the state of a large truststore over and over.
+ */
+class StateCache {
+  private cached: { readonly stamp: string; readonly loaded: LoadedState } | undefined;
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly versions: VersionedFolderStore,
+  ) {}
+
+  /** The folder the state's versions are written to: watched, to learn of a write at once. */
+  get folder(): string {
+    return this.versions.folderOf(KEYS.state);
+  }
+
+  private stampOf(): Promise<string> {
+    return this.versions.stamp(KEYS.state);
+  }
+
+  /** The stamp is read first: a state read after it is at least as new as what it stamps. */
+  async get(): Promise<{ readonly stamp: string; readonly loaded: LoadedState }> {
+    const stamp = await this.stampOf();
+    if (this.cached?.stamp !== stamp) this.cached = { stamp, loaded: await loadState(this.store) };
+    return this.cached;
+  }
+}
+
+/**
+ * The endpoint's reconciliation step: runs when the state changed (an event on its folder, or its
+ * stamp seen changed by the fallback poll), or to retry a roll that failed (with backoff).
+ */
+class Reconcile implements Step {
+  readonly name = 'endpoint';
+  private readonly watch: FolderWatch;
+  private dirty = true;
+  private lastLook = 0;
+  private reconciled: string | undefined;
+  private readonly backoff = new Backoff();
+
+  constructor(
+    private readonly states: StateCache,
+    private readonly options: {
+      readonly pollMs: number;
+      readonly wake: () => void;
+      /** True when the endpoint is where it should be (nothing to do, or rolled). */
+      readonly reconcile: (state: TruststoreState) => Promise<boolean>;
+    },
+  ) {
+    this.watch = new FolderWatch(states.folder, () => {
+      this.dirty = true;
+      options.wake();
+    });
+  }
+
+  due(): number {
+    const fallback = this.lastLook + fallbackMs(this.options.pollMs, this.watch.active);
+    return Math.max(this.backoff.retryAt, this.dirty || this.backoff.failing ? 0 : fallback);
+  }
+
+  async run(now: number): Promise<void> {
+    this.dirty = false;
+    this.lastLook = now;
+    await this.watch.sync();
+    const { stamp, loaded } = await this.states.get();
+    if (stamp === this.reconciled && !this.backoff.failing) return;
+    let ok: boolean;
+    try {
+      ok = await this.options.reconcile(loaded.state);
+    } catch (error) {
+      this.backoff.failed();
+      throw error;
+    }
+    if (!ok) {
+      this.backoff.failed();
+      return;
+    }
+    this.backoff.succeeded();
+    this.reconciled = stamp;
+  }
+
+  close(): void {
+    this.watch.close();
+  }
+}
+
+const printWelcome = (
+  io: Io,
+  flags: UpFlags,
+  paths: LocalPaths,
+  endpoint: LocalEndpoint,
+  caPath: string,
+  demoDir: string | undefined,
+  version: string | undefined,
+) => {
+  const l = layout(paths);
+  const url = `https://localhost:${endpoint.port}/`;
+  const lines = [
+    'trustroll is running in local mode',
+    `  inbox      ${paths.inboxDir}/<partner>/   drop CA certificates here (PEM, DER or PKCS#7)`,
+    `  endpoint   ${url}   mutual TLS like the custom domain ${flags.domain}; truststore version ${version ?? 'none yet'}`,
+    `  outbox     ${l.outbox}   notifications, one JSON line each (also shown below)`,
+    `  archive    ${l.archive}/, rejected: ${l.rejected}/ (each upload with a .report.json)`,
+  ];
+  if (demoDir) {
+    const curl = (who: string) =>
+      `curl --cacert ${caPath} --cert ${demoDir}/${who}.pem --key ${demoDir}/${who}.key ${url}`;
+    lines.push(
+      '',
+      `Try it with the demo PKI in ${demoDir}/:`,
+      `  mkdir -p ${paths.inboxDir}/acme && cp ${demoDir}/acme-ca-bundle.pem ${paths.inboxDir}/acme/`,
+      `  ${curl('acme-client')}`,
+      `  ${curl('stranger-client')}      # refused: unknown CA`,
+      `  cp ${demoDir}/acme-client-as-ca.pem ${paths.inboxDir}/acme/     # rejected: a client certificate, not a CA`,
+    );
+  }
+  lines.push('', 'Ctrl-C stops.', '');
+  io.out(`${lines.join('\n')}\n`);
+};
+
+/**
+ * One `trustroll up` per data folder: a second one would take over the endpoint's status file
+ * (and `status` would follow it, not the endpoint still serving). Refused while the first runs.
+ */
+const aloneOn = async (paths: LocalPaths): Promise<void> => {
+  const status = await new EndpointStatusFile(join(layout(paths).endpoint, 'status.json'))
+    .read()
+    .catch(() => undefined);
+  if (!status || EndpointStatusFile.gone(status) !== false) return;
+  const { pid } = status as { pid?: number };
+  if (pid === process.pid) return;
+  throw new UsageError(
+    `another trustroll up (process ${pid}) is running with the data folder ${paths.dataDir}: stop it first (Ctrl-C), or give this one its own --data-dir`,
+  );
+};
