@@ -1,6 +1,6 @@
 import { bySeverity, type Finding, type Severity } from '../../shared/finding.js';
 import { shown } from '../../shared/text.js';
-import { type LintResult, lintInputs } from '../../shared/truststore/lint.js';
+import { type LintResult, lintInputsParallel } from '../../shared/truststore/lint.js';
 import { isCa } from '../../shared/truststore/rules/cert.not-ca.js';
 import { type Io, jsonOut, loadInputs } from '../io.js';
 
@@ -18,7 +18,7 @@ export const lint = async (
   exit: (code: number) => void,
 ): Promise<void> => {
   const inputs = await loadInputs(paths, io);
-  const result = lintInputs(inputs, {
+  const result = await lintInputsParallel(inputs, {
     ...(flags.at ? { at: flags.at } : {}),
     expiringDays: flags.expiringDays,
   });

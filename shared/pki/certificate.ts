@@ -235,29 +235,81 @@ export const publicKeyObject = (cert: Certificate): KeyObject | null => {
   return key;
 };
 
+/** Signatures already checked, by certificate and issuer: each pair is verified once. */
+const verified = new WeakMap<Certificate, WeakMap<Certificate, boolean>>();
+
+const remember = (cert: Certificate, issuer: Certificate, ok: boolean): boolean => {
+  let byIssuer = verified.get(cert);
+  if (!byIssuer) {
+    byIssuer = new WeakMap();
+    verified.set(cert, byIssuer);
+  }
+  byIssuer.set(issuer, ok);
+  return ok;
+};
+
+/** What `verify` needs for a pair, or `false` when the signature cannot be checked here. */
+const verification = (cert: Certificate, issuer: Certificate) => {
+  // No signature work with a key no CA should have (key.unsupported reports it): its cost is unbounded.
+  if (unsupportedKey(issuer.publicKey)) return false;
+  const key = publicKeyObject(issuer);
+  const { hash, pssSaltLength } = cert.signature;
+  if (!key || hash === undefined) return false;
+  return {
+    hash,
+    key:
+      pssSaltLength !== undefined
+        ? { key, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: pssSaltLength }
+        : key,
+  };
+};
+
 /**
  * Whether `issuer`'s key verifies `cert`'s signature. `false` when it does not, or when the
  * algorithm cannot be checked here (unknown algorithm, unsupported key).
  */
 export const verifySignature = (cert: Certificate, issuer: Certificate): boolean => {
-  // No signature work with a key no CA should have (key.unsupported reports it): its cost is unbounded.
-  if (unsupportedKey(issuer.publicKey)) return false;
-  const key = publicKeyObject(issuer);
-  const { hash } = cert.signature;
-  if (!key || hash === undefined) return false;
+  const known = verified.get(cert)?.get(issuer);
+  if (known !== undefined) return known;
+  const how = verification(cert, issuer);
+  if (!how) return remember(cert, issuer, false);
   try {
-    if (cert.signature.pssSaltLength !== undefined) {
-      return verify(
-        hash,
-        cert.tbs,
-        { key, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: cert.signature.pssSaltLength },
-        cert.signatureValue,
-      );
-    }
-    return verify(hash, cert.tbs, key, cert.signatureValue);
+    return remember(cert, issuer, verify(how.hash, cert.tbs, how.key, cert.signatureValue));
   } catch {
-    return false;
+    return remember(cert, issuer, false);
   }
+};
+
+/**
+ * Verifies many signatures at once, on libuv's thread pool (several cores), and remembers the
+ * answers, so that `verifySignature` then answers them without signature work. The answers are
+ * the same as `verifySignature`'s: this only moves the work off the main thread, ahead of time.
+ */
+export const verifySignatures = async (
+  pairs: readonly (readonly [cert: Certificate, issuer: Certificate])[],
+): Promise<void> => {
+  await Promise.all(
+    pairs.map(
+      ([cert, issuer]) =>
+        new Promise<void>((resolve) => {
+          if (verified.get(cert)?.has(issuer)) return resolve();
+          const how = verification(cert, issuer);
+          if (!how) {
+            remember(cert, issuer, false);
+            return resolve();
+          }
+          try {
+            verify(how.hash, cert.tbs, how.key, cert.signatureValue, (error, ok) => {
+              remember(cert, issuer, !error && ok);
+              resolve();
+            });
+          } catch {
+            remember(cert, issuer, false);
+            resolve();
+          }
+        }),
+    ),
+  );
 };
 
 /** RSA limits: OpenSSL's largest modulus, and FIPS 186-4's largest public exponent. */

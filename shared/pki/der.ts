@@ -47,9 +47,25 @@ export const TAG = {
 
 /** Reads one element at `offset` of `buf`; the element must end within `end`. */
 export const readTlv = (buf: Uint8Array, offset = 0, end = buf.length): Tlv => {
-  if (offset + 2 > end) throw new DerError(`truncated: no room for a header at byte ${offset}`);
+  const tlv = decodeTlv(buf, offset, end);
+  if (typeof tlv === 'string') throw new DerError(tlv);
+  return tlv;
+};
+
+/**
+ * `readTlv` for a look that expects to fail often (random bytes read as DER, in the payload
+ * check): undefined where `readTlv` throws, without the cost of an exception.
+ */
+export const tryReadTlv = (buf: Uint8Array, offset = 0, end = buf.length): Tlv | undefined => {
+  const tlv = decodeTlv(buf, offset, end);
+  return typeof tlv === 'string' ? undefined : tlv;
+};
+
+/** One element, or why the bytes are not one. */
+const decodeTlv = (buf: Uint8Array, offset: number, end: number): Tlv | string => {
+  if (offset + 2 > end) return `truncated: no room for a header at byte ${offset}`;
   const tag = buf[offset]!;
-  if ((tag & 0x1f) === 0x1f) throw new DerError(`high-tag-number form at byte ${offset} is not supported`);
+  if ((tag & 0x1f) === 0x1f) return `high-tag-number form at byte ${offset} is not supported`;
   let pos = offset + 1;
   const first = buf[pos++]!;
   let length: number;
@@ -57,16 +73,15 @@ export const readTlv = (buf: Uint8Array, offset = 0, end = buf.length): Tlv => {
     length = first;
   } else {
     const count = first & 0x7f;
-    if (count === 0) throw new DerError(`indefinite length at byte ${offset} is not DER`);
-    if (count > 4) throw new DerError(`length of ${count} bytes at byte ${offset} is too large`);
-    if (pos + count > end) throw new DerError(`truncated length at byte ${offset}`);
+    if (count === 0) return `indefinite length at byte ${offset} is not DER`;
+    if (count > 4) return `length of ${count} bytes at byte ${offset} is too large`;
+    if (pos + count > end) return `truncated length at byte ${offset}`;
     length = 0;
     for (let i = 0; i < count; i++) length = length * 256 + buf[pos++]!;
   }
   const contentEnd = pos + length;
-  if (contentEnd > end) {
-    throw new DerError(`element at byte ${offset} claims ${length} bytes but only ${end - pos} remain`);
-  }
+  if (contentEnd > end)
+    return `element at byte ${offset} claims ${length} bytes but only ${end - pos} remain`;
   return {
     tag,
     constructed: (tag & 0x20) !== 0,

@@ -1,5 +1,5 @@
 import type { Certificate } from './certificate.js';
-import { children, decodeOid, readSingle, readTlv, TAG, type Tlv } from './der.js';
+import { children, decodeOid, readSingle, TAG, type Tlv, tryReadTlv } from './der.js';
 import { EXT } from './oids.js';
 
 /**
@@ -119,12 +119,8 @@ const TEXT_TAGS = new Set<number>([
 const longString = (bytes: Uint8Array, depth: number): number | undefined => {
   if (depth > 8) return undefined;
   for (let pos = 0; pos < bytes.length; ) {
-    let tlv: Tlv;
-    try {
-      tlv = readTlv(bytes, pos);
-    } catch {
-      return undefined;
-    }
+    const tlv = tryReadTlv(bytes, pos);
+    if (!tlv) return undefined;
     if (tlv.constructed) {
       const inner = longString(tlv.content, depth + 1);
       if (inner !== undefined) return inner;

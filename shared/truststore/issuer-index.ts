@@ -1,4 +1,4 @@
-import { type Certificate, verifySignature } from '../pki/certificate.js';
+import { type Certificate, verifySignature, verifySignatures } from '../pki/certificate.js';
 
 /** How a certificate links to its issuer within a set of CAs. */
 export type IssuerLink =
@@ -99,13 +99,33 @@ export class IssuerIndex {
     return path;
   }
 
-  private resolve(cert: Certificate): IssuerLink {
+  /**
+   * Verifies ahead of time, on several cores, the signature each certificate's issuer link is most
+   * likely to rest on (its own key for a self-issued one, else its first issuer candidate), so that
+   * resolving the links afterwards does little signature work. Links resolve the same either way.
+   */
+  async verifyAhead(certificates: Iterable<Certificate>): Promise<void> {
+    const pairs: [Certificate, Certificate][] = [];
+    for (const cert of certificates) {
+      const first = cert.selfIssued ? cert : this.candidates(cert)[0];
+      if (first) pairs.push([cert, first]);
+    }
+    await verifySignatures(pairs);
+  }
+
+  /** Certificates named as `cert`'s issuer, those whose key id matches first. */
+  private candidates(cert: Certificate): Certificate[] {
     const candidates = (this.bySubject.get(cert.issuer.key) ?? []).filter((c) => c !== cert);
-    if (cert.selfIssued && verifySignature(cert, cert)) return { kind: 'self' };
     if (cert.authorityKeyId) {
       // Prefer the issuer whose subject key identifier matches, as path builders do.
       candidates.sort((a, b) => rank(b, cert) - rank(a, cert));
     }
+    return candidates;
+  }
+
+  private resolve(cert: Certificate): IssuerLink {
+    const candidates = this.candidates(cert);
+    if (cert.selfIssued && verifySignature(cert, cert)) return { kind: 'self' };
     // Bounded work: at most a few signature checks per certificate, however many CAs share the
     // issuer's name (a truststore may hold only one of them anyway: truststore.duplicate-subject).
     for (const candidate of candidates.slice(0, MAX_ISSUER_CANDIDATES)) {

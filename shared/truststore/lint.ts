@@ -69,6 +69,25 @@ export const lintCertificates = (
 
 /** Reads inputs (any format) and lints everything in them together as one truststore. */
 export const lintInputs = (inputs: readonly InputFile[], options: LintOptions = {}): LintResult => {
+  const { occurrences, inputFindings } = readAll(inputs);
+  return lintCertificates(occurrences, options, inputFindings);
+};
+
+/**
+ * `lintInputs`, with the signatures verified first on several cores (libuv's thread pool): the
+ * same result, sooner on a machine with more than one core. What `trustroll lint` runs.
+ */
+export const lintInputsParallel = async (
+  inputs: readonly InputFile[],
+  options: LintOptions = {},
+): Promise<LintResult> => {
+  const { occurrences, inputFindings } = readAll(inputs);
+  const certificates = dedupe(occurrences.map((o) => o.cert));
+  await new IssuerIndex(certificates).verifyAhead(certificates);
+  return lintCertificates(occurrences, options, inputFindings);
+};
+
+const readAll = (inputs: readonly InputFile[]) => {
   const occurrences: SourcedCertificate[] = [];
   const inputFindings: Finding[] = [];
   for (const input of inputs) {
@@ -76,7 +95,7 @@ export const lintInputs = (inputs: readonly InputFile[], options: LintOptions = 
     occurrences.push(...read.certificates);
     inputFindings.push(...read.findings);
   }
-  return lintCertificates(occurrences, options, inputFindings);
+  return { occurrences, inputFindings };
 };
 
 const guard = (
