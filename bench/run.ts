@@ -1,6 +1,7 @@
 // `npm run bench` runs every benchmark; `npm run bench -- --json` prints JSON lines
 // ({"name","value","unit","floor"?,"ratio"?}) to compare across commits.
 import { bundleBench } from './bundle.bench.js';
+import { cliBench } from './cli.bench.js';
 import { diagnoseBench } from './diagnose.bench.js';
 import { hostileBench } from './hostile.bench.js';
 import { ingestBench } from './ingest.bench.js';
@@ -12,6 +13,7 @@ import { scanBench } from './scan.bench.js';
 
 note(`trustroll bench — node ${process.version}, ${new Date().toISOString()}`);
 await lintBench();
+await cliBench();
 await ingestBench();
 await scanBench();
 await hostileBench();

@@ -1,0 +1,150 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pemOf, root } from '../test/fixtures/pki.js';
+import { caBundle } from './fixtures.js';
+import { alternate, type ProcessCase } from './process.js';
+import { note, report } from './report.js';
+
+const BIN = resolve('bin/trustroll.mjs');
+
+/**
+ * A Python with `cryptography`, for the peer of `lint`: the project venv that the tests'
+ * bootstrap makes (`node scripts/moto.mjs install` pins cryptography), made here when absent.
+ */
+const peerPython = (): string | undefined => {
+  const venvPython = join(resolve(process.env.TRUSTROLL_VENV ?? '.venv'), 'bin', 'python');
+  const works = (python: string) =>
+    spawnSync(python, ['-c', 'import cryptography.x509'], { stdio: 'ignore' }).status === 0;
+  if (existsSync(venvPython) && works(venvPython)) return venvPython;
+  if (works('python3')) return 'python3';
+  if (spawnSync('python3', ['--version'], { stdio: 'ignore' }).status !== 0) return undefined;
+  note('  (installing the project venv with cryptography: node scripts/moto.mjs install)');
+  try {
+    execFileSync('node', ['scripts/moto.mjs', 'install'], { stdio: ['ignore', 2, 2] });
+  } catch {
+    return undefined;
+  }
+  return works(venvPython) ? venvPython : undefined;
+};
+
+/**
+ * trustroll as people run it: whole processes, alternated, medians (see process.ts).
+ * - start-up: `--help` and `lint` of one certificate against `node -e 0`;
+ * - `npx trustroll --help` against `node bin/trustroll.mjs --help`, and what npx alone costs
+ *   (npx running a one-line bin of a package with no dependencies, against node running it);
+ * - `lint` of 100 / 1,000 / 10,000 CAs against Python `cryptography` parsing the same bundle and
+ *   verifying every signature (bench/peer_lint.py), and against a minimal Node script doing the
+ *   same (bench/peer-lint.mjs: Node's own floor for that work); wall and CPU time, peak RSS.
+ */
+export const cliBench = async (): Promise<void> => {
+  note('# trustroll as a process (issue 18): start-up, npx, lint vs. Python cryptography, memory');
+  note(
+    '  whole processes, alternated, medians; wall time without a wrapper, CPU and peak RSS through GNU time',
+  );
+  execFileSync('node', ['scripts/build.mjs'], { stdio: ['ignore', 2, 2] });
+  const dir = mkdtempSync(join(tmpdir(), 'trustroll-bench-cli-'));
+
+  const one = join(dir, 'one-root.pem');
+  writeFileSync(one, pemOf(await root('CN=Bench One Root,O=Bench', { key: 'p256' })));
+  const node0: ProcessCase = { name: 'node -e 0', command: 'node', args: ['-e', '0'] };
+  const help: ProcessCase = { name: '--help', command: 'node', args: [BIN, '--help'] };
+  const lintOne: ProcessCase = { name: 'lint 1', command: 'node', args: [BIN, 'lint', one] };
+  const [base, helpRun, lintRun] = alternate([node0, help, lintOne], 21, { rusage: false });
+  for (const [name, run] of [
+    ['startup.help', helpRun!],
+    ['startup.lint-one-certificate', lintRun!],
+  ] as const)
+    report({
+      name,
+      value: run.wallMs,
+      unit: 'ms',
+      floor: base!.wallMs,
+      ratio: run.wallMs / base!.wallMs,
+      target: '<= 1.5 (node -e 0)',
+    });
+
+  // npx in a package with no dependencies and a one-line bin: what npx costs by itself.
+  const bare = join(dir, 'npx-bare');
+  mkdirSync(join(bare, 'bin'), { recursive: true });
+  writeFileSync(
+    join(bare, 'package.json'),
+    JSON.stringify({
+      name: 'trustroll-bench-bare',
+      version: '0.0.0',
+      private: true,
+      bin: { 'trustroll-bench-bare': 'bin/x.mjs' },
+    }),
+  );
+  writeFileSync(join(bare, 'bin', 'x.mjs'), '#!/usr/bin/env node\n');
+  const inBare = { cwd: bare };
+  const [npxRun, nodeRun, npxBare, nodeBare] = alternate(
+    [
+      // --offline: both resolve a local bin; nothing is to be looked up in the registry.
+      { name: 'npx trustroll --help', command: 'npx', args: ['--offline', 'trustroll', '--help'] },
+      help,
+      { name: 'npx bare', command: 'npx', args: ['--offline', 'trustroll-bench-bare'], ...inBare },
+      { name: 'node bin/x.mjs', command: 'node', args: [join(bare, 'bin', 'x.mjs')] },
+    ],
+    7,
+    { rusage: false },
+  );
+  report({
+    name: 'startup.npx-help',
+    value: npxRun!.wallMs,
+    unit: 'ms',
+    floor: nodeRun!.wallMs,
+    ratio: npxRun!.wallMs / nodeRun!.wallMs,
+  });
+  report({
+    name: 'startup.npx-own-cost (npx minus node, trustroll vs an empty package)',
+    value: npxRun!.wallMs - nodeRun!.wallMs,
+    unit: 'ms',
+    floor: npxBare!.wallMs - nodeBare!.wallMs,
+    ratio: (npxRun!.wallMs - nodeRun!.wallMs) / (npxBare!.wallMs - nodeBare!.wallMs),
+  });
+
+  const python = peerPython();
+  if (!python) note('  (no python3 with cryptography: the Python peer of lint is skipped)');
+  for (const n of [100, 1000, 10000]) {
+    const bundle = join(dir, `bundle-${n}.pem`);
+    writeFileSync(bundle, (await caBundle(n)).pem);
+    const cases: ProcessCase[] = [
+      // Exit 1: a 1,000-CA bundle of RSA-4096 keys is over API Gateway's size (truststore.too-large).
+      { name: 'lint', command: 'node', args: [BIN, 'lint', bundle], ok: [0, 1] },
+      { name: 'node floor', command: 'node', args: ['bench/peer-lint.mjs', bundle] },
+      ...(python ? [{ name: 'python', command: python, args: ['bench/peer_lint.py', bundle] }] : []),
+    ];
+    const [lint, floor, peer] = alternate(cases, n >= 10000 ? 3 : n >= 1000 ? 5 : 9);
+    const against = (what: string, other: typeof lint, target?: string) => {
+      report({
+        name: `process.lint.${n}.wall-vs-${what}`,
+        value: lint!.wallMs,
+        unit: 'ms',
+        floor: other!.wallMs,
+        ratio: lint!.wallMs / other!.wallMs,
+        ...(target ? { target } : {}),
+      });
+      if (lint!.cpuMs !== undefined && other!.cpuMs !== undefined)
+        report({
+          name: `process.lint.${n}.cpu-vs-${what}`,
+          value: lint!.cpuMs,
+          unit: 'ms',
+          floor: other!.cpuMs,
+          ratio: lint!.cpuMs / other!.cpuMs,
+        });
+    };
+    if (peer) against('python', peer, '< 1');
+    against('node-floor', floor);
+    if (lint!.peakRssMiB !== undefined)
+      report({
+        name: `process.lint.${n}.peak-rss${peer ? '-vs-python' : ''}`,
+        value: lint!.peakRssMiB,
+        unit: 'MiB',
+        ...(peer?.peakRssMiB !== undefined
+          ? { floor: peer.peakRssMiB, ratio: lint!.peakRssMiB / peer.peakRssMiB }
+          : {}),
+      });
+  }
+};
