@@ -40,7 +40,7 @@ export const processIo: Io = {
       }
       chunks.push(chunk as Buffer);
     }
-    return new Uint8Array(Buffer.concat(chunks));
+    return bytesOf(chunks);
   },
   readLine: async () => {
     const { createInterface } = await import('node:readline');
@@ -52,6 +52,15 @@ export const processIo: Io = {
       lines.close();
     }
   },
+};
+
+/**
+ * The chunks read, joined, as a plain Uint8Array over the joined buffer: not copied once more (a
+ * 10,000-CA bundle is 11 MB).
+ */
+const bytesOf = (chunks: readonly Buffer[]): Uint8Array => {
+  const joined = Buffer.concat(chunks);
+  return new Uint8Array(joined.buffer, joined.byteOffset, joined.byteLength);
 };
 
 /** The first line of an answer to a prompt, trimmed and lowercased (`yes | trustroll …` works). */
@@ -157,7 +166,7 @@ export const readBounded = async (path: string, limit = MAX_INPUT_BYTES): Promis
       if (size > limit) throw tooLarge(path, limit);
       chunks.push(chunk.subarray(0, bytesRead));
     }
-    return new Uint8Array(Buffer.concat(chunks));
+    return bytesOf(chunks);
   } finally {
     await handle.close();
   }

@@ -235,16 +235,19 @@ export const publicKeyObject = (cert: Certificate): KeyObject | null => {
   return key;
 };
 
-/** Signatures already checked, by certificate and issuer: each pair is verified once. */
-const verified = new WeakMap<Certificate, WeakMap<Certificate, boolean>>();
+/**
+ * Signatures already checked, by certificate: each pair is verified once. A certificate is
+ * checked against one issuer or a few, so a short list costs less memory than a map per certificate.
+ */
+const verified = new WeakMap<Certificate, { readonly issuer: Certificate; readonly ok: boolean }[]>();
+
+const known = (cert: Certificate, issuer: Certificate): boolean | undefined =>
+  verified.get(cert)?.find((v) => v.issuer === issuer)?.ok;
 
 const remember = (cert: Certificate, issuer: Certificate, ok: boolean): boolean => {
-  let byIssuer = verified.get(cert);
-  if (!byIssuer) {
-    byIssuer = new WeakMap();
-    verified.set(cert, byIssuer);
-  }
-  byIssuer.set(issuer, ok);
+  const list = verified.get(cert);
+  if (list) list.push({ issuer, ok });
+  else verified.set(cert, [{ issuer, ok }]);
   return ok;
 };
 
@@ -269,8 +272,8 @@ const verification = (cert: Certificate, issuer: Certificate) => {
  * algorithm cannot be checked here (unknown algorithm, unsupported key).
  */
 export const verifySignature = (cert: Certificate, issuer: Certificate): boolean => {
-  const known = verified.get(cert)?.get(issuer);
-  if (known !== undefined) return known;
+  const answer = known(cert, issuer);
+  if (answer !== undefined) return answer;
   const how = verification(cert, issuer);
   if (!how) return remember(cert, issuer, false);
   try {
@@ -280,36 +283,44 @@ export const verifySignature = (cert: Certificate, issuer: Certificate): boolean
   }
 };
 
+/** Verifications `verifySignatures` keeps in flight: enough for every core, few enough for memory. */
+const IN_FLIGHT = 64;
+
 /**
  * Verifies many signatures at once, on libuv's thread pool (several cores), and remembers the
  * answers, so that `verifySignature` then answers them without signature work. The answers are
  * the same as `verifySignature`'s: this only moves the work off the main thread, ahead of time.
+ * At most `IN_FLIGHT` run at a time: each holds a copy of its to-be-signed bytes.
  */
 export const verifySignatures = async (
   pairs: readonly (readonly [cert: Certificate, issuer: Certificate])[],
 ): Promise<void> => {
-  await Promise.all(
-    pairs.map(
-      ([cert, issuer]) =>
-        new Promise<void>((resolve) => {
-          if (verified.get(cert)?.has(issuer)) return resolve();
-          const how = verification(cert, issuer);
-          if (!how) {
-            remember(cert, issuer, false);
-            return resolve();
-          }
-          try {
-            verify(how.hash, cert.tbs, how.key, cert.signatureValue, (error, ok) => {
-              remember(cert, issuer, !error && ok);
-              resolve();
-            });
-          } catch {
-            remember(cert, issuer, false);
-            resolve();
-          }
-        }),
-    ),
-  );
+  let next = 0;
+  const one = (cert: Certificate, issuer: Certificate) =>
+    new Promise<void>((resolve) => {
+      if (known(cert, issuer) !== undefined) return resolve();
+      const how = verification(cert, issuer);
+      if (!how) {
+        remember(cert, issuer, false);
+        return resolve();
+      }
+      try {
+        verify(how.hash, cert.tbs, how.key, cert.signatureValue, (error, ok) => {
+          remember(cert, issuer, !error && ok);
+          resolve();
+        });
+      } catch {
+        remember(cert, issuer, false);
+        resolve();
+      }
+    });
+  const worker = async () => {
+    while (next < pairs.length) {
+      const [cert, issuer] = pairs[next++]!;
+      await one(cert, issuer);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, pairs.length) }, worker));
 };
 
 /** RSA limits: OpenSSL's largest modulus, and FIPS 186-4's largest public exponent. */
