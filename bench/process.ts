@@ -16,6 +16,8 @@ export interface ProcessCase {
 export interface ProcessFigures {
   readonly wallMs: number;
   readonly cpuMs?: number;
+  /** CPU time averaged over the runs: GNU time counts in 10 ms steps, too coarse for a median of short runs. */
+  readonly meanCpuMs?: number;
   readonly peakRssMiB?: number;
 }
 
@@ -71,6 +73,7 @@ export const alternate = (
     ...(withUsage
       ? {
           cpuMs: median(s.map((x) => x.cpuMs!)),
+          meanCpuMs: s.reduce((sum, x) => sum + x.cpuMs!, 0) / s.length,
           peakRssMiB: Math.max(...s.map((x) => x.peakRssKiB!)) / 1024,
         }
       : {}),

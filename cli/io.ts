@@ -1,6 +1,5 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkFolder } from '../shared/adapters/local/paths.js';
 import type { InputFile } from '../shared/pki/read.js';
 import { safeJson, terminalSafe } from '../shared/text.js';
 
@@ -235,5 +234,6 @@ export const folderOrAbsent = async (option: string, path: string): Promise<void
       `${option} ${path} is a file, not a folder: name a folder (it is created if it does not exist)`,
     );
   // Absent: it must be creatable (no file or link to nothing on its path), checked before any work.
-  if (!info) await checkFolder(path);
+  // Imported here: io.ts is loaded by every command's declaration, and paths.ts loads node:crypto.
+  if (!info) await (await import('../shared/adapters/local/paths.js')).checkFolder(path);
 };

@@ -7,6 +7,25 @@ import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } f
 import { dirname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
 
+/**
+ * commander requires node:child_process when it loads, to run executable sub-commands, which
+ * trustroll has none of; loading it (with net, dgram and the streams) costs a fifth of Node's own
+ * start-up. commander gets it on first use instead.
+ */
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(build) {
+    build.onResolve({ filter: /^node:child_process$/ }, (args) =>
+      /[\\/]commander[\\/]/.test(args.importer) ? { path: 'child_process', namespace: 'lazy' } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'lazy' }, () => ({
+      contents:
+        "let real; module.exports = new Proxy({}, { get: (_, key) => (real ??= require('node:child_process'))[key] });",
+      loader: 'js',
+    }));
+  },
+};
+
 const result = await build({
   entryPoints: { trustroll: 'cli/main.ts' },
   outdir: 'dist',
@@ -16,6 +35,7 @@ const result = await build({
   chunkNames: 'chunks/[name]-[hash]',
   outExtension: { '.js': '.mjs' },
   bundle: true,
+  plugins: [lazyChildProcess],
   platform: 'node',
   format: 'esm',
   target: 'node20',

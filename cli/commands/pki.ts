@@ -1,7 +1,6 @@
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { makeDir } from '../../shared/adapters/local/paths.js';
 import { InputError } from '../../shared/errors.js';
 import { exitHelp, OUTPUT_STATUS } from '../exit-status.js';
 import { type Io, parseCount, UsageError } from '../io.js';
@@ -164,6 +163,8 @@ export const writePki = async (dir: string, flags: PkiFlags): Promise<void> => {
     ips: ['127.0.0.1'],
   });
 
+  // Imported here, as the builder is: declaring the command (for --help) loads neither.
+  const { makeDir } = await import('../../shared/adapters/local/paths.js');
   await makeDir(dir).catch((error: unknown) => {
     throw error instanceof InputError ? new UsageError(error.message) : error;
   });
