@@ -48,8 +48,7 @@ export const depsFor = async (spec: string | undefined, flags: StoreFlags, io: I
     if (flags.profile) process.env.AWS_PROFILE = flags.profile;
     const endpoint = process.env.TRUSTROLL_AWS_ENDPOINT;
     const common = { ...(flags.region ? { region: flags.region } : {}), ...(endpoint ? { endpoint } : {}) };
-    const { S3Client } = await import('@aws-sdk/client-s3');
-    const { S3ObjectStore } = await import('../shared/adapters/aws/s3-store.js');
+    const { S3Client, S3ObjectStore } = await import('../shared/adapters/aws/s3-store.js');
     const domains = (flags.domain ?? []).map((d) => {
       const { domain, problems } = parseDomainSpec(d);
       if (problems.length > 0) throw new UsageError(`--domain: ${problems.join('; ')}`);

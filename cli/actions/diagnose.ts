@@ -104,6 +104,7 @@ const human = (r: VerifyResult, who: string): string => {
   return `${lines.join('\n')}\n`;
 };
 
+/** `trustroll diagnose`: would the endpoint accept this client, and why not (declared in commands/diagnose.ts). */
 export const diagnose = async (flags: DiagnoseFlags, io: Io, exit: (code: number) => void): Promise<void> => {
   // One file each: a folder joined into one input would pick the client by file name.
   await fileOnly('--cert', flags.cert, ' of the client certificate (such as pki/client.pem)');

@@ -37,6 +37,7 @@ const outsideStore = async (output: string, dataDir: string): Promise<void> => {
     );
 };
 
+/** `trustroll export`: a truststore version, byte for byte (declared in commands/export.ts). */
 export const exportVersion = async (
   flags: ExportFlags,
   io: Io,

@@ -35,6 +35,7 @@ export const summarize = (report: IngestReport): string => {
   return `${lines.join('\n')}\n`;
 };
 
+/** `trustroll ingest`: the local inbox processed once (declared in commands/ingest.ts). */
 export const ingest = async (
   files: string[],
   flags: IngestFlags,

@@ -81,6 +81,7 @@ const targetFolder = async (path: string): Promise<void> => {
   }
 };
 
+/** `trustroll remove` (declared in commands/lifecycle.ts). */
 export const remove = async (
   flags: Flags & {
     fingerprint?: string[];
@@ -137,6 +138,7 @@ export const remove = async (
   exit(report.outcome === 'changed' ? 0 : 1);
 };
 
+/** `trustroll rollback` (declared in commands/lifecycle.ts). */
 export const rollback = async (
   flags: Flags & { to?: string },
   io: Io,
@@ -147,6 +149,7 @@ export const rollback = async (
   exit(report.outcome === 'changed' ? 0 : 1);
 };
 
+/** `trustroll history` (declared in commands/lifecycle.ts). */
 export const history = async (flags: Flags, io: Io, exit: (code: number) => void): Promise<void> => {
   const lines = await truststoreHistory((await openStore(flags.store, flags, io)).store);
   if (flags.json) io.out(jsonOut(lines));
@@ -169,6 +172,7 @@ export const history = async (flags: Flags, io: Io, exit: (code: number) => void
   exit(0);
 };
 
+/** `trustroll diff` (declared in commands/lifecycle.ts). */
 export const diff = async (
   a: string,
   b: string,
@@ -188,6 +192,7 @@ export const diff = async (
   exit(0);
 };
 
+/** `trustroll status` (declared in commands/lifecycle.ts). */
 export const status = async (
   flags: Flags & { localDomain?: string },
   io: Io,
@@ -299,6 +304,7 @@ NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no
   exit(pending || lines.some((l) => l.drift || !l.latest) ? 1 : 0);
 };
 
+/** `trustroll repair` (declared in commands/lifecycle.ts). */
 export const repair = async (flags: Flags, io: Io, exit: (code: number) => void): Promise<void> => {
   const report = await repairStore(await openStore(flags.store, flags, io));
   if (flags.json) io.out(jsonOut(report));
@@ -313,6 +319,7 @@ export const repair = async (flags: Flags, io: Io, exit: (code: number) => void)
   exit(0);
 };
 
+/** `trustroll promote` (declared in commands/lifecycle.ts). */
 export const promote = async (
   flags: {
     from: string;

@@ -10,7 +10,7 @@ export interface LintFlags {
   readonly json?: boolean;
 }
 
-/** `trustroll lint`: every input together, as one candidate truststore. */
+/** `trustroll lint`: every input together, as one candidate truststore (declared in commands/lint.ts). */
 export const lint = async (
   paths: string[],
   flags: LintFlags,

@@ -71,6 +71,7 @@ const human = (r: ProbeResult): string => {
   return `${lines.join('\n')}\n`;
 };
 
+/** `trustroll probe`: one mutual-TLS request, and what the endpoint answered (declared in commands/probe.ts). */
 export const probeEndpoint = async (
   target: string,
   flags: ProbeFlags,

@@ -42,6 +42,7 @@ const table = (lines: readonly ExpiryLine[], now: Date): string => {
   return `As of ${now.toISOString()}: days left, expiry, partner, CA\n${rows.join('\n')}\n`;
 };
 
+/** `trustroll scan`: the expiry scan, or its preview (declared in commands/scan.ts). */
 export const scan = async (
   file: string | undefined,
   flags: ScanFlags,

@@ -44,6 +44,7 @@ const mustPair = async (certFile: string, keyFile: string): Promise<void> => {
   }
 };
 
+/** `trustroll serve`: a local mTLS endpoint over a truststore file (declared in commands/serve.ts). */
 export const serve = async (flags: ServeFlags, io: Io, exit: (code: number) => void): Promise<void> => {
   if (Boolean(flags.cert) !== Boolean(flags.key)) throw new UsageError('--cert and --key go together');
   if (flags.port > 65535) throw new UsageError(`--port must be at most 65535; got ${flags.port}`);

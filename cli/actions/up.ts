@@ -45,6 +45,7 @@ export interface UpFlags {
   readonly plainTls?: boolean;
 }
 
+/** `trustroll up`: the whole pipeline on this machine, until Ctrl-C; resolves to the exit status (declared in commands/up.ts). */
 export const up = async (flags: UpFlags, io: Io): Promise<number> => {
   if (flags.port > 65535) throw new UsageError(`--port must be at most 65535; got ${flags.port}`);
   await folderOrAbsent('--inbox', flags.inbox);

@@ -12,6 +12,12 @@ import type { ObjectStore, ObjectSummary, PutOptions, StoredObject } from '../..
 import { mapAwsError } from './errors.js';
 
 /**
+ * The client, for the CLI to import with this adapter: a CommonJS package imported dynamically
+ * from the CLI's split bundle would have no named exports, this module has.
+ */
+export { S3Client } from '@aws-sdk/client-s3';
+
+/**
  * The ObjectStore port over an S3 bucket with versioning. Compare-and-set uses S3 conditional
  * writes (`If-Match` on the ETag, `If-None-Match: *` to create); their 412/409 answers become
  * ConflictError, which the use-cases retry from a fresh read.
