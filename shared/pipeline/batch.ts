@@ -1,14 +1,14 @@
 import {
   type IngestDeps,
   type IngestReport,
-  ingestUploads,
+  ingestRun,
   type UploadRef,
   type UploadReport,
 } from './ingest.js';
 import { handleRemovalRequests, type RequestOutcome } from './lifecycle.js';
 import { publishAndRoll } from './publish.js';
 import type { RollReport } from './roll.js';
-import { loadState } from './state-store.js';
+import { type LoadedState, loadState } from './state-store.js';
 
 /** One item of a batch from the ingest queue, in queue order. */
 export type BatchItem =
@@ -48,6 +48,8 @@ export const handleBatch = async (items: readonly BatchItem[], deps: IngestDeps)
   const requests: RequestOutcome[] = [];
   const errors: string[] = [];
   let ingest: IngestReport | undefined;
+  /** The state as the last step left it, when that step was an ingest run (it knows its ETag). */
+  let known: LoadedState | undefined;
   for (let i = 0; i < items.length; ) {
     const item = items[i]!;
     let end = i + 1;
@@ -57,7 +59,7 @@ export const handleBatch = async (items: readonly BatchItem[], deps: IngestDeps)
       const unique = new Map<string, UploadRef>();
       for (const s of segment) if (s.kind === 'upload') unique.set(idOf(s.ref), s.ref);
       const refs = [...unique.values()];
-      ingest = await ingestUploads(refs, noRoll);
+      ({ report: ingest, known } = await ingestRun(refs, noRoll));
       errors.push(...ingest.errors);
       // The report lists the batch's uploads first, then the waiting ones judged again.
       const byId = new Map(refs.map((r, j) => [idOf(r), ingest!.uploads[j]!]));
@@ -71,17 +73,23 @@ export const handleBatch = async (items: readonly BatchItem[], deps: IngestDeps)
     } else if (item.kind === 'request') {
       const refs = segment.flatMap((s) => (s.kind === 'request' ? [s.ref] : []));
       requests.push(...(await handleRemovalRequests(refs, { ...noRoll, roll: noRoll.config.roll })));
+      known = undefined;
     }
     i = end;
   }
   // Uploads waiting for their issuer are judged with every run, a batch of requests included.
   if (!ingest) {
-    ingest = await ingestUploads([], noRoll);
+    ({ report: ingest, known } = await ingestRun([], noRoll));
     uploads.push(...ingest.uploads);
     errors.push(...ingest.errors);
   }
-  const latest = (await loadState(deps.store)).state;
-  const published = await publishAndRoll(latest, { ...deps, roll: deps.config.roll });
+  // After an ingest run the state it wrote is known: not read again (the roll checks it with a HEAD).
+  const latest = known?.etag === undefined ? await loadState(deps.store) : known;
+  const published = await publishAndRoll(
+    latest.state,
+    { ...deps, roll: deps.config.roll },
+    latest.etag === undefined ? {} : { etag: latest.etag },
+  );
   errors.push(...published.errors);
   return {
     done,

@@ -21,16 +21,17 @@ import {
   KEYS,
   keepLast,
   MAX_PROCESSED,
+  pendingRevision,
   type TruststoreState,
   type UploadOutcome,
 } from '../truststore/state.js';
 import { describeCertificate, describeFindings, notification } from './notifications.js';
-import { flushOutbox } from './outbox.js';
+import { deliverOutbox, withoutDelivered } from './outbox.js';
 import { publishAndRoll } from './publish.js';
 import { nextRevision } from './revision.js';
 import type { RollConfig, RollReport } from './roll.js';
 import { expiryLines } from './scan.js';
-import { assertIntact, loadState, saveState } from './state-store.js';
+import { assertIntact, type LoadedState, loadState, publishTruststore, saveState } from './state-store.js';
 import { keptKeys, parseUploadKey, type UploadKey } from './upload-key.js';
 
 export interface IngestConfig {
@@ -137,17 +138,31 @@ interface Fetched {
  * 4. Write a JSON report per upload, then commit one new state for the whole batch with
  *    compare-and-set; on conflict start again from 2 against the fresher state.
  * 5. Publish the truststore object when the certificate set changed (or a committed revision
- *    is still unpublished after a crash), and record its version id.
+ *    is still unpublished after a crash).
  * 6. Move accepted uploads to archive/, rejected ones to rejected/; delete private keys.
  * 7. One notification per upload outcome; failures are reported, never undo the commit.
- * 8. Roll the domains to the new version (once for the batch).
+ * 8. Record the version id and take the delivered alerts out of the outbox, in one write.
+ * 9. Roll the domains to the new version (once for the batch).
+ * The state is read once (step 2): each later write is a compare-and-set on the ETag of the one
+ * before, and the state is read again only when another writer changed it in between.
  */
-export const ingestUploads = async (batch: readonly UploadRef[], deps: IngestDeps): Promise<IngestReport> => {
+export const ingestUploads = async (batch: readonly UploadRef[], deps: IngestDeps): Promise<IngestReport> =>
+  (await ingestRun(batch, deps)).report;
+
+/**
+ * ingestUploads, with the state as the run left it and its ETag: a caller that goes on (the
+ * batch handler's roll) starts from it instead of reading the state again.
+ */
+export const ingestRun = async (
+  batch: readonly UploadRef[],
+  deps: IngestDeps,
+): Promise<{ readonly report: IngestReport; readonly known: LoadedState }> => {
   const errors: string[] = [];
   // Uploads waiting for their issuer are judged again with every batch.
   const first = await loadState(deps.store);
   // A damaged store is named and left alone: nothing is judged into it until it is repaired.
-  await assertIntact(deps.store, first.state);
+  // The truststore object read for it serves the publish below (a compare-and-set on its ETag).
+  const { current } = await assertIntact(deps.store, first.state);
   // Each waits as the version that was judged: withdrawn or replaced since, that version is destroyed.
   const waiting = Object.entries(first.state.pending ?? {});
   const refs = [
@@ -158,7 +173,14 @@ export const ingestUploads = async (batch: readonly UploadRef[], deps: IngestDep
   ];
   const fetched = await mapLimit(refs, FETCH_CONCURRENCY, (ref) => fetchUpload(ref, deps));
 
-  let committed: { state: TruststoreState; decisions: Map<string, Decision>; changed: boolean } | undefined;
+  let committed:
+    | {
+        state: TruststoreState;
+        etag: string | undefined;
+        decisions: Map<string, Decision>;
+        changed: boolean;
+      }
+    | undefined;
   for (let attempt = 1; !committed; attempt++) {
     // The state read for the waiting uploads serves the first attempt; a conflict re-reads it.
     const { state, etag } = attempt === 1 ? first : await loadState(deps.store);
@@ -167,12 +189,12 @@ export const ingestUploads = async (batch: readonly UploadRef[], deps: IngestDep
     const next = nextState(state, fetched, decisions, now);
     await writeReports(fetched, decisions, next?.state ?? state, deps, now);
     if (!next) {
-      committed = { state, decisions, changed: false };
+      committed = { state, etag, decisions, changed: false };
       break;
     }
     try {
-      await saveState(deps.store, next.state, etag);
-      committed = { state: next.state, decisions, changed: next.changed };
+      const saved = await saveState(deps.store, next.state, etag);
+      committed = { state: next.state, etag: saved.etag, decisions, changed: next.changed };
       deps.log.info('state committed', { revision: next.state.revision, changed: next.changed, attempt });
     } catch (error) {
       if (!(error instanceof ConflictError) || attempt >= COMMIT_ATTEMPTS) throw error;
@@ -181,8 +203,11 @@ export const ingestUploads = async (batch: readonly UploadRef[], deps: IngestDep
   }
 
   // The truststore is published before the uploads leave the inbox: a crash in between leaves
-  // them to a re-drive, which finds them processed and finishes.
-  const published = await publishUnrolled(committed.state, deps);
+  // them to a re-drive, which finds them processed and finishes (and records the version).
+  const pending = pendingRevision(committed.state);
+  const published = pending
+    ? { version: await publishTruststore(deps.store, committed.state, deps.log, current ?? null) }
+    : undefined;
   const reports: UploadReport[] = [];
   for (const f of fetched) {
     const decision = committed.decisions.get(f.id);
@@ -190,36 +215,43 @@ export const ingestUploads = async (batch: readonly UploadRef[], deps: IngestDep
     const movedTo = await finishUpload(f, decision, deps, errors);
     reports.push(movedTo ? { ...report, movedTo } : report);
   }
-  // The upload alerts were committed with the state: deliver them (and any a crashed run left).
-  errors.push(...(await flushOutbox(deps.store, deps.notifier, deps.log)));
+  // The upload alerts were committed with the state: deliver them (and any a crashed run left),
+  // then take them out of the outbox in the write that records the version.
+  const delivered = await deliverOutbox(committed.state, deps.notifier, deps.log);
+  errors.push(...delivered.errors);
   // Every run makes sure the domains serve the latest version (completing a crashed run's roll).
   const {
     state,
     version,
     roll,
     errors: rollErrors,
-  } = await publishAndRoll(published, {
-    ...deps,
-    roll: deps.config.roll,
-  });
+    known: after,
+  } = await publishAndRoll(
+    committed.state,
+    { ...deps, roll: deps.config.roll },
+    {
+      ...(committed.etag === undefined ? {} : { etag: committed.etag }),
+      ...(published ? { published } : {}),
+      ...(delivered.sent.size > 0 ? { alsoWrite: withoutDelivered(delivered.sent) } : {}),
+    },
+  );
   errors.push(...rollErrors);
 
   const nearest = expiryLines(state.entries, deps.clock.now())[0]?.days;
   return {
-    uploads: reports,
-    changed: committed.changed,
-    revision: state.revision,
-    certificates: state.entries.length,
-    ...(nearest === undefined ? {} : { nearestExpiryDays: nearest }),
-    ...(version ? { version } : {}),
-    ...(roll ? { roll } : {}),
-    errors,
+    report: {
+      uploads: reports,
+      changed: committed.changed,
+      revision: state.revision,
+      certificates: state.entries.length,
+      ...(nearest === undefined ? {} : { nearestExpiryDays: nearest }),
+      ...(version ? { version } : {}),
+      ...(roll ? { roll } : {}),
+      errors,
+    },
+    known: after ?? { state, etag: committed.etag },
   };
 };
-
-/** Publishes a committed revision without rolling (the roll waits until the uploads are moved). */
-const publishUnrolled = async (state: TruststoreState, deps: IngestDeps): Promise<TruststoreState> =>
-  (await publishAndRoll(state, { ...deps, roll: { domains: [] } })).state;
 
 interface Decision {
   readonly outcome: UploadOutcome | 'pending';

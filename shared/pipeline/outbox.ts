@@ -1,4 +1,5 @@
 import type { Log, Notification, Notifier, ObjectStore } from '../ports.js';
+import type { TruststoreState } from '../truststore/state.js';
 import { loadState, updateState } from './state-store.js';
 
 /**
@@ -7,11 +8,24 @@ import { loadState, updateState } from './state-store.js';
  */
 export const flushOutbox = async (store: ObjectStore, notifier: Notifier, log: Log): Promise<string[]> => {
   const { state } = await loadState(store);
-  const pending = state.outbox ?? [];
-  if (pending.length === 0) return [];
+  const { sent, errors } = await deliverOutbox(state, notifier, log);
+  if (sent.size > 0) await updateState(store, withoutDelivered(sent));
+  return errors;
+};
+
+/**
+ * Delivers the notifications of `state`'s outbox without writing anything: the caller removes the
+ * ones `sent` from the outbox (`withoutDelivered`), in a write it makes anyway. Until then a
+ * crash re-sends them (each has a stable id); none is lost.
+ */
+export const deliverOutbox = async (
+  state: TruststoreState,
+  notifier: Notifier,
+  log: Log,
+): Promise<{ readonly sent: ReadonlySet<string>; readonly errors: string[] }> => {
   const sent = new Set<string>();
   const errors: string[] = [];
-  for (const n of pending) {
+  for (const n of state.outbox ?? []) {
     try {
       await notifier.publish(n);
       sent.add(n.id);
@@ -20,14 +34,16 @@ export const flushOutbox = async (store: ObjectStore, notifier: Notifier, log: L
       log.error('notification failed, kept for the next run', { id: n.id, error: (error as Error).message });
     }
   }
-  if (sent.size > 0) {
-    await updateState(store, (s) => {
-      const outbox = (s.outbox ?? []).filter((n) => !sent.has(n.id));
-      return outbox.length === (s.outbox ?? []).length ? undefined : { ...s, outbox };
-    });
-  }
-  return errors;
+  return { sent, errors };
 };
+
+/** The state change that takes delivered notifications out of the outbox (`undefined`: none there). */
+export const withoutDelivered =
+  (sent: ReadonlySet<string>) =>
+  (s: TruststoreState): TruststoreState | undefined => {
+    const outbox = (s.outbox ?? []).filter((n) => !sent.has(n.id));
+    return outbox.length === (s.outbox ?? []).length ? undefined : { ...s, outbox };
+  };
 
 /**
  * A notifier that, when delivery fails, parks the notification in the state's outbox for the

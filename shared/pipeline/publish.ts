@@ -2,7 +2,16 @@ import type { Clock, DomainGateway, Log, Notifier, ObjectStore } from '../ports.
 import { latestPublished, pendingRevision, type TruststoreState } from '../truststore/state.js';
 import { durableNotifier } from './outbox.js';
 import { type RollConfig, type RollReport, rollDomains } from './roll.js';
-import { loadState, publishTruststore, recordVersion, updateState } from './state-store.js';
+import {
+  allOf,
+  changeState,
+  type LoadedState,
+  loadState,
+  publishTruststore,
+  refreshState,
+  updateState,
+  withVersion,
+} from './state-store.js';
 
 export interface PublishDeps {
   readonly store: ObjectStore;
@@ -13,35 +22,85 @@ export interface PublishDeps {
   readonly roll: RollConfig;
 }
 
+export interface PublishOptions {
+  /**
+   * The ETag `committed` was read or written with. With it, the state is not read again: each
+   * write is a compare-and-set on the ETag this run last saw (a conflict reads it afresh), and
+   * each check for a newer revision is a HEAD of the state. Without it, each step reads the state.
+   */
+  readonly etag?: string;
+  /**
+   * The latest revision was published by this run already, as `version` (`undefined`: a newer
+   * revision had been published first): only its version id is left to record.
+   */
+  readonly published?: { readonly version: string | undefined };
+  /** A change of the state to make in the same write as the version record (delivered alerts). */
+  readonly alsoWrite?: (state: TruststoreState) => TruststoreState | undefined;
+}
+
 /**
  * After a committed change: publish the truststore object if the latest revision is not yet
  * published (also completing a crashed run's publish), record its version id, and make every
- * configured domain serve the latest published version — read fresh and re-checked, so a slower
- * concurrent run never takes a domain back. Domains already on it are left alone.
+ * configured domain serve the latest published version — checked fresh before each roll and
+ * after it, so a slower concurrent run never takes a domain back. Domains already on it are
+ * left alone. The version record, `alsoWrite`, and the time of the last update call are written
+ * with compare-and-set; with a known `etag` the state is read again only if another writer
+ * changed it meanwhile.
  */
 export const publishAndRoll = async (
   committed: TruststoreState,
   deps: PublishDeps,
-): Promise<{ state: TruststoreState; version?: string; roll?: RollReport; errors: string[] }> => {
+  options: PublishOptions = {},
+): Promise<{
+  state: TruststoreState;
+  version?: string;
+  roll?: RollReport;
+  errors: string[];
+  /** With a known `etag`: the state as this run last read or wrote it, and its ETag. */
+  known?: LoadedState;
+}> => {
   const errors: string[] = [];
+  let known: LoadedState | undefined =
+    options.etag === undefined ? undefined : { state: committed, etag: options.etag };
+  /** Writes `change` (compare-and-set); returns the state the store holds after it. */
+  const write = async (
+    change: (s: TruststoreState) => TruststoreState | undefined,
+  ): Promise<TruststoreState | undefined> => {
+    if (!known) return updateState(deps.store, change);
+    known = await changeState(deps.store, known, change);
+    return known.state;
+  };
+  /** The state now, read only if it changed since this run last saw it. */
+  const fresh = async (): Promise<TruststoreState> => {
+    if (!known) return (await loadState(deps.store)).state;
+    known = await refreshState(deps.store, known);
+    return known.state;
+  };
+
   let state = committed;
   let version = latestPublished(state)?.version;
   const unpublished = state.history.at(-1);
+  let record: ((s: TruststoreState) => TruststoreState | undefined) | undefined;
   if (unpublished && unpublished.version === undefined && unpublished.revision === state.revision) {
-    const written = await publishTruststore(deps.store, state, deps.log);
+    const written = options.published
+      ? options.published.version
+      : await publishTruststore(deps.store, state, deps.log);
     if (written) {
       version = written;
-      state = (await recordVersion(deps.store, state.revision, written)) ?? state;
+      record = (s) => withVersion(s, committed.revision, written);
     }
   }
+  const changes = [record, options.alsoWrite].filter((c) => c !== undefined);
+  if (changes.length > 0) state = (await write(allOf(...changes))) ?? state;
+
   let roll: RollReport | undefined;
   if (version && deps.roll.domains.length > 0) {
     for (let round = 1; round <= 5; round++) {
-      const fresh = (await loadState(deps.store)).state;
-      const latest = latestPublished(fresh);
+      const latestState = await fresh();
+      const latest = latestPublished(latestState);
       if (!latest?.version) break;
       version = latest.version;
-      const lastRollAt = fresh.lastRollAt ? new Date(fresh.lastRollAt) : undefined;
+      const lastRollAt = latestState.lastRollAt ? new Date(latestState.lastRollAt) : undefined;
       roll = await rollDomains(
         latest.version,
         { ...deps, notifier: durableNotifier(deps.store, deps.notifier), config: deps.roll },
@@ -49,20 +108,42 @@ export const publishAndRoll = async (
       );
       // Deferred domains are a follow-up run's; otherwise roll again if a newer version appeared.
       if (roll.deferred.length > 0) break;
-      if (latestPublished((await loadState(deps.store)).state)?.version === latest.version) break;
+      if (known) {
+        // The roll time is written now (a compare-and-set, which also tells whether another
+        // writer committed during the roll); without an update call, a HEAD tells it.
+        const at = roll.lastUpdateAt?.toISOString();
+        if (at) {
+          await write(withRollTime(at)).catch((error: Error) =>
+            errors.push(`recording the roll time: ${error.message}`),
+          );
+        }
+      }
+      if (latestPublished(await fresh())?.version === latest.version) break;
     }
   }
   if (roll) {
     errors.push(...roll.notifyErrors);
     const at = roll.lastUpdateAt?.toISOString();
-    if (at) {
-      await updateState(deps.store, (s) =>
-        s.lastRollAt && s.lastRollAt >= at ? undefined : { ...s, lastRollAt: at },
-      ).catch((error: Error) => errors.push(`recording the roll time: ${error.message}`));
+    if (at && !known) {
+      await updateState(deps.store, withRollTime(at)).catch((error: Error) =>
+        errors.push(`recording the roll time: ${error.message}`),
+      );
     }
   }
-  return { state, ...(version ? { version } : {}), ...(roll ? { roll } : {}), errors };
+  return {
+    state,
+    ...(version ? { version } : {}),
+    ...(roll ? { roll } : {}),
+    errors,
+    ...(known ? { known } : {}),
+  };
 };
+
+/** The state change that records the time of the last update call (`undefined`: a later one is). */
+const withRollTime =
+  (at: string) =>
+  (s: TruststoreState): TruststoreState | undefined =>
+    s.lastRollAt && s.lastRollAt >= at ? undefined : { ...s, lastRollAt: at };
 
 /**
  * Publishes (and rolls) the latest revision when it was committed but never published: a run

@@ -97,14 +97,29 @@ export const readTruststoreVersion = async (
  *   a lifecycle rule gone wrong), or its bytes are not what was published (truncated, edited).
  * Reads the current truststore object (and the latest recorded version, when that is another).
  */
-export const findDamage = async (store: ObjectStore, given: TruststoreState): Promise<string[]> => {
-  let state = given;
+export const findDamage = async (store: ObjectStore, given: TruststoreState): Promise<string[]> =>
+  (await inspect(store, given)).damage;
+
+/** findDamage, with the current truststore object it read (undefined when there is none). */
+const inspect = async (
+  store: ObjectStore,
+  given: TruststoreState,
+): Promise<{ damage: string[]; current: StoredObject | undefined }> => {
   let current: StoredObject | undefined;
   try {
     current = await store.get(KEYS.truststore);
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
   }
+  return { damage: await damageOf(store, given, current), current };
+};
+
+const damageOf = async (
+  store: ObjectStore,
+  given: TruststoreState,
+  current: StoredObject | undefined,
+): Promise<string[]> => {
+  let state = given;
   const carried = Number(current?.metadata.revision ?? 0);
   if (current && carried > state.revision) {
     // A run may have committed and published since `given` was read: a state read after the
@@ -141,14 +156,22 @@ export const findDamage = async (store: ObjectStore, given: TruststoreState): Pr
     : [];
 };
 
-/** Refuses to go on writing to a damaged store (DamagedStoreError), saying what to do. */
-export const assertIntact = async (store: ObjectStore, state: TruststoreState): Promise<void> => {
-  const damage = await findDamage(store, state);
+/**
+ * Refuses to go on writing to a damaged store (DamagedStoreError), saying what to do. Returns the
+ * current truststore object it read (undefined when there is none yet), so that a publish in the
+ * same run need not read it again: its write is a compare-and-set on that object's ETag.
+ */
+export const assertIntact = async (
+  store: ObjectStore,
+  state: TruststoreState,
+): Promise<{ readonly current: StoredObject | undefined }> => {
+  const { damage, current } = await inspect(store, state);
   if (damage.length > 0) {
     throw new DamagedStoreError(
       `${damage.join('; ')}. The store was changed by hand, and nothing more is written to it until it is repaired.`,
     );
   }
+  return { current };
 };
 
 /** Compare-and-set of the state document: throws ConflictError when someone else wrote first. */
@@ -167,17 +190,51 @@ export const updateState = async (
   change: (state: TruststoreState) => TruststoreState | undefined,
   attempts = 20,
 ): Promise<TruststoreState | undefined> => {
+  const known = await loadState(store);
+  const after = await changeState(store, known, change, attempts);
+  return after.written ? after.state : undefined;
+};
+
+/**
+ * Applies `change` to `known` (the state as this run last read or wrote it) with compare-and-set
+ * on its ETag, so the state is not read again when no one else wrote since; on conflict, re-reads
+ * and re-applies. Returns the state and ETag the store holds after it (`known` when `change` had
+ * nothing to write), and whether this call wrote.
+ */
+export const changeState = async (
+  store: ObjectStore,
+  known: LoadedState,
+  change: (state: TruststoreState) => TruststoreState | undefined,
+  attempts = 20,
+): Promise<LoadedState & { readonly written: boolean }> => {
+  let { state, etag } = known;
   for (let attempt = 1; ; attempt++) {
-    const { state, etag } = await loadState(store);
     const next = change(state);
-    if (!next) return undefined;
+    if (!next) return { state, etag, written: false };
     try {
-      await saveState(store, next, etag);
-      return next;
+      const saved = await saveState(store, next, etag);
+      return { state: next, etag: saved.etag, written: true };
     } catch (error) {
       if (!(error instanceof ConflictError) || attempt >= attempts) throw error;
     }
+    ({ state, etag } = await loadState(store));
   }
+};
+
+/**
+ * The state as the store holds it now: `known` when its ETag is still the current one (a HEAD,
+ * which moves no bytes), else read again. For checks after a slow step (a roll) that only need to
+ * know whether another writer committed meanwhile.
+ */
+export const refreshState = async (store: ObjectStore, known: LoadedState): Promise<LoadedState> => {
+  if (known.etag !== undefined) {
+    try {
+      if ((await store.head(KEYS.state)).etag === known.etag) return known;
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+  }
+  return loadState(store);
 };
 
 export const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
@@ -210,16 +267,26 @@ export const publishTruststore = async (
   store: ObjectStore,
   state: TruststoreState,
   log: Log,
+  /**
+   * The current truststore object as this run already read it (`null`: there was none): the
+   * first attempt uses it instead of reading it again. Safe however old it is: the write is a
+   * compare-and-set on its ETag, and a conflict reads the object afresh.
+   */
+  seen?: StoredObject | null,
 ): Promise<string | undefined> => {
   assertPublishable(state);
   const body = renderState(state.entries);
   const hash = sha256(body);
   for (let attempt = 1; attempt <= 20; attempt++) {
-    let current: Awaited<ReturnType<ObjectStore['get']>> | undefined;
-    try {
-      current = await store.get(KEYS.truststore);
-    } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error;
+    let current: StoredObject | undefined;
+    if (attempt === 1 && seen !== undefined) {
+      current = seen ?? undefined;
+    } else {
+      try {
+        current = await store.get(KEYS.truststore);
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+      }
     }
     // The current object serves this set only if its bytes are still what they were published as.
     if (current?.metadata.sha256 === hash && sha256(current.body) === hash) return current.version;
@@ -258,15 +325,31 @@ export const publishTruststore = async (
  * over a newer one, so they never will be.
  */
 export const recordVersion = (store: ObjectStore, revision: number, version: string) =>
-  updateState(store, (state) => {
-    const entry = state.history.find((r) => r.revision === revision);
-    const stale = (r: Revision) =>
-      r.revision < revision && r.version === undefined && r.supersededBy === undefined && !r.lostVersion;
-    if (!entry || (entry.version === version && !state.history.some(stale))) return undefined;
-    return {
-      ...state,
-      history: state.history.map((r) =>
-        r.revision === revision ? { ...r, version } : stale(r) ? { ...r, supersededBy: revision } : r,
-      ),
-    };
-  });
+  updateState(store, (state) => withVersion(state, revision, version));
+
+/** The change recordVersion writes: `undefined` when the state records it already. */
+export const withVersion = (
+  state: TruststoreState,
+  revision: number,
+  version: string,
+): TruststoreState | undefined => {
+  const entry = state.history.find((r) => r.revision === revision);
+  const stale = (r: Revision) =>
+    r.revision < revision && r.version === undefined && r.supersededBy === undefined && !r.lostVersion;
+  if (!entry || (entry.version === version && !state.history.some(stale))) return undefined;
+  return {
+    ...state,
+    history: state.history.map((r) =>
+      r.revision === revision ? { ...r, version } : stale(r) ? { ...r, supersededBy: revision } : r,
+    ),
+  };
+};
+
+/** Several changes as one write: each sees the one before; `undefined` when none changes anything. */
+export const allOf =
+  (...changes: ((state: TruststoreState) => TruststoreState | undefined)[]) =>
+  (state: TruststoreState): TruststoreState | undefined => {
+    let next: TruststoreState | undefined;
+    for (const change of changes) next = change(next ?? state) ?? next;
+    return next;
+  };
