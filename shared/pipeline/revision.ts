@@ -1,7 +1,7 @@
 import type { Notification } from '../ports.js';
 import { assertLintClean } from '../truststore/change-lint.js';
-import { type Entry, MAX_HISTORY, renderState, type TruststoreState } from '../truststore/state.js';
-import { sha256 } from './state-store.js';
+import { type Entry, MAX_HISTORY, type TruststoreState } from '../truststore/state.js';
+import { renderedOf } from './state-store.js';
 
 /** Removed entries kept for provenance (history, diff, rollback). */
 export const MAX_REMOVED = 1000;
@@ -43,7 +43,7 @@ export const nextRevision = (
       ...state.history,
       {
         revision,
-        sha256: sha256(renderState(c.entries)),
+        sha256: renderedOf(c.entries).hash,
         at: c.at.toISOString(),
         reason: c.reason,
         added: c.added.map((e) => e.fingerprint),

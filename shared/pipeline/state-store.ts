@@ -240,6 +240,22 @@ export const refreshState = async (store: ObjectStore, known: LoadedState): Prom
 export const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
 /**
+ * The truststore object an entry set renders to, and its SHA-256: computed once per set (entry
+ * arrays are never changed in place), though the commit records the hash and the publish writes
+ * the body.
+ */
+export const renderedOf = (entries: readonly Entry[]): { readonly body: string; readonly hash: string } => {
+  let known = rendered.get(entries);
+  if (!known) {
+    const body = renderState(entries);
+    known = { body, hash: sha256(body) };
+    rendered.set(entries, known);
+  }
+  return known;
+};
+const rendered = new WeakMap<readonly Entry[], { readonly body: string; readonly hash: string }>();
+
+/**
  * Writes the truststore object for `state` unless it is already there or a newer revision has
  * been published. The object carries its revision and hash as metadata, and the write is a
  * compare-and-set on the ETag seen, so a slow writer never overwrites a newer truststore.
@@ -275,8 +291,7 @@ export const publishTruststore = async (
   seen?: StoredObject | null,
 ): Promise<string | undefined> => {
   assertPublishable(state);
-  const body = renderState(state.entries);
-  const hash = sha256(body);
+  const { body, hash } = renderedOf(state.entries);
   for (let attempt = 1; attempt <= 20; attempt++) {
     let current: StoredObject | undefined;
     if (attempt === 1 && seen !== undefined) {

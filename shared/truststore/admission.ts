@@ -1,11 +1,11 @@
 import { type Finding, isBlocking } from '../finding.js';
-import { type Certificate, certRef, parseCertificate, pemToDer, toPem } from '../pki/certificate.js';
+import { type Certificate, certRef, toPem } from '../pki/certificate.js';
 import type { SourcedCertificate } from '../pki/read.js';
 import { introducedErrors, memberOfCertificate, memberOfEntry } from './change-lint.js';
 import { lintCertificates } from './lint.js';
 import { RULES } from './rules/index.js';
 import { MAX_TRUSTSTORE_BYTES, sizeFindings } from './rules/truststore.too-large.js';
-import { type Entry, entriesBySubject } from './state.js';
+import { certificateOf, type Entry, entriesBySubject } from './state.js';
 
 /** One upload of a batch, read: its certificates and what the reader found. */
 export interface CandidateUpload {
@@ -79,15 +79,17 @@ export const admit = (
     (u.partner === undefined || u.partner === e.partner) &&
     u.certificates.some((c) => c.cert.subject.key === e.subjectKey);
   const uploaded = new Set(uploads.flatMap((u) => u.certificates.map((c) => c.cert.fingerprint)));
-  const replaced = all.filter((e) => !uploaded.has(e.fingerprint) && uploads.some((u) => rotates(u, e)));
-  const entries = all.filter((e) => !replaced.includes(e));
-  const byFingerprint = new Set(entries.map((e) => e.fingerprint));
-  const bySubject = entriesBySubject(entries);
+  // Only the subjects a replace-upload brings can be rotated: looked up, not searched for.
+  const replaced = uploads.some((u) => u.replace === true)
+    ? all.filter((e) => !uploaded.has(e.fingerprint) && uploads.some((u) => rotates(u, e)))
+    : [];
+  const entries = replaced.length === 0 ? all : all.filter((e) => !replaced.includes(e));
+  const { byFingerprint, bySubject } = indexOf(entries);
   const parsed = new Map<string, Certificate>();
   const existing = (entry: Entry): SourcedCertificate => {
     let cert = parsed.get(entry.fingerprint);
     if (!cert) {
-      cert = parseCertificate(pemToDer(entry.pem));
+      cert = certificateOf(entry);
       parsed.set(entry.fingerprint, cert);
     }
     return { cert, source: `truststore entry of ${entry.partner}` };
@@ -173,7 +175,7 @@ export const admit = (
     if (newlyRejected.length === 0) {
       // Then size: each upload is judged against the truststore plus what was admitted before it,
       // so the upload that does not fit is the one refused, not every upload of the batch.
-      const oversized = oversize(entries, inPlay);
+      const oversized = oversize(entries, inPlay, byFingerprint);
       for (const [id, finding] of oversized) upsetting.set(id, [finding]);
       newlyRejected = inPlay.filter((u) => oversized.has(u.id));
     }
@@ -236,7 +238,7 @@ export const admit = (
 /** Existing entries the candidates chain up to (transitively) or share a subject with. */
 const relatedEntries = (
   candidates: readonly SourcedCertificate[],
-  bySubject: Map<string, Entry[]>,
+  bySubject: ReadonlyMap<string, readonly Entry[]>,
 ): Entry[] => {
   const out = new Map<string, Entry>();
   const queue = candidates.flatMap((c) => [c.cert.issuer.key, c.cert.subject.key]);
@@ -260,17 +262,21 @@ const relatedEntries = (
  * limit is refused and adds nothing. Summed, not rendered: rendering sorts every entry, and this
  * runs on every batch (the rendered object is exactly the PEM blocks).
  */
-const oversize = (entries: readonly Entry[], uploads: readonly CandidateUpload[]): Map<string, Finding> => {
+const oversize = (
+  entries: readonly Entry[],
+  uploads: readonly CandidateUpload[],
+  inTruststore: ReadonlySet<string>,
+): Map<string, Finding> => {
   const out = new Map<string, Finding>();
-  const known = new Set(entries.map((e) => e.fingerprint));
-  let base = 0;
-  for (const e of entries) base += e.pem.length;
+  const known = new Set<string>();
+  const base = indexOf(entries).bytes;
   let admitted = 0;
   for (const u of uploads) {
     let own = 0;
     const mine = new Set<string>();
     for (const { cert } of u.certificates) {
-      if (known.has(cert.fingerprint) || mine.has(cert.fingerprint)) continue;
+      if (inTruststore.has(cert.fingerprint) || known.has(cert.fingerprint) || mine.has(cert.fingerprint))
+        continue;
       mine.add(cert.fingerprint);
       own += toPem(cert.der).length;
     }
@@ -295,6 +301,29 @@ const oversize = (entries: readonly Entry[], uploads: readonly CandidateUpload[]
     admitted += own;
   }
   return out;
+};
+
+/** What admission looks entries up by, built once per entry set (entry arrays are never changed in place). */
+interface EntryIndex {
+  readonly byFingerprint: ReadonlySet<string>;
+  readonly bySubject: ReadonlyMap<string, Entry[]>;
+  /** Rendered size of the set: the sum of its PEM blocks. */
+  readonly bytes: number;
+}
+const indexes = new WeakMap<readonly Entry[], EntryIndex>();
+const indexOf = (entries: readonly Entry[]): EntryIndex => {
+  let index = indexes.get(entries);
+  if (!index) {
+    let bytes = 0;
+    for (const e of entries) bytes += e.pem.length;
+    index = {
+      byFingerprint: new Set(entries.map((e) => e.fingerprint)),
+      bySubject: entriesBySubject(entries),
+      bytes,
+    };
+    indexes.set(entries, index);
+  }
+  return index;
 };
 
 const alreadyPresent = (cert: Certificate): Finding => ({

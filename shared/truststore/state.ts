@@ -1,5 +1,5 @@
 import type { Finding } from '../finding.js';
-import { type Certificate, toPem } from '../pki/certificate.js';
+import { type Certificate, parseCertificate, pemToDer, toPem } from '../pki/certificate.js';
 import type { Notification } from '../ports.js';
 import { renderBlocks } from './render.js';
 import { certificateFields, checkState } from './state-shape.js';
@@ -116,30 +116,95 @@ export const emptyState = (): TruststoreState => ({
  * the path of the first one that is wrong, so a state edited by hand is named, never half-used.
  */
 export const parseState = (bytes: Uint8Array): TruststoreState => {
-  const value: unknown = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  // The check is a function of the bytes alone, and a run reads the same version several times.
-  if (checked.some((b) => b.equals(bytes))) return value as TruststoreState;
-  const state = checkState(value);
-  checked.unshift(Buffer.from(bytes));
-  checked.length = Math.min(checked.length, 4);
+  // A state is a function of its bytes: the same bytes read again (a warm Lambda or `trustroll
+  // up` reading the state it wrote last) give the state known for them, neither parsed nor
+  // checked again. States are never changed in place (every change makes a new object).
+  const known = recent.find((r) => r.bytes.equals(bytes));
+  if (known) {
+    // A document this process wrote is checked like any other the first time it is read: a
+    // state that a bug made wrong is refused as damage, never used because it was ours.
+    if (!known.checked) {
+      checkState(known.state);
+      known.checked = true;
+    }
+    return known.state;
+  }
+  const state = checkState(JSON.parse(Buffer.from(bytes).toString('utf8')));
+  remember(bytes, state, true);
   return state;
 };
 
-/** The last state documents found to check out (copies: a caller's buffer may change). */
-const checked: Buffer[] = [];
+/**
+ * The last state documents read or written, with the state each holds (copies of the bytes: a
+ * caller's buffer may change). A document written is remembered with the state it was made
+ * from: its bytes are that state's JSON, what a parse of them would give.
+ */
+const recent: { readonly bytes: Buffer; readonly state: TruststoreState; checked: boolean }[] = [];
+const remember = (bytes: Uint8Array, state: TruststoreState, checked: boolean) => {
+  recent.unshift({ bytes: Buffer.from(bytes), state, checked });
+  recent.length = Math.min(recent.length, 4);
+};
 
-export const serializeState = (state: TruststoreState): Uint8Array =>
-  new Uint8Array(Buffer.from(`${JSON.stringify(state, null, 1)}\n`));
+/**
+ * The state document: `JSON.stringify(state, null, 1)`, made with each entry's JSON kept from
+ * the last time that entry was written (entries are immutable, and they are most of the
+ * document: a batch writes the state more than once, and most entries stay from one write to
+ * the next).
+ */
+export const serializeState = (state: TruststoreState): Uint8Array => {
+  const text = JSON.stringify({ ...state, entries: ENTRIES_MARK }, null, 1).replace(
+    JSON.stringify(ENTRIES_MARK),
+    () => entriesJson(state.entries),
+  );
+  const bytes = new Uint8Array(Buffer.from(`${text}\n`));
+  remember(bytes, state, false);
+  return bytes;
+};
+
+/** Stands for the entries while the rest of the state is stringified (no entry can hold it). */
+const ENTRIES_MARK = '\u0000entries\u0000';
+const entryJson = new WeakMap<Entry, string>();
+/** The entries array as JSON.stringify(state, null, 1) writes it, at depth 1. */
+const entriesJson = (entries: readonly Entry[]): string => {
+  if (entries.length === 0) return '[]';
+  const items = entries.map((e) => {
+    let json = entryJson.get(e);
+    if (json === undefined) {
+      // At depth 2: every line after the first two spaces further in (JSON strings hold no newline).
+      json = JSON.stringify(e, null, 1).replace(/\n/g, '\n  ');
+      entryJson.set(e, json);
+    }
+    return json;
+  });
+  return `[\n  ${items.join(',\n  ')}\n ]`;
+};
 
 export const entryOf = (
   cert: Certificate,
   provenance: Pick<Entry, 'partner' | 'upload' | 'addedAt' | 'findings'>,
-): Entry => ({
-  fingerprint: cert.fingerprint,
-  ...certificateFields(cert),
-  ...provenance,
-  pem: toPem(cert.der),
-});
+): Entry => {
+  const entry: Entry = {
+    fingerprint: cert.fingerprint,
+    ...certificateFields(cert),
+    ...provenance,
+    pem: toPem(cert.der),
+  };
+  certificates.set(entry, cert);
+  return entry;
+};
+
+/** The certificate of each entry made in this process: its PEM is that certificate's DER. */
+const certificates = new WeakMap<Entry, Certificate>();
+
+/** An entry's certificate, parsed from its PEM unless the entry was made from it here. */
+export const certificateOf = (entry: Entry): Certificate => {
+  let cert = certificates.get(entry);
+  if (!cert) {
+    cert = parseCertificate(pemToDer(entry.pem));
+    certificates.set(entry, cert);
+  }
+  return cert;
+};
 
 /** Entries grouped by canonical subject name, for issuer lookups without parsing certificates. */
 export const entriesBySubject = (entries: readonly Entry[]): Map<string, Entry[]> => {
