@@ -146,37 +146,48 @@ const remember = (bytes: Uint8Array, state: TruststoreState, checked: boolean) =
 };
 
 /**
- * The state document: `JSON.stringify(state, null, 1)`, made with each entry's JSON kept from
+ * The state document: the bytes of `JSON.stringify(state, null, 1)`, made with each entry's JSON kept from
  * the last time that entry was written (entries are immutable, and they are most of the
  * document: a batch writes the state more than once, and most entries stay from one write to
  * the next).
  */
 export const serializeState = (state: TruststoreState): Uint8Array => {
-  const text = JSON.stringify({ ...state, entries: ENTRIES_MARK }, null, 1).replace(
-    JSON.stringify(ENTRIES_MARK),
-    () => entriesJson(state.entries),
-  );
-  const bytes = new Uint8Array(Buffer.from(`${text}\n`));
-  remember(bytes, state, false);
-  return bytes;
+  const text = JSON.stringify({ ...state, entries: ENTRIES_MARK }, null, 1);
+  // The first occurrence is the entries' place: the keys before it are numbers (schema, revision).
+  const at = text.indexOf(MARK_JSON);
+  const parts: Buffer[] = [Buffer.from(text.slice(0, at))];
+  if (state.entries.length === 0) parts.push(Buffer.from('[]'));
+  else {
+    state.entries.forEach((e, i) => {
+      parts.push(i === 0 ? FIRST : NEXT, entryJson(e));
+    });
+    parts.push(LAST);
+  }
+  parts.push(Buffer.from(`${text.slice(at + MARK_JSON.length)}\n`));
+  const bytes = Buffer.concat(parts);
+  recent.unshift({ bytes, state, checked: false });
+  recent.length = Math.min(recent.length, 4);
+  // A copy of its own: the one remembered is never handed out.
+  return new Uint8Array(bytes);
 };
 
 /** Stands for the entries while the rest of the state is stringified (no entry can hold it). */
 const ENTRIES_MARK = '\u0000entries\u0000';
-const entryJson = new WeakMap<Entry, string>();
-/** The entries array as JSON.stringify(state, null, 1) writes it, at depth 1. */
-const entriesJson = (entries: readonly Entry[]): string => {
-  if (entries.length === 0) return '[]';
-  const items = entries.map((e) => {
-    let json = entryJson.get(e);
-    if (json === undefined) {
-      // At depth 2: every line after the first two spaces further in (JSON strings hold no newline).
-      json = JSON.stringify(e, null, 1).replace(/\n/g, '\n  ');
-      entryJson.set(e, json);
-    }
-    return json;
-  });
-  return `[\n  ${items.join(',\n  ')}\n ]`;
+const MARK_JSON = JSON.stringify(ENTRIES_MARK);
+/** How JSON.stringify(state, null, 1) opens, separates and closes the entries (at depth 1). */
+const FIRST = Buffer.from('[\n  ');
+const NEXT = Buffer.from(',\n  ');
+const LAST = Buffer.from('\n ]');
+const entryJsons = new WeakMap<Entry, Buffer>();
+/** An entry as JSON.stringify(state, null, 1) writes it, at depth 2 (UTF-8). */
+const entryJson = (e: Entry): Buffer => {
+  let json = entryJsons.get(e);
+  if (json === undefined) {
+    // Every line after the first two spaces further in (JSON strings hold no newline).
+    json = Buffer.from(JSON.stringify(e, null, 1).replace(/\n/g, '\n  '));
+    entryJsons.set(e, json);
+  }
+  return json;
 };
 
 export const entryOf = (
