@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { ConflictError, NotFoundError } from '../../shared/errors.js';
 import type { ObjectStore, ObjectSummary, PutOptions, StoredObject } from '../../shared/ports.js';
 
+const md5Etag = (body: Uint8Array): string => `"${createHash('md5').update(body).digest('hex')}"`;
+
 interface Version {
   readonly version: string;
   readonly body: Uint8Array | null;
@@ -13,6 +15,12 @@ interface Version {
 export class MemoryStore implements ObjectStore {
   readonly objects = new Map<string, Version[]>();
   private counter = 0;
+
+  /**
+   * `etagOf` makes each version's ETag (default: MD5 of the body, as S3 without KMS). Benchmarks
+   * give a cheap one: S3 computes ETags on its side, so hashing here is not the caller's cost.
+   */
+  constructor(private readonly etagOf: (body: Uint8Array) => string = md5Etag) {}
   /** Called before each operation; tests use it to inject faults or interleavings. */
   beforeOp: (
     op: 'get' | 'put' | 'delete' | 'destroy' | 'list' | 'head' | 'copy',
@@ -33,7 +41,7 @@ export class MemoryStore implements ObjectStore {
     const live = current?.body ? current : undefined;
     if (opts.ifNoneMatch === '*' && live) throw new ConflictError(`${key} exists`);
     if (opts.ifMatch !== undefined && live?.etag !== opts.ifMatch) throw new ConflictError(`${key} changed`);
-    const etag = `"${createHash('md5').update(body).digest('hex')}"`;
+    const etag = this.etagOf(body);
     const version = `v${++this.counter}`;
     const list = this.objects.get(key) ?? [];
     list.push({ version, body: new Uint8Array(body), etag, metadata: { ...(opts.metadata ?? {}) } });
