@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { ConflictError, DamagedStoreError, NotFoundError } from '../errors.js';
 import type { Log, ObjectStore, StoredObject } from '../ports.js';
 import { assertLintClean } from '../truststore/change-lint.js';
+import { renderedOf as renderedBlocks } from '../truststore/render.js';
 import {
   type Entry,
   emptyState,
@@ -9,7 +10,6 @@ import {
   latestPublished,
   parseState,
   type Revision,
-  renderState,
   serializeState,
   type TruststoreState,
 } from '../truststore/state.js';
@@ -46,7 +46,7 @@ export const loadState = async (store: Pick<ObjectStore, 'get'>): Promise<Loaded
  * and against the one written with the object.
  */
 export const contentProblem = (object: StoredObject, revision?: Revision): string | undefined => {
-  const actual = sha256(object.body);
+  const actual = bodyHash(object.body);
   const expected = [revision?.sha256, object.metadata.sha256].find((h) => h !== undefined && h !== actual);
   return expected === undefined
     ? undefined
@@ -240,20 +240,25 @@ export const refreshState = async (store: ObjectStore, known: LoadedState): Prom
 export const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
 /**
- * The truststore object an entry set renders to, and its SHA-256: computed once per set (entry
- * arrays are never changed in place), though the commit records the hash and the publish writes
- * the body.
+ * SHA-256 of a truststore object's bytes. The object a run published is what the next run reads
+ * back (hashed to check it is intact): recognised by its bytes (a comparison is several times
+ * cheaper than the hash), its hash is not computed again.
  */
-export const renderedOf = (entries: readonly Entry[]): { readonly body: string; readonly hash: string } => {
-  let known = rendered.get(entries);
-  if (!known) {
-    const body = renderState(entries);
-    known = { body, hash: sha256(body) };
-    rendered.set(entries, known);
-  }
-  return known;
+const bodyHash = (body: Uint8Array): string => {
+  const known = hashed.find((h) => h.bytes.equals(body));
+  if (known) return known.hash;
+  const hash = sha256(body);
+  rememberHash(Buffer.from(body), hash);
+  return hash;
 };
-const rendered = new WeakMap<readonly Entry[], { readonly body: string; readonly hash: string }>();
+const hashed: { readonly bytes: Buffer; readonly hash: string }[] = [];
+const rememberHash = (bytes: Buffer, hash: string) => {
+  hashed.unshift({ bytes, hash });
+  hashed.length = Math.min(hashed.length, 2);
+};
+
+/** The truststore object an entry set renders to, and its SHA-256 (computed once per set). */
+export const renderedOf = (entries: readonly Entry[]) => renderedBlocks(entries);
 
 /**
  * Writes the truststore object for `state` unless it is already there or a newer revision has
@@ -304,7 +309,7 @@ export const publishTruststore = async (
       }
     }
     // The current object serves this set only if its bytes are still what they were published as.
-    if (current?.metadata.sha256 === hash && sha256(current.body) === hash) return current.version;
+    if (current?.metadata.sha256 === hash && bodyHash(current.body) === hash) return current.version;
     if (current && Number(current.metadata.revision ?? 0) > state.revision) {
       log.info('truststore superseded by a newer revision', {
         revision: state.revision,
@@ -313,7 +318,10 @@ export const publishTruststore = async (
       return undefined;
     }
     try {
-      const written = await store.put(KEYS.truststore, new Uint8Array(Buffer.from(body)), {
+      const bytes = Buffer.from(body);
+      // What is written is exactly `body`, whose hash is known.
+      rememberHash(bytes, hash);
+      const written = await store.put(KEYS.truststore, new Uint8Array(bytes), {
         ...(current ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const }),
         contentType: 'application/x-pem-file',
         metadata: { revision: String(state.revision), sha256: hash },

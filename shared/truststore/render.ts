@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type Certificate, toPem } from '../pki/certificate.js';
 
 /** Distinct certificates by SHA-256 fingerprint, first occurrence kept. */
@@ -27,6 +28,22 @@ export const renderBlocks = (blocks: Iterable<Block>): string => {
     .map((block) => block.pem)
     .join('');
 };
+
+/**
+ * The rendered truststore of a block set and its SHA-256, computed once per set: sets (entry
+ * arrays) are never changed in place, and a batch needs both several times (the commit records the
+ * hash, the publish writes the body, the state check compares them).
+ */
+export const renderedOf = (blocks: readonly Block[]): { readonly body: string; readonly hash: string } => {
+  let known = rendered.get(blocks);
+  if (!known) {
+    const body = renderBlocks(blocks);
+    known = { body, hash: createHash('sha256').update(body).digest('hex') };
+    rendered.set(blocks, known);
+  }
+  return known;
+};
+const rendered = new WeakMap<readonly Block[], { readonly body: string; readonly hash: string }>();
 
 export const renderTruststore = (certificates: Iterable<Certificate>): string =>
   renderBlocks(

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Certificate, parseCertificate } from '../pki/certificate.js';
-import { renderBlocks } from './render.js';
+import { renderedOf } from './render.js';
 import type { TruststoreState } from './state.js';
 
 /**
@@ -93,7 +93,7 @@ export const checkState = (value: unknown): TruststoreState => {
   const state = value as unknown as TruststoreState;
   const latest = state.history.at(-1);
   if (latest?.revision === revision && latest.sha256 !== undefined) {
-    const rendered = createHash('sha256').update(renderBlocks(state.entries)).digest('hex');
+    const rendered = renderedOf(state.entries).hash;
     if (rendered !== latest.sha256)
       fail(
         'entries',
@@ -106,6 +106,9 @@ export const checkState = (value: unknown): TruststoreState => {
 
 /** Checks one entry (CA with provenance) and returns its fingerprint. */
 const entry = (value: unknown, at: string): string => {
+  // An entry object that passed is not checked again (entries are never changed in place):
+  // a state this process wrote holds the entries of the state it read, and a few new ones.
+  if (passed.has(value as object)) return (value as { fingerprint: string }).fingerprint;
   const e = object(value, at);
   const fingerprint = hex64(e.fingerprint, `${at}.fingerprint`);
   for (const f of ['subject', 'subjectKey', 'issuer', 'issuerKey', 'partner', 'addedAt'])
@@ -127,8 +130,10 @@ const entry = (value: unknown, at: string): string => {
   for (const [field, value] of Object.entries(derived))
     if (e[field] !== value)
       fail(`${at}.${field}`, `${shown(e[field])} is not what the entry's certificate says (${shown(value)})`);
+  passed.add(e);
   return fingerprint;
 };
+const passed = new WeakSet<object>();
 
 /**
  * Fields of an entry that are read from its certificate: what `entryOf` writes and what the state
