@@ -108,17 +108,24 @@ export const publishAndRoll = async (
       );
       // Deferred domains are a follow-up run's; otherwise roll again if a newer version appeared.
       if (roll.deferred.length > 0) break;
+      let after: TruststoreState | undefined;
       if (known) {
-        // The roll time is written now (a compare-and-set, which also tells whether another
-        // writer committed during the roll); without an update call, a HEAD tells it.
+        // The roll time is written now, as a compare-and-set: once it is written, no other
+        // writer committed during the roll (a conflict re-reads the state, newer revision and
+        // all). Without an update call to record, a HEAD tells whether one did.
         const at = roll.lastUpdateAt?.toISOString();
         if (at) {
-          await write(withRollTime(at)).catch((error: Error) =>
-            errors.push(`recording the roll time: ${error.message}`),
-          );
+          try {
+            const saved = await changeState(deps.store, known, withRollTime(at));
+            known = saved;
+            // Only a write proves it: with nothing to write, the state may be older than the roll.
+            if (saved.written) after = saved.state;
+          } catch (error) {
+            errors.push(`recording the roll time: ${(error as Error).message}`);
+          }
         }
       }
-      if (latestPublished(await fresh())?.version === latest.version) break;
+      if (latestPublished(after ?? (await fresh()))?.version === latest.version) break;
     }
   }
   if (roll) {
