@@ -15,7 +15,16 @@ import type { TruststoreState } from './state.js';
  * validity) must be what the certificate says, no CA is listed twice, revisions increase and none is
  * ahead of the state's, and the entries must render to the SHA-256 the latest revision recorded.
  */
-export const checkState = (value: unknown): TruststoreState => {
+export const checkState = (
+  value: unknown,
+  /**
+   * `value` is a state this process made (not parsed): its entry objects that pass are kept, so
+   * that the next state made from it checks only the entries that are new. Parsed states are not
+   * kept: their objects are never seen again.
+   */
+  made = false,
+): TruststoreState => {
+  keep = made;
   if (!isObject(value) || value.schema !== 1)
     throw new Error('state document is not a trustroll state (schema 1)');
   const revision = count(value.revision, 'revision', 0);
@@ -108,7 +117,7 @@ export const checkState = (value: unknown): TruststoreState => {
 const entry = (value: unknown, at: string): string => {
   // An entry object that passed is not checked again (entries are never changed in place):
   // a state this process wrote holds the entries of the state it read, and a few new ones.
-  if (passed.has(value as object)) return (value as { fingerprint: string }).fingerprint;
+  if (keep && passed.has(value as object)) return (value as { fingerprint: string }).fingerprint;
   const e = object(value, at);
   const fingerprint = hex64(e.fingerprint, `${at}.fingerprint`);
   for (const f of ['subject', 'subjectKey', 'issuer', 'issuerKey', 'partner', 'addedAt'])
@@ -130,10 +139,12 @@ const entry = (value: unknown, at: string): string => {
   for (const [field, value] of Object.entries(derived))
     if (e[field] !== value)
       fail(`${at}.${field}`, `${shown(e[field])} is not what the entry's certificate says (${shown(value)})`);
-  passed.add(e);
+  if (keep) passed.add(e);
   return fingerprint;
 };
 const passed = new WeakSet<object>();
+/** Whether the state being checked is one this process made (see checkState). */
+let keep = false;
 
 /**
  * Fields of an entry that are read from its certificate: what `entryOf` writes and what the state

@@ -124,7 +124,7 @@ export const parseState = (bytes: Uint8Array): TruststoreState => {
     // A document this process wrote is checked like any other the first time it is read: a
     // state that a bug made wrong is refused as damage, never used because it was ours.
     if (!known.checked) {
-      checkState(known.state);
+      checkState(known.state, true);
       known.checked = true;
     }
     return known.state;
