@@ -334,15 +334,17 @@ const inGzip = (content: Uint8Array, hunt: Hunt, depth: number): KeyKind | undef
 };
 
 /**
- * A DER private key starting anywhere in `bytes` (behind a stray byte, or base64 decoded out of
- * alignment): only offsets where a key's first bytes stand (a SEQUENCE, then version 0, 1 or 2)
- * are read, so the cost stays linear.
+ * A DER (or BER) private key starting anywhere in `bytes` (behind a stray byte, or base64 decoded
+ * out of alignment): only offsets where a key's first bytes stand (a SEQUENCE, then version 0, 1
+ * or 2) are read, so the cost stays linear. Its length may take any form `readBer` reads (short,
+ * one to four bytes, indefinite): OpenSSL reads a key written with any of them.
  */
 const keyWithin = (bytes: Uint8Array, budget: HuntBudget): KeyKind | undefined => {
   for (let i = 1; i + 8 < bytes.length; i++) {
     if (bytes[i] !== TAG.SEQUENCE) continue;
     const first = bytes[i + 1]!;
-    const header = first < 0x80 ? 2 : first === 0x81 ? 3 : first === 0x82 ? 4 : 0;
+    // 0x80 (indefinite): the content starts right after it, as after a short length.
+    const header = first <= 0x80 ? 2 : first <= 0x84 ? 2 + (first & 0x7f) : 0;
     if (header === 0) continue;
     const v = i + header;
     if (bytes[v] !== TAG.INTEGER || bytes[v + 1] !== 1 || bytes[v + 2]! > 2) continue;
