@@ -66,7 +66,7 @@ export const opaquePayload = (cert: Certificate): string | undefined => {
     const field = fields[i]!;
     if (field.tag === 0x81 || field.tag === 0x82) {
       if (field.content.length > MAX_UNIQUE_ID_BYTES)
-        return `it carries a ${field.tag === 0x81 ? 'issuer' : 'subject'}UniqueID of ${field.content.length} bytes (over ${MAX_UNIQUE_ID_BYTES})`;
+        return `it carries ${field.tag === 0x81 ? 'an issuer' : 'a subject'}UniqueID of ${field.content.length} bytes (over ${MAX_UNIQUE_ID_BYTES})`;
       continue;
     }
     if (field.tag !== 0xa3) continue;
