@@ -217,8 +217,18 @@ describe('opaquePayload, field by field', () => {
     );
     expect(payload({ extensions: [ext('2.5.29.14', tlv(0x04, long))] })).toBe(says('2.5.29.14'));
     expect(payload({ extensions: [ext('2.5.29.14', seq(tlv(0x04, seq(long))))] })).toBe(says('2.5.29.14'));
-    // Not text: an INTEGER, a BIT STRING.
+    // After a constructed element or an OCTET STRING holding short text.
+    expect(payload({ extensions: [ext('2.5.29.17', seq(seq(utf8('a')), long))] })).toBe(says('2.5.29.17'));
+    expect(payload({ extensions: [ext('2.5.29.17', seq(tlv(0x04, utf8('a')), long))] })).toBe(
+      says('2.5.29.17'),
+    );
+    // Only OCTET STRINGs are unwrapped: not an INTEGER (nor read as text).
     expect(payload({ extensions: [ext('2.5.29.14', seq(tlv(0x02, new Uint8Array(over))))] })).toBeUndefined();
+    expect(payload({ extensions: [ext('2.5.29.14', seq(tlv(0x02, long)))] })).toBeUndefined();
+    // Bytes that are not UTF-8 count as one character each (U+FFFD), without failing.
+    expect(payload({ extensions: [ext('2.5.29.17', seq(tlv(0x0c, new Uint8Array(over).fill(0xff))))] })).toBe(
+      says('2.5.29.17'),
+    );
     // Eight levels below the value are read, not nine.
     const nest = (levels: number) => {
       let der = long;
@@ -227,6 +237,13 @@ describe('opaquePayload, field by field', () => {
     };
     expect(payload({ extensions: [ext('2.5.29.32', nest(8))] })).toBe(says('2.5.29.32'));
     expect(payload({ extensions: [ext('2.5.29.32', nest(9))] })).toBeUndefined();
+    const octets = (levels: number) => {
+      let der = long;
+      for (let i = 0; i < levels; i++) der = tlv(0x04, der);
+      return der;
+    };
+    expect(payload({ extensions: [ext('2.5.29.14', octets(8))] })).toBe(says('2.5.29.14'));
+    expect(payload({ extensions: [ext('2.5.29.14', octets(9))] })).toBeUndefined();
     // A value that is not DER is left to the key hunt.
     expect(payload({ extensions: [ext('2.5.29.32', new Uint8Array([0x0c, 0x82, 0x01]))] })).toBeUndefined();
     expect(
