@@ -202,6 +202,27 @@ describe('DER and BER key shapes', () => {
   it('reads nothing into an empty SEQUENCE, or one whose content is not a run of elements', () => {
     expect(ber(seq())).toEqual([]);
     expect(ber(tlv(0x30, u8(0x02, 0x05, 0)))).toEqual([]);
+    // A key's parts followed by a stray byte, or by a length cut short, are not a key.
+    expect(ber(seq(int(0), alg(EC), octet(32), u8(0x05)))).toEqual([]);
+    expect(ber(seq(int(0), alg(EC), octet(32), u8(0x30, 0x82, 0)))).toEqual([]);
+  });
+
+  it('reads shapes with parts missing as no key, without failing', () => {
+    for (const parts of [
+      [int(3)],
+      [int(0)],
+      [int(1)],
+      [int(0), alg(EC)],
+      [int(3), tlv(0x30, u8(0x02, 0x05, 0))],
+    ])
+      expect(ber(seq(...parts))).toEqual([]);
+    // An algorithm identifier that is empty, or whose first element is not an OID (but holds one).
+    expect(strict(seq(int(0), seq(), octet(32)))).toEqual([]);
+    expect(strict(seq(int(0), seq(tlv(0x04, oid(EC).subarray(2))), octet(32)))).toEqual([]);
+    // An EncryptedPrivateKeyInfo's algorithm is a SEQUENCE, not a SET.
+    expect(strict(seq(tlv(0x31, oid(PBES2)), octet(40)))).toEqual([]);
+    // Six integers without a version are no key.
+    expect(strict(seq(big(64), big(64), big(1), big(1), big(1), big(1)))).toEqual([]);
   });
 
   it('looks at the elements around and after one that is not a key, and stops at a malformed one', () => {
@@ -226,6 +247,10 @@ describe('BER as read by the hunt', () => {
     // No end-of-contents marker, or a child that is malformed.
     expect(ber(indefinite(epki()).subarray(0, -2))).toEqual([]);
     expect(ber(cat(u8(0x30, 0x80), u8(0x02, 0x05, 0)))).toEqual([]);
+    // Only 00 00 ends the content: not another two-byte element at the end, or a child with a 00.
+    expect(ber(cat(u8(0x30, 0x80), pkcs8().subarray(2), u8(0x05, 0)))).toEqual([]);
+    expect(ber(indefinite(seq(int(0), alg(EC), u8(0x04, 0))))).toEqual([`in: ${DER_KEY}`]);
+    expect(ber(cat(indefinite(seq(u8(0, 1, 0xff))), epki()))).toEqual([`in: ${DER_KEY}`]);
   });
 
   it('reads long lengths of up to four bytes, not five, and not past the end', () => {
