@@ -303,9 +303,23 @@ describe('keys wrapped in a primitive', () => {
     expect(strict(seq(tlv(0x0c, Buffer.from('privateExponent:'))))).toEqual([`in: ${DER_KEY}`]);
     expect(strict(seq(tlv(0x03, cat(u8(0), Buffer.from('privateExponent:')))))).toEqual([`in: ${DER_KEY}`]);
     expect(strict(seq(tlv(0x0c, Buffer.from('privateExponent'))))).toEqual([]);
+    expect(strict(seq(tlv(0x0c, Buffer.from('x\npriv:'))))).toEqual([]);
+  });
+
+  it('judges what a primitive holds strictly, and follows primitives only 24 deep', () => {
+    expect(strict(seq(tlv(0x04, pkcs8('1.2.3.4'))))).toEqual([]);
+    expect(strict(seq(tlv(0x04, gzipSync(pkcs8('1.2.3.4')))))).toEqual([]);
+    let deep: Uint8Array = epki();
+    for (let i = 0; i < 30; i++) deep = tlv(0x04, deep);
+    expect(() => strict(deep)).toThrow(BudgetSpent);
   });
 
   it('finds a key behind a stray byte, whatever the length of its length', () => {
+    // After a SEQUENCE that is no key, or one whose length runs past the end.
+    expect(strict(seq(tlv(0x04, cat(u8(0), seq(int(0)), pkcs1(0, 6)))))).toEqual([`in: ${DER_KEY}`]);
+    expect(strict(seq(tlv(0x04, u8(0, 0x30, 0x7f, 0x02, 0x01, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10))))).toEqual(
+      [],
+    );
     for (const size of [40, 200, 300])
       expect(strict(seq(tlv(0x04, cat(u8(0), seq(int(0), alg(EC), octet(size))))))).toEqual([
         `in: ${DER_KEY}`,
@@ -338,6 +352,12 @@ describe('keys wrapped in a primitive', () => {
     expect(strict(seq(tlv(0x1e, cat(bmp, u8(0x41)))))).toEqual([`in: ${DER_KEY}`]);
     const universal = (s: string) => cat(...[...s].map((c) => u8(0, 0, 0, c.charCodeAt(0))));
     expect(strict(seq(tlv(0x1c, universal(marker))))).toEqual([`in: ${DER_KEY}`]);
+    expect(strict(seq(tlv(0x1c, universal('priv:'))))).toEqual([`in: ${DER_KEY}`]);
+    expect(strict(seq(tlv(0x1c, cat(universal('\npriv:'), u8(0xff, 0xff, 0xff, 0xff)))))).toEqual([]);
+    // Bytes that are not UTF-8 are replaced, and what follows is still read.
+    expect(strict(seq(tlv(0x0c, cat(u8(0xff), Buffer.from(marker)))))).toEqual([`in: ${DER_KEY}`]);
+    // Text that starts with gzip's magic bytes but is no gzip stream.
+    expect(strict(seq(tlv(0x0c, cat(u8(0x1f, 0x8b), Buffer.from(marker)))))).toEqual([`in: ${DER_KEY}`]);
     expect(
       strict(seq(tlv(0x1c, cat(u8(0xff, 0xff, 0xff, 0xff, 0, 0x10, 0xff, 0xff), universal(marker))))),
     ).toEqual([`in: ${DER_KEY}`]);
@@ -374,15 +394,21 @@ describe('keys wrapped in a primitive', () => {
     expect(strict(seq(tlv(0x04, cat(u8(0x1f, 0x8c), gzipSync(epki()).subarray(2)))))).toEqual([]);
   });
 
-  it('spends the budget on what gzip decompresses to', () => {
+  it('spends the budget on what gzip decompresses to, and decompresses no more than 1 MiB', () => {
     const bomb = seq(tlv(0x04, gzipSync(Buffer.alloc(1 << 20, 0x61))));
     expect(() => strict(bomb)).toThrow(BudgetSpent);
+    // 0xff: nothing to read in it, only the decompressing costs.
+    expect(() => strict(seq(tlv(0x04, gzipSync(Buffer.alloc(1 << 20, 0xff)))))).toThrow(BudgetSpent);
+    expect(strict(seq(tlv(0x04, gzipSync(Buffer.alloc(2 << 20, 0xff)))))).toEqual([]);
   });
 
   it('passes the text depth on to the text it reads', () => {
     const run = seq(tlv(0x0c, Buffer.from('QUJD'.repeat(16))));
     expect(ber(run, { textDepth: 7 })).toEqual([]);
     expect(() => ber(run, { textDepth: 8 })).toThrow(BudgetSpent);
+    const octets = seq(tlv(0x04, Buffer.from('QUJD'.repeat(16))));
+    expect(ber(octets, { textDepth: 7 })).toEqual([]);
+    expect(() => ber(octets, { textDepth: 8 })).toThrow(BudgetSpent);
     const gz = seq(tlv(0x04, gzipSync('QUJD'.repeat(16))));
     expect(ber(gz, { textDepth: 7 })).toEqual([]);
     expect(() => ber(gz, { textDepth: 8 })).toThrow(BudgetSpent);
@@ -563,5 +589,30 @@ describe('keys in text', () => {
 
   it('spends the budget on what gzip in text decompresses to', () => {
     expect(() => text(gzipSync(Buffer.alloc(1 << 20, 0x61)).toString('base64'))).toThrow(BudgetSpent);
+    expect(() => text(gzipSync(Buffer.alloc(1 << 20, 0xff)).toString('base64'))).toThrow(BudgetSpent);
+  });
+
+  it('reports DER found in text once, and passes the text depth on to it', () => {
+    expect(text(`${B64}\n\n${B64}`)).toEqual([`f (base64 without PEM armour): ${DER_KEY}`]);
+    const behind = Buffer.from(cat(u8(0xff), pkcs1(0, 6))).toString('base64');
+    const run = `${behind}${'A'.repeat(64 - behind.length)}`;
+    expect(text(`${run}\n\n${run}`)).toEqual([`f (base64 without PEM armour): ${DER_KEY}`]);
+    const inner = Buffer.from(seq(tlv(0x0c, Buffer.from('QUJD'.repeat(16))))).toString('base64');
+    expect(text(inner, 7)).toEqual([]);
+    expect(() => text(inner, 8)).toThrow(BudgetSpent);
+  });
+
+  it('takes decoded bytes for gzip only with both magic bytes', () => {
+    for (const head of [u8(0, 0x8b), u8(0x1f, 0)])
+      expect(text(Buffer.from(cat(head, KEY)).toString('base64'))).toEqual([
+        `f (base64 without PEM armour): ${DER_KEY}`,
+      ]);
+  });
+
+  it('looks at the base64 in text that also holds binary, and at gzip at its very start', () => {
+    expect(text(`\x01\n${B64}`)).toEqual([`f (base64 without PEM armour): ${DER_KEY}`]);
+    expect(text(Buffer.from(gzipSync(MARKER)).toString('latin1'))).toEqual([
+      'f (binary data, gzip): a PEM private key',
+    ]);
   });
 });
