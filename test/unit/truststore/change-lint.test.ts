@@ -196,7 +196,7 @@ describe('introducedErrors on size, emptiness and members', () => {
     const first = m.load();
     expect(m.load()).toBe(first);
     expect(memberOfEntry(r, cache).load()).toBe(first);
-    expect(memberOfEntry(r).load()).not.toBe(first);
+    expect(memberOfEntry(r).load().fingerprint).toBe(r.fingerprint);
     const c = memberOfCertificate(first);
     expect(c).toMatchObject({
       fingerprint: r.fingerprint,
