@@ -60,6 +60,7 @@ describe('parseCrl', () => {
     expect([...generalized.revoked]).toEqual(['09']);
     const empty = parseCrl(certList(alg, name('E'), time('260101000000Z'), time('260201000000Z')));
     expect(empty.revoked.size).toBe(0);
+    expect(parseCrl(certList(alg, name('T'), time('260101000000Z'))).revoked.size).toBe(0);
     // Extensions ([0]) after an empty list are not read as entries.
     const extOnly = parseCrl(certList(alg, name('X'), time('260101000000Z'), tlv(0xa0, tlv(0x30))));
     expect(extOnly.revoked.size).toBe(0);
@@ -73,6 +74,7 @@ describe('parseCrl', () => {
     refuses(tlv(0x31), 'CRL: expected tag 0x30, found 0x31');
     refuses(tlv(0x30, tlv(0x31)), 'tbsCertList: expected tag 0x30, found 0x31');
     refuses(certList(alg), 'CRL issuer is missing');
+    refuses(certList(), 'CRL issuer is missing');
     refuses(certList(tlv(0x02, new Uint8Array([1])), alg), 'CRL issuer is missing');
     refuses(certList(alg, tlv(0x31)), 'CRL issuer: expected tag 0x30');
     refuses(

@@ -58,6 +58,11 @@ describe('readTlv', () => {
     expect(readTlv(buf, 1, 4).content[0]).toBe(0x09);
   });
 
+  it('reads a long length whose bytes end exactly at the end, and names its errors DerError', () => {
+    expect(readTlv(u8(0x04, 0x81, 0x00)).content.length).toBe(0);
+    expect(new DerError('x').name).toBe('DerError');
+  });
+
   it('reads a four-byte length and refuses five', () => {
     const four = u8(0x04, 0x84, 0x00, 0x00, 0x00, 0x01, 0x5a);
     expect(readTlv(four).content[0]).toBe(0x5a);
@@ -181,6 +186,7 @@ describe('readTime', () => {
     expect(iso(genTime('20500101000000Z'))).toBe('2050-01-01T00:00:00.000Z');
     expect(iso(genTime('205001010000Z'))).toBe('2050-01-01T00:00:00.000Z');
     expect(iso(genTime('20500101000001.5Z'))).toBe('2050-01-01T00:00:01.000Z');
+    expect(iso(genTime('20500101000001.25Z'))).toBe('2050-01-01T00:00:01.000Z');
     expect(iso(genTime('99991231235959Z'))).toBe('9999-12-31T23:59:59.000Z');
     // Years before 100 stay what they say (Date.UTC would make 0050 into 1950).
     expect(readTime(genTime('00500101000000Z'), 'notBefore').getUTCFullYear()).toBe(50);
@@ -189,6 +195,11 @@ describe('readTime', () => {
   it('refuses times that are malformed, out of range or not times, quoting them safely', () => {
     refuses(() => iso(utcTime('2606011230+0100')), 'notAfter: malformed UTCTime "2606011230+0100"');
     refuses(() => iso(utcTime('260601123000')), 'malformed UTCTime');
+    refuses(() => iso(utcTime('x260601123000Z')), 'malformed UTCTime');
+    refuses(() => iso(utcTime('260601123000Zx')), 'malformed UTCTime');
+    refuses(() => iso(genTime('x20260601123000Z')), 'malformed GeneralizedTime');
+    refuses(() => iso(genTime('20260601123000Zx')), 'malformed GeneralizedTime');
+    refuses(() => iso(genTime('20260601126000Z')), 'notAfter: date out of range');
     refuses(() => iso(genTime('2606011230Z')), 'notAfter: malformed GeneralizedTime "2606011230Z"');
     refuses(() => iso(genTime('20260601\n1230Z')), 'malformed GeneralizedTime "20260601?1230Z"');
     refuses(() => iso(genTime('20260230000000Z')), 'notAfter: date out of range');

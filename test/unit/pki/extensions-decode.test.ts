@@ -52,6 +52,10 @@ describe('basicConstraints', () => {
     refuses([ext(EXT.basicConstraints, seq(tlv(0x01)))], 'cA is not a one-byte BOOLEAN');
     refuses([ext(EXT.basicConstraints, seq(bool(0xff), int(0xff)))], 'pathLenConstraint is negative');
     refuses(
+      [ext(EXT.basicConstraints, seq(bool(0xff), int(1, 0, 0, 0, 0, 0, 0)))],
+      'pathLenConstraint: integer out of range',
+    );
+    refuses(
       [ext(EXT.basicConstraints, seq(bool(0xff), int(1), int(1)))],
       'unexpected field after pathLenConstraint',
     );
@@ -149,6 +153,12 @@ describe('extendedKeyUsage, key identifiers, subjectAltName', () => {
     expect(empty).not.toHaveProperty('authorityCertSerial');
     expect(decode()).not.toHaveProperty('hasAuthorityKeyIdentifier');
     refuses([ext(EXT.authorityKeyIdentifier, seq(tlv(0xa1, tlv(0xa4))))], 'directoryName is missing');
+    refuses(
+      [ext(EXT.authorityKeyIdentifier, seq(tlv(0xa1, tlv(0xa4, tlv(0x31)))))],
+      'authorityCertIssuer: expected tag 0x30',
+    );
+    // Without a keyIdentifier, the first field is not taken for one.
+    expect(decode(ext(EXT.authorityKeyIdentifier, seq(tlv(0x82, u8(9))))).authorityKeyId).toBeUndefined();
   });
 
   it('reads DNS names and IP addresses from subjectAltName and skips other name types', () => {
@@ -227,6 +237,17 @@ describe('authorityInfoAccess and the extension list', () => {
     expect(aia(tlv(0x31))).toBe(true);
     expect(aia(u8(0x30))).toBe(true);
     expect(decode()).not.toHaveProperty('malformedAia');
+  });
+
+  it('keeps the decoder’s error as the cause of the refusal', () => {
+    let caught: unknown;
+    try {
+      decodeExtensions([ext(EXT.keyUsage, tlv(0x03))]);
+    } catch (error) {
+      caught = error;
+    }
+    expect((caught as Error).cause).toBeInstanceOf(DerError);
+    expect(((caught as Error).cause as Error).message).toBe('keyUsage bit string is malformed');
   });
 
   it('refuses an extension that appears twice, by name or OID, and ignores unknown ones', () => {
