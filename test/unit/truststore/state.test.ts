@@ -46,6 +46,14 @@ describe('parseState', () => {
     const older = doc();
     for (const r of older.history) delete r.sha256;
     expect(parse(older).history).toHaveLength(2);
+    // Every outcome an upload can have is read.
+    const outcomes = doc();
+    outcomes.processed = {
+      a: { outcome: 'accepted', at: 'x' },
+      b: { outcome: 'rejected', at: 'x' },
+      c: { outcome: 'private-key', at: 'x' },
+    };
+    expect(Object.keys(parse(outcomes).processed)).toEqual(['a', 'b', 'c']);
     // Fields it does not read are let through (a newer writer may add some).
     expect(parse({ ...doc(), note: 'by a newer trustroll' }).revision).toBe(2);
   });
@@ -127,6 +135,31 @@ describe('parseState', () => {
       'an unknown outcome',
       (d) => ((Object.values(d.processed)[0]! as { outcome: string }).outcome = 'maybe'),
       /^processed\[".*"\]\.outcome: expected "accepted", "rejected" or "private-key", found "maybe"$/,
+    ],
+    [
+      'an outcome that is not text',
+      (d) => ((Object.values(d.processed)[0]! as { outcome: unknown }).outcome = 1),
+      /^processed\[".*"\]\.outcome: expected "accepted", "rejected" or "private-key", found 1$/,
+    ],
+    [
+      'a fingerprint of 63 digits',
+      (d) => (d.entries[0]!.fingerprint = String(d.entries[0]!.fingerprint).slice(1)),
+      /^entries\[0\]\.fingerprint: expected a SHA-256 in hex \(64 digits\)/,
+    ],
+    [
+      'a fingerprint of 65 digits',
+      (d) => (d.entries[0]!.fingerprint = `${d.entries[0]!.fingerprint}0`),
+      /^entries\[0\]\.fingerprint: expected a SHA-256 in hex \(64 digits\)/,
+    ],
+    [
+      'a fingerprint with a letter past f',
+      (d) => (d.entries[0]!.fingerprint = `g${String(d.entries[0]!.fingerprint).slice(1)}`),
+      /^entries\[0\]\.fingerprint: expected a SHA-256 in hex \(64 digits\)/,
+    ],
+    [
+      'a date as a number',
+      (d) => (d.entries[0]!.notAfter = 5),
+      /^entries\[0\]\.notAfter: expected a date \(ISO 8601\), found 5$/,
     ],
     ['not a state at all', (d) => delete d.schema, /^state document is not a trustroll state \(schema 1\)$/],
     ['another schema', (d) => (d.schema = 2), /^state document is not a trustroll state \(schema 1\)$/],
