@@ -27,8 +27,11 @@ beforeAll(async () => {
   keyPem = privateKeyObject(ca).export({ type: 'pkcs8', format: 'pem' }) as string;
 });
 
-/** A zip file of stored (method 0) or deflated (8) members, with a central directory unless `bare`. */
-const zip = (members: { name: string; data: Buffer; method?: 0 | 8 }[], bare = false): Uint8Array => {
+/**
+ * A zip file of stored (method 0) or deflated (8) members, with a central directory unless `bare`;
+ * any other method number is written as given over the stored bytes.
+ */
+const zip = (members: { name: string; data: Buffer; method?: number }[], bare = false): Uint8Array => {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
@@ -105,11 +108,8 @@ describe('archives are refused, and looked into for keys', () => {
       KEY_MESSAGE('bare.zip (k.pem), block 1 (line 1)', 'a private key (PRIVATE KEY)'),
     ]);
     // A member with another compression method is not looked into.
-    const odd = zip([{ name: 'k.pem', data: Buffer.from(keyPem) }]);
-    Buffer.from(odd.buffer).writeUInt16LE(12, 8);
-    const oddDir = Buffer.from(odd);
-    oddDir.writeUInt16LE(12, oddDir.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])) + 10);
-    expect(messages(read('odd.zip', u8(oddDir)))).toEqual([refusal('odd.zip', 'zip')]);
+    const odd = zip([{ name: 'k.pem', data: Buffer.from(keyPem), method: 12 }]);
+    expect(messages(read('odd.zip', odd))).toEqual([refusal('odd.zip', 'zip')]);
   });
 
   it('tar: regular files only', () => {
