@@ -59,7 +59,9 @@ export interface ObjectStore {
   head(
     key: string,
     opts?: { readonly version?: string },
-  ): Promise<ObjectSummary & { readonly version: string }>;
+  ): Promise<
+    ObjectSummary & { readonly version: string; readonly metadata?: Readonly<Record<string, string>> }
+  >;
   /** Copies the current object to another key (server-side where the store can). */
   copy(from: string, to: string): Promise<void>;
   /**

@@ -1,6 +1,7 @@
 import type { Clock, DomainGateway, Log, Notifier, ObjectStore } from '../ports.js';
 import { latestPublished, pendingRevision, type TruststoreState } from '../truststore/state.js';
 import { durableNotifier } from './outbox.js';
+import { publishIndex } from './revocation.js';
 import { type RollConfig, type RollReport, rollDomains } from './roll.js';
 import {
   allOf,
@@ -92,6 +93,16 @@ export const publishAndRoll = async (
   }
   const changes = [record, options.alsoWrite].filter((c) => c !== undefined);
   if (changes.length > 0) state = (await write(allOf(...changes))) ?? state;
+  // The revocation index speaks for the truststore (which CA is whose): it follows every version,
+  // before any domain serves that version. A failure is reported; the authorizer then keeps the
+  // older index, which denies the new CAs' clients (fails closed) rather than allowing too much.
+  if (version) {
+    try {
+      await publishIndex(deps.store, state, deps.log);
+    } catch (error) {
+      errors.push(`publishing the revocation index: ${(error as Error).message}`);
+    }
+  }
 
   let roll: RollReport | undefined;
   if (version && deps.roll.domains.length > 0) {

@@ -99,6 +99,7 @@ export const checkState = (
       entry(e, `${p}[${i}]`);
     }),
   );
+  optional(value.revocation, 'revocation', (x, p) => checkRevocation(x, p));
   const state = value as unknown as TruststoreState;
   const latest = state.history.at(-1);
   if (latest?.revision === revision && latest.sha256 !== undefined) {
@@ -111,6 +112,60 @@ export const checkState = (
       );
   }
   return state;
+};
+
+/** The revocation part: CRLs held, manual revocations, partner rules (shared/revocation/state.ts). */
+const checkRevocation = (value: unknown, at: string): void => {
+  const r = object(value, at);
+  count(r.generation, `${at}.generation`, 0);
+  for (const [key, c] of Object.entries(object(r.crls, `${at}.crls`))) {
+    const p = `${at}.crls[${JSON.stringify(key)}]`;
+    const o = object(c, p);
+    hex64(o.issuer, `${p}.issuer`);
+    if (key !== `${o.issuer}/${o.scope}`)
+      fail(p, `is filed under ${JSON.stringify(key)}, not under its issuer and scope`);
+    list(o.uris, `${p}.uris`).forEach((u, i) => {
+      text(u, `${p}.uris[${i}]`);
+    });
+    for (const f of ['onlyUser', 'onlyCA'])
+      if (typeof o[f] !== 'boolean') bad(`${p}.${f}`, o[f], 'true or false');
+    optional(o.number, `${p}.number`, (x, q) => {
+      if (typeof x !== 'string' || !/^\d+$/.test(x)) bad(q, x, 'a decimal number as a string');
+    });
+    date(o.thisUpdate, `${p}.thisUpdate`);
+    optional(o.nextUpdate, `${p}.nextUpdate`, date);
+    hex64(o.sha256, `${p}.sha256`);
+    hex64(o.serials, `${p}.serials`);
+    count(o.entries, `${p}.entries`, 0);
+    text(o.partner, `${p}.partner`);
+    const upload = object(o.upload, `${p}.upload`);
+    text(upload.key, `${p}.upload.key`);
+    text(upload.version, `${p}.upload.version`);
+    date(o.acceptedAt, `${p}.acceptedAt`);
+  }
+  list(r.manual, `${at}.manual`).forEach((m, i) => {
+    const p = `${at}.manual[${i}]`;
+    const o = object(m, p);
+    hex64(o.issuer, `${p}.issuer`);
+    if (typeof o.serial !== 'string' || !/^(?:[0-9a-f]{2})+$/.test(o.serial))
+      bad(`${p}.serial`, o.serial, 'lowercase hex of whole bytes');
+    for (const f of ['reason', 'by']) text(o[f], `${p}.${f}`);
+    date(o.at, `${p}.at`);
+  });
+  for (const [partner, rules] of Object.entries(object(r.rules, `${at}.rules`))) {
+    const p = `${at}.rules[${JSON.stringify(partner)}]`;
+    const o = object(rules, p);
+    optional(o.pins, `${p}.pins`, (x, q) =>
+      list(x, q).forEach((pin, i) => {
+        hex64(pin, `${q}[${i}]`);
+      }),
+    );
+    optional(o.routes, `${p}.routes`, (x, q) =>
+      list(x, q).forEach((route, i) => {
+        text(route, `${q}[${i}]`);
+      }),
+    );
+  }
 };
 
 /** Checks one entry (CA with provenance) and returns its fingerprint. */

@@ -1,6 +1,7 @@
 import type { Finding } from '../finding.js';
 import { type Certificate, parseCertificate, pemToDer, toPem } from '../pki/certificate.js';
 import type { Notification } from '../ports.js';
+import type { RevocationState } from '../revocation/state.js';
 import { renderBlocks } from './render.js';
 import { certificateFields, checkState } from './state-shape.js';
 
@@ -98,6 +99,8 @@ export interface TruststoreState {
   >;
   /** Entries removed (by removal, prune or rollback), newest last, bounded: provenance for diff and rollback. */
   readonly removedEntries?: readonly Entry[];
+  /** CRLs held, manual revocations and partner rules: what the revocation index is built from. */
+  readonly revocation?: RevocationState;
 }
 
 export const MAX_PROCESSED = 2000;

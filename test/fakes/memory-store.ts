@@ -71,7 +71,7 @@ export class MemoryStore implements ObjectStore {
     const versions = this.objects.get(key) ?? [];
     const v = opts.version ? versions.find((x) => x.version === opts.version) : versions.at(-1);
     if (!v?.body) throw new NotFoundError(`${key}${opts.version ? `@${opts.version}` : ''} not found`);
-    return { key, size: v.body.length, etag: v.etag, version: v.version };
+    return { key, size: v.body.length, etag: v.etag, version: v.version, metadata: v.metadata };
   }
 
   async copy(from: string, to: string): Promise<void> {

@@ -165,7 +165,13 @@ export class S3ObjectStore implements ObjectStore {
           ...(opts.version ? { VersionId: opts.version } : {}),
         }),
       );
-      return { key, size: out.ContentLength ?? 0, etag: out.ETag ?? '', version: out.VersionId ?? 'null' };
+      return {
+        key,
+        size: out.ContentLength ?? 0,
+        etag: out.ETag ?? '',
+        version: out.VersionId ?? 'null',
+        metadata: out.Metadata ?? {},
+      };
     } catch (error) {
       throw mapAwsError(error, `reading s3://${this.bucket}/${this.k(key)}`);
     }

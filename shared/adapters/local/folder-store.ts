@@ -202,7 +202,13 @@ export class VersionedFolderStore implements ObjectStore {
 
   async head(key: string, opts: { version?: string } = {}) {
     const object = await this.get(key, opts);
-    return { key, size: object.body.length, etag: object.etag, version: object.version };
+    return {
+      key,
+      size: object.body.length,
+      etag: object.etag,
+      version: object.version,
+      metadata: object.metadata,
+    };
   }
 
   async copy(from: string, to: string): Promise<void> {

@@ -1,0 +1,273 @@
+import { ConflictError, InputError, NotFoundError } from '../errors.js';
+import type { Certificate } from '../pki/certificate.js';
+import type { Log, ObjectStore } from '../ports.js';
+import { buildIndex, type IndexCrl, indexSha256, RevocationIndex } from '../revocation/index.js';
+import { assertRecords } from '../revocation/records.js';
+import {
+  emptyRevocation,
+  type ManualRevocation,
+  type PartnerRules,
+  REVOCATION_KEYS,
+  type RevocationState,
+  serialsKey,
+} from '../revocation/state.js';
+import { renderedOf } from '../truststore/render.js';
+import { certificateOf, type TruststoreState } from '../truststore/state.js';
+import { changeState, type LoadedState, loadState } from './state-store.js';
+
+/**
+ * The revocation index as a derived object, like the truststore: built from the state (its CAs
+ * and partners, the CRLs held, manual revocations, partner rules) and the record sets of the
+ * CRLs, and published whenever what it would hold differs from what the store holds. Versioned
+ * like the truststore; its metadata says which state revision and revocation generation built
+ * it, so an older writer never replaces a newer index.
+ */
+
+export const revocationOf = (state: TruststoreState): RevocationState =>
+  state.revocation ?? emptyRevocation();
+
+/** Whether a CRL of this scope covers the certificate (CA or end entity, by its CRL distribution points). */
+export const coversCert = (
+  crl: Pick<IndexCrl, 'uris' | 'onlyUser' | 'onlyCA'>,
+  cert: Certificate,
+): boolean => {
+  const isCa = cert.basicConstraints?.ca === true;
+  if (crl.onlyUser && isCa) return false;
+  if (crl.onlyCA && !isCa) return false;
+  if (crl.uris.length === 0) return true;
+  const points = (cert as { crlDistributionPoints?: readonly string[] }).crlDistributionPoints ?? [];
+  return crl.uris.some((u) => points.includes(u));
+};
+
+/** The index bytes for a state (reads the record sets of its CRLs). */
+export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: TruststoreState, builtAt: Date) => {
+  const rev = revocationOf(state);
+  const held = new Set(state.entries.map((e) => e.fingerprint));
+  const sets = new Map<string, Uint8Array>();
+  for (const crl of Object.values(rev.crls)) {
+    if (!held.has(crl.issuer) || sets.has(crl.serials)) continue;
+    const body = (await store.get(serialsKey(crl.serials))).body;
+    assertRecords(body);
+    if (indexSha256(body) !== crl.serials)
+      throw new Error(`${serialsKey(crl.serials)} does not hold what it was written with (SHA-256 differs)`);
+    sets.set(crl.serials, body);
+  }
+  return buildIndex({
+    entries: state.entries,
+    revocation: rev,
+    serials: (h) => sets.get(h)!,
+    covers: coversCert,
+    revision: state.revision,
+    truststoreSha256: renderedOf(state.entries).hash,
+    builtAt: builtAt.toISOString(),
+  });
+};
+
+/** What the index is stamped with: a newer state revision, or the same with a newer generation, wins. */
+const stamp = (state: TruststoreState) => ({
+  revision: state.revision,
+  generation: revocationOf(state).generation,
+});
+const newer = (a: { revision: number; generation: number }, b: { revision: number; generation: number }) =>
+  a.revision > b.revision || (a.revision === b.revision && a.generation > b.generation);
+
+/**
+ * Publishes the index for `state` unless the store holds the one of the same state revision and
+ * revocation generation (a HEAD: no bytes move when nothing changed) or a newer one. Returns its
+ * version id (undefined when a newer index is there). `builtAt` is the time of the state's last
+ * change, so the same state always gives the same bytes.
+ */
+export const publishIndex = async (
+  store: ObjectStore,
+  state: TruststoreState,
+  log: Log,
+): Promise<string | undefined> => {
+  const mine = stamp(state);
+  let bytes: Uint8Array | undefined;
+  for (let attempt = 1; attempt <= 20; attempt++) {
+    let current: { etag: string; version: string; metadata?: Readonly<Record<string, string>> } | undefined;
+    try {
+      current = await store.head(REVOCATION_KEYS.index);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+    const theirs = {
+      revision: Number(current?.metadata?.revision ?? -1),
+      generation: Number(current?.metadata?.generation ?? -1),
+    };
+    if (current && theirs.revision === mine.revision && theirs.generation === mine.generation)
+      return current.version;
+    if (current && newer(theirs, mine)) {
+      log.info('revocation index superseded', { ...mine, current: theirs });
+      return undefined;
+    }
+    bytes ??= await indexFor(store, state, lastChange(state));
+    try {
+      const written = await store.put(REVOCATION_KEYS.index, bytes, {
+        ...(current ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const }),
+        contentType: 'application/octet-stream',
+        metadata: {
+          sha256: indexSha256(bytes),
+          revision: String(mine.revision),
+          generation: String(mine.generation),
+        },
+      });
+      log.info('revocation index published', { ...mine, version: written.version, bytes: bytes.length });
+      return written.version;
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+    }
+  }
+  throw new ConflictError(
+    'could not publish the revocation index after 20 attempts: too many concurrent writers',
+  );
+};
+
+/** The time of the state's last change of what the index holds. */
+const lastChange = (state: TruststoreState): Date => {
+  const rev = revocationOf(state);
+  const times = [
+    state.history.at(-1)?.at,
+    ...Object.values(rev.crls).map((c) => c.acceptedAt),
+    ...rev.manual.map((m) => m.at),
+  ].filter((x): x is string => x !== undefined);
+  return new Date(times.sort().at(-1) ?? 0);
+};
+
+/** Reads the published index; `undefined` when none was published yet. */
+export const loadIndex = async (
+  store: Pick<ObjectStore, 'get'>,
+): Promise<{ index: RevocationIndex; version: string } | undefined> => {
+  try {
+    const object = await store.get(REVOCATION_KEYS.index);
+    return { index: RevocationIndex.load(object.body), version: object.version };
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+};
+
+export interface RevocationDeps {
+  readonly store: ObjectStore;
+  readonly log: Log;
+  readonly clock: { now(): Date };
+}
+
+/** A change of the revocation part of the state, committed with compare-and-set, then the index published. */
+const changeRevocation = async (
+  deps: RevocationDeps,
+  change: (rev: RevocationState, state: TruststoreState) => RevocationState | undefined,
+): Promise<{ state: TruststoreState; changed: boolean; version?: string }> => {
+  const known: LoadedState = await loadState(deps.store);
+  const after = await changeState(deps.store, known, (state) => {
+    const before = revocationOf(state);
+    const next = change(before, state);
+    return next ? { ...state, revocation: { ...next, generation: before.generation + 1 } } : undefined;
+  });
+  const version = await publishIndex(deps.store, after.state, deps.log);
+  return { state: after.state, changed: after.written, ...(version ? { version } : {}) };
+};
+
+export interface RevokeRequest {
+  /** Fingerprint of the issuing CA (a truststore entry) and the serial (lowercase hex). */
+  readonly issuer: string;
+  readonly serial: string;
+  readonly reason: string;
+  readonly by: string;
+  readonly subject?: string;
+  readonly certSha256?: string;
+}
+
+const HEX_SERIAL = /^(?:[0-9a-f]{2})+$/;
+
+/** Normalises a serial as people write it (`0x`, colons, odd digits, capitals) to `Certificate.serial`'s form. */
+export const normalSerial = (text: string): string => {
+  let hex = text.trim().toLowerCase().replace(/^0x/, '').replace(/[:\s]/g, '');
+  if (!/^[0-9a-f]+$/.test(hex))
+    throw new InputError(`--serial ${JSON.stringify(text)} is not a hexadecimal serial number`);
+  if (hex.length % 2 === 1) hex = `0${hex}`;
+  // DER INTEGER content: a leading 00 only before a byte with the high bit set.
+  while (hex.length > 2 && hex.startsWith('00') && Number.parseInt(hex.slice(2, 4), 16) < 0x80)
+    hex = hex.slice(2);
+  if (Number.parseInt(hex.slice(0, 2), 16) >= 0x80) hex = `00${hex}`;
+  return hex;
+};
+
+/** The entry whose fingerprint is `ref` or starts with it (12+ hex digits), else an InputError saying what exists. */
+const issuerEntry = (state: TruststoreState, ref: string) => {
+  const fp = ref.toLowerCase().replace(/:/g, '');
+  if (!/^[0-9a-f]{12,64}$/.test(fp))
+    throw new InputError(
+      `--issuer ${JSON.stringify(ref)} is not a SHA-256 fingerprint (or a prefix of 12+ hex digits)`,
+    );
+  const found = state.entries.filter((e) => e.fingerprint.startsWith(fp));
+  if (found.length === 0) throw new InputError(`no CA of the truststore has the fingerprint ${ref}`);
+  if (found.length > 1)
+    throw new InputError(`${ref} is the start of ${found.length} fingerprints: give more digits`);
+  return found[0]!;
+};
+
+/**
+ * Revokes a client certificate by hand (serials are unique per issuer: the issuing CA is
+ * required). Recorded with who and why; published in the next index at once.
+ */
+export const revokeCertificate = async (deps: RevocationDeps, request: RevokeRequest) => {
+  if (!HEX_SERIAL.test(request.serial))
+    throw new InputError(`serial ${request.serial} is not lowercase hex of whole bytes`);
+  if (request.reason.trim() === '')
+    throw new InputError('give a reason (--reason): it is kept with the revocation');
+  let already = false;
+  const result = await changeRevocation(deps, (rev, state) => {
+    const issuer = issuerEntry(state, request.issuer).fingerprint;
+    already = rev.manual.some((m) => m.issuer === issuer && m.serial === request.serial);
+    if (already) return undefined;
+    const entry: ManualRevocation = {
+      issuer,
+      serial: request.serial,
+      reason: request.reason,
+      by: request.by,
+      at: deps.clock.now().toISOString(),
+      ...(request.subject ? { subject: request.subject } : {}),
+      ...(request.certSha256 ? { certSha256: request.certSha256 } : {}),
+    };
+    return { ...rev, manual: [...rev.manual, entry] };
+  });
+  return { ...result, already };
+};
+
+/** Takes back a manual revocation. A serial listed on a CRL stays revoked: that needs a new CRL. */
+export const unrevokeCertificate = async (
+  deps: RevocationDeps,
+  request: Pick<RevokeRequest, 'issuer' | 'serial'>,
+) => {
+  let found = false;
+  const result = await changeRevocation(deps, (rev, state) => {
+    const issuer = issuerEntry(state, request.issuer).fingerprint;
+    const manual = rev.manual.filter((m) => !(m.issuer === issuer && m.serial === request.serial));
+    found = manual.length < rev.manual.length;
+    return found ? { ...rev, manual } : undefined;
+  });
+  return { ...result, found };
+};
+
+/** Sets (or with empty lists clears) a partner's identity rules. */
+export const setPartnerRules = async (deps: RevocationDeps, partner: string, rules: PartnerRules) => {
+  for (const pin of rules.pins ?? [])
+    if (!/^[0-9a-f]{64}$/.test(pin))
+      throw new InputError(`pin ${pin} is not a SHA-256 (64 lowercase hex digits)`);
+  for (const route of rules.routes ?? [])
+    if (!/^(?:[A-Za-z*]+ )?\/\S*$/.test(route.trim()))
+      throw new InputError(`route ${JSON.stringify(route)} is not "METHOD /path" (e.g. "GET /orders/*")`);
+  return changeRevocation(deps, (rev, state) => {
+    if (!state.entries.some((e) => e.partner === partner))
+      throw new InputError(`no CA of the truststore belongs to partner ${partner}`);
+    const { [partner]: _, ...others } = rev.rules;
+    const empty = (rules.pins ?? []).length === 0 && (rules.routes ?? []).length === 0;
+    const next = empty ? others : { ...others, [partner]: rules };
+    return JSON.stringify(next) === JSON.stringify(rev.rules) ? undefined : { ...rev, rules: next };
+  });
+};
+
+/** The certificate of a CA entry by fingerprint (for `revoke --cert`: its issuer). */
+export const entryCertificates = (state: TruststoreState): Certificate[] =>
+  state.entries.map((e) => certificateOf(e));

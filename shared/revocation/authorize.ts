@@ -1,0 +1,248 @@
+import { createHash, createPublicKey, verify } from 'node:crypto';
+import type { Certificate } from '../pki/certificate.js';
+import type { IndexCa, IndexCrl, RevocationIndex } from './index.js';
+import { MANUAL, reasonName } from './records.js';
+
+/**
+ * The decision at the door, the same everywhere: the Lambda authorizer, `trustroll authorize`,
+ * the local endpoint and `diagnose`. A client certificate that passed the mTLS handshake is
+ * mapped to its partner through its issuing CA, then denied when it (or a CA above it) is
+ * revoked, when its issuer's CRL is stale beyond the grace, or when the partner's rules (pinned
+ * certificates or keys, allowed routes) do not admit it.
+ */
+
+export interface AuthorizeOptions {
+  readonly now: Date;
+  /** What a CRL past its nextUpdate (plus the grace) means for the clients it covers. Default `deny`. */
+  readonly staleCrl?: 'deny' | 'allow';
+  /** How long after a CRL's nextUpdate it still counts as fresh. Default one day. */
+  readonly graceSeconds?: number;
+}
+
+export const DEFAULT_GRACE_SECONDS = 86_400;
+
+export interface Reason {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** What the integration receives (API Gateway passes these as `$context.authorizer.*`). */
+export interface AuthorizeContext {
+  readonly partner: string;
+  readonly certSha256: string;
+  readonly issuerSha256: string;
+  readonly serial: string;
+  readonly subject: string;
+  readonly notAfter: string;
+}
+
+export interface AuthorizeDecision {
+  readonly decision: 'allow' | 'deny';
+  readonly partner?: string;
+  /** Why it is denied; for an allow, notes (a stale CRL let through by `staleCrl: allow`). */
+  readonly reasons: readonly Reason[];
+  readonly context?: AuthorizeContext;
+}
+
+const deny = (reasons: Reason[], partner?: string, context?: AuthorizeContext): AuthorizeDecision => ({
+  decision: 'deny',
+  ...(partner === undefined ? {} : { partner }),
+  reasons,
+  ...(context ? { context } : {}),
+});
+
+/**
+ * Decides for one client certificate. `route` is `METHOD /path` (`GET /orders/1`); without it a
+ * partner with route rules is denied (`route.missing`), never allowed unchecked.
+ */
+export const authorize = (
+  index: RevocationIndex,
+  cert: Certificate,
+  route: string | undefined,
+  options: AuthorizeOptions,
+): AuthorizeDecision => {
+  const now = options.now.getTime();
+  if (cert.notAfter.getTime() < now)
+    return deny([
+      { code: 'cert.expired', message: `${cert.subject.text} expired on ${iso(cert.notAfter)}.` },
+    ]);
+  if (cert.notBefore.getTime() > now)
+    return deny([
+      {
+        code: 'cert.not-yet-valid',
+        message: `${cert.subject.text} is valid only from ${iso(cert.notBefore)}.`,
+      },
+    ]);
+
+  const issuerAt = issuerOf(index, cert);
+  if (issuerAt === undefined)
+    return deny([
+      {
+        code: 'issuer.unknown',
+        message: `${cert.subject.text} was issued by ${cert.issuer.text}, which is not a CA of the truststore this index speaks for (revision ${index.header.revision}).`,
+      },
+    ]);
+  const issuer = index.ca(issuerAt);
+  const partner = issuer.partner;
+  const context: AuthorizeContext = {
+    partner,
+    certSha256: cert.fingerprint,
+    issuerSha256: issuer.fingerprint,
+    serial: cert.serial,
+    subject: cert.subject.text,
+    notAfter: iso(cert.notAfter),
+  };
+
+  const reasons: Reason[] = [];
+  const notes: Reason[] = [];
+  const code = index.revoked(issuerAt, cert.serial);
+  if (code !== undefined)
+    reasons.push({
+      code: 'cert.revoked',
+      message: `${cert.subject.text} (serial ${cert.serial}) is revoked by ${issuer.subject}${revokedHow(index, issuer, cert.serial, code)}.`,
+    });
+  const staleOf = (crls: readonly IndexCrl[], of: string, by: string) => {
+    for (const crl of crls) {
+      if (!crl.nextUpdate) continue;
+      const due = Date.parse(crl.nextUpdate) + (options.graceSeconds ?? DEFAULT_GRACE_SECONDS) * 1000;
+      if (due >= now) continue;
+      const reason = {
+        code: 'crl.stale',
+        message: `The CRL of ${by} that covers ${of} was due on ${crl.nextUpdate.slice(0, 10)} and no newer one has arrived: revocation of ${of} cannot be checked.`,
+      };
+      (options.staleCrl === 'allow' ? notes : reasons).push(reason);
+    }
+  };
+  staleOf(
+    issuer.crls.filter((c) => coversLeaf(c, cert)),
+    cert.subject.text,
+    issuer.subject,
+  );
+
+  // Every CA above: listed by its issuer, or covered by a stale CRL.
+  const seen = new Set<number>();
+  for (let at: number | undefined = issuerAt; at !== undefined && !seen.has(at); at = index.ca(at).issuer) {
+    seen.add(at);
+    const ca = index.ca(at);
+    if (ca.issuer === undefined) break;
+    const parent = index.ca(ca.issuer);
+    if (ca.revoked)
+      reasons.push({
+        code: 'ca.revoked',
+        message: `${cert.subject.text} was issued under ${ca.subject}, which ${parent.subject} revoked${ca.revoked.reason ? ` (${ca.revoked.reason})` : ''}: ${ca.revoked.source}.`,
+      });
+    staleOf(
+      (ca.coveredBy ?? []).map((j) => parent.crls[j]!),
+      ca.subject,
+      parent.subject,
+    );
+  }
+
+  const rules = index.header.rules[partner];
+  if (rules?.pins && rules.pins.length > 0) {
+    const spki = sha256(cert.publicKey.spki);
+    if (!rules.pins.includes(cert.fingerprint) && !rules.pins.includes(spki))
+      reasons.push({
+        code: 'pin.mismatch',
+        message: `${cert.subject.text} (SHA-256 ${cert.fingerprint}, key SHA-256 ${spki}) is not one of the ${rules.pins.length} client certificate(s) or key(s) pinned for partner ${partner}.`,
+      });
+  }
+  if (rules?.routes && rules.routes.length > 0) {
+    if (route === undefined)
+      reasons.push({
+        code: 'route.missing',
+        message: `Partner ${partner} may call only ${rules.routes.join(', ')}: give the route to decide.`,
+      });
+    else if (!rules.routes.some((r) => routeMatches(r, route)))
+      reasons.push({
+        code: 'route.denied',
+        message: `Partner ${partner} may call only ${rules.routes.join(', ')}, not ${route}.`,
+      });
+  }
+  if (reasons.length > 0) return deny(reasons, partner, context);
+  return { decision: 'allow', partner, reasons: notes, context };
+};
+
+const iso = (d: Date) => d.toISOString();
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+const revokedHow = (index: RevocationIndex, issuer: IndexCa, serial: string, code: number): string => {
+  if (code === MANUAL) {
+    const m = index.header.manual.find((x) => x.issuer === issuer.fingerprint && x.serial === serial);
+    return m ? ` by hand (${m.reason}; ${m.by}, ${m.at.slice(0, 10)})` : ' by hand';
+  }
+  const reason = reasonName(code);
+  const numbers = issuer.crls.map((c) => c.number).filter((n) => n !== undefined);
+  return `'s CRL${numbers.length === 1 ? ` #${numbers[0]}` : ''}${reason ? ` (${reason})` : ''}`;
+};
+
+/**
+ * The truststore CA that issued `cert`: by issuer name, then the authority key identifier, then
+ * (CAs of the same name without key identifiers) the key that verifies the signature.
+ */
+const issuerOf = (index: RevocationIndex, cert: Certificate): number | undefined => {
+  const named = index.withSubject(cert.issuer.key);
+  if (named.length <= 1) return named[0];
+  if (cert.authorityKeyId) {
+    const byKey = named.filter((i) => index.ca(i).ski === cert.authorityKeyId);
+    if (byKey.length === 1) return byKey[0];
+  }
+  return named.find((i) => {
+    const spki = index.ca(i).spki;
+    if (!spki || cert.signature.hash === undefined) return false;
+    try {
+      const key = createPublicKey({ key: Buffer.from(spki, 'base64'), format: 'der', type: 'spki' });
+      return verify(cert.signature.hash, cert.tbs, key, cert.signatureValue);
+    } catch {
+      return false;
+    }
+  });
+};
+
+/** Whether a CRL of this scope covers a client (end-entity) certificate. */
+const coversLeaf = (crl: IndexCrl, cert: Certificate): boolean => {
+  if (crl.onlyCA) return false;
+  if (crl.uris.length === 0) return true;
+  const points = (cert as { crlDistributionPoints?: readonly string[] }).crlDistributionPoints ?? [];
+  return crl.uris.some((u) => points.includes(u));
+};
+
+/**
+ * `METHOD /path` against a rule: the method `*` or `ANY` (or none) matches any method; in the
+ * path `*` is one segment (or part of one) and a final `**` any rest.
+ */
+export const routeMatches = (rule: string, route: string): boolean => {
+  const [ruleMethod, rulePath] = splitRoute(rule);
+  const [method, path] = splitRoute(route);
+  if (ruleMethod !== undefined && ruleMethod !== '*' && ruleMethod !== 'ANY' && ruleMethod !== method)
+    return false;
+  return pathPattern(rulePath).test(path);
+};
+
+const splitRoute = (route: string): [string | undefined, string] => {
+  const trimmed = route.trim();
+  const space = trimmed.indexOf(' ');
+  if (space < 0) return [undefined, trimmed];
+  return [trimmed.slice(0, space).toUpperCase(), trimmed.slice(space + 1).trim()];
+};
+
+const patterns = new Map<string, RegExp>();
+const pathPattern = (path: string): RegExp => {
+  let re = patterns.get(path);
+  if (!re) {
+    const body = path
+      .split('/')
+      .map((seg, i, all) =>
+        seg === '**' && i === all.length - 1
+          ? '.*'
+          : seg
+              .split('*')
+              .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+              .join('[^/]*'),
+      )
+      .join('/');
+    re = new RegExp(`^${body}$`);
+    patterns.set(path, re);
+  }
+  return re;
+};

@@ -1,0 +1,253 @@
+import { createHash } from 'node:crypto';
+import type { Certificate } from '../pki/certificate.js';
+import { IssuerIndex } from '../truststore/issuer-index.js';
+import { certificateOf, type Entry } from '../truststore/state.js';
+import { findSerial, MANUAL, mergeRecords, RECORD, reasonName, serialKey, toRecords } from './records.js';
+import type { ManualRevocation, PartnerRules, RevocationState } from './state.js';
+
+/**
+ * The revocation index: what the authorizer (and `trustroll authorize`, and the local endpoint)
+ * needs to decide about a client certificate, published beside every truststore version.
+ *
+ * Layout: the 8 bytes `TRXIDX1\n`, the header's length (uint32, big-endian), the header (JSON:
+ * the CAs with their partner and issuer, the CRLs each CA issued, manual revocations, partner
+ * rules), then one table of revoked-serial records per CA that has any (`records.ts`). Loading
+ * parses the header only; the tables stay one buffer, searched in place.
+ */
+export const MAGIC = Buffer.from('TRXIDX1\n', 'latin1');
+
+export interface IndexCrl {
+  readonly scope: string;
+  readonly uris: readonly string[];
+  readonly onlyUser: boolean;
+  readonly onlyCA: boolean;
+  readonly thisUpdate: string;
+  readonly nextUpdate?: string;
+  readonly number?: string;
+  readonly entries: number;
+  /** The upload it came from. */
+  readonly source: string;
+}
+
+export interface IndexCa {
+  readonly fingerprint: string;
+  readonly subject: string;
+  readonly subjectKey: string;
+  readonly ski?: string;
+  /** The public key (SPKI DER, base64), only for CAs that share their subject with another CA. */
+  readonly spki?: string;
+  readonly partner: string;
+  readonly notAfter: string;
+  /** Position of its issuing CA in `cas`; absent for a root (or an issuer the truststore lacks). */
+  readonly issuer?: number;
+  /** Listed as revoked by its issuer (CRL or manual): every client under it is denied. */
+  readonly revoked?: { readonly reason?: string; readonly source: string };
+  /** Positions in its issuer's `crls` of the CRLs that cover this CA. */
+  readonly coveredBy?: readonly number[];
+  /** The CRLs this CA issued, one per scope (partition). */
+  readonly crls: readonly IndexCrl[];
+  /** Its table of revoked serials: first record and count. */
+  readonly table?: { readonly offset: number; readonly count: number };
+}
+
+export interface IndexHeader {
+  readonly schema: 1;
+  /** The state revision it was built from, and the truststore it speaks for. */
+  readonly revision: number;
+  readonly truststoreSha256: string;
+  readonly builtAt: string;
+  readonly cas: readonly IndexCa[];
+  readonly manual: readonly ManualRevocation[];
+  readonly rules: Readonly<Record<string, PartnerRules>>;
+  /** Revoked entries over all tables. */
+  readonly revoked: number;
+}
+
+export interface IndexInput {
+  readonly entries: readonly Entry[];
+  readonly revocation: RevocationState;
+  /** The record set of an accepted CRL, by its SHA-256 (read from the store beforehand). */
+  readonly serials: (sha256: string) => Uint8Array;
+  /** Does a CRL of this scope cover this certificate (the CRL module's `covers`). */
+  readonly covers: (crl: IndexCrl, cert: Certificate) => boolean;
+  readonly revision: number;
+  readonly truststoreSha256: string;
+  readonly builtAt: string;
+}
+
+/** Builds the index bytes. Deterministic: the same input gives the same bytes. */
+export const buildIndex = (input: IndexInput): Uint8Array => {
+  const certs = input.entries.map((e) => certificateOf(e));
+  const issuers = new IssuerIndex(certs);
+  const position = new Map(certs.map((c, i) => [c, i]));
+  const bySubject = new Map<string, number>();
+  for (const c of certs) bySubject.set(c.subject.key, (bySubject.get(c.subject.key) ?? 0) + 1);
+
+  // Each CA's CRLs (sorted by scope) and its table: its CRLs' records and its manual revocations.
+  const crlsOf = new Map<string, (IndexCrl & { serials: string })[]>();
+  for (const held of Object.values(input.revocation.crls)) {
+    const list = crlsOf.get(held.issuer) ?? [];
+    list.push({
+      scope: held.scope,
+      uris: held.uris,
+      onlyUser: held.onlyUser,
+      onlyCA: held.onlyCA,
+      thisUpdate: held.thisUpdate,
+      ...(held.nextUpdate ? { nextUpdate: held.nextUpdate } : {}),
+      ...(held.number ? { number: held.number } : {}),
+      entries: held.entries,
+      source: held.upload.key,
+      serials: held.serials,
+    });
+    crlsOf.set(held.issuer, list);
+  }
+  const manualOf = new Map<string, ManualRevocation[]>();
+  for (const m of input.revocation.manual) manualOf.set(m.issuer, [...(manualOf.get(m.issuer) ?? []), m]);
+
+  const tables: Buffer[] = [];
+  let offset = 0;
+  let revoked = 0;
+  const partial = certs.map((cert, i) => {
+    const entry = input.entries[i]!;
+    const crls = (crlsOf.get(cert.fingerprint) ?? []).sort((a, b) => a.scope.localeCompare(b.scope));
+    const sets = crls.map((c) => input.serials(c.serials));
+    const manual = manualOf.get(cert.fingerprint) ?? [];
+    // Manual first: its reason wins over a CRL's for the same serial.
+    const table = mergeRecords([
+      toRecords(manual.map((m) => ({ serial: m.serial, reason: MANUAL }))),
+      ...sets,
+    ]);
+    const count = table.length / RECORD;
+    const link = issuers.issuerOf(cert);
+    const ca: IndexCa & { crls: IndexCrl[] } = {
+      fingerprint: cert.fingerprint,
+      subject: cert.subject.text,
+      subjectKey: cert.subject.key,
+      ...(cert.subjectKeyId ? { ski: cert.subjectKeyId } : {}),
+      ...((bySubject.get(cert.subject.key) ?? 0) > 1
+        ? { spki: Buffer.from(cert.publicKey.spki).toString('base64') }
+        : {}),
+      partner: entry.partner,
+      notAfter: cert.notAfter.toISOString(),
+      ...(link.kind === 'issuer' ? { issuer: position.get(link.issuer)! } : {}),
+      crls: crls.map(({ serials: _, ...c }) => c),
+      ...(count > 0 ? { table: { offset, count } } : {}),
+    };
+    if (count > 0) {
+      tables.push(table);
+      offset += count;
+      revoked += count;
+    }
+    return ca;
+  });
+  const all = Buffer.concat(tables, offset * RECORD);
+
+  // A CA listed by its issuer: every client below it is denied, so the index says it once.
+  const cas = partial.map((ca, i) => {
+    if (ca.issuer === undefined) return ca;
+    const parent = partial[ca.issuer]!;
+    const cert = certs[i]!;
+    const coveredBy = parent.crls.flatMap((c, j) => (input.covers(c, cert) ? [j] : []));
+    const reason = parent.table
+      ? findSerial(all, parent.table.offset * RECORD, parent.table.count, serialKey(cert.serial))
+      : undefined;
+    return {
+      ...ca,
+      ...(coveredBy.length > 0 ? { coveredBy } : {}),
+      ...(reason === undefined
+        ? {}
+        : {
+            revoked: {
+              ...(reasonName(reason) ? { reason: reasonName(reason) } : {}),
+              source: sourceOf(input.revocation, parent.fingerprint, cert.serial, reason),
+            },
+          }),
+    };
+  });
+
+  const header: IndexHeader = {
+    schema: 1,
+    revision: input.revision,
+    truststoreSha256: input.truststoreSha256,
+    builtAt: input.builtAt,
+    cas,
+    manual: input.revocation.manual,
+    rules: input.revocation.rules,
+    revoked,
+  };
+  const json = Buffer.from(JSON.stringify(header));
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(json.length);
+  return new Uint8Array(Buffer.concat([MAGIC, length, json, all]));
+};
+
+const sourceOf = (rev: RevocationState, issuer: string, serial: string, code: number): string => {
+  if (code === MANUAL) {
+    const m = rev.manual.find((x) => x.issuer === issuer && x.serial === serial);
+    return m ? `revoked by hand by ${m.by} on ${m.at.slice(0, 10)}: ${m.reason}` : 'revoked by hand';
+  }
+  return "listed on its issuer's CRL";
+};
+
+export const indexSha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/** A loaded index: the header parsed, the tables kept as one buffer. */
+export class RevocationIndex {
+  readonly header: IndexHeader;
+  private readonly tables: Buffer;
+  private readonly bySubject = new Map<string, number[]>();
+
+  private constructor(header: IndexHeader, tables: Buffer) {
+    this.header = header;
+    this.tables = tables;
+    header.cas.forEach((ca, i) => {
+      const list = this.bySubject.get(ca.subjectKey);
+      if (list) list.push(i);
+      else this.bySubject.set(ca.subjectKey, [i]);
+    });
+  }
+
+  /** Reads index bytes; throws with what is wrong when they are not an index this code reads. */
+  static load(bytes: Uint8Array): RevocationIndex {
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (buf.length < 12 || !buf.subarray(0, 8).equals(MAGIC))
+      throw new Error('not a trustroll revocation index (it does not start with TRXIDX1)');
+    const length = buf.readUInt32BE(8);
+    if (12 + length > buf.length)
+      throw new Error('revocation index is truncated (its header runs past the end)');
+    let header: IndexHeader;
+    try {
+      header = JSON.parse(buf.subarray(12, 12 + length).toString('utf8'));
+    } catch {
+      throw new Error('revocation index header is not JSON');
+    }
+    if (header?.schema !== 1 || !Array.isArray(header.cas))
+      throw new Error('revocation index header is not schema 1 (written by a newer trustroll?)');
+    const tables = buf.subarray(12 + length);
+    const total = header.cas.reduce(
+      (n, ca) => Math.max(n, ca.table ? ca.table.offset + ca.table.count : 0),
+      0,
+    );
+    if (tables.length !== total * RECORD)
+      throw new Error(
+        `revocation index is truncated: ${tables.length} bytes of tables, ${total * RECORD} expected`,
+      );
+    return new RevocationIndex(header, tables);
+  }
+
+  /** Positions of the CAs whose subject is the given canonical name. */
+  withSubject(subjectKey: string): readonly number[] {
+    return this.bySubject.get(subjectKey) ?? [];
+  }
+
+  ca(position: number): IndexCa {
+    return this.header.cas[position]!;
+  }
+
+  /** The reason code of `serial` on CA `position`'s table, or undefined when it is not revoked. */
+  revoked(position: number, serial: string): number | undefined {
+    const table = this.ca(position).table;
+    if (!table) return undefined;
+    return findSerial(this.tables, table.offset * RECORD, table.count, serialKey(serial));
+  }
+}

@@ -1,0 +1,397 @@
+import { createHash } from 'node:crypto';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type Certificate, parseCertificate } from '../../../shared/pki/certificate.js';
+import { authorize, routeMatches } from '../../../shared/revocation/authorize.js';
+import { buildIndex, type IndexCrl, RevocationIndex } from '../../../shared/revocation/index.js';
+import { findSerial, RECORD, reasonCode, serialKey, toRecords } from '../../../shared/revocation/records.js';
+import {
+  emptyRevocation,
+  type HeldCrlRecord,
+  type ManualRevocation,
+  type RevocationState,
+} from '../../../shared/revocation/state.js';
+import { type Entry, entryOf } from '../../../shared/truststore/state.js';
+import { days, type Issued, intermediate, leaf, NOW, root } from '../../fixtures/pki.js';
+
+/**
+ * The revocation index and the decision made from it, without a store: which client is denied,
+ * with what reason, and which is allowed with what context.
+ */
+const cert = (i: Issued): Certificate => parseCertificate(i.der);
+const entry = (i: Issued, partner: string): Entry =>
+  entryOf(cert(i), {
+    partner,
+    upload: { key: `inbox/${partner}/ca.pem`, version: '1' },
+    addedAt: NOW.toISOString(),
+    findings: [],
+  });
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** A held CRL of `issuer` listing `serials`, its record set put in `sets`. */
+const held = (
+  sets: Map<string, Uint8Array>,
+  issuer: Issued,
+  serials: readonly { serial: string; reason?: string }[],
+  more: Partial<HeldCrlRecord> = {},
+): HeldCrlRecord => {
+  const records = toRecords(serials.map((s) => ({ serial: s.serial, reason: reasonCode(s.reason) })));
+  sets.set(sha(records), records);
+  return {
+    issuer: cert(issuer).fingerprint,
+    scope: '',
+    uris: [],
+    onlyUser: false,
+    onlyCA: false,
+    number: '7',
+    thisUpdate: days(-1).toISOString(),
+    nextUpdate: days(6).toISOString(),
+    sha256: 'c'.repeat(64),
+    serials: sha(records),
+    entries: serials.length,
+    partner: 'acme',
+    upload: { key: 'inbox/acme/crl/issuing.crl', version: '1' },
+    acceptedAt: NOW.toISOString(),
+    ...more,
+  };
+};
+
+const coversAll = (crl: IndexCrl, c: Certificate) =>
+  (!crl.onlyUser || c.basicConstraints?.ca !== true) && (!crl.onlyCA || c.basicConstraints?.ca === true);
+
+const index = (entries: Entry[], rev: RevocationState, sets = new Map<string, Uint8Array>()) =>
+  RevocationIndex.load(
+    buildIndex({
+      entries,
+      revocation: rev,
+      serials: (h) => {
+        const s = sets.get(h);
+        if (!s) throw new Error(`no record set ${h}`);
+        return s;
+      },
+      covers: coversAll,
+      revision: 3,
+      truststoreSha256: 'a'.repeat(64),
+      builtAt: NOW.toISOString(),
+    }),
+  );
+
+let acmeRoot: Issued;
+let acmeCa: Issued;
+let alice: Issued;
+let bob: Issued;
+let betaRoot: Issued;
+let betaCa: Issued;
+let carol: Issued;
+beforeAll(async () => {
+  acmeRoot = await root('CN=Rev Root,O=Acme', { keySlot: 'rev-ar' });
+  acmeCa = await intermediate('CN=Rev Issuing,O=Acme', acmeRoot, { keySlot: 'rev-ai' });
+  alice = await leaf('CN=alice,O=Acme', acmeCa, { key: 'p256', serial: '0a11ce' });
+  bob = await leaf('CN=bob,O=Acme', acmeCa, { key: 'p256', serial: '0b0b' });
+  betaRoot = await root('CN=Rev Root,O=Beta', { keySlot: 'rev-br' });
+  betaCa = await intermediate('CN=Rev Issuing,O=Beta', betaRoot, { keySlot: 'rev-bi' });
+  // The same serial as alice's, under another issuer.
+  carol = await leaf('CN=carol,O=Beta', betaCa, { key: 'p256', serial: '0a11ce' });
+});
+
+const opts = { now: NOW };
+const entries = () => [
+  entry(acmeRoot, 'acme'),
+  entry(acmeCa, 'acme'),
+  entry(betaRoot, 'beta'),
+  entry(betaCa, 'beta'),
+];
+
+describe('records', () => {
+  it('finds every serial of a sorted set exactly and nothing else', () => {
+    const serials = Array.from({ length: 500 }, (_, n) => ({
+      serial: (n * 7 + 1).toString(16).padStart(4, '0'),
+      reason: n % 11,
+    }));
+    const table = toRecords(serials);
+    expect(table.length).toBe(500 * RECORD);
+    for (const s of serials) expect(findSerial(table, 0, 500, serialKey(s.serial))).toBe(s.reason);
+    expect(findSerial(table, 0, 500, serialKey('0002'))).toBeUndefined();
+    // Same value, another length: another serial (DER INTEGER content is compared as encoded).
+    expect(findSerial(table, 0, 500, serialKey('000001'))).toBeUndefined();
+    expect(findSerial(table, 0, 500, serialKey('01'))).toBeUndefined();
+  });
+
+  it('keeps serials longer than 20 bytes apart by their hash, and refuses what is not hex of whole bytes', () => {
+    const long = 'ab'.repeat(24);
+    const table = toRecords([{ serial: long, reason: 1 }]);
+    expect(findSerial(table, 0, 1, serialKey(long))).toBe(1);
+    expect(findSerial(table, 0, 1, serialKey(`${'ab'.repeat(23)}ac`))).toBeUndefined();
+    expect(() => serialKey('abc')).toThrow(/whole bytes/);
+    expect(() => serialKey('AB')).toThrow(/lowercase hex/);
+  });
+});
+
+describe('authorize', () => {
+  it('allows a client of a held CA and passes its partner and identity as context', () => {
+    const d = authorize(index(entries(), emptyRevocation()), cert(alice), 'GET /orders/1', opts);
+    expect(d).toEqual({
+      decision: 'allow',
+      partner: 'acme',
+      reasons: [],
+      context: {
+        partner: 'acme',
+        certSha256: cert(alice).fingerprint,
+        issuerSha256: cert(acmeCa).fingerprint,
+        serial: '0a11ce',
+        subject: 'CN=alice,O=Acme',
+        notAfter: cert(alice).notAfter.toISOString(),
+      },
+    });
+  });
+
+  it('denies a revoked client and allows an unrevoked one of the same CA', () => {
+    const sets = new Map<string, Uint8Array>();
+    const rev = {
+      ...emptyRevocation(),
+      crls: { x: held(sets, acmeCa, [{ serial: '0a11ce', reason: 'keyCompromise' }]) },
+    };
+    const ix = index(entries(), rev, sets);
+    const denied = authorize(ix, cert(alice), undefined, opts);
+    expect(denied.decision).toBe('deny');
+    expect(denied.partner).toBe('acme');
+    expect(denied.reasons).toEqual([
+      {
+        code: 'cert.revoked',
+        message:
+          "CN=alice,O=Acme (serial 0a11ce) is revoked by CN=Rev Issuing,O=Acme's CRL #7 (keyCompromise).",
+      },
+    ]);
+    expect(authorize(ix, cert(bob), undefined, opts).decision).toBe('allow');
+  });
+
+  it('does not deny the same serial under another issuer', () => {
+    const sets = new Map<string, Uint8Array>();
+    const ix = index(
+      entries(),
+      { ...emptyRevocation(), crls: { x: held(sets, acmeCa, [{ serial: '0a11ce' }]) } },
+      sets,
+    );
+    expect(authorize(ix, cert(alice), undefined, opts).decision).toBe('deny');
+    const other = authorize(ix, cert(carol), undefined, opts);
+    expect(other.decision).toBe('allow');
+    expect(other.partner).toBe('beta');
+  });
+
+  it('denies every client under an intermediate its root revoked', () => {
+    const sets = new Map<string, Uint8Array>();
+    const rev = {
+      ...emptyRevocation(),
+      crls: { x: held(sets, acmeRoot, [{ serial: cert(acmeCa).serial, reason: 'cACompromise' }]) },
+    };
+    const d = authorize(index(entries(), rev, sets), cert(bob), undefined, opts);
+    expect(d.decision).toBe('deny');
+    expect(d.reasons.map((r) => r.code)).toEqual(['ca.revoked']);
+    expect(d.reasons[0]!.message).toContain(
+      'CN=Rev Issuing,O=Acme, which CN=Rev Root,O=Acme revoked (cACompromise)',
+    );
+  });
+
+  it('denies by a manual revocation and says who revoked it and why', () => {
+    const manual: ManualRevocation = {
+      issuer: cert(acmeCa).fingerprint,
+      serial: '0b0b',
+      reason: 'laptop stolen',
+      by: 'ops@example.com',
+      at: NOW.toISOString(),
+    };
+    const d = authorize(
+      index(entries(), { ...emptyRevocation(), manual: [manual] }),
+      cert(bob),
+      undefined,
+      opts,
+    );
+    expect(d.reasons).toEqual([
+      {
+        code: 'cert.revoked',
+        message:
+          'CN=bob,O=Acme (serial 0b0b) is revoked by CN=Rev Issuing,O=Acme by hand (laptop stolen; ops@example.com, 2026-06-01).',
+      },
+    ]);
+  });
+
+  it('denies a client whose issuer is not in the truststore', async () => {
+    const stranger = await root('CN=Stranger', { keySlot: 'rev-s' });
+    const s = await leaf('CN=someone', stranger, { key: 'p256' });
+    const d = authorize(index(entries(), emptyRevocation()), cert(s), undefined, opts);
+    expect(d).toEqual({
+      decision: 'deny',
+      reasons: [
+        {
+          code: 'issuer.unknown',
+          message:
+            'CN=someone was issued by CN=Stranger, which is not a CA of the truststore this index speaks for (revision 3).',
+        },
+      ],
+    });
+  });
+
+  it('denies a client whose CRL is stale beyond the grace, allows within it, and allows with a note when told to', () => {
+    const sets = new Map<string, Uint8Array>();
+    const rev = {
+      ...emptyRevocation(),
+      crls: { x: held(sets, acmeCa, [], { nextUpdate: days(-2).toISOString() }) },
+    };
+    const ix = index(entries(), rev, sets);
+    const stale = authorize(ix, cert(bob), undefined, opts);
+    expect(stale.decision).toBe('deny');
+    expect(stale.reasons.map((r) => r.code)).toEqual(['crl.stale']);
+    expect(authorize(ix, cert(bob), undefined, { ...opts, graceSeconds: 3 * 86_400 }).decision).toBe('allow');
+    // Exactly at the end of the grace it is still fresh.
+    expect(authorize(ix, cert(bob), undefined, { ...opts, graceSeconds: 2 * 86_400 }).decision).toBe('allow');
+    expect(authorize(ix, cert(bob), undefined, { ...opts, graceSeconds: 2 * 86_400 - 1 }).decision).toBe(
+      'deny',
+    );
+    const let_ = authorize(ix, cert(bob), undefined, { ...opts, staleCrl: 'allow' });
+    expect(let_.decision).toBe('allow');
+    expect(let_.reasons.map((r) => r.code)).toEqual(['crl.stale']);
+    // Another partner's clients are not concerned.
+    expect(authorize(ix, cert(carol), undefined, opts).decision).toBe('allow');
+  });
+
+  it('applies a stale root CRL that covers the intermediate, and ignores one that covers only end entities', () => {
+    const sets = new Map<string, Uint8Array>();
+    const stale = { nextUpdate: days(-5).toISOString() };
+    const covering = index(
+      entries(),
+      { ...emptyRevocation(), crls: { x: held(sets, acmeRoot, [], stale) } },
+      sets,
+    );
+    expect(authorize(covering, cert(bob), undefined, opts).reasons.map((r) => r.code)).toEqual(['crl.stale']);
+    const userOnly = index(
+      entries(),
+      {
+        ...emptyRevocation(),
+        crls: { x: held(sets, acmeRoot, [], { ...stale, onlyUser: true, scope: 'u' }) },
+      },
+      sets,
+    );
+    expect(authorize(userOnly, cert(bob), undefined, opts).decision).toBe('allow');
+  });
+
+  it('denies a client outside its partner pins and allows one pinned by certificate or by key', () => {
+    const rules = (pins: string[]) => ({ ...emptyRevocation(), rules: { acme: { pins } } });
+    const spki = sha(cert(bob).publicKey.spki);
+    expect(
+      authorize(index(entries(), rules([cert(alice).fingerprint])), cert(alice), undefined, opts).decision,
+    ).toBe('allow');
+    expect(authorize(index(entries(), rules([spki])), cert(bob), undefined, opts).decision).toBe('allow');
+    const d = authorize(index(entries(), rules([spki])), cert(alice), undefined, opts);
+    expect(d.reasons.map((r) => r.code)).toEqual(['pin.mismatch']);
+    expect(d.reasons[0]!.message).toContain('pinned for partner acme');
+    // Pins of one partner do not bind another.
+    expect(authorize(index(entries(), rules([spki])), cert(carol), undefined, opts).decision).toBe('allow');
+  });
+
+  it('denies a route the partner may not call, and a missing route when the partner has route rules', () => {
+    const ix = index(entries(), {
+      ...emptyRevocation(),
+      rules: { acme: { routes: ['GET /orders/*', 'POST /orders'] } },
+    });
+    expect(authorize(ix, cert(alice), 'GET /orders/42', opts).decision).toBe('allow');
+    expect(authorize(ix, cert(alice), 'POST /orders', opts).decision).toBe('allow');
+    expect(authorize(ix, cert(alice), 'DELETE /orders/42', opts).reasons).toEqual([
+      {
+        code: 'route.denied',
+        message: 'Partner acme may call only GET /orders/*, POST /orders, not DELETE /orders/42.',
+      },
+    ]);
+    expect(authorize(ix, cert(alice), undefined, opts).reasons.map((r) => r.code)).toEqual(['route.missing']);
+    expect(authorize(ix, cert(carol), undefined, opts).decision).toBe('allow');
+  });
+
+  it('denies a certificate outside its validity, on both sides', async () => {
+    const old = await leaf('CN=old,O=Acme', acmeCa, {
+      key: 'p256',
+      notBefore: days(-30),
+      notAfter: days(-1),
+    });
+    const early = await leaf('CN=early,O=Acme', acmeCa, {
+      key: 'p256',
+      notBefore: days(1),
+      notAfter: days(30),
+    });
+    const ix = index(entries(), emptyRevocation());
+    expect(authorize(ix, cert(old), undefined, opts).reasons.map((r) => r.code)).toEqual(['cert.expired']);
+    expect(authorize(ix, cert(early), undefined, opts).reasons.map((r) => r.code)).toEqual([
+      'cert.not-yet-valid',
+    ]);
+  });
+
+  it('tells two CAs of one name apart by the key that signed the client', async () => {
+    const r1 = await root('CN=Twin Root', { keySlot: 'rev-t1', ski: false });
+    const r2 = await root('CN=Twin Root', { keySlot: 'rev-t2', ski: false });
+    const c2 = await leaf('CN=twin client', r2, { key: 'p256', aki: false });
+    const ix = index([entry(r1, 'one'), entry(r2, 'two')], emptyRevocation());
+    const d = authorize(ix, cert(c2), undefined, opts);
+    expect(d.partner).toBe('two');
+    expect(d.context?.issuerSha256).toBe(cert(r2).fingerprint);
+  });
+});
+
+describe('routeMatches', () => {
+  it.each([
+    ['GET /orders/*', 'GET /orders/1', true],
+    ['GET /orders/*', 'GET /orders/1/items', false],
+    ['GET /orders/*', 'POST /orders/1', false],
+    ['ANY /orders/**', 'DELETE /orders/1/items', true],
+    ['* /health', 'HEAD /health', true],
+    ['/health', 'GET /health', true],
+    ['get /a.b', 'GET /a.b', true],
+    ['GET /a.b', 'GET /axb', false],
+    ['GET /v*/x', 'GET /v2/x', true],
+  ])('%s against %s is %s', (rule, route, expected) => {
+    expect(routeMatches(rule, route)).toBe(expected);
+  });
+});
+
+describe('the index', () => {
+  it('refuses bytes that are not an index, and a truncated one', () => {
+    const bytes = buildIndex({
+      entries: entries(),
+      revocation: emptyRevocation(),
+      serials: () => new Uint8Array(),
+      covers: coversAll,
+      revision: 1,
+      truststoreSha256: 'a'.repeat(64),
+      builtAt: NOW.toISOString(),
+    });
+    expect(() => RevocationIndex.load(new Uint8Array(Buffer.from('-----BEGIN CERTIFICATE-----')))).toThrow(
+      /TRXIDX1/,
+    );
+    expect(() => RevocationIndex.load(bytes.subarray(0, 40))).toThrow(/truncated/);
+    expect(RevocationIndex.load(bytes).header.cas.map((c) => c.partner)).toEqual([
+      'acme',
+      'acme',
+      'beta',
+      'beta',
+    ]);
+  });
+
+  it('is the same bytes for the same input, and counts every revoked entry once', () => {
+    const sets = new Map<string, Uint8Array>();
+    const rev = {
+      ...emptyRevocation(),
+      crls: { x: held(sets, acmeCa, [{ serial: '0a11ce' }, { serial: '0b0b' }]) },
+      manual: [
+        { issuer: cert(acmeCa).fingerprint, serial: '0b0b', reason: 'r', by: 'me', at: NOW.toISOString() },
+      ],
+    };
+    const build = () =>
+      buildIndex({
+        entries: entries(),
+        revocation: rev,
+        serials: (h) => sets.get(h)!,
+        covers: coversAll,
+        revision: 1,
+        truststoreSha256: 'a'.repeat(64),
+        builtAt: NOW.toISOString(),
+      });
+    expect(Buffer.from(build()).equals(Buffer.from(build()))).toBe(true);
+    expect(RevocationIndex.load(build()).header.revoked).toBe(2);
+  });
+});
