@@ -13,6 +13,8 @@ type Algorithm = webcrypto.Algorithm;
 type RsaHashedKeyGenParams = webcrypto.RsaHashedKeyGenParams;
 type EcKeyGenParams = webcrypto.EcKeyGenParams;
 
+import { AsnConvert } from '@peculiar/asn1-schema';
+import * as asn1X509 from '@peculiar/asn1-x509';
 import * as x509 from '@peculiar/x509';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -63,6 +65,8 @@ export interface CertSpec {
   readonly now?: Date;
   /** Further extensions, as their OID and the DER of extnValue (hostile fixtures). */
   readonly extraExtensions?: readonly { readonly oid: string; readonly value: Uint8Array }[];
+  /** cRLDistributionPoints: one distribution point per URI. */
+  readonly crlDistributionPoints?: readonly string[];
 }
 
 const keyParams = (alg: KeyAlg, hash: Hash): RsaHashedKeyGenParams | EcKeyGenParams | Algorithm => {
@@ -184,6 +188,8 @@ export const issue = async (spec: CertSpec): Promise<Issued> => {
   if (san.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(san, false));
   if (spec.eku) extensions.push(new x509.ExtendedKeyUsageExtension([...spec.eku], false));
   for (const e of spec.extraExtensions ?? []) extensions.push(new x509.Extension(e.oid, false, e.value));
+  if (spec.crlDistributionPoints)
+    extensions.push(new x509.CRLDistributionPointsExtension([...spec.crlDistributionPoints]));
   const publicKey = spec.spki ? new x509.PublicKey(spec.spki) : keys.publicKey;
   if (spec.ski !== false) extensions.push(await x509.SubjectKeyIdentifierExtension.create(publicKey));
   if (issuer && spec.aki !== false) {
@@ -266,20 +272,158 @@ export const toBytes = (text: string): Uint8Array => new Uint8Array(Buffer.from(
 export const privateKeyPem = (issued: Issued): string =>
   privateKeyObject(issued).export({ type: 'pkcs8', format: 'pem' }) as string;
 
-/** A CRL signed by `issuer` listing the serials of `revoked` (for diagnose's --crl). */
+/** RFC 5280 CRLReason codes (7 is unused). */
+export const CRL_REASONS = {
+  unspecified: 0,
+  keyCompromise: 1,
+  cACompromise: 2,
+  affiliationChanged: 3,
+  superseded: 4,
+  cessationOfOperation: 5,
+  certificateHold: 6,
+  removeFromCRL: 8,
+  privilegeWithdrawn: 9,
+  aACompromise: 10,
+} as const;
+
+/** One revoked certificate of a fixture CRL, when more than its serial matters. */
+export interface RevokedSpec {
+  /** The certificate revoked; or `serial` (hex) alone. */
+  readonly cert?: Issued;
+  readonly serial?: string;
+  /** Default: a day before `now`. */
+  readonly revokedAt?: Date;
+  /** A reasonCode entry extension (written even for `unspecified`). */
+  readonly reason?: keyof typeof CRL_REASONS;
+  readonly invalidity?: Date;
+  /** A certificateIssuer entry extension (critical, as RFC 5280 requires): an indirect CRL. */
+  readonly certificateIssuer?: string;
+  readonly extensions?: readonly {
+    readonly oid: string;
+    readonly critical?: boolean;
+    readonly value: Uint8Array;
+  }[];
+}
+
+export interface CrlSpec {
+  /** The moment defaults are computed from (default: now). */
+  readonly now?: Date;
+  /** Default: a day before `now`. */
+  readonly thisUpdate?: Date;
+  /** Default: thirty days after `now`; `null` leaves it out. */
+  readonly nextUpdate?: Date | null;
+  /** A cRLNumber extension. */
+  readonly crlNumber?: bigint | number;
+  /** Default SHA-256 (SHA-1 for a weak signature). */
+  readonly hash?: Hash;
+  /** An authorityKeyIdentifier of the signing key (default true). */
+  readonly aki?: boolean;
+  /** Sign with this one's key, still naming `issuer` (a forged or re-keyed signer). */
+  readonly signedBy?: Issued;
+  /** An issuingDistributionPoint extension (critical, as RFC 5280 requires). */
+  readonly idp?: {
+    readonly uris?: readonly string[];
+    readonly onlyUser?: boolean;
+    readonly onlyCA?: boolean;
+    /** ReasonFlags bits (e.g. `2` = keyCompromise), or `true` for keyCompromise only. */
+    readonly onlySomeReasons?: number | true;
+    readonly indirect?: boolean;
+  };
+  /** A deltaCRLIndicator naming this base CRL number: a delta CRL. */
+  readonly deltaOf?: bigint | number;
+  readonly extraExtensions?: readonly {
+    readonly oid: string;
+    readonly critical?: boolean;
+    readonly value: Uint8Array;
+  }[];
+}
+
+/** DER INTEGER of a non-negative number (cRLNumber and friends may exceed 2^53). */
+const derInteger = (n: bigint | number): Uint8Array => {
+  let hex = BigInt(n).toString(16);
+  if (hex.length % 2) hex = `0${hex}`;
+  if (Number.parseInt(hex.slice(0, 2), 16) >= 0x80) hex = `00${hex}`;
+  return new Uint8Array([0x02, hex.length / 2, ...Buffer.from(hex, 'hex')]);
+};
+
+const revokedEntry = (r: Issued | RevokedSpec, now: Date): x509.X509CrlEntryParams => {
+  const spec: RevokedSpec = 'keys' in r ? { cert: r } : r;
+  const serialNumber = spec.serial ?? spec.cert?.cert.serialNumber;
+  if (!serialNumber) throw new Error('a revoked entry needs a cert or a serial');
+  const extensions: x509.Extension[] = [];
+  if (spec.reason !== undefined) {
+    const value = AsnConvert.serialize(new asn1X509.CRLReason(CRL_REASONS[spec.reason]));
+    extensions.push(new x509.Extension(asn1X509.id_ce_cRLReasons, false, value));
+  }
+  if (spec.certificateIssuer) {
+    // @peculiar/x509 writes the CRL's own issuer as a bare Name here: build GeneralNames by hand.
+    const name = new x509.Name(derOrder(spec.certificateIssuer)).toArrayBuffer();
+    const names = new asn1X509.GeneralNames([
+      new asn1X509.GeneralName({ directoryName: AsnConvert.parse(name, asn1X509.Name) }),
+    ]);
+    extensions.push(new x509.Extension(asn1X509.id_ce_certificateIssuer, true, AsnConvert.serialize(names)));
+  }
+  for (const e of spec.extensions ?? [])
+    extensions.push(new x509.Extension(e.oid, e.critical ?? false, e.value));
+  return {
+    serialNumber,
+    revocationDate: spec.revokedAt ?? days(-1, now),
+    ...(spec.invalidity ? { invalidity: spec.invalidity } : {}),
+    extensions,
+  };
+};
+
+/**
+ * A CRL signed by `issuer` listing `revoked` (certificates, or entries with a reason, a date,
+ * extensions), from a day before now to thirty days on unless the spec says otherwise.
+ */
 export const crl = async (
   issuer: Issued,
-  revoked: readonly Issued[],
-  spec: { readonly now?: Date } = {},
+  revoked: readonly (Issued | RevokedSpec)[],
+  spec: CrlSpec = {},
 ): Promise<Uint8Array> => {
   const now = spec.now ?? new Date();
+  const hash = spec.hash ?? 'SHA-256';
+  const signer = spec.signedBy ?? issuer;
+  const extensions: x509.Extension[] = [];
+  if (spec.aki !== false)
+    extensions.push(await x509.AuthorityKeyIdentifierExtension.create(signer.keys.publicKey));
+  if (spec.crlNumber !== undefined)
+    extensions.push(new x509.Extension(asn1X509.id_ce_cRLNumber, false, derInteger(spec.crlNumber)));
+  if (spec.deltaOf !== undefined)
+    extensions.push(new x509.Extension(asn1X509.id_ce_deltaCRLIndicator, true, derInteger(spec.deltaOf)));
+  if (spec.idp) {
+    const { uris, onlyUser, onlyCA, onlySomeReasons, indirect } = spec.idp;
+    const idp = new asn1X509.IssuingDistributionPoint({
+      ...(uris?.length
+        ? {
+            distributionPoint: new asn1X509.DistributionPointName({
+              fullName: uris.map((u) => new asn1X509.GeneralName({ uniformResourceIdentifier: u })),
+            }),
+          }
+        : {}),
+      onlyContainsUserCerts: onlyUser ?? false,
+      onlyContainsCACerts: onlyCA ?? false,
+      indirectCRL: indirect ?? false,
+      ...(onlySomeReasons === undefined
+        ? {}
+        : { onlySomeReasons: new asn1X509.Reason(onlySomeReasons === true ? 2 : onlySomeReasons) }),
+    });
+    extensions.push(
+      new x509.Extension(asn1X509.id_ce_issuingDistributionPoint, true, AsnConvert.serialize(idp)),
+    );
+  }
+  for (const e of spec.extraExtensions ?? [])
+    extensions.push(new x509.Extension(e.oid, e.critical ?? false, e.value));
+  const nextUpdate = spec.nextUpdate === undefined ? days(30, now) : spec.nextUpdate;
   const list = await x509.X509CrlGenerator.create({
     issuer: issuer.cert.subjectName,
-    thisUpdate: days(-1, now),
-    nextUpdate: days(30, now),
-    entries: revoked.map((c) => ({ serialNumber: c.cert.serialNumber, revocationDate: days(-1, now) })),
-    signingKey: await signerFor(issuer.keys, issuer.alg, 'SHA-256'),
-    signingAlgorithm: signing(issuer.alg, 'SHA-256'),
+    thisUpdate: spec.thisUpdate ?? days(-1, now),
+    ...(nextUpdate ? { nextUpdate } : {}),
+    extensions,
+    entries: revoked.map((r) => revokedEntry(r, now)),
+    signingKey: await signerFor(signer.keys, signer.alg, hash),
+    signingAlgorithm: signing(signer.alg, hash),
   });
   return new Uint8Array(list.rawData);
 };

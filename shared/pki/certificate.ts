@@ -163,7 +163,8 @@ const missing = (what: string): never => {
   throw new DerError(`${what} is missing`);
 };
 
-const parseAlgorithm = (seq: Tlv): SignatureInfo => {
+/** An AlgorithmIdentifier of a signature (certificates and CRLs), with RSASSA-PSS parameters read. */
+export const parseAlgorithm = (seq: Tlv): SignatureInfo => {
   const [oidTlv, params] = children(seq);
   const algorithmOid = readOid(oidTlv, 'algorithm');
   const known = SIGNATURE_ALGORITHMS[algorithmOid];
@@ -251,12 +252,19 @@ const remember = (cert: Certificate, issuer: Certificate, ok: boolean): boolean 
   return ok;
 };
 
-/** What `verify` needs for a pair, or `false` when the signature cannot be checked here. */
-const verification = (cert: Certificate, issuer: Certificate) => {
+/** What a signature check needs: the signed bytes, the signature and its algorithm (a certificate or a CRL). */
+export interface Signed {
+  readonly tbs: Uint8Array;
+  readonly signatureValue: Uint8Array;
+  readonly signature: SignatureInfo;
+}
+
+/** What `verify` needs for a signature by `issuer`, or `false` when it cannot be checked here. */
+const verification = (signed: Signed, issuer: Certificate) => {
   // No signature work with a key no CA should have (key.unsupported reports it): its cost is unbounded.
   if (unsupportedKey(issuer.publicKey)) return false;
   const key = publicKeyObject(issuer);
-  const { hash, pssSaltLength } = cert.signature;
+  const { hash, pssSaltLength } = signed.signature;
   if (!key || hash === undefined) return false;
   return {
     hash,
@@ -268,19 +276,28 @@ const verification = (cert: Certificate, issuer: Certificate) => {
 };
 
 /**
+ * Whether `issuer`'s key verifies a signature over `signed.tbs` (RSA PKCS#1 v1.5, RSA-PSS, ECDSA,
+ * EdDSA): the one check certificates and CRLs share. `false` when it does not verify, or when the
+ * algorithm or key cannot be checked here. Not remembered: `verifySignature` caches for certificates.
+ */
+export const verifySignedBy = (signed: Signed, issuer: Certificate): boolean => {
+  const how = verification(signed, issuer);
+  if (!how) return false;
+  try {
+    return verify(how.hash, signed.tbs, how.key, signed.signatureValue);
+  } catch {
+    return false;
+  }
+};
+
+/**
  * Whether `issuer`'s key verifies `cert`'s signature. `false` when it does not, or when the
  * algorithm cannot be checked here (unknown algorithm, unsupported key).
  */
 export const verifySignature = (cert: Certificate, issuer: Certificate): boolean => {
   const answer = known(cert, issuer);
   if (answer !== undefined) return answer;
-  const how = verification(cert, issuer);
-  if (!how) return remember(cert, issuer, false);
-  try {
-    return remember(cert, issuer, verify(how.hash, cert.tbs, how.key, cert.signatureValue));
-  } catch {
-    return remember(cert, issuer, false);
-  }
+  return remember(cert, issuer, verifySignedBy(cert, issuer));
 };
 
 /** Verifications `verifySignatures` keeps in flight: enough for every core, few enough for memory. */

@@ -88,6 +88,10 @@ export interface DecodedExtensions {
   readonly nameConstraints?: NameConstraintsInfo;
   /** authorityInfoAccess present but not well-formed. */
   readonly malformedAia?: boolean;
+  /** cRLDistributionPoints fullName URIs, in the order written (which CRLs cover the certificate). */
+  readonly crlDistributionPoints?: readonly string[];
+  /** cRLDistributionPoints present but not well-formed (its URIs are then left out). */
+  readonly malformedCrlDistributionPoints?: boolean;
 }
 
 const NAMES: Record<string, string> = {
@@ -99,6 +103,7 @@ const NAMES: Record<string, string> = {
   [EXT.subjectAltName]: 'subjectAltName',
   [EXT.nameConstraints]: 'nameConstraints',
   [EXT.authorityInfoAccess]: 'authorityInfoAccess',
+  [EXT.crlDistributionPoints]: 'cRLDistributionPoints',
 };
 
 /**
@@ -117,6 +122,14 @@ export const decodeExtensions = (extensions: readonly RawExtension[]): DecodedEx
     if (!name) continue;
     if (ext.oid === EXT.authorityInfoAccess) {
       out.malformedAia = !wellFormedAia(ext.value);
+      continue;
+    }
+    if (ext.oid === EXT.crlDistributionPoints) {
+      // Like AIA, only informative (which CRL covers the certificate): a malformed one does not
+      // make the certificate unreadable.
+      const uris = crlDistributionPointUris(ext.value);
+      if (uris) out.crlDistributionPoints = uris;
+      else out.malformedCrlDistributionPoints = true;
       continue;
     }
     try {
@@ -188,6 +201,37 @@ const wellFormedAia = (bytes: Uint8Array): boolean => {
   } catch {
     return false;
   }
+};
+
+/**
+ * CRLDistributionPoints ::= SEQUENCE OF DistributionPoint { distributionPoint [0] DistributionPointName
+ * OPTIONAL, reasons [1], cRLIssuer [2] }: the fullName URIs of every point, or undefined when malformed.
+ */
+const crlDistributionPointUris = (bytes: Uint8Array): string[] | undefined => {
+  try {
+    const uris: string[] = [];
+    for (const dp of children(expectTag(readSingle(bytes), TAG.SEQUENCE, 'cRLDistributionPoints'))) {
+      const name = children(expectTag(dp, TAG.SEQUENCE, 'DistributionPoint')).find((f) => f.tag === 0xa0);
+      if (name) uris.push(...distributionPointUris(name));
+    }
+    return uris;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * The URIs of a DistributionPointName (the `[0]` element that holds it, in cRLDistributionPoints
+ * and in a CRL's issuingDistributionPoint): fullName [0] GeneralNames' uniformResourceIdentifier [6]
+ * entries; other name forms (directoryName, nameRelativeToCRLIssuer [1]) give none.
+ */
+export const distributionPointUris = (dpName: Tlv): string[] => {
+  const [choice, extra] = children(dpName);
+  if (!choice || extra) throw new DerError('DistributionPointName must hold exactly one name form');
+  if (choice.tag !== 0xa0) return [];
+  return children(choice)
+    .filter((n) => n.tag === 0x86)
+    .map((n) => Buffer.from(n.content).toString('latin1'));
 };
 
 const fail = (what: string): never => {

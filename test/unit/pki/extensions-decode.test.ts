@@ -258,3 +258,33 @@ describe('authorityInfoAccess and the extension list', () => {
     expect(decode(unknown, bc)).toEqual({ basicConstraints: { ca: false, critical: false } });
   });
 });
+
+describe('cRLDistributionPoints', () => {
+  const uri = (s: string) => tlv(0x86, ascii(s));
+  /** DistributionPoint { distributionPoint [0] { fullName [0] GeneralNames } } */
+  const fullName = (...names: Uint8Array[]) => seq(tlv(0xa0, tlv(0xa0, ...names)));
+  const cdp = (value: Uint8Array) => decode(ext(EXT.crlDistributionPoints, value));
+
+  it('reads every fullName URI in order, skipping other name forms and points without a name', () => {
+    expect(
+      cdp(seq(fullName(uri('http://a/1.crl'), tlv(0x82, ascii('dns.example'))), fullName(uri('ldap://b/2')))),
+    ).toEqual({ crlDistributionPoints: ['http://a/1.crl', 'ldap://b/2'] });
+    // nameRelativeToCRLIssuer [1] and a point with only a cRLIssuer [2] give no URI.
+    expect(cdp(seq(seq(tlv(0xa0, tlv(0xa1, tlv(0x30)))), seq(tlv(0xa2, uri('http://issuer')))))).toEqual({
+      crlDistributionPoints: [],
+    });
+    expect(decode()).not.toHaveProperty('crlDistributionPoints');
+  });
+
+  it('marks a malformed extension instead of refusing the certificate', () => {
+    for (const bad of [
+      tlv(0x31),
+      seq(tlv(0x31)),
+      seq(seq(tlv(0xa0))),
+      seq(seq(tlv(0xa0, tlv(0xa0), tlv(0xa1)))),
+      u8(0x30),
+    ]) {
+      expect(cdp(bad)).toEqual({ malformedCrlDistributionPoints: true });
+    }
+  });
+});

@@ -4,6 +4,7 @@ import {
   Certificate as AsnCertificate,
   AuthorityKeyIdentifier,
   BasicConstraints,
+  CRLDistributionPoints,
   ExtendedKeyUsage,
   KeyUsage,
   SubjectKeyIdentifier,
@@ -46,6 +47,13 @@ const oracle = (der: Uint8Array) => {
       const aki = AsnConvert.parse(value, AuthorityKeyIdentifier);
       if (aki.keyIdentifier) out.authorityKeyId = Buffer.from(aki.keyIdentifier.buffer).toString('hex');
     }
+    if (e.extnID === '2.5.29.31') {
+      out.crlDistributionPoints = AsnConvert.parse(value, CRLDistributionPoints).flatMap((dp) =>
+        (dp.distributionPoint?.fullName ?? []).flatMap((n) =>
+          n.uniformResourceIdentifier === undefined ? [] : [n.uniformResourceIdentifier],
+        ),
+      );
+    }
   }
   return out;
 };
@@ -59,6 +67,7 @@ const ours = (der: Uint8Array) => {
     'extendedKeyUsage',
     'subjectKeyId',
     'authorityKeyId',
+    'crlDistributionPoints',
   ] as const) {
     if (c[k] !== undefined) pick[k] = c[k];
   }
@@ -87,6 +96,7 @@ describe('extension decoding agrees with @peculiar/asn1-x509', () => {
           ski: fc.boolean(),
           aki: fc.boolean(),
           bcCritical: fc.boolean(),
+          cdp: fc.option(fc.array(fc.webUrl(), { maxLength: 3 }), { nil: undefined }),
         }),
         async (spec) => {
           const cert = await issue({
@@ -99,6 +109,7 @@ describe('extension decoding agrees with @peculiar/asn1-x509', () => {
             ski: spec.ski,
             aki: spec.aki,
             bcCritical: spec.bcCritical,
+            ...(spec.cdp ? { crlDistributionPoints: spec.cdp } : {}),
           });
           expect(ours(cert.der)).toEqual(oracle(cert.der));
         },

@@ -1,0 +1,638 @@
+/**
+ * CRLs partners drop into `inbox/<partner>/crl/`: read strictly (the same DER walker as
+ * certificates, no schema library in the Lambda bundle) and judged against the truststore's CAs
+ * before trustroll uses them. Pure: no clock, no store — `now` and the CRL already held are passed in.
+ */
+import { createHash } from 'node:crypto';
+import type { Finding } from '../finding.js';
+import {
+  type Certificate,
+  certRef,
+  parseAlgorithm,
+  type SignatureInfo,
+  verifySignedBy,
+} from '../pki/certificate.js';
+import {
+  bitStringBytes,
+  children,
+  DerError,
+  expectTag,
+  readOid,
+  readSingle,
+  readTime,
+  smallInteger,
+  TAG,
+  type Tlv,
+  toHex,
+} from '../pki/der.js';
+import { distributionPointUris } from '../pki/extensions.js';
+import { type DistinguishedName, parseName } from '../pki/name.js';
+import { EXT, WEAK_HASHES } from '../pki/oids.js';
+
+export type CrlReason =
+  | 'unspecified'
+  | 'keyCompromise'
+  | 'cACompromise'
+  | 'affiliationChanged'
+  | 'superseded'
+  | 'cessationOfOperation'
+  | 'certificateHold'
+  | 'removeFromCRL'
+  | 'privilegeWithdrawn'
+  | 'aACompromise';
+
+/** CRLReason codes of RFC 5280 §5.3.1, by value (7 is not used). */
+const REASONS: Readonly<Record<number, CrlReason>> = {
+  0: 'unspecified',
+  1: 'keyCompromise',
+  2: 'cACompromise',
+  3: 'affiliationChanged',
+  4: 'superseded',
+  5: 'cessationOfOperation',
+  6: 'certificateHold',
+  8: 'removeFromCRL',
+  9: 'privilegeWithdrawn',
+  10: 'aACompromise',
+};
+
+export interface CrlEntry {
+  /** Lowercase hex of the DER INTEGER content, as `Certificate.serial`. */
+  readonly serial: string;
+  readonly revokedAt: Date;
+  readonly reason?: CrlReason;
+  /** invalidityDate: when the key is known or suspected to have been compromised. */
+  readonly invalidityDate?: Date;
+  /** certificateIssuer directory names (RFC 4514 text): the entry belongs to another CA (indirect CRL). */
+  readonly certificateIssuer?: readonly string[];
+}
+
+/** What an issuingDistributionPoint restricts the CRL to; absent = a full CRL. */
+export interface CrlScope {
+  /** fullName URIs, sorted. */
+  readonly uris: readonly string[];
+  readonly onlyUser: boolean;
+  readonly onlyCA: boolean;
+  readonly onlySomeReasons: boolean;
+  /** onlyContainsAttributeCerts: the CRL covers no public-key certificate at all. */
+  readonly onlyAttribute?: boolean;
+}
+
+export interface RevocationList {
+  readonly der: Uint8Array;
+  /** SHA-256 of the DER, lowercase hex. */
+  readonly sha256: string;
+  readonly version: 1 | 2;
+  readonly issuer: DistinguishedName;
+  /** Hex, from the CRL's authorityKeyIdentifier extension. */
+  readonly authorityKeyId?: string;
+  readonly thisUpdate: Date;
+  readonly nextUpdate?: Date;
+  /** cRLNumber. */
+  readonly number?: bigint;
+  /** deltaCRLIndicator's base CRL number: a delta CRL. */
+  readonly deltaOf?: bigint;
+  /** IDP indirectCRL, or any entry with a certificateIssuer extension. */
+  readonly indirect: boolean;
+  readonly scope?: CrlScope;
+  /** Dotted OIDs of critical extensions (CRL or entry level) trustroll does not understand. */
+  readonly unknownCritical: readonly string[];
+  readonly signature: SignatureInfo;
+  readonly tbs: Uint8Array;
+  readonly signatureValue: Uint8Array;
+  readonly entries: readonly CrlEntry[];
+  /** The input it was read from (file name, and block number when a file holds several). */
+  readonly source?: string;
+}
+
+/** A file that holds no CRL trustroll can read; the message names the file and what to fix. */
+export class CrlReadError extends Error {
+  override readonly name = 'CrlReadError';
+}
+
+const CRL_EXT = {
+  cRLNumber: '2.5.29.20',
+  deltaCRLIndicator: '2.5.29.27',
+  issuingDistributionPoint: '2.5.29.28',
+  freshestCRL: '2.5.29.46',
+  reasonCode: '2.5.29.21',
+  invalidityDate: '2.5.29.24',
+  certificateIssuer: '2.5.29.29',
+} as const;
+
+const PEM_CRL = /-----BEGIN X509 CRL-----([\s\S]*?)-----END X509 CRL-----/g;
+const PEM_ANY = /-----BEGIN ([A-Z0-9 ]+)-----/g;
+
+/**
+ * Reads one input file: PEM (one or more `X509 CRL` blocks, text around them allowed) or one DER
+ * CRL. Throws `CrlReadError` naming the file and what to fix when nothing readable is there, or
+ * when one of its CRL blocks is unreadable (a file is taken whole or not at all).
+ */
+export const readRevocationLists = (bytes: Uint8Array, name: string): RevocationList[] => {
+  if (bytes.length === 0)
+    throw new CrlReadError(`${name} is empty: upload the CRL file itself (PEM or DER).`);
+  const text = Buffer.from(bytes).toString('latin1');
+  if (!text.includes('-----BEGIN ')) {
+    if (bytes[0] !== TAG.SEQUENCE) {
+      throw new CrlReadError(
+        `${name} is not a CRL (it holds neither PEM "X509 CRL" blocks nor a DER CRL): upload the CA's CRL, PEM or DER.`,
+      );
+    }
+    try {
+      return [{ ...parseRevocationList(bytes), source: name }];
+    } catch (error) {
+      throw new CrlReadError(
+        `${name} is not a readable DER CRL (${reason(error)}): upload the CRL as the CA published it.`,
+        { cause: error },
+      );
+    }
+  }
+  const blocks = [...text.matchAll(PEM_CRL)];
+  if (blocks.length === 0) {
+    const labels = [...new Set([...text.matchAll(PEM_ANY)].map((m) => m[1]!))];
+    const found = labels.includes('CERTIFICATE')
+      ? 'it holds a certificate, not a CRL'
+      : labels.length
+        ? `it holds ${labels.map((l) => `a ${l} block`).join(' and ')}, no X509 CRL block`
+        : 'it holds no X509 CRL block';
+    throw new CrlReadError(`${name} is not a CRL (${found}): upload the CA's CRL, PEM or DER.`);
+  }
+  return blocks.map((m, i) => {
+    const where = blocks.length > 1 ? `${name} (CRL ${i + 1} of ${blocks.length})` : name;
+    const b64 = m[1]!.replace(/\s+/g, '');
+    try {
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw new DerError('the PEM block is not base64');
+      return { ...parseRevocationList(new Uint8Array(Buffer.from(b64, 'base64'))), source: where };
+    } catch (error) {
+      throw new CrlReadError(
+        `${where} is not a readable CRL (${reason(error)}): upload the CRL as the CA published it.`,
+        {
+          cause: error,
+        },
+      );
+    }
+  });
+};
+
+const reason = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/**
+ * Parses one DER CertificateList (RFC 5280 §5.1). Throws `DerError` saying which part is wrong;
+ * a certificate is named as such ("this is a certificate, not a CRL").
+ */
+export const parseRevocationList = (der: Uint8Array): RevocationList => {
+  const top = expectTag(readSingle(der), TAG.SEQUENCE, 'CRL');
+  const [tbsTlv, algTlv, sigTlv, extra] = children(top);
+  const tbs = expectTag(tbsTlv, TAG.SEQUENCE, 'tbsCertList');
+  const fields = children(tbs);
+  if (looksLikeCertificate(fields)) throw new DerError('this is a certificate, not a CRL');
+  if (extra) throw new DerError('CRL has more than three top-level fields');
+  const signature = parseAlgorithm(expectTag(algTlv, TAG.SEQUENCE, 'CRL signatureAlgorithm'));
+  const signatureValue = bitStringBytes(expectTag(sigTlv, TAG.BIT_STRING, 'CRL signature'), 'CRL signature');
+
+  let i = 0;
+  let version: 1 | 2 = 1;
+  if (fields[0]?.tag === TAG.INTEGER) {
+    const v = smallInteger(fields[i++], 'CRL version');
+    if (v !== 1) throw new DerError(`unknown CRL version ${v + 1} (only v1 and v2 exist)`);
+    version = 2;
+  }
+  const inner = parseAlgorithm(expectTag(fields[i++], TAG.SEQUENCE, 'tbsCertList.signature'));
+  if (inner.algorithmOid !== signature.algorithmOid)
+    throw new DerError('the signature algorithm inside the CRL differs from the outer one');
+  const issuerTlv = fields[i++];
+  if (!issuerTlv) throw new DerError('CRL issuer is missing');
+  const issuer = parseName(issuerTlv, 'CRL issuer');
+  const thisUpdate = readTime(fields[i++], 'thisUpdate');
+  let nextUpdate: Date | undefined;
+  if (fields[i]?.tag === TAG.UTC_TIME || fields[i]?.tag === TAG.GENERALIZED_TIME)
+    nextUpdate = readTime(fields[i++], 'nextUpdate');
+
+  const unknownCritical = new Set<string>();
+  const entries: CrlEntry[] = [];
+  let entryIssuer = false;
+  if (fields[i]?.tag === TAG.SEQUENCE) {
+    for (const [n, entryTlv] of children(fields[i++]!).entries()) {
+      const entry = parseEntry(entryTlv, n + 1, version, unknownCritical);
+      if (entry.certificateIssuer) entryIssuer = true;
+      entries.push(entry);
+    }
+  }
+  let exts: RawExt[] = [];
+  if (fields[i]?.tag === 0xa0) {
+    if (version !== 2) throw new DerError('CRL extensions are only allowed in version 2 CRLs');
+    exts = extensionList(expectTag(children(fields[i++]!)[0], TAG.SEQUENCE, 'crlExtensions'), 'CRL');
+  }
+  if (i !== fields.length)
+    throw new DerError(`unexpected field with tag 0x${fields[i]!.tag.toString(16)} in tbsCertList`);
+
+  const out: { -readonly [K in keyof RevocationList]: RevocationList[K] } = {
+    der,
+    sha256: createHash('sha256').update(der).digest('hex'),
+    version,
+    issuer,
+    thisUpdate,
+    indirect: entryIssuer,
+    unknownCritical: [],
+    signature,
+    tbs: tbs.bytes,
+    signatureValue,
+    entries,
+  };
+  if (nextUpdate) out.nextUpdate = nextUpdate;
+  for (const ext of exts) {
+    const value = (what: string) => readExtension(ext, what);
+    switch (ext.oid) {
+      case CRL_EXT.cRLNumber:
+        out.number = crlNumber(value('cRLNumber'), 'cRLNumber');
+        break;
+      case CRL_EXT.deltaCRLIndicator:
+        out.deltaOf = crlNumber(value('deltaCRLIndicator'), 'deltaCRLIndicator');
+        break;
+      case EXT.authorityKeyIdentifier: {
+        const keyId = children(
+          expectTag(value('authorityKeyIdentifier'), TAG.SEQUENCE, 'authorityKeyIdentifier'),
+        ).find((f) => f.tag === 0x80);
+        if (keyId) out.authorityKeyId = toHex(keyId.content);
+        break;
+      }
+      case CRL_EXT.issuingDistributionPoint: {
+        const idp = issuingDistributionPoint(value('issuingDistributionPoint'));
+        if (idp.indirect) out.indirect = true;
+        if (idp.scope) out.scope = idp.scope;
+        break;
+      }
+      case EXT.authorityInfoAccess:
+        break;
+      case CRL_EXT.freshestCRL:
+        // RFC 5280 §5.2.6: MUST be non-critical. Critical, it demands the delta CRLs trustroll does not take.
+        if (ext.critical) unknownCritical.add(ext.oid);
+        break;
+      default:
+        if (ext.critical) unknownCritical.add(ext.oid);
+    }
+  }
+  out.unknownCritical = [...unknownCritical].sort();
+  return out;
+};
+
+/**
+ * A tbsCertificate starts with [0] version (v3) or has a Validity SEQUENCE where a CRL has
+ * thisUpdate (v1): told apart so the partner hears "certificate", not "expected a time".
+ */
+const looksLikeCertificate = (fields: readonly Tlv[]): boolean => {
+  if (fields[0]?.tag === 0xa0) return true;
+  const i = fields[0]?.tag === TAG.INTEGER ? 1 : 0;
+  return (
+    fields[i]?.tag === TAG.SEQUENCE &&
+    fields[i + 1]?.tag === TAG.SEQUENCE &&
+    fields[i + 2]?.tag === TAG.SEQUENCE
+  );
+};
+
+interface RawExt {
+  readonly oid: string;
+  readonly critical: boolean;
+  readonly value: Uint8Array;
+}
+
+/** Extensions ::= SEQUENCE OF Extension { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING } */
+const extensionList = (seq: Tlv, where: string): RawExt[] => {
+  const out: RawExt[] = [];
+  for (const ext of children(seq)) {
+    const parts = children(expectTag(ext, TAG.SEQUENCE, `${where} extension`));
+    const oid = readOid(parts[0], `${where} extension id`);
+    let critical = false;
+    let valueTlv = parts[1];
+    if (valueTlv?.tag === TAG.BOOLEAN) {
+      if (valueTlv.content.length !== 1)
+        throw new DerError(`${where} extension ${oid}: critical is not a one-byte BOOLEAN`);
+      critical = valueTlv.content[0] !== 0;
+      valueTlv = parts[2];
+    }
+    const value = expectTag(valueTlv, TAG.OCTET_STRING, `${where} extension ${oid}`).content;
+    if (out.some((e) => e.oid === oid)) throw new DerError(`${where} extension ${oid} appears twice`);
+    out.push({ oid, critical, value });
+  }
+  return out;
+};
+
+/** The extension's value as one DER element, a malformed one named. */
+const readExtension = (ext: RawExt, what: string): Tlv => {
+  try {
+    return readSingle(ext.value);
+  } catch (error) {
+    throw new DerError(`extension ${what} is malformed (${reason(error)})`, { cause: error });
+  }
+};
+
+/** CRLNumber ::= INTEGER (0..MAX), at most 20 octets (RFC 5280 §5.2.3). */
+const crlNumber = (tlv: Tlv, what: string): bigint => {
+  const content = expectTag(tlv, TAG.INTEGER, what).content;
+  if (content.length === 0 || content.length > 21)
+    throw new DerError(`${what} is not an integer of at most 20 octets`);
+  if ((content[0]! & 0x80) !== 0) throw new DerError(`${what} is negative`);
+  return BigInt(`0x${toHex(content)}`);
+};
+
+/**
+ * IssuingDistributionPoint ::= SEQUENCE { distributionPoint [0], onlyContainsUserCerts [1],
+ * onlyContainsCACerts [2], onlySomeReasons [3], indirectCRL [4], onlyContainsAttributeCerts [5] }
+ */
+const issuingDistributionPoint = (value: Tlv): { scope?: CrlScope; indirect: boolean } => {
+  try {
+    let uris: string[] = [];
+    const flags = {
+      onlyUser: false,
+      onlyCA: false,
+      onlySomeReasons: false,
+      onlyAttribute: false,
+      indirect: false,
+    };
+    const flag = (f: Tlv, name: string) => {
+      if (f.content.length !== 1) throw new DerError(`${name} is not a one-byte BOOLEAN`);
+      return f.content[0] !== 0;
+    };
+    for (const f of children(expectTag(value, TAG.SEQUENCE, 'issuingDistributionPoint'))) {
+      if (f.tag === 0xa0) uris = distributionPointUris(f);
+      else if (f.tag === 0x81) flags.onlyUser = flag(f, 'onlyContainsUserCerts');
+      else if (f.tag === 0x82) flags.onlyCA = flag(f, 'onlyContainsCACerts');
+      else if (f.tag === 0x83) flags.onlySomeReasons = true;
+      else if (f.tag === 0x84) flags.indirect = flag(f, 'indirectCRL');
+      else if (f.tag === 0x85) flags.onlyAttribute = flag(f, 'onlyContainsAttributeCerts');
+      else throw new DerError(`unexpected field with tag 0x${f.tag.toString(16)}`);
+    }
+    const { indirect, onlyAttribute, ...rest } = flags;
+    // An IDP that restricts nothing (only indirectCRL, say) leaves a full CRL.
+    if (uris.length === 0 && !rest.onlyUser && !rest.onlyCA && !rest.onlySomeReasons && !onlyAttribute)
+      return { indirect };
+    const scope: CrlScope = {
+      uris: [...new Set(uris)].sort(),
+      ...rest,
+      ...(onlyAttribute ? { onlyAttribute } : {}),
+    };
+    return { scope, indirect };
+  } catch (error) {
+    throw new DerError(`extension issuingDistributionPoint is malformed (${reason(error)})`, {
+      cause: error,
+    });
+  }
+};
+
+/** revokedCertificates entry: SEQUENCE { userCertificate INTEGER, revocationDate Time, crlEntryExtensions OPTIONAL } */
+const parseEntry = (tlv: Tlv, n: number, version: 1 | 2, unknownCritical: Set<string>): CrlEntry => {
+  const where = `revoked entry ${n}`;
+  const [serialTlv, dateTlv, extsTlv, extra] = children(expectTag(tlv, TAG.SEQUENCE, where));
+  const serial = toHex(expectTag(serialTlv, TAG.INTEGER, `${where} serial`).content);
+  if (serial === '') throw new DerError(`${where} serial: empty integer`);
+  const entry: { -readonly [K in keyof CrlEntry]: CrlEntry[K] } = {
+    serial,
+    revokedAt: readTime(dateTlv, `${where} revocationDate`),
+  };
+  if (extra) throw new DerError(`${where} has more than three fields`);
+  if (!extsTlv) return entry;
+  if (version !== 2) throw new DerError(`${where}: entry extensions are only allowed in version 2 CRLs`);
+  for (const ext of extensionList(expectTag(extsTlv, TAG.SEQUENCE, `${where} extensions`), where)) {
+    switch (ext.oid) {
+      case CRL_EXT.reasonCode: {
+        const value = expectTag(readExtension(ext, 'reasonCode'), 0x0a, `${where} reasonCode`).content;
+        const code = value.length === 1 ? REASONS[value[0]!] : undefined;
+        if (!code) throw new DerError(`${where} reasonCode ${toHex(value)} is not a reason RFC 5280 defines`);
+        entry.reason = code;
+        break;
+      }
+      case CRL_EXT.invalidityDate:
+        entry.invalidityDate = readTime(readExtension(ext, 'invalidityDate'), `${where} invalidityDate`);
+        break;
+      case CRL_EXT.certificateIssuer:
+        entry.certificateIssuer = children(
+          expectTag(readExtension(ext, 'certificateIssuer'), TAG.SEQUENCE, `${where} certificateIssuer`),
+        ).map((g) =>
+          g.tag === 0xa4
+            ? parseName(readSingle(g.content), `${where} certificateIssuer`).text
+            : `[${g.tag & 0x1f}]`,
+        );
+        break;
+      default:
+        if (ext.critical) unknownCritical.add(ext.oid);
+    }
+  }
+  return entry;
+};
+
+/**
+ * Stable key of a CRL's scope: '' for a full CRL, else `idp-` and 16 hex digits of a hash of the
+ * scope (URIs sorted, flags in a fixed order), so CRLs of the same partition share a key.
+ */
+export const scopeKey = (scope: CrlScope | undefined): string => {
+  if (!scope) return '';
+  const canonical = JSON.stringify([
+    [...scope.uris].sort(),
+    scope.onlyUser,
+    scope.onlyCA,
+    scope.onlySomeReasons,
+    scope.onlyAttribute === true,
+  ]);
+  return `idp-${createHash('sha256').update(canonical).digest('hex').slice(0, 16)}`;
+};
+
+/**
+ * Whether a CRL with this scope covers the certificate (RFC 5280 §6.3.3 b): a full CRL covers all;
+ * a partition's URIs must meet the certificate's cRLDistributionPoints URIs; onlyUser → the
+ * certificate is not a CA; onlyCA → it is; attribute certificates only → none.
+ */
+export const covers = (scope: CrlScope | undefined, cert: Certificate): boolean => {
+  if (!scope) return true;
+  if (scope.onlyAttribute) return false;
+  const isCa = cert.basicConstraints?.ca === true;
+  if (scope.onlyUser && isCa) return false;
+  if (scope.onlyCA && !isCa) return false;
+  if (scope.uris.length === 0) return true;
+  const points = new Set(cert.crlDistributionPoints ?? []);
+  return scope.uris.some((u) => points.has(u));
+};
+
+/** The CRL already held for an (issuer, scope): what a new one is compared with. */
+export interface HeldCrl {
+  /** cRLNumber, decimal. */
+  readonly number?: string;
+  /** thisUpdate, ISO 8601. */
+  readonly thisUpdate: string;
+  readonly sha256: string;
+}
+
+export interface CrlJudgement {
+  readonly list: RevocationList;
+  /** The truststore CA that signed it, when found and the signature verifies. */
+  readonly issuer?: Certificate;
+  /** Severity error = refused (at least one error iff refused); warnings = accepted with a note. */
+  readonly findings: readonly Finding[];
+}
+
+/** How far in the future thisUpdate may be before a CRL is refused: the clocks of CA and trustroll differ. */
+export const CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
+ * Judges a CRL against the CAs of the truststore. Steps:
+ * 1. the issuer: CAs with the CRL's issuer name (and its AKI, when both have one); of several
+ *    (a re-keyed CA), the one whose key verifies the signature;
+ * 2. the signature: verifies, SHA-256 or stronger, and the CA may sign CRLs (keyUsage cRLSign);
+ * 3. what trustroll takes: full, direct CRLs with no critical extension it does not understand;
+ * 4. time: not before thisUpdate (5 minutes of skew), stale or without nextUpdate (warnings);
+ * 5. replay: against `held` for (issuer fingerprint, scopeKey): a lower cRLNumber, the same number
+ *    with other content, or (unnumbered) an older thisUpdate is refused; the same bytes are a warning.
+ */
+export const judgeCrl = (
+  list: RevocationList,
+  cas: readonly Certificate[],
+  held: (issuerFingerprint: string, scope: string) => HeldCrl | undefined,
+  now: Date,
+): CrlJudgement => {
+  const who = `The CRL of "${list.issuer.text}"${list.source ? ` (${list.source})` : ''}`;
+  const findings: Finding[] = [];
+  const add = (code: string, severity: 'error' | 'warning', message: string, ca?: Certificate) =>
+    findings.push({
+      code,
+      severity,
+      message,
+      ...(ca ? { cert: certRef(ca) } : {}),
+      ...(list.source ? { source: list.source } : {}),
+    });
+
+  const named = cas.filter(
+    (ca) =>
+      ca.subject.key === list.issuer.key &&
+      (list.authorityKeyId === undefined ||
+        ca.subjectKeyId === undefined ||
+        ca.subjectKeyId === list.authorityKeyId),
+  );
+  const issuer = named.find((ca) => verifySignedBy(list, ca));
+  if (named.length === 0) {
+    add(
+      'crl.issuer-unknown',
+      'error',
+      `${who} names no CA in the truststore${list.authorityKeyId ? ` with key identifier ${list.authorityKeyId}` : ''}: add the CA that signed it to the truststore first, or send the CRL of a CA that is in it.`,
+    );
+  } else if (!issuer) {
+    add(
+      'crl.signature-invalid',
+      'error',
+      `${who} does not verify with the key of that CA in the truststore (${list.signature.algorithm}): send the CRL exactly as the CA published it, signed with the CA's current key.`,
+      named[0],
+    );
+  }
+
+  const hash = list.signature.hash;
+  if (hash && WEAK_HASHES.has(hash)) {
+    add(
+      'crl.signature-weak',
+      'error',
+      `${who} is signed with ${list.signature.algorithm}, below API Gateway's floor of SHA-256: have the CA sign its CRLs with SHA-256 or stronger.`,
+      issuer,
+    );
+  }
+  if (issuer?.keyUsage && !issuer.keyUsage.usages.includes('crlSign')) {
+    add(
+      'crl.issuer-cannot-sign-crls',
+      'error',
+      `${who} is signed by a CA whose keyUsage lacks cRLSign, so its CRLs are not valid: have the CA re-issued with cRLSign, or send a CRL signed by a key allowed to sign CRLs.`,
+      issuer,
+    );
+  }
+
+  if (list.deltaOf !== undefined) {
+    add(
+      'crl.delta',
+      'error',
+      `${who} is a delta CRL (base CRL number ${list.deltaOf}): trustroll takes full CRLs only; upload the base CRL.`,
+      issuer,
+    );
+  }
+  if (list.indirect) {
+    add(
+      'crl.indirect',
+      'error',
+      `${who} is an indirect CRL (it lists certificates of other issuers): send a CRL the issuing CA signed for its own certificates.`,
+      issuer,
+    );
+  }
+  for (const oid of list.unknownCritical) {
+    add(
+      'crl.critical-extension',
+      'error',
+      `${who} has the critical extension ${oid}, which trustroll does not understand: send a CRL without it.`,
+      issuer,
+    );
+  }
+  if (list.scope?.onlySomeReasons) {
+    add(
+      'crl.reasons-partitioned',
+      'error',
+      `${who} lists only some revocation reasons (issuingDistributionPoint onlySomeReasons), so it cannot stand in for the full list: send the CA's complete CRL.`,
+      issuer,
+    );
+  }
+
+  if (list.thisUpdate.getTime() > now.getTime() + CLOCK_SKEW_MS) {
+    add(
+      'crl.not-yet-valid',
+      'error',
+      `${who} takes effect only at ${list.thisUpdate.toISOString()}, later than now: check the CA's clock and send a CRL already in effect.`,
+      issuer,
+    );
+  }
+  if (!list.nextUpdate) {
+    add(
+      'crl.no-next-update',
+      'warning',
+      `${who} has no nextUpdate, so trustroll cannot tell when it goes stale: ask the CA to publish CRLs with a nextUpdate.`,
+      issuer,
+    );
+  } else if (list.nextUpdate.getTime() < now.getTime()) {
+    add(
+      'crl.stale',
+      'warning',
+      `${who} was due to be replaced at ${list.nextUpdate.toISOString()}: it is taken, but send the CA's current CRL.`,
+      issuer,
+    );
+  }
+
+  const before = issuer ? held(issuer.fingerprint, scopeKey(list.scope)) : undefined;
+  if (issuer && before) {
+    if (before.sha256 === list.sha256) {
+      add(
+        'crl.unchanged',
+        'warning',
+        `${who} is the one already held: nothing changes, there is no need to send it again.`,
+        issuer,
+      );
+    } else {
+      const replay = replayed(list, before);
+      if (replay) add('crl.replayed', 'error', `${who} ${replay}: send the CA's latest CRL.`, issuer);
+    }
+  }
+
+  return issuer ? { list, issuer, findings } : { list, findings };
+};
+
+/** Why `list` is older than the CRL held, or undefined when it may replace it. */
+const replayed = (list: RevocationList, before: HeldCrl): string | undefined => {
+  const heldNumber = before.number === undefined ? undefined : BigInt(before.number);
+  if (list.number !== undefined && heldNumber !== undefined) {
+    if (list.number < heldNumber)
+      return `has cRLNumber ${list.number}, lower than the ${heldNumber} already held`;
+    if (list.number === heldNumber)
+      return `has cRLNumber ${list.number}, the number of the CRL already held, with other content`;
+    return undefined;
+  }
+  const heldAt = new Date(before.thisUpdate);
+  if (list.thisUpdate.getTime() < heldAt.getTime())
+    return `was issued at ${list.thisUpdate.toISOString()}, before the ${heldAt.toISOString()} of the CRL already held`;
+  return undefined;
+};
+
+/** What to keep of an accepted CRL, for the next `judgeCrl`'s `held`. */
+export const heldCrl = (list: RevocationList): HeldCrl => ({
+  ...(list.number === undefined ? {} : { number: list.number.toString() }),
+  thisUpdate: list.thisUpdate.toISOString(),
+  sha256: list.sha256,
+});

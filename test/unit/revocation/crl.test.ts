@@ -1,0 +1,493 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KeyUsageFlags } from '@peculiar/x509';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Certificate, parseCertificate } from '../../../shared/pki/certificate.js';
+import { DerError } from '../../../shared/pki/der.js';
+import {
+  CLOCK_SKEW_MS,
+  CrlReadError,
+  type CrlScope,
+  covers,
+  type HeldCrl,
+  heldCrl,
+  judgeCrl,
+  parseRevocationList,
+  type RevocationList,
+  readRevocationLists,
+  scopeKey,
+} from '../../../shared/revocation/crl.js';
+import { oid, tlv } from '../../fixtures/der.js';
+import {
+  type CrlSpec,
+  crl,
+  days,
+  type Issued,
+  intermediate,
+  leaf,
+  NOW,
+  pemBlock,
+  privateKeyPem,
+  type RevokedSpec,
+  root,
+  toBytes,
+} from '../../fixtures/pki.js';
+
+/**
+ * The CRL judge: every refusal and warning on a CRL that differs from an accepted one by that one
+ * property, CRLs made by the real `openssl ca`, partitions, and what is not a CRL.
+ */
+let acmeRoot: Issued;
+let acme: Issued;
+let client: Issued;
+let cas: Certificate[];
+
+const noneHeld = () => undefined;
+const parse = (der: Uint8Array): RevocationList => parseRevocationList(der);
+/** A CRL of the Acme issuing CA, as accepted unless `spec` changes one thing. */
+const acmeCrl = async (spec: CrlSpec = {}, revoked: readonly (Issued | RevokedSpec)[] = [client]) =>
+  parse(await crl(acme, revoked, { crlNumber: 5, ...spec }));
+const judge = (
+  list: RevocationList,
+  held: (f: string, s: string) => HeldCrl | undefined = noneHeld,
+  now = NOW,
+) => judgeCrl(list, cas, held, now);
+const codes = (j: { findings: readonly { code: string; severity: string }[] }) =>
+  j.findings.map((f) => `${f.severity} ${f.code}`);
+
+beforeAll(async () => {
+  acmeRoot = await root('CN=Acme Root CA,O=Acme');
+  acme = await intermediate('CN=Acme Issuing CA,O=Acme', acmeRoot);
+  client = await leaf('CN=client.acme.example,O=Acme', acme);
+  cas = [acmeRoot, acme].map((c) => parseCertificate(c.der));
+});
+
+describe('an accepted CRL', () => {
+  it('is read with its issuer, number, dates, AKI and entries, and judged with no finding', async () => {
+    const list = await acmeCrl({}, [{ cert: client, reason: 'keyCompromise', invalidity: days(-3) }]);
+    expect(list.version).toBe(2);
+    expect(list.issuer.text).toBe('CN=Acme Issuing CA,O=Acme');
+    expect(list.number).toBe(5n);
+    expect(list.thisUpdate).toEqual(days(-1));
+    expect(list.nextUpdate).toEqual(days(30));
+    expect(list.authorityKeyId).toBe(cas[1]!.subjectKeyId);
+    expect(list.indirect).toBe(false);
+    expect(list.scope).toBeUndefined();
+    expect(list.unknownCritical).toEqual([]);
+    expect(list.entries).toEqual([
+      {
+        serial: parseCertificate(client.der).serial,
+        revokedAt: days(-1),
+        reason: 'keyCompromise',
+        invalidityDate: days(-3),
+      },
+    ]);
+    const j = judge(list);
+    expect(j.findings).toEqual([]);
+    expect(j.issuer?.fingerprint).toBe(cas[1]!.fingerprint);
+  });
+
+  it('is signed by an RSA or an ECDSA CA', async () => {
+    const rsaRoot = await root('CN=RSA Root,O=Beta', { key: 'rsa2048' });
+    const ecRoot = await root('CN=EC Root,O=Beta', { key: 'p384' });
+    for (const ca of [rsaRoot, ecRoot]) {
+      const list = parse(await crl(ca, [], { crlNumber: 1 }));
+      const j = judgeCrl(list, [parseCertificate(ca.der)], noneHeld, NOW);
+      expect(j.findings).toEqual([]);
+      expect(j.issuer?.subject.text).toBe(parseCertificate(ca.der).subject.text);
+    }
+  });
+});
+
+describe('refusals, each on a CRL that differs from an accepted one by one property', () => {
+  it('crl.issuer-unknown: no truststore CA has the issuer name', async () => {
+    const stranger = await root('CN=Stranger CA,O=Elsewhere');
+    const j = judge(parse(await crl(stranger, [], { crlNumber: 5 })));
+    expect(codes(j)).toEqual(['error crl.issuer-unknown']);
+    expect(j.issuer).toBeUndefined();
+    expect(j.findings[0]!.message).toContain('CN=Stranger CA,O=Elsewhere');
+  });
+
+  it('crl.issuer-unknown: the name matches but the AKI names another key', async () => {
+    const other = await intermediate('CN=Acme Issuing CA,O=Acme', acmeRoot, { keySlot: 'acme-rekeyed' });
+    const list = await acmeCrl({ signedBy: other });
+    expect(list.authorityKeyId).not.toBe(cas[1]!.subjectKeyId);
+    const j = judge(list);
+    expect(codes(j)).toEqual(['error crl.issuer-unknown']);
+    expect(j.findings[0]!.message).toContain(list.authorityKeyId);
+  });
+
+  it('picks, of a re-keyed CA kept under one name, the one whose key signed (by AKI or by signature)', async () => {
+    const rekeyed = await intermediate('CN=Acme Issuing CA,O=Acme', acmeRoot, { keySlot: 'acme-rekeyed' });
+    const both = [...cas, parseCertificate(rekeyed.der)];
+    for (const aki of [true, false]) {
+      const byNew = await acmeCrl({ signedBy: rekeyed, aki });
+      expect(judgeCrl(byNew, both, noneHeld, NOW).issuer?.fingerprint).toBe(both[2]!.fingerprint);
+      const byOld = await acmeCrl({ aki });
+      const j = judgeCrl(byOld, both, noneHeld, NOW);
+      expect(j.findings).toEqual([]);
+      expect(j.issuer?.fingerprint).toBe(cas[1]!.fingerprint);
+    }
+  });
+
+  it('crl.signature-invalid: one bit of the signature changed', async () => {
+    const der = await crl(acme, [client], { crlNumber: 5 });
+    const forged = new Uint8Array(der);
+    forged[forged.length - 1]! ^= 1;
+    const j = judge(parse(forged));
+    expect(codes(j)).toEqual(['error crl.signature-invalid']);
+    expect(j.issuer).toBeUndefined();
+    expect(j.findings[0]!.cert?.fingerprint).toBe(cas[1]!.fingerprint);
+    // Without an AKI, a signature by another key of the same name is refused the same way.
+    const other = await root('CN=Acme Issuing CA,O=Acme', { keySlot: 'impostor' });
+    expect(codes(judge(await acmeCrl({ signedBy: other, aki: false })))).toEqual([
+      'error crl.signature-invalid',
+    ]);
+  });
+
+  it('crl.signature-weak: signed with SHA-1', async () => {
+    const rsa = await root('CN=Weak Root,O=Acme', { key: 'rsa2048' });
+    const trust = [parseCertificate(rsa.der)];
+    expect(judgeCrl(parse(await crl(rsa, [])), trust, noneHeld, NOW).findings).toEqual([]);
+    const weak = parse(await crl(rsa, [], { hash: 'SHA-1' }));
+    expect(weak.signature.algorithm).toBe('sha1WithRSAEncryption');
+    const j = judgeCrl(weak, trust, noneHeld, NOW);
+    expect(codes(j)).toEqual(['error crl.signature-weak']);
+    expect(j.findings[0]!.message).toContain('SHA-256');
+  });
+
+  it('crl.issuer-cannot-sign-crls: the CA has keyUsage without cRLSign (none at all is fine)', async () => {
+    const noCrlSign = await intermediate('CN=No CRL Sign CA,O=Acme', acmeRoot, {
+      keyUsage: KeyUsageFlags.keyCertSign,
+    });
+    const noUsage = await intermediate('CN=No Usage CA,O=Acme', acmeRoot, { keyUsage: null });
+    const trust = [noCrlSign, noUsage].map((c) => parseCertificate(c.der));
+    expect(codes(judgeCrl(parse(await crl(noCrlSign, [])), trust, noneHeld, NOW))).toEqual([
+      'error crl.issuer-cannot-sign-crls',
+    ]);
+    expect(judgeCrl(parse(await crl(noUsage, [])), trust, noneHeld, NOW).findings).toEqual([]);
+  });
+
+  it('crl.not-yet-valid: thisUpdate beyond five minutes of clock skew', async () => {
+    const later = (ms: number) => acmeCrl({ thisUpdate: new Date(NOW.getTime() + ms) });
+    expect(codes(judge(await later(CLOCK_SKEW_MS + 60_000)))).toEqual(['error crl.not-yet-valid']);
+    expect(judge(await later(CLOCK_SKEW_MS - 60_000)).findings).toEqual([]);
+  });
+
+  it('crl.delta: a deltaCRLIndicator', async () => {
+    const list = await acmeCrl({ deltaOf: 4 });
+    expect(list.deltaOf).toBe(4n);
+    const j = judge(list);
+    expect(codes(j)).toEqual(['error crl.delta']);
+    expect(j.findings[0]!.message).toContain('trustroll takes full CRLs only; upload the base CRL');
+  });
+
+  it('crl.indirect: IDP indirectCRL, or an entry with a certificateIssuer', async () => {
+    const byIdp = await acmeCrl({ idp: { indirect: true } });
+    expect(byIdp.indirect).toBe(true);
+    // indirectCRL alone restricts nothing: still a full CRL.
+    expect(byIdp.scope).toBeUndefined();
+    expect(codes(judge(byIdp))).toEqual(['error crl.indirect']);
+    const byEntry = await acmeCrl({}, [{ cert: client, certificateIssuer: 'CN=Other CA,O=Other' }]);
+    expect(byEntry.entries[0]!.certificateIssuer).toEqual(['CN=Other CA,O=Other']);
+    expect(codes(judge(byEntry))).toEqual(['error crl.indirect']);
+  });
+
+  it('crl.critical-extension: an unknown critical extension, CRL or entry level, named by OID', async () => {
+    const value = new Uint8Array([0x05, 0x00]);
+    const ext = (critical: boolean) => ({ oid: '1.3.6.1.4.1.99999.1', critical, value });
+    expect(judge(await acmeCrl({ extraExtensions: [ext(false)] })).findings).toEqual([]);
+    const crlLevel = judge(await acmeCrl({ extraExtensions: [ext(true)] }));
+    expect(codes(crlLevel)).toEqual(['error crl.critical-extension']);
+    expect(crlLevel.findings[0]!.message).toContain('1.3.6.1.4.1.99999.1');
+    const entryLevel = await acmeCrl({}, [{ cert: client, extensions: [ext(true)] }]);
+    expect(entryLevel.unknownCritical).toEqual(['1.3.6.1.4.1.99999.1']);
+    expect(codes(judge(entryLevel))).toEqual(['error crl.critical-extension']);
+    // freshestCRL is understood non-critical; critical it would demand delta CRLs.
+    const freshest = (critical: boolean) => ({
+      oid: '2.5.29.46',
+      critical,
+      value: tlv(
+        0x30,
+        tlv(0x30, tlv(0xa0, tlv(0xa0, tlv(0x86, toBytes('http://crl.acme.example/delta.crl'))))),
+      ),
+    });
+    expect(judge(await acmeCrl({ extraExtensions: [freshest(false)] })).findings).toEqual([]);
+    expect(codes(judge(await acmeCrl({ extraExtensions: [freshest(true)] })))).toEqual([
+      'error crl.critical-extension',
+    ]);
+  });
+
+  it('crl.reasons-partitioned: IDP onlySomeReasons', async () => {
+    const list = await acmeCrl({ idp: { onlySomeReasons: true } });
+    expect(list.scope?.onlySomeReasons).toBe(true);
+    expect(codes(judge(list))).toEqual(['error crl.reasons-partitioned']);
+  });
+});
+
+describe('replay, against the CRL held for the same issuer and scope', () => {
+  const heldAs = (h: HeldCrl) => (fingerprint: string, scope: string) =>
+    fingerprint === cas[1]!.fingerprint && scope === '' ? h : undefined;
+
+  it('refuses a lower cRLNumber and the same number with other content; takes a higher one', async () => {
+    const list = await acmeCrl();
+    const at = list.thisUpdate.toISOString();
+    expect(codes(judge(list, heldAs({ number: '6', thisUpdate: at, sha256: 'x' })))).toEqual([
+      'error crl.replayed',
+    ]);
+    expect(codes(judge(list, heldAs({ number: '5', thisUpdate: at, sha256: 'x' })))).toEqual([
+      'error crl.replayed',
+    ]);
+    expect(judge(list, heldAs({ number: '4', thisUpdate: at, sha256: 'x' })).findings).toEqual([]);
+    // The number wins over the date: a later number issued "earlier" is still newer.
+    expect(
+      judge(list, heldAs({ number: '4', thisUpdate: days(5).toISOString(), sha256: 'x' })).findings,
+    ).toEqual([]);
+  });
+
+  it('without numbers, refuses an older thisUpdate and takes a newer or equal one', async () => {
+    const list = parse(await crl(acme, [client]));
+    expect(list.number).toBeUndefined();
+    const held = (d: Date): HeldCrl => ({ thisUpdate: d.toISOString(), sha256: 'x' });
+    expect(codes(judge(list, heldAs(held(NOW))))).toEqual(['error crl.replayed']);
+    expect(judge(list, heldAs(held(days(-2)))).findings).toEqual([]);
+    expect(judge(list, heldAs(held(days(-1)))).findings).toEqual([]);
+  });
+
+  it('answers the same CRL again with a warning crl.unchanged, not a refusal', async () => {
+    const list = await acmeCrl();
+    const j = judge(list, heldAs(heldCrl(list)));
+    expect(codes(j)).toEqual(['warning crl.unchanged']);
+    expect(j.issuer).toBeDefined();
+    expect(heldCrl(list)).toEqual({ number: '5', thisUpdate: days(-1).toISOString(), sha256: list.sha256 });
+  });
+
+  it('asks for the held CRL by issuer fingerprint and scope key', async () => {
+    const asked: string[][] = [];
+    const scoped = await acmeCrl({ idp: { uris: ['http://crl.acme.example/p1.crl'] } });
+    judge(scoped, (f, s) => {
+      asked.push([f, s]);
+      return undefined;
+    });
+    expect(asked).toEqual([[cas[1]!.fingerprint, scopeKey(scoped.scope)]]);
+    expect(scopeKey(scoped.scope)).not.toBe('');
+  });
+});
+
+describe('warnings', () => {
+  it('crl.stale: nextUpdate already past', async () => {
+    const j = judge(await acmeCrl({ thisUpdate: days(-10), nextUpdate: days(-1) }));
+    expect(codes(j)).toEqual(['warning crl.stale']);
+    expect(j.issuer).toBeDefined();
+  });
+
+  it('crl.no-next-update: none given', async () => {
+    const list = await acmeCrl({ nextUpdate: null });
+    expect(list.nextUpdate).toBeUndefined();
+    expect(codes(judge(list))).toEqual(['warning crl.no-next-update']);
+  });
+});
+
+describe('partitioned CRLs (an IDP with a URI, as AWS Private CA publishes)', () => {
+  const p1 = 'http://crl.acme.example/p1.crl';
+
+  it('covers a certificate whose CDP has the URI, not one with another URI or none', async () => {
+    const list = await acmeCrl({ idp: { uris: [p1] } });
+    expect(list.scope).toEqual({ uris: [p1], onlyUser: false, onlyCA: false, onlySomeReasons: false });
+    expect(judge(list).findings).toEqual([]);
+    const withCdp = async (cdp?: string[]) =>
+      parseCertificate(
+        (await leaf('CN=p.acme.example', acme, cdp ? { crlDistributionPoints: cdp } : {})).der,
+      );
+    expect(covers(list.scope, await withCdp(['http://other.example/x.crl', p1]))).toBe(true);
+    expect(covers(list.scope, await withCdp(['http://crl.acme.example/p2.crl']))).toBe(false);
+    expect(covers(list.scope, await withCdp())).toBe(false);
+    expect(covers(undefined, await withCdp())).toBe(true);
+  });
+
+  it('onlyUser covers no CA, onlyCA only CAs', async () => {
+    const user = await acmeCrl({ idp: { onlyUser: true } });
+    const ca = await acmeCrl({ idp: { onlyCA: true } });
+    const clientCert = parseCertificate(client.der);
+    expect([covers(user.scope, clientCert), covers(user.scope, cas[1]!)]).toEqual([true, false]);
+    expect([covers(ca.scope, clientCert), covers(ca.scope, cas[1]!)]).toEqual([false, true]);
+  });
+
+  it('keys scopes stably: empty for a full CRL, the same whatever the URI order, different per partition', () => {
+    const s = (uris: string[], more: Partial<CrlScope> = {}): CrlScope => ({
+      uris,
+      onlyUser: false,
+      onlyCA: false,
+      onlySomeReasons: false,
+      ...more,
+    });
+    expect(scopeKey(undefined)).toBe('');
+    expect(scopeKey(s(['a', 'b']))).toBe(scopeKey(s(['b', 'a'])));
+    expect(scopeKey(s(['a']))).toMatch(/^idp-[0-9a-f]{16}$/);
+    const keys = [s(['a']), s(['b']), s(['a'], { onlyUser: true }), s(['a'], { onlyCA: true }), s([])].map(
+      scopeKey,
+    );
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+});
+
+describe('CRLs made by openssl ca -gencrl', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'trustroll-crl-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('are read in PEM and DER and accepted, with the serial, reason, number and dates openssl wrote', async () => {
+    const ca = await intermediate('CN=OpenSSL Issuing CA,O=Acme', acmeRoot);
+    const revoked = await leaf('CN=revoked.acme.example,O=Acme', ca);
+    const f = (name: string) => join(dir, name);
+    writeFileSync(f('ca.pem'), ca.pem);
+    writeFileSync(f('ca.key'), privateKeyPem(ca));
+    writeFileSync(f('revoked.pem'), revoked.pem);
+    writeFileSync(f('index.txt'), '');
+    writeFileSync(f('crlnumber'), '1000\n');
+    writeFileSync(
+      f('openssl.cnf'),
+      [
+        '[ ca ]',
+        'default_ca = CA_default',
+        '[ CA_default ]',
+        `dir = ${dir}`,
+        'database = $dir/index.txt',
+        'crlnumber = $dir/crlnumber',
+        'certificate = $dir/ca.pem',
+        'private_key = $dir/ca.key',
+        'new_certs_dir = $dir',
+        'default_md = sha256',
+        'default_crl_days = 30',
+        'crl_extensions = crl_ext',
+        'policy = policy_any',
+        '[ policy_any ]',
+        'commonName = supplied',
+        '[ crl_ext ]',
+        'authorityKeyIdentifier = keyid:always',
+        '',
+      ].join('\n'),
+    );
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    openssl('ca', '-config', f('openssl.cnf'), '-revoke', f('revoked.pem'), '-crl_reason', 'keyCompromise');
+    const before = Date.now();
+    openssl('ca', '-config', f('openssl.cnf'), '-gencrl', '-out', f('crl.pem'));
+    openssl('crl', '-in', f('crl.pem'), '-outform', 'DER', '-out', f('crl.der'));
+
+    const trust = [...cas, parseCertificate(ca.der)];
+    const pem = readRevocationLists(new Uint8Array(readFileSync(f('crl.pem'))), 'acme/crl/crl.pem');
+    const der = readRevocationLists(new Uint8Array(readFileSync(f('crl.der'))), 'acme/crl/crl.der');
+    expect(pem).toHaveLength(1);
+    expect(der).toHaveLength(1);
+    expect(pem[0]!.sha256).toBe(der[0]!.sha256);
+    for (const list of [pem[0]!, der[0]!]) {
+      expect(list.version).toBe(2);
+      expect(list.number).toBe(0x1000n);
+      expect(list.authorityKeyId).toBe(trust[2]!.subjectKeyId);
+      expect(Math.abs(list.thisUpdate.getTime() - before)).toBeLessThan(120_000);
+      expect(list.nextUpdate!.getTime() - list.thisUpdate.getTime()).toBe(30 * 86_400_000);
+      expect(list.entries.map(({ serial, reason }) => ({ serial, reason }))).toEqual([
+        { serial: parseCertificate(revoked.der).serial, reason: 'keyCompromise' },
+      ]);
+      const j = judgeCrl(list, trust, noneHeld, new Date());
+      expect(j.findings).toEqual([]);
+      expect(j.issuer?.fingerprint).toBe(trust[2]!.fingerprint);
+    }
+  });
+});
+
+describe('what is not a CRL', () => {
+  it('reads several CRL blocks with text around them, naming each block', async () => {
+    const a = pemBlock('X509 CRL', await crl(acme, [], { crlNumber: 1 }));
+    const b = pemBlock('X509 CRL', await crl(acmeRoot, [], { crlNumber: 2 }));
+    const lists = readRevocationLists(toBytes(`Acme CRLs\n${a}\r\nand the root's:\n${b}`), 'both.pem');
+    expect(lists.map((l) => [l.number, l.source])).toEqual([
+      [1n, 'both.pem (CRL 1 of 2)'],
+      [2n, 'both.pem (CRL 2 of 2)'],
+    ]);
+  });
+
+  it('says what to fix for truncated DER, a certificate, PEM without a CRL block, and other bytes', async () => {
+    const der = await crl(acme, [client]);
+    const refuses = (bytes: Uint8Array, ...parts: string[]) => {
+      expect(() => readRevocationLists(bytes, 'acme/crl/x.crl')).toThrow(CrlReadError);
+      for (const part of parts) expect(() => readRevocationLists(bytes, 'acme/crl/x.crl')).toThrow(part);
+    };
+    refuses(der.subarray(0, der.length - 10), 'acme/crl/x.crl is not a readable DER CRL', 'claims');
+    refuses(acme.der, 'this is a certificate, not a CRL');
+    refuses(toBytes(acme.pem), 'it holds a certificate, not a CRL');
+    refuses(toBytes(privateKeyPem(acme)), 'a PRIVATE KEY block, no X509 CRL block');
+    refuses(toBytes('hello'), 'neither PEM "X509 CRL" blocks nor a DER CRL');
+    refuses(new Uint8Array(), 'acme/crl/x.crl is empty');
+    const broken = pemBlock('X509 CRL', der.subarray(0, 40));
+    refuses(toBytes(broken), 'acme/crl/x.crl is not a readable CRL');
+    // A v1 certificate is told apart from a CRL too.
+    expect(() => parseRevocationList(v1Cert())).toThrow('this is a certificate, not a CRL');
+  });
+
+  it('refuses malformed fields with the part named', () => {
+    const refuses = (der: Uint8Array, message: string) => {
+      expect(() => parseRevocationList(der)).toThrow(DerError);
+      expect(() => parseRevocationList(der)).toThrow(message);
+    };
+    const ext = (id: string, value: Uint8Array, critical = false) =>
+      tlv(0x30, oid(id), ...(critical ? [tlv(0x01, new Uint8Array([0xff]))] : []), tlv(0x04, value));
+    const withExts = (...exts: Uint8Array[]) => hand({ exts: tlv(0xa0, tlv(0x30, ...exts)) });
+    refuses(withExts(ext('2.5.29.20', tlv(0x02, new Uint8Array([0x80])))), 'cRLNumber is negative');
+    refuses(
+      withExts(
+        ext('2.5.29.20', tlv(0x02, new Uint8Array([1]))),
+        ext('2.5.29.20', tlv(0x02, new Uint8Array([2]))),
+      ),
+      'CRL extension 2.5.29.20 appears twice',
+    );
+    refuses(
+      hand({ entries: tlv(0x30, entry(tlv(0x30, ext('2.5.29.21', tlv(0x0a, new Uint8Array([7])))))) }),
+      'revoked entry 1 reasonCode 07 is not a reason RFC 5280 defines',
+    );
+    refuses(
+      hand({ version: false, exts: tlv(0xa0, tlv(0x30)) }),
+      'CRL extensions are only allowed in version 2',
+    );
+    refuses(
+      withExts(ext('2.5.29.28', tlv(0x30, tlv(0x86, new Uint8Array([1]))), true)),
+      'extension issuingDistributionPoint is malformed',
+    );
+    // A v1 CRL without extensions is fine.
+    const v1 = parseRevocationList(hand({ version: false, entries: tlv(0x30, entry()) }));
+    expect([v1.version, v1.entries[0]!.serial, v1.nextUpdate]).toEqual([1, '01', undefined]);
+  });
+});
+
+const alg = tlv(0x30, oid('1.2.840.10045.4.3.2'));
+const cn = (s: string) => tlv(0x30, tlv(0x31, tlv(0x30, oid('2.5.4.3'), tlv(0x0c, toBytes(s)))));
+const utc = tlv(0x17, toBytes('260101000000Z'));
+const entry = (...exts: Uint8Array[]) => tlv(0x30, tlv(0x02, new Uint8Array([1])), utc, ...exts);
+/** A CertificateList by hand (signature bytes irrelevant to parsing). */
+const hand = (p: { version?: boolean; entries?: Uint8Array; exts?: Uint8Array }) =>
+  tlv(
+    0x30,
+    tlv(
+      0x30,
+      ...(p.version === false ? [] : [tlv(0x02, new Uint8Array([1]))]),
+      alg,
+      cn('Hand CA'),
+      utc,
+      ...(p.entries ? [p.entries] : []),
+      ...(p.exts ? [p.exts] : []),
+    ),
+    alg,
+    tlv(0x03, new Uint8Array([0, 1])),
+  );
+/** The shape of a v1 certificate: serial, algorithm, issuer, validity, subject, key. */
+const v1Cert = () =>
+  tlv(
+    0x30,
+    tlv(0x30, tlv(0x02, new Uint8Array([9])), alg, cn('C'), tlv(0x30, utc, utc), cn('C'), tlv(0x30)),
+    alg,
+    tlv(0x03, new Uint8Array([0, 1])),
+  );
