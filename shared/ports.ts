@@ -105,6 +105,9 @@ export const EVENT_TYPES = [
   'truststore.drift',
   'ca.expiring',
   'ca.expired',
+  'crl.accepted',
+  'crl.rejected',
+  'crl.stale',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -25,10 +25,23 @@ import {
   type TruststoreState,
   type UploadOutcome,
 } from '../truststore/state.js';
+import {
+  type CrlDecision,
+  type CrlRead,
+  crlNotification,
+  crlSummary,
+  DEFAULT_MAX_CRL_BYTES,
+  isCrlUpload,
+  judgeCrlUploads,
+  readCrlUpload,
+  withCrls,
+  writeCrlRecords,
+} from './crl-uploads.js';
 import { describeCertificate, describeFindings, notification } from './notifications.js';
 import { deliverOutbox, withoutDelivered } from './outbox.js';
 import { publishAndRoll } from './publish.js';
 import { nextRevision } from './revision.js';
+import { revocationOf } from './revocation.js';
 import type { RollConfig, RollReport } from './roll.js';
 import { expiryLines } from './scan.js';
 import { assertIntact, type LoadedState, loadState, publishTruststore, saveState } from './state-store.js';
@@ -39,6 +52,8 @@ export interface IngestConfig {
   readonly expiringDays?: number;
   /** Uploads larger than this are rejected unread. Default 2 MB. */
   readonly maxUploadBytes?: number;
+  /** The same for CRL uploads (`inbox/<partner>/crl/`). Default 50 MB (ALB's limit per CRL file). */
+  readonly maxCrlBytes?: number;
   /**
    * How long an upload that only lacks its issuer (an intermediate before its root) waits in the
    * inbox for it, judged again with every batch, before it is rejected. Default 24 h.
@@ -87,6 +102,8 @@ export interface UploadReport {
     readonly findings: readonly ReportedFinding[];
   }[];
   readonly findings: readonly ReportedFinding[];
+  /** For a CRL upload: each CRL read (issuer, number, dates, revoked entries). */
+  readonly crls?: ReturnType<typeof crlSummary>;
   /**
    * Where what was understood of the upload is kept once its inbox object is destroyed: its
    * certificates (canonical PEM) under archive/ or rejected/, or its report when it held none.
@@ -127,6 +144,8 @@ interface Fetched {
   readonly sha256?: string;
   readonly candidate?: CandidateUpload;
   readonly privateKey: boolean;
+  /** A CRL upload (`inbox/<partner>/crl/`): what was read of it. */
+  readonly crl?: CrlRead;
 }
 
 /**
@@ -260,6 +279,7 @@ interface Decision {
   readonly duplicate: boolean;
   readonly admission?: UploadDecision;
   readonly findings: readonly Finding[];
+  readonly crl?: CrlDecision;
 }
 
 const fetchUpload = async (ref: UploadRef, deps: IngestDeps): Promise<Fetched> => {
@@ -294,13 +314,17 @@ const fetchUpload = async (ref: UploadRef, deps: IngestDeps): Promise<Fetched> =
     privateKey: false,
     candidate: { id: seen, certificates: [], inputFindings: [finding] },
   });
-  const max = deps.config.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+  const crlUpload = isCrlUpload(upload);
+  const uploadMax = deps.config.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+  const max = crlUpload ? (deps.config.maxCrlBytes ?? DEFAULT_MAX_CRL_BYTES) : uploadMax;
   if (current.size > max) {
     // Refused from its size alone: the object is never read.
     return refused({
       code: 'input.too-large',
       severity: 'error',
-      message: `${ref.key} is ${current.size} bytes, over the ${max}-byte limit for one upload: send CA certificates only, split into several files if needed.`,
+      message: crlUpload
+        ? `${ref.key} is ${current.size} bytes, over the ${max}-byte limit for one CRL: send the CA's full CRL only (no delta CRLs, no archives).`
+        : `${ref.key} is ${current.size} bytes, over the ${max}-byte limit for one upload: send CA certificates only, split into several files if needed.`,
       source: ref.key,
     });
   }
@@ -332,6 +356,26 @@ const fetchUpload = async (ref: UploadRef, deps: IngestDeps): Promise<Fetched> =
   }
   const sha256 = createHash('sha256').update(object.body).digest('hex');
   const id = `${seen}#${sha256.slice(0, 16)}`;
+  if (crlUpload) {
+    // A CRL is judged as a CRL; the certificate reader only hunts for keys in it (its first
+    // bytes, as with any upload), so a key sent along is alerted like anywhere else.
+    const hunt = readInput({ name: ref.key, bytes: object.body.subarray(0, uploadMax) });
+    const keys = hunt.findings.filter((f) => f.code === 'input.private-key');
+    return {
+      ...base,
+      id,
+      current,
+      sha256,
+      privateKey: keys.length > 0,
+      candidate: {
+        id,
+        certificates: [],
+        inputFindings: keys,
+        ...(upload ? { partner: upload.partner } : {}),
+      },
+      crl: readCrlUpload(object.body, ref.key),
+    };
+  }
   const read = readInput({ name: ref.key, bytes: object.body.subarray(0, max) });
   const privateKey = read.findings.some((f) => f.code === 'input.private-key');
   return {
@@ -361,6 +405,7 @@ const describeCause = (error: Error): string => {
 const decide = (fetched: readonly Fetched[], state: TruststoreState, deps: IngestDeps, now: Date) => {
   const decisions = new Map<string, Decision>();
   const toJudge: CandidateUpload[] = [];
+  const crlUploads: Parameters<typeof judgeCrlUploads>[0][number][] = [];
   for (const f of fetched) {
     if (!f.current) continue;
     const seen = state.processed[f.id];
@@ -384,6 +429,8 @@ const decide = (fetched: readonly Fetched[], state: TruststoreState, deps: Inges
         (x) => x.code === 'input.not-a-file' || x.code === 'input.unreadable',
       );
       decisions.set(f.id, { outcome: 'rejected', duplicate: false, findings: [...refused, finding] });
+    } else if (f.crl) {
+      crlUploads.push({ id: f.id, read: f.crl, upload: f.upload!, version: f.current.version });
     } else if (f.candidate) {
       toJudge.push(f.candidate);
     }
@@ -423,6 +470,21 @@ const decide = (fetched: readonly Fetched[], state: TruststoreState, deps: Inges
       admission: a,
       findings: [...a.findings, ...expired],
     });
+  }
+  if (crlUploads.length > 0) {
+    // A CA and its CRL may come in one batch: the CRL is judged against the CAs admitted with it.
+    const admittedCas = [...decisions.values()].flatMap((d) =>
+      d.outcome === 'accepted'
+        ? (d.admission?.certificates ?? []).filter((c) => c.verdict === 'added').map((c) => c.cert)
+        : [],
+    );
+    for (const [id, c] of judgeCrlUploads(crlUploads, state, admittedCas, now))
+      decisions.set(id, {
+        outcome: c.accepted ? 'accepted' : 'rejected',
+        duplicate: false,
+        findings: c.findings,
+        crl: c,
+      });
   }
   return decisions;
 };
@@ -489,7 +551,7 @@ const nextState = (
     pending,
     processed: keepLast(processed, MAX_PROCESSED),
   };
-  const next = changed
+  let next = changed
     ? nextRevision(settledState, {
         entries: [...state.entries.filter((e) => !replaced.has(e.fingerprint)), ...added],
         removed: state.entries.filter((e) => replaced.has(e.fingerprint)),
@@ -501,6 +563,11 @@ const nextState = (
         at: now,
       })
     : settledState;
+  const revocation = withCrls(
+    revocationOf(next),
+    settled.flatMap((f) => decisions.get(f.id)!.crl ?? []),
+  );
+  if (revocation) next = { ...next, revocation };
   const notes = [...settled, ...newlyPending].map((f) =>
     uploadNotification(f, decisions.get(f.id)!, next.revision),
   );
@@ -532,6 +599,7 @@ const writeReports = async (
     };
     // Not caught: what cannot be written stops the run before the commit, and the redelivered
     // event writes it again (it is written before the state, never after).
+    if (d.crl && d.outcome === 'accepted') await writeCrlRecords(deps.store, d.crl);
     const certificates = f.candidate?.certificates ?? [];
     if (certificates.length > 0) {
       await deps.store.put(
@@ -570,6 +638,7 @@ const uploadReport = (f: Fetched, d: Decision | undefined): UploadReport => {
       findings: c.findings.map(plain),
     })),
     findings: d.findings.map(plain),
+    ...(d.crl ? { crls: crlSummary(d.crl) } : {}),
   };
 };
 
@@ -627,6 +696,9 @@ const uploadNotification = (f: Fetched, d: Decision, revision: number): Notifica
       ],
       partner,
     );
+  }
+  if (d.crl && f.upload) {
+    return crlNotification(f.id, f.upload, d.crl, []);
   }
   const certs = d.admission?.certificates ?? [];
   if (d.outcome === 'pending') {

@@ -35,7 +35,7 @@ export const coversCert = (
   if (crl.onlyUser && isCa) return false;
   if (crl.onlyCA && !isCa) return false;
   if (crl.uris.length === 0) return true;
-  const points = (cert as { crlDistributionPoints?: readonly string[] }).crlDistributionPoints ?? [];
+  const points = cert.crlDistributionPoints ?? [];
   return crl.uris.some((u) => points.includes(u));
 };
 

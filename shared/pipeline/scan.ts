@@ -2,6 +2,7 @@ import { DEFAULT_THRESHOLDS } from '../defaults.js';
 import { ConflictError, LintRefusedError } from '../errors.js';
 import type { Severity } from '../finding.js';
 import type { Clock, DomainGateway, Log, Notification, Notifier, ObjectStore } from '../ports.js';
+import type { RevocationState } from '../revocation/state.js';
 import { assertLintClean } from '../truststore/change-lint.js';
 import { withOrphans } from '../truststore/orphans.js';
 import { type Entry, entriesBySubject, latestPublished, type TruststoreState } from '../truststore/state.js';
@@ -77,7 +78,25 @@ export interface ScanReport {
   readonly drift: readonly DomainStatusLine[];
   /** Uploads waiting for their issuer whose window has ended: an ingest run rejects them. */
   readonly pendingDue: number;
+  /** Every CRL held, soonest nextUpdate first. */
+  readonly crls: readonly CrlLine[];
 }
+
+export interface CrlLine {
+  readonly key: string;
+  readonly issuer: string;
+  readonly partner: string;
+  readonly number?: string;
+  readonly nextUpdate?: string;
+  /** Whole days until nextUpdate (negative once past); absent for a CRL without one. */
+  readonly days?: number;
+}
+
+/**
+ * Days before a CRL's nextUpdate at which it is reported (CRLs are re-issued every few days, so
+ * the thresholds are short); 0 once it is past, when the authorizer starts counting its grace.
+ */
+export const CRL_THRESHOLDS = [3, 1] as const;
 
 const DAY = 86_400_000;
 
@@ -137,6 +156,10 @@ interface Assessment {
   /** The CAs that crossed a threshold they were not alerted for. */
   readonly due: { entry: Entry; line: ExpiryLine; level: number }[];
   readonly pruned: Entry[];
+  readonly crlLines: CrlLine[];
+  /** The CRL staleness levels to remember after this scan. */
+  readonly crlAlerted: NonNullable<RevocationState['staleAlerts']>;
+  readonly crlDue: { line: CrlLine; level: number }[];
 }
 
 /** The pure part of a scan, shared by the scan and its preview. */
@@ -168,17 +191,78 @@ const assess = (
     alerted[entry.fingerprint] = { level, at: now.toISOString() };
     due.push({ entry, line, level });
   }
-  return { lines, bySubject, alerted, due, pruned: prune ? prunable(state.entries, now) : [] };
+  const crl = assessCrls(state, now);
+  return { lines, bySubject, alerted, due, pruned: prune ? prunable(state.entries, now) : [], ...crl };
+};
+
+/** Each CRL held: how long until its nextUpdate, and whether that crossed a level not yet alerted. */
+const assessCrls = (state: TruststoreState, now: Date) => {
+  const rev = state.revocation;
+  const crlAlerted = { ...(rev?.staleAlerts ?? {}) };
+  const crlDue: Assessment['crlDue'] = [];
+  const byFingerprint = new Map(state.entries.map((e) => [e.fingerprint, e]));
+  const crlLines: CrlLine[] = Object.entries(rev?.crls ?? {})
+    .filter(([, c]) => byFingerprint.has(c.issuer))
+    .map(([key, c]) => ({
+      key,
+      issuer: byFingerprint.get(c.issuer)!.subject,
+      partner: c.partner,
+      ...(c.number ? { number: c.number } : {}),
+      ...(c.nextUpdate ? { nextUpdate: c.nextUpdate, days: daysUntil(c.nextUpdate, now) } : {}),
+    }))
+    .sort((a, b) => (a.nextUpdate ?? '9').localeCompare(b.nextUpdate ?? '9'));
+  const live = new Set(crlLines.map((l) => l.key));
+  for (const key of Object.keys(crlAlerted)) if (!live.has(key)) delete crlAlerted[key];
+  for (const line of crlLines) {
+    const level = line.days === undefined ? undefined : levelOf(line.days, CRL_THRESHOLDS);
+    if (level === undefined) {
+      delete crlAlerted[line.key];
+      continue;
+    }
+    // A newer CRL far from its nextUpdate clears the level (above): its own crossings alert again.
+    const previous = crlAlerted[line.key];
+    if (previous && previous.level <= level) continue;
+    crlAlerted[line.key] = { level, at: now.toISOString() };
+    crlDue.push({ line, level });
+  }
+  return { crlLines, crlAlerted, crlDue };
+};
+
+const crlNotification = (line: CrlLine, level: number): Notification => {
+  const past = level === 0;
+  const when = line.nextUpdate!.slice(0, 10);
+  return notification(
+    'crl.stale',
+    past ? 'error' : 'warning',
+    `${line.key}:${line.nextUpdate}:${level}`,
+    past
+      ? `CRL overdue: ${line.issuer} (${line.partner})`
+      : `CRL due in ${line.days} day${line.days === 1 ? '' : 's'}: ${line.issuer} (${line.partner})`,
+    [
+      past
+        ? `The CRL of ${line.issuer} (partner ${line.partner}${line.number ? `, CRL number ${line.number}` : ''}) was due to be replaced on ${when}, and no newer one has arrived.`
+        : `The CRL of ${line.issuer} (partner ${line.partner}${line.number ? `, CRL number ${line.number}` : ''}) is due to be replaced on ${when}, in ${line.days} day${line.days === 1 ? '' : 's'}.`,
+      '',
+      'What happens:',
+      '- The authorizer checks revocation against the latest CRL it holds; once that CRL is past its nextUpdate and the grace (default one day), it denies the clients the CRL covers (or, configured with staleCrl allow, lets them through unchecked).',
+      '',
+      'What to do:',
+      `- Upload the CA's current CRL (PEM or DER) to inbox/${line.partner}/crl/: most CAs publish one at their CRL distribution point.`,
+    ],
+    line.partner,
+  );
 };
 
 const alertsOf = (
   state: TruststoreState,
   due: Assessment['due'],
+  crlDue: Assessment['crlDue'],
   pruned: readonly Entry[],
   bySubject: Map<string, Entry[]>,
   now: Date,
 ): Notification[] => {
   const alerts = due.map((d) => expiryNotification(d.entry, d.line, d.level, state.entries, bySubject));
+  alerts.push(...crlDue.map((d) => crlNotification(d.line, d.level)));
   if (pruned.length > 0) alerts.push(pruneNotification(pruned, state.entries, now));
   return alerts;
 };
@@ -214,12 +298,17 @@ export const previewScan = async (deps: PreviewDeps): Promise<ScanPreview> => {
   const thresholds = [...(deps.config?.thresholds ?? DEFAULT_THRESHOLDS)].sort((a, b) => b - a);
   const { state } = await loadState(deps.store);
   const now = deps.clock.now();
-  const { lines, bySubject, due, pruned } = assess(state, now, thresholds, deps.config?.prune === true);
+  const { lines, bySubject, due, pruned, crlDue } = assess(
+    state,
+    now,
+    thresholds,
+    deps.config?.prune === true,
+  );
   return {
     certificates: lines.length,
     ...(lines[0] === undefined ? {} : { nearestExpiryDays: lines[0].days }),
     entries: lines,
-    wouldAlert: alertsOf(state, due, pruned, bySubject, now),
+    wouldAlert: alertsOf(state, due, crlDue, pruned, bySubject, now),
     wouldPrune: pruned.map((e) => e.fingerprint),
   };
 };
@@ -247,7 +336,7 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
     const { state, etag } = await loadState(deps.store);
     const now = deps.clock.now();
     const assessed = assess(state, now, thresholds, deps.config?.prune === true);
-    const { bySubject, alerted, due } = assessed;
+    const { bySubject, alerted, due, crlDue, crlAlerted } = assessed;
     let pruned = assessed.pruned;
     if (pruned.length > 0) {
       // A prune is a change like any other: one that would leave the truststore failing lint
@@ -266,10 +355,17 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
         pruned = [];
       }
     }
-    const next =
-      pruned.length > 0 ? pruneState(state, pruned, alerted, now) : { ...state, expiryAlerts: alerted };
+    const withCrls = (s: TruststoreState): TruststoreState =>
+      s.revocation ? { ...s, revocation: { ...s.revocation, staleAlerts: crlAlerted } } : s;
+    const next = withCrls(
+      pruned.length > 0 ? pruneState(state, pruned, alerted, now) : { ...state, expiryAlerts: alerted },
+    );
     const unchanged =
-      due.length === 0 && pruned.length === 0 && sameAlerts(state.expiryAlerts ?? {}, alerted);
+      due.length === 0 &&
+      crlDue.length === 0 &&
+      pruned.length === 0 &&
+      sameAlerts(state.expiryAlerts ?? {}, alerted) &&
+      sameAlerts(state.revocation?.staleAlerts ?? {}, crlAlerted);
     if (!unchanged) {
       await assertIntact(deps.store, state);
       try {
@@ -280,7 +376,7 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
       }
     }
 
-    const alerts = alertsOf(state, due, pruned, bySubject, now);
+    const alerts = alertsOf(state, due, crlDue, pruned, bySubject, now);
     for (const n of alerts) {
       try {
         if (notifier) await notifier.publish(n);
@@ -373,6 +469,7 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
     ).length;
     return {
       pendingDue,
+      crls: assessed.crlLines,
       certificates: remaining.length,
       ...(nearest === undefined ? {} : { nearestExpiryDays: nearest }),
       entries: remaining,

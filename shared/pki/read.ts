@@ -32,7 +32,8 @@ const NOT_A_CERT: Record<string, string> = {
     'a certificate signing request (CSR), not a certificate: upload the signed CA certificate',
   'NEW CERTIFICATE REQUEST':
     'a certificate signing request (CSR), not a certificate: upload the signed CA certificate',
-  'X509 CRL': 'a certificate revocation list; API Gateway truststores hold only CA certificates: remove it',
+  'X509 CRL':
+    'a certificate revocation list; API Gateway truststores hold only CA certificates: put CRLs into inbox/<partner>/crl/ instead',
   'PUBLIC KEY': 'a bare public key, not a certificate: upload the CA certificate',
   'RSA PUBLIC KEY': 'a bare public key, not a certificate: upload the CA certificate',
 };

@@ -203,7 +203,7 @@ const issuerOf = (index: RevocationIndex, cert: Certificate): number | undefined
 const coversLeaf = (crl: IndexCrl, cert: Certificate): boolean => {
   if (crl.onlyCA) return false;
   if (crl.uris.length === 0) return true;
-  const points = (cert as { crlDistributionPoints?: readonly string[] }).crlDistributionPoints ?? [];
+  const points = cert.crlDistributionPoints ?? [];
   return crl.uris.some((u) => points.includes(u));
 };
 

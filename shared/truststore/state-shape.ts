@@ -152,6 +152,13 @@ const checkRevocation = (value: unknown, at: string): void => {
     for (const f of ['reason', 'by']) text(o[f], `${p}.${f}`);
     date(o.at, `${p}.at`);
   });
+  optional(r.staleAlerts, `${at}.staleAlerts`, (x, p) => {
+    for (const [key, a] of Object.entries(object(x, p))) {
+      const o = object(a, `${p}[${JSON.stringify(key)}]`);
+      count(o.level, `${p}[${JSON.stringify(key)}].level`, 0);
+      date(o.at, `${p}[${JSON.stringify(key)}].at`);
+    }
+  });
   for (const [partner, rules] of Object.entries(object(r.rules, `${at}.rules`))) {
     const p = `${at}.rules[${JSON.stringify(partner)}]`;
     const o = object(rules, p);

@@ -1,0 +1,221 @@
+import { createHash } from 'node:crypto';
+import type { Finding } from '../finding.js';
+import type { Certificate } from '../pki/certificate.js';
+import type { Notification, ObjectStore } from '../ports.js';
+import {
+  type CrlJudgement,
+  CrlReadError,
+  heldCrl,
+  judgeCrl,
+  type RevocationList,
+  readRevocationLists,
+  scopeKey,
+} from '../revocation/crl.js';
+import { reasonCode, toRecords } from '../revocation/records.js';
+import { crlKey, type HeldCrlRecord, type RevocationState, serialsKey } from '../revocation/state.js';
+import { certificateOf, type TruststoreState } from '../truststore/state.js';
+import { describeFindings, notification } from './notifications.js';
+import { revocationOf } from './revocation.js';
+import type { UploadKey } from './upload-key.js';
+
+/**
+ * CRLs dropped into `inbox/<partner>/crl/`: read, judged against the truststore's CAs (and the
+ * CAs this batch admits), and, once accepted, kept as what was understood of them — a record
+ * set of their revoked serials and their metadata in the state — never as their bytes. The
+ * ingest run treats them as uploads like any other: one outcome each, reported, alerted,
+ * destroyed in the inbox once judged.
+ */
+
+/** The inbox folder of a partner's CRLs. */
+export const CRL_FOLDER = 'crl/';
+
+/** CRLs are larger than CA bundles: ALB takes 50 MB per CRL file; the same here by default. */
+export const DEFAULT_MAX_CRL_BYTES = 50 * 1024 * 1024;
+
+export const isCrlUpload = (upload: UploadKey | undefined): boolean =>
+  upload?.path.startsWith(CRL_FOLDER) === true;
+
+export interface CrlRead {
+  readonly lists?: readonly RevocationList[];
+  /** Why nothing could be used (`crl.unparseable`). */
+  readonly error?: Finding;
+}
+
+export const readCrlUpload = (bytes: Uint8Array, key: string): CrlRead => {
+  try {
+    return { lists: readRevocationLists(bytes, key) };
+  } catch (error) {
+    if (!(error instanceof CrlReadError)) throw error;
+    return { error: { code: 'crl.unparseable', severity: 'error', message: error.message, source: key } };
+  }
+};
+
+/** One accepted CRL, ready to be written (its record set) and committed (its record). */
+export interface AcceptedCrl {
+  readonly key: string;
+  readonly record: HeldCrlRecord;
+  readonly records: Uint8Array;
+  /** The same CRL as the one held: nothing to write or change. */
+  readonly unchanged: boolean;
+}
+
+export interface CrlDecision {
+  readonly accepted: boolean;
+  readonly judgements: readonly CrlJudgement[];
+  readonly findings: readonly Finding[];
+  readonly crls: readonly AcceptedCrl[];
+}
+
+/**
+ * Judges the CRL uploads of a batch, in order: each against the truststore's CAs plus `admitted`
+ * (the CAs this batch accepts: a partner may send a CA and its CRL together) and against the CRL
+ * held for its issuer and scope — or one accepted earlier in the batch. An upload is accepted
+ * only when every CRL in it is.
+ */
+export const judgeCrlUploads = (
+  uploads: readonly {
+    readonly id: string;
+    readonly read: CrlRead;
+    readonly upload: UploadKey;
+    readonly version: string;
+  }[],
+  state: TruststoreState,
+  admitted: readonly Certificate[],
+  now: Date,
+): Map<string, CrlDecision> => {
+  const cas = [...state.entries.map((e) => certificateOf(e)), ...admitted];
+  const partnerOf = new Map(state.entries.map((e) => [e.fingerprint, e.partner]));
+  const rev = revocationOf(state);
+  const batch = new Map<string, HeldCrlRecord>();
+  const decisions = new Map<string, CrlDecision>();
+  for (const u of uploads) {
+    if (u.read.error || !u.read.lists) {
+      const findings = u.read.error ? [u.read.error] : [];
+      decisions.set(u.id, { accepted: false, judgements: [], findings, crls: [] });
+      continue;
+    }
+    const held = (issuer: string, scope: string) => {
+      const h = batch.get(crlKey(issuer, scope)) ?? rev.crls[crlKey(issuer, scope)];
+      return h
+        ? { ...(h.number ? { number: h.number } : {}), thisUpdate: h.thisUpdate, sha256: h.sha256 }
+        : undefined;
+    };
+    const judgements = u.read.lists.map((list) => judgeCrl(list, cas, held, now));
+    const findings = judgements.flatMap((j) => j.findings);
+    const accepted = findings.every((f) => f.severity !== 'error' && f.severity !== 'critical');
+    const crls: AcceptedCrl[] = [];
+    if (accepted) {
+      for (const j of judgements) {
+        const issuer = j.issuer!;
+        const scope = scopeKey(j.list.scope);
+        const key = crlKey(issuer.fingerprint, scope);
+        const before = batch.get(key) ?? rev.crls[key];
+        const records = toRecords(
+          j.list.entries.map((e) => ({ serial: e.serial, reason: reasonCode(e.reason) })),
+        );
+        const kept = heldCrl(j.list);
+        const record: HeldCrlRecord = {
+          issuer: issuer.fingerprint,
+          scope,
+          uris: [...(j.list.scope?.uris ?? [])],
+          onlyUser: j.list.scope?.onlyUser ?? false,
+          onlyCA: j.list.scope?.onlyCA ?? false,
+          ...(kept.number === undefined ? {} : { number: kept.number }),
+          thisUpdate: kept.thisUpdate,
+          ...(j.list.nextUpdate ? { nextUpdate: j.list.nextUpdate.toISOString() } : {}),
+          sha256: kept.sha256,
+          serials: createHash('sha256').update(records).digest('hex'),
+          entries: records.length / 22,
+          // Alerts about it go to the partner whose CA signed it.
+          partner: partnerOf.get(issuer.fingerprint) ?? u.upload.partner,
+          upload: { key: u.upload.key, version: u.version },
+          acceptedAt: now.toISOString(),
+        };
+        const unchanged = before?.sha256 === record.sha256;
+        if (!unchanged) batch.set(key, record);
+        crls.push({ key, record, records, unchanged });
+      }
+    }
+    decisions.set(u.id, { accepted, judgements, findings, crls });
+  }
+  return decisions;
+};
+
+/** Writes the record sets of accepted CRLs (before the commit: the state only points at them). */
+export const writeCrlRecords = async (store: ObjectStore, decision: CrlDecision): Promise<void> => {
+  for (const c of decision.crls)
+    if (!c.unchanged)
+      await store.put(serialsKey(c.record.serials), c.records, { contentType: 'application/octet-stream' });
+};
+
+/** The revocation state with the accepted CRLs of a batch, or `undefined` when none changes it. */
+export const withCrls = (
+  rev: RevocationState,
+  decisions: readonly CrlDecision[],
+): RevocationState | undefined => {
+  const changed = decisions.flatMap((d) => (d.accepted ? d.crls.filter((c) => !c.unchanged) : []));
+  if (changed.length === 0) return undefined;
+  const crls = { ...rev.crls };
+  for (const c of changed) crls[c.key] = c.record;
+  return { ...rev, crls, generation: rev.generation + 1 };
+};
+
+/** What the upload's report says about its CRLs. */
+export const crlSummary = (d: CrlDecision) =>
+  d.judgements.map((j) => ({
+    issuer: j.list.issuer.text,
+    ...(j.issuer ? { issuerSha256: j.issuer.fingerprint } : {}),
+    ...(j.list.number === undefined ? {} : { number: j.list.number.toString() }),
+    thisUpdate: j.list.thisUpdate.toISOString(),
+    ...(j.list.nextUpdate ? { nextUpdate: j.list.nextUpdate.toISOString() } : {}),
+    revoked: j.list.entries.length,
+    ...(j.list.scope ? { scope: j.list.scope.uris } : {}),
+    sha256: j.list.sha256,
+  }));
+
+export const crlNotification = (
+  id: string,
+  upload: UploadKey,
+  d: CrlDecision,
+  extra: readonly Finding[],
+): Notification => {
+  const lists = crlSummary(d);
+  if (d.accepted) {
+    const unchanged = d.crls.every((c) => c.unchanged);
+    const warnings = d.findings.filter((f) => f.severity === 'warning');
+    return notification(
+      'crl.accepted',
+      warnings.some((w) => w.code !== 'crl.unchanged') ? 'warning' : 'info',
+      id,
+      `CRL accepted: ${upload.partner}/${upload.path}`,
+      [
+        `The CRL upload ${upload.key} from ${upload.partner} was accepted${unchanged ? ' (the same CRL as the one held: nothing changes)' : ''}.`,
+        ...lists.map(
+          (l) =>
+            `- ${l.issuer}${l.number ? `, CRL number ${l.number}` : ''}: ${l.revoked} revoked, issued ${l.thisUpdate.slice(0, 10)}${l.nextUpdate ? `, next update due ${l.nextUpdate.slice(0, 10)}` : ''}`,
+        ),
+        '',
+        unchanged
+          ? 'Nothing to do.'
+          : 'The authorizer enforces it once the revocation index is published (with this run) and its next refresh.',
+        ...(warnings.length > 0 ? ['', ...describeFindings(warnings)] : []),
+      ],
+      upload.partner,
+    );
+  }
+  const first = [...extra, ...d.findings].find((f) => f.severity === 'error' || f.severity === 'critical');
+  return notification(
+    'crl.rejected',
+    'error',
+    id,
+    `CRL rejected: ${upload.partner}/${upload.path} (${first?.code ?? 'error'})`,
+    [
+      `The CRL upload ${upload.key} from ${upload.partner} was rejected; the revocations held are unchanged.`,
+      '',
+      'What to do next: fix the problems below and upload the CRL again.',
+      '',
+      ...describeFindings([...extra, ...d.findings]),
+    ],
+    upload.partner,
+  );
+};

@@ -1,0 +1,241 @@
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type IngestDeps, ingestUploads } from '../../../shared/pipeline/ingest.js';
+import { loadIndex, revokeCertificate } from '../../../shared/pipeline/revocation.js';
+import { scanExpiry } from '../../../shared/pipeline/scan.js';
+import { type Certificate, parseCertificate } from '../../../shared/pki/certificate.js';
+import { authorize } from '../../../shared/revocation/authorize.js';
+import { REVOCATION_KEYS } from '../../../shared/revocation/state.js';
+import { KEYS, parseState } from '../../../shared/truststore/state.js';
+import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
+import { MemoryStore } from '../../fakes/memory-store.js';
+import {
+  crl,
+  days,
+  type Issued,
+  leaf,
+  NOW,
+  partnerChain,
+  pemBlock,
+  pemOf,
+  privateKeyPem,
+  toBytes,
+} from '../../fixtures/pki.js';
+
+/**
+ * CRLs dropped into inbox/<partner>/crl/ go through the same ingest as CA uploads: judged,
+ * reported, alerted, kept as what was understood (never their bytes), and published in the
+ * revocation index that the authorizer reads.
+ */
+let acme: Awaited<ReturnType<typeof partnerChain>>;
+let beta: Awaited<ReturnType<typeof partnerChain>>;
+let bob: Issued;
+beforeAll(async () => {
+  acme = await partnerChain('Acme');
+  beta = await partnerChain('Beta', { key: 'p384' });
+  bob = await leaf('CN=bob.acme.example,O=Acme', acme.intermediate, { key: 'p256' });
+});
+
+let store: MemoryStore;
+let notifier: MemoryNotifier;
+let clock: FakeClock;
+let deps: IngestDeps;
+beforeEach(async () => {
+  store = new MemoryStore();
+  notifier = new MemoryNotifier();
+  clock = new FakeClock(NOW.getTime());
+  deps = {
+    store,
+    gateway: new FakeGateway('api.example.com'),
+    notifier,
+    clock,
+    log: memoryLog(),
+    config: { expiringDays: 30, roll: { domains: ['api.example.com'], pollIntervalMs: 1000 } },
+  };
+  await ingestUploads([await drop('inbox/acme/ca.pem', pemOf(acme.root, acme.intermediate))], deps);
+  await ingestUploads([await drop('inbox/beta/ca.pem', pemOf(beta.root, beta.intermediate))], deps);
+  notifier.sent.length = 0;
+});
+
+const drop = async (key: string, content: string | Uint8Array) => {
+  const { version } = await store.put(key, typeof content === 'string' ? toBytes(content) : content);
+  return { key, version };
+};
+const cert = (i: Issued): Certificate => parseCertificate(i.der);
+const decide = async (client: Issued, now = clock.now()) => {
+  const loaded = await loadIndex(store);
+  if (!loaded) throw new Error('no index published');
+  return authorize(loaded.index, cert(client), undefined, { now });
+};
+const state = async () => parseState((await store.get(KEYS.state)).body);
+
+describe('CRL uploads', () => {
+  it('accepts a CRL of a held CA, denies the client it lists and allows another of the same CA', async () => {
+    expect((await decide(acme.client)).decision).toBe('allow');
+    const der = await crl(acme.intermediate, [{ cert: acme.client, reason: 'keyCompromise' }], {
+      crlNumber: 4,
+    });
+    const report = await ingestUploads([await drop('inbox/acme/crl/issuing.crl', der)], deps);
+    expect(report.uploads[0]).toMatchObject({
+      outcome: 'accepted',
+      crls: [{ issuer: 'CN=Acme Issuing CA,O=Acme', number: '4', revoked: 1 }],
+    });
+    expect(report.errors).toEqual([]);
+    const denied = await decide(acme.client);
+    expect(denied.decision).toBe('deny');
+    expect(denied.reasons[0]!.code).toBe('cert.revoked');
+    expect(denied.reasons[0]!.message).toContain('#4 (keyCompromise)');
+    expect((await decide(bob)).decision).toBe('allow');
+    expect(notifier.types()).toEqual(['crl.accepted']);
+    expect(notifier.sent[0]!.partner).toBe('acme');
+  });
+
+  it('keeps what was understood of a CRL, not its bytes, and takes it out of the inbox', async () => {
+    const der = await crl(acme.intermediate, [acme.client], { crlNumber: 1 });
+    const report = await ingestUploads([await drop('inbox/acme/crl/issuing.crl', der)], deps);
+    expect(report.uploads[0]!.movedTo).toMatch(/^archive\/acme\/crl\/issuing\.crl@[0-9a-f]+\.report\.json$/);
+    await expect(store.get('inbox/acme/crl/issuing.crl')).rejects.toThrow();
+    const needle = Buffer.from(der);
+    for (const key of store.keys()) {
+      const body = Buffer.from((await store.get(key)).body);
+      expect(body.includes(needle), `${key} holds the CRL's bytes`).toBe(false);
+    }
+    const held = Object.values((await state()).revocation!.crls);
+    expect(held).toHaveLength(1);
+    expect((await store.get(`${REVOCATION_KEYS.serials}${held[0]!.serials}.bin`)).body.length).toBe(22);
+  });
+
+  it('accepts a PEM file of two CRLs of two partners in one upload', async () => {
+    const a = await crl(acme.intermediate, [acme.client], { crlNumber: 1 });
+    const b = await crl(beta.intermediate, [beta.client], { crlNumber: 1 });
+    const report = await ingestUploads(
+      [await drop('inbox/acme/crl/both.pem', `${pemBlock('X509 CRL', a)}\n${pemBlock('X509 CRL', b)}`)],
+      deps,
+    );
+    expect(report.uploads[0]!.outcome).toBe('accepted');
+    expect((await decide(acme.client)).decision).toBe('deny');
+    expect((await decide(beta.client)).decision).toBe('deny');
+    // The CRL's partner is the CA's, whoever uploaded it.
+    expect(
+      Object.values((await state()).revocation!.crls)
+        .map((c) => c.partner)
+        .sort(),
+    ).toEqual(['acme', 'beta']);
+  });
+
+  it('rejects a replayed older CRL, keeps the newer one enforced, and alerts the partner', async () => {
+    const newer = await crl(acme.intermediate, [acme.client], { crlNumber: 5 });
+    const older = await crl(acme.intermediate, [], { crlNumber: 4 });
+    await ingestUploads([await drop('inbox/acme/crl/a.crl', newer)], deps);
+    notifier.sent.length = 0;
+    const report = await ingestUploads([await drop('inbox/acme/crl/b.crl', older)], deps);
+    expect(report.uploads[0]!.outcome).toBe('rejected');
+    expect(report.uploads[0]!.findings.map((f) => f.code)).toEqual(['crl.replayed']);
+    expect(report.uploads[0]!.movedTo).toMatch(/^rejected\/acme\/crl\//);
+    expect(notifier.types()).toEqual(['crl.rejected']);
+    expect(notifier.sent[0]!.subject).toContain('crl.replayed');
+    expect((await decide(acme.client)).decision).toBe('deny');
+  });
+
+  it('rejects a CRL no truststore CA signed, and one signed by another key under a held name', async () => {
+    const stranger = await partnerChain('Stranger');
+    const r1 = await ingestUploads(
+      [await drop('inbox/acme/crl/x.crl', await crl(stranger.intermediate, []))],
+      deps,
+    );
+    expect(r1.uploads[0]!.findings.map((f) => f.code)).toEqual(['crl.issuer-unknown']);
+    const forged = await crl(acme.intermediate, [bob], { signedBy: stranger.intermediate, aki: false });
+    const r2 = await ingestUploads([await drop('inbox/acme/crl/y.crl', forged)], deps);
+    expect(r2.uploads[0]!.outcome).toBe('rejected');
+    expect((await decide(bob)).decision).toBe('allow');
+  });
+
+  it('takes a CA and its CRL in one batch', async () => {
+    const gamma = await partnerChain('Gamma');
+    const report = await ingestUploads(
+      [
+        await drop('inbox/gamma/ca.pem', pemOf(gamma.root, gamma.intermediate)),
+        await drop(
+          'inbox/gamma/crl/issuing.crl',
+          await crl(gamma.intermediate, [gamma.client], { crlNumber: 1 }),
+        ),
+      ],
+      deps,
+    );
+    expect(report.uploads.map((u) => u.outcome)).toEqual(['accepted', 'accepted']);
+    expect((await decide(gamma.client)).decision).toBe('deny');
+  });
+
+  it('rejects what is not a CRL in the crl folder with a clear reason, and a private key sent there as a key', async () => {
+    const r1 = await ingestUploads([await drop('inbox/acme/crl/ca.pem', pemOf(acme.root))], deps);
+    expect(r1.uploads[0]!.outcome).toBe('rejected');
+    expect(r1.uploads[0]!.findings[0]!.code).toBe('crl.unparseable');
+    expect(r1.uploads[0]!.findings[0]!.message).toMatch(/certificate, not a CRL/i);
+    const withKey = `${pemBlock('X509 CRL', await crl(acme.intermediate, []))}\n${privateKeyPem(acme.client)}`;
+    const r2 = await ingestUploads([await drop('inbox/acme/crl/k.pem', withKey)], deps);
+    expect(r2.uploads[0]!.outcome).toBe('private-key');
+    expect(notifier.types()).toContain('upload.private-key');
+  });
+
+  it('records the same CRL again as unchanged, without a new index', async () => {
+    const der = await crl(acme.intermediate, [acme.client], { crlNumber: 2 });
+    await ingestUploads([await drop('inbox/acme/crl/a.crl', der)], deps);
+    const before = (await store.head(REVOCATION_KEYS.index)).version;
+    const again = await ingestUploads([await drop('inbox/acme/crl/a.crl', der)], deps);
+    expect(again.uploads[0]!.outcome).toBe('accepted');
+    expect(again.uploads[0]!.findings.map((f) => f.code)).toEqual(['crl.unchanged']);
+    expect((await store.head(REVOCATION_KEYS.index)).version).toBe(before);
+  });
+});
+
+describe('the index follows the truststore and manual revocations', () => {
+  it('publishes an index with every truststore version, naming the new CA partner', async () => {
+    const gamma = await partnerChain('Gamma');
+    expect((await decide(gamma.client)).reasons.map((r) => r.code)).toEqual(['issuer.unknown']);
+    await ingestUploads([await drop('inbox/gamma/ca.pem', pemOf(gamma.root, gamma.intermediate))], deps);
+    const d = await decide(gamma.client);
+    expect(d.decision).toBe('allow');
+    expect(d.partner).toBe('gamma');
+  });
+
+  it('revokes by hand, and a serial revoked under one issuer does not deny it under another', async () => {
+    const twin = await leaf('CN=twin,O=Beta', beta.intermediate, {
+      key: 'p256',
+      serial: cert(acme.client).serial,
+    });
+    const r = await revokeCertificate(
+      { store, log: memoryLog(), clock },
+      {
+        issuer: cert(acme.intermediate).fingerprint.slice(0, 16),
+        serial: cert(acme.client).serial,
+        reason: 'device lost',
+        by: 'ops',
+      },
+    );
+    expect(r.changed).toBe(true);
+    expect(r.version).toBeDefined();
+    expect((await decide(acme.client)).reasons[0]!.message).toContain('by hand (device lost; ops');
+    expect((await decide(twin)).decision).toBe('allow');
+  });
+});
+
+describe('the scan watches CRLs', () => {
+  it('alerts once per threshold as nextUpdate nears and once more when it has passed, to the partner', async () => {
+    const der = await crl(acme.intermediate, [], { crlNumber: 1, nextUpdate: days(7) });
+    await ingestUploads([await drop('inbox/acme/crl/a.crl', der)], deps);
+    notifier.sent.length = 0;
+    const scan = () => scanExpiry({ store, clock, log: memoryLog(), notifier });
+    expect((await scan()).alerts.filter((a) => a.eventType === 'crl.stale')).toEqual([]);
+    clock.advance(4.5 * 86_400_000); // 2.5 days left
+    const first = (await scan()).alerts.filter((a) => a.eventType === 'crl.stale');
+    expect(first.map((a) => [a.severity, a.partner])).toEqual([['warning', 'acme']]);
+    expect(first[0]!.body).toContain('inbox/acme/crl/');
+    expect((await scan()).alerts.filter((a) => a.eventType === 'crl.stale')).toEqual([]);
+    clock.advance(3 * 86_400_000); // past
+    const past = (await scan()).alerts.filter((a) => a.eventType === 'crl.stale');
+    expect(past.map((a) => a.severity)).toEqual(['error']);
+    expect(past[0]!.subject).toContain('CRL overdue');
+    // And the authorizer now denies the clients it covers (one day of grace has passed too).
+    clock.advance(86_400_000);
+    expect((await decide(bob)).reasons.map((r) => r.code)).toEqual(['crl.stale']);
+  });
+});
