@@ -591,7 +591,7 @@ export const judgeCrl = (
     add(
       'crl.stale',
       'warning',
-      `${who} was due to be replaced at ${list.nextUpdate.toISOString()}: it is taken, but send the CA's current CRL.`,
+      `${who} was due to be replaced at ${list.nextUpdate.toISOString()} (its nextUpdate): send the CA's current CRL.`,
       issuer,
     );
   }

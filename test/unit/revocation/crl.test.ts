@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { constants as cryptoConstants, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +30,7 @@ import {
   leaf,
   NOW,
   pemBlock,
+  privateKeyObject,
   privateKeyPem,
   type RevokedSpec,
   root,
@@ -89,15 +91,58 @@ describe('an accepted CRL', () => {
     expect(j.issuer?.fingerprint).toBe(cas[1]!.fingerprint);
   });
 
-  it('is signed by an RSA or an ECDSA CA', async () => {
+  it('is signed by an RSA, an ECDSA or an Ed25519 CA', async () => {
     const rsaRoot = await root('CN=RSA Root,O=Beta', { key: 'rsa2048' });
     const ecRoot = await root('CN=EC Root,O=Beta', { key: 'p384' });
-    for (const ca of [rsaRoot, ecRoot]) {
+    const edRoot = await root('CN=Ed Root,O=Beta', { key: 'ed25519' });
+    for (const ca of [rsaRoot, ecRoot, edRoot]) {
       const list = parse(await crl(ca, [], { crlNumber: 1 }));
       const j = judgeCrl(list, [parseCertificate(ca.der)], noneHeld, NOW);
       expect(j.findings).toEqual([]);
       expect(j.issuer?.subject.text).toBe(parseCertificate(ca.der).subject.text);
     }
+  });
+});
+
+describe('an RSA-PSS signed CRL', () => {
+  it('verifies with the CA key, as PSS certificates do, and not once tampered with', async () => {
+    const ca = await root('CN=PSS Root,O=Beta', { key: 'rsa2048' });
+    const sha256 = tlv(0x30, oid('2.16.840.1.101.3.4.2.1'));
+    const pss = tlv(
+      0x30,
+      oid('1.2.840.113549.1.1.10'),
+      tlv(
+        0x30,
+        tlv(0xa0, sha256),
+        tlv(0xa1, tlv(0x30, oid('1.2.840.113549.1.1.8'), sha256)),
+        tlv(0xa2, tlv(0x02, new Uint8Array([32]))),
+      ),
+    );
+    const tbs = tlv(
+      0x30,
+      tlv(0x02, new Uint8Array([1])),
+      pss,
+      new Uint8Array(ca.cert.subjectName.toArrayBuffer()),
+      tlv(0x17, toBytes('260531000000Z')),
+      tlv(0x17, toBytes('260701000000Z')),
+    );
+    const signature = sign('sha256', tbs, {
+      key: privateKeyObject(ca),
+      padding: cryptoConstants.RSA_PKCS1_PSS_PADDING,
+      saltLength: 32,
+    });
+    const der = tlv(0x30, tbs, pss, tlv(0x03, new Uint8Array([0]), signature));
+    const list = parse(der);
+    expect(list.signature).toMatchObject({
+      algorithm: 'rsassaPss(sha256)',
+      hash: 'sha256',
+      pssSaltLength: 32,
+    });
+    const trust = [parseCertificate(ca.der)];
+    expect(codes(judgeCrl(list, trust, noneHeld, NOW))).toEqual([]);
+    const tampered = new Uint8Array(der);
+    tampered[tampered.length - 1]! ^= 1;
+    expect(codes(judgeCrl(parse(tampered), trust, noneHeld, NOW))).toEqual(['error crl.signature-invalid']);
   });
 });
 
