@@ -2,6 +2,7 @@
 // ({"name","value","unit","floor"?,"ratio"?}) to compare across commits.
 import { bundleBench } from './bundle.bench.js';
 import { cliBench } from './cli.bench.js';
+import { crlBench } from './crl.bench.js';
 import { diagnoseBench } from './diagnose.bench.js';
 import { hostileBench } from './hostile.bench.js';
 import { ingestBench } from './ingest.bench.js';
@@ -16,6 +17,7 @@ await lintBench();
 await cliBench();
 await ingestBench();
 await scanBench();
+await crlBench();
 await hostileBench();
 await diagnoseBench();
 await localBench();

@@ -195,6 +195,9 @@ export const endpointMaterial = async (paths: LocalPaths): Promise<EndpointMater
  * A demo PKI for trying the pipeline: partner "acme" (root, intermediate, client certificate and
  * key), a client from a CA nobody trusts, and a client certificate packaged as if it were a CA.
  */
+/** The demo CRL: the Acme issuing CA revokes the demo client. */
+export const DEMO_CRL = 'acme-revokes-client.crl';
+
 export const writeDemoPki = async (paths: LocalPaths): Promise<{ dir: string; created: boolean }> => {
   const dir = layout(paths).demo;
   if (await exists(join(dir, 'acme-client.key'))) return { dir, created: false };
@@ -213,5 +216,10 @@ export const writeDemoPki = async (paths: LocalPaths): Promise<{ dir: string; cr
   await put('acme-client-as-ca.pem', acme.client.pem);
   await put('stranger-client.pem', stranger.pem);
   await put('stranger-client.key', b.privateKeyPem(stranger), true);
+  // Revocation: a CRL of the issuing CA that lists the demo client, and that CA's key to make
+  // more (a demo PKI: a real CA's key never leaves it).
+  await put(DEMO_CRL, b.pemBlock('X509 CRL', await b.crl(acme.intermediate, [acme.client], { crlNumber: 1 })));
+  await put('acme-issuing-ca.pem', acme.intermediate.pem);
+  await put('acme-issuing-ca.key', b.privateKeyPem(acme.intermediate), true);
   return { dir, created: true };
 };

@@ -27,6 +27,7 @@ import {
   localNotifier,
   localStore,
   requestsDir,
+  DEMO_CRL,
   writeDemoPki,
 } from '../local.js';
 import { summarize } from './ingest.js';
@@ -310,6 +311,7 @@ const printWelcome = (
       `  ${curl('acme-client')}`,
       `  ${curl('stranger-client')}      # refused: unknown CA`,
       `  cp ${demoDir}/acme-client-as-ca.pem ${paths.inboxDir}/acme/     # rejected: a client certificate, not a CA`,
+      `  mkdir -p ${paths.inboxDir}/acme/crl && cp ${demoDir}/${DEMO_CRL} ${paths.inboxDir}/acme/crl/   # the CA revokes the demo client: 403`,
     );
   }
   lines.push('', 'Ctrl-C stops.', '');

@@ -123,7 +123,9 @@ export const expectTag = (tlv: Tlv | undefined, tag: number, what: string): Tlv 
 
 const hex1 = (n: number): string => n.toString(16).padStart(2, '0');
 
-export const toHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+// A view, not a copy: a CRL of a million entries reads a million of these.
+export const toHex = (bytes: Uint8Array): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 
 /** Decodes an OBJECT IDENTIFIER's content to dotted text. */
 export const decodeOid = (content: Uint8Array): string => {
@@ -187,7 +189,10 @@ export const smallInteger = (tlv: Tlv | undefined, what: string): number => {
 /** UTCTime / GeneralizedTime as a Date (RFC 5280 forms, Z only). */
 export const readTime = (tlv: Tlv | undefined, what: string): Date => {
   if (!tlv) throw new DerError(`${what} is missing`);
-  const text = Buffer.from(tlv.content).toString('latin1');
+  const fast = quickTime(tlv);
+  if (fast) return fast;
+  const { content } = tlv;
+  const text = Buffer.from(content.buffer, content.byteOffset, content.byteLength).toString('latin1');
   let m: RegExpExecArray | null;
   if (tlv.tag === TAG.UTC_TIME) {
     m = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?Z$/.exec(text);
@@ -201,6 +206,37 @@ export const readTime = (tlv: Tlv | undefined, what: string): Date => {
     return utc(Number(m[1]), m, what);
   }
   throw new DerError(`${what}: expected a time, found tag 0x${hex1(tlv.tag)}`);
+};
+
+/**
+ * The common forms (`YYMMDDHHMMSSZ`, `YYYYMMDDHHMMSSZ`) read straight from the bytes, for a CRL's
+ * million revocation dates; anything else, or out of range, is left to the full reading (and
+ * its message).
+ */
+const quickTime = (tlv: Tlv): Date | undefined => {
+  const c = tlv.content;
+  const long = tlv.tag === TAG.GENERALIZED_TIME;
+  if (!(long ? c.length === 15 : tlv.tag === TAG.UTC_TIME && c.length === 13) || c[c.length - 1] !== 0x5a)
+    return undefined;
+  const two = (i: number) => {
+    const a = c[i]! - 48;
+    const b = c[i + 1]! - 48;
+    return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : Number.NaN;
+  };
+  const o = long ? 2 : 0;
+  const yy = two(0);
+  const year = long ? yy * 100 + two(2) : yy >= 50 ? 1900 + yy : 2000 + yy;
+  const [mo, d, h, mi, s] = [two(o + 2), two(o + 4), two(o + 6), two(o + 8), two(o + 10)] as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  // Years below 100 (Date.UTC reads them as 19xx) and leap seconds take the full reading.
+  if (!(year >= 100 && mo >= 1 && mo <= 12 && d >= 1 && h <= 23 && mi <= 59 && s <= 59)) return undefined;
+  const date = new Date(Date.UTC(year, mo - 1, d, h, mi, s));
+  return date.getUTCDate() === d ? date : undefined;
 };
 
 const utc = (year: number, m: RegExpExecArray, what: string): Date => {

@@ -45,52 +45,80 @@ const HEX = /^(?:[0-9a-f]{2})+$/;
 
 /** The 21-byte key of a serial (lowercase hex of the DER INTEGER content, as `Certificate.serial`). */
 export const serialKey = (serial: string): Buffer => {
+  const key = Buffer.alloc(KEY);
+  writeKey(serial, key, 0);
+  return key;
+};
+
+/** Writes the key of `serial` into `to` at `at` (21 bytes, zeros where it is written). */
+const writeKey = (serial: string, to: Buffer, at: number): void => {
   if (!HEX.test(serial))
     throw new Error(`serial ${JSON.stringify(serial)} is not lowercase hex of whole bytes`);
-  const key = Buffer.alloc(KEY);
-  let bytes = Buffer.from(serial, 'hex');
-  if (bytes.length > 20) {
-    key[0] = LONG;
-    bytes = createHash('sha256').update(bytes).digest().subarray(0, 20);
-  } else key[0] = bytes.length;
-  bytes.copy(key, KEY - bytes.length);
-  return key;
+  const length = serial.length / 2;
+  if (length > 20) {
+    to[at] = LONG;
+    createHash('sha256')
+      .update(Buffer.from(serial, 'hex'))
+      .digest()
+      .copy(to, at + 1, 0, 20);
+  } else {
+    to[at] = length;
+    to.write(serial, at + KEY - length, 'hex');
+  }
 };
 
 /** Records for `serials` (any order, repeats allowed: the first reason of a serial wins), sorted. */
 export const toRecords = (
   serials: Iterable<{ readonly serial: string; readonly reason: number }>,
 ): Buffer => {
-  const keyed: Buffer[] = [];
-  for (const s of serials) {
-    const r = Buffer.alloc(RECORD);
-    serialKey(s.serial).copy(r);
-    r[KEY] = s.reason;
-    keyed.push(r);
-  }
-  return sortRecords(keyed);
+  const list = Array.isArray(serials)
+    ? (serials as readonly { serial: string; reason: number }[])
+    : [...serials];
+  // One buffer for all, written in place: a CRL of a million entries makes no million buffers.
+  const all = Buffer.alloc(list.length * RECORD);
+  list.forEach((s, i) => {
+    writeKey(s.serial, all, i * RECORD);
+    all[i * RECORD + KEY] = s.reason;
+  });
+  return sortRecords(all);
 };
 
-const sortRecords = (records: Buffer[]): Buffer => {
-  // A stable sort keeps the first of equal keys first, so dropping later equals keeps it.
-  records.sort((a, b) => a.compare(b, 0, KEY, 0, KEY));
-  const out: Buffer[] = [];
-  for (const r of records) {
-    const last = out.at(-1);
-    if (last?.compare(r, 0, KEY, 0, KEY) !== 0) out.push(r);
+/** Sorts the records of `all` by key and drops repeats (the first of equal keys stays). */
+const sortRecords = (all: Buffer): Buffer => {
+  const n = all.length / RECORD;
+  // Most CRLs list their serials in order already: one pass says so, and no sort is needed.
+  let ascending = true;
+  for (let i = 1; i < n && ascending; i++)
+    ascending = all.compare(all, i * RECORD, i * RECORD + KEY, (i - 1) * RECORD, (i - 1) * RECORD + KEY) < 0;
+  if (ascending) return all;
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  // Stable: equal keys keep their input order, so the first one is the one kept.
+  const sorted = Array.from(order).sort(
+    (a, b) => all.compare(all, b * RECORD, b * RECORD + KEY, a * RECORD, a * RECORD + KEY) || a - b,
+  );
+  const out = Buffer.alloc(n * RECORD);
+  let count = 0;
+  for (const i of sorted) {
+    const at = i * RECORD;
+    if (count > 0 && all.compare(out, (count - 1) * RECORD, (count - 1) * RECORD + KEY, at, at + KEY) === 0)
+      continue;
+    all.copy(out, count * RECORD, at, at + RECORD);
+    count++;
   }
-  return Buffer.concat(out, out.length * RECORD);
+  return out.subarray(0, count * RECORD);
 };
 
 /** The union of several record sets (each sorted); for a serial in several, the first set's reason. */
-export const mergeRecords = (sets: readonly Uint8Array[]): Buffer => {
-  const all: Buffer[] = [];
-  for (const set of sets) {
-    assertRecords(set);
-    const b = Buffer.from(set.buffer, set.byteOffset, set.byteLength);
-    for (let i = 0; i < b.length; i += RECORD) all.push(b.subarray(i, i + RECORD));
+export const mergeRecords = (given: readonly Uint8Array[]): Buffer => {
+  const sets = given.filter((set) => set.length > 0);
+  if (sets.length === 0) return Buffer.alloc(0);
+  if (sets.length === 1) {
+    assertRecords(sets[0]!);
+    return Buffer.from(sets[0]!.buffer, sets[0]!.byteOffset, sets[0]!.byteLength);
   }
-  return sortRecords(all);
+  for (const set of sets) assertRecords(set);
+  return sortRecords(Buffer.concat(sets.map((s) => Buffer.from(s.buffer, s.byteOffset, s.byteLength))));
 };
 
 export const assertRecords = (set: Uint8Array): void => {
