@@ -218,7 +218,10 @@ export const writeDemoPki = async (paths: LocalPaths): Promise<{ dir: string; cr
   await put('stranger-client.key', b.privateKeyPem(stranger), true);
   // Revocation: a CRL of the issuing CA that lists the demo client, and that CA's key to make
   // more (a demo PKI: a real CA's key never leaves it).
-  await put(DEMO_CRL, b.pemBlock('X509 CRL', await b.crl(acme.intermediate, [acme.client], { crlNumber: 1 })));
+  await put(
+    DEMO_CRL,
+    b.pemBlock('X509 CRL', await b.crl(acme.intermediate, [acme.client], { crlNumber: 1 })),
+  );
   await put('acme-issuing-ca.pem', acme.intermediate.pem);
   await put('acme-issuing-ca.key', b.privateKeyPem(acme.intermediate), true);
   return { dir, created: true };

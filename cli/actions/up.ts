@@ -21,13 +21,13 @@ import { KEYS, latestPublished, type TruststoreState } from '../../shared/trusts
 import { Backoff, fallbackMs, InboxWatcher, type Step, StepLoop } from '../commands/up-watch.js';
 import { folderOrAbsent, type Io, UsageError } from '../io.js';
 import {
+  DEMO_CRL,
   endpointMaterial,
   type LocalPaths,
   layout,
   localNotifier,
   localStore,
   requestsDir,
-  DEMO_CRL,
   writeDemoPki,
 } from '../local.js';
 import { summarize } from './ingest.js';
