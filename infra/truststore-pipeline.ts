@@ -349,16 +349,21 @@ export class TruststorePipeline extends Construct {
     // A read that may find nothing needs ListBucket: without it S3 answers 403, not 404.
     const mayFindNothing = (fn: lambda.IFunction) => allow(fn, ['s3:ListBucket'], [this.bucket.bucketArn]);
 
-    // Ingest: reads uploads, removal requests, state and truststore; writes state, truststore,
-    // archive, rejected; destroys handled uploads and requests (every version), and asks itself
-    // for follow-up rolls through its queue.
+    // Ingest: reads uploads, removal requests, state, truststore and the revocation index with the
+    // record sets of the CRLs held; writes state, truststore, the revocation index and record
+    // sets, archive, rejected; destroys handled uploads and requests (every version), and asks
+    // itself for follow-up rolls through its queue.
     allow(
       this.ingestFunction,
       ['s3:GetObject', 's3:GetObjectVersion'],
-      objects('inbox/', 'requests/', 'state/', 'truststore/'),
+      objects('inbox/', 'requests/', 'state/', 'truststore/', 'revocation/'),
     );
     mayFindNothing(this.ingestFunction);
-    allow(this.ingestFunction, ['s3:PutObject'], objects('state/', 'truststore/', 'archive/', 'rejected/'));
+    allow(
+      this.ingestFunction,
+      ['s3:PutObject'],
+      objects('state/', 'truststore/', 'revocation/', 'archive/', 'rejected/'),
+    );
     allow(this.ingestFunction, ['s3:ListBucketVersions'], [this.bucket.bucketArn], {
       StringLike: { 's3:prefix': ['inbox/*', 'requests/*'] },
     });
@@ -504,7 +509,15 @@ export class TruststorePipeline extends Construct {
         reason:
           'nodejs22.x is the runtime trustroll is built and tested for; moving runtimes is a deliberate upgrade.',
       });
-      for (const prefix of ['inbox', 'requests', 'state', 'truststore', 'archive', 'rejected']) {
+      for (const prefix of [
+        'inbox',
+        'requests',
+        'state',
+        'truststore',
+        'revocation',
+        'archive',
+        'rejected',
+      ]) {
         Validations.of(f.role!).acknowledge({
           id: `AwsSolutions::AwsSolutions-IAM5[Resource::${bucketArn}/${prefix}/*]`,
           reason: `Object-level access to ${prefix}/ of this one bucket: the objects' keys are not known in advance.`,
