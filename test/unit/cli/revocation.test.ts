@@ -2,9 +2,16 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { localStore } from '../../../cli/local.js';
 import { run } from '../../../cli/main.js';
+import { publishIndex, revocationOf } from '../../../shared/pipeline/revocation.js';
+import { changeState, loadState } from '../../../shared/pipeline/state-store.js';
 import { type Issued, leaf, partnerChain, pemOf, root } from '../../../shared/pki/builder.js';
 import { parseCertificate } from '../../../shared/pki/certificate.js';
+import { indexSha256 } from '../../../shared/revocation/index.js';
+import { reasonCode, toRecords } from '../../../shared/revocation/records.js';
+import { crlKey, serialsKey } from '../../../shared/revocation/state.js';
+import { memoryLog } from '../../fakes/fakes.js';
 
 /**
  * The argument handling of revoke, unrevoke, rules and authorize, in-process against a folder
@@ -180,6 +187,62 @@ describe('revoke and unrevoke: which certificate', () => {
     expect(twice.code).toBe(1);
     expect(JSON.parse(twice.out)).toMatchObject({ outcome: 'not-revoked-by-hand', revoked: false });
     expect(JSON.parse(twice.out).message).toMatch(/nothing was revoked by hand for serial/);
+  });
+
+  it('says a serial listed on a CRL stays revoked after unrevoke, and needs a new CRL', async () => {
+    // A CRL of beta's issuing CA held by the store, listing beta's client (what CRL ingest records).
+    const deps = { store: localStore({ dataDir: join(dir, '.trustroll'), inboxDir: join(dir, 'inbox') }) };
+    const serial = parseCertificate(beta.client.der).serial;
+    const records = toRecords([{ serial, reason: reasonCode('keyCompromise') }]);
+    const sha = indexSha256(records);
+    await deps.store.put(serialsKey(sha), records);
+    const issuer = fp(beta.intermediate);
+    const after = await changeState(deps.store, await loadState(deps.store), (state) => {
+      const rev = revocationOf(state);
+      const crl = {
+        issuer,
+        scope: '',
+        uris: [],
+        onlyUser: false,
+        onlyCA: false,
+        number: '1',
+        thisUpdate: new Date().toISOString(),
+        nextUpdate: new Date(Date.now() + 7 * 86_400_000).toISOString(),
+        sha256: 'c'.repeat(64),
+        serials: sha,
+        entries: 1,
+        partner: 'beta',
+        upload: { key: 'inbox/beta/issuing.crl', version: '1' },
+        acceptedAt: new Date().toISOString(),
+      };
+      return {
+        ...state,
+        revocation: {
+          ...rev,
+          generation: rev.generation + 1,
+          crls: { ...rev.crls, [crlKey(issuer, '')]: crl },
+        },
+      };
+    });
+    await publishIndex(deps.store, after.state, memoryLog());
+    const cert = file('beta-crl.pem', beta.client.pem);
+    const listed = await runCli(['unrevoke', '--cert', cert, '--json', ...store]);
+    expect(listed.code, listed.err).toBe(1);
+    expect(JSON.parse(listed.out)).toMatchObject({
+      outcome: 'not-revoked-by-hand',
+      revoked: true,
+      listedOnCrl: true,
+    });
+    expect(JSON.parse(listed.out).message).toMatch(
+      /listed on the CRL of CN=Beta Issuing CA,O=Beta and stays revoked: only a new CRL from partner beta without it takes that back/,
+    );
+    // Revoked by hand as well: taking that back still leaves the CRL's listing, and says so (exit 1).
+    expect((await runCli(['revoke', '--cert', cert, '--reason', 'both', ...store])).code).toBe(0);
+    const both = await runCli(['unrevoke', '--cert', cert, ...store]);
+    expect(both.code).toBe(1);
+    expect(both.out).toMatch(/^taken back: .* is no longer revoked by hand; but it is listed on the CRL/);
+    const denied = await runCli(['authorize', '--cert', cert, '--json', ...store]);
+    expect(JSON.parse(denied.out)).toMatchObject({ decision: 'deny', reasons: [{ code: 'cert.revoked' }] });
   });
 });
 
