@@ -153,7 +153,9 @@ export const revoke = async (
       (result.already
         ? shown`already revoked by hand: ${who} (serial ${selected.serial}) of ${ca?.subject ?? selected.issuer}, partner ${ca?.partner ?? '?'}, by ${record?.by ?? '?'} on ${record?.at ?? '?'} (${record?.reason ?? ''}); nothing changed`
         : shown`revoked: ${who} (serial ${selected.serial}) of ${ca?.subject ?? selected.issuer}, partner ${ca?.partner ?? '?'}: ${flags.reason} (by ${flags.by})`) +
-        `\n${indexNote(result.version)}; the authorizer and a running trustroll up deny it from this index on.\n`,
+        (result.already
+          ? `\n${indexNote(result.version)}.\n`
+          : `\n${indexNote(result.version)}; the authorizer and a running trustroll up deny it from this index on.\n`),
     );
   }
   exit(0);
