@@ -1,13 +1,15 @@
 import { stat } from 'node:fs/promises';
 import { exportTruststore } from '../../shared/pipeline/lifecycle.js';
+import { loadIndex } from '../../shared/pipeline/revocation.js';
 import { type Certificate, pemToDer } from '../../shared/pki/certificate.js';
 import { type Crl, parseCrl } from '../../shared/pki/crl.js';
 import { keyMatches } from '../../shared/pki/key-match.js';
 import { readInput } from '../../shared/pki/read.js';
 import { type Purpose, type Reason, type VerifyResult, verifyClient } from '../../shared/pki/verify.js';
+import { type AuthorizeDecision, authorize } from '../../shared/revocation/authorize.js';
 import { printable, shown } from '../../shared/text.js';
 import { fileOnly, type Io, jsonOut, loadInputs, UsageError } from '../io.js';
-import { depsFor, noStoreMessage, type StoreFlags } from '../stores.js';
+import { depsFor, noStoreMessage, openStore, type StoreDeps, type StoreFlags } from '../stores.js';
 
 export interface DiagnoseFlags extends Pick<StoreFlags, 'dataDir' | 'store' | 'region' | 'profile'> {
   readonly truststore?: string;
@@ -19,6 +21,7 @@ export interface DiagnoseFlags extends Pick<StoreFlags, 'dataDir' | 'store' | 'r
   readonly purpose: Purpose;
   readonly json?: boolean;
   readonly plainTls?: boolean;
+  readonly route?: string;
 }
 
 /** The store's current truststore version, named on stderr so stdout stays the verdict alone. */
@@ -32,7 +35,41 @@ const currentTruststore = async (flags: DiagnoseFlags, io: Io) => {
   io.err(
     shown`judging against truststore version ${exported.version} (revision ${String(exported.revision)}) of ${deps.label}\n`,
   );
-  return { name: `${deps.label} truststore version ${exported.version}`, bytes: exported.body };
+  return { deps, name: `${deps.label} truststore version ${exported.version}`, bytes: exported.body };
+};
+
+/**
+ * The authorizer's decision on a client the handshake accepts, from the store's revocation index
+ * (none published yet: no decision). Without `--route`, a partner's route rules cannot be
+ * checked: that is a warning here, not a denial.
+ */
+const authorizerOn = async (
+  deps: StoreDeps,
+  leaf: Certificate,
+  flags: DiagnoseFlags,
+  io: Io,
+): Promise<{ decision: AuthorizeDecision; unchecked: Reason[] } | undefined> => {
+  const loaded = await loadIndex(deps.store);
+  if (!loaded) {
+    io.err(
+      shown`note: ${deps.label} has no revocation index yet (the pipeline publishes it with each truststore version): the authorizer was not consulted\n`,
+    );
+    return undefined;
+  }
+  const decision = authorize(loaded.index, leaf, flags.route?.trim(), { now: flags.at ?? new Date() });
+  const unchecked =
+    flags.route === undefined ? decision.reasons.filter((r) => r.code === 'route.missing') : [];
+  const reasons = decision.reasons.filter((r) => !unchecked.includes(r));
+  return {
+    decision:
+      decision.decision === 'deny' && reasons.length === 0
+        ? { ...decision, decision: 'allow', reasons }
+        : { ...decision, reasons },
+    unchecked: unchecked.map((r) => ({
+      code: r.code,
+      message: `${r.message.replace(/: give the route to decide\.$/, '')}: pass --route "METHOD /path" to check it.`,
+    })),
+  };
 };
 
 export interface Certificates {
@@ -88,16 +125,19 @@ const crlOf = (name: string, bytes: Uint8Array): { crl?: Crl; problem?: string }
   }
 };
 
-export const toJson = (r: VerifyResult) => ({
+export const toJson = (r: VerifyResult, authorizer?: AuthorizeDecision) => ({
   verdict: r.verdict,
   reasons: r.reasons.map(({ code, message }) => ({ code, message })),
   warnings: r.warnings.map(({ code, message }) => ({ code, message })),
   path: r.path.map((c) => c.fingerprint),
+  ...(authorizer ? { authorizer } : {}),
 });
 
-const human = (r: VerifyResult, who: string): string => {
+const human = (r: VerifyResult, who: string, authorizer?: AuthorizeDecision): string => {
   // Subjects and the messages naming them come from the certificates given: shown escaped.
-  const lines = [`${r.verdict === 'accept' ? 'ACCEPTED' : 'REFUSED'}: ${who}`];
+  const lines = [
+    `${r.verdict === 'accept' ? 'ACCEPTED' : 'REFUSED'}: ${who}${authorizer?.partner ? shown` (partner ${authorizer.partner})` : ''}`,
+  ];
   for (const reason of r.reasons) lines.push(shown`  why:  ${reason.message}  [${reason.code}]`);
   if (r.path.length > 0) lines.push(`  path: ${r.path.map((c) => printable(c.subject.text)).join('  <-  ')}`);
   for (const w of r.warnings) lines.push(shown`  warn: ${w.message}  [${w.code}]`);
@@ -111,9 +151,21 @@ export const diagnose = async (flags: DiagnoseFlags, io: Io, exit: (code: number
   if (flags.chain) await fileOnly('--chain', flags.chain, ' of the intermediates the client sends');
   if (flags.key) await fileOnly('--key', flags.key, " of the client's private key (such as pki/client.key)");
   if (flags.crl) await fileOnly('--crl', flags.crl, ' of the CRL');
-  const truststore = flags.truststore
-    ? await truststoreOf(flags.truststore, io)
-    : certificatesOf([await currentTruststore(flags, io)], 'truststore');
+  if (flags.route !== undefined && !/^(?:[A-Za-z*]+ +)?\/\S*$/.test(flags.route.trim()))
+    throw new UsageError(
+      `--route ${JSON.stringify(flags.route)} is not "METHOD /path": write it like "GET /orders/1" (quoted)`,
+    );
+  // The authorizer needs a store: the one the truststore comes from, or one named with --store.
+  let store: StoreDeps | undefined;
+  let truststore: Certificates;
+  if (flags.truststore) {
+    truststore = await truststoreOf(flags.truststore, io);
+    if (flags.store) store = await openStore(flags.store, { ...flags, inbox: 'inbox' }, io);
+  } else {
+    const current = await currentTruststore(flags, io);
+    store = current.deps;
+    truststore = certificatesOf([current], 'truststore');
+  }
   const client = certificatesOf(await loadInputs([flags.cert], io), 'cert');
   const chain = flags.chain
     ? certificatesOf(await loadInputs([flags.chain], io), 'chain')
@@ -163,6 +215,32 @@ export const diagnose = async (flags: DiagnoseFlags, io: Io, exit: (code: number
       };
     }
   }
-  io.out(flags.json ? jsonOut(toJson(result)) : human(result, printable(leaf.subject.text)));
+  // The authorizer decides only for a client the handshake accepts (as behind API Gateway).
+  const authorizer =
+    store && result.verdict === 'accept' ? await authorizerOn(store, leaf, flags, io) : undefined;
+  if (authorizer) {
+    const { decision, unchecked } = authorizer;
+    result = {
+      ...result,
+      warnings: [...result.warnings, ...unchecked],
+      ...(decision.decision === 'deny'
+        ? {
+            verdict: 'reject' as const,
+            reasons: [
+              ...result.reasons,
+              ...decision.reasons.map((r) => ({
+                code: r.code,
+                message: `the authorizer denies it: ${r.message}`,
+              })),
+            ],
+          }
+        : {}),
+    };
+  }
+  io.out(
+    flags.json
+      ? jsonOut(toJson(result, authorizer?.decision))
+      : human(result, printable(leaf.subject.text), authorizer?.decision),
+  );
   exit(result.verdict === 'accept' ? 0 : 1);
 };

@@ -7,6 +7,7 @@ import { consoleLog } from '../../shared/adapters/local/log.js';
 import { type IngestDeps, ingestUploads } from '../../shared/pipeline/ingest.js';
 import { handleRemovalRequests, REQUESTS_PREFIX } from '../../shared/pipeline/lifecycle.js';
 import { publishPending } from '../../shared/pipeline/publish.js';
+import { loadIndex } from '../../shared/pipeline/revocation.js';
 import { type RollReport, rollDomains } from '../../shared/pipeline/roll.js';
 import { scanExpiry } from '../../shared/pipeline/scan.js';
 import {
@@ -16,6 +17,7 @@ import {
   readTruststoreVersion,
 } from '../../shared/pipeline/state-store.js';
 import { type ObjectStore, systemClock } from '../../shared/ports.js';
+import { REVOCATION_KEYS } from '../../shared/revocation/state.js';
 import { printable } from '../../shared/text.js';
 import { KEYS, latestPublished, type TruststoreState } from '../../shared/truststore/state.js';
 import { Backoff, fallbackMs, InboxWatcher, type Step, StepLoop } from '../commands/up-watch.js';
@@ -57,7 +59,8 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
   const store = localStore(paths);
   const material = await endpointMaterial(paths);
   const demo = flags.demo ? await writeDemoPki(paths) : undefined;
-  const states = new StateCache(store, new VersionedFolderStore(layout(paths).store));
+  const versions = new VersionedFolderStore(layout(paths).store);
+  const states = new StateCache(store, versions);
   const endpoint = new LocalEndpoint({
     // Checked against what was published: a version changed by hand is refused, not served.
     loadTruststore: async (version) =>
@@ -72,6 +75,8 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
     log,
     onStatus: new EndpointStatusFile(join(layout(paths).endpoint, 'status.json')).write,
     rules: flags.plainTls ? 'plain-tls' : 'api-gateway',
+    // The authorizer's decision after the handshake, from the index the pipeline publishes.
+    revocation: { stamp: () => versions.stamp(REVOCATION_KEYS.index), load: () => loadIndex(store) },
   });
   // A damaged store is named, and left alone until it is repaired (trustroll repair).
   await assertIntact(store, (await loadState(store)).state);
@@ -168,6 +173,11 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
           remember(roll);
           return !roll.domains.some((d) => d.outcome === 'failed');
         },
+      }),
+      new IndexWatch(versions.folderOf(REVOCATION_KEYS.index), {
+        pollMs: flags.pollMs,
+        wake: () => loop.wake(),
+        refresh: () => endpoint.refreshIndex(),
       }),
     ],
     (step, error) => log.error('pipeline step failed', { step, error: error.message }),
@@ -276,6 +286,48 @@ class Reconcile implements Step {
     }
     this.backoff.succeeded();
     this.reconciled = stamp;
+  }
+
+  close(): void {
+    this.watch.close();
+  }
+}
+
+/**
+ * Keeps the endpoint's revocation index current: `revoke`, `unrevoke` and `rules` (from another
+ * process, or on the same folder) publish a new index without a new truststore version. Events on
+ * the index's folder say when to look, and a poll of its stamp (no read of the index) catches
+ * what events miss, or all of it while the folder does not exist yet.
+ */
+class IndexWatch implements Step {
+  readonly name = 'revocation index';
+  private readonly watch: FolderWatch;
+  private dirty = true;
+  private lastLook = 0;
+
+  constructor(
+    folder: string,
+    private readonly options: {
+      readonly pollMs: number;
+      readonly wake: () => void;
+      readonly refresh: () => Promise<void>;
+    },
+  ) {
+    this.watch = new FolderWatch(folder, () => {
+      this.dirty = true;
+      options.wake();
+    });
+  }
+
+  due(): number {
+    return this.dirty ? 0 : this.lastLook + fallbackMs(this.options.pollMs, this.watch.active);
+  }
+
+  async run(now: number): Promise<void> {
+    this.dirty = false;
+    this.lastLook = now;
+    await this.watch.sync();
+    await this.options.refresh();
   }
 
   close(): void {

@@ -42,10 +42,14 @@ export const registerDiagnose = (program: Command, io: Io, exit: (code: number) 
       '--plain-tls',
       'judge as a plain OpenSSL TLS server, which also accepts intermediates only the client sends',
     )
-    .option('--json', 'print {verdict, reasons, warnings, path} as JSON')
+    .option(
+      '--route <route>',
+      'the request, "METHOD /path", for a partner whose rules allow only some routes (the authorizer checks it)',
+    )
+    .option('--json', 'print {verdict, reasons, warnings, path, authorizer} as JSON')
     .option(
       '--store <dir|s3://bucket[/prefix]>',
-      'without --truststore: the store whose current truststore is used (default --data-dir)',
+      "the store whose current truststore is used without --truststore (default --data-dir); its revocation index, when published, adds the authorizer's decision (with --truststore too, when --store is given)",
     )
     .option('--data-dir <dir>', 'local state folder', '.trustroll')
     .option('--region <region>', 'AWS region (S3 stores)')

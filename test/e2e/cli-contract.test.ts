@@ -51,6 +51,10 @@ const MISSING: Record<string, readonly string[]> = {
   export: ['--data-dir', 'missing-dir'],
   repair: ['--data-dir', 'missing-dir'],
   'pki init': ['pki/ca-bundle.pem/sub'],
+  revoke: ['--cert', 'missing.pem', '--reason', 'test', '--data-dir', 'store'],
+  unrevoke: ['--cert', 'missing.pem', '--data-dir', 'store'],
+  rules: ['--partner', 'acme', '--pin-cert', 'missing.pem', '--data-dir', 'store'],
+  authorize: ['--cert', 'missing.pem', '--data-dir', 'store'],
   up: ['--inbox', 'pki/ca-bundle.pem', '--data-dir', 'up-store', '--port', '0', '--no-demo'],
 };
 

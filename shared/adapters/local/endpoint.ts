@@ -8,12 +8,22 @@ import { type Certificate, parseCertificate, pemToDer } from '../../pki/certific
 import { readInput } from '../../pki/read.js';
 import { TrustIndex, type VerifyResult, verifyClient } from '../../pki/verify.js';
 import type { DomainGateway, DomainState, Log } from '../../ports.js';
+import { type AuthorizeDecision, authorize } from '../../revocation/authorize.js';
+import type { RevocationIndex } from '../../revocation/index.js';
 import { IssuerIndex } from '../../truststore/issuer-index.js';
 import { DEFAULT_EXPIRING_DAYS, lintInputs } from '../../truststore/lint.js';
 import { certExpired } from '../../truststore/rules/cert.expired.js';
 import { certNotYetValid } from '../../truststore/rules/cert.not-yet-valid.js';
 import type { RuleContext } from '../../truststore/rules/rule.js';
 import { KEYS } from '../../truststore/state.js';
+
+/** Where the endpoint reads the revocation index (`up`: its store). */
+export interface IndexSource {
+  /** A token that changes whenever a new index is published, read without reading the index. */
+  readonly stamp: () => Promise<string>;
+  /** The published index; undefined while none was published. */
+  readonly load: () => Promise<{ readonly index: RevocationIndex; readonly version: string } | undefined>;
+}
 
 export interface LocalEndpointOptions {
   /** Reads a truststore version (the store's truststore object, or a file for `trustroll serve`). */
@@ -49,6 +59,12 @@ export interface LocalEndpointOptions {
    * accepts.
    */
   readonly rules?: 'api-gateway' | 'plain-tls';
+  /**
+   * The revocation index, for the authorizer's decision after the handshake (with `api-gateway`
+   * rules): a denied client gets 403 with the reasons. Absent (`serve`, a truststore file without
+   * a store), or while no index is published: no authorization, as before.
+   */
+  readonly revocation?: IndexSource;
 }
 
 /** Why OpenSSL refused a client certificate, in API Gateway's words where it has them. */
@@ -102,6 +118,11 @@ export class LocalEndpoint implements DomainGateway {
   /** The PEM blocks of the version just loaded (a judged version), in file order. */
   private loaded: readonly string[] | undefined;
   private readonly verdicts = new WeakMap<TLSSocket, VerifyResult>();
+  /** The client certificate of each connection, parsed once (the authorizer decides per request). */
+  private readonly clients = new WeakMap<TLSSocket, Certificate | 'unreadable'>();
+  private index: { readonly index: RevocationIndex; readonly version: string } | undefined;
+  private indexStamp: string | undefined;
+  private notEnforcedSaid = false;
 
   constructor(private readonly options: LocalEndpointOptions) {}
 
@@ -115,6 +136,7 @@ export class LocalEndpoint implements DomainGateway {
 
   /** Starts listening, serving `version` of the truststore (or no CA at all yet). */
   async start(version?: string): Promise<void> {
+    await this.refreshIndex();
     const ca = version ? await this.load(version) : this.options.noTruststoreCa;
     this.served = version ? this.loaded : undefined;
     this.version = version;
@@ -147,9 +169,39 @@ export class LocalEndpoint implements DomainGateway {
         );
         return;
       }
+      const decision = this.authorize(socket, req.method, req.url);
+      if (decision?.decision === 'deny') {
+        // The authorizer's 403 (a Lambda authorizer's Deny): every reason, in the body and the log.
+        this.options.log.warn('request refused', {
+          reason: decision.reasons.map((r) => r.message).join(' '),
+          code: decision.reasons.map((r) => r.code).join(','),
+          ...(decision.partner ? { partner: decision.partner } : {}),
+          subject: peer.subject?.CN,
+          route: routeOf(req.method, req.url),
+          truststoreVersion: this.version ?? 'none',
+          revocationIndex: this.index?.version ?? 'none',
+        });
+        const first = decision.reasons[0];
+        res.writeHead(403, { 'content-type': 'application/json' });
+        res.end(
+          `${JSON.stringify(
+            {
+              message: 'Forbidden',
+              decision: 'deny',
+              ...(decision.partner ? { partner: decision.partner } : {}),
+              ...(first ? { reason: first.code, why: first.message } : {}),
+              reasons: decision.reasons,
+            },
+            null,
+            2,
+          )}\n`,
+        );
+        return;
+      }
       const body = {
         ok: true,
         domain: this.options.domain,
+        ...(decision?.partner ? { partner: decision.partner } : {}),
         truststoreVersion: this.version ?? null,
         client: {
           subject: peer.subject,
@@ -159,7 +211,11 @@ export class LocalEndpoint implements DomainGateway {
           validTo: peer.valid_to,
         },
       };
-      this.options.log.info('request accepted', { subject: peer.subject?.CN, version: this.version });
+      this.options.log.info('request accepted', {
+        subject: peer.subject?.CN,
+        ...(decision?.partner ? { partner: decision.partner } : {}),
+        version: this.version,
+      });
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(`${JSON.stringify(body, null, 2)}\n`);
     });
@@ -202,6 +258,9 @@ export class LocalEndpoint implements DomainGateway {
 
   async roll(domain: string, version: string): Promise<void> {
     this.check(domain);
+    // The index of a new version is published before the version is rolled: read it first, so a
+    // client of a CA the version adds is not denied as unknown by the index of the version before.
+    await this.refreshIndex();
     const ca = await this.load(version);
     if (this.server && !this.addToContext(this.server)) {
       this.server.setSecureContext(this.context(ca));
@@ -242,6 +301,85 @@ export class LocalEndpoint implements DomainGateway {
     if (added.some((block) => subjects.has(this.parsed.get(block)?.subject.key))) return false;
     if (added.length > 0) (native.addCACert as (pem: string) => void).call(native, added.join(''));
     return true;
+  }
+
+  /**
+   * Reads the revocation index again when it changed (its stamp: no read when it did not). A
+   * missing index is said once (revocation is not enforced until one is published); an index that
+   * cannot be read is logged and the one loaded before stays in force.
+   */
+  async refreshIndex(): Promise<void> {
+    const source = this.options.revocation;
+    if (!source) return;
+    if (!this.apiGateway) {
+      if (!this.notEnforcedSaid)
+        this.options.log.warn('revocation not enforced', {
+          reason: 'plain-tls: the endpoint plays a plain OpenSSL server, which has no authorizer',
+        });
+      this.notEnforcedSaid = true;
+      return;
+    }
+    let stamp: string;
+    let loaded: Awaited<ReturnType<IndexSource['load']>>;
+    try {
+      stamp = await source.stamp();
+      if (stamp === this.indexStamp) return;
+      loaded = await source.load();
+    } catch (error) {
+      this.options.log.error('revocation index not read', {
+        error: (error as Error).message,
+        inForce: this.index?.version ?? 'none',
+      });
+      return;
+    }
+    this.indexStamp = stamp;
+    if (!loaded) {
+      if (!this.notEnforcedSaid)
+        this.options.log.warn('revocation not enforced', {
+          reason:
+            'no revocation index published yet: it comes with the first truststore version, and every revoke, unrevoke or rules change',
+        });
+      this.notEnforcedSaid = true;
+      this.index = undefined;
+      return;
+    }
+    if (loaded.version === this.index?.version) return;
+    const before = this.index?.version;
+    this.index = loaded;
+    this.options.log.info(before ? 'revocation index reloaded' : 'revocation index loaded', {
+      version: loaded.version,
+      revision: loaded.index.header.revision,
+      revoked: loaded.index.header.revoked,
+      rules: Object.keys(loaded.index.header.rules).length,
+    });
+  }
+
+  /** The authorizer's decision for a request; undefined when no index is in force. */
+  private authorize(socket: TLSSocket, method: string | undefined, url: string | undefined) {
+    if (!this.index || !this.apiGateway) return undefined;
+    let client = this.clients.get(socket);
+    if (!client) {
+      const raw = socket.getPeerCertificate().raw;
+      try {
+        client = raw ? parseCertificate(new Uint8Array(raw)) : 'unreadable';
+      } catch {
+        client = 'unreadable';
+      }
+      this.clients.set(socket, client);
+    }
+    // OpenSSL accepted what this parser cannot read: the authorizer cannot decide, so it denies.
+    if (client === 'unreadable')
+      return {
+        decision: 'deny',
+        reasons: [
+          {
+            code: 'cert.unreadable',
+            message:
+              'The client certificate passed the handshake but trustroll cannot read it, so the authorizer cannot decide: it denies.',
+          },
+        ],
+      } satisfies AuthorizeDecision;
+    return authorize(this.index.index, client, routeOf(method, url), { now: new Date() });
   }
 
   private get apiGateway(): boolean {
@@ -328,6 +466,12 @@ export class LocalEndpoint implements DomainGateway {
     return blocks.map((block) => parsed.get(block)!);
   }
 }
+
+/** The request as the authorizer's routes name it: `METHOD /path`, without the query. */
+const routeOf = (method: string | undefined, url: string | undefined): string => {
+  const path = (url ?? '/').split('?')[0]!.split('#')[0]!;
+  return `${method ?? 'GET'} ${path.startsWith('/') ? path : `/${path}`}`;
+};
 
 /** What can change in a version ingest judged: only time (a CA expires, or becomes valid). */
 const TIME_RULES = [certExpired, certNotYetValid];

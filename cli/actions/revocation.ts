@@ -1,0 +1,335 @@
+import {
+  loadIndex,
+  normalSerial,
+  revocationOf,
+  revokeCertificate,
+  setPartnerRules,
+  unrevokeCertificate,
+} from '../../shared/pipeline/revocation.js';
+import { loadState } from '../../shared/pipeline/state-store.js';
+import type { Certificate } from '../../shared/pki/certificate.js';
+import { readInput } from '../../shared/pki/read.js';
+import { type AuthorizeDecision, authorize } from '../../shared/revocation/authorize.js';
+import type { RevocationIndex } from '../../shared/revocation/index.js';
+import { issuerEntryOf } from '../../shared/revocation/issuer-entry.js';
+import type { ManualRevocation, PartnerRules } from '../../shared/revocation/state.js';
+import { shown } from '../../shared/text.js';
+import type { Entry, TruststoreState } from '../../shared/truststore/state.js';
+import { fileOnly, type Io, jsonOut, loadInputs, UsageError } from '../io.js';
+import { openStore, type StoreDeps, type StoreFlags } from '../stores.js';
+
+type Flags = StoreFlags & { readonly json?: boolean };
+
+export interface SelectorFlags extends Flags {
+  readonly cert?: string;
+  readonly serial?: string;
+  readonly issuer?: string;
+}
+
+/** How to find a CA's fingerprint, said wherever one is asked for. */
+const FINGERPRINT_HINT =
+  'openssl x509 -in ca.pem -noout -fingerprint -sha256 prints it; trustroll export writes the truststore';
+
+/**
+ * The client certificate of a `--cert` file: the first certificate in it (a file of several is
+ * the client followed by what it sends). A file that holds none is a usage error naming it.
+ */
+export const readClient = async (option: string, path: string, io: Io): Promise<Certificate> => {
+  await fileOnly(option, path, ' of the client certificate (such as client.pem)');
+  const [input] = await loadInputs([path], io);
+  const read = readInput(input!);
+  const first = read.certificates[0];
+  if (!first) {
+    const why = read.findings.find((f) => f.code === 'input.unparseable')?.message;
+    throw new UsageError(
+      `${option} ${path} holds no readable certificate${why ? ` (${why})` : ''}: name the client certificate file (PEM or DER)`,
+    );
+  }
+  return first.cert;
+};
+
+/** Checks that exactly one selector is given, before anything is read. */
+export const checkSelector = (flags: SelectorFlags): void => {
+  if (flags.cert !== undefined && (flags.serial !== undefined || flags.issuer !== undefined))
+    throw new UsageError(
+      '--cert names the certificate, its serial and its issuer: give --cert, or --serial with --issuer, not both',
+    );
+  if (flags.cert === undefined && flags.serial === undefined)
+    throw new UsageError(
+      'name the certificate: --cert <file>, or --serial <hex> with --issuer <sha256> of the CA that issued it',
+    );
+  if (flags.serial !== undefined && flags.issuer === undefined)
+    throw new UsageError(
+      `--serial needs --issuer <sha256>, the fingerprint of the truststore CA that issued it: serial numbers are unique per issuer only (${FINGERPRINT_HINT})`,
+    );
+};
+
+/** What a selector names: the issuing CA (fingerprint or prefix) and the serial, with the certificate when given. */
+export interface Selected {
+  readonly issuer: string;
+  readonly serial: string;
+  readonly cert?: Certificate;
+}
+
+/**
+ * The issuer and serial a selector names. With `--cert`, the issuing CA is found in the
+ * truststore (name, key identifier, signature): a certificate no CA of it issued is refused.
+ */
+export const select = async (
+  flags: SelectorFlags,
+  deps: StoreDeps,
+  io: Io,
+  client?: Certificate,
+): Promise<Selected> => {
+  if (flags.cert === undefined) return { issuer: flags.issuer!, serial: normalSerial(flags.serial!) };
+  const cert = client ?? (await readClient('--cert', flags.cert, io));
+  const { state } = await loadState(deps.store);
+  if (state.entries.some((e) => e.fingerprint === cert.fingerprint))
+    throw new UsageError(
+      shown`${flags.cert} is ${cert.subject.text}, a CA of the truststore itself: take a CA out with trustroll remove --fingerprint ${cert.fingerprint.slice(0, 16)}`,
+    );
+  const found = issuerEntryOf(state.entries, cert);
+  if ('entry' in found) return { issuer: found.entry.fingerprint, serial: cert.serial, cert };
+  if (found.problem === 'not-held')
+    throw new UsageError(
+      shown`${flags.cert} (${cert.subject.text}) was issued by ${cert.issuer.text}, which is not a CA of the truststore of ${deps.label}: only clients of a truststore CA can be revoked (the handshake refuses the others already); check --store, or give --serial with --issuer`,
+    );
+  throw new UsageError(
+    shown`${flags.cert} (${cert.subject.text}) names ${cert.issuer.text} as its issuer, but the key of that CA in the truststore did not sign it (a re-keyed CA, or another CA of the same name): it is not a client of the truststore of ${deps.label}`,
+  );
+};
+
+/** The truststore entry a fingerprint (or prefix) names, if any. */
+const entryOf = (state: TruststoreState, issuer: string): Entry | undefined => {
+  const fp = issuer.toLowerCase().replace(/:/g, '');
+  return state.entries.find((e) => e.fingerprint.startsWith(fp));
+};
+
+const caJson = (e: Entry | undefined) =>
+  e ? { fingerprint: e.fingerprint, subject: e.subject, partner: e.partner } : undefined;
+
+const indexNote = (version: string | undefined) =>
+  version
+    ? `revocation index version ${version}`
+    : 'revocation index: a newer one was published meanwhile, which holds this change too';
+
+/** `trustroll revoke` (declared in commands/revocation.ts). */
+export const revoke = async (
+  flags: SelectorFlags & { reason: string; by: string },
+  io: Io,
+  exit: (code: number) => void,
+): Promise<void> => {
+  checkSelector(flags);
+  if (flags.reason.trim() === '')
+    throw new UsageError(
+      '--reason is empty: say why (it is kept with the revocation and shown in every denial)',
+    );
+  const client = flags.cert ? await readClient('--cert', flags.cert, io) : undefined;
+  const deps = await openStore(flags.store, flags, io);
+  const selected = await select(flags, deps, io, client);
+  const result = await revokeCertificate(deps, {
+    issuer: selected.issuer,
+    serial: selected.serial,
+    reason: flags.reason,
+    by: flags.by,
+    ...(selected.cert ? { subject: selected.cert.subject.text, certSha256: selected.cert.fingerprint } : {}),
+  });
+  const ca = entryOf(result.state, selected.issuer);
+  const record: ManualRevocation | undefined = revocationOf(result.state).manual.find(
+    (m) => m.issuer === ca?.fingerprint && m.serial === selected.serial,
+  );
+  if (flags.json)
+    io.out(
+      jsonOut({
+        outcome: result.already ? 'already-revoked' : 'revoked',
+        revocation: record,
+        issuer: caJson(ca),
+        ...(result.version ? { indexVersion: result.version } : {}),
+      }),
+    );
+  else {
+    const who = record?.subject ?? 'the certificate';
+    io.out(
+      (result.already
+        ? shown`already revoked by hand: ${who} (serial ${selected.serial}) of ${ca?.subject ?? selected.issuer}, partner ${ca?.partner ?? '?'}, by ${record?.by ?? '?'} on ${record?.at ?? '?'} (${record?.reason ?? ''}); nothing changed`
+        : shown`revoked: ${who} (serial ${selected.serial}) of ${ca?.subject ?? selected.issuer}, partner ${ca?.partner ?? '?'}: ${flags.reason} (by ${flags.by})`) +
+        (result.already
+          ? `\n${indexNote(result.version)}.\n`
+          : `\n${indexNote(result.version)}; the authorizer and a running trustroll up deny it from this index on.\n`),
+    );
+  }
+  exit(0);
+};
+
+/** Whether the index lists `serial` under the CA `fingerprint` (after an unrevoke: on a CRL). */
+const listed = (index: RevocationIndex | undefined, fingerprint: string | undefined, serial: string) => {
+  if (!index || !fingerprint) return false;
+  const at = index.header.cas.findIndex((c) => c.fingerprint === fingerprint);
+  return at >= 0 && index.revoked(at, serial) !== undefined;
+};
+
+/** `trustroll unrevoke` (declared in commands/revocation.ts). */
+export const unrevoke = async (flags: SelectorFlags, io: Io, exit: (code: number) => void): Promise<void> => {
+  checkSelector(flags);
+  const client = flags.cert ? await readClient('--cert', flags.cert, io) : undefined;
+  const deps = await openStore(flags.store, flags, io);
+  const selected = await select(flags, deps, io, client);
+  const result = await unrevokeCertificate(deps, { issuer: selected.issuer, serial: selected.serial });
+  const ca = entryOf(result.state, selected.issuer);
+  const onCrl = listed((await loadIndex(deps.store))?.index, ca?.fingerprint, selected.serial);
+  const what = shown`serial ${selected.serial} of ${ca?.subject ?? selected.issuer} (partner ${ca?.partner ?? '?'})`;
+  const crlNote = onCrl
+    ? shown`it is listed on the CRL of ${ca?.subject ?? selected.issuer} and stays revoked: only a new CRL from partner ${ca?.partner ?? '?'} without it takes that back`
+    : '';
+  const message = result.found
+    ? `taken back: ${what} is no longer revoked by hand${onCrl ? `; but ${crlNote}` : ''}`
+    : `nothing was revoked by hand for ${what}, so nothing changed${onCrl ? `; ${crlNote}` : ' (it is not revoked)'}`;
+  if (flags.json)
+    io.out(
+      jsonOut({
+        outcome: result.found ? 'unrevoked' : 'not-revoked-by-hand',
+        revoked: onCrl,
+        ...(onCrl ? { listedOnCrl: true } : {}),
+        serial: selected.serial,
+        issuer: caJson(ca),
+        message,
+        ...(result.version ? { indexVersion: result.version } : {}),
+      }),
+    );
+  else io.out(`${message}\n${result.found ? `${indexNote(result.version)}.\n` : ''}`);
+  exit(result.found && !onCrl ? 0 : 1);
+};
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** `trustroll rules` (declared in commands/revocation.ts). */
+export const rules = async (
+  flags: Flags & {
+    partner: string;
+    pinCert?: string[];
+    pinKey?: string[];
+    route?: string[];
+    clear?: boolean;
+  },
+  io: Io,
+  exit: (code: number) => void,
+): Promise<void> => {
+  const pinKeys = (flags.pinKey ?? []).map((p) => {
+    const hex = p.toLowerCase().replace(/:/g, '');
+    if (!SHA256.test(hex))
+      throw new UsageError(
+        `--pin-key ${p} is not a SHA-256 (64 hex digits): give the fingerprint of a client certificate or of its public key, or pin the certificate file with --pin-cert`,
+      );
+    return hex;
+  });
+  const pinCerts: string[] = [];
+  for (const file of flags.pinCert ?? [])
+    pinCerts.push((await readClient('--pin-cert', file, io)).fingerprint);
+  for (const route of flags.route ?? [])
+    if (!ROUTE.test(route.trim()))
+      throw new UsageError(
+        `--route ${JSON.stringify(route)} is not "METHOD /path": write it like "GET /orders/*" (quoted), * for one path segment, a final ** for any rest`,
+      );
+  const deps = await openStore(flags.store, flags, io);
+  const { state } = await loadState(deps.store);
+  if (!state.entries.some((e) => e.partner === flags.partner)) {
+    const partners = [...new Set(state.entries.map((e) => e.partner))].sort();
+    throw new UsageError(
+      shown`no CA of the truststore of ${deps.label} belongs to partner ${flags.partner}: the partners are ${partners.join(', ') || '(none yet)'}`,
+    );
+  }
+  const current: PartnerRules = revocationOf(state).rules[flags.partner] ?? {};
+  const pinsGiven = flags.pinCert !== undefined || flags.pinKey !== undefined;
+  const routesGiven = flags.route !== undefined;
+  let after = current;
+  let version: string | undefined;
+  let changed = false;
+  if (pinsGiven || routesGiven || flags.clear) {
+    const keep = (given: boolean, value: readonly string[] | undefined, next: readonly string[]) =>
+      given ? [...new Set(next)] : flags.clear ? [] : [...(value ?? [])];
+    after = {
+      pins: keep(pinsGiven, current.pins, [...pinCerts, ...pinKeys]),
+      routes: keep(
+        routesGiven,
+        current.routes,
+        (flags.route ?? []).map((r) => r.trim()),
+      ),
+    };
+    const result = await setPartnerRules(deps, flags.partner, after);
+    changed = result.changed;
+    version = result.version;
+    after = revocationOf(result.state).rules[flags.partner] ?? {};
+  }
+  const pins = after.pins ?? [];
+  const routes = after.routes ?? [];
+  if (flags.json)
+    io.out(
+      jsonOut({
+        partner: flags.partner,
+        pins,
+        routes,
+        ...(pinsGiven || routesGiven || flags.clear ? { changed } : {}),
+        ...(version ? { indexVersion: version } : {}),
+      }),
+    );
+  else {
+    const lines = [
+      shown`partner ${flags.partner}:`,
+      pins.length > 0
+        ? `  pins (client certificates or keys, SHA-256): ${pins.join(', ')}`
+        : '  pins: none (any client certificate of its CAs)',
+      routes.length > 0 ? shown`  routes: ${routes.join(', ')}` : '  routes: none (any route)',
+    ];
+    if (pinsGiven || routesGiven || flags.clear)
+      lines.push(changed ? `${indexNote(version)}.` : 'unchanged: these were the rules already.');
+    io.out(`${lines.join('\n')}\n`);
+  }
+  exit(0);
+};
+
+/** `METHOD /path`, or a bare path (any method). */
+const ROUTE = /^(?:[A-Za-z*]+ +)?\/\S*$/;
+
+const human = (d: AuthorizeDecision, cert: Certificate): string => {
+  const lines = [
+    shown`${d.decision === 'allow' ? 'ALLOW' : 'DENY'}: ${cert.subject.text}${d.partner ? ` (partner ${d.partner})` : ''}`,
+  ];
+  for (const r of d.reasons)
+    lines.push(shown`  ${d.decision === 'allow' ? 'note' : 'why'}:  ${r.message}  [${r.code}]`);
+  return `${lines.join('\n')}\n`;
+};
+
+/** `trustroll authorize` (declared in commands/revocation.ts). */
+export const authorizeCommand = async (
+  flags: Flags & {
+    cert: string;
+    route?: string;
+    at?: Date;
+    staleCrl: 'deny' | 'allow';
+    grace: number;
+  },
+  io: Io,
+  exit: (code: number) => void,
+): Promise<void> => {
+  if (flags.route !== undefined && !ROUTE.test(flags.route.trim()))
+    throw new UsageError(
+      `--route ${JSON.stringify(flags.route)} is not "METHOD /path": write it like "GET /orders/1" (quoted)`,
+    );
+  const cert = await readClient('--cert', flags.cert, io);
+  const deps = await openStore(flags.store, flags, io);
+  const loaded = await loadIndex(deps.store);
+  if (!loaded)
+    throw new UsageError(
+      `${deps.label} has no revocation index yet: it is published with every truststore version (and every revoke or rules change), so run the pipeline first (trustroll up or trustroll ingest there; on AWS, the pipeline ingests an upload)`,
+    );
+  io.err(
+    shown`deciding with revocation index version ${loaded.version} (truststore revision ${String(loaded.index.header.revision)}) of ${deps.label}\n`,
+  );
+  const decision = authorize(loaded.index, cert, flags.route?.trim(), {
+    now: flags.at ?? new Date(),
+    staleCrl: flags.staleCrl,
+    graceSeconds: flags.grace,
+  });
+  io.out(flags.json ? jsonOut(decision) : human(decision, cert));
+  exit(decision.decision === 'allow' ? 0 : 1);
+};

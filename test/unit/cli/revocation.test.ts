@@ -1,0 +1,367 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { localStore } from '../../../cli/local.js';
+import { run } from '../../../cli/main.js';
+import { publishIndex, revocationOf } from '../../../shared/pipeline/revocation.js';
+import { changeState, loadState } from '../../../shared/pipeline/state-store.js';
+import { type Issued, leaf, partnerChain, pemOf, root } from '../../../shared/pki/builder.js';
+import { parseCertificate } from '../../../shared/pki/certificate.js';
+import { indexSha256 } from '../../../shared/revocation/index.js';
+import { reasonCode, toRecords } from '../../../shared/revocation/records.js';
+import { crlKey, serialsKey } from '../../../shared/revocation/state.js';
+import { memoryLog } from '../../fakes/fakes.js';
+
+/**
+ * The argument handling of revoke, unrevoke, rules and authorize, in-process against a folder
+ * store made by ingest: which mistakes are refused (exit 2) with a message saying what to fix,
+ * and what each command records and prints.
+ */
+const runCli = async (args: string[]) => {
+  let out = '';
+  let err = '';
+  const code = await run(args, {
+    out: (t) => (out += t),
+    err: (t) => (err += t),
+    stdin: async () => new Uint8Array(),
+  });
+  return { code, out, err };
+};
+
+const STACK = /\n\s+at \S.*:\d+:\d+\)?|unexpected failure/;
+
+let dir: string;
+let store: string[];
+let acme: { root: Issued; intermediate: Issued; client: Issued };
+let beta: { root: Issued; intermediate: Issued; client: Issued };
+const file = (name: string, text: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+const fp = (i: Issued) => parseCertificate(i.der).fingerprint;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'trustroll-revocation-cli-'));
+  store = ['--data-dir', join(dir, '.trustroll')];
+  acme = await partnerChain('Acme');
+  beta = await partnerChain('Beta');
+  for (const [partner, chain] of [
+    ['acme', acme],
+    ['beta', beta],
+  ] as const) {
+    mkdirSync(join(dir, 'inbox', partner), { recursive: true });
+    writeFileSync(join(dir, 'inbox', partner, 'ca.pem'), pemOf(chain.root, chain.intermediate));
+  }
+  const ingest = await runCli(['ingest', ...store, '--inbox', join(dir, 'inbox')]);
+  expect(ingest.code, ingest.err).toBe(0);
+}, 60_000);
+
+describe('revoke and unrevoke: which certificate', () => {
+  it('refuses no selector, both selectors, and a serial without its issuer, saying what to give', async () => {
+    const client = file('client.pem', acme.client.pem);
+    const none = await runCli(['revoke', '--reason', 'x', ...store]);
+    expect(none.code).toBe(2);
+    expect(none.err).toMatch(/name the certificate: --cert <file>, or --serial <hex> with --issuer/);
+    const both = await runCli(['revoke', '--cert', client, '--serial', '01', '--reason', 'x', ...store]);
+    expect(both.code).toBe(2);
+    expect(both.err).toMatch(/give --cert, or --serial with --issuer, not both/);
+    const serialOnly = await runCli(['unrevoke', '--serial', '01', ...store]);
+    expect(serialOnly.code).toBe(2);
+    expect(serialOnly.err).toMatch(/--serial needs --issuer <sha256>.*unique per issuer/);
+    const issuerOnly = await runCli(['unrevoke', '--issuer', fp(acme.intermediate), ...store]);
+    expect(issuerOnly.code).toBe(2);
+    for (const r of [none, both, serialOnly, issuerOnly]) expect(r.err).not.toMatch(STACK);
+  });
+
+  it('refuses a serial that is not hex, an issuer that is not a fingerprint or not in the truststore, and an empty reason', async () => {
+    const notHex = await runCli([
+      'revoke',
+      '--serial',
+      'zz',
+      '--issuer',
+      fp(acme.intermediate),
+      '--reason',
+      'x',
+      ...store,
+    ]);
+    expect(notHex.code).toBe(2);
+    expect(notHex.err).toMatch(/"zz" is not a hexadecimal serial number/);
+    const short = await runCli(['revoke', '--serial', '01', '--issuer', 'abc', '--reason', 'x', ...store]);
+    expect(short.code).toBe(2);
+    expect(short.err).toMatch(/not a SHA-256 fingerprint \(or a prefix of 12\+ hex digits\)/);
+    const unknown = await runCli([
+      'revoke',
+      '--serial',
+      '01',
+      '--issuer',
+      'f'.repeat(64),
+      '--reason',
+      'x',
+      ...store,
+    ]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/no CA of the truststore has the fingerprint/);
+    const empty = await runCli([
+      'revoke',
+      '--serial',
+      '01',
+      '--issuer',
+      fp(acme.intermediate),
+      '--reason',
+      ' ',
+      ...store,
+    ]);
+    expect(empty.code).toBe(2);
+    expect(empty.err).toMatch(/--reason is empty/);
+  });
+
+  it('refuses a --cert whose issuer is not in the truststore, or is a truststore CA itself', async () => {
+    const strangerRoot = await root('CN=Stranger Root CA,O=Stranger');
+    const stranger = file('stranger.pem', (await leaf('CN=stranger,O=Stranger', strangerRoot)).pem);
+    const r = await runCli(['revoke', '--cert', stranger, '--reason', 'x', ...store]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/issued by CN=Stranger Root CA,O=Stranger, which is not a CA of the truststore/);
+    // Same issuer name as acme's intermediate, another key: not a client of the truststore.
+    // Keys are made per subject unless a key slot is named: this one has its own.
+    const impostorCa = await root('CN=Acme Issuing CA,O=Acme', { keySlot: 'impostor-ca' });
+    const impostor = file('impostor.pem', (await leaf('CN=impostor,O=Acme', impostorCa)).pem);
+    const forged = await runCli(['revoke', '--cert', impostor, '--reason', 'x', ...store]);
+    expect(forged.code).toBe(2);
+    expect(forged.err).toMatch(/not a CA of the truststore|did not sign it/);
+    const ca = file('ca.pem', acme.intermediate.pem);
+    const itself = await runCli(['revoke', '--cert', ca, '--reason', 'x', ...store]);
+    expect(itself.code).toBe(2);
+    expect(itself.err).toMatch(
+      /a CA of the truststore itself: take a CA out with trustroll remove --fingerprint/,
+    );
+    const empty = file('empty.pem', 'nothing here\n');
+    const none = await runCli(['revoke', '--cert', empty, '--reason', 'x', ...store]);
+    expect(none.code).toBe(2);
+    expect(none.err).toMatch(/holds no readable certificate/);
+  });
+
+  it('revokes by serial as people write it, says when it was revoked already, and takes it back once', async () => {
+    const serial = parseCertificate(beta.client.der).serial;
+    const spelled = `0x${serial.toUpperCase()}`;
+    const prefix = fp(beta.intermediate).slice(0, 16);
+    const first = await runCli([
+      'revoke',
+      '--serial',
+      spelled,
+      '--issuer',
+      prefix,
+      '--reason',
+      'lost laptop',
+      '--by',
+      'ops',
+      '--json',
+      ...store,
+    ]);
+    expect(first.code, first.err).toBe(0);
+    expect(JSON.parse(first.out)).toMatchObject({
+      outcome: 'revoked',
+      revocation: { issuer: fp(beta.intermediate), serial, reason: 'lost laptop', by: 'ops' },
+      issuer: { partner: 'beta', subject: 'CN=Beta Issuing CA,O=Beta' },
+      indexVersion: expect.any(String),
+    });
+    const again = await runCli([
+      'revoke',
+      '--serial',
+      serial,
+      '--issuer',
+      prefix,
+      '--reason',
+      'again',
+      ...store,
+    ]);
+    expect(again.code).toBe(0);
+    expect(again.out).toMatch(/^already revoked by hand: .*by ops .*\(lost laptop\); nothing changed/);
+    const back = await runCli(['unrevoke', '--cert', file('beta.pem', beta.client.pem), ...store]);
+    expect(back.code, back.err).toBe(0);
+    expect(back.out).toMatch(
+      /^taken back: serial .* of CN=Beta Issuing CA,O=Beta \(partner beta\) is no longer revoked by hand/,
+    );
+    const twice = await runCli(['unrevoke', '--serial', serial, '--issuer', prefix, '--json', ...store]);
+    expect(twice.code).toBe(1);
+    expect(JSON.parse(twice.out)).toMatchObject({ outcome: 'not-revoked-by-hand', revoked: false });
+    expect(JSON.parse(twice.out).message).toMatch(/nothing was revoked by hand for serial/);
+  });
+
+  it('says a serial listed on a CRL stays revoked after unrevoke, and needs a new CRL', async () => {
+    // A CRL of beta's issuing CA held by the store, listing beta's client (what CRL ingest records).
+    const deps = { store: localStore({ dataDir: join(dir, '.trustroll'), inboxDir: join(dir, 'inbox') }) };
+    const serial = parseCertificate(beta.client.der).serial;
+    const records = toRecords([{ serial, reason: reasonCode('keyCompromise') }]);
+    const sha = indexSha256(records);
+    await deps.store.put(serialsKey(sha), records);
+    const issuer = fp(beta.intermediate);
+    const after = await changeState(deps.store, await loadState(deps.store), (state) => {
+      const rev = revocationOf(state);
+      const crl = {
+        issuer,
+        scope: '',
+        uris: [],
+        onlyUser: false,
+        onlyCA: false,
+        number: '1',
+        thisUpdate: new Date().toISOString(),
+        nextUpdate: new Date(Date.now() + 7 * 86_400_000).toISOString(),
+        sha256: 'c'.repeat(64),
+        serials: sha,
+        entries: 1,
+        partner: 'beta',
+        upload: { key: 'inbox/beta/issuing.crl', version: '1' },
+        acceptedAt: new Date().toISOString(),
+      };
+      return {
+        ...state,
+        revocation: {
+          ...rev,
+          generation: rev.generation + 1,
+          crls: { ...rev.crls, [crlKey(issuer, '')]: crl },
+        },
+      };
+    });
+    await publishIndex(deps.store, after.state, memoryLog());
+    const cert = file('beta-crl.pem', beta.client.pem);
+    const listed = await runCli(['unrevoke', '--cert', cert, '--json', ...store]);
+    expect(listed.code, listed.err).toBe(1);
+    expect(JSON.parse(listed.out)).toMatchObject({
+      outcome: 'not-revoked-by-hand',
+      revoked: true,
+      listedOnCrl: true,
+    });
+    expect(JSON.parse(listed.out).message).toMatch(
+      /listed on the CRL of CN=Beta Issuing CA,O=Beta and stays revoked: only a new CRL from partner beta without it takes that back/,
+    );
+    // Revoked by hand as well: taking that back still leaves the CRL's listing, and says so (exit 1).
+    expect((await runCli(['revoke', '--cert', cert, '--reason', 'both', ...store])).code).toBe(0);
+    const both = await runCli(['unrevoke', '--cert', cert, ...store]);
+    expect(both.code).toBe(1);
+    expect(both.out).toMatch(/^taken back: .* is no longer revoked by hand; but it is listed on the CRL/);
+    const denied = await runCli(['authorize', '--cert', cert, '--json', ...store]);
+    expect(JSON.parse(denied.out)).toMatchObject({ decision: 'deny', reasons: [{ code: 'cert.revoked' }] });
+  });
+});
+
+describe('rules', () => {
+  it('refuses a partner with no CA, a pin that is not a SHA-256, a route that is not METHOD /path, a folder as --pin-cert', async () => {
+    const nobody = await runCli(['rules', '--partner', 'nobody', ...store]);
+    expect(nobody.code).toBe(2);
+    expect(nobody.err).toMatch(/belongs to partner nobody: the partners are acme, beta/);
+    const pin = await runCli(['rules', '--partner', 'acme', '--pin-key', 'abc', ...store]);
+    expect(pin.code).toBe(2);
+    expect(pin.err).toMatch(/--pin-key abc is not a SHA-256 \(64 hex digits\)/);
+    const route = await runCli(['rules', '--partner', 'acme', '--route', 'orders/*', ...store]);
+    expect(route.code).toBe(2);
+    expect(route.err).toMatch(/--route "orders\/\*" is not "METHOD \/path"/);
+    const folder = await runCli(['rules', '--partner', 'acme', '--pin-cert', dir, ...store]);
+    expect(folder.code).toBe(2);
+    expect(folder.err).toMatch(/--pin-cert wants a file/);
+  });
+
+  it('replaces only the kind given, keeps the other, and --clear removes what is not given', async () => {
+    const routes = await runCli([
+      'rules',
+      '--partner',
+      'acme',
+      '--route',
+      'GET /orders/*',
+      'POST /orders',
+      ...store,
+    ]);
+    expect(routes.code, routes.err).toBe(0);
+    const pinned = await runCli([
+      'rules',
+      '--partner',
+      'acme',
+      '--pin-cert',
+      file('acme.pem', acme.client.pem),
+      '--pin-key',
+      'AB'.repeat(32),
+      '--json',
+      ...store,
+    ]);
+    expect(pinned.code, pinned.err).toBe(0);
+    expect(JSON.parse(pinned.out)).toMatchObject({
+      partner: 'acme',
+      pins: [fp(acme.client), 'ab'.repeat(32)],
+      routes: ['GET /orders/*', 'POST /orders'],
+      changed: true,
+    });
+    const shown = await runCli(['rules', '--partner', 'acme', ...store]);
+    expect(shown.code).toBe(0);
+    expect(shown.out).toMatch(/routes: GET \/orders\/\*, POST \/orders/);
+    const same = await runCli([
+      'rules',
+      '--partner',
+      'acme',
+      '--route',
+      'GET /orders/*',
+      'POST /orders',
+      ...store,
+    ]);
+    expect(same.out).toMatch(/unchanged: these were the rules already/);
+    const clearPins = await runCli([
+      'rules',
+      '--partner',
+      'acme',
+      '--clear',
+      '--route',
+      'GET /orders/*',
+      '--json',
+      ...store,
+    ]);
+    expect(JSON.parse(clearPins.out)).toMatchObject({ pins: [], routes: ['GET /orders/*'] });
+    const cleared = await runCli(['rules', '--partner', 'acme', '--clear', '--json', ...store]);
+    expect(JSON.parse(cleared.out)).toMatchObject({ pins: [], routes: [], changed: true });
+  });
+});
+
+describe('authorize', () => {
+  it('refuses a malformed route, --stale-crl or --grace, and a file with no certificate', async () => {
+    const client = file('client.pem', acme.client.pem);
+    const route = await runCli(['authorize', '--cert', client, '--route', 'orders', ...store]);
+    expect(route.code).toBe(2);
+    expect(route.err).toMatch(/--route "orders" is not "METHOD \/path"/);
+    const stale = await runCli(['authorize', '--cert', client, '--stale-crl', 'maybe', ...store]);
+    expect(stale.code).toBe(2);
+    expect(stale.err).toMatch(/--stale-crl is deny or allow; got "maybe"/);
+    const grace = await runCli(['authorize', '--cert', client, '--grace', '-1', ...store]);
+    expect(grace.code).toBe(2);
+    const none = await runCli(['authorize', '--cert', file('none.pem', 'no cert'), ...store, '--json']);
+    expect(none.code).toBe(2);
+    expect(JSON.parse(none.out)).toMatchObject({
+      status: 2,
+      error: expect.stringMatching(/no readable certificate/),
+    });
+  });
+
+  it('says to run the pipeline first when the store has no index yet', async () => {
+    const bare = join(dir, 'bare');
+    mkdirSync(join(bare, 'store'), { recursive: true });
+    const r = await runCli(['authorize', '--cert', file('client.pem', acme.client.pem), '--data-dir', bare]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/has no revocation index yet: .*run the pipeline first/);
+    expect(r.err).not.toMatch(STACK);
+  });
+
+  it('decides for the first certificate of a file of several, and prints the decision as JSON', async () => {
+    const chain = file('chain.pem', pemOf(acme.client, acme.intermediate));
+    const r = await runCli(['authorize', '--cert', chain, '--route', 'GET /x', '--json', ...store]);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toEqual({
+      decision: 'allow',
+      partner: 'acme',
+      reasons: [],
+      context: expect.objectContaining({
+        partner: 'acme',
+        certSha256: fp(acme.client),
+        subject: 'CN=client.acme.example,O=Acme',
+      }),
+    });
+    expect(r.err).toMatch(/deciding with revocation index version \d+/);
+  });
+});
