@@ -172,6 +172,35 @@ describe('the local endpoint applies the authorizer after the handshake', () => 
     await until(200, 'acme-client', '/admin');
   }, 120_000);
 
+  it("denies the demo client once the demo CRL is dropped into the partner's crl folder", async () => {
+    mkdirSync(join(dir, 'inbox', 'acme', 'crl'), { recursive: true });
+    writeFileSync(
+      join(dir, 'inbox', 'acme', 'crl', 'issuing.crl'),
+      readFileSync(demo('acme-revokes-client.crl')),
+    );
+    const denied = await until(403, 'acme-client');
+    const body = JSON.parse(denied.body);
+    expect(body).toMatchObject({ decision: 'deny', partner: 'acme', reason: 'cert.revoked' });
+    expect(body.reasons[0].message).toMatch(/revoked by CN=Acme Issuing CA,O=Acme's CRL #1/);
+    const accepted = outbox(data()).find((n) => n.eventType === 'crl.accepted');
+    expect(accepted).toMatchObject({ partner: 'acme', severity: 'info' });
+    // The CRL's bytes are not kept; its report is, and the inbox is empty again.
+    await waitFor(
+      () =>
+        !spawnSync('ls', [join(dir, 'inbox', 'acme', 'crl')], { encoding: 'utf8' }).stdout.includes(
+          'issuing.crl',
+        ),
+      30_000,
+      up.output,
+    );
+    // unrevoke cannot take back what a CRL lists.
+    const un = cli(['unrevoke', '--cert', demo('acme-client.pem')]);
+    expect(un.status).toBe(1);
+    expect(un.out + un.err).toMatch(/CRL/);
+    // The stranger is still refused in the handshake, before any authorizer.
+    expect(get('stranger-client').curl).not.toBe(0);
+  }, 120_000);
+
   it('authorize exits 2 for a file that cannot be read, a folder with no store, and a store with no index', () => {
     const missing = cli(['authorize', '--cert', 'missing.pem', '--json']);
     expect(missing.status).toBe(2);
