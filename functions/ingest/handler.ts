@@ -79,6 +79,7 @@ export const lambdaHandler = async (
         config: {
           expiringDays: w.config.expiringDays,
           maxUploadBytes: w.config.maxUploadBytes,
+          maxCrlBytes: w.config.maxCrlBytes,
           pendingWindowMs: w.config.pendingWindowMs,
           roll: { ...roll, deadline },
         },

@@ -11,6 +11,7 @@ export interface FunctionConfig {
   readonly domains: readonly ManagedDomain[];
   readonly expiringDays: number;
   readonly maxUploadBytes: number;
+  readonly maxCrlBytes: number;
   readonly minUpdateIntervalMs: number;
   readonly pollIntervalMs: number;
   readonly updateTimeoutMs: number;
@@ -28,6 +29,7 @@ export class ConfigError extends Error {
  * Reads and checks every variable, then reports all problems at once:
  * TRUSTROLL_BUCKET, TRUSTROLL_TOPIC_ARN (required); TRUSTROLL_DOMAINS (`name[:REST|HTTP],…`,
  * default none); TRUSTROLL_EXPIRING_DAYS (30); TRUSTROLL_MAX_UPLOAD_BYTES (2097152);
+ * TRUSTROLL_MAX_CRL_BYTES (52428800, for uploads under inbox/<partner>/crl/);
  * TRUSTROLL_MIN_UPDATE_INTERVAL_MS (30000); TRUSTROLL_POLL_INTERVAL_MS (5000);
  * TRUSTROLL_UPDATE_TIMEOUT_MS (240000); TRUSTROLL_UPDATE_ATTEMPTS (6);
  * TRUSTROLL_EXPIRY_THRESHOLDS (`60,30,14,7,3,1`); TRUSTROLL_PRUNE_EXPIRED (`false`);
@@ -104,6 +106,7 @@ export const readConfig = (env: NodeJS.ProcessEnv): FunctionConfig => {
     domains,
     expiringDays: number('TRUSTROLL_EXPIRING_DAYS', 30, 0),
     maxUploadBytes: number('TRUSTROLL_MAX_UPLOAD_BYTES', 2 * 1024 * 1024, 1024),
+    maxCrlBytes: number('TRUSTROLL_MAX_CRL_BYTES', 50 * 1024 * 1024, 1024),
     minUpdateIntervalMs: number('TRUSTROLL_MIN_UPDATE_INTERVAL_MS', 30_000, 0),
     // Below 100 ms the status reads of an UPDATING domain would hammer API Gateway.
     pollIntervalMs: number('TRUSTROLL_POLL_INTERVAL_MS', 5_000, 100),

@@ -32,6 +32,7 @@ describe('Lambda configuration', () => {
       expiringDays: 30,
       minUpdateIntervalMs: 30_000,
       maxUploadBytes: 2 * 1024 * 1024,
+      maxCrlBytes: 50 * 1024 * 1024,
     });
   });
 
