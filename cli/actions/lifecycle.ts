@@ -192,6 +192,50 @@ export const diff = async (
   exit(0);
 };
 
+/** What the store holds about revocation, for `status`: undefined when nothing. */
+const revocationSummary = (state: TruststoreState, now: Date) => {
+  const rev = state.revocation;
+  if (!rev) return undefined;
+  const subjects = new Map(state.entries.map((e) => [e.fingerprint, e.subject]));
+  const crls = Object.values(rev.crls)
+    .filter((c) => subjects.has(c.issuer))
+    .sort((a, b) => (a.nextUpdate ?? '9').localeCompare(b.nextUpdate ?? '9'));
+  const stale = crls.filter((c) => c.nextUpdate && Date.parse(c.nextUpdate) < now.getTime());
+  const rules = Object.keys(rev.rules).length;
+  if (crls.length === 0 && rev.manual.length === 0 && rules === 0) return undefined;
+  const next = crls.find((c) => c.nextUpdate);
+  const parts = [
+    `${crls.length} CRL${crls.length === 1 ? '' : 's'} held` +
+      (next ? shown` (next due ${next.nextUpdate!.slice(0, 10)}: ${subjects.get(next.issuer)!})` : ''),
+    `${rev.manual.length} revoked by hand`,
+    `rules for ${rules} partner${rules === 1 ? '' : 's'}`,
+  ];
+  return {
+    line:
+      `revocation: ${parts.join(', ')}` +
+      stale
+        .map(
+          (c) =>
+            shown`\n  STALE CRL: ${subjects.get(c.issuer)!} was due on ${c.nextUpdate!.slice(0, 10)} (partner ${c.partner}): the authorizer denies its clients once the grace has passed`,
+        )
+        .join(''),
+    json: {
+      crls: crls.map((c) => ({
+        issuer: subjects.get(c.issuer),
+        issuerSha256: c.issuer,
+        partner: c.partner,
+        ...(c.number ? { number: c.number } : {}),
+        thisUpdate: c.thisUpdate,
+        ...(c.nextUpdate ? { nextUpdate: c.nextUpdate } : {}),
+        revoked: c.entries,
+        stale: stale.includes(c),
+      })),
+      revokedByHand: rev.manual.length,
+      partnersWithRules: Object.keys(rev.rules).sort(),
+    },
+  };
+};
+
 /** `trustroll status` (declared in commands/lifecycle.ts). */
 export const status = async (
   flags: Flags & { localDomain?: string },
@@ -222,10 +266,12 @@ export const status = async (
   const latest = latestPublished(state);
   // Committed but never published: the domains cannot be on the latest revision.
   const pending = pendingRevision(state);
+  const revocation = revocationSummary(state, new Date());
   const store = {
     store: deps.label,
     ...(latest ? { latestRevision: latest.revision, latestVersion: latest.version } : {}),
     ...(pending ? { unpublishedRevision: pending.revision } : {}),
+    ...(revocation ? { revocation: revocation.json } : {}),
   };
   const storeLine =
     (latest
@@ -234,7 +280,8 @@ export const status = async (
     (pending
       ? `
 NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no truststore version yet (a run stopped, or failed, between its commit and its publish): trustroll repair, or the next change, publishes it`
-      : '');
+      : '') +
+    (revocation ? `\n${revocation.line}` : '');
 
   /** A domain the local endpoint does not serve: said plainly, with the store's state; exit 1. */
   const notServed = (name: string, status: string, note: string) => {

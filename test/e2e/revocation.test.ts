@@ -199,6 +199,21 @@ describe('the local endpoint applies the authorizer after the handshake', () => 
     expect(un.out + un.err).toMatch(/CRL/);
     // The stranger is still refused in the handshake, before any authorizer.
     expect(get('stranger-client').curl).not.toBe(0);
+    // status says what the store holds about revocation.
+    const status = cli(['status']);
+    expect(status.out).toMatch(
+      /^revocation: 1 CRL held \(next due \d{4}-\d\d-\d\d: CN=Acme Issuing CA,O=Acme\), 0 revoked by hand, rules for 0 partners$/m,
+    );
+    const json = JSON.parse(cli(['status', '--json']).out);
+    expect(json[0].revocation.crls).toEqual([
+      expect.objectContaining({
+        issuer: 'CN=Acme Issuing CA,O=Acme',
+        partner: 'acme',
+        number: '1',
+        revoked: 1,
+        stale: false,
+      }),
+    ]);
   }, 120_000);
 
   it('authorize exits 2 for a file that cannot be read, a folder with no store, and a store with no index', () => {
