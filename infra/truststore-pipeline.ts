@@ -411,10 +411,15 @@ export class TruststorePipeline extends Construct {
     allow(
       this.ingestFunction,
       ['s3:GetObject', 's3:GetObjectVersion'],
-      objects('inbox/', 'requests/', 'state/', 'truststore/'),
+      objects('inbox/', 'requests/', 'state/', 'truststore/', 'revocation/'),
     );
     mayFindNothing(this.ingestFunction);
-    allow(this.ingestFunction, ['s3:PutObject'], objects('state/', 'truststore/', 'archive/', 'rejected/'));
+    // revocation/: the index published beside each truststore version, the CRLs' record sets.
+    allow(
+      this.ingestFunction,
+      ['s3:PutObject'],
+      objects('state/', 'truststore/', 'archive/', 'rejected/', 'revocation/'),
+    );
     allow(this.ingestFunction, ['s3:ListBucketVersions'], [this.bucket.bucketArn], {
       StringLike: { 's3:prefix': ['inbox/*', 'requests/*'] },
     });
@@ -428,12 +433,16 @@ export class TruststorePipeline extends Construct {
     // only when enabled. It never updates a domain (its timeout is shorter than one roll's worst
     // case): after a prune, and when uploads waiting for their issuer are due, it asks the ingest
     // function for a run through the queue.
-    allow(this.scanFunction, ['s3:GetObject', 's3:GetObjectVersion'], objects('state/', 'truststore/'));
+    allow(
+      this.scanFunction,
+      ['s3:GetObject', 's3:GetObjectVersion'],
+      objects('state/', 'truststore/', 'revocation/'),
+    );
     mayFindNothing(this.scanFunction);
     allow(
       this.scanFunction,
       ['s3:PutObject'],
-      props.pruneExpired ? objects('state/', 'truststore/') : objects('state/'),
+      props.pruneExpired ? objects('state/', 'truststore/', 'revocation/') : objects('state/'),
     );
     // The scan reads the domains to report drift.
     rollDomains(this.scanFunction, false);
@@ -651,7 +660,15 @@ export class TruststorePipeline extends Construct {
         reason:
           'nodejs22.x is the runtime trustroll is built and tested for; moving runtimes is a deliberate upgrade.',
       });
-      for (const prefix of ['inbox', 'requests', 'state', 'truststore', 'archive', 'rejected']) {
+      for (const prefix of [
+        'inbox',
+        'requests',
+        'state',
+        'truststore',
+        'archive',
+        'rejected',
+        'revocation',
+      ]) {
         Validations.of(f.role!).acknowledge({
           id: `AwsSolutions::AwsSolutions-IAM5[Resource::${bucketArn}/${prefix}/*]`,
           reason: `Object-level access to ${prefix}/ of this one bucket: the objects' keys are not known in advance.`,

@@ -240,10 +240,16 @@ describe('least privilege', () => {
     const byAction = (a: string[]) =>
       simplified.filter((s) => JSON.stringify(s.actions) === JSON.stringify(a)).map((s) => s.resource);
     expect(byAction(['s3:GetObject', 's3:GetObjectVersion'])).toEqual([
-      [objects('inbox'), objects('requests'), objects('state'), objects('truststore')],
+      [objects('inbox'), objects('requests'), objects('state'), objects('truststore'), objects('revocation')],
     ]);
     expect(byAction(['s3:PutObject'])).toEqual([
-      [objects('state'), objects('truststore'), objects('archive'), objects('rejected')],
+      [
+        objects('state'),
+        objects('truststore'),
+        objects('archive'),
+        objects('rejected'),
+        objects('revocation'),
+      ],
     ]);
     expect(byAction(['s3:DeleteObjectVersion'])).toEqual([[objects('inbox'), objects('requests')]]);
     expect(byAction(['s3:ListBucket'])).toEqual([bucketRef()]);
@@ -284,7 +290,7 @@ describe('least privilege', () => {
     const byAction = (a: string[]) =>
       statements.filter((s) => JSON.stringify(s.actions) === JSON.stringify(a)).map((s) => s.resource);
     expect(byAction(['s3:GetObject', 's3:GetObjectVersion'])).toEqual([
-      [objects('state'), objects('truststore')],
+      [objects('state'), objects('truststore'), objects('revocation')],
     ]);
     expect(byAction(['s3:PutObject'])).toEqual([objects('state')]);
     expect(byAction(['s3:ListBucket'])).toEqual([bucketRef()]);
