@@ -1,5 +1,6 @@
 // `npm run bench` runs every benchmark; `npm run bench -- --json` prints JSON lines
 // ({"name","value","unit","floor"?,"ratio"?}) to compare across commits.
+import { authorizerBench } from './authorizer.bench.js';
 import { bundleBench } from './bundle.bench.js';
 import { cliBench } from './cli.bench.js';
 import { crlBench } from './crl.bench.js';
@@ -23,3 +24,4 @@ await diagnoseBench();
 await localBench();
 await rollBench();
 await bundleBench();
+await authorizerBench();

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2Authorizers from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -22,6 +23,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { MESSAGE_GROUP } from '../shared/adapters/aws/run-requests.js';
+import { REVOCATION_KEYS } from '../shared/revocation/state.js';
 import { lambdaBundling } from './lambda-bundling.js';
 
 /** A custom domain whose truststore trustroll keeps current. */
@@ -46,6 +48,51 @@ export interface CustomDomainProps {
   readonly certificateArn: string;
   /** Needed for imported or private-CA server certificates. Default: none. */
   readonly ownershipVerificationCertificateArn?: string;
+}
+
+/**
+ * The Lambda authorizer that denies revoked clients (created when `restAuthorizer()` or
+ * `httpAuthorizer()` is first called). It reads the published revocation index and nothing else.
+ */
+export interface AuthorizerFunctionProps {
+  /** How often the index's version is checked (one HEAD; never a call per request). Default: 60 s. */
+  readonly indexRefresh?: Duration;
+  /** How long the last index read stays in use while checks fail. Default: 15 × `indexRefresh`. */
+  readonly indexMaxAge?: Duration;
+  /** No usable index (none published, unreadable, too old): `deny` everyone, or `allow` undecided. Default: `deny`. */
+  readonly indexUnavailable?: 'deny' | 'allow';
+  /** A client whose issuer's CRL is past its nextUpdate (plus the grace): `deny` or `allow` (logged). Default: `deny`. */
+  readonly staleCrl?: 'deny' | 'allow';
+  /** How long after its nextUpdate a CRL still counts as fresh. Default: one day. */
+  readonly crlGrace?: Duration;
+  /** The function's memory (and with it its CPU). Default: 512 MB. */
+  readonly memorySize?: number;
+}
+
+/** A REST API authorizer (`restAuthorizer()`). */
+export interface RestAuthorizerProps {
+  readonly authorizerName?: string;
+  /**
+   * How long API Gateway caches a decision. Default: none (0). A cached decision is reused for
+   * every request with the same identity sources, and the client certificate cannot be one: a
+   * TTL needs identity sources that name the client (a header it sends), or a revoked client
+   * would ride on another's cached Allow.
+   */
+  readonly resultsCacheTtl?: Duration;
+  /** Request parameters API Gateway requires and caches on. Default: none (required with a cache TTL). */
+  readonly identitySources?: readonly string[];
+}
+
+/** An HTTP API authorizer (`httpAuthorizer()`): payload format 2.0, simple responses. */
+export interface HttpAuthorizerProps {
+  readonly authorizerName?: string;
+  /** Default: none (0), for the reason given at `RestAuthorizerProps.resultsCacheTtl`. */
+  readonly resultsCacheTtl?: Duration;
+  /**
+   * Default: none. A request that lacks one is refused with 401 without the authorizer being
+   * asked (CDK's own default, the Authorization header, would refuse every mTLS client without one).
+   */
+  readonly identitySource?: readonly string[];
 }
 
 export interface TruststorePipelineProps {
@@ -76,6 +123,8 @@ export interface TruststorePipelineProps {
   readonly customDomain?: CustomDomainProps;
   /** Lambda log retention. Default: three months. */
   readonly logRetention?: logs.RetentionDays;
+  /** The revocation authorizer's settings (see `restAuthorizer()`). Default: see each. */
+  readonly authorizer?: AuthorizerFunctionProps;
 }
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -118,6 +167,8 @@ export class TruststorePipeline extends Construct {
   readonly ingestFunction: lambda.Function;
   readonly scanFunction: lambda.Function;
   readonly domainName?: apigateway.DomainName;
+  private authorizerFn: lambda.Function | undefined;
+  private readonly makeAuthorizer: () => lambda.Function;
 
   constructor(scope: Construct, id: string, props: TruststorePipelineProps = {}) {
     super(scope, id);
@@ -264,7 +315,12 @@ export class TruststorePipeline extends Construct {
       POWERTOOLS_SERVICE_NAME: 'trustroll',
       POWERTOOLS_METRICS_NAMESPACE: 'trustroll',
     };
-    const fn = (name: string, id: string, timeout: Duration) => {
+    const fn = (
+      name: string,
+      id: string,
+      timeout: Duration,
+      options: { environment?: Record<string, string>; kinds?: readonly string[]; memorySize?: number } = {},
+    ) => {
       const logGroup = new logs.LogGroup(this, `${id}Logs`, {
         retention,
         removalPolicy: RemovalPolicy.DESTROY,
@@ -279,15 +335,15 @@ export class TruststorePipeline extends Construct {
           resources: [logGroup.logGroupArn],
         }),
       );
-      const kinds = domains.map((d) => d.type ?? 'REST');
+      const kinds = (options.kinds ?? domains.map((d) => d.type ?? 'REST')) as ('REST' | 'HTTP')[];
       const common = {
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
-        memorySize: 512,
+        memorySize: options.memorySize ?? 512,
         timeout,
         role,
         logGroup,
-        environment,
+        environment: options.environment ?? environment,
       };
       if (PREBUILT)
         return new lambda.Function(this, id, {
@@ -377,12 +433,16 @@ export class TruststorePipeline extends Construct {
     // only when enabled. It never updates a domain (its timeout is shorter than one roll's worst
     // case): after a prune, and when uploads waiting for their issuer are due, it asks the ingest
     // function for a run through the queue.
-    allow(this.scanFunction, ['s3:GetObject', 's3:GetObjectVersion'], objects('state/', 'truststore/'));
+    allow(
+      this.scanFunction,
+      ['s3:GetObject', 's3:GetObjectVersion'],
+      objects('state/', 'truststore/', 'revocation/'),
+    );
     mayFindNothing(this.scanFunction);
     allow(
       this.scanFunction,
       ['s3:PutObject'],
-      props.pruneExpired ? objects('state/', 'truststore/') : objects('state/'),
+      props.pruneExpired ? objects('state/', 'truststore/', 'revocation/') : objects('state/'),
     );
     // The scan reads the domains to report drift.
     rollDomains(this.scanFunction, false);
@@ -404,6 +464,46 @@ export class TruststorePipeline extends Construct {
         }),
       }),
     });
+
+    // The authorizer: made on first use, reads the revocation index and nothing else.
+    this.makeAuthorizer = () => {
+      const a = props.authorizer ?? {};
+      const refresh = a.indexRefresh?.toSeconds() ?? 60;
+      const f = fn('authorizer', 'Authorizer', Duration.seconds(10), {
+        kinds: [],
+        memorySize: a.memorySize ?? 512,
+        environment: {
+          TRUSTROLL_BUCKET: this.bucket.bucketName,
+          TRUSTROLL_INDEX_REFRESH_SECONDS: String(refresh),
+          TRUSTROLL_INDEX_MAX_AGE_SECONDS: String(a.indexMaxAge?.toSeconds() ?? refresh * 15),
+          TRUSTROLL_INDEX_UNAVAILABLE: a.indexUnavailable ?? 'deny',
+          TRUSTROLL_STALE_CRL: a.staleCrl ?? 'deny',
+          TRUSTROLL_CRL_GRACE_SECONDS: String(a.crlGrace?.toSeconds() ?? 86_400),
+          POWERTOOLS_SERVICE_NAME: 'trustroll',
+          POWERTOOLS_METRICS_NAMESPACE: 'trustroll',
+        },
+      });
+      // The published index only, by version too (the cache reads the version its HEAD saw). No
+      // s3:ListBucket: a missing index then answers 403 instead of 404, which the authorizer
+      // treats the same (unavailable: fail closed), and it can list no partner's uploads.
+      allow(f, ['s3:GetObject', 's3:GetObjectVersion'], [this.bucket.arnForObjects(REVOCATION_KEYS.index)]);
+      Validations.of(f).acknowledge({
+        id: 'AwsSolutions::AwsSolutions-L1',
+        reason:
+          'nodejs22.x is the runtime trustroll is built and tested for; moving runtimes is a deliberate upgrade.',
+      });
+      alarm(
+        'AuthorizerErrorsAlarm',
+        f.metricErrors({ period: Duration.minutes(5) }),
+        'trustroll authorizer failed: API Gateway answers 500 to the clients it was asked about',
+      );
+      alarm(
+        'AuthorizerThrottlesAlarm',
+        f.metricThrottles({ period: Duration.minutes(5) }),
+        'trustroll authorizer was throttled: API Gateway answers 500 to the clients it was asked about',
+      );
+      return f;
+    };
 
     const alarm = (id: string, metric: cloudwatch.IMetric, description: string) =>
       new cloudwatch.Alarm(this, id, {
@@ -485,6 +585,57 @@ export class TruststorePipeline extends Construct {
       actions: ['s3:PutObject'],
       resourceArns: [this.bucket.arnForObjects(`inbox/${partner}/*`)],
       resource: this.bucket,
+    });
+  }
+
+  /**
+   * The revocation authorizer function (created on first use): API Gateway asks it about every
+   * request's client certificate; it denies revoked clients, clients of a CA listed as revoked,
+   * clients whose CRL is stale, and clients their partner's pins and routes do not admit.
+   */
+  get authorizerFunction(): lambda.Function {
+    this.authorizerFn ??= this.makeAuthorizer();
+    return this.authorizerFn;
+  }
+
+  /**
+   * A REQUEST authorizer for REST APIs (`RestApi`'s `defaultMethodOptions.authorizer`, or a
+   * method's `authorizer`). The integration receives `$context.authorizer.partner`, `certSha256`,
+   * `issuerSha256`, `serial`, `subject` and `notAfter`. Each call makes a new authorizer (one per
+   * API); they share the function.
+   */
+  restAuthorizer(props: RestAuthorizerProps = {}, id = 'RevocationAuthorizer'): apigateway.RequestAuthorizer {
+    const identitySources = [...(props.identitySources ?? [])];
+    const authorizer = new apigateway.RequestAuthorizer(this, id, {
+      handler: this.authorizerFunction,
+      identitySources,
+      resultsCacheTtl: props.resultsCacheTtl ?? Duration.seconds(0),
+      ...(props.authorizerName ? { authorizerName: props.authorizerName } : {}),
+    });
+    // Without a cache the identity source is optional (and a source the request lacks would be
+    // refused with 401 unasked); CDK writes an empty string, the API reference documents none.
+    if (identitySources.length === 0)
+      (authorizer.node.defaultChild as apigateway.CfnAuthorizer).addPropertyDeletionOverride(
+        'IdentitySource',
+      );
+    return authorizer;
+  }
+
+  /**
+   * A Lambda authorizer for HTTP APIs (payload format 2.0, simple responses): a route's
+   * `authorizer`. The integration receives `$context.authorizer.partner` and the others (Lambda
+   * integrations: `event.requestContext.authorizer.lambda.partner`). Attach one to one API only
+   * (CDK's rule): call again, with another id, for another API.
+   */
+  httpAuthorizer(
+    props: HttpAuthorizerProps = {},
+    id = 'RevocationAuthorizer',
+  ): apigwv2Authorizers.HttpLambdaAuthorizer {
+    return new apigwv2Authorizers.HttpLambdaAuthorizer(id, this.authorizerFunction, {
+      responseTypes: [apigwv2Authorizers.HttpLambdaResponseType.SIMPLE],
+      identitySource: [...(props.identitySource ?? [])],
+      resultsCacheTtl: props.resultsCacheTtl ?? Duration.seconds(0),
+      ...(props.authorizerName ? { authorizerName: props.authorizerName } : {}),
     });
   }
 

@@ -1,6 +1,7 @@
 import { bundledApis, type ManagedDomain } from '../../shared/adapters/aws/api-gateway.js';
 import { DOMAIN_KINDS, parseDomainSpec } from '../../shared/adapters/aws/domains.js';
 import { rollWorstCaseMs } from '../../shared/pipeline/roll.js';
+import { ConfigError } from './config-error.js';
 
 /** Lambda configuration, from environment variables, validated once at cold start. */
 export interface FunctionConfig {
@@ -21,9 +22,7 @@ export interface FunctionConfig {
   readonly pendingWindowMs: number;
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+export { ConfigError } from './config-error.js';
 
 /**
  * Reads and checks every variable, then reports all problems at once:

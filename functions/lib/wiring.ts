@@ -7,17 +7,12 @@ import { apiGatewayDomains } from '../../shared/adapters/aws/api-gateway.js';
 import { SqsRunRequests } from '../../shared/adapters/aws/run-requests.js';
 import { S3ObjectStore } from '../../shared/adapters/aws/s3-store.js';
 import { SnsNotifier } from '../../shared/adapters/aws/sns-notifier.js';
-import { type DomainGateway, type Log, systemClock } from '../../shared/ports.js';
+import { type DomainGateway, systemClock } from '../../shared/ports.js';
 import { KEYS } from '../../shared/truststore/state.js';
+import { clientOptions, powertoolsLog, s3Options } from './clients.js';
 import { type FunctionConfig, readConfig } from './config.js';
 
-/** The Log port over Powertools Logger: constant messages, details as attributes. */
-export const powertoolsLog = (logger: Logger): Log => ({
-  debug: (message, data) => logger.debug(message, data ?? {}),
-  info: (message, data) => logger.info(message, data ?? {}),
-  warn: (message, data) => logger.warn(message, data ?? {}),
-  error: (message, data) => logger.error(message, data ?? {}),
-});
+export { powertoolsLog } from './clients.js';
 
 /**
  * What every handler needs, built once per cold start: configuration (validated, failing the init
@@ -28,15 +23,8 @@ export const wire = (env: NodeJS.ProcessEnv = process.env) => {
   const config: FunctionConfig = readConfig(env);
   const logger = new Logger({ serviceName: 'trustroll' });
   const metrics = new Metrics({ namespace: 'trustroll', serviceName: 'trustroll' });
-  const endpoint = env.TRUSTROLL_AWS_ENDPOINT;
-  // A call that hangs must not eat the invocation's time budget (the roll reserves its worst case).
-  // (An idle socket for 10 s ends the attempt; the SDK retries it up to twice.)
-  const requestHandler = { connectionTimeout: 3_000, requestTimeout: 10_000 };
-  const common = { requestHandler, ...(endpoint ? { endpoint } : {}) };
-  const store = new S3ObjectStore(
-    new S3Client({ ...common, ...(endpoint ? { forcePathStyle: true } : {}) }),
-    config.bucket,
-  );
+  const common = clientOptions(env);
+  const store = new S3ObjectStore(new S3Client(s3Options(env)), config.bucket);
   const notifier = new SnsNotifier(new SNSClient(common), config.topicArn);
   const runRequests = config.queueUrl
     ? new SqsRunRequests(new SQSClient(common), config.queueUrl)

@@ -9,6 +9,7 @@ import { type Entry, entriesBySubject, latestPublished, type TruststoreState } f
 import { notification } from './notifications.js';
 import { durableNotifier, flushOutbox } from './outbox.js';
 import { nextRevision } from './revision.js';
+import { publishIndex } from './revocation.js';
 import { type RollConfig, type RollReport, rollDomains } from './roll.js';
 import {
   assertIntact,
@@ -392,6 +393,10 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
       version = await publishTruststore(deps.store, next, deps.log);
       if (version) {
         await recordVersion(deps.store, next.revision, version);
+        // The index follows the pruned set (a pruned CA's clients are denied as unknown).
+        await publishIndex(deps.store, next, deps.log).catch((error: Error) =>
+          errors.push(`publishing the revocation index: ${error.message}`),
+        );
         if (
           deps.gateway &&
           deps.notifier &&

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { quoted, section, tableRows } from '../docs/readme.js';
-import { ACCOUNT, evaluate, evaluateService, REGION, SynthesizedStack } from '../integration/access.js';
+import {
+  ACCOUNT,
+  evaluate,
+  evaluateService,
+  type Fn,
+  REGION,
+  SynthesizedStack,
+} from '../integration/access.js';
 
 /**
  * Least privilege, evaluated: requests the functions never need must be refused by the policies
@@ -72,6 +79,31 @@ describe('the synthesized IAM refuses what the functions never need', () => {
     ['scan', 'apigateway:AddCertificateToDomain', domain('api.example.com'), ours, 'rolling'],
     ['scan', 'sqs:SendMessage', `arn:aws:sqs:${REGION}:${ACCOUNT}:another-queue.fifo`, {}, 'another queue'],
     ['scan', 's3:DeleteObjectVersion', object('inbox/acme/ca.pem'), {}, 'destroying uploads'],
+    ['authorizer', 's3:GetObject', object('state/truststore.json'), {}, 'reading the state'],
+    ['authorizer', 's3:GetObjectVersion', object('state/truststore.json'), {}, 'reading an old state'],
+    ['authorizer', 's3:GetObject', object('inbox/acme/ca.pem'), {}, 'reading the inbox'],
+    ['authorizer', 's3:GetObject', object('truststore/truststore.pem'), {}, 'reading the truststore'],
+    ['authorizer', 's3:GetObject', object('revocation/serials/ab.bin'), {}, "reading a CRL's serials"],
+    ['authorizer', 's3:GetObject', object('archive/acme/ca.pem'), {}, 'reading the archive'],
+    ['authorizer', 's3:GetObject', 'arn:aws:s3:::another-bucket/revocation/index.trx', {}, 'another bucket'],
+    [
+      'authorizer',
+      's3:ListBucket',
+      `arn:aws:s3:::${bucket}`,
+      { 's3:prefix': 'inbox/' },
+      "listing partners' uploads",
+    ],
+    ['authorizer', 's3:ListBucketVersions', `arn:aws:s3:::${bucket}`, {}, 'listing versions'],
+    ['authorizer', 's3:PutObject', object('revocation/index.trx'), {}, 'writing the index'],
+    ['authorizer', 's3:PutObject', object('state/truststore.json'), {}, 'writing the state'],
+    ['authorizer', 's3:PutObject', object('inbox/acme/ca.pem'), {}, 'writing into the inbox'],
+    ['authorizer', 's3:DeleteObject', object('revocation/index.trx'), {}, 'deleting the index'],
+    ['authorizer', 's3:DeleteObjectVersion', object('revocation/index.trx'), {}, 'destroying the index'],
+    ['authorizer', 'sns:Publish', topicArn, {}, 'alerting'],
+    ['authorizer', 'kms:Decrypt', stack.keyArn, {}, "using the topic's key"],
+    ['authorizer', 'sqs:SendMessage', physical.queue.arn, {}, 'asking for runs'],
+    ['authorizer', 'apigateway:GET', domain('api.example.com'), {}, 'reading domains'],
+    ['authorizer', 'apigateway:PATCH', domain('api.example.com'), {}, 'rolling'],
   ] as const)('%s may not %s on %s (%o): %s', async (fn, action, resource, context, _why) => {
     expect(await evaluate(stack, fn, { action, resource, context, why: 'negative case' })).not.toBe(
       'Allowed',
@@ -90,6 +122,18 @@ describe('the synthesized IAM refuses what the functions never need', () => {
     for (const [action, resource, context] of allowed)
       expect(
         await evaluate(stack, 'ingest', { action, resource, context, why: 'positive case' }),
+        action,
+      ).toBe('Allowed');
+  });
+
+  it('lets the authorizer read the revocation index, any version of it (the negative cases are not vacuous)', async () => {
+    for (const action of ['s3:GetObject', 's3:GetObjectVersion'])
+      expect(
+        await evaluate(stack, 'authorizer', {
+          action,
+          resource: object('revocation/index.trx'),
+          why: 'positive case',
+        }),
         action,
       ).toBe('Allowed');
   });
@@ -147,14 +191,14 @@ describe("the README's IAM table", () => {
     section('## Deploy to AWS (CDK)').slice(section('## Deploy to AWS (CDK)').indexOf('| who |')),
   );
   /** Rows that name `fn` among who and `action` (or its name without the service) among actions. */
-  const rowsFor = (fn: 'ingest' | 'scan', action: string) =>
+  const rowsFor = (fn: Fn, action: string) =>
     rows.filter(
       ([who, actions]) =>
         who!.split(',').some((w) => w.trim() === fn) &&
         quoted(actions!).some((a) => a === action || a === action.split(':')[1]),
     );
 
-  it.each(['ingest', 'scan'] as const)(
+  it.each(['ingest', 'scan', 'authorizer'] as const)(
     'lists every action the %s role is granted, on every S3 prefix',
     (fn) => {
       const missing: string[] = [];

@@ -290,7 +290,7 @@ describe('least privilege', () => {
     const byAction = (a: string[]) =>
       statements.filter((s) => JSON.stringify(s.actions) === JSON.stringify(a)).map((s) => s.resource);
     expect(byAction(['s3:GetObject', 's3:GetObjectVersion'])).toEqual([
-      [objects('state'), objects('truststore')],
+      [objects('state'), objects('truststore'), objects('revocation')],
     ]);
     expect(byAction(['s3:PutObject'])).toEqual([objects('state')]);
     expect(byAction(['s3:ListBucket'])).toEqual([bucketRef()]);
