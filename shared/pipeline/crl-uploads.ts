@@ -5,6 +5,7 @@ import type { Notification, ObjectStore } from '../ports.js';
 import {
   type CrlJudgement,
   CrlReadError,
+  type HeldCrl,
   heldCrl,
   judgeCrl,
   type RevocationList,
@@ -94,13 +95,38 @@ export const judgeCrlUploads = (
       decisions.set(u.id, { accepted: false, judgements: [], findings, crls: [] });
       continue;
     }
-    const held = (issuer: string, scope: string) => {
-      const h = batch.get(crlKey(issuer, scope)) ?? rev.crls[crlKey(issuer, scope)];
+    // Each CRL of a file is judged against the ones before it in the file too: a file holding a
+    // newer and then an older CRL of one CA is a replay, not "the last one wins".
+    const earlier = new Map<string, HeldCrl>();
+    const held = (issuer: string, scope: string): HeldCrl | undefined => {
+      const key = crlKey(issuer, scope);
+      const before = earlier.get(key);
+      if (before) return before;
+      const h = batch.get(key) ?? rev.crls[key];
       return h
         ? { ...(h.number ? { number: h.number } : {}), thisUpdate: h.thisUpdate, sha256: h.sha256 }
         : undefined;
     };
-    const judgements = u.read.lists.map((list) => judgeCrl(list, cas, held, now));
+    const judgements = u.read.lists.map((list) => {
+      const j = judgeCrl(list, cas, held, now);
+      if (!j.issuer) return j;
+      earlier.set(crlKey(j.issuer.fingerprint, scopeKey(list.scope)), heldCrl(list));
+      // A CRL of another partner's CA changes that partner's revocations: it comes from its own folder.
+      const owner = partnerOf.get(j.issuer.fingerprint);
+      if (owner === undefined || owner === u.upload.partner) return j;
+      return {
+        ...j,
+        findings: [
+          ...j.findings,
+          {
+            code: 'crl.other-partner',
+            severity: 'error' as const,
+            message: `The CRL of "${j.list.issuer.text}" was signed by a CA of partner ${owner}, not ${u.upload.partner}: upload it to inbox/${owner}/crl/ (each partner's revocations come from its own folder, and its alerts go to it).`,
+            source: j.list.source ?? u.upload.key,
+          },
+        ],
+      };
+    });
     const findings = judgements.flatMap((j) => j.findings);
     const accepted = findings.every((f) => f.severity !== 'error' && f.severity !== 'critical');
     const crls: AcceptedCrl[] = [];

@@ -156,6 +156,12 @@ export const readRevocationLists = (bytes: Uint8Array, name: string): Revocation
         : 'it holds no X509 CRL block';
     throw new CrlReadError(`${name} is not a CRL (${found}): upload the CA's CRL, PEM or DER.`);
   }
+  // A block begun and never ended (a file cut short) is not skipped: the file is taken whole or not at all.
+  const begun = text.split('-----BEGIN X509 CRL-----').length - 1;
+  if (begun !== blocks.length)
+    throw new CrlReadError(
+      `${name} is not a readable CRL file: ${begun} X509 CRL block(s) begin but only ${blocks.length} end (a truncated or mislabelled block): upload the CRL file whole.`,
+    );
   return blocks.map((m, i) => {
     const where = blocks.length > 1 ? `${name} (CRL ${i + 1} of ${blocks.length})` : name;
     const b64 = m[1]!.replace(/\s+/g, '');
@@ -206,6 +212,8 @@ export const parseRevocationList = (der: Uint8Array): RevocationList => {
   let nextUpdate: Date | undefined;
   if (fields[i]?.tag === TAG.UTC_TIME || fields[i]?.tag === TAG.GENERALIZED_TIME)
     nextUpdate = readTime(fields[i++], 'nextUpdate');
+  if (nextUpdate && nextUpdate.getTime() < thisUpdate.getTime())
+    throw new DerError(`nextUpdate ${nextUpdate.toISOString()} is before thisUpdate ${thisUpdate.toISOString()}`);
 
   const unknownCritical = new Set<string>();
   const entries: CrlEntry[] = [];
@@ -382,7 +390,11 @@ const issuingDistributionPoint = (value: Tlv): { scope?: CrlScope; indirect: boo
 const parseEntry = (tlv: Tlv, n: number, version: 1 | 2, unknownCritical: Set<string>): CrlEntry => {
   const where = `revoked entry ${n}`;
   const [serialTlv, dateTlv, extsTlv, extra] = children(expectTag(tlv, TAG.SEQUENCE, where));
-  const serial = toHex(expectTag(serialTlv, TAG.INTEGER, `${where} serial`).content);
+  const content = expectTag(serialTlv, TAG.INTEGER, `${where} serial`).content;
+  // DER integers are minimal: a padded one (00 06 for 06) would be a serial no certificate has.
+  if (content.length > 1 && ((content[0] === 0 && content[1]! < 0x80) || (content[0] === 0xff && content[1]! >= 0x80)))
+    throw new DerError(`${where} serial is not a DER integer (a padded encoding no certificate carries)`);
+  const serial = toHex(content);
   if (serial === '') throw new DerError(`${where} serial: empty integer`);
   const entry: { -readonly [K in keyof CrlEntry]: CrlEntry[K] } = {
     serial,

@@ -104,22 +104,58 @@ describe('CRL uploads', () => {
     expect((await store.get(`${REVOCATION_KEYS.serials}${held[0]!.serials}.bin`)).body.length).toBe(22);
   });
 
-  it('accepts a PEM file of two CRLs of two partners in one upload', async () => {
+  it("refuses a CRL of another partner's CA from this partner's folder, naming the right folder", async () => {
     const a = await crl(acme.intermediate, [acme.client], { crlNumber: 1 });
     const b = await crl(beta.intermediate, [beta.client], { crlNumber: 1 });
     const report = await ingestUploads(
       [await drop('inbox/acme/crl/both.pem', `${pemBlock('X509 CRL', a)}\n${pemBlock('X509 CRL', b)}`)],
       deps,
     );
+    expect(report.uploads[0]!.outcome).toBe('rejected');
+    const finding = report.uploads[0]!.findings.find((f) => f.code === 'crl.other-partner');
+    expect(finding?.message).toContain('upload it to inbox/beta/crl/');
+    expect((await decide(acme.client)).decision).toBe('allow');
+    expect((await decide(beta.client)).decision).toBe('allow');
+  });
+
+  it('accepts a PEM file of two CRLs of one partner (its issuing CA and its root)', async () => {
+    const a = await crl(acme.intermediate, [acme.client], { crlNumber: 1 });
+    const r = await crl(acme.root, [], { crlNumber: 1 });
+    const report = await ingestUploads(
+      [await drop('inbox/acme/crl/both.pem', `${pemBlock('X509 CRL', a)}\n${pemBlock('X509 CRL', r)}`)],
+      deps,
+    );
     expect(report.uploads[0]!.outcome).toBe('accepted');
     expect((await decide(acme.client)).decision).toBe('deny');
-    expect((await decide(beta.client)).decision).toBe('deny');
-    // The CRL's partner is the CA's, whoever uploaded it.
-    expect(
-      Object.values((await state()).revocation!.crls)
-        .map((c) => c.partner)
-        .sort(),
-    ).toEqual(['acme', 'beta']);
+    expect(Object.values((await state()).revocation!.crls)).toHaveLength(2);
+  });
+
+  it('refuses a file holding a newer and then an older CRL of one CA (a replay, not the last one wins)', async () => {
+    const newer = await crl(acme.intermediate, [acme.client], { crlNumber: 2 });
+    const older = await crl(acme.intermediate, [], { crlNumber: 1 });
+    const report = await ingestUploads(
+      [
+        await drop(
+          'inbox/acme/crl/two.pem',
+          `${pemBlock('X509 CRL', newer)}\n${pemBlock('X509 CRL', older)}`,
+        ),
+      ],
+      deps,
+    );
+    expect(report.uploads[0]!.outcome).toBe('rejected');
+    expect(report.uploads[0]!.findings.map((f) => f.code)).toContain('crl.replayed');
+    // In order, older then newer, the newer one is what is held.
+    const ok = await ingestUploads(
+      [
+        await drop(
+          'inbox/acme/crl/two.pem',
+          `${pemBlock('X509 CRL', older)}\n${pemBlock('X509 CRL', newer)}`,
+        ),
+      ],
+      deps,
+    );
+    expect(ok.uploads[0]!.outcome).toBe('accepted');
+    expect((await decide(acme.client)).decision).toBe('deny');
   });
 
   it('rejects a replayed older CRL, keeps the newer one enforced, and alerts the partner', async () => {

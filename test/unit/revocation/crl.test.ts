@@ -536,3 +536,32 @@ const v1Cert = () =>
     alg,
     tlv(0x03, new Uint8Array([0, 1])),
   );
+
+describe('what the reader refuses rather than half-reads', () => {
+  it('refuses a padded (non-DER) serial, which would match no certificate', () => {
+    const padded = tlv(0x30, tlv(0x02, new Uint8Array([0, 6])), utc);
+    expect(() => parseRevocationList(hand({ entries: tlv(0x30, padded) }))).toThrow(
+      /serial is not a DER integer/,
+    );
+    const negativePadded = tlv(0x30, tlv(0x02, new Uint8Array([0xff, 0x86])), utc);
+    expect(() => parseRevocationList(hand({ entries: tlv(0x30, negativePadded) }))).toThrow(
+      /not a DER integer/,
+    );
+    // A positive serial whose first byte has the high bit set keeps its 00.
+    const kept = tlv(0x30, tlv(0x02, new Uint8Array([0, 0x86])), utc);
+    expect(parseRevocationList(hand({ entries: tlv(0x30, kept) })).entries[0]!.serial).toBe('0086');
+  });
+
+  it('refuses a file whose last CRL block begins and never ends', async () => {
+    const whole = pemBlock('X509 CRL', await crl(acme, [client]));
+    const cut = `${whole}\n${whole.slice(0, 200)}`;
+    expect(() => readRevocationLists(toBytes(cut), 'acme/crl/cut.pem')).toThrow(
+      /2 X509 CRL block\(s\) begin but only 1 end/,
+    );
+  });
+
+  it('refuses a nextUpdate before thisUpdate', async () => {
+    const der = await crl(acme, [client], { thisUpdate: days(-1), nextUpdate: days(-3) });
+    expect(() => parseRevocationList(der)).toThrow(/nextUpdate .* is before thisUpdate/);
+  });
+});
