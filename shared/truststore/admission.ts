@@ -202,15 +202,11 @@ export const admit = (
       const own = findingsByCert.get(cert.fingerprint) ?? [];
       return { cert, source, verdict: accepted ? 'added' : 'rejected', findings: own };
     });
+    // A refused upload always carries the blocking finding that refused it: its input's, one of its
+    // certificates' (kept from the round that refused it: no upload holding that certificate stays
+    // in play), or the breakage or size finding of the round that refused it. An intermediate
+    // whose root was refused in the batch is refused by its own `chain.issuer-missing`.
     const findings = [...u.inputFindings, ...(upsetting.get(u.id) ?? [])];
-    if (!accepted && !findings.some(isBlocking) && !certificates.some((c) => c.findings.some(isBlocking))) {
-      findings.push({
-        code: 'upload.incomplete',
-        severity: 'error',
-        message:
-          'Rejected because an upload it depended on in the same batch was rejected; fix that one and send both again.',
-      });
-    }
     const blocking = [...findings, ...certificates.flatMap((c) => c.findings)].filter(isBlocking);
     // Worth waiting for only if the issuer was not itself refused in this batch.
     const waitingForIssuer =

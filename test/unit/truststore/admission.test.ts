@@ -99,6 +99,10 @@ describe('admit', () => {
       ['int', false, false],
     ]);
     expect(codes(ds[0]!.certificates[0]!.findings)).toContain('cert.expired');
+    // The intermediate is refused by its own finding (its issuer is gone from the batch), not by a
+    // finding of the upload as a whole.
+    expect(codes(ds[1]!.certificates[0]!.findings)).toEqual(['chain.issuer-missing']);
+    expect(ds[1]!.findings).toEqual([]);
   });
 
   it('rejects an upload whose input had a blocking finding, and judges the rest without it', () => {
