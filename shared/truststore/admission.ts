@@ -130,8 +130,11 @@ export const admit = (
         above.add(key);
         for (const e of allBySubject.get(key) ?? []) queue.push(e.issuerKey);
       }
+      // Never none: the entry's lint changed, so a certificate named in its chain (as the
+      // truststore had it) was rotated away or added, and the upload that did it holds a
+      // certificate of that name (rotation goes by subject).
       const culprits = inPlay.filter((u) => u.certificates.some((c) => above.has(c.cert.subject.key)));
-      for (const u of culprits.length > 0 ? culprits : inPlay.filter((u) => u.replace === true)) {
+      for (const u of culprits) {
         const list = out.get(u.id) ?? [];
         list.push({
           code: 'truststore.breaks-entry',
@@ -287,7 +290,7 @@ const oversize = (
           `${admitted > 0 ? ` and the ${kb(admitted)} admitted before it in this batch` : ''} it would be ` +
           `${kb(total)} (${total} bytes), over API Gateway's limit of about ${kb(MAX_TRUSTSTORE_BYTES)} ` +
           `(${MAX_TRUSTSTORE_BYTES} bytes) for the whole truststore: ` +
-          (own > MAX_TRUSTSTORE_BYTES || base + own > MAX_TRUSTSTORE_BYTES
+          (base + own > MAX_TRUSTSTORE_BYTES
             ? 'send only the CAs your clients need, or have unused CAs removed first.'
             : 'send it again later, or have unused CAs removed first.'),
       });
