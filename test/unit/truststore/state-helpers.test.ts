@@ -62,6 +62,8 @@ describe('state documents', () => {
     const parsed = parseState(text);
     (parsed as { schema: number }).schema = 7;
     expect(parseState(new Uint8Array(text))).toBe(parsed);
+    // Another document read after it: the list of recent documents holds only documents.
+    expect(parseState(Buffer.from(text.toString().replace('"read"', '"other"'))).revision).toBe(0);
   });
 
   it('groups entries by subject, in order', () => {
