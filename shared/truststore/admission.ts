@@ -130,8 +130,11 @@ export const admit = (
         above.add(key);
         for (const e of allBySubject.get(key) ?? []) queue.push(e.issuerKey);
       }
+      // Never none: the entry's lint changed, so a certificate named in its chain (as the
+      // truststore had it) was rotated away or added, and the upload that did it holds a
+      // certificate of that name (rotation goes by subject).
       const culprits = inPlay.filter((u) => u.certificates.some((c) => above.has(c.cert.subject.key)));
-      for (const u of culprits.length > 0 ? culprits : inPlay.filter((u) => u.replace === true)) {
+      for (const u of culprits) {
         const list = out.get(u.id) ?? [];
         list.push({
           code: 'truststore.breaks-entry',
@@ -202,15 +205,11 @@ export const admit = (
       const own = findingsByCert.get(cert.fingerprint) ?? [];
       return { cert, source, verdict: accepted ? 'added' : 'rejected', findings: own };
     });
+    // A refused upload always carries the blocking finding that refused it: its input's, one of its
+    // certificates' (kept from the round that refused it: no upload holding that certificate stays
+    // in play), or the breakage or size finding of the round that refused it. An intermediate
+    // whose root was refused in the batch is refused by its own `chain.issuer-missing`.
     const findings = [...u.inputFindings, ...(upsetting.get(u.id) ?? [])];
-    if (!accepted && !findings.some(isBlocking) && !certificates.some((c) => c.findings.some(isBlocking))) {
-      findings.push({
-        code: 'upload.incomplete',
-        severity: 'error',
-        message:
-          'Rejected because an upload it depended on in the same batch was rejected; fix that one and send both again.',
-      });
-    }
     const blocking = [...findings, ...certificates.flatMap((c) => c.findings)].filter(isBlocking);
     // Worth waiting for only if the issuer was not itself refused in this batch.
     const waitingForIssuer =
@@ -291,7 +290,7 @@ const oversize = (
           `${admitted > 0 ? ` and the ${kb(admitted)} admitted before it in this batch` : ''} it would be ` +
           `${kb(total)} (${total} bytes), over API Gateway's limit of about ${kb(MAX_TRUSTSTORE_BYTES)} ` +
           `(${MAX_TRUSTSTORE_BYTES} bytes) for the whole truststore: ` +
-          (own > MAX_TRUSTSTORE_BYTES || base + own > MAX_TRUSTSTORE_BYTES
+          (base + own > MAX_TRUSTSTORE_BYTES
             ? 'send only the CAs your clients need, or have unused CAs removed first.'
             : 'send it again later, or have unused CAs removed first.'),
       });

@@ -75,7 +75,8 @@ export const introducedErrors = (
       .map((f) => f.code),
   );
   out.push(...sizeFindings(sizeOf(after)).filter((f) => isBlocking(f) && !sizeBefore.has(f.code)));
-  if (after.length === 0 && before.length > 0) {
+  // (The set before is not empty: something changed, and nothing is after.)
+  if (after.length === 0) {
     out.push({
       code: 'truststore.empty',
       severity: 'error',

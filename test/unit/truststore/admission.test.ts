@@ -99,6 +99,10 @@ describe('admit', () => {
       ['int', false, false],
     ]);
     expect(codes(ds[0]!.certificates[0]!.findings)).toContain('cert.expired');
+    // The intermediate is refused by its own finding (its issuer is gone from the batch), not by a
+    // finding of the upload as a whole.
+    expect(codes(ds[1]!.certificates[0]!.findings)).toEqual(['chain.issuer-missing']);
+    expect(ds[1]!.findings).toEqual([]);
   });
 
   it('rejects an upload whose input had a blocking finding, and judges the rest without it', () => {
@@ -114,6 +118,75 @@ describe('admit', () => {
       inputFindings: [{ code: 'input.note', severity: 'warning', message: 'text around the blocks' }],
     });
     expect(admit([], [warned], options)[0]!.accepted).toBe(true);
+  });
+
+  it('rejects an upload for one bad certificate among good ones, and shows the good one clean', async () => {
+    const expired = await root('CN=Adm Expired,O=Acme', {
+      keySlot: 'adm-x',
+      notAfter: new Date(NOW.getTime() - 1),
+    });
+    const [d] = admit([], [upload('mixed', [other, expired])], options);
+    expect(d!.accepted).toBe(false);
+    expect(d!.certificates.map((c) => [c.verdict, codes(c.findings)])).toEqual([
+      ['rejected', []],
+      ['rejected', ['cert.expired']],
+    ]);
+  });
+
+  it('leaves what is already in the truststore unjudged: an entry expired since does not refuse its upload', async () => {
+    const old = await root('CN=Adm Old Root,O=Acme', {
+      keySlot: 'adm-old',
+      notAfter: new Date(NOW.getTime() - 1),
+    });
+    const under = await intermediate('CN=Adm Under Old,O=Acme', old, { keySlot: 'adm-under' });
+    const [d] = admit([entry(old)], [upload('again', [old, under])], options);
+    expect(d!.accepted).toBe(true);
+    expect(d!.certificates.map((c) => c.verdict)).toEqual(['present', 'added']);
+  });
+
+  it('judges at the time it is given, not the clock', async () => {
+    const later = new Date(NOW.getTime() + 3650 * 86_400_000);
+    const then = await root('CN=Adm Then,O=Acme', {
+      keySlot: 'adm-then',
+      notBefore: new Date(later.getTime() - 86_400_000),
+      notAfter: new Date(later.getTime() + 86_400_000),
+    });
+    expect(admit([], [upload('then', [then])], { ...options, at: later })[0]!.accepted).toBe(true);
+    expect(admit([], [upload('then', [then])], options)[0]!.accepted).toBe(false);
+  });
+
+  it('waits for an issuer only when that is all that is wrong, with every issuer not refused', async () => {
+    // A warning about the input does not stop the wait.
+    const noted = upload('noted', [i], {
+      inputFindings: [{ code: 'input.note', severity: 'warning', message: 'text around the blocks' }],
+    });
+    expect(admit([], [noted], options)[0]!.waitingForIssuer).toBe(true);
+    // Missing its issuer and expired: refused for good.
+    const stale = await intermediate('CN=Adm Stale,O=Acme', r, {
+      keySlot: 'adm-stale',
+      notBefore: new Date(NOW.getTime() - 10 * 86_400_000),
+      notAfter: new Date(NOW.getTime() - 1),
+    });
+    const [d] = admit([], [upload('stale', [stale])], options);
+    expect(codes(d!.certificates[0]!.findings).sort()).toEqual(['cert.expired', 'chain.issuer-missing']);
+    expect(d!.waitingForIssuer).toBe(false);
+    // Two intermediates missing their issuers, one of which was refused in the batch: not held.
+    const expiredRoot = await root('CN=Adm Root,O=Acme', {
+      keySlot: 'adm-r',
+      notAfter: new Date(NOW.getTime() - 1),
+    });
+    const k = await intermediate('CN=Adm K,O=Beta', other, { keySlot: 'adm-k' });
+    const ds = admit([], [upload('root', [expiredRoot]), upload('ints', [k, i])], options);
+    // (Refused with k in the first round, i kept the findings of that round: none.)
+    expect(ds[1]!.certificates.map((c) => codes(c.findings))).toEqual([['chain.issuer-missing'], []]);
+    expect(ds[1]!.waitingForIssuer).toBe(false);
+  });
+
+  it('gives the replace hint when one certificate of the upload collides', async () => {
+    const rekeyed = await root('CN=Adm Root,O=Acme', { keySlot: 'adm-r2' });
+    const [d] = admit([entry(r)], [upload('again', [other, rekeyed])], options);
+    expect(d!.accepted).toBe(false);
+    expect(codes(d!.findings)).toEqual(['truststore.replace-hint']);
   });
 });
 
@@ -192,6 +265,90 @@ describe('rotation and collisions', () => {
       ]);
     });
   });
+
+  it('rotates only with the uploads under replace/, in a batch with others', async () => {
+    const otherRekeyed = await root('CN=Adm Other,O=Beta', { keySlot: 'adm-o2' });
+    const old = entry(r, 'acme');
+    const ds = admit(
+      [old, entry(other, 'beta')],
+      [
+        upload('rot', [rekeyed], { replace: true, partner: 'acme' }),
+        upload('plain', [otherRekeyed], { partner: 'beta' }),
+      ],
+      options,
+    );
+    expect(ds.map((d) => [d.id, d.accepted, d.replaces])).toEqual([
+      ['rot', true, [old]],
+      ['plain', false, []],
+    ]);
+    expect(codes(ds[1]!.certificates[0]!.findings)).toContain('truststore.duplicate-subject');
+  });
+
+  it('does not rotate a CA the replace upload sends again unchanged', () => {
+    const [d] = admit([entry(r)], [upload('same', [r], { replace: true, partner: 'acme' })], options);
+    expect(d!.accepted).toBe(true);
+    expect(d!.replaces).toEqual([]);
+    expect(d!.certificates[0]!.verdict).toBe('present');
+  });
+
+  it('rotates an intermediate under the root that stays', async () => {
+    const reissued = await intermediate('CN=Adm Issuing,O=Acme', r, { keySlot: 'adm-i3' });
+    const oldI = entry(i, 'acme');
+    const [d] = admit(
+      [entry(r, 'acme'), oldI],
+      [upload('rot', [reissued], { replace: true, partner: 'acme' })],
+      options,
+    );
+    expect(d!.accepted).toBe(true);
+    expect(d!.replaces).toEqual([oldI]);
+  });
+
+  it('blames a breakage on the upload above the broken CA only, and names that CA', async () => {
+    const third = await root('CN=Adm Third,O=Gamma', { keySlot: 'adm-t' });
+    const extra = await root('CN=Adm Extra,O=Acme', { keySlot: 'adm-e' });
+    const otherRekeyed = await root('CN=Adm Other,O=Beta', { keySlot: 'adm-o2' });
+    const oldOther = entry(other, 'beta');
+    const ds = admit(
+      [entry(third, 'gamma'), oldOther, entry(r, 'acme'), entry(i, 'acme')],
+      [
+        upload('rot', [rekeyed, extra], { replace: true, partner: 'acme' }),
+        upload('rot2', [otherRekeyed], { replace: true, partner: 'beta' }),
+      ],
+      options,
+    );
+    expect(ds.map((d) => [d.id, d.accepted, d.replaces])).toEqual([
+      ['rot', false, []],
+      ['rot2', true, [oldOther]],
+    ]);
+    expect(ds[0]!.findings).toMatchObject([
+      {
+        code: 'truststore.breaks-entry',
+        severity: 'error',
+        message: expect.stringMatching(
+          /^Accepting this upload would leave CN=Adm Issuing,O=Acme \(partner acme/,
+        ),
+      },
+    ]);
+  });
+
+  it('finds the upload that breaks a CA two levels below what it rotates', async () => {
+    const R = await root('CN=Adm5 Root', { keySlot: 'adm5-r' });
+    const P = await intermediate('CN=Adm5 Policy', R, { keySlot: 'adm5-p', pathLen: undefined });
+    const I = await intermediate('CN=Adm5 Issuing', P, { keySlot: 'adm5-i' });
+    const strict = await root('CN=Adm5 Root', { keySlot: 'adm5-r', pathLen: 1 });
+    const [d] = admit(
+      [R, P, I].map((x) => entry(x, 'acme')),
+      [upload('strict', [strict], { replace: true, partner: 'acme' })],
+      options,
+    );
+    expect(d!.accepted).toBe(false);
+    expect(d!.findings).toMatchObject([
+      {
+        code: 'truststore.breaks-entry',
+        message: expect.stringMatching(/leave CN=Adm5 Issuing .*chain\.path-length/),
+      },
+    ]);
+  });
 });
 
 describe('size', () => {
@@ -238,5 +395,27 @@ describe('size', () => {
     expect(
       admit([filler(MAX_TRUSTSTORE_BYTES), entry(r)], [upload('present', [r])], options)[0]!.accepted,
     ).toBe(true);
+  });
+
+  it('says to send again later when the upload fits the truststore alone, exactly', () => {
+    const first = pemBytes(other);
+    const second = pemBytes(r, i);
+    const base = MAX_TRUSTSTORE_BYTES - second;
+    const ds = admit([filler(base)], [upload('a', [other]), upload('b', [r, i])], options);
+    expect(ds.map((d) => d.accepted)).toEqual([true, false]);
+    expect(ds[1]!.findings[0]!.message).toContain(`(${MAX_TRUSTSTORE_BYTES + first} bytes)`);
+    expect(ds[1]!.findings[0]!.message).toMatch(/: send it again later, or have unused CAs removed first\.$/);
+  });
+
+  it('refuses a rotation that would take the truststore over the limit for its size', async () => {
+    const rekeyed = await root('CN=Adm Root,O=Acme', { keySlot: 'adm-r2' });
+    const base = MAX_TRUSTSTORE_BYTES - pemBytes(r);
+    const [d] = admit(
+      [filler(base), entry(r, 'acme')],
+      [upload('rot', [rekeyed, other], { replace: true, partner: 'acme' })],
+      options,
+    );
+    expect(d!.accepted).toBe(false);
+    expect(codes(d!.findings)).toEqual(['truststore.too-large']);
   });
 });

@@ -19,7 +19,7 @@ import {
 } from '../../../shared/truststore/state.js';
 import { memoryLog } from '../../fakes/fakes.js';
 import { MemoryStore } from '../../fakes/memory-store.js';
-import { type Issued, intermediate, NOW, root } from '../../fixtures/pki.js';
+import { days, type Issued, intermediate, NOW, root } from '../../fixtures/pki.js';
 
 const entry = (i: Issued): Entry =>
   entryOf(parseCertificate(i.der), {
@@ -67,6 +67,44 @@ describe('introducedErrors', () => {
     // Expired since: the removal of an unrelated CA is not blamed for it.
     const later = new Date(Date.parse(j.notAfter) + 86_400_000);
     expect(introducedErrors(members([r, i, j]), members([r, i]), { at: later })).toEqual([]);
+  });
+});
+
+describe('introducedErrors: only errors, only new ones', () => {
+  it('does not count a warning the change brings (a CA added that expires soon)', async () => {
+    const R = await root('CN=CL Root,O=Rot', { keySlot: 'cl-r' });
+    const soon = entry(await intermediate('CN=CL Soon,O=Rot', R, { keySlot: 'cl-soon', notAfter: days(10) }));
+    expect(introducedErrors(members([r, i]), members([r, i, soon]), { at: NOW, expiringDays: 30 })).toEqual(
+      [],
+    );
+  });
+
+  it('does not blame a root re-issued with its key for the error a CA below it already had', async () => {
+    const R = await root('CN=CL6 Root', { keySlot: 'cl6-r' });
+    const I = entry(await intermediate('CN=CL6 Issuing', R, { keySlot: 'cl6-i', notAfter: days(10) }));
+    const again = entry(await root('CN=CL6 Root', { keySlot: 'cl6-r', serial: '6666' }));
+    const at = days(11);
+    // Expired either way: the set's own problem, not the change's.
+    expect(introducedErrors(members([entry(R), I]), members([again, I]), { at })).toEqual([]);
+    // The same CA with its root re-keyed instead: that is the change's.
+    const rekeyedR = entry(await root('CN=CL6 Root', { keySlot: 'cl6-r2' }));
+    expect(
+      introducedErrors(members([entry(R), I]), members([rekeyedR, I]), { at }).map((f) => f.code),
+    ).toEqual(['signature.invalid']);
+  });
+
+  it('follows CAs that sign each other to the end (a loop)', async () => {
+    const a0 = await root('CN=CL Loop A', { keySlot: 'cl-la' });
+    const b = entry(await intermediate('CN=CL Loop B', a0, { keySlot: 'cl-lb', pathLen: undefined }));
+    const b0 = await intermediate('CN=CL Loop B', a0, { keySlot: 'cl-lb', pathLen: undefined });
+    const a = entry(await intermediate('CN=CL Loop A', b0, { keySlot: 'cl-la', pathLen: undefined }));
+    const found = introducedErrors(members([a]), members([a, b]), { at: NOW });
+    expect(
+      found
+        .filter((f) => f.code === 'chain.no-root')
+        .map((f) => f.cert?.fingerprint)
+        .sort(),
+    ).toEqual([a.fingerprint, b.fingerprint].sort());
   });
 });
 
@@ -153,6 +191,15 @@ describe('introducedErrors on size, emptiness and members', () => {
     ).toEqual([]);
   });
 
+  it('blames a change for going over the limit from a set that was only near it (a warning)', () => {
+    expect(
+      introducedErrors([sized(r, 900_000)], [sized(r, 900_000), sized(i, 100_001)], { at: NOW }).map((f) => [
+        f.code,
+        f.severity,
+      ]),
+    ).toEqual([['truststore.too-large', 'error']]);
+  });
+
   it('refuses emptying the set, and finds nothing when nothing changed', () => {
     expect(introducedErrors(members([r]), [], { at: NOW })).toEqual([
       {
@@ -206,6 +253,15 @@ describe('introducedErrors on size, emptiness and members', () => {
     });
     expect(c.load()).toBe(first);
   });
+
+  it('shares a certificate between the members of one cache by fingerprint, whatever entry holds it', () => {
+    const cache = new Map();
+    // The same entry as a parsed state holds it: another object, its certificate not parsed yet.
+    const copy = JSON.parse(JSON.stringify(r)) as Entry;
+    const first = memberOfEntry(r, cache).load();
+    expect(memberOfEntry(copy, cache).load()).toBe(first);
+    expect(memberOfEntry(JSON.parse(JSON.stringify(r)) as Entry).load()).not.toBe(first);
+  });
 });
 
 describe('assertLintClean', () => {
@@ -217,6 +273,30 @@ describe('assertLintClean', () => {
       'refusing to roll back to a truststore that fails lint: truststore.empty: The change would leave',
     );
     expect(() => assertLintClean([r, i], [r, i, j], NOW)).not.toThrow();
+  });
+
+  it('remembers a change that passed only for the same set before it and the same time', async () => {
+    const R = await root('CN=CL Root,O=Rot', { keySlot: 'cl-r' });
+    const future = entry(
+      await intermediate('CN=CL Future,O=Rot', R, { keySlot: 'cl-future', notBefore: days(2) }),
+    );
+    const after = [r, i, future];
+    // Unchanged, a CA not valid yet is the set's own problem, not the change's: it passes.
+    expect(() => assertLintClean([r, i, future], after, NOW)).not.toThrow();
+    // From another set of the same size, at the same time: judged again.
+    expect(() => assertLintClean([r, i, j], after, NOW)).toThrow(/cert\.not-yet-valid/);
+    // The same set after, from a set without that CA: judged again, and refused.
+    expect(() => assertLintClean([r, i], after, NOW)).toThrow(/cert\.not-yet-valid \(CN=CL Future,O=Rot\)/);
+    // Three days on, the same change breaks nothing; judged at NOW again, it is refused again.
+    expect(() => assertLintClean([r, i], after, days(3))).not.toThrow();
+    expect(() => assertLintClean([r, i], after, NOW)).toThrow(/cert\.not-yet-valid/);
+    // What passed is not judged again: a set changed in place after it passed (trustroll never
+    // changes one) is how the test sees that.
+    const grown = [r, i, j];
+    expect(() => assertLintClean([r, i], grown, NOW)).not.toThrow();
+    grown.push(rekeyed);
+    expect(() => assertLintClean([r, i], grown, NOW)).not.toThrow();
+    expect(() => assertLintClean([r, i], [...grown], NOW)).toThrow(/truststore\.duplicate-subject/);
   });
 
   it('lists no more than five errors', async () => {
@@ -235,5 +315,6 @@ describe('assertLintClean', () => {
       message = (error as Error).message;
     }
     expect(message.match(/signature\.invalid/g)).toHaveLength(5);
+    expect(message).toMatch(/\.; signature\.invalid \(CN=CL Five \d\): /);
   });
 });

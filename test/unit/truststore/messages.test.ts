@@ -3,8 +3,18 @@ import type { Finding } from '../../../shared/finding.js';
 import { parseCertificate } from '../../../shared/pki/certificate.js';
 import { lintCertificates } from '../../../shared/truststore/lint.js';
 import { sizeFindings } from '../../../shared/truststore/rules/truststore.too-large.js';
-import { rsaSpki } from '../../fixtures/der.js';
-import { days, type Issued, intermediate, issue, leaf, NOW, partnerChain, root } from '../../fixtures/pki.js';
+import { oid, rsaSpki } from '../../fixtures/der.js';
+import {
+  days,
+  type Issued,
+  intermediate,
+  issue,
+  leaf,
+  NOW,
+  partnerChain,
+  root,
+  secp256k1Spki,
+} from '../../fixtures/pki.js';
 
 /**
  * A finding's message is what a partner or an operator acts on: where it carries information (the
@@ -230,6 +240,103 @@ describe('finding messages say what to act on', () => {
     });
     expect(only(lint(good.root, oldCa), 'cert.expired').message).toMatch(
       /every client certificate under it is refused/,
+    );
+  });
+});
+
+describe('whole messages: every sentence of what to do is there', () => {
+  const FIX = 'reissue the CA with RSA 2048 bits or more, or ECDSA P-256/P-384.';
+  /** A SubjectPublicKeyInfo of another algorithm: the RSA one with its algorithm OID replaced. */
+  const spkiWithAlgorithm = (dotted: string): Uint8Array => {
+    const spki = Buffer.from(rsaSpki(2048, 17));
+    const rsa = Buffer.from(oid('1.2.840.113549.1.1.1'));
+    const other = Buffer.from(oid(dotted));
+    expect(other.length).toBe(rsa.length);
+    other.copy(spki, spki.indexOf(rsa));
+    return new Uint8Array(spki);
+  };
+
+  it('cert.expired, on a CA and on a leaf', async () => {
+    const ca = await intermediate('CN=Msg Whole Old CA', good.root, {
+      notBefore: days(-90),
+      notAfter: days(-3),
+    });
+    expect(only(lint(good.root, ca), 'cert.expired').message).toBe(
+      `Expired on ${days(-3).toISOString().slice(0, 10)}: every client certificate under it is refused. Upload the renewed CA certificate and remove this one.`,
+    );
+    const client = await leaf('CN=msg-whole-old', good.intermediate, {
+      notBefore: days(-90),
+      notAfter: days(-4),
+    });
+    expect(only(lint(good.root, good.intermediate, client), 'cert.expired').message).toBe(
+      `Expired on ${days(-4).toISOString().slice(0, 10)}: this end-entity (client or server) certificate is itself no longer valid, and it does not belong in a truststore. Remove it.`,
+    );
+  });
+
+  it('signature.weak-hash, for a weak hash and for an algorithm trustroll does not know', async () => {
+    const sha1 = await root('CN=Msg Whole SHA1', { key: 'rsa2048', hash: 'SHA-1' });
+    const algorithm = parseCertificate(sha1.der).signature.algorithm;
+    expect(only(lint(sha1), 'signature.weak-hash').message).toBe(
+      `It is signed with ${algorithm}; API Gateway requires SHA-256 or stronger ("insecure Signature Algorithm"): reissue it with a SHA-256 or stronger signature.`,
+    );
+    // ecdsa-with-SHA256 (1.2.840.10045.4.3.2) rewritten to the unassigned 1.2.840.10045.4.3.9.
+    const der = Buffer.from(good.root.der);
+    const ecdsaSha256 = Buffer.from(oid('1.2.840.10045.4.3.2'));
+    for (let at = der.indexOf(ecdsaSha256); at >= 0; at = der.indexOf(ecdsaSha256, at + 1))
+      Buffer.from(oid('1.2.840.10045.4.3.9')).copy(der, at);
+    const odd = lintCertificates([{ cert: parseCertificate(new Uint8Array(der)), source: 'odd' }], {
+      at: NOW,
+    });
+    expect(only(odd.findings, 'signature.weak-hash').message).toBe(
+      'It is signed with an algorithm trustroll does not know (1.2.840.10045.4.3.9); API Gateway accepts RSA or ECDSA signatures with SHA-256 or stronger: reissue it with one of those.',
+    );
+  });
+
+  it('key.too-weak: the bits, the curve, the key type or its OID, and the fix', async () => {
+    const rsa = await root('CN=Msg Whole RSA 1024', { key: 'rsa1024' });
+    expect(only(lint(rsa), 'key.too-weak').message).toBe(
+      `Its RSA key has 1024 bits, below API Gateway's minimum of 2048: ${FIX}`,
+    );
+    const k1 = await issue({ subject: 'CN=Msg Whole k1', issuer: good.root, spki: secp256k1Spki() });
+    expect(only(lint(good.root, k1), 'key.too-weak').message).toBe(
+      `Its EC key uses the curve ${parseCertificate(k1.der).publicKey.curve}, which API Gateway does not support: ${FIX}`,
+    );
+    const ed = await root('CN=Msg Whole Ed', { key: 'ed25519' });
+    expect(only(lint(ed), 'key.too-weak').message).toBe(
+      `Its key type (ed25519) is not supported by API Gateway, which takes RSA and ECDSA: ${FIX}`,
+    );
+    // A key algorithm trustroll has no name for is named by its OID (1.2.840.113549.1.1.99, as
+    // long as rsaEncryption's).
+    const unknown = await issue({
+      subject: 'CN=Msg Whole Unknown Key',
+      issuer: good.root,
+      spki: spkiWithAlgorithm('1.2.840.113549.1.1.99'),
+    });
+    expect(only(lint(good.root, unknown), 'key.too-weak').message).toBe(
+      `Its key type (1.2.840.113549.1.1.99) is not supported by API Gateway, which takes RSA and ECDSA: ${FIX}`,
+    );
+  });
+
+  it('key.too-weak judges an RSA-PSS key by its bits, as an RSA one', async () => {
+    const pss = await issue({
+      subject: 'CN=Msg Whole PSS',
+      issuer: good.root,
+      spki: spkiWithAlgorithm('1.2.840.113549.1.1.10'),
+    });
+    expect(parseCertificate(pss.der).publicKey).toMatchObject({ type: 'rsa-pss', bits: 2048 });
+    expect(lint(good.root, pss).filter((f) => f.code === 'key.too-weak')).toEqual([]);
+  });
+
+  it('chain.no-root names the loop itself for a CA that hangs below it', async () => {
+    // "Loop A" and "Loop B" sign each other (the same key as "Loop A" signs "Loop B"); "Below"
+    // was issued by "Loop A": its path reaches the loop without being part of it.
+    const a0 = await root('CN=Msg Loop A', { keySlot: 'msg-loop-a' });
+    const b = await intermediate('CN=Msg Loop B', a0, { keySlot: 'msg-loop-b', pathLen: undefined });
+    const a = await intermediate('CN=Msg Loop A', b, { keySlot: 'msg-loop-a', pathLen: undefined });
+    const below = await intermediate('CN=Msg Below Loop', a, { keySlot: 'msg-loop-c' });
+    const findings = lint(a, b, below).filter((f) => f.code === 'chain.no-root');
+    expect(findings.find((f) => f.cert?.fingerprint === fp(below))?.message).toBe(
+      'Its path never reaches a self-signed root: the CAs sign each other in a loop ("CN=Msg Loop A" → "CN=Msg Loop B" → "CN=Msg Loop A"). Add the self-signed root of this chain.',
     );
   });
 });

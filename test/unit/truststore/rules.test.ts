@@ -130,6 +130,7 @@ describe('signature.weak-hash', () => {
     const sha1Int = await intermediate('CN=SHA1 Int', r2, { hash: 'SHA-1' });
     const findings = withCode(lint(sha1Root, r2, sha1Int).findings, 'signature.weak-hash');
     expect(findings.map((f) => f.cert?.fingerprint).sort()).toEqual([fpOf(sha1Root), fpOf(sha1Int)].sort());
+    expect(findings.map((f) => f.severity)).toEqual(['error', 'error']);
   });
 });
 
@@ -170,7 +171,11 @@ describe('chain.too-long', () => {
     const i4 = await intermediate('CN=Deep 4', i3, { pathLen: undefined });
     expect(withCode(lint(r, i1, i2, i3).findings, 'chain.too-long')).toEqual([]);
     expect(withCode(lint(r, i1, i2, i3, i4).findings, 'chain.too-long')).toMatchObject([
-      { cert: { fingerprint: fpOf(i4) }, message: expect.stringMatching(/holds 5 certificates/) },
+      {
+        severity: 'error',
+        cert: { fingerprint: fpOf(i4) },
+        message: expect.stringMatching(/holds 5 certificates/),
+      },
     ]);
   });
 });
@@ -275,7 +280,7 @@ describe('truststore.too-large', () => {
     expect(judge(1_000_001)).toMatchObject([
       { severity: 'error', message: expect.stringMatching(/1000001 bytes/) },
     ]);
-    expect(judge(1_000_000)).toMatchObject([{ severity: 'warning' }]);
+    expect(judge(1_000_000)).toMatchObject([{ code: 'truststore.too-large', severity: 'warning' }]);
     expect(judge(800_001)).toMatchObject([{ severity: 'warning' }]);
     expect(judge(800_000)).toEqual([]);
   });
@@ -338,6 +343,10 @@ describe('rules are data', () => {
     expect(result.findings).toMatchObject([
       { code: 'rule.failed', severity: 'error', message: expect.stringMatching(/test\.broken.*boom/) },
     ]);
+    expect(result.findings[0]!.cert).toEqual({
+      subject: 'CN=Good Root CA,O=Good',
+      fingerprint: fpOf(good.root),
+    });
     expect(result.ok).toBe(false);
   });
 

@@ -1,9 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseCertificate } from '../../../shared/pki/certificate.js';
 import { withOrphans } from '../../../shared/truststore/orphans.js';
 import {
+  certificateOf,
   type Entry,
   emptyState,
   entriesBySubject,
+  entryOf,
   findPublished,
   keepLast,
   latestPublished,
@@ -14,6 +17,7 @@ import {
   type TruststoreState,
   unpublishedNote,
 } from '../../../shared/truststore/state.js';
+import { NOW, root } from '../../fixtures/pki.js';
 
 /** The small functions every command reads the state through: revisions, orphans, pruning. */
 const entry = (fingerprint: string, subjectKey: string, issuerKey: string): Entry =>
@@ -42,6 +46,24 @@ describe('state documents', () => {
     expect(parseState(bytes).revision).toBe(0);
     bytes.write('"schema": 7', bytes.indexOf('"schema": 1'));
     expect(() => parseState(bytes)).toThrow('state document is not a trustroll state (schema 1)');
+  });
+
+  it('gives the same bytes the same state, checked once: bytes it wrote, and bytes it parsed', () => {
+    // A state changed in place (trustroll never does) is how the test sees the check was not
+    // made again.
+    const written = serializeState({ ...emptyState(), revision: 0, note: 'written' } as TruststoreState);
+    const made = parseState(written);
+    expect(parseState(written)).toBe(made);
+    (made as { schema: number }).schema = 7;
+    expect(parseState(written)).toBe(made);
+    const text = Buffer.from(
+      '{"schema":1,"revision":0,"entries":[],"processed":{},"history":[],"note":"read"}',
+    );
+    const parsed = parseState(text);
+    (parsed as { schema: number }).schema = 7;
+    expect(parseState(new Uint8Array(text))).toBe(parsed);
+    // Another document read after it: the list of recent documents holds only documents.
+    expect(parseState(Buffer.from(text.toString().replace('"read"', '"other"'))).revision).toBe(0);
   });
 
   it('groups entries by subject, in order', () => {
@@ -94,6 +116,10 @@ describe('revisions', () => {
     expect(unpublishedNote(state(3, [rev(2, { supersededBy: 3 }), rev(3)]), '2')).toBe(
       'revision 2 was never published: its changes were published with revision 3, which superseded it',
     );
+    // The revision that superseded it pruned from the history: named without a version.
+    expect(unpublishedNote(state(9, [rev(2, { supersededBy: 3 }), rev(9, { version: 'v9' })]), '2')).toBe(
+      'revision 2 was never published: its changes were published with revision 3, which superseded it',
+    );
     expect(unpublishedNote(s, '1')).toBeUndefined();
     expect(unpublishedNote(s, '9')).toBeUndefined();
   });
@@ -103,6 +129,10 @@ describe('revisions', () => {
     expect(pendingRevision(state(2, [rev(1), rev(2, { version: 'v2' })]))).toBeUndefined();
     expect(pendingRevision(state(3, [rev(1), rev(2)]))).toBeUndefined();
     expect(pendingRevision(emptyState())).toBeUndefined();
+    // The latest of three, not the second.
+    expect(
+      pendingRevision(state(3, [rev(1, { version: 'v1' }), rev(2, { version: 'v2' }), rev(3)]))?.revision,
+    ).toBe(3);
   });
 
   it('finds the latest published revision', () => {
@@ -134,5 +164,38 @@ describe('withOrphans', () => {
   it('keeps a CA whose issuer name another entry still carries', () => {
     const twin = entry('twin', 'M', 'R');
     expect(withOrphans([...all, twin], new Set(['mid']))).toEqual([mid]);
+  });
+});
+
+describe('state documents with entries', () => {
+  let a: Entry;
+  let b: Entry;
+  beforeAll(async () => {
+    const made = async (cn: string) =>
+      entryOf(parseCertificate((await root(cn, { keySlot: 'state-doc' })).der), {
+        partner: 'p',
+        upload: { key: 'inbox/p/ca.pem', version: '1' },
+        addedAt: NOW.toISOString(),
+        findings: [{ code: 'cert.expiring', severity: 'warning', message: 'soon' }],
+      });
+    a = await made('CN=State Doc A');
+    b = await made('CN=State Doc B');
+  });
+
+  it('writes exactly JSON.stringify(state, null, 1) and a newline, entries kept from the last write', () => {
+    const s: TruststoreState = { ...emptyState(), revision: 1, entries: [a, b] };
+    const expected = `${JSON.stringify(s, null, 1)}\n`;
+    expect(Buffer.from(serializeState(s)).toString('utf8')).toBe(expected);
+    // Written again (the entries' JSON now kept), the same bytes.
+    expect(Buffer.from(serializeState({ ...s, entries: [b, a] })).toString('utf8')).toBe(
+      `${JSON.stringify({ ...s, entries: [b, a] }, null, 1)}\n`,
+    );
+  });
+
+  it("parses an entry's certificate once", () => {
+    const copy = JSON.parse(JSON.stringify(a)) as Entry;
+    const cert = certificateOf(copy);
+    expect(cert.fingerprint).toBe(a.fingerprint);
+    expect(certificateOf(copy)).toBe(cert);
   });
 });

@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ingestUploads } from '../../../shared/pipeline/ingest.js';
 import { loadState } from '../../../shared/pipeline/state-store.js';
-import { toPem } from '../../../shared/pki/certificate.js';
-import { KEYS, parseState, serializeState } from '../../../shared/truststore/state.js';
+import { parseCertificate, toPem } from '../../../shared/pki/certificate.js';
+import { emptyState, entryOf, KEYS, parseState, serializeState } from '../../../shared/truststore/state.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
 import { MemoryStore } from '../../fakes/memory-store.js';
-import { NOW, partnerChain, pemOf, toBytes } from '../../fixtures/pki.js';
+import { NOW, partnerChain, pemOf, root, toBytes } from '../../fixtures/pki.js';
 
 type Doc = Record<string, unknown> & {
   entries: Record<string, unknown>[];
@@ -14,33 +14,43 @@ type Doc = Record<string, unknown> & {
   processed: Record<string, unknown>;
 };
 
-/** A state as trustroll writes it: two partners ingested, so two revisions and four entries. */
-let written: string;
-let otherPem: string;
-beforeAll(async () => {
-  const store = new MemoryStore();
-  const deps = {
-    store,
-    gateway: new FakeGateway(),
-    notifier: new MemoryNotifier(),
-    clock: new FakeClock(NOW.getTime()),
-    log: memoryLog(),
-    config: { roll: { domains: [] } },
-  };
-  const other = await partnerChain('Other');
-  otherPem = toPem(other.root.der);
-  for (const partner of ['Acme', 'Beta']) {
-    const c = await partnerChain(partner);
-    const { version } = await store.put(`inbox/${partner}/ca.pem`, toBytes(pemOf(c.root, c.intermediate)));
-    await ingestUploads([{ key: `inbox/${partner}/ca.pem`, version }], deps);
-  }
-  written = store.text(KEYS.state);
-});
-
-const doc = (): Doc => JSON.parse(written) as Doc;
 const parse = (d: unknown) => parseState(toBytes(JSON.stringify(d)));
+/** A PEM certificate with its base64 cut into other lines (`cut` gets the base64 on one line). */
+const rewrap = (pem: string, cut: (base64: string) => string[]): string => {
+  const base64 = pem.split('\n').slice(1, -2).join('');
+  return `-----BEGIN CERTIFICATE-----\n${cut(base64).join('\n')}\n-----END CERTIFICATE-----\n`;
+};
 
 describe('parseState', () => {
+  /**
+   * A state as trustroll writes it: two partners ingested, so two revisions and four entries.
+   * Made inside the describe, not at file level: a setup that fails (ingest checks every state it
+   * writes) then fails each test under it, where at file level the tests were only skipped, and
+   * the mutation runner counted a mutant that broke the setup as one no test noticed.
+   */
+  let written: string;
+  let otherPem: string;
+  beforeAll(async () => {
+    const store = new MemoryStore();
+    const deps = {
+      store,
+      gateway: new FakeGateway(),
+      notifier: new MemoryNotifier(),
+      clock: new FakeClock(NOW.getTime()),
+      log: memoryLog(),
+      config: { roll: { domains: [] } },
+    };
+    const other = await partnerChain('Other');
+    otherPem = toPem(other.root.der);
+    for (const partner of ['Acme', 'Beta']) {
+      const c = await partnerChain(partner);
+      const { version } = await store.put(`inbox/${partner}/ca.pem`, toBytes(pemOf(c.root, c.intermediate)));
+      await ingestUploads([{ key: `inbox/${partner}/ca.pem`, version }], deps);
+    }
+    written = store.text(KEYS.state);
+  });
+  const doc = (): Doc => JSON.parse(written) as Doc;
+
   it('reads back what trustroll wrote, and a state whose revisions lack a SHA-256 (an older writer)', () => {
     expect(parse(doc()).revision).toBe(2);
     const older = doc();
@@ -414,6 +424,51 @@ describe('parseState', () => {
       /^removedEntries: expected a list, found \{\}$/,
     ],
     [
+      'an expiry alert that is not an object',
+      (d) => (d.expiryAlerts = { fp: 5 }),
+      /^expiryAlerts\["fp"\]: expected an object, found 5$/,
+    ],
+    [
+      'a notification that is not an object',
+      (d) => (d.outbox = [5]),
+      /^outbox\[0\]: expected an object, found 5$/,
+    ],
+    [
+      'a fingerprint given as a list of one',
+      (d) => (d.history[1]!.added = [[(d.history[1]!.added as string[])[0]]]),
+      /^history\[1\]\.added\[0\]: expected a SHA-256 in hex \(64 digits\), found \["[0-9a-f]{38}…$/,
+    ],
+    [
+      'a PEM in lines of 60 characters',
+      (d) => (d.entries[0]!.pem = rewrap(String(d.entries[0]!.pem), (b) => b.match(/.{1,60}/g)!)),
+      /^entries\[0\]\.pem: not one certificate in the PEM form trustroll writes$/,
+    ],
+    [
+      'a PEM whose last line is longer than 64 characters',
+      (d) =>
+        (d.entries[1]!.pem = rewrap(String(d.entries[1]!.pem), (b) => {
+          const lines = b.match(/.{1,64}/g)!;
+          return [...lines.slice(0, -2), lines.slice(-2).join('')];
+        })),
+      /^entries\[1\]\.pem: not one certificate in the PEM form trustroll writes$/,
+    ],
+    [
+      'a PEM with an empty line before its end (after full lines only)',
+      (d) => {
+        // 48 bytes: one full line of base64. (Not a certificate: that is found only after the form.)
+        const der = Buffer.alloc(48, 1);
+        d.entries[2]!.pem =
+          `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n\n-----END CERTIFICATE-----\n`;
+        d.entries[2]!.fingerprint = createHash('sha256').update(der).digest('hex');
+      },
+      /^entries\[2\]\.pem: not one certificate in the PEM form trustroll writes$/,
+    ],
+    [
+      'a value of 40 characters, shown whole',
+      (d) => (d.entries[0]!.subject = 'S'.repeat(38)),
+      new RegExp(`^entries\\[0\\]\\.subject: "${'S'.repeat(38)}" is not what`),
+    ],
+    [
       'a long value, shown cut',
       (d) => (d.entries[0]!.subject = 'S'.repeat(80)),
       new RegExp(`^entries\\[0\\]\\.subject: "${'S'.repeat(39)}… is not what`),
@@ -423,6 +478,77 @@ describe('parseState', () => {
     const d = doc();
     edit(d);
     expect(() => parse(d)).toThrow(message);
+  });
+
+  it('cuts PEM lines as trustroll writes them when asked for lines of 64 (the helper the PEM edits use)', () => {
+    const pem = String(doc().entries[0]!.pem);
+    expect(rewrap(pem, (b) => b.match(/.{1,64}/g)!)).toBe(pem);
+  });
+
+  it('compares the entries with the latest revision, when it is the only one', () => {
+    const d = doc();
+    const first = d.history[0]!;
+    d.revision = 1;
+    d.history = [first];
+    d.entries = d.entries.filter((e) => (first.added as string[]).includes(String(e.fingerprint)));
+    expect(parse(d).entries).toHaveLength(2);
+    d.entries.pop();
+    expect(() => parse(d)).toThrow(/^entries: not the CA set revision 1 was committed with/);
+  });
+
+  it('refuses an expiry alert level beyond any number (1e999 parses to Infinity)', () => {
+    const d = doc();
+    d.expiryAlerts = { fp: { level: 'LEVEL', at: 'x' } };
+    const text = JSON.stringify(d).replace('"LEVEL"', '1e999');
+    expect(() => parseState(toBytes(text))).toThrow(
+      /^expiryAlerts\["fp"\]\.level: expected a number, found null$/,
+    );
+    expect(() => parseState(toBytes(text.replace('1e999', '30')))).not.toThrow();
+  });
+
+  it('refuses base64 that decodes to the certificate but is not how trustroll writes it (padding bits set)', async () => {
+    // A root whose DER is not a multiple of 3 bytes ends its base64 in padding; the last digit
+    // before it carries bits the decoder drops. Of three subjects one character apart, at most one
+    // DER length is a multiple of 3 (the subject is written twice, issuer and subject).
+    const roots = await Promise.all(['CN=Pad', 'CN=Pad1', 'CN=Pad12'].map((cn) => root(cn)));
+    const padded = roots.find((r) => r.der.length % 3 !== 0)!;
+    const e = entryOf(parseCertificate(padded.der), {
+      partner: 'pad',
+      upload: { key: 'inbox/pad/ca.pem', version: '1' },
+      addedAt: NOW.toISOString(),
+      findings: [],
+    });
+    const state = (pem: string) => ({ ...emptyState(), entries: [{ ...e, pem }] });
+    expect(parse(state(e.pem)).entries).toHaveLength(1);
+    const at = e.pem.indexOf('=');
+    const digits = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const last = digits.indexOf(e.pem[at - 1]!);
+    const unused = e.pem.endsWith('==\n-----END CERTIFICATE-----\n') ? 0b1111 : 0b11;
+    const altered = `${e.pem.slice(0, at - 1)}${digits[last ^ unused]}${e.pem.slice(at)}`;
+    // The same certificate: the decoder reads both spellings as the same bytes.
+    expect(Buffer.from(altered.split('\n').slice(1, -2).join(''), 'base64')).toEqual(Buffer.from(padded.der));
+    expect(() => parse(state(altered))).toThrow(
+      /^entries\[0\]\.pem: not one certificate in the PEM form trustroll writes$/,
+    );
+  });
+
+  it('checks the entries of a state it made once; a parsed state is checked whole every time', () => {
+    // Entries are never changed in place; changing one here is how the test sees whether the
+    // check ran again. A parsed state's entries were not kept: they are checked again.
+    // (Each document here is one no other test parses: parseState gives the same bytes the same
+    // state object.)
+    const parsed = parse({ ...doc(), note: 'parsed' });
+    (parsed.entries[0] as { subject: string }).subject = 'CN=Changed';
+    expect(() => parseState(serializeState(parsed))).toThrow(
+      /^entries\[0\]\.subject: "CN=Changed" is not what the entry's certificate says/,
+    );
+    // A state this process made, once checked, keeps its entries: the next state made from them
+    // checks only what is new.
+    const made = parse({ ...doc(), note: 'made' });
+    expect(parseState(serializeState(made))).toBe(made);
+    (made.entries[1] as { subject: string }).subject = 'CN=Changed';
+    const next = { ...made, processed: { ...made.processed } };
+    expect(parseState(serializeState(next)).entries[1]!.subject).toBe('CN=Changed');
   });
 
   it('is refused by loadState as damage, with the key, its version and the field', async () => {
