@@ -361,6 +361,19 @@ const fetchUpload = async (ref: UploadRef, deps: IngestDeps): Promise<Fetched> =
     // bytes, as with any upload), so a key sent along is alerted like anywhere else.
     const hunt = readInput({ name: ref.key, bytes: object.body.subarray(0, uploadMax) });
     const keys = hunt.findings.filter((f) => f.code === 'input.private-key');
+    // Certificates beside the CRL would vanish unjudged: the file is refused, saying where they go.
+    const read = readCrlUpload(object.body, ref.key);
+    const crl: CrlRead =
+      read.lists && hunt.certificates.length > 0
+        ? {
+            error: {
+              code: 'crl.holds-certificates',
+              severity: 'error',
+              message: `${ref.key} holds ${hunt.certificates.length} certificate(s) besides CRLs: CA certificates go to ${KEYS.inbox}${upload?.partner ?? '<partner>'}/ and CRLs alone to its crl/ folder; upload them apart.`,
+              source: ref.key,
+            },
+          }
+        : read;
     return {
       ...base,
       id,
@@ -373,7 +386,7 @@ const fetchUpload = async (ref: UploadRef, deps: IngestDeps): Promise<Fetched> =
         inputFindings: keys,
         ...(upload ? { partner: upload.partner } : {}),
       },
-      crl: readCrlUpload(object.body, ref.key),
+      crl,
     };
   }
   const read = readInput({ name: ref.key, bytes: object.body.subarray(0, max) });

@@ -213,7 +213,9 @@ export const parseRevocationList = (der: Uint8Array): RevocationList => {
   if (fields[i]?.tag === TAG.UTC_TIME || fields[i]?.tag === TAG.GENERALIZED_TIME)
     nextUpdate = readTime(fields[i++], 'nextUpdate');
   if (nextUpdate && nextUpdate.getTime() < thisUpdate.getTime())
-    throw new DerError(`nextUpdate ${nextUpdate.toISOString()} is before thisUpdate ${thisUpdate.toISOString()}`);
+    throw new DerError(
+      `nextUpdate ${nextUpdate.toISOString()} is before thisUpdate ${thisUpdate.toISOString()}`,
+    );
 
   const unknownCritical = new Set<string>();
   const entries: CrlEntry[] = [];
@@ -392,7 +394,10 @@ const parseEntry = (tlv: Tlv, n: number, version: 1 | 2, unknownCritical: Set<st
   const [serialTlv, dateTlv, extsTlv, extra] = children(expectTag(tlv, TAG.SEQUENCE, where));
   const content = expectTag(serialTlv, TAG.INTEGER, `${where} serial`).content;
   // DER integers are minimal: a padded one (00 06 for 06) would be a serial no certificate has.
-  if (content.length > 1 && ((content[0] === 0 && content[1]! < 0x80) || (content[0] === 0xff && content[1]! >= 0x80)))
+  if (
+    content.length > 1 &&
+    ((content[0] === 0 && content[1]! < 0x80) || (content[0] === 0xff && content[1]! >= 0x80))
+  )
     throw new DerError(`${where} serial is not a DER integer (a padded encoding no certificate carries)`);
   const serial = toHex(content);
   if (serial === '') throw new DerError(`${where} serial: empty integer`);

@@ -275,3 +275,19 @@ describe('the scan watches CRLs', () => {
     expect((await decide(bob)).reasons.map((r) => r.code)).toEqual(['crl.stale']);
   });
 });
+
+describe('a crl folder holds CRLs only', () => {
+  it('refuses a file with CA certificates besides its CRL, saying where they go, and admits nothing', async () => {
+    const gamma = await partnerChain('Gamma');
+    const mixed = `${pemOf(gamma.root, gamma.intermediate)}\n${pemBlock('X509 CRL', await crl(acme.intermediate, []))}`;
+    const report = await ingestUploads([await drop('inbox/acme/crl/mixed.pem', mixed)], deps);
+    expect(report.uploads[0]!.outcome).toBe('rejected');
+    expect(report.uploads[0]!.findings).toEqual([
+      expect.objectContaining({
+        code: 'crl.holds-certificates',
+        message: expect.stringContaining('go to inbox/acme/'),
+      }),
+    ]);
+    expect(report.certificates).toBe(4);
+  });
+});
