@@ -178,6 +178,8 @@ export interface RevokeRequest {
   readonly certSha256?: string;
 }
 
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'ANY', '*'];
+
 const HEX_SERIAL = /^(?:[0-9a-f]{2})+$/;
 
 /** Normalises a serial as people write it (`0x`, colons, odd digits, capitals) to `Certificate.serial`'s form. */
@@ -255,9 +257,24 @@ export const setPartnerRules = async (deps: RevocationDeps, partner: string, rul
   for (const pin of rules.pins ?? [])
     if (!/^[0-9a-f]{64}$/.test(pin))
       throw new InputError(`pin ${pin} is not a SHA-256 (64 lowercase hex digits)`);
-  for (const route of rules.routes ?? [])
-    if (!/^(?:[A-Za-z*]+ )?\/\S*$/.test(route.trim()))
+  for (const route of rules.routes ?? []) {
+    const m = /^(?:([A-Za-z*]+) )?(\/\S*)$/.exec(route.trim());
+    if (!m)
       throw new InputError(`route ${JSON.stringify(route)} is not "METHOD /path" (e.g. "GET /orders/*")`);
+    const [, method, path] = m as unknown as [string, string | undefined, string];
+    if (method !== undefined && !METHODS.includes(method.toUpperCase()))
+      throw new InputError(
+        `route ${JSON.stringify(route)}: ${method} is not an HTTP method (${METHODS.join(', ')})`,
+      );
+    if (/[?#%]/.test(path))
+      throw new InputError(
+        `route ${JSON.stringify(route)}: a route is a plain path, without query, fragment or %-escapes`,
+      );
+    if (path.split('/').some((s, i, all) => s.includes('**') && (s !== '**' || i !== all.length - 1)))
+      throw new InputError(`route ${JSON.stringify(route)}: ** stands only as the last segment (/orders/**)`);
+    if (path.split('/').some((s) => s === '.' || s === '..'))
+      throw new InputError(`route ${JSON.stringify(route)}: no . or .. segments`);
+  }
   return changeRevocation(deps, (rev, state) => {
     if (!state.entries.some((e) => e.partner === partner))
       throw new InputError(`no CA of the truststore belongs to partner ${partner}`);

@@ -213,10 +213,29 @@ const coversLeaf = (crl: IndexCrl, cert: Certificate): boolean => {
  */
 export const routeMatches = (rule: string, route: string): boolean => {
   const [ruleMethod, rulePath] = splitRoute(rule);
-  const [method, path] = splitRoute(route);
+  const [method, raw] = splitRoute(route);
+  const path = requestPath(raw);
+  // A path that is not plain (dot segments, encoded slashes or dots, bad escapes) matches no rule:
+  // `/health/../admin` must not pass for `/health/**`.
+  if (path === undefined) return false;
   if (ruleMethod !== undefined && ruleMethod !== '*' && ruleMethod !== 'ANY' && ruleMethod !== method)
     return false;
   return pathPattern(rulePath).test(path);
+};
+
+/** The request's path without query or fragment, percent-decoded; undefined when it is not plain. */
+const requestPath = (raw: string): string | undefined => {
+  const bare = raw.replace(/[?#].*$/s, '');
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(bare);
+  } catch {
+    return undefined;
+  }
+  // An encoded slash makes another path than the one routed; dot segments climb out of a rule.
+  if (decoded.split('/').length !== bare.split('/').length) return undefined;
+  if (decoded.split('/').some((s) => s === '.' || s === '..')) return undefined;
+  return decoded;
 };
 
 const splitRoute = (route: string): [string | undefined, string] => {

@@ -1,6 +1,6 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type IngestDeps, ingestUploads } from '../../../shared/pipeline/ingest.js';
-import { loadIndex, revokeCertificate } from '../../../shared/pipeline/revocation.js';
+import { loadIndex, revokeCertificate, setPartnerRules } from '../../../shared/pipeline/revocation.js';
 import { scanExpiry } from '../../../shared/pipeline/scan.js';
 import { type Certificate, parseCertificate } from '../../../shared/pki/certificate.js';
 import { authorize } from '../../../shared/revocation/authorize.js';
@@ -251,6 +251,20 @@ describe('the index follows the truststore and manual revocations', () => {
     expect(r.version).toBeDefined();
     expect((await decide(acme.client)).reasons[0]!.message).toContain('by hand (device lost; ops');
     expect((await decide(twin)).decision).toBe('allow');
+  });
+});
+
+describe('partner route rules are plain paths', () => {
+  it.each([
+    ['GET /a?b=1', /without query/],
+    ['FOO /x', /FOO is not an HTTP method/],
+    ['GET /a/**/b', /\*\* stands only as the last segment/],
+    ['GET /a/../b', /no \. or \.\. segments/],
+    ['GET /a%2fb', /%-escapes/],
+  ])('refuses %s', async (route, message) => {
+    await expect(
+      setPartnerRules({ store, log: memoryLog(), clock }, 'acme', { routes: [route] }),
+    ).rejects.toThrow(message);
   });
 });
 

@@ -344,6 +344,14 @@ describe('routeMatches', () => {
     ['get /a.b', 'GET /a.b', true],
     ['GET /a.b', 'GET /axb', false],
     ['GET /v*/x', 'GET /v2/x', true],
+    ['GET /health/**', 'GET /health/../admin', false],
+    ['GET /health/**', 'GET /health/%2e%2e/admin', false],
+    ['GET /health/**', 'GET /health/..%2fadmin', false],
+    ['GET /orders/*', 'GET /orders/%2e%2e', false],
+    ['GET /orders/*', 'GET /orders/1?x=/admin', true],
+    ['GET /a', 'GET /a?b=1', true],
+    ['GET /a b', 'GET /a%20b', true],
+    ['GET /a', 'GET /a%zz', false],
   ])('%s against %s is %s', (rule, route, expected) => {
     expect(routeMatches(rule, route)).toBe(expected);
   });
