@@ -7,7 +7,7 @@ import { consoleLog } from '../../shared/adapters/local/log.js';
 import { type IngestDeps, ingestUploads } from '../../shared/pipeline/ingest.js';
 import { handleRemovalRequests, REQUESTS_PREFIX } from '../../shared/pipeline/lifecycle.js';
 import { publishPending } from '../../shared/pipeline/publish.js';
-import { loadIndex } from '../../shared/pipeline/revocation.js';
+import { loadIndex, publishIndex } from '../../shared/pipeline/revocation.js';
 import { type RollReport, rollDomains } from '../../shared/pipeline/roll.js';
 import { scanExpiry } from '../../shared/pipeline/scan.js';
 import {
@@ -91,6 +91,11 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
     roll: { domains: [] },
   });
   const { state } = await loadState(store);
+  // The index of the latest state, in case a run stopped between its commit and the index's publish.
+  if (latestPublished(state)?.version)
+    await publishIndex(store, state, log).catch((error: Error) =>
+      log.error('revocation index not published', { error: error.message }),
+    );
   await endpoint.start(latestPublished(state)?.version);
   const deps: IngestDeps = {
     store,

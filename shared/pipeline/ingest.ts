@@ -20,6 +20,7 @@ import {
   entryOf,
   KEYS,
   keepLast,
+  latestPublished,
   MAX_PROCESSED,
   pendingRevision,
   type TruststoreState,
@@ -41,7 +42,7 @@ import { describeCertificate, describeFindings, notification } from './notificat
 import { deliverOutbox, withoutDelivered } from './outbox.js';
 import { publishAndRoll } from './publish.js';
 import { nextRevision } from './revision.js';
-import { revocationOf } from './revocation.js';
+import { publishIndex, revocationOf } from './revocation.js';
 import type { RollConfig, RollReport } from './roll.js';
 import { expiryLines } from './scan.js';
 import { assertIntact, type LoadedState, loadState, publishTruststore, saveState } from './state-store.js';
@@ -227,6 +228,15 @@ export const ingestRun = async (
   const published = pending
     ? { version: await publishTruststore(deps.store, committed.state, deps.log, current ?? null) }
     : undefined;
+  // The revocation index before the uploads leave the inbox and their alerts go out: an accepted
+  // CRL is enforced before anyone is told it is (a crash in between leaves the upload to a re-drive).
+  if (latestPublished(committed.state)?.version || published?.version) {
+    try {
+      await publishIndex(deps.store, committed.state, deps.log);
+    } catch (error) {
+      errors.push(`publishing the revocation index: ${(error as Error).message}`);
+    }
+  }
   const reports: UploadReport[] = [];
   for (const f of fetched) {
     const decision = committed.decisions.get(f.id);

@@ -1,4 +1,4 @@
-import { ConflictError, InputError, NotFoundError } from '../errors.js';
+import { ConflictError, DamagedStoreError, InputError, NotFoundError } from '../errors.js';
 import type { Certificate } from '../pki/certificate.js';
 import type { Log, ObjectStore } from '../ports.js';
 import { buildIndex, type IndexCrl, indexSha256, RevocationIndex } from '../revocation/index.js';
@@ -140,7 +140,13 @@ export const loadIndex = async (
 ): Promise<{ index: RevocationIndex; version: string } | undefined> => {
   try {
     const object = await store.get(REVOCATION_KEYS.index);
-    return { index: RevocationIndex.load(object.body), version: object.version };
+    try {
+      return { index: RevocationIndex.load(object.body), version: object.version };
+    } catch (error) {
+      throw new DamagedStoreError(
+        `${REVOCATION_KEYS.index} (version ${object.version}) cannot be read: ${(error as Error).message}. It was changed by hand; the next truststore version, revoke, unrevoke or rules change publishes a new one`,
+      );
+    }
   } catch (error) {
     if (error instanceof NotFoundError) return undefined;
     throw error;

@@ -122,6 +122,8 @@ export class LocalEndpoint implements DomainGateway {
   private readonly clients = new WeakMap<TLSSocket, Certificate | 'unreadable'>();
   private index: { readonly index: RevocationIndex; readonly version: string } | undefined;
   private indexStamp: string | undefined;
+  /** Why the index could not be read, while no index is in force. */
+  private indexUnreadable: string | undefined;
   private notEnforcedSaid = false;
 
   constructor(private readonly options: LocalEndpointOptions) {}
@@ -328,10 +330,14 @@ export class LocalEndpoint implements DomainGateway {
     } catch (error) {
       this.options.log.error('revocation index not read', {
         error: (error as Error).message,
-        inForce: this.index?.version ?? 'none',
+        inForce: this.index?.version ?? (this.apiGateway ? 'none: every client is denied' : 'none'),
       });
+      // With no index in force, an unreadable one denies everyone (fails closed, as the Lambda
+      // authorizer does): revocations it holds must not lapse because it cannot be read.
+      if (!this.index) this.indexUnreadable = (error as Error).message;
       return;
     }
+    this.indexUnreadable = undefined;
     this.indexStamp = stamp;
     if (!loaded) {
       if (!this.notEnforcedSaid)
@@ -356,7 +362,18 @@ export class LocalEndpoint implements DomainGateway {
 
   /** The authorizer's decision for a request; undefined when no index is in force. */
   private authorize(socket: TLSSocket, method: string | undefined, url: string | undefined) {
-    if (!this.index || !this.apiGateway) return undefined;
+    if (!this.apiGateway) return undefined;
+    if (!this.index && this.indexUnreadable !== undefined)
+      return {
+        decision: 'deny',
+        reasons: [
+          {
+            code: 'index.unavailable',
+            message: `The revocation index cannot be read (${this.indexUnreadable}): every client is denied until it can.`,
+          },
+        ],
+      } satisfies AuthorizeDecision;
+    if (!this.index) return undefined;
     let client = this.clients.get(socket);
     if (!client) {
       const raw = socket.getPeerCertificate().raw;

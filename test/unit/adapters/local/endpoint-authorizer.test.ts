@@ -206,4 +206,19 @@ describe('the local endpoint with a revocation index', () => {
     expect((await ask(endpoint, acme.client, '/admin')).status).toBe(403);
     expect((await ask(endpoint, acme.client, '/orders/7')).status).toBe(200);
   });
+
+  it('denies every client with index.unavailable when no index is in force and the published one cannot be read', async () => {
+    const source = new Published();
+    source.publish(indexOf(['acme']));
+    source.failing = true;
+    const { endpoint } = await start({ one: render(acme.root, acme.intermediate) }, 'one', source);
+    await endpoint.refreshIndex();
+    const denied = await ask(endpoint, acme.client, '/');
+    expect(denied.status).toBe(403);
+    expect(denied.body).toContain('index.unavailable');
+    // Readable again: served again.
+    source.failing = false;
+    await endpoint.refreshIndex();
+    expect((await ask(endpoint, acme.client, '/')).status).toBe(200);
+  });
 });
