@@ -16,7 +16,7 @@ import { reasonCode, toRecords } from '../revocation/records.js';
 import { crlKey, type HeldCrlRecord, type RevocationState, serialsKey } from '../revocation/state.js';
 import { certificateOf, type TruststoreState } from '../truststore/state.js';
 import { describeFindings, notification } from './notifications.js';
-import { revocationOf } from './revocation.js';
+import { revocationOf, sameCa } from './revocation.js';
 import type { UploadKey } from './upload-key.js';
 
 /**
@@ -58,6 +58,8 @@ export interface AcceptedCrl {
   readonly records: Uint8Array;
   /** The same CRL as the one held: nothing to write or change. */
   readonly unchanged: boolean;
+  /** Keys of CRLs held for the same CA under an earlier certificate of it (renewed, same name and key). */
+  readonly replaces: readonly string[];
 }
 
 export interface CrlDecision {
@@ -87,6 +89,14 @@ export const judgeCrlUploads = (
   const cas = [...state.entries.map((e) => certificateOf(e)), ...admitted];
   const partnerOf = new Map(state.entries.map((e) => [e.fingerprint, e.partner]));
   const rev = revocationOf(state);
+  // A CA renewed through replace/ (same name and key, a new certificate) is the same CA: what is
+  // held for its earlier certificate (its CRLs, their numbers for replay) holds for the new one.
+  const same = sameCa(state);
+  const heldFor = (issuer: string, scope: string): HeldCrlRecord | undefined =>
+    Object.values(rev.crls)
+      .filter((c) => c.scope === scope && same(c.issuer, issuer))
+      .sort((a, b) => a.thisUpdate.localeCompare(b.thisUpdate))
+      .at(-1);
   const batch = new Map<string, HeldCrlRecord>();
   const decisions = new Map<string, CrlDecision>();
   for (const u of uploads) {
@@ -102,7 +112,7 @@ export const judgeCrlUploads = (
       const key = crlKey(issuer, scope);
       const before = earlier.get(key);
       if (before) return before;
-      const h = batch.get(key) ?? rev.crls[key];
+      const h = batch.get(key) ?? heldFor(issuer, scope);
       return h
         ? { ...(h.number ? { number: h.number } : {}), thisUpdate: h.thisUpdate, sha256: h.sha256 }
         : undefined;
@@ -135,7 +145,7 @@ export const judgeCrlUploads = (
         const issuer = j.issuer!;
         const scope = scopeKey(j.list.scope);
         const key = crlKey(issuer.fingerprint, scope);
-        const before = batch.get(key) ?? rev.crls[key];
+        const before = batch.get(key) ?? heldFor(issuer.fingerprint, scope);
         const records = toRecords(
           j.list.entries.map((e) => ({ serial: e.serial, reason: reasonCode(e.reason) })),
         );
@@ -159,7 +169,10 @@ export const judgeCrlUploads = (
         };
         const unchanged = before?.sha256 === record.sha256;
         if (!unchanged) batch.set(key, record);
-        crls.push({ key, record, records, unchanged });
+        const replaces = Object.keys(rev.crls).filter(
+          (k) => k !== key && rev.crls[k]!.scope === scope && same(rev.crls[k]!.issuer, issuer.fingerprint),
+        );
+        crls.push({ key, record, records, unchanged: unchanged && replaces.length === 0, replaces });
       }
     }
     decisions.set(u.id, { accepted, judgements, findings, crls });
@@ -182,7 +195,10 @@ export const withCrls = (
   const changed = decisions.flatMap((d) => (d.accepted ? d.crls.filter((c) => !c.unchanged) : []));
   if (changed.length === 0) return undefined;
   const crls = { ...rev.crls };
-  for (const c of changed) crls[c.key] = c.record;
+  for (const c of changed) {
+    for (const old of c.replaces) delete crls[old];
+    crls[c.key] = c.record;
+  }
   return { ...rev, crls, generation: rev.generation + 1 };
 };
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ConflictError, DamagedStoreError, InputError, NotFoundError } from '../errors.js';
 import type { Certificate } from '../pki/certificate.js';
 import type { Log, ObjectStore } from '../ports.js';
@@ -25,6 +26,26 @@ import { changeState, type LoadedState, loadState } from './state-store.js';
 
 export const revocationOf = (state: TruststoreState): RevocationState =>
   state.revocation ?? emptyRevocation();
+
+/** The identity of a CA across renewals: its name and its key. */
+export const caIdentity = (cert: Certificate): string =>
+  `${cert.subject.key}|${createHash('sha256').update(cert.publicKey.spki).digest('hex')}`;
+
+/**
+ * Whether two CA fingerprints (of the entries, or of entries removed since) are one CA: the same
+ * certificate, or a renewal of it (same name, same key).
+ */
+export const sameCa = (state: TruststoreState) => {
+  const ids = new Map<string, string>();
+  for (const e of [...(state.removedEntries ?? []), ...state.entries]) {
+    try {
+      ids.set(e.fingerprint, caIdentity(certificateOf(e)));
+    } catch {
+      // An entry whose PEM does not parse was refused by the state check already.
+    }
+  }
+  return (a: string, b: string): boolean => a === b || (ids.has(a) && ids.get(a) === ids.get(b));
+};
 
 /** Whether a CRL of this scope covers the certificate (CA or end entity, by its CRL distribution points). */
 export const coversCert = (
@@ -54,6 +75,7 @@ export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: Truststor
   }
   return buildIndex({
     entries: state.entries,
+    same: sameCa(state),
     revocation: rev,
     serials: (h) => sets.get(h)!,
     covers: coversCert,
@@ -227,7 +249,8 @@ export const revokeCertificate = async (deps: RevocationDeps, request: RevokeReq
   let already = false;
   const result = await changeRevocation(deps, (rev, state) => {
     const issuer = issuerEntry(state, request.issuer).fingerprint;
-    already = rev.manual.some((m) => m.issuer === issuer && m.serial === request.serial);
+    const same = sameCa(state);
+    already = rev.manual.some((m) => same(m.issuer, issuer) && m.serial === request.serial);
     if (already) return undefined;
     const entry: ManualRevocation = {
       issuer,
@@ -251,7 +274,8 @@ export const unrevokeCertificate = async (
   let found = false;
   const result = await changeRevocation(deps, (rev, state) => {
     const issuer = issuerEntry(state, request.issuer).fingerprint;
-    const manual = rev.manual.filter((m) => !(m.issuer === issuer && m.serial === request.serial));
+    const same = sameCa(state);
+    const manual = rev.manual.filter((m) => !(same(m.issuer, issuer) && m.serial === request.serial));
     found = manual.length < rev.manual.length;
     return found ? { ...rev, manual } : undefined;
   });

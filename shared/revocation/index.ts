@@ -70,6 +70,8 @@ export interface IndexInput {
   readonly serials: (sha256: string) => Uint8Array;
   /** Does a CRL of this scope cover this certificate (the CRL module's `covers`). */
   readonly covers: (crl: IndexCrl, cert: Certificate) => boolean;
+  /** Whether a recorded issuer fingerprint is this CA (a renewal of it counts). Default: equal. */
+  readonly same?: (recorded: string, ca: string) => boolean;
   readonly revision: number;
   readonly truststoreSha256: string;
   readonly builtAt: string;
@@ -109,9 +111,12 @@ export const buildIndex = (input: IndexInput): Uint8Array => {
   let revoked = 0;
   const partial = certs.map((cert, i) => {
     const entry = input.entries[i]!;
-    const crls = (crlsOf.get(cert.fingerprint) ?? []).sort((a, b) => a.scope.localeCompare(b.scope));
+    const same = input.same ?? ((a: string, b: string) => a === b);
+    const mine = <T>(by: Map<string, T[]>) =>
+      [...by].flatMap(([fp, list]) => (same(fp, cert.fingerprint) ? list : []));
+    const crls = mine(crlsOf).sort((a, b) => a.scope.localeCompare(b.scope));
     const sets = crls.map((c) => input.serials(c.serials));
-    const manual = manualOf.get(cert.fingerprint) ?? [];
+    const manual = mine(manualOf);
     // Manual first: its reason wins over a CRL's for the same serial.
     const table = mergeRecords([
       toRecords(manual.map((m) => ({ serial: m.serial, reason: MANUAL }))),

@@ -12,6 +12,7 @@ import {
   crl,
   days,
   type Issued,
+  intermediate,
   leaf,
   NOW,
   partnerChain,
@@ -251,6 +252,36 @@ describe('the index follows the truststore and manual revocations', () => {
     expect(r.version).toBeDefined();
     expect((await decide(acme.client)).reasons[0]!.message).toContain('by hand (device lost; ops');
     expect((await decide(twin)).decision).toBe('allow');
+  });
+});
+
+describe('a CA renewed through replace/ keeps what is revoked under it', () => {
+  it('still denies what its CRL and a manual revocation listed, and refuses its older CRL as a replay', async () => {
+    await ingestUploads(
+      [await drop('inbox/acme/crl/a.crl', await crl(acme.intermediate, [acme.client], { crlNumber: 5 }))],
+      deps,
+    );
+    await revokeCertificate(
+      { store, log: memoryLog(), clock },
+      { issuer: cert(acme.intermediate).fingerprint, serial: cert(bob).serial, reason: 'stolen', by: 'ops' },
+    );
+    // Same name, same key, a new certificate.
+    const renewed = await intermediate('CN=Acme Issuing CA,O=Acme', acme.root, { serial: '7e57' });
+    expect(cert(renewed).fingerprint).not.toBe(cert(acme.intermediate).fingerprint);
+    expect(cert(renewed).publicKey.spki).toEqual(cert(acme.intermediate).publicKey.spki);
+    const r = await ingestUploads([await drop('inbox/acme/replace/issuing.pem', renewed.pem)], deps);
+    expect(r.uploads[0]!.outcome).toBe('accepted');
+    expect((await decide(acme.client)).reasons.map((x) => x.code)).toEqual(['cert.revoked']);
+    expect((await decide(bob)).reasons.map((x) => x.code)).toEqual(['cert.revoked']);
+    const old = await ingestUploads(
+      [await drop('inbox/acme/crl/b.crl', await crl(renewed, [], { crlNumber: 1 }))],
+      deps,
+    );
+    expect(old.uploads[0]!.findings.map((f) => f.code)).toContain('crl.replayed');
+    // A newer CRL of the renewed CA takes the place of the old one's.
+    await ingestUploads([await drop('inbox/acme/crl/c.crl', await crl(renewed, [], { crlNumber: 6 }))], deps);
+    expect((await decide(acme.client)).decision).toBe('allow');
+    expect(Object.values((await state()).revocation!.crls)).toHaveLength(1);
   });
 });
 
