@@ -325,11 +325,28 @@ export const authorizeCommand = async (
   io.err(
     shown`deciding with revocation index version ${loaded.version} (truststore revision ${String(loaded.index.header.revision)}) of ${deps.label}\n`,
   );
-  const decision = authorize(loaded.index, cert, flags.route?.trim(), {
+  const decided = authorize(loaded.index, cert, flags.route?.trim(), {
     now: flags.at ?? new Date(),
     staleCrl: flags.staleCrl,
     graceSeconds: flags.grace,
   });
+  // The authorizer sees only clients the handshake verified; a file given here was not, so its
+  // signature is checked against the CA it names: a forged certificate is never allowed.
+  const signer = issuerEntryOf((await loadState(deps.store)).state.entries, cert);
+  const decision: AuthorizeDecision =
+    'problem' in signer && signer.problem === 'not-signed'
+      ? {
+          decision: 'deny',
+          ...(decided.partner ? { partner: decided.partner } : {}),
+          reasons: [
+            {
+              code: 'signature.invalid',
+              message: `${cert.subject.text} names ${cert.issuer.text} as its issuer, but no key of that CA in the truststore verifies its signature: the handshake refuses it before any authorizer.`,
+            },
+            ...decided.reasons.filter((r) => r.code !== 'issuer.unknown'),
+          ],
+        }
+      : decided;
   io.out(flags.json ? jsonOut(decision) : human(decision, cert));
   exit(decision.decision === 'allow' ? 0 : 1);
 };

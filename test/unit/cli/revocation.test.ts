@@ -348,6 +348,24 @@ describe('authorize', () => {
     expect(r.err).not.toMatch(STACK);
   });
 
+  it('denies a forged certificate: the issuer it names is held, its key did not sign it', async () => {
+    const stranger = await partnerChain('Stranger');
+    // Acme's issuer name, another key.
+    const forged = await leaf('CN=forged,O=Acme', stranger.intermediate, {
+      issuerName: 'CN=Acme Issuing CA,O=Acme',
+      aki: false,
+      key: 'p256',
+    });
+    const r = await runCli(['authorize', '--cert', file('forged.pem', forged.pem), '--json', ...store]);
+    expect(r.code, r.err).toBe(1);
+    const decision = JSON.parse(r.out);
+    expect(decision.decision).toBe('deny');
+    expect(decision.reasons[0]).toMatchObject({
+      code: 'signature.invalid',
+      message: expect.stringContaining('no key of that CA in the truststore verifies its signature'),
+    });
+  });
+
   it('decides for the first certificate of a file of several, and prints the decision as JSON', async () => {
     const chain = file('chain.pem', pemOf(acme.client, acme.intermediate));
     const r = await runCli(['authorize', '--cert', chain, '--route', 'GET /x', '--json', ...store]);
