@@ -212,14 +212,22 @@ const HEX_SERIAL = /^(?:[0-9a-f]{2})+$/;
 
 /** Normalises a serial as people write it (`0x`, colons, odd digits, capitals) to `Certificate.serial`'s form. */
 export const normalSerial = (text: string): string => {
-  let hex = text.trim().toLowerCase().replace(/^0x/, '').replace(/[:\s]/g, '');
+  // Colons as openssl prints them; a space is more likely two serials than one.
+  let hex = text.trim().toLowerCase().replace(/^0x/, '').replace(/:/g, '');
   if (!/^[0-9a-f]+$/.test(hex))
-    throw new InputError(`--serial ${JSON.stringify(text)} is not a hexadecimal serial number`);
+    throw new InputError(
+      `--serial ${JSON.stringify(text)} is not a hexadecimal serial number (one serial, hex digits and colons only)`,
+    );
   if (hex.length % 2 === 1) hex = `0${hex}`;
   // DER INTEGER content: a leading 00 only before a byte with the high bit set.
   while (hex.length > 2 && hex.startsWith('00') && Number.parseInt(hex.slice(2, 4), 16) < 0x80)
     hex = hex.slice(2);
   if (Number.parseInt(hex.slice(0, 2), 16) >= 0x80) hex = `00${hex}`;
+  // RFC 5280: at most 20 octets; longer is a typo (or a fingerprint given as a serial).
+  if (hex.length > 42 || (hex.length === 42 && !hex.startsWith('00')))
+    throw new InputError(
+      `--serial ${JSON.stringify(text)} is longer than a serial number can be (20 bytes): is it a fingerprint?`,
+    );
   return hex;
 };
 
@@ -246,6 +254,11 @@ export const revokeCertificate = async (deps: RevocationDeps, request: RevokeReq
     throw new InputError(`serial ${request.serial} is not lowercase hex of whole bytes`);
   if (request.reason.trim() === '')
     throw new InputError('give a reason (--reason): it is kept with the revocation');
+  // It is shown in every denial: a sentence, not a document.
+  if (request.reason.length > 500)
+    throw new InputError(
+      `--reason is ${request.reason.length} characters: keep it to 500 (it is shown in every denial)`,
+    );
   let already = false;
   const result = await changeRevocation(deps, (rev, state) => {
     const issuer = issuerEntry(state, request.issuer).fingerprint;

@@ -1,6 +1,11 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type IngestDeps, ingestUploads } from '../../../shared/pipeline/ingest.js';
-import { loadIndex, revokeCertificate, setPartnerRules } from '../../../shared/pipeline/revocation.js';
+import {
+  loadIndex,
+  normalSerial,
+  revokeCertificate,
+  setPartnerRules,
+} from '../../../shared/pipeline/revocation.js';
 import { scanExpiry } from '../../../shared/pipeline/scan.js';
 import { type Certificate, parseCertificate } from '../../../shared/pki/certificate.js';
 import { authorize } from '../../../shared/revocation/authorize.js';
@@ -282,6 +287,32 @@ describe('a CA renewed through replace/ keeps what is revoked under it', () => {
     await ingestUploads([await drop('inbox/acme/crl/c.crl', await crl(renewed, [], { crlNumber: 6 }))], deps);
     expect((await decide(acme.client)).decision).toBe('allow');
     expect(Object.values((await state()).revocation!.crls)).toHaveLength(1);
+  });
+});
+
+describe('serials and reasons given by hand', () => {
+  it.each([
+    ['0x00ff', '00ff'],
+    ['FF', '00ff'],
+    ['00:0a', '0a'],
+    ['6', '06'],
+  ])('reads %s as %s', (given, serial) => {
+    expect(normalSerial(given)).toBe(serial);
+  });
+
+  it('refuses two serials in one, and one longer than 20 bytes', () => {
+    expect(() => normalSerial('06 07')).toThrow(/one serial/);
+    expect(() => normalSerial('ab'.repeat(32))).toThrow(/longer than a serial number can be/);
+    expect(normalSerial(`7f${'ab'.repeat(19)}`)).toHaveLength(40);
+  });
+
+  it('refuses a reason over 500 characters', async () => {
+    await expect(
+      revokeCertificate(
+        { store, log: memoryLog(), clock },
+        { issuer: cert(acme.intermediate).fingerprint, serial: '06', reason: 'x'.repeat(501), by: 'ops' },
+      ),
+    ).rejects.toThrow(/keep it to 500/);
   });
 });
 
