@@ -14,7 +14,7 @@ import type { RevocationIndex } from '../../shared/revocation/index.js';
 import { issuerEntryOf } from '../../shared/revocation/issuer-entry.js';
 import type { ManualRevocation, PartnerRules } from '../../shared/revocation/state.js';
 import { shown } from '../../shared/text.js';
-import type { Entry, TruststoreState } from '../../shared/truststore/state.js';
+import { certificateOf, type Entry, type TruststoreState } from '../../shared/truststore/state.js';
 import { fileOnly, type Io, jsonOut, loadInputs, UsageError } from '../io.js';
 import { openStore, type StoreDeps, type StoreFlags } from '../stores.js';
 
@@ -138,9 +138,23 @@ export const revoke = async (
   const record: ManualRevocation | undefined = revocationOf(result.state).manual.find(
     (m) => m.issuer === ca?.fingerprint && m.serial === selected.serial,
   );
+  // A serial of a CA the truststore holds (an emergency): every client under it is denied.
+  const subCa = ca
+    ? result.state.entries.find(
+        (e) =>
+          e.issuerKey === ca.subjectKey &&
+          e.fingerprint !== ca.fingerprint &&
+          certificateOf(e).serial === selected.serial,
+      )
+    : undefined;
+  const caNote = subCa
+    ? shown`
+that serial is the truststore CA ${subCa.subject} (partner ${subCa.partner}): every client under it is denied (ca.revoked); trustroll remove takes the CA out of the truststore instead.`
+    : '';
   if (flags.json)
     io.out(
       jsonOut({
+        ...(subCa ? { revokesCa: { subject: subCa.subject, fingerprint: subCa.fingerprint } } : {}),
         outcome: result.already ? 'already-revoked' : 'revoked',
         revocation: record,
         issuer: caJson(ca),
@@ -153,6 +167,7 @@ export const revoke = async (
       (result.already
         ? shown`already revoked by hand: ${who} (serial ${selected.serial}) of ${ca?.subject ?? selected.issuer}, partner ${ca?.partner ?? '?'}, by ${record?.by ?? '?'} on ${record?.at ?? '?'} (${record?.reason ?? ''}); nothing changed`
         : shown`revoked: ${who} (serial ${selected.serial}) of ${ca?.subject ?? selected.issuer}, partner ${ca?.partner ?? '?'}: ${flags.reason} (by ${flags.by})`) +
+        caNote +
         (result.already
           ? `\n${indexNote(result.version)}.\n`
           : `\n${indexNote(result.version)}; the authorizer and a running trustroll up deny it from this index on.\n`),

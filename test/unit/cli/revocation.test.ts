@@ -348,6 +348,36 @@ describe('authorize', () => {
     expect(r.err).not.toMatch(STACK);
   });
 
+  it('says so when the serial revoked by hand is a CA of the truststore, and denies its clients', async () => {
+    const serial = parseCertificate(beta.intermediate.der).serial;
+    const r = await runCli([
+      'revoke',
+      '--serial',
+      serial,
+      '--issuer',
+      fp(beta.root),
+      '--reason',
+      'CA key lost',
+      ...store,
+    ]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(
+      /that serial is the truststore CA CN=Beta Issuing CA,O=Beta \(partner beta\): every client under it is denied/,
+    );
+    const denied = await runCli([
+      'authorize',
+      '--cert',
+      file('beta-client.pem', beta.client.pem),
+      '--json',
+      ...store,
+    ]);
+    // (An earlier test may have revoked the client itself too.)
+    expect(JSON.parse(denied.out).reasons.map((x: { code: string }) => x.code)).toContain('ca.revoked');
+    expect((await runCli(['unrevoke', '--serial', serial, '--issuer', fp(beta.root), ...store])).code).toBe(
+      0,
+    );
+  });
+
   it('denies a forged certificate: the issuer it names is held, its key did not sign it', async () => {
     const stranger = await partnerChain('Stranger');
     // Acme's issuer name, another key.
