@@ -18,10 +18,11 @@ import {
 import { repairStore } from '../../shared/pipeline/repair.js';
 import { findDamage, loadState } from '../../shared/pipeline/state-store.js';
 import { type DomainStatusLine, domainStatus } from '../../shared/pipeline/status.js';
+import { serialsKey } from '../../shared/revocation/state.js';
 import { shown } from '../../shared/text.js';
 import { latestPublished, pendingRevision, type TruststoreState } from '../../shared/truststore/state.js';
 import { answer, folderOrAbsent, type Io, jsonOut, readBounded, UsageError } from '../io.js';
-import { depsFor, openStore, requireStore, type StoreFlags } from '../stores.js';
+import { depsFor, openStore, requireStore, type StoreDeps, type StoreFlags } from '../stores.js';
 
 type Flags = StoreFlags & { readonly json?: boolean };
 
@@ -192,6 +193,24 @@ export const diff = async (
   exit(0);
 };
 
+/** Record sets of held CRLs that are gone (deleted by hand): no index can be built without them. */
+const missingRecordSets = async (store: StoreDeps['store'], state: TruststoreState): Promise<string[]> => {
+  const held = new Map(state.entries.map((e) => [e.fingerprint, e]));
+  const missing: string[] = [];
+  for (const c of Object.values(state.revocation?.crls ?? {})) {
+    if (!held.has(c.issuer)) continue;
+    try {
+      await store.head(serialsKey(c.serials));
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      missing.push(
+        `${serialsKey(c.serials)} (the revoked serials of the CRL of ${held.get(c.issuer)!.subject}) is missing: upload that CRL again to inbox/${c.partner}/crl/, which writes it again and lets the revocation index be published`,
+      );
+    }
+  }
+  return missing;
+};
+
 /** What the store holds about revocation, for `status`: undefined when nothing. */
 const revocationSummary = (state: TruststoreState, now: Date) => {
   const rev = state.revocation;
@@ -248,7 +267,7 @@ export const status = async (
   let state: TruststoreState | undefined;
   try {
     state = (await loadState(deps.store)).state;
-    damage = await findDamage(deps.store, state);
+    damage = [...(await findDamage(deps.store, state)), ...(await missingRecordSets(deps.store, state))];
   } catch (error) {
     if (!(error instanceof DamagedStoreError)) throw error;
     damage = [error.message];

@@ -182,9 +182,9 @@ export const judgeCrlUploads = (
 
 /** Writes the record sets of accepted CRLs (before the commit: the state only points at them). */
 export const writeCrlRecords = async (store: ObjectStore, decision: CrlDecision): Promise<void> => {
+  // The same CRL again writes its record set again too: it mends one deleted by hand.
   for (const c of decision.crls)
-    if (!c.unchanged)
-      await store.put(serialsKey(c.record.serials), c.records, { contentType: 'application/octet-stream' });
+    await store.put(serialsKey(c.record.serials), c.records, { contentType: 'application/octet-stream' });
 };
 
 /** The revocation state with the accepted CRLs of a batch, or `undefined` when none changes it. */

@@ -67,7 +67,16 @@ export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: Truststor
   const sets = new Map<string, Uint8Array>();
   for (const crl of Object.values(rev.crls)) {
     if (!held.has(crl.issuer) || sets.has(crl.serials)) continue;
-    const body = (await store.get(serialsKey(crl.serials))).body;
+    let body: Uint8Array;
+    try {
+      body = (await store.get(serialsKey(crl.serials))).body;
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      const ca = state.entries.find((e) => e.fingerprint === crl.issuer);
+      throw new DamagedStoreError(
+        `${serialsKey(crl.serials)}, the revoked serials of the CRL of ${ca?.subject ?? crl.issuer} (partner ${crl.partner}), is missing: it was deleted by hand. No revocation index can be published until that CRL is uploaded again to inbox/${crl.partner}/crl/ (changes made meanwhile are kept in the state)`,
+      );
+    }
     assertRecords(body);
     if (indexSha256(body) !== crl.serials)
       throw new Error(`${serialsKey(crl.serials)} does not hold what it was written with (SHA-256 differs)`);

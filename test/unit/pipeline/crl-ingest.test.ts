@@ -290,6 +290,29 @@ describe('a CA renewed through replace/ keeps what is revoked under it', () => {
   });
 });
 
+describe('a record set deleted by hand', () => {
+  it('is named (no index without it), and uploading the same CRL again mends it', async () => {
+    const der = await crl(acme.intermediate, [acme.client], { crlNumber: 3 });
+    await ingestUploads([await drop('inbox/acme/crl/a.crl', der)], deps);
+    const [held] = Object.values((await state()).revocation!.crls);
+    await store.destroy(`${REVOCATION_KEYS.serials}${held!.serials}.bin`);
+    const r = { store, log: memoryLog(), clock };
+    const request = {
+      issuer: cert(acme.intermediate).fingerprint,
+      serial: cert(bob).serial,
+      reason: 'x',
+      by: 'ops',
+    };
+    await expect(revokeCertificate(r, request)).rejects.toThrow(
+      /is missing: .*upload(ed)? again to inbox\/acme\/crl\//,
+    );
+    const again = await ingestUploads([await drop('inbox/acme/crl/a.crl', der)], deps);
+    expect(again.errors).toEqual([]);
+    expect((await decide(bob)).reasons.map((x) => x.code)).toEqual(['cert.revoked']);
+    expect((await decide(acme.client)).reasons.map((x) => x.code)).toEqual(['cert.revoked']);
+  });
+});
+
 describe('serials and reasons given by hand', () => {
   it.each([
     ['0x00ff', '00ff'],
