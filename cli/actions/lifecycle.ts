@@ -274,7 +274,7 @@ export const status = async (
   }
   if (damage.length > 0 || !state) {
     const explained = damage.map((d) =>
-      d.includes('trustroll repair')
+      d.includes('trustroll repair') || d.includes('upload that CRL again')
         ? d
         : `${d}: the store was changed by hand. Restore the missing version, or run trustroll repair.`,
     );
