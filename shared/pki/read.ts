@@ -1,6 +1,7 @@
 import { gunzipSync, inflateRawSync, constants as zlibConstants } from 'node:zlib';
 import type { Finding } from '../finding.js';
 import { type Certificate, parseCertificate } from './certificate.js';
+import { parseCrl } from './crl.js';
 import { children, DerError, decodeOid, readSingle, readTlv, TAG, type Tlv } from './der.js';
 import { BudgetSpent, HuntBudget, holdsBinary, huntBer, huntText } from './key-hunt.js';
 import { CMS_DATA, CMS_SIGNED_DATA } from './oids.js';
@@ -27,6 +28,16 @@ export interface ReadResult {
 
 const CERT_LABELS = new Set(['CERTIFICATE', 'X509 CERTIFICATE', 'TRUSTED CERTIFICATE']);
 const PKCS7_LABELS = new Set(['PKCS7', 'PKCS #7 SIGNED DATA', 'CMS']);
+/** Whether DER bytes read as a CRL (the lenient reader `diagnose --crl` uses). */
+const isCrl = (der: Uint8Array): boolean => {
+  try {
+    parseCrl(der);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 const NOT_A_CERT: Record<string, string> = {
   'CERTIFICATE REQUEST':
     'a certificate signing request (CSR), not a certificate: upload the signed CA certificate',
@@ -125,6 +136,11 @@ class Collector {
       }
       this.certificates.push({ cert, source });
     } catch (error) {
+      // A DER CRL dropped where CA certificates go: said as such, with where it belongs.
+      if (isCrl(der)) {
+        this.unparseable(source, `${NOT_A_CERT['X509 CRL']} (a DER CRL)`);
+        return;
+      }
       const reason = error instanceof DerError ? error.message : String(error);
       this.unparseable(source, `not a valid X.509 certificate (${reason}); export it again as PEM or DER`);
     }

@@ -149,11 +149,13 @@ export const readRevocationLists = (bytes: Uint8Array, name: string): Revocation
   const blocks = [...text.matchAll(PEM_CRL)];
   if (blocks.length === 0) {
     const labels = [...new Set([...text.matchAll(PEM_ANY)].map((m) => m[1]!))];
-    const found = labels.includes('CERTIFICATE')
-      ? 'it holds a certificate, not a CRL'
-      : labels.length
-        ? `it holds ${labels.map((l) => `a ${l} block`).join(' and ')}, no X509 CRL block`
-        : 'it holds no X509 CRL block';
+    const found = labels.includes('X509 CRL')
+      ? 'its X509 CRL block never ends: -----END X509 CRL----- is missing or mislabelled'
+      : labels.includes('CERTIFICATE')
+        ? 'it holds a certificate, not a CRL'
+        : labels.length
+          ? `it holds ${labels.map((l) => `a ${l} block`).join(' and ')}, no X509 CRL block`
+          : 'it holds no X509 CRL block';
     throw new CrlReadError(`${name} is not a CRL (${found}): upload the CA's CRL, PEM or DER.`);
   }
   // A block begun and never ended (a file cut short) is not skipped: the file is taken whole or not at all.

@@ -375,6 +375,20 @@ describe('the scan watches CRLs', () => {
   });
 });
 
+describe('a CRL dropped where CA certificates go', () => {
+  it('is rejected with where CRLs belong, as DER and as PEM', async () => {
+    const der = await crl(acme.intermediate, [acme.client]);
+    for (const [name, body] of [
+      ['x.crl', der],
+      ['x.pem', pemBlock('X509 CRL', der)],
+    ] as const) {
+      const r = await ingestUploads([await drop(`inbox/acme/${name}`, body)], deps);
+      expect(r.uploads[0]!.outcome).toBe('rejected');
+      expect(r.uploads[0]!.findings[0]!.message).toMatch(/put CRLs into inbox\/<partner>\/crl\//);
+    }
+  });
+});
+
 describe('a crl folder holds CRLs only', () => {
   it('refuses a file with CA certificates besides its CRL, saying where they go, and admits nothing', async () => {
     const gamma = await partnerChain('Gamma');

@@ -565,3 +565,12 @@ describe('what the reader refuses rather than half-reads', () => {
     expect(() => parseRevocationList(der)).toThrow(/nextUpdate .* is before thisUpdate/);
   });
 });
+
+describe('a CRL block whose end is mislabelled', () => {
+  it('says the block never ends, not that there is none', async () => {
+    const pem = pemBlock('X509 CRL', await crl(acme, [client])).replace('END X509 CRL', 'END CERTIFICATE');
+    expect(() => readRevocationLists(toBytes(pem), 'acme/crl/x.pem')).toThrow(
+      /its X509 CRL block never ends: -----END X509 CRL----- is missing or mislabelled/,
+    );
+  });
+});
