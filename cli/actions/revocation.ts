@@ -237,9 +237,10 @@ export const rules = async (
       );
     return hex;
   });
-  const pinCerts: string[] = [];
+  const pinned: { file: string; cert: Certificate }[] = [];
   for (const file of flags.pinCert ?? [])
-    pinCerts.push((await readClient('--pin-cert', file, io)).fingerprint);
+    pinned.push({ file, cert: await readClient('--pin-cert', file, io) });
+  const pinCerts = pinned.map((p) => p.cert.fingerprint);
   for (const route of flags.route ?? [])
     if (!ROUTE.test(route.trim()))
       throw new UsageError(
@@ -252,6 +253,22 @@ export const rules = async (
     throw new UsageError(
       shown`no CA of the truststore of ${deps.label} belongs to partner ${flags.partner}: the partners are ${partners.join(', ') || '(none yet)'}`,
     );
+  }
+  // A pin that can never match locks the partner out: a CA, or a client issued under another
+  // partner's (or no held) CA, is refused here rather than discovered as denials.
+  for (const { file, cert } of pinned) {
+    if (cert.basicConstraints?.ca === true)
+      throw new UsageError(
+        shown`--pin-cert ${file} is a CA certificate (${cert.subject.text}): pin the partner's client certificates, not its CAs`,
+      );
+    const signer = issuerEntryOf(state.entries, cert);
+    const owner = 'entry' in signer ? signer.entry.partner : undefined;
+    if (owner !== flags.partner)
+      throw new UsageError(
+        owner
+          ? shown`--pin-cert ${file} (${cert.subject.text}) is a client of partner ${owner}, not ${flags.partner}: its pin would deny every client of ${flags.partner}`
+          : shown`--pin-cert ${file} (${cert.subject.text}) was not issued by a CA of the truststore: the handshake refuses it, so pinning it would deny every client of ${flags.partner}`,
+      );
   }
   const current: PartnerRules = revocationOf(state).rules[flags.partner] ?? {};
   const pinsGiven = flags.pinCert !== undefined || flags.pinKey !== undefined;

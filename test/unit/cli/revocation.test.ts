@@ -262,6 +262,42 @@ describe('rules', () => {
     expect(folder.err).toMatch(/--pin-cert wants a file/);
   });
 
+  it("refuses a pin that could never match: a CA, another partner's client, a stranger", async () => {
+    const ca = await runCli([
+      'rules',
+      '--partner',
+      'acme',
+      '--pin-cert',
+      file('ca.pem', acme.intermediate.pem),
+      ...store,
+    ]);
+    expect(ca.code).toBe(2);
+    expect(ca.err).toMatch(/is a CA certificate .*pin the partner's client certificates/);
+    const other = await runCli([
+      'rules',
+      '--partner',
+      'acme',
+      '--pin-cert',
+      file('b.pem', beta.client.pem),
+      ...store,
+    ]);
+    expect(other.code).toBe(2);
+    expect(other.err).toMatch(/is a client of partner beta, not acme/);
+    const strangerRoot = await root('CN=Pin Stranger');
+    const stranger = await leaf('CN=pin stranger', strangerRoot, { key: 'p256' });
+    const none = await runCli([
+      'rules',
+      '--partner',
+      'acme',
+      '--pin-cert',
+      file('s.pem', stranger.pem),
+      ...store,
+    ]);
+    expect(none.code).toBe(2);
+    expect(none.err).toMatch(/was not issued by a CA of the truststore/);
+    for (const r of [ca, other, none]) expect(r.err).not.toMatch(STACK);
+  });
+
   it('replaces only the kind given, keeps the other, and --clear removes what is not given', async () => {
     const routes = await runCli([
       'rules',
