@@ -2,10 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../cli/main.js';
 import { S3ObjectStore } from '../../shared/adapters/aws/s3-store.js';
 import { ingestUploads } from '../../shared/pipeline/ingest.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../fakes/fakes.js';
+import { runCli as cli } from '../fixtures/cli.js';
 import { partnerChain, pemOf, toBytes } from '../fixtures/pki.js';
 import { emulator, versionedBucket } from './aws.js';
 
@@ -13,16 +13,6 @@ import { emulator, versionedBucket } from './aws.js';
 const aws = emulator();
 let bucket: string;
 let client: string;
-const cli = async (args: string[]) => {
-  let out = '';
-  let err = '';
-  const code = await run(args, {
-    out: (t) => (out += t),
-    err: (t) => (err += t),
-    stdin: async () => new Uint8Array(),
-  });
-  return { code, out, err };
-};
 
 beforeAll(async () => {
   bucket = await versionedBucket(aws.s3);

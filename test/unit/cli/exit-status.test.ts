@@ -1,21 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { run } from '../../../cli/main.js';
+import { runCli } from '../../fixtures/cli.js';
 
 const saved = { ...process.env };
 afterEach(() => {
   process.env = { ...saved };
 });
-
-const runCli = async (args: string[]) => {
-  let out = '';
-  let err = '';
-  const code = await run(args, {
-    out: (t) => (out += t),
-    err: (t) => (err += t),
-    stdin: async () => new Uint8Array(),
-  });
-  return { code, out, err };
-};
 
 describe('exit status when a dependency fails', () => {
   it('is 5 with what failed and that nothing was lost, not a crash (S3 unreachable)', async () => {

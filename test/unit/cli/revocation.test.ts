@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { localStore } from '../../../cli/local.js';
-import { run } from '../../../cli/main.js';
 import { publishIndex, revocationOf } from '../../../shared/pipeline/revocation.js';
 import { changeState, loadState } from '../../../shared/pipeline/state-store.js';
 import { type Issued, leaf, partnerChain, pemOf, root } from '../../../shared/pki/builder.js';
@@ -12,22 +11,13 @@ import { indexSha256 } from '../../../shared/revocation/index.js';
 import { reasonCode, toRecords } from '../../../shared/revocation/records.js';
 import { crlKey, serialsKey } from '../../../shared/revocation/state.js';
 import { memoryLog } from '../../fakes/fakes.js';
+import { runCli } from '../../fixtures/cli.js';
 
 /**
  * The argument handling of revoke, unrevoke, rules and authorize, in-process against a folder
  * store made by ingest: which mistakes are refused (exit 2) with a message saying what to fix,
  * and what each command records and prints.
  */
-const runCli = async (args: string[]) => {
-  let out = '';
-  let err = '';
-  const code = await run(args, {
-    out: (t) => (out += t),
-    err: (t) => (err += t),
-    stdin: async () => new Uint8Array(),
-  });
-  return { code, out, err };
-};
 
 const STACK = /\n\s+at \S.*:\d+:\d+\)?|unexpected failure/;
 

@@ -2,20 +2,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../../cli/main.js';
 import { EndpointStatusFile } from '../../../shared/adapters/local/endpoint-status.js';
+import { runCli } from '../../fixtures/cli.js';
 import { partnerChain, pemOf } from '../../fixtures/pki.js';
-
-const runCli = async (args: string[]) => {
-  let out = '';
-  let err = '';
-  const code = await run(args, {
-    out: (t) => (out += t),
-    err: (t) => (err += t),
-    stdin: async () => new Uint8Array(),
-  });
-  return { code, out, err };
-};
 
 let dir: string;
 let local: string[];
