@@ -360,7 +360,9 @@ export class TruststorePipeline extends Construct {
       });
     };
 
-    this.ingestFunction = fn('ingest', 'Ingest', INGEST_TIMEOUT);
+    // 1024 MB: a batch may hold CRLs of up to 50 MB each (a million entries take ~190 MiB of heap
+    // to judge, bench "CRL ingest"); CPU scales with it too.
+    this.ingestFunction = fn('ingest', 'Ingest', INGEST_TIMEOUT, { memorySize: 1024 });
     this.ingestFunction.addEventSource(
       new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true }),
     );

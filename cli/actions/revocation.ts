@@ -248,6 +248,8 @@ export const rules = async (
       );
   const deps = await openStore(flags.store, flags, io);
   const { state } = await loadState(deps.store);
+  if (flags.partner.trim() === '')
+    throw new UsageError('--partner is empty: name the partner (its inbox folder name)');
   if (!state.entries.some((e) => e.partner === flags.partner)) {
     const partners = [...new Set(state.entries.map((e) => e.partner))].sort();
     throw new UsageError(

@@ -93,7 +93,7 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
   const { state } = await loadState(store);
   // The index of the latest state, in case a run stopped between its commit and the index's publish.
   if (latestPublished(state)?.version)
-    await publishIndex(store, state, log).catch((error: Error) =>
+    await publishIndex(store, state, log, { verify: true }).catch((error: Error) =>
       log.error('revocation index not published', { error: error.message }),
     );
   await endpoint.start(latestPublished(state)?.version);

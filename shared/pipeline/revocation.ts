@@ -112,6 +112,8 @@ export const publishIndex = async (
   store: ObjectStore,
   state: TruststoreState,
   log: Log,
+  /** Also read the current index and publish it again if its bytes are not what was written. */
+  options: { readonly verify?: boolean } = {},
 ): Promise<string | undefined> => {
   const mine = stamp(state);
   let bytes: Uint8Array | undefined;
@@ -126,8 +128,11 @@ export const publishIndex = async (
       revision: Number(current?.metadata?.revision ?? -1),
       generation: Number(current?.metadata?.generation ?? -1),
     };
-    if (current && theirs.revision === mine.revision && theirs.generation === mine.generation)
-      return current.version;
+    if (current && theirs.revision === mine.revision && theirs.generation === mine.generation) {
+      if (!options.verify || (await intact(store, current.version, current.metadata?.sha256)))
+        return current.version;
+      log.warn('revocation index damaged, publishing it again', { version: current.version });
+    }
     if (current && newer(theirs, mine)) {
       log.info('revocation index superseded', { ...mine, current: theirs });
       return undefined;
@@ -152,6 +157,18 @@ export const publishIndex = async (
   throw new ConflictError(
     'could not publish the revocation index after 20 attempts: too many concurrent writers',
   );
+};
+
+/** Whether the index version holds the bytes it was written with, and reads as an index. */
+const intact = async (store: ObjectStore, version: string, sha256: string | undefined): Promise<boolean> => {
+  const body = (await store.get(REVOCATION_KEYS.index, { version })).body;
+  if (indexSha256(body) !== sha256) return false;
+  try {
+    RevocationIndex.load(body);
+    return true;
+  } catch {
+    return false;
+  }
 };
 
 /** The time of the state's last change of what the index holds. */

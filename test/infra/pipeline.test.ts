@@ -128,6 +128,8 @@ describe('TruststorePipeline resources', () => {
       Runtime: 'nodejs22.x',
       Architectures: ['arm64'],
       Timeout: 900,
+      // CRLs of up to 50 MB in a batch.
+      MemorySize: 1024,
       Environment: {
         Variables: Match.objectLike({
           TRUSTROLL_DOMAINS: 'api.example.com:REST,mtls.example.com:HTTP',

@@ -3,6 +3,7 @@ import { type IngestDeps, ingestUploads } from '../../../shared/pipeline/ingest.
 import {
   loadIndex,
   normalSerial,
+  publishIndex,
   revokeCertificate,
   setPartnerRules,
 } from '../../../shared/pipeline/revocation.js';
@@ -309,6 +310,24 @@ describe('a record set deleted by hand', () => {
     const again = await ingestUploads([await drop('inbox/acme/crl/a.crl', der)], deps);
     expect(again.errors).toEqual([]);
     expect((await decide(bob)).reasons.map((x) => x.code)).toEqual(['cert.revoked']);
+    expect((await decide(acme.client)).reasons.map((x) => x.code)).toEqual(['cert.revoked']);
+  });
+});
+
+describe('an index damaged by hand', () => {
+  it('is refused when read, and published again by a verifying publish (as trustroll up starts)', async () => {
+    await ingestUploads(
+      [await drop('inbox/acme/crl/a.crl', await crl(acme.intermediate, [acme.client], { crlNumber: 2 }))],
+      deps,
+    );
+    const versions = store.objects.get(REVOCATION_KEYS.index)!;
+    const last = versions.at(-1)!;
+    versions[versions.length - 1] = { ...last, body: last.body!.subarray(0, 500) };
+    await expect(loadIndex(store)).rejects.toThrow(/cannot be read: revocation index is truncated/);
+    // A plain publish trusts the stamp; a verifying one reads the bytes.
+    expect(await publishIndex(store, await state(), memoryLog())).toBe(last.version);
+    const again = await publishIndex(store, await state(), memoryLog(), { verify: true });
+    expect(again).not.toBe(last.version);
     expect((await decide(acme.client)).reasons.map((x) => x.code)).toEqual(['cert.revoked']);
   });
 });
