@@ -99,7 +99,6 @@ export const authorizerBench = async (): Promise<void> => {
     entries,
     revocation: { ...emptyRevocation(), generation: 1, crls: { [`${issuer.fingerprint}/`]: held } },
     serials: () => records,
-    covers: () => true,
     revision: 1,
     truststoreSha256: 'a'.repeat(64),
     builtAt: new Date().toISOString(),

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ConflictError, DamagedStoreError, InputError, NotFoundError } from '../errors.js';
 import type { Certificate } from '../pki/certificate.js';
 import type { Log, ObjectStore } from '../ports.js';
-import { buildIndex, type IndexCrl, indexSha256, RevocationIndex } from '../revocation/index.js';
+import { buildIndex, indexSha256, RevocationIndex } from '../revocation/index.js';
 import { assertRecords } from '../revocation/records.js';
 import {
   emptyRevocation,
@@ -47,19 +47,6 @@ export const sameCa = (state: TruststoreState) => {
   return (a: string, b: string): boolean => a === b || (ids.has(a) && ids.get(a) === ids.get(b));
 };
 
-/** Whether a CRL of this scope covers the certificate (CA or end entity, by its CRL distribution points). */
-export const coversCert = (
-  crl: Pick<IndexCrl, 'uris' | 'onlyUser' | 'onlyCA'>,
-  cert: Certificate,
-): boolean => {
-  const isCa = cert.basicConstraints?.ca === true;
-  if (crl.onlyUser && isCa) return false;
-  if (crl.onlyCA && !isCa) return false;
-  if (crl.uris.length === 0) return true;
-  const points = cert.crlDistributionPoints ?? [];
-  return crl.uris.some((u) => points.includes(u));
-};
-
 /** The index bytes for a state (reads the record sets of its CRLs). */
 export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: TruststoreState, builtAt: Date) => {
   const rev = revocationOf(state);
@@ -87,7 +74,6 @@ export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: Truststor
     same: sameCa(state),
     revocation: rev,
     serials: (h) => sets.get(h)!,
-    covers: coversCert,
     revision: state.revision,
     truststoreSha256: renderedOf(state.entries).hash,
     builtAt: builtAt.toISOString(),

@@ -1,5 +1,6 @@
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import type { Certificate } from '../pki/certificate.js';
+import { covers } from './coverage.js';
 import type { IndexCa, IndexCrl, RevocationIndex } from './index.js';
 import { MANUAL, reasonName } from './records.js';
 
@@ -114,7 +115,7 @@ export const authorize = (
     }
   };
   staleOf(
-    issuer.crls.filter((c) => coversLeaf(c, cert)),
+    issuer.crls.filter((c) => covers(c, cert, 'client')),
     cert.subject.text,
     issuer.subject,
   );
@@ -197,14 +198,6 @@ const issuerOf = (index: RevocationIndex, cert: Certificate): number | undefined
       return false;
     }
   });
-};
-
-/** Whether a CRL of this scope covers a client (end-entity) certificate. */
-const coversLeaf = (crl: IndexCrl, cert: Certificate): boolean => {
-  if (crl.onlyCA) return false;
-  if (crl.uris.length === 0) return true;
-  const points = cert.crlDistributionPoints ?? [];
-  return crl.uris.some((u) => points.includes(u));
 };
 
 /**

@@ -454,21 +454,7 @@ export const scopeKey = (scope: CrlScope | undefined): string => {
   return `idp-${createHash('sha256').update(canonical).digest('hex').slice(0, 16)}`;
 };
 
-/**
- * Whether a CRL with this scope covers the certificate (RFC 5280 §6.3.3 b): a full CRL covers all;
- * a partition's URIs must meet the certificate's cRLDistributionPoints URIs; onlyUser → the
- * certificate is not a CA; onlyCA → it is; attribute certificates only → none.
- */
-export const covers = (scope: CrlScope | undefined, cert: Certificate): boolean => {
-  if (!scope) return true;
-  if (scope.onlyAttribute) return false;
-  const isCa = cert.basicConstraints?.ca === true;
-  if (scope.onlyUser && isCa) return false;
-  if (scope.onlyCA && !isCa) return false;
-  if (scope.uris.length === 0) return true;
-  const points = new Set(cert.crlDistributionPoints ?? []);
-  return scope.uris.some((u) => points.has(u));
-};
+export { covers } from './coverage.js';
 
 /** The CRL already held for an (issuer, scope): what a new one is compared with. */
 export interface HeldCrl {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Certificate } from '../pki/certificate.js';
 import { IssuerIndex } from '../truststore/issuer-index.js';
 import { certificateOf, type Entry } from '../truststore/state.js';
+import { covers } from './coverage.js';
 import { findSerial, MANUAL, mergeRecords, RECORD, reasonName, serialKey, toRecords } from './records.js';
 import type { ManualRevocation, PartnerRules, RevocationState } from './state.js';
 
@@ -68,8 +68,6 @@ export interface IndexInput {
   readonly revocation: RevocationState;
   /** The record set of an accepted CRL, by its SHA-256 (read from the store beforehand). */
   readonly serials: (sha256: string) => Uint8Array;
-  /** Does a CRL of this scope cover this certificate (the CRL module's `covers`). */
-  readonly covers: (crl: IndexCrl, cert: Certificate) => boolean;
   /** Whether a recorded issuer fingerprint is this CA (a renewal of it counts). Default: equal. */
   readonly same?: (recorded: string, ca: string) => boolean;
   readonly revision: number;
@@ -152,7 +150,7 @@ export const buildIndex = (input: IndexInput): Uint8Array => {
     if (ca.issuer === undefined) return ca;
     const parent = partial[ca.issuer]!;
     const cert = certs[i]!;
-    const coveredBy = parent.crls.flatMap((c, j) => (input.covers(c, cert) ? [j] : []));
+    const coveredBy = parent.crls.flatMap((c, j) => (covers(c, cert) ? [j] : []));
     const reason = parent.table
       ? findSerial(all, parent.table.offset * RECORD, parent.table.count, serialKey(cert.serial))
       : undefined;

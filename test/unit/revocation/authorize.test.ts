@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Certificate, parseCertificate } from '../../../shared/pki/certificate.js';
 import { authorize, routeMatches } from '../../../shared/revocation/authorize.js';
-import { buildIndex, type IndexCrl, RevocationIndex } from '../../../shared/revocation/index.js';
+import { buildIndex, RevocationIndex } from '../../../shared/revocation/index.js';
 import { findSerial, RECORD, reasonCode, serialKey, toRecords } from '../../../shared/revocation/records.js';
 import {
   emptyRevocation,
@@ -55,9 +55,6 @@ const held = (
   };
 };
 
-const coversAll = (crl: IndexCrl, c: Certificate) =>
-  (!crl.onlyUser || c.basicConstraints?.ca !== true) && (!crl.onlyCA || c.basicConstraints?.ca === true);
-
 const index = (entries: Entry[], rev: RevocationState, sets = new Map<string, Uint8Array>()) =>
   RevocationIndex.load(
     buildIndex({
@@ -68,7 +65,6 @@ const index = (entries: Entry[], rev: RevocationState, sets = new Map<string, Ui
         if (!s) throw new Error(`no record set ${h}`);
         return s;
       },
-      covers: coversAll,
       revision: 3,
       truststoreSha256: 'a'.repeat(64),
       builtAt: NOW.toISOString(),
@@ -363,7 +359,6 @@ describe('the index', () => {
       entries: entries(),
       revocation: emptyRevocation(),
       serials: () => new Uint8Array(),
-      covers: coversAll,
       revision: 1,
       truststoreSha256: 'a'.repeat(64),
       builtAt: NOW.toISOString(),
@@ -394,7 +389,6 @@ describe('the index', () => {
         entries: entries(),
         revocation: rev,
         serials: (h) => sets.get(h)!,
-        covers: coversAll,
         revision: 1,
         truststoreSha256: 'a'.repeat(64),
         builtAt: NOW.toISOString(),

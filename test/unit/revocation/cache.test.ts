@@ -37,7 +37,6 @@ const indexBytes = (rev: RevocationState, revision = 1) =>
     ),
     revocation: rev,
     serials: () => toRecords([]),
-    covers: () => true,
     revision,
     truststoreSha256: 'a'.repeat(64),
     builtAt: NOW.toISOString(),

@@ -360,6 +360,19 @@ describe('partitioned CRLs (an IDP with a URI, as AWS Private CA publishes)', ()
     expect([covers(ca.scope, clientCert), covers(ca.scope, cas[1]!)]).toEqual([false, true]);
   });
 
+  it('at the door a CA certificate presented as a client is judged as the end entity it is there', async () => {
+    const user = await acmeCrl({ idp: { onlyUser: true } });
+    const ca = await acmeCrl({ idp: { onlyCA: true } });
+    expect([covers(user.scope, cas[1]!, 'client'), covers(ca.scope, cas[1]!, 'client')]).toEqual([
+      true,
+      false,
+    ]);
+    const attributes = { uris: [], onlyUser: false, onlyCA: false, onlyAttribute: true };
+    expect([covers(attributes, cas[1]!), covers(attributes, parseCertificate(client.der), 'client')]).toEqual(
+      [false, false],
+    );
+  });
+
   it('keys scopes stably: empty for a full CRL, the same whatever the URI order, different per partition', () => {
     const s = (uris: string[], more: Partial<CrlScope> = {}): CrlScope => ({
       uris,

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type EndpointMaterial, endpointMaterial } from '../../../../cli/local.js';
 import { type IndexSource, LocalEndpoint } from '../../../../shared/adapters/local/endpoint.js';
-import { coversCert } from '../../../../shared/pipeline/revocation.js';
 import { type Issued, partnerChain, privateKeyPem } from '../../../../shared/pki/builder.js';
 import { parseCertificate, toPem } from '../../../../shared/pki/certificate.js';
 import { buildIndex, RevocationIndex } from '../../../../shared/revocation/index.js';
@@ -52,7 +51,6 @@ const indexOf = (partners: ('acme' | 'beta')[], rev: Partial<RevocationState> = 
       serials: () => {
         throw new Error('no CRLs here');
       },
-      covers: coversCert,
       revision: 1,
       truststoreSha256: 'a'.repeat(64),
       builtAt: new Date().toISOString(),
