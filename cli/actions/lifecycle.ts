@@ -16,6 +16,7 @@ import {
   truststoreHistory,
 } from '../../shared/pipeline/lifecycle.js';
 import { repairStore } from '../../shared/pipeline/repair.js';
+import { indexProblem } from '../../shared/pipeline/revocation.js';
 import { findDamage, loadState } from '../../shared/pipeline/state-store.js';
 import { type DomainStatusLine, domainStatus } from '../../shared/pipeline/status.js';
 import { serialsKey } from '../../shared/revocation/state.js';
@@ -265,9 +266,15 @@ export const status = async (
   // A damaged store is explained first: what is damaged, where, and how to repair it.
   let damage: string[];
   let state: TruststoreState | undefined;
+  let indexBehind: string | undefined;
   try {
     state = (await loadState(deps.store)).state;
     damage = [...(await findDamage(deps.store, state)), ...(await missingRecordSets(deps.store, state))];
+    if (damage.length === 0) {
+      const problem = await indexProblem(deps.store, state);
+      if (problem.damaged) damage.push(problem.damaged);
+      indexBehind = problem.behind;
+    }
   } catch (error) {
     if (!(error instanceof DamagedStoreError)) throw error;
     damage = [error.message];
@@ -291,6 +298,7 @@ export const status = async (
     ...(latest ? { latestRevision: latest.revision, latestVersion: latest.version } : {}),
     ...(pending ? { unpublishedRevision: pending.revision } : {}),
     ...(revocation ? { revocation: revocation.json } : {}),
+    ...(indexBehind ? { revocationIndexBehind: indexBehind } : {}),
   };
   const storeLine =
     (latest
@@ -300,7 +308,8 @@ export const status = async (
       ? `
 NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no truststore version yet (a run stopped, or failed, between its commit and its publish): trustroll repair, or the next change, publishes it`
       : '') +
-    (revocation ? `\n${revocation.line}` : '');
+    (revocation ? `\n${revocation.line}` : '') +
+    (indexBehind ? `\nINDEX BEHIND: ${indexBehind}` : '');
 
   /** A domain the local endpoint does not serve: said plainly, with the store's state; exit 1. */
   const notServed = (name: string, status: string, note: string) => {
@@ -367,7 +376,7 @@ NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no
     }
     io.out(`${out.join('\n')}\n`);
   }
-  exit(pending || lines.some((l) => l.drift || !l.latest) ? 1 : 0);
+  exit(pending || indexBehind || lines.some((l) => l.drift || !l.latest) ? 1 : 0);
 };
 
 /** `trustroll repair` (declared in commands/lifecycle.ts). */

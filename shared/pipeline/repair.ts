@@ -1,6 +1,7 @@
 import { DamagedStoreError, InputError, NotFoundError } from '../errors.js';
 import { readInput } from '../pki/read.js';
 import type { ObjectStore, StoredObject } from '../ports.js';
+import { REVOCATION_KEYS } from '../revocation/state.js';
 import {
   type Entry,
   entryOf,
@@ -15,6 +16,7 @@ import {
 } from '../truststore/state.js';
 import { type PublishDeps, publishAndRoll } from './publish.js';
 import { MAX_REMOVED } from './revision.js';
+import { publishIndex } from './revocation.js';
 import { contentProblem, loadState, saveState, sha256 } from './state-store.js';
 
 export interface RepairReport {
@@ -84,6 +86,8 @@ export const repairStore = async (deps: PublishDeps): Promise<RepairReport> => {
     );
   if (actions.length === 0) {
     const latest = latestPublished(state);
+    const index = latest?.version ? await repairIndex(deps, state) : undefined;
+    if (index) actions.push(index);
     return { actions, ...(latest?.version ? { version: latest.version, revision: latest.revision } : {}) };
   }
   // The latest revision, if its version was lost, is published again (and rolled).
@@ -91,7 +95,31 @@ export const repairStore = async (deps: PublishDeps): Promise<RepairReport> => {
   if (version)
     actions.push(`the latest revision (${state.revision}) is served as truststore version ${version}`);
   actions.push(...errors.map((e) => `not done: ${e}`));
+  const index = version ? await repairIndex(deps, state) : undefined;
+  if (index) actions.push(index);
   return { actions, ...(version ? { version } : {}) };
+};
+
+/**
+ * The revocation index read back (its bytes against the hash it was written with) and published
+ * again when it is damaged, missing or behind the state. What was done, if anything.
+ */
+const repairIndex = async (deps: PublishDeps, state: TruststoreState): Promise<string | undefined> => {
+  let before: string | undefined;
+  try {
+    before = (await deps.store.head(REVOCATION_KEYS.index)).version;
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+  }
+  try {
+    const after = await publishIndex(deps.store, state, deps.log, { verify: true });
+    if (after === undefined || after === before) return undefined;
+    return before === undefined
+      ? `the revocation index was missing; published as version ${after}`
+      : `the revocation index (version ${before}) was damaged or behind the state; published again as version ${after}`;
+  } catch (error) {
+    return `not done: publishing the revocation index: ${(error as Error).message}`;
+  }
 };
 
 /** Why a published revision's version cannot serve it any more (gone, or changed), if it cannot. */

@@ -157,6 +157,42 @@ const intact = async (store: ObjectStore, version: string, sha256: string | unde
   }
 };
 
+/**
+ * What is wrong with the published index, for `status`: `damaged` when it is missing although a
+ * truststore version is published, or its bytes are not what was written; `behind` when it was
+ * built from an older revision (or revocation generation) than the state's (a run that stopped
+ * between its publishes, or one in progress). Reads the index's bytes.
+ */
+export const indexProblem = async (
+  store: ObjectStore,
+  state: TruststoreState,
+): Promise<{ damaged?: string; behind?: string }> => {
+  if (!state.history.some((r) => r.version)) return {};
+  let current: Awaited<ReturnType<ObjectStore['head']>>;
+  try {
+    current = await store.head(REVOCATION_KEYS.index);
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    return {
+      damaged: `${REVOCATION_KEYS.index}, the revocation index, is missing (deleted by hand): the authorizer and the local endpoint cannot decide without it. Run trustroll repair, which publishes it again`,
+    };
+  }
+  if (!(await intact(store, current.version, current.metadata?.sha256)))
+    return {
+      damaged: `${REVOCATION_KEYS.index} (version ${current.version}) does not hold what it was written with (truncated or edited by hand): the authorizer keeps the index it had or denies every client. Run trustroll repair, which publishes it again`,
+    };
+  const mine = stamp(state);
+  const theirs = {
+    revision: Number(current.metadata?.revision ?? -1),
+    generation: Number(current.metadata?.generation ?? -1),
+  };
+  if (newer(mine, theirs))
+    return {
+      behind: `the revocation index (version ${current.version}) was built from revision ${theirs.revision}, the state is at revision ${mine.revision}: a run stopped between its publishes, or one is in progress. trustroll repair, or the next change, publishes it`,
+    };
+  return {};
+};
+
 /** The time of the state's last change of what the index holds. */
 const lastChange = (state: TruststoreState): Date => {
   const rev = revocationOf(state);
@@ -178,7 +214,7 @@ export const loadIndex = async (
       return { index: RevocationIndex.load(object.body), version: object.version };
     } catch (error) {
       throw new DamagedStoreError(
-        `${REVOCATION_KEYS.index} (version ${object.version}) cannot be read: ${(error as Error).message}. It was changed by hand; the next truststore version, revoke, unrevoke or rules change publishes a new one`,
+        `${REVOCATION_KEYS.index} (version ${object.version}) cannot be read: ${(error as Error).message}. It was changed by hand: run trustroll repair, which publishes it again`,
       );
     }
   } catch (error) {

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,12 @@ beforeAll(async () => {
   mkdirSync(join(dir, 'inbox', 'status'), { recursive: true });
   writeFileSync(join(dir, 'inbox', 'status', 'ca.pem'), pemOf(chain.root, chain.intermediate));
 });
+
+const file = (name: string, text: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
 
 describe('trustroll status', () => {
   it('says plainly that no local endpoint has run yet, with the store state, instead of crashing', async () => {
@@ -70,6 +76,47 @@ describe('trustroll status', () => {
     expect(other.code).toBe(1);
     expect(other.out).toMatch(/^localhost: the local endpoint plays api\.local, not localhost/m);
     expect(other.err).not.toMatch(/NotFoundError|unexpected failure/);
+  });
+
+  it('names a damaged or behind revocation index, which repair publishes again', async () => {
+    const index = join(dir, '.trustroll', 'store', 'revocation', 'index.trx.v');
+    const [first] = readdirSync(index).filter((f) => /^\d+$/.test(f));
+    truncateSync(join(index, first!), 40);
+    const damaged = await runCli(['status', ...local]);
+    expect(damaged.code).toBe(1);
+    expect(damaged.out).toMatch(
+      /^DAMAGED: revocation\/index\.trx \(version \S+\) does not hold what it was written with .*Run trustroll repair/m,
+    );
+    const repaired = await runCli(['repair', ...local.slice(0, 2)]);
+    expect(repaired.code, repaired.err).toBe(0);
+    expect(repaired.out).toMatch(
+      /the revocation index \(version \S+\) was damaged or behind the state; published again/,
+    );
+    expect((await runCli(['status', ...local])).code).toBe(0);
+
+    // A change (a revocation by hand) whose index never made it: the index is behind the state.
+    const chain = await partnerChain('Status');
+    const revoked = await runCli([
+      'revoke',
+      '--cert',
+      file('client.pem', pemOf(chain.client)),
+      '--reason',
+      'key lost',
+      ...local.slice(0, 2),
+    ]);
+    expect(revoked.code, revoked.err).toBe(0);
+    const newest = readdirSync(index)
+      .filter((f) => /^\d+$/.test(f))
+      .sort()
+      .at(-1)!;
+    for (const f of [newest, `${newest}.meta.json`]) rmSync(join(index, f), { force: true });
+    const behind = await runCli(['status', '--json', ...local]);
+    expect(behind.code).toBe(1);
+    expect(JSON.parse(behind.out)[0].revocationIndexBehind).toMatch(
+      /^the revocation index \(version \S+\) was built from revision 1, the state is at revision 1/,
+    );
+    expect((await runCli(['repair', ...local.slice(0, 2)])).out).toMatch(/published again/);
+    expect((await runCli(['status', ...local])).code).toBe(0);
   });
 
   it('documents its exit status in --help', async () => {

@@ -13,8 +13,10 @@ import {
 } from '../../../shared/pipeline/lifecycle.js';
 import type { PublishDeps } from '../../../shared/pipeline/publish.js';
 import { repairStore } from '../../../shared/pipeline/repair.js';
+import { loadIndex } from '../../../shared/pipeline/revocation.js';
 import { assertIntact, findDamage, loadState } from '../../../shared/pipeline/state-store.js';
 import type { ObjectStore } from '../../../shared/ports.js';
+import { REVOCATION_KEYS } from '../../../shared/revocation/state.js';
 import { KEYS } from '../../../shared/truststore/state.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
 import { MemoryStore } from '../../fakes/memory-store.js';
@@ -202,5 +204,40 @@ describe('version ids', () => {
       '000002',
       '000004',
     ]);
+  });
+});
+
+describe('the revocation index', () => {
+  it('is published again by repair when its bytes are not what was written, and left alone when they are', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'trustroll-index-'));
+    const store = new VersionedFolderStore(root);
+    await ingest(store, 'acme');
+    await ingest(store, 'beta');
+    const before = await store.head(REVOCATION_KEYS.index);
+    expect(await repairStore(depsFor(store))).toMatchObject({ actions: [] });
+    expect((await store.head(REVOCATION_KEYS.index)).version).toBe(before.version);
+
+    truncateSync(join(folderOf(root, REVOCATION_KEYS.index), before.version), 40);
+    const repair = await repairStore(depsFor(store));
+    const after = await store.head(REVOCATION_KEYS.index);
+    expect(repair.actions).toEqual([
+      `the revocation index (version ${before.version}) was damaged or behind the state; published again as version ${after.version}`,
+    ]);
+    const loaded = await loadIndex(store);
+    expect(loaded?.version).toBe(after.version);
+    expect(loaded?.index.header.revision).toBe((await loadState(store)).state.revision);
+  });
+
+  it('is published by repair when it was deleted', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'trustroll-index-gone-'));
+    const store = new VersionedFolderStore(root);
+    await ingest(store, 'acme');
+    const { rmSync } = await import('node:fs');
+    rmSync(folderOf(root, REVOCATION_KEYS.index), { recursive: true });
+    const repair = await repairStore(depsFor(store));
+    expect(repair.actions).toEqual([
+      expect.stringMatching(/^the revocation index was missing; published as version \S+$/),
+    ]);
+    expect(await loadIndex(store)).toBeDefined();
   });
 });
