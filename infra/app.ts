@@ -28,6 +28,10 @@ export class TrustrollStack extends Stack {
       value: `s3://${this.pipeline.bucket.bucketName}/truststore/truststore.pem`,
       description: 'The truststore URI the mTLS domains must use',
     });
+    new CfnOutput(this, 'DashboardUrl', {
+      value: `https://console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards/dashboard/${this.pipeline.dashboard.dashboardName}`,
+      description: 'The CloudWatch dashboard: uploads, expiry per partner, truststore size, rolls',
+    });
   }
 }
 

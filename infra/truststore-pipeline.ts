@@ -23,7 +23,9 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { MESSAGE_GROUP } from '../shared/adapters/aws/run-requests.js';
+import { METRIC } from '../shared/metric-names.js';
 import { REVOCATION_KEYS } from '../shared/revocation/state.js';
+import { EXPIRY_ALARM_DAYS, pipelineMetric, truststoreDashboard } from './dashboard.js';
 import { lambdaBundling } from './lambda-bundling.js';
 
 /** A custom domain whose truststore trustroll keeps current. */
@@ -167,6 +169,8 @@ export class TruststorePipeline extends Construct {
   readonly ingestFunction: lambda.Function;
   readonly scanFunction: lambda.Function;
   readonly domainName?: apigateway.DomainName;
+  /** Uploads, expiry per partner, truststore size, rolls, dead letters (and the authorizer's decisions once made). */
+  readonly dashboard: cloudwatch.Dashboard;
   private authorizerFn: lambda.Function | undefined;
   private readonly makeAuthorizer: () => lambda.Function;
 
@@ -314,7 +318,9 @@ export class TruststorePipeline extends Construct {
       TRUSTROLL_PRUNE_EXPIRED: String(props.pruneExpired ?? false),
       POWERTOOLS_SERVICE_NAME: 'trustroll',
       POWERTOOLS_METRICS_NAMESPACE: 'trustroll',
+      TRUSTROLL_PIPELINE: this.node.path,
     };
+    const trustrollMetric = pipelineMetric(this.node.path);
     const fn = (
       name: string,
       id: string,
@@ -483,6 +489,7 @@ export class TruststorePipeline extends Construct {
           TRUSTROLL_CRL_GRACE_SECONDS: String(a.crlGrace?.toSeconds() ?? 86_400),
           POWERTOOLS_SERVICE_NAME: 'trustroll',
           POWERTOOLS_METRICS_NAMESPACE: 'trustroll',
+          TRUSTROLL_PIPELINE: this.node.path,
         },
       });
       // The published index only, by version too (the cache reads the version its HEAD saw). No
@@ -504,6 +511,7 @@ export class TruststorePipeline extends Construct {
         f.metricThrottles({ period: Duration.minutes(5) }),
         'trustroll authorizer was throttled: API Gateway answers 500 to the clients it was asked about',
       );
+      board.addAuthorizer(f);
       return f;
     };
 
@@ -523,13 +531,7 @@ export class TruststorePipeline extends Construct {
     );
     alarm(
       'UnusableRecordsAlarm',
-      new cloudwatch.Metric({
-        namespace: 'trustroll',
-        metricName: 'UnusableRecords',
-        dimensionsMap: { service: 'trustroll' },
-        statistic: 'Sum',
-        period: Duration.minutes(5),
-      }),
+      trustrollMetric(METRIC.unusableRecords, 'Sum', Duration.minutes(5)),
       'The ingest queue delivered records that name no upload or request of this bucket (logged as "unusable record")',
     );
     alarm(
@@ -552,6 +554,27 @@ export class TruststorePipeline extends Construct {
         `trustroll ${id} function was throttled`,
       );
     }
+
+    // Expiry: the scan e-mails each partner at its own thresholds; these alarms are the operators'
+    // safety net on the nearest expiry of all (kept in ALARM until a scan reports more days).
+    for (const days of EXPIRY_ALARM_DAYS)
+      new cloudwatch.Alarm(this, `ExpiryWithin${days}DaysAlarm`, {
+        metric: trustrollMetric(METRIC.daysToNearestExpiry, 'Minimum', Duration.days(1)),
+        threshold: days,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.IGNORE,
+        alarmDescription: `A CA of the truststore expires within ${days} days (run trustroll scan or trustroll report to see which)`,
+      }).addAlarmAction(new cwActions.SnsAction(this.topic));
+
+    const board = truststoreDashboard(this, 'Dashboard', {
+      pipeline: this.node.path,
+      ingest: this.ingestFunction,
+      scan: this.scanFunction,
+      deadLetters: this.deadLetterQueue,
+      scanFailures: this.scanFailures,
+    });
+    this.dashboard = board.dashboard;
 
     if (props.customDomain) {
       const d = props.customDomain;

@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
@@ -15,12 +15,13 @@ import { systemClock } from '../../shared/ports.js';
 import { Door, type DoorOutcome } from '../../shared/revocation/authorizer.js';
 import { readAuthorizerConfig } from '../lib/authorizer-config.js';
 import { powertoolsLog, s3Options } from '../lib/clients.js';
+import { METRIC, pipelineMetrics } from '../lib/metrics.js';
 
 // Only the S3 client: this function runs before every API request, so its cold start is the
 // API's, and it reads one object (the revocation index) and nothing else.
 const config = readAuthorizerConfig(process.env);
 const logger = new Logger({ serviceName: 'trustroll' });
-const metrics = new Metrics({ namespace: 'trustroll', serviceName: 'trustroll' });
+const metrics = pipelineMetrics(process.env);
 const door = new Door(
   {
     store: new S3ObjectStore(new S3Client(s3Options(process.env)), config.bucket),
@@ -112,11 +113,11 @@ const report = (outcome: DoorOutcome, route: string | undefined, api: 'REST' | '
     reasons: outcome.reasons,
   };
   if (outcome.decision === 'allow') {
-    metrics.addMetric('AuthorizerAllow', MetricUnit.Count, 1);
+    metrics.addMetric(METRIC.authorizerAllow, MetricUnit.Count, 1);
     if (outcome.reasons.length > 0) logger.warn('client allowed with notes', details);
     else logger.debug('client allowed', details);
   } else {
-    metrics.addMetric('AuthorizerDeny', MetricUnit.Count, 1);
+    metrics.addMetric(METRIC.authorizerDeny, MetricUnit.Count, 1);
     if (outcome.reasons.some((r) => r.code === 'cert.missing' || r.code === 'index.unavailable'))
       logger.error('client denied', details);
     else logger.info('client denied', details);

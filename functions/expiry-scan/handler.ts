@@ -6,6 +6,7 @@ import { type ScanReport, scanExpiry } from '../../shared/pipeline/scan.js';
 import { KEYS } from '../../shared/truststore/state.js';
 import { rollSettings } from '../lib/config.js';
 import type { ScanEvent } from '../lib/events.js';
+import { emitPartnerExpiry, emitRoll, METRIC } from '../lib/metrics.js';
 import { requestRun, wire, wireGateway } from '../lib/wiring.js';
 
 const w = wire();
@@ -52,10 +53,13 @@ export const lambdaHandler = async (
       ...(report.version ? { version: report.version } : {}),
     });
   }
-  w.metrics.addMetric('CertificatesInTruststore', MetricUnit.Count, report.certificates);
+  w.metrics.addMetric(METRIC.certificates, MetricUnit.Count, report.certificates);
+  w.metrics.addMetric(METRIC.truststoreBytes, MetricUnit.Bytes, report.truststoreBytes);
   if (report.nearestExpiryDays !== undefined) {
-    w.metrics.addMetric('DaysToNearestExpiry', MetricUnit.Count, report.nearestExpiryDays);
+    w.metrics.addMetric(METRIC.daysToNearestExpiry, MetricUnit.Count, report.nearestExpiryDays);
   }
+  emitPartnerExpiry(w.metrics, report.entries);
+  emitRoll(w.metrics, report.roll);
   const { entries: _entries, alerts, ...summary } = report;
   return { ...summary, alerts: alerts.length };
 };

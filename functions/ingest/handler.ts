@@ -8,6 +8,7 @@ import { REQUESTS_PREFIX } from '../../shared/pipeline/lifecycle.js';
 import { KEYS } from '../../shared/truststore/state.js';
 import { invocationDeadline, rollSettings } from '../lib/config.js';
 import { batchCorrelationId, parseRecord, resolveObjectKey } from '../lib/events.js';
+import { emitRoll, METRIC } from '../lib/metrics.js';
 import { requestRun, wire, wireGateway } from '../lib/wiring.js';
 
 const w = wire();
@@ -66,7 +67,7 @@ export const lambdaHandler = async (
       }),
     });
     for (const u of unusable) w.logger.error('unusable record', u);
-    w.metrics.addMetric('UnusableRecords', MetricUnit.Count, unusable.length);
+    w.metrics.addMetric(METRIC.unusableRecords, MetricUnit.Count, unusable.length);
     if (items.length === 0) return { batchItemFailures: [] };
     const result = await handleBatch(
       items.map((i) => i.item),
@@ -87,12 +88,14 @@ export const lambdaHandler = async (
     );
     for (const [i, done] of result.done.entries()) if (!done) failed.add(items[i]!.messageId);
     const count = (outcome: string) => result.uploads.filter((u) => u.outcome === outcome).length;
-    w.metrics.addMetric('UploadsAccepted', MetricUnit.Count, count('accepted'));
-    w.metrics.addMetric('UploadsRejected', MetricUnit.Count, count('rejected') + count('private-key'));
-    w.metrics.addMetric('CertificatesInTruststore', MetricUnit.Count, result.ingest.certificates);
+    w.metrics.addMetric(METRIC.uploadsAccepted, MetricUnit.Count, count('accepted'));
+    w.metrics.addMetric(METRIC.uploadsRejected, MetricUnit.Count, count('rejected') + count('private-key'));
+    w.metrics.addMetric(METRIC.certificates, MetricUnit.Count, result.ingest.certificates);
+    w.metrics.addMetric(METRIC.truststoreBytes, MetricUnit.Bytes, result.ingest.truststoreBytes);
     if (result.ingest.nearestExpiryDays !== undefined) {
-      w.metrics.addMetric('DaysToNearestExpiry', MetricUnit.Count, result.ingest.nearestExpiryDays);
+      w.metrics.addMetric(METRIC.daysToNearestExpiry, MetricUnit.Count, result.ingest.nearestExpiryDays);
     }
+    emitRoll(w.metrics, result.roll);
     if (result.requests.length > 0)
       w.logger.info('removal requests handled', {
         outcomes: result.requests.map((h) => `${h.key}: ${h.outcome}`),

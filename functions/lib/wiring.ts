@@ -1,5 +1,4 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -11,6 +10,7 @@ import { type DomainGateway, systemClock } from '../../shared/ports.js';
 import { KEYS } from '../../shared/truststore/state.js';
 import { clientOptions, powertoolsLog, s3Options } from './clients.js';
 import { type FunctionConfig, readConfig } from './config.js';
+import { pipelineMetrics } from './metrics.js';
 
 export { powertoolsLog } from './clients.js';
 
@@ -22,7 +22,7 @@ export { powertoolsLog } from './clients.js';
 export const wire = (env: NodeJS.ProcessEnv = process.env) => {
   const config: FunctionConfig = readConfig(env);
   const logger = new Logger({ serviceName: 'trustroll' });
-  const metrics = new Metrics({ namespace: 'trustroll', serviceName: 'trustroll' });
+  const metrics = pipelineMetrics(env);
   const common = clientOptions(env);
   const store = new S3ObjectStore(new S3Client(s3Options(env)), config.bucket);
   const notifier = new SnsNotifier(new SNSClient(common), config.topicArn);

@@ -15,6 +15,7 @@ import type {
 } from '../ports.js';
 import { safeJson } from '../text.js';
 import { admit, type CandidateUpload, type UploadDecision } from '../truststore/admission.js';
+import { renderedOf } from '../truststore/render.js';
 import {
   type Entry,
   entryOf,
@@ -119,6 +120,8 @@ export interface IngestReport {
   readonly revision: number;
   /** CAs in the truststore after this run. */
   readonly certificates: number;
+  /** Size of the truststore after this run (the PEM bundle API Gateway reads), in bytes. */
+  readonly truststoreBytes: number;
   /** Days until the first CA of the truststore expires (for the metric); undefined when empty. */
   readonly nearestExpiryDays?: number;
   /** Truststore version id serving the latest revision, when published. */
@@ -273,6 +276,7 @@ export const ingestRun = async (
       changed: committed.changed,
       revision: state.revision,
       certificates: state.entries.length,
+      truststoreBytes: renderedOf(state.entries).body.length,
       ...(nearest === undefined ? {} : { nearestExpiryDays: nearest }),
       ...(version ? { version } : {}),
       ...(roll ? { roll } : {}),

@@ -5,6 +5,7 @@ import type { Clock, DomainGateway, Log, Notification, Notifier, ObjectStore } f
 import type { RevocationState } from '../revocation/state.js';
 import { assertLintClean } from '../truststore/change-lint.js';
 import { withOrphans } from '../truststore/orphans.js';
+import { renderedOf } from '../truststore/render.js';
 import { type Entry, entriesBySubject, latestPublished, type TruststoreState } from '../truststore/state.js';
 import { notification } from './notifications.js';
 import { durableNotifier, flushOutbox } from './outbox.js';
@@ -64,6 +65,8 @@ export interface ExpiryLine {
 
 export interface ScanReport {
   readonly certificates: number;
+  /** Size of the truststore the scan leaves (the PEM bundle API Gateway reads), in bytes. */
+  readonly truststoreBytes: number;
   /** Days until the first CA of the truststore expires; undefined for an empty truststore. */
   readonly nearestExpiryDays?: number;
   /** Every entry, soonest expiry first. */
@@ -476,6 +479,7 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
       pendingDue,
       crls: assessed.crlLines,
       certificates: remaining.length,
+      truststoreBytes: renderedOf(next.entries).body.length,
       ...(nearest === undefined ? {} : { nearestExpiryDays: nearest }),
       entries: remaining,
       alerts,

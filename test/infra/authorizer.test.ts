@@ -175,6 +175,21 @@ describe('the revocation authorizer', () => {
     });
   });
 
+  it("adds its allow and deny decisions to the pipeline's dashboard, with its pipeline's dimension", () => {
+    const { t } = build();
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          TRUSTROLL_INDEX_REFRESH_SECONDS: '60',
+          TRUSTROLL_PIPELINE: 'Authorizer/Pipeline',
+        }),
+      },
+    });
+    const [board] = Object.values(t.findResources('AWS::CloudWatch::Dashboard'));
+    const body = JSON.stringify(board!.Properties.DashboardBody);
+    expect(body).toMatch(/Authorizer decisions.*AuthorizerAllow.*Authorizer\/Pipeline.*AuthorizerDeny/);
+  });
+
   it('leaves cdk-nag AwsSolutions nothing to report on the pipeline with its authorizer', () => {
     const a = app();
     const s = new Stack(a, 'Nag');

@@ -42,6 +42,18 @@ beforeAll(() => {
   }));
 });
 
+type Widget = { type: string; properties?: { title?: string; metrics?: unknown; annotations?: unknown } };
+/** The dashboard's widgets, from its body (a Fn::Join of JSON and references). */
+const dashboardWidgets = (template: Template): Widget[] => {
+  const [board] = Object.values(template.findResources('AWS::CloudWatch::Dashboard')) as {
+    Properties: { DashboardBody: { 'Fn::Join': [string, unknown[]] } };
+  }[];
+  const body = board!.Properties.DashboardBody['Fn::Join'][1]
+    .map((part) => (typeof part === 'string' ? part : 'REF'))
+    .join('');
+  return (JSON.parse(body) as { widgets: Widget[] }).widgets;
+};
+
 const bucketRef = () => ({
   'Fn::GetAtt': [stack.getLogicalId(stack.pipeline.bucket.node.defaultChild as never), 'Arn'],
 });
@@ -186,6 +198,9 @@ describe('TruststorePipeline resources', () => {
     expect(alarms.map((a) => a.Properties.MetricName).sort()).toEqual([
       'ApproximateNumberOfMessagesVisible',
       'ApproximateNumberOfMessagesVisible',
+      'DaysToNearestExpiry',
+      'DaysToNearestExpiry',
+      'DaysToNearestExpiry',
       'Errors',
       'Errors',
       'Throttles',
@@ -196,6 +211,63 @@ describe('TruststorePipeline resources', () => {
       expect(a.Properties.AlarmActions).toEqual([
         { Ref: stack.getLogicalId(stack.pipeline.topic.node.defaultChild as never) },
       ]);
+  });
+
+  it("alarms at 30, 14 and 7 days to the nearest expiry, on this pipeline's metric only", () => {
+    for (const days of [30, 14, 7])
+      t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'trustroll',
+        MetricName: 'DaysToNearestExpiry',
+        Dimensions: Match.arrayWith([{ Name: 'pipeline', Value: 'trustroll-prod/Pipeline' }]),
+        Statistic: 'Minimum',
+        Period: 86_400,
+        Threshold: days,
+        ComparisonOperator: 'LessThanOrEqualToThreshold',
+        TreatMissingData: 'ignore',
+      });
+    // The handlers emit the dimension the alarms read.
+    t.resourcePropertiesCountIs(
+      'AWS::Lambda::Function',
+      { Environment: { Variables: Match.objectLike({ TRUSTROLL_PIPELINE: 'trustroll-prod/Pipeline' }) } },
+      2,
+    );
+  });
+
+  it('draws a dashboard of uploads, expiry per partner, truststore size and headroom, rolls and dead letters', () => {
+    const widgets = dashboardWidgets(t);
+    const titles = widgets.map((w) => w.properties?.title).filter(Boolean);
+    expect(titles).toEqual([
+      'Days to the nearest CA expiry',
+      'Days to the nearest expiry, per partner',
+      'Uploads',
+      'Truststore size and headroom (API Gateway limit 1000 KB)',
+      'CAs in the truststore',
+      'Domain rolls',
+      'Dead letters and failed scans',
+      'Function errors',
+    ]);
+    const metricsOf = (title: string) =>
+      JSON.stringify(widgets.find((w) => w.properties?.title === title)?.properties?.metrics);
+    expect(metricsOf('Uploads')).toMatch(/"UploadsAccepted".*"UploadsRejected"/);
+    expect(metricsOf('Days to the nearest expiry, per partner')).toContain(
+      `SEARCH('{trustroll,partner,pipeline,service} MetricName=\\"DaysToExpiry\\" pipeline=\\"trustroll-prod/Pipeline\\"', 'Minimum', 86400)`,
+    );
+    expect(metricsOf('Truststore size and headroom (API Gateway limit 1000 KB)')).toMatch(
+      /"TruststoreBytes".*"expression":"1000000 - size"/,
+    );
+    expect(metricsOf('Domain rolls')).toMatch(/"DomainsRolled".*"DomainsRolledBack".*"DomainRollsFailed"/);
+    expect(metricsOf('Dead letters and failed scans')).toMatch(
+      /ApproximateNumberOfMessagesVisible.*UnusableRecords/,
+    );
+    const perPartner = widgets.find((w) => w.properties?.title === 'Days to the nearest expiry, per partner');
+    expect(perPartner?.properties?.annotations).toMatchObject({
+      horizontal: [
+        { value: 30, label: '30 days' },
+        { value: 14, label: '14 days' },
+        { value: 7, label: '7 days' },
+      ],
+    });
+    expect(titles).not.toContain('Authorizer decisions');
   });
 
   it('sends a failed scheduled scan to a queue, from the Scheduler and from the function', () => {
@@ -427,7 +499,12 @@ describe('options', () => {
 
   it('names the bucket, the topic and the truststore URI in the stack outputs', () => {
     const outputs = t.toJSON().Outputs as Record<string, { Value: unknown }>;
-    expect(Object.keys(outputs).sort()).toEqual(['AlertsTopicArn', 'BucketName', 'TruststoreUri']);
+    expect(Object.keys(outputs).sort()).toEqual([
+      'AlertsTopicArn',
+      'BucketName',
+      'DashboardUrl',
+      'TruststoreUri',
+    ]);
     expect(outputs.BucketName!.Value).toEqual({ Ref: bucketRef()['Fn::GetAtt'][0] });
   });
 

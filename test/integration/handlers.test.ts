@@ -235,6 +235,18 @@ describe('ingest handler (SQS FIFO batch of EventBridge S3 events)', () => {
       'trustroll/ColdStart': 1,
     });
     expect(values['trustroll/DaysToNearestExpiry']).toBeGreaterThan(300);
+    const served = await aws.s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: 'truststore/truststore.pem' }),
+    );
+    expect(values['trustroll/TruststoreBytes']).toBe((await served.Body!.transformToByteArray()).length);
+    // The batch rolled the three domains; the dashboard and alarms read this pipeline's dimension.
+    expect(values).toMatchObject({
+      'trustroll/DomainsRolled': 3,
+      'trustroll/DomainsRolledBack': 0,
+      'trustroll/DomainRollsFailed': 0,
+    });
+    const batchDoc = metrics.find((d) => 'UploadsAccepted' in d)!;
+    expect(batchDoc).toMatchObject({ service: 'trustroll', pipeline: 'Access/Pipeline' });
   });
 
   it('treats a redelivered event as a duplicate: no new version, no alert', async () => {
@@ -452,6 +464,16 @@ describe('expiry-scan handler (scheduled event)', () => {
     });
     expect(logs.every((l) => l.correlation_id === 'exec-1')).toBe(true);
     expect(metricValues()).toMatchObject({ 'trustroll/DaysToNearestExpiry': 9 });
+    // One document per partner, dimension `partner` (ASCII: CloudWatch drops other dimension values).
+    const perPartner = Object.fromEntries(
+      metrics.filter((d) => 'DaysToExpiry' in d).map((d) => [d.partner, d.DaysToExpiry]),
+    );
+    expect(perPartner).toMatchObject({ soon: 9, 'Muller GmbH': expect.any(Number) });
+    expect(perPartner['Muller GmbH']).toBeGreaterThan(300);
+    for (const d of metrics.filter((m) => 'DaysToExpiry' in m))
+      expect(
+        (d._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] }).CloudWatchMetrics[0]!.Dimensions,
+      ).toEqual([['service', 'pipeline', 'partner']]);
     expect(result.nearestExpiryDays).toBe(9);
     const messages = await drain(aws.sqs, alerts);
     const soon = messages.filter((m) => m.MessageAttributes.partner?.Value === 'soon');

@@ -1,0 +1,20 @@
+/**
+ * The metrics the construct's dashboard and alarms read (namespace `trustroll`, dimension
+ * `service`), in one place so that the names the handlers emit and the construct draws are the
+ * same (the handlers through `functions/lib/metrics.ts`, the construct directly).
+ */
+export const METRIC = {
+  uploadsAccepted: 'UploadsAccepted',
+  uploadsRejected: 'UploadsRejected',
+  certificates: 'CertificatesInTruststore',
+  truststoreBytes: 'TruststoreBytes',
+  daysToNearestExpiry: 'DaysToNearestExpiry',
+  /** With the dimension `partner` as well: the nearest expiry among that partner's CAs. */
+  daysToExpiry: 'DaysToExpiry',
+  domainsRolled: 'DomainsRolled',
+  domainsRolledBack: 'DomainsRolledBack',
+  domainRollsFailed: 'DomainRollsFailed',
+  unusableRecords: 'UnusableRecords',
+  authorizerAllow: 'AuthorizerAllow',
+  authorizerDeny: 'AuthorizerDeny',
+} as const;
