@@ -95,6 +95,7 @@ const asJson = (line: string): Record<string, unknown> | undefined => {
   const text = line.slice(start);
   for (const candidate of [
     text,
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: escaping raw control characters is the point
     text.replace(/[\u0000-\u001f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
   ]) {
     try {
