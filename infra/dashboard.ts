@@ -156,6 +156,17 @@ export const truststoreDashboard = (scope: Construct, id: string, parts: Dashboa
   );
   return {
     dashboard,
+    /** The refused handshakes the refusals subscriber explained (called when it is created). */
+    addRefusals: (fn: lambda.IFunction) =>
+      dashboard.addWidgets(
+        new cloudwatch.GraphWidget({
+          title: 'Refused mutual TLS handshakes',
+          left: [trustrollMetric(METRIC.handshakesRefused, 'Sum', HOUR).with({ label: 'refused' })],
+          right: [fn.metricErrors({ period: HOUR }).with({ label: 'subscriber errors' })],
+          width: 24,
+          height: 6,
+        }),
+      ),
     /** The authorizer's decisions (called when the authorizer function is created). */
     addAuthorizer: (fn: lambda.IFunction) =>
       dashboard.addWidgets(

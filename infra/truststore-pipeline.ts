@@ -15,6 +15,7 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as logsDestinations from 'aws-cdk-lib/aws-logs-destinations';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
@@ -24,6 +25,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { MESSAGE_GROUP } from '../shared/adapters/aws/run-requests.js';
 import { METRIC } from '../shared/metric-names.js';
+import { accessLogFormat } from '../shared/refusals/access-log.js';
 import { REVOCATION_KEYS } from '../shared/revocation/state.js';
 import { EXPIRY_ALARM_DAYS, pipelineMetric, truststoreDashboard } from './dashboard.js';
 import { lambdaBundling } from './lambda-bundling.js';
@@ -173,6 +175,8 @@ export class TruststorePipeline extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
   private authorizerFn: lambda.Function | undefined;
   private readonly makeAuthorizer: () => lambda.Function;
+  private refusalsFn: lambda.Function | undefined;
+  private readonly makeRefusals: () => lambda.Function;
 
   constructor(scope: Construct, id: string, props: TruststorePipelineProps = {}) {
     super(scope, id);
@@ -515,6 +519,44 @@ export class TruststorePipeline extends Construct {
       return f;
     };
 
+    // The refusals subscriber: made on first use (watchRefusals); reads the state and the
+    // truststore versions, records which refusals were alerted, publishes to the topic.
+    this.makeRefusals = () => {
+      const f = fn('refusals', 'Refusals', Duration.minutes(1), {
+        kinds: [],
+        environment: {
+          TRUSTROLL_BUCKET: this.bucket.bucketName,
+          TRUSTROLL_TOPIC_ARN: this.topic.topicArn,
+          POWERTOOLS_SERVICE_NAME: 'trustroll',
+          POWERTOOLS_METRICS_NAMESPACE: 'trustroll',
+          TRUSTROLL_PIPELINE: this.node.path,
+        },
+      });
+      allow(f, ['s3:GetObject', 's3:GetObjectVersion'], objects('state/', 'truststore/', 'refusals/'));
+      allow(f, ['s3:PutObject'], objects('refusals/'));
+      mayFindNothing(f);
+      allow(f, ['sns:Publish'], [this.topic.topicArn]);
+      allow(f, ['kms:GenerateDataKey', 'kms:Decrypt'], [key.keyArn]);
+      Validations.of(f).acknowledge({
+        id: 'AwsSolutions::AwsSolutions-L1',
+        reason:
+          'nodejs22.x is the runtime trustroll is built and tested for; moving runtimes is a deliberate upgrade.',
+      });
+      const bucketArn = `<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>`;
+      for (const prefix of ['state', 'truststore', 'refusals'])
+        Validations.of(f.role!).acknowledge({
+          id: `AwsSolutions::AwsSolutions-IAM5[Resource::${bucketArn}/${prefix}/*]`,
+          reason: `Object-level access to ${prefix}/ of this one bucket: the objects' keys are not known in advance.`,
+        });
+      alarm(
+        'RefusalsErrorsAlarm',
+        f.metricErrors({ period: Duration.minutes(5) }),
+        'trustroll refusals subscriber failed: refused handshakes go unexplained',
+      );
+      board.addRefusals(f);
+      return f;
+    };
+
     const alarm = (id: string, metric: cloudwatch.IMetric, description: string) =>
       new cloudwatch.Alarm(this, id, {
         metric,
@@ -621,6 +663,44 @@ export class TruststorePipeline extends Construct {
   get authorizerFunction(): lambda.Function {
     this.authorizerFn ??= this.makeAuthorizer();
     return this.authorizerFn;
+  }
+
+  /**
+   * The refusals subscriber (created on first use by `watchRefusals`): explains each handshake
+   * API Gateway refused, from the stages' access logs, and alerts the partner once per
+   * certificate and reason (`handshake.refused`).
+   */
+  get refusalsFunction(): lambda.Function {
+    this.refusalsFn ??= this.makeRefusals();
+    return this.refusalsFn;
+  }
+
+  /**
+   * The access-log format trustroll reads (one JSON line; REST and HTTP API stages alike). API
+   * Gateway fills its client certificate fields only when mutual TLS fails. For a REST stage:
+   * `accessLogFormat: TruststorePipeline.restAccessLogFormat()`; for an HTTP API stage:
+   * `accessLogSettings: { destinationArn, format: TruststorePipeline.accessLogFormat() }`.
+   */
+  static accessLogFormat(): string {
+    return accessLogFormat();
+  }
+
+  /** `accessLogFormat()` for a REST API's `deployOptions.accessLogFormat`. */
+  static restAccessLogFormat(): apigateway.AccessLogFormat {
+    return apigateway.AccessLogFormat.custom(accessLogFormat());
+  }
+
+  /**
+   * Subscribes the refusals function to a stage's access-log group (written in
+   * `accessLogFormat()`), with a filter that passes only lines carrying a client certificate:
+   * the refused handshakes. One call per log group (the id must differ).
+   */
+  watchRefusals(logGroup: logs.ILogGroup, id = 'RefusalsSubscription'): logs.SubscriptionFilter {
+    return new logs.SubscriptionFilter(this, id, {
+      logGroup,
+      destination: new logsDestinations.LambdaDestination(this.refusalsFunction),
+      filterPattern: logs.FilterPattern.literal('{ $.subjectDN != "-" }'),
+    });
   }
 
   /**

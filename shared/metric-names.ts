@@ -17,4 +17,6 @@ export const METRIC = {
   unusableRecords: 'UnusableRecords',
   authorizerAllow: 'AuthorizerAllow',
   authorizerDeny: 'AuthorizerDeny',
+  /** Refused mutual TLS handshakes seen in the stages' access logs (the refusals subscriber). */
+  handshakesRefused: 'HandshakesRefused',
 } as const;

@@ -108,6 +108,7 @@ export const EVENT_TYPES = [
   'crl.accepted',
   'crl.rejected',
   'crl.stale',
+  'handshake.refused',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -104,6 +104,14 @@ describe('the synthesized IAM refuses what the functions never need', () => {
     ['authorizer', 'sqs:SendMessage', physical.queue.arn, {}, 'asking for runs'],
     ['authorizer', 'apigateway:GET', domain('api.example.com'), {}, 'reading domains'],
     ['authorizer', 'apigateway:PATCH', domain('api.example.com'), {}, 'rolling'],
+    ['refusals', 's3:GetObject', object('inbox/acme/ca.pem'), {}, "reading partners' uploads"],
+    ['refusals', 's3:GetObject', object('revocation/index.trx'), {}, 'reading the revocation index'],
+    ['refusals', 's3:PutObject', object('state/truststore.json'), {}, 'writing the state'],
+    ['refusals', 's3:PutObject', object('truststore/truststore.pem'), {}, 'publishing a truststore'],
+    ['refusals', 's3:DeleteObject', object('refusals/alerted.json'), {}, 'deleting its record'],
+    ['refusals', 'sqs:SendMessage', physical.queue.arn, {}, 'asking for runs'],
+    ['refusals', 'apigateway:GET', domain('api.example.com'), {}, 'reading domains'],
+    ['refusals', 'apigateway:PATCH', domain('api.example.com'), {}, 'rolling'],
   ] as const)('%s may not %s on %s (%o): %s', async (fn, action, resource, context, _why) => {
     expect(await evaluate(stack, fn, { action, resource, context, why: 'negative case' })).not.toBe(
       'Allowed',
@@ -198,7 +206,7 @@ describe("the README's IAM table", () => {
         quoted(actions!).some((a) => a === action || a === action.split(':')[1]),
     );
 
-  it.each(['ingest', 'scan', 'authorizer'] as const)(
+  it.each(['ingest', 'scan', 'authorizer', 'refusals'] as const)(
     'lists every action the %s role is granted, on every S3 prefix',
     (fn) => {
       const missing: string[] = [];

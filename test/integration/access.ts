@@ -12,7 +12,7 @@ import type { AwsCall } from './recorder.js';
 
 export const ACCOUNT = '123456789012';
 /** The functions whose roles the access test evaluates. */
-export type Fn = 'ingest' | 'scan' | 'authorizer';
+export type Fn = 'ingest' | 'scan' | 'authorizer' | 'refusals';
 export const REGION = 'us-east-1';
 
 type Json = unknown;
@@ -48,9 +48,11 @@ export class SynthesizedStack {
     ingestRole: string;
     scanRole: string;
     authorizerRole: string;
+    refusalsRole: string;
     ingest: string;
     scan: string;
     authorizer: string;
+    refusals: string;
   };
 
   constructor(
@@ -62,6 +64,8 @@ export class SynthesizedStack {
     const p = new TruststorePipeline(stack, 'Pipeline', props);
     // The revocation authorizer exists once an API asks for it: here, always.
     const authorizer = p.authorizerFunction;
+    // So does the refusals subscriber once a stage's access log is watched.
+    const refusals = p.refusalsFunction;
     const id = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as never);
     this.template = Template.fromStack(stack).toJSON() as Record<string, Json>;
     this.ids = {
@@ -72,9 +76,11 @@ export class SynthesizedStack {
       ingestRole: id(p.ingestFunction.role as never),
       scanRole: id(p.scanFunction.role as never),
       authorizerRole: id(authorizer.role as never),
+      refusalsRole: id(refusals.role as never),
       ingest: id(p.ingestFunction),
       scan: id(p.scanFunction),
       authorizer: id(authorizer),
+      refusals: id(refusals),
     };
   }
 
