@@ -16,10 +16,9 @@ import {
   truststoreHistory,
 } from '../../shared/pipeline/lifecycle.js';
 import { repairStore } from '../../shared/pipeline/repair.js';
-import { indexProblem } from '../../shared/pipeline/revocation.js';
+import { heldIssuer, indexFor, indexProblem } from '../../shared/pipeline/revocation.js';
 import { findDamage, loadState } from '../../shared/pipeline/state-store.js';
 import { type DomainStatusLine, domainStatus } from '../../shared/pipeline/status.js';
-import { serialsKey } from '../../shared/revocation/state.js';
 import { shown } from '../../shared/text.js';
 import { latestPublished, pendingRevision, type TruststoreState } from '../../shared/truststore/state.js';
 import { answer, folderOrAbsent, type Io, jsonOut, readBounded, UsageError } from '../io.js';
@@ -194,29 +193,32 @@ export const diff = async (
   exit(0);
 };
 
-/** Record sets of held CRLs that are gone (deleted by hand): no index can be built without them. */
-const missingRecordSets = async (store: StoreDeps['store'], state: TruststoreState): Promise<string[]> => {
-  const held = new Map(state.entries.map((e) => [e.fingerprint, e]));
-  const missing: string[] = [];
-  for (const c of Object.values(state.revocation?.crls ?? {})) {
-    if (!held.has(c.issuer)) continue;
-    try {
-      await store.head(serialsKey(c.serials));
-    } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error;
-      missing.push(
-        `${serialsKey(c.serials)} (the revoked serials of the CRL of ${held.get(c.issuer)!.subject}) is missing: upload that CRL again to inbox/${c.partner}/crl/, which writes it again and lets the revocation index be published`,
-      );
-    }
+/**
+ * Record sets of held CRLs that are gone or changed (by hand): no index can be built without them.
+ * Builds the index the state would publish, which reads and checks each set.
+ */
+const recordSetDamage = async (store: StoreDeps['store'], state: TruststoreState): Promise<string[]> => {
+  try {
+    await indexFor(store, state, new Date(0));
+    return [];
+  } catch (error) {
+    if (!(error instanceof DamagedStoreError)) throw error;
+    return [error.message];
   }
-  return missing;
 };
 
 /** What the store holds about revocation, for `status`: undefined when nothing. */
 const revocationSummary = (state: TruststoreState, now: Date) => {
   const rev = state.revocation;
   if (!rev) return undefined;
-  const subjects = new Map(state.entries.map((e) => [e.fingerprint, e.subject]));
+  // A CRL of a CA renewed since (same name and key) stays in force under the renewed CA.
+  const held = heldIssuer(state);
+  const subjects = new Map(
+    Object.values(rev.crls).flatMap((c) => {
+      const ca = held(c.issuer);
+      return ca ? [[c.issuer, ca.subject] as const] : [];
+    }),
+  );
   const crls = Object.values(rev.crls)
     .filter((c) => subjects.has(c.issuer))
     .sort((a, b) => (a.nextUpdate ?? '9').localeCompare(b.nextUpdate ?? '9'));
@@ -269,7 +271,7 @@ export const status = async (
   let indexBehind: string | undefined;
   try {
     state = (await loadState(deps.store)).state;
-    damage = [...(await findDamage(deps.store, state)), ...(await missingRecordSets(deps.store, state))];
+    damage = [...(await findDamage(deps.store, state)), ...(await recordSetDamage(deps.store, state))];
     if (damage.length === 0) {
       const problem = await indexProblem(deps.store, state);
       if (problem.damaged) damage.push(problem.damaged);
@@ -382,16 +384,20 @@ NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no
 /** `trustroll repair` (declared in commands/lifecycle.ts). */
 export const repair = async (flags: Flags, io: Io, exit: (code: number) => void): Promise<void> => {
   const report = await repairStore(await openStore(flags.store, flags, io));
+  const unmended = report.unmended ?? [];
   if (flags.json) io.out(jsonOut(report));
   else
     io.out(
       `${
         report.actions.length > 0
           ? report.actions.map((a) => shown`${a}`).join('\n')
-          : `nothing to repair: the store is intact${report.version ? `; truststore version ${report.version} serves the latest revision (${report.revision})` : ''}`
-      }\n`,
+          : unmended.length > 0
+            ? 'nothing else to repair'
+            : `nothing to repair: the store is intact${report.version ? `; truststore version ${report.version} serves the latest revision (${report.revision})` : ''}`
+      }\n${unmended.map((u) => shown`NOT MENDED: ${u}\n`).join('')}`,
     );
-  exit(0);
+  // What repair cannot mend leaves the store damaged: 4, with what mends it said above.
+  exit(unmended.length > 0 ? 4 : 0);
 };
 
 /** `trustroll promote` (declared in commands/lifecycle.ts). */

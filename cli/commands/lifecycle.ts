@@ -139,7 +139,8 @@ export const registerRepair = (program: Command, io: Io, exit: (code: number) =>
       exitHelp('repair', {
         0: 'repaired, or nothing to repair',
         2: 'usage error (no store there)',
-        ...STORE_STATUSES,
+        4: "damage repair cannot mend is left (a CRL's revoked serials changed or deleted by hand: the message says which CRL to upload again)",
+        5: STORE_STATUSES[5],
       }),
     )
     .action(async (flags) => (await import('../actions/lifecycle.js')).repair(flags, io, exit));

@@ -16,7 +16,7 @@ import {
 } from '../truststore/state.js';
 import { type PublishDeps, publishAndRoll } from './publish.js';
 import { MAX_REMOVED } from './revision.js';
-import { publishIndex } from './revocation.js';
+import { indexFor, publishIndex } from './revocation.js';
 import { contentProblem, loadState, saveState, sha256 } from './state-store.js';
 
 export interface RepairReport {
@@ -26,6 +26,8 @@ export interface RepairReport {
   readonly version?: string;
   /** On an intact store: the revision that version serves. */
   readonly revision?: number;
+  /** What repair cannot mend, with what does (a CRL's record set: upload that CRL again). */
+  readonly unmended?: readonly string[];
 }
 
 /**
@@ -84,20 +86,33 @@ export const repairStore = async (deps: PublishDeps): Promise<RepairReport> => {
     actions.push(
       `revision ${pending.revision} was committed but never published (its run stopped, or failed, between the commit and the publish)`,
     );
+  // Record sets of CRLs changed or deleted by hand: only the partner's CRL can give them back.
+  const unmended: string[] = [];
+  try {
+    await indexFor(deps.store, state, new Date(0));
+  } catch (error) {
+    if (!(error instanceof DamagedStoreError)) throw error;
+    unmended.push(error.message);
+  }
+  const left = unmended.length > 0 ? { unmended } : {};
   if (actions.length === 0) {
     const latest = latestPublished(state);
-    const index = latest?.version ? await repairIndex(deps, state) : undefined;
+    const index = latest?.version && unmended.length === 0 ? await repairIndex(deps, state) : undefined;
     if (index) actions.push(index);
-    return { actions, ...(latest?.version ? { version: latest.version, revision: latest.revision } : {}) };
+    return {
+      actions,
+      ...(latest?.version ? { version: latest.version, revision: latest.revision } : {}),
+      ...left,
+    };
   }
   // The latest revision, if its version was lost, is published again (and rolled).
   const { version, errors } = await publishAndRoll(state, deps);
   if (version)
     actions.push(`the latest revision (${state.revision}) is served as truststore version ${version}`);
   actions.push(...errors.map((e) => `not done: ${e}`));
-  const index = version ? await repairIndex(deps, state) : undefined;
+  const index = version && unmended.length === 0 ? await repairIndex(deps, state) : undefined;
   if (index) actions.push(index);
-  return { actions, ...(version ? { version } : {}) };
+  return { actions, ...(version ? { version } : {}), ...left };
 };
 
 /**

@@ -47,26 +47,42 @@ export const sameCa = (state: TruststoreState) => {
   return (a: string, b: string): boolean => a === b || (ids.has(a) && ids.get(a) === ids.get(b));
 };
 
+/**
+ * The CA of the truststore a recorded issuer fingerprint speaks for: the same certificate, or its
+ * renewal (same name and key, e.g. re-issued through `replace/`), whose CRLs stay in force.
+ */
+export const heldIssuer = (state: TruststoreState) => {
+  const same = sameCa(state);
+  const byFingerprint = new Map(state.entries.map((e) => [e.fingerprint, e]));
+  return (issuer: string) =>
+    byFingerprint.get(issuer) ?? state.entries.find((e) => same(issuer, e.fingerprint));
+};
+
 /** The index bytes for a state (reads the record sets of its CRLs). */
 export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: TruststoreState, builtAt: Date) => {
   const rev = revocationOf(state);
-  const held = new Set(state.entries.map((e) => e.fingerprint));
+  const held = heldIssuer(state);
   const sets = new Map<string, Uint8Array>();
   for (const crl of Object.values(rev.crls)) {
-    if (!held.has(crl.issuer) || sets.has(crl.serials)) continue;
+    // Every record set the index build may ask for: the CRLs of held CAs and of CAs renewed since.
+    if (!held(crl.issuer) || sets.has(crl.serials)) continue;
     let body: Uint8Array;
     try {
       body = (await store.get(serialsKey(crl.serials))).body;
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
-      const ca = state.entries.find((e) => e.fingerprint === crl.issuer);
+      const ca = held(crl.issuer);
       throw new DamagedStoreError(
-        `${serialsKey(crl.serials)}, the revoked serials of the CRL of ${ca?.subject ?? crl.issuer} (partner ${crl.partner}), is missing: it was deleted by hand. No revocation index can be published until that CRL is uploaded again to inbox/${crl.partner}/crl/ (changes made meanwhile are kept in the state)`,
+        `${serialsKey(crl.serials)}, the revoked serials of the CRL of ${ca?.subject ?? crl.issuer} (partner ${crl.partner}), is missing: it was deleted by hand. No revocation index can be published until you upload that CRL again to inbox/${crl.partner}/crl/ (changes made meanwhile are kept in the state)`,
       );
     }
-    assertRecords(body);
+    try {
+      assertRecords(body);
+    } catch (error) {
+      throw damagedSet(state, crl, held, (error as Error).message);
+    }
     if (indexSha256(body) !== crl.serials)
-      throw new Error(`${serialsKey(crl.serials)} does not hold what it was written with (SHA-256 differs)`);
+      throw damagedSet(state, crl, held, 'its SHA-256 is not the one it was written with');
     sets.set(crl.serials, body);
   }
   return buildIndex({
@@ -79,6 +95,17 @@ export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: Truststor
     builtAt: builtAt.toISOString(),
   });
 };
+
+/** A record set whose bytes changed: damage, with what mends it. */
+const damagedSet = (
+  state: TruststoreState,
+  crl: RevocationState['crls'][string],
+  held: (issuer: string) => { subject: string } | undefined,
+  what: string,
+) =>
+  new DamagedStoreError(
+    `${serialsKey(crl.serials)}, the revoked serials of the CRL of ${held(crl.issuer)?.subject ?? crl.issuer} (partner ${crl.partner}), does not hold what it was written with (${what}): it was changed by hand. No revocation index can be published until you upload that CRL again to inbox/${crl.partner}/crl/ (changes made meanwhile are kept in the state)`,
+  );
 
 /** What the index is stamped with: a newer state revision, or the same with a newer generation, wins. */
 const stamp = (state: TruststoreState) => ({
@@ -235,6 +262,14 @@ const changeRevocation = async (
   change: (rev: RevocationState, state: TruststoreState) => RevocationState | undefined,
 ): Promise<{ state: TruststoreState; changed: boolean; version?: string }> => {
   const known: LoadedState = await loadState(deps.store);
+  // A change that could not be put in force is refused before it is recorded: a record set
+  // missing or changed by hand (DamagedStoreError, exit 4) stops every index publish.
+  try {
+    await indexFor(deps.store, known.state, new Date(0));
+  } catch (error) {
+    if (!(error instanceof DamagedStoreError)) throw error;
+    throw new DamagedStoreError(`nothing was changed (it could not be put in force): ${error.message}`);
+  }
   const after = await changeState(deps.store, known, (state) => {
     const before = revocationOf(state);
     const next = change(before, state);

@@ -277,8 +277,21 @@ describe('a CA renewed through replace/ keeps what is revoked under it', () => {
     expect(cert(renewed).publicKey.spki).toEqual(cert(acme.intermediate).publicKey.spki);
     const r = await ingestUploads([await drop('inbox/acme/replace/issuing.pem', renewed.pem)], deps);
     expect(r.uploads[0]!.outcome).toBe('accepted');
+    // The index of the renewed set is published (its CRL found through the renewal), not left behind.
+    expect(r.errors).toEqual([]);
+    expect((await loadIndex(store))!.index.header.revision).toBe((await state()).revision);
+    expect((await loadIndex(store))!.index.header.cas.map((c) => c.fingerprint)).toContain(
+      cert(renewed).fingerprint,
+    );
     expect((await decide(acme.client)).reasons.map((x) => x.code)).toEqual(['cert.revoked']);
     expect((await decide(bob)).reasons.map((x) => x.code)).toEqual(['cert.revoked']);
+    // Revoking by hand goes on working under the renewed CA.
+    const carol = await leaf('CN=carol.acme.example,O=Acme', renewed);
+    await revokeCertificate(
+      { store, log: memoryLog(), clock },
+      { issuer: cert(renewed).fingerprint, serial: cert(carol).serial, reason: 'lost', by: 'ops' },
+    );
+    expect((await decide(carol)).reasons.map((x) => x.code)).toEqual(['cert.revoked']);
     const old = await ingestUploads(
       [await drop('inbox/acme/crl/b.crl', await crl(renewed, [], { crlNumber: 1 }))],
       deps,
@@ -304,11 +317,14 @@ describe('a record set deleted by hand', () => {
       reason: 'x',
       by: 'ops',
     };
+    // Refused before it is recorded: a revocation the index cannot carry would be recorded but not in force.
     await expect(revokeCertificate(r, request)).rejects.toThrow(
-      /is missing: .*upload(ed)? again to inbox\/acme\/crl\//,
+      /^nothing was changed \(it could not be put in force\): .*is missing: .*upload that CRL again to inbox\/acme\/crl\//,
     );
+    expect((await state()).revocation!.manual).toEqual([]);
     const again = await ingestUploads([await drop('inbox/acme/crl/a.crl', der)], deps);
     expect(again.errors).toEqual([]);
+    await revokeCertificate(r, request);
     expect((await decide(bob)).reasons.map((x) => x.code)).toEqual(['cert.revoked']);
     expect((await decide(acme.client)).reasons.map((x) => x.code)).toEqual(['cert.revoked']);
   });

@@ -1,4 +1,4 @@
-import { mkdtempSync, truncateSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -20,7 +20,7 @@ import { REVOCATION_KEYS } from '../../../shared/revocation/state.js';
 import { KEYS } from '../../../shared/truststore/state.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
 import { MemoryStore } from '../../fakes/memory-store.js';
-import { NOW, partnerChain, pemOf, toBytes } from '../../fixtures/pki.js';
+import { crl, NOW, partnerChain, pemOf, toBytes } from '../../fixtures/pki.js';
 
 type Chain = Awaited<ReturnType<typeof partnerChain>>;
 const chains: Record<string, Chain> = {};
@@ -239,5 +239,34 @@ describe('the revocation index', () => {
       expect.stringMatching(/^the revocation index was missing; published as version \S+$/),
     ]);
     expect(await loadIndex(store)).toBeDefined();
+  });
+});
+
+describe('the revoked serials of a CRL changed or deleted by hand', () => {
+  it('are named by repair as what it cannot mend, with the CRL to upload again', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'trustroll-serials-'));
+    const store = new VersionedFolderStore(root);
+    await ingest(store, 'acme');
+    const c = chains.acme!;
+    const key = 'inbox/acme/crl/issuing.crl';
+    const { version } = await store.put(key, await crl(c.intermediate, [c.client], { crlNumber: 1 }));
+    const deps = depsFor(store);
+    expect(
+      (await ingestUploads([{ key, version }], { ...deps, config: { roll: deps.roll } })).errors,
+    ).toEqual([]);
+    const [held] = Object.values((await loadState(store)).state.revocation!.crls);
+    const folder = folderOf(root, `${REVOCATION_KEYS.serials}${held!.serials}.bin`);
+    const [first] = readdirSync(folder).filter((f) => /^\d+$/.test(f));
+    writeFileSync(join(folder, first!), Buffer.alloc(22, 7));
+    const changed = await repairStore(depsFor(store));
+    expect(changed.unmended).toEqual([
+      expect.stringMatching(
+        /revoked serials of the CRL of CN=acme Issuing CA.*does not hold what it was written with.*upload that CRL again to inbox\/acme\/crl\//,
+      ),
+    ]);
+    rmSync(folder, { recursive: true });
+    expect((await repairStore(depsFor(store))).unmended).toEqual([
+      expect.stringMatching(/is missing: .*upload that CRL again to inbox\/acme\/crl\//),
+    ]);
   });
 });
