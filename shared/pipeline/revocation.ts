@@ -79,10 +79,10 @@ export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: Truststor
     try {
       assertRecords(body);
     } catch (error) {
-      throw damagedSet(state, crl, held, (error as Error).message);
+      throw damagedSet(crl, held, (error as Error).message);
     }
     if (indexSha256(body) !== crl.serials)
-      throw damagedSet(state, crl, held, 'its SHA-256 is not the one it was written with');
+      throw damagedSet(crl, held, 'its SHA-256 is not the one it was written with');
     sets.set(crl.serials, body);
   }
   return buildIndex({
@@ -98,7 +98,6 @@ export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: Truststor
 
 /** A record set whose bytes changed: damage, with what mends it. */
 const damagedSet = (
-  state: TruststoreState,
   crl: RevocationState['crls'][string],
   held: (issuer: string) => { subject: string } | undefined,
   what: string,
