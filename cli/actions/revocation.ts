@@ -1,4 +1,6 @@
+import { DamagedStoreError } from '../../shared/errors.js';
 import {
+  indexProblem,
   loadIndex,
   normalSerial,
   revocationOf,
@@ -351,6 +353,13 @@ export const authorizeCommand = async (
     );
   const cert = await readClient('--cert', flags.cert, io);
   const deps = await openStore(flags.store, flags, io);
+  // An index missing, changed or older than the state is said before any decision from it.
+  if (await deps.holdsStore()) {
+    const problem = await indexProblem(deps.store, (await loadState(deps.store)).state);
+    if (problem.damaged) throw new DamagedStoreError(problem.damaged);
+    if (problem.behind)
+      io.err(shown`warning: ${problem.behind}; the decision below is the one the published index gives\n`);
+  }
   const loaded = await loadIndex(deps.store);
   if (!loaded)
     throw new UsageError(

@@ -1,6 +1,7 @@
 import { DamagedStoreError, InputError, NotFoundError } from '../errors.js';
 import { readInput } from '../pki/read.js';
 import type { ObjectStore, StoredObject } from '../ports.js';
+import { olderIndex } from '../revocation/index.js';
 import { REVOCATION_KEYS } from '../revocation/state.js';
 import {
   type Entry,
@@ -16,7 +17,7 @@ import {
 } from '../truststore/state.js';
 import { type PublishDeps, publishAndRoll } from './publish.js';
 import { MAX_REMOVED } from './revision.js';
-import { indexFor, publishIndex } from './revocation.js';
+import { indexFor, loadIndex, publishIndex, revocationOf } from './revocation.js';
 import { contentProblem, loadState, saveState, sha256 } from './state-store.js';
 
 export interface RepairReport {
@@ -57,6 +58,11 @@ export const repairStore = async (deps: PublishDeps): Promise<RepairReport> => {
   if (caughtUp) {
     etag = (await saveState(deps.store, caughtUp, etag)).etag;
     state = caughtUp;
+  }
+  const revocationCaughtUp = await catchUpRevocation(state, deps.store, actions);
+  if (revocationCaughtUp) {
+    etag = (await saveState(deps.store, revocationCaughtUp, etag)).etag;
+    state = revocationCaughtUp;
   }
   const lost: string[] = [];
   const problems = new Map<string, string | undefined>();
@@ -135,6 +141,59 @@ const repairIndex = async (deps: PublishDeps, state: TruststoreState): Promise<s
   } catch (error) {
     return `not done: publishing the revocation index: ${(error as Error).message}`;
   }
+};
+
+/**
+ * A state that went back behind its revocation index (a newer state version lost, an older one
+ * restored): the index holds revocations by hand and partner rules the state no longer has. They
+ * are taken back from the newest index that reads (it holds them whole), and the generation moves
+ * past the index's so the next index is newer than every one published (readers never step
+ * back). CRLs accepted after the restored state cannot be (their metadata is in the index, their
+ * acceptance record is not): they are named, to be uploaded again.
+ */
+const catchUpRevocation = async (
+  state: TruststoreState,
+  store: ObjectStore,
+  actions: string[],
+): Promise<TruststoreState | undefined> => {
+  let loaded: Awaited<ReturnType<typeof loadIndex>>;
+  try {
+    loaded = await loadIndex(store);
+  } catch (error) {
+    if (!(error instanceof DamagedStoreError)) throw error;
+    return undefined;
+  }
+  if (!loaded) return undefined;
+  const rev = revocationOf(state);
+  const header = loaded.index.header;
+  if (!olderIndex({ revision: state.revision, generation: rev.generation }, header)) return undefined;
+  const held = new Set(rev.manual.map((m) => `${m.issuer}|${m.serial}`));
+  const manual = [...rev.manual, ...header.manual.filter((m) => !held.has(`${m.issuer}|${m.serial}`))];
+  // The index is the newer: its rules are the ones set last.
+  const rules = { ...rev.rules, ...header.rules };
+  const heldCrls = new Set(
+    Object.values(rev.crls).map((c) => `${c.issuer}|${c.scope}|${c.number ?? c.thisUpdate}`),
+  );
+  const lostCrls = header.cas.flatMap((ca) =>
+    ca.crls
+      .filter((c) => !heldCrls.has(`${ca.fingerprint}|${c.scope}|${c.number ?? c.thisUpdate}`))
+      .map((c) => `${ca.subject}'s CRL${c.number ? ` #${c.number}` : ''} (${c.source})`),
+  );
+  const taken = manual.length - rev.manual.length;
+  const takenRules = Object.keys(header.rules).filter(
+    (p) => JSON.stringify(header.rules[p]) !== JSON.stringify(rev.rules[p]),
+  );
+  actions.push(
+    `the state went back behind the revocation index (${loaded.version}: revision ${header.revision}, generation ${header.generation ?? '?'}; the state: revision ${state.revision}, generation ${rev.generation}): ` +
+      `${taken} revocation${taken === 1 ? '' : 's'} by hand and the rules of ${takenRules.length} partner${takenRules.length === 1 ? '' : 's'} taken back from it` +
+      (lostCrls.length > 0
+        ? `; NOT taken back, upload them again to their partner's crl/ folder: ${lostCrls.join(', ')}`
+        : ''),
+  );
+  return {
+    ...state,
+    revocation: { ...rev, manual, rules, generation: Math.max(rev.generation, header.generation ?? 0) + 1 },
+  };
 };
 
 /** Why a published revision's version cannot serve it any more (gone, or changed), if it cannot. */

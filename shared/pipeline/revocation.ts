@@ -212,9 +212,15 @@ export const indexProblem = async (
     revision: Number(current.metadata?.revision ?? -1),
     generation: Number(current.metadata?.generation ?? -1),
   };
+  const built = (s: { revision: number; generation: number }) =>
+    `revision ${s.revision}, revocation generation ${s.generation}`;
+  if (newer(theirs, mine))
+    return {
+      damaged: `the state went back behind the revocation index (version ${current.version}, built from ${built(theirs)}; the state is at ${built(mine)}): a newer version of the state was deleted or an older one put back by hand, so revocations and rules in force are missing from it. Run trustroll repair, which takes them back from the index`,
+    };
   if (newer(mine, theirs))
     return {
-      behind: `the revocation index (version ${current.version}) was built from revision ${theirs.revision}, the state is at revision ${mine.revision}: a run stopped between its publishes, or one is in progress. trustroll repair, or the next change, publishes it`,
+      behind: `the revocation index (version ${current.version}) was built from ${built(theirs)}, the state is at ${built(mine)}: a run stopped between its commit and its publish, one is in progress, or the newest index was deleted by hand. trustroll repair, or the next change, publishes it`,
     };
   return {};
 };

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { NotFoundError } from '../errors.js';
 import { type Certificate, parseCertificate, pemToDer } from '../pki/certificate.js';
 import type { Clock, Log, ObjectStore } from '../ports.js';
-import { RevocationIndex } from './index.js';
+import { olderIndex, RevocationIndex } from './index.js';
 import { REVOCATION_KEYS } from './state.js';
 
 /**
@@ -114,6 +114,12 @@ export class IndexCache {
             );
         }
         const index = RevocationIndex.load(object.body);
+        // Never back to an older index (its newer versions deleted): a failed check, the one
+        // held stays in force until its max age.
+        if (this.held && olderIndex(index.header, this.held.index.header))
+          throw new Error(
+            `version ${head.version} was built from an older state (revision ${index.header.revision}, generation ${index.header.generation ?? '?'}) than the index held (${this.held.version}): the newer versions were deleted; trustroll repair publishes the index again`,
+          );
         const previous = this.held?.version;
         this.held = { index, version: object.version, confirmedAt: started };
         log.info('revocation index loaded', {

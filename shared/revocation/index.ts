@@ -54,6 +54,12 @@ export interface IndexHeader {
   readonly schema: 1;
   /** The state revision it was built from, and the truststore it speaks for. */
   readonly revision: number;
+  /**
+   * The state's revocation generation (each revoke, unrevoke, rules change or CRL adds one): with
+   * the revision, orders indexes, so that a reader never steps back to an older one. Absent in
+   * indexes written before it was recorded.
+   */
+  readonly generation?: number;
   readonly truststoreSha256: string;
   readonly builtAt: string;
   readonly cas: readonly IndexCa[];
@@ -171,6 +177,7 @@ export const buildIndex = (input: IndexInput): Uint8Array => {
   const header: IndexHeader = {
     schema: 1,
     revision: input.revision,
+    generation: input.revocation.generation,
     truststoreSha256: input.truststoreSha256,
     builtAt: input.builtAt,
     cas,
@@ -254,3 +261,10 @@ export class RevocationIndex {
     return findSerial(this.tables, table.offset * RECORD, table.count, serialKey(serial));
   }
 }
+
+/** Whether index header `a` was built from an older state than `b` (revision, then generation). */
+export const olderIndex = (
+  a: Pick<IndexHeader, 'revision' | 'generation'>,
+  b: Pick<IndexHeader, 'revision' | 'generation'>,
+): boolean =>
+  a.revision < b.revision || (a.revision === b.revision && (a.generation ?? -1) < (b.generation ?? -1));

@@ -9,7 +9,7 @@ import { readInput } from '../../pki/read.js';
 import { TrustIndex, type VerifyResult, verifyClient } from '../../pki/verify.js';
 import type { DomainGateway, DomainState, Log } from '../../ports.js';
 import { type AuthorizeDecision, authorize } from '../../revocation/authorize.js';
-import type { RevocationIndex } from '../../revocation/index.js';
+import { olderIndex, type RevocationIndex } from '../../revocation/index.js';
 import { IssuerIndex } from '../../truststore/issuer-index.js';
 import { DEFAULT_EXPIRING_DAYS, lintInputs } from '../../truststore/lint.js';
 import { certExpired } from '../../truststore/rules/cert.expired.js';
@@ -339,6 +339,15 @@ export class LocalEndpoint implements DomainGateway {
     }
     this.indexUnreadable = undefined;
     this.indexStamp = stamp;
+    if (!loaded && this.index) {
+      // Published once, gone now: deleted by hand (trustroll status says DAMAGED). The index in
+      // force stays: its revocations must not lapse because the file went away.
+      this.options.log.error('revocation index missing', {
+        inForce: this.index.version,
+        fix: 'trustroll repair publishes it again',
+      });
+      return;
+    }
     if (!loaded) {
       if (!this.notEnforcedSaid)
         this.options.log.warn('revocation not enforced', {
@@ -350,6 +359,17 @@ export class LocalEndpoint implements DomainGateway {
       return;
     }
     if (loaded.version === this.index?.version) return;
+    if (this.index && olderIndex(loaded.index.header, this.index.index.header)) {
+      // An older index than the one in force (its newer versions deleted by hand): never step back.
+      this.options.log.error('revocation index older than the one in force, not loaded', {
+        version: loaded.version,
+        revision: loaded.index.header.revision,
+        generation: loaded.index.header.generation,
+        inForce: this.index.version,
+        fix: 'trustroll repair publishes the index of the latest state',
+      });
+      return;
+    }
     const before = this.index?.version;
     this.index = loaded;
     this.options.log.info(before ? 'revocation index reloaded' : 'revocation index loaded', {

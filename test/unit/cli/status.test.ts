@@ -87,6 +87,11 @@ describe('trustroll status', () => {
     expect(damaged.out).toMatch(
       /^DAMAGED: revocation\/index\.trx \(version \S+\) does not hold what it was written with .*Run trustroll repair/m,
     );
+    // authorize says so too, instead of deciding with what it cannot read (4: damaged).
+    const client = file('client.pem', pemOf((await partnerChain('Status')).client));
+    const refused = await runCli(['authorize', '--cert', client, ...local.slice(0, 2)]);
+    expect(refused.code).toBe(4);
+    expect(refused.err).toMatch(/does not hold what it was written with.*Run trustroll repair/);
     const repaired = await runCli(['repair', ...local.slice(0, 2)]);
     expect(repaired.code, repaired.err).toBe(0);
     expect(repaired.out).toMatch(
@@ -113,7 +118,7 @@ describe('trustroll status', () => {
     const behind = await runCli(['status', '--json', ...local]);
     expect(behind.code).toBe(1);
     expect(JSON.parse(behind.out)[0].revocationIndexBehind).toMatch(
-      /^the revocation index \(version \S+\) was built from revision 1, the state is at revision 1/,
+      /^the revocation index \(version \S+\) was built from revision 1, revocation generation 0, the state is at revision 1, revocation generation 1: .*or the newest index was deleted by hand/,
     );
     expect((await runCli(['repair', ...local.slice(0, 2)])).out).toMatch(/published again/);
     expect((await runCli(['status', ...local])).code).toBe(0);

@@ -13,8 +13,14 @@ import {
 } from '../../../shared/pipeline/lifecycle.js';
 import type { PublishDeps } from '../../../shared/pipeline/publish.js';
 import { repairStore } from '../../../shared/pipeline/repair.js';
-import { loadIndex } from '../../../shared/pipeline/revocation.js';
+import {
+  indexProblem,
+  loadIndex,
+  revokeCertificate,
+  setPartnerRules,
+} from '../../../shared/pipeline/revocation.js';
 import { assertIntact, findDamage, loadState } from '../../../shared/pipeline/state-store.js';
+import { parseCertificate } from '../../../shared/pki/certificate.js';
 import type { ObjectStore } from '../../../shared/ports.js';
 import { REVOCATION_KEYS } from '../../../shared/revocation/state.js';
 import { KEYS } from '../../../shared/truststore/state.js';
@@ -268,5 +274,47 @@ describe('the revoked serials of a CRL changed or deleted by hand', () => {
     expect((await repairStore(depsFor(store))).unmended).toEqual([
       expect.stringMatching(/is missing: .*upload that CRL again to inbox\/acme\/crl\//),
     ]);
+  });
+});
+
+describe('a state that went back behind its revocation index', () => {
+  it('is named by status, and repair takes the revocations and rules back from the index, past its generation', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'trustroll-went-back-'));
+    const store = new VersionedFolderStore(root);
+    await ingest(store, 'acme');
+    const c = chains.acme!;
+    const r = { store, log: memoryLog(), clock: new FakeClock(NOW.getTime()) };
+    const issuer = parseCertificate(c.intermediate.der).fingerprint;
+    await revokeCertificate(r, {
+      issuer,
+      serial: parseCertificate(c.client.der).serial,
+      reason: 'lost',
+      by: 'ops',
+    });
+    await setPartnerRules(r, 'acme', { routes: ['GET /orders/*'] });
+    // The newest state version deleted by hand: the one before (the revocation, no rules) is current.
+    const folder = folderOf(root, KEYS.state);
+    const newest = readdirSync(folder)
+      .filter((f) => /^\d+$/.test(f))
+      .sort()
+      .at(-1)!;
+    for (const f of [newest, `${newest}.meta.json`]) rmSync(join(folder, f));
+    const before = (await loadState(store)).state;
+    expect(before.revocation!.rules).toEqual({});
+    expect((await indexProblem(store, before)).damaged).toMatch(
+      /^the state went back behind the revocation index .*Run trustroll repair, which takes them back from the index$/,
+    );
+
+    const repair = await repairStore(depsFor(store));
+    expect(repair.actions[0]).toMatch(
+      /^the state went back behind the revocation index \(\S+: revision 1, generation 2; the state: revision 1, generation 1\): 0 revocations by hand and the rules of 1 partner taken back from it$/,
+    );
+    const after = (await loadState(store)).state;
+    expect(after.revocation!.rules).toEqual({ acme: { routes: ['GET /orders/*'] } });
+    expect(after.revocation!.manual).toHaveLength(1);
+    expect(after.revocation!.generation).toBe(3);
+    const index = (await loadIndex(store))!.index.header;
+    expect([index.generation, index.rules]).toEqual([3, { acme: { routes: ['GET /orders/*'] } }]);
+    expect(await indexProblem(store, after)).toEqual({});
   });
 });

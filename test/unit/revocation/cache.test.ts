@@ -97,6 +97,25 @@ describe('IndexCache', () => {
     expect(now.ok && now.index.header.manual).toHaveLength(1);
   });
 
+  it('never steps back to an older index: a version older than the one held is a failed check', async () => {
+    const { store } = counted();
+    await publish(store, indexBytes(emptyRevocation()));
+    const clock = new FakeClock(NOW.getTime());
+    const log = memoryLog();
+    const cache = new IndexCache({ store, clock, log }, { refreshMs: 60_000, maxAgeMs: 900_000 });
+    await publish(store, indexBytes(revokedAlice()));
+    const held = await cache.current();
+    expect(held.ok && held.index.header.manual).toHaveLength(1);
+    // The newest version deleted: the current one is the older index again.
+    const versions = store.objects.get(REVOCATION_KEYS.index)!;
+    versions.pop();
+    clock.advance(60_000);
+    const kept = await cache.current();
+    expect(kept).toMatchObject({ ok: true, stale: true });
+    expect(kept.ok && kept.index.header.manual).toHaveLength(1);
+    expect(JSON.stringify(log.lines)).toMatch(/built from an older state .* than the index held/);
+  });
+
   it('shares one check between concurrent callers', async () => {
     const { store, ops } = counted();
     await publish(store, indexBytes(emptyRevocation()));

@@ -68,6 +68,11 @@ class Published implements IndexSource {
     this.n++;
     this.current = { index, version: String(this.n) };
   }
+  /** Every version deleted (the stamp changes: the folder's listing did). */
+  remove() {
+    this.n++;
+    this.current = undefined;
+  }
   readonly stamp = async () => (this.failing ? Promise.reject(new Error('disk')) : String(this.n));
   readonly load = async () => {
     this.loads++;
@@ -122,6 +127,42 @@ const ask = (
   });
 
 describe('the local endpoint with a revocation index', () => {
+  it('never steps back to an older index, and keeps the one in force when the index is deleted', async () => {
+    const revoked = {
+      generation: 2,
+      manual: [
+        {
+          issuer: parseCertificate(acme.intermediate.der).fingerprint,
+          serial: parseCertificate(acme.client.der).serial,
+          reason: 'lost',
+          by: 'ops',
+          at: new Date().toISOString(),
+        },
+      ],
+    };
+    const source = new Published();
+    source.publish(indexOf(['acme'], revoked));
+    const { endpoint, log } = await start({ one: render(acme.root, acme.intermediate) }, 'one', source);
+    await endpoint.refreshIndex();
+    expect((await ask(endpoint, acme.client)).status).toBe(403);
+    // The newest index deleted by hand: the store's current one is an older generation.
+    source.publish(indexOf(['acme'], { generation: 1 }));
+    await endpoint.refreshIndex();
+    expect((await ask(endpoint, acme.client)).status).toBe(403);
+    expect(
+      log.lines.some((l) => l.message === 'revocation index older than the one in force, not loaded'),
+    ).toBe(true);
+    // Every version deleted: still the one in force.
+    source.remove();
+    await endpoint.refreshIndex();
+    expect((await ask(endpoint, acme.client)).status).toBe(403);
+    expect(log.lines.some((l) => l.message === 'revocation index missing')).toBe(true);
+    // A newer one (the revocation taken back) is loaded.
+    source.publish(indexOf(['acme'], { generation: 3 }));
+    await endpoint.refreshIndex();
+    expect((await ask(endpoint, acme.client)).status).toBe(200);
+  });
+
   it('serves every client while no index is published, and says once that revocation is not enforced', async () => {
     const source = new Published();
     const { endpoint, log } = await start({ one: render(acme.root, acme.intermediate) }, 'one', source);
