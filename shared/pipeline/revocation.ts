@@ -207,6 +207,23 @@ export const indexProblem = async (
     return {
       damaged: `${REVOCATION_KEYS.index} (version ${current.version}) does not hold what it was written with (truncated or edited by hand): the authorizer keeps the index it had or denies every client. Run trustroll repair, which publishes it again`,
     };
+  return stampOf(current, state);
+};
+
+/** The index's stamp against the state's, from a HEAD (no bytes read). */
+const stampProblem = async (store: ObjectStore, state: TruststoreState) => {
+  try {
+    return stampOf(await store.head(REVOCATION_KEYS.index), state);
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    return {};
+  }
+};
+
+const stampOf = (
+  current: { readonly version: string; readonly metadata?: Readonly<Record<string, string>> },
+  state: TruststoreState,
+): { damaged?: string; behind?: string } => {
   const mine = stamp(state);
   const theirs = {
     revision: Number(current.metadata?.revision ?? -1),
@@ -266,10 +283,18 @@ const changeRevocation = async (
   deps: RevocationDeps,
   change: (rev: RevocationState, state: TruststoreState) => RevocationState | undefined,
 ): Promise<{ state: TruststoreState; changed: boolean; version?: string }> => {
-  const known: LoadedState = await loadState(deps.store);
+  let known: LoadedState = await loadState(deps.store);
   // A change that could not be put in force is refused before it is recorded: a record set
   // missing or changed by hand (DamagedStoreError, exit 4) stops every index publish.
   try {
+    // A state behind its index (gone back by hand): a change now would be published as
+    // "superseded", never. repair takes the index's changes back first. (Read the state again
+    // once: another writer may have committed and published since it was read.)
+    if ((await stampProblem(deps.store, known.state)).damaged) {
+      known = await loadState(deps.store);
+      const { damaged } = await stampProblem(deps.store, known.state);
+      if (damaged) throw new DamagedStoreError(damaged);
+    }
     await indexFor(deps.store, known.state, new Date(0));
   } catch (error) {
     if (!(error instanceof DamagedStoreError)) throw error;

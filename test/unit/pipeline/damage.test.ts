@@ -305,6 +305,10 @@ describe('a state that went back behind its revocation index', () => {
       /^the state went back behind the revocation index .*Run trustroll repair, which takes them back from the index$/,
     );
 
+    // A change now would never be published (the index looks newer): refused until repaired.
+    await expect(setPartnerRules(r, 'beta', { routes: ['GET /x'] })).rejects.toThrow(
+      /^nothing was changed \(it could not be put in force\): the state went back behind the revocation index/,
+    );
     const repair = await repairStore(depsFor(store));
     expect(repair.actions[0]).toMatch(
       /^the state went back behind the revocation index \(\S+: revision 1, generation 2; the state: revision 1, generation 1\): 0 revocations by hand and the rules of 1 partner taken back from it$/,
