@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalEndpoint } from '../../shared/adapters/local/endpoint.js';
 import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.js';
@@ -75,6 +76,8 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
     log,
     onStatus: new EndpointStatusFile(join(layout(paths).endpoint, 'status.json')).write,
     rules: flags.plainTls ? 'plain-tls' : 'api-gateway',
+    // What API Gateway's access log holds for a refused handshake: trustroll refusals reads it.
+    refusalLog: (line) => appendFileSync(join(layout(paths).endpoint, 'refusals.log'), `${line}\n`),
     // The authorizer's decision after the handshake, from the index the pipeline publishes.
     revocation: { stamp: () => versions.stamp(REVOCATION_KEYS.index), load: () => loadIndex(store) },
   });

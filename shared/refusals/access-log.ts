@@ -158,3 +158,16 @@ export const parseAccessLog = (text: string): ParsedLog => {
   }
   return { refusals, passed, other, otherExamples };
 };
+
+/**
+ * One line in the access-log format, as API Gateway would write it (`-` for a value it has not):
+ * what the local endpoint writes for a request it refused, so the same tools read both.
+ */
+export const formatAccessLogLine = (
+  values: Partial<Record<keyof typeof ACCESS_LOG_FIELDS, string>>,
+): string =>
+  JSON.stringify(
+    Object.fromEntries(
+      Object.keys(ACCESS_LOG_FIELDS).map((k) => [k, values[k as keyof typeof ACCESS_LOG_FIELDS] ?? '-']),
+    ),
+  );

@@ -154,6 +154,18 @@ describe('the local endpoint judges clients as API Gateway and diagnose do', () 
             30_000,
             up.output,
           );
+          // The refusal is in the endpoint's access log, in the format API Gateway writes, and
+          // trustroll refusals explains it as it would a domain's: the issuing CA is missing.
+          const logFile = join(cwd, '.trustroll', 'endpoint', 'refusals.log');
+          const explained = spawnSync('node', [BIN, 'refusals', '--log-file', logFile, '--json'], {
+            encoding: 'utf8',
+            cwd,
+          });
+          expect(explained.status, explained.stderr).toBe(1);
+          const out = JSON.parse(explained.stdout);
+          expect(out.refusals).toHaveLength(1);
+          expect(out.refusals[0]).toMatchObject({ code: 'issuer-unknown', domainName: 'localhost' });
+          expect(out.refusals[0].message).toMatch(/Add that CA to the truststore/);
         }
       } finally {
         await up.stop();

@@ -1,13 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { InputError, NotFoundError } from '../../errors.js';
 import { type Finding, isBlocking } from '../../finding.js';
-import { type Certificate, parseCertificate, pemToDer } from '../../pki/certificate.js';
+import { type Certificate, parseCertificate, pemToDer, toPem } from '../../pki/certificate.js';
 import { readInput } from '../../pki/read.js';
 import { TrustIndex, type VerifyResult, verifyClient } from '../../pki/verify.js';
 import type { DomainGateway, DomainState, Log } from '../../ports.js';
+import { formatAccessLogLine } from '../../refusals/access-log.js';
 import { type AuthorizeDecision, authorize } from '../../revocation/authorize.js';
 import { olderIndex, type RevocationIndex } from '../../revocation/index.js';
 import { IssuerIndex } from '../../truststore/issuer-index.js';
@@ -52,6 +54,11 @@ export interface LocalEndpointOptions {
   readonly log: Log;
   /** Called with the domain status after start and every roll (`up` writes it for `trustroll status`). */
   readonly onStatus?: (state: DomainState) => Promise<void>;
+  /**
+   * Each request refused for its client certificate, as one line of the access-log format API
+   * Gateway writes for a refused mutual TLS handshake (`trustroll refusals --log-file` reads it).
+   */
+  readonly refusalLog?: (line: string) => void;
   /**
    * `api-gateway` (default): after the handshake, the client's path is judged by the decision
    * `trustroll diagnose` makes (every CA of the path in the truststore, SHA-256 or stronger
@@ -159,6 +166,7 @@ export class LocalEndpoint implements DomainGateway {
         // API Gateway answers a client its truststore does not accept with 403 ("Access denied.
         // Reason: …" in the execution log); here the reason is diagnose's, code and all.
         const reason = verdict.reasons[0]!;
+        this.logRefusal(socket, req.headers.host, '403');
         this.options.log.warn('request refused', {
           reason: reason.message,
           code: reason.code,
@@ -223,6 +231,7 @@ export class LocalEndpoint implements DomainGateway {
     });
     server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
       const code = (socket as TLSSocket & { authorizationError?: string }).authorizationError ?? error.code;
+      this.logRefusal(socket, undefined, '403');
       this.options.log.warn('handshake refused', {
         reason: explainHandshakeFailure(code, error.message),
         code: code ?? 'unknown',
@@ -303,6 +312,45 @@ export class LocalEndpoint implements DomainGateway {
     if (added.some((block) => subjects.has(this.parsed.get(block)?.subject.key))) return false;
     if (added.length > 0) (native.addCACert as (pem: string) => void).call(native, added.join(''));
     return true;
+  }
+
+  /** A refused client certificate, in the access-log format (nothing when the client sent none). */
+  private logRefusal(socket: TLSSocket, host: string | undefined, status: string): void {
+    if (!this.options.refusalLog) return;
+    let peer: DetailedPeerCertificate | undefined;
+    try {
+      peer = socket.getPeerCertificate(true) as DetailedPeerCertificate;
+    } catch {
+      peer = undefined;
+    }
+    if (!peer?.raw) return;
+    const now = new Date();
+    const name = (n: Record<string, unknown> | undefined) =>
+      n
+        ? Object.entries(n)
+            .map(([k, v]) => `${k}=${String(v)}`)
+            .join(',')
+        : undefined;
+    const line = formatAccessLogLine({
+      requestId: randomUUID(),
+      requestTime: now.toISOString(),
+      requestTimeEpoch: String(now.getTime()),
+      domainName: host?.replace(/:\d+$/, '') ?? this.options.domain,
+      status,
+      error: 'Forbidden',
+      ...(socket.remoteAddress ? { sourceIp: socket.remoteAddress } : {}),
+      clientCertPem: toPem(new Uint8Array(peer.raw)),
+      ...(name(peer.subject as never) ? { subjectDN: name(peer.subject as never)! } : {}),
+      ...(name(peer.issuer as never) ? { issuerDN: name(peer.issuer as never)! } : {}),
+      ...(peer.serialNumber ? { serialNumber: peer.serialNumber } : {}),
+      ...(peer.valid_from ? { notBefore: peer.valid_from } : {}),
+      ...(peer.valid_to ? { notAfter: peer.valid_to } : {}),
+    });
+    try {
+      this.options.refusalLog(line);
+    } catch (error) {
+      this.options.log.warn('refusal not logged', { error: (error as Error).message });
+    }
   }
 
   /**
