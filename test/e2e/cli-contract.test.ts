@@ -55,6 +55,7 @@ const MISSING: Record<string, readonly string[]> = {
   unrevoke: ['--cert', 'missing.pem', '--data-dir', 'store'],
   rules: ['--partner', 'acme', '--pin-cert', 'missing.pem', '--data-dir', 'store'],
   authorize: ['--cert', 'missing.pem', '--data-dir', 'store'],
+  refusals: ['--log-file', 'missing.log', '--data-dir', 'store'],
   up: ['--inbox', 'pki/ca-bundle.pem', '--data-dir', 'up-store', '--port', '0', '--no-demo'],
 };
 
