@@ -252,6 +252,31 @@ describe('rules', () => {
     expect(folder.err).toMatch(/--pin-cert wants a file/);
   });
 
+  it('refuses a route no request could match plainly, and writes a method in capitals', async () => {
+    for (const [route, why] of [
+      ['* /health/..;/admin', /no \. or \.\. segments/],
+      ['GET /health/a\\b', /without query, fragment, %-escapes or backslashes/],
+    ] as const) {
+      const r = await runCli(['rules', '--partner', 'beta', '--route', route, ...store]);
+      expect(r.code, route).toBe(2);
+      expect(r.err).toMatch(why);
+      expect(r.err).not.toMatch(STACK);
+    }
+    const lower = await runCli([
+      'rules',
+      '--partner',
+      'beta',
+      '--route',
+      'get /orders/*',
+      '--json',
+      ...store,
+    ]);
+    expect(lower.code, lower.err).toBe(0);
+    expect(JSON.parse(lower.out)).toMatchObject({ routes: ['GET /orders/*'] });
+    const cleared = await runCli(['rules', '--partner', 'beta', '--clear', ...store]);
+    expect(cleared.code, cleared.err).toBe(0);
+  });
+
   it("refuses a pin that could never match: a CA, another partner's client, a stranger", async () => {
     const ca = await runCli([
       'rules',

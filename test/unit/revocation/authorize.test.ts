@@ -348,6 +348,23 @@ describe('routeMatches', () => {
     ['GET /a', 'GET /a?b=1', true],
     ['GET /a b', 'GET /a%20b', true],
     ['GET /a', 'GET /a%zz', false],
+    // A segment that is a dot segment once its ;params are stripped climbs too (Tomcat, Spring).
+    ['* /health/**', 'GET /health/..;/admin', false],
+    ['* /health/**', 'GET /health/%2e%2e;/admin', false],
+    ['* /health/**', 'GET /health/.;x/admin', false],
+    ['* /health/**', 'GET /health/..%3bx/admin', false],
+    ['* /health/**', 'GET /health/a;b/c', true],
+    // A backslash is a slash to some servers: the path is not plain.
+    ['* /health/**', 'GET /health/a\\..\\..\\admin', false],
+    ['* /health/**', 'GET /health/a%5c..%5cadmin', false],
+    // A * is one segment, and a segment is never empty.
+    ['GET /orders/*', 'GET /orders/', false],
+    ['GET /orders/*/items', 'GET /orders//items', false],
+    ['GET /v*/x', 'GET /v/x', true],
+    // Methods are case-sensitive: a lower-case one matches only * or ANY.
+    ['GET /orders/*', 'get /orders/1', false],
+    ['* /orders/*', 'get /orders/1', true],
+    ['ANY /orders/*', 'get /orders/1', true],
   ])('%s against %s is %s', (rule, route, expected) => {
     expect(routeMatches(rule, route)).toBe(expected);
   });
