@@ -484,7 +484,8 @@ export const CLOCK_SKEW_MS = 5 * 60_000;
  * 3. what trustroll takes: full, direct CRLs with no critical extension it does not understand;
  * 4. time: not before thisUpdate (5 minutes of skew), stale or without nextUpdate (warnings);
  * 5. replay: against `held` for (issuer fingerprint, scopeKey): a lower cRLNumber, the same number
- *    with other content, or (unnumbered) an older thisUpdate is refused; the same bytes are a warning.
+ *    with other content, or (unnumbered) an older thisUpdate or the same one with other content is
+ *    refused; the same bytes are a warning.
  */
 export const judgeCrl = (
   list: RevocationList,
@@ -632,6 +633,11 @@ const replayed = (list: RevocationList, before: HeldCrl): string | undefined => 
   const heldAt = new Date(before.thisUpdate);
   if (list.thisUpdate.getTime() < heldAt.getTime())
     return `was issued at ${list.thisUpdate.toISOString()}, before the ${heldAt.toISOString()} of the CRL already held`;
+  // Without numbers the moment is all that orders CRLs: two of one moment with other content
+  // (only called when the content differs) cannot be told apart, and taking either would let
+  // them replace each other forever, so the one held stays.
+  if (list.thisUpdate.getTime() === heldAt.getTime())
+    return `was issued at ${list.thisUpdate.toISOString()}, the thisUpdate of the CRL already held, with other content (and no cRLNumber tells which is newer)`;
   return undefined;
 };
 

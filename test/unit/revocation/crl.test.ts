@@ -292,13 +292,28 @@ describe('replay, against the CRL held for the same issuer and scope', () => {
     ).toEqual([]);
   });
 
-  it('without numbers, refuses an older thisUpdate and takes a newer or equal one', async () => {
+  it('without numbers, refuses an older thisUpdate and takes a newer one', async () => {
     const list = parse(await crl(acme, [client]));
     expect(list.number).toBeUndefined();
     const held = (d: Date): HeldCrl => ({ thisUpdate: d.toISOString(), sha256: 'x' });
     expect(codes(judge(list, heldAs(held(NOW))))).toEqual(['error crl.replayed']);
     expect(judge(list, heldAs(held(days(-2)))).findings).toEqual([]);
-    expect(judge(list, heldAs(held(days(-1)))).findings).toEqual([]);
+  });
+
+  it('without numbers, refuses other content at the same thisUpdate, so two CRLs cannot take turns', async () => {
+    const revoking = parse(await crl(acme, [client]));
+    const clearing = parse(await crl(acme, []));
+    expect(revoking.thisUpdate).toEqual(clearing.thisUpdate);
+    expect(revoking.sha256).not.toBe(clearing.sha256);
+    const second = judge(clearing, heldAs(heldCrl(revoking)));
+    expect(codes(second)).toEqual(['error crl.replayed']);
+    expect(second.findings[0]!.message).toMatch(/the thisUpdate of the CRL already held, with other content/);
+    expect(codes(judge(revoking, heldAs(heldCrl(clearing))))).toEqual(['error crl.replayed']);
+    // The same one again is still only unchanged.
+    expect(codes(judge(revoking, heldAs(heldCrl(revoking))))).toEqual(['warning crl.unchanged']);
+    // A numbered CRL held, an unnumbered one of its moment: other content, refused too.
+    const numbered = await acmeCrl({}, []);
+    expect(codes(judge(revoking, heldAs(heldCrl(numbered))))).toEqual(['error crl.replayed']);
   });
 
   it('answers the same CRL again with a warning crl.unchanged, not a refusal', async () => {
