@@ -28,6 +28,7 @@ import {
 import { distributionPointUris } from '../pki/extensions.js';
 import { type DistinguishedName, parseName } from '../pki/name.js';
 import { EXT, WEAK_HASHES } from '../pki/oids.js';
+import { longNameAttribute, MAX_NAME_VALUE_CHARS } from '../pki/payload.js';
 
 export type CrlReason =
   | 'unspecified'
@@ -107,7 +108,44 @@ export interface RevocationList {
 /** A file that holds no CRL trustroll can read; the message names the file and what to fix. */
 export class CrlReadError extends Error {
   override readonly name = 'CrlReadError';
+  /** The finding it becomes: `crl.unparseable`, or `crl.opaque-payload` for data a CRL has no use for. */
+  readonly code: 'crl.unparseable' | 'crl.opaque-payload';
+  constructor(message: string, options?: ErrorOptions & { readonly code?: CrlReadError['code'] }) {
+    super(message, options);
+    this.code = options?.code ?? 'crl.unparseable';
+  }
 }
+
+/**
+ * A CRL that carries data no CRL needs (a name attribute longer than certificates may have):
+ * refused before anything of it is kept, and the message never repeats what it carries.
+ */
+class OpaquePayload extends DerError {}
+
+/** The certificates' bound on name attributes (`cert.opaque-payload`), for a name of a CRL. */
+const boundedName = (tlv: Tlv, what: string, parsing = what): DistinguishedName => {
+  const name = parseName(tlv, parsing);
+  const long = longNameAttribute(tlv);
+  if (long)
+    throw new OpaquePayload(
+      `its ${what} has an attribute (${long.oid}) of ${long.chars} characters, over the ${MAX_NAME_VALUE_CHARS} a name attribute may have`,
+    );
+  return name;
+};
+
+/** The error of one unreadable CRL in `name`: opaque payload said as such, the rest as unreadable. */
+const unreadable = (name: string, error: unknown, what: string): CrlReadError =>
+  error instanceof OpaquePayload
+    ? new CrlReadError(
+        `${name} was refused and not kept: ${error.message}. A CRL has no use for such data and trustroll keeps only what it understands: have the CA issue its CRL without it.`,
+        { cause: error, code: 'crl.opaque-payload' },
+      )
+    : new CrlReadError(
+        `${name} is not a readable ${what} (${reason(error)}): upload the CRL as the CA published it.`,
+        {
+          cause: error,
+        },
+      );
 
 const CRL_EXT = {
   cRLNumber: '2.5.29.20',
@@ -140,10 +178,7 @@ export const readRevocationLists = (bytes: Uint8Array, name: string): Revocation
     try {
       return [{ ...parseRevocationList(bytes), source: name }];
     } catch (error) {
-      throw new CrlReadError(
-        `${name} is not a readable DER CRL (${reason(error)}): upload the CRL as the CA published it.`,
-        { cause: error },
-      );
+      throw unreadable(name, error, 'DER CRL');
     }
   }
   const blocks = [...text.matchAll(PEM_CRL)];
@@ -171,12 +206,7 @@ export const readRevocationLists = (bytes: Uint8Array, name: string): Revocation
       if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw new DerError('the PEM block is not base64');
       return { ...parseRevocationList(new Uint8Array(Buffer.from(b64, 'base64'))), source: where };
     } catch (error) {
-      throw new CrlReadError(
-        `${where} is not a readable CRL (${reason(error)}): upload the CRL as the CA published it.`,
-        {
-          cause: error,
-        },
-      );
+      throw unreadable(where, error, 'CRL');
     }
   });
 };
@@ -209,7 +239,7 @@ export const parseRevocationList = (der: Uint8Array): RevocationList => {
     throw new DerError('the signature algorithm inside the CRL differs from the outer one');
   const issuerTlv = fields[i++];
   if (!issuerTlv) throw new DerError('CRL issuer is missing');
-  const issuer = parseName(issuerTlv, 'CRL issuer');
+  const issuer = boundedName(issuerTlv, 'issuer', 'CRL issuer');
   const thisUpdate = readTime(fields[i++], 'thisUpdate');
   let nextUpdate: Date | undefined;
   if (fields[i]?.tag === TAG.UTC_TIME || fields[i]?.tag === TAG.GENERALIZED_TIME)
@@ -427,7 +457,7 @@ const parseEntry = (tlv: Tlv, n: number, version: 1 | 2, unknownCritical: Set<st
           expectTag(readExtension(ext, 'certificateIssuer'), TAG.SEQUENCE, `${where} certificateIssuer`),
         ).map((g) =>
           g.tag === 0xa4
-            ? parseName(readSingle(g.content), `${where} certificateIssuer`).text
+            ? boundedName(readSingle(g.content), `${where} certificateIssuer`).text
             : `[${g.tag & 0x1f}]`,
         );
         break;

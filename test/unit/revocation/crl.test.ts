@@ -7,6 +7,7 @@ import { KeyUsageFlags } from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Certificate, parseCertificate } from '../../../shared/pki/certificate.js';
 import { DerError } from '../../../shared/pki/der.js';
+import { readInput } from '../../../shared/pki/read.js';
 import {
   CLOCK_SKEW_MS,
   CrlReadError,
@@ -27,6 +28,7 @@ import {
   days,
   type Issued,
   intermediate,
+  issue,
   leaf,
   NOW,
   pemBlock,
@@ -564,6 +566,51 @@ const v1Cert = () =>
     alg,
     tlv(0x03, new Uint8Array([0, 1])),
   );
+
+describe('names that carry more than a name', () => {
+  it('refuses a CRL whose issuer or entry certificateIssuer has an attribute over 256 characters, never repeating it', async () => {
+    const payload = `PAYLOAD-${'y'.repeat(300)}`;
+    const carrier = await root('CN=Carrier', { keySlot: 'crl-name-carrier' });
+    const named = await crl(carrier, [], { crlNumber: 1 });
+    const long = await issue({
+      subject: [{ OU: [payload] }, { CN: ['Carrier'] }],
+      keySlot: 'crl-name-carrier',
+    });
+    const entry = await crl(carrier, [{ serial: '05', certificateIssuer: `CN=x,OU=${payload}` }]);
+    expect(readRevocationLists(named, 'ok.crl')).toHaveLength(1);
+    for (const [bytes, what] of [
+      [await crl(long, []), 'issuer'],
+      [toBytes(pemBlock('X509 CRL', await crl(long, []))), 'issuer'],
+      [entry, 'revoked entry 1 certificateIssuer'],
+    ] as const) {
+      let error: unknown;
+      try {
+        readRevocationLists(bytes, 'acme/crl/x.crl');
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(CrlReadError);
+      expect((error as CrlReadError).code).toBe('crl.opaque-payload');
+      expect((error as CrlReadError).message).toContain(
+        `acme/crl/x.crl was refused and not kept: its ${what} has an attribute (2.5.4.11) of 308 characters, over the 256`,
+      );
+      expect((error as CrlReadError).message).not.toContain('PAYLOAD');
+    }
+  });
+
+  it('has its fields hunted for a private key by the reader every upload goes through', async () => {
+    const carrier = await issue({
+      subject: [{ OU: [privateKeyPem(client).trim().replace(/\n/g, '|')] }, { CN: ['Carrier'] }],
+      keySlot: 'crl-name-carrier',
+    });
+    const der = await crl(carrier, []);
+    for (const bytes of [der, toBytes(pemBlock('X509 CRL', der))]) {
+      const read = readInput({ name: 'acme/crl/x.crl', bytes });
+      expect(read.findings.map((f) => f.code)).toContain('input.private-key');
+      expect(JSON.stringify(read.findings)).not.toContain('BEGIN');
+    }
+  });
+});
 
 describe('what the reader refuses rather than half-reads', () => {
   it('refuses a padded (non-DER) serial, which would match no certificate', () => {
