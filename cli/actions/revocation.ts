@@ -365,22 +365,28 @@ export const authorizeCommand = async (
     graceSeconds: flags.grace,
   });
   // The authorizer sees only clients the handshake verified; a file given here was not, so its
-  // signature is checked against the CA it names: a forged certificate is never allowed.
-  const signer = issuerEntryOf((await loadState(deps.store)).state.entries, cert);
-  const decision: AuthorizeDecision =
-    'problem' in signer && signer.problem === 'not-signed'
-      ? {
-          decision: 'deny',
-          ...(decided.partner ? { partner: decided.partner } : {}),
-          reasons: [
-            {
-              code: 'signature.invalid',
-              message: `${cert.subject.text} names ${cert.issuer.text} as its issuer, but no key of that CA in the truststore verifies its signature: the handshake refuses it before any authorizer.`,
-            },
-            ...decided.reasons.filter((r) => r.code !== 'issuer.unknown'),
-          ],
-        }
-      : decided;
+  // signature is checked against the CA it names: a forged certificate is never allowed. The
+  // index finds a lone CA by its name alone (the handshake vouched for the rest), so a certificate
+  // whose key identifier names another key of that name ('not-held' here) is refused too.
+  const { entries } = (await loadState(deps.store)).state;
+  const signer = issuerEntryOf(entries, cert);
+  const forged =
+    'problem' in signer &&
+    (signer.problem === 'not-signed' || entries.some((e) => e.subjectKey === cert.issuer.key));
+  const decision: AuthorizeDecision = forged
+    ? {
+        decision: 'deny',
+        ...(decided.partner ? { partner: decided.partner } : {}),
+        reasons: [
+          {
+            code: 'signature.invalid',
+            message: `${cert.subject.text} names ${cert.issuer.text} as its issuer, but no key of that CA in the truststore verifies its signature: the handshake refuses it before any authorizer.`,
+          },
+          // An allow's reasons are notes (a stale CRL let through), not reasons to deny.
+          ...(decided.decision === 'deny' ? decided.reasons.filter((r) => r.code !== 'issuer.unknown') : []),
+        ],
+      }
+    : decided;
   io.out(flags.json ? jsonOut(decision) : human(decision, cert));
   exit(decision.decision === 'allow' ? 0 : 1);
 };

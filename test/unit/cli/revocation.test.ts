@@ -447,6 +447,27 @@ describe('authorize', () => {
     });
   });
 
+  it('denies a certificate of another key under the issuing CA name whose key identifier names that other key', async () => {
+    // What openssl writes by default: the AKI of the key that really signed, which no held CA has.
+    const impostor = await root('CN=Acme Issuing CA,O=Acme', { keySlot: 'cli-impostor' });
+    const forged = await leaf('CN=forged-aki,O=Acme', impostor, { key: 'p256' });
+    const r = await runCli(['authorize', '--cert', file('forged-aki.pem', forged.pem), '--json', ...store]);
+    expect(r.code, r.err).toBe(1);
+    const decision = JSON.parse(r.out);
+    expect(decision.decision).toBe('deny');
+    expect(decision.reasons[0]).toMatchObject({
+      code: 'signature.invalid',
+      message: expect.stringContaining('no key of that CA in the truststore verifies its signature'),
+    });
+    // A stranger (no held CA of its issuer's name) stays issuer.unknown.
+    const stranger = await leaf('CN=nobody', await root('CN=Nobody Root', { keySlot: 'cli-nobody' }), {
+      key: 'p256',
+    });
+    const s = await runCli(['authorize', '--cert', file('nobody.pem', stranger.pem), '--json', ...store]);
+    expect(s.code, s.err).toBe(1);
+    expect(JSON.parse(s.out).reasons.map((x: { code: string }) => x.code)).toEqual(['issuer.unknown']);
+  });
+
   it('decides for the first certificate of a file of several, and prints the decision as JSON', async () => {
     const chain = file('chain.pem', pemOf(acme.client, acme.intermediate));
     const r = await runCli(['authorize', '--cert', chain, '--route', 'GET /x', '--json', ...store]);
