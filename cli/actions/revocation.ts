@@ -10,6 +10,7 @@ import { loadState } from '../../shared/pipeline/state-store.js';
 import type { Certificate } from '../../shared/pki/certificate.js';
 import { readInput } from '../../shared/pki/read.js';
 import { type AuthorizeDecision, authorize } from '../../shared/revocation/authorize.js';
+import { covers } from '../../shared/revocation/coverage.js';
 import type { RevocationIndex } from '../../shared/revocation/index.js';
 import { issuerEntryOf } from '../../shared/revocation/issuer-entry.js';
 import type { ManualRevocation, PartnerRules } from '../../shared/revocation/state.js';
@@ -176,11 +177,19 @@ that serial is the truststore CA ${subCa.subject} (partner ${subCa.partner}): ev
   exit(0);
 };
 
-/** Whether the index lists `serial` under the CA `fingerprint` (after an unrevoke: on a CRL). */
-const listed = (index: RevocationIndex | undefined, fingerprint: string | undefined, serial: string) => {
+/**
+ * Whether the index lists `serial` under the CA `fingerprint` (after an unrevoke: on a CRL). With
+ * the certificate, only CRLs whose scope covers it count; a bare serial, on any CRL of the CA.
+ */
+const listed = (
+  index: RevocationIndex | undefined,
+  fingerprint: string | undefined,
+  serial: string,
+  cert: Certificate | undefined,
+) => {
   if (!index || !fingerprint) return false;
   const at = index.header.cas.findIndex((c) => c.fingerprint === fingerprint);
-  return at >= 0 && index.revoked(at, serial) !== undefined;
+  return at >= 0 && index.revoked(at, serial, (c) => !cert || covers(c, cert, 'client')) !== undefined;
 };
 
 /** `trustroll unrevoke` (declared in commands/revocation.ts). */
@@ -191,7 +200,7 @@ export const unrevoke = async (flags: SelectorFlags, io: Io, exit: (code: number
   const selected = await select(flags, deps, io, client);
   const result = await unrevokeCertificate(deps, { issuer: selected.issuer, serial: selected.serial });
   const ca = entryOf(result.state, selected.issuer);
-  const onCrl = listed((await loadIndex(deps.store))?.index, ca?.fingerprint, selected.serial);
+  const onCrl = listed((await loadIndex(deps.store))?.index, ca?.fingerprint, selected.serial, selected.cert);
   const what = shown`serial ${selected.serial} of ${ca?.subject ?? selected.issuer} (partner ${ca?.partner ?? '?'})`;
   const crlNote = onCrl
     ? shown`it is listed on the CRL of ${ca?.subject ?? selected.issuer} and stays revoked: only a new CRL from partner ${ca?.partner ?? '?'} without it takes that back`

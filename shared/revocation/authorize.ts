@@ -96,11 +96,12 @@ export const authorize = (
 
   const reasons: Reason[] = [];
   const notes: Reason[] = [];
-  const code = index.revoked(issuerAt, cert.serial);
-  if (code !== undefined)
+  // Only a CRL whose scope covers the client speaks for it: a partition's serials are its own.
+  const listed = index.revoked(issuerAt, cert.serial, (c) => covers(c, cert, 'client'));
+  if (listed !== undefined)
     reasons.push({
       code: 'cert.revoked',
-      message: `${cert.subject.text} (serial ${cert.serial}) is revoked by ${issuer.subject}${revokedHow(index, issuer, cert.serial, code)}.`,
+      message: `${cert.subject.text} (serial ${cert.serial}) is revoked by ${issuer.subject}${revokedHow(index, issuer, cert.serial, listed)}.`,
     });
   const staleOf = (crls: readonly IndexCrl[], of: string, by: string) => {
     for (const crl of crls) {
@@ -167,14 +168,20 @@ export const authorize = (
 const iso = (d: Date) => d.toISOString();
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
-const revokedHow = (index: RevocationIndex, issuer: IndexCa, serial: string, code: number): string => {
-  if (code === MANUAL) {
+const revokedHow = (
+  index: RevocationIndex,
+  issuer: IndexCa,
+  serial: string,
+  listed: { readonly code: number; readonly crl?: IndexCrl },
+): string => {
+  if (listed.code === MANUAL) {
     const m = index.header.manual.find((x) => x.issuer === issuer.fingerprint && x.serial === serial);
     return m ? ` by hand (${m.reason}; ${m.by}, ${m.at.slice(0, 10)})` : ' by hand';
   }
-  const reason = reasonName(code);
-  const numbers = issuer.crls.map((c) => c.number).filter((n) => n !== undefined);
-  return `'s CRL${numbers.length === 1 ? ` #${numbers[0]}` : ''}${reason ? ` (${reason})` : ''}`;
+  const reason = reasonName(listed.code);
+  // The CRL that lists it, named by its number even when the CA has several (partitions).
+  const number = listed.crl?.number;
+  return `'s CRL${number === undefined ? '' : ` #${number}`}${reason ? ` (${reason})` : ''}`;
 };
 
 /**
