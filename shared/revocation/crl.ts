@@ -20,6 +20,7 @@ import {
   readOid,
   readSingle,
   readTime,
+  readTlv,
   smallInteger,
   TAG,
   type Tlv,
@@ -184,6 +185,11 @@ export const readRevocationLists = (bytes: Uint8Array, name: string): Revocation
   const blocks = [...text.matchAll(PEM_CRL)];
   if (blocks.length === 0) {
     const labels = [...new Set([...text.matchAll(PEM_ANY)].map((m) => m[1]!))];
+    // A CRL with something appended is a CRL file damaged, not "a certificate".
+    if (derCrlFirst(bytes))
+      throw new CrlReadError(
+        `${name} holds a DER CRL followed by ${labels.includes('CERTIFICATE') ? 'a certificate' : 'other data'} (PEM text after the CRL's bytes): upload the CRL alone, as the CA published it.`,
+      );
     const found = labels.includes('X509 CRL')
       ? 'its X509 CRL block never ends: -----END X509 CRL----- is missing or mislabelled'
       : labels.includes('CERTIFICATE')
@@ -212,6 +218,17 @@ export const readRevocationLists = (bytes: Uint8Array, name: string): Revocation
 };
 
 const reason = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/** Whether `bytes` start with a DER CRL (and go on with something else: PEM text, a certificate). */
+const derCrlFirst = (bytes: Uint8Array): boolean => {
+  if (bytes[0] !== TAG.SEQUENCE) return false;
+  try {
+    parseRevocationList(readTlv(bytes).bytes);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /**
  * Parses one DER CertificateList (RFC 5280 §5.1). Throws `DerError` saying which part is wrong;

@@ -495,6 +495,14 @@ describe('what is not a CRL', () => {
     refuses(der.subarray(0, der.length - 10), 'acme/crl/x.crl is not a readable DER CRL', 'claims');
     refuses(acme.der, 'this is a certificate, not a CRL');
     refuses(toBytes(acme.pem), 'it holds a certificate, not a CRL');
+    // A DER CRL with a PEM certificate appended is a damaged CRL file, not a certificate.
+    refuses(
+      new Uint8Array([...der, ...toBytes(acme.pem)]),
+      'acme/crl/x.crl holds a DER CRL followed by a certificate',
+    );
+    expect(() => readRevocationLists(new Uint8Array([...der, ...toBytes(acme.pem)]), 'x.crl')).not.toThrow(
+      /not a CRL/,
+    );
     refuses(toBytes(privateKeyPem(acme)), 'a PRIVATE KEY block, no X509 CRL block');
     refuses(toBytes('hello'), 'neither PEM "X509 CRL" blocks nor a DER CRL');
     refuses(new Uint8Array(), 'acme/crl/x.crl is empty');
