@@ -236,6 +236,36 @@ describe('revoke and unrevoke: which certificate', () => {
   });
 });
 
+describe('revoke --by', () => {
+  it('states its default as the rule the command applies when it runs, not a value fixed when declared', async () => {
+    const help = await runCli(['revoke', '--help']);
+    expect(help.out).toMatch(/--by <who>\s+who asked \(default: \$USER, else cli\)/);
+    const before = process.env.USER;
+    process.env.USER = 'by-at-run-time';
+    try {
+      const r = await runCli([
+        'revoke',
+        '--serial',
+        '7e57',
+        '--issuer',
+        fp(beta.intermediate),
+        '--reason',
+        'test of --by',
+        '--json',
+        ...store,
+      ]);
+      expect(r.code, r.err).toBe(0);
+      expect(JSON.parse(r.out).revocation.by).toBe('by-at-run-time');
+    } finally {
+      if (before === undefined) delete process.env.USER;
+      else process.env.USER = before;
+    }
+    expect(
+      (await runCli(['unrevoke', '--serial', '7e57', '--issuer', fp(beta.intermediate), ...store])).code,
+    ).toBe(0);
+  });
+});
+
 describe('rules', () => {
   it('refuses a partner with no CA, a pin that is not a SHA-256, a route that is not METHOD /path, a folder as --pin-cert', async () => {
     const nobody = await runCli(['rules', '--partner', 'nobody', ...store]);
