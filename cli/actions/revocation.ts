@@ -192,6 +192,20 @@ const listed = (
   return at >= 0 && index.revoked(at, serial, (c) => !cert || covers(c, cert, 'client')) !== undefined;
 };
 
+/** The truststore CA at `fingerprint` or above it that its issuer revoked, if any (`ca.revoked`). */
+const revokedAbove = (index: RevocationIndex | undefined, fingerprint: string | undefined) => {
+  if (!index || !fingerprint) return undefined;
+  const start = index.header.cas.findIndex((c) => c.fingerprint === fingerprint);
+  const seen = new Set<number>();
+  for (let at: number | undefined = start < 0 ? undefined : start; at !== undefined && !seen.has(at); ) {
+    seen.add(at);
+    const ca = index.ca(at);
+    if (ca.revoked) return ca;
+    at = ca.issuer;
+  }
+  return undefined;
+};
+
 /** `trustroll unrevoke` (declared in commands/revocation.ts). */
 export const unrevoke = async (flags: SelectorFlags, io: Io, exit: (code: number) => void): Promise<void> => {
   checkSelector(flags);
@@ -200,20 +214,28 @@ export const unrevoke = async (flags: SelectorFlags, io: Io, exit: (code: number
   const selected = await select(flags, deps, io, client);
   const result = await unrevokeCertificate(deps, { issuer: selected.issuer, serial: selected.serial });
   const ca = entryOf(result.state, selected.issuer);
-  const onCrl = listed((await loadIndex(deps.store))?.index, ca?.fingerprint, selected.serial, selected.cert);
+  const index = (await loadIndex(deps.store))?.index;
+  const onCrl = listed(index, ca?.fingerprint, selected.serial, selected.cert);
+  // Not revoked itself, it is still denied when a CA above it is (ca.revoked): said, not "not revoked".
+  const above = revokedAbove(index, ca?.fingerprint);
+  const aboveNote = above
+    ? shown`${above.subject} above it is revoked${above.revoked?.reason ? ` (${above.revoked.reason})` : ''} (${above.revoked?.source ?? ''}), so it stays denied (ca.revoked) until that is taken back`
+    : '';
   const what = shown`serial ${selected.serial} of ${ca?.subject ?? selected.issuer} (partner ${ca?.partner ?? '?'})`;
   const crlNote = onCrl
     ? shown`it is listed on the CRL of ${ca?.subject ?? selected.issuer} and stays revoked: only a new CRL from partner ${ca?.partner ?? '?'} without it takes that back`
     : '';
+  const still = [onCrl ? crlNote : '', aboveNote].filter((n) => n !== '').join('; and ');
   const message = result.found
-    ? `taken back: ${what} is no longer revoked by hand${onCrl ? `; but ${crlNote}` : ''}`
-    : `nothing was revoked by hand for ${what}, so nothing changed${onCrl ? `; ${crlNote}` : ' (it is not revoked)'}`;
+    ? `taken back: ${what} is no longer revoked by hand${still ? `; but ${still}` : ''}`
+    : `nothing was revoked by hand for ${what}, so nothing changed${still ? `; ${still}` : ' (it is not revoked)'}`;
   if (flags.json)
     io.out(
       jsonOut({
         outcome: result.found ? 'unrevoked' : 'not-revoked-by-hand',
         revoked: onCrl,
         ...(onCrl ? { listedOnCrl: true } : {}),
+        ...(above ? { caRevoked: { subject: above.subject, fingerprint: above.fingerprint } } : {}),
         serial: selected.serial,
         issuer: caJson(ca),
         message,
@@ -221,7 +243,7 @@ export const unrevoke = async (flags: SelectorFlags, io: Io, exit: (code: number
       }),
     );
   else io.out(`${message}\n${result.found ? `${indexNote(result.version)}.\n` : ''}`);
-  exit(result.found && !onCrl ? 0 : 1);
+  exit(result.found && !onCrl && !above ? 0 : 1);
 };
 
 const SHA256 = /^[0-9a-f]{64}$/;

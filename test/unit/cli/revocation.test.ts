@@ -454,6 +454,13 @@ describe('authorize', () => {
     ]);
     // (An earlier test may have revoked the client itself too.)
     expect(JSON.parse(denied.out).reasons.map((x: { code: string }) => x.code)).toContain('ca.revoked');
+    // unrevoke of the client does not say "it is not revoked" while a CA above it is.
+    const client = await runCli(['unrevoke', '--cert', file('beta-client.pem', beta.client.pem), ...store]);
+    expect(client.code).toBe(1);
+    expect(client.out).not.toMatch(/it is not revoked/);
+    expect(client.out).toMatch(
+      /CN=Beta Issuing CA,O=Beta above it is revoked .*so it stays denied \(ca\.revoked\)/,
+    );
     expect((await runCli(['unrevoke', '--serial', serial, '--issuer', fp(beta.root), ...store])).code).toBe(
       0,
     );
