@@ -12,6 +12,7 @@ import { loadState } from '../../shared/pipeline/state-store.js';
 import type { Certificate } from '../../shared/pki/certificate.js';
 import { readInput } from '../../shared/pki/read.js';
 import { type AuthorizeDecision, authorize } from '../../shared/revocation/authorize.js';
+import { covers } from '../../shared/revocation/coverage.js';
 import type { RevocationIndex } from '../../shared/revocation/index.js';
 import { issuerEntryOf } from '../../shared/revocation/issuer-entry.js';
 import type { ManualRevocation, PartnerRules } from '../../shared/revocation/state.js';
@@ -178,11 +179,33 @@ that serial is the truststore CA ${subCa.subject} (partner ${subCa.partner}): ev
   exit(0);
 };
 
-/** Whether the index lists `serial` under the CA `fingerprint` (after an unrevoke: on a CRL). */
-const listed = (index: RevocationIndex | undefined, fingerprint: string | undefined, serial: string) => {
+/**
+ * Whether the index lists `serial` under the CA `fingerprint` (after an unrevoke: on a CRL). With
+ * the certificate, only CRLs whose scope covers it count; a bare serial, on any CRL of the CA.
+ */
+const listed = (
+  index: RevocationIndex | undefined,
+  fingerprint: string | undefined,
+  serial: string,
+  cert: Certificate | undefined,
+) => {
   if (!index || !fingerprint) return false;
   const at = index.header.cas.findIndex((c) => c.fingerprint === fingerprint);
-  return at >= 0 && index.revoked(at, serial) !== undefined;
+  return at >= 0 && index.revoked(at, serial, (c) => !cert || covers(c, cert, 'client')) !== undefined;
+};
+
+/** The truststore CA at `fingerprint` or above it that its issuer revoked, if any (`ca.revoked`). */
+const revokedAbove = (index: RevocationIndex | undefined, fingerprint: string | undefined) => {
+  if (!index || !fingerprint) return undefined;
+  const start = index.header.cas.findIndex((c) => c.fingerprint === fingerprint);
+  const seen = new Set<number>();
+  for (let at: number | undefined = start < 0 ? undefined : start; at !== undefined && !seen.has(at); ) {
+    seen.add(at);
+    const ca = index.ca(at);
+    if (ca.revoked) return ca;
+    at = ca.issuer;
+  }
+  return undefined;
 };
 
 /** `trustroll unrevoke` (declared in commands/revocation.ts). */
@@ -193,20 +216,28 @@ export const unrevoke = async (flags: SelectorFlags, io: Io, exit: (code: number
   const selected = await select(flags, deps, io, client);
   const result = await unrevokeCertificate(deps, { issuer: selected.issuer, serial: selected.serial });
   const ca = entryOf(result.state, selected.issuer);
-  const onCrl = listed((await loadIndex(deps.store))?.index, ca?.fingerprint, selected.serial);
+  const index = (await loadIndex(deps.store))?.index;
+  const onCrl = listed(index, ca?.fingerprint, selected.serial, selected.cert);
+  // Not revoked itself, it is still denied when a CA above it is (ca.revoked): said, not "not revoked".
+  const above = revokedAbove(index, ca?.fingerprint);
+  const aboveNote = above
+    ? shown`${above.subject} above it is revoked${above.revoked?.reason ? ` (${above.revoked.reason})` : ''} (${above.revoked?.source ?? ''}), so it stays denied (ca.revoked) until that is taken back`
+    : '';
   const what = shown`serial ${selected.serial} of ${ca?.subject ?? selected.issuer} (partner ${ca?.partner ?? '?'})`;
   const crlNote = onCrl
     ? shown`it is listed on the CRL of ${ca?.subject ?? selected.issuer} and stays revoked: only a new CRL from partner ${ca?.partner ?? '?'} without it takes that back`
     : '';
+  const still = [onCrl ? crlNote : '', aboveNote].filter((n) => n !== '').join('; and ');
   const message = result.found
-    ? `taken back: ${what} is no longer revoked by hand${onCrl ? `; but ${crlNote}` : ''}`
-    : `nothing was revoked by hand for ${what}, so nothing changed${onCrl ? `; ${crlNote}` : ' (it is not revoked)'}`;
+    ? `taken back: ${what} is no longer revoked by hand${still ? `; but ${still}` : ''}`
+    : `nothing was revoked by hand for ${what}, so nothing changed${still ? `; ${still}` : ' (it is not revoked)'}`;
   if (flags.json)
     io.out(
       jsonOut({
         outcome: result.found ? 'unrevoked' : 'not-revoked-by-hand',
         revoked: onCrl,
         ...(onCrl ? { listedOnCrl: true } : {}),
+        ...(above ? { caRevoked: { subject: above.subject, fingerprint: above.fingerprint } } : {}),
         serial: selected.serial,
         issuer: caJson(ca),
         message,
@@ -214,7 +245,7 @@ export const unrevoke = async (flags: SelectorFlags, io: Io, exit: (code: number
       }),
     );
   else io.out(`${message}\n${result.found ? `${indexNote(result.version)}.\n` : ''}`);
-  exit(result.found && !onCrl ? 0 : 1);
+  exit(result.found && !onCrl && !above ? 0 : 1);
 };
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -374,22 +405,28 @@ export const authorizeCommand = async (
     graceSeconds: flags.grace,
   });
   // The authorizer sees only clients the handshake verified; a file given here was not, so its
-  // signature is checked against the CA it names: a forged certificate is never allowed.
-  const signer = issuerEntryOf((await loadState(deps.store)).state.entries, cert);
-  const decision: AuthorizeDecision =
-    'problem' in signer && signer.problem === 'not-signed'
-      ? {
-          decision: 'deny',
-          ...(decided.partner ? { partner: decided.partner } : {}),
-          reasons: [
-            {
-              code: 'signature.invalid',
-              message: `${cert.subject.text} names ${cert.issuer.text} as its issuer, but no key of that CA in the truststore verifies its signature: the handshake refuses it before any authorizer.`,
-            },
-            ...decided.reasons.filter((r) => r.code !== 'issuer.unknown'),
-          ],
-        }
-      : decided;
+  // signature is checked against the CA it names: a forged certificate is never allowed. The
+  // index finds a lone CA by its name alone (the handshake vouched for the rest), so a certificate
+  // whose key identifier names another key of that name ('not-held' here) is refused too.
+  const { entries } = (await loadState(deps.store)).state;
+  const signer = issuerEntryOf(entries, cert);
+  const forged =
+    'problem' in signer &&
+    (signer.problem === 'not-signed' || entries.some((e) => e.subjectKey === cert.issuer.key));
+  const decision: AuthorizeDecision = forged
+    ? {
+        decision: 'deny',
+        ...(decided.partner ? { partner: decided.partner } : {}),
+        reasons: [
+          {
+            code: 'signature.invalid',
+            message: `${cert.subject.text} names ${cert.issuer.text} as its issuer, but no key of that CA in the truststore verifies its signature: the handshake refuses it before any authorizer.`,
+          },
+          // An allow's reasons are notes (a stale CRL let through), not reasons to deny.
+          ...(decided.decision === 'deny' ? decided.reasons.filter((r) => r.code !== 'issuer.unknown') : []),
+        ],
+      }
+    : decided;
   io.out(flags.json ? jsonOut(decision) : human(decision, cert));
   exit(decision.decision === 'allow' ? 0 : 1);
 };

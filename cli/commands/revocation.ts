@@ -49,7 +49,9 @@ export const registerRevocation = (program: Command, io: Io, exit: (code: number
       'revoke',
     )
       .requiredOption('--reason <text>', 'why (kept with the revocation, shown in every denial)')
-      .option('--by <who>', 'who asked', process.env.USER ?? 'cli'),
+      // No commander default: it would be evaluated (and shown in --help) when the program is
+      // declared, not when revoke runs; the help states the rule instead.
+      .option('--by <who>', 'who asked (default: $USER, else cli)'),
   )
     .addHelpText(
       'after',
@@ -59,7 +61,9 @@ export const registerRevocation = (program: Command, io: Io, exit: (code: number
         ...STORE_STATUSES,
       }),
     )
-    .action(async (flags) => (await load()).revoke(flags, io, exit));
+    .action(async (flags) =>
+      (await load()).revoke({ ...flags, by: flags.by ?? process.env.USER ?? 'cli' }, io, exit),
+    );
 
   withStore(
     withSelector(

@@ -47,7 +47,7 @@ export const readCrlUpload = (bytes: Uint8Array, key: string): CrlRead => {
     return { lists: readRevocationLists(bytes, key) };
   } catch (error) {
     if (!(error instanceof CrlReadError)) throw error;
-    return { error: { code: 'crl.unparseable', severity: 'error', message: error.message, source: key } };
+    return { error: { code: error.code, severity: 'error', message: error.message, source: key } };
   }
 };
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { ConflictError, DamagedStoreError, InputError, NotFoundError } from '../errors.js';
 import type { Certificate } from '../pki/certificate.js';
 import type { Log, ObjectStore } from '../ports.js';
+import { isDotSegment } from '../revocation/authorize.js';
 import { buildIndex, indexSha256, RevocationIndex } from '../revocation/index.js';
 import { assertRecords } from '../revocation/records.js';
 import {
@@ -409,11 +410,11 @@ export const unrevokeCertificate = async (
 };
 
 /** Sets (or with empty lists clears) a partner's identity rules. */
-export const setPartnerRules = async (deps: RevocationDeps, partner: string, rules: PartnerRules) => {
-  for (const pin of rules.pins ?? [])
+export const setPartnerRules = async (deps: RevocationDeps, partner: string, given: PartnerRules) => {
+  for (const pin of given.pins ?? [])
     if (!/^[0-9a-f]{64}$/.test(pin))
       throw new InputError(`pin ${pin} is not a SHA-256 (64 lowercase hex digits)`);
-  for (const route of rules.routes ?? []) {
+  const routes = (given.routes ?? []).map((route) => {
     const m = /^(?:([A-Za-z*]+) )?(\/\S*)$/.exec(route.trim());
     if (!m)
       throw new InputError(`route ${JSON.stringify(route)} is not "METHOD /path" (e.g. "GET /orders/*")`);
@@ -422,15 +423,18 @@ export const setPartnerRules = async (deps: RevocationDeps, partner: string, rul
       throw new InputError(
         `route ${JSON.stringify(route)}: ${method} is not an HTTP method (${METHODS.join(', ')})`,
       );
-    if (/[?#%]/.test(path))
+    if (/[?#%\\]/.test(path))
       throw new InputError(
-        `route ${JSON.stringify(route)}: a route is a plain path, without query, fragment or %-escapes`,
+        `route ${JSON.stringify(route)}: a route is a plain path, without query, fragment, %-escapes or backslashes`,
       );
     if (path.split('/').some((s, i, all) => s.includes('**') && (s !== '**' || i !== all.length - 1)))
       throw new InputError(`route ${JSON.stringify(route)}: ** stands only as the last segment (/orders/**)`);
-    if (path.split('/').some((s) => s === '.' || s === '..'))
-      throw new InputError(`route ${JSON.stringify(route)}: no . or .. segments`);
-  }
+    if (path.split('/').some(isDotSegment))
+      throw new InputError(`route ${JSON.stringify(route)}: no . or .. segments (nor ..;params)`);
+    // API Gateway route keys, like HTTP methods, are upper case: a request's method is compared exactly.
+    return method === undefined ? path : `${method.toUpperCase()} ${path}`;
+  });
+  const rules: PartnerRules = given.routes === undefined ? given : { ...given, routes: [...new Set(routes)] };
   return changeRevocation(deps, (rev, state) => {
     if (!state.entries.some((e) => e.partner === partner))
       throw new InputError(`no CA of the truststore belongs to partner ${partner}`);

@@ -58,7 +58,7 @@ export const opaquePayload = (cert: Certificate): string | undefined => {
     ['issuer', issuer],
     ['subject', subject],
   ] as const) {
-    const long = name && longAttribute(name);
+    const long = name && longNameAttribute(name);
     if (long)
       return `its ${what} has an attribute (${long.oid}) of ${long.chars} characters, over the ${MAX_NAME_VALUE_CHARS} a name attribute may have`;
   }
@@ -84,8 +84,11 @@ export const opaquePayload = (cert: Certificate): string | undefined => {
   return undefined;
 };
 
-/** The first attribute of a Name longer than allowed, in characters (strings) or bytes (other syntaxes). */
-const longAttribute = (name: Tlv): { oid: string; chars: number } | undefined => {
+/**
+ * The first attribute of a Name longer than `MAX_NAME_VALUE_CHARS`, in characters (strings) or
+ * bytes (other syntaxes): the certificates' bound, applied to CRL issuers too.
+ */
+export const longNameAttribute = (name: Tlv): { oid: string; chars: number } | undefined => {
   for (const rdn of children(name)) {
     for (const atv of children(rdn)) {
       const [type, value] = children(atv);

@@ -111,14 +111,28 @@ class Collector {
     });
   }
 
-  certificate(der: Uint8Array, source: string): void {
-    // A key carried inside the certificate (an extension, a name, the signature) would be kept and
-    // published with it: such a certificate is reported as a key, and not read.
+  /**
+   * Whether a key is carried inside the fields of a certificate or CRL (an extension, a name, the
+   * signature), reported as a key: what is kept of either (a name, a URI) would carry it on.
+   */
+  private hidesKey(der: Uint8Array, source: string, what: string): boolean {
     const inside = {
-      privateKey: (where: string, what: string) =>
-        this.privateKey(where, `${what} inside the certificate (in an extension, a name or the signature)`),
+      privateKey: (where: string, found: string) =>
+        this.privateKey(where, `${found} inside the ${what} (in an extension, a name or the signature)`),
     };
-    if (huntBer(der, source, inside, this.budget, { loose: false, skipTop: true })) return;
+    return huntBer(der, source, inside, this.budget, { loose: false, skipTop: true });
+  }
+
+  /** A CRL where certificates were expected: looked into for keys like a certificate, then named. */
+  crl(der: Uint8Array, source: string, what: string): void {
+    if (this.hidesKey(der, source, 'CRL')) return;
+    this.unparseable(source, what);
+  }
+
+  certificate(der: Uint8Array, source: string): void {
+    // A key carried inside the certificate would be kept and published with it: such a
+    // certificate is reported as a key, and not read.
+    if (this.hidesKey(der, source, 'certificate')) return;
     try {
       const cert = parseCertificate(der);
       const payload = opaquePayload(cert);
@@ -429,6 +443,8 @@ const readPemBlock = (label: string, body: string, where: string, out: Collector
     return out.certificate(der, where);
   }
   if (PKCS7_LABELS.has(label)) return readPkcs7(der, where, out);
+  // CRL uploads are hunted through this reader: a CRL's fields get the certificate's look.
+  if (label === 'X509 CRL') return out.crl(der, where, NOT_A_CERT[label]!);
   const reason = NOT_A_CERT[label];
   return out.unparseable(where, reason ?? `"${label}" blocks are not certificates; remove this block`);
 };

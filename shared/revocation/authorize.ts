@@ -96,11 +96,12 @@ export const authorize = (
 
   const reasons: Reason[] = [];
   const notes: Reason[] = [];
-  const code = index.revoked(issuerAt, cert.serial);
-  if (code !== undefined)
+  // Only a CRL whose scope covers the client speaks for it: a partition's serials are its own.
+  const listed = index.revoked(issuerAt, cert.serial, (c) => covers(c, cert, 'client'));
+  if (listed !== undefined)
     reasons.push({
       code: 'cert.revoked',
-      message: `${cert.subject.text} (serial ${cert.serial}) is revoked by ${issuer.subject}${revokedHow(index, issuer, cert.serial, code)}.`,
+      message: `${cert.subject.text} (serial ${cert.serial}) is revoked by ${issuer.subject}${revokedHow(index, issuer, cert.serial, listed)}.`,
     });
   const staleOf = (crls: readonly IndexCrl[], of: string, by: string) => {
     for (const crl of crls) {
@@ -167,14 +168,20 @@ export const authorize = (
 const iso = (d: Date) => d.toISOString();
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
-const revokedHow = (index: RevocationIndex, issuer: IndexCa, serial: string, code: number): string => {
-  if (code === MANUAL) {
+const revokedHow = (
+  index: RevocationIndex,
+  issuer: IndexCa,
+  serial: string,
+  listed: { readonly code: number; readonly crl?: IndexCrl },
+): string => {
+  if (listed.code === MANUAL) {
     const m = index.header.manual.find((x) => x.issuer === issuer.fingerprint && x.serial === serial);
     return m ? ` by hand (${m.reason}; ${m.by}, ${m.at.slice(0, 10)})` : ' by hand';
   }
-  const reason = reasonName(code);
-  const numbers = issuer.crls.map((c) => c.number).filter((n) => n !== undefined);
-  return `'s CRL${numbers.length === 1 ? ` #${numbers[0]}` : ''}${reason ? ` (${reason})` : ''}`;
+  const reason = reasonName(listed.code);
+  // The CRL that lists it, named by its number even when the CA has several (partitions).
+  const number = listed.crl?.number;
+  return `'s CRL${number === undefined ? '' : ` #${number}`}${reason ? ` (${reason})` : ''}`;
 };
 
 /**
@@ -201,8 +208,10 @@ const issuerOf = (index: RevocationIndex, cert: Certificate): number | undefined
 };
 
 /**
- * `METHOD /path` against a rule: the method `*` or `ANY` (or none) matches any method; in the
- * path `*` is one segment (or part of one) and a final `**` any rest.
+ * `METHOD /path` against a rule. The rule's method `*` or `ANY` (or none) matches any method;
+ * another matches only the request's method spelled exactly so (HTTP methods are case-sensitive
+ * and API Gateway route keys are upper case: `get` is not `GET`). In the path a `*` is one
+ * non-empty segment (or part of one) and a final `**` any rest.
  */
 export const routeMatches = (rule: string, route: string): boolean => {
   const [ruleMethod, rulePath] = splitRoute(rule);
@@ -211,8 +220,9 @@ export const routeMatches = (rule: string, route: string): boolean => {
   // A path that is not plain (dot segments, encoded slashes or dots, bad escapes) matches no rule:
   // `/health/../admin` must not pass for `/health/**`.
   if (path === undefined) return false;
-  if (ruleMethod !== undefined && ruleMethod !== '*' && ruleMethod !== 'ANY' && ruleMethod !== method)
-    return false;
+  // Rules were upper-cased at input; one written before that still means the method it names.
+  const wanted = ruleMethod?.toUpperCase();
+  if (wanted !== undefined && wanted !== '*' && wanted !== 'ANY' && wanted !== method) return false;
   return pathPattern(rulePath).test(path);
 };
 
@@ -227,15 +237,24 @@ const requestPath = (raw: string): string | undefined => {
   }
   // An encoded slash makes another path than the one routed; dot segments climb out of a rule.
   if (decoded.split('/').length !== bare.split('/').length) return undefined;
-  if (decoded.split('/').some((s) => s === '.' || s === '..')) return undefined;
+  // Servers that take `\` for `/` (IIS, some proxies) would route another path than the one judged.
+  if (decoded.includes('\\')) return undefined;
+  // Tomcat and Spring strip `;params` from a segment before resolving it: `..;x` climbs like `..`.
+  if (decoded.split('/').some((s) => isDotSegment(s))) return undefined;
   return decoded;
+};
+
+/** `.` or `..`, once the segment's `;params` are stripped. */
+export const isDotSegment = (segment: string): boolean => {
+  const bare = segment.split(';')[0];
+  return bare === '.' || bare === '..';
 };
 
 const splitRoute = (route: string): [string | undefined, string] => {
   const trimmed = route.trim();
   const space = trimmed.indexOf(' ');
   if (space < 0) return [undefined, trimmed];
-  return [trimmed.slice(0, space).toUpperCase(), trimmed.slice(space + 1).trim()];
+  return [trimmed.slice(0, space), trimmed.slice(space + 1).trim()];
 };
 
 const patterns = new Map<string, RegExp>();
@@ -247,10 +266,13 @@ const pathPattern = (path: string): RegExp => {
       .map((seg, i, all) =>
         seg === '**' && i === all.length - 1
           ? '.*'
-          : seg
-              .split('*')
-              .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-              .join('[^/]*'),
+          : // A segment that is only stars stands for a segment, and a segment is never empty.
+            /^\*+$/.test(seg)
+            ? '[^/]+'
+            : seg
+                .split('*')
+                .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+                .join('[^/]*'),
       )
       .join('/');
     re = new RegExp(`^${body}$`);

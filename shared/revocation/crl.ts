@@ -20,6 +20,7 @@ import {
   readOid,
   readSingle,
   readTime,
+  readTlv,
   smallInteger,
   TAG,
   type Tlv,
@@ -28,6 +29,7 @@ import {
 import { distributionPointUris } from '../pki/extensions.js';
 import { type DistinguishedName, parseName } from '../pki/name.js';
 import { EXT, WEAK_HASHES } from '../pki/oids.js';
+import { longNameAttribute, MAX_NAME_VALUE_CHARS } from '../pki/payload.js';
 
 export type CrlReason =
   | 'unspecified'
@@ -107,7 +109,44 @@ export interface RevocationList {
 /** A file that holds no CRL trustroll can read; the message names the file and what to fix. */
 export class CrlReadError extends Error {
   override readonly name = 'CrlReadError';
+  /** The finding it becomes: `crl.unparseable`, or `crl.opaque-payload` for data a CRL has no use for. */
+  readonly code: 'crl.unparseable' | 'crl.opaque-payload';
+  constructor(message: string, options?: ErrorOptions & { readonly code?: CrlReadError['code'] }) {
+    super(message, options);
+    this.code = options?.code ?? 'crl.unparseable';
+  }
 }
+
+/**
+ * A CRL that carries data no CRL needs (a name attribute longer than certificates may have):
+ * refused before anything of it is kept, and the message never repeats what it carries.
+ */
+class OpaquePayload extends DerError {}
+
+/** The certificates' bound on name attributes (`cert.opaque-payload`), for a name of a CRL. */
+const boundedName = (tlv: Tlv, what: string, parsing = what): DistinguishedName => {
+  const name = parseName(tlv, parsing);
+  const long = longNameAttribute(tlv);
+  if (long)
+    throw new OpaquePayload(
+      `its ${what} has an attribute (${long.oid}) of ${long.chars} characters, over the ${MAX_NAME_VALUE_CHARS} a name attribute may have`,
+    );
+  return name;
+};
+
+/** The error of one unreadable CRL in `name`: opaque payload said as such, the rest as unreadable. */
+const unreadable = (name: string, error: unknown, what: string): CrlReadError =>
+  error instanceof OpaquePayload
+    ? new CrlReadError(
+        `${name} was refused and not kept: ${error.message}. A CRL has no use for such data and trustroll keeps only what it understands: have the CA issue its CRL without it.`,
+        { cause: error, code: 'crl.opaque-payload' },
+      )
+    : new CrlReadError(
+        `${name} is not a readable ${what} (${reason(error)}): upload the CRL as the CA published it.`,
+        {
+          cause: error,
+        },
+      );
 
 const CRL_EXT = {
   cRLNumber: '2.5.29.20',
@@ -140,15 +179,17 @@ export const readRevocationLists = (bytes: Uint8Array, name: string): Revocation
     try {
       return [{ ...parseRevocationList(bytes), source: name }];
     } catch (error) {
-      throw new CrlReadError(
-        `${name} is not a readable DER CRL (${reason(error)}): upload the CRL as the CA published it.`,
-        { cause: error },
-      );
+      throw unreadable(name, error, 'DER CRL');
     }
   }
   const blocks = [...text.matchAll(PEM_CRL)];
   if (blocks.length === 0) {
     const labels = [...new Set([...text.matchAll(PEM_ANY)].map((m) => m[1]!))];
+    // A CRL with something appended is a CRL file damaged, not "a certificate".
+    if (derCrlFirst(bytes))
+      throw new CrlReadError(
+        `${name} holds a DER CRL followed by ${labels.includes('CERTIFICATE') ? 'a certificate' : 'other data'} (PEM text after the CRL's bytes): upload the CRL alone, as the CA published it.`,
+      );
     const found = labels.includes('X509 CRL')
       ? 'its X509 CRL block never ends: -----END X509 CRL----- is missing or mislabelled'
       : labels.includes('CERTIFICATE')
@@ -171,17 +212,23 @@ export const readRevocationLists = (bytes: Uint8Array, name: string): Revocation
       if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw new DerError('the PEM block is not base64');
       return { ...parseRevocationList(new Uint8Array(Buffer.from(b64, 'base64'))), source: where };
     } catch (error) {
-      throw new CrlReadError(
-        `${where} is not a readable CRL (${reason(error)}): upload the CRL as the CA published it.`,
-        {
-          cause: error,
-        },
-      );
+      throw unreadable(where, error, 'CRL');
     }
   });
 };
 
 const reason = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/** Whether `bytes` start with a DER CRL (and go on with something else: PEM text, a certificate). */
+const derCrlFirst = (bytes: Uint8Array): boolean => {
+  if (bytes[0] !== TAG.SEQUENCE) return false;
+  try {
+    parseRevocationList(readTlv(bytes).bytes);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /**
  * Parses one DER CertificateList (RFC 5280 §5.1). Throws `DerError` saying which part is wrong;
@@ -209,7 +256,7 @@ export const parseRevocationList = (der: Uint8Array): RevocationList => {
     throw new DerError('the signature algorithm inside the CRL differs from the outer one');
   const issuerTlv = fields[i++];
   if (!issuerTlv) throw new DerError('CRL issuer is missing');
-  const issuer = parseName(issuerTlv, 'CRL issuer');
+  const issuer = boundedName(issuerTlv, 'issuer', 'CRL issuer');
   const thisUpdate = readTime(fields[i++], 'thisUpdate');
   let nextUpdate: Date | undefined;
   if (fields[i]?.tag === TAG.UTC_TIME || fields[i]?.tag === TAG.GENERALIZED_TIME)
@@ -427,7 +474,7 @@ const parseEntry = (tlv: Tlv, n: number, version: 1 | 2, unknownCritical: Set<st
           expectTag(readExtension(ext, 'certificateIssuer'), TAG.SEQUENCE, `${where} certificateIssuer`),
         ).map((g) =>
           g.tag === 0xa4
-            ? parseName(readSingle(g.content), `${where} certificateIssuer`).text
+            ? boundedName(readSingle(g.content), `${where} certificateIssuer`).text
             : `[${g.tag & 0x1f}]`,
         );
         break;
@@ -484,7 +531,8 @@ export const CLOCK_SKEW_MS = 5 * 60_000;
  * 3. what trustroll takes: full, direct CRLs with no critical extension it does not understand;
  * 4. time: not before thisUpdate (5 minutes of skew), stale or without nextUpdate (warnings);
  * 5. replay: against `held` for (issuer fingerprint, scopeKey): a lower cRLNumber, the same number
- *    with other content, or (unnumbered) an older thisUpdate is refused; the same bytes are a warning.
+ *    with other content, or (unnumbered) an older thisUpdate or the same one with other content is
+ *    refused; the same bytes are a warning.
  */
 export const judgeCrl = (
   list: RevocationList,
@@ -632,6 +680,11 @@ const replayed = (list: RevocationList, before: HeldCrl): string | undefined => 
   const heldAt = new Date(before.thisUpdate);
   if (list.thisUpdate.getTime() < heldAt.getTime())
     return `was issued at ${list.thisUpdate.toISOString()}, before the ${heldAt.toISOString()} of the CRL already held`;
+  // Without numbers the moment is all that orders CRLs: two of one moment with other content
+  // (only called when the content differs) cannot be told apart, and taking either would let
+  // them replace each other forever, so the one held stays.
+  if (list.thisUpdate.getTime() === heldAt.getTime())
+    return `was issued at ${list.thisUpdate.toISOString()}, the thisUpdate of the CRL already held, with other content (and no cRLNumber tells which is newer)`;
   return undefined;
 };
 

@@ -9,12 +9,23 @@ import type { ManualRevocation, PartnerRules, RevocationState } from './state.js
  * The revocation index: what the authorizer (and `trustroll authorize`, and the local endpoint)
  * needs to decide about a client certificate, published beside every truststore version.
  *
- * Layout: the 8 bytes `TRXIDX1\n`, the header's length (uint32, big-endian), the header (JSON:
+ * Layout: the 8 bytes `TRXIDX2\n`, the header's length (uint32, big-endian), the header (JSON:
  * the CAs with their partner and issuer, the CRLs each CA issued, manual revocations, partner
- * rules), then one table of revoked-serial records per CA that has any (`records.ts`). Loading
- * parses the header only; the tables stay one buffer, searched in place.
+ * rules), then tables of revoked-serial records (`records.ts`): one per CRL that lists any, and
+ * one per CA for its manual revocations. A CRL's serials count only for the certificates its scope
+ * covers (a partition's serials are not another partition's), so each CRL keeps its own table.
+ * Loading parses the header only; the tables stay one buffer, searched in place.
+ *
+ * Version 1 (`TRXIDX1`) merged a CA's CRLs into one table, which applied a partition's serials
+ * to every client of the CA; it is not read (a store holding one has it republished by `repair`).
  */
-export const MAGIC = Buffer.from('TRXIDX1\n', 'latin1');
+export const MAGIC = Buffer.from('TRXIDX2\n', 'latin1');
+
+/** A table of revoked-serial records in the index's tables: first record and count. */
+export interface IndexTable {
+  readonly offset: number;
+  readonly count: number;
+}
 
 export interface IndexCrl {
   readonly scope: string;
@@ -27,6 +38,8 @@ export interface IndexCrl {
   readonly entries: number;
   /** The upload it came from. */
   readonly source: string;
+  /** Its revoked serials; absent when it lists none. */
+  readonly table?: IndexTable;
 }
 
 export interface IndexCa {
@@ -46,12 +59,12 @@ export interface IndexCa {
   readonly coveredBy?: readonly number[];
   /** The CRLs this CA issued, one per scope (partition). */
   readonly crls: readonly IndexCrl[];
-  /** Its table of revoked serials: first record and count. */
-  readonly table?: { readonly offset: number; readonly count: number };
+  /** Its table of serials revoked by hand (`trustroll revoke`); its CRLs' are in `crls[].table`. */
+  readonly table?: IndexTable;
 }
 
 export interface IndexHeader {
-  readonly schema: 1;
+  readonly schema: 2;
   /** The state revision it was built from, and the truststore it speaks for. */
   readonly revision: number;
   /**
@@ -113,20 +126,33 @@ export const buildIndex = (input: IndexInput): Uint8Array => {
   const tables: Buffer[] = [];
   let offset = 0;
   let revoked = 0;
+  /** Appends a sorted record set to the tables; where it stands, or undefined when it is empty. */
+  const place = (table: Buffer): IndexTable | undefined => {
+    const count = table.length / RECORD;
+    if (count === 0) return undefined;
+    tables.push(table);
+    const at = { offset, count };
+    offset += count;
+    return at;
+  };
   const partial = certs.map((cert, i) => {
     const entry = input.entries[i]!;
     const same = input.same ?? ((a: string, b: string) => a === b);
     const mine = <T>(by: Map<string, T[]>) =>
       [...by].flatMap(([fp, list]) => (same(fp, cert.fingerprint) ? list : []));
-    const crls = mine(crlsOf).sort((a, b) => a.scope.localeCompare(b.scope));
-    const sets = crls.map((c) => input.serials(c.serials));
-    const manual = mine(manualOf);
-    // Manual first: its reason wins over a CRL's for the same serial.
-    const table = mergeRecords([
-      toRecords(manual.map((m) => ({ serial: m.serial, reason: MANUAL }))),
-      ...sets,
-    ]);
-    const count = table.length / RECORD;
+    const held = mine(crlsOf).sort((a, b) => a.scope.localeCompare(b.scope));
+    const sets = held.map((c) => mergeRecords([input.serials(c.serials)]));
+    const crls = held.map(({ serials: _, ...c }, j) => {
+      const table = place(sets[j]!);
+      return { ...c, ...(table ? { table } : {}) };
+    });
+    const manualRecords = toRecords(mine(manualOf).map((m) => ({ serial: m.serial, reason: MANUAL })));
+    const table = place(manualRecords);
+    // A serial on several of its CRLs (or also revoked by hand) is one revoked certificate.
+    revoked +=
+      sets.length === 0
+        ? manualRecords.length / RECORD
+        : mergeRecords([manualRecords, ...sets]).length / RECORD;
     const link = issuers.issuerOf(cert);
     const ca: IndexCa & { crls: IndexCrl[] } = {
       fingerprint: cert.fingerprint,
@@ -139,14 +165,9 @@ export const buildIndex = (input: IndexInput): Uint8Array => {
       partner: entry.partner,
       notAfter: cert.notAfter.toISOString(),
       ...(link.kind === 'issuer' ? { issuer: position.get(link.issuer)! } : {}),
-      crls: crls.map(({ serials: _, ...c }) => c),
-      ...(count > 0 ? { table: { offset, count } } : {}),
+      crls,
+      ...(table ? { table } : {}),
     };
-    if (count > 0) {
-      tables.push(table);
-      offset += count;
-      revoked += count;
-    }
     return ca;
   });
   const all = Buffer.concat(tables, offset * RECORD);
@@ -157,9 +178,8 @@ export const buildIndex = (input: IndexInput): Uint8Array => {
     const parent = partial[ca.issuer]!;
     const cert = certs[i]!;
     const coveredBy = parent.crls.flatMap((c, j) => (covers(c, cert) ? [j] : []));
-    const reason = parent.table
-      ? findSerial(all, parent.table.offset * RECORD, parent.table.count, serialKey(cert.serial))
-      : undefined;
+    // Listed by hand, or on a CRL of the parent that covers this CA.
+    const reason = revokedIn(all, parent, serialKey(cert.serial), (c) => covers(c, cert))?.code;
     return {
       ...ca,
       ...(coveredBy.length > 0 ? { coveredBy } : {}),
@@ -175,7 +195,7 @@ export const buildIndex = (input: IndexInput): Uint8Array => {
   });
 
   const header: IndexHeader = {
-    schema: 1,
+    schema: 2,
     revision: input.revision,
     generation: input.revocation.generation,
     truststoreSha256: input.truststoreSha256,
@@ -189,6 +209,28 @@ export const buildIndex = (input: IndexInput): Uint8Array => {
   const length = Buffer.alloc(4);
   length.writeUInt32BE(json.length);
   return new Uint8Array(Buffer.concat([MAGIC, length, json, all]));
+};
+
+/**
+ * Why the serial `key` of CA `ca` is revoked, in the tables `all`: by hand (its reason wins), or
+ * listed on one of its CRLs that `counts` (those whose scope covers the certificate).
+ */
+const revokedIn = (
+  all: Buffer,
+  ca: IndexCa,
+  key: Buffer,
+  counts: (crl: IndexCrl) => boolean,
+): { readonly code: number; readonly crl?: IndexCrl } | undefined => {
+  const find = (t: IndexTable | undefined) =>
+    t ? findSerial(all, t.offset * RECORD, t.count, key) : undefined;
+  const manual = find(ca.table);
+  if (manual !== undefined) return { code: manual };
+  for (const crl of ca.crls) {
+    if (!crl.table || !counts(crl)) continue;
+    const code = find(crl.table);
+    if (code !== undefined) return { code, crl };
+  }
+  return undefined;
 };
 
 const sourceOf = (rev: RevocationState, issuer: string, serial: string, code: number): string => {
@@ -221,7 +263,11 @@ export class RevocationIndex {
   static load(bytes: Uint8Array): RevocationIndex {
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (buf.length < 12 || !buf.subarray(0, 8).equals(MAGIC))
-      throw new Error('not a trustroll revocation index (it does not start with TRXIDX1)');
+      throw new Error(
+        buf.subarray(0, 8).equals(Buffer.from('TRXIDX1\n', 'latin1'))
+          ? 'revocation index of an older format (TRXIDX1, which applied a partitioned CRL to every client of its CA): publish it again (trustroll repair)'
+          : 'not a trustroll revocation index (it does not start with TRXIDX2)',
+      );
     const length = buf.readUInt32BE(8);
     if (12 + length > buf.length)
       throw new Error('revocation index is truncated (its header runs past the end)');
@@ -231,11 +277,12 @@ export class RevocationIndex {
     } catch {
       throw new Error('revocation index header is not JSON');
     }
-    if (header?.schema !== 1 || !Array.isArray(header.cas))
-      throw new Error('revocation index header is not schema 1 (written by a newer trustroll?)');
+    if (header?.schema !== 2 || !Array.isArray(header.cas))
+      throw new Error('revocation index header is not schema 2 (written by another trustroll?)');
     const tables = buf.subarray(12 + length);
+    const end = (t: IndexTable | undefined) => (t ? t.offset + t.count : 0);
     const total = header.cas.reduce(
-      (n, ca) => Math.max(n, ca.table ? ca.table.offset + ca.table.count : 0),
+      (n, ca) => Math.max(n, end(ca.table), ...(ca.crls ?? []).map((c: IndexCrl) => end(c.table))),
       0,
     );
     if (tables.length !== total * RECORD)
@@ -254,11 +301,17 @@ export class RevocationIndex {
     return this.header.cas[position]!;
   }
 
-  /** The reason code of `serial` on CA `position`'s table, or undefined when it is not revoked. */
-  revoked(position: number, serial: string): number | undefined {
-    const table = this.ca(position).table;
-    if (!table) return undefined;
-    return findSerial(this.tables, table.offset * RECORD, table.count, serialKey(serial));
+  /**
+   * Whether `serial` of CA `position` is revoked: by hand (reason code MANUAL), or listed on one
+   * of its CRLs that `counts` accepts — for a certificate, those whose scope covers it (`covers`):
+   * a partitioned CRL speaks only for its partition. Undefined when it is not revoked.
+   */
+  revoked(
+    position: number,
+    serial: string,
+    counts: (crl: IndexCrl) => boolean,
+  ): { readonly code: number; readonly crl?: IndexCrl } | undefined {
+    return revokedIn(this.tables, this.ca(position), serialKey(serial), counts);
   }
 }
 

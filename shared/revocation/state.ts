@@ -54,7 +54,7 @@ export interface ManualRevocation {
 export interface PartnerRules {
   /** SHA-256 (hex) of allowed client certificates (DER) or of their public keys (SPKI DER). */
   readonly pins?: readonly string[];
-  /** Allowed routes: `METHOD /path` with `*` for one path segment and `**` for any rest (`GET /orders/*`). */
+  /** Allowed routes: `METHOD /path` (method in capitals) with `*` for one non-empty path segment and `**` for any rest (`GET /orders/*`). */
   readonly routes?: readonly string[];
 }
 

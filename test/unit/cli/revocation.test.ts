@@ -236,6 +236,36 @@ describe('revoke and unrevoke: which certificate', () => {
   });
 });
 
+describe('revoke --by', () => {
+  it('states its default as the rule the command applies when it runs, not a value fixed when declared', async () => {
+    const help = await runCli(['revoke', '--help']);
+    expect(help.out).toMatch(/--by <who>\s+who asked \(default: \$USER, else cli\)/);
+    const before = process.env.USER;
+    process.env.USER = 'by-at-run-time';
+    try {
+      const r = await runCli([
+        'revoke',
+        '--serial',
+        '7e57',
+        '--issuer',
+        fp(beta.intermediate),
+        '--reason',
+        'test of --by',
+        '--json',
+        ...store,
+      ]);
+      expect(r.code, r.err).toBe(0);
+      expect(JSON.parse(r.out).revocation.by).toBe('by-at-run-time');
+    } finally {
+      if (before === undefined) delete process.env.USER;
+      else process.env.USER = before;
+    }
+    expect(
+      (await runCli(['unrevoke', '--serial', '7e57', '--issuer', fp(beta.intermediate), ...store])).code,
+    ).toBe(0);
+  });
+});
+
 describe('rules', () => {
   it('refuses a partner with no CA, a pin that is not a SHA-256, a route that is not METHOD /path, a folder as --pin-cert', async () => {
     const nobody = await runCli(['rules', '--partner', 'nobody', ...store]);
@@ -250,6 +280,31 @@ describe('rules', () => {
     const folder = await runCli(['rules', '--partner', 'acme', '--pin-cert', dir, ...store]);
     expect(folder.code).toBe(2);
     expect(folder.err).toMatch(/--pin-cert wants a file/);
+  });
+
+  it('refuses a route no request could match plainly, and writes a method in capitals', async () => {
+    for (const [route, why] of [
+      ['* /health/..;/admin', /no \. or \.\. segments/],
+      ['GET /health/a\\b', /without query, fragment, %-escapes or backslashes/],
+    ] as const) {
+      const r = await runCli(['rules', '--partner', 'beta', '--route', route, ...store]);
+      expect(r.code, route).toBe(2);
+      expect(r.err).toMatch(why);
+      expect(r.err).not.toMatch(STACK);
+    }
+    const lower = await runCli([
+      'rules',
+      '--partner',
+      'beta',
+      '--route',
+      'get /orders/*',
+      '--json',
+      ...store,
+    ]);
+    expect(lower.code, lower.err).toBe(0);
+    expect(JSON.parse(lower.out)).toMatchObject({ routes: ['GET /orders/*'] });
+    const cleared = await runCli(['rules', '--partner', 'beta', '--clear', ...store]);
+    expect(cleared.code, cleared.err).toBe(0);
   });
 
   it("refuses a pin that could never match: a CA, another partner's client, a stranger", async () => {
@@ -399,6 +454,13 @@ describe('authorize', () => {
     ]);
     // (An earlier test may have revoked the client itself too.)
     expect(JSON.parse(denied.out).reasons.map((x: { code: string }) => x.code)).toContain('ca.revoked');
+    // unrevoke of the client does not say "it is not revoked" while a CA above it is.
+    const client = await runCli(['unrevoke', '--cert', file('beta-client.pem', beta.client.pem), ...store]);
+    expect(client.code).toBe(1);
+    expect(client.out).not.toMatch(/it is not revoked/);
+    expect(client.out).toMatch(
+      /CN=Beta Issuing CA,O=Beta above it is revoked .*so it stays denied \(ca\.revoked\)/,
+    );
     expect((await runCli(['unrevoke', '--serial', serial, '--issuer', fp(beta.root), ...store])).code).toBe(
       0,
     );
@@ -420,6 +482,27 @@ describe('authorize', () => {
       code: 'signature.invalid',
       message: expect.stringContaining('no key of that CA in the truststore verifies its signature'),
     });
+  });
+
+  it('denies a certificate of another key under the issuing CA name whose key identifier names that other key', async () => {
+    // What openssl writes by default: the AKI of the key that really signed, which no held CA has.
+    const impostor = await root('CN=Acme Issuing CA,O=Acme', { keySlot: 'cli-impostor' });
+    const forged = await leaf('CN=forged-aki,O=Acme', impostor, { key: 'p256' });
+    const r = await runCli(['authorize', '--cert', file('forged-aki.pem', forged.pem), '--json', ...store]);
+    expect(r.code, r.err).toBe(1);
+    const decision = JSON.parse(r.out);
+    expect(decision.decision).toBe('deny');
+    expect(decision.reasons[0]).toMatchObject({
+      code: 'signature.invalid',
+      message: expect.stringContaining('no key of that CA in the truststore verifies its signature'),
+    });
+    // A stranger (no held CA of its issuer's name) stays issuer.unknown.
+    const stranger = await leaf('CN=nobody', await root('CN=Nobody Root', { keySlot: 'cli-nobody' }), {
+      key: 'p256',
+    });
+    const s = await runCli(['authorize', '--cert', file('nobody.pem', stranger.pem), '--json', ...store]);
+    expect(s.code, s.err).toBe(1);
+    expect(JSON.parse(s.out).reasons.map((x: { code: string }) => x.code)).toEqual(['issuer.unknown']);
   });
 
   it('decides for the first certificate of a file of several, and prints the decision as JSON', async () => {

@@ -19,6 +19,7 @@ import {
   days,
   type Issued,
   intermediate,
+  issue,
   leaf,
   NOW,
   partnerChain,
@@ -217,6 +218,45 @@ describe('CRL uploads', () => {
     const r2 = await ingestUploads([await drop('inbox/acme/crl/k.pem', withKey)], deps);
     expect(r2.uploads[0]!.outcome).toBe('private-key');
     expect(notifier.types()).toContain('upload.private-key');
+  });
+
+  it('destroys and alerts a CRL whose issuer name holds a private key, and keeps nothing of the name', async () => {
+    // A CA of another key under a name that carries a PEM key (lines joined by |): its CRL names no held CA.
+    const secret = privateKeyPem(acme.client).trim().replace(/\n/g, '|');
+    const carrier = await issue({
+      subject: [{ O: ['Acme'] }, { OU: [secret] }, { CN: ['Acme Issuing CA'] }],
+      keySlot: 'crl-name-carrier',
+    });
+    const body = pemBlock('X509 CRL', await crl(carrier, [], { crlNumber: 99 }));
+    const r = await ingestUploads([await drop('inbox/acme/crl/evil.pem', body)], deps);
+    expect(r.uploads[0]!.outcome).toBe('private-key');
+    expect(r.uploads[0]!.findings.map((f) => f.code)).toEqual(['input.private-key']);
+    expect(notifier.types()).toEqual(['upload.private-key']);
+    expect(store.keys('inbox/acme/crl/')).toEqual([]);
+    const kept = `${store.allBytes().toString('latin1')}${JSON.stringify(r)}${JSON.stringify(notifier.sent)}`;
+    expect(kept).not.toContain('PRIVATE KEY');
+    expect(kept).not.toContain(secret.split('|')[1]!);
+  });
+
+  it('refuses a CRL whose issuer has a name attribute longer than a certificate may have, without repeating it', async () => {
+    const payload = `PAYLOAD-${'x'.repeat(300)}`;
+    const carrier = await issue({
+      subject: [{ O: ['Acme'] }, { OU: [payload] }, { CN: ['Acme Issuing CA'] }],
+      keySlot: 'crl-name-carrier',
+    });
+    const body = pemBlock('X509 CRL', await crl(carrier, [], { crlNumber: 99 }));
+    const r = await ingestUploads([await drop('inbox/acme/crl/long.pem', body)], deps);
+    expect(r.uploads[0]!.outcome).toBe('rejected');
+    expect(r.uploads[0]!.findings).toEqual([
+      expect.objectContaining({
+        code: 'crl.opaque-payload',
+        severity: 'error',
+        message: expect.stringContaining('an attribute (2.5.4.11) of 308 characters, over the 256'),
+      }),
+    ]);
+    expect(notifier.types()).toEqual(['crl.rejected']);
+    const kept = `${store.allBytes().toString('latin1')}${JSON.stringify(r)}${JSON.stringify(notifier.sent)}`;
+    expect(kept).not.toContain('PAYLOAD-');
   });
 
   it('records the same CRL again as unchanged, without a new index', async () => {

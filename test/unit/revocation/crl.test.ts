@@ -7,6 +7,7 @@ import { KeyUsageFlags } from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Certificate, parseCertificate } from '../../../shared/pki/certificate.js';
 import { DerError } from '../../../shared/pki/der.js';
+import { readInput } from '../../../shared/pki/read.js';
 import {
   CLOCK_SKEW_MS,
   CrlReadError,
@@ -27,6 +28,7 @@ import {
   days,
   type Issued,
   intermediate,
+  issue,
   leaf,
   NOW,
   pemBlock,
@@ -292,13 +294,28 @@ describe('replay, against the CRL held for the same issuer and scope', () => {
     ).toEqual([]);
   });
 
-  it('without numbers, refuses an older thisUpdate and takes a newer or equal one', async () => {
+  it('without numbers, refuses an older thisUpdate and takes a newer one', async () => {
     const list = parse(await crl(acme, [client]));
     expect(list.number).toBeUndefined();
     const held = (d: Date): HeldCrl => ({ thisUpdate: d.toISOString(), sha256: 'x' });
     expect(codes(judge(list, heldAs(held(NOW))))).toEqual(['error crl.replayed']);
     expect(judge(list, heldAs(held(days(-2)))).findings).toEqual([]);
-    expect(judge(list, heldAs(held(days(-1)))).findings).toEqual([]);
+  });
+
+  it('without numbers, refuses other content at the same thisUpdate, so two CRLs cannot take turns', async () => {
+    const revoking = parse(await crl(acme, [client]));
+    const clearing = parse(await crl(acme, []));
+    expect(revoking.thisUpdate).toEqual(clearing.thisUpdate);
+    expect(revoking.sha256).not.toBe(clearing.sha256);
+    const second = judge(clearing, heldAs(heldCrl(revoking)));
+    expect(codes(second)).toEqual(['error crl.replayed']);
+    expect(second.findings[0]!.message).toMatch(/the thisUpdate of the CRL already held, with other content/);
+    expect(codes(judge(revoking, heldAs(heldCrl(clearing))))).toEqual(['error crl.replayed']);
+    // The same one again is still only unchanged.
+    expect(codes(judge(revoking, heldAs(heldCrl(revoking))))).toEqual(['warning crl.unchanged']);
+    // A numbered CRL held, an unnumbered one of its moment: other content, refused too.
+    const numbered = await acmeCrl({}, []);
+    expect(codes(judge(revoking, heldAs(heldCrl(numbered))))).toEqual(['error crl.replayed']);
   });
 
   it('answers the same CRL again with a warning crl.unchanged, not a refusal', async () => {
@@ -478,6 +495,14 @@ describe('what is not a CRL', () => {
     refuses(der.subarray(0, der.length - 10), 'acme/crl/x.crl is not a readable DER CRL', 'claims');
     refuses(acme.der, 'this is a certificate, not a CRL');
     refuses(toBytes(acme.pem), 'it holds a certificate, not a CRL');
+    // A DER CRL with a PEM certificate appended is a damaged CRL file, not a certificate.
+    refuses(
+      new Uint8Array([...der, ...toBytes(acme.pem)]),
+      'acme/crl/x.crl holds a DER CRL followed by a certificate',
+    );
+    expect(() => readRevocationLists(new Uint8Array([...der, ...toBytes(acme.pem)]), 'x.crl')).not.toThrow(
+      /not a CRL/,
+    );
     refuses(toBytes(privateKeyPem(acme)), 'a PRIVATE KEY block, no X509 CRL block');
     refuses(toBytes('hello'), 'neither PEM "X509 CRL" blocks nor a DER CRL');
     refuses(new Uint8Array(), 'acme/crl/x.crl is empty');
@@ -549,6 +574,51 @@ const v1Cert = () =>
     alg,
     tlv(0x03, new Uint8Array([0, 1])),
   );
+
+describe('names that carry more than a name', () => {
+  it('refuses a CRL whose issuer or entry certificateIssuer has an attribute over 256 characters, never repeating it', async () => {
+    const payload = `PAYLOAD-${'y'.repeat(300)}`;
+    const carrier = await root('CN=Carrier', { keySlot: 'crl-name-carrier' });
+    const named = await crl(carrier, [], { crlNumber: 1 });
+    const long = await issue({
+      subject: [{ OU: [payload] }, { CN: ['Carrier'] }],
+      keySlot: 'crl-name-carrier',
+    });
+    const entry = await crl(carrier, [{ serial: '05', certificateIssuer: `CN=x,OU=${payload}` }]);
+    expect(readRevocationLists(named, 'ok.crl')).toHaveLength(1);
+    for (const [bytes, what] of [
+      [await crl(long, []), 'issuer'],
+      [toBytes(pemBlock('X509 CRL', await crl(long, []))), 'issuer'],
+      [entry, 'revoked entry 1 certificateIssuer'],
+    ] as const) {
+      let error: unknown;
+      try {
+        readRevocationLists(bytes, 'acme/crl/x.crl');
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(CrlReadError);
+      expect((error as CrlReadError).code).toBe('crl.opaque-payload');
+      expect((error as CrlReadError).message).toContain(
+        `acme/crl/x.crl was refused and not kept: its ${what} has an attribute (2.5.4.11) of 308 characters, over the 256`,
+      );
+      expect((error as CrlReadError).message).not.toContain('PAYLOAD');
+    }
+  });
+
+  it('has its fields hunted for a private key by the reader every upload goes through', async () => {
+    const carrier = await issue({
+      subject: [{ OU: [privateKeyPem(client).trim().replace(/\n/g, '|')] }, { CN: ['Carrier'] }],
+      keySlot: 'crl-name-carrier',
+    });
+    const der = await crl(carrier, []);
+    for (const bytes of [der, toBytes(pemBlock('X509 CRL', der))]) {
+      const read = readInput({ name: 'acme/crl/x.crl', bytes });
+      expect(read.findings.map((f) => f.code)).toContain('input.private-key');
+      expect(JSON.stringify(read.findings)).not.toContain('BEGIN');
+    }
+  });
+});
 
 describe('what the reader refuses rather than half-reads', () => {
   it('refuses a padded (non-DER) serial, which would match no certificate', () => {
