@@ -17,9 +17,11 @@ export const refusals = async (
   await fileOnly('--log-file', flags.logFile);
   const text = new TextDecoder().decode(await readBounded(flags.logFile, MAX_LOG_BYTES));
   const log = parseAccessLog(text);
-  if (log.refusals.length === 0 && log.passed === 0)
+  // An empty file is a valid export (a filter that kept the refusals, and there were none); a
+  // file of other lines only is the wrong file or the wrong format.
+  if (log.refusals.length === 0 && log.passed === 0 && log.other > 0)
     throw new UsageError(
-      `${flags.logFile} holds no access-log line of the format trustroll reads (JSON with requestId and clientCertPem${log.other > 0 ? `; first lines: ${log.otherExamples.map((l) => JSON.stringify(l)).join(', ')}` : ''}): configure the stage's access log with TruststorePipeline.accessLogFormat (README "The handshakes API Gateway refused"), then export it again`,
+      shown`${flags.logFile} holds no access-log line of the format trustroll reads (JSON with requestId and clientCertPem; first lines: ${log.otherExamples.map((l) => JSON.stringify(l)).join(', ')}): configure the stage's access log with TruststorePipeline.accessLogFormat (README "The handshakes API Gateway refused"), then export it again`,
     );
   const deps = await openStore(flags.store, flags, io);
   const { state } = await loadState(deps.store);
@@ -42,6 +44,12 @@ export const refusals = async (
         (g.first ? shown` (${g.first}${g.last !== g.first ? ` to ${g.last}` : ''})` : ''),
       shown`  ${g.message}`,
     );
+    const versions = [
+      ...new Set(
+        explained.filter((r) => r.partner === g.partner && r.code === g.code).map((r) => r.version ?? 'none'),
+      ),
+    ];
+    out.push(`  judged against truststore version${versions.length === 1 ? '' : 's'} ${versions.join(', ')}`);
     for (const c of g.certificates.slice(0, 10))
       out.push(
         shown`  - ${c.subject}${c.serial ? ` (serial ${c.serial})` : ''}${/^[0-9a-f]{64}$/.test(c.key) ? `, SHA-256 ${c.key.slice(0, 16)}…` : ''}`,

@@ -17,6 +17,11 @@ export interface Refusal {
   readonly serial?: string;
   /** The partner of the CA that issued it (or of a CA above it), or `unknown`. */
   readonly partner: string;
+  /**
+   * The partner was inferred, not found: the issuing CA is in no truststore version, but a CA of
+   * the same organisation (O=) is, and of one partner only (a missing intermediate, most often).
+   */
+  readonly partnerGuessed?: true;
   /** Why API Gateway refused it, as `diagnose` says it; the message says what to fix. */
   readonly code: string;
   readonly message: string;
@@ -91,14 +96,32 @@ export class ServedTruststores {
   }
 }
 
-/** The partner of a client: through the CA that issued it, by name (and key id), in the truststore served or any held before. */
-const partnerFor = (leaf: Certificate, trusted: TrustIndex, served: ServedTruststores): string => {
+const organisation = (dn: string) => /(?:^|,)O=((?:\\,|[^,])+)/.exec(dn)?.[1];
+
+/**
+ * The partner of a client: through the CA that issued it, by name (and key id), in the truststore
+ * served or any held before. When its issuer is in none, a CA of the same organisation held for
+ * one partner only names that partner as a guess (the usual case: an intermediate never uploaded,
+ * whose root is held).
+ */
+const partnerFor = (
+  leaf: Certificate,
+  trusted: TrustIndex,
+  served: ServedTruststores,
+): { partner: string; guessedFrom?: Certificate } => {
   const issuers = trusted.named(leaf.issuer.key);
   const byKey = issuers.find(
     (c) => !leaf.authorityKeyId || !c.subjectKeyId || leaf.authorityKeyId === c.subjectKeyId,
   );
   const ca = byKey ?? issuers[0];
-  return (ca && served.partnerOf(ca.fingerprint)) ?? 'unknown';
+  const found = ca && served.partnerOf(ca.fingerprint);
+  if (found) return { partner: found };
+  const org = organisation(leaf.issuer.text);
+  if (!org) return { partner: 'unknown' };
+  const kin = trusted.all.filter((c) => organisation(c.subject.text) === org);
+  const partners = new Set(kin.map((c) => served.partnerOf(c.fingerprint)).filter((p) => p !== undefined));
+  if (partners.size !== 1) return { partner: 'unknown' };
+  return { partner: [...partners][0]!, guessedFrom: kin[0]! };
 };
 
 /** Explains each refused handshake against the truststore version served when it happened. */
@@ -141,15 +164,19 @@ export const explainRefusals = async (
       code: 'handshake.refused-unexplained',
       message: `API Gateway refused it, but truststore version ${version ?? '(none)'} accepts this certificate at ${at.toISOString()}: the domain may have served another version then (trustroll status shows drift), or the client sent another certificate than the one logged.`,
     };
+    const { partner, guessedFrom } = partnerFor(leaf, trusted, served);
     out.push({
       ...base,
       certSha256: leaf.fingerprint,
       subject: leaf.subject.text,
       issuer: leaf.issuer.text,
       serial: leaf.serial,
-      partner: partnerFor(leaf, trusted, served),
+      partner,
+      ...(guessedFrom ? { partnerGuessed: true as const } : {}),
       code: reason.code,
-      message: reason.message,
+      message: guessedFrom
+        ? `${reason.message} ${leaf.issuer.text} is probably an intermediate CA of partner ${partner} (the truststore holds ${guessedFrom.subject.text}, of the same organisation): API Gateway needs every CA of the path in the truststore, so ask ${partner} to upload it to inbox/${partner}/.`
+        : reason.message,
     });
   }
   return out;

@@ -143,8 +143,12 @@ describe('trustroll refusals', () => {
       domainName: 'api.example.com',
       version: '000001',
     });
-    expect(byId.r3).toMatchObject({ partner: 'unknown', code: 'issuer-unknown' });
-    expect(byId.r3.message).toMatch(/Beta Issuing CA/);
+    // beta's intermediate was never uploaded (its root was): the partner is named as a guess,
+    // and told what to upload.
+    expect(byId.r3).toMatchObject({ partner: 'beta', partnerGuessed: true, code: 'issuer-unknown' });
+    expect(byId.r3.message).toMatch(
+      /CN=Beta Issuing CA,O=Beta is probably an intermediate CA of partner beta \(the truststore holds CN=Beta Root CA,O=Beta, of the same organisation\).*ask beta to upload it to inbox\/beta\/\.$/,
+    );
     expect(byId.r4).toMatchObject({ partner: 'unknown', code: 'issuer-unknown' });
     expect(out.groups[0]).toMatchObject({ partner: 'acme', code: 'expired', count: 2 });
     expect(out.groups[0].certificates).toHaveLength(1);
@@ -154,6 +158,7 @@ describe('trustroll refusals', () => {
     expect(text.out).toMatch(/^4 refused handshakes in .*access\.log \(1 request passed mutual TLS\)/);
     expect(text.out).toMatch(/\npartner acme: expired, 2 refusals of 1 certificate \(/);
     expect(text.out).toMatch(/ {2}- CN=old\.acme\.example \(serial /);
+    expect(text.out).toMatch(/ {2}judged against truststore version 000001\n/);
   });
 
   it('says exit 0 when every request passed, and refuses a file with no line of the format (exit 2)', async () => {
@@ -173,6 +178,10 @@ describe('trustroll refusals', () => {
     ]);
     expect(wrong.code).toBe(2);
     expect(wrong.err).toMatch(/holds no access-log line of the format trustroll reads .*accessLogFormat/);
+    // An empty export (a filter that kept the refusals, and there were none): nothing refused.
+    const empty = await runCli(['refusals', '--log-file', logFile('empty.log', []), ...store]);
+    expect(empty.code, empty.err).toBe(0);
+    expect(empty.out).toMatch(/^0 refused handshakes/);
     const missing = await runCli(['refusals', '--log-file', join(dir, 'nope.log'), ...store]);
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/cannot read .*nope\.log: no such file/);
