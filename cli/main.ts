@@ -8,6 +8,7 @@ import { registerLifecycle, registerPromote, registerRepair } from './commands/l
 import { registerLint } from './commands/lint.js';
 import { registerPki } from './commands/pki.js';
 import { registerProbe } from './commands/probe.js';
+import { registerReport } from './commands/report.js';
 import { registerRevocation } from './commands/revocation.js';
 import { registerScan } from './commands/scan.js';
 import { registerServe } from './commands/serve.js';
@@ -45,6 +46,7 @@ export const buildProgram = (io: Io, exit: (code: number) => void): Command => {
   registerPromote(program, io, exit);
   registerExport(program, io, exit);
   registerRepair(program, io, exit);
+  registerReport(program, io, exit);
   registerRevocation(program, io, exit);
   plainDefaults(program);
   return program;

@@ -1,6 +1,7 @@
 import type { Clock, DomainGateway, Log, Notifier, ObjectStore } from '../ports.js';
 import { latestPublished, pendingRevision, type TruststoreState } from '../truststore/state.js';
 import { durableNotifier } from './outbox.js';
+import { publishReport } from './report.js';
 import { publishIndex } from './revocation.js';
 import { type RollConfig, type RollReport, rollDomains } from './roll.js';
 import {
@@ -57,6 +58,8 @@ export const publishAndRoll = async (
   version?: string;
   roll?: RollReport;
   errors: string[];
+  /** The report of the new version could not be written (the publish and the roll went on). */
+  reportError?: string;
   /** With a known `etag`: the state as this run last read or wrote it, and its ETag. */
   known?: LoadedState;
 }> => {
@@ -82,12 +85,15 @@ export const publishAndRoll = async (
   let version = latestPublished(state)?.version;
   const unpublished = state.history.at(-1);
   let record: ((s: TruststoreState) => TruststoreState | undefined) | undefined;
+  /** This run published a new truststore version: its report follows it. */
+  let newVersion = false;
   if (unpublished && unpublished.version === undefined && unpublished.revision === state.revision) {
     const written = options.published
       ? options.published.version
       : await publishTruststore(deps.store, state, deps.log);
     if (written) {
       version = written;
+      newVersion = true;
       record = (s) => withVersion(s, committed.revision, written);
     }
   }
@@ -148,11 +154,18 @@ export const publishAndRoll = async (
       );
     }
   }
+  // The report is a view of the new version, written once the domains serve it (it adds nothing
+  // to the time a roll takes); a failure to write it is logged and returned, never thrown: it
+  // fails neither the publish nor the roll, and is no error of the run.
+  const reportError = newVersion
+    ? await publishReport(deps.store, state, deps.clock.now(), deps.log)
+    : undefined;
   return {
     state,
     ...(version ? { version } : {}),
     ...(roll ? { roll } : {}),
     errors,
+    ...(reportError ? { reportError } : {}),
     ...(known ? { known } : {}),
   };
 };

@@ -107,7 +107,7 @@ export const daysUntil = (notAfter: string, now: Date): number =>
 /** Entries by subject key, to walk from a CA to its root without parsing certificates. */
 
 /** The path from an entry up to its root through issuer names (the latest-expiring issuer when several). */
-const pathToRoot = (entry: Entry, bySubject: Map<string, Entry[]>): Entry[] => {
+export const pathToRoot = (entry: Entry, bySubject: Map<string, Entry[]>): Entry[] => {
   const path = [entry];
   const seen = new Set([entry.fingerprint]);
   let current = entry;
@@ -196,13 +196,10 @@ const assess = (
   return { lines, bySubject, alerted, due, pruned: prune ? prunable(state.entries, now) : [], ...crl };
 };
 
-/** Each CRL held: how long until its nextUpdate, and whether that crossed a level not yet alerted. */
-const assessCrls = (state: TruststoreState, now: Date) => {
-  const rev = state.revocation;
-  const crlAlerted = { ...(rev?.staleAlerts ?? {}) };
-  const crlDue: Assessment['crlDue'] = [];
+/** Every CRL held for a CA of the truststore, soonest nextUpdate first, with the days left at `now`. */
+export const crlLinesOf = (state: TruststoreState, now: Date): CrlLine[] => {
   const byFingerprint = new Map(state.entries.map((e) => [e.fingerprint, e]));
-  const crlLines: CrlLine[] = Object.entries(rev?.crls ?? {})
+  return Object.entries(state.revocation?.crls ?? {})
     .filter(([, c]) => byFingerprint.has(c.issuer))
     .map(([key, c]) => ({
       key,
@@ -212,6 +209,14 @@ const assessCrls = (state: TruststoreState, now: Date) => {
       ...(c.nextUpdate ? { nextUpdate: c.nextUpdate, days: daysUntil(c.nextUpdate, now) } : {}),
     }))
     .sort((a, b) => (a.nextUpdate ?? '9').localeCompare(b.nextUpdate ?? '9'));
+};
+
+/** Each CRL held: how long until its nextUpdate, and whether that crossed a level not yet alerted. */
+const assessCrls = (state: TruststoreState, now: Date) => {
+  const rev = state.revocation;
+  const crlAlerted = { ...(rev?.staleAlerts ?? {}) };
+  const crlDue: Assessment['crlDue'] = [];
+  const crlLines = crlLinesOf(state, now);
   const live = new Set(crlLines.map((l) => l.key));
   for (const key of Object.keys(crlAlerted)) if (!live.has(key)) delete crlAlerted[key];
   for (const line of crlLines) {
