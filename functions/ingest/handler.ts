@@ -90,6 +90,8 @@ export const lambdaHandler = async (
     w.metrics.addMetric('UploadsAccepted', MetricUnit.Count, count('accepted'));
     w.metrics.addMetric('UploadsRejected', MetricUnit.Count, count('rejected') + count('private-key'));
     w.metrics.addMetric('CertificatesInTruststore', MetricUnit.Count, result.ingest.certificates);
+    // A report that could not be written fails nothing (it is logged where it failed): counted.
+    w.metrics.addMetric('ReportsNotPublished', MetricUnit.Count, result.ingest.reportError ? 1 : 0);
     if (result.ingest.nearestExpiryDays !== undefined) {
       w.metrics.addMetric('DaysToNearestExpiry', MetricUnit.Count, result.ingest.nearestExpiryDays);
     }

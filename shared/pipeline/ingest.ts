@@ -126,6 +126,8 @@ export interface IngestReport {
   readonly roll?: RollReport;
   /** Steps after the commit that failed (moves, notifications); the commit stands. */
   readonly errors: readonly string[];
+  /** The report of the new version could not be written (logged; not an error of the run). */
+  readonly reportError?: string;
 }
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 * 1024;
@@ -254,6 +256,7 @@ export const ingestRun = async (
     version,
     roll,
     errors: rollErrors,
+    reportError,
     known: after,
   } = await publishAndRoll(
     committed.state,
@@ -277,6 +280,7 @@ export const ingestRun = async (
       ...(version ? { version } : {}),
       ...(roll ? { roll } : {}),
       errors,
+      ...(reportError ? { reportError } : {}),
     },
     known: after ?? { state, etag: committed.etag },
   };
