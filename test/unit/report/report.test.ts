@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ingestUploads } from '../../../shared/pipeline/ingest.js';
 import { REPORT_KEYS } from '../../../shared/pipeline/report.js';
@@ -9,7 +10,7 @@ import type { TruststoreState } from '../../../shared/truststore/state.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
 import { MemoryStore } from '../../fakes/memory-store.js';
 import { NOW, partnerChain, pemOf, toBytes } from '../../fixtures/pki.js';
-import { EVIL_SUBJECT, type ReportFixture, reportFixture } from '../../fixtures/report-state.js';
+import { EVIL_SUBJECT, largeState, type ReportFixture, reportFixture } from '../../fixtures/report-state.js';
 
 /** RFC 4180 records (quoted fields with doubled quotes, CRLF line ends). */
 const parseCsv = (text: string): string[][] => {
@@ -287,5 +288,30 @@ describe('published with every new version', () => {
         data: expect.objectContaining({ error: 'AccessDenied' }),
       }),
     );
+  });
+});
+
+describe('the size bound', () => {
+  it('stays under 2 MB as HTML for 1,000 CAs and 100 versions (npm run bench measures the time)', () => {
+    const entries = Array.from({ length: 1000 }, (_, i) => {
+      const e = state.entries[i % state.entries.length]!;
+      const subject = `CN=Partner ${String(i % 50).padStart(2, '0')} Issuing CA ${i},OU=Client Certificates,O=Partner ${i % 50} Ltd,C=DE`;
+      return {
+        ...e,
+        fingerprint: createHash('sha256').update(String(i)).digest('hex'),
+        subject,
+        subjectKey: subject.toLowerCase(),
+        issuer: subject,
+        issuerKey: subject.toLowerCase(),
+        notAfter: new Date(NOW.getTime() + (i % 500) * 86_400_000).toISOString(),
+      };
+    });
+    const big = buildReport(largeState(entries, 100), { now: NOW, store: 's3://bucket/prod' });
+    expect(big.cas).toHaveLength(1000);
+    expect(big.history).toHaveLength(100);
+    const html = renderReport(big, 'html');
+    expect(html.match(/class="ca-mark /g)).toHaveLength(1000);
+    expect(Buffer.byteLength(html)).toBeLessThan(2_000_000);
+    expect(Buffer.byteLength(renderReport(big, 'json'))).toBeLessThan(2_000_000);
   });
 });
