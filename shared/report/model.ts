@@ -1,7 +1,7 @@
 import { DEFAULT_THRESHOLDS } from '../defaults.js';
 import { SEVERITY_RANK, type Severity } from '../finding.js';
+import { crlLinesOf, daysUntil, expiryLines, levelOf, pathToRoot } from '../pipeline/expiry.js';
 import { type HistoryLine, historyLines } from '../pipeline/history.js';
-import { crlLinesOf, daysUntil, expiryLines, levelOf, pathToRoot } from '../pipeline/scan.js';
 import { renderedOf } from '../pipeline/state-store.js';
 import type { DomainStatusLine } from '../pipeline/status.js';
 import type { PublicKeyInfo } from '../pki/certificate.js';

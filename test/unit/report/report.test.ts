@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ingestUploads } from '../../../shared/pipeline/ingest.js';
 import { REPORT_KEYS } from '../../../shared/pipeline/report.js';
-import { expiryLines } from '../../../shared/pipeline/scan.js';
+import { expiryLines, scanExpiry } from '../../../shared/pipeline/scan.js';
 import { renderedOf } from '../../../shared/pipeline/state-store.js';
 import { CSV_COLUMNS, csvField } from '../../../shared/report/csv.js';
 import { buildReport, REPORT_SCHEMA, type Report, renderReport } from '../../../shared/report/index.js';
@@ -256,6 +256,22 @@ describe('published with every new version', () => {
     expect(html).toContain(`revision ${state.revision}`);
     expect(parseCsv(csv)).toHaveLength(state.entries.length + 1);
     expect((await fixture.store.get(REPORT_KEYS.csv)).metadata.revision).toBe(String(state.revision));
+  });
+
+  it('follows a version the expiry scan publishes when it prunes', async () => {
+    const { store } = await reportFixture();
+    const before = (await store.get(REPORT_KEYS.csv)).metadata.revision;
+    const scan = await scanExpiry({
+      store,
+      clock: new FakeClock(NOW.getTime() + 25 * 86_400_000),
+      log: memoryLog(),
+      notifier: new MemoryNotifier(),
+      config: { prune: true },
+    });
+    expect(scan.pruned).toHaveLength(1);
+    const csv = await store.get(REPORT_KEYS.csv);
+    expect(Number(csv.metadata.revision)).toBe(Number(before) + 1);
+    expect(new TextDecoder().decode(csv.body)).not.toContain('Beta Short CA');
   });
 
   it('a report that cannot be written fails neither the publish nor the roll: it is logged', async () => {
