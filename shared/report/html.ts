@@ -62,8 +62,13 @@ const ESCAPES: Record<string, string> = {
   "'": '&#39;',
 };
 /** Text for HTML content and attributes: control characters and direction overrides shown as escapes, markup escaped. */
-export const esc = (value: string | number): string =>
-  printable(String(value)).replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+export const esc = (value: string | number): string => {
+  const text = String(value);
+  // Most values (dates, fingerprints, plain names) hold nothing to escape: kept as they are.
+  return PLAIN.test(text) ? text : printable(text).replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+};
+/** Nothing markup or `printable` would change: printable ASCII without & < > " '. */
+const PLAIN = /^[\x20-\x21\x23-\x25\x28-\x3b\x3d\x3f-\x7e]*$/;
 
 const moment = (iso: string): string => `${iso.slice(0, 10)} ${iso.slice(11, 16)}`;
 const date = (iso: string): string => `<time datetime="${esc(iso)}">${esc(day(iso))}</time>`;
