@@ -124,6 +124,7 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
   }
   const deps: IngestDeps = {
     store,
+    label: paths.dataDir,
     gateway: endpoint,
     notifier: localNotifier(paths, io),
     clock: systemClock,

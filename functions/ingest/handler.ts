@@ -72,6 +72,7 @@ export const lambdaHandler = async (
       items.map((i) => i.item),
       {
         store: w.store,
+        label: `s3://${w.config.bucket}/`,
         gateway,
         notifier: w.notifier,
         clock: w.clock,

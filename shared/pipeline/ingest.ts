@@ -70,6 +70,8 @@ export interface IngestDeps {
   readonly clock: Clock;
   readonly log: Log;
   readonly config: IngestConfig;
+  /** What the report names the store (`s3://bucket/`, a data folder); default `the trustroll store`. */
+  readonly label?: string;
 }
 
 /** An object that landed in the inbox (from an S3 event or a folder scan). */

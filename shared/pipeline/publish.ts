@@ -22,6 +22,8 @@ export interface PublishDeps {
   readonly clock: Clock;
   readonly log: Log;
   readonly roll: RollConfig;
+  /** What the report names the store (`s3://bucket/`, a data folder); default `the trustroll store`. */
+  readonly label?: string;
 }
 
 export interface PublishOptions {
@@ -158,7 +160,7 @@ export const publishAndRoll = async (
   // to the time a roll takes); a failure to write it is logged and returned, never thrown: it
   // fails neither the publish nor the roll, and is no error of the run.
   const reportError = newVersion
-    ? await publishReport(deps.store, state, deps.clock.now(), deps.log)
+    ? await publishReport(deps.store, state, deps.clock.now(), deps.log, deps.label)
     : undefined;
   return {
     state,

@@ -43,7 +43,7 @@ export const publishReport = async (
   state: TruststoreState,
   now: Date,
   log: Log,
-  label = 'trustroll',
+  label = 'the trustroll store',
 ): Promise<string | undefined> => {
   try {
     const report = buildReport(state, { now, store: label });

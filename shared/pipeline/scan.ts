@@ -67,6 +67,8 @@ export interface ScanDeps {
   /** Needed only when pruning rolls domains. */
   readonly gateway?: DomainGateway;
   readonly config?: ScanConfig;
+  /** What the report names the store (`s3://bucket/`, a data folder); default `the trustroll store`. */
+  readonly label?: string;
 }
 
 export interface ScanReport {
@@ -355,7 +357,7 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
           errors.push(...roll.notifyErrors);
         }
         // The pruned version's report, as with every new version (its failure is only logged).
-        await publishReport(deps.store, next, now, deps.log);
+        await publishReport(deps.store, next, now, deps.log, deps.label);
       }
     }
     // Alerts a previous run could not deliver (read only when the state holds some).

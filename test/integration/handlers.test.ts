@@ -204,6 +204,11 @@ describe('ingest handler (SQS FIFO batch of EventBridge S3 events)', () => {
 
     // The report of the new version, beside it (its PutObject calls are checked against the IAM above).
     expect(await keys('reports/')).toEqual(['reports/index.html', 'reports/truststore.csv']);
+    const page = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'reports/index.html' }));
+    expect(page.ContentType).toMatch(/^text\/html/);
+    expect(await page.Body!.transformToString()).toContain(
+      `<title>Truststore report: s3://${bucket}/, revision`,
+    );
     const csv = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'reports/truststore.csv' }));
     expect(csv.ContentType).toMatch(/^text\/csv/);
     expect(
