@@ -148,9 +148,10 @@ const warnings = (r: Report): string =>
 const partners = (r: Report): string => {
   const body: string[] = [];
   if (r.partners.length === 0) body.push('<p>No CAs in the truststore yet.</p>');
-  for (const p of r.partners) {
+  for (const [i, p] of r.partners.entries()) {
     body.push(
-      `<h3 id="partner-${esc(slug(p.name))}">${esc(p.name)}</h3>`,
+      // Numbered: partner names that differ only in punctuation must not share an id.
+      `<h3 id="partner-${i + 1}">${esc(p.name)}</h3>`,
       `<p>${plural(p.cas, 'CA')}; the first expires ${date(p.nextExpiry)}${p.nextBreak < p.nextExpiry ? `, and clients break first on ${date(p.nextBreak)}` : ''}.</p>`,
       table(
         `CAs of ${p.name}`,
@@ -258,8 +259,6 @@ const history = (r: Report): string => {
         ],
   );
 };
-
-const slug = (name: string): string => name.replace(/[^A-Za-z0-9_-]/g, '_');
 
 // The chart's geometry, in SVG user units (it scales with the page; a narrow window scrolls it).
 const LEFT = 170;

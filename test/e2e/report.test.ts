@@ -100,7 +100,15 @@ describe('the report in a real browser', () => {
   });
 
   it('has headings in order and a header cell for every table column', async () => {
-    const structure = await browser.evaluate<{ headings: string[]; tables: number; headed: number }>(`({
+    const structure = await browser.evaluate<{
+      headings: string[];
+      tables: number;
+      headed: number;
+      ids: number;
+      unique: number;
+    }>(`({
+      ids: document.querySelectorAll('[id]').length,
+      unique: new Set([...document.querySelectorAll('[id]')].map((e) => e.id)).size,
       headings: [...document.querySelectorAll('h1, h2')].map((h) => h.tagName + ' ' + h.textContent),
       tables: document.querySelectorAll('table').length,
       headed: [...document.querySelectorAll('table')].filter((t) => t.querySelector('caption') && t.tHead.rows[0].cells.length === t.tBodies[0].rows[0].cells.length).length,
@@ -116,6 +124,8 @@ describe('the report in a real browser', () => {
       'Version',
     ]);
     expect(structure.headed).toBe(structure.tables);
+    // Every id names one element (the sections' links, the chart's title and description).
+    expect(structure.unique).toBe(structure.ids);
   });
 
   it('reflows at 200% zoom and in a narrow window: the page never scrolls sideways, wide tables scroll in place', async () => {
