@@ -73,6 +73,7 @@ export const lambdaHandler = async (
       {
         store: w.store,
         label: `s3://${w.config.bucket}/`,
+        expiryThresholds: w.config.expiryThresholds,
         gateway,
         notifier: w.notifier,
         clock: w.clock,

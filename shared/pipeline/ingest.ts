@@ -72,6 +72,8 @@ export interface IngestDeps {
   readonly config: IngestConfig;
   /** What the report names the store (`s3://bucket/`, a data folder); default `the trustroll store`. */
   readonly label?: string;
+  /** The expiry scan's thresholds (days), marked in the report; default 60, 30, 14, 7, 3, 1. */
+  readonly expiryThresholds?: readonly number[];
 }
 
 /** An object that landed in the inbox (from an S3 event or a folder scan). */

@@ -24,6 +24,8 @@ export interface PublishDeps {
   readonly roll: RollConfig;
   /** What the report names the store (`s3://bucket/`, a data folder); default `the trustroll store`. */
   readonly label?: string;
+  /** The expiry scan's thresholds (days), marked in the report; default 60, 30, 14, 7, 3, 1. */
+  readonly expiryThresholds?: readonly number[];
 }
 
 export interface PublishOptions {
@@ -160,7 +162,7 @@ export const publishAndRoll = async (
   // to the time a roll takes); a failure to write it is logged and returned, never thrown: it
   // fails neither the publish nor the roll, and is no error of the run.
   const reportError = newVersion
-    ? await publishReport(deps.store, state, deps.clock.now(), deps.log, deps.label)
+    ? await publishReport(deps.store, state, deps.clock.now(), deps.log, deps.label, deps.expiryThresholds)
     : undefined;
   return {
     state,

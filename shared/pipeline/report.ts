@@ -44,9 +44,10 @@ export const publishReport = async (
   now: Date,
   log: Log,
   label = 'the trustroll store',
+  thresholds?: readonly number[],
 ): Promise<string | undefined> => {
   try {
-    const report = buildReport(state, { now, store: label });
+    const report = buildReport(state, { now, store: label, ...(thresholds ? { thresholds } : {}) });
     for (const format of ['html', 'csv'] as const)
       await store.put(REPORT_KEYS[format], Buffer.from(renderReport(report, format)), {
         contentType: CONTENT_TYPES[format],

@@ -357,7 +357,7 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
           errors.push(...roll.notifyErrors);
         }
         // The pruned version's report, as with every new version (its failure is only logged).
-        await publishReport(deps.store, next, now, deps.log, deps.label);
+        await publishReport(deps.store, next, now, deps.log, deps.label, thresholds);
       }
     }
     // Alerts a previous run could not deliver (read only when the state holds some).

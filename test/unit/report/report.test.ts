@@ -258,6 +258,25 @@ describe('published with every new version', () => {
     expect((await fixture.store.get(REPORT_KEYS.csv)).metadata.revision).toBe(String(state.revision));
   });
 
+  it("names the store and marks the scan's own thresholds, as the pipeline is configured", async () => {
+    const { root, intermediate } = await partnerChain('Kappa', { key: 'p256' });
+    const store = new MemoryStore();
+    const { version } = await store.put('inbox/kappa/ca.pem', toBytes(pemOf(root, intermediate)));
+    await ingestUploads([{ key: 'inbox/kappa/ca.pem', version }], {
+      store,
+      gateway: new FakeGateway(),
+      notifier: new MemoryNotifier(),
+      clock: new FakeClock(NOW.getTime()),
+      log: memoryLog(),
+      label: 's3://prod-bucket/',
+      expiryThresholds: [90, 45],
+      config: { expiringDays: 30, roll: { domains: [] } },
+    });
+    const html = new TextDecoder().decode((await store.get(REPORT_KEYS.html)).body);
+    expect(html).toContain('<title>Truststore report: s3://prod-bucket/, revision 1</title>');
+    expect([...html.matchAll(/class="threshold" data-days="(\d+)"/g)].map((m) => m[1])).toEqual(['45', '90']);
+  });
+
   it('follows a version the expiry scan publishes when it prunes', async () => {
     const { store } = await reportFixture();
     const before = (await store.get(REPORT_KEYS.csv)).metadata.revision;
