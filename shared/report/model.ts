@@ -4,11 +4,11 @@ import { crlLinesOf, daysUntil, expiryLines, levelOf, pathToRoot } from '../pipe
 import { type HistoryLine, historyLines } from '../pipeline/history.js';
 import { renderedOf } from '../pipeline/state-store.js';
 import type { DomainStatusLine } from '../pipeline/status.js';
-import type { PublicKeyInfo } from '../pki/certificate.js';
+import { type PublicKeyInfo, pemToDer, publicKeyOf } from '../pki/certificate.js';
 import { MAX_CHAIN } from '../truststore/rules/chain.too-long.js';
 import { MAX_TRUSTSTORE_BYTES, sizeFindings } from '../truststore/rules/truststore.too-large.js';
 import {
-  certificateOf,
+  type Entry,
   entriesBySubject,
   latestPublished,
   pendingRevision,
@@ -157,6 +157,17 @@ export const keyLabel = (key: PublicKeyInfo): string => {
   }
 };
 
+/** Each entry's key label, read once per entry (entries are immutable; a warm process keeps them). */
+const keys = new WeakMap<Entry, string>();
+const keyOf = (e: Entry): string => {
+  let key = keys.get(e);
+  if (key === undefined) {
+    key = keyLabel(publicKeyOf(pemToDer(e.pem)));
+    keys.set(e, key);
+  }
+  return key;
+};
+
 /** `months` calendar months after `from` (UTC). */
 const addMonths = (from: Date, months: number): Date => {
   const d = new Date(from);
@@ -184,7 +195,7 @@ export const buildReport = (state: TruststoreState, options: ReportOptions): Rep
         subject: e.subject,
         issuer: e.issuer,
         fingerprint: e.fingerprint,
-        key: keyLabel(certificateOf(e).publicKey),
+        key: keyOf(e),
         notBefore: e.notBefore,
         notAfter: e.notAfter,
         days: line.days,

@@ -4,12 +4,14 @@ import { ingestUploads } from '../../../shared/pipeline/ingest.js';
 import { REPORT_KEYS } from '../../../shared/pipeline/report.js';
 import { expiryLines, scanExpiry } from '../../../shared/pipeline/scan.js';
 import { renderedOf } from '../../../shared/pipeline/state-store.js';
+import { parseCertificate, pemToDer, publicKeyOf } from '../../../shared/pki/certificate.js';
 import { CSV_COLUMNS, csvField } from '../../../shared/report/csv.js';
 import { buildReport, REPORT_SCHEMA, type Report, renderReport } from '../../../shared/report/index.js';
+import { keyLabel } from '../../../shared/report/model.js';
 import type { TruststoreState } from '../../../shared/truststore/state.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
 import { MemoryStore } from '../../fakes/memory-store.js';
-import { NOW, partnerChain, pemOf, toBytes } from '../../fixtures/pki.js';
+import { NOW, partnerChain, pemOf, root, toBytes } from '../../fixtures/pki.js';
 import { EVIL_SUBJECT, largeState, type ReportFixture, reportFixture } from '../../fixtures/report-state.js';
 
 /** RFC 4180 records (quoted fields with doubled quotes, CRLF line ends). */
@@ -156,6 +158,19 @@ describe('the report model', () => {
     const again = buildReport(state, { now: NOW, store: 's3://bucket/prod' });
     for (const format of ['html', 'json', 'csv'] as const)
       expect(renderReport(again, format)).toBe(renderReport(report, format));
+  });
+});
+
+describe('the key column', () => {
+  it('reads the key of a certificate as the full parse does, for RSA, EC and EdDSA', async () => {
+    const certs = [
+      ...state.entries.map((e) => pemToDer(e.pem)),
+      (await root('CN=RSA Root', { key: 'rsa2048' })).der,
+      (await root('CN=Ed Root', { key: 'ed25519' })).der,
+    ];
+    for (const der of certs) expect(publicKeyOf(der)).toEqual(parseCertificate(der).publicKey);
+    expect(keyLabel(publicKeyOf(certs.at(-2)!))).toBe('RSA 2048');
+    expect(keyLabel(publicKeyOf(certs.at(-1)!))).toBe('Ed25519');
   });
 });
 
