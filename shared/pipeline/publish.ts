@@ -158,9 +158,9 @@ export const publishAndRoll = async (
       );
     }
   }
-  // The report is a view of the new version, written once the domains serve it (it adds nothing
-  // to the time a roll takes); a failure to write it is logged and returned, never thrown: it
-  // fails neither the publish nor the roll, and is no error of the run.
+  // The report is a view of the new version, written after it (and after the roll, where this
+  // call rolls); a failure to write it is logged and returned, never thrown: it fails neither the
+  // publish nor the roll, and is no error of the run.
   const reportError = newVersion
     ? await publishReport(deps.store, state, deps.clock.now(), deps.log, deps.label, deps.expiryThresholds)
     : undefined;
