@@ -1,7 +1,15 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../fixtures/cli.js';
 import { partnerChain, pemOf } from '../../fixtures/pki.js';
 
@@ -14,6 +22,8 @@ beforeAll(async () => {
   mkdirSync(join(dir, 'inbox', 'report'), { recursive: true });
   writeFileSync(join(dir, 'inbox', 'report', 'ca.pem'), pemOf(chain.root, chain.intermediate));
 });
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('trustroll report', () => {
   it('refuses a path that holds no store (exit 2), never an empty report', async () => {
