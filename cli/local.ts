@@ -9,6 +9,7 @@ import {
 import { ConsoleNotifier, FanoutNotifier, OutboxNotifier } from '../shared/adapters/local/notifier.js';
 import { makeDir } from '../shared/adapters/local/paths.js';
 import { REQUESTS_PREFIX } from '../shared/pipeline/lifecycle.js';
+import { REPORTS_PREFIX } from '../shared/pipeline/report.js';
 import { KEYS } from '../shared/truststore/state.js';
 import type { Io } from './io.js';
 import { UsageError } from './io.js';
@@ -28,6 +29,8 @@ export const layout = (paths: LocalPaths) => ({
   outbox: join(paths.dataDir, 'outbox.jsonl'),
   endpoint: join(paths.dataDir, 'endpoint'),
   demo: join(paths.dataDir, 'demo'),
+  /** The report the pipeline publishes with each version (reports/ in the bucket on AWS): one file each, no versions. */
+  reports: join(paths.dataDir, 'reports'),
 });
 
 /** A path with every link resolved, as far as it exists (the rest appended as given). */
@@ -102,6 +105,7 @@ export const localStore = (paths: LocalPaths) => {
       },
       { prefix: KEYS.archive, store: new PlainFolderStore(l.archive, KEYS.archive) },
       { prefix: KEYS.rejected, store: new PlainFolderStore(l.rejected, KEYS.rejected) },
+      { prefix: REPORTS_PREFIX, store: new PlainFolderStore(l.reports, REPORTS_PREFIX) },
     ],
     new VersionedFolderStore(l.store),
   );

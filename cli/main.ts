@@ -9,6 +9,7 @@ import { registerLint } from './commands/lint.js';
 import { registerPki } from './commands/pki.js';
 import { registerProbe } from './commands/probe.js';
 import { registerRefusals } from './commands/refusals.js';
+import { registerReport } from './commands/report.js';
 import { registerRevocation } from './commands/revocation.js';
 import { registerScan } from './commands/scan.js';
 import { registerServe } from './commands/serve.js';
@@ -46,6 +47,7 @@ export const buildProgram = (io: Io, exit: (code: number) => void): Command => {
   registerPromote(program, io, exit);
   registerExport(program, io, exit);
   registerRepair(program, io, exit);
+  registerReport(program, io, exit);
   registerRevocation(program, io, exit);
   registerRefusals(program, io, exit);
   plainDefaults(program);

@@ -427,10 +427,11 @@ export class TruststorePipeline extends Construct {
       objects('inbox/', 'requests/', 'state/', 'truststore/', 'revocation/'),
     );
     mayFindNothing(this.ingestFunction);
+    // reports/: the page and CSV published with every new truststore version (write only).
     allow(
       this.ingestFunction,
       ['s3:PutObject'],
-      objects('state/', 'truststore/', 'revocation/', 'archive/', 'rejected/'),
+      objects('state/', 'truststore/', 'revocation/', 'archive/', 'rejected/', 'reports/'),
     );
     allow(this.ingestFunction, ['s3:ListBucketVersions'], [this.bucket.bucketArn], {
       StringLike: { 's3:prefix': ['inbox/*', 'requests/*'] },
@@ -454,7 +455,7 @@ export class TruststorePipeline extends Construct {
     allow(
       this.scanFunction,
       ['s3:PutObject'],
-      props.pruneExpired ? objects('state/', 'truststore/', 'revocation/') : objects('state/'),
+      props.pruneExpired ? objects('state/', 'truststore/', 'revocation/', 'reports/') : objects('state/'),
     );
     // The scan reads the domains to report drift.
     rollDomains(this.scanFunction, false);
@@ -773,6 +774,7 @@ export class TruststorePipeline extends Construct {
         'revocation',
         'archive',
         'rejected',
+        'reports',
       ]) {
         Validations.of(f.role!).acknowledge({
           id: `AwsSolutions::AwsSolutions-IAM5[Resource::${bucketArn}/${prefix}/*]`,

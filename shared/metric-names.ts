@@ -15,6 +15,8 @@ export const METRIC = {
   domainsRolledBack: 'DomainsRolledBack',
   domainRollsFailed: 'DomainRollsFailed',
   unusableRecords: 'UnusableRecords',
+  /** 1 when the report of a new version could not be written (the version and its roll went on). */
+  reportsNotPublished: 'ReportsNotPublished',
   authorizerAllow: 'AuthorizerAllow',
   authorizerDeny: 'AuthorizerDeny',
   /** Refused mutual TLS handshakes seen in the stages' access logs (the refusals subscriber). */

@@ -35,7 +35,11 @@ export const shown = (parts: TemplateStringsArray, ...values: readonly unknown[]
  * does that), but no escape sequence or direction override gets through whatever was missed.
  */
 export const terminalSafe = (text: string): string =>
-  text.replace(UNSAFE, (c) => (c === '\n' ? c : escaped(c)));
+  // A CRLF is a line break too (RFC 4180 CSV is made of them); a lone CR, which lets a line be
+  // overwritten on a terminal, is escaped.
+  text.replace(UNSAFE, (c, at: number) =>
+    c === '\n' || (c === '\r' && text.charCodeAt(at + 1) === 10) ? c : escaped(c),
+  );
 
 /**
  * JSON for files and terminals people read (reports, the outbox, `--json`): JSON.stringify escapes

@@ -5,6 +5,7 @@ import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.
 import { VersionedFolderStore } from '../../shared/adapters/local/folder-store.js';
 import { FolderWatch } from '../../shared/adapters/local/folder-watch.js';
 import { consoleLog } from '../../shared/adapters/local/log.js';
+import { ReportServer } from '../../shared/adapters/local/report-server.js';
 import { type IngestDeps, ingestUploads } from '../../shared/pipeline/ingest.js';
 import { handleRemovalRequests, REQUESTS_PREFIX } from '../../shared/pipeline/lifecycle.js';
 import { publishPending } from '../../shared/pipeline/publish.js';
@@ -17,7 +18,9 @@ import {
   loadState,
   readTruststoreVersion,
 } from '../../shared/pipeline/state-store.js';
+import { domainStatus } from '../../shared/pipeline/status.js';
 import { type ObjectStore, systemClock } from '../../shared/ports.js';
+import { buildReport } from '../../shared/report/model.js';
 import { REVOCATION_KEYS } from '../../shared/revocation/state.js';
 import { printable } from '../../shared/text.js';
 import { KEYS, latestPublished, type TruststoreState } from '../../shared/truststore/state.js';
@@ -47,6 +50,8 @@ export interface UpFlags {
   readonly demo: boolean;
   readonly scanHours: number;
   readonly plainTls?: boolean;
+  readonly reportPort: number;
+  readonly report: boolean;
 }
 
 /** `trustroll up`: the whole pipeline on this machine, until Ctrl-C; resolves to the exit status (declared in commands/up.ts). */
@@ -100,8 +105,29 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
       log.error('revocation index not published', { error: error.message }),
     );
   await endpoint.start(latestPublished(state)?.version);
+  // The report of the state as it is, for each request; the domain it shows is the endpoint.
+  const reportServer = flags.report
+    ? new ReportServer({
+        host: '127.0.0.1',
+        port: flags.reportPort,
+        log,
+        report: async () =>
+          buildReport((await states.get()).loaded.state, {
+            now: new Date(),
+            store: paths.dataDir,
+            domains: await domainStatus({ store, gateway: endpoint, roll: { domains: [flags.domain] } }),
+          }),
+      })
+    : undefined;
+  try {
+    await reportServer?.start();
+  } catch (error) {
+    await endpoint.stop();
+    throw error;
+  }
   const deps: IngestDeps = {
     store,
+    label: paths.dataDir,
     gateway: endpoint,
     notifier: localNotifier(paths, io),
     clock: systemClock,
@@ -112,7 +138,16 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
       roll: { domains: [flags.domain], minUpdateIntervalMs: 0, pollIntervalMs: 100 },
     },
   };
-  printWelcome(io, flags, paths, endpoint, material.caPath, demo?.dir, latestPublished(state)?.version);
+  printWelcome(
+    io,
+    flags,
+    paths,
+    endpoint,
+    material.caPath,
+    demo?.dir,
+    latestPublished(state)?.version,
+    reportServer?.url,
+  );
 
   /** Versions the endpoint rolled back: it stays on the previous one until a newer version exists. */
   const refused = new Set<string>();
@@ -210,6 +245,7 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
   if (scanTimer) clearInterval(scanTimer);
   io.out('\nstopping: finishing the current step…\n');
   await loop.stop();
+  await reportServer?.stop();
   await endpoint.stop();
   io.out('stopped.\n');
   return 0;
@@ -351,6 +387,7 @@ const printWelcome = (
   caPath: string,
   demoDir: string | undefined,
   version: string | undefined,
+  reportUrl: string | undefined,
 ) => {
   const l = layout(paths);
   const url = `https://localhost:${endpoint.port}/`;
@@ -360,6 +397,11 @@ const printWelcome = (
     `  endpoint   ${url}   mutual TLS like the custom domain ${flags.domain}; truststore version ${version ?? 'none yet'}`,
     `  outbox     ${l.outbox}   notifications, one JSON line each (also shown below)`,
     `  archive    ${l.archive}/, rejected: ${l.rejected}/ (each upload with a .report.json)`,
+    ...(reportUrl
+      ? [
+          `  report     ${reportUrl}   the truststore as a page (also report.json, truststore.csv), made afresh for each request`,
+        ]
+      : []),
   ];
   if (demoDir) {
     const curl = (who: string) =>

@@ -3,7 +3,7 @@ import { DEFAULT_THRESHOLDS } from '../../shared/defaults.js';
 import { exitHelp, STORE_STATUSES } from '../exit-status.js';
 import { type Io, parseAt, UsageError } from '../io.js';
 
-const parseThresholds = (value: string): number[] => {
+export const parseThresholds = (value: string): number[] => {
   const parts = value.split(',').map((t) => t.trim());
   const days = parts.map(Number);
   if (parts.some((t) => !/^\d{1,5}$/.test(t)) || days.some((d) => d < 1 || d > 36_500)) {

@@ -21,6 +21,13 @@ export const registerUp = (program: Command, io: Io, exit: (code: number) => voi
       8443,
     )
     .option('--host <address>', 'address the endpoint listens on', '127.0.0.1')
+    .option(
+      '--report-port <port>',
+      'HTTP port on 127.0.0.1 of the truststore report page (trustroll report, made afresh for each request; 0 picks a free one, and its address is printed at start)',
+      parseCount('--report-port', { max: 65535 }),
+      0,
+    )
+    .option('--no-report', 'do not serve the report page')
     .option('--domain <name>', 'the custom domain name the endpoint plays', 'localhost')
     .option(
       '--expiring-days <n>',

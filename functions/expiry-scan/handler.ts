@@ -30,6 +30,7 @@ export const lambdaHandler = async (
   });
   const report = await scanExpiry({
     store: w.store,
+    label: `s3://${w.config.bucket}/`,
     clock: w.clock,
     log: w.log,
     notifier: w.notifier,

@@ -73,6 +73,8 @@ export const lambdaHandler = async (
       items.map((i) => i.item),
       {
         store: w.store,
+        label: `s3://${w.config.bucket}/`,
+        expiryThresholds: w.config.expiryThresholds,
         gateway,
         notifier: w.notifier,
         clock: w.clock,
@@ -92,6 +94,8 @@ export const lambdaHandler = async (
     w.metrics.addMetric(METRIC.uploadsRejected, MetricUnit.Count, count('rejected') + count('private-key'));
     w.metrics.addMetric(METRIC.certificates, MetricUnit.Count, result.ingest.certificates);
     w.metrics.addMetric(METRIC.truststoreBytes, MetricUnit.Bytes, result.ingest.truststoreBytes);
+    // A report that could not be written fails nothing (it is logged where it failed): counted.
+    w.metrics.addMetric(METRIC.reportsNotPublished, MetricUnit.Count, result.ingest.reportError ? 1 : 0);
     if (result.ingest.nearestExpiryDays !== undefined) {
       w.metrics.addMetric(METRIC.daysToNearestExpiry, MetricUnit.Count, result.ingest.nearestExpiryDays);
     }

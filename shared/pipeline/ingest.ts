@@ -71,6 +71,10 @@ export interface IngestDeps {
   readonly clock: Clock;
   readonly log: Log;
   readonly config: IngestConfig;
+  /** What the report names the store (`s3://bucket/`, a data folder); default `the trustroll store`. */
+  readonly label?: string;
+  /** The expiry scan's thresholds (days), marked in the report; default 60, 30, 14, 7, 3, 1. */
+  readonly expiryThresholds?: readonly number[];
 }
 
 /** An object that landed in the inbox (from an S3 event or a folder scan). */
@@ -129,6 +133,8 @@ export interface IngestReport {
   readonly roll?: RollReport;
   /** Steps after the commit that failed (moves, notifications); the commit stands. */
   readonly errors: readonly string[];
+  /** The report of the new version could not be written (logged; not an error of the run). */
+  readonly reportError?: string;
 }
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 * 1024;
@@ -257,6 +263,7 @@ export const ingestRun = async (
     version,
     roll,
     errors: rollErrors,
+    reportError,
     known: after,
   } = await publishAndRoll(
     committed.state,
@@ -281,6 +288,7 @@ export const ingestRun = async (
       ...(version ? { version } : {}),
       ...(roll ? { roll } : {}),
       errors,
+      ...(reportError ? { reportError } : {}),
     },
     known: after ?? { state, etag: committed.etag },
   };

@@ -1,6 +1,7 @@
 import type { Clock, DomainGateway, Log, Notifier, ObjectStore } from '../ports.js';
 import { latestPublished, pendingRevision, type TruststoreState } from '../truststore/state.js';
 import { durableNotifier } from './outbox.js';
+import { publishReport } from './report.js';
 import { publishIndex } from './revocation.js';
 import { type RollConfig, type RollReport, rollDomains } from './roll.js';
 import {
@@ -21,6 +22,10 @@ export interface PublishDeps {
   readonly clock: Clock;
   readonly log: Log;
   readonly roll: RollConfig;
+  /** What the report names the store (`s3://bucket/`, a data folder); default `the trustroll store`. */
+  readonly label?: string;
+  /** The expiry scan's thresholds (days), marked in the report; default 60, 30, 14, 7, 3, 1. */
+  readonly expiryThresholds?: readonly number[];
 }
 
 export interface PublishOptions {
@@ -57,6 +62,8 @@ export const publishAndRoll = async (
   version?: string;
   roll?: RollReport;
   errors: string[];
+  /** The report of the new version could not be written (the publish and the roll went on). */
+  reportError?: string;
   /** With a known `etag`: the state as this run last read or wrote it, and its ETag. */
   known?: LoadedState;
 }> => {
@@ -82,12 +89,15 @@ export const publishAndRoll = async (
   let version = latestPublished(state)?.version;
   const unpublished = state.history.at(-1);
   let record: ((s: TruststoreState) => TruststoreState | undefined) | undefined;
+  /** This run published a new truststore version: its report follows it. */
+  let newVersion = false;
   if (unpublished && unpublished.version === undefined && unpublished.revision === state.revision) {
     const written = options.published
       ? options.published.version
       : await publishTruststore(deps.store, state, deps.log);
     if (written) {
       version = written;
+      newVersion = true;
       record = (s) => withVersion(s, committed.revision, written);
     }
   }
@@ -148,11 +158,18 @@ export const publishAndRoll = async (
       );
     }
   }
+  // The report is a view of the new version, written after it (and after the roll, where this
+  // call rolls); a failure to write it is logged and returned, never thrown: it fails neither the
+  // publish nor the roll, and is no error of the run.
+  const reportError = newVersion
+    ? await publishReport(deps.store, state, deps.clock.now(), deps.log, deps.label, deps.expiryThresholds)
+    : undefined;
   return {
     state,
     ...(version ? { version } : {}),
     ...(roll ? { roll } : {}),
     errors,
+    ...(reportError ? { reportError } : {}),
     ...(known ? { known } : {}),
   };
 };

@@ -9,6 +9,7 @@ import { renderedOf } from '../truststore/render.js';
 import { type Entry, entriesBySubject, latestPublished, type TruststoreState } from '../truststore/state.js';
 import { notification } from './notifications.js';
 import { durableNotifier, flushOutbox } from './outbox.js';
+import { publishReport } from './report.js';
 import { nextRevision } from './revision.js';
 import { publishIndex } from './revocation.js';
 import { type RollConfig, type RollReport, rollDomains } from './roll.js';
@@ -22,7 +23,26 @@ import {
 } from './state-store.js';
 import { type DomainStatusLine, domainStatus } from './status.js';
 
+export {
+  CRL_THRESHOLDS,
+  type CrlLine,
+  crlLinesOf,
+  type ExpiryLine,
+  expiryLines,
+  levelOf,
+  pathToRoot,
+} from './expiry.js';
 export { DEFAULT_THRESHOLDS };
+
+import {
+  CRL_THRESHOLDS,
+  type CrlLine,
+  crlLinesOf,
+  type ExpiryLine,
+  expiryLines,
+  levelOf,
+  pathToRoot,
+} from './expiry.js';
 
 export interface ScanConfig {
   /** Days before expiry at which a CA is reported, once per crossing. Default 60, 30, 14, 7, 3, 1. */
@@ -48,19 +68,8 @@ export interface ScanDeps {
   /** Needed only when pruning rolls domains. */
   readonly gateway?: DomainGateway;
   readonly config?: ScanConfig;
-}
-
-export interface ExpiryLine {
-  readonly fingerprint: string;
-  readonly subject: string;
-  readonly partner: string;
-  readonly notAfter: string;
-  /** Whole days until notAfter (negative once expired). */
-  readonly days: number;
-  /** When clients under this CA stop working: the first expiry on its path to the root. */
-  readonly chainBreaksAt: string;
-  /** The certificate on the path that expires first (this CA itself, or an ancestor). */
-  readonly chainBreaksBecause: string;
+  /** What the report names the store (`s3://bucket/`, a data folder); default `the trustroll store`. */
+  readonly label?: string;
 }
 
 export interface ScanReport {
@@ -85,69 +94,6 @@ export interface ScanReport {
   /** Every CRL held, soonest nextUpdate first. */
   readonly crls: readonly CrlLine[];
 }
-
-export interface CrlLine {
-  readonly key: string;
-  readonly issuer: string;
-  readonly partner: string;
-  readonly number?: string;
-  readonly nextUpdate?: string;
-  /** Whole days until nextUpdate (negative once past); absent for a CRL without one. */
-  readonly days?: number;
-}
-
-/**
- * Days before a CRL's nextUpdate at which it is reported (CRLs are re-issued every few days, so
- * the thresholds are short); 0 once it is past, when the authorizer starts counting its grace.
- */
-export const CRL_THRESHOLDS = [3, 1] as const;
-
-const DAY = 86_400_000;
-
-export const daysUntil = (notAfter: string, now: Date): number =>
-  Math.floor((Date.parse(notAfter) - now.getTime()) / DAY);
-
-/** Entries by subject key, to walk from a CA to its root without parsing certificates. */
-
-/** The path from an entry up to its root through issuer names (the latest-expiring issuer when several). */
-const pathToRoot = (entry: Entry, bySubject: Map<string, Entry[]>): Entry[] => {
-  const path = [entry];
-  const seen = new Set([entry.fingerprint]);
-  let current = entry;
-  while (current.issuerKey !== current.subjectKey) {
-    const issuers = (bySubject.get(current.issuerKey) ?? []).filter((e) => !seen.has(e.fingerprint));
-    if (issuers.length === 0) break;
-    current = issuers.reduce((a, b) => (a.notAfter >= b.notAfter ? a : b));
-    seen.add(current.fingerprint);
-    path.push(current);
-  }
-  return path;
-};
-
-export const expiryLines = (entries: readonly Entry[], now: Date): ExpiryLine[] => {
-  const bySubject = entriesBySubject(entries);
-  return entries
-    .map((e) => {
-      const first = pathToRoot(e, bySubject).reduce((a, b) => (b.notAfter < a.notAfter ? b : a));
-      return {
-        fingerprint: e.fingerprint,
-        subject: e.subject,
-        partner: e.partner,
-        notAfter: e.notAfter,
-        days: daysUntil(e.notAfter, now),
-        chainBreaksAt: first.notAfter,
-        chainBreaksBecause: first.subject,
-      };
-    })
-    .sort((a, b) => a.days - b.days || (a.subject < b.subject ? -1 : 1));
-};
-
-/** The alert level of a CA: the smallest threshold it is within, or 0 once expired. */
-export const levelOf = (days: number, thresholds: readonly number[]): number | undefined => {
-  if (days < 0) return 0;
-  const crossed = thresholds.filter((t) => days <= t);
-  return crossed.length === 0 ? undefined : Math.min(...crossed);
-};
 
 const severityOf = (level: number): Severity => (level === 0 ? 'error' : level <= 30 ? 'warning' : 'info');
 
@@ -204,17 +150,7 @@ const assessCrls = (state: TruststoreState, now: Date) => {
   const rev = state.revocation;
   const crlAlerted = { ...(rev?.staleAlerts ?? {}) };
   const crlDue: Assessment['crlDue'] = [];
-  const byFingerprint = new Map(state.entries.map((e) => [e.fingerprint, e]));
-  const crlLines: CrlLine[] = Object.entries(rev?.crls ?? {})
-    .filter(([, c]) => byFingerprint.has(c.issuer))
-    .map(([key, c]) => ({
-      key,
-      issuer: byFingerprint.get(c.issuer)!.subject,
-      partner: c.partner,
-      ...(c.number ? { number: c.number } : {}),
-      ...(c.nextUpdate ? { nextUpdate: c.nextUpdate, days: daysUntil(c.nextUpdate, now) } : {}),
-    }))
-    .sort((a, b) => (a.nextUpdate ?? '9').localeCompare(b.nextUpdate ?? '9'));
+  const crlLines = crlLinesOf(state, now);
   const live = new Set(crlLines.map((l) => l.key));
   for (const key of Object.keys(crlAlerted)) if (!live.has(key)) delete crlAlerted[key];
   for (const line of crlLines) {
@@ -423,6 +359,8 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
           );
           errors.push(...roll.notifyErrors);
         }
+        // The pruned version's report, as with every new version (its failure is only logged).
+        await publishReport(deps.store, next, now, deps.log, deps.label, thresholds);
       }
     }
     // Alerts a previous run could not deliver (read only when the state holds some).

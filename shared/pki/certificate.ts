@@ -182,6 +182,18 @@ export const parseAlgorithm = (seq: Tlv): SignatureInfo => {
   return { algorithmOid, algorithm: `rsassaPss(${hash ?? 'unknown'})`, hash, pssSaltLength };
 };
 
+/**
+ * The public key of a DER certificate, reading only what leads to it (no names, times or
+ * extensions decoded): for a view that shows keys of certificates it need not judge.
+ */
+export const publicKeyOf = (der: Uint8Array): PublicKeyInfo => {
+  const [tbsTlv] = children(expectTag(readSingle(der), TAG.SEQUENCE, 'certificate'));
+  const fields = children(expectTag(tbsTlv, TAG.SEQUENCE, 'tbsCertificate'));
+  // [version], serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
+  const at = fields[0]?.tag === 0xa0 ? 6 : 5;
+  return parsePublicKey(expectTag(fields[at], TAG.SEQUENCE, 'subjectPublicKeyInfo'));
+};
+
 const parsePublicKey = (spki: Tlv): PublicKeyInfo => {
   const [algTlv, keyTlv] = children(spki);
   const [oidTlv, params] = children(expectTag(algTlv, TAG.SEQUENCE, 'public key algorithm'));

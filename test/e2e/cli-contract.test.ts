@@ -50,6 +50,7 @@ const MISSING: Record<string, readonly string[]> = {
   promote: ['--from', 'missing-dir', '--to', 'store', '--yes'],
   export: ['--data-dir', 'missing-dir'],
   repair: ['--data-dir', 'missing-dir'],
+  report: ['--data-dir', 'missing-dir'],
   'pki init': ['pki/ca-bundle.pem/sub'],
   revoke: ['--cert', 'missing.pem', '--reason', 'test', '--data-dir', 'store'],
   unrevoke: ['--cert', 'missing.pem', '--data-dir', 'store'],

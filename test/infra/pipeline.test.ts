@@ -323,6 +323,7 @@ describe('least privilege', () => {
         objects('revocation'),
         objects('archive'),
         objects('rejected'),
+        objects('reports'),
       ],
     ]);
     expect(byAction(['s3:DeleteObjectVersion'])).toEqual([[objects('inbox'), objects('requests')]]);
@@ -480,6 +481,8 @@ describe('options', () => {
       .filter((st) => actions(st).includes('s3:PutObject'))
       .map((st) => JSON.stringify(st.Resource));
     expect(puts.join()).toContain('/truststore/*');
+    // A prune publishes a version, and its report with it.
+    expect(puts.join()).toContain('/reports/*');
     template.hasResourceProperties('AWS::S3::Bucket', {
       LifecycleConfiguration: {
         Rules: Match.arrayWith([Match.objectLike({ Id: 'archive', ExpirationInDays: 30 })]),

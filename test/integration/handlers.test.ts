@@ -202,6 +202,19 @@ describe('ingest handler (SQS FIFO batch of EventBridge S3 events)', () => {
       'rejected/acme/leaf only.pem@tag.report.json',
     ]);
 
+    // The report of the new version, beside it (its PutObject calls are checked against the IAM above).
+    expect(await keys('reports/')).toEqual(['reports/index.html', 'reports/truststore.csv']);
+    const page = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'reports/index.html' }));
+    expect(page.ContentType).toMatch(/^text\/html/);
+    expect(await page.Body!.transformToString()).toContain(
+      `<title>Truststore report: s3://${bucket}/, revision`,
+    );
+    const csv = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'reports/truststore.csv' }));
+    expect(csv.ContentType).toMatch(/^text\/csv/);
+    expect(
+      (await csv.Body!.transformToString()).split('\r\n').filter((l) => l.startsWith('Müller GmbH,')),
+    ).toHaveLength(2);
+
     // The REST and HTTP API domains and the domain the construct created, each rolled once.
     for (const name of ['api.example.com', 'http.example.com', 'custom.example.com'])
       expect(recorder.apiGateway.domains.get(name)!.versions).toEqual([truststore.VersionId]);

@@ -26,6 +26,11 @@ describe('text shown to people', () => {
     );
   });
 
+  it('terminalSafe keeps CRLF line ends (RFC 4180 CSV) and escapes a lone carriage return', () => {
+    expect(terminalSafe('a,b\r\nc,d\r\n')).toBe('a,b\r\nc,d\r\n');
+    expect(terminalSafe('ok\rforged\r\r\n')).toBe('ok\\rforged\\r\r\n');
+  });
+
   it('safeJson escapes what JSON.stringify leaves raw (C1 controls, DEL, bidi marks, separators) and parses back equal', () => {
     const value = { name: `${HOSTILE}\u007f`, list: ['\u202a', '\u0085'] };
     const text = safeJson(value, 2);

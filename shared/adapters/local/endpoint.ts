@@ -581,16 +581,16 @@ const PEM_BLOCK = /-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIF
  * Why the endpoint could not listen, as a sentence saying what to do: a port already taken (most
  * often by another `trustroll up` or `serve`), a privileged port, an address this machine lacks.
  */
-export const listenRefused = (error: unknown, host: string, port: number): Error => {
+export const listenRefused = (error: unknown, host: string, port: number, option = '--port'): Error => {
   const code = (error as NodeJS.ErrnoException).code;
   const where = `${host}:${port}`;
   if (code === 'EADDRINUSE')
     return new InputError(
-      `port ${port} on ${host} is already in use (is another trustroll up or serve running?): stop it, or pick another port with --port (npm start -- --port 8444; 0 picks a free one)`,
+      `port ${port} on ${host} is already in use (is another trustroll up or serve running?): stop it, or pick another port with ${option} (npm start -- ${option} ${option === '--port' ? 8444 : 8081}; 0 picks a free one)`,
     );
   if (code === 'EACCES')
     return new InputError(
-      `not allowed to listen on ${where} (ports below 1024 need privileges): pick another port with --port`,
+      `not allowed to listen on ${where} (ports below 1024 need privileges): pick another port with ${option}`,
     );
   if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN')
     return new InputError(

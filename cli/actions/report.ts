@@ -1,0 +1,66 @@
+import { writeFile } from 'node:fs/promises';
+import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.js';
+import { NotFoundError } from '../../shared/errors.js';
+import { storeReport } from '../../shared/pipeline/report.js';
+import { type DomainStatusLine, domainStatus } from '../../shared/pipeline/status.js';
+import { type ReportFormat, renderReport } from '../../shared/report/index.js';
+import { shown } from '../../shared/text.js';
+import { type Io, UsageError } from '../io.js';
+import { openStore, type StoreDeps, type StoreFlags } from '../stores.js';
+
+export interface ReportFlags extends Pick<StoreFlags, 'dataDir' | 'store' | 'region' | 'profile' | 'domain'> {
+  readonly format: ReportFormat;
+  readonly output?: string;
+  readonly at?: Date;
+  readonly thresholds: number[];
+}
+
+/**
+ * The domains' status and drift, as `trustroll status` reads them: the `--domain`s of an S3
+ * store, or the endpoint of a running `trustroll up`. Undefined when there is none to ask.
+ */
+export const domainsOf = async (deps: StoreDeps): Promise<DomainStatusLine[] | undefined> => {
+  let domains = deps.roll.domains;
+  if (deps.gateway instanceof EndpointStatusFile) {
+    const served = await deps.gateway.read();
+    if (!served || EndpointStatusFile.gone(served)) return undefined;
+    domains = [served.name];
+  }
+  if (domains.length === 0) return undefined;
+  try {
+    return await domainStatus({ ...deps, roll: { domains } });
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    throw new UsageError(
+      `API Gateway has no custom domain ${domains.join(', ')} here (${error.message}): check --domain, --region and --profile`,
+    );
+  }
+};
+
+/** `trustroll report` (declared in commands/report.ts). */
+export const report = async (flags: ReportFlags, io: Io, exit: (code: number) => void): Promise<void> => {
+  if (flags.output === '')
+    throw new UsageError('-o names no file: give a file name, or leave -o out (or -o -) to print');
+  // A store that cannot be read is an error (2, 4 or 5), never an empty report.
+  const deps = await openStore(flags.store, { ...flags, inbox: 'inbox' }, io);
+  const domains = await domainsOf(deps);
+  const text = renderReport(
+    await storeReport(deps.store, {
+      now: flags.at ?? new Date(),
+      label: deps.label,
+      thresholds: flags.thresholds,
+      ...(domains ? { domains } : {}),
+    }),
+    flags.format,
+  );
+  if (flags.output === undefined || flags.output === '-') io.out(text);
+  else {
+    try {
+      await writeFile(flags.output, text);
+    } catch (error) {
+      throw new UsageError(`cannot write ${flags.output}: ${(error as Error).message}`);
+    }
+    io.err(shown`wrote the ${flags.format} report of ${deps.label} to ${flags.output}\n`);
+  }
+  exit(0);
+};

@@ -1,0 +1,63 @@
+import type { Log, ObjectStore } from '../ports.js';
+import { buildReport, CONTENT_TYPES, type Report, renderReport } from '../report/index.js';
+import type { TruststoreState } from '../truststore/state.js';
+import { loadState } from './state-store.js';
+import type { DomainStatusLine } from './status.js';
+
+/** Where the pipeline publishes the report in the store (the bucket on AWS). */
+export const REPORTS_PREFIX = 'reports/';
+
+export const REPORT_KEYS = {
+  html: 'reports/index.html',
+  csv: 'reports/truststore.csv',
+} as const;
+
+/**
+ * The report of a store at `now`: its state read (checked: a damaged state is DamagedStoreError,
+ * a missing one NotFoundError), then {@link buildReport}.
+ */
+export const storeReport = async (
+  store: Pick<ObjectStore, 'get'>,
+  options: {
+    readonly now: Date;
+    readonly label: string;
+    readonly thresholds?: readonly number[];
+    readonly domains?: readonly DomainStatusLine[];
+  },
+): Promise<Report> =>
+  buildReport((await loadState(store)).state, {
+    now: options.now,
+    store: options.label,
+    ...(options.thresholds ? { thresholds: options.thresholds } : {}),
+    ...(options.domains ? { domains: options.domains } : {}),
+  });
+
+/**
+ * Publishes the report of `state` beside the truststore version it speaks for: `reports/index.html`
+ * and `reports/truststore.csv`. Called after each new version is published. A report is a view:
+ * a failure to write it is logged and returned, never thrown, so it can fail neither the
+ * publish nor the roll.
+ */
+export const publishReport = async (
+  store: Pick<ObjectStore, 'put'>,
+  state: TruststoreState,
+  now: Date,
+  log: Log,
+  label = 'the trustroll store',
+  thresholds?: readonly number[],
+): Promise<string | undefined> => {
+  try {
+    const report = buildReport(state, { now, store: label, ...(thresholds ? { thresholds } : {}) });
+    for (const format of ['html', 'csv'] as const)
+      await store.put(REPORT_KEYS[format], Buffer.from(renderReport(report, format)), {
+        contentType: CONTENT_TYPES[format],
+        metadata: { revision: String(state.revision) },
+      });
+    log.info('report published', { revision: state.revision, certificates: report.cas.length });
+    return undefined;
+  } catch (error) {
+    const message = (error as Error).message;
+    log.error('report not published', { revision: state.revision, error: message });
+    return message;
+  }
+};

@@ -1,0 +1,415 @@
+import { printable } from '../text.js';
+import { day, type Report, type ReportCa } from './model.js';
+
+/**
+ * The report as one self-contained HTML page: inline CSS, an inline SVG chart, no script, no
+ * font, no image and no link to anything outside it, so it opens offline and from an S3 object.
+ * Every value from the state is escaped (subjects and partner names are partner-controlled).
+ */
+export const reportHtml = (report: Report): string => {
+  const t = report.truststore;
+  const title = `Truststore report: ${report.store}, revision ${t.revision}`;
+  const sections = [
+    summary(report),
+    warnings(report),
+    timeline(report),
+    partners(report),
+    crls(report),
+    domains(report),
+    history(report),
+  ];
+  return [
+    '<!doctype html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<meta name="generator" content="trustroll">`,
+    `<title>${esc(title)}</title>`,
+    `<style>${CSS}</style>`,
+    '</head>',
+    '<body>',
+    '<header>',
+    '<h1>Truststore report</h1>',
+    `<p>Store <code>${esc(report.store)}</code>, revision ${t.revision}${t.version ? `, truststore version <code>${esc(t.version)}</code>` : ', no truststore version published yet'}. Generated <time datetime="${esc(report.generatedAt)}">${esc(moment(report.generatedAt))}</time> (UTC): days and thresholds count from then.</p>`,
+    '<nav aria-label="Sections"><ul>',
+    ...[
+      ['summary', 'Summary'],
+      ['warnings', `Open warnings (${report.warnings.length})`],
+      ['timeline', 'Expiry timeline'],
+      ['partners', `Partners and CAs (${report.partners.length})`],
+      ['crls', `CRLs (${report.crls.length})`],
+      ['domains', 'Domains and drift'],
+      ['history', `Version history (${report.history.length})`],
+    ].map(([id, text]) => `<li><a href="#${id}">${text}</a></li>`),
+    '</ul></nav>',
+    '</header>',
+    '<main>',
+    ...sections,
+    '</main>',
+    '<footer><p>Made by <code>trustroll report</code>. The same data: <code>--format json</code> (every field) and <code>--format csv</code> (one row per CA).</p></footer>',
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
+};
+
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+/** Text for HTML content and attributes: control characters and direction overrides shown as escapes, markup escaped. */
+export const esc = (value: string | number): string => {
+  const text = String(value);
+  // Most values (dates, fingerprints, plain names) hold nothing to escape: kept as they are.
+  return PLAIN.test(text) ? text : printable(text).replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+};
+/** Nothing markup or `printable` would change: printable ASCII without & < > " '. */
+const PLAIN = /^[\x20-\x21\x23-\x25\x28-\x3b\x3d\x3f-\x7e]*$/;
+
+const moment = (iso: string): string => `${iso.slice(0, 10)} ${iso.slice(11, 16)}`;
+const date = (iso: string): string => `<time datetime="${esc(iso)}">${esc(day(iso))}</time>`;
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+const kb = (bytes: number): string => `${(bytes / 1000).toFixed(1)} KB`;
+
+const section = (id: string, heading: string, body: string[]): string =>
+  [
+    `<section id="${id}" aria-labelledby="${id}-h">`,
+    `<h2 id="${id}-h">${heading}</h2>`,
+    ...body,
+    '</section>',
+  ].join('\n');
+
+/** A table that scrolls on its own in a narrow window (focusable, so the keyboard can scroll it). */
+const table = (label: string, head: string[], rows: string[][], id = ''): string =>
+  [
+    `<div class="scroll" role="region" tabindex="0" aria-label="${esc(label)}"${id ? ` id="${id}"` : ''}>`,
+    `<table><caption>${esc(label)}</caption>`,
+    `<thead><tr>${head.map((h) => `<th scope="col">${h}</th>`).join('')}</tr></thead>`,
+    '<tbody>',
+    ...rows.map(
+      (r) =>
+        `<tr>${r.map((c, i) => (i === 0 ? `<th scope="row">${c}</th>` : `<td>${c}</td>`)).join('')}</tr>`,
+    ),
+    '</tbody></table></div>',
+  ].join('\n');
+
+/** The status of a CA in words (the chart's shapes say the same). */
+const status = (ca: ReportCa): { word: string; cls: string } =>
+  ca.days < 0
+    ? { word: 'EXPIRED', cls: 'expired' }
+    : ca.threshold !== undefined
+      ? { word: `expires within ${ca.threshold} days`, cls: 'soon' }
+      : { word: 'valid', cls: 'ok' };
+
+const summary = (r: Report): string => {
+  const t = r.truststore;
+  const over = t.bytes > t.limitBytes;
+  return section('summary', 'Summary', [
+    '<dl class="facts">',
+    `<div><dt>CAs</dt><dd>${t.certificates}</dd></div>`,
+    `<div><dt>Partners</dt><dd>${t.partners}</dd></div>`,
+    `<div><dt>Truststore size</dt><dd><span id="size-text">${kb(t.bytes)} of API Gateway's ${(t.limitBytes / 1000).toFixed(0)} KB limit (${t.usedPercent}% used, ${over ? `<strong>${kb(-t.headroomBytes)} OVER</strong>` : `${kb(t.headroomBytes)} headroom`})</span><br><meter min="0" max="${t.limitBytes}" low="${t.limitBytes * 0.8}" high="${t.limitBytes * 0.95}" optimum="0" value="${Math.min(t.bytes, t.limitBytes)}" aria-labelledby="size-text">${t.usedPercent}%</meter></dd></div>`,
+    `<div><dt>Longest chain</dt><dd>${t.longestChain} of at most ${t.maxChain} certificates (root and ${t.maxChain - 1} intermediates)${t.longestChain > t.maxChain ? ' <strong>OVER the limit</strong>' : ''}</dd></div>`,
+    `<div><dt>Open warnings</dt><dd>${r.warnings.length}</dd></div>`,
+    t.unpublishedRevision !== undefined
+      ? `<div><dt>Not published</dt><dd>revision ${t.unpublishedRevision}</dd></div>`
+      : '',
+    '</dl>',
+  ]);
+};
+
+const warnings = (r: Report): string =>
+  section(
+    'warnings',
+    `Open warnings (${r.warnings.length})`,
+    r.warnings.length === 0
+      ? ['<p>None: nothing expires within the thresholds, no CRL is stale, no domain drifted.</p>']
+      : [
+          table(
+            'Open warnings, most severe first',
+            ['Severity', 'Code', 'What', 'Partner', 'CA'],
+            r.warnings.map((w) => [
+              `<span class="sev ${esc(w.severity)}">${esc(w.severity.toUpperCase())}</span>`,
+              `<code>${esc(w.code)}</code>`,
+              esc(w.message),
+              w.partner ? esc(w.partner) : '—',
+              w.subject
+                ? `${esc(w.subject)}${w.fingerprint ? `<br><code class="fp">${esc(w.fingerprint.slice(0, 16))}…</code>` : ''}`
+                : '—',
+            ]),
+          ),
+        ],
+  );
+
+const partners = (r: Report): string => {
+  const body: string[] = [];
+  if (r.partners.length === 0) body.push('<p>No CAs in the truststore yet.</p>');
+  for (const [i, p] of r.partners.entries()) {
+    body.push(
+      // Numbered: partner names that differ only in punctuation must not share an id.
+      `<h3 id="partner-${i + 1}">${esc(p.name)}</h3>`,
+      `<p>${plural(p.cas, 'CA')}; the first expires ${date(p.nextExpiry)}${p.nextBreak < p.nextExpiry ? `, and clients break first on ${date(p.nextBreak)}` : ''}.</p>`,
+      table(
+        `CAs of ${p.name}`,
+        ['Subject', 'SHA-256', 'Key', 'Valid until', 'Status', 'Clients break', 'Added'],
+        r.cas
+          .filter((c) => c.partner === p.name)
+          .map((c) => {
+            const s = status(c);
+            return [
+              esc(c.subject),
+              `<code class="fp">${esc(c.fingerprint)}</code>`,
+              esc(c.key),
+              `${date(c.notAfter)}<br><small>${c.days < 0 ? `${-c.days} days ago` : `in ${plural(c.days, 'day')}`}</small>`,
+              `<span class="st ${s.cls}">${esc(s.word)}</span>`,
+              c.breaksEarly
+                ? `<strong>${date(c.chainBreaksAt)}</strong><br><small>${esc(c.chainBreaksBecause)} expires first</small>`
+                : 'with the CA',
+              `${date(c.addedAt)}<br><small>upload <code>${esc(c.upload.key)}</code> (version <code>${esc(c.upload.version)}</code>)</small>`,
+            ];
+          }),
+      ),
+    );
+  }
+  return section('partners', `Partners and CAs (${r.partners.length})`, body);
+};
+
+const crls = (r: Report): string =>
+  section(
+    'crls',
+    `CRLs (${r.crls.length})`,
+    r.crls.length === 0
+      ? ['<p>No CRL held.</p>']
+      : [
+          table(
+            'CRLs held, soonest next update first',
+            ['Issuing CA', 'Partner', 'CRL number', 'This update', 'Next update', 'Revoked', 'Status'],
+            r.crls.map((c) => [
+              esc(c.issuer),
+              esc(c.partner),
+              c.number ? esc(c.number) : '—',
+              c.thisUpdate ? date(c.thisUpdate) : '—',
+              c.nextUpdate ? date(c.nextUpdate) : 'none (never stale)',
+              c.revoked === undefined ? '—' : String(c.revoked),
+              c.stale ? '<span class="st expired">STALE</span>' : '<span class="st ok">current</span>',
+            ]),
+          ),
+        ],
+  );
+
+const domains = (r: Report): string =>
+  section(
+    'domains',
+    'Domains and drift',
+    r.domains === undefined
+      ? [
+          '<p>Not checked for this report (the expiry scan and <code>trustroll status</code> check the domains for drift).</p>',
+        ]
+      : r.domains.length === 0
+        ? ['<p>No domain configured.</p>']
+        : [
+            table(
+              'Domains',
+              ['Domain', 'Status', 'Truststore version', 'Latest?', 'Drift', 'Warnings'],
+              r.domains.map((d) => [
+                esc(d.name),
+                esc(d.status),
+                d.truststoreVersion ? `<code>${esc(d.truststoreVersion)}</code>` : 'none',
+                d.latest ? 'yes' : '<strong>NO</strong>',
+                d.drift ? `<strong>DRIFT:</strong> ${esc(d.drift)}` : 'none',
+                d.warnings.length === 0 ? 'none' : d.warnings.map(esc).join('<br>'),
+              ]),
+            ),
+          ],
+  );
+
+const history = (r: Report): string => {
+  const cas = (list: readonly { subject: string; partner: string }[]) =>
+    list.length === 0
+      ? '—'
+      : `<ul>${list.map((x) => `<li>${esc(x.subject)} (${esc(x.partner)})</li>`).join('')}</ul>`;
+  return section(
+    'history',
+    `Version history (${r.history.length})`,
+    r.history.length === 0
+      ? ['<p>No version yet.</p>']
+      : [
+          table(
+            'Truststore versions, newest first',
+            ['Revision', 'Version', 'When', 'Why', 'Added', 'Removed'],
+            r.history.map((h) => [
+              String(h.revision),
+              h.version
+                ? `<code>${esc(h.version)}</code>`
+                : h.supersededBy !== undefined
+                  ? `superseded by revision ${h.supersededBy}`
+                  : h.lostVersion
+                    ? `<code>${esc(h.lostVersion)}</code> (lost)`
+                    : 'unpublished',
+              `<time datetime="${esc(h.at)}">${esc(moment(h.at))}</time>`,
+              esc(h.reason),
+              cas(h.added),
+              cas(h.removed),
+            ]),
+          ),
+        ],
+  );
+};
+
+// The chart's geometry, in SVG user units (it scales with the page; a narrow window scrolls it).
+const LEFT = 170;
+const PLOT = 760;
+const TOP = 46;
+const LANE = 13;
+const MAX_LANES = 3;
+const WIDTH = LEFT + PLOT + 24;
+
+const timeline = (r: Report): string => {
+  const from = Date.parse(r.window.from);
+  const to = Date.parse(r.window.to);
+  const x = (ms: number) => LEFT + (Math.min(Math.max(ms, from), to) - from) * (PLOT / (to - from));
+  const rows: string[] = [];
+  let y = TOP;
+  const marks: string[] = [];
+  let early = 0;
+  for (const p of r.partners) {
+    const cas = r.cas.filter((c) => c.partner === p.name);
+    const lanes = Math.min(cas.length, MAX_LANES);
+    const height = lanes * LANE + 8;
+    rows.push(
+      `<g class="partner-row" data-partner="${esc(p.name)}">`,
+      `<rect class="band" x="0" y="${y}" width="${WIDTH}" height="${height}"/>`,
+      `<text class="label" x="${LEFT - 8}" y="${y + height / 2 + 4}" text-anchor="end">${esc(clip(p.name))}<title>${esc(p.name)}</title></text>`,
+      '</g>',
+    );
+    cas.forEach((c, i) => {
+      const cy = y + 4 + (i % lanes) * LANE + LANE / 2;
+      const at = Date.parse(c.notAfter);
+      const cx = x(at);
+      const s = status(c);
+      const where = at < from ? 'before the window' : at > to ? 'after the window' : '';
+      const shape =
+        c.days < 0
+          ? `<path d="M${cx - 4} ${cy - 4}l8 8m0 -8l-8 8"/>`
+          : at > to
+            ? `<path d="M${cx - 6} ${cy - 4}l6 4l-6 4z"/>`
+            : c.threshold !== undefined
+              ? `<path d="M${cx} ${cy - 5}l5 9h-10z"/>`
+              : `<circle cx="${cx}" cy="${cy}" r="4"/>`;
+      marks.push(
+        `<g class="ca-mark ${s.cls}" data-fingerprint="${esc(c.fingerprint)}" data-partner="${esc(c.partner)}" data-not-after="${esc(day(c.notAfter))}"><title>${esc(c.subject)} (${esc(c.partner)}): ${esc(s.word)}, valid until ${esc(day(c.notAfter))}${where ? ` (${where})` : ''}</title>${shape}</g>`,
+      );
+      if (c.breaksEarly) {
+        early++;
+        const bx = x(Date.parse(c.chainBreaksAt));
+        marks.push(
+          `<g class="break-mark" data-fingerprint="${esc(c.fingerprint)}" data-breaks="${esc(day(c.chainBreaksAt))}"><title>Clients of ${esc(c.subject)} break on ${esc(day(c.chainBreaksAt))}: ${esc(c.chainBreaksBecause)} expires first</title><line x1="${bx}" y1="${cy - 6}" x2="${bx}" y2="${cy + 6}"/><line class="gap" x1="${bx}" y1="${cy}" x2="${cx}" y2="${cy}"/></g>`,
+        );
+      }
+    });
+    y += height + 2;
+  }
+  const height = y + 30;
+  const grid: string[] = [];
+  // Month ticks from the first of the month after the window starts.
+  const start = new Date(from);
+  for (let m = 1; m <= 13; m++) {
+    const tick = Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + m, 1);
+    if (tick > to) break;
+    const tx = x(tick);
+    const label = new Date(tick).toISOString().slice(0, 7);
+    grid.push(
+      `<line class="month" x1="${tx}" y1="${TOP - 6}" x2="${tx}" y2="${y}"/>`,
+      `<text class="tick" x="${tx}" y="${y + 14}" text-anchor="middle">${label}</text>`,
+    );
+  }
+  // Labels of thresholds close together (1, 3, 7 days) take turns on three lines.
+  const thresholds = [...r.thresholds].reverse().map((d, i) => {
+    const tx = x(from + d * 86_400_000);
+    return `<g class="threshold" data-days="${d}"><line x1="${tx}" y1="${TOP - 8}" x2="${tx}" y2="${y}"/><text x="${tx}" y="${TOP - 12 - (i % 3) * 12}" text-anchor="middle">${d}d</text><title>Scan threshold: ${d} days from now (${day(new Date(from + d * 86_400_000).toISOString())})</title></g>`;
+  });
+  const counts = {
+    expired: r.cas.filter((c) => c.days < 0).length,
+    soon: r.cas.filter((c) => c.days >= 0 && c.threshold !== undefined).length,
+    later: r.cas.filter((c) => Date.parse(c.notAfter) > to).length,
+  };
+  const desc =
+    `${plural(r.cas.length, 'CA')} of ${plural(r.partners.length, 'partner')}, one mark each at its expiry date, ` +
+    `from ${day(r.window.from)} to ${day(r.window.to)}: ${counts.expired} expired, ${counts.soon} within the scan's thresholds ` +
+    `(${r.thresholds.join(', ')} days), ${counts.later} valid beyond the window; ${plural(early, 'chain')} break${early === 1 ? 's' : ''} before ` +
+    'its CA expires. The tables under Partners and CAs list the same dates.';
+  return section('timeline', 'Expiry timeline', [
+    `<p>The next ${13} months from ${date(r.window.from)}, one row per partner, one mark per CA at the day it expires. Dashed lines: the expiry scan's thresholds (${r.thresholds.map((d) => `${d}`).join(', ')} days from now). A CA whose chain expires before it does has a bar where its clients break.</p>`,
+    '<ul class="legend">',
+    '<li><svg width="14" height="14" aria-hidden="true"><circle class="ok" cx="7" cy="7" r="4"/></svg> circle: valid past the thresholds</li>',
+    '<li><svg width="14" height="14" aria-hidden="true"><path class="soon" d="M7 2l5 9h-10z"/></svg> triangle: within a threshold</li>',
+    '<li><svg width="14" height="14" aria-hidden="true"><path class="expired" d="M3 3l8 8m0 -8l-8 8"/></svg> cross: expired (at the left edge)</li>',
+    '<li><svg width="14" height="14" aria-hidden="true"><path class="ok" d="M4 3l6 4l-6 4z"/></svg> arrow: valid beyond the window (at the right edge)</li>',
+    '<li><svg width="14" height="14" aria-hidden="true"><line class="brk" x1="7" y1="1" x2="7" y2="13"/></svg> bar: clients break here, before their CA expires</li>',
+    '</ul>',
+    '<figure>',
+    '<div class="scroll chart" role="region" tabindex="0" aria-label="Expiry timeline chart">',
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${height}" width="${WIDTH}" height="${height}" role="img" aria-labelledby="chart-title chart-desc">`,
+    `<title id="chart-title">Expiry timeline of ${plural(r.cas.length, 'CA')}, ${day(r.window.from)} to ${day(r.window.to)}</title>`,
+    `<desc id="chart-desc">${esc(desc)}</desc>`,
+    ...rows,
+    ...grid,
+    `<line class="now" x1="${LEFT}" y1="${TOP - 8}" x2="${LEFT}" y2="${y}"/><text class="tick" x="${LEFT}" y="${y + 28}" text-anchor="middle">now</text>`,
+    ...thresholds,
+    ...marks,
+    '</svg>',
+    '</div>',
+    `<figcaption>${esc(desc)}</figcaption>`,
+    '</figure>',
+  ]);
+};
+
+const clip = (name: string): string => (name.length > 22 ? `${name.slice(0, 21)}…` : name);
+
+const CSS = `
+:root{color-scheme:light;--fg:#1b1f24;--muted:#57606a;--line:#d0d7de;--bg:#fff;--band:#f6f8fa;--ok:#1a7f37;--soon:#9a6700;--bad:#cf222e}
+*{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;font-size:1rem;line-height:1.5;color:var(--fg);background:var(--bg);margin:0 auto;padding:1rem;max-width:80rem}
+h1{font-size:1.75rem;margin:.5rem 0}h2{font-size:1.35rem;margin-top:2rem;border-bottom:1px solid var(--line)}h3{font-size:1.1rem;margin:1.25rem 0 .25rem}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em;overflow-wrap:anywhere}
+.fp{word-break:break-all}
+nav ul{display:flex;flex-wrap:wrap;gap:.25rem 1rem;padding:0;list-style:none}
+a{color:#0550ae}a:focus,.scroll:focus{outline:3px solid #0969da;outline-offset:2px}
+.facts{display:grid;grid-template-columns:repeat(auto-fit,minmax(14rem,1fr));gap:.75rem;margin:0}
+.facts div{border:1px solid var(--line);border-radius:.375rem;padding:.5rem .75rem}
+dt{font-weight:600;color:var(--muted)}dd{margin:0}
+meter{width:100%;height:1.25rem}
+.scroll{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}
+caption{text-align:left;font-weight:600;padding:.25rem 0}
+th,td{border:1px solid var(--line);padding:.35rem .5rem;text-align:left;vertical-align:top}
+thead th{background:var(--band)}tbody th{font-weight:normal}
+td ul{margin:0;padding-left:1.1rem}
+.sev,.st{font-weight:700;white-space:nowrap}
+.sev.error,.sev.critical,.st.expired{color:var(--bad)}.sev.warning,.st.soon{color:var(--soon)}.st.ok{color:var(--ok)}
+.st.expired::before{content:"\\2715  "}.st.soon::before{content:"\\25B2  "}.st.ok::before{content:"\\25CF  "}
+.legend{display:flex;flex-wrap:wrap;gap:.25rem 1.25rem;padding:0;list-style:none}
+.legend svg{vertical-align:middle}
+figure{margin:0}
+.chart svg{display:block;width:100%;min-width:46rem;height:auto;font-size:11px}
+.band{fill:var(--band)}
+.label,.tick{fill:var(--fg)}
+.month{stroke:var(--line)}
+.now{stroke:var(--fg);stroke-width:2}
+.threshold line{stroke:var(--soon);stroke-dasharray:4 3}.threshold text{fill:var(--soon);font-weight:600}
+.ca-mark circle,circle.ok{fill:var(--ok)}
+.ca-mark.ok path,path.ok{fill:var(--ok)}
+.ca-mark.soon path,path.soon{fill:var(--soon)}
+.ca-mark.expired path,path.expired{stroke:var(--bad);stroke-width:2.5;fill:none}
+.break-mark line,line.brk{stroke:var(--bad);stroke-width:3}
+.break-mark line.gap{stroke-width:1;stroke-dasharray:2 2}
+footer{margin-top:2rem;color:var(--muted);font-size:.9rem}
+@media (max-width:40rem){body{padding:.5rem}h1{font-size:1.4rem}}
+@media print{.scroll{overflow:visible}}
+`
+  .trim()
+  .replace(/\n/g, '');

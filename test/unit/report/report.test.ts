@@ -1,0 +1,367 @@
+import { createHash } from 'node:crypto';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ingestUploads } from '../../../shared/pipeline/ingest.js';
+import { REPORT_KEYS } from '../../../shared/pipeline/report.js';
+import { expiryLines, scanExpiry } from '../../../shared/pipeline/scan.js';
+import { renderedOf } from '../../../shared/pipeline/state-store.js';
+import { parseCertificate, pemToDer, publicKeyOf } from '../../../shared/pki/certificate.js';
+import { CSV_COLUMNS, csvField } from '../../../shared/report/csv.js';
+import { buildReport, REPORT_SCHEMA, type Report, renderReport } from '../../../shared/report/index.js';
+import { keyLabel } from '../../../shared/report/model.js';
+import type { TruststoreState } from '../../../shared/truststore/state.js';
+import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
+import { MemoryStore } from '../../fakes/memory-store.js';
+import { NOW, partnerChain, pemOf, root, toBytes } from '../../fixtures/pki.js';
+import { EVIL_SUBJECT, largeState, type ReportFixture, reportFixture } from '../../fixtures/report-state.js';
+
+/** RFC 4180 records (quoted fields with doubled quotes, CRLF line ends). */
+const parseCsv = (text: string): string[][] => {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      row.push(field);
+      field = '';
+    } else if (c === '\r' && text[i + 1] === '\n') {
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
+      i++;
+    } else field += c;
+  }
+  expect(field).toBe('');
+  return rows;
+};
+
+let fixture: ReportFixture;
+let state: TruststoreState;
+let report: Report;
+beforeAll(async () => {
+  fixture = await reportFixture();
+  state = fixture.state;
+  report = buildReport(state, { now: NOW, store: 's3://bucket/prod' });
+}, 120_000);
+
+describe('the report model', () => {
+  it('holds every CA of the state once, with its partner, dates and provenance', () => {
+    expect(report.schema).toBe(REPORT_SCHEMA);
+    expect(report.cas).toHaveLength(state.entries.length);
+    expect(new Set(report.cas.map((c) => c.fingerprint))).toEqual(
+      new Set(state.entries.map((e) => e.fingerprint)),
+    );
+    for (const e of state.entries) {
+      const ca = report.cas.find((c) => c.fingerprint === e.fingerprint)!;
+      expect(ca).toMatchObject({
+        partner: e.partner,
+        subject: e.subject,
+        issuer: e.issuer,
+        notBefore: e.notBefore,
+        notAfter: e.notAfter,
+        addedAt: e.addedAt,
+        upload: e.upload,
+      });
+    }
+    expect(report.partners.map((p) => [p.name, p.cas])).toEqual([
+      ['acme', 2],
+      ['beta', 3],
+      ['evil', 1],
+    ]);
+    expect(report.cas.map((c) => c.key)).toEqual([
+      'EC P-256',
+      'EC P-256',
+      'EC P-384',
+      'EC P-384',
+      'EC P-384',
+      'EC P-256',
+    ]);
+  });
+
+  it("counts days and thresholds from the report's moment, as the expiry scan does", () => {
+    const lines = expiryLines(state.entries, NOW);
+    for (const l of lines) {
+      const ca = report.cas.find((c) => c.fingerprint === l.fingerprint)!;
+      expect([ca.days, ca.chainBreaksAt, ca.chainBreaksBecause]).toEqual([
+        l.days,
+        l.chainBreaksAt,
+        l.chainBreaksBecause,
+      ]);
+    }
+    const short = report.cas.find((c) => c.subject === 'CN=Beta Short CA,O=Beta')!;
+    expect([short.days, short.threshold, short.notAfter]).toEqual([20, 30, '2026-06-21T00:00:00.000Z']);
+    expect(report.window).toEqual({ from: '2026-06-01T00:00:00.000Z', to: '2027-07-01T00:00:00.000Z' });
+    expect(report.thresholds).toEqual([60, 30, 14, 7, 3, 1]);
+  });
+
+  it('says where clients break before their CA expires: an issuing CA outliving its root', () => {
+    const issuing = report.cas.find((c) => c.subject === 'CN=Acme Issuing CA,O=Acme')!;
+    expect(issuing).toMatchObject({
+      breaksEarly: true,
+      notAfter: '2027-03-28T00:00:00.000Z',
+      chainBreaksAt: '2026-09-09T00:00:00.000Z',
+      chainBreaksBecause: 'CN=Acme Root CA,O=Acme',
+      chainLength: 2,
+    });
+    expect(report.cas.filter((c) => c.breaksEarly)).toHaveLength(1);
+    expect(report.warnings.find((w) => w.code === 'chain.breaks-early')?.fingerprint).toBe(
+      issuing.fingerprint,
+    );
+  });
+
+  it('measures the size headroom and the chain length against the limits lint uses', () => {
+    const bytes = Buffer.byteLength(renderedOf(state.entries).body);
+    expect(report.truststore).toMatchObject({
+      revision: state.revision,
+      certificates: 6,
+      bytes,
+      limitBytes: 1_000_000,
+      headroomBytes: 1_000_000 - bytes,
+      longestChain: 2,
+      maxChain: 4,
+    });
+  });
+
+  it('lists the history newest first with what changed and why, the stale CRL and the open warnings', () => {
+    expect(report.history.map((h) => h.reason)).toEqual([
+      'removal requested by ops: contract ended',
+      'uploads inbox/gamma/gamma.pem',
+      'uploads inbox/evil/evil.pem',
+      'uploads inbox/beta/beta-ca.pem',
+      'uploads inbox/acme/acme-ca.pem',
+    ]);
+    expect(report.history[0]!.removed.map((r) => r.partner)).toEqual(['gamma', 'gamma']);
+    expect(report.crls).toEqual([
+      expect.objectContaining({
+        issuer: 'CN=Beta Short CA,O=Beta',
+        partner: 'beta',
+        number: '7',
+        stale: true,
+        nextUpdate: '2026-05-31T00:00:00.000Z',
+      }),
+    ]);
+    expect(report.warnings.map((w) => w.code)).toEqual(['crl.stale', 'ca.expiring', 'chain.breaks-early']);
+    // Not asked: the report does not pretend the domains were checked.
+    expect(report.domains).toBeUndefined();
+  });
+
+  it('is a function of the state and the moment: the same bytes every time', () => {
+    const again = buildReport(state, { now: NOW, store: 's3://bucket/prod' });
+    for (const format of ['html', 'json', 'csv'] as const)
+      expect(renderReport(again, format)).toBe(renderReport(report, format));
+  });
+});
+
+describe('the key column', () => {
+  it('reads the key of a certificate as the full parse does, for RSA, EC and EdDSA', async () => {
+    const certs = [
+      ...state.entries.map((e) => pemToDer(e.pem)),
+      (await root('CN=RSA Root', { key: 'rsa2048' })).der,
+      (await root('CN=Ed Root', { key: 'ed25519' })).der,
+    ];
+    for (const der of certs) expect(publicKeyOf(der)).toEqual(parseCertificate(der).publicKey);
+    expect(keyLabel(publicKeyOf(certs.at(-2)!))).toBe('RSA 2048');
+    expect(keyLabel(publicKeyOf(certs.at(-1)!))).toBe('Ed25519');
+  });
+});
+
+describe('the JSON and the CSV', () => {
+  it('JSON is the model, whole', () => {
+    expect(JSON.parse(renderReport(report, 'json'))).toEqual(JSON.parse(JSON.stringify(report)));
+  });
+
+  it('CSV has a header and one row per CA, with the values of the state', () => {
+    const [head, ...rows] = parseCsv(renderReport(report, 'csv'));
+    expect(head).toEqual([...CSV_COLUMNS]);
+    expect(rows).toHaveLength(state.entries.length);
+    const col = (row: string[], name: (typeof CSV_COLUMNS)[number]) => row[CSV_COLUMNS.indexOf(name)]!;
+    for (const e of state.entries) {
+      const row = rows.find((r) => col(r, 'sha256') === e.fingerprint)!;
+      expect(col(row, 'partner')).toBe(e.partner);
+      expect(col(row, 'subject')).toBe(e.subject);
+      expect(col(row, 'not_after')).toBe(e.notAfter);
+      expect(col(row, 'added_at')).toBe(e.addedAt);
+      expect(col(row, 'upload')).toBe(e.upload.key);
+    }
+  });
+
+  it('neutralises fields a spreadsheet would run as a formula, and keeps numbers numbers', () => {
+    expect(csvField('=HYPERLINK("http://x","y")')).toBe(`"'=HYPERLINK(""http://x"",""y"")"`);
+    expect(csvField('+1+1')).toBe("'+1+1");
+    expect(csvField('-cmd|calc')).toBe("'-cmd|calc");
+    expect(csvField('@SUM(A1)')).toBe("'@SUM(A1)");
+    // A tab is shown as an escape (as everywhere trustroll shows partner text): no cell starts with it.
+    expect(csvField('\tx')).toBe('\\tx');
+    expect(csvField(-3)).toBe('-3');
+    expect(csvField('a,b')).toBe('"a,b"');
+    expect(csvField('line\nbreak')).toBe('line\\nbreak');
+    expect(csvField('CN=Acme,O=Acme')).toBe('"CN=Acme,O=Acme"');
+  });
+
+  it('neutralises a subject and a partner that start with = + - @ in every row they reach', () => {
+    const hostile: TruststoreState = {
+      ...state,
+      entries: state.entries.map((e, i) =>
+        i === 0 ? { ...e, subject: '=cmd|" /C calc"!A0', partner: '@evil', issuer: '+1' } : e,
+      ),
+    };
+    const [, ...rows] = parseCsv(renderReport(buildReport(hostile, { now: NOW, store: 'x' }), 'csv'));
+    const row = rows.find((r) => r[3] === state.entries[0]!.fingerprint)!;
+    expect(row.slice(0, 3)).toEqual(["'@evil", '\'=cmd|" /C calc"!A0', "'+1"]);
+    for (const r of rows) for (const field of r) expect(field).not.toMatch(/^[=+@]|^-(?!\d)/);
+  });
+});
+
+describe('the HTML page', () => {
+  const html = () => renderReport(report, 'html');
+
+  it('escapes subjects and partner names: markup in a subject is text', () => {
+    const page = html();
+    expect(EVIL_SUBJECT).toContain('<script>');
+    expect(page).not.toContain('<script');
+    expect(page).toContain('&lt;script\\&gt;alert(1)\\&lt;/script\\&gt; &amp; co');
+    const hostile = buildReport(
+      {
+        ...state,
+        entries: state.entries.map((e, i) =>
+          i === 0 ? { ...e, partner: '"><img src=x onerror=alert(1)>' } : e,
+        ),
+      },
+      { now: NOW, store: '<b>store</b>' },
+    );
+    const page2 = renderReport(hostile, 'html');
+    expect(page2).not.toMatch(/<img|<b>/);
+    expect(page2).toContain('&quot;&gt;&lt;img src=x onerror=alert(1)&gt;');
+  });
+
+  it('is self-contained and accessible: lang, title, headings, table headers, a described chart', () => {
+    const page = html();
+    expect(page).toMatch(/^<!doctype html>\n<html lang="en">/);
+    expect(page).toMatch(/<title>Truststore report: s3:\/\/bucket\/prod, revision 5<\/title>/);
+    expect(page).not.toMatch(/<script|<link|<img|@import|url\(|src=|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+    expect(page).toContain('<h1>');
+    expect(page.match(/<h2 /g)).toHaveLength(7);
+    expect(page).toContain('<th scope="col">Subject</th>');
+    expect(page).toMatch(/<svg [^>]*role="img" aria-labelledby="chart-title chart-desc"/);
+    expect(page).toMatch(/<desc id="chart-desc">6 CAs of 3 partners/);
+  });
+
+  it('draws one mark per CA, the thresholds and where clients break', () => {
+    const page = html();
+    expect(page.match(/class="ca-mark /g)).toHaveLength(state.entries.length);
+    expect(page.match(/class="threshold"/g)).toHaveLength(6);
+    expect(page.match(/class="break-mark"/g)).toHaveLength(1);
+    expect(page).toContain('data-breaks="2026-09-09"');
+  });
+});
+
+describe('published with every new version', () => {
+  it('writes reports/index.html and reports/truststore.csv beside the truststore', async () => {
+    const html = new TextDecoder().decode((await fixture.store.get(REPORT_KEYS.html)).body);
+    const csv = new TextDecoder().decode((await fixture.store.get(REPORT_KEYS.csv)).body);
+    expect(html).toContain(`revision ${state.revision}`);
+    expect(parseCsv(csv)).toHaveLength(state.entries.length + 1);
+    expect((await fixture.store.get(REPORT_KEYS.csv)).metadata.revision).toBe(String(state.revision));
+  });
+
+  it("names the store and marks the scan's own thresholds, as the pipeline is configured", async () => {
+    const { root, intermediate } = await partnerChain('Kappa', { key: 'p256' });
+    const store = new MemoryStore();
+    const { version } = await store.put('inbox/kappa/ca.pem', toBytes(pemOf(root, intermediate)));
+    await ingestUploads([{ key: 'inbox/kappa/ca.pem', version }], {
+      store,
+      gateway: new FakeGateway(),
+      notifier: new MemoryNotifier(),
+      clock: new FakeClock(NOW.getTime()),
+      log: memoryLog(),
+      label: 's3://prod-bucket/',
+      expiryThresholds: [90, 45],
+      config: { expiringDays: 30, roll: { domains: [] } },
+    });
+    const html = new TextDecoder().decode((await store.get(REPORT_KEYS.html)).body);
+    expect(html).toContain('<title>Truststore report: s3://prod-bucket/, revision 1</title>');
+    expect([...html.matchAll(/class="threshold" data-days="(\d+)"/g)].map((m) => m[1])).toEqual(['45', '90']);
+  });
+
+  it('follows a version the expiry scan publishes when it prunes', async () => {
+    const { store } = await reportFixture();
+    const before = (await store.get(REPORT_KEYS.csv)).metadata.revision;
+    const scan = await scanExpiry({
+      store,
+      clock: new FakeClock(NOW.getTime() + 25 * 86_400_000),
+      log: memoryLog(),
+      notifier: new MemoryNotifier(),
+      config: { prune: true },
+    });
+    expect(scan.pruned).toHaveLength(1);
+    const csv = await store.get(REPORT_KEYS.csv);
+    expect(Number(csv.metadata.revision)).toBe(Number(before) + 1);
+    expect(new TextDecoder().decode(csv.body)).not.toContain('Beta Short CA');
+  });
+
+  it('a report that cannot be written fails neither the publish nor the roll: it is logged', async () => {
+    const { root, intermediate } = await partnerChain('Delta', { key: 'p256' });
+    const store = new MemoryStore();
+    store.beforeOp = (op, key) => {
+      if (op === 'put' && key.startsWith('reports/')) throw new Error('AccessDenied');
+    };
+    const gateway = new FakeGateway('api.example.com');
+    const log = memoryLog();
+    const { version } = await store.put('inbox/delta/ca.pem', toBytes(pemOf(root, intermediate)));
+    const result = await ingestUploads([{ key: 'inbox/delta/ca.pem', version }], {
+      store,
+      gateway,
+      notifier: new MemoryNotifier(),
+      clock: new FakeClock(NOW.getTime()),
+      log,
+      config: {
+        expiringDays: 30,
+        roll: { domains: ['api.example.com'], minUpdateIntervalMs: 0, pollIntervalMs: 1 },
+      },
+    });
+    expect(result.version).toBeDefined();
+    expect(result.errors).toEqual([]);
+    expect(gateway.calls.map((c) => c.version)).toEqual([result.version]);
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        message: 'report not published',
+        data: expect.objectContaining({ error: 'AccessDenied' }),
+      }),
+    );
+  });
+});
+
+describe('the size bound', () => {
+  it('stays under 2 MB as HTML for 1,000 CAs and 100 versions (npm run bench measures the time)', () => {
+    const entries = Array.from({ length: 1000 }, (_, i) => {
+      const e = state.entries[i % state.entries.length]!;
+      const subject = `CN=Partner ${String(i % 50).padStart(2, '0')} Issuing CA ${i},OU=Client Certificates,O=Partner ${i % 50} Ltd,C=DE`;
+      return {
+        ...e,
+        fingerprint: createHash('sha256').update(String(i)).digest('hex'),
+        subject,
+        subjectKey: subject.toLowerCase(),
+        issuer: subject,
+        issuerKey: subject.toLowerCase(),
+        notAfter: new Date(NOW.getTime() + (i % 500) * 86_400_000).toISOString(),
+      };
+    });
+    const big = buildReport(largeState(entries, 100), { now: NOW, store: 's3://bucket/prod' });
+    expect(big.cas).toHaveLength(1000);
+    expect(big.history).toHaveLength(100);
+    const html = renderReport(big, 'html');
+    expect(html.match(/class="ca-mark /g)).toHaveLength(1000);
+    expect(Buffer.byteLength(html)).toBeLessThan(2_000_000);
+    expect(Buffer.byteLength(renderReport(big, 'json'))).toBeLessThan(2_000_000);
+  });
+});
