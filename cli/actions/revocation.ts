@@ -388,8 +388,12 @@ export const authorizeCommand = async (
   if (await deps.holdsStore()) {
     const problem = await indexProblem(deps.store, (await loadState(deps.store)).state);
     if (problem.damaged) throw new DamagedStoreError(problem.damaged);
+    // Behind: revocations or rules recorded since are not in it, so its answer may be a wrong
+    // allow. No decision then (a run in progress publishes it within seconds; repair does too).
     if (problem.behind)
-      io.err(shown`warning: ${problem.behind}; the decision below is the one the published index gives\n`);
+      throw new DamagedStoreError(
+        `${problem.behind}. The published index does not hold every change the state records: ask again once it is published`,
+      );
   }
   const loaded = await loadIndex(deps.store);
   if (!loaded)

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ConflictError, DamagedStoreError, NotFoundError } from '../errors.js';
 import type { Log, ObjectStore, StoredObject } from '../ports.js';
+import { REVOCATION_KEYS } from '../revocation/state.js';
 import { assertLintClean } from '../truststore/change-lint.js';
 import { renderedOf as renderedBlocks } from '../truststore/render.js';
 import {
@@ -133,6 +134,8 @@ const damageOf = async (
       ];
     }
   }
+  const behind = await behindIndex(store, state);
+  if (behind) return [behind];
   const latest = latestPublished(state);
   if (!latest?.version) return [];
   let object = current?.version === latest.version ? current : undefined;
@@ -154,6 +157,37 @@ const damageOf = async (
           'run trustroll repair (it marks the version lost and publishes the latest revision again as a new version; version ids are never reused)',
       ]
     : [];
+};
+
+/**
+ * A state behind its revocation index (newer state versions deleted, or an older one put back, by
+ * hand, after a revoke or a rules change): the index holds revocations the state lost, and a
+ * write now would publish an index without them. One HEAD of the index; the state is read again
+ * once when it looks behind (another run may have committed and published since it was read).
+ */
+const behindIndex = async (store: ObjectStore, given: TruststoreState): Promise<string | undefined> => {
+  let head: Awaited<ReturnType<ObjectStore['head']>>;
+  try {
+    head = await store.head(REVOCATION_KEYS.index);
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    return undefined;
+  }
+  const index = {
+    revision: Number(head.metadata?.revision ?? -1),
+    generation: Number(head.metadata?.generation ?? -1),
+  };
+  const ahead = (s: TruststoreState) =>
+    index.revision > s.revision ||
+    (index.revision === s.revision && index.generation > (s.revocation?.generation ?? 0));
+  if (!ahead(given)) return undefined;
+  const state = (await loadState(store)).state;
+  if (!ahead(state)) return undefined;
+  return (
+    `${KEYS.state} went back behind the revocation index (version ${head.version}, built from revision ${index.revision}, revocation generation ${index.generation}; the state is at revision ${state.revision}, generation ${state.revocation?.generation ?? 0}): ` +
+    'newer versions of the state were deleted, or an older one put back, by hand, so revocations and rules in force are missing from it. ' +
+    'Run trustroll repair (it takes them back from the index)'
+  );
 };
 
 /**

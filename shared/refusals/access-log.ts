@@ -78,12 +78,18 @@ const clf = (s: string): Date | undefined => {
   return new Date(Date.UTC(+m[3]!, month, +m[1]!, +m[4]!, +m[5]!, +m[6]!) - offset);
 };
 
+/** A time a Date can hold (±8.64e15 ms), else undefined: a hostile `1e300` is no time at all. */
+const valid = (d: Date | undefined) => (d && Number.isFinite(d.getTime()) ? d : undefined);
+
 const timeOf = (o: Record<string, unknown>): Date | undefined => {
   const epoch = Number(value(o.requestTimeEpoch));
-  if (Number.isFinite(epoch) && epoch > 0) return new Date(epoch);
+  if (Number.isFinite(epoch) && epoch > 0 && valid(new Date(epoch))) return new Date(epoch);
   const text = value(o.requestTime);
-  return text ? (clf(text) ?? (Number.isNaN(Date.parse(text)) ? undefined : new Date(text))) : undefined;
+  return text ? (valid(clf(text)) ?? valid(new Date(text))) : undefined;
 };
+
+/** An access-log line with a PEM is a few KB; a longer one is not ours (and is not parsed). */
+const MAX_LINE = 64 * 1024;
 
 /**
  * One line as JSON. A PEM with its line breaks written raw inside the string (the variable is
@@ -125,12 +131,21 @@ export const parseAccessLog = (text: string): ParsedLog => {
   for (let i = 0; i < lines.length; i++) {
     let line = lines[i]!;
     if (line.trim() === '') continue;
-    let o = asJson(line);
-    // A raw PEM inside the JSON string: the object ends on a later line.
-    for (let j = i + 1; !o && line.includes('{') && j < lines.length && j < i + 80; j++) {
-      line = `${line}\n${lines[j]}`;
-      o = asJson(line);
-      if (o) i = j;
+    let o = line.length <= MAX_LINE ? asJson(line) : undefined;
+    // A raw PEM inside the JSON string: the object ends on the line after its END (at most 60
+    // lines on). Only a line that opens a PEM is joined, so hostile lines cost one parse each.
+    if (!o && line.length <= MAX_LINE && line.includes('{') && line.includes('-----BEGIN ')) {
+      let joined = line;
+      for (let j = i + 1; j < lines.length && j < i + 60 && joined.length <= MAX_LINE; j++) {
+        joined = `${joined}\n${lines[j]}`;
+        if (!lines[j]!.includes('"')) continue;
+        o = asJson(joined);
+        if (o) {
+          i = j;
+          line = joined;
+          break;
+        }
+      }
     }
     if (!o || !ours(o)) {
       other++;

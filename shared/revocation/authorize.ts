@@ -239,8 +239,16 @@ const requestPath = (raw: string): string | undefined => {
   if (decoded.split('/').length !== bare.split('/').length) return undefined;
   // Servers that take `\` for `/` (IIS, some proxies) would route another path than the one judged.
   if (decoded.includes('\\')) return undefined;
-  // Tomcat and Spring strip `;params` from a segment before resolving it: `..;x` climbs like `..`.
+  // Tomcat and Spring strip `;params` from a segment before resolving it: `..;x` climbs like `..`,
+  // and `/orders/;` is `/orders/` there. A path with `;params` is not plain: it matches no rule.
+  if (decoded.includes(';')) return undefined;
   if (decoded.split('/').some((s) => isDotSegment(s))) return undefined;
+  // Control characters (`%00`, `%09`) are cut or trimmed by some servers, and characters whose
+  // compatibility form differs (full-width `．．`) are folded by others: another path than judged.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+  if (/[\u0000-\u001f\u007f]/.test(decoded) || decoded.normalize('NFKC') !== decoded) return undefined;
+  // Three or more dots: Windows servers trim trailing dots (`...` is `.` there).
+  if (decoded.split('/').some((s) => /^\.+$/.test(s))) return undefined;
   return decoded;
 };
 

@@ -120,8 +120,21 @@ describe('trustroll status', () => {
     expect(JSON.parse(behind.out)[0].revocationIndexBehind).toMatch(
       /^the revocation index \(version \S+\) was built from revision 1, revocation generation 0, the state is at revision 1, revocation generation 1: .*or the newest index was deleted by hand/,
     );
+    // authorize gives no decision from an index that lacks a recorded revocation (it would allow).
+    const behindAuthorize = await runCli([
+      'authorize',
+      '--cert',
+      file('client.pem', pemOf(chain.client)),
+      ...local.slice(0, 2),
+    ]);
+    expect(behindAuthorize.code).toBe(4);
+    expect(behindAuthorize.err).toMatch(/does not hold every change the state records/);
     expect((await runCli(['repair', ...local.slice(0, 2)])).out).toMatch(/published again/);
     expect((await runCli(['status', ...local])).code).toBe(0);
+    expect(
+      (await runCli(['authorize', '--cert', file('client.pem', pemOf(chain.client)), ...local.slice(0, 2)]))
+        .code,
+    ).toBe(1);
   });
 
   it('documents its exit status in --help', async () => {

@@ -305,6 +305,10 @@ describe('a state that went back behind its revocation index', () => {
       /^the state went back behind the revocation index .*Run trustroll repair, which takes them back from the index$/,
     );
 
+    // An ingest would commit over it and publish an index without what the state lost: refused.
+    await expect(ingest(store, 'beta')).rejects.toThrow(
+      /went back behind the revocation index .*Run trustroll repair/,
+    );
     // A change now would never be published (the index looks newer): refused until repaired.
     await expect(setPartnerRules(r, 'beta', { routes: ['GET /x'] })).rejects.toThrow(
       /^nothing was changed \(it could not be put in force\): the state went back behind the revocation index/,

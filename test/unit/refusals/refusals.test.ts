@@ -91,6 +91,23 @@ describe('the access-log format', () => {
   });
 });
 
+describe('hostile access logs', () => {
+  it('takes a time no Date can hold as no time, and reads lines that open JSON but never close it once each', async () => {
+    const acme = await partnerChain('Acme');
+    const line = accessLogLine({
+      requestId: 'r1',
+      requestTimeEpoch: '1e300',
+      clientCertPem: acme.client.pem,
+    });
+    const log = parseAccessLog(`${line}\n${'{"requestId": broken\n'.repeat(20_000)}`);
+    expect(log.refusals).toHaveLength(1);
+    expect(log.refusals[0]!.time).toBeUndefined();
+    expect(log.other).toBe(20_000);
+    // A line far longer than any access-log line is not parsed.
+    expect(parseAccessLog(`{"requestId":"${'x'.repeat(100_000)}","clientCertPem":"-"}`).other).toBe(1);
+  });
+});
+
 describe('trustroll refusals', () => {
   let dir: string;
   let store: string[];

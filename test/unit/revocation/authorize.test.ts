@@ -402,7 +402,17 @@ describe('routeMatches', () => {
     ['* /health/**', 'GET /health/%2e%2e;/admin', false],
     ['* /health/**', 'GET /health/.;x/admin', false],
     ['* /health/**', 'GET /health/..%3bx/admin', false],
-    ['* /health/**', 'GET /health/a;b/c', true],
+    // Any ;params make the path not plain (/orders/; is /orders/ to Tomcat).
+    ['* /health/**', 'GET /health/a;b/c', false],
+    ['GET /orders/*', 'GET /orders/;', false],
+    ['GET /orders/*', 'GET /orders/%3b', false],
+    // Control characters, compatibility forms and runs of dots are another path to some server.
+    ['GET /orders/*', 'GET /orders/..%09', false],
+    ['GET /orders/*', 'GET /orders/%2e%2e%00', false],
+    ['GET /orders/*', 'GET /orders/%00', false],
+    ['GET /orders/*', 'GET /orders/．．', false],
+    ['GET /orders/*', 'GET /orders/...', false],
+    ['GET /orders/*', 'GET /orders/a.b', true],
     // A backslash is a slash to some servers: the path is not plain.
     ['* /health/**', 'GET /health/a\\..\\..\\admin', false],
     ['* /health/**', 'GET /health/a%5c..%5cadmin', false],
