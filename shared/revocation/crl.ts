@@ -123,6 +123,9 @@ export class CrlReadError extends Error {
  */
 class OpaquePayload extends DerError {}
 
+/** The longest CRL issuer name taken (RFC 4514 text): real CA names are well under 300 characters. */
+const MAX_NAME_CHARS = 1024;
+
 /** The certificates' bound on name attributes (`cert.opaque-payload`), for a name of a CRL. */
 const boundedName = (tlv: Tlv, what: string, parsing = what): DistinguishedName => {
   const name = parseName(tlv, parsing);
@@ -130,6 +133,11 @@ const boundedName = (tlv: Tlv, what: string, parsing = what): DistinguishedName 
   if (long)
     throw new OpaquePayload(
       `its ${what} has an attribute (${long.oid}) of ${long.chars} characters, over the ${MAX_NAME_VALUE_CHARS} a name attribute may have`,
+    );
+  // Short attributes add up too: data split into many of them is as opaque as one long one.
+  if (name.text.length > MAX_NAME_CHARS)
+    throw new OpaquePayload(
+      `its ${what} is ${name.text.length} characters long, over the ${MAX_NAME_CHARS} a CA's name needs`,
     );
   return name;
 };

@@ -606,6 +606,22 @@ describe('names that carry more than a name', () => {
     }
   });
 
+  it('refuses an issuer name whose short attributes add up to more than a CA name needs', async () => {
+    const pieces = Array.from({ length: 20 }, (_, i) => ({ OU: [`PIECE${i}-${'z'.repeat(190)}`] }));
+    const split = await issue({ subject: [...pieces, { CN: ['Carrier'] }], keySlot: 'crl-name-carrier' });
+    let error: unknown;
+    try {
+      readRevocationLists(await crl(split, []), 'acme/crl/split.crl');
+    } catch (e) {
+      error = e;
+    }
+    expect((error as CrlReadError).code).toBe('crl.opaque-payload');
+    expect((error as CrlReadError).message).toMatch(
+      /its issuer is \d+ characters long, over the 1024 a CA's name needs/,
+    );
+    expect((error as CrlReadError).message).not.toContain('PIECE');
+  });
+
   it('has its fields hunted for a private key by the reader every upload goes through', async () => {
     const carrier = await issue({
       subject: [{ OU: [privateKeyPem(client).trim().replace(/\n/g, '|')] }, { CN: ['Carrier'] }],
