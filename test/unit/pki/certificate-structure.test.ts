@@ -10,6 +10,7 @@ import {
   toPem,
   unsupportedKey,
   verifySignature,
+  verifySignatures,
 } from '../../../shared/pki/certificate.js';
 import { DerError } from '../../../shared/pki/der.js';
 import { oid, rsaSpki, tlv } from '../../fixtures/der.js';
@@ -258,6 +259,30 @@ describe('public keys', () => {
     const md2 = parseCertificate(cert({ alg: seq(oid('1.2.840.113549.1.1.2'), tlv(0x05)) }));
     expect(md2.signature.hash).toBe('md2');
     expect(verifySignature(md2, c)).toBe(false);
+  });
+});
+
+describe('verifySignatures (ahead of time, on the thread pool)', () => {
+  it('remembers for verifySignature the answer it would give: good, bad, unsupported key, unknown digest', async () => {
+    const good = parseCertificate(cert());
+    const tamperedDer = cert();
+    tamperedDer[tamperedDer.length - 5]! ^= 0x01;
+    const tampered = parseCertificate(tamperedDer);
+    const hugeExponent = parseCertificate(cert({ spki: rsaSpki(2048, 300) }));
+    const md2 = parseCertificate(cert({ alg: seq(oid('1.2.840.113549.1.1.2'), tlv(0x05)) }));
+    await verifySignatures([
+      [good, good],
+      [tampered, tampered],
+      [good, hugeExponent],
+      [md2, good],
+    ]);
+    await verifySignatures([]);
+    // Its signed bytes changed in place after the fact: only a remembered answer is still true.
+    good.tbs[good.tbs.length - 1]! ^= 0x01;
+    expect(verifySignature(good, good)).toBe(true);
+    expect(verifySignature(tampered, tampered)).toBe(false);
+    expect(verifySignature(good, hugeExponent)).toBe(false);
+    expect(verifySignature(md2, good)).toBe(false);
   });
 });
 
