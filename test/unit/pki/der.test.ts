@@ -216,6 +216,31 @@ describe('readTime', () => {
     );
     refuses(() => readTime(undefined, 'notBefore'), 'notBefore is missing');
   });
+
+  it('reads the common lengths from the bytes, yet refuses in them what the full reading refuses', () => {
+    // Every digit of the two usual forms replaced by the characters just below and above '0'-'9'.
+    for (const [make, good, kind] of [
+      [genTime, '20260601123000Z', 'GeneralizedTime'],
+      [utcTime, '260601123000Z', 'UTCTime'],
+    ] as const) {
+      for (let i = 0; i < good.length - 1; i++) {
+        for (const c of ['/', ':']) {
+          const bad = good.slice(0, i) + c + good.slice(i + 1);
+          refuses(() => iso(make(bad)), `malformed ${kind} "${bad}"`);
+        }
+      }
+      // The right length without the Z, or with its last field not all digits.
+      refuses(() => iso(make(`${good.slice(0, -1)}+`)), `malformed ${kind}`);
+    }
+    refuses(() => iso(genTime('20260601123000.Z')), 'malformed GeneralizedTime');
+    refuses(() => iso(genTime('20260001000000Z')), 'date out of range');
+    refuses(() => iso(utcTime('260001000000Z')), 'date out of range');
+    // A time's text under another tag is no time.
+    refuses(
+      () => readTime(readTlv(tlv(0x04, new Uint8Array(Buffer.from('260601123000Z')))), 'notBefore'),
+      'expected a time, found tag 0x04',
+    );
+  });
 });
 
 describe('printable', () => {
