@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { constants, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   MAX_RSA_BITS,
@@ -159,6 +159,29 @@ describe('signature algorithms', () => {
       algorithm: 'rsassaPss(unknown)',
       hash: undefined,
     });
+  });
+
+  it('verifies an RSASSA-PSS signature with the salt length its parameters give, and no other', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const spki = new Uint8Array(rsa.publicKey.export({ type: 'spki', format: 'der' }));
+    const pss = seq(pssOid, seq(hashAlg('2.16.840.1.101.3.4.2.1'), tlv(0xa2, tlv(0x02, u8(32)))));
+    const signedWithSalt = (saltLength: number) => {
+      const tbs = seq(
+        tlv(0xa0, tlv(0x02, u8(2))),
+        tlv(0x02, u8(1)),
+        pss,
+        name('PSS CA'),
+        seq(time('260101000000Z'), time('360101000000Z')),
+        name('PSS CA'),
+        spki,
+      );
+      const key = { key: rsa.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength };
+      return parseCertificate(seq(tbs, pss, tlv(0x03, u8(0), new Uint8Array(sign('sha256', tbs, key)))));
+    };
+    const good = signedWithSalt(32);
+    expect(verifySignature(good, good)).toBe(true);
+    const otherSalt = signedWithSalt(20);
+    expect(verifySignature(otherSalt, otherSalt)).toBe(false);
   });
 
   it('keeps an unknown algorithm as its OID, with no hash, and never verifies it', () => {

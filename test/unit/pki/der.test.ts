@@ -180,6 +180,10 @@ describe('readTime', () => {
     expect(iso(utcTime('491231235959Z'))).toBe('2049-12-31T23:59:59.000Z');
     expect(iso(utcTime('500101000000Z'))).toBe('1950-01-01T00:00:00.000Z');
     expect(iso(utcTime('2606011230Z'))).toBe('2026-06-01T12:30:00.000Z');
+    // Without seconds (the full reading, not the fast path), the same window.
+    expect(iso(utcTime('4912312359Z'))).toBe('2049-12-31T23:59:00.000Z');
+    expect(iso(utcTime('5001010000Z'))).toBe('1950-01-01T00:00:00.000Z');
+    expect(iso(utcTime('9901010000Z'))).toBe('1999-01-01T00:00:00.000Z');
   });
 
   it('reads GeneralizedTime, with or without seconds and fractions', () => {
@@ -233,6 +237,13 @@ describe('readTime', () => {
       refuses(() => iso(make(`${good.slice(0, -1)}+`)), `malformed ${kind}`);
     }
     refuses(() => iso(genTime('20260601123000.Z')), 'malformed GeneralizedTime');
+    refuses(() => iso(utcTime('2606011230005Z')), 'malformed UTCTime');
+    // Every pair's second character just below or above the digits, the first a digit.
+    refuses(() => iso(genTime('2/2/1/1/1/1/1/Z')), 'malformed GeneralizedTime');
+    refuses(() => iso(genTime('1:1:0:0:0:0:0:Z')), 'malformed GeneralizedTime');
+    // A second past 60 mid-day (a leap second is :60, at the end of a day).
+    refuses(() => iso(genTime('20260601123061Z')), 'date out of range');
+    refuses(() => iso(utcTime('260601123099Z')), 'date out of range');
     refuses(() => iso(genTime('20260001000000Z')), 'date out of range');
     refuses(() => iso(utcTime('260001000000Z')), 'date out of range');
     // A time's text under another tag is no time.
