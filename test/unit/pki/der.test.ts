@@ -128,6 +128,13 @@ describe('object identifiers', () => {
     refuses(() => decodeOid(new Uint8Array(65).fill(1)), 'object identifier longer than 64 bytes');
     refuses(() => decodeOid(u8(0x2a, 0x86)), 'object identifier ends inside an arc');
     refuses(() => decodeOid(u8(0x2a, ...new Array(8).fill(0xff), 0x7f)), 'object identifier arc too large');
+    // Arcs up to 2^46 - 1 are read (one more digit would pass 2^53); 2^53 + 1 is refused, not
+    // read as the 2^53 a JS number would round it to.
+    expect(decodeOid(u8(0x2a, 0x8f, ...new Array(5).fill(0xff), 0x7f))).toBe(`1.2.${2 ** 46 - 1}`);
+    refuses(
+      () => decodeOid(u8(0x2a, 0x90, ...new Array(6).fill(0x80), 0x01)),
+      'object identifier arc too large',
+    );
     refuses(
       () => readOid(readTlv(u8(0x04, 0x01, 0x2a)), 'algorithm'),
       'algorithm: expected tag 0x06, found 0x04',
