@@ -1,4 +1,4 @@
-import { constants, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { constants, createHash, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   MAX_RSA_BITS,
@@ -282,6 +282,37 @@ describe('public keys', () => {
     const md2 = parseCertificate(cert({ alg: seq(oid('1.2.840.113549.1.1.2'), tlv(0x05)) }));
     expect(md2.signature.hash).toBe('md2');
     expect(verifySignature(md2, c)).toBe(false);
+  });
+});
+
+describe('a key no CA should have', () => {
+  it('verifies nothing with it, not even a signature it makes (RSA exponent 1)', () => {
+    // With e = 1 the signature is the PKCS#1 v1.5 encoding itself: valid, and free to forge.
+    const sha256Rsa = seq(oid('1.2.840.113549.1.1.11'), tlv(0x05));
+    const tbs = seq(
+      tlv(0xa0, tlv(0x02, u8(2))),
+      tlv(0x02, u8(1)),
+      sha256Rsa,
+      name('Exponent One CA'),
+      seq(time('260101000000Z'), time('360101000000Z')),
+      name('Exponent One CA'),
+      rsaSpki(2048, 1),
+    );
+    const digestInfo = Buffer.concat([
+      Buffer.from('3031300d060960864801650304020105000420', 'hex'),
+      createHash('sha256').update(tbs).digest(),
+    ]);
+    const encoded = Buffer.concat([
+      u8(0, 1),
+      Buffer.alloc(256 - 3 - digestInfo.length, 0xff),
+      u8(0),
+      digestInfo,
+    ]);
+    const c = parseCertificate(seq(tbs, sha256Rsa, tlv(0x03, u8(0), new Uint8Array(encoded))));
+    expect(unsupportedKey(c.publicKey)).toBe('an RSA public exponent that is even or below 3');
+    // Node would take it: only the guard stands between this key and a valid signature.
+    expect(verify('sha256', c.tbs, publicKeyObject(c)!, c.signatureValue)).toBe(true);
+    expect(verifySignature(c, c)).toBe(false);
   });
 });
 
