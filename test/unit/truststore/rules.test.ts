@@ -341,6 +341,11 @@ describe('cert.duplicate', () => {
       },
     ]);
     expect(result.ok).toBe(true);
+    // Where each certificate came from, every occurrence in input order (what `lint` prints).
+    expect(Object.fromEntries(result.sources)).toEqual({
+      [fpOf(good.root)]: ['a.pem, block 1 (line 1)', 'b.pem, block 1 (line 1)'],
+      [fpOf(good.intermediate)]: [expect.stringMatching(/^a\.pem, block 2 \(line \d+\)$/)],
+    });
   });
 });
 
