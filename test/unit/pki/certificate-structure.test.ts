@@ -122,6 +122,7 @@ describe('parseCertificate structure', () => {
     refuses(cert({ cut: 6 }), 'subjectPublicKeyInfo is missing');
     refuses(cert({ cut: 2 }), 'tbsCertificate.signature is missing');
     refuses(cert({ cut: 1 }), 'serialNumber is missing');
+    refuses(cert({ cut: 0 }), 'serialNumber is missing');
     refuses(cert({ after: [extensions(bcExt(undefined, null))] }), 'extension 2.5.29.19 is missing');
     refuses(
       cert({ after: [extensions(bcExt(tlv(0x01, u8(0xff)), tlv(0x02, u8(1))))] }),
