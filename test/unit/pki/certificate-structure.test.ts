@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { constants, createHash, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   MAX_RSA_BITS,
@@ -10,6 +10,7 @@ import {
   toPem,
   unsupportedKey,
   verifySignature,
+  verifySignatures,
 } from '../../../shared/pki/certificate.js';
 import { DerError } from '../../../shared/pki/der.js';
 import { oid, rsaSpki, tlv } from '../../fixtures/der.js';
@@ -121,6 +122,7 @@ describe('parseCertificate structure', () => {
     refuses(cert({ cut: 6 }), 'subjectPublicKeyInfo is missing');
     refuses(cert({ cut: 2 }), 'tbsCertificate.signature is missing');
     refuses(cert({ cut: 1 }), 'serialNumber is missing');
+    refuses(cert({ cut: 0 }), 'serialNumber is missing');
     refuses(cert({ after: [extensions(bcExt(undefined, null))] }), 'extension 2.5.29.19 is missing');
     refuses(
       cert({ after: [extensions(bcExt(tlv(0x01, u8(0xff)), tlv(0x02, u8(1))))] }),
@@ -158,6 +160,29 @@ describe('signature algorithms', () => {
       algorithm: 'rsassaPss(unknown)',
       hash: undefined,
     });
+  });
+
+  it('verifies an RSASSA-PSS signature with the salt length its parameters give, and no other', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const spki = new Uint8Array(rsa.publicKey.export({ type: 'spki', format: 'der' }));
+    const pss = seq(pssOid, seq(hashAlg('2.16.840.1.101.3.4.2.1'), tlv(0xa2, tlv(0x02, u8(32)))));
+    const signedWithSalt = (saltLength: number) => {
+      const tbs = seq(
+        tlv(0xa0, tlv(0x02, u8(2))),
+        tlv(0x02, u8(1)),
+        pss,
+        name('PSS CA'),
+        seq(time('260101000000Z'), time('360101000000Z')),
+        name('PSS CA'),
+        spki,
+      );
+      const key = { key: rsa.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength };
+      return parseCertificate(seq(tbs, pss, tlv(0x03, u8(0), new Uint8Array(sign('sha256', tbs, key)))));
+    };
+    const good = signedWithSalt(32);
+    expect(verifySignature(good, good)).toBe(true);
+    const otherSalt = signedWithSalt(20);
+    expect(verifySignature(otherSalt, otherSalt)).toBe(false);
   });
 
   it('keeps an unknown algorithm as its OID, with no hash, and never verifies it', () => {
@@ -258,6 +283,61 @@ describe('public keys', () => {
     const md2 = parseCertificate(cert({ alg: seq(oid('1.2.840.113549.1.1.2'), tlv(0x05)) }));
     expect(md2.signature.hash).toBe('md2');
     expect(verifySignature(md2, c)).toBe(false);
+  });
+});
+
+describe('a key no CA should have', () => {
+  it('verifies nothing with it, not even a signature it makes (RSA exponent 1)', () => {
+    // With e = 1 the signature is the PKCS#1 v1.5 encoding itself: valid, and free to forge.
+    const sha256Rsa = seq(oid('1.2.840.113549.1.1.11'), tlv(0x05));
+    const tbs = seq(
+      tlv(0xa0, tlv(0x02, u8(2))),
+      tlv(0x02, u8(1)),
+      sha256Rsa,
+      name('Exponent One CA'),
+      seq(time('260101000000Z'), time('360101000000Z')),
+      name('Exponent One CA'),
+      rsaSpki(2048, 1),
+    );
+    const digestInfo = Buffer.concat([
+      Buffer.from('3031300d060960864801650304020105000420', 'hex'),
+      createHash('sha256').update(tbs).digest(),
+    ]);
+    const encoded = Buffer.concat([
+      u8(0, 1),
+      Buffer.alloc(256 - 3 - digestInfo.length, 0xff),
+      u8(0),
+      digestInfo,
+    ]);
+    const c = parseCertificate(seq(tbs, sha256Rsa, tlv(0x03, u8(0), new Uint8Array(encoded))));
+    expect(unsupportedKey(c.publicKey)).toBe('an RSA public exponent that is even or below 3');
+    // Node would take it: only the guard stands between this key and a valid signature.
+    expect(verify('sha256', c.tbs, publicKeyObject(c)!, c.signatureValue)).toBe(true);
+    expect(verifySignature(c, c)).toBe(false);
+  });
+});
+
+describe('verifySignatures (ahead of time, on the thread pool)', () => {
+  it('remembers for verifySignature the answer it would give: good, bad, unsupported key, unknown digest', async () => {
+    const good = parseCertificate(cert());
+    const tamperedDer = cert();
+    tamperedDer[tamperedDer.length - 5]! ^= 0x01;
+    const tampered = parseCertificate(tamperedDer);
+    const hugeExponent = parseCertificate(cert({ spki: rsaSpki(2048, 300) }));
+    const md2 = parseCertificate(cert({ alg: seq(oid('1.2.840.113549.1.1.2'), tlv(0x05)) }));
+    await verifySignatures([
+      [good, good],
+      [tampered, tampered],
+      [good, hugeExponent],
+      [md2, good],
+    ]);
+    await verifySignatures([]);
+    // Its signed bytes changed in place after the fact: only a remembered answer is still true.
+    good.tbs[good.tbs.length - 1]! ^= 0x01;
+    expect(verifySignature(good, good)).toBe(true);
+    expect(verifySignature(tampered, tampered)).toBe(false);
+    expect(verifySignature(good, hugeExponent)).toBe(false);
+    expect(verifySignature(md2, good)).toBe(false);
   });
 });
 

@@ -128,6 +128,13 @@ describe('object identifiers', () => {
     refuses(() => decodeOid(new Uint8Array(65).fill(1)), 'object identifier longer than 64 bytes');
     refuses(() => decodeOid(u8(0x2a, 0x86)), 'object identifier ends inside an arc');
     refuses(() => decodeOid(u8(0x2a, ...new Array(8).fill(0xff), 0x7f)), 'object identifier arc too large');
+    // Arcs up to 2^46 - 1 are read (one more digit would pass 2^53); 2^53 + 1 is refused, not
+    // read as the 2^53 a JS number would round it to.
+    expect(decodeOid(u8(0x2a, 0x8f, ...new Array(5).fill(0xff), 0x7f))).toBe(`1.2.${2 ** 46 - 1}`);
+    refuses(
+      () => decodeOid(u8(0x2a, 0x90, ...new Array(6).fill(0x80), 0x01)),
+      'object identifier arc too large',
+    );
     refuses(
       () => readOid(readTlv(u8(0x04, 0x01, 0x2a)), 'algorithm'),
       'algorithm: expected tag 0x06, found 0x04',
@@ -180,6 +187,10 @@ describe('readTime', () => {
     expect(iso(utcTime('491231235959Z'))).toBe('2049-12-31T23:59:59.000Z');
     expect(iso(utcTime('500101000000Z'))).toBe('1950-01-01T00:00:00.000Z');
     expect(iso(utcTime('2606011230Z'))).toBe('2026-06-01T12:30:00.000Z');
+    // Without seconds (the full reading, not the fast path), the same window.
+    expect(iso(utcTime('4912312359Z'))).toBe('2049-12-31T23:59:00.000Z');
+    expect(iso(utcTime('5001010000Z'))).toBe('1950-01-01T00:00:00.000Z');
+    expect(iso(utcTime('9901010000Z'))).toBe('1999-01-01T00:00:00.000Z');
   });
 
   it('reads GeneralizedTime, with or without seconds and fractions', () => {
@@ -215,6 +226,38 @@ describe('readTime', () => {
       'notBefore: expected a time, found tag 0x04',
     );
     refuses(() => readTime(undefined, 'notBefore'), 'notBefore is missing');
+  });
+
+  it('reads the common lengths from the bytes, yet refuses in them what the full reading refuses', () => {
+    // Every digit of the two usual forms replaced by the characters just below and above '0'-'9'.
+    for (const [make, good, kind] of [
+      [genTime, '20260601123000Z', 'GeneralizedTime'],
+      [utcTime, '260601123000Z', 'UTCTime'],
+    ] as const) {
+      for (let i = 0; i < good.length - 1; i++) {
+        for (const c of ['/', ':']) {
+          const bad = good.slice(0, i) + c + good.slice(i + 1);
+          refuses(() => iso(make(bad)), `malformed ${kind} "${bad}"`);
+        }
+      }
+      // The right length without the Z, or with its last field not all digits.
+      refuses(() => iso(make(`${good.slice(0, -1)}+`)), `malformed ${kind}`);
+    }
+    refuses(() => iso(genTime('20260601123000.Z')), 'malformed GeneralizedTime');
+    refuses(() => iso(utcTime('2606011230005Z')), 'malformed UTCTime');
+    // Every pair's second character just below or above the digits, the first a digit.
+    refuses(() => iso(genTime('2/2/1/1/1/1/1/Z')), 'malformed GeneralizedTime');
+    refuses(() => iso(genTime('1:1:0:0:0:0:0:Z')), 'malformed GeneralizedTime');
+    // A second past 60 mid-day (a leap second is :60, at the end of a day).
+    refuses(() => iso(genTime('20260601123061Z')), 'date out of range');
+    refuses(() => iso(utcTime('260601123099Z')), 'date out of range');
+    refuses(() => iso(genTime('20260001000000Z')), 'date out of range');
+    refuses(() => iso(utcTime('260001000000Z')), 'date out of range');
+    // A time's text under another tag is no time.
+    refuses(
+      () => readTime(readTlv(tlv(0x04, new Uint8Array(Buffer.from('260601123000Z')))), 'notBefore'),
+      'expected a time, found tag 0x04',
+    );
   });
 });
 

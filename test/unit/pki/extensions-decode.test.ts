@@ -273,6 +273,11 @@ describe('cRLDistributionPoints', () => {
     expect(cdp(seq(seq(tlv(0xa0, tlv(0xa1, tlv(0x30)))), seq(tlv(0xa2, uri('http://issuer')))))).toEqual({
       crlDistributionPoints: [],
     });
+    // A point with reasons [1] alone names no CRL; nor does nameRelativeToCRLIssuer, whatever it holds.
+    expect(cdp(seq(seq(tlv(0x81, u8(0x07, 0x80)))))).toEqual({ crlDistributionPoints: [] });
+    expect(cdp(seq(seq(tlv(0xa0, tlv(0xa1, uri('http://relative'))))))).toEqual({
+      crlDistributionPoints: [],
+    });
     expect(decode()).not.toHaveProperty('crlDistributionPoints');
   });
 

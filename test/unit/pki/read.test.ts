@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ReadResult, readInput } from '../../../shared/pki/read.js';
 import {
+  crl,
   type Issued,
   partnerChain,
   pemBlock,
@@ -196,6 +197,18 @@ describe('readInput: unreadable input becomes a finding naming the file and plac
       expect.stringMatching(/certificate signing request/),
       expect.stringMatching(/revocation list/),
       expect.stringMatching(/bare public key/),
+    ]);
+  });
+
+  it('says where a DER CRL belongs instead of calling it a broken certificate, in DER and under a CERTIFICATE label', async () => {
+    const list = await crl(chain.root, []);
+    const why =
+      'a certificate revocation list; API Gateway truststores hold only CA certificates: put CRLs into inbox/<partner>/crl/ instead (a DER CRL).';
+    expect(read('revoked.crl', list).findings).toEqual([
+      { code: 'input.unparseable', severity: 'error', message: `revoked.crl: ${why}`, source: 'revoked.crl' },
+    ]);
+    expect(read('revoked.pem', pemBlock('CERTIFICATE', list)).findings.map((f) => f.message)).toEqual([
+      `revoked.pem, block 1 (line 1): ${why}`,
     ]);
   });
 

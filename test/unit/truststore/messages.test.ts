@@ -327,6 +327,24 @@ describe('whole messages: every sentence of what to do is there', () => {
     expect(lint(good.root, pss).filter((f) => f.code === 'key.too-weak')).toEqual([]);
   });
 
+  it('cert.expiring, cert.no-keycertsign, cert.not-yet-valid and chain.issuer-missing, with what to do', async () => {
+    const soon = await intermediate('CN=Msg Whole Soon', good.root, { notAfter: days(1) });
+    expect(only(lint(good.root, soon), 'cert.expiring').message).toBe(
+      `Expires on ${days(1).toISOString().slice(0, 10)} (in 1 day): upload its renewed certificate before then so clients under it keep working.`,
+    );
+    const crlOnly = await intermediate('CN=Msg Whole CRL Only', good.root, { keyUsage: 64 });
+    expect(only(lint(good.root, crlOnly), 'cert.no-keycertsign').message).toBe(
+      'Its keyUsage (crlSign) lacks keyCertSign, so certificates it issued are refused: reissue the CA with keyCertSign in keyUsage.',
+    );
+    const future = await intermediate('CN=Msg Whole Future', good.root, { notBefore: days(5) });
+    expect(only(lint(good.root, future), 'cert.not-yet-valid').message).toBe(
+      `Not valid before ${days(5).toISOString()}: clients under it are refused until then. Upload it once it is valid, or check the clock of the CA that issued it.`,
+    );
+    expect(only(lint(good.intermediate), 'chain.issuer-missing').message).toBe(
+      'Its issuer "CN=Msg Root CA,O=Msg" is not in the truststore ("Could not find issuer for certificate"): API Gateway needs every CA up to a self-signed root, so add the issuer certificate.',
+    );
+  });
+
   it('chain.no-root names the loop itself for a CA that hangs below it', async () => {
     // "Loop A" and "Loop B" sign each other (the same key as "Loop A" signs "Loop B"); "Below"
     // was issued by "Loop A": its path reaches the loop without being part of it.

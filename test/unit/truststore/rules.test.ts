@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Finding } from '../../../shared/finding.js';
+import type { Finding, Severity } from '../../../shared/finding.js';
 import { parseCertificate } from '../../../shared/pki/certificate.js';
 import type { SourcedCertificate } from '../../../shared/pki/read.js';
 import { IssuerIndex } from '../../../shared/truststore/issuer-index.js';
@@ -259,6 +259,20 @@ describe('chain.path-length', () => {
     expect(f!.message).toMatch(
       /"CN=PL2 A" has pathLenConstraint 0, yet this CA is 1 CA below it; "CN=PL2 Root" has pathLenConstraint 1, yet this CA is 2 CAs below it/,
     );
+    // Both ancestors must be reissued (or the CA left out): the fix names each.
+    expect(f!.message).toMatch(
+      /, or reissue "CN=PL2 A" with a pathLenConstraint of at least 1 and reissue "CN=PL2 Root" with a pathLenConstraint of at least 2\.$/,
+    );
+  });
+
+  it('sets no limit for an ancestor without basicConstraints (as a version 1 root has none)', async () => {
+    const v1 = await root('CN=PL V1 Root', { ca: null, keyUsage: null, ski: false, aki: false });
+    expect(parseCertificate(v1.der).basicConstraints).toBeUndefined();
+    const a = await intermediate('CN=PL V1 A', v1, { pathLen: undefined });
+    const b = await intermediate('CN=PL V1 B', a, { pathLen: undefined });
+    const findings = lint(v1, a, b).findings;
+    expect(withCode(findings, 'rule.failed')).toEqual([]);
+    expect(withCode(findings, 'chain.path-length')).toEqual([]);
   });
 });
 
@@ -327,6 +341,11 @@ describe('cert.duplicate', () => {
       },
     ]);
     expect(result.ok).toBe(true);
+    // Where each certificate came from, every occurrence in input order (what `lint` prints).
+    expect(Object.fromEntries(result.sources)).toEqual({
+      [fpOf(good.root)]: ['a.pem, block 1 (line 1)', 'b.pem, block 1 (line 1)'],
+      [fpOf(good.intermediate)]: [expect.stringMatching(/^a\.pem, block 2 \(line \d+\)$/)],
+    });
   });
 });
 
@@ -348,6 +367,19 @@ describe('rules are data', () => {
       fingerprint: fpOf(good.root),
     });
     expect(result.ok).toBe(false);
+  });
+
+  it('lists the findings most severe first, whatever order the rules report them in', () => {
+    const report = (code: string, severity: Severity): CertificateRule => ({
+      id: code,
+      scope: 'certificate',
+      check: () => [{ code, severity, message: code }],
+    });
+    const result = lintCertificates(sourced(good.root), {
+      at: NOW,
+      rules: [report('test.info', 'info'), report('test.warning', 'warning'), report('test.error', 'error')],
+    });
+    expect(result.findings.map((f) => f.code)).toEqual(['test.error', 'test.warning', 'test.info']);
   });
 
   it('has unique rule ids', () => {
