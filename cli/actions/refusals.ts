@@ -50,9 +50,10 @@ export const refusals = async (
       ),
     ];
     out.push(`  judged against truststore version${versions.length === 1 ? '' : 's'} ${versions.join(', ')}`);
+    const cut = (t: string) => (t.length > 200 ? `${t.slice(0, 200)}… (${t.length} characters)` : t);
     for (const c of g.certificates.slice(0, 10))
       out.push(
-        shown`  - ${c.subject}${c.serial ? ` (serial ${c.serial})` : ''}${/^[0-9a-f]{64}$/.test(c.key) ? `, SHA-256 ${c.key.slice(0, 16)}…` : ''}`,
+        shown`  - ${cut(c.subject)}${c.serial ? ` (serial ${c.serial})` : ''}${/^[0-9a-f]{64}$/.test(c.key) ? `, SHA-256 ${c.key.slice(0, 16)}…` : ''}`,
       );
     if (g.certificates.length > 10)
       out.push(`  … and ${g.certificates.length - 10} more (--json lists them all)`);

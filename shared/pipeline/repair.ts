@@ -17,7 +17,7 @@ import {
 } from '../truststore/state.js';
 import { type PublishDeps, publishAndRoll } from './publish.js';
 import { MAX_REMOVED } from './revision.js';
-import { indexFor, loadIndex, publishIndex, revocationOf } from './revocation.js';
+import { heldIssuer, indexFor, loadIndex, publishIndex, revocationOf } from './revocation.js';
 import { contentProblem, loadState, saveState, sha256 } from './state-store.js';
 
 export interface RepairReport {
@@ -171,8 +171,12 @@ const catchUpRevocation = async (
   const manual = [...rev.manual, ...header.manual.filter((m) => !held.has(`${m.issuer}|${m.serial}`))];
   // The index is the newer: its rules are the ones set last.
   const rules = { ...rev.rules, ...header.rules };
+  // Keyed by the CA the index names: a CRL of a CA renewed since is held under the renewed one.
+  const issuerOf = heldIssuer(state);
   const heldCrls = new Set(
-    Object.values(rev.crls).map((c) => `${c.issuer}|${c.scope}|${c.number ?? c.thisUpdate}`),
+    Object.values(rev.crls).map(
+      (c) => `${issuerOf(c.issuer)?.fingerprint ?? c.issuer}|${c.scope}|${c.number ?? c.thisUpdate}`,
+    ),
   );
   const lostCrls = header.cas.flatMap((ca) =>
     ca.crls

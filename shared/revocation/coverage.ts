@@ -30,6 +30,19 @@ export const covers = (
   if (scope.onlyUser && isCa) return false;
   if (scope.onlyCA && !isCa) return false;
   if (scope.uris.length === 0) return true;
-  const points = cert.crlDistributionPoints ?? [];
-  return scope.uris.some((u) => points.includes(u));
+  const points = new Set((cert.crlDistributionPoints ?? []).map(sameUri));
+  return scope.uris.some((u) => points.has(sameUri(u)));
+};
+
+/**
+ * A URI as compared: scheme and host are case-insensitive (RFC 3986 §6.2.2.1), so
+ * `HTTP://CRL.Example/p1.crl` names the same partition as `http://crl.example/p1.crl`; the path
+ * is compared as written. A URI that does not parse is compared as written.
+ */
+const sameUri = (uri: string): string => {
+  try {
+    return new URL(uri).href;
+  } catch {
+    return uri;
+  }
 };

@@ -365,6 +365,9 @@ describe('partitioned CRLs (an IDP with a URI, as AWS Private CA publishes)', ()
       );
     expect(covers(list.scope, await withCdp(['http://other.example/x.crl', p1]))).toBe(true);
     expect(covers(list.scope, await withCdp(['http://crl.acme.example/p2.crl']))).toBe(false);
+    // Scheme and host are case-insensitive (RFC 3986): the same partition; the path is not.
+    expect(covers(list.scope, await withCdp([p1.toUpperCase().replace('/P1.CRL', '/p1.crl')]))).toBe(true);
+    expect(covers(list.scope, await withCdp([p1.replace('/p1.crl', '/P1.crl')]))).toBe(false);
     expect(covers(list.scope, await withCdp())).toBe(false);
     expect(covers(undefined, await withCdp())).toBe(true);
   });
