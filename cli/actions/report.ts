@@ -1,11 +1,14 @@
 import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.js';
 import { NotFoundError } from '../../shared/errors.js';
 import { storeReport } from '../../shared/pipeline/report.js';
+import { loadState } from '../../shared/pipeline/state-store.js';
 import { type DomainStatusLine, domainStatus } from '../../shared/pipeline/status.js';
+import { refusalGroupsOf } from '../../shared/refusals/explain.js';
 import { type ReportFormat, renderReport } from '../../shared/report/index.js';
 import { shown } from '../../shared/text.js';
-import { type Io, UsageError } from '../io.js';
+import { type Io, readBounded, UsageError } from '../io.js';
 import { openStore, type StoreDeps, type StoreFlags } from '../stores.js';
 
 export interface ReportFlags extends Pick<StoreFlags, 'dataDir' | 'store' | 'region' | 'profile' | 'domain'> {
@@ -13,6 +16,8 @@ export interface ReportFlags extends Pick<StoreFlags, 'dataDir' | 'store' | 'reg
   readonly output?: string;
   readonly at?: Date;
   readonly thresholds: number[];
+  /** An exported access log whose refused handshakes the report shows. */
+  readonly refusals?: string;
 }
 
 /**
@@ -37,6 +42,25 @@ export const domainsOf = async (deps: StoreDeps): Promise<DomainStatusLine[] | u
   }
 };
 
+/**
+ * The refused handshakes the report shows: `--refusals <file>` (an exported access log), else the
+ * local endpoint's `refusals.log` of a data folder when there is one. Undefined when neither.
+ */
+const refusalsOf = async (deps: StoreDeps, file: string | undefined) => {
+  const path = file ?? (deps.kind === 'folder' ? join(deps.label, 'endpoint', 'refusals.log') : undefined);
+  if (!path) return undefined;
+  let text: string;
+  try {
+    text = new TextDecoder().decode(await readBounded(path, 256 * 1024 * 1024));
+  } catch (error) {
+    // The endpoint's log is optional (no refusal yet); a file named on the command line is not.
+    if (file === undefined) return undefined;
+    throw error;
+  }
+  const { state } = await loadState(deps.store);
+  return { source: path, groups: await refusalGroupsOf(text, deps.store, state) };
+};
+
 /** `trustroll report` (declared in commands/report.ts). */
 export const report = async (flags: ReportFlags, io: Io, exit: (code: number) => void): Promise<void> => {
   if (flags.output === '')
@@ -44,12 +68,14 @@ export const report = async (flags: ReportFlags, io: Io, exit: (code: number) =>
   // A store that cannot be read is an error (2, 4 or 5), never an empty report.
   const deps = await openStore(flags.store, { ...flags, inbox: 'inbox' }, io);
   const domains = await domainsOf(deps);
+  const refusals = await refusalsOf(deps, flags.refusals);
   const text = renderReport(
     await storeReport(deps.store, {
       now: flags.at ?? new Date(),
       label: deps.label,
       thresholds: flags.thresholds,
       ...(domains ? { domains } : {}),
+      ...(refusals ? { refusals } : {}),
     }),
     flags.format,
   );

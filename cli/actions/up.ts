@@ -1,4 +1,5 @@
 import { appendFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalEndpoint } from '../../shared/adapters/local/endpoint.js';
 import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.js';
@@ -20,6 +21,7 @@ import {
 } from '../../shared/pipeline/state-store.js';
 import { domainStatus } from '../../shared/pipeline/status.js';
 import { type ObjectStore, systemClock } from '../../shared/ports.js';
+import { refusalGroupsOf } from '../../shared/refusals/explain.js';
 import { buildReport } from '../../shared/report/model.js';
 import { REVOCATION_KEYS } from '../../shared/revocation/state.js';
 import { printable } from '../../shared/text.js';
@@ -111,12 +113,20 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
         host: '127.0.0.1',
         port: flags.reportPort,
         log,
-        report: async () =>
-          buildReport((await states.get()).loaded.state, {
+        report: async () => {
+          const state = (await states.get()).loaded.state;
+          // The clients the endpoint refused for their certificate (none yet: no file).
+          const refusalsLog = join(layout(paths).endpoint, 'refusals.log');
+          const text = await readFile(refusalsLog, 'utf8').catch(() => undefined);
+          return buildReport(state, {
             now: new Date(),
             store: paths.dataDir,
             domains: await domainStatus({ store, gateway: endpoint, roll: { domains: [flags.domain] } }),
-          }),
+            ...(text === undefined
+              ? {}
+              : { refusals: { source: refusalsLog, groups: await refusalGroupsOf(text, store, state) } }),
+          });
+        },
       })
     : undefined;
   try {

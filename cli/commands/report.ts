@@ -17,6 +17,10 @@ export const registerReport = (program: Command, io: Io, exit: (code: number) =>
       new Option('--format <format>', 'html, json or csv').choices(['html', 'json', 'csv']).default('html'),
     )
     .option(
+      '--refusals <file>',
+      "an access log (API Gateway, in TruststorePipeline.accessLogFormat) whose refused handshakes the report explains; a data folder's endpoint/refusals.log is read without it",
+    )
+    .option(
       '-o, --output <file>',
       'write the report to this file; without -o, or with -o -, it goes to standard output',
     )

@@ -23,6 +23,7 @@ export const storeReport = async (
     readonly label: string;
     readonly thresholds?: readonly number[];
     readonly domains?: readonly DomainStatusLine[];
+    readonly refusals?: Report['refusals'];
   },
 ): Promise<Report> =>
   buildReport((await loadState(store)).state, {
@@ -30,6 +31,7 @@ export const storeReport = async (
     store: options.label,
     ...(options.thresholds ? { thresholds: options.thresholds } : {}),
     ...(options.domains ? { domains: options.domains } : {}),
+    ...(options.refusals ? { refusals: options.refusals } : {}),
   });
 
 /**

@@ -3,7 +3,7 @@ import { readInput } from '../pki/read.js';
 import { TrustIndex, verifyClient } from '../pki/verify.js';
 import type { ObjectStore } from '../ports.js';
 import { certificateOf, KEYS, type TruststoreState } from '../truststore/state.js';
-import type { AccessLogEntry } from './access-log.js';
+import { type AccessLogEntry, parseAccessLog } from './access-log.js';
 
 /** One refused handshake, explained. */
 export interface Refusal {
@@ -217,3 +217,14 @@ export const groupRefusals = (refusals: readonly Refusal[]): RefusalGroup[] => {
 
 /** What identifies a refused certificate: its SHA-256, else its subject and serial. */
 export const refusalKey = (r: Refusal): string => r.certSha256 ?? `${r.subject}#${r.serial ?? ''}`;
+
+/**
+ * The refusals of an access log, explained against the store's truststore versions and grouped:
+ * what the report shows (locally, from `.trustroll/endpoint/refusals.log`).
+ */
+export const refusalGroupsOf = async (
+  text: string,
+  store: Pick<ObjectStore, 'get'>,
+  state: TruststoreState,
+): Promise<RefusalGroup[]> =>
+  groupRefusals(await explainRefusals(parseAccessLog(text).refusals, new ServedTruststores(store, state)));

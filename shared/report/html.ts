@@ -16,6 +16,7 @@ export const reportHtml = (report: Report): string => {
     partners(report),
     crls(report),
     domains(report),
+    ...(report.refusals ? [refusals(report)] : []),
     history(report),
   ];
   return [
@@ -40,6 +41,9 @@ export const reportHtml = (report: Report): string => {
       ['partners', `Partners and CAs (${report.partners.length})`],
       ['crls', `CRLs (${report.crls.length})`],
       ['domains', 'Domains and drift'],
+      ...(report.refusals
+        ? [['refusals', `Refused handshakes (${report.refusals.groups.reduce((n, g) => n + g.count, 0)})`]]
+        : []),
       ['history', `Version history (${report.history.length})`],
     ].map(([id, text]) => `<li><a href="#${id}">${text}</a></li>`),
     '</ul></nav>',
@@ -226,6 +230,40 @@ const domains = (r: Report): string =>
             ),
           ],
   );
+
+const refusals = (r: Report): string => {
+  const { source, groups } = r.refusals!;
+  const total = groups.reduce((n, g) => n + g.count, 0);
+  return section(
+    'refusals',
+    `Refused handshakes (${total})`,
+    groups.length === 0
+      ? [`<p>No client was refused for its certificate in <code>${esc(source)}</code>.</p>`]
+      : [
+          `<p>Clients refused for their certificate, from <code>${esc(source)}</code>, each judged as <code>trustroll diagnose</code> judges it against the truststore version then published, grouped by partner and reason.</p>`,
+          table(
+            'Refused handshakes, most frequent first',
+            ['Partner', 'Reason', 'Requests', 'Certificates', 'First / last', 'What to fix'],
+            groups.map((g) => [
+              esc(g.partner),
+              `<code>${esc(g.code)}</code>`,
+              String(g.count),
+              `<ul>${g.certificates
+                .slice(0, 10)
+                .map(
+                  (c) =>
+                    `<li>${esc(c.subject.length > 200 ? `${c.subject.slice(0, 200)}…` : c.subject)}${c.serial ? ` (serial <code>${esc(c.serial)}</code>)` : ''}</li>`,
+                )
+                .join(
+                  '',
+                )}${g.certificates.length > 10 ? `<li>… and ${g.certificates.length - 10} more</li>` : ''}</ul>`,
+              g.first ? `${date(g.first)}${g.last && g.last !== g.first ? ` / ${date(g.last)}` : ''}` : '—',
+              esc(g.message),
+            ]),
+          ),
+        ],
+  );
+};
 
 const history = (r: Report): string => {
   const cas = (list: readonly { subject: string; partner: string }[]) =>

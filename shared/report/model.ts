@@ -5,6 +5,7 @@ import { type HistoryLine, historyLines } from '../pipeline/history.js';
 import { renderedOf } from '../pipeline/state-store.js';
 import type { DomainStatusLine } from '../pipeline/status.js';
 import { type PublicKeyInfo, pemToDer, publicKeyOf } from '../pki/certificate.js';
+import type { RefusalGroup } from '../refusals/explain.js';
 import { MAX_CHAIN } from '../truststore/rules/chain.too-long.js';
 import { MAX_TRUSTSTORE_BYTES, sizeFindings } from '../truststore/rules/truststore.too-large.js';
 import {
@@ -129,6 +130,11 @@ export interface Report {
   readonly crls: readonly ReportCrl[];
   /** The domains' status and drift, when they were asked (absent: not checked for this report). */
   readonly domains?: readonly DomainStatusLine[];
+  /**
+   * The handshakes refused for their client certificate, explained and grouped by partner and
+   * reason (`trustroll refusals`), when a refusals log was read (absent: none was given).
+   */
+  readonly refusals?: { readonly source: string; readonly groups: readonly RefusalGroup[] };
 }
 
 export interface ReportOptions {
@@ -136,6 +142,7 @@ export interface ReportOptions {
   readonly store: string;
   readonly thresholds?: readonly number[];
   readonly domains?: readonly DomainStatusLine[];
+  readonly refusals?: { readonly source: string; readonly groups: readonly RefusalGroup[] };
 }
 
 /** `RSA 2048`, `EC P-384`, `Ed25519`: how people name a key. */
@@ -326,6 +333,7 @@ export const buildReport = (state: TruststoreState, options: ReportOptions): Rep
     warnings: warnings.sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity]),
     crls,
     ...(options.domains ? { domains: options.domains } : {}),
+    ...(options.refusals ? { refusals: options.refusals } : {}),
   };
 };
 

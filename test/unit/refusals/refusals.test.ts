@@ -178,6 +178,27 @@ describe('trustroll refusals', () => {
     expect(text.out).toMatch(/ {2}judged against truststore version 000001\n/);
   });
 
+  it("feed the report: the local endpoint's refusals.log without a flag, any exported log with --refusals", async () => {
+    const now = new Date();
+    const stranger = await leaf('CN=reported.stranger', await root('CN=Other Root'), { now });
+    mkdirSync(join(dir, '.trustroll', 'endpoint'), { recursive: true });
+    writeFileSync(join(dir, '.trustroll', 'endpoint', 'refusals.log'), `${refused(stranger, now, 'e1')}\n`);
+    const local = await runCli(['report', '--format', 'json', ...store]);
+    expect(local.code, local.err).toBe(0);
+    const report = JSON.parse(local.out);
+    expect(report.refusals.source).toMatch(/endpoint\/refusals\.log$/);
+    expect(report.refusals.groups).toEqual([
+      expect.objectContaining({ partner: 'unknown', code: 'issuer-unknown', count: 1 }),
+    ]);
+    const exported = logFile('exported.log', [refused(stranger, now, 'x1'), refused(stranger, now, 'x2')]);
+    const html = await runCli(['report', '--refusals', exported, ...store]);
+    expect(html.code, html.err).toBe(0);
+    expect(html.out).toContain('<h2 id="refusals-h">Refused handshakes (2)</h2>');
+    expect(html.out).toContain('CN=reported.stranger');
+    const missing = await runCli(['report', '--refusals', join(dir, 'none.log'), ...store]);
+    expect(missing.code).toBe(2);
+  });
+
   it('says exit 0 when every request passed, and refuses a file with no line of the format (exit 2)', async () => {
     const clean = await runCli([
       'refusals',
