@@ -8,14 +8,24 @@ import { assertRecords } from '../revocation/records.js';
 import {
   emptyRevocation,
   type ManualRevocation,
+  newerStamp,
   type PartnerRules,
   REVOCATION_KEYS,
   type RevocationState,
   serialsKey,
+  stampOfMetadata,
+  stampOfState,
 } from '../revocation/state.js';
 import { renderedOf } from '../truststore/render.js';
 import { certificateOf, type TruststoreState } from '../truststore/state.js';
-import { changeState, type LoadedState, loadState } from './state-store.js';
+import {
+  behindIndexOf,
+  changeState,
+  type LoadedState,
+  loadState,
+  stampText,
+  wentBehind,
+} from './state-store.js';
 
 /**
  * The revocation index as a derived object, like the truststore: built from the state (its CAs
@@ -107,14 +117,6 @@ const damagedSet = (
     `${serialsKey(crl.serials)}, the revoked serials of the CRL of ${held(crl.issuer)?.subject ?? crl.issuer} (partner ${crl.partner}), does not hold what it was written with (${what}): it was changed by hand. No revocation index can be published until you upload that CRL again to inbox/${crl.partner}/crl/ (changes made meanwhile are kept in the state)`,
   );
 
-/** What the index is stamped with: a newer state revision, or the same with a newer generation, wins. */
-const stamp = (state: TruststoreState) => ({
-  revision: state.revision,
-  generation: revocationOf(state).generation,
-});
-const newer = (a: { revision: number; generation: number }, b: { revision: number; generation: number }) =>
-  a.revision > b.revision || (a.revision === b.revision && a.generation > b.generation);
-
 /**
  * Publishes the index for `state` unless the store holds the one of the same state revision and
  * revocation generation (a HEAD: no bytes move when nothing changed) or a newer one. Returns its
@@ -128,7 +130,7 @@ export const publishIndex = async (
   /** Also read the current index and publish it again if its bytes are not what was written. */
   options: { readonly verify?: boolean } = {},
 ): Promise<string | undefined> => {
-  const mine = stamp(state);
+  const mine = stampOfState(state);
   let bytes: Uint8Array | undefined;
   for (let attempt = 1; attempt <= 20; attempt++) {
     let current: { etag: string; version: string; metadata?: Readonly<Record<string, string>> } | undefined;
@@ -137,16 +139,13 @@ export const publishIndex = async (
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
     }
-    const theirs = {
-      revision: Number(current?.metadata?.revision ?? -1),
-      generation: Number(current?.metadata?.generation ?? -1),
-    };
+    const theirs = stampOfMetadata(current?.metadata);
     if (current && theirs.revision === mine.revision && theirs.generation === mine.generation) {
       if (!options.verify || (await intact(store, current.version, current.metadata?.sha256)))
         return current.version;
       log.warn('revocation index damaged, publishing it again', { version: current.version });
     }
-    if (current && newer(theirs, mine)) {
+    if (current && newerStamp(theirs, mine)) {
       log.info('revocation index superseded', { ...mine, current: theirs });
       return undefined;
     }
@@ -211,34 +210,17 @@ export const indexProblem = async (
   return stampOf(current, state);
 };
 
-/** The index's stamp against the state's, from a HEAD (no bytes read). */
-const stampProblem = async (store: ObjectStore, state: TruststoreState) => {
-  try {
-    return stampOf(await store.head(REVOCATION_KEYS.index), state);
-  } catch (error) {
-    if (!(error instanceof NotFoundError)) throw error;
-    return {};
-  }
-};
-
 const stampOf = (
   current: { readonly version: string; readonly metadata?: Readonly<Record<string, string>> },
   state: TruststoreState,
 ): { damaged?: string; behind?: string } => {
-  const mine = stamp(state);
-  const theirs = {
-    revision: Number(current.metadata?.revision ?? -1),
-    generation: Number(current.metadata?.generation ?? -1),
-  };
-  const built = (s: { revision: number; generation: number }) =>
-    `revision ${s.revision}, revocation generation ${s.generation}`;
-  if (newer(theirs, mine))
+  const damaged = wentBehind(current, state);
+  if (damaged) return { damaged };
+  const theirs = stampOfMetadata(current.metadata);
+  const mine = stampOfState(state);
+  if (newerStamp(mine, theirs))
     return {
-      damaged: `the state went back behind the revocation index (version ${current.version}, built from ${built(theirs)}; the state is at ${built(mine)}): a newer version of the state was deleted or an older one put back by hand, so revocations and rules in force are missing from it. Run trustroll repair, which takes them back from the index`,
-    };
-  if (newer(mine, theirs))
-    return {
-      behind: `the revocation index (version ${current.version}) was built from ${built(theirs)}, the state is at ${built(mine)}: a run stopped between its commit and its publish, one is in progress, or the newest index was deleted by hand. trustroll repair, or the next change, publishes it`,
+      behind: `the revocation index (version ${current.version}) was built from ${stampText(theirs)}, the state is at ${stampText(mine)}: a run stopped between its commit and its publish, one is in progress, or the newest index was deleted by hand. trustroll repair, or the next change, publishes it`,
     };
   return {};
 };
@@ -291,9 +273,9 @@ const changeRevocation = async (
     // A state behind its index (gone back by hand): a change now would be published as
     // "superseded", never. repair takes the index's changes back first. (Read the state again
     // once: another writer may have committed and published since it was read.)
-    if ((await stampProblem(deps.store, known.state)).damaged) {
+    if (await behindIndexOf(deps.store, known.state)) {
       known = await loadState(deps.store);
-      const { damaged } = await stampProblem(deps.store, known.state);
+      const damaged = await behindIndexOf(deps.store, known.state);
       if (damaged) throw new DamagedStoreError(damaged);
     }
     await indexFor(deps.store, known.state, new Date(0));

@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { ConflictError, DamagedStoreError, NotFoundError } from '../errors.js';
 import type { Log, ObjectStore, StoredObject } from '../ports.js';
-import { REVOCATION_KEYS } from '../revocation/state.js';
+import {
+  type IndexStamp,
+  newerStamp,
+  REVOCATION_KEYS,
+  stampOfMetadata,
+  stampOfState,
+} from '../revocation/state.js';
 import { assertLintClean } from '../truststore/change-lint.js';
 import { renderedOf as renderedBlocks } from '../truststore/render.js';
 import {
@@ -159,36 +165,41 @@ const damageOf = async (
     : [];
 };
 
+/** How an index stamp is said: `revision 3, revocation generation 2`. */
+export const stampText = (s: IndexStamp): string =>
+  `revision ${s.revision}, revocation generation ${s.generation}`;
+
 /**
- * A state behind its revocation index (newer state versions deleted, or an older one put back, by
- * hand, after a revoke or a rules change): the index holds revocations the state lost, and a
- * write now would publish an index without them. One HEAD of the index; the state is read again
- * once when it looks behind (another run may have committed and published since it was read).
+ * The damage of a state behind the index `head` describes (newer state versions deleted, or an
+ * older one put back, by hand, after a revoke or a rules change), if it is: the index holds
+ * revocations the state lost, and a write now would publish an index without them.
  */
-const behindIndex = async (store: ObjectStore, given: TruststoreState): Promise<string | undefined> => {
-  let head: Awaited<ReturnType<ObjectStore['head']>>;
+export const wentBehind = (
+  head: { readonly version: string; readonly metadata?: Readonly<Record<string, string>> },
+  state: TruststoreState,
+): string | undefined => {
+  const index = stampOfMetadata(head.metadata);
+  const mine = stampOfState(state);
+  if (!newerStamp(index, mine)) return undefined;
+  return `the state went back behind the revocation index (version ${head.version}, built from ${stampText(index)}; the state is at ${stampText(mine)}): a newer version of the state was deleted or an older one put back by hand, so revocations and rules in force are missing from it. Run trustroll repair, which takes them back from the index`;
+};
+
+/** {@link wentBehind} of the published index (one HEAD; nothing when none is published). */
+export const behindIndexOf = async (
+  store: ObjectStore,
+  state: TruststoreState,
+): Promise<string | undefined> => {
   try {
-    head = await store.head(REVOCATION_KEYS.index);
+    return wentBehind(await store.head(REVOCATION_KEYS.index), state);
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
     return undefined;
   }
-  const index = {
-    revision: Number(head.metadata?.revision ?? -1),
-    generation: Number(head.metadata?.generation ?? -1),
-  };
-  const ahead = (s: TruststoreState) =>
-    index.revision > s.revision ||
-    (index.revision === s.revision && index.generation > (s.revocation?.generation ?? 0));
-  if (!ahead(given)) return undefined;
-  const state = (await loadState(store)).state;
-  if (!ahead(state)) return undefined;
-  return (
-    `${KEYS.state} went back behind the revocation index (version ${head.version}, built from revision ${index.revision}, revocation generation ${index.generation}; the state is at revision ${state.revision}, generation ${state.revocation?.generation ?? 0}): ` +
-    'newer versions of the state were deleted, or an older one put back, by hand, so revocations and rules in force are missing from it. ' +
-    'Run trustroll repair (it takes them back from the index)'
-  );
 };
+
+/** {@link behindIndexOf}, the state read again once when it looks behind (another run may have published since). */
+const behindIndex = async (store: ObjectStore, given: TruststoreState): Promise<string | undefined> =>
+  (await behindIndexOf(store, given)) && behindIndexOf(store, (await loadState(store)).state);
 
 /**
  * Refuses to go on writing to a damaged store (DamagedStoreError), saying what to do. Returns the

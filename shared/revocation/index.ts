@@ -3,7 +3,7 @@ import { IssuerIndex } from '../truststore/issuer-index.js';
 import { certificateOf, type Entry } from '../truststore/state.js';
 import { covers } from './coverage.js';
 import { findSerial, MANUAL, mergeRecords, RECORD, reasonName, serialKey, toRecords } from './records.js';
-import type { ManualRevocation, PartnerRules, RevocationState } from './state.js';
+import { type ManualRevocation, newerStamp, type PartnerRules, type RevocationState } from './state.js';
 
 /**
  * The revocation index: what the authorizer (and `trustroll authorize`, and the local endpoint)
@@ -320,4 +320,7 @@ export const olderIndex = (
   a: Pick<IndexHeader, 'revision' | 'generation'>,
   b: Pick<IndexHeader, 'revision' | 'generation'>,
 ): boolean =>
-  a.revision < b.revision || (a.revision === b.revision && (a.generation ?? -1) < (b.generation ?? -1));
+  newerStamp(
+    { revision: b.revision, generation: b.generation ?? -1 },
+    { revision: a.revision, generation: a.generation ?? -1 },
+  );

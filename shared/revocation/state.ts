@@ -72,3 +72,25 @@ export interface RevocationState {
 export const emptyRevocation = (): RevocationState => ({ generation: 0, crls: {}, manual: [], rules: {} });
 
 export const crlKey = (issuer: string, scope: string): string => `${issuer}/${scope}`;
+
+/** What a revocation index is built from: the state's revision, then its revocation generation. */
+export interface IndexStamp {
+  readonly revision: number;
+  readonly generation: number;
+}
+
+/** Whether stamp `a` is of a newer state than `b`: readers and writers never step back. */
+export const newerStamp = (a: IndexStamp, b: IndexStamp): boolean =>
+  a.revision > b.revision || (a.revision === b.revision && a.generation > b.generation);
+
+/** The stamp a published index carries in its metadata (-1 where absent: written before it was recorded). */
+export const stampOfMetadata = (metadata: Readonly<Record<string, string>> | undefined): IndexStamp => ({
+  revision: Number(metadata?.revision ?? -1),
+  generation: Number(metadata?.generation ?? -1),
+});
+
+/** The stamp of a state (generation 0 while it holds no revocation). */
+export const stampOfState = (state: {
+  readonly revision: number;
+  readonly revocation?: { readonly generation: number };
+}): IndexStamp => ({ revision: state.revision, generation: state.revocation?.generation ?? 0 });
