@@ -325,12 +325,13 @@ export class LocalEndpoint implements DomainGateway {
     }
     if (!peer?.raw) return;
     const now = new Date();
-    const name = (n: Record<string, unknown> | undefined) =>
-      n
-        ? Object.entries(n)
-            .map(([k, v]) => `${k}=${String(v)}`)
-            .join(',')
-        : undefined;
+    // Names as trustroll writes them everywhere (RFC 4514), from its own parser.
+    let cert: Certificate | undefined;
+    try {
+      cert = parseCertificate(new Uint8Array(peer.raw));
+    } catch {
+      cert = undefined;
+    }
     const line = formatAccessLogLine({
       requestId: randomUUID(),
       requestTime: now.toISOString(),
@@ -340,11 +341,15 @@ export class LocalEndpoint implements DomainGateway {
       error: 'Forbidden',
       ...(socket.remoteAddress ? { sourceIp: socket.remoteAddress } : {}),
       clientCertPem: toPem(new Uint8Array(peer.raw)),
-      ...(name(peer.subject as never) ? { subjectDN: name(peer.subject as never)! } : {}),
-      ...(name(peer.issuer as never) ? { issuerDN: name(peer.issuer as never)! } : {}),
-      ...(peer.serialNumber ? { serialNumber: peer.serialNumber } : {}),
-      ...(peer.valid_from ? { notBefore: peer.valid_from } : {}),
-      ...(peer.valid_to ? { notAfter: peer.valid_to } : {}),
+      ...(cert
+        ? {
+            subjectDN: cert.subject.text,
+            issuerDN: cert.issuer.text,
+            serialNumber: cert.serial,
+            notBefore: cert.notBefore.toISOString(),
+            notAfter: cert.notAfter.toISOString(),
+          }
+        : {}),
     });
     try {
       this.options.refusalLog(line);
