@@ -52,3 +52,7 @@ export const safeJson = (value: unknown, indent?: number): string =>
     /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
+
+/** A value a partner controls, cut for display when it runs long, saying how long it was. */
+export const clipped = (text: string, max = 200): string =>
+  text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;

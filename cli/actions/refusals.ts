@@ -1,7 +1,7 @@
 import { loadState } from '../../shared/pipeline/state-store.js';
 import { parseAccessLog } from '../../shared/refusals/access-log.js';
 import { explainRefusals, groupRefusals, ServedTruststores } from '../../shared/refusals/explain.js';
-import { shown } from '../../shared/text.js';
+import { clipped, shown } from '../../shared/text.js';
 import { fileOnly, type Io, jsonOut, readBounded, UsageError } from '../io.js';
 import { openStore, type StoreFlags } from '../stores.js';
 
@@ -50,10 +50,9 @@ export const refusals = async (
       ),
     ];
     out.push(`  judged against truststore version${versions.length === 1 ? '' : 's'} ${versions.join(', ')}`);
-    const cut = (t: string) => (t.length > 200 ? `${t.slice(0, 200)}… (${t.length} characters)` : t);
     for (const c of g.certificates.slice(0, 10))
       out.push(
-        shown`  - ${cut(c.subject)}${c.serial ? ` (serial ${c.serial})` : ''}${/^[0-9a-f]{64}$/.test(c.key) ? `, SHA-256 ${c.key.slice(0, 16)}…` : ''}`,
+        shown`  - ${clipped(c.subject)}${c.serial ? ` (serial ${c.serial})` : ''}${/^[0-9a-f]{64}$/.test(c.key) ? `, SHA-256 ${c.key.slice(0, 16)}…` : ''}`,
       );
     if (g.certificates.length > 10)
       out.push(`  … and ${g.certificates.length - 10} more (--json lists them all)`);

@@ -1,4 +1,4 @@
-import { printable } from '../text.js';
+import { clipped, printable } from '../text.js';
 import { day, type Report, type ReportCa } from './model.js';
 
 /**
@@ -252,7 +252,7 @@ const refusals = (r: Report): string => {
                 .slice(0, 10)
                 .map(
                   (c) =>
-                    `<li>${esc(c.subject.length > 200 ? `${c.subject.slice(0, 200)}…` : c.subject)}${c.serial ? ` (serial <code>${esc(c.serial)}</code>)` : ''}</li>`,
+                    `<li>${esc(clipped(c.subject))}${c.serial ? ` (serial <code>${esc(c.serial)}</code>)` : ''}</li>`,
                 )
                 .join(
                   '',
