@@ -6,8 +6,9 @@ import { storeReport } from '../../shared/pipeline/report.js';
 import { loadState } from '../../shared/pipeline/state-store.js';
 import { type DomainStatusLine, domainStatus } from '../../shared/pipeline/status.js';
 import { refusalGroupsOf } from '../../shared/refusals/explain.js';
-import { type ReportFormat, renderReport } from '../../shared/report/index.js';
+import { type Report, type ReportFormat, renderReport } from '../../shared/report/index.js';
 import { shown } from '../../shared/text.js';
+import type { TruststoreState } from '../../shared/truststore/state.js';
 import { type Io, readBounded, UsageError } from '../io.js';
 import { openStore, type StoreDeps, type StoreFlags } from '../stores.js';
 
@@ -49,16 +50,28 @@ export const domainsOf = async (deps: StoreDeps): Promise<DomainStatusLine[] | u
 const refusalsOf = async (deps: StoreDeps, file: string | undefined) => {
   const path = file ?? (deps.kind === 'folder' ? join(deps.label, 'endpoint', 'refusals.log') : undefined);
   if (!path) return undefined;
+  // The endpoint's log is optional (no refusal yet); a file named on the command line is not.
+  return reportRefusals(path, deps.store, (await loadState(deps.store)).state, file === undefined);
+};
+
+/**
+ * The refused handshakes of an access log as the report shows them (also the page `up` serves).
+ * `optional`: a file that cannot be read means no section, not an error.
+ */
+export const reportRefusals = async (
+  path: string,
+  store: StoreDeps['store'],
+  state: TruststoreState,
+  optional: boolean,
+): Promise<Report['refusals']> => {
   let text: string;
   try {
     text = new TextDecoder().decode(await readBounded(path, 256 * 1024 * 1024));
   } catch (error) {
-    // The endpoint's log is optional (no refusal yet); a file named on the command line is not.
-    if (file === undefined) return undefined;
+    if (optional) return undefined;
     throw error;
   }
-  const { state } = await loadState(deps.store);
-  return { source: path, groups: await refusalGroupsOf(text, deps.store, state) };
+  return { source: path, groups: await refusalGroupsOf(text, store, state) };
 };
 
 /** `trustroll report` (declared in commands/report.ts). */

@@ -1,5 +1,4 @@
 import { appendFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalEndpoint } from '../../shared/adapters/local/endpoint.js';
 import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.js';
@@ -21,7 +20,6 @@ import {
 } from '../../shared/pipeline/state-store.js';
 import { domainStatus } from '../../shared/pipeline/status.js';
 import { type ObjectStore, systemClock } from '../../shared/ports.js';
-import { refusalGroupsOf } from '../../shared/refusals/explain.js';
 import { buildReport } from '../../shared/report/model.js';
 import { REVOCATION_KEYS } from '../../shared/revocation/state.js';
 import { printable } from '../../shared/text.js';
@@ -39,6 +37,7 @@ import {
   writeDemoPki,
 } from '../local.js';
 import { summarize } from './ingest.js';
+import { reportRefusals } from './report.js';
 
 export interface UpFlags {
   readonly dataDir: string;
@@ -116,15 +115,17 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
         report: async () => {
           const state = (await states.get()).loaded.state;
           // The clients the endpoint refused for their certificate (none yet: no file).
-          const refusalsLog = join(layout(paths).endpoint, 'refusals.log');
-          const text = await readFile(refusalsLog, 'utf8').catch(() => undefined);
+          const refusals = await reportRefusals(
+            join(layout(paths).endpoint, 'refusals.log'),
+            store,
+            state,
+            true,
+          );
           return buildReport(state, {
             now: new Date(),
             store: paths.dataDir,
             domains: await domainStatus({ store, gateway: endpoint, roll: { domains: [flags.domain] } }),
-            ...(text === undefined
-              ? {}
-              : { refusals: { source: refusalsLog, groups: await refusalGroupsOf(text, store, state) } }),
+            ...(refusals ? { refusals } : {}),
           });
         },
       })
