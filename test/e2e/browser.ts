@@ -57,7 +57,9 @@ export class Browser {
         `--user-data-dir=${this.profile}`,
         'about:blank',
       ],
-      { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] },
+      // A group of its own: Debian's chromium is a wrapper script, and the browser's helper
+      // processes outlive a kill of the child; close() ends the whole group.
+      { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true },
     );
     this.child.stderr!.resume();
     (this.child.stdio[4] as Readable).on('data', (chunk: Buffer) => {
@@ -165,8 +167,18 @@ export class Browser {
     } catch {
       // Closing is best effort: the process is ended below in Dyn case.
     }
-    if (this.child.exitCode === null) this.child.kill();
-    await new Promise((r) => (this.child.exitCode === null ? this.child.once('exit', r) : r(undefined)));
-    rmSync(this.profile, { recursive: true, force: true });
+    const group = -this.child.pid!;
+    const alive = () => {
+      try {
+        process.kill(group, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    if (alive()) process.kill(group, 'SIGKILL');
+    for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
+    // What the last processes wrote as they went is retried on ENOTEMPTY/EBUSY.
+    rmSync(this.profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   }
 }
