@@ -1,0 +1,140 @@
+import type { DomainState } from '../ports.js';
+
+/**
+ * A rollout: one truststore version taken to every target, wave after wave. The record is plain
+ * JSON: it is the payload a Step Functions execution carries from step to step on AWS, the object
+ * `rollouts/<id>.json` that `trustroll status` reads, and what the local driver keeps in memory.
+ * Every step reads it, acts, and returns a new one: a step that fails is run again from the last
+ * record, and every action it takes can be repeated without harm (an update to the version a
+ * target already serves changes nothing).
+ */
+
+/** What trustroll can roll a truststore version to. */
+export const TARGET_KINDS = ['apigateway-rest', 'apigateway-http', 'elb-trust-store'] as const;
+export type TargetKind = (typeof TARGET_KINDS)[number];
+
+export interface Target {
+  /** Unique in the configuration, stable: the name people read in status, logs and alerts. */
+  readonly id: string;
+  readonly kind: TargetKind;
+  /** The custom domain name (API Gateway), or the trust store's ARN (ELB). */
+  readonly resource: string;
+  /** The wave it is rolled in (a name from `RolloutConfig.waves`). */
+  readonly wave: string;
+  /** AWS region of the target. Default: the pipeline's own. */
+  readonly region?: string;
+  /** The AWS account that owns the target: API Gateway paces update calls per account. Default: the pipeline's own. */
+  readonly account?: string;
+  /** Role to assume in `account` (cross-account), with its external id. */
+  readonly roleArn?: string;
+  readonly externalId?: string;
+  /** A request made through the target after its roll; its failure is a failed verification. */
+  readonly probe?: ProbeSpec;
+}
+
+export interface ProbeSpec {
+  /** `https://…` through the target (mutual TLS with the client certificate below). */
+  readonly url: string;
+  /** The HTTP status a client of a trusted partner gets. Default 200. */
+  readonly expectStatus?: number;
+  /** Client certificate and key (PEM files locally; where the deployed prober reads them on AWS). */
+  readonly clientCert: string;
+  readonly clientKey: string;
+}
+
+export interface RolloutSettings {
+  /** Pause between reads of a target that is still updating. Default 5 s (local: 100 ms). */
+  readonly pollIntervalMs: number;
+  /** A target not AVAILABLE again this long after its update failed its roll. Default 5 min. */
+  readonly updateTimeoutMs: number;
+  /** Minimum pause between two update calls in one account (API Gateway: one per 30 s). */
+  readonly minUpdateIntervalMs: number;
+  /** Attempts per update call when throttled or in conflict. Default 6. */
+  readonly maxAttempts: number;
+}
+
+export interface RolloutConfig {
+  /** Wave names in the order they are rolled, e.g. ['canary', 'rest']. */
+  readonly waves: readonly string[];
+  readonly targets: readonly Target[];
+  readonly settings: RolloutSettings;
+}
+
+export type TargetPhase =
+  /** Not started: its wave has not come yet. */
+  | 'pending'
+  /** Waiting for the target to be AVAILABLE before its update (it was updating already). */
+  | 'waiting'
+  /** Update requested (or about to be, paced); waiting for AVAILABLE on the new version. */
+  | 'updating'
+  /** AVAILABLE on the new version; warnings compared and the probe being run. */
+  | 'verifying'
+  | 'rolled'
+  /** Already on the version: nothing done. */
+  | 'unchanged'
+  /** Being taken back to `from` (its verification failed, or a later target's did). */
+  | 'rolling-back'
+  | 'rolled-back'
+  /** Could not be rolled (or rolled back): `error` says why; the rollout stops. */
+  | 'failed'
+  /** Never started: the rollout stopped, or was superseded, before its wave. */
+  | 'skipped';
+
+export interface TargetRun {
+  readonly id: string;
+  readonly wave: string;
+  readonly phase: TargetPhase;
+  /** The version it served before (undefined: none, or unknown for a kind that does not say). */
+  readonly from?: string;
+  /** Warnings the target reported before its update (API Gateway's truststoreWarnings). */
+  readonly warningsBefore: readonly string[];
+  /** Warnings the new version brought. */
+  readonly newWarnings: readonly string[];
+  /** Update attempts made in the current phase (throttling, conflicts). */
+  readonly attempts: number;
+  /** When the current phase started (ISO): the update timeout counts from here. */
+  readonly since?: string;
+  readonly error?: string;
+}
+
+export type RolloutStatus =
+  | 'running'
+  /** Every target rolled or unchanged. */
+  | 'succeeded'
+  /** A target failed its verification: the rollout stopped and the rolled targets were rolled back. */
+  | 'rolled-back'
+  /** A failure that left something unconfirmed or not rolled back: a person must look (`error`). */
+  | 'failed'
+  /** A newer version's rollout took over: this one stopped where it was, nothing rolled back. */
+  | 'superseded';
+
+export interface Rollout {
+  readonly schema: 1;
+  /** `<revision>-<version>`: one rollout per published version (Step Functions execution name). */
+  readonly id: string;
+  readonly revision: number;
+  readonly version: string;
+  readonly startedAt: string;
+  readonly updatedAt: string;
+  readonly status: RolloutStatus;
+  /** Index into the waves of the configuration: the wave being rolled. */
+  readonly wave: number;
+  readonly waves: readonly string[];
+  readonly targets: readonly TargetRun[];
+  /** The last update call per account (ISO), for API Gateway's pace of one call per 30 s. */
+  readonly lastUpdateByAccount: Readonly<Record<string, string>>;
+  /** Why it stopped, when it did not succeed. */
+  readonly reason?: string;
+}
+
+/** What a target kind says about itself: API Gateway's DomainState, or a trust store's. */
+export type TargetState = DomainState;
+
+/** The effects a rollout needs, per target (each adapter routes by the target's kind, region, account). */
+export interface TargetGateway {
+  describe(target: Target): Promise<TargetState>;
+  /** Points the target at `version`. Throws ThrottledError / ConflictError to be retried later. */
+  update(target: Target, version: string): Promise<void>;
+  /** Runs the target's probe; `ok: false` with what was seen. Only called for targets with a probe. */
+  probe(target: Target): Promise<{ readonly ok: boolean; readonly detail: string }>;
+}
