@@ -5,7 +5,7 @@ export { type HistoryLine, historyLines };
 import { createHash } from 'node:crypto';
 import { DamagedStoreError, InputError, NotFoundError, readRefused, UpstreamError } from '../errors.js';
 import type { Certificate } from '../pki/certificate.js';
-import { BudgetSpent, HuntBudget, huntBer, huntText } from '../pki/key-hunt.js';
+import { keyInTexts } from '../pki/key-hunt.js';
 import { readInput } from '../pki/read.js';
 import type { Notification, StoredObject } from '../ports.js';
 import { safeJson } from '../text.js';
@@ -111,7 +111,7 @@ export const parseRemovalRequest = (value: unknown): RemovalRequest => {
   if (!hasFingerprints && !hasSubject && !hasPartner && problems.length === 0)
     problems.push('name what to remove: fingerprints, subject or partner');
   // Before anything else is said about it: a key is refused, and none of the text is kept or echoed.
-  const key = keyIn(Object.values(v).filter((x): x is string => typeof x === 'string'));
+  const key = keyInTexts(Object.values(v).filter((x): x is string => typeof x === 'string'));
   if (key) throw new KeyInRequestError(key);
   if (problems.length > 0) throw new InputError(`invalid removal request: ${problems.join('; ')}`);
   return v as unknown as RemovalRequest;
@@ -129,32 +129,6 @@ export class KeyInRequestError extends InputError {
     );
   }
 }
-
-/**
- * What key material the texts hold (the key hunt of uploads, run over each), if any; text built
- * to exhaust the hunt counts as holding one.
- */
-const keyIn = (texts: readonly string[]): string | undefined => {
-  let found: string | undefined;
-  const out = {
-    privateKey: (_where: string, what: string) => {
-      found ??= what;
-    },
-  };
-  try {
-    for (const text of texts) {
-      const bytes = new Uint8Array(Buffer.from(text, 'utf8'));
-      const budget = new HuntBudget(bytes.length);
-      huntText(text, 'request', out, budget);
-      if (!found) huntBer(bytes, 'request', out, budget);
-      if (found) return found;
-    }
-  } catch (error) {
-    if (!(error instanceof BudgetSpent)) throw error;
-    return 'text nested too deeply to be examined for keys';
-  }
-  return found;
-};
 
 /** Every string in a parsed JSON value (keys too), without recursion (a request may be 10,000 deep). */
 const stringsOf = (value: unknown): string[] => {
@@ -795,7 +769,7 @@ export const handleRemovalRequests = async (
       } catch {
         parsed = undefined;
       }
-      const held = keyIn([raw, ...stringsOf(parsed)]);
+      const held = keyInTexts([raw, ...stringsOf(parsed)]);
       if (held) throw new KeyInRequestError(held);
       const request = parseRemovalRequest(parseJson(object.body));
       // A request is its key, version and content: another request of the same name is another.

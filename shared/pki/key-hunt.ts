@@ -458,3 +458,29 @@ export const huntText = (
     look(new Uint8Array(Buffer.from(hex, 'hex')), 'hex');
   }
 };
+
+/**
+ * What key material the texts hold (the key hunt of uploads, run over each), if any; text built
+ * to exhaust the hunt counts as holding one.
+ */
+export const keyInTexts = (texts: readonly string[]): string | undefined => {
+  let found: string | undefined;
+  const out = {
+    privateKey: (_where: string, what: string) => {
+      found ??= what;
+    },
+  };
+  try {
+    for (const text of texts) {
+      const bytes = new Uint8Array(Buffer.from(text, 'utf8'));
+      const budget = new HuntBudget(bytes.length);
+      huntText(text, 'text', out, budget);
+      if (!found) huntBer(bytes, 'text', out, budget);
+      if (found) return found;
+    }
+  } catch (error) {
+    if (!(error instanceof BudgetSpent)) throw error;
+    return 'text nested too deeply to be examined for keys';
+  }
+  return found;
+};

@@ -1,4 +1,5 @@
 import { type Certificate, parseCertificate, pemToDer } from '../pki/certificate.js';
+import { keyInTexts } from '../pki/key-hunt.js';
 import { readInput } from '../pki/read.js';
 import { TrustIndex, verifyClient } from '../pki/verify.js';
 import type { ObjectStore } from '../ports.js';
@@ -124,6 +125,17 @@ const partnerFor = (
   return { partner: [...partners][0]!, guessedFrom: kin[0]! };
 };
 
+/**
+ * Why a logged PEM gave no certificate. Key material in it is named (never shown or kept): a
+ * private key that reached a log has been exposed, and must be replaced.
+ */
+const notACertificate = (pem: string): string => {
+  const key = keyInTexts([pem]);
+  return key
+    ? `The log line holds ${key} where the client certificate should be: nothing of it was kept or shown. Treat that key as exposed (it sits in the access log) and have it replaced; then find out what wrote it there.`
+    : 'The client certificate in the log line does not parse: its PEM was cut or changed on the way. Ask the partner for the certificate and run trustroll diagnose --cert on it.';
+};
+
 /** Explains each refused handshake against the truststore version served when it happened. */
 export const explainRefusals = async (
   refusals: readonly AccessLogEntry[],
@@ -153,7 +165,7 @@ export const explainRefusals = async (
         partner: 'unknown',
         code: 'cert.not-logged',
         message: r.clientCertPem
-          ? 'The client certificate in the log line does not parse: its PEM was cut or changed on the way. Ask the partner for the certificate and run trustroll diagnose --cert on it.'
+          ? notACertificate(r.clientCertPem)
           : 'The log line names the certificate but holds no PEM: add $context.identity.clientCert.clientCertPem to the stage access-log format (TruststorePipeline.accessLogFormat) to have it explained.',
       });
       continue;

@@ -7,7 +7,7 @@ import { parseCertificate } from '../../../shared/pki/certificate.js';
 import { accessLogFormat, parseAccessLog } from '../../../shared/refusals/access-log.js';
 import { accessLogLine, requestTime } from '../../fixtures/access-log.js';
 import { runCli } from '../../fixtures/cli.js';
-import { leaf, partnerChain, pemOf, root } from '../../fixtures/pki.js';
+import { leaf, partnerChain, pemOf, privateKeyPem, root } from '../../fixtures/pki.js';
 
 /** A refused request as API Gateway logs it: the certificate fields filled in. */
 const refused = (client: Issued, at: Date, id: string) =>
@@ -176,6 +176,43 @@ describe('trustroll refusals', () => {
     expect(text.out).toMatch(/\npartner acme: expired, 2 refusals of 1 certificate \(/);
     expect(text.out).toMatch(/ {2}- CN=old\.acme\.example \(serial /);
     expect(text.out).toMatch(/ {2}judged against truststore version 000001\n/);
+  });
+
+  it('names a private key logged where the client certificate belongs, and shows or keeps none of it', async () => {
+    const now = new Date();
+    const key = privateKeyPem(acme.client);
+    const keyBody = key.split('\n')[1]!;
+    const file = logFile('key.log', [
+      accessLogLine({
+        requestId: 'k1',
+        requestTime: requestTime(now),
+        requestTimeEpoch: String(now.getTime()),
+        status: '403',
+        clientCertPem: key,
+      }),
+      accessLogLine({
+        requestId: 'c1',
+        requestTime: requestTime(now),
+        requestTimeEpoch: String(now.getTime()),
+        status: '403',
+        clientCertPem: acme.client.pem.slice(0, 200),
+      }),
+    ]);
+    const r = await runCli(['refusals', '--log-file', file, ...store, '--json']);
+    expect(r.code, r.err).toBe(1);
+    expect(r.out).not.toContain(keyBody);
+    const byId = Object.fromEntries(
+      JSON.parse(r.out).refusals.map((x: { requestId: string }) => [x.requestId, x]),
+    );
+    expect(byId.k1).toMatchObject({ code: 'cert.not-logged', partner: 'unknown' });
+    expect(byId.k1.message).toMatch(
+      /^The log line holds a PEM private key where the client certificate should be/,
+    );
+    expect(byId.k1.message).toMatch(/Treat that key as exposed/);
+    // A certificate cut on the way is still told apart from a key.
+    expect(byId.c1.message).toMatch(/does not parse: its PEM was cut or changed on the way/);
+    const text = await runCli(['refusals', '--log-file', file, ...store]);
+    expect(text.out).not.toContain(keyBody);
   });
 
   it("feed the report: the local endpoint's refusals.log without a flag, any exported log with --refusals", async () => {
