@@ -120,7 +120,10 @@ export const judgeCrlUploads = (
     const judgements = u.read.lists.map((list) => {
       const j = judgeCrl(list, cas, held, now);
       if (!j.issuer) return j;
-      earlier.set(crlKey(j.issuer.fingerprint, scopeKey(list.scope)), heldCrl(list));
+      earlier.set(crlKey(j.issuer.fingerprint, scopeKey(list.scope)), {
+        ...heldCrl(list),
+        earlierInFile: true,
+      });
       // A CRL of another partner's CA changes that partner's revocations: it comes from its own folder.
       const owner = partnerOf.get(j.issuer.fingerprint);
       if (owner === undefined || owner === u.upload.partner) return j;

@@ -518,6 +518,8 @@ export interface HeldCrl {
   /** thisUpdate, ISO 8601. */
   readonly thisUpdate: string;
   readonly sha256: string;
+  /** Not held yet: a CRL before this one in the same upload (named so in the messages). */
+  readonly earlierInFile?: true;
 }
 
 export interface CrlJudgement {
@@ -663,7 +665,9 @@ export const judgeCrl = (
       add(
         'crl.unchanged',
         'warning',
-        `${who} is the one already held: nothing changes, there is no need to send it again.`,
+        before.earlierInFile
+          ? `${who} appears twice in the upload: the second copy changes nothing.`
+          : `${who} is the one already held: nothing changes, there is no need to send it again.`,
         issuer,
       );
     } else {
@@ -677,22 +681,23 @@ export const judgeCrl = (
 
 /** Why `list` is older than the CRL held, or undefined when it may replace it. */
 const replayed = (list: RevocationList, before: HeldCrl): string | undefined => {
+  const held = before.earlierInFile ? 'the CRL before it in the same upload' : 'the CRL already held';
   const heldNumber = before.number === undefined ? undefined : BigInt(before.number);
   if (list.number !== undefined && heldNumber !== undefined) {
     if (list.number < heldNumber)
-      return `has cRLNumber ${list.number}, lower than the ${heldNumber} already held`;
+      return `has cRLNumber ${list.number}, lower than the ${heldNumber} of ${held}`;
     if (list.number === heldNumber)
-      return `has cRLNumber ${list.number}, the number of the CRL already held, with other content`;
+      return `has cRLNumber ${list.number}, the number of ${held}, with other content`;
     return undefined;
   }
   const heldAt = new Date(before.thisUpdate);
   if (list.thisUpdate.getTime() < heldAt.getTime())
-    return `was issued at ${list.thisUpdate.toISOString()}, before the ${heldAt.toISOString()} of the CRL already held`;
+    return `was issued at ${list.thisUpdate.toISOString()}, before the ${heldAt.toISOString()} of ${held}`;
   // Without numbers the moment is all that orders CRLs: two of one moment with other content
   // (only called when the content differs) cannot be told apart, and taking either would let
   // them replace each other forever, so the one held stays.
   if (list.thisUpdate.getTime() === heldAt.getTime())
-    return `was issued at ${list.thisUpdate.toISOString()}, the thisUpdate of the CRL already held, with other content (and no cRLNumber tells which is newer)`;
+    return `was issued at ${list.thisUpdate.toISOString()}, the thisUpdate of ${held}, with other content (and no cRLNumber tells which is newer)`;
   return undefined;
 };
 

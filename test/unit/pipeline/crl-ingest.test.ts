@@ -152,6 +152,10 @@ describe('CRL uploads', () => {
     );
     expect(report.uploads[0]!.outcome).toBe('rejected');
     expect(report.uploads[0]!.findings.map((f) => f.code)).toContain('crl.replayed');
+    // Named for what it is: nothing was held yet, the newer CRL came first in the same file.
+    expect(report.uploads[0]!.findings.find((f) => f.code === 'crl.replayed')!.message).toMatch(
+      /has cRLNumber 1, lower than the 2 of the CRL before it in the same upload: send the CA's latest CRL\.$/,
+    );
     // In order, older then newer, the newer one is what is held.
     const ok = await ingestUploads(
       [
@@ -174,6 +178,7 @@ describe('CRL uploads', () => {
     const report = await ingestUploads([await drop('inbox/acme/crl/b.crl', older)], deps);
     expect(report.uploads[0]!.outcome).toBe('rejected');
     expect(report.uploads[0]!.findings.map((f) => f.code)).toEqual(['crl.replayed']);
+    expect(report.uploads[0]!.findings[0]!.message).toMatch(/lower than the 5 of the CRL already held/);
     expect(report.uploads[0]!.movedTo).toMatch(/^rejected\/acme\/crl\//);
     expect(notifier.types()).toEqual(['crl.rejected']);
     expect(notifier.sent[0]!.subject).toContain('crl.replayed');
