@@ -39,13 +39,13 @@ import {
   withCrls,
   writeCrlRecords,
 } from './crl-uploads.js';
+import { daysUntil } from './expiry.js';
 import { describeCertificate, describeFindings, notification } from './notifications.js';
 import { deliverOutbox, withoutDelivered } from './outbox.js';
 import { publishAndRoll } from './publish.js';
 import { nextRevision } from './revision.js';
 import { publishIndex, revocationOf } from './revocation.js';
 import type { RollConfig, RollReport } from './roll.js';
-import { expiryLines } from './scan.js';
 import { assertIntact, type LoadedState, loadState, publishTruststore, saveState } from './state-store.js';
 import { keptKeys, parseUploadKey, type UploadKey } from './upload-key.js';
 
@@ -276,7 +276,12 @@ export const ingestRun = async (
   );
   errors.push(...rollErrors);
 
-  const nearest = expiryLines(state.entries, deps.clock.now())[0]?.days;
+  // The nearest expiry only (the metric): no chain walk, no sort of every entry.
+  const soonest = state.entries.reduce<string | undefined>(
+    (min, e) => (min === undefined || Date.parse(e.notAfter) < Date.parse(min) ? e.notAfter : min),
+    undefined,
+  );
+  const nearest = soonest === undefined ? undefined : daysUntil(soonest, deps.clock.now());
   return {
     report: {
       uploads: reports,

@@ -254,13 +254,32 @@ export const publicKeyObject = (cert: Certificate): KeyObject | null => {
  */
 const verified = new WeakMap<Certificate, { readonly issuer: Certificate; readonly ok: boolean }[]>();
 
-const known = (cert: Certificate, issuer: Certificate): boolean | undefined =>
-  verified.get(cert)?.find((v) => v.issuer === issuer)?.ok;
+/**
+ * The same answers by the two certificates' fingerprints, for certificates parsed again (a state
+ * document read afresh holds new objects for the same CAs): an answer is a function of the two
+ * DER encodings alone. Bounded: past `MAX_BY_PRINT` pairs the oldest are forgotten.
+ */
+const byPrint = new Map<string, boolean>();
+const MAX_BY_PRINT = 50_000;
+const printKey = (cert: Certificate, issuer: Certificate) => `${cert.fingerprint}${issuer.fingerprint}`;
+
+const known = (cert: Certificate, issuer: Certificate): boolean | undefined => {
+  const answer = verified.get(cert)?.find((v) => v.issuer === issuer)?.ok;
+  if (answer !== undefined) return answer;
+  const again = byPrint.get(printKey(cert, issuer));
+  if (again !== undefined) remember(cert, issuer, again);
+  return again;
+};
 
 const remember = (cert: Certificate, issuer: Certificate, ok: boolean): boolean => {
   const list = verified.get(cert);
   if (list) list.push({ issuer, ok });
   else verified.set(cert, [{ issuer, ok }]);
+  const key = printKey(cert, issuer);
+  if (!byPrint.has(key)) {
+    if (byPrint.size >= MAX_BY_PRINT) byPrint.delete(byPrint.keys().next().value!);
+    byPrint.set(key, ok);
+  }
   return ok;
 };
 

@@ -111,3 +111,24 @@ describe('parseCertificate', () => {
     expect(() => parseCertificate(new Uint8Array(der))).toThrow(/signature algorithm/);
   });
 });
+
+describe('verifySignature remembered across parses', () => {
+  it('answers a certificate parsed again as before, pair by pair: each issuer is its own answer', async () => {
+    const a = await root('CN=Memo Root A');
+    const b = await root('CN=Memo Root B');
+    const child = await intermediate('CN=Memo Issuing', a);
+    // First answers, on one set of parsed objects.
+    expect(verifySignature(parseCertificate(child.der), parseCertificate(a.der))).toBe(true);
+    expect(verifySignature(parseCertificate(child.der), parseCertificate(b.der))).toBe(false);
+    // The same DERs parsed again (a state read afresh): the same answers for the same pairs, in
+    // either order of asking, and none borrowed from another pair.
+    const again = parseCertificate(child.der);
+    expect(verifySignature(again, parseCertificate(b.der))).toBe(false);
+    expect(verifySignature(again, parseCertificate(a.der))).toBe(true);
+    expect(verifySignature(parseCertificate(a.der), again)).toBe(false);
+    // A certificate whose signature bytes differ (same subject and issuer) is another pair.
+    const tampered = new Uint8Array(child.der);
+    tampered[tampered.length - 1]! ^= 0x01;
+    expect(verifySignature(parseCertificate(tampered), parseCertificate(a.der))).toBe(false);
+  });
+});
