@@ -424,7 +424,7 @@ export class TruststorePipeline extends Construct {
     allow(
       this.ingestFunction,
       ['s3:GetObject', 's3:GetObjectVersion'],
-      objects('inbox/', 'requests/', 'state/', 'truststore/', 'revocation/'),
+      objects('inbox/', 'requests/', 'state/', 'truststore/', 'revocation/', 'refusals/'),
     );
     mayFindNothing(this.ingestFunction);
     // reports/: the page and CSV published with every new truststore version (write only).
@@ -449,13 +449,16 @@ export class TruststorePipeline extends Construct {
     allow(
       this.scanFunction,
       ['s3:GetObject', 's3:GetObjectVersion'],
-      objects('state/', 'truststore/', 'revocation/'),
+      objects('state/', 'truststore/', 'revocation/', 'refusals/'),
     );
     mayFindNothing(this.scanFunction);
+    // reports/: the report made afresh by each scan (days left, drift, recent refusals).
     allow(
       this.scanFunction,
       ['s3:PutObject'],
-      props.pruneExpired ? objects('state/', 'truststore/', 'revocation/', 'reports/') : objects('state/'),
+      props.pruneExpired
+        ? objects('state/', 'truststore/', 'revocation/', 'reports/')
+        : objects('state/', 'reports/'),
     );
     // The scan reads the domains to report drift.
     rollDomains(this.scanFunction, false);
@@ -775,6 +778,7 @@ export class TruststorePipeline extends Construct {
         'archive',
         'rejected',
         'reports',
+        'refusals',
       ]) {
         Validations.of(f.role!).acknowledge({
           id: `AwsSolutions::AwsSolutions-IAM5[Resource::${bucketArn}/${prefix}/*]`,

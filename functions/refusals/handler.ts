@@ -8,6 +8,7 @@ import { loadState } from '../../shared/pipeline/state-store.js';
 import { parseAccessLog } from '../../shared/refusals/access-log.js';
 import { alertRefusals } from '../../shared/refusals/alerts.js';
 import { explainRefusals, ServedTruststores } from '../../shared/refusals/explain.js';
+import { recordRecentRefusals } from '../../shared/refusals/recent.js';
 import { METRIC } from '../lib/metrics.js';
 import { wire } from '../lib/wiring.js';
 
@@ -51,6 +52,10 @@ export const lambdaHandler = async (
     { store: w.store, notifier: w.notifier, log: w.log, clock: w.clock },
     refusals,
   );
+  // For the report the pipeline publishes (reports/index.html): what was understood of each, for
+  // 30 days. Recorded after the alerts: a failure here is retried with the whole batch, whose
+  // alerts were recorded as sent and go out once.
+  await recordRecentRefusals({ store: w.store, log: w.log, clock: w.clock }, refusals);
   w.metrics.addMetric(METRIC.handshakesRefused, MetricUnit.Count, refusals.length);
   return { refusals: refusals.length, alerted };
 };

@@ -1,4 +1,5 @@
 import type { Log, ObjectStore } from '../ports.js';
+import { recentRefusalGroups } from '../refusals/recent.js';
 import { buildReport, CONTENT_TYPES, type Report, renderReport } from '../report/index.js';
 import type { TruststoreState } from '../truststore/state.js';
 import { loadState } from './state-store.js';
@@ -35,21 +36,30 @@ export const storeReport = async (
   });
 
 /**
- * Publishes the report of `state` beside the truststore version it speaks for: `reports/index.html`
- * and `reports/truststore.csv`. Called after each new version is published. A report is a view:
- * a failure to write it is logged and returned, never thrown, so it can fail neither the
- * publish nor the roll.
+ * Publishes the report of `state`: `reports/index.html` and `reports/truststore.csv`. Called after
+ * each new version is published, and by every expiry scan (so that its days left stay current and
+ * it shows the domains' drift). The refused handshakes of the last days (`refusals/recent.json`,
+ * written by the refusals function) are shown when there are any. A report is a view: a failure
+ * to write it is logged and returned, never thrown, so it can fail neither the publish nor the roll.
  */
 export const publishReport = async (
-  store: Pick<ObjectStore, 'put'>,
+  store: Pick<ObjectStore, 'put' | 'get'>,
   state: TruststoreState,
   now: Date,
   log: Log,
   label = 'the trustroll store',
   thresholds?: readonly number[],
+  domains?: readonly DomainStatusLine[],
 ): Promise<string | undefined> => {
   try {
-    const report = buildReport(state, { now, store: label, ...(thresholds ? { thresholds } : {}) });
+    const refusals = await recentRefusalGroups(store, log, now);
+    const report = buildReport(state, {
+      now,
+      store: label,
+      ...(thresholds ? { thresholds } : {}),
+      ...(domains ? { domains } : {}),
+      ...(refusals ? { refusals } : {}),
+    });
     for (const format of ['html', 'csv'] as const)
       await store.put(REPORT_KEYS[format], Buffer.from(renderReport(report, format)), {
         contentType: CONTENT_TYPES[format],

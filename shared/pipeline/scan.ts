@@ -359,8 +359,6 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
           );
           errors.push(...roll.notifyErrors);
         }
-        // The pruned version's report, as with every new version (its failure is only logged).
-        await publishReport(deps.store, next, now, deps.log, deps.label, thresholds);
       }
     }
     // Alerts a previous run could not deliver (read only when the state holds some).
@@ -369,16 +367,14 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
     }
     // Drift: a domain changed by hand is reported with every scan until it is fixed.
     const drift: DomainStatusLine[] = [];
+    let domainLines: DomainStatusLine[] | undefined;
     if (deps.gateway && deps.config?.roll && deps.config.roll.domains.length > 0) {
       try {
-        drift.push(
-          ...(
-            await domainStatus(
-              { store: deps.store, gateway: deps.gateway, roll: deps.config.roll },
-              deps.config.truststoreUri,
-            )
-          ).filter((d) => d.drift),
+        domainLines = await domainStatus(
+          { store: deps.store, gateway: deps.gateway, roll: deps.config.roll },
+          deps.config.truststoreUri,
         );
+        drift.push(...domainLines.filter((d) => d.drift));
       } catch (error) {
         errors.push(`reading domain status: ${(error as Error).message}`);
       }
@@ -402,6 +398,10 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
         }
       }
     }
+    // The report, made afresh each scan: its days left stay current between versions, and it shows
+    // the domains as read now (drift included). A pruned version's report too. Only logged on failure.
+    if (latestPublished(next)?.version)
+      await publishReport(deps.store, next, now, deps.log, deps.label, thresholds, domainLines);
     const remaining = expiryLines(next.entries, now);
     const nearest = remaining[0]?.days;
     deps.log.info('expiry scanned', {

@@ -314,7 +314,14 @@ describe('least privilege', () => {
     const byAction = (a: string[]) =>
       simplified.filter((s) => JSON.stringify(s.actions) === JSON.stringify(a)).map((s) => s.resource);
     expect(byAction(['s3:GetObject', 's3:GetObjectVersion'])).toEqual([
-      [objects('inbox'), objects('requests'), objects('state'), objects('truststore'), objects('revocation')],
+      [
+        objects('inbox'),
+        objects('requests'),
+        objects('state'),
+        objects('truststore'),
+        objects('revocation'),
+        objects('refusals'),
+      ],
     ]);
     expect(byAction(['s3:PutObject'])).toEqual([
       [
@@ -365,9 +372,10 @@ describe('least privilege', () => {
     const byAction = (a: string[]) =>
       statements.filter((s) => JSON.stringify(s.actions) === JSON.stringify(a)).map((s) => s.resource);
     expect(byAction(['s3:GetObject', 's3:GetObjectVersion'])).toEqual([
-      [objects('state'), objects('truststore'), objects('revocation')],
+      [objects('state'), objects('truststore'), objects('revocation'), objects('refusals')],
     ]);
-    expect(byAction(['s3:PutObject'])).toEqual([objects('state')]);
+    // The state, and the report made afresh by each scan; no truststore without pruning.
+    expect(byAction(['s3:PutObject'])).toEqual([[objects('state'), objects('reports')]]);
     expect(byAction(['s3:ListBucket'])).toEqual([bucketRef()]);
     // Reading the domains (drift) only: the scan never updates a domain, the ingest function does.
     expect(byAction(['apigateway:GET'])).toHaveLength(1);

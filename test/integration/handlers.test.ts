@@ -503,6 +503,18 @@ describe('expiry-scan handler (scheduled event)', () => {
     const fingerprint = readInput({ name: 'r', bytes: soonRoot.der }).certificates[0]!.cert.fingerprint;
     expect(state.expiryAlerts[fingerprint].level).toBe(14);
 
+    // The report is made afresh by each scan: the days left as of the scan, the domains as read.
+    const page = await (
+      await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'reports/index.html' }))
+    ).Body!.transformToString();
+    expect(page).toContain('CN=Soon Root,O=Soon');
+    expect(page).toContain('api.example.com');
+    expect(page).toContain('http.example.com');
+    const csv = await (
+      await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'reports/truststore.csv' }))
+    ).Body!.transformToString();
+    expect(csv.split('\n').find((l) => l.includes('CN=Soon Root'))).toMatch(/,9,/);
+
     // The same day again (a retried Lambda): nothing new.
     await invoke('scan', scheduled('exec-2'));
     expect(

@@ -3,8 +3,11 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { S3ObjectStore } from '../../shared/adapters/aws/s3-store.js';
 import { ingestUploads } from '../../shared/pipeline/ingest.js';
+import { publishReport } from '../../shared/pipeline/report.js';
+import { loadState } from '../../shared/pipeline/state-store.js';
 import { parseCertificate } from '../../shared/pki/certificate.js';
 import { ALERTED_KEY } from '../../shared/refusals/alerts.js';
+import { RECENT_KEY } from '../../shared/refusals/recent.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../fakes/fakes.js';
 import { accessLogLine, requestTime } from '../fixtures/access-log.js';
 import { type Issued, leaf, partnerChain, pemOf, root, toBytes } from '../fixtures/pki.js';
@@ -167,6 +170,34 @@ describe('the refusals subscriber', () => {
       expect.arrayContaining([`${parseCertificate(expired.der).fingerprint}|expired`]),
     );
     expect(record).not.toContain('BEGIN CERTIFICATE');
+
+    // For the report: the refusals of the last 30 days, what was understood of each (the
+    // redelivered r4/r5 are new requests, so 5 in all), never a certificate.
+    const recent = await (
+      await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: RECENT_KEY }))
+    ).Body!.transformToString();
+    expect(recent).not.toContain('BEGIN CERTIFICATE');
+    const held = JSON.parse(recent).refusals as { requestId: string; partner: string; code: string }[];
+    expect(held.map((r) => r.requestId).sort()).toEqual(['r1', 'r2', 'r3', 'r4', 'r5']);
+    expect(held.find((r) => r.requestId === 'r1')).toMatchObject({ partner: 'acme', code: 'expired' });
+    // The same lines delivered again (a retried batch) are not counted twice.
+    await invoke(subscriptionEvent([refusedLine(expired, 'r1')]));
+    await drain(aws.sqs, alerts);
+    const again = JSON.parse(
+      await (
+        await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: RECENT_KEY }))
+      ).Body!.transformToString(),
+    );
+    expect(again.refusals).toHaveLength(5);
+    // The report the pipeline publishes shows them (here made as the scan and ingest make it).
+    const store = new S3ObjectStore(aws.s3, bucket);
+    const { state } = await loadState(store);
+    expect(await publishReport(store, state, new Date(), memoryLog())).toBeUndefined();
+    const page = await (
+      await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'reports/index.html' }))
+    ).Body!.transformToString();
+    expect(page).toContain('Refused handshakes (5)');
+    expect(page).toContain('CN=expired.door.example');
   });
 
   it("answers CloudWatch Logs' control message without reading anything", async () => {
