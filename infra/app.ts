@@ -1,4 +1,6 @@
 import { App, CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { parseDomainSpec } from '../shared/adapters/aws/domains.js';
@@ -14,10 +16,37 @@ export class TrustrollStack extends Stack {
   constructor(
     scope: Construct,
     id: string,
-    props: StackProps & { readonly pipeline: TruststorePipelineProps },
+    props: StackProps & {
+      readonly pipeline: TruststorePipelineProps;
+      /** Deploy the revocation authorizer for APIs defined elsewhere, and name it in the outputs. */
+      readonly authorizer?: boolean;
+      /** Access-log groups of API stages whose refused handshakes are explained and alerted. */
+      readonly refusalLogGroups?: readonly string[];
+    },
   ) {
     super(scope, id, props);
     this.pipeline = new TruststorePipeline(this, 'Pipeline', props.pipeline);
+    if (props.authorizer) {
+      // The authorizer for APIs defined elsewhere (another stack, the console, the CLI): API
+      // Gateway of this account may invoke it for any of its authorizers.
+      const f = this.pipeline.authorizerFunction;
+      f.addPermission('ApiGatewayInvokesAuthorizer', {
+        principal: new ServicePrincipal('apigateway.amazonaws.com'),
+        sourceAccount: this.account,
+        sourceArn: this.formatArn({ service: 'execute-api', resource: '*', resourceName: 'authorizers/*' }),
+      });
+      new CfnOutput(this, 'AuthorizerFunctionArn', {
+        value: f.functionArn,
+        description:
+          'The revocation authorizer: a REQUEST authorizer (HTTP APIs: payload 2.0, simple responses), no cache',
+      });
+    }
+    // The stages' access-log groups (in the format TruststorePipeline.accessLogFormat() gives).
+    for (const [i, name] of (props.refusalLogGroups ?? []).entries())
+      this.pipeline.watchRefusals(
+        LogGroup.fromLogGroupName(this, `RefusalLogGroup${i}`, name),
+        `RefusalsSubscription${i}`,
+      );
     // What a person needs after a deploy: where to drop uploads, what to subscribe to.
     new CfnOutput(this, 'BucketName', {
       value: this.pipeline.bucket.bucketName,
@@ -54,7 +83,9 @@ export const parseDomains = (value: unknown): ManagedDomainProps[] =>
 /**
  * The ready app: `npx cdk synth|deploy -c stage=dev -c domains=api.example.com[:REST|:HTTP],… -c alertEmail=ops@example.com,…`
  * Optional: `-c partnerEmails=acme=pki@acme.example,…`, `-c pruneExpired=true`,
- * `-c customDomain=api.example.com -c certificateArn=arn:aws:acm:…`.
+ * `-c customDomain=api.example.com -c certificateArn=arn:aws:acm:…`, `-c authorizer=true` (the
+ * revocation authorizer, for APIs defined elsewhere), `-c refusalLogGroups=<log group>,…` (stages'
+ * access logs whose refused handshakes are explained).
  * Each stage is its own stack (`trustroll-<stage>`), so dev and prod deploy side by side.
  */
 export const buildApp = (app: App = new App()): App => {
@@ -71,9 +102,18 @@ export const buildApp = (app: App = new App()): App => {
   const certificateArn = ctx('certificateArn');
   if (customDomain && !certificateArn)
     throw new Error('-c customDomain needs -c certificateArn (an ACM certificate in the region)');
+  const authorizer = ctx('authorizer');
+  if (authorizer !== undefined && !['true', 'false'].includes(String(authorizer)))
+    throw new Error(`-c authorizer: "${authorizer}" must be true or false`);
+  const refusalLogGroups = list(ctx('refusalLogGroups'));
+  for (const name of refusalLogGroups)
+    if (!/^[\w\-./#]{1,512}$/.test(name))
+      throw new Error(`-c refusalLogGroups: "${name}" is not a log group name (letters, digits, _ - . / #)`);
   new TrustrollStack(app, `trustroll-${stage}`, {
     description: `trustroll (${stage}): API Gateway mTLS truststore pipeline`,
     tags: { application: 'trustroll', stage },
+    authorizer: String(authorizer) === 'true',
+    refusalLogGroups,
     pipeline: {
       domains: parseDomains(ctx('domains')),
       alertEmails: list(ctx('alertEmail')),

@@ -525,5 +525,50 @@ describe('options', () => {
       /-c domains: "api_example.com" is not a domain name/,
     );
     expect(() => buildApp(app({ customDomain: 'api.example.com' }))).toThrow(/needs -c certificateArn/);
+    expect(() => buildApp(app({ authorizer: 'yes' }))).toThrow(/-c authorizer: "yes" must be true or false/);
+    expect(() => buildApp(app({ refusalLogGroups: 'api logs' }))).toThrow(
+      /-c refusalLogGroups: "api logs" is not a log group name/,
+    );
+  });
+
+  it('deploys the authorizer for APIs defined elsewhere, and watches the access logs it is given', () => {
+    const { template } = synth({
+      stage: 'dev',
+      authorizer: 'true',
+      refusalLogGroups: '/aws/apigateway/prod-access,http-api-access',
+    });
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(outputs.AuthorizerFunctionArn!.Value).toEqual({
+      'Fn::GetAtt': [expect.stringMatching(/^PipelineAuthorizer/), 'Arn'],
+    });
+    // API Gateway of this account only, for its authorizers.
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission'))
+      .map((p) => (p as { Properties: Record<string, unknown> }).Properties)
+      .filter((p) => p.Principal === 'apigateway.amazonaws.com');
+    expect(permissions).toEqual([
+      expect.objectContaining({
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': [expect.stringMatching(/^PipelineAuthorizer/), 'Arn'] },
+        SourceAccount: { Ref: 'AWS::AccountId' },
+      }),
+    ]);
+    expect(JSON.stringify(permissions[0]!.SourceArn)).toMatch(/":execute-api:".*":\*\/authorizers\/\*"/);
+    const filters = Object.values(template.findResources('AWS::Logs::SubscriptionFilter')).map(
+      (f) => (f as { Properties: { LogGroupName: string; FilterPattern: string } }).Properties,
+    );
+    expect(filters.map((f) => f.LogGroupName).sort()).toEqual([
+      '/aws/apigateway/prod-access',
+      'http-api-access',
+    ]);
+    expect(filters.every((f) => f.FilterPattern === '{ $.subjectDN != "-" }')).toBe(true);
+    // Without the options: neither is made.
+    const plain = synth({ stage: 'dev' }).template;
+    expect(Object.keys(plain.findResources('AWS::Logs::SubscriptionFilter'))).toEqual([]);
+    expect((plain.toJSON().Outputs as Record<string, unknown>).AuthorizerFunctionArn).toBeUndefined();
+  });
+
+  it('passes cdk-nag with the authorizer and the refusals subscriber deployed', () => {
+    const built = buildApp(app({ stage: 'dev', authorizer: 'true', refusalLogGroups: 'access' }));
+    expect(() => built.synth()).not.toThrow();
   });
 });
