@@ -223,7 +223,7 @@ export const routeMatches = (rule: string, route: string): boolean => {
   // Rules were upper-cased at input; one written before that still means the method it names.
   const wanted = ruleMethod?.toUpperCase();
   if (wanted !== undefined && wanted !== '*' && wanted !== 'ANY' && wanted !== method) return false;
-  return pathPattern(rulePath).test(path);
+  return pathMatches(rulePath, path);
 };
 
 /** The request's path without query or fragment, percent-decoded; undefined when it is not plain. */
@@ -247,8 +247,10 @@ const requestPath = (raw: string): string | undefined => {
   // compatibility form differs (full-width `．．`) are folded by others: another path than judged.
   // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(decoded) || decoded.normalize('NFKC') !== decoded) return undefined;
-  // Three or more dots: Windows servers trim trailing dots (`...` is `.` there).
-  if (decoded.split('/').some((s) => /^\.+$/.test(s))) return undefined;
+  // Three or more dots, or dots with spaces: Windows servers trim a segment's trailing dots and
+  // spaces (`...`, `..%20` and `.%20.` are `.` or `..` there).
+  // A segment of spaces only is an empty one there (`/orders/%20` is `/orders/`).
+  if (decoded.split('/').some((s) => /^[. ]+$/.test(s))) return undefined;
   return decoded;
 };
 
@@ -265,26 +267,44 @@ const splitRoute = (route: string): [string | undefined, string] => {
   return [trimmed.slice(0, space), trimmed.slice(space + 1).trim()];
 };
 
-const patterns = new Map<string, RegExp>();
-const pathPattern = (path: string): RegExp => {
-  let re = patterns.get(path);
-  if (!re) {
-    const body = path
-      .split('/')
-      .map((seg, i, all) =>
-        seg === '**' && i === all.length - 1
-          ? '.*'
-          : // A segment that is only stars stands for a segment, and a segment is never empty.
-            /^\*+$/.test(seg)
-            ? '[^/]+'
-            : seg
-                .split('*')
-                .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-                .join('[^/]*'),
-      )
-      .join('/');
-    re = new RegExp(`^${body}$`);
-    patterns.set(path, re);
+/**
+ * Whether `path` matches the rule's path, segment by segment, in time linear in the path for a
+ * given rule (no regular expression: a rule like `*-*-*-*` against a long segment of dashes made a
+ * backtracking one take minutes, and every request behind it waited).
+ */
+const pathMatches = (rulePath: string, path: string): boolean => {
+  const rule = rulePath.split('/');
+  const segs = path.split('/');
+  const rest = rule.at(-1) === '**';
+  const fixed = rest ? rule.slice(0, -1) : rule;
+  // A final `**` is any rest (even empty) after the fixed segments and their slash.
+  if (rest ? segs.length <= fixed.length : segs.length !== fixed.length) return false;
+  return fixed.every((pattern, i) => segmentMatches(pattern, segs[i]!));
+};
+
+/**
+ * One segment against its pattern: a pattern of stars only is one non-empty segment; otherwise
+ * each `*` is any run of characters (the segment holds no `/`). Greedy with one resumption point
+ * (the last star seen): at most pattern × segment steps, never exponential.
+ */
+const segmentMatches = (pattern: string, text: string): boolean => {
+  if (/^\*+$/.test(pattern)) return text.length > 0;
+  let p = 0;
+  let t = 0;
+  let star = -1;
+  let resume = 0;
+  while (t < text.length) {
+    if (p < pattern.length && pattern[p] === '*') {
+      star = p++;
+      resume = t;
+    } else if (p < pattern.length && pattern[p] === text[t]) {
+      p++;
+      t++;
+    } else if (star >= 0) {
+      p = star + 1;
+      t = ++resume;
+    } else return false;
   }
-  return re;
+  while (p < pattern.length && pattern[p] === '*') p++;
+  return p === pattern.length;
 };

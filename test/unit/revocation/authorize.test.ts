@@ -424,8 +424,33 @@ describe('routeMatches', () => {
     ['GET /orders/*', 'get /orders/1', false],
     ['* /orders/*', 'get /orders/1', true],
     ['ANY /orders/*', 'get /orders/1', true],
+    // Windows trims a segment's trailing dots and spaces: `..%20` climbs like `..`.
+    ['GET /health/**', 'GET /health/..%20/admin', false],
+    ['GET /health/**', 'GET /health/..%20%20/admin', false],
+    ['GET /health/**', 'GET /health/.%20./admin', false],
+    ['GET /health/**', 'GET /health/..%20./admin', false],
+    ['GET /health/**', 'GET /health/a%20b', true],
+    ['GET /orders/*', 'GET /orders/%20', false],
+    // Several stars in one segment: each is any run of characters within it.
+    ['GET /reports/*-*.csv', 'GET /reports/2026-12.csv', true],
+    ['GET /reports/*-*.csv', 'GET /reports/2026.csv', false],
+    ['GET /reports/*-*.csv', 'GET /reports/a-b-c.csv', true],
+    ['GET /reports/*.csv', 'GET /reports/.csv', true],
+    ['GET /reports/a*b*c', 'GET /reports/abc', true],
+    ['GET /reports/a*b*c', 'GET /reports/acb', false],
+    ['GET /a/*/**', 'GET /a/b/', true],
+    ['GET /a/*/**', 'GET /a/b', false],
   ])('%s against %s is %s', (rule, route, expected) => {
     expect(routeMatches(rule, route)).toBe(expected);
+  });
+});
+
+describe('routeMatches on a path built to make a matcher backtrack', () => {
+  it('answers a rule of several stars against thousands of dashes (a backtracking pattern took minutes)', () => {
+    const long = `/reports/${'-'.repeat(20_000)}`;
+    expect(routeMatches('GET /reports/*-*-*-*.csv', `GET ${long}`)).toBe(false);
+    expect(routeMatches('GET /reports/*-*-*-*.csv', `GET ${long}.csv`)).toBe(true);
+    expect(routeMatches('GET /reports/*a*a*a*a*b', `GET /reports/${'a'.repeat(20_000)}`)).toBe(false);
   });
 });
 
