@@ -75,14 +75,28 @@ export const authorize = (
       },
     ]);
 
+  // A serial that is empty or negative (RFC 5280 wants a positive one) cannot be named to
+  // `revoke --serial`, and a reader may take its bytes for another number: not let in unchecked.
+  if (cert.serial === '' || Number.parseInt(cert.serial.slice(0, 2), 16) >= 0x80)
+    return deny([
+      {
+        code: 'cert.serial-invalid',
+        message: `${cert.subject.text} has ${cert.serial === '' ? 'an empty serial number' : `a negative serial number (bytes ${cert.serial})`}, which RFC 5280 does not allow and whose revocation cannot be checked reliably: have the partner issue a certificate with a positive serial.`,
+      },
+    ]);
+
   const issuerAt = issuerOf(index, cert);
-  if (issuerAt === undefined)
+  if (issuerAt === undefined) {
+    const rekeyed = index.withSubject(cert.issuer.key).length > 0;
     return deny([
       {
         code: 'issuer.unknown',
-        message: `${cert.subject.text} was issued by ${cert.issuer.text}, which is not a CA of the truststore this index speaks for (revision ${index.header.revision}).`,
+        message: rekeyed
+          ? `${cert.subject.text} was issued by a CA named ${cert.issuer.text} with another key (key identifier ${cert.authorityKeyId ?? 'none'}) than the one in the truststore this index speaks for (revision ${index.header.revision}): that CA was re-keyed or replaced, and this client needs a certificate from the CA as it is now.`
+          : `${cert.subject.text} was issued by ${cert.issuer.text}, which is not a CA of the truststore this index speaks for (revision ${index.header.revision}).`,
       },
     ]);
+  }
   const issuer = index.ca(issuerAt);
   const partner = issuer.partner;
   const context: AuthorizeContext = {
@@ -96,8 +110,11 @@ export const authorize = (
 
   const reasons: Reason[] = [];
   const notes: Reason[] = [];
-  // Only a CRL whose scope covers the client speaks for it: a partition's serials are its own.
-  const listed = index.revoked(issuerAt, cert.serial, (c) => covers(c, cert, 'client'));
+  // Only a CRL whose scope covers the client speaks for it: a partition's serials are its own. A
+  // CA certificate presented as a client is judged in both roles: listed on its issuer's CA-only
+  // CRL, it is revoked at the door too.
+  const speaksFor = (c: IndexCrl) => covers(c, cert, 'client') || covers(c, cert, 'issued');
+  const listed = index.revoked(issuerAt, cert.serial, speaksFor);
   if (listed !== undefined)
     reasons.push({
       code: 'cert.revoked',
@@ -116,7 +133,7 @@ export const authorize = (
     }
   };
   staleOf(
-    issuer.crls.filter((c) => covers(c, cert, 'client')),
+    issuer.crls.filter(speaksFor),
     cert.subject.text,
     issuer.subject,
   );
@@ -190,7 +207,15 @@ const revokedHow = (
  */
 const issuerOf = (index: RevocationIndex, cert: Certificate): number | undefined => {
   const named = index.withSubject(cert.issuer.key);
-  if (named.length <= 1) return named[0];
+  // One CA of that name: it is the issuer unless the key identifiers say otherwise (a client of
+  // the CA's earlier key, still served by a domain the new version has not reached yet, would
+  // otherwise take the new CA's revocations, and the old one's would be lost).
+  if (named.length <= 1) {
+    const ski = named[0] === undefined ? undefined : index.ca(named[0]).ski;
+    return cert.authorityKeyId !== undefined && ski !== undefined && ski !== cert.authorityKeyId
+      ? undefined
+      : named[0];
+  }
   if (cert.authorityKeyId) {
     const byKey = named.filter((i) => index.ca(i).ski === cert.authorityKeyId);
     if (byKey.length === 1) return byKey[0];

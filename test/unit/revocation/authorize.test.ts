@@ -160,6 +160,57 @@ describe('authorize', () => {
     expect(authorize(ix, cert(bob), undefined, opts).decision).toBe('allow');
   });
 
+  it('denies a CA certificate presented as a client when its issuer revoked it on a CA-only CRL', async () => {
+    const sub = await intermediate('CN=Rev Sub,O=Acme', acmeCa, { keySlot: 'rev-sub', serial: '55' });
+    const sets = new Map<string, Uint8Array>();
+    const rev = {
+      ...emptyRevocation(),
+      crls: {
+        ca: held(sets, acmeCa, [{ serial: '55', reason: 'keyCompromise' }], { onlyCA: true, scope: 'ca' }),
+        users: held(sets, acmeCa, [], { onlyUser: true, scope: 'u' }),
+      },
+    };
+    const d = authorize(index(entries(), rev, sets), cert(sub), undefined, opts);
+    expect(d.decision).toBe('deny');
+    expect(d.reasons.map((r) => r.code)).toEqual(['cert.revoked']);
+    // An end entity is not covered by the CA-only CRL: bob, not listed anywhere, is let in.
+    expect(authorize(index(entries(), rev, sets), cert(bob), undefined, opts).decision).toBe('allow');
+  });
+
+  it("denies a client of a CA's earlier key: same issuer name, another key identifier", async () => {
+    const rekeyed = await intermediate('CN=Rev Issuing,O=Acme', acmeRoot, { keySlot: 'rev-ai-2' });
+    const held = [
+      entry(acmeRoot, 'acme'),
+      entry(rekeyed, 'acme'),
+      entry(betaRoot, 'beta'),
+      entry(betaCa, 'beta'),
+    ];
+    // alice was issued by the earlier key, which the index no longer holds.
+    expect(cert(alice).authorityKeyId).not.toBe(cert(rekeyed).subjectKeyId);
+    const d = authorize(index(held, emptyRevocation()), cert(alice), undefined, opts);
+    expect(d.decision).toBe('deny');
+    expect(d.reasons[0]!.code).toBe('issuer.unknown');
+    expect(d.reasons[0]!.message).toMatch(
+      /with another key \(key identifier [0-9a-f]+\).*re-keyed or replaced/,
+    );
+    const fresh = await leaf('CN=alice2,O=Acme', rekeyed, { key: 'p256' });
+    expect(authorize(index(held, emptyRevocation()), cert(fresh), undefined, opts).decision).toBe('allow');
+  });
+
+  it('denies a client whose serial is negative or empty, naming it, without reading the index', () => {
+    const ix = index(entries(), emptyRevocation());
+    for (const serial of ['ef', '80', '']) {
+      const d = authorize(ix, { ...cert(alice), serial }, undefined, opts);
+      expect(d.decision).toBe('deny');
+      expect(d.reasons.map((r) => r.code)).toEqual(['cert.serial-invalid']);
+      expect(d.reasons[0]!.message).toMatch(
+        serial === '' ? /an empty serial number/ : /a negative serial number/,
+      );
+    }
+    // A positive serial whose first byte has the high bit is written with a leading zero byte.
+    expect(authorize(ix, { ...cert(alice), serial: '00ef' }, undefined, opts).decision).toBe('allow');
+  });
+
   it('does not deny the same serial under another issuer', () => {
     const sets = new Map<string, Uint8Array>();
     const ix = index(
