@@ -8,7 +8,6 @@ import { FolderWatch } from '../../shared/adapters/local/folder-watch.js';
 import { consoleLog } from '../../shared/adapters/local/log.js';
 import { ReportServer } from '../../shared/adapters/local/report-server.js';
 import { LocalTargetGateway } from '../../shared/adapters/local/target-gateway.js';
-import { InputError } from '../../shared/errors.js';
 import { type IngestDeps, ingestUploads } from '../../shared/pipeline/ingest.js';
 import { handleRemovalRequests, REQUESTS_PREFIX } from '../../shared/pipeline/lifecycle.js';
 import { publishPending } from '../../shared/pipeline/publish.js';
@@ -27,7 +26,7 @@ import { buildReport } from '../../shared/report/model.js';
 import { REVOCATION_KEYS } from '../../shared/revocation/state.js';
 import type { Rollout, RolloutConfig, Target } from '../../shared/rollout/model.js';
 import { runRollout, startRollout } from '../../shared/rollout/step.js';
-import { assertWithinLimits } from '../../shared/rollout/targets.js';
+import { checkLimits, limitsRefusedNotification } from '../../shared/rollout/targets.js';
 import { printable } from '../../shared/text.js';
 import { KEYS, latestPublished, type TruststoreState } from '../../shared/truststore/state.js';
 import { Backoff, fallbackMs, InboxWatcher, type Step, StepLoop } from '../commands/up-watch.js';
@@ -589,13 +588,16 @@ const rolloutRunner =
     if (!latest || !version || refused.has(version)) return true;
     const serving = await Promise.all(config.targets.map((t) => ctx.gateway.describe(t)));
     if (serving.every((s) => s.truststoreVersion === version)) return true;
-    try {
-      assertWithinLimits(config, { version, truststore: await ctx.truststore(version) });
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error;
+    const refusals = checkLimits(config, { version, truststore: await ctx.truststore(version) });
+    if (refusals.length > 0) {
       refused.add(version);
-      deps.log.error('truststore version refused by the targets', { version, reason: error.message });
-      ctx.io.out(`${printable(error.message)}\n`);
+      deps.log.error('truststore version refused by the targets', {
+        version,
+        refusals: refusals.map((r) => `${r.target}: ${r.finding.code}`),
+      });
+      await deps.notifier
+        .publish(limitsRefusedNotification({ revision: latest.revision, version }, refusals))
+        .catch((error: Error) => deps.log.error('notification failed', { error: error.message }));
       return true;
     }
     const save = (r: Rollout) => writeRollout(ctx.paths, r);
