@@ -206,7 +206,7 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
   const refused = new Set<string>();
   // A rollout that stopped in an earlier run is not tried again either (its record is kept).
   const lastRollout = targets ? await readRollout(paths) : undefined;
-  if (lastRollout && lastRollout.status !== 'succeeded' && lastRollout.status !== 'superseded')
+  if (lastRollout && (lastRollout.status === 'rolled-back' || lastRollout.status === 'failed'))
     refused.add(lastRollout.version);
   const rollTargets = targets
     ? rolloutRunner(targets, {
@@ -221,6 +221,8 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
         latest: async () => latestPublished((await states.get()).loaded.state)?.version,
         truststore: async (version) =>
           (await readTruststoreVersion(store, version, (await states.get()).loaded.state)).body,
+        // A rollout this folder's up was running when it stopped goes on from its record.
+        ...(lastRollout?.status === 'running' ? { resume: lastRollout } : {}),
       })
     : undefined;
   const remember = (roll: RollReport | undefined) => {
@@ -569,21 +571,49 @@ const startEndpoints = async (
  * `runRollout`, wave after wave. A rollout that stopped (rolled back, or failed) refuses its
  * version: it is not tried again until a newer one is published, as for one endpoint.
  */
-const rolloutRunner =
-  (
-    config: RolloutConfig,
-    ctx: {
-      readonly gateway: LocalTargetGateway;
-      readonly deps: IngestDeps;
-      readonly io: Io;
-      readonly paths: LocalPaths;
-      readonly refused: Set<string>;
-      readonly latest: () => Promise<string | undefined>;
-      readonly truststore: (version: string) => Promise<Uint8Array>;
-    },
-  ) =>
-  async (latest: { readonly revision: number; readonly version?: string } | undefined): Promise<boolean> => {
+const rolloutRunner = (
+  config: RolloutConfig,
+  ctx: {
+    readonly gateway: LocalTargetGateway;
+    readonly deps: IngestDeps;
+    readonly io: Io;
+    readonly paths: LocalPaths;
+    readonly refused: Set<string>;
+    readonly latest: () => Promise<string | undefined>;
+    readonly truststore: (version: string) => Promise<Uint8Array>;
+    readonly resume?: Rollout;
+  },
+) => {
+  let resume = ctx.resume;
+  return async (
+    latest: { readonly revision: number; readonly version?: string } | undefined,
+  ): Promise<boolean> => {
     const { deps, refused } = ctx;
+    const save = (r: Rollout) => writeRollout(ctx.paths, r);
+    const run = async (start: Rollout): Promise<void> => {
+      const rollout = await runRollout(
+        start,
+        { config, gateway: ctx.gateway, clock: deps.clock, log: deps.log, notifier: deps.notifier },
+        { latestVersion: ctx.latest, save },
+      );
+      ctx.io.out(rolloutSummary(rollout));
+      if (rollout.status === 'rolled-back' || rollout.status === 'failed') {
+        refused.add(rollout.version);
+        deps.log.warn(
+          'the targets stay on their previous truststore versions until a newer one is published',
+          {
+            refused: rollout.version,
+            reason: rollout.reason,
+          },
+        );
+      }
+    };
+    // First what the last up left running (its roll back, if it was rolling back, included).
+    if (resume) {
+      const record = resume;
+      resume = undefined;
+      await run(record);
+    }
     const version = latest?.version;
     if (!latest || !version || refused.has(version)) return true;
     const serving = await Promise.all(config.targets.map((t) => ctx.gateway.describe(t)));
@@ -600,22 +630,10 @@ const rolloutRunner =
         .catch((error: Error) => deps.log.error('notification failed', { error: error.message }));
       return true;
     }
-    const save = (r: Rollout) => writeRollout(ctx.paths, r);
-    const rollout = await runRollout(
-      startRollout(config, { revision: latest.revision, version }, deps.clock.now()),
-      { config, gateway: ctx.gateway, clock: deps.clock, log: deps.log, notifier: deps.notifier },
-      { latestVersion: ctx.latest, save },
-    );
-    ctx.io.out(rolloutSummary(rollout));
-    if (rollout.status === 'rolled-back' || rollout.status === 'failed') {
-      refused.add(version);
-      deps.log.warn('the targets stay on their previous truststore versions until a newer one is published', {
-        refused: version,
-        reason: rollout.reason,
-      });
-    }
+    await run(startRollout(config, { revision: latest.revision, version }, deps.clock.now()));
     return true;
   };
+};
 
 /** One line per target of an ended rollout, for the console. */
 export const rolloutSummary = (r: Rollout): string =>

@@ -221,7 +221,7 @@ class Stepper {
         // A failure earlier in this loop may have changed what this target has left to do.
         if (!ACTIVE.includes(run.phase)) continue;
         if (this.reason !== undefined && run.phase !== 'rolling-back') continue;
-        const result = await this.advance(run);
+        const result = await this.advanceOrFail(run);
         if (result === 'moved') {
           moved = true;
           transitions++;
@@ -252,6 +252,26 @@ class Stepper {
 
   private target(run: Run): Target | undefined {
     return this.targets.get(run.id);
+  }
+
+  /**
+   * A target whose gateway fails unexpectedly (not a throttle, not an upstream hiccup: a domain
+   * gone, access denied) fails, and the rollout stops and rolls back, instead of the step
+   * throwing: a step that threw would be retried from a record that may not know the update
+   * it made.
+   */
+  private async advanceOrFail(run: Run): Promise<Advance> {
+    try {
+      return await this.advance(run);
+    } catch (error) {
+      const message = (error as Error).message;
+      this.deps.log.error('rollout target failed', { target: run.id, phase: run.phase, error: message });
+      const unconfirmed = run.requestedAt !== undefined ? { unconfirmed: true as const } : {};
+      if (run.phase === 'rolling-back')
+        this.set(run, { phase: 'failed', ...unconfirmed, error: `roll back failed: ${message}` });
+      else this.stop(run, { phase: 'failed', ...unconfirmed, error: message });
+      return 'moved';
+    }
   }
 
   private async advance(run: Run): Promise<Advance> {

@@ -259,6 +259,22 @@ describe('stepRollout', () => {
     expect(end.reason).toContain('truststore version 3 was published since');
   });
 
+  it('fails a target whose gateway fails unexpectedly, rolls back the rest, and never throws', async () => {
+    const f = setup();
+    const describe = f.gateway.describe.bind(f.gateway);
+    f.gateway.describe = async (t) => {
+      if (t.id === 'r2' && f.gateway.updates().includes('r2@2'))
+        throw new Error('NotFoundException: domain gone');
+      return describe(t);
+    };
+    const { end } = await drive(startRollout(config, { revision: 3, version: '2' }, f.clock.now()), f);
+    const r2 = end.targets.find((t) => t.id === 'r2')!;
+    expect(r2).toMatchObject({ phase: 'failed', unconfirmed: true, error: 'NotFoundException: domain gone' });
+    expect(end.status).toBe('failed');
+    expect(phases(end)).toMatchObject({ canary: 'rolled-back', r1: 'rolled-back', r3: 'rolled-back' });
+    expect(serving(f.gateway)).toMatchObject({ canary: '1', r1: '1', r3: '1' });
+  });
+
   it('finishes a roll back before a newer version can supersede the rollout', async () => {
     const f = setup();
     f.gateway.warningsFor = (_id, v) => (v === '2' ? ['new warning'] : []);
