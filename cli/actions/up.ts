@@ -280,6 +280,13 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
          */
         reconcile: async (state) => {
           const latest = latestPublished(state);
+          // A writer that stopped between its state commit and the index's publish (`revoke`,
+          // `unrevoke` or `rules` killed) left the index behind the state: the endpoint would
+          // go on deciding from the older one. Publishing it again is one HEAD when it is current.
+          if (latest?.version)
+            await publishIndex(store, state, log).catch((error: Error) =>
+              log.error('revocation index not published', { error: error.message }),
+            );
           if (rollTargets) return rollTargets(latest);
           const current = (await endpoint.describe(flags.domain)).truststoreVersion;
           if (!latest?.version || latest.version === current || refused.has(latest.version)) return true;

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, build, outbox, type Running, startUp, waitFor } from './helpers.js';
 
+const ROOT = join(import.meta.dirname, '..', '..');
+
 /**
  * Revocation by hand and partner rules against the local endpoint of `trustroll up`, with the
  * real curl: the authorizer's decision after the handshake, changed from another process
@@ -140,6 +142,53 @@ describe('the local endpoint applies the authorizer after the handshake', () => 
     expect(allow.status, allow.err).toBe(0);
     expect(JSON.parse(allow.out)).toMatchObject({ decision: 'allow', partner: 'acme', reasons: [] });
   }, 90_000);
+
+  it('puts in force a revoke that stopped between its state commit and the index publish', async () => {
+    // The revoke as `trustroll revoke` makes it, killed (exit 137) when it comes to write the index.
+    const script = join(dir, 'killed-revoke.mts');
+    writeFileSync(
+      script,
+      `import { readFileSync } from 'node:fs';
+import { localStore } from '${ROOT}/cli/local.ts';
+import { parseCertificate, pemToDer } from '${ROOT}/shared/pki/certificate.ts';
+import { revokeCertificate } from '${ROOT}/shared/pipeline/revocation.ts';
+import { loadState } from '${ROOT}/shared/pipeline/state-store.ts';
+import { issuerEntryOf } from '${ROOT}/shared/revocation/issuer-entry.ts';
+import { REVOCATION_KEYS } from '${ROOT}/shared/revocation/state.ts';
+const store = localStore({ dataDir: '.trustroll', inboxDir: 'inbox' });
+const cert = parseCertificate(pemToDer(readFileSync(${JSON.stringify(demo('acme-client.pem'))}, 'utf8')));
+const found = issuerEntryOf((await loadState(store)).state.entries, cert);
+if (!('entry' in found)) throw new Error('the demo client has no issuer in the store');
+const issuer = found.entry;
+const killed = new Proxy(store, {
+  get(target, name) {
+    const value = Reflect.get(target, name, target);
+    if (name !== 'put') return typeof value === 'function' ? value.bind(target) : value;
+    return (key: string, ...rest: unknown[]) =>
+      key === REVOCATION_KEYS.index ? process.exit(137) : value.call(target, key, ...rest);
+  },
+});
+await revokeCertificate(
+  { store: killed, log: { debug() {}, info() {}, warn() {}, error() {} }, clock: { now: () => new Date() } },
+  { issuer: issuer.fingerprint, serial: cert.serial, reason: 'killed mid-way', by: 'test' },
+);
+`,
+    );
+    const killedRun = spawnSync(join(ROOT, 'node_modules', '.bin', 'tsx'), [script], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(killedRun.status, killedRun.stderr).toBe(137);
+    // The state holds the revocation, the index not: up sees the state change and publishes it.
+    const denied = await until(403, 'acme-client');
+    expect(JSON.parse(denied.body).reasons[0].message).toMatch(/by hand \(killed mid-way;/);
+    const status = cli(['status']);
+    expect(status.out).not.toMatch(/INDEX BEHIND|DAMAGED/);
+    const back = cli(['unrevoke', '--cert', demo('acme-client.pem')]);
+    expect(back.status, back.err).toBe(0);
+    await until(200, 'acme-client');
+  }, 120_000);
 
   it("still refuses a stranger's certificate in the handshake; authorize denies it, revoke refuses it", async () => {
     const r = get('stranger-client');
