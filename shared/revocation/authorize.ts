@@ -132,11 +132,7 @@ export const authorize = (
       (options.staleCrl === 'allow' ? notes : reasons).push(reason);
     }
   };
-  staleOf(
-    issuer.crls.filter(speaksFor),
-    cert.subject.text,
-    issuer.subject,
-  );
+  staleOf(issuer.crls.filter(speaksFor), cert.subject.text, issuer.subject);
 
   // Every CA above: listed by its issuer, or covered by a stale CRL.
   const seen = new Set<number>();
