@@ -452,13 +452,14 @@ export class TruststorePipeline extends Construct {
       objects('state/', 'truststore/', 'revocation/', 'refusals/'),
     );
     mayFindNothing(this.scanFunction);
-    // reports/: the report made afresh by each scan (days left, drift, recent refusals).
+    // reports/: the report made afresh by each scan (days left, drift, recent refusals);
+    // revocation/: the index published again when a writer stopped before publishing it.
     allow(
       this.scanFunction,
       ['s3:PutObject'],
       props.pruneExpired
         ? objects('state/', 'truststore/', 'revocation/', 'reports/')
-        : objects('state/', 'reports/'),
+        : objects('state/', 'revocation/', 'reports/'),
     );
     // The scan reads the domains to report drift.
     rollDomains(this.scanFunction, false);

@@ -398,6 +398,13 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
         }
       }
     }
+    // The index of the latest state, when a writer stopped between its commit and the index's
+    // publish (`trustroll revoke` killed, say): the authorizer would go on deciding from the older
+    // one until the next change. One HEAD when it is current.
+    if (pruned.length === 0 && latestPublished(next)?.version)
+      await publishIndex(deps.store, next, deps.log).catch((error: Error) =>
+        errors.push(`publishing the revocation index: ${error.message}`),
+      );
     // The report, made afresh each scan: its days left stay current between versions, and it shows
     // the domains as read now (drift included). A pruned version's report too. Only logged on failure.
     if (latestPublished(next)?.version)

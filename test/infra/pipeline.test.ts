@@ -375,7 +375,9 @@ describe('least privilege', () => {
       [objects('state'), objects('truststore'), objects('revocation'), objects('refusals')],
     ]);
     // The state, and the report made afresh by each scan; no truststore without pruning.
-    expect(byAction(['s3:PutObject'])).toEqual([[objects('state'), objects('reports')]]);
+    expect(byAction(['s3:PutObject'])).toEqual([
+      [objects('state'), objects('revocation'), objects('reports')],
+    ]);
     expect(byAction(['s3:ListBucket'])).toEqual([bucketRef()]);
     // Reading the domains (drift) only: the scan never updates a domain, the ingest function does.
     expect(byAction(['apigateway:GET'])).toHaveLength(1);
