@@ -306,6 +306,39 @@ describe('the index follows the truststore and manual revocations', () => {
   });
 });
 
+describe('a revocation whose index was never published', () => {
+  it('is put in force by the next expiry scan (the writer stopped between its commit and the index)', async () => {
+    // `revoke` killed as it came to write the index: its state commit stands, the index does not.
+    const killed = {
+      ...store,
+      head: store.head.bind(store),
+      get: store.get.bind(store),
+      list: store.list.bind(store),
+      put: (key: string, body: Uint8Array, opts?: Parameters<MemoryStore['put']>[2]) =>
+        key === REVOCATION_KEYS.index ? Promise.reject(new Error('killed')) : store.put(key, body, opts),
+    } as unknown as MemoryStore;
+    await expect(
+      revokeCertificate(
+        { store: killed, log: memoryLog(), clock },
+        {
+          issuer: cert(acme.intermediate).fingerprint,
+          serial: cert(acme.client).serial,
+          reason: 'r',
+          by: 'ops',
+        },
+      ),
+    ).rejects.toThrow('killed');
+    expect((await decide(acme.client)).decision).toBe('allow');
+    const scanned = await scanExpiry({ store, clock, log: memoryLog(), notifier });
+    expect(scanned.errors).toEqual([]);
+    expect((await decide(acme.client)).decision).toBe('deny');
+    // Current now: the next scan writes no index version.
+    const before = (await store.head(REVOCATION_KEYS.index)).version;
+    await scanExpiry({ store, clock, log: memoryLog(), notifier });
+    expect((await store.head(REVOCATION_KEYS.index)).version).toBe(before);
+  });
+});
+
 describe('a CA renewed through replace/ keeps what is revoked under it', () => {
   it('still denies what its CRL and a manual revocation listed, and refuses its older CRL as a replay', async () => {
     await ingestUploads(
