@@ -310,6 +310,11 @@ const HEX_SERIAL = /^(?:[0-9a-f]{2})+$/;
 export const normalSerial = (text: string): string => {
   // Colons as openssl prints them; a space is more likely two serials than one.
   let hex = text.trim().toLowerCase().replace(/^0x/, '').replace(/:/g, '');
+  // A negative serial (`-11`, `-0x11`, as openssl prints one) cannot be given as hex digits.
+  if (/^-\s*(0x)?[0-9a-f:]+$/i.test(text.trim()))
+    throw new InputError(
+      `--serial ${JSON.stringify(text)} is negative, and negative serial numbers are not valid (RFC 5280 requires a positive serial): give the certificate itself with --cert <file.pem>, and trustroll revokes it by the serial bytes it carries`,
+    );
   if (!/^[0-9a-f]+$/.test(hex))
     throw new InputError(
       `--serial ${JSON.stringify(text)} is not a hexadecimal serial number (one serial, hex digits and colons only)`,

@@ -330,6 +330,11 @@ describe('a CA renewed through replace/ keeps what is revoked under it', () => {
     );
     expect((await decide(acme.client)).reasons.map((x) => x.code)).toEqual(['cert.revoked']);
     expect((await decide(bob)).reasons.map((x) => x.code)).toEqual(['cert.revoked']);
+    // The revocation recorded under the certificate it renews still says why, by whom and when.
+    const day = clock.now().toISOString().slice(0, 10);
+    expect((await decide(bob)).reasons[0]!.message).toBe(
+      `${cert(bob).subject.text} (serial ${cert(bob).serial}) is revoked by CN=Acme Issuing CA,O=Acme by hand (stolen; ops, ${day}).`,
+    );
     // Revoking by hand goes on working under the renewed CA.
     const carol = await leaf('CN=carol.acme.example,O=Acme', renewed);
     await revokeCertificate(
