@@ -122,6 +122,10 @@ describe('CRL uploads', () => {
     expect(report.uploads[0]!.outcome).toBe('rejected');
     const finding = report.uploads[0]!.findings.find((f) => f.code === 'crl.other-partner');
     expect(finding?.message).toContain('upload it to inbox/beta/crl/');
+    // A CA claimed by the partner that uploaded it first: how the owner gets it back.
+    expect(finding?.message).toContain(
+      `If that CA is acme's and beta uploaded it first, an operator must remove it from beta (trustroll remove --fingerprint ${cert(beta.intermediate).fingerprint}); then upload the CA to inbox/acme/ and this CRL again.`,
+    );
     expect((await decide(acme.client)).decision).toBe('allow');
     expect((await decide(beta.client)).decision).toBe('allow');
   });
