@@ -263,6 +263,22 @@ const claims = (
   const { bySubject } = indexOf(all);
   const byFingerprint = new Map(all.map((e) => [e.fingerprint, e]));
   const short = (e: Entry) => `${e.subject} (sha256 ${e.fingerprint.slice(0, 16)}…)`;
+  // What the other partners of the batch send (an issuer may arrive in the same batch as a claim).
+  const sentBy = (what: (c: Certificate) => string) => {
+    const by = new Map<string, Set<string>>();
+    for (const u of uploads) {
+      if (u.partner === undefined) continue;
+      for (const { cert } of u.certificates) {
+        if (byFingerprint.has(cert.fingerprint)) continue;
+        const set = by.get(what(cert)) ?? new Set<string>();
+        set.add(u.partner);
+        by.set(what(cert), set);
+      }
+    }
+    return (key: string, partner: string) => [...(by.get(key) ?? [])].filter((p) => p !== partner).sort();
+  };
+  const othersSending = sentBy((c) => c.fingerprint);
+  const othersNaming = sentBy((c) => c.subject.key);
   for (const u of uploads) {
     const partner = u.partner;
     if (partner === undefined) continue;
@@ -292,6 +308,14 @@ const claims = (
         );
         continue;
       }
+      const also = othersSending(cert.fingerprint, partner);
+      if (also.length > 0) {
+        note(
+          cert,
+          `Partner ${also.join(', ')} sent this same CA in the same batch: a CA is held for one partner only, whose clients it issues. The partner whose CA it is uploads it again, alone.`,
+        );
+        continue;
+      }
       // Up the chain: through the upload's own CAs until one the truststore holds.
       let at = cert;
       const seen = new Set<string>();
@@ -310,7 +334,15 @@ const claims = (
           break;
         }
         const next = inUpload.get(key);
-        if (!next) break;
+        if (!next) {
+          const issuers = othersNaming(key, partner);
+          if (issuers.length > 0)
+            note(
+              cert,
+              `Its issuer "${at.issuer.text}" is uploaded by partner ${issuers.join(', ')} in the same batch: only ${issuers.join(', ')} may add CAs under its own CAs. If this CA is ${issuers[0]}'s, ${issuers[0]} must upload it (to inbox/${issuers[0]}/); if it is ${partner}'s, have it issued under a CA of ${partner}'s own.`,
+            );
+          break;
+        }
         at = next;
       }
     }

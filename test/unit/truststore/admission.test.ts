@@ -429,6 +429,35 @@ describe("another partner's CA", () => {
     );
   });
 
+  it('refuses a claim on a CA whose issuer another partner uploads in the same batch, and the same CA sent by two partners', () => {
+    const ds = admit(
+      [entry(r, 'acme'), entry(i, 'acme')],
+      [upload('claim', [betaInt], { partner: 'acme' }), upload('owner', [betaRoot], { partner: 'beta' })],
+      options,
+    );
+    expect(ds.map((d) => [d.id, d.accepted])).toEqual([
+      ['claim', false],
+      ['owner', true],
+    ]);
+    expect(claim(ds[0]!)[0]!.message).toMatch(
+      /^Its issuer "CN=Own Beta Root,O=Beta" is uploaded by partner beta in the same batch: .*beta must upload it \(to inbox\/beta\/\)/,
+    );
+    const both = admit(
+      [],
+      [upload('a', [betaRoot], { partner: 'acme' }), upload('b', [betaRoot], { partner: 'beta' })],
+      options,
+    );
+    expect(both.map((d) => d.accepted)).toEqual([false, false]);
+    expect(claim(both[1]!)[0]!.message).toMatch(/^Partner acme sent this same CA in the same batch/);
+    // One partner sending it twice in a batch is no claim.
+    const twice = admit(
+      [],
+      [upload('a', [betaRoot], { partner: 'beta' }), upload('b', [betaRoot, betaInt], { partner: 'beta' })],
+      options,
+    );
+    expect(twice.map((d) => d.accepted)).toEqual([true, true]);
+  });
+
   it('keeps accepting a partner re-uploading its own CAs, and its renewal through replace/', async () => {
     const [again] = admit(base(), [upload('again', [r, i], { partner: 'acme' })], options);
     expect(again!.accepted).toBe(true);
