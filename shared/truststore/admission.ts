@@ -283,9 +283,19 @@ const claims = (
     const partner = u.partner;
     if (partner === undefined) continue;
     const found = new Map<string, Finding[]>();
-    const note = (cert: Certificate, message: string) => {
+    const note = (cert: Certificate, message: string, holder?: string) => {
       const list = found.get(cert.fingerprint) ?? [];
-      list.push({ code: 'ca.other-partner', severity: 'error', message, cert: certRef(cert) });
+      // `repair` records a CA whose provenance went with lost state versions as partner "unknown".
+      const lost =
+        holder === 'unknown'
+          ? ' (Partner "unknown" is a CA whose provenance was lost when the store was repaired: an operator removes it, and its owner uploads it again.)'
+          : '';
+      list.push({
+        code: 'ca.other-partner',
+        severity: 'error',
+        message: message + lost,
+        cert: certRef(cert),
+      });
       found.set(cert.fingerprint, list);
     };
     const inUpload = new Map<string, Certificate>();
@@ -297,6 +307,7 @@ const claims = (
           note(
             cert,
             `This CA is already in the truststore for partner ${held.partner}, not ${partner}: its clients are ${held.partner}'s at the door, and uploading it again changes nothing. If it is ${partner}'s CA, an operator must first remove it from ${held.partner} (trustroll remove --fingerprint ${held.fingerprint}); otherwise do not upload it.`,
+            held.partner,
           );
         continue;
       }
@@ -305,6 +316,7 @@ const claims = (
         note(
           cert,
           `Partner ${namesake.partner} already has a CA named "${cert.subject.text}" in the truststore (${short(namesake)}): a CA's name is what identifies it at the door and in CRLs, so ${partner} cannot add another CA with that name. Give your CA a name of its own; if that name is rightfully ${partner}'s, an operator must first remove ${namesake.partner}'s CA (trustroll remove --fingerprint ${namesake.fingerprint}).`,
+          namesake.partner,
         );
         continue;
       }
@@ -330,6 +342,7 @@ const claims = (
             note(
               cert,
               `Its issuer ${short(owner)} is in the truststore for partner ${owner.partner}: only ${owner.partner} may add CAs under its own CAs, or its clients would be ${partner}'s at the door. If this CA is ${owner.partner}'s, ${owner.partner} must upload it (to inbox/${owner.partner}/); if it is ${partner}'s, have it issued under a CA of ${partner}'s own.`,
+              owner.partner,
             );
           break;
         }

@@ -458,6 +458,18 @@ describe("another partner's CA", () => {
     expect(twice.map((d) => d.accepted)).toEqual([true, true]);
   });
 
+  it('says what partner "unknown" is when the CA above was recorded so by a repair', () => {
+    const [d] = admit(
+      [entry(betaRoot, 'unknown')],
+      [upload('claim', [betaInt], { partner: 'beta' })],
+      options,
+    );
+    expect(d!.accepted).toBe(false);
+    expect(claim(d!)[0]!.message).toMatch(
+      /for partner unknown: .*\(Partner "unknown" is a CA whose provenance was lost when the store was repaired: an operator removes it, and its owner uploads it again\.\)$/,
+    );
+  });
+
   it('keeps accepting a partner re-uploading its own CAs, and its renewal through replace/', async () => {
     const [again] = admit(base(), [upload('again', [r, i], { partner: 'acme' })], options);
     expect(again!.accepted).toBe(true);
