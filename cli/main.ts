@@ -89,6 +89,14 @@ export const run = async (argv: readonly string[], rawIo: Io = processIo): Promi
     if (json) io.out(jsonOut({ error: message, status: code }));
     return code;
   };
+  // Every relative path (the default `.trustroll`, `inbox`, `requests`) is resolved against the
+  // current folder: when that folder was deleted, say so, rather than fail deep inside a command.
+  const gone = currentFolderGone();
+  if (gone)
+    return failed(
+      2,
+      `the current folder no longer exists (it was deleted or moved away: ${gone}): cd to an existing folder (the one holding your .trustroll and inbox) and run the command again.`,
+    );
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return status;
@@ -119,6 +127,18 @@ export const run = async (argv: readonly string[], rawIo: Io = processIo): Promi
         `${printable(error.message)}${code && !error.message.includes(code) ? ` (${code})` : ''}: nothing was lost; run the command again.`,
       );
     }
+    throw error;
+  }
+};
+
+/** Why the current folder cannot be read (deleted: `ENOENT … uv_cwd`), or undefined when it can. */
+const currentFolderGone = (): string | undefined => {
+  try {
+    process.cwd();
+    return undefined;
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') return `${e.code} ${e.syscall ?? 'uv_cwd'}`;
     throw error;
   }
 };

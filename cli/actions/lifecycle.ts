@@ -272,7 +272,11 @@ export const status = async (
   let indexBehind: string | undefined;
   try {
     state = (await loadState(deps.store)).state;
-    damage = [...(await findDamage(deps.store, state)), ...(await recordSetDamage(deps.store, state))];
+    // A state changed since its index was built is named by indexProblem, with the difference.
+    damage = [
+      ...(await findDamage(deps.store, state, { source: false })),
+      ...(await recordSetDamage(deps.store, state)),
+    ];
     if (damage.length === 0) {
       const problem = await indexProblem(deps.store, state);
       if (problem.damaged) damage.push(problem.damaged);

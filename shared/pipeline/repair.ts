@@ -2,7 +2,7 @@ import { DamagedStoreError, InputError, NotFoundError } from '../errors.js';
 import { readInput } from '../pki/read.js';
 import type { ObjectStore, StoredObject } from '../ports.js';
 import { olderIndex } from '../revocation/index.js';
-import { REVOCATION_KEYS } from '../revocation/state.js';
+import { indexDisagreement, indexSourceDigest, REVOCATION_KEYS } from '../revocation/state.js';
 import {
   type Entry,
   entryOf,
@@ -63,6 +63,11 @@ export const repairStore = async (deps: PublishDeps): Promise<RepairReport> => {
   if (revocationCaughtUp) {
     etag = (await saveState(deps.store, revocationCaughtUp, etag)).etag;
     state = revocationCaughtUp;
+  }
+  const reconciled = await reconcileRevocation(state, deps.store, actions);
+  if (reconciled) {
+    etag = (await saveState(deps.store, reconciled, etag)).etag;
+    state = reconciled;
   }
   const lost: string[] = [];
   const problems = new Map<string, string | undefined>();
@@ -197,6 +202,50 @@ const catchUpRevocation = async (
   return {
     ...state,
     revocation: { ...rev, manual, rules, generation: Math.max(rev.generation, header.generation ?? 0) + 1 },
+  };
+};
+
+/**
+ * A state and an index of the same stamp that do not say the same (one edited by hand: a
+ * revocation by hand removed from the state, a CA given to another partner in the index, with its
+ * SHA-256 made to match). Revocations by hand either holds are kept (a revocation the edit
+ * removed is in force again: denying is the safe side); the rules and the CAs' partners are the
+ * state's, the record of what was decided. The generation moves on, so the index is published
+ * again from the state, newer than the one it replaces.
+ */
+const reconcileRevocation = async (
+  state: TruststoreState,
+  store: ObjectStore,
+  actions: string[],
+): Promise<TruststoreState | undefined> => {
+  let loaded: Awaited<ReturnType<typeof loadIndex>>;
+  let metadata: Readonly<Record<string, string>> | undefined;
+  try {
+    metadata = (await store.head(REVOCATION_KEYS.index)).metadata;
+    loaded = await loadIndex(store);
+  } catch (error) {
+    if (!(error instanceof DamagedStoreError) && !(error instanceof NotFoundError)) throw error;
+    return undefined;
+  }
+  if (!loaded) return undefined;
+  const rev = revocationOf(state);
+  const header = loaded.index.header;
+  if (header.revision !== state.revision || (header.generation ?? -1) !== rev.generation) return undefined;
+  const differences = indexDisagreement(header, state);
+  const edited = metadata?.source !== undefined && metadata.source !== indexSourceDigest(state);
+  if (differences.length === 0 && !edited) return undefined;
+  const held = new Set(rev.manual.map((m) => `${m.issuer}|${m.serial}`));
+  const back = header.manual.filter((m) => !held.has(`${m.issuer}|${m.serial}`));
+  actions.push(
+    `the state and the revocation index (${loaded.version}) of revision ${state.revision}, generation ${rev.generation} did not say the same` +
+      (differences.length > 0
+        ? ` (${differences.join('; ')})`
+        : ' (the state was changed after the index was built from it)') +
+      `: ${back.length} revocation${back.length === 1 ? '' : 's'} by hand taken back from the index; the index is published again from the state (its partner rules and CAs' partners: check them with trustroll rules and trustroll status)`,
+  );
+  return {
+    ...state,
+    revocation: { ...rev, manual: [...rev.manual, ...back], generation: rev.generation + 1 },
   };
 };
 

@@ -7,6 +7,8 @@ import { buildIndex, indexSha256, RevocationIndex } from '../revocation/index.js
 import { assertRecords } from '../revocation/records.js';
 import {
   emptyRevocation,
+  indexDisagreement,
+  indexSourceDigest,
   type ManualRevocation,
   newerStamp,
   type PartnerRules,
@@ -23,6 +25,7 @@ import {
   changeState,
   type LoadedState,
   loadState,
+  sourceChanged,
   stampText,
   wentBehind,
 } from './state-store.js';
@@ -158,6 +161,8 @@ export const publishIndex = async (
           sha256: indexSha256(bytes),
           revision: String(mine.revision),
           generation: String(mine.generation),
+          // What it was built from: a writer's HEAD tells a state edited by hand since (sourceChanged).
+          source: indexSourceDigest(state),
         },
       });
       log.info('revocation index published', { ...mine, version: written.version, bytes: bytes.length });
@@ -172,14 +177,21 @@ export const publishIndex = async (
 };
 
 /** Whether the index version holds the bytes it was written with, and reads as an index. */
-const intact = async (store: ObjectStore, version: string, sha256: string | undefined): Promise<boolean> => {
+const intact = async (store: ObjectStore, version: string, sha256: string | undefined): Promise<boolean> =>
+  (await readIntact(store, version, sha256)) !== undefined;
+
+/** The index version, loaded, when it holds the bytes it was written with and reads as an index. */
+const readIntact = async (
+  store: ObjectStore,
+  version: string,
+  sha256: string | undefined,
+): Promise<RevocationIndex | undefined> => {
   const body = (await store.get(REVOCATION_KEYS.index, { version })).body;
-  if (indexSha256(body) !== sha256) return false;
+  if (indexSha256(body) !== sha256) return undefined;
   try {
-    RevocationIndex.load(body);
-    return true;
+    return RevocationIndex.load(body);
   } catch {
-    return false;
+    return undefined;
   }
 };
 
@@ -203,11 +215,23 @@ export const indexProblem = async (
       damaged: `${REVOCATION_KEYS.index}, the revocation index, is missing (deleted by hand): the authorizer and the local endpoint cannot decide without it. Run trustroll repair, which publishes it again`,
     };
   }
-  if (!(await intact(store, current.version, current.metadata?.sha256)))
+  const index = await readIntact(store, current.version, current.metadata?.sha256);
+  if (!index)
     return {
       damaged: `${REVOCATION_KEYS.index} (version ${current.version}) does not hold what it was written with (truncated or edited by hand): the authorizer keeps the index it had or denies every client. Run trustroll repair, which publishes it again`,
     };
-  return stampOf(current, state);
+  const stamped = stampOf(current, state);
+  if (stamped.damaged || stamped.behind) return stamped;
+  // Of the same stamp, index and state must say the same (both may have been edited by hand, the
+  // index with its recorded SHA-256 made to match): the header parsed above is compared with the
+  // state, no further read.
+  const differences = indexDisagreement(index.header, state);
+  if (differences.length > 0)
+    return {
+      damaged: `the revocation index (version ${current.version}) and the state are both at ${stampText(stampOfState(state))} but disagree: ${differences.join('; ')}. One of them was edited by hand. Run trustroll repair: it takes back the revocations by hand the index holds and publishes the index again from the state (check the partner rules and CAs it names afterwards)`,
+    };
+  const changed = sourceChanged(current, state);
+  return changed ? { damaged: changed } : {};
 };
 
 const stampOf = (
@@ -310,6 +334,11 @@ const HEX_SERIAL = /^(?:[0-9a-f]{2})+$/;
 export const normalSerial = (text: string): string => {
   // Colons as openssl prints them; a space is more likely two serials than one.
   let hex = text.trim().toLowerCase().replace(/^0x/, '').replace(/:/g, '');
+  // A negative serial (`-11`, `-0x11`, as openssl prints one) cannot be given as hex digits.
+  if (/^-\s*(0x)?[0-9a-f:]+$/i.test(text.trim()))
+    throw new InputError(
+      `--serial ${JSON.stringify(text)} is negative, and negative serial numbers are not valid (RFC 5280 requires a positive serial): give the certificate itself with --cert <file.pem>, and trustroll revokes it by the serial bytes it carries`,
+    );
   if (!/^[0-9a-f]+$/.test(hex))
     throw new InputError(
       `--serial ${JSON.stringify(text)} is not a hexadecimal serial number (one serial, hex digits and colons only)`,

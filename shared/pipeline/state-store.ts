@@ -3,6 +3,7 @@ import { ConflictError, DamagedStoreError, NotFoundError } from '../errors.js';
 import type { Log, ObjectStore, StoredObject } from '../ports.js';
 import {
   type IndexStamp,
+  indexSourceDigest,
   newerStamp,
   REVOCATION_KEYS,
   stampOfMetadata,
@@ -104,13 +105,18 @@ export const readTruststoreVersion = async (
  *   a lifecycle rule gone wrong), or its bytes are not what was published (truncated, edited).
  * Reads the current truststore object (and the latest recorded version, when that is another).
  */
-export const findDamage = async (store: ObjectStore, given: TruststoreState): Promise<string[]> =>
-  (await inspect(store, given)).damage;
+export const findDamage = async (
+  store: ObjectStore,
+  given: TruststoreState,
+  /** `false`: leave a state changed since its index was built to the caller, who names the difference (status). */
+  options: { readonly source?: boolean } = {},
+): Promise<string[]> => (await inspect(store, given, options)).damage;
 
 /** findDamage, with the current truststore object it read (undefined when there is none). */
 const inspect = async (
   store: ObjectStore,
   given: TruststoreState,
+  options: { readonly source?: boolean } = {},
 ): Promise<{ damage: string[]; current: StoredObject | undefined }> => {
   let current: StoredObject | undefined;
   try {
@@ -118,13 +124,14 @@ const inspect = async (
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
   }
-  return { damage: await damageOf(store, given, current), current };
+  return { damage: await damageOf(store, given, current, options), current };
 };
 
 const damageOf = async (
   store: ObjectStore,
   given: TruststoreState,
   current: StoredObject | undefined,
+  options: { readonly source?: boolean } = {},
 ): Promise<string[]> => {
   let state = given;
   const carried = Number(current?.metadata.revision ?? 0);
@@ -140,7 +147,7 @@ const damageOf = async (
       ];
     }
   }
-  const behind = await behindIndex(store, state);
+  const behind = await behindIndex(store, state, options.source !== false);
   if (behind) return [behind];
   const latest = latestPublished(state);
   if (!latest?.version) return [];
@@ -184,13 +191,35 @@ export const wentBehind = (
   return `the state went back behind the revocation index (version ${head.version}, built from ${stampText(index)}; the state is at ${stampText(mine)}): a newer version of the state was deleted or an older one put back by hand, so revocations and rules in force are missing from it. Run trustroll repair, which takes them back from the index`;
 };
 
-/** {@link wentBehind} of the published index (one HEAD; nothing when none is published). */
+/**
+ * The damage of a state edited by hand since the index of the same stamp was built from it (a
+ * revocation by hand removed from the latest state version, a CA given to another partner): the
+ * digest of what the index was built from, in its metadata, is not the state's. A write now would
+ * publish an index without what the edit removed. Costs a hash of the state's CA partners and
+ * revocation part, no read; an index published before the digest was recorded is not judged.
+ */
+export const sourceChanged = (
+  head: { readonly version: string; readonly metadata?: Readonly<Record<string, string>> },
+  state: TruststoreState,
+): string | undefined => {
+  const recorded = head.metadata?.source;
+  if (recorded === undefined) return undefined;
+  const index = stampOfMetadata(head.metadata);
+  const mine = stampOfState(state);
+  if (index.revision !== mine.revision || index.generation !== mine.generation) return undefined;
+  if (recorded === indexSourceDigest(state)) return undefined;
+  return `${KEYS.state} was changed by hand after the revocation index (version ${head.version}) was built from it: both are at ${stampText(mine)}, but the state no longer says what the index was built from (its revocations by hand, partner rules, CRLs or the CAs' partners; trustroll status names the difference). Run trustroll repair: it takes back the revocations by hand the index holds and publishes the index again from the state`;
+};
+
+/** {@link wentBehind} or {@link sourceChanged} of the published index (one HEAD; nothing when none is published). */
 export const behindIndexOf = async (
   store: ObjectStore,
   state: TruststoreState,
+  source = true,
 ): Promise<string | undefined> => {
   try {
-    return wentBehind(await store.head(REVOCATION_KEYS.index), state);
+    const head = await store.head(REVOCATION_KEYS.index);
+    return wentBehind(head, state) ?? (source ? sourceChanged(head, state) : undefined);
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
     return undefined;
@@ -198,8 +227,12 @@ export const behindIndexOf = async (
 };
 
 /** {@link behindIndexOf}, the state read again once when it looks behind (another run may have published since). */
-const behindIndex = async (store: ObjectStore, given: TruststoreState): Promise<string | undefined> =>
-  (await behindIndexOf(store, given)) && behindIndexOf(store, (await loadState(store)).state);
+const behindIndex = async (
+  store: ObjectStore,
+  given: TruststoreState,
+  source: boolean,
+): Promise<string | undefined> =>
+  (await behindIndexOf(store, given, source)) && behindIndexOf(store, (await loadState(store)).state, source);
 
 /**
  * Refuses to go on writing to a damaged store (DamagedStoreError), saying what to do. Returns the

@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import type { Certificate } from '../pki/certificate.js';
 import { covers } from './coverage.js';
-import type { IndexCa, IndexCrl, RevocationIndex } from './index.js';
+import { type IndexCa, type IndexCrl, manualRevocationOf, type RevocationIndex } from './index.js';
 import { MANUAL, reasonName } from './records.js';
 
 /**
@@ -188,7 +188,7 @@ const revokedHow = (
   listed: { readonly code: number; readonly crl?: IndexCrl },
 ): string => {
   if (listed.code === MANUAL) {
-    const m = index.header.manual.find((x) => x.issuer === issuer.fingerprint && x.serial === serial);
+    const m = manualRevocationOf(index.header.manual, issuer, serial);
     return m ? ` by hand (${m.reason}; ${m.by}, ${m.at.slice(0, 10)})` : ' by hand';
   }
   const reason = reasonName(listed.code);

@@ -77,6 +77,12 @@ export interface CrlScope {
   readonly onlySomeReasons: boolean;
   /** onlyContainsAttributeCerts: the CRL covers no public-key certificate at all. */
   readonly onlyAttribute?: boolean;
+  /**
+   * The name form of a distribution point named without a URI (`nameRelativeToCRLIssuer`, or a
+   * fullName of `directoryName`s, …): such a partition cannot be told from the others, so the
+   * CRL is refused (`crl.partition-not-uri`).
+   */
+  readonly notUri?: string;
 }
 
 export interface RevocationList {
@@ -408,6 +414,7 @@ const crlNumber = (tlv: Tlv, what: string): bigint => {
 const issuingDistributionPoint = (value: Tlv): { scope?: CrlScope; indirect: boolean } => {
   try {
     let uris: string[] = [];
+    let notUri: string | undefined;
     const flags = {
       onlyUser: false,
       onlyCA: false,
@@ -420,8 +427,10 @@ const issuingDistributionPoint = (value: Tlv): { scope?: CrlScope; indirect: boo
       return f.content[0] !== 0;
     };
     for (const f of children(expectTag(value, TAG.SEQUENCE, 'issuingDistributionPoint'))) {
-      if (f.tag === 0xa0) uris = distributionPointUris(f);
-      else if (f.tag === 0x81) flags.onlyUser = flag(f, 'onlyContainsUserCerts');
+      if (f.tag === 0xa0) {
+        uris = distributionPointUris(f);
+        if (uris.length === 0) notUri = nameForm(f);
+      } else if (f.tag === 0x81) flags.onlyUser = flag(f, 'onlyContainsUserCerts');
       else if (f.tag === 0x82) flags.onlyCA = flag(f, 'onlyContainsCACerts');
       else if (f.tag === 0x83) flags.onlySomeReasons = true;
       else if (f.tag === 0x84) flags.indirect = flag(f, 'indirectCRL');
@@ -430,12 +439,20 @@ const issuingDistributionPoint = (value: Tlv): { scope?: CrlScope; indirect: boo
     }
     const { indirect, onlyAttribute, ...rest } = flags;
     // An IDP that restricts nothing (only indirectCRL, say) leaves a full CRL.
-    if (uris.length === 0 && !rest.onlyUser && !rest.onlyCA && !rest.onlySomeReasons && !onlyAttribute)
+    if (
+      uris.length === 0 &&
+      notUri === undefined &&
+      !rest.onlyUser &&
+      !rest.onlyCA &&
+      !rest.onlySomeReasons &&
+      !onlyAttribute
+    )
       return { indirect };
     const scope: CrlScope = {
       uris: [...new Set(uris)].sort(),
       ...rest,
       ...(onlyAttribute ? { onlyAttribute } : {}),
+      ...(notUri !== undefined ? { notUri } : {}),
     };
     return { scope, indirect };
   } catch (error) {
@@ -443,6 +460,28 @@ const issuingDistributionPoint = (value: Tlv): { scope?: CrlScope; indirect: boo
       cause: error,
     });
   }
+};
+
+/** GeneralName choices by context tag (RFC 5280 §4.2.1.6), for naming what a point was named by. */
+const GENERAL_NAME: Readonly<Record<number, string>> = {
+  160: 'otherName',
+  129: 'rfc822Name',
+  130: 'dNSName',
+  163: 'x400Address',
+  164: 'directoryName',
+  165: 'ediPartyName',
+  135: 'iPAddress',
+  136: 'registeredID',
+};
+
+/** How a DistributionPointName without a URI names its point: the relative name, or fullName's forms. */
+const nameForm = (dpName: Tlv): string => {
+  const [choice] = children(dpName);
+  if (choice?.tag !== 0xa0) return 'nameRelativeToCRLIssuer';
+  const forms = [
+    ...new Set(children(choice).map((n) => GENERAL_NAME[n.tag] ?? `tag 0x${n.tag.toString(16)}`)),
+  ];
+  return forms.length > 0 ? `fullName of ${forms.join(', ')}` : 'an empty fullName';
 };
 
 /** revokedCertificates entry: SEQUENCE { userCertificate INTEGER, revocationDate Time, crlEntryExtensions OPTIONAL } */
@@ -623,6 +662,14 @@ export const judgeCrl = (
       'crl.critical-extension',
       'error',
       `${who} has the critical extension ${oid}, which trustroll does not understand: send a CRL without it.`,
+      issuer,
+    );
+  }
+  if (list.scope?.notUri !== undefined) {
+    add(
+      'crl.partition-not-uri',
+      'error',
+      `${who} is a partition whose issuingDistributionPoint names its point by ${list.scope.notUri}, not by a URI: trustroll tells a CA's partitions apart by their URIs (as AWS Private CA publishes them) and cannot know which certificates this one covers, so it would take it for the CA's full CRL. Send the CA's full CRL, or partitions named by a URI (fullName uniformResourceIdentifier) as the certificates' cRLDistributionPoints give them.`,
       issuer,
     );
   }

@@ -61,6 +61,11 @@ export interface IndexCa {
   readonly crls: readonly IndexCrl[];
   /** Its table of serials revoked by hand (`trustroll revoke`); its CRLs' are in `crls[].table`. */
   readonly table?: IndexTable;
+  /**
+   * Fingerprints of earlier certificates of this CA (the same name and key, renewed through
+   * `replace/`) whose manual revocations its table carries: `manual` names them by those.
+   */
+  readonly renews?: readonly string[];
 }
 
 export interface IndexHeader {
@@ -147,6 +152,9 @@ export const buildIndex = (input: IndexInput): Uint8Array => {
       return { ...c, ...(table ? { table } : {}) };
     });
     const manualRecords = toRecords(mine(manualOf).map((m) => ({ serial: m.serial, reason: MANUAL })));
+    const renews = [...manualOf.keys()]
+      .filter((fp) => fp !== cert.fingerprint && same(fp, cert.fingerprint))
+      .sort();
     const table = place(manualRecords);
     // A serial on several of its CRLs (or also revoked by hand) is one revoked certificate.
     revoked +=
@@ -167,6 +175,7 @@ export const buildIndex = (input: IndexInput): Uint8Array => {
       ...(link.kind === 'issuer' ? { issuer: position.get(link.issuer)! } : {}),
       crls,
       ...(table ? { table } : {}),
+      ...(renews.length > 0 ? { renews } : {}),
     };
     return ca;
   });
@@ -188,7 +197,7 @@ export const buildIndex = (input: IndexInput): Uint8Array => {
         : {
             revoked: {
               ...(reasonName(reason) ? { reason: reasonName(reason) } : {}),
-              source: sourceOf(input.revocation, parent.fingerprint, cert.serial, reason),
+              source: sourceOf(input.revocation.manual, parent, cert.serial, reason),
             },
           }),
     };
@@ -233,9 +242,26 @@ const revokedIn = (
   return undefined;
 };
 
-const sourceOf = (rev: RevocationState, issuer: string, serial: string, code: number): string => {
+/**
+ * The manual revocation of `serial` under `ca`: recorded for this certificate of the CA, or for an
+ * earlier one it renews (same name and key), whose revocations stay in force.
+ */
+export const manualRevocationOf = (
+  manual: readonly ManualRevocation[],
+  ca: Pick<IndexCa, 'fingerprint' | 'renews'>,
+  serial: string,
+): ManualRevocation | undefined =>
+  manual.find((x) => x.serial === serial && x.issuer === ca.fingerprint) ??
+  manual.find((x) => x.serial === serial && ca.renews?.includes(x.issuer) === true);
+
+const sourceOf = (
+  manual: readonly ManualRevocation[],
+  issuer: IndexCa,
+  serial: string,
+  code: number,
+): string => {
   if (code === MANUAL) {
-    const m = rev.manual.find((x) => x.issuer === issuer && x.serial === serial);
+    const m = manualRevocationOf(manual, issuer, serial);
     return m ? `revoked by hand by ${m.by} on ${m.at.slice(0, 10)}: ${m.reason}` : 'revoked by hand';
   }
   return "listed on its issuer's CRL";

@@ -147,7 +147,12 @@ export const admit = (
     return out;
   };
 
-  const rejected = new Set(uploads.filter((u) => u.inputFindings.some(isBlocking)).map((u) => u.id));
+  // Who holds a CA is decided before anything is linted: a partner's claim on another partner's
+  // CA is refused whatever else the upload holds (see `claims`).
+  const claimed = claims(all, uploads);
+  const rejected = new Set(
+    uploads.filter((u) => u.inputFindings.some(isBlocking) || claimed.has(u.id)).map((u) => u.id),
+  );
   let findingsByCert = new Map<string, Finding[]>();
   const frozen = new Map<string, Finding[]>();
   for (;;) {
@@ -198,12 +203,14 @@ export const admit = (
   );
   return uploads.map((u) => {
     const accepted = !rejected.has(u.id);
+    const claim = claimed.get(u.id);
     const certificates = u.certificates.map(({ cert, source }): CertDecision => {
+      const held = claim?.get(cert.fingerprint) ?? [];
       if (byFingerprint.has(cert.fingerprint)) {
-        return { cert, source, verdict: 'present', findings: [alreadyPresent(cert)] };
+        return { cert, source, verdict: 'present', findings: [alreadyPresent(cert), ...held] };
       }
       const own = findingsByCert.get(cert.fingerprint) ?? [];
-      return { cert, source, verdict: accepted ? 'added' : 'rejected', findings: own };
+      return { cert, source, verdict: accepted ? 'added' : 'rejected', findings: [...held, ...own] };
     });
     // A refused upload always carries the blocking finding that refused it: its input's, one of its
     // certificates' (kept from the round that refused it: no upload holding that certificate stays
@@ -232,6 +239,129 @@ export const admit = (
     }
     return { id: u.id, accepted, waitingForIssuer, replaces, certificates, findings };
   });
+};
+
+/**
+ * The certificates of each upload that claim another partner's CA, with why (`ca.other-partner`).
+ * Which partner holds a CA decides, at the door, whose routes, pins and CRLs apply to its clients,
+ * so the first partner to upload a CA must not take it from its owner. An upload (of a known
+ * partner) is refused when one of its certificates:
+ * - is already in the truststore for another partner (nothing would change, and saying "accepted"
+ *   would let its sender believe the CA is theirs);
+ * - is new and bears the subject of another partner's CA (a name at the door and in CRLs is the
+ *   CA's: a squatted name would have the owner's CA refused later as a duplicate);
+ * - is new and issued, directly or through CAs of the same upload, by a CA the truststore holds
+ *   for another partner (the owner of the CA above is the one to add CAs under it).
+ * Lookups by fingerprint and subject only: the cost is the upload's, not the truststore's.
+ */
+const claims = (
+  all: readonly Entry[],
+  uploads: readonly CandidateUpload[],
+): Map<string, Map<string, Finding[]>> => {
+  const out = new Map<string, Map<string, Finding[]>>();
+  if (!uploads.some((u) => u.partner !== undefined)) return out;
+  const { bySubject } = indexOf(all);
+  const byFingerprint = new Map(all.map((e) => [e.fingerprint, e]));
+  const short = (e: Entry) => `${e.subject} (sha256 ${e.fingerprint.slice(0, 16)}…)`;
+  // What the other partners of the batch send (an issuer may arrive in the same batch as a claim).
+  const sentBy = (what: (c: Certificate) => string) => {
+    const by = new Map<string, Set<string>>();
+    for (const u of uploads) {
+      if (u.partner === undefined) continue;
+      for (const { cert } of u.certificates) {
+        if (byFingerprint.has(cert.fingerprint)) continue;
+        const set = by.get(what(cert)) ?? new Set<string>();
+        set.add(u.partner);
+        by.set(what(cert), set);
+      }
+    }
+    return (key: string, partner: string) => [...(by.get(key) ?? [])].filter((p) => p !== partner).sort();
+  };
+  const othersSending = sentBy((c) => c.fingerprint);
+  const othersNaming = sentBy((c) => c.subject.key);
+  for (const u of uploads) {
+    const partner = u.partner;
+    if (partner === undefined) continue;
+    const found = new Map<string, Finding[]>();
+    const note = (cert: Certificate, message: string, holder?: string) => {
+      const list = found.get(cert.fingerprint) ?? [];
+      // `repair` records a CA whose provenance went with lost state versions as partner "unknown".
+      const lost =
+        holder === 'unknown'
+          ? ' (Partner "unknown" is a CA whose provenance was lost when the store was repaired: an operator removes it, and its owner uploads it again.)'
+          : '';
+      list.push({
+        code: 'ca.other-partner',
+        severity: 'error',
+        message: message + lost,
+        cert: certRef(cert),
+      });
+      found.set(cert.fingerprint, list);
+    };
+    const inUpload = new Map<string, Certificate>();
+    for (const { cert } of u.certificates) inUpload.set(cert.subject.key, cert);
+    for (const { cert } of u.certificates) {
+      const held = byFingerprint.get(cert.fingerprint);
+      if (held) {
+        if (held.partner !== partner)
+          note(
+            cert,
+            `This CA is already in the truststore for partner ${held.partner}, not ${partner}: its clients are ${held.partner}'s at the door, and uploading it again changes nothing. If it is ${partner}'s CA, an operator must first remove it from ${held.partner} (trustroll remove --fingerprint ${held.fingerprint}); otherwise do not upload it.`,
+            held.partner,
+          );
+        continue;
+      }
+      const namesake = (bySubject.get(cert.subject.key) ?? []).find((e) => e.partner !== partner);
+      if (namesake) {
+        note(
+          cert,
+          `Partner ${namesake.partner} already has a CA named "${cert.subject.text}" in the truststore (${short(namesake)}): a CA's name is what identifies it at the door and in CRLs, so ${partner} cannot add another CA with that name. Give your CA a name of its own; if that name is rightfully ${partner}'s, an operator must first remove ${namesake.partner}'s CA (trustroll remove --fingerprint ${namesake.fingerprint}).`,
+          namesake.partner,
+        );
+        continue;
+      }
+      const also = othersSending(cert.fingerprint, partner);
+      if (also.length > 0) {
+        note(
+          cert,
+          `Partner ${also.join(', ')} sent this same CA in the same batch: a CA is held for one partner only, whose clients it issues. The partner whose CA it is uploads it again, alone.`,
+        );
+        continue;
+      }
+      // Up the chain: through the upload's own CAs until one the truststore holds.
+      let at = cert;
+      const seen = new Set<string>();
+      for (;;) {
+        const key = at.issuer.key;
+        if (key === at.subject.key || seen.has(key)) break;
+        seen.add(key);
+        const above = bySubject.get(key) ?? [];
+        if (above.length > 0) {
+          const owner = above.find((e) => e.partner === partner) ? undefined : above[0];
+          if (owner)
+            note(
+              cert,
+              `Its issuer ${short(owner)} is in the truststore for partner ${owner.partner}: only ${owner.partner} may add CAs under its own CAs, or its clients would be ${partner}'s at the door. If this CA is ${owner.partner}'s, ${owner.partner} must upload it (to inbox/${owner.partner}/); if it is ${partner}'s, have it issued under a CA of ${partner}'s own.`,
+              owner.partner,
+            );
+          break;
+        }
+        const next = inUpload.get(key);
+        if (!next) {
+          const issuers = othersNaming(key, partner);
+          if (issuers.length > 0)
+            note(
+              cert,
+              `Its issuer "${at.issuer.text}" is uploaded by partner ${issuers.join(', ')} in the same batch: only ${issuers.join(', ')} may add CAs under its own CAs. If this CA is ${issuers[0]}'s, ${issuers[0]} must upload it (to inbox/${issuers[0]}/); if it is ${partner}'s, have it issued under a CA of ${partner}'s own.`,
+            );
+          break;
+        }
+        at = next;
+      }
+    }
+    if (found.size > 0) out.set(u.id, found);
+  }
+  return out;
 };
 
 /** Existing entries the candidates chain up to (transitively) or share a subject with. */

@@ -1,9 +1,36 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../fixtures/cli.js';
 
 const saved = { ...process.env };
 afterEach(() => {
   process.env = { ...saved };
+  vi.restoreAllMocks();
+});
+
+describe('exit status when the current folder was deleted', () => {
+  it('is 2 with a sentence saying the folder no longer exists, not a crash reported as a bug', async () => {
+    // What Node throws for process.cwd() in a folder removed after the shell entered it.
+    vi.spyOn(process, 'cwd').mockImplementation(() => {
+      throw Object.assign(new Error('ENOENT: no such file or directory, uv_cwd'), {
+        code: 'ENOENT',
+        syscall: 'uv_cwd',
+      });
+    });
+    const { code, err, out } = await runCli([
+      'status',
+      '--data-dir',
+      '/tmp/fx19-nowhere/.trustroll',
+      '--json',
+    ]);
+    expect(code).toBe(2);
+    expect(err).toBe(
+      'trustroll: the current folder no longer exists (it was deleted or moved away: ENOENT uv_cwd): cd to an existing folder (the one holding your .trustroll and inbox) and run the command again.\n',
+    );
+    expect(JSON.parse(out)).toMatchObject({
+      status: 2,
+      error: expect.stringMatching(/^the current folder no longer exists/),
+    });
+  });
 });
 
 describe('exit status when a dependency fails', () => {

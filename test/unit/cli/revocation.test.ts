@@ -78,6 +78,23 @@ describe('revoke and unrevoke: which certificate', () => {
     ]);
     expect(notHex.code).toBe(2);
     expect(notHex.err).toMatch(/"zz" is not a hexadecimal serial number/);
+    // A negative serial (as openssl prints one) is named as such, with what to do instead.
+    for (const negative of ['-11', '-0x11', '-0B']) {
+      const r = await runCli([
+        'revoke',
+        '--serial',
+        negative,
+        '--issuer',
+        fp(acme.intermediate),
+        '--reason',
+        'x',
+        ...store,
+      ]);
+      expect(r.code).toBe(2);
+      expect(r.err).toBe(
+        `trustroll: --serial "${negative}" is negative, and negative serial numbers are not valid (RFC 5280 requires a positive serial): give the certificate itself with --cert <file.pem>, and trustroll revokes it by the serial bytes it carries\n`,
+      );
+    }
     const short = await runCli(['revoke', '--serial', '01', '--issuer', 'abc', '--reason', 'x', ...store]);
     expect(short.code).toBe(2);
     expect(short.err).toMatch(/not a SHA-256 fingerprint \(or a prefix of 12\+ hex digits\)/);

@@ -122,6 +122,10 @@ describe('CRL uploads', () => {
     expect(report.uploads[0]!.outcome).toBe('rejected');
     const finding = report.uploads[0]!.findings.find((f) => f.code === 'crl.other-partner');
     expect(finding?.message).toContain('upload it to inbox/beta/crl/');
+    // A CA claimed by the partner that uploaded it first: how the owner gets it back.
+    expect(finding?.message).toContain(
+      `If that CA is acme's and beta uploaded it first, an operator must remove it from beta (trustroll remove --fingerprint ${cert(beta.intermediate).fingerprint}); then upload the CA to inbox/acme/ and this CRL again.`,
+    );
     expect((await decide(acme.client)).decision).toBe('allow');
     expect((await decide(beta.client)).decision).toBe('allow');
   });
@@ -363,6 +367,11 @@ describe('a CA renewed through replace/ keeps what is revoked under it', () => {
     );
     expect((await decide(acme.client)).reasons.map((x) => x.code)).toEqual(['cert.revoked']);
     expect((await decide(bob)).reasons.map((x) => x.code)).toEqual(['cert.revoked']);
+    // The revocation recorded under the certificate it renews still says why, by whom and when.
+    const day = clock.now().toISOString().slice(0, 10);
+    expect((await decide(bob)).reasons[0]!.message).toBe(
+      `${cert(bob).subject.text} (serial ${cert(bob).serial}) is revoked by CN=Acme Issuing CA,O=Acme by hand (stolen; ops, ${day}).`,
+    );
     // Revoking by hand goes on working under the renewed CA.
     const carol = await leaf('CN=carol.acme.example,O=Acme', renewed);
     await revokeCertificate(

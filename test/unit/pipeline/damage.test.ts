@@ -1,4 +1,5 @@
-import { mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -324,5 +325,105 @@ describe('a state that went back behind its revocation index', () => {
     const index = (await loadIndex(store))!.index.header;
     expect([index.generation, index.rules]).toEqual([3, { acme: { routes: ['GET /orders/*'] } }]);
     expect(await indexProblem(store, after)).toEqual({});
+  });
+});
+
+describe('a state or an index of the same stamp edited by hand', () => {
+  /** The newest version of `key` in a folder store, edited in place (its recorded SHA-256 made to match for the index). */
+  const editNewest = (root: string, key: string, edit: (bytes: Buffer) => Buffer) => {
+    const folder = folderOf(root, key);
+    const newest = readdirSync(folder)
+      .filter((f) => /^\d+$/.test(f))
+      .sort()
+      .at(-1)!;
+    const path = join(folder, newest);
+    const edited = edit(readFileSync(path));
+    writeFileSync(path, edited);
+    const metaPath = `${path}.meta.json`;
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8'));
+    if (meta.metadata?.sha256) {
+      meta.metadata.sha256 = createHash('sha256').update(edited).digest('hex');
+      writeFileSync(metaPath, JSON.stringify(meta));
+    }
+  };
+  const revoked = async () => {
+    const root = mkdtempSync(join(tmpdir(), 'trustroll-same-stamp-'));
+    const store = new VersionedFolderStore(root);
+    await ingest(store, 'acme');
+    const c = chains.acme!;
+    const r = { store, log: memoryLog(), clock: new FakeClock(NOW.getTime()) };
+    const issuer = parseCertificate(c.intermediate.der).fingerprint;
+    await revokeCertificate(r, {
+      issuer,
+      serial: parseCertificate(c.client.der).serial,
+      reason: 'lost',
+      by: 'ops',
+    });
+    return { root, store, r, issuer, c };
+  };
+
+  it('a revocation by hand removed from the latest state: named by status, writers refuse, repair takes it back', async () => {
+    const { root, store, r, issuer, c } = await revoked();
+    editNewest(root, KEYS.state, (bytes) => {
+      const state = JSON.parse(bytes.toString('utf8'));
+      state.revocation.manual = [];
+      return Buffer.from(JSON.stringify(state));
+    });
+    const edited = (await loadState(store)).state;
+    expect(edited.revocation!.manual).toEqual([]);
+    const serial = parseCertificate(c.client.der).serial;
+    expect((await indexProblem(store, edited)).damaged).toBe(
+      `the revocation index (version ${(await store.head(REVOCATION_KEYS.index)).version}) and the state are both at revision 1, revocation generation 1 but disagree: ` +
+        `the index holds 1 revocation(s) by hand the state lacks (serial ${serial} of CA ${issuer.slice(0, 16)}…). One of them was edited by hand. ` +
+        'Run trustroll repair: it takes back the revocations by hand the index holds and publishes the index again from the state (check the partner rules and CAs it names afterwards)',
+    );
+    // The next unrelated change would publish an index without the revocation: refused, nothing written.
+    const stateVersions = readdirSync(folderOf(root, KEYS.state)).length;
+    await expect(revokeCertificate(r, { issuer, serial: '7f', reason: 'other', by: 'ops' })).rejects.toThrow(
+      /^nothing was changed \(it could not be put in force\): state\/truststore\.json was changed by hand after the revocation index .*Run trustroll repair/,
+    );
+    await expect(ingest(store, 'beta')).rejects.toThrow(DamagedStoreError);
+    expect(readdirSync(folderOf(root, KEYS.state))).toHaveLength(stateVersions);
+
+    const repair = await repairStore(depsFor(store));
+    expect(repair.actions[0]).toMatch(
+      /^the state and the revocation index \(\S+\) of revision 1, generation 1 did not say the same \(the index holds 1 revocation\(s\) by hand the state lacks .*\): 1 revocation by hand taken back from the index; the index is published again from the state/,
+    );
+    const after = (await loadState(store)).state;
+    expect(after.revocation!.manual.map((m) => m.serial)).toEqual([serial]);
+    const index = (await loadIndex(store))!.index;
+    expect([index.header.generation, index.header.manual.map((m) => m.serial)]).toEqual([2, [serial]]);
+    expect(await indexProblem(store, after)).toEqual({});
+    await revokeCertificate(r, { issuer, serial: '7f', reason: 'other', by: 'ops' });
+    expect((await loadIndex(store))!.index.header.manual.map((m) => m.serial).sort()).toEqual(
+      [serial, '7f'].sort(),
+    );
+  });
+
+  it("a CA's partner changed in the index header, its SHA-256 made to match: named by status, repair publishes the state's", async () => {
+    const { root, store, issuer } = await revoked();
+    editNewest(root, REVOCATION_KEYS.index, (bytes) => {
+      const n = bytes.readUInt32BE(8);
+      const header = JSON.parse(bytes.subarray(12, 12 + n).toString('utf8'));
+      for (const ca of header.cas) ca.partner = 'beta';
+      const json = Buffer.from(JSON.stringify(header));
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(json.length);
+      return Buffer.concat([bytes.subarray(0, 8), length, json, bytes.subarray(12 + n)]);
+    });
+    const state = (await loadState(store)).state;
+    expect((await loadIndex(store))!.index.header.cas.map((ca) => ca.partner)).toEqual(['beta', 'beta']);
+    expect((await indexProblem(store, state)).damaged).toMatch(
+      new RegExp(
+        `but disagree: the index gives CN=acme Root CA.* to partner beta, the state to acme; the index gives CN=acme Issuing CA,O=acme \\(sha256 ${issuer.slice(0, 16)}…\\) to partner beta, the state to acme\\. One of them was edited by hand\\. Run trustroll repair`,
+        'i',
+      ),
+    );
+    const repair = await repairStore(depsFor(store));
+    expect(repair.actions[0]).toMatch(
+      /did not say the same .*: 0 revocations by hand taken back from the index/,
+    );
+    expect((await loadIndex(store))!.index.header.cas.map((ca) => ca.partner)).toEqual(['acme', 'acme']);
+    expect(await indexProblem(store, (await loadState(store)).state)).toEqual({});
   });
 });

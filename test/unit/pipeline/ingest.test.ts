@@ -440,11 +440,30 @@ describe('ingestUploads', () => {
     const impostor = await root('CN=Acme Root CA,O=Acme', { keySlot: 'evil-root' });
     const report = await ingestUploads([await drop('inbox/evil/replace/x.pem', impostor.pem)], deps);
     expect(report.uploads[0]!.outcome).toBe('rejected');
-    expect(report.uploads[0]!.certificates[0]!.findings.map((f) => f.code)).toContain(
-      'truststore.duplicate-subject',
-    );
+    expect(report.uploads[0]!.certificates[0]!.findings.map((f) => f.code)).toContain('ca.other-partner');
     expect(truststoreFingerprints()).toEqual([acme.root, acme.intermediate].map(fp).sort());
     expect(state().entries.every((e) => e.partner === 'acme')).toBe(true);
+  });
+
+  it("refuses a partner's upload of another partner's intermediate, and lets the owner upload it after", async () => {
+    await ingestUploads([await drop('inbox/acme/ca.pem', pemOf(acme.root, acme.intermediate))], deps);
+    await ingestUploads([await drop('inbox/beta/root.pem', pemOf(beta.root))], deps);
+    const claim = await ingestUploads([await drop('inbox/acme/theirs.pem', pemOf(beta.intermediate))], deps);
+    expect(claim.uploads[0]!.outcome).toBe('rejected');
+    const sent = notifier.sent.at(-1)!;
+    expect(sent.subject).toBe('[trustroll] upload rejected: acme/theirs.pem (ca.other-partner)');
+    expect(sent.body).toMatch(
+      /is in the truststore for partner beta: .*beta must upload it \(to inbox\/beta\/\)/,
+    );
+    expect(
+      state()
+        .entries.filter((e) => e.partner === 'acme')
+        .map((e) => e.fingerprint)
+        .sort(),
+    ).toEqual([acme.root, acme.intermediate].map(fp).sort());
+    const own = await ingestUploads([await drop('inbox/beta/int.pem', pemOf(beta.intermediate))], deps);
+    expect(own.uploads[0]!.outcome).toBe('accepted');
+    expect(state().entries.find((e) => e.fingerprint === fp(beta.intermediate))!.partner).toBe('beta');
   });
 
   it('rotates with the replace flag of the upload reference (trustroll ingest --replace)', async () => {

@@ -272,6 +272,49 @@ describe('refusals, each on a CRL that differs from an accepted one by one prope
     expect(list.scope?.onlySomeReasons).toBe(true);
     expect(codes(judge(list))).toEqual(['error crl.reasons-partitioned']);
   });
+
+  it('crl.partition-not-uri: a partition named by a relative name or a directoryName, never taken for the full CRL', async () => {
+    // IssuingDistributionPoint { distributionPoint [0] { nameRelativeToCRLIssuer [1] | fullName [0] } }
+    const atv = tlv(0x30, oid('2.5.4.3'), tlv(0x0c, new TextEncoder().encode('partition 1')));
+    const rdn = tlv(0x31, atv);
+    const idp = (dpName: Uint8Array) => ({
+      oid: '2.5.29.28',
+      critical: true,
+      value: tlv(0x30, tlv(0xa0, dpName)),
+    });
+    const relative = await acmeCrl({ extraExtensions: [idp(tlv(0xa1, atv))] });
+    const directory = await acmeCrl({ extraExtensions: [idp(tlv(0xa0, tlv(0xa4, tlv(0x30, rdn))))] });
+    expect(relative.scope).toMatchObject({ uris: [], notUri: 'nameRelativeToCRLIssuer' });
+    expect(directory.scope).toMatchObject({ uris: [], notUri: 'fullName of directoryName' });
+    // Never the full CRL's key: one partition must not replace another as "the" CRL.
+    expect(scopeKey(relative.scope)).not.toBe('');
+    for (const list of [relative, directory]) {
+      const j = judge(list);
+      expect(codes(j)).toEqual(['error crl.partition-not-uri']);
+      expect(j.findings[0]!.message).toMatch(
+        /names its point by (nameRelativeToCRLIssuer|fullName of directoryName), not by a URI: .*Send the CA's full CRL, or partitions named by a URI/,
+      );
+    }
+    // A fullName with a URI beside a directoryName is matched by the URI, as before.
+    const both = await acmeCrl({
+      extraExtensions: [
+        idp(
+          tlv(
+            0xa0,
+            tlv(0xa4, tlv(0x30, rdn)),
+            tlv(0x86, new TextEncoder().encode('http://crl.acme.example/p1.crl')),
+          ),
+        ),
+      ],
+    });
+    expect(both.scope).toEqual({
+      uris: ['http://crl.acme.example/p1.crl'],
+      onlyUser: false,
+      onlyCA: false,
+      onlySomeReasons: false,
+    });
+    expect(judge(both).findings).toEqual([]);
+  });
 });
 
 describe('replay, against the CRL held for the same issuer and scope', () => {

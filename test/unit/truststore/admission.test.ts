@@ -232,7 +232,11 @@ describe('rotation and collisions', () => {
     );
     expect(d!.accepted).toBe(false);
     expect(d!.replaces).toEqual([]);
-    expect(codes(d!.certificates[0]!.findings)).toContain('truststore.duplicate-subject');
+    // The name is acme's: refused as a claim on it, naming the partner that holds it.
+    expect(codes(d!.certificates[0]!.findings)).toEqual(['ca.other-partner']);
+    expect(d!.certificates[0]!.findings[0]!.message).toMatch(
+      /^Partner acme already has a CA named "CN=Adm Root,O=Acme"/,
+    );
     // A replace upload gets no hint to use replace/.
     expect(codes(d!.findings)).not.toContain('truststore.replace-hint');
   });
@@ -348,6 +352,135 @@ describe('rotation and collisions', () => {
         message: expect.stringMatching(/leave CN=Adm5 Issuing .*chain\.path-length/),
       },
     ]);
+  });
+});
+
+describe("another partner's CA", () => {
+  // Beta's root is in the truststore for beta; beta's intermediate (a public certificate) is not yet.
+  let betaRoot: Issued;
+  let betaInt: Issued;
+  let squat: Issued;
+  beforeAll(async () => {
+    betaRoot = await root('CN=Own Beta Root,O=Beta', { keySlot: 'own-br' });
+    betaInt = await intermediate('CN=Own Beta Issuing,O=Beta', betaRoot, { keySlot: 'own-bi' });
+    squat = await intermediate('CN=Own Beta Issuing,O=Beta', r, { keySlot: 'own-sq' });
+  });
+  const base = () => [entry(r, 'acme'), entry(i, 'acme'), entry(betaRoot, 'beta')];
+  const claim = (d: ReturnType<typeof admit>[number]) =>
+    d.certificates.flatMap((c) => c.findings).filter((f) => f.code === 'ca.other-partner');
+
+  it("refuses a CA issued by another partner's CA, naming the owner who must upload it", () => {
+    const [d] = admit(base(), [upload('claim', [betaInt], { partner: 'acme' })], options);
+    expect(d!.accepted).toBe(false);
+    expect(d!.waitingForIssuer).toBe(false);
+    expect(d!.certificates[0]!.verdict).toBe('rejected');
+    expect(claim(d!)).toEqual([
+      {
+        code: 'ca.other-partner',
+        severity: 'error',
+        cert: { subject: 'CN=Own Beta Issuing,O=Beta', fingerprint: cert(betaInt).fingerprint },
+        message: expect.stringMatching(
+          /^Its issuer CN=Own Beta Root,O=Beta \(sha256 [0-9a-f]{16}…\) is in the truststore for partner beta: .* beta must upload it \(to inbox\/beta\/\)/,
+        ),
+      },
+    ]);
+    // The owner's own upload of it is accepted.
+    const [own] = admit(base(), [upload('own', [betaInt], { partner: 'beta' })], options);
+    expect(own!.accepted).toBe(true);
+    expect(own!.certificates[0]!.verdict).toBe('added');
+  });
+
+  it("refuses a CA below another partner's CA through the upload's own chain", async () => {
+    const sub = await intermediate('CN=Own Beta Sub,O=Beta', betaInt, { keySlot: 'own-bs' });
+    const [d] = admit(base(), [upload('claim', [sub, betaInt], { partner: 'acme' })], options);
+    expect(d!.accepted).toBe(false);
+    expect(d!.certificates.map((c) => codes(c.findings))).toEqual([
+      ['ca.other-partner'],
+      ['ca.other-partner'],
+    ]);
+  });
+
+  it("refuses a CA bearing the name of another partner's CA (name squatting)", () => {
+    const held = [...base(), entry(betaInt, 'beta')];
+    const [d] = admit(held, [upload('squat', [squat], { partner: 'acme' })], options);
+    expect(d!.accepted).toBe(false);
+    expect(claim(d!)[0]!.message).toMatch(
+      /^Partner beta already has a CA named "CN=Own Beta Issuing,O=Beta" in the truststore .*acme cannot add another CA with that name/,
+    );
+    // Squatted first, the owner's real one is refused naming who holds the name and what to do.
+    const [late] = admit(
+      [...base(), entry(squat, 'acme')],
+      [upload('real', [betaInt], { partner: 'beta' })],
+      options,
+    );
+    expect(late!.accepted).toBe(false);
+    expect(claim(late!)[0]!.message).toMatch(
+      /^Partner acme already has a CA named .* an operator must first remove acme's CA \(trustroll remove --fingerprint [0-9a-f]{64}\)/,
+    );
+  });
+
+  it('says which partner holds a CA uploaded again by another, instead of accepting it silently', () => {
+    const held = [...base(), entry(betaInt, 'acme')];
+    const [d] = admit(held, [upload('late', [betaInt], { partner: 'beta' })], options);
+    expect(d!.accepted).toBe(false);
+    expect(d!.certificates[0]!.verdict).toBe('present');
+    expect(claim(d!)[0]!.message).toMatch(
+      /^This CA is already in the truststore for partner acme, not beta: .*remove it from acme \(trustroll remove --fingerprint [0-9a-f]{64}\)/,
+    );
+  });
+
+  it('refuses a claim on a CA whose issuer another partner uploads in the same batch, and the same CA sent by two partners', () => {
+    const ds = admit(
+      [entry(r, 'acme'), entry(i, 'acme')],
+      [upload('claim', [betaInt], { partner: 'acme' }), upload('owner', [betaRoot], { partner: 'beta' })],
+      options,
+    );
+    expect(ds.map((d) => [d.id, d.accepted])).toEqual([
+      ['claim', false],
+      ['owner', true],
+    ]);
+    expect(claim(ds[0]!)[0]!.message).toMatch(
+      /^Its issuer "CN=Own Beta Root,O=Beta" is uploaded by partner beta in the same batch: .*beta must upload it \(to inbox\/beta\/\)/,
+    );
+    const both = admit(
+      [],
+      [upload('a', [betaRoot], { partner: 'acme' }), upload('b', [betaRoot], { partner: 'beta' })],
+      options,
+    );
+    expect(both.map((d) => d.accepted)).toEqual([false, false]);
+    expect(claim(both[1]!)[0]!.message).toMatch(/^Partner acme sent this same CA in the same batch/);
+    // One partner sending it twice in a batch is no claim.
+    const twice = admit(
+      [],
+      [upload('a', [betaRoot], { partner: 'beta' }), upload('b', [betaRoot, betaInt], { partner: 'beta' })],
+      options,
+    );
+    expect(twice.map((d) => d.accepted)).toEqual([true, true]);
+  });
+
+  it('says what partner "unknown" is when the CA above was recorded so by a repair', () => {
+    const [d] = admit(
+      [entry(betaRoot, 'unknown')],
+      [upload('claim', [betaInt], { partner: 'beta' })],
+      options,
+    );
+    expect(d!.accepted).toBe(false);
+    expect(claim(d!)[0]!.message).toMatch(
+      /for partner unknown: .*\(Partner "unknown" is a CA whose provenance was lost when the store was repaired: an operator removes it, and its owner uploads it again\.\)$/,
+    );
+  });
+
+  it('keeps accepting a partner re-uploading its own CAs, and its renewal through replace/', async () => {
+    const [again] = admit(base(), [upload('again', [r, i], { partner: 'acme' })], options);
+    expect(again!.accepted).toBe(true);
+    expect(again!.certificates.map((c) => codes(c.findings))).toEqual([
+      ['cert.duplicate'],
+      ['cert.duplicate'],
+    ]);
+    const renewed = await intermediate('CN=Adm Issuing,O=Acme', r, { keySlot: 'own-renew' });
+    const [rot] = admit(base(), [upload('rot', [renewed], { replace: true, partner: 'acme' })], options);
+    expect(rot!.accepted).toBe(true);
+    expect(rot!.replaces.map((e) => e.subject)).toEqual(['CN=Adm Issuing,O=Acme']);
   });
 });
 
