@@ -51,6 +51,9 @@ describe('hostile uploads on S3', () => {
 
   it('judges each item alone: a malformed request and a key at the length limit do not stop a good upload (principle 4)', async () => {
     const good = await partnerChain('Good Neighbour');
+    // The partner with the long key has a PKI of its own: another partner's root would make the
+    // good upload's intermediate a claim on it (ca.other-partner).
+    const long = await partnerChain('Long Key');
     const longKey = `inbox/long/${'n'.repeat(1024 - 'inbox/long/'.length - 4)}.pem`;
     expect(Buffer.byteLength(longKey)).toBe(1024);
     const bad = await store.put(
@@ -59,7 +62,7 @@ describe('hostile uploads on S3', () => {
     );
     const result = await handleBatch(
       [
-        await upload(longKey, good.root.pem),
+        await upload(longKey, long.root.pem),
         { kind: 'request', ref: { key: 'requests/bad.json', version: bad.version } },
         await upload('inbox/good/ca.pem', pemOf(good.root, good.intermediate)),
       ],
@@ -70,6 +73,7 @@ describe('hostile uploads on S3', () => {
     expect(result.requests[0]!.message).toMatch(/fingerprints must be a non-empty list/);
     const { state } = await loadState(store);
     expect(state.entries.some((e) => e.subject.includes('Good Neighbour Issuing'))).toBe(true);
+    expect(state.entries.some((e) => e.subject.includes('Long Key Root'))).toBe(true);
     const versions = await aws.s3.send(
       new ListObjectVersionsCommand({ Bucket: bucket, Prefix: 'inbox/long/' }),
     );
