@@ -60,11 +60,30 @@ export const readRolloutIn = async (endpointDir: string): Promise<Rollout | unde
 export const writeRollout = (paths: LocalPaths, rollout: Rollout): Promise<void> =>
   writeAtomic(rolloutFile(paths), `${JSON.stringify(rollout, null, 2)}\n`);
 
+/** The names of this machine a local probe may use: the endpoints listen here. */
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Why a probe URL does not go through its own target's endpoint (undefined when it does). A probe
+ * through another target (one still on the previous version) would verify the wrong endpoint,
+ * and pass a version that refuses the probe's client.
+ */
+const probeUrlProblem = (url: string, port: number): string | undefined => {
+  const own = port === 0 ? undefined : `https://localhost:${port}/`;
+  const u = new URL(url);
+  const urlPort = u.port === '' ? 443 : Number(u.port);
+  if (port === 0)
+    return `its probe must go through its own endpoint, whose port is not known when it takes a free one (--port 0): give the target a "port" in the file, and the probe that port`;
+  if (!LOCAL_HOSTS.has(u.hostname) || urlPort !== port)
+    return `"probe.url" ${url} is not the target's own endpoint: the probe verifies this target, so it must name ${own} (host localhost, 127.0.0.1 or [::1], port ${port})`;
+  return undefined;
+};
+
 /**
  * Reads `--targets` for local mode: the file's problems all at once (InputError), then what local
  * mode cannot play (ELB trust stores), and each API Gateway target's port: its own `port`, else
  * consecutive ports from `--port` in the file's order (0: each a free one). Probe certificate
- * paths are relative to the file.
+ * paths are relative to the file; a probe must go through its own target's endpoint.
  */
 export const loadLocalTargets = async (file: string, basePort: number): Promise<RolloutConfig> => {
   let text: string;
@@ -100,6 +119,14 @@ export const loadLocalTargets = async (file: string, basePort: number): Promise<
         : {}),
     };
   });
+  const wrongProbes = targets.flatMap((t) => {
+    const problem = t.probe ? probeUrlProblem(t.probe.url, t.port) : undefined;
+    return problem ? [`target ${t.id}: ${problem}`] : [];
+  });
+  if (wrongProbes.length > 0)
+    throw new UsageError(
+      `${file}: ${wrongProbes.length === 1 ? wrongProbes[0] : wrongProbes.map((p, i) => `(${i + 1}) ${p}`).join('; ')}`,
+    );
   const taken = new Map<number, string>();
   for (const t of targets) {
     if (t.port === 0) continue;

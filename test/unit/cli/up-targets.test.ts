@@ -43,8 +43,42 @@ describe('loadLocalTargets', () => {
     // Probe files are relative to the targets file.
     expect(config.targets[0]!.probe!.clientCert).toBe(join(file, '..', 'pki', 'c.pem'));
     expect(config.targets[0]!.probe!.clientKey).toBe(join(file, '..', '..', 'k.key'));
-    // --port 0: each a free port.
-    expect((await loadLocalTargets(file, 0)).targets.map((t) => t.port)).toEqual([0, 47250, 0]);
+    // --port 0: each a free port (a target with a probe needs its own, known, port).
+    const free = write({
+      waves: ['canary', 'rest'],
+      targets: [api('canary', 'canary'), api('eu', 'rest', { port: 47250 }), api('us', 'rest')],
+    });
+    expect((await loadLocalTargets(free, 0)).targets.map((t) => t.port)).toEqual([0, 47250, 0]);
+    await expect(loadLocalTargets(file, 0)).rejects.toThrow(
+      /target canary: its probe must go through its own endpoint.*give the target a "port"/,
+    );
+  });
+
+  it("refuses a probe whose URL is not its own target's endpoint, naming the URL it must use", async () => {
+    const probe = (url: string) => ({ url, clientCert: 'c.pem', clientKey: 'c.key' });
+    const file = write({
+      waves: ['canary', 'rest'],
+      targets: [
+        api('canary', 'canary', { port: 47100, probe: probe('https://localhost:47101/') }),
+        api('eu', 'rest', { port: 47101 }),
+        api('us', 'rest', { port: 47102, probe: probe('https://example.com:47102/') }),
+      ],
+    });
+    const refused = loadLocalTargets(file, 47100);
+    await expect(refused).rejects.toThrow(
+      '(1) target canary: "probe.url" https://localhost:47101/ is not the target\'s own endpoint: the probe verifies this target, so it must name https://localhost:47100/',
+    );
+    await expect(refused).rejects.toThrow(
+      /\(2\) target us: "probe.url" https:\/\/example.com:47102\/ is not/,
+    );
+    // Its own endpoint, by any local name, is fine.
+    for (const host of ['localhost', '127.0.0.1', '[::1]']) {
+      const ok = write({
+        waves: ['w'],
+        targets: [api('a', 'w', { port: 47100, probe: probe(`https://${host}:47100/health`) })],
+      });
+      expect((await loadLocalTargets(ok, 47100)).targets[0]!.probe!.url).toBe(`https://${host}:47100/health`);
+    }
   });
 
   it('refuses two targets on one port, ELB trust stores, and a bad file, saying what to fix', async () => {
