@@ -242,12 +242,20 @@ class Stepper {
       )
         this.set(run, { phase: 'skipped' });
     this.reason = `truststore version ${latest} was published since: its rollout takes over from here (nothing rolled back)`;
-    this.deps.log.info('rollout superseded', {
+    this.deps.log.warn('rollout superseded', {
       rollout: this.rollout.id,
       version: this.version,
       latest,
     });
-    return this.record('superseded');
+    const rollout = this.record('superseded');
+    // Said, not silent: the targets it never reached wait for the newer rollout, and if that one
+    // stops, they are on an older version than the targets this one did reach.
+    try {
+      await this.deps.notifier.publish(supersededNotification(rollout, latest, this.deps.config));
+    } catch (error) {
+      this.deps.log.error('notification failed', { rollout: rollout.id, error: (error as Error).message });
+    }
+    return rollout;
   }
 
   private target(run: Run): Target | undefined {
@@ -600,6 +608,43 @@ class Stepper {
     return rollout;
   }
 }
+
+/**
+ * The alert for a rollout a newer version took over (`truststore.roll-superseded`, warning): the
+ * targets it rolled (they serve its version) and those it never reached (they stay on theirs).
+ */
+export const supersededNotification = (
+  rollout: Rollout,
+  latest: string,
+  config: RolloutConfig,
+): Notification => {
+  const resource = (id: string) => config.targets.find((t) => t.id === id)?.resource ?? id;
+  const reached = rollout.targets.filter((r) => r.phase !== 'skipped' && r.phase !== 'pending');
+  const skipped = rollout.targets.filter((r) => r.phase === 'skipped');
+  return notification(
+    'truststore.roll-superseded',
+    'warning',
+    `${rollout.id}`,
+    `rollout of truststore version ${rollout.version} superseded by version ${latest}`,
+    [
+      `The rollout of truststore revision ${rollout.revision} (version ${rollout.version}) stopped in wave ${rollout.waves[rollout.wave] ?? rollout.waves.at(-1)}: version ${latest} was published since, and its rollout takes over (nothing was rolled back).`,
+      ...(reached.length > 0
+        ? [
+            `Reached by version ${rollout.version}:`,
+            ...reached.map(
+              (r) => `- ${r.id} (${resource(r.id)}): ${r.phase}${r.from ? ` (from ${r.from})` : ''}`,
+            ),
+          ]
+        : []),
+      ...(skipped.length > 0
+        ? [
+            `Never reached (they stay on their version until version ${latest}'s rollout reaches them): ${skipped.map((r) => r.id).join(', ')}.`,
+          ]
+        : []),
+      `If the rollout of version ${latest} stops too, trustroll status names the targets on different versions.`,
+    ],
+  );
+};
 
 /**
  * What an ended rollout tells people, in roll.ts's words: one `truststore.rolled` naming every

@@ -255,7 +255,14 @@ describe('stepRollout', () => {
     expect(phases(end).r2).toBe('skipped');
     expect(serving(f.gateway).canary).toBe('2');
     expect(f.gateway.events.filter((e) => e.op === 'update' && e.version === '1')).toEqual([]);
-    expect(f.notifier.sent).toEqual([]);
+    // Said: which targets the superseded version reached, and which it never did.
+    expect(f.notifier.types()).toEqual(['truststore.roll-superseded']);
+    const sent = f.notifier.sent[0]!;
+    expect(sent.severity).toBe('warning');
+    expect(sent.subject).toBe('[trustroll] rollout of truststore version 2 superseded by version 3');
+    expect(sent.body).toContain('- canary (canary.example.com): rolled (from 1)');
+    expect(sent.body).toContain('Never reached (they stay on their version until version 3');
+    expect(sent.body).toContain('r2');
     expect(end.reason).toContain('truststore version 3 was published since');
   });
 
