@@ -599,6 +599,8 @@ export const rolloutRunner = (
 ) => {
   let resume = ctx.resume;
   let last = ctx.last;
+  /** The last rollout that ended: a superseded one hands its unverified targets' "before" on. */
+  let previous = ctx.last;
   const { deps, refused } = ctx;
   /** The newest version verified on a target (and not refused since): where targets converge. */
   let verified: { revision: number; version: string } | undefined;
@@ -628,6 +630,7 @@ export const rolloutRunner = (
       { latestVersion, save },
     );
     ctx.io.out(rolloutSummary(rollout));
+    previous = rollout;
     if (rollout.status === 'rolled-back' || rollout.status === 'failed') {
       refused.add(rollout.version);
       if (verified?.version === rollout.version) verified = undefined;
@@ -696,7 +699,9 @@ export const rolloutRunner = (
         .catch((error: Error) => deps.log.error('notification failed', { error: error.message }));
       return true;
     }
-    const end = await run(startRollout(config, { revision: latest.revision, version }, deps.clock.now()));
+    const end = await run(
+      startRollout(config, { revision: latest.revision, version }, deps.clock.now(), previous),
+    );
     if (end.status === 'rolled-back' || end.status === 'failed') await converge();
     return true;
   };

@@ -48,27 +48,45 @@ const PACED = new Set(['apigateway-rest', 'apigateway-http']);
 /** lastUpdateByAccount's key for targets in the pipeline's own account (no `account` given). */
 export const OWN_ACCOUNT = 'default';
 
-/** A new rollout of `version` to every target of `config`, nothing done yet. */
+/** Phases of a superseded rollout's target that was updated but not verified. */
+const UNVERIFIED: readonly TargetPhase[] = ['updating', 'verifying'];
+
+/**
+ * A new rollout of `version` to every target of `config`, nothing done yet. `previous`: the
+ * rollout this one takes over from. When it was superseded, a target it had updated but not
+ * verified keeps that rollout's `from` and `warningsBefore`: the version it serves (or is still
+ * UPDATING to) was never checked, so its warnings are not "before" — a warning both versions
+ * bring would otherwise never count as new — and a roll back goes to the version verified before.
+ */
 export const startRollout = (
   config: RolloutConfig,
   release: { readonly revision: number; readonly version: string },
   now: Date,
+  previous?: Rollout,
 ): Rollout => {
   const at = now.toISOString();
+  const carried = new Map(
+    (previous?.status === 'superseded' ? previous.targets : [])
+      .filter((r) => UNVERIFIED.includes(r.phase) && (r.phase === 'verifying' || r.requestedAt !== undefined))
+      .map((r) => [r.id, r]),
+  );
   // Targets in wave order (and file order within a wave): the record reads as the rollout runs.
   const targets = config.waves.flatMap((wave) =>
     config.targets
       .filter((t) => t.wave === wave)
-      .map(
-        (t): TargetRun => ({
+      .map((t): TargetRun => {
+        const before = carried.get(t.id);
+        return {
           id: t.id,
           wave,
           phase: 'pending',
-          warningsBefore: [],
+          ...(before?.from === undefined ? {} : { from: before.from }),
+          warningsBefore: before ? [...before.warningsBefore] : [],
           newWarnings: [],
           attempts: 0,
-        }),
-      ),
+          ...(before ? { carried: true as const } : {}),
+        };
+      }),
   );
   return {
     schema: 1,
@@ -312,15 +330,17 @@ class Stepper {
     const state = await this.read(run, target);
     if (typeof state === 'string') return this.waitOrTimeout(run, target, state, false);
     if (state.status === 'AVAILABLE') {
-      const from = state.truststoreVersion;
+      const serving = state.truststoreVersion;
+      // Carried over from a superseded rollout: what it serves was never verified.
+      const from = run.carried ? run.from : serving;
       this.set(run, {
         from,
-        warningsBefore: [...state.warnings],
-        phase: from === this.version ? 'unchanged' : 'updating',
+        warningsBefore: run.carried ? run.warningsBefore : [...state.warnings],
+        phase: serving === this.version ? 'unchanged' : 'updating',
         since: this.now.toISOString(),
         attempts: 0,
       });
-      if (from === this.version)
+      if (serving === this.version)
         this.deps.log.info('target already on the version', { target: run.id, version: this.version });
       return 'moved';
     }
