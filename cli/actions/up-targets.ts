@@ -1,3 +1,4 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.js';
@@ -80,10 +81,52 @@ const probeUrlProblem = (url: string, port: number): string | undefined => {
 };
 
 /**
+ * Why a probe's client certificate and key cannot make a handshake (undefined when they can),
+ * checked when `up` starts: a probe that cannot present its certificate fails every version at
+ * the canary, and the failure would read as the target refusing the client.
+ */
+const probeFilesProblem = async (certFile: string, keyFile: string): Promise<string | undefined> => {
+  const read = async (path: string, what: string): Promise<string | { problem: string }> => {
+    try {
+      return await readFile(path, 'utf8');
+    } catch (error) {
+      return {
+        problem: `cannot read the probe's ${what} ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): fix "probe.${what === 'client certificate' ? 'clientCert' : 'clientKey'}" (paths are relative to the targets file)`,
+      };
+    }
+  };
+  const certPem = await read(certFile, 'client certificate');
+  if (typeof certPem !== 'string') return certPem.problem;
+  const keyPem = await read(keyFile, 'client key');
+  if (typeof keyPem !== 'string') return keyPem.problem;
+  if (!certPem.includes('-----BEGIN CERTIFICATE-----'))
+    return /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(certPem)
+      ? `"probe.clientCert" ${certFile} holds a private key, not a certificate: name the client certificate's PEM file there, and the key in "probe.clientKey"`
+      : `"probe.clientCert" ${certFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----): name the probe client's certificate`;
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(certPem);
+  } catch (error) {
+    return `"probe.clientCert" ${certFile} is not a readable certificate (${(error as Error).message})`;
+  }
+  let key: ReturnType<typeof createPrivateKey>;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch (error) {
+    return `"probe.clientKey" ${keyFile} holds no usable private key (${(error as Error).message}): name the unencrypted PEM key of the probe's client certificate`;
+  }
+  if (!cert.checkPrivateKey(key))
+    return `"probe.clientKey" ${keyFile} is not the key of the certificate in "probe.clientCert" ${certFile}: give the key that goes with that certificate`;
+  return undefined;
+};
+
+/**
  * Reads `--targets` for local mode: the file's problems all at once (InputError), then what local
  * mode cannot play (ELB trust stores), and each API Gateway target's port: its own `port`, else
  * consecutive ports from `--port` in the file's order (0: each a free one). Probe certificate
- * paths are relative to the file; a probe must go through its own target's endpoint.
+ * paths are relative to the file, and the files are read: a missing one, a key in the certificate's
+ * place, or a key that is not the certificate's is refused; a probe must go through its own
+ * target's endpoint.
  */
 export const loadLocalTargets = async (file: string, basePort: number): Promise<RolloutConfig> => {
   let text: string;
@@ -126,6 +169,15 @@ export const loadLocalTargets = async (file: string, basePort: number): Promise<
   if (wrongProbes.length > 0)
     throw new UsageError(
       `${file}: ${wrongProbes.length === 1 ? wrongProbes[0] : wrongProbes.map((p, i) => `(${i + 1}) ${p}`).join('; ')}`,
+    );
+  const badFiles: string[] = [];
+  for (const t of targets) {
+    const problem = t.probe ? await probeFilesProblem(t.probe.clientCert, t.probe.clientKey) : undefined;
+    if (problem) badFiles.push(`target ${t.id}: ${problem}`);
+  }
+  if (badFiles.length > 0)
+    throw new UsageError(
+      `${file}: ${badFiles.length === 1 ? badFiles[0] : badFiles.map((p, i) => `(${i + 1}) ${p}`).join('; ')}`,
     );
   const taken = new Map<number, string>();
   for (const t of targets) {

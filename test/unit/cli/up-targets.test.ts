@@ -1,15 +1,33 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_ROLLOUT_SETTINGS, loadLocalTargets } from '../../../cli/actions/up-targets.js';
 import { InputError } from '../../../shared/errors.js';
+import { partnerChain, pemOf, privateKeyPem } from '../../fixtures/pki.js';
 
+let acme: Awaited<ReturnType<typeof partnerChain>>;
+let beta: Awaited<ReturnType<typeof partnerChain>>;
+beforeAll(async () => {
+  acme = await partnerChain('Acme');
+  beta = await partnerChain('Beta');
+});
+
+/**
+ * A targets file in `<dir>/conf/`, with a probe client's certificate and key where the files
+ * below name them: conf/pki/c.pem, k.key (beside conf/), conf/c.pem and conf/c.key.
+ */
 const write = (config: unknown): string => {
   const dir = mkdtempSync(join(tmpdir(), 'rc-targets-'));
-  mkdirSync(join(dir, 'conf'));
+  mkdirSync(join(dir, 'conf', 'pki'), { recursive: true });
   const file = join(dir, 'conf', 'targets.json');
   writeFileSync(file, JSON.stringify(config));
+  for (const cert of [join(dir, 'conf', 'pki', 'c.pem'), join(dir, 'conf', 'c.pem')])
+    writeFileSync(cert, pemOf(acme.client));
+  for (const key of [join(dir, 'k.key'), join(dir, 'conf', 'c.key')])
+    writeFileSync(key, privateKeyPem(acme.client));
+  // Another client's key: not the key of c.pem.
+  writeFileSync(join(dir, 'conf', 'other.key'), privateKeyPem(beta.client));
   return file;
 };
 
@@ -108,6 +126,38 @@ describe('loadLocalTargets', () => {
     const high = write({ waves: ['w'], targets: [api('a', 'w'), api('b', 'w')] });
     await expect(loadLocalTargets(high, 65535)).rejects.toThrow(
       /target b would listen on port 65536, over 65535/,
+    );
+  });
+
+  it('refuses, at start, probe files that cannot make a handshake, naming the target and the file', async () => {
+    const probe = (clientCert: string, clientKey: string) => ({
+      url: 'https://localhost:47100/',
+      clientCert,
+      clientKey,
+    });
+    const load = (clientCert: string, clientKey: string) =>
+      loadLocalTargets(
+        write({
+          waves: ['w'],
+          targets: [api('canary', 'w', { port: 47100, probe: probe(clientCert, clientKey) })],
+        }),
+        47100,
+      );
+    await expect(load('c.pem', 'c.key')).resolves.toBeDefined();
+    await expect(load('missing.pem', 'c.key')).rejects.toThrow(
+      /target canary: cannot read the probe's client certificate .*missing\.pem \(ENOENT\): fix "probe\.clientCert"/,
+    );
+    await expect(load('c.pem', 'missing.key')).rejects.toThrow(
+      /target canary: cannot read the probe's client key .*missing\.key/,
+    );
+    await expect(load('c.key', 'c.key')).rejects.toThrow(
+      /target canary: "probe\.clientCert" .*c\.key holds a private key, not a certificate/,
+    );
+    await expect(load('c.pem', 'other.key')).rejects.toThrow(
+      /target canary: "probe\.clientKey" .*other\.key is not the key of the certificate in "probe\.clientCert" .*c\.pem/,
+    );
+    await expect(load('c.pem', 'c.pem')).rejects.toThrow(
+      /"probe\.clientKey" .*c\.pem holds no usable private key/,
     );
   });
 });
