@@ -47,6 +47,17 @@ export const targetStatusFilesIn = async (
 export const clearTargetStatus = (paths: LocalPaths): Promise<void> =>
   rm(targetsStatusDir(paths), { recursive: true, force: true });
 
+/**
+ * Forgets the endpoints of targets no longer in the targets file (their status files): `status`
+ * would list them as NOT_RUNNING, and exit 1, for good. Returns the ids forgotten.
+ */
+export const forgetRemovedTargets = async (paths: LocalPaths, ids: readonly string[]): Promise<string[]> => {
+  const keep = new Set(ids);
+  const gone = (await targetStatusFiles(paths)).map((t) => t.id).filter((id) => !keep.has(id));
+  for (const id of gone) await rm(join(targetsStatusDir(paths), id), { recursive: true, force: true });
+  return gone;
+};
+
 export const readRollout = async (paths: LocalPaths): Promise<Rollout | undefined> =>
   readRolloutIn(layout(paths).endpoint);
 

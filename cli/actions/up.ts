@@ -45,6 +45,7 @@ import { summarize } from './ingest.js';
 import { reportRefusals } from './report.js';
 import {
   clearTargetStatus,
+  forgetRemovedTargets,
   loadLocalTargets,
   readRollout,
   targetStatusFile,
@@ -140,8 +141,15 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
       log.error('revocation index not published', { error: error.message }),
     );
   // `status` follows the endpoints of this run only: those of an earlier run in the other mode go.
-  if (targets) await rm(singleStatusFile(paths).path, { force: true });
-  else await clearTargetStatus(paths);
+  if (targets) {
+    await rm(singleStatusFile(paths).path, { force: true });
+    const removed = await forgetRemovedTargets(
+      paths,
+      targets.targets.map((t) => t.id),
+    );
+    if (removed.length > 0)
+      log.info('targets removed from the targets file are forgotten', { removed: removed.join(', ') });
+  } else await clearTargetStatus(paths);
   await startEndpoints(played, state, latestPublished(state)?.version);
   // The report of the state as it is, for each request; the domain it shows is the endpoint.
   const reportServer = flags.report

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rolloutRunner } from '../../../cli/actions/up.js';
 import type { RolloutConfig } from '../../../shared/rollout/model.js';
+import { startRollout } from '../../../shared/rollout/step.js';
 import { FakeClock, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
 import { FakeTargetGateway } from '../../fakes/targets.js';
 
@@ -64,5 +65,43 @@ describe('up --targets: convergence after a stopped rollout', () => {
     const updates = gateway.updates().length;
     await run({ revision: 3, version: '3' });
     expect(gateway.updates().length).toBe(updates);
+  });
+
+  it('takes a target new in the file (serving nothing) to the last verified version when the latest was refused', async () => {
+    const clock = new FakeClock();
+    // The file gained "us" since the last run, whose rollout of 2 was rolled back at the canary.
+    const gateway = new FakeTargetGateway(clock, { canary: '1', eu: '1', us: undefined });
+    const dir = mkdtempSync(join(tmpdir(), 'rc-converge-'));
+    const last = {
+      ...startRollout(config, { revision: 2, version: '2' }, clock.now()),
+      status: 'rolled-back' as const,
+    };
+    const lastRecord = {
+      ...last,
+      targets: last.targets.map((t) =>
+        t.id === 'canary'
+          ? { ...t, phase: 'rolled-back' as const, from: '1' }
+          : { ...t, phase: 'skipped' as const },
+      ),
+    };
+    const out: string[] = [];
+    const run = rolloutRunner(config, {
+      gateway,
+      deps: { clock, log: memoryLog(), notifier: new MemoryNotifier() },
+      io: { out: (t) => out.push(t) },
+      paths: { dataDir: join(dir, '.trustroll'), inboxDir: join(dir, 'inbox') },
+      refused: new Set(['2']),
+      latest: async () => '2',
+      revisionOf: async (v) => Number(v),
+      truststore: async () => new Uint8Array(),
+      last: lastRecord,
+    });
+    await run({ revision: 2, version: '2' });
+    expect(Object.fromEntries([...gateway.targets].map(([id, t]) => [id, t.version]))).toEqual({
+      canary: '1',
+      eu: '1',
+      us: '1',
+    });
+    expect(gateway.updates()).toEqual(['us@1']);
   });
 });

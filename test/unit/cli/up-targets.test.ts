@@ -2,7 +2,13 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_ROLLOUT_SETTINGS, loadLocalTargets } from '../../../cli/actions/up-targets.js';
+import {
+  forgetRemovedTargets,
+  LOCAL_ROLLOUT_SETTINGS,
+  loadLocalTargets,
+  targetStatusFile,
+  targetStatusFiles,
+} from '../../../cli/actions/up-targets.js';
 import { InputError } from '../../../shared/errors.js';
 import { partnerChain, pemOf, privateKeyPem } from '../../fixtures/pki.js';
 
@@ -159,5 +165,19 @@ describe('loadLocalTargets', () => {
     await expect(load('c.pem', 'c.pem')).rejects.toThrow(
       /"probe\.clientKey" .*c\.pem holds no usable private key/,
     );
+  });
+
+  it('forgets the endpoints of targets removed from the file, and keeps the others', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rc-targets-forget-'));
+    const paths = { dataDir: join(dir, '.trustroll'), inboxDir: join(dir, 'inbox') };
+    for (const id of ['canary', 'us'])
+      await targetStatusFile(paths, id).write({
+        name: `${id}.example.com`,
+        status: 'AVAILABLE',
+        truststoreVersion: '000001',
+        warnings: [],
+      });
+    expect(await forgetRemovedTargets(paths, ['canary', 'ap'])).toEqual(['us']);
+    expect((await targetStatusFiles(paths)).map((t) => t.id)).toEqual(['canary']);
   });
 });
