@@ -72,6 +72,9 @@ export const readRolloutIn = async (endpointDir: string): Promise<Rollout | unde
 export const writeRollout = (paths: LocalPaths, rollout: Rollout): Promise<void> =>
   writeAtomic(rolloutFile(paths), `${JSON.stringify(rollout, null, 2)}\n`);
 
+/** One machine, one endpoint (and port, and TLS server) per target: beyond this, a mistake. */
+export const MAX_LOCAL_TARGETS = 100;
+
 /** The names of this machine a local probe may use: the endpoints listen here. */
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -152,12 +155,20 @@ export const loadLocalTargets = async (file: string, basePort: number): Promise<
     throw new UsageError(
       `local mode plays API Gateway domains only, not ELB trust stores (${elb.join(', ')}): leave them out of the local --targets file`,
     );
+  if (config.targets.length > MAX_LOCAL_TARGETS)
+    throw new UsageError(
+      `${file} names ${config.targets.length} targets; local mode plays at most ${MAX_LOCAL_TARGETS} (one HTTPS endpoint and port each, on this machine): try a smaller file locally`,
+    );
   const base = dirname(resolve(file));
   const targets = config.targets.map((t, i) => {
     const port = t.port ?? (basePort === 0 ? 0 : basePort + i);
     if (port > 65535)
       throw new UsageError(
         `target ${t.id} would listen on port ${port}, over 65535: give it a "port" in ${file}, or a lower --port`,
+      );
+    if (port !== 0 && port < 1024)
+      throw new UsageError(
+        `target ${t.id} would listen on port ${port}, below 1024 (ports that need privileges): give it a "port" from 1024 in ${file}, or a --port from 1024`,
       );
     return {
       ...t,

@@ -86,8 +86,16 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
   const states = new StateCache(store, versions);
   // One endpoint, or one per target (--targets), each rolled like the custom domain it plays.
   const targets = flags.targets ? await loadLocalTargets(flags.targets, flags.port) : undefined;
-  const makeEndpoint = (domain: string, port: number, statusFile: EndpointStatusFile) =>
+  const makeEndpoint = (domain: string, port: number, statusFile: EndpointStatusFile, target?: Target) =>
     new LocalEndpoint({
+      ...(target && flags.targets
+        ? {
+            portSource: {
+              who: `target ${target.id}`,
+              fix: `stop what uses it, or give target ${target.id} another "port" in ${flags.targets} (its "port" field; targets without one take consecutive ports from --port)`,
+            },
+          }
+        : {}),
       // Checked against what was published: a version changed by hand is refused, not served.
       loadTruststore: async (version) =>
         (await readTruststoreVersion(store, version, (await states.get()).loaded.state)).body,
@@ -113,7 +121,7 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
   }[] = targets
     ? targets.targets.map((target) => {
         const status = targetStatusFile(paths, target.id);
-        return { target, endpoint: makeEndpoint(target.resource, target.port ?? 0, status), status };
+        return { target, endpoint: makeEndpoint(target.resource, target.port ?? 0, status, target), status };
       })
     : [
         {

@@ -180,4 +180,18 @@ describe('loadLocalTargets', () => {
     expect(await forgetRemovedTargets(paths, ['canary', 'ap'])).toEqual(['us']);
     expect((await targetStatusFiles(paths)).map((t) => t.id)).toEqual(['canary']);
   });
+
+  it('refuses more targets than local mode plays, and ports below 1024 taken from --port', async () => {
+    const many = write({
+      waves: ['w'],
+      targets: Array.from({ length: 101 }, (_, i) => api(`t${i}`, 'w')),
+    });
+    await expect(loadLocalTargets(many, 0)).rejects.toThrow(
+      /names 101 targets; local mode plays at most 100 \(one HTTPS endpoint and port each/,
+    );
+    const low = write({ waves: ['w'], targets: [api('a', 'w')] });
+    await expect(loadLocalTargets(low, 443)).rejects.toThrow(
+      /target a would listen on port 443, below 1024 .*give it a "port" from 1024 in .*targets\.json, or a --port from 1024/,
+    );
+  });
 });
