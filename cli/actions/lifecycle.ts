@@ -341,7 +341,7 @@ NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no
       // serve now (a target that served nothing before keeps the unverified version).
       const stopped =
         rollout && (rollout.status === 'failed' || rollout.status === 'rolled-back')
-          ? `the last rollout (truststore version ${rollout.version}) ended ${rollout.status}${rollout.status === 'failed' ? ': a target may serve a version that was not verified, or was not rolled back; look at each target below' : ': the version was refused'}; the targets stay where they are until a newer version rolls out (fix the cause, then publish)`
+          ? `the last rollout (truststore version ${rollout.version}) ended ${rollout.status}${rollout.status === 'failed' ? ': a target may serve a version that was not verified, or was not rolled back; look at each target above' : ': the version was refused'}; the targets stay where they are until a newer version rolls out (fix the cause, then publish)`
           : undefined;
       // Targets on different versions (a rollout stopped between waves, or superseded).
       const versions = [...new Set(lines.filter((l) => l.running).map((l) => l.truststoreVersion ?? 'none'))];
