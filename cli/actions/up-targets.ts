@@ -184,22 +184,18 @@ export const loadLocalTargets = async (file: string, basePort: number): Promise<
         : {}),
     };
   });
-  const wrongProbes = targets.flatMap((t) => {
-    const problem = t.probe ? probeUrlProblem(t.probe.url, t.port) : undefined;
-    return problem ? [`target ${t.id}: ${problem}`] : [];
-  });
-  if (wrongProbes.length > 0)
-    throw new UsageError(
-      `${file}: ${wrongProbes.length === 1 ? wrongProbes[0] : wrongProbes.map((p, i) => `(${i + 1}) ${p}`).join('; ')}`,
-    );
-  const badFiles: string[] = [];
+  // Every probe's problems at once (its URL, its files), each naming the target.
+  const probeProblems: string[] = [];
   for (const t of targets) {
-    const problem = t.probe ? await probeFilesProblem(t.probe.clientCert, t.probe.clientKey) : undefined;
-    if (problem) badFiles.push(`target ${t.id}: ${problem}`);
+    if (!t.probe) continue;
+    const url = probeUrlProblem(t.probe.url, t.port);
+    if (url) probeProblems.push(`target ${t.id}: ${url}`);
+    const files = await probeFilesProblem(t.probe.clientCert, t.probe.clientKey);
+    if (files) probeProblems.push(`target ${t.id}: ${files}`);
   }
-  if (badFiles.length > 0)
+  if (probeProblems.length > 0)
     throw new UsageError(
-      `${file}: ${badFiles.length === 1 ? badFiles[0] : badFiles.map((p, i) => `(${i + 1}) ${p}`).join('; ')}`,
+      `${file}: ${probeProblems.length === 1 ? probeProblems[0] : probeProblems.map((p, i) => `(${i + 1}) ${p}`).join('; ')}`,
     );
   const taken = new Map<number, string>();
   for (const t of targets) {

@@ -165,6 +165,19 @@ describe('loadLocalTargets', () => {
     await expect(load('c.pem', 'c.pem')).rejects.toThrow(
       /"probe\.clientKey" .*c\.pem holds no usable private key/,
     );
+    // A wrong URL and a missing file: both said at once.
+    const both = write({
+      waves: ['w'],
+      targets: [
+        api('canary', 'w', {
+          port: 47100,
+          probe: { url: 'https://localhost:47101/', clientCert: 'missing.pem', clientKey: 'c.key' },
+        }),
+      ],
+    });
+    await expect(loadLocalTargets(both, 47100)).rejects.toThrow(
+      /\(1\) target canary: "probe\.url" .* is not the target's own endpoint.*; \(2\) target canary: cannot read the probe's client certificate/,
+    );
   });
 
   it('forgets the endpoints of targets removed from the file, and keeps the others', async () => {
