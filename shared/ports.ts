@@ -98,6 +98,7 @@ export const EVENT_TYPES = [
   'upload.pending',
   'truststore.rolled',
   'truststore.roll-failed',
+  'truststore.roll-superseded',
   'truststore.pruned',
   'truststore.removed',
   'truststore.restored',

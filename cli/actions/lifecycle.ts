@@ -341,12 +341,29 @@ NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no
         lines.push({ ...line!, ...(running ? {} : { status: 'NOT_RUNNING' }), target: id, running });
       }
       const rollout = await readRolloutIn(dirname(deps.gateway.path));
+      // The last rollout stopped: its version was not verified on every target, whatever they
+      // serve now (a target that served nothing before keeps the unverified version).
+      const stopped =
+        rollout && (rollout.status === 'failed' || rollout.status === 'rolled-back')
+          ? `the last rollout (truststore version ${rollout.version}) ended ${rollout.status}${rollout.status === 'failed' ? ': a target may serve a version that was not verified, or was not rolled back; look at each target above' : ': the version was refused'}; the targets stay where they are until a newer version rolls out (fix the cause, then publish)`
+          : undefined;
+      // Targets on different versions (a rollout stopped between waves, or superseded).
+      const versions = [...new Set(lines.filter((l) => l.running).map((l) => l.truststoreVersion ?? 'none'))];
+      const mixed =
+        versions.length > 1
+          ? `the targets serve different truststore versions: ${lines
+              .filter((l) => l.running)
+              .map((l) => `${l.target} ${l.truststoreVersion ?? 'none'}`)
+              .join(', ')}`
+          : undefined;
       if (flags.json)
         io.out(
           jsonOut({
             ...store,
             targets: lines.map((l) => ({ ...l, latest: l.latest && !pending })),
             ...(rollout ? { rollout } : {}),
+            ...(stopped ? { lastRolloutStopped: stopped } : {}),
+            ...(mixed ? { mixedVersions: mixed } : {}),
           }),
         );
       else {
@@ -373,13 +390,19 @@ NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no
               shown`  ${t.wave} ${t.id}: ${t.phase}${t.from ? ` (from ${t.from})` : ''}${t.error ? `: ${t.error}` : ''}`,
             );
         }
+        if (stopped) out.push(shown`LAST ROLLOUT ${rollout!.status.toUpperCase()}: ${stopped}`);
+        if (mixed) out.push(shown`MIXED VERSIONS: ${mixed}`);
         if (lines.every((l) => !l.running))
           out.push(
             'the target endpoints are not running: start trustroll up --targets to serve the truststore',
           );
         io.out(`${out.join('\n')}\n`);
       }
-      return exit(pending || indexBehind || lines.some((l) => l.drift || !l.latest || !l.running) ? 1 : 0);
+      return exit(
+        pending || indexBehind || stopped || mixed || lines.some((l) => l.drift || !l.latest || !l.running)
+          ? 1
+          : 0,
+      );
     }
     // Not a failure: nothing has served this folder's truststore yet.
     if (!served)

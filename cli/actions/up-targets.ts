@@ -1,3 +1,4 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.js';
@@ -46,6 +47,17 @@ export const targetStatusFilesIn = async (
 export const clearTargetStatus = (paths: LocalPaths): Promise<void> =>
   rm(targetsStatusDir(paths), { recursive: true, force: true });
 
+/**
+ * Forgets the endpoints of targets no longer in the targets file (their status files): `status`
+ * would list them as NOT_RUNNING, and exit 1, for good. Returns the ids forgotten.
+ */
+export const forgetRemovedTargets = async (paths: LocalPaths, ids: readonly string[]): Promise<string[]> => {
+  const keep = new Set(ids);
+  const gone = (await targetStatusFiles(paths)).map((t) => t.id).filter((id) => !keep.has(id));
+  for (const id of gone) await rm(join(targetsStatusDir(paths), id), { recursive: true, force: true });
+  return gone;
+};
+
 export const readRollout = async (paths: LocalPaths): Promise<Rollout | undefined> =>
   readRolloutIn(layout(paths).endpoint);
 
@@ -60,11 +72,75 @@ export const readRolloutIn = async (endpointDir: string): Promise<Rollout | unde
 export const writeRollout = (paths: LocalPaths, rollout: Rollout): Promise<void> =>
   writeAtomic(rolloutFile(paths), `${JSON.stringify(rollout, null, 2)}\n`);
 
+/** One machine, one endpoint (and port, and TLS server) per target: beyond this, a mistake. */
+export const MAX_LOCAL_TARGETS = 100;
+
+/** The names of this machine a local probe may use: the endpoints listen here. */
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Why a probe URL does not go through its own target's endpoint (undefined when it does). A probe
+ * through another target (one still on the previous version) would verify the wrong endpoint,
+ * and pass a version that refuses the probe's client.
+ */
+const probeUrlProblem = (url: string, port: number): string | undefined => {
+  const own = port === 0 ? undefined : `https://localhost:${port}/`;
+  const u = new URL(url);
+  const urlPort = u.port === '' ? 443 : Number(u.port);
+  if (port === 0)
+    return `its probe must go through its own endpoint, whose port is not known when it takes a free one (--port 0): give the target a "port" in the file, and the probe that port`;
+  if (!LOCAL_HOSTS.has(u.hostname) || urlPort !== port)
+    return `"probe.url" ${url} is not the target's own endpoint: the probe verifies this target, so it must name ${own} (host localhost, 127.0.0.1 or [::1], port ${port})`;
+  return undefined;
+};
+
+/**
+ * Why a probe's client certificate and key cannot make a handshake (undefined when they can),
+ * checked when `up` starts: a probe that cannot present its certificate fails every version at
+ * the canary, and the failure would read as the target refusing the client.
+ */
+const probeFilesProblem = async (certFile: string, keyFile: string): Promise<string | undefined> => {
+  const read = async (path: string, what: string): Promise<string | { problem: string }> => {
+    try {
+      return await readFile(path, 'utf8');
+    } catch (error) {
+      return {
+        problem: `cannot read the probe's ${what} ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): fix "probe.${what === 'client certificate' ? 'clientCert' : 'clientKey'}" (paths are relative to the targets file)`,
+      };
+    }
+  };
+  const certPem = await read(certFile, 'client certificate');
+  if (typeof certPem !== 'string') return certPem.problem;
+  const keyPem = await read(keyFile, 'client key');
+  if (typeof keyPem !== 'string') return keyPem.problem;
+  if (!certPem.includes('-----BEGIN CERTIFICATE-----'))
+    return /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(certPem)
+      ? `"probe.clientCert" ${certFile} holds a private key, not a certificate: name the client certificate's PEM file there, and the key in "probe.clientKey"`
+      : `"probe.clientCert" ${certFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----): name the probe client's certificate`;
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(certPem);
+  } catch (error) {
+    return `"probe.clientCert" ${certFile} is not a readable certificate (${(error as Error).message})`;
+  }
+  let key: ReturnType<typeof createPrivateKey>;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch (error) {
+    return `"probe.clientKey" ${keyFile} holds no usable private key (${(error as Error).message}): name the unencrypted PEM key of the probe's client certificate`;
+  }
+  if (!cert.checkPrivateKey(key))
+    return `"probe.clientKey" ${keyFile} is not the key of the certificate in "probe.clientCert" ${certFile}: give the key that goes with that certificate`;
+  return undefined;
+};
+
 /**
  * Reads `--targets` for local mode: the file's problems all at once (InputError), then what local
  * mode cannot play (ELB trust stores), and each API Gateway target's port: its own `port`, else
  * consecutive ports from `--port` in the file's order (0: each a free one). Probe certificate
- * paths are relative to the file.
+ * paths are relative to the file, and the files are read: a missing one, a key in the certificate's
+ * place, or a key that is not the certificate's is refused; a probe must go through its own
+ * target's endpoint.
  */
 export const loadLocalTargets = async (file: string, basePort: number): Promise<RolloutConfig> => {
   let text: string;
@@ -79,12 +155,20 @@ export const loadLocalTargets = async (file: string, basePort: number): Promise<
     throw new UsageError(
       `local mode plays API Gateway domains only, not ELB trust stores (${elb.join(', ')}): leave them out of the local --targets file`,
     );
+  if (config.targets.length > MAX_LOCAL_TARGETS)
+    throw new UsageError(
+      `${file} names ${config.targets.length} targets; local mode plays at most ${MAX_LOCAL_TARGETS} (one HTTPS endpoint and port each, on this machine): try a smaller file locally`,
+    );
   const base = dirname(resolve(file));
   const targets = config.targets.map((t, i) => {
     const port = t.port ?? (basePort === 0 ? 0 : basePort + i);
     if (port > 65535)
       throw new UsageError(
         `target ${t.id} would listen on port ${port}, over 65535: give it a "port" in ${file}, or a lower --port`,
+      );
+    if (port !== 0 && port < 1024)
+      throw new UsageError(
+        `target ${t.id} would listen on port ${port}, below 1024 (ports that need privileges): give it a "port" from 1024 in ${file}, or a --port from 1024`,
       );
     return {
       ...t,
@@ -100,6 +184,19 @@ export const loadLocalTargets = async (file: string, basePort: number): Promise<
         : {}),
     };
   });
+  // Every probe's problems at once (its URL, its files), each naming the target.
+  const probeProblems: string[] = [];
+  for (const t of targets) {
+    if (!t.probe) continue;
+    const url = probeUrlProblem(t.probe.url, t.port);
+    if (url) probeProblems.push(`target ${t.id}: ${url}`);
+    const files = await probeFilesProblem(t.probe.clientCert, t.probe.clientKey);
+    if (files) probeProblems.push(`target ${t.id}: ${files}`);
+  }
+  if (probeProblems.length > 0)
+    throw new UsageError(
+      `${file}: ${probeProblems.length === 1 ? probeProblems[0] : probeProblems.map((p, i) => `(${i + 1}) ${p}`).join('; ')}`,
+    );
   const taken = new Map<number, string>();
   for (const t of targets) {
     if (t.port === 0) continue;

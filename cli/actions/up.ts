@@ -24,7 +24,7 @@ import { domainStatus } from '../../shared/pipeline/status.js';
 import { type DomainGateway, type ObjectStore, systemClock } from '../../shared/ports.js';
 import { buildReport } from '../../shared/report/model.js';
 import { REVOCATION_KEYS } from '../../shared/revocation/state.js';
-import type { Rollout, RolloutConfig, Target } from '../../shared/rollout/model.js';
+import type { Rollout, RolloutConfig, Target, TargetGateway } from '../../shared/rollout/model.js';
 import { runRollout, startRollout } from '../../shared/rollout/step.js';
 import { checkLimits, limitsRefusedNotification } from '../../shared/rollout/targets.js';
 import { printable } from '../../shared/text.js';
@@ -45,6 +45,7 @@ import { summarize } from './ingest.js';
 import { reportRefusals } from './report.js';
 import {
   clearTargetStatus,
+  forgetRemovedTargets,
   loadLocalTargets,
   readRollout,
   targetStatusFile,
@@ -85,8 +86,16 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
   const states = new StateCache(store, versions);
   // One endpoint, or one per target (--targets), each rolled like the custom domain it plays.
   const targets = flags.targets ? await loadLocalTargets(flags.targets, flags.port) : undefined;
-  const makeEndpoint = (domain: string, port: number, statusFile: EndpointStatusFile) =>
+  const makeEndpoint = (domain: string, port: number, statusFile: EndpointStatusFile, target?: Target) =>
     new LocalEndpoint({
+      ...(target && flags.targets
+        ? {
+            portSource: {
+              who: `target ${target.id}`,
+              fix: `stop what uses it, or give target ${target.id} another "port" in ${flags.targets} (its "port" field; targets without one take consecutive ports from --port)`,
+            },
+          }
+        : {}),
       // Checked against what was published: a version changed by hand is refused, not served.
       loadTruststore: async (version) =>
         (await readTruststoreVersion(store, version, (await states.get()).loaded.state)).body,
@@ -112,7 +121,7 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
   }[] = targets
     ? targets.targets.map((target) => {
         const status = targetStatusFile(paths, target.id);
-        return { target, endpoint: makeEndpoint(target.resource, target.port ?? 0, status), status };
+        return { target, endpoint: makeEndpoint(target.resource, target.port ?? 0, status, target), status };
       })
     : [
         {
@@ -140,8 +149,15 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
       log.error('revocation index not published', { error: error.message }),
     );
   // `status` follows the endpoints of this run only: those of an earlier run in the other mode go.
-  if (targets) await rm(singleStatusFile(paths).path, { force: true });
-  else await clearTargetStatus(paths);
+  if (targets) {
+    await rm(singleStatusFile(paths).path, { force: true });
+    const removed = await forgetRemovedTargets(
+      paths,
+      targets.targets.map((t) => t.id),
+    );
+    if (removed.length > 0)
+      log.info('targets removed from the targets file are forgotten', { removed: removed.join(', ') });
+  } else await clearTargetStatus(paths);
   await startEndpoints(played, state, latestPublished(state)?.version);
   // The report of the state as it is, for each request; the domain it shows is the endpoint.
   const reportServer = flags.report
@@ -219,6 +235,9 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
         paths,
         refused,
         latest: async () => latestPublished((await states.get()).loaded.state)?.version,
+        revisionOf: async (version) =>
+          (await states.get()).loaded.state.history.find((r) => r.version === version)?.revision,
+        ...(lastRollout ? { last: lastRollout } : {}),
         truststore: async (version) =>
           (await readTruststoreVersion(store, version, (await states.get()).loaded.state)).body,
         // A rollout this folder's up was running when it stopped goes on from its record.
@@ -578,43 +597,99 @@ const startEndpoints = async (
  * `runRollout`, wave after wave. A rollout that stopped (rolled back, or failed) refuses its
  * version: it is not tried again until a newer one is published, as for one endpoint.
  */
-const rolloutRunner = (
+export const rolloutRunner = (
   config: RolloutConfig,
   ctx: {
-    readonly gateway: LocalTargetGateway;
-    readonly deps: IngestDeps;
-    readonly io: Io;
+    readonly gateway: TargetGateway;
+    readonly deps: Pick<IngestDeps, 'clock' | 'log' | 'notifier'>;
+    readonly io: Pick<Io, 'out'>;
     readonly paths: LocalPaths;
     readonly refused: Set<string>;
     readonly latest: () => Promise<string | undefined>;
+    readonly revisionOf: (version: string) => Promise<number | undefined>;
     readonly truststore: (version: string) => Promise<Uint8Array>;
     readonly resume?: Rollout;
+    /** The last rollout's record (an earlier run of up): the version it verified, if any. */
+    readonly last?: Rollout;
   },
 ) => {
   let resume = ctx.resume;
+  let last = ctx.last;
+  /** The last rollout that ended: a superseded one hands its unverified targets' "before" on. */
+  let previous = ctx.last;
+  const { deps, refused } = ctx;
+  /** The newest version verified on a target (and not refused since): where targets converge. */
+  let verified: { revision: number; version: string } | undefined;
+  const noteVerified = async (rollout: Rollout): Promise<void> => {
+    const candidates =
+      rollout.status === 'succeeded' ||
+      (rollout.status === 'superseded' && rollout.targets.some((t) => t.phase === 'rolled'))
+        ? [rollout.version]
+        : // A stopped rollout took its targets back to the versions they served, verified before.
+          rollout.targets.flatMap((t) => (t.phase === 'rolled-back' && t.from ? [t.from] : []));
+    for (const version of candidates) {
+      const revision = await ctx.revisionOf(version);
+      if (revision === undefined || refused.has(version)) continue;
+      if (!verified || revision > verified.revision) verified = { revision, version };
+    }
+  };
+  const save = (r: Rollout) => writeRollout(ctx.paths, r);
+  // A refused version supersedes nothing: the convergence to the verified version runs to its end.
+  const latestVersion = async () => {
+    const v = await ctx.latest();
+    return v !== undefined && refused.has(v) ? undefined : v;
+  };
+  const run = async (start: Rollout): Promise<Rollout> => {
+    const rollout = await runRollout(
+      start,
+      { config, gateway: ctx.gateway, clock: deps.clock, log: deps.log, notifier: deps.notifier },
+      { latestVersion, save },
+    );
+    ctx.io.out(rolloutSummary(rollout));
+    previous = rollout;
+    if (rollout.status === 'rolled-back' || rollout.status === 'failed') {
+      refused.add(rollout.version);
+      if (verified?.version === rollout.version) verified = undefined;
+      deps.log.warn('the targets stay on their previous truststore versions until a newer one is published', {
+        refused: rollout.version,
+        reason: rollout.reason,
+      });
+    }
+    await noteVerified(rollout);
+    return rollout;
+  };
+  /**
+   * After a stopped rollout, targets behind the newest verified version (a superseded rollout
+   * that never reached them, a target new in the file) are taken to it, canary first like any
+   * version: the targets never stay on mixed versions while a verified one exists.
+   */
+  const converge = async (): Promise<void> => {
+    for (let round = 0; round < 3 && verified && !refused.has(verified.version); round++) {
+      const target = verified;
+      const serving = await Promise.all(config.targets.map((t) => ctx.gateway.describe(t)));
+      const behind: string[] = [];
+      for (const [i, s] of serving.entries()) {
+        const v = s.truststoreVersion;
+        if (v === target.version) continue;
+        const revision = v === undefined ? undefined : await ctx.revisionOf(v);
+        if (revision === undefined || revision < target.revision) behind.push(config.targets[i]!.id);
+      }
+      if (behind.length === 0) return;
+      deps.log.warn('targets behind the last verified truststore version are rolled to it', {
+        version: target.version,
+        behind,
+      });
+      const end = await run(startRollout(config, target, deps.clock.now()));
+      if (end.status !== 'succeeded') return;
+    }
+  };
   return async (
     latest: { readonly revision: number; readonly version?: string } | undefined,
   ): Promise<boolean> => {
-    const { deps, refused } = ctx;
-    const save = (r: Rollout) => writeRollout(ctx.paths, r);
-    const run = async (start: Rollout): Promise<void> => {
-      const rollout = await runRollout(
-        start,
-        { config, gateway: ctx.gateway, clock: deps.clock, log: deps.log, notifier: deps.notifier },
-        { latestVersion: ctx.latest, save },
-      );
-      ctx.io.out(rolloutSummary(rollout));
-      if (rollout.status === 'rolled-back' || rollout.status === 'failed') {
-        refused.add(rollout.version);
-        deps.log.warn(
-          'the targets stay on their previous truststore versions until a newer one is published',
-          {
-            refused: rollout.version,
-            reason: rollout.reason,
-          },
-        );
-      }
-    };
+    if (last) {
+      await noteVerified(last);
+      last = undefined;
+    }
     // First what the last up left running (its roll back, if it was rolling back, included).
     if (resume) {
       const record = resume;
@@ -622,7 +697,10 @@ const rolloutRunner = (
       await run(record);
     }
     const version = latest?.version;
-    if (!latest || !version || refused.has(version)) return true;
+    if (!latest || !version || refused.has(version)) {
+      await converge();
+      return true;
+    }
     const serving = await Promise.all(config.targets.map((t) => ctx.gateway.describe(t)));
     if (serving.every((s) => s.truststoreVersion === version)) return true;
     const refusals = checkLimits(config, { version, truststore: await ctx.truststore(version) });
@@ -637,7 +715,10 @@ const rolloutRunner = (
         .catch((error: Error) => deps.log.error('notification failed', { error: error.message }));
       return true;
     }
-    await run(startRollout(config, { revision: latest.revision, version }, deps.clock.now()));
+    const end = await run(
+      startRollout(config, { revision: latest.revision, version }, deps.clock.now(), previous),
+    );
+    if (end.status === 'rolled-back' || end.status === 'failed') await converge();
     return true;
   };
 };

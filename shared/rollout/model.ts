@@ -103,6 +103,11 @@ export interface TargetRun {
   readonly requestedAt?: string;
   /** Not before this moment (ISO): the back-off after a throttled or conflicting update call. */
   readonly retryAt?: string;
+  /**
+   * `from` and `warningsBefore` were carried over from the superseded rollout that updated this
+   * target without verifying it: what it serves now is unverified, and is not taken as "before".
+   */
+  readonly carried?: true;
   /** The target may serve the new version unchecked (it did not come back AVAILABLE in time). */
   readonly unconfirmed?: true;
   readonly error?: string;

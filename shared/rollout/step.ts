@@ -48,27 +48,45 @@ const PACED = new Set(['apigateway-rest', 'apigateway-http']);
 /** lastUpdateByAccount's key for targets in the pipeline's own account (no `account` given). */
 export const OWN_ACCOUNT = 'default';
 
-/** A new rollout of `version` to every target of `config`, nothing done yet. */
+/** Phases of a superseded rollout's target that was updated but not verified. */
+const UNVERIFIED: readonly TargetPhase[] = ['updating', 'verifying'];
+
+/**
+ * A new rollout of `version` to every target of `config`, nothing done yet. `previous`: the
+ * rollout this one takes over from. When it was superseded, a target it had updated but not
+ * verified keeps that rollout's `from` and `warningsBefore`: the version it serves (or is still
+ * UPDATING to) was never checked, so its warnings are not "before" — a warning both versions
+ * bring would otherwise never count as new — and a roll back goes to the version verified before.
+ */
 export const startRollout = (
   config: RolloutConfig,
   release: { readonly revision: number; readonly version: string },
   now: Date,
+  previous?: Rollout,
 ): Rollout => {
   const at = now.toISOString();
+  const carried = new Map(
+    (previous?.status === 'superseded' ? previous.targets : [])
+      .filter((r) => UNVERIFIED.includes(r.phase) && (r.phase === 'verifying' || r.requestedAt !== undefined))
+      .map((r) => [r.id, r]),
+  );
   // Targets in wave order (and file order within a wave): the record reads as the rollout runs.
   const targets = config.waves.flatMap((wave) =>
     config.targets
       .filter((t) => t.wave === wave)
-      .map(
-        (t): TargetRun => ({
+      .map((t): TargetRun => {
+        const before = carried.get(t.id);
+        return {
           id: t.id,
           wave,
           phase: 'pending',
-          warningsBefore: [],
+          ...(before?.from === undefined ? {} : { from: before.from }),
+          warningsBefore: before ? [...before.warningsBefore] : [],
           newWarnings: [],
           attempts: 0,
-        }),
-      ),
+          ...(before ? { carried: true as const } : {}),
+        };
+      }),
   );
   return {
     schema: 1,
@@ -242,12 +260,20 @@ class Stepper {
       )
         this.set(run, { phase: 'skipped' });
     this.reason = `truststore version ${latest} was published since: its rollout takes over from here (nothing rolled back)`;
-    this.deps.log.info('rollout superseded', {
+    this.deps.log.warn('rollout superseded', {
       rollout: this.rollout.id,
       version: this.version,
       latest,
     });
-    return this.record('superseded');
+    const rollout = this.record('superseded');
+    // Said, not silent: the targets it never reached wait for the newer rollout, and if that one
+    // stops, they are on an older version than the targets this one did reach.
+    try {
+      await this.deps.notifier.publish(supersededNotification(rollout, latest, this.deps.config));
+    } catch (error) {
+      this.deps.log.error('notification failed', { rollout: rollout.id, error: (error as Error).message });
+    }
+    return rollout;
   }
 
   private target(run: Run): Target | undefined {
@@ -304,15 +330,17 @@ class Stepper {
     const state = await this.read(run, target);
     if (typeof state === 'string') return this.waitOrTimeout(run, target, state, false);
     if (state.status === 'AVAILABLE') {
-      const from = state.truststoreVersion;
+      const serving = state.truststoreVersion;
+      // Carried over from a superseded rollout: what it serves was never verified.
+      const from = run.carried ? run.from : serving;
       this.set(run, {
         from,
-        warningsBefore: [...state.warnings],
-        phase: from === this.version ? 'unchanged' : 'updating',
+        warningsBefore: run.carried ? run.warningsBefore : [...state.warnings],
+        phase: serving === this.version ? 'unchanged' : 'updating',
         since: this.now.toISOString(),
         attempts: 0,
       });
-      if (from === this.version)
+      if (serving === this.version)
         this.deps.log.info('target already on the version', { target: run.id, version: this.version });
       return 'moved';
     }
@@ -600,6 +628,43 @@ class Stepper {
     return rollout;
   }
 }
+
+/**
+ * The alert for a rollout a newer version took over (`truststore.roll-superseded`, warning): the
+ * targets it rolled (they serve its version) and those it never reached (they stay on theirs).
+ */
+export const supersededNotification = (
+  rollout: Rollout,
+  latest: string,
+  config: RolloutConfig,
+): Notification => {
+  const resource = (id: string) => config.targets.find((t) => t.id === id)?.resource ?? id;
+  const reached = rollout.targets.filter((r) => r.phase !== 'skipped' && r.phase !== 'pending');
+  const skipped = rollout.targets.filter((r) => r.phase === 'skipped');
+  return notification(
+    'truststore.roll-superseded',
+    'warning',
+    `${rollout.id}`,
+    `rollout of truststore version ${rollout.version} superseded by version ${latest}`,
+    [
+      `The rollout of truststore revision ${rollout.revision} (version ${rollout.version}) stopped in wave ${rollout.waves[rollout.wave] ?? rollout.waves.at(-1)}: version ${latest} was published since, and its rollout takes over (nothing was rolled back).`,
+      ...(reached.length > 0
+        ? [
+            `Reached by version ${rollout.version}:`,
+            ...reached.map(
+              (r) => `- ${r.id} (${resource(r.id)}): ${r.phase}${r.from ? ` (from ${r.from})` : ''}`,
+            ),
+          ]
+        : []),
+      ...(skipped.length > 0
+        ? [
+            `Never reached (they stay on their version until version ${latest}'s rollout reaches them): ${skipped.map((r) => r.id).join(', ')}.`,
+          ]
+        : []),
+      `If the rollout of version ${latest} stops too, trustroll status names the targets on different versions.`,
+    ],
+  );
+};
 
 /**
  * What an ended rollout tells people, in roll.ts's words: one `truststore.rolled` naming every

@@ -136,13 +136,32 @@ export const checkRolloutConfig = (
     problems.push('"targets" must be a non-empty list of targets ({ "id", "kind", "resource", "wave" })');
   } else {
     const ids = new Set<string>();
+    /** Lower-cased ids: ids are folder names, and a case-insensitive file system merges `EU` and `eu`. */
+    const folded = new Map<string, string>();
+    /** kind + resource + region + account: the same domain in two regions is two targets. */
+    const places = new Map<string, string>();
     for (const [i, raw] of json.targets.entries()) {
       const id = isObject(raw) && typeof raw.id === 'string' ? raw.id : undefined;
       if (id !== undefined && ids.has(id))
         problems.push(`target id "${id}" is used twice (targets[${i}]): give every target its own id`);
-      if (id !== undefined) ids.add(id);
+      else if (id !== undefined && folded.has(id.toLowerCase()))
+        problems.push(
+          `target ids "${folded.get(id.toLowerCase())}" and "${id}" differ only in case (targets[${i}]): they would share a status folder on a case-insensitive file system, and read alike in alerts; rename one`,
+        );
+      if (id !== undefined) {
+        ids.add(id);
+        folded.set(id.toLowerCase(), id);
+      }
       const target = checkTarget(raw, i, waves, problems);
-      if (target) targets.push(target);
+      if (!target) continue;
+      const place = [target.kind, target.resource, target.region ?? '', target.account ?? ''].join('|');
+      const other = places.get(place);
+      if (other !== undefined)
+        problems.push(
+          `targets "${other}" and "${target.id}" are the same ${target.kind} ${target.resource}${target.region ? ` in ${target.region}` : ''}: one resource is rolled once; remove one, or fix its "resource" or "region"`,
+        );
+      else places.set(place, target.id);
+      targets.push(target);
     }
     for (const w of waves)
       if (targets.length > 0 && !json.targets.some((t: unknown) => isObject(t) && t.wave === w))
@@ -227,12 +246,13 @@ const checkTarget = (raw: unknown, i: number, waves: readonly string[], problems
     if (typeof raw.externalId !== 'string' || !EXTERNAL_ID.test(raw.externalId))
       say('"externalId" must be 2 to 1224 characters of letters, digits and +=,.@:/-_');
   }
+  // 0 ("any free port") would leave a probe no port to name; below 1024 needs privileges.
   if (
     raw.port !== undefined &&
-    !(Number.isInteger(raw.port) && (raw.port as number) >= 0 && (raw.port as number) <= 65535)
+    !(Number.isInteger(raw.port) && (raw.port as number) >= 1024 && (raw.port as number) <= 65535)
   )
     say(
-      `"port" ${show(raw.port)} must be a whole number from 0 to 65535 (local mode: the port of its endpoint)`,
+      `"port" ${show(raw.port)} must be a whole number from 1024 to 65535 (local mode: the fixed port of its endpoint; ports below 1024 need privileges; leave "port" out to take consecutive ports from --port, or any free one with --port 0)`,
     );
   const probe = raw.probe === undefined ? undefined : checkProbe(raw.probe, say);
   if (problems.length > before) return undefined;

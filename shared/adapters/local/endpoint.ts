@@ -44,6 +44,11 @@ export interface LocalEndpointOptions {
   readonly host: string;
   /** 0 picks a free port. */
   readonly port: number;
+  /**
+   * What to change when the port cannot be taken (default: `--port`), e.g. a target's "port" in
+   * its targets file; said with the name of what the endpoint plays.
+   */
+  readonly portSource?: { readonly who: string; readonly fix: string };
   readonly serverKey: string;
   readonly serverCert: string;
   /**
@@ -247,7 +252,14 @@ export class LocalEndpoint implements DomainGateway {
     try {
       await once(server, 'listening');
     } catch (error) {
-      throw listenRefused(error, this.options.host, this.options.port);
+      const refused = listenRefused(error, this.options.host, this.options.port);
+      const source = this.options.portSource;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (source && (code === 'EADDRINUSE' || code === 'EACCES'))
+        throw new InputError(
+          `${source.who} cannot listen on ${this.options.host}:${this.options.port} (${code === 'EADDRINUSE' ? 'the port is already in use: is another trustroll up or serve running?' : 'ports below 1024 need privileges'}): ${source.fix}`,
+        );
+      throw refused;
     }
     this.server = server;
     await this.options.onStatus?.(await this.describe(this.options.domain));

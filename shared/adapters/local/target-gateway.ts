@@ -48,9 +48,13 @@ export class LocalTargetGateway implements TargetGateway {
       };
     }
     const status = await new Promise<number | string>((resolve) => {
+      // `agent: false`: a connection of its own, with a full handshake. Node's global agent keeps
+      // connections alive (and caches TLS sessions): a probe after a roll would go over the
+      // connection authenticated under the previous truststore, and pass a version that refuses
+      // its client.
       const req = request(
         spec.url,
-        { method: 'GET', cert, key, ca: this.serverCa, timeout: PROBE_TIMEOUT_MS },
+        { method: 'GET', cert, key, ca: this.serverCa, timeout: PROBE_TIMEOUT_MS, agent: false },
         (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode ?? 0));

@@ -81,4 +81,41 @@ describe('trustroll status with target endpoints (up --targets)', () => {
     expect(stopped.out).toContain('the target endpoints are not running: start trustroll up --targets');
     expect(stopped.code).toBe(1);
   });
+
+  it('exits 1 while the last rollout ended failed or rolled-back, even with every target on the latest; 0 once a later one succeeded', async () => {
+    for (const [id, name] of [
+      ['canary', 'canary.example.com'],
+      ['eu', 'eu.example.com'],
+    ] as const)
+      await target(id).write({ name, status: 'AVAILABLE', truststoreVersion: '000001', warnings: [] });
+    const started = startRollout(config, { revision: 1, version: '000001' }, new Date());
+    for (const status of ['failed', 'rolled-back'] as const) {
+      writeFileSync(
+        join(endpoint(), 'rollout.json'),
+        JSON.stringify({ ...started, status, reason: 'canary: probe failed: HTTP 403, expected 200' }),
+      );
+      const r = await runCli(['status', ...local]);
+      expect(r.out).toContain('canary (canary.example.com): AVAILABLE, truststore version 000001 (latest)');
+      expect(r.out).toContain(
+        `LAST ROLLOUT ${status.toUpperCase()}: the last rollout (truststore version 000001) ended ${status}`,
+      );
+      expect(r.code).toBe(1);
+      const json = await runCli(['status', '--json', ...local]);
+      expect(JSON.parse(json.out).lastRolloutStopped).toMatch(/ended/);
+      expect(json.code).toBe(1);
+    }
+    writeFileSync(join(endpoint(), 'rollout.json'), JSON.stringify({ ...started, status: 'succeeded' }));
+    const later = await runCli(['status', ...local]);
+    expect(later.out).not.toContain('LAST ROLLOUT');
+    expect(later.code).toBe(0);
+  });
+
+  it('names the versions when the targets serve different ones', async () => {
+    await target('eu').write({ name: 'eu.example.com', status: 'AVAILABLE', warnings: [] });
+    const r = await runCli(['status', ...local]);
+    expect(r.out).toContain(
+      'MIXED VERSIONS: the targets serve different truststore versions: canary 000001, eu none',
+    );
+    expect(r.code).toBe(1);
+  });
 });

@@ -255,7 +255,14 @@ describe('stepRollout', () => {
     expect(phases(end).r2).toBe('skipped');
     expect(serving(f.gateway).canary).toBe('2');
     expect(f.gateway.events.filter((e) => e.op === 'update' && e.version === '1')).toEqual([]);
-    expect(f.notifier.sent).toEqual([]);
+    // Said: which targets the superseded version reached, and which it never did.
+    expect(f.notifier.types()).toEqual(['truststore.roll-superseded']);
+    const sent = f.notifier.sent[0]!;
+    expect(sent.severity).toBe('warning');
+    expect(sent.subject).toBe('[trustroll] rollout of truststore version 2 superseded by version 3');
+    expect(sent.body).toContain('- canary (canary.example.com): rolled (from 1)');
+    expect(sent.body).toContain('Never reached (they stay on their version until version 3');
+    expect(sent.body).toContain('r2');
     expect(end.reason).toContain('truststore version 3 was published since');
   });
 
@@ -273,6 +280,34 @@ describe('stepRollout', () => {
     expect(end.status).toBe('failed');
     expect(phases(end)).toMatchObject({ canary: 'rolled-back', r1: 'rolled-back', r3: 'rolled-back' });
     expect(serving(f.gateway)).toMatchObject({ canary: '1', r1: '1', r3: '1' });
+  });
+
+  it('takes over a superseded rollout’s "before" for a target it updated but never verified: a warning both versions bring is new', async () => {
+    const f = setup();
+    // API Gateway can stay UPDATING for minutes; versions 2 and 3 both bring r1 the warning W.
+    f.gateway.updatingReads = 30;
+    f.gateway.warningsFor = (id, v) => (id === 'r1' && (v === '2' || v === '3') ? ['W'] : []);
+    const { end: superseded } = await drive(
+      startRollout(config, { revision: 2, version: '2' }, f.clock.now()),
+      f,
+      () => (f.gateway.updates().includes('r1@2') ? '3' : '2'),
+    );
+    expect(superseded.status).toBe('superseded');
+    expect(superseded.targets.find((t) => t.id === 'r1')).toMatchObject({ phase: 'updating', from: '1' });
+    const next = startRollout(config, { revision: 3, version: '3' }, f.clock.now(), viaJson(superseded));
+    expect(next.targets.find((t) => t.id === 'r1')).toMatchObject({
+      phase: 'pending',
+      from: '1',
+      warningsBefore: [],
+      carried: true,
+    });
+    // The canary was verified on 2: its own reading stands.
+    expect(next.targets.find((t) => t.id === 'canary')).not.toHaveProperty('carried');
+    const { end } = await drive(next, f);
+    expect(end.status).toBe('rolled-back');
+    expect(end.targets.find((t) => t.id === 'r1')).toMatchObject({ newWarnings: ['W'], from: '1' });
+    // Back to the version verified before (1), not to the unverified 2.
+    expect(serving(f.gateway)).toMatchObject({ canary: '2', r1: '1' });
   });
 
   it('finishes a roll back before a newer version can supersede the rollout', async () => {

@@ -49,6 +49,44 @@ describe('parseRolloutConfig', () => {
     expect(config.settings).toEqual(DEFAULT_ROLLOUT_SETTINGS);
   });
 
+  it('refuses ids differing only in case, one resource twice, and ports that are 0 or below 1024, saying why', () => {
+    const api = (id: string, resource: string, extra: Record<string, unknown> = {}) => ({
+      id,
+      kind: 'apigateway-rest',
+      resource,
+      wave: 'w',
+      ...extra,
+    });
+    const { problems } = checkRolloutConfig({
+      waves: ['w'],
+      targets: [
+        api('eu', 'eu.example.com'),
+        api('EU', 'eu2.example.com'),
+        api('eu-again', 'eu.example.com'),
+        api('zero', 'zero.example.com', { port: 0 }),
+        api('low', 'low.example.com', { port: 443 }),
+      ],
+    });
+    expect(problems).toContain(
+      'target ids "eu" and "EU" differ only in case (targets[1]): they would share a status folder on a case-insensitive file system, and read alike in alerts; rename one',
+    );
+    expect(problems).toContain(
+      'targets "eu" and "eu-again" are the same apigateway-rest eu.example.com: one resource is rolled once; remove one, or fix its "resource" or "region"',
+    );
+    expect(problems.filter((p) => p.includes('must be a whole number from 1024 to 65535'))).toHaveLength(2);
+    expect(problems.find((p) => p.startsWith('target "low"'))).toMatch(/ports below 1024 need privileges/);
+    // The same custom domain name in two regions (multi-region) is two targets.
+    expect(
+      checkRolloutConfig({
+        waves: ['w'],
+        targets: [
+          api('eu', 'api.example.com', { region: 'eu-west-1' }),
+          api('us', 'api.example.com', { region: 'us-east-1' }),
+        ],
+      }).problems,
+    ).toEqual([]);
+  });
+
   it('reports every problem at once, each saying what to fix', () => {
     const { problems, config } = checkRolloutConfig({
       waves: ['canary', 'rest', 'rest'],

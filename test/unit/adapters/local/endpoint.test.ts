@@ -1,5 +1,6 @@
 import { mkdtempSync } from 'node:fs';
 import { request } from 'node:https';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -124,5 +125,30 @@ describe('the local endpoint', () => {
     expect(await codes(true)).toEqual(['cert.expired']);
     // The same bytes as any file (`trustroll serve`): every rule, signatures included.
     expect(await codes(false)).toEqual(['cert.expired', 'signature.invalid']);
+  });
+
+  it('names what it plays and the setting to change when its port is taken', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const endpoint = new LocalEndpoint({
+        loadTruststore: async () => new Uint8Array(Buffer.from(render(acme.root, acme.intermediate))),
+        judged: true,
+        domain: 'eu.example.com',
+        host: '127.0.0.1',
+        port,
+        serverCert: material.serverCert,
+        serverKey: material.serverKey,
+        noTruststoreCa: material.noTruststoreCa,
+        log: memoryLog(),
+        portSource: { who: 'target eu', fix: 'give target eu another "port" in targets.json' },
+      });
+      await expect(endpoint.start('v')).rejects.toThrow(
+        `target eu cannot listen on 127.0.0.1:${port} (the port is already in use: is another trustroll up or serve running?): give target eu another "port" in targets.json`,
+      );
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 });

@@ -1,0 +1,107 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { rolloutRunner } from '../../../cli/actions/up.js';
+import type { RolloutConfig } from '../../../shared/rollout/model.js';
+import { startRollout } from '../../../shared/rollout/step.js';
+import { FakeClock, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
+import { FakeTargetGateway } from '../../fakes/targets.js';
+
+/**
+ * `up --targets` after a rollout that stopped: targets a superseded rollout never reached are
+ * taken to the newest version verified on a target (canary first), not left on an older one.
+ */
+const probe = { url: 'https://localhost:47100/', clientCert: 'c.pem', clientKey: 'c.key' };
+const config: RolloutConfig = {
+  waves: ['canary', 'rest'],
+  targets: [
+    { id: 'canary', kind: 'apigateway-rest', resource: 'canary.example.com', wave: 'canary', probe },
+    { id: 'eu', kind: 'apigateway-rest', resource: 'eu.example.com', wave: 'rest' },
+    { id: 'us', kind: 'apigateway-http', resource: 'us.example.com', wave: 'rest' },
+  ],
+  settings: { pollIntervalMs: 100, updateTimeoutMs: 60_000, minUpdateIntervalMs: 0, maxAttempts: 3 },
+};
+
+describe('up --targets: convergence after a stopped rollout', () => {
+  it('takes the targets a superseded rollout never reached to the last verified version when the next one fails its canary', async () => {
+    const clock = new FakeClock();
+    const gateway = new FakeTargetGateway(clock, { canary: '1', eu: '1', us: '1' });
+    const notifier = new MemoryNotifier();
+    const dir = mkdtempSync(join(tmpdir(), 'rc-converge-'));
+    // Version 3 is published once the canary has been probed on 2: 2's rollout is superseded
+    // before wave 2; 3 then fails the canary's probe.
+    let latest = '2';
+    gateway.probeResult = (id, version) => {
+      if (id === 'canary' && version === '2') latest = '3';
+      return version === '3' ? { ok: false, detail: 'HTTP 403, expected 200' } : { ok: true, detail: '200' };
+    };
+    const out: string[] = [];
+    const run = rolloutRunner(config, {
+      gateway,
+      deps: { clock, log: memoryLog(), notifier },
+      io: { out: (t) => out.push(t) },
+      paths: { dataDir: join(dir, '.trustroll'), inboxDir: join(dir, 'inbox') },
+      refused: new Set(),
+      latest: async () => latest,
+      revisionOf: async (v) => Number(v),
+      truststore: async () => new Uint8Array(),
+    });
+    await run({ revision: 2, version: '2' });
+    expect(out.join('')).toContain('rollout of truststore version 2 (revision 2): superseded');
+    expect(notifier.types()).toContain('truststore.roll-superseded');
+    await run({ revision: 3, version: '3' });
+    expect(out.join('')).toContain('rollout of truststore version 3 (revision 3): rolled-back');
+    // Not canary on 2 and wave 2 on 1 for good: every target on 2, the version the canary verified.
+    expect(Object.fromEntries([...gateway.targets].map(([id, t]) => [id, t.version]))).toEqual({
+      canary: '2',
+      eu: '2',
+      us: '2',
+    });
+    expect(out.join('')).toContain('rollout of truststore version 2 (revision 2): succeeded');
+    const record = JSON.parse(readFileSync(join(dir, '.trustroll', 'endpoint', 'rollout.json'), 'utf8'));
+    expect(record).toMatchObject({ version: '2', status: 'succeeded' });
+    // Version 3 is not tried again.
+    const updates = gateway.updates().length;
+    await run({ revision: 3, version: '3' });
+    expect(gateway.updates().length).toBe(updates);
+  });
+
+  it('takes a target new in the file (serving nothing) to the last verified version when the latest was refused', async () => {
+    const clock = new FakeClock();
+    // The file gained "us" since the last run, whose rollout of 2 was rolled back at the canary.
+    const gateway = new FakeTargetGateway(clock, { canary: '1', eu: '1', us: undefined });
+    const dir = mkdtempSync(join(tmpdir(), 'rc-converge-'));
+    const last = {
+      ...startRollout(config, { revision: 2, version: '2' }, clock.now()),
+      status: 'rolled-back' as const,
+    };
+    const lastRecord = {
+      ...last,
+      targets: last.targets.map((t) =>
+        t.id === 'canary'
+          ? { ...t, phase: 'rolled-back' as const, from: '1' }
+          : { ...t, phase: 'skipped' as const },
+      ),
+    };
+    const out: string[] = [];
+    const run = rolloutRunner(config, {
+      gateway,
+      deps: { clock, log: memoryLog(), notifier: new MemoryNotifier() },
+      io: { out: (t) => out.push(t) },
+      paths: { dataDir: join(dir, '.trustroll'), inboxDir: join(dir, 'inbox') },
+      refused: new Set(['2']),
+      latest: async () => '2',
+      revisionOf: async (v) => Number(v),
+      truststore: async () => new Uint8Array(),
+      last: lastRecord,
+    });
+    await run({ revision: 2, version: '2' });
+    expect(Object.fromEntries([...gateway.targets].map(([id, t]) => [id, t.version]))).toEqual({
+      canary: '1',
+      eu: '1',
+      us: '1',
+    });
+    expect(gateway.updates()).toEqual(['us@1']);
+  });
+});
