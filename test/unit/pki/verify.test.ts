@@ -410,3 +410,44 @@ describe('warnings a stricter validator would turn into refusals', () => {
     expect(verify(twenty, [r, i]).warnings).toEqual([]);
   });
 });
+
+describe('IP address name constraints', () => {
+  /** NameConstraints with one iPAddress subtree (address and mask, 4 bytes each), permitted or excluded. */
+  const ipConstraint = (subtree: 'permitted' | 'excluded', address: number[], mask: number[]) => {
+    const general = [0x87, 0x08, ...address, ...mask];
+    const tree = [0x30, general.length, ...general];
+    const tagged = [subtree === 'permitted' ? 0xa0 : 0xa1, tree.length, ...tree];
+    return { oid: '2.5.29.30', value: new Uint8Array([0x30, tagged.length, ...tagged]) };
+  };
+
+  it('refuses a client whose IP address is outside the permitted subtree or inside an excluded one', async () => {
+    const r = await root('CN=NC Root');
+    const permitted = await intermediate('CN=NC Ten', r, {
+      extraExtensions: [ipConstraint('permitted', [10, 0, 0, 0], [255, 0, 0, 0])],
+    });
+    const inside = await leaf('CN=inside', permitted, { ips: ['10.1.2.3'] });
+    const outside = await leaf('CN=outside', permitted, { ips: ['192.168.1.1'] });
+    const v6 = await leaf('CN=v6', permitted, { ips: ['2001:db8::1'] });
+    expect(verify(inside, [r, permitted]).verdict).toBe('accept');
+    const refused = verify(outside, [r, permitted]);
+    expect(refused.verdict).toBe('reject');
+    expect(codes(refused.reasons)).toEqual(['name-constraints']);
+    expect(refused.reasons[0]!.message).toMatch(
+      /an IP address in CN=outside is outside the name constraints of CN=NC Ten/,
+    );
+    // Constraints of one family say nothing about the other.
+    expect(verify(v6, [r, permitted]).verdict).toBe('accept');
+
+    const excluding = await intermediate('CN=NC Not Ten', r, {
+      extraExtensions: [ipConstraint('excluded', [10, 0, 0, 0], [255, 0, 0, 0])],
+    });
+    const banned = await leaf('CN=banned', excluding, { ips: ['10.9.9.9'] });
+    const fine = await leaf('CN=fine', excluding, { ips: ['11.0.0.1'] });
+    const excluded = verify(banned, [r, excluding]);
+    expect(excluded.verdict).toBe('reject');
+    expect(excluded.reasons[0]!.message).toMatch(
+      /an IP address in CN=banned is excluded by the name constraints of CN=NC Not Ten/,
+    );
+    expect(verify(fine, [r, excluding]).verdict).toBe('accept');
+  });
+});
