@@ -32,7 +32,7 @@ const DEFAULTS = {
 /** The longest pause between two attempts of one update call (retry-after included). */
 const MAX_BACKOFF_MS = 60_000;
 
-const backoffMs = (attempt: number, retryAfterMs = 0): number =>
+export const backoffMs = (attempt: number, retryAfterMs = 0): number =>
   Math.min(MAX_BACKOFF_MS, Math.max(retryAfterMs, 2_000 * 2 ** (attempt - 1)));
 
 /**

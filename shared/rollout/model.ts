@@ -30,6 +30,8 @@ export interface Target {
   readonly externalId?: string;
   /** A request made through the target after its roll; its failure is a failed verification. */
   readonly probe?: ProbeSpec;
+  /** Local mode only: the port of the local endpoint that plays this target (0: a free one). */
+  readonly port?: number;
 }
 
 export interface ProbeSpec {
@@ -94,6 +96,15 @@ export interface TargetRun {
   readonly attempts: number;
   /** When the current phase started (ISO): the update timeout counts from here. */
   readonly since?: string;
+  /**
+   * When the update call of the current phase ('updating', 'rolling-back') was accepted (ISO);
+   * absent while it is still to be made (paced, or backing off until `retryAt`).
+   */
+  readonly requestedAt?: string;
+  /** Not before this moment (ISO): the back-off after a throttled or conflicting update call. */
+  readonly retryAt?: string;
+  /** The target may serve the new version unchecked (it did not come back AVAILABLE in time). */
+  readonly unconfirmed?: true;
   readonly error?: string;
 }
 

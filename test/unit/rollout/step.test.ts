@@ -1,0 +1,325 @@
+import { describe, expect, it } from 'vitest';
+import type { Rollout, RolloutConfig, Target } from '../../../shared/rollout/model.js';
+import { runRollout, type StepDeps, startRollout, stepRollout } from '../../../shared/rollout/step.js';
+import { FakeClock, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
+import { FakeTargetGateway } from '../../fakes/targets.js';
+
+const ACCOUNT_A = '111111111111';
+const ACCOUNT_B = '222222222222';
+const probe = { url: 'https://canary.example.com/', clientCert: 'c.pem', clientKey: 'c.key' };
+
+const target = (id: string, wave: string, extra: Partial<Target> = {}): Target => ({
+  id,
+  kind: 'apigateway-rest',
+  resource: `${id}.example.com`,
+  wave,
+  account: ACCOUNT_A,
+  ...extra,
+});
+
+const settings = {
+  pollIntervalMs: 5_000,
+  updateTimeoutMs: 300_000,
+  minUpdateIntervalMs: 30_000,
+  maxAttempts: 3,
+};
+
+/** canary (account A, probed), then rest: r1 (A), r2 (A, probed), r3 (B). */
+const config: RolloutConfig = {
+  waves: ['canary', 'rest'],
+  targets: [
+    target('canary', 'canary', { probe }),
+    target('r1', 'rest'),
+    target('r2', 'rest', { probe }),
+    target('r3', 'rest', { account: ACCOUNT_B }),
+  ],
+  settings,
+};
+
+const setup = (initial: Record<string, string | undefined> = { canary: '1', r1: '1', r2: '1', r3: '1' }) => {
+  const clock = new FakeClock();
+  const gateway = new FakeTargetGateway(clock, initial);
+  const notifier = new MemoryNotifier();
+  const log = memoryLog();
+  const deps: StepDeps = { config, gateway, clock, log, notifier };
+  return { clock, gateway, notifier, log, deps };
+};
+
+/** The record as Step Functions passes it: through JSON between every step. */
+const viaJson = (r: Rollout): Rollout => JSON.parse(JSON.stringify(r)) as Rollout;
+
+/** Steps to the end, the record serialized between steps; returns the end and every record. */
+const drive = async (
+  rollout: Rollout,
+  { deps, clock }: { deps: StepDeps; clock: FakeClock },
+  latest?: (step: number) => string | undefined,
+) => {
+  const records: Rollout[] = [];
+  let current = rollout;
+  for (let step = 0; step < 500; step++) {
+    const latestVersion = latest?.(step);
+    const result = await stepRollout(viaJson(current), deps, latestVersion ? { latestVersion } : {});
+    // Plain JSON: nothing lost or changed by a round trip.
+    expect(viaJson(result.rollout)).toEqual(result.rollout);
+    records.push(result.rollout);
+    current = result.rollout;
+    if (result.waitMs === undefined) return { end: current, records };
+    expect(result.waitMs).toBeGreaterThanOrEqual(0);
+    await clock.sleep(result.waitMs);
+  }
+  throw new Error('the rollout did not end in 500 steps');
+};
+
+const phases = (r: Rollout) => Object.fromEntries(r.targets.map((t) => [t.id, t.phase]));
+const serving = (g: FakeTargetGateway) =>
+  Object.fromEntries([...g.targets].map(([id, t]) => [id, t.version]));
+
+describe('stepRollout', () => {
+  it('rolls the waves in order: wave 2 is not touched before the canary is verified (probe included)', async () => {
+    const f = setup();
+    const { end } = await drive(startRollout(config, { revision: 7, version: '2' }, f.clock.now()), f);
+    expect(end.status).toBe('succeeded');
+    expect(phases(end)).toEqual({ canary: 'rolled', r1: 'rolled', r2: 'rolled', r3: 'rolled' });
+    expect(serving(f.gateway)).toEqual({ canary: '2', r1: '2', r2: '2', r3: '2' });
+    const canaryProbe = f.gateway.events.findIndex((e) => e.op === 'probe' && e.target === 'canary');
+    const firstRest = f.gateway.events.findIndex((e) => e.target !== 'canary');
+    expect(canaryProbe).toBeGreaterThanOrEqual(0);
+    expect(firstRest).toBeGreaterThan(canaryProbe);
+    expect(f.gateway.events.filter((e) => e.op === 'probe').map((e) => e.target)).toEqual(['canary', 'r2']);
+    const rolled = f.notifier.sent.filter((n) => n.eventType === 'truststore.rolled');
+    expect(rolled).toHaveLength(1);
+    expect(rolled[0]!.subject).toBe('[trustroll] truststore revision 7 rolled to canary, r1, r2, r3');
+    expect(rolled[0]!.body).toContain('- r3 (r3.example.com): 1 -> 2');
+    expect(f.notifier.types()).not.toContain('truststore.roll-failed');
+  });
+
+  it('paces update calls per account: two in one account 30 s apart, another account not held back', async () => {
+    const f = setup();
+    await drive(startRollout(config, { revision: 1, version: '2' }, f.clock.now()), f);
+    const at = Object.fromEntries(
+      f.gateway.events.filter((e) => e.op === 'update').map((e) => [e.target, e.at]),
+    );
+    // Same account A: canary, r1, r2 each at least 30 s after the one before.
+    expect(at.r1! - at.canary!).toBeGreaterThanOrEqual(30_000);
+    expect(at.r2! - at.r1!).toBeGreaterThanOrEqual(30_000);
+    // Account B's first call is not paced by account A's.
+    expect(at.r3!).toBeLessThan(at.r1!);
+    expect(at.r1! - at.r3!).toBeLessThan(30_000);
+  });
+
+  it('backs off when throttled, then rolls; gives up after maxAttempts and rolls back what was rolled', async () => {
+    const f = setup();
+    f.gateway.of('canary').throttle = 2;
+    const { end } = await drive(startRollout(config, { revision: 1, version: '2' }, f.clock.now()), f);
+    expect(end.status).toBe('succeeded');
+    expect(end.targets.find((t) => t.id === 'canary')!.attempts).toBe(3);
+    expect(f.clock.sleeps).toContain(2_000);
+    expect(f.clock.sleeps).toContain(4_000);
+    expect(f.log.lines.filter((l) => l.message === 'domain update throttled, backing off')).toHaveLength(2);
+
+    const g = setup();
+    g.gateway.of('r1').throttle = 10;
+    const { end: failed } = await drive(
+      startRollout(config, { revision: 1, version: '2' }, g.clock.now()),
+      g,
+    );
+    const r1 = failed.targets.find((t) => t.id === 'r1')!;
+    expect(r1.phase).toBe('failed');
+    expect(r1.error).toMatch(/could not be rolled to version 2 \(3 attempts\): Too Many Requests/);
+    expect(g.gateway.events.filter((e) => e.op === 'update' && e.target === 'r1')).toHaveLength(3);
+    expect(failed.status).toBe('failed');
+    // The canary and the other targets of the wave that were rolled went back to 1.
+    expect(serving(g.gateway).canary).toBe('1');
+    expect(serving(g.gateway).r1).toBe('1');
+    expect(phases(failed).canary).toBe('rolled-back');
+  });
+
+  it('fails a target still UPDATING after the timeout (unconfirmed), and never starts wave 2', async () => {
+    const f = setup();
+    f.gateway.updatingReads = Number.POSITIVE_INFINITY;
+    const { end } = await drive(startRollout(config, { revision: 1, version: '2' }, f.clock.now()), f);
+    const canary = end.targets.find((t) => t.id === 'canary')!;
+    expect(canary).toMatchObject({ phase: 'failed', unconfirmed: true });
+    expect(canary.error).toBe('canary.example.com still UPDATING after 300 s');
+    expect(end.status).toBe('failed');
+    expect(phases(end)).toMatchObject({ r1: 'skipped', r2: 'skipped', r3: 'skipped' });
+    expect(f.gateway.events.some((e) => e.target !== 'canary')).toBe(false);
+    const failed = f.notifier.sent.filter((n) => n.eventType === 'truststore.roll-failed');
+    expect(failed.map((n) => n.id)).toEqual(['truststore.roll-failed:canary:2']);
+    expect(failed[0]!.body).toContain('its status could not be confirmed');
+  });
+
+  it('waits while a target is UPDATING before its update, then rolls it', async () => {
+    const f = setup();
+    f.gateway.of('canary').status = 'UPDATING';
+    f.gateway.of('canary').updatingReads = 3;
+    const { end } = await drive(startRollout(config, { revision: 1, version: '2' }, f.clock.now()), f);
+    expect(end.status).toBe('succeeded');
+    const firstUpdate = f.gateway.events.findIndex((e) => e.op === 'update');
+    expect(f.gateway.events.slice(0, firstUpdate).filter((e) => e.op === 'describe')).toHaveLength(4);
+  });
+
+  it('stops at a canary with new truststore warnings, rolls it back, and leaves wave 2 alone', async () => {
+    const f = setup();
+    f.gateway.warningsFor = (_id, v) => (v === '2' ? ['Certificate CN=Old CA expired'] : []);
+    const { end } = await drive(startRollout(config, { revision: 3, version: '2' }, f.clock.now()), f);
+    expect(end.status).toBe('rolled-back');
+    expect(phases(end)).toEqual({ canary: 'rolled-back', r1: 'skipped', r2: 'skipped', r3: 'skipped' });
+    expect(end.targets[0]!.newWarnings).toEqual(['Certificate CN=Old CA expired']);
+    expect(f.gateway.updates()).toEqual(['canary@2', 'canary@1']);
+    expect(serving(f.gateway)).toEqual({ canary: '1', r1: '1', r2: '1', r3: '1' });
+    expect(end.reason).toBe('truststore version 2 brought new warnings on canary');
+    // The canary's probe is not run once its warnings failed it.
+    expect(f.gateway.events.some((e) => e.op === 'probe')).toBe(false);
+    const sent = f.notifier.sent;
+    expect(sent.map((n) => n.eventType)).toEqual(['truststore.roll-failed']);
+    expect(sent[0]!.subject).toBe(
+      '[trustroll] canary rolled back: truststore version 2 brought new warnings',
+    );
+    expect(sent[0]!.body).toContain('- Certificate CN=Old CA expired');
+    expect(sent[0]!.body).toContain('Not touched (the rollout stopped before them): r1, r2, r3.');
+  });
+
+  it('rolls back wave 2 and wave 1 when a probe fails in wave 2', async () => {
+    const f = setup();
+    f.gateway.probeResult = (id, v) =>
+      id === 'r2' && v === '2'
+        ? { ok: false, detail: 'HTTP 403, expected 200' }
+        : { ok: true, detail: '200' };
+    const { end } = await drive(startRollout(config, { revision: 3, version: '2' }, f.clock.now()), f);
+    expect(end.status).toBe('rolled-back');
+    expect(phases(end)).toEqual({
+      canary: 'rolled-back',
+      r1: 'rolled-back',
+      r2: 'rolled-back',
+      r3: 'rolled-back',
+    });
+    expect(serving(f.gateway)).toEqual({ canary: '1', r1: '1', r2: '1', r3: '1' });
+    expect(end.reason).toBe('the probe of r2 failed on truststore version 2: HTTP 403, expected 200');
+    // Roll-back calls are paced per account too.
+    const backs = f.gateway.events.filter(
+      (e) => e.op === 'update' && e.version === '1' && e.outcome === 'ok',
+    );
+    const inA = backs.filter((e) => e.target !== 'r3').map((e) => e.at);
+    for (let i = 1; i < inA.length; i++) expect(inA[i]! - inA[i - 1]!).toBeGreaterThanOrEqual(30_000);
+    const failed = f.notifier.sent.filter((n) => n.eventType === 'truststore.roll-failed');
+    expect(failed.map((n) => n.id).sort()).toEqual(
+      ['canary', 'r1', 'r2', 'r3'].map((id) => `truststore.roll-failed:${id}:2`),
+    );
+    expect(failed.find((n) => n.id.includes(':r2:'))!.subject).toContain('r2 rolled back: its probe failed');
+    expect(f.notifier.types()).not.toContain('truststore.rolled');
+  });
+
+  it('cannot roll back a target that served no version before: failed, with the reason', async () => {
+    const f = setup({ canary: '1', r1: undefined, r2: '1', r3: '1' });
+    f.gateway.probeResult = (id) =>
+      id === 'r2' ? { ok: false, detail: 'HTTP 403' } : { ok: true, detail: '200' };
+    const { end } = await drive(startRollout(config, { revision: 3, version: '2' }, f.clock.now()), f);
+    expect(end.status).toBe('failed');
+    const r1 = end.targets.find((t) => t.id === 'r1')!;
+    expect(r1.phase).toBe('failed');
+    expect(r1.error).toContain('it cannot be rolled back: it served no truststore version before');
+    expect(serving(f.gateway)).toMatchObject({ canary: '1', r1: '2', r2: '1' });
+  });
+
+  it('an update refused for good fails the target without retries, the rollout rolls back the rest', async () => {
+    const f = setup();
+    f.gateway.refuse.add('canary');
+    const { end } = await drive(startRollout(config, { revision: 3, version: '2' }, f.clock.now()), f);
+    expect(end.status).toBe('failed');
+    expect(end.targets[0]!.error).toMatch(/^could not be rolled to version 2 \(1 attempt\): AccessDenied/);
+    expect(f.gateway.events.filter((e) => e.op === 'update')).toHaveLength(1);
+    expect(serving(f.gateway).canary).toBe('1');
+  });
+
+  it('marks targets already on the version unchanged, without an update call', async () => {
+    const f = setup({ canary: '2', r1: '1', r2: '2', r3: '1' });
+    const { end } = await drive(startRollout(config, { revision: 3, version: '2' }, f.clock.now()), f);
+    expect(phases(end)).toEqual({ canary: 'unchanged', r1: 'rolled', r2: 'unchanged', r3: 'rolled' });
+    expect(f.gateway.updates()).toEqual(['r1@2', 'r3@2']);
+  });
+
+  it('ends superseded when a newer version is published, without rolling anything back', async () => {
+    const f = setup();
+    // The newer version appears once the canary is verified and wave 2 has begun.
+    let seen = false;
+    const { end } = await drive(startRollout(config, { revision: 3, version: '2' }, f.clock.now()), f, () => {
+      seen ||= f.gateway.events.some((e) => e.op === 'update' && e.target === 'r1');
+      return seen ? '3' : '2';
+    });
+    expect(end.status).toBe('superseded');
+    expect(phases(end).canary).toBe('rolled');
+    expect(phases(end).r2).toBe('skipped');
+    expect(serving(f.gateway).canary).toBe('2');
+    expect(f.gateway.events.filter((e) => e.op === 'update' && e.version === '1')).toEqual([]);
+    expect(f.notifier.sent).toEqual([]);
+    expect(end.reason).toContain('truststore version 3 was published since');
+  });
+
+  it('is idempotent: the same step run twice from one record updates at most once more and ends alike', async () => {
+    const reference = setup();
+    const { end: expected } = await drive(
+      startRollout(config, { revision: 3, version: '2' }, reference.clock.now()),
+      reference,
+    );
+    const f = setup();
+    let record = viaJson(startRollout(config, { revision: 3, version: '2' }, f.clock.now()));
+    let repeats = 0;
+    for (let step = 0; step < 500; step++) {
+      const before = f.gateway.updates().length;
+      // A retried state: the first run's result is lost, the same record is stepped again.
+      await stepRollout(viaJson(record), f.deps);
+      const firstRun = f.gateway.updates().length - before;
+      const again = await stepRollout(viaJson(record), f.deps);
+      const secondRun = f.gateway.updates().length - before - firstRun;
+      expect(secondRun).toBeLessThanOrEqual(firstRun);
+      if (firstRun > 0) repeats++;
+      record = viaJson(again.rollout);
+      if (again.waitMs === undefined) break;
+      await f.clock.sleep(again.waitMs);
+    }
+    expect(record.status).toBe(expected.status);
+    expect(phases(record)).toEqual(phases(expected));
+    expect(serving(f.gateway)).toEqual(serving(reference.gateway));
+    // Each target got its update again at most once (from the retried step), for the same version.
+    for (const id of ['canary', 'r1', 'r2', 'r3'])
+      expect(f.gateway.updates().filter((u) => u === `${id}@2`).length).toBeLessThanOrEqual(2);
+    expect(repeats).toBeGreaterThan(0);
+  });
+
+  it('steps an ended rollout to itself, with nothing to wait for', async () => {
+    const f = setup();
+    const { end } = await drive(startRollout(config, { revision: 3, version: '2' }, f.clock.now()), f);
+    const calls = f.gateway.events.length;
+    const again = await stepRollout(end, f.deps);
+    expect(again).toEqual({ rollout: end });
+    expect(f.gateway.events.length).toBe(calls);
+  });
+
+  it('reads again after an upstream read failure instead of failing the target', async () => {
+    const f = setup();
+    f.gateway.unreadable.set('canary', 2);
+    const { end } = await drive(startRollout(config, { revision: 3, version: '2' }, f.clock.now()), f);
+    expect(end.status).toBe('succeeded');
+    expect(f.log.lines.filter((l) => l.message === 'domain status read failed, reading again')).toHaveLength(
+      2,
+    );
+  });
+});
+
+describe('runRollout', () => {
+  it('loops step and sleep to the end, saving every record', async () => {
+    const f = setup();
+    const saved: Rollout[] = [];
+    const end = await runRollout(startRollout(config, { revision: 1, version: '2' }, f.clock.now()), f.deps, {
+      save: async (r) => {
+        saved.push(r);
+      },
+    });
+    expect(end.status).toBe('succeeded');
+    expect(saved.at(-1)).toBe(end);
+    expect(saved.length).toBeGreaterThan(3);
+    // It slept what the steps asked: at least the pace of account A's three calls (2 × 30 s).
+    expect(f.clock.sleeps.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(60_000);
+  });
+});
