@@ -1,0 +1,106 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import middy from '@middy/core';
+import { S3ObjectStore } from '../../shared/adapters/aws/s3-store.js';
+import { SnsNotifier } from '../../shared/adapters/aws/sns-notifier.js';
+import { AwsTargets } from '../../shared/adapters/aws/targets.js';
+import { InputError } from '../../shared/errors.js';
+import { loadState } from '../../shared/pipeline/state-store.js';
+import { type Clock, systemClock } from '../../shared/ports.js';
+import type { Rollout, RolloutConfig } from '../../shared/rollout/model.js';
+import { startRollout, stepRollout } from '../../shared/rollout/step.js';
+import { parseRolloutConfigText } from '../../shared/rollout/targets.js';
+import { KEYS, latestPublished } from '../../shared/truststore/state.js';
+import { clientOptions, powertoolsLog, s3Options } from '../lib/clients.js';
+import { ConfigError } from '../lib/config-error.js';
+import { checkedTargets, readRolloutConfig } from '../lib/rollout-config.js';
+
+/** Where each rollout's record is written after every step (`trustroll status` reads it). */
+export const ROLLOUTS_PREFIX = 'rollouts/';
+export const rolloutKey = (id: string): string => `${ROLLOUTS_PREFIX}${id}.json`;
+
+/**
+ * What the state machine gives a step: the record the previous step returned, or, for the first
+ * step, the release the ingest function started the execution with.
+ */
+export interface StepEvent {
+  readonly rollout?: Rollout;
+  readonly release?: { readonly revision: number; readonly version: string };
+}
+
+/** What a step returns: the Choice state reads `done`, the Wait state `waitSeconds`. */
+export interface StepOutput {
+  readonly rollout: Rollout;
+  readonly waitSeconds: number;
+  readonly done: boolean;
+}
+
+const env = process.env;
+const config = readRolloutConfig(env);
+const logger = new Logger({ serviceName: 'trustroll' });
+const log = powertoolsLog(logger);
+const store = new S3ObjectStore(new S3Client(s3Options(env)), config.bucket);
+const notifier = new SnsNotifier(new SNSClient(clientOptions(env)), config.topicArn);
+
+/** The targets, from the environment or (a large file) the bucket, read once per cold start. */
+const targets: RolloutConfig = config.targets ?? (await readTargetsObject(config.targetsKey!));
+
+async function readTargetsObject(key: string): Promise<RolloutConfig> {
+  try {
+    const text = new TextDecoder().decode((await store.get(key)).body);
+    return checkedTargets(parseRolloutConfigText(text, { source: `s3://${config.bucket}/${key}` }));
+  } catch (error) {
+    throw new ConfigError(`trustroll rollout is misconfigured: ${(error as Error).message}.`, {
+      cause: error,
+    });
+  }
+}
+
+const gateway = new AwsTargets({
+  truststoreUri: `s3://${config.bucket}/${KEYS.truststore}`,
+  region: config.region,
+  store,
+  clientOptions: clientOptions(env),
+});
+
+/**
+ * One step of a rollout (a Step Functions task): starts the rollout from the release on the first
+ * step, reads the latest published version (a newer one supersedes this rollout), advances the
+ * rollout as far as it can without waiting (`stepRollout`), writes the record to
+ * `rollouts/<id>.json`, and returns it with how long the Wait state should wait. A step that
+ * fails is retried by the state machine from the same record: every action it takes repeats safely.
+ */
+export const stepHandler =
+  (clock: Clock) =>
+  async (event: StepEvent): Promise<StepOutput> => {
+    const now = clock.now();
+    const rollout = event.rollout ?? (event.release ? startRollout(targets, event.release, now) : undefined);
+    if (!rollout)
+      throw new InputError('a rollout step needs { "rollout": … } or { "release": { revision, version } }');
+    logger.appendKeys({ rolloutId: rollout.id });
+    const latest = latestPublished((await loadState(store)).state)?.version;
+    const { rollout: next, waitMs } = await stepRollout(
+      rollout,
+      { config: targets, gateway, clock, log, notifier },
+      latest === undefined ? {} : { latestVersion: latest },
+    );
+    await store.put(rolloutKey(next.id), new TextEncoder().encode(`${JSON.stringify(next, null, 2)}\n`), {
+      contentType: 'application/json',
+    });
+    const done = waitMs === undefined;
+    logger.info(done ? 'rollout ended' : 'rollout step done', {
+      status: next.status,
+      wave: next.waves[next.wave],
+      phases: Object.fromEntries(next.targets.map((t) => [t.id, t.phase])),
+      ...(done ? {} : { waitMs }),
+    });
+    // The Wait state counts whole seconds; a step never asks for none (it would spin).
+    return { rollout: next, waitSeconds: done ? 0 : Math.max(1, Math.ceil(waitMs / 1000)), done };
+  };
+
+/** The step with Lambda's clock (tests drive `stepHandler` with a fake one). */
+export const lambdaHandler = stepHandler(systemClock);
+
+export const handler = middy(lambdaHandler).use(injectLambdaContext(logger, { clearState: true }));
