@@ -935,6 +935,11 @@ export class TruststorePipeline extends Construct {
         'elasticloadbalancing:DescribeTrustStores supports no resource-level permissions; it only reads.',
     });
     const fnArn = `<${stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction)}.Arn>`;
+    Validations.of(machine.role).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'CDK grants the state machine CloudWatch Logs delivery and X-Ray actions for its logging and tracing; they support no resource-level permissions.',
+    });
     Validations.of(machine).acknowledge({
       id: `AwsSolutions::AwsSolutions-IAM5[Resource::${fnArn}:*]`,
       reason: 'The state machine may invoke the rollout step function (and its version qualifiers) only.',

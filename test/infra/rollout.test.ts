@@ -1,13 +1,15 @@
-import { App, Stack, Validations } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
+import { buildApp, TrustrollStack } from '../../infra/app.js';
 import { TruststorePipeline, type TruststorePipelineProps } from '../../infra/truststore-pipeline.js';
 import type { Target } from '../../shared/rollout/model.js';
 
 /** Synthesises without bundling the Lambda code (test/infra/bundling.test.ts bundles for real). */
-const app = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+const app = (context: Record<string, string> = {}) =>
+  new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } });
 
 const TRUST_STORE =
   'arn:aws:elasticloadbalancing:eu-west-1:123456789012:truststore/partners/0123456789abcdef';
@@ -191,9 +193,19 @@ describe('the durable rollout (targets)', () => {
     expect(pipeline.rolloutFunction).toBeUndefined();
   });
 
-  it('leaves cdk-nag AwsSolutions nothing to report', () => {
-    const { a } = build();
-    Validations.of(a).addPlugins(new AwsSolutionsChecks(a));
+  it('leaves cdk-nag AwsSolutions nothing to report, as the CDK app deploys it with a targets file', () => {
+    const a = buildApp(app({ stage: 'targets', targets: 'infra/examples/targets.json' }));
+    const stack = a.node.children.find((c) => c instanceof TrustrollStack) as TrustrollStack;
+    expect(stack.pipeline.rolloutStateMachine).toBeDefined();
     expect(() => a.synth()).not.toThrow();
+  });
+
+  it('fails synthesis when the rollout role is widened, so the cdk-nag gate is real here too', () => {
+    const a = buildApp(app({ stage: 'targets', targets: 'infra/examples/targets.json' }));
+    const stack = a.node.children.find((c) => c instanceof TrustrollStack) as TrustrollStack;
+    stack.pipeline.rolloutFunction!.addToRolePolicy(
+      new PolicyStatement({ actions: ['apigateway:*'], resources: ['*'] }),
+    );
+    expect(() => a.synth()).toThrow();
   });
 });
