@@ -235,4 +235,53 @@ describe('the durable rollout on AWS', () => {
     expect(calls.filter((c) => c.service === 'apigateway' && c.operation === 'UpdateDomainName')).toEqual([]);
     expect(await deniedCalls(stack, 'rollout', calls)).toEqual([]);
   });
+
+  it('rolls back what it rolled when a target fails, each ELB trust store to the version its ledger recorded', async () => {
+    const v1 = release.version;
+    const other = await partnerChain('globex');
+    const put = await aws.s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'inbox/globex/ca.pem',
+        Body: pemOf(other.root, other.intermediate),
+      }),
+    );
+    await ingest(
+      { Records: [sqsRecord('m3', objectCreated(bucket, 'inbox/globex/ca.pem', put.VersionId, 'm3'))] },
+      lambdaContext(900_000),
+    );
+    const v2 = await truststoreVersion();
+    expect(v2).not.toBe(v1);
+    const start = recorder.take().find((c) => c.service === 'states') as Extract<
+      AwsCall,
+      { service: 'states' }
+    >;
+    const next = JSON.parse(start.input!).release as { revision: number; version: string };
+    expect(next.version).toBe(v2);
+    // The other account's domain now serves someone else's truststore: trustroll refuses to roll it.
+    recorder.apiGateway.domains.get('api.other.example.com')!.mtls = {
+      uri: 's3://someone-else/ca.pem',
+      version: 'x',
+    };
+
+    let out = await step({ release: next });
+    for (let steps = 1; !out.done && steps < 500; steps++) {
+      clock.advance(out.waitSeconds * 1000);
+      out = await step({ rollout: out.rollout });
+    }
+    expect(out.done).toBe(true);
+    expect(['rolled-back', 'failed']).toContain(out.rollout.status);
+    const phase = Object.fromEntries(out.rollout.targets.map((t) => [t.id, t.phase]));
+    expect(phase['partner-account']).toBe('failed');
+    expect(phase['canary-api']).toBe('rolled-back');
+    expect(recorder.apiGateway.domains.get('canary.example.com')!.versions).toEqual([v1, v2, v1]);
+    // The ELB trust store had been given the new version in the same wave: its ledger said what it
+    // served before, so it went back to that, and the ledger says so again.
+    const bundles = recorder.elb.trustStores.get(TRUST_STORE)!.bundles.map((b) => b.version);
+    expect(bundles).toEqual([v1, v2, v1]);
+    expect(phase.alb).toBe('rolled-back');
+    const ledger = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: ledgerKey(TRUST_STORE) }));
+    expect(JSON.parse(await ledger.Body!.transformToString()).version).toBe(v1);
+    expect(await deniedCalls(stack, 'rollout', recorder.take())).toEqual([]);
+  });
 });
