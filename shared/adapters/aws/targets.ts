@@ -189,13 +189,34 @@ export const runProbe = async (
   }
 };
 
-/** One GET with a client certificate; resolves to the status, rejects on a failed connection. */
-export const httpsStatus = (url: string, cert: string, key: string, timeoutMs = 10_000): Promise<number> =>
+/**
+ * One GET with a client certificate; resolves to the status, rejects on a failed connection or
+ * handshake. The server is verified against the system roots (a custom domain's public
+ * certificate), or against `ca`.
+ */
+export const httpsStatus = (
+  url: string,
+  cert: string,
+  key: string,
+  options: { readonly timeoutMs?: number; readonly ca?: string } = {},
+): Promise<number> =>
   new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', cert, key, timeout: timeoutMs }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    const req = request(
+      url,
+      {
+        method: 'GET',
+        cert,
+        key,
+        timeout: timeoutMs,
+        agent: false,
+        ...(options.ca ? { ca: options.ca } : {}),
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)));
     req.on('error', reject);
     req.end();
