@@ -723,8 +723,8 @@ export class TruststorePipeline extends Construct {
   /**
    * The durable rollout: a step function (one short invocation per step, never waiting for a
    * target) in a loop of Step → Done? → Wait (the seconds the step asked for) → Step, ending in
-   * Succeed (succeeded, superseded) or Fail with the record (rolled back, failed, a step that kept
-   * failing). Each step is retried with back-off on Lambda's errors and throttles and on its own
+   * Succeed (succeeded, superseded) or Fail with the record (rolled back, failed); a step that kept
+   * failing fails the execution at that step. Each step is retried with back-off on Lambda's errors and throttles and on its own
    * failures (S3, SNS, a target's API), never on bad input; a failed execution can be re-driven
    * from the failed step (Step Functions `RedriveExecution`), every action of a step repeating
    * safely. Least privilege per target kind: API Gateway GET/PATCH (and the mTLS actions, on our
@@ -867,12 +867,9 @@ export class TruststorePipeline extends Construct {
       maxDelay: Duration.minutes(5),
       jitterStrategy: sfn.JitterType.FULL,
     });
-    const stepFailed = new sfn.Fail(this, 'RolloutStepFailed', {
-      comment: 'A step kept failing: the last record is this state input; RedriveExecution resumes from it',
-      errorPath: '$.error.Error',
-      causePath: '$.error.Cause',
-    });
-    step.addCatch(stepFailed, { resultPath: '$.error' });
+    // No Catch: a step whose retries ran out fails the execution at the step itself, so that
+    // RedriveExecution (which resumes from the state that failed, with its input: the last
+    // record) runs the step again. A Catch into a Fail state would make redrive re-run the Fail.
     const pause = new sfn.Wait(this, 'RolloutPause', {
       comment: 'As long as the step asked: API Gateway pace, a target still UPDATING',
       time: sfn.WaitTime.secondsPath('$.waitSeconds'),

@@ -82,9 +82,8 @@ describe('the durable rollout (targets)', () => {
       ['States.ALL', 5],
     ]);
     expect(states.RolloutStep.Retry[1]).toMatchObject({ BackoffRate: 2, JitterStrategy: 'FULL' });
-    expect(states.RolloutStep.Catch).toEqual([
-      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RolloutStepFailed' },
-    ]);
+    // No Catch: the execution fails at the step, where RedriveExecution resumes it.
+    expect(states.RolloutStep.Catch).toBeUndefined();
     expect(states.RolloutDone.Choices).toEqual([
       { Variable: '$.done', BooleanEquals: false, Next: 'RolloutPause' },
       {
