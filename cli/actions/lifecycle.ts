@@ -23,6 +23,7 @@ import { shown } from '../../shared/text.js';
 import { latestPublished, pendingRevision, type TruststoreState } from '../../shared/truststore/state.js';
 import { answer, folderOrAbsent, type Io, jsonOut, readBounded, UsageError } from '../io.js';
 import { depsFor, openStore, requireStore, type StoreDeps, type StoreFlags } from '../stores.js';
+import { readRolloutIn, targetStatusFilesIn } from './up-targets.js';
 
 type Flags = StoreFlags & { readonly json?: boolean };
 
@@ -324,6 +325,58 @@ NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no
   let domains = deps.roll.domains.length > 0 ? deps.roll.domains : [flags.localDomain ?? 'localhost'];
   if (deps.gateway instanceof EndpointStatusFile) {
     const served = await deps.gateway.read();
+    // `trustroll up --targets`: one endpoint per target, each with its status file.
+    const targets = served ? [] : await targetStatusFilesIn(dirname(deps.gateway.path));
+    if (targets.length > 0) {
+      const lines: (DomainStatusLine & { target: string; running: boolean })[] = [];
+      for (const { id, file } of targets) {
+        const s = await file.read();
+        if (!s) continue;
+        const running = EndpointStatusFile.gone(s) !== true;
+        const [line] = await domainStatus({ ...deps, gateway: file, roll: { domains: [s.name] } });
+        lines.push({ ...line!, ...(running ? {} : { status: 'NOT_RUNNING' }), target: id, running });
+      }
+      const rollout = await readRolloutIn(dirname(deps.gateway.path));
+      if (flags.json)
+        io.out(
+          jsonOut({
+            ...store,
+            targets: lines.map((l) => ({ ...l, latest: l.latest && !pending })),
+            ...(rollout ? { rollout } : {}),
+          }),
+        );
+      else {
+        const out = [storeLine];
+        for (const l of lines) {
+          out.push(
+            shown`${l.target} (${l.name}): ${l.status}, truststore version ${l.truststoreVersion ?? 'none'}` +
+              (l.latest
+                ? pending
+                  ? ' (the latest published, NOT the latest revision)'
+                  : ' (latest)'
+                : ' (NOT the latest)'),
+          );
+          if (l.drift) out.push(shown`  DRIFT: ${l.drift}`);
+          for (const w of l.warnings) out.push(shown`  warning: ${w}`);
+        }
+        if (rollout) {
+          out.push(
+            shown`last rollout: truststore version ${rollout.version} (revision ${rollout.revision}), ${rollout.status}` +
+              (rollout.reason ? shown`: ${rollout.reason}` : ''),
+          );
+          for (const t of rollout.targets)
+            out.push(
+              shown`  ${t.wave} ${t.id}: ${t.phase}${t.from ? ` (from ${t.from})` : ''}${t.error ? `: ${t.error}` : ''}`,
+            );
+        }
+        if (lines.every((l) => !l.running))
+          out.push(
+            'the target endpoints are not running: start trustroll up --targets to serve the truststore',
+          );
+        io.out(`${out.join('\n')}\n`);
+      }
+      return exit(pending || indexBehind || lines.some((l) => l.drift || !l.latest || !l.running) ? 1 : 0);
+    }
     // Not a failure: nothing has served this folder's truststore yet.
     if (!served)
       return notServed(

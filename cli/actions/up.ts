@@ -1,4 +1,5 @@
 import { appendFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalEndpoint } from '../../shared/adapters/local/endpoint.js';
 import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.js';
@@ -6,6 +7,7 @@ import { VersionedFolderStore } from '../../shared/adapters/local/folder-store.j
 import { FolderWatch } from '../../shared/adapters/local/folder-watch.js';
 import { consoleLog } from '../../shared/adapters/local/log.js';
 import { ReportServer } from '../../shared/adapters/local/report-server.js';
+import { LocalTargetGateway } from '../../shared/adapters/local/target-gateway.js';
 import { type IngestDeps, ingestUploads } from '../../shared/pipeline/ingest.js';
 import { handleRemovalRequests, REQUESTS_PREFIX } from '../../shared/pipeline/lifecycle.js';
 import { publishPending } from '../../shared/pipeline/publish.js';
@@ -19,9 +21,12 @@ import {
   readTruststoreVersion,
 } from '../../shared/pipeline/state-store.js';
 import { domainStatus } from '../../shared/pipeline/status.js';
-import { type ObjectStore, systemClock } from '../../shared/ports.js';
+import { type DomainGateway, type ObjectStore, systemClock } from '../../shared/ports.js';
 import { buildReport } from '../../shared/report/model.js';
 import { REVOCATION_KEYS } from '../../shared/revocation/state.js';
+import type { Rollout, RolloutConfig, Target } from '../../shared/rollout/model.js';
+import { runRollout, startRollout } from '../../shared/rollout/step.js';
+import { checkLimits, limitsRefusedNotification } from '../../shared/rollout/targets.js';
 import { printable } from '../../shared/text.js';
 import { KEYS, latestPublished, type TruststoreState } from '../../shared/truststore/state.js';
 import { Backoff, fallbackMs, InboxWatcher, type Step, StepLoop } from '../commands/up-watch.js';
@@ -38,6 +43,14 @@ import {
 } from '../local.js';
 import { summarize } from './ingest.js';
 import { reportRefusals } from './report.js';
+import {
+  clearTargetStatus,
+  loadLocalTargets,
+  readRollout,
+  targetStatusFile,
+  targetStatusFiles,
+  writeRollout,
+} from './up-targets.js';
 
 export interface UpFlags {
   readonly dataDir: string;
@@ -53,6 +66,8 @@ export interface UpFlags {
   readonly plainTls?: boolean;
   readonly reportPort: number;
   readonly report: boolean;
+  /** A targets configuration: one local endpoint per API Gateway target, rolled in waves. */
+  readonly targets?: string;
 }
 
 /** `trustroll up`: the whole pipeline on this machine, until Ctrl-C; resolves to the exit status (declared in commands/up.ts). */
@@ -68,25 +83,44 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
   const demo = flags.demo ? await writeDemoPki(paths) : undefined;
   const versions = new VersionedFolderStore(layout(paths).store);
   const states = new StateCache(store, versions);
-  const endpoint = new LocalEndpoint({
-    // Checked against what was published: a version changed by hand is refused, not served.
-    loadTruststore: async (version) =>
-      (await readTruststoreVersion(store, version, (await states.get()).loaded.state)).body,
-    judged: true,
-    domain: flags.domain,
-    host: flags.host,
-    port: flags.port,
-    serverKey: material.serverKey,
-    serverCert: material.serverCert,
-    noTruststoreCa: material.noTruststoreCa,
-    log,
-    onStatus: new EndpointStatusFile(join(layout(paths).endpoint, 'status.json')).write,
-    rules: flags.plainTls ? 'plain-tls' : 'api-gateway',
-    // What API Gateway's access log holds for a refused handshake: trustroll refusals reads it.
-    refusalLog: (line) => appendFileSync(join(layout(paths).endpoint, 'refusals.log'), `${line}\n`),
-    // The authorizer's decision after the handshake, from the index the pipeline publishes.
-    revocation: { stamp: () => versions.stamp(REVOCATION_KEYS.index), load: () => loadIndex(store) },
-  });
+  // One endpoint, or one per target (--targets), each rolled like the custom domain it plays.
+  const targets = flags.targets ? await loadLocalTargets(flags.targets, flags.port) : undefined;
+  const makeEndpoint = (domain: string, port: number, statusFile: EndpointStatusFile) =>
+    new LocalEndpoint({
+      // Checked against what was published: a version changed by hand is refused, not served.
+      loadTruststore: async (version) =>
+        (await readTruststoreVersion(store, version, (await states.get()).loaded.state)).body,
+      judged: true,
+      domain,
+      host: flags.host,
+      port,
+      serverKey: material.serverKey,
+      serverCert: material.serverCert,
+      noTruststoreCa: material.noTruststoreCa,
+      log,
+      onStatus: statusFile.write,
+      rules: flags.plainTls ? 'plain-tls' : 'api-gateway',
+      // What API Gateway's access log holds for a refused handshake: trustroll refusals reads it.
+      refusalLog: (line) => appendFileSync(join(layout(paths).endpoint, 'refusals.log'), `${line}\n`),
+      // The authorizer's decision after the handshake, from the index the pipeline publishes.
+      revocation: { stamp: () => versions.stamp(REVOCATION_KEYS.index), load: () => loadIndex(store) },
+    });
+  const played: {
+    readonly target?: Target;
+    readonly endpoint: LocalEndpoint;
+    readonly status: EndpointStatusFile;
+  }[] = targets
+    ? targets.targets.map((target) => {
+        const status = targetStatusFile(paths, target.id);
+        return { target, endpoint: makeEndpoint(target.resource, target.port ?? 0, status), status };
+      })
+    : [
+        {
+          endpoint: makeEndpoint(flags.domain, flags.port, singleStatusFile(paths)),
+          status: singleStatusFile(paths),
+        },
+      ];
+  const endpoint = played[0]!.endpoint;
   // A damaged store is named, and left alone until it is repaired (trustroll repair).
   await assertIntact(store, (await loadState(store)).state);
   // A revision committed but never published (its run stopped, or failed, in between) goes out
@@ -105,7 +139,10 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
     await publishIndex(store, state, log, { verify: true }).catch((error: Error) =>
       log.error('revocation index not published', { error: error.message }),
     );
-  await endpoint.start(latestPublished(state)?.version);
+  // `status` follows the endpoints of this run only: those of an earlier run in the other mode go.
+  if (targets) await rm(singleStatusFile(paths).path, { force: true });
+  else await clearTargetStatus(paths);
+  await startEndpoints(played, state, latestPublished(state)?.version);
   // The report of the state as it is, for each request; the domain it shows is the endpoint.
   const reportServer = flags.report
     ? new ReportServer({
@@ -124,7 +161,11 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
           return buildReport(state, {
             now: new Date(),
             store: paths.dataDir,
-            domains: await domainStatus({ store, gateway: endpoint, roll: { domains: [flags.domain] } }),
+            domains: await domainStatus({
+              store,
+              gateway: byDomain(played.map((p) => p.endpoint)),
+              roll: { domains: played.map((p) => p.target?.resource ?? flags.domain) },
+            }),
             ...(refusals ? { refusals } : {}),
           });
         },
@@ -133,7 +174,7 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
   try {
     await reportServer?.start();
   } catch (error) {
-    await endpoint.stop();
+    for (const p of played) await p.endpoint.stop();
     throw error;
   }
   const deps: IngestDeps = {
@@ -146,14 +187,15 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
     // One machine, one endpoint: no 30 s API Gateway pacing, quick status polls.
     config: {
       expiringDays: flags.expiringDays,
-      roll: { domains: [flags.domain], minUpdateIntervalMs: 0, pollIntervalMs: 100 },
+      // With --targets, ingest does not roll: the rollout below takes each version to every target.
+      roll: { domains: targets ? [] : [flags.domain], minUpdateIntervalMs: 0, pollIntervalMs: 100 },
     },
   };
   printWelcome(
     io,
     flags,
     paths,
-    endpoint,
+    played,
     material.caPath,
     demo?.dir,
     latestPublished(state)?.version,
@@ -162,6 +204,27 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
 
   /** Versions the endpoint rolled back: it stays on the previous one until a newer version exists. */
   const refused = new Set<string>();
+  // A rollout that stopped in an earlier run is not tried again either (its record is kept).
+  const lastRollout = targets ? await readRollout(paths) : undefined;
+  if (lastRollout && (lastRollout.status === 'rolled-back' || lastRollout.status === 'failed'))
+    refused.add(lastRollout.version);
+  const rollTargets = targets
+    ? rolloutRunner(targets, {
+        gateway: new LocalTargetGateway(
+          new Map(played.map((p) => [p.target!.id, p.endpoint])),
+          material.caPem,
+        ),
+        deps,
+        io,
+        paths,
+        refused,
+        latest: async () => latestPublished((await states.get()).loaded.state)?.version,
+        truststore: async (version) =>
+          (await readTruststoreVersion(store, version, (await states.get()).loaded.state)).body,
+        // A rollout this folder's up was running when it stopped goes on from its record.
+        ...(lastRollout?.status === 'running' ? { resume: lastRollout } : {}),
+      })
+    : undefined;
   const remember = (roll: RollReport | undefined) => {
     for (const d of roll?.domains ?? []) {
       if (d.outcome !== 'rolled-back' || refused.has(d.to)) continue;
@@ -217,6 +280,7 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
          */
         reconcile: async (state) => {
           const latest = latestPublished(state);
+          if (rollTargets) return rollTargets(latest);
           const current = (await endpoint.describe(flags.domain)).truststoreVersion;
           if (!latest?.version || latest.version === current || refused.has(latest.version)) return true;
           const roll = await rollDomains(
@@ -231,7 +295,9 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
       new IndexWatch(versions.folderOf(REVOCATION_KEYS.index), {
         pollMs: flags.pollMs,
         wake: () => loop.wake(),
-        refresh: () => endpoint.refreshIndex(),
+        refresh: async () => {
+          for (const p of played) await p.endpoint.refreshIndex();
+        },
       }),
     ],
     (step, error) => log.error('pipeline step failed', { step, error: error.message }),
@@ -257,7 +323,7 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
   io.out('\nstopping: finishing the current step…\n');
   await loop.stop();
   await reportServer?.stop();
-  await endpoint.stop();
+  for (const p of played) await p.endpoint.stop();
   io.out('stopped.\n');
   return 0;
 };
@@ -394,18 +460,22 @@ const printWelcome = (
   io: Io,
   flags: UpFlags,
   paths: LocalPaths,
-  endpoint: LocalEndpoint,
+  played: readonly { readonly target?: Target; readonly endpoint: LocalEndpoint }[],
   caPath: string,
   demoDir: string | undefined,
   version: string | undefined,
   reportUrl: string | undefined,
 ) => {
   const l = layout(paths);
-  const url = `https://localhost:${endpoint.port}/`;
+  const url = `https://localhost:${played[0]!.endpoint.port}/`;
   const lines = [
     'trustroll is running in local mode',
     `  inbox      ${paths.inboxDir}/<partner>/   drop CA certificates here (PEM, DER or PKCS#7)`,
-    `  endpoint   ${url}   mutual TLS like the custom domain ${flags.domain}; truststore version ${version ?? 'none yet'}`,
+    ...played.map(({ target, endpoint }) =>
+      target
+        ? `  endpoint   https://localhost:${endpoint.port}/   target ${target.id} (wave ${target.wave}): mutual TLS like the custom domain ${target.resource}; truststore version ${endpoint.servedVersion ?? 'none yet'}`
+        : `  endpoint   ${url}   mutual TLS like the custom domain ${flags.domain}; truststore version ${version ?? 'none yet'}`,
+    ),
     `  outbox     ${l.outbox}   notifications, one JSON line each (also shown below)`,
     `  archive    ${l.archive}/, rejected: ${l.rejected}/ (each upload with a .report.json)`,
     ...(reportUrl
@@ -436,13 +506,143 @@ const printWelcome = (
  * (and `status` would follow it, not the endpoint still serving). Refused while the first runs.
  */
 const aloneOn = async (paths: LocalPaths): Promise<void> => {
-  const status = await new EndpointStatusFile(join(layout(paths).endpoint, 'status.json'))
-    .read()
-    .catch(() => undefined);
-  if (!status || EndpointStatusFile.gone(status) !== false) return;
-  const { pid } = status as { pid?: number };
-  if (pid === process.pid) return;
-  throw new UsageError(
-    `another trustroll up (process ${pid}) is running with the data folder ${paths.dataDir}: stop it first (Ctrl-C), or give this one its own --data-dir`,
-  );
+  const files = [singleStatusFile(paths), ...(await targetStatusFiles(paths)).map((t) => t.file)];
+  for (const file of files) {
+    const status = await file.read().catch(() => undefined);
+    if (!status || EndpointStatusFile.gone(status) !== false) continue;
+    const { pid } = status as { pid?: number };
+    if (pid === process.pid) continue;
+    throw new UsageError(
+      `another trustroll up (process ${pid}) is running with the data folder ${paths.dataDir}: stop it first (Ctrl-C), or give this one its own --data-dir`,
+    );
+  }
 };
+
+const singleStatusFile = (paths: LocalPaths): EndpointStatusFile =>
+  new EndpointStatusFile(join(layout(paths).endpoint, 'status.json'));
+
+/** Routes a domain to the endpoint that plays it (the report shows every endpoint). */
+const byDomain = (endpoints: readonly LocalEndpoint[]): DomainGateway => {
+  const find = async (domain: string) => {
+    for (const e of endpoints) {
+      const state = await e.describe(domain).catch(() => undefined);
+      if (state) return e;
+    }
+    return endpoints[0]!;
+  };
+  return {
+    describe: async (domain) => (await find(domain)).describe(domain),
+    roll: async (domain, version) => (await find(domain)).roll(domain, version),
+  };
+};
+
+/**
+ * Starts every endpoint. One endpoint starts on the latest version. Target endpoints start where
+ * they were (the version their status file names, when it was published), or on none: the
+ * rollout then takes them to the latest, canary first, so a restart never skips the canary.
+ */
+const startEndpoints = async (
+  played: readonly {
+    readonly target?: Target;
+    readonly endpoint: LocalEndpoint;
+    readonly status: EndpointStatusFile;
+  }[],
+  state: TruststoreState,
+  latest: string | undefined,
+): Promise<void> => {
+  const published = new Set(state.history.flatMap((r) => (r.version ? [r.version] : [])));
+  const started: LocalEndpoint[] = [];
+  try {
+    for (const p of played) {
+      const before = p.target ? (await p.status.read().catch(() => undefined))?.truststoreVersion : latest;
+      await p.endpoint.start(before && published.has(before) ? before : undefined);
+      started.push(p.endpoint);
+    }
+  } catch (error) {
+    for (const e of started) await e.stop();
+    throw error;
+  }
+};
+
+/**
+ * The rollout of each new version to the targets (`--targets`), as `reconcile` runs it: every
+ * target already on the latest: nothing; a version refused before: nothing until a newer one; a
+ * version some target cannot take (its limits): refused as a whole, said, nothing rolled; else
+ * `runRollout`, wave after wave. A rollout that stopped (rolled back, or failed) refuses its
+ * version: it is not tried again until a newer one is published, as for one endpoint.
+ */
+const rolloutRunner = (
+  config: RolloutConfig,
+  ctx: {
+    readonly gateway: LocalTargetGateway;
+    readonly deps: IngestDeps;
+    readonly io: Io;
+    readonly paths: LocalPaths;
+    readonly refused: Set<string>;
+    readonly latest: () => Promise<string | undefined>;
+    readonly truststore: (version: string) => Promise<Uint8Array>;
+    readonly resume?: Rollout;
+  },
+) => {
+  let resume = ctx.resume;
+  return async (
+    latest: { readonly revision: number; readonly version?: string } | undefined,
+  ): Promise<boolean> => {
+    const { deps, refused } = ctx;
+    const save = (r: Rollout) => writeRollout(ctx.paths, r);
+    const run = async (start: Rollout): Promise<void> => {
+      const rollout = await runRollout(
+        start,
+        { config, gateway: ctx.gateway, clock: deps.clock, log: deps.log, notifier: deps.notifier },
+        { latestVersion: ctx.latest, save },
+      );
+      ctx.io.out(rolloutSummary(rollout));
+      if (rollout.status === 'rolled-back' || rollout.status === 'failed') {
+        refused.add(rollout.version);
+        deps.log.warn(
+          'the targets stay on their previous truststore versions until a newer one is published',
+          {
+            refused: rollout.version,
+            reason: rollout.reason,
+          },
+        );
+      }
+    };
+    // First what the last up left running (its roll back, if it was rolling back, included).
+    if (resume) {
+      const record = resume;
+      resume = undefined;
+      await run(record);
+    }
+    const version = latest?.version;
+    if (!latest || !version || refused.has(version)) return true;
+    const serving = await Promise.all(config.targets.map((t) => ctx.gateway.describe(t)));
+    if (serving.every((s) => s.truststoreVersion === version)) return true;
+    const refusals = checkLimits(config, { version, truststore: await ctx.truststore(version) });
+    if (refusals.length > 0) {
+      refused.add(version);
+      deps.log.error('truststore version refused by the targets', {
+        version,
+        refusals: refusals.map((r) => `${r.target}: ${r.finding.code}`),
+      });
+      await deps.notifier
+        .publish(limitsRefusedNotification({ revision: latest.revision, version }, refusals))
+        .catch((error: Error) => deps.log.error('notification failed', { error: error.message }));
+      return true;
+    }
+    await run(startRollout(config, { revision: latest.revision, version }, deps.clock.now()));
+    return true;
+  };
+};
+
+/** One line per target of an ended rollout, for the console. */
+export const rolloutSummary = (r: Rollout): string =>
+  `${[
+    `rollout of truststore version ${r.version} (revision ${r.revision}): ${r.status}${r.reason ? ` — ${r.reason}` : ''}`,
+    ...r.targets.map(
+      (t) =>
+        `  ${t.wave.padEnd(10)} ${t.id.padEnd(16)} ${t.phase}${t.from ? ` (from ${t.from})` : ''}${t.error ? `: ${t.error}` : ''}`,
+    ),
+  ]
+    .map((line) => printable(line))
+    .join('\n')}\n`;

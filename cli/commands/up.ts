@@ -47,6 +47,10 @@ export const registerUp = (program: Command, io: Io, exit: (code: number) => voi
       parseCount('--poll-ms', { min: 10, max: 60_000, why: 'between 10 ms and a minute' }),
       250,
     )
+    .option(
+      '--targets <file.json>',
+      'a targets configuration ({ "waves": [...], "targets": [...] }): one local endpoint per API Gateway target (its "port", or consecutive ports from --port), each new truststore version rolled wave after wave, verified, and rolled back if a wave fails (README: Targets and waves)',
+    )
     .option('--no-demo', 'do not write the demo PKI on first run')
     .option(
       '--scan-hours <hours>',

@@ -94,7 +94,8 @@ type Advance = 'moved' | number;
  * Advances a rollout as far as it can without sleeping, and says how long to wait before the
  * next step (undefined once it has ended). Never sleeps: on AWS each step is one Step Functions
  * task, and a Wait state waits `waitMs`; locally `runRollout` sleeps.
- * 1. A newer published version (`latestVersion`) ends the rollout `superseded`, nothing rolled back.
+ * 1. A newer published version (`latestVersion`) ends the rollout `superseded`, nothing rolled back
+ *    (unless it is rolling back already: that is finished first).
  * 2. The targets of the current wave are started together. Each: read; wait while UPDATING;
  *    `unchanged` if already on the version; else request the update, paced to one call per
  *    `minUpdateIntervalMs` per account (API Gateway), retried with back-off when throttled or in
@@ -119,7 +120,12 @@ export const stepRollout = async (
 ): Promise<StepResult> => {
   if (rollout.status !== 'running') return { rollout };
   const s = new Stepper(rollout, deps);
-  if (options.latestVersion !== undefined && options.latestVersion !== rollout.version)
+  // A rollout rolling back finishes that first: the next one must find every target on its `from`.
+  if (
+    options.latestVersion !== undefined &&
+    options.latestVersion !== rollout.version &&
+    rollout.reason === undefined
+  )
     return { rollout: await s.supersede(options.latestVersion) };
   return s.run();
 };
@@ -215,7 +221,7 @@ class Stepper {
         // A failure earlier in this loop may have changed what this target has left to do.
         if (!ACTIVE.includes(run.phase)) continue;
         if (this.reason !== undefined && run.phase !== 'rolling-back') continue;
-        const result = await this.advance(run);
+        const result = await this.advanceOrFail(run);
         if (result === 'moved') {
           moved = true;
           transitions++;
@@ -246,6 +252,26 @@ class Stepper {
 
   private target(run: Run): Target | undefined {
     return this.targets.get(run.id);
+  }
+
+  /**
+   * A target whose gateway fails unexpectedly (not a throttle, not an upstream hiccup: a domain
+   * gone, access denied) fails, and the rollout stops and rolls back, instead of the step
+   * throwing: a step that threw would be retried from a record that may not know the update
+   * it made.
+   */
+  private async advanceOrFail(run: Run): Promise<Advance> {
+    try {
+      return await this.advance(run);
+    } catch (error) {
+      const message = (error as Error).message;
+      this.deps.log.error('rollout target failed', { target: run.id, phase: run.phase, error: message });
+      const unconfirmed = run.requestedAt !== undefined ? { unconfirmed: true as const } : {};
+      if (run.phase === 'rolling-back')
+        this.set(run, { phase: 'failed', ...unconfirmed, error: `roll back failed: ${message}` });
+      else this.stop(run, { phase: 'failed', ...unconfirmed, error: message });
+      return 'moved';
+    }
   }
 
   private async advance(run: Run): Promise<Advance> {
@@ -645,7 +671,9 @@ export const rolloutNotifications = (rollout: Rollout, config: RolloutConfig): N
           'truststore.roll-failed',
           'error',
           `${r.id}:${version}`,
-          `${r.id} not rolled to truststore version ${version}`,
+          r.error?.includes('cannot be rolled back')
+            ? `${r.id} not rolled back: it serves truststore version ${version}`
+            : `${r.id} not rolled to truststore version ${version}`,
           r.unconfirmed
             ? [
                 `${name(r)} was asked to serve truststore version ${version}, but its status could not be confirmed: ${r.error}.`,

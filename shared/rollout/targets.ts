@@ -1,8 +1,10 @@
 import { InputError } from '../errors.js';
 import type { Finding } from '../finding.js';
+import { notification } from '../pipeline/notifications.js';
 import type { Certificate } from '../pki/certificate.js';
 import { children, readSingle } from '../pki/der.js';
 import { readInput } from '../pki/read.js';
+import type { Notification } from '../ports.js';
 import { IssuerIndex } from '../truststore/issuer-index.js';
 import { MAX_CHAIN } from '../truststore/rules/chain.too-long.js';
 import { MAX_TRUSTSTORE_BYTES, sizeFindings } from '../truststore/rules/truststore.too-large.js';
@@ -56,6 +58,9 @@ const SETTINGS_FIELDS = new Set<keyof RolloutSettings>([
   'maxAttempts',
 ]);
 
+/** Problems in one line (error messages are printed as one line): `(1) …; (2) …`. */
+const numbered = (items: readonly string[]): string => items.map((p, i) => `(${i + 1}) ${p}`).join('; ');
+
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
@@ -74,7 +79,7 @@ export const parseRolloutConfig = (
   if (!config || problems.length > 0) {
     const where = options.source ? ` ${options.source}` : '';
     throw new InputError(
-      `the targets configuration${where} has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+      `the targets configuration${where} has ${problems.length} problem${problems.length === 1 ? '' : 's'}: ${numbered(problems)}`,
     );
   }
   return config;
@@ -388,12 +393,37 @@ export const assertWithinLimits = (config: RolloutConfig, candidate: RolloutCand
   const refusals = checkLimits(config, candidate);
   if (refusals.length === 0) return;
   throw new InputError(
-    `truststore version ${candidate.version} is not rolled out: ${new Set(refusals.map((r) => r.target)).size} target(s) cannot take it, and no target is rolled:\n${refusals
-      .map(
+    `truststore version ${candidate.version} is not rolled out: ${new Set(refusals.map((r) => r.target)).size} target(s) cannot take it, and no target is rolled: ${numbered(
+      refusals.map(
         (r) =>
-          `  - ${r.target} (${r.kind}): ${r.finding.code}: ${r.finding.cert ? `${r.finding.cert.subject}: ` : ''}${r.finding.message}`,
-      )
-      .join('\n')}`,
+          `${r.target} (${r.kind}): ${r.finding.code}: ${r.finding.cert ? `${r.finding.cert.subject}: ` : ''}${r.finding.message}`,
+      ),
+    )}`,
+  );
+};
+
+/**
+ * The alert for a version refused by the targets' limits (`truststore.roll-failed`, once per
+ * version): which targets, which limit, and that nothing was rolled.
+ */
+export const limitsRefusedNotification = (
+  release: { readonly revision: number; readonly version: string },
+  refusals: readonly LimitRefusal[],
+): Notification => {
+  const targets = [...new Set(refusals.map((r) => r.target))];
+  return notification(
+    'truststore.roll-failed',
+    'error',
+    `limits:${release.version}`,
+    `truststore version ${release.version} not rolled out: ${targets.join(', ')} cannot take it`,
+    [
+      `Truststore revision ${release.revision} (version ${release.version}) breaks a limit of ${targets.length === 1 ? 'a target' : `${targets.length} targets`}, so it was rolled out to no target (every target stays on its version):`,
+      ...refusals.map(
+        (r) =>
+          `- ${r.target} (${r.kind}): ${r.finding.code}: ${r.finding.cert ? `${r.finding.cert.subject}: ` : ''}${r.finding.message}`,
+      ),
+      'Remove CAs (or revocation files) until the version fits; the next version is checked again.',
+    ],
   );
 };
 

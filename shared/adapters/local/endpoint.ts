@@ -139,6 +139,11 @@ export class LocalEndpoint implements DomainGateway {
     return (this.server?.address() as AddressInfo | null)?.port ?? this.options.port;
   }
 
+  /** The truststore version served now (undefined: none yet). */
+  get servedVersion(): string | undefined {
+    return this.version;
+  }
+
   get url(): string {
     return `https://${this.options.domain === 'localhost' ? 'localhost' : this.options.host}:${this.port}/`;
   }

@@ -219,6 +219,9 @@ describe('stepRollout', () => {
     const r1 = end.targets.find((t) => t.id === 'r1')!;
     expect(r1.phase).toBe('failed');
     expect(r1.error).toContain('it cannot be rolled back: it served no truststore version before');
+    expect(f.notifier.sent.map((n) => n.subject)).toContain(
+      '[trustroll] r1 not rolled back: it serves truststore version 2',
+    );
     expect(serving(f.gateway)).toMatchObject({ canary: '1', r1: '2', r2: '1' });
   });
 
@@ -254,6 +257,33 @@ describe('stepRollout', () => {
     expect(f.gateway.events.filter((e) => e.op === 'update' && e.version === '1')).toEqual([]);
     expect(f.notifier.sent).toEqual([]);
     expect(end.reason).toContain('truststore version 3 was published since');
+  });
+
+  it('fails a target whose gateway fails unexpectedly, rolls back the rest, and never throws', async () => {
+    const f = setup();
+    const describe = f.gateway.describe.bind(f.gateway);
+    f.gateway.describe = async (t) => {
+      if (t.id === 'r2' && f.gateway.updates().includes('r2@2'))
+        throw new Error('NotFoundException: domain gone');
+      return describe(t);
+    };
+    const { end } = await drive(startRollout(config, { revision: 3, version: '2' }, f.clock.now()), f);
+    const r2 = end.targets.find((t) => t.id === 'r2')!;
+    expect(r2).toMatchObject({ phase: 'failed', unconfirmed: true, error: 'NotFoundException: domain gone' });
+    expect(end.status).toBe('failed');
+    expect(phases(end)).toMatchObject({ canary: 'rolled-back', r1: 'rolled-back', r3: 'rolled-back' });
+    expect(serving(f.gateway)).toMatchObject({ canary: '1', r1: '1', r3: '1' });
+  });
+
+  it('finishes a roll back before a newer version can supersede the rollout', async () => {
+    const f = setup();
+    f.gateway.warningsFor = (_id, v) => (v === '2' ? ['new warning'] : []);
+    // The newer version is there from the moment the canary failed (the roll back is under way).
+    const { end } = await drive(startRollout(config, { revision: 3, version: '2' }, f.clock.now()), f, () =>
+      f.log.lines.some((l) => l.message === 'rollout stopped') ? '3' : undefined,
+    );
+    expect(end.status).toBe('rolled-back');
+    expect(serving(f.gateway).canary).toBe('1');
   });
 
   it('is idempotent: the same step run twice from one record updates at most once more and ends alike', async () => {

@@ -7,6 +7,7 @@ import {
   checkRolloutConfig,
   DEFAULT_ROLLOUT_SETTINGS,
   ELB_LIMITS,
+  limitsRefusedNotification,
   parseRolloutConfig,
   parseRolloutConfigText,
 } from '../../../shared/rollout/targets.js';
@@ -108,7 +109,7 @@ describe('parseRolloutConfig', () => {
   it('throws one InputError listing the problems, naming the file', () => {
     expect(() => parseRolloutConfigText('{"waves": []}', { source: 'targets.json' })).toThrow(InputError);
     expect(() => parseRolloutConfigText('{"waves": []}', { source: 'targets.json' })).toThrow(
-      /the targets configuration targets\.json has 2 problems:\n {2}- "waves" must be a non-empty list/,
+      /the targets configuration targets\.json has 2 problems: \(1\) "waves" must be a non-empty list.*; \(2\) "targets" must be/,
     );
     expect(() => parseRolloutConfigText('{nope', { source: 't.json' })).toThrow(/t\.json is not JSON/);
   });
@@ -157,8 +158,15 @@ describe('checkLimits', () => {
       ['alb', 'chain.too-long', 'CN=Limit Level 4'],
     ]);
     expect(() => assertWithinLimits(config, { version: '9', truststore })).toThrow(
-      /truststore version 9 is not rolled out: 2 target\(s\) cannot take it, and no target is rolled:\n {2}- api \(apigateway-rest\): chain\.too-long: CN=Limit Level 4: .*limit is 4/,
+      /truststore version 9 is not rolled out: 2 target\(s\) cannot take it, and no target is rolled: \(1\) api \(apigateway-rest\): chain\.too-long: CN=Limit Level 4: .*limit is 4/,
     );
+    const alert = limitsRefusedNotification({ revision: 4, version: '9' }, refusals);
+    expect(alert).toMatchObject({
+      eventType: 'truststore.roll-failed',
+      id: 'truststore.roll-failed:limits:9',
+      subject: '[trustroll] truststore version 9 not rolled out: api, alb cannot take it',
+    });
+    expect(alert.body).toContain('- alb (elb-trust-store): chain.too-long: CN=Limit Level 4:');
     // Four is fine.
     expect(
       checkLimits(config, {

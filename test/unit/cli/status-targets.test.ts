@@ -1,0 +1,84 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { EndpointStatusFile } from '../../../shared/adapters/local/endpoint-status.js';
+import type { RolloutConfig } from '../../../shared/rollout/model.js';
+import { startRollout } from '../../../shared/rollout/step.js';
+import { runCli } from '../../fixtures/cli.js';
+import { partnerChain, pemOf } from '../../fixtures/pki.js';
+
+let dir: string;
+let local: string[];
+const endpoint = () => join(dir, '.trustroll', 'endpoint');
+const target = (id: string) => new EndpointStatusFile(join(endpoint(), 'targets', id, 'status.json'));
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'rc-status-targets-'));
+  local = ['--data-dir', join(dir, '.trustroll'), '--inbox', join(dir, 'inbox')];
+  const chain = await partnerChain('Waves');
+  mkdirSync(join(dir, 'inbox', 'waves'), { recursive: true });
+  writeFileSync(join(dir, 'inbox', 'waves', 'ca.pem'), pemOf(chain.root, chain.intermediate));
+  expect((await runCli(['ingest', ...local])).code).toBe(0);
+});
+
+const config: RolloutConfig = {
+  waves: ['canary', 'rest'],
+  targets: [
+    { id: 'canary', kind: 'apigateway-rest', resource: 'canary.example.com', wave: 'canary' },
+    { id: 'eu', kind: 'apigateway-rest', resource: 'eu.example.com', wave: 'rest' },
+  ],
+  settings: { pollIntervalMs: 100, updateTimeoutMs: 1000, minUpdateIntervalMs: 0, maxAttempts: 1 },
+};
+
+describe('trustroll status with target endpoints (up --targets)', () => {
+  it('lists every target endpoint and the last rollout; 0 when all are on the latest version', async () => {
+    await target('canary').write({
+      name: 'canary.example.com',
+      status: 'AVAILABLE',
+      truststoreVersion: '000001',
+      warnings: [],
+    });
+    await target('eu').write({
+      name: 'eu.example.com',
+      status: 'AVAILABLE',
+      truststoreVersion: '000001',
+      warnings: [],
+    });
+    const rollout = {
+      ...startRollout(config, { revision: 1, version: '000001' }, new Date()),
+      status: 'succeeded',
+    };
+    writeFileSync(join(endpoint(), 'rollout.json'), JSON.stringify(rollout));
+    const r = await runCli(['status', ...local]);
+    expect(r.out).toContain('canary (canary.example.com): AVAILABLE, truststore version 000001 (latest)');
+    expect(r.out).toContain('eu (eu.example.com): AVAILABLE, truststore version 000001 (latest)');
+    expect(r.out).toContain('last rollout: truststore version 000001 (revision 1), succeeded');
+    expect(r.code).toBe(0);
+    const json = await runCli(['status', '--json', ...local]);
+    expect(JSON.parse(json.out)).toMatchObject({
+      latestVersion: '000001',
+      targets: [
+        { target: 'canary', truststoreVersion: '000001', latest: true, running: true },
+        { target: 'eu', truststoreVersion: '000001', latest: true, running: true },
+      ],
+      rollout: { version: '000001', status: 'succeeded' },
+    });
+  });
+
+  it('says a target is not on the latest version, or not running, and exits 1', async () => {
+    await target('eu').write({ name: 'eu.example.com', status: 'AVAILABLE', warnings: [] });
+    const behind = await runCli(['status', ...local]);
+    expect(behind.out).toContain('eu (eu.example.com): AVAILABLE, truststore version none (NOT the latest)');
+    expect(behind.code).toBe(1);
+    // A status left by a process that is gone (pid 2^22 + 1 exceeds Linux's pid_max).
+    for (const id of ['canary', 'eu']) {
+      const path = join(endpoint(), 'targets', id, 'status.json');
+      writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), pid: 4_194_305 }));
+    }
+    const stopped = await runCli(['status', ...local]);
+    expect(stopped.out).toContain('canary (canary.example.com): NOT_RUNNING, truststore version 000001');
+    expect(stopped.out).toContain('the target endpoints are not running: start trustroll up --targets');
+    expect(stopped.code).toBe(1);
+  });
+});
