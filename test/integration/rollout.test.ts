@@ -11,9 +11,9 @@ import { ledgerKey } from '../../shared/adapters/aws/elb-trust-stores.js';
 import { executionName } from '../../shared/adapters/aws/rollout-executions.js';
 import type { Rollout, Target } from '../../shared/rollout/model.js';
 import { FakeClock } from '../fakes/fakes.js';
-import { partnerChain, pemOf } from '../fixtures/pki.js';
+import { partnerChain, pemOf, root } from '../fixtures/pki.js';
 import { ACCOUNT, deniedCalls, REGION, SynthesizedStack } from './access.js';
-import { emulator, fifoQueue, topicWithQueue, versionedBucket } from './aws.js';
+import { drain, emulator, fifoQueue, topicWithQueue, versionedBucket } from './aws.js';
 import { lambdaContext, objectCreated, sqsRecord } from './lambda.js';
 import { type AwsCall, AwsRecorder } from './recorder.js';
 
@@ -57,6 +57,7 @@ const targets: Target[] = [
 ];
 
 let bucket: string;
+let alerts: string;
 let stack: SynthesizedStack;
 let uri: string;
 let stateMachineArn: string;
@@ -67,6 +68,7 @@ const clock = new FakeClock(Date.parse('2026-12-03T05:00:00Z'));
 beforeAll(async () => {
   bucket = await versionedBucket(aws.s3);
   const topic = await topicWithQueue(aws);
+  alerts = topic.queueUrl;
   const queue = await fifoQueue(aws.sqs);
   await recorder.start();
   stack = new SynthesizedStack({ targets }, { bucket, topicArn: topic.topicArn, queue });
@@ -283,5 +285,38 @@ describe('the durable rollout on AWS', () => {
     const ledger = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: ledgerKey(TRUST_STORE) }));
     expect(JSON.parse(await ledger.Body!.transformToString()).version).toBe(v1);
     expect(await deniedCalls(stack, 'rollout', recorder.take())).toEqual([]);
+  });
+
+  it('rolls a version to no target, and alerts, when a target cannot take it (an ELB trust store holds 25 CAs at most)', async () => {
+    const roots = await Promise.all(
+      Array.from({ length: 26 }, (_, i) => root(`CN=Initech Root ${i + 1},O=Initech`)),
+    );
+    const put = await aws.s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: 'inbox/initech/roots.pem', Body: pemOf(...roots) }),
+    );
+    await ingest(
+      { Records: [sqsRecord('m4', objectCreated(bucket, 'inbox/initech/roots.pem', put.VersionId, 'm4'))] },
+      lambdaContext(900_000),
+    );
+    const start = recorder.take().find((c) => c.service === 'states') as Extract<
+      AwsCall,
+      { service: 'states' }
+    >;
+    const big = JSON.parse(start.input!).release as { revision: number; version: string };
+    expect(big.version).toBe(await truststoreVersion());
+    await drain(aws.sqs, alerts);
+
+    const out = await step({ release: big });
+    expect(out.done).toBe(true);
+    expect(out.rollout.status).toBe('failed');
+    expect(out.rollout.reason).toMatch(/refused by the limits of alb: elb\.too-many-cas/);
+    expect(out.rollout.targets.every((t) => t.phase === 'skipped')).toBe(true);
+    const calls = recorder.take();
+    expect(calls.filter((c) => ['apigateway', 'elasticloadbalancing', 'sts'].includes(c.service))).toEqual(
+      [],
+    );
+    expect(await deniedCalls(stack, 'rollout', calls)).toEqual([]);
+    const alerted = (await drain(aws.sqs, alerts)).map((m) => m.MessageAttributes.eventType!.Value);
+    expect(alerted).toEqual(['truststore.roll-failed']);
   });
 });
