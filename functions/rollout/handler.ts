@@ -10,6 +10,7 @@ import { InputError } from '../../shared/errors.js';
 import { loadState } from '../../shared/pipeline/state-store.js';
 import { type Clock, systemClock } from '../../shared/ports.js';
 import type { Rollout, RolloutConfig } from '../../shared/rollout/model.js';
+import { rolloutKey } from '../../shared/rollout/records.js';
 import { startRollout, stepRollout } from '../../shared/rollout/step.js';
 import {
   checkLimits,
@@ -20,10 +21,6 @@ import { KEYS, latestPublished } from '../../shared/truststore/state.js';
 import { clientOptions, powertoolsLog, s3Options } from '../lib/clients.js';
 import { ConfigError } from '../lib/config-error.js';
 import { checkedTargets, readRolloutConfig } from '../lib/rollout-config.js';
-
-/** Where each rollout's record is written after every step (`trustroll status` reads it). */
-export const ROLLOUTS_PREFIX = 'rollouts/';
-export const rolloutKey = (id: string): string => `${ROLLOUTS_PREFIX}${id}.json`;
 
 /**
  * What the state machine gives a step: the record the previous step returned, or, for the first

@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { run } from '../../cli/main.js';
 import { ledgerKey } from '../../shared/adapters/aws/elb-trust-stores.js';
 import { executionName } from '../../shared/adapters/aws/rollout-executions.js';
 import type { Rollout, Target } from '../../shared/rollout/model.js';
@@ -105,6 +106,18 @@ afterAll(async () => {
   await recorder.stop();
   for (const k of ['TRUSTROLL_STATE_MACHINE_ARN', 'TRUSTROLL_TARGETS']) delete process.env[k];
 });
+
+/** `trustroll status --store s3://<bucket>` (no --domain: the last rollout's record). */
+const status = async (...extra: string[]) => {
+  let out = '';
+  let err = '';
+  const code = await run(['status', '--store', `s3://${bucket}`, '--region', REGION, ...extra], {
+    out: (t) => (out += t),
+    err: (t) => (err += t),
+    stdin: async () => new Uint8Array(),
+  });
+  return { code, out, err };
+};
 
 const truststoreVersion = async () =>
   (await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'truststore/truststore.pem' }))).VersionId!;
@@ -226,6 +239,13 @@ describe('the durable rollout on AWS', () => {
     expect(await deniedCalls(stack.without('states:StartExecution'), 'ingest', ingestCalls)).toEqual([
       expect.stringContaining('needs states:StartExecution'),
     ]);
+    // trustroll status of the store shows the rollout from its record.
+    const shown = await status();
+    expect(shown.code).toBe(0);
+    expect(shown.out).toContain(
+      `last rollout: truststore version ${release.version} (revision ${release.revision}), succeeded\n`,
+    );
+    expect(shown.out).toMatch(/^ {2}rest partner-account: rolled \(from v0\)$/m);
   });
 
   it('ends superseded, touching no target, when a newer version was published meanwhile', async () => {
@@ -318,5 +338,14 @@ describe('the durable rollout on AWS', () => {
     expect(await deniedCalls(stack, 'rollout', calls)).toEqual([]);
     const alerted = (await drain(aws.sqs, alerts)).map((m) => m.MessageAttributes.eventType!.Value);
     expect(alerted).toEqual(['truststore.roll-failed']);
+  });
+
+  it('has trustroll status say the last rollout failed, and exit 1', async () => {
+    const failed = await status('--json');
+    expect(failed.code).toBe(1);
+    const json = JSON.parse(failed.out);
+    expect(json.rollout.status).toBe('failed');
+    expect(json.rolloutOfLatest).toBe(true);
+    expect(json.latestVersion).toBe(json.rollout.version);
   });
 });
