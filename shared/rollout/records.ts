@@ -27,15 +27,18 @@ export const latestRollout = async (
     .map((o) => ({ key: o.key, revision: revisionOf(o.key) }))
     .filter((k): k is { key: string; revision: number } => k.revision !== undefined)
     .sort((a, b) => b.revision - a.revision);
-  const top = keys.filter((k) => k.revision === keys[0]?.revision);
-  const records: Rollout[] = [];
-  for (const { key } of top) {
-    try {
-      const parsed = JSON.parse(new TextDecoder().decode((await store.get(key)).body)) as Rollout;
-      if (parsed && parsed.schema === 1 && Array.isArray(parsed.targets)) records.push(parsed);
-    } catch (error) {
-      if (!(error instanceof NotFoundError || error instanceof SyntaxError)) throw error;
+  // Newest revision first; a revision whose records all fail to read gives way to the one before.
+  for (const revision of [...new Set(keys.map((k) => k.revision))]) {
+    const records: Rollout[] = [];
+    for (const { key } of keys.filter((k) => k.revision === revision)) {
+      try {
+        const parsed = JSON.parse(new TextDecoder().decode((await store.get(key)).body)) as Rollout;
+        if (parsed && parsed.schema === 1 && Array.isArray(parsed.targets)) records.push(parsed);
+      } catch (error) {
+        if (!(error instanceof NotFoundError || error instanceof SyntaxError)) throw error;
+      }
     }
+    if (records.length > 0) return records.sort((a, b) => b.startedAt.localeCompare(a.startedAt))[0];
   }
-  return records.sort((a, b) => b.startedAt.localeCompare(a.startedAt))[0];
+  return undefined;
 };
