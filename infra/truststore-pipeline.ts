@@ -701,6 +701,8 @@ export class TruststorePipeline extends Construct {
       scanFailures: this.scanFailures,
     });
     this.dashboard = board.dashboard;
+    if (this.rolloutStateMachine && this.rolloutFunction)
+      board.addRollouts(this.rolloutStateMachine, this.rolloutFunction);
 
     if (props.customDomain) {
       const d = props.customDomain;

@@ -169,12 +169,15 @@ describe('the durable rollout (targets)', () => {
     expect(JSON.stringify(statement!.Resource)).toContain('/truststore/truststore.pem');
   });
 
-  it('alarms when a rollout does not succeed', () => {
+  it('alarms when a rollout does not succeed, and draws the rollouts on the dashboard', () => {
     const { t } = build();
     t.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'ExecutionsFailed',
       Namespace: 'AWS/States',
     });
+    const [board] = Object.values(t.findResources('AWS::CloudWatch::Dashboard'));
+    const body = JSON.stringify(board!.Properties.DashboardBody);
+    expect(body).toMatch(/Rollouts.*ExecutionsStarted.*ExecutionsSucceeded.*ExecutionsFailed/);
   });
 
   it('refuses targets beside domains, and a targets configuration with mistakes, at synth', () => {
