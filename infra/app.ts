@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { App, CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { parseDomainSpec } from '../shared/adapters/aws/domains.js';
+import { parseRolloutConfigText } from '../shared/rollout/targets.js';
 import {
   type ManagedDomainProps,
   TruststorePipeline,
@@ -57,6 +59,12 @@ export class TrustrollStack extends Stack {
       value: `s3://${this.pipeline.bucket.bucketName}/truststore/truststore.pem`,
       description: 'The truststore URI the mTLS domains must use',
     });
+    if (this.pipeline.rolloutFunction)
+      new CfnOutput(this, 'RolloutRoleArn', {
+        value: this.pipeline.rolloutFunction.role!.roleArn,
+        description:
+          "The principal of the target roles' trust policy in other accounts (with the external id)",
+      });
     new CfnOutput(this, 'DashboardUrl', {
       value: `https://console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards/dashboard/${this.pipeline.dashboard.dashboardName}`,
       description: 'The CloudWatch dashboard: uploads, expiry per partner, truststore size, rolls',
@@ -85,7 +93,8 @@ export const parseDomains = (value: unknown): ManagedDomainProps[] =>
  * Optional: `-c partnerEmails=acme=pki@acme.example,…`, `-c pruneExpired=true`,
  * `-c customDomain=api.example.com -c certificateArn=arn:aws:acm:…`, `-c authorizer=true` (the
  * revocation authorizer, for APIs defined elsewhere), `-c refusalLogGroups=<log group>,…` (stages'
- * access logs whose refused handshakes are explained).
+ * access logs whose refused handshakes are explained), `-c targets=targets.json` (a targets file,
+ * `{ waves, targets, settings? }`: rolled by the rollout state machine, not with domains).
  * Each stage is its own stack (`trustroll-<stage>`), so dev and prod deploy side by side.
  */
 export const buildApp = (app: App = new App()): App => {
@@ -98,6 +107,10 @@ export const buildApp = (app: App = new App()): App => {
     if (!partner || !email) throw new Error(`-c partnerEmails: "${pair}" must be partner=email`);
     return { partner, email };
   });
+  const targetsFile = ctx('targets');
+  const rollout = targetsFile
+    ? parseRolloutConfigText(readFileSync(String(targetsFile), 'utf8'), { source: String(targetsFile) })
+    : undefined;
   const customDomain = ctx('customDomain');
   const certificateArn = ctx('certificateArn');
   if (customDomain && !certificateArn)
@@ -119,6 +132,9 @@ export const buildApp = (app: App = new App()): App => {
       alertEmails: list(ctx('alertEmail')),
       partnerSubscriptions,
       pruneExpired: String(ctx('pruneExpired')) === 'true',
+      ...(rollout
+        ? { targets: rollout.targets, waves: rollout.waves, rolloutSettings: rollout.settings }
+        : {}),
       ...(customDomain
         ? { customDomain: { domainName: String(customDomain), certificateArn: String(certificateArn) } }
         : {}),

@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { METRIC } from '../shared/metric-names.js';
 import { MAX_TRUSTSTORE_BYTES } from '../shared/truststore/rules/truststore.too-large.js';
@@ -163,6 +164,21 @@ export const truststoreDashboard = (scope: Construct, id: string, parts: Dashboa
           title: 'Refused mutual TLS handshakes',
           left: [trustrollMetric(METRIC.handshakesRefused, 'Sum', HOUR).with({ label: 'refused' })],
           right: [fn.metricErrors({ period: HOUR }).with({ label: 'subscriber errors' })],
+          width: 24,
+          height: 6,
+        }),
+      ),
+    /** The durable rollouts (with `targets`): executions by outcome, and the step's errors. */
+    addRollouts: (machine: sfn.IStateMachine, step: lambda.IFunction) =>
+      dashboard.addWidgets(
+        new cloudwatch.GraphWidget({
+          title: 'Rollouts',
+          left: [
+            machine.metricStarted({ period: HOUR }).with({ label: 'started' }),
+            machine.metricSucceeded({ period: HOUR }).with({ label: 'succeeded' }),
+            machine.metricFailed({ period: HOUR }).with({ label: 'did not succeed' }),
+          ],
+          right: [step.metricErrors({ period: HOUR }).with({ label: 'step errors (retried)' })],
           width: 24,
           height: 6,
         }),

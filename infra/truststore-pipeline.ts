@@ -22,11 +22,16 @@ import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as sfnTasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { MESSAGE_GROUP } from '../shared/adapters/aws/run-requests.js';
+import { PROBE_PREFIX } from '../shared/adapters/aws/targets.js';
 import { METRIC } from '../shared/metric-names.js';
 import { accessLogFormat } from '../shared/refusals/access-log.js';
 import { REVOCATION_KEYS } from '../shared/revocation/state.js';
+import type { RolloutSettings, Target } from '../shared/rollout/model.js';
+import { checkRolloutConfig, DEFAULT_ROLLOUT_SETTINGS } from '../shared/rollout/targets.js';
 import { EXPIRY_ALARM_DAYS, pipelineMetric, truststoreDashboard } from './dashboard.js';
 import { lambdaBundling } from './lambda-bundling.js';
 
@@ -129,7 +134,21 @@ export interface TruststorePipelineProps {
   readonly logRetention?: logs.RetentionDays;
   /** The revocation authorizer's settings (see `restAuthorizer()`). Default: see each. */
   readonly authorizer?: AuthorizerFunctionProps;
+  /**
+   * Targets to roll each published version to, wave after wave, by a Step Functions state
+   * machine (a durable rollout: no Lambda waits for a target). API Gateway REST and HTTP domains
+   * and ELB trust stores, in any region, in other accounts through a role with an external id.
+   * Excludes `domains` (name them as targets). Default: none (the inline roll of `domains`).
+   */
+  readonly targets?: readonly Target[];
+  /** The waves in the order they are rolled. Default: the targets' waves in order of appearance. */
+  readonly waves?: readonly string[];
+  /** Pace, polls, timeout and attempts of a rollout. Default: shared/rollout/targets.ts DEFAULT_ROLLOUT_SETTINGS. */
+  readonly rolloutSettings?: Partial<RolloutSettings>;
 }
+
+/** Lambda's environment holds 4 KB in all: the targets JSON must leave room for the rest. */
+const MAX_TARGETS_ENV_BYTES = 3_000;
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const entry = (name: string) => join(here, '..', 'functions', name, 'handler.ts');
@@ -154,6 +173,43 @@ export const TRUSTSTORE_KEY = 'truststore/truststore.pem';
 const INGEST_TIMEOUT = Duration.minutes(15);
 
 /**
+ * The targets configuration of the props (undefined without targets), checked as the step
+ * function checks it at cold start, so that a mistake fails the synth, not the first rollout.
+ */
+const rolloutConfigOf = (
+  props: TruststorePipelineProps,
+):
+  | { config: { waves: string[]; targets: Target[]; settings: RolloutSettings }; json: string }
+  | undefined => {
+  if (!props.targets) return undefined;
+  const waves = props.waves ?? [...new Set(props.targets.map((t) => t.wave))];
+  const raw = {
+    waves,
+    targets: props.targets,
+    settings: { ...DEFAULT_ROLLOUT_SETTINGS, ...props.rolloutSettings },
+  };
+  const { config, problems } = checkRolloutConfig(JSON.parse(JSON.stringify(raw)));
+  const probeProblems = props.targets.flatMap((t) =>
+    t.probe
+      ? [t.probe.clientCert, t.probe.clientKey]
+          .filter((k) => !k.startsWith(PROBE_PREFIX))
+          .map(
+            (k) =>
+              `target ${t.id}: probe file "${k}" must be an object key under ${PROBE_PREFIX} of the bucket`,
+          )
+      : [],
+  );
+  if (!config || problems.length + probeProblems.length > 0)
+    throw new Error(`targets: ${[...problems, ...probeProblems].join('; ')}`);
+  const json = JSON.stringify(raw);
+  if (Buffer.byteLength(json) > MAX_TARGETS_ENV_BYTES)
+    throw new Error(
+      `targets: the configuration is ${Buffer.byteLength(json)} bytes of JSON; Lambda's environment holds 4 KB in all, so at most ${MAX_TARGETS_ENV_BYTES} bytes fit`,
+    );
+  return { config: raw as never, json };
+};
+
+/**
  * trustroll on AWS: a versioned inbox/truststore bucket, S3 → EventBridge → SQS FIFO → ingest
  * Lambda, a daily expiry scan, an encrypted SNS topic with e-mail subscriptions, alarms, and
  * least-privilege roles. Optionally the mTLS custom domain itself.
@@ -171,6 +227,9 @@ export class TruststorePipeline extends Construct {
   readonly ingestFunction: lambda.Function;
   readonly scanFunction: lambda.Function;
   readonly domainName?: apigateway.DomainName;
+  /** With `targets`: the state machine that rolls each version to them, and its step function. */
+  readonly rolloutStateMachine?: sfn.StateMachine;
+  readonly rolloutFunction?: lambda.Function;
   /** Uploads, expiry per partner, truststore size, rolls, dead letters (and the authorizer's decisions once made). */
   readonly dashboard: cloudwatch.Dashboard;
   private authorizerFn: lambda.Function | undefined;
@@ -197,6 +256,11 @@ export class TruststorePipeline extends Construct {
       ...(created ? [{ name: created, type: 'REST' as const }] : []),
     ];
     const retention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
+    const rollout = rolloutConfigOf(props);
+    if (rollout && (props.domains ?? []).length > 0)
+      throw new Error(
+        'targets and domains exclude each other: with targets, each version is rolled by the rollout state machine; name the domains as targets (kind apigateway-rest or apigateway-http)',
+      );
 
     const accessLogs = new s3.Bucket(this, 'AccessLogs', {
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -614,6 +678,25 @@ export class TruststorePipeline extends Construct {
         alarmDescription: `A CA of the truststore expires within ${days} days (run trustroll scan or trustroll report to see which)`,
       }).addAlarmAction(new cwActions.SnsAction(this.topic));
 
+    if (rollout) {
+      const made = this.rolloutMachine(rollout, {
+        fn,
+        allow,
+        objects,
+        mayFindNothing,
+        key,
+        alarm,
+        truststoreUri,
+      });
+      this.rolloutFunction = made.fn;
+      this.rolloutStateMachine = made.machine;
+      // The ingest function starts one execution per published version; the scan asks it for a
+      // run after a prune (it knows a rollout is configured by the ARN, and may not start one).
+      for (const f of [this.ingestFunction, this.scanFunction])
+        f.addEnvironment('TRUSTROLL_STATE_MACHINE_ARN', made.machine.stateMachineArn);
+      allow(this.ingestFunction, ['states:StartExecution'], [made.machine.stateMachineArn]);
+    }
+
     const board = truststoreDashboard(this, 'Dashboard', {
       pipeline: this.node.path,
       ingest: this.ingestFunction,
@@ -622,6 +705,8 @@ export class TruststorePipeline extends Construct {
       scanFailures: this.scanFailures,
     });
     this.dashboard = board.dashboard;
+    if (this.rolloutStateMachine && this.rolloutFunction)
+      board.addRollouts(this.rolloutStateMachine, this.rolloutFunction);
 
     if (props.customDomain) {
       const d = props.customDomain;
@@ -639,6 +724,230 @@ export class TruststorePipeline extends Construct {
     }
 
     this.suppressReviewedFindings(accessLogs);
+  }
+
+  /**
+   * The durable rollout: a step function (one short invocation per step, never waiting for a
+   * target) in a loop of Step → Done? → Wait (the seconds the step asked for) → Step, ending in
+   * Succeed (succeeded, superseded) or Fail with the record (rolled back, failed); a step that kept
+   * failing fails the execution at that step. Each step is retried with back-off on Lambda's errors and throttles and on its own
+   * failures (S3, SNS, a target's API), never on bad input; a failed execution can be re-driven
+   * from the failed step (Step Functions `RedriveExecution`), every action of a step repeating
+   * safely. Least privilege per target kind: API Gateway GET/PATCH (and the mTLS actions, on our
+   * truststore only) on the domains in their regions, ELB `ModifyTrustStore` on the trust stores,
+   * `sts:AssumeRole` on the roles of other accounts, whose principals may read the truststore.
+   */
+  private rolloutMachine(
+    rollout: {
+      readonly config: { waves: string[]; targets: Target[]; settings: RolloutSettings };
+      readonly json: string;
+    },
+    h: {
+      readonly fn: (
+        name: string,
+        id: string,
+        timeout: Duration,
+        options: { environment?: Record<string, string>; kinds?: readonly string[]; memorySize?: number },
+      ) => lambda.Function;
+      readonly allow: (
+        role: iam.IGrantable,
+        actions: string[],
+        resources: string[],
+        conditions?: Record<string, Record<string, unknown>>,
+      ) => unknown;
+      readonly objects: (...prefixes: string[]) => string[];
+      readonly mayFindNothing: (fn: lambda.IFunction) => unknown;
+      readonly key: kms.IKey;
+      readonly alarm: (id: string, metric: cloudwatch.IMetric, description: string) => unknown;
+      readonly truststoreUri: string;
+    },
+  ): { fn: lambda.Function; machine: sfn.StateMachine } {
+    const stack = Stack.of(this);
+    const { targets } = rollout.config;
+    const kinds = [
+      ...(targets.some((t) => t.kind === 'apigateway-rest') ? ['REST'] : []),
+      ...(targets.some((t) => t.kind === 'apigateway-http') ? ['HTTP'] : []),
+    ];
+    const fn = h.fn('rollout', 'Rollout', Duration.minutes(5), {
+      kinds,
+      environment: {
+        TRUSTROLL_BUCKET: this.bucket.bucketName,
+        TRUSTROLL_TOPIC_ARN: this.topic.topicArn,
+        TRUSTROLL_TARGETS: rollout.json,
+        POWERTOOLS_SERVICE_NAME: 'trustroll',
+        POWERTOOLS_METRICS_NAMESPACE: 'trustroll',
+        TRUSTROLL_PIPELINE: this.node.path,
+      },
+    });
+    // The state (the latest published version supersedes), the ELB ledger and the records; the
+    // truststore, which API Gateway and ELB read with the caller's permissions.
+    h.allow(fn, ['s3:GetObject', 's3:GetObjectVersion'], h.objects('state/', 'truststore/', 'rollouts/'));
+    h.mayFindNothing(fn);
+    h.allow(fn, ['s3:PutObject'], h.objects('rollouts/'));
+    if (targets.some((t) => t.probe)) h.allow(fn, ['s3:GetObject'], h.objects(PROBE_PREFIX));
+    h.allow(fn, ['sns:Publish'], [this.topic.topicArn]);
+    h.allow(fn, ['kms:GenerateDataKey', 'kms:Decrypt'], [h.key.keyArn]);
+    const own = targets.filter((t) => !t.roleArn);
+    const domainArns = own
+      .filter((t) => t.kind !== 'elb-trust-store')
+      .map((t) =>
+        stack.formatArn({
+          service: 'apigateway',
+          account: '',
+          region: t.region ?? stack.region,
+          resource: '/domainnames',
+          resourceName: t.resource,
+        }),
+      );
+    if (domainArns.length > 0) {
+      h.allow(fn, ['apigateway:GET', 'apigateway:PATCH'], domainArns);
+      h.allow(
+        fn,
+        ['apigateway:AddCertificateToDomain', 'apigateway:RemoveCertificateFromDomain'],
+        domainArns,
+        {
+          StringEqualsIfExists: {
+            'apigateway:Resource/MtlsTrustStoreUri': h.truststoreUri,
+            'apigateway:Request/MtlsTrustStoreUri': h.truststoreUri,
+          },
+        },
+      );
+    }
+    const trustStores = own.filter((t) => t.kind === 'elb-trust-store').map((t) => t.resource);
+    if (trustStores.length > 0) {
+      h.allow(fn, ['elasticloadbalancing:ModifyTrustStore'], trustStores);
+      // DescribeTrustStores has no resource-level permissions (Service Authorization Reference).
+      h.allow(fn, ['elasticloadbalancing:DescribeTrustStores'], ['*']);
+    }
+    const roles = [...new Set(targets.flatMap((t) => (t.roleArn ? [t.roleArn] : [])))];
+    if (roles.length > 0) {
+      h.allow(fn, ['sts:AssumeRole'], roles);
+      // The other accounts' roles update their targets, and API Gateway (and ELB) read the
+      // truststore with the caller's permissions: those roles, and no other principal of their
+      // accounts, may read it (an account principal with a condition: the bucket policy deploys
+      // even before the role exists, and follows a role that is re-created).
+      const byAccount = new Map<string, string[]>();
+      for (const role of roles) {
+        const account = role.split(':')[4]!;
+        byAccount.set(account, [...(byAccount.get(account) ?? []), role]);
+      }
+      for (const [account, arns] of byAccount)
+        this.bucket.addToResourcePolicy(
+          new iam.PolicyStatement({
+            sid: `TargetRolesOf${account}`,
+            principals: [new iam.AccountPrincipal(account)],
+            actions: ['s3:GetObject', 's3:GetObjectVersion'],
+            resources: [this.bucket.arnForObjects(TRUSTSTORE_KEY)],
+            conditions: { ArnEquals: { 'aws:PrincipalArn': arns } },
+          }),
+        );
+    }
+
+    const step = new sfnTasks.LambdaInvoke(this, 'RolloutStep', {
+      lambdaFunction: fn,
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+    });
+    // Bad input and configuration cannot get better by waiting.
+    step.addRetry({ errors: ['InputError', 'ConfigError'], maxAttempts: 0 });
+    step.addRetry({
+      errors: [
+        'Lambda.ServiceException',
+        'Lambda.AWSLambdaException',
+        'Lambda.SdkClientException',
+        'Lambda.TooManyRequestsException',
+        'Lambda.ClientExecutionTimeoutException',
+        'Lambda.Unknown',
+      ],
+      interval: Duration.seconds(2),
+      backoffRate: 2,
+      maxAttempts: 6,
+      maxDelay: Duration.minutes(1),
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+    step.addRetry({
+      errors: ['States.ALL'],
+      interval: Duration.seconds(10),
+      backoffRate: 2,
+      maxAttempts: 5,
+      maxDelay: Duration.minutes(5),
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+    // No Catch: a step whose retries ran out fails the execution at the step itself, so that
+    // RedriveExecution (which resumes from the state that failed, with its input: the last
+    // record) runs the step again. A Catch into a Fail state would make redrive re-run the Fail.
+    const pause = new sfn.Wait(this, 'RolloutPause', {
+      comment: 'As long as the step asked: API Gateway pace, a target still UPDATING',
+      time: sfn.WaitTime.secondsPath('$.waitSeconds'),
+    });
+    const succeeded = new sfn.Succeed(this, 'RolloutSucceeded', {
+      comment: 'Every target rolled or unchanged, or a newer version took over (superseded)',
+    });
+    const notSucceeded = new sfn.Fail(this, 'RolloutNotSucceeded', {
+      comment: 'Rolled back or failed: the cause is the rollout record',
+      error: 'RolloutNotSucceeded',
+      causePath: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.rollout')),
+    });
+    const done = new sfn.Choice(this, 'RolloutDone')
+      .when(sfn.Condition.booleanEquals('$.done', false), pause.next(step))
+      .when(
+        sfn.Condition.or(
+          sfn.Condition.stringEquals('$.rollout.status', 'succeeded'),
+          sfn.Condition.stringEquals('$.rollout.status', 'superseded'),
+        ),
+        succeeded,
+      )
+      .otherwise(notSucceeded);
+    const machineLogs = new logs.LogGroup(this, 'RolloutMachineLogs', {
+      retention: logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const machine = new sfn.StateMachine(this, 'RolloutMachine', {
+      comment: 'trustroll: one execution per truststore version, rolled to the targets wave after wave',
+      definitionBody: sfn.DefinitionBody.fromChainable(step.next(done)),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      // Far above any rollout (50 targets take about an hour): an execution stuck that long fails.
+      timeout: Duration.days(1),
+      tracingEnabled: true,
+      logs: { destination: machineLogs, level: sfn.LogLevel.ALL, includeExecutionData: true },
+    });
+    h.alarm(
+      'RolloutFailedAlarm',
+      machine.metricFailed({ period: Duration.minutes(5) }),
+      'A rollout did not succeed (rolled back, or failed): see the execution, or trustroll status',
+    );
+    h.alarm(
+      'RolloutErrorsAlarm',
+      fn.metricErrors({ period: Duration.minutes(5) }),
+      'trustroll rollout step failed (the state machine retries it)',
+    );
+    Validations.of(fn).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-L1',
+      reason:
+        'nodejs22.x is the runtime trustroll is built and tested for; moving runtimes is a deliberate upgrade.',
+    });
+    const bucketArn = `<${stack.getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>`;
+    for (const prefix of ['state', 'truststore', 'rollouts', 'probes'])
+      Validations.of(fn.role!).acknowledge({
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::${bucketArn}/${prefix}/*]`,
+        reason: `Object-level access to ${prefix}/ of this one bucket: the objects' keys are not known in advance.`,
+      });
+    Validations.of(fn.role!).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'elasticloadbalancing:DescribeTrustStores supports no resource-level permissions; it only reads.',
+    });
+    const fnArn = `<${stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction)}.Arn>`;
+    Validations.of(machine.role).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'CDK grants the state machine CloudWatch Logs delivery and X-Ray actions for its logging and tracing; they support no resource-level permissions.',
+    });
+    Validations.of(machine).acknowledge({
+      id: `AwsSolutions::AwsSolutions-IAM5[Resource::${fnArn}:*]`,
+      reason: 'The state machine may invoke the rollout step function (and its version qualifiers) only.',
+    });
+    return { fn, machine };
   }
 
   /**

@@ -19,10 +19,12 @@ import { repairStore } from '../../shared/pipeline/repair.js';
 import { heldIssuer, indexFor, indexProblem } from '../../shared/pipeline/revocation.js';
 import { findDamage, loadState } from '../../shared/pipeline/state-store.js';
 import { type DomainStatusLine, domainStatus } from '../../shared/pipeline/status.js';
+import { latestRollout } from '../../shared/rollout/records.js';
 import { shown } from '../../shared/text.js';
 import { latestPublished, pendingRevision, type TruststoreState } from '../../shared/truststore/state.js';
 import { answer, folderOrAbsent, type Io, jsonOut, readBounded, UsageError } from '../io.js';
 import { depsFor, openStore, requireStore, type StoreDeps, type StoreFlags } from '../stores.js';
+import { rolloutStatus } from './rollout-status.js';
 import { readRolloutIn, targetStatusFilesIn } from './up-targets.js';
 
 type Flags = StoreFlags & { readonly json?: boolean };
@@ -325,6 +327,12 @@ NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no
     exit(1);
   };
 
+  // S3 without --domain, where the durable rollout writes its records: the last rollout.
+  if (!(deps.gateway instanceof EndpointStatusFile) && deps.roll.domains.length === 0) {
+    const rollout = await latestRollout(deps.store);
+    if (rollout)
+      return rolloutStatus(rollout, { storeLine, store, json: flags.json, pending, indexBehind }, io, exit);
+  }
   // S3 without --domain: the gateway itself says that a domain is needed (a usage error).
   let domains = deps.roll.domains.length > 0 ? deps.roll.domains : [flags.localDomain ?? 'localhost'];
   if (deps.gateway instanceof EndpointStatusFile) {

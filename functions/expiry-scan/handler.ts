@@ -44,7 +44,10 @@ export const lambdaHandler = async (
     },
   });
   const reasons = [
-    ...(report.pruned.length > 0 && w.config.domains.length > 0 ? ['pruned'] : []),
+    // A pruned version is rolled by the ingest function: inline, or by starting its rollout.
+    ...(report.pruned.length > 0 && (w.config.domains.length > 0 || w.config.stateMachineArn)
+      ? ['pruned']
+      : []),
     ...(report.pendingDue > 0 ? ['pending window ended'] : []),
   ];
   if (reasons.length > 0) {

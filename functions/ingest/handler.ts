@@ -104,6 +104,13 @@ export const lambdaHandler = async (
       w.logger.info('removal requests handled', {
         outcomes: result.requests.map((h) => `${h.key}: ${h.outcome}`),
       });
+    // With a rollout state machine, the version goes to the targets in a durable execution (one
+    // per release: a retried run starts none twice), not in this invocation.
+    if (w.rollouts && result.version && result.revision !== undefined) {
+      const release = { revision: result.revision, version: result.version };
+      const { started, name } = await w.rollouts.start(release);
+      w.logger.info(started ? 'rollout started' : 'rollout already started', { ...release, execution: name });
+    }
     const deferred = result.roll?.deferred ?? [];
     if (deferred.length > 0) {
       await requestRun(w, {

@@ -9,6 +9,11 @@ export interface FunctionConfig {
   readonly topicArn: string;
   /** The ingest queue: rolls that did not fit into an invocation continue from a message there. */
   readonly queueUrl?: string;
+  /**
+   * The rollout state machine (the construct's `targets`): each published version is rolled to the
+   * targets by one execution of it, started by the ingest function, instead of inline.
+   */
+  readonly stateMachineArn?: string;
   readonly domains: readonly ManagedDomain[];
   readonly expiringDays: number;
   readonly maxUploadBytes: number;
@@ -32,7 +37,8 @@ export { ConfigError } from './config-error.js';
  * TRUSTROLL_MIN_UPDATE_INTERVAL_MS (30000); TRUSTROLL_POLL_INTERVAL_MS (5000);
  * TRUSTROLL_UPDATE_TIMEOUT_MS (240000); TRUSTROLL_UPDATE_ATTEMPTS (6);
  * TRUSTROLL_EXPIRY_THRESHOLDS (`60,30,14,7,3,1`); TRUSTROLL_PRUNE_EXPIRED (`false`);
- * TRUSTROLL_PENDING_WINDOW_HOURS (24); TRUSTROLL_QUEUE_URL (required with domains).
+ * TRUSTROLL_PENDING_WINDOW_HOURS (24); TRUSTROLL_QUEUE_URL (required with domains);
+ * TRUSTROLL_STATE_MACHINE_ARN (the rollout state machine; not with domains, which it replaces).
  * The roll settings must keep one domain's worst case (`rollWorstCaseMs`) within
  * MAX_ROLL_WORST_CASE_MS, so that a fresh invocation always has time to roll a domain.
  */
@@ -64,6 +70,14 @@ export const readConfig = (env: NodeJS.ProcessEnv): FunctionConfig => {
   if (queueUrl && !/^https?:\/\/\S+\.fifo$/.test(queueUrl)) {
     problems.push(`TRUSTROLL_QUEUE_URL must be the URL of the FIFO ingest queue; got "${queueUrl}"`);
   }
+  const stateMachineArn = env.TRUSTROLL_STATE_MACHINE_ARN?.trim();
+  if (
+    stateMachineArn &&
+    !/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[\w-]{1,80}$/.test(stateMachineArn)
+  )
+    problems.push(
+      `TRUSTROLL_STATE_MACHINE_ARN must be a Step Functions state machine ARN; got "${stateMachineArn}"`,
+    );
   const domains: ManagedDomain[] = [];
   for (const item of (env.TRUSTROLL_DOMAINS ?? '')
     .split(',')
@@ -83,6 +97,10 @@ export const readConfig = (env: NodeJS.ProcessEnv): FunctionConfig => {
       );
     }
   }
+  if (stateMachineArn && domains.length > 0)
+    problems.push(
+      'TRUSTROLL_DOMAINS and TRUSTROLL_STATE_MACHINE_ARN exclude each other: with a rollout state machine, the domains are targets of its rollouts and are not rolled inline',
+    );
   const thresholdsRaw = env.TRUSTROLL_EXPIRY_THRESHOLDS?.trim() || '60,30,14,7,3,1';
   const expiryThresholds = thresholdsRaw.split(',').map((t) => Number(t.trim()));
   if (expiryThresholds.some((t) => !Number.isInteger(t) || t < 1)) {
@@ -102,6 +120,7 @@ export const readConfig = (env: NodeJS.ProcessEnv): FunctionConfig => {
     bucket,
     topicArn,
     ...(queueUrl ? { queueUrl } : {}),
+    ...(stateMachineArn ? { stateMachineArn } : {}),
     domains,
     expiringDays: number('TRUSTROLL_EXPIRING_DAYS', 30, 0),
     maxUploadBytes: number('TRUSTROLL_MAX_UPLOAD_BYTES', 2 * 1024 * 1024, 1024),

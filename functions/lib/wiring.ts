@@ -3,6 +3,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { apiGatewayDomains } from '../../shared/adapters/aws/api-gateway.js';
+import { SFNClient, SfnRollouts } from '../../shared/adapters/aws/rollout-executions.js';
 import { SqsRunRequests } from '../../shared/adapters/aws/run-requests.js';
 import { S3ObjectStore } from '../../shared/adapters/aws/s3-store.js';
 import { SnsNotifier } from '../../shared/adapters/aws/sns-notifier.js';
@@ -16,7 +17,8 @@ export { powertoolsLog } from './clients.js';
 
 /**
  * What every handler needs, built once per cold start: configuration (validated, failing the init
- * with a clear message), logger, metrics, the S3 store, the SNS notifier and the roll requests.
+ * with a clear message), logger, metrics, the S3 store, the SNS notifier, the roll requests and,
+ * with a rollout state machine, the starter of its executions.
  * `TRUSTROLL_AWS_ENDPOINT` points the clients at an emulator (tests).
  */
 export const wire = (env: NodeJS.ProcessEnv = process.env) => {
@@ -29,6 +31,9 @@ export const wire = (env: NodeJS.ProcessEnv = process.env) => {
   const runRequests = config.queueUrl
     ? new SqsRunRequests(new SQSClient(common), config.queueUrl)
     : undefined;
+  const rollouts = config.stateMachineArn
+    ? new SfnRollouts(new SFNClient(common), config.stateMachineArn)
+    : undefined;
   return {
     config,
     logger,
@@ -36,6 +41,7 @@ export const wire = (env: NodeJS.ProcessEnv = process.env) => {
     store,
     notifier,
     runRequests,
+    rollouts,
     clock: systemClock,
     log: powertoolsLog(logger),
     common,

@@ -27,6 +27,8 @@ export interface BatchResult {
   readonly roll?: RollReport;
   /** The latest published truststore version after the batch. */
   readonly version?: string;
+  /** The revision that version publishes (what a rollout of it is named after). */
+  readonly revision?: number;
   readonly errors: readonly string[];
 }
 
@@ -91,6 +93,9 @@ export const handleBatch = async (items: readonly BatchItem[], deps: IngestDeps)
     latest.etag === undefined ? {} : { etag: latest.etag },
   );
   errors.push(...published.errors);
+  const revision = published.version
+    ? [...published.state.history].reverse().find((r) => r.version === published.version)?.revision
+    : undefined;
   return {
     done,
     uploads,
@@ -98,6 +103,7 @@ export const handleBatch = async (items: readonly BatchItem[], deps: IngestDeps)
     ingest,
     ...(published.roll ? { roll: published.roll } : {}),
     ...(published.version ? { version: published.version } : {}),
+    ...(revision === undefined ? {} : { revision }),
     errors,
   };
 };

@@ -30,7 +30,45 @@ const stack = new SynthesizedStack(
   { domains: [{ name: 'api.example.com' }, { name: 'http.example.com', type: 'HTTP' }] },
   physical,
 );
-const domain = (name: string) => `arn:aws:apigateway:${REGION}::/domainnames/${name}`;
+/** A pipeline with targets: the rollout function and the ingest function that starts it. */
+const TRUST_STORE = `arn:aws:elasticloadbalancing:eu-west-1:${ACCOUNT}:truststore/partners/0123456789abcdef`;
+const TARGET_ROLE = 'arn:aws:iam::210987654321:role/trustroll-target';
+const rolloutStack = new SynthesizedStack(
+  {
+    targets: [
+      {
+        id: 'canary',
+        kind: 'apigateway-rest',
+        resource: 'api.example.com',
+        wave: 'canary',
+        probe: {
+          url: 'https://api.example.com/health',
+          clientCert: 'probes/c.pem',
+          clientKey: 'probes/k.pem',
+        },
+      },
+      {
+        id: 'eu',
+        kind: 'apigateway-http',
+        resource: 'mtls.example.eu',
+        wave: 'rest',
+        region: 'eu-central-1',
+      },
+      { id: 'alb', kind: 'elb-trust-store', resource: TRUST_STORE, wave: 'rest', region: 'eu-west-1' },
+      {
+        id: 'partner',
+        kind: 'apigateway-rest',
+        resource: 'api.partner.example',
+        wave: 'rest',
+        account: '210987654321',
+        roleArn: TARGET_ROLE,
+        externalId: 'trustroll-3f9a',
+      },
+    ],
+  },
+  physical,
+);
+const domain = (name: string, region = REGION) => `arn:aws:apigateway:${region}::/domainnames/${name}`;
 const object = (key: string) => `arn:aws:s3:::${bucket}/${key}`;
 const ours = { 'apigateway:Resource/MtlsTrustStoreUri': uri };
 
@@ -178,6 +216,77 @@ describe('the synthesized IAM refuses what the functions never need', () => {
   });
 });
 
+describe('the synthesized IAM of a rollout refuses what its functions never need', () => {
+  const otherStore = TRUST_STORE.replace('0123456789abcdef', 'fedcba9876543210');
+  it.each([
+    ['rollout', 'apigateway:PATCH', domain('other.example.com'), {}, 'another domain'],
+    ['rollout', 'apigateway:PATCH', domain('mtls.example.eu'), {}, 'a target domain in the wrong region'],
+    [
+      'rollout',
+      'apigateway:PATCH',
+      domain('api.partner.example'),
+      {},
+      "another account's target without its role",
+    ],
+    [
+      'rollout',
+      'apigateway:AddCertificateToDomain',
+      domain('api.example.com'),
+      { 'apigateway:Request/MtlsTrustStoreUri': 's3://someone-else/ca.pem' },
+      'pointing a target at another truststore',
+    ],
+    ['rollout', 'elasticloadbalancing:ModifyTrustStore', otherStore, {}, 'another trust store'],
+    [
+      'rollout',
+      'sts:AssumeRole',
+      'arn:aws:iam::210987654321:role/admin',
+      {},
+      'another role of the target account',
+    ],
+    ['rollout', 's3:PutObject', object('state/truststore.json'), {}, 'writing the state'],
+    ['rollout', 's3:PutObject', object('truststore/truststore.pem'), {}, 'publishing a truststore'],
+    ['rollout', 's3:GetObject', object('inbox/acme/ca.pem'), {}, "reading partners' uploads"],
+    ['rollout', 's3:DeleteObjectVersion', object('rollouts/1-v.json'), {}, 'destroying a record'],
+    ['rollout', 'sqs:SendMessage', physical.queue.arn, {}, 'asking for runs'],
+    [
+      'rollout',
+      'states:StartExecution',
+      `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:other`,
+      {},
+      'starting executions',
+    ],
+    ['ingest', 'apigateway:PATCH', domain('api.example.com'), {}, 'rolling a target inline'],
+    [
+      'ingest',
+      'states:StartExecution',
+      `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:other`,
+      {},
+      'another state machine',
+    ],
+    ['ingest', 'elasticloadbalancing:ModifyTrustStore', TRUST_STORE, {}, 'rolling a trust store inline'],
+  ] as const)('%s may not %s on %s (%o): %s', async (fn, action, resource, context, _why) => {
+    expect(await evaluate(rolloutStack, fn, { action, resource, context, why: 'negative case' })).not.toBe(
+      'Allowed',
+    );
+  });
+
+  it('allows the same requests on what the rollout owns (the negative cases are not vacuous)', async () => {
+    const allowed = [
+      ['apigateway:PATCH', domain('mtls.example.eu', 'eu-central-1'), {}],
+      ['apigateway:AddCertificateToDomain', domain('api.example.com'), ours],
+      ['elasticloadbalancing:ModifyTrustStore', TRUST_STORE, {}],
+      ['sts:AssumeRole', TARGET_ROLE, {}],
+      ['s3:PutObject', object('rollouts/1-v.json'), {}],
+      ['s3:GetObject', object('probes/c.pem'), {}],
+    ] as const;
+    for (const [action, resource, context] of allowed)
+      expect(
+        await evaluate(rolloutStack, 'rollout', { action, resource, context, why: 'positive case' }),
+        action,
+      ).toBe('Allowed');
+  });
+});
+
 describe('CloudWatch alarms and the encrypted topic', () => {
   const alarm = (account: string) => ({
     'aws:SourceAccount': account,
@@ -226,32 +335,36 @@ describe("the README's IAM table", () => {
         quoted(actions!).some((a) => a === action || a === action.split(':')[1]),
     );
 
-  it.each(['ingest', 'scan', 'authorizer', 'refusals'] as const)(
-    'lists every action the %s role is granted, on every S3 prefix',
-    (fn) => {
-      const missing: string[] = [];
-      for (const { policy } of stack.identityPolicies(fn)) {
-        for (const statement of policy.Statement) {
-          if (statement.Effect !== 'Allow') continue;
-          const actions = [statement.Action].flat() as string[];
-          const resources = [statement.Resource].flat() as string[];
-          for (const action of actions) {
-            const found = rowsFor(fn, action);
-            if (found.length === 0) {
-              missing.push(action);
-              continue;
-            }
-            const on = found.map((r) => r[2]).join(' ');
-            for (const r of resources) {
-              const prefix = r.startsWith(`arn:aws:s3:::${bucket}/`)
-                ? r.slice(`arn:aws:s3:::${bucket}/`.length)
-                : '';
-              if (prefix && !quoted(on).includes(prefix)) missing.push(`${action} on ${prefix}`);
-            }
+  it.each([
+    ['ingest', stack],
+    ['scan', stack],
+    ['authorizer', stack],
+    ['refusals', stack],
+    ['rollout', rolloutStack],
+    ['ingest', rolloutStack],
+  ] as const)('lists every action the %s role is granted, on every S3 prefix', (fn, synthesized) => {
+    const missing: string[] = [];
+    for (const { policy } of synthesized.identityPolicies(fn)) {
+      for (const statement of policy.Statement) {
+        if (statement.Effect !== 'Allow') continue;
+        const actions = [statement.Action].flat() as string[];
+        const resources = [statement.Resource].flat() as string[];
+        for (const action of actions) {
+          const found = rowsFor(fn, action);
+          if (found.length === 0) {
+            missing.push(action);
+            continue;
+          }
+          const on = found.map((r) => r[2]).join(' ');
+          for (const r of resources) {
+            const prefix = r.startsWith(`arn:aws:s3:::${bucket}/`)
+              ? r.slice(`arn:aws:s3:::${bucket}/`.length)
+              : '';
+            if (prefix && !quoted(on).includes(prefix)) missing.push(`${action} on ${prefix}`);
           }
         }
       }
-      expect(missing).toEqual([]);
-    },
-  );
+    }
+    expect(missing).toEqual([]);
+  });
 });

@@ -35,6 +35,41 @@ const ingestBundle = (domains: { name: string; type: 'REST' | 'HTTP' }[]): strin
   return join(outdir, `asset.${key.replace(/\.zip$/, '')}`, 'index.mjs');
 };
 
+/** Synthesises a pipeline with targets, bundled for real, and returns the rollout step's bundle. */
+const rolloutBundle = (): string => {
+  const outdir = mkdtempSync(join(tmpdir(), 'trustroll-cdk-'));
+  outdirs.push(outdir);
+  const app = new App({ outdir });
+  const stack = new Stack(app, 'Rollout');
+  const pipeline = new TruststorePipeline(stack, 'Pipeline', {
+    targets: [
+      { id: 'api', kind: 'apigateway-rest', resource: 'api.example.com', wave: 'canary' },
+      {
+        id: 'alb',
+        kind: 'elb-trust-store',
+        resource: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:truststore/partners/0123456789abcdef',
+        wave: 'rest',
+        region: 'eu-west-1',
+      },
+    ],
+  });
+  app.synth();
+  const { code } = pipeline.rolloutFunction!.node.defaultChild as unknown as { code: { s3Key: string } };
+  return join(outdir, `asset.${code.s3Key.replace(/\.zip$/, '')}`, 'index.mjs');
+};
+
+const importRollout = (file: string, targets: string) =>
+  spawnSync('node', ['--input-type=module', '-e', `await import(${JSON.stringify(`file://${file}`)})`], {
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      AWS_REGION: 'eu-west-1',
+      TRUSTROLL_BUCKET: 'trustroll-bucket',
+      TRUSTROLL_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:alerts',
+      TRUSTROLL_TARGETS: targets,
+    },
+  });
+
 const importWith = (file: string, domains: string) =>
   spawnSync('node', ['--input-type=module', '-e', `await import(${JSON.stringify(`file://${file}`)})`], {
     encoding: 'utf8',
@@ -81,5 +116,26 @@ describe('Lambda bundles of the construct', { timeout: 300_000 }, () => {
       { name: 'mtls.example.com', type: 'HTTP' },
     ]);
     expect(clientsIn(both)).toEqual({ rest: true, http: true });
+  });
+
+  it('bundle the rollout step with the clients its targets need (REST, ELB, STS, not apigatewayv2), which checks its targets at cold start', () => {
+    const bundle = rolloutBundle();
+    const text = readFileSync(bundle, 'utf8');
+    expect({
+      rest: text.includes(REST_CLIENT),
+      http: text.includes(HTTP_CLIENT),
+      elb: text.includes('"com.amazonaws.elasticloadbalancingv2"'),
+      sts: text.includes('"com.amazonaws.sts"'),
+    }).toEqual({ rest: true, http: false, elb: true, sts: true });
+    const targets = {
+      waves: ['canary'],
+      targets: [{ id: 'api', kind: 'apigateway-rest', resource: 'api.example.com', wave: 'canary' }],
+    };
+    expect(importRollout(bundle, JSON.stringify(targets)).status).toBe(0);
+    const wrong = importRollout(bundle, JSON.stringify({ ...targets, waves: ['other'] }));
+    expect(wrong.status).not.toBe(0);
+    expect(wrong.stderr).toMatch(
+      /ConfigError\]?: trustroll rollout is misconfigured: the targets configuration in TRUSTROLL_TARGETS has/,
+    );
   });
 });

@@ -12,7 +12,7 @@ import type { AwsCall } from './recorder.js';
 
 export const ACCOUNT = '123456789012';
 /** The functions whose roles the access test evaluates. */
-export type Fn = 'ingest' | 'scan' | 'authorizer' | 'refusals';
+export type Fn = 'ingest' | 'scan' | 'authorizer' | 'refusals' | 'rollout';
 export const REGION = 'us-east-1';
 
 type Json = unknown;
@@ -53,6 +53,10 @@ export class SynthesizedStack {
     scan: string;
     authorizer: string;
     refusals: string;
+    /** With targets: the rollout step function and the state machine. */
+    rolloutRole: string;
+    rollout: string;
+    machine: string;
   };
 
   constructor(
@@ -81,6 +85,9 @@ export class SynthesizedStack {
       scan: id(p.scanFunction),
       authorizer: id(authorizer),
       refusals: id(refusals),
+      rolloutRole: p.rolloutFunction ? id(p.rolloutFunction.role as never) : '-',
+      rollout: p.rolloutFunction ? id(p.rolloutFunction) : '-',
+      machine: p.rolloutStateMachine ? id(p.rolloutStateMachine) : '-',
     };
   }
 
@@ -133,6 +140,10 @@ export class SynthesizedStack {
         return attribute === 'Arn' ? `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}` : name;
       case 'AWS::SNS::Topic':
         return `arn:aws:sns:${REGION}:${ACCOUNT}:${name}`;
+      case 'AWS::StepFunctions::StateMachine':
+        return attribute === 'Name'
+          ? logicalId
+          : `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${logicalId}`;
       default:
         return attribute ? `${logicalId}.${attribute}` : logicalId;
     }
@@ -332,8 +343,25 @@ export const requirements = (call: AwsCall, stack: SynthesizedStack, fn?: Fn): R
     const name = (call.queueUrl ?? '').split('/').pop();
     return [{ action: 'sqs:SendMessage', resource: `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}`, why }];
   }
+  if (call.service === 'states' && 'stateMachineArn' in call) {
+    if (call.operation !== 'StartExecution')
+      throw new Error(`unexpected Step Functions call ${call.operation}`);
+    return [{ action: 'states:StartExecution', resource: call.stateMachineArn!, why }];
+  }
+  if (call.service === 'sts' && 'roleArn' in call) {
+    if (call.operation !== 'AssumeRole') throw new Error(`unexpected STS call ${call.operation}`);
+    return [{ action: 'sts:AssumeRole', resource: call.roleArn!, why }];
+  }
+  if (call.service === 'elasticloadbalancing' && 'region' in call && !('domain' in call)) {
+    // DescribeTrustStores has no resource-level permissions: it is authorized on "*".
+    if (call.operation === 'DescribeTrustStores')
+      return [{ action: 'elasticloadbalancing:DescribeTrustStores', resource: '*', why }];
+    if (call.operation === 'ModifyTrustStore')
+      return [{ action: 'elasticloadbalancing:ModifyTrustStore', resource: call.trustStoreArn!, why }];
+    throw new Error(`unexpected ELB call ${call.operation}`);
+  }
   if (call.service === 'apigateway' && 'domain' in call) {
-    const resource = `arn:aws:apigateway:${REGION}::/domainnames/${call.domain}`;
+    const resource = `arn:aws:apigateway:${call.region || REGION}::/domainnames/${call.domain}`;
     if (call.operation === 'GetDomainName') return [{ action: 'apigateway:GET', resource, why }];
     const context: Record<string, string> = {
       ...(call.before?.uri ? { 'apigateway:Resource/MtlsTrustStoreUri': call.before.uri } : {}),
@@ -401,6 +429,8 @@ export const deniedCalls = async (
   const denied: string[] = [];
   const seen = new Set<string>();
   for (const call of calls) {
+    // Made as a role of the target's account: its own policies decide (README, cross-account).
+    if ('assumedRole' in call && call.assumedRole) continue;
     for (const r of requirements(call, stack, fn)) {
       const id = `${r.action} ${r.resource} ${JSON.stringify(r.context ?? {})}`;
       if (seen.has(id)) continue;

@@ -39,10 +39,39 @@ export type AwsCall =
       readonly status: number;
     }
   | {
+      readonly service: 'states';
+      readonly operation: string;
+      readonly stateMachineArn?: string;
+      readonly name?: string;
+      readonly input?: string;
+      readonly status: number;
+    }
+  | {
+      readonly service: 'sts';
+      readonly operation: string;
+      readonly roleArn?: string;
+      readonly externalId?: string;
+      readonly status: number;
+    }
+  | {
+      readonly service: 'elasticloadbalancing';
+      readonly operation: 'DescribeTrustStores' | 'ModifyTrustStore' | 'Other';
+      readonly trustStoreArn?: string;
+      readonly bundle?: { readonly bucket: string; readonly key: string; readonly version?: string };
+      /** Made with the credentials of a role assumed in the target's account: authorized there. */
+      readonly assumedRole?: string;
+      readonly region: string;
+      readonly status: number;
+    }
+  | {
       readonly service: 'apigateway';
       readonly operation: 'GetDomainName' | 'UpdateDomainName';
       readonly api: 'REST' | 'HTTP';
       readonly domain: string;
+      /** The region the request was signed for (the domain's). */
+      readonly region?: string;
+      /** Made with the credentials of a role assumed in the target's account: authorized there. */
+      readonly assumedRole?: string;
       /** The domain's mutual TLS before the call (what `apigateway:Resource/*` keys describe). */
       readonly before?: { readonly uri: string; readonly version?: string };
       /** What an update asked for (what `apigateway:Request/*` keys describe). */
@@ -170,6 +199,62 @@ export class FakeApiGateway {
   }
 }
 
+/** One ELB trust store as ELB keeps it (what trustroll reads and writes). */
+export interface FakeTrustStore {
+  status: 'ACTIVE' | 'CREATING';
+  /** Every bundle it was given, in order. */
+  readonly bundles: { bucket: string; key: string; version?: string }[];
+}
+
+/**
+ * ELB trust stores over HTTP, answering the query protocol (form-encoded `Action=…`, XML
+ * answers) as the ELBv2 API reference shows DescribeTrustStores and ModifyTrustStore: moto has
+ * no trust stores.
+ */
+export class FakeElb {
+  readonly trustStores = new Map<string, FakeTrustStore>();
+
+  add(arn: string): FakeTrustStore {
+    const store: FakeTrustStore = { status: 'ACTIVE', bundles: [] };
+    this.trustStores.set(arn, store);
+    return store;
+  }
+
+  handle(form: URLSearchParams): { status: number; xml: string; operation: string; arn?: string } {
+    const action = form.get('Action') ?? '';
+    const ns = 'http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/';
+    const member = (arn: string, s: FakeTrustStore) =>
+      `<member><Name>${arn.split('/')[1]}</Name><TrustStoreArn>${arn}</TrustStoreArn><Status>${s.status}</Status><NumberOfCaCertificates>${s.bundles.length}</NumberOfCaCertificates><TotalRevokedEntries>0</TotalRevokedEntries></member>`;
+    const error = (code: string, message: string) => ({
+      status: 400,
+      operation: action,
+      xml: `<ErrorResponse xmlns="${ns}"><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>r</RequestId></ErrorResponse>`,
+    });
+    const arn =
+      action === 'DescribeTrustStores' ? form.get('TrustStoreArns.member.1') : form.get('TrustStoreArn');
+    const store = arn ? this.trustStores.get(arn) : undefined;
+    if (!arn || !store)
+      return {
+        ...error('TrustStoreNotFound', 'The specified trust store does not exist.'),
+        ...(arn ? { arn } : {}),
+      };
+    if (action === 'ModifyTrustStore') {
+      const version = form.get('CaCertificatesBundleS3ObjectVersion') ?? undefined;
+      store.bundles.push({
+        bucket: form.get('CaCertificatesBundleS3Bucket') ?? '',
+        key: form.get('CaCertificatesBundleS3Key') ?? '',
+        ...(version ? { version } : {}),
+      });
+    } else if (action !== 'DescribeTrustStores') return { ...error('InvalidAction', action), arn };
+    return {
+      status: 200,
+      operation: action,
+      arn,
+      xml: `<${action}Response xmlns="${ns}"><${action}Result><TrustStores>${member(arn, store)}</TrustStores></${action}Result><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></${action}Response>`,
+    };
+  }
+}
+
 const readBody = (req: IncomingMessage): Promise<Buffer> =>
   new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -183,6 +268,12 @@ const serviceOf = (req: IncomingMessage): string =>
   /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(
     String(req.headers.authorization ?? ''),
   )?.[1] ?? 'unknown';
+
+/** The access key and region a SigV4-signed request was signed with. */
+const signerOf = (req: IncomingMessage): { accessKeyId: string; region: string } => {
+  const m = /Credential=([^/]+)\/\d{8}\/([^/]+)\//.exec(String(req.headers.authorization ?? ''));
+  return { accessKeyId: m?.[1] ?? '', region: m?.[2] ?? '' };
+};
 
 const s3Call = (method: string, url: URL, headers: IncomingMessage['headers'], status: number): AwsCall => {
   const [, bucket = '', ...rest] = url.pathname.split('/');
@@ -223,12 +314,17 @@ const s3Call = (method: string, url: URL, headers: IncomingMessage['headers'], s
 };
 
 /**
- * A recording front for the AWS endpoint of the code under test: S3, SNS and SQS requests go on
- * to the emulator (moto) and are recorded; API Gateway requests are answered by FakeApiGateway.
+ * A recording front for the AWS endpoint of the code under test: S3, SNS, SQS, Step Functions
+ * and STS requests go on to the emulator (moto) and are recorded; API Gateway requests are
+ * answered by FakeApiGateway, ELB trust stores by FakeElb. A request signed with credentials STS
+ * gave for an assumed role is marked with that role (it is authorized in the target's account).
  */
 export class AwsRecorder {
   readonly calls: AwsCall[] = [];
   readonly apiGateway = new FakeApiGateway();
+  readonly elb = new FakeElb();
+  /** The access keys STS gave out for assumed roles, and the role each one is. */
+  readonly assumedKeys = new Map<string, string>();
   private server?: Server;
   endpoint = '';
 
@@ -242,9 +338,33 @@ export class AwsRecorder {
         const service = serviceOf(req);
         const method = req.method ?? 'GET';
         const url = new URL(req.url ?? '/', 'http://recorder');
+        const signer = signerOf(req);
+        const assumedRole = this.assumedKeys.get(signer.accessKeyId);
+        const as = assumedRole ? { assumedRole } : {};
+        if (service === 'elasticloadbalancing') {
+          const out = this.elb.handle(new URLSearchParams(body.toString('utf8')));
+          const bundle =
+            out.operation === 'ModifyTrustStore'
+              ? this.elb.trustStores.get(out.arn ?? '')?.bundles.at(-1)
+              : undefined;
+          this.calls.push({
+            service,
+            operation: ['DescribeTrustStores', 'ModifyTrustStore'].includes(out.operation)
+              ? (out.operation as 'DescribeTrustStores')
+              : 'Other',
+            ...(out.arn ? { trustStoreArn: out.arn } : {}),
+            ...(bundle ? { bundle } : {}),
+            region: signer.region,
+            ...as,
+            status: out.status,
+          });
+          res.writeHead(out.status, { 'content-type': 'text/xml' });
+          res.end(out.xml);
+          return;
+        }
         if (service === 'apigateway') {
           const out = this.apiGateway.handle(method, `${url.pathname}${url.search}`, body.toString('utf8'));
-          if (out.call) this.calls.push({ ...out.call, status: out.status });
+          if (out.call) this.calls.push({ ...out.call, region: signer.region, ...as, status: out.status });
           else
             this.calls.push({
               service,
@@ -281,7 +401,12 @@ export class AwsRecorder {
           out.on('error', reject);
           out.end(body);
         });
-        this.calls.push(this.describe(service, method, url, req.headers, body, forwarded.status));
+        const call = this.describe(service, method, url, req.headers, body, forwarded.status);
+        if (call.service === 'sts' && forwarded.status === 200) {
+          const key = /<AccessKeyId>([^<]+)<\/AccessKeyId>/.exec(forwarded.body.toString('utf8'))?.[1];
+          if (key && 'roleArn' in call && call.roleArn) this.assumedKeys.set(key, call.roleArn);
+        }
+        this.calls.push(assumedRole ? { ...call, ...as } : call);
         res.writeHead(forwarded.status, forwarded.headers);
         res.end(forwarded.body);
       })().catch((error: Error) => {
@@ -319,6 +444,32 @@ export class AwsRecorder {
         service,
         operation: target.split('.').pop() ?? 'Unknown',
         queueUrl: input.QueueUrl ?? '',
+        status,
+      };
+    }
+    if (service === 'states') {
+      const input = JSON.parse(body.toString('utf8') || '{}') as {
+        stateMachineArn?: string;
+        name?: string;
+        input?: string;
+      };
+      return {
+        service,
+        operation:
+          String(headers['x-amz-target'] ?? '')
+            .split('.')
+            .pop() ?? 'Unknown',
+        ...input,
+        status,
+      };
+    }
+    if (service === 'sts') {
+      const form = new URLSearchParams(body.toString('utf8'));
+      return {
+        service,
+        operation: form.get('Action') ?? 'Unknown',
+        ...(form.get('RoleArn') ? { roleArn: form.get('RoleArn')! } : {}),
+        ...(form.get('ExternalId') ? { externalId: form.get('ExternalId')! } : {}),
         status,
       };
     }

@@ -56,19 +56,7 @@ export class ApiGatewayDomains implements DomainGateway {
 
   async roll(domain: string, version: string): Promise<void> {
     const api = this.api(domain);
-    const current = await this.describe(domain);
-    if (!current.truststoreUri) {
-      throw new InputError(
-        `${domain} has no mutual TLS configured: trustroll will not roll it, because that would turn mutual TLS on and refuse every client that sends no certificate. ` +
-          `Configure mutual TLS on the domain with the truststore ${this.truststoreUri}, or remove it from the configured domains.`,
-      );
-    }
-    if (current.truststoreUri !== this.truststoreUri) {
-      throw new InputError(
-        `${domain} uses the truststore ${current.truststoreUri}, not trustroll's ${this.truststoreUri}: ` +
-          'trustroll will not roll it. Point the domain at the trustroll truststore, or remove it from the configured domains.',
-      );
-    }
+    assertRollable(await this.describe(domain), this.truststoreUri);
     try {
       await api.update(domain, this.truststoreUri, version);
     } catch (error) {
@@ -76,6 +64,26 @@ export class ApiGatewayDomains implements DomainGateway {
     }
   }
 }
+
+/**
+ * Refuses to roll a domain whose truststore URI is not `truststoreUri`, and a domain without
+ * mutual TLS: rolling it would switch mutual TLS on and refuse every client without a certificate.
+ */
+export const assertRollable = (current: DomainState, truststoreUri: string): void => {
+  const domain = current.name;
+  if (!current.truststoreUri) {
+    throw new InputError(
+      `${domain} has no mutual TLS configured: trustroll will not roll it, because that would turn mutual TLS on and refuse every client that sends no certificate. ` +
+        `Configure mutual TLS on the domain with the truststore ${truststoreUri}, or remove it from the configured domains.`,
+    );
+  }
+  if (current.truststoreUri !== truststoreUri) {
+    throw new InputError(
+      `${domain} uses the truststore ${current.truststoreUri}, not trustroll's ${truststoreUri}: ` +
+        'trustroll will not roll it. Point the domain at the trustroll truststore, or remove it from the configured domains.',
+    );
+  }
+};
 
 /**
  * The API Gateway SDK clients this code carries. Lambda bundles built for domains of one kind

@@ -10,8 +10,8 @@ interface SdkError {
 
 /**
  * Maps an AWS SDK error to the port's error hierarchy, keeping the SDK error as `cause`:
- * 404/NoSuchKey → NotFoundError, 412/409 (precondition, conditional conflict, ConflictException)
- * → ConflictError, 429/TooManyRequests → ThrottledError, anything else → UpstreamError.
+ * 404/NoSuchKey/TrustStoreNotFoundException → NotFoundError, 412/409 (precondition, conditional conflict, ConflictException)
+ * → ConflictError, 429/TooManyRequests/Throttling → ThrottledError, anything else → UpstreamError.
  */
 export const mapAwsError = (error: unknown, what: string): Error => {
   const e = error as SdkError;
@@ -19,7 +19,15 @@ export const mapAwsError = (error: unknown, what: string): Error => {
   const name = e.name ?? e.Code ?? '';
   const message = `${what}: ${name || 'error'}${e.message ? ` (${e.message})` : ''}`;
   if (
-    ['NoSuchKey', 'NotFound', 'NoSuchVersion', 'NotFoundException', 'NoSuchBucket'].includes(name) ||
+    [
+      'NoSuchKey',
+      'NotFound',
+      'NoSuchVersion',
+      'NotFoundException',
+      'NoSuchBucket',
+      'TrustStoreNotFoundException',
+      'StateMachineDoesNotExist',
+    ].includes(name) ||
     status === 404
   ) {
     return new NotFoundError(message, { cause: error });
@@ -31,7 +39,11 @@ export const mapAwsError = (error: unknown, what: string): Error => {
   ) {
     return new ConflictError(message, { cause: error });
   }
-  if (['TooManyRequestsException', 'ThrottlingException', 'SlowDown'].includes(name) || status === 429) {
+  // ELB and STS (query protocol) say `Throttling`.
+  if (
+    ['TooManyRequestsException', 'ThrottlingException', 'Throttling', 'SlowDown'].includes(name) ||
+    status === 429
+  ) {
     const retryAfter = Number(e.$response?.headers?.['retry-after']);
     return new ThrottledError(message, Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined, {
       cause: error,

@@ -1,0 +1,39 @@
+import type { Rollout } from '../../shared/rollout/model.js';
+import { shown } from '../../shared/text.js';
+import { type Io, jsonOut } from '../io.js';
+
+/**
+ * `trustroll status` of an s3:// store whose versions the durable rollout rolls (the construct's
+ * `targets`): the store line, then the last rollout's record (`rollouts/<id>.json`) with every
+ * target's phase. Exit 0 only when that rollout succeeded with the latest published version;
+ * 1 while it runs, when it did not succeed, or when a newer version has no record yet.
+ */
+export const rolloutStatus = (
+  rollout: Rollout,
+  context: {
+    readonly storeLine: string;
+    readonly store: { readonly latestVersion?: string } & Record<string, unknown>;
+    readonly json?: boolean;
+    readonly pending?: unknown;
+    readonly indexBehind?: string;
+  },
+  io: Io,
+  exit: (code: number) => void,
+): void => {
+  const latest = rollout.version === context.store.latestVersion;
+  if (context.json) io.out(jsonOut({ ...context.store, rollout, rolloutOfLatest: latest }));
+  else {
+    const out = [
+      context.storeLine,
+      shown`last rollout: truststore version ${rollout.version} (revision ${rollout.revision}), ${rollout.status}` +
+        (rollout.reason ? shown`: ${rollout.reason}` : '') +
+        (latest ? '' : ' (NOT the latest version: its rollout has not written a record yet)'),
+      ...rollout.targets.map(
+        (t) =>
+          shown`  ${t.wave} ${t.id}: ${t.phase}${t.from ? ` (from ${t.from})` : ''}${t.error ? `: ${t.error}` : ''}`,
+      ),
+    ];
+    io.out(`${out.join('\n')}\n`);
+  }
+  exit(context.pending || context.indexBehind || !latest || rollout.status !== 'succeeded' ? 1 : 0);
+};

@@ -1,0 +1,44 @@
+import { NotFoundError } from '../errors.js';
+import type { ObjectStore } from '../ports.js';
+import type { Rollout } from './model.js';
+
+/**
+ * Where the durable rollout (Step Functions, functions/rollout/handler.ts) writes each rollout's
+ * record after every step: `rollouts/<id>.json`, the id URL-encoded (an S3 version id may hold
+ * `/`). `rollouts/trust-stores/` beside them is the ELB ledger, not records.
+ */
+export const ROLLOUTS_PREFIX = 'rollouts/';
+export const rolloutKey = (id: string): string => `${ROLLOUTS_PREFIX}${encodeURIComponent(id)}.json`;
+
+/** The revision a record's key names (`rollouts/<revision>-<version>.json`), or undefined. */
+const revisionOf = (key: string): number | undefined => {
+  const m = /^rollouts\/(\d+)-[^/]+\.json$/.exec(key);
+  return m ? Number(m[1]) : undefined;
+};
+
+/**
+ * The record of the newest rollout in the store (the highest revision; of one revision, the last
+ * started), or undefined when there is none. A record that does not read as one is skipped.
+ */
+export const latestRollout = async (
+  store: Pick<ObjectStore, 'list' | 'get'>,
+): Promise<Rollout | undefined> => {
+  const keys = (await store.list(ROLLOUTS_PREFIX))
+    .map((o) => ({ key: o.key, revision: revisionOf(o.key) }))
+    .filter((k): k is { key: string; revision: number } => k.revision !== undefined)
+    .sort((a, b) => b.revision - a.revision);
+  // Newest revision first; a revision whose records all fail to read gives way to the one before.
+  for (const revision of [...new Set(keys.map((k) => k.revision))]) {
+    const records: Rollout[] = [];
+    for (const { key } of keys.filter((k) => k.revision === revision)) {
+      try {
+        const parsed = JSON.parse(new TextDecoder().decode((await store.get(key)).body)) as Rollout;
+        if (parsed && parsed.schema === 1 && Array.isArray(parsed.targets)) records.push(parsed);
+      } catch (error) {
+        if (!(error instanceof NotFoundError || error instanceof SyntaxError)) throw error;
+      }
+    }
+    if (records.length > 0) return records.sort((a, b) => b.startedAt.localeCompare(a.startedAt))[0];
+  }
+  return undefined;
+};

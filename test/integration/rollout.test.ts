@@ -1,0 +1,351 @@
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CreateStateMachineCommand,
+  DescribeExecutionCommand,
+  ListExecutionsCommand,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { run } from '../../cli/main.js';
+import { ledgerKey } from '../../shared/adapters/aws/elb-trust-stores.js';
+import { executionName } from '../../shared/adapters/aws/rollout-executions.js';
+import type { Rollout, Target } from '../../shared/rollout/model.js';
+import { FakeClock } from '../fakes/fakes.js';
+import { partnerChain, pemOf, root } from '../fixtures/pki.js';
+import { ACCOUNT, deniedCalls, REGION, SynthesizedStack } from './access.js';
+import { drain, emulator, fifoQueue, topicWithQueue, versionedBucket } from './aws.js';
+import { lambdaContext, objectCreated, sqsRecord } from './lambda.js';
+import { type AwsCall, AwsRecorder } from './recorder.js';
+
+/**
+ * The durable rollout over the wire: the ingest function starts one Step Functions execution per
+ * published version (moto), and the rollout step function (functions/rollout/handler.ts), driven
+ * step after step as the state machine would with a fake clock for its Wait states, rolls the
+ * version to API Gateway domains in two regions, an ELB trust store (a fake over HTTP: moto has
+ * none) and a domain of another account through an assumed role (moto's STS). Every request each
+ * function makes is evaluated against the IAM the synthesized template grants its role.
+ */
+const aws = emulator();
+const recorder = new AwsRecorder(aws.endpoint);
+const sfn = new SFNClient({
+  endpoint: aws.endpoint,
+  region: REGION,
+  credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+});
+const TRUST_STORE = `arn:aws:elasticloadbalancing:eu-west-1:${ACCOUNT}:truststore/partners/0123456789abcdef`;
+const ROLE = 'arn:aws:iam::210987654321:role/trustroll-target';
+const targets: Target[] = [
+  { id: 'canary-api', kind: 'apigateway-rest', resource: 'canary.example.com', wave: 'canary' },
+  {
+    id: 'eu-http',
+    kind: 'apigateway-http',
+    resource: 'mtls.example.eu',
+    wave: 'rest',
+    region: 'eu-central-1',
+  },
+  { id: 'alb', kind: 'elb-trust-store', resource: TRUST_STORE, wave: 'rest', region: 'eu-west-1' },
+  {
+    id: 'partner-account',
+    kind: 'apigateway-rest',
+    resource: 'api.other.example.com',
+    wave: 'rest',
+    region: 'us-west-2',
+    account: '210987654321',
+    roleArn: ROLE,
+    externalId: 'trustroll-3f9a',
+  },
+];
+
+let bucket: string;
+let alerts: string;
+let stack: SynthesizedStack;
+let uri: string;
+let stateMachineArn: string;
+let ingest: (e: SQSEvent, c: unknown) => Promise<SQSBatchResponse>;
+let step: (event: unknown) => Promise<{ rollout: Rollout; waitSeconds: number; done: boolean }>;
+const clock = new FakeClock(Date.parse('2026-12-03T05:00:00Z'));
+
+beforeAll(async () => {
+  bucket = await versionedBucket(aws.s3);
+  const topic = await topicWithQueue(aws);
+  alerts = topic.queueUrl;
+  const queue = await fifoQueue(aws.sqs);
+  await recorder.start();
+  stack = new SynthesizedStack({ targets }, { bucket, topicArn: topic.topicArn, queue });
+  uri = `s3://${bucket}/truststore/truststore.pem`;
+  const ingestEnv = stack.environment('ingest');
+  stateMachineArn = ingestEnv.TRUSTROLL_STATE_MACHINE_ARN!;
+  // The state machine exists in the emulator under the name the template's ARN resolves to.
+  await sfn.send(
+    new CreateStateMachineCommand({
+      name: stateMachineArn.split(':').pop()!,
+      definition: JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Succeed' } } }),
+      roleArn: `arn:aws:iam::${ACCOUNT}:role/states`,
+    }),
+  );
+  for (const t of targets.filter((x) => x.kind !== 'elb-trust-store'))
+    recorder.apiGateway.add(t.resource, t.kind === 'apigateway-http' ? 'HTTP' : 'REST', {
+      uri,
+      version: 'v0',
+    });
+  recorder.elb.add(TRUST_STORE);
+  Object.assign(process.env, ingestEnv, stack.environment('rollout'), {
+    TRUSTROLL_AWS_ENDPOINT: recorder.endpoint,
+    AWS_REGION: REGION,
+    POWERTOOLS_LOG_LEVEL: 'WARN',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+  });
+  vi.resetModules();
+  ingest = (await import('../../functions/ingest/handler.js')).handler as never;
+  const rollout = await import('../../functions/rollout/handler.js');
+  step = rollout.stepHandler(clock) as never;
+});
+
+afterAll(async () => {
+  await recorder.stop();
+  for (const k of ['TRUSTROLL_STATE_MACHINE_ARN', 'TRUSTROLL_TARGETS']) delete process.env[k];
+});
+
+/** `trustroll status --store s3://<bucket>` (no --domain: the last rollout's record). */
+const status = async (...extra: string[]) => {
+  let out = '';
+  let err = '';
+  const code = await run(['status', '--store', `s3://${bucket}`, '--region', REGION, ...extra], {
+    out: (t) => (out += t),
+    err: (t) => (err += t),
+    stdin: async () => new Uint8Array(),
+  });
+  return { code, out, err };
+};
+
+const truststoreVersion = async () =>
+  (await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'truststore/truststore.pem' }))).VersionId!;
+
+describe('the durable rollout on AWS', () => {
+  let release: { revision: number; version: string };
+  let ingestCalls: AwsCall[];
+
+  it('starts one execution per published version from the ingest function, named for the release, and rolls nothing inline', async () => {
+    const partner = await partnerChain('acme');
+    const put = await aws.s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'inbox/acme/ca.pem',
+        Body: pemOf(partner.root, partner.intermediate),
+      }),
+    );
+    recorder.take();
+    const result = await ingest(
+      { Records: [sqsRecord('m1', objectCreated(bucket, 'inbox/acme/ca.pem', put.VersionId, 'm1'))] },
+      lambdaContext(900_000),
+    );
+    expect(result.batchItemFailures).toEqual([]);
+    ingestCalls = recorder.take();
+    const version = await truststoreVersion();
+    const starts = ingestCalls.filter((c) => c.service === 'states');
+    expect(starts).toHaveLength(1);
+    const start = starts[0] as Extract<AwsCall, { service: 'states' }>;
+    release = JSON.parse(start.input!).release;
+    expect(release.version).toBe(version);
+    expect(start).toMatchObject({
+      operation: 'StartExecution',
+      stateMachineArn,
+      name: executionName(release),
+    });
+    expect(ingestCalls.filter((c) => c.service === 'apigateway')).toEqual([]);
+    expect(await deniedCalls(stack, 'ingest', ingestCalls)).toEqual([]);
+
+    // A run that sees the same version again (a retried batch, a run request) starts no second one.
+    recorder.take();
+    await ingest(
+      {
+        Records: [
+          sqsRecord('m2', {
+            source: 'trustroll',
+            'detail-type': 'Run Requested',
+            detail: { reason: 'test', from: 'test' },
+          }),
+        ],
+      },
+      lambdaContext(900_000),
+    );
+    expect(await deniedCalls(stack, 'ingest', recorder.take())).toEqual([]);
+    const executions = await sfn.send(new ListExecutionsCommand({ stateMachineArn }));
+    expect(executions.executions?.map((e) => e.name)).toEqual([executionName(release)]);
+    const input = await sfn.send(
+      new DescribeExecutionCommand({ executionArn: executions.executions![0]!.executionArn }),
+    );
+    expect(JSON.parse(input.input!)).toEqual({ release });
+  });
+
+  it('rolls the version to every target, wave after wave, step after step, as the state machine drives it', async () => {
+    recorder.take();
+    let out = await step({ release });
+    let steps = 1;
+    while (!out.done && steps < 500) {
+      expect(out.waitSeconds).toBeGreaterThanOrEqual(1);
+      clock.advance(out.waitSeconds * 1000);
+      out = await step({ rollout: out.rollout });
+      steps++;
+    }
+    expect(out.done).toBe(true);
+    expect(out.rollout.status).toBe('succeeded');
+    expect(out.rollout.targets.map((t) => [t.id, t.phase])).toEqual(targets.map((t) => [t.id, 'rolled']));
+    for (const t of targets.filter((x) => x.kind !== 'elb-trust-store'))
+      expect(recorder.apiGateway.domains.get(t.resource)!.versions, t.id).toEqual([release.version]);
+    expect(recorder.elb.trustStores.get(TRUST_STORE)!.bundles).toEqual([
+      { bucket, key: 'truststore/truststore.pem', version: release.version },
+    ]);
+    const calls = recorder.take();
+
+    // Each target in its region; the other account's domain as its role, assumed with the external id.
+    const updates = calls.flatMap((c) =>
+      c.service === 'apigateway' && c.operation === 'UpdateDomainName'
+        ? [[c.domain, c.region, c.assumedRole ?? 'own'] as const]
+        : [],
+    );
+    expect(updates.sort()).toEqual([
+      ['api.other.example.com', 'us-west-2', ROLE],
+      ['canary.example.com', REGION, 'own'],
+      ['mtls.example.eu', 'eu-central-1', 'own'],
+    ]);
+    const assume = calls.filter((c) => c.service === 'sts');
+    expect(assume.length).toBeGreaterThan(0);
+    expect(assume[0]).toMatchObject({ operation: 'AssumeRole', roleArn: ROLE, externalId: 'trustroll-3f9a' });
+    expect(
+      calls.find((c) => c.service === 'elasticloadbalancing' && c.operation === 'ModifyTrustStore'),
+    ).toMatchObject({
+      region: 'eu-west-1',
+    });
+
+    // The record of every step is in the bucket, the last one as the execution ended.
+    const record = await aws.s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: `rollouts/${out.rollout.id}.json` }),
+    );
+    expect(JSON.parse(await record.Body!.transformToString())).toEqual(out.rollout);
+    const ledger = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: ledgerKey(TRUST_STORE) }));
+    expect(JSON.parse(await ledger.Body!.transformToString())).toMatchObject({
+      version: release.version,
+      uri,
+    });
+
+    // The access test: every request of the step function, allowed by its synthesized IAM; and
+    // the test can fail (without ModifyTrustStore in the template, the ELB update is refused).
+    expect(await deniedCalls(stack, 'rollout', calls)).toEqual([]);
+    expect(
+      await deniedCalls(stack.without('elasticloadbalancing:ModifyTrustStore'), 'rollout', calls),
+    ).toEqual([expect.stringContaining('needs elasticloadbalancing:ModifyTrustStore')]);
+    expect(await deniedCalls(stack.without('states:StartExecution'), 'ingest', ingestCalls)).toEqual([
+      expect.stringContaining('needs states:StartExecution'),
+    ]);
+    // trustroll status of the store shows the rollout from its record.
+    const shown = await status();
+    expect(shown.code).toBe(0);
+    expect(shown.out).toContain(
+      `last rollout: truststore version ${release.version} (revision ${release.revision}), succeeded\n`,
+    );
+    expect(shown.out).toMatch(/^ {2}rest partner-account: rolled \(from v0\)$/m);
+  });
+
+  it('ends superseded, touching no target, when a newer version was published meanwhile', async () => {
+    recorder.take();
+    const older = await step({ release: { revision: release.revision - 1, version: 'an-older-version' } });
+    expect(older.done).toBe(true);
+    expect(older.rollout.status).toBe('superseded');
+    const calls = recorder.take();
+    expect(calls.filter((c) => c.service === 'apigateway' && c.operation === 'UpdateDomainName')).toEqual([]);
+    expect(await deniedCalls(stack, 'rollout', calls)).toEqual([]);
+  });
+
+  it('rolls back what it rolled when a target fails, each ELB trust store to the version its ledger recorded', async () => {
+    const v1 = release.version;
+    const other = await partnerChain('globex');
+    const put = await aws.s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'inbox/globex/ca.pem',
+        Body: pemOf(other.root, other.intermediate),
+      }),
+    );
+    await ingest(
+      { Records: [sqsRecord('m3', objectCreated(bucket, 'inbox/globex/ca.pem', put.VersionId, 'm3'))] },
+      lambdaContext(900_000),
+    );
+    const v2 = await truststoreVersion();
+    expect(v2).not.toBe(v1);
+    const start = recorder.take().find((c) => c.service === 'states') as Extract<
+      AwsCall,
+      { service: 'states' }
+    >;
+    const next = JSON.parse(start.input!).release as { revision: number; version: string };
+    expect(next.version).toBe(v2);
+    // The other account's domain now serves someone else's truststore: trustroll refuses to roll it.
+    recorder.apiGateway.domains.get('api.other.example.com')!.mtls = {
+      uri: 's3://someone-else/ca.pem',
+      version: 'x',
+    };
+
+    let out = await step({ release: next });
+    for (let steps = 1; !out.done && steps < 500; steps++) {
+      clock.advance(out.waitSeconds * 1000);
+      out = await step({ rollout: out.rollout });
+    }
+    expect(out.done).toBe(true);
+    expect(['rolled-back', 'failed']).toContain(out.rollout.status);
+    const phase = Object.fromEntries(out.rollout.targets.map((t) => [t.id, t.phase]));
+    expect(phase['partner-account']).toBe('failed');
+    expect(phase['canary-api']).toBe('rolled-back');
+    expect(recorder.apiGateway.domains.get('canary.example.com')!.versions).toEqual([v1, v2, v1]);
+    // The ELB trust store had been given the new version in the same wave: its ledger said what it
+    // served before, so it went back to that, and the ledger says so again.
+    const bundles = recorder.elb.trustStores.get(TRUST_STORE)!.bundles.map((b) => b.version);
+    expect(bundles).toEqual([v1, v2, v1]);
+    expect(phase.alb).toBe('rolled-back');
+    const ledger = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: ledgerKey(TRUST_STORE) }));
+    expect(JSON.parse(await ledger.Body!.transformToString()).version).toBe(v1);
+    expect(await deniedCalls(stack, 'rollout', recorder.take())).toEqual([]);
+  });
+
+  it('rolls a version to no target, and alerts, when a target cannot take it (an ELB trust store holds 25 CAs at most)', async () => {
+    const roots = await Promise.all(
+      Array.from({ length: 26 }, (_, i) => root(`CN=Initech Root ${i + 1},O=Initech`)),
+    );
+    const put = await aws.s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: 'inbox/initech/roots.pem', Body: pemOf(...roots) }),
+    );
+    await ingest(
+      { Records: [sqsRecord('m4', objectCreated(bucket, 'inbox/initech/roots.pem', put.VersionId, 'm4'))] },
+      lambdaContext(900_000),
+    );
+    const start = recorder.take().find((c) => c.service === 'states') as Extract<
+      AwsCall,
+      { service: 'states' }
+    >;
+    const big = JSON.parse(start.input!).release as { revision: number; version: string };
+    expect(big.version).toBe(await truststoreVersion());
+    await drain(aws.sqs, alerts);
+
+    const out = await step({ release: big });
+    expect(out.done).toBe(true);
+    expect(out.rollout.status).toBe('failed');
+    expect(out.rollout.reason).toMatch(/refused by the limits of alb: elb\.too-many-cas/);
+    expect(out.rollout.targets.every((t) => t.phase === 'skipped')).toBe(true);
+    const calls = recorder.take();
+    expect(calls.filter((c) => ['apigateway', 'elasticloadbalancing', 'sts'].includes(c.service))).toEqual(
+      [],
+    );
+    expect(await deniedCalls(stack, 'rollout', calls)).toEqual([]);
+    const alerted = (await drain(aws.sqs, alerts)).map((m) => m.MessageAttributes.eventType!.Value);
+    expect(alerted).toEqual(['truststore.roll-failed']);
+  });
+
+  it('has trustroll status say the last rollout failed, and exit 1', async () => {
+    const failed = await status('--json');
+    expect(failed.code).toBe(1);
+    const json = JSON.parse(failed.out);
+    expect(json.rollout.status).toBe('failed');
+    expect(json.rolloutOfLatest).toBe(true);
+    expect(json.latestVersion).toBe(json.rollout.version);
+  });
+});

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../../../shared/errors.js';
+import { durableStep } from '../../../shared/rollout/durable-step.js';
+import type { Rollout, RolloutConfig } from '../../../shared/rollout/model.js';
+import { rolloutKey } from '../../../shared/rollout/records.js';
+import { startRollout } from '../../../shared/rollout/step.js';
+import { FakeClock, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
+import { MemoryStore } from '../../fakes/memory-store.js';
+import { FakeTargetGateway } from '../../fakes/targets.js';
+
+const config: RolloutConfig = {
+  waves: ['canary'],
+  targets: [{ id: 'api', kind: 'apigateway-rest', resource: 'api.example.com', wave: 'canary' }],
+  settings: { pollIntervalMs: 1_500, updateTimeoutMs: 300_000, minUpdateIntervalMs: 30_000, maxAttempts: 3 },
+};
+
+const setup = () => {
+  const clock = new FakeClock();
+  const store = new MemoryStore();
+  const gateway = new FakeTargetGateway(clock, { api: 'v1' });
+  return {
+    clock,
+    store,
+    gateway,
+    deps: { store, gateway, clock, notifier: new MemoryNotifier(), log: memoryLog(), config },
+  };
+};
+
+describe('durableStep (one Step Functions task of a rollout)', () => {
+  it('refuses a step given neither a record nor a release (a retry cannot fix it)', async () => {
+    await expect(durableStep({}, setup().deps)).rejects.toThrow(InputError);
+  });
+
+  it('writes the record of every step where trustroll status reads it, and asks for whole seconds of waiting, at least one', async () => {
+    const { deps, store, clock, gateway } = setup();
+    gateway.updatingReads = 5;
+    const rollout: Rollout = startRollout(config, { revision: 2, version: 'v2' }, clock.now());
+    // No published version in the store: nothing supersedes the rollout.
+    let out = await durableStep({ rollout }, deps);
+    const waits: number[] = [];
+    for (let i = 0; !out.done && i < 100; i++) {
+      waits.push(out.waitSeconds);
+      clock.advance(out.waitSeconds * 1000);
+      out = await durableStep({ rollout: JSON.parse(JSON.stringify(out.rollout)) }, deps);
+    }
+    expect(out).toMatchObject({ done: true, waitSeconds: 0, rollout: { status: 'succeeded' } });
+    expect(waits.length).toBeGreaterThan(0);
+    expect(waits.every((w) => Number.isInteger(w) && w >= 1)).toBe(true);
+    // A poll interval of 1.5 s is waited as 2 whole seconds, never 1 (it would step too early).
+    expect(waits).toContain(2);
+    const saved = JSON.parse(new TextDecoder().decode((await store.get(rolloutKey(rollout.id))).body));
+    expect(saved).toEqual(out.rollout);
+  });
+
+  it('returns an ended rollout as it is, done, and writes it again (a redriven step after the end)', async () => {
+    const { deps, store, clock } = setup();
+    const ended: Rollout = {
+      ...startRollout(config, { revision: 2, version: 'v2' }, clock.now()),
+      status: 'rolled-back',
+    };
+    expect(await durableStep({ rollout: ended }, deps)).toEqual({
+      rollout: ended,
+      waitSeconds: 0,
+      done: true,
+    });
+    expect((await store.get(rolloutKey(ended.id))).body.length).toBeGreaterThan(0);
+  });
+});
