@@ -695,6 +695,8 @@ export class TruststorePipeline extends Construct {
       for (const f of [this.ingestFunction, this.scanFunction])
         f.addEnvironment('TRUSTROLL_STATE_MACHINE_ARN', made.machine.stateMachineArn);
       allow(this.ingestFunction, ['states:StartExecution'], [made.machine.stateMachineArn]);
+      // Whether a release's rollout ran already (its record): never started twice, even after 90 days.
+      allow(this.ingestFunction, ['s3:GetObject'], [this.bucket.arnForObjects('rollouts/*')]);
     }
 
     const board = truststoreDashboard(this, 'Dashboard', {
@@ -1089,6 +1091,7 @@ export class TruststorePipeline extends Construct {
         'rejected',
         'reports',
         'refusals',
+        'rollouts',
       ]) {
         Validations.of(f.role!).acknowledge({
           id: `AwsSolutions::AwsSolutions-IAM5[Resource::${bucketArn}/${prefix}/*]`,

@@ -3,8 +3,10 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { NotFoundError } from '../../shared/errors.js';
 import { type BatchItem, handleBatch } from '../../shared/pipeline/batch.js';
 import { REQUESTS_PREFIX } from '../../shared/pipeline/lifecycle.js';
+import { rolloutKey } from '../../shared/rollout/records.js';
 import { KEYS } from '../../shared/truststore/state.js';
 import { invocationDeadline, rollSettings } from '../lib/config.js';
 import { batchCorrelationId, parseRecord, resolveObjectKey } from '../lib/events.js';
@@ -12,6 +14,17 @@ import { emitRoll, METRIC } from '../lib/metrics.js';
 import { requestRun, wire, wireGateway } from '../lib/wiring.js';
 
 const w = wire();
+
+/** Whether the store holds `key` (a HEAD: no bytes read). */
+const recorded = async (key: string): Promise<boolean> => {
+  try {
+    await w.store.head(key);
+    return true;
+  } catch (error) {
+    if (error instanceof NotFoundError) return false;
+    throw error;
+  }
+};
 const gateway = wireGateway(w);
 const roll = rollSettings(w.config);
 
@@ -108,8 +121,17 @@ export const lambdaHandler = async (
     // per release: a retried run starts none twice), not in this invocation.
     if (w.rollouts && result.version && result.revision !== undefined) {
       const release = { revision: result.revision, version: result.version };
-      const { started, name } = await w.rollouts.start(release);
-      w.logger.info(started ? 'rollout started' : 'rollout already started', { ...release, execution: name });
+      // A release whose rollout has a record ran already (it may have been rolled back): never
+      // again, even once its execution name is free again (Step Functions keeps names 90 days).
+      if (await recorded(rolloutKey(`${release.revision}-${release.version}`)))
+        w.logger.info('rollout already ran', { ...release });
+      else {
+        const { started, name } = await w.rollouts.start(release);
+        w.logger.info(started ? 'rollout started' : 'rollout already started', {
+          ...release,
+          execution: name,
+        });
+      }
     }
     const deferred = result.roll?.deferred ?? [];
     if (deferred.length > 0) {

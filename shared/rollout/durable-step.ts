@@ -1,9 +1,9 @@
-import { InputError } from '../errors.js';
+import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import { loadState } from '../pipeline/state-store.js';
 import type { Clock, Log, Notifier, ObjectStore } from '../ports.js';
 import { KEYS, latestPublished } from '../truststore/state.js';
 import type { Rollout, RolloutConfig, TargetGateway } from './model.js';
-import { rolloutKey } from './records.js';
+import { ROLLOUTS_PREFIX, rolloutKey } from './records.js';
 import { startRollout, stepRollout } from './step.js';
 import { checkLimits, limitsRefusedNotification } from './targets.js';
 
@@ -12,16 +12,45 @@ import { checkLimits, limitsRefusedNotification } from './targets.js';
  * step returned, or, for the first step, the release whose rollout it starts.
  */
 export interface DurableStepEvent {
-  readonly rollout?: Rollout;
+  /** The record, or (a record too large for the execution's payload) a reference to it. */
+  readonly rollout?: Rollout | RolloutRef;
   readonly release?: { readonly revision: number; readonly version: string };
 }
 
 /** What a step returns: the Choice state reads `done`, the Wait state `waitSeconds`. */
 export interface DurableStepOutput {
-  readonly rollout: Rollout;
+  readonly rollout: Rollout | RolloutRef;
   readonly waitSeconds: number;
   readonly done: boolean;
 }
+
+/**
+ * What the execution carries instead of a record larger than {@link MAX_INLINE_BYTES}: Step
+ * Functions refuses a state's input or output over 256 KB (States.DataLimitExceeded, which no
+ * Retry mends), and a record grows with the targets and the truststore warnings API Gateway
+ * reports for each. The record itself is in `rollouts/<id>.json`, written before every return.
+ */
+export interface RolloutRef {
+  readonly id: string;
+  readonly revision: number;
+  readonly version: string;
+  readonly status: Rollout['status'];
+  readonly ref: string;
+}
+
+/** Records up to this size travel in the execution; larger ones as a reference. */
+export const MAX_INLINE_BYTES = 64 * 1024;
+
+/**
+ * Which rollout may touch the targets: `rollouts/active.json`, `{ "id": … }`. Ingest starts one
+ * execution per version, and two running at once undid each other (an older roll back over a
+ * newer roll) and broke the account's 30 s pace between them.
+ */
+export const ACTIVE_KEY = `${ROLLOUTS_PREFIX}active.json`;
+/** A holder whose record has not moved for this long is taken over (its execution died, unre-driven). */
+export const ACTIVE_STALE_MS = 30 * 60_000;
+/** How long a rollout waits for the one holding the targets before it looks again. */
+export const ACTIVE_WAIT_SECONDS = 15;
 
 export interface DurableStepDeps {
   /** The pipeline's store: the state (the latest published version), the truststore, the records. */
@@ -50,21 +79,42 @@ export const durableStep = async (
   deps: DurableStepDeps,
 ): Promise<DurableStepOutput> => {
   const now = deps.clock.now();
-  const rollout =
-    event.rollout ?? (event.release ? startRollout(deps.config, event.release, now) : undefined);
+  const given = event.rollout;
+  let rollout = given
+    ? isRecord(given)
+      ? given
+      : await recordOf(given, deps)
+    : event.release
+      ? startRollout(deps.config, event.release, now)
+      : undefined;
   if (!rollout)
     throw new InputError('a rollout step needs { "rollout": … } or { "release": { revision, version } }');
   const latest = latestPublished((await loadState(deps.store)).state)?.version;
-  const refused =
-    event.rollout === undefined && latest === rollout.version
-      ? await limitsRefusal(rollout, deps)
-      : undefined;
+  // Before the first target is touched (also while waiting for the targets), the version must be
+  // one every target can take: a version some target refuses is rolled to none, and alerted.
+  const fresh = rollout.status === 'running' && untouched(rollout) && latest === rollout.version;
+  const refused = fresh ? await limitsRefusal(rollout, deps) : undefined;
+  // One rollout at a time: one that has touched nothing waits while another holds the targets
+  // (unless a newer version supersedes it, which touches nothing either).
+  if (fresh && !refused) {
+    const taken = await takeTargets(rollout, deps, now);
+    if (taken.holder !== undefined) {
+      deps.log.info('rollout waits for the one holding the targets', {
+        rolloutId: rollout.id,
+        holder: taken.holder,
+      });
+      await save(rollout, deps);
+      return { rollout: carried(rollout), waitSeconds: ACTIVE_WAIT_SECONDS, done: false };
+    }
+    // Taken over from a rollout a newer version superseded: what it did to each target but did
+    // not verify (the version before it, the warnings before it) carries over.
+    if (taken.previous?.status === 'superseded')
+      rollout = startRollout(deps.config, rollout, new Date(rollout.startedAt), taken.previous);
+  }
   const { rollout: next, waitMs } = refused
     ? { rollout: refused, waitMs: undefined }
     : await stepRollout(rollout, deps, latest === undefined ? {} : { latestVersion: latest });
-  await deps.store.put(rolloutKey(next.id), new TextEncoder().encode(`${JSON.stringify(next, null, 2)}\n`), {
-    contentType: 'application/json',
-  });
+  await save(next, deps);
   const done = waitMs === undefined;
   deps.log.info(done ? 'rollout ended' : 'rollout step done', {
     rolloutId: next.id,
@@ -74,7 +124,85 @@ export const durableStep = async (
     ...(done ? {} : { waitMs }),
   });
   // The Wait state counts whole seconds; a running rollout never asks for none (it would spin).
-  return { rollout: next, waitSeconds: done ? 0 : Math.max(1, Math.ceil(waitMs / 1000)), done };
+  return { rollout: carried(next), waitSeconds: done ? 0 : Math.max(1, Math.ceil(waitMs / 1000)), done };
+};
+
+const save = (rollout: Rollout, deps: DurableStepDeps) =>
+  deps.store.put(rolloutKey(rollout.id), new TextEncoder().encode(`${JSON.stringify(rollout, null, 2)}\n`), {
+    contentType: 'application/json',
+  });
+
+const isRecord = (r: Rollout | RolloutRef): r is Rollout => Array.isArray((r as Rollout).targets);
+
+/** The record as the execution carries it: itself, or a reference when it is large. */
+const carried = (rollout: Rollout): Rollout | RolloutRef =>
+  Buffer.byteLength(JSON.stringify(rollout)) <= MAX_INLINE_BYTES
+    ? rollout
+    : {
+        id: rollout.id,
+        revision: rollout.revision,
+        version: rollout.version,
+        status: rollout.status,
+        ref: rolloutKey(rollout.id),
+      };
+
+const readJson = async <T>(
+  key: string,
+  deps: DurableStepDeps,
+): Promise<{ value: T; etag: string } | undefined> => {
+  try {
+    const o = await deps.store.get(key);
+    return { value: JSON.parse(new TextDecoder().decode(o.body)) as T, etag: o.etag };
+  } catch (error) {
+    if (error instanceof NotFoundError || error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+};
+
+/** The record a reference names, as the last step wrote it. */
+const recordOf = async (ref: RolloutRef, deps: DurableStepDeps): Promise<Rollout> => {
+  const found = await readJson<Rollout>(rolloutKey(ref.id), deps);
+  if (!found || !isRecord(found.value))
+    throw new InputError(
+      `the record of rollout ${ref.id} (${rolloutKey(ref.id)}) is missing or unreadable: it was deleted or changed by hand; start the rollout again with { "release": { "revision": ${ref.revision}, "version": ${JSON.stringify(ref.version)} } }`,
+    );
+  return found.value;
+};
+
+/** Whether a rollout has touched no target yet (it may still wait, or be superseded, harmlessly). */
+const untouched = (rollout: Rollout): boolean => rollout.targets.every((t) => t.phase === 'pending');
+
+/**
+ * Takes the targets for `rollout`, or says who holds them (`holder`). The holder keeps them until
+ * its record says it ended (or stopped moving for {@link ACTIVE_STALE_MS}); a newer rollout then
+ * takes them over, by a compare-and-set on the pointer, and gets the previous holder's record.
+ */
+const takeTargets = async (
+  rollout: Rollout,
+  deps: DurableStepDeps,
+  now: Date,
+): Promise<{ holder?: string; previous?: Rollout }> => {
+  const active = await readJson<{ id?: string }>(ACTIVE_KEY, deps);
+  const id = active?.value.id;
+  if (id === rollout.id) return {};
+  const record = id ? await readJson<Rollout>(rolloutKey(id), deps) : undefined;
+  if (record) {
+    const running = record.value.status === 'running';
+    const stale = now.getTime() - Date.parse(record.value.updatedAt) > ACTIVE_STALE_MS;
+    if (running && !stale) return { holder: id! };
+    if (running) deps.log.warn('taking the targets over from a rollout that stopped moving', { holder: id });
+  }
+  try {
+    await deps.store.put(ACTIVE_KEY, new TextEncoder().encode(`${JSON.stringify({ id: rollout.id })}\n`), {
+      ...(active ? { ifMatch: active.etag } : { ifNoneMatch: '*' as const }),
+      contentType: 'application/json',
+    });
+  } catch (error) {
+    // Another rollout took them in between: wait, and look again.
+    if (error instanceof ConflictError) return { holder: 'another rollout' };
+    throw error;
+  }
+  return record && isRecord(record.value) ? { previous: record.value } : {};
 };
 
 /**

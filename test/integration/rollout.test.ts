@@ -11,6 +11,7 @@ import { run } from '../../cli/main.js';
 import { ledgerKey } from '../../shared/adapters/aws/elb-trust-stores.js';
 import { executionName } from '../../shared/adapters/aws/rollout-executions.js';
 import type { Rollout, Target } from '../../shared/rollout/model.js';
+import { rolloutKey } from '../../shared/rollout/records.js';
 import { FakeClock } from '../fakes/fakes.js';
 import { partnerChain, pemOf, root } from '../fixtures/pki.js';
 import { ACCOUNT, deniedCalls, REGION, SynthesizedStack } from './access.js';
@@ -221,7 +222,7 @@ describe('the durable rollout on AWS', () => {
 
     // The record of every step is in the bucket, the last one as the execution ended.
     const record = await aws.s3.send(
-      new GetObjectCommand({ Bucket: bucket, Key: `rollouts/${out.rollout.id}.json` }),
+      new GetObjectCommand({ Bucket: bucket, Key: rolloutKey(out.rollout.id) }),
     );
     expect(JSON.parse(await record.Body!.transformToString())).toEqual(out.rollout);
     const ledger = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: ledgerKey(TRUST_STORE) }));
@@ -248,6 +249,30 @@ describe('the durable rollout on AWS', () => {
     expect(shown.out).toMatch(/^ {2}rest partner-account: rolled \(from v0\)$/m);
   });
 
+  it('starts no execution for a release whose rollout ran already (its record), whatever Step Functions still remembers', async () => {
+    recorder.take();
+    await ingest(
+      {
+        Records: [
+          sqsRecord('m-again', {
+            source: 'trustroll',
+            'detail-type': 'Run Requested',
+            detail: { reason: 'test', from: 'test' },
+          }),
+        ],
+      },
+      lambdaContext(900_000),
+    );
+    const calls = recorder.take();
+    expect(calls.filter((c) => c.service === 'states')).toEqual([]);
+    expect(
+      calls.some(
+        (c) => c.service === 's3' && c.operation === 'HeadObject' && /^rollouts\//.test(c.key ?? ''),
+      ),
+    ).toBe(true);
+    expect(await deniedCalls(stack, 'ingest', calls)).toEqual([]);
+  });
+
   it('ends superseded, touching no target, when a newer version was published meanwhile', async () => {
     recorder.take();
     const older = await step({ release: { revision: release.revision - 1, version: 'an-older-version' } });
@@ -256,6 +281,85 @@ describe('the durable rollout on AWS', () => {
     const calls = recorder.take();
     expect(calls.filter((c) => c.service === 'apigateway' && c.operation === 'UpdateDomainName')).toEqual([]);
     expect(await deniedCalls(stack, 'rollout', calls)).toEqual([]);
+  });
+
+  it('waits, touching no target, while another rollout holds the targets, and goes on once that one ended', async () => {
+    const put = (key: string, value: unknown) =>
+      aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(value) }));
+    const holder = {
+      ...(await step({ release: { revision: 0, version: 'other' } })).rollout,
+      id: 'holder',
+      status: 'running',
+      updatedAt: clock.now().toISOString(),
+    };
+    await put('rollouts/holder.json', holder);
+    await put('rollouts/active.json', { id: 'holder' });
+    recorder.take();
+    const waiting = await step({ release });
+    expect(waiting).toMatchObject({ done: false, waitSeconds: 15 });
+    expect(waiting.rollout.targets.every((t) => t.phase === 'pending')).toBe(true);
+    const calls = recorder.take();
+    expect(calls.filter((c) => ['apigateway', 'elasticloadbalancing', 'sts'].includes(c.service))).toEqual(
+      [],
+    );
+    expect(await deniedCalls(stack, 'rollout', calls)).toEqual([]);
+    // Still held a step later.
+    clock.advance(15_000);
+    expect((await step({ rollout: waiting.rollout })).waitSeconds).toBe(15);
+    // The holder ends (superseded, say): the waiting rollout takes the targets and runs.
+    await put('rollouts/holder.json', { ...holder, status: 'superseded' });
+    let out = await step({ rollout: waiting.rollout });
+    for (let steps = 1; !out.done && steps < 500; steps++) {
+      clock.advance(out.waitSeconds * 1000);
+      out = await step({ rollout: out.rollout });
+    }
+    expect(out.rollout.status).toBe('succeeded');
+    const active = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'rollouts/active.json' }));
+    expect(JSON.parse(await active.Body!.transformToString())).toEqual({ id: out.rollout.id });
+    // A holder whose record stopped moving for 30 minutes (its execution died) is taken over.
+    await put('rollouts/holder.json', holder);
+    await put('rollouts/active.json', { id: 'holder' });
+    clock.advance(31 * 60_000);
+    const taken = await step({ release });
+    expect(taken.rollout.targets.some((t) => t.phase !== 'pending') || taken.done).toBe(true);
+    expect(await deniedCalls(stack, 'rollout', recorder.take())).toEqual([]);
+  });
+
+  it('carries a record too large for a Step Functions payload as a reference, and steps on from the bucket', async () => {
+    // API Gateway reports one warning per CA it cannot use: 1,000 of them on every domain, the
+    // same before and after (so none is new), make a record of several hundred KB.
+    const many = Array.from(
+      { length: 1000 },
+      (_, i) => `Certificate CN=Old CA ${i},O=Legacy expired on 2020-01-01`,
+    );
+    recorder.apiGateway.warningsFor = () => many;
+    try {
+      const other = { revision: release.revision, version: release.version };
+      await aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'rollouts/active.json', Body: '{}' }));
+      let out = await step({ release: other });
+      let sawRef = false;
+      for (let steps = 1; !out.done && steps < 500; steps++) {
+        const size = Buffer.byteLength(JSON.stringify(out));
+        expect(size).toBeLessThan(64 * 1024 + 1024);
+        if (!('targets' in out.rollout)) sawRef = true;
+        clock.advance(out.waitSeconds * 1000);
+        // As the state machine does: the step's output is the next step's input.
+        out = await step(JSON.parse(JSON.stringify(out)));
+      }
+      expect(out.done).toBe(true);
+      expect(out.rollout.status).toBe('succeeded');
+      const record = JSON.parse(
+        await (
+          await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: rolloutKey(out.rollout.id) }))
+        ).Body!.transformToString(),
+      ) as Rollout;
+      expect(Buffer.byteLength(JSON.stringify(record))).toBeGreaterThan(64 * 1024);
+      expect(record.status).toBe('succeeded');
+      expect(sawRef || !('targets' in out.rollout)).toBe(true);
+      expect(await deniedCalls(stack, 'rollout', recorder.take())).toEqual([]);
+    } finally {
+      recorder.apiGateway.warningsFor = () => [];
+    }
   });
 
   it('rolls back what it rolled when a target fails, each ELB trust store to the version its ledger recorded', async () => {
