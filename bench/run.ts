@@ -12,6 +12,7 @@ import { localBench } from './local.bench.js';
 import { reportBench } from './report.bench.js';
 import { note } from './report.js';
 import { rollBench } from './roll.bench.js';
+import { rolloutBench } from './rollout.bench.js';
 import { scanBench } from './scan.bench.js';
 
 note(`trustroll bench — node ${process.version}, ${new Date().toISOString()}`);
@@ -25,5 +26,6 @@ await hostileBench();
 await diagnoseBench();
 await localBench();
 await rollBench();
+await rolloutBench();
 await bundleBench();
 await authorizerBench();
