@@ -19,7 +19,7 @@ import {
   stampOfState,
 } from '../revocation/state.js';
 import { renderedOf } from '../truststore/render.js';
-import { certificateOf, type TruststoreState } from '../truststore/state.js';
+import { certificateOf, type Entry, type TruststoreState } from '../truststore/state.js';
 import {
   behindIndexOf,
   changeState,
@@ -72,11 +72,34 @@ export const heldIssuer = (state: TruststoreState) => {
     byFingerprint.get(issuer) ?? state.entries.find((e) => same(issuer, e.fingerprint));
 };
 
+/** How long a removed CA stays in the index (`retired`): longer than any rollout takes. */
+export const RETIRED_DAYS = 7;
+
+/**
+ * The CAs removed in the last {@link RETIRED_DAYS} days (by the revisions' times) and not held
+ * again: targets may still serve a version with them (a canary rolled back, a wave not reached),
+ * and the index must decide their clients as those versions do, not as the latest one.
+ */
+export const retiredEntries = (state: TruststoreState, at: Date): Entry[] => {
+  const since = at.getTime() - RETIRED_DAYS * 86_400_000;
+  const removed = new Set(state.history.filter((r) => Date.parse(r.at) >= since).flatMap((r) => r.removed));
+  const held = new Set(state.entries.map((e) => e.fingerprint));
+  return (state.removedEntries ?? []).filter((e) => removed.has(e.fingerprint) && !held.has(e.fingerprint));
+};
+
 /** The index bytes for a state (reads the record sets of its CRLs). */
 export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: TruststoreState, builtAt: Date) => {
   const rev = revocationOf(state);
   const held = heldIssuer(state);
   const sets = new Map<string, Uint8Array>();
+  // A retired CA is kept only with every record set of its CRLs readable (else its clients are
+  // decided as unknown, as without it: never let in with a revocation list missing).
+  const same = sameCa(state);
+  const retired = retiredEntries(state, builtAt).filter((e) => {
+    for (const crl of Object.values(rev.crls))
+      if (same(crl.issuer, e.fingerprint) && !held(crl.issuer)) return false;
+    return true;
+  });
   for (const crl of Object.values(rev.crls)) {
     // Every record set the index build may ask for: the CRLs of held CAs and of CAs renewed since.
     if (!held(crl.issuer) || sets.has(crl.serials)) continue;
@@ -101,7 +124,8 @@ export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: Truststor
   }
   return buildIndex({
     entries: state.entries,
-    same: sameCa(state),
+    retired,
+    same,
     revocation: rev,
     serials: (h) => sets.get(h)!,
     revision: state.revision,

@@ -66,6 +66,12 @@ export interface IndexCa {
    * `replace/`) whose manual revocations its table carries: `manual` names them by those.
    */
   readonly renews?: readonly string[];
+  /**
+   * Removed from the truststore recently (a version without it was published, but targets may
+   * still serve one with it: a canary rolled back, a wave not reached yet). Its clients are decided
+   * as before its removal; the handshake of a target that no longer trusts it refuses them anyway.
+   */
+  readonly retired?: true;
 }
 
 export interface IndexHeader {
@@ -94,6 +100,8 @@ export interface IndexInput {
   readonly serials: (sha256: string) => Uint8Array;
   /** Whether a recorded issuer fingerprint is this CA (a renewal of it counts). Default: equal. */
   readonly same?: (recorded: string, ca: string) => boolean;
+  /** CAs removed recently, kept in the index (flagged `retired`) while targets may still trust them. */
+  readonly retired?: readonly Entry[];
   readonly revision: number;
   readonly truststoreSha256: string;
   readonly builtAt: string;
@@ -101,7 +109,10 @@ export interface IndexInput {
 
 /** Builds the index bytes. Deterministic: the same input gives the same bytes. */
 export const buildIndex = (input: IndexInput): Uint8Array => {
-  const certs = input.entries.map((e) => certificateOf(e));
+  const held = new Set(input.entries.map((e) => e.fingerprint));
+  const retired = (input.retired ?? []).filter((e) => !held.has(e.fingerprint));
+  const entries = [...input.entries, ...retired];
+  const certs = entries.map((e) => certificateOf(e));
   const issuers = new IssuerIndex(certs);
   const position = new Map(certs.map((c, i) => [c, i]));
   const bySubject = new Map<string, number>();
@@ -141,7 +152,7 @@ export const buildIndex = (input: IndexInput): Uint8Array => {
     return at;
   };
   const partial = certs.map((cert, i) => {
-    const entry = input.entries[i]!;
+    const entry = entries[i]!;
     const same = input.same ?? ((a: string, b: string) => a === b);
     const mine = <T>(by: Map<string, T[]>) =>
       [...by].flatMap(([fp, list]) => (same(fp, cert.fingerprint) ? list : []));
@@ -176,6 +187,7 @@ export const buildIndex = (input: IndexInput): Uint8Array => {
       crls,
       ...(table ? { table } : {}),
       ...(renews.length > 0 ? { renews } : {}),
+      ...(i >= input.entries.length ? { retired: true as const } : {}),
     };
     return ca;
   });

@@ -175,6 +175,7 @@ export const indexDisagreement = (
       readonly fingerprint: string;
       readonly subject: string;
       readonly partner: string;
+      readonly retired?: true;
     }[];
     readonly manual: readonly ManualRevocation[];
     readonly rules: Readonly<Record<string, PartnerRules>>;
@@ -209,6 +210,8 @@ export const indexDisagreement = (
   const partnerOf = new Map(state.entries.map((e) => [e.fingerprint, e.partner]));
   const cas = new Set(header.cas.map((c) => c.fingerprint));
   for (const ca of header.cas) {
+    // A CA removed recently stays in the index while targets may still trust it (not damage).
+    if (ca.retired) continue;
     const p = partnerOf.get(ca.fingerprint);
     if (p === undefined)
       out.push(

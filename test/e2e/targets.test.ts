@@ -166,11 +166,15 @@ describe('trustroll up --targets (three endpoints, two waves)', () => {
         ]),
       ),
     ).toEqual({ canary: good, eu: good, us: good });
-    // Every endpoint serves the good version again (Beta's client, whose CA both versions hold).
+    // Every endpoint serves the good version again, to Beta's client (whose CA both versions
+    // hold) and to Acme's, whose CAs the bad version removed: the revocation index keeps them
+    // (retired) while targets still trust them, so the canary's roll back really restores it.
     for (const port of ports) {
-      const r = serve(port, 'beta');
-      expect(r.status, `${port}: ${r.error}`).toBe(0);
-      expect(r.json.truststoreVersion).toBe(good);
+      for (const who of ['beta', 'acme'] as const) {
+        const r = serve(port, who);
+        expect(r.status, `${port} ${who}: ${r.error}`).toBe(0);
+        expect(r.json.truststoreVersion).toBe(good);
+      }
     }
     // Wave 2 was never rolled to the bad version.
     expect(up.output()).not.toMatch(

@@ -10,8 +10,13 @@ import {
   truststoreHistory,
 } from '../../../shared/pipeline/lifecycle.js';
 import type { PublishDeps } from '../../../shared/pipeline/publish.js';
+import { loadIndex, retiredEntries } from '../../../shared/pipeline/revocation.js';
+import { loadState } from '../../../shared/pipeline/state-store.js';
 import { domainStatus } from '../../../shared/pipeline/status.js';
+import { parseCertificate } from '../../../shared/pki/certificate.js';
 import { readInput } from '../../../shared/pki/read.js';
+import { authorize } from '../../../shared/revocation/authorize.js';
+import { indexDisagreement } from '../../../shared/revocation/state.js';
 import { KEYS } from '../../../shared/truststore/state.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
 import { MemoryStore } from '../../fakes/memory-store.js';
@@ -82,6 +87,34 @@ describe('removal', () => {
     const alert = notifier.sent.find((n) => n.eventType === 'truststore.removed')!;
     expect(alert).toMatchObject({ partner: 'beta', severity: 'warning' });
     expect(alert.body).toMatch(/ops asked to remove partner beta: contract ended/);
+  });
+
+  it("keeps an offboarded partner's CAs in the revocation index as retired for 7 days: a target still on the older version decides as that version", async () => {
+    const report = await removeCas(
+      parseRemovalRequest({ partner: 'beta', reason: 'contract ended', requestedBy: 'ops' }),
+      deps,
+    );
+    expect(report.outcome).toBe('changed');
+    const loaded = (await loadIndex(store))!;
+    const retired = loaded.index.header.cas
+      .filter((c) => c.retired)
+      .map((c) => c.subject)
+      .sort();
+    expect(retired).toEqual(['CN=Beta Issuing CA,O=Beta', 'CN=Beta Root CA,O=Beta']);
+    const d = authorize(loaded.index, parseCertificate(beta.client.der), undefined, { now: NOW });
+    expect(d.decision).toBe('allow');
+    expect(d.reasons.map((r) => r.code)).toEqual(['ca.retired']);
+    expect(d.partner).toBe('beta');
+    // Not damage: the index and the state agree on the CAs held.
+    const { state } = await loadState(store);
+    expect(indexDisagreement(loaded.index.header, state)).toEqual([]);
+    // Eight days after the removal, an index built then no longer holds them.
+    expect(
+      retiredEntries(state, NOW)
+        .map((e) => e.subject)
+        .sort(),
+    ).toEqual(retired);
+    expect(retiredEntries(state, new Date(NOW.getTime() + 8 * 86_400_000))).toEqual([]);
   });
 
   it('removes a root by fingerprint prefix together with the CAs left without a path to a root', async () => {
