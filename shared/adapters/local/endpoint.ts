@@ -176,7 +176,7 @@ export class LocalEndpoint implements DomainGateway {
         // API Gateway answers a client its truststore does not accept with 403 ("Access denied.
         // Reason: …" in the execution log); here the reason is diagnose's, code and all.
         const reason = verdict.reasons[0]!;
-        this.logRefusal(socket, req.headers.host, '403');
+        this.logRefusal(socket, '403');
         this.options.log.warn('request refused', {
           reason: reason.message,
           code: reason.code,
@@ -241,7 +241,7 @@ export class LocalEndpoint implements DomainGateway {
     });
     server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
       const code = (socket as TLSSocket & { authorizationError?: string }).authorizationError ?? error.code;
-      this.logRefusal(socket, undefined, '403');
+      this.logRefusal(socket, '403');
       this.options.log.warn('handshake refused', {
         reason: explainHandshakeFailure(code, error.message),
         code: code ?? 'unknown',
@@ -332,7 +332,7 @@ export class LocalEndpoint implements DomainGateway {
   }
 
   /** A refused client certificate, in the access-log format (nothing when the client sent none). */
-  private logRefusal(socket: TLSSocket, host: string | undefined, status: string): void {
+  private logRefusal(socket: TLSSocket, status: string): void {
     if (!this.options.refusalLog) return;
     let peer: DetailedPeerCertificate | undefined;
     try {
@@ -353,7 +353,9 @@ export class LocalEndpoint implements DomainGateway {
       requestId: randomUUID(),
       requestTime: now.toISOString(),
       requestTimeEpoch: String(now.getTime()),
-      domainName: host?.replace(/:\d+$/, '') ?? this.options.domain,
+      // The custom domain this endpoint plays, as API Gateway logs $context.domainName (the Host
+      // header says only localhost, and with several targets it could not tell them apart).
+      domainName: this.options.domain,
       status,
       error: 'Forbidden',
       ...(socket.remoteAddress ? { sourceIp: socket.remoteAddress } : {}),
