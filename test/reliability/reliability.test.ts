@@ -431,9 +431,11 @@ describe('hostile input', () => {
       `inbox/acme/${'x'.repeat(240)}.pem`,
       'inbox/acme/sub dir/ca.pem',
     ];
+    // Each partner its own CA: the same CA from two partners is a claim on another's (ca.other-partner).
+    const acmeRoot = partnerRoots[6]!;
     const refs: UploadRef[] = [];
     for (const key of keys) {
-      const { version } = await store.put(key, toBytes(r.pem));
+      const { version } = await store.put(key, toBytes((key.startsWith('inbox/acme/') ? acmeRoot : r).pem));
       refs.push({ key, version });
     }
     const bad = ['inbox/../escape.pem', '/etc/passwd', 'inbox//x.pem', 'inbox/acme/../../x.pem'];
