@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.js';
 import { NotFoundError } from '../../shared/errors.js';
 import { storeReport } from '../../shared/pipeline/report.js';
@@ -11,6 +11,7 @@ import { shown } from '../../shared/text.js';
 import type { TruststoreState } from '../../shared/truststore/state.js';
 import { type Io, readBounded, UsageError } from '../io.js';
 import { openStore, type StoreDeps, type StoreFlags } from '../stores.js';
+import { targetStatusFilesIn } from './up-targets.js';
 
 export interface ReportFlags extends Pick<StoreFlags, 'dataDir' | 'store' | 'region' | 'profile' | 'domain'> {
   readonly format: ReportFormat;
@@ -29,7 +30,17 @@ export const domainsOf = async (deps: StoreDeps): Promise<DomainStatusLine[] | u
   let domains = deps.roll.domains;
   if (deps.gateway instanceof EndpointStatusFile) {
     const served = await deps.gateway.read();
-    if (!served || EndpointStatusFile.gone(served)) return undefined;
+    if (!served) {
+      // `trustroll up --targets`: one endpoint per target, each with its own status file.
+      const lines: DomainStatusLine[] = [];
+      for (const { file } of await targetStatusFilesIn(dirname(deps.gateway.path))) {
+        const s = await file.read();
+        if (!s || EndpointStatusFile.gone(s)) continue;
+        lines.push(...(await domainStatus({ ...deps, gateway: file, roll: { domains: [s.name] } })));
+      }
+      return lines.length > 0 ? lines : undefined;
+    }
+    if (EndpointStatusFile.gone(served)) return undefined;
     domains = [served.name];
   }
   if (domains.length === 0) return undefined;

@@ -128,6 +128,16 @@ describe('trustroll up --targets (three endpoints, two waves)', () => {
     expect(
       outbox(data()).some((n) => n.eventType === 'truststore.rolled' && n.subject.includes('canary, eu, us')),
     ).toBe(true);
+    // The report of the data folder shows every target endpoint as a domain, each on the version.
+    const report = spawnSync('node', [BIN, 'report', '--format', 'json'], { cwd: dir, encoding: 'utf8' });
+    expect(report.status, report.stderr).toBe(0);
+    const domains = JSON.parse(report.stdout).domains as { name: string; truststoreVersion?: string }[];
+    expect(domains.map((d) => d.name).sort()).toEqual([
+      'canary.example.com',
+      'eu.example.com',
+      'us.example.com',
+    ]);
+    expect(domains.every((d) => d.truststoreVersion === good)).toBe(true);
   }, 120_000);
 
   it('stops a bad version at the canary, rolls the canary back, and never touches wave 2', async () => {
