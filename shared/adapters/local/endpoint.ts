@@ -122,6 +122,8 @@ export class LocalEndpoint implements DomainGateway {
   private server: Server | undefined;
   private version: string | undefined;
   private warnings: string[] = [];
+  /** The last handshake this endpoint refused, and why (a local probe names it). */
+  lastHandshakeRefusal: { readonly at: number; readonly reason: string } | undefined;
   private trusted = new TrustIndex([]);
   /** The certificates of the version served, by PEM block: a judged load parses only new ones. */
   private parsed = new Map<string, Certificate>();
@@ -241,6 +243,7 @@ export class LocalEndpoint implements DomainGateway {
     });
     server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
       const code = (socket as TLSSocket & { authorizationError?: string }).authorizationError ?? error.code;
+      this.lastHandshakeRefusal = { at: Date.now(), reason: explainHandshakeFailure(code, error.message) };
       this.logRefusal(socket, '403');
       this.options.log.warn('handshake refused', {
         reason: explainHandshakeFailure(code, error.message),

@@ -47,6 +47,8 @@ export class LocalTargetGateway implements TargetGateway {
         detail: `cannot read the probe's client certificate or key: ${(error as Error).message}`,
       };
     }
+    const started = Date.now();
+    const endpoint = this.endpoint(target);
     const status = await new Promise<number | string>((resolve) => {
       // `agent: false`: a connection of its own, with a full handshake. Node's global agent keeps
       // connections alive (and caches TLS sessions): a probe after a roll would go over the
@@ -63,11 +65,24 @@ export class LocalTargetGateway implements TargetGateway {
       );
       req.on('timeout', () => req.destroy(new Error(`no answer in ${PROBE_TIMEOUT_MS / 1000} s`)));
       // A refused client certificate ends the connection during or right after the handshake.
-      req.on('error', (error: NodeJS.ErrnoException) =>
-        resolve(
-          `the request failed (${error.code ?? 'error'}: ${error.message}): the client certificate was likely refused`,
-        ),
-      );
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        // The endpoint says why it refused the handshake: its event may come a moment after the
+        // client's error (same process, another turn of the event loop), so look for up to 2 s.
+        const since = Date.now();
+        const look = () => {
+          const refused = endpoint.lastHandshakeRefusal;
+          if (refused && refused.at >= started)
+            resolve(
+              `the endpoint refused the probe's client certificate in the handshake: ${refused.reason}`,
+            );
+          else if (Date.now() - since < 2_000) setTimeout(look, 20);
+          else
+            resolve(
+              `the request failed (${error.code ?? 'error'}: ${error.message}): the client certificate was likely refused`,
+            );
+        };
+        look();
+      });
       req.end();
     });
     return status === expect

@@ -72,5 +72,8 @@ describe('LocalTargetGateway.probe', () => {
     await endpoint.roll('canary.example.com', 'beta');
     const after = await gateway.probe(target);
     expect(after.ok).toBe(false);
+    // It says why, as the endpoint refused the handshake: not a bare connection reset.
+    expect(after.detail).toMatch(/^the endpoint refused the probe's client certificate in the handshake: /);
+    expect(after.detail).not.toMatch(/ECONNRESET/);
   });
 });
