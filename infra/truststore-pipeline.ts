@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
@@ -24,6 +25,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as sfnTasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { MESSAGE_GROUP } from '../shared/adapters/aws/run-requests.js';
 import { PROBE_PREFIX } from '../shared/adapters/aws/targets.js';
@@ -147,8 +149,16 @@ export interface TruststorePipelineProps {
   readonly rolloutSettings?: Partial<RolloutSettings>;
 }
 
-/** Lambda's environment holds 4 KB in all: the targets JSON must leave room for the rest. */
-const MAX_TARGETS_ENV_BYTES = 3_000;
+/**
+ * Lambda's environment holds 4 KB in all: a targets JSON up to this size goes into the rollout
+ * function's environment; a larger one into the bucket at deploy time (`config/targets-<hash>.json`,
+ * written by a custom resource, named by TRUSTROLL_TARGETS_KEY).
+ */
+export const MAX_TARGETS_ENV_BYTES = 3_000;
+
+/** Where a targets JSON too large for the environment is kept: its SHA-256 in the key, so a changed file is a new object and a new cold start. */
+export const targetsObjectKey = (json: string): string =>
+  `config/targets-${createHash('sha256').update(json).digest('hex').slice(0, 16)}.json`;
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const entry = (name: string) => join(here, '..', 'functions', name, 'handler.ts');
@@ -201,12 +211,7 @@ const rolloutConfigOf = (
   );
   if (!config || problems.length + probeProblems.length > 0)
     throw new Error(`targets: ${[...problems, ...probeProblems].join('; ')}`);
-  const json = JSON.stringify(raw);
-  if (Buffer.byteLength(json) > MAX_TARGETS_ENV_BYTES)
-    throw new Error(
-      `targets: the configuration is ${Buffer.byteLength(json)} bytes of JSON; Lambda's environment holds 4 KB in all, so at most ${MAX_TARGETS_ENV_BYTES} bytes fit`,
-    );
-  return { config: raw as never, json };
+  return { config: raw as never, json: JSON.stringify(raw) };
 };
 
 /**
@@ -770,12 +775,14 @@ export class TruststorePipeline extends Construct {
       ...(targets.some((t) => t.kind === 'apigateway-rest') ? ['REST'] : []),
       ...(targets.some((t) => t.kind === 'apigateway-http') ? ['HTTP'] : []),
     ];
+    const inline = Buffer.byteLength(rollout.json) <= MAX_TARGETS_ENV_BYTES;
+    const targetsKey = targetsObjectKey(rollout.json);
     const fn = h.fn('rollout', 'Rollout', Duration.minutes(5), {
       kinds,
       environment: {
         TRUSTROLL_BUCKET: this.bucket.bucketName,
         TRUSTROLL_TOPIC_ARN: this.topic.topicArn,
-        TRUSTROLL_TARGETS: rollout.json,
+        ...(inline ? { TRUSTROLL_TARGETS: rollout.json } : { TRUSTROLL_TARGETS_KEY: targetsKey }),
         POWERTOOLS_SERVICE_NAME: 'trustroll',
         POWERTOOLS_METRICS_NAMESPACE: 'trustroll',
         TRUSTROLL_PIPELINE: this.node.path,
@@ -786,6 +793,40 @@ export class TruststorePipeline extends Construct {
     h.allow(fn, ['s3:GetObject', 's3:GetObjectVersion'], h.objects('state/', 'truststore/', 'rollouts/'));
     h.mayFindNothing(fn);
     h.allow(fn, ['s3:PutObject'], h.objects('rollouts/'));
+    if (!inline) {
+      // A targets file too large for the environment: written into the bucket at deploy time by
+      // a custom resource that may put that one object only, and read by the step at cold start.
+      const objectArn = this.bucket.arnForObjects(targetsKey);
+      const put = new cr.AwsCustomResource(this, 'RolloutTargetsObject', {
+        onUpdate: {
+          service: 'S3',
+          action: 'putObject',
+          parameters: {
+            Bucket: this.bucket.bucketName,
+            Key: targetsKey,
+            Body: rollout.json,
+            ContentType: 'application/json',
+          },
+          physicalResourceId: cr.PhysicalResourceId.of(targetsKey),
+        },
+        policy: cr.AwsCustomResourcePolicy.fromStatements([
+          new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [objectArn] }),
+        ]),
+        installLatestAwsSdk: false,
+      });
+      h.allow(fn, ['s3:GetObject'], [objectArn]);
+      fn.node.addDependency(put);
+      // The custom resource's provider: one function per stack that CDK adds beside the construct.
+      const provider = stack.node.tryFindChild(
+        `AWS${cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace(/-/g, '')}`,
+      );
+      if (provider)
+        Validations.of(provider).acknowledge({
+          id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+          reason:
+            "CDK's own custom-resource function that writes the targets file into the bucket at deploy time; its managed policy grants log permissions only, its own policy the one object.",
+        });
+    }
     if (targets.some((t) => t.probe)) h.allow(fn, ['s3:GetObject'], h.objects(PROBE_PREFIX));
     h.allow(fn, ['sns:Publish'], [this.topic.topicArn]);
     h.allow(fn, ['kms:GenerateDataKey', 'kms:Decrypt'], [h.key.keyArn]);

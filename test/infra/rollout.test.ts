@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
@@ -123,6 +126,73 @@ describe('the durable rollout (targets)', () => {
     expect(targets.waves).toEqual(['canary', 'rest']);
     expect(targets.targets.map((x: Target) => x.id)).toEqual(TARGETS.map((x) => x.id));
     expect(targets.settings.minUpdateIntervalMs).toBe(30_000);
+  });
+
+  it('puts a targets file too large for the environment into the bucket at deploy, and lets the step read that one object', () => {
+    const many: Target[] = Array.from({ length: 40 }, (_, i) => ({
+      id: `api-${i}`,
+      kind: 'apigateway-rest',
+      resource: `api-${i}.partners.example.com`,
+      wave: i < 2 ? 'canary' : 'rest',
+    }));
+    const { t, stack, pipeline } = build({ targets: many });
+    const fn =
+      t.findResources('AWS::Lambda::Function')[
+        stack.getLogicalId(pipeline.rolloutFunction!.node.defaultChild as never)
+      ]!;
+    const variables = fn.Properties.Environment.Variables;
+    expect(variables.TRUSTROLL_TARGETS).toBeUndefined();
+    const key = variables.TRUSTROLL_TARGETS_KEY as string;
+    expect(key).toMatch(/^config\/targets-[0-9a-f]{16}\.json$/);
+    // Lambda's 4 KB covers every variable together.
+    expect(JSON.stringify(variables).length).toBeLessThan(4096);
+    const [put] = Object.values(t.findResources('Custom::AWS'));
+    const create = JSON.stringify(put!.Properties.Create);
+    expect(create).toContain('"action\\":\\"putObject\\"');
+    expect(create).toContain(key);
+    expect(create).toContain('api-39.partners.example.com');
+    const s = statementsOf(t, stack, pipeline.rolloutFunction!.role!);
+    expect(JSON.stringify(granting(s, 's3:GetObject'))).toContain(`/${key}`);
+    // The deploy-time writer may put that one object and nothing else.
+    const [writer, ...others] = Object.entries(t.findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.includes('RolloutTargetsObject'))
+      .map(([, p]) => p);
+    expect(others).toEqual([]);
+    const statements = writer!.Properties.PolicyDocument.Statement as Statement[];
+    expect(statements.map((x) => x.Action)).toEqual(['s3:PutObject']);
+    expect(JSON.stringify(statements[0]!.Resource)).toContain(`/${key}`);
+    // Another targets file is another object (and so a new configuration of the function).
+    const other = build({ targets: [...many].reverse() });
+    const otherKey =
+      other.t.findResources('AWS::Lambda::Function')[
+        other.stack.getLogicalId(other.pipeline.rolloutFunction!.node.defaultChild as never)
+      ]!.Properties.Environment.Variables.TRUSTROLL_TARGETS_KEY;
+    expect(otherKey).not.toBe(key);
+  });
+
+  it('leaves cdk-nag nothing to report with a targets file too large for the environment', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trustroll-targets-'));
+    const file = join(dir, 'targets.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        waves: ['all'],
+        targets: Array.from({ length: 40 }, (_, i) => ({
+          id: `api-${i}`,
+          kind: 'apigateway-rest',
+          resource: `api-${i}.partners.example.com`,
+          wave: 'all',
+        })),
+      }),
+    );
+    try {
+      const a = buildApp(app({ stage: 'big', targets: file }));
+      const stack = a.node.children.find((c) => c instanceof TrustrollStack) as TrustrollStack;
+      expect(Object.keys(Template.fromStack(stack).findResources('Custom::AWS'))).toHaveLength(1);
+      expect(() => a.synth()).not.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('lets the ingest function start executions of its state machine and roll nothing itself', () => {
