@@ -15,6 +15,7 @@ import { rolloutKey } from '../../shared/rollout/records.js';
 import { FakeClock } from '../fakes/fakes.js';
 import { partnerChain, pemOf, root } from '../fixtures/pki.js';
 import { ACCOUNT, deniedCalls, REGION, SynthesizedStack } from './access.js';
+import { aslProblems, type Execution, runMachine } from './asl.js';
 import { drain, emulator, fifoQueue, topicWithQueue, versionedBucket } from './aws.js';
 import { lambdaContext, objectCreated, sqsRecord } from './lambda.js';
 import { type AwsCall, AwsRecorder } from './recorder.js';
@@ -123,6 +124,42 @@ const status = async (...extra: string[]) => {
 const truststoreVersion = async () =>
   (await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'truststore/truststore.pem' }))).VersionId!;
 
+/**
+ * Runs the state machine the template defines (resolved as CloudFormation would), as Step
+ * Functions runs it: its one Task invokes the rollout function (here its handler, with the fake
+ * clock), each Wait advances the clock. `invoke` may be wrapped to make a step fail.
+ */
+const execute = async (
+  input: unknown,
+  wrap: (invoke: (payload: unknown) => Promise<unknown>) => (payload: unknown) => Promise<unknown> = (i) => i,
+): Promise<Execution & { steps: number }> => {
+  const [machine] = Object.values(stack.resources).filter(
+    (r) => r.Type === 'AWS::StepFunctions::StateMachine',
+  );
+  const definition = JSON.parse(stack.resolve(machine!.Properties!.DefinitionString!) as string);
+  expect(aslProblems(definition)).toEqual([]);
+  const [rolloutId] = Object.entries(stack.resources).find(
+    ([, r]) =>
+      r.Type === 'AWS::Lambda::Function' &&
+      JSON.stringify(r.Properties?.Environment ?? {}).includes('TRUSTROLL_TARGETS'),
+  )!;
+  const functionArn = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${rolloutId.toLowerCase()}`;
+  let steps = 0;
+  const invoke = wrap(async (payload) => {
+    steps++;
+    // What crosses Step Functions is JSON, both ways.
+    return JSON.parse(JSON.stringify(await step(JSON.parse(JSON.stringify(payload)))));
+  });
+  const execution = await runMachine(definition, input as never, {
+    invoke: async (arn, payload) => {
+      expect(arn).toBe(functionArn);
+      return (await invoke(payload)) as never;
+    },
+    wait: (seconds) => clock.advance(seconds * 1000),
+  });
+  return { ...execution, steps };
+};
+
 describe('the durable rollout on AWS', () => {
   let release: { revision: number; version: string };
   let ingestCalls: AwsCall[];
@@ -182,14 +219,16 @@ describe('the durable rollout on AWS', () => {
 
   it('rolls the version to every target, wave after wave, step after step, as the state machine drives it', async () => {
     recorder.take();
-    let out = await step({ release });
-    let steps = 1;
-    while (!out.done && steps < 500) {
-      expect(out.waitSeconds).toBeGreaterThanOrEqual(1);
-      clock.advance(out.waitSeconds * 1000);
-      out = await step({ rollout: out.rollout });
-      steps++;
-    }
+    // The execution as ingest started it (its input), run by the synthesized definition.
+    const execution = await execute({ release });
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(execution.steps).toBeGreaterThan(2);
+    expect(execution.path).toContain('RolloutPause');
+    expect(execution.path.slice(-2)).toEqual(['RolloutDone', 'RolloutSucceeded']);
+    const out = (execution as Extract<Execution, { status: 'SUCCEEDED' }>).output as unknown as {
+      rollout: Rollout;
+      done: boolean;
+    };
     expect(out.done).toBe(true);
     expect(out.rollout.status).toBe('succeeded');
     expect(out.rollout.targets.map((t) => [t.id, t.phase])).toEqual(targets.map((t) => [t.id, 'rolled']));
@@ -390,12 +429,10 @@ describe('the durable rollout on AWS', () => {
       version: 'x',
     };
 
-    let out = await step({ release: next });
-    for (let steps = 1; !out.done && steps < 500; steps++) {
-      clock.advance(out.waitSeconds * 1000);
-      out = await step({ rollout: out.rollout });
-    }
-    expect(out.done).toBe(true);
+    const execution = await execute({ release: next });
+    // The execution fails at the end, its cause the record (no Catch: redrive resumes a failed step).
+    expect(execution).toMatchObject({ status: 'FAILED', error: 'RolloutNotSucceeded' });
+    const out = { rollout: JSON.parse((execution as { cause: string }).cause) as Rollout };
     expect(['rolled-back', 'failed']).toContain(out.rollout.status);
     const phase = Object.fromEntries(out.rollout.targets.map((t) => [t.id, t.phase]));
     expect(phase['partner-account']).toBe('failed');
@@ -430,8 +467,21 @@ describe('the durable rollout on AWS', () => {
     expect(big.version).toBe(await truststoreVersion());
     await drain(aws.sqs, alerts);
 
-    const out = await step({ release: big });
-    expect(out.done).toBe(true);
+    // The first attempt is throttled by Lambda: the Task's retry runs the step again.
+    let throttled = 0;
+    const execution = await execute({ release: big }, (invoke) => async (payload) => {
+      if (throttled++ === 0)
+        throw Object.assign(new Error('Rate exceeded'), { name: 'Lambda.TooManyRequestsException' });
+      return invoke(payload);
+    });
+    expect(execution).toMatchObject({
+      status: 'FAILED',
+      error: 'RolloutNotSucceeded',
+      path: ['RolloutStep', 'RolloutDone', 'RolloutNotSucceeded'],
+      steps: 1,
+    });
+    expect(throttled).toBe(2);
+    const out = { rollout: JSON.parse((execution as { cause: string }).cause) as Rollout };
     expect(out.rollout.status).toBe('failed');
     expect(out.rollout.reason).toMatch(/refused by the limits of alb: elb\.too-many-cas/);
     expect(out.rollout.targets.every((t) => t.phase === 'skipped')).toBe(true);
@@ -442,6 +492,19 @@ describe('the durable rollout on AWS', () => {
     expect(await deniedCalls(stack, 'rollout', calls)).toEqual([]);
     const alerted = (await drain(aws.sqs, alerts)).map((m) => m.MessageAttributes.eventType!.Value);
     expect(alerted).toEqual(['truststore.roll-failed']);
+  });
+
+  it('fails an execution whose input no step can take at once, without retrying (a retry cannot mend it)', async () => {
+    const execution = await execute({
+      rollout: { id: 'gone', revision: 1, version: 'v', status: 'running', ref: 'rollouts/gone.json' },
+    });
+    expect(execution).toMatchObject({
+      status: 'FAILED',
+      error: 'InputError',
+      steps: 1,
+      path: ['RolloutStep'],
+    });
+    expect((execution as { cause: string }).cause).toContain('is missing or unreadable');
   });
 
   it('has trustroll status say the last rollout failed, and exit 1', async () => {
