@@ -1,6 +1,5 @@
 import { stat } from 'node:fs/promises';
 import { exportTruststore } from '../../shared/pipeline/lifecycle.js';
-import { loadIndex } from '../../shared/pipeline/revocation.js';
 import { type Certificate, pemToDer } from '../../shared/pki/certificate.js';
 import { type Crl, parseCrl } from '../../shared/pki/crl.js';
 import { keyMatches } from '../../shared/pki/key-match.js';
@@ -10,6 +9,7 @@ import { type AuthorizeDecision, authorize } from '../../shared/revocation/autho
 import { printable, shown } from '../../shared/text.js';
 import { fileOnly, type Io, jsonOut, loadInputs, UsageError } from '../io.js';
 import { depsFor, noStoreMessage, openStore, type StoreDeps, type StoreFlags } from '../stores.js';
+import { checkedIndex, requestRouteProblem } from './revocation.js';
 
 export interface DiagnoseFlags extends Pick<StoreFlags, 'dataDir' | 'store' | 'region' | 'profile'> {
   readonly truststore?: string;
@@ -49,10 +49,11 @@ const authorizerOn = async (
   flags: DiagnoseFlags,
   io: Io,
 ): Promise<{ decision: AuthorizeDecision; unchecked: Reason[] } | undefined> => {
-  const loaded = await loadIndex(deps.store);
+  // Missing, edited or behind the state: refused (exit 4), as `authorize` refuses it.
+  const loaded = await checkedIndex(deps);
   if (!loaded) {
     io.err(
-      shown`note: ${deps.label} has no revocation index yet (the pipeline publishes it with each truststore version): the authorizer was not consulted\n`,
+      shown`note: ${deps.label} has published no truststore version yet, so no revocation index: the authorizer was not consulted\n`,
     );
     return undefined;
   }
@@ -151,10 +152,8 @@ export const diagnose = async (flags: DiagnoseFlags, io: Io, exit: (code: number
   if (flags.chain) await fileOnly('--chain', flags.chain, ' of the intermediates the client sends');
   if (flags.key) await fileOnly('--key', flags.key, " of the client's private key (such as pki/client.key)");
   if (flags.crl) await fileOnly('--crl', flags.crl, ' of the CRL');
-  if (flags.route !== undefined && !/^(?:[A-Za-z*]+ +)?\/\S*$/.test(flags.route.trim()))
-    throw new UsageError(
-      `--route ${JSON.stringify(flags.route)} is not "METHOD /path": write it like "GET /orders/1" (quoted)`,
-    );
+  const routeProblem = requestRouteProblem(flags.route);
+  if (routeProblem) throw new UsageError(routeProblem);
   // The authorizer needs a store: the one the truststore comes from, or one named with --store.
   let store: StoreDeps | undefined;
   let truststore: Certificates;

@@ -87,11 +87,16 @@ export const select = async (
   if (flags.cert === undefined) return { issuer: flags.issuer!, serial: normalSerial(flags.serial!) };
   const cert = client ?? (await readClient('--cert', flags.cert, io));
   const { state } = await loadState(deps.store);
-  if (state.entries.some((e) => e.fingerprint === cert.fingerprint))
-    throw new UsageError(
-      shown`${flags.cert} is ${cert.subject.text}, a CA of the truststore itself: take a CA out with trustroll remove --fingerprint ${cert.fingerprint.slice(0, 16)}`,
-    );
   const found = issuerEntryOf(state.entries, cert);
+  // A CA of the truststore: an intermediate is revoked under the CA that issued it, as
+  // `--serial … --issuer …` revokes it (every client under it is denied); nothing is above a root.
+  if (
+    state.entries.some((e) => e.fingerprint === cert.fingerprint) &&
+    (!('entry' in found) || found.entry.fingerprint === cert.fingerprint)
+  )
+    throw new UsageError(
+      shown`${flags.cert} is ${cert.subject.text}, a root CA of the truststore: no CA above it can revoke it; take it out with trustroll remove --fingerprint ${cert.fingerprint.slice(0, 16)}`,
+    );
   if ('entry' in found) return { issuer: found.entry.fingerprint, serial: cert.serial, cert };
   if (found.problem === 'not-held')
     throw new UsageError(
@@ -354,6 +359,37 @@ export const rules = async (
   exit(0);
 };
 
+/** A request's route: `METHOD /path` (a request always has a method; rules may leave it out). */
+export const REQUEST_ROUTE = /^[A-Za-z]+ +\/\S*$/;
+
+/** Why `--route` is not a request's `METHOD /path` (undefined when it is). */
+export const requestRouteProblem = (route: string | undefined): string | undefined => {
+  if (route === undefined || REQUEST_ROUTE.test(route.trim())) return undefined;
+  return /^\/\S*$/.test(route.trim())
+    ? `--route ${JSON.stringify(route)} names no method, and every request has one: write it like "GET ${route.trim()}" (quoted)`
+    : `--route ${JSON.stringify(route)} is not "METHOD /path": write it like "GET /orders/1" (quoted)`;
+};
+
+/**
+ * The store's revocation index as the authorizer would read it, or undefined when the store has
+ * published none yet (nothing to decide from). An index missing, changed by hand or older than
+ * the state is refused (DamagedStoreError, exit 4) before any decision: its answer could be a
+ * wrong allow. `authorize` and `diagnose` both decide only from an index this returns.
+ */
+export const checkedIndex = async (deps: StoreDeps): Promise<Awaited<ReturnType<typeof loadIndex>>> => {
+  if (await deps.holdsStore()) {
+    const problem = await indexProblem(deps.store, (await loadState(deps.store)).state);
+    if (problem.damaged) throw new DamagedStoreError(problem.damaged);
+    // Behind: revocations or rules recorded since are not in it, so its answer may be a wrong
+    // allow. No decision then (a run in progress publishes it within seconds; repair does too).
+    if (problem.behind)
+      throw new DamagedStoreError(
+        `${problem.behind}. The published index does not hold every change the state records: ask again once it is published`,
+      );
+  }
+  return loadIndex(deps.store);
+};
+
 /** `METHOD /path`, or a bare path (any method). */
 const ROUTE = /^(?:[A-Za-z*]+ +)?\/\S*$/;
 
@@ -378,24 +414,11 @@ export const authorizeCommand = async (
   io: Io,
   exit: (code: number) => void,
 ): Promise<void> => {
-  if (flags.route !== undefined && !ROUTE.test(flags.route.trim()))
-    throw new UsageError(
-      `--route ${JSON.stringify(flags.route)} is not "METHOD /path": write it like "GET /orders/1" (quoted)`,
-    );
+  const routeProblem = requestRouteProblem(flags.route);
+  if (routeProblem) throw new UsageError(routeProblem);
   const cert = await readClient('--cert', flags.cert, io);
   const deps = await openStore(flags.store, flags, io);
-  // An index missing, changed or older than the state is said before any decision from it.
-  if (await deps.holdsStore()) {
-    const problem = await indexProblem(deps.store, (await loadState(deps.store)).state);
-    if (problem.damaged) throw new DamagedStoreError(problem.damaged);
-    // Behind: revocations or rules recorded since are not in it, so its answer may be a wrong
-    // allow. No decision then (a run in progress publishes it within seconds; repair does too).
-    if (problem.behind)
-      throw new DamagedStoreError(
-        `${problem.behind}. The published index does not hold every change the state records: ask again once it is published`,
-      );
-  }
-  const loaded = await loadIndex(deps.store);
+  const loaded = await checkedIndex(deps);
   if (!loaded)
     throw new UsageError(
       `${deps.label} has no revocation index yet: it is published with every truststore version (and every revoke or rules change), so run the pipeline first (trustroll up or trustroll ingest there; on AWS, the pipeline ingests an upload)`,

@@ -124,7 +124,7 @@ describe('revoke and unrevoke: which certificate', () => {
     expect(empty.err).toMatch(/--reason is empty/);
   });
 
-  it('refuses a --cert whose issuer is not in the truststore, or is a truststore CA itself', async () => {
+  it('refuses a --cert whose issuer is not in the truststore, or a root of it, and revokes an intermediate CA under its issuer', async () => {
     const strangerRoot = await root('CN=Stranger Root CA,O=Stranger');
     const stranger = file('stranger.pem', (await leaf('CN=stranger,O=Stranger', strangerRoot)).pem);
     const r = await runCli(['revoke', '--cert', stranger, '--reason', 'x', ...store]);
@@ -137,12 +137,23 @@ describe('revoke and unrevoke: which certificate', () => {
     const forged = await runCli(['revoke', '--cert', impostor, '--reason', 'x', ...store]);
     expect(forged.code).toBe(2);
     expect(forged.err).toMatch(/not a CA of the truststore|did not sign it/);
-    const ca = file('ca.pem', acme.intermediate.pem);
-    const itself = await runCli(['revoke', '--cert', ca, '--reason', 'x', ...store]);
+    const rootCa = file('root.pem', acme.root.pem);
+    const itself = await runCli(['revoke', '--cert', rootCa, '--reason', 'x', ...store]);
     expect(itself.code).toBe(2);
     expect(itself.err).toMatch(
-      /a CA of the truststore itself: take a CA out with trustroll remove --fingerprint/,
+      /a root CA of the truststore: no CA above it can revoke it; take it out with trustroll remove --fingerprint/,
     );
+    // An intermediate CA is revoked under its issuer, as --serial with --issuer revokes it.
+    const ca = file('ca.pem', acme.intermediate.pem);
+    const sub = await runCli(['revoke', '--cert', ca, '--reason', 'CA key lost', ...store]);
+    expect(sub.code, sub.err).toBe(0);
+    expect(sub.out).toMatch(
+      /that serial is the truststore CA CN=Acme Issuing CA,O=Acme \(partner acme\): every client under it is denied/,
+    );
+    const client = file('acme-client.pem', acme.client.pem);
+    const denied = JSON.parse((await runCli(['authorize', '--cert', client, '--json', ...store])).out);
+    expect(denied.reasons.map((x: { code: string }) => x.code)).toContain('ca.revoked');
+    expect((await runCli(['unrevoke', '--cert', ca, ...store])).code).toBe(0);
     const empty = file('empty.pem', 'nothing here\n');
     const none = await runCli(['revoke', '--cert', empty, '--reason', 'x', ...store]);
     expect(none.code).toBe(2);
@@ -424,6 +435,14 @@ describe('authorize', () => {
     const route = await runCli(['authorize', '--cert', client, '--route', 'orders', ...store]);
     expect(route.code).toBe(2);
     expect(route.err).toMatch(/--route "orders" is not "METHOD \/path"/);
+    // A request always has a method: a bare path is a rule's form, not a request's.
+    for (const command of ['authorize', 'diagnose']) {
+      const bare = await runCli([command, '--cert', client, '--route', '/orders/7', ...store]);
+      expect(bare.code, command).toBe(2);
+      expect(bare.err).toMatch(
+        /--route "\/orders\/7" names no method, and every request has one: write it like "GET \/orders\/7"/,
+      );
+    }
     const stale = await runCli(['authorize', '--cert', client, '--stale-crl', 'maybe', ...store]);
     expect(stale.code).toBe(2);
     expect(stale.err).toMatch(/--stale-crl is deny or allow; got "maybe"/);

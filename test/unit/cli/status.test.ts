@@ -92,6 +92,10 @@ describe('trustroll status', () => {
     const refused = await runCli(['authorize', '--cert', client, ...local.slice(0, 2)]);
     expect(refused.code).toBe(4);
     expect(refused.err).toMatch(/does not hold what it was written with.*Run trustroll repair/);
+    // So does diagnose: it would otherwise judge the client by what the damaged index says.
+    const diagnosed = await runCli(['diagnose', '--cert', client, ...local.slice(0, 2)]);
+    expect(diagnosed.code).toBe(4);
+    expect(diagnosed.err).toMatch(/does not hold what it was written with.*Run trustroll repair/);
     const repaired = await runCli(['repair', ...local.slice(0, 2)]);
     expect(repaired.code, repaired.err).toBe(0);
     expect(repaired.out).toMatch(
@@ -129,7 +133,27 @@ describe('trustroll status', () => {
     ]);
     expect(behindAuthorize.code).toBe(4);
     expect(behindAuthorize.err).toMatch(/does not hold every change the state records/);
-    expect((await runCli(['repair', ...local.slice(0, 2)])).out).toMatch(/published again/);
+    // diagnose neither: the index behind would call the revoked client ACCEPTED, exit 0.
+    const behindDiagnose = await runCli([
+      'diagnose',
+      '--cert',
+      file('client.pem', pemOf(chain.client)),
+      ...local.slice(0, 2),
+    ]);
+    expect(behindDiagnose.code).toBe(4);
+    expect(behindDiagnose.out).not.toMatch(/ACCEPTED/);
+    expect(behindDiagnose.err).toMatch(/does not hold every change the state records/);
+    // Nor from no index at all where versions were published (deleted by hand).
+    rmSync(index, { recursive: true, force: true });
+    const missing = await runCli([
+      'diagnose',
+      '--cert',
+      file('client.pem', pemOf(chain.client)),
+      ...local.slice(0, 2),
+    ]);
+    expect(missing.code).toBe(4);
+    expect(missing.err).toMatch(/the revocation index, is missing \(deleted by hand\).*Run trustroll repair/);
+    expect((await runCli(['repair', ...local.slice(0, 2)])).out).toMatch(/the revocation index was missing; publ/);
     expect((await runCli(['status', ...local])).code).toBe(0);
     expect(
       (await runCli(['authorize', '--cert', file('client.pem', pemOf(chain.client)), ...local.slice(0, 2)]))
