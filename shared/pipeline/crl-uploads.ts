@@ -127,16 +127,17 @@ export const judgeCrlUploads = (
       // A CRL of another partner's CA changes that partner's revocations: it comes from its own folder.
       const owner = partnerOf.get(j.issuer.fingerprint);
       if (owner === undefined || owner === u.upload.partner) return j;
+      // The first reason given (the alert's headline): the folder is wrong whatever else is.
       return {
         ...j,
         findings: [
-          ...j.findings,
           {
             code: 'crl.other-partner',
             severity: 'error' as const,
             message: `The CRL of "${j.list.issuer.text}" was signed by a CA of partner ${owner}, not ${u.upload.partner}: upload it to inbox/${owner}/crl/ (each partner's revocations come from its own folder, and its alerts go to it). If that CA is ${u.upload.partner}'s and ${owner} uploaded it first, an operator must remove it from ${owner} (trustroll remove --fingerprint ${j.issuer.fingerprint}); then upload the CA to inbox/${u.upload.partner}/ and this CRL again.`,
             source: j.list.source ?? u.upload.key,
           },
+          ...j.findings,
         ],
       };
     });

@@ -690,6 +690,14 @@ export const judgeCrl = (
       issuer,
     );
   }
+  if (issuer && list.number === undefined) {
+    add(
+      'crl.unnumbered',
+      'warning',
+      `${who} has no cRLNumber (RFC 5280 requires one in every CRL): trustroll orders this CA's CRLs by thisUpdate alone, so one issued in the same second with other content is refused; ask the CA to number its CRLs.`,
+      issuer,
+    );
+  }
   if (!list.nextUpdate) {
     add(
       'crl.no-next-update',

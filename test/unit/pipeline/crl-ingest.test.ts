@@ -128,6 +128,13 @@ describe('CRL uploads', () => {
     );
     expect((await decide(acme.client)).decision).toBe('allow');
     expect((await decide(beta.client)).decision).toBe('allow');
+    // Beta's newer CRL held, its older one from acme's folder: the wrong folder is the headline
+    // (the alert's first reason, addressed to acme), not the replay.
+    const newer = await crl(beta.intermediate, [], { crlNumber: 2 });
+    const held = await ingestUploads([await drop('inbox/beta/crl/current.crl', newer)], deps);
+    expect(held.uploads[0]!.outcome, JSON.stringify(held.uploads[0]!.findings)).toBe('accepted');
+    const misplaced = await ingestUploads([await drop('inbox/acme/crl/old.crl', b)], deps);
+    expect(misplaced.uploads[0]!.findings.map((f) => f.code)).toEqual(['crl.other-partner', 'crl.replayed']);
   });
 
   it('accepts a PEM file of two CRLs of one partner (its issuing CA and its root)', async () => {

@@ -141,7 +141,8 @@ describe('an RSA-PSS signed CRL', () => {
       pssSaltLength: 32,
     });
     const trust = [parseCertificate(ca.der)];
-    expect(codes(judgeCrl(list, trust, noneHeld, NOW))).toEqual([]);
+    // (Hand-made without a cRLNumber.)
+    expect(codes(judgeCrl(list, trust, noneHeld, NOW))).toEqual(['warning crl.unnumbered']);
     const tampered = new Uint8Array(der);
     tampered[tampered.length - 1]! ^= 1;
     expect(codes(judgeCrl(parse(tampered), trust, noneHeld, NOW))).toEqual(['error crl.signature-invalid']);
@@ -197,11 +198,13 @@ describe('refusals, each on a CRL that differs from an accepted one by one prope
   it('crl.signature-weak: signed with SHA-1', async () => {
     const rsa = await root('CN=Weak Root,O=Acme', { key: 'rsa2048' });
     const trust = [parseCertificate(rsa.der)];
-    expect(judgeCrl(parse(await crl(rsa, [])), trust, noneHeld, NOW).findings).toEqual([]);
+    expect(codes(judgeCrl(parse(await crl(rsa, [])), trust, noneHeld, NOW))).toEqual([
+      'warning crl.unnumbered',
+    ]);
     const weak = parse(await crl(rsa, [], { hash: 'SHA-1' }));
     expect(weak.signature.algorithm).toBe('sha1WithRSAEncryption');
     const j = judgeCrl(weak, trust, noneHeld, NOW);
-    expect(codes(j)).toEqual(['error crl.signature-weak']);
+    expect(codes(j)).toEqual(['error crl.signature-weak', 'warning crl.unnumbered']);
     expect(j.findings[0]!.message).toContain('SHA-256');
   });
 
@@ -213,8 +216,11 @@ describe('refusals, each on a CRL that differs from an accepted one by one prope
     const trust = [noCrlSign, noUsage].map((c) => parseCertificate(c.der));
     expect(codes(judgeCrl(parse(await crl(noCrlSign, [])), trust, noneHeld, NOW))).toEqual([
       'error crl.issuer-cannot-sign-crls',
+      'warning crl.unnumbered',
     ]);
-    expect(judgeCrl(parse(await crl(noUsage, [])), trust, noneHeld, NOW).findings).toEqual([]);
+    expect(codes(judgeCrl(parse(await crl(noUsage, [])), trust, noneHeld, NOW))).toEqual([
+      'warning crl.unnumbered',
+    ]);
   });
 
   it('crl.not-yet-valid: thisUpdate beyond five minutes of clock skew', async () => {
@@ -341,8 +347,8 @@ describe('replay, against the CRL held for the same issuer and scope', () => {
     const list = parse(await crl(acme, [client]));
     expect(list.number).toBeUndefined();
     const held = (d: Date): HeldCrl => ({ thisUpdate: d.toISOString(), sha256: 'x' });
-    expect(codes(judge(list, heldAs(held(NOW))))).toEqual(['error crl.replayed']);
-    expect(judge(list, heldAs(held(days(-2)))).findings).toEqual([]);
+    expect(codes(judge(list, heldAs(held(NOW))))).toEqual(['warning crl.unnumbered', 'error crl.replayed']);
+    expect(codes(judge(list, heldAs(held(days(-2)))))).toEqual(['warning crl.unnumbered']);
   });
 
   it('without numbers, refuses other content at the same thisUpdate, so two CRLs cannot take turns', async () => {
@@ -351,14 +357,24 @@ describe('replay, against the CRL held for the same issuer and scope', () => {
     expect(revoking.thisUpdate).toEqual(clearing.thisUpdate);
     expect(revoking.sha256).not.toBe(clearing.sha256);
     const second = judge(clearing, heldAs(heldCrl(revoking)));
-    expect(codes(second)).toEqual(['error crl.replayed']);
-    expect(second.findings[0]!.message).toMatch(/the thisUpdate of the CRL already held, with other content/);
-    expect(codes(judge(revoking, heldAs(heldCrl(clearing))))).toEqual(['error crl.replayed']);
+    expect(codes(second)).toEqual(['warning crl.unnumbered', 'error crl.replayed']);
+    expect(second.findings[1]!.message).toMatch(/the thisUpdate of the CRL already held, with other content/);
+    expect(codes(judge(revoking, heldAs(heldCrl(clearing))))).toEqual([
+      'warning crl.unnumbered',
+      'error crl.replayed',
+    ]);
     // The same one again is still only unchanged.
-    expect(codes(judge(revoking, heldAs(heldCrl(revoking))))).toEqual(['warning crl.unchanged']);
+    expect(codes(judge(revoking, heldAs(heldCrl(revoking))))).toEqual([
+      'warning crl.unnumbered',
+      'warning crl.unchanged',
+    ]);
     // A numbered CRL held, an unnumbered one of its moment: other content, refused too.
     const numbered = await acmeCrl({}, []);
-    expect(codes(judge(revoking, heldAs(heldCrl(numbered))))).toEqual(['error crl.replayed']);
+    expect(codes(judge(revoking, heldAs(heldCrl(numbered))))).toEqual([
+      'warning crl.unnumbered',
+      'error crl.replayed',
+    ]);
+    expect(codes(judge(numbered, heldAs(heldCrl(revoking))))).not.toContain('warning crl.unnumbered');
   });
 
   it('answers the same CRL again with a warning crl.unchanged, not a refusal', async () => {
