@@ -153,7 +153,9 @@ describe('trustroll status', () => {
     ]);
     expect(missing.code).toBe(4);
     expect(missing.err).toMatch(/the revocation index, is missing \(deleted by hand\).*Run trustroll repair/);
-    expect((await runCli(['repair', ...local.slice(0, 2)])).out).toMatch(/the revocation index was missing; publ/);
+    expect((await runCli(['repair', ...local.slice(0, 2)])).out).toMatch(
+      /the revocation index was missing; publ/,
+    );
     expect((await runCli(['status', ...local])).code).toBe(0);
     expect(
       (await runCli(['authorize', '--cert', file('client.pem', pemOf(chain.client)), ...local.slice(0, 2)]))
