@@ -210,6 +210,9 @@ const recordSetDamage = async (store: StoreDeps['store'], state: TruststoreState
   }
 };
 
+/** Revocations by hand `status` lists one per line (its JSON lists every one). */
+const MAX_LISTED = 20;
+
 /** What the store holds about revocation, for `status`: undefined when nothing. */
 const revocationSummary = (state: TruststoreState, now: Date) => {
   const rev = state.revocation;
@@ -235,6 +238,27 @@ const revocationSummary = (state: TruststoreState, now: Date) => {
     `${rev.manual.length} revoked by hand`,
     `rules for ${rules} partner${rules === 1 ? '' : 's'}`,
   ];
+  // Each revocation by hand and each partner's rules, so that what the door enforces beyond the
+  // CRLs can be read without the index (newest first; the JSON lists them all).
+  const entryOf = (fp: string) => state.entries.find((e) => e.fingerprint === fp);
+  const manual = [...rev.manual].sort((a, b) => b.at.localeCompare(a.at));
+  const shownManual = manual.slice(0, MAX_LISTED);
+  const manualLines = shownManual.map((m) => {
+    const ca = entryOf(m.issuer);
+    return shown`\n  revoked by hand: ${m.subject ?? `serial ${m.serial}`} (serial ${m.serial}) of ${ca?.subject ?? m.issuer.slice(0, 16)}, partner ${ca?.partner ?? '?'}, by ${m.by} on ${m.at.slice(0, 10)}: ${m.reason}`;
+  });
+  if (manual.length > shownManual.length)
+    manualLines.push(
+      `\n  … and ${manual.length - shownManual.length} more revoked by hand (status --json lists all)`,
+    );
+  const ruleLines = Object.keys(rev.rules)
+    .sort()
+    .map((partner) => {
+      const r = rev.rules[partner]!;
+      const pins = r.pins?.length ?? 0;
+      const routes = r.routes ?? [];
+      return shown`\n  rules of ${partner}: ${pins === 0 ? 'any of its clients' : `${pins} pinned client${pins === 1 ? '' : 's'}`}; ${routes.length === 0 ? 'any route' : `routes ${routes.join(', ')}`}`;
+    });
   return {
     line:
       `revocation: ${parts.join(', ')}` +
@@ -243,7 +267,9 @@ const revocationSummary = (state: TruststoreState, now: Date) => {
           (c) =>
             shown`\n  STALE CRL: ${subjects.get(c.issuer)!} was due on ${c.nextUpdate!.slice(0, 10)} (partner ${c.partner}): the authorizer denies its clients once the grace has passed`,
         )
-        .join(''),
+        .join('') +
+      manualLines.join('') +
+      ruleLines.join(''),
     json: {
       crls: crls.map((c) => ({
         issuer: subjects.get(c.issuer),
@@ -256,7 +282,13 @@ const revocationSummary = (state: TruststoreState, now: Date) => {
         stale: stale.includes(c),
       })),
       revokedByHand: rev.manual.length,
+      manual: manual.map((m) => ({
+        ...m,
+        issuerSubject: entryOf(m.issuer)?.subject,
+        partner: entryOf(m.issuer)?.partner,
+      })),
       partnersWithRules: Object.keys(rev.rules).sort(),
+      rules: rev.rules,
     },
   };
 };

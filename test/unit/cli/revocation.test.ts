@@ -196,6 +196,18 @@ describe('revoke and unrevoke: which certificate', () => {
     ]);
     expect(again.code).toBe(0);
     expect(again.out).toMatch(/^already revoked by hand: .*by ops .*\(lost laptop\); nothing changed/);
+    // status names it (not only a count), and its JSON lists it with the CA and partner.
+    const shown = await runCli(['status', ...store]);
+    expect(shown.out).toMatch(
+      new RegExp(
+        `^ {2}revoked by hand: serial ${serial} \\(serial ${serial}\\) of CN=Beta Issuing CA,O=Beta, partner beta, by ops on \\d{4}-\\d\\d-\\d\\d: lost laptop$`,
+        'm',
+      ),
+    );
+    const json = JSON.parse((await runCli(['status', '--json', ...store])).out);
+    expect(json[0].revocation.manual).toEqual([
+      expect.objectContaining({ serial, reason: 'lost laptop', by: 'ops', partner: 'beta' }),
+    ]);
     const back = await runCli(['unrevoke', '--cert', file('beta.pem', beta.client.pem), ...store]);
     expect(back.code, back.err).toBe(0);
     expect(back.out).toMatch(
@@ -403,6 +415,9 @@ describe('rules', () => {
     const shown = await runCli(['rules', '--partner', 'acme', ...store]);
     expect(shown.code).toBe(0);
     expect(shown.out).toMatch(/routes: GET \/orders\/\*, POST \/orders/);
+    expect((await runCli(['status', ...store])).out).toMatch(
+      /^ {2}rules of acme: 2 pinned clients; routes GET \/orders\/\*, POST \/orders$/m,
+    );
     const same = await runCli([
       'rules',
       '--partner',
