@@ -3,6 +3,7 @@ import {
   indexProblem,
   loadIndex,
   normalSerial,
+  retiredEntries,
   revocationOf,
   revokeCertificate,
   setPartnerRules,
@@ -87,7 +88,9 @@ export const select = async (
   if (flags.cert === undefined) return { issuer: flags.issuer!, serial: normalSerial(flags.serial!) };
   const cert = client ?? (await readClient('--cert', flags.cert, io));
   const { state } = await loadState(deps.store);
-  const found = issuerEntryOf(state.entries, cert);
+  // A client of a CA removed in the last days is still decided by the index (`ca.retired`: some
+  // target may still serve a version with it), so it can still be revoked.
+  const found = issuerEntryOf([...state.entries, ...retiredEntries(state, new Date())], cert);
   // A CA of the truststore: an intermediate is revoked under the CA that issued it, as
   // `--serial … --issuer …` revokes it (every client under it is denied); nothing is above a root.
   if (
@@ -107,10 +110,10 @@ export const select = async (
   );
 };
 
-/** The truststore entry a fingerprint (or prefix) names, if any. */
+/** The truststore entry a fingerprint (or prefix) names, if any (a CA retired lately too). */
 const entryOf = (state: TruststoreState, issuer: string): Entry | undefined => {
   const fp = issuer.toLowerCase().replace(/:/g, '');
-  return state.entries.find((e) => e.fingerprint.startsWith(fp));
+  return [...state.entries, ...retiredEntries(state, new Date())].find((e) => e.fingerprint.startsWith(fp));
 };
 
 const caJson = (e: Entry | undefined) =>

@@ -16,7 +16,7 @@ import { reasonCode, toRecords } from '../revocation/records.js';
 import { crlKey, type HeldCrlRecord, type RevocationState, serialsKey } from '../revocation/state.js';
 import { certificateOf, type TruststoreState } from '../truststore/state.js';
 import { describeFindings, notification } from './notifications.js';
-import { revocationOf, sameCa } from './revocation.js';
+import { RETIRED_DAYS, retiredEntries, revocationOf, sameCa } from './revocation.js';
 import type { UploadKey } from './upload-key.js';
 
 /**
@@ -119,7 +119,7 @@ export const judgeCrlUploads = (
     };
     const judgements = u.read.lists.map((list) => {
       const j = judgeCrl(list, cas, held, now);
-      if (!j.issuer) return j;
+      if (!j.issuer) return retiredIssuer(j, state, now);
       earlier.set(crlKey(j.issuer.fingerprint, scopeKey(list.scope)), {
         ...heldCrl(list),
         earlierInFile: true,
@@ -182,6 +182,28 @@ export const judgeCrlUploads = (
     decisions.set(u.id, { accepted, judgements, findings, crls });
   }
   return decisions;
+};
+
+/**
+ * A CRL whose issuer is a CA removed in the last days says so: the index still lets that CA's
+ * clients in (`ca.retired`, targets may still serve a version with it) and takes no CRL of it,
+ * so the way to revoke one of them meanwhile is by hand.
+ */
+const retiredIssuer = (j: CrlJudgement, state: TruststoreState, now: Date): CrlJudgement => {
+  const unknown = j.findings.findIndex((f) => f.code === 'crl.issuer-unknown');
+  if (unknown < 0) return j;
+  const retired = retiredEntries(state, now).find((e) => e.subjectKey === j.list.issuer.key);
+  if (!retired) return j;
+  const removedAt = [...state.history].reverse().find((r) => r.removed.includes(retired.fingerprint))?.at;
+  const until = removedAt
+    ? new Date(Date.parse(removedAt) + RETIRED_DAYS * 86_400_000).toISOString().slice(0, 10)
+    : `${RETIRED_DAYS} days after its removal`;
+  const findings = [...j.findings];
+  findings[unknown] = {
+    ...findings[unknown]!,
+    message: `${j.list.issuer.text} was removed from the truststore${removedAt ? ` on ${removedAt.slice(0, 10)}` : ''}, so its CRL is not taken; but until ${until} the index still lets its clients in (ca.retired: a target may still serve a version that trusts it). To deny one of them meanwhile, revoke it by hand: trustroll revoke --cert <client.pem> --reason <why>.`,
+  };
+  return { ...j, findings };
 };
 
 /** Writes the record sets of accepted CRLs (before the commit: the state only points at them). */

@@ -381,13 +381,18 @@ export const normalSerial = (text: string): string => {
 };
 
 /** The entry whose fingerprint is `ref` or starts with it (12+ hex digits), else an InputError saying what exists. */
-const issuerEntry = (state: TruststoreState, ref: string) => {
+/**
+ * The CA a fingerprint (or prefix) names: one the truststore holds, or one removed in the last
+ * {@link RETIRED_DAYS} days, whose clients the index still decides (`ca.retired`) and so may
+ * still need to revoke.
+ */
+const issuerEntry = (state: TruststoreState, ref: string, now: Date) => {
   const fp = ref.toLowerCase().replace(/:/g, '');
   if (!/^[0-9a-f]{12,64}$/.test(fp))
     throw new InputError(
       `--issuer ${JSON.stringify(ref)} is not a SHA-256 fingerprint (or a prefix of 12+ hex digits)`,
     );
-  const found = state.entries.filter((e) => e.fingerprint.startsWith(fp));
+  const found = [...state.entries, ...retiredEntries(state, now)].filter((e) => e.fingerprint.startsWith(fp));
   if (found.length === 0) throw new InputError(`no CA of the truststore has the fingerprint ${ref}`);
   if (found.length > 1)
     throw new InputError(`${ref} is the start of ${found.length} fingerprints: give more digits`);
@@ -410,7 +415,7 @@ export const revokeCertificate = async (deps: RevocationDeps, request: RevokeReq
     );
   let already = false;
   const result = await changeRevocation(deps, (rev, state) => {
-    const issuer = issuerEntry(state, request.issuer).fingerprint;
+    const issuer = issuerEntry(state, request.issuer, deps.clock.now()).fingerprint;
     const same = sameCa(state);
     already = rev.manual.some((m) => same(m.issuer, issuer) && m.serial === request.serial);
     if (already) return undefined;
@@ -435,7 +440,7 @@ export const unrevokeCertificate = async (
 ) => {
   let found = false;
   const result = await changeRevocation(deps, (rev, state) => {
-    const issuer = issuerEntry(state, request.issuer).fingerprint;
+    const issuer = issuerEntry(state, request.issuer, deps.clock.now()).fingerprint;
     const same = sameCa(state);
     const manual = rev.manual.filter((m) => !(same(m.issuer, issuer) && m.serial === request.serial));
     found = manual.length < rev.manual.length;

@@ -1,0 +1,91 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type Issued, partnerChain, pemOf } from '../../../shared/pki/builder.js';
+import { parseCertificate } from '../../../shared/pki/certificate.js';
+import { runCli } from '../../fixtures/cli.js';
+import { crl, pemBlock } from '../../fixtures/pki.js';
+
+/**
+ * A CA removed lately stays in the revocation index as `retired` for some days (targets may still
+ * serve a version that trusts it), so the door still lets its clients in: one of them must still
+ * be revocable meanwhile. It was not (a breaker pass): revoke said the handshake refuses it, and
+ * the CA's CRL was refused as from an unknown issuer, while authorize answered ALLOW.
+ */
+let dir: string;
+let store: string[];
+let acme: { root: Issued; intermediate: Issued; client: Issued };
+const file = (name: string, text: string | Uint8Array) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'trustroll-retired-'));
+  store = ['--data-dir', join(dir, '.trustroll')];
+  acme = await partnerChain('Acme');
+  mkdirSync(join(dir, 'inbox', 'acme'), { recursive: true });
+  writeFileSync(join(dir, 'inbox', 'acme', 'ca.pem'), pemOf(acme.root, acme.intermediate));
+  expect((await runCli(['ingest', ...store, '--inbox', join(dir, 'inbox')])).code).toBe(0);
+  const fp = parseCertificate(acme.intermediate.der).fingerprint;
+  const removed = await runCli([
+    'remove',
+    '--fingerprint',
+    fp,
+    '--reason',
+    'withdrawn',
+    '--inbox',
+    join(dir, 'inbox'),
+    ...store,
+  ]);
+  expect(removed.code, removed.err).toBe(0);
+}, 60_000);
+
+describe('a client of a CA removed lately (ca.retired)', () => {
+  it('is let in by the index, and can be revoked by hand meanwhile (by certificate and by serial)', async () => {
+    const client = file('client.pem', acme.client.pem);
+    const before = JSON.parse((await runCli(['authorize', '--cert', client, '--json', ...store])).out);
+    expect(before.decision).toBe('allow');
+    expect(before.reasons.map((r: { code: string }) => r.code)).toEqual(['ca.retired']);
+
+    const revoked = await runCli(['revoke', '--cert', client, '--reason', 'laptop lost', ...store]);
+    expect(revoked.code, revoked.err).toBe(0);
+    expect(revoked.out).toMatch(/^revoked: CN=.* of CN=Acme Issuing CA,O=Acme, partner acme: laptop lost/);
+    const after = await runCli(['authorize', '--cert', client, '--json', ...store]);
+    expect(after.code).toBe(1);
+    expect(JSON.parse(after.out).reasons.map((r: { code: string }) => r.code)).toContain('cert.revoked');
+
+    expect((await runCli(['unrevoke', '--cert', client, ...store])).code).toBe(0);
+    const serial = parseCertificate(acme.client.der).serial;
+    const issuer = parseCertificate(acme.intermediate.der).fingerprint.slice(0, 16);
+    const bySerial = await runCli([
+      'revoke',
+      '--serial',
+      serial,
+      '--issuer',
+      issuer,
+      '--reason',
+      'x',
+      ...store,
+    ]);
+    expect(bySerial.code, bySerial.err).toBe(0);
+    expect((await runCli(['authorize', '--cert', client, ...store])).code).toBe(1);
+  });
+
+  it("refuses the removed CA's CRL saying how to revoke its clients until the index drops it", async () => {
+    mkdirSync(join(dir, 'inbox', 'acme', 'crl'), { recursive: true });
+    writeFileSync(
+      join(dir, 'inbox', 'acme', 'crl', 'issuing.crl'),
+      pemBlock('X509 CRL', await crl(acme.intermediate, [acme.client], { crlNumber: 1 })),
+    );
+    const run = await runCli(['ingest', ...store, '--inbox', join(dir, 'inbox'), '--json']);
+    const report = JSON.stringify(JSON.parse(run.out));
+    expect(report).toContain('crl.issuer-unknown');
+    expect(report).toMatch(
+      /CN=Acme Issuing CA,O=Acme was removed from the truststore on \d{4}-\d\d-\d\d, so its CRL is not taken; but until \d{4}-\d\d-\d\d the index still lets its clients in \(ca\.retired/,
+    );
+    expect(report).toContain('trustroll revoke --cert <client.pem> --reason <why>');
+  });
+});
