@@ -697,6 +697,9 @@ export class TruststorePipeline extends Construct {
       allow(this.ingestFunction, ['states:StartExecution'], [made.machine.stateMachineArn]);
       // Whether a release's rollout ran already (its record): never started twice, even after 90 days.
       allow(this.ingestFunction, ['s3:GetObject'], [this.bucket.arnForObjects('rollouts/*')]);
+      // The report the scan publishes shows the rollouts: which version each target serves, and
+      // how the last rollout went (the records; the ingest function reads them with the grant above).
+      allow(this.scanFunction, ['s3:GetObject'], [this.bucket.arnForObjects('rollouts/*')]);
     }
 
     const board = truststoreDashboard(this, 'Dashboard', {
