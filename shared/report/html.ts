@@ -288,7 +288,7 @@ const rollouts = (r: Report): string => {
       `<div><dt>Started</dt><dd><time datetime="${esc(last.startedAt)}">${esc(moment(last.startedAt))}</time></dd></div>`,
       `<div><dt>${last.finishedAt ? 'Finished' : 'Last step'}</dt><dd><time datetime="${esc(last.updatedAt)}">${esc(moment(last.updatedAt))}</time></dd></div>`,
       `<div><dt>Waves</dt><dd>${last.waves.map((w) => (w === last.wave ? `<strong>${esc(w)}</strong>` : esc(w))).join(' → ')}${last.wave ? `<br><small>${last.status === 'running' ? 'rolling' : 'stopped in'} ${esc(last.wave)}</small>` : ''}</dd></div>`,
-      last.reason ? `<div><dt>Why</dt><dd>${esc(last.reason)}</dd></div>` : '',
+      last.reason ? `<div class="wide"><dt>Why</dt><dd>${esc(last.reason)}</dd></div>` : '',
       '</dl>',
     );
   }
@@ -514,6 +514,7 @@ td ul{margin:0;padding-left:1.1rem}
 .st.expired::before{content:"\\2715  "}.st.soon::before{content:"\\25B2  "}.st.ok::before{content:"\\25CF  "}
 .st.run{color:var(--muted)}.st.run::before{content:"\\25CB  "}
 .statements p{margin:.25rem 0;padding:.25rem .5rem;border-left:4px solid var(--line)}
+.facts .wide{grid-column:1/-1}
 .legend{display:flex;flex-wrap:wrap;gap:.25rem 1.25rem;padding:0;list-style:none}
 .legend svg{vertical-align:middle}
 figure{margin:0}
