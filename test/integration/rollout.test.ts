@@ -240,6 +240,21 @@ describe('the durable rollout on AWS', () => {
     expect(await deniedCalls(stack.without('states:StartExecution'), 'ingest', ingestCalls)).toEqual([
       expect.stringContaining('needs states:StartExecution'),
     ]);
+    // The step that ended the rollout published the report again: it says how the rollout ended.
+    const page = await (
+      await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'reports/index.html' }))
+    ).Body!.transformToString();
+    expect(page).toContain('<span class="st ok">completed</span>');
+    expect(page).toContain(
+      `<p>Every target (4) serves truststore version ${release.version}, the latest.</p>`,
+    );
+    expect(
+      calls.filter((c) => c.service === 's3' && c.operation === 'PutObject' && c.key?.startsWith('reports/')),
+    ).toHaveLength(2);
+    expect(await deniedCalls(stack.without('s3:PutObject', 'reports/'), 'rollout', calls)).toEqual([
+      expect.stringContaining('reports/'),
+      expect.stringContaining('reports/'),
+    ]);
     // trustroll status of the store shows the rollout from its record.
     const shown = await status();
     expect(shown.code).toBe(0);

@@ -3,6 +3,7 @@ import { REPORT_KEYS } from '../../../shared/pipeline/report.js';
 import { scanExpiry } from '../../../shared/pipeline/scan.js';
 import { buildReport, type Report, renderReport } from '../../../shared/report/index.js';
 import type { RolloutSources } from '../../../shared/report/rollouts.js';
+import { durableStep } from '../../../shared/rollout/durable-step.js';
 import type { Rollout, RolloutConfig, Target } from '../../../shared/rollout/model.js';
 import { rolloutKey } from '../../../shared/rollout/records.js';
 import { runRollout, startRollout } from '../../../shared/rollout/step.js';
@@ -328,6 +329,57 @@ describe('published on AWS from the rollout records in the bucket', () => {
     expect(html).toContain('<code>rollout.records-unreadable</code>');
     expect(log.lines).toContainEqual(
       expect.objectContaining({ message: 'rollout records not read for the report' }),
+    );
+  });
+});
+
+describe('published again when a rollout ends (the rollout function)', () => {
+  const drive = async (store: ReportFixture['store'], report?: { label: string }) => {
+    const clock = new FakeClock(NOW.getTime());
+    const gateway = new FakeTargetGateway(clock, { canary: older, eu: older, us: older });
+    const log = memoryLog();
+    const deps = {
+      store,
+      gateway,
+      clock,
+      log,
+      notifier: new MemoryNotifier(),
+      config,
+      ...(report ? { report } : {}),
+    };
+    const pages: string[] = [];
+    const page = async () => new TextDecoder().decode((await store.get(REPORT_KEYS.html)).body);
+    let out = await durableStep({ release: { revision: state.revision, version: latest } }, deps);
+    for (let i = 0; !out.done && i < 200; i++) {
+      pages.push(await page());
+      clock.advance(out.waitSeconds * 1000);
+      out = await durableStep({ rollout: out.rollout }, deps);
+    }
+    return { out, pages, last: await page(), log };
+  };
+
+  it('says how the rollout ended on reports/index.html, and not before it ended', async () => {
+    const { store } = await reportFixture();
+    const before = new TextDecoder().decode((await store.get(REPORT_KEYS.html)).body);
+    expect(before).not.toContain('id="rollouts"');
+    const { out, pages, last } = await drive(store, { label: 's3://prod-bucket/' });
+    expect(out.rollout.status).toBe('succeeded');
+    expect(pages.length).toBeGreaterThan(0);
+    expect(pages.every((p) => p === before)).toBe(true);
+    expect(last).toContain('<span class="st ok">completed</span>');
+    expect(last).toContain(`<p>Every target (3) serves truststore version ${latest}, the latest.</p>`);
+    expect(last).toContain('Read from <code>s3://prod-bucket/rollouts/</code>');
+  });
+
+  it('a report that cannot be written does not fail the step: it is logged', async () => {
+    const { store } = await reportFixture();
+    store.beforeOp = (op, key) => {
+      if (op === 'put' && key.startsWith('reports/')) throw new Error('AccessDenied');
+    };
+    const { out, log } = await drive(store, { label: 's3://prod-bucket/' });
+    expect(out).toMatchObject({ done: true, rollout: { status: 'succeeded' } });
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({ level: 'error', message: 'report not published' }),
     );
   });
 });
