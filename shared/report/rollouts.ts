@@ -144,6 +144,11 @@ const settled = (rollout: Rollout, run: TargetRun): { version?: string; known: b
     case 'verifying':
       // AVAILABLE on the version, its verification not finished.
       return { version: rollout.version, known: true };
+    case 'updating':
+      // Paced or backing off: its update not requested yet, it still serves what it served.
+      return run.requestedAt === undefined && run.from !== undefined && !run.carried
+        ? { version: run.from, known: true }
+        : { known: false };
     default:
       // Updating, verifying, rolling back, failed: between two versions, or unconfirmed.
       return { known: false };

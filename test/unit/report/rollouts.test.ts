@@ -159,6 +159,36 @@ describe('the rollouts in the report model', () => {
     );
   });
 
+  it('a target a superseded rollout updated but never verified is said so, and one it had not asked yet keeps its version', async () => {
+    const done = await rollout(4, older, { canary: 'v0', eu: 'v0', us: 'v0' });
+    const reached = await rollout(5, 'v-mid', { canary: older, eu: older, us: older });
+    const superseded: Rollout = {
+      ...reached,
+      status: 'superseded',
+      wave: 1,
+      reason: `truststore version ${latest} was published since: its rollout takes over from here (nothing rolled back)`,
+      targets: reached.targets.map((t) =>
+        t.id === 'eu'
+          ? { ...t, phase: 'verifying' }
+          : t.id === 'us'
+            ? { ...t, phase: 'updating', requestedAt: undefined }
+            : t,
+      ),
+    };
+    const r = report({ source, records: [superseded, done] }).rollouts!;
+    expect(r.targets.map((t) => [t.id, t.state, t.version])).toEqual([
+      ['canary', 'rolled', 'v-mid'],
+      ['eu', 'unverified', 'v-mid'],
+      ['us', 'not-reached', older],
+    ]);
+    expect(r.targets[1]!.stateText).toBe(
+      'updated to v-mid, never verified: a newer version superseded the rollout first',
+    );
+    expect(renderReport(report({ source, records: [superseded, done] }), 'html')).toContain(
+      '<span class="st soon">NOT VERIFIED</span>',
+    );
+  });
+
   it('no targets: no section, no field, no warning', () => {
     for (const r of [report(), report({ source, records: [] })]) {
       expect(r.rollouts).toBeUndefined();
