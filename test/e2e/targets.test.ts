@@ -85,7 +85,7 @@ beforeAll(async () => {
       ],
     }),
   );
-  up = await startUp(dir, ['--no-demo', '--no-report', '--targets', 'targets.json']);
+  up = await startUp(dir, ['--no-demo', '--targets', 'targets.json']);
 }, 120_000);
 
 afterAll(async () => {
@@ -256,6 +256,12 @@ describe('trustroll up --targets (three endpoints, two waves)', () => {
       `Every target (3) serves truststore version ${good}, NOT the latest (${bad}).`,
     );
     expect(report.warnings.map((w: { code: string }) => w.code)).toContain('rollout.stopped');
+    // The live page of up shows the same (its /report.json, made afresh for the request).
+    const url = /report {5}(http:\/\/127\.0\.0\.1:\d+\/)/.exec(up.output())?.[1];
+    expect(url, up.output()).toBeDefined();
+    const live = (await (await fetch(`${url}report.json`)).json()) as typeof report;
+    expect(live.rollouts.last).toEqual(report.rollouts.last);
+    expect(live.rollouts.targets).toEqual(report.rollouts.targets);
     const html = spawnSync('node', [BIN, 'report'], { cwd: dir, encoding: 'utf8' }).stdout;
     expect(html).toContain('<h2 id="rollouts-h">Rollouts and targets (3)</h2>');
     expect(html).toContain('<span class="st soon">ROLLED BACK</span>');
