@@ -101,7 +101,7 @@ export interface ReportRollouts {
   readonly last?: ReportRollout;
   /** Every target: of the last rollout in wave order, then any only an endpoint knows. */
   readonly targets: readonly ReportTarget[];
-  /** The versions served, each with its targets (`version` absent: none or not known). */
+  /** The versions served, each with its targets (`version` `''`: they serve none; absent: not known). */
   readonly versions: readonly { readonly version?: string; readonly targets: readonly string[] }[];
   /** The targets whose version is known do not all serve the same one. */
   readonly mixed: boolean;
