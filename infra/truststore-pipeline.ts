@@ -695,6 +695,11 @@ export class TruststorePipeline extends Construct {
       });
       this.rolloutFunction = made.fn;
       this.rolloutStateMachine = made.machine;
+      // The report again when a rollout ends (its rollouts section says how), as the scan makes
+      // it: the scan's thresholds, the recent refusals (refusals/); written to reports/ only.
+      made.fn.addEnvironment('TRUSTROLL_EXPIRY_THRESHOLDS', environment.TRUSTROLL_EXPIRY_THRESHOLDS);
+      allow(made.fn, ['s3:GetObject'], objects('refusals/'));
+      allow(made.fn, ['s3:PutObject'], objects('reports/'));
       // The ingest function starts one execution per published version; the scan asks it for a
       // run after a prune (it knows a rollout is configured by the ARN, and may not start one).
       for (const f of [this.ingestFunction, this.scanFunction])
@@ -702,6 +707,9 @@ export class TruststorePipeline extends Construct {
       allow(this.ingestFunction, ['states:StartExecution'], [made.machine.stateMachineArn]);
       // Whether a release's rollout ran already (its record): never started twice, even after 90 days.
       allow(this.ingestFunction, ['s3:GetObject'], [this.bucket.arnForObjects('rollouts/*')]);
+      // The report the scan publishes shows the rollouts: which version each target serves, and
+      // how the last rollout went (the records; the ingest function reads them with the grant above).
+      allow(this.scanFunction, ['s3:GetObject'], [this.bucket.arnForObjects('rollouts/*')]);
     }
 
     const board = truststoreDashboard(this, 'Dashboard', {
@@ -970,7 +978,7 @@ export class TruststorePipeline extends Construct {
         'nodejs22.x is the runtime trustroll is built and tested for; moving runtimes is a deliberate upgrade.',
     });
     const bucketArn = `<${stack.getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>`;
-    for (const prefix of ['state', 'truststore', 'rollouts', 'probes'])
+    for (const prefix of ['state', 'truststore', 'rollouts', 'probes', 'refusals', 'reports'])
       Validations.of(fn.role!).acknowledge({
         id: `AwsSolutions::AwsSolutions-IAM5[Resource::${bucketArn}/${prefix}/*]`,
         reason: `Object-level access to ${prefix}/ of this one bucket: the objects' keys are not known in advance.`,

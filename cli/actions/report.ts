@@ -7,11 +7,12 @@ import { loadState } from '../../shared/pipeline/state-store.js';
 import { type DomainStatusLine, domainStatus } from '../../shared/pipeline/status.js';
 import { refusalGroupsOf } from '../../shared/refusals/explain.js';
 import { type Report, type ReportFormat, renderReport } from '../../shared/report/index.js';
+import { storeRolloutSources } from '../../shared/rollout/records.js';
 import { shown } from '../../shared/text.js';
 import type { TruststoreState } from '../../shared/truststore/state.js';
 import { type Io, readBounded, UsageError } from '../io.js';
 import { openStore, type StoreDeps, type StoreFlags } from '../stores.js';
-import { targetStatusFilesIn } from './up-targets.js';
+import { localRolloutSources, targetStatusFilesIn } from './up-targets.js';
 
 export interface ReportFlags extends Pick<StoreFlags, 'dataDir' | 'store' | 'region' | 'profile' | 'domain'> {
   readonly format: ReportFormat;
@@ -93,6 +94,15 @@ export const report = async (flags: ReportFlags, io: Io, exit: (code: number) =>
   const deps = await openStore(flags.store, { ...flags, inbox: 'inbox' }, io);
   const domains = await domainsOf(deps);
   const refusals = await refusalsOf(deps, flags.refusals);
+  // With targets: a data folder's target endpoints and last rollout (not when its one endpoint
+  // serves: `up` without --targets, whose folder may keep an earlier rollout's record); a
+  // bucket's rollout records.
+  const rollouts =
+    deps.gateway instanceof EndpointStatusFile
+      ? (await deps.gateway.read().catch(() => undefined))
+        ? undefined
+        : await localRolloutSources(dirname(deps.gateway.path))
+      : await storeRolloutSources(deps.store, deps.label);
   const text = renderReport(
     await storeReport(deps.store, {
       now: flags.at ?? new Date(),
@@ -100,6 +110,7 @@ export const report = async (flags: ReportFlags, io: Io, exit: (code: number) =>
       thresholds: flags.thresholds,
       ...(domains ? { domains } : {}),
       ...(refusals ? { refusals } : {}),
+      ...(rollouts ? { rollouts } : {}),
     }),
     flags.format,
   );

@@ -3,6 +3,7 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.js';
 import { writeAtomic } from '../../shared/adapters/local/paths.js';
+import type { RolloutSources, ServedTarget } from '../../shared/report/rollouts.js';
 import type { Rollout, RolloutConfig, RolloutSettings } from '../../shared/rollout/model.js';
 import { parseRolloutConfigText } from '../../shared/rollout/targets.js';
 import { UsageError } from '../io.js';
@@ -67,6 +68,30 @@ export const readRolloutIn = async (endpointDir: string): Promise<Rollout | unde
   } catch {
     return undefined;
   }
+};
+
+/**
+ * What the report shows of the targets of a data folder (`up --targets`): the last rollout's
+ * record (`endpoint/rollout.json`) and what each target endpoint says it serves (its status
+ * file). Undefined when neither exists (no targets: no section).
+ */
+export const localRolloutSources = async (endpointDir: string): Promise<RolloutSources | undefined> => {
+  const rollout = await readRolloutIn(endpointDir);
+  const served: ServedTarget[] = [];
+  for (const { id, file } of await targetStatusFilesIn(endpointDir)) {
+    const s = await file.read().catch(() => undefined);
+    if (!s) continue;
+    const gone = EndpointStatusFile.gone(s);
+    served.push({
+      id,
+      name: s.name,
+      status: s.status,
+      ...(s.truststoreVersion === undefined ? {} : { version: s.truststoreVersion }),
+      ...(gone === undefined ? {} : { running: !gone }),
+    });
+  }
+  if (!rollout && served.length === 0) return undefined;
+  return { source: join(endpointDir, 'rollout.json'), records: rollout ? [rollout] : [], served };
 };
 
 export const writeRollout = (paths: LocalPaths, rollout: Rollout): Promise<void> =>

@@ -47,6 +47,7 @@ import {
   clearTargetStatus,
   forgetRemovedTargets,
   loadLocalTargets,
+  localRolloutSources,
   readRollout,
   targetStatusFile,
   targetStatusFiles,
@@ -174,6 +175,7 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
             state,
             true,
           );
+          const rollouts = targets ? await localRolloutSources(layout(paths).endpoint) : undefined;
           return buildReport(state, {
             now: new Date(),
             store: paths.dataDir,
@@ -183,6 +185,8 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
               roll: { domains: played.map((p) => p.target?.resource ?? flags.domain) },
             }),
             ...(refusals ? { refusals } : {}),
+            // With --targets: what each target endpoint serves, and the last rollout.
+            ...(rollouts ? { rollouts } : {}),
           });
         },
       })

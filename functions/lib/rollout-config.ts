@@ -13,6 +13,8 @@ export interface RolloutFunctionConfig {
   readonly targets?: RolloutConfig;
   /** An object of the bucket holding the targets JSON (TRUSTROLL_TARGETS_KEY), read at cold start. */
   readonly targetsKey?: string;
+  /** The expiry scan's thresholds, marked on the report a rollout publishes when it ends. */
+  readonly expiryThresholds: readonly number[];
 }
 
 /**
@@ -20,7 +22,8 @@ export interface RolloutFunctionConfig {
  * TRUSTROLL_TOPIC_ARN, AWS_REGION (required); the targets (`{ waves, targets, settings? }`, see
  * shared/rollout/targets.ts) either inline in TRUSTROLL_TARGETS or in the bucket object named by
  * TRUSTROLL_TARGETS_KEY (Lambda's environment holds 4 KB in all: a large configuration goes there),
- * exactly one of them. A probe's client certificate and key must be objects under `probes/`.
+ * exactly one of them; TRUSTROLL_EXPIRY_THRESHOLDS (`60,30,14,7,3,1`, for the report it publishes
+ * when a rollout ends). A probe's client certificate and key must be objects under `probes/`.
  */
 export const readRolloutConfig = (env: NodeJS.ProcessEnv): RolloutFunctionConfig => {
   const problems: string[] = [];
@@ -49,9 +52,22 @@ export const readRolloutConfig = (env: NodeJS.ProcessEnv): RolloutFunctionConfig
       problems.push((error as Error).message);
     }
   }
+  const thresholdsRaw = env.TRUSTROLL_EXPIRY_THRESHOLDS?.trim() || '60,30,14,7,3,1';
+  const expiryThresholds = thresholdsRaw.split(',').map((t) => Number(t.trim()));
+  if (expiryThresholds.some((t) => !Number.isInteger(t) || t < 1))
+    problems.push(
+      `TRUSTROLL_EXPIRY_THRESHOLDS must be whole numbers of days (at least 1), comma-separated; got "${thresholdsRaw}"`,
+    );
   if (problems.length > 0)
     throw new ConfigError(`trustroll rollout is misconfigured: ${problems.join('; ')}.`);
-  return { bucket, topicArn, region, ...(targets ? { targets } : {}), ...(targetsKey ? { targetsKey } : {}) };
+  return {
+    bucket,
+    topicArn,
+    region,
+    ...(targets ? { targets } : {}),
+    ...(targetsKey ? { targetsKey } : {}),
+    expiryThresholds,
+  };
 };
 
 /** The checks only the AWS step adds to the targets file: where a probe's certificate is kept. */

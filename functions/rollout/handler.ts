@@ -55,7 +55,16 @@ const gateway = new AwsTargets({
 export const stepHandler =
   (clock: Clock) =>
   (event: DurableStepEvent): Promise<DurableStepOutput> =>
-    durableStep(event, { store, gateway, notifier, clock, log, config: targets });
+    durableStep(event, {
+      store,
+      gateway,
+      notifier,
+      clock,
+      log,
+      config: targets,
+      // The report again when a rollout ends: its rollouts section says how it ended.
+      report: { label: `s3://${config.bucket}/`, thresholds: config.expiryThresholds },
+    });
 
 /** The step with Lambda's clock (tests drive `stepHandler` with a fake one). */
 export const lambdaHandler = stepHandler(systemClock);

@@ -1,6 +1,8 @@
 import type { Log, ObjectStore } from '../ports.js';
 import { recentRefusalGroups } from '../refusals/recent.js';
 import { buildReport, CONTENT_TYPES, type Report, renderReport } from '../report/index.js';
+import type { RolloutSources } from '../report/rollouts.js';
+import { storeRolloutSources } from '../rollout/records.js';
 import type { TruststoreState } from '../truststore/state.js';
 import { loadState } from './state-store.js';
 import type { DomainStatusLine } from './status.js';
@@ -25,6 +27,7 @@ export const storeReport = async (
     readonly thresholds?: readonly number[];
     readonly domains?: readonly DomainStatusLine[];
     readonly refusals?: Report['refusals'];
+    readonly rollouts?: RolloutSources;
   },
 ): Promise<Report> =>
   buildReport((await loadState(store)).state, {
@@ -33,17 +36,19 @@ export const storeReport = async (
     ...(options.thresholds ? { thresholds: options.thresholds } : {}),
     ...(options.domains ? { domains: options.domains } : {}),
     ...(options.refusals ? { refusals: options.refusals } : {}),
+    ...(options.rollouts ? { rollouts: options.rollouts } : {}),
   });
 
 /**
  * Publishes the report of `state`: `reports/index.html` and `reports/truststore.csv`. Called after
  * each new version is published, and by every expiry scan (so that its days left stay current and
  * it shows the domains' drift). The refused handshakes of the last days (`refusals/recent.json`,
- * written by the refusals function) are shown when there are any. A report is a view: a failure
+ * written by the refusals function) are shown when there are any, and with targets the rollouts
+ * (the records `rollouts/<id>.json` of the durable rollout). A report is a view: a failure
  * to write it is logged and returned, never thrown, so it can fail neither the publish nor the roll.
  */
 export const publishReport = async (
-  store: Pick<ObjectStore, 'put' | 'get'>,
+  store: Pick<ObjectStore, 'put' | 'get' | 'list'>,
   state: TruststoreState,
   now: Date,
   log: Log,
@@ -53,12 +58,18 @@ export const publishReport = async (
 ): Promise<string | undefined> => {
   try {
     const refusals = await recentRefusalGroups(store, log, now);
+    // With targets, the records the durable rollout writes: what each target serves, how the
+    // last rollout went (none: no section).
+    const rollouts = await storeRolloutSources(store, label);
+    if (rollouts.unreadable)
+      log.warn('rollout records not read for the report', { error: rollouts.unreadable });
     const report = buildReport(state, {
       now,
       store: label,
       ...(thresholds ? { thresholds } : {}),
       ...(domains ? { domains } : {}),
       ...(refusals ? { refusals } : {}),
+      rollouts,
     });
     for (const format of ['html', 'csv'] as const)
       await store.put(REPORT_KEYS[format], Buffer.from(renderReport(report, format)), {

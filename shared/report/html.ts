@@ -1,5 +1,6 @@
 import { clipped, printable } from '../text.js';
 import { day, type Report, type ReportCa } from './model.js';
+import type { ReportTarget } from './rollouts.js';
 
 /**
  * The report as one self-contained HTML page: inline CSS, an inline SVG chart, no script, no
@@ -16,6 +17,7 @@ export const reportHtml = (report: Report): string => {
     partners(report),
     crls(report),
     domains(report),
+    ...(report.rollouts ? [rollouts(report)] : []),
     ...(report.refusals ? [refusals(report)] : []),
     history(report),
   ];
@@ -41,6 +43,7 @@ export const reportHtml = (report: Report): string => {
       ['partners', `Partners and CAs (${report.partners.length})`],
       ['crls', `CRLs (${report.crls.length})`],
       ['domains', 'Domains and drift'],
+      ...(report.rollouts ? [['rollouts', `Rollouts and targets (${report.rollouts.targets.length})`]] : []),
       ...(report.refusals
         ? [['refusals', `Refused handshakes (${report.refusals.groups.reduce((n, g) => n + g.count, 0)})`]]
         : []),
@@ -230,6 +233,85 @@ const domains = (r: Report): string =>
             ),
           ],
   );
+
+/** A target's state as a word with a shape (the colour only repeats it). */
+const TARGET_STATE: Record<ReportTarget['state'], { word: string; cls: string }> = {
+  rolled: { word: 'rolled', cls: 'ok' },
+  unchanged: { word: 'unchanged', cls: 'ok' },
+  'rolled-back': { word: 'ROLLED BACK', cls: 'soon' },
+  failed: { word: 'FAILED', cls: 'expired' },
+  'in-progress': { word: 'in progress', cls: 'run' },
+  'not-reached': { word: 'not reached', cls: 'run' },
+  unverified: { word: 'NOT VERIFIED', cls: 'soon' },
+  'not-in-rollout': { word: 'not in the last rollout', cls: 'run' },
+};
+const ROLLOUT_STATUS: Record<string, { word: string; cls: string }> = {
+  succeeded: { word: 'completed', cls: 'ok' },
+  running: { word: 'in progress', cls: 'run' },
+  'rolled-back': { word: 'ROLLED BACK', cls: 'soon' },
+  failed: { word: 'FAILED', cls: 'expired' },
+  superseded: { word: 'superseded', cls: 'run' },
+};
+
+const rollouts = (r: Report): string => {
+  const ro = r.rollouts!;
+  const last = ro.last;
+  const latest = r.truststore.version;
+  const serves = (t: ReportTarget): string => {
+    const v =
+      t.versionKnownFrom === 'unknown'
+        ? '<strong>not known</strong>'
+        : t.version === undefined
+          ? 'none'
+          : `<code>${esc(t.version)}</code>${t.latest ? ' (latest)' : latest ? ' <strong>(NOT the latest)</strong>' : ''}`;
+    const how =
+      t.running === false
+        ? '<br><small><strong>endpoint not running</strong>: it serves nothing now (this was its last version)</small>'
+        : t.versionKnownFrom === 'records'
+          ? '<br><small>as the rollout records settle it</small>'
+          : '';
+    return v + how;
+  };
+  const where = (t: ReportTarget): string =>
+    `${t.resource ? `<code>${esc(t.resource)}</code>` : '—'}<br><small>${t.region ? `region ${esc(t.region)}` : "the pipeline's region"}, ${t.account ? `account ${esc(t.account)}` : "the pipeline's account"}</small>`;
+  const body: string[] = [
+    `<p>Read from <code>${esc(ro.source)}</code>${ro.targets.some((t) => t.versionKnownFrom === 'endpoint') ? " and each target endpoint's status" : ''}.</p>`,
+    `<div class="statements">${ro.statements.map((s) => `<p>${esc(s)}</p>`).join('')}</div>`,
+  ];
+  if (last) {
+    const st = ROLLOUT_STATUS[last.status] ?? { word: last.status, cls: 'run' };
+    body.push(
+      '<h3 id="last-rollout">Last rollout</h3>',
+      '<dl class="facts">',
+      `<div><dt>Version</dt><dd><code>${esc(last.version)}</code> (revision ${last.revision})${last.ofLatest ? ', the latest' : ', <strong>not the latest</strong>'}</dd></div>`,
+      `<div><dt>Outcome</dt><dd><span class="st ${st.cls}">${esc(st.word)}</span><br><small>${esc(last.outcome)}</small></dd></div>`,
+      `<div><dt>Started</dt><dd><time datetime="${esc(last.startedAt)}">${esc(moment(last.startedAt))}</time></dd></div>`,
+      `<div><dt>${last.finishedAt ? 'Finished' : 'Last step'}</dt><dd><time datetime="${esc(last.updatedAt)}">${esc(moment(last.updatedAt))}</time></dd></div>`,
+      `<div><dt>Waves</dt><dd>${last.waves.map((w) => (w === last.wave ? `<strong>${esc(w)}</strong>` : esc(w))).join(' → ')}${last.wave ? `<br><small>${last.status === 'running' ? 'rolling' : 'stopped in'} ${esc(last.wave)}</small>` : ''}</dd></div>`,
+      last.reason ? `<div class="wide"><dt>Why</dt><dd>${esc(last.reason)}</dd></div>` : '',
+      '</dl>',
+    );
+  }
+  if (ro.targets.length > 0)
+    body.push(
+      table(
+        last ? 'Targets, in wave order, with their state in the last rollout' : 'Targets',
+        ['Target', 'Kind', 'Where', 'Wave', 'Serves', 'State'],
+        ro.targets.map((t) => {
+          const s = TARGET_STATE[t.state];
+          return [
+            esc(t.id),
+            t.kind ? esc(t.kind) : '—',
+            where(t),
+            t.wave ? esc(t.wave) : '—',
+            serves(t),
+            `<span class="st ${s.cls}">${esc(s.word)}</span><br><small>${esc(t.stateText)}</small>`,
+          ];
+        }),
+      ),
+    );
+  return section('rollouts', `Rollouts and targets (${ro.targets.length})`, body);
+};
 
 const refusals = (r: Report): string => {
   const { source, groups } = r.refusals!;
@@ -430,6 +512,9 @@ td ul{margin:0;padding-left:1.1rem}
 .sev,.st{font-weight:700;white-space:nowrap}
 .sev.error,.sev.critical,.st.expired{color:var(--bad)}.sev.warning,.st.soon{color:var(--soon)}.st.ok{color:var(--ok)}
 .st.expired::before{content:"\\2715  "}.st.soon::before{content:"\\25B2  "}.st.ok::before{content:"\\25CF  "}
+.st.run{color:var(--muted)}.st.run::before{content:"\\25CB  "}
+.statements p{margin:.25rem 0;padding:.25rem .5rem;border-left:4px solid var(--line)}
+.facts .wide{grid-column:1/-1}
 .legend{display:flex;flex-wrap:wrap;gap:.25rem 1.25rem;padding:0;list-style:none}
 .legend svg{vertical-align:middle}
 figure{margin:0}

@@ -15,6 +15,7 @@ import {
   pendingRevision,
   type TruststoreState,
 } from '../truststore/state.js';
+import { type ReportRollouts, type RolloutSources, reportRollouts } from './rollouts.js';
 
 /** The JSON shape's name and version: a consumer checks it before reading the rest. */
 export const REPORT_SCHEMA = 'trustroll.report/1';
@@ -135,6 +136,11 @@ export interface Report {
    * reason (`trustroll refusals`), when a refusals log was read (absent: none was given).
    */
   readonly refusals?: { readonly source: string; readonly groups: readonly RefusalGroup[] };
+  /**
+   * With targets (rolled in waves): the version each target serves and the last rollout
+   * (`shared/report/rollouts.ts`). Absent when there are no targets.
+   */
+  readonly rollouts?: ReportRollouts;
 }
 
 export interface ReportOptions {
@@ -143,6 +149,8 @@ export interface ReportOptions {
   readonly thresholds?: readonly number[];
   readonly domains?: readonly DomainStatusLine[];
   readonly refusals?: { readonly source: string; readonly groups: readonly RefusalGroup[] };
+  /** The rollout records and, locally, what each target endpoint serves. */
+  readonly rollouts?: RolloutSources;
 }
 
 /** `RSA 2048`, `EC P-384`, `Ed25519`: how people name a key. */
@@ -308,6 +316,30 @@ export const buildReport = (state: TruststoreState, options: ReportOptions): Rep
   }
 
   const latest = latestPublished(state);
+  const rollouts = options.rollouts ? reportRollouts(options.rollouts, latest?.version) : undefined;
+  if (rollouts?.unreadable !== undefined)
+    warnings.push({
+      code: 'rollout.records-unreadable',
+      severity: 'warning',
+      message: `The rollout records could not be read (${rollouts.unreadable}): which version each target serves is not shown.`,
+    });
+  const last = rollouts?.last;
+  if (last && (last.status === 'rolled-back' || last.status === 'failed'))
+    warnings.push({
+      code: 'rollout.stopped',
+      severity: last.status === 'failed' ? 'error' : 'warning',
+      message: `The rollout of truststore version ${last.version} ${last.status === 'failed' ? 'FAILED' : 'was rolled back'}${last.wave ? ` in wave ${last.wave}` : ''}${last.reason ? `: ${last.reason}` : ''}.`,
+    });
+  if (rollouts?.mixed)
+    warnings.push({
+      code: 'targets.mixed-versions',
+      severity: 'warning',
+      message: `The targets serve different truststore versions: ${rollouts.versions
+        .map(
+          (v) => `${v.version === undefined ? 'not known' : v.version || 'none'} on ${v.targets.join(', ')}`,
+        )
+        .join('; ')}.`,
+    });
   return {
     schema: REPORT_SCHEMA,
     generatedAt: now.toISOString(),
@@ -334,6 +366,7 @@ export const buildReport = (state: TruststoreState, options: ReportOptions): Rep
     crls,
     ...(options.domains ? { domains: options.domains } : {}),
     ...(options.refusals ? { refusals: options.refusals } : {}),
+    ...(rollouts ? { rollouts } : {}),
   };
 };
 

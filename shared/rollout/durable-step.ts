@@ -1,4 +1,5 @@
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
+import { publishReport } from '../pipeline/report.js';
 import { loadState } from '../pipeline/state-store.js';
 import type { Clock, Log, Notifier, ObjectStore } from '../ports.js';
 import { KEYS, latestPublished } from '../truststore/state.js';
@@ -54,12 +55,17 @@ export const ACTIVE_WAIT_SECONDS = 15;
 
 export interface DurableStepDeps {
   /** The pipeline's store: the state (the latest published version), the truststore, the records. */
-  readonly store: Pick<ObjectStore, 'get' | 'put'>;
+  readonly store: Pick<ObjectStore, 'get' | 'put' | 'list'>;
   readonly gateway: TargetGateway;
   readonly notifier: Notifier;
   readonly clock: Clock;
   readonly log: Log;
   readonly config: RolloutConfig;
+  /**
+   * Publish the report (`reports/`) again when a rollout ends, so that its rollouts section says
+   * how it ended: what the report names the store, and the expiry scan's thresholds. Absent: not.
+   */
+  readonly report?: { readonly label: string; readonly thresholds?: readonly number[] };
 }
 
 /**
@@ -72,6 +78,8 @@ export interface DurableStepDeps {
  *    rollout as far as it can without waiting (`stepRollout`).
  * 3. Writes the record to `rollouts/<id>.json` (what `trustroll status` reads) and returns it,
  *    with the whole seconds to wait (at least one while it runs) and whether it is done.
+ * 4. Once it is done, publishes the report again (`deps.report`): the page published with the
+ *    version came before its rollout, and would say so until the next scan.
  * A step run again from the same input (a retried task) repeats only harmless actions.
  */
 export const durableStep = async (
@@ -123,8 +131,27 @@ export const durableStep = async (
     phases: Object.fromEntries(next.targets.map((t) => [t.id, t.phase])),
     ...(done ? {} : { waitMs }),
   });
+  if (done && deps.report) await republish(deps, deps.report);
   // The Wait state counts whole seconds; a running rollout never asks for none (it would spin).
   return { rollout: carried(next), waitSeconds: done ? 0 : Math.max(1, Math.ceil(waitMs / 1000)), done };
+};
+
+/**
+ * The report of the state as it is now (read again: a version published during the rollout is
+ * the one the page must name), with the record just written. A report is a view: nothing here
+ * fails the step (publishReport logs its own failure).
+ */
+const republish = async (deps: DurableStepDeps, report: NonNullable<DurableStepDeps['report']>) => {
+  let state: Awaited<ReturnType<typeof loadState>>['state'];
+  try {
+    state = (await loadState(deps.store)).state;
+  } catch (error) {
+    deps.log.error('report not published', { error: (error as Error).message });
+    return;
+  }
+  // No published version: no report to replace (the first version's publish makes it).
+  if (!latestPublished(state)?.version) return;
+  await publishReport(deps.store, state, deps.clock.now(), deps.log, report.label, report.thresholds);
 };
 
 const save = (rollout: Rollout, deps: DurableStepDeps) =>

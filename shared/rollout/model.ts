@@ -85,6 +85,16 @@ export type TargetPhase =
 export interface TargetRun {
   readonly id: string;
   readonly wave: string;
+  /**
+   * What and where the target is, copied from the configuration when the rollout starts, so that
+   * a record is read on its own (the report, `status`). Absent in records written before.
+   */
+  readonly kind?: TargetKind;
+  readonly resource?: string;
+  readonly region?: string;
+  readonly account?: string;
+  /** The target has a probe: `rolled` then means its probe passed on the version. */
+  readonly probe?: true;
   readonly phase: TargetPhase;
   /** The version it served before (undefined: none, or unknown for a kind that does not say). */
   readonly from?: string;

@@ -42,3 +42,49 @@ export const latestRollout = async (
   }
   return undefined;
 };
+
+/** How many rollout records the report reads (newest first): enough to settle every target. */
+export const REPORT_ROLLOUT_RECORDS = 10;
+
+/**
+ * The newest `limit` rollout records (by revision, then start), newest first; a record that does
+ * not read as one is skipped. Empty when there is none (no targets, or no rollout yet).
+ */
+export const recentRollouts = async (
+  store: Pick<ObjectStore, 'list' | 'get'>,
+  limit = REPORT_ROLLOUT_RECORDS,
+): Promise<Rollout[]> => {
+  const keys = (await store.list(ROLLOUTS_PREFIX))
+    .map((o) => ({ key: o.key, revision: revisionOf(o.key) }))
+    .filter((k): k is { key: string; revision: number } => k.revision !== undefined)
+    .sort((a, b) => b.revision - a.revision)
+    .slice(0, limit);
+  const records: Rollout[] = [];
+  for (const { key } of keys) {
+    try {
+      const parsed = JSON.parse(new TextDecoder().decode((await store.get(key)).body)) as Rollout;
+      if (parsed && parsed.schema === 1 && Array.isArray(parsed.targets)) records.push(parsed);
+    } catch (error) {
+      if (!(error instanceof NotFoundError || error instanceof SyntaxError)) throw error;
+    }
+  }
+  return records.sort((a, b) => b.revision - a.revision || b.startedAt.localeCompare(a.startedAt));
+};
+
+/**
+ * The rollout records as the report reads them from a store (`rollouts/` of the bucket): a
+ * failure to read them is said on the page (`unreadable`), never a reason to fail the report.
+ */
+export const storeRolloutSources = async (
+  store: Pick<ObjectStore, 'list' | 'get'>,
+  label: string,
+): Promise<{ source: string; records: Rollout[]; unreadable?: string }> => {
+  const source = label.startsWith('s3://')
+    ? `${label.replace(/\/$/, '')}/${ROLLOUTS_PREFIX}`
+    : `${ROLLOUTS_PREFIX} of ${label}`;
+  try {
+    return { source, records: await recentRollouts(store) };
+  } catch (error) {
+    return { source, records: [], unreadable: (error as Error).message };
+  }
+};

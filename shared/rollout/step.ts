@@ -79,6 +79,11 @@ export const startRollout = (
         return {
           id: t.id,
           wave,
+          kind: t.kind,
+          resource: t.resource,
+          ...(t.region === undefined ? {} : { region: t.region }),
+          ...(t.account === undefined ? {} : { account: t.account }),
+          ...(t.probe ? { probe: true as const } : {}),
           phase: 'pending',
           ...(before?.from === undefined ? {} : { from: before.from }),
           warningsBefore: before ? [...before.warningsBefore] : [],

@@ -4,8 +4,10 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReport, renderReport } from '../../shared/report/index.js';
+import { latestPublished } from '../../shared/truststore/state.js';
 import { NOW } from '../fixtures/pki.js';
 import { EVIL_SUBJECT, reportFixture } from '../fixtures/report-state.js';
+import { stoppedAtCanary } from '../fixtures/rollout-records.js';
 import { Browser, chromiumVersion } from './browser.js';
 import { build, type Running, startUp, waitFor } from './helpers.js';
 
@@ -28,9 +30,20 @@ describe('the report in a real browser', () => {
     cas = state.entries.length;
     mkdirSync(ARTIFACTS, { recursive: true });
     page = join(ARTIFACTS, 'report.html');
+    // With targets: the last rollout stopped at the canary, whose probe's failure holds markup.
+    const latest = latestPublished(state)!.version!;
+    const older = state.history.find((r) => r.version && r.version !== latest)!.version!;
+    const records = await stoppedAtCanary(older, latest, 'HTTP 403 <img src="x.png"> & co');
     writeFileSync(
       page,
-      renderReport(buildReport(state, { now: NOW, store: 's3://trustroll-prod/' }), 'html'),
+      renderReport(
+        buildReport(state, {
+          now: NOW,
+          store: 's3://trustroll-prod/',
+          rollouts: { source: 's3://trustroll-prod/rollouts/', records },
+        }),
+        'html',
+      ),
     );
     browser = new Browser();
     await browser.open(1280, 900);
@@ -121,11 +134,33 @@ describe('the report in a real browser', () => {
       'Partners',
       'CRLs',
       'Domains',
+      'Rollouts',
       'Version',
     ]);
     expect(structure.headed).toBe(structure.tables);
     // Every id names one element (the sections' links, the chart's title and description).
     expect(structure.unique).toBe(structure.ids);
+  });
+
+  it('shows the rollouts: every target, the version it serves and its state in words, the markup of a probe failure as text', async () => {
+    const ro = await browser.evaluate<{ rows: string[][]; text: string; images: number }>(`({
+      rows: [...document.querySelectorAll('#rollouts tbody tr')].map((r) => [...r.cells].map((c) => c.innerText.replace(/\\s+/g, ' ').trim())),
+      text: document.querySelector('#rollouts').innerText,
+      images: document.images.length,
+    })`);
+    expect(ro.rows.map((r) => [r[0], r[1], r[3]])).toEqual([
+      ['canary', 'apigateway-rest', 'canary'],
+      ['eu', 'apigateway-http', 'rest'],
+      ['us', 'elb-trust-store', 'rest'],
+    ]);
+    expect(ro.rows[0]![5]).toMatch(
+      /^ROLLED BACK rolled back to \S+: probe failed: HTTP 403 <img src="x.png"> & co$/,
+    );
+    expect(ro.rows[1]![5]).toMatch(/not reached/);
+    for (const r of ro.rows) expect(r[4]).toMatch(/\(NOT the latest\)/);
+    expect(ro.text).toMatch(/Every target \(3\) serves truststore version \S+, NOT the latest/);
+    expect(ro.text).toContain('stopped in wave canary (1 of 2) and rolled back');
+    expect(ro.images).toBe(0);
   });
 
   it('reflows at 200% zoom and in a narrow window: the page never scrolls sideways, wide tables scroll in place', async () => {

@@ -85,7 +85,7 @@ beforeAll(async () => {
       ],
     }),
   );
-  up = await startUp(dir, ['--no-demo', '--no-report', '--targets', 'targets.json']);
+  up = await startUp(dir, ['--no-demo', '--targets', 'targets.json']);
 }, 120_000);
 
 afterAll(async () => {
@@ -138,6 +138,20 @@ describe('trustroll up --targets (three endpoints, two waves)', () => {
       'us.example.com',
     ]);
     expect(domains.every((d) => d.truststoreVersion === good)).toBe(true);
+    // Its rollouts: every target rolled and verified, on the version its endpoint serves.
+    const rollouts = JSON.parse(report.stdout).rollouts;
+    expect(rollouts.last).toMatchObject({ version: good, status: 'succeeded', ofLatest: true });
+    expect(rollouts.last.id).toBe(s.json.rollout.id);
+    expect(
+      rollouts.targets.map((t: Record<string, unknown>) => [t.id, t.kind, t.wave, t.version, t.state]),
+    ).toEqual([
+      ['canary', 'apigateway-rest', 'canary', good, 'rolled'],
+      ['eu', 'apigateway-rest', 'rest', good, 'rolled'],
+      ['us', 'apigateway-http', 'rest', good, 'rolled'],
+    ]);
+    expect(rollouts.targets[0].stateText).toBe('rolled and verified (no new warning, its probe passed)');
+    expect(rollouts.mixed).toBe(false);
+    expect(rollouts.statements[0]).toBe(`Every target (3) serves truststore version ${good}, the latest.`);
   }, 120_000);
 
   it('stops a bad version at the canary, rolls the canary back, and never touches wave 2', async () => {
@@ -203,6 +217,56 @@ describe('trustroll up --targets (three endpoints, two waves)', () => {
     );
     expect(human).toMatch(
       /last rollout: truststore version \d+ \(revision \d+\), rolled-back: the probe of canary failed/,
+    );
+    // The report says the same: the rollout stopped at the canary, rolled back, and why; every
+    // target on the good version (what its endpoint serves), not the latest; the JSON is the record.
+    const json = spawnSync('node', [BIN, 'report', '--format', 'json'], { cwd: dir, encoding: 'utf8' });
+    expect(json.status, json.stderr).toBe(0);
+    const report = JSON.parse(json.stdout);
+    const record = JSON.parse(readFileSync(join(data(), 'endpoint', 'rollout.json'), 'utf8'));
+    expect(report.rollouts.last).toMatchObject({
+      id: record.id,
+      version: bad,
+      revision: record.revision,
+      status: 'rolled-back',
+      wave: 'canary',
+      startedAt: record.startedAt,
+      finishedAt: record.updatedAt,
+      reason: record.reason,
+    });
+    expect(report.rollouts.targets.map((t: { id: string; phase: string }) => [t.id, t.phase])).toEqual(
+      record.targets.map((t: { id: string; phase: string }) => [t.id, t.phase]),
+    );
+    expect(
+      report.rollouts.targets.map((t: Record<string, unknown>) => [
+        t.id,
+        t.version,
+        t.versionKnownFrom,
+        t.state,
+      ]),
+    ).toEqual([
+      ['canary', good, 'endpoint', 'rolled-back'],
+      ['eu', good, 'endpoint', 'not-reached'],
+      ['us', good, 'endpoint', 'not-reached'],
+    ]);
+    expect(report.rollouts.targets[0].stateText).toMatch(
+      new RegExp(`^rolled back to ${good}: probe failed: .+`),
+    );
+    expect(report.rollouts.statements[0]).toBe(
+      `Every target (3) serves truststore version ${good}, NOT the latest (${bad}).`,
+    );
+    expect(report.warnings.map((w: { code: string }) => w.code)).toContain('rollout.stopped');
+    // The live page of up shows the same (its /report.json, made afresh for the request).
+    const url = /report {5}(http:\/\/127\.0\.0\.1:\d+\/)/.exec(up.output())?.[1];
+    expect(url, up.output()).toBeDefined();
+    const live = (await (await fetch(`${url}report.json`)).json()) as typeof report;
+    expect(live.rollouts.last).toEqual(report.rollouts.last);
+    expect(live.rollouts.targets).toEqual(report.rollouts.targets);
+    const html = spawnSync('node', [BIN, 'report'], { cwd: dir, encoding: 'utf8' }).stdout;
+    expect(html).toContain('<h2 id="rollouts-h">Rollouts and targets (3)</h2>');
+    expect(html).toContain('<span class="st soon">ROLLED BACK</span>');
+    expect(html).toMatch(
+      /stopped in wave canary \(1 of 2\) and rolled back the targets it had rolled: the probe of canary failed/,
     );
   }, 120_000);
 

@@ -255,6 +255,13 @@ describe('the synthesized IAM of a rollout refuses what its functions never need
       {},
       'starting executions',
     ],
+    [
+      'scan',
+      's3:PutObject',
+      object('rollouts/1-v.json'),
+      {},
+      'writing a rollout record (it only reads them)',
+    ],
     ['ingest', 'apigateway:PATCH', domain('api.example.com'), {}, 'rolling a target inline'],
     [
       'ingest',
@@ -342,6 +349,7 @@ describe("the README's IAM table", () => {
     ['refusals', stack],
     ['rollout', rolloutStack],
     ['ingest', rolloutStack],
+    ['scan', rolloutStack],
   ] as const)('lists every action the %s role is granted, on every S3 prefix', (fn, synthesized) => {
     const missing: string[] = [];
     for (const { policy } of synthesized.identityPolicies(fn)) {

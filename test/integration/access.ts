@@ -256,16 +256,21 @@ export class SynthesizedStack {
   }
 
   /** A copy with every statement granting `action` to the functions removed (to prove the test can fail). */
-  without(action: string): SynthesizedStack {
+  without(action: string, resourceContains?: string): SynthesizedStack {
     const copy = Object.create(this) as SynthesizedStack;
     const template = structuredClone(this.template) as {
       Resources: Record<string, { Type: string; Properties?: Record<string, Json> }>;
     };
     for (const r of Object.values(template.Resources)) {
       if (r.Type !== 'AWS::IAM::Policy') continue;
-      const doc = r.Properties!.PolicyDocument as { Statement: { Action: string | string[] }[] };
+      const doc = r.Properties!.PolicyDocument as {
+        Statement: { Action: string | string[]; Resource?: Json }[];
+      };
+      // `resourceContains`: only the statements on that resource (e.g. one prefix of the bucket).
       doc.Statement = doc.Statement.filter(
-        (s) => !(Array.isArray(s.Action) ? s.Action : [s.Action]).includes(action),
+        (s) =>
+          !(Array.isArray(s.Action) ? s.Action : [s.Action]).includes(action) ||
+          (resourceContains !== undefined && !JSON.stringify(s.Resource ?? '').includes(resourceContains)),
       );
     }
     Object.defineProperty(copy, 'template', { value: template });

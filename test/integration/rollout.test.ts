@@ -279,6 +279,21 @@ describe('the durable rollout on AWS', () => {
     expect(await deniedCalls(stack.without('states:StartExecution'), 'ingest', ingestCalls)).toEqual([
       expect.stringContaining('needs states:StartExecution'),
     ]);
+    // The step that ended the rollout published the report again: it says how the rollout ended.
+    const page = await (
+      await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'reports/index.html' }))
+    ).Body!.transformToString();
+    expect(page).toContain('<span class="st ok">completed</span>');
+    expect(page).toContain(
+      `<p>Every target (4) serves truststore version ${release.version}, the latest.</p>`,
+    );
+    expect(
+      calls.filter((c) => c.service === 's3' && c.operation === 'PutObject' && c.key?.startsWith('reports/')),
+    ).toHaveLength(2);
+    expect(await deniedCalls(stack.without('s3:PutObject', 'reports/'), 'rollout', calls)).toEqual([
+      expect.stringContaining('reports/'),
+      expect.stringContaining('reports/'),
+    ]);
     // trustroll status of the store shows the rollout from its record.
     const shown = await status();
     expect(shown.code).toBe(0);
@@ -286,6 +301,41 @@ describe('the durable rollout on AWS', () => {
       `last rollout: truststore version ${release.version} (revision ${release.revision}), succeeded\n`,
     );
     expect(shown.out).toMatch(/^ {2}rest partner-account: rolled \(from v0\)$/m);
+  });
+
+  it("publishes the rollouts on the scan's report from the records, as its IAM allows", async () => {
+    // The scan as the schedule invokes it, with its own environment from the template.
+    Object.assign(process.env, stack.environment('scan'));
+    vi.resetModules();
+    const scan = (await import('../../functions/expiry-scan/handler.js')).handler as unknown as (
+      e: unknown,
+      c: unknown,
+    ) => Promise<unknown>;
+    recorder.take();
+    await scan(
+      { 'execution-id': 'exec-r', 'scheduled-time': '2026-12-03T06:00:00Z' },
+      lambdaContext(300_000),
+    );
+    const calls = recorder.take();
+    const html = await (
+      await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'reports/index.html' }))
+    ).Body!.transformToString();
+    expect(html).toContain(`Read from <code>s3://${bucket}/rollouts/</code>`);
+    expect(html).toContain(
+      `<p>Every target (4) serves truststore version ${release.version}, the latest.</p>`,
+    );
+    expect(html.match(/<span class="st ok">rolled<\/span>/g)).toHaveLength(targets.length);
+    expect(html).toContain('region eu-central-1');
+    expect(html).toContain('account 210987654321');
+    // The scan read the record, and may: without its grant on rollouts/* the read is refused.
+    expect(
+      calls.some(
+        (c) => c.service === 's3' && c.operation === 'GetObject' && /^rollouts\/\d+-/.test(c.key ?? ''),
+      ),
+    ).toBe(true);
+    expect(await deniedCalls(stack, 'scan', calls)).toEqual([]);
+    const withoutGrant = await deniedCalls(stack.without('s3:GetObject', 'rollouts/*'), 'scan', calls);
+    expect(withoutGrant).toEqual([expect.stringContaining('rollouts/')]);
   });
 
   it('starts no execution for a release whose rollout ran already (its record), whatever Step Functions still remembers', async () => {

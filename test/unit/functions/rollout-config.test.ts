@@ -32,7 +32,18 @@ describe('the rollout step function configuration', () => {
     expect(readRolloutConfig({ ...base, TRUSTROLL_TARGETS_KEY: 'config/targets.json' })).toEqual({
       ...{ bucket: 'b-bucket', topicArn: base.TRUSTROLL_TOPIC_ARN, region: 'eu-west-1' },
       targetsKey: 'config/targets.json',
+      expiryThresholds: [60, 30, 14, 7, 3, 1],
     });
+  });
+
+  it("takes the scan's thresholds for the report it publishes when a rollout ends, and refuses bad ones", () => {
+    expect(
+      readRolloutConfig({ ...base, TRUSTROLL_TARGETS_KEY: 'k', TRUSTROLL_EXPIRY_THRESHOLDS: '90, 45' })
+        .expiryThresholds,
+    ).toEqual([90, 45]);
+    expect(() =>
+      readRolloutConfig({ ...base, TRUSTROLL_TARGETS_KEY: 'k', TRUSTROLL_EXPIRY_THRESHOLDS: '30,soon' }),
+    ).toThrow(/TRUSTROLL_EXPIRY_THRESHOLDS must be whole numbers of days/);
   });
 
   it('reports every problem at once: missing bucket, both sources, a probe key outside probes/', () => {

@@ -13,6 +13,7 @@ import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/f
 import { MemoryStore } from '../../fakes/memory-store.js';
 import { NOW, partnerChain, pemOf, root, toBytes } from '../../fixtures/pki.js';
 import { EVIL_SUBJECT, largeState, type ReportFixture, reportFixture } from '../../fixtures/report-state.js';
+import { manyRollouts } from '../../fixtures/rollout-records.js';
 
 /** RFC 4180 records (quoted fields with doubled quotes, CRLF line ends). */
 const parseCsv = (text: string): string[][] => {
@@ -363,5 +364,18 @@ describe('the size bound', () => {
     expect(html.match(/class="ca-mark /g)).toHaveLength(1000);
     expect(Buffer.byteLength(html)).toBeLessThan(2_000_000);
     expect(Buffer.byteLength(renderReport(big, 'json'))).toBeLessThan(2_000_000);
+    // With 100 targets and the 10 rollout records read on AWS, still under the bound.
+    const versions = largeState(entries, 100).history.flatMap((r) => (r.version ? [r.version] : []));
+    const withTargets = buildReport(largeState(entries, 100), {
+      now: NOW,
+      store: 's3://bucket/prod',
+      rollouts: { source: 's3://bucket/prod/rollouts/', records: manyRollouts(100, 10, versions) },
+    });
+    expect(withTargets.rollouts!.targets).toHaveLength(100);
+    expect(withTargets.rollouts!.targets.filter((t) => t.state === 'rolled-back')).toHaveLength(2);
+    const page = renderReport(withTargets, 'html');
+    expect(page.match(/<span class="st run">not reached<\/span>/g)).toHaveLength(98);
+    expect(Buffer.byteLength(page)).toBeLessThan(2_000_000);
+    expect(Buffer.byteLength(renderReport(withTargets, 'json'))).toBeLessThan(2_000_000);
   });
 });
