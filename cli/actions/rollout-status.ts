@@ -28,10 +28,13 @@ export const rolloutStatus = (
       shown`last rollout: truststore version ${rollout.version} (revision ${rollout.revision}), ${rollout.status}` +
         (rollout.reason ? shown`: ${rollout.reason}` : '') +
         (latest ? '' : ' (NOT the latest version: its rollout has not written a record yet)'),
-      ...rollout.targets.map(
-        (t) =>
-          shown`  ${t.wave} ${t.id}: ${t.phase}${t.from ? ` (from ${t.from})` : ''}${t.error ? `: ${t.error}` : ''}`,
-      ),
+      ...rollout.targets.flatMap((t) => [
+        shown`  ${t.wave} ${t.id}: ${t.phase}${t.from ? ` (from ${t.from})` : ''}${t.error ? `: ${t.error}` : ''}`,
+        // An ELB trust store takes only CRLs: what it cannot enforce is said, never implied.
+        ...(t.phase === 'rolled-back' ? [] : (t.notEnforced ?? [])).map(
+          (n) => shown`    warning: ${t.id} does not enforce ${n}`,
+        ),
+      ]),
     ];
     io.out(`${out.join('\n')}\n`);
   }
