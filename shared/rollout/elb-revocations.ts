@@ -7,6 +7,25 @@ import { crlPemKey } from '../revocation/state.js';
 import { KEYS, type TruststoreState } from '../truststore/state.js';
 import type { CrlFile } from './targets.js';
 
+/** Where the version trustroll last gave each ELB trust store is kept (see ElbTrustStoreApi). */
+export const TRUST_STORE_LEDGER_PREFIX = 'rollouts/trust-stores/';
+
+export const ledgerKey = (trustStoreArn: string): string =>
+  `${TRUST_STORE_LEDGER_PREFIX}${encodeURIComponent(trustStoreArn)}.json`;
+
+/** A CRL object of the pipeline's bucket given to a trust store (or to be given), as a ledger keeps it. */
+export interface LedgerCrl {
+  readonly key: string;
+  readonly objectVersion: string;
+  /** Issuer fingerprint and scope: one CRL per issuer and scope. */
+  readonly issuer: string;
+  readonly scope: string;
+}
+
+/** The same CRL object: its key (the SHA-256 of its DER) and S3 version. */
+export const sameCrl = (a: LedgerCrl, b: LedgerCrl): boolean =>
+  a.key === b.key && a.objectVersion === b.objectVersion;
+
 /** One CRL object an ELB trust store is given with a truststore version. */
 export interface ElbCrl extends CrlFile {
   /** `revocation/crls/<sha256>.pem` in the pipeline's bucket, and its S3 object version. */
@@ -114,4 +133,45 @@ const planFor = async (
     );
   }
   return { crls, notEnforced };
+};
+
+/**
+ * The ELB trust stores whose CRLs are behind the state's (a CRL accepted since their last rollout
+ * brings no truststore version, and so no rollout): one phrase each, for `trustroll status`.
+ * Reads every ledger under `rollouts/trust-stores/` and compares the CRLs it recorded with the plan
+ * of its version today. A ledger written before trustroll sent CRLs counts as holding none.
+ */
+export const trustStoresBehind = async (
+  store: Pick<ObjectStore, 'get' | 'list'>,
+  plan: (version: string) => Promise<ElbRevocationPlan>,
+): Promise<string[]> => {
+  const out: string[] = [];
+  for (const { key } of await store.list(TRUST_STORE_LEDGER_PREFIX)) {
+    let entry: { trustStoreArn?: unknown; version?: unknown; crls?: readonly LedgerCrl[] };
+    try {
+      entry = JSON.parse(new TextDecoder().decode((await store.get(key)).body));
+    } catch (error) {
+      if (error instanceof NotFoundError || error instanceof SyntaxError) continue;
+      throw error;
+    }
+    if (typeof entry.version !== 'string' || typeof entry.trustStoreArn !== 'string') continue;
+    const held = entry.crls ?? [];
+    let wanted: readonly ElbCrl[];
+    try {
+      wanted = (await plan(entry.version)).crls;
+    } catch (error) {
+      // Said, not thrown: status goes on, and does not call the trust store up to date.
+      out.push(
+        `ELB trust store ${entry.trustStoreArn} (truststore version ${entry.version}): its CRLs cannot be compared with the state's: ${(error as Error).message}`,
+      );
+      continue;
+    }
+    const missing = wanted.filter((c) => !held.some((h) => sameCrl(h, c)));
+    const extra = held.filter((h) => !wanted.some((c) => sameCrl(h, c)));
+    if (missing.length === 0 && extra.length === 0) continue;
+    out.push(
+      `ELB trust store ${entry.trustStoreArn} (truststore version ${entry.version}) lacks ${missing.length} CRL(s) the state holds for its CAs${extra.length > 0 ? ` and still holds ${extra.length} superseded` : ''}: CRLs accepted since its last rollout reach it with the next version's rollout`,
+    );
+  }
+  return out;
 };

@@ -10,6 +10,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { rolloutStatus } from '../../cli/actions/rollout-status.js';
+import { run as cli } from '../../cli/main.js';
 import { ledgerKey } from '../../shared/adapters/aws/elb-trust-stores.js';
 import { S3ObjectStore } from '../../shared/adapters/aws/s3-store.js';
 import { AwsTargets } from '../../shared/adapters/aws/targets.js';
@@ -20,7 +21,7 @@ import { loadState } from '../../shared/pipeline/state-store.js';
 import { parseCertificate, pemToDer } from '../../shared/pki/certificate.js';
 import { crlPemKey } from '../../shared/revocation/state.js';
 import { durableStep } from '../../shared/rollout/durable-step.js';
-import { elbRevocationPlan } from '../../shared/rollout/elb-revocations.js';
+import { elbRevocationPlan, trustStoresBehind } from '../../shared/rollout/elb-revocations.js';
 import type { Rollout, RolloutConfig, Target } from '../../shared/rollout/model.js';
 import { latestPublished } from '../../shared/truststore/state.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../fakes/fakes.js';
@@ -405,5 +406,38 @@ describe('a rollout to an ELB trust store', () => {
     expect((await w.ledger()).version).toBe(v1);
     const failed = w.notifier.sent.find((n) => n.eventType === 'truststore.roll-failed');
     expect(failed?.subject).toContain('alb rolled back: it refused the revocation files');
+  });
+  it('has trustroll status name a trust store that lacks a CRL accepted since its rollout, and exit 1, until the next roll', async () => {
+    const w = await world();
+    await w.drop('inbox/acme/ca.pem', toBytes(pemOf(acme.root, acme.intermediate)));
+    await w.drop('inbox/acme/crl/a.crl', await crl(acme.intermediate, [], { crlNumber: 1 }));
+    const { state } = await loadState(w.store);
+    const v1 = await w.published();
+    expect((await run(w, v1, state.revision)).status).toBe('succeeded');
+    const status = async () => {
+      let out = '';
+      process.env.TRUSTROLL_AWS_ENDPOINT = aws.endpoint;
+      const code = await cli(['status', '--store', `s3://${w.bucket}`, '--region', 'us-east-1'], {
+        out: (t) => (out += t),
+        err: (t) => (out += t),
+        stdin: async () => new Uint8Array(),
+      });
+      return { code, out };
+    };
+    expect(await status()).toMatchObject({ code: 0 });
+    expect(await trustStoresBehind(w.store, w.revocations)).toEqual([]);
+    // A newer CRL: no new truststore version, so no rollout; the trust store still has the older one.
+    await w.drop(
+      'inbox/acme/crl/b.crl',
+      await crl(acme.intermediate, [acme.client], { crlNumber: 2, thisUpdate: NOW }),
+    );
+    expect(await w.published()).toBe(v1);
+    const behind = await status();
+    expect(behind.code).toBe(1);
+    expect(behind.out).toContain(
+      `REVOCATIONS BEHIND: ELB trust store ${TRUST_STORE} (truststore version ${v1}) lacks 1 CRL(s) the state holds for its CAs and still holds 1 superseded`,
+    );
+    await w.gateway.update(target, v1);
+    expect(await trustStoresBehind(w.store, w.revocations)).toEqual([]);
   });
 });

@@ -8,23 +8,14 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { NotFoundError, RevocationRefusedError } from '../../errors.js';
 import type { DomainState, ObjectStore } from '../../ports.js';
+import {
+  type LedgerCrl,
+  ledgerKey,
+  sameCrl,
+  TRUST_STORE_LEDGER_PREFIX,
+} from '../../rollout/elb-revocations.js';
 
-export { ElasticLoadBalancingV2Client };
-
-/** Where the version trustroll last gave each trust store is kept (see ElbTrustStoreApi). */
-export const TRUST_STORE_LEDGER_PREFIX = 'rollouts/trust-stores/';
-
-export const ledgerKey = (trustStoreArn: string): string =>
-  `${TRUST_STORE_LEDGER_PREFIX}${encodeURIComponent(trustStoreArn)}.json`;
-
-/** A CRL object of the pipeline's bucket given to a trust store (or to be given). */
-export interface LedgerCrl {
-  readonly key: string;
-  readonly objectVersion: string;
-  /** Issuer fingerprint and scope: one CRL per issuer and scope. */
-  readonly issuer: string;
-  readonly scope: string;
-}
+export { ElasticLoadBalancingV2Client, ledgerKey, TRUST_STORE_LEDGER_PREFIX };
 
 /** A revocation file trustroll added to a trust store, with the id ELB gave it. */
 export interface LedgerRevocation extends LedgerCrl {
@@ -53,7 +44,6 @@ const REFUSALS: Readonly<Record<string, string>> = {
   RevocationContentNotFound: 'ELB could not read the object (deleted, or not readable by the caller)',
 };
 
-const sameCrl = (a: LedgerCrl, b: LedgerCrl) => a.key === b.key && a.objectVersion === b.objectVersion;
 const crlOf = ({ key, objectVersion, issuer, scope }: LedgerCrl): LedgerCrl => ({
   key,
   objectVersion,
