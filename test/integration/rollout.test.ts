@@ -398,7 +398,14 @@ describe('the durable rollout on AWS', () => {
       },
       lambdaContext(900_000),
     );
-    recorder.take();
+    // The ingest function keeps the CRL (its record set, and its PEM under revocation/crls/) as its IAM allows.
+    const kept = recorder.take();
+    expect(
+      kept.some(
+        (c) => c.service === 's3' && c.operation === 'PutObject' && c.key?.startsWith('revocation/crls/'),
+      ),
+    ).toBe(true);
+    expect(await deniedCalls(stack, 'ingest', kept)).toEqual([]);
     // The other account's domain now serves someone else's truststore: trustroll refuses to roll it.
     recorder.apiGateway.domains.get('api.other.example.com')!.mtls = {
       uri: 's3://someone-else/ca.pem',
