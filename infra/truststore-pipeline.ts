@@ -749,7 +749,8 @@ export class TruststorePipeline extends Construct {
    * failures (S3, SNS, a target's API), never on bad input; a failed execution can be re-driven
    * from the failed step (Step Functions `RedriveExecution`), every action of a step repeating
    * safely. Least privilege per target kind: API Gateway GET/PATCH (and the mTLS actions, on our
-   * truststore only) on the domains in their regions, ELB `ModifyTrustStore` on the trust stores,
+   * truststore only) on the domains in their regions, ELB `ModifyTrustStore` and the revocation
+   * files' `Add`/`RemoveTrustStoreRevocations` on the trust stores (and the CRLs kept as PEM),
    * `sts:AssumeRole` on the roles of other accounts, whose principals may read the truststore.
    */
   private rolloutMachine(
@@ -836,6 +837,10 @@ export class TruststorePipeline extends Construct {
         });
     }
     if (targets.some((t) => t.probe)) h.allow(fn, ['s3:GetObject'], h.objects(PROBE_PREFIX));
+    const elb = targets.some((t) => t.kind === 'elb-trust-store');
+    // The CRLs kept as PEM: the step reads their version and size (HEAD), and ELB reads them with
+    // the caller's permissions when they are added to a trust store (as it reads the truststore).
+    if (elb) h.allow(fn, ['s3:GetObject', 's3:GetObjectVersion'], h.objects(REVOCATION_KEYS.crls));
     h.allow(fn, ['sns:Publish'], [this.topic.topicArn]);
     h.allow(fn, ['kms:GenerateDataKey', 'kms:Decrypt'], [h.key.keyArn]);
     const own = targets.filter((t) => !t.roleArn);
@@ -866,9 +871,21 @@ export class TruststorePipeline extends Construct {
     }
     const trustStores = own.filter((t) => t.kind === 'elb-trust-store').map((t) => t.resource);
     if (trustStores.length > 0) {
-      h.allow(fn, ['elasticloadbalancing:ModifyTrustStore'], trustStores);
-      // DescribeTrustStores has no resource-level permissions (Service Authorization Reference).
-      h.allow(fn, ['elasticloadbalancing:DescribeTrustStores'], ['*']);
+      h.allow(
+        fn,
+        [
+          'elasticloadbalancing:ModifyTrustStore',
+          'elasticloadbalancing:AddTrustStoreRevocations',
+          'elasticloadbalancing:RemoveTrustStoreRevocations',
+        ],
+        trustStores,
+      );
+      // The Describe actions have no resource-level permissions (Service Authorization Reference).
+      h.allow(
+        fn,
+        ['elasticloadbalancing:DescribeTrustStores', 'elasticloadbalancing:DescribeTrustStoreRevocations'],
+        ['*'],
+      );
     }
     const roles = [...new Set(targets.flatMap((t) => (t.roleArn ? [t.roleArn] : [])))];
     if (roles.length > 0) {
@@ -882,7 +899,11 @@ export class TruststorePipeline extends Construct {
         const account = role.split(':')[4]!;
         byAccount.set(account, [...(byAccount.get(account) ?? []), role]);
       }
-      for (const [account, arns] of byAccount)
+      // The roles of ELB trust store targets also add the CRLs, which ELB reads with their permissions.
+      const elbRoles = new Set(
+        targets.flatMap((t) => (t.roleArn && t.kind === 'elb-trust-store' ? [t.roleArn] : [])),
+      );
+      for (const [account, arns] of byAccount) {
         this.bucket.addToResourcePolicy(
           new iam.PolicyStatement({
             sid: `TargetRolesOf${account}`,
@@ -892,6 +913,18 @@ export class TruststorePipeline extends Construct {
             conditions: { ArnEquals: { 'aws:PrincipalArn': arns } },
           }),
         );
+        const crlReaders = arns.filter((a) => elbRoles.has(a));
+        if (crlReaders.length > 0)
+          this.bucket.addToResourcePolicy(
+            new iam.PolicyStatement({
+              sid: `TrustStoreRolesOf${account}`,
+              principals: [new iam.AccountPrincipal(account)],
+              actions: ['s3:GetObject', 's3:GetObjectVersion'],
+              resources: [this.bucket.arnForObjects(`${REVOCATION_KEYS.crls}*`)],
+              conditions: { ArnEquals: { 'aws:PrincipalArn': crlReaders } },
+            }),
+          );
+      }
     }
 
     const step = new sfnTasks.LambdaInvoke(this, 'RolloutStep', {
@@ -978,7 +1011,15 @@ export class TruststorePipeline extends Construct {
         'nodejs22.x is the runtime trustroll is built and tested for; moving runtimes is a deliberate upgrade.',
     });
     const bucketArn = `<${stack.getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>`;
-    for (const prefix of ['state', 'truststore', 'rollouts', 'probes', 'refusals', 'reports'])
+    for (const prefix of [
+      'state',
+      'truststore',
+      'rollouts',
+      'probes',
+      'refusals',
+      'reports',
+      'revocation/crls',
+    ])
       Validations.of(fn.role!).acknowledge({
         id: `AwsSolutions::AwsSolutions-IAM5[Resource::${bucketArn}/${prefix}/*]`,
         reason: `Object-level access to ${prefix}/ of this one bucket: the objects' keys are not known in advance.`,
@@ -986,7 +1027,7 @@ export class TruststorePipeline extends Construct {
     Validations.of(fn.role!).acknowledge({
       id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
       reason:
-        'elasticloadbalancing:DescribeTrustStores supports no resource-level permissions; it only reads.',
+        'elasticloadbalancing:DescribeTrustStores and DescribeTrustStoreRevocations support no resource-level permissions; they only read.',
     });
     const fnArn = `<${stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction)}.Arn>`;
     Validations.of(machine.role).acknowledge({

@@ -32,6 +32,15 @@ export class UpstreamError extends Error {
   override readonly name: string = 'UpstreamError';
 }
 
+/**
+ * A target took the update call but refused what goes with the version (an ELB trust store
+ * refusing a CRL file: invalid content, too many revoked entries, the object not found): a failed
+ * verification of that target, which the rollout rolls back.
+ */
+export class RevocationRefusedError extends Error {
+  override readonly name = 'RevocationRefusedError';
+}
+
 /** A dependency asked us to slow down (API Gateway's one update per 30 s); retry after a pause. */
 export class ThrottledError extends UpstreamError {
   override readonly name = 'ThrottledError';

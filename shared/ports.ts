@@ -99,6 +99,7 @@ export const EVENT_TYPES = [
   'truststore.rolled',
   'truststore.roll-failed',
   'truststore.roll-superseded',
+  'truststore.revocations-not-enforced',
   'truststore.pruned',
   'truststore.removed',
   'truststore.restored',

@@ -19,6 +19,7 @@ import { repairStore } from '../../shared/pipeline/repair.js';
 import { heldIssuer, indexFor, indexProblem } from '../../shared/pipeline/revocation.js';
 import { findDamage, loadState } from '../../shared/pipeline/state-store.js';
 import { type DomainStatusLine, domainStatus } from '../../shared/pipeline/status.js';
+import { elbRevocationPlan, trustStoresBehind } from '../../shared/rollout/elb-revocations.js';
 import { latestRollout } from '../../shared/rollout/records.js';
 import { shown } from '../../shared/text.js';
 import { latestPublished, pendingRevision, type TruststoreState } from '../../shared/truststore/state.js';
@@ -362,8 +363,15 @@ NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no
   // S3 without --domain, where the durable rollout writes its records: the last rollout.
   if (!(deps.gateway instanceof EndpointStatusFile) && deps.roll.domains.length === 0) {
     const rollout = await latestRollout(deps.store);
-    if (rollout)
-      return rolloutStatus(rollout, { storeLine, store, json: flags.json, pending, indexBehind }, io, exit);
+    if (rollout) {
+      const revocationsBehind = await trustStoresBehind(deps.store, (v) => elbRevocationPlan(deps.store, v));
+      return rolloutStatus(
+        rollout,
+        { storeLine, store, json: flags.json, pending, indexBehind, revocationsBehind },
+        io,
+        exit,
+      );
+    }
   }
   // S3 without --domain: the gateway itself says that a domain is needed (a usage error).
   let domains = deps.roll.domains.length > 0 ? deps.roll.domains : [flags.localDomain ?? 'localhost'];

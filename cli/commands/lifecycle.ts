@@ -116,7 +116,7 @@ export const registerLifecycle = (program: Command, io: Io, exit: (code: number)
       'after',
       exitHelp('status', {
         0: 'every domain serves the latest version',
-        1: 'a domain is not on the latest version or has drifted, the last rollout to the targets ended failed or rolled-back (until a later one succeeds), the targets serve different versions, no local endpoint has run with this data folder yet or it is not running (start trustroll up), or the store is damaged (status explains the damage; trustroll repair mends it)',
+        1: 'a domain is not on the latest version or has drifted, the last rollout to the targets ended failed or rolled-back (until a later one succeeds), the targets serve different versions, an ELB trust store lacks CRLs accepted since its last rollout (REVOCATIONS BEHIND), no local endpoint has run with this data folder yet or it is not running (start trustroll up), or the store is damaged (status explains the damage; trustroll repair mends it)',
         2: 'usage error (no store there, an unknown domain)',
         // Not 4: explaining a damaged store is what status is for, so damage is its finding (1).
         5: STORE_STATUSES[5],

@@ -12,6 +12,7 @@ import {
   type DurableStepOutput,
   durableStep,
 } from '../../shared/rollout/durable-step.js';
+import { elbRevocationPlan } from '../../shared/rollout/elb-revocations.js';
 import type { RolloutConfig } from '../../shared/rollout/model.js';
 import { parseRolloutConfigText } from '../../shared/rollout/targets.js';
 import { KEYS } from '../../shared/truststore/state.js';
@@ -40,11 +41,15 @@ async function readTargetsObject(key: string): Promise<RolloutConfig> {
   }
 }
 
+/** The CRLs an ELB trust store gets with a version, and what it cannot enforce. */
+const revocations = (version: string) => elbRevocationPlan(store, version);
+
 const gateway = new AwsTargets({
   truststoreUri: `s3://${config.bucket}/${KEYS.truststore}`,
   region: config.region,
   store,
   clientOptions: clientOptions(env),
+  revocations,
 });
 
 /**
@@ -62,6 +67,7 @@ export const stepHandler =
       clock,
       log,
       config: targets,
+      revocations,
       // The report again when a rollout ends: its rollouts section says how it ended.
       report: { label: `s3://${config.bucket}/`, thresholds: config.expiryThresholds },
     });

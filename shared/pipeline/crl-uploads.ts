@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { ConflictError } from '../errors.js';
 import type { Finding } from '../finding.js';
 import type { Certificate } from '../pki/certificate.js';
 import type { Notification, ObjectStore } from '../ports.js';
@@ -13,7 +14,14 @@ import {
   scopeKey,
 } from '../revocation/crl.js';
 import { reasonCode, toRecords } from '../revocation/records.js';
-import { crlKey, type HeldCrlRecord, type RevocationState, serialsKey } from '../revocation/state.js';
+import {
+  crlKey,
+  crlPemKey,
+  crlToPem,
+  type HeldCrlRecord,
+  type RevocationState,
+  serialsKey,
+} from '../revocation/state.js';
 import { certificateOf, type TruststoreState } from '../truststore/state.js';
 import { describeFindings, notification } from './notifications.js';
 import { RETIRED_DAYS, retiredEntries, revocationOf, sameCa } from './revocation.js';
@@ -22,7 +30,8 @@ import type { UploadKey } from './upload-key.js';
 /**
  * CRLs dropped into `inbox/<partner>/crl/`: read, judged against the truststore's CAs (and the
  * CAs this batch admits), and, once accepted, kept as what was understood of them — a record
- * set of their revoked serials and their metadata in the state — never as their bytes. The
+ * set of their revoked serials, their metadata in the state, and the verified CRL itself as PEM
+ * (for ELB trust stores, which check the CA's signature) — never as the upload's bytes. The
  * ingest run treats them as uploads like any other: one outcome each, reported, alerted,
  * destroyed in the inbox once judged.
  */
@@ -56,6 +65,8 @@ export interface AcceptedCrl {
   readonly key: string;
   readonly record: HeldCrlRecord;
   readonly records: Uint8Array;
+  /** The CRL's DER (signature checked, parsed in full), kept as PEM at `crlPemKey(record.sha256)`. */
+  readonly der: Uint8Array;
   /** The same CRL as the one held: nothing to write or change. */
   readonly unchanged: boolean;
   /** Keys of CRLs held for the same CA under an earlier certificate of it (renewed, same name and key). */
@@ -176,7 +187,14 @@ export const judgeCrlUploads = (
         const replaces = Object.keys(rev.crls).filter(
           (k) => k !== key && rev.crls[k]!.scope === scope && same(rev.crls[k]!.issuer, issuer.fingerprint),
         );
-        crls.push({ key, record, records, unchanged: unchanged && replaces.length === 0, replaces });
+        crls.push({
+          key,
+          record,
+          records,
+          der: j.list.der,
+          unchanged: unchanged && replaces.length === 0,
+          replaces,
+        });
       }
     }
     decisions.set(u.id, { accepted, judgements, findings, crls });
@@ -206,11 +224,24 @@ const retiredIssuer = (j: CrlJudgement, state: TruststoreState, now: Date): CrlJ
   return { ...j, findings };
 };
 
-/** Writes the record sets of accepted CRLs (before the commit: the state only points at them). */
+/**
+ * Writes the record sets of accepted CRLs and the CRLs as PEM (before the commit: the state only
+ * points at them). The PEM is written once: its key is its SHA-256, and a CRL already kept is
+ * left as it is (an ELB trust store may name its S3 object version).
+ */
 export const writeCrlRecords = async (store: ObjectStore, decision: CrlDecision): Promise<void> => {
   // The same CRL again writes its record set again too: it mends one deleted by hand.
-  for (const c of decision.crls)
+  for (const c of decision.crls) {
     await store.put(serialsKey(c.record.serials), c.records, { contentType: 'application/octet-stream' });
+    try {
+      await store.put(crlPemKey(c.record.sha256), new TextEncoder().encode(crlToPem(c.der)), {
+        ifNoneMatch: '*',
+        contentType: 'application/pkix-crl',
+      });
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+    }
+  }
 };
 
 /** The revocation state with the accepted CRLs of a batch, or `undefined` when none changes it. */

@@ -4,16 +4,32 @@ import { createHash } from 'node:crypto';
  * What trustroll holds about revocation, kept in the state document beside the entries (one
  * compare-and-set covers a CRL and the upload that brought it). The revoked serials themselves
  * are not in the state: each accepted CRL's serials are an immutable record set at
- * `revocation/serials/<sha256>.bin` (what was understood of it; the CRL's bytes are not kept),
- * and the published index joins them.
+ * `revocation/serials/<sha256>.bin`, and the published index joins them. An accepted CRL is also
+ * kept as the CA signed it, at `revocation/crls/<sha256 of its DER>.pem`: its DER re-encoded as
+ * PEM (`X509 CRL`), written once when it is accepted and never changed. It is what was understood
+ * — a CRL whose signature was checked against a truststore CA and that was parsed in full, as a
+ * certificate is kept as canonical PEM — and ELB trust stores need it (they check the CA's
+ * signature: serials alone cannot be sent). Nothing else of an upload's bytes is kept.
  */
 /** Where revocation objects live in the store. */
 export const REVOCATION_KEYS = {
   index: 'revocation/index.trx',
   serials: 'revocation/serials/',
+  crls: 'revocation/crls/',
 } as const;
 
 export const serialsKey = (sha256: string): string => `${REVOCATION_KEYS.serials}${sha256}.bin`;
+
+/** Where an accepted CRL is kept as PEM, by the SHA-256 of its DER (`HeldCrlRecord.sha256`). */
+export const crlPemKey = (sha256: string): string => `${REVOCATION_KEYS.crls}${sha256}.pem`;
+
+/** PEM text of one CRL (LF line endings, 64-character lines): what ELB trust stores take. */
+export const crlToPem = (der: Uint8Array): string => {
+  const b64 = Buffer.from(der).toString('base64');
+  const lines: string[] = [];
+  for (let i = 0; i < b64.length; i += 64) lines.push(b64.slice(i, i + 64));
+  return `-----BEGIN X509 CRL-----\n${lines.join('\n')}\n-----END X509 CRL-----\n`;
+};
 
 /** One accepted CRL: the newest for its issuer and scope (partition). */
 export interface HeldCrlRecord {

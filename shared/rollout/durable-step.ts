@@ -3,6 +3,7 @@ import { publishReport } from '../pipeline/report.js';
 import { loadState } from '../pipeline/state-store.js';
 import type { Clock, Log, Notifier, ObjectStore } from '../ports.js';
 import { KEYS, latestPublished } from '../truststore/state.js';
+import type { ElbRevocationPlan } from './elb-revocations.js';
 import type { Rollout, RolloutConfig, TargetGateway } from './model.js';
 import { ROLLOUTS_PREFIX, rolloutKey } from './records.js';
 import { startRollout, stepRollout } from './step.js';
@@ -66,6 +67,8 @@ export interface DurableStepDeps {
    * how it ended: what the report names the store, and the expiry scan's thresholds. Absent: not.
    */
   readonly report?: { readonly label: string; readonly thresholds?: readonly number[] };
+  /** The CRLs ELB trust stores get with a version (elbRevocationPlan): checked against ELB's quotas. */
+  readonly revocations?: (version: string) => Promise<ElbRevocationPlan>;
 }
 
 /**
@@ -239,7 +242,14 @@ const takeTargets = async (
  */
 const limitsRefusal = async (rollout: Rollout, deps: DurableStepDeps): Promise<Rollout | undefined> => {
   const truststore = (await deps.store.get(KEYS.truststore, { version: rollout.version })).body;
-  const refusals = checkLimits(deps.config, { version: rollout.version, truststore });
+  // ELB trust stores take the version's CRLs too: their count, sizes and entries have quotas.
+  const elb = deps.config.targets.some((t) => t.kind === 'elb-trust-store');
+  const crls = elb && deps.revocations ? (await deps.revocations(rollout.version)).crls : undefined;
+  const refusals = checkLimits(deps.config, {
+    version: rollout.version,
+    truststore,
+    ...(crls ? { crls } : {}),
+  });
   if (refusals.length === 0) return undefined;
   deps.log.error('truststore version refused by the targets', {
     version: rollout.version,

@@ -120,6 +120,12 @@ export interface TargetRun {
   readonly carried?: true;
   /** The target may serve the new version unchecked (it did not come back AVAILABLE in time). */
   readonly unconfirmed?: true;
+  /**
+   * Revocations the target cannot enforce with the new version (an ELB trust store takes only the
+   * CAs' CRLs: not revocations by hand, not identity rules), one phrase each; said in status and in
+   * the rollout's alert, never claimed enforced.
+   */
+  readonly notEnforced?: readonly string[];
   readonly error?: string;
 }
 
@@ -153,14 +159,30 @@ export interface Rollout {
   readonly reason?: string;
 }
 
+/** What an update call tells besides success. */
+export interface UpdateOutcome {
+  /** Revocations the target cannot enforce with this version (see TargetRun.notEnforced). */
+  readonly notEnforced?: readonly string[];
+}
+
 /** What a target kind says about itself: API Gateway's DomainState, or a trust store's. */
 export type TargetState = DomainState;
 
 /** The effects a rollout needs, per target (each adapter routes by the target's kind, region, account). */
 export interface TargetGateway {
   describe(target: Target): Promise<TargetState>;
-  /** Points the target at `version`. Throws ThrottledError / ConflictError to be retried later. */
-  update(target: Target, version: string): Promise<void>;
+  /**
+   * Points the target at `version` (with what goes with it: an ELB trust store's CRLs). `restore`:
+   * a roll back to the version it served before, with what went with it then. Throws
+   * ThrottledError / ConflictError to be retried later, RevocationRefusedError when the target
+   * took the version but refused its revocation files (a failed verification: it is rolled back).
+   */
+  update(
+    target: Target,
+    version: string,
+    options?: { readonly restore?: boolean },
+    // biome-ignore lint/suspicious/noConfusingVoidType: a gateway with nothing to tell returns nothing (the local one, fakes)
+  ): Promise<UpdateOutcome | void>;
   /** Runs the target's probe; `ok: false` with what was seen. Only called for targets with a probe. */
   probe(target: Target): Promise<{ readonly ok: boolean; readonly detail: string }>;
 }

@@ -1,4 +1,4 @@
-import { ConflictError, ThrottledError, UpstreamError } from '../errors.js';
+import { ConflictError, RevocationRefusedError, ThrottledError, UpstreamError } from '../errors.js';
 import { notification } from '../pipeline/notifications.js';
 import { backoffMs } from '../pipeline/roll.js';
 import type { Clock, Log, Notification, Notifier } from '../ports.js';
@@ -11,6 +11,7 @@ import type {
   TargetPhase,
   TargetRun,
   TargetState,
+  UpdateOutcome,
 } from './model.js';
 
 export type { Clock, Log, Notifier } from '../ports.js';
@@ -375,9 +376,27 @@ class Stepper {
     const attempt = run.attempts + 1;
     this.set(run, { attempts: attempt, retryAt: undefined });
     const rollingBack = run.phase === 'rolling-back';
+    let outcome: UpdateOutcome | undefined;
     try {
-      await this.deps.gateway.update(target, version);
+      outcome =
+        (await this.deps.gateway.update(target, version, rollingBack ? { restore: true } : {})) ?? undefined;
     } catch (error) {
+      if (error instanceof RevocationRefusedError && !rollingBack) {
+        // The target took the version but refused its revocation files: a failed verification.
+        const at = this.now.toISOString();
+        this.set(run, { requestedAt: at, since: at });
+        this.deps.log.warn('target refused its revocation files', {
+          target: run.id,
+          version,
+          error: error.message,
+        });
+        this.verificationFailed(
+          run,
+          `${run.id} refused the revocation files of truststore version ${version}: ${error.message}`,
+          `revocation files refused: ${error.message}`,
+        );
+        return 'moved';
+      }
       const retryable = error instanceof ThrottledError || error instanceof ConflictError;
       const message = (error as Error).message;
       if (!retryable || attempt >= this.settings.maxAttempts) {
@@ -401,7 +420,18 @@ class Stepper {
       return backoff;
     }
     const at = this.now.toISOString();
-    this.set(run, { requestedAt: at, since: at });
+    const notEnforced = outcome?.notEnforced ?? [];
+    this.set(run, {
+      requestedAt: at,
+      since: at,
+      ...(rollingBack ? {} : { notEnforced: notEnforced.length > 0 ? [...notEnforced] : undefined }),
+    });
+    if (!rollingBack && notEnforced.length > 0)
+      this.deps.log.warn('target cannot enforce some revocations', {
+        target: run.id,
+        version,
+        notEnforced,
+      });
     return 'moved';
   }
 
@@ -702,8 +732,26 @@ export const rolloutNotifications = (rollout: Rollout, config: RolloutConfig): N
     `The rollout of version ${version} stopped: ${rollout.reason ?? 'a target failed'}.`,
     ...(skipped.length > 0 ? [`Not touched (the rollout stopped before them): ${skipped.join(', ')}.`] : []),
   ];
+  // Said for every target that may serve the version (not one rolled back): never claimed enforced.
+  for (const r of rollout.targets) {
+    if (!r.notEnforced || r.notEnforced.length === 0 || r.phase === 'rolled-back') continue;
+    out.push(
+      notification(
+        'truststore.revocations-not-enforced',
+        'warning',
+        `${r.id}:${version}`,
+        `${r.id} cannot enforce ${r.notEnforced.length} revocation(s) of truststore version ${version}`,
+        [
+          `${name(r)} (an ELB trust store) was given truststore version ${version} with the CRLs of its CAs, but an ELB trust store takes only CRLs the CA signed. It does not enforce:`,
+          ...r.notEnforced.map((n) => `- ${n}`),
+          'Clients under these revocations are let in by the load balancer unless the application behind it checks them (trustroll authorize, or the revocation index).',
+        ],
+      ),
+    );
+  }
   for (const r of rollout.targets) {
     if (r.phase === 'rolled-back') {
+      const refused = r.error?.startsWith('revocation files refused') === true;
       const own = r.newWarnings.length > 0 || r.error !== undefined;
       out.push(
         notification(
@@ -712,9 +760,11 @@ export const rolloutNotifications = (rollout: Rollout, config: RolloutConfig): N
           `${r.id}:${version}`,
           r.newWarnings.length > 0
             ? `${r.id} rolled back: truststore version ${version} brought new warnings`
-            : own
-              ? `${r.id} rolled back: its probe failed on truststore version ${version}`
-              : `${r.id} rolled back: the rollout of truststore version ${version} stopped`,
+            : refused
+              ? `${r.id} rolled back: it refused the revocation files of truststore version ${version}`
+              : own
+                ? `${r.id} rolled back: its probe failed on truststore version ${version}`
+                : `${r.id} rolled back: the rollout of truststore version ${version} stopped`,
           r.newWarnings.length > 0
             ? [
                 `${name(r)} was rolled to truststore version ${version} and API Gateway reported warnings the previous version ${r.from} did not have:`,
@@ -723,16 +773,22 @@ export const rolloutNotifications = (rollout: Rollout, config: RolloutConfig): N
                 'Fix or remove those CAs; the next accepted upload rolls again.',
                 ...stopped,
               ]
-            : own
+            : refused
               ? [
-                  `${name(r)} was rolled to truststore version ${version} and its probe failed: ${r.error}.`,
-                  `It was rolled back to version ${r.from}. The probe's client would have been refused; so would partners under the same CA.`,
+                  `${name(r)} was rolled to truststore version ${version} and refused its revocation files: ${r.error}.`,
+                  `It was rolled back to version ${r.from}, with the revocation files it had then. Fix the CRL named (upload a new one to the partner's crl/ folder) or the trust store's quota; the next version rolls again.`,
                   ...stopped,
                 ]
-              : [
-                  `${name(r)} was rolled to truststore version ${version}, and rolled back to version ${r.from}.`,
-                  ...stopped,
-                ],
+              : own
+                ? [
+                    `${name(r)} was rolled to truststore version ${version} and its probe failed: ${r.error}.`,
+                    `It was rolled back to version ${r.from}. The probe's client would have been refused; so would partners under the same CA.`,
+                    ...stopped,
+                  ]
+                : [
+                    `${name(r)} was rolled to truststore version ${version}, and rolled back to version ${r.from}.`,
+                    ...stopped,
+                  ],
         ),
       );
     } else if (r.phase === 'failed') {

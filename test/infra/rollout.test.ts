@@ -222,8 +222,53 @@ describe('the durable rollout (targets)', () => {
     });
     expect(granting(s, 'elasticloadbalancing:ModifyTrustStore')).toEqual([TRUST_STORE]);
     expect(granting(s, 'elasticloadbalancing:DescribeTrustStores')).toEqual(['*']);
+    // The revocation files: added and removed on the trust stores only; listed on "*" (no resource type).
+    expect(granting(s, 'elasticloadbalancing:AddTrustStoreRevocations')).toEqual([TRUST_STORE]);
+    expect(granting(s, 'elasticloadbalancing:RemoveTrustStoreRevocations')).toEqual([TRUST_STORE]);
+    expect(granting(s, 'elasticloadbalancing:DescribeTrustStoreRevocations')).toEqual(['*']);
+    // The CRLs kept as PEM, which ELB reads with the caller's permissions: that prefix, not revocation/*.
+    const reads = JSON.stringify(granting(s, 's3:GetObjectVersion'));
+    expect(reads).toContain('/revocation/crls/*');
+    expect(reads).not.toMatch(/\/revocation\/\*/);
     expect(granting(s, 'sts:AssumeRole')).toEqual([ROLE]);
     expect(JSON.stringify(s)).not.toContain('api.other.example.com');
+  });
+
+  it('grants no revocation action and no CRL read without an ELB trust store target', () => {
+    const { t, stack, pipeline } = build({ targets: TARGETS.filter((x) => x.kind !== 'elb-trust-store') });
+    const s = JSON.stringify(statementsOf(t, stack, pipeline.rolloutFunction!.role!));
+    expect(s).not.toContain('elasticloadbalancing:');
+    expect(s).not.toContain('revocation/crls');
+  });
+
+  it("lets an ELB target role of another account read the CRLs kept as PEM, and a domain's role not", () => {
+    const elbRole = 'arn:aws:iam::210987654321:role/trustroll-alb';
+    const other = TRUST_STORE.replace('123456789012', '210987654321');
+    const { t } = build({
+      targets: [
+        ...TARGETS,
+        {
+          id: 'partner-alb',
+          kind: 'elb-trust-store',
+          resource: other,
+          wave: 'rest',
+          region: 'eu-west-1',
+          account: '210987654321',
+          roleArn: elbRole,
+          externalId: 'trustroll-3f9a',
+        },
+      ],
+    });
+    const statements = Object.values(t.findResources('AWS::S3::BucketPolicy')).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[],
+    );
+    const crls = statements.find((x) => x.Sid === 'TrustStoreRolesOf210987654321');
+    expect(crls).toMatchObject({
+      Effect: 'Allow',
+      Action: ['s3:GetObject', 's3:GetObjectVersion'],
+      Condition: { ArnEquals: { 'aws:PrincipalArn': [elbRole] } },
+    });
+    expect(JSON.stringify(crls!.Resource)).toContain('/revocation/crls/*');
   });
 
   it("lets the other account's target role, and no other principal there, read the truststore", () => {

@@ -363,6 +363,31 @@ export const requirements = (call: AwsCall, stack: SynthesizedStack, fn?: Fn): R
       return [{ action: 'elasticloadbalancing:DescribeTrustStores', resource: '*', why }];
     if (call.operation === 'ModifyTrustStore')
       return [{ action: 'elasticloadbalancing:ModifyTrustStore', resource: call.trustStoreArn!, why }];
+    // Like DescribeTrustStores, DescribeTrustStoreRevocations is authorized on "*".
+    if (call.operation === 'DescribeTrustStoreRevocations')
+      return [{ action: 'elasticloadbalancing:DescribeTrustStoreRevocations', resource: '*', why }];
+    if (call.operation === 'RemoveTrustStoreRevocations')
+      return [
+        { action: 'elasticloadbalancing:RemoveTrustStoreRevocations', resource: call.trustStoreArn!, why },
+      ];
+    if (call.operation === 'AddTrustStoreRevocations') {
+      // ELB reads the CRL object with the caller's permissions, the version it names.
+      const file = call.revocation!;
+      const object = `arn:aws:s3:::${file.bucket}/${file.key}`;
+      return [
+        { action: 'elasticloadbalancing:AddTrustStoreRevocations', resource: call.trustStoreArn!, why },
+        { action: 's3:GetObject', resource: object, why: `${why} (ELB reads the CRL as the caller)` },
+        ...(file.version
+          ? [
+              {
+                action: 's3:GetObjectVersion',
+                resource: object,
+                why: `${why} (ELB reads the CRL as the caller)`,
+              },
+            ]
+          : []),
+      ];
+    }
     throw new Error(`unexpected ELB call ${call.operation}`);
   }
   if (call.service === 'apigateway' && 'domain' in call) {

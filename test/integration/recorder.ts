@@ -55,9 +55,17 @@ export type AwsCall =
     }
   | {
       readonly service: 'elasticloadbalancing';
-      readonly operation: 'DescribeTrustStores' | 'ModifyTrustStore' | 'Other';
+      readonly operation:
+        | 'DescribeTrustStores'
+        | 'ModifyTrustStore'
+        | 'AddTrustStoreRevocations'
+        | 'RemoveTrustStoreRevocations'
+        | 'DescribeTrustStoreRevocations'
+        | 'Other';
       readonly trustStoreArn?: string;
       readonly bundle?: { readonly bucket: string; readonly key: string; readonly version?: string };
+      /** The revocation file an AddTrustStoreRevocations names (ELB reads it with the caller's permissions). */
+      readonly revocation?: { readonly bucket: string; readonly key: string; readonly version?: string };
       /** Made with the credentials of a role assumed in the target's account: authorized there. */
       readonly assumedRole?: string;
       readonly region: string;
@@ -204,23 +212,32 @@ export interface FakeTrustStore {
   status: 'ACTIVE' | 'CREATING';
   /** Every bundle it was given, in order. */
   readonly bundles: { bucket: string; key: string; version?: string }[];
+  /** The revocation files it holds, by RevocationId. */
+  readonly revocations: Map<number, { bucket: string; key: string; version?: string }>;
 }
 
 /**
  * ELB trust stores over HTTP, answering the query protocol (form-encoded `Action=…`, XML
- * answers) as the ELBv2 API reference shows DescribeTrustStores and ModifyTrustStore: moto has
- * no trust stores.
+ * answers) as the ELBv2 API reference shows DescribeTrustStores, ModifyTrustStore and the
+ * revocation actions (Add, Remove, DescribeTrustStoreRevocations): moto has no trust stores.
  */
 export class FakeElb {
   readonly trustStores = new Map<string, FakeTrustStore>();
+  private nextRevocationId = 1;
 
   add(arn: string): FakeTrustStore {
-    const store: FakeTrustStore = { status: 'ACTIVE', bundles: [] };
+    const store: FakeTrustStore = { status: 'ACTIVE', bundles: [], revocations: new Map() };
     this.trustStores.set(arn, store);
     return store;
   }
 
-  handle(form: URLSearchParams): { status: number; xml: string; operation: string; arn?: string } {
+  handle(form: URLSearchParams): {
+    status: number;
+    xml: string;
+    operation: string;
+    arn?: string;
+    revocation?: { bucket: string; key: string; version?: string };
+  } {
     const action = form.get('Action') ?? '';
     const ns = 'http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/';
     const member = (arn: string, s: FakeTrustStore) =>
@@ -238,6 +255,46 @@ export class FakeElb {
         ...error('TrustStoreNotFound', 'The specified trust store does not exist.'),
         ...(arn ? { arn } : {}),
       };
+    const revocationMember = (id: number) =>
+      `<member><TrustStoreArn>${arn}</TrustStoreArn><RevocationId>${id}</RevocationId><RevocationType>CRL</RevocationType><NumberOfRevokedEntries>1</NumberOfRevokedEntries></member>`;
+    const answer = (inner: string) => ({
+      status: 200,
+      operation: action,
+      arn,
+      xml: `<${action}Response xmlns="${ns}"><${action}Result>${inner}</${action}Result><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></${action}Response>`,
+    });
+    if (action === 'AddTrustStoreRevocations') {
+      const version = form.get('RevocationContents.member.1.S3ObjectVersion') ?? undefined;
+      const revocation = {
+        bucket: form.get('RevocationContents.member.1.S3Bucket') ?? '',
+        key: form.get('RevocationContents.member.1.S3Key') ?? '',
+        ...(version ? { version } : {}),
+      };
+      if (
+        form.get('RevocationContents.member.1.RevocationType') !== 'CRL' ||
+        form.has('RevocationContents.member.2.S3Key')
+      )
+        return { ...error('InvalidRevocationContent', 'one CRL per call expected'), arn };
+      const id = this.nextRevocationId++;
+      store.revocations.set(id, revocation);
+      return {
+        ...answer(`<TrustStoreRevocations>${revocationMember(id)}</TrustStoreRevocations>`),
+        revocation,
+      };
+    }
+    if (action === 'RemoveTrustStoreRevocations') {
+      const ids = [...form.entries()]
+        .filter(([k]) => k.startsWith('RevocationIds.member.'))
+        .map(([, v]) => Number(v));
+      if (ids.some((id) => !store.revocations.has(id)))
+        return { ...error('RevocationIdNotFound', 'The specified revocation ID does not exist.'), arn };
+      for (const id of ids) store.revocations.delete(id);
+      return answer('');
+    }
+    if (action === 'DescribeTrustStoreRevocations')
+      return answer(
+        `<TrustStoreRevocations>${[...store.revocations.keys()].map(revocationMember).join('')}</TrustStoreRevocations>`,
+      );
     if (action === 'ModifyTrustStore') {
       const version = form.get('CaCertificatesBundleS3ObjectVersion') ?? undefined;
       store.bundles.push({
@@ -349,11 +406,18 @@ export class AwsRecorder {
               : undefined;
           this.calls.push({
             service,
-            operation: ['DescribeTrustStores', 'ModifyTrustStore'].includes(out.operation)
+            operation: [
+              'DescribeTrustStores',
+              'ModifyTrustStore',
+              'AddTrustStoreRevocations',
+              'RemoveTrustStoreRevocations',
+              'DescribeTrustStoreRevocations',
+            ].includes(out.operation)
               ? (out.operation as 'DescribeTrustStores')
               : 'Other',
             ...(out.arn ? { trustStoreArn: out.arn } : {}),
             ...(bundle ? { bundle } : {}),
+            ...(out.revocation ? { revocation: out.revocation } : {}),
             region: signer.region,
             ...as,
             status: out.status,

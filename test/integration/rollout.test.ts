@@ -13,7 +13,7 @@ import { executionName } from '../../shared/adapters/aws/rollout-executions.js';
 import type { Rollout, Target } from '../../shared/rollout/model.js';
 import { rolloutKey } from '../../shared/rollout/records.js';
 import { FakeClock } from '../fakes/fakes.js';
-import { partnerChain, pemOf, root } from '../fixtures/pki.js';
+import { crl, partnerChain, pemOf, root } from '../fixtures/pki.js';
 import { ACCOUNT, deniedCalls, REGION, SynthesizedStack } from './access.js';
 import { aslProblems, type Execution, runMachine } from './asl.js';
 import { drain, emulator, fifoQueue, topicWithQueue, versionedBucket } from './aws.js';
@@ -473,6 +473,28 @@ describe('the durable rollout on AWS', () => {
     >;
     const next = JSON.parse(start.input!).release as { revision: number; version: string };
     expect(next.version).toBe(v2);
+    // globex's CRL too: the ELB trust store gets it with v2, and loses it again on the roll back.
+    const crlPut = await aws.s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'inbox/globex/crl/a.crl',
+        Body: await crl(other.intermediate, [other.client], { crlNumber: 1 }),
+      }),
+    );
+    await ingest(
+      {
+        Records: [sqsRecord('m4', objectCreated(bucket, 'inbox/globex/crl/a.crl', crlPut.VersionId, 'm4'))],
+      },
+      lambdaContext(900_000),
+    );
+    // The ingest function keeps the CRL (its record set, and its PEM under revocation/crls/) as its IAM allows.
+    const kept = recorder.take();
+    expect(
+      kept.some(
+        (c) => c.service === 's3' && c.operation === 'PutObject' && c.key?.startsWith('revocation/crls/'),
+      ),
+    ).toBe(true);
+    expect(await deniedCalls(stack, 'ingest', kept)).toEqual([]);
     // The other account's domain now serves someone else's truststore: trustroll refuses to roll it.
     recorder.apiGateway.domains.get('api.other.example.com')!.mtls = {
       uri: 's3://someone-else/ca.pem',
@@ -495,7 +517,46 @@ describe('the durable rollout on AWS', () => {
     expect(phase.alb).toBe('rolled-back');
     const ledger = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: ledgerKey(TRUST_STORE) }));
     expect(JSON.parse(await ledger.Body!.transformToString()).version).toBe(v1);
-    expect(await deniedCalls(stack, 'rollout', recorder.take())).toEqual([]);
+    // The CRL went in with v2 and out with the roll back: the trust store holds no file of trustroll's.
+    const calls = recorder.take();
+    const elbOps = calls.flatMap((c) =>
+      c.service === 'elasticloadbalancing' && c.operation.includes('Revocations') ? [c.operation] : [],
+    );
+    expect(elbOps).toEqual([
+      'DescribeTrustStoreRevocations',
+      'AddTrustStoreRevocations',
+      'DescribeTrustStoreRevocations',
+      'RemoveTrustStoreRevocations',
+    ]);
+    const added = calls.find(
+      (c) => c.service === 'elasticloadbalancing' && c.operation === 'AddTrustStoreRevocations',
+    ) as Extract<AwsCall, { service: 'elasticloadbalancing' }>;
+    expect(added.revocation).toEqual({
+      bucket,
+      key: expect.stringMatching(/^revocation\/crls\/[0-9a-f]{64}\.pem$/),
+      version: expect.any(String),
+    });
+    expect(recorder.elb.trustStores.get(TRUST_STORE)!.revocations.size).toBe(0);
+    expect(await deniedCalls(stack, 'rollout', calls)).toEqual([]);
+    // The grants are what allows them (the test can fail): without them, the calls are refused.
+    expect(
+      await deniedCalls(
+        stack.without('elasticloadbalancing:DescribeTrustStoreRevocations'),
+        'rollout',
+        calls,
+      ),
+    ).toContainEqual(
+      expect.stringContaining('needs elasticloadbalancing:DescribeTrustStoreRevocations on *'),
+    );
+    const withoutRevocations = await deniedCalls(
+      stack.without('elasticloadbalancing:AddTrustStoreRevocations'),
+      'rollout',
+      calls,
+    );
+    for (const action of ['AddTrustStoreRevocations', 'RemoveTrustStoreRevocations'])
+      expect(withoutRevocations).toContainEqual(
+        expect.stringContaining(`needs elasticloadbalancing:${action} on ${TRUST_STORE}`),
+      );
   });
 
   it('rolls a version to no target, and alerts, when a target cannot take it (an ELB trust store holds 25 CAs at most)', async () => {

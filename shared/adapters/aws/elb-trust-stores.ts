@@ -1,25 +1,55 @@
 import {
+  AddTrustStoreRevocationsCommand,
+  DescribeTrustStoreRevocationsCommand,
   DescribeTrustStoresCommand,
   ElasticLoadBalancingV2Client,
   ModifyTrustStoreCommand,
+  RemoveTrustStoreRevocationsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { NotFoundError } from '../../errors.js';
+import { NotFoundError, RevocationRefusedError } from '../../errors.js';
 import type { DomainState, ObjectStore } from '../../ports.js';
+import {
+  type LedgerCrl,
+  ledgerKey,
+  sameCrl,
+  TRUST_STORE_LEDGER_PREFIX,
+} from '../../rollout/elb-revocations.js';
 
-export { ElasticLoadBalancingV2Client };
+export { ElasticLoadBalancingV2Client, ledgerKey, TRUST_STORE_LEDGER_PREFIX };
 
-/** Where the version trustroll last gave each trust store is kept (see ElbTrustStoreApi). */
-export const TRUST_STORE_LEDGER_PREFIX = 'rollouts/trust-stores/';
-
-export const ledgerKey = (trustStoreArn: string): string =>
-  `${TRUST_STORE_LEDGER_PREFIX}${encodeURIComponent(trustStoreArn)}.json`;
+/** A revocation file trustroll added to a trust store, with the id ELB gave it. */
+export interface LedgerRevocation extends LedgerCrl {
+  readonly revocationId: number;
+}
 
 interface LedgerEntry {
   readonly trustStoreArn: string;
   readonly uri: string;
   readonly version: string;
   readonly at: string;
+  /** The revocation files trustroll added that are in the trust store (absent: none, or an older ledger). */
+  readonly revocations?: readonly LedgerRevocation[];
+  /** The CRLs that go with `version` (what a roll back to it restores). */
+  readonly crls?: readonly LedgerCrl[];
+  /** The version served before this one, with its CRLs: what a roll back restores. */
+  readonly previous?: { readonly uri: string; readonly version: string; readonly crls: readonly LedgerCrl[] };
 }
+
+/** ELB's answers that refuse a revocation file for good (query protocol codes, or the SDK's names). */
+const REFUSALS: Readonly<Record<string, string>> = {
+  InvalidRevocationContent:
+    'ELB refused it as a CRL (invalid format, or a signature algorithm it does not take)',
+  TooManyTrustStoreRevocationEntries:
+    'the trust store would hold more revoked entries than ELB allows (500,000 per trust store)',
+  RevocationContentNotFound: 'ELB could not read the object (deleted, or not readable by the caller)',
+};
+
+const crlOf = ({ key, objectVersion, issuer, scope }: LedgerCrl): LedgerCrl => ({
+  key,
+  objectVersion,
+  issuer,
+  scope,
+});
 
 /**
  * ELB (Application Load Balancer) trust stores: `ModifyTrustStore` with the bundle's bucket, key
@@ -35,6 +65,17 @@ interface LedgerEntry {
  * `from` is unknown (undefined), and a roll-back has nothing to go back to. ELB checks the bundle
  * when it is given (an invalid bundle is refused by the call, InvalidCaCertificatesBundle), so a
  * new version cannot bring warnings after the fact as on API Gateway.
+ *
+ * Revocations: with a version come its CRLs (`crls`, the objects `revocation/crls/<sha256>.pem`).
+ * After `ModifyTrustStore` (and the ledger written with the new version), the trust store's
+ * revocation files are brought in step: `DescribeTrustStoreRevocations` tells which of the ids
+ * trustroll recorded are still there; each CRL it lacks is added (`AddTrustStoreRevocations`, one
+ * file per call so that each RevocationId is known), then the files trustroll added before that
+ * are not wanted any more (superseded, or their CA left) are removed
+ * (`RemoveTrustStoreRevocations`). Files added by others are never touched. The ledger records
+ * trustroll's ids after the adds and again after the removals. A roll back (`restore`) brings back
+ * the CRLs the ledger recorded with the version it goes back to. A file ELB refuses is a
+ * RevocationRefusedError (the rollout rolls the target back).
  */
 export class ElbTrustStoreApi {
   constructor(
@@ -61,8 +102,28 @@ export class ElbTrustStoreApi {
     };
   }
 
-  async update(trustStoreArn: string, uri: string, version: string): Promise<void> {
+  async update(
+    trustStoreArn: string,
+    uri: string,
+    version: string,
+    options: { readonly crls?: readonly LedgerCrl[]; readonly restore?: boolean } = {},
+  ): Promise<void> {
     const { bucket, key } = parseS3Uri(uri);
+    const prior = await this.entry(trustStoreArn);
+    // A repeat of this update (a retried step) keeps what the first call recorded.
+    const repeat = prior?.version === version;
+    const previous = repeat
+      ? prior.previous
+      : prior
+        ? { uri: prior.uri, version: prior.version, crls: prior.crls ?? [] }
+        : undefined;
+    // A roll back brings back the CRLs recorded with the version it goes back to.
+    const recorded = repeat
+      ? prior.crls
+      : prior?.previous?.version === version
+        ? prior.previous.crls
+        : undefined;
+    const wanted = (options.restore ? (recorded ?? options.crls) : options.crls) ?? [];
     await this.client.send(
       new ModifyTrustStoreCommand({
         TrustStoreArn: trustStoreArn,
@@ -71,10 +132,93 @@ export class ElbTrustStoreApi {
         CaCertificatesBundleS3ObjectVersion: version,
       }),
     );
-    const entry: LedgerEntry = { trustStoreArn, uri, version, at: this.now().toISOString() };
-    await this.ledger.put(ledgerKey(trustStoreArn), new TextEncoder().encode(`${JSON.stringify(entry)}\n`), {
-      contentType: 'application/json',
-    });
+    let held = [...(prior?.revocations ?? [])];
+    const write = (revocations: readonly LedgerRevocation[]) =>
+      this.write({
+        trustStoreArn,
+        uri,
+        version,
+        at: this.now().toISOString(),
+        revocations,
+        crls: wanted.map(crlOf),
+        ...(previous ? { previous } : {}),
+      });
+    await write(held);
+    if (held.length === 0 && wanted.length === 0) return;
+    const present = await this.revocationIds(trustStoreArn);
+    // Ids removed by someone else are gone: what they carried is added again if still wanted.
+    held = held.filter((r) => present.has(r.revocationId));
+    const added: LedgerRevocation[] = [];
+    for (const crl of wanted) {
+      if (held.some((r) => sameCrl(r, crl)) || added.some((r) => sameCrl(r, crl))) continue;
+      let id: number | undefined;
+      try {
+        const out = await this.client.send(
+          new AddTrustStoreRevocationsCommand({
+            TrustStoreArn: trustStoreArn,
+            RevocationContents: [
+              { S3Bucket: bucket, S3Key: crl.key, S3ObjectVersion: crl.objectVersion, RevocationType: 'CRL' },
+            ],
+          }),
+        );
+        id = out.TrustStoreRevocations?.[0]?.RevocationId;
+      } catch (error) {
+        const code = (error as Error).name.replace(/Exception$/, '');
+        const why = REFUSALS[code];
+        if (why === undefined) {
+          await write([...held, ...added]);
+          throw error;
+        }
+        // The files added so far are recorded: a roll back removes them.
+        await write([...held, ...added]);
+        throw new RevocationRefusedError(
+          `the trust store refused the revocation file s3://${bucket}/${crl.key} (version ${crl.objectVersion}): ${why} (${code}: ${(error as Error).message})`,
+          { cause: error },
+        );
+      }
+      if (id === undefined)
+        throw new RevocationRefusedError(
+          `AddTrustStoreRevocations gave no RevocationId for s3://${bucket}/${crl.key}: trustroll cannot keep track of it`,
+        );
+      added.push({ ...crlOf(crl), revocationId: id });
+    }
+    if (added.length > 0) await write([...held, ...added]);
+    const stale = held.filter((r) => !wanted.some((c) => sameCrl(r, c)));
+    if (stale.length > 0) {
+      await this.client.send(
+        new RemoveTrustStoreRevocationsCommand({
+          TrustStoreArn: trustStoreArn,
+          RevocationIds: stale.map((r) => r.revocationId),
+        }),
+      );
+      await write([...held.filter((r) => !stale.includes(r)), ...added]);
+    } else if (held.length !== (prior?.revocations?.length ?? 0)) await write([...held, ...added]);
+  }
+
+  /** The ids of the revocation files in the trust store (every page). */
+  private async revocationIds(trustStoreArn: string): Promise<Set<number>> {
+    const ids = new Set<number>();
+    let marker: string | undefined;
+    do {
+      const out = await this.client.send(
+        new DescribeTrustStoreRevocationsCommand({
+          TrustStoreArn: trustStoreArn,
+          ...(marker ? { Marker: marker } : {}),
+        }),
+      );
+      for (const r of out.TrustStoreRevocations ?? [])
+        if (r.RevocationId !== undefined) ids.add(r.RevocationId);
+      marker = out.NextMarker;
+    } while (marker);
+    return ids;
+  }
+
+  private async write(entry: LedgerEntry): Promise<void> {
+    await this.ledger.put(
+      ledgerKey(entry.trustStoreArn),
+      new TextEncoder().encode(`${JSON.stringify(entry)}\n`),
+      { contentType: 'application/json' },
+    );
   }
 
   private async entry(trustStoreArn: string): Promise<LedgerEntry | undefined> {

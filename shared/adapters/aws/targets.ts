@@ -1,7 +1,21 @@
 import { request } from 'node:https';
-import { ConflictError, InputError, NotFoundError, UpstreamError } from '../../errors.js';
+import {
+  ConflictError,
+  InputError,
+  NotFoundError,
+  RevocationRefusedError,
+  UpstreamError,
+} from '../../errors.js';
 import type { DomainState, ObjectStore } from '../../ports.js';
-import type { ProbeSpec, Target, TargetGateway, TargetKind, TargetState } from '../../rollout/model.js';
+import type { ElbRevocationPlan } from '../../rollout/elb-revocations.js';
+import type {
+  ProbeSpec,
+  Target,
+  TargetGateway,
+  TargetKind,
+  TargetState,
+  UpdateOutcome,
+} from '../../rollout/model.js';
 import { assertRollable, type DomainApi } from './api-gateway.js';
 import { AssumedRoleCredentials, STSClient } from './assumed-role.js';
 import { ElasticLoadBalancingV2Client, ElbTrustStoreApi } from './elb-trust-stores.js';
@@ -28,12 +42,22 @@ export interface AwsTargetsOptions {
   readonly sts?: STSClient;
   /** A probe's request (default: HTTPS with the client certificate, 10 s). */
   readonly fetchStatus?: (url: string, cert: string, key: string) => Promise<number>;
+  /**
+   * The CRLs an ELB trust store gets with a version, and the revocations it cannot enforce
+   * (elbRevocationPlan). Without it, ELB trust stores get no revocation files, and that is said.
+   */
+  readonly revocations?: (version: string) => Promise<ElbRevocationPlan>;
 }
 
 /** An API of one target kind, in one region and account. */
 interface KindApi {
   read(resource: string): Promise<DomainState>;
-  update(resource: string, uri: string, version: string): Promise<void>;
+  update(
+    resource: string,
+    uri: string,
+    version: string,
+    options?: { readonly crls?: ElbRevocationPlan['crls']; readonly restore?: boolean },
+  ): Promise<void>;
 }
 
 /** The prefix of the bucket where a probe's client certificate and key are kept on AWS. */
@@ -45,7 +69,8 @@ export const PROBE_PREFIX = 'probes/';
  * cached until near expiry): one SDK client per kind, region and role, made on first use and kept
  * for the warm Lambda's life. API Gateway targets (REST `apigateway`, HTTP `apigatewayv2`) reuse
  * the domain APIs of the inline roll, with its refusals (no mutual TLS, another truststore); ELB
- * trust stores are updated with `ModifyTrustStore` (ElbTrustStoreApi). Errors come as the port's
+ * trust stores are updated with `ModifyTrustStore` and given the version's CRLs (ElbTrustStoreApi,
+ * with `revocations`), and the update says which revocations they cannot enforce. Errors come as the port's
  * hierarchy (ThrottledError, ConflictError, NotFoundError, UpstreamError).
  */
 export class AwsTargets implements TargetGateway {
@@ -94,18 +119,38 @@ export class AwsTargets implements TargetGateway {
     }
   }
 
-  async update(target: Target, version: string): Promise<void> {
+  async update(
+    target: Target,
+    version: string,
+    options: { readonly restore?: boolean } = {},
+  ): Promise<UpdateOutcome | undefined> {
     const api = this.api(target);
     const uri = this.options.truststoreUri;
     if (target.kind !== 'elb-trust-store') {
       // A domain serving another truststore, or none, is refused as by the inline roll.
       assertRollable(await this.describe(target), uri);
+      try {
+        await api.update(target.resource, uri, version);
+      } catch (error) {
+        throw mapped(error, `updating ${target.kind} target ${target.id} (${target.resource})`);
+      }
+      return undefined;
     }
+    const plan: ElbRevocationPlan = this.options.revocations
+      ? await this.options.revocations(version)
+      : {
+          crls: [],
+          notEnforced: ['no revocation of any kind: this gateway was built without revocation files'],
+        };
     try {
-      await api.update(target.resource, uri, version);
+      await api.update(target.resource, uri, version, {
+        crls: plan.crls,
+        ...(options.restore ? { restore: true } : {}),
+      });
     } catch (error) {
       throw mapped(error, `updating ${target.kind} target ${target.id} (${target.resource})`);
     }
+    return plan.notEnforced.length > 0 ? { notEnforced: plan.notEnforced } : {};
   }
 
   async probe(target: Target): Promise<{ readonly ok: boolean; readonly detail: string }> {
@@ -117,7 +162,9 @@ export class AwsTargets implements TargetGateway {
 
 /** Errors of the port's hierarchy (InputError, NotFoundError…) pass; SDK errors are mapped. */
 const mapped = (error: unknown, what: string): Error =>
-  [InputError, NotFoundError, ConflictError, UpstreamError].some((type) => error instanceof type)
+  [InputError, NotFoundError, ConflictError, UpstreamError, RevocationRefusedError].some(
+    (type) => error instanceof type,
+  )
     ? (error as Error)
     : mapAwsError(error, what);
 

@@ -1,12 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../../shared/errors.js';
+import { ingestUploads } from '../../../shared/pipeline/ingest.js';
+import { loadState } from '../../../shared/pipeline/state-store.js';
 import { durableStep } from '../../../shared/rollout/durable-step.js';
 import type { Rollout, RolloutConfig } from '../../../shared/rollout/model.js';
 import { rolloutKey } from '../../../shared/rollout/records.js';
 import { startRollout } from '../../../shared/rollout/step.js';
-import { FakeClock, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
+import { latestPublished } from '../../../shared/truststore/state.js';
+import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
 import { MemoryStore } from '../../fakes/memory-store.js';
 import { FakeTargetGateway } from '../../fakes/targets.js';
+import { partnerChain, pemOf, toBytes } from '../../fixtures/pki.js';
 
 const config: RolloutConfig = {
   waves: ['canary'],
@@ -64,5 +68,70 @@ describe('durableStep (one Step Functions task of a rollout)', () => {
       done: true,
     });
     expect((await store.get(rolloutKey(ended.id))).body.length).toBeGreaterThan(0);
+  });
+});
+
+describe('durableStep and the revocation files of ELB trust stores', () => {
+  const alb: RolloutConfig = {
+    ...config,
+    targets: [
+      {
+        id: 'alb',
+        kind: 'elb-trust-store',
+        resource: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:truststore/partners/0123456789abcdef',
+        wave: 'canary',
+      },
+    ],
+  };
+
+  it("refuses, before touching the trust store, a version whose CRLs break ELB's quotas (30 files)", async () => {
+    const { store, clock, gateway } = setup();
+    const chain = await partnerChain('Acme');
+    const { version: upload } = await store.put(
+      'inbox/acme/ca.pem',
+      toBytes(pemOf(chain.root, chain.intermediate)),
+    );
+    await ingestUploads([{ key: 'inbox/acme/ca.pem', version: upload }], {
+      store,
+      gateway: new FakeGateway(),
+      notifier: new MemoryNotifier(),
+      clock,
+      log: memoryLog(),
+      config: { roll: { domains: [] } },
+    });
+    const { state } = await loadState(store);
+    const release = { revision: state.revision, version: latestPublished(state)!.version! };
+    const crls = Array.from({ length: 31 }, (_, i) => ({
+      name: `revocation/crls/${i}.pem`,
+      key: `revocation/crls/${i}.pem`,
+      objectVersion: 'v',
+      bytes: 1_000,
+      entries: 1,
+      sha256: `${i}`,
+      issuer: 'a',
+      scope: `idp-${i}`,
+    }));
+    const notifier = new MemoryNotifier();
+    const asked: string[] = [];
+    const out = await durableStep(
+      { release },
+      {
+        store,
+        gateway,
+        clock,
+        notifier,
+        log: memoryLog(),
+        config: alb,
+        revocations: async (v) => {
+          asked.push(v);
+          return { crls, notEnforced: [] };
+        },
+      },
+    );
+    expect(asked).toEqual([release.version]);
+    expect(out).toMatchObject({ done: true, rollout: { status: 'failed' } });
+    expect((out.rollout as Rollout).reason).toMatch(/refused by the limits of alb: elb\.too-many-crls/);
+    expect(gateway.updates()).toEqual([]);
+    expect(notifier.sent.map((n) => n.eventType)).toEqual(['truststore.roll-failed']);
   });
 });

@@ -168,7 +168,10 @@ describe('AwsTargets: ELB trust stores', () => {
     elb
       .on(ModifyTrustStoreCommand)
       .resolves({ TrustStores: [{ TrustStoreArn: TRUST_STORE, Status: 'ACTIVE' }] });
-    await gateway().update(elbTarget, 'v2');
+    // Built without a revocation plan: it sends no CRL, and says so rather than keep quiet.
+    expect(await gateway().update(elbTarget, 'v2')).toEqual({
+      notEnforced: [expect.stringContaining('without revocation files')],
+    });
     const calls = elb.commandCalls(ModifyTrustStoreCommand);
     expect(calls.map((c) => c.args[0].input)).toEqual([
       {
@@ -188,7 +191,16 @@ describe('AwsTargets: ELB trust stores', () => {
       },
     ]);
     const ledger = JSON.parse(new TextDecoder().decode((await store.get(ledgerKey(TRUST_STORE))).body));
-    expect(ledger).toEqual({ trustStoreArn: TRUST_STORE, uri: URI, version: 'v2', at: now.toISOString() });
+    expect(ledger).toEqual({
+      trustStoreArn: TRUST_STORE,
+      uri: URI,
+      version: 'v2',
+      at: now.toISOString(),
+      revocations: [],
+      crls: [],
+    });
+    // No revocation file to add or take back: no revocation call at all.
+    expect(elb.calls().map((c) => c.args[0].constructor.name)).toEqual(['ModifyTrustStoreCommand']);
   });
 
   it('reads ACTIVE as AVAILABLE and CREATING as UPDATING, with the version trustroll last gave it', async () => {
