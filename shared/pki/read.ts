@@ -535,6 +535,7 @@ const oidOf = (tlv: Tlv): string => {
 
 const readPkcs7 = (der: Uint8Array, where: string, out: Collector): void => {
   let certs: Tlv[];
+  let crls = 0;
   try {
     const [typeTlv, wrapped] = children(readSingle(der));
     if (!typeTlv || typeTlv.tag !== TAG.OID || decodeOid(typeTlv.content) !== CMS_SIGNED_DATA) {
@@ -565,10 +566,18 @@ const readPkcs7 = (der: Uint8Array, where: string, out: Collector): void => {
           },
         );
     certs = set ? children(set) : [];
+    crls = fields.filter((f) => f.tag === 0xa1).flatMap((f) => safeChildren(f)).length;
   } catch (error) {
     huntBer(der, where, out, out.budget);
     return out.unparseable(where, `not a valid PKCS#7 bundle (${(error as Error).message})`);
   }
+  // CRLs are judged only in inbox/<partner>/crl/: a bundle that carries some is refused whole,
+  // as a CRL block beside certificates is, never taken with its CRLs silently left out.
+  if (crls > 0)
+    return out.unparseable(
+      where,
+      `the PKCS#7 bundle holds ${crls === 1 ? 'a certificate revocation list' : `${crls} certificate revocation lists`}${certs.length > 0 ? ` beside ${certs.length} certificate${certs.length === 1 ? '' : 's'}` : ''}; API Gateway truststores hold only CA certificates: put the CRLs into inbox/<partner>/crl/ and the certificates into inbox/<partner>/ (openssl pkcs7 -print_certs -in <file>, with -inform DER for a binary one, writes both out as PEM blocks)`,
+    );
   if (certs.length === 0) return out.unparseable(where, 'the PKCS#7 bundle holds no certificates');
   certs.forEach((cert, i) => {
     const place = `${where}, PKCS#7 certificate ${i + 1}`;

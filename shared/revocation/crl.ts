@@ -251,6 +251,11 @@ const derCrlFirst = (bytes: Uint8Array): boolean => {
 export const parseRevocationList = (der: Uint8Array): RevocationList => {
   const top = expectTag(readSingle(der), TAG.SEQUENCE, 'CRL');
   const [tbsTlv, algTlv, sigTlv, extra] = children(top);
+  // A ContentInfo (PKCS#7, .p7b) starts with its content type's OID where a CRL has tbsCertList.
+  if (tbsTlv?.tag === TAG.OID)
+    throw new DerError(
+      'this is a PKCS#7 bundle (.p7b), not a CRL: take the CRL out of it (openssl pkcs7 -print_certs -inform DER -in <file> writes it as an X509 CRL block) and upload that',
+    );
   const tbs = expectTag(tbsTlv, TAG.SEQUENCE, 'tbsCertList');
   const fields = children(tbs);
   if (looksLikeCertificate(fields)) throw new DerError('this is a certificate, not a CRL');
@@ -497,6 +502,13 @@ const parseEntry = (tlv: Tlv, n: number, version: 1 | 2, unknownCritical: Set<st
     throw new DerError(`${where} serial is not a DER integer (a padded encoding no certificate carries)`);
   const serial = toHex(content);
   if (serial === '') throw new DerError(`${where} serial: empty integer`);
+  // A negative serial matches no certificate trustroll admits (cert.serial-invalid): taken, it
+  // would count as a revocation that revokes nothing. It is usually the CA's bug of encoding a
+  // serial whose first byte is 80 or more without the 00 that keeps it positive.
+  if (content[0]! >= 0x80)
+    throw new DerError(
+      `${where} serial is negative (${serial}: a DER INTEGER whose first byte is 80 or more): RFC 5280 serials are positive, and no certificate has this one. If the CA meant the certificate with serial ${serial}, it encodes serials without their leading 00 byte: ask it to fix its CRLs`,
+    );
   const entry: { -readonly [K in keyof CrlEntry]: CrlEntry[K] } = {
     serial,
     revokedAt: readTime(dateTlv, `${where} revocationDate`),
@@ -646,6 +658,24 @@ export const judgeCrl = (
       'crl.delta',
       'error',
       `${who} is a delta CRL (base CRL number ${list.deltaOf}): trustroll takes full CRLs only; upload the base CRL.`,
+      issuer,
+    );
+  }
+  // removeFromCRL belongs to delta CRLs ("no longer revoked"); in a full CRL the entry would read
+  // as a revocation whose reason says the opposite: the certificate must simply be left out.
+  const removals = list.deltaOf === undefined ? list.entries.filter((e) => e.reason === 'removeFromCRL') : [];
+  if (removals.length > 0) {
+    add(
+      'crl.unparseable',
+      'error',
+      `${who} lists ${
+        removals.length === 1
+          ? `serial ${removals[0]!.serial}`
+          : `${removals.length} serials (${removals
+              .slice(0, 5)
+              .map((e) => e.serial)
+              .join(', ')}${removals.length > 5 ? ', …' : ''})`
+      } with reason removeFromCRL, which RFC 5280 allows only in delta CRLs: in a full CRL a certificate that is no longer revoked is simply left out. Send the CRL without those entries.`,
       issuer,
     );
   }

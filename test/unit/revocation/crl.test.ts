@@ -21,7 +21,7 @@ import {
   readRevocationLists,
   scopeKey,
 } from '../../../shared/revocation/crl.js';
-import { oid, tlv } from '../../fixtures/der.js';
+import { oid, signedData, tlv } from '../../fixtures/der.js';
 import {
   type CrlSpec,
   crl,
@@ -548,6 +548,24 @@ describe('what is not a CRL', () => {
     ]);
   });
 
+  it('refuses a PKCS#7 bundle carrying a CRL: in the CA folder whole (never the CA taken and the CRL dropped), in crl/ saying how to take the CRL out', async () => {
+    const crlDer = await crl(acme, [client], { crlNumber: 9 });
+    const bundle = signedData(undefined, [acme.der], { crls: [crlDer] });
+    const read = readInput({ name: 'acme/ca-and-crl.p7b', bytes: bundle });
+    expect(read.certificates).toEqual([]);
+    expect(read.findings.map((f) => f.code)).toEqual(['input.unparseable']);
+    expect(read.findings[0]!.message).toMatch(
+      /the PKCS#7 bundle holds a certificate revocation list beside 1 certificate; .*put the CRLs into inbox\/<partner>\/crl\/ and the certificates into inbox\/<partner>\/ \(openssl pkcs7 -print_certs/,
+    );
+    // The certificates alone are still a bundle like any other.
+    expect(
+      readInput({ name: 'acme/ca.p7b', bytes: signedData(undefined, [acme.der]) }).certificates,
+    ).toHaveLength(1);
+    expect(() => readRevocationLists(bundle, 'acme/crl/ca-and-crl.p7b')).toThrow(
+      /this is a PKCS#7 bundle \(\.p7b\), not a CRL: take the CRL out of it \(openssl pkcs7 -print_certs -inform DER/,
+    );
+  });
+
   it('says what to fix for truncated DER, a certificate, PEM without a CRL block, and other bytes', async () => {
     const der = await crl(acme, [client]);
     const refuses = (bytes: Uint8Array, ...parts: string[]) => {
@@ -699,6 +717,26 @@ describe('names that carry more than a name', () => {
 });
 
 describe('what the reader refuses rather than half-reads', () => {
+  it('refuses a negative serial entry (a CA that drops the leading 00), naming it, never counting it as revoked', async () => {
+    const der = Buffer.from(await crl(acme, [{ serial: '8001' }], { crlNumber: 7 }));
+    const at = der.indexOf(Buffer.from('0203008001', 'hex'));
+    expect(at).toBeGreaterThan(0);
+    // 02 03 80 80 01: a minimal DER INTEGER, negative (its first byte has the top bit set).
+    der[at + 2] = 0x80;
+    expect(() => parse(der)).toThrow(
+      /revoked entry 1 serial is negative \(808001: .*If the CA meant the certificate with serial 808001, it encodes serials without their leading 00 byte/,
+    );
+  });
+
+  it('refuses removeFromCRL in a full CRL: the entry would deny the certificate its reason says is not revoked', async () => {
+    const j = judge(await acmeCrl({}, [{ cert: client, reason: 'removeFromCRL' }]));
+    expect(codes(j)).toEqual(['error crl.unparseable']);
+    expect(j.findings[0]!.message).toMatch(
+      /lists serial [0-9a-f]+ with reason removeFromCRL, which RFC 5280 allows only in delta CRLs: .*Send the CRL without those entries/,
+    );
+    expect(codes(judge(await acmeCrl({}, [{ cert: client, reason: 'keyCompromise' }])))).toEqual([]);
+  });
+
   it('refuses a padded (non-DER) serial, which would match no certificate', () => {
     const padded = tlv(0x30, tlv(0x02, new Uint8Array([0, 6])), utc);
     expect(() => parseRevocationList(hand({ entries: tlv(0x30, padded) }))).toThrow(
