@@ -217,6 +217,11 @@ export const diagnose = async (flags: DiagnoseFlags, io: Io, exit: (code: number
   // The authorizer decides only for a client the handshake accepts (as behind API Gateway).
   const authorizer =
     store && result.verdict === 'accept' ? await authorizerOn(store, leaf, flags, io) : undefined;
+  // A bundle given as a file has no revocation index: an ACCEPTED here says nothing about the door.
+  if (!store && result.verdict === 'accept')
+    io.err(
+      'note: judged against the --truststore bundle alone: no revocation index was consulted, so revocations, pins and routes were not checked; add --store <dir|s3://bucket> to ask the authorizer too\n',
+    );
   if (authorizer) {
     const { decision, unchecked } = authorizer;
     result = {

@@ -471,6 +471,25 @@ describe('authorize', () => {
     });
   });
 
+  it('says that diagnose of a bundle given as a file consulted no revocation index', async () => {
+    const bundle = file('bundle.pem', pemOf(acme.root, acme.intermediate));
+    const client = file('client.pem', acme.client.pem);
+    const r = await runCli(['diagnose', '--truststore', bundle, '--cert', client]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(
+      /note: judged against the --truststore bundle alone: no revocation index was consulted.*add --store/,
+    );
+    const asked = await runCli([
+      'diagnose',
+      '--truststore',
+      bundle,
+      '--cert',
+      client,
+      ...store.map((a) => (a === '--data-dir' ? '--store' : a)),
+    ]);
+    expect(asked.err).not.toMatch(/no revocation index was consulted/);
+  });
+
   it('says to run the pipeline first when the store has no index yet', async () => {
     const bare = join(dir, 'bare');
     mkdirSync(join(bare, 'store'), { recursive: true });
