@@ -168,20 +168,30 @@ const assessCrls = (state: TruststoreState, now: Date) => {
   return { crlLines, crlAlerted, crlDue };
 };
 
-const crlNotification = (line: CrlLine, level: number): Notification => {
+/** How long until `at`, as people say it: hours under three days (a floor of days said "in 0 days" 20 hours ahead). */
+const timeUntil = (at: string, now: Date): string => {
+  const hours = Math.round((Date.parse(at) - now.getTime()) / 3_600_000);
+  if (hours < 1) return 'in less than an hour';
+  if (hours < 72) return `in ${hours} hour${hours === 1 ? '' : 's'}`;
+  const days = Math.floor(hours / 24);
+  return `in ${days} days`;
+};
+
+const crlNotification = (line: CrlLine, level: number, now: Date): Notification => {
   const past = level === 0;
   const when = line.nextUpdate!.slice(0, 10);
+  const left = timeUntil(line.nextUpdate!, now);
   return notification(
     'crl.stale',
     past ? 'error' : 'warning',
     `${line.key}:${line.nextUpdate}:${level}`,
     past
       ? `CRL overdue: ${line.issuer} (${line.partner})`
-      : `CRL due in ${line.days} day${line.days === 1 ? '' : 's'}: ${line.issuer} (${line.partner})`,
+      : `CRL due ${left}: ${line.issuer} (${line.partner})`,
     [
       past
         ? `The CRL of ${line.issuer} (partner ${line.partner}${line.number ? `, CRL number ${line.number}` : ''}) was due to be replaced on ${when}, and no newer one has arrived.`
-        : `The CRL of ${line.issuer} (partner ${line.partner}${line.number ? `, CRL number ${line.number}` : ''}) is due to be replaced on ${when}, in ${line.days} day${line.days === 1 ? '' : 's'}.`,
+        : `The CRL of ${line.issuer} (partner ${line.partner}${line.number ? `, CRL number ${line.number}` : ''}) is due to be replaced on ${line.nextUpdate!.slice(0, 16).replace('T', ' ')} UTC, ${left}.`,
       '',
       'What happens:',
       '- The authorizer checks revocation against the latest CRL it holds; once that CRL is past its nextUpdate and the grace (default one day), it denies the clients the CRL covers (or, configured with staleCrl allow, lets them through unchecked).',
@@ -202,7 +212,7 @@ const alertsOf = (
   now: Date,
 ): Notification[] => {
   const alerts = due.map((d) => expiryNotification(d.entry, d.line, d.level, state.entries, bySubject));
-  alerts.push(...crlDue.map((d) => crlNotification(d.line, d.level)));
+  alerts.push(...crlDue.map((d) => crlNotification(d.line, d.level, now)));
   if (pruned.length > 0) alerts.push(pruneNotification(pruned, state.entries, now));
   return alerts;
 };

@@ -493,8 +493,14 @@ describe('the scan watches CRLs', () => {
     const first = (await scan()).alerts.filter((a) => a.eventType === 'crl.stale');
     expect(first.map((a) => [a.severity, a.partner])).toEqual([['warning', 'acme']]);
     expect(first[0]!.body).toContain('inbox/acme/crl/');
+    // 2.5 days said as 60 hours: a floor of days read "in 2 days" (and "in 0 days" a day out).
+    expect(first[0]!.subject).toMatch(/CRL due in 60 hours: /);
+    expect(first[0]!.body).toMatch(/is due to be replaced on \d{4}-\d\d-\d\d \d\d:\d\d UTC, in 60 hours\./);
     expect((await scan()).alerts.filter((a) => a.eventType === 'crl.stale')).toEqual([]);
-    clock.advance(3 * 86_400_000); // past
+    clock.advance(1.8 * 86_400_000); // 0.7 days left: the 1-day threshold
+    const second = (await scan()).alerts.filter((a) => a.eventType === 'crl.stale');
+    expect(second.map((a) => a.subject)).toEqual([expect.stringMatching(/CRL due in 17 hours: /)]);
+    clock.advance(1.2 * 86_400_000); // past
     const past = (await scan()).alerts.filter((a) => a.eventType === 'crl.stale');
     expect(past.map((a) => a.severity)).toEqual(['error']);
     expect(past[0]!.subject).toContain('CRL overdue');
