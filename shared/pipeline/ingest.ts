@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ConflictError, InputError, NotFoundError, readRefused, UpstreamError } from '../errors.js';
 import { type Finding, isBlocking } from '../finding.js';
 import { mapLimit } from '../limit.js';
-import { toPem } from '../pki/certificate.js';
+import { type Certificate, toPem } from '../pki/certificate.js';
 import { readInput } from '../pki/read.js';
 import type {
   Clock,
@@ -518,15 +518,58 @@ const decide = (fetched: readonly Fetched[], state: TruststoreState, deps: Inges
         ? (d.admission?.certificates ?? []).filter((c) => c.verdict === 'added').map((c) => c.cert)
         : [],
     );
-    for (const [id, c] of judgeCrlUploads(crlUploads, state, admittedCas, now))
+    // CAs waiting for their issuer (sent before their root): a CRL of one of them waits with it.
+    const waitingCas = fetched.flatMap((f) => {
+      const d = decisions.get(f.id);
+      return d?.outcome === 'pending' && f.upload
+        ? (d.admission?.certificates ?? []).map((c) => ({ cert: c.cert, partner: f.upload!.partner }))
+        : [];
+    });
+    for (const [id, c] of judgeCrlUploads(crlUploads, state, admittedCas, now)) {
+      const upload = crlUploads.find((u) => u.id === id)!;
+      const key = fetched.find((f) => f.id === id)!.ref.key;
+      const held = state.pending?.[key];
+      const until = held ? Date.parse(held.until) : now.getTime() + window;
+      if (!c.accepted && waitsForCa(c, waitingCas, upload.upload.partner) && now.getTime() <= until) {
+        decisions.set(id, {
+          outcome: 'pending',
+          until: new Date(until).toISOString(),
+          duplicate: false,
+          findings: c.findings,
+        });
+        continue;
+      }
       decisions.set(id, {
         outcome: c.accepted ? 'accepted' : 'rejected',
         duplicate: false,
         findings: c.findings,
         crl: c,
       });
+    }
   }
   return decisions;
+};
+
+/**
+ * Whether a refused CRL upload was refused only because its issuer is a CA still waiting for its
+ * own issuer (a partner sending CA, CRL and root in that order): it then waits with that CA, and
+ * is judged again once the CA is admitted, instead of being destroyed while the CA gets in.
+ */
+const waitsForCa = (
+  c: CrlDecision,
+  waiting: readonly { readonly cert: Certificate; readonly partner: string }[],
+  partner: string,
+): boolean => {
+  const mine = waiting.filter((w) => w.partner === partner);
+  if (c.judgements.length === 0 || mine.length === 0) return false;
+  const blocking = c.findings.filter((f) => f.severity === 'error' || f.severity === 'critical');
+  return (
+    blocking.length > 0 &&
+    blocking.every((f) => f.code === 'crl.issuer-unknown') &&
+    c.judgements.every(
+      (j) => j.issuer !== undefined || mine.some((w) => w.cert.subject.key === j.list.issuer.key),
+    )
+  );
 };
 
 const nextState = (
@@ -741,6 +784,20 @@ const uploadNotification = (f: Fetched, d: Decision, revision: number): Notifica
     return crlNotification(f.id, f.upload, d.crl, []);
   }
   const certs = d.admission?.certificates ?? [];
+  if (d.outcome === 'pending' && f.crl) {
+    return notification(
+      'upload.pending',
+      'info',
+      f.id,
+      `CRL waiting for its CA: ${partner}/${f.upload?.path}`,
+      [
+        `The CRL ${where} from ${partner} is signed by a CA that is itself still waiting for its issuer (its root has not arrived).`,
+        `It waits in the inbox until ${d.until} and is judged again with every upload; once that CA is admitted, the CRL is judged against it.`,
+        'Nothing to do if the root is on its way; otherwise upload it.',
+      ],
+      partner,
+    );
+  }
   if (d.outcome === 'pending') {
     const missing = certs.flatMap((c) => c.findings).find((x) => x.code === 'chain.issuer-missing');
     return notification(

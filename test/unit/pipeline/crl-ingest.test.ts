@@ -482,6 +482,38 @@ describe('partner route rules are plain paths', () => {
   });
 });
 
+describe('a CRL of a CA still waiting for its root', () => {
+  it('waits with that CA and is taken when the root arrives, instead of being destroyed while the CA gets in', async () => {
+    const gamma = await partnerChain('Gamma');
+    const first = await ingestUploads([await drop('inbox/gamma/int.pem', gamma.intermediate.pem)], deps);
+    expect(first.uploads[0]!.outcome).toBe('pending');
+    const der = await crl(gamma.intermediate, [gamma.client], { crlNumber: 1 });
+    const second = await ingestUploads([await drop('inbox/gamma/crl/issuing.crl', der)], deps);
+    expect(second.uploads.map((u) => [u.key, u.outcome])).toEqual([
+      ['inbox/gamma/crl/issuing.crl', 'pending'],
+      ['inbox/gamma/int.pem', 'pending'],
+    ]);
+    expect(store.keys('inbox/gamma/').sort()).toEqual(['inbox/gamma/crl/issuing.crl', 'inbox/gamma/int.pem']);
+    expect(notifier.sent.map((n) => n.subject)).toContainEqual(
+      expect.stringMatching(/CRL waiting for its CA: gamma\/crl\/issuing\.crl/),
+    );
+    // Another partner's waiting CA is no reason for a CRL to wait: refused at once.
+    const other = await ingestUploads(
+      [await drop('inbox/acme/crl/gamma.crl', await crl(gamma.intermediate, [], { crlNumber: 2 }))],
+      deps,
+    );
+    expect(other.uploads.find((u) => u.key === 'inbox/acme/crl/gamma.crl')?.outcome).toBe('rejected');
+    const third = await ingestUploads([await drop('inbox/gamma/root.pem', gamma.root.pem)], deps);
+    expect(Object.fromEntries(third.uploads.map((u) => [u.key, u.outcome]))).toEqual({
+      'inbox/gamma/root.pem': 'accepted',
+      'inbox/gamma/int.pem': 'accepted',
+      'inbox/gamma/crl/issuing.crl': 'accepted',
+    });
+    expect((await decide(gamma.client)).reasons.map((r) => r.code)).toEqual(['cert.revoked']);
+    expect((await state()).pending).toEqual({});
+  });
+});
+
 describe('the scan watches CRLs', () => {
   it('alerts once per threshold as nextUpdate nears and once more when it has passed, to the partner', async () => {
     const der = await crl(acme.intermediate, [], { crlNumber: 1, nextUpdate: days(7) });
