@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { InputError, UpstreamError } from '../../errors.js';
 
@@ -51,13 +52,39 @@ export const pathToKey = (base: string, path: string): string =>
   relative(base, path).split(sep).join('/');
 
 const LOCK_STALE_MS = 15_000;
+/** The file in a lock folder that names its holder: `<pid> <host>`. */
+const OWNER = 'owner';
+
+/**
+ * Whether the lock's holder is a process of this machine that is gone (killed, crashed): its
+ * lock can be broken at once. A holder of another machine (a shared folder), a lock without its
+ * owner file yet, or a process that exists (a reused pid too) is left to the age rule.
+ */
+const holderGone = async (lock: string): Promise<boolean> => {
+  const owner = await readFile(join(lock, OWNER), 'utf8').catch(() => '');
+  const [pid, host] = owner.trim().split(' ');
+  if (!pid || !/^\d+$/.test(pid) || host !== hostname() || Number(pid) === process.pid) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+};
 
 /**
  * Runs `fn` holding a lock on `dir` across processes (mkdir is atomic): the folder store's
- * compare-and-set and the outbox's check-and-append. A lock left by a crashed process is broken
- * after 15 s.
+ * compare-and-set and the outbox's check-and-append. A lock whose holder process is gone (a
+ * `kill -9`) is broken at once; any other is broken after 15 s (`staleMs`) without a change.
+ * A restarted `trustroll up` waited those 15 s in silence, serving an index a CRL it was taking
+ * when killed should already have replaced.
  */
-export const withLock = async <T>(dir: string, fn: () => Promise<T>, name = '.lock'): Promise<T> => {
+export const withLock = async <T>(
+  dir: string,
+  fn: () => Promise<T>,
+  name = '.lock',
+  staleMs = LOCK_STALE_MS,
+): Promise<T> => {
   await makeDir(dir);
   const lock = join(dir, name);
   for (let attempt = 0; ; attempt++) {
@@ -71,14 +98,28 @@ export const withLock = async <T>(dir: string, fn: () => Promise<T>, name = '.lo
         (s) => Date.now() - s.mtimeMs,
         () => 0,
       );
-      if (since > LOCK_STALE_MS) await rm(lock, { recursive: true, force: true });
+      // The holder's liveness is looked at once the lock has been held a moment (a holder writes
+      // its owner file right after taking it).
+      if (since > staleMs) await rm(lock, { recursive: true, force: true });
+      else if (attempt % 20 === 19) {
+        const before = await stat(lock).catch(() => undefined);
+        // Broken only if it is still that lock (another waiter may have broken it and taken a new one).
+        if (
+          before &&
+          (await holderGone(lock)) &&
+          (await stat(lock).catch(() => undefined))?.ino === before.ino
+        )
+          await rm(lock, { recursive: true, force: true });
+      }
       await new Promise((r) => setTimeout(r, Math.min(50, 2 + attempt)));
     }
   }
   try {
+    await writeFile(join(lock, OWNER), `${process.pid} ${hostname()}`).catch(() => undefined);
     return await fn();
   } finally {
-    // The lock is an empty folder: rmdir is one system call where rm walks it first.
+    await rm(join(lock, OWNER), { force: true }).catch(() => undefined);
+    // The lock is an empty folder now: rmdir is one system call where rm walks it first.
     await rmdir(lock).catch(() => rm(lock, { recursive: true, force: true }));
   }
 };

@@ -1,0 +1,64 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { withLock } from '../../../../shared/adapters/local/paths.js';
+
+/**
+ * The folder store's cross-process lock. A `trustroll up` killed (-9) while holding it left it
+ * behind, and the restarted `up` waited 15 s in silence before it could take a CRL, serving the
+ * old revocation index meanwhile. A lock names its holder; one whose holder is gone is broken
+ * at once. These tests give the age rule an hour, so only the holder rule can let them through.
+ */
+const dir = mkdtempSync(join(tmpdir(), 'trustroll-lock-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const HOUR = 3_600_000;
+
+/** A pid that was a process of this machine and is gone. */
+const deadPid = (): number => {
+  const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+  return Number(child.stdout.toString());
+};
+
+const leftBehind = (name: string, owner: string | undefined) => {
+  const folder = join(dir, name);
+  mkdirSync(join(folder, '.lock'), { recursive: true });
+  if (owner !== undefined) writeFileSync(join(folder, '.lock', 'owner'), owner);
+  return folder;
+};
+
+describe('withLock', () => {
+  it('breaks a lock whose holder process is gone, and runs', async () => {
+    const folder = leftBehind('dead', `${deadPid()} ${hostname()}`);
+    expect(await withLock(folder, async () => 'ran', '.lock', HOUR)).toBe('ran');
+  });
+
+  it('waits for a holder that is alive, and runs once it lets go', async () => {
+    const folder = leftBehind('alive', `${process.ppid} ${hostname()}`);
+    let ran = false;
+    const waiting = withLock(folder, async () => (ran = true), '.lock', HOUR);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(ran).toBe(false);
+    rmSync(join(folder, '.lock'), { recursive: true, force: true });
+    await waiting;
+    expect(ran).toBe(true);
+  });
+
+  it("leaves another machine's lock (a shared folder) to the age rule", async () => {
+    const folder = leftBehind('remote', `${deadPid()} not-${hostname()}`);
+    let ran = false;
+    const waiting = withLock(folder, async () => (ran = true), '.lock', HOUR);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(ran).toBe(false);
+    rmSync(join(folder, '.lock'), { recursive: true, force: true });
+    await waiting;
+  });
+
+  it('names its holder while held, and leaves nothing behind', async () => {
+    const folder = join(dir, 'held');
+    const owner = await withLock(folder, async () => readFileSync(join(folder, '.lock', 'owner'), 'utf8'));
+    expect(owner).toBe(`${process.pid} ${hostname()}`);
+    expect(existsSync(join(folder, '.lock'))).toBe(false);
+  });
+});
