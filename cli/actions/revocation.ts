@@ -14,6 +14,7 @@ import type { Certificate } from '../../shared/pki/certificate.js';
 import { readInput } from '../../shared/pki/read.js';
 import { type AuthorizeDecision, authorize } from '../../shared/revocation/authorize.js';
 import { covers } from '../../shared/revocation/coverage.js';
+import { parseRevocationList } from '../../shared/revocation/crl.js';
 import type { RevocationIndex } from '../../shared/revocation/index.js';
 import { issuerEntryOf } from '../../shared/revocation/issuer-entry.js';
 import type { ManualRevocation, PartnerRules } from '../../shared/revocation/state.js';
@@ -44,12 +45,28 @@ export const readClient = async (option: string, path: string, io: Io): Promise<
   const read = readInput(input!);
   const first = read.certificates[0];
   if (!first) {
+    // A CRL given where the client goes: the reader's message speaks of truststores (uploads).
+    const text = Buffer.from(input!.bytes.subarray(0, 4096)).toString('latin1');
+    if (/-----BEGIN X509 CRL-----/.test(text) || isDerCrl(input!.bytes))
+      throw new UsageError(
+        `${option} ${path} is a certificate revocation list, not a client certificate: name the client certificate file (PEM or DER); a partner's CRL goes to inbox/<partner>/crl/, and diagnose --crl checks a client against one`,
+      );
     const why = read.findings.find((f) => f.code === 'input.unparseable')?.message;
     throw new UsageError(
       `${option} ${path} holds no readable certificate${why ? ` (${why})` : ''}: name the client certificate file (PEM or DER)`,
     );
   }
   return first.cert;
+};
+
+/** Whether the bytes are one DER CRL. */
+const isDerCrl = (bytes: Uint8Array): boolean => {
+  try {
+    parseRevocationList(bytes);
+    return true;
+  } catch {
+    return false;
+  }
 };
 
 /** Checks that exactly one selector is given, before anything is read. */

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { localStore } from '../../../cli/local.js';
 import { publishIndex, revocationOf } from '../../../shared/pipeline/revocation.js';
 import { changeState, loadState } from '../../../shared/pipeline/state-store.js';
-import { type Issued, leaf, partnerChain, pemOf, root } from '../../../shared/pki/builder.js';
+import { crl, type Issued, leaf, partnerChain, pemBlock, pemOf, root } from '../../../shared/pki/builder.js';
 import { parseCertificate } from '../../../shared/pki/certificate.js';
 import { indexSha256 } from '../../../shared/revocation/index.js';
 import { reasonCode, toRecords } from '../../../shared/revocation/records.js';
@@ -25,7 +25,7 @@ let dir: string;
 let store: string[];
 let acme: { root: Issued; intermediate: Issued; client: Issued };
 let beta: { root: Issued; intermediate: Issued; client: Issued };
-const file = (name: string, text: string) => {
+const file = (name: string, text: string | Uint8Array) => {
   const path = join(dir, name);
   writeFileSync(path, text);
   return path;
@@ -463,6 +463,18 @@ describe('authorize', () => {
     expect(stale.err).toMatch(/--stale-crl is deny or allow; got "maybe"/);
     const grace = await runCli(['authorize', '--cert', client, '--grace', '-1', ...store]);
     expect(grace.code).toBe(2);
+    // A CRL where the client goes (PEM and DER): named as such, not with the upload message.
+    const der = await crl(acme.intermediate, [acme.client]);
+    for (const [name, body] of [
+      ['crl.pem', pemBlock('X509 CRL', der)],
+      ['crl.der', der],
+    ] as const) {
+      const given = await runCli(['authorize', '--cert', file(name, body), ...store]);
+      expect(given.code, name).toBe(2);
+      expect(given.err).toMatch(
+        /is a certificate revocation list, not a client certificate: name the client certificate file/,
+      );
+    }
     const none = await runCli(['authorize', '--cert', file('none.pem', 'no cert'), ...store, '--json']);
     expect(none.code).toBe(2);
     expect(JSON.parse(none.out)).toMatchObject({
