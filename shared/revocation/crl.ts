@@ -620,7 +620,19 @@ export const judgeCrl = (
         ca.subjectKeyId === list.authorityKeyId),
   );
   const issuer = named.find((ca) => verifySignedBy(list, ca));
-  if (named.length === 0) {
+  // A CA with the key identifier the CRL carries but another name: say so, with both names.
+  const byKey =
+    named.length === 0 && list.authorityKeyId !== undefined
+      ? cas.find((ca) => ca.subjectKeyId === list.authorityKeyId)
+      : undefined;
+  if (named.length === 0 && byKey) {
+    add(
+      'crl.issuer-unknown',
+      'error',
+      `${who} carries the key identifier ${list.authorityKeyId} of ${byKey.subject.text}, a CA of the truststore, but names its issuer "${list.issuer.text}": a CRL's issuer name must be the CA's subject name exactly (the same attributes in the same order). Send the CRL as that CA issues it.`,
+      byKey,
+    );
+  } else if (named.length === 0) {
     add(
       'crl.issuer-unknown',
       'error',

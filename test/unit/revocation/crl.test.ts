@@ -167,6 +167,20 @@ describe('refusals, each on a CRL that differs from an accepted one by one prope
     expect(j.findings[0]!.message).toContain(list.authorityKeyId);
   });
 
+  it("crl.issuer-unknown: the CA's key identifier under another spelling of its name, both named", async () => {
+    // The same key (its slot is the one the builder gives 'CN=Acme Issuing CA,O=Acme'), the RDNs reversed.
+    const reordered = await intermediate('O=Acme,CN=Acme Issuing CA', acmeRoot, {
+      keySlot: JSON.stringify('CN=Acme Issuing CA,O=Acme'),
+    });
+    const list = parse(await crl(reordered, [], { crlNumber: 5 }));
+    expect(list.authorityKeyId).toBe(cas[1]!.subjectKeyId);
+    const j = judge(list);
+    expect(codes(j)).toEqual(['error crl.issuer-unknown']);
+    expect(j.findings[0]!.message).toMatch(
+      /carries the key identifier [0-9a-f]+ of CN=Acme Issuing CA,O=Acme, a CA of the truststore, but names its issuer "O=Acme,CN=Acme Issuing CA"/,
+    );
+  });
+
   it('picks, of a re-keyed CA kept under one name, the one whose key signed (by AKI or by signature)', async () => {
     const rekeyed = await intermediate('CN=Acme Issuing CA,O=Acme', acmeRoot, { keySlot: 'acme-rekeyed' });
     const both = [...cas, parseCertificate(rekeyed.der)];
