@@ -269,6 +269,8 @@ const requestPath = (raw: string): string | undefined => {
   // and `/orders/;` is `/orders/` there. A path with `;params` is not plain: it matches no rule.
   if (decoded.includes(';')) return undefined;
   if (decoded.split('/').some((s) => isDotSegment(s))) return undefined;
+  // Encoded twice (`%252e%252e`, `%252f`): a backend that decodes once more climbs or splits.
+  if (/%(?:2e|2f|5c|25|3b)/i.test(decoded)) return undefined;
   // Control characters (`%00`, `%09`) are cut or trimmed by some servers, and characters whose
   // compatibility form differs (full-width `．．`) are folded by others: another path than judged.
   // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point

@@ -464,6 +464,13 @@ describe('routeMatches', () => {
     ['GET /orders/*', 'GET /orders/．．', false],
     ['GET /orders/*', 'GET /orders/...', false],
     ['GET /orders/*', 'GET /orders/a.b', true],
+    // Encoded twice: a backend that decodes once more would climb, split or strip params.
+    ['* /health/**', 'GET /health/%252e%252e/admin', false],
+    ['* /health/**', 'GET /health/..%252fadmin', false],
+    ['* /health/**', 'GET /health/a%255cb', false],
+    ['* /health/**', 'GET /health/a%253bb', false],
+    ['* /health/**', 'GET /health/100%25', true],
+    ['* /health/**', 'GET /health/50%2525', false],
     // A backslash is a slash to some servers: the path is not plain.
     ['* /health/**', 'GET /health/a\\..\\..\\admin', false],
     ['* /health/**', 'GET /health/a%5c..%5cadmin', false],
