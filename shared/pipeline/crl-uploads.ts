@@ -291,7 +291,7 @@ export const crlNotification = (
         `The CRL upload ${upload.key} from ${upload.partner} was accepted${unchanged ? ' (the same CRL as the one held: nothing changes)' : ''}.`,
         ...lists.map(
           (l) =>
-            `- ${l.issuer}${l.number ? `, CRL number ${l.number}` : ''}: ${l.revoked} revoked, issued ${l.thisUpdate.slice(0, 10)}${l.nextUpdate ? `, next update due ${l.nextUpdate.slice(0, 10)}` : ''}`,
+            `- ${l.issuer}${l.number ? `, CRL number ${l.number}` : ''}: ${l.revoked} revoked, issued ${l.thisUpdate.slice(0, 10)}${l.nextUpdate ? `, next update due ${l.nextUpdate.slice(0, 10)}` : ''}${l.scope ? `; a partition: it speaks only for certificates whose CRL distribution point is exactly ${l.scope.length > 0 ? l.scope.join(' or ') : '(none named)'}` : ''}`,
         ),
         '',
         unchanged

@@ -482,6 +482,21 @@ describe('partner route rules are plain paths', () => {
   });
 });
 
+describe('a partitioned CRL', () => {
+  it('is accepted with an alert naming the distribution point it speaks for (a URI spelled otherwise covers no client)', async () => {
+    const der = await crl(acme.intermediate, [], {
+      crlNumber: 3,
+      idp: { uris: ['http://crl.acme.example/p1.crl'] },
+    });
+    const r = await ingestUploads([await drop('inbox/acme/crl/p1.crl', der)], deps);
+    expect(r.uploads[0]!.outcome).toBe('accepted');
+    const alert = notifier.sent.find((n) => n.eventType === 'crl.accepted')!;
+    expect(alert.body).toContain(
+      'a partition: it speaks only for certificates whose CRL distribution point is exactly http://crl.acme.example/p1.crl',
+    );
+  });
+});
+
 describe('a CRL of a CA still waiting for its root', () => {
   it('waits with that CA and is taken when the root arrives, instead of being destroyed while the CA gets in', async () => {
     const gamma = await partnerChain('Gamma');
