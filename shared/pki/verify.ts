@@ -372,10 +372,11 @@ const nameConstraintViolation = (path: readonly Certificate[]): string | undefin
     if (!nc) continue;
     for (const c of path.slice(0, i)) {
       for (const dns of c.sanDns ?? []) {
+        // OpenSSL's nc_dns: the name itself and names below it; with a leading dot, only names below it.
         const within = (base: string) => {
-          const b = base.toLowerCase().replace(/^\./, '');
+          const b = base.toLowerCase();
           const n = dns.toLowerCase();
-          return n === b || n.endsWith(`.${b}`);
+          return b.startsWith('.') ? n.endsWith(b) : n === b || n.endsWith(`.${b}`);
         };
         if (nc.excludedDns.some(within))
           return `${dns} in ${c.subject.text} is excluded by the name constraints of ${path[i]!.subject.text}.`;
