@@ -912,6 +912,43 @@ describe('DNS name constraints', () => {
     expect((await under(nc, ['good.example.com'], 'not excluded')).verdict).toBe('accept');
   });
 
+  it('reads the client’s common name as a DNS name when it has none, as OpenSSL does', async () => {
+    const ca = await intermediate('CN=DNS CN', r, {
+      pathLen: undefined,
+      extraExtensions: [dnsConstraints(['example.com'])],
+    });
+    const judged = async (subject: string, spec: Parameters<typeof leaf>[2] = {}) =>
+      verify(await leaf(subject, ca, spec), [r, ca]);
+    expect((await judged('CN=client.other.org,O=V')).reasons).toEqual([
+      {
+        code: 'name-constraints',
+        message:
+          'The common name client.other.org (read as a DNS name: the certificate has none) in CN=client.other.org,O=V is outside the names CN=DNS CN may issue for (example.com): "permitted subtree violation".',
+      },
+    ]);
+    expect((await judged('CN=Client.Example.com')).verdict).toBe('accept');
+    // One label, or characters a DNS name cannot hold: not read as a DNS name.
+    expect((await judged('CN=client')).verdict).toBe('accept');
+    expect((await judged('CN=client .other.org')).verdict).toBe('accept');
+    expect((await judged('CN=-a.other.org')).verdict).toBe('accept');
+    expect((await judged('CN=a..other.org')).verdict).toBe('accept');
+    // Every common name counts; an IP address is no DNS name, a DNS name is.
+    expect(codes((await judged('CN=a.example.com+CN=b.other.org')).reasons)).toEqual(['name-constraints']);
+    expect(codes((await judged('CN=ip.other.org', { ips: ['10.0.0.1'] })).reasons)).toEqual([
+      'name-constraints',
+    ]);
+    expect((await judged('CN=dns.other.org', { dns: ['a.example.com'] })).verdict).toBe('accept');
+    const excluding = await intermediate('CN=DNS CN Ex', r, {
+      extraExtensions: [dnsConstraints([], ['other.org'])],
+    });
+    expect(verify(await leaf('CN=x-y.other.org', excluding), [r, excluding]).reasons[0]!.message).toBe(
+      'The common name x-y.other.org (read as a DNS name: the certificate has none) in CN=x-y.other.org is excluded by the name constraints of CN=DNS CN Ex.',
+    );
+    // Only the client's: a CA below the constraint is judged by its DNS names alone.
+    const sub = await intermediate('CN=sub.other.org', ca, { pathLen: undefined });
+    expect(verify(await leaf('CN=under sub', sub), [r, ca, sub]).verdict).toBe('accept');
+  });
+
   it('applies a CA’s constraints to the certificates below it, not to itself', async () => {
     const ca = await intermediate('CN=DNS Self', r, {
       dns: ['ca.example.org'],
