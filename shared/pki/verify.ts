@@ -207,7 +207,7 @@ export const verifyClient = (input: VerifyInput): VerifyResult => {
     if (path.length >= maxLength) {
       return reject(
         'chain.too-long',
-        `The path is longer than the ${input.maxDepth} intermediate(s) allowed.`,
+        `The path is longer than the ${input.maxDepth ?? 100} intermediate(s) allowed.`,
       );
     }
     const inPath = (c: Certificate) => path.some((p) => same(p, c));

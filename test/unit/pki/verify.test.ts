@@ -1098,3 +1098,53 @@ describe('warnings, word for word', () => {
     expect(res.warnings).toEqual([]);
   });
 });
+
+describe('which common names read as DNS names (OpenSSL’s cn2dnsid)', () => {
+  it('takes inner hyphen runs in every label, and no name that ends in a hyphen or dot', async () => {
+    const ca = await intermediate('CN=DNS CN Syntax', r, {
+      extraExtensions: [dnsConstraints(['example.com'])],
+    });
+    const judged = async (cn: string) => verify(await leaf(`CN=${cn}`, ca), [r, ca]);
+    expect(codes((await judged('a--bc.x--yz.other.org')).reasons)).toEqual(['name-constraints']);
+    expect(codes((await judged('under_score.other.org')).reasons)).toEqual(['name-constraints']);
+    expect((await judged('x.other.org-')).verdict).toBe('accept');
+    expect((await judged('x.other.org.')).verdict).toBe('accept');
+    expect((await judged('x.-other.org')).verdict).toBe('accept');
+  });
+});
+
+describe('the default depth', () => {
+  it('allows 100 intermediates and says so past them', () => {
+    // Path building reads names and key ids only: parsed copies of one CA, renamed into a chain,
+    // stand for 101 generated ones (the signature check that would refuse them comes later).
+    const ca = p(i);
+    const named = (n: number) => ({ text: `CN=Deep ${n}`, key: `2.5.4.3=deep ${n}` });
+    const chain = (length: number): Certificate[] => {
+      const cas: Certificate[] = [p(r)];
+      for (let n = 1; n <= length; n++)
+        cas.push({
+          ...ca,
+          subject: named(n),
+          issuer: n === 1 ? p(r).subject : named(n - 1),
+          fingerprint: `deep-${n}`,
+          authorityKeyId: undefined,
+        });
+      return cas;
+    };
+    const client = (length: number) => ({ ...p(c), issuer: named(length), authorityKeyId: undefined });
+    const judge = (length: number) =>
+      verifyClient({
+        leaf: client(length),
+        sent: [],
+        trusted: chain(length),
+        at: NOW,
+        purpose: 'clientAuth',
+      });
+    expect(judge(101).reasons).toEqual([
+      { code: 'chain.too-long', message: 'The path is longer than the 100 intermediate(s) allowed.' },
+    ]);
+    const hundred = judge(100);
+    expect(hundred.path.length).toBe(102);
+    expect(codes(hundred.reasons)).not.toContain('chain.too-long');
+  });
+});
