@@ -378,12 +378,26 @@ const cnDnsNames = (c: Certificate): string[] =>
     .map((atv) => atv.slice('2.5.4.3='.length))
     .filter((cn) => /^[a-z0-9_]+(?:-+[a-z0-9_]+)*(?:\.[a-z0-9_]+(?:-+[a-z0-9_]+)*)+$/.test(cn));
 
-/** DNS and IP name constraints of the CAs, applied to the certificates below them. */
+/** DNS, IP and directory name constraints of the CAs, applied to the certificates below them. */
 const nameConstraintViolation = (path: readonly Certificate[]): string | undefined => {
   for (let i = path.length - 1; i > 0; i--) {
     const nc = path[i]!.nameConstraints;
     if (!nc) continue;
     for (const [k, c] of path.slice(0, i).entries()) {
+      // As OpenSSL: a self-issued CA below the constraining CA is not judged (RFC 5280 6.1.4); the client always is.
+      if (k > 0 && c.selfIssued) continue;
+      // directoryName: the subject's RDNs must begin with those of a permitted name and of no excluded one.
+      if (c.subject.key !== '') {
+        const under = (base: string) =>
+          base === '' ||
+          c.subject.key === base ||
+          (c.subject.key.startsWith(`${base}/`) &&
+            /^\d+(?:\.\d+)*=/.test(c.subject.key.slice(base.length + 1)));
+        if (nc.excludedDirs.some(under))
+          return `The subject ${c.subject.text} is excluded by the name constraints of ${path[i]!.subject.text}.`;
+        if (nc.permittedDirs.length > 0 && !nc.permittedDirs.some(under))
+          return `The subject ${c.subject.text} is outside the names ${path[i]!.subject.text} may issue for: "permitted subtree violation".`;
+      }
       // OpenSSL checks the client's common names as DNS names too when it has no DNS name.
       const byCn = k === 0 && (c.sanDns ?? []).length === 0;
       for (const dns of byCn ? cnDnsNames(c) : (c.sanDns ?? [])) {

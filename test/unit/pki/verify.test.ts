@@ -1148,3 +1148,68 @@ describe('the default depth', () => {
     expect(codes(hundred.reasons)).not.toContain('chain.too-long');
   });
 });
+
+describe('directory name constraints, and self-issued CAs under constraints', () => {
+  /** A Name of attributes in DER order (most general first), each a UTF8String. */
+  const dn = (...atvs: [string, string][]) =>
+    tlv(
+      0x30,
+      ...atvs.map(([type, value]) =>
+        tlv(0x31, tlv(0x30, oid(type), tlv(0x0c, new Uint8Array(Buffer.from(value, 'utf8'))))),
+      ),
+    );
+  const O = '2.5.4.10';
+  const dirConstraints = (permitted: Uint8Array[], excluded: Uint8Array[] = []) => {
+    const subtrees = (tag: number, names: Uint8Array[]) =>
+      names.length === 0 ? [] : [tlv(tag, ...names.map((n) => tlv(0x30, tlv(0xa4, n))))];
+    return { oid: '2.5.29.30', value: tlv(0x30, ...subtrees(0xa0, permitted), ...subtrees(0xa1, excluded)) };
+  };
+
+  it('permits subjects under a permitted name, RDN by RDN, and refuses the rest', async () => {
+    const ca = await intermediate('CN=Dir CA,O=V', r, { extraExtensions: [dirConstraints([dn([O, 'V'])])] });
+    const judged = async (subject: string) => verify(await leaf(subject, ca), [r, ca]);
+    expect((await judged('CN=in,O=V')).verdict).toBe('accept');
+    expect((await judged('O=V')).verdict).toBe('accept');
+    expect((await judged('CN=out,O=W')).reasons).toEqual([
+      {
+        code: 'name-constraints',
+        message:
+          'The subject CN=out,O=W is outside the names CN=Dir CA,O=V may issue for: "permitted subtree violation".',
+      },
+    ]);
+    // An attribute value that only begins like the permitted one is another name.
+    expect(codes((await judged('CN=x,O=V/emea')).reasons)).toEqual(['name-constraints']);
+    expect(codes((await judged('CN=x,O=Vx')).reasons)).toEqual(['name-constraints']);
+    // The order of RDNs counts: O=V must come first.
+    expect(codes((await judged('O=V,CN=first')).reasons)).toEqual(['name-constraints']);
+  });
+
+  it('refuses subjects under an excluded name; an empty permitted name permits all', async () => {
+    const ca = await intermediate('CN=Dir Ex,O=V', r, {
+      extraExtensions: [dirConstraints([dn()], [dn([O, 'V'], ['2.5.4.11', 'Banned'])])],
+    });
+    const judged = async (subject: string) => verify(await leaf(subject, ca), [r, ca]);
+    expect((await judged('CN=x,OU=Banned,O=V')).reasons).toEqual([
+      {
+        code: 'name-constraints',
+        message: 'The subject CN=x,OU=Banned,O=V is excluded by the name constraints of CN=Dir Ex,O=V.',
+      },
+    ]);
+    expect((await judged('CN=x,OU=Fine,O=V')).verdict).toBe('accept');
+    expect((await judged('CN=x,O=Elsewhere')).verdict).toBe('accept');
+  });
+
+  it('does not judge a self-issued CA below the constraint, but judges the client under it', async () => {
+    const ca = await intermediate('CN=NC Same', r, {
+      pathLen: undefined,
+      extraExtensions: [dnsConstraints(['example.com'])],
+    });
+    const rolled = await intermediate('CN=NC Same', ca, { keySlot: 'nc rolled', dns: ['ca.other.org'] });
+    const inside = await leaf('CN=rolled client', rolled, { dns: ['a.example.com'] });
+    const res = verify(inside, [r, ca, rolled]);
+    expect(res.path.map((x) => x.fingerprint)).toEqual([inside, rolled, ca, r].map((x) => p(x).fingerprint));
+    expect(res.verdict).toBe('accept');
+    const outside = await leaf('CN=rolled out', rolled, { dns: ['b.other.org'] });
+    expect(codes(verify(outside, [r, ca, rolled]).reasons)).toEqual(['name-constraints']);
+  });
+});
