@@ -1213,3 +1213,40 @@ describe('directory name constraints, and self-issued CAs under constraints', ()
     expect(codes(verify(outside, [r, ca, rolled]).reasons)).toEqual(['name-constraints']);
   });
 });
+
+describe('edges no other test reaches', () => {
+  it('reads only common names as DNS names, not another attribute that looks like one', async () => {
+    const ca = await intermediate('CN=DNS CN Only', r, {
+      extraExtensions: [dnsConstraints(['example.com'])],
+    });
+    const cl = await leaf('CN=client,L=city.other.org,ST=st.other.org', ca);
+    expect(verify(cl, [r, ca]).verdict).toBe('accept');
+  });
+
+  it('calls a serial negative from a first byte of 0x80 on, not below', async () => {
+    const withFirstByte = async (first: number) => {
+      const made = await leaf('CN=serial edge', i, { serial: '7eabcdef' });
+      const der = Buffer.from(made.der);
+      const at = der.indexOf(Buffer.from([0x02, 0x04, 0x7e, 0xab, 0xcd, 0xef]));
+      der[at + 2] = first;
+      // The signature no longer verifies; the warnings are judged on the path all the same.
+      return verifyClient({
+        leaf: parseCertificate(new Uint8Array(der)),
+        sent: [],
+        trusted: [p(r), p(i)],
+        at: NOW,
+        purpose: 'clientAuth',
+      });
+    };
+    const negative = await withFirstByte(0x80);
+    expect(codes(negative.reasons)).toEqual(['bad-signature']);
+    expect(negative.warnings).toEqual([
+      {
+        code: 'cert.odd-serial',
+        message:
+          'The serial number of The client certificate is negative; RFC 5280 requires a positive serial of at most 20 bytes.',
+      },
+    ]);
+    expect((await withFirstByte(0x7f)).warnings).toEqual([]);
+  });
+});
