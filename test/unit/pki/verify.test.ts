@@ -1199,6 +1199,36 @@ describe('directory name constraints, and self-issued CAs under constraints', ()
     expect((await judged('CN=x,O=Elsewhere')).verdict).toBe('accept');
   });
 
+  it('permits under any of several names, with any RDN after the permitted ones; a subject-less client is not judged by name', async () => {
+    const ca = await intermediate('CN=Dir Two,O=V', r, {
+      extraExtensions: [dirConstraints([dn([O, 'V']), dn([O, 'W'])])],
+    });
+    const judged = async (subject: string, spec: Parameters<typeof leaf>[2] = {}) =>
+      verify(await leaf(subject, ca, spec), [r, ca]);
+    expect((await judged('CN=x,O=W')).verdict).toBe('accept');
+    expect((await judged('CN=x,OU=Sales,O=V')).verdict).toBe('accept');
+    const empty = await judged('', { dns: ['a.example.com'] });
+    expect(empty.path.length).toBe(3);
+    expect(empty.verdict).toBe('accept');
+  });
+
+  it('judges a CA below the constraint that is not self-issued, and a self-issued client', async () => {
+    const ca = await intermediate('CN=NC Judge', r, {
+      pathLen: undefined,
+      extraExtensions: [dnsConstraints(['example.com'])],
+    });
+    const sub = await intermediate('CN=NC Judge Sub', ca, { dns: ['sub.other.org'] });
+    const below = await leaf('CN=below sub', sub, { dns: ['a.example.com'] });
+    expect(verify(below, [r, ca, sub]).reasons[0]!.message).toBe(
+      'sub.other.org in CN=NC Judge Sub is outside the names CN=NC Judge may issue for (example.com): "permitted subtree violation".',
+    );
+    const selfIssuedClient = await leaf('CN=NC Judge', ca, {
+      keySlot: 'nc judge client',
+      dns: ['b.other.org'],
+    });
+    expect(codes(verify(selfIssuedClient, [r, ca]).reasons)).toEqual(['name-constraints']);
+  });
+
   it('does not judge a self-issued CA below the constraint, but judges the client under it', async () => {
     const ca = await intermediate('CN=NC Same', r, {
       pathLen: undefined,
