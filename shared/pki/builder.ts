@@ -64,7 +64,11 @@ export interface CertSpec {
   /** The moment default validity is computed from (default: now). */
   readonly now?: Date;
   /** Further extensions, as their OID and the DER of extnValue (hostile fixtures). */
-  readonly extraExtensions?: readonly { readonly oid: string; readonly value: Uint8Array }[];
+  readonly extraExtensions?: readonly {
+    readonly oid: string;
+    readonly value: Uint8Array;
+    readonly critical?: boolean;
+  }[];
   /** cRLDistributionPoints: one distribution point per URI. */
   readonly crlDistributionPoints?: readonly string[];
 }
@@ -187,7 +191,8 @@ export const issue = async (spec: CertSpec): Promise<Issued> => {
   ];
   if (san.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(san, false));
   if (spec.eku) extensions.push(new x509.ExtendedKeyUsageExtension([...spec.eku], false));
-  for (const e of spec.extraExtensions ?? []) extensions.push(new x509.Extension(e.oid, false, e.value));
+  for (const e of spec.extraExtensions ?? [])
+    extensions.push(new x509.Extension(e.oid, e.critical ?? false, e.value));
   if (spec.crlDistributionPoints)
     extensions.push(new x509.CRLDistributionPointsExtension([...spec.crlDistributionPoints]));
   const publicKey = spec.spki ? new x509.PublicKey(spec.spki) : keys.publicKey;

@@ -65,7 +65,10 @@ export interface NameConstraintsInfo {
   /** IP constraints as `address/mask` hex pairs. */
   readonly permittedIps: readonly { readonly address: string; readonly mask: string }[];
   readonly excludedIps: readonly { readonly address: string; readonly mask: string }[];
-  /** Constraint types trustroll does not evaluate (directoryName, email, URI…), by tag. */
+  /** directoryName constraints, as the canonical key of the name (see name.ts). */
+  readonly permittedDirs: readonly string[];
+  readonly excludedDirs: readonly string[];
+  /** Constraint types trustroll does not evaluate (email, URI…), by tag. */
   readonly other: readonly number[];
 }
 
@@ -245,6 +248,8 @@ const nameConstraints = (value: Tlv): NameConstraintsInfo => {
     excludedDns: [] as string[],
     permittedIps: [] as { address: string; mask: string }[],
     excludedIps: [] as { address: string; mask: string }[],
+    permittedDirs: [] as string[],
+    excludedDirs: [] as string[],
     other: [] as number[],
   };
   for (const subtrees of children(expectTag(value, TAG.SEQUENCE, 'nameConstraints'))) {
@@ -262,6 +267,9 @@ const nameConstraints = (value: Tlv): NameConstraintsInfo => {
           mask: toHex(base.content.subarray(half)),
         };
         (permitted ? out.permittedIps : out.excludedIps).push(ip);
+      } else if (base.tag === 0xa4) {
+        const name = parseName(children(base)[0] ?? fail('directoryName'), 'nameConstraints directoryName');
+        (permitted ? out.permittedDirs : out.excludedDirs).push(name.key);
       } else {
         out.other.push(base.tag);
       }

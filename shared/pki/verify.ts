@@ -207,7 +207,7 @@ export const verifyClient = (input: VerifyInput): VerifyResult => {
     if (path.length >= maxLength) {
       return reject(
         'chain.too-long',
-        `The path is longer than the ${input.maxDepth} intermediate(s) allowed.`,
+        `The path is longer than the ${input.maxDepth ?? 100} intermediate(s) allowed.`,
       );
     }
     const inPath = (c: Certificate) => path.some((p) => same(p, c));
@@ -365,22 +365,53 @@ export const verifyClient = (input: VerifyInput): VerifyResult => {
   return { verdict: 'accept', reasons, warnings: warningsFor(path, input), path };
 };
 
-/** DNS and IP name constraints of the CAs, applied to the certificates below them. */
+/**
+ * OpenSSL's cn2dnsid: the subject's common names that read as DNS names of two labels or more
+ * (letters, digits and `_`, with `-` and `.` inside, no `.` next to a `.` or `-`). Read from the
+ * canonical name key, lowercase (DNS constraints ignore case).
+ */
+const cnDnsNames = (c: Certificate): string[] =>
+  c.subject.key
+    .split('/')
+    .flatMap((rdn) => rdn.split('+'))
+    .filter((atv) => atv.startsWith('2.5.4.3='))
+    .map((atv) => atv.slice('2.5.4.3='.length))
+    .filter((cn) => /^[a-z0-9_]+(?:-+[a-z0-9_]+)*(?:\.[a-z0-9_]+(?:-+[a-z0-9_]+)*)+$/.test(cn));
+
+/** DNS, IP and directory name constraints of the CAs, applied to the certificates below them. */
 const nameConstraintViolation = (path: readonly Certificate[]): string | undefined => {
   for (let i = path.length - 1; i > 0; i--) {
     const nc = path[i]!.nameConstraints;
     if (!nc) continue;
-    for (const c of path.slice(0, i)) {
-      for (const dns of c.sanDns ?? []) {
+    for (const [k, c] of path.slice(0, i).entries()) {
+      // As OpenSSL: a self-issued CA below the constraining CA is not judged (RFC 5280 6.1.4); the client always is.
+      if (k > 0 && c.selfIssued) continue;
+      // directoryName: the subject's RDNs must begin with those of a permitted name and of no excluded one.
+      if (c.subject.key !== '') {
+        const under = (base: string) =>
+          base === '' ||
+          c.subject.key === base ||
+          (c.subject.key.startsWith(`${base}/`) &&
+            /^\d+(?:\.\d+)*=/.test(c.subject.key.slice(base.length + 1)));
+        if (nc.excludedDirs.some(under))
+          return `The subject ${c.subject.text} is excluded by the name constraints of ${path[i]!.subject.text}.`;
+        if (nc.permittedDirs.length > 0 && !nc.permittedDirs.some(under))
+          return `The subject ${c.subject.text} is outside the names ${path[i]!.subject.text} may issue for: "permitted subtree violation".`;
+      }
+      // OpenSSL checks the client's common names as DNS names too when it has no DNS name.
+      const byCn = k === 0 && (c.sanDns ?? []).length === 0;
+      for (const dns of byCn ? cnDnsNames(c) : (c.sanDns ?? [])) {
+        // OpenSSL's nc_dns: the name itself and names below it; with a leading dot, only names below it.
         const within = (base: string) => {
-          const b = base.toLowerCase().replace(/^\./, '');
+          const b = base.toLowerCase();
           const n = dns.toLowerCase();
-          return n === b || n.endsWith(`.${b}`);
+          return b.startsWith('.') ? n.endsWith(b) : n === b || n.endsWith(`.${b}`);
         };
+        const what = byCn ? `The common name ${dns} (read as a DNS name: the certificate has none)` : dns;
         if (nc.excludedDns.some(within))
-          return `${dns} in ${c.subject.text} is excluded by the name constraints of ${path[i]!.subject.text}.`;
+          return `${what} in ${c.subject.text} is excluded by the name constraints of ${path[i]!.subject.text}.`;
         if (nc.permittedDns.length > 0 && !nc.permittedDns.some(within)) {
-          return `${dns} in ${c.subject.text} is outside the names ${path[i]!.subject.text} may issue for (${nc.permittedDns.join(', ')}): "permitted subtree violation".`;
+          return `${what} in ${c.subject.text} is outside the names ${path[i]!.subject.text} may issue for (${nc.permittedDns.join(', ')}): "permitted subtree violation".`;
         }
       }
       for (const ip of c.sanIps ?? []) {

@@ -207,7 +207,9 @@ describe('nameConstraints', () => {
       excludedDns: ['bad.example'],
       permittedIps: [{ address: '0a000000', mask: 'ff000000' }],
       excludedIps: [{ address: 'c0a80000', mask: 'ffff0000' }],
-      other: [0xa4, 0x81],
+      permittedDirs: [''],
+      excludedDirs: [],
+      other: [0x81],
     });
   });
 
