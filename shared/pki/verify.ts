@@ -438,6 +438,16 @@ const nameConstraintViolation = (path: readonly Certificate[]): string | undefin
   return undefined;
 };
 
+/** GeneralName kinds by context tag, for the name constraints not evaluated here. */
+const CONSTRAINT_KINDS: Readonly<Record<number, string>> = {
+  0: 'otherName',
+  1: 'email (rfc822Name)',
+  3: 'x400Address',
+  5: 'ediPartyName',
+  6: 'URI',
+  8: 'registeredID',
+};
+
 const serialProblem = (hex: string): string | undefined => {
   const bytes = hex.length / 2;
   if (/^0*$/.test(hex)) return 'is zero';
@@ -530,6 +540,15 @@ export const warningsFor = (path: readonly Certificate[], input: VerifyInput): R
         `${c.subject.text} has a non-critical policyConstraints extension; RFC 5280 requires it critical.`,
       );
     if (c.malformedAia) add('cert.malformed-aia', `${name} has a malformed authorityInfoAccess extension.`);
+    // Name constraints of kinds this judge does not evaluate: said, never passed over in silence.
+    const unjudged = [...new Set(c.nameConstraints?.other ?? [])].map(
+      (tag) => CONSTRAINT_KINDS[tag & 0x1f] ?? `GeneralName [${tag & 0x1f}]`,
+    );
+    if (unjudged.length > 0)
+      add(
+        'ca.name-constraints-unchecked',
+        `${c.subject.text} constrains ${unjudged.join(', ')} names, which diagnose does not check (it checks DNS, IP and directory names): the endpoint (OpenSSL) and API Gateway do, and may refuse a client this verdict accepts.`,
+      );
     const { type, bits, curve } = c.publicKey;
     if ((type === 'rsa' || type === 'rsa-pss') && bits !== undefined) {
       if (bits < 2048)
