@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { InputError, UpstreamError } from '../../errors.js';
@@ -52,16 +52,15 @@ export const pathToKey = (base: string, path: string): string =>
   relative(base, path).split(sep).join('/');
 
 const LOCK_STALE_MS = 15_000;
-/** The file in a lock folder that names its holder: `<pid> <host>`. */
-const OWNER = 'owner';
 
 /**
  * Whether the lock's holder is a process of this machine that is gone (killed, crashed): its
- * lock can be broken at once. A holder of another machine (a shared folder), a lock without its
- * owner file yet, or a process that exists (a reused pid too) is left to the age rule.
+ * lock can be broken at once. The lock file names its holder, `<pid> <host>`. A holder of
+ * another machine (a shared folder), a lock folder left by an earlier trustroll, or a process
+ * that exists (a reused pid too) is left to the age rule.
  */
 const holderGone = async (lock: string): Promise<boolean> => {
-  const owner = await readFile(join(lock, OWNER), 'utf8').catch(() => '');
+  const owner = await readFile(lock, 'utf8').catch(() => '');
   const [pid, host] = owner.trim().split(' ');
   if (!pid || !/^\d+$/.test(pid) || host !== hostname() || Number(pid) === process.pid) return false;
   try {
@@ -73,11 +72,11 @@ const holderGone = async (lock: string): Promise<boolean> => {
 };
 
 /**
- * Runs `fn` holding a lock on `dir` across processes (mkdir is atomic): the folder store's
- * compare-and-set and the outbox's check-and-append. A lock whose holder process is gone (a
- * `kill -9`) is broken at once; any other is broken after 15 s (`staleMs`) without a change.
- * A restarted `trustroll up` waited those 15 s in silence, serving an index a CRL it was taking
- * when killed should already have replaced.
+ * Runs `fn` holding a lock on `dir` across processes: a file created exclusively (`wx`, atomic
+ * like mkdir) that names its holder. It guards the folder store's compare-and-set and the
+ * outbox's check-and-append. A lock whose holder process is gone (a `kill -9`) is broken at once;
+ * any other after 15 s (`staleMs`) without a change. A restarted `trustroll up` waited those 15 s
+ * in silence, serving an index a CRL it was taking when killed should already have replaced.
  */
 export const withLock = async <T>(
   dir: string,
@@ -87,9 +86,10 @@ export const withLock = async <T>(
 ): Promise<T> => {
   await makeDir(dir);
   const lock = join(dir, name);
+  const owner = `${process.pid} ${hostname()}`;
   for (let attempt = 0; ; attempt++) {
     try {
-      await mkdir(lock);
+      await writeFile(lock, owner, { flag: 'wx' });
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST')
@@ -98,8 +98,6 @@ export const withLock = async <T>(
         (s) => Date.now() - s.mtimeMs,
         () => 0,
       );
-      // The holder's liveness is looked at once the lock has been held a moment (a holder writes
-      // its owner file right after taking it).
       if (since > staleMs) await rm(lock, { recursive: true, force: true });
       else if (attempt % 20 === 19) {
         const before = await stat(lock).catch(() => undefined);
@@ -115,12 +113,9 @@ export const withLock = async <T>(
     }
   }
   try {
-    await writeFile(join(lock, OWNER), `${process.pid} ${hostname()}`).catch(() => undefined);
     return await fn();
   } finally {
-    await rm(join(lock, OWNER), { force: true }).catch(() => undefined);
-    // The lock is an empty folder now: rmdir is one system call where rm walks it first.
-    await rmdir(lock).catch(() => rm(lock, { recursive: true, force: true }));
+    await unlink(lock).catch(() => rm(lock, { recursive: true, force: true }));
   }
 };
 

@@ -21,10 +21,11 @@ const deadPid = (): number => {
   return Number(child.stdout.toString());
 };
 
-const leftBehind = (name: string, owner: string | undefined) => {
+/** A lock file as a holder leaves it: its content names the holder. */
+const leftBehind = (name: string, owner: string) => {
   const folder = join(dir, name);
-  mkdirSync(join(folder, '.lock'), { recursive: true });
-  if (owner !== undefined) writeFileSync(join(folder, '.lock', 'owner'), owner);
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(join(folder, '.lock'), owner);
   return folder;
 };
 
@@ -57,8 +58,22 @@ describe('withLock', () => {
 
   it('names its holder while held, and leaves nothing behind', async () => {
     const folder = join(dir, 'held');
-    const owner = await withLock(folder, async () => readFileSync(join(folder, '.lock', 'owner'), 'utf8'));
+    const owner = await withLock(folder, async () => readFileSync(join(folder, '.lock'), 'utf8'));
     expect(owner).toBe(`${process.pid} ${hostname()}`);
     expect(existsSync(join(folder, '.lock'))).toBe(false);
+  });
+
+  it('leaves a lock folder of an earlier trustroll (no holder named) to the age rule, and breaks it then', async () => {
+    const folder = join(dir, 'old-style');
+    mkdirSync(join(folder, '.lock'), { recursive: true });
+    let ran = false;
+    const waiting = withLock(folder, async () => (ran = true), '.lock', HOUR);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(ran).toBe(false);
+    rmSync(join(folder, '.lock'), { recursive: true, force: true });
+    await waiting;
+    // Aged: broken by the age rule (a stale limit of 0 ms).
+    mkdirSync(join(folder, '.lock'), { recursive: true });
+    expect(await withLock(folder, async () => 'ran', '.lock', 0)).toBe('ran');
   });
 });
