@@ -87,6 +87,17 @@ export const retiredEntries = (state: TruststoreState, at: Date): Entry[] => {
   return (state.removedEntries ?? []).filter((e) => removed.has(e.fingerprint) && !held.has(e.fingerprint));
 };
 
+/**
+ * Until when a CA removed lately stays retired: its last removal plus {@link RETIRED_DAYS}. The
+ * door checks it, so the retirement ends on time even when no index is published after it.
+ */
+export const retiredUntil = (state: TruststoreState, fingerprint: string): string => {
+  const removedAt = Math.max(
+    ...state.history.filter((r) => r.removed.includes(fingerprint)).map((r) => Date.parse(r.at)),
+  );
+  return new Date(removedAt + RETIRED_DAYS * 86_400_000).toISOString();
+};
+
 /** The index bytes for a state (reads the record sets of its CRLs). */
 export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: TruststoreState, builtAt: Date) => {
   const rev = revocationOf(state);
@@ -125,6 +136,7 @@ export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: Truststor
   return buildIndex({
     entries: state.entries,
     retired,
+    retiredUntil: new Map(retired.map((e) => [e.fingerprint, retiredUntil(state, e.fingerprint)])),
     same,
     revocation: rev,
     serials: (h) => sets.get(h)!,

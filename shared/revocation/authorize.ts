@@ -85,7 +85,20 @@ export const authorize = (
       },
     ]);
 
-  const issuerAt = issuerOf(index, cert);
+  const found = issuerOf(index, cert);
+  // A CA retired past its end counts no more: its clients are as unknown as after the removal.
+  const expired =
+    found !== undefined &&
+    index.ca(found).retiredUntil !== undefined &&
+    now >= Date.parse(index.ca(found).retiredUntil!);
+  if (expired)
+    return deny([
+      {
+        code: 'issuer.unknown',
+        message: `${cert.subject.text} was issued by ${cert.issuer.text}, which was removed from the truststore; it was still counted (ca.retired) until ${index.ca(found!).retiredUntil}, while targets might serve a version with it, and no longer is.`,
+      },
+    ]);
+  const issuerAt = found;
   if (issuerAt === undefined) {
     const rekeyed = index.withSubject(cert.issuer.key).length > 0;
     return deny([

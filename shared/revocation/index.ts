@@ -72,6 +72,8 @@ export interface IndexCa {
    * as before its removal; the handshake of a target that no longer trusts it refuses them anyway.
    */
   readonly retired?: true;
+  /** When a retired CA stops counting (its removal plus the retirement days): after it, unknown. */
+  readonly retiredUntil?: string;
 }
 
 export interface IndexHeader {
@@ -102,6 +104,8 @@ export interface IndexInput {
   readonly same?: (recorded: string, ca: string) => boolean;
   /** CAs removed recently, kept in the index (flagged `retired`) while targets may still trust them. */
   readonly retired?: readonly Entry[];
+  /** Until when each retired CA (by fingerprint) counts; the door treats it as unknown after that. */
+  readonly retiredUntil?: ReadonlyMap<string, string>;
   readonly revision: number;
   readonly truststoreSha256: string;
   readonly builtAt: string;
@@ -187,7 +191,14 @@ export const buildIndex = (input: IndexInput): Uint8Array => {
       crls,
       ...(table ? { table } : {}),
       ...(renews.length > 0 ? { renews } : {}),
-      ...(i >= input.entries.length ? { retired: true as const } : {}),
+      ...(i >= input.entries.length
+        ? {
+            retired: true as const,
+            ...(input.retiredUntil?.get(cert.fingerprint)
+              ? { retiredUntil: input.retiredUntil.get(cert.fingerprint)! }
+              : {}),
+          }
+        : {}),
     };
     return ca;
   });

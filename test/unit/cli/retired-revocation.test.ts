@@ -44,6 +44,25 @@ beforeAll(async () => {
 }, 60_000);
 
 describe('a client of a CA removed lately (ca.retired)', () => {
+  it('counts only until its retirement ends, even when no index is published after it', async () => {
+    const client = file('client.pem', acme.client.pem);
+    const at = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
+    const within = JSON.parse(
+      (await runCli(['authorize', '--cert', client, '--at', at(6), '--json', ...store])).out,
+    );
+    expect(within.decision).toBe('allow');
+    const after = await runCli(['authorize', '--cert', client, '--at', at(8), '--json', ...store]);
+    expect(after.code).toBe(1);
+    expect(JSON.parse(after.out).reasons).toEqual([
+      {
+        code: 'issuer.unknown',
+        message: expect.stringMatching(
+          /which was removed from the truststore; it was still counted \(ca\.retired\) until \d{4}-\d\d-\d\dT.*, and no longer is\.$/,
+        ),
+      },
+    ]);
+  });
+
   it('is let in by the index, and can be revoked by hand meanwhile (by certificate and by serial)', async () => {
     const client = file('client.pem', acme.client.pem);
     const before = JSON.parse((await runCli(['authorize', '--cert', client, '--json', ...store])).out);
