@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { lstat, mkdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -52,6 +53,8 @@ export const pathToKey = (base: string, path: string): string =>
   relative(base, path).split(sep).join('/');
 
 const LOCK_STALE_MS = 15_000;
+/** A lock file still empty after this long was left by a holder killed as it took the lock. */
+const EMPTY_LOCK_MS = 1_000;
 
 /**
  * Whether the lock's holder is a process of this machine that is gone (killed, crashed): its
@@ -59,8 +62,12 @@ const LOCK_STALE_MS = 15_000;
  * another machine (a shared folder), a lock folder left by an earlier trustroll, or a process
  * that exists (a reused pid too) is left to the age rule.
  */
-const holderGone = async (lock: string): Promise<boolean> => {
-  const owner = await readFile(lock, 'utf8').catch(() => '');
+const holderGone = async (lock: string, heldMs: number): Promise<boolean> => {
+  const owner = await readFile(lock, 'utf8').catch(() => undefined);
+  // Created but never written: the holder died between the two (a live one writes its name in
+  // the same call, within microseconds). A folder of an earlier trustroll reads as undefined.
+  if (owner === '') return heldMs > EMPTY_LOCK_MS;
+  if (owner === undefined) return false;
   const [pid, host] = owner.trim().split(' ');
   if (!pid || !/^\d+$/.test(pid) || host !== hostname() || Number(pid) === process.pid) return false;
   try {
@@ -89,7 +96,9 @@ export const withLock = async <T>(
   const owner = `${process.pid} ${hostname()}`;
   for (let attempt = 0; ; attempt++) {
     try {
-      await writeFile(lock, owner, { flag: 'wx' });
+      // Synchronously: create and name in one go, with no turn of the event loop in between, so
+      // that an empty lock file can only be one whose holder was killed in those microseconds.
+      writeFileSync(lock, owner, { flag: 'wx' });
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST')
@@ -104,7 +113,7 @@ export const withLock = async <T>(
         // Broken only if it is still that lock (another waiter may have broken it and taken a new one).
         if (
           before &&
-          (await holderGone(lock)) &&
+          (await holderGone(lock, since)) &&
           (await stat(lock).catch(() => undefined))?.ino === before.ino
         )
           await rm(lock, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -32,6 +32,13 @@ const leftBehind = (name: string, owner: string) => {
 describe('withLock', () => {
   it('breaks a lock whose holder process is gone, and runs', async () => {
     const folder = leftBehind('dead', `${deadPid()} ${hostname()}`);
+    expect(await withLock(folder, async () => 'ran', '.lock', HOUR)).toBe('ran');
+  });
+
+  it('breaks a lock file left empty (its holder killed between creating and naming it) once it has aged a second', async () => {
+    const folder = leftBehind('empty', '');
+    const old = new Date(Date.now() - 5_000);
+    utimesSync(join(folder, '.lock'), old, old);
     expect(await withLock(folder, async () => 'ran', '.lock', HOUR)).toBe('ran');
   });
 
