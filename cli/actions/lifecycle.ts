@@ -241,12 +241,15 @@ const revocationSummary = (state: TruststoreState, now: Date) => {
   ];
   // Each revocation by hand and each partner's rules, so that what the door enforces beyond the
   // CRLs can be read without the index (newest first; the JSON lists them all).
-  const entryOf = (fp: string) => state.entries.find((e) => e.fingerprint === fp);
+  // A CA removed since (its revocations by hand are kept) is still named, with its partner.
+  const entryOf = (fp: string) =>
+    state.entries.find((e) => e.fingerprint === fp) ??
+    state.removedEntries?.find((e) => e.fingerprint === fp);
   const manual = [...rev.manual].sort((a, b) => b.at.localeCompare(a.at));
   const shownManual = manual.slice(0, MAX_LISTED);
   const manualLines = shownManual.map((m) => {
     const ca = entryOf(m.issuer);
-    return shown`\n  revoked by hand: ${m.subject ?? `serial ${m.serial}`} (serial ${m.serial}) of ${ca?.subject ?? m.issuer.slice(0, 16)}, partner ${ca?.partner ?? '?'}, by ${m.by} on ${m.at.slice(0, 10)}: ${m.reason}`;
+    return shown`\n  revoked by hand: ${m.subject ? `${m.subject} (serial ${m.serial})` : `serial ${m.serial}`} of ${ca?.subject ?? m.issuer.slice(0, 16)}, partner ${ca?.partner ?? '?'}, by ${m.by} on ${m.at.slice(0, 10)}: ${m.reason}`;
   });
   if (manual.length > shownManual.length)
     manualLines.push(

@@ -151,6 +151,13 @@ export const authorize = (
     }
   };
   staleOf(issuer.crls.filter(speaksFor), cert.subject.text, issuer.subject);
+  // CRLs held for the CA, none of which speaks for this client (partitions of other distribution
+  // points, a CA-only CRL): its revocation is not checked, which an allow must not pass over.
+  if (issuer.crls.length > 0 && !issuer.crls.some(speaksFor))
+    notes.push({
+      code: 'crl.not-covered',
+      message: `${issuer.subject} has ${issuer.crls.length === 1 ? 'a CRL' : `${issuer.crls.length} CRLs`} (${issuer.crls.map((c) => (c.uris.length > 0 ? `for ${c.uris.join(', ')}` : c.onlyCA ? 'for CAs only' : 'partitioned')).join('; ')}), none of which covers ${cert.subject.text}${cert.crlDistributionPoints?.length ? ` (its CRL distribution point: ${cert.crlDistributionPoints.join(', ')})` : ' (it names no CRL distribution point)'}: its revocation is not checked by a CRL. Ask the partner for the CRL that covers it.`,
+    });
 
   // Every CA above: listed by its issuer, or covered by a stale CRL.
   const seen = new Set<number>();
@@ -267,7 +274,10 @@ export const routeMatches = (rule: string, route: string): boolean => {
 
 /** The request's path without query or fragment, percent-decoded; undefined when it is not plain. */
 const requestPath = (raw: string): string | undefined => {
-  const bare = raw.replace(/[?#].*$/s, '');
+  // A fragment is never sent in a request target: one that has it is not plain (a backend that
+  // keeps it as path would resolve `/health/x#/../../admin` to /admin).
+  if (raw.replace(/\?.*$/s, '').includes('#')) return undefined;
+  const bare = raw.replace(/\?.*$/s, '');
   let decoded: string;
   try {
     decoded = decodeURIComponent(bare);

@@ -405,8 +405,20 @@ describe('authorize', () => {
         message: "CN=dp2,O=Acme (serial 09) is revoked by CN=Rev Issuing,O=Acme's CRL #4 (keyCompromise).",
       },
     ]);
-    // Alice names no distribution point: a partition does not cover her, whatever it lists.
-    expect(authorize(both, cert(alice), undefined, opts).decision).toBe('allow');
+    // Alice names no distribution point: a partition does not cover her, whatever it lists; the
+    // allow says her revocation is not checked. A client of a partition held has no such note.
+    const aliceDecision = authorize(both, cert(alice), undefined, opts);
+    expect(aliceDecision.decision).toBe('allow');
+    expect(aliceDecision.reasons).toEqual([
+      {
+        code: 'crl.not-covered',
+        message: `CN=Rev Issuing,O=Acme has 2 CRLs (for ${p1}; for ${p2}), none of which covers ${cert(alice).subject.text} (it names no CRL distribution point): its revocation is not checked by a CRL. Ask the partner for the CRL that covers it.`,
+      },
+    ]);
+    expect(authorize(both, cert(inP1), undefined, opts).reasons).toEqual([]);
+    expect(authorize(onlyP2, cert(inP1), undefined, opts).reasons.map((r) => r.code)).toEqual([
+      'crl.not-covered',
+    ]);
   });
 
   it("does not take an intermediate for revoked by its root's CRL that covers only end entities", () => {
@@ -464,6 +476,9 @@ describe('routeMatches', () => {
     ['GET /orders/*', 'GET /orders/．．', false],
     ['GET /orders/*', 'GET /orders/...', false],
     ['GET /orders/*', 'GET /orders/a.b', true],
+    // A fragment is never part of a request target: one with it matches no rule.
+    ['* /health/**', 'GET /health/x#/../../admin', false],
+    ['* /health/**', 'GET /health/x?a=#b', true],
     // Encoded twice: a backend that decodes once more would climb, split or strip params.
     ['* /health/**', 'GET /health/%252e%252e/admin', false],
     ['* /health/**', 'GET /health/..%252fadmin', false],
