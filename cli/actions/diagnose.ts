@@ -1,11 +1,12 @@
 import { stat } from 'node:fs/promises';
 import { exportTruststore } from '../../shared/pipeline/lifecycle.js';
-import { type Certificate, pemToDer } from '../../shared/pki/certificate.js';
-import { type Crl, parseCrl } from '../../shared/pki/crl.js';
+import type { Certificate } from '../../shared/pki/certificate.js';
+import type { Crl } from '../../shared/pki/crl.js';
 import { keyMatches } from '../../shared/pki/key-match.js';
 import { readInput } from '../../shared/pki/read.js';
 import { type Purpose, type Reason, type VerifyResult, verifyClient } from '../../shared/pki/verify.js';
 import { type AuthorizeDecision, authorize } from '../../shared/revocation/authorize.js';
+import { readRevocationLists } from '../../shared/revocation/crl.js';
 import { printable, shown } from '../../shared/text.js';
 import { fileOnly, type Io, jsonOut, loadInputs, UsageError } from '../io.js';
 import { depsFor, noStoreMessage, openStore, type StoreDeps, type StoreFlags } from '../stores.js';
@@ -117,12 +118,23 @@ const truststoreOf = async (path: string, io: Io): Promise<Certificates> => {
     : { certificates, problem: `${path} holds no certificate file` };
 };
 
+/**
+ * The CRL given with --crl, read as ingest reads CRLs (a CRL ingest would refuse is not taken
+ * here either: negative serials, a PKCS#7, removeFromCRL in a full CRL); its first list.
+ */
 const crlOf = (name: string, bytes: Uint8Array): { crl?: Crl; problem?: string } => {
   try {
-    const text = Buffer.from(bytes).toString('latin1');
-    return { crl: parseCrl(text.includes('-----BEGIN') ? pemToDer(text) : bytes) };
+    const [list] = readRevocationLists(bytes, name);
+    const removals =
+      list!.deltaOf === undefined ? list!.entries.filter((e) => e.reason === 'removeFromCRL') : [];
+    if (removals.length > 0)
+      return {
+        problem: `${name} lists serial ${removals[0]!.serial} with reason removeFromCRL, which RFC 5280 allows only in delta CRLs; ingest refuses such a CRL.`,
+      };
+    return { crl: { issuer: list!.issuer, revoked: new Set(list!.entries.map((e) => e.serial)) } };
   } catch (error) {
-    return { problem: `${name} is not a readable CRL (${(error as Error).message}).` };
+    const message = (error as Error).message.replace(/\.$/, '');
+    return { problem: `${name} is not a readable CRL (${message}).` };
   }
 };
 

@@ -34,6 +34,13 @@ beforeAll(async () => {
   writeFileSync(f('client.pem'), acme.client.pem);
   writeFileSync(f('revoked.crl'), pemBlock('X509 CRL', await crl(acme.intermediate, [acme.client], { now })));
   writeFileSync(f('other.crl'), await crl(other, [acme.client], { now }));
+  writeFileSync(
+    f('removal.crl'),
+    pemBlock(
+      'X509 CRL',
+      await crl(acme.intermediate, [{ cert: acme.client, reason: 'removeFromCRL' }], { now }),
+    ),
+  );
   writeFileSync(f('garbage.crl'), 'not a CRL at all\n');
   writeFileSync(f('garbage.pem'), '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
   mkdirSync(f('truststore-dir'));
@@ -54,6 +61,15 @@ describe('diagnose --json prints a verdict whatever the input', () => {
     const r = diagnose('--crl', f('garbage.crl'));
     expect(r.status).toBe(1);
     expect(codes(r.json.reasons)).toEqual(['crl.unparseable']);
+  }, 60_000);
+
+  it('refuses, as ingest does, a CRL listing a serial with reason removeFromCRL (not a delta CRL)', () => {
+    const r = diagnose('--crl', f('removal.crl'));
+    expect(r.status).toBe(1);
+    expect(codes(r.json.reasons)).toEqual(['crl.unparseable']);
+    expect(r.json.reasons[0].message).toMatch(
+      /with reason removeFromCRL, which RFC 5280 allows only in delta CRLs/,
+    );
   }, 60_000);
 
   it('ignores, with a note, a CRL issued by a CA outside the path', () => {
