@@ -124,9 +124,12 @@ const truststoreOf = async (path: string, io: Io): Promise<Certificates> => {
  */
 const crlOf = (name: string, bytes: Uint8Array): { crl?: Crl; problem?: string } => {
   try {
-    const [list] = readRevocationLists(bytes, name);
-    const removals =
-      list!.deltaOf === undefined ? list!.entries.filter((e) => e.reason === 'removeFromCRL') : [];
+    const lists = readRevocationLists(bytes, name);
+    const list = lists[0];
+    // Any list of the file, as ingest judges every one.
+    const removals = lists.flatMap((l) =>
+      l.deltaOf === undefined ? l.entries.filter((e) => e.reason === 'removeFromCRL') : [],
+    );
     if (removals.length > 0)
       return {
         problem: `${name} lists serial ${removals[0]!.serial} with reason removeFromCRL, which RFC 5280 allows only in delta CRLs; ingest refuses such a CRL.`,

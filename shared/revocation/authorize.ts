@@ -294,6 +294,8 @@ const requestPath = (raw: string): string | undefined => {
   if (decoded.split('/').some((s) => isDotSegment(s))) return undefined;
   // Encoded twice (`%252e%252e`, `%252f`): a backend that decodes once more climbs or splits.
   if (/%(?:2e|2f|5c|25|3b)/i.test(decoded)) return undefined;
+  // An encoded `#` or `?` (`..%23/admin`): a backend that decodes, then parses again, cuts there.
+  if (/[#?]/.test(decoded)) return undefined;
   // Control characters (`%00`, `%09`) are cut or trimmed by some servers, and characters whose
   // compatibility form differs (full-width `．．`) are folded by others: another path than judged.
   // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point

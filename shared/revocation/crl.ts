@@ -213,6 +213,16 @@ export const readRevocationLists = (bytes: Uint8Array, name: string): Revocation
           : 'it holds no X509 CRL block';
     throw new CrlReadError(`${name} is not a CRL (${found}): upload the CA's CRL, PEM or DER.`);
   }
+  // Any other block beside the CRLs (a PKCS7 that may carry more CRLs, a key, a request) would be
+  // passed over: the file is refused, so that nothing in it goes unjudged. Certificates are named
+  // by ingest (crl.holds-certificates), which looks for them first.
+  const others = [...new Set([...text.matchAll(PEM_ANY)].map((m) => m[1]!))].filter(
+    (l) => l !== 'X509 CRL' && l !== 'CERTIFICATE',
+  );
+  if (others.length > 0)
+    throw new CrlReadError(
+      `${name} holds ${others.map((l) => `a ${l} block`).join(' and ')} besides its X509 CRL block(s): a CRL file holds CRLs only (take the CRLs out of a PKCS#7 with openssl pkcs7 -print_certs -in <file> and upload them as X509 CRL blocks).`,
+    );
   // A block begun and never ended (a file cut short) is not skipped: the file is taken whole or not at all.
   const begun = text.split('-----BEGIN X509 CRL-----').length - 1;
   if (begun !== blocks.length)

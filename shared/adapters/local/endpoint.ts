@@ -579,9 +579,12 @@ export class LocalEndpoint implements DomainGateway {
   }
 }
 
-/** The request as the authorizer's routes name it: `METHOD /path`, without the query. */
+/**
+ * The request as the authorizer's routes name it: `METHOD /path`, without the query. A fragment
+ * (never part of a request target) is kept, so that the route matcher refuses the path.
+ */
 const routeOf = (method: string | undefined, url: string | undefined): string => {
-  const path = (url ?? '/').split('?')[0]!.split('#')[0]!;
+  const path = (url ?? '/').split('?')[0]!;
   return `${method ?? 'GET'} ${path.startsWith('/') ? path : `/${path}`}`;
 };
 

@@ -53,6 +53,8 @@ export const pathToKey = (base: string, path: string): string =>
   relative(base, path).split(sep).join('/');
 
 const LOCK_STALE_MS = 15_000;
+/** The locks this process holds now (by path). */
+const heldHere = new Set<string>();
 /** A lock file still empty after this long was left by a holder killed as it took the lock. */
 const EMPTY_LOCK_MS = 1_000;
 
@@ -69,7 +71,10 @@ const holderGone = async (lock: string, heldMs: number): Promise<boolean> => {
   if (owner === '') return heldMs > EMPTY_LOCK_MS;
   if (owner === undefined) return false;
   const [pid, host] = owner.trim().split(' ');
-  if (!pid || !/^\d+$/.test(pid) || host !== hostname() || Number(pid) === process.pid) return false;
+  if (!pid || !/^\d+$/.test(pid) || host !== hostname()) return false;
+  // Our own pid: held by this process only if it took that lock; else it was left by an earlier
+  // process that had the same pid (a container restarted: trustroll up is pid 1 again).
+  if (Number(pid) === process.pid) return !heldHere.has(lock);
   try {
     process.kill(Number(pid), 0);
     return false;
@@ -99,6 +104,7 @@ export const withLock = async <T>(
       // Synchronously: create and name in one go, with no turn of the event loop in between, so
       // that an empty lock file can only be one whose holder was killed in those microseconds.
       writeFileSync(lock, owner, { flag: 'wx' });
+      heldHere.add(lock);
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST')
@@ -124,6 +130,7 @@ export const withLock = async <T>(
   try {
     return await fn();
   } finally {
+    heldHere.delete(lock);
     await unlink(lock).catch(() => rm(lock, { recursive: true, force: true }));
   }
 };

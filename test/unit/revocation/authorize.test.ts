@@ -479,6 +479,9 @@ describe('routeMatches', () => {
     // A fragment is never part of a request target: one with it matches no rule.
     ['* /health/**', 'GET /health/x#/../../admin', false],
     ['* /health/**', 'GET /health/x?a=#b', true],
+    ['* /health/**', 'GET /health/..%23/admin', false],
+    ['* /health/**', 'GET /health/..%3f/admin', false],
+    ['* /health/**', 'GET /health/x/..%23', false],
     // Encoded twice: a backend that decodes once more would climb, split or strip params.
     ['* /health/**', 'GET /health/%252e%252e/admin', false],
     ['* /health/**', 'GET /health/..%252fadmin', false],

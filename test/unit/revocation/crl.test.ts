@@ -562,6 +562,17 @@ describe('what is not a CRL', () => {
     ]);
   });
 
+  it('refuses a CRL file that also holds another kind of block (a PKCS7 that may carry more CRLs)', async () => {
+    const a = pemBlock('X509 CRL', await crl(acme, [], { crlNumber: 5 }));
+    const p7 = pemBlock(
+      'PKCS7',
+      signedData(undefined, [], { crls: [await crl(acme, [client], { crlNumber: 6 })] }),
+    );
+    expect(() => readRevocationLists(toBytes(`${a}${p7}`), 'acme/crl/partner.pem')).toThrow(
+      /acme\/crl\/partner\.pem holds a PKCS7 block besides its X509 CRL block\(s\): a CRL file holds CRLs only/,
+    );
+  });
+
   it('refuses a PKCS#7 bundle carrying a CRL: in the CA folder whole (never the CA taken and the CRL dropped), in crl/ saying how to take the CRL out', async () => {
     const crlDer = await crl(acme, [client], { crlNumber: 9 });
     const bundle = signedData(undefined, [acme.der], { crls: [crlDer] });

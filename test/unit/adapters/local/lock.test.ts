@@ -42,6 +42,30 @@ describe('withLock', () => {
     expect(await withLock(folder, async () => 'ran', '.lock', HOUR)).toBe('ran');
   });
 
+  it("breaks a lock naming this process's own pid that this process does not hold (left before a restart that reused the pid, as pid 1 in a container)", async () => {
+    const folder = leftBehind('same-pid', `${process.pid} ${hostname()}`);
+    expect(await withLock(folder, async () => 'ran', '.lock', HOUR)).toBe('ran');
+  });
+
+  it('makes a second caller of this process wait for the first (its own lock is not taken for a dead one)', async () => {
+    const folder = join(dir, 'in-process');
+    const order: string[] = [];
+    let release!: () => void;
+    const first = withLock(
+      folder,
+      () => new Promise<void>((r) => (release = () => (order.push('first'), r()))),
+      '.lock',
+      HOUR,
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    const second = withLock(folder, async () => void order.push('second'), '.lock', HOUR);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(order).toEqual([]);
+    release();
+    await Promise.all([first, second]);
+    expect(order).toEqual(['first', 'second']);
+  });
+
   it('waits for a holder that is alive, and runs once it lets go', async () => {
     const folder = leftBehind('alive', `${process.ppid} ${hostname()}`);
     let ran = false;
