@@ -106,11 +106,19 @@ export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: Truststor
   // A retired CA is kept only with every record set of its CRLs readable (else its clients are
   // decided as unknown, as without it: never let in with a revocation list missing).
   const same = sameCa(state);
-  const retired = retiredEntries(state, builtAt).filter((e) => {
+  let retired = retiredEntries(state, builtAt).filter((e) => {
     for (const crl of Object.values(rev.crls))
       if (same(crl.issuer, e.fingerprint) && !held(crl.issuer)) return false;
     return true;
   });
+  // Nor without the CA above it: one dropped (for its CRL) may have revoked it, and its clients
+  // would be let in as if that CRL had never been. They are decided as unknown instead.
+  for (let changed = true; changed; ) {
+    const present = new Set([...state.entries, ...retired].map((e) => e.subjectKey));
+    const kept = retired.filter((e) => e.issuerKey === e.subjectKey || present.has(e.issuerKey));
+    changed = kept.length !== retired.length;
+    retired = kept;
+  }
   for (const crl of Object.values(rev.crls)) {
     // Every record set the index build may ask for: the CRLs of held CAs and of CAs renewed since.
     if (!held(crl.issuer) || sets.has(crl.serials)) continue;

@@ -93,6 +93,35 @@ describe('a client of a CA removed lately (ca.retired)', () => {
     expect((await runCli(['authorize', '--cert', client, ...store])).code).toBe(1);
   });
 
+  it('does not let in the clients of a CA its root revoked once the partner is removed (the root, with its CRL, leaves the index)', async () => {
+    const gamma = await partnerChain('Gamma');
+    mkdirSync(join(dir, 'inbox', 'gamma', 'crl'), { recursive: true });
+    writeFileSync(join(dir, 'inbox', 'gamma', 'ca.pem'), pemOf(gamma.root, gamma.intermediate));
+    expect((await runCli(['ingest', ...store, '--inbox', join(dir, 'inbox')])).code).toBe(0);
+    writeFileSync(
+      join(dir, 'inbox', 'gamma', 'crl', 'root.crl'),
+      pemBlock('X509 CRL', await crl(gamma.root, [gamma.intermediate], { crlNumber: 1 })),
+    );
+    expect((await runCli(['ingest', ...store, '--inbox', join(dir, 'inbox')])).code).toBe(0);
+    const client = file('gamma-client.pem', gamma.client.pem);
+    const revoked = JSON.parse((await runCli(['authorize', '--cert', client, '--json', ...store])).out);
+    expect(revoked.reasons.map((r: { code: string }) => r.code)).toContain('ca.revoked');
+    const removed = await runCli([
+      'remove',
+      '--partner',
+      'gamma',
+      '--reason',
+      'offboarded',
+      '--inbox',
+      join(dir, 'inbox'),
+      ...store,
+    ]);
+    expect(removed.code, removed.err).toBe(0);
+    const after = await runCli(['authorize', '--cert', client, '--json', ...store]);
+    expect(after.code).toBe(1);
+    expect(JSON.parse(after.out).reasons.map((r: { code: string }) => r.code)).toEqual(['issuer.unknown']);
+  });
+
   it("refuses the removed CA's CRL saying how to revoke its clients until the index drops it", async () => {
     mkdirSync(join(dir, 'inbox', 'acme', 'crl'), { recursive: true });
     writeFileSync(
