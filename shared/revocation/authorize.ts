@@ -292,8 +292,9 @@ const requestPath = (raw: string): string | undefined => {
   // and `/orders/;` is `/orders/` there. A path with `;params` is not plain: it matches no rule.
   if (decoded.includes(';')) return undefined;
   if (decoded.split('/').some((s) => isDotSegment(s))) return undefined;
-  // Encoded twice (`%252e%252e`, `%252f`): a backend that decodes once more climbs or splits.
-  if (/%(?:2e|2f|5c|25|3b)/i.test(decoded)) return undefined;
+  // Encoded twice (`%252e%252e`, `%252f`, `%2523`, `%2500`…): a backend that decodes once more
+  // reads another path than the one judged (it climbs, splits or cuts there).
+  if (/%[0-9a-f]{2}/i.test(decoded)) return undefined;
   // An encoded `#` or `?` (`..%23/admin`): a backend that decodes, then parses again, cuts there.
   if (/[#?]/.test(decoded)) return undefined;
   // Control characters (`%00`, `%09`) are cut or trimmed by some servers, and characters whose

@@ -229,6 +229,25 @@ export const readRevocationLists = (bytes: Uint8Array, name: string): Revocation
     throw new CrlReadError(
       `${name} is not a readable CRL file: ${begun} X509 CRL block(s) begin but only ${blocks.length} end (a truncated or mislabelled block): upload the CRL file whole.`,
     );
+  // What lies outside the blocks may be text (openssl crl -text writes some before the PEM), but
+  // nothing a reader could take for more CRL data: binary bytes (a DER CRL before or after), a
+  // BEGIN line the strict reader does not take (lower case, four dashes), a run of base64.
+  const outside = text.replace(PEM_CRL, '');
+  const stray =
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding binary bytes is the point
+    /[\u0000-\u0008\u000e-\u001f\u007f-\u00ff]/.test(outside)
+      ? 'binary bytes (a DER CRL, or another file joined to it)'
+      : /-{3,}\s*BEGIN\b/i.test(outside.replace(PEM_ANY, ''))
+        ? 'a BEGIN line it does not read as a PEM block (write -----BEGIN X509 CRL----- exactly)'
+        : /^[A-Za-z0-9+/=]{64,}\s*$/m.test(
+              outside.replace(/-----BEGIN [^-]+-----[\s\S]*?-----END [^-]+-----/g, ''),
+            )
+          ? 'a run of base64 outside any PEM block'
+          : undefined;
+  if (stray)
+    throw new CrlReadError(
+      `${name} holds ${stray} beside its X509 CRL block(s): upload each CRL as the CA published it, PEM or DER, and nothing else in the file.`,
+    );
   return blocks.map((m, i) => {
     const where = blocks.length > 1 ? `${name} (CRL ${i + 1} of ${blocks.length})` : name;
     const b64 = m[1]!.replace(/\s+/g, '');

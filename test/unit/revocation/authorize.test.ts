@@ -482,6 +482,9 @@ describe('routeMatches', () => {
     ['* /health/**', 'GET /health/..%23/admin', false],
     ['* /health/**', 'GET /health/..%3f/admin', false],
     ['* /health/**', 'GET /health/x/..%23', false],
+    ['* /health/**', 'GET /health/..%2523/x', false],
+    ['* /health/**', 'GET /health/..%253F', false],
+    ['* /health/**', 'GET /health/..%2500/x', false],
     // Encoded twice: a backend that decodes once more would climb, split or strip params.
     ['* /health/**', 'GET /health/%252e%252e/admin', false],
     ['* /health/**', 'GET /health/..%252fadmin', false],

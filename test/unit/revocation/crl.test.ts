@@ -562,6 +562,41 @@ describe('what is not a CRL', () => {
     ]);
   });
 
+  it('refuses a CRL file with more CRL data outside its strict PEM blocks (a DER CRL, a lower-case or four-dash BEGIN, bare base64), which was passed over', async () => {
+    const revoking = await crl(acme, [client], { crlNumber: 21 });
+    const ok = pemBlock('X509 CRL', await crl(acme, [], { crlNumber: 20 }));
+    const b64 = Buffer.from(revoking).toString('base64').replace(/.{64}/g, '$&\n');
+    const variants: [string, Uint8Array, RegExp][] = [
+      [
+        'der-then-pem',
+        new Uint8Array(Buffer.concat([Buffer.from(revoking), Buffer.from(ok)])),
+        /binary bytes/,
+      ],
+      [
+        'pem-then-der',
+        new Uint8Array(Buffer.concat([Buffer.from(ok), Buffer.from(revoking)])),
+        /binary bytes/,
+      ],
+      [
+        'lower-case',
+        toBytes(`${ok}-----begin x509 crl-----\n${b64}\n-----end x509 crl-----\n`),
+        /a BEGIN line it does not read/,
+      ],
+      [
+        'four dashes',
+        toBytes(`${ok}----BEGIN X509 CRL----\n${b64}\n----END X509 CRL----\n`),
+        /a BEGIN line it does not read/,
+      ],
+      ['bare base64', toBytes(`${ok}\n${b64}\n`), /a run of base64 outside any PEM block/],
+    ];
+    for (const [what, bytes, why] of variants)
+      expect(() => readRevocationLists(bytes, `acme/crl/${what}.pem`), what).toThrow(why);
+    // Text around the blocks (as openssl crl -text writes) is still fine.
+    expect(
+      readRevocationLists(toBytes(`Certificate Revocation List (CRL):\n  Version 2\n${ok}`), 'ok.pem'),
+    ).toHaveLength(1);
+  });
+
   it('refuses a CRL file that also holds another kind of block (a PKCS7 that may carry more CRLs)', async () => {
     const a = pemBlock('X509 CRL', await crl(acme, [], { crlNumber: 5 }));
     const p7 = pemBlock(
