@@ -237,20 +237,29 @@ const issuerOf = (index: RevocationIndex, cert: Certificate): number | undefined
       ? undefined
       : named[0];
   }
-  if (cert.authorityKeyId) {
-    const byKey = named.filter((i) => index.ca(i).ski === cert.authorityKeyId);
-    if (byKey.length === 1) return byKey[0];
-  }
-  return named.find((i) => {
+  // Several CAs of that name: the one whose key signed the client, whatever its key identifier
+  // says (an authority key identifier is the client's claim; a CA without a subject key
+  // identifier cannot contradict it, so a client of a new CA could name the retired one's and
+  // take its clean record). Of several with that key (a CA renewed, same key), the one held.
+  const byKey = cert.authorityKeyId ? named.filter((i) => index.ca(i).ski === cert.authorityKeyId) : [];
+  if (cert.signature.hash === undefined) return byKey.length === 1 ? byKey[0] : undefined;
+  const signers = named.filter((i) => {
     const spki = index.ca(i).spki;
-    if (!spki || cert.signature.hash === undefined) return false;
+    if (!spki) return false;
     try {
       const key = createPublicKey({ key: Buffer.from(spki, 'base64'), format: 'der', type: 'spki' });
-      return verify(cert.signature.hash, cert.tbs, key, cert.signatureValue);
+      return verify(cert.signature.hash!, cert.tbs, key, cert.signatureValue);
     } catch {
       return false;
     }
   });
+  if (signers.length <= 1) return signers[0];
+  return (
+    signers.find((i) => !index.ca(i).retired && byKey.includes(i)) ??
+    signers.find((i) => !index.ca(i).retired) ??
+    signers.find((i) => byKey.includes(i)) ??
+    signers[0]
+  );
 };
 
 /**

@@ -430,6 +430,48 @@ describe('authorize', () => {
     expect(authorize(index(entries(), rev, sets), cert(bob), undefined, opts).decision).toBe('allow');
   });
 
+  it("judges a client by the CA whose key signed it, not by the key identifier it claims (a retired CA's, beside a new one without an SKI)", async () => {
+    const zedRoot = await root('CN=Zed Root,O=Zed', { keySlot: 'zed-root' });
+    const i1 = await intermediate('CN=Zed Issuing,O=Zed', zedRoot, { keySlot: 'zed-i1' });
+    const i3 = await intermediate('CN=Zed Issuing,O=Zed', zedRoot, { keySlot: 'zed-i3', ski: false });
+    // Signed by i3's key, claiming i1's key identifier (which i3, without an SKI, cannot contradict).
+    const ski = Buffer.from(cert(i1).subjectKeyId!, 'hex');
+    const aki = new Uint8Array([0x30, ski.length + 2, 0x80, ski.length, ...ski]);
+    const c5 = await leaf('CN=c5,O=Zed', i3, {
+      key: 'p256',
+      aki: false,
+      extraExtensions: [{ oid: '2.5.29.35', value: aki }],
+    });
+    expect(cert(c5).authorityKeyId).toBe(cert(i1).subjectKeyId);
+    const revoked = {
+      ...emptyRevocation(),
+      manual: [
+        {
+          issuer: cert(i3).fingerprint,
+          serial: cert(c5).serial,
+          reason: 'compromised',
+          by: 'ops',
+          at: NOW.toISOString(),
+        },
+      ],
+    };
+    const ix = RevocationIndex.load(
+      buildIndex({
+        entries: [entry(zedRoot, 'zed'), entry(i3, 'zed')],
+        retired: [entry(i1, 'zed')],
+        revocation: revoked,
+        serials: () => new Uint8Array(),
+        revision: 4,
+        truststoreSha256: 'a'.repeat(64),
+        builtAt: NOW.toISOString(),
+      }),
+    );
+    const d = authorize(ix, cert(c5), undefined, opts);
+    expect(d.decision).toBe('deny');
+    expect(d.reasons.map((r) => r.code)).toEqual(['cert.revoked']);
+    expect(d.context?.issuerSha256 ?? cert(i3).fingerprint).toBe(cert(i3).fingerprint);
+  });
+
   it('tells two CAs of one name apart by the key that signed the client', async () => {
     const r1 = await root('CN=Twin Root', { keySlot: 'rev-t1', ski: false });
     const r2 = await root('CN=Twin Root', { keySlot: 'rev-t2', ski: false });
