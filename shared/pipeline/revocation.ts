@@ -141,9 +141,26 @@ export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: Truststor
       throw damagedSet(crl, held, 'its SHA-256 is not the one it was written with');
     sets.set(crl.serials, body);
   }
+  // Removed CAs revoked by hand under a CA still held: their keys stay revoked (a renewal of the
+  // same key must not bring it back once the revoked certificate has left the index).
+  const inIndex = new Set([...state.entries, ...retired].map((e) => e.fingerprint));
+  const revokedKeys = new Map<string, { source: string }>();
+  for (const e of state.removedEntries ?? []) {
+    if (inIndex.has(e.fingerprint)) continue;
+    const cert = certificateOf(e);
+    const by = rev.manual.find((m) => {
+      const parent = held(m.issuer);
+      return m.serial === cert.serial && parent !== undefined && parent.subjectKey === e.issuerKey;
+    });
+    if (by)
+      revokedKeys.set(Buffer.from(cert.publicKey.spki).toString('base64'), {
+        source: `the key of ${e.subject} (serial ${cert.serial}), revoked by hand by ${by.by} on ${by.at.slice(0, 10)}: ${by.reason}`,
+      });
+  }
   return buildIndex({
     entries: state.entries,
     retired,
+    revokedKeys,
     retiredUntil: new Map(retired.map((e) => [e.fingerprint, retiredUntil(state, e.fingerprint)])),
     same,
     revocation: rev,

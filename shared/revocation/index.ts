@@ -104,12 +104,26 @@ export interface IndexInput {
   readonly same?: (recorded: string, ca: string) => boolean;
   /** CAs removed recently, kept in the index (flagged `retired`) while targets may still trust them. */
   readonly retired?: readonly Entry[];
+  /**
+   * Public keys (SPKI, base64) of CAs revoked by their issuer that are no longer in the index (a
+   * renewal replaced them): a CA of the index with one of these keys is revoked too.
+   */
+  readonly revokedKeys?: ReadonlyMap<string, { readonly reason?: string; readonly source: string }>;
   /** Until when each retired CA (by fingerprint) counts; the door treats it as unknown after that. */
   readonly retiredUntil?: ReadonlyMap<string, string>;
   readonly revision: number;
   readonly truststoreSha256: string;
   readonly builtAt: string;
 }
+
+/** CRL reasons that say nothing against the CA's key: another certificate of that key stays good. */
+const KEY_GOOD = new Set([
+  'superseded',
+  'cessationOfOperation',
+  'affiliationChanged',
+  'privilegeWithdrawn',
+  'certificateHold',
+]);
 
 /** Builds the index bytes. Deterministic: the same input gives the same bytes. */
 export const buildIndex = (input: IndexInput): Uint8Array => {
@@ -226,13 +240,33 @@ export const buildIndex = (input: IndexInput): Uint8Array => {
     };
   });
 
+  // A CA revoked by its issuer revokes its key: another certificate of that key (a renewal through
+  // replace/ or promote, same name and key, new serial) must not bring the key back. Keys revoked
+  // of CAs no longer in the index come from the state (`revokedKeys`).
+  const keyOf = (i: number) => Buffer.from(certs[i]!.publicKey.spki).toString('base64');
+  const byKey = new Map<string, { readonly reason?: string; readonly source: string }>(
+    input.revokedKeys ?? [],
+  );
+  cas.forEach((ca, i) => {
+    // A CA revoked because it was superseded, ceased or changed hands keeps its key good.
+    if (ca.revoked && !KEY_GOOD.has(ca.revoked.reason ?? '') && !byKey.has(keyOf(i)))
+      byKey.set(keyOf(i), {
+        ...(ca.revoked.reason ? { reason: ca.revoked.reason } : {}),
+        source: `the key of ${ca.subject} (serial ${certs[i]!.serial}), revoked: ${ca.revoked.source}`,
+      });
+  });
+  const withKeys = cas.map((ca, i) => {
+    const key = byKey.get(keyOf(i));
+    return ca.revoked || !key ? ca : { ...ca, revoked: key };
+  });
+
   const header: IndexHeader = {
     schema: 2,
     revision: input.revision,
     generation: input.revocation.generation,
     truststoreSha256: input.truststoreSha256,
     builtAt: input.builtAt,
-    cas,
+    cas: withKeys,
     manual: input.revocation.manual,
     rules: input.revocation.rules,
     revoked,

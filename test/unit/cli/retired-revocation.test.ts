@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Issued, partnerChain, pemOf } from '../../../shared/pki/builder.js';
+import { type Issued, intermediate, partnerChain, pemOf } from '../../../shared/pki/builder.js';
 import { parseCertificate } from '../../../shared/pki/certificate.js';
 import { runCli } from '../../fixtures/cli.js';
 import { crl, pemBlock } from '../../fixtures/pki.js';
@@ -120,6 +120,33 @@ describe('a client of a CA removed lately (ca.retired)', () => {
     const after = await runCli(['authorize', '--cert', client, '--json', ...store]);
     expect(after.code).toBe(1);
     expect(JSON.parse(after.out).reasons.map((r: { code: string }) => r.code)).toEqual(['issuer.unknown']);
+  });
+
+  it('keeps a CA revoked by hand revoked when a renewal of the same key replaces it (also after the retirement)', async () => {
+    const delta = await partnerChain('Delta');
+    mkdirSync(join(dir, 'inbox', 'delta', 'replace'), { recursive: true });
+    writeFileSync(join(dir, 'inbox', 'delta', 'ca.pem'), pemOf(delta.root, delta.intermediate));
+    expect((await runCli(['ingest', ...store, '--inbox', join(dir, 'inbox')])).code).toBe(0);
+    const ca = file('delta-ca.pem', delta.intermediate.pem);
+    const revoked = await runCli(['revoke', '--cert', ca, '--reason', 'key compromised', ...store]);
+    expect(revoked.code, revoked.err).toBe(0);
+    const client = file('delta-client.pem', delta.client.pem);
+    const codes = async (...extra: string[]) =>
+      JSON.parse(
+        (await runCli(['authorize', '--cert', client, '--json', ...extra, ...store])).out,
+      ).reasons.map((r: { code: string }) => r.code);
+    expect(await codes()).toContain('ca.revoked');
+    // The same name and key, a new certificate (new serial), dropped into replace/.
+    const renewed = await intermediate('CN=Delta Issuing CA,O=Delta', delta.root);
+    expect(parseCertificate(renewed.der).subjectKeyId).toBe(
+      parseCertificate(delta.intermediate.der).subjectKeyId,
+    );
+    expect(parseCertificate(renewed.der).serial).not.toBe(parseCertificate(delta.intermediate.der).serial);
+    writeFileSync(join(dir, 'inbox', 'delta', 'replace', 'renewed.pem'), renewed.pem);
+    const ingest = await runCli(['ingest', ...store, '--inbox', join(dir, 'inbox')]);
+    expect(ingest.code, ingest.out + ingest.err).toBe(0);
+    expect(await codes()).toContain('ca.revoked');
+    expect(await codes('--at', new Date(Date.now() + 10 * 86_400_000).toISOString())).toContain('ca.revoked');
   });
 
   it("refuses the removed CA's CRL saying how to revoke its clients until the index drops it", async () => {
