@@ -4,7 +4,7 @@ import { scanExpiry } from '../../../shared/pipeline/scan.js';
 import { buildReport, type Report, renderReport } from '../../../shared/report/index.js';
 import type { RolloutSources } from '../../../shared/report/rollouts.js';
 import { durableStep } from '../../../shared/rollout/durable-step.js';
-import type { Rollout, RolloutConfig, Target } from '../../../shared/rollout/model.js';
+import type { Rollout } from '../../../shared/rollout/model.js';
 import { rolloutKey } from '../../../shared/rollout/records.js';
 import { runRollout, startRollout } from '../../../shared/rollout/step.js';
 import { latestPublished, type TruststoreState } from '../../../shared/truststore/state.js';
@@ -12,30 +12,15 @@ import { FakeClock, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
 import { FakeTargetGateway } from '../../fakes/targets.js';
 import { NOW } from '../../fixtures/pki.js';
 import { type ReportFixture, reportFixture } from '../../fixtures/report-state.js';
+import { ROLLOUT_CONFIG } from '../../fixtures/rollout-records.js';
 
 /**
  * The report's rollouts: records made by the real rollout (`runRollout` over fake targets), read
  * as the report reads them. canary (probed) in wave canary; eu (another region) and us (another
  * account) in wave rest.
  */
-const probe = { url: 'https://canary.example.com/', clientCert: 'c.pem', clientKey: 'c.key' };
-const targets: Target[] = [
-  { id: 'canary', kind: 'apigateway-rest', resource: 'canary.example.com', wave: 'canary', probe },
-  { id: 'eu', kind: 'apigateway-http', resource: 'api.example.eu', wave: 'rest', region: 'eu-west-1' },
-  {
-    id: 'us',
-    kind: 'elb-trust-store',
-    resource: 'arn:aws:elasticloadbalancing:us-east-1:210987654321:truststore/p/0123456789abcdef',
-    wave: 'rest',
-    region: 'us-east-1',
-    account: '210987654321',
-  },
-];
-const config: RolloutConfig = {
-  waves: ['canary', 'rest'],
-  targets,
-  settings: { pollIntervalMs: 1_000, updateTimeoutMs: 60_000, minUpdateIntervalMs: 0, maxAttempts: 3 },
-};
+/** The targets of the records fixture: canary (probed), eu and us (an ELB trust store of another account). */
+const config = ROLLOUT_CONFIG;
 
 let fixture: ReportFixture;
 let state: TruststoreState;
