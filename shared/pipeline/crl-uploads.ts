@@ -24,7 +24,7 @@ import {
 } from '../revocation/state.js';
 import { certificateOf, type TruststoreState } from '../truststore/state.js';
 import { describeFindings, notification } from './notifications.js';
-import { RETIRED_DAYS, retiredEntries, revocationOf, sameCa } from './revocation.js';
+import { removedAt, retiredEntries, retiredUntil, revocationOf, sameCa } from './revocation.js';
 import type { UploadKey } from './upload-key.js';
 
 /**
@@ -212,14 +212,11 @@ const retiredIssuer = (j: CrlJudgement, state: TruststoreState, now: Date): CrlJ
   if (unknown < 0) return j;
   const retired = retiredEntries(state, now).find((e) => e.subjectKey === j.list.issuer.key);
   if (!retired) return j;
-  const removedAt = [...state.history].reverse().find((r) => r.removed.includes(retired.fingerprint))?.at;
-  const until = removedAt
-    ? new Date(Date.parse(removedAt) + RETIRED_DAYS * 86_400_000).toISOString().slice(0, 10)
-    : `${RETIRED_DAYS} days after its removal`;
+  const until = retiredUntil(state, retired.fingerprint);
   const findings = [...j.findings];
   findings[unknown] = {
     ...findings[unknown]!,
-    message: `${j.list.issuer.text} was removed from the truststore${removedAt ? ` on ${removedAt.slice(0, 10)}` : ''}, so its CRL is not taken; but until ${until} the index still lets its clients in (ca.retired: a target may still serve a version that trusts it). To deny one of them meanwhile, revoke it by hand: trustroll revoke --cert <client.pem> --reason <why>.`,
+    message: `${j.list.issuer.text} was removed from the truststore on ${removedAt(state, retired.fingerprint).slice(0, 10)}, so its CRL is not taken; but until ${until.slice(0, 10)} the index still lets its clients in (ca.retired: a target may still serve a version that trusts it). To deny one of them meanwhile, revoke it by hand: trustroll revoke --cert <client.pem> --reason <why>.`,
   };
   return { ...j, findings };
 };

@@ -91,12 +91,14 @@ export const retiredEntries = (state: TruststoreState, at: Date): Entry[] => {
  * Until when a CA removed lately stays retired: its last removal plus {@link RETIRED_DAYS}. The
  * door checks it, so the retirement ends on time even when no index is published after it.
  */
-export const retiredUntil = (state: TruststoreState, fingerprint: string): string => {
-  const removedAt = Math.max(
-    ...state.history.filter((r) => r.removed.includes(fingerprint)).map((r) => Date.parse(r.at)),
-  );
-  return new Date(removedAt + RETIRED_DAYS * 86_400_000).toISOString();
-};
+export const retiredUntil = (state: TruststoreState, fingerprint: string): string =>
+  new Date(Date.parse(removedAt(state, fingerprint)) + RETIRED_DAYS * 86_400_000).toISOString();
+
+/** When a CA was last removed (ISO 8601), by the revisions' times. */
+export const removedAt = (state: TruststoreState, fingerprint: string): string =>
+  new Date(
+    Math.max(...state.history.filter((r) => r.removed.includes(fingerprint)).map((r) => Date.parse(r.at))),
+  ).toISOString();
 
 /** The index bytes for a state (reads the record sets of its CRLs). */
 export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: TruststoreState, builtAt: Date) => {
