@@ -6,7 +6,7 @@ import { keyMatches } from '../../shared/pki/key-match.js';
 import { readInput } from '../../shared/pki/read.js';
 import { type Purpose, type Reason, type VerifyResult, verifyClient } from '../../shared/pki/verify.js';
 import { type AuthorizeDecision, authorize } from '../../shared/revocation/authorize.js';
-import { readRevocationLists } from '../../shared/revocation/crl.js';
+import { readRevocationLists, removalsInFullCrl } from '../../shared/revocation/crl.js';
 import { printable, shown } from '../../shared/text.js';
 import { fileOnly, type Io, jsonOut, loadInputs, UsageError } from '../io.js';
 import { depsFor, noStoreMessage, openStore, type StoreDeps, type StoreFlags } from '../stores.js';
@@ -127,9 +127,7 @@ const crlOf = (name: string, bytes: Uint8Array): { crl?: Crl; problem?: string }
     const lists = readRevocationLists(bytes, name);
     const list = lists[0];
     // Any list of the file, as ingest judges every one.
-    const removals = lists.flatMap((l) =>
-      l.deltaOf === undefined ? l.entries.filter((e) => e.reason === 'removeFromCRL') : [],
-    );
+    const removals = lists.flatMap(removalsInFullCrl);
     if (removals.length > 0)
       return {
         problem: `${name} lists serial ${removals[0]!.serial} with reason removeFromCRL, which RFC 5280 allows only in delta CRLs; ingest refuses such a CRL.`,

@@ -704,7 +704,7 @@ export const judgeCrl = (
   }
   // removeFromCRL belongs to delta CRLs ("no longer revoked"); in a full CRL the entry would read
   // as a revocation whose reason says the opposite: the certificate must simply be left out.
-  const removals = list.deltaOf === undefined ? list.entries.filter((e) => e.reason === 'removeFromCRL') : [];
+  const removals = removalsInFullCrl(list);
   if (removals.length > 0) {
     add(
       'crl.unparseable',
@@ -826,6 +826,13 @@ const replayed = (list: RevocationList, before: HeldCrl): string | undefined => 
     return `was issued at ${list.thisUpdate.toISOString()}, the thisUpdate of ${held}, with other content (and no cRLNumber tells which is newer)`;
   return undefined;
 };
+
+/**
+ * The entries of a full (not delta) CRL with reason removeFromCRL, which RFC 5280 allows only in
+ * delta CRLs: such a CRL is refused (ingest) or unreadable (`diagnose --crl`).
+ */
+export const removalsInFullCrl = (list: RevocationList): CrlEntry[] =>
+  list.deltaOf === undefined ? list.entries.filter((e) => e.reason === 'removeFromCRL') : [];
 
 /** What to keep of an accepted CRL, for the next `judgeCrl`'s `held`. */
 export const heldCrl = (list: RevocationList): HeldCrl => ({
