@@ -297,6 +297,28 @@ const revocationSummary = (state: TruststoreState, now: Date) => {
   };
 };
 
+/** One domain's or target's lines of `status` (`label` unescaped): what it serves, whether that is the latest, drift, warnings. */
+const endpointLines = (
+  label: string,
+  l: {
+    status: string;
+    truststoreVersion?: string;
+    latest: boolean;
+    drift?: string;
+    warnings: readonly string[];
+  },
+  pending: boolean,
+): string[] => [
+  shown`${label}: ${l.status}, truststore version ${l.truststoreVersion ?? 'none'}` +
+    (l.latest
+      ? pending
+        ? ' (the latest published, NOT the latest revision)'
+        : ' (latest)'
+      : ' (NOT the latest)'),
+  ...(l.drift ? [shown`  DRIFT: ${l.drift}`] : []),
+  ...l.warnings.map((w) => shown`  warning: ${w}`),
+];
+
 /** `trustroll status` (declared in commands/lifecycle.ts). */
 export const status = async (
   flags: Flags & { localDomain?: string },
@@ -419,18 +441,8 @@ NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no
         );
       else {
         const out = [storeLine];
-        for (const l of lines) {
-          out.push(
-            shown`${l.target} (${l.name}): ${l.status}, truststore version ${l.truststoreVersion ?? 'none'}` +
-              (l.latest
-                ? pending
-                  ? ' (the latest published, NOT the latest revision)'
-                  : ' (latest)'
-                : ' (NOT the latest)'),
-          );
-          if (l.drift) out.push(shown`  DRIFT: ${l.drift}`);
-          for (const w of l.warnings) out.push(shown`  warning: ${w}`);
-        }
+        for (const l of lines)
+          out.push(...endpointLines(`${l.target} (${l.name})`, l, pending !== undefined));
         if (rollout) {
           out.push(
             shown`last rollout: truststore version ${rollout.version} (revision ${rollout.revision}), ${rollout.status}` +
@@ -495,18 +507,7 @@ NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no
   if (flags.json) io.out(jsonOut(lines.map((l) => ({ ...l, latest: l.latest && !pending, ...store }))));
   else {
     const out = [storeLine];
-    for (const l of lines) {
-      out.push(
-        shown`${l.name}: ${l.status}, truststore version ${l.truststoreVersion ?? 'none'}` +
-          (l.latest
-            ? pending
-              ? ' (the latest published, NOT the latest revision)'
-              : ' (latest)'
-            : ' (NOT the latest)'),
-      );
-      if (l.drift) out.push(shown`  DRIFT: ${l.drift}`);
-      for (const w of l.warnings) out.push(shown`  warning: ${w}`);
-    }
+    for (const l of lines) out.push(...endpointLines(l.name, l, pending !== undefined));
     io.out(`${out.join('\n')}\n`);
   }
   exit(pending || indexBehind || lines.some((l) => l.drift || !l.latest) ? 1 : 0);
