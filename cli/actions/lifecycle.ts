@@ -581,6 +581,11 @@ export const promote = async (
     unchanged('unchanged', 'the target already holds this CA set');
     return exit(0);
   }
+  // Refused before the prompt: there is nothing to confirm.
+  if (plan.refused.length > 0) {
+    printChange(io, await applyPromotion(plan, flags.from, target), flags.json);
+    return exit(1);
+  }
   if (!flags.yes) {
     io.err('Promote? [y/N] ');
     const said = await answer(io);

@@ -166,7 +166,7 @@ export const registerPromote = (program: Command, io: Io, exit: (code: number) =
       'after',
       exitHelp('promote', {
         0: 'promoted, or nothing to do',
-        1: "refused (the CA set fails the target's lint) or declined at the prompt",
+        1: "refused (the CA set fails the target's lint, or would move a CA to another partner) or declined at the prompt",
         2: 'usage error (a store that does not exist: --from, or --to without --create; a --to that is a file)',
         ...STORE_STATUSES,
       }),

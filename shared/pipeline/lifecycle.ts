@@ -9,6 +9,7 @@ import { keyInTexts } from '../pki/key-hunt.js';
 import { readInput } from '../pki/read.js';
 import type { Notification, StoredObject } from '../ports.js';
 import { safeJson } from '../text.js';
+import { partnerClaims } from '../truststore/admission.js';
 import { lintCertificates } from '../truststore/lint.js';
 import { withOrphans } from '../truststore/orphans.js';
 import {
@@ -626,6 +627,12 @@ export interface PromotionPlan {
   readonly provenance: ReadonlyMap<string, Entry>;
   readonly added: readonly DiffLine[];
   readonly removed: readonly DiffLine[];
+  /**
+   * Why the promotion would be refused: a CA it adds would belong, in the target, to another
+   * partner than the one holding its name or its issuer there (what ingest refuses as
+   * `ca.other-partner`). Empty when it may go ahead.
+   */
+  readonly refused: readonly string[];
 }
 
 /**
@@ -670,6 +677,11 @@ export const planPromotion = async (
     revision: chosen.revision,
     certificates,
     provenance,
+    refused: partnerMoves(
+      certificates.filter((c) => !inTarget.has(c.fingerprint)),
+      provenance,
+      current,
+    ),
     added: certificates
       .filter((c) => !inTarget.has(c.fingerprint))
       .map((c) => line(c.fingerprint, c.subject.text, c.notAfter.toISOString())),
@@ -679,9 +691,55 @@ export const planPromotion = async (
   };
 };
 
+/**
+ * Which CAs a promotion would give to another partner than the one the target knows for their
+ * name or their issuer. The partner of a CA decides whose pins, routes and CRLs apply to its
+ * clients at the door, so a promotion (like an upload) never moves a CA between partners: the
+ * added CAs are judged as uploads of their source partners against the target's current CAs
+ * (including those the promotion would remove).
+ */
+const partnerMoves = (
+  added: readonly Certificate[],
+  provenance: ReadonlyMap<string, Entry>,
+  current: readonly Entry[],
+): string[] => {
+  const byPartner = new Map<string, Certificate[]>();
+  for (const cert of added) {
+    const partner = provenance.get(cert.fingerprint)?.partner ?? 'restored';
+    byPartner.set(partner, [...(byPartner.get(partner) ?? []), cert]);
+  }
+  const claimed = partnerClaims(
+    current,
+    [...byPartner].map(([partner, certs]) => ({
+      id: partner,
+      partner,
+      certificates: certs.map((cert) => ({ cert, source: `partner ${partner} in the source` })),
+      inputFindings: [],
+    })),
+  );
+  return [...claimed].flatMap(([partner, byCert]) =>
+    [...byCert.values()].flatMap((findings) =>
+      findings.map((f) => `${f.cert?.subject ?? '?'} of partner ${partner} in the source: ${f.message}`),
+    ),
+  );
+};
+
 /** Applies a promotion plan to the target: its own lint, one new version, roll, alert. */
-export const applyPromotion = (plan: PromotionPlan, from: string, deps: PublishDeps): Promise<ChangeReport> =>
-  replaceSet(plan.certificates, plan.provenance, deps, {
+export const applyPromotion = async (
+  plan: PromotionPlan,
+  from: string,
+  deps: PublishDeps,
+): Promise<ChangeReport> => {
+  if (plan.refused.length > 0)
+    return {
+      outcome: 'rejected',
+      message: promotionRefusal(plan),
+      removed: [],
+      added: [],
+      revision: (await loadState(deps.store)).state.revision,
+      errors: [],
+    };
+  return replaceSet(plan.certificates, plan.provenance, deps, {
     reason: `promotion of ${from} version ${plan.version} (revision ${plan.revision})`,
     eventType: 'truststore.promoted',
     title: `truststore promoted from ${from} revision ${plan.revision}`,
@@ -689,6 +747,11 @@ export const applyPromotion = (plan: PromotionPlan, from: string, deps: PublishD
     same: `The target already holds the CA set of ${from} version ${plan.version}.`,
     done: `Promoted the CA set of ${from} version ${plan.version}.`,
   });
+};
+
+/** The refusal of a promotion that would move CAs between partners, with what to do. */
+export const promotionRefusal = (plan: PromotionPlan): string =>
+  `Not promoted, nothing was changed: a promotion never moves a CA to another partner (its clients would lose their partner's pins, routes and CRLs at the door). ${plan.refused.map((r, i) => `(${i + 1}) ${r}`).join(' ')} Correct the partner in the source (remove the CA there and upload it again to inbox/<owner>/), or remove the target's CA first (trustroll remove on the target), then promote again.`;
 
 export const REQUESTS_PREFIX = 'requests/';
 /** The largest removal request read: 64 KiB holds thousands of fingerprints. */

@@ -148,8 +148,8 @@ export const admit = (
   };
 
   // Who holds a CA is decided before anything is linted: a partner's claim on another partner's
-  // CA is refused whatever else the upload holds (see `claims`).
-  const claimed = claims(all, uploads);
+  // CA is refused whatever else the upload holds (see `partnerClaims`).
+  const claimed = partnerClaims(all, uploads);
   const rejected = new Set(
     uploads.filter((u) => u.inputFindings.some(isBlocking) || claimed.has(u.id)).map((u) => u.id),
   );
@@ -254,7 +254,7 @@ export const admit = (
  *   for another partner (the owner of the CA above is the one to add CAs under it).
  * Lookups by fingerprint and subject only: the cost is the upload's, not the truststore's.
  */
-const claims = (
+export const partnerClaims = (
   all: readonly Entry[],
   uploads: readonly CandidateUpload[],
 ): Map<string, Map<string, Finding[]>> => {

@@ -147,6 +147,33 @@ describe('found by trying to break it', () => {
     expect(declined.status).toBe(1);
   }, 60_000);
 
+  it("promote refuses, before any prompt, to give acme's CA names to beta: exit 1, the target unchanged", () => {
+    // Two demo PKIs carry the same CA names under other keys: dev got the second through beta.
+    expect(cli('pki', 'init', 'pki-other').status).toBe(0);
+    for (const [inbox, partner, pki] of [
+      ['inbox-prod', 'acme', 'pki'],
+      ['inbox-dev', 'beta', 'pki-other'],
+    ] as const) {
+      mkdirSync(join(dir, inbox, partner), { recursive: true });
+      writeFileSync(join(dir, inbox, partner, 'bundle.pem'), readFileSync(join(dir, pki, 'ca-bundle.pem')));
+    }
+    expect(cli('ingest', '--inbox', 'inbox-prod', '--data-dir', 'prod').status).toBe(0);
+    expect(cli('ingest', '--inbox', 'inbox-dev', '--data-dir', 'dev').status).toBe(0);
+    const before = cli('history', '--data-dir', 'prod').stdout;
+    const r = spawnSync('node', [BIN, 'promote', '--from', 'dev', '--to', 'prod'], {
+      encoding: 'utf8',
+      cwd: dir,
+      input: 'y\n',
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).not.toMatch(/Promote\? \[y\/N\]/);
+    expect(r.stdout).toMatch(/never moves a CA to another partner/);
+    expect(r.stdout).toMatch(/of partner beta in the source: Partner acme already has a CA named/);
+    expect(cli('history', '--data-dir', 'prod').stdout).toBe(before);
+    expect(before).toMatch(/revision 1/);
+  }, 60_000);
+
   it("serve with a key that is not the certificate's, or a key given as the certificate: exit 2 naming the files", () => {
     refusedPlainly(
       cli(

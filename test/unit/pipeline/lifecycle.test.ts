@@ -2,9 +2,11 @@ import { generateKeyPairSync } from 'node:crypto';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ingestUploads } from '../../../shared/pipeline/ingest.js';
 import {
+  applyPromotion,
   diffVersions,
   handleRemovalRequests,
   parseRemovalRequest,
+  planPromotion,
   removeCas,
   rollbackTruststore,
   truststoreHistory,
@@ -20,7 +22,7 @@ import { indexDisagreement } from '../../../shared/revocation/state.js';
 import { KEYS } from '../../../shared/truststore/state.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
 import { MemoryStore } from '../../fakes/memory-store.js';
-import { type Issued, NOW, partnerChain, pemOf, toBytes } from '../../fixtures/pki.js';
+import { type Issued, intermediate, NOW, partnerChain, pemOf, toBytes } from '../../fixtures/pki.js';
 
 let acme: Awaited<ReturnType<typeof partnerChain>>;
 let beta: Awaited<ReturnType<typeof partnerChain>>;
@@ -414,5 +416,65 @@ describe('removal requests dropped into requests/', () => {
     expect(subjects().some((s) => s.includes('Beta'))).toBe(true);
     // Only the partner's own delete marker is left: no version holds the request's bytes.
     expect((store.objects.get('requests/offboard-beta.json') ?? []).filter((v) => v.body)).toEqual([]);
+  });
+});
+
+describe('promotion never moves a CA to another partner', () => {
+  /** A second environment whose store got `chain` through `partner`'s inbox. */
+  const sourceWith = async (partner: string, chain: Awaited<ReturnType<typeof partnerChain>>) => {
+    const source = new MemoryStore();
+    const { version } = await source.put(
+      `inbox/${partner}/ca.pem`,
+      toBytes(pemOf(chain.root, chain.intermediate)),
+    );
+    await ingestUploads([{ key: `inbox/${partner}/ca.pem`, version }], {
+      ...deps,
+      store: source,
+      config: { roll: { ...deps.roll, domains: [] } },
+    });
+    return source;
+  };
+
+  it("refuses CAs of acme's names held for beta in the source: acme's clients would become beta's at the door", async () => {
+    // In the source, beta uploaded CAs with acme's names (another key): the source's own lint
+    // has nothing against that, but in the target those names are acme's.
+    const source = await sourceWith('beta', await partnerChain('Acme'));
+    const before = store.text(KEYS.state);
+    const plan = await planPromotion(source, store);
+    expect(plan.refused).toHaveLength(2);
+    expect(plan.refused[0]).toMatch(/of partner beta in the source: Partner acme already has a CA named/);
+    const report = await applyPromotion(plan, 'dev', deps);
+    expect(report.outcome).toBe('rejected');
+    expect(report.message).toMatch(/never moves a CA to another partner/);
+    expect(report.message).toMatch(/trustroll remove/);
+    expect(store.text(KEYS.state)).toBe(before);
+  });
+
+  it("refuses a CA of beta's issued by a root the target holds for acme", async () => {
+    // The source holds acme's very root for beta, and an intermediate under it: the root keeps
+    // its target partner (acme), so the new intermediate would be beta's CA under acme's root.
+    const source = new MemoryStore();
+    const other = await intermediate('CN=Beta Issuing Under Acme', acme.root);
+    const { version } = await source.put('inbox/beta/ca.pem', toBytes(pemOf(acme.root, other)));
+    await ingestUploads([{ key: 'inbox/beta/ca.pem', version }], {
+      ...deps,
+      store: source,
+      config: { roll: { ...deps.roll, domains: [] } },
+    });
+    const plan = await planPromotion(source, store);
+    expect(plan.refused).toEqual([
+      expect.stringMatching(
+        /^CN=Beta Issuing Under Acme of partner beta in the source: Its issuer .* is in the truststore for partner acme/,
+      ),
+    ]);
+  });
+
+  it("promotes acme's renewed CAs kept for acme (same names, same partner)", async () => {
+    const source = await sourceWith('acme', await partnerChain('Acme'));
+    const plan = await planPromotion(source, store);
+    expect(plan.refused).toEqual([]);
+    expect(plan.added).toHaveLength(2);
+    const report = await applyPromotion(plan, 'dev', deps);
+    expect(report.outcome).toBe('changed');
   });
 });
