@@ -3,8 +3,9 @@ import { ConflictError, DamagedStoreError, InputError, NotFoundError } from '../
 import type { Certificate } from '../pki/certificate.js';
 import type { Log, ObjectStore } from '../ports.js';
 import { isDotSegment } from '../revocation/authorize.js';
-import { buildIndex, indexSha256, RevocationIndex } from '../revocation/index.js';
-import { assertRecords } from '../revocation/records.js';
+import { covers } from '../revocation/coverage.js';
+import { buildIndex, indexSha256, KEY_GOOD, RevocationIndex } from '../revocation/index.js';
+import { assertRecords, findSerial, RECORD, reasonName, serialKey } from '../revocation/records.js';
 import {
   emptyRevocation,
   indexDisagreement,
@@ -146,7 +147,7 @@ export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: Truststor
   // Removed CAs revoked by hand under a CA still held: their keys stay revoked (a renewal of the
   // same key must not bring it back once the revoked certificate has left the index).
   const inIndex = new Set([...state.entries, ...retired].map((e) => e.fingerprint));
-  const revokedKeys = new Map<string, { source: string }>();
+  const revokedKeys = new Map<string, { readonly reason?: string; readonly source: string }>();
   for (const e of state.removedEntries ?? []) {
     if (inIndex.has(e.fingerprint)) continue;
     const cert = certificateOf(e);
@@ -154,10 +155,27 @@ export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: Truststor
       const parent = held(m.issuer);
       return m.serial === cert.serial && parent !== undefined && parent.subjectKey === e.issuerKey;
     });
-    if (by)
+    if (by) {
       revokedKeys.set(Buffer.from(cert.publicKey.spki).toString('base64'), {
         source: `the key of ${e.subject} (serial ${cert.serial}), revoked by hand by ${by.by} on ${by.at.slice(0, 10)}: ${by.reason}`,
       });
+      continue;
+    }
+    // Or listed on a CRL of a CA still held above it that covers it, for a reason against the key.
+    for (const crl of Object.values(rev.crls)) {
+      const parent = held(crl.issuer);
+      const set = sets.get(crl.serials);
+      if (!parent || parent.subjectKey !== e.issuerKey || !set || !covers(crl, cert)) continue;
+      const table = Buffer.from(set.buffer, set.byteOffset, set.byteLength);
+      const code = findSerial(table, 0, set.length / RECORD, serialKey(cert.serial));
+      const reason = code === undefined ? undefined : reasonName(code);
+      if (code === undefined || KEY_GOOD.has(reason ?? '')) continue;
+      revokedKeys.set(Buffer.from(cert.publicKey.spki).toString('base64'), {
+        ...(reason ? { reason } : {}),
+        source: `the key of ${e.subject} (serial ${cert.serial}), listed on the CRL of ${parent.subject}${reason ? ` (${reason})` : ''}`,
+      });
+      break;
+    }
   }
   return buildIndex({
     entries: state.entries,

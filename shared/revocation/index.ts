@@ -117,7 +117,7 @@ export interface IndexInput {
 }
 
 /** CRL reasons that say nothing against the CA's key: another certificate of that key stays good. */
-const KEY_GOOD = new Set([
+export const KEY_GOOD: ReadonlySet<string> = new Set([
   'superseded',
   'cessationOfOperation',
   'affiliationChanged',

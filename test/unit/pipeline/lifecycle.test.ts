@@ -12,17 +12,28 @@ import {
   truststoreHistory,
 } from '../../../shared/pipeline/lifecycle.js';
 import type { PublishDeps } from '../../../shared/pipeline/publish.js';
-import { loadIndex, retiredEntries } from '../../../shared/pipeline/revocation.js';
+import { indexFor, loadIndex, retiredEntries } from '../../../shared/pipeline/revocation.js';
 import { loadState } from '../../../shared/pipeline/state-store.js';
 import { domainStatus } from '../../../shared/pipeline/status.js';
 import { parseCertificate } from '../../../shared/pki/certificate.js';
 import { readInput } from '../../../shared/pki/read.js';
 import { authorize } from '../../../shared/revocation/authorize.js';
+import { RevocationIndex } from '../../../shared/revocation/index.js';
 import { indexDisagreement } from '../../../shared/revocation/state.js';
 import { KEYS } from '../../../shared/truststore/state.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
 import { MemoryStore } from '../../fakes/memory-store.js';
-import { type Issued, intermediate, NOW, partnerChain, pemOf, toBytes } from '../../fixtures/pki.js';
+import {
+  crl,
+  type Issued,
+  intermediate,
+  leaf,
+  NOW,
+  partnerChain,
+  pemBlock,
+  pemOf,
+  toBytes,
+} from '../../fixtures/pki.js';
 
 let acme: Awaited<ReturnType<typeof partnerChain>>;
 let beta: Awaited<ReturnType<typeof partnerChain>>;
@@ -477,4 +488,46 @@ describe('promotion never moves a CA to another partner', () => {
     const report = await applyPromotion(plan, 'dev', deps);
     expect(report.outcome).toBe('changed');
   });
+});
+
+describe("a CA revoked on its root's CRL", () => {
+  const ingestKey = async (key: string, body: string) => {
+    const { version } = await store.put(key, toBytes(body));
+    await ingestUploads([{ key, version }], { ...deps, config: { roll: deps.roll } });
+  };
+  const clientOf = async (ca: Issued) => parseCertificate((await leaf('CN=device-7', ca)).der);
+  const decide = async (cert: ReturnType<typeof parseCertificate>, at: Date) => {
+    const { state } = await loadState(store);
+    const index = RevocationIndex.load(await indexFor(store, state, at));
+    const d = authorize(index, cert, undefined, { now: at });
+    return `${d.decision} ${d.reasons.map((r) => r.code).join(' ')}`.trim();
+  };
+
+  it.each([
+    ['keyCompromise', 'deny ca.revoked'],
+    ['superseded', 'allow'],
+  ] as const)(
+    'listed for %s: a renewal of its key is decided %s, also once the listed certificate has left the index',
+    async (reason, code) => {
+      await ingestKey(
+        'inbox/acme/crl/root.crl',
+        pemBlock('X509 CRL', await crl(acme.root, [{ cert: acme.intermediate, reason }], { crlNumber: 1 })),
+      );
+      // The same name and key, a new certificate, dropped into replace/: the listed one is removed.
+      const renewed = await intermediate('CN=Acme Issuing CA,O=Acme', acme.root);
+      expect(parseCertificate(renewed.der).subjectKeyId).toBe(
+        parseCertificate(acme.intermediate.der).subjectKeyId,
+      );
+      await ingestKey('inbox/acme/replace/renewed.pem', renewed.pem);
+      const { state } = await loadState(store);
+      expect(state.entries.map((e) => e.fingerprint)).toContain(fp(renewed));
+      expect(state.entries.map((e) => e.fingerprint)).not.toContain(fp(acme.intermediate));
+      const client = await clientOf(renewed);
+      expect(await decide(client, NOW)).toBe(code);
+      // Eight days on, the index no longer holds the listed certificate (its retirement ended).
+      const later = new Date(NOW.getTime() + 8 * 86_400_000);
+      expect(retiredEntries(state, later)).toEqual([]);
+      expect(await decide(client, later)).toBe(code);
+    },
+  );
 });
