@@ -145,7 +145,7 @@ export const judgeCrlUploads = (
           {
             code: 'crl.other-partner',
             severity: 'error' as const,
-            message: `The CRL of "${j.list.issuer.text}" was signed by a CA of partner ${owner}, not ${u.upload.partner}: upload it to inbox/${owner}/crl/ (each partner's revocations come from its own folder, and its alerts go to it). If that CA is ${u.upload.partner}'s and ${owner} uploaded it first, an operator must remove it from ${owner} (trustroll remove --fingerprint ${j.issuer.fingerprint}); then upload the CA to inbox/${u.upload.partner}/ and this CRL again.`,
+            message: `The CRL of "${j.list.issuer.text}" was signed by another partner's CA (sha256 ${j.issuer.fingerprint.slice(0, 16)}…), not one of ${u.upload.partner}'s: it belongs in that partner's own crl/ folder (each partner's revocations come from its own folder, and its alerts go to it; trustroll status shows whose CA it is). If that CA is ${u.upload.partner}'s and the other partner uploaded it first, an operator must remove it from that partner (trustroll remove --fingerprint ${j.issuer.fingerprint}); then upload the CA to inbox/${u.upload.partner}/ and this CRL again.`,
             source: j.list.source ?? u.upload.key,
           },
           ...j.findings,

@@ -708,6 +708,7 @@ const partnerMoves = (
     const partner = provenance.get(cert.fingerprint)?.partner ?? 'restored';
     byPartner.set(partner, [...(byPartner.get(partner) ?? []), cert]);
   }
+  const holders = new Map<string, string>();
   const claimed = partnerClaims(
     current,
     [...byPartner].map(([partner, certs]) => ({
@@ -716,10 +717,14 @@ const partnerMoves = (
       certificates: certs.map((cert) => ({ cert, source: `partner ${partner} in the source` })),
       inputFindings: [],
     })),
+    holders,
   );
   return [...claimed].flatMap(([partner, byCert]) =>
     [...byCert.values()].flatMap((findings) =>
-      findings.map((f) => `${f.cert?.subject ?? '?'} of partner ${partner} in the source: ${f.message}`),
+      findings.map(
+        (f) =>
+          `${f.cert?.subject ?? '?'} of partner ${partner} in the source (partner ${holders.get(f.cert?.fingerprint ?? '') ?? '?'} in the target): ${f.message}`,
+      ),
     ),
   );
 };

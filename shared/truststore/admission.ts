@@ -253,10 +253,14 @@ export const admit = (
  * - is new and issued, directly or through CAs of the same upload, by a CA the truststore holds
  *   for another partner (the owner of the CA above is the one to add CAs under it).
  * Lookups by fingerprint and subject only: the cost is the upload's, not the truststore's.
+ * The messages go to the uploader and name no other partner (a partner's alerts must not tell it
+ * who the platform's other partners are); `holders`, when given, receives the other partner of
+ * each refused certificate (by fingerprint) for operators.
  */
 export const partnerClaims = (
   all: readonly Entry[],
   uploads: readonly CandidateUpload[],
+  holders?: Map<string, string>,
 ): Map<string, Map<string, Finding[]>> => {
   const out = new Map<string, Map<string, Finding[]>>();
   if (!uploads.some((u) => u.partner !== undefined)) return out;
@@ -288,8 +292,9 @@ export const partnerClaims = (
       // `repair` records a CA whose provenance went with lost state versions as partner "unknown".
       const lost =
         holder === 'unknown'
-          ? ' (Partner "unknown" is a CA whose provenance was lost when the store was repaired: an operator removes it, and its owner uploads it again.)'
+          ? " (That CA's provenance was lost when the store was repaired: an operator removes it, and its owner uploads it again.)"
           : '';
+      if (holder !== undefined) holders?.set(cert.fingerprint, holder);
       list.push({
         code: 'ca.other-partner',
         severity: 'error',
@@ -306,7 +311,7 @@ export const partnerClaims = (
         if (held.partner !== partner)
           note(
             cert,
-            `This CA is already in the truststore for partner ${held.partner}, not ${partner}: its clients are ${held.partner}'s at the door, and uploading it again changes nothing. If it is ${partner}'s CA, an operator must first remove it from ${held.partner} (trustroll remove --fingerprint ${held.fingerprint}); otherwise do not upload it.`,
+            `This CA is already in the truststore for another partner: its clients are that partner's at the door, and uploading it again changes nothing. If it is ${partner}'s CA, an operator must first remove it from the other partner (trustroll remove --fingerprint ${held.fingerprint}); otherwise do not upload it.`,
             held.partner,
           );
         continue;
@@ -315,7 +320,7 @@ export const partnerClaims = (
       if (namesake) {
         note(
           cert,
-          `Partner ${namesake.partner} already has a CA named "${cert.subject.text}" in the truststore (${short(namesake)}): a CA's name is what identifies it at the door and in CRLs, so ${partner} cannot add another CA with that name. Give your CA a name of its own; if that name is rightfully ${partner}'s, an operator must first remove ${namesake.partner}'s CA (trustroll remove --fingerprint ${namesake.fingerprint}).`,
+          `Another partner already has a CA named "${cert.subject.text}" in the truststore (${short(namesake)}): a CA's name is what identifies it at the door and in CRLs, so ${partner} cannot add another CA with that name. Give your CA a name of its own; if that name is rightfully ${partner}'s, an operator must first remove the other partner's CA (trustroll remove --fingerprint ${namesake.fingerprint}).`,
           namesake.partner,
         );
         continue;
@@ -324,7 +329,8 @@ export const partnerClaims = (
       if (also.length > 0) {
         note(
           cert,
-          `Partner ${also.join(', ')} sent this same CA in the same batch: a CA is held for one partner only, whose clients it issues. The partner whose CA it is uploads it again, alone.`,
+          `Another partner sent this same CA in the same batch: a CA is held for one partner only, whose clients it issues. The partner whose CA it is uploads it again, alone.`,
+          also[0],
         );
         continue;
       }
@@ -341,7 +347,7 @@ export const partnerClaims = (
           if (owner)
             note(
               cert,
-              `Its issuer ${short(owner)} is in the truststore for partner ${owner.partner}: only ${owner.partner} may add CAs under its own CAs, or its clients would be ${partner}'s at the door. If this CA is ${owner.partner}'s, ${owner.partner} must upload it (to inbox/${owner.partner}/); if it is ${partner}'s, have it issued under a CA of ${partner}'s own.`,
+              `Its issuer ${short(owner)} is in the truststore for another partner: only that partner may add CAs under its own CAs, or its clients would be ${partner}'s at the door. If this CA is that partner's, that partner must upload it (to its own inbox folder); if it is ${partner}'s, have it issued under a CA of ${partner}'s own.`,
               owner.partner,
             );
           break;
@@ -352,7 +358,8 @@ export const partnerClaims = (
           if (issuers.length > 0)
             note(
               cert,
-              `Its issuer "${at.issuer.text}" is uploaded by partner ${issuers.join(', ')} in the same batch: only ${issuers.join(', ')} may add CAs under its own CAs. If this CA is ${issuers[0]}'s, ${issuers[0]} must upload it (to inbox/${issuers[0]}/); if it is ${partner}'s, have it issued under a CA of ${partner}'s own.`,
+              `Its issuer "${at.issuer.text}" is uploaded by another partner in the same batch: only that partner may add CAs under its own CAs. If this CA is that partner's, that partner must upload it (to its own inbox folder); if it is ${partner}'s, have it issued under a CA of ${partner}'s own.`,
+              issuers[0],
             );
           break;
         }

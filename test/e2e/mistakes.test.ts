@@ -169,7 +169,9 @@ describe('found by trying to break it', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).not.toMatch(/Promote\? \[y\/N\]/);
     expect(r.stdout).toMatch(/never moves a CA to another partner/);
-    expect(r.stdout).toMatch(/of partner beta in the source: Partner acme already has a CA named/);
+    expect(r.stdout).toMatch(
+      /of partner beta in the source \(partner acme in the target\): Another partner already has a CA named/,
+    );
     expect(cli('history', '--data-dir', 'prod').stdout).toBe(before);
     expect(before).toMatch(/revision 1/);
   }, 60_000);

@@ -112,7 +112,7 @@ describe('CRL uploads', () => {
     expect((await store.get(`${REVOCATION_KEYS.serials}${held[0]!.serials}.bin`)).body.length).toBe(22);
   });
 
-  it("refuses a CRL of another partner's CA from this partner's folder, naming the right folder", async () => {
+  it("refuses a CRL of another partner's CA from this partner's folder, without naming that partner to the uploader", async () => {
     const a = await crl(acme.intermediate, [acme.client], { crlNumber: 1 });
     const b = await crl(beta.intermediate, [beta.client], { crlNumber: 1 });
     const report = await ingestUploads(
@@ -121,11 +121,14 @@ describe('CRL uploads', () => {
     );
     expect(report.uploads[0]!.outcome).toBe('rejected');
     const finding = report.uploads[0]!.findings.find((f) => f.code === 'crl.other-partner');
-    expect(finding?.message).toContain('upload it to inbox/beta/crl/');
+    expect(finding?.message).toContain("was signed by another partner's CA (sha256 ");
+    expect(finding?.message).toContain("it belongs in that partner's own crl/ folder");
     // A CA claimed by the partner that uploaded it first: how the owner gets it back.
     expect(finding?.message).toContain(
-      `If that CA is acme's and beta uploaded it first, an operator must remove it from beta (trustroll remove --fingerprint ${cert(beta.intermediate).fingerprint}); then upload the CA to inbox/acme/ and this CRL again.`,
+      `If that CA is acme's and the other partner uploaded it first, an operator must remove it from that partner (trustroll remove --fingerprint ${cert(beta.intermediate).fingerprint}); then upload the CA to inbox/acme/ and this CRL again.`,
     );
+    // The alert goes to acme: it must not learn who beta is.
+    expect(finding?.message.replace(/CN=Beta [A-Za-z ]+,O=Beta/g, '')).not.toMatch(/beta/i);
     expect((await decide(acme.client)).decision).toBe('allow');
     expect((await decide(beta.client)).decision).toBe('allow');
     // Beta's newer CRL held, its older one from acme's folder: the wrong folder is the headline

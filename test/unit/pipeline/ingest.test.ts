@@ -453,8 +453,10 @@ describe('ingestUploads', () => {
     const sent = notifier.sent.at(-1)!;
     expect(sent.subject).toBe('[trustroll] upload rejected: acme/theirs.pem (ca.other-partner)');
     expect(sent.body).toMatch(
-      /is in the truststore for partner beta: .*beta must upload it \(to inbox\/beta\/\)/,
+      /is in the truststore for another partner: .*that partner must upload it \(to its own inbox folder\)/,
     );
+    // Addressed to acme (its subscription): the other partner's name is not in it.
+    expect(sent.body.replace(/CN=Beta [A-Za-z ]+,O=Beta/g, '')).not.toMatch(/beta/i);
     expect(
       state()
         .entries.filter((e) => e.partner === 'acme')

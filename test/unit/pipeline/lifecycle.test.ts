@@ -453,7 +453,9 @@ describe('promotion never moves a CA to another partner', () => {
     const before = store.text(KEYS.state);
     const plan = await planPromotion(source, store);
     expect(plan.refused).toHaveLength(2);
-    expect(plan.refused[0]).toMatch(/of partner beta in the source: Partner acme already has a CA named/);
+    expect(plan.refused[0]).toMatch(
+      /of partner beta in the source \(partner acme in the target\): Another partner already has a CA named/,
+    );
     const report = await applyPromotion(plan, 'dev', deps);
     expect(report.outcome).toBe('rejected');
     expect(report.message).toMatch(/never moves a CA to another partner/);
@@ -475,7 +477,7 @@ describe('promotion never moves a CA to another partner', () => {
     const plan = await planPromotion(source, store);
     expect(plan.refused).toEqual([
       expect.stringMatching(
-        /^CN=Beta Issuing Under Acme of partner beta in the source: Its issuer .* is in the truststore for partner acme/,
+        /^CN=Beta Issuing Under Acme of partner beta in the source \(partner acme in the target\): Its issuer .* is in the truststore for another partner/,
       ),
     ]);
   });
