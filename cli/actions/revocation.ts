@@ -308,8 +308,14 @@ export const rules = async (
   const { state } = await loadState(deps.store);
   if (flags.partner.trim() === '')
     throw new UsageError('--partner is empty: name the partner (its inbox folder name)');
-  if (!state.entries.some((e) => e.partner === flags.partner)) {
-    const partners = [...new Set(state.entries.map((e) => e.partner))].sort();
+  // A partner removed lately (its CAs retired, its clients still let in) keeps its rules, and
+  // rules held for a partner can always be shown and cleared.
+  const holders = [...state.entries, ...retiredEntries(state, new Date())];
+  if (
+    !holders.some((e) => e.partner === flags.partner) &&
+    state.revocation?.rules[flags.partner] === undefined
+  ) {
+    const partners = [...new Set(holders.map((e) => e.partner))].sort();
     throw new UsageError(
       shown`no CA of the truststore of ${deps.label} belongs to partner ${flags.partner}: the partners are ${partners.join(', ') || '(none yet)'}`,
     );

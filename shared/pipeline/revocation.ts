@@ -533,10 +533,17 @@ export const setPartnerRules = async (deps: RevocationDeps, partner: string, giv
   });
   const rules: PartnerRules = given.routes === undefined ? given : { ...given, routes: [...new Set(routes)] };
   return changeRevocation(deps, (rev, state) => {
-    if (!state.entries.some((e) => e.partner === partner))
-      throw new InputError(`no CA of the truststore belongs to partner ${partner}`);
-    const { [partner]: _, ...others } = rev.rules;
     const empty = (rules.pins ?? []).length === 0 && (rules.routes ?? []).length === 0;
+    // A partner removed lately still has clients let in (its CAs retired): rules still apply to
+    // them. Rules held for a partner can always be cleared.
+    const holders = [...state.entries, ...retiredEntries(state, deps.clock.now())];
+    if (!holders.some((e) => e.partner === partner) && !(empty && partner in rev.rules)) {
+      const known = [...new Set(holders.map((e) => e.partner))].sort();
+      throw new InputError(
+        `no CA of the truststore belongs to partner ${partner} (partners: ${known.join(', ') || 'none'}); a partner's name is its inbox folder, inbox/<partner>/`,
+      );
+    }
+    const { [partner]: _, ...others } = rev.rules;
     const next = empty ? others : { ...others, [partner]: rules };
     return JSON.stringify(next) === JSON.stringify(rev.rules) ? undefined : { ...rev, rules: next };
   });

@@ -120,6 +120,15 @@ describe('a client of a CA removed lately (ca.retired)', () => {
     const after = await runCli(['authorize', '--cert', client, '--json', ...store]);
     expect(after.code).toBe(1);
     expect(JSON.parse(after.out).reasons.map((r: { code: string }) => r.code)).toEqual(['issuer.unknown']);
+    // Its CAs are retired, not gone: rules for gamma are still taken (and shown).
+    const rules = await runCli(['rules', '--partner', 'gamma', '--route', 'GET /status', ...store]);
+    expect(rules.code, rules.err).toBe(0);
+    expect((await runCli(['rules', '--partner', 'gamma', ...store])).out).toMatch(/GET \/status/);
+    const none = await runCli(['rules', '--partner', 'nobody', '--route', 'GET /status', ...store]);
+    expect([none.code, none.err]).toEqual([
+      2,
+      expect.stringMatching(/belongs to partner nobody: the partners are .*gamma/),
+    ]);
   });
 
   it('keeps a CA revoked by hand revoked when a renewal of the same key replaces it (also after the retirement)', async () => {

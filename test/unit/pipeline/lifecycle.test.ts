@@ -12,7 +12,7 @@ import {
   truststoreHistory,
 } from '../../../shared/pipeline/lifecycle.js';
 import type { PublishDeps } from '../../../shared/pipeline/publish.js';
-import { indexFor, loadIndex, retiredEntries } from '../../../shared/pipeline/revocation.js';
+import { indexFor, loadIndex, retiredEntries, setPartnerRules } from '../../../shared/pipeline/revocation.js';
 import { loadState } from '../../../shared/pipeline/state-store.js';
 import { domainStatus } from '../../../shared/pipeline/status.js';
 import { parseCertificate } from '../../../shared/pki/certificate.js';
@@ -128,6 +128,32 @@ describe('removal', () => {
         .sort(),
     ).toEqual(retired);
     expect(retiredEntries(state, new Date(NOW.getTime() + 8 * 86_400_000))).toEqual([]);
+  });
+
+  it('takes rules for an offboarded partner while its CAs are retired (its clients still get in), and their clearing after', async () => {
+    await removeCas(
+      parseRemovalRequest({ partner: 'beta', reason: 'contract ended', requestedBy: 'ops' }),
+      deps,
+    );
+    const clock = new FakeClock(NOW.getTime());
+    const r = { store, log: memoryLog(), clock };
+    await setPartnerRules(r, 'beta', { routes: ['GET /status'] });
+    const index = (await loadIndex(store))!.index;
+    const d = authorize(index, parseCertificate(beta.client.der), 'POST /orders', { now: NOW });
+    expect([d.decision, d.reasons.map((x) => x.code)]).toEqual(['deny', ['route.denied']]);
+    const ok = authorize(index, parseCertificate(beta.client.der), 'GET /status', { now: NOW });
+    expect([ok.decision, ok.reasons.map((x) => x.code)]).toEqual(['allow', ['ca.retired']]);
+    // A partner with no CA at all: refused, naming the partners there are.
+    await expect(setPartnerRules(r, 'gamma', { routes: ['GET /x'] })).rejects.toThrow(
+      /^no CA of the truststore belongs to partner gamma \(partners: acme, beta\)/,
+    );
+    // Once the retirement is over, beta's rules can still be cleared, not set.
+    clock.advance(8 * 86_400_000);
+    await expect(setPartnerRules(r, 'beta', { routes: ['GET /x'] })).rejects.toThrow(
+      /^no CA of the truststore belongs to partner beta \(partners: acme\)/,
+    );
+    await setPartnerRules(r, 'beta', {});
+    expect((await loadState(store)).state.revocation!.rules).toEqual({});
   });
 
   it('removes a root by fingerprint prefix together with the CAs left without a path to a root', async () => {
