@@ -27,6 +27,8 @@ export interface IndexCacheOptions {
 export interface CachedIndex {
   readonly index: RevocationIndex;
   readonly version: string;
+  /** The SHA-256 it was published with (its metadata), when it carried one. */
+  readonly sha256?: string;
   /** When the store last confirmed this is the current version. */
   readonly confirmedAt: Date;
 }
@@ -47,7 +49,9 @@ export interface IndexCacheDeps {
  * due; then it HEADs `revocation/index.trx` and GETs that exact version only when the version
  * differs from the one held (so a publish between the HEAD and the GET cannot mix versions).
  * Steps of a check:
- * 1. HEAD the index key; same version → confirmed, nothing read.
+ * 1. HEAD the index key; same version (and the same SHA-256 in its metadata: a local store whose
+ *    version folder was deleted by hand numbers its versions from 000001 again) → confirmed,
+ *    nothing read.
  * 2. A new version → GET it by version id, check its SHA-256 against the `sha256` metadata the
  *    pipeline wrote, load it (header parsed, tables kept as one buffer), swap it in.
  * 3. Any failure → logged; the index held stays in use until `maxAgeMs` after it was last
@@ -101,7 +105,8 @@ export class IndexCache {
     this.checkedAt = started.getTime();
     try {
       const head = await store.head(REVOCATION_KEYS.index);
-      if (this.held && head.version === this.held.version) {
+      const sameSha = head.metadata?.sha256 === undefined || head.metadata.sha256 === this.held?.sha256;
+      if (this.held && head.version === this.held.version && sameSha) {
         this.held = { ...this.held, confirmedAt: started };
       } else {
         const object = await store.get(REVOCATION_KEYS.index, { version: head.version });
@@ -121,7 +126,12 @@ export class IndexCache {
             `version ${head.version} was built from an older state (revision ${index.header.revision}, generation ${index.header.generation ?? '?'}) than the index held (${this.held.version}): the newer versions were deleted; trustroll repair publishes the index again`,
           );
         const previous = this.held?.version;
-        this.held = { index, version: object.version, confirmedAt: started };
+        this.held = {
+          index,
+          version: object.version,
+          ...(expected !== undefined ? { sha256: expected } : {}),
+          confirmedAt: started,
+        };
         log.info('revocation index loaded', {
           version: object.version,
           ...(previous ? { previous } : {}),

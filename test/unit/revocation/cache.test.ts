@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { VersionedFolderStore } from '../../../shared/adapters/local/folder-store.js';
 import { UpstreamError } from '../../../shared/errors.js';
 import { parseCertificate } from '../../../shared/pki/certificate.js';
 import { DEFAULT_DOOR_SETTINGS, Door } from '../../../shared/revocation/authorizer.js';
@@ -54,7 +58,7 @@ const revokedAlice = (): RevocationState => ({
     },
   ],
 });
-const publish = (store: MemoryStore, bytes: Uint8Array) =>
+const publish = (store: Pick<MemoryStore, 'put'>, bytes: Uint8Array) =>
   store.put(REVOCATION_KEYS.index, bytes, { metadata: { sha256: indexSha256(bytes) } });
 
 /** A store that counts HEADs and GETs of the index. */
@@ -68,6 +72,22 @@ const counted = () => {
 };
 
 describe('IndexCache', () => {
+  it('reads a local index again whose version folder was deleted by hand: the same version id, other contents', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trustroll-cache-'));
+    const store = new VersionedFolderStore(dir);
+    expect((await publish(store, indexBytes(emptyRevocation()))).version).toBe('000001');
+    const clock = new FakeClock(NOW.getTime());
+    const cache = new IndexCache({ store, clock, log: memoryLog() }, { refreshMs: 1_000, maxAgeMs: 900_000 });
+    const before = await cache.current();
+    expect(before.ok && before.index.header.manual).toEqual([]);
+    // The folder of its versions deleted, then a newer index published: numbered 000001 again.
+    rmSync(join(dir, `${REVOCATION_KEYS.index}.v`), { recursive: true });
+    expect((await publish(store, indexBytes(revokedAlice(), 2))).version).toBe('000001');
+    clock.advance(1_000);
+    const after = await cache.current();
+    expect(after.ok && after.index.header.manual).toHaveLength(1);
+  });
+
   it('reads the index once, then only HEADs it once per refresh interval, and GETs a new version only', async () => {
     const { store, ops } = counted();
     await publish(store, indexBytes(emptyRevocation()));
