@@ -44,7 +44,7 @@ import { describeCertificate, describeFindings, notification } from './notificat
 import { deliverOutbox, withoutDelivered } from './outbox.js';
 import { publishAndRoll } from './publish.js';
 import { nextRevision } from './revision.js';
-import { publishIndex, revocationOf } from './revocation.js';
+import { publishIndex, revocationOf, revokedKeyFindings } from './revocation.js';
 import type { RollConfig, RollReport } from './roll.js';
 import { assertIntact, type LoadedState, loadState, publishTruststore, saveState } from './state-store.js';
 import { keptKeys, parseUploadKey, type UploadKey } from './upload-key.js';
@@ -214,7 +214,14 @@ export const ingestRun = async (
     // The state read for the waiting uploads serves the first attempt; a conflict re-reads it.
     const { state, etag } = attempt === 1 ? first : await loadState(deps.store);
     const now = deps.clock.now();
-    const decisions = decide(fetched, state, deps, now);
+    const keyRevoked = await revokedKeyFindings(
+      deps.store,
+      state,
+      fetched.flatMap((f) =>
+        f.candidate ? [{ key: f.ref.key, certs: f.candidate.certificates.map((c) => c.cert) }] : [],
+      ),
+    );
+    const decisions = decide(fetched, state, deps, now, keyRevoked);
     const next = nextState(state, fetched, decisions, now);
     await writeReports(fetched, decisions, next?.state ?? state, deps, now);
     if (!next) {
@@ -442,7 +449,14 @@ const describeCause = (error: Error): string => {
     : error.message;
 };
 
-const decide = (fetched: readonly Fetched[], state: TruststoreState, deps: IngestDeps, now: Date) => {
+const decide = (
+  fetched: readonly Fetched[],
+  state: TruststoreState,
+  deps: IngestDeps,
+  now: Date,
+  /** `ca.key-revoked` by certificate fingerprint (see `revokedKeyFindings`). */
+  keyRevoked: ReadonlyMap<string, Finding> = new Map(),
+) => {
   const decisions = new Map<string, Decision>();
   const toJudge: CandidateUpload[] = [];
   const crlUploads: Parameters<typeof judgeCrlUploads>[0][number][] = [];
@@ -472,7 +486,13 @@ const decide = (fetched: readonly Fetched[], state: TruststoreState, deps: Inges
     } else if (f.crl) {
       crlUploads.push({ id: f.id, read: f.crl, upload: f.upload!, version: f.current.version });
     } else if (f.candidate) {
-      toJudge.push(f.candidate);
+      // A certificate of a revoked key refuses its upload before anything else is judged.
+      const revoked = f.candidate.certificates.flatMap((c) => keyRevoked.get(c.cert.fingerprint) ?? []);
+      toJudge.push(
+        revoked.length === 0
+          ? f.candidate
+          : { ...f.candidate, inputFindings: [...f.candidate.inputFindings, ...revoked] },
+      );
     }
   }
   const admitted = admit(state.entries, toJudge, {

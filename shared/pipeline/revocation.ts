@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ConflictError, DamagedStoreError, InputError, NotFoundError } from '../errors.js';
-import type { Certificate } from '../pki/certificate.js';
+import type { Finding } from '../finding.js';
+import { type Certificate, certRef } from '../pki/certificate.js';
 import type { Log, ObjectStore } from '../ports.js';
 import { isDotSegment } from '../revocation/authorize.js';
 import { covers } from '../revocation/coverage.js';
@@ -101,6 +102,92 @@ export const removedAt = (state: TruststoreState, fingerprint: string): string =
     Math.max(...state.history.filter((r) => r.removed.includes(fingerprint)).map((r) => Date.parse(r.at))),
   ).toISOString();
 
+/**
+ * Why the key of `e` (a CA of the state, held or removed) is revoked by a CA held above it: by
+ * hand, or listed on a CRL of that CA that covers it, for a reason against the key (not
+ * superseded and the like). `sets`: the record sets of the held CRLs, by SHA-256.
+ */
+const keyRevocation = (
+  e: Entry,
+  cert: Certificate,
+  rev: RevocationState,
+  held: ReturnType<typeof heldIssuer>,
+  sets: ReadonlyMap<string, Uint8Array>,
+): { readonly reason?: string; readonly source: string } | undefined => {
+  const by = rev.manual.find((m) => {
+    const parent = held(m.issuer);
+    return m.serial === cert.serial && parent !== undefined && parent.subjectKey === e.issuerKey;
+  });
+  if (by)
+    return {
+      source: `the key of ${e.subject} (serial ${cert.serial}), revoked by hand by ${by.by} on ${by.at.slice(0, 10)}: ${by.reason}`,
+    };
+  for (const crl of Object.values(rev.crls)) {
+    const parent = held(crl.issuer);
+    const set = sets.get(crl.serials);
+    if (!parent || parent.subjectKey !== e.issuerKey || !set || !covers(crl, cert)) continue;
+    const table = Buffer.from(set.buffer, set.byteOffset, set.byteLength);
+    const code = findSerial(table, 0, set.length / RECORD, serialKey(cert.serial));
+    const reason = code === undefined ? undefined : reasonName(code);
+    if (code === undefined || KEY_GOOD.has(reason ?? '')) continue;
+    return {
+      ...(reason ? { reason } : {}),
+      source: `the key of ${e.subject} (serial ${cert.serial}), listed on the CRL of ${parent.subject}${reason ? ` (${reason})` : ''}`,
+    };
+  }
+  return undefined;
+};
+
+/**
+ * The certificates (by fingerprint) of an upload whose key the state already holds revoked: a
+ * CA of the same name and key, held or removed, revoked by the CA above it (`keyRevocation`).
+ * The door denies the clients of any certificate of that key (`ca.revoked`), so ingest refuses
+ * the upload with `ca.key-revoked` instead of accepting CAs whose clients can never get in.
+ * Only CAs of the same name are compared (a renewal), and a CRL's record set is read only for
+ * such a CA.
+ */
+export const revokedKeyFindings = async (
+  store: Pick<ObjectStore, 'get'>,
+  state: TruststoreState,
+  uploads: readonly { readonly key: string; readonly certs: readonly Certificate[] }[],
+): Promise<Map<string, Finding>> => {
+  const out = new Map<string, Finding>();
+  const rev = revocationOf(state);
+  if (rev.manual.length === 0 && Object.keys(rev.crls).length === 0) return out;
+  const known = [...state.entries, ...(state.removedEntries ?? [])];
+  const held = heldIssuer(state);
+  const sets = new Map<string, Uint8Array>();
+  for (const { key, certs } of uploads)
+    for (const cert of certs) {
+      const spki = Buffer.from(cert.publicKey.spki);
+      for (const e of known) {
+        if (e.subjectKey !== cert.subject.key || e.fingerprint === cert.fingerprint) continue;
+        const other = certificateOf(e);
+        if (!spki.equals(Buffer.from(other.publicKey.spki))) continue;
+        for (const crl of Object.values(rev.crls)) {
+          if (sets.has(crl.serials) || held(crl.issuer)?.subjectKey !== e.issuerKey) continue;
+          // A record set missing or damaged is the index build's to report (DamagedStoreError).
+          const body = await store.get(serialsKey(crl.serials)).then(
+            (o) => o.body,
+            () => undefined,
+          );
+          if (body && body.length % RECORD === 0) sets.set(crl.serials, body);
+        }
+        const by = keyRevocation(e, other, rev, held, sets);
+        if (!by) continue;
+        out.set(cert.fingerprint, {
+          code: 'ca.key-revoked',
+          severity: 'error',
+          message: `${cert.subject.text} has a revoked key: ${by.source}. The door denies the clients of every certificate of that key (ca.revoked), so this one is refused. Issue the CA with a new key; if the revocation was a mistake, ${by.source.includes('revoked by hand') ? 'an operator lifts it first (trustroll unrevoke)' : 'the CA above must publish a CRL without it first'}.`,
+          cert: certRef(cert),
+          source: key,
+        });
+        break;
+      }
+    }
+  return out;
+};
+
 /** The index bytes for a state (reads the record sets of its CRLs). */
 export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: TruststoreState, builtAt: Date) => {
   const rev = revocationOf(state);
@@ -144,38 +231,15 @@ export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: Truststor
       throw damagedSet(crl, held, 'its SHA-256 is not the one it was written with');
     sets.set(crl.serials, body);
   }
-  // Removed CAs revoked by hand under a CA still held: their keys stay revoked (a renewal of the
-  // same key must not bring it back once the revoked certificate has left the index).
+  // Removed CAs revoked under a CA still held: their keys stay revoked (a renewal of the same key
+  // must not bring it back once the revoked certificate has left the index).
   const inIndex = new Set([...state.entries, ...retired].map((e) => e.fingerprint));
   const revokedKeys = new Map<string, { readonly reason?: string; readonly source: string }>();
   for (const e of state.removedEntries ?? []) {
     if (inIndex.has(e.fingerprint)) continue;
     const cert = certificateOf(e);
-    const by = rev.manual.find((m) => {
-      const parent = held(m.issuer);
-      return m.serial === cert.serial && parent !== undefined && parent.subjectKey === e.issuerKey;
-    });
-    if (by) {
-      revokedKeys.set(Buffer.from(cert.publicKey.spki).toString('base64'), {
-        source: `the key of ${e.subject} (serial ${cert.serial}), revoked by hand by ${by.by} on ${by.at.slice(0, 10)}: ${by.reason}`,
-      });
-      continue;
-    }
-    // Or listed on a CRL of a CA still held above it that covers it, for a reason against the key.
-    for (const crl of Object.values(rev.crls)) {
-      const parent = held(crl.issuer);
-      const set = sets.get(crl.serials);
-      if (!parent || parent.subjectKey !== e.issuerKey || !set || !covers(crl, cert)) continue;
-      const table = Buffer.from(set.buffer, set.byteOffset, set.byteLength);
-      const code = findSerial(table, 0, set.length / RECORD, serialKey(cert.serial));
-      const reason = code === undefined ? undefined : reasonName(code);
-      if (code === undefined || KEY_GOOD.has(reason ?? '')) continue;
-      revokedKeys.set(Buffer.from(cert.publicKey.spki).toString('base64'), {
-        ...(reason ? { reason } : {}),
-        source: `the key of ${e.subject} (serial ${cert.serial}), listed on the CRL of ${parent.subject}${reason ? ` (${reason})` : ''}`,
-      });
-      break;
-    }
+    const by = keyRevocation(e, cert, rev, held, sets);
+    if (by) revokedKeys.set(Buffer.from(cert.publicKey.spki).toString('base64'), by);
   }
   return buildIndex({
     entries: state.entries,

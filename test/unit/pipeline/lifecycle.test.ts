@@ -12,7 +12,13 @@ import {
   truststoreHistory,
 } from '../../../shared/pipeline/lifecycle.js';
 import type { PublishDeps } from '../../../shared/pipeline/publish.js';
-import { indexFor, loadIndex, retiredEntries, setPartnerRules } from '../../../shared/pipeline/revocation.js';
+import {
+  indexFor,
+  loadIndex,
+  retiredEntries,
+  revokeCertificate,
+  setPartnerRules,
+} from '../../../shared/pipeline/revocation.js';
 import { loadState } from '../../../shared/pipeline/state-store.js';
 import { domainStatus } from '../../../shared/pipeline/status.js';
 import { parseCertificate } from '../../../shared/pki/certificate.js';
@@ -535,18 +541,18 @@ describe("a CA revoked on its root's CRL", () => {
     ['keyCompromise', 'deny ca.revoked'],
     ['superseded', 'allow'],
   ] as const)(
-    'listed for %s: a renewal of its key is decided %s, also once the listed certificate has left the index',
+    'listed for %s after its renewal came in: the renewal is decided %s, also once the listed certificate has left the index',
     async (reason, code) => {
-      await ingestKey(
-        'inbox/acme/crl/root.crl',
-        pemBlock('X509 CRL', await crl(acme.root, [{ cert: acme.intermediate, reason }], { crlNumber: 1 })),
-      );
-      // The same name and key, a new certificate, dropped into replace/: the listed one is removed.
+      // The same name and key, a new certificate, dropped into replace/: the old one is removed.
       const renewed = await intermediate('CN=Acme Issuing CA,O=Acme', acme.root);
       expect(parseCertificate(renewed.der).subjectKeyId).toBe(
         parseCertificate(acme.intermediate.der).subjectKeyId,
       );
       await ingestKey('inbox/acme/replace/renewed.pem', renewed.pem);
+      await ingestKey(
+        'inbox/acme/crl/root.crl',
+        pemBlock('X509 CRL', await crl(acme.root, [{ cert: acme.intermediate, reason }], { crlNumber: 1 })),
+      );
       const { state } = await loadState(store);
       expect(state.entries.map((e) => e.fingerprint)).toContain(fp(renewed));
       expect(state.entries.map((e) => e.fingerprint)).not.toContain(fp(acme.intermediate));
@@ -558,4 +564,80 @@ describe("a CA revoked on its root's CRL", () => {
       expect(await decide(client, later)).toBe(code);
     },
   );
+
+  it.each([
+    ['keyCompromise', 'rejected'],
+    ['superseded', 'accepted'],
+  ] as const)(
+    'listed for %s before a renewal of its key is uploaded: the renewal is %s',
+    async (reason, outcome) => {
+      await ingestKey(
+        'inbox/acme/crl/root.crl',
+        pemBlock('X509 CRL', await crl(acme.root, [{ cert: acme.intermediate, reason }], { crlNumber: 1 })),
+      );
+      const renewed = await intermediate('CN=Acme Issuing CA,O=Acme', acme.root);
+      const { version } = await store.put('inbox/acme/replace/renewed.pem', toBytes(renewed.pem));
+      const report = await ingestUploads([{ key: 'inbox/acme/replace/renewed.pem', version }], {
+        ...deps,
+        config: { roll: deps.roll },
+      });
+      expect(report.uploads[0]!.outcome).toBe(outcome);
+      const codes = report.uploads[0]!.findings.map((f) => f.code);
+      if (outcome === 'rejected') {
+        expect(codes).toContain('ca.key-revoked');
+        const finding = report.uploads[0]!.findings.find((f) => f.code === 'ca.key-revoked')!;
+        expect(finding.message).toMatch(
+          /^CN=Acme Issuing CA,O=Acme has a revoked key: the key of CN=Acme Issuing CA,O=Acme \(serial [0-9a-f]+\), listed on the CRL of CN=Acme Root CA,O=Acme \(keyCompromise\)\. .*Issue the CA with a new key; if the revocation was a mistake, the CA above must publish a CRL without it first\.$/,
+        );
+        // Nothing changed: the revoked certificate is still the one held.
+        expect((await loadState(store)).state.entries.map((e) => e.fingerprint)).toContain(
+          fp(acme.intermediate),
+        );
+      } else expect(codes).not.toContain('ca.key-revoked');
+    },
+  );
+
+  it('revoked by hand after its renewal came in: the renewal is denied, also once the revoked certificate has left the index', async () => {
+    const renewed = await intermediate('CN=Acme Issuing CA,O=Acme', acme.root);
+    await ingestKey('inbox/acme/replace/renewed.pem', renewed.pem);
+    await revokeCertificate(
+      { store, log: memoryLog(), clock: deps.clock },
+      {
+        issuer: fp(acme.root),
+        serial: parseCertificate(acme.intermediate.der).serial,
+        reason: 'key leaked',
+        by: 'sec',
+      },
+    );
+    const client = await clientOf(renewed);
+    expect(await decide(client, NOW)).toBe('deny ca.revoked');
+    expect(await decide(client, new Date(NOW.getTime() + 8 * 86_400_000))).toBe('deny ca.revoked');
+  });
+
+  it('refuses a renewal of a key revoked by hand, saying how to lift it', async () => {
+    const { state } = await loadState(store);
+    const issuer = state.entries.find((e) => e.subject === 'CN=Acme Root CA,O=Acme')!.fingerprint;
+    await revokeCertificate(
+      { store, log: memoryLog(), clock: deps.clock },
+      { issuer, serial: parseCertificate(acme.intermediate.der).serial, reason: 'key leaked', by: 'sec' },
+    );
+    const renewed = await intermediate('CN=Acme Issuing CA,O=Acme', acme.root);
+    const { version } = await store.put('inbox/acme/replace/renewed.pem', toBytes(renewed.pem));
+    const report = await ingestUploads([{ key: 'inbox/acme/replace/renewed.pem', version }], {
+      ...deps,
+      config: { roll: deps.roll },
+    });
+    expect(report.uploads[0]!.outcome).toBe('rejected');
+    expect(report.uploads[0]!.findings.find((f) => f.code === 'ca.key-revoked')?.message).toMatch(
+      /revoked by hand by sec on \d{4}-\d\d-\d\d: key leaked\. .*an operator lifts it first \(trustroll unrevoke\)\.$/,
+    );
+    // A CA of another key, same name, is not concerned.
+    const rekeyed = await intermediate('CN=Acme Issuing CA,O=Acme', acme.root, { keySlot: 'acme-rekeyed' });
+    const again = await store.put('inbox/acme/replace/rekeyed.pem', toBytes(rekeyed.pem));
+    const ok = await ingestUploads([{ key: 'inbox/acme/replace/rekeyed.pem', version: again.version }], {
+      ...deps,
+      config: { roll: deps.roll },
+    });
+    expect(ok.uploads[0]!.outcome, JSON.stringify(ok.uploads[0]!.findings)).toBe('accepted');
+  });
 });
