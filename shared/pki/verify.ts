@@ -721,6 +721,24 @@ export const warningsFor = (path: readonly Certificate[], input: VerifyInput): R
         'ca.name-constraints-unchecked',
         `${c.subject.text} constrains SmtpUTF8Mailbox (internationalized email) names, which OpenSSL, and so the endpoint and API Gateway, does not apply: this verdict follows OpenSSL, a validator that follows RFC 8398 may refuse a client it accepts. Constrain email addresses with rfc822Name constraints.`,
       );
+    // OpenSSL reads an address's host after its last @, so `a@b@example.com` passes email
+    // constraints on example.com; RFC 5280 validators refuse such an address.
+    const emailCa = path
+      .slice(i + 1)
+      .find(
+        (ca) =>
+          (ca.nameConstraints?.permittedEmails.length ?? 0) +
+            (ca.nameConstraints?.excludedEmails.length ?? 0) >
+          0,
+      );
+    const twoAts = [...(c.sanEmails ?? []), ...(c.subjectEmails ?? []).map((e) => e.value)].find(
+      (e) => e.indexOf('@') !== e.lastIndexOf('@'),
+    );
+    if (emailCa && twoAts !== undefined)
+      add(
+        'cert.malformed-email',
+        `${name} has the email address ${twoAts}, with more than one @: OpenSSL judges it against the email constraints of ${emailCa.subject.text} by the host after the last @, a strict (RFC 5280) validator refuses it. Reissue it with a valid address.`,
+      );
     const { type, bits, curve } = c.publicKey;
     if ((type === 'rsa' || type === 'rsa-pss') && bits !== undefined) {
       if (bits < 2048)

@@ -314,3 +314,46 @@ describe('directory names of subjectAltName', () => {
     );
   });
 });
+
+/**
+ * x509-limbo's client-side email and otherName constraint cases (rfc5280::nc::*), which the vendored
+ * subset (test/conformance/corpus) leaves out with every name-constraint case: rebuilt here with
+ * the builder, judged like OpenSSL, and warned about where OpenSSL is laxer than RFC 5280.
+ */
+describe('x509-limbo’s email and otherName constraint cases', () => {
+  it('nc-permits-email-exact and nc-permits-email-domain: accepted', async () => {
+    await accepted(await permits({ email: 'foo@example.com' }), [{ email: 'foo@example.com' }]);
+    await accepted(await permits({ email: 'example.com' }), [{ email: 'foo@example.com' }]);
+  });
+
+  it('nc-permits-invalid-email-san: OpenSSL accepts an address with two @, diagnose says so', async () => {
+    const res = await judged(await permits({ email: 'example.com' }), [
+      { email: 'good@example.com' },
+      { email: 'alsogood@example.com' },
+      { email: 'invalid@address@example.com' },
+    ]);
+    expect(res.verdict).toBe('accept');
+    expect(res.warnings).toEqual([
+      {
+        code: 'cert.malformed-email',
+        message: expect.stringMatching(
+          /^The client certificate has the email address invalid@address@example.com, with more than one @: OpenSSL judges it against the email constraints of CN=NC CA \d+,O=NC by the host after the last @, a strict \(RFC 5280\) validator refuses it\. Reissue it with a valid address\.$/,
+        ),
+      },
+    ]);
+    // Without email constraints nobody judges the address: no warning.
+    const free = await judged(await permits({ dns: 'example.com' }), [{ email: 'a@b@example.com' }]);
+    expect(free.warnings).toEqual([]);
+  });
+
+  it('nc-forbids-othername and nc-forbids-othername-noop: refused with such a name, accepted without', async () => {
+    const PRIVATE = '1.3.6.1.4.1.55738.666.3';
+    const NULL = new Uint8Array([0x05, 0x00]);
+    const forbids = await ca({
+      permitted: [{ dns: 'example.com' }],
+      excluded: [{ otherName: PRIVATE, der: NULL }],
+    });
+    await refused(forbids, [{ dns: 'example.com' }, { otherName: PRIVATE, der: NULL }]);
+    await accepted(forbids, [{ dns: 'example.com' }]);
+  });
+});
