@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pemToDer } from '../../shared/pki/certificate.js';
@@ -88,6 +88,7 @@ export const runOpenssl = (c: LimboCase): OpensslVerdict => {
   if (c.max_chain_depth !== null) args.push('-verify_depth', String(c.max_chain_depth));
   args.push(join(dir, 'peer.pem'));
   const r = spawnSync('openssl', args, { encoding: 'utf8' });
+  rmSync(dir, { recursive: true, force: true });
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
 };
 
