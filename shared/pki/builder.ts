@@ -33,9 +33,26 @@ export interface Issued {
   readonly alg: KeyAlg;
 }
 
+/** A GeneralName, for subjectAltName and name constraints. */
+export type GeneralNameSpec =
+  | { readonly dns: string }
+  | { readonly email: string }
+  | { readonly uri: string }
+  /** RFC 4514 text, as `subject`. */
+  | { readonly dir: string }
+  | { readonly registeredId: string }
+  /** An otherName of type `otherName` whose value is a UTF8String, or the DER given. */
+  | { readonly otherName: string; readonly utf8?: string; readonly der?: Uint8Array };
+
+/** One subtree of a nameConstraints extension; `minimum`/`maximum` as RFC 5280 (which forbids them). */
+export type SubtreeSpec = GeneralNameSpec & { readonly minimum?: number; readonly maximum?: number };
+
 export interface CertSpec {
-  /** RFC 4514 text (most specific first, as people write it), or a JSON name in DER order. */
-  readonly subject: string | x509.JsonName;
+  /**
+   * RFC 4514 text (most specific first, as people write it), or a JSON name in DER order (whose
+   * values may name their string type, e.g. `{ utf8String: … }`).
+   */
+  readonly subject: string | x509.JsonName | x509.JsonNameParams;
   /** Signed by this issuer; self-signed when absent. */
   readonly issuer?: Issued;
   readonly key?: KeyAlg;
@@ -61,6 +78,13 @@ export interface CertSpec {
   /** subjectAltName DNS names and IP addresses (server certificates). */
   readonly dns?: readonly string[];
   readonly ips?: readonly string[];
+  /** Further subjectAltName names (email addresses, URIs, otherNames…), after the DNS names and IPs. */
+  readonly altNames?: readonly GeneralNameSpec[];
+  /** A nameConstraints extension (critical, as RFC 5280 requires). */
+  readonly nameConstraints?: {
+    readonly permitted?: readonly SubtreeSpec[];
+    readonly excluded?: readonly SubtreeSpec[];
+  };
   /** The moment default validity is computed from (default: now). */
   readonly now?: Date;
   /** Further extensions, as their OID and the DER of extnValue (hostile fixtures). */
@@ -156,13 +180,29 @@ const signerFor = async (keys: CryptoKeyPair, alg: KeyAlg, hash: Hash): Promise<
  * @peculiar/x509 encodes a name string's RDNs in the order written, while RFC 4514 text lists the
  * last RDN first: reverse the text so `CN=x,O=y,C=DE` reads back as written.
  */
-const derOrder = (name: string | x509.JsonName): string | x509.JsonName =>
+const derOrder = (name: string | x509.JsonName | x509.JsonNameParams): string | x509.Name =>
   typeof name === 'string'
     ? name
         .split(/(?<!\\),/)
         .reverse()
         .join(',')
-    : name;
+    : new x509.Name(name);
+
+const generalName = (g: GeneralNameSpec): asn1X509.GeneralName => {
+  if ('dns' in g) return new asn1X509.GeneralName({ dNSName: g.dns });
+  if ('email' in g) return new asn1X509.GeneralName({ rfc822Name: g.email });
+  if ('uri' in g) return new asn1X509.GeneralName({ uniformResourceIdentifier: g.uri });
+  if ('registeredId' in g) return new asn1X509.GeneralName({ registeredID: g.registeredId });
+  if ('dir' in g) {
+    const name = new x509.Name(derOrder(g.dir)).toArrayBuffer();
+    return new asn1X509.GeneralName({ directoryName: AsnConvert.parse(name, asn1X509.Name) });
+  }
+  const der =
+    g.der ?? new Uint8Array(AsnConvert.serialize(new asn1X509.DirectoryString({ utf8String: g.utf8 ?? '' })));
+  return new asn1X509.GeneralName({
+    otherName: new asn1X509.OtherName({ typeId: g.otherName, value: new Uint8Array(der).buffer }),
+  });
+};
 
 let serialCounter = 1;
 
@@ -189,7 +229,41 @@ export const issue = async (spec: CertSpec): Promise<Issued> => {
     ...(spec.dns ?? []).map((value) => ({ type: 'dns' as const, value })),
     ...(spec.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
   ];
-  if (san.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(san, false));
+  if (spec.altNames?.length) {
+    // @peculiar/x509's JSON names cannot say otherName values or registeredIDs: build GeneralNames.
+    const names = [...(spec.dns ?? []).map((dns) => ({ dns })), ...(spec.altNames ?? [])].map(generalName);
+    const ips = (spec.ips ?? []).map((iPAddress) => new asn1X509.GeneralName({ iPAddress }));
+    names.splice(spec.dns?.length ?? 0, 0, ...ips);
+    extensions.push(
+      new x509.Extension(
+        asn1X509.id_ce_subjectAltName,
+        false,
+        AsnConvert.serialize(new asn1X509.SubjectAlternativeName(names)),
+      ),
+    );
+  } else if (san.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(san, false));
+  if (spec.nameConstraints) {
+    const subtrees = (list: readonly SubtreeSpec[] | undefined) =>
+      list?.length
+        ? new asn1X509.GeneralSubtrees(
+            list.map(
+              (s) =>
+                new asn1X509.GeneralSubtree({
+                  base: generalName(s),
+                  ...(s.minimum === undefined ? {} : { minimum: s.minimum }),
+                  ...(s.maximum === undefined ? {} : { maximum: s.maximum }),
+                }),
+            ),
+          )
+        : undefined;
+    const permittedSubtrees = subtrees(spec.nameConstraints.permitted);
+    const excludedSubtrees = subtrees(spec.nameConstraints.excluded);
+    const nc = new asn1X509.NameConstraints({
+      ...(permittedSubtrees ? { permittedSubtrees } : {}),
+      ...(excludedSubtrees ? { excludedSubtrees } : {}),
+    });
+    extensions.push(new x509.Extension(asn1X509.id_ce_nameConstraints, true, AsnConvert.serialize(nc)));
+  }
   if (spec.eku) extensions.push(new x509.ExtendedKeyUsageExtension([...spec.eku], false));
   for (const e of spec.extraExtensions ?? [])
     extensions.push(new x509.Extension(e.oid, e.critical ?? false, e.value));

@@ -23,8 +23,11 @@ import {
   unsignedMagnitude,
 } from './der.js';
 import { type DecodedExtensions, decodeExtensions, type RawExtension } from './extensions.js';
-import { type DistinguishedName, parseName } from './name.js';
+import { attributeValues, type DistinguishedName, parseName } from './name.js';
 import { CURVES, HASH_OIDS, KEY_ALGORITHMS, SIGNATURE_ALGORITHMS } from './oids.js';
+
+/** PKCS #9 emailAddress, the subject attribute OpenSSL checks against email name constraints. */
+const EMAIL_ADDRESS = '1.2.840.113549.1.9.1';
 
 export type KeyType = 'rsa' | 'rsa-pss' | 'ec' | 'ed25519' | 'ed448' | 'dsa' | 'unknown';
 
@@ -69,6 +72,11 @@ export interface Certificate extends DecodedExtensions {
   readonly signature: SignatureInfo;
   /** Every extension present, with criticality, including those trustroll does not decode. */
   readonly extensions: readonly { readonly oid: string; readonly critical: boolean }[];
+  /**
+   * The subject's emailAddress attributes (bytes as latin1, and whether IA5String), when there are
+   * some: OpenSSL checks them against rfc822Name constraints.
+   */
+  readonly subjectEmails?: readonly { readonly value: string; readonly ia5: boolean }[];
   /** Subject and issuer names are equal (canonically): a root candidate or a self-issued CA. */
   readonly selfIssued: boolean;
   /** @internal bytes covered by the signature */
@@ -117,7 +125,12 @@ export const parseCertificate = (der: Uint8Array): Certificate => {
   const validity = children(expectTag(fields[i++], TAG.SEQUENCE, 'validity'));
   const notBefore = readTime(validity[0], 'notBefore');
   const notAfter = readTime(validity[1], 'notAfter');
-  const subject = parseName(fields[i++] ?? missing('subject'), 'subject');
+  const subjectTlv = fields[i++] ?? missing('subject');
+  const subject = parseName(subjectTlv, 'subject');
+  const subjectEmails = attributeValues(subjectTlv, EMAIL_ADDRESS).map(({ value, tag }) => ({
+    value,
+    ia5: tag === TAG.IA5_STRING,
+  }));
   const publicKey = parsePublicKey(expectTag(fields[i++], TAG.SEQUENCE, 'subjectPublicKeyInfo'));
 
   const raw: RawExtension[] = [];
@@ -152,6 +165,7 @@ export const parseCertificate = (der: Uint8Array): Certificate => {
     publicKey,
     signature: outerAlg,
     extensions: raw.map(({ oid, critical }) => ({ oid, critical })),
+    ...(subjectEmails.length > 0 ? { subjectEmails } : {}),
     selfIssued: subject.key === issuer.key,
     ...decodeExtensions(raw),
     tbs: tbs.bytes,

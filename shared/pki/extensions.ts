@@ -68,8 +68,58 @@ export interface NameConstraintsInfo {
   /** directoryName constraints, as the canonical key of the name (see name.ts). */
   readonly permittedDirs: readonly string[];
   readonly excludedDirs: readonly string[];
-  /** Constraint types trustroll does not evaluate (email, URI…), by tag. */
-  readonly other: readonly number[];
+  /** rfc822Name constraints (a mailbox, a host or a `.domain`), as written (bytes as latin1). */
+  readonly permittedEmails: readonly string[];
+  readonly excludedEmails: readonly string[];
+  /** uniformResourceIdentifier constraints (a host or a `.domain`), as written (bytes as latin1). */
+  readonly permittedUris: readonly string[];
+  readonly excludedUris: readonly string[];
+  /**
+   * Constraints of kinds OpenSSL does not match, permitted or excluded, by `nameKind`
+   * (`otherName <type-id>`, `x400Address`, `ediPartyName`, `registeredID`): a certificate below
+   * with a name of such a kind is refused ("unsupported name constraint type").
+   */
+  readonly unsupported: readonly string[];
+  /** Kinds (`nameKind`) with a subtree that sets a minimum or maximum, which OpenSSL refuses to apply. */
+  readonly minMax: readonly string[];
+}
+
+/** SmtpUTF8Mailbox (RFC 8398), the otherName OpenSSL matches against rfc822Name constraints. */
+export const SMTP_UTF8_MAILBOX = '1.3.6.1.5.5.7.8.9';
+
+/**
+ * The kind of a GeneralName as name constraints compare kinds: by tag, and for an otherName by
+ * its type-id too.
+ */
+export const nameKind = (name: Tlv): string => {
+  switch (name.tag) {
+    case 0xa0:
+      return `otherName ${decodeOid(expectTag(children(name)[0], TAG.OID, 'otherName type-id').content)}`;
+    case 0x81:
+      return 'email';
+    case 0x82:
+      return 'dns';
+    case 0xa3:
+      return 'x400Address';
+    case 0xa4:
+      return 'dir';
+    case 0xa5:
+      return 'ediPartyName';
+    case 0x86:
+      return 'uri';
+    case 0x87:
+      return 'ip';
+    case 0x88:
+      return 'registeredID';
+    default:
+      return `GeneralName [${name.tag & 0x1f}]`;
+  }
+};
+
+/** An SmtpUTF8Mailbox of subjectAltName: its value's bytes (as latin1) and whether it is a UTF8String. */
+export interface SmtpUtf8Name {
+  readonly value: string;
+  readonly utf8: boolean;
 }
 
 /** The extensions trustroll understands. */
@@ -88,6 +138,15 @@ export interface DecodedExtensions {
   /** subjectAltName DNS names and IP addresses (hex). */
   readonly sanDns?: readonly string[];
   readonly sanIps?: readonly string[];
+  /** subjectAltName email addresses and URIs (bytes as latin1), when there are some. */
+  readonly sanEmails?: readonly string[];
+  readonly sanUris?: readonly string[];
+  /** subjectAltName directory names (canonical keys), when there are some. */
+  readonly sanDirs?: readonly string[];
+  /** subjectAltName SmtpUTF8Mailbox otherNames, when there are some. */
+  readonly sanSmtpUtf8?: readonly SmtpUtf8Name[];
+  /** The kinds (`nameKind`) of the other subjectAltName names OpenSSL cannot match, when there are some. */
+  readonly sanOther?: readonly string[];
   readonly nameConstraints?: NameConstraintsInfo;
   /** authorityInfoAccess present but not well-formed. */
   readonly malformedAia?: boolean;
@@ -178,6 +237,34 @@ export const decodeExtensions = (extensions: readonly RawExtension[]): DecodedEx
             .filter((n) => n.tag === 0x82)
             .map((n) => Buffer.from(n.content).toString('latin1'));
           out.sanIps = names.filter((n) => n.tag === 0x87).map((n) => toHex(n.content));
+          const text = (tag: number) =>
+            names.filter((n) => n.tag === tag).map((n) => Buffer.from(n.content).toString('latin1'));
+          const emails = text(0x81);
+          if (emails.length > 0) out.sanEmails = emails;
+          const uris = text(0x86);
+          if (uris.length > 0) out.sanUris = uris;
+          const dirs = names
+            .filter((n) => n.tag === 0xa4)
+            .map(
+              (n) => parseName(children(n)[0] ?? fail('directoryName'), 'subjectAltName directoryName').key,
+            );
+          if (dirs.length > 0) out.sanDirs = dirs;
+          const smtp: SmtpUtf8Name[] = [];
+          const other: string[] = [];
+          for (const n of names) {
+            const kind = nameKind(n);
+            if (kind === `otherName ${SMTP_UTF8_MAILBOX}`) {
+              // OtherName ::= SEQUENCE { type-id, value [0] EXPLICIT ANY }
+              const value =
+                children(expectTag(children(n)[1], 0xa0, 'otherName value'))[0] ?? fail('otherName value');
+              smtp.push({
+                value: Buffer.from(value.content).toString('latin1'),
+                utf8: value.tag === TAG.UTF8_STRING,
+              });
+            } else if (!['email', 'dns', 'dir', 'uri', 'ip'].includes(kind)) other.push(kind);
+          }
+          if (smtp.length > 0) out.sanSmtpUtf8 = smtp;
+          if (other.length > 0) out.sanOther = other;
           break;
         }
         case EXT.nameConstraints:
@@ -250,14 +337,24 @@ const nameConstraints = (value: Tlv): NameConstraintsInfo => {
     excludedIps: [] as { address: string; mask: string }[],
     permittedDirs: [] as string[],
     excludedDirs: [] as string[],
-    other: [] as number[],
+    permittedEmails: [] as string[],
+    excludedEmails: [] as string[],
+    permittedUris: [] as string[],
+    excludedUris: [] as string[],
+    unsupported: [] as string[],
+    minMax: [] as string[],
   };
   for (const subtrees of children(expectTag(value, TAG.SEQUENCE, 'nameConstraints'))) {
     const permitted = subtrees.tag === 0xa0;
     if (!permitted && subtrees.tag !== 0xa1) throw new DerError('unexpected field in nameConstraints');
     for (const subtree of children(subtrees)) {
-      const [base] = children(expectTag(subtree, TAG.SEQUENCE, 'GeneralSubtree'));
+      const [base, ...distance] = children(expectTag(subtree, TAG.SEQUENCE, 'GeneralSubtree'));
       if (!base) throw new DerError('GeneralSubtree without a base');
+      const kind = nameKind(base);
+      // minimum [0] DEFAULT 0, maximum [1]: OpenSSL applies a subtree only when it has neither (or minimum 0).
+      const minimum = distance.find((f) => f.tag === 0x80);
+      if (distance.some((f) => f.tag === 0x81) || minimum?.content.some((b) => b !== 0))
+        out.minMax.push(kind);
       if (base.tag === 0x82) {
         (permitted ? out.permittedDns : out.excludedDns).push(Buffer.from(base.content).toString('latin1'));
       } else if (base.tag === 0x87) {
@@ -270,8 +367,14 @@ const nameConstraints = (value: Tlv): NameConstraintsInfo => {
       } else if (base.tag === 0xa4) {
         const name = parseName(children(base)[0] ?? fail('directoryName'), 'nameConstraints directoryName');
         (permitted ? out.permittedDirs : out.excludedDirs).push(name.key);
+      } else if (base.tag === 0x81) {
+        (permitted ? out.permittedEmails : out.excludedEmails).push(
+          Buffer.from(base.content).toString('latin1'),
+        );
+      } else if (base.tag === 0x86) {
+        (permitted ? out.permittedUris : out.excludedUris).push(Buffer.from(base.content).toString('latin1'));
       } else {
-        out.other.push(base.tag);
+        out.unsupported.push(kind);
       }
     }
   }

@@ -56,6 +56,17 @@ export const parseName = (tlv: Tlv, what: string): DistinguishedName => {
   return { text: rdns.reverse().join(','), key: keys.join('/') };
 };
 
+/**
+ * The values of one attribute type in a Name, in order (every RDN, every value of a multi-valued
+ * RDN): the bytes as latin1 and the string tag, as name constraints compare them.
+ */
+export const attributeValues = (tlv: Tlv, oid: string): { value: string; tag: number }[] =>
+  children(tlv)
+    .flatMap((rdn) => children(rdn))
+    .map((atv) => children(atv))
+    .filter(([type]) => type !== undefined && decodeOid(type.content) === oid)
+    .map(([, value]) => ({ value: Buffer.from(value!.content).toString('latin1'), tag: value!.tag }));
+
 const decodeString = (tlv: Tlv): string => {
   const bytes = tlv.content;
   switch (tlv.tag) {

@@ -1,6 +1,8 @@
 import { type Certificate, verifySignature } from './certificate.js';
 import { type Crl, listedOn } from './crl.js';
+import { SMTP_UTF8_MAILBOX, type SmtpUtf8Name } from './extensions.js';
 import { WEAK_HASHES } from './oids.js';
+import { a2ulabel } from './punycode.js';
 
 export type Purpose = 'clientAuth' | 'serverAuth' | 'any';
 
@@ -378,29 +380,211 @@ const cnDnsNames = (c: Certificate): string[] =>
     .map((atv) => atv.slice('2.5.4.3='.length))
     .filter((cn) => /^[a-z0-9_]+(?:-+[a-z0-9_]+)*(?:\.[a-z0-9_]+(?:-+[a-z0-9_]+)*)+$/.test(cn));
 
-/** DNS, IP and directory name constraints of the CAs, applied to the certificates below them. */
+/** OpenSSL's ia5ncasecmp: equal but for the case of ASCII letters (bytes above 0x7f compare as they are). */
+const sameIgnoringAsciiCase = (a: string, b: string): boolean =>
+  a.length === b.length &&
+  a.replace(/[A-Z]/g, (x) => x.toLowerCase()) === b.replace(/[A-Z]/g, (x) => x.toLowerCase());
+
+/** `name` ends with `suffix` (ASCII case ignored) and is longer than it: how OpenSSL matches a leading-dot base. */
+const below = (name: string, suffix: string): boolean =>
+  name.length > suffix.length && sameIgnoringAsciiCase(name.slice(-suffix.length), suffix);
+
+/**
+ * What OpenSSL's nc_match_single says of one name against one base of its kind: it matches, it
+ * does not, or it cannot be judged (OpenSSL's error, which refuses the client whatever the other
+ * subtrees say).
+ */
+type Single = 'match' | 'miss' | { readonly syntax: string };
+
+/** OpenSSL's nc_email: a mailbox (local part compared case-sensitively), a host, or a `.domain` suffix. */
+const emailMatch = (email: string, base: string): Single => {
+  // Both split at their last @ (OpenSSL's ia5memrchr).
+  const at = email.lastIndexOf('@');
+  if (at < 0) return { syntax: 'it has no @' };
+  const baseAt = base.lastIndexOf('@');
+  if (baseAt < 0 && base.startsWith('.')) return below(email, base) ? 'match' : 'miss';
+  let host = base;
+  if (baseAt >= 0) {
+    if (baseAt > 0) {
+      if (baseAt !== at) return 'miss';
+      if (base.includes('\0') || email.includes('\0')) return { syntax: 'it holds a NUL byte' };
+      if (base.slice(0, baseAt) !== email.slice(0, at)) return 'miss';
+    }
+    host = base.slice(baseAt + 1);
+  }
+  return sameIgnoringAsciiCase(email.slice(at + 1), host) ? 'match' : 'miss';
+};
+
+/**
+ * OpenSSL 3's nc_email_eai, for an SmtpUTF8Mailbox against an rfc822Name base: only the host
+ * after the last @ is compared with the base turned into Unicode labels (xn-- labels decoded), so
+ * a mailbox base never matches, and a `.domain` base gets a second dot and matches nothing usual
+ * (as OpenSSL 3.0.19 does).
+ */
+const smtpUtf8Match = (name: SmtpUtf8Name, base: string): Single => {
+  if (base.includes('\0')) return { syntax: 'the constraint holds a NUL byte' };
+  if (!name.utf8) return { syntax: 'it is not a UTF8String' };
+  const at = name.value.lastIndexOf('@');
+  if (at < 0) return { syntax: 'it has no @' };
+  // OpenSSL's buffer holds 256 bytes with the NUL, the leading dot included.
+  const dotted = base.startsWith('.');
+  const ulabel = a2ulabel(base, dotted ? 255 : 256);
+  if (ulabel === undefined) return { syntax: `the constraint ${base} cannot be converted to Unicode labels` };
+  if (dotted) return below(name.value, `.${ulabel}`) ? 'match' : 'miss';
+  return sameIgnoringAsciiCase(name.value.slice(at + 1), ulabel) ? 'match' : 'miss';
+};
+
+/**
+ * OpenSSL's nc_uri: the host of `scheme://host[:port][/…]` (up to the first `:` after `//`, else
+ * the first `/`; userinfo, `?` and `#` are not set apart) is the base itself, or ends with a
+ * `.domain` base; ASCII case ignored. A URI without `scheme://` or without a host cannot be judged.
+ */
+const uriMatch = (uri: string, base: string): Single => {
+  const colon = uri.indexOf(':');
+  if (colon < 0 || uri.length - colon < 3 || uri[colon + 1] !== '/' || uri[colon + 2] !== '/')
+    return { syntax: 'it has no scheme://host' };
+  const start = colon + 3;
+  const port = uri.indexOf(':', start);
+  const end = port >= 0 ? port : uri.indexOf('/', start);
+  const host = uri.slice(start, end >= 0 ? end : undefined);
+  if (host === '') return { syntax: 'it has no host' };
+  if (base.startsWith('.')) return below(host, base) ? 'match' : 'miss';
+  return sameIgnoringAsciiCase(host, base) ? 'match' : 'miss';
+};
+
+/**
+ * OpenSSL's nc_match for one name against the bases of its kind: if there are permitted ones, one
+ * must match; then no excluded one may. The first base that cannot be judged decides.
+ */
+const subtreesMatch = <N>(
+  name: N,
+  permitted: readonly string[],
+  excluded: readonly string[],
+  single: (name: N, base: string) => Single,
+): 'ok' | 'permitted' | 'excluded' | Exclude<Single, 'match' | 'miss'> => {
+  let matched = false;
+  for (const base of permitted) {
+    const r = single(name, base);
+    if (r === 'match') {
+      matched = true;
+      break;
+    }
+    if (r !== 'miss') return r;
+  }
+  if (permitted.length > 0 && !matched) return 'permitted';
+  for (const base of excluded) {
+    const r = single(name, base);
+    if (r === 'match') return 'excluded';
+    if (r !== 'miss') return r;
+  }
+  return 'ok';
+};
+
+/** How people name the GeneralName kinds of `nameKind`. */
+const KIND_NAMES: Readonly<Record<string, string>> = {
+  dns: 'DNS',
+  ip: 'IP address',
+  dir: 'directory name',
+  email: 'email (rfc822Name)',
+  uri: 'URI',
+};
+const kindName = (kind: string): string => KIND_NAMES[kind] ?? kind;
+
+/**
+ * The name constraints of the CAs (every kind OpenSSL applies: DNS, IP, directory name, email,
+ * URI; and the kinds it refuses to match), applied to the certificates below them as OpenSSL's
+ * NAME_CONSTRAINTS_check does: the subject, its emailAddress attributes, every subjectAltName.
+ */
 const nameConstraintViolation = (path: readonly Certificate[]): string | undefined => {
   for (let i = path.length - 1; i > 0; i--) {
-    const nc = path[i]!.nameConstraints;
+    const ca = path[i]!;
+    const nc = ca.nameConstraints;
     if (!nc) continue;
+    const caName = ca.subject.text;
     for (const [k, c] of path.slice(0, i).entries()) {
       // As OpenSSL: a self-issued CA below the constraining CA is not judged (RFC 5280 6.1.4); the client always is.
       if (k > 0 && c.selfIssued) continue;
-      // directoryName: the subject's RDNs must begin with those of a permitted name and of no excluded one.
-      if (c.subject.key !== '') {
+      const byCn = k === 0 && (c.sanDns ?? []).length === 0;
+      const dnsNames = byCn ? cnDnsNames(c) : (c.sanDns ?? []);
+      // A subtree with a minimum or maximum: OpenSSL refuses to match any name of its kind.
+      const kinds = [
+        ...(c.subject.key !== '' || (c.sanDirs ?? []).length > 0 ? ['dir'] : []),
+        ...(dnsNames.length > 0 ? ['dns'] : []),
+        ...((c.sanIps ?? []).length > 0 ? ['ip'] : []),
+        ...((c.subjectEmails ?? []).length + (c.sanEmails ?? []).length + (c.sanSmtpUtf8 ?? []).length > 0
+          ? ['email']
+          : []),
+        ...((c.sanUris ?? []).length > 0 ? ['uri'] : []),
+        ...(c.sanOther ?? []),
+      ];
+      const minMax = kinds.find((kind) => nc.minMax.includes(kind));
+      if (minMax)
+        return `${caName} constrains ${kindName(minMax)} names with a minimum or maximum distance, which OpenSSL does not support ("name constraints minimum and maximum not supported"): it refuses ${c.subject.text}, which has such a name. Reissue the CA without minimum and maximum in its nameConstraints.`;
+      // directoryName: the subject's RDNs (and those of each directory name of subjectAltName) must
+      // begin with those of a permitted name and of no excluded one.
+      const dirs = [...(c.subject.key !== '' ? [c.subject.key] : []), ...(c.sanDirs ?? [])];
+      for (const [d, dir] of dirs.entries()) {
         const under = (base: string) =>
           base === '' ||
-          c.subject.key === base ||
-          (c.subject.key.startsWith(`${base}/`) &&
-            /^\d+(?:\.\d+)*=/.test(c.subject.key.slice(base.length + 1)));
-        if (nc.excludedDirs.some(under))
-          return `The subject ${c.subject.text} is excluded by the name constraints of ${path[i]!.subject.text}.`;
+          dir === base ||
+          (dir.startsWith(`${base}/`) && /^\d+(?:\.\d+)*=/.test(dir.slice(base.length + 1)));
+        const what =
+          d === 0 && c.subject.key !== ''
+            ? `The subject ${c.subject.text}`
+            : `A directory name in the subjectAltName of ${c.subject.text}`;
+        if (nc.excludedDirs.some(under)) return `${what} is excluded by the name constraints of ${caName}.`;
         if (nc.permittedDirs.length > 0 && !nc.permittedDirs.some(under))
-          return `The subject ${c.subject.text} is outside the names ${path[i]!.subject.text} may issue for: "permitted subtree violation".`;
+          return `${what} is outside the names ${caName} may issue for: "permitted subtree violation".`;
       }
+      // The subject's emailAddress attributes count as email addresses (OpenSSL checks them as such).
+      for (const email of c.subjectEmails ?? []) {
+        if (!email.ia5)
+          return `The subject of ${c.subject.text} holds an emailAddress that is not an IA5String, which OpenSSL refuses under the name constraints of ${caName} ("unsupported or invalid name syntax"): reissue it with emailAddress as an IA5String, or without it.`;
+      }
+      const emails = [
+        ...(c.subjectEmails ?? []).map((e) => ({ value: e.value, where: 'the subject’s emailAddress' })),
+        ...(c.sanEmails ?? []).map((value) => ({ value, where: 'subjectAltName' })),
+      ];
+      for (const { value, where } of emails) {
+        const r = subtreesMatch(value, nc.permittedEmails, nc.excludedEmails, emailMatch);
+        const what = `The email address ${value} (${where}) of ${c.subject.text}`;
+        if (r === 'excluded') return `${what} is excluded by the name constraints of ${caName}.`;
+        if (r === 'permitted') {
+          // The one rule people do not expect: the local part of a mailbox constraint is case-sensitive.
+          const caseOnly = nc.permittedEmails.find(
+            (base) => base.lastIndexOf('@') > 0 && sameIgnoringAsciiCase(base, value),
+          );
+          return `${what} is outside the email addresses ${caName} may issue for (${nc.permittedEmails.join(', ')}): "permitted subtree violation".${caseOnly ? ` OpenSSL compares the part before @ case-sensitively: issue it as ${caseOnly}.` : ''}`;
+        }
+        if (r !== 'ok')
+          return `${what} cannot be matched against the email constraints of ${caName} (${r.syntax}): OpenSSL refuses it ("unsupported or invalid name syntax"). Reissue the certificate with a valid address (local@host) or without it.`;
+      }
+      for (const name of c.sanSmtpUtf8 ?? []) {
+        const r = subtreesMatch(name, nc.permittedEmails, nc.excludedEmails, smtpUtf8Match);
+        const shown = Buffer.from(name.value, 'latin1').toString('utf8');
+        const what = `The SmtpUTF8Mailbox ${shown} of ${c.subject.text} (an internationalized email address, which OpenSSL checks against email constraints by its host alone)`;
+        if (r === 'excluded') return `${what} is excluded by the name constraints of ${caName}.`;
+        if (r === 'permitted')
+          return `${what} is outside the email addresses ${caName} may issue for (${nc.permittedEmails.join(', ')}): "permitted subtree violation". OpenSSL matches such a name only against a constraint that is a host, never a mailbox or a .domain.`;
+        if (r !== 'ok')
+          return `${what} cannot be matched against the email constraints of ${caName} (${r.syntax}): OpenSSL refuses it. Reissue the certificate without it, or with a valid UTF8String address.`;
+      }
+      for (const uri of c.sanUris ?? []) {
+        const r = subtreesMatch(uri, nc.permittedUris, nc.excludedUris, uriMatch);
+        const what = `The URI ${uri} of ${c.subject.text}`;
+        if (r === 'excluded') return `${what} is excluded by the name constraints of ${caName}.`;
+        if (r === 'permitted')
+          return `${what} is outside the URI hosts ${caName} may issue for (${nc.permittedUris.join(', ')}): "permitted subtree violation".`;
+        if (r !== 'ok')
+          return `${what} cannot be matched against the URI constraints of ${caName} (${r.syntax}): OpenSSL refuses it ("unsupported or invalid name syntax"). Reissue the certificate without that URI or with one of the form scheme://host/…, or the CA without URI constraints.`;
+      }
+      // Kinds OpenSSL cannot match (otherName by type, x400Address, ediPartyName, registeredID):
+      // a name of a constrained kind refuses the certificate, whatever the constraint says.
+      const unsupported = (c.sanOther ?? []).find((kind) => nc.unsupported.includes(kind));
+      if (unsupported)
+        return `${c.subject.text} has a subjectAltName ${unsupported} and ${caName} constrains names of that kind, which OpenSSL does not support ("unsupported name constraint type"): it refuses every such certificate below that CA. Reissue the client without that name, or the CA without that constraint.`;
       // OpenSSL checks the client's common names as DNS names too when it has no DNS name.
-      const byCn = k === 0 && (c.sanDns ?? []).length === 0;
-      for (const dns of byCn ? cnDnsNames(c) : (c.sanDns ?? [])) {
+      for (const dns of dnsNames) {
         // OpenSSL's nc_dns: the name itself and names below it; with a leading dot, only names below it.
         const within = (base: string) => {
           const b = base.toLowerCase();
@@ -409,9 +593,9 @@ const nameConstraintViolation = (path: readonly Certificate[]): string | undefin
         };
         const what = byCn ? `The common name ${dns} (read as a DNS name: the certificate has none)` : dns;
         if (nc.excludedDns.some(within))
-          return `${what} in ${c.subject.text} is excluded by the name constraints of ${path[i]!.subject.text}.`;
+          return `${what} in ${c.subject.text} is excluded by the name constraints of ${caName}.`;
         if (nc.permittedDns.length > 0 && !nc.permittedDns.some(within)) {
-          return `${what} in ${c.subject.text} is outside the names ${path[i]!.subject.text} may issue for (${nc.permittedDns.join(', ')}): "permitted subtree violation".`;
+          return `${what} in ${c.subject.text} is outside the names ${caName} may issue for (${nc.permittedDns.join(', ')}): "permitted subtree violation".`;
         }
       }
       for (const ip of c.sanIps ?? []) {
@@ -428,24 +612,14 @@ const nameConstraintViolation = (path: readonly Certificate[]): string | undefin
           return true;
         };
         if (nc.excludedIps.some(match))
-          return `an IP address in ${c.subject.text} is excluded by the name constraints of ${path[i]!.subject.text}.`;
+          return `an IP address in ${c.subject.text} is excluded by the name constraints of ${caName}.`;
         const sameFamily = nc.permittedIps.filter((r) => r.address.length === ip.length);
         if (sameFamily.length > 0 && !sameFamily.some(match))
-          return `an IP address in ${c.subject.text} is outside the name constraints of ${path[i]!.subject.text}.`;
+          return `an IP address in ${c.subject.text} is outside the name constraints of ${caName}.`;
       }
     }
   }
   return undefined;
-};
-
-/** GeneralName kinds by context tag, for the name constraints not evaluated here. */
-const CONSTRAINT_KINDS: Readonly<Record<number, string>> = {
-  0: 'otherName',
-  1: 'email (rfc822Name)',
-  3: 'x400Address',
-  5: 'ediPartyName',
-  6: 'URI',
-  8: 'registeredID',
 };
 
 const serialProblem = (hex: string): string | undefined => {
@@ -540,14 +714,30 @@ export const warningsFor = (path: readonly Certificate[], input: VerifyInput): R
         `${c.subject.text} has a non-critical policyConstraints extension; RFC 5280 requires it critical.`,
       );
     if (c.malformedAia) add('cert.malformed-aia', `${name} has a malformed authorityInfoAccess extension.`);
-    // Name constraints of kinds this judge does not evaluate: said, never passed over in silence.
-    const unjudged = [...new Set(c.nameConstraints?.other ?? [])].map(
-      (tag) => CONSTRAINT_KINDS[tag & 0x1f] ?? `GeneralName [${tag & 0x1f}]`,
-    );
-    if (unjudged.length > 0)
+    // OpenSSL never applies SmtpUTF8Mailbox constraints (it matches such names against email
+    // constraints instead): the verdict follows it, a validator that follows RFC 8398 would not.
+    if (c.nameConstraints?.unsupported.includes(`otherName ${SMTP_UTF8_MAILBOX}`))
       add(
         'ca.name-constraints-unchecked',
-        `${c.subject.text} constrains ${unjudged.join(', ')} names, which diagnose does not check (it checks DNS, IP and directory names): the endpoint (OpenSSL) and API Gateway do, and may refuse a client this verdict accepts.`,
+        `${c.subject.text} constrains SmtpUTF8Mailbox (internationalized email) names, which OpenSSL, and so the endpoint and API Gateway, does not apply: this verdict follows OpenSSL, a validator that follows RFC 8398 may refuse a client it accepts. Constrain email addresses with rfc822Name constraints.`,
+      );
+    // OpenSSL reads an address's host after its last @, so `a@b@example.com` passes email
+    // constraints on example.com; RFC 5280 validators refuse such an address.
+    const emailCa = path
+      .slice(i + 1)
+      .find(
+        (ca) =>
+          (ca.nameConstraints?.permittedEmails.length ?? 0) +
+            (ca.nameConstraints?.excludedEmails.length ?? 0) >
+          0,
+      );
+    const twoAts = [...(c.sanEmails ?? []), ...(c.subjectEmails ?? []).map((e) => e.value)].find(
+      (e) => e.indexOf('@') !== e.lastIndexOf('@'),
+    );
+    if (emailCa && twoAts !== undefined)
+      add(
+        'cert.malformed-email',
+        `${name} has the email address ${twoAts}, with more than one @: OpenSSL judges it against the email constraints of ${emailCa.subject.text} by the host after the last @, a strict (RFC 5280) validator refuses it. Reissue it with a valid address.`,
       );
     const { type, bits, curve } = c.publicKey;
     if ((type === 'rsa' || type === 'rsa-pss') && bits !== undefined) {

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pemToDer } from '../../shared/pki/certificate.js';
@@ -29,7 +29,7 @@ const list = (v: string[] | string): string[] =>
 export const loadLimbo = (): LimboCase[] =>
   (JSON.parse(readFileSync(LIMBO, 'utf8')) as { testcases: LimboCase[] }).testcases;
 
-type OpensslVerdict = { ok: boolean; output: string };
+export type OpensslVerdict = { ok: boolean; output: string };
 
 /**
  * OpenSSL's verdicts depend only on the corpus and the openssl binary, not on trustroll: they are
@@ -67,7 +67,11 @@ export const opensslVerdict = (c: LimboCase): OpensslVerdict => {
   return verdict;
 };
 
-const runOpenssl = (c: LimboCase): OpensslVerdict => {
+/**
+ * `openssl verify` on one case, not cached: for tests that build their certificates afresh on
+ * each run (test/unit/pki/name-constraints.test.ts), whose verdicts cannot be kept by id.
+ */
+export const runOpenssl = (c: LimboCase): OpensslVerdict => {
   const dir = mkdtempSync(join(tmpdir(), 'limbo-'));
   writeFileSync(join(dir, 'trusted.pem'), list(c.trusted_certs).join('\n'));
   writeFileSync(join(dir, 'untrusted.pem'), c.untrusted_intermediates.join('\n'));
@@ -84,6 +88,7 @@ const runOpenssl = (c: LimboCase): OpensslVerdict => {
   if (c.max_chain_depth !== null) args.push('-verify_depth', String(c.max_chain_depth));
   args.push(join(dir, 'peer.pem'));
   const r = spawnSync('openssl', args, { encoding: 'utf8' });
+  rmSync(dir, { recursive: true, force: true });
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
 };
 

@@ -132,6 +132,66 @@ describe('PKI builder options', () => {
     expect(parseCertificate((await leaf('CN=plain', r)).der).sanDns).toBeUndefined();
   });
 
+  it('writes further subjectAltName kinds, nameConstraints of every kind, and typed name values', async () => {
+    const r = await root('CN=NC B Root');
+    const ca = parseCertificate(
+      (
+        await intermediate('CN=NC B', r, {
+          nameConstraints: {
+            permitted: [
+              { dns: 'example.com' },
+              { email: '.example.com' },
+              { dir: 'O=B' },
+              { uri: 'example.com', maximum: 2 },
+            ],
+            excluded: [{ otherName: '1.2.3.4', utf8: 'x' }, { registeredId: '1.2.3.5' }],
+          },
+        })
+      ).der,
+    );
+    expect(ca.extensions).toContainEqual({ oid: '2.5.29.30', critical: true });
+    expect(ca.nameConstraints).toMatchObject({
+      permittedDns: ['example.com'],
+      permittedEmails: ['.example.com'],
+      permittedDirs: ['2.5.4.10=b'],
+      permittedUris: ['example.com'],
+      excludedEmails: [],
+      unsupported: ['otherName 1.2.3.4', 'registeredID'],
+      minMax: ['uri'],
+    });
+    const c = parseCertificate(
+      (
+        await issue({
+          subject: [{ CN: [{ utf8String: 'typed' }] }, { E: [{ utf8String: 'a@example.com' }] }],
+          issuer: r,
+          ca: false,
+          dns: ['a.example'],
+          ips: ['10.0.0.1'],
+          altNames: [
+            { email: 'a@example.com' },
+            { uri: 'https://a.example/' },
+            { dir: 'CN=x,O=B' },
+            { otherName: '1.3.6.1.5.5.7.8.9', utf8: 'ü@example.com' },
+            { otherName: '1.2.3.4', der: new Uint8Array([0x04, 0x01, 0x07]) },
+          ],
+        })
+      ).der,
+    );
+    expect(c.subject.text).toBe('emailAddress=a@example.com,CN=typed');
+    expect(c.subjectEmails).toEqual([{ value: 'a@example.com', ia5: false }]);
+    expect(c.sanDns).toEqual(['a.example']);
+    expect(c.sanIps).toEqual(['0a000001']);
+    expect(c.sanEmails).toEqual(['a@example.com']);
+    expect(c.sanUris).toEqual(['https://a.example/']);
+    expect(c.sanDirs).toEqual(['2.5.4.10=b/2.5.4.3=x']);
+    expect(c.sanSmtpUtf8).toEqual([{ value: Buffer.from('ü@example.com').toString('latin1'), utf8: true }]);
+    expect(c.sanOther).toEqual(['otherName 1.2.3.4']);
+    // Text names write emailAddress as an IA5String.
+    expect(parseCertificate((await leaf('CN=x,E=b@example.com', r)).der).subjectEmails).toEqual([
+      { value: 'b@example.com', ia5: true },
+    ]);
+  });
+
   it('signs with the hash and key asked for, RSA with any hash', async () => {
     const rsa = await root('CN=RSA B Root', { key: 'rsa2048', hash: 'SHA-384' });
     const pr = parseCertificate(rsa.der);

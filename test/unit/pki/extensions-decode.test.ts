@@ -161,7 +161,7 @@ describe('extendedKeyUsage, key identifiers, subjectAltName', () => {
     expect(decode(ext(EXT.authorityKeyIdentifier, seq(tlv(0x82, u8(9))))).authorityKeyId).toBeUndefined();
   });
 
-  it('reads DNS names and IP addresses from subjectAltName and skips other name types', () => {
+  it('reads every subjectAltName name kind name constraints apply to', () => {
     const san = decode(
       ext(
         EXT.subjectAltName,
@@ -169,19 +169,42 @@ describe('extendedKeyUsage, key identifiers, subjectAltName', () => {
           tlv(0x82, ascii('a.example')),
           tlv(0x81, ascii('x@y')),
           tlv(0x87, u8(10, 0, 0, 1)),
+          tlv(0x86, ascii('https://a.example/')),
+          tlv(0xa4, seq(tlv(0x31, seq(oid('2.5.4.10'), tlv(0x0c, ascii('V')))))),
+          tlv(0xa0, oid('1.3.6.1.5.5.7.8.9'), tlv(0xa0, tlv(0x0c, ascii('\xc3\xbc@y')))),
+          tlv(0xa0, oid('1.3.6.1.5.5.7.8.9'), tlv(0xa0, tlv(0x16, ascii('u@y')))),
+          tlv(0xa0, oid('1.2.3.4'), tlv(0xa0, tlv(0x0c, ascii('other')))),
+          tlv(0x88, oid('1.2.3.5').subarray(2)),
+          tlv(0xa3, seq()),
+          tlv(0xa5, seq()),
           tlv(0x82, ascii('b.example')),
         ),
       ),
     );
     expect(san.sanDns).toEqual(['a.example', 'b.example']);
     expect(san.sanIps).toEqual(['0a000001']);
+    expect(san.sanEmails).toEqual(['x@y']);
+    expect(san.sanUris).toEqual(['https://a.example/']);
+    expect(san.sanDirs).toEqual(['2.5.4.10=v']);
+    expect(san.sanSmtpUtf8).toEqual([
+      { value: '\xc3\xbc@y', utf8: true },
+      { value: 'u@y', utf8: false },
+    ]);
+    expect(san.sanOther).toEqual(['otherName 1.2.3.4', 'registeredID', 'x400Address', 'ediPartyName']);
+    // Kinds a certificate does not have are left out.
+    const dnsOnly = decode(ext(EXT.subjectAltName, seq(tlv(0x82, ascii('a.example')))));
+    expect(Object.keys(dnsOnly).sort()).toEqual(['sanDns', 'sanIps']);
     refuses([ext(EXT.subjectAltName, tlv(0x31))], 'extension subjectAltName is malformed');
+    refuses(
+      [ext(EXT.subjectAltName, seq(tlv(0xa0, oid('1.3.6.1.5.5.7.8.9'))))],
+      'extension subjectAltName is malformed (otherName value is missing)',
+    );
   });
 });
 
 describe('nameConstraints', () => {
   const subtree = (base: Uint8Array) => seq(base);
-  it('sorts DNS and IP subtrees into permitted and excluded, and lists other types by tag', () => {
+  it('sorts subtrees by kind into permitted and excluded, and lists the kinds OpenSSL cannot match', () => {
     const nc = decode(
       ext(
         EXT.nameConstraints,
@@ -197,6 +220,11 @@ describe('nameConstraints', () => {
             subtree(tlv(0x82, ascii('bad.example'))),
             subtree(tlv(0x87, u8(192, 168, 0, 0, 255, 255, 0, 0))),
             subtree(tlv(0x81, ascii('x'))),
+            subtree(tlv(0x86, ascii('.uri.example'))),
+            subtree(tlv(0xa0, oid('1.2.3.4'), tlv(0xa0, tlv(0x0c, ascii('v'))))),
+            seq(tlv(0x88, oid('1.2.3.5').subarray(2)), tlv(0x80, u8(0))),
+            seq(tlv(0x82, ascii('min.example')), tlv(0x80, u8(1))),
+            seq(tlv(0x86, ascii('max.example')), tlv(0x81, u8(3))),
           ),
         ),
         true,
@@ -204,12 +232,18 @@ describe('nameConstraints', () => {
     ).nameConstraints;
     expect(nc).toEqual({
       permittedDns: ['.partner.example'],
-      excludedDns: ['bad.example'],
+      excludedDns: ['bad.example', 'min.example'],
       permittedIps: [{ address: '0a000000', mask: 'ff000000' }],
       excludedIps: [{ address: 'c0a80000', mask: 'ffff0000' }],
       permittedDirs: [''],
       excludedDirs: [],
-      other: [0x81],
+      permittedEmails: [],
+      excludedEmails: ['x'],
+      permittedUris: [],
+      excludedUris: ['.uri.example', 'max.example'],
+      unsupported: ['otherName 1.2.3.4', 'registeredID'],
+      // A minimum of 0 is the default; any other minimum, or a maximum, is noted by kind.
+      minMax: ['dns', 'uri'],
     });
   });
 

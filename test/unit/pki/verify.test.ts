@@ -453,8 +453,8 @@ describe('IP address name constraints', () => {
   });
 });
 
-describe('name constraints of kinds diagnose does not evaluate', () => {
-  it('says so as a warning naming the CA and the kinds, instead of passing them over', async () => {
+describe('email and URI name constraints (the rest: name-constraints.test.ts)', () => {
+  it('are judged, not passed over with a warning: a client without such names is accepted silently', async () => {
     const email = [0x81, 0x0b, ...Buffer.from('example.com')];
     const uri = [0x86, 0x0c, ...Buffer.from('.example.com')];
     const trees = [0x30, email.length, ...email, 0x30, uri.length, ...uri];
@@ -464,20 +464,15 @@ describe('name constraints of kinds diagnose does not evaluate', () => {
       extraExtensions: [{ oid: '2.5.29.30', value: new Uint8Array([0x30, tagged.length, ...tagged]) }],
     });
     const client = await leaf('CN=mail client', ca);
-    const result = verify(client, [r, ca]);
-    const warning = result.warnings.find((w) => w.code === 'ca.name-constraints-unchecked');
-    expect(warning?.message).toBe(
-      'CN=NC Mail constrains email (rfc822Name), URI names, which diagnose does not check (it checks DNS, IP and directory names): the endpoint (OpenSSL) and API Gateway do, and may refuse a client this verdict accepts.',
-    );
-    // DNS constraints alone are checked, so no such warning.
-    const dns = [0x82, 0x0b, ...Buffer.from('example.com')];
-    const dnsTree = [0x30, dns.length, ...dns];
-    const dnsTagged = [0xa0, dnsTree.length, ...dnsTree];
-    const dnsCa = await intermediate('CN=NC Dns', r, {
-      extraExtensions: [{ oid: '2.5.29.30', value: new Uint8Array([0x30, dnsTagged.length, ...dnsTagged]) }],
-    });
-    const named = await leaf('CN=api.example.com', dnsCa);
-    expect(codes(verify(named, [r, dnsCa]).warnings)).not.toContain('ca.name-constraints-unchecked');
+    expect(verify(client, [r, ca])).toMatchObject({ verdict: 'accept', warnings: [] });
+    const outside = await leaf('CN=mail outside', ca, { altNames: [{ email: 'a@example.org' }] });
+    expect(verify(outside, [r, ca]).reasons).toEqual([
+      {
+        code: 'name-constraints',
+        message:
+          'The email address a@example.org (subjectAltName) of CN=mail outside is outside the email addresses CN=NC Mail may issue for (example.com): "permitted subtree violation".',
+      },
+    ]);
   });
 });
 
