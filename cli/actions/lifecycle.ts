@@ -564,18 +564,37 @@ export const promote = async (
     );
   // A folder that cannot be made is refused before the diff, not after the prompt.
   if (target.kind === 'folder') await folderOrAbsent('--to', flags.to);
-  const plan = await planPromotion(source.store, target.store, flags.version);
+  const plan = await planPromotion(source.store, target.store, flags.version, flags.to);
   const lines = [
     shown`Promote ${flags.from} version ${plan.version} (revision ${plan.revision}) to ${flags.to}:`,
   ];
   for (const x of plan.added) lines.push(caLine('+', x, `expires ${x.notAfter.slice(0, 10)}`));
   for (const x of plan.removed) lines.push(caLine('-', x, `expires ${x.notAfter.slice(0, 10)}`));
+  for (const x of plan.otherPartner)
+    lines.push(
+      shown`  = ${x.subject} (partner ${x.partner} in the target, ${x.sourcePartner} in the source: it stays ${x.partner}'s)`,
+    );
   if (plan.added.length + plan.removed.length === 0) lines.push('  (the target already holds this CA set)');
+  if (plan.notCarried.length > 0) {
+    lines.push(
+      'Not carried (each store keeps its own revocations and rules; clients the source denies may get in here):',
+    );
+    for (const x of plan.notCarried) lines.push(shown`  ! ${x}`);
+  }
   io.err(`${lines.join('\n')}\n`);
   // Under --json every ending is JSON on stdout, not only a promotion.
   const unchanged = (outcome: 'unchanged' | 'declined', message: string) => {
     if (flags.json)
-      io.out(jsonOut({ outcome, message, from: flags.from, to: flags.to, version: plan.version }));
+      io.out(
+        jsonOut({
+          outcome,
+          message,
+          from: flags.from,
+          to: flags.to,
+          version: plan.version,
+          notCarried: plan.notCarried,
+        }),
+      );
   };
   if (plan.added.length + plan.removed.length === 0) {
     unchanged('unchanged', 'the target already holds this CA set');
@@ -596,6 +615,7 @@ export const promote = async (
     }
   }
   const report = await applyPromotion(plan, flags.from, target);
-  printChange(io, report, flags.json);
+  if (flags.json) io.out(jsonOut({ ...report, notCarried: plan.notCarried }));
+  else printChange(io, report);
   exit(report.outcome === 'changed' ? 0 : 1);
 };

@@ -28,6 +28,7 @@ import { notification } from './notifications.js';
 import { durableNotifier, flushOutbox } from './outbox.js';
 import { type PublishDeps, publishAndRoll, publishPending } from './publish.js';
 import { nextRevision } from './revision.js';
+import { revocationOf } from './revocation.js';
 import type { RollReport } from './roll.js';
 import { assertIntact, loadState, readTruststoreVersion, updateState } from './state-store.js';
 import { keptTag, safeName } from './upload-key.js';
@@ -633,6 +634,10 @@ export interface PromotionPlan {
    * `ca.other-partner`). Empty when it may go ahead.
    */
   readonly refused: readonly string[];
+  /** CAs the target holds already, for another partner than the source's: they stay the target's. */
+  readonly otherPartner: readonly (DiffLine & { readonly sourcePartner: string })[];
+  /** What the source holds about the promoted CAs that is not carried (see `notCarried`). */
+  readonly notCarried: readonly string[];
 }
 
 /**
@@ -643,6 +648,8 @@ export const planPromotion = async (
   source: PublishDeps['store'],
   target: PublishDeps['store'],
   version?: string,
+  /** How the target is named in the commands the plan suggests (`--store`). */
+  to = '<target>',
 ): Promise<PromotionPlan> => {
   const { state } = await loadState(source);
   // "Its latest" is the latest revision, never an older version while a newer one waits.
@@ -660,16 +667,14 @@ export const planPromotion = async (
   const provenance = new Map(
     [...(state.removedEntries ?? []), ...state.entries].map((e) => [e.fingerprint, e]),
   );
-  const current = (await loadState(target)).state.entries;
+  const targetState = (await loadState(target)).state;
+  const current = targetState.entries;
   const inTarget = new Set(current.map((e) => e.fingerprint));
   const wanted = new Set(certificates.map((c) => c.fingerprint));
-  const line = (fingerprint: string, subject: string, notAfter: string): DiffLine => ({
+  const line = (fingerprint: string, subject: string, notAfter: string, partner?: string): DiffLine => ({
     fingerprint,
     subject,
-    partner:
-      provenance.get(fingerprint)?.partner ??
-      current.find((e) => e.fingerprint === fingerprint)?.partner ??
-      '?',
+    partner: partner ?? provenance.get(fingerprint)?.partner ?? '?',
     notAfter,
   });
   return {
@@ -687,8 +692,60 @@ export const planPromotion = async (
       .map((c) => line(c.fingerprint, c.subject.text, c.notAfter.toISOString())),
     removed: current
       .filter((e) => !wanted.has(e.fingerprint))
-      .map((e) => line(e.fingerprint, e.subject, e.notAfter)),
+      .map((e) => line(e.fingerprint, e.subject, e.notAfter, e.partner)),
+    otherPartner: current
+      .filter((e) => wanted.has(e.fingerprint))
+      .flatMap((e) => {
+        const there = provenance.get(e.fingerprint)?.partner;
+        return there === undefined || there === e.partner
+          ? []
+          : [{ ...line(e.fingerprint, e.subject, e.notAfter, e.partner), sourcePartner: there }];
+      }),
+    notCarried: notCarried(state, targetState, wanted, provenance, to),
   };
+};
+
+/**
+ * What the source holds about the promoted CAs that a promotion does not carry (each store keeps
+ * its own revocations and rules): its CRLs of them the target does not hold, its revocations by
+ * hand under them, and the identity rules of their partners where the target's differ. Said, so
+ * that a client the source denies is not let in by the target unnoticed.
+ */
+const notCarried = (
+  source: TruststoreState,
+  target: TruststoreState,
+  promoted: ReadonlySet<string>,
+  provenance: ReadonlyMap<string, Entry>,
+  to: string,
+): string[] => {
+  const src = revocationOf(source);
+  const tgt = revocationOf(target);
+  const name = (fingerprint: string) => provenance.get(fingerprint)?.subject ?? fingerprint.slice(0, 16);
+  const out: string[] = [];
+  const heldThere = new Set(Object.values(tgt.crls).map((c) => c.sha256));
+  for (const crl of Object.values(src.crls))
+    if (promoted.has(crl.issuer) && !heldThere.has(crl.sha256))
+      out.push(
+        `the CRL of ${name(crl.issuer)} (${crl.number ? `CRL number ${crl.number}, ` : ''}${crl.entries} revoked): upload it to the target's inbox/${crl.partner}/crl/`,
+      );
+  for (const m of src.manual)
+    if (promoted.has(m.issuer) && !tgt.manual.some((t) => t.issuer === m.issuer && t.serial === m.serial))
+      out.push(
+        `serial ${m.serial} under ${name(m.issuer)}, revoked by hand by ${m.by} (${m.reason}): trustroll revoke --store ${to} --serial ${m.serial} --issuer ${m.issuer} --reason …`,
+      );
+  const partners = new Set(
+    [...promoted].map((f) => provenance.get(f)?.partner).filter((p) => p !== undefined),
+  );
+  for (const partner of [...partners].sort()) {
+    const here = src.rules[partner];
+    if (JSON.stringify(here ?? {}) === JSON.stringify(tgt.rules[partner] ?? {})) continue;
+    out.push(
+      here
+        ? `the identity rules of partner ${partner} (${[...(here.pins?.length ? [`${here.pins.length} pin(s)`] : []), ...(here.routes?.length ? [`routes ${here.routes.join(', ')}`] : [])].join('; ')}), which differ in the target: trustroll rules --store ${to} --partner ${partner} …`
+        : `the source has no identity rules for partner ${partner}, the target has some (kept)`,
+    );
+  }
+  return out;
 };
 
 /**

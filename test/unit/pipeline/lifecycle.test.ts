@@ -514,6 +514,43 @@ describe('promotion never moves a CA to another partner', () => {
     ]);
   });
 
+  it("says which of the source's revocations and rules it does not carry, and a CA that stays the target's partner's", async () => {
+    // The source: acme's very CAs held for beta, a CRL and a revocation by hand under them, rules.
+    const source = new MemoryStore();
+    const sourceDeps = { ...deps, store: source, config: { roll: { ...deps.roll, domains: [] } } };
+    const put = async (key: string, body: string) => {
+      const { version } = await source.put(key, toBytes(body));
+      await ingestUploads([{ key, version }], sourceDeps);
+    };
+    await put('inbox/beta/ca.pem', pemOf(acme.root, acme.intermediate));
+    const crlPem = pemBlock('X509 CRL', await crl(acme.intermediate, [], { crlNumber: 4 }));
+    await put('inbox/beta/crl/i.crl', crlPem);
+    const r = { store: source, log: memoryLog(), clock: deps.clock };
+    await revokeCertificate(r, {
+      issuer: fp(acme.intermediate),
+      serial: '0badc0de',
+      reason: 'lost',
+      by: 'ops',
+    });
+    await setPartnerRules(r, 'beta', { routes: ['GET /x'] });
+    const plan = await planPromotion(source, store, undefined, 'prod');
+    expect([plan.added, plan.removed, plan.refused]).toEqual([[], expect.any(Array), []]);
+    expect(plan.otherPartner.map((x) => [x.subject, x.partner, x.sourcePartner])).toEqual([
+      ['CN=Acme Root CA,O=Acme', 'acme', 'beta'],
+      ['CN=Acme Issuing CA,O=Acme', 'acme', 'beta'],
+    ]);
+    expect(plan.notCarried).toEqual([
+      "the CRL of CN=Acme Issuing CA,O=Acme (CRL number 4, 0 revoked): upload it to the target's inbox/beta/crl/",
+      `serial 0badc0de under CN=Acme Issuing CA,O=Acme, revoked by hand by ops (lost): trustroll revoke --store prod --serial 0badc0de --issuer ${fp(acme.intermediate)} --reason …`,
+      'the identity rules of partner beta (routes GET /x), which differ in the target: trustroll rules --store prod --partner beta …',
+    ]);
+    // The same CRL (the same bytes) held by the target is not named.
+    const { version } = await store.put('inbox/acme/crl/i.crl', toBytes(crlPem));
+    await ingestUploads([{ key: 'inbox/acme/crl/i.crl', version }], { ...deps, config: { roll: deps.roll } });
+    const again = await planPromotion(source, store, undefined, 'prod');
+    expect(again.notCarried).toEqual(plan.notCarried.slice(1));
+  });
+
   it("promotes acme's renewed CAs kept for acme (same names, same partner)", async () => {
     const source = await sourceWith('acme', await partnerChain('Acme'));
     const plan = await planPromotion(source, store);
