@@ -11,7 +11,7 @@ import { LocalTargetGateway } from '../../shared/adapters/local/target-gateway.j
 import { type IngestDeps, ingestUploads } from '../../shared/pipeline/ingest.js';
 import { handleRemovalRequests, REQUESTS_PREFIX } from '../../shared/pipeline/lifecycle.js';
 import { publishPending } from '../../shared/pipeline/publish.js';
-import { loadIndex, publishIndex } from '../../shared/pipeline/revocation.js';
+import { loadIndex, publishIndex, revokedCas } from '../../shared/pipeline/revocation.js';
 import { type RollReport, rollDomains } from '../../shared/pipeline/roll.js';
 import { scanExpiry } from '../../shared/pipeline/scan.js';
 import {
@@ -179,6 +179,7 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
           return buildReport(state, {
             now: new Date(),
             store: paths.dataDir,
+            revoked: await revokedCas(store, state),
             domains: await domainStatus({
               store,
               gateway: byDomain(played.map((p) => p.endpoint)),

@@ -4,6 +4,7 @@ import { buildReport, CONTENT_TYPES, type Report, renderReport } from '../report
 import type { RolloutSources } from '../report/rollouts.js';
 import { storeRolloutSources } from '../rollout/records.js';
 import type { TruststoreState } from '../truststore/state.js';
+import { revokedCas } from './revocation.js';
 import { loadState } from './state-store.js';
 import type { DomainStatusLine } from './status.js';
 
@@ -29,15 +30,18 @@ export const storeReport = async (
     readonly refusals?: Report['refusals'];
     readonly rollouts?: RolloutSources;
   },
-): Promise<Report> =>
-  buildReport((await loadState(store)).state, {
+): Promise<Report> => {
+  const { state } = await loadState(store);
+  return buildReport(state, {
     now: options.now,
     store: options.label,
+    revoked: await revokedCas(store, state),
     ...(options.thresholds ? { thresholds: options.thresholds } : {}),
     ...(options.domains ? { domains: options.domains } : {}),
     ...(options.refusals ? { refusals: options.refusals } : {}),
     ...(options.rollouts ? { rollouts: options.rollouts } : {}),
   });
+};
 
 /**
  * Publishes the report of `state`: `reports/index.html` and `reports/truststore.csv`. Called after
@@ -66,6 +70,7 @@ export const publishReport = async (
     const report = buildReport(state, {
       now,
       store: label,
+      revoked: await revokedCas(store, state),
       ...(thresholds ? { thresholds } : {}),
       ...(domains ? { domains } : {}),
       ...(refusals ? { refusals } : {}),

@@ -113,6 +113,8 @@ const keyRevocation = (
   rev: RevocationState,
   held: ReturnType<typeof heldIssuer>,
   sets: ReadonlyMap<string, Uint8Array>,
+  /** `false`: the certificate itself, whatever the CRL's reason (not only its key). */
+  keyOnly = true,
 ): { readonly reason?: string; readonly source: string } | undefined => {
   const by = rev.manual.find((m) => {
     const parent = held(m.issuer);
@@ -120,7 +122,7 @@ const keyRevocation = (
   });
   if (by)
     return {
-      source: `the key of ${e.subject} (serial ${cert.serial}), revoked by hand by ${by.by} on ${by.at.slice(0, 10)}: ${by.reason}`,
+      source: `${keyOnly ? 'the key of ' : ''}${e.subject} (serial ${cert.serial}), revoked by hand by ${by.by} on ${by.at.slice(0, 10)}: ${by.reason}`,
     };
   for (const crl of Object.values(rev.crls)) {
     const parent = held(crl.issuer);
@@ -129,10 +131,10 @@ const keyRevocation = (
     const table = Buffer.from(set.buffer, set.byteOffset, set.byteLength);
     const code = findSerial(table, 0, set.length / RECORD, serialKey(cert.serial));
     const reason = code === undefined ? undefined : reasonName(code);
-    if (code === undefined || KEY_GOOD.has(reason ?? '')) continue;
+    if (code === undefined || (keyOnly && KEY_GOOD.has(reason ?? ''))) continue;
     return {
       ...(reason ? { reason } : {}),
-      source: `the key of ${e.subject} (serial ${cert.serial}), listed on the CRL of ${parent.subject}${reason ? ` (${reason})` : ''}`,
+      source: `${keyOnly ? 'the key of ' : ''}${e.subject} (serial ${cert.serial}), listed on the CRL of ${parent.subject}${reason ? ` (${reason})` : ''}`,
     };
   }
   return undefined;
@@ -185,6 +187,40 @@ export const revokedKeyFindings = async (
         break;
       }
     }
+  return out;
+};
+
+/**
+ * The CAs of the truststore revoked by the CA above them (by hand, or listed on its CRL), by
+ * fingerprint, for the report: their clients are denied at the door. Reads the record sets of the
+ * CRLs of CAs that issued other CAs of the truststore only (a root's CRL is short; an issuing
+ * CA's CRL of clients, up to a million entries, is never read here). A record set that cannot be
+ * read is skipped (the index build reports it).
+ */
+export const revokedCas = async (
+  store: Pick<ObjectStore, 'get'>,
+  state: TruststoreState,
+): Promise<Map<string, { readonly reason?: string; readonly source: string }>> => {
+  const out = new Map<string, { readonly reason?: string; readonly source: string }>();
+  const rev = revocationOf(state);
+  if (rev.manual.length === 0 && Object.keys(rev.crls).length === 0) return out;
+  const held = heldIssuer(state);
+  const issuing = new Set(state.entries.filter((e) => e.issuerKey !== e.subjectKey).map((e) => e.issuerKey));
+  const sets = new Map<string, Uint8Array>();
+  for (const crl of Object.values(rev.crls)) {
+    const parent = held(crl.issuer);
+    if (!parent || !issuing.has(parent.subjectKey) || sets.has(crl.serials)) continue;
+    const body = await store.get(serialsKey(crl.serials)).then(
+      (o) => o.body,
+      () => undefined,
+    );
+    if (body && body.length % RECORD === 0) sets.set(crl.serials, body);
+  }
+  for (const e of state.entries) {
+    if (e.issuerKey === e.subjectKey) continue;
+    const by = keyRevocation(e, certificateOf(e), rev, held, sets, false);
+    if (by) out.set(e.fingerprint, by);
+  }
   return out;
 };
 

@@ -18,6 +18,7 @@ export const CSV_COLUMNS = [
   'upload',
   'upload_version',
   'findings',
+  'revoked',
 ] as const;
 
 const PLAIN_NUMBER = /^-?\d+(\.\d+)?$/;
@@ -56,6 +57,7 @@ export const reportCsv = (report: Report): string => {
         ca.upload.key,
         ca.upload.version,
         ca.findings.map((f) => f.code).join(' '),
+        ca.revoked ? ca.revoked.source : '',
       ]
         .map(csvField)
         .join(','),

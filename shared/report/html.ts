@@ -106,11 +106,13 @@ const table = (label: string, head: string[], rows: string[][], id = ''): string
 
 /** The status of a CA in words (the chart's shapes say the same). */
 const status = (ca: ReportCa): { word: string; cls: string } =>
-  ca.days < 0
-    ? { word: 'EXPIRED', cls: 'expired' }
-    : ca.threshold !== undefined
-      ? { word: `expires within ${ca.threshold} days`, cls: 'soon' }
-      : { word: 'valid', cls: 'ok' };
+  ca.revoked
+    ? { word: 'REVOKED', cls: 'expired' }
+    : ca.days < 0
+      ? { word: 'EXPIRED', cls: 'expired' }
+      : ca.threshold !== undefined
+        ? { word: `expires within ${ca.threshold} days`, cls: 'soon' }
+        : { word: 'valid', cls: 'ok' };
 
 const summary = (r: Report): string => {
   const t = r.truststore;

@@ -49,6 +49,8 @@ export interface ReportCa {
   /** Who added it and when: the upload (inbox key and version) and the moment it joined. */
   readonly addedAt: string;
   readonly upload: { readonly key: string; readonly version: string };
+  /** Revoked by the CA above it (by hand or on its CRL): every client under it is denied at the door. */
+  readonly revoked?: { readonly reason?: string; readonly source: string };
   /** Non-blocking findings it had when admitted. */
   readonly findings: readonly {
     readonly code: string;
@@ -151,6 +153,8 @@ export interface ReportOptions {
   readonly refusals?: { readonly source: string; readonly groups: readonly RefusalGroup[] };
   /** The rollout records and, locally, what each target endpoint serves. */
   readonly rollouts?: RolloutSources;
+  /** The CAs revoked by the CA above them, by fingerprint (`revokedCas`). */
+  readonly revoked?: ReadonlyMap<string, { readonly reason?: string; readonly source: string }>;
 }
 
 /** `RSA 2048`, `EC P-384`, `Ed25519`: how people name a key. */
@@ -221,6 +225,7 @@ export const buildReport = (state: TruststoreState, options: ReportOptions): Rep
         breaksEarly: line.chainBreaksAt < e.notAfter,
         addedAt: e.addedAt,
         upload: { key: e.upload.key, version: e.upload.version },
+        ...(options.revoked?.has(e.fingerprint) ? { revoked: options.revoked.get(e.fingerprint)! } : {}),
         findings: e.findings.map((f) => ({ code: f.code, severity: f.severity, message: f.message })),
       };
     })
@@ -269,6 +274,13 @@ export const buildReport = (state: TruststoreState, options: ReportOptions): Rep
     });
   for (const ca of cas) {
     const who = { partner: ca.partner, subject: ca.subject, fingerprint: ca.fingerprint };
+    if (ca.revoked)
+      warnings.push({
+        code: 'ca.revoked',
+        severity: 'error',
+        message: `Revoked: ${ca.revoked.source}. Every client under it is denied at the door.`,
+        ...who,
+      });
     if (ca.days < 0)
       warnings.push({
         code: 'ca.expired',

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ingestUploads } from '../../../shared/pipeline/ingest.js';
-import { REPORT_KEYS } from '../../../shared/pipeline/report.js';
+import { REPORT_KEYS, storeReport } from '../../../shared/pipeline/report.js';
+import { revokeCertificate } from '../../../shared/pipeline/revocation.js';
 import { expiryLines, scanExpiry } from '../../../shared/pipeline/scan.js';
 import { renderedOf } from '../../../shared/pipeline/state-store.js';
 import { parseCertificate, pemToDer, publicKeyOf } from '../../../shared/pki/certificate.js';
@@ -11,7 +12,7 @@ import { keyLabel } from '../../../shared/report/model.js';
 import type { TruststoreState } from '../../../shared/truststore/state.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
 import { MemoryStore } from '../../fakes/memory-store.js';
-import { NOW, partnerChain, pemOf, root, toBytes } from '../../fixtures/pki.js';
+import { crl, NOW, partnerChain, pemBlock, pemOf, root, toBytes } from '../../fixtures/pki.js';
 import { EVIL_SUBJECT, largeState, type ReportFixture, reportFixture } from '../../fixtures/report-state.js';
 import { manyRollouts } from '../../fixtures/rollout-records.js';
 
@@ -339,6 +340,85 @@ describe('published with every new version', () => {
         data: expect.objectContaining({ error: 'AccessDenied' }),
       }),
     );
+  });
+});
+
+describe('revoked CAs', () => {
+  it('shows a CA its root revoked (on its CRL, or by hand) as REVOKED in every format, reading only the CRLs of CAs that issue CAs', async () => {
+    const lambda = await partnerChain('Lambda', { key: 'p256' });
+    const mu = await partnerChain('Mu', { key: 'p256' });
+    const store = new MemoryStore();
+    const deps = {
+      store,
+      gateway: new FakeGateway(),
+      notifier: new MemoryNotifier(),
+      clock: new FakeClock(NOW.getTime()),
+      log: memoryLog(),
+      config: { roll: { domains: [] } },
+    };
+    const drop = async (key: string, body: string) => {
+      const { version } = await store.put(key, toBytes(body));
+      await ingestUploads([{ key, version }], deps);
+    };
+    await drop('inbox/lambda/ca.pem', pemOf(lambda.root, lambda.intermediate));
+    await drop('inbox/mu/ca.pem', pemOf(mu.root, mu.intermediate));
+    // Lambda's root lists its issuing CA; Mu's issuing CA lists a client (a CRL of clients).
+    await drop(
+      'inbox/lambda/crl/root.crl',
+      pemBlock(
+        'X509 CRL',
+        await crl(lambda.root, [{ cert: lambda.intermediate, reason: 'keyCompromise' }], { crlNumber: 1 }),
+      ),
+    );
+    await drop(
+      'inbox/mu/crl/issuing.crl',
+      pemBlock('X509 CRL', await crl(mu.intermediate, [mu.client], { crlNumber: 1 })),
+    );
+    const reads: string[] = [];
+    store.beforeOp = (op, key) => {
+      if (op === 'get' && key.startsWith('revocation/')) reads.push(key);
+    };
+    const report = await storeReport(store, { now: NOW, label: 'local' });
+    const lambdaCa = parseCertificate(lambda.intermediate.der).fingerprint;
+    expect(report.cas.filter((c) => c.revoked).map((c) => [c.fingerprint, c.revoked!.reason])).toEqual([
+      [lambdaCa, 'keyCompromise'],
+    ]);
+    expect(report.warnings.find((w) => w.code === 'ca.revoked')).toMatchObject({
+      severity: 'error',
+      partner: 'lambda',
+      message: expect.stringMatching(
+        /^Revoked: CN=Lambda Issuing CA,O=Lambda \(serial [0-9a-f]+\), listed on the CRL of CN=Lambda Root CA,O=Lambda \(keyCompromise\)\. Every client under it is denied at the door\.$/,
+      ),
+    });
+    // Only the root's CRL was read, not Mu's CRL of clients.
+    expect(reads).toHaveLength(1);
+    const html = renderReport(report, 'html');
+    expect(html).toMatch(/<span class="st expired">REVOKED<\/span>/);
+    const csv = parseCsv(renderReport(report, 'csv'));
+    const column = csv[0]!.indexOf('revoked');
+    expect(
+      csv
+        .slice(1)
+        .filter((r) => r[column] !== '')
+        .map((r) => r[3]),
+    ).toEqual([lambdaCa]);
+    // By hand: Mu's issuing CA revoked under its root.
+    await revokeCertificate(
+      { store, log: memoryLog(), clock: deps.clock },
+      {
+        issuer: parseCertificate(mu.root.der).fingerprint,
+        serial: parseCertificate(mu.intermediate.der).serial,
+        reason: 'retired early',
+        by: 'ops',
+      },
+    );
+    const after = await storeReport(store, { now: NOW, label: 'local' });
+    expect(
+      after.cas
+        .filter((c) => c.revoked)
+        .map((c) => c.subject)
+        .sort(),
+    ).toEqual(['CN=Lambda Issuing CA,O=Lambda', 'CN=Mu Issuing CA,O=Mu']);
   });
 });
 
