@@ -28,7 +28,7 @@ import { notification } from './notifications.js';
 import { durableNotifier, flushOutbox } from './outbox.js';
 import { type PublishDeps, publishAndRoll, publishPending } from './publish.js';
 import { nextRevision } from './revision.js';
-import { revocationOf } from './revocation.js';
+import { RETIRED_DAYS, revocationOf } from './revocation.js';
 import type { RollReport } from './roll.js';
 import { assertIntact, loadState, readTruststoreVersion, updateState } from './state-store.js';
 import { keptTag, safeName } from './upload-key.js';
@@ -474,6 +474,7 @@ const removalAlert = (
       ),
       '',
       'Clients whose certificates these CAs issued are refused from the roll of this revision on.',
+      `A target still serving an older version (a canary rolled back, a wave not reached) lets them in for ${RETIRED_DAYS} more days: the revocation index keeps these CAs as retired until then (the authorizer answers ca.retired). To deny a client before then: trustroll revoke.`,
       'To undo: trustroll rollback (restores the previous CA set as a new version).',
     ],
     partners.length === 1 ? partners[0] : undefined,

@@ -126,7 +126,7 @@ export const authorize = (
   if (issuer.retired)
     notes.push({
       code: 'ca.retired',
-      message: `${issuer.subject} was removed from the truststore recently: its clients are decided as before, because targets may still serve a version that trusts it (a canary rolled back, a wave not reached); a target on the latest version refuses them in the handshake.`,
+      message: `${issuer.subject} was removed from the truststore recently: its clients are decided as before${issuer.retiredUntil ? ` until ${issuer.retiredUntil.slice(0, 16).replace('T', ' ')} UTC` : ''}, because targets may still serve a version that trusts it (a canary rolled back, a wave not reached); a target on the latest version refuses them in the handshake. To deny one before then: trustroll revoke.`,
     });
   // Only a CRL whose scope covers the client speaks for it: a partition's serials are its own. A
   // CA certificate presented as a client is judged in both roles: listed on its issuer's CA-only

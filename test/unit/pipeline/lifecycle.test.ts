@@ -123,6 +123,14 @@ describe('removal', () => {
     const d = authorize(loaded.index, parseCertificate(beta.client.der), undefined, { now: NOW });
     expect(d.decision).toBe('allow');
     expect(d.reasons.map((r) => r.code)).toEqual(['ca.retired']);
+    // Until when, and how to deny one before then; the removal's alert says so too.
+    expect(d.reasons[0]!.message).toContain(
+      `decided as before until ${new Date(NOW.getTime() + 7 * 86_400_000).toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    );
+    expect(d.reasons[0]!.message).toMatch(/To deny one before then: trustroll revoke\.$/);
+    expect(notifier.sent.find((n) => n.eventType === 'truststore.removed')!.body).toMatch(
+      /lets them in for 7 more days: the revocation index keeps these CAs as retired/,
+    );
     expect(d.partner).toBe('beta');
     // Not damage: the index and the state agree on the CAs held.
     const { state } = await loadState(store);
