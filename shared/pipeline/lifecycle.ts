@@ -28,7 +28,7 @@ import { notification } from './notifications.js';
 import { durableNotifier, flushOutbox } from './outbox.js';
 import { type PublishDeps, publishAndRoll, publishPending } from './publish.js';
 import { nextRevision } from './revision.js';
-import { RETIRED_DAYS, revocationOf } from './revocation.js';
+import { RETIRED_DAYS, revocationOf, revokedKeyFindings } from './revocation.js';
 import type { RollReport } from './roll.js';
 import { assertIntact, loadState, readTruststoreVersion, updateState } from './state-store.js';
 import { keptTag, safeName } from './upload-key.js';
@@ -683,11 +683,21 @@ export const planPromotion = async (
     revision: chosen.revision,
     certificates,
     provenance,
-    refused: partnerMoves(
-      certificates.filter((c) => !inTarget.has(c.fingerprint)),
-      provenance,
-      current,
-    ),
+    refused: [
+      ...partnerMoves(
+        certificates.filter((c) => !inTarget.has(c.fingerprint)),
+        provenance,
+        current,
+      ),
+      // A CA of a key the target holds revoked: ingest refuses it (ca.key-revoked), so does promote.
+      ...[
+        ...(
+          await revokedKeyFindings(target, targetState, [
+            { key: 'the promotion', certs: certificates.filter((c) => !inTarget.has(c.fingerprint)) },
+          ])
+        ).values(),
+      ].map((f) => `${f.cert?.subject ?? '?'}: ${f.message}`),
+    ],
     added: certificates
       .filter((c) => !inTarget.has(c.fingerprint))
       .map((c) => line(c.fingerprint, c.subject.text, c.notAfter.toISOString())),
@@ -814,7 +824,7 @@ export const applyPromotion = async (
 
 /** The refusal of a promotion that would move CAs between partners, with what to do. */
 export const promotionRefusal = (plan: PromotionPlan): string =>
-  `Not promoted, nothing was changed: a promotion never moves a CA to another partner (its clients would lose their partner's pins, routes and CRLs at the door). ${plan.refused.map((r, i) => `(${i + 1}) ${r}`).join(' ')} Correct the partner in the source (remove the CA there and upload it again to inbox/<owner>/), or remove the target's CA first (trustroll remove on the target), then promote again.`;
+  `Not promoted, nothing was changed: a promotion never moves a CA to another partner (its clients would lose their partner's pins, routes and CRLs at the door) nor brings back a revoked key. ${plan.refused.map((r, i) => `(${i + 1}) ${r}`).join(' ')} For a CA of another partner: correct the partner in the source (remove the CA there and upload it again to inbox/<owner>/), or remove the target's CA first (trustroll remove on the target), then promote again.`;
 
 export const REQUESTS_PREFIX = 'requests/';
 /** The largest removal request read: 64 KiB holds thousands of fingerprints. */

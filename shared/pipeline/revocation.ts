@@ -5,7 +5,7 @@ import { type Certificate, certRef } from '../pki/certificate.js';
 import type { Log, ObjectStore } from '../ports.js';
 import { isDotSegment } from '../revocation/authorize.js';
 import { covers } from '../revocation/coverage.js';
-import { buildIndex, indexSha256, KEY_GOOD, RevocationIndex } from '../revocation/index.js';
+import { buildIndex, indexSha256, KEY_GOOD, RevocationIndex, revokedKeyOf } from '../revocation/index.js';
 import { assertRecords, findSerial, RECORD, reasonName, serialKey } from '../revocation/records.js';
 import {
   emptyRevocation,
@@ -157,13 +157,19 @@ export const revokedKeyFindings = async (
   const rev = revocationOf(state);
   if (rev.manual.length === 0 && Object.keys(rev.crls).length === 0) return out;
   const known = [...state.entries, ...(state.removedEntries ?? [])];
+  const heldHere = new Set(state.entries.map((e) => e.fingerprint));
   const held = heldIssuer(state);
   const sets = new Map<string, Uint8Array>();
   for (const { key, certs } of uploads)
     for (const cert of certs) {
       const spki = Buffer.from(cert.publicKey.spki);
       for (const e of known) {
-        if (e.subjectKey !== cert.subject.key || e.fingerprint === cert.fingerprint) continue;
+        // The same certificate held is only present again; removed, its revocation still stands.
+        if (
+          e.subjectKey !== cert.subject.key ||
+          (e.fingerprint === cert.fingerprint && heldHere.has(e.fingerprint))
+        )
+          continue;
         const other = certificateOf(e);
         if (!spki.equals(Buffer.from(other.publicKey.spki))) continue;
         for (const crl of Object.values(rev.crls)) {
@@ -275,7 +281,7 @@ export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: Truststor
     if (inIndex.has(e.fingerprint)) continue;
     const cert = certificateOf(e);
     const by = keyRevocation(e, cert, rev, held, sets);
-    if (by) revokedKeys.set(Buffer.from(cert.publicKey.spki).toString('base64'), by);
+    if (by) revokedKeys.set(revokedKeyOf(e.partner, cert.publicKey.spki), by);
   }
   return buildIndex({
     entries: state.entries,

@@ -138,6 +138,16 @@ export const authorize = (
       code: 'cert.revoked',
       message: `${cert.subject.text} (serial ${cert.serial}) is revoked by ${issuer.subject}${revokedHow(index, issuer, cert.serial, listed)}.`,
     });
+  // A CA certificate of the index presented as a client: revoked as a CA (its key revoked too),
+  // it is revoked as a client.
+  if (listed === undefined && cert.basicConstraints?.ca === true) {
+    const self = index.header.cas.find((c) => c.fingerprint === cert.fingerprint);
+    if (self?.revoked)
+      reasons.push({
+        code: 'cert.revoked',
+        message: `${cert.subject.text} (serial ${cert.serial}) is a CA of the truststore that is revoked${self.revoked.reason ? ` (${self.revoked.reason})` : ''}: ${self.revoked.source}.`,
+      });
+  }
   const staleOf = (crls: readonly IndexCrl[], of: string, by: string) => {
     for (const crl of crls) {
       if (!crl.nextUpdate) continue;

@@ -105,8 +105,9 @@ export interface IndexInput {
   /** CAs removed recently, kept in the index (flagged `retired`) while targets may still trust them. */
   readonly retired?: readonly Entry[];
   /**
-   * Public keys (SPKI, base64) of CAs revoked by their issuer that are no longer in the index (a
-   * renewal replaced them): a CA of the index with one of these keys is revoked too.
+   * Public keys of CAs revoked by their issuer that are no longer in the index (a renewal replaced
+   * them), by `revokedKeyOf` (partner and SPKI): a CA of that partner in the index with one of these
+   * keys is revoked too.
    */
   readonly revokedKeys?: ReadonlyMap<string, { readonly reason?: string; readonly source: string }>;
   /** Until when each retired CA (by fingerprint) counts; the door treats it as unknown after that. */
@@ -124,6 +125,10 @@ export const KEY_GOOD: ReadonlySet<string> = new Set([
   'privilegeWithdrawn',
   'certificateHold',
 ]);
+
+/** The key of `revokedKeys`: a partner's public key (SPKI DER). */
+export const revokedKeyOf = (partner: string, spki: Uint8Array): string =>
+  `${partner}|${Buffer.from(spki).toString('base64')}`;
 
 /** Builds the index bytes. Deterministic: the same input gives the same bytes. */
 export const buildIndex = (input: IndexInput): Uint8Array => {
@@ -242,8 +247,10 @@ export const buildIndex = (input: IndexInput): Uint8Array => {
 
   // A CA revoked by its issuer revokes its key: another certificate of that key (a renewal through
   // replace/ or promote, same name and key, new serial) must not bring the key back. Keys revoked
-  // of CAs no longer in the index come from the state (`revokedKeys`).
-  const keyOf = (i: number) => Buffer.from(certs[i]!.publicKey.spki).toString('base64');
+  // of CAs no longer in the index come from the state (`revokedKeys`). Within its partner only: a
+  // public key is public, and another partner's CA may carry it (a CA of acme's certifying beta's
+  // key, then revoked on acme's CRL, must not deny beta's clients).
+  const keyOf = (i: number) => revokedKeyOf(partial[i]!.partner, certs[i]!.publicKey.spki);
   const byKey = new Map<string, { readonly reason?: string; readonly source: string }>(
     input.revokedKeys ?? [],
   );

@@ -659,6 +659,87 @@ describe("a CA revoked on its root's CRL", () => {
     expect(await decide(client, new Date(NOW.getTime() + 8 * 86_400_000))).toBe('deny ca.revoked');
   });
 
+  it("never lets one partner's CRL revoke another partner's key: a CA of acme's certifying beta's public key, then revoked", async () => {
+    // A public key is public: acme certifies beta's issuing CA key under a name of its own.
+    const evil = await intermediate('CN=Acme Evil,O=Acme', acme.root, {
+      spki: parseCertificate(beta.intermediate.der).publicKey.spki,
+    });
+    const { version } = await store.put('inbox/acme/evil.pem', toBytes(evil.pem));
+    const r = await ingestUploads([{ key: 'inbox/acme/evil.pem', version }], {
+      ...deps,
+      config: { roll: deps.roll },
+    });
+    expect(r.uploads[0]!.outcome, JSON.stringify(r.uploads[0])).toBe('accepted');
+    expect((await loadState(store)).state.entries.map((e) => e.fingerprint)).toContain(fp(evil));
+    const crlPut = await store.put(
+      'inbox/acme/crl/root.crl',
+      toBytes(
+        pemBlock(
+          'X509 CRL',
+          await crl(acme.root, [{ cert: evil, reason: 'keyCompromise' }], { crlNumber: 1 }),
+        ),
+      ),
+    );
+    const c = await ingestUploads([{ key: 'inbox/acme/crl/root.crl', version: crlPut.version }], {
+      ...deps,
+      config: { roll: deps.roll },
+    });
+    expect(c.uploads[0]!.outcome, JSON.stringify(c.uploads[0])).toBe('accepted');
+    expect(await decide(parseCertificate(beta.client.der), NOW)).toBe('allow');
+    // Acme's own CA of that key is revoked, as a CA and as a client.
+    const d = await decide(parseCertificate(evil.der), NOW);
+    expect(d).toMatch(/^deny .*cert\.revoked/);
+  });
+
+  it('denies a CA certificate presented as a client when its key is revoked under another name of its partner', async () => {
+    const { state } = await loadState(store);
+    const issuer = state.entries.find((e) => e.subject === 'CN=Acme Root CA,O=Acme')!.fingerprint;
+    await revokeCertificate(
+      { store, log: memoryLog(), clock: deps.clock },
+      { issuer, serial: parseCertificate(acme.intermediate.der).serial, reason: 'key leaked', by: 'sec' },
+    );
+    // The same key under a new name (ingest compares names only for renewals): the door knows it.
+    const renamed = await intermediate('CN=Acme Issuing CA 2027,O=Acme', acme.root, {
+      spki: parseCertificate(acme.intermediate.der).publicKey.spki,
+    });
+    await ingestKey('inbox/acme/renamed.pem', renamed.pem);
+    expect(await decide(parseCertificate(renamed.der), NOW)).toMatch(/^deny cert\.revoked/);
+  });
+
+  it('refuses the same revoked CA uploaded again after its removal, and its promotion', async () => {
+    await ingestKey(
+      'inbox/acme/crl/root.crl',
+      pemBlock(
+        'X509 CRL',
+        await crl(acme.root, [{ cert: acme.intermediate, reason: 'keyCompromise' }], { crlNumber: 1 }),
+      ),
+    );
+    await removeCas(
+      { fingerprints: [fp(acme.intermediate)], reason: 'compromised', requestedBy: 'sec' },
+      deps,
+    );
+    const { version } = await store.put('inbox/acme/again.pem', toBytes(acme.intermediate.pem));
+    const report = await ingestUploads([{ key: 'inbox/acme/again.pem', version }], {
+      ...deps,
+      config: { roll: deps.roll },
+    });
+    expect(report.uploads[0]!.outcome).toBe('rejected');
+    expect(report.uploads[0]!.findings.map((f) => f.code)).toContain('ca.key-revoked');
+    // From another store holding it, promote refuses it too.
+    const source = new MemoryStore();
+    const put = await source.put('inbox/acme/ca.pem', toBytes(pemOf(acme.root, acme.intermediate)));
+    await ingestUploads([{ key: 'inbox/acme/ca.pem', version: put.version }], {
+      ...deps,
+      store: source,
+      config: { roll: { ...deps.roll, domains: [] } },
+    });
+    const plan = await planPromotion(source, store);
+    expect(plan.refused).toEqual([
+      expect.stringMatching(/^CN=Acme Issuing CA,O=Acme: CN=Acme Issuing CA,O=Acme has a revoked key/),
+    ]);
+    expect((await applyPromotion(plan, 'dev', deps)).outcome).toBe('rejected');
+  });
+
   it('refuses a renewal of a key revoked by hand, saying how to lift it', async () => {
     const { state } = await loadState(store);
     const issuer = state.entries.find((e) => e.subject === 'CN=Acme Root CA,O=Acme')!.fingerprint;
