@@ -407,6 +407,8 @@ export interface CrlSpec {
     /** ReasonFlags bits (e.g. `2` = keyCompromise), or `true` for keyCompromise only. */
     readonly onlySomeReasons?: number | true;
     readonly indirect?: boolean;
+    /** onlyContainsAttributeCerts (RFC 5280: false in a CA's CRL). */
+    readonly onlyAttribute?: boolean;
   };
   /** A deltaCRLIndicator naming this base CRL number: a delta CRL. */
   readonly deltaOf?: bigint | number;
@@ -472,7 +474,7 @@ export const crl = async (
   if (spec.deltaOf !== undefined)
     extensions.push(new x509.Extension(asn1X509.id_ce_deltaCRLIndicator, true, derInteger(spec.deltaOf)));
   if (spec.idp) {
-    const { uris, onlyUser, onlyCA, onlySomeReasons, indirect } = spec.idp;
+    const { uris, onlyUser, onlyCA, onlySomeReasons, indirect, onlyAttribute } = spec.idp;
     const idp = new asn1X509.IssuingDistributionPoint({
       ...(uris?.length
         ? {
@@ -484,6 +486,7 @@ export const crl = async (
       onlyContainsUserCerts: onlyUser ?? false,
       onlyContainsCACerts: onlyCA ?? false,
       indirectCRL: indirect ?? false,
+      onlyContainsAttributeCerts: onlyAttribute ?? false,
       ...(onlySomeReasons === undefined
         ? {}
         : { onlySomeReasons: new asn1X509.Reason(onlySomeReasons === true ? 2 : onlySomeReasons) }),

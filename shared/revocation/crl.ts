@@ -744,6 +744,14 @@ export const judgeCrl = (
       issuer,
     );
   }
+  if (list.scope?.onlyAttribute) {
+    add(
+      'crl.attribute-certs',
+      'error',
+      `${who} covers attribute certificates only (issuingDistributionPoint onlyContainsAttributeCerts, which RFC 5280 requires false in a CA's CRL): it revokes no client certificate, so it cannot stand in for the CA's CRL. Send the CA's CRL of certificates.`,
+      issuer,
+    );
+  }
   if (list.scope?.onlySomeReasons) {
     add(
       'crl.reasons-partitioned',

@@ -287,6 +287,12 @@ describe('refusals, each on a CRL that differs from an accepted one by one prope
     ]);
   });
 
+  it('crl.attribute-certs: IDP onlyContainsAttributeCerts, which revokes no client', async () => {
+    const list = await acmeCrl({ idp: { onlyAttribute: true } });
+    expect(list.scope?.onlyAttribute).toBe(true);
+    expect(codes(judge(list))).toEqual(['error crl.attribute-certs']);
+  });
+
   it('crl.reasons-partitioned: IDP onlySomeReasons', async () => {
     const list = await acmeCrl({ idp: { onlySomeReasons: true } });
     expect(list.scope?.onlySomeReasons).toBe(true);
