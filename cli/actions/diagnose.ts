@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { exportTruststore } from '../../shared/pipeline/lifecycle.js';
-import type { Certificate } from '../../shared/pki/certificate.js';
+import { type Certificate, verifySignedBy } from '../../shared/pki/certificate.js';
 import type { Crl } from '../../shared/pki/crl.js';
 import { keyMatches } from '../../shared/pki/key-match.js';
 import { readInput } from '../../shared/pki/read.js';
@@ -132,7 +132,13 @@ const crlOf = (name: string, bytes: Uint8Array): { crl?: Crl; problem?: string }
       return {
         problem: `${name} lists serial ${removals[0]!.serial} with reason removeFromCRL, which RFC 5280 allows only in delta CRLs; ingest refuses such a CRL.`,
       };
-    return { crl: { issuer: list!.issuer, revoked: new Set(list!.entries.map((e) => e.serial)) } };
+    return {
+      crl: {
+        issuer: list!.issuer,
+        revoked: new Set(list!.entries.map((e) => e.serial)),
+        signedBy: (ca) => verifySignedBy(list!, ca),
+      },
+    };
   } catch (error) {
     const message = (error as Error).message.replace(/\.$/, '');
     return { problem: `${name} is not a readable CRL (${message}).` };

@@ -6,7 +6,26 @@ export interface Crl {
   readonly issuer: DistinguishedName;
   /** Revoked serial numbers (hex, as encoded). */
   readonly revoked: ReadonlySet<string>;
+  /** Whether a CA's key verifies the CRL's signature (absent: not judged, the CRL is taken as given). */
+  readonly signedBy?: (ca: Certificate) => boolean;
 }
+
+/**
+ * The CRLs whose signature the CA of that name on `path` verifies (or that cannot be judged), and
+ * the others: a CRL another key signed under the CA's name is not the CA's.
+ */
+export const crlsSignedOnPath = (
+  crls: readonly Crl[],
+  path: readonly Certificate[],
+): { readonly signed: Crl[]; readonly forged: Crl[] } => {
+  const signed: Crl[] = [];
+  const forged: Crl[] = [];
+  for (const crl of crls) {
+    const ca = path.find((c) => c.subject.key === crl.issuer.key);
+    (ca && crl.signedBy && !crl.signedBy(ca) ? forged : signed).push(crl);
+  }
+  return { signed, forged };
+};
 
 /**
  * Reads the issuer and revoked serials of a DER CRL (CertificateList). Used for a warning only —

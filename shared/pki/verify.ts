@@ -1,5 +1,5 @@
 import { type Certificate, verifySignature } from './certificate.js';
-import { type Crl, listedOn } from './crl.js';
+import { type Crl, crlsSignedOnPath, listedOn } from './crl.js';
 import { SMTP_UTF8_MAILBOX, type SmtpUtf8Name } from './extensions.js';
 import { WEAK_HASHES } from './oids.js';
 import { a2ulabel } from './punycode.js';
@@ -346,7 +346,7 @@ export const verifyClient = (input: VerifyInput): VerifyResult => {
 
   // A server that checks CRLs (-crl_check_all) refuses a revoked certificate; API Gateway checks none.
   if (input.crlCheck) {
-    for (const crl of input.crls ?? []) {
+    for (const crl of crlsSignedOnPath(input.crls ?? [], path).signed) {
       const revoked = path.find((c) => listedOn(c, crl));
       if (revoked)
         return reject(
@@ -767,7 +767,13 @@ export const warningsFor = (path: readonly Certificate[], input: VerifyInput): R
       );
     }
   }
-  for (const crl of input.crls ?? []) {
+  const { signed, forged } = crlsSignedOnPath(input.crls ?? [], path);
+  for (const crl of forged)
+    add(
+      'crl.signature-invalid',
+      `The CRL of ${crl.issuer.text} was ignored: its signature does not verify with the key of ${crl.issuer.text} on this client's path (another key signed it under that name, or the CA was re-keyed).`,
+    );
+  for (const crl of signed) {
     if (!path.some((c) => c.issuer.key === crl.issuer.key)) {
       add(
         'crl.ignored',

@@ -34,6 +34,11 @@ beforeAll(async () => {
   writeFileSync(f('client.pem'), acme.client.pem);
   writeFileSync(f('revoked.crl'), pemBlock('X509 CRL', await crl(acme.intermediate, [acme.client], { now })));
   writeFileSync(f('other.crl'), await crl(other, [acme.client], { now }));
+  // Acme's issuing CA's name, another key's signature (no key identifier to tell them apart).
+  writeFileSync(
+    f('forged.crl'),
+    pemBlock('X509 CRL', await crl(acme.intermediate, [acme.client], { now, signedBy: other, aki: false })),
+  );
   writeFileSync(
     f('removal.crl'),
     pemBlock(
@@ -87,6 +92,15 @@ describe('diagnose --json prints a verdict whatever the input', () => {
     expect(plain.status).toBe(1);
     expect(plain.json.verdict).toBe('reject');
     expect(codes(plain.json.reasons)).toEqual(['revoked']);
+  }, 60_000);
+
+  it("ignores, with a warning, a CRL in the CA's name that another key signed: never a listing, never a refusal", () => {
+    const apiGateway = diagnose('--crl', f('forged.crl'));
+    expect(apiGateway.status).toBe(0);
+    expect(codes(apiGateway.json.warnings)).toContain('crl.signature-invalid');
+    expect(codes(apiGateway.json.warnings)).not.toContain('revoked');
+    const plain = diagnose('--plain-tls', '--crl', f('forged.crl'));
+    expect([plain.status, plain.json.verdict]).toEqual([0, 'accept']);
   }, 60_000);
 
   it('skips the files of a truststore folder that are not certificates (a README)', () => {
