@@ -642,12 +642,9 @@ describe('the durable rollout on AWS', () => {
         await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: ledgerKey(TRUST_STORE) }))
       ).Body!.transformToString(),
     );
+    const crlBytes = await crl(acme.intermediate, [acme.client], { crlNumber: 5 });
     const put = await aws.s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: 'inbox/acme/crl/now.crl',
-        Body: await crl(acme.intermediate, [acme.client], { crlNumber: 5 }),
-      }),
+      new PutObjectCommand({ Bucket: bucket, Key: 'inbox/acme/crl/now.crl', Body: crlBytes }),
     );
     const versionBefore = await truststoreVersion();
     recorder.take();
@@ -694,6 +691,24 @@ describe('the durable rollout on AWS', () => {
       lambdaContext(900_000),
     );
     expect(recorder.take().filter((c) => c.service === 'states')).toEqual([]);
+    // The same CRL again changes no revocation generation: no sync either.
+    const again = await aws.s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: 'inbox/acme/crl/again.crl', Body: crlBytes }),
+    );
+    await ingest(
+      {
+        Records: [
+          sqsRecord(
+            'm-crl-same',
+            objectCreated(bucket, 'inbox/acme/crl/again.crl', again.VersionId, 'm-crl-same'),
+          ),
+        ],
+      },
+      lambdaContext(900_000),
+    );
+    const sameCalls = recorder.take();
+    expect(sameCalls.some((c) => c.service === 's3' && c.key === 'inbox/acme/crl/again.crl')).toBe(true);
+    expect(sameCalls.filter((c) => c.service === 'states')).toEqual([]);
 
     // The execution as ingest started it, run by the synthesized definition.
     const execution = await execute({ revocations: change });
