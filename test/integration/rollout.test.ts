@@ -747,4 +747,53 @@ describe('the durable rollout on AWS', () => {
     // Nothing behind any more.
     expect((await status()).out).not.toContain('REVOCATIONS BEHIND');
   });
+  it('ends a CRL sync that ELB refuses failed, alerted, and said by status, with the trust store left as it was', async () => {
+    const before = new Map(recorder.elb.trustStores.get(TRUST_STORE)!.revocations);
+    const put = await aws.s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'inbox/acme/crl/later.crl',
+        Body: await crl(acme.intermediate, [acme.client], { crlNumber: 6 }),
+      }),
+    );
+    await drain(aws.sqs, alerts);
+    recorder.take();
+    await ingest(
+      {
+        Records: [
+          sqsRecord('m-crl-6', objectCreated(bucket, 'inbox/acme/crl/later.crl', put.VersionId, 'm-crl-6')),
+        ],
+      },
+      lambdaContext(900_000),
+    );
+    const start = recorder.take().find((c) => c.service === 'states') as Extract<
+      AwsCall,
+      { service: 'states' }
+    >;
+    const input = JSON.parse(start.input!);
+    expect(Object.keys(input)).toEqual(['revocations']);
+    recorder.elb.refuseRevocations.add(TRUST_STORE);
+    try {
+      const execution = await execute(input);
+      expect(execution).toMatchObject({ status: 'FAILED', error: 'RolloutNotSucceeded', steps: 1 });
+      expect(execution.path).toEqual(['RolloutStep', 'RolloutDone', 'RolloutNotSucceeded']);
+      const record = JSON.parse((execution as { cause: string }).cause) as Rollout;
+      expect(record).toMatchObject({ kind: 'crl-sync', status: 'failed' });
+      expect(record.targets[0]).toMatchObject({ id: 'alb', phase: 'failed' });
+      expect(record.targets[0]!.error).toContain('InvalidRevocationContent');
+    } finally {
+      recorder.elb.refuseRevocations.delete(TRUST_STORE);
+    }
+    // Nothing of the trust store changed: the files it had, it has.
+    expect(recorder.elb.trustStores.get(TRUST_STORE)!.revocations).toEqual(before);
+    const alerted = (await drain(aws.sqs, alerts)).map((m) => m.MessageAttributes.eventType!.Value);
+    expect(alerted).toContain('truststore.crls-not-synced');
+    expect(await deniedCalls(stack, 'rollout', recorder.take())).toEqual([]);
+    const shown = await status();
+    expect(shown.code).toBe(1);
+    expect(shown.out).toContain(
+      `the CRL sync crl-${input.revocations.revision}-${input.revocations.generation} (revision ${input.revocations.revision}, revocation generation ${input.revocations.generation}) failed for it`,
+    );
+    expect(shown.out).not.toContain("the next version's rollout\n");
+  });
 });

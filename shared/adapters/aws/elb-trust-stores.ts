@@ -166,9 +166,18 @@ export class ElbTrustStoreApi {
         `the ledger of trust store ${trustStoreArn} names truststore version ${prior?.version ?? '(none)'}, not ${version}: a rollout changed it since the CRLs were planned`,
       );
     const { bucket } = parseS3Uri(prior.uri);
-    const write = (revocations: readonly LedgerRevocation[]) =>
-      this.write({ ...prior, at: this.now().toISOString(), revocations, crls: crls.map(crlOf) });
-    return this.bringRevocations(trustStoreArn, bucket, prior.revocations ?? [], crls, write);
+    // Until every file is in, the ledger keeps the CRLs it had: a sync that fails part-way leaves
+    // the trust store behind, and status must say so.
+    const write = (revocations: readonly LedgerRevocation[], done = false) =>
+      this.write({
+        ...prior,
+        at: this.now().toISOString(),
+        revocations,
+        crls: (done ? crls : (prior.crls ?? [])).map(crlOf),
+      });
+    const out = await this.bringRevocations(trustStoreArn, bucket, prior.revocations ?? [], crls, write);
+    await write(out.held, true);
+    return { added: out.added, removed: out.removed };
   }
 
   /**
@@ -182,9 +191,13 @@ export class ElbTrustStoreApi {
     recorded: readonly LedgerRevocation[],
     wanted: readonly LedgerCrl[],
     write: (revocations: readonly LedgerRevocation[]) => Promise<void>,
-  ): Promise<{ readonly added: number; readonly removed: number }> {
+  ): Promise<{
+    readonly added: number;
+    readonly removed: number;
+    readonly held: readonly LedgerRevocation[];
+  }> {
     let held = [...recorded];
-    if (held.length === 0 && wanted.length === 0) return { added: 0, removed: 0 };
+    if (held.length === 0 && wanted.length === 0) return { added: 0, removed: 0, held };
     const present = await this.revocationIds(trustStoreArn);
     // Ids removed by someone else are gone: what they carried is added again if still wanted.
     held = held.filter((r) => present.has(r.revocationId));
@@ -230,7 +243,11 @@ export class ElbTrustStoreApi {
       );
       await write([...held.filter((r) => !stale.includes(r)), ...added]);
     } else if (held.length !== recorded.length) await write([...held, ...added]);
-    return { added: added.length, removed: stale.length };
+    return {
+      added: added.length,
+      removed: stale.length,
+      held: [...held.filter((r) => !stale.includes(r)), ...added],
+    };
   }
 
   /** The ids of the revocation files in the trust store (every page). */

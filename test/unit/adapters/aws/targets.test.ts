@@ -24,6 +24,7 @@ import {
   ConflictError,
   InputError,
   NotFoundError,
+  RevocationRefusedError,
   ThrottledError,
   UpstreamError,
 } from '../../../../shared/errors.js';
@@ -352,6 +353,34 @@ describe('AwsTargets: the CRL sync of an ELB trust store (no new version)', () =
       crls: [ledgerCrl(2)],
       previous,
     });
+  });
+
+  it('keeps the CRLs the ledger had when ELB refuses a file part-way, with the files added so far recorded', async () => {
+    await writeLedger('v2');
+    elb
+      .on(AddTrustStoreRevocationsCommand)
+      .resolvesOnce({
+        TrustStoreRevocations: [
+          { TrustStoreArn: TRUST_STORE, RevocationId: 42, RevocationType: 'CRL', NumberOfRevokedEntries: 4 },
+        ],
+      })
+      .rejectsOnce(
+        Object.assign(new Error('The provided revocation file is not valid.'), {
+          name: 'InvalidRevocationContentException',
+          $metadata: { httpStatusCode: 400 },
+        }),
+      );
+    await expect(gateway().syncRevocations(elbTarget, 'v2', [crl(2), crl(3)])).rejects.toThrow(
+      RevocationRefusedError,
+    );
+    expect(elb.commandCalls(RemoveTrustStoreRevocationsCommand)).toEqual([]);
+    const ledger = await readLedger();
+    // Still behind as far as status reads it (its CRLs are the old set); file 42 is known, for the next sync.
+    expect(ledger.crls).toEqual([ledgerCrl(1)]);
+    expect(ledger.revocations).toEqual([
+      { ...ledgerCrl(1), revocationId: 41 },
+      { ...ledgerCrl(2), revocationId: 42 },
+    ]);
   });
 
   it('refuses, with no ELB call, a trust store whose ledger names another version (a rollout changed it)', async () => {
