@@ -705,6 +705,10 @@ export class TruststorePipeline extends Construct {
       for (const f of [this.ingestFunction, this.scanFunction])
         f.addEnvironment('TRUSTROLL_STATE_MACHINE_ARN', made.machine.stateMachineArn);
       allow(this.ingestFunction, ['states:StartExecution'], [made.machine.stateMachineArn]);
+      // With ELB trust stores among the targets, a CRL accepted without a new version starts a
+      // CRL sync (an execution of the same machine, same grant): the trust stores get it at once.
+      if (rollout.config.targets.some((t) => t.kind === 'elb-trust-store'))
+        this.ingestFunction.addEnvironment('TRUSTROLL_CRL_SYNC', 'true');
       // Whether a release's rollout ran already (its record): never started twice, even after 90 days.
       allow(this.ingestFunction, ['s3:GetObject'], [this.bucket.arnForObjects('rollouts/*')]);
       // The report the scan publishes shows the rollouts: which version each target serves, and
@@ -987,7 +991,8 @@ export class TruststorePipeline extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const machine = new sfn.StateMachine(this, 'RolloutMachine', {
-      comment: 'trustroll: one execution per truststore version, rolled to the targets wave after wave',
+      comment:
+        'trustroll: one execution per truststore version, rolled to the targets wave after wave; one per CRL change, given to the ELB trust stores',
       definitionBody: sfn.DefinitionBody.fromChainable(step.next(done)),
       stateMachineType: sfn.StateMachineType.STANDARD,
       // Far above any rollout (50 targets take about an hour): an execution stuck that long fails.

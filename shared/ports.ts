@@ -100,6 +100,7 @@ export const EVENT_TYPES = [
   'truststore.roll-failed',
   'truststore.roll-superseded',
   'truststore.revocations-not-enforced',
+  'truststore.crls-not-synced',
   'truststore.pruned',
   'truststore.removed',
   'truststore.restored',

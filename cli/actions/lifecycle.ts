@@ -20,7 +20,7 @@ import { heldIssuer, indexFor, indexProblem } from '../../shared/pipeline/revoca
 import { findDamage, loadState } from '../../shared/pipeline/state-store.js';
 import { type DomainStatusLine, domainStatus } from '../../shared/pipeline/status.js';
 import { elbRevocationPlan, trustStoresBehind } from '../../shared/rollout/elb-revocations.js';
-import { latestRollout } from '../../shared/rollout/records.js';
+import { latestCrlSync, latestRollout } from '../../shared/rollout/records.js';
 import { shown } from '../../shared/text.js';
 import { latestPublished, pendingRevision, type TruststoreState } from '../../shared/truststore/state.js';
 import { answer, folderOrAbsent, type Io, jsonOut, readBounded, UsageError } from '../io.js';
@@ -389,7 +389,11 @@ NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no
   if (!(deps.gateway instanceof EndpointStatusFile) && deps.roll.domains.length === 0) {
     const rollout = await latestRollout(deps.store);
     if (rollout) {
-      const revocationsBehind = await trustStoresBehind(deps.store, (v) => elbRevocationPlan(deps.store, v));
+      const revocationsBehind = await trustStoresBehind(
+        deps.store,
+        (v) => elbRevocationPlan(deps.store, v),
+        await latestCrlSync(deps.store),
+      );
       return rolloutStatus(
         rollout,
         { storeLine, store, json: flags.json, pending, indexBehind, revocationsBehind },

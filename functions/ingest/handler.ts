@@ -6,6 +6,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { NotFoundError } from '../../shared/errors.js';
 import { type BatchItem, handleBatch } from '../../shared/pipeline/batch.js';
 import { REQUESTS_PREFIX } from '../../shared/pipeline/lifecycle.js';
+import { crlSyncId } from '../../shared/rollout/crl-sync.js';
 import { rolloutKey } from '../../shared/rollout/records.js';
 import { KEYS } from '../../shared/truststore/state.js';
 import { invocationDeadline, rollSettings } from '../lib/config.js';
@@ -129,6 +130,19 @@ export const lambdaHandler = async (
         const { started, name } = await w.rollouts.start(release);
         w.logger.info(started ? 'rollout started' : 'rollout already started', {
           ...release,
+          execution: name,
+        });
+      }
+    }
+    // A CRL accepted without a new version: the ELB trust stores get it by a CRL sync, an execution
+    // of the same state machine named for the revocation change (a retried run starts none twice).
+    if (w.rollouts && w.config.crlSync && result.revocation) {
+      const change = result.revocation;
+      if (await recorded(rolloutKey(crlSyncId(change)))) w.logger.info('crl sync already ran', { ...change });
+      else {
+        const { started, name } = await w.rollouts.startCrlSync(change);
+        w.logger.info(started ? 'crl sync started' : 'crl sync already started', {
+          ...change,
           execution: name,
         });
       }

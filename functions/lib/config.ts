@@ -14,6 +14,11 @@ export interface FunctionConfig {
    * targets by one execution of it, started by the ingest function, instead of inline.
    */
   readonly stateMachineArn?: string;
+  /**
+   * The targets include ELB trust stores (TRUSTROLL_CRL_SYNC, set by the construct): a CRL
+   * accepted without a new version starts a CRL sync, an execution of the same state machine.
+   */
+  readonly crlSync?: boolean;
   readonly domains: readonly ManagedDomain[];
   readonly expiringDays: number;
   readonly maxUploadBytes: number;
@@ -38,7 +43,8 @@ export { ConfigError } from './config-error.js';
  * TRUSTROLL_UPDATE_TIMEOUT_MS (240000); TRUSTROLL_UPDATE_ATTEMPTS (6);
  * TRUSTROLL_EXPIRY_THRESHOLDS (`60,30,14,7,3,1`); TRUSTROLL_PRUNE_EXPIRED (`false`);
  * TRUSTROLL_PENDING_WINDOW_HOURS (24); TRUSTROLL_QUEUE_URL (required with domains);
- * TRUSTROLL_STATE_MACHINE_ARN (the rollout state machine; not with domains, which it replaces).
+ * TRUSTROLL_STATE_MACHINE_ARN (the rollout state machine; not with domains, which it replaces);
+ * TRUSTROLL_CRL_SYNC (`false`; `true`: its targets include ELB trust stores, needs the state machine).
  * The roll settings must keep one domain's worst case (`rollWorstCaseMs`) within
  * MAX_ROLL_WORST_CASE_MS, so that a fresh invocation always has time to roll a domain.
  */
@@ -77,6 +83,13 @@ export const readConfig = (env: NodeJS.ProcessEnv): FunctionConfig => {
   )
     problems.push(
       `TRUSTROLL_STATE_MACHINE_ARN must be a Step Functions state machine ARN; got "${stateMachineArn}"`,
+    );
+  const crlSync = (env.TRUSTROLL_CRL_SYNC ?? 'false').trim().toLowerCase();
+  if (crlSync !== 'true' && crlSync !== 'false')
+    problems.push(`TRUSTROLL_CRL_SYNC must be true or false; got "${crlSync}"`);
+  else if (crlSync === 'true' && !stateMachineArn)
+    problems.push(
+      'TRUSTROLL_CRL_SYNC needs TRUSTROLL_STATE_MACHINE_ARN: a CRL sync is an execution of the rollout state machine',
     );
   const domains: ManagedDomain[] = [];
   for (const item of (env.TRUSTROLL_DOMAINS ?? '')
@@ -121,6 +134,7 @@ export const readConfig = (env: NodeJS.ProcessEnv): FunctionConfig => {
     topicArn,
     ...(queueUrl ? { queueUrl } : {}),
     ...(stateMachineArn ? { stateMachineArn } : {}),
+    ...(crlSync === 'true' ? { crlSync: true } : {}),
     domains,
     expiringDays: number('TRUSTROLL_EXPIRING_DAYS', 30, 0),
     maxUploadBytes: number('TRUSTROLL_MAX_UPLOAD_BYTES', 2 * 1024 * 1024, 1024),

@@ -68,6 +68,7 @@ export const stepHandler =
       log,
       config: targets,
       revocations,
+      revocationSync: gateway,
       // The report again when a rollout ends: its rollouts section says how it ended.
       report: { label: `s3://${config.bucket}/`, thresholds: config.expiryThresholds },
     });

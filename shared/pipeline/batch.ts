@@ -29,6 +29,11 @@ export interface BatchResult {
   readonly version?: string;
   /** The revision that version publishes (what a rollout of it is named after). */
   readonly revision?: number;
+  /**
+   * Set when an ingest run of the batch changed the CRLs held: the state's revision and revocation
+   * generation after the batch (what a CRL sync is named after).
+   */
+  readonly revocation?: { readonly revision: number; readonly generation: number };
   readonly errors: readonly string[];
 }
 
@@ -52,6 +57,7 @@ export const handleBatch = async (items: readonly BatchItem[], deps: IngestDeps)
   let ingest: IngestReport | undefined;
   /** The state as the last step left it, when that step was an ingest run (it knows its ETag). */
   let known: LoadedState | undefined;
+  let crlsChanged = false;
   for (let i = 0; i < items.length; ) {
     const item = items[i]!;
     let end = i + 1;
@@ -63,6 +69,7 @@ export const handleBatch = async (items: readonly BatchItem[], deps: IngestDeps)
       const refs = [...unique.values()];
       ({ report: ingest, known } = await ingestRun(refs, noRoll));
       errors.push(...ingest.errors);
+      if (ingest.crlsChanged) crlsChanged = true;
       // The report lists the batch's uploads first, then the waiting ones judged again.
       const byId = new Map(refs.map((r, j) => [idOf(r), ingest!.uploads[j]!]));
       uploads.push(...ingest.uploads);
@@ -84,6 +91,7 @@ export const handleBatch = async (items: readonly BatchItem[], deps: IngestDeps)
     ({ report: ingest, known } = await ingestRun([], noRoll));
     uploads.push(...ingest.uploads);
     errors.push(...ingest.errors);
+    if (ingest.crlsChanged) crlsChanged = true;
   }
   // After an ingest run the state it wrote is known: not read again (the roll checks it with a HEAD).
   const latest = known?.etag === undefined ? await loadState(deps.store) : known;
@@ -104,6 +112,14 @@ export const handleBatch = async (items: readonly BatchItem[], deps: IngestDeps)
     ...(published.roll ? { roll: published.roll } : {}),
     ...(published.version ? { version: published.version } : {}),
     ...(revision === undefined ? {} : { revision }),
+    ...(crlsChanged
+      ? {
+          revocation: {
+            revision: published.state.revision,
+            generation: published.state.revocation?.generation ?? 0,
+          },
+        }
+      : {}),
     errors,
   };
 };

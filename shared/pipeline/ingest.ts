@@ -121,6 +121,11 @@ export interface IngestReport {
   readonly uploads: readonly UploadReport[];
   /** True when this run added certificates and committed a new revision. */
   readonly changed: boolean;
+  /**
+   * True when this run committed a change of the CRLs held (an accepted CRL that is not the one
+   * held already): the revocation generation moved, and ELB trust stores are behind until synced.
+   */
+  readonly crlsChanged?: boolean;
   readonly revision: number;
   /** CAs in the truststore after this run. */
   readonly certificates: number;
@@ -208,6 +213,7 @@ export const ingestRun = async (
         etag: string | undefined;
         decisions: Map<string, Decision>;
         changed: boolean;
+        crlsChanged?: boolean;
       }
     | undefined;
   for (let attempt = 1; !committed; attempt++) {
@@ -230,7 +236,13 @@ export const ingestRun = async (
     }
     try {
       const saved = await saveState(deps.store, next.state, etag);
-      committed = { state: next.state, etag: saved.etag, decisions, changed: next.changed };
+      committed = {
+        state: next.state,
+        etag: saved.etag,
+        decisions,
+        changed: next.changed,
+        ...(next.crlsChanged ? { crlsChanged: true } : {}),
+      };
       deps.log.info('state committed', { revision: next.state.revision, changed: next.changed, attempt });
     } catch (error) {
       if (!(error instanceof ConflictError) || attempt >= COMMIT_ATTEMPTS) throw error;
@@ -293,6 +305,7 @@ export const ingestRun = async (
     report: {
       uploads: reports,
       changed: committed.changed,
+      ...(committed.crlsChanged ? { crlsChanged: true } : {}),
       revision: state.revision,
       certificates: state.entries.length,
       truststoreBytes: renderedOf(state.entries).body.length,
@@ -597,7 +610,7 @@ const nextState = (
   fetched: readonly Fetched[],
   decisions: ReadonlyMap<string, Decision>,
   now: Date,
-): { state: TruststoreState; changed: boolean } | undefined => {
+): { state: TruststoreState; changed: boolean; crlsChanged?: boolean } | undefined => {
   const fresh = fetched.filter((f) => {
     const d = decisions.get(f.id);
     return d && !d.duplicate;
@@ -674,7 +687,11 @@ const nextState = (
   const notes = [...settled, ...newlyPending].map((f) =>
     uploadNotification(f, decisions.get(f.id)!, next.revision),
   );
-  return { state: { ...next, outbox: [...(next.outbox ?? []), ...notes] }, changed };
+  return {
+    state: { ...next, outbox: [...(next.outbox ?? []), ...notes] },
+    changed,
+    ...(revocation ? { crlsChanged: true } : {}),
+  };
 };
 
 /**

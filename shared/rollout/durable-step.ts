@@ -3,6 +3,7 @@ import { publishReport } from '../pipeline/report.js';
 import { loadState } from '../pipeline/state-store.js';
 import type { Clock, Log, Notifier, ObjectStore } from '../ports.js';
 import { KEYS, latestPublished } from '../truststore/state.js';
+import { type RevocationChange, type RevocationSyncGateway, startCrlSync, stepCrlSync } from './crl-sync.js';
 import type { ElbRevocationPlan } from './elb-revocations.js';
 import type { Rollout, RolloutConfig, TargetGateway } from './model.js';
 import { ROLLOUTS_PREFIX, rolloutKey } from './records.js';
@@ -17,6 +18,8 @@ export interface DurableStepEvent {
   /** The record, or (a record too large for the execution's payload) a reference to it. */
   readonly rollout?: Rollout | RolloutRef;
   readonly release?: { readonly revision: number; readonly version: string };
+  /** A CRL sync (instead of a release): the state's revocation change it gives the ELB trust stores. */
+  readonly revocations?: RevocationChange;
 }
 
 /** What a step returns: the Choice state reads `done`, the Wait state `waitSeconds`. */
@@ -69,6 +72,8 @@ export interface DurableStepDeps {
   readonly report?: { readonly label: string; readonly thresholds?: readonly number[] };
   /** The CRLs ELB trust stores get with a version (elbRevocationPlan): checked against ELB's quotas. */
   readonly revocations?: (version: string) => Promise<ElbRevocationPlan>;
+  /** ELB trust stores' revocation files without their bundle: what a CRL sync calls. */
+  readonly revocationSync?: RevocationSyncGateway;
 }
 
 /**
@@ -98,8 +103,20 @@ export const durableStep = async (
     : event.release
       ? startRollout(deps.config, event.release, now)
       : undefined;
+  if (!rollout && event.revocations) {
+    const change = event.revocations;
+    if (!Number.isInteger(change.revision) || !Number.isInteger(change.generation))
+      throw new InputError(
+        'a CRL sync needs { "revocations": { "revision": <integer>, "generation": <integer> } }',
+      );
+    const latest = latestPublished((await loadState(deps.store)).state)?.version;
+    rollout = startCrlSync(deps.config, change, latest ?? '(none published)', now);
+  }
   if (!rollout)
-    throw new InputError('a rollout step needs { "rollout": … } or { "release": { revision, version } }');
+    throw new InputError(
+      'a rollout step needs { "rollout": … }, { "release": { revision, version } } or { "revocations": { revision, generation } }',
+    );
+  if (rollout.kind === 'crl-sync') return crlSyncStep(rollout, deps, now);
   const latest = latestPublished((await loadState(deps.store)).state)?.version;
   // Before the first target is touched (also while waiting for the targets), the version must be
   // one every target can take: a version some target refuses is rolled to none, and alerted.
@@ -137,6 +154,40 @@ export const durableStep = async (
   if (done && deps.report) await republish(deps, deps.report);
   // The Wait state counts whole seconds; a running rollout never asks for none (it would spin).
   return { rollout: carried(next), waitSeconds: done ? 0 : Math.max(1, Math.ceil(waitMs / 1000)), done };
+};
+
+/**
+ * A step of a CRL sync (see crl-sync.ts): it waits while a rollout (or another sync) holds the
+ * targets, so that it never gives a trust store CRLs while a rollout changes its version; then it
+ * takes them, syncs every ELB trust store in this one step (ELB answers at once), and is done.
+ */
+const crlSyncStep = async (sync: Rollout, deps: DurableStepDeps, now: Date): Promise<DurableStepOutput> => {
+  if (sync.status === 'running') {
+    const taken = await takeTargets(sync, deps, now);
+    if (taken.holder !== undefined) {
+      deps.log.info('crl sync waits for the one holding the targets', {
+        sync: sync.id,
+        holder: taken.holder,
+      });
+      await save(sync, deps);
+      return { rollout: carried(sync), waitSeconds: ACTIVE_WAIT_SECONDS, done: false };
+    }
+  }
+  if (!deps.revocationSync || !deps.revocations)
+    throw new InputError(
+      `CRL sync ${sync.id}: this runner has no ELB revocation gateway; it cannot sync CRLs`,
+    );
+  const next = await stepCrlSync(sync, {
+    store: deps.store,
+    gateway: deps.revocationSync,
+    revocations: deps.revocations,
+    notifier: deps.notifier,
+    clock: deps.clock,
+    log: deps.log,
+    config: deps.config,
+  });
+  await save(next, deps);
+  return { rollout: carried(next), waitSeconds: 0, done: true };
 };
 
 /**

@@ -5,6 +5,7 @@ import { readInput } from '../pki/read.js';
 import type { ObjectStore } from '../ports.js';
 import { crlPemKey } from '../revocation/state.js';
 import { KEYS, type TruststoreState } from '../truststore/state.js';
+import type { Rollout } from './model.js';
 import type { CrlFile } from './targets.js';
 
 /** Where the version trustroll last gave each ELB trust store is kept (see ElbTrustStoreApi). */
@@ -137,13 +138,15 @@ const planFor = async (
 
 /**
  * The ELB trust stores whose CRLs are behind the state's (a CRL accepted since their last rollout
- * brings no truststore version, and so no rollout): one phrase each, for `trustroll status`.
- * Reads every ledger under `rollouts/trust-stores/` and compares the CRLs it recorded with the plan
- * of its version today. A ledger written before trustroll sent CRLs counts as holding none.
+ * brings no truststore version): one phrase each, for `trustroll status`. Reads every ledger under
+ * `rollouts/trust-stores/` and compares the CRLs it recorded with the plan of its version today.
+ * A ledger written before trustroll sent CRLs counts as holding none. `sync`: the newest CRL sync's
+ * record (latestCrlSync): the phrase says when that sync is under way, or failed for the trust store.
  */
 export const trustStoresBehind = async (
   store: Pick<ObjectStore, 'get' | 'list'>,
   plan: (version: string) => Promise<ElbRevocationPlan>,
+  sync?: Rollout,
 ): Promise<string[]> => {
   const out: string[] = [];
   for (const { key } of await store.list(TRUST_STORE_LEDGER_PREFIX)) {
@@ -170,8 +173,18 @@ export const trustStoresBehind = async (
     const extra = held.filter((h) => !wanted.some((c) => sameCrl(h, c)));
     if (missing.length === 0 && extra.length === 0) continue;
     out.push(
-      `ELB trust store ${entry.trustStoreArn} (truststore version ${entry.version}) lacks ${missing.length} CRL(s) the state holds for its CAs${extra.length > 0 ? ` and still holds ${extra.length} superseded` : ''}: CRLs accepted since its last rollout reach it with the next version's rollout`,
+      `ELB trust store ${entry.trustStoreArn} (truststore version ${entry.version}) lacks ${missing.length} CRL(s) the state holds for its CAs${extra.length > 0 ? ` and still holds ${extra.length} superseded` : ''}: ${whyBehind(entry.trustStoreArn, sync)}`,
     );
   }
   return out;
+};
+
+/** What the newest CRL sync says about a trust store that is behind. */
+const whyBehind = (arn: string, sync: Rollout | undefined): string => {
+  const run = sync?.targets.find((t) => t.resource === arn);
+  if (sync && run && sync.status === 'running')
+    return `the CRL sync ${sync.id} (revision ${sync.revision}, revocation generation ${sync.generation}) is under way since ${sync.startedAt}`;
+  if (sync && run?.phase === 'failed')
+    return `the CRL sync ${sync.id} (revision ${sync.revision}, revocation generation ${sync.generation}) failed for it: ${run.error ?? 'see its record'}; fix that and start the sync again, or the next version's rollout brings them`;
+  return "no CRL sync has given them to it (one starts with each accepted CRL when the targets include ELB trust stores; it may not have started): start one, or the next version's rollout brings them";
 };

@@ -142,8 +142,18 @@ export type RolloutStatus =
 
 export interface Rollout {
   readonly schema: 1;
-  /** `<revision>-<version>`: one rollout per published version (Step Functions execution name). */
+  /**
+   * `<revision>-<version>`: one rollout per published version (Step Functions execution name);
+   * `crl-<revision>-<generation>` for a CRL sync (`kind`).
+   */
   readonly id: string;
+  /**
+   * `crl-sync`: not a version's rollout but the CRLs of a state's revocation generation given to
+   * the ELB trust stores on the version they serve (shared/rollout/crl-sync.ts). Absent: a rollout.
+   */
+  readonly kind?: 'crl-sync';
+  /** A CRL sync's revocation generation (with `revision`, what it is named after). */
+  readonly generation?: number;
   readonly revision: number;
   readonly version: string;
   readonly startedAt: string;

@@ -43,6 +43,35 @@ export const latestRollout = async (
   return undefined;
 };
 
+/** The revision and generation a CRL sync's key names (`rollouts/crl-<revision>-<generation>.json`). */
+const syncOf = (key: string): { revision: number; generation: number } | undefined => {
+  const m = /^rollouts\/crl-(\d+)-(\d+)\.json$/.exec(key);
+  return m ? { revision: Number(m[1]), generation: Number(m[2]) } : undefined;
+};
+
+/**
+ * The record of the newest CRL sync (shared/rollout/crl-sync.ts: the highest revision, then
+ * generation), or undefined when there is none or it does not read as one.
+ */
+export const latestCrlSync = async (
+  store: Pick<ObjectStore, 'list' | 'get'>,
+): Promise<Rollout | undefined> => {
+  const newest = (await store.list(ROLLOUTS_PREFIX))
+    .map((o) => ({ key: o.key, sync: syncOf(o.key) }))
+    .filter((k): k is { key: string; sync: { revision: number; generation: number } } => k.sync !== undefined)
+    .sort((a, b) => b.sync.revision - a.sync.revision || b.sync.generation - a.sync.generation)[0];
+  if (!newest) return undefined;
+  try {
+    const parsed = JSON.parse(new TextDecoder().decode((await store.get(newest.key)).body)) as Rollout;
+    return parsed && parsed.schema === 1 && parsed.kind === 'crl-sync' && Array.isArray(parsed.targets)
+      ? parsed
+      : undefined;
+  } catch (error) {
+    if (error instanceof NotFoundError || error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+};
+
 /** How many rollout records the report reads (newest first): enough to settle every target. */
 export const REPORT_ROLLOUT_RECORDS = 10;
 

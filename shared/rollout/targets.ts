@@ -508,7 +508,19 @@ const elbFindings = (
       ),
     );
   found.push(...chainFindings(certs, index, L.chainDepth, 'chain.too-long', "an ELB trust store's"));
-  const crls = candidate.crls ?? [];
+  found.push(...elbCrlFindings(candidate.crls ?? []));
+  return found;
+};
+
+/**
+ * ELB's quotas on the revocation files of one trust store (ELB_LIMITS): how many, how large each,
+ * how many revoked entries in all. Checked before a rollout with the version's CAs, and before a
+ * CRL sync (a CRL accepted since the version) gives the files to a trust store.
+ */
+export const elbCrlFindings = (crls: readonly CrlFile[]): Finding[] => {
+  const L = ELB_LIMITS;
+  const found: Finding[] = [];
+  const err = (code: string, message: string): Finding => ({ code, severity: 'error', message });
   if (crls.length > L.crlFiles)
     found.push(
       err(

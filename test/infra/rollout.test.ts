@@ -204,6 +204,16 @@ describe('the durable rollout (targets)', () => {
     expect(ingest.filter((s) => [s.Action].flat().some((a) => a.startsWith('apigateway:')))).toEqual([]);
   });
 
+  it('tells the ingest function to start CRL syncs only when the targets include an ELB trust store', () => {
+    const env = (targets: Target[]) => {
+      const { t, stack, pipeline } = build({ targets });
+      const id = stack.getLogicalId(pipeline.ingestFunction.node.defaultChild as never);
+      return t.toJSON().Resources[id].Properties.Environment.Variables as Record<string, unknown>;
+    };
+    expect(env(TARGETS).TRUSTROLL_CRL_SYNC).toBe('true');
+    expect(env(TARGETS.filter((x) => x.kind !== 'elb-trust-store'))).not.toHaveProperty('TRUSTROLL_CRL_SYNC');
+  });
+
   it('grants the step function each target kind what it needs, where the target is, and nothing for targets of other accounts but the role', () => {
     const { t, stack, pipeline } = build();
     const s = statementsOf(t, stack, pipeline.rolloutFunction!.role!);

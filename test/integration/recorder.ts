@@ -223,6 +223,8 @@ export interface FakeTrustStore {
  */
 export class FakeElb {
   readonly trustStores = new Map<string, FakeTrustStore>();
+  /** Trust stores whose AddTrustStoreRevocations ELB refuses (InvalidRevocationContent). */
+  readonly refuseRevocations = new Set<string>();
   private nextRevocationId = 1;
 
   add(arn: string): FakeTrustStore {
@@ -272,9 +274,10 @@ export class FakeElb {
       };
       if (
         form.get('RevocationContents.member.1.RevocationType') !== 'CRL' ||
-        form.has('RevocationContents.member.2.S3Key')
+        form.has('RevocationContents.member.2.S3Key') ||
+        this.refuseRevocations.has(arn)
       )
-        return { ...error('InvalidRevocationContent', 'one CRL per call expected'), arn };
+        return { ...error('InvalidRevocationContent', 'one CRL per call expected'), arn, revocation };
       const id = this.nextRevocationId++;
       store.revocations.set(id, revocation);
       return {

@@ -9,7 +9,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { run } from '../../cli/main.js';
 import { ledgerKey } from '../../shared/adapters/aws/elb-trust-stores.js';
-import { executionName } from '../../shared/adapters/aws/rollout-executions.js';
+import { crlSyncExecutionName, executionName } from '../../shared/adapters/aws/rollout-executions.js';
 import type { Rollout, Target } from '../../shared/rollout/model.js';
 import { rolloutKey } from '../../shared/rollout/records.js';
 import { FakeClock } from '../fakes/fakes.js';
@@ -163,9 +163,11 @@ const execute = async (
 describe('the durable rollout on AWS', () => {
   let release: { revision: number; version: string };
   let ingestCalls: AwsCall[];
+  let acme: Awaited<ReturnType<typeof partnerChain>>;
 
   it('starts one execution per published version from the ingest function, named for the release, and rolls nothing inline', async () => {
     const partner = await partnerChain('acme');
+    acme = partner;
     const put = await aws.s3.send(
       new PutObjectCommand({
         Bucket: bucket,
@@ -625,5 +627,173 @@ describe('the durable rollout on AWS', () => {
     expect(json.rollout.status).toBe('failed');
     expect(json.rolloutOfLatest).toBe(true);
     expect(json.latestVersion).toBe(json.rollout.version);
+  });
+  it('gives an accepted CRL to the ELB trust store at once: ingest starts one CRL sync, which adds it without ModifyTrustStore and touches no domain', async () => {
+    // Whatever version the trust store serves (its ledger), and nothing holding the targets.
+    await aws.s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'rollouts/active.json',
+        Body: JSON.stringify({ id: 'none' }),
+      }),
+    );
+    const ledgerBefore = JSON.parse(
+      await (
+        await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: ledgerKey(TRUST_STORE) }))
+      ).Body!.transformToString(),
+    );
+    const crlBytes = await crl(acme.intermediate, [acme.client], { crlNumber: 5 });
+    const put = await aws.s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: 'inbox/acme/crl/now.crl', Body: crlBytes }),
+    );
+    const versionBefore = await truststoreVersion();
+    recorder.take();
+    const result = await ingest(
+      {
+        Records: [
+          sqsRecord('m-crl', objectCreated(bucket, 'inbox/acme/crl/now.crl', put.VersionId, 'm-crl')),
+        ],
+      },
+      lambdaContext(900_000),
+    );
+    expect(result.batchItemFailures).toEqual([]);
+    const calls = recorder.take();
+    // No new truststore version, so no rollout: one execution, the CRL sync, named for the change.
+    expect(await truststoreVersion()).toBe(versionBefore);
+    const starts = calls.filter((c) => c.service === 'states') as Extract<AwsCall, { service: 'states' }>[];
+    expect(starts).toHaveLength(1);
+    const change = JSON.parse(starts[0]!.input!).revocations as { revision: number; generation: number };
+    expect(Number.isInteger(change.revision) && Number.isInteger(change.generation)).toBe(true);
+    expect(starts[0]).toMatchObject({
+      operation: 'StartExecution',
+      stateMachineArn,
+      name: crlSyncExecutionName(change),
+    });
+    expect(await deniedCalls(stack, 'ingest', calls)).toEqual([]);
+    // Status before the sync ran: the trust store is behind, and no sync has reached it.
+    const behind = await status();
+    expect(behind.code).toBe(1);
+    expect(behind.out).toContain(`REVOCATIONS BEHIND: ELB trust store ${TRUST_STORE}`);
+    expect(behind.out).toContain('no CRL sync has given them to it');
+
+    // A retried run (or a run request) starts no second sync.
+    recorder.take();
+    await ingest(
+      {
+        Records: [
+          sqsRecord('m-crl-again', {
+            source: 'trustroll',
+            'detail-type': 'Run Requested',
+            detail: { reason: 'test', from: 'test' },
+          }),
+        ],
+      },
+      lambdaContext(900_000),
+    );
+    expect(recorder.take().filter((c) => c.service === 'states')).toEqual([]);
+    // The same CRL again changes no revocation generation: no sync either.
+    const again = await aws.s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: 'inbox/acme/crl/again.crl', Body: crlBytes }),
+    );
+    await ingest(
+      {
+        Records: [
+          sqsRecord(
+            'm-crl-same',
+            objectCreated(bucket, 'inbox/acme/crl/again.crl', again.VersionId, 'm-crl-same'),
+          ),
+        ],
+      },
+      lambdaContext(900_000),
+    );
+    const sameCalls = recorder.take();
+    expect(JSON.stringify(sameCalls)).toContain('inbox/acme/crl/again.crl');
+    expect(sameCalls.filter((c) => c.service === 'states')).toEqual([]);
+
+    // The execution as ingest started it, run by the synthesized definition.
+    const execution = await execute({ revocations: change });
+    expect(execution).toMatchObject({ status: 'SUCCEEDED', steps: 1 });
+    expect(execution.path).toEqual(['RolloutStep', 'RolloutDone', 'RolloutSucceeded']);
+    const out = (execution as Extract<Execution, { status: 'SUCCEEDED' }>).output as unknown as {
+      rollout: Rollout;
+    };
+    expect(out.rollout).toMatchObject({
+      id: `crl-${change.revision}-${change.generation}`,
+      kind: 'crl-sync',
+    });
+    expect(out.rollout.targets.map((t) => [t.id, t.phase])).toEqual([['alb', 'rolled']]);
+    const syncCalls = recorder.take();
+    expect(syncCalls.filter((c) => c.service === 'apigateway')).toEqual([]);
+    expect(syncCalls.filter((c) => c.service === 'elasticloadbalancing').map((c) => c.operation)).toEqual(
+      expect.arrayContaining(['DescribeTrustStoreRevocations', 'AddTrustStoreRevocations']),
+    );
+    expect(
+      syncCalls.some((c) => c.service === 'elasticloadbalancing' && c.operation === 'ModifyTrustStore'),
+    ).toBe(false);
+    const held = [...recorder.elb.trustStores.get(TRUST_STORE)!.revocations.values()];
+    expect(held.some((r) => r.key.startsWith('revocation/crls/') && r.bucket === bucket)).toBe(true);
+    const ledger = JSON.parse(
+      await (
+        await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: ledgerKey(TRUST_STORE) }))
+      ).Body!.transformToString(),
+    );
+    expect(ledger.version).toBe(ledgerBefore.version);
+    expect(ledger.crls.length).toBeGreaterThan(0);
+    // The access test: the sync's calls, allowed by the rollout role; without the Add grant, refused.
+    expect(await deniedCalls(stack, 'rollout', syncCalls)).toEqual([]);
+    expect(
+      await deniedCalls(stack.without('elasticloadbalancing:AddTrustStoreRevocations'), 'rollout', syncCalls),
+    ).toEqual([expect.stringContaining('needs elasticloadbalancing:AddTrustStoreRevocations')]);
+    // Nothing behind any more.
+    expect((await status()).out).not.toContain('REVOCATIONS BEHIND');
+  });
+  it('ends a CRL sync that ELB refuses failed, alerted, and said by status, with the trust store left as it was', async () => {
+    const before = new Map(recorder.elb.trustStores.get(TRUST_STORE)!.revocations);
+    const put = await aws.s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'inbox/acme/crl/later.crl',
+        Body: await crl(acme.intermediate, [acme.client], { crlNumber: 6 }),
+      }),
+    );
+    await drain(aws.sqs, alerts);
+    recorder.take();
+    await ingest(
+      {
+        Records: [
+          sqsRecord('m-crl-6', objectCreated(bucket, 'inbox/acme/crl/later.crl', put.VersionId, 'm-crl-6')),
+        ],
+      },
+      lambdaContext(900_000),
+    );
+    const start = recorder.take().find((c) => c.service === 'states') as Extract<
+      AwsCall,
+      { service: 'states' }
+    >;
+    const input = JSON.parse(start.input!);
+    expect(Object.keys(input)).toEqual(['revocations']);
+    recorder.elb.refuseRevocations.add(TRUST_STORE);
+    try {
+      const execution = await execute(input);
+      expect(execution).toMatchObject({ status: 'FAILED', error: 'RolloutNotSucceeded', steps: 1 });
+      expect(execution.path).toEqual(['RolloutStep', 'RolloutDone', 'RolloutNotSucceeded']);
+      const record = JSON.parse((execution as { cause: string }).cause) as Rollout;
+      expect(record).toMatchObject({ kind: 'crl-sync', status: 'failed' });
+      expect(record.targets[0]).toMatchObject({ id: 'alb', phase: 'failed' });
+      expect(record.targets[0]!.error).toContain('InvalidRevocationContent');
+    } finally {
+      recorder.elb.refuseRevocations.delete(TRUST_STORE);
+    }
+    // Nothing of the trust store changed: the files it had, it has.
+    expect(recorder.elb.trustStores.get(TRUST_STORE)!.revocations).toEqual(before);
+    const alerted = (await drain(aws.sqs, alerts)).map((m) => m.MessageAttributes.eventType!.Value);
+    expect(alerted).toContain('truststore.crls-not-synced');
+    expect(await deniedCalls(stack, 'rollout', recorder.take())).toEqual([]);
+    const shown = await status();
+    expect(shown.code).toBe(1);
+    expect(shown.out).toContain(
+      `the CRL sync crl-${input.revocations.revision}-${input.revocations.generation} (revision ${input.revocations.revision}, revocation generation ${input.revocations.generation}) failed for it`,
+    );
+    expect(shown.out).not.toContain("the next version's rollout\n");
   });
 });

@@ -6,7 +6,7 @@ import {
   ModifyTrustStoreCommand,
   RemoveTrustStoreRevocationsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { NotFoundError, RevocationRefusedError } from '../../errors.js';
+import { ConflictError, NotFoundError, RevocationRefusedError } from '../../errors.js';
 import type { DomainState, ObjectStore } from '../../ports.js';
 import {
   type LedgerCrl,
@@ -132,7 +132,6 @@ export class ElbTrustStoreApi {
         CaCertificatesBundleS3ObjectVersion: version,
       }),
     );
-    let held = [...(prior?.revocations ?? [])];
     const write = (revocations: readonly LedgerRevocation[]) =>
       this.write({
         trustStoreArn,
@@ -143,8 +142,62 @@ export class ElbTrustStoreApi {
         crls: wanted.map(crlOf),
         ...(previous ? { previous } : {}),
       });
-    await write(held);
-    if (held.length === 0 && wanted.length === 0) return;
+    await write(prior?.revocations ?? []);
+    await this.bringRevocations(trustStoreArn, bucket, prior?.revocations ?? [], wanted, write);
+  }
+
+  /**
+   * Brings the revocation files of a trust store that serves `version` (as its ledger says) in step
+   * with `crls`, without ModifyTrustStore: a CRL accepted since the version was rolled (no new
+   * version, so no rollout) reaches the trust store, and the one it supersedes leaves it. The files
+   * it lacks are added, then the superseded ones trustroll added are removed; files added by
+   * others are never touched; the ledger keeps its version (and the one before) and records the
+   * new set. A ledger that names another version (a rollout changed the trust store since) is a
+   * ConflictError: the sync is for the version it was planned for. `added`/`removed`: files.
+   */
+  async syncRevocations(
+    trustStoreArn: string,
+    version: string,
+    crls: readonly LedgerCrl[],
+  ): Promise<{ readonly added: number; readonly removed: number }> {
+    const prior = await this.entry(trustStoreArn);
+    if (!prior || prior.version !== version)
+      throw new ConflictError(
+        `the ledger of trust store ${trustStoreArn} names truststore version ${prior?.version ?? '(none)'}, not ${version}: a rollout changed it since the CRLs were planned`,
+      );
+    const { bucket } = parseS3Uri(prior.uri);
+    // Until every file is in, the ledger keeps the CRLs it had: a sync that fails part-way leaves
+    // the trust store behind, and status must say so.
+    const write = (revocations: readonly LedgerRevocation[], done = false) =>
+      this.write({
+        ...prior,
+        at: this.now().toISOString(),
+        revocations,
+        crls: (done ? crls : (prior.crls ?? [])).map(crlOf),
+      });
+    const out = await this.bringRevocations(trustStoreArn, bucket, prior.revocations ?? [], crls, write);
+    await write(out.held, true);
+    return { added: out.added, removed: out.removed };
+  }
+
+  /**
+   * The revocation files of the trust store brought in step with `wanted` (see the class): each
+   * CRL it lacks added (one per call), then trustroll's files not wanted any more removed; the
+   * ledger written (`write`) after the adds and after the removals.
+   */
+  private async bringRevocations(
+    trustStoreArn: string,
+    bucket: string,
+    recorded: readonly LedgerRevocation[],
+    wanted: readonly LedgerCrl[],
+    write: (revocations: readonly LedgerRevocation[]) => Promise<void>,
+  ): Promise<{
+    readonly added: number;
+    readonly removed: number;
+    readonly held: readonly LedgerRevocation[];
+  }> {
+    let held = [...recorded];
+    if (held.length === 0 && wanted.length === 0) return { added: 0, removed: 0, held };
     const present = await this.revocationIds(trustStoreArn);
     // Ids removed by someone else are gone: what they carried is added again if still wanted.
     held = held.filter((r) => present.has(r.revocationId));
@@ -165,12 +218,9 @@ export class ElbTrustStoreApi {
       } catch (error) {
         const code = (error as Error).name.replace(/Exception$/, '');
         const why = REFUSALS[code];
-        if (why === undefined) {
-          await write([...held, ...added]);
-          throw error;
-        }
-        // The files added so far are recorded: a roll back removes them.
+        // The files added so far are recorded: a roll back (or the next sync) knows them.
         await write([...held, ...added]);
+        if (why === undefined) throw error;
         throw new RevocationRefusedError(
           `the trust store refused the revocation file s3://${bucket}/${crl.key} (version ${crl.objectVersion}): ${why} (${code}: ${(error as Error).message})`,
           { cause: error },
@@ -192,7 +242,12 @@ export class ElbTrustStoreApi {
         }),
       );
       await write([...held.filter((r) => !stale.includes(r)), ...added]);
-    } else if (held.length !== (prior?.revocations?.length ?? 0)) await write([...held, ...added]);
+    } else if (held.length !== recorded.length) await write([...held, ...added]);
+    return {
+      added: added.length,
+      removed: stale.length,
+      held: [...held.filter((r) => !stale.includes(r)), ...added],
+    };
   }
 
   /** The ids of the revocation files in the trust store (every page). */

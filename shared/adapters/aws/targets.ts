@@ -7,6 +7,7 @@ import {
   UpstreamError,
 } from '../../errors.js';
 import type { DomainState, ObjectStore } from '../../ports.js';
+import type { RevocationSyncGateway } from '../../rollout/crl-sync.js';
 import type { ElbRevocationPlan } from '../../rollout/elb-revocations.js';
 import type {
   ProbeSpec,
@@ -58,6 +59,12 @@ interface KindApi {
     version: string,
     options?: { readonly crls?: ElbRevocationPlan['crls']; readonly restore?: boolean },
   ): Promise<void>;
+  /** ELB trust stores only: the revocation files brought in step without ModifyTrustStore. */
+  syncRevocations?(
+    resource: string,
+    version: string,
+    crls: ElbRevocationPlan['crls'],
+  ): Promise<{ readonly added: number; readonly removed: number }>;
 }
 
 /** The prefix of the bucket where a probe's client certificate and key are kept on AWS. */
@@ -73,7 +80,7 @@ export const PROBE_PREFIX = 'probes/';
  * with `revocations`), and the update says which revocations they cannot enforce. Errors come as the port's
  * hierarchy (ThrottledError, ConflictError, NotFoundError, UpstreamError).
  */
-export class AwsTargets implements TargetGateway {
+export class AwsTargets implements TargetGateway, RevocationSyncGateway {
   private readonly apis = new Map<string, KindApi>();
   private readonly roles = new Map<string, AssumedRoleCredentials>();
   private sts: STSClient | undefined;
@@ -151,6 +158,29 @@ export class AwsTargets implements TargetGateway {
       throw mapped(error, `updating ${target.kind} target ${target.id} (${target.resource})`);
     }
     return plan.notEnforced.length > 0 ? { notEnforced: plan.notEnforced } : {};
+  }
+
+  /**
+   * Gives an ELB trust store that serves `version` (its ledger says so) the CRLs `crls`, and takes
+   * back the superseded ones trustroll added, without ModifyTrustStore (ElbTrustStoreApi
+   * `syncRevocations`), in the target's region and, with a `roleArn`, as its assumed role. Any
+   * other kind is refused: a CRL sync never touches an API Gateway domain.
+   */
+  async syncRevocations(
+    target: Target,
+    version: string,
+    crls: ElbRevocationPlan['crls'],
+  ): Promise<{ readonly added: number; readonly removed: number }> {
+    const api = target.kind === 'elb-trust-store' ? this.api(target) : undefined;
+    if (!api?.syncRevocations)
+      throw new InputError(
+        `target ${target.id} is ${target.kind}, not an ELB trust store: it takes no CRL files`,
+      );
+    try {
+      return await api.syncRevocations(target.resource, version, crls);
+    } catch (error) {
+      throw mapped(error, `giving ELB trust store target ${target.id} (${target.resource}) its CRLs`);
+    }
   }
 
   async probe(target: Target): Promise<{ readonly ok: boolean; readonly detail: string }> {

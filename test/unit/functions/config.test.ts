@@ -36,6 +36,20 @@ describe('Lambda configuration', () => {
     });
   });
 
+  it('starts CRL syncs only when told so (TRUSTROLL_CRL_SYNC), and only with the state machine they run on', () => {
+    const machine = 'arn:aws:states:eu-west-1:123456789012:stateMachine:Rollout';
+    expect(readConfig({ ...base, TRUSTROLL_STATE_MACHINE_ARN: machine }).crlSync).toBeUndefined();
+    expect(
+      readConfig({ ...base, TRUSTROLL_STATE_MACHINE_ARN: machine, TRUSTROLL_CRL_SYNC: 'true' }).crlSync,
+    ).toBe(true);
+    expect(() => readConfig({ ...base, TRUSTROLL_CRL_SYNC: 'true' })).toThrow(
+      'TRUSTROLL_CRL_SYNC needs TRUSTROLL_STATE_MACHINE_ARN',
+    );
+    expect(() =>
+      readConfig({ ...base, TRUSTROLL_STATE_MACHINE_ARN: machine, TRUSTROLL_CRL_SYNC: 'yes' }),
+    ).toThrow('TRUSTROLL_CRL_SYNC must be true or false; got "yes"');
+  });
+
   it('reports every problem at once, saying what to fix', () => {
     const read = () =>
       readConfig({

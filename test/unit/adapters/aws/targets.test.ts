@@ -5,10 +5,13 @@ import {
   UpdateDomainNameCommand as UpdateHttpDomain,
 } from '@aws-sdk/client-apigatewayv2';
 import {
+  AddTrustStoreRevocationsCommand,
+  DescribeTrustStoreRevocationsCommand,
   DescribeTrustStoresCommand,
   ElasticLoadBalancingV2Client,
   ElasticLoadBalancingV2ServiceException,
   ModifyTrustStoreCommand,
+  RemoveTrustStoreRevocationsCommand,
   TrustStoreNotFoundException,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
@@ -17,7 +20,14 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { AssumedRoleCredentials } from '../../../../shared/adapters/aws/assumed-role.js';
 import { ledgerKey } from '../../../../shared/adapters/aws/elb-trust-stores.js';
 import { AwsTargets, runProbe } from '../../../../shared/adapters/aws/targets.js';
-import { InputError, NotFoundError, ThrottledError, UpstreamError } from '../../../../shared/errors.js';
+import {
+  ConflictError,
+  InputError,
+  NotFoundError,
+  RevocationRefusedError,
+  ThrottledError,
+  UpstreamError,
+} from '../../../../shared/errors.js';
 import type { Target } from '../../../../shared/rollout/model.js';
 import { MemoryStore } from '../../../fakes/memory-store.js';
 
@@ -246,6 +256,142 @@ describe('AwsTargets: ELB trust stores', () => {
         Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } }),
       );
     await expect(gateway().update(elbTarget, 'v2')).rejects.toThrow(ThrottledError);
+  });
+});
+
+describe('AwsTargets: the CRL sync of an ELB trust store (no new version)', () => {
+  const crl = (n: number) => ({
+    name: `CRL ${n}`,
+    key: `revocation/crls/${n}.pem`,
+    objectVersion: `o${n}`,
+    bytes: 900,
+    entries: 1,
+    sha256: `${n}`,
+    issuer: 'ca',
+    scope: '',
+  });
+  const ledgerCrl = (n: number) => ({
+    key: `revocation/crls/${n}.pem`,
+    objectVersion: `o${n}`,
+    issuer: 'ca',
+    scope: '',
+  });
+  const previous = { uri: URI, version: 'v1', crls: [] };
+  const writeLedger = (version: string) =>
+    store.put(
+      ledgerKey(TRUST_STORE),
+      new TextEncoder().encode(
+        JSON.stringify({
+          trustStoreArn: TRUST_STORE,
+          uri: URI,
+          version,
+          at: '2026-12-01T00:00:00.000Z',
+          // Revocation 41 trustroll added (CRL 1); 99 was added by someone else.
+          revocations: [{ ...ledgerCrl(1), revocationId: 41 }],
+          crls: [ledgerCrl(1)],
+          previous,
+        }),
+      ),
+    );
+  const readLedger = async () =>
+    JSON.parse(new TextDecoder().decode((await store.get(ledgerKey(TRUST_STORE))).body));
+
+  beforeEach(() => {
+    sts.on(AssumeRoleCommand).resolves(assumed('ASIA-TARGET', new Date('2026-12-03T05:15:00Z')));
+    elb.on(DescribeTrustStoreRevocationsCommand).resolves({
+      TrustStoreRevocations: [
+        { TrustStoreArn: TRUST_STORE, RevocationId: 41, RevocationType: 'CRL', NumberOfRevokedEntries: 3 },
+        { TrustStoreArn: TRUST_STORE, RevocationId: 99, RevocationType: 'CRL', NumberOfRevokedEntries: 8 },
+      ],
+    });
+    elb.on(AddTrustStoreRevocationsCommand).resolves({
+      TrustStoreRevocations: [
+        { TrustStoreArn: TRUST_STORE, RevocationId: 42, RevocationType: 'CRL', NumberOfRevokedEntries: 4 },
+      ],
+    });
+    elb.on(RemoveTrustStoreRevocationsCommand).resolves({});
+  });
+
+  it('adds the new CRL and removes the one it supersedes, as the assumed role, with no ModifyTrustStore and nothing of others touched', async () => {
+    await writeLedger('v2');
+    expect(await gateway().syncRevocations(elbTarget, 'v2', [crl(2)])).toEqual({ added: 1, removed: 1 });
+    expect(elb.calls().map((c) => [c.args[0].constructor.name, c.args[0].input])).toEqual([
+      ['DescribeTrustStoreRevocationsCommand', { TrustStoreArn: TRUST_STORE }],
+      [
+        'AddTrustStoreRevocationsCommand',
+        {
+          TrustStoreArn: TRUST_STORE,
+          RevocationContents: [
+            {
+              S3Bucket: 'trustroll-bucket',
+              S3Key: 'revocation/crls/2.pem',
+              S3ObjectVersion: 'o2',
+              RevocationType: 'CRL',
+            },
+          ],
+        },
+      ],
+      ['RemoveTrustStoreRevocationsCommand', { TrustStoreArn: TRUST_STORE, RevocationIds: [41] }],
+    ]);
+    for (const call of elb.calls())
+      expect(await signedBy(call)).toEqual({ region: 'eu-west-1', accessKeyId: 'ASIA-TARGET' });
+    expect(sts.commandCalls(AssumeRoleCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        RoleArn: ROLE,
+        RoleSessionName: 'trustroll-rollout',
+        DurationSeconds: 900,
+        ExternalId: 'trustroll-3f9a',
+      },
+    ]);
+    // The ledger keeps its version and the one before (what a roll back restores); the CRLs are new.
+    expect(await readLedger()).toEqual({
+      trustStoreArn: TRUST_STORE,
+      uri: URI,
+      version: 'v2',
+      at: now.toISOString(),
+      revocations: [{ ...ledgerCrl(2), revocationId: 42 }],
+      crls: [ledgerCrl(2)],
+      previous,
+    });
+  });
+
+  it('keeps the CRLs the ledger had when ELB refuses a file part-way, with the files added so far recorded', async () => {
+    await writeLedger('v2');
+    elb
+      .on(AddTrustStoreRevocationsCommand)
+      .resolvesOnce({
+        TrustStoreRevocations: [
+          { TrustStoreArn: TRUST_STORE, RevocationId: 42, RevocationType: 'CRL', NumberOfRevokedEntries: 4 },
+        ],
+      })
+      .rejectsOnce(
+        Object.assign(new Error('The provided revocation file is not valid.'), {
+          name: 'InvalidRevocationContentException',
+          $metadata: { httpStatusCode: 400 },
+        }),
+      );
+    await expect(gateway().syncRevocations(elbTarget, 'v2', [crl(2), crl(3)])).rejects.toThrow(
+      RevocationRefusedError,
+    );
+    expect(elb.commandCalls(RemoveTrustStoreRevocationsCommand)).toEqual([]);
+    const ledger = await readLedger();
+    // Still behind as far as status reads it (its CRLs are the old set); file 42 is known, for the next sync.
+    expect(ledger.crls).toEqual([ledgerCrl(1)]);
+    expect(ledger.revocations).toEqual([
+      { ...ledgerCrl(1), revocationId: 41 },
+      { ...ledgerCrl(2), revocationId: 42 },
+    ]);
+  });
+
+  it('refuses, with no ELB call, a trust store whose ledger names another version (a rollout changed it)', async () => {
+    await writeLedger('v3');
+    await expect(gateway().syncRevocations(elbTarget, 'v2', [crl(2)])).rejects.toThrow(ConflictError);
+    expect(elb.calls()).toEqual([]);
+  });
+
+  it('never touches an API Gateway domain: a CRL sync of one is refused before any call', async () => {
+    await expect(gateway().syncRevocations(restTarget, 'v2', [crl(2)])).rejects.toThrow(InputError);
+    expect([...rest.calls(), ...http.calls(), ...elb.calls(), ...sts.calls()]).toEqual([]);
   });
 });
 
