@@ -152,6 +152,10 @@ export const revoke = async (
     throw new UsageError(
       '--reason is empty: say why (it is kept with the revocation and shown in every denial)',
     );
+  if (flags.by.trim() === '')
+    throw new UsageError(
+      '--by is empty: name who revokes (it is kept with the revocation), or leave --by out',
+    );
   const client = flags.cert ? await readClient('--cert', flags.cert, io) : undefined;
   const deps = await openStore(flags.store, flags, io);
   const selected = await select(flags, deps, io, client);

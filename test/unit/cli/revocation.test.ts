@@ -122,6 +122,19 @@ describe('revoke and unrevoke: which certificate', () => {
     ]);
     expect(empty.code).toBe(2);
     expect(empty.err).toMatch(/--reason is empty/);
+    const nobody = await runCli([
+      'revoke',
+      '--serial',
+      '01',
+      '--issuer',
+      fp(acme.intermediate),
+      '--reason',
+      'lost',
+      '--by',
+      '',
+      ...store,
+    ]);
+    expect([nobody.code, nobody.err]).toEqual([2, expect.stringMatching(/--by is empty/)]);
   });
 
   it('refuses a --cert whose issuer is not in the truststore, or a root of it, and revokes an intermediate CA under its issuer', async () => {
