@@ -222,8 +222,19 @@ export const revokedCas = async (
     );
     if (body && body.length % RECORD === 0) sets.set(crl.serials, body);
   }
+  // Only a CA whose issuer revoked something by hand or holds a CRL read above can be revoked.
+  const revoking = new Set(
+    [
+      ...rev.manual.map((m) => m.issuer),
+      ...Object.values(rev.crls)
+        .filter((c) => sets.has(c.serials))
+        .map((c) => c.issuer),
+    ]
+      .map((f) => held(f)?.subjectKey)
+      .filter((k) => k !== undefined),
+  );
   for (const e of state.entries) {
-    if (e.issuerKey === e.subjectKey) continue;
+    if (e.issuerKey === e.subjectKey || !revoking.has(e.issuerKey)) continue;
     const by = keyRevocation(e, certificateOf(e), rev, held, sets, false);
     if (by) out.set(e.fingerprint, by);
   }
