@@ -111,6 +111,7 @@ export const EVENT_TYPES = [
   'crl.accepted',
   'crl.rejected',
   'crl.stale',
+  'revocation.changed',
   'handshake.refused',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ConflictError, DamagedStoreError, InputError, NotFoundError } from '../errors.js';
 import type { Finding } from '../finding.js';
 import { type Certificate, certRef } from '../pki/certificate.js';
-import type { Log, ObjectStore } from '../ports.js';
+import type { Log, Notifier, ObjectStore } from '../ports.js';
 import { isDotSegment } from '../revocation/authorize.js';
 import { covers } from '../revocation/coverage.js';
 import { buildIndex, indexSha256, KEY_GOOD, RevocationIndex, revokedKeyOf } from '../revocation/index.js';
@@ -22,6 +22,8 @@ import {
 } from '../revocation/state.js';
 import { renderedOf } from '../truststore/render.js';
 import { certificateOf, type Entry, type TruststoreState } from '../truststore/state.js';
+import { notification } from './notifications.js';
+import { durableNotifier } from './outbox.js';
 import {
   behindIndexOf,
   changeState,
@@ -481,7 +483,31 @@ export interface RevocationDeps {
   readonly store: ObjectStore;
   readonly log: Log;
   readonly clock: { now(): Date };
+  /** Where `revocation.changed` goes (parked in the state's outbox when it cannot be delivered). */
+  readonly notifier?: Notifier;
 }
+
+/**
+ * Tells of a change by hand (a revocation, its taking back, a partner's rules): the audit trail
+ * of what no CRL carries. Its failure fails nothing: the change is in force (logged).
+ */
+const announce = async (
+  deps: RevocationDeps,
+  state: TruststoreState,
+  subject: string,
+  lines: readonly string[],
+  partner?: string,
+): Promise<void> => {
+  if (!deps.notifier) return;
+  const id = `${state.revision}-${state.revocation?.generation ?? 0}`;
+  try {
+    await durableNotifier(deps.store, deps.notifier).publish(
+      notification('revocation.changed', 'warning', id, subject, lines, partner),
+    );
+  } catch (error) {
+    deps.log.warn('revocation alert not delivered (kept in the outbox)', { error: (error as Error).message });
+  }
+};
 
 /** A change of the revocation part of the state, committed with compare-and-set, then the index published. */
 const changeRevocation = async (
@@ -604,6 +630,22 @@ export const revokeCertificate = async (deps: RevocationDeps, request: RevokeReq
     };
     return { ...rev, manual: [...rev.manual, entry] };
   });
+  if (result.changed) {
+    const ca = result.state.entries
+      .concat(result.state.removedEntries ?? [])
+      .find((e) => e.fingerprint === request.issuer);
+    await announce(
+      deps,
+      result.state,
+      `revoked by hand: serial ${request.serial} of ${ca?.subject ?? request.issuer.slice(0, 16)}`,
+      [
+        `${request.by} revoked ${request.subject ?? 'the certificate'} (serial ${request.serial}) issued by ${ca?.subject ?? request.issuer} (partner ${ca?.partner ?? '?'}): ${request.reason}.`,
+        'The door (the authorizer, trustroll up) denies it from the revocation index published with this change on.',
+        `To take it back: trustroll unrevoke --serial ${request.serial} --issuer ${request.issuer}.`,
+      ],
+      ca?.partner,
+    );
+  }
   return { ...result, already };
 };
 
@@ -620,6 +662,21 @@ export const unrevokeCertificate = async (
     found = manual.length < rev.manual.length;
     return found ? { ...rev, manual } : undefined;
   });
+  if (result.changed) {
+    const ca = result.state.entries
+      .concat(result.state.removedEntries ?? [])
+      .find((e) => e.fingerprint === request.issuer);
+    await announce(
+      deps,
+      result.state,
+      `revocation taken back: serial ${request.serial} of ${ca?.subject ?? request.issuer.slice(0, 16)}`,
+      [
+        `The revocation by hand of serial ${request.serial} issued by ${ca?.subject ?? request.issuer} (partner ${ca?.partner ?? '?'}) was taken back (trustroll unrevoke).`,
+        'The door lets it in again from the revocation index published with this change on, unless a CRL or a CA above it still revokes it.',
+      ],
+      ca?.partner,
+    );
+  }
   return { ...result, found };
 };
 
@@ -649,7 +706,7 @@ export const setPartnerRules = async (deps: RevocationDeps, partner: string, giv
     return method === undefined ? path : `${method.toUpperCase()} ${path}`;
   });
   const rules: PartnerRules = given.routes === undefined ? given : { ...given, routes: [...new Set(routes)] };
-  return changeRevocation(deps, (rev, state) => {
+  const result = await changeRevocation(deps, (rev, state) => {
     const empty = (rules.pins ?? []).length === 0 && (rules.routes ?? []).length === 0;
     // A partner removed lately still has clients let in (its CAs retired): rules still apply to
     // them. Rules held for a partner can always be cleared.
@@ -664,6 +721,25 @@ export const setPartnerRules = async (deps: RevocationDeps, partner: string, giv
     const next = empty ? others : { ...others, [partner]: rules };
     return JSON.stringify(next) === JSON.stringify(rev.rules) ? undefined : { ...rev, rules: next };
   });
+  if (result.changed) {
+    const now = result.state.revocation?.rules[partner];
+    await announce(
+      deps,
+      result.state,
+      `identity rules of partner ${partner} changed`,
+      [
+        now
+          ? `The clients of partner ${partner} must now match: ${[
+              ...(now.pins?.length ? [`one of ${now.pins.length} pinned certificate(s) or key(s)`] : []),
+              ...(now.routes?.length ? [`the routes ${now.routes.join(', ')}`] : []),
+            ].join('; ')}.`
+          : `Partner ${partner} has no identity rules any more: any of its clients may call any route.`,
+        'The door applies them from the revocation index published with this change on.',
+      ],
+      partner,
+    );
+  }
+  return result;
 };
 
 /** The certificate of a CA entry by fingerprint (for `revoke --cert`: its issuer). */

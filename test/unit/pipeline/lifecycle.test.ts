@@ -18,6 +18,7 @@ import {
   retiredEntries,
   revokeCertificate,
   setPartnerRules,
+  unrevokeCertificate,
 } from '../../../shared/pipeline/revocation.js';
 import { loadState } from '../../../shared/pipeline/state-store.js';
 import { domainStatus } from '../../../shared/pipeline/status.js';
@@ -467,6 +468,34 @@ describe('removal requests dropped into requests/', () => {
     expect(subjects().some((s) => s.includes('Beta'))).toBe(true);
     // Only the partner's own delete marker is left: no version holds the request's bytes.
     expect((store.objects.get('requests/offboard-beta.json') ?? []).filter((v) => v.body)).toEqual([]);
+  });
+});
+
+describe('changes by hand are alerted (revocation.changed)', () => {
+  it('says who revoked what and why, its taking back, and a change of rules, each to the partner concerned', async () => {
+    const r = { store, log: memoryLog(), clock: deps.clock, notifier };
+    const issuer = fp(acme.intermediate);
+    await revokeCertificate(r, {
+      issuer,
+      serial: '0badc0de',
+      reason: 'laptop stolen',
+      by: 'sec',
+      subject: 'CN=bob',
+    });
+    await revokeCertificate(r, { issuer, serial: '0badc0de', reason: 'again', by: 'sec' });
+    await unrevokeCertificate(r, { issuer, serial: '0badc0de' });
+    await setPartnerRules(r, 'beta', { routes: ['GET /status'] });
+    const sent = notifier.sent.filter((n) => n.eventType === 'revocation.changed');
+    expect(sent.map((n) => [n.partner, n.subject])).toEqual([
+      ['acme', '[trustroll] revoked by hand: serial 0badc0de of CN=Acme Issuing CA,O=Acme'],
+      ['acme', '[trustroll] revocation taken back: serial 0badc0de of CN=Acme Issuing CA,O=Acme'],
+      ['beta', '[trustroll] identity rules of partner beta changed'],
+    ]);
+    expect(sent[0]!.body).toMatch(
+      /^sec revoked CN=bob \(serial 0badc0de\) issued by CN=Acme Issuing CA,O=Acme \(partner acme\): laptop stolen\./,
+    );
+    expect(sent[2]!.body).toMatch(/must now match: the routes GET \/status\./);
+    expect(new Set(sent.map((n) => n.id)).size).toBe(3);
   });
 });
 
