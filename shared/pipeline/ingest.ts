@@ -224,7 +224,15 @@ export const ingestRun = async (
       deps.store,
       state,
       fetched.flatMap((f) =>
-        f.candidate ? [{ key: f.ref.key, certs: f.candidate.certificates.map((c) => c.cert) }] : [],
+        f.candidate
+          ? [
+              {
+                key: f.ref.key,
+                ...(f.upload ? { partner: f.upload.partner } : {}),
+                certs: f.candidate.certificates.map((c) => c.cert),
+              },
+            ]
+          : [],
       ),
     );
     const decisions = decide(fetched, state, deps, now, keyRevoked);

@@ -355,9 +355,12 @@ export const replaceSet = async (
         `the store changed while rolling back (revision ${s.revision} was committed after revision ${text.basis}, the latest this rollback saw), so nothing was rolled back`,
       );
     const now = deps.clock.now();
+    // The target's CAs keep their partner; a CA it once removed takes the one given (the promotion
+    // showed that partner in its diff).
     const known = new Map([
+      ...(s.removedEntries ?? []).map((e) => [e.fingerprint, e] as const),
       ...provenance,
-      ...[...(s.removedEntries ?? []), ...s.entries].map((e) => [e.fingerprint, e] as const),
+      ...s.entries.map((e) => [e.fingerprint, e] as const),
     ]);
     const wanted = new Set(certs.map((c) => c.fingerprint));
     const entries = certs.map(

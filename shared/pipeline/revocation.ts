@@ -153,7 +153,12 @@ const keyRevocation = (
 export const revokedKeyFindings = async (
   store: Pick<ObjectStore, 'get'>,
   state: TruststoreState,
-  uploads: readonly { readonly key: string; readonly certs: readonly Certificate[] }[],
+  uploads: readonly {
+    readonly key: string;
+    /** Whose upload: only that partner's CAs are compared (another's revocations are not its to learn). */
+    readonly partner?: string;
+    readonly certs: readonly Certificate[];
+  }[],
 ): Promise<Map<string, Finding>> => {
   const out = new Map<string, Finding>();
   const rev = revocationOf(state);
@@ -162,13 +167,14 @@ export const revokedKeyFindings = async (
   const heldHere = new Set(state.entries.map((e) => e.fingerprint));
   const held = heldIssuer(state);
   const sets = new Map<string, Uint8Array>();
-  for (const { key, certs } of uploads)
+  for (const { key, partner, certs } of uploads)
     for (const cert of certs) {
       const spki = Buffer.from(cert.publicKey.spki);
       for (const e of known) {
         // The same certificate held is only present again; removed, its revocation still stands.
         if (
           e.subjectKey !== cert.subject.key ||
+          (partner !== undefined && e.partner !== partner) ||
           (e.fingerprint === cert.fingerprint && heldHere.has(e.fingerprint))
         )
           continue;

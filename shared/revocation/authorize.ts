@@ -148,6 +148,16 @@ export const authorize = (
         message: `${cert.subject.text} (serial ${cert.serial}) is a CA of the truststore that is revoked${self.revoked.reason ? ` (${self.revoked.reason})` : ''}: ${self.revoked.source}.`,
       });
   }
+  // Any client certificate of a key its partner's CA lost (revoked for a reason against the key):
+  // a renewal of that CA presented as a client, or a leaf made for that key.
+  if (listed === undefined && !reasons.some((r) => r.code === 'cert.revoked')) {
+    const key = index.revokedKey(partner, cert.publicKey.spki);
+    if (key)
+      reasons.push({
+        code: 'cert.revoked',
+        message: `${cert.subject.text} (serial ${cert.serial}) carries a revoked key${key.reason ? ` (${key.reason})` : ''}: ${key.source}.`,
+      });
+  }
   const staleOf = (crls: readonly IndexCrl[], of: string, by: string) => {
     for (const crl of crls) {
       if (!crl.nextUpdate) continue;
@@ -174,7 +184,15 @@ export const authorize = (
   for (let at: number | undefined = issuerAt; at !== undefined && !seen.has(at); at = index.ca(at).issuer) {
     seen.add(at);
     const ca = index.ca(at);
-    if (ca.issuer === undefined) break;
+    // A root is revoked only through its key (a revoked CA's key under a self-signed certificate).
+    if (ca.issuer === undefined) {
+      if (ca.revoked)
+        reasons.push({
+          code: 'ca.revoked',
+          message: `${cert.subject.text} was issued under ${ca.subject}, whose key is revoked${ca.revoked.reason ? ` (${ca.revoked.reason})` : ''}: ${ca.revoked.source}.`,
+        });
+      break;
+    }
     const parent = index.ca(ca.issuer);
     if (ca.revoked)
       reasons.push({

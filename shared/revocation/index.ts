@@ -91,6 +91,16 @@ export interface IndexHeader {
   readonly cas: readonly IndexCa[];
   readonly manual: readonly ManualRevocation[];
   readonly rules: Readonly<Record<string, PartnerRules>>;
+  /**
+   * Keys (SHA-256 of the SPKI) of CAs revoked for a reason against the key, per partner: a client
+   * certificate of one of them, of that partner, is revoked at the door. Absent when none.
+   */
+  readonly revokedKeys?: readonly {
+    readonly partner: string;
+    readonly spkiSha256: string;
+    readonly reason?: string;
+    readonly source: string;
+  }[];
   /** Revoked entries over all tables. */
   readonly revoked: number;
 }
@@ -276,6 +286,22 @@ export const buildIndex = (input: IndexInput): Uint8Array => {
     cas: withKeys,
     manual: input.revocation.manual,
     rules: input.revocation.rules,
+    ...(byKey.size > 0
+      ? {
+          revokedKeys: [...byKey]
+            .map(([k, v]) => {
+              const at = k.indexOf('|');
+              return {
+                partner: k.slice(0, at),
+                spkiSha256: createHash('sha256')
+                  .update(Buffer.from(k.slice(at + 1), 'base64'))
+                  .digest('hex'),
+                ...v,
+              };
+            })
+            .sort((a, b) => (a.partner + a.spkiSha256).localeCompare(b.partner + b.spkiSha256)),
+        }
+      : {}),
     revoked,
   };
   const json = Buffer.from(JSON.stringify(header));
@@ -338,15 +364,26 @@ export class RevocationIndex {
   readonly header: IndexHeader;
   private readonly tables: Buffer;
   private readonly bySubject = new Map<string, number[]>();
+  private readonly keys = new Map<string, { readonly reason?: string; readonly source: string }>();
 
   private constructor(header: IndexHeader, tables: Buffer) {
     this.header = header;
     this.tables = tables;
+    for (const k of header.revokedKeys ?? []) this.keys.set(`${k.partner}|${k.spkiSha256}`, k);
     header.cas.forEach((ca, i) => {
       const list = this.bySubject.get(ca.subjectKey);
       if (list) list.push(i);
       else this.bySubject.set(ca.subjectKey, [i]);
     });
+  }
+
+  /** Why partner `partner`'s key `spki` (SPKI DER) is revoked, when one of its CAs lost it. */
+  revokedKey(
+    partner: string,
+    spki: Uint8Array,
+  ): { readonly reason?: string; readonly source: string } | undefined {
+    if (this.keys.size === 0) return undefined;
+    return this.keys.get(`${partner}|${createHash('sha256').update(spki).digest('hex')}`);
   }
 
   /** Reads index bytes; throws with what is wrong when they are not an index this code reads. */

@@ -39,6 +39,7 @@ import {
   partnerChain,
   pemBlock,
   pemOf,
+  root,
   toBytes,
 } from '../../fixtures/pki.js';
 
@@ -588,6 +589,17 @@ describe('promotion never moves a CA to another partner', () => {
     expect(again.notCarried).toEqual(plan.notCarried.slice(1));
   });
 
+  it("gives a CA the target once removed the partner its diff showed, not the removed one's", async () => {
+    await removeCas(parseRemovalRequest({ partner: 'acme', reason: 'offboarded', requestedBy: 'ops' }), deps);
+    const source = await sourceWith('gamma', acme);
+    const plan = await planPromotion(source, store);
+    expect(plan.refused).toEqual([]);
+    expect(plan.added.map((x) => x.partner)).toEqual(['gamma', 'gamma']);
+    expect((await applyPromotion(plan, 'dev', deps)).outcome).toBe('changed');
+    const held = (await loadState(store)).state.entries.filter((e) => e.subject.startsWith('CN=Acme'));
+    expect(held.map((e) => e.partner)).toEqual(['gamma', 'gamma']);
+  });
+
   it("promotes acme's renewed CAs kept for acme (same names, same partner)", async () => {
     const source = await sourceWith('acme', await partnerChain('Acme'));
     const plan = await planPromotion(source, store);
@@ -735,6 +747,32 @@ describe("a CA revoked on its root's CRL", () => {
     expect(await decide(parseCertificate(renamed.der), NOW)).toMatch(/^deny cert\.revoked/);
   });
 
+  it('denies, as clients, a renewal of a revoked CA that never entered the truststore and a leaf made for its key; and the clients of a root made with it', async () => {
+    const { state } = await loadState(store);
+    const issuer = state.entries.find((e) => e.subject === 'CN=Acme Root CA,O=Acme')!.fingerprint;
+    await revokeCertificate(
+      { store, log: memoryLog(), clock: deps.clock },
+      { issuer, serial: parseCertificate(acme.intermediate.der).serial, reason: 'key leaked', by: 'sec' },
+    );
+    const spki = parseCertificate(acme.intermediate.der).publicKey.spki;
+    const renewal = await intermediate('CN=Acme Issuing CA,O=Acme', acme.root);
+    expect(await decide(parseCertificate(renewal.der), NOW)).toMatch(/^deny cert\.revoked/);
+    const asLeaf = await leaf('CN=device-9,O=Acme', acme.root, { spki });
+    expect(await decide(parseCertificate(asLeaf.der), NOW)).toMatch(/^deny cert\.revoked/);
+    // Another partner's client of the same public key is not concerned.
+    const betaLeaf = await leaf('CN=device-9,O=Beta', beta.intermediate, { spki });
+    expect(await decide(parseCertificate(betaLeaf.der), NOW)).toBe('allow');
+    // A self-signed root of that key, admitted (a new name): its clients are denied.
+    const selfRoot = await root('CN=Acme SameKey Root,O=Acme', {
+      keySlot: JSON.stringify('CN=Acme Issuing CA,O=Acme'),
+    });
+    expect(parseCertificate(selfRoot.der).publicKey.spki).toEqual(spki);
+    await ingestKey('inbox/acme/self.pem', selfRoot.pem);
+    expect((await loadState(store)).state.entries.map((e) => e.fingerprint)).toContain(fp(selfRoot));
+    const under = await leaf('CN=device-10,O=Acme', selfRoot);
+    expect(await decide(parseCertificate(under.der), NOW)).toBe('deny ca.revoked');
+  });
+
   it('refuses the same revoked CA uploaded again after its removal, and its promotion', async () => {
     await ingestKey(
       'inbox/acme/crl/root.crl',
@@ -786,6 +824,16 @@ describe("a CA revoked on its root's CRL", () => {
     expect(report.uploads[0]!.findings.find((f) => f.code === 'ca.key-revoked')?.message).toMatch(
       /revoked by hand by sec on \d{4}-\d\d-\d\d: key leaked\. .*an operator lifts it first \(trustroll unrevoke\)\.$/,
     );
+    // Sent by beta, it is acme's name (ca.other-partner): acme's revocation is not beta's to learn.
+    const fromBeta = await store.put('inbox/beta/renewed.pem', toBytes(renewed.pem));
+    const beta = await ingestUploads([{ key: 'inbox/beta/renewed.pem', version: fromBeta.version }], {
+      ...deps,
+      config: { roll: deps.roll },
+    });
+    expect(beta.uploads[0]!.certificates.flatMap((c) => c.findings.map((f) => f.code))).toEqual([
+      'ca.other-partner',
+    ]);
+    expect(JSON.stringify(beta.uploads[0])).not.toMatch(/key leaked|revoked by hand/);
     // A CA of another key, same name, is not concerned.
     const rekeyed = await intermediate('CN=Acme Issuing CA,O=Acme', acme.root, { keySlot: 'acme-rekeyed' });
     const again = await store.put('inbox/acme/replace/rekeyed.pem', toBytes(rekeyed.pem));
