@@ -246,6 +246,32 @@ export const revokedCas = async (
     const by = keyRevocation(e, certificateOf(e), rev, held, sets, false);
     if (by) out.set(e.fingerprint, by);
   }
+  if (out.size === 0) return out;
+  // Its partner's other CAs of a key revoked for a reason against it (a new name, a root made with it).
+  const lost = new Map<string, { readonly reason?: string; readonly source: string }>();
+  for (const [fingerprint, by] of out) {
+    const e = state.entries.find((x) => x.fingerprint === fingerprint)!;
+    if (!KEY_GOOD.has(by.reason ?? ''))
+      lost.set(revokedKeyOf(e.partner, certificateOf(e).publicKey.spki), by);
+  }
+  const partners = new Set([...lost.keys()].map((k) => k.slice(0, k.indexOf('|'))));
+  for (const e of state.entries) {
+    if (out.has(e.fingerprint) || !partners.has(e.partner)) continue;
+    const by = lost.get(revokedKeyOf(e.partner, certificateOf(e).publicKey.spki));
+    if (by) out.set(e.fingerprint, { ...by, source: `its key is revoked: ${by.source}` });
+  }
+  // And every CA below a revoked one: its clients are denied too.
+  const bySubject = new Map(state.entries.map((e) => [e.subjectKey, e]));
+  for (const e of state.entries) {
+    const seen = new Set<string>();
+    for (let at = bySubject.get(e.issuerKey); at && !seen.has(at.subjectKey) && !out.has(e.fingerprint); ) {
+      seen.add(at.subjectKey);
+      const above = out.get(at.fingerprint);
+      if (above)
+        out.set(e.fingerprint, { source: `it is below ${at.subject}, which is revoked (${above.source})` });
+      at = at.issuerKey === at.subjectKey ? undefined : bySubject.get(at.issuerKey);
+    }
+  }
   return out;
 };
 

@@ -12,7 +12,7 @@ import { keyLabel } from '../../../shared/report/model.js';
 import type { TruststoreState } from '../../../shared/truststore/state.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
 import { MemoryStore } from '../../fakes/memory-store.js';
-import { crl, NOW, partnerChain, pemBlock, pemOf, root, toBytes } from '../../fixtures/pki.js';
+import { crl, intermediate, NOW, partnerChain, pemBlock, pemOf, root, toBytes } from '../../fixtures/pki.js';
 import { EVIL_SUBJECT, largeState, type ReportFixture, reportFixture } from '../../fixtures/report-state.js';
 import { manyRollouts } from '../../fixtures/rollout-records.js';
 
@@ -419,6 +419,48 @@ describe('revoked CAs', () => {
         .map((c) => c.subject)
         .sort(),
     ).toEqual(['CN=Lambda Issuing CA,O=Lambda', 'CN=Mu Issuing CA,O=Mu']);
+  });
+
+  it('shows REVOKED a CA below a revoked one, and a CA of its partner carrying the revoked key', async () => {
+    const nuRoot = await root('CN=Nu Root,O=Nu', { key: 'p256' });
+    const nuIssuing = await intermediate('CN=Nu Issuing,O=Nu', nuRoot, { key: 'p256', pathLen: 1 });
+    const nuSub = await intermediate('CN=Nu Sub,O=Nu', nuIssuing, { key: 'p256' });
+    // The issuing CA's key under another name, straight under the root.
+    const renamed = await intermediate('CN=Nu Issuing 2027,O=Nu', nuRoot, {
+      key: 'p256',
+      keySlot: JSON.stringify('CN=Nu Issuing,O=Nu'),
+    });
+    const store = new MemoryStore();
+    const clock = new FakeClock(NOW.getTime());
+    const { version } = await store.put('inbox/nu/ca.pem', toBytes(pemOf(nuRoot, nuIssuing, nuSub, renamed)));
+    await ingestUploads([{ key: 'inbox/nu/ca.pem', version }], {
+      store,
+      gateway: new FakeGateway(),
+      notifier: new MemoryNotifier(),
+      clock,
+      log: memoryLog(),
+      config: { roll: { domains: [] } },
+    });
+    await revokeCertificate(
+      { store, log: memoryLog(), clock },
+      {
+        issuer: parseCertificate(nuRoot.der).fingerprint,
+        serial: parseCertificate(nuIssuing.der).serial,
+        reason: 'key lost',
+        by: 'sec',
+      },
+    );
+    const report = await storeReport(store, { now: NOW, label: 'local' });
+    const revoked = Object.fromEntries(
+      report.cas.filter((c) => c.revoked).map((c) => [c.subject, c.revoked!.source]),
+    );
+    expect(Object.keys(revoked).sort()).toEqual([
+      'CN=Nu Issuing 2027,O=Nu',
+      'CN=Nu Issuing,O=Nu',
+      'CN=Nu Sub,O=Nu',
+    ]);
+    expect(revoked['CN=Nu Sub,O=Nu']).toMatch(/^it is below CN=Nu Issuing,O=Nu, which is revoked/);
+    expect(revoked['CN=Nu Issuing 2027,O=Nu']).toMatch(/^its key is revoked: /);
   });
 });
 
