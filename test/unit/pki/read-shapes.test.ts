@@ -548,3 +548,33 @@ describe('what gzip and tar archives are looked into for', () => {
     ]);
   });
 });
+
+describe('a zip member that cannot be inflated in full', () => {
+  it('still lets the other members be looked into: one past 16 MiB, one that is not deflate', () => {
+    const z = zip([
+      { name: 'key.pem', data: Buffer.from(keyPem) },
+      { name: 'zeros.bin', data: Buffer.alloc(20 * 1024 * 1024), method: 8 },
+    ]);
+    expect(messages(read('big.zip', z))).toEqual([ARCHIVE('big.zip', 'zip'), keyIn('big.zip', 'key.pem')]);
+    // Block type 3 does not exist: no deflate stream.
+    const broken = zip([
+      { name: 'bad.bin', data: Buffer.alloc(0), body: Buffer.alloc(100, 0xff), method: 8 },
+      { name: 'key.pem', data: Buffer.from(keyPem) },
+    ]);
+    expect(messages(read('bad.zip', broken))).toEqual([
+      ARCHIVE('bad.zip', 'zip'),
+      keyIn('bad.zip', 'key.pem'),
+    ]);
+  });
+
+  it('finds a key at the start of a member that inflates past 16 MiB', () => {
+    const z = zip([
+      {
+        name: 'k.pem',
+        data: Buffer.concat([Buffer.from(keyPem), Buffer.alloc(20 * 1024 * 1024)]),
+        method: 8,
+      },
+    ]);
+    expect(messages(read('k.zip', z))).toEqual([ARCHIVE('k.zip', 'zip'), keyIn('k.zip', 'k.pem')]);
+  });
+});
