@@ -273,6 +273,7 @@ describe('DER one element away from what it would be', () => {
     ['no SEQUENCE second', seq(seq(), oid('1.2.3'), bits)],
     ['no BIT STRING third', seq(seq(), seq(), octets)],
     ['a SEQUENCE alone', seq(seq(int(1)))],
+    ['content that is not a run of elements', u8(Buffer.from([0x30, 0x03, 0x04, 0x05, 0x00]))],
     ['two SEQUENCEs', seq(seq(int(1)), seq(int(2)))],
     // ContentInfo
     ['signedData with no [0]', seq(oid(SIGNED), seq())],
@@ -283,6 +284,7 @@ describe('DER one element away from what it would be', () => {
     ['PFX version alone', seq(int(3))],
     ['PFX with no OID', seq(int(3), seq(tlv(0x04, oidContent(DATA))))],
     ['PFX empty', seq(int(3), seq())],
+    ['PFX with a broken ContentInfo', seq(int(3), u8(Buffer.from([0x30, 0x03, 0x04, 0x05, 0x00])))],
     // PKCS#8 and SEC1
     ['PKCS#8 version 2', seq(int(2), alg('1.2.840.10045.2.1'), octets)],
     ['PKCS#8 without AlgorithmIdentifier', seq(int(0), int(5), octets)],
