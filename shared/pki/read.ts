@@ -312,6 +312,26 @@ const gunzipPrefix = (bytes: Uint8Array): Uint8Array => {
   }
 };
 
+/**
+ * A deflated zip member, or its first ARCHIVE_LIMIT bytes or so when it is larger (as
+ * gunzipPrefix); undefined when it is no deflate stream.
+ */
+const inflatePrefix = (data: Uint8Array): Uint8Array | undefined => {
+  try {
+    return inflateRawSync(data, { maxOutputLength: ARCHIVE_LIMIT });
+  } catch {
+    try {
+      const prefix = data.subarray(0, Math.floor(ARCHIVE_LIMIT / 1032));
+      return inflateRawSync(prefix, {
+        finishFlush: zlibConstants.Z_SYNC_FLUSH,
+        maxOutputLength: ARCHIVE_LIMIT,
+      });
+    } catch {
+      return undefined;
+    }
+  }
+};
+
 /** UTF-16 (with a byte order mark, or ASCII with every other byte zero) as UTF-8. */
 const fromUtf16 = (bytes: Uint8Array): Uint8Array => {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -400,7 +420,9 @@ const zipMembers = (zip: Uint8Array): { name: string; bytes: Uint8Array }[] => {
     const name = e.name || view.subarray(e.local + 30, e.local + 30 + nameLength).toString('utf8');
     const data = view.subarray(start, Math.min(view.length, start + e.size));
     if (e.method !== 0 && e.method !== 8) continue;
-    const bytes = e.method === 0 ? data : inflateRawSync(data, { maxOutputLength: ARCHIVE_LIMIT });
+    // A member that cannot be inflated is passed over, not the archive's other members with it.
+    const bytes = e.method === 0 ? data : inflatePrefix(data);
+    if (!bytes) continue;
     total += bytes.length;
     if (total > ARCHIVE_LIMIT) break;
     out.push({ name, bytes: new Uint8Array(bytes) });
