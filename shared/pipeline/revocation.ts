@@ -519,6 +519,11 @@ export interface RevocationDeps {
   readonly notifier?: Notifier;
 }
 
+/** The CA entry of a fingerprint, held or removed (what an alert names the issuer by). */
+const heldOrRemoved = (state: TruststoreState, fingerprint: string): Entry | undefined =>
+  state.entries.find((e) => e.fingerprint === fingerprint) ??
+  state.removedEntries?.find((e) => e.fingerprint === fingerprint);
+
 /**
  * Tells of a change by hand (a revocation, its taking back, a partner's rules): the audit trail
  * of what no CRL carries. Its failure fails nothing: the change is in force (logged).
@@ -663,9 +668,7 @@ export const revokeCertificate = async (deps: RevocationDeps, request: RevokeReq
     return { ...rev, manual: [...rev.manual, entry] };
   });
   if (result.changed) {
-    const ca = result.state.entries
-      .concat(result.state.removedEntries ?? [])
-      .find((e) => e.fingerprint === request.issuer);
+    const ca = heldOrRemoved(result.state, request.issuer);
     await announce(
       deps,
       result.state,
@@ -695,9 +698,7 @@ export const unrevokeCertificate = async (
     return found ? { ...rev, manual } : undefined;
   });
   if (result.changed) {
-    const ca = result.state.entries
-      .concat(result.state.removedEntries ?? [])
-      .find((e) => e.fingerprint === request.issuer);
+    const ca = heldOrRemoved(result.state, request.issuer);
     await announce(
       deps,
       result.state,
