@@ -1,11 +1,17 @@
-import { createHash } from 'node:crypto';
 import { ConflictError, DamagedStoreError, InputError, NotFoundError } from '../errors.js';
 import type { Finding } from '../finding.js';
 import { type Certificate, certRef } from '../pki/certificate.js';
 import type { Log, Notifier, ObjectStore } from '../ports.js';
 import { isDotSegment } from '../revocation/authorize.js';
 import { covers } from '../revocation/coverage.js';
-import { buildIndex, indexSha256, KEY_GOOD, RevocationIndex, revokedKeyOf } from '../revocation/index.js';
+import {
+  buildIndex,
+  indexSha256,
+  KEY_GOOD,
+  keyDigest,
+  RevocationIndex,
+  revokedKeyOf,
+} from '../revocation/index.js';
 import { assertRecords, findSerial, RECORD, reasonName, serialKey } from '../revocation/records.js';
 import {
   emptyRevocation,
@@ -47,7 +53,7 @@ export const revocationOf = (state: TruststoreState): RevocationState =>
 
 /** The identity of a CA across renewals: its name and its key. */
 export const caIdentity = (cert: Certificate): string =>
-  `${cert.subject.key}|${createHash('sha256').update(cert.publicKey.spki).digest('hex')}`;
+  `${cert.subject.key}|${keyDigest(cert.publicKey.spki)}`;
 
 /**
  * Whether two CA fingerprints (of the entries, or of entries removed since) are one CA: the same
@@ -169,7 +175,7 @@ export const revokedKeyFindings = async (
   const sets = new Map<string, Uint8Array>();
   for (const { key, partner, certs } of uploads)
     for (const cert of certs) {
-      const spki = Buffer.from(cert.publicKey.spki);
+      const digest = keyDigest(cert.publicKey.spki);
       for (const e of known) {
         // The same certificate held is only present again; removed, its revocation still stands.
         if (
@@ -179,7 +185,7 @@ export const revokedKeyFindings = async (
         )
           continue;
         const other = certificateOf(e);
-        if (!spki.equals(Buffer.from(other.publicKey.spki))) continue;
+        if (digest !== keyDigest(other.publicKey.spki)) continue;
         for (const crl of Object.values(rev.crls)) {
           if (sets.has(crl.serials) || held(crl.issuer)?.subjectKey !== e.issuerKey) continue;
           // A record set missing or damaged is the index build's to report (DamagedStoreError).
@@ -651,8 +657,11 @@ export const revokeCertificate = async (deps: RevocationDeps, request: RevokeReq
       `--reason is ${request.reason.length} characters: keep it to 500 (it is shown in every denial)`,
     );
   let already = false;
+  // As resolved (a prefix, capitals): what the alert names.
+  let resolved = request.issuer;
   const result = await changeRevocation(deps, (rev, state) => {
     const issuer = issuerEntry(state, request.issuer, deps.clock.now()).fingerprint;
+    resolved = issuer;
     const same = sameCa(state);
     already = rev.manual.some((m) => same(m.issuer, issuer) && m.serial === request.serial);
     if (already) return undefined;
@@ -668,15 +677,15 @@ export const revokeCertificate = async (deps: RevocationDeps, request: RevokeReq
     return { ...rev, manual: [...rev.manual, entry] };
   });
   if (result.changed) {
-    const ca = heldOrRemoved(result.state, request.issuer);
+    const ca = heldOrRemoved(result.state, resolved);
     await announce(
       deps,
       result.state,
-      `revoked by hand: serial ${request.serial} of ${ca?.subject ?? request.issuer.slice(0, 16)}`,
+      `revoked by hand: serial ${request.serial} of ${ca?.subject ?? resolved.slice(0, 16)}`,
       [
-        `${request.by} revoked ${request.subject ?? 'the certificate'} (serial ${request.serial}) issued by ${ca?.subject ?? request.issuer} (partner ${ca?.partner ?? '?'}): ${request.reason}.`,
+        `${request.by} revoked ${request.subject ?? 'the certificate'} (serial ${request.serial}) issued by ${ca?.subject ?? resolved} (partner ${ca?.partner ?? '?'}): ${request.reason}.`,
         'The door (the authorizer, trustroll up) denies it from the revocation index published with this change on.',
-        `To take it back: trustroll unrevoke --serial ${request.serial} --issuer ${request.issuer}.`,
+        `To take it back: trustroll unrevoke --serial ${request.serial} --issuer ${resolved}.`,
       ],
       ca?.partner,
     );
@@ -690,21 +699,23 @@ export const unrevokeCertificate = async (
   request: Pick<RevokeRequest, 'issuer' | 'serial'>,
 ) => {
   let found = false;
+  let resolved = request.issuer;
   const result = await changeRevocation(deps, (rev, state) => {
     const issuer = issuerEntry(state, request.issuer, deps.clock.now()).fingerprint;
+    resolved = issuer;
     const same = sameCa(state);
     const manual = rev.manual.filter((m) => !(same(m.issuer, issuer) && m.serial === request.serial));
     found = manual.length < rev.manual.length;
     return found ? { ...rev, manual } : undefined;
   });
   if (result.changed) {
-    const ca = heldOrRemoved(result.state, request.issuer);
+    const ca = heldOrRemoved(result.state, resolved);
     await announce(
       deps,
       result.state,
-      `revocation taken back: serial ${request.serial} of ${ca?.subject ?? request.issuer.slice(0, 16)}`,
+      `revocation taken back: serial ${request.serial} of ${ca?.subject ?? resolved.slice(0, 16)}`,
       [
-        `The revocation by hand of serial ${request.serial} issued by ${ca?.subject ?? request.issuer} (partner ${ca?.partner ?? '?'}) was taken back (trustroll unrevoke).`,
+        `The revocation by hand of serial ${request.serial} issued by ${ca?.subject ?? resolved} (partner ${ca?.partner ?? '?'}) was taken back (trustroll unrevoke).`,
         'The door lets it in again from the revocation index published with this change on, unless a CRL or a CA above it still revokes it.',
       ],
       ca?.partner,

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import { IssuerIndex } from '../truststore/issuer-index.js';
 import { certificateOf, type Entry } from '../truststore/state.js';
 import { covers } from './coverage.js';
@@ -92,12 +92,13 @@ export interface IndexHeader {
   readonly manual: readonly ManualRevocation[];
   readonly rules: Readonly<Record<string, PartnerRules>>;
   /**
-   * Keys (SHA-256 of the SPKI) of CAs revoked for a reason against the key, per partner: a client
+   * Keys (`keyDigest`) of CAs revoked for a reason against the key, per partner: a client
    * certificate of one of them, of that partner, is revoked at the door. Absent when none.
    */
   readonly revokedKeys?: readonly {
     readonly partner: string;
-    readonly spkiSha256: string;
+    /** `keyDigest` of the key. */
+    readonly keySha256: string;
     readonly reason?: string;
     readonly source: string;
   }[];
@@ -136,9 +137,33 @@ export const KEY_GOOD: ReadonlySet<string> = new Set([
   'certificateHold',
 ]);
 
-/** The key of `revokedKeys`: a partner's public key (SPKI DER). */
-export const revokedKeyOf = (partner: string, spki: Uint8Array): string =>
-  `${partner}|${Buffer.from(spki).toString('base64')}`;
+const digests = new WeakMap<Uint8Array, string>();
+
+/**
+ * SHA-256 (hex) of a public key in one canonical form, whatever its encoding in the certificate:
+ * an EC point compressed or not, the same key (its JWK: kty, crv, x, y / n, e / x). A key Node
+ * cannot read is taken by its SPKI bytes.
+ */
+export const keyDigest = (spki: Uint8Array): string => {
+  let digest = digests.get(spki);
+  if (digest === undefined) {
+    let canonical: string;
+    try {
+      const jwk = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }).export({
+        format: 'jwk',
+      });
+      canonical = JSON.stringify([jwk.kty, jwk.crv, jwk.x, jwk.y, jwk.n, jwk.e]);
+    } catch {
+      canonical = `spki:${Buffer.from(spki).toString('base64')}`;
+    }
+    digest = createHash('sha256').update(canonical).digest('hex');
+    digests.set(spki, digest);
+  }
+  return digest;
+};
+
+/** The key of `revokedKeys`: a partner's public key (its canonical digest). */
+export const revokedKeyOf = (partner: string, spki: Uint8Array): string => `${partner}|${keyDigest(spki)}`;
 
 /** Builds the index bytes. Deterministic: the same input gives the same bytes. */
 export const buildIndex = (input: IndexInput): Uint8Array => {
@@ -291,15 +316,9 @@ export const buildIndex = (input: IndexInput): Uint8Array => {
           revokedKeys: [...byKey]
             .map(([k, v]) => {
               const at = k.indexOf('|');
-              return {
-                partner: k.slice(0, at),
-                spkiSha256: createHash('sha256')
-                  .update(Buffer.from(k.slice(at + 1), 'base64'))
-                  .digest('hex'),
-                ...v,
-              };
+              return { partner: k.slice(0, at), keySha256: k.slice(at + 1), ...v };
             })
-            .sort((a, b) => (a.partner + a.spkiSha256).localeCompare(b.partner + b.spkiSha256)),
+            .sort((a, b) => (a.partner + a.keySha256).localeCompare(b.partner + b.keySha256)),
         }
       : {}),
     revoked,
@@ -369,7 +388,7 @@ export class RevocationIndex {
   private constructor(header: IndexHeader, tables: Buffer) {
     this.header = header;
     this.tables = tables;
-    for (const k of header.revokedKeys ?? []) this.keys.set(`${k.partner}|${k.spkiSha256}`, k);
+    for (const k of header.revokedKeys ?? []) this.keys.set(`${k.partner}|${k.keySha256}`, k);
     header.cas.forEach((ca, i) => {
       const list = this.bySubject.get(ca.subjectKey);
       if (list) list.push(i);
@@ -383,7 +402,7 @@ export class RevocationIndex {
     spki: Uint8Array,
   ): { readonly reason?: string; readonly source: string } | undefined {
     if (this.keys.size === 0) return undefined;
-    return this.keys.get(`${partner}|${createHash('sha256').update(spki).digest('hex')}`);
+    return this.keys.get(revokedKeyOf(partner, spki));
   }
 
   /** Reads index bytes; throws with what is wrong when they are not an index this code reads. */

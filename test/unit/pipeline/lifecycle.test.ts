@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ingestUploads } from '../../../shared/pipeline/ingest.js';
 import {
@@ -42,6 +42,20 @@ import {
   root,
   toBytes,
 } from '../../fixtures/pki.js';
+
+/** The same EC public key with its point compressed (SEC 1: 02/03 and x), as another SPKI. */
+const compressedSpki = (spki: Uint8Array): Uint8Array => {
+  const der = Buffer.from(spki);
+  const jwk = createPublicKey({ key: der, format: 'der', type: 'spki' }).export({ format: 'jwk' });
+  const x = Buffer.from(jwk.x!, 'base64url');
+  const y = Buffer.from(jwk.y!, 'base64url');
+  const point = Buffer.concat([Buffer.from([y.at(-1)! & 1 ? 3 : 2]), x]);
+  const algorithm = der.subarray(2, 4 + der[3]!);
+  const bits = Buffer.concat([Buffer.from([0x03, point.length + 1, 0x00]), point]);
+  return new Uint8Array(
+    Buffer.concat([Buffer.from([0x30, algorithm.length + bits.length]), algorithm, bits]),
+  );
+};
 
 let acme: Awaited<ReturnType<typeof partnerChain>>;
 let beta: Awaited<ReturnType<typeof partnerChain>>;
@@ -484,7 +498,8 @@ describe('changes by hand are alerted (revocation.changed)', () => {
       subject: 'CN=bob',
     });
     await revokeCertificate(r, { issuer, serial: '0badc0de', reason: 'again', by: 'sec' });
-    await unrevokeCertificate(r, { issuer, serial: '0badc0de' });
+    // A fingerprint prefix in capitals, as openssl prints it: the alert still names the CA.
+    await unrevokeCertificate(r, { issuer: issuer.slice(0, 16).toUpperCase(), serial: '0badc0de' });
     await setPartnerRules(r, 'beta', { routes: ['GET /status'] });
     const sent = notifier.sent.filter((n) => n.eventType === 'revocation.changed');
     expect(sent.map((n) => [n.partner, n.subject])).toEqual([
@@ -771,6 +786,28 @@ describe("a CA revoked on its root's CRL", () => {
     expect((await loadState(store)).state.entries.map((e) => e.fingerprint)).toContain(fp(selfRoot));
     const under = await leaf('CN=device-10,O=Acme', selfRoot);
     expect(await decide(parseCertificate(under.der), NOW)).toBe('deny ca.revoked');
+  });
+
+  it('knows a revoked key however its certificate encodes it (an EC point compressed)', async () => {
+    const { state } = await loadState(store);
+    const issuer = state.entries.find((e) => e.subject === 'CN=Acme Root CA,O=Acme')!.fingerprint;
+    await revokeCertificate(
+      { store, log: memoryLog(), clock: deps.clock },
+      { issuer, serial: parseCertificate(acme.intermediate.der).serial, reason: 'key leaked', by: 'sec' },
+    );
+    const compressed = compressedSpki(parseCertificate(acme.intermediate.der).publicKey.spki);
+    const renewal = await intermediate('CN=Acme Issuing CA,O=Acme', acme.root, { spki: compressed });
+    expect(Buffer.from(parseCertificate(renewal.der).publicKey.spki)).toEqual(Buffer.from(compressed));
+    const { version } = await store.put('inbox/acme/replace/compressed.pem', toBytes(renewal.pem));
+    const report = await ingestUploads([{ key: 'inbox/acme/replace/compressed.pem', version }], {
+      ...deps,
+      config: { roll: deps.roll },
+    });
+    expect(report.uploads[0]!.outcome).toBe('rejected');
+    expect(report.uploads[0]!.findings.map((f) => f.code)).toContain('ca.key-revoked');
+    expect(await decide(parseCertificate(renewal.der), NOW)).toMatch(/^deny cert\.revoked/);
+    const asLeaf = await leaf('CN=device-11,O=Acme', acme.root, { spki: compressed });
+    expect(await decide(parseCertificate(asLeaf.der), NOW)).toMatch(/^deny cert\.revoked/);
   });
 
   it('refuses the same revoked CA uploaded again after its removal, and its promotion', async () => {
