@@ -225,7 +225,13 @@ export const revokedCas = async (
   const rev = revocationOf(state);
   if (rev.manual.length === 0 && Object.keys(rev.crls).length === 0) return out;
   const held = heldIssuer(state);
-  const issuing = new Set(state.entries.filter((e) => e.issuerKey !== e.subjectKey).map((e) => e.issuerKey));
+  // Removed CAs count too: one revoked and then removed still revokes its key (as the index carries it).
+  const removed = (state.removedEntries ?? []).filter(
+    (e) => !state.entries.some((x) => x.fingerprint === e.fingerprint),
+  );
+  const issuing = new Set(
+    [...state.entries, ...removed].filter((e) => e.issuerKey !== e.subjectKey).map((e) => e.issuerKey),
+  );
   const sets = new Map<string, Uint8Array>();
   for (const crl of Object.values(rev.crls)) {
     const parent = held(crl.issuer);
@@ -252,7 +258,6 @@ export const revokedCas = async (
     const by = keyRevocation(e, certificateOf(e), rev, held, sets, false);
     if (by) out.set(e.fingerprint, by);
   }
-  if (out.size === 0) return out;
   // Its partner's other CAs of a key revoked for a reason against it (a new name, a root made with it).
   const lost = new Map<string, { readonly reason?: string; readonly source: string }>();
   for (const [fingerprint, by] of out) {
@@ -260,6 +265,12 @@ export const revokedCas = async (
     if (!KEY_GOOD.has(by.reason ?? ''))
       lost.set(revokedKeyOf(e.partner, certificateOf(e).publicKey.spki), by);
   }
+  for (const e of removed) {
+    if (e.issuerKey === e.subjectKey || !revoking.has(e.issuerKey)) continue;
+    const by = keyRevocation(e, certificateOf(e), rev, held, sets);
+    if (by) lost.set(revokedKeyOf(e.partner, certificateOf(e).publicKey.spki), by);
+  }
+  if (out.size === 0 && lost.size === 0) return out;
   const partners = new Set([...lost.keys()].map((k) => k.slice(0, k.indexOf('|'))));
   for (const e of state.entries) {
     if (out.has(e.fingerprint) || !partners.has(e.partner)) continue;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ingestUploads } from '../../../shared/pipeline/ingest.js';
+import { removeCas } from '../../../shared/pipeline/lifecycle.js';
 import { REPORT_KEYS, storeReport } from '../../../shared/pipeline/report.js';
 import { revokeCertificate } from '../../../shared/pipeline/revocation.js';
 import { expiryLines, scanExpiry } from '../../../shared/pipeline/scan.js';
@@ -461,6 +462,20 @@ describe('revoked CAs', () => {
     ]);
     expect(revoked['CN=Nu Sub,O=Nu']).toMatch(/^it is below CN=Nu Issuing,O=Nu, which is revoked/);
     expect(revoked['CN=Nu Issuing 2027,O=Nu']).toMatch(/^its key is revoked: /);
+    // The revoked CA removed (with the CA below it): the other CA of its key stays REVOKED.
+    await removeCas(
+      { fingerprints: [parseCertificate(nuIssuing.der).fingerprint], reason: 'gone', requestedBy: 'ops' },
+      {
+        store,
+        gateway: new FakeGateway(),
+        notifier: new MemoryNotifier(),
+        clock,
+        log: memoryLog(),
+        roll: { domains: [] },
+      },
+    );
+    const later = await storeReport(store, { now: NOW, label: 'local' });
+    expect(later.cas.filter((c) => c.revoked).map((c) => c.subject)).toEqual(['CN=Nu Issuing 2027,O=Nu']);
   });
 });
 
