@@ -28,7 +28,7 @@ import { notification } from './notifications.js';
 import { durableNotifier, flushOutbox } from './outbox.js';
 import { type PublishDeps, publishAndRoll, publishPending } from './publish.js';
 import { nextRevision } from './revision.js';
-import { RETIRED_DAYS, revocationOf, revokedKeyFindings } from './revocation.js';
+import { RETIRED_DAYS, revocationOf, revokedCas, revokedKeyFindings } from './revocation.js';
 import type { RollReport } from './roll.js';
 import { assertIntact, loadState, readTruststoreVersion, updateState } from './state-store.js';
 import { keptTag, safeName } from './upload-key.js';
@@ -715,8 +715,39 @@ export const planPromotion = async (
           ? []
           : [{ ...line(e.fingerprint, e.subject, e.notAfter, e.partner), sourcePartner: there }];
       }),
-    notCarried: notCarried(state, targetState, wanted, provenance, to),
+    notCarried: [
+      ...notCarried(state, targetState, wanted, provenance, to),
+      ...(await revokedNotCarried(source, state, target, targetState, certificates, to)),
+    ],
   };
+};
+
+/**
+ * The promoted CAs the source denies the clients of (revoked, below a revoked CA, or of a revoked
+ * key: `revokedCas`) that the target would not: each with what makes the target deny them too.
+ */
+const revokedNotCarried = async (
+  source: PublishDeps['store'],
+  sourceState: TruststoreState,
+  target: PublishDeps['store'],
+  targetState: TruststoreState,
+  promoted: readonly Certificate[],
+  to: string,
+): Promise<string[]> => {
+  const there = await revokedCas(source, sourceState);
+  if (there.size === 0) return [];
+  const here = await revokedCas(target, targetState);
+  const bySubject = new Map(promoted.map((c) => [c.subject.key, c]));
+  return promoted
+    .filter((c) => there.has(c.fingerprint) && !here.has(c.fingerprint))
+    .map((c) => {
+      const issuer = c.selfIssued ? undefined : bySubject.get(c.issuer.key);
+      return `${c.subject.text} is revoked in the source (${there.get(c.fingerprint)!.source}): ${
+        issuer
+          ? `trustroll revoke --store ${to} --serial ${c.serial} --issuer ${issuer.fingerprint} --reason …`
+          : `trustroll remove --store ${to} --fingerprint ${c.fingerprint} (a root cannot be revoked)`
+      }`;
+    });
 };
 
 /**

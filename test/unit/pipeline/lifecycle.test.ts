@@ -615,6 +615,48 @@ describe('promotion never moves a CA to another partner', () => {
     expect(held.map((e) => e.partner)).toEqual(['gamma', 'gamma']);
   });
 
+  it('names the CAs the source denies the clients of (revoked, or of a revoked key), with the command for each', async () => {
+    const renamed = await intermediate('CN=Acme Issuing 2027,O=Acme', acme.root, {
+      spki: parseCertificate(acme.intermediate.der).publicKey.spki,
+    });
+    const source = new MemoryStore();
+    const { version } = await source.put(
+      'inbox/acme/ca.pem',
+      toBytes(pemOf(acme.root, acme.intermediate, renamed)),
+    );
+    await ingestUploads([{ key: 'inbox/acme/ca.pem', version }], {
+      ...deps,
+      store: source,
+      config: { roll: { ...deps.roll, domains: [] } },
+    });
+    await revokeCertificate(
+      { store: source, log: memoryLog(), clock: deps.clock },
+      {
+        issuer: fp(acme.root),
+        serial: parseCertificate(acme.intermediate.der).serial,
+        reason: 'key lost',
+        by: 'sec',
+      },
+    );
+    const plan = await planPromotion(source, store, undefined, 'prod');
+    const revoked = plan.notCarried
+      .filter((x) => / is revoked in the source /.test(x))
+      .sort()
+      .reverse();
+    expect(revoked).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^CN=Acme Issuing CA,O=Acme is revoked in the source .*: trustroll revoke --store prod --serial ${parseCertificate(acme.intermediate.der).serial} --issuer ${fp(acme.root)} --reason …$`,
+        ),
+      ),
+      expect.stringMatching(
+        new RegExp(
+          `^CN=Acme Issuing 2027,O=Acme is revoked in the source \\(its key is revoked: .*\\): trustroll revoke --store prod --serial ${parseCertificate(renamed.der).serial} --issuer ${fp(acme.root)} --reason …$`,
+        ),
+      ),
+    ]);
+  });
+
   it("promotes acme's renewed CAs kept for acme (same names, same partner)", async () => {
     const source = await sourceWith('acme', await partnerChain('Acme'));
     const plan = await planPromotion(source, store);
