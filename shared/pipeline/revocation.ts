@@ -111,6 +111,24 @@ export const removedAt = (state: TruststoreState, fingerprint: string): string =
   ).toISOString();
 
 /**
+ * Reads the record set `serials` into `sets` once, for the checks beside the index build (ingest's
+ * `ca.key-revoked`, the report): one missing or damaged is skipped, as the index build reports it
+ * (DamagedStoreError).
+ */
+const readSetInto = async (
+  store: Pick<ObjectStore, 'get'>,
+  serials: string,
+  sets: Map<string, Uint8Array>,
+): Promise<void> => {
+  if (sets.has(serials)) return;
+  const body = await store.get(serialsKey(serials)).then(
+    (o) => o.body,
+    () => undefined,
+  );
+  if (body && body.length % RECORD === 0) sets.set(serials, body);
+};
+
+/**
  * Why the key of `e` (a CA of the state, held or removed) is revoked by a CA held above it: by
  * hand, or listed on a CRL of that CA that covers it, for a reason against the key (not
  * superseded and the like). `sets`: the record sets of the held CRLs, by SHA-256.
@@ -187,13 +205,7 @@ export const revokedKeyFindings = async (
         const other = certificateOf(e);
         if (digest !== keyDigest(other.publicKey.spki)) continue;
         for (const crl of Object.values(rev.crls)) {
-          if (sets.has(crl.serials) || held(crl.issuer)?.subjectKey !== e.issuerKey) continue;
-          // A record set missing or damaged is the index build's to report (DamagedStoreError).
-          const body = await store.get(serialsKey(crl.serials)).then(
-            (o) => o.body,
-            () => undefined,
-          );
-          if (body && body.length % RECORD === 0) sets.set(crl.serials, body);
+          if (held(crl.issuer)?.subjectKey === e.issuerKey) await readSetInto(store, crl.serials, sets);
         }
         const by = keyRevocation(e, other, rev, held, sets);
         if (!by) continue;
@@ -226,21 +238,15 @@ export const revokedCas = async (
   if (rev.manual.length === 0 && Object.keys(rev.crls).length === 0) return out;
   const held = heldIssuer(state);
   // Removed CAs count too: one revoked and then removed still revokes its key (as the index carries it).
-  const removed = (state.removedEntries ?? []).filter(
-    (e) => !state.entries.some((x) => x.fingerprint === e.fingerprint),
-  );
+  const byFingerprint = new Map(state.entries.map((e) => [e.fingerprint, e]));
+  const removed = (state.removedEntries ?? []).filter((e) => !byFingerprint.has(e.fingerprint));
   const issuing = new Set(
     [...state.entries, ...removed].filter((e) => e.issuerKey !== e.subjectKey).map((e) => e.issuerKey),
   );
   const sets = new Map<string, Uint8Array>();
   for (const crl of Object.values(rev.crls)) {
     const parent = held(crl.issuer);
-    if (!parent || !issuing.has(parent.subjectKey) || sets.has(crl.serials)) continue;
-    const body = await store.get(serialsKey(crl.serials)).then(
-      (o) => o.body,
-      () => undefined,
-    );
-    if (body && body.length % RECORD === 0) sets.set(crl.serials, body);
+    if (parent && issuing.has(parent.subjectKey)) await readSetInto(store, crl.serials, sets);
   }
   // Only a CA whose issuer revoked something by hand or holds a CRL read above can be revoked.
   const revoking = new Set(
@@ -261,7 +267,7 @@ export const revokedCas = async (
   // Its partner's other CAs of a key revoked for a reason against it (a new name, a root made with it).
   const lost = new Map<string, { readonly reason?: string; readonly source: string }>();
   for (const [fingerprint, by] of out) {
-    const e = state.entries.find((x) => x.fingerprint === fingerprint)!;
+    const e = byFingerprint.get(fingerprint)!;
     if (!KEY_GOOD.has(by.reason ?? ''))
       lost.set(revokedKeyOf(e.partner, certificateOf(e).publicKey.spki), by);
   }
