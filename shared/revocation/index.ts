@@ -1,4 +1,5 @@
 import { createHash, createPublicKey } from 'node:crypto';
+import { bitStringBytes, children, readSingle } from '../pki/der.js';
 import { IssuerIndex } from '../truststore/issuer-index.js';
 import { certificateOf, type Entry } from '../truststore/state.js';
 import { covers } from './coverage.js';
@@ -138,21 +139,8 @@ export const KEY_GOOD: ReadonlySet<string> = new Set([
 ]);
 
 /** The content of a SubjectPublicKeyInfo's BIT STRING (the key itself, e.g. RSAPublicKey). */
-const bitStringOf = (spki: Buffer): Buffer => {
-  // SEQUENCE { algorithm SEQUENCE, subjectPublicKey BIT STRING }: a tag, then its length.
-  const headerOf = (at: number): { readonly start: number; readonly length: number } => {
-    const first = spki[at + 1]!;
-    if (first < 0x80) return { start: at + 2, length: first };
-    const n = first & 0x7f;
-    return { start: at + 2 + n, length: spki.subarray(at + 2, at + 2 + n).reduce((a, b) => a * 256 + b, 0) };
-  };
-  const outer = headerOf(0);
-  const algorithm = headerOf(outer.start);
-  const at = algorithm.start + algorithm.length;
-  if (spki[at] !== 0x03) throw new Error('no BIT STRING in the SPKI');
-  const bits = headerOf(at);
-  return spki.subarray(bits.start + 1, bits.start + bits.length);
-};
+const bitStringOf = (spki: Uint8Array): Uint8Array =>
+  bitStringBytes(children(readSingle(spki))[1]!, 'subjectPublicKey');
 
 const digests = new WeakMap<Uint8Array, string>();
 
@@ -170,7 +158,7 @@ export const keyDigest = (spki: Uint8Array): string => {
       // RSASSA-PSS names the same RSA key under another algorithm (and Node writes no JWK of it).
       const jwk = (
         key.asymmetricKeyType === 'rsa-pss'
-          ? createPublicKey({ key: bitStringOf(Buffer.from(spki)), format: 'der', type: 'pkcs1' })
+          ? createPublicKey({ key: Buffer.from(bitStringOf(spki)), format: 'der', type: 'pkcs1' })
           : key
       ).export({ format: 'jwk' });
       canonical = JSON.stringify([jwk.kty, jwk.crv, jwk.x, jwk.y, jwk.n, jwk.e]);
