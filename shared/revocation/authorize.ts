@@ -138,19 +138,9 @@ export const authorize = (
       code: 'cert.revoked',
       message: `${cert.subject.text} (serial ${cert.serial}) is revoked by ${issuer.subject}${revokedHow(index, issuer, cert.serial, listed)}.`,
     });
-  // A CA certificate of the index presented as a client: revoked as a CA (its key revoked too),
-  // it is revoked as a client.
-  if (listed === undefined && cert.basicConstraints?.ca === true) {
-    const self = index.header.cas.find((c) => c.fingerprint === cert.fingerprint);
-    if (self?.revoked)
-      reasons.push({
-        code: 'cert.revoked',
-        message: `${cert.subject.text} (serial ${cert.serial}) is a CA of the truststore that is revoked${self.revoked.reason ? ` (${self.revoked.reason})` : ''}: ${self.revoked.source}.`,
-      });
-  }
   // Any client certificate of a key its partner's CA lost (revoked for a reason against the key):
-  // a renewal of that CA presented as a client, or a leaf made for that key.
-  if (listed === undefined && !reasons.some((r) => r.code === 'cert.revoked')) {
+  // that CA itself or a renewal of it presented as a client, or a leaf made for that key.
+  if (listed === undefined) {
     const key = index.revokedKey(partner, cert.publicKey.spki);
     if (key)
       reasons.push({
