@@ -51,24 +51,37 @@ import {
 export const revocationOf = (state: TruststoreState): RevocationState =>
   state.revocation ?? emptyRevocation();
 
-/** The identity of a CA across renewals: its name and its key. */
-export const caIdentity = (cert: Certificate): string =>
-  `${cert.subject.key}|${keyDigest(cert.publicKey.spki)}`;
-
 /**
  * Whether two CA fingerprints (of the entries, or of entries removed since) are one CA: the same
  * certificate, or a renewal of it (same name, same key).
  */
 export const sameCa = (state: TruststoreState) => {
-  const ids = new Map<string, string>();
-  for (const e of [...(state.removedEntries ?? []), ...state.entries]) {
-    try {
-      ids.set(e.fingerprint, caIdentity(certificateOf(e)));
-    } catch {
-      // An entry whose PEM does not parse was refused by the state check already.
+  const byFingerprint = new Map<string, Entry>();
+  for (const e of [...(state.removedEntries ?? []), ...state.entries]) byFingerprint.set(e.fingerprint, e);
+  // Names first (the state check holds each entry's subjectKey to its certificate); a key's digest
+  // only for two CAs of one name, once each: most pairs asked about differ by name, and reading
+  // every CA's key would cost a key import per CA on every state.
+  const digests = new Map<string, string | undefined>();
+  const digestOf = (e: Entry) => {
+    if (!digests.has(e.fingerprint)) {
+      let digest: string | undefined;
+      try {
+        digest = keyDigest(certificateOf(e).publicKey.spki);
+      } catch {
+        // An entry whose PEM does not parse was refused by the state check already.
+      }
+      digests.set(e.fingerprint, digest);
     }
-  }
-  return (a: string, b: string): boolean => a === b || (ids.has(a) && ids.get(a) === ids.get(b));
+    return digests.get(e.fingerprint);
+  };
+  return (a: string, b: string): boolean => {
+    if (a === b) return true;
+    const ea = byFingerprint.get(a);
+    const eb = byFingerprint.get(b);
+    if (!ea || !eb || ea.subjectKey !== eb.subjectKey) return false;
+    const da = digestOf(ea);
+    return da !== undefined && da === digestOf(eb);
+  };
 };
 
 /**

@@ -306,9 +306,12 @@ export const buildIndex = (input: IndexInput): Uint8Array => {
         source: `the key of ${ca.subject} (serial ${certs[i]!.serial}), revoked: ${ca.revoked.source}`,
       });
   });
+  // Only the CAs of a partner with a revoked key have their key read (a key import each).
+  const partners = new Set([...byKey.keys()].map((k) => k.slice(0, k.indexOf('|'))));
   const withKeys = cas.map((ca, i) => {
+    if (ca.revoked || !partners.has(ca.partner)) return ca;
     const key = byKey.get(keyOf(i));
-    return ca.revoked || !key ? ca : { ...ca, revoked: key };
+    return key ? { ...ca, revoked: key } : ca;
   });
 
   const header: IndexHeader = {
