@@ -12,6 +12,7 @@ import {
   type Entry,
   entriesBySubject,
   latestPublished,
+  parsedCertificateOf,
   pendingRevision,
   type TruststoreState,
 } from '../truststore/state.js';
@@ -181,7 +182,7 @@ const keys = new WeakMap<Entry, string>();
 const keyOf = (e: Entry): string => {
   let key = keys.get(e);
   if (key === undefined) {
-    key = keyLabel(publicKeyOf(pemToDer(e.pem)));
+    key = keyLabel(parsedCertificateOf(e)?.publicKey ?? publicKeyOf(pemToDer(e.pem)));
     keys.set(e, key);
   }
   return key;

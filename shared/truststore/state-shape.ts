@@ -195,7 +195,10 @@ const entry = (value: unknown, at: string): string => {
   });
   const pem = text(e.pem, `${at}.pem`);
   const known = verified.get(fingerprint);
-  const derived = known?.pem === pem ? known.derived : checkPem(pem, fingerprint, at);
+  const checked = known?.pem === pem ? known : checkPem(pem, fingerprint, at);
+  const derived = checked.derived;
+  // certificateOf takes it from here: a state read is parsed once, not once more per use.
+  parsedEntries.set(e, checked.cert);
   // Everything the certificate says is taken from it, never from the state alone: an expiry
   // edited in the state would otherwise be reported (and alerted, and pruned) as the truth.
   for (const [field, value] of Object.entries(derived))
@@ -221,10 +224,18 @@ export const certificateFields = (cert: Certificate) => ({
   notAfter: cert.notAfter.toISOString(),
 });
 
-const fromCertificate = (der: Uint8Array): Record<string, string> => certificateFields(parseCertificate(der));
+/** The certificates the check parsed, by entry object (see `certificateOf`). */
+export const parsedEntries = new WeakMap<object, Certificate>();
 
-/** Checks that `pem` is canonical and hashes to `fingerprint`; returns what its certificate says. */
-const checkPem = (pem: string, fingerprint: string, at: string): Record<string, string> => {
+/**
+ * Checks that `pem` is canonical and hashes to `fingerprint`; returns its certificate and what it
+ * says.
+ */
+const checkPem = (
+  pem: string,
+  fingerprint: string,
+  at: string,
+): { readonly pem: string; readonly cert: Certificate; readonly derived: Record<string, string> } => {
   const lines = PEM.exec(pem)?.[1]?.split('\n');
   const base64 = lines?.join('') ?? '';
   const der = Buffer.from(base64, 'base64');
@@ -240,25 +251,29 @@ const checkPem = (pem: string, fingerprint: string, at: string): Record<string, 
       `${at}.pem`,
       `not the certificate of the entry's fingerprint ${short(fingerprint)} (it holds ${short(actual)})`,
     );
-  let derived: Record<string, string>;
+  let cert: Certificate;
   try {
-    derived = fromCertificate(new Uint8Array(der));
+    cert = parseCertificate(new Uint8Array(der));
   } catch (error) {
     return fail(`${at}.pem`, `not a certificate trustroll can read (${(error as Error).message})`);
   }
+  const checked = { pem, cert, derived: certificateFields(cert) };
   if (verified.size >= MAX_VERIFIED) verified.clear();
-  verified.set(fingerprint, { pem, derived });
-  return derived;
+  verified.set(fingerprint, checked);
+  return checked;
 };
 
 const PEM = /^-----BEGIN CERTIFICATE-----\n([A-Za-z0-9+/=\n]+)\n-----END CERTIFICATE-----\n$/;
 
 /**
- * Fingerprint → the PEM already found to hash to it, so a state read several times in a run (or
- * by a warm Lambda) hashes each certificate once; any other PEM under that fingerprint is
- * checked again.
+ * Fingerprint → the PEM already found to hash to it and its certificate, so a state read several
+ * times in a run (or by a warm Lambda) hashes and parses each certificate once; any other PEM under
+ * that fingerprint is checked again.
  */
-const verified = new Map<string, { readonly pem: string; readonly derived: Record<string, string> }>();
+const verified = new Map<
+  string,
+  { readonly pem: string; readonly cert: Certificate; readonly derived: Record<string, string> }
+>();
 const MAX_VERIFIED = 20_000;
 
 const isObject = (v: unknown): v is Record<string, unknown> =>

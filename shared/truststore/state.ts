@@ -3,7 +3,7 @@ import { type Certificate, parseCertificate, pemToDer, toPem } from '../pki/cert
 import type { Notification } from '../ports.js';
 import type { RevocationState } from '../revocation/state.js';
 import { renderBlocks } from './render.js';
-import { certificateFields, checkState } from './state-shape.js';
+import { certificateFields, checkState, parsedEntries } from './state-shape.js';
 
 /** Where trustroll keeps its objects, relative to the store (an S3 bucket or a local folder). */
 export const KEYS = {
@@ -210,11 +210,15 @@ export const entryOf = (
 /** The certificate of each entry made in this process: its PEM is that certificate's DER. */
 const certificates = new WeakMap<Entry, Certificate>();
 
+/** An entry's certificate if this process holds it parsed already (made or checked here), else undefined. */
+export const parsedCertificateOf = (entry: Entry): Certificate | undefined =>
+  certificates.get(entry) ?? parsedEntries.get(entry);
+
 /** An entry's certificate, parsed from its PEM unless the entry was made from it here. */
 export const certificateOf = (entry: Entry): Certificate => {
   let cert = certificates.get(entry);
   if (!cert) {
-    cert = parseCertificate(pemToDer(entry.pem));
+    cert = parsedEntries.get(entry) ?? parseCertificate(pemToDer(entry.pem));
     certificates.set(entry, cert);
   }
   return cert;
