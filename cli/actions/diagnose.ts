@@ -6,7 +6,7 @@ import { keyMatches } from '../../shared/pki/key-match.js';
 import { readInput } from '../../shared/pki/read.js';
 import { type Purpose, type Reason, type VerifyResult, verifyClient } from '../../shared/pki/verify.js';
 import { type AuthorizeDecision, authorize } from '../../shared/revocation/authorize.js';
-import { readRevocationLists, removalsInFullCrl } from '../../shared/revocation/crl.js';
+import { covers, readRevocationLists, removalsInFullCrl } from '../../shared/revocation/crl.js';
 import { printable, shown } from '../../shared/text.js';
 import { fileOnly, type Io, jsonOut, loadInputs, UsageError } from '../io.js';
 import { depsFor, noStoreMessage, openStore, type StoreDeps, type StoreFlags } from '../stores.js';
@@ -119,13 +119,13 @@ const truststoreOf = async (path: string, io: Io): Promise<Certificates> => {
 };
 
 /**
- * The CRL given with --crl, read as ingest reads CRLs (a CRL ingest would refuse is not taken
- * here either: negative serials, a PKCS#7, removeFromCRL in a full CRL); its first list.
+ * The CRLs given with --crl (every one of the file: a CRL bundle holds a CA's and its root's), read
+ * as ingest reads CRLs (a CRL ingest would refuse is not taken here either: negative serials, a
+ * PKCS#7, removeFromCRL in a full CRL).
  */
-const crlOf = (name: string, bytes: Uint8Array): { crl?: Crl; problem?: string } => {
+export const crlOf = (name: string, bytes: Uint8Array): { crls?: Crl[]; problem?: string } => {
   try {
     const lists = readRevocationLists(bytes, name);
-    const list = lists[0];
     // Any list of the file, as ingest judges every one.
     const removals = lists.flatMap(removalsInFullCrl);
     if (removals.length > 0)
@@ -133,11 +133,15 @@ const crlOf = (name: string, bytes: Uint8Array): { crl?: Crl; problem?: string }
         problem: `${name} lists serial ${removals[0]!.serial} with reason removeFromCRL, which RFC 5280 allows only in delta CRLs; ingest refuses such a CRL.`,
       };
     return {
-      crl: {
-        issuer: list!.issuer,
-        revoked: new Set(list!.entries.map((e) => e.serial)),
-        signedBy: (ca) => verifySignedBy(list!, ca),
-      },
+      crls: lists.map((list) => ({
+        issuer: list.issuer,
+        revoked: new Set(list.entries.map((e) => e.serial)),
+        signedBy: (ca) => verifySignedBy(list, ca),
+        thisUpdate: list.thisUpdate,
+        ...(list.nextUpdate ? { nextUpdate: list.nextUpdate } : {}),
+        unknownCritical: list.unknownCritical,
+        covers: (cert) => covers(list.scope, cert),
+      })),
     };
   } catch (error) {
     const message = (error as Error).message.replace(/\.$/, '');
@@ -210,7 +214,7 @@ export const diagnose = async (flags: DiagnoseFlags, io: Io, exit: (code: number
     at: flags.at ?? new Date(),
     purpose: flags.purpose,
     apiGateway: !flags.plainTls,
-    crls: crl?.crl ? [crl.crl] : [],
+    crls: crl?.crls ?? [],
     // A plain TLS server given a CRL checks it; API Gateway checks none.
     crlCheck: Boolean(flags.plainTls),
   });

@@ -8,6 +8,13 @@ export interface Crl {
   readonly revoked: ReadonlySet<string>;
   /** Whether a CA's key verifies the CRL's signature (absent: not judged, the CRL is taken as given). */
   readonly signedBy?: (ca: Certificate) => boolean;
+  /** What a server that checks CRLs also judges (absent: not known, not judged). */
+  readonly thisUpdate?: Date;
+  readonly nextUpdate?: Date;
+  /** Dotted OIDs of critical extensions (of the CRL or an entry) not understood. */
+  readonly unknownCritical?: readonly string[];
+  /** Whether the CRL speaks for this certificate (its issuing distribution point's scope). */
+  readonly covers?: (cert: Certificate) => boolean;
 }
 
 /**

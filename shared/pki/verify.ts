@@ -34,8 +34,9 @@ export interface VerifyInput {
   /** CRLs to mention: API Gateway checks none, a stricter client may. */
   readonly crls?: readonly Crl[];
   /**
-   * Check revocation as a server with CRL checking on does (`-crl_check_all`): a certificate of
-   * the path listed on a CRL refuses the client instead of warning. Default false (API Gateway).
+   * Check revocation as a server given these CRLs does (`-crl_check_all`, as nginx's ssl_crl): each
+   * certificate of the path needs a current CRL of its issuer, and one listed refuses the client
+   * instead of a warning. With no CRL, nothing is checked. Default false (API Gateway).
    */
   readonly crlCheck?: boolean;
 }
@@ -344,16 +345,12 @@ export const verifyClient = (input: VerifyInput): VerifyResult => {
   const violation = nameConstraintViolation(path);
   if (violation) return reject('name-constraints', violation);
 
-  // A server that checks CRLs (-crl_check_all) refuses a revoked certificate; API Gateway checks none.
-  if (input.crlCheck) {
-    for (const crl of crlsSignedOnPath(input.crls ?? [], path).signed) {
-      const revoked = path.find((c) => listedOn(c, crl));
-      if (revoked)
-        return reject(
-          'revoked',
-          `${revoked.subject.text} (serial ${revoked.serial}) is revoked by the CRL of ${crl.issuer.text} ("certificate revoked"): a server that checks CRLs refuses it.`,
-        );
-    }
+  // A server that checks CRLs refuses what OpenSSL's -crl_check_all refuses (nginx's ssl_crl sets
+  // it); API Gateway checks none.
+  // A server given no CRL checks none.
+  if (input.crlCheck && (input.crls ?? []).length > 0) {
+    const refusal = crlRefusal(path, input.crls ?? [], input.at);
+    if (refusal) return reject(refusal.code, refusal.message);
   }
 
   // 3. API Gateway: every CA of the path must be in the truststore.
@@ -796,4 +793,65 @@ export const warningsFor = (path: readonly Certificate[], input: VerifyInput): R
       );
   }
   return out;
+};
+
+/**
+ * What a server that checks the CRLs of the whole chain (OpenSSL's -crl_check_all, as nginx's
+ * `ssl_crl` sets it) refuses, in OpenSSL's order (checked against `openssl verify` 3.0): from the
+ * client up to the anchor, each certificate needs a CRL of its issuer signed by that issuer's key
+ * ("unable to get certificate CRL"), whose scope covers it ("different CRL scope"); of those, one
+ * with no critical extension OpenSSL does not handle and in its validity window is used, else the
+ * first is refused for that; a certificate listed on it is "certificate revoked".
+ */
+const crlRefusal = (
+  path: readonly Certificate[],
+  crls: readonly Crl[],
+  at: Date,
+): { readonly code: string; readonly message: string } | undefined => {
+  for (let i = 0; i < path.length; i++) {
+    const c = path[i]!;
+    const issuer = path[i + 1] ?? c;
+    const who = i === 0 ? `the client certificate ${c.subject.text}` : c.subject.text;
+    const named = crls.filter((crl) => crl.issuer.key === c.issuer.key);
+    const signed = named.filter((crl) => !crl.signedBy || crl.signedBy(issuer));
+    if (signed.length === 0)
+      return {
+        code: 'crl-missing',
+        message: `No CRL of ${c.issuer.text} ${named.length > 0 ? `signed by its key (the CRL given in its name is signed by another key) ` : ''}was given for ${who} ("unable to get certificate CRL"): a server that checks the CRLs of the whole chain (nginx's ssl_crl, openssl -crl_check_all) refuses it. Add the CRL of ${c.issuer.text} to the --crl file.`,
+      };
+    const inScope = signed.filter((crl) => !crl.covers || crl.covers(c));
+    if (inScope.length === 0)
+      return {
+        code: 'crl-scope',
+        message: `The CRL of ${c.issuer.text} given does not cover ${who} (its issuing distribution point limits it to other certificates: "different CRL scope"): a server that checks CRLs refuses it. Add the CRL of ${c.issuer.text} whose distribution point is the one ${who} names.`,
+      };
+    const usable = (crl: Crl) =>
+      (crl.unknownCritical ?? []).length === 0 &&
+      !(crl.thisUpdate && crl.thisUpdate > at) &&
+      !(crl.nextUpdate && crl.nextUpdate < at);
+    const crl = inScope.find(usable);
+    if (!crl) {
+      const first = inScope[0]!;
+      if ((first.unknownCritical ?? []).length > 0)
+        return {
+          code: 'crl-critical',
+          message: `The CRL of ${c.issuer.text} has a critical extension a server cannot process (${first.unknownCritical!.join(', ')}: "unhandled critical CRL extension"), so ${who} is refused. Publish the CRL without it.`,
+        };
+      if (first.thisUpdate && first.thisUpdate > at)
+        return {
+          code: 'crl-not-yet-valid',
+          message: `The CRL of ${c.issuer.text} is not valid before ${first.thisUpdate.toISOString()} ("CRL is not yet valid"), so ${who} is refused. Check the clock of the CA that issued it, or give its current CRL.`,
+        };
+      return {
+        code: 'crl-expired',
+        message: `The CRL of ${c.issuer.text} expired on ${first.nextUpdate!.toISOString()} ("CRL has expired"), so ${who} is refused by a server that checks CRLs. Give its current CRL (${c.issuer.text} must publish a new one).`,
+      };
+    }
+    if (listedOn(c, crl))
+      return {
+        code: 'revoked',
+        message: `${c.subject.text} (serial ${c.serial}) is revoked by the CRL of ${crl.issuer.text} ("certificate revoked"): a server that checks CRLs refuses it.`,
+      };
+  }
+  return undefined;
 };

@@ -94,13 +94,18 @@ describe('diagnose --json prints a verdict whatever the input', () => {
     expect(codes(plain.json.reasons)).toEqual(['revoked']);
   }, 60_000);
 
-  it("ignores, with a warning, a CRL in the CA's name that another key signed: never a listing, never a refusal", () => {
+  it("ignores, with a warning, a CRL in the CA's name that another key signed: never a listing; a CRL-checking server has no CRL of that CA then", () => {
     const apiGateway = diagnose('--crl', f('forged.crl'));
     expect(apiGateway.status).toBe(0);
     expect(codes(apiGateway.json.warnings)).toContain('crl.signature-invalid');
     expect(codes(apiGateway.json.warnings)).not.toContain('revoked');
+    // openssl verify -crl_check_all: "CRL signature failure" (the CRL names no key identifier).
     const plain = diagnose('--plain-tls', '--crl', f('forged.crl'));
-    expect([plain.status, plain.json.verdict]).toEqual([0, 'accept']);
+    expect([plain.status, plain.json.verdict, codes(plain.json.reasons)]).toEqual([
+      1,
+      'reject',
+      ['crl-missing'],
+    ]);
   }, 60_000);
 
   it('skips the files of a truststore folder that are not certificates (a README)', () => {

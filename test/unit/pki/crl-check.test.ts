@@ -1,0 +1,202 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { crlOf } from '../../../cli/actions/diagnose.js';
+import { parseCertificate } from '../../../shared/pki/certificate.js';
+import { verifyClient } from '../../../shared/pki/verify.js';
+import {
+  type CrlSpec,
+  crl,
+  days,
+  type Issued,
+  intermediate,
+  leaf,
+  NOW,
+  pemBlock,
+  root,
+} from '../../fixtures/pki.js';
+
+/**
+ * `diagnose --plain-tls --crl <file>` judges as a server that checks the CRLs of the whole chain
+ * (OpenSSL's -crl_check_all, which nginx's ssl_crl sets). Every verdict here is also put to
+ * `openssl verify -crl_check_all` with the same certificates, CRL file and time: an ACCEPTED that
+ * such a server refuses would be a wrong answer with exit 0.
+ */
+const ASK_OPENSSL = process.env.TRUSTROLL_MUTATION_SCOPE === undefined;
+
+/** OpenSSL's verify error numbers, as diagnose's reason codes. */
+const OPENSSL_CODES: Record<string, string> = {
+  '3': 'crl-missing', // unable to get certificate CRL
+  '8': 'crl-missing', // CRL signature failure
+  '11': 'crl-not-yet-valid',
+  '12': 'crl-expired',
+  '23': 'revoked',
+  '36': 'crl-critical',
+  '44': 'crl-scope',
+};
+
+let r: Issued;
+let i: Issued;
+let client: Issued;
+let forger: Issued;
+beforeAll(async () => {
+  r = await root('CN=Check Root,O=Check');
+  i = await intermediate('CN=Check Issuing CA,O=Check', r);
+  client = await leaf('CN=check client,O=Check', i);
+  forger = await root('CN=Check Forger,O=Elsewhere');
+});
+
+const p = (x: Issued) => parseCertificate(x.der);
+
+/** diagnose's verdict on the client with this CRL file, and openssl's, which must agree. */
+const judged = async (...crls: Promise<Uint8Array>[]) => {
+  const file = (await Promise.all(crls)).map((der) => pemBlock('X509 CRL', der)).join('');
+  const read = crlOf('check.crl', new Uint8Array(Buffer.from(file)));
+  expect(read.problem).toBeUndefined();
+  const ours = verifyClient({
+    leaf: p(client),
+    sent: [p(i)],
+    trusted: [p(r)],
+    at: NOW,
+    purpose: 'clientAuth',
+    apiGateway: false,
+    crls: read.crls ?? [],
+    crlCheck: true,
+  });
+  const verdict = { verdict: ours.verdict, code: ours.reasons[0]?.code };
+  if (ASK_OPENSSL) {
+    const dir = mkdtempSync(join(tmpdir(), 'trustroll-crl-check-'));
+    for (const [name, pem] of [
+      ['root.pem', r.pem],
+      ['int.pem', i.pem],
+      ['client.pem', client.pem],
+      ['check.crl', file],
+    ])
+      writeFileSync(join(dir, name!), pem!);
+    const o = spawnSync(
+      'openssl',
+      [
+        'verify',
+        '-purpose',
+        'sslclient',
+        '-crl_check_all',
+        '-attime',
+        String(Math.floor(NOW.getTime() / 1000)),
+        '-CRLfile',
+        join(dir, 'check.crl'),
+        '-CAfile',
+        join(dir, 'root.pem'),
+        '-untrusted',
+        join(dir, 'int.pem'),
+        join(dir, 'client.pem'),
+      ],
+      { encoding: 'utf8' },
+    );
+    rmSync(dir, { recursive: true, force: true });
+    const output = `${o.stdout}${o.stderr}`;
+    const first = /error (\d+) at \d+ depth/.exec(output)?.[1];
+    expect(verdict, `openssl verify -crl_check_all says: ${output}`).toEqual(
+      o.status === 0
+        ? { verdict: 'accept', code: undefined }
+        : { verdict: 'reject', code: OPENSSL_CODES[first ?? ''] ?? `openssl error ${first}` },
+    );
+  }
+  return ours;
+};
+
+const of = (issuer: Issued, revoked: Issued[] = [], spec: CrlSpec = {}) =>
+  crl(issuer, revoked, { now: NOW, ...spec });
+const expired = { thisUpdate: days(-10), nextUpdate: days(-1) };
+
+describe('diagnose --plain-tls --crl: a server that checks the CRLs of the whole chain', () => {
+  it('accepts a client when every CA of its path has a current CRL that does not list it', async () => {
+    expect((await judged(of(i), of(r))).verdict).toBe('accept');
+  });
+
+  it("refuses when a CA's CRL is missing from the file, naming the CA whose CRL to add", async () => {
+    const rootMissing = await judged(of(i));
+    expect(rootMissing.reasons).toEqual([
+      {
+        code: 'crl-missing',
+        message:
+          'No CRL of CN=Check Root,O=Check was given for CN=Check Issuing CA,O=Check ("unable to get certificate CRL"): a server that checks the CRLs of the whole chain (nginx\'s ssl_crl, openssl -crl_check_all) refuses it. Add the CRL of CN=Check Root,O=Check to the --crl file.',
+      },
+    ]);
+    expect((await judged(of(r))).reasons[0]!.message).toContain(
+      'No CRL of CN=Check Issuing CA,O=Check was given for the client certificate CN=check client,O=Check',
+    );
+  });
+
+  it('reads every CRL of the file: a client listed on the second is revoked', async () => {
+    const res = await judged(of(r), of(i, [client]));
+    expect(res.reasons.map((x) => x.code)).toEqual(['revoked']);
+    expect(res.reasons[0]!.message).toContain('CN=check client,O=Check (serial ');
+  });
+
+  it('refuses an intermediate its root revoked, and the client first when both are listed', async () => {
+    expect((await judged(of(i), of(r, [i]))).reasons[0]!.message).toMatch(
+      /^CN=Check Issuing CA,O=Check \(serial/,
+    );
+    expect((await judged(of(i, [client]), of(r, [i]))).reasons[0]!.message).toMatch(
+      /^CN=check client,O=Check/,
+    );
+  });
+
+  it('refuses with an expired or a not yet valid CRL, saying until or from when', async () => {
+    const old = await judged(of(i, [], expired), of(r));
+    expect(old.reasons[0]!.code).toBe('crl-expired');
+    expect(old.reasons[0]!.message).toContain(`expired on ${days(-1).toISOString()}`);
+    const early = await judged(of(i, [], { thisUpdate: days(1), nextUpdate: days(10) }), of(r));
+    expect(early.reasons[0]!.code).toBe('crl-not-yet-valid');
+    expect(early.reasons[0]!.message).toContain(`not valid before ${days(1).toISOString()}`);
+    // The root's CRL expired: the intermediate above the client is refused.
+    expect((await judged(of(i), of(r, [], expired))).reasons[0]!.code).toBe('crl-expired');
+    // An expired CRL listing the client: the expiry is what OpenSSL reports first.
+    expect((await judged(of(i, [client], expired), of(r))).reasons[0]!.code).toBe('crl-expired');
+  });
+
+  it('takes a current CRL over an expired one of the same CA, and a CRL without nextUpdate as current', async () => {
+    expect((await judged(of(i, [], expired), of(i), of(r))).verdict).toBe('accept');
+    expect((await judged(of(i, [], { nextUpdate: null }), of(r))).verdict).toBe('accept');
+  });
+
+  it("refuses a CRL in the CA's name that another key signed: it is no CRL of that CA", async () => {
+    const withAki = await judged(of(i, [], { signedBy: forger }), of(r));
+    expect(withAki.reasons[0]!.code).toBe('crl-missing');
+    expect(withAki.reasons[0]!.message).toContain('signed by another key');
+    expect((await judged(of(i, [], { signedBy: forger, aki: false }), of(r))).reasons[0]!.code).toBe(
+      'crl-missing',
+    );
+  });
+
+  it('refuses a CRL whose distribution point scope leaves the certificate out, before its dates', async () => {
+    const onlyCas = await judged(of(i, [], { idp: { onlyCA: true } }), of(r));
+    expect(onlyCas.reasons[0]!.code).toBe('crl-scope');
+    expect(onlyCas.reasons[0]!.message).toContain(
+      'does not cover the client certificate CN=check client,O=Check',
+    );
+    expect(
+      (await judged(of(i, [], { idp: { uris: ['http://crl.example/other.crl'] } }), of(r))).reasons[0]!.code,
+    ).toBe('crl-scope');
+    expect((await judged(of(i, [], { idp: { onlyCA: true }, ...expired }), of(r))).reasons[0]!.code).toBe(
+      'crl-scope',
+    );
+    // The root's CRL for CAs only covers the intermediate; for end entities only, it does not.
+    expect((await judged(of(i), of(r, [], { idp: { onlyCA: true } }))).verdict).toBe('accept');
+    expect((await judged(of(i), of(r, [], { idp: { onlyUser: true } }))).reasons[0]!.code).toBe('crl-scope');
+    expect((await judged(of(i, [], { idp: { onlyUser: true } }), of(r))).verdict).toBe('accept');
+  });
+
+  it('refuses a CRL with a critical extension a server does not handle, naming it', async () => {
+    const res = await judged(
+      of(i, [], {
+        extraExtensions: [{ oid: '1.3.6.1.4.1.55555.1', critical: true, value: new Uint8Array([5, 0]) }],
+      }),
+      of(r),
+    );
+    expect(res.reasons[0]!.code).toBe('crl-critical');
+    expect(res.reasons[0]!.message).toContain('(1.3.6.1.4.1.55555.1: "unhandled critical CRL extension")');
+  });
+});
