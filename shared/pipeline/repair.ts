@@ -360,6 +360,7 @@ const catchUp = async (
     entries = next;
   }
   const kept = new Set(entries.map((e) => e.fingerprint));
+  const keptBy = new Map(entries.map((e) => [e.fingerprint, e.partner]));
   const last = found.at(-1)!;
   actions.push(
     `${KEYS.state} had gone back to revision ${state.revision} while the truststore carries revision ${last.revision}: ` +
@@ -373,12 +374,13 @@ const catchUp = async (
     ...state,
     revision: last.revision,
     entries,
-    // Each CA once (removed, re-added and removed again is one record).
+    // Each CA once per partner (removed, re-added and removed again is one record); one another
+    // partner holds now stays, as in a commit (its former partner's revocation of its key holds).
     removedEntries: [
       ...new Map(
         [...(state.removedEntries ?? []), ...removed]
-          .filter((e) => !kept.has(e.fingerprint))
-          .map((e) => [e.fingerprint, e] as const),
+          .filter((e) => keptBy.get(e.fingerprint) !== e.partner)
+          .map((e) => [`${e.fingerprint}|${e.partner}`, e] as const),
       ).values(),
     ].slice(-MAX_REMOVED),
     expiryAlerts: Object.fromEntries(Object.entries(state.expiryAlerts ?? {}).filter(([fp]) => kept.has(fp))),

@@ -26,13 +26,15 @@ export const nextRevision = (
   assertLintClean(state.entries, c.entries, c.at);
   const revision = state.revision + 1;
   const gone = new Set(c.removed.map((e) => e.fingerprint));
-  const kept = new Set(c.entries.map((e) => e.fingerprint));
+  const keptBy = new Map(c.entries.map((e) => [e.fingerprint, e.partner]));
   return {
     ...state,
     revision,
     entries: c.entries,
     removedEntries: [
-      ...(state.removedEntries ?? []).filter((e) => !kept.has(e.fingerprint)),
+      // A CA held again leaves the removed list, unless another partner holds it now: what its
+      // partner had revoked of it (its key) must outlive the other partner's copy.
+      ...(state.removedEntries ?? []).filter((e) => keptBy.get(e.fingerprint) !== e.partner),
       ...c.removed,
     ].slice(-MAX_REMOVED),
     expiryAlerts: Object.fromEntries(

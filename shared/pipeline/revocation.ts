@@ -252,7 +252,10 @@ export const revokedCas = async (
   const held = heldIssuer(state);
   // Removed CAs count too: one revoked and then removed still revokes its key (as the index carries it).
   const byFingerprint = new Map(state.entries.map((e) => [e.fingerprint, e]));
-  const removed = (state.removedEntries ?? []).filter((e) => !byFingerprint.has(e.fingerprint));
+  // (One held again by another partner still counts for its former partner.)
+  const removed = (state.removedEntries ?? []).filter(
+    (e) => byFingerprint.get(e.fingerprint)?.partner !== e.partner,
+  );
   const issuing = new Set(
     [...state.entries, ...removed].filter((e) => e.issuerKey !== e.subjectKey).map((e) => e.issuerKey),
   );
@@ -356,10 +359,12 @@ export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: Truststor
   }
   // Removed CAs revoked under a CA still held: their keys stay revoked (a renewal of the same key
   // must not bring it back once the revoked certificate has left the index).
-  const inIndex = new Set([...state.entries, ...retired].map((e) => e.fingerprint));
+  // By partner too: a CA removed by one partner and uploaded by another keeps its key revoked for
+  // the first (another partner's copy of a revoked CA must not lift the first partner's revocation).
+  const inIndex = new Set([...state.entries, ...retired].map((e) => `${e.fingerprint}|${e.partner}`));
   const revokedKeys = new Map<string, { readonly reason?: string; readonly source: string }>();
   for (const e of state.removedEntries ?? []) {
-    if (inIndex.has(e.fingerprint)) continue;
+    if (inIndex.has(`${e.fingerprint}|${e.partner}`)) continue;
     const cert = certificateOf(e);
     const by = keyRevocation(e, cert, rev, held, sets);
     if (by) revokedKeys.set(revokedKeyOf(e.partner, cert.publicKey.spki), by);

@@ -757,6 +757,42 @@ describe("a CA revoked on its root's CRL", () => {
     expect(await decide(client, new Date(NOW.getTime() + 8 * 86_400_000))).toBe('deny ca.revoked');
   });
 
+  it("keeps a partner's key revocation when another partner uploads the removed, revoked CA again", async () => {
+    // Acme's second CA of the same key, under a name of its own and a root of its own.
+    const rootC = await root('CN=Acme Root C,O=Acme');
+    const sameKey = await intermediate('CN=Acme Issuing CA C,O=Acme', rootC, {
+      spki: parseCertificate(acme.intermediate.der).publicKey.spki,
+    });
+    await ingestKey('inbox/acme/second.pem', pemOf(rootC, sameKey));
+    await revokeCertificate(
+      { store, log: memoryLog(), clock: deps.clock },
+      {
+        issuer: fp(acme.root),
+        serial: parseCertificate(acme.intermediate.der).serial,
+        reason: 'key leaked',
+        by: 'sec',
+      },
+    );
+    // Its client, signed with the key both CAs carry.
+    const client = await clientOf({ ...sameKey, keys: acme.intermediate.keys });
+    expect(await decide(client, NOW)).toBe('deny ca.revoked');
+    await removeCas(
+      parseRemovalRequest({
+        fingerprints: [fp(acme.root), fp(acme.intermediate)],
+        reason: 'retired',
+        requestedBy: 'ops',
+      }),
+      deps,
+    );
+    // Beta drops acme's old, public certificates into its own inbox: accepted as beta's CAs.
+    await ingestKey('inbox/beta/copy.pem', pemOf(acme.root, acme.intermediate));
+    const { state } = await loadState(store);
+    expect(state.entries.find((e) => e.fingerprint === fp(acme.intermediate))?.partner).toBe('beta');
+    // The key acme revoked stays revoked for acme's CAs, now and once the retirement is over.
+    expect(await decide(client, NOW)).toBe('deny ca.revoked');
+    expect(await decide(client, new Date(NOW.getTime() + 8 * 86_400_000))).toBe('deny ca.revoked');
+  });
+
   it("never lets one partner's CRL revoke another partner's key: a CA of acme's certifying beta's public key, then revoked", async () => {
     // A public key is public: acme certifies beta's issuing CA key under a name of its own.
     const evil = await intermediate('CN=Acme Evil,O=Acme', acme.root, {
