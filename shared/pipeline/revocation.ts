@@ -138,7 +138,31 @@ const readSetInto = async (
     (o) => o.body,
     () => undefined,
   );
-  if (body && body.length % RECORD === 0) sets.set(serials, body);
+  // Only what it was written with (a set changed by hand proves nothing either way).
+  if (body && body.length % RECORD === 0 && indexSha256(body) === serials) sets.set(serials, body);
+};
+
+/**
+ * The CA a recorded issuer fingerprint speaks for, held (`heldIssuer`) or, failing that, removed:
+ * what a CA revoked before its issuer was removed keeps revoked of its key (a look-alike CA of that
+ * name and key, or another certificate of the key, must not bring the key back).
+ */
+export const knownIssuer = (state: TruststoreState) => {
+  const held = heldIssuer(state);
+  const same = sameCa(state);
+  const removed = state.removedEntries ?? [];
+  // Once per issuer: asked for every revocation of every CA looked at.
+  const answers = new Map<string, Entry | undefined>();
+  return (issuer: string): Entry | undefined => {
+    if (!answers.has(issuer))
+      answers.set(
+        issuer,
+        held(issuer) ??
+          removed.find((e) => e.fingerprint === issuer) ??
+          removed.find((e) => same(issuer, e.fingerprint)),
+      );
+    return answers.get(issuer);
+  };
 };
 
 /**
@@ -185,14 +209,17 @@ const keyRevocation = (
  * The door denies the clients of any certificate of that key (`ca.revoked`), so ingest refuses
  * the upload with `ca.key-revoked` instead of accepting CAs whose clients can never get in.
  * Only CAs of the same name are compared (a renewal), and a CRL's record set is read only for
- * such a CA.
+ * such a CA. Every partner's: a CA of another partner's revoked name and key (a look-alike its
+ * issuer signed without the revoked CA's private key) would take the clients of that key for its
+ * own partner, where the revocation does not hold. Another partner's revocation is named only by
+ * the CA's name, not by who revoked it or why.
  */
 export const revokedKeyFindings = async (
   store: Pick<ObjectStore, 'get'>,
   state: TruststoreState,
   uploads: readonly {
     readonly key: string;
-    /** Whose upload: only that partner's CAs are compared (another's revocations are not its to learn). */
+    /** Whose upload: another partner's revocation is not told in detail. */
     readonly partner?: string;
     readonly certs: readonly Certificate[];
   }[],
@@ -202,7 +229,7 @@ export const revokedKeyFindings = async (
   if (rev.manual.length === 0 && Object.keys(rev.crls).length === 0) return out;
   const known = [...state.entries, ...(state.removedEntries ?? [])];
   const heldHere = new Set(state.entries.map((e) => e.fingerprint));
-  const held = heldIssuer(state);
+  const held = knownIssuer(state);
   const sets = new Map<string, Uint8Array>();
   for (const { key, partner, certs } of uploads)
     for (const cert of certs) {
@@ -211,7 +238,6 @@ export const revokedKeyFindings = async (
         // The same certificate held is only present again; removed, its revocation still stands.
         if (
           e.subjectKey !== cert.subject.key ||
-          (partner !== undefined && e.partner !== partner) ||
           (e.fingerprint === cert.fingerprint && heldHere.has(e.fingerprint))
         )
           continue;
@@ -222,10 +248,13 @@ export const revokedKeyFindings = async (
         }
         const by = keyRevocation(e, other, rev, held, sets);
         if (!by) continue;
+        const own = partner === undefined || e.partner === partner;
         out.set(cert.fingerprint, {
           code: 'ca.key-revoked',
           severity: 'error',
-          message: `${cert.subject.text} has a revoked key: ${by.source}. The door denies the clients of every certificate of that key (ca.revoked), so this one is refused. Issue the CA with a new key; if the revocation was a mistake, ${by.source.includes('revoked by hand') ? 'an operator lifts it first (trustroll unrevoke)' : 'the CA above must publish a CRL without it first'}.`,
+          message: own
+            ? `${cert.subject.text} has a revoked key: ${by.source}. The door denies the clients of every certificate of that key (ca.revoked), so this one is refused. Issue the CA with a new key; if the revocation was a mistake, ${by.source.includes('revoked by hand') ? 'an operator lifts it first (trustroll unrevoke)' : 'the CA above must publish a CRL without it first'}.`
+            : `${cert.subject.text} has the name and key of a CA of another partner that was revoked (a reason against its key): admitted, it would let the clients of that key in as yours, so it is refused. Issue your CA with a name and a key of its own; if you believe this is a mistake, ask the platform team.`,
           cert: certRef(cert),
           source: key,
         });
@@ -249,7 +278,8 @@ export const revokedCas = async (
   const out = new Map<string, { readonly reason?: string; readonly source: string }>();
   const rev = revocationOf(state);
   if (rev.manual.length === 0 && Object.keys(rev.crls).length === 0) return out;
-  const held = heldIssuer(state);
+  // A removed issuer's revocations count for the key (as the index carries them).
+  const held = knownIssuer(state);
   // Removed CAs count too: one revoked and then removed still revokes its key (as the index carries it).
   const byFingerprint = new Map(state.entries.map((e) => [e.fingerprint, e]));
   // (One held again by another partner still counts for its former partner.)
@@ -363,10 +393,16 @@ export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: Truststor
   // the first (another partner's copy of a revoked CA must not lift the first partner's revocation).
   const inIndex = new Set([...state.entries, ...retired].map((e) => `${e.fingerprint}|${e.partner}`));
   const revokedKeys = new Map<string, { readonly reason?: string; readonly source: string }>();
-  for (const e of state.removedEntries ?? []) {
-    if (inIndex.has(`${e.fingerprint}|${e.partner}`)) continue;
+  // Revoked by an issuer removed since: the key stays revoked too (its CRL's records as written; one
+  // that cannot be read any more is passed over, as the index holds no such CA).
+  const known = knownIssuer(state);
+  const carried = (state.removedEntries ?? []).filter((e) => !inIndex.has(`${e.fingerprint}|${e.partner}`));
+  if (carried.length > 0)
+    for (const crl of Object.values(rev.crls))
+      if (!held(crl.issuer)) await readSetInto(store, crl.serials, sets);
+  for (const e of carried) {
     const cert = certificateOf(e);
-    const by = keyRevocation(e, cert, rev, held, sets);
+    const by = keyRevocation(e, cert, rev, known, sets);
     if (by) revokedKeys.set(revokedKeyOf(e.partner, cert.publicKey.spki), by);
   }
   return buildIndex({

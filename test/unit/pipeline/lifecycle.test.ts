@@ -757,25 +757,16 @@ describe("a CA revoked on its root's CRL", () => {
     expect(await decide(client, new Date(NOW.getTime() + 8 * 86_400_000))).toBe('deny ca.revoked');
   });
 
-  it("keeps a partner's key revocation when another partner uploads the removed, revoked CA again", async () => {
+  it("keeps a partner's key revocation when another partner holds a copy of the revoked CA", async () => {
     // Acme's second CA of the same key, under a name of its own and a root of its own.
     const rootC = await root('CN=Acme Root C,O=Acme');
     const sameKey = await intermediate('CN=Acme Issuing CA C,O=Acme', rootC, {
       spki: parseCertificate(acme.intermediate.der).publicKey.spki,
     });
     await ingestKey('inbox/acme/second.pem', pemOf(rootC, sameKey));
-    await revokeCertificate(
-      { store, log: memoryLog(), clock: deps.clock },
-      {
-        issuer: fp(acme.root),
-        serial: parseCertificate(acme.intermediate.der).serial,
-        reason: 'key leaked',
-        by: 'sec',
-      },
-    );
     // Its client, signed with the key both CAs carry.
     const client = await clientOf({ ...sameKey, keys: acme.intermediate.keys });
-    expect(await decide(client, NOW)).toBe('deny ca.revoked');
+    expect(await decide(client, NOW)).toBe('allow');
     await removeCas(
       parseRemovalRequest({
         fingerprints: [fp(acme.root), fp(acme.intermediate)],
@@ -788,9 +779,52 @@ describe("a CA revoked on its root's CRL", () => {
     await ingestKey('inbox/beta/copy.pem', pemOf(acme.root, acme.intermediate));
     const { state } = await loadState(store);
     expect(state.entries.find((e) => e.fingerprint === fp(acme.intermediate))?.partner).toBe('beta');
-    // The key acme revoked stays revoked for acme's CAs, now and once the retirement is over.
+    // Then the key is found compromised: the certificate is revoked by hand.
+    await revokeCertificate(
+      { store, log: memoryLog(), clock: deps.clock },
+      {
+        issuer: fp(acme.root),
+        serial: parseCertificate(acme.intermediate.der).serial,
+        reason: 'key leaked',
+        by: 'sec',
+      },
+    );
+    // Acme's CA of that key is denied as beta's copy is, now and once the retirement is over.
     expect(await decide(client, NOW)).toBe('deny ca.revoked');
     expect(await decide(client, new Date(NOW.getTime() + 8 * 86_400_000))).toBe('deny ca.revoked');
+  });
+
+  it("refuses another partner's look-alike of a revoked, removed CA (its name and key, signed by its own root)", async () => {
+    await revokeCertificate(
+      { store, log: memoryLog(), clock: deps.clock },
+      {
+        issuer: fp(acme.root),
+        serial: parseCertificate(acme.intermediate.der).serial,
+        reason: 'key leaked',
+        by: 'sec',
+      },
+    );
+    await removeCas(parseRemovalRequest({ partner: 'acme', reason: 'offboarded', requestedBy: 'ops' }), deps);
+    // No private key of acme's needed: beta's root certifies acme's public key under acme's CA name.
+    const lookAlike = await intermediate('CN=Acme Issuing CA,O=Acme', beta.root, {
+      spki: parseCertificate(acme.intermediate.der).publicKey.spki,
+    });
+    const { version } = await store.put('inbox/beta/look.pem', toBytes(lookAlike.pem));
+    const r = await ingestUploads([{ key: 'inbox/beta/look.pem', version }], {
+      ...deps,
+      config: { roll: deps.roll },
+    });
+    expect(r.uploads[0]!.outcome).toBe('rejected');
+    expect(r.uploads[0]!.findings).toEqual([
+      expect.objectContaining({
+        code: 'ca.key-revoked',
+        message:
+          'CN=Acme Issuing CA,O=Acme has the name and key of a CA of another partner that was revoked (a reason against its key): admitted, it would let the clients of that key in as yours, so it is refused. Issue your CA with a name and a key of its own; if you believe this is a mistake, ask the platform team.',
+      }),
+    ]);
+    // Acme's client signed with the compromised key finds no CA to get in through, past the retirement too.
+    const later = new Date(NOW.getTime() + 8 * 86_400_000);
+    expect(await decide(parseCertificate(acme.client.der), later)).toMatch(/^deny /);
   });
 
   it("never lets one partner's CRL revoke another partner's key: a CA of acme's certifying beta's public key, then revoked", async () => {
