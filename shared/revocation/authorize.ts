@@ -77,11 +77,17 @@ export const authorize = (
 
   // A serial that is empty or negative (RFC 5280 wants a positive one) cannot be named to
   // `revoke --serial`, and a reader may take its bytes for another number: not let in unchecked.
-  if (cert.serial === '' || Number.parseInt(cert.serial.slice(0, 2), 16) >= 0x80)
+  // Nor one padded with a leading zero byte DER does not allow (00 06 is 06): a revocation of 06
+  // would not match its bytes, and OpenSSL refuses to read such a certificate.
+  const padded =
+    cert.serial.length >= 4 &&
+    cert.serial.startsWith('00') &&
+    Number.parseInt(cert.serial.slice(2, 4), 16) < 0x80;
+  if (cert.serial === '' || Number.parseInt(cert.serial.slice(0, 2), 16) >= 0x80 || padded)
     return deny([
       {
         code: 'cert.serial-invalid',
-        message: `${cert.subject.text} has ${cert.serial === '' ? 'an empty serial number' : `a negative serial number (bytes ${cert.serial})`}, which RFC 5280 does not allow and whose revocation cannot be checked reliably: have the partner issue a certificate with a positive serial.`,
+        message: `${cert.subject.text} has ${cert.serial === '' ? 'an empty serial number' : padded ? `a serial number padded with a zero byte DER does not allow (bytes ${cert.serial})` : `a negative serial number (bytes ${cert.serial})`}, which RFC 5280 does not allow and whose revocation cannot be checked reliably: have the partner issue a certificate with a positive serial${padded ? ' in its shortest encoding' : ''}.`,
       },
     ]);
 

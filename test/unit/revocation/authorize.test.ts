@@ -209,6 +209,20 @@ describe('authorize', () => {
     }
     // A positive serial whose first byte has the high bit is written with a leading zero byte.
     expect(authorize(ix, { ...cert(alice), serial: '00ef' }, undefined, opts).decision).toBe('allow');
+    expect(authorize(ix, { ...cert(alice), serial: '00' }, undefined, opts).decision).toBe('allow');
+  });
+
+  it('denies a client whose serial carries a zero byte DER does not allow: 00 06 would escape a revocation of 06', () => {
+    const ix = index(entries(), emptyRevocation());
+    for (const serial of ['0006', '007f', '000080']) {
+      const d = authorize(ix, { ...cert(alice), serial }, undefined, opts);
+      expect(d.reasons).toEqual([
+        {
+          code: 'cert.serial-invalid',
+          message: `CN=alice,O=Acme has a serial number padded with a zero byte DER does not allow (bytes ${serial}), which RFC 5280 does not allow and whose revocation cannot be checked reliably: have the partner issue a certificate with a positive serial in its shortest encoding.`,
+        },
+      ]);
+    }
   });
 
   it('does not deny the same serial under another issuer', () => {
