@@ -465,7 +465,10 @@ export const authorizeCommand = async (
   // signature is checked against the CA it names: a forged certificate is never allowed. The
   // index finds a lone CA by its name alone (the handshake vouched for the rest), so a certificate
   // whose key identifier names another key of that name ('not-held' here) is refused too.
-  const { entries } = (await loadState(deps.store)).state;
+  // A CA removed in the last days counts too (targets still on the version before decide its
+  // clients as before): another partner's CA that took its name since must not make them forgeries.
+  const { state } = await loadState(deps.store);
+  const entries = [...state.entries, ...retiredEntries(state, flags.at ?? new Date())];
   const signer = issuerEntryOf(entries, cert);
   const forged =
     'problem' in signer &&

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Issued, intermediate, partnerChain, pemOf } from '../../../shared/pki/builder.js';
+import { type Issued, intermediate, leaf, partnerChain, pemOf } from '../../../shared/pki/builder.js';
 import { parseCertificate } from '../../../shared/pki/certificate.js';
 import { runCli } from '../../fixtures/cli.js';
 import { crl, pemBlock } from '../../fixtures/pki.js';
@@ -173,5 +173,21 @@ describe('a client of a CA removed lately (ca.retired)', () => {
       /CN=Acme Issuing CA,O=Acme was removed from the truststore on \d{4}-\d\d-\d\d, so its CRL is not taken; but until \d{4}-\d\d-\d\d the index still lets its clients in \(ca\.retired/,
     );
     expect(report).toContain('trustroll revoke --cert <client.pem> --reason <why>');
+  });
+
+  it("still lets its clients in as before when another partner's CA takes its name meanwhile", async () => {
+    // Beta's own CA (its own key, its own root) bearing the name of acme's removed CA.
+    const beta = await partnerChain('Beta');
+    const squat = await intermediate('CN=Acme Issuing CA,O=Acme', beta.root, { keySlot: 'squat' });
+    mkdirSync(join(dir, 'inbox', 'beta'), { recursive: true });
+    writeFileSync(join(dir, 'inbox', 'beta', 'ca.pem'), pemOf(beta.root, squat));
+    const ingest = await runCli(['ingest', ...store, '--inbox', join(dir, 'inbox'), '--json']);
+    const beta0 = JSON.parse(ingest.out).uploads.find((u: { key: string }) => u.key === 'inbox/beta/ca.pem');
+    expect(beta0?.outcome, ingest.out).toBe('accepted');
+    // A client of acme's removed CA that no earlier test revoked.
+    const client = file('fresh.pem', (await leaf('CN=fresh.acme.example,O=Acme', acme.intermediate)).pem);
+    const decided = await runCli(['authorize', '--cert', client, '--json', ...store]);
+    expect(JSON.parse(decided.out), decided.out).toMatchObject({ decision: 'allow', partner: 'acme' });
+    expect(JSON.parse(decided.out).reasons.map((r: { code: string }) => r.code)).toEqual(['ca.retired']);
   });
 });
