@@ -334,6 +334,10 @@ const requestPath = (raw: string): string | undefined => {
   // compatibility form differs (full-width `．．`) are folded by others: another path than judged.
   // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(decoded) || decoded.normalize('NFKC') !== decoded) return undefined;
+  // Invisible characters (zero-width space, soft hyphen, byte order mark, joiners, variation
+  // selectors: format and default-ignorable code points) that a backend or a filter may strip:
+  // `/x/\u200b..\u200b/admin` would climb there.
+  if (/[\p{Cf}\p{Default_Ignorable_Code_Point}\p{Zl}\p{Zp}]/u.test(decoded)) return undefined;
   // Three or more dots, or dots with spaces: Windows servers trim a segment's trailing dots and
   // spaces (`...`, `..%20` and `.%20.` are `.` or `..` there).
   // A segment of spaces only is an empty one there (`/orders/%20` is `/orders/`).

@@ -575,6 +575,16 @@ describe('routeMatches', () => {
     ['GET /reports/a*b*c', 'GET /reports/acb', false],
     ['GET /a/*/**', 'GET /a/b/', true],
     ['GET /a/*/**', 'GET /a/b', false],
+    // Invisible characters a backend or a filter may strip: `\u200b..\u200b` would climb there.
+    ['GET /health/**', 'GET /health/x/%e2%80%8b..%e2%80%8b/admin', false],
+    ['GET /health/**', 'GET /health/x/%c2%ad..%c2%ad/admin', false],
+    ['GET /health/**', 'GET /health/x/..%ef%bb%bf/admin', false],
+    ['GET /health/**', 'GET /health/x/.%e2%80%8d./admin', false],
+    ['GET /health/**', 'GET /health/x/..%cd%8f/admin', false],
+    ['GET /health/**', 'GET /health/x/..%ef%b8%8f/admin', false],
+    ['GET /health/**', 'GET /health/x/a%e2%80%a8b', false],
+    // Other non-ASCII text stays plain.
+    ['GET /health/**', 'GET /health/caf%c3%a9', true],
   ])('%s against %s is %s', (rule, route, expected) => {
     expect(routeMatches(rule, route)).toBe(expected);
   });
