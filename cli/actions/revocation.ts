@@ -256,7 +256,15 @@ export const unrevoke = async (flags: SelectorFlags, io: Io, exit: (code: number
   const crlNote = onCrl
     ? shown`it is listed on the CRL of ${ca?.subject ?? selected.issuer} and stays revoked: only a new CRL from partner ${ca?.partner ?? '?'} without it takes that back`
     : '';
-  const still = [onCrl ? crlNote : '', aboveNote].filter((n) => n !== '').join('; and ');
+  // A CA certificate revoked through its key (another certificate of that key revoked): said too.
+  const self = selected.cert
+    ? index?.header.cas.find((c) => c.fingerprint === selected.cert!.fingerprint)
+    : undefined;
+  const keyNote =
+    self?.revoked && !onCrl
+      ? shown`its key is revoked (${self.revoked.source}), so it stays denied (ca.revoked) until that revocation is taken back`
+      : '';
+  const still = [onCrl ? crlNote : '', keyNote, aboveNote].filter((n) => n !== '').join('; and ');
   const message = result.found
     ? `taken back: ${what} is no longer revoked by hand${still ? `; but ${still}` : ''}`
     : `nothing was revoked by hand for ${what}, so nothing changed${still ? `; ${still}` : ' (it is not revoked)'}`;

@@ -5,7 +5,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { localStore } from '../../../cli/local.js';
 import { publishIndex, revocationOf } from '../../../shared/pipeline/revocation.js';
 import { changeState, loadState } from '../../../shared/pipeline/state-store.js';
-import { crl, type Issued, leaf, partnerChain, pemBlock, pemOf, root } from '../../../shared/pki/builder.js';
+import {
+  crl,
+  type Issued,
+  intermediate,
+  leaf,
+  partnerChain,
+  pemBlock,
+  pemOf,
+  root,
+} from '../../../shared/pki/builder.js';
 import { parseCertificate } from '../../../shared/pki/certificate.js';
 import { indexSha256 } from '../../../shared/revocation/index.js';
 import { reasonCode, toRecords } from '../../../shared/revocation/records.js';
@@ -615,5 +624,32 @@ describe('authorize', () => {
       }),
     });
     expect(r.err).toMatch(/deciding with revocation index version \d+/);
+  });
+});
+
+describe('unrevoke of a CA revoked through its key', () => {
+  it('says the key is revoked and the CA stays denied, not that it is not revoked', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'trustroll-unrevoke-key-'));
+    const at = ['--data-dir', join(home, '.trustroll')];
+    const gamma = await partnerChain('Gamma');
+    // The same key under a second name of the partner's.
+    const second = await intermediate('CN=Gamma Issuing CA 2,O=Gamma', gamma.root, {
+      spki: parseCertificate(gamma.intermediate.der).publicKey.spki,
+    });
+    mkdirSync(join(home, 'inbox', 'gamma'), { recursive: true });
+    writeFileSync(join(home, 'inbox', 'gamma', 'ca.pem'), pemOf(gamma.root, gamma.intermediate, second));
+    expect((await runCli(['ingest', ...at, '--inbox', join(home, 'inbox')])).code).toBe(0);
+    const first = join(home, 'first.pem');
+    writeFileSync(first, gamma.intermediate.pem);
+    const revoked = await runCli(['revoke', '--cert', first, '--reason', 'key leaked', ...at]);
+    expect(revoked.code, revoked.err).toBe(0);
+    const other = join(home, 'second.pem');
+    writeFileSync(other, second.pem);
+    const r = await runCli(['unrevoke', '--cert', other, ...at]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(
+      /^nothing was revoked by hand for serial [0-9a-f]+ of CN=Gamma Root CA,O=Gamma \(partner gamma\), so nothing changed; its key is revoked \(the key of CN=Gamma Issuing CA,O=Gamma \(serial [0-9a-f]+\), revoked: revoked by hand .*key leaked\), so it stays denied \(ca\.revoked\) until that revocation is taken back/,
+    );
+    expect(r.out).not.toMatch(/it is not revoked/);
   });
 });
