@@ -794,6 +794,39 @@ describe("a CA revoked on its root's CRL", () => {
     expect(await decide(client, new Date(NOW.getTime() + 8 * 86_400_000))).toBe('deny ca.revoked');
   });
 
+  it('refuses the revoked key re-issued under the root that replaced the one that revoked it', async () => {
+    await revokeCertificate(
+      { store, log: memoryLog(), clock: deps.clock },
+      {
+        issuer: fp(acme.root),
+        serial: parseCertificate(acme.intermediate.der).serial,
+        reason: 'key leaked',
+        by: 'sec',
+      },
+    );
+    await removeCas(
+      parseRemovalRequest({ fingerprints: [fp(acme.intermediate)], reason: 'retired', requestedBy: 'ops' }),
+      deps,
+    );
+    // The root re-keyed under the same name, through replace/: the old one (which revoked) leaves.
+    const rekeyed = await root('CN=Acme Root CA,O=Acme', { keySlot: 'acme-root-2' });
+    await ingestKey('inbox/acme/replace/root.pem', rekeyed.pem);
+    const { state } = await loadState(store);
+    expect(state.entries.map((e) => e.fingerprint)).not.toContain(fp(acme.root));
+    // The revoked key, certified again under the new root with the same name.
+    const again = await intermediate('CN=Acme Issuing CA,O=Acme', rekeyed, {
+      spki: parseCertificate(acme.intermediate.der).publicKey.spki,
+    });
+    const { version } = await store.put('inbox/acme/again.pem', toBytes(again.pem));
+    const r = await ingestUploads([{ key: 'inbox/acme/again.pem', version }], {
+      ...deps,
+      config: { roll: deps.roll },
+    });
+    expect(r.uploads[0]!.outcome).toBe('rejected');
+    expect(r.uploads[0]!.findings.map((f) => f.code)).toEqual(['ca.key-revoked']);
+    expect(r.uploads[0]!.findings[0]!.message).toContain('revoked by hand by sec');
+  });
+
   it("refuses another partner's look-alike of a revoked, removed CA (its name and key, signed by its own root)", async () => {
     await revokeCertificate(
       { store, log: memoryLog(), clock: deps.clock },
