@@ -424,3 +424,7 @@ export const sniff = (bytes: Uint8Array): Tlv | undefined => {
     return undefined;
   }
 };
+
+/** A serial (hex of its INTEGER's content) with a leading zero byte DER does not allow (`0006`). */
+export const paddedSerial = (serial: string): boolean =>
+  serial.length >= 4 && serial.startsWith('00') && Number.parseInt(serial.slice(2, 4), 16) < 0x80;

@@ -1,4 +1,4 @@
-import { type Certificate, verifySignature } from './certificate.js';
+import { type Certificate, paddedSerial, verifySignature } from './certificate.js';
 import { type Crl, crlsSignedOnPath, listedOn } from './crl.js';
 import { SMTP_UTF8_MAILBOX, type SmtpUtf8Name } from './extensions.js';
 import { WEAK_HASHES } from './oids.js';
@@ -190,6 +190,14 @@ export const verifyClient = (input: VerifyInput): VerifyResult => {
     return { verdict: 'reject', reasons, warnings: warningsFor(path, input), path };
   };
   const maxLength = (input.maxDepth ?? 100) + 2;
+
+  // OpenSSL does not read a certificate whose serial is not in DER's shortest form (`00 06` for
+  // 6): the handshake fails before any path is built.
+  if (paddedSerial(leaf.serial))
+    return reject(
+      'cert.serial-not-der',
+      `The client certificate's serial number is padded with a zero byte DER does not allow (bytes ${leaf.serial}): OpenSSL cannot read the certificate, so the handshake fails. Reissue it with the serial in its shortest encoding.`,
+    );
 
   // 1. Build the chain.
   for (;;) {

@@ -1,5 +1,5 @@
 import { createHash, createPublicKey, verify } from 'node:crypto';
-import type { Certificate } from '../pki/certificate.js';
+import { type Certificate, paddedSerial } from '../pki/certificate.js';
 import { covers } from './coverage.js';
 import { type IndexCa, type IndexCrl, manualRevocationOf, type RevocationIndex } from './index.js';
 import { MANUAL, reasonName } from './records.js';
@@ -79,10 +79,7 @@ export const authorize = (
   // `revoke --serial`, and a reader may take its bytes for another number: not let in unchecked.
   // Nor one padded with a leading zero byte DER does not allow (00 06 is 06): a revocation of 06
   // would not match its bytes, and OpenSSL refuses to read such a certificate.
-  const padded =
-    cert.serial.length >= 4 &&
-    cert.serial.startsWith('00') &&
-    Number.parseInt(cert.serial.slice(2, 4), 16) < 0x80;
+  const padded = paddedSerial(cert.serial);
   if (cert.serial === '' || Number.parseInt(cert.serial.slice(0, 2), 16) >= 0x80 || padded)
     return deny([
       {

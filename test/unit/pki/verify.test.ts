@@ -1,7 +1,9 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync, KeyObject, sign } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Certificate, parseCertificate } from '../../../shared/pki/certificate.js';
 import { parseCrl } from '../../../shared/pki/crl.js';
+import { children, readSingle } from '../../../shared/pki/der.js';
 import { TrustIndex, type VerifyInput, verifyClient } from '../../../shared/pki/verify.js';
 import { oid, rsaSpki, tlv, v1Certificate, withSignature } from '../../fixtures/der.js';
 import { crl, days, type Issued, intermediate, leaf, NOW, root, secp256k1Spki } from '../../fixtures/pki.js';
@@ -315,6 +317,59 @@ describe('purpose and CA rules', () => {
   it('refuses a pathLen on a non-CA', async () => {
     const odd = await leaf('CN=odd', i, { ca: false, pathLen: 0 });
     expect(codes(verify(odd, [r, i]).reasons)).toEqual(['invalid-extension']);
+  });
+});
+
+describe('a client whose serial is not in DER form', () => {
+  /** The certificate with its serial INTEGER's content replaced, signed again by its issuer. */
+  const withSerial = (cert: Issued, issuer: Issued, serial: number[]): Uint8Array => {
+    const c = p(cert);
+    const fields = children(readSingle(c.tbs));
+    const tbs = tlv(0x30, ...fields.map((f, i) => (i === 1 ? tlv(0x02, new Uint8Array(serial)) : f.bytes)));
+    const signature = sign(c.signature.hash!, tbs, KeyObject.from(issuer.keys.privateKey));
+    const [, alg] = children(readSingle(cert.der));
+    return tlv(0x30, tbs, alg!.bytes, tlv(0x03, new Uint8Array([0]), signature));
+  };
+
+  it('refuses one padded with a zero byte (00 06 for 6), which OpenSSL cannot read', async () => {
+    const r = await root('CN=Serial Root,O=S');
+    const i = await intermediate('CN=Serial Issuing,O=S', r);
+    const c = await leaf('CN=serial client,O=S', i);
+    const padded = parseCertificate(withSerial(c, i, [0x00, 0x06]));
+    expect(padded.serial).toBe('0006');
+    const res = verifyClient({
+      leaf: padded,
+      sent: [],
+      trusted: [p(r), p(i)],
+      at: NOW,
+      purpose: 'clientAuth',
+    });
+    expect(res.reasons).toEqual([
+      {
+        code: 'cert.serial-not-der',
+        message:
+          "The client certificate's serial number is padded with a zero byte DER does not allow (bytes 0006): OpenSSL cannot read the certificate, so the handshake fails. Reissue it with the serial in its shortest encoding.",
+      },
+    ]);
+    const opensslReads = (cert: Certificate) =>
+      spawnSync('openssl', ['x509', '-inform', 'DER', '-noout'], { input: cert.der }).status === 0;
+    expect(opensslReads(padded)).toBe(false);
+    // The same serial in its shortest form, signed the same way, is read and accepted.
+    const plain = parseCertificate(withSerial(c, i, [0x06]));
+    expect(opensslReads(plain)).toBe(true);
+    expect(
+      verifyClient({ leaf: plain, sent: [], trusted: [p(r), p(i)], at: NOW, purpose: 'clientAuth' }).verdict,
+    ).toBe('accept');
+    // A leading zero that DER needs (the next byte has its high bit) is no padding.
+    expect(
+      verifyClient({
+        leaf: parseCertificate(withSerial(c, i, [0x00, 0x86])),
+        sent: [],
+        trusted: [p(r), p(i)],
+        at: NOW,
+        purpose: 'clientAuth',
+      }).verdict,
+    ).toBe('accept');
   });
 });
 
