@@ -794,71 +794,102 @@ describe("a CA revoked on its root's CRL", () => {
     expect(await decide(client, new Date(NOW.getTime() + 8 * 86_400_000))).toBe('deny ca.revoked');
   });
 
-  it('refuses the revoked key re-issued under the root that replaced the one that revoked it', async () => {
-    await revokeCertificate(
-      { store, log: memoryLog(), clock: deps.clock },
-      {
-        issuer: fp(acme.root),
-        serial: parseCertificate(acme.intermediate.der).serial,
-        reason: 'key leaked',
-        by: 'sec',
-      },
-    );
-    await removeCas(
-      parseRemovalRequest({ fingerprints: [fp(acme.intermediate)], reason: 'retired', requestedBy: 'ops' }),
-      deps,
-    );
-    // The root re-keyed under the same name, through replace/: the old one (which revoked) leaves.
-    const rekeyed = await root('CN=Acme Root CA,O=Acme', { keySlot: 'acme-root-2' });
-    await ingestKey('inbox/acme/replace/root.pem', rekeyed.pem);
-    const { state } = await loadState(store);
-    expect(state.entries.map((e) => e.fingerprint)).not.toContain(fp(acme.root));
-    // The revoked key, certified again under the new root with the same name.
-    const again = await intermediate('CN=Acme Issuing CA,O=Acme', rekeyed, {
-      spki: parseCertificate(acme.intermediate.der).publicKey.spki,
-    });
-    const { version } = await store.put('inbox/acme/again.pem', toBytes(again.pem));
-    const r = await ingestUploads([{ key: 'inbox/acme/again.pem', version }], {
-      ...deps,
-      config: { roll: deps.roll },
-    });
-    expect(r.uploads[0]!.outcome).toBe('rejected');
-    expect(r.uploads[0]!.findings.map((f) => f.code)).toEqual(['ca.key-revoked']);
-    expect(r.uploads[0]!.findings[0]!.message).toContain('revoked by hand by sec');
-  });
+  it.each(['by hand', 'on its CRL'] as const)(
+    'refuses the revoked key re-issued under the root that replaced the one that revoked it %s',
+    async (how) => {
+      if (how === 'by hand')
+        await revokeCertificate(
+          { store, log: memoryLog(), clock: deps.clock },
+          {
+            issuer: fp(acme.root),
+            serial: parseCertificate(acme.intermediate.der).serial,
+            reason: 'key leaked',
+            by: 'sec',
+          },
+        );
+      else
+        await ingestKey(
+          'inbox/acme/crl/root.crl',
+          pemBlock(
+            'X509 CRL',
+            await crl(acme.root, [{ cert: acme.intermediate, reason: 'keyCompromise' }], { crlNumber: 1 }),
+          ),
+        );
+      await removeCas(
+        parseRemovalRequest({ fingerprints: [fp(acme.intermediate)], reason: 'retired', requestedBy: 'ops' }),
+        deps,
+      );
+      // The root re-keyed under the same name, through replace/: the old one (which revoked) leaves.
+      const rekeyed = await root('CN=Acme Root CA,O=Acme', { keySlot: 'acme-root-2' });
+      await ingestKey('inbox/acme/replace/root.pem', rekeyed.pem);
+      const { state } = await loadState(store);
+      expect(state.entries.map((e) => e.fingerprint)).not.toContain(fp(acme.root));
+      // The revoked key, certified again under the new root with the same name.
+      const again = await intermediate('CN=Acme Issuing CA,O=Acme', rekeyed, {
+        spki: parseCertificate(acme.intermediate.der).publicKey.spki,
+      });
+      const { version } = await store.put('inbox/acme/again.pem', toBytes(again.pem));
+      const r = await ingestUploads([{ key: 'inbox/acme/again.pem', version }], {
+        ...deps,
+        config: { roll: deps.roll },
+      });
+      expect(r.uploads[0]!.outcome).toBe('rejected');
+      expect(r.uploads[0]!.findings.map((f) => f.code)).toEqual(['ca.key-revoked']);
+      expect(r.uploads[0]!.findings[0]!.message).toContain(
+        how === 'by hand'
+          ? 'revoked by hand by sec'
+          : 'listed on the CRL of CN=Acme Root CA,O=Acme (keyCompromise)',
+      );
+    },
+  );
 
-  it("refuses another partner's look-alike of a revoked, removed CA (its name and key, signed by its own root)", async () => {
-    await revokeCertificate(
-      { store, log: memoryLog(), clock: deps.clock },
-      {
-        issuer: fp(acme.root),
-        serial: parseCertificate(acme.intermediate.der).serial,
-        reason: 'key leaked',
-        by: 'sec',
-      },
-    );
-    await removeCas(parseRemovalRequest({ partner: 'acme', reason: 'offboarded', requestedBy: 'ops' }), deps);
-    // No private key of acme's needed: beta's root certifies acme's public key under acme's CA name.
-    const lookAlike = await intermediate('CN=Acme Issuing CA,O=Acme', beta.root, {
-      spki: parseCertificate(acme.intermediate.der).publicKey.spki,
-    });
-    const { version } = await store.put('inbox/beta/look.pem', toBytes(lookAlike.pem));
-    const r = await ingestUploads([{ key: 'inbox/beta/look.pem', version }], {
-      ...deps,
-      config: { roll: deps.roll },
-    });
-    expect(r.uploads[0]!.outcome).toBe('rejected');
-    expect(r.uploads[0]!.findings).toEqual([
-      expect.objectContaining({
-        code: 'ca.key-revoked',
-        message:
-          'CN=Acme Issuing CA,O=Acme has the name and key of a CA of another partner that was revoked (a reason against its key): admitted, it would let the clients of that key in as yours, so it is refused. Issue your CA with a name and a key of its own; if you believe this is a mistake, ask the platform team.',
-      }),
-    ]);
-    // Acme's client signed with the compromised key finds no CA to get in through, past the retirement too.
-    const later = new Date(NOW.getTime() + 8 * 86_400_000);
-    expect(await decide(parseCertificate(acme.client.der), later)).toMatch(/^deny /);
-  });
+  it.each(['by hand', 'on the root CRL'] as const)(
+    "refuses another partner's look-alike of a CA revoked %s and removed (its name and key, signed by its own root)",
+    async (how) => {
+      if (how === 'by hand')
+        await revokeCertificate(
+          { store, log: memoryLog(), clock: deps.clock },
+          {
+            issuer: fp(acme.root),
+            serial: parseCertificate(acme.intermediate.der).serial,
+            reason: 'key leaked',
+            by: 'sec',
+          },
+        );
+      else
+        await ingestKey(
+          'inbox/acme/crl/root.crl',
+          pemBlock(
+            'X509 CRL',
+            await crl(acme.root, [{ cert: acme.intermediate, reason: 'keyCompromise' }], { crlNumber: 1 }),
+          ),
+        );
+      await removeCas(
+        parseRemovalRequest({ partner: 'acme', reason: 'offboarded', requestedBy: 'ops' }),
+        deps,
+      );
+      // No private key of acme's needed: beta's root certifies acme's public key under acme's CA name.
+      const lookAlike = await intermediate('CN=Acme Issuing CA,O=Acme', beta.root, {
+        spki: parseCertificate(acme.intermediate.der).publicKey.spki,
+      });
+      const { version } = await store.put('inbox/beta/look.pem', toBytes(lookAlike.pem));
+      const r = await ingestUploads([{ key: 'inbox/beta/look.pem', version }], {
+        ...deps,
+        config: { roll: deps.roll },
+      });
+      expect(r.uploads[0]!.outcome).toBe('rejected');
+      expect(r.uploads[0]!.findings).toEqual([
+        expect.objectContaining({
+          code: 'ca.key-revoked',
+          message:
+            'CN=Acme Issuing CA,O=Acme has the name and key of a CA of another partner that was revoked (a reason against its key): admitted, it would let the clients of that key in as yours, so it is refused. Issue your CA with a name and a key of its own; if you believe this is a mistake, ask the platform team.',
+        }),
+      ]);
+      // Acme's client signed with the compromised key finds no CA to get in through, past the retirement too.
+      const later = new Date(NOW.getTime() + 8 * 86_400_000);
+      expect(await decide(parseCertificate(acme.client.der), later)).toMatch(/^deny /);
+    },
+  );
 
   it("never lets one partner's CRL revoke another partner's key: a CA of acme's certifying beta's public key, then revoked", async () => {
     // A public key is public: acme certifies beta's issuing CA key under a name of its own.
