@@ -435,6 +435,15 @@ const damagedSet = (
  * version id (undefined when a newer index is there). `builtAt` is the time of the state's last
  * change, so the same state always gives the same bytes.
  */
+/**
+ * The rules the index is built with, numbered: raised whenever the same state would give another
+ * index (a revocation judged otherwise), so that an index an older trustroll published is built
+ * again by the next run that publishes (trustroll up as it starts, the next ingest, scan or repair)
+ * rather than staying in force until the next change. 2: a key revoked before its issuer was
+ * removed, and a partner's removed CA another partner holds again, keep the key revoked.
+ */
+export const INDEX_BUILD = 2;
+
 export const publishIndex = async (
   store: ObjectStore,
   state: TruststoreState,
@@ -453,9 +462,18 @@ export const publishIndex = async (
     }
     const theirs = stampOfMetadata(current?.metadata);
     if (current && theirs.revision === mine.revision && theirs.generation === mine.generation) {
-      if (!options.verify || (await intact(store, current.version, current.metadata?.sha256)))
-        return current.version;
-      log.warn('revocation index damaged, publishing it again', { version: current.version });
+      const build = Number(current.metadata?.build ?? 0);
+      // Built by a newer trustroll from the same state: its rules stand (never built back).
+      if (build > INDEX_BUILD) return current.version;
+      if (build === INDEX_BUILD) {
+        if (!options.verify || (await intact(store, current.version, current.metadata?.sha256)))
+          return current.version;
+        log.warn('revocation index damaged, publishing it again', { version: current.version });
+      } else
+        log.info('revocation index built by an older trustroll, publishing it again', {
+          version: current.version,
+          build,
+        });
     }
     if (current && newerStamp(theirs, mine)) {
       log.info('revocation index superseded', { ...mine, current: theirs });
@@ -472,6 +490,7 @@ export const publishIndex = async (
           generation: String(mine.generation),
           // What it was built from: a writer's HEAD tells a state edited by hand since (sourceChanged).
           source: indexSourceDigest(state),
+          build: String(INDEX_BUILD),
         },
       });
       log.info('revocation index published', { ...mine, version: written.version, bytes: bytes.length });

@@ -1,6 +1,7 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type IngestDeps, ingestUploads } from '../../../shared/pipeline/ingest.js';
 import {
+  INDEX_BUILD,
   loadIndex,
   normalSerial,
   publishIndex,
@@ -423,6 +424,32 @@ describe('a record set deleted by hand', () => {
     expect(again.errors).toEqual([]);
     await revokeCertificate(r, request);
     expect((await decide(bob)).reasons.map((x) => x.code)).toEqual(['cert.revoked']);
+    expect((await decide(acme.client)).reasons.map((x) => x.code)).toEqual(['cert.revoked']);
+  });
+});
+
+describe('an index an older trustroll built', () => {
+  it('is built again by the next publish, though the state is the same; one a newer trustroll built is kept', async () => {
+    await ingestUploads(
+      [await drop('inbox/acme/crl/a.crl', await crl(acme.intermediate, [acme.client], { crlNumber: 2 }))],
+      deps,
+    );
+    const versions = store.objects.get(REVOCATION_KEYS.index)!;
+    const last = versions.at(-1)!;
+    expect(last.metadata.build).toBe(String(INDEX_BUILD));
+    // Its stamp as an older build wrote it: no build number.
+    const { build: _, ...older } = last.metadata;
+    versions[versions.length - 1] = { ...last, metadata: older };
+    const again = await publishIndex(store, await state(), memoryLog());
+    expect(again).not.toBe(last.version);
+    expect(store.objects.get(REVOCATION_KEYS.index)!.at(-1)!.metadata.build).toBe(String(INDEX_BUILD));
+    // A newer build's index of the same state stays.
+    const now = store.objects.get(REVOCATION_KEYS.index)!;
+    now[now.length - 1] = {
+      ...now.at(-1)!,
+      metadata: { ...now.at(-1)!.metadata, build: String(INDEX_BUILD + 1) },
+    };
+    expect(await publishIndex(store, await state(), memoryLog(), { verify: true })).toBe(again);
     expect((await decide(acme.client)).reasons.map((x) => x.code)).toEqual(['cert.revoked']);
   });
 });
