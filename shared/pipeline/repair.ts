@@ -142,7 +142,7 @@ const repairIndex = async (deps: PublishDeps, state: TruststoreState): Promise<s
     if (after === undefined || after === before) return undefined;
     return before === undefined
       ? `the revocation index was missing; published as version ${after}`
-      : `the revocation index (version ${before}) was damaged or behind the state; published again as version ${after}`;
+      : `the revocation index (version ${before}) was damaged, behind the state or built by an older trustroll; published again as version ${after}`;
   } catch (error) {
     return `not done: publishing the revocation index: ${(error as Error).message}`;
   }

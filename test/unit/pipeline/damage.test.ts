@@ -228,7 +228,7 @@ describe('the revocation index', () => {
     const repair = await repairStore(depsFor(store));
     const after = await store.head(REVOCATION_KEYS.index);
     expect(repair.actions).toEqual([
-      `the revocation index (version ${before.version}) was damaged or behind the state; published again as version ${after.version}`,
+      `the revocation index (version ${before.version}) was damaged, behind the state or built by an older trustroll; published again as version ${after.version}`,
     ]);
     const loaded = await loadIndex(store);
     expect(loaded?.version).toBe(after.version);
