@@ -44,7 +44,7 @@ import { describeCertificate, describeFindings, notification } from './notificat
 import { deliverOutbox, withoutDelivered } from './outbox.js';
 import { publishAndRoll } from './publish.js';
 import { nextRevision } from './revision.js';
-import { publishIndex, revocationOf, revokedKeyFindings } from './revocation.js';
+import { publishIndex, retiredClaims, revocationOf, revokedKeyFindings } from './revocation.js';
 import type { RollConfig, RollReport } from './roll.js';
 import { assertIntact, type LoadedState, loadState, publishTruststore, saveState } from './state-store.js';
 import { keptKeys, parseUploadKey, type UploadKey } from './upload-key.js';
@@ -519,6 +519,7 @@ const decide = (
   const admitted = admit(state.entries, toJudge, {
     at: now,
     expiringDays: deps.config.expiringDays ?? 30,
+    retired: retiredClaims(state, now),
   });
   const window = deps.config.pendingWindowMs ?? DEFAULT_PENDING_WINDOW_MS;
   for (const a of admitted) {

@@ -28,7 +28,7 @@ import { notification } from './notifications.js';
 import { durableNotifier, flushOutbox } from './outbox.js';
 import { type PublishDeps, publishAndRoll, publishPending } from './publish.js';
 import { nextRevision } from './revision.js';
-import { RETIRED_DAYS, revocationOf, revokedCas, revokedKeyFindings } from './revocation.js';
+import { RETIRED_DAYS, retiredClaims, revocationOf, revokedCas, revokedKeyFindings } from './revocation.js';
 import type { RollReport } from './roll.js';
 import { assertIntact, loadState, readTruststoreVersion, updateState } from './state-store.js';
 import { keptTag, safeName } from './upload-key.js';
@@ -691,6 +691,7 @@ export const planPromotion = async (
         certificates.filter((c) => !inTarget.has(c.fingerprint)),
         provenance,
         current,
+        retiredClaims(targetState, new Date()),
       ),
       // A CA of a key the target holds revoked: ingest refuses it (ca.key-revoked), so does promote.
       ...[
@@ -804,6 +805,7 @@ const partnerMoves = (
   added: readonly Certificate[],
   provenance: ReadonlyMap<string, Entry>,
   current: readonly Entry[],
+  retired: Parameters<typeof partnerClaims>[3],
 ): string[] => {
   const byPartner = new Map<string, Certificate[]>();
   for (const cert of added) {
@@ -820,6 +822,7 @@ const partnerMoves = (
       inputFindings: [],
     })),
     holders,
+    retired,
   );
   return [...claimed].flatMap(([partner, byCert]) =>
     [...byCert.values()].flatMap((findings) =>

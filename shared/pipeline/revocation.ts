@@ -117,6 +117,10 @@ export const retiredEntries = (state: TruststoreState, at: Date): Entry[] => {
 export const retiredUntil = (state: TruststoreState, fingerprint: string): string =>
   new Date(Date.parse(removedAt(state, fingerprint)) + RETIRED_DAYS * 86_400_000).toISOString();
 
+/** The retired CAs (`retiredEntries`) with until when, as admission takes them. */
+export const retiredClaims = (state: TruststoreState, at: Date) =>
+  retiredEntries(state, at).map((entry) => ({ entry, until: retiredUntil(state, entry.fingerprint) }));
+
 /** When a CA was last removed (ISO 8601), by the revisions' times. */
 export const removedAt = (state: TruststoreState, fingerprint: string): string =>
   new Date(

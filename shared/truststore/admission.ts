@@ -48,6 +48,11 @@ export interface UploadDecision {
 export interface AdmissionOptions {
   readonly at: Date;
   readonly expiringDays: number;
+  /**
+   * CAs removed lately whose clients the door still decides as their partner's (retired, with
+   * until when): their names and places stay their partner's until then (`partnerClaims`).
+   */
+  readonly retired?: readonly { readonly entry: Entry; readonly until: string }[];
 }
 
 /** Rules judged per batch; size is judged on the whole new truststore, duplicates are not a problem here. */
@@ -149,7 +154,7 @@ export const admit = (
 
   // Who holds a CA is decided before anything is linted: a partner's claim on another partner's
   // CA is refused whatever else the upload holds (see `partnerClaims`).
-  const claimed = partnerClaims(all, uploads);
+  const claimed = partnerClaims(all, uploads, undefined, options.retired);
   const rejected = new Set(
     uploads.filter((u) => u.inputFindings.some(isBlocking) || claimed.has(u.id)).map((u) => u.id),
   );
@@ -258,14 +263,30 @@ export const admit = (
  * each refused certificate (by fingerprint) for operators.
  */
 export const partnerClaims = (
-  all: readonly Entry[],
+  held: readonly Entry[],
   uploads: readonly CandidateUpload[],
   holders?: Map<string, string>,
+  /**
+   * CAs removed lately, still deciding their clients at the door as their partner's until their
+   * retirement ends: another partner taking one (its copy, a look-alike of its name and key, a CA
+   * under it) would take those clients as its own meanwhile, so they claim like held CAs.
+   */
+  retired: readonly { readonly entry: Entry; readonly until: string }[] = [],
 ): Map<string, Map<string, Finding[]>> => {
   const out = new Map<string, Map<string, Finding[]>>();
   if (!uploads.some((u) => u.partner !== undefined)) return out;
+  const heldPrints = new Set(held.map((e) => e.fingerprint));
+  const until = new Map(
+    retired.filter((r) => !heldPrints.has(r.entry.fingerprint)).map((r) => [r.entry.fingerprint, r.until]),
+  );
+  const all = [...held, ...retired.map((r) => r.entry).filter((e) => until.has(e.fingerprint))];
   const { bySubject } = indexOf(all);
   const byFingerprint = new Map(all.map((e) => [e.fingerprint, e]));
+  /** For a retired CA of another partner: what is said instead of "remove it first". */
+  const retiredNote = (e: Entry) =>
+    until.has(e.fingerprint)
+      ? `It was removed from that partner lately, but the door still decides its clients as that partner's until ${until.get(e.fingerprint)!.slice(0, 16).replace('T', ' ')} UTC (targets may still serve a version with it): no other partner may take it, its name or its place before then. Upload again after that time.`
+      : undefined;
   const short = (e: Entry) => `${e.subject} (sha256 ${e.fingerprint.slice(0, 16)}…)`;
   // What the other partners of the batch send (an issuer may arrive in the same batch as a claim).
   const sentBy = (what: (c: Certificate) => string) => {
@@ -306,13 +327,15 @@ export const partnerClaims = (
     const inUpload = new Map<string, Certificate>();
     for (const { cert } of u.certificates) inUpload.set(cert.subject.key, cert);
     for (const { cert } of u.certificates) {
-      const held = byFingerprint.get(cert.fingerprint);
-      if (held) {
-        if (held.partner !== partner)
+      const same = byFingerprint.get(cert.fingerprint);
+      if (same) {
+        if (same.partner !== partner)
           note(
             cert,
-            `This CA is already in the truststore for another partner: its clients are that partner's at the door, and uploading it again changes nothing. If it is ${partner}'s CA, an operator must first remove it from the other partner (trustroll remove --fingerprint ${held.fingerprint}); otherwise do not upload it.`,
-            held.partner,
+            retiredNote(same)
+              ? `This CA is another partner's. ${retiredNote(same)}`
+              : `This CA is already in the truststore for another partner: its clients are that partner's at the door, and uploading it again changes nothing. If it is ${partner}'s CA, an operator must first remove it from the other partner (trustroll remove --fingerprint ${same.fingerprint}); otherwise do not upload it.`,
+            same.partner,
           );
         continue;
       }
@@ -320,7 +343,9 @@ export const partnerClaims = (
       if (namesake) {
         note(
           cert,
-          `Another partner already has a CA named "${cert.subject.text}" in the truststore (${short(namesake)}): a CA's name is what identifies it at the door and in CRLs, so ${partner} cannot add another CA with that name. Give your CA a name of its own; if that name is rightfully ${partner}'s, an operator must first remove the other partner's CA (trustroll remove --fingerprint ${namesake.fingerprint}).`,
+          retiredNote(namesake)
+            ? `Another partner had a CA named "${cert.subject.text}" (${short(namesake)}). ${retiredNote(namesake)}`
+            : `Another partner already has a CA named "${cert.subject.text}" in the truststore (${short(namesake)}): a CA's name is what identifies it at the door and in CRLs, so ${partner} cannot add another CA with that name. Give your CA a name of its own; if that name is rightfully ${partner}'s, an operator must first remove the other partner's CA (trustroll remove --fingerprint ${namesake.fingerprint}).`,
           namesake.partner,
         );
         continue;
@@ -347,7 +372,9 @@ export const partnerClaims = (
           if (owner)
             note(
               cert,
-              `Its issuer ${short(owner)} is in the truststore for another partner: only that partner may add CAs under its own CAs, or its clients would be ${partner}'s at the door. If this CA is that partner's, that partner must upload it (to its own inbox folder); if it is ${partner}'s, have it issued under a CA of ${partner}'s own.`,
+              retiredNote(owner)
+                ? `Its issuer ${short(owner)} is another partner's. ${retiredNote(owner)}`
+                : `Its issuer ${short(owner)} is in the truststore for another partner: only that partner may add CAs under its own CAs, or its clients would be ${partner}'s at the door. If this CA is that partner's, that partner must upload it (to its own inbox folder); if it is ${partner}'s, have it issued under a CA of ${partner}'s own.`,
               owner.partner,
             );
           break;

@@ -667,6 +667,74 @@ describe('promotion never moves a CA to another partner', () => {
   });
 });
 
+describe("a CA removed lately stays its partner's until its retirement ends", () => {
+  const upload = async (key: string, body: string) => {
+    const { version } = await store.put(key, toBytes(body));
+    return (await ingestUploads([{ key, version }], { ...deps, config: { roll: deps.roll } })).uploads[0]!;
+  };
+  const decide = async (cert: ReturnType<typeof parseCertificate>, route?: string) => {
+    const { state } = await loadState(store);
+    const index = RevocationIndex.load(await indexFor(store, state, NOW));
+    return authorize(index, cert, route, { now: NOW });
+  };
+
+  beforeEach(async () => {
+    await setPartnerRules({ store, log: memoryLog(), clock: deps.clock }, 'acme', {
+      routes: ['GET /acme/**'],
+    });
+    await removeCas(
+      parseRemovalRequest({ fingerprints: [fp(acme.intermediate)], reason: 'withdrawn', requestedBy: 'ops' }),
+      deps,
+    );
+    const d = await decide(parseCertificate(acme.client.der), 'GET /admin');
+    expect([d.decision, d.partner, d.reasons.map((r) => r.code)]).toEqual(['deny', 'acme', ['route.denied']]);
+  });
+
+  it("refuses another partner's look-alike of it (its name and key, under the other partner's root), and its copy", async () => {
+    const lookAlike = await intermediate('CN=Acme Issuing CA,O=Acme', beta.root, {
+      spki: parseCertificate(acme.intermediate.der).publicKey.spki,
+    });
+    const r = await upload('inbox/beta/look.pem', lookAlike.pem);
+    expect(r.outcome).toBe('rejected');
+    expect(r.certificates[0]!.findings).toEqual([
+      expect.objectContaining({
+        code: 'ca.other-partner',
+        message: expect.stringMatching(
+          /^Another partner had a CA named "CN=Acme Issuing CA,O=Acme" \(CN=Acme Issuing CA,O=Acme \(sha256 [0-9a-f]{16}…\)\)\. It was removed from that partner lately, but the door still decides its clients as that partner's until \d{4}-\d\d-\d\d \d\d:\d\d UTC/,
+        ),
+      }),
+    ]);
+    const copy = await upload('inbox/beta/copy.pem', acme.intermediate.pem);
+    expect(copy.outcome).toBe('rejected');
+    expect(copy.certificates[0]!.findings[0]!.message).toMatch(
+      /^This CA is another partner's\. It was removed from that partner lately/,
+    );
+    // Acme's client is still acme's: its rules still apply.
+    const d = await decide(parseCertificate(acme.client.der), 'GET /admin');
+    expect([d.decision, d.partner]).toEqual(['deny', 'acme']);
+    expect((await decide(parseCertificate(acme.client.der), 'GET /acme/x')).decision).toBe('allow');
+  });
+
+  it("refuses another partner's CA under a retired root, and lets the partner itself upload its CA again", async () => {
+    await removeCas(parseRemovalRequest({ partner: 'acme', reason: 'offboarded', requestedBy: 'ops' }), deps);
+    const under = await intermediate('CN=Beta Under Acme,O=Beta', acme.root);
+    const r = await upload('inbox/beta/under.pem', under.pem);
+    expect(r.outcome).toBe('rejected');
+    expect(r.certificates[0]!.findings[0]!.message).toMatch(
+      /^Its issuer CN=Acme Root CA,O=Acme .* is another partner's\. It was removed/,
+    );
+    expect((await upload('inbox/acme/again.pem', pemOf(acme.root, acme.intermediate))).outcome).toBe(
+      'accepted',
+    );
+  });
+
+  it('takes the name once the retirement is over', async () => {
+    deps = { ...deps, clock: new FakeClock(NOW.getTime() + 8 * 86_400_000) };
+    const lookAlike = await intermediate('CN=Acme Issuing CA,O=Acme', beta.root, { keySlot: 'beta-own' });
+    expect((await upload('inbox/beta/own.pem', lookAlike.pem)).outcome).toBe('accepted');
+  });
+});
+
 describe("a CA revoked on its root's CRL", () => {
   const ingestKey = async (key: string, body: string) => {
     const { version } = await store.put(key, toBytes(body));
@@ -775,7 +843,10 @@ describe("a CA revoked on its root's CRL", () => {
       }),
       deps,
     );
-    // Beta drops acme's old, public certificates into its own inbox: accepted as beta's CAs.
+    // Once their retirement is over (until then they stay acme's), beta drops acme's old, public
+    // certificates into its own inbox: accepted as beta's CAs.
+    const later = NOW.getTime() + 8 * 86_400_000;
+    deps = { ...deps, clock: new FakeClock(later) };
     await ingestKey('inbox/beta/copy.pem', pemOf(acme.root, acme.intermediate));
     const { state } = await loadState(store);
     expect(state.entries.find((e) => e.fingerprint === fp(acme.intermediate))?.partner).toBe('beta');
@@ -789,9 +860,9 @@ describe("a CA revoked on its root's CRL", () => {
         by: 'sec',
       },
     );
-    // Acme's CA of that key is denied as beta's copy is, now and once the retirement is over.
-    expect(await decide(client, NOW)).toBe('deny ca.revoked');
-    expect(await decide(client, new Date(NOW.getTime() + 8 * 86_400_000))).toBe('deny ca.revoked');
+    // Acme's CA of that key is denied as beta's copy is, now and once beta's copy's history is old.
+    expect(await decide(client, new Date(later))).toBe('deny ca.revoked');
+    expect(await decide(client, new Date(later + 8 * 86_400_000))).toBe('deny ca.revoked');
   });
 
   it.each(['by hand', 'on its CRL'] as const)(
