@@ -5,7 +5,7 @@ import { EndpointStatusFile } from '../shared/adapters/local/endpoint-status.js'
 import { consoleLog } from '../shared/adapters/local/log.js';
 import { NotFoundError } from '../shared/errors.js';
 import type { PublishDeps } from '../shared/pipeline/publish.js';
-import { type DomainGateway, type ObjectStore, systemClock } from '../shared/ports.js';
+import { DeferredDelivery, type DomainGateway, type ObjectStore, systemClock } from '../shared/ports.js';
 import { printable } from '../shared/text.js';
 import { KEYS } from '../shared/truststore/state.js';
 import { type Io, UsageError } from './io.js';
@@ -74,8 +74,16 @@ export const depsFor = async (spec: string | undefined, flags: StoreFlags, io: I
       holdsStore: async () => (await present(store, KEYS.state)) || present(store, KEYS.truststore),
       store,
       gateway,
+      // The CLI has no topic to send to: an alert of a change made here stays in the store's outbox
+      // (in the state) and the pipeline's next run (ingest, or the scheduled scan) sends it to its
+      // topic, as if one of its own runs had made the change.
       notifier: {
-        publish: async (n) => void io.err(`${n.severity.toUpperCase().padEnd(8)} ${printable(n.subject)}\n`),
+        publish: async (n) => {
+          io.err(
+            `${n.severity.toUpperCase().padEnd(8)} ${printable(n.subject)} (queued in the store's outbox: the pipeline's next run sends it to its alert topic)\n`,
+          );
+          throw new DeferredDelivery(`${n.id} is left for the pipeline to send`);
+        },
       },
       clock: systemClock,
       log,

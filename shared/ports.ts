@@ -129,7 +129,17 @@ export interface Notification {
 }
 
 export interface Notifier {
+  /**
+   * Sends it, or throws: a notification that failed stays in the state's outbox for the next run.
+   * `DeferredDelivery` says the channel cannot be reached from here (the CLI on an S3 store): it
+   * stays in the outbox for the pipeline's next run to send, and nothing failed.
+   */
   publish(notification: Notification): Promise<void>;
+}
+
+/** Thrown by a notifier that leaves its notifications to the pipeline's next run (see `Notifier`). */
+export class DeferredDelivery extends Error {
+  override readonly name = 'DeferredDelivery';
 }
 
 export interface Clock {

@@ -1,4 +1,4 @@
-import type { Log, Notification, Notifier, ObjectStore } from '../ports.js';
+import { DeferredDelivery, type Log, type Notification, type Notifier, type ObjectStore } from '../ports.js';
 import type { TruststoreState } from '../truststore/state.js';
 import { loadState, updateState } from './state-store.js';
 
@@ -30,6 +30,10 @@ export const deliverOutbox = async (
       await notifier.publish(n);
       sent.add(n.id);
     } catch (error) {
+      if (error instanceof DeferredDelivery) {
+        log.info('notification left in the outbox for the pipeline to send', { id: n.id });
+        continue;
+      }
       errors.push(`notification ${n.id}: ${(error as Error).message}`);
       log.error('notification failed, kept for the next run', { id: n.id, error: (error as Error).message });
     }
@@ -57,7 +61,7 @@ export const durableNotifier = (store: ObjectStore, notifier: Notifier): Notifie
       await updateState(store, (s) =>
         (s.outbox ?? []).some((o) => o.id === n.id) ? undefined : { ...s, outbox: [...(s.outbox ?? []), n] },
       );
-      throw error;
+      if (!(error instanceof DeferredDelivery)) throw error;
     }
   },
 });

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectStore } from '../../shared/adapters/aws/s3-store.js';
 import { ingestUploads } from '../../shared/pipeline/ingest.js';
+import { flushOutbox } from '../../shared/pipeline/outbox.js';
+import { loadState } from '../../shared/pipeline/state-store.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../fakes/fakes.js';
 import { runCli as cli } from '../fixtures/cli.js';
 import { partnerChain, pemOf, toBytes } from '../fixtures/pki.js';
@@ -45,6 +47,28 @@ describe('revocation commands on an s3:// store', () => {
     expect(JSON.parse(denied.out)).toMatchObject({ decision: 'deny', reasons: [{ code: 'cert.revoked' }] });
     expect((await cli(['unrevoke', '--cert', client, ...s3()])).code).toBe(0);
     expect((await cli(['authorize', '--cert', client, ...s3()])).code).toBe(0);
+  }, 60_000);
+
+  it("leaves the alert of a change made from the CLI in the store's outbox, for the pipeline's next run to send", async () => {
+    const store = new S3ObjectStore(aws.s3, bucket, 'env/rev/');
+    const revoked = await cli(['revoke', '--cert', client, '--reason', 'laptop lost', ...s3()]);
+    expect(revoked.code, revoked.err).toBe(0);
+    expect(revoked.err).toMatch(
+      /^WARNING {2}\[trustroll\] revoked by hand: serial [0-9a-f]+ of CN=Gamma Issuing CA,O=Gamma \(queued in the store's outbox: the pipeline's next run sends it to its alert topic\)$/m,
+    );
+    const waiting = (await loadState(store)).state.outbox ?? [];
+    expect(waiting.map((n) => n.eventType)).toContain('revocation.changed');
+    // The scheduled scan (or the next ingest) sends it to the topic and empties the outbox.
+    const topic = new MemoryNotifier();
+    expect(await flushOutbox(store, topic, memoryLog())).toEqual([]);
+    expect(topic.sent.map((n) => n.eventType)).toContain('revocation.changed');
+    // With the earlier changes' alerts, each once.
+    expect(
+      topic.sent.filter((n) => n.eventType === 'revocation.changed' && /laptop lost/.test(n.body)),
+    ).toHaveLength(1);
+    expect(new Set(topic.sent.map((n) => n.id)).size).toBe(topic.sent.length);
+    expect((await loadState(store)).state.outbox ?? []).toEqual([]);
+    expect((await cli(['unrevoke', '--cert', client, ...s3()])).code).toBe(0);
   }, 60_000);
 
   it('sets route rules that authorize then applies', async () => {
