@@ -633,6 +633,10 @@ describe('keyInTexts (the key check of refusals and removal requests)', () => {
   it('looks at every text, and answers what the first one holding a key holds', () => {
     expect(keyInTexts(['CN=client,O=Acme', PEM])).toBe('a PEM private key');
     expect(keyInTexts([B64, PEM])).toBe(DER_KEY);
+    // The texts after it are not looked at: this one would exhaust the hunt.
+    let deep = B64;
+    for (let i = 0; i < 9; i++) deep = Buffer.from(deep).toString('base64');
+    expect(keyInTexts([PEM, deep])).toBe('a PEM private key');
   });
 
   it('answers the first finding of a text, not the last', () => {
