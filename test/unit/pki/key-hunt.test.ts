@@ -1,7 +1,14 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { BudgetSpent, HuntBudget, holdsBinary, huntBer, huntText } from '../../../shared/pki/key-hunt.js';
+import {
+  BudgetSpent,
+  HuntBudget,
+  holdsBinary,
+  huntBer,
+  huntText,
+  keyInTexts,
+} from '../../../shared/pki/key-hunt.js';
 import { indefinite, oid, tlv } from '../../fixtures/der.js';
 
 /**
@@ -614,5 +621,59 @@ describe('keys in text', () => {
     expect(text(Buffer.from(gzipSync(MARKER)).toString('latin1'))).toEqual([
       'f (binary data, gzip): a PEM private key',
     ]);
+  });
+});
+
+describe('keyInTexts (the key check of refusals and removal requests)', () => {
+  it('answers undefined for texts without key material, however many', () => {
+    expect(keyInTexts([])).toBeUndefined();
+    expect(keyInTexts(['CN=client,O=Acme', '', 'serial 01:02:03'])).toBeUndefined();
+  });
+
+  it('looks at every text, and answers what the first one holding a key holds', () => {
+    expect(keyInTexts(['CN=client,O=Acme', PEM])).toBe('a PEM private key');
+    expect(keyInTexts([B64, PEM])).toBe(DER_KEY);
+    // The texts after it are not looked at: this one would exhaust the hunt.
+    let deep = B64;
+    for (let i = 0; i < 9; i++) deep = Buffer.from(deep).toString('base64');
+    expect(keyInTexts([PEM, deep])).toBe('a PEM private key');
+  });
+
+  it('answers the first finding of a text, not the last', () => {
+    // huntText reports the PEM armour before the JSON Web Key.
+    const both = `${MARKER}{"kty":"EC","d":"AAAA"}`;
+    expect(text(both)).toEqual(['f: a PEM private key', 'f: a JSON Web Key with its private part']);
+    expect(keyInTexts([both])).toBe('a PEM private key');
+  });
+
+  it('reads the text’s bytes as BER too, as a whole upload is read (any PKCS#8 algorithm)', () => {
+    // ASCII-only DER (its UTF-8 bytes are its bytes) that the look for DER within text, which takes
+    // only key algorithms, passes over.
+    const der = seq(int(0), alg('1.2.3.4'), tlv(0x04, new Uint8Array(32).fill(0x41)));
+    const t = Buffer.from(der).toString('latin1');
+    expect(text(t)).toEqual([]);
+    expect(keyInTexts([t])).toBe(DER_KEY);
+  });
+
+  it('does not read the bytes of a text whose text already holds a key', () => {
+    // 25 SEQUENCEs deep, beyond what the hunt of BER follows: read as BER it would be refused as
+    // built to outlast the look, but the PEM armour inside was found first.
+    let der = tlv(0x04, new Uint8Array(Buffer.from(MARKER)));
+    for (let i = 0; i < 25; i++) der = seq(der);
+    const t = Buffer.from(der).toString('latin1');
+    expect(() => huntBer(der, 'in', { privateKey: () => {} }, new HuntBudget(der.length))).toThrow(
+      BudgetSpent,
+    );
+    expect(keyInTexts([t])).toBe('a PEM private key');
+  });
+
+  it('answers that text built to exhaust the hunt holds a key', () => {
+    let t = B64;
+    for (let i = 0; i < 9; i++) t = Buffer.from(t).toString('base64');
+    expect(keyInTexts(['CN=client', t])).toBe('text nested too deeply to be examined for keys');
+  });
+
+  it('lets an error that is not the hunt’s budget through', () => {
+    expect(() => keyInTexts([Symbol('not text') as unknown as string])).toThrow(TypeError);
   });
 });

@@ -31,24 +31,19 @@ const excludes = (...bases: SubtreeSpec[]) => ca({ excluded: bases });
  */
 const ASK_OPENSSL = process.env.TRUSTROLL_MUTATION_SCOPE === undefined;
 
-/** Our verdict on a client of `issuer` with these names, checked against openssl verify's. */
-const judged = async (
-  issuer: Issued,
-  names: readonly GeneralNameSpec[],
-  subject = 'CN=nc client,O=NC',
-): Promise<VerifyResult> => {
-  const client = await leaf(subject, issuer, names.length > 0 ? { altNames: names } : {});
+/** Our verdict on `client` with these CAs under the root, checked against openssl verify's. */
+const judgedClient = (cas: readonly Issued[], client: Issued): VerifyResult => {
   const ours = verifyClient({
     leaf: p(client),
     sent: [],
-    trusted: [p(r), p(issuer)],
+    trusted: [p(r), ...cas.map(p)],
     at: NOW,
     purpose: 'clientAuth',
   });
   if (!ASK_OPENSSL) return ours;
   const openssl = runOpenssl({
     id: 'name-constraints',
-    trusted_certs: [r.pem, issuer.pem],
+    trusted_certs: [r.pem, ...cas.map((x) => x.pem)],
     untrusted_intermediates: [],
     peer_certificate: client.pem,
     validation_time: NOW.toISOString(),
@@ -63,6 +58,14 @@ const judged = async (
   ).toEqual({ verdict: openssl.ok ? 'accept' : 'reject', reasons: openssl.ok ? [] : ['name-constraints'] });
   return ours;
 };
+
+/** Our verdict on a client of `issuer` with these names, checked against openssl verify's. */
+const judged = async (
+  issuer: Issued,
+  names: readonly GeneralNameSpec[],
+  subject = 'CN=nc client,O=NC',
+): Promise<VerifyResult> =>
+  judgedClient([issuer], await leaf(subject, issuer, names.length > 0 ? { altNames: names } : {}));
 const accepted = async (issuer: Issued, names: readonly GeneralNameSpec[], subject?: string) =>
   expect((await judged(issuer, names, subject)).verdict).toBe('accept');
 /** Refused, with the one reason's message. */
@@ -312,6 +315,161 @@ describe('directory names of subjectAltName', () => {
     expect(await refused(dir, [{ dir: 'CN=someone,O=Other' }])).toMatch(
       /^A directory name in the subjectAltName of CN=nc client,O=NC is outside the names CN=NC CA \d+,O=NC may issue for: "permitted subtree violation"\.$/,
     );
+  });
+});
+
+/**
+ * The edges of each matching rule, as OpenSSL 3.0's nc_match and its helpers draw them (found by
+ * mutation testing: each case is one a plausible slip in verify.ts would judge otherwise).
+ */
+describe('edges of the matching rules', () => {
+  it('email: an empty local part counts, a .domain or mailbox base is what it is', async () => {
+    await accepted(await permits({ email: 'example.com' }), [{ email: '@example.com' }]);
+    // A mailbox base whose local part starts with a dot is a mailbox, not a .domain.
+    await accepted(await permits({ email: '.user@example.com' }), [{ email: '.user@example.com' }]);
+    // A base that misses lets the next one decide, permitted or excluded.
+    await accepted(await permits({ email: '.example.org' }, { email: 'example.com' }), [
+      { email: 'a@example.com' },
+    ]);
+    await accepted(await excludes({ email: '.example.org' }), [{ email: 'a@example.com' }]);
+    await accepted(await excludes({ email: 'b@example.com' }, { email: 'example.org' }), [
+      { email: 'a@example.com' },
+    ]);
+    // Every permitted base is named.
+    expect(
+      await refused(await permits({ email: 'example.org' }, { email: '.example.net' }), [
+        { email: 'a@example.com' },
+      ]),
+    ).toContain('may issue for (example.org, .example.net)');
+  });
+
+  it('email: a NUL byte in the local part of a mailbox comparison cannot be judged', async () => {
+    // Under an excluded mailbox of the same length: refused, where a plain comparison would miss.
+    expect(
+      await refused(await excludes({ email: 'ab@example.com' }), [{ email: 'a\0@example.com' }]),
+    ).toContain('(it holds a NUL byte)');
+    // Local parts of different lengths are a miss, before any NUL is looked at.
+    await accepted(await permits({ email: 'abc@example.com' }, { email: 'example.com' }), [
+      { email: 'a\0@example.com' },
+    ]);
+  });
+
+  it('URI: scheme:// is required exactly, an empty scheme is not', async () => {
+    const host = await permits({ uri: 'example.com' });
+    await accepted(host, [{ uri: '://example.com/' }]);
+    await refused(host, [{ uri: 'a:x/example.com' }]);
+    await refused(host, [{ uri: 'a:/xexample.com' }]);
+    expect(await refused(host, [{ uri: 'x://' }])).toContain('(it has no host)');
+    // A .domain base matches hosts below it, not a host that is the base, dot included.
+    await refused(await permits({ uri: '.example.com' }), [{ uri: 'https://.example.com/' }]);
+    await accepted(await excludes({ uri: '.example.com' }), [{ uri: 'https://.example.com/' }]);
+    expect(
+      await refused(await permits({ uri: 'example.org' }, { uri: '.example.net' }), [
+        { uri: 'https://example.com/' },
+      ]),
+    ).toContain('may issue for (example.org, .example.net)');
+  });
+
+  it('SmtpUTF8Mailbox: an empty local part counts, no @ cannot be judged, a .domain base takes a second dot', async () => {
+    const SMTP = '1.3.6.1.5.5.7.8.9';
+    const mailbox = (value: string): GeneralNameSpec => ({ otherName: SMTP, utf8: value });
+    const host = await permits({ email: 'example.com' });
+    await accepted(host, [mailbox('@example.com')]);
+    expect(await refused(host, [mailbox('example.com')])).toContain('(it has no @)');
+    const ia5 = new Uint8Array([0x16, 16, ...Buffer.from('user@example.com')]);
+    expect(await refused(host, [{ otherName: SMTP, der: ia5 }])).toContain('(it is not a UTF8String)');
+    // OpenSSL 3.0 puts a dot before the decoded base, which keeps its own: "..example.com".
+    await accepted(await permits({ email: '.example.com' }), [mailbox('üser@a..example.com')]);
+    await accepted(await excludes({ email: '.example.org' }), [mailbox('üser@example.com')]);
+    expect(await refused(await excludes({ email: 'example.com' }), [mailbox('üser@example.com')])).toMatch(
+      /^The SmtpUTF8Mailbox üser@example.com of CN=nc client,O=NC \(.*\) is excluded by the name constraints of CN=NC CA \d+,O=NC\.$/,
+    );
+    expect(
+      await refused(await permits({ email: 'example.org' }, { email: 'example.net' }), [
+        mailbox('üser@example.com'),
+      ]),
+    ).toContain('may issue for (example.org, example.net)');
+    // A NUL byte in an email constraint: such a name below it cannot be judged.
+    expect(
+      await refused(await excludes({ email: 'exa\0mple.org' }), [mailbox('üser@example.com')]),
+    ).toContain('(the constraint holds a NUL byte)');
+  });
+
+  it('a subtree with a minimum or maximum refuses names of its own kind only, each kind', async () => {
+    const bounded = (base: SubtreeSpec) => permits({ ...base, maximum: 1 });
+    // Directory names: the subject (when not empty) and those of subjectAltName.
+    const dir = await bounded({ dir: 'O=NC' });
+    expect(await refused(dir, [])).toMatch(
+      /^CN=NC CA \d+,O=NC constrains directory name names with a minimum/,
+    );
+    await accepted(dir, [{ dns: 'a.example.com' }], '');
+    await refused(dir, [{ dir: 'CN=someone,O=NC' }], '');
+    // Email: an address of subjectAltName, of the subject, or an SmtpUTF8Mailbox.
+    const email = await bounded({ email: 'example.com' });
+    await accepted(email, [{ dns: 'a.example.com' }]);
+    await refused(email, [
+      { email: 'a@example.com' },
+      { otherName: '1.3.6.1.5.5.7.8.9', utf8: 'ü@example.com' },
+    ]);
+    const uri = await bounded({ uri: 'example.com' });
+    await refused(uri, [{ uri: 'https://example.com/' }]);
+    await accepted(uri, [{ dns: 'a.example.com' }]);
+  });
+
+  it('a subtree of IP addresses with a maximum refuses a client with an IP address only', async () => {
+    // GeneralSubtree { iPAddress 10.0.0.0/8, maximum [1] 1 }: the builder writes no IP subtrees.
+    const general = [0x87, 0x08, 10, 0, 0, 0, 255, 0, 0, 0, 0x81, 0x01, 0x01];
+    const permitted = [0xa0, general.length + 2, 0x30, general.length, ...general];
+    const ipCa = await intermediate(`CN=NC CA ${++cas},O=NC`, r, {
+      pathLen: undefined,
+      extraExtensions: [
+        { oid: '2.5.29.30', value: new Uint8Array([0x30, permitted.length, ...permitted]), critical: true },
+      ],
+    });
+    const client = (spec: Partial<CertSpec>) => leaf('CN=nc client,O=NC', ipCa, spec);
+    expect(judgedClient([ipCa], await client({ ips: ['10.1.2.3'] })).reasons[0]?.message).toMatch(
+      /constrains IP address names with a minimum or maximum distance/,
+    );
+    expect(judgedClient([ipCa], await client({ dns: ['a.example.com'] })).verdict).toBe('accept');
+    // Without a subjectAltName at all.
+    expect(judgedClient([ipCa], await client({})).verdict).toBe('accept');
+  });
+
+  it('a subject that is empty is no directory name; one in subjectAltName is named as such', async () => {
+    const dir = await permits({ dir: 'O=NC' });
+    expect(await refused(dir, [{ dir: 'CN=someone,O=Other' }], '')).toMatch(
+      /^A directory name in the subjectAltName of {2}is outside the names CN=NC CA \d+,O=NC may issue for/,
+    );
+    await accepted(dir, [{ dns: 'a.example.com' }], '');
+  });
+
+  it('judges a CA below the constraining one by its own names, never by its common name', async () => {
+    const dnsCa = await permits({ dns: 'example.com' });
+    const sub = await intermediate('CN=ca.other.org,O=NC', dnsCa, { pathLen: undefined });
+    const client = await leaf('CN=nc client,O=NC', sub, { dns: ['a.example.com'] });
+    expect(judgedClient([dnsCa, sub], client).verdict).toBe('accept');
+  });
+});
+
+describe('the warning of an email address with two @', () => {
+  it('is given under excluded email constraints too', async () => {
+    const res = await judged(await excludes({ email: 'example.org' }), [{ email: 'a@b@example.com' }]);
+    expect(res.verdict).toBe('accept');
+    expect(res.warnings.map((w) => w.code)).toEqual(['cert.malformed-email']);
+  });
+
+  it('is given for a CA only under the constraints of a CA above it, not its own', async () => {
+    const emailCa = await intermediate(`CN=NC CA ${++cas},O=NC`, r, {
+      pathLen: undefined,
+      nameConstraints: { permitted: [{ email: 'example.com' }] },
+      altNames: [{ email: 'ca@x@example.com' }],
+    });
+    const res = judgedClient(
+      [emailCa],
+      await leaf('CN=nc client,O=NC', emailCa, { altNames: [{ email: 'a@example.com' }] }),
+    );
+    expect(res.verdict).toBe('accept');
+    expect(res.warnings).toEqual([]);
   });
 });
 

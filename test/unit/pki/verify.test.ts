@@ -409,6 +409,24 @@ describe('revocation', () => {
       },
     ]);
   });
+  it('ignores a CRL under the name of a CA of the path that another key signed, and says so', async () => {
+    // The caller (diagnose) judges the signature with the key of the CA of that name on the path.
+    const list = parseCrl(await crl(i, [c]));
+    const forged = { ...list, signedBy: () => false };
+    const res = verify(c, [r, i], { crls: [forged] });
+    expect(res.verdict).toBe('accept');
+    expect(res.warnings).toEqual([
+      {
+        code: 'crl.signature-invalid',
+        message:
+          "The CRL of CN=V Issuing,O=V was ignored: its signature does not verify with the key of CN=V Issuing,O=V on this client's path (another key signed it under that name, or the CA was re-keyed).",
+      },
+    ]);
+    expect(verify(c, [r, i], { crls: [forged], crlCheck: true }).verdict).toBe('accept');
+    expect(codes(verify(c, [r, i], { crls: [{ ...list, signedBy: () => true }] }).warnings)).toEqual([
+      'revoked',
+    ]);
+  });
 });
 
 describe('warnings a stricter validator would turn into refusals', () => {
