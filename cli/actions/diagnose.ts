@@ -119,28 +119,32 @@ const truststoreOf = async (path: string, io: Io): Promise<Certificates> => {
 };
 
 /**
- * The CRLs given with --crl (every one of the file: a CRL bundle holds a CA's and its root's), read
- * as ingest reads CRLs (a CRL ingest would refuse is not taken here either: negative serials, a
- * PKCS#7, removeFromCRL in a full CRL).
+ * The CRLs given with --crl (every one of the file: a CRL bundle holds a CA's and its root's), as
+ * OpenSSL reads them: an entry with reason removeFromCRL lists nothing (ingest refuses such a full
+ * CRL; a server takes it), a partition by reasons or an indirect CRL is of no use to a server
+ * without extended CRL support.
  */
-export const crlOf = (name: string, bytes: Uint8Array): { crls?: Crl[]; problem?: string } => {
+export const crlOf = (
+  name: string,
+  bytes: Uint8Array,
+): { crls?: Crl[]; removals?: string[]; problem?: string } => {
   try {
     const lists = readRevocationLists(bytes, name);
-    // Any list of the file, as ingest judges every one.
-    const removals = lists.flatMap(removalsInFullCrl);
-    if (removals.length > 0)
-      return {
-        problem: `${name} lists serial ${removals[0]!.serial} with reason removeFromCRL, which RFC 5280 allows only in delta CRLs; ingest refuses such a CRL.`,
-      };
     return {
+      removals: lists.flatMap(removalsInFullCrl).map((e) => e.serial),
       crls: lists.map((list) => ({
         issuer: list.issuer,
-        revoked: new Set(list.entries.map((e) => e.serial)),
+        revoked: new Set(list.entries.filter((e) => e.reason !== 'removeFromCRL').map((e) => e.serial)),
         signedBy: (ca) => verifySignedBy(list, ca),
         thisUpdate: list.thisUpdate,
         ...(list.nextUpdate ? { nextUpdate: list.nextUpdate } : {}),
         unknownCritical: list.unknownCritical,
         covers: (cert) => covers(list.scope, cert),
+        ...(list.scope?.onlySomeReasons
+          ? { extendedOnly: 'is a partition by reasons (onlySomeReasons)' }
+          : list.indirect
+            ? { extendedOnly: 'is an indirect CRL' }
+            : {}),
       })),
     };
   } catch (error) {
@@ -218,6 +222,17 @@ export const diagnose = async (flags: DiagnoseFlags, io: Io, exit: (code: number
     // A plain TLS server given a CRL checks it; API Gateway checks none.
     crlCheck: Boolean(flags.plainTls),
   });
+  if (crl?.removals?.length)
+    result = {
+      ...result,
+      warnings: [
+        ...result.warnings,
+        {
+          code: 'crl.remove-from-crl',
+          message: `${flags.crl} lists serial ${crl.removals.join(', ')} with reason removeFromCRL, which RFC 5280 allows only in delta CRLs: a server reads such an entry as not revoked, and trustroll ingest refuses the CRL (send it without those entries).`,
+        },
+      ],
+    };
   if (flags.key) {
     const [keyFile] = await loadInputs([flags.key], io);
     const match = keyMatches(leaf, keyFile!.bytes);

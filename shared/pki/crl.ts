@@ -15,6 +15,11 @@ export interface Crl {
   readonly unknownCritical?: readonly string[];
   /** Whether the CRL speaks for this certificate (its issuing distribution point's scope). */
   readonly covers?: (cert: Certificate) => boolean;
+  /**
+   * Why a server without extended CRL support (OpenSSL's default) cannot use it at all: a
+   * partition by reasons, an indirect CRL (absent: it can).
+   */
+  readonly extendedOnly?: string;
 }
 
 /**

@@ -805,11 +805,13 @@ export const warningsFor = (path: readonly Certificate[], input: VerifyInput): R
 
 /**
  * What a server that checks the CRLs of the whole chain (OpenSSL's -crl_check_all, as nginx's
- * `ssl_crl` sets it) refuses, in OpenSSL's order (checked against `openssl verify` 3.0): from the
- * client up to the anchor, each certificate needs a CRL of its issuer signed by that issuer's key
- * ("unable to get certificate CRL"), whose scope covers it ("different CRL scope"); of those, one
- * with no critical extension OpenSSL does not handle and in its validity window is used, else the
- * first is refused for that; a certificate listed on it is "certificate revoked".
+ * `ssl_crl` sets it) refuses, as OpenSSL 3.0 does (checked against `openssl verify`): from the
+ * client up to the anchor, each certificate needs a CRL of its issuer that OpenSSL can use (its
+ * issuer's key signed it; no partition by reasons, not indirect: "unable to get certificate CRL").
+ * Of those, the best is taken (no critical extension OpenSSL does not handle, then in scope, then
+ * current; of equals, the latest thisUpdate) and judged in OpenSSL's order: the issuer may sign
+ * CRLs (keyUsage cRLSign), the scope covers the certificate, the time, the critical extensions,
+ * and last whether it lists the certificate.
  */
 const crlRefusal = (
   path: readonly Certificate[],
@@ -822,39 +824,55 @@ const crlRefusal = (
     const who = i === 0 ? `the client certificate ${c.subject.text}` : c.subject.text;
     const named = crls.filter((crl) => crl.issuer.key === c.issuer.key);
     const signed = named.filter((crl) => !crl.signedBy || crl.signedBy(issuer));
-    if (signed.length === 0)
+    const usable = signed.filter((crl) => crl.extendedOnly === undefined);
+    if (usable.length === 0) {
+      const why =
+        signed.length > 0
+          ? ` (the CRL given ${signed[0]!.extendedOnly}, which a server reads only with extended CRL support)`
+          : named.length > 0
+            ? ' signed by its key (the CRL given in its name is signed by another key)'
+            : '';
       return {
         code: 'crl-missing',
-        message: `No CRL of ${c.issuer.text} ${named.length > 0 ? `signed by its key (the CRL given in its name is signed by another key) ` : ''}was given for ${who} ("unable to get certificate CRL"): a server that checks the CRLs of the whole chain (nginx's ssl_crl, openssl -crl_check_all) refuses it. Add the CRL of ${c.issuer.text} to the --crl file.`,
+        message: `No CRL of ${c.issuer.text}${why} that a server can use was given for ${who} ("unable to get certificate CRL"): a server that checks the CRLs of the whole chain (nginx's ssl_crl, openssl -crl_check_all) refuses it. Add the CRL of ${c.issuer.text} to the --crl file.`,
       };
-    const inScope = signed.filter((crl) => !crl.covers || crl.covers(c));
-    if (inScope.length === 0)
+    }
+    const critical = (crl: Crl) => (crl.unknownCritical ?? []).length > 0;
+    const inScope = (crl: Crl) => !crl.covers || crl.covers(c);
+    const current = (crl: Crl) =>
+      !(crl.thisUpdate && crl.thisUpdate > at) && !(crl.nextUpdate && crl.nextUpdate <= at);
+    const score = (crl: Crl) => (critical(crl) ? 0 : 4) + (inScope(crl) ? 2 : 0) + (current(crl) ? 1 : 0);
+    const crl = usable.reduce((best, next) =>
+      score(next) > score(best) ||
+      (score(next) === score(best) && (next.thisUpdate?.getTime() ?? 0) > (best.thisUpdate?.getTime() ?? 0))
+        ? next
+        : best,
+    );
+    if (issuer.keyUsage && !issuer.keyUsage.usages.includes('crlSign'))
+      return {
+        code: 'crl-signer',
+        message: `${issuer.subject.text} may not sign CRLs (its keyUsage lacks cRLSign: "key usage does not include CRL signing"), so a server that checks CRLs cannot take its CRL and refuses ${who}. Reissue the CA with cRLSign in its keyUsage.`,
+      };
+    if (!inScope(crl))
       return {
         code: 'crl-scope',
         message: `The CRL of ${c.issuer.text} given does not cover ${who} (its issuing distribution point limits it to other certificates: "different CRL scope"): a server that checks CRLs refuses it. Add the CRL of ${c.issuer.text} whose distribution point is the one ${who} names.`,
       };
-    const usable = (crl: Crl) =>
-      (crl.unknownCritical ?? []).length === 0 &&
-      !(crl.thisUpdate && crl.thisUpdate > at) &&
-      !(crl.nextUpdate && crl.nextUpdate < at);
-    const crl = inScope.find(usable);
-    if (!crl) {
-      const first = inScope[0]!;
-      if ((first.unknownCritical ?? []).length > 0)
-        return {
-          code: 'crl-critical',
-          message: `The CRL of ${c.issuer.text} has a critical extension a server cannot process (${first.unknownCritical!.join(', ')}: "unhandled critical CRL extension"), so ${who} is refused. Publish the CRL without it.`,
-        };
-      if (first.thisUpdate && first.thisUpdate > at)
-        return {
-          code: 'crl-not-yet-valid',
-          message: `The CRL of ${c.issuer.text} is not valid before ${first.thisUpdate.toISOString()} ("CRL is not yet valid"), so ${who} is refused. Check the clock of the CA that issued it, or give its current CRL.`,
-        };
+    if (crl.thisUpdate && crl.thisUpdate > at)
+      return {
+        code: 'crl-not-yet-valid',
+        message: `The CRL of ${c.issuer.text} is not valid before ${crl.thisUpdate.toISOString()} ("CRL is not yet valid"), so ${who} is refused. Check the clock of the CA that issued it, or give its current CRL.`,
+      };
+    if (crl.nextUpdate && crl.nextUpdate <= at)
       return {
         code: 'crl-expired',
-        message: `The CRL of ${c.issuer.text} expired on ${first.nextUpdate!.toISOString()} ("CRL has expired"), so ${who} is refused by a server that checks CRLs. Give its current CRL (${c.issuer.text} must publish a new one).`,
+        message: `The CRL of ${c.issuer.text} expired on ${crl.nextUpdate.toISOString()} ("CRL has expired"), so ${who} is refused by a server that checks CRLs. Give its current CRL (${c.issuer.text} must publish a new one).`,
       };
-    }
+    if (critical(crl))
+      return {
+        code: 'crl-critical',
+        message: `The CRL of ${c.issuer.text} has a critical extension a server cannot process (${crl.unknownCritical!.join(', ')}: "unhandled critical CRL extension"), so ${who} is refused. Publish the CRL without it.`,
+      };
     if (listedOn(c, crl))
       return {
         code: 'revoked',

@@ -68,13 +68,16 @@ describe('diagnose --json prints a verdict whatever the input', () => {
     expect(codes(r.json.reasons)).toEqual(['crl.unparseable']);
   }, 60_000);
 
-  it('refuses, as ingest does, a CRL listing a serial with reason removeFromCRL (not a delta CRL)', () => {
-    const r = diagnose('--crl', f('removal.crl'));
-    expect(r.status).toBe(1);
-    expect(codes(r.json.reasons)).toEqual(['crl.unparseable']);
-    expect(r.json.reasons[0].message).toMatch(
-      /with reason removeFromCRL, which RFC 5280 allows only in delta CRLs/,
-    );
+  it('reads an entry with reason removeFromCRL in a full CRL as a server does (not revoked), and warns that ingest refuses such a CRL', () => {
+    for (const mode of [[], ['--plain-tls']]) {
+      const r = diagnose('--crl', f('removal.crl'), ...mode);
+      expect(r.status).toBe(mode.length === 0 ? 0 : 1);
+      expect(codes(r.json.warnings)).toContain('crl.remove-from-crl');
+      expect(r.json.warnings.find((w: { code: string }) => w.code === 'crl.remove-from-crl').message).toMatch(
+        /with reason removeFromCRL, which RFC 5280 allows only in delta CRLs: a server reads such an entry as not revoked/,
+      );
+      expect(codes(r.json.reasons)).not.toContain('revoked');
+    }
   }, 60_000);
 
   it('ignores, with a note, a CRL issued by a CA outside the path', () => {

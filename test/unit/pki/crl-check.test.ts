@@ -15,6 +15,7 @@ import {
   leaf,
   NOW,
   pemBlock,
+  type RevokedSpec,
   root,
 } from '../../fixtures/pki.js';
 
@@ -34,6 +35,7 @@ const OPENSSL_CODES: Record<string, string> = {
   '12': 'crl-expired',
   '23': 'revoked',
   '36': 'crl-critical',
+  '35': 'crl-signer', // key usage does not include CRL signing
   '44': 'crl-scope',
 };
 
@@ -51,7 +53,10 @@ beforeAll(async () => {
 const p = (x: Issued) => parseCertificate(x.der);
 
 /** diagnose's verdict on the client with this CRL file, and openssl's, which must agree. */
-const judged = async (...crls: Promise<Uint8Array>[]) => {
+const judged = async (...crls: Promise<Uint8Array>[]) => judgedFor(client, i, ...crls);
+
+/** The same for another client and issuing CA (under the same root). */
+const judgedFor = async (client: Issued, i: Issued, ...crls: Promise<Uint8Array>[]) => {
   const file = (await Promise.all(crls)).map((der) => pemBlock('X509 CRL', der)).join('');
   const read = crlOf('check.crl', new Uint8Array(Buffer.from(file)));
   expect(read.problem).toBeUndefined();
@@ -106,7 +111,7 @@ const judged = async (...crls: Promise<Uint8Array>[]) => {
   return ours;
 };
 
-const of = (issuer: Issued, revoked: Issued[] = [], spec: CrlSpec = {}) =>
+const of = (issuer: Issued, revoked: (Issued | RevokedSpec)[] = [], spec: CrlSpec = {}) =>
   crl(issuer, revoked, { now: NOW, ...spec });
 const expired = { thisUpdate: days(-10), nextUpdate: days(-1) };
 
@@ -121,11 +126,11 @@ describe('diagnose --plain-tls --crl: a server that checks the CRLs of the whole
       {
         code: 'crl-missing',
         message:
-          'No CRL of CN=Check Root,O=Check was given for CN=Check Issuing CA,O=Check ("unable to get certificate CRL"): a server that checks the CRLs of the whole chain (nginx\'s ssl_crl, openssl -crl_check_all) refuses it. Add the CRL of CN=Check Root,O=Check to the --crl file.',
+          'No CRL of CN=Check Root,O=Check that a server can use was given for CN=Check Issuing CA,O=Check ("unable to get certificate CRL"): a server that checks the CRLs of the whole chain (nginx\'s ssl_crl, openssl -crl_check_all) refuses it. Add the CRL of CN=Check Root,O=Check to the --crl file.',
       },
     ]);
     expect((await judged(of(r))).reasons[0]!.message).toContain(
-      'No CRL of CN=Check Issuing CA,O=Check was given for the client certificate CN=check client,O=Check',
+      'No CRL of CN=Check Issuing CA,O=Check that a server can use was given for the client certificate CN=check client,O=Check',
     );
   });
 
@@ -189,6 +194,49 @@ describe('diagnose --plain-tls --crl: a server that checks the CRLs of the whole
     expect((await judged(of(i, [], { idp: { onlyUser: true } }), of(r))).verdict).toBe('accept');
   });
 
+  it('takes the latest of two current CRLs of one CA, whatever their order in the file', async () => {
+    const older = of(i, [], { thisUpdate: days(-3), crlNumber: 11 });
+    const newer = of(i, [client], { thisUpdate: days(-1), crlNumber: 12 });
+    expect((await judged(older, newer, of(r))).reasons.map((x) => x.code)).toEqual(['revoked']);
+    expect((await judged(newer, older, of(r))).reasons.map((x) => x.code)).toEqual(['revoked']);
+    // The latest lists nothing: the client was taken off (an older CRL listing it does not count).
+    const cleared = of(i, [], { thisUpdate: days(-1), crlNumber: 13 });
+    expect((await judged(of(i, [client], { thisUpdate: days(-3) }), cleared, of(r))).verdict).toBe('accept');
+  });
+
+  it('counts a CRL as expired at its nextUpdate instant, and valid from its thisUpdate instant', async () => {
+    expect((await judged(of(i, [], { thisUpdate: days(-2), nextUpdate: NOW }), of(r))).reasons[0]!.code).toBe(
+      'crl-expired',
+    );
+    expect((await judged(of(i, [], { thisUpdate: NOW, nextUpdate: days(2) }), of(r))).verdict).toBe('accept');
+  });
+
+  it('has no use for a partition by reasons or an indirect CRL (no extended CRL support)', async () => {
+    const byReasons = await judged(of(i, [client], { idp: { onlySomeReasons: true } }), of(r));
+    expect(byReasons.reasons[0]!.code).toBe('crl-missing');
+    expect(byReasons.reasons[0]!.message).toContain('is a partition by reasons (onlySomeReasons)');
+    const indirect = await judged(of(i, [], { idp: { indirect: true } }), of(r));
+    expect(indirect.reasons[0]!.code).toBe('crl-missing');
+    expect(indirect.reasons[0]!.message).toContain('is an indirect CRL');
+  });
+
+  it('refuses the CRL of a CA whose keyUsage lacks cRLSign', async () => {
+    const noCrlSign = await intermediate('CN=Check No CRL Sign,O=Check', r, { keyUsage: 32 });
+    const theirs = await leaf('CN=check client 2,O=Check', noCrlSign);
+    const res = await judgedFor(theirs, noCrlSign, of(noCrlSign), of(r));
+    expect(res.reasons).toEqual([
+      {
+        code: 'crl-signer',
+        message:
+          'CN=Check No CRL Sign,O=Check may not sign CRLs (its keyUsage lacks cRLSign: "key usage does not include CRL signing"), so a server that checks CRLs cannot take its CRL and refuses the client certificate CN=check client 2,O=Check. Reissue the CA with cRLSign in its keyUsage.',
+      },
+    ]);
+  });
+
+  it('reads an entry with reason removeFromCRL as not revoked, as a server does', async () => {
+    expect((await judged(of(i, [{ cert: client, reason: 'removeFromCRL' }]), of(r))).verdict).toBe('accept');
+  });
+
   it('refuses a CRL with a critical extension a server does not handle, naming it', async () => {
     const res = await judged(
       of(i, [], {
@@ -198,5 +246,12 @@ describe('diagnose --plain-tls --crl: a server that checks the CRLs of the whole
     );
     expect(res.reasons[0]!.code).toBe('crl-critical');
     expect(res.reasons[0]!.message).toContain('(1.3.6.1.4.1.55555.1: "unhandled critical CRL extension")');
+    // Beside a CRL without it, even an older one, that one is taken.
+    const plain = of(i, [], { thisUpdate: days(-3) });
+    const extended = of(i, [], {
+      thisUpdate: days(-1),
+      extraExtensions: [{ oid: '1.3.6.1.4.1.55555.1', critical: true, value: new Uint8Array([5, 0]) }],
+    });
+    expect((await judged(extended, plain, of(r))).verdict).toBe('accept');
   });
 });
