@@ -256,13 +256,17 @@ export const unrevoke = async (flags: SelectorFlags, io: Io, exit: (code: number
   const crlNote = onCrl
     ? shown`it is listed on the CRL of ${ca?.subject ?? selected.issuer} and stays revoked: only a new CRL from partner ${ca?.partner ?? '?'} without it takes that back`
     : '';
-  // A CA certificate revoked through its key (another certificate of that key revoked): said too.
+  // A certificate revoked through its key (a CA of its partner with that key revoked): said too,
+  // for a CA of the truststore and for any other certificate made for that key.
   const self = selected.cert
     ? index?.header.cas.find((c) => c.fingerprint === selected.cert!.fingerprint)
     : undefined;
+  const byKey =
+    self?.revoked ??
+    (selected.cert && ca ? index?.revokedKey(ca.partner, selected.cert.publicKey.spki) : undefined);
   const keyNote =
-    self?.revoked && !onCrl
-      ? shown`its key is revoked (${self.revoked.source}), so it stays denied (ca.revoked) until that revocation is taken back`
+    byKey && !onCrl
+      ? shown`its key is revoked (${byKey.source}), so it stays denied (${self ? 'ca.revoked' : 'cert.revoked'}) until that revocation is taken back`
       : '';
   const still = [onCrl ? crlNote : '', keyNote, aboveNote].filter((n) => n !== '').join('; and ');
   const message = result.found
@@ -272,8 +276,9 @@ export const unrevoke = async (flags: SelectorFlags, io: Io, exit: (code: number
     io.out(
       jsonOut({
         outcome: result.found ? 'unrevoked' : 'not-revoked-by-hand',
-        revoked: onCrl,
+        revoked: onCrl || byKey !== undefined,
         ...(onCrl ? { listedOnCrl: true } : {}),
+        ...(byKey && !onCrl ? { keyRevoked: { source: byKey.source } } : {}),
         ...(above ? { caRevoked: { subject: above.subject, fingerprint: above.fingerprint } } : {}),
         serial: selected.serial,
         issuer: caJson(ca),
@@ -282,7 +287,7 @@ export const unrevoke = async (flags: SelectorFlags, io: Io, exit: (code: number
       }),
     );
   else io.out(`${message}\n${result.found ? `${indexNote(result.version)}.\n` : ''}`);
-  exit(result.found && !onCrl && !above ? 0 : 1);
+  exit(result.found && !onCrl && !above && !byKey ? 0 : 1);
 };
 
 const SHA256 = /^[0-9a-f]{64}$/;

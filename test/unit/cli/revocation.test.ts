@@ -651,5 +651,27 @@ describe('unrevoke of a CA revoked through its key', () => {
       /^nothing was revoked by hand for serial [0-9a-f]+ of CN=Gamma Root CA,O=Gamma \(partner gamma\), so nothing changed; its key is revoked \(the key of CN=Gamma Issuing CA,O=Gamma \(serial [0-9a-f]+\), revoked: revoked by hand .*key leaked\), so it stays denied \(ca\.revoked\) until that revocation is taken back/,
     );
     expect(r.out).not.toMatch(/it is not revoked/);
+    // A client certificate made for that key: denied as cert.revoked, and unrevoke says why.
+    const forKey = join(home, 'for-key.pem');
+    writeFileSync(
+      forKey,
+      (
+        await leaf('CN=for-key,O=Gamma', gamma.intermediate, {
+          spki: parseCertificate(gamma.intermediate.der).publicKey.spki,
+        })
+      ).pem,
+    );
+    const json = await runCli(['unrevoke', '--cert', forKey, '--json', ...at]);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.out)).toMatchObject({
+      outcome: 'not-revoked-by-hand',
+      revoked: true,
+      keyRevoked: {
+        source: expect.stringMatching(
+          /^the key of CN=Gamma Issuing CA,O=Gamma \(serial [0-9a-f]+\), revoked/,
+        ),
+      },
+      message: expect.stringMatching(/its key is revoked .* so it stays denied \(cert\.revoked\)/),
+    });
   });
 });
