@@ -30,7 +30,14 @@ const PLAIN_NUMBER = /^-?\d+(\.\d+)?$/;
  * quotes doubled. Subjects and partner names are partner-controlled: control characters and
  * direction overrides are shown as escapes (`printable`), as everywhere trustroll shows them.
  */
+/**
+ * Printable ASCII with nothing to quote, escape or neutralise (no quote or comma; not starting
+ * with `=`, `+`, `-` or `@`): the field as it is, without the slower steps (most fields).
+ */
+const PLAIN = /^(?:[\x20\x21\x23-\x2a\x2e-\x3c\x3e\x3f\x41-\x7e][\x20\x21\x23-\x2b\x2d-\x7e]*)?$/;
+
 export const csvField = (value: string | number): string => {
+  if (typeof value === 'string' && PLAIN.test(value)) return value;
   let text = typeof value === 'number' ? String(value) : printable(value);
   if (/^[=+\-@\t\r]/.test(text) && !PLAIN_NUMBER.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;

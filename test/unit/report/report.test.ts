@@ -208,6 +208,16 @@ describe('the JSON and the CSV', () => {
     expect(csvField('a,b')).toBe('"a,b"');
     expect(csvField('line\nbreak')).toBe('line\\nbreak');
     expect(csvField('CN=Acme,O=Acme')).toBe('"CN=Acme,O=Acme"');
+    // What is left as it is, and what only looks plain.
+    expect(csvField('CN=Acme Root CA')).toBe('CN=Acme Root CA');
+    expect(csvField('')).toBe('');
+    expect(csvField('"quoted')).toBe('"""quoted"');
+    expect(csvField('a"b')).toBe('"a""b"');
+    expect(csvField(',lead')).toBe('",lead"');
+    expect(csvField('caf\u00e9')).toBe('caf\u00e9');
+    expect(csvField('x\u202ey')).toBe('x\\u202ey');
+    expect(csvField('-5')).toBe('-5');
+    expect(csvField('=')).toBe("'=");
   });
 
   it('neutralises a subject and a partner that start with = + - @ in every row they reach', () => {
