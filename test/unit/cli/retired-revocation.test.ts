@@ -175,15 +175,15 @@ describe('a client of a CA removed lately (ca.retired)', () => {
     expect(report).toContain('trustroll revoke --cert <client.pem> --reason <why>');
   });
 
-  it("still lets its clients in as before when another partner's CA takes its name meanwhile", async () => {
-    // Beta's own CA (its own key, its own root) bearing the name of acme's removed CA.
-    const beta = await partnerChain('Beta');
-    const squat = await intermediate('CN=Acme Issuing CA,O=Acme', beta.root, { keySlot: 'squat' });
-    mkdirSync(join(dir, 'inbox', 'beta'), { recursive: true });
-    writeFileSync(join(dir, 'inbox', 'beta', 'ca.pem'), pemOf(beta.root, squat));
+  it('still lets its clients in as before when the partner re-keys the CA under the same name meanwhile', async () => {
+    // Acme's own new CA (a new key) under the name of its removed one.
+    const rekeyed = await intermediate('CN=Acme Issuing CA,O=Acme', acme.root, { keySlot: 'acme-rekeyed' });
+    writeFileSync(join(dir, 'inbox', 'acme', 'rekeyed.pem'), rekeyed.pem);
     const ingest = await runCli(['ingest', ...store, '--inbox', join(dir, 'inbox'), '--json']);
-    const beta0 = JSON.parse(ingest.out).uploads.find((u: { key: string }) => u.key === 'inbox/beta/ca.pem');
-    expect(beta0?.outcome, ingest.out).toBe('accepted');
+    const mine = JSON.parse(ingest.out).uploads.find(
+      (u: { key: string }) => u.key === 'inbox/acme/rekeyed.pem',
+    );
+    expect(mine?.outcome, ingest.out).toBe('accepted');
     // A client of acme's removed CA that no earlier test revoked.
     const client = file('fresh.pem', (await leaf('CN=fresh.acme.example,O=Acme', acme.intermediate)).pem);
     const decided = await runCli(['authorize', '--cert', client, '--json', ...store]);

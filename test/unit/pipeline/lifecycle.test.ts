@@ -1,5 +1,6 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { historyLines } from '../../../shared/pipeline/history.js';
 import { ingestUploads } from '../../../shared/pipeline/ingest.js';
 import {
   applyPromotion,
@@ -726,6 +727,22 @@ describe("a CA removed lately stays its partner's until its retirement ends", ()
     expect((await upload('inbox/acme/again.pem', pemOf(acme.root, acme.intermediate))).outcome).toBe(
       'accepted',
     );
+  });
+
+  it('lets another partner take the CA once the retirement is over, and history gives each revision its partner then', async () => {
+    await removeCas(parseRemovalRequest({ partner: 'acme', reason: 'offboarded', requestedBy: 'ops' }), deps);
+    deps = { ...deps, clock: new FakeClock(NOW.getTime() + 8 * 86_400_000) };
+    const taken = await upload('inbox/beta/taken.pem', pemOf(acme.root, acme.intermediate));
+    expect(taken.outcome, JSON.stringify(taken)).toBe('accepted');
+    const lines = historyLines((await loadState(store)).state);
+    const of = (fingerprint: string) =>
+      lines.flatMap((l) => [
+        ...l.added.filter((a) => a.fingerprint === fingerprint).map((a) => `${l.revision} + ${a.partner}`),
+        ...l.removed.filter((a) => a.fingerprint === fingerprint).map((a) => `${l.revision} - ${a.partner}`),
+      ]);
+    const moves = of(fp(acme.intermediate));
+    expect(moves).toHaveLength(3);
+    expect(moves.map((m) => m.replace(/^\d+ /, ''))).toEqual(['+ beta', '- acme', '+ acme']);
   });
 
   it('takes the name once the retirement is over', async () => {
