@@ -212,8 +212,9 @@ const keyRevocation = (
  * CA of the same name and key, held or removed, revoked by the CA above it (`keyRevocation`).
  * The door denies the clients of any certificate of that key (`ca.revoked`), so ingest refuses
  * the upload with `ca.key-revoked` instead of accepting CAs whose clients can never get in.
- * Only CAs of the same name are compared (a renewal), and a CRL's record set is read only for
- * such a CA. Every partner's: a CA of another partner's revoked name and key (a look-alike its
+ * The uploader's own CAs are compared whatever their name (the door revokes the key within the
+ * partner under any name); another partner's, only of the same name. A CRL's record set is read
+ * only for such a CA. Every partner's: a CA of another partner's revoked name and key (a look-alike its
  * issuer signed without the revoked CA's private key) would take the clients of that key for its
  * own partner, where the revocation does not hold. Another partner's revocation is named only by
  * the CA's name, not by who revoked it or why.
@@ -240,8 +241,10 @@ export const revokedKeyFindings = async (
       const digest = keyDigest(cert.publicKey.spki);
       for (const e of known) {
         // The same certificate held is only present again; removed, its revocation still stands.
+        // Of the uploader's own CAs, any name: the door revokes the key within the partner under
+        // every name (a renewal under a new name, a root made with it).
         if (
-          e.subjectKey !== cert.subject.key ||
+          (e.subjectKey !== cert.subject.key && (partner === undefined || e.partner !== partner)) ||
           (e.fingerprint === cert.fingerprint && heldHere.has(e.fingerprint))
         )
           continue;

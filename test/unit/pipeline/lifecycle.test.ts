@@ -1018,17 +1018,37 @@ describe("a CA revoked on its root's CRL", () => {
       { store, log: memoryLog(), clock: deps.clock },
       { issuer, serial: parseCertificate(acme.intermediate.der).serial, reason: 'key leaked', by: 'sec' },
     );
-    // The same key under a new name (ingest compares names only for renewals): the door knows it.
+    // The same key under a new name: refused at the inbox (its clients could never get in), and
+    // the door denies the certificate presented as a client all the same.
     const renamed = await intermediate('CN=Acme Issuing CA 2027,O=Acme', acme.root, {
       spki: parseCertificate(acme.intermediate.der).publicKey.spki,
     });
-    await ingestKey('inbox/acme/renamed.pem', renamed.pem);
+    const { version } = await store.put('inbox/acme/renamed.pem', toBytes(renamed.pem));
+    const r = await ingestUploads([{ key: 'inbox/acme/renamed.pem', version }], {
+      ...deps,
+      config: { roll: deps.roll },
+    });
+    expect(r.uploads[0]!.outcome).toBe('rejected');
+    expect(r.uploads[0]!.findings.map((f) => [f.code, f.message])).toEqual([
+      [
+        'ca.key-revoked',
+        expect.stringMatching(
+          /^CN=Acme Issuing CA 2027,O=Acme has a revoked key: the key of CN=Acme Issuing CA,O=Acme \(serial [0-9a-f]+\), revoked by hand by sec/,
+        ),
+      ],
+    ]);
     expect(await decide(parseCertificate(renamed.der), NOW)).toMatch(/^deny cert\.revoked/);
   });
 
   it('denies, as clients, a renewal of a revoked CA that never entered the truststore and a leaf made for its key; and the clients of a root made with it', async () => {
     const { state } = await loadState(store);
     const issuer = state.entries.find((e) => e.subject === 'CN=Acme Root CA,O=Acme')!.fingerprint;
+    // A self-signed root of that key under a new name, admitted before the key was revoked.
+    const selfRoot = await root('CN=Acme SameKey Root,O=Acme', {
+      keySlot: JSON.stringify('CN=Acme Issuing CA,O=Acme'),
+    });
+    await ingestKey('inbox/acme/self.pem', selfRoot.pem);
+    expect((await loadState(store)).state.entries.map((e) => e.fingerprint)).toContain(fp(selfRoot));
     await revokeCertificate(
       { store, log: memoryLog(), clock: deps.clock },
       { issuer, serial: parseCertificate(acme.intermediate.der).serial, reason: 'key leaked', by: 'sec' },
@@ -1041,13 +1061,8 @@ describe("a CA revoked on its root's CRL", () => {
     // Another partner's client of the same public key is not concerned.
     const betaLeaf = await leaf('CN=device-9,O=Beta', beta.intermediate, { spki });
     expect(await decide(parseCertificate(betaLeaf.der), NOW)).toBe('allow');
-    // A self-signed root of that key, admitted (a new name): its clients are denied.
-    const selfRoot = await root('CN=Acme SameKey Root,O=Acme', {
-      keySlot: JSON.stringify('CN=Acme Issuing CA,O=Acme'),
-    });
+    // The root made with that key: its clients are denied.
     expect(parseCertificate(selfRoot.der).publicKey.spki).toEqual(spki);
-    await ingestKey('inbox/acme/self.pem', selfRoot.pem);
-    expect((await loadState(store)).state.entries.map((e) => e.fingerprint)).toContain(fp(selfRoot));
     const under = await leaf('CN=device-10,O=Acme', selfRoot);
     expect(await decide(parseCertificate(under.der), NOW)).toBe('deny ca.revoked');
   });
