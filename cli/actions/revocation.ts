@@ -110,12 +110,14 @@ export const select = async (
   const found = issuerEntryOf([...state.entries, ...retiredEntries(state, new Date())], cert);
   // A CA of the truststore: an intermediate is revoked under the CA that issued it, as
   // `--serial … --issuer …` revokes it (every client under it is denied); nothing is above a root.
+  // A root removed lately (retired) neither: it would only revoke its own key for its partner.
   if (
-    state.entries.some((e) => e.fingerprint === cert.fingerprint) &&
-    (!('entry' in found) || found.entry.fingerprint === cert.fingerprint)
+    (state.entries.some((e) => e.fingerprint === cert.fingerprint) &&
+      (!('entry' in found) || found.entry.fingerprint === cert.fingerprint)) ||
+    ('entry' in found && found.entry.fingerprint === cert.fingerprint)
   )
     throw new UsageError(
-      shown`${flags.cert} is ${cert.subject.text}, a root CA of the truststore: no CA above it can revoke it; take it out with trustroll remove --fingerprint ${cert.fingerprint.slice(0, 16)}`,
+      shown`${flags.cert} is ${cert.subject.text}, a root CA of the truststore${state.entries.some((e) => e.fingerprint === cert.fingerprint) ? '' : ' (removed lately, still retired)'}: no CA above it can revoke it; take it out with trustroll remove --fingerprint ${cert.fingerprint.slice(0, 16)}`,
     );
   if ('entry' in found) return { issuer: found.entry.fingerprint, serial: cert.serial, cert };
   if (found.problem === 'not-held')

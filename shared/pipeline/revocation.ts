@@ -757,8 +757,14 @@ export const revokeCertificate = async (deps: RevocationDeps, request: RevokeReq
   // As resolved (a prefix, capitals): what the alert names.
   let resolved = request.issuer;
   const result = await changeRevocation(deps, (rev, state) => {
-    const issuer = issuerEntry(state, request.issuer, deps.clock.now()).fingerprint;
+    const ca = issuerEntry(state, request.issuer, deps.clock.now());
+    const issuer = ca.fingerprint;
     resolved = issuer;
+    // A root (held or retired) under itself: nothing above a root can revoke it.
+    if (ca.issuerKey === ca.subjectKey && certificateOf(ca).serial === request.serial)
+      throw new InputError(
+        `serial ${request.serial} of ${ca.subject} is that root CA itself: no CA above it can revoke it; take it out with trustroll remove --fingerprint ${issuer.slice(0, 16)}`,
+      );
     const same = sameCa(state);
     already = rev.manual.some((m) => same(m.issuer, issuer) && m.serial === request.serial);
     if (already) return undefined;
@@ -798,8 +804,14 @@ export const unrevokeCertificate = async (
   let found = false;
   let resolved = request.issuer;
   const result = await changeRevocation(deps, (rev, state) => {
-    const issuer = issuerEntry(state, request.issuer, deps.clock.now()).fingerprint;
+    const ca = issuerEntry(state, request.issuer, deps.clock.now());
+    const issuer = ca.fingerprint;
     resolved = issuer;
+    // A root (held or retired) under itself: nothing above a root can revoke it.
+    if (ca.issuerKey === ca.subjectKey && certificateOf(ca).serial === request.serial)
+      throw new InputError(
+        `serial ${request.serial} of ${ca.subject} is that root CA itself: no CA above it can revoke it; take it out with trustroll remove --fingerprint ${issuer.slice(0, 16)}`,
+      );
     const same = sameCa(state);
     const manual = rev.manual.filter((m) => !(same(m.issuer, issuer) && m.serial === request.serial));
     found = manual.length < rev.manual.length;

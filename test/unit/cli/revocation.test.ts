@@ -675,3 +675,55 @@ describe('unrevoke of a CA revoked through its key', () => {
     });
   });
 });
+
+describe('revoke of a root', () => {
+  it('is refused for a root held or removed lately, by certificate and by serial under itself', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'trustroll-revoke-root-'));
+    const at = ['--data-dir', join(home, '.trustroll')];
+    const delta = await partnerChain('Delta');
+    mkdirSync(join(home, 'inbox', 'delta'), { recursive: true });
+    writeFileSync(join(home, 'inbox', 'delta', 'ca.pem'), pemOf(delta.root, delta.intermediate));
+    // Another partner, so that removing delta leaves a truststore.
+    mkdirSync(join(home, 'inbox', 'acme'), { recursive: true });
+    writeFileSync(join(home, 'inbox', 'acme', 'ca.pem'), pemOf(acme.root, acme.intermediate));
+    expect((await runCli(['ingest', ...at, '--inbox', join(home, 'inbox')])).code).toBe(0);
+    const rootFile = join(home, 'root.pem');
+    writeFileSync(rootFile, delta.root.pem);
+    const serial = parseCertificate(delta.root.der).serial;
+    const bySerial = await runCli([
+      'revoke',
+      '--serial',
+      serial,
+      '--issuer',
+      fp(delta.root),
+      '--reason',
+      'x',
+      ...at,
+    ]);
+    expect(bySerial.code).toBe(2);
+    expect(bySerial.err).toMatch(/is that root CA itself: no CA above it can revoke it/);
+    const removed = await runCli([
+      'remove',
+      '--partner',
+      'delta',
+      '--reason',
+      'offboarded',
+      ...at,
+      '--inbox',
+      join(home, 'inbox'),
+    ]);
+    expect(removed.code, removed.err).toBe(0);
+    const retired = await runCli(['revoke', '--cert', rootFile, '--reason', 'x', ...at]);
+    expect(retired.code).toBe(2);
+    expect(retired.err).toMatch(
+      /CN=Delta Root CA,O=Delta, a root CA of the truststore \(removed lately, still retired\): no CA above it can revoke it/,
+    );
+    expect(
+      (await runCli(['revoke', '--serial', serial, '--issuer', fp(delta.root), '--reason', 'x', ...at])).code,
+    ).toBe(2);
+    // Its partner may upload it again: nothing was recorded against its key.
+    writeFileSync(join(home, 'inbox', 'delta', 'again.pem'), pemOf(delta.root, delta.intermediate));
+    const again = await runCli(['ingest', ...at, '--inbox', join(home, 'inbox')]);
+    expect(again.code, again.out + again.err).toBe(0);
+  });
+});
