@@ -132,6 +132,9 @@ export class LocalEndpoint implements DomainGateway {
   /** The PEM blocks of the version just loaded (a judged version), in file order. */
   private loaded: readonly string[] | undefined;
   private readonly verdicts = new WeakMap<TLSSocket, VerifyResult>();
+  /** The TLS connections open now, and those made under a version a roll has replaced since. */
+  private readonly open = new Set<TLSSocket>();
+  private readonly outdated = new WeakSet<TLSSocket>();
   /** The client certificate of each connection, parsed once (the authorizer decides per request). */
   private readonly clients = new WeakMap<TLSSocket, Certificate | 'unreadable'>();
   private index: { readonly index: RevocationIndex; readonly version: string } | undefined;
@@ -167,11 +170,19 @@ export class LocalEndpoint implements DomainGateway {
       rejectUnauthorized: true,
     });
     server.on('secureConnection', (socket: TLSSocket) => {
+      // A client may not renegotiate: its certificate and verdict are judged once per connection
+      // (API Gateway accepts no renegotiation either).
+      socket.disableRenegotiation();
+      this.open.add(socket);
+      socket.once('close', () => this.open.delete(socket));
       const verdict = this.apiGateway ? this.judge(socket) : undefined;
       if (verdict) this.verdicts.set(socket, verdict);
     });
     server.on('request', (req, res) => {
       const socket = req.socket as TLSSocket;
+      // A connection made under a truststore version a roll has since taken CAs out of ends with
+      // this request: its client is judged again in a new handshake (it may be refused there now).
+      if (this.outdated.has(socket)) res.setHeader('connection', 'close');
       const peer = socket.getPeerCertificate();
       const verdict = this.verdicts.get(socket);
       if (verdict?.verdict === 'reject') {
@@ -295,6 +306,9 @@ export class LocalEndpoint implements DomainGateway {
     const ca = await this.load(version);
     if (this.server && !this.addToContext(this.server)) {
       this.server.setSecureContext(this.context(ca));
+      // CAs may have been taken out: the connections open now were judged under the version before.
+      for (const socket of this.open) this.outdated.add(socket);
+      this.server.closeIdleConnections();
     }
     this.served = this.loaded;
     this.version = version;

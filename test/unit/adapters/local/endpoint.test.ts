@@ -1,8 +1,9 @@
 import { mkdtempSync } from 'node:fs';
-import { request } from 'node:https';
+import { Agent, request } from 'node:https';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type EndpointMaterial, endpointMaterial } from '../../../../cli/local.js';
 import { LocalEndpoint } from '../../../../shared/adapters/local/endpoint.js';
@@ -106,6 +107,72 @@ describe('the local endpoint', () => {
     // Added back after its removal: trusted again.
     await endpoint.roll('localhost', 'again');
     expect(await ask(endpoint, acme.client)).toBe(200);
+  });
+
+  it('ends a kept-alive connection after a roll that takes CAs out', async () => {
+    const endpoint = await start(
+      {
+        one: render(acme.root, acme.intermediate, beta.root, beta.intermediate),
+        two: render(acme.root, acme.intermediate),
+      },
+      'one',
+    );
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const on = (path: string): Promise<string> =>
+      new Promise((resolve) => {
+        const req = request(
+          {
+            host: '127.0.0.1',
+            servername: 'localhost',
+            port: endpoint.port,
+            path,
+            ca: material.caPem,
+            cert: beta.client.pem,
+            key: privateKeyPem(beta.client),
+            agent,
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(`${res.statusCode} ${res.headers.connection}`));
+          },
+        );
+        req.on('error', (e) => resolve(`error ${e.message}`));
+        req.setTimeout(10_000, () => req.destroy(new Error('no answer')));
+        req.end();
+      });
+    expect(await on('/a')).toBe('200 keep-alive');
+    await endpoint.roll('localhost', 'two');
+    // The connection opened under the version before is closed: the next request does not reach
+    // the endpoint on it, and a new handshake refuses beta's client now.
+    expect(await on('/b')).toMatch(/^error /);
+    expect(await on('/c')).toMatch(/^error /);
+    agent.destroy();
+  });
+
+  it('refuses a TLS 1.2 renegotiation: a client certificate is judged once per connection', async () => {
+    const endpoint = await start({ one: render(acme.root, acme.intermediate) }, 'one');
+    const outcome = await new Promise<string>((resolve) => {
+      const socket = connect(
+        {
+          host: '127.0.0.1',
+          port: endpoint.port,
+          servername: 'localhost',
+          ca: material.caPem,
+          cert: acme.client.pem,
+          key: privateKeyPem(acme.client),
+          maxVersion: 'TLSv1.2',
+        },
+        () => {
+          socket.on('error', (e) => resolve(`error ${e.message}`));
+          socket.renegotiate({ rejectUnauthorized: true }, (e) =>
+            resolve(e ? `error ${e.message}` : 'renegotiated'),
+          );
+          socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+        },
+      );
+      setTimeout(() => resolve('no answer'), 10_000);
+    });
+    expect(outcome).toMatch(/^error /);
   });
 
   it('judges a version ingest judged again only for what time changes: an expired CA, not signatures', async () => {
