@@ -119,6 +119,17 @@ const truststoreOf = async (path: string, io: Io): Promise<Certificates> => {
 };
 
 /**
+ * The critical extensions OpenSSL cannot process: of the CRL, all but the issuing distribution
+ * point, the authority key identifier and the delta CRL indicator; of an entry, all but
+ * certificateIssuer (a critical reasonCode or invalidityDate too).
+ */
+const HANDLED_CRITICAL = new Set(['2.5.29.28', '2.5.29.35', '2.5.29.27', 'entry:2.5.29.29']);
+const unhandledCritical = (critical: readonly string[]): string[] =>
+  critical
+    .filter((oid) => !HANDLED_CRITICAL.has(oid))
+    .map((oid) => (oid.startsWith('entry:') ? `${oid.slice(6)} of an entry` : oid));
+
+/**
  * The CRLs given with --crl (every one of the file: a CRL bundle holds a CA's and its root's), as
  * OpenSSL reads them: an entry with reason removeFromCRL lists nothing (ingest refuses such a full
  * CRL; a server takes it), a partition by reasons or an indirect CRL is of no use to a server
@@ -138,8 +149,10 @@ export const crlOf = (
         signedBy: (ca) => verifySignedBy(list, ca),
         thisUpdate: list.thisUpdate,
         ...(list.nextUpdate ? { nextUpdate: list.nextUpdate } : {}),
-        unknownCritical: list.unknownCritical,
-        covers: (cert) => covers(list.scope, cert),
+        unknownCritical: unhandledCritical(list.critical ?? list.unknownCritical),
+        ...(list.authorityKeyId ? { authorityKeyId: list.authorityKeyId } : {}),
+        // A server compares distribution point URIs byte for byte.
+        covers: (cert) => covers(list.scope, cert, 'issued', true),
         ...(list.scope?.onlySomeReasons
           ? { extendedOnly: 'is a partition by reasons (onlySomeReasons)' }
           : list.indirect

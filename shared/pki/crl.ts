@@ -11,8 +11,10 @@ export interface Crl {
   /** What a server that checks CRLs also judges (absent: not known, not judged). */
   readonly thisUpdate?: Date;
   readonly nextUpdate?: Date;
-  /** Dotted OIDs of critical extensions (of the CRL or an entry) not understood. */
+  /** Dotted OIDs of critical extensions (of the CRL or an entry) a server cannot process. */
   readonly unknownCritical?: readonly string[];
+  /** Hex, the key identifier of its authorityKeyIdentifier, when it has one. */
+  readonly authorityKeyId?: string;
   /** Whether the CRL speaks for this certificate (its issuing distribution point's scope). */
   readonly covers?: (cert: Certificate) => boolean;
   /**

@@ -810,8 +810,9 @@ export const warningsFor = (path: readonly Certificate[], input: VerifyInput): R
  * issuer's key signed it; no partition by reasons, not indirect: "unable to get certificate CRL").
  * Of those, the best is taken (no critical extension OpenSSL does not handle, then in scope, then
  * current; of equals, the latest thisUpdate) and judged in OpenSSL's order: the issuer may sign
- * CRLs (keyUsage cRLSign), the scope covers the certificate, the time, the critical extensions,
- * and last whether it lists the certificate.
+ * CRLs (keyUsage cRLSign), the scope covers the certificate, the time, the signature, the critical
+ * extensions, and last whether it lists the certificate. Its authorityKeyIdentifier, when it has
+ * one, must name the issuer's key.
  */
 const crlRefusal = (
   path: readonly Certificate[],
@@ -823,14 +824,20 @@ const crlRefusal = (
     const issuer = path[i + 1] ?? c;
     const who = i === 0 ? `the client certificate ${c.subject.text}` : c.subject.text;
     const named = crls.filter((crl) => crl.issuer.key === c.issuer.key);
-    const signed = named.filter((crl) => !crl.signedBy || crl.signedBy(issuer));
-    const usable = signed.filter((crl) => crl.extendedOnly === undefined);
+    // Its key identifier must name the issuer's key (a CRL naming another key is another CA's).
+    const ofIssuer = named.filter(
+      (crl) =>
+        crl.authorityKeyId === undefined ||
+        issuer.subjectKeyId === undefined ||
+        crl.authorityKeyId === issuer.subjectKeyId,
+    );
+    const usable = ofIssuer.filter((crl) => crl.extendedOnly === undefined);
     if (usable.length === 0) {
       const why =
-        signed.length > 0
-          ? ` (the CRL given ${signed[0]!.extendedOnly}, which a server reads only with extended CRL support)`
+        ofIssuer.length > 0
+          ? ` (the CRL given ${ofIssuer[0]!.extendedOnly}, which a server reads only with extended CRL support)`
           : named.length > 0
-            ? ' signed by its key (the CRL given in its name is signed by another key)'
+            ? ' for its key (the CRL given in its name names another key in its authorityKeyIdentifier)'
             : '';
       return {
         code: 'crl-missing',
@@ -867,6 +874,11 @@ const crlRefusal = (
       return {
         code: 'crl-expired',
         message: `The CRL of ${c.issuer.text} expired on ${crl.nextUpdate.toISOString()} ("CRL has expired"), so ${who} is refused by a server that checks CRLs. Give its current CRL (${c.issuer.text} must publish a new one).`,
+      };
+    if (crl.signedBy && !crl.signedBy(issuer))
+      return {
+        code: 'crl-signature',
+        message: `The CRL of ${c.issuer.text} a server would take (the latest given) does not verify with the key of ${issuer.subject.text} on this client's path ("CRL signature failure": another key signed it, or the CA was re-keyed), so ${who} is refused. Give the CRL the CA signed.`,
       };
     if (critical(crl))
       return {

@@ -23,6 +23,8 @@ export const covers = (
   scope: CoverageScope | undefined,
   cert: Certificate,
   as: 'issued' | 'client' = 'issued',
+  /** URIs compared byte for byte, as OpenSSL does (the door compares them as URIs: wider, safe there). */
+  exact = false,
 ): boolean => {
   if (!scope) return true;
   if (scope.onlyAttribute) return false;
@@ -30,8 +32,9 @@ export const covers = (
   if (scope.onlyUser && isCa) return false;
   if (scope.onlyCA && !isCa) return false;
   if (scope.uris.length === 0) return true;
-  const points = new Set((cert.crlDistributionPoints ?? []).map(sameUri));
-  return scope.uris.some((u) => points.has(sameUri(u)));
+  const as_ = exact ? (u: string) => u : sameUri;
+  const points = new Set((cert.crlDistributionPoints ?? []).map(as_));
+  return scope.uris.some((u) => points.has(as_(u)));
 };
 
 /**

@@ -104,6 +104,12 @@ export interface RevocationList {
   readonly scope?: CrlScope;
   /** Dotted OIDs of critical extensions (CRL or entry level) trustroll does not understand. */
   readonly unknownCritical: readonly string[];
+  /**
+   * Dotted OIDs of every critical extension, of the CRL and of its entries (`entry:` before the
+   * OID): a server without extended CRL support handles critical ones only for a few (see
+   * diagnose's CRL check), whatever trustroll understands.
+   */
+  readonly critical?: readonly string[];
   readonly signature: SignatureInfo;
   readonly tbs: Uint8Array;
   readonly signatureValue: Uint8Array;
@@ -315,11 +321,12 @@ export const parseRevocationList = (der: Uint8Array): RevocationList => {
     );
 
   const unknownCritical = new Set<string>();
+  const critical = new Set<string>();
   const entries: CrlEntry[] = [];
   let entryIssuer = false;
   if (fields[i]?.tag === TAG.SEQUENCE) {
     for (const [n, entryTlv] of children(fields[i++]!).entries()) {
-      const entry = parseEntry(entryTlv, n + 1, version, unknownCritical);
+      const entry = parseEntry(entryTlv, n + 1, version, unknownCritical, critical);
       if (entry.certificateIssuer) entryIssuer = true;
       entries.push(entry);
     }
@@ -379,6 +386,8 @@ export const parseRevocationList = (der: Uint8Array): RevocationList => {
     }
   }
   out.unknownCritical = [...unknownCritical].sort();
+  for (const ext of exts) if (ext.critical) critical.add(ext.oid);
+  out.critical = [...critical].sort();
   return out;
 };
 
@@ -519,7 +528,13 @@ const nameForm = (dpName: Tlv): string => {
 };
 
 /** revokedCertificates entry: SEQUENCE { userCertificate INTEGER, revocationDate Time, crlEntryExtensions OPTIONAL } */
-const parseEntry = (tlv: Tlv, n: number, version: 1 | 2, unknownCritical: Set<string>): CrlEntry => {
+const parseEntry = (
+  tlv: Tlv,
+  n: number,
+  version: 1 | 2,
+  unknownCritical: Set<string>,
+  critical: Set<string>,
+): CrlEntry => {
   const where = `revoked entry ${n}`;
   const [serialTlv, dateTlv, extsTlv, extra] = children(expectTag(tlv, TAG.SEQUENCE, where));
   const content = expectTag(serialTlv, TAG.INTEGER, `${where} serial`).content;
@@ -546,6 +561,7 @@ const parseEntry = (tlv: Tlv, n: number, version: 1 | 2, unknownCritical: Set<st
   if (!extsTlv) return entry;
   if (version !== 2) throw new DerError(`${where}: entry extensions are only allowed in version 2 CRLs`);
   for (const ext of extensionList(expectTag(extsTlv, TAG.SEQUENCE, `${where} extensions`), where)) {
+    if (ext.critical) critical.add(`entry:${ext.oid}`);
     switch (ext.oid) {
       case CRL_EXT.reasonCode: {
         const value = expectTag(readExtension(ext, 'reasonCode'), 0x0a, `${where} reasonCode`).content;

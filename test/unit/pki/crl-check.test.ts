@@ -30,7 +30,7 @@ const ASK_OPENSSL = process.env.TRUSTROLL_MUTATION_SCOPE === undefined;
 /** OpenSSL's verify error numbers, as diagnose's reason codes. */
 const OPENSSL_CODES: Record<string, string> = {
   '3': 'crl-missing', // unable to get certificate CRL
-  '8': 'crl-missing', // CRL signature failure
+  '8': 'crl-signature', // CRL signature failure
   '11': 'crl-not-yet-valid',
   '12': 'crl-expired',
   '23': 'revoked',
@@ -168,12 +168,45 @@ describe('diagnose --plain-tls --crl: a server that checks the CRLs of the whole
   });
 
   it("refuses a CRL in the CA's name that another key signed: it is no CRL of that CA", async () => {
+    // Its key identifier names the other key: no CRL of this CA.
     const withAki = await judged(of(i, [], { signedBy: forger }), of(r));
     expect(withAki.reasons[0]!.code).toBe('crl-missing');
-    expect(withAki.reasons[0]!.message).toContain('signed by another key');
-    expect((await judged(of(i, [], { signedBy: forger, aki: false }), of(r))).reasons[0]!.code).toBe(
-      'crl-missing',
-    );
+    expect(withAki.reasons[0]!.message).toContain('names another key in its authorityKeyIdentifier');
+    // Without one, it is taken as the CA's, and its signature fails.
+    const noAki = await judged(of(i, [], { signedBy: forger, aki: false }), of(r));
+    expect(noAki.reasons[0]!.code).toBe('crl-signature');
+    expect(noAki.reasons[0]!.message).toContain('("CRL signature failure"');
+    // The latest CRL is judged, signature and all: a forged newer one is not passed over.
+    const older = of(i, [], { thisUpdate: days(-3) });
+    const forgedNewer = of(i, [], { thisUpdate: days(-1), signedBy: forger, aki: false });
+    expect((await judged(older, forgedNewer, of(r))).reasons[0]!.code).toBe('crl-signature');
+  });
+
+  it('compares distribution point URIs byte for byte, as a server does', async () => {
+    const cdp = await leaf('CN=check client cdp,O=Check', i, {
+      crlDistributionPoints: ['http://crl.check.example/p1.crl'],
+    });
+    expect(
+      (await judgedFor(cdp, i, of(i, [], { idp: { uris: ['http://crl.check.example/p1.crl'] } }), of(r)))
+        .verdict,
+    ).toBe('accept');
+    for (const spelled of ['HTTP://CRL.CHECK.EXAMPLE/p1.crl', 'http://crl.check.example:80/p1.crl'])
+      expect((await judgedFor(cdp, i, of(i, [], { idp: { uris: [spelled] } }), of(r))).reasons[0]!.code).toBe(
+        'crl-scope',
+      );
+  });
+
+  it('takes a critical reasonCode or invalidityDate of an entry as a critical extension a server cannot process', async () => {
+    // Another serial than the client's, its reason (keyCompromise) marked critical.
+    const criticalReason = {
+      serial: '7777',
+      extensions: [{ oid: '2.5.29.21', critical: true, value: new Uint8Array([0x0a, 0x01, 0x01]) }],
+    };
+    const res = await judged(of(i, [criticalReason]), of(r));
+    expect(res.reasons[0]!.code).toBe('crl-critical');
+    expect(res.reasons[0]!.message).toContain('(2.5.29.21 of an entry: "unhandled critical CRL extension")');
+    // A critical issuing distribution point (as RFC 5280 requires) is one a server handles.
+    expect((await judged(of(i, [], { idp: { onlyUser: true } }), of(r))).verdict).toBe('accept');
   });
 
   it('refuses a CRL whose distribution point scope leaves the certificate out, before its dates', async () => {
