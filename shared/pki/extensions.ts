@@ -152,6 +152,11 @@ export interface DecodedExtensions {
   readonly malformedAia?: boolean;
   /** cRLDistributionPoints fullName URIs, in the order written (which CRLs cover the certificate). */
   readonly crlDistributionPoints?: readonly string[];
+  /**
+   * Every distribution point carries `reasons` (its CRLs cover some reasons only): a server
+   * without extended CRL support finds no CRL covering all reasons for the certificate.
+   */
+  readonly crlDistributionPointsByReasons?: boolean;
   /** cRLDistributionPoints present but not well-formed (its URIs are then left out). */
   readonly malformedCrlDistributionPoints?: boolean;
 }
@@ -192,6 +197,7 @@ export const decodeExtensions = (extensions: readonly RawExtension[]): DecodedEx
       const uris = crlDistributionPointUris(ext.value);
       if (uris) out.crlDistributionPoints = uris;
       else out.malformedCrlDistributionPoints = true;
+      if (uris && everyPointByReasons(ext.value)) out.crlDistributionPointsByReasons = true;
       continue;
     }
     try {
@@ -307,6 +313,16 @@ const crlDistributionPointUris = (bytes: Uint8Array): string[] | undefined => {
     return uris;
   } catch {
     return undefined;
+  }
+};
+
+/** Whether every distribution point names its CRLs for some reasons only (a `reasons` field). */
+const everyPointByReasons = (bytes: Uint8Array): boolean => {
+  try {
+    const points = children(readSingle(bytes));
+    return points.length > 0 && points.every((dp) => children(dp).some((f) => f.tag === 0x81));
+  } catch {
+    return false;
   }
 };
 

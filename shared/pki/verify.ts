@@ -823,6 +823,11 @@ const crlRefusal = (
     const c = path[i]!;
     const issuer = path[i + 1] ?? c;
     const who = i === 0 ? `the client certificate ${c.subject.text}` : c.subject.text;
+    if (c.crlDistributionPointsByReasons)
+      return {
+        code: 'crl-missing',
+        message: `${who} names its CRLs for some revocation reasons only (every cRLDistributionPoint carries reasons): a server that checks the CRLs of the whole chain (nginx's ssl_crl, openssl -crl_check_all) finds no CRL covering all reasons ("unable to get certificate CRL") and refuses it. Reissue it with a distribution point for all reasons.`,
+      };
     const named = crls.filter((crl) => crl.issuer.key === c.issuer.key);
     // Its key identifier must name the issuer's key (a CRL naming another key is another CA's).
     const ofIssuer = named.filter(

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { crlOf } from '../../../cli/actions/diagnose.js';
 import { parseCertificate } from '../../../shared/pki/certificate.js';
 import { verifyClient } from '../../../shared/pki/verify.js';
+import { tlv } from '../../fixtures/der.js';
 import {
   type CrlSpec,
   crl,
@@ -180,6 +181,18 @@ describe('diagnose --plain-tls --crl: a server that checks the CRLs of the whole
     const older = of(i, [], { thisUpdate: days(-3) });
     const forgedNewer = of(i, [], { thisUpdate: days(-1), signedBy: forger, aki: false });
     expect((await judged(older, forgedNewer, of(r))).reasons[0]!.code).toBe('crl-signature');
+  });
+
+  it('refuses a client whose distribution points name CRLs for some reasons only', async () => {
+    const uri = new Uint8Array(Buffer.from('http://crl.check.example/kc.crl', 'latin1'));
+    // DistributionPoint { distributionPoint [0] { fullName [0] { URI } }, reasons [1] keyCompromise }
+    const dp = tlv(0x30, tlv(0xa0, tlv(0xa0, tlv(0x86, uri))), new Uint8Array([0x81, 0x02, 0x06, 0x40]));
+    const byReasons = await leaf('CN=check client reasons,O=Check', i, {
+      extraExtensions: [{ oid: '2.5.29.31', value: tlv(0x30, dp) }],
+    });
+    const res = await judgedFor(byReasons, i, of(i), of(r));
+    expect(res.reasons[0]!.code).toBe('crl-missing');
+    expect(res.reasons[0]!.message).toContain('names its CRLs for some revocation reasons only');
   });
 
   it('compares distribution point URIs byte for byte, as a server does', async () => {
