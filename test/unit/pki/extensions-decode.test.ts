@@ -310,7 +310,22 @@ describe('cRLDistributionPoints', () => {
       crlDistributionPoints: [],
     });
     // A point with reasons [1] alone names no CRL; nor does nameRelativeToCRLIssuer, whatever it holds.
-    expect(cdp(seq(seq(tlv(0x81, u8(0x07, 0x80)))))).toEqual({ crlDistributionPoints: [] });
+    // (Every point naming CRLs by reasons is marked: no server without extended CRL support takes them.)
+    expect(cdp(seq(seq(tlv(0x81, u8(0x07, 0x80)))))).toEqual({
+      crlDistributionPoints: [],
+      crlDistributionPointsByReasons: true,
+    });
+    // One point for all reasons among them: not marked.
+    expect(
+      cdp(
+        seq(
+          seq(tlv(0xa0, tlv(0xa0, uri('http://a/kc.crl'))), tlv(0x81, u8(0x06, 0x40))),
+          fullName(uri('http://a/all.crl')),
+        ),
+      ),
+    ).toEqual({
+      crlDistributionPoints: ['http://a/kc.crl', 'http://a/all.crl'],
+    });
     expect(cdp(seq(seq(tlv(0xa0, tlv(0xa1, uri('http://relative'))))))).toEqual({
       crlDistributionPoints: [],
     });
