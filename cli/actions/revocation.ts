@@ -120,10 +120,15 @@ export const select = async (
       shown`${flags.cert} is ${cert.subject.text}, a root CA of the truststore${state.entries.some((e) => e.fingerprint === cert.fingerprint) ? '' : ' (removed lately, still retired)'}: no CA above it can revoke it; take it out with trustroll remove --fingerprint ${cert.fingerprint.slice(0, 16)}`,
     );
   if ('entry' in found) return { issuer: found.entry.fingerprint, serial: cert.serial, cert };
-  if (found.problem === 'not-held')
+  if (found.problem === 'not-held') {
+    // A CA of that name is held, but its key identifier is not the one the certificate names.
+    const namesake = state.entries.find((e) => e.subjectKey === cert.issuer.key);
     throw new UsageError(
-      shown`${flags.cert} (${cert.subject.text}) was issued by ${cert.issuer.text}, which is not a CA of the truststore of ${deps.label}: only clients of a truststore CA can be revoked (the handshake refuses the others already); check --store, or give --serial with --issuer`,
+      namesake
+        ? shown`${flags.cert} (${cert.subject.text}) was issued by a CA named ${cert.issuer.text} with another key than the one of that name in the truststore of ${deps.label} (its authority key identifier ${cert.authorityKeyId ?? '?'} is not that CA's): it is no client of this truststore (the handshake refuses it already). Another PKI uses the same CA name, or the CA was re-keyed; check --store, or give --serial with --issuer`
+        : shown`${flags.cert} (${cert.subject.text}) was issued by ${cert.issuer.text}, which is not a CA of the truststore of ${deps.label}: only clients of a truststore CA can be revoked (the handshake refuses the others already); check --store, or give --serial with --issuer`,
     );
+  }
   throw new UsageError(
     shown`${flags.cert} (${cert.subject.text}) names ${cert.issuer.text} as its issuer, but the key of that CA in the truststore did not sign it (a re-keyed CA, or another CA of the same name): it is not a client of the truststore of ${deps.label}`,
   );
