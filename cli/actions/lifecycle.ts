@@ -16,7 +16,7 @@ import {
   truststoreHistory,
 } from '../../shared/pipeline/lifecycle.js';
 import { repairStore } from '../../shared/pipeline/repair.js';
-import { heldIssuer, indexFor, indexProblem } from '../../shared/pipeline/revocation.js';
+import { heldIssuer, indexFor, indexProblem, retiredClaims } from '../../shared/pipeline/revocation.js';
 import { findDamage, loadState } from '../../shared/pipeline/state-store.js';
 import { type DomainStatusLine, domainStatus } from '../../shared/pipeline/status.js';
 import { elbRevocationPlan, trustStoresBehind } from '../../shared/rollout/elb-revocations.js';
@@ -360,11 +360,23 @@ export const status = async (
   // Committed but never published: the domains cannot be on the latest revision.
   const pending = pendingRevision(state);
   const revocation = revocationSummary(state, new Date());
+  // CAs removed in the last days: the door still lets their clients in as before (ca.retired).
+  const retired = retiredClaims(state, new Date());
   const store = {
     store: deps.label,
     ...(latest ? { latestRevision: latest.revision, latestVersion: latest.version } : {}),
     ...(pending ? { unpublishedRevision: pending.revision } : {}),
     ...(revocation ? { revocation: revocation.json } : {}),
+    ...(retired.length > 0
+      ? {
+          retired: retired.map((r) => ({
+            subject: r.entry.subject,
+            sha256: r.entry.fingerprint,
+            partner: r.entry.partner,
+            until: r.until,
+          })),
+        }
+      : {}),
     ...(indexBehind ? { revocationIndexBehind: indexBehind } : {}),
   };
   const storeLine =
@@ -376,6 +388,12 @@ export const status = async (
 NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no truststore version yet (a run stopped, or failed, between its commit and its publish): trustroll repair, or the next change, publishes it`
       : '') +
     (revocation ? `\n${revocation.line}` : '') +
+    retired
+      .map(
+        (r) =>
+          shown`\nretired: ${r.entry.subject} (partner ${r.entry.partner}) removed; until ${r.until.slice(0, 16).replace('T', ' ')} UTC the door still lets its clients in (ca.retired) for targets on the version before, and no other partner may take it; trustroll revoke cuts a client off now`,
+      )
+      .join('') +
     (indexBehind ? `\nINDEX BEHIND: ${indexBehind}` : '');
 
   /** A domain the local endpoint does not serve: said plainly, with the store's state; exit 1. */

@@ -63,6 +63,23 @@ describe('a client of a CA removed lately (ca.retired)', () => {
     ]);
   });
 
+  it('is named by status, with until when and how to cut a client off', async () => {
+    const text = await runCli(['status', ...store]);
+    expect(text.out).toMatch(
+      /\nretired: CN=Acme Issuing CA,O=Acme \(partner acme\) removed; until \d{4}-\d\d-\d\d \d\d:\d\d UTC the door still lets its clients in \(ca\.retired\) for targets on the version before, and no other partner may take it; trustroll revoke cuts a client off now/,
+    );
+    const json = JSON.parse((await runCli(['status', '--json', ...store])).out);
+    const entry = Array.isArray(json) ? json[0] : json;
+    expect(entry.retired).toEqual([
+      {
+        subject: 'CN=Acme Issuing CA,O=Acme',
+        sha256: parseCertificate(acme.intermediate.der).fingerprint,
+        partner: 'acme',
+        until: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      },
+    ]);
+  });
+
   it('is let in by the index, and can be revoked by hand meanwhile (by certificate and by serial)', async () => {
     const client = file('client.pem', acme.client.pem);
     const before = JSON.parse((await runCli(['authorize', '--cert', client, '--json', ...store])).out);
