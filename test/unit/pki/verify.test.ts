@@ -454,6 +454,9 @@ describe('revocation', () => {
     expect(codes(verify(c, [r, i], { crls: [{ ...list, signedBy: () => true }] }).warnings)).toEqual([
       'revoked',
     ]);
+    // The signature is judged with the key of the CA of the CRL's name, not of another on the path.
+    const byIssuer = { ...list, signedBy: (ca: Certificate) => ca.fingerprint === p(i).fingerprint };
+    expect(codes(verify(c, [r, i], { crls: [byIssuer] }).warnings)).toEqual(['revoked']);
   });
 });
 
