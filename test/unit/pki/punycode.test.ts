@@ -71,7 +71,11 @@ describe('punycodeDecode against RFC 3492 and its bounds', () => {
     expect(punycodeDecode('A')).toEqual([0x80]);
     expect(punycodeDecode('Z')).toBeUndefined(); // 25 ≥ its threshold: the integer goes on, and ends
     expect(punycodeDecode('ZA')).toEqual(punycodeDecode('za'));
-    for (const c of [':', '@', '[', '`', '{']) expect(punycodeDecode(`a${c}`), c).toBeUndefined();
+    for (const c of [':', '@', '[', '`', '{']) {
+      expect(punycodeDecode(`a${c}`), c).toBeUndefined();
+      // Read as a digit, it would begin an integer that the `a` after it ends.
+      expect(punycodeDecode(`${c}a`), c).toBeUndefined();
+    }
   });
 
   it('takes basic code points below 0x80 only, 512 of them at most, and decodes to 512 code points at most', () => {
