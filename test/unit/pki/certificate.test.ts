@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseCertificate, verifySignature } from '../../../shared/pki/certificate.js';
+import { parseCertificate, publicKeyOf, verifySignature } from '../../../shared/pki/certificate.js';
+import { v1Certificate } from '../../fixtures/der.js';
 import { days, intermediate, issue, leaf, NOW, root } from '../../fixtures/pki.js';
 
 const openssl = (args: string[], pem: string): string => {
@@ -130,5 +131,15 @@ describe('verifySignature remembered across parses', () => {
     const tampered = new Uint8Array(child.der);
     tampered[tampered.length - 1]! ^= 0x01;
     expect(verifySignature(parseCertificate(tampered), parseCertificate(a.der))).toBe(false);
+  });
+});
+
+describe('publicKeyOf', () => {
+  it('reads the key of a version 3 and of a version 1 certificate (no [0] version field) as parseCertificate does', async () => {
+    const v3 = await root('CN=Key Only Root', { key: 'p384' });
+    expect(publicKeyOf(v3.der)).toEqual(parseCertificate(v3.der).publicKey);
+    const v1 = v1Certificate({ subject: 'Key Only V1', notBefore: days(-1), notAfter: days(10) });
+    expect(publicKeyOf(v1.der)).toEqual(parseCertificate(v1.der).publicKey);
+    expect(() => publicKeyOf(new Uint8Array([0x02, 0x01, 0x00]))).toThrow(/certificate/);
   });
 });

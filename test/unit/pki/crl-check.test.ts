@@ -250,6 +250,49 @@ describe('diagnose --plain-tls --crl: a server that checks the CRLs of the whole
     expect((await judged(of(i, [client], { thisUpdate: days(-3) }), cleared, of(r))).verdict).toBe('accept');
   });
 
+  it('takes a current CRL over a later one that expired or is not yet valid, and an in-scope one over a later out-of-scope one', async () => {
+    const current = of(i, [], { thisUpdate: days(-10), nextUpdate: days(10) });
+    // The later CRLs list the client: taking one of them would refuse it.
+    const lapsed = of(i, [client], { thisUpdate: days(-2), nextUpdate: days(-1) });
+    expect((await judged(lapsed, current, of(r))).verdict).toBe('accept');
+    expect((await judged(current, lapsed, of(r))).verdict).toBe('accept');
+    const early = of(i, [client], { thisUpdate: days(1), nextUpdate: days(10) });
+    expect((await judged(early, current, of(r))).verdict).toBe('accept');
+    expect((await judged(current, early, of(r))).verdict).toBe('accept');
+    const forCas = of(i, [], { thisUpdate: days(-1), idp: { onlyCA: true } });
+    expect((await judged(forCas, of(i, [], { thisUpdate: days(-3) }), of(r))).verdict).toBe('accept');
+  });
+
+  it('takes a CRL current from its thisUpdate instant and expired at its nextUpdate instant when choosing', async () => {
+    // Issued at this instant, it is current and the latest: it lists the client.
+    const now = of(i, [client], { thisUpdate: NOW, nextUpdate: days(2) });
+    expect((await judged(of(i, [], { thisUpdate: days(-5) }), now, of(r))).reasons[0]!.code).toBe('revoked');
+    // Expiring at this instant, it is not current: the older current one (listing the client) is taken.
+    const ending = of(i, [], { thisUpdate: days(-1), nextUpdate: NOW });
+    const older = of(i, [client], { thisUpdate: days(-5), nextUpdate: days(5) });
+    expect((await judged(ending, older, of(r))).reasons[0]!.code).toBe('revoked');
+  });
+
+  it('keeps the first of two CRLs of one CA issued at the same instant', async () => {
+    const listing = of(i, [client], { thisUpdate: days(-1), crlNumber: 21 });
+    const clear = of(i, [], { thisUpdate: days(-1), crlNumber: 22 });
+    expect((await judged(listing, clear, of(r))).reasons.map((x) => x.code)).toEqual(['revoked']);
+    expect((await judged(clear, listing, of(r))).verdict).toBe('accept');
+  });
+
+  it('checks nothing when crlCheck is asked without CRLs', () => {
+    const res = verifyClient({
+      leaf: p(client),
+      sent: [p(i)],
+      trusted: [p(r)],
+      at: NOW,
+      purpose: 'clientAuth',
+      apiGateway: false,
+      crlCheck: true,
+    });
+    expect(res.verdict).toBe('accept');
+  });
+
   it('counts a CRL as expired at its nextUpdate instant, and valid from its thisUpdate instant', async () => {
     expect((await judged(of(i, [], { thisUpdate: days(-2), nextUpdate: NOW }), of(r))).reasons[0]!.code).toBe(
       'crl-expired',
@@ -292,6 +335,19 @@ describe('diagnose --plain-tls --crl: a server that checks the CRLs of the whole
     );
     expect(res.reasons[0]!.code).toBe('crl-critical');
     expect(res.reasons[0]!.message).toContain('(1.3.6.1.4.1.55555.1: "unhandled critical CRL extension")');
+    // Two of them are both named.
+    const two = await judged(
+      of(i, [], {
+        extraExtensions: [
+          { oid: '1.3.6.1.4.1.55555.1', critical: true, value: new Uint8Array([5, 0]) },
+          { oid: '1.3.6.1.4.1.55555.2', critical: true, value: new Uint8Array([5, 0]) },
+        ],
+      }),
+      of(r),
+    );
+    expect(two.reasons[0]!.message).toContain(
+      '(1.3.6.1.4.1.55555.1, 1.3.6.1.4.1.55555.2: "unhandled critical CRL extension")',
+    );
     // Beside a CRL without it, even an older one, that one is taken.
     const plain = of(i, [], { thisUpdate: days(-3) });
     const extended = of(i, [], {

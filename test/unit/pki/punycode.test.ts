@@ -34,3 +34,65 @@ describe('OpenSSL’s a2ulabel (Punycode), ported', () => {
     expect(a2ulabel(long, 255)).toBeUndefined();
   });
 });
+
+describe('punycodeDecode against RFC 3492 and its bounds', () => {
+  /** The RFC's sample labels (section 7.1), capitals included: long runs of non-ASCII code points. */
+  const SAMPLES = [
+    'egbpdaj6bu4bxfgehfvwxn',
+    'ihqwcrb4cv8a8dqg056pqjye',
+    'Proprostnemluvesky-uyb24dma41a',
+    '4dbcagdahymbxekheh6e0a7fei0b',
+    'i1baa7eci9glrd9b2ae1bj0hfcgg6iyaf8o0a1dig0cd',
+    'n8jok5ay5dzabd5bym9f0cm5685rrjetr6pdxa',
+    '989aomsvi5e83db1d2a355cv1e0vak1dwrv93d5xbh15a0dt30a5jpsd879ccm6fea98c',
+    'b1abfaaepdrnnbgefbaDotcwatmq2g4l',
+    'PorqunopuedensimplementehablarenEspaol-fmd56a',
+    'TisaohkhngthchnitingVit-kjcr8268qyxafd2f1b9g',
+    '3B-ww4c5e180e575a65lsy2b',
+    '-with-SUPER-MONKEYS-pc58ag80a8qai00g7n9n',
+    'Hello-Another-Way--fc4qua05auwb3674vfr0b',
+    '2-u9tlzr9756bt3uc0v',
+    'MajiKoi5-783gue6qz075azm5e',
+    'de-jg4avhby1noc0d',
+    'd9juau41awczczp',
+  ];
+  /** The code points of the RFC's decoding (Node's punycode module implements RFC 3492). */
+  const reference = async (label: string) => {
+    const { decode } = (await import('node:punycode')).default;
+    return [...decode(label)].map((c) => c.codePointAt(0));
+  };
+
+  it('decodes every sample of RFC 3492 as the RFC does', async () => {
+    for (const label of SAMPLES) expect(punycodeDecode(label), label).toEqual(await reference(label));
+  });
+
+  it('reads digits in capitals as in lower case, and no byte between 9 and A or past z as a digit', () => {
+    expect(punycodeDecode('D9JUAU41AWCZCZP')).toEqual(punycodeDecode('d9juau41awczczp'));
+    expect(punycodeDecode('A')).toEqual([0x80]);
+    expect(punycodeDecode('Z')).toBeUndefined(); // 25 ≥ its threshold: the integer goes on, and ends
+    expect(punycodeDecode('ZA')).toEqual(punycodeDecode('za'));
+    for (const c of [':', '@', '[', '`', '{']) {
+      expect(punycodeDecode(`a${c}`), c).toBeUndefined();
+      // Read as a digit, it would begin an integer that the `a` after it ends.
+      expect(punycodeDecode(`${c}a`), c).toBeUndefined();
+    }
+  });
+
+  it('takes basic code points below 0x80 only, 512 of them at most, and decodes to 512 code points at most', () => {
+    expect(punycodeDecode('\x7f-')).toEqual([0x7f]);
+    expect(punycodeDecode('\x80-')).toBeUndefined();
+    expect(punycodeDecode(`${'a'.repeat(512)}-`)).toHaveLength(512);
+    expect(punycodeDecode(`${'a'.repeat(513)}-`)).toBeUndefined();
+    expect(punycodeDecode(`${'a'.repeat(511)}-a`)).toHaveLength(512);
+    expect(punycodeDecode(`${'a'.repeat(512)}-a`)).toBeUndefined();
+  });
+
+  it('writes each code point in UTF-8 at the length boundaries', async () => {
+    const { encode } = (await import('node:punycode')).default;
+    for (const cp of [0x7ff, 0x800, 0xffff, 0x10000, 0x10ffff]) {
+      const text = String.fromCodePoint(cp);
+      expect(a2ulabel(`xn--${encode(text)}`, 16), cp.toString(16)).toBe(bytes(text));
+    }
+    expect(a2ulabel('xn--\x7f-', 16)).toBe('\x7f');
+  });
+});

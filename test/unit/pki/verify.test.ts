@@ -370,6 +370,22 @@ describe('a client whose serial is not in DER form', () => {
         purpose: 'clientAuth',
       }).verdict,
     ).toBe('accept');
+    // Exactly at the high bit (00 80 is 128, which needs its zero), and a longer padded serial
+    // (00 06 12, judged by its second byte, not by its whole value), each as OpenSSL reads them.
+    const judged = (serial: number[]) => {
+      const cert = parseCertificate(withSerial(c, i, serial));
+      const res = verifyClient({
+        leaf: cert,
+        sent: [],
+        trusted: [p(r), p(i)],
+        at: NOW,
+        purpose: 'clientAuth',
+      });
+      return { serial: cert.serial, verdict: res.verdict, opensslReads: opensslReads(cert) };
+    };
+    expect(judged([0x00, 0x80])).toEqual({ serial: '0080', verdict: 'accept', opensslReads: true });
+    expect(judged([0x00, 0x7f])).toEqual({ serial: '007f', verdict: 'reject', opensslReads: false });
+    expect(judged([0x00, 0x06, 0x12])).toEqual({ serial: '000612', verdict: 'reject', opensslReads: false });
   });
 });
 
@@ -390,6 +406,17 @@ describe('revocation', () => {
       },
     ]);
     expect(codes(checked.warnings)).not.toContain('revoked');
+  });
+
+  it('takes the first of two CRLs of one CA whose dates are not known (parseCrl reads none)', async () => {
+    const listing = parseCrl(await crl(i, [c]));
+    const clear = parseCrl(await crl(i, []));
+    const rootClean = parseCrl(await crl(r, []));
+    expect(listing.thisUpdate).toBeUndefined();
+    expect(codes(verify(c, [r, i], { crls: [listing, clear, rootClean], crlCheck: true }).reasons)).toEqual([
+      'revoked',
+    ]);
+    expect(verify(c, [r, i], { crls: [clear, listing, rootClean], crlCheck: true }).verdict).toBe('accept');
   });
 
   it('says when a CRL was of no use: nothing listed, or another CA', async () => {
@@ -427,6 +454,9 @@ describe('revocation', () => {
     expect(codes(verify(c, [r, i], { crls: [{ ...list, signedBy: () => true }] }).warnings)).toEqual([
       'revoked',
     ]);
+    // The signature is judged with the key of the CA of the CRL's name, not of another on the path.
+    const byIssuer = { ...list, signedBy: (ca: Certificate) => ca.fingerprint === p(i).fingerprint };
+    expect(codes(verify(c, [r, i], { crls: [byIssuer] }).warnings)).toEqual(['revoked']);
   });
 });
 

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Certificate, parseCertificate, toPem } from '../../../shared/pki/certificate.js';
-import { admit, type CandidateUpload } from '../../../shared/truststore/admission.js';
+import { admit, type CandidateUpload, partnerClaims } from '../../../shared/truststore/admission.js';
 import { MAX_TRUSTSTORE_BYTES } from '../../../shared/truststore/rules/truststore.too-large.js';
 import { type Entry, entryOf } from '../../../shared/truststore/state.js';
 import { type Issued, intermediate, NOW, root } from '../../fixtures/pki.js';
@@ -471,6 +471,108 @@ describe("another partner's CA", () => {
     expect(claim(d!)[0]!.message).toMatch(
       /for another partner: .*\(That CA's provenance was lost when the store was repaired: an operator removes it, and its owner uploads it again\.\)$/,
     );
+  });
+
+  describe('a CA removed lately from another partner (retired, deciding its clients until then)', () => {
+    const until = '2026-12-05T10:30:00.000Z';
+    const retired = () => [{ entry: entry(betaRoot, 'beta'), until }];
+    const note =
+      "It was removed from that partner lately, but the door still decides its clients as that partner's until 2026-12-05 10:30 UTC (targets may still serve a version with it): no other partner may take it, its name or its place before then. Upload again after that time.";
+    const held = () => [entry(r, 'acme'), entry(i, 'acme')];
+    const judged = (certs: Issued[], partner: string, more: Entry[] = []) => {
+      const [d] = admit([...held(), ...more], [upload('claim', certs, { partner })], {
+        ...options,
+        retired: retired(),
+      });
+      return { accepted: d!.accepted, messages: claim(d!).map((f) => f.message) };
+    };
+
+    it('refuses its copy, a CA of its name, and a CA under it from another partner, saying until when', async () => {
+      expect(judged([betaRoot], 'acme')).toEqual({
+        accepted: false,
+        messages: [`This CA is another partner's. ${note}`],
+      });
+      const lookAlike = await root('CN=Own Beta Root,O=Beta', { keySlot: 'own-lookalike' });
+      expect(judged([lookAlike], 'acme')).toEqual({
+        accepted: false,
+        messages: [
+          `Another partner had a CA named "CN=Own Beta Root,O=Beta" (CN=Own Beta Root,O=Beta (sha256 ${cert(betaRoot).fingerprint.slice(0, 16)}…)). ${note}`,
+        ],
+      });
+      expect(judged([betaInt], 'acme')).toEqual({
+        accepted: false,
+        messages: [
+          `Its issuer CN=Own Beta Root,O=Beta (sha256 ${cert(betaRoot).fingerprint.slice(0, 16)}…) is another partner's. ${note}`,
+        ],
+      });
+      // Its own partner may upload it again, and CAs under it.
+      expect(judged([betaRoot, betaInt], 'beta')).toEqual({ accepted: true, messages: [] });
+    });
+
+    it('is judged as held, not as retired, once it is in the truststore again', () => {
+      expect(judged([betaRoot], 'acme', [entry(betaRoot, 'beta')]).messages).toEqual([
+        expect.stringMatching(
+          /^This CA is already in the truststore for another partner: .*otherwise do not upload it\.$/,
+        ),
+      ]);
+    });
+  });
+
+  it("judges no claim for an upload without a partner, in a batch with a partner's", async () => {
+    const ds = admit(
+      base(),
+      [upload('anon', [betaInt, betaRoot]), upload('claim', [betaInt], { partner: 'acme' })],
+      options,
+    );
+    expect(ds.map((d) => [d.id, d.accepted, claim(d).length])).toEqual([
+      ['anon', true, 0],
+      ['claim', false, 1],
+    ]);
+    // What an upload without a partner sends is no other partner's in the same batch.
+    const sent = admit(
+      [],
+      [upload('anon', [betaRoot]), upload('owner', [betaRoot], { partner: 'beta' })],
+      options,
+    );
+    expect(sent.map((d) => d.accepted)).toEqual([true, true]);
+  });
+
+  it('judges no claim on an intermediate whose issuer nobody has or sends: it waits for its issuer', async () => {
+    const orphanRoot = await root('CN=Nobody Root,O=Nobody', { keySlot: 'own-nobody' });
+    const orphan = await intermediate('CN=Nobody Issuing,O=Nobody', orphanRoot, { keySlot: 'own-nobody-i' });
+    const [d] = admit(base(), [upload('orphan', [orphan], { partner: 'acme' })], options);
+    expect(claim(d!)).toEqual([]);
+    expect(d!.waitingForIssuer).toBe(true);
+  });
+
+  it("blames only the cross-certificate under another partner's CA, not the root of the same name beside it", async () => {
+    const own = await root('CN=Own Cross Root,O=Acme', { keySlot: 'own-cross' });
+    const cross = await intermediate('CN=Own Cross Root,O=Acme', betaRoot, { keySlot: 'own-cross' });
+    const [d] = admit(base(), [upload('cross', [own, cross], { partner: 'acme' })], options);
+    expect(d!.accepted).toBe(false);
+    expect(d!.certificates.map((c) => codes(c.findings).filter((x) => x === 'ca.other-partner'))).toEqual([
+      [],
+      ['ca.other-partner'],
+    ]);
+  });
+
+  it('names, for operators, the partner holding each claimed CA (the first by name of several)', () => {
+    const holders = new Map<string, string>();
+    partnerClaims(
+      base(),
+      [
+        upload('a', [betaInt], { partner: 'acme' }),
+        upload('c', [other], { partner: 'carol' }),
+        upload('b', [other], { partner: 'beta' }),
+        upload('d', [other], { partner: 'dave' }),
+      ],
+      holders,
+    );
+    expect(Object.fromEntries(holders)).toEqual({
+      [cert(betaInt).fingerprint]: 'beta',
+      // Dave's claim was judged last: of carol and beta, beta is named.
+      [cert(other).fingerprint]: 'beta',
+    });
   });
 
   it('keeps accepting a partner re-uploading its own CAs, and its renewal through replace/', async () => {
