@@ -195,6 +195,13 @@ describe('diagnose --plain-tls --crl: a server that checks the CRLs of the whole
     expect(res.reasons[0]!.message).toContain('names its CRLs for some revocation reasons only');
   });
 
+  it('takes a CRL with a key identifier from a CA whose certificate carries none (nothing to contradict it)', async () => {
+    const noSki = await intermediate('CN=Check No SKI,O=Check', r, { ski: false });
+    expect(p(noSki).subjectKeyId).toBeUndefined();
+    const theirs = await leaf('CN=check client no ski,O=Check', noSki);
+    expect((await judgedFor(theirs, noSki, of(noSki), of(r))).verdict).toBe('accept');
+  });
+
   it('compares distribution point URIs byte for byte, as a server does', async () => {
     const cdp = await leaf('CN=check client cdp,O=Check', i, {
       crlDistributionPoints: ['http://crl.check.example/p1.crl'],

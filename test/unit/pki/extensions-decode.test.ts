@@ -315,6 +315,8 @@ describe('cRLDistributionPoints', () => {
       crlDistributionPoints: [],
       crlDistributionPointsByReasons: true,
     });
+    // No point at all: not marked either.
+    expect(cdp(seq())).toEqual({ crlDistributionPoints: [] });
     // One point for all reasons among them: not marked.
     expect(
       cdp(
