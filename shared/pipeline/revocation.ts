@@ -804,14 +804,8 @@ export const unrevokeCertificate = async (
   let found = false;
   let resolved = request.issuer;
   const result = await changeRevocation(deps, (rev, state) => {
-    const ca = issuerEntry(state, request.issuer, deps.clock.now());
-    const issuer = ca.fingerprint;
+    const issuer = issuerEntry(state, request.issuer, deps.clock.now()).fingerprint;
     resolved = issuer;
-    // A root (held or retired) under itself: nothing above a root can revoke it.
-    if (ca.issuerKey === ca.subjectKey && certificateOf(ca).serial === request.serial)
-      throw new InputError(
-        `serial ${request.serial} of ${ca.subject} is that root CA itself: no CA above it can revoke it; take it out with trustroll remove --fingerprint ${issuer.slice(0, 16)}`,
-      );
     const same = sameCa(state);
     const manual = rev.manual.filter((m) => !(same(m.issuer, issuer) && m.serial === request.serial));
     found = manual.length < rev.manual.length;

@@ -723,6 +723,22 @@ describe('revoke of a root', () => {
     expect(
       (await runCli(['revoke', '--serial', serial, '--issuer', fp(delta.root), '--reason', 'x', ...at])).code,
     ).toBe(2);
+    // A root revoked by hand before this refusal existed (recorded in the state) can still be taken back.
+    const folder = localStore({ dataDir: join(home, '.trustroll'), inboxDir: join(home, 'inbox') });
+    await changeState(folder, await loadState(folder), (s) => ({
+      ...s,
+      revocation: {
+        ...revocationOf(s),
+        manual: [
+          ...revocationOf(s).manual,
+          { issuer: fp(delta.root), serial, reason: 'older code', by: 'x', at: new Date().toISOString() },
+        ],
+        generation: revocationOf(s).generation + 1,
+      },
+    }));
+    const back = await runCli(['unrevoke', '--serial', serial, '--issuer', fp(delta.root), ...at]);
+    expect(back.code, back.err).toBe(0);
+    expect(back.out).toMatch(/^taken back: serial /);
     // Its partner may upload it again: nothing was recorded against its key.
     writeFileSync(join(home, 'inbox', 'delta', 'again.pem'), pemOf(delta.root, delta.intermediate));
     const again = await runCli(['ingest', ...at, '--inbox', join(home, 'inbox')]);
