@@ -707,8 +707,10 @@ export class TruststorePipeline extends Construct {
       allow(this.ingestFunction, ['states:StartExecution'], [made.machine.stateMachineArn]);
       // With ELB trust stores among the targets, a CRL accepted without a new version starts a
       // CRL sync (an execution of the same machine, same grant): the trust stores get it at once.
+      // The scan looks for a sync no run started (its record), and asks for a run that starts it.
       if (rollout.config.targets.some((t) => t.kind === 'elb-trust-store'))
-        this.ingestFunction.addEnvironment('TRUSTROLL_CRL_SYNC', 'true');
+        for (const f of [this.ingestFunction, this.scanFunction])
+          f.addEnvironment('TRUSTROLL_CRL_SYNC', 'true');
       // Whether a release's rollout ran already (its record): never started twice, even after 90 days.
       allow(this.ingestFunction, ['s3:GetObject'], [this.bucket.arnForObjects('rollouts/*')]);
       // The report the scan publishes shows the rollouts: which version each target serves, and

@@ -3,6 +3,8 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { type ScanReport, scanExpiry } from '../../shared/pipeline/scan.js';
+import { crlSyncId } from '../../shared/rollout/crl-sync.js';
+import { hasRecord } from '../../shared/rollout/records.js';
 import { KEYS } from '../../shared/truststore/state.js';
 import { rollSettings } from '../lib/config.js';
 import type { ScanEvent } from '../lib/events.js';
@@ -49,6 +51,11 @@ export const lambdaHandler = async (
       ? ['pruned']
       : []),
     ...(report.pendingDue > 0 ? ['pending window ended'] : []),
+    // The ingest function starts a CRL sync a run of it committed (its retries and every later
+    // run look too); should none come, the daily scan asks for one: a sync is late by a day at most.
+    ...(w.config.crlSync && report.crlChange && !(await hasRecord(w.store, crlSyncId(report.crlChange)))
+      ? ['CRL sync not started']
+      : []),
   ];
   if (reasons.length > 0) {
     await requestRun(w, {

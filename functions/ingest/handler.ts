@@ -3,11 +3,10 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { NotFoundError } from '../../shared/errors.js';
 import { type BatchItem, handleBatch } from '../../shared/pipeline/batch.js';
 import { REQUESTS_PREFIX } from '../../shared/pipeline/lifecycle.js';
 import { crlSyncId } from '../../shared/rollout/crl-sync.js';
-import { rolloutKey } from '../../shared/rollout/records.js';
+import { hasRecord } from '../../shared/rollout/records.js';
 import { KEYS } from '../../shared/truststore/state.js';
 import { invocationDeadline, rollSettings } from '../lib/config.js';
 import { batchCorrelationId, parseRecord, resolveObjectKey } from '../lib/events.js';
@@ -16,16 +15,6 @@ import { requestRun, wire, wireGateway } from '../lib/wiring.js';
 
 const w = wire();
 
-/** Whether the store holds `key` (a HEAD: no bytes read). */
-const recorded = async (key: string): Promise<boolean> => {
-  try {
-    await w.store.head(key);
-    return true;
-  } catch (error) {
-    if (error instanceof NotFoundError) return false;
-    throw error;
-  }
-};
 const gateway = wireGateway(w);
 const roll = rollSettings(w.config);
 
@@ -124,7 +113,7 @@ export const lambdaHandler = async (
       const release = { revision: result.revision, version: result.version };
       // A release whose rollout has a record ran already (it may have been rolled back): never
       // again, even once its execution name is free again (Step Functions keeps names 90 days).
-      if (await recorded(rolloutKey(`${release.revision}-${release.version}`)))
+      if (await hasRecord(w.store, `${release.revision}-${release.version}`))
         w.logger.info('rollout already ran', { ...release });
       else {
         const { started, name } = await w.rollouts.start(release);
@@ -135,10 +124,12 @@ export const lambdaHandler = async (
       }
     }
     // A CRL accepted without a new version: the ELB trust stores get it by a CRL sync, an execution
-    // of the same state machine named for the revocation change (a retried run starts none twice).
+    // of the same state machine named for the CRLs' last change (a retried run starts none twice).
+    // Every batch looks: a run that committed a CRL and stopped before starting its sync (a crash,
+    // a timeout, a throttled StartExecution) leaves it to the next run, its own retry included.
     if (w.rollouts && w.config.crlSync && result.revocation) {
       const change = result.revocation;
-      if (await recorded(rolloutKey(crlSyncId(change)))) w.logger.info('crl sync already ran', { ...change });
+      if (await hasRecord(w.store, crlSyncId(change))) w.logger.debug('crl sync already ran', { ...change });
       else {
         const { started, name } = await w.rollouts.startCrlSync(change);
         w.logger.info(started ? 'crl sync started' : 'crl sync already started', {

@@ -30,8 +30,9 @@ export interface BatchResult {
   /** The revision that version publishes (what a rollout of it is named after). */
   readonly revision?: number;
   /**
-   * Set when an ingest run of the batch changed the CRLs held: the state's revision and revocation
-   * generation after the batch (what a CRL sync is named after).
+   * The last change of the CRLs held (the state's `revocation.crlChange`), whichever run made it:
+   * what a CRL sync is named after. Every batch hands it on, so that a sync a crashed run did not
+   * start is started by the next one.
    */
   readonly revocation?: { readonly revision: number; readonly generation: number };
   readonly errors: readonly string[];
@@ -57,7 +58,6 @@ export const handleBatch = async (items: readonly BatchItem[], deps: IngestDeps)
   let ingest: IngestReport | undefined;
   /** The state as the last step left it, when that step was an ingest run (it knows its ETag). */
   let known: LoadedState | undefined;
-  let crlsChanged = false;
   for (let i = 0; i < items.length; ) {
     const item = items[i]!;
     let end = i + 1;
@@ -69,7 +69,6 @@ export const handleBatch = async (items: readonly BatchItem[], deps: IngestDeps)
       const refs = [...unique.values()];
       ({ report: ingest, known } = await ingestRun(refs, noRoll));
       errors.push(...ingest.errors);
-      if (ingest.crlsChanged) crlsChanged = true;
       // The report lists the batch's uploads first, then the waiting ones judged again.
       const byId = new Map(refs.map((r, j) => [idOf(r), ingest!.uploads[j]!]));
       uploads.push(...ingest.uploads);
@@ -91,7 +90,6 @@ export const handleBatch = async (items: readonly BatchItem[], deps: IngestDeps)
     ({ report: ingest, known } = await ingestRun([], noRoll));
     uploads.push(...ingest.uploads);
     errors.push(...ingest.errors);
-    if (ingest.crlsChanged) crlsChanged = true;
   }
   // After an ingest run the state it wrote is known: not read again (the roll checks it with a HEAD).
   const latest = known?.etag === undefined ? await loadState(deps.store) : known;
@@ -112,14 +110,7 @@ export const handleBatch = async (items: readonly BatchItem[], deps: IngestDeps)
     ...(published.roll ? { roll: published.roll } : {}),
     ...(published.version ? { version: published.version } : {}),
     ...(revision === undefined ? {} : { revision }),
-    ...(crlsChanged
-      ? {
-          revocation: {
-            revision: published.state.revision,
-            generation: published.state.revocation?.generation ?? 0,
-          },
-        }
-      : {}),
+    ...(published.state.revocation?.crlChange ? { revocation: published.state.revocation.crlChange } : {}),
     errors,
   };
 };

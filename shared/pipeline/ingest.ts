@@ -692,7 +692,16 @@ const nextState = (
     revocationOf(next),
     settled.flatMap((f) => decisions.get(f.id)!.crl ?? []),
   );
-  if (revocation) next = { ...next, revocation };
+  // The sync that gives the CRLs to ELB trust stores is named after this change (any run can see
+  // whether it was started, and start it: functions/ingest/handler.ts).
+  if (revocation)
+    next = {
+      ...next,
+      revocation: {
+        ...revocation,
+        crlChange: { revision: next.revision, generation: revocation.generation },
+      },
+    };
   const notes = [...settled, ...newlyPending].map((f) =>
     uploadNotification(f, decisions.get(f.id)!, next.revision),
   );

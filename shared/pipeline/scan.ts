@@ -93,6 +93,8 @@ export interface ScanReport {
   readonly pendingDue: number;
   /** Every CRL held, soonest nextUpdate first. */
   readonly crls: readonly CrlLine[];
+  /** The last change of the CRLs held (`revocation.crlChange`): what a CRL sync is named after. */
+  readonly crlChange?: { readonly revision: number; readonly generation: number };
 }
 
 const severityOf = (level: number): Severity => (level === 0 ? 'error' : level <= 30 ? 'warning' : 'info');
@@ -430,9 +432,11 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
     const pendingDue = Object.values(state.pending ?? {}).filter(
       (p) => Date.parse(p.until) < now.getTime(),
     ).length;
+    const crlChange = next.revocation?.crlChange;
     return {
       pendingDue,
       crls: assessed.crlLines,
+      ...(crlChange ? { crlChange } : {}),
       certificates: remaining.length,
       truststoreBytes: renderedOf(next.entries).body.length,
       ...(nearest === undefined ? {} : { nearestExpiryDays: nearest }),

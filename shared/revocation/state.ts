@@ -85,6 +85,12 @@ export interface RevocationState {
   readonly rules: Readonly<Record<string, PartnerRules>>;
   /** Staleness already alerted, by CRL key: the smallest threshold (days before nextUpdate) crossed. */
   readonly staleAlerts?: Readonly<Record<string, { readonly level: number; readonly at: string }>>;
+  /**
+   * The last change of the CRLs held: the state's revision and generation it was committed with.
+   * The CRL sync that gives it to ELB trust stores is named after it, so any run can see whether
+   * that sync was started (its record) and start it if a crash stopped the run that committed it.
+   */
+  readonly crlChange?: { readonly revision: number; readonly generation: number };
 }
 
 export const emptyRevocation = (): RevocationState => ({ generation: 0, crls: {}, manual: [], rules: {} });

@@ -186,5 +186,5 @@ const whyBehind = (arn: string, sync: Rollout | undefined): string => {
     return `the CRL sync ${sync.id} (revision ${sync.revision}, revocation generation ${sync.generation}) is under way since ${sync.startedAt}`;
   if (sync && run?.phase === 'failed')
     return `the CRL sync ${sync.id} (revision ${sync.revision}, revocation generation ${sync.generation}) failed for it: ${run.error ?? 'see its record'}; fix that and start the sync again, or the next version's rollout brings them`;
-  return "no CRL sync has given them to it (one starts with each accepted CRL when the targets include ELB trust stores; it may not have started): start one, or the next version's rollout brings them";
+  return "no CRL sync has given them to it yet: with ELB trust stores among the targets, the ingest run that accepts a CRL starts one, and a run that could not (Step Functions unreachable, a crash) leaves it to the next run (its retry, the next upload, or the run the daily scan asks for); the next version's rollout brings them too";
 };

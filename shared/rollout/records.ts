@@ -10,6 +10,20 @@ import type { Rollout } from './model.js';
 export const ROLLOUTS_PREFIX = 'rollouts/';
 export const rolloutKey = (id: string): string => `${ROLLOUTS_PREFIX}${encodeURIComponent(id)}.json`;
 
+/**
+ * Whether the store holds the record of rollout (or CRL sync) `id`: it was started and ran at
+ * least one step. A HEAD, no bytes read.
+ */
+export const hasRecord = async (store: Pick<ObjectStore, 'head'>, id: string): Promise<boolean> => {
+  try {
+    await store.head(rolloutKey(id));
+    return true;
+  } catch (error) {
+    if (error instanceof NotFoundError) return false;
+    throw error;
+  }
+};
+
 /** The revision a record's key names (`rollouts/<revision>-<version>.json`), or undefined. */
 const revisionOf = (key: string): number | undefined => {
   const m = /^rollouts\/(\d+)-[^/]+\.json$/.exec(key);

@@ -118,6 +118,13 @@ export const checkState = (
 const checkRevocation = (value: unknown, at: string): void => {
   const r = object(value, at);
   count(r.generation, `${at}.generation`, 0);
+  optional(r.crlChange, `${at}.crlChange`, (x, p) => {
+    const c = object(x, p);
+    count(c.revision, `${p}.revision`, 0);
+    count(c.generation, `${p}.generation`, 1);
+    if ((c.generation as number) > (r.generation as number))
+      fail(`${p}.generation`, `is ${c.generation}, past the state's revocation generation ${r.generation}`);
+  });
   for (const [key, c] of Object.entries(object(r.crls, `${at}.crls`))) {
     const p = `${at}.crls[${JSON.stringify(key)}]`;
     const o = object(c, p);

@@ -385,6 +385,11 @@ export class AwsRecorder {
   readonly elb = new FakeElb();
   /** The access keys STS gave out for assumed roles, and the role each one is. */
   readonly assumedKeys = new Map<string, string>();
+  /**
+   * Services that answer every request with 503 ServiceUnavailable (recorded with that status):
+   * an outage, or the network lost, after the SDK's own retries.
+   */
+  readonly outages = new Set<string>();
   private server?: Server;
   endpoint = '';
 
@@ -444,6 +449,17 @@ export class AwsRecorder {
             ...(out.status === 404 ? { 'x-amzn-errortype': 'NotFoundException' } : {}),
           });
           res.end(JSON.stringify(out.body));
+          return;
+        }
+        if (this.outages.has(service)) {
+          this.calls.push({
+            service,
+            operation: 'Unknown',
+            raw: `${method} ${url.pathname} (outage)`,
+            status: 503,
+          });
+          res.writeHead(503, { 'content-type': 'application/x-amz-json-1.0' });
+          res.end(JSON.stringify({ __type: 'ServiceUnavailable', message: 'Service Unavailable (outage)' }));
           return;
         }
         const forwarded = await new Promise<{

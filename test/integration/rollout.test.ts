@@ -64,6 +64,8 @@ let alerts: string;
 let stack: SynthesizedStack;
 let uri: string;
 let stateMachineArn: string;
+/** The ingest function's queue: where run requests (the scan's among them) go. */
+let runQueue: string;
 let ingest: (e: SQSEvent, c: unknown) => Promise<SQSBatchResponse>;
 let step: (event: unknown) => Promise<{ rollout: Rollout; waitSeconds: number; done: boolean }>;
 const clock = new FakeClock(Date.parse('2026-12-03T05:00:00Z'));
@@ -73,6 +75,7 @@ beforeAll(async () => {
   const topic = await topicWithQueue(aws);
   alerts = topic.queueUrl;
   const queue = await fifoQueue(aws.sqs);
+  runQueue = queue.url;
   await recorder.start();
   stack = new SynthesizedStack({ targets }, { bucket, topicArn: topic.topicArn, queue });
   uri = `s3://${bucket}/truststore/truststore.pem`;
@@ -676,7 +679,8 @@ describe('the durable rollout on AWS', () => {
     expect(behind.out).toContain(`REVOCATIONS BEHIND: ELB trust store ${TRUST_STORE}`);
     expect(behind.out).toContain('no CRL sync has given them to it');
 
-    // A retried run (or a run request) starts no second sync.
+    // A retried run (or a run request) starts no second sync: before the sync's first step wrote
+    // its record, the run asks again under the same name, which Step Functions takes as the same.
     recorder.take();
     await ingest(
       {
@@ -690,7 +694,17 @@ describe('the durable rollout on AWS', () => {
       },
       lambdaContext(900_000),
     );
-    expect(recorder.take().filter((c) => c.service === 'states')).toEqual([]);
+    expect(
+      recorder
+        .take()
+        .filter((c) => c.service === 'states')
+        .map((c) => (c as { name?: string }).name),
+    ).toEqual([crlSyncExecutionName(change)]);
+    const syncs = async () =>
+      ((await sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions ?? [])
+        .map((e) => e.name!)
+        .filter((n) => n.startsWith('crl-sync-'));
+    expect((await syncs()).filter((n) => n === crlSyncExecutionName(change))).toHaveLength(1);
     // The same CRL again changes no revocation generation: no sync either.
     const again = await aws.s3.send(
       new PutObjectCommand({ Bucket: bucket, Key: 'inbox/acme/crl/again.crl', Body: crlBytes }),
@@ -708,7 +722,10 @@ describe('the durable rollout on AWS', () => {
     );
     const sameCalls = recorder.take();
     expect(JSON.stringify(sameCalls)).toContain('inbox/acme/crl/again.crl');
-    expect(sameCalls.filter((c) => c.service === 'states')).toEqual([]);
+    expect(sameCalls.filter((c) => c.service === 'states').map((c) => (c as { name?: string }).name)).toEqual(
+      [crlSyncExecutionName(change)],
+    );
+    expect((await syncs()).filter((n) => n === crlSyncExecutionName(change))).toHaveLength(1);
 
     // The execution as ingest started it, run by the synthesized definition.
     const execution = await execute({ revocations: change });
@@ -795,5 +812,114 @@ describe('the durable rollout on AWS', () => {
       `the CRL sync crl-${input.revocations.revision}-${input.revocations.generation} (revision ${input.revocations.revision}, revocation generation ${input.revocations.generation}) failed for it`,
     );
     expect(shown.out).not.toContain("the next version's rollout\n");
+  });
+
+  /** An upload of `acme`'s intermediate's CRL numbered `n` (a new CRL: a revocation change). */
+  const uploadCrl = async (name: string, n: number) => {
+    const put = await aws.s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: `inbox/acme/crl/${name}`,
+        Body: await crl(acme.intermediate, [acme.client], { crlNumber: n }),
+      }),
+    );
+    return sqsRecord(
+      `m-${name}`,
+      objectCreated(bucket, `inbox/acme/crl/${name}`, put.VersionId, `m-${name}`),
+    );
+  };
+  const states = (calls: readonly AwsCall[]) =>
+    calls.filter((c): c is Extract<AwsCall, { service: 'states' }> => c.service === 'states');
+  const revocationOf = async () =>
+    JSON.parse(
+      await (
+        await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'state/truststore.json' }))
+      ).Body!.transformToString(),
+    ).revocation as { generation: number; crlChange?: { revision: number; generation: number } };
+
+  it('starts the CRL sync a run committed but could not start (Step Functions down after the commit): its retry starts it, though the CRL is no longer new to it', async () => {
+    const record = await uploadCrl('outage.crl', 7);
+    recorder.take();
+    recorder.outages.add('states');
+    let failed: SQSBatchResponse;
+    try {
+      failed = await ingest({ Records: [record] }, lambdaContext(900_000));
+    } finally {
+      recorder.outages.delete('states');
+    }
+    // The CRL is committed and the upload archived, but the batch failed: SQS delivers it again.
+    expect(failed.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    const first = recorder.take();
+    expect(first.some((c) => c.service === 'states' && c.status === 503)).toBe(true);
+    const { crlChange, generation } = await revocationOf();
+    expect(crlChange?.generation).toBe(generation);
+    const change = crlChange!;
+    expect(
+      first.some(
+        (c) => c.service === 's3' && c.operation === 'DeleteObject' && c.key === 'inbox/acme/crl/outage.crl',
+      ),
+    ).toBe(true);
+    expect((await status()).out).toContain(`REVOCATIONS BEHIND: ELB trust store ${TRUST_STORE}`);
+
+    // The retry: the upload is gone from the inbox (a duplicate), and the sync is started anyway.
+    const retried = await ingest({ Records: [record] }, lambdaContext(900_000));
+    expect(retried.batchItemFailures).toEqual([]);
+    const calls = recorder.take();
+    expect(states(calls).map((c) => [c.operation, c.name, JSON.parse(c.input!)])).toEqual([
+      ['StartExecution', crlSyncExecutionName(change), { revocations: change }],
+    ]);
+    expect(await deniedCalls(stack, 'ingest', calls)).toEqual([]);
+    const execution = await execute({ revocations: change });
+    expect(execution).toMatchObject({ status: 'SUCCEEDED', steps: 1 });
+    expect((await status()).out).not.toContain('REVOCATIONS BEHIND');
+    // Its record written, no later run asks Step Functions again.
+    await ingest({ Records: [record] }, lambdaContext(900_000));
+    expect(states(recorder.take())).toEqual([]);
+  });
+
+  it('has the daily scan ask for a run when no run came to start a committed CRL sync (the retries ran out)', async () => {
+    const record = await uploadCrl('lost.crl', 8);
+    recorder.outages.add('states');
+    try {
+      await ingest({ Records: [record] }, lambdaContext(900_000));
+    } finally {
+      recorder.outages.delete('states');
+    }
+    const change = (await revocationOf()).crlChange!;
+    await drain(aws.sqs, runQueue);
+    // The message went to the dead-letter queue: no retry. The scan, as the schedule invokes it.
+    Object.assign(process.env, stack.environment('scan'));
+    vi.resetModules();
+    const scan = (await import('../../functions/expiry-scan/handler.js')).handler as unknown as (
+      e: unknown,
+      c: unknown,
+    ) => Promise<unknown>;
+    recorder.take();
+    await scan(
+      { 'execution-id': 'exec-crl', 'scheduled-time': '2026-12-04T06:00:00Z' },
+      lambdaContext(300_000),
+    );
+    const scanCalls = recorder.take();
+    expect(states(scanCalls)).toEqual([]);
+    expect(await deniedCalls(stack, 'scan', scanCalls)).toEqual([]);
+    const requested = await drain(aws.sqs, runQueue);
+    expect(requested).toEqual([
+      expect.objectContaining({
+        'detail-type': 'Run Requested',
+        detail: expect.objectContaining({ reason: 'CRL sync not started', from: 'expiry-scan' }),
+      }),
+    ]);
+    // The run it asked for starts the sync.
+    await ingest({ Records: [sqsRecord('m-run-crl', requested[0]!)] }, lambdaContext(900_000));
+    const calls = recorder.take();
+    expect(states(calls).map((c) => c.name)).toEqual([crlSyncExecutionName(change)]);
+    expect(await deniedCalls(stack, 'ingest', calls)).toEqual([]);
+    // Once the sync ran, the scan asks for nothing more.
+    expect(await execute({ revocations: change })).toMatchObject({ status: 'SUCCEEDED' });
+    await scan(
+      { 'execution-id': 'exec-crl-2', 'scheduled-time': '2026-12-05T06:00:00Z' },
+      lambdaContext(300_000),
+    );
+    expect(await drain(aws.sqs, runQueue)).toEqual([]);
   });
 });

@@ -288,6 +288,24 @@ describe('CRL uploads', () => {
     expect(again.uploads[0]!.findings.map((f) => f.code)).toEqual(['crl.unchanged']);
     expect((await store.head(REVOCATION_KEYS.index)).version).toBe(before);
   });
+
+  it('records in the state the change of the CRLs a CRL sync is named after; the same CRL again leaves it', async () => {
+    const first = await state();
+    const der = await crl(acme.intermediate, [acme.client], { crlNumber: 3 });
+    await ingestUploads([await drop('inbox/acme/crl/a.crl', der)], deps);
+    const after = (await state()).revocation!;
+    expect(after.generation).toBe((first.revocation?.generation ?? 0) + 1);
+    expect(after.crlChange).toEqual({ revision: first.revision, generation: after.generation });
+    await ingestUploads([await drop('inbox/acme/crl/a.crl', der)], deps);
+    expect((await state()).revocation!.crlChange).toEqual(after.crlChange);
+    // A newer CRL is a new change.
+    const newer = await crl(acme.intermediate, [acme.client], { crlNumber: 4 });
+    await ingestUploads([await drop('inbox/acme/crl/b.crl', newer)], deps);
+    expect((await state()).revocation!.crlChange).toEqual({
+      revision: first.revision,
+      generation: after.generation + 1,
+    });
+  });
 });
 
 describe('the index follows the truststore and manual revocations', () => {

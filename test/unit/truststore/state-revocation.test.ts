@@ -20,6 +20,7 @@ type Rev = Record<string, unknown> & {
   manual: Record<string, unknown>[];
   rules: Record<string, Record<string, unknown>>;
   staleAlerts?: Record<string, Record<string, unknown>>;
+  crlChange?: Record<string, unknown>;
 };
 
 const F = 'a'.repeat(64);
@@ -66,6 +67,7 @@ const revocation = (): Rev => ({
     { issuer: F, serial: '0a1b2c', reason: 'keyCompromise', by: 'ops', at: '2026-12-01T00:00:00.000Z' },
   ],
   staleAlerts: { [KEY]: { level: 0, at: '2026-12-01T00:00:00.000Z' } },
+  crlChange: { revision: 0, generation: 2 },
   rules: { Acme: { pins: [H, F], routes: ['GET /orders/*', 'POST /orders'] }, Beta: {} },
 });
 
@@ -79,6 +81,7 @@ describe('checkState: the revocation part', () => {
     expect(parse(revocation()).revocation).toEqual(revocation());
     const bare = revocation();
     delete bare.staleAlerts;
+    delete bare.crlChange;
     bare.rules = { Acme: {} };
     expect(parse(bare).revocation).toEqual(bare);
     // A state without one (before revocation existed) is read too.
@@ -96,6 +99,21 @@ describe('checkState: the revocation part', () => {
       'a negative generation',
       (r) => (r.generation = -1),
       'revocation.generation: expected a whole number of at least 0, found -1',
+    ],
+    [
+      'a CRL change at generation 0 (a change makes one)',
+      (r) => (r.crlChange = { revision: 0, generation: 0 }),
+      'revocation.crlChange.generation: expected a whole number of at least 1, found 0',
+    ],
+    [
+      'a CRL change past the generation',
+      (r) => (r.crlChange = { revision: 0, generation: 4 }),
+      "revocation.crlChange.generation: is 4, past the state's revocation generation 3",
+    ],
+    [
+      'a CRL change without its revision',
+      (r) => (r.crlChange = { generation: 1 }),
+      'revocation.crlChange.revision: expected a whole number of at least 0, found nothing',
     ],
     ['crls as a list', (r) => (r.crls = [] as never), 'revocation.crls: expected an object, found []'],
     ['a CRL set to null', (r) => (r.crls[KEY] = null as never), `${at}: expected an object, found null`],
