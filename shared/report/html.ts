@@ -16,6 +16,7 @@ export const reportHtml = (report: Report): string => {
     timeline(report),
     partners(report),
     crls(report),
+    door(report),
     domains(report),
     ...(report.rollouts ? [rollouts(report)] : []),
     ...(report.refusals ? [refusals(report)] : []),
@@ -42,6 +43,7 @@ export const reportHtml = (report: Report): string => {
       ['timeline', 'Expiry timeline'],
       ['partners', `Partners and CAs (${report.partners.length})`],
       ['crls', `CRLs (${report.crls.length})`],
+      ['door', `At the door (${doorCount(report)})`],
       ['domains', 'Domains and drift'],
       ...(report.rollouts ? [['rollouts', `Rollouts and targets (${report.rollouts.targets.length})`]] : []),
       ...(report.refusals
@@ -209,6 +211,64 @@ const crls = (r: Report): string =>
           ),
         ],
   );
+
+const doorCount = (r: Report): number => r.door.manual.length + r.door.rules.length + r.door.retired.length;
+
+/** What the door decides beyond the truststore: revocations by hand, partner rules, retired CAs. */
+const door = (r: Report): string => {
+  const { manual, rules, retired } = r.door;
+  const body = [
+    '<p>What the door (the authorizer, <code>trustroll authorize</code>, the local endpoint) decides beyond the truststore and its CRLs.</p>',
+    `<h3>Revoked by hand (${manual.length})</h3>`,
+    manual.length === 0
+      ? '<p>None.</p>'
+      : table(
+          'Certificates revoked by hand, newest first',
+          ['Certificate', 'Serial', 'Issuing CA', 'Partner', 'Reason', 'By', 'When'],
+          manual.map((m) => [
+            m.subject
+              ? `${esc(m.subject)}${m.certSha256 ? `<br><code class="fp">${esc(m.certSha256.slice(0, 16))}…</code>` : ''}`
+              : '(given by serial)',
+            `<code>${esc(m.serial)}</code>`,
+            `${m.issuer ? esc(m.issuer) : 'a CA no longer known'}<br><code class="fp">${esc(m.issuerSha256.slice(0, 16))}…</code>`,
+            m.partner ? esc(m.partner) : '—',
+            esc(m.reason),
+            esc(m.by),
+            date(m.at),
+          ]),
+        ),
+    `<h3>Partner rules (${rules.length})</h3>`,
+    rules.length === 0
+      ? "<p>None: every partner's clients may call every route.</p>"
+      : table(
+          'Partner rules: who may connect, and where',
+          ['Partner', 'Pins', 'Allowed routes'],
+          rules.map((x) => [
+            esc(x.partner),
+            x.pins === 0
+              ? 'none (any client under its CAs)'
+              : `${plural(x.pins, 'pin')} (only those clients)`,
+            x.routes.length === 0
+              ? 'all'
+              : x.routes.map((route) => `<code>${esc(route)}</code>`).join('<br>'),
+          ]),
+        ),
+    `<h3>Retired CAs (${retired.length})</h3>`,
+    retired.length === 0
+      ? '<p>None removed in the last days.</p>'
+      : table(
+          "CAs removed lately: their clients are still decided as their partner's until then",
+          ['CA', 'Partner', 'Removed', 'Retired until'],
+          retired.map((x) => [
+            `${esc(x.subject)}<br><code class="fp">${esc(x.fingerprint.slice(0, 16))}…</code>`,
+            esc(x.partner),
+            date(x.removedAt),
+            date(x.until),
+          ]),
+        ),
+  ];
+  return section('door', `At the door (${doorCount(r)})`, body);
+};
 
 const domains = (r: Report): string =>
   section(

@@ -2,6 +2,7 @@ import { DEFAULT_THRESHOLDS } from '../defaults.js';
 import { SEVERITY_RANK, type Severity } from '../finding.js';
 import { crlLinesOf, daysUntil, expiryLines, levelOf, pathToRoot } from '../pipeline/expiry.js';
 import { type HistoryLine, historyLines } from '../pipeline/history.js';
+import { removedAt, retiredClaims } from '../pipeline/revocation.js';
 import { renderedOf } from '../pipeline/state-store.js';
 import type { DomainStatusLine } from '../pipeline/status.js';
 import { type PublicKeyInfo, pemToDer, publicKeyOf } from '../pki/certificate.js';
@@ -93,6 +94,44 @@ export interface ReportCrl {
   readonly revoked?: number;
 }
 
+/** A certificate revoked by hand (`trustroll revoke`): the door denies it whatever its CRL says. */
+export interface ReportManualRevocation {
+  /** The issuing CA's subject, when the state knows it (held, retired or removed). */
+  readonly issuer?: string;
+  readonly issuerSha256: string;
+  /** The partner of the issuing CA, when known. */
+  readonly partner?: string;
+  /** The serial (hex). */
+  readonly serial: string;
+  /** The revoked certificate's subject and SHA-256, when it was given as a file. */
+  readonly subject?: string;
+  readonly certSha256?: string;
+  readonly reason: string;
+  readonly by: string;
+  readonly at: string;
+}
+
+/** A partner's identity rules at the door (`trustroll rules`): pins and routes. */
+export interface ReportRules {
+  readonly partner: string;
+  /** How many certificate or public-key pins; none: any client under the partner's CAs. */
+  readonly pins: number;
+  /** Allowed routes; none: every route. */
+  readonly routes: readonly string[];
+}
+
+/**
+ * A CA removed in the last days (retired): targets may still serve a version with it, so the
+ * door decides its clients as its partner's, and no other partner may take its name, until then.
+ */
+export interface ReportRetired {
+  readonly partner: string;
+  readonly subject: string;
+  readonly fingerprint: string;
+  readonly removedAt: string;
+  readonly until: string;
+}
+
 /**
  * The report: the truststore as people read it (`trustroll report --format json`). Every value
  * comes from the state (and, for `domains`, from the domains' own status): this is the documented
@@ -132,6 +171,12 @@ export interface Report {
   readonly history: readonly HistoryLine[];
   readonly warnings: readonly ReportWarning[];
   readonly crls: readonly ReportCrl[];
+  /** The door beyond the truststore: revocations by hand (newest first), partner rules, retired CAs. */
+  readonly door: {
+    readonly manual: readonly ReportManualRevocation[];
+    readonly rules: readonly ReportRules[];
+    readonly retired: readonly ReportRetired[];
+  };
   /** The domains' status and drift, when they were asked (absent: not checked for this report). */
   readonly domains?: readonly DomainStatusLine[];
   /**
@@ -328,6 +373,8 @@ export const buildReport = (state: TruststoreState, options: ReportOptions): Rep
       warnings.push({ code: 'domain.warning', severity: 'warning', message: `${d.name}: ${w}` });
   }
 
+  const door = doorOf(state, now);
+
   const latest = latestPublished(state);
   const rollouts = options.rollouts ? reportRollouts(options.rollouts, latest?.version) : undefined;
   if (rollouts?.unreadable !== undefined)
@@ -377,10 +424,55 @@ export const buildReport = (state: TruststoreState, options: ReportOptions): Rep
     history: historyLines(state),
     warnings: warnings.sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity]),
     crls,
+    door,
     ...(options.domains ? { domains: options.domains } : {}),
     ...(options.refusals ? { refusals: options.refusals } : {}),
     ...(rollouts ? { rollouts } : {}),
   };
+};
+
+/** What the door decides beyond the truststore, from the state's revocation part and removals. */
+const doorOf = (state: TruststoreState, now: Date): Report['door'] => {
+  const rev = state.revocation;
+  // A revocation names its issuer by fingerprint: held, or removed since (retired or gone).
+  const known = new Map<string, { subject: string; partner: string }>();
+  for (const e of [...(state.removedEntries ?? []), ...state.entries])
+    known.set(e.fingerprint, { subject: e.subject, partner: e.partner });
+  const manual = (rev?.manual ?? [])
+    .map((m): ReportManualRevocation => {
+      const issuer = known.get(m.issuer);
+      return {
+        ...(issuer ? { issuer: issuer.subject, partner: issuer.partner } : {}),
+        issuerSha256: m.issuer,
+        serial: m.serial,
+        ...(m.subject === undefined ? {} : { subject: m.subject }),
+        ...(m.certSha256 === undefined ? {} : { certSha256: m.certSha256 }),
+        reason: m.reason,
+        by: m.by,
+        at: m.at,
+      };
+    })
+    .sort((a, b) => cmp(b.at, a.at) || cmp(a.issuerSha256, b.issuerSha256) || cmp(a.serial, b.serial));
+  const rules = Object.entries(rev?.rules ?? {})
+    .filter(([, r]) => (r.pins?.length ?? 0) > 0 || (r.routes?.length ?? 0) > 0)
+    .map(([partner, r]) => ({ partner, pins: r.pins?.length ?? 0, routes: [...(r.routes ?? [])] }))
+    .sort((a, b) => cmp(a.partner, b.partner));
+  const retired = retiredClaims(state, now)
+    .map(({ entry, until }) => ({
+      partner: entry.partner,
+      subject: entry.subject,
+      fingerprint: entry.fingerprint,
+      removedAt: removedAt(state, entry.fingerprint),
+      until,
+    }))
+    .sort(
+      (a, b) =>
+        cmp(a.until, b.until) ||
+        cmp(a.partner, b.partner) ||
+        cmp(a.subject, b.subject) ||
+        cmp(a.fingerprint, b.fingerprint),
+    );
+  return { manual, rules, retired };
 };
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { revokeCertificate, setPartnerRules } from '../../shared/pipeline/revocation.js';
 import { buildReport, renderReport } from '../../shared/report/index.js';
-import { latestPublished } from '../../shared/truststore/state.js';
+import { KEYS, latestPublished, parseState } from '../../shared/truststore/state.js';
+import { memoryLog } from '../fakes/fakes.js';
 import { NOW } from '../fixtures/pki.js';
 import { EVIL_SUBJECT, reportFixture } from '../fixtures/report-state.js';
 import { stoppedAtCanary } from '../fixtures/rollout-records.js';
@@ -26,7 +28,20 @@ describe('the report in a real browser', () => {
     const chromium = chromiumVersion();
     // Honest: without Chromium this fails, saying how to install it (CI installs it).
     if (chromium.missing) throw new Error(chromium.missing);
-    const { state } = await reportFixture();
+    const fixture = await reportFixture();
+    // At the door: a client revoked by hand (its subject holds markup) and a partner's route rule,
+    // beside the partner whose CAs the fixture removed (retired: the door still decides its clients).
+    const deps = { store: fixture.store, log: memoryLog(), clock: fixture.clock };
+    const acme = fixture.state.entries.find((e) => e.partner === 'acme' && e.issuer !== e.subject)!;
+    await revokeCertificate(deps, {
+      issuer: acme.fingerprint,
+      serial: '0a1b',
+      reason: 'laptop lost',
+      by: 'ops',
+      subject: 'CN=<b>laptop</b>,O=Acme',
+    });
+    await setPartnerRules(deps, 'beta', { routes: ['GET /orders/*'] });
+    const state = parseState((await fixture.store.get(KEYS.state)).body);
     cas = state.entries.length;
     mkdirSync(ARTIFACTS, { recursive: true });
     page = join(ARTIFACTS, 'report.html');
@@ -112,6 +127,30 @@ describe('the report in a real browser', () => {
     expect(dom.lang).toBe('en');
   });
 
+  it('shows at the door the revocation by hand, the rule and the retired CAs, markup as text', async () => {
+    const door = await browser.evaluate<{ rows: string[][]; html: string }>(`({
+      rows: [...document.querySelectorAll('#door tbody tr')].map((r) => [...r.cells].map((c) => c.innerText.replace(/\\s+/g, ' ').trim())),
+      html: document.querySelector('#door').innerHTML,
+    })`);
+    expect(door.rows.map((r) => r[0]!.replace(/ [0-9a-f]{16}…$/, ''))).toEqual([
+      'CN=<b>laptop</b>,O=Acme',
+      'beta',
+      'CN=Gamma Issuing CA,O=Gamma',
+      'CN=Gamma Root CA,O=Gamma',
+    ]);
+    expect(door.rows[0]!.slice(1, 6)).toEqual([
+      '0a1b',
+      expect.stringMatching(/^CN=Acme Issuing CA,O=Acme [0-9a-f]{16}…$/),
+      'acme',
+      'laptop lost',
+      'ops',
+    ]);
+    expect(door.rows[1]).toEqual(['beta', 'none (any client under its CAs)', 'GET /orders/*']);
+    expect(door.rows[2]![1]).toBe('gamma');
+    expect(door.html).toContain('<h3>Retired CAs (2)</h3>');
+    expect(door.html).not.toContain('<b>laptop');
+  });
+
   it('has headings in order and a header cell for every table column', async () => {
     const structure = await browser.evaluate<{
       headings: string[];
@@ -133,6 +172,7 @@ describe('the report in a real browser', () => {
       'Expiry',
       'Partners',
       'CRLs',
+      'At',
       'Domains',
       'Rollouts',
       'Version',

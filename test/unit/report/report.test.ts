@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ingestUploads } from '../../../shared/pipeline/ingest.js';
 import { removeCas } from '../../../shared/pipeline/lifecycle.js';
 import { REPORT_KEYS, storeReport } from '../../../shared/pipeline/report.js';
-import { revokeCertificate } from '../../../shared/pipeline/revocation.js';
+import { revokeCertificate, setPartnerRules } from '../../../shared/pipeline/revocation.js';
 import { expiryLines, scanExpiry } from '../../../shared/pipeline/scan.js';
 import { renderedOf } from '../../../shared/pipeline/state-store.js';
 import { parseCertificate, pemToDer, publicKeyOf } from '../../../shared/pki/certificate.js';
@@ -262,7 +262,7 @@ describe('the HTML page', () => {
     expect(page).toMatch(/<title>Truststore report: s3:\/\/bucket\/prod, revision 5<\/title>/);
     expect(page).not.toMatch(/<script|<link|<img|@import|url\(|src=|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
     expect(page).toContain('<h1>');
-    expect(page.match(/<h2 /g)).toHaveLength(7);
+    expect(page.match(/<h2 /g)).toHaveLength(8);
     expect(page).toContain('<th scope="col">Subject</th>');
     expect(page).toMatch(/<svg [^>]*role="img" aria-labelledby="chart-title chart-desc"/);
     expect(page).toMatch(/<desc id="chart-desc">6 CAs of 3 partners/);
@@ -486,6 +486,81 @@ describe('revoked CAs', () => {
     );
     const later = await storeReport(store, { now: NOW, label: 'local' });
     expect(later.cas.filter((c) => c.revoked).map((c) => c.subject)).toEqual(['CN=Nu Issuing 2027,O=Nu']);
+  });
+});
+
+describe('at the door', () => {
+  it('shows what the door decides beyond the truststore: revocations by hand, partner rules, CAs retired lately', async () => {
+    const xiRoot = await root('CN=Xi Root,O=Xi', { key: 'p256' });
+    const xiIssuing = await intermediate('CN=Xi Issuing,O=Xi', xiRoot, { key: 'p256' });
+    const store = new MemoryStore();
+    const clock = new FakeClock(NOW.getTime());
+    const { version } = await store.put('inbox/xi/ca.pem', toBytes(pemOf(xiRoot, xiIssuing)));
+    const deps = {
+      store,
+      gateway: new FakeGateway(),
+      notifier: new MemoryNotifier(),
+      clock,
+      log: memoryLog(),
+    };
+    await ingestUploads([{ key: 'inbox/xi/ca.pem', version }], {
+      ...deps,
+      config: { roll: { domains: [] } },
+    });
+    const none = await storeReport(store, { now: clock.now(), label: 'local' });
+    expect(none.door).toEqual({ manual: [], rules: [], retired: [] });
+    expect(renderReport(none, 'html')).toContain('<a href="#door">At the door (0)</a>');
+
+    const issuing = parseCertificate(xiIssuing.der).fingerprint;
+    await revokeCertificate(deps, { issuer: issuing, serial: '0a', reason: 'laptop <lost>', by: 'ops' });
+    const revokedAt = clock.now().toISOString();
+    await setPartnerRules(deps, 'xi', { pins: ['c'.repeat(64)], routes: ['GET /orders/*'] });
+    clock.advance(86_400_000);
+    await removeCas(
+      { fingerprints: [issuing], reason: 'rotated', requestedBy: 'ops' },
+      { ...deps, roll: { domains: [] } },
+    );
+    const removedAt = clock.now().toISOString();
+    const report = await storeReport(store, { now: clock.now(), label: 'local' });
+    expect(report.door).toEqual({
+      manual: [
+        {
+          issuer: 'CN=Xi Issuing,O=Xi',
+          issuerSha256: issuing,
+          partner: 'xi',
+          serial: '0a',
+          reason: 'laptop <lost>',
+          by: 'ops',
+          at: revokedAt,
+        },
+      ],
+      rules: [{ partner: 'xi', pins: 1, routes: ['GET /orders/*'] }],
+      retired: [
+        {
+          partner: 'xi',
+          subject: 'CN=Xi Issuing,O=Xi',
+          fingerprint: issuing,
+          removedAt,
+          until: new Date(Date.parse(removedAt) + 7 * 86_400_000).toISOString(),
+        },
+      ],
+    });
+    const html = renderReport(report, 'html');
+    expect(html).toContain('<a href="#door">At the door (3)</a>');
+    expect(html).toContain('<h3>Revoked by hand (1)</h3>');
+    expect(html).toContain('laptop &lt;lost&gt;');
+    expect(html).not.toContain('laptop <lost>');
+    expect(html).toContain('<code>GET /orders/*</code>');
+    expect(html).toContain('1 pin (only those clients)');
+    expect(html).toContain(`<time datetime="${report.door.retired[0]!.until}">`);
+    expect(JSON.parse(renderReport(report, 'json')).door).toEqual(report.door);
+    // Once the retirement has ended, the CA is no longer at the door.
+    const later = await storeReport(store, {
+      now: new Date(clock.now().getTime() + 8 * 86_400_000),
+      label: 'local',
+    });
+    expect(later.door.retired).toEqual([]);
+    expect(later.door.manual).toHaveLength(1);
   });
 });
 
