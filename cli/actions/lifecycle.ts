@@ -438,10 +438,14 @@ NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no
       const rollout = await readRolloutIn(dirname(deps.gateway.path));
       // The last rollout stopped: its version was not verified on every target, whatever they
       // serve now (a target that served nothing before keeps the unverified version).
+      // Or it took the targets back to the version verified last, after a newer one's stopped.
+      const after = rollout?.after;
       const stopped =
         rollout && (rollout.status === 'failed' || rollout.status === 'rolled-back')
           ? `the last rollout (truststore version ${rollout.version}) ended ${rollout.status}${rollout.status === 'failed' ? ': a target may serve a version that was not verified, or was not rolled back; look at each target above' : ': the version was refused'}; the targets stay where they are until a newer version rolls out (fix the cause, then publish)`
-          : undefined;
+          : after
+            ? `the rollout of truststore version ${after.version} (revision ${after.revision}) ended ${after.status}${after.wave ? ` in wave ${after.wave}` : ''}${after.reason ? `: ${after.reason}` : ''}; the version was refused, and the last rollout took the targets to truststore version ${rollout!.version}, the newest verified; they stay there until a newer version rolls out (fix the cause, then publish)`
+            : undefined;
       // Targets on different versions (a rollout stopped between waves, or superseded).
       const versions = [...new Set(lines.filter((l) => l.running).map((l) => l.truststoreVersion ?? 'none'))];
       const mixed =
@@ -475,7 +479,12 @@ NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no
               shown`  ${t.wave} ${t.id}: ${t.phase}${t.from ? ` (from ${t.from})` : ''}${t.error ? `: ${t.error}` : ''}`,
             );
         }
-        if (stopped) out.push(shown`LAST ROLLOUT ${rollout!.status.toUpperCase()}: ${stopped}`);
+        if (stopped)
+          out.push(
+            after && rollout!.status === 'succeeded'
+              ? shown`ROLLOUT ${after.status.toUpperCase()}: ${stopped}`
+              : shown`LAST ROLLOUT ${rollout!.status.toUpperCase()}: ${stopped}`,
+          );
         if (mixed) out.push(shown`MIXED VERSIONS: ${mixed}`);
         if (lines.every((l) => !l.running))
           out.push(

@@ -669,6 +669,17 @@ export const rolloutRunner = (
    * version: the targets never stay on mixed versions while a verified one exists.
    */
   const converge = async (): Promise<void> => {
+    // The rollout that stopped (its version refused): each convergence record names it.
+    const stopped = previous && refused.has(previous.version) ? previous : undefined;
+    const after: Rollout['after'] = stopped && {
+      version: stopped.version,
+      revision: stopped.revision,
+      status: stopped.status,
+      ...(stopped.status === 'succeeded'
+        ? {}
+        : { wave: stopped.waves[Math.min(stopped.wave, stopped.waves.length - 1)]! }),
+      ...(stopped.reason ? { reason: stopped.reason } : {}),
+    };
     for (let round = 0; round < 3 && verified && !refused.has(verified.version); round++) {
       const target = verified;
       const serving = await Promise.all(config.targets.map((t) => ctx.gateway.describe(t)));
@@ -684,7 +695,10 @@ export const rolloutRunner = (
         version: target.version,
         behind,
       });
-      const end = await run(startRollout(config, target, deps.clock.now()));
+      const end = await run({
+        ...startRollout(config, target, deps.clock.now(), previous),
+        ...(after ? { after } : {}),
+      });
       if (end.status !== 'succeeded') return;
     }
   };

@@ -384,6 +384,13 @@ export const buildReport = (state: TruststoreState, options: ReportOptions): Rep
       message: `The rollout records could not be read (${rollouts.unreadable}): which version each target serves is not shown.`,
     });
   const last = rollouts?.last;
+  const after = last?.after;
+  if (after && (after.status === 'rolled-back' || after.status === 'failed'))
+    warnings.push({
+      code: 'rollout.stopped',
+      severity: after.status === 'failed' ? 'error' : 'warning',
+      message: `The rollout of truststore version ${after.version} ${after.status === 'failed' ? 'FAILED' : 'was rolled back'}${after.wave ? ` in wave ${after.wave}` : ''}${after.reason ? `: ${after.reason}` : ''}; the targets were taken to ${last!.version}, the newest version verified.`,
+    });
   if (last && (last.status === 'rolled-back' || last.status === 'failed'))
     warnings.push({
       code: 'rollout.stopped',

@@ -93,6 +93,11 @@ export interface ReportRollout {
   readonly reason?: string;
   /** It is the rollout of the latest published version. */
   readonly ofLatest: boolean;
+  /**
+   * Locally: it took the targets to the newest verified version after this rollout of a newer
+   * version stopped (that version refused): `Rollout.after`.
+   */
+  readonly after?: NonNullable<Rollout['after']>;
 }
 
 export interface ReportRollouts {
@@ -340,6 +345,7 @@ export const reportRollouts = (
       ...(wave === undefined ? {} : { wave }),
       ...(last.reason ? { reason: last.reason } : {}),
       ofLatest: last.version === latestVersion,
+      ...(last.after ? { after: last.after } : {}),
     };
     const where = wave ? ` in wave ${wave} (${last.waves.indexOf(wave) + 1} of ${last.waves.length})` : '';
     const said: Record<RolloutStatus, string> = {
@@ -356,7 +362,12 @@ export const reportRollouts = (
     const failed = targets.filter((t) => t.state === 'failed').map((t) => t.id);
     if (rolledBack.length > 0) statements.push(`Rolled back: ${list(rolledBack)}.`);
     if (failed.length > 0) statements.push(`FAILED: ${list(failed)}.`);
-    if (latestVersion !== undefined && last.version !== latestVersion)
+    const after = last.after;
+    if (after)
+      statements.push(
+        `It took the targets to ${last.version}, the newest version verified on them, after the rollout of truststore version ${after.version} (revision ${after.revision}) ${after.status === 'failed' ? 'FAILED' : after.status === 'rolled-back' ? 'was ROLLED BACK' : `ended ${after.status}`}${after.wave ? ` in wave ${after.wave}` : ''}${after.reason ? `: ${after.reason}` : ''}; ${after.version} was refused${after.version === latestVersion ? ' (it is the latest published version)' : ''}.`,
+      );
+    else if (latestVersion !== undefined && last.version !== latestVersion)
       statements.push(
         `The latest published version, ${latestVersion}, has no rollout record here yet: its rollout has not started (or not finished its first step), or it was refused before any target was touched.`,
       );

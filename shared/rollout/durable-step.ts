@@ -134,9 +134,10 @@ export const durableStep = async (
       await save(rollout, deps);
       return { rollout: carried(rollout), waitSeconds: ACTIVE_WAIT_SECONDS, done: false };
     }
-    // Taken over from a rollout a newer version superseded: what it did to each target but did
-    // not verify (the version before it, the warnings before it) carries over.
-    if (taken.previous?.status === 'superseded')
+    // Taken over from the rollout before: its last update call per account paces this one's
+    // first; from one a newer version superseded, what it did to each target but did not verify
+    // (the version before it, the warnings before it) carries over too.
+    if (taken.previous)
       rollout = startRollout(deps.config, rollout, new Date(rollout.startedAt), taken.previous);
   }
   const { rollout: next, waitMs } = refused
@@ -161,7 +162,8 @@ export const durableStep = async (
  * targets, so that it never gives a trust store CRLs while a rollout changes its version; then it
  * takes them, syncs every ELB trust store in this one step (ELB answers at once), and is done.
  */
-const crlSyncStep = async (sync: Rollout, deps: DurableStepDeps, now: Date): Promise<DurableStepOutput> => {
+const crlSyncStep = async (given: Rollout, deps: DurableStepDeps, now: Date): Promise<DurableStepOutput> => {
+  let sync = given;
   if (sync.status === 'running') {
     const taken = await takeTargets(sync, deps, now);
     if (taken.holder !== undefined) {
@@ -172,6 +174,9 @@ const crlSyncStep = async (sync: Rollout, deps: DurableStepDeps, now: Date): Pro
       await save(sync, deps);
       return { rollout: carried(sync), waitSeconds: ACTIVE_WAIT_SECONDS, done: false };
     }
+    // A sync calls no API Gateway, but holds the targets between two rollouts: it hands the pace
+    // of the rollout before it on to the one after.
+    if (taken.previous) sync = { ...sync, lastUpdateByAccount: { ...taken.previous.lastUpdateByAccount } };
   }
   if (!deps.revocationSync || !deps.revocations)
     throw new InputError(
@@ -263,9 +268,14 @@ const takeTargets = async (
   deps: DurableStepDeps,
   now: Date,
 ): Promise<{ holder?: string; previous?: Rollout }> => {
-  const active = await readJson<{ id?: string }>(ACTIVE_KEY, deps);
+  const active = await readJson<{ id?: string; previous?: string }>(ACTIVE_KEY, deps);
   const id = active?.value.id;
-  if (id === rollout.id) return {};
+  if (id === rollout.id) {
+    // Taken already (this first step retried): the holder before is named beside it.
+    const before = active?.value.previous;
+    const record = before ? await readJson<Rollout>(rolloutKey(before), deps) : undefined;
+    return record && isRecord(record.value) ? { previous: record.value } : {};
+  }
   const record = id ? await readJson<Rollout>(rolloutKey(id), deps) : undefined;
   if (record) {
     const running = record.value.status === 'running';
@@ -274,7 +284,8 @@ const takeTargets = async (
     if (running) deps.log.warn('taking the targets over from a rollout that stopped moving', { holder: id });
   }
   try {
-    await deps.store.put(ACTIVE_KEY, new TextEncoder().encode(`${JSON.stringify({ id: rollout.id })}\n`), {
+    const taken = { id: rollout.id, ...(id ? { previous: id } : {}) };
+    await deps.store.put(ACTIVE_KEY, new TextEncoder().encode(`${JSON.stringify(taken)}\n`), {
       ...(active ? { ifMatch: active.etag } : { ifNoneMatch: '*' as const }),
       contentType: 'application/json',
     });

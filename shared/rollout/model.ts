@@ -167,6 +167,19 @@ export interface Rollout {
   readonly lastUpdateByAccount: Readonly<Record<string, string>>;
   /** Why it stopped, when it did not succeed. */
   readonly reason?: string;
+  /**
+   * Locally (`trustroll up --targets`), a rollout that takes the targets to the newest verified
+   * version after a newer version's rollout stopped: that rollout, as it ended (its version was
+   * refused). Status and the report say so, not only that this rollout succeeded.
+   */
+  readonly after?: {
+    readonly version: string;
+    readonly revision: number;
+    readonly status: RolloutStatus;
+    /** The wave it stopped in. */
+    readonly wave?: string;
+    readonly reason?: string;
+  };
 }
 
 /** What an update call tells besides success. */

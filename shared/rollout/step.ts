@@ -54,7 +54,8 @@ const UNVERIFIED: readonly TargetPhase[] = ['updating', 'verifying'];
 
 /**
  * A new rollout of `version` to every target of `config`, nothing done yet. `previous`: the
- * rollout this one takes over from. When it was superseded, a target it had updated but not
+ * rollout this one takes over from (the one before it): its last update call per account paces
+ * this one's first ones (one call per 30 s per account, whichever rollout made it). When it was superseded, a target it had updated but not
  * verified keeps that rollout's `from` and `warningsBefore`: the version it serves (or is still
  * UPDATING to) was never checked, so its warnings are not "before" — a warning both versions
  * bring would otherwise never count as new — and a roll back goes to the version verified before.
@@ -105,7 +106,8 @@ export const startRollout = (
     wave: 0,
     waves: [...config.waves],
     targets,
-    lastUpdateByAccount: {},
+    // API Gateway's pace is per account, not per rollout: the calls the rollout before made count.
+    lastUpdateByAccount: { ...(previous?.lastUpdateByAccount ?? {}) },
   };
 };
 

@@ -409,7 +409,11 @@ describe('the durable rollout on AWS', () => {
     }
     expect(out.rollout.status).toBe('succeeded');
     const active = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'rollouts/active.json' }));
-    expect(JSON.parse(await active.Body!.transformToString())).toEqual({ id: out.rollout.id });
+    // It holds the targets, and names the holder before it (whose last calls paced its first).
+    expect(JSON.parse(await active.Body!.transformToString())).toEqual({
+      id: out.rollout.id,
+      previous: 'holder',
+    });
     // A holder whose record stopped moving for 30 minutes (its execution died) is taken over.
     await put('rollouts/holder.json', holder);
     await put('rollouts/active.json', { id: 'holder' });

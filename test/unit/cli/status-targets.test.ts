@@ -110,6 +110,35 @@ describe('trustroll status with target endpoints (up --targets)', () => {
     expect(later.code).toBe(0);
   });
 
+  it('says which version was refused when the last rollout took the targets back to the version verified before it', async () => {
+    for (const [id, name] of [
+      ['canary', 'canary.example.com'],
+      ['eu', 'eu.example.com'],
+    ] as const)
+      await target(id).write({ name, status: 'AVAILABLE', truststoreVersion: '000001', warnings: [] });
+    const back = {
+      ...startRollout(config, { revision: 1, version: '000001' }, new Date()),
+      status: 'succeeded',
+      after: {
+        version: '000002',
+        revision: 2,
+        status: 'rolled-back',
+        wave: 'canary',
+        reason: 'canary: probe failed: HTTP 403, expected 200',
+      },
+    };
+    writeFileSync(join(endpoint(), 'rollout.json'), JSON.stringify(back));
+    const r = await runCli(['status', ...local]);
+    expect(r.out).toContain('last rollout: truststore version 000001 (revision 1), succeeded');
+    expect(r.out).toContain(
+      'ROLLOUT ROLLED-BACK: the rollout of truststore version 000002 (revision 2) ended rolled-back in wave canary: canary: probe failed: HTTP 403, expected 200; the version was refused, and the last rollout took the targets to truststore version 000001, the newest verified',
+    );
+    expect(r.code).toBe(1);
+    const json = JSON.parse((await runCli(['status', '--json', ...local])).out);
+    expect(json.lastRolloutStopped).toContain('truststore version 000002');
+    expect(json.rollout.after.version).toBe('000002');
+  });
+
   it('names the versions when the targets serve different ones', async () => {
     await target('eu').write({ name: 'eu.example.com', status: 'AVAILABLE', warnings: [] });
     const r = await runCli(['status', ...local]);

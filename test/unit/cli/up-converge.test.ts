@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rolloutRunner } from '../../../cli/actions/up.js';
+import { reportRollouts } from '../../../shared/report/rollouts.js';
 import type { RolloutConfig } from '../../../shared/rollout/model.js';
 import { startRollout } from '../../../shared/rollout/step.js';
 import { FakeClock, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
@@ -61,6 +62,22 @@ describe('up --targets: convergence after a stopped rollout', () => {
     expect(out.join('')).toContain('rollout of truststore version 2 (revision 2): succeeded');
     const record = JSON.parse(readFileSync(join(dir, '.trustroll', 'endpoint', 'rollout.json'), 'utf8'));
     expect(record).toMatchObject({ version: '2', status: 'succeeded' });
+    // The record says why the targets are on 2 while 3 is the latest: 3 was refused at the canary.
+    expect(record.after).toEqual({
+      version: '3',
+      revision: 3,
+      status: 'rolled-back',
+      wave: 'canary',
+      reason: expect.stringContaining('HTTP 403'),
+    });
+    const said = reportRollouts({ source: 'endpoint/rollout.json', records: [record] }, '3')!.statements.join(
+      ' ',
+    );
+    expect(said).toContain(
+      'It took the targets to 2, the newest version verified on them, after the rollout of truststore version 3 (revision 3) was ROLLED BACK in wave canary',
+    );
+    expect(said).toContain('3 was refused (it is the latest published version)');
+    expect(said).not.toContain('has no rollout record');
     // Version 3 is not tried again.
     const updates = gateway.updates().length;
     await run({ revision: 3, version: '3' });

@@ -232,6 +232,7 @@ describe('durableStep with { revocations } (the CRL sync execution of the rollou
     expect(targets.events).toEqual([]);
     expect(JSON.parse(new TextDecoder().decode((await store.get(ACTIVE_KEY)).body))).toEqual({
       id: 'crl-7-3',
+      previous: '6-v1',
     });
     expect(await latestCrlSync(store)).toEqual(second.rollout);
     // A sync is no rollout: status's last rollout is still the version's.

@@ -71,6 +71,50 @@ describe('durableStep (one Step Functions task of a rollout)', () => {
   });
 });
 
+describe('durableStep: one rollout after another', () => {
+  it("paces the first update of a release's rollout by the last call of the rollout that held the targets before", async () => {
+    const { deps, store, clock, gateway } = setup();
+    const publish = async (partner: string) => {
+      const { version: upload } = await store.put(
+        `inbox/${partner}/ca.pem`,
+        toBytes(pemOf((await partnerChain(partner)).root)),
+      );
+      await ingestUploads([{ key: `inbox/${partner}/ca.pem`, version: upload }], {
+        store,
+        gateway: new FakeGateway(),
+        notifier: new MemoryNotifier(),
+        clock,
+        log: memoryLog(),
+        config: { roll: { domains: [] } },
+      });
+      const { state } = await loadState(store);
+      return { revision: state.revision, version: latestPublished(state)!.version! };
+    };
+    const drive = async (release: { revision: number; version: string }) => {
+      let out = await durableStep({ release }, deps);
+      for (let i = 0; !out.done && i < 100; i++) {
+        clock.advance(out.waitSeconds * 1000);
+        out = await durableStep({ rollout: JSON.parse(JSON.stringify(out.rollout)) }, deps);
+      }
+      return out.rollout as Rollout;
+    };
+    const first = await drive(await publish('acme'));
+    expect(first.status).toBe('succeeded');
+    const lastCall = Date.parse(Object.values(first.lastUpdateByAccount)[0]!);
+    const release = await publish('beta');
+    // The next rollout's first step comes 5 s after the last call: it waits, calling nothing.
+    clock.advance(lastCall + 5_000 - clock.now().getTime());
+    const seen = gateway.events.length;
+    const out = await durableStep({ release }, deps);
+    expect((out.rollout as Rollout).lastUpdateByAccount).toEqual(first.lastUpdateByAccount);
+    // The first step run again (Step Functions retries a task whose answer was lost): the same.
+    expect(await drive(release)).toMatchObject({ status: 'succeeded' });
+    const next = gateway.events.slice(seen).filter((e) => e.op === 'update');
+    expect(next).toHaveLength(1);
+    expect(next[0]!.at - lastCall).toBeGreaterThanOrEqual(30_000);
+  });
+});
+
 describe('durableStep and the revocation files of ELB trust stores', () => {
   const alb: RolloutConfig = {
     ...config,

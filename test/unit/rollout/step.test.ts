@@ -107,6 +107,22 @@ describe('stepRollout', () => {
     expect(at.r1! - at.r3!).toBeLessThan(30_000);
   });
 
+  it('paces the next rollout by the calls the one before made in the same account (one call per 30 s per account, not per rollout)', async () => {
+    const f = setup();
+    const { end: first } = await drive(startRollout(config, { revision: 1, version: '2' }, f.clock.now()), f);
+    const lastOfFirst = Math.max(...f.gateway.events.filter((e) => e.op === 'update').map((e) => e.at));
+    const seen = f.gateway.events.length;
+    await drive(startRollout(config, { revision: 2, version: '3' }, f.clock.now(), first), f);
+    const next = f.gateway.events.slice(seen).filter((e) => e.op === 'update');
+    // Account A's first call of the next rollout waits for the pace of the last one of the first.
+    const firstA = next.find((e) => e.target === 'canary')!;
+    expect(firstA.at - lastOfFirst).toBeGreaterThanOrEqual(30_000);
+    expect(
+      startRollout(config, { revision: 2, version: '3' }, f.clock.now(), first).lastUpdateByAccount,
+    ).toEqual(first.lastUpdateByAccount);
+    expect(Object.keys(first.lastUpdateByAccount).length).toBeGreaterThan(0);
+  });
+
   it('backs off when throttled, then rolls; gives up after maxAttempts and rolls back what was rolled', async () => {
     const f = setup();
     f.gateway.of('canary').throttle = 2;
