@@ -199,16 +199,22 @@ const rolloutConfigOf = (
     settings: { ...DEFAULT_ROLLOUT_SETTINGS, ...props.rolloutSettings },
   };
   const { config, problems } = checkRolloutConfig(JSON.parse(JSON.stringify(raw)));
-  const probeProblems = props.targets.flatMap((t) =>
-    t.probe
+  const probeProblems = props.targets.flatMap((t) => [
+    // A fixed port is the local endpoint's (trustroll up): on AWS it would be ignored, silently.
+    ...((t as { port?: unknown }).port === undefined
+      ? []
+      : [
+          `target ${t.id}: "port" is for local mode (trustroll up --targets) only: leave it out of the construct's targets`,
+        ]),
+    ...(t.probe
       ? [t.probe.clientCert, t.probe.clientKey]
           .filter((k) => !k.startsWith(PROBE_PREFIX))
           .map(
             (k) =>
               `target ${t.id}: probe file "${k}" must be an object key under ${PROBE_PREFIX} of the bucket`,
           )
-      : [],
-  );
+      : []),
+  ]);
   if (!config || problems.length + probeProblems.length > 0)
     throw new Error(`targets: ${[...problems, ...probeProblems].join('; ')}`);
   return { config: raw as never, json: JSON.stringify(raw) };

@@ -207,7 +207,7 @@ const checkTarget = (raw: unknown, i: number, waves: readonly string[], problems
     const arn = TRUST_STORE_ARN.exec(raw.resource);
     if (!arn)
       say(
-        `"resource" ${show(raw.resource)} is not a trust store ARN: an elb-trust-store target names arn:aws:elasticloadbalancing:<region>:<account>:truststore/<name>/<id>`,
+        `"resource" ${show(raw.resource)} is not a trust store ARN: an elb-trust-store target names arn:aws:elasticloadbalancing:<region>:<account>:truststore/<name>/<id>, the name 1 to 32 letters, digits or hyphens and the id 16 lowercase hexadecimal digits (copy TrustStoreArn from aws elbv2 describe-trust-stores)`,
       );
     else {
       if (region && arn[1] !== region)

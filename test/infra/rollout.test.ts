@@ -312,6 +312,27 @@ describe('the durable rollout (targets)', () => {
     expect(() =>
       build({ targets: [{ id: 'x', kind: 'elb-trust-store', resource: 'not-an-arn', wave: 'w' }] }),
     ).toThrow(/not a trust store ARN/);
+    // What only the local mode reads: refused, not ignored.
+    expect(() =>
+      build({
+        targets: [
+          {
+            id: 'canary',
+            kind: 'apigateway-rest',
+            resource: 'canary.example.com',
+            wave: 'w',
+            port: 47100,
+            probe: {
+              url: 'https://canary.example.com/',
+              clientCert: 'probe/c.pem',
+              clientKey: 'probes/c.key',
+            },
+          } as never,
+        ],
+      }),
+    ).toThrow(
+      /target canary: "port" is for local mode \(trustroll up --targets\) only: leave it out of the construct's targets; target canary: probe file "probe\/c\.pem" must be an object key under probes\//,
+    );
   });
 
   it('makes no state machine without targets (the inline roll of domains stays)', () => {

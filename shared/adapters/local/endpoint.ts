@@ -191,6 +191,7 @@ export class LocalEndpoint implements DomainGateway {
         const reason = verdict.reasons[0]!;
         this.logRefusal(socket, '403');
         this.options.log.warn('request refused', {
+          domain: this.options.domain,
           reason: reason.message,
           code: reason.code,
           subject: peer.subject?.CN,
@@ -206,6 +207,7 @@ export class LocalEndpoint implements DomainGateway {
       if (decision?.decision === 'deny') {
         // The authorizer's 403 (a Lambda authorizer's Deny): every reason, in the body and the log.
         this.options.log.warn('request refused', {
+          domain: this.options.domain,
           reason: decision.reasons.map((r) => r.message).join(' '),
           code: decision.reasons.map((r) => r.code).join(','),
           ...(decision.partner ? { partner: decision.partner } : {}),
@@ -245,6 +247,7 @@ export class LocalEndpoint implements DomainGateway {
         },
       };
       this.options.log.info('request accepted', {
+        domain: this.options.domain,
         subject: peer.subject?.CN,
         ...(decision?.partner ? { partner: decision.partner } : {}),
         version: this.version,
@@ -257,6 +260,7 @@ export class LocalEndpoint implements DomainGateway {
       this.lastHandshakeRefusal = { at: Date.now(), reason: explainHandshakeFailure(code, error.message) };
       this.logRefusal(socket, '403');
       this.options.log.warn('handshake refused', {
+        domain: this.options.domain,
         reason: explainHandshakeFailure(code, error.message),
         code: code ?? 'unknown',
         truststoreVersion: this.version ?? 'none',

@@ -131,6 +131,7 @@ describe('parseRolloutConfig', () => {
       'target id "a" is used twice',
       'target "c": "kind" "cloudfront" is not one of apigateway-rest, apigateway-http, elb-trust-store',
       'target "d": "resource" "d.example.com" is not a trust store ARN',
+      'the id 16 lowercase hexadecimal digits (copy TrustStoreArn from aws elbv2 describe-trust-stores)',
       'target "e": "resource" "https://e.example.com/" is not a domain name',
       'target "f": "roleArn" needs "account"',
       'target "g": "roleArn" is in account 123456789012, but "account" is 999999999999',

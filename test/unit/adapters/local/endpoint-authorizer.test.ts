@@ -206,7 +206,9 @@ describe('the local endpoint with a revocation index', () => {
       reason: 'cert.revoked',
       reasons: [{ code: 'cert.revoked', message: expect.stringMatching(/by hand \(lost; ops/) }],
     });
+    // Each line names the endpoint's domain: with several targets, which one refused.
     expect(log.lines.find((l) => l.message === 'request refused')?.data).toMatchObject({
+      domain: 'localhost',
       code: 'cert.revoked',
       partner: 'acme',
       route: 'GET /orders/1',
