@@ -100,22 +100,34 @@ export const writeRollout = (paths: LocalPaths, rollout: Rollout): Promise<void>
 /** One machine, one endpoint (and port, and TLS server) per target: beyond this, a mistake. */
 export const MAX_LOCAL_TARGETS = 100;
 
-/** The names of this machine a local probe may use: the endpoints listen here. */
-const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+/**
+ * The names a local probe may use to reach endpoints listening on `host` (`--host`): on the IPv4
+ * loopback, `localhost` and `127.0.0.1`, not `[::1]` (nothing listens there: every probe would
+ * fail, read as a refused certificate); on the IPv6 one, `localhost` and `[::1]`; on every
+ * address, all three; on another address, that address.
+ */
+const probeHosts = (host: string): readonly string[] => {
+  if (host === '127.0.0.1') return ['localhost', '127.0.0.1'];
+  if (host === '::1' || host === '[::1]') return ['localhost', '[::1]'];
+  if (host === '0.0.0.0' || host === '::' || host === '[::]') return ['localhost', '127.0.0.1', '[::1]'];
+  if (host === 'localhost') return ['localhost'];
+  return [host.includes(':') && !host.startsWith('[') ? `[${host}]` : host];
+};
 
 /**
  * Why a probe URL does not go through its own target's endpoint (undefined when it does). A probe
  * through another target (one still on the previous version) would verify the wrong endpoint,
  * and pass a version that refuses the probe's client.
  */
-const probeUrlProblem = (url: string, port: number): string | undefined => {
-  const own = port === 0 ? undefined : `https://localhost:${port}/`;
+const probeUrlProblem = (url: string, port: number, host: string): string | undefined => {
+  const names = probeHosts(host);
+  const own = port === 0 ? undefined : `https://${names[0]}:${port}/`;
   const u = new URL(url);
   const urlPort = u.port === '' ? 443 : Number(u.port);
   if (port === 0)
     return `its probe must go through its own endpoint, whose port is not known when it takes a free one (--port 0): give the target a "port" in the file, and the probe that port`;
-  if (!LOCAL_HOSTS.has(u.hostname) || urlPort !== port)
-    return `"probe.url" ${url} is not the target's own endpoint: the probe verifies this target, so it must name ${own} (host localhost, 127.0.0.1 or [::1], port ${port})`;
+  if (!names.includes(u.hostname) || urlPort !== port)
+    return `"probe.url" ${url} is not the target's own endpoint: the probe verifies this target, so it must name ${own} (host ${names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`}: the endpoints listen on ${host} (--host); port ${port})`;
   return undefined;
 };
 
@@ -167,7 +179,11 @@ const probeFilesProblem = async (certFile: string, keyFile: string): Promise<str
  * place, or a key that is not the certificate's is refused; a probe must go through its own
  * target's endpoint.
  */
-export const loadLocalTargets = async (file: string, basePort: number): Promise<RolloutConfig> => {
+export const loadLocalTargets = async (
+  file: string,
+  basePort: number,
+  host = '127.0.0.1',
+): Promise<RolloutConfig> => {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -213,7 +229,7 @@ export const loadLocalTargets = async (file: string, basePort: number): Promise<
   const probeProblems: string[] = [];
   for (const t of targets) {
     if (!t.probe) continue;
-    const url = probeUrlProblem(t.probe.url, t.port);
+    const url = probeUrlProblem(t.probe.url, t.port, host);
     if (url) probeProblems.push(`target ${t.id}: ${url}`);
     const files = await probeFilesProblem(t.probe.clientCert, t.probe.clientKey);
     if (files) probeProblems.push(`target ${t.id}: ${files}`);

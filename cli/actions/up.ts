@@ -86,7 +86,7 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
   const versions = new VersionedFolderStore(layout(paths).store);
   const states = new StateCache(store, versions);
   // One endpoint, or one per target (--targets), each rolled like the custom domain it plays.
-  const targets = flags.targets ? await loadLocalTargets(flags.targets, flags.port) : undefined;
+  const targets = flags.targets ? await loadLocalTargets(flags.targets, flags.port, flags.host) : undefined;
   const makeEndpoint = (domain: string, port: number, statusFile: EndpointStatusFile, target?: Target) =>
     new LocalEndpoint({
       ...(target && flags.targets
@@ -224,11 +224,8 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
   );
 
   /** Versions the endpoint rolled back: it stays on the previous one until a newer version exists. */
-  const refused = new Set<string>();
-  // A rollout that stopped in an earlier run is not tried again either (its record is kept).
   const lastRollout = targets ? await readRollout(paths) : undefined;
-  if (lastRollout && (lastRollout.status === 'rolled-back' || lastRollout.status === 'failed'))
-    refused.add(lastRollout.version);
+  const refused = refusedBy(lastRollout);
   const rollTargets = targets
     ? rolloutRunner(targets, {
         gateway: new LocalTargetGateway(
@@ -669,26 +666,31 @@ export const rolloutRunner = (
    * version: the targets never stay on mixed versions while a verified one exists.
    */
   const converge = async (): Promise<void> => {
-    // The rollout that stopped (its version refused): each convergence record names it.
-    const stopped = previous && refused.has(previous.version) ? previous : undefined;
-    const after: Rollout['after'] = stopped && {
-      version: stopped.version,
-      revision: stopped.revision,
-      status: stopped.status,
-      ...(stopped.status === 'succeeded'
-        ? {}
-        : { wave: stopped.waves[Math.min(stopped.wave, stopped.waves.length - 1)]! }),
-      ...(stopped.reason ? { reason: stopped.reason } : {}),
-    };
+    // Each round after a rollout that stopped; a convergence that stops too (a target fails the
+    // version verified elsewhere) refuses that version as well, and the next round takes the
+    // targets to the one verified before it — a round at most per version, three in all.
     for (let round = 0; round < 3 && verified && !refused.has(verified.version); round++) {
       const target = verified;
+      // The rollout that stopped (its version refused): the convergence record names it.
+      const stopped = previous && refused.has(previous.version) ? previous : undefined;
+      const after: Rollout['after'] = stopped && {
+        version: stopped.version,
+        revision: stopped.revision,
+        status: stopped.status,
+        ...(stopped.status === 'succeeded'
+          ? {}
+          : { wave: stopped.waves[Math.min(stopped.wave, stopped.waves.length - 1)]! }),
+        ...(stopped.reason ? { reason: stopped.reason } : {}),
+      };
       const serving = await Promise.all(config.targets.map((t) => ctx.gateway.describe(t)));
       const behind: string[] = [];
       for (const [i, s] of serving.entries()) {
         const v = s.truststoreVersion;
         if (v === target.version) continue;
         const revision = v === undefined ? undefined : await ctx.revisionOf(v);
-        if (revision === undefined || revision < target.revision) behind.push(config.targets[i]!.id);
+        // Behind it, or on a version refused since (newer or not: it was not verified everywhere).
+        if (revision === undefined || revision < target.revision || refused.has(v!))
+          behind.push(config.targets[i]!.id);
       }
       if (behind.length === 0) return;
       deps.log.warn('targets behind the last verified truststore version are rolled to it', {
@@ -699,7 +701,7 @@ export const rolloutRunner = (
         ...startRollout(config, target, deps.clock.now(), previous),
         ...(after ? { after } : {}),
       });
-      if (end.status !== 'succeeded') return;
+      if (end.status === 'succeeded') return;
     }
   };
   return async (
@@ -740,6 +742,19 @@ export const rolloutRunner = (
     if (end.status === 'rolled-back' || end.status === 'failed') await converge();
     return true;
   };
+};
+
+/**
+ * The versions an earlier run of `up` refused, from the last rollout's record: its own version when
+ * it stopped, and the version whose stop it followed (a convergence's `after`), so that a restart
+ * never rolls a refused version to the canary again.
+ */
+export const refusedBy = (last: Rollout | undefined): Set<string> => {
+  const stopped = (status: string) => status === 'rolled-back' || status === 'failed';
+  const refused = new Set<string>();
+  if (last && stopped(last.status)) refused.add(last.version);
+  if (last?.after && stopped(last.after.status)) refused.add(last.after.version);
+  return refused;
 };
 
 /** One line per target of an ended rollout, for the console. */

@@ -76,6 +76,14 @@ export class LocalTargetGateway implements TargetGateway {
               `the endpoint refused the probe's client certificate in the handshake: ${refused.reason}`,
             );
           else if (Date.now() - since < 2_000) setTimeout(look, 20);
+          else if (
+            error.code === 'ECONNREFUSED' ||
+            error.code === 'ENOTFOUND' ||
+            error.code === 'EADDRNOTAVAIL'
+          )
+            resolve(
+              `the request failed (${error.code}: ${error.message}): nothing answers at the probe's URL, so its host or port does not reach the target's endpoint (the version was not judged): fix "probe.url"`,
+            );
           else
             resolve(
               `the request failed (${error.code ?? 'error'}: ${error.message}): the client certificate was likely refused`,

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { rolloutRunner } from '../../../cli/actions/up.js';
+import { refusedBy, rolloutRunner } from '../../../cli/actions/up.js';
 import { reportRollouts } from '../../../shared/report/rollouts.js';
 import type { RolloutConfig } from '../../../shared/rollout/model.js';
 import { startRollout } from '../../../shared/rollout/step.js';
@@ -78,10 +78,57 @@ describe('up --targets: convergence after a stopped rollout', () => {
     );
     expect(said).toContain('3 was refused (it is the latest published version)');
     expect(said).not.toContain('has no rollout record');
+    // Nor after a restart of up: the record it reads names 3 as refused, though its own 2 succeeded.
+    expect([...refusedBy(record)]).toEqual(['3']);
     // Version 3 is not tried again.
     const updates = gateway.updates().length;
     await run({ revision: 3, version: '3' });
     expect(gateway.updates().length).toBe(updates);
+  });
+
+  it('takes every target back to the version verified before when the convergence fails too, leaving no target on a refused version', async () => {
+    const clock = new FakeClock();
+    const probed: RolloutConfig = {
+      ...config,
+      targets: config.targets.map((t) => (t.id === 'eu' ? { ...t, probe } : t)),
+    };
+    const gateway = new FakeTargetGateway(clock, { canary: '1', eu: '1', us: '1' });
+    const dir = mkdtempSync(join(tmpdir(), 'rc-converge-'));
+    // 2 is verified on the canary, then superseded by 3; eu's probe fails on 2 and on 3.
+    let latest = '2';
+    gateway.probeResult = (id, version) => {
+      if (id === 'canary' && version === '2') latest = '3';
+      return id === 'eu' && version !== '1'
+        ? { ok: false, detail: 'HTTP 403, expected 200' }
+        : { ok: true, detail: '200' };
+    };
+    const out: string[] = [];
+    const run = rolloutRunner(probed, {
+      gateway,
+      deps: { clock, log: memoryLog(), notifier: new MemoryNotifier() },
+      io: { out: (t) => out.push(t) },
+      paths: { dataDir: join(dir, '.trustroll'), inboxDir: join(dir, 'inbox') },
+      refused: new Set(),
+      latest: async () => latest,
+      revisionOf: async (v) => Number(v),
+      truststore: async () => new Uint8Array(),
+    });
+    await run({ revision: 2, version: '2' });
+    await run({ revision: 3, version: '3' });
+    const said = out.join('');
+    expect(said).toContain('rollout of truststore version 3 (revision 3): rolled-back');
+    // The convergence to 2 fails at eu (the canary had 2 already, so it is not rolled back)...
+    expect(said).toContain('rollout of truststore version 2 (revision 2): rolled-back');
+    // ...and the next round takes the canary off 2, refused now, to 1, verified on both.
+    expect(said).toContain('rollout of truststore version 1 (revision 1): succeeded');
+    expect(Object.fromEntries([...gateway.targets].map(([id, t]) => [id, t.version]))).toEqual({
+      canary: '1',
+      eu: '1',
+      us: '1',
+    });
+    const record = JSON.parse(readFileSync(join(dir, '.trustroll', 'endpoint', 'rollout.json'), 'utf8'));
+    expect(record.after).toMatchObject({ version: '2', status: 'rolled-back', wave: 'rest' });
+    expect([...refusedBy(record)]).toEqual(['2']);
   });
 
   it('takes a target new in the file (serving nothing) to the last verified version when the latest was refused', async () => {

@@ -95,14 +95,27 @@ describe('loadLocalTargets', () => {
     await expect(refused).rejects.toThrow(
       /\(2\) target us: "probe.url" https:\/\/example.com:47102\/ is not/,
     );
-    // Its own endpoint, by any local name, is fine.
-    for (const host of ['localhost', '127.0.0.1', '[::1]']) {
-      const ok = write({
+    // Its own endpoint, by a name it listens on, is fine.
+    const at = (host: string) =>
+      write({
         waves: ['w'],
         targets: [api('a', 'w', { port: 47100, probe: probe(`https://${host}:47100/health`) })],
       });
-      expect((await loadLocalTargets(ok, 47100)).targets[0]!.probe!.url).toBe(`https://${host}:47100/health`);
-    }
+    for (const host of ['localhost', '127.0.0.1'])
+      expect((await loadLocalTargets(at(host), 47100)).targets[0]!.probe!.url).toBe(
+        `https://${host}:47100/health`,
+      );
+    // Not the IPv6 loopback while the endpoints listen on the IPv4 one (the default --host):
+    // every probe would fail to connect, and read as a refused certificate.
+    await expect(loadLocalTargets(at('[::1]'), 47100)).rejects.toThrow(
+      'must name https://localhost:47100/ (host localhost or 127.0.0.1: the endpoints listen on 127.0.0.1 (--host); port 47100)',
+    );
+    expect((await loadLocalTargets(at('[::1]'), 47100, '::1')).targets[0]!.probe!.url).toBe(
+      'https://[::1]:47100/health',
+    );
+    await expect(loadLocalTargets(at('127.0.0.1'), 47100, '::1')).rejects.toThrow('host localhost or [::1]');
+    for (const host of ['localhost', '127.0.0.1', '[::1]'])
+      expect((await loadLocalTargets(at(host), 47100, '0.0.0.0')).targets).toHaveLength(1);
   });
 
   it('refuses two targets on one port, ELB trust stores, and a bad file, saying what to fix', async () => {

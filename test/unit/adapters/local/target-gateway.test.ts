@@ -75,5 +75,15 @@ describe('LocalTargetGateway.probe', () => {
     // It says why, as the endpoint refused the handshake: not a bare connection reset.
     expect(after.detail).toMatch(/^the endpoint refused the probe's client certificate in the handshake: /);
     expect(after.detail).not.toMatch(/ECONNRESET/);
+    // A URL nothing answers at is named as such, not as a refused certificate.
+    const wrong = await gateway.probe({
+      ...target,
+      probe: { ...target.probe!, url: `https://[::1]:${endpoint.port}/` },
+    });
+    expect(wrong.ok).toBe(false);
+    expect(wrong.detail).toMatch(
+      /^the request failed \((ECONNREFUSED|EADDRNOTAVAIL)\b.*nothing answers at the probe's URL/,
+    );
+    expect(wrong.detail).not.toContain('likely refused');
   });
 });
