@@ -208,4 +208,11 @@ export interface TargetGateway {
   ): Promise<UpdateOutcome | void>;
   /** Runs the target's probe; `ok: false` with what was seen. Only called for targets with a probe. */
   probe(target: Target): Promise<{ readonly ok: boolean; readonly detail: string }>;
+  /**
+   * The warnings the target would report for `version` were it rolled to it now (the local
+   * endpoint judges it; API Gateway judges a version only when a domain is updated to it, so its
+   * gateway has none): a warning the version served before would bring now too (a CA of it expired
+   * since) is not new.
+   */
+  warningsNow?(target: Target, version: string): Promise<readonly string[]>;
 }

@@ -449,9 +449,14 @@ class Stepper {
         });
         return 'moved';
       }
+      // What the version before would bring now is not new (a CA both hold that expired since).
+      const before =
+        run.from !== undefined && this.deps.gateway.warningsNow
+          ? await this.deps.gateway.warningsNow(target, run.from).catch(() => [])
+          : [];
       this.set(run, {
         phase: 'verifying',
-        newWarnings: state.warnings.filter((w) => !run.warningsBefore.includes(w)),
+        newWarnings: state.warnings.filter((w) => !run.warningsBefore.includes(w) && !before.includes(w)),
       });
       return 'moved';
     }

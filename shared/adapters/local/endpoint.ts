@@ -557,6 +557,30 @@ export class LocalEndpoint implements DomainGateway {
     }
   }
 
+  /**
+   * The warnings this endpoint would report for `version` were it rolled to it now, serving
+   * nothing new: what a rollout compares a new version's warnings with (a CA of the version served
+   * that expired since is not a warning the new version brought).
+   */
+  async warningsNow(version: string): Promise<string[]> {
+    const body = await this.options.loadTruststore(version);
+    const text = Buffer.from(body).toString('utf8');
+    const blocks = this.options.judged ? (text.match(PEM_BLOCK) ?? []) : [];
+    let judged: Certificate[] | undefined;
+    if (blocks.length > 0 && blocks.join('') === text) {
+      try {
+        judged = blocks.map((block) => this.parsed.get(block) ?? parseCertificate(pemToDer(block)));
+      } catch {
+        judged = undefined;
+      }
+    }
+    return (
+      judged ? timeFindings(judged, body.length) : lintInputs([{ name: 'truststore', bytes: body }]).findings
+    )
+      .filter(isBlocking)
+      .map((f) => `${f.code}: ${f.cert?.subject ?? 'truststore'}: ${f.message}`);
+  }
+
   /** Reads a truststore version and computes the warnings API Gateway would report for it. */
   private async load(version: string): Promise<string> {
     const body = await this.options.loadTruststore(version);

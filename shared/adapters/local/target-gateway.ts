@@ -33,6 +33,10 @@ export class LocalTargetGateway implements TargetGateway {
     return this.endpoint(target).roll(target.resource, version);
   }
 
+  warningsNow(target: Target, version: string): Promise<readonly string[]> {
+    return this.endpoint(target).warningsNow(version);
+  }
+
   async probe(target: Target): Promise<{ readonly ok: boolean; readonly detail: string }> {
     const spec = target.probe;
     if (!spec) return { ok: true, detail: 'no probe' };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Rollout, RolloutConfig, Target } from '../../../shared/rollout/model.js';
+import type { Rollout, RolloutConfig, Target, TargetGateway } from '../../../shared/rollout/model.js';
 import { runRollout, type StepDeps, startRollout, stepRollout } from '../../../shared/rollout/step.js';
 import { FakeClock, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
 import { FakeTargetGateway } from '../../fakes/targets.js';
@@ -194,6 +194,32 @@ describe('stepRollout', () => {
     );
     expect(sent[0]!.body).toContain('- Certificate CN=Old CA expired');
     expect(sent[0]!.body).toContain('Not touched (the rollout stopped before them): r1, r2, r3.');
+  });
+
+  it('does not blame a new version for a warning the version before would bring now (a CA both hold expired since), where the target can judge it', async () => {
+    const f = setup();
+    // The CA expired while version 1 was served: judged now, 1 brings the warning too.
+    f.gateway.warningsFor = (_id, v) => (v === '2' ? ['cert.expired: CN=Old CA'] : []);
+    const judged: string[] = [];
+    (f.gateway as unknown as TargetGateway).warningsNow = async (target, version) => {
+      judged.push(`${target.id}@${version}`);
+      return version === '1' ? ['cert.expired: CN=Old CA'] : [];
+    };
+    const { end } = await drive(startRollout(config, { revision: 3, version: '2' }, f.clock.now()), f);
+    expect(end.status).toBe('succeeded');
+    expect(end.targets.every((t) => t.newWarnings.length === 0)).toBe(true);
+    expect(judged).toContain('canary@1');
+    // A warning the version before would not bring is still new.
+    const g = setup();
+    g.gateway.warningsFor = (_id, v) => (v === '2' ? ['cert.expired: CN=Old CA', 'W2'] : []);
+    (g.gateway as unknown as TargetGateway).warningsNow = async (_t, version) =>
+      version === '1' ? ['cert.expired: CN=Old CA'] : [];
+    const { end: stopped } = await drive(
+      startRollout(config, { revision: 3, version: '2' }, g.clock.now()),
+      g,
+    );
+    expect(stopped.status).toBe('rolled-back');
+    expect(stopped.targets[0]!.newWarnings).toEqual(['W2']);
   });
 
   it('rolls back wave 2 and wave 1 when a probe fails in wave 2', async () => {
