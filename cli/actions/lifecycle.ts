@@ -442,9 +442,9 @@ NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no
       const after = rollout?.after;
       const stopped =
         rollout && (rollout.status === 'failed' || rollout.status === 'rolled-back')
-          ? `the last rollout (truststore version ${rollout.version}) ended ${rollout.status}${rollout.status === 'failed' ? ': a target may serve a version that was not verified, or was not rolled back; look at each target above' : ': the version was refused'}; the targets stay where they are until a newer version rolls out (fix the cause, then publish)`
+          ? `the last rollout (truststore version ${rollout.version}) ended ${rollout.status}${rollout.status === 'failed' ? ': a target may serve a version that was not verified, or was not rolled back; look at each target above' : ': the version was refused'}; the targets stay where they are until a newer version rolls out (fix the cause, then publish; when the cause was not the version — a probe's certificate revoked by mistake, a target down — restart trustroll up with --retry-refused)`
           : after
-            ? `the rollout of truststore version ${after.version} (revision ${after.revision}) ended ${after.status}${after.wave ? ` in wave ${after.wave}` : ''}${after.reason ? `: ${after.reason}` : ''}; the version was refused, and the last rollout took the targets to truststore version ${rollout!.version}, the newest verified; they stay there until a newer version rolls out (fix the cause, then publish)`
+            ? `the rollout of truststore version ${after.version} (revision ${after.revision}) ended ${after.status}${after.wave ? ` in wave ${after.wave}` : ''}${after.reason ? `: ${after.reason}` : ''}; the version was refused, and the last rollout took the targets to truststore version ${rollout!.version}, the newest verified; they stay there until a newer version rolls out (fix the cause, then publish; when the cause was not the version — a probe's certificate revoked by mistake, a target down — restart trustroll up with --retry-refused)`
             : undefined;
       // Targets on different versions (a rollout stopped between waves, or superseded).
       const versions = [...new Set(lines.filter((l) => l.running).map((l) => l.truststoreVersion ?? 'none'))];

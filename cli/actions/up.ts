@@ -66,6 +66,8 @@ export interface UpFlags {
   readonly demo: boolean;
   readonly scanHours: number;
   readonly plainTls?: boolean;
+  /** With targets: forget what the last rollout refused (its cause was outside the version). */
+  readonly retryRefused?: boolean;
   readonly reportPort: number;
   readonly report: boolean;
   /** A targets configuration: one local endpoint per API Gateway target, rolled in waves. */
@@ -75,6 +77,10 @@ export interface UpFlags {
 /** `trustroll up`: the whole pipeline on this machine, until Ctrl-C; resolves to the exit status (declared in commands/up.ts). */
 export const up = async (flags: UpFlags, io: Io): Promise<number> => {
   if (flags.port > 65535) throw new UsageError(`--port must be at most 65535; got ${flags.port}`);
+  if (flags.retryRefused && !flags.targets)
+    throw new UsageError(
+      '--retry-refused applies to --targets: a single endpoint forgets what it refused when it stops, and tries the latest version again whenever up starts',
+    );
   await folderOrAbsent('--inbox', flags.inbox);
   await folderOrAbsent('--data-dir', flags.dataDir);
   const paths: LocalPaths = { dataDir: flags.dataDir, inboxDir: flags.inbox };
@@ -225,7 +231,7 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
 
   /** Versions the endpoint rolled back: it stays on the previous one until a newer version exists. */
   const lastRollout = targets ? await readRollout(paths) : undefined;
-  const refused = refusedBy(lastRollout);
+  const refused = flags.retryRefused ? new Set<string>() : refusedBy(lastRollout);
   const rollTargets = targets
     ? rolloutRunner(targets, {
         gateway: new LocalTargetGateway(

@@ -51,6 +51,10 @@ export const registerUp = (program: Command, io: Io, exit: (code: number) => voi
       '--targets <file.json>',
       'a targets configuration ({ "waves": [...], "targets": [...] }): one local endpoint per API Gateway target (its "port", or consecutive ports from --port), each new truststore version rolled wave after wave, verified, and rolled back if a wave fails (README: Targets and waves)',
     )
+    .option(
+      '--retry-refused',
+      'with --targets: roll the latest version again although the last rollout refused it (after fixing a cause outside the version: a probe certificate revoked by mistake, a target that was down)',
+    )
     .option('--no-demo', 'do not write the demo PKI on first run')
     .option(
       '--scan-hours <hours>',

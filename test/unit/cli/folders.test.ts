@@ -59,3 +59,21 @@ describe('an inbox and a data folder that overlap', () => {
     expect(readdirSync(join(data, 'store'))).toEqual(expect.arrayContaining(['state', 'truststore']));
   }, 120_000);
 });
+
+describe('up --retry-refused', () => {
+  it('is refused without --targets (a single endpoint forgets what it refused when it stops), with exit 2, nothing started', async () => {
+    const result = await runCli([
+      'up',
+      '--retry-refused',
+      '--port',
+      '0',
+      '--data-dir',
+      data,
+      '--inbox',
+      join(dir, 'inbox'),
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.err).toContain('--retry-refused applies to --targets');
+    expect(result.err).not.toMatch(/at .*\.[jt]s:\d+/);
+  });
+});
