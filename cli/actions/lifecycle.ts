@@ -26,7 +26,7 @@ import { latestPublished, pendingRevision, type TruststoreState } from '../../sh
 import { answer, folderOrAbsent, type Io, jsonOut, readBounded, UsageError } from '../io.js';
 import { depsFor, openStore, requireStore, type StoreDeps, type StoreFlags } from '../stores.js';
 import { rolloutStatus } from './rollout-status.js';
-import { readRolloutIn, targetStatusFilesIn } from './up-targets.js';
+import { readRolloutFile, targetStatusFilesIn } from './up-targets.js';
 
 type Flags = StoreFlags & { readonly json?: boolean };
 
@@ -435,7 +435,7 @@ NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no
         const [line] = await domainStatus({ ...deps, gateway: file, roll: { domains: [s.name] } });
         lines.push({ ...line!, ...(running ? {} : { status: 'NOT_RUNNING' }), target: id, running });
       }
-      const rollout = await readRolloutIn(dirname(deps.gateway.path));
+      const { rollout, problem: recordProblem } = await readRolloutFile(dirname(deps.gateway.path));
       // The last rollout stopped: its version was not verified on every target, whatever they
       // serve now (a target that served nothing before keeps the unverified version).
       // Or it took the targets back to the version verified last, after a newer one's stopped.
@@ -462,6 +462,7 @@ NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no
             targets: lines.map((l) => ({ ...l, latest: l.latest && !pending })),
             ...(rollout ? { rollout } : {}),
             ...(stopped ? { lastRolloutStopped: stopped } : {}),
+            ...(recordProblem ? { rolloutRecordUnreadable: recordProblem } : {}),
             ...(mixed ? { mixedVersions: mixed } : {}),
           }),
         );
@@ -486,6 +487,7 @@ NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no
               : shown`LAST ROLLOUT ${rollout!.status.toUpperCase()}: ${stopped}`,
           );
         if (mixed) out.push(shown`MIXED VERSIONS: ${mixed}`);
+        if (recordProblem) out.push(shown`ROLLOUT RECORD UNREADABLE: ${recordProblem}`);
         if (lines.every((l) => !l.running))
           out.push(
             'the target endpoints are not running: start trustroll up --targets to serve the truststore',
@@ -493,7 +495,12 @@ NOT PUBLISHED: revision ${pending.revision}, the latest, is committed but has no
         io.out(`${out.join('\n')}\n`);
       }
       return exit(
-        pending || indexBehind || stopped || mixed || lines.some((l) => l.drift || !l.latest || !l.running)
+        pending ||
+          indexBehind ||
+          stopped ||
+          mixed ||
+          recordProblem ||
+          lines.some((l) => l.drift || !l.latest || !l.running)
           ? 1
           : 0,
       );

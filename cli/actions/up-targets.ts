@@ -62,12 +62,42 @@ export const forgetRemovedTargets = async (paths: LocalPaths, ids: readonly stri
 export const readRollout = async (paths: LocalPaths): Promise<Rollout | undefined> =>
   readRolloutIn(layout(paths).endpoint);
 
-export const readRolloutIn = async (endpointDir: string): Promise<Rollout | undefined> => {
+export const readRolloutIn = async (endpointDir: string): Promise<Rollout | undefined> =>
+  (await readRolloutFile(endpointDir)).rollout;
+
+/**
+ * The last rollout's record, or why the file that is there does not read as one (changed by hand:
+ * `up` writes it whole, atomically). Neither when there is no file.
+ */
+export const readRolloutFile = async (
+  endpointDir: string,
+): Promise<{ readonly rollout?: Rollout; readonly problem?: string }> => {
+  const file = join(endpointDir, 'rollout.json');
+  let text: string;
   try {
-    return JSON.parse(await readFile(join(endpointDir, 'rollout.json'), 'utf8')) as Rollout;
+    text = await readFile(file, 'utf8');
   } catch {
-    return undefined;
+    return {};
   }
+  try {
+    const r = JSON.parse(text) as Partial<Rollout> | null;
+    if (
+      r &&
+      typeof r === 'object' &&
+      typeof r.version === 'string' &&
+      typeof r.status === 'string' &&
+      Number.isInteger(r.revision) &&
+      Array.isArray(r.waves) &&
+      Array.isArray(r.targets) &&
+      r.targets.every(
+        (t) => t && typeof t === 'object' && typeof t.id === 'string' && typeof t.phase === 'string',
+      )
+    )
+      return { rollout: r as Rollout };
+  } catch {}
+  return {
+    problem: `${file} does not read as a rollout record (changed by hand?): what the last rollout did is not known; the next rollout writes it again`,
+  };
 };
 
 /**
@@ -76,7 +106,7 @@ export const readRolloutIn = async (endpointDir: string): Promise<Rollout | unde
  * file). Undefined when neither exists (no targets: no section).
  */
 export const localRolloutSources = async (endpointDir: string): Promise<RolloutSources | undefined> => {
-  const rollout = await readRolloutIn(endpointDir);
+  const { rollout, problem } = await readRolloutFile(endpointDir);
   const served: ServedTarget[] = [];
   for (const { id, file } of await targetStatusFilesIn(endpointDir)) {
     const s = await file.read().catch(() => undefined);
@@ -90,8 +120,13 @@ export const localRolloutSources = async (endpointDir: string): Promise<RolloutS
       ...(gone === undefined ? {} : { running: !gone }),
     });
   }
-  if (!rollout && served.length === 0) return undefined;
-  return { source: join(endpointDir, 'rollout.json'), records: rollout ? [rollout] : [], served };
+  if (!rollout && !problem && served.length === 0) return undefined;
+  return {
+    source: join(endpointDir, 'rollout.json'),
+    records: rollout ? [rollout] : [],
+    served,
+    ...(problem ? { unreadable: problem } : {}),
+  };
 };
 
 export const writeRollout = (paths: LocalPaths, rollout: Rollout): Promise<void> =>

@@ -110,6 +110,23 @@ describe('trustroll status with target endpoints (up --targets)', () => {
     expect(later.code).toBe(0);
   });
 
+  it('says a rollout record changed by hand does not read as one, in status (exit 1) and in the report (no stack trace)', async () => {
+    for (const [id, name] of [
+      ['canary', 'canary.example.com'],
+      ['eu', 'eu.example.com'],
+    ] as const)
+      await target(id).write({ name, status: 'AVAILABLE', truststoreVersion: '000001', warnings: [] });
+    writeFileSync(join(endpoint(), 'rollout.json'), JSON.stringify({ version: '000001', targets: 'nope' }));
+    const r = await runCli(['status', ...local]);
+    expect(r.out).toContain('ROLLOUT RECORD UNREADABLE: ');
+    expect(r.out).toContain('does not read as a rollout record (changed by hand?)');
+    expect(r.out).not.toContain('undefined');
+    expect(r.code).toBe(1);
+    const report = await runCli(['report', '--format', 'json', '--data-dir', join(dir, '.trustroll')]);
+    expect(report.code).toBe(0);
+    expect(JSON.parse(report.out).rollouts.unreadable).toContain('does not read as a rollout record');
+  });
+
   it('says which version was refused when the last rollout took the targets back to the version verified before it', async () => {
     for (const [id, name] of [
       ['canary', 'canary.example.com'],
