@@ -77,6 +77,14 @@ export interface UpFlags {
 /** `trustroll up`: the whole pipeline on this machine, until Ctrl-C; resolves to the exit status (declared in commands/up.ts). */
 export const up = async (flags: UpFlags, io: Io): Promise<number> => {
   if (flags.port > 65535) throw new UsageError(`--port must be at most 65535; got ${flags.port}`);
+  if (flags.targets !== undefined && flags.targets.trim() === '')
+    throw new UsageError(
+      '--targets needs the path of a targets file (README: Targets and waves); got an empty one',
+    );
+  if (flags.targets && flags.domain !== 'localhost')
+    throw new UsageError(
+      `--domain names the one endpoint's domain; with --targets each target plays its own "resource": leave --domain out (got ${flags.domain})`,
+    );
   if (flags.retryRefused && !flags.targets)
     throw new UsageError(
       '--retry-refused applies to --targets: a single endpoint forgets what it refused when it stops, and tries the latest version again whenever up starts',

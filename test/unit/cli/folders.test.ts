@@ -76,4 +76,18 @@ describe('up --retry-refused', () => {
     expect(result.err).toContain('--retry-refused applies to --targets');
     expect(result.err).not.toMatch(/at .*\.[jt]s:\d+/);
   });
+
+  it('refuses an empty --targets (it ran one endpoint, forgetting the targets) and --domain beside --targets (ignored)', async () => {
+    const where = ['--port', '0', '--data-dir', data, '--inbox', join(dir, 'inbox')];
+    const empty = await runCli(['up', '--targets', '', ...where]);
+    expect([empty.code, empty.err]).toEqual([
+      2,
+      expect.stringContaining('--targets needs the path of a targets file'),
+    ]);
+    const both = await runCli(['up', '--targets', 'targets.json', '--domain', 'api.example.com', ...where]);
+    expect([both.code, both.err]).toEqual([
+      2,
+      expect.stringContaining('with --targets each target plays its own "resource"'),
+    ]);
+  });
 });
