@@ -231,7 +231,7 @@ export const issue = async (spec: CertSpec): Promise<Issued> => {
   ];
   if (spec.altNames?.length) {
     // @peculiar/x509's JSON names cannot say otherName values or registeredIDs: build GeneralNames.
-    const names = [...(spec.dns ?? []).map((dns) => ({ dns })), ...(spec.altNames ?? [])].map(generalName);
+    const names = [...(spec.dns ?? []).map((dns) => ({ dns })), ...spec.altNames].map(generalName);
     const ips = (spec.ips ?? []).map((iPAddress) => new asn1X509.GeneralName({ iPAddress }));
     names.splice(spec.dns?.length ?? 0, 0, ...ips);
     extensions.push(

@@ -1,4 +1,6 @@
-import { X509Crl } from '@peculiar/x509';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import * as asn1X509 from '@peculiar/asn1-x509';
+import { X509Certificate, X509Crl } from '@peculiar/x509';
 import { describe, expect, it } from 'vitest';
 import { parseCertificate, verifySignature } from '../../../shared/pki/certificate.js';
 import { parseCrl } from '../../../shared/pki/crl.js';
@@ -125,6 +127,7 @@ describe('PKI builder options', () => {
     expect(c.sanDns).toEqual(['a.example', 'b.example']);
     expect(c.sanIps).toEqual(['0a000001']);
     expect(c.extensions).toContainEqual({ oid: '1.2.3.4', critical: false });
+    expect(c.extensions).toContainEqual({ oid: '2.5.29.17', critical: false });
     expect(c.issuer.text).toBe('CN=Someone Else,O=X');
     const k1 = parseCertificate((await leaf('CN=k1', r, { spki: secp256k1Spki() })).der);
     expect(k1.publicKey).toMatchObject({ type: 'ec', curve: 'secp256k1' });
@@ -159,32 +162,53 @@ describe('PKI builder options', () => {
       unsupported: ['otherName 1.2.3.4', 'registeredID'],
       minMax: ['uri'],
     });
-    const c = parseCertificate(
-      (
-        await issue({
-          subject: [{ CN: [{ utf8String: 'typed' }] }, { E: [{ utf8String: 'a@example.com' }] }],
-          issuer: r,
-          ca: false,
-          dns: ['a.example'],
-          ips: ['10.0.0.1'],
-          altNames: [
-            { email: 'a@example.com' },
-            { uri: 'https://a.example/' },
-            { dir: 'CN=x,O=B' },
-            { otherName: '1.3.6.1.5.5.7.8.9', utf8: 'ü@example.com' },
-            { otherName: '1.2.3.4', der: new Uint8Array([0x04, 0x01, 0x07]) },
-          ],
-        })
-      ).der,
+    const der = (
+      await issue({
+        subject: [{ CN: [{ utf8String: 'typed' }] }, { E: [{ utf8String: 'a@example.com' }] }],
+        issuer: r,
+        ca: false,
+        dns: ['a.example', 'b.example'],
+        ips: ['10.0.0.1'],
+        altNames: [
+          { email: 'a@example.com' },
+          { uri: 'https://a.example/' },
+          { dir: 'CN=x,O=B' },
+          { otherName: '1.3.6.1.5.5.7.8.9', utf8: 'ü@example.com' },
+          { otherName: '1.2.3.4', der: new Uint8Array([0x04, 0x01, 0x07]) },
+          { otherName: '1.3.6.1.5.5.7.8.9' },
+        ],
+      })
+    ).der;
+    const c = parseCertificate(der);
+    // Not critical, and in the order given: the DNS names, the IP addresses, then the other names.
+    expect(c.extensions).toContainEqual({ oid: '2.5.29.17', critical: false });
+    const san = AsnConvert.parse(
+      new X509Certificate(der).getExtension('2.5.29.17')!.value,
+      asn1X509.SubjectAlternativeName,
     );
+    expect(san.map((n) => Object.entries(n).find(([, v]) => v !== undefined)?.[0])).toEqual([
+      'dNSName',
+      'dNSName',
+      'iPAddress',
+      'rfc822Name',
+      'uniformResourceIdentifier',
+      'directoryName',
+      'otherName',
+      'otherName',
+      'otherName',
+    ]);
     expect(c.subject.text).toBe('emailAddress=a@example.com,CN=typed');
     expect(c.subjectEmails).toEqual([{ value: 'a@example.com', ia5: false }]);
-    expect(c.sanDns).toEqual(['a.example']);
+    expect(c.sanDns).toEqual(['a.example', 'b.example']);
     expect(c.sanIps).toEqual(['0a000001']);
     expect(c.sanEmails).toEqual(['a@example.com']);
     expect(c.sanUris).toEqual(['https://a.example/']);
     expect(c.sanDirs).toEqual(['2.5.4.10=b/2.5.4.3=x']);
-    expect(c.sanSmtpUtf8).toEqual([{ value: Buffer.from('ü@example.com').toString('latin1'), utf8: true }]);
+    // An otherName given no value holds an empty UTF8String.
+    expect(c.sanSmtpUtf8).toEqual([
+      { value: Buffer.from('ü@example.com').toString('latin1'), utf8: true },
+      { value: '', utf8: true },
+    ]);
     expect(c.sanOther).toEqual(['otherName 1.2.3.4']);
     // Text names write emailAddress as an IA5String.
     expect(parseCertificate((await leaf('CN=x,E=b@example.com', r)).der).subjectEmails).toEqual([

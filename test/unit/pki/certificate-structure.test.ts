@@ -6,6 +6,7 @@ import {
   parseCertificate,
   pemToDer,
   publicKeyObject,
+  publicKeyOf,
   sniff,
   toPem,
   unsupportedKey,
@@ -33,7 +34,10 @@ interface Shape {
   outerAlg?: Uint8Array;
   issuer?: Uint8Array | null;
   subject?: Uint8Array | null;
+  validity?: Uint8Array;
   spki?: Uint8Array;
+  /** The signature value in place of the BIT STRING made. */
+  signatureValue?: Uint8Array;
   after?: Uint8Array[];
   extra?: Uint8Array[];
   /** Keep only the first `cut` fields of the tbsCertificate. */
@@ -48,7 +52,7 @@ const cert = (s: Shape = {}): Uint8Array => {
     tlv(0x02, u8(0x01, 0x23)),
     alg,
     ...(s.issuer === null ? [] : [s.issuer ?? name('Structure CA')]),
-    seq(time('260101000000Z'), time('360101000000Z')),
+    s.validity ?? seq(time('260101000000Z'), time('360101000000Z')),
     ...(s.subject === null ? [] : [s.subject ?? name('Structure CA')]),
     s.spki ?? EC_SPKI,
     ...(s.after ?? []),
@@ -57,7 +61,7 @@ const cert = (s: Shape = {}): Uint8Array => {
   return seq(
     tbs,
     s.outerAlg ?? alg,
-    tlv(0x03, u8(0), new Uint8Array(sign('sha256', tbs, ecKey.privateKey))),
+    s.signatureValue ?? tlv(0x03, u8(0), new Uint8Array(sign('sha256', tbs, ecKey.privateKey))),
     ...(s.extra ?? []),
   );
 };
@@ -133,6 +137,25 @@ describe('parseCertificate structure', () => {
     refuses(seq(tlv(0x31), ECDSA_SHA256, tlv(0x03, u8(0))), 'tbsCertificate: expected tag 0x30');
     refuses(tlv(0x31), 'certificate: expected tag 0x30');
   });
+
+  it('names, in each refusal, the part that is wrong', () => {
+    const found = (what: string, expected: number, tag: number) =>
+      `${what}: expected tag 0x${expected.toString(16).padStart(2, '0')}, found 0x${tag.toString(16).padStart(2, '0')}`;
+    refuses(cert({ outerAlg: tlv(0x31) }), found('signatureAlgorithm', 0x30, 0x31));
+    refuses(cert({ signatureValue: tlv(0x04, u8(0)) }), found('signature', 0x03, 0x04));
+    refuses(cert({ signatureValue: tlv(0x03) }), 'signature: empty bit string');
+    refuses(cert({ alg: seq(tlv(0x05)) }), found('algorithm', 0x06, 0x05));
+    refuses(cert({ version: tlv(0xa0, tlv(0x04, u8(2))) }), found('version', 0x02, 0x04));
+    refuses(cert({ issuer: tlv(0x31) }), found('issuer', 0x30, 0x31));
+    refuses(cert({ validity: seq(time('x'), time('360101000000Z')) }), 'notBefore: malformed UTCTime "x"');
+    refuses(cert({ validity: seq(time('260101000000Z'), time('x')) }), 'notAfter: malformed UTCTime');
+    refuses(cert({ validity: seq(time('260101000000Z')) }), 'notAfter is missing');
+    refuses(cert({ subject: tlv(0x31) }), found('subject', 0x30, 0x31));
+    refuses(
+      cert({ after: [extensions(seq(tlv(0x02, u8(1)), tlv(0x04, u8())))] }),
+      found('extension id', 0x06, 0x02),
+    );
+  });
 });
 
 describe('signature algorithms', () => {
@@ -155,6 +178,14 @@ describe('signature algorithms', () => {
       hash: 'sha256',
       pssSaltLength: 32,
     });
+    refuses(
+      cert({ alg: seq(pssOid, seq(tlv(0xa0, seq(tlv(0x05))))) }),
+      'PSS hash: expected tag 0x06, found 0x05',
+    );
+    refuses(
+      cert({ alg: seq(pssOid, seq(tlv(0xa2, tlv(0x04, u8(32))))) }),
+      'PSS salt length: expected tag 0x02, found 0x04',
+    );
     const unknownHash = seq(pssOid, seq(hashAlg('1.2.3.4')));
     expect(parseCertificate(cert({ alg: unknownHash })).signature).toMatchObject({
       algorithm: 'rsassaPss(unknown)',
@@ -228,6 +259,13 @@ describe('public keys', () => {
     expect(keyOf(spkiOf('1.2.840.10045.2.1', seq(tlv(0x02, u8(1))), u8(4)))).toMatchObject({
       curve: 'explicit parameters',
     });
+    // No parameters at all (RFC 5480 requires them): no named curve either, read as such, not thrown on.
+    expect(keyOf(spkiOf('1.2.840.10045.2.1', null, u8(4)))).toEqual({
+      type: 'ec',
+      algorithmOid: '1.2.840.10045.2.1',
+      spki: spkiOf('1.2.840.10045.2.1', null, u8(4)),
+      curve: 'explicit parameters',
+    });
   });
 
   it('gives EdDSA and DSA keys their sizes and unknown algorithms none', () => {
@@ -263,6 +301,31 @@ describe('public keys', () => {
       cert({ spki: spkiOf('1.2.840.113549.1.1.1', tlv(0x05), tlv(0x31)) }),
       'RSA public key: expected tag 0x30',
     );
+    refuses(
+      cert({ spki: seq(seq(tlv(0x05)), tlv(0x03, u8(0))) }),
+      'public key algorithm: expected tag 0x06, found 0x05',
+    );
+    refuses(
+      cert({ spki: seq(seq(oid('1.2.840.10045.2.1')), tlv(0x04, u8(0))) }),
+      'public key: expected tag 0x03, found 0x04',
+    );
+    refuses(cert({ spki: seq(seq(oid('1.2.840.10045.2.1')), tlv(0x03)) }), 'public key: empty bit string');
+    const rsaKey = (modulus: Uint8Array, exponent: Uint8Array) =>
+      cert({ spki: spkiOf('1.2.840.113549.1.1.1', tlv(0x05), seq(modulus, exponent)) });
+    refuses(rsaKey(tlv(0x02, u8(0x7f)), tlv(0x04, u8(3))), 'public exponent: expected tag 0x02, found 0x04');
+    refuses(rsaKey(tlv(0x04, u8(0x7f)), tlv(0x02, u8(3))), 'modulus: expected tag 0x02, found 0x04');
+  });
+
+  it('publicKeyOf names the part that is wrong too', () => {
+    const refusesKey = (der: Uint8Array, message: string) => {
+      expect(() => publicKeyOf(der)).toThrow(DerError);
+      expect(() => publicKeyOf(der)).toThrow(message);
+    };
+    expect(publicKeyOf(cert())).toEqual(parseCertificate(cert()).publicKey);
+    refusesKey(seq(tlv(0x31)), 'tbsCertificate: expected tag 0x30, found 0x31');
+    refusesKey(cert({ cut: 6 }), 'subjectPublicKeyInfo is missing');
+    refusesKey(cert({ version: null, cut: 5 }), 'subjectPublicKeyInfo is missing');
+    refusesKey(seq(seq()), 'subjectPublicKeyInfo is missing');
   });
 
   it('builds a Node key once per certificate, and null when Node cannot load it', () => {

@@ -258,6 +258,8 @@ describe('otherName and the kinds OpenSSL cannot match', () => {
     await accepted(bounded, [{ email: 'a@example.com' }]);
     await accepted(await permits({ email: 'example.com', minimum: 0 }), [{ email: 'a@example.com' }]);
     await refused(await excludes({ email: 'example.org', minimum: 1 }), [{ email: 'a@example.com' }]);
+    // 256 is INTEGER 01 00: a zero byte, but no zero minimum.
+    await refused(await excludes({ email: 'example.org', minimum: 256 }), [{ email: 'a@example.com' }]);
   });
 });
 
@@ -295,6 +297,24 @@ describe('SmtpUTF8Mailbox (internationalized email) under email constraints', ()
     await refused(await permits({ email: 'xn--99999999999.example' }), [mailbox('a@b.example')]);
     // An ASCII address is an rfc822Name, matched against the A-label as written.
     await accepted(idn, [{ email: 'a@xn--bcher-kva.example' }]);
+  });
+
+  it('decodes labels at Punycode’s bounds as OpenSSL does (adapt’s loop bound, n divided before its overflow check, U+10FFFF)', async () => {
+    // The labels of punycode.test.ts that reach each bound exactly, decoded by the endpoint's OpenSSL.
+    await accepted(await permits({ email: 'xn--abc-d91s5z.example' }), [
+      mailbox('a@\ufa00abc\uf954.example'),
+    ]);
+    await accepted(await permits({ email: 'xn--mt5kca.example' }), [mailbox('a@\u{27600}\u{27601}.example')]);
+    const hundred = 'a'.repeat(100);
+    await accepted(await permits({ email: `xn--${hundred}-4s0334b.example` }), [
+      mailbox(`a@${hundred}\u{80000}.example`),
+    ]);
+    await accepted(await permits({ email: 'xn--dn32g.example' }), [mailbox('a@\u{10ffff}.example')]);
+    // U+110000, and 2^32 - 1: no UTF-8 for them, so no name is within the constraint.
+    expect(await refused(await permits({ email: 'xn--en32g.example' }), [mailbox('a@b.example')])).toContain(
+      '(the constraint xn--en32g.example cannot be converted to Unicode labels)',
+    );
+    await refused(await permits({ email: 'xn--ww902716a.example' }), [mailbox('a@b.example')]);
   });
 
   it('warns that OpenSSL ignores SmtpUTF8Mailbox constraints', async () => {

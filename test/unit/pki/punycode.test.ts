@@ -95,4 +95,47 @@ describe('punycodeDecode against RFC 3492 and its bounds', () => {
     }
     expect(a2ulabel('xn--\x7f-', 16)).toBe('\x7f');
   });
+
+  /*
+   * Labels built by hand to reach each bound exactly. Where the answer is a code point past U+10FFFF
+   * or a failure, it is the one OpenSSL 3.0.19's ossl_punycode_decode gives (crypto/punycode.c
+   * compiled on its own and given these labels); the others are also the RFC's (Node's punycode).
+   */
+  it('adapts the bias at adapt’s loop bound exactly (a delta of 455 after damping, and 460)', async () => {
+    // 'abc' and U+F954 first: (0xf954 - 0x80) * 4 + 3 = 254803, damped to 364, plus 364 / 4 = 455:
+    // no division, bias 33 (divided once it would be 45, and U+FA00 would decode as U+FA0A).
+    expect(punycodeDecode('abc-d91s5z')).toEqual([0xfa00, 0x61, 0x62, 0x63, 0xf954]);
+    expect(punycodeDecode('abc-d91s5z')).toEqual(await reference('abc-d91s5z'));
+    // U+27600 first: 161152 / 700 = 230, plus 230 = 460, above 455 (and below 481): divided once.
+    expect(punycodeDecode('mt5kca')).toEqual([0x27600, 0x27601]);
+    expect(punycodeDecode('mt5kca')).toEqual(await reference('mt5kca'));
+  });
+
+  it('fails where an integer would pass 2^32 - 1, and not one before (OpenSSL’s overflow guards)', () => {
+    // i = 2^32 - 1 - 128, so n = 2^32 - 1 exactly: each guard lets it through.
+    expect(punycodeDecode('ww902716a')).toEqual([0xffffffff]);
+    // One more and n would pass 2^32 - 1.
+    expect(punycodeDecode('xw902716a')).toBeUndefined();
+    // After 'a', the digits 9999999 0 leave i = 3661385385 and a weight of 1225000000: a last digit
+    // 0 ends it, a 1 passes 2^32 - 1 (halved by the two code points, n would still fit).
+    expect(punycodeDecode('a-99999990a')).toEqual([0x61, 1830692820]);
+    expect(punycodeDecode('a-99999990b')).toBeUndefined();
+    // 99999995 then a: the digit 5 (31) is the largest i can take at the eighth place.
+    expect(punycodeDecode('99999995a')).toEqual([4273885513]);
+    expect(punycodeDecode('99999996a')).toBeUndefined();
+  });
+
+  it('keeps n within 2^32 - 1 by dividing i before comparing (100 basic code points, then U+80000)', async () => {
+    // i = (0x80000 - 0x80) * 101 + 100 = 52940516: times 101 it would pass 2^32 - 1, divided it fits.
+    const label = `${'a'.repeat(100)}-4s0334b`;
+    expect(punycodeDecode(label)).toEqual([...Array(100).fill(0x61), 0x80000]);
+    expect(punycodeDecode(label)).toEqual(await reference(label));
+  });
+
+  it('fails on a code point past U+10FFFF, which UTF-8 cannot write, and takes U+10FFFF', () => {
+    expect(punycodeDecode('en32g')).toEqual([0x110000]);
+    expect(a2ulabel('xn--en32g.example', 256)).toBeUndefined();
+    expect(a2ulabel('xn--dn32g.example', 256)).toBe(`${bytes(String.fromCodePoint(0x10ffff))}.example`);
+    expect(a2ulabel('xn--ww902716a', 256)).toBeUndefined();
+  });
 });
