@@ -191,11 +191,11 @@ export class LocalEndpoint implements DomainGateway {
         const reason = verdict.reasons[0]!;
         this.logRefusal(socket, '403');
         this.options.log.warn('request refused', {
-          domain: this.options.domain,
           reason: reason.message,
           code: reason.code,
           subject: peer.subject?.CN,
           truststoreVersion: this.version ?? 'none',
+          domain: this.options.domain,
         });
         res.writeHead(403, { 'content-type': 'application/json' });
         res.end(
@@ -207,7 +207,6 @@ export class LocalEndpoint implements DomainGateway {
       if (decision?.decision === 'deny') {
         // The authorizer's 403 (a Lambda authorizer's Deny): every reason, in the body and the log.
         this.options.log.warn('request refused', {
-          domain: this.options.domain,
           reason: decision.reasons.map((r) => r.message).join(' '),
           code: decision.reasons.map((r) => r.code).join(','),
           ...(decision.partner ? { partner: decision.partner } : {}),
@@ -215,6 +214,7 @@ export class LocalEndpoint implements DomainGateway {
           route: routeOf(req.method, req.url),
           truststoreVersion: this.version ?? 'none',
           revocationIndex: this.index?.version ?? 'none',
+          domain: this.options.domain,
         });
         const first = decision.reasons[0];
         res.writeHead(403, { 'content-type': 'application/json' });
@@ -247,10 +247,10 @@ export class LocalEndpoint implements DomainGateway {
         },
       };
       this.options.log.info('request accepted', {
-        domain: this.options.domain,
         subject: peer.subject?.CN,
         ...(decision?.partner ? { partner: decision.partner } : {}),
         version: this.version,
+        domain: this.options.domain,
       });
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(`${JSON.stringify(body, null, 2)}\n`);
@@ -260,10 +260,10 @@ export class LocalEndpoint implements DomainGateway {
       this.lastHandshakeRefusal = { at: Date.now(), reason: explainHandshakeFailure(code, error.message) };
       this.logRefusal(socket, '403');
       this.options.log.warn('handshake refused', {
-        domain: this.options.domain,
         reason: explainHandshakeFailure(code, error.message),
         code: code ?? 'unknown',
         truststoreVersion: this.version ?? 'none',
+        domain: this.options.domain,
       });
     });
     server.listen(this.options.port, this.options.host);
