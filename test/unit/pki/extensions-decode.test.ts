@@ -255,6 +255,15 @@ describe('nameConstraints', () => {
     refuses([ext(EXT.nameConstraints, seq(tlv(0xa0, seq())))], 'GeneralSubtree without a base');
     refuses([ext(EXT.nameConstraints, seq(tlv(0xa0, tlv(0x31))))], 'GeneralSubtree: expected tag 0x30');
     refuses([ext(EXT.nameConstraints, tlv(0x31))], 'nameConstraints: expected tag 0x30');
+    // A directoryName subtree names what is wrong with its Name.
+    refuses(
+      [ext(EXT.nameConstraints, seq(tlv(0xa0, seq(tlv(0xa4)))))],
+      'extension nameConstraints is malformed (directoryName is missing)',
+    );
+    refuses(
+      [ext(EXT.nameConstraints, seq(tlv(0xa0, seq(tlv(0xa4, tlv(0x31))))))],
+      'extension nameConstraints is malformed (nameConstraints directoryName: expected tag 0x30, found 0x31)',
+    );
   });
 });
 
