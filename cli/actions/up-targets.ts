@@ -62,6 +62,20 @@ export const forgetRemovedTargets = async (paths: LocalPaths, ids: readonly stri
 export const readRollout = async (paths: LocalPaths): Promise<Rollout | undefined> =>
   readRolloutIn(layout(paths).endpoint);
 
+const STATUSES = new Set<string>(['running', 'succeeded', 'rolled-back', 'failed', 'superseded']);
+const PHASES = new Set<string>([
+  'pending',
+  'waiting',
+  'updating',
+  'verifying',
+  'rolled',
+  'unchanged',
+  'rolling-back',
+  'rolled-back',
+  'failed',
+  'skipped',
+]);
+
 export const readRolloutIn = async (endpointDir: string): Promise<Rollout | undefined> =>
   (await readRolloutFile(endpointDir)).rollout;
 
@@ -81,17 +95,33 @@ export const readRolloutFile = async (
   }
   try {
     const r = JSON.parse(text) as Partial<Rollout> | null;
+    const after = r?.after;
     if (
       r &&
       typeof r === 'object' &&
       typeof r.version === 'string' &&
-      typeof r.status === 'string' &&
+      STATUSES.has(r.status as string) &&
       Number.isInteger(r.revision) &&
+      Number.isInteger(r.wave) &&
       Array.isArray(r.waves) &&
+      r.waves.every((w) => typeof w === 'string') &&
       Array.isArray(r.targets) &&
       r.targets.every(
-        (t) => t && typeof t === 'object' && typeof t.id === 'string' && typeof t.phase === 'string',
-      )
+        (t) =>
+          t &&
+          typeof t === 'object' &&
+          typeof t.id === 'string' &&
+          typeof t.wave === 'string' &&
+          PHASES.has(t.phase) &&
+          Array.isArray(t.warningsBefore) &&
+          Array.isArray(t.newWarnings),
+      ) &&
+      (after === undefined ||
+        (typeof after === 'object' &&
+          after !== null &&
+          typeof after.version === 'string' &&
+          Number.isInteger(after.revision) &&
+          STATUSES.has(after.status)))
     )
       return { rollout: r as Rollout };
   } catch {}
@@ -137,14 +167,16 @@ export const MAX_LOCAL_TARGETS = 100;
 
 /**
  * The names a local probe may use to reach endpoints listening on `host` (`--host`): on the IPv4
- * loopback, `localhost` and `127.0.0.1`, not `[::1]` (nothing listens there: every probe would
- * fail, read as a refused certificate); on the IPv6 one, `localhost` and `[::1]`; on every
- * address, all three; on another address, that address.
+ * loopback (or every IPv4 address, 0.0.0.0), `localhost` and `127.0.0.1`, not `[::1]` (nothing
+ * listens there: every probe would fail, read as a refused certificate); on the IPv6 loopback,
+ * `[::1]`; on every address (`::`), all three; on another address, that address.
  */
 const probeHosts = (host: string): readonly string[] => {
-  if (host === '127.0.0.1') return ['localhost', '127.0.0.1'];
-  if (host === '::1' || host === '[::1]') return ['localhost', '[::1]'];
-  if (host === '0.0.0.0' || host === '::' || host === '[::]') return ['localhost', '127.0.0.1', '[::1]'];
+  // `localhost` may resolve to 127.0.0.1 only (an /etc/hosts without ::1): it is offered where
+  // the endpoints listen on the IPv4 loopback; 0.0.0.0 is IPv4 only.
+  if (host === '127.0.0.1' || host === '0.0.0.0') return ['localhost', '127.0.0.1'];
+  if (host === '::1' || host === '[::1]') return ['[::1]'];
+  if (host === '::' || host === '[::]') return ['localhost', '127.0.0.1', '[::1]'];
   if (host === 'localhost') return ['localhost'];
   return [host.includes(':') && !host.startsWith('[') ? `[${host}]` : host];
 };

@@ -254,6 +254,7 @@ export const up = async (flags: UpFlags, io: Io): Promise<number> => {
         revisionOf: async (version) =>
           (await states.get()).loaded.state.history.find((r) => r.version === version)?.revision,
         ...(lastRollout ? { last: lastRollout } : {}),
+        ...(flags.retryRefused ? { retryRefused: true } : {}),
         truststore: async (version) =>
           (await readTruststoreVersion(store, version, (await states.get()).loaded.state)).body,
         // A rollout this folder's up was running when it stopped goes on from its record.
@@ -627,6 +628,8 @@ export const rolloutRunner = (
     readonly resume?: Rollout;
     /** The last rollout's record (an earlier run of up): the version it verified, if any. */
     readonly last?: Rollout;
+    /** `up --retry-refused`: a version refused by a resumed rollout is tried again too. */
+    readonly retryRefused?: boolean;
   },
 ) => {
   let resume = ctx.resume;
@@ -687,15 +690,18 @@ export const rolloutRunner = (
       const target = verified;
       // The rollout that stopped (its version refused): the convergence record names it.
       const stopped = previous && refused.has(previous.version) ? previous : undefined;
-      const after: Rollout['after'] = stopped && {
-        version: stopped.version,
-        revision: stopped.revision,
-        status: stopped.status,
-        ...(stopped.status === 'succeeded'
-          ? {}
-          : { wave: stopped.waves[Math.min(stopped.wave, stopped.waves.length - 1)]! }),
-        ...(stopped.reason ? { reason: stopped.reason } : {}),
-      };
+      // After a convergence (not refused itself), the refused rollout it followed is still the one.
+      const after: Rollout['after'] = !stopped
+        ? previous?.after
+        : {
+            version: stopped.version,
+            revision: stopped.revision,
+            status: stopped.status,
+            ...(stopped.status === 'succeeded'
+              ? {}
+              : { wave: stopped.waves[Math.min(stopped.wave, stopped.waves.length - 1)]! }),
+            ...(stopped.reason ? { reason: stopped.reason } : {}),
+          };
       const serving = await Promise.all(config.targets.map((t) => ctx.gateway.describe(t)));
       const behind: string[] = [];
       for (const [i, s] of serving.entries()) {
@@ -727,9 +733,16 @@ export const rolloutRunner = (
     }
     // First what the last up left running (its roll back, if it was rolling back, included).
     if (resume) {
-      const record = resume;
+      // Targets taken out of the file since are forgotten (README): not failed, not waited for.
+      const ids = new Set(config.targets.map((t) => t.id));
+      const record = { ...resume, targets: resume.targets.filter((t) => ids.has(t.id)) };
       resume = undefined;
-      await run(record);
+      const end = await run(record);
+      // up --retry-refused: what the resumed rollout refused (it was rolling back) is tried again.
+      if (ctx.retryRefused && refused.delete(end.version))
+        deps.log.info('the version the resumed rollout refused is tried again (--retry-refused)', {
+          version: end.version,
+        });
     }
     const version = latest?.version;
     if (!latest || !version || refused.has(version)) {

@@ -116,6 +116,17 @@ describe('trustroll status with target endpoints (up --targets)', () => {
       ['eu', 'eu.example.com'],
     ] as const)
       await target(id).write({ name, status: 'AVAILABLE', truststoreVersion: '000001', warnings: [] });
+    // An 'after' without its status, and a target in a phase no rollout has, do not read either.
+    const started = startRollout(config, { revision: 1, version: '000001' }, new Date());
+    for (const bad of [
+      { ...started, status: 'succeeded', after: { version: '000002', revision: 2 } },
+      { ...started, targets: started.targets.map((t) => ({ ...t, phase: 'dancing' })) },
+    ]) {
+      writeFileSync(join(endpoint(), 'rollout.json'), JSON.stringify(bad));
+      const shown = await runCli(['status', ...local]);
+      expect([shown.code, shown.out]).toEqual([1, expect.stringContaining('ROLLOUT RECORD UNREADABLE: ')]);
+      expect(shown.err).not.toMatch(/at .*\.[jt]s:\d+/);
+    }
     writeFileSync(join(endpoint(), 'rollout.json'), JSON.stringify({ version: '000001', targets: 'nope' }));
     const r = await runCli(['status', ...local]);
     expect(r.out).toContain('ROLLOUT RECORD UNREADABLE: ');

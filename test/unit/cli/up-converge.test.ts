@@ -167,5 +167,89 @@ describe('up --targets: convergence after a stopped rollout', () => {
       us: '1',
     });
     expect(gateway.updates()).toEqual(['us@1']);
+    // The convergence's record names 2 as refused; a second convergence after a restart (another
+    // target new in the file) keeps naming it, so a third restart does not roll 2 again.
+    const first = JSON.parse(readFileSync(join(dir, '.trustroll', 'endpoint', 'rollout.json'), 'utf8'));
+    expect(first.after).toMatchObject({ version: '2', status: 'rolled-back' });
+    const wider: RolloutConfig = {
+      ...config,
+      targets: [
+        ...config.targets,
+        { id: 'ap', kind: 'apigateway-rest', resource: 'ap.example.com', wave: 'rest' },
+      ],
+    };
+    gateway.targets.set('ap', { ...gateway.targets.get('us')!, version: undefined });
+    const again = rolloutRunner(wider, {
+      gateway,
+      deps: { clock, log: memoryLog(), notifier: new MemoryNotifier() },
+      io: { out: () => {} },
+      paths: { dataDir: join(dir, '.trustroll'), inboxDir: join(dir, 'inbox') },
+      refused: refusedBy(first),
+      latest: async () => '2',
+      revisionOf: async (v) => Number(v),
+      truststore: async () => new Uint8Array(),
+      last: first,
+    });
+    await again({ revision: 2, version: '2' });
+    expect(gateway.targets.get('ap')!.version).toBe('1');
+    const second = JSON.parse(readFileSync(join(dir, '.trustroll', 'endpoint', 'rollout.json'), 'utf8'));
+    expect(second.after).toMatchObject({ version: '2', status: 'rolled-back' });
+    expect([...refusedBy(second)]).toEqual(['2']);
+  });
+
+  it('resumes a rollout without the targets taken out of the file since, and with --retry-refused tries again what the resumed one refused', async () => {
+    const clock = new FakeClock();
+    const gateway = new FakeTargetGateway(clock, { canary: '2', eu: '1', us: '1' });
+    const dir = mkdtempSync(join(tmpdir(), 'rc-converge-'));
+    // up was killed while verifying 2 on the canary (its probe's client was revoked by mistake);
+    // the file lost "gone" since.
+    const started = startRollout(
+      {
+        ...config,
+        targets: [
+          ...config.targets,
+          { id: 'gone', kind: 'apigateway-rest', resource: 'gone.example.com', wave: 'rest' },
+        ],
+      },
+      { revision: 2, version: '2' },
+      clock.now(),
+    );
+    const resume = {
+      ...started,
+      targets: started.targets.map((t) =>
+        t.id === 'canary'
+          ? { ...t, phase: 'verifying' as const, from: '1' }
+          : { ...t, phase: 'skipped' as const },
+      ),
+    };
+    // The resumed verification still sees the revoked probe client; after it, the cause is fixed.
+    let probes = 0;
+    gateway.probeResult = () =>
+      probes++ === 0 ? { ok: false, detail: 'HTTP 403, expected 200' } : { ok: true, detail: '200' };
+    const out: string[] = [];
+    const run = rolloutRunner(config, {
+      gateway,
+      deps: { clock, log: memoryLog(), notifier: new MemoryNotifier() },
+      io: { out: (t) => out.push(t) },
+      paths: { dataDir: join(dir, '.trustroll'), inboxDir: join(dir, 'inbox') },
+      refused: new Set(),
+      latest: async () => '2',
+      revisionOf: async (v) => Number(v),
+      truststore: async () => new Uint8Array(),
+      resume,
+      retryRefused: true,
+    });
+    await run({ revision: 2, version: '2' });
+    const said = out.join('');
+    // The resumed rollback ends as it was going (the removed target is not in it, not failed)...
+    expect(said).toContain('rollout of truststore version 2 (revision 2): rolled-back');
+    expect(said).not.toContain('gone');
+    // ...then 2 is rolled again, as --retry-refused asked, and passes.
+    expect(said).toContain('rollout of truststore version 2 (revision 2): succeeded');
+    expect(Object.fromEntries([...gateway.targets].map(([id, t]) => [id, t.version]))).toEqual({
+      canary: '2',
+      eu: '2',
+      us: '2',
+    });
   });
 });

@@ -113,9 +113,19 @@ describe('loadLocalTargets', () => {
     expect((await loadLocalTargets(at('[::1]'), 47100, '::1')).targets[0]!.probe!.url).toBe(
       'https://[::1]:47100/health',
     );
-    await expect(loadLocalTargets(at('127.0.0.1'), 47100, '::1')).rejects.toThrow('host localhost or [::1]');
-    for (const host of ['localhost', '127.0.0.1', '[::1]'])
+    // With --host ::1 only [::1]: localhost may resolve to 127.0.0.1 alone (an /etc/hosts without ::1).
+    for (const host of ['127.0.0.1', 'localhost'])
+      await expect(loadLocalTargets(at(host), 47100, '::1')).rejects.toThrow(
+        '(host [::1]: the endpoints listen on ::1',
+      );
+    // 0.0.0.0 is every IPv4 address, not IPv6; :: is both.
+    for (const host of ['localhost', '127.0.0.1'])
       expect((await loadLocalTargets(at(host), 47100, '0.0.0.0')).targets).toHaveLength(1);
+    await expect(loadLocalTargets(at('[::1]'), 47100, '0.0.0.0')).rejects.toThrow(
+      'host localhost or 127.0.0.1',
+    );
+    for (const host of ['localhost', '127.0.0.1', '[::1]'])
+      expect((await loadLocalTargets(at(host), 47100, '::')).targets).toHaveLength(1);
   });
 
   it('refuses two targets on one port, ELB trust stores, and a bad file, saying what to fix', async () => {
