@@ -56,6 +56,13 @@ export const lambdaHandler = async (
     ...(w.config.crlSync && report.crlChange && !(await hasRecord(w.store, crlSyncId(report.crlChange)))
       ? ['CRL sync not started']
       : []),
+    // Likewise the rollout of the latest version (StartExecution failed until the batch's message
+    // went to the dead-letter queue): the run asked for starts it (once: its execution name).
+    ...(w.config.stateMachineArn &&
+    report.release &&
+    !(await hasRecord(w.store, `${report.release.revision}-${report.release.version}`))
+      ? ['rollout not started']
+      : []),
   ];
   if (reasons.length > 0) {
     await requestRun(w, {

@@ -95,6 +95,8 @@ export interface ScanReport {
   readonly crls: readonly CrlLine[];
   /** The last change of the CRLs held (`revocation.crlChange`): what a CRL sync is named after. */
   readonly crlChange?: { readonly revision: number; readonly generation: number };
+  /** The latest published version and its revision: what its rollout is named after. */
+  readonly release?: { readonly revision: number; readonly version: string };
 }
 
 const severityOf = (level: number): Severity => (level === 0 ? 'error' : level <= 30 ? 'warning' : 'info');
@@ -433,7 +435,11 @@ export const scanExpiry = async (deps: ScanDeps): Promise<ScanReport> => {
       (p) => Date.parse(p.until) < now.getTime(),
     ).length;
     const crlChange = next.revocation?.crlChange;
+    const published = latestPublished(next);
     return {
+      ...(published?.version
+        ? { release: { revision: published.revision, version: published.version } }
+        : {}),
       pendingDue,
       crls: assessed.crlLines,
       ...(crlChange ? { crlChange } : {}),

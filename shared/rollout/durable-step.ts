@@ -140,6 +140,22 @@ export const durableStep = async (
     if (taken.previous)
       rollout = startRollout(deps.config, rollout, new Date(rollout.startedAt), taken.previous);
   }
+  // A rollout that touched targets and then stood still (over ACTIVE_STALE_MS) may have been taken
+  // over by a newer one; re-driven after that, it must not touch the targets the holder rolls.
+  if (!fresh && rollout.status === 'running') {
+    const holder = (await readJson<{ id?: string }>(ACTIVE_KEY, deps))?.value.id;
+    if (holder !== undefined && holder !== rollout.id) {
+      const stopped: Rollout = {
+        ...rollout,
+        status: 'superseded',
+        updatedAt: now.toISOString(),
+        reason: `rollout ${holder} took the targets over while this one stood still; this one touches nothing more (that rollout takes every target to its version)`,
+      };
+      await save(stopped, deps);
+      deps.log.warn('rollout stopped: another holds the targets', { rolloutId: rollout.id, holder });
+      return { rollout: carried(stopped), waitSeconds: 0, done: true };
+    }
+  }
   const { rollout: next, waitMs } = refused
     ? { rollout: refused, waitMs: undefined }
     : await stepRollout(rollout, deps, latest === undefined ? {} : { latestVersion: latest });

@@ -926,4 +926,57 @@ describe('the durable rollout on AWS', () => {
     );
     expect(await drain(aws.sqs, runQueue)).toEqual([]);
   });
+
+  it("has the daily scan ask for a run when a version's rollout was never started (StartExecution failed until the message was dead-lettered)", async () => {
+    const beta = await partnerChain('Beta');
+    const put = await aws.s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'inbox/beta/ca.pem',
+        Body: pemOf(beta.root, beta.intermediate),
+      }),
+    );
+    recorder.outages.add('states');
+    try {
+      const failed = await ingest(
+        {
+          Records: [sqsRecord('m-beta', objectCreated(bucket, 'inbox/beta/ca.pem', put.VersionId, 'm-beta'))],
+        },
+        lambdaContext(900_000),
+      );
+      expect(failed.batchItemFailures).toHaveLength(1);
+    } finally {
+      recorder.outages.delete('states');
+    }
+    const version = await truststoreVersion();
+    await drain(aws.sqs, runQueue);
+    Object.assign(process.env, stack.environment('scan'));
+    vi.resetModules();
+    const scan = (await import('../../functions/expiry-scan/handler.js')).handler as unknown as (
+      e: unknown,
+      c: unknown,
+    ) => Promise<unknown>;
+    recorder.take();
+    await scan(
+      { 'execution-id': 'exec-rel', 'scheduled-time': '2026-12-06T06:00:00Z' },
+      lambdaContext(300_000),
+    );
+    expect(await deniedCalls(stack, 'scan', recorder.take())).toEqual([]);
+    const requested = await drain(aws.sqs, runQueue);
+    expect(requested).toEqual([
+      expect.objectContaining({
+        detail: expect.objectContaining({ reason: 'rollout not started', version }),
+      }),
+    ]);
+    await ingest({ Records: [sqsRecord('m-run-rel', requested[0]!)] }, lambdaContext(900_000));
+    const calls = recorder.take();
+    const started = states(calls).filter(
+      (c) => c.operation === 'StartExecution' && c.name?.startsWith('rollout-'),
+    );
+    expect(started).toHaveLength(1);
+    const release = JSON.parse(started[0]!.input!).release as { revision: number; version: string };
+    expect(release.version).toBe(version);
+    expect(started[0]!.name).toBe(executionName(release));
+    expect(await deniedCalls(stack, 'ingest', calls)).toEqual([]);
+  });
 });

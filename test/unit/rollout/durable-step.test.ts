@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../../../shared/errors.js';
 import { ingestUploads } from '../../../shared/pipeline/ingest.js';
 import { loadState } from '../../../shared/pipeline/state-store.js';
-import { durableStep } from '../../../shared/rollout/durable-step.js';
+import { ACTIVE_KEY, durableStep } from '../../../shared/rollout/durable-step.js';
 import type { Rollout, RolloutConfig } from '../../../shared/rollout/model.js';
 import { rolloutKey } from '../../../shared/rollout/records.js';
 import { startRollout } from '../../../shared/rollout/step.js';
@@ -112,6 +112,35 @@ describe('durableStep: one rollout after another', () => {
     const next = gateway.events.slice(seen).filter((e) => e.op === 'update');
     expect(next).toHaveLength(1);
     expect(next[0]!.at - lastCall).toBeGreaterThanOrEqual(30_000);
+  });
+});
+
+describe('durableStep: a rollout re-driven after another took the targets over', () => {
+  it('stops, touching nothing, when the targets are held by another rollout (it stood still, was taken over, then re-driven)', async () => {
+    const { deps, store, clock, gateway } = setup();
+    const started = startRollout(config, { revision: 2, version: 'v2' }, clock.now());
+    // It had asked for the update of api (and then its execution stood still, and was taken over).
+    const touched: Rollout = {
+      ...started,
+      targets: started.targets.map((t) => ({
+        ...t,
+        phase: 'updating' as const,
+        from: 'v1',
+        requestedAt: clock.now().toISOString(),
+      })),
+    };
+    await store.put(
+      ACTIVE_KEY,
+      new TextEncoder().encode(`${JSON.stringify({ id: '3-v3', previous: touched.id })}\n`),
+    );
+    const out = await durableStep({ rollout: touched }, deps);
+    expect(out).toMatchObject({ done: true, waitSeconds: 0, rollout: { status: 'superseded' } });
+    expect((out.rollout as Rollout).reason).toMatch(
+      /^rollout 3-v3 took the targets over while this one stood still/,
+    );
+    expect(gateway.events).toEqual([]);
+    // The holder's own steps go on.
+    expect(JSON.parse(new TextDecoder().decode((await store.get(ACTIVE_KEY)).body)).id).toBe('3-v3');
   });
 });
 
