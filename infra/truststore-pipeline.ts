@@ -807,6 +807,8 @@ export class TruststorePipeline extends Construct {
         POWERTOOLS_SERVICE_NAME: 'trustroll',
         POWERTOOLS_METRICS_NAMESPACE: 'trustroll',
         TRUSTROLL_PIPELINE: this.node.path,
+        // A target naming this account is paced with those naming none (one account, one pace).
+        TRUSTROLL_ACCOUNT: Stack.of(this).account,
       },
     });
     // The state (the latest published version supersedes), the ELB ledger and the records; the

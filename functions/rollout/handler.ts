@@ -28,7 +28,10 @@ const store = new S3ObjectStore(new S3Client(s3Options(env)), config.bucket);
 const notifier = new SnsNotifier(new SNSClient(clientOptions(env)), config.topicArn);
 
 /** The targets, from the environment or (a large file) the bucket, read once per cold start. */
-const targets: RolloutConfig = config.targets ?? (await readTargetsObject(config.targetsKey!));
+const read: RolloutConfig = config.targets ?? (await readTargetsObject(config.targetsKey!));
+const targets: RolloutConfig = /^\d{12}$/.test(env.TRUSTROLL_ACCOUNT ?? '')
+  ? { ...read, ownAccount: env.TRUSTROLL_ACCOUNT! }
+  : read;
 
 async function readTargetsObject(key: string): Promise<RolloutConfig> {
   try {

@@ -60,6 +60,11 @@ export interface RolloutConfig {
   readonly waves: readonly string[];
   readonly targets: readonly Target[];
   readonly settings: RolloutSettings;
+  /**
+   * The pipeline's own account id (on AWS, from the construct): a target that names it is paced
+   * with the targets that name none — one account, one pace. Unknown locally.
+   */
+  readonly ownAccount?: string;
 }
 
 export type TargetPhase =

@@ -368,7 +368,12 @@ class Stepper {
     // for `unchanged`, and lose the version to roll back to. The record is saved first.
     if (this.startedAs.get(run.id) !== run.phase) return 0;
     const now = this.now.getTime();
-    const key = PACED.has(target.kind) ? (target.account ?? OWN_ACCOUNT) : undefined;
+    // The pipeline's own account, named or not, is one pace.
+    const account =
+      target.account === undefined || target.account === this.deps.config.ownAccount
+        ? OWN_ACCOUNT
+        : target.account;
+    const key = PACED.has(target.kind) ? account : undefined;
     const last = key === undefined ? undefined : this.last[key];
     const paceAt = last === undefined ? 0 : Date.parse(last) + this.settings.minUpdateIntervalMs;
     const retryAt = run.retryAt === undefined ? 0 : Date.parse(run.retryAt);

@@ -126,6 +126,8 @@ describe('the durable rollout (targets)', () => {
     expect(targets.waves).toEqual(['canary', 'rest']);
     expect(targets.targets.map((x: Target) => x.id)).toEqual(TARGETS.map((x) => x.id));
     expect(targets.settings.minUpdateIntervalMs).toBe(30_000);
+    // Its own account, so that a target naming it is paced with those naming none.
+    expect(fn.Properties.Environment.Variables.TRUSTROLL_ACCOUNT).toBe(stack.account);
   });
 
   it('puts a targets file too large for the environment into the bucket at deploy, and lets the step read that one object', () => {

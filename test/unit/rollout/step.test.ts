@@ -123,6 +123,30 @@ describe('stepRollout', () => {
     expect(Object.keys(first.lastUpdateByAccount).length).toBeGreaterThan(0);
   });
 
+  it("paces a target naming the pipeline's own account with those naming none (one account, one pace)", async () => {
+    const own: RolloutConfig = {
+      waves: ['w'],
+      targets: [
+        { id: 'a', kind: 'apigateway-rest', resource: 'a.example.com', wave: 'w' },
+        { id: 'b', kind: 'apigateway-http', resource: 'b.example.com', wave: 'w', account: '123456789012' },
+      ],
+      settings: config.settings,
+      ownAccount: '123456789012',
+    };
+    const f = setup();
+    const gateway = new FakeTargetGateway(f.clock, { a: '1', b: '1' });
+    await runRollout(startRollout(own, { revision: 1, version: '2' }, f.clock.now()), {
+      config: own,
+      gateway,
+      clock: f.clock,
+      log: f.log,
+      notifier: f.notifier,
+    });
+    const at = gateway.events.filter((e) => e.op === 'update').map((e) => e.at);
+    expect(at).toHaveLength(2);
+    expect(Math.abs(at[1]! - at[0]!)).toBeGreaterThanOrEqual(30_000);
+  });
+
   it('backs off when throttled, then rolls; gives up after maxAttempts and rolls back what was rolled', async () => {
     const f = setup();
     f.gateway.of('canary').throttle = 2;
