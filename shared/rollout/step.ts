@@ -611,7 +611,10 @@ class Stepper {
       const updated =
         other.phase === 'rolled' ||
         other.phase === 'verifying' ||
-        (other.phase === 'updating' && other.requestedAt !== undefined);
+        (other.phase === 'updating' && other.requestedAt !== undefined) ||
+        // Updated by the superseded rollout this one took over, never verified: back to its `from`
+        // too, not left on a version no one checked (its wave may never come).
+        (other.phase === 'pending' && other.carried === true && other.from !== undefined);
       if (other.phase === 'pending' || other.phase === 'waiting' || other.phase === 'updating') {
         if (!updated) {
           this.set(other, { phase: 'skipped', retryAt: undefined });

@@ -376,6 +376,29 @@ describe('stepRollout', () => {
     expect(serving(f.gateway)).toMatchObject({ canary: '2', r1: '1' });
   });
 
+  it('rolls back a target a superseded rollout updated but never verified when the rollout that took over stops before its wave', async () => {
+    const f = setup();
+    f.gateway.updatingReads = 30;
+    const { end: superseded } = await drive(
+      startRollout(config, { revision: 2, version: '2' }, f.clock.now()),
+      f,
+      () => (f.gateway.updates().includes('r1@2') ? '3' : '2'),
+    );
+    expect(superseded.targets.find((t) => t.id === 'r1')).toMatchObject({ phase: 'updating', from: '1' });
+    // Version 3 fails at the canary: r1's wave never comes.
+    f.gateway.warningsFor = (id, v) => (id === 'canary' && v === '3' ? ['W3'] : []);
+    const { end } = await drive(
+      startRollout(config, { revision: 3, version: '3' }, f.clock.now(), viaJson(superseded)),
+      f,
+    );
+    expect(end.status).toBe('rolled-back');
+    expect(end.targets.find((t) => t.id === 'r1')).toMatchObject({ phase: 'rolled-back', from: '1' });
+    // Not left on 2, which no one verified: back on 1, as the targets that 2 never reached.
+    expect(serving(f.gateway)).toMatchObject({ r1: '1', r2: '1', r3: '1' });
+    // r3 (another account, not paced behind r1) had been updated to 2 as well; r2 never was.
+    expect(phases(end)).toMatchObject({ r2: 'skipped', r3: 'rolled-back' });
+  });
+
   it('finishes a roll back before a newer version can supersede the rollout', async () => {
     const f = setup();
     f.gateway.warningsFor = (_id, v) => (v === '2' ? ['new warning'] : []);
