@@ -731,7 +731,8 @@ export const rolloutNotifications = (rollout: Rollout, config: RolloutConfig): N
       notification(
         'truststore.rolled',
         'info',
-        `${version}`,
+        // One per rollout, not per version: a convergence or a retry may roll a version again.
+        `${version}@${rollout.startedAt}`,
         `truststore revision ${revision} rolled to ${rolled.map((r) => r.id).join(', ')}`,
         [
           `Truststore revision ${revision} (version ${version}) is now active:`,

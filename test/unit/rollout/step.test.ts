@@ -399,6 +399,18 @@ describe('stepRollout', () => {
     expect(phases(end)).toMatchObject({ r2: 'skipped', r3: 'rolled-back' });
   });
 
+  it("names each rollout's truststore.rolled apart, so a second rollout of a version (a convergence, a retry) is not taken for a re-sent alert", async () => {
+    const f = setup({ canary: '1', r1: '1', r2: '1', r3: '1' });
+    await drive(startRollout(config, { revision: 2, version: '2' }, f.clock.now()), f);
+    f.gateway.of('r3').version = '1';
+    f.clock.advance(60_000);
+    await drive(startRollout(config, { revision: 2, version: '2' }, f.clock.now()), f);
+    const ids = f.notifier.sent.filter((n) => n.eventType === 'truststore.rolled').map((n) => n.id);
+    expect(ids).toHaveLength(2);
+    expect(new Set(ids).size).toBe(2);
+    expect(ids[0]).toMatch(/^truststore\.rolled:2@/);
+  });
+
   it('finishes a roll back before a newer version can supersede the rollout', async () => {
     const f = setup();
     f.gateway.warningsFor = (_id, v) => (v === '2' ? ['new warning'] : []);
