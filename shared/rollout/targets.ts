@@ -154,11 +154,13 @@ export const checkRolloutConfig = (
       }
       const target = checkTarget(raw, i, waves, problems);
       if (!target) continue;
-      const place = [target.kind, target.resource, target.region ?? '', target.account ?? ''].join('|');
+      // A custom domain name is one API Gateway resource, whichever API (REST or HTTP) reads it.
+      const family = target.kind === 'elb-trust-store' ? target.kind : 'apigateway';
+      const place = [family, target.resource, target.region ?? '', target.account ?? ''].join('|');
       const other = places.get(place);
       if (other !== undefined)
         problems.push(
-          `targets "${other}" and "${target.id}" are the same ${target.kind} ${target.resource}${target.region ? ` in ${target.region}` : ''}: one resource is rolled once; remove one, or fix its "resource" or "region"`,
+          `targets "${other}" and "${target.id}" are the same ${family === 'apigateway' ? 'API Gateway custom domain' : target.kind} ${target.resource}${target.region ? ` in ${target.region}` : ''}: one resource is rolled once (REST and HTTP APIs share a custom domain name); remove one, or fix its "resource" or "region"`,
         );
       else places.set(place, target.id);
       targets.push(target);

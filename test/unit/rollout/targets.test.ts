@@ -71,8 +71,20 @@ describe('parseRolloutConfig', () => {
       'target ids "eu" and "EU" differ only in case (targets[1]): they would share a status folder on a case-insensitive file system, and read alike in alerts; rename one',
     );
     expect(problems).toContain(
-      'targets "eu" and "eu-again" are the same apigateway-rest eu.example.com: one resource is rolled once; remove one, or fix its "resource" or "region"',
+      'targets "eu" and "eu-again" are the same API Gateway custom domain eu.example.com: one resource is rolled once (REST and HTTP APIs share a custom domain name); remove one, or fix its "resource" or "region"',
     );
+    // A REST and an HTTP target of one domain name are one domain too.
+    expect(
+      checkRolloutConfig({
+        waves: ['w'],
+        targets: [
+          api('rest', 'api.example.com'),
+          { ...api('http', 'api.example.com'), kind: 'apigateway-http' },
+        ],
+      }).problems,
+    ).toEqual([
+      'targets "rest" and "http" are the same API Gateway custom domain api.example.com: one resource is rolled once (REST and HTTP APIs share a custom domain name); remove one, or fix its "resource" or "region"',
+    ]);
     expect(problems.filter((p) => p.includes('must be a whole number from 1024 to 65535'))).toHaveLength(2);
     expect(problems.find((p) => p.startsWith('target "low"'))).toMatch(/ports below 1024 need privileges/);
     // The same custom domain name in two regions (multi-region) is two targets.
