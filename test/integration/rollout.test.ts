@@ -112,6 +112,16 @@ afterAll(async () => {
   for (const k of ['TRUSTROLL_STATE_MACHINE_ARN', 'TRUSTROLL_TARGETS']) delete process.env[k];
 });
 
+/** The scan as the schedule invokes it, with its own environment from the template. */
+const scanHandler = async () => {
+  Object.assign(process.env, stack.environment('scan'));
+  vi.resetModules();
+  return (await import('../../functions/expiry-scan/handler.js')).handler as unknown as (
+    e: unknown,
+    c: unknown,
+  ) => Promise<unknown>;
+};
+
 /** `trustroll status --store s3://<bucket>` (no --domain: the last rollout's record). */
 const status = async (...extra: string[]) => {
   let out = '';
@@ -310,12 +320,7 @@ describe('the durable rollout on AWS', () => {
 
   it("publishes the rollouts on the scan's report from the records, as its IAM allows", async () => {
     // The scan as the schedule invokes it, with its own environment from the template.
-    Object.assign(process.env, stack.environment('scan'));
-    vi.resetModules();
-    const scan = (await import('../../functions/expiry-scan/handler.js')).handler as unknown as (
-      e: unknown,
-      c: unknown,
-    ) => Promise<unknown>;
+    const scan = await scanHandler();
     recorder.take();
     await scan(
       { 'execution-id': 'exec-r', 'scheduled-time': '2026-12-03T06:00:00Z' },
@@ -892,12 +897,7 @@ describe('the durable rollout on AWS', () => {
     const change = (await revocationOf()).crlChange!;
     await drain(aws.sqs, runQueue);
     // The message went to the dead-letter queue: no retry. The scan, as the schedule invokes it.
-    Object.assign(process.env, stack.environment('scan'));
-    vi.resetModules();
-    const scan = (await import('../../functions/expiry-scan/handler.js')).handler as unknown as (
-      e: unknown,
-      c: unknown,
-    ) => Promise<unknown>;
+    const scan = await scanHandler();
     recorder.take();
     await scan(
       { 'execution-id': 'exec-crl', 'scheduled-time': '2026-12-04T06:00:00Z' },
@@ -950,12 +950,7 @@ describe('the durable rollout on AWS', () => {
     }
     const version = await truststoreVersion();
     await drain(aws.sqs, runQueue);
-    Object.assign(process.env, stack.environment('scan'));
-    vi.resetModules();
-    const scan = (await import('../../functions/expiry-scan/handler.js')).handler as unknown as (
-      e: unknown,
-      c: unknown,
-    ) => Promise<unknown>;
+    const scan = await scanHandler();
     recorder.take();
     await scan(
       { 'execution-id': 'exec-rel', 'scheduled-time': '2026-12-06T06:00:00Z' },
