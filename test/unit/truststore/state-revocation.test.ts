@@ -67,7 +67,8 @@ const revocation = (): Rev => ({
     { issuer: F, serial: '0a1b2c', reason: 'keyCompromise', by: 'ops', at: '2026-12-01T00:00:00.000Z' },
   ],
   staleAlerts: { [KEY]: { level: 0, at: '2026-12-01T00:00:00.000Z' } },
-  crlChange: { revision: 0, generation: 2 },
+  // As ingest writes it: the CRLs' last change is the generation's last change.
+  crlChange: { revision: 0, generation: 3 },
   rules: { Acme: { pins: [H, F], routes: ['GET /orders/*', 'POST /orders'] }, Beta: {} },
 });
 
