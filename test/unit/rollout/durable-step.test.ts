@@ -30,6 +30,21 @@ const setup = () => {
   };
 };
 
+/** Ingests `pem` as `partner`'s upload into `store`; the release it publishes. */
+const publishCas = async (store: MemoryStore, clock: FakeClock, partner: string, pem: string) => {
+  const { version: upload } = await store.put(`inbox/${partner}/ca.pem`, toBytes(pem));
+  await ingestUploads([{ key: `inbox/${partner}/ca.pem`, version: upload }], {
+    store,
+    gateway: new FakeGateway(),
+    notifier: new MemoryNotifier(),
+    clock,
+    log: memoryLog(),
+    config: { roll: { domains: [] } },
+  });
+  const { state } = await loadState(store);
+  return { revision: state.revision, version: latestPublished(state)!.version! };
+};
+
 describe('durableStep (one Step Functions task of a rollout)', () => {
   it('refuses a step given neither a record nor a release (a retry cannot fix it)', async () => {
     await expect(durableStep({}, setup().deps)).rejects.toThrow(InputError);
@@ -74,22 +89,8 @@ describe('durableStep (one Step Functions task of a rollout)', () => {
 describe('durableStep: one rollout after another', () => {
   it("paces the first update of a release's rollout by the last call of the rollout that held the targets before", async () => {
     const { deps, store, clock, gateway } = setup();
-    const publish = async (partner: string) => {
-      const { version: upload } = await store.put(
-        `inbox/${partner}/ca.pem`,
-        toBytes(pemOf((await partnerChain(partner)).root)),
-      );
-      await ingestUploads([{ key: `inbox/${partner}/ca.pem`, version: upload }], {
-        store,
-        gateway: new FakeGateway(),
-        notifier: new MemoryNotifier(),
-        clock,
-        log: memoryLog(),
-        config: { roll: { domains: [] } },
-      });
-      const { state } = await loadState(store);
-      return { revision: state.revision, version: latestPublished(state)!.version! };
-    };
+    const publish = async (partner: string) =>
+      publishCas(store, clock, partner, pemOf((await partnerChain(partner)).root));
     const drive = async (release: { revision: number; version: string }) => {
       let out = await durableStep({ release }, deps);
       for (let i = 0; !out.done && i < 100; i++) {
@@ -160,20 +161,7 @@ describe('durableStep and the revocation files of ELB trust stores', () => {
   it("refuses, before touching the trust store, a version whose CRLs break ELB's quotas (30 files)", async () => {
     const { store, clock, gateway } = setup();
     const chain = await partnerChain('Acme');
-    const { version: upload } = await store.put(
-      'inbox/acme/ca.pem',
-      toBytes(pemOf(chain.root, chain.intermediate)),
-    );
-    await ingestUploads([{ key: 'inbox/acme/ca.pem', version: upload }], {
-      store,
-      gateway: new FakeGateway(),
-      notifier: new MemoryNotifier(),
-      clock,
-      log: memoryLog(),
-      config: { roll: { domains: [] } },
-    });
-    const { state } = await loadState(store);
-    const release = { revision: state.revision, version: latestPublished(state)!.version! };
+    const release = await publishCas(store, clock, 'acme', pemOf(chain.root, chain.intermediate));
     const crls = Array.from({ length: 31 }, (_, i) => ({
       name: `revocation/crls/${i}.pem`,
       key: `revocation/crls/${i}.pem`,
