@@ -4,7 +4,13 @@ import { dirname, join, resolve } from 'node:path';
 import { EndpointStatusFile } from '../../shared/adapters/local/endpoint-status.js';
 import { writeAtomic } from '../../shared/adapters/local/paths.js';
 import type { RolloutSources, ServedTarget } from '../../shared/report/rollouts.js';
-import type { Rollout, RolloutConfig, RolloutSettings } from '../../shared/rollout/model.js';
+import {
+  isRolloutStatus,
+  isTargetPhase,
+  type Rollout,
+  type RolloutConfig,
+  type RolloutSettings,
+} from '../../shared/rollout/model.js';
 import { parseRolloutConfigText } from '../../shared/rollout/targets.js';
 import { UsageError } from '../io.js';
 import { type LocalPaths, layout } from '../local.js';
@@ -62,20 +68,6 @@ export const forgetRemovedTargets = async (paths: LocalPaths, ids: readonly stri
 export const readRollout = async (paths: LocalPaths): Promise<Rollout | undefined> =>
   readRolloutIn(layout(paths).endpoint);
 
-const STATUSES = new Set<string>(['running', 'succeeded', 'rolled-back', 'failed', 'superseded']);
-const PHASES = new Set<string>([
-  'pending',
-  'waiting',
-  'updating',
-  'verifying',
-  'rolled',
-  'unchanged',
-  'rolling-back',
-  'rolled-back',
-  'failed',
-  'skipped',
-]);
-
 export const readRolloutIn = async (endpointDir: string): Promise<Rollout | undefined> =>
   (await readRolloutFile(endpointDir)).rollout;
 
@@ -100,7 +92,7 @@ export const readRolloutFile = async (
       r &&
       typeof r === 'object' &&
       typeof r.version === 'string' &&
-      STATUSES.has(r.status as string) &&
+      isRolloutStatus(r.status) &&
       Number.isInteger(r.revision) &&
       Number.isInteger(r.wave) &&
       Array.isArray(r.waves) &&
@@ -112,7 +104,7 @@ export const readRolloutFile = async (
           typeof t === 'object' &&
           typeof t.id === 'string' &&
           typeof t.wave === 'string' &&
-          PHASES.has(t.phase) &&
+          isTargetPhase(t.phase) &&
           Array.isArray(t.warningsBefore) &&
           Array.isArray(t.newWarnings),
       ) &&
@@ -121,7 +113,7 @@ export const readRolloutFile = async (
           after !== null &&
           typeof after.version === 'string' &&
           Number.isInteger(after.revision) &&
-          STATUSES.has(after.status)))
+          isRolloutStatus(after.status)))
     )
       return { rollout: r as Rollout };
   } catch {}

@@ -145,6 +145,35 @@ export type RolloutStatus =
   /** A newer version's rollout took over: this one stopped where it was, nothing rolled back. */
   | 'superseded';
 
+/** Every status and phase, keyed by the types: one left out (or one too many) does not compile. */
+const STATUSES: Readonly<Record<RolloutStatus, true>> = {
+  running: true,
+  succeeded: true,
+  'rolled-back': true,
+  failed: true,
+  superseded: true,
+};
+const PHASES: Readonly<Record<TargetPhase, true>> = {
+  pending: true,
+  waiting: true,
+  updating: true,
+  verifying: true,
+  rolled: true,
+  unchanged: true,
+  'rolling-back': true,
+  'rolled-back': true,
+  failed: true,
+  skipped: true,
+};
+
+/** Whether a value read from a record (JSON, maybe edited by hand) is a rollout status. */
+export const isRolloutStatus = (v: unknown): v is RolloutStatus =>
+  typeof v === 'string' && Object.hasOwn(STATUSES, v);
+
+/** Whether a value read from a record is a target phase. */
+export const isTargetPhase = (v: unknown): v is TargetPhase =>
+  typeof v === 'string' && Object.hasOwn(PHASES, v);
+
 export interface Rollout {
   readonly schema: 1;
   /**
