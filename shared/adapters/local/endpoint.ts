@@ -564,36 +564,22 @@ export class LocalEndpoint implements DomainGateway {
    */
   async warningsNow(version: string): Promise<string[]> {
     const body = await this.options.loadTruststore(version);
-    const text = Buffer.from(body).toString('utf8');
-    const blocks = this.options.judged ? (text.match(PEM_BLOCK) ?? []) : [];
-    let judged: Certificate[] | undefined;
-    if (blocks.length > 0 && blocks.join('') === text) {
-      try {
-        judged = blocks.map((block) => this.parsed.get(block) ?? parseCertificate(pemToDer(block)));
-      } catch {
-        judged = undefined;
-      }
-    }
-    return (
-      judged ? timeFindings(judged, body.length) : lintInputs([{ name: 'truststore', bytes: body }]).findings
-    )
-      .filter(isBlocking)
-      .map((f) => `${f.code}: ${f.cert?.subject ?? 'truststore'}: ${f.message}`);
+    const read = this.options.judged ? this.readJudged(Buffer.from(body).toString('utf8')) : undefined;
+    return warningsOf(body, read?.certificates);
   }
 
   /** Reads a truststore version and computes the warnings API Gateway would report for it. */
   private async load(version: string): Promise<string> {
     const body = await this.options.loadTruststore(version);
     const text = Buffer.from(body).toString('utf8');
-    const judged = this.options.judged ? this.judgedCertificates(text) : undefined;
-    if (!judged) this.loaded = undefined;
-    // Like API Gateway: invalid certificates do not stop the roll, they become warnings.
-    const findings = judged
-      ? timeFindings(judged, body.length)
-      : lintInputs([{ name: 'truststore', bytes: body }]).findings;
-    this.warnings = findings
-      .filter(isBlocking)
-      .map((f) => `${f.code}: ${f.cert?.subject ?? 'truststore'}: ${f.message}`);
+    const read = this.options.judged ? this.readJudged(text) : undefined;
+    // The version served keeps its parsed blocks: the next version reuses those it shares.
+    if (read) {
+      this.parsed = read.parsed;
+      this.loaded = read.blocks;
+    } else this.loaded = undefined;
+    const judged = read?.certificates;
+    this.warnings = warningsOf(body, judged);
     this.trusted = new TrustIndex(
       judged ?? readInput({ name: 'truststore', bytes: body }).certificates.map((c) => c.cert),
     );
@@ -605,7 +591,9 @@ export class LocalEndpoint implements DomainGateway {
    * order, reusing those already parsed for the version served; undefined when the text is not
    * made of such blocks only, and is then read like any other file.
    */
-  private judgedCertificates(text: string): Certificate[] | undefined {
+  private readJudged(
+    text: string,
+  ): { blocks: string[]; parsed: Map<string, Certificate>; certificates: Certificate[] } | undefined {
     const blocks = text.match(PEM_BLOCK) ?? [];
     if (blocks.join('') !== text) return undefined;
     const parsed = new Map<string, Certificate>();
@@ -615,11 +603,19 @@ export class LocalEndpoint implements DomainGateway {
     } catch {
       return undefined;
     }
-    this.parsed = parsed;
-    this.loaded = blocks;
-    return blocks.map((block) => parsed.get(block)!);
+    return { blocks, parsed, certificates: blocks.map((block) => parsed.get(block)!) };
   }
 }
+
+/**
+ * The warnings API Gateway would report for a truststore (`judged`: its certificates as ingest
+ * judged them, only their time-bound findings are new): invalid certificates do not stop a roll,
+ * they become warnings.
+ */
+const warningsOf = (body: Uint8Array, judged: readonly Certificate[] | undefined): string[] =>
+  (judged ? timeFindings(judged, body.length) : lintInputs([{ name: 'truststore', bytes: body }]).findings)
+    .filter(isBlocking)
+    .map((f) => `${f.code}: ${f.cert?.subject ?? 'truststore'}: ${f.message}`);
 
 /**
  * The request as the authorizer's routes name it: `METHOD /path`, without the query. A fragment
