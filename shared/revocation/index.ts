@@ -174,6 +174,9 @@ export const keyDigest = (spki: Uint8Array): string => {
 /** The key of `revokedKeys`: a partner's public key (its canonical digest). */
 export const revokedKeyOf = (partner: string, spki: Uint8Array): string => `${partner}|${keyDigest(spki)}`;
 
+/** The record set of a CA with nothing revoked by hand. */
+const NO_RECORDS = Buffer.alloc(0);
+
 /** Builds the index bytes. Deterministic: the same input gives the same bytes. */
 export const buildIndex = (input: IndexInput): Uint8Array => {
   const held = new Set(input.entries.map((e) => e.fingerprint));
@@ -218,21 +221,25 @@ export const buildIndex = (input: IndexInput): Uint8Array => {
     offset += count;
     return at;
   };
+  const same = input.same ?? ((a: string, b: string) => a === b);
   const partial = certs.map((cert, i) => {
     const entry = entries[i]!;
-    const same = input.same ?? ((a: string, b: string) => a === b);
+    // Most CAs have no CRL and no revocation by hand: nothing to look through for them.
     const mine = <T>(by: Map<string, T[]>) =>
-      [...by].flatMap(([fp, list]) => (same(fp, cert.fingerprint) ? list : []));
+      by.size === 0 ? [] : [...by].flatMap(([fp, list]) => (same(fp, cert.fingerprint) ? list : []));
     const held = mine(crlsOf).sort((a, b) => a.scope.localeCompare(b.scope));
     const sets = held.map((c) => mergeRecords([input.serials(c.serials)]));
     const crls = held.map(({ serials: _, ...c }, j) => {
       const table = place(sets[j]!);
       return { ...c, ...(table ? { table } : {}) };
     });
-    const manualRecords = toRecords(mine(manualOf).map((m) => ({ serial: m.serial, reason: MANUAL })));
-    const renews = [...manualOf.keys()]
-      .filter((fp) => fp !== cert.fingerprint && same(fp, cert.fingerprint))
-      .sort();
+    const byHand = mine(manualOf);
+    const manualRecords =
+      byHand.length === 0 ? NO_RECORDS : toRecords(byHand.map((m) => ({ serial: m.serial, reason: MANUAL })));
+    const renews =
+      manualOf.size === 0
+        ? []
+        : [...manualOf.keys()].filter((fp) => fp !== cert.fingerprint && same(fp, cert.fingerprint)).sort();
     const table = place(manualRecords);
     // A serial on several of its CRLs (or also revoked by hand) is one revoked certificate.
     revoked +=
@@ -271,6 +278,8 @@ export const buildIndex = (input: IndexInput): Uint8Array => {
   const cas = partial.map((ca, i) => {
     if (ca.issuer === undefined) return ca;
     const parent = partial[ca.issuer]!;
+    // A parent with no CRL and nothing revoked by hand lists nothing (most CAs).
+    if (parent.crls.length === 0 && parent.table === undefined) return ca;
     const cert = certs[i]!;
     const coveredBy = parent.crls.flatMap((c, j) => (covers(c, cert) ? [j] : []));
     // Listed by hand, or on a CRL of the parent that covers this CA.
