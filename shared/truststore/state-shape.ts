@@ -14,6 +14,12 @@ import type { TruststoreState } from './state.js';
  * too: rollback publishes them again), and every field its certificate gives (subject, issuer,
  * validity) must be what the certificate says, no CA is listed twice, revisions increase and none is
  * ahead of the state's, and the entries must render to the SHA-256 the latest revision recorded.
+ *
+ * The fields a certificate gives are compared with it by parsing it, unless the document's seal
+ * (`entriesSeal`, see {@link sealOf}) vouches for them: a writer seals only entries whose fields it
+ * compared with their parsed certificate itself (or read under a seal), so a document whose entries
+ * still hash to the seal needs no certificate parsed to be read; one edited by hand, or written by
+ * a trustroll that did not seal, is checked certificate by certificate as before.
  */
 export const checkState = (
   value: unknown,
@@ -29,9 +35,15 @@ export const checkState = (
     throw new Error('state document is not a trustroll state (schema 1)');
   const revision = count(value.revision, 'revision', 0);
   const entries = list(value.entries, 'entries');
+  const removed = value.removedEntries;
+  optional(value.entriesSeal, 'entriesSeal', hex64);
+  // Lines of a seal only when there is one to compare with (a state of another writer has none).
+  const lines = value.entriesSeal === undefined ? undefined : entries.map(sealLine);
+  const removedLines = lines && Array.isArray(removed) ? removed.map(sealLine) : undefined;
+  const sealed = lines !== undefined && value.entriesSeal === sealOf(lines, removedLines);
   const seen = new Map<string, number>();
   entries.forEach((e, i) => {
-    const fingerprint = entry(e, `entries[${i}]`);
+    const fingerprint = entry(e, `entries[${i}]`, sealed ? lines[i] : undefined);
     const first = seen.get(fingerprint);
     if (first !== undefined)
       fail(`entries[${i}]`, `the same CA (fingerprint ${short(fingerprint)}) as entries[${first}]`);
@@ -96,7 +108,7 @@ export const checkState = (
   });
   optional(value.removedEntries, 'removedEntries', (x, p) =>
     list(x, p).forEach((e, i) => {
-      entry(e, `${p}[${i}]`);
+      entry(e, `${p}[${i}]`, sealed ? removedLines?.[i] : undefined);
     }),
   );
   optional(value.revocation, 'revocation', (x, p) => checkRevocation(x, p));
@@ -182,8 +194,12 @@ const checkRevocation = (value: unknown, at: string): void => {
   }
 };
 
-/** Checks one entry (CA with provenance) and returns its fingerprint. */
-const entry = (value: unknown, at: string): string => {
+/**
+ * Checks one entry (CA with provenance) and returns its fingerprint. `sealed`: the line of the
+ * document's seal that vouches for the fields its certificate gives (the PEM is still held to the
+ * fingerprint).
+ */
+const entry = (value: unknown, at: string, sealed: string | undefined): string => {
   // An entry object that passed is not checked again (entries are never changed in place):
   // a state this process wrote holds the entries of the state it read, and a few new ones.
   if (keep && passed.has(value as object)) return (value as { fingerprint: string }).fingerprint;
@@ -201,6 +217,14 @@ const entry = (value: unknown, at: string): string => {
     for (const k of ['code', 'severity', 'message']) text(o[k], `${at}.findings[${i}].${k}`);
   });
   const pem = text(e.pem, `${at}.pem`);
+  if (sealed !== undefined) {
+    const known = verified.get(fingerprint);
+    if (known?.pem !== pem) checkPemForm(pem, fingerprint, at);
+    else parsedEntries.set(e, known.cert);
+    sealedEntries.set(e, sealed);
+    if (keep) passed.add(e);
+    return fingerprint;
+  }
   const known = verified.get(fingerprint);
   const checked = known?.pem === pem ? known : checkPem(pem, fingerprint, at);
   const derived = checked.derived;
@@ -222,7 +246,7 @@ let keep = false;
  * Fields of an entry that are read from its certificate: what `entryOf` writes and what the state
  * check compares, from one place so the two cannot drift apart.
  */
-export const certificateFields = (cert: Certificate) => ({
+export const certificateFields = (cert: Certificate): Record<CertificateField, string> => ({
   subject: cert.subject.text,
   subjectKey: cert.subject.key,
   issuer: cert.issuer.text,
@@ -230,6 +254,41 @@ export const certificateFields = (cert: Certificate) => ({
   notBefore: cert.notBefore.toISOString(),
   notAfter: cert.notAfter.toISOString(),
 });
+
+/** The fields of an entry its certificate gives (`certificateFields`), in the order a seal line holds them. */
+const CERTIFICATE_FIELDS = ['subject', 'subjectKey', 'issuer', 'issuerKey', 'notBefore', 'notAfter'] as const;
+type CertificateField = (typeof CERTIFICATE_FIELDS)[number];
+
+/**
+ * What a seal holds of one entry: its fingerprint and the fields its certificate gives, as JSON
+ * (any value, so that a document edited into other types still gives a line, which then differs).
+ */
+export const sealLine = (e: unknown): string => {
+  const o = isObject(e) ? e : {};
+  return JSON.stringify([o.fingerprint, ...CERTIFICATE_FIELDS.map((f) => o[f])]);
+};
+
+/**
+ * Raised whenever what a seal line holds or what the check derives from a certificate changes (a
+ * field read otherwise), or the certificate reader comes to refuse what it read before: a seal of
+ * another build is not trusted, its entries are parsed and compared again as the seal's writer did.
+ */
+const SEAL_BUILD = 1;
+
+/**
+ * The seal of a state's entries (and removed entries): the SHA-256 of their lines. A writer puts
+ * it in the document only for entries whose fields it compared with their certificate (see
+ * serializeState); a reader that finds the same seal for the entries it reads takes their fields
+ * as compared, without parsing a certificate. Any change to an entry's fingerprint or to a field
+ * its certificate gives changes the seal (and the entry is checked against its certificate).
+ */
+export const sealOf = (entries: readonly string[], removed: readonly string[] = []): string =>
+  createHash('sha256')
+    .update(`trustroll entries seal ${SEAL_BUILD}\n${entries.join('\n')}\nremoved\n${removed.join('\n')}`)
+    .digest('hex');
+
+/** Entries a seal vouched for when read, with the line it vouched (see serializeState). */
+export const sealedEntries = new WeakMap<object, string>();
 
 /** The certificates the check parsed, by entry object (see `certificateOf`). */
 export const parsedEntries = new WeakMap<object, Certificate>();
@@ -243,6 +302,21 @@ const checkPem = (
   fingerprint: string,
   at: string,
 ): { readonly pem: string; readonly cert: Certificate; readonly derived: Record<string, string> } => {
+  const der = checkPemForm(pem, fingerprint, at);
+  let cert: Certificate;
+  try {
+    cert = parseCertificate(new Uint8Array(der));
+  } catch (error) {
+    return fail(`${at}.pem`, `not a certificate trustroll can read (${(error as Error).message})`);
+  }
+  const checked = { pem, cert, derived: certificateFields(cert) };
+  if (verified.size >= MAX_VERIFIED) verified.clear();
+  verified.set(fingerprint, checked);
+  return checked;
+};
+
+/** Checks that `pem` is canonical and hashes to `fingerprint`; returns its DER. */
+const checkPemForm = (pem: string, fingerprint: string, at: string): Buffer => {
   const lines = PEM.exec(pem)?.[1]?.split('\n');
   const base64 = lines?.join('') ?? '';
   const der = Buffer.from(base64, 'base64');
@@ -258,16 +332,7 @@ const checkPem = (
       `${at}.pem`,
       `not the certificate of the entry's fingerprint ${short(fingerprint)} (it holds ${short(actual)})`,
     );
-  let cert: Certificate;
-  try {
-    cert = parseCertificate(new Uint8Array(der));
-  } catch (error) {
-    return fail(`${at}.pem`, `not a certificate trustroll can read (${(error as Error).message})`);
-  }
-  const checked = { pem, cert, derived: certificateFields(cert) };
-  if (verified.size >= MAX_VERIFIED) verified.clear();
-  verified.set(fingerprint, checked);
-  return checked;
+  return der;
 };
 
 const PEM = /^-----BEGIN CERTIFICATE-----\n([A-Za-z0-9+/=\n]+)\n-----END CERTIFICATE-----\n$/;

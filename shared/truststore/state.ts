@@ -3,7 +3,14 @@ import { type Certificate, parseCertificate, pemToDer, toPem } from '../pki/cert
 import type { Notification } from '../ports.js';
 import type { RevocationState } from '../revocation/state.js';
 import { renderBlocks } from './render.js';
-import { certificateFields, checkState, parsedEntries } from './state-shape.js';
+import {
+  certificateFields,
+  checkState,
+  parsedEntries,
+  sealedEntries,
+  sealLine,
+  sealOf,
+} from './state-shape.js';
 
 /** Where trustroll keeps its objects, relative to the store (an S3 bucket or a local folder). */
 export const KEYS = {
@@ -155,7 +162,8 @@ const remember = (bytes: Uint8Array, state: TruststoreState, checked: boolean) =
  * the next).
  */
 export const serializeState = (state: TruststoreState): Uint8Array => {
-  const text = JSON.stringify({ ...state, entries: ENTRIES_MARK }, null, 1);
+  // A seal of the state read is replaced (its entries may have changed since), or left out.
+  const text = JSON.stringify({ ...state, entries: ENTRIES_MARK, entriesSeal: sealFor(state) }, null, 1);
   // The first occurrence is the entries' place: the keys before it are numbers (schema, revision).
   const at = text.indexOf(MARK_JSON);
   const parts: Buffer[] = [Buffer.from(text.slice(0, at))];
@@ -173,6 +181,45 @@ export const serializeState = (state: TruststoreState): Uint8Array => {
   // A copy of its own: the one remembered is never handed out.
   return new Uint8Array(bytes);
 };
+
+/**
+ * The seal of the state's entries and removed entries (see `sealOf`), or undefined when one of them
+ * cannot be vouched for: an entry is vouched for when this process holds its certificate parsed
+ * (made from it, or checked against it on reading) and its fingerprint and fields are that
+ * certificate's, or when a seal vouched for it on reading and its fields are still the ones it
+ * vouched. Each entry's line is taken when its JSON is (both once per entry object: what the
+ * document holds is what is sealed). Kept per pair of lists: a batch writes the same lists more
+ * than once.
+ */
+const sealFor = (state: TruststoreState): string | undefined => {
+  const removed = state.removedEntries ?? [];
+  const kept = seals.get(state.entries);
+  if (kept && kept.removed === removed) return kept.seal;
+  const lines = state.entries.map(vouchedLine);
+  const removedLines = removed.map(vouchedLine);
+  const seal =
+    lines.includes(undefined) || removedLines.includes(undefined)
+      ? undefined
+      : sealOf(lines as string[], removedLines as string[]);
+  seals.set(state.entries, { removed, seal });
+  return seal;
+};
+const seals = new WeakMap<readonly Entry[], { readonly removed: readonly Entry[]; readonly seal?: string }>();
+
+/** An entry's seal line when it is vouched for (see sealFor), once per entry object. */
+const vouchedLine = (e: Entry): string | undefined => {
+  if (vouched.has(e)) return vouched.get(e);
+  const line = sealLine(e);
+  const cert = certificates.get(e) ?? parsedEntries.get(e);
+  // The line holds the fingerprint: an entry under another certificate's fingerprint differs too.
+  const ok = cert
+    ? line === sealLine({ fingerprint: cert.fingerprint, ...certificateFields(cert) })
+    : sealedEntries.get(e) === line;
+  const answer = ok ? line : undefined;
+  vouched.set(e, answer);
+  return answer;
+};
+const vouched = new WeakMap<Entry, string | undefined>();
 
 /** Stands for the entries while the rest of the state is stringified (no entry can hold it). */
 const ENTRIES_MARK = '\u0000entries\u0000';

@@ -17,6 +17,7 @@ import {
   type TruststoreState,
   unpublishedNote,
 } from '../../../shared/truststore/state.js';
+import { sealLine, sealOf } from '../../../shared/truststore/state-shape.js';
 import { NOW, root } from '../../fixtures/pki.js';
 
 /** The small functions every command reads the state through: revisions, orphans, pruning. */
@@ -31,12 +32,12 @@ const state = (revision: number, history: Revision[]): TruststoreState => ({
 });
 
 describe('state documents', () => {
-  it('starts empty at revision 0 and writes JSON with one-space indent and a final newline', () => {
+  it('starts empty at revision 0 and writes JSON with one-space indent, its seal and a final newline', () => {
     const empty = emptyState();
     expect(empty).toEqual({ schema: 1, revision: 0, entries: [], processed: {}, history: [] });
     const text = Buffer.from(serializeState(empty)).toString('utf8');
     expect(text).toBe(
-      '{\n "schema": 1,\n "revision": 0,\n "entries": [],\n "processed": {},\n "history": []\n}\n',
+      `{\n "schema": 1,\n "revision": 0,\n "entries": [],\n "processed": {},\n "history": [],\n "entriesSeal": "${sealOf([])}"\n}\n`,
     );
     expect(parseState(serializeState(empty))).toEqual(empty);
   });
@@ -182,14 +183,19 @@ describe('state documents with entries', () => {
     b = await made('CN=State Doc B');
   });
 
-  it('writes exactly JSON.stringify(state, null, 1) and a newline, entries kept from the last write', () => {
+  it('writes exactly JSON.stringify(state with its seal, null, 1) and a newline, entries kept from the last write', () => {
     const s: TruststoreState = { ...emptyState(), revision: 1, entries: [a, b] };
-    const expected = `${JSON.stringify(s, null, 1)}\n`;
+    const sealed = (entries: Entry[]) => ({ ...s, entries, entriesSeal: sealOf(entries.map(sealLine)) });
+    const expected = `${JSON.stringify(sealed([a, b]), null, 1)}\n`;
     expect(Buffer.from(serializeState(s)).toString('utf8')).toBe(expected);
-    // Written again (the entries' JSON now kept), the same bytes.
+    // Written again (the entries' JSON now kept), the same bytes; the seal follows the order.
     expect(Buffer.from(serializeState({ ...s, entries: [b, a] })).toString('utf8')).toBe(
-      `${JSON.stringify({ ...s, entries: [b, a] }, null, 1)}\n`,
+      `${JSON.stringify(sealed([b, a]), null, 1)}\n`,
     );
+    expect(sealOf([a, b].map(sealLine))).not.toBe(sealOf([b, a].map(sealLine)));
+    // A seal read with a state is never written again as it was: it is the seal of what is written.
+    const stale = { ...s, entriesSeal: 'f'.repeat(64) } as TruststoreState;
+    expect(Buffer.from(serializeState(stale)).toString('utf8')).toBe(expected);
   });
 
   it("parses an entry's certificate once", () => {

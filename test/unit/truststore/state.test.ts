@@ -3,7 +3,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ingestUploads } from '../../../shared/pipeline/ingest.js';
 import { loadState } from '../../../shared/pipeline/state-store.js';
 import { parseCertificate, toPem } from '../../../shared/pki/certificate.js';
-import { emptyState, entryOf, KEYS, parseState, serializeState } from '../../../shared/truststore/state.js';
+import {
+  certificateOf,
+  emptyState,
+  entryOf,
+  KEYS,
+  parsedCertificateOf,
+  parseState,
+  serializeState,
+} from '../../../shared/truststore/state.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
 import { MemoryStore } from '../../fakes/memory-store.js';
 import { NOW, partnerChain, pemOf, root, toBytes } from '../../fixtures/pki.js';
@@ -554,6 +562,56 @@ describe('parseState', () => {
     (made.entries[1] as { subject: string }).subject = 'CN=Changed';
     const next = { ...made, processed: { ...made.processed } };
     expect(parseState(serializeState(next)).entries[1]!.subject).toBe('CN=Changed');
+  });
+
+  it('reads a sealed document without parsing a certificate; an entry it cannot vouch for is not sealed', async () => {
+    // What ingest wrote is sealed: its entries were made from their parsed certificates.
+    expect(doc().entriesSeal).toMatch(/^[0-9a-f]{64}$/);
+    // Entries no check in this process parsed: made here, written, and read as another process
+    // reads them (other bytes than those written: a field no check reads).
+    const made = await Promise.all(
+      ['CN=Sealed A', 'CN=Sealed B'].map(async (cn) =>
+        entryOf(parseCertificate((await root(cn)).der), {
+          partner: 'sealed',
+          upload: { key: 'inbox/sealed/ca.pem', version: '1' },
+          addedAt: NOW.toISOString(),
+          findings: [],
+        }),
+      ),
+    );
+    const text = Buffer.from(serializeState({ ...emptyState(), entries: made })).toString('utf8');
+    const sealed = { ...(JSON.parse(text) as Doc), note: 'another process' };
+    const read = parse(sealed);
+    expect(read.entries.map((e) => parsedCertificateOf(e))).toEqual([undefined, undefined]);
+    // Parsed when first asked for, and it is the entry's certificate.
+    expect(certificateOf(read.entries[1]!).fingerprint).toBe(made[1]!.fingerprint);
+    // The same document with a seal that is not its entries' (a writer that changed the entries and
+    // kept the seal it had read): every certificate is parsed and compared, and it is read.
+    const stale = parse({ ...sealed, note: 'stale seal', entriesSeal: 'a'.repeat(64) });
+    expect(stale.entries.map((e) => parsedCertificateOf(e)?.fingerprint)).toEqual(
+      made.map((e) => e.fingerprint),
+    );
+    // A field the seal vouched for, changed in place (a bug): the entry is no longer vouched for, the
+    // document is written without a seal, and the next reader compares it with its certificate.
+    (read.entries[0] as { notAfter: string }).notAfter = '2099-01-01T00:00:00.000Z';
+    const written = JSON.parse(Buffer.from(serializeState({ ...read, revision: 1 })).toString('utf8')) as Doc;
+    expect(written.entriesSeal).toBeUndefined();
+    expect(() => parse({ ...written, note: 'bug' })).toThrow(
+      /^entries\[0\]\.notAfter: "2099-01-01T00:00:00\.000Z" is not what the entry's certificate says/,
+    );
+    // Removed entries are sealed with the entries, and checked the same way.
+    const withRemoved = JSON.parse(
+      Buffer.from(
+        serializeState({ ...emptyState(), entries: [made[0]!], removedEntries: [made[1]!] }),
+      ).toString('utf8'),
+    ) as Doc & { removedEntries: Record<string, unknown>[] };
+    expect(withRemoved.entriesSeal).toMatch(/^[0-9a-f]{64}$/);
+    expect(withRemoved.entriesSeal).not.toBe(JSON.parse(text).entriesSeal);
+    withRemoved.removedEntries[0]!.subject = 'CN=Edited';
+    expect(() => parse(withRemoved)).toThrow(/^removedEntries\[0\]\.subject: "CN=Edited" is not what/);
+    expect(() => parse({ ...sealed, entriesSeal: 7 })).toThrow(
+      /^entriesSeal: expected a SHA-256 in hex \(64 digits\), found 7$/,
+    );
   });
 
   it('is refused by loadState as damage, with the key, its version and the field', async () => {
