@@ -351,27 +351,18 @@ export const revokedCas = async (
   return out;
 };
 
-/** The index bytes for a state (reads the record sets of its CRLs). */
-export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: TruststoreState, builtAt: Date) => {
+/**
+ * The record sets of the CRLs the index is built with (those of held CAs and of CAs renewed since),
+ * each read and checked: one missing or changed by hand is DamagedStoreError, which names the
+ * upload that mends it. What `status` checks for damage, without building the index.
+ */
+export const heldRecordSets = async (
+  store: Pick<ObjectStore, 'get'>,
+  state: TruststoreState,
+): Promise<Map<string, Uint8Array>> => {
   const rev = revocationOf(state);
   const held = heldIssuer(state);
   const sets = new Map<string, Uint8Array>();
-  // A retired CA is kept only with every record set of its CRLs readable (else its clients are
-  // decided as unknown, as without it: never let in with a revocation list missing).
-  const same = sameCa(state);
-  let retired = retiredEntries(state, builtAt).filter((e) => {
-    for (const crl of Object.values(rev.crls))
-      if (same(crl.issuer, e.fingerprint) && !held(crl.issuer)) return false;
-    return true;
-  });
-  // Nor without the CA above it: one dropped (for its CRL) may have revoked it, and its clients
-  // would be let in as if that CRL had never been. They are decided as unknown instead.
-  for (let changed = true; changed; ) {
-    const present = new Set([...state.entries, ...retired].map((e) => e.subjectKey));
-    const kept = retired.filter((e) => e.issuerKey === e.subjectKey || present.has(e.issuerKey));
-    changed = kept.length !== retired.length;
-    retired = kept;
-  }
   for (const crl of Object.values(rev.crls)) {
     // Every record set the index build may ask for: the CRLs of held CAs and of CAs renewed since.
     if (!held(crl.issuer) || sets.has(crl.serials)) continue;
@@ -394,6 +385,30 @@ export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: Truststor
       throw damagedSet(crl, held, 'its SHA-256 is not the one it was written with');
     sets.set(crl.serials, body);
   }
+  return sets;
+};
+
+/** The index bytes for a state (reads the record sets of its CRLs). */
+export const indexFor = async (store: Pick<ObjectStore, 'get'>, state: TruststoreState, builtAt: Date) => {
+  const rev = revocationOf(state);
+  const held = heldIssuer(state);
+  // A retired CA is kept only with every record set of its CRLs readable (else its clients are
+  // decided as unknown, as without it: never let in with a revocation list missing).
+  const same = sameCa(state);
+  let retired = retiredEntries(state, builtAt).filter((e) => {
+    for (const crl of Object.values(rev.crls))
+      if (same(crl.issuer, e.fingerprint) && !held(crl.issuer)) return false;
+    return true;
+  });
+  // Nor without the CA above it: one dropped (for its CRL) may have revoked it, and its clients
+  // would be let in as if that CRL had never been. They are decided as unknown instead.
+  for (let changed = true; changed; ) {
+    const present = new Set([...state.entries, ...retired].map((e) => e.subjectKey));
+    const kept = retired.filter((e) => e.issuerKey === e.subjectKey || present.has(e.issuerKey));
+    changed = kept.length !== retired.length;
+    retired = kept;
+  }
+  const sets = await heldRecordSets(store, state);
   // Removed CAs revoked under a CA still held: their keys stay revoked (a renewal of the same key
   // must not bring it back once the revoked certificate has left the index).
   // By partner too: a CA removed by one partner and uploaded by another keeps its key revoked for
