@@ -297,6 +297,38 @@ const remember = (cert: Certificate, issuer: Certificate, ok: boolean): boolean 
   return ok;
 };
 
+/**
+ * The answers known in this process for pairs of the certificates at `positions` (fingerprint →
+ * position): [certificate, issuer, whether the issuer's key verifies its signature], by position,
+ * sorted. What a state document carries under its seal (see `sealOf`), so that another process
+ * reading it does not verify those signatures again.
+ */
+export const signatureAnswers = (positions: ReadonlyMap<string, number>): [number, number, boolean][] => {
+  const out: [number, number, boolean][] = [];
+  for (const [key, ok] of byPrint) {
+    const cert = positions.get(key.slice(0, 64));
+    if (cert === undefined) continue;
+    const issuer = positions.get(key.slice(64));
+    if (issuer !== undefined) out.push([cert, issuer, ok]);
+  }
+  return out.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+};
+
+/**
+ * Takes answers a sealed state document carries (by fingerprint) as known: answers a trustroll
+ * process found by verifying, or took under a seal itself.
+ */
+export const rememberSignatureAnswers = (
+  answers: Iterable<readonly [cert: string, issuer: string, ok: boolean]>,
+): void => {
+  for (const [cert, issuer, ok] of answers) {
+    const key = `${cert}${issuer}`;
+    if (byPrint.has(key)) continue;
+    if (byPrint.size >= MAX_BY_PRINT) byPrint.delete(byPrint.keys().next().value!);
+    byPrint.set(key, ok);
+  }
+};
+
 /** What a signature check needs: the signed bytes, the signature and its algorithm (a certificate or a CRL). */
 export interface Signed {
   readonly tbs: Uint8Array;

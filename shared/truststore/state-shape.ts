@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Certificate, parseCertificate } from '../pki/certificate.js';
+import { type Certificate, parseCertificate, rememberSignatureAnswers } from '../pki/certificate.js';
 import { renderedOf } from './render.js';
 import type { TruststoreState } from './state.js';
 
@@ -37,10 +37,16 @@ export const checkState = (
   const entries = list(value.entries, 'entries');
   const removed = value.removedEntries;
   optional(value.entriesSeal, 'entriesSeal', hex64);
+  optional(value.signatures, 'signatures', (x, p) =>
+    typeof x === 'string' && SIGNATURES.test(x)
+      ? x
+      : bad(p, x, 'signature answers ("3>1 4!2": positions among the entries, then the removed entries)'),
+  );
   // Lines of a seal only when there is one to compare with (a state of another writer has none).
   const lines = value.entriesSeal === undefined ? undefined : entries.map(sealLine);
   const removedLines = lines && Array.isArray(removed) ? removed.map(sealLine) : undefined;
-  const sealed = lines !== undefined && value.entriesSeal === sealOf(lines, removedLines);
+  const signatures = typeof value.signatures === 'string' ? value.signatures : '';
+  const sealed = lines !== undefined && value.entriesSeal === sealOf(lines, removedLines, signatures);
   const seen = new Map<string, number>();
   entries.forEach((e, i) => {
     const fingerprint = entry(e, `entries[${i}]`, sealed ? lines[i] : undefined);
@@ -112,6 +118,8 @@ export const checkState = (
     }),
   );
   optional(value.revocation, 'revocation', (x, p) => checkRevocation(x, p));
+  if (sealed && signatures !== '')
+    rememberSealed(signatures, [...entries, ...(Array.isArray(removed) ? removed : [])]);
   const state = value as unknown as TruststoreState;
   const latest = state.history.at(-1);
   if (latest?.revision === revision && latest.sha256 !== undefined) {
@@ -276,16 +284,43 @@ export const sealLine = (e: unknown): string => {
 const SEAL_BUILD = 1;
 
 /**
- * The seal of a state's entries (and removed entries): the SHA-256 of their lines. A writer puts
- * it in the document only for entries whose fields it compared with their certificate (see
- * serializeState); a reader that finds the same seal for the entries it reads takes their fields
- * as compared, without parsing a certificate. Any change to an entry's fingerprint or to a field
- * its certificate gives changes the seal (and the entry is checked against its certificate).
+ * The seal of a state's entries (and removed entries): the SHA-256 of their lines and of the
+ * signature answers known for pairs of them (`signatures`). A writer puts it in the document only
+ * for entries whose fields it compared with their certificate (see serializeState); a reader that
+ * finds the same seal for the entries it reads takes their fields as compared, without parsing a
+ * certificate, and the answers as found, without verifying a signature. Any change to an entry's
+ * fingerprint, to a field its certificate gives or to an answer changes the seal (and the entry is
+ * checked against its certificate, the signature verified when asked about).
  */
-export const sealOf = (entries: readonly string[], removed: readonly string[] = []): string =>
+export const sealOf = (
+  entries: readonly string[],
+  removed: readonly string[] = [],
+  signatures = '',
+): string =>
   createHash('sha256')
-    .update(`trustroll entries seal ${SEAL_BUILD}\n${entries.join('\n')}\nremoved\n${removed.join('\n')}`)
+    .update(
+      `trustroll entries seal ${SEAL_BUILD}\n${entries.join('\n')}\nremoved\n${removed.join('\n')}\nsignatures\n${signatures}`,
+    )
     .digest('hex');
+
+/**
+ * The signature answers of a sealed document, taken as known (see `signatureAnswers`): positions
+ * among the entries and removed entries, `>` where the second's key verifies the first's signature,
+ * `!` where it does not.
+ */
+const rememberSealed = (signatures: string, all: readonly unknown[]): void => {
+  const fingerprintAt = (position: string): string => {
+    const e = all[Number(position)] as { fingerprint: string } | undefined;
+    return e ? e.fingerprint : fail('signatures', `position ${position} is past the ${all.length} entries`);
+  };
+  rememberSignatureAnswers(
+    signatures.split(' ').map((answer) => {
+      const [, cert, how, issuer] = /^(\d+)([>!])(\d+)$/.exec(answer)!;
+      return [fingerprintAt(cert!), fingerprintAt(issuer!), how === '>'] as const;
+    }),
+  );
+};
+const SIGNATURES = /^(?:\d+[>!]\d+(?: \d+[>!]\d+)*)?$/;
 
 /** Entries a seal vouched for when read, with the line it vouched (see serializeState). */
 export const sealedEntries = new WeakMap<object, string>();

@@ -1,5 +1,5 @@
 import type { Finding } from '../finding.js';
-import { type Certificate, parseCertificate, pemToDer, toPem } from '../pki/certificate.js';
+import { type Certificate, parseCertificate, pemToDer, signatureAnswers, toPem } from '../pki/certificate.js';
 import type { Notification } from '../ports.js';
 import type { RevocationState } from '../revocation/state.js';
 import { renderBlocks } from './render.js';
@@ -163,7 +163,17 @@ const remember = (bytes: Uint8Array, state: TruststoreState, checked: boolean) =
  */
 export const serializeState = (state: TruststoreState): Uint8Array => {
   // A seal of the state read is replaced (its entries may have changed since), or left out.
-  const text = JSON.stringify({ ...state, entries: ENTRIES_MARK, entriesSeal: sealFor(state) }, null, 1);
+  const { seal, signatures } = sealFor(state);
+  const text = JSON.stringify(
+    {
+      ...state,
+      entries: ENTRIES_MARK,
+      entriesSeal: seal,
+      signatures: seal === undefined ? undefined : signatures,
+    },
+    null,
+    1,
+  );
   // The first occurrence is the entries' place: the keys before it are numbers (schema, revision).
   const at = text.indexOf(MARK_JSON);
   const parts: Buffer[] = [Buffer.from(text.slice(0, at))];
@@ -191,20 +201,40 @@ export const serializeState = (state: TruststoreState): Uint8Array => {
  * document holds is what is sealed). Kept per pair of lists: a batch writes the same lists more
  * than once.
  */
-const sealFor = (state: TruststoreState): string | undefined => {
+const sealFor = (state: TruststoreState): { readonly seal?: string; readonly signatures?: string } => {
   const removed = state.removedEntries ?? [];
-  const kept = seals.get(state.entries);
-  if (kept && kept.removed === removed) return kept.seal;
-  const lines = state.entries.map(vouchedLine);
-  const removedLines = removed.map(vouchedLine);
-  const seal =
-    lines.includes(undefined) || removedLines.includes(undefined)
-      ? undefined
-      : sealOf(lines as string[], removedLines as string[]);
-  seals.set(state.entries, { removed, seal });
-  return seal;
+  let kept = seals.get(state.entries);
+  if (kept?.removed !== removed) {
+    const lines = state.entries.map(vouchedLine);
+    const removedLines = removed.map(vouchedLine);
+    const all = [...state.entries, ...removed];
+    kept =
+      lines.includes(undefined) || removedLines.includes(undefined)
+        ? { removed }
+        : {
+            removed,
+            lines: lines as string[],
+            removedLines: removedLines as string[],
+            positions: new Map(all.map((e, i) => [e.fingerprint, i])),
+          };
+    seals.set(state.entries, kept);
+  }
+  if (!kept.positions) return {};
+  // The answers are taken at each write: the index verifies signatures between two writes.
+  const signatures = signatureAnswers(kept.positions)
+    .map(([cert, issuer, ok]) => `${cert}${ok ? '>' : '!'}${issuer}`)
+    .join(' ');
+  return { seal: sealOf(kept.lines!, kept.removedLines, signatures), signatures };
 };
-const seals = new WeakMap<readonly Entry[], { readonly removed: readonly Entry[]; readonly seal?: string }>();
+const seals = new WeakMap<
+  readonly Entry[],
+  {
+    readonly removed: readonly Entry[];
+    readonly lines?: readonly string[];
+    readonly removedLines?: readonly string[];
+    readonly positions?: ReadonlyMap<string, number>;
+  }
+>();
 
 /** An entry's seal line when it is vouched for (see sealFor), once per entry object. */
 const vouchedLine = (e: Entry): string | undefined => {

@@ -37,7 +37,7 @@ describe('state documents', () => {
     expect(empty).toEqual({ schema: 1, revision: 0, entries: [], processed: {}, history: [] });
     const text = Buffer.from(serializeState(empty)).toString('utf8');
     expect(text).toBe(
-      `{\n "schema": 1,\n "revision": 0,\n "entries": [],\n "processed": {},\n "history": [],\n "entriesSeal": "${sealOf([])}"\n}\n`,
+      `{\n "schema": 1,\n "revision": 0,\n "entries": [],\n "processed": {},\n "history": [],\n "entriesSeal": "${sealOf([])}",\n "signatures": ""\n}\n`,
     );
     expect(parseState(serializeState(empty))).toEqual(empty);
   });
@@ -185,13 +185,20 @@ describe('state documents with entries', () => {
 
   it('writes exactly JSON.stringify(state with its seal, null, 1) and a newline, entries kept from the last write', () => {
     const s: TruststoreState = { ...emptyState(), revision: 1, entries: [a, b] };
-    const sealed = (entries: Entry[]) => ({ ...s, entries, entriesSeal: sealOf(entries.map(sealLine)) });
-    const expected = `${JSON.stringify(sealed([a, b]), null, 1)}\n`;
-    expect(Buffer.from(serializeState(s)).toString('utf8')).toBe(expected);
+    // Both are roots: whether their signatures were verified in this process (by another test)
+    // decides the answers written; the seal is the seal of those.
+    const written = (state: TruststoreState) => Buffer.from(serializeState(state)).toString('utf8');
+    const sealed = (entries: Entry[], text: string) => {
+      const { signatures } = JSON.parse(text) as { signatures: string };
+      expect(signatures).toMatch(/^(\d[>!]\d( \d[>!]\d)*)?$/);
+      return { ...s, entries, entriesSeal: sealOf(entries.map(sealLine), [], signatures), signatures };
+    };
+    const text = written(s);
+    const expected = `${JSON.stringify(sealed([a, b], text), null, 1)}\n`;
+    expect(text).toBe(expected);
     // Written again (the entries' JSON now kept), the same bytes; the seal follows the order.
-    expect(Buffer.from(serializeState({ ...s, entries: [b, a] })).toString('utf8')).toBe(
-      `${JSON.stringify(sealed([b, a]), null, 1)}\n`,
-    );
+    const reversed = written({ ...s, entries: [b, a] });
+    expect(reversed).toBe(`${JSON.stringify(sealed([b, a], reversed), null, 1)}\n`);
     expect(sealOf([a, b].map(sealLine))).not.toBe(sealOf([b, a].map(sealLine)));
     // A seal read with a state is never written again as it was: it is the seal of what is written.
     const stale = { ...s, entriesSeal: 'f'.repeat(64) } as TruststoreState;

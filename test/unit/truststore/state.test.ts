@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ingestUploads } from '../../../shared/pipeline/ingest.js';
 import { loadState } from '../../../shared/pipeline/state-store.js';
-import { parseCertificate, toPem } from '../../../shared/pki/certificate.js';
+import { parseCertificate, toPem, verifySignature } from '../../../shared/pki/certificate.js';
 import {
   certificateOf,
   emptyState,
@@ -12,9 +12,10 @@ import {
   parseState,
   serializeState,
 } from '../../../shared/truststore/state.js';
+import { sealLine, sealOf } from '../../../shared/truststore/state-shape.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
 import { MemoryStore } from '../../fakes/memory-store.js';
-import { NOW, partnerChain, pemOf, root, toBytes } from '../../fixtures/pki.js';
+import { intermediate, NOW, partnerChain, pemOf, root, toBytes } from '../../fixtures/pki.js';
 
 type Doc = Record<string, unknown> & {
   entries: Record<string, unknown>[];
@@ -612,6 +613,59 @@ describe('parseState', () => {
     expect(() => parse({ ...sealed, entriesSeal: 7 })).toThrow(
       /^entriesSeal: expected a SHA-256 in hex \(64 digits\), found 7$/,
     );
+  });
+
+  it('carries the signature answers it found under the seal; a reader takes them as found, an edited one it verifies', async () => {
+    const provenance = {
+      partner: 'sig',
+      upload: { key: 'inbox/sig/ca.pem', version: '1' },
+      addedAt: NOW.toISOString(),
+      findings: [],
+    };
+    // A CA and one of the same name with another key, which does not verify the intermediate.
+    const chain = async (cn: string) => {
+      const real = await root(`CN=${cn}`);
+      const lookalike = await root(`CN=${cn}`, { keySlot: `${cn} look-alike` });
+      const below = await intermediate(`CN=${cn} Issuing`, real);
+      return [lookalike, below].map((c) => entryOf(parseCertificate(c.der), provenance));
+    };
+    const state = (entries: ReturnType<typeof entryOf>[]) => ({ ...emptyState(), entries });
+    const answers = (text: string) => (JSON.parse(text) as Doc).signatures;
+
+    // What this process found is written: the intermediate (1) is not signed by the look-alike (0).
+    const [lookalike, below] = await chain('Sig Found');
+    expect(answers(Buffer.from(serializeState(state([lookalike!, below!]))).toString('utf8'))).toBe('');
+    expect(verifySignature(certificateOf(below!), certificateOf(lookalike!))).toBe(false);
+    const found = JSON.parse(
+      Buffer.from(serializeState(state([lookalike!, below!]))).toString('utf8'),
+    ) as Doc;
+    expect(found.signatures).toBe('1!0');
+
+    // A sealed answer is taken as found, not verified again. Shown with one that is false, sealed
+    // here as only a writer seals (the seal vouches for what trustroll wrote; it is no signature).
+    const [fakeIssuer, fakeBelow] = await chain('Sig Sealed');
+    const forged = JSON.parse(
+      Buffer.from(serializeState(state([fakeIssuer!, fakeBelow!]))).toString('utf8'),
+    ) as Doc;
+    forged.signatures = '1>0';
+    forged.entriesSeal = sealOf(forged.entries.map(sealLine), [], '1>0');
+    const taken = parse(forged);
+    expect(verifySignature(certificateOf(taken.entries[1]!), certificateOf(taken.entries[0]!))).toBe(true);
+
+    // The same answer edited by hand (the seal left as it was): not taken, the signature is verified.
+    const [editIssuer, editBelow] = await chain('Sig Edited');
+    const edited = JSON.parse(
+      Buffer.from(serializeState(state([editIssuer!, editBelow!]))).toString('utf8'),
+    ) as Doc;
+    edited.signatures = '1>0';
+    const read = parse(edited);
+    expect(verifySignature(certificateOf(read.entries[1]!), certificateOf(read.entries[0]!))).toBe(false);
+
+    // Answers name positions among the entries and removed entries, nothing else.
+    const past = { ...found, signatures: '2>0', note: 'past the end' } as Doc;
+    past.entriesSeal = sealOf(past.entries.map(sealLine), [], '2>0');
+    expect(() => parse(past)).toThrow(/^signatures: position 2 is past the 2 entries$/);
+    expect(() => parse({ ...found, signatures: '1>x' })).toThrow(/^signatures: expected signature answers/);
   });
 
   it('is refused by loadState as damage, with the key, its version and the field', async () => {
