@@ -1,7 +1,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { VersionedFolderStore } from '../shared/adapters/local/folder-store.js';
+import * as builder from '../shared/pki/builder.js';
+import { toPem } from '../shared/pki/certificate.js';
+import { KEYS } from '../shared/truststore/state.js';
 import { pemOf, root } from '../test/fixtures/pki.js';
 import { caBundle } from './fixtures.js';
 import { alternate, type ProcessCase } from './process.js';
@@ -158,4 +162,112 @@ export const cliBench = async (): Promise<void> => {
           : {}),
       });
   }
+  await storeReadBench(dir, help);
+};
+
+/**
+ * Commands that read a store of 1,000 CAs, as whole processes (CPU time: what a command, or a cold
+ * Lambda, pays before anything is shown): `history`, `status` and `report`, on the document as
+ * trustroll writes it (sealed: read without parsing a certificate) and on the same document without
+ * its seal (as a trustroll before the seal wrote it: every certificate parsed and compared), and
+ * `ingest` of a 3-CA upload into it against `lint` of that upload (the judging, as a process).
+ */
+export const storeReadBench = async (dir: string, help: ProcessCase): Promise<void> => {
+  note('# reading a store of 1,000 CAs as a process (issue 18): sealed state vs. every certificate parsed');
+  const base = join(dir, 'store-1000');
+  const bulk = join(base, 'inbox-bulk', 'bench');
+  mkdirSync(bulk, { recursive: true });
+  writeFileSync(
+    join(bulk, 'bundle.pem'),
+    (await caBundle(1000, ['p256'])).ders.map((d) => toPem(d)).join(''),
+  );
+  const data = join(base, 'data');
+  execFileSync('node', [BIN, 'ingest', '--data-dir', data, '--inbox', join(base, 'inbox-bulk')], {
+    stdio: 'ignore',
+  });
+  // The upload: a root, a policy CA and an issuing CA, valid from now.
+  const r = await builder.root('CN=Bench Upload Root,O=Upload', { key: 'p256' });
+  const i1 = await builder.intermediate('CN=Bench Upload Policy CA,O=Upload', r, { pathLen: 1 });
+  const i2 = await builder.intermediate('CN=Bench Upload Issuing CA,O=Upload', i1);
+  mkdirSync(join(base, 'inbox', 'up'), { recursive: true });
+  const upload = join(base, 'inbox', 'up', 'ca.pem');
+  writeFileSync(upload, pemOf(r, i1, i2));
+  // The same store, its state written again without the seal.
+  const unsealed = join(dir, 'store-1000-unsealed');
+  cpSync(base, unsealed, { recursive: true });
+  const store = new VersionedFolderStore(join(unsealed, 'data', 'store'));
+  const current = await store.get(KEYS.state);
+  const doc = JSON.parse(Buffer.from(current.body).toString('utf8')) as Record<string, unknown>;
+  if (typeof doc.entriesSeal !== 'string') throw new Error('bench: the state trustroll wrote is not sealed');
+  delete doc.entriesSeal;
+  await store.put(KEYS.state, new Uint8Array(Buffer.from(`${JSON.stringify(doc, null, 1)}\n`)), {
+    ifMatch: current.etag,
+  });
+  const read = (command: string, at: string, args: string[] = []): ProcessCase => ({
+    name: `${command} ${at}`,
+    command: 'node',
+    args: [BIN, command, '--data-dir', join(at, 'data'), ...args],
+    // status exits 1: no local endpoint has run with this data folder.
+    ok: [0, 1],
+  });
+  for (const [command, args] of [
+    ['history', []],
+    ['status', []],
+    ['report', ['--output', join(dir, 'report.html')]],
+  ] as const) {
+    const [sealedRun, unsealedRun, floor] = alternate(
+      [read(command, base, [...args]), read(command, unsealed, [...args]), help],
+      7,
+    );
+    report({
+      name: `process.read-1000.${command}.cpu (sealed vs. every certificate parsed)`,
+      value: sealedRun!.cpuMs ?? sealedRun!.wallMs,
+      unit: 'ms',
+      floor: unsealedRun!.cpuMs ?? unsealedRun!.wallMs,
+      ratio: (sealedRun!.cpuMs ?? sealedRun!.wallMs) / (unsealedRun!.cpuMs ?? unsealedRun!.wallMs),
+    });
+    report({
+      name: `process.read-1000.${command}.cpu-vs-help`,
+      value: sealedRun!.cpuMs ?? sealedRun!.wallMs,
+      unit: 'ms',
+      floor: floor!.cpuMs ?? floor!.wallMs,
+      ratio: (sealedRun!.cpuMs ?? sealedRun!.wallMs) / (floor!.cpuMs ?? floor!.wallMs),
+    });
+  }
+  // ingest changes the store: each run ingests into a fresh copy (the copy, a few MB, is in both
+  // cases, so that the ratio compares ingest with lint only).
+  const fresh = (at: string) => `rm -rf ${join(dir, 'run')} && cp -r ${at} ${join(dir, 'run')}`;
+  const run = join(dir, 'run');
+  const [ingestRun, ingestUnsealed, lintRun] = alternate(
+    [
+      {
+        name: 'ingest',
+        command: 'sh',
+        args: ['-c', `${fresh(base)} && node ${BIN} ingest --data-dir ${run}/data --inbox ${run}/inbox`],
+      },
+      {
+        name: 'ingest unsealed',
+        command: 'sh',
+        args: ['-c', `${fresh(unsealed)} && node ${BIN} ingest --data-dir ${run}/data --inbox ${run}/inbox`],
+      },
+      {
+        name: 'lint',
+        command: 'sh',
+        args: ['-c', `${fresh(base)} && node ${BIN} lint ${run}/inbox/up/ca.pem`],
+      },
+    ],
+    5,
+  );
+  for (const [what, other, target] of [
+    ['lint-of-the-upload', lintRun!, '≤ 3 × judging'],
+    ['every-certificate-parsed', ingestUnsealed!, undefined],
+  ] as const)
+    report({
+      name: `process.ingest.3-into-1000.cpu-vs-${what}`,
+      value: ingestRun!.cpuMs ?? ingestRun!.wallMs,
+      unit: 'ms',
+      floor: other.cpuMs ?? other.wallMs,
+      ratio: (ingestRun!.cpuMs ?? ingestRun!.wallMs) / (other.cpuMs ?? other.wallMs),
+      ...(target ? { target } : {}),
+    });
 };
