@@ -290,12 +290,22 @@ const remember = (cert: Certificate, issuer: Certificate, ok: boolean): boolean 
   if (list) list.push({ issuer, ok });
   else verified.set(cert, [{ issuer, ok }]);
   const key = printKey(cert, issuer);
-  if (!byPrint.has(key)) {
-    if (byPrint.size >= MAX_BY_PRINT) byPrint.delete(byPrint.keys().next().value!);
-    byPrint.set(key, ok);
-  }
+  if (!byPrint.has(key)) learn(key, ok);
   return ok;
 };
+
+/** Adds an answer by fingerprints (the oldest forgotten past the bound). */
+const learn = (key: string, ok: boolean): void => {
+  if (byPrint.size >= MAX_BY_PRINT) byPrint.delete(byPrint.keys().next().value!);
+  byPrint.set(key, ok);
+  answersChanged++;
+};
+/** Counts the changes to the answers by fingerprints: `signatureAnswers` is computed again only after one. */
+let answersChanged = 0;
+const answersOf = new WeakMap<
+  ReadonlyMap<string, number>,
+  { readonly changes: number; readonly answers: [number, number, boolean][] }
+>();
 
 /**
  * The answers known in this process for pairs of the certificates at `positions` (fingerprint →
@@ -304,6 +314,8 @@ const remember = (cert: Certificate, issuer: Certificate, ok: boolean): boolean 
  * reading it does not verify those signatures again.
  */
 export const signatureAnswers = (positions: ReadonlyMap<string, number>): [number, number, boolean][] => {
+  const kept = answersOf.get(positions);
+  if (kept?.changes === answersChanged) return kept.answers;
   const out: [number, number, boolean][] = [];
   for (const [key, ok] of byPrint) {
     const cert = positions.get(key.slice(0, 64));
@@ -311,7 +323,9 @@ export const signatureAnswers = (positions: ReadonlyMap<string, number>): [numbe
     const issuer = positions.get(key.slice(64));
     if (issuer !== undefined) out.push([cert, issuer, ok]);
   }
-  return out.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  out.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  answersOf.set(positions, { changes: answersChanged, answers: out });
+  return out;
 };
 
 /**
@@ -323,9 +337,7 @@ export const rememberSignatureAnswers = (
 ): void => {
   for (const [cert, issuer, ok] of answers) {
     const key = `${cert}${issuer}`;
-    if (byPrint.has(key)) continue;
-    if (byPrint.size >= MAX_BY_PRINT) byPrint.delete(byPrint.keys().next().value!);
-    byPrint.set(key, ok);
+    if (!byPrint.has(key)) learn(key, ok);
   }
 };
 

@@ -42,14 +42,24 @@ export const checkState = (
       ? x
       : bad(p, x, 'signature answers ("3>1 4!2": positions among the entries, then the removed entries)'),
   );
-  // Lines of a seal only when there is one to compare with (a state of another writer has none).
-  const lines = value.entriesSeal === undefined ? undefined : entries.map(sealLine);
-  const removedLines = lines && Array.isArray(removed) ? removed.map(sealLine) : undefined;
   const signatures = typeof value.signatures === 'string' ? value.signatures : '';
-  const sealed = lines !== undefined && value.entriesSeal === sealOf(lines, removedLines, signatures);
+  // The seal is looked at only for an entry whose certificate this process has not parsed (a cold
+  // start, CAs another writer added): a warm process compares the fields with what it parsed.
+  let seal: { readonly lines: string[]; readonly removedLines?: string[] } | null | undefined;
+  const sealedLine = (i: number, of: 'entries' | 'removed' = 'entries'): string | undefined => {
+    if (seal === undefined) {
+      const lines = value.entriesSeal === undefined ? undefined : entries.map(sealLine);
+      const removedLines = lines && Array.isArray(removed) ? removed.map(sealLine) : undefined;
+      seal =
+        lines !== undefined && value.entriesSeal === sealOf(lines, removedLines, signatures)
+          ? { lines, ...(removedLines ? { removedLines } : {}) }
+          : null;
+    }
+    return of === 'entries' ? seal?.lines[i] : seal?.removedLines?.[i];
+  };
   const seen = new Map<string, number>();
   entries.forEach((e, i) => {
-    const fingerprint = entry(e, `entries[${i}]`, sealed ? lines[i] : undefined);
+    const fingerprint = entry(e, `entries[${i}]`, () => sealedLine(i));
     const first = seen.get(fingerprint);
     if (first !== undefined)
       fail(`entries[${i}]`, `the same CA (fingerprint ${short(fingerprint)}) as entries[${first}]`);
@@ -114,12 +124,15 @@ export const checkState = (
   });
   optional(value.removedEntries, 'removedEntries', (x, p) =>
     list(x, p).forEach((e, i) => {
-      entry(e, `${p}[${i}]`, sealed ? removedLines?.[i] : undefined);
+      entry(e, `${p}[${i}]`, () => sealedLine(i, 'removed'));
     }),
   );
   optional(value.revocation, 'revocation', (x, p) => checkRevocation(x, p));
-  if (sealed && signatures !== '')
+  // The answers of a seal looked at, once per seal: the same seal holds the same answers.
+  if (seal && signatures !== '' && value.entriesSeal !== rememberedSeal) {
     rememberSealed(signatures, [...entries, ...(Array.isArray(removed) ? removed : [])]);
+    rememberedSeal = value.entriesSeal as string;
+  }
   const state = value as unknown as TruststoreState;
   const latest = state.history.at(-1);
   if (latest?.revision === revision && latest.sha256 !== undefined) {
@@ -204,10 +217,10 @@ const checkRevocation = (value: unknown, at: string): void => {
 
 /**
  * Checks one entry (CA with provenance) and returns its fingerprint. `sealed`: the line of the
- * document's seal that vouches for the fields its certificate gives (the PEM is still held to the
- * fingerprint).
+ * document's seal that vouches for the fields its certificate gives, if the seal is whole (the PEM
+ * is still held to the fingerprint); asked only for a certificate this process has not parsed.
  */
-const entry = (value: unknown, at: string, sealed: string | undefined): string => {
+const entry = (value: unknown, at: string, sealed: () => string | undefined): string => {
   // An entry object that passed is not checked again (entries are never changed in place):
   // a state this process wrote holds the entries of the state it read, and a few new ones.
   if (keep && passed.has(value as object)) return (value as { fingerprint: string }).fingerprint;
@@ -225,15 +238,14 @@ const entry = (value: unknown, at: string, sealed: string | undefined): string =
     for (const k of ['code', 'severity', 'message']) text(o[k], `${at}.findings[${i}].${k}`);
   });
   const pem = text(e.pem, `${at}.pem`);
-  if (sealed !== undefined) {
-    const known = verified.get(fingerprint);
-    if (known?.pem !== pem) checkPemForm(pem, fingerprint, at);
-    else parsedEntries.set(e, known.cert);
-    sealedEntries.set(e, sealed);
+  const known = verified.get(fingerprint);
+  const line = known?.pem === pem ? undefined : sealed();
+  if (line !== undefined) {
+    checkPemForm(pem, fingerprint, at);
+    sealedEntries.set(e, line);
     if (keep) passed.add(e);
     return fingerprint;
   }
-  const known = verified.get(fingerprint);
   const checked = known?.pem === pem ? known : checkPem(pem, fingerprint, at);
   const derived = checked.derived;
   // certificateOf takes it from here: a state read is parsed once, not once more per use.
@@ -254,7 +266,16 @@ let keep = false;
  * Fields of an entry that are read from its certificate: what `entryOf` writes and what the state
  * check compares, from one place so the two cannot drift apart.
  */
-export const certificateFields = (cert: Certificate): Record<CertificateField, string> => ({
+export const certificateFields = (cert: Certificate): Record<CertificateField, string> => {
+  let fields = fieldsByCert.get(cert);
+  if (!fields) {
+    fields = fieldsFrom(cert);
+    fieldsByCert.set(cert, fields);
+  }
+  return fields;
+};
+const fieldsByCert = new WeakMap<Certificate, Record<CertificateField, string>>();
+const fieldsFrom = (cert: Certificate): Record<CertificateField, string> => ({
   subject: cert.subject.text,
   subjectKey: cert.subject.key,
   issuer: cert.issuer.text,
@@ -264,7 +285,14 @@ export const certificateFields = (cert: Certificate): Record<CertificateField, s
 });
 
 /** The fields of an entry its certificate gives (`certificateFields`), in the order a seal line holds them. */
-const CERTIFICATE_FIELDS = ['subject', 'subjectKey', 'issuer', 'issuerKey', 'notBefore', 'notAfter'] as const;
+export const CERTIFICATE_FIELDS = [
+  'subject',
+  'subjectKey',
+  'issuer',
+  'issuerKey',
+  'notBefore',
+  'notAfter',
+] as const;
 type CertificateField = (typeof CERTIFICATE_FIELDS)[number];
 
 /**
@@ -296,12 +324,18 @@ export const sealOf = (
   entries: readonly string[],
   removed: readonly string[] = [],
   signatures = '',
-): string =>
-  createHash('sha256')
-    .update(
-      `trustroll entries seal ${SEAL_BUILD}\n${entries.join('\n')}\nremoved\n${removed.join('\n')}\nsignatures\n${signatures}`,
-    )
-    .digest('hex');
+): string => sealOfLines(entries, removed)(signatures);
+
+/**
+ * `sealOf` in two steps: the lines hashed once, then the seal with any signature answers (a writer
+ * writes the same entries more than once, with answers found in between).
+ */
+export const sealOfLines = (entries: readonly string[], removed: readonly string[]) => {
+  const lines = createHash('sha256').update(
+    `trustroll entries seal ${SEAL_BUILD}\n${entries.join('\n')}\nremoved\n${removed.join('\n')}\nsignatures\n`,
+  );
+  return (signatures: string): string => lines.copy().update(signatures).digest('hex');
+};
 
 /**
  * The signature answers of a sealed document, taken as known (see `signatureAnswers`): positions
@@ -321,6 +355,8 @@ const rememberSealed = (signatures: string, all: readonly unknown[]): void => {
   );
 };
 const SIGNATURES = /^(?:\d+[>!]\d+(?: \d+[>!]\d+)*)?$/;
+/** The seal whose answers were taken last. */
+let rememberedSeal: string | undefined;
 
 /** Entries a seal vouched for when read, with the line it vouched (see serializeState). */
 export const sealedEntries = new WeakMap<object, string>();
@@ -344,7 +380,21 @@ const checkPem = (
   } catch (error) {
     return fail(`${at}.pem`, `not a certificate trustroll can read (${(error as Error).message})`);
   }
+  return rememberParsed(fingerprint, pem, cert);
+};
+
+/**
+ * Takes `cert`, parsed from `pem`, as the certificate of `fingerprint` (when it is: its DER hashes
+ * to it), so that the next state read compares its fields with it instead of parsing it again or
+ * taking them under a seal: what the check parses, and what `certificateOf` parses later.
+ */
+export const rememberParsed = (
+  fingerprint: string,
+  pem: string,
+  cert: Certificate,
+): { readonly pem: string; readonly cert: Certificate; readonly derived: Record<string, string> } => {
   const checked = { pem, cert, derived: certificateFields(cert) };
+  if (cert.fingerprint !== fingerprint) return checked;
   if (verified.size >= MAX_VERIFIED) verified.clear();
   verified.set(fingerprint, checked);
   return checked;
@@ -382,6 +432,12 @@ const verified = new Map<
   { readonly pem: string; readonly cert: Certificate; readonly derived: Record<string, string> }
 >();
 const MAX_VERIFIED = 20_000;
+
+/**
+ * Forgets the certificates this process parsed or made, by fingerprint, as a process that starts
+ * knows none: what the tests of a state read by another process start with.
+ */
+export const forgetCheckedCertificates = (): void => verified.clear();
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);

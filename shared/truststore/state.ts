@@ -4,12 +4,14 @@ import type { Notification } from '../ports.js';
 import type { RevocationState } from '../revocation/state.js';
 import { renderBlocks } from './render.js';
 import {
+  CERTIFICATE_FIELDS,
   certificateFields,
   checkState,
   parsedEntries,
+  rememberParsed,
   sealedEntries,
   sealLine,
-  sealOf,
+  sealOfLines,
 } from './state-shape.js';
 
 /** Where trustroll keeps its objects, relative to the store (an S3 bucket or a local folder). */
@@ -202,7 +204,7 @@ export const serializeState = (state: TruststoreState): Uint8Array => {
  * than once.
  */
 const sealFor = (state: TruststoreState): { readonly seal?: string; readonly signatures?: string } => {
-  const removed = state.removedEntries ?? [];
+  const removed = state.removedEntries ?? NONE_REMOVED;
   let kept = seals.get(state.entries);
   if (kept?.removed !== removed) {
     const lines = state.entries.map(vouchedLine);
@@ -213,26 +215,29 @@ const sealFor = (state: TruststoreState): { readonly seal?: string; readonly sig
         ? { removed }
         : {
             removed,
-            lines: lines as string[],
-            removedLines: removedLines as string[],
+            seal: sealOfLines(lines as string[], removedLines as string[]),
             positions: new Map(all.map((e, i) => [e.fingerprint, i])),
           };
     seals.set(state.entries, kept);
   }
-  if (!kept.positions) return {};
-  // The answers are taken at each write: the index verifies signatures between two writes.
-  const signatures = signatureAnswers(kept.positions)
-    .map(([cert, issuer, ok]) => `${cert}${ok ? '>' : '!'}${issuer}`)
-    .join(' ');
-  return { seal: sealOf(kept.lines!, kept.removedLines, signatures), signatures };
+  if (!kept.positions || !kept.seal) return {};
+  // The answers are taken at each write (the index verifies signatures between two writes), the
+  // seal made again only when they changed.
+  const answers = signatureAnswers(kept.positions);
+  if (kept.last?.answers !== answers) {
+    const signatures = answers.map(([cert, issuer, ok]) => `${cert}${ok ? '>' : '!'}${issuer}`).join(' ');
+    kept.last = { answers, signatures, seal: kept.seal(signatures) };
+  }
+  return { seal: kept.last.seal, signatures: kept.last.signatures };
 };
+const NONE_REMOVED: readonly Entry[] = [];
 const seals = new WeakMap<
   readonly Entry[],
   {
     readonly removed: readonly Entry[];
-    readonly lines?: readonly string[];
-    readonly removedLines?: readonly string[];
+    readonly seal?: (signatures: string) => string;
     readonly positions?: ReadonlyMap<string, number>;
+    last?: { readonly answers: unknown; readonly signatures: string; readonly seal: string };
   }
 >();
 
@@ -241,9 +246,9 @@ const vouchedLine = (e: Entry): string | undefined => {
   if (vouched.has(e)) return vouched.get(e);
   const line = sealLine(e);
   const cert = certificates.get(e) ?? parsedEntries.get(e);
-  // The line holds the fingerprint: an entry under another certificate's fingerprint differs too.
-  const ok = cert
-    ? line === sealLine({ fingerprint: cert.fingerprint, ...certificateFields(cert) })
+  const fields = cert && certificateFields(cert);
+  const ok = fields
+    ? cert.fingerprint === e.fingerprint && CERTIFICATE_FIELDS.every((f) => e[f] === fields[f])
     : sealedEntries.get(e) === line;
   const answer = ok ? line : undefined;
   vouched.set(e, answer);
@@ -281,6 +286,8 @@ export const entryOf = (
     pem: toPem(cert.der),
   };
   certificates.set(entry, cert);
+  // A state read later that holds this CA compares its fields with this certificate.
+  rememberParsed(entry.fingerprint, entry.pem, cert);
   return entry;
 };
 
@@ -295,7 +302,11 @@ export const parsedCertificateOf = (entry: Entry): Certificate | undefined =>
 export const certificateOf = (entry: Entry): Certificate => {
   let cert = certificates.get(entry);
   if (!cert) {
-    cert = parsedEntries.get(entry) ?? parseCertificate(pemToDer(entry.pem));
+    cert = parsedEntries.get(entry);
+    if (!cert) {
+      cert = parseCertificate(pemToDer(entry.pem));
+      rememberParsed(entry.fingerprint, entry.pem, cert);
+    }
     certificates.set(entry, cert);
   }
   return cert;

@@ -12,7 +12,7 @@ import {
   parseState,
   serializeState,
 } from '../../../shared/truststore/state.js';
-import { sealLine, sealOf } from '../../../shared/truststore/state-shape.js';
+import { forgetCheckedCertificates, sealLine, sealOf } from '../../../shared/truststore/state-shape.js';
 import { FakeClock, FakeGateway, MemoryNotifier, memoryLog } from '../../fakes/fakes.js';
 import { MemoryStore } from '../../fakes/memory-store.js';
 import { intermediate, NOW, partnerChain, pemOf, root, toBytes } from '../../fixtures/pki.js';
@@ -582,12 +582,14 @@ describe('parseState', () => {
     );
     const text = Buffer.from(serializeState({ ...emptyState(), entries: made })).toString('utf8');
     const sealed = { ...(JSON.parse(text) as Doc), note: 'another process' };
+    forgetCheckedCertificates();
     const read = parse(sealed);
     expect(read.entries.map((e) => parsedCertificateOf(e))).toEqual([undefined, undefined]);
     // Parsed when first asked for, and it is the entry's certificate.
     expect(certificateOf(read.entries[1]!).fingerprint).toBe(made[1]!.fingerprint);
     // The same document with a seal that is not its entries' (a writer that changed the entries and
     // kept the seal it had read): every certificate is parsed and compared, and it is read.
+    forgetCheckedCertificates();
     const stale = parse({ ...sealed, note: 'stale seal', entriesSeal: 'a'.repeat(64) });
     expect(stale.entries.map((e) => parsedCertificateOf(e)?.fingerprint)).toEqual(
       made.map((e) => e.fingerprint),
@@ -597,8 +599,18 @@ describe('parseState', () => {
     (read.entries[0] as { notAfter: string }).notAfter = '2099-01-01T00:00:00.000Z';
     const written = JSON.parse(Buffer.from(serializeState({ ...read, revision: 1 })).toString('utf8')) as Doc;
     expect(written.entriesSeal).toBeUndefined();
+    forgetCheckedCertificates();
     expect(() => parse({ ...written, note: 'bug' })).toThrow(
       /^entries\[0\]\.notAfter: "2099-01-01T00:00:00\.000Z" is not what the entry's certificate says/,
+    );
+    // A process that holds a CA's certificate compares the fields with it, whatever the seal says
+    // (here one made again for an edited field, as no writer would).
+    const resealed = JSON.parse(text) as Doc;
+    resealed.entries[1]!.subject = 'CN=Resealed';
+    resealed.entriesSeal = sealOf(resealed.entries.map(sealLine), [], String(resealed.signatures));
+    certificateOf({ ...made[1]! });
+    expect(() => parse({ ...resealed, note: 'parsed here' })).toThrow(
+      /^entries\[1\]\.subject: "CN=Resealed" is not what/,
     );
     // Removed entries are sealed with the entries, and checked the same way.
     const withRemoved = JSON.parse(
@@ -609,6 +621,7 @@ describe('parseState', () => {
     expect(withRemoved.entriesSeal).toMatch(/^[0-9a-f]{64}$/);
     expect(withRemoved.entriesSeal).not.toBe(JSON.parse(text).entriesSeal);
     withRemoved.removedEntries[0]!.subject = 'CN=Edited';
+    forgetCheckedCertificates();
     expect(() => parse(withRemoved)).toThrow(/^removedEntries\[0\]\.subject: "CN=Edited" is not what/);
     expect(() => parse({ ...sealed, entriesSeal: 7 })).toThrow(
       /^entriesSeal: expected a SHA-256 in hex \(64 digits\), found 7$/,
@@ -649,6 +662,7 @@ describe('parseState', () => {
     ) as Doc;
     forged.signatures = '1>0';
     forged.entriesSeal = sealOf(forged.entries.map(sealLine), [], '1>0');
+    forgetCheckedCertificates();
     const taken = parse(forged);
     expect(verifySignature(certificateOf(taken.entries[1]!), certificateOf(taken.entries[0]!))).toBe(true);
 
@@ -658,12 +672,14 @@ describe('parseState', () => {
       Buffer.from(serializeState(state([editIssuer!, editBelow!]))).toString('utf8'),
     ) as Doc;
     edited.signatures = '1>0';
+    forgetCheckedCertificates();
     const read = parse(edited);
     expect(verifySignature(certificateOf(read.entries[1]!), certificateOf(read.entries[0]!))).toBe(false);
 
     // Answers name positions among the entries and removed entries, nothing else.
     const past = { ...found, signatures: '2>0', note: 'past the end' } as Doc;
     past.entriesSeal = sealOf(past.entries.map(sealLine), [], '2>0');
+    forgetCheckedCertificates();
     expect(() => parse(past)).toThrow(/^signatures: position 2 is past the 2 entries$/);
     expect(() => parse({ ...found, signatures: '1>x' })).toThrow(/^signatures: expected signature answers/);
   });
