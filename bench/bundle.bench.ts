@@ -12,6 +12,11 @@ const ENV = {
   TRUSTROLL_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:bench',
   TRUSTROLL_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/bench.fifo',
   AWS_REGION: 'us-east-1',
+  // The rollout function reads its targets as it starts (one REST domain here).
+  TRUSTROLL_TARGETS: JSON.stringify({
+    waves: ['all'],
+    targets: [{ id: 'api', kind: 'apigateway-rest', resource: 'api.example.com', wave: 'all' }],
+  }),
   AWS_ACCESS_KEY_ID: 'x',
   AWS_SECRET_ACCESS_KEY: 'y',
 };
@@ -28,7 +33,15 @@ const importOnce = (file: string, domains: string): number => {
       ],
       { encoding: 'utf8', env: { ...process.env, ...ENV, TRUSTROLL_DOMAINS: domains } },
     );
-    if (r.status !== 0) throw new Error(`importing ${file} failed: ${r.stderr}`);
+    if (r.status !== 0)
+      // The error's lines, not the minified source line Node prints above them.
+      throw new Error(
+        `importing ${file} failed: ${r.stderr
+          .split('\n')
+          .filter((line) => line.length < 400)
+          .join('\n')
+          .trim()}`,
+      );
     return Number(r.stdout.trim().split('\n').at(-1));
   }
 };
