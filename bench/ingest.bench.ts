@@ -2,7 +2,7 @@ import { type KeyObject, X509Certificate } from 'node:crypto';
 import { handleBatch } from '../shared/pipeline/batch.js';
 import { publishTruststore, recordVersion, saveState } from '../shared/pipeline/state-store.js';
 import { intermediate, pemOf, root } from '../shared/pki/builder.js';
-import { parseCertificate } from '../shared/pki/certificate.js';
+import { forgetSignatureAnswers, parseCertificate } from '../shared/pki/certificate.js';
 import { readInput } from '../shared/pki/read.js';
 import { admit } from '../shared/truststore/admission.js';
 import {
@@ -83,6 +83,7 @@ export const ingestBench = async (): Promise<void> => {
   const i1 = await intermediate('CN=Bench Upload Policy CA,O=Upload', r, { pathLen: 1 });
   const i2 = await intermediate('CN=Bench Upload Issuing CA,O=Upload', i1);
   const upload = new Uint8Array(Buffer.from(pemOf(r, i1, i2)));
+  const uploaded = new Set([r, i1, i2].map((c) => parseCertificate(c.der).fingerprint));
   const floorMs = median(() => floor([r.der, i1.der, i2.der], [0, 0, 1]), 50);
   const mixed = await caBundle(1000);
   note(
@@ -130,12 +131,16 @@ export const ingestBench = async (): Promise<void> => {
         };
         // A few judgings each time: the first may pay for the garbage the run before left.
         for (let j = 0; j < 5; j++) {
+          // The upload's signatures checked each time, as for a new upload (the truststore's own
+          // answers stay known, as in a warm process).
+          forgetSignatureAnswers(uploaded);
           const start = performance.now();
           const cpu = process.cpuUsage();
           judge();
           judged.push(performance.now() - start);
           judgedCpu.push(cpuMs(cpu));
         }
+        forgetSignatureAnswers(uploaded);
         const start = performance.now();
         const cpu = process.cpuUsage();
         const result = await handleBatch([{ kind: 'upload', ref }], deps);

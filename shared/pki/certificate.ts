@@ -329,6 +329,17 @@ export const signatureAnswers = (positions: ReadonlyMap<string, number>): [numbe
 };
 
 /**
+ * Forgets the answers found for `certificates` (by fingerprint: their signatures checked against
+ * any issuer), or every answer: a benchmark that judges the same upload again measures the
+ * signature work a new upload costs.
+ */
+export const forgetSignatureAnswers = (certificates?: ReadonlySet<string>): void => {
+  for (const key of byPrint.keys())
+    if (!certificates || certificates.has(key.slice(0, 64))) byPrint.delete(key);
+  answersChanged++;
+};
+
+/**
  * Takes answers a sealed state document carries (by fingerprint) as known: answers a trustroll
  * process found by verifying, or took under a seal itself.
  */

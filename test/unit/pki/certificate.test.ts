@@ -3,7 +3,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseCertificate, publicKeyOf, verifySignature } from '../../../shared/pki/certificate.js';
+import {
+  forgetSignatureAnswers,
+  parseCertificate,
+  publicKeyOf,
+  rememberSignatureAnswers,
+  signatureAnswers,
+  verifySignature,
+} from '../../../shared/pki/certificate.js';
 import { v1Certificate } from '../../fixtures/der.js';
 import { days, intermediate, issue, leaf, NOW, root } from '../../fixtures/pki.js';
 
@@ -141,5 +148,44 @@ describe('publicKeyOf', () => {
     const v1 = v1Certificate({ subject: 'Key Only V1', notBefore: days(-1), notAfter: days(10) });
     expect(publicKeyOf(v1.der)).toEqual(parseCertificate(v1.der).publicKey);
     expect(() => publicKeyOf(new Uint8Array([0x02, 0x01, 0x00]))).toThrow(/certificate/);
+  });
+});
+
+describe('signature answers by fingerprint', () => {
+  it('lists what was found for pairs of the given certificates, takes answers given, and forgets them', async () => {
+    const r = await root('CN=Answers Root');
+    const other = await root('CN=Answers Other');
+    const i = await intermediate('CN=Answers Issuing', r);
+    const [pr, po, pi] = [r, other, i].map((c) => parseCertificate(c.der));
+    const positions = new Map([pr!, po!, pi!].map((c, n) => [c.fingerprint, n]));
+    expect(signatureAnswers(positions)).toEqual([]);
+    expect(verifySignature(pi!, pr!)).toBe(true);
+    expect(verifySignature(pi!, po!)).toBe(false);
+    expect(signatureAnswers(positions)).toEqual([
+      [2, 0, true],
+      [2, 1, false],
+    ]);
+    // Only pairs of the certificates asked about.
+    expect(signatureAnswers(new Map([[pi!.fingerprint, 0]]))).toEqual([]);
+    // Answers given by fingerprint are taken; one known already is kept as found.
+    rememberSignatureAnswers([
+      [po!.fingerprint, po!.fingerprint, true],
+      [pi!.fingerprint, po!.fingerprint, true],
+    ]);
+    expect(signatureAnswers(positions)).toEqual([
+      [1, 1, true],
+      [2, 0, true],
+      [2, 1, false],
+    ]);
+    // Forgotten for one certificate, then for all: a new object of the same DER is verified again.
+    forgetSignatureAnswers(new Set([po!.fingerprint]));
+    expect(signatureAnswers(positions)).toEqual([
+      [2, 0, true],
+      [2, 1, false],
+    ]);
+    forgetSignatureAnswers();
+    expect(signatureAnswers(positions)).toEqual([]);
+    expect(verifySignature(parseCertificate(i.der), parseCertificate(r.der))).toBe(true);
+    expect(signatureAnswers(positions)).toEqual([[2, 0, true]]);
   });
 });
