@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -162,7 +163,43 @@ export const cliBench = async (): Promise<void> => {
           : {}),
       });
   }
+  if (python) verifyBench(python);
   await storeReadBench(dir, help);
+};
+
+/**
+ * One signature check per key kind, Node's OpenSSL against Python `cryptography`'s own (in
+ * process, 400 each): the part of lint's CPU gap to Python that is the library's, not trustroll's.
+ */
+export const verifyBench = (python: string): void => {
+  const peer = new Map(
+    execFileSync(python, ['bench/peer_verify.py'], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' ') as [string, string])
+      .map(([kind, us]) => [kind, Number(us)]),
+  );
+  const message = Buffer.alloc(500, 'x');
+  const kinds = [
+    ['p256', () => generateKeyPairSync('ec', { namedCurve: 'P-256' }), 'sha256'],
+    ['p384', () => generateKeyPairSync('ec', { namedCurve: 'P-384' }), 'sha384'],
+    ['rsa2048', () => generateKeyPairSync('rsa', { modulusLength: 2048 }), 'sha256'],
+  ] as const;
+  for (const [kind, keys, hash] of kinds) {
+    const { privateKey, publicKey } = keys();
+    const signature = sign(hash, message, privateKey);
+    verify(hash, message, publicKey, signature);
+    const start = performance.now();
+    for (let i = 0; i < 400; i++) verify(hash, message, publicKey, signature);
+    const us = ((performance.now() - start) / 400) * 1000;
+    const theirs = peer.get(kind);
+    report({
+      name: `verify.${kind}.node-vs-python (µs per signature, OpenSSL ${process.versions.openssl})`,
+      value: us,
+      unit: 'µs',
+      ...(theirs ? { floor: theirs, ratio: us / theirs } : {}),
+    });
+  }
 };
 
 /**
