@@ -40,7 +40,7 @@ export const checkState = (
   optional(value.signatures, 'signatures', (x, p) =>
     typeof x === 'string' && SIGNATURES.test(x)
       ? x
-      : bad(p, x, 'signature answers ("3>1 4!2": positions among the entries, then the removed entries)'),
+      : bad(p, x, 'signature answers ("3>1 4>1": positions among the entries, then the removed entries)'),
   );
   const signatures = typeof value.signatures === 'string' ? value.signatures : '';
   // The seal is looked at only for an entry whose certificate this process has not parsed (a cold
@@ -313,7 +313,7 @@ const SEAL_BUILD = 1;
 
 /**
  * The seal of a state's entries (and removed entries): the SHA-256 of their lines and of the
- * signature answers known for pairs of them (`signatures`). A writer puts it in the document only
+ * signatures found good between pairs of them (`signatures`). A writer puts it in the document only
  * for entries whose fields it compared with their certificate (see serializeState); a reader that
  * finds the same seal for the entries it reads takes their fields as compared, without parsing a
  * certificate, and the answers as found, without verifying a signature. Any change to an entry's
@@ -339,8 +339,9 @@ export const sealOfLines = (entries: readonly string[], removed: readonly string
 
 /**
  * The signature answers of a sealed document, taken as known (see `signatureAnswers`): positions
- * among the entries and removed entries, `>` where the second's key verifies the first's signature,
- * `!` where it does not.
+ * among the entries and removed entries, `a>b` where b's key verifies a's signature. Only those:
+ * a check that failed may have failed for this machine (a key its OpenSSL cannot load), and is
+ * made again by whoever asks.
  */
 const rememberSealed = (signatures: string, all: readonly unknown[]): void => {
   const fingerprintAt = (position: string): string => {
@@ -349,12 +350,12 @@ const rememberSealed = (signatures: string, all: readonly unknown[]): void => {
   };
   rememberSignatureAnswers(
     signatures.split(' ').map((answer) => {
-      const [, cert, how, issuer] = /^(\d+)([>!])(\d+)$/.exec(answer)!;
-      return [fingerprintAt(cert!), fingerprintAt(issuer!), how === '>'] as const;
+      const [cert, issuer] = answer.split('>');
+      return [fingerprintAt(cert!), fingerprintAt(issuer!), true] as const;
     }),
   );
 };
-const SIGNATURES = /^(?:\d+[>!]\d+(?: \d+[>!]\d+)*)?$/;
+const SIGNATURES = /^(?:\d+>\d+(?: \d+>\d+)*)?$/;
 /** The seal whose answers were taken last. */
 let rememberedSeal: string | undefined;
 

@@ -225,7 +225,8 @@ const sealFor = (state: TruststoreState): { readonly seal?: string; readonly sig
   // seal made again only when they changed.
   const answers = signatureAnswers(kept.positions);
   if (kept.last?.answers !== answers) {
-    const signatures = answers.map(([cert, issuer, ok]) => `${cert}${ok ? '>' : '!'}${issuer}`).join(' ');
+    // Good signatures only: a check that failed may have failed for this machine alone.
+    const signatures = answers.flatMap(([cert, issuer, ok]) => (ok ? [`${cert}>${issuer}`] : [])).join(' ');
     kept.last = { answers, signatures, seal: kept.seal(signatures) };
   }
   return { seal: kept.last.seal, signatures: kept.last.signatures };
