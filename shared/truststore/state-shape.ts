@@ -33,6 +33,9 @@ export const checkState = (
   keep = made;
   if (!isObject(value) || value.schema !== 1)
     throw new Error('state document is not a trustroll state (schema 1)');
+  // Fields trustroll does not read are let through, but not nested past what it can write again.
+  const deep = tooDeep(value);
+  if (deep) fail(deep, `nested deeper than ${MAX_DEPTH} levels (a state trustroll writes nests 6)`);
   const revision = count(value.revision, 'revision', 0);
   const entries = list(value.entries, 'entries');
   const removed = value.removedEntries;
@@ -439,6 +442,47 @@ const MAX_VERIFIED = 20_000;
  * knows none: what the tests of a state read by another process start with.
  */
 export const forgetCheckedCertificates = (): void => verified.clear();
+
+/** Nesting a state document may have: trustroll's own nest 6 deep; JSON.stringify recurses. */
+const MAX_DEPTH = 32;
+
+/**
+ * The path of the first value nested deeper than MAX_DEPTH, or undefined. Walked without recursion
+ * (a document nested thousands deep is what it looks for), over objects and lists only, the path
+ * made only for the one found.
+ */
+const tooDeep = (value: unknown): string | undefined => {
+  const values: object[] = [];
+  const depths: number[] = [];
+  const push = (x: unknown, depth: number) => {
+    if (typeof x === 'object' && x !== null) {
+      values.push(x);
+      depths.push(depth);
+    }
+  };
+  push(value, 0);
+  while (values.length > 0) {
+    const v = values.pop() as Record<string, unknown> | unknown[];
+    const depth = depths.pop()!;
+    if (depth >= MAX_DEPTH) return pathTo(value);
+    if (Array.isArray(v)) for (const x of v) push(x, depth + 1);
+    else for (const k in v) push(v[k], depth + 1);
+  }
+  return undefined;
+};
+
+/** The path of the first value MAX_DEPTH deep (there is one). */
+const pathTo = (value: unknown): string => {
+  const stack: [unknown, number, string][] = [[value, 0, '']];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const [v, depth, path] = item;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= MAX_DEPTH) return path;
+    for (const [k, x] of Object.entries(v))
+      stack.push([x, depth + 1, Array.isArray(v) ? `${path}[${k}]` : path ? `${path}.${k}` : k]);
+  }
+  return '';
+};
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);

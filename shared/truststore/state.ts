@@ -176,8 +176,11 @@ export const serializeState = (state: TruststoreState): Uint8Array => {
     null,
     1,
   );
-  // The first occurrence is the entries' place: the keys before it are numbers (schema, revision).
-  const at = text.indexOf(MARK_JSON);
+  // The entries' place: the top-level key, one space in (a field of a state edited by hand may hold
+  // the mark's text too, but never as the value of a top-level "entries").
+  const found = text.indexOf(ENTRIES_AT);
+  if (found < 0) throw new Error('state document: no place for the entries');
+  const at = found + ENTRIES_AT.length - MARK_JSON.length;
   const parts: Buffer[] = [Buffer.from(text.slice(0, at))];
   if (state.entries.length === 0) parts.push(Buffer.from('[]'));
   else {
@@ -260,6 +263,7 @@ const vouched = new WeakMap<Entry, string | undefined>();
 /** Stands for the entries while the rest of the state is stringified (no entry can hold it). */
 const ENTRIES_MARK = '\u0000entries\u0000';
 const MARK_JSON = JSON.stringify(ENTRIES_MARK);
+const ENTRIES_AT = `\n "entries": ${MARK_JSON}`;
 /** How JSON.stringify(state, null, 1) opens, separates and closes the entries (at depth 1). */
 const FIRST = Buffer.from('[\n  ');
 const NEXT = Buffer.from(',\n  ');

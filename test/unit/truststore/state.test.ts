@@ -688,6 +688,36 @@ describe('parseState', () => {
     expect(() => parse({ ...found, signatures: '1!0' })).toThrow(/^signatures: expected signature answers/);
   });
 
+  it("writes a field of a hand-edited state that holds the entries' mark as it was, the entries in their place", () => {
+    // A field before the entries holding the text serializeState stands in for the entries with.
+    const { schema, revision, ...rest } = doc();
+    const edited = { schema, revision, note: '\u0000entries\u0000', ...rest, history: doc().history };
+    const read = parse(edited);
+    const again = JSON.parse(Buffer.from(serializeState({ ...read })).toString('utf8')) as Doc;
+    expect(again.note).toBe('\u0000entries\u0000');
+    expect(again.entries.map((e) => e.fingerprint)).toEqual(doc().entries.map((e) => e.fingerprint));
+    expect(parse({ ...again, another: 'read' }).entries).toHaveLength(4);
+  });
+
+  it('refuses a state nested past 32 levels (a field it does not read), naming where; 31 deep is written again', () => {
+    const nested = (depth: number): unknown => {
+      let v: unknown = 'bottom';
+      for (let i = 0; i < depth; i++) v = [v];
+      return v;
+    };
+    // 5,000 deep: JSON.parse reads it, JSON.stringify (writing it again) overflows the stack.
+    const text = JSON.stringify({ ...doc(), zz: 'ZZ' }).replace(
+      '"ZZ"',
+      `${'['.repeat(5000)}0${']'.repeat(5000)}`,
+    );
+    expect(() => JSON.stringify(JSON.parse(text))).toThrow(/call stack/);
+    expect(() => parseState(toBytes(text))).toThrow(
+      new RegExp(`^zz${'\\[0\\]'.repeat(31)}: nested deeper than 32 levels`),
+    );
+    const deep = parse({ ...doc(), zz: nested(31) });
+    expect(JSON.parse(Buffer.from(serializeState({ ...deep })).toString('utf8')).zz).toEqual(nested(31));
+  });
+
   it('is refused by loadState as damage, with the key, its version and the field', async () => {
     const store = new MemoryStore();
     const d = doc();
