@@ -1,9 +1,11 @@
 import { type KeyObject, X509Certificate } from 'node:crypto';
 import { handleBatch } from '../shared/pipeline/batch.js';
+import { indexFor } from '../shared/pipeline/revocation.js';
 import { publishTruststore, recordVersion, saveState } from '../shared/pipeline/state-store.js';
 import { intermediate, pemOf, root } from '../shared/pki/builder.js';
 import { forgetSignatureAnswers, parseCertificate } from '../shared/pki/certificate.js';
 import { readInput } from '../shared/pki/read.js';
+import { buildReport, renderReport } from '../shared/report/index.js';
 import { admit } from '../shared/truststore/admission.js';
 import {
   emptyState,
@@ -202,6 +204,37 @@ export const ingestBench = async (): Promise<void> => {
       value: writeMs,
       unit: `ms / ${parseMs.toFixed(2)} ms (${kb(text.length)})`,
     });
+    if (expected) {
+      // What a new version adds to the judging, each part on its own (warm: a new CA set of the
+      // truststore's entries and the upload's, as the batch makes it): the revocation index, the
+      // report (model, HTML and CSV) and one state write; the batch writes the state three times.
+      const added = readInput({ name: 'upload.pem', bytes: upload }).certificates.map((c) =>
+        entryOf(c.cert, {
+          partner: 'upload',
+          upload: { key: 'inbox/upload/ca.pem', version: '1' },
+          addedAt: '',
+          findings: [],
+        }),
+      );
+      const next = (): TruststoreState => ({
+        ...state,
+        revision: state.revision + 1,
+        entries: [...state.entries, ...added],
+      });
+      const store = new MemoryStore();
+      const indexMs = await medianAsync(() => indexFor(store, next(), new Date()), 7);
+      const reportMs = median(() => {
+        const r = buildReport(next(), { now: new Date(), store: 'bench', revoked: new Map() });
+        renderReport(r, 'html');
+        renderReport(r, 'csv');
+      }, 7);
+      const stateMs = median(() => serializeState(next()), 7);
+      report({
+        name: `ingest.parts.3-into-${n}: revocation index / report (HTML + CSV) / one state write`,
+        value: indexMs,
+        unit: `ms / ${reportMs.toFixed(1)} ms / ${stateMs.toFixed(1)} ms (judging ${admitMs.toFixed(2)} ms)`,
+      });
+    }
     const t = tally!;
     report({
       name: `ingest.store.3-into-${n}: state reads / writes`,
@@ -231,6 +264,17 @@ export const ingestBench = async (): Promise<void> => {
 const cpuMs = (since: NodeJS.CpuUsage): number => {
   const used = process.cpuUsage(since);
   return (used.user + used.system) / 1000;
+};
+
+const medianAsync = async (fn: () => Promise<unknown>, runs: number): Promise<number> => {
+  await fn();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await fn();
+    times.push(performance.now() - start);
+  }
+  return middle(times);
 };
 
 const middle = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1]!;
