@@ -9,7 +9,7 @@ import { toPem } from '../shared/pki/certificate.js';
 import { KEYS } from '../shared/truststore/state.js';
 import { pemOf, root } from '../test/fixtures/pki.js';
 import { caBundle } from './fixtures.js';
-import { alternate, type ProcessCase } from './process.js';
+import { alternate, type ProcessCase, type ProcessFigures } from './process.js';
 import { note, report } from './report.js';
 
 const BIN = resolve('bin/trustroll.mjs');
@@ -256,20 +256,12 @@ export const storeReadBench = async (dir: string, help: ProcessCase): Promise<vo
       [read(command, base, [...args]), read(command, unsealed, [...args]), help],
       7,
     );
-    report({
-      name: `process.read-1000.${command}.cpu (sealed vs. every certificate parsed)`,
-      value: sealedRun!.cpuMs ?? sealedRun!.wallMs,
-      unit: 'ms',
-      floor: unsealedRun!.cpuMs ?? unsealedRun!.wallMs,
-      ratio: (sealedRun!.cpuMs ?? sealedRun!.wallMs) / (unsealedRun!.cpuMs ?? unsealedRun!.wallMs),
-    });
-    report({
-      name: `process.read-1000.${command}.cpu-vs-help`,
-      value: sealedRun!.cpuMs ?? sealedRun!.wallMs,
-      unit: 'ms',
-      floor: floor!.cpuMs ?? floor!.wallMs,
-      ratio: (sealedRun!.cpuMs ?? sealedRun!.wallMs) / (floor!.cpuMs ?? floor!.wallMs),
-    });
+    cpuAgainst(
+      `process.read-1000.${command}.cpu (sealed vs. every certificate parsed)`,
+      sealedRun!,
+      unsealedRun!,
+    );
+    cpuAgainst(`process.read-1000.${command}.cpu-vs-help`, sealedRun!, floor!);
   }
   // ingest changes the store: each run ingests into a fresh copy (the copy, a few MB, is in both
   // cases, so that the ratio compares ingest with lint only).
@@ -295,16 +287,19 @@ export const storeReadBench = async (dir: string, help: ProcessCase): Promise<vo
     ],
     5,
   );
-  for (const [what, other, target] of [
-    ['lint-of-the-upload', lintRun!, '≤ 3 × judging'],
-    ['every-certificate-parsed', ingestUnsealed!, undefined],
-  ] as const)
-    report({
-      name: `process.ingest.3-into-1000.cpu-vs-${what}`,
-      value: ingestRun!.cpuMs ?? ingestRun!.wallMs,
-      unit: 'ms',
-      floor: other.cpuMs ?? other.wallMs,
-      ratio: (ingestRun!.cpuMs ?? ingestRun!.wallMs) / (other.cpuMs ?? other.wallMs),
-      ...(target ? { target } : {}),
-    });
+  cpuAgainst('process.ingest.3-into-1000.cpu-vs-lint-of-the-upload', ingestRun!, lintRun!, '≤ 3 × judging');
+  cpuAgainst('process.ingest.3-into-1000.cpu-vs-every-certificate-parsed', ingestRun!, ingestUnsealed!);
+};
+
+/** A process's CPU time against another's (wall time where GNU time is missing). */
+const cpuAgainst = (name: string, run: ProcessFigures, floor: ProcessFigures, target?: string): void => {
+  const cost = (f: ProcessFigures) => f.cpuMs ?? f.wallMs;
+  report({
+    name,
+    value: cost(run),
+    unit: 'ms',
+    floor: cost(floor),
+    ratio: cost(run) / cost(floor),
+    ...(target ? { target } : {}),
+  });
 };
