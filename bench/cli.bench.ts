@@ -1,8 +1,18 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { VersionedFolderStore } from '../shared/adapters/local/folder-store.js';
 import * as builder from '../shared/pki/builder.js';
 import { toPem } from '../shared/pki/certificate.js';
@@ -80,6 +90,8 @@ export const cliBench = async (): Promise<void> => {
         ratio: cpu.meanCpuMs / baseCpu!.meanCpuMs,
       });
   }
+
+  loadedBench(dir, one);
 
   // npx in a package with no dependencies and a one-line bin: what npx costs by itself.
   const bare = join(dir, 'npx-bare');
@@ -165,6 +177,40 @@ export const cliBench = async (): Promise<void> => {
   }
   if (python) verifyBench(python);
   await storeReadBench(dir, help);
+};
+
+/**
+ * What `--help` and `lint` of one certificate load (the modules a preloaded hook records, the
+ * hook of test/e2e/loads.test.ts), against the whole CLI (dist/trustroll.mjs and every chunk).
+ */
+export const loadedBench = (dir: string, one: string): void => {
+  const all = [
+    resolve('dist/trustroll.mjs'),
+    ...readdirSync('dist/chunks').map((f) => resolve('dist/chunks', f)),
+  ];
+  const whole = all.filter((f) => f.endsWith('.mjs')).reduce((sum, f) => sum + statSync(f).size, 0);
+  for (const [name, args] of [
+    ['help', ['--help']],
+    ['lint-one-certificate', ['lint', one]],
+  ] as const) {
+    const log = join(dir, `loaded-${name}.log`);
+    execFileSync('node', ['--import', resolve('test/fixtures/loaded-modules.mjs'), BIN, ...args], {
+      env: { ...process.env, TRUSTROLL_LOADED_LOG: log },
+      stdio: 'ignore',
+    });
+    const files = readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('file:'))
+      .map((l) => fileURLToPath(l));
+    const bytes = files.reduce((sum, f) => sum + statSync(f).size, 0);
+    report({
+      name: `startup.${name}.loaded (${files.length} files of the CLI's ${all.length + 1})`,
+      value: bytes / 1024,
+      unit: 'KiB',
+      floor: whole / 1024,
+      ratio: bytes / whole,
+    });
+  }
 };
 
 /**
