@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Severity } from '../finding.js';
 import { type Certificate, parseCertificate, rememberSignatureAnswers } from '../pki/certificate.js';
 import { renderedOf } from './render.js';
 import type { TruststoreState } from './state.js';
@@ -85,7 +86,7 @@ export const checkState = (
     previous = n;
     optional(r.version, `${at}.version`, text);
     optional(r.sha256, `${at}.sha256`, hex64);
-    text(r.at, `${at}.at`);
+    date(r.at, `${at}.at`);
     text(r.reason, `${at}.reason`);
     for (const f of ['added', 'removed'] as const)
       list(r[f], `${at}.${f}`).forEach((x, j) => {
@@ -238,7 +239,9 @@ const entry = (value: unknown, at: string, sealed: () => string | undefined): st
   text(upload.version, `${at}.upload.version`);
   list(e.findings, `${at}.findings`).forEach((f, i) => {
     const o = object(f, `${at}.findings[${i}]`);
-    for (const k of ['code', 'severity', 'message']) text(o[k], `${at}.findings[${i}].${k}`);
+    for (const k of ['code', 'message']) text(o[k], `${at}.findings[${i}].${k}`);
+    if (!SEVERITIES.has(o.severity as Severity))
+      bad(`${at}.findings[${i}].severity`, o.severity, '"critical", "error", "warning" or "info"');
   });
   const pem = text(e.pem, `${at}.pem`);
   const known = verified.get(fingerprint);
@@ -442,6 +445,9 @@ const MAX_VERIFIED = 20_000;
  * knows none: what the tests of a state read by another process start with.
  */
 export const forgetCheckedCertificates = (): void => verified.clear();
+
+/** The severities a finding has (the report shows and sorts by them). */
+const SEVERITIES = new Set<Severity>(['critical', 'error', 'warning', 'info']);
 
 /** Nesting a state document may have: trustroll's own nest 6 deep; JSON.stringify recurses. */
 const MAX_DEPTH = 32;

@@ -238,7 +238,9 @@ describe('parseState', () => {
     ...(['code', 'severity', 'message'] as const).map((k): [string, (d: Doc) => void, RegExp] => [
       `a finding without its ${k}`,
       (d) => (d.entries[0]!.findings = [{ code: 'x', severity: 'warning', message: 'm', [k]: undefined }]),
-      new RegExp(`^entries\\[0\\]\\.findings\\[0\\]\\.${k}: expected a string, found nothing$`),
+      new RegExp(
+        `^entries\\[0\\]\\.findings\\[0\\]\\.${k}: expected ${k === 'severity' ? '"critical", "error", "warning" or "info"' : 'a string'}, found nothing$`,
+      ),
     ]),
     [
       'a finding that is a string',
@@ -312,7 +314,7 @@ describe('parseState', () => {
     [
       'a revision without its time',
       (d) => delete d.history[0]!.at,
-      /^history\[0\]\.at: expected a string, found nothing$/,
+      /^history\[0\]\.at: expected a date \(ISO 8601\), found nothing$/,
     ],
     [
       'a revision without its reason',
@@ -471,6 +473,21 @@ describe('parseState', () => {
         d.entries[2]!.fingerprint = createHash('sha256').update(der).digest('hex');
       },
       /^entries\[2\]\.pem: not one certificate in the PEM form trustroll writes$/,
+    ],
+    [
+      'a revision dated by hand in words',
+      (d) => (d.history[1]!.at = 'yesterday'),
+      /^history\[1\]\.at: expected a date \(ISO 8601\), found "yesterday"$/,
+    ],
+    [
+      "a finding's severity that is none",
+      (d) =>
+        (d.entries[0]!.findings as Record<string, unknown>[]).push({
+          code: 'x',
+          severity: 'bogus',
+          message: 'm',
+        }),
+      /^entries\[0\]\.findings\[\d+\]\.severity: expected "critical", "error", "warning" or "info", found "bogus"$/,
     ],
     [
       'a value of 40 characters, shown whole',
