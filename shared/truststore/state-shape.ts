@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Severity } from '../finding.js';
+import { SEVERITY_RANK } from '../finding.js';
 import { type Certificate, parseCertificate, rememberSignatureAnswers } from '../pki/certificate.js';
 import { renderedOf } from './render.js';
 import type { TruststoreState } from './state.js';
@@ -240,8 +240,8 @@ const entry = (value: unknown, at: string, sealed: () => string | undefined): st
   list(e.findings, `${at}.findings`).forEach((f, i) => {
     const o = object(f, `${at}.findings[${i}]`);
     for (const k of ['code', 'message']) text(o[k], `${at}.findings[${i}].${k}`);
-    if (!SEVERITIES.has(o.severity as Severity))
-      bad(`${at}.findings[${i}].severity`, o.severity, '"critical", "error", "warning" or "info"');
+    if (typeof o.severity !== 'string' || !Object.hasOwn(SEVERITY_RANK, o.severity))
+      bad(`${at}.findings[${i}].severity`, o.severity, SEVERITIES);
   });
   const pem = text(e.pem, `${at}.pem`);
   const known = verified.get(fingerprint);
@@ -446,8 +446,11 @@ const MAX_VERIFIED = 20_000;
  */
 export const forgetCheckedCertificates = (): void => verified.clear();
 
-/** The severities a finding has (the report shows and sorts by them). */
-const SEVERITIES = new Set<Severity>(['critical', 'error', 'warning', 'info']);
+/** The severities a finding has, as a refusal names them (from the ranks findings are sorted by). */
+const SEVERITIES = Object.keys(SEVERITY_RANK)
+  .map((s) => JSON.stringify(s))
+  .join(', ')
+  .replace(/, ([^,]*)$/, ' or $1');
 
 /** Nesting a state document may have: trustroll's own nest 6 deep; JSON.stringify recurses. */
 const MAX_DEPTH = 32;
